@@ -1,0 +1,94 @@
+import log from 'electron-log/node';
+
+/**
+ * Named-scope logging for every process that is not the Electron shell (the shell configures
+ * electron-log/main the same way). Tokens never reach a transport: every message is scrubbed.
+ */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  [/(bearer\s+)[^\s"',;]+/gi, '$1[redacted]'],
+  [/((?:token|secret|password|authorization)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi, '$1[redacted]'],
+  [/([?&](?:token|access_token|syncToken)=)[^&\s"']+/gi, '$1[redacted]'],
+];
+
+export function redact(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+function formatFields(fields: Record<string, unknown> | undefined): string {
+  if (!fields) return '';
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    const shown = value instanceof Error ? value.message : typeof value === 'string' ? value : JSON.stringify(value);
+    parts.push(`${key}=${shown}`);
+  }
+  return parts.length ? ' ' + parts.join(' ') : '';
+}
+
+let configured = false;
+function ensureDefaults(): void {
+  if (configured) return;
+  configured = true;
+  const level = (process.env.FERRY_LOG_LEVEL as LogLevel | undefined) ?? 'warn';
+  log.transports.console.level = LOG_LEVELS.includes(level) ? level : 'warn';
+  // No file unless a host asks for one (configureLogging); tests stay off the disk.
+  log.transports.file.level = false;
+  log.transports.console.format = '{h}:{i}:{s}.{ms} {level} [{scope}] {text}';
+  log.hooks.push((message) => {
+    message.data = message.data.map((d) => (typeof d === 'string' ? redact(d) : d));
+    return message;
+  });
+}
+
+export interface LoggingOptions {
+  level?: LogLevel;
+  /** A rotating log file (electron-log rotates at maxSize into `<name>.old.log`). */
+  file?: string;
+  maxFileBytes?: number;
+  console?: boolean;
+}
+
+export function configureLogging(options: LoggingOptions): void {
+  ensureDefaults();
+  const level = options.level ?? 'info';
+  log.transports.console.level = options.console === false ? false : level;
+  if (options.file) {
+    const file = options.file;
+    log.transports.file.level = level;
+    log.transports.file.resolvePathFn = () => file;
+    log.transports.file.maxSize = options.maxFileBytes ?? 5 * 1024 * 1024;
+  } else {
+    log.transports.file.level = false;
+  }
+}
+
+export function createLogger(scope: string, baseFields?: Record<string, unknown>): Logger {
+  ensureDefaults();
+  const scoped = log.scope(scope);
+  const make = (fields: Record<string, unknown> | undefined): Logger => {
+    const write = (level: LogLevel) => (message: string, extra?: Record<string, unknown>) => {
+      scoped[level](redact(message + formatFields({ ...fields, ...extra })));
+    };
+    return {
+      debug: write('debug'),
+      info: write('info'),
+      warn: write('warn'),
+      error: write('error'),
+      child: (more) => make({ ...fields, ...more }),
+    };
+  };
+  return make(baseFields);
+}
