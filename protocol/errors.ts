@@ -52,3 +52,6 @@ export function asFerryError(value: unknown, fallbackCode = 'internal'): FerryEr
   const message = value instanceof Error ? value.message : String(value);
   return new FerryError(fallbackCode, message, { cause: value });
 }
+
+export { API_ERRORS, API_ERROR_CODES, OPERATION_ERROR_CODES, CLIENT_ERROR_CODES, isApiErrorCode } from './error-codes';
+export type { ApiErrorCode, OperationErrorCode } from './error-codes';

@@ -1,0 +1,141 @@
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import type { Db } from './db';
+
+export type EntryKind = 'file' | 'dir';
+
+/** What the scanner saw on disk for one path (dirs carry size 0 and no hashes). */
+export interface LocalState {
+  folderId: string;
+  /** Relative to the folder root, '/'-separated, NFC. */
+  path: string;
+  kind: EntryKind;
+  size: number;
+  mtimeMs: number;
+  inode: number | null;
+  contentHash: string | null;
+  blocks: string[] | null;
+}
+
+export interface IndexEntry extends LocalState {
+  /** The revision the server last accepted for this path; null when never synced. */
+  syncedRevision: string | null;
+  updatedAt: number;
+}
+
+/** The few columns a reconcile compares, kept small because it holds one per file. */
+export interface IndexStat {
+  kind: EntryKind;
+  size: number;
+  mtimeMs: number;
+  inode: number | null;
+}
+
+interface IndexRow {
+  folder_id: string;
+  path: string;
+  kind: EntryKind;
+  size: number;
+  mtime_ms: number;
+  inode: number | null;
+  content_hash: string | null;
+  blocks: string | null;
+  synced_revision: string | null;
+  updated_at: number;
+}
+
+const toEntry = (r: IndexRow): IndexEntry => ({
+  folderId: r.folder_id,
+  path: r.path,
+  kind: r.kind,
+  size: r.size,
+  mtimeMs: r.mtime_ms,
+  inode: r.inode,
+  contentHash: r.content_hash,
+  blocks: r.blocks === null ? null : (JSON.parse(r.blocks) as string[]),
+  syncedRevision: r.synced_revision,
+  updatedAt: r.updated_at,
+});
+
+/** The upper bound of every path under `dir/`: '0' sorts right after '/'. */
+export const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
+
+export interface FileIndexRepo {
+  get(folderId: string, path: string): IndexEntry | undefined;
+  /** Records the local state, keeping the synced revision. */
+  putLocal(state: LocalState): void;
+  /** Records a full entry, revision included (the puller, after it wrote a file). */
+  put(entry: Omit<IndexEntry, 'updatedAt'>): void;
+  setSyncedRevision(folderId: string, path: string, revision: string | null): void;
+  remove(folderId: string, path: string): void;
+  /** Every entry strictly below dir ('' means the whole folder), deepest first. */
+  listUnder(folderId: string, dir: string): IndexEntry[];
+  /** path → compact stat for the whole folder, for a reconcile. */
+  snapshot(folderId: string): Map<string, IndexStat>;
+  count(folderId: string): number;
+}
+
+export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo {
+  const byPath = db.prepare<[string, string], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND path = ?`);
+  const upsertLocal = db.prepare(`
+    INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at)
+    VALUES (@folderId, @path, @kind, @size, @mtimeMs, @inode, @contentHash, @blocks, NULL, @now)
+    ON CONFLICT (folder_id, path) DO UPDATE SET
+      kind = excluded.kind, size = excluded.size, mtime_ms = excluded.mtime_ms, inode = excluded.inode,
+      content_hash = excluded.content_hash, blocks = excluded.blocks, updated_at = excluded.updated_at`);
+  const upsertFull = db.prepare(`
+    INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at)
+    VALUES (@folderId, @path, @kind, @size, @mtimeMs, @inode, @contentHash, @blocks, @syncedRevision, @now)
+    ON CONFLICT (folder_id, path) DO UPDATE SET
+      kind = excluded.kind, size = excluded.size, mtime_ms = excluded.mtime_ms, inode = excluded.inode,
+      content_hash = excluded.content_hash, blocks = excluded.blocks,
+      synced_revision = excluded.synced_revision, updated_at = excluded.updated_at`);
+  const setRev = db.prepare(`UPDATE file_index SET synced_revision = ?, updated_at = ? WHERE folder_id = ? AND path = ?`);
+  const del = db.prepare(`DELETE FROM file_index WHERE folder_id = ? AND path = ?`);
+  const under = db.prepare<[string, string, string], IndexRow>(
+    `SELECT * FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY length(path) DESC, path`,
+  );
+  const all = db.prepare<[string], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? ORDER BY length(path) DESC, path`);
+  const stats = db
+    .prepare<[string], [string, EntryKind, number, number, number | null]>(
+      `SELECT path, kind, size, mtime_ms, inode FROM file_index WHERE folder_id = ?`,
+    )
+    .raw();
+  const countRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ?`);
+
+  const params = (s: LocalState) => ({
+    folderId: s.folderId,
+    path: s.path,
+    kind: s.kind,
+    size: s.size,
+    mtimeMs: s.mtimeMs,
+    inode: s.inode,
+    contentHash: s.contentHash,
+    blocks: s.blocks === null ? null : JSON.stringify(s.blocks),
+    now: clock(),
+  });
+
+  return {
+    get(folderId, path) {
+      const row = byPath.get(folderId, path);
+      return row ? toEntry(row) : undefined;
+    },
+    putLocal: (state) => void upsertLocal.run(params(state)),
+    put: (entry) => void upsertFull.run({ ...params(entry), syncedRevision: entry.syncedRevision }),
+    setSyncedRevision: (folderId, path, revision) => void setRev.run(revision, clock(), folderId, path),
+    remove: (folderId, path) => void del.run(folderId, path),
+    listUnder(folderId, dir) {
+      if (dir === '') return all.all(folderId).map(toEntry);
+      const [lo, hi] = underBounds(dir);
+      return under.all(folderId, lo, hi).map(toEntry);
+    },
+    snapshot(folderId) {
+      const map = new Map<string, IndexStat>();
+      for (const [path, kind, size, mtimeMs, inode] of stats.iterate(folderId)) {
+        map.set(path, { kind, size, mtimeMs, inode });
+      }
+      return map;
+    },
+    count: (folderId) => countRows.get(folderId)?.n ?? 0,
+  };
+}

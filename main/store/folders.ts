@@ -1,0 +1,97 @@
+import { FerryError } from '../../protocol/errors';
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import type { Db } from './db';
+
+export type FolderState = 'ok' | 'error' | 'paused_mass_delete';
+
+export interface Folder {
+  id: string;
+  localRoot: string;
+  remoteId: string;
+  /** The id written to <root>/.ferry/folder-id; null until the marker was first created. */
+  markerId: string | null;
+  state: FolderState;
+  errorCode: string | null;
+  errorMessage: string | null;
+  pausedReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface FolderRow {
+  id: string;
+  local_root: string;
+  remote_id: string;
+  marker_id: string | null;
+  state: FolderState;
+  error_code: string | null;
+  error_message: string | null;
+  paused_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const toFolder = (r: FolderRow): Folder => ({
+  id: r.id,
+  localRoot: r.local_root,
+  remoteId: r.remote_id,
+  markerId: r.marker_id,
+  state: r.state,
+  errorCode: r.error_code,
+  errorMessage: r.error_message,
+  pausedReason: r.paused_reason,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export interface FolderRepo {
+  add(input: { id: string; localRoot: string; remoteId: string }): Folder;
+  get(id: string): Folder | undefined;
+  /** Like get, but a missing folder is an error. */
+  require(id: string): Folder;
+  list(): Folder[];
+  remove(id: string): void;
+  setMarkerId(id: string, markerId: string): void;
+  setOk(id: string): void;
+  setError(id: string, code: string, message: string): void;
+  pause(id: string, reason: string): void;
+}
+
+export function folderRepo(db: Db, clock: Clock = systemClock): FolderRepo {
+  const insert = db.prepare(
+    `INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+  );
+  const byId = db.prepare<[string], FolderRow>(`SELECT * FROM folders WHERE id = ?`);
+  const all = db.prepare<[], FolderRow>(`SELECT * FROM folders ORDER BY created_at, id`);
+  const del = db.prepare(`DELETE FROM folders WHERE id = ?`);
+  const marker = db.prepare(`UPDATE folders SET marker_id = ?, updated_at = ? WHERE id = ?`);
+  const state = db.prepare(
+    `UPDATE folders SET state = ?, error_code = ?, error_message = ?, paused_reason = ?, updated_at = ? WHERE id = ?`,
+  );
+
+  const get = (id: string): Folder | undefined => {
+    const row = byId.get(id);
+    return row ? toFolder(row) : undefined;
+  };
+
+  return {
+    add({ id, localRoot, remoteId }) {
+      const now = clock();
+      insert.run(id, localRoot, remoteId, now, now);
+      return get(id)!;
+    },
+    get,
+    require(id) {
+      const folder = get(id);
+      if (!folder) throw new FerryError('folder_unknown', `No folder with id ${id}`);
+      return folder;
+    },
+    list: () => all.all().map(toFolder),
+    remove: (id) => void del.run(id),
+    setMarkerId: (id, markerId) => void marker.run(markerId, clock(), id),
+    setOk: (id) => void state.run('ok', null, null, null, clock(), id),
+    setError: (id, code, message) => void state.run('error', code, message, null, clock(), id),
+    pause: (id, reason) => void state.run('paused_mass_delete', null, null, reason, clock(), id),
+  };
+}

@@ -1,0 +1,136 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Schema migrations, in order. Migration N brings the database from user_version N-1 to N.
+ * Never edit a migration that has shipped: add a new one. Each has its own test.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  up(db: Database.Database): void;
+}
+
+const v1Core: Migration = {
+  version: 1,
+  name: 'folders, settings, file index and the queue',
+  up(db) {
+    db.exec(`
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      CREATE TABLE folders (
+        id            TEXT PRIMARY KEY,
+        local_root    TEXT NOT NULL UNIQUE,
+        remote_id     TEXT NOT NULL,
+        marker_id     TEXT,
+        state         TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'error', 'paused_mass_delete')),
+        error_code    TEXT,
+        error_message TEXT,
+        paused_reason TEXT,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+      );
+
+      -- What the scanner last saw on disk, plus the revision the server last accepted.
+      CREATE TABLE file_index (
+        folder_id       TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path            TEXT NOT NULL,
+        kind            TEXT NOT NULL CHECK (kind IN ('file', 'dir')),
+        size            INTEGER NOT NULL DEFAULT 0,
+        mtime_ms        REAL NOT NULL DEFAULT 0,
+        inode           INTEGER,
+        content_hash    TEXT,
+        blocks          TEXT,
+        synced_revision TEXT,
+        updated_at      INTEGER NOT NULL,
+        PRIMARY KEY (folder_id, path)
+      );
+
+      -- One row per path: a newer change replaces the row's snapshot and bumps generation.
+      -- in_flight_generation is the generation a pusher is working on (NULL when none).
+      CREATE TABLE queue (
+        id                   INTEGER PRIMARY KEY,
+        folder_id            TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path                 TEXT NOT NULL,
+        kind                 TEXT NOT NULL CHECK (kind IN ('file', 'dir')),
+        op                   TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+        state                TEXT NOT NULL CHECK (state IN ('pending', 'in_flight', 'retry_wait', 'failed', 'done')),
+        priority             INTEGER NOT NULL,
+        generation           INTEGER NOT NULL DEFAULT 1,
+        in_flight_generation INTEGER,
+        attempts             INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at      INTEGER NOT NULL,
+        last_error_code      TEXT,
+        last_error_message   TEXT,
+        bytes_done           INTEGER NOT NULL DEFAULT 0,
+        bytes_total          INTEGER NOT NULL DEFAULT 0,
+        size                 INTEGER NOT NULL DEFAULT 0,
+        mtime_ms             REAL NOT NULL DEFAULT 0,
+        content_hash         TEXT,
+        blocks               TEXT,
+        base_revision        TEXT,
+        enqueued_at          INTEGER NOT NULL,
+        updated_at           INTEGER NOT NULL,
+        UNIQUE (folder_id, path)
+      );
+      CREATE INDEX queue_due ON queue (state, priority, next_attempt_at) WHERE in_flight_generation IS NULL;
+      CREATE INDEX queue_by_state ON queue (state, id);
+      CREATE INDEX queue_by_folder_state ON queue (folder_id, state, id);
+    `);
+  },
+};
+
+const v2SyncState: Migration = {
+  version: 2,
+  name: 'async tasks, sync tokens, conflicts and the activity log',
+  up(db) {
+    db.exec(`
+      -- An async batch the server accepted: polled again after a restart, never resubmitted.
+      CREATE TABLE async_tasks (
+        task_id     TEXT PRIMARY KEY,
+        folder_id   TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        tracking_id TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+      CREATE TABLE async_task_items (
+        task_id    TEXT NOT NULL REFERENCES async_tasks(task_id) ON DELETE CASCADE,
+        op_key     TEXT NOT NULL,
+        queue_id   INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        path       TEXT NOT NULL,
+        PRIMARY KEY (task_id, op_key)
+      );
+      CREATE INDEX async_task_items_by_queue ON async_task_items (queue_id);
+
+      CREATE TABLE sync_tokens (
+        folder_id  TEXT PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+        token      TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+
+      CREATE TABLE conflicts (
+        id          INTEGER PRIMARY KEY,
+        folder_id   TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path        TEXT NOT NULL,
+        copy_path   TEXT NOT NULL,
+        device      TEXT NOT NULL,
+        detected_at INTEGER NOT NULL,
+        resolved_at INTEGER
+      );
+      CREATE INDEX conflicts_open ON conflicts (folder_id, resolved_at);
+
+      CREATE TABLE activity (
+        id        INTEGER PRIMARY KEY,
+        ts        INTEGER NOT NULL,
+        folder_id TEXT,
+        kind      TEXT NOT NULL,
+        path      TEXT,
+        message   TEXT NOT NULL
+      );
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState];

@@ -1,0 +1,217 @@
+import { z } from 'zod';
+
+/**
+ * The UI contract, declared once: the Electron IPC (preload bridge + main/app handlers) and the
+ * headless control API (HTTP + SSE, main/control) both serve exactly these methods and events,
+ * and the renderer calls them through either transport. Pure module: zod only.
+ */
+
+// ── settings (one schema for the settings window, `ferry agent --config` and the flags) ──
+
+/** A remote folder id: what the Sync API puts in `/v1/folders/{folderId}`. */
+export const RemoteFolderId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'use 1-128 letters, digits, dot, dash or underscore, starting with a letter or digit');
+
+export const FolderSettings = z.strictObject({
+  /** Absolute local path of the folder root. */
+  localPath: z.string().min(1, 'choose a local folder'),
+  remoteId: RemoteFolderId,
+});
+export type FolderSettings = z.infer<typeof FolderSettings>;
+
+export const Settings = z.strictObject({
+  serverUrl: z.url({ protocol: /^https?$/, error: 'enter an http:// or https:// URL' }),
+  /** Bearer token for the Sync API. Never logged; in Electron kept with safeStorage. */
+  token: z.string().min(1, 'enter the server token'),
+  folders: z.array(FolderSettings).default([]),
+  concurrency: z.int().min(1).max(32).default(4),
+  retryLimit: z.int().min(0).max(10).default(3),
+  /** Upload limit in bytes per second; 0 means none. */
+  bandwidthLimit: z.int().min(0).default(0),
+  /** Extra ignore patterns (gitignore syntax) applied to every folder. */
+  ignoreRules: z.array(z.string().min(1).max(1024)).max(1000).default([]),
+  startAtLogin: z.boolean().default(false),
+  notifications: z.boolean().default(true),
+  /** A pull or scan deleting more than this share of a folder's files (or count) pauses it. */
+  massDeletePercent: z.int().min(1).max(100).default(50),
+  massDeleteCount: z.int().min(1).default(1000),
+  /** Batches with at least this many operations go in async mode. */
+  asyncThreshold: z.int().min(1).max(10_000).default(1000),
+});
+export type Settings = z.infer<typeof Settings>;
+export type SettingsInput = z.input<typeof Settings>;
+
+/** What the UI reads: the token itself never leaves the agent. */
+export const SettingsView = Settings.omit({ token: true }).extend({
+  hasToken: z.boolean(),
+  /** How the stored token is protected: the OS keychain, or plain text (Linux `basic_text`, headless). */
+  tokenProtection: z.enum(['os', 'plaintext']),
+});
+export type SettingsView = z.infer<typeof SettingsView>;
+
+/** What the UI writes: an empty or absent token keeps the stored one. */
+export const SettingsUpdate = Settings.extend({ token: z.string().optional() });
+export type SettingsUpdate = z.infer<typeof SettingsUpdate>;
+
+// ── status, queue, activity ──
+
+export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'error']);
+export type AgentState = z.infer<typeof AgentState>;
+
+export const QueueState = z.enum(['pending', 'in_flight', 'retry_wait', 'failed', 'done']);
+export type QueueState = z.infer<typeof QueueState>;
+
+export const QueueCounts = z.record(QueueState, z.int().min(0));
+export type QueueCounts = z.infer<typeof QueueCounts>;
+
+export const FolderState = z.enum(['ok', 'scanning', 'error', 'paused_mass_delete']);
+
+export const FolderStatus = z.object({
+  id: z.string(),
+  localPath: z.string(),
+  remoteId: z.string(),
+  state: FolderState,
+  error: z.string().nullable(),
+  lastSyncAt: z.string().nullable(),
+  /** Set while a mass delete waits for the user: how many files it would delete. */
+  pendingDelete: z.object({ count: z.int(), total: z.int() }).nullable(),
+});
+export type FolderStatus = z.infer<typeof FolderStatus>;
+
+export const Rates = z.object({
+  uploadBytesPerSec: z.number().min(0),
+  downloadBytesPerSec: z.number().min(0),
+  itemsPerSec: z.number().min(0),
+});
+
+export const Status = z.object({
+  state: AgentState,
+  counts: QueueCounts,
+  folders: z.array(FolderStatus),
+  lastSyncAt: z.string().nullable(),
+  rates: Rates,
+  /** The run in progress, if any: items and bytes left. */
+  run: z.object({ name: z.string(), itemsLeft: z.int(), bytesLeft: z.number() }).nullable(),
+  deviceId: z.string(),
+  deviceName: z.string(),
+});
+export type Status = z.infer<typeof Status>;
+
+export const QueueItem = z.object({
+  id: z.int(),
+  folderId: z.string(),
+  path: z.string(),
+  op: z.enum(['upsert', 'delete', 'mkdir', 'rmdir']),
+  state: QueueState,
+  attempts: z.int(),
+  nextAttemptAt: z.string().nullable(),
+  bytesDone: z.number(),
+  bytesTotal: z.number(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  updatedAt: z.string(),
+});
+export type QueueItem = z.infer<typeof QueueItem>;
+
+export const QueueQuery = z.strictObject({
+  state: QueueState.optional(),
+  folderId: z.string().optional(),
+  offset: z.int().min(0).default(0),
+  limit: z.int().min(1).max(1000).default(100),
+});
+export type QueueQuery = z.input<typeof QueueQuery>;
+
+export const QueuePage = z.object({ items: z.array(QueueItem), total: z.int() });
+export type QueuePage = z.infer<typeof QueuePage>;
+
+export const ActivityKind = z.enum(['uploaded', 'downloaded', 'deleted', 'conflict', 'failed', 'skipped', 'sync', 'info']);
+export const ActivityEntry = z.object({
+  id: z.int(),
+  at: z.string(),
+  folderId: z.string().nullable(),
+  kind: ActivityKind,
+  path: z.string().nullable(),
+  message: z.string(),
+});
+export type ActivityEntry = z.infer<typeof ActivityEntry>;
+
+// ── methods: one entry per action, input and output schemas ──
+
+const Empty = z.strictObject({}).default({});
+const Ok = z.object({ ok: z.literal(true) });
+const FolderRef = z.strictObject({ folderId: z.string() });
+
+export const methods = {
+  getStatus: { input: Empty, output: Status },
+  listQueue: { input: QueueQuery, output: QueuePage },
+  listActivity: { input: z.strictObject({ limit: z.int().min(1).max(1000).default(100) }), output: z.array(ActivityEntry) },
+  syncNow: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: Ok },
+  pause: { input: Empty, output: Ok },
+  resume: { input: Empty, output: Ok },
+  retry: {
+    input: z.union([z.strictObject({ id: z.int() }), z.strictObject({ all: z.literal(true) })]),
+    output: z.object({ retried: z.int() }),
+  },
+  confirmMassDelete: { input: FolderRef, output: Ok },
+  cancelMassDelete: { input: FolderRef, output: Ok },
+  getSettings: { input: Empty, output: SettingsView },
+  updateSettings: { input: SettingsUpdate, output: SettingsView },
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type MethodInput<M extends MethodName> = z.input<Methods[M]['input']>;
+export type MethodOutput<M extends MethodName> = z.output<Methods[M]['output']>;
+export const methodNames = Object.keys(methods) as MethodName[];
+
+// ── events pushed to the UI (IPC `ferry:event`, SSE `/api/events`) ──
+
+export const AgentEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('status'), status: Status }),
+  /** Items that changed (state, progress); the UI patches its view or refetches its page. */
+  z.object({ type: z.literal('queue'), items: z.array(QueueItem) }),
+  z.object({ type: z.literal('activity'), entry: ActivityEntry }),
+  z.object({ type: z.literal('settings'), settings: SettingsView }),
+]);
+export type AgentEvent = z.infer<typeof AgentEvent>;
+
+// ── the answer envelope every call returns, over IPC and HTTP alike ──
+
+export const CallError = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean().default(false),
+  /** Validation problems by field path ("folders.0.remoteId"), for inline messages. */
+  fields: z.record(z.string(), z.string()).optional(),
+});
+export type CallError = z.infer<typeof CallError>;
+
+export type CallResult<T> = { ok: true; value: T } | { ok: false; error: CallError };
+
+/** Turns a zod error into the field → message map the settings window shows inline. */
+export function fieldErrors(error: z.ZodError): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const issue of error.issues) {
+    const key = issue.path.map(String).join('.') || '_';
+    fields[key] ??= issue.message;
+  }
+  return fields;
+}
+
+/** The transport-independent surface the renderer uses (the preload bridge or HTTP+SSE). */
+export interface FerryApi {
+  call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<CallResult<MethodOutput<M>>>;
+  subscribe(listener: (event: AgentEvent) => void): () => void;
+}
+
+/** The server-side counterpart: the agent (or a test fake) implements every method. */
+export type ContractHandlers = { [M in MethodName]: (input: z.output<Methods[M]['input']>) => Promise<MethodOutput<M>> };
+
+export const IPC_CHANNEL_PREFIX = 'ferry:';
+export const IPC_EVENT_CHANNEL = 'ferry:event';
+
+/** What hosts the agent for a UI (the Electron shell, the control API): handlers plus events. */
+export interface AgentService {
+  handlers: ContractHandlers;
+  subscribe(listener: (event: AgentEvent) => void): () => void;
+}

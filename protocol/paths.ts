@@ -1,0 +1,52 @@
+import { FerryError } from './errors';
+
+/** Limits every side applies to a sync path (POSIX PATH_MAX and NAME_MAX, in UTF-8 bytes). */
+export const MAX_PATH_BYTES = 4096;
+export const MAX_NAME_BYTES = 255;
+/** The engine keeps temp files under `<folder>/.ferry/`; no remote path may reach into it. */
+export const RESERVED_TOP_LEVEL_NAME = '.ferry';
+
+export type SyncPathCheck = { ok: true; path: string } | { ok: false; reason: string };
+
+const encoder = new TextEncoder();
+const byteLength = (s: string): number => encoder.encode(s).length;
+// C0 controls and DEL: NUL is fatal everywhere, the rest break terminals, logs and Windows.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const DRIVE_PREFIX = /^[A-Za-z]:/;
+
+/**
+ * Checks a folder-relative sync path as it travels on the wire: '/'-separated, relative,
+ * no '.' or '..' segments, no NUL or control characters, no backslashes or drive prefixes,
+ * at most 4096 bytes with names of at most 255 bytes. The path is normalised to NFC first
+ * so that every device agrees on one spelling.
+ */
+export function checkSyncPath(value: unknown): SyncPathCheck {
+  if (typeof value !== 'string') return { ok: false, reason: 'path must be a string' };
+  if (value.length === 0) return { ok: false, reason: 'path is empty' };
+  if (!value.isWellFormed()) return { ok: false, reason: 'path is not valid Unicode (lone surrogate)' };
+  if (value.includes('\u0000')) return { ok: false, reason: 'path contains a NUL character' };
+  if (CONTROL_CHARS.test(value)) return { ok: false, reason: 'path contains a control character' };
+  if (value.includes('\\')) return { ok: false, reason: 'path contains a backslash' };
+  if (value.startsWith('/')) return { ok: false, reason: 'path is absolute' };
+  if (DRIVE_PREFIX.test(value)) return { ok: false, reason: 'path starts with a drive prefix' };
+  const path = value.normalize('NFC');
+  if (byteLength(path) > MAX_PATH_BYTES) return { ok: false, reason: `path is longer than ${MAX_PATH_BYTES} bytes` };
+  const names = path.split('/');
+  for (const name of names) {
+    if (name === '') return { ok: false, reason: 'path has an empty segment (leading, trailing or double slash)' };
+    if (name === '.' || name === '..') return { ok: false, reason: `path has a '${name}' segment` };
+    if (byteLength(name) > MAX_NAME_BYTES) return { ok: false, reason: `path has a name longer than ${MAX_NAME_BYTES} bytes` };
+  }
+  if (names[0]?.toLowerCase() === RESERVED_TOP_LEVEL_NAME) {
+    return { ok: false, reason: `path is inside the reserved '${RESERVED_TOP_LEVEL_NAME}' directory` };
+  }
+  return { ok: true, path };
+}
+
+/** Returns the NFC form of a valid sync path, or throws FerryError 'invalid_path' saying what is wrong. */
+export function validateSyncPath(p: string): string {
+  const result = checkSyncPath(p);
+  if (!result.ok) throw new FerryError('invalid_path', `Invalid path: ${result.reason}`, { status: 400 });
+  return result.path;
+}

@@ -1,0 +1,73 @@
+// Bundles what cannot run as TypeScript source: the renderer (browser), the Electron main
+// process and the sandboxed preload. The CLI, server and agent run from source through tsx.
+import { build } from 'esbuild';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { root } from './lib.mjs';
+
+const out = path.join(root, 'dist');
+const watchless = { logLevel: 'warning', sourcemap: true, absWorkingDir: root };
+// Bundled CommonJS dependencies call require() for Node built-ins; give ESM output one.
+const requireShim = "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);";
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const jobs = [];
+
+jobs.push(
+  build({
+    ...watchless,
+    entryPoints: ['renderer/main.tsx'],
+    outfile: 'dist/renderer/app.js',
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome120'],
+    minify: true,
+    define: { 'process.env.NODE_ENV': '"production"' },
+  }).then(() => {
+    cpSync(path.join(root, 'renderer', 'index.html'), path.join(out, 'renderer', 'index.html'));
+    cpSync(path.join(root, 'renderer', 'styles.css'), path.join(out, 'renderer', 'styles.css'));
+  }),
+);
+
+if (existsSync(path.join(root, 'main/app/main.ts'))) {
+  jobs.push(
+    build({
+      ...watchless,
+      entryPoints: ['main/app/main.ts'],
+      outfile: 'dist/app/main.mjs',
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: ['node22'],
+      external: ['electron', 'better-sqlite3'],
+      banner: { js: requireShim },
+    }),
+  );
+}
+
+if (existsSync(path.join(root, 'preload/bridge.ts'))) {
+  // Sandboxed preloads are single CommonJS scripts that may require only 'electron'.
+  jobs.push(
+    build({
+      ...watchless,
+      entryPoints: ['preload/bridge.ts'],
+      outfile: 'dist/preload/bridge.cjs',
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: ['node22'],
+      external: ['electron'],
+    }),
+  );
+}
+
+try {
+  await Promise.all(jobs);
+  console.log(`ferry: built ${path.relative(process.cwd(), out) || 'dist'}/ (renderer, Electron main and preload)`);
+} catch (error) {
+  console.error(`ferry: build failed: ${error.message}`);
+  process.exit(1);
+}
