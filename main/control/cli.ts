@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * `ferry <command>`: one dispatcher for the reference server, the headless agent and the
+ * clients of a running agent's control API. Commands load lazily so `ferry status` stays quick.
+ */
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+type CommandTable = Record<string, () => Promise<Command>>;
+
+const commands: CommandTable = {};
+
+/** Registers commands (kept separate so each command module stays out of the dispatcher). */
+export function registerCommands(table: CommandTable): void {
+  Object.assign(commands, table);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function usage(): Promise<string> {
+  const lines = ['Usage: ferry <command> [options]', '', 'Commands:'];
+  const names = Object.keys(commands).sort();
+  const width = Math.max(...names.map((n) => n.length), 8);
+  for (const name of names) {
+    const command = await commands[name]!();
+    lines.push(`  ${name.padEnd(width)}  ${command.summary}`);
+  }
+  lines.push('', 'Run `ferry <command> --help` for the options of a command.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  await import('./commands/registry');
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(await usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log(version());
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`ferry: unknown command '${name}'\n\n${await usage()}`);
+    return 2;
+  }
+  try {
+    return await (await load()).run(rest);
+  } catch (error) {
+    const err = error as { code?: string; message?: string };
+    console.error(`ferry ${name}: ${err.message ?? String(error)}${err.code ? ` (${err.code})` : ''}`);
+    return 1;
+  }
+}
