@@ -1,0 +1,72 @@
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import type { Db } from './db';
+
+export interface ActivityEntry {
+  id: number;
+  ts: number;
+  folderId: string | null;
+  /** A short stable word: 'skipped_symlink', 'folder_error', 'uploaded', 'conflict', ... */
+  kind: string;
+  path: string | null;
+  message: string;
+}
+
+export interface ActivityRepo {
+  add(entry: { folderId?: string | null; kind: string; path?: string | null; message: string }): void;
+  /** Newest first. */
+  recent(options?: { limit?: number; folderId?: string; kind?: string; beforeId?: number }): ActivityEntry[];
+  count(): number;
+}
+
+export interface ActivityOptions {
+  clock?: Clock;
+  /** The log keeps at most this many entries (trimmed in steps, so it may briefly hold more). */
+  maxEntries?: number;
+}
+
+export const DEFAULT_ACTIVITY_LIMIT = 10_000;
+
+interface ActivityRow {
+  id: number;
+  ts: number;
+  folder_id: string | null;
+  kind: string;
+  path: string | null;
+  message: string;
+}
+
+export function activityRepo(db: Db, options: ActivityOptions = {}): ActivityRepo {
+  const clock = options.clock ?? systemClock;
+  const max = options.maxEntries ?? DEFAULT_ACTIVITY_LIMIT;
+  // Trim once per tenth of the bound, not on every insert.
+  const trimEvery = Math.max(1, Math.floor(max / 10));
+  let sinceTrim = 0;
+  const insert = db.prepare(`INSERT INTO activity (ts, folder_id, kind, path, message) VALUES (?, ?, ?, ?, ?)`);
+  const trim = db.prepare(`DELETE FROM activity WHERE id <= (SELECT max(id) FROM activity) - ?`);
+  const recent = db.prepare<
+    { folderId: string | null; kind: string | null; beforeId: number | null; limit: number },
+    ActivityRow
+  >(`
+    SELECT * FROM activity
+    WHERE (@folderId IS NULL OR folder_id = @folderId) AND (@kind IS NULL OR kind = @kind)
+      AND (@beforeId IS NULL OR id < @beforeId)
+    ORDER BY id DESC LIMIT @limit`);
+  const count = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM activity`);
+
+  return {
+    add({ folderId = null, kind, path = null, message }) {
+      insert.run(clock(), folderId, kind, path, message);
+      if (++sinceTrim >= trimEvery) {
+        sinceTrim = 0;
+        trim.run(max);
+      }
+    },
+    recent({ limit = 100, folderId, kind, beforeId } = {}) {
+      return recent
+        .all({ folderId: folderId ?? null, kind: kind ?? null, beforeId: beforeId ?? null, limit })
+        .map((r) => ({ id: r.id, ts: r.ts, folderId: r.folder_id, kind: r.kind, path: r.path, message: r.message }));
+    },
+    count: () => count.get()?.n ?? 0,
+  };
+}

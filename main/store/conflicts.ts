@@ -1,0 +1,64 @@
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import type { Db } from './db';
+
+export interface Conflict {
+  id: number;
+  folderId: string;
+  path: string;
+  /** Where the losing side was kept, e.g. "a (conflict from laptop 2025-01-02 030405).txt". */
+  copyPath: string;
+  device: string;
+  detectedAt: number;
+  resolvedAt: number | null;
+}
+
+export interface ConflictRepo {
+  record(input: { folderId: string; path: string; copyPath: string; device: string }): Conflict;
+  resolve(id: number): boolean;
+  listOpen(folderId?: string): Conflict[];
+  countOpen(folderId?: string): number;
+}
+
+interface ConflictRow {
+  id: number;
+  folder_id: string;
+  path: string;
+  copy_path: string;
+  device: string;
+  detected_at: number;
+  resolved_at: number | null;
+}
+
+const toConflict = (r: ConflictRow): Conflict => ({
+  id: r.id,
+  folderId: r.folder_id,
+  path: r.path,
+  copyPath: r.copy_path,
+  device: r.device,
+  detectedAt: r.detected_at,
+  resolvedAt: r.resolved_at,
+});
+
+export function conflictRepo(db: Db, clock: Clock = systemClock): ConflictRepo {
+  const insert = db.prepare(
+    `INSERT INTO conflicts (folder_id, path, copy_path, device, detected_at) VALUES (?, ?, ?, ?, ?)`,
+  );
+  const byId = db.prepare<[number | bigint], ConflictRow>(`SELECT * FROM conflicts WHERE id = ?`);
+  const resolve = db.prepare(`UPDATE conflicts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL`);
+  const open = db.prepare<{ folderId: string | null }, ConflictRow>(
+    `SELECT * FROM conflicts WHERE resolved_at IS NULL AND (@folderId IS NULL OR folder_id = @folderId) ORDER BY id`,
+  );
+  const countOpen = db.prepare<{ folderId: string | null }, { n: number }>(
+    `SELECT count(*) AS n FROM conflicts WHERE resolved_at IS NULL AND (@folderId IS NULL OR folder_id = @folderId)`,
+  );
+  return {
+    record({ folderId, path, copyPath, device }) {
+      const { lastInsertRowid } = insert.run(folderId, path, copyPath, device, clock());
+      return toConflict(byId.get(lastInsertRowid)!);
+    },
+    resolve: (id) => resolve.run(clock(), id).changes > 0,
+    listOpen: (folderId) => open.all({ folderId: folderId ?? null }).map(toConflict),
+    countOpen: (folderId) => countOpen.get({ folderId: folderId ?? null })?.n ?? 0,
+  };
+}

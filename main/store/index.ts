@@ -1,0 +1,57 @@
+import { activityRepo, type ActivityRepo } from './activity';
+import { systemClock, type Clock } from './clock';
+import { conflictRepo, type ConflictRepo } from './conflicts';
+import { openDb, type Db } from './db';
+import { fileIndexRepo, type FileIndexRepo } from './file-index';
+import { folderRepo, type FolderRepo } from './folders';
+import { queueRepo, type QueueRepo } from './queue';
+import { settingsRepo, type SettingsRepo } from './settings';
+import { taskRepo, type TaskRepo } from './tasks';
+import { tokenRepo, type TokenRepo } from './tokens';
+
+/** One agent's state database and its repositories. */
+export interface Store {
+  db: Db;
+  folders: FolderRepo;
+  index: FileIndexRepo;
+  queue: QueueRepo;
+  tasks: TaskRepo;
+  tokens: TokenRepo;
+  conflicts: ConflictRepo;
+  activity: ActivityRepo;
+  settings: SettingsRepo;
+  /** Runs fn in one transaction (nested calls become savepoints). */
+  transaction<T>(fn: () => T): T;
+  close(): void;
+}
+
+export interface StoreOptions {
+  clock?: Clock;
+  activityLimit?: number;
+}
+
+export function openStore(file: string, options: StoreOptions = {}): Store {
+  return createStore(openDb(file), options);
+}
+
+export function createStore(db: Db, options: StoreOptions = {}): Store {
+  const clock = options.clock ?? systemClock;
+  return {
+    db,
+    folders: folderRepo(db, clock),
+    index: fileIndexRepo(db, clock),
+    queue: queueRepo(db, clock),
+    tasks: taskRepo(db, clock),
+    tokens: tokenRepo(db, clock),
+    conflicts: conflictRepo(db, clock),
+    activity: activityRepo(db, { clock, ...(options.activityLimit ? { maxEntries: options.activityLimit } : {}) }),
+    settings: settingsRepo(db),
+    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    close: () => db.close(),
+  };
+}
+
+export type { Clock } from './clock';
+export type { Folder, FolderState } from './folders';
+export type { EntryKind, IndexEntry, IndexStat, LocalState } from './file-index';
+export type { Change, ClaimRef, QueueItem, QueueOp, QueueState } from './queue';

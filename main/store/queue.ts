@@ -1,0 +1,342 @@
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import type { Db } from './db';
+import type { EntryKind } from './file-index';
+
+export type QueueState = 'pending' | 'in_flight' | 'retry_wait' | 'failed' | 'done';
+export const QUEUE_STATES: readonly QueueState[] = ['pending', 'in_flight', 'retry_wait', 'failed', 'done'];
+export type QueueOp = 'upsert' | 'delete';
+
+/** A change the scanner confirmed. The snapshot is what gets pushed. */
+export interface Change {
+  folderId: string;
+  path: string;
+  kind: EntryKind;
+  op: QueueOp;
+  size?: number;
+  mtimeMs?: number;
+  contentHash?: string | null;
+  blocks?: string[] | null;
+  /** The index's synced revision when the change was seen (null: never synced). */
+  baseRevision: string | null;
+}
+
+/**
+ * queued: a new row; replaced: an earlier change to the path was superseded;
+ * cancelled: a delete undid a never-pushed create, so nothing remains;
+ * noop: a delete of something the server never had.
+ */
+export type EnqueueOutcome = 'queued' | 'replaced' | 'cancelled' | 'noop';
+
+export interface QueueItem {
+  id: number;
+  folderId: string;
+  path: string;
+  kind: EntryKind;
+  op: QueueOp;
+  state: QueueState;
+  priority: number;
+  /** Bumped by every change to the path; a pusher completes "item X at generation G". */
+  generation: number;
+  /** The generation a pusher holds, or null; a pending row with one runs after it. */
+  inFlightGeneration: number | null;
+  attempts: number;
+  nextAttemptAt: number;
+  lastErrorCode: string | null;
+  lastErrorMessage: string | null;
+  bytesDone: number;
+  bytesTotal: number;
+  size: number;
+  mtimeMs: number;
+  contentHash: string | null;
+  blocks: string[] | null;
+  baseRevision: string | null;
+  enqueuedAt: number;
+  updatedAt: number;
+}
+
+/** What a pusher holds after claim: enough to report back on exactly that generation. */
+export type ClaimRef = Pick<QueueItem, 'id' | 'generation' | 'op'>;
+
+export type CompleteOutcome = 'done' | 'superseded' | 'gone';
+export type FailOutcome = 'retry_wait' | 'failed' | 'superseded' | 'gone';
+
+export interface ListQuery {
+  state?: QueueState;
+  folderId?: string;
+  /** Keyset paging: items with id greater than this. */
+  afterId?: number;
+  limit?: number;
+}
+
+export interface ListPage {
+  items: QueueItem[];
+  /** Pass as afterId for the next page; null on the last page. */
+  nextAfterId: number | null;
+}
+
+export interface QueueRepo {
+  enqueue(change: Change): EnqueueOutcome;
+  /** Due items (pending, or retry_wait whose time came) of folders in state ok, now in flight. */
+  claim(options: { limit: number; folderId?: string }): QueueItem[];
+  /** The push of `ref` succeeded; records the revision in the index in the same transaction. */
+  complete(ref: ClaimRef, result: { revision: string | null }): CompleteOutcome;
+  /** retryAt: when to try again; null fails the item for good (until retry()). */
+  fail(ref: ClaimRef, error: { code: string; message: string }, retryAt: number | null): FailOutcome;
+  progress(ref: ClaimRef, bytesDone: number): void;
+  /** Back to pending now, attempts reset: the UI's Retry action. */
+  retry(id: number): boolean;
+  retryAllFailed(folderId?: string): number;
+  /** At start-up: in-flight items not held by a persisted async task run again. */
+  recoverInFlight(): number;
+  get(id: number): QueueItem | undefined;
+  getByPath(folderId: string, path: string): QueueItem | undefined;
+  list(query?: ListQuery): ListPage;
+  countsByState(folderId?: string): Record<QueueState, number>;
+  /** Pending deletes of a folder, for the mass-delete guard. */
+  countPendingDeletes(folderId: string): number;
+  pruneDone(updatedBefore: number): number;
+}
+
+interface QueueRow {
+  id: number;
+  folder_id: string;
+  path: string;
+  kind: EntryKind;
+  op: QueueOp;
+  state: QueueState;
+  priority: number;
+  generation: number;
+  in_flight_generation: number | null;
+  attempts: number;
+  next_attempt_at: number;
+  last_error_code: string | null;
+  last_error_message: string | null;
+  bytes_done: number;
+  bytes_total: number;
+  size: number;
+  mtime_ms: number;
+  content_hash: string | null;
+  blocks: string | null;
+  base_revision: string | null;
+  enqueued_at: number;
+  updated_at: number;
+}
+
+const toItem = (r: QueueRow): QueueItem => ({
+  id: r.id,
+  folderId: r.folder_id,
+  path: r.path,
+  kind: r.kind,
+  op: r.op,
+  state: r.state,
+  priority: r.priority,
+  generation: r.generation,
+  inFlightGeneration: r.in_flight_generation,
+  attempts: r.attempts,
+  nextAttemptAt: r.next_attempt_at,
+  lastErrorCode: r.last_error_code,
+  lastErrorMessage: r.last_error_message,
+  bytesDone: r.bytes_done,
+  bytesTotal: r.bytes_total,
+  size: r.size,
+  mtimeMs: r.mtime_ms,
+  contentHash: r.content_hash,
+  blocks: r.blocks === null ? null : (JSON.parse(r.blocks) as string[]),
+  baseRevision: r.base_revision,
+  enqueuedAt: r.enqueued_at,
+  updatedAt: r.updated_at,
+});
+
+/**
+ * Lower runs first. Directories are created parents first and removed children first,
+ * and file deletes run after uploads (a moved file's new copy lands before the old goes).
+ */
+export function priorityOf(kind: EntryKind, op: QueueOp, path: string): number {
+  const depth = Math.min(path.split('/').length, 999);
+  if (op === 'upsert') return kind === 'dir' ? depth : 1000;
+  return kind === 'file' ? 2000 : 3000 + (999 - depth);
+}
+
+const MAX_PAGE = 1000;
+
+export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
+  const byId = db.prepare<[number], QueueRow>(`SELECT * FROM queue WHERE id = ?`);
+  const byPath = db.prepare<[string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path = ?`);
+  const insert = db.prepare(`
+    INSERT INTO queue (folder_id, path, kind, op, state, priority, generation, attempts, next_attempt_at,
+                       bytes_total, size, mtime_ms, content_hash, blocks, base_revision, enqueued_at, updated_at)
+    VALUES (@folderId, @path, @kind, @op, 'pending', @priority, 1, 0, @now,
+            @bytesTotal, @size, @mtimeMs, @contentHash, @blocks, @baseRevision, @now, @now)`);
+  // A replaced change starts over: fresh attempts, no error, no progress.
+  const replace = db.prepare(`
+    UPDATE queue SET kind = @kind, op = @op, state = 'pending', priority = @priority, generation = generation + 1,
+      attempts = 0, next_attempt_at = @now, last_error_code = NULL, last_error_message = NULL,
+      bytes_done = 0, bytes_total = @bytesTotal, size = @size, mtime_ms = @mtimeMs, content_hash = @contentHash,
+      blocks = @blocks, base_revision = @baseRevision, enqueued_at = @now, updated_at = @now
+    WHERE id = @id`);
+  const deleteRow = db.prepare(`DELETE FROM queue WHERE id = ?`);
+  const due = db.prepare<{ now: number; limit: number; folderId: string | null }, QueueRow>(`
+    SELECT q.* FROM queue q JOIN folders f ON f.id = q.folder_id AND f.state = 'ok'
+    WHERE q.in_flight_generation IS NULL
+      AND (q.state = 'pending' OR (q.state = 'retry_wait' AND q.next_attempt_at <= @now))
+      AND (@folderId IS NULL OR q.folder_id = @folderId)
+    ORDER BY q.priority, q.next_attempt_at, q.id
+    LIMIT @limit`);
+  const markInFlight = db.prepare(`
+    UPDATE queue SET state = 'in_flight', in_flight_generation = generation, attempts = attempts + 1, updated_at = ?
+    WHERE id = ?`);
+  const releaseHold = db.prepare(`UPDATE queue SET in_flight_generation = NULL, updated_at = ? WHERE id = ?`);
+  const markDone = db.prepare(`
+    UPDATE queue SET state = 'done', in_flight_generation = NULL, bytes_done = bytes_total,
+      last_error_code = NULL, last_error_message = NULL, updated_at = ? WHERE id = ?`);
+  const rebase = db.prepare(`UPDATE queue SET base_revision = ? WHERE id = ?`);
+  const indexRevision = db.prepare(
+    `UPDATE file_index SET synced_revision = ?, updated_at = ? WHERE folder_id = ? AND path = ?`,
+  );
+  const markFailed = db.prepare(`
+    UPDATE queue SET state = @state, in_flight_generation = NULL, next_attempt_at = @nextAttemptAt,
+      last_error_code = @code, last_error_message = @message, updated_at = @now WHERE id = @id`);
+  const setProgress = db.prepare(
+    `UPDATE queue SET bytes_done = ?, updated_at = ? WHERE id = ? AND in_flight_generation = ?`,
+  );
+  const retryOne = db.prepare(`
+    UPDATE queue SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
+    WHERE id = ? AND state IN ('failed', 'retry_wait')`);
+  const retryFailed = db.prepare(`
+    UPDATE queue SET state = 'pending', attempts = 0, next_attempt_at = @now, updated_at = @now
+    WHERE state = 'failed' AND (@folderId IS NULL OR folder_id = @folderId)`);
+  const recover = db.prepare(`
+    UPDATE queue SET in_flight_generation = NULL,
+      state = CASE WHEN state = 'in_flight' THEN 'pending' ELSE state END, updated_at = ?
+    WHERE in_flight_generation IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM async_task_items t
+                      WHERE t.queue_id = queue.id AND t.generation = queue.in_flight_generation)`);
+  const page = db.prepare<{ state: string | null; folderId: string | null; afterId: number; limit: number }, QueueRow>(`
+    SELECT * FROM queue
+    WHERE id > @afterId AND (@state IS NULL OR state = @state) AND (@folderId IS NULL OR folder_id = @folderId)
+    ORDER BY id LIMIT @limit`);
+  const counts = db.prepare<{ folderId: string | null }, { state: QueueState; n: number }>(`
+    SELECT state, count(*) AS n FROM queue WHERE (@folderId IS NULL OR folder_id = @folderId) GROUP BY state`);
+  const pendingDeletes = db.prepare<[string], { n: number }>(
+    `SELECT count(*) AS n FROM queue WHERE folder_id = ? AND op = 'delete' AND state <> 'done'`,
+  );
+  const prune = db.prepare(`DELETE FROM queue WHERE state = 'done' AND updated_at < ?`);
+
+  const snapshot = (change: Change, now: number, id?: number) => ({
+    id,
+    folderId: change.folderId,
+    path: change.path,
+    kind: change.kind,
+    op: change.op,
+    priority: priorityOf(change.kind, change.op, change.path),
+    bytesTotal: change.op === 'upsert' ? (change.size ?? 0) : 0,
+    size: change.size ?? 0,
+    mtimeMs: change.mtimeMs ?? 0,
+    contentHash: change.contentHash ?? null,
+    blocks: change.blocks ? JSON.stringify(change.blocks) : null,
+    baseRevision: change.baseRevision,
+    now,
+  });
+
+  const enqueue = db.transaction((change: Change): EnqueueOutcome => {
+    const now = clock();
+    const existing = byPath.get(change.folderId, change.path);
+    const live = existing !== undefined && existing.state !== 'done';
+    if (change.op === 'delete' && change.baseRevision === null) {
+      // The server never had this path. A create not yet pushed is simply dropped; one
+      // in flight may land, so the delete follows it (complete() rebases it).
+      if (!live) return 'noop';
+      if (existing.in_flight_generation === null) {
+        deleteRow.run(existing.id);
+        return 'cancelled';
+      }
+    }
+    if (!existing) {
+      insert.run(snapshot(change, now));
+      return 'queued';
+    }
+    replace.run(snapshot(change, now, existing.id));
+    return live ? 'replaced' : 'queued';
+  });
+
+  const claim = db.transaction((options: { limit: number; folderId?: string }): QueueItem[] => {
+    const now = clock();
+    const rows = due.all({ now, limit: options.limit, folderId: options.folderId ?? null });
+    for (const row of rows) markInFlight.run(now, row.id);
+    return rows.map((row) =>
+      toItem({ ...row, state: 'in_flight', in_flight_generation: row.generation, attempts: row.attempts + 1, updated_at: now }),
+    );
+  });
+
+  const complete = db.transaction((ref: ClaimRef, result: { revision: string | null }): CompleteOutcome => {
+    const row = byId.get(ref.id);
+    if (!row) return 'gone';
+    const now = clock();
+    if (ref.op === 'upsert') indexRevision.run(result.revision, now, row.folder_id, row.path);
+    if (row.generation === ref.generation) {
+      markDone.run(now, row.id);
+      return 'done';
+    }
+    // A newer change waits behind this one: release it and base it on what the server now has.
+    if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
+    rebase.run(ref.op === 'upsert' ? result.revision : null, row.id);
+    return 'superseded';
+  });
+
+  const fail = db.transaction(
+    (ref: ClaimRef, error: { code: string; message: string }, retryAt: number | null): FailOutcome => {
+      const row = byId.get(ref.id);
+      if (!row) return 'gone';
+      const now = clock();
+      if (row.generation !== ref.generation) {
+        if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
+        return 'superseded';
+      }
+      const state = retryAt === null ? 'failed' : 'retry_wait';
+      markFailed.run({ id: row.id, state, nextAttemptAt: retryAt ?? now, code: error.code, message: error.message, now });
+      return state;
+    },
+  );
+
+  return {
+    enqueue: (change) => enqueue(change),
+    claim: (options) => claim(options),
+    complete: (ref, result) => complete(ref, result),
+    fail: (ref, error, retryAt) => fail(ref, error, retryAt),
+    progress: (ref, bytesDone) => void setProgress.run(bytesDone, clock(), ref.id, ref.generation),
+    retry(id) {
+      const now = clock();
+      return retryOne.run(now, now, id).changes > 0;
+    },
+    retryAllFailed: (folderId) => retryFailed.run({ now: clock(), folderId: folderId ?? null }).changes,
+    recoverInFlight: () => recover.run(clock()).changes,
+    get(id) {
+      const row = byId.get(id);
+      return row ? toItem(row) : undefined;
+    },
+    getByPath(folderId, path) {
+      const row = byPath.get(folderId, path);
+      return row ? toItem(row) : undefined;
+    },
+    list(query = {}) {
+      const limit = Math.max(1, Math.min(query.limit ?? 100, MAX_PAGE));
+      const rows = page.all({
+        state: query.state ?? null,
+        folderId: query.folderId ?? null,
+        afterId: query.afterId ?? 0,
+        limit: limit + 1,
+      });
+      const more = rows.length > limit;
+      const items = rows.slice(0, limit).map(toItem);
+      return { items, nextAfterId: more ? (items.at(-1)?.id ?? null) : null };
+    },
+    countsByState(folderId) {
+      const result: Record<QueueState, number> = { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 0 };
+      for (const { state, n } of counts.all({ folderId: folderId ?? null })) result[state] = n;
+      return result;
+    },
+    countPendingDeletes: (folderId) => pendingDeletes.get(folderId)?.n ?? 0,
+    pruneDone: (before) => prune.run(before).changes,
+  };
+}

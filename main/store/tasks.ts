@@ -1,0 +1,72 @@
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import type { Db } from './db';
+
+/** One operation of an async batch: which queue item generation it carries. */
+export interface TaskItem {
+  opKey: string;
+  queueId: number;
+  generation: number;
+  path: string;
+}
+
+export interface AsyncTask {
+  taskId: string;
+  folderId: string;
+  trackingId: string;
+  createdAt: number;
+  items: TaskItem[];
+}
+
+/**
+ * Async batches the server accepted. Persisted before anything else happens so that after a
+ * crash the pusher polls the task again instead of resubmitting it; items it holds stay in
+ * flight through queue.recoverInFlight().
+ */
+export interface TaskRepo {
+  add(task: Omit<AsyncTask, 'createdAt'>): void;
+  get(taskId: string): AsyncTask | undefined;
+  list(folderId?: string): AsyncTask[];
+  remove(taskId: string): void;
+}
+
+export function taskRepo(db: Db, clock: Clock = systemClock): TaskRepo {
+  const insertTask = db.prepare(`INSERT INTO async_tasks (task_id, folder_id, tracking_id, created_at) VALUES (?, ?, ?, ?)`);
+  const insertItem = db.prepare(
+    `INSERT INTO async_task_items (task_id, op_key, queue_id, generation, path) VALUES (?, ?, ?, ?, ?)`,
+  );
+  const one = db.prepare<[string], { task_id: string; folder_id: string; tracking_id: string; created_at: number }>(
+    `SELECT * FROM async_tasks WHERE task_id = ?`,
+  );
+  const ids = db.prepare<{ folderId: string | null }, { task_id: string }>(
+    `SELECT task_id FROM async_tasks WHERE @folderId IS NULL OR folder_id = @folderId ORDER BY created_at, task_id`,
+  );
+  const items = db.prepare<[string], { op_key: string; queue_id: number; generation: number; path: string }>(
+    `SELECT op_key, queue_id, generation, path FROM async_task_items WHERE task_id = ? ORDER BY rowid`,
+  );
+  const del = db.prepare(`DELETE FROM async_tasks WHERE task_id = ?`);
+
+  const add = db.transaction((task: Omit<AsyncTask, 'createdAt'>) => {
+    insertTask.run(task.taskId, task.folderId, task.trackingId, clock());
+    for (const item of task.items) insertItem.run(task.taskId, item.opKey, item.queueId, item.generation, item.path);
+  });
+
+  const get = (taskId: string): AsyncTask | undefined => {
+    const row = one.get(taskId);
+    if (!row) return undefined;
+    return {
+      taskId: row.task_id,
+      folderId: row.folder_id,
+      trackingId: row.tracking_id,
+      createdAt: row.created_at,
+      items: items.all(taskId).map((i) => ({ opKey: i.op_key, queueId: i.queue_id, generation: i.generation, path: i.path })),
+    };
+  };
+
+  return {
+    add: (task) => add(task),
+    get,
+    list: (folderId) => ids.all({ folderId: folderId ?? null }).flatMap((r) => get(r.task_id) ?? []),
+    remove: (taskId) => void del.run(taskId),
+  };
+}

@@ -1,0 +1,15 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A fresh temp directory per test, removed by cleanup(). */
+export function makeTempDir(prefix = 'ferry-local-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A clock tests move by hand. */
+export function manualClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void; set: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms), set: (ms) => void (t = ms) };
+}

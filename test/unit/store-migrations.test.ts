@@ -1,0 +1,111 @@
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isFerryError } from '../../protocol/errors';
+import { migrate, openDb, schemaVersion } from '../../main/store/db';
+import { MIGRATIONS, type Migration } from '../../main/store/migrations';
+import { makeTempDir } from '../helpers/local-temp';
+
+const tables = (db: Database.Database) =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map(
+    (r) => r.name,
+  );
+const columns = (db: Database.Database, table: string) =>
+  (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+
+describe('state database migrations', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let file: string;
+  beforeEach(() => {
+    tmp = makeTempDir();
+    file = path.join(tmp.dir, 'state.db');
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('lists migrations in order, numbered from 1', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it('migration 1 creates folders, settings, file_index and queue', () => {
+    const db = openDb(file, { migrations: MIGRATIONS.slice(0, 1) });
+    expect(schemaVersion(db)).toBe(1);
+    expect(tables(db)).toEqual(expect.arrayContaining(['folders', 'settings', 'file_index', 'queue']));
+    expect(tables(db)).not.toContain('activity');
+    expect(columns(db, 'file_index')).toEqual(
+      expect.arrayContaining(['path', 'kind', 'size', 'mtime_ms', 'inode', 'blocks', 'content_hash', 'synced_revision']),
+    );
+    expect(columns(db, 'queue')).toEqual(
+      expect.arrayContaining(['op', 'state', 'attempts', 'next_attempt_at', 'last_error_code', 'bytes_done', 'bytes_total', 'generation', 'in_flight_generation', 'base_revision']),
+    );
+    db.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
+    const insert = db.prepare(
+      `INSERT INTO queue (folder_id, path, kind, op, state, priority, next_attempt_at, enqueued_at, updated_at) VALUES ('f', 'a', 'file', 'upsert', 'pending', 1, 0, 0, 0)`,
+    );
+    insert.run();
+    expect(() => insert.run()).toThrow(/UNIQUE/);
+    db.close();
+  });
+
+  it('migration 2 adds tasks, tokens, conflicts and activity, keeping existing rows', () => {
+    const v1 = openDb(file, { migrations: MIGRATIONS.slice(0, 1) });
+    v1.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
+    v1.close();
+    const db = openDb(file, { migrations: MIGRATIONS.slice(0, 2) });
+    expect(schemaVersion(db)).toBe(2);
+    expect(tables(db)).toEqual(
+      expect.arrayContaining(['async_tasks', 'async_task_items', 'sync_tokens', 'conflicts', 'activity']),
+    );
+    expect(db.prepare(`SELECT id FROM folders`).all()).toEqual([{ id: 'f' }]);
+    db.close();
+  });
+
+  it('opens in WAL mode with foreign keys on', () => {
+    const db = openDb(file);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
+    db.close();
+  });
+
+  it('refuses a database from a newer Ferry with a clear error and leaves it untouched', () => {
+    const raw = new Database(file);
+    raw.pragma('user_version = 99');
+    raw.close();
+    let caught: unknown;
+    try {
+      openDb(file);
+    } catch (error) {
+      caught = error;
+    }
+    expect(isFerryError(caught) && caught.code).toBe('store_newer_version');
+    expect(String((caught as Error).message)).toMatch(/version 99.*newer/);
+    const again = new Database(file);
+    expect(again.pragma('user_version', { simple: true })).toBe(99);
+    again.close();
+  });
+
+  it('applies pending migrations in one transaction: a failure leaves the old version', () => {
+    const broken: Migration = {
+      version: MIGRATIONS.length + 1,
+      name: 'broken',
+      up(db) {
+        db.exec(`CREATE TABLE half_done (x INTEGER)`);
+        throw new Error('boom');
+      },
+    };
+    const db = new Database(file);
+    expect(() => migrate(db, [...MIGRATIONS, broken])).toThrow('boom');
+    // Nothing of any migration stuck, not only the broken one.
+    expect(schemaVersion(db)).toBe(0);
+    expect(tables(db)).toEqual([]);
+    expect(migrate(db).to).toBe(MIGRATIONS.length);
+    db.close();
+  });
+
+  it('is a no-op on an up-to-date database', () => {
+    openDb(file).close();
+    const db = openDb(file);
+    expect(migrate(db)).toEqual({ from: MIGRATIONS.length, to: MIGRATIONS.length });
+    db.close();
+  });
+});

@@ -1,0 +1,208 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../main/store';
+import type { Change } from '../../main/store/queue';
+import { makeTempDir, manualClock } from '../helpers/local-temp';
+import path from 'node:path';
+
+const F = 'f1';
+const upsert = (p: string, extra: Partial<Change> = {}): Change => ({
+  folderId: F,
+  path: p,
+  kind: 'file',
+  op: 'upsert',
+  size: 10,
+  mtimeMs: 1,
+  contentHash: 'h-' + p,
+  blocks: ['b-' + p],
+  baseRevision: null,
+  ...extra,
+});
+const del = (p: string, baseRevision: string | null, kind: 'file' | 'dir' = 'file'): Change => ({
+  folderId: F,
+  path: p,
+  kind,
+  op: 'delete',
+  baseRevision,
+});
+
+describe('durable queue', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let store: Store;
+  let clock: ReturnType<typeof manualClock>;
+  beforeEach(() => {
+    tmp = makeTempDir();
+    clock = manualClock();
+    store = openStore(path.join(tmp.dir, 'state.db'), { clock: clock.now });
+    store.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('keeps one pending operation per path: a later change replaces the earlier one', () => {
+    expect(store.queue.enqueue(upsert('a.txt', { size: 1 }))).toBe('queued');
+    expect(store.queue.enqueue(upsert('a.txt', { size: 2, contentHash: 'h2' }))).toBe('replaced');
+    const page = store.queue.list();
+    expect(page.items).toHaveLength(1);
+    expect(page.items[0]).toMatchObject({ path: 'a.txt', size: 2, bytesTotal: 2, contentHash: 'h2', generation: 2, state: 'pending' });
+  });
+
+  it('create then delete before upload leaves nothing', () => {
+    store.queue.enqueue(upsert('new.txt'));
+    expect(store.queue.enqueue(del('new.txt', null))).toBe('cancelled');
+    expect(store.queue.list().items).toEqual([]);
+    // And a delete of something never synced and never queued is a no-op.
+    expect(store.queue.enqueue(del('ghost.txt', null))).toBe('noop');
+    expect(store.queue.countsByState()).toMatchObject({ pending: 0 });
+  });
+
+  it('a delete of a synced file replaces a pending modification', () => {
+    store.queue.enqueue(upsert('s.txt', { baseRevision: 'r7' }));
+    expect(store.queue.enqueue(del('s.txt', 'r7'))).toBe('replaced');
+    expect(store.queue.getByPath(F, 's.txt')).toMatchObject({ op: 'delete', baseRevision: 'r7', state: 'pending' });
+  });
+
+  it('a change replacing a failed or retrying item resets attempts and error', () => {
+    store.queue.enqueue(upsert('a'));
+    const [item] = store.queue.claim({ limit: 10 });
+    store.queue.fail(item!, { code: 'network', message: 'down' }, null);
+    expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'failed', attempts: 1, lastErrorCode: 'network' });
+    store.queue.enqueue(upsert('a', { size: 99 }));
+    expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', attempts: 0, lastErrorCode: null, size: 99 });
+  });
+
+  it('claims due items by priority: dirs parents first, uploads, file deletes, dirs children first', () => {
+    store.queue.enqueue(del('old.txt', 'r1'));
+    store.queue.enqueue(del('gone', 'r2', 'dir'));
+    store.queue.enqueue(del('gone/deeper', 'r3', 'dir'));
+    store.queue.enqueue(upsert('x.txt'));
+    store.queue.enqueue({ folderId: F, path: 'd/e', kind: 'dir', op: 'upsert', baseRevision: null });
+    store.queue.enqueue({ folderId: F, path: 'd', kind: 'dir', op: 'upsert', baseRevision: null });
+    const claimed = store.queue.claim({ limit: 10 });
+    expect(claimed.map((i) => i.path)).toEqual(['d', 'd/e', 'x.txt', 'old.txt', 'gone/deeper', 'gone']);
+    expect(claimed.every((i) => i.state === 'in_flight' && i.attempts === 1)).toBe(true);
+    expect(store.queue.claim({ limit: 10 })).toEqual([]);
+  });
+
+  it('retry_wait items become due at their time; paused folders are not claimed', () => {
+    store.queue.enqueue(upsert('a'));
+    const [item] = store.queue.claim({ limit: 1 });
+    expect(store.queue.fail(item!, { code: 'http_503', message: 'busy' }, clock.now() + 5000)).toBe('retry_wait');
+    expect(store.queue.claim({ limit: 1 })).toEqual([]);
+    clock.advance(5000);
+    store.folders.pause(F, 'mass delete');
+    expect(store.queue.claim({ limit: 1 })).toEqual([]);
+    store.folders.setOk(F);
+    const [again] = store.queue.claim({ limit: 1 });
+    expect(again).toMatchObject({ path: 'a', attempts: 2 });
+  });
+
+  it('completes an item and records the revision in the index atomically', () => {
+    store.index.putLocal({ folderId: F, path: 'a', kind: 'file', size: 10, mtimeMs: 1, inode: 5, contentHash: 'h', blocks: ['b'] });
+    store.queue.enqueue(upsert('a'));
+    const [item] = store.queue.claim({ limit: 1 });
+    store.queue.progress(item!, 4);
+    expect(store.queue.get(item!.id)?.bytesDone).toBe(4);
+    expect(store.queue.complete(item!, { revision: 'rev-1' })).toBe('done');
+    expect(store.queue.get(item!.id)).toMatchObject({ state: 'done', bytesDone: 10, inFlightGeneration: null });
+    expect(store.index.get(F, 'a')?.syncedRevision).toBe('rev-1');
+    // A later change reuses the row as a new generation.
+    expect(store.queue.enqueue(upsert('a', { baseRevision: 'rev-1' }))).toBe('queued');
+    expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', generation: 2, id: item!.id });
+  });
+
+  it('a change to an in-flight item runs after it, based on the revision the first push got', () => {
+    store.index.putLocal({ folderId: F, path: 'a', kind: 'file', size: 10, mtimeMs: 1, inode: 5, contentHash: 'h', blocks: ['b'] });
+    store.queue.enqueue(upsert('a'));
+    const [first] = store.queue.claim({ limit: 1 });
+    expect(store.queue.enqueue(upsert('a', { size: 20 }))).toBe('replaced');
+    expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', generation: 2, inFlightGeneration: 1 });
+    // Not claimable while generation 1 is still out.
+    expect(store.queue.claim({ limit: 1 })).toEqual([]);
+    expect(store.queue.complete(first!, { revision: 'rev-1' })).toBe('superseded');
+    expect(store.index.get(F, 'a')?.syncedRevision).toBe('rev-1');
+    const [second] = store.queue.claim({ limit: 1 });
+    expect(second).toMatchObject({ generation: 2, size: 20, baseRevision: 'rev-1', attempts: 1 });
+    expect(store.queue.complete(second!, { revision: 'rev-2' })).toBe('done');
+  });
+
+  it('a delete of a file whose first upload is in flight is kept and runs after it', () => {
+    store.queue.enqueue(upsert('n'));
+    const [first] = store.queue.claim({ limit: 1 });
+    expect(store.queue.enqueue(del('n', null))).toBe('replaced');
+    expect(store.queue.fail(first!, { code: 'network', message: 'x' }, clock.now())).toBe('superseded');
+    const [second] = store.queue.claim({ limit: 1 });
+    expect(second).toMatchObject({ op: 'delete', generation: 2, attempts: 1 });
+  });
+
+  it('completing a stale generation after the row was done again is harmless', () => {
+    store.queue.enqueue(upsert('a'));
+    const [first] = store.queue.claim({ limit: 1 });
+    store.queue.complete(first!, { revision: 'r1' });
+    expect(store.queue.complete(first!, { revision: 'r1' })).toBe('done');
+    expect(store.queue.complete({ id: 12345, generation: 1, op: 'upsert' }, { revision: 'x' })).toBe('gone');
+    expect(store.queue.countsByState()).toMatchObject({ done: 1, in_flight: 0 });
+  });
+
+  it('Retry puts failed items back to pending with attempts reset', () => {
+    store.queue.enqueue(upsert('a'));
+    store.queue.enqueue(upsert('b'));
+    for (const item of store.queue.claim({ limit: 2 })) store.queue.fail(item, { code: 'denied', message: 'no' }, null);
+    expect(store.queue.countsByState().failed).toBe(2);
+    expect(store.queue.retry(store.queue.getByPath(F, 'a')!.id)).toBe(true);
+    expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', attempts: 0 });
+    expect(store.queue.retryAllFailed(F)).toBe(1);
+    expect(store.queue.countsByState()).toMatchObject({ pending: 2, failed: 0 });
+  });
+
+  it('after a crash, in-flight items run again unless a persisted async task holds them', () => {
+    store.queue.enqueue(upsert('a'));
+    store.queue.enqueue(upsert('b'));
+    const [a, b] = store.queue.claim({ limit: 2 });
+    store.tasks.add({ taskId: 't1', folderId: F, trackingId: 'tr', items: [{ opKey: 'k', queueId: b!.id, generation: b!.generation, path: 'b' }] });
+    expect(store.queue.recoverInFlight()).toBe(1);
+    expect(store.queue.get(a!.id)).toMatchObject({ state: 'pending', inFlightGeneration: null });
+    expect(store.queue.get(b!.id)).toMatchObject({ state: 'in_flight', inFlightGeneration: 1 });
+  });
+
+  it('survives reopening: the queue is on disk', () => {
+    store.queue.enqueue(upsert('persist.txt'));
+    store.close();
+    store = openStore(path.join(tmp.dir, 'state.db'), { clock: clock.now });
+    expect(store.queue.getByPath(F, 'persist.txt')).toMatchObject({ state: 'pending', size: 10, blocks: ['b-persist.txt'] });
+  });
+
+  it('pages and counts 20,000 items by state quickly', () => {
+    store.transaction(() => {
+      for (let i = 0; i < 20_000; i++) store.queue.enqueue(upsert(`dir/file-${i}`));
+    });
+    for (const item of store.queue.claim({ limit: 500 })) store.queue.fail(item, { code: 'x', message: 'y' }, null);
+    const started = performance.now();
+    expect(store.queue.countsByState()).toMatchObject({ pending: 19_500, failed: 500 });
+    let seen = 0;
+    let afterId: number | undefined;
+    for (;;) {
+      const page = store.queue.list({ state: 'failed', limit: 200, ...(afterId ? { afterId } : {}) });
+      seen += page.items.length;
+      expect(page.items.every((i) => i.state === 'failed')).toBe(true);
+      if (page.nextAfterId === null) break;
+      afterId = page.nextAfterId;
+    }
+    expect(seen).toBe(500);
+    const deep = store.queue.list({ state: 'pending', folderId: F, afterId: 19_000, limit: 100 });
+    expect(deep.items[0]?.id).toBeGreaterThan(19_000);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('prunes done items and counts pending deletes', () => {
+    store.queue.enqueue(upsert('a'));
+    store.queue.enqueue(del('b', 'r'));
+    const [a] = store.queue.claim({ limit: 1 });
+    store.queue.complete(a!, { revision: 'r' });
+    expect(store.queue.countPendingDeletes(F)).toBe(1);
+    clock.advance(1000);
+    expect(store.queue.pruneDone(clock.now())).toBe(1);
+    expect(store.queue.list().items.map((i) => i.path)).toEqual(['b']);
+  });
+});
