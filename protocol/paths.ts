@@ -14,6 +14,7 @@ const byteLength = (s: string): number => encoder.encode(s).length;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const DRIVE_PREFIX = /^[A-Za-z]:/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * Checks a folder-relative sync path as it travels on the wire: '/'-separated, relative,
@@ -24,7 +25,7 @@ const DRIVE_PREFIX = /^[A-Za-z]:/;
 export function checkSyncPath(value: unknown): SyncPathCheck {
   if (typeof value !== 'string') return { ok: false, reason: 'path must be a string' };
   if (value.length === 0) return { ok: false, reason: 'path is empty' };
-  if (!value.isWellFormed()) return { ok: false, reason: 'path is not valid Unicode (lone surrogate)' };
+  if (LONE_SURROGATE.test(value)) return { ok: false, reason: 'path is not valid Unicode (lone surrogate)' };
   if (value.includes('\u0000')) return { ok: false, reason: 'path contains a NUL character' };
   if (CONTROL_CHARS.test(value)) return { ok: false, reason: 'path contains a control character' };
   if (value.includes('\\')) return { ok: false, reason: 'path contains a backslash' };

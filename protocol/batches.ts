@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { BLOCK_SIZE, MAX_BATCH_OPERATIONS } from './constants';
+import { ByteSize, MtimeMs, Revision, SyncPath } from './common';
+import { Sha256Hex } from './hashes';
+
+export const OperationKey = z.string().min(1).max(256);
+
+export const UpsertOperation = z
+  .strictObject({
+    key: OperationKey,
+    action: z.literal('upsert'),
+    path: SyncPath,
+    size: ByteSize,
+    mtime: MtimeMs,
+    blocks: z.array(Sha256Hex),
+    /** The revision the client last saw for this path; null for a new file. */
+    baseRevision: Revision.nullable(),
+  })
+  .superRefine((op, ctx) => {
+    // Blocks hold at most BLOCK_SIZE bytes each and are never empty.
+    if (op.size === 0 && op.blocks.length > 0) ctx.addIssue({ code: 'custom', path: ['blocks'], message: 'an empty file has no blocks' });
+    if (op.size > 0 && op.blocks.length * BLOCK_SIZE < op.size) {
+      ctx.addIssue({ code: 'custom', path: ['blocks'], message: `too few blocks for ${op.size} bytes` });
+    }
+    if (op.blocks.length > op.size) ctx.addIssue({ code: 'custom', path: ['blocks'], message: `too many blocks for ${op.size} bytes` });
+  });
+export type UpsertOperation = z.infer<typeof UpsertOperation>;
+
+export const DeleteOperation = z.strictObject({
+  key: OperationKey,
+  action: z.literal('delete'),
+  path: SyncPath,
+  baseRevision: Revision.nullable(),
+});
+export type DeleteOperation = z.infer<typeof DeleteOperation>;
+
+export const Operation = z.discriminatedUnion('action', [UpsertOperation, DeleteOperation]);
+export type Operation = z.infer<typeof Operation>;
+/** What a caller builds (paths before NFC normalisation); the same shape on the wire. */
+export type OperationInput = z.input<typeof Operation>;
+
+export const BatchRequest = z
+  .strictObject({
+    operations: z.array(Operation).min(1).max(MAX_BATCH_OPERATIONS),
+  })
+  .superRefine((batch, ctx) => {
+    // Keys address results and one batch must not say two things about one path.
+    const keys = new Set<string>();
+    const paths = new Set<string>();
+    batch.operations.forEach((op, i) => {
+      if (keys.has(op.key)) ctx.addIssue({ code: 'custom', path: ['operations', i, 'key'], message: `duplicate key '${op.key}'` });
+      if (paths.has(op.path)) ctx.addIssue({ code: 'custom', path: ['operations', i, 'path'], message: 'duplicate path in one batch' });
+      keys.add(op.key);
+      paths.add(op.path);
+    });
+  });
+export type BatchRequest = z.infer<typeof BatchRequest>;
+
+export const BatchMode = z.enum(['sync', 'async']);
+export type BatchMode = z.infer<typeof BatchMode>;
+export const BatchQuery = z.strictObject({ mode: BatchMode.default('sync') });
+
+export const OperationSuccess = z.object({ ok: z.literal(true), revision: Revision });
+export const OperationFailure = z.object({
+  ok: z.literal(false),
+  /** conflict | missing_blocks | not_found | invalid_request | aborted (single-operation rollback) */
+  code: z.string().min(1),
+  message: z.string(),
+  /** With `conflict`: the path's current revision, null when it does not exist (or is deleted). */
+  currentRevision: Revision.nullable().optional(),
+  /** With `missing_blocks`: the hashes the server lacks. */
+  missing: z.array(Sha256Hex).optional(),
+});
+export const OperationResult = z.discriminatedUnion('ok', [OperationSuccess, OperationFailure]);
+export type OperationResult = z.infer<typeof OperationResult>;
+export type OperationFailure = z.infer<typeof OperationFailure>;
+
+export const BatchResults = z.record(OperationKey, OperationResult);
+export type BatchResults = z.infer<typeof BatchResults>;

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { checkSyncPath } from './paths';
+
+/**
+ * Marks a zod issue with the Sync API error code it should surface as (instead of the
+ * generic 'invalid_request'), so a bad path answers `invalid_path` wherever it appears.
+ */
+export const FERRY_CODE_PARAM = 'ferryCode';
+
+/** A folder-relative path; parsing yields its NFC form. */
+export const SyncPath = z.string().transform((value, ctx) => {
+  const result = checkSyncPath(value);
+  if (result.ok) return result.path;
+  ctx.addIssue({ code: 'custom', message: `Invalid path: ${result.reason}`, params: { [FERRY_CODE_PARAM]: 'invalid_path' } });
+  return z.NEVER;
+});
+
+/** Revisions are opaque to clients; the reference server renders a monotonic integer. */
+export const Revision = z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a revision string');
+export type Revision = z.infer<typeof Revision>;
+
+export const FOLDER_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+export const FolderId = z.string().regex(FOLDER_ID_PATTERN, 'must be 1-128 characters of A-Z a-z 0-9 . _ - starting with a letter or digit');
+
+/** Tracking ids are UUIDs in practice; any short token-safe string is accepted. */
+export const TrackingId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+/** Device ids and run labels end up in logs and the changes feed: printable ASCII only. */
+export const DeviceId = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters');
+export const RunLabel = z.string().regex(/^[\x20-\x7e]{1,256}$/, 'must be 1-256 printable ASCII characters');
+
+/** Sizes are bytes; mtimes are milliseconds since the Unix epoch (fractions allowed). */
+export const ByteSize = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+export const MtimeMs = z.number().finite().min(0).max(8.64e15);
+export const IsoDate = z.iso.datetime({ offset: true });

@@ -1,0 +1,131 @@
+import { FerryError, routes, type ChangeItem, type ChangesPage, type ChangesQuery } from '../protocol';
+import type { FolderStore } from './folders';
+import type { Db } from './storage/db';
+import type { FeedPosition, FeedTokens } from './tokens';
+
+interface EntryRow {
+  path: string;
+  seq: number;
+  deleted: number;
+  size: number;
+  mtime: number;
+  blocks: string;
+  modified_at: number;
+  device: string;
+}
+
+export interface ChangesFeedOptions {
+  db: Db;
+  folders: FolderStore;
+  tokens: FeedTokens;
+  clock: () => number;
+  tokenTtlMs: number;
+}
+
+/**
+ * The changes feed. Every write takes a new global seq, so paging by seq never skips a
+ * change: a path changed between pages moves behind the cursor and reappears later.
+ * Tombstones live for tokenTtlMs; a token older than that, or older than a pruned
+ * tombstone (the folder's horizon), is expired.
+ */
+export class ChangesFeed {
+  private readonly waiters = new Map<string, Set<() => void>>();
+
+  constructor(private readonly o: ChangesFeedOptions) {}
+
+  page(folderId: string, query: ChangesQuery): ChangesPage {
+    const { tokens, clock } = this.o;
+    let pos: FeedPosition;
+    if (query.cursor) pos = this.fresh(tokens.verify('cursor', query.cursor, folderId));
+    else if (query.syncToken) pos = this.fresh(tokens.verify('token', query.syncToken, folderId));
+    else pos = { folderId, after: 0, since: this.latestSeq(folderId), issuedAt: clock() };
+
+    const rows = this.o.db
+      .prepare<[string, number, number, number], EntryRow>(
+        `SELECT path, seq, deleted, size, mtime, blocks, modified_at, device FROM entries
+         WHERE folder_id = ? AND seq > ? AND (deleted = 0 OR seq > ?) ORDER BY seq LIMIT ?`,
+      )
+      .all(folderId, pos.after, pos.since, query.limit + 1);
+    const more = rows.length > query.limit;
+    const items = rows.slice(0, query.limit).map(toItem);
+    const lastSeq = Number(items.at(-1)?.revision ?? 0);
+    const base = routes.changes(folderId);
+    if (more) {
+      const cursor = tokens.issue('cursor', { ...pos, after: lastSeq });
+      return { items, _links: { next: { href: `${base}?syncModifications=true&cursor=${cursor}&limit=${query.limit}` } } };
+    }
+    // Nothing visible lies between the last item and `since`, so the token may start at the larger.
+    const seq = Math.max(pos.after, pos.since, lastSeq);
+    const token = tokens.issue('token', { folderId, after: seq, since: seq, issuedAt: clock() });
+    return { items, _links: { 'upcoming-modifications': { href: `${base}?syncModifications=true&syncToken=${token}` } } };
+  }
+
+  /** Resolves true as soon as the folder has changes after the token, false at the timeout. */
+  async wait(folderId: string, syncToken: string, timeoutSeconds: number, signal: AbortSignal): Promise<boolean> {
+    const pos = this.fresh(this.o.tokens.verify('token', syncToken, folderId));
+    const stale = (): boolean => this.latestSeq(folderId) > pos.after;
+    if (stale()) return true;
+    if (timeoutSeconds === 0 || signal.aborted) return false;
+    return new Promise((resolve) => {
+      const set = this.waiters.get(folderId) ?? new Set();
+      this.waiters.set(folderId, set);
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        set.delete(check);
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const check = (): void => {
+        if (stale()) done(true);
+      };
+      const onAbort = (): void => done(false);
+      const timer = setTimeout(() => done(false), timeoutSeconds * 1000);
+      set.add(check);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  notify(folderId: string): void {
+    for (const check of [...(this.waiters.get(folderId) ?? [])]) check();
+  }
+
+  latestSeq(folderId: string): number {
+    const row = this.o.db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM entries WHERE folder_id = ?').get(folderId);
+    return row?.seq ?? 0;
+  }
+
+  /** Drops tombstones and superseded versions older than the ttl, moving each folder's horizon. */
+  prune(): { tombstones: number; versions: number } {
+    const cutoff = this.o.clock() - this.o.tokenTtlMs;
+    const { db } = this.o;
+    return db.transaction(() => {
+      const horizons = db
+        .prepare<[number], { folder_id: string; seq: number }>('SELECT folder_id, MAX(seq) AS seq FROM entries WHERE deleted = 1 AND modified_at < ? GROUP BY folder_id')
+        .all(cutoff);
+      for (const h of horizons) db.prepare('UPDATE folders SET prune_horizon = MAX(prune_horizon, ?) WHERE id = ?').run(h.seq, h.folder_id);
+      const tombstones = db.prepare('DELETE FROM entries WHERE deleted = 1 AND modified_at < ?').run(cutoff).changes;
+      const versions = db.prepare('DELETE FROM versions WHERE modified_at < ? AND seq NOT IN (SELECT seq FROM entries)').run(cutoff).changes;
+      return { tombstones, versions };
+    })();
+  }
+
+  private fresh(pos: FeedPosition): FeedPosition {
+    const expired = (why: string) => new FerryError('sync_token_expired', `Sync token expired (${why}); run a full sync`, { status: 410 });
+    if (this.o.clock() - pos.issuedAt > this.o.tokenTtlMs) throw expired('older than the token lifetime');
+    if (this.o.folders.horizon(pos.folderId) > pos.since) throw expired('deletions it would need were pruned');
+    return pos;
+  }
+}
+
+function toItem(row: EntryRow): ChangeItem {
+  return {
+    path: row.path,
+    revision: String(row.seq),
+    deleted: row.deleted === 1,
+    size: row.size,
+    mtime: row.mtime,
+    blocks: JSON.parse(row.blocks) as string[],
+    modificationDate: new Date(row.modified_at).toISOString(),
+    device: row.device,
+  };
+}

@@ -1,0 +1,149 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { API_ERRORS, DeviceId, FerryError, HEADERS, RunLabel, TrackingId, isApiErrorCode, isFerryError } from '../protocol';
+import type { Logger } from '../main/logging';
+
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  pathname: string;
+  query: URLSearchParams;
+  params: Record<string, string>;
+  /** The client's X-Tracking-Id, or one made up here when it sent none. */
+  trackingId: string;
+  trackingIdGiven: boolean;
+  device: string;
+  run: string;
+  log: Logger;
+  /** Aborted when the client goes away before the answer is sent. */
+  signal: AbortSignal;
+  /** Raw and parsed JSON body for routes declared with `body: 'json'`. */
+  rawBody: string;
+  body: unknown;
+}
+
+export interface JsonReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A handler answers with JSON, or with `null` once it has written the response itself. */
+export type Handler = (ctx: RequestContext) => Promise<JsonReply | null>;
+
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  /** Names for the pattern's capture groups. */
+  names: readonly string[];
+  body: 'none' | 'json' | 'stream';
+  handler: Handler;
+}
+
+export function route(method: string, template: string, body: Route['body'], handler: Handler): Route {
+  const names: string[] = [];
+  const source = template.replace(/\{(\w+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { method, pattern: new RegExp(`^${source}$`), names, body, handler };
+}
+
+export function findRoute(routes: readonly Route[], method: string, pathname: string): { route: Route; params: Record<string, string> } | 'method_not_allowed' | null {
+  let pathMatched = false;
+  for (const r of routes) {
+    const m = r.pattern.exec(pathname);
+    if (!m) continue;
+    pathMatched = true;
+    if (r.method !== method) continue;
+    const params: Record<string, string> = {};
+    r.names.forEach((name, i) => {
+      try {
+        params[name] = decodeURIComponent(m[i + 1] ?? '');
+      } catch {
+        throw new FerryError('invalid_request', 'Malformed percent-encoding in the URL', { status: 400 });
+      }
+    });
+    return { route: r, params };
+  }
+  return pathMatched ? 'method_not_allowed' : null;
+}
+
+/** Constant-time bearer token check (hashing first evens out the lengths). */
+export function checkBearer(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  if (!match) return false;
+  const given = createHash('sha256').update(match[1] ?? '').digest();
+  const expected = createHash('sha256').update(token).digest();
+  return timingSafeEqual(given, expected);
+}
+
+/** The three correlation headers, validated; a malformed one is 400. */
+export function correlationHeaders(req: IncomingMessage): { trackingId: string; trackingIdGiven: boolean; device: string; run: string } {
+  const read = (name: string): string | undefined => {
+    const v = req.headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const check = (value: string | undefined, schema: typeof TrackingId, header: string): string | undefined => {
+    if (value === undefined) return undefined;
+    if (!schema.safeParse(value).success) throw new FerryError('invalid_request', `Invalid ${header} header`, { status: 400 });
+    return value;
+  };
+  const trackingId = check(read(HEADERS.trackingId), TrackingId, 'X-Tracking-Id');
+  const device = check(read(HEADERS.device), DeviceId, 'X-Ferry-Device');
+  const run = check(read(HEADERS.run), RunLabel, 'X-Ferry-Run');
+  return { trackingId: trackingId ?? randomUUID(), trackingIdGiven: trackingId !== undefined, device: device ?? 'unknown', run: run ?? '-' };
+}
+
+/** Reads a JSON body up to `maxBytes` (413 beyond); an empty body reads as undefined. */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<{ raw: string; value: unknown }> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Not destroying the request on early exit lets the 413 reach the client.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw tooLarge(maxBytes);
+    chunks.push(chunk as Buffer);
+  }
+  const raw = Buffer.concat(chunks).toString('utf8');
+  if (raw.trim() === '') return { raw, value: undefined };
+  try {
+    return { raw, value: JSON.parse(raw) };
+  } catch {
+    throw new FerryError('invalid_request', 'Request body is not valid JSON', { status: 400 });
+  }
+}
+
+function tooLarge(maxBytes: number): FerryError {
+  return new FerryError('payload_too_large', `Request body exceeds ${maxBytes} bytes`, { status: 413 });
+}
+
+export function sendJson(ctx: Pick<RequestContext, 'res' | 'trackingId'>, reply: JsonReply): void {
+  const { res } = ctx;
+  if (res.headersSent) return;
+  const payload = JSON.stringify(reply.body);
+  res.writeHead(reply.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+    'cache-control': 'no-store',
+    [HEADERS.trackingId]: ctx.trackingId,
+    ...reply.headers,
+  });
+  res.end(payload);
+}
+
+/** What an error looks like on the wire; anything that is not a FerryError stays private. */
+export function errorReply(error: unknown): JsonReply {
+  if (isFerryError(error)) {
+    const known = isApiErrorCode(error.code) ? API_ERRORS[error.code] : undefined;
+    const status = error.status ?? known?.status ?? 500;
+    const headers: Record<string, string> = {};
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfterSeconds));
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
+    return { status, body: { ...error.details, code: error.code, message: error.message }, headers };
+  }
+  return { status: 500, body: { code: 'internal', message: 'Internal server error' } };
+}

@@ -1,0 +1,120 @@
+import {
+  BLOCK_SIZE,
+  ChangesQuery,
+  CreateFolderRequest,
+  FerryError,
+  FolderId,
+  MissingBlocksRequest,
+  TaskId,
+  WaitQuery,
+  isSha256Hex,
+  type ListFoldersReply,
+  type MissingBlocksReply,
+  type PutBlockReply,
+  type WaitReply,
+} from '../protocol';
+import { submitBatch, type BatchDeps } from './batches';
+import type { ChangesFeed } from './changes';
+import type { FolderStore } from './folders';
+import { route, type RequestContext, type Route } from './http';
+import type { BlockStore } from './storage/blocks';
+import type { TaskStore } from './task-store';
+import { parseInput } from './validation';
+
+export interface RouteDeps extends BatchDeps {
+  blocks: BlockStore;
+  folders: FolderStore;
+  feed: ChangesFeed;
+  tasks: TaskStore;
+  /** Runs the periodic clean-up when it is due (cheap otherwise). */
+  maintain: () => void;
+}
+
+const notFound = (what: string) => new FerryError('not_found', `${what} not found`, { status: 404 });
+
+function blockHash(ctx: RequestContext): string {
+  const hash = ctx.params.hash ?? '';
+  if (!isSha256Hex(hash)) throw new FerryError('invalid_request', 'Block address must be a SHA-256 as 64 lowercase hex characters', { status: 400 });
+  return hash;
+}
+
+function existingFolder(ctx: RequestContext, deps: RouteDeps): string {
+  const id = parseInput(FolderId, ctx.params.folderId, 'folder id');
+  if (!deps.folders.get(id)) throw notFound(`Folder '${id}'`);
+  return id;
+}
+
+const queryOf = (ctx: RequestContext): Record<string, string> => Object.fromEntries(ctx.query);
+
+/** Every Sync API v1 endpoint. Routes marked idempotent replay their first answer per X-Tracking-Id. */
+export function buildRoutes(deps: RouteDeps): Array<Route & { idempotent?: boolean }> {
+  return [
+    route('POST', '/v1/blocks/missing', 'json', async (ctx) => {
+      const { hashes } = parseInput(MissingBlocksRequest, ctx.body, 'request');
+      const body: MissingBlocksReply = { missing: await deps.blocks.missing(hashes) };
+      return { status: 200, body };
+    }),
+    {
+      ...route('PUT', '/v1/blocks/{hash}', 'stream', async (ctx) => {
+        const hash = blockHash(ctx);
+        const declared = Number(ctx.req.headers['content-length']);
+        if (Number.isFinite(declared) && declared > BLOCK_SIZE) {
+          throw new FerryError('payload_too_large', `A block holds at most ${BLOCK_SIZE} bytes`, { status: 413 });
+        }
+        const { size, stored } = await deps.blocks.write(hash, ctx.req.iterator({ destroyOnReturn: false }));
+        const body: PutBlockReply = { hash, size, stored };
+        return { status: stored ? 201 : 200, body };
+      }),
+      idempotent: true,
+    },
+    route('GET', '/v1/blocks/{hash}', 'none', async (ctx) => {
+      const block = await deps.blocks.open(blockHash(ctx));
+      if (!block) throw notFound('Block');
+      ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': block.size, 'x-tracking-id': ctx.trackingId });
+      await new Promise<void>((resolve, reject) => {
+        block.stream.on('error', reject);
+        ctx.res.on('close', resolve);
+        block.stream.pipe(ctx.res);
+      });
+      return null;
+    }),
+    route('GET', '/v1/folders', 'none', async () => {
+      const body: ListFoldersReply = { folders: deps.folders.list() };
+      return { status: 200, body };
+    }),
+    {
+      ...route('PUT', '/v1/folders/{folderId}', 'json', async (ctx) => {
+        const id = parseInput(FolderId, ctx.params.folderId, 'folder id');
+        const request = parseInput(CreateFolderRequest, ctx.body ?? {}, 'folder');
+        const { folder, created } = deps.folders.create(id, request.label ?? null);
+        if (created) ctx.log.info('folder created', { folderId: id });
+        return { status: created ? 201 : 200, body: folder };
+      }),
+      idempotent: true,
+    },
+    route('GET', '/v1/folders/{folderId}', 'none', async (ctx) => {
+      const id = existingFolder(ctx, deps);
+      return { status: 200, body: deps.folders.list().find((f) => f.id === id) };
+    }),
+    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, existingFolder(ctx, deps), deps)),
+    route('GET', '/v1/tasks/{taskId}', 'none', async (ctx) => {
+      const id = parseInput(TaskId, ctx.params.taskId, 'task id');
+      const row = deps.tasks.byId(id);
+      if (!row) throw notFound('Task');
+      return { status: 200, body: deps.tasks.toWire(row) };
+    }),
+    route('GET', '/v1/folders/{folderId}/changes', 'none', async (ctx) => {
+      const id = existingFolder(ctx, deps);
+      const query = parseInput(ChangesQuery, queryOf(ctx), 'query');
+      deps.maintain();
+      return { status: 200, body: deps.feed.page(id, query) };
+    }),
+    route('GET', '/v1/folders/{folderId}/changes/wait', 'none', async (ctx) => {
+      const id = existingFolder(ctx, deps);
+      const query = parseInput(WaitQuery, queryOf(ctx), 'query');
+      deps.maintain();
+      const body: WaitReply = { changes: await deps.feed.wait(id, query.syncToken, query.timeout, ctx.signal) };
+      return { status: 200, body };
+    }),
+  ];
+}

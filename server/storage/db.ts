@@ -1,0 +1,108 @@
+import Database from 'better-sqlite3';
+import path from 'node:path';
+
+export type Db = Database.Database;
+
+/**
+ * Ordered migrations, tracked by `PRAGMA user_version`: migration i brings the schema to
+ * version i + 1. Append only; never edit one that has shipped.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE folders (
+    id TEXT PRIMARY KEY,
+    label TEXT,
+    created_at INTEGER NOT NULL,
+    -- highest seq of a tombstone pruned from this folder: older tokens may have missed it
+    prune_horizon INTEGER NOT NULL DEFAULT 0
+  );
+  -- the change log: every revision ever written; seq is the global revision number
+  CREATE TABLE versions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    folder_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    blocks TEXT NOT NULL,
+    modified_at INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    task_id TEXT
+  );
+  CREATE INDEX versions_by_path ON versions(folder_id, path);
+  CREATE INDEX versions_by_time ON versions(modified_at);
+  -- the current version of every path (tombstones included until pruned)
+  CREATE TABLE entries (
+    folder_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    blocks TEXT NOT NULL,
+    modified_at INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX entries_by_seq ON entries(folder_id, seq);
+  CREATE INDEX entries_tombstones ON entries(deleted, modified_at);
+  CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    tracking_id TEXT UNIQUE,
+    fingerprint TEXT NOT NULL,
+    folder_id TEXT NOT NULL,
+    single_operation INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    operations TEXT NOT NULL,
+    operation_count INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    run TEXT NOT NULL,
+    error_code TEXT,
+    error_message TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX tasks_by_status ON tasks(status, created_at);
+  -- per-operation results, written in the same transaction as the operation itself
+  CREATE TABLE task_results (
+    task_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    result TEXT NOT NULL,
+    PRIMARY KEY (task_id, key)
+  ) WITHOUT ROWID;
+  -- first answers to mutating requests, by X-Tracking-Id
+  CREATE TABLE idempotency (
+    tracking_id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX idempotency_by_time ON idempotency(created_at);
+  `,
+];
+
+export function migrate(db: Db): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`Database schema version ${current} is newer than this server (${MIGRATIONS.length})`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version] as string);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+  return MIGRATIONS.length;
+}
+
+export function openServerDb(dataDir: string): Db {
+  const db = new Database(path.join(dataDir, 'server.db'));
+  db.pragma('journal_mode = WAL');
+  // WAL + NORMAL is durable across process crashes; the OS crashing may lose the last commits.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}

@@ -1,0 +1,218 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { PATH_LOCKED_MESSAGE, type Operation, type OperationResult } from '../protocol';
+import type { Logger } from '../main/logging';
+import { OperationApplier } from './apply';
+import { PathLocks, lockKey } from './path-locks';
+import type { Db } from './storage/db';
+import type { BlockStore } from './storage/blocks';
+import type { TaskRow, TaskStore } from './task-store';
+
+/** Test seams: a hook runs after a task is marked Processing and before it touches data. */
+export interface TaskHooks {
+  beforeApply?: (taskId: string, signal: AbortSignal) => Promise<void>;
+}
+
+export interface TaskRunnerOptions {
+  db: Db;
+  store: TaskStore;
+  blocks: BlockStore;
+  workers: number;
+  clock: () => number;
+  log: Logger;
+  hooks?: TaskHooks;
+  /** Called after a transaction that changed a folder commits (wakes long polls). */
+  onFolderChanged: (folderId: string) => void;
+}
+
+/** Operations per transaction for ordinary batches: keeps the server responsive under 10,000-op batches. */
+const CHUNK = 500;
+const ROLLBACK = Symbol('rollback');
+
+/**
+ * The async processing queue: a FIFO of task ids drained by a bounded pool of workers.
+ * Every operation's result commits with the operation, so a task cut short by a restart
+ * resumes where it stopped and never applies anything twice.
+ */
+export class TaskRunner {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly waiters = new Map<string, Set<(row: TaskRow) => void>>();
+  private readonly locks = new PathLocks();
+  private readonly applier: OperationApplier;
+  private readonly abort = new AbortController();
+
+  constructor(private readonly o: TaskRunnerOptions) {
+    this.applier = new OperationApplier(o.db);
+  }
+
+  /** Re-queues what was queued or running when the server stopped. */
+  resume(): number {
+    const ids = this.o.store.unfinished();
+    for (const id of ids) this.enqueue(id);
+    return ids.length;
+  }
+
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  enqueue(id: string): void {
+    if (this.abort.signal.aborted || this.queued.has(id) || this.running.has(id)) return;
+    this.queue.push(id);
+    this.queued.add(id);
+    this.pump();
+  }
+
+  /** The finished task, or undefined if it is still going after `ms` (or the signal fires). */
+  waitFor(id: string, ms: number, signal?: AbortSignal): Promise<TaskRow | undefined> {
+    const row = this.o.store.byId(id);
+    if (!row || row.status === 'Completed' || row.status === 'Failed') return Promise.resolve(row);
+    return new Promise((resolve) => {
+      const set = this.waiters.get(id) ?? new Set();
+      this.waiters.set(id, set);
+      const done = (value: TaskRow | undefined): void => {
+        clearTimeout(timer);
+        set.delete(listener);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const listener = (finished: TaskRow): void => done(finished);
+      const onAbort = (): void => done(undefined);
+      const timer = setTimeout(() => done(undefined), ms);
+      set.add(listener);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Stops taking work and lets running tasks stop at their next step; they resume on restart. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    this.queue.length = 0;
+    this.queued.clear();
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private pump(): void {
+    while (this.running.size < this.o.workers && this.queue.length > 0) {
+      const id = this.queue.shift() as string;
+      this.queued.delete(id);
+      const run = this.process(id).finally(() => {
+        this.running.delete(id);
+        this.pump();
+      });
+      this.running.set(id, run);
+    }
+  }
+
+  private async process(id: string): Promise<void> {
+    const { store, log } = this.o;
+    const row = store.byId(id);
+    if (!row || row.status === 'Completed' || row.status === 'Failed') return;
+    const tlog = log.child({ device: row.device, run: row.run, trackingId: row.tracking_id ?? '-', taskId: id });
+    const operations = store.operations(row);
+    const keys = operations.map((op) => lockKey(row.folder_id, op.path));
+    if (!this.locks.tryAcquire(keys, id)) {
+      tlog.warn('task refused: path locked');
+      store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE });
+      this.finish(id);
+      return;
+    }
+    const signal = this.abort.signal;
+    try {
+      store.setStatus(id, 'Processing');
+      tlog.info('task processing', { operations: operations.length });
+      if (this.o.hooks?.beforeApply) await untilAborted(this.o.hooks.beforeApply(id, signal), signal);
+      if (signal.aborted) return;
+      const hashes = operations.flatMap((op) => (op.action === 'upsert' ? op.blocks : []));
+      const blockSizes = await this.o.blocks.sizes(hashes);
+      if (signal.aborted) return;
+      const finished = row.single_operation ? this.applyAll(row, operations, blockSizes) : await this.applyInChunks(row, operations, blockSizes, signal);
+      if (!finished) return;
+      store.setStatus(id, 'Completed');
+      tlog.info('task completed');
+      this.finish(id);
+    } catch (error) {
+      if (signal.aborted) return;
+      tlog.error('task failed', { error });
+      store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
+      this.finish(id);
+    } finally {
+      this.locks.release(keys, id);
+    }
+  }
+
+  private context(row: TaskRow, blockSizes: ReadonlyMap<string, number>) {
+    return { folderId: row.folder_id, device: row.device, taskId: row.id, now: this.o.clock(), blockSizes };
+  }
+
+  /** Ordinary batch: each operation stands alone; results commit with their operation. */
+  private async applyInChunks(row: TaskRow, operations: Operation[], blockSizes: ReadonlyMap<string, number>, signal: AbortSignal): Promise<boolean> {
+    const done = this.o.store.doneKeys(row.id);
+    const todo = operations.filter((op) => !done.has(op.key));
+    for (let i = 0; i < todo.length; i += CHUNK) {
+      if (signal.aborted) return false;
+      const chunk = todo.slice(i, i + CHUNK);
+      const changed = this.o.db.transaction(() => {
+        const ctx = this.context(row, blockSizes);
+        let any = false;
+        for (const op of chunk) {
+          const result = this.applier.apply(op, ctx);
+          any ||= result.ok;
+          this.o.store.saveResult(row.id, op.key, result);
+        }
+        return any;
+      })();
+      if (changed) this.o.onFolderChanged(row.folder_id);
+      if (i + CHUNK < todo.length) await yieldToLoop();
+    }
+    return true;
+  }
+
+  /** `single-operation: 1`: one transaction; the first failure rolls everything back. */
+  private applyAll(row: TaskRow, operations: Operation[], blockSizes: ReadonlyMap<string, number>): boolean {
+    const { db, store } = this.o;
+    if (store.doneKeys(row.id).size === operations.length) return true;
+    let failed: { key: string; result: OperationResult } | undefined;
+    try {
+      db.transaction(() => {
+        const ctx = this.context(row, blockSizes);
+        for (const op of operations) {
+          const result = this.applier.apply(op, ctx);
+          if (!result.ok) {
+            failed = { key: op.key, result };
+            throw ROLLBACK;
+          }
+          store.saveResult(row.id, op.key, result);
+        }
+      })();
+      this.o.onFolderChanged(row.folder_id);
+    } catch (error) {
+      if (error !== ROLLBACK || !failed) throw error;
+      const failure = failed;
+      db.transaction(() => {
+        for (const op of operations) {
+          const result: OperationResult =
+            op.key === failure.key ? failure.result : { ok: false, code: 'aborted', message: `Not applied: operation '${failure.key}' of this single-operation batch failed` };
+          store.saveResult(row.id, op.key, result);
+        }
+      })();
+    }
+    return true;
+  }
+
+  private finish(id: string): void {
+    const row = this.o.store.byId(id);
+    const set = this.waiters.get(id);
+    this.waiters.delete(id);
+    if (row && set) for (const listener of set) listener(row);
+  }
+}
+
+function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    signal.addEventListener('abort', () => resolve(), { once: true });
+    promise.then(resolve, reject);
+  });
+}

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startServer, type RunningServer, type ServerOptions } from '../../server/main';
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  raw?: Buffer | string;
+  headers?: Record<string, string>;
+  token?: string | null;
+  trackingId?: string;
+}
+
+/** A real server on loopback over a temp data dir, plus a thin fetch helper for raw wire checks. */
+export interface TestServer {
+  server: RunningServer;
+  dataDir: string;
+  request<T = any>(method: string, urlPath: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  restart(overrides?: Partial<ServerOptions>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function makeTempDir(prefix = 'ferry-server-'): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+}
+
+export async function startTestServer(options: Partial<ServerOptions> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? (await makeTempDir());
+  const base: ServerOptions = { dataDir: dir, port: 0, host: '127.0.0.1', workers: 2, syncBudgetMs: 5000, ...options };
+  let server = await startServer(base);
+  const harness: TestServer = {
+    get server() {
+      return server;
+    },
+    dataDir: dir,
+    async request(method, urlPath, o = {}) {
+      const headers: Record<string, string> = { 'x-ferry-device': 'test-device', 'x-ferry-run': 'test;2024-01-01T00:00:00Z', ...o.headers };
+      const token = o.token === undefined ? server.token : o.token;
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      if (o.trackingId) headers['x-tracking-id'] = o.trackingId;
+      let body: Buffer | string | undefined = o.raw;
+      if (o.body !== undefined) {
+        body = JSON.stringify(o.body);
+        headers['content-type'] = 'application/json';
+      }
+      const res = await fetch(server.url + urlPath, { method, headers, ...(body === undefined ? {} : { body }) });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON: keep the text */
+      }
+      return { status: res.status, body: parsed as any, headers: res.headers };
+    },
+    async restart(overrides = {}) {
+      await server.close();
+      server = await startServer({ ...base, ...overrides });
+    },
+    async close() {
+      await server.close();
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+export function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface TestFile {
+  data: Buffer;
+  hash: string;
+}
+
+export function testFile(content: string): TestFile {
+  const data = Buffer.from(content);
+  return { data, hash: sha256(data) };
+}
+
+export function upsert(key: string, filePath: string, file: TestFile, baseRevision: string | null, mtime = 1_700_000_000_000) {
+  return { key, action: 'upsert' as const, path: filePath, size: file.data.length, mtime, blocks: file.data.length ? [file.hash] : [], baseRevision };
+}
+
+export function del(key: string, filePath: string, baseRevision: string | null) {
+  return { key, action: 'delete' as const, path: filePath, baseRevision };
+}
+
+/** Polls a condition until it holds or the deadline passes (no blind sleeps). */
+export async function waitUntil<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value as T;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A gate a test opens by hand: tasks held in `beforeApply` stay Processing until released. */
+export class TaskGate {
+  readonly held = new Set<string>();
+  private readonly releases = new Map<string, () => void>();
+  private openAll = false;
+
+  hook = (taskId: string, signal: AbortSignal): Promise<void> => {
+    if (this.openAll) return Promise.resolve();
+    this.held.add(taskId);
+    return new Promise((resolve) => {
+      const done = () => {
+        this.held.delete(taskId);
+        resolve();
+      };
+      this.releases.set(taskId, done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  };
+
+  release(taskId?: string): void {
+    if (taskId === undefined) {
+      this.openAll = true;
+      for (const r of [...this.releases.values()]) r();
+      this.releases.clear();
+      return;
+    }
+    this.releases.get(taskId)?.();
+    this.releases.delete(taskId);
+  }
+}
