@@ -256,7 +256,13 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
       insert.run(snapshot(change, now));
       return 'queued';
     }
-    replace.run(snapshot(change, now, existing.id));
+    const next = snapshot(change, now, existing.id);
+    // Deleted then re-created before the delete went out (an editor's save dance seen
+    // halfway): the server still holds the old revision, so the upsert builds on it.
+    if (live && existing.op === 'delete' && change.op === 'upsert' && change.baseRevision === null) {
+      next.baseRevision = existing.base_revision;
+    }
+    replace.run(next);
     return live ? 'replaced' : 'queued';
   });
 

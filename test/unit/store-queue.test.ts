@@ -63,6 +63,12 @@ describe('durable queue', () => {
     expect(store.queue.getByPath(F, 's.txt')).toMatchObject({ op: 'delete', baseRevision: 'r7', state: 'pending' });
   });
 
+  it('a re-create replacing a pending delete keeps the revision the server holds', () => {
+    store.queue.enqueue(del('doc.txt', 'r5'));
+    expect(store.queue.enqueue(upsert('doc.txt', { baseRevision: null }))).toBe('replaced');
+    expect(store.queue.getByPath(F, 'doc.txt')).toMatchObject({ op: 'upsert', baseRevision: 'r5', generation: 2 });
+  });
+
   it('a change replacing a failed or retrying item resets attempts and error', () => {
     store.queue.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 10 });

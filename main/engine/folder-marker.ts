@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Every folder root holds .ferry/folder-id. Its absence means the root is not what we
+ * indexed (unmounted disk, moved folder): an error, never "everything was deleted".
+ */
+export const MARKER_DIR = '.ferry';
+export const MARKER_FILE = 'folder-id';
+
+export type RootCheck =
+  | { ok: true }
+  | { ok: false; code: 'folder_root_missing' | 'folder_marker_missing' | 'folder_marker_mismatch'; message: string };
+
+export const markerPath = (root: string): string => path.join(root, MARKER_DIR, MARKER_FILE);
+
+export function readMarker(root: string): string | null {
+  try {
+    return readFileSync(markerPath(root), 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the marker (atomically) and returns its id. */
+export function writeMarker(root: string, id: string = randomUUID()): string {
+  const dir = path.join(root, MARKER_DIR);
+  mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `${MARKER_FILE}.${process.pid}.tmp`);
+  writeFileSync(tmp, `${id}\n`);
+  renameSync(tmp, markerPath(root));
+  return id;
+}
+
+/** Synchronous on purpose: two stats, run right before anything is read as deleted. */
+export function checkRoot(root: string, expectedMarkerId: string | null): RootCheck {
+  try {
+    if (!lstatSync(root).isDirectory()) {
+      return { ok: false, code: 'folder_root_missing', message: `${root} is not a directory` };
+    }
+  } catch {
+    return { ok: false, code: 'folder_root_missing', message: `The folder ${root} is missing (unmounted or moved?)` };
+  }
+  const found = readMarker(root);
+  if (found === null) {
+    return { ok: false, code: 'folder_marker_missing', message: `The folder ${root} has no ${MARKER_DIR}/${MARKER_FILE} marker` };
+  }
+  if (expectedMarkerId !== null && found !== expectedMarkerId) {
+    return { ok: false, code: 'folder_marker_mismatch', message: `The folder ${root} holds a different folder's marker` };
+  }
+  return { ok: true };
+}

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { BLOCK_SIZE } from '../../protocol/constants';
+
+/** What was read: the file's stat when opened, and the SHA-256 of each block. */
+export interface FileHash {
+  /** Bytes actually read; differs from stat.size when the file changed underneath. */
+  size: number;
+  blocks: string[];
+  /** SHA-256 over the concatenated block hashes: equal content, equal hash. */
+  contentHash: string;
+  stat: { size: number; mtimeMs: number; ino: number };
+}
+
+export type HashFn = (absPath: string) => Promise<FileHash>;
+
+export function contentHashOf(blocks: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const b of blocks) h.update(b);
+  return h.digest('hex');
+}
+
+const MAX_READ = 1024 * 1024;
+
+/**
+ * Streams a file through SHA-256, one hash per block of at most blockSize bytes. Reads are
+ * async and at most 1 MiB, so hashing a large file never holds the event loop for long.
+ */
+export async function hashFile(absPath: string, blockSize: number = BLOCK_SIZE): Promise<FileHash> {
+  const handle = await open(absPath, 'r');
+  try {
+    const st = await handle.stat();
+    // Small files get a small buffer: 100,000 of them must not each take a megabyte.
+    const buffer = Buffer.allocUnsafe(Math.max(4096, Math.min(MAX_READ, st.size + 1)));
+    const blocks: string[] = [];
+    let block = createHash('sha256');
+    let inBlock = 0;
+    let total = 0;
+    for (;;) {
+      const want = Math.min(buffer.length, blockSize - inBlock);
+      const { bytesRead } = await handle.read(buffer, 0, want, null);
+      if (bytesRead === 0) break;
+      block.update(buffer.subarray(0, bytesRead));
+      inBlock += bytesRead;
+      total += bytesRead;
+      if (inBlock === blockSize) {
+        blocks.push(block.digest('hex'));
+        block = createHash('sha256');
+        inBlock = 0;
+      }
+    }
+    if (inBlock > 0) blocks.push(block.digest('hex'));
+    return { size: total, blocks, contentHash: contentHashOf(blocks), stat: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,216 @@
+import { asFerryError, FerryError } from '../../protocol/errors';
+import { createLogger } from '../logging';
+import type { Store } from '../store';
+import { ChangeAggregator, realTimers, type Timers } from './aggregator';
+import { checkRoot, readMarker, writeMarker } from './folder-marker';
+import type { HashFn } from './hashing';
+import { FERRY_IGNORE_FILE, loadFolderIgnore, type IgnoreMatcher } from './ignore';
+import { toKey } from './paths';
+import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult } from './scanner';
+import { watchFolder, type FolderWatch } from './watcher';
+
+export interface LocalSideOptions {
+  store: Store;
+  folderId: string;
+  /** Watch for changes after the start-up reconcile (default true). */
+  watch?: boolean;
+  /** Quiet time before a hinted path is scanned. */
+  settleMs?: number;
+  /** Longest a continuously changing path waits. */
+  maxDelayMs?: number;
+  /** When a file that changed while hashed is looked at again. */
+  retryDelayMs?: number;
+  /** How often a folder in error checks whether its root came back. */
+  rootCheckMs?: number;
+  hashFile?: HashFn;
+  timers?: Timers;
+  sliceMs?: number;
+  hashConcurrency?: number;
+  batchSize?: number;
+  onProgress?: (progress: ReconcileProgress) => void;
+  onError?: (error: FerryError) => void;
+}
+
+const MAX_ERROR_RETRIES = 5;
+
+/**
+ * The local side of one folder: watcher → aggregator → scanner → queue. All scanning runs
+ * one job at a time, so hints and reconciles never race each other on the same paths.
+ */
+export class LocalSide {
+  private readonly store: Store;
+  private readonly folderId: string;
+  private readonly root: string;
+  private readonly timers: Timers;
+  private readonly aggregator: ChangeAggregator;
+  private readonly scanner: Scanner;
+  private ignore: IgnoreMatcher;
+  private watch: FolderWatch | null = null;
+  private tail: Promise<unknown> = Promise.resolve();
+  private jobs = 0;
+  private queuedRescan: Promise<ReconcileResult> | null = null;
+  private readonly abort = new AbortController();
+  private readonly errorRetries = new Map<string, number>();
+  private rootTimer: unknown = null;
+  private stopped = false;
+  private readonly log;
+
+  constructor(private readonly options: LocalSideOptions) {
+    this.store = options.store;
+    this.folderId = options.folderId;
+    this.root = this.store.folders.require(options.folderId).localRoot;
+    this.timers = options.timers ?? realTimers;
+    this.log = createLogger('engine:local', { folder: options.folderId });
+    this.ignore = loadFolderIgnore(this.root);
+    this.aggregator = new ChangeAggregator({
+      settleMs: options.settleMs ?? 250,
+      maxDelayMs: options.maxDelayMs ?? 5000,
+      timers: this.timers,
+      onFlush: (paths) => void this.scanHinted(paths),
+    });
+    this.scanner = new Scanner({
+      store: this.store,
+      folderId: this.folderId,
+      root: this.root,
+      ignore: () => this.ignore,
+      ...(options.hashFile ? { hashFile: options.hashFile } : {}),
+      ...(options.sliceMs !== undefined ? { sliceMs: options.sliceMs } : {}),
+      ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),
+      ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+  }
+
+  /** True when no hint waits and no scan runs. */
+  get idle(): boolean {
+    return this.aggregator.size === 0 && this.jobs === 0;
+  }
+
+  /** Marker, start-up reconcile (finds what changed while Ferry was off), then watching. */
+  async start(): Promise<ReconcileResult> {
+    this.ensureMarker();
+    const result = await this.rescan();
+    if (result.ok) await this.startWatching();
+    return result;
+  }
+
+  /** A full reconcile, queued behind running work; concurrent calls share one run. */
+  rescan(): Promise<ReconcileResult> {
+    if (this.queuedRescan) return this.queuedRescan;
+    const run = this.enqueueJob(async () => {
+      this.queuedRescan = null;
+      this.ignore = loadFolderIgnore(this.root);
+      const result = await this.scanner.reconcile(this.abort.signal);
+      this.afterScan(result);
+      return result;
+    });
+    this.queuedRescan = run;
+    return run;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.aggregator.stop();
+    this.abort.abort();
+    if (this.rootTimer !== null) this.timers.clearTimeout(this.rootTimer);
+    await this.watch?.close();
+    this.watch = null;
+    await this.tail.catch(() => undefined);
+  }
+
+  /** A folder first seen gets its marker; one whose marker vanished stays in error. */
+  private ensureMarker(): void {
+    const folder = this.store.folders.require(this.folderId);
+    if (folder.markerId !== null) return;
+    const existing = readMarker(this.root);
+    if (existing !== null) return this.store.folders.setMarkerId(this.folderId, existing);
+    const root = checkRoot(this.root, null);
+    // Only a root that exists gets a marker; a missing one is reported by the reconcile.
+    if (root.ok || root.code !== 'folder_root_missing') {
+      this.store.folders.setMarkerId(this.folderId, writeMarker(this.root));
+    }
+  }
+
+  private async startWatching(): Promise<void> {
+    if (this.watch || this.stopped || this.options.watch === false) return;
+    this.watch = watchFolder(this.root, () => this.ignore, {
+      onHint: (diskRel) => this.onHint(diskRel),
+      onError: (error) => {
+        this.report(error);
+        void this.rescan();
+      },
+    });
+    await this.watch.ready;
+  }
+
+  private onHint(diskRel: string): void {
+    if (this.stopped) return;
+    if (diskRel === '') return void this.checkRootSoon(0);
+    if (toKey(diskRel) === FERRY_IGNORE_FILE) {
+      // New rules change what is in scope: reload and reconcile everything.
+      void this.rescan();
+    }
+    this.aggregator.add(diskRel);
+  }
+
+  private scanHinted(paths: string[]): Promise<ScanResult | undefined> {
+    return this.enqueueJob(async () => {
+      try {
+        const result = await this.scanner.scanPaths(paths);
+        this.afterScan(result);
+        return result;
+      } catch (error) {
+        this.report(asFerryError(error, 'scan_failed'));
+        for (const p of paths) {
+          const tries = (this.errorRetries.get(p) ?? 0) + 1;
+          this.errorRetries.set(p, tries);
+          if (tries <= MAX_ERROR_RETRIES) this.aggregator.add(p, (this.options.retryDelayMs ?? 1000) * tries);
+          else this.errorRetries.delete(p);
+        }
+        return undefined;
+      }
+    });
+  }
+
+  private afterScan(result: ScanResult): void {
+    for (const p of result.unstable) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
+    if (!result.ok) {
+      if (result.error && result.error.code !== 'aborted') this.report(result.error);
+      this.checkRootSoon(this.options.rootCheckMs ?? 10_000);
+    } else if (!this.watch && !this.stopped && this.options.watch !== false && this.jobs <= 1) {
+      // Back from an error state: resume watching.
+      void this.startWatching().catch((error) => this.report(asFerryError(error, 'watch_failed')));
+    }
+  }
+
+  /** While in error, look for the root (and its marker) to come back, then reconcile. */
+  private checkRootSoon(delayMs: number): void {
+    if (this.stopped || this.rootTimer !== null) return;
+    this.rootTimer = this.timers.setTimeout(() => {
+      this.rootTimer = null;
+      if (this.stopped) return;
+      const folder = this.store.folders.require(this.folderId);
+      const check = checkRoot(this.root, folder.markerId);
+      if (check.ok && folder.state === 'error') void this.rescan();
+      else if (!check.ok) {
+        this.scanner.checkRoot();
+        this.checkRootSoon(this.options.rootCheckMs ?? 10_000);
+      }
+    }, delayMs);
+  }
+
+  private enqueueJob<T>(job: () => Promise<T>): Promise<T> {
+    this.jobs++;
+    const run = this.tail.then(job);
+    this.tail = run.then(
+      () => void this.jobs--,
+      () => void this.jobs--,
+    );
+    return run;
+  }
+
+  private report(error: FerryError): void {
+    this.log.warn('local side problem', { code: error.code, error: error.message });
+    this.options.onError?.(error);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The three-way decision of docs/conflict-rules.md (local vs last synced vs remote), as a
+ * pure function. Row ids (U1…, D1…) refer to the tables there.
+ */
+
+export interface RemoteState {
+  /** null for a delete synthesised by a full-sync reconcile (the path is simply gone). */
+  revision: string | null;
+  deleted: boolean;
+  size: number;
+  blocks: readonly string[];
+}
+
+/** The file index row: what was last synced (while no queue item is live for the path). */
+export interface BaseState {
+  kind: 'file' | 'dir';
+  syncedRevision: string | null;
+  size: number;
+  mtimeMs: number;
+  inode: number | null;
+  blocks: readonly string[] | null;
+}
+
+export type LocalState =
+  | { type: 'absent' }
+  | { type: 'dir'; empty: boolean }
+  | { type: 'other'; what: string }
+  /** blocks: the hashes of what is on disk, when they were computed (null: not hashed). */
+  | { type: 'file'; size: number; mtimeMs: number; inode: number; blocks: readonly string[] | null };
+
+export interface DecideInput {
+  remote: RemoteState;
+  base: BaseState | undefined;
+  local: LocalState;
+  /** The op of a live (not done) queue item for the path: a local change not yet pushed. */
+  pending: 'upsert' | 'delete' | null;
+}
+
+export type Action =
+  | { kind: 'download'; rule: string }
+  | { kind: 'delete-local'; rule: string }
+  | { kind: 'conflict-copy-then-download'; rule: string }
+  | { kind: 'record-only'; rule: string }
+  | { kind: 'reupload-local'; rule: string }
+  | { kind: 'skip'; rule: string; reason: string };
+
+export const sameBlocks = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean =>
+  !!a && !!b && a.length === b.length && a.every((h, i) => h === b[i]);
+
+/** The stat matches the index row: the scanner's rule for "unchanged, no need to hash". */
+export function statMatches(local: { size: number; mtimeMs: number; inode: number }, base: BaseState): boolean {
+  return base.kind === 'file' && local.size === base.size && local.mtimeMs === base.mtimeMs && (base.inode === null || base.inode === local.inode);
+}
+
+/**
+ * True when the local file must be hashed to decide. Callers first fill `local.blocks`
+ * from the index row when the stat matches it and nothing is queued (no hash needed).
+ */
+export function needsHash({ local, base, remote, pending }: DecideInput): boolean {
+  if (local.type !== 'file' || local.blocks !== null) return false;
+  if (remote.revision !== null && base?.syncedRevision === remote.revision) return false;
+  // An upsert may be identical content (U4); a delete only asks "unchanged since sync?" (D4/D5).
+  return !remote.deleted || (pending === null && base?.syncedRevision != null);
+}
+
+type FileLocal = Extract<LocalState, { type: 'file' }>;
+
+/** Unchanged since the last sync: nothing queued, synced before, same stat or same blocks. */
+function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pending: DecideInput['pending']): boolean {
+  if (pending !== null || !base || base.syncedRevision === null || base.kind !== 'file') return false;
+  return statMatches(local, base) || sameBlocks(local.blocks, base.blocks);
+}
+
+export function decide({ remote, base, local, pending }: DecideInput): Action {
+  const synced = base?.syncedRevision ?? null;
+  if (remote.revision !== null && synced === remote.revision) {
+    return { kind: 'skip', rule: remote.deleted ? 'D1' : 'U1', reason: 'already at this revision' };
+  }
+  if (local.type === 'other') return { kind: 'skip', rule: remote.deleted ? 'D7' : 'U8', reason: `local entry is a ${local.what}` };
+
+  if (!remote.deleted) {
+    if (local.type === 'absent') {
+      return synced === null ? { kind: 'download', rule: 'U2' } : { kind: 'download', rule: 'U3' };
+    }
+    if (local.type === 'dir') return { kind: 'skip', rule: 'U7', reason: 'a local directory has this name' };
+    if (local.size === remote.size && sameBlocks(local.blocks, remote.blocks)) return { kind: 'record-only', rule: 'U4' };
+    if (unchangedSinceSync(local, base, pending)) return { kind: 'download', rule: 'U5' };
+    return { kind: 'conflict-copy-then-download', rule: 'U6' };
+  }
+
+  if (local.type === 'absent') return { kind: 'record-only', rule: 'D2' };
+  if (local.type === 'dir') {
+    return local.empty ? { kind: 'delete-local', rule: 'D6' } : { kind: 'skip', rule: 'D6', reason: 'the local directory is not empty' };
+  }
+  if (synced === null) return { kind: 'reupload-local', rule: 'D3' };
+  if (unchangedSinceSync(local, base, pending)) return { kind: 'delete-local', rule: 'D4' };
+  return { kind: 'reupload-local', rule: 'D5' };
+}

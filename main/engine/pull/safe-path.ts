@@ -1,0 +1,144 @@
+import { promises as fsp, type Stats } from 'node:fs';
+import path from 'node:path';
+import { FerryError } from '../../../protocol/errors';
+import { checkSyncPath } from '../../../protocol/paths';
+
+export type PathCheck = { ok: true; path: string } | { ok: false; reason: string };
+
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[1-9¹²³]|lpt[1-9¹²³])(\..*)?$/i;
+const WINDOWS_BAD_CHARS = /[<>:"|?*]/;
+
+/** Why a single name cannot exist on Windows, or null when it can. */
+export function windowsNameProblem(name: string): string | null {
+  if (WINDOWS_RESERVED.test(name)) return `'${name}' is a reserved name on Windows`;
+  if (WINDOWS_BAD_CHARS.test(name)) return `'${name}' contains a character Windows does not allow`;
+  if (/[. ]$/.test(name)) return `'${name}' ends with a dot or space, which Windows does not allow`;
+  return null;
+}
+
+/** The wire rules of protocol/paths.ts, then the rules of the platform the file lands on. */
+export function checkRemotePath(value: unknown, platform: NodeJS.Platform = process.platform): PathCheck {
+  const wire = checkSyncPath(value);
+  if (!wire.ok) return wire;
+  if (platform === 'win32') {
+    for (const name of wire.path.split('/')) {
+      const problem = windowsNameProblem(name);
+      if (problem) return { ok: false, reason: problem };
+    }
+  }
+  return wire;
+}
+
+const fold = (p: string): string => p.normalize('NFC').toLowerCase();
+
+/**
+ * On a case-insensitive disk two paths that differ only in case (in any component) are one
+ * file. Returns the paths that clash with an earlier one in the list: those are skipped.
+ */
+export function findCaseClashes(paths: readonly string[]): Set<string> {
+  const spelled = new Map<string, string>();
+  const clashes = new Set<string>();
+  for (const p of paths) {
+    const prefixes: string[] = [];
+    for (const name of p.split('/')) prefixes.push(prefixes.length ? `${prefixes.at(-1)}/${name}` : name);
+    if (prefixes.some((prefix) => (spelled.get(fold(prefix)) ?? prefix) !== prefix)) {
+      clashes.add(p);
+      continue;
+    }
+    for (const prefix of prefixes) spelled.set(fold(prefix), prefix);
+  }
+  return clashes;
+}
+
+/** Probes once whether names under `dir` are case-insensitive (macOS and Windows defaults). */
+export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
+  const name = `.Ferry-Case-Probe-${process.pid}-${Date.now()}`;
+  await fsp.writeFile(path.join(dir, name), '');
+  try {
+    await fsp.lstat(path.join(dir, name.toLowerCase()));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await fsp.rm(path.join(dir, name), { force: true });
+  }
+}
+
+const lstatOrNull = async (p: string): Promise<Stats | null> => {
+  try {
+    return await fsp.lstat(p);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+};
+
+export const unsafePath = (relPath: string, reason: string) =>
+  new FerryError('unsafe_path', `Refusing '${relPath}': ${reason}`, { details: { path: relPath } });
+
+export interface Resolved {
+  /** Absolute path of the target inside the root. */
+  abs: string;
+  /** lstat of the target, null when it does not exist. */
+  stat: Stats | null;
+}
+
+export interface ResolveOptions {
+  /** On a case-insensitive disk each existing component must match its on-disk spelling. */
+  caseInsensitive?: boolean;
+}
+
+/** Joins a validated relative path under root and checks that it stays there. */
+export function joinInside(root: string, relPath: string): string {
+  const abs = path.join(root, ...relPath.split('/'));
+  const rel = path.relative(root, abs);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw unsafePath(relPath, 'it resolves outside the folder');
+  return abs;
+}
+
+/**
+ * Resolves a validated relative path under root without following any symlink: every
+ * existing parent must be a real directory (checked with lstat). The target itself may be
+ * anything; the caller decides what its type means.
+ */
+export async function resolveInside(root: string, relPath: string, options: ResolveOptions = {}): Promise<Resolved> {
+  const abs = joinInside(root, relPath);
+  const names = relPath.split('/');
+  let dir = root;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    const here = path.join(dir, name);
+    const stat = await lstatOrNull(here);
+    if (stat === null) return { abs, stat: null };
+    if (options.caseInsensitive && !(await fsp.readdir(dir)).includes(name)) {
+      throw unsafePath(relPath, `'${name}' clashes with a local name that differs only in case`);
+    }
+    const last = i === names.length - 1;
+    if (last) return { abs, stat };
+    if (stat.isSymbolicLink()) throw unsafePath(relPath, `'${names.slice(0, i + 1).join('/')}' is a symlink`);
+    if (!stat.isDirectory()) throw unsafePath(relPath, `'${names.slice(0, i + 1).join('/')}' is not a directory`);
+    dir = here;
+  }
+  return { abs, stat: null };
+}
+
+/** Creates the missing parents of relPath one level at a time, refusing symlinks and files. */
+export async function ensureParents(root: string, relPath: string): Promise<void> {
+  const names = relPath.split('/').slice(0, -1);
+  let dir = root;
+  for (const [i, name] of names.entries()) {
+    dir = path.join(dir, name);
+    let stat = await lstatOrNull(dir);
+    if (stat === null) {
+      try {
+        await fsp.mkdir(dir);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      stat = await fsp.lstat(dir);
+    }
+    if (stat.isSymbolicLink() || !stat.isDirectory()) {
+      throw unsafePath(relPath, `'${names.slice(0, i + 1).join('/')}' is not a real directory`);
+    }
+  }
+}

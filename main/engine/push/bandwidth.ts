@@ -1,0 +1,99 @@
+import { Readable } from 'node:stream';
+import { abortError, type Timers } from './timers';
+
+/**
+ * Upload bandwidth limit as a token bucket that may go into debt: a take() of n bytes
+ * always proceeds once the bucket is not in debt, then owes n. Over time this gives
+ * exactly `rate` bytes/s whatever the chunk size, with bursts of at most `burstMs` worth.
+ * Rate 0 means no limit. The rate can change at any time; waiters re-plan at once.
+ */
+export class TokenBucket {
+  private tokens = 0;
+  private last: number;
+  private tail: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private rate: number,
+    private readonly timers: Timers,
+    private readonly burstMs = 250,
+  ) {
+    this.last = timers.now();
+    this.tokens = this.capacity();
+  }
+
+  get bytesPerSecond(): number {
+    return this.rate;
+  }
+
+  setRate(bytesPerSecond: number): void {
+    this.refill();
+    this.rate = Math.max(0, bytesPerSecond);
+    this.tokens = Math.min(this.tokens, this.capacity());
+    this.wake?.();
+  }
+
+  /** Waits until n bytes may be sent. Callers are served in order. */
+  take(n: number, signal?: AbortSignal): Promise<void> {
+    if (this.rate === 0 && !this.wake) return Promise.resolve();
+    const turn = this.tail.then(() => this.acquire(n, signal));
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private capacity(): number {
+    return (this.rate * this.burstMs) / 1000;
+  }
+
+  private refill(): void {
+    const now = this.timers.now();
+    if (this.rate > 0) this.tokens = Math.min(this.capacity(), this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+  }
+
+  private async acquire(n: number, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal?.aborted) throw abortError();
+      this.refill();
+      if (this.rate === 0) return;
+      if (this.tokens >= 0) {
+        this.tokens -= n;
+        return;
+      }
+      const waitMs = Math.ceil((-this.tokens * 1000) / this.rate);
+      await this.pause(waitMs, signal);
+    }
+  }
+
+  /** Sleeps, but wakes early when the rate changes. */
+  private pause(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        this.timers.clearTimeout(handle);
+        signal?.removeEventListener('abort', onAbort);
+        this.wake = undefined;
+        resolve();
+      };
+      const onAbort = (): void => {
+        done();
+        reject(abortError());
+      };
+      const handle = this.timers.setTimeout(done, ms);
+      this.wake = done;
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** A body that hands out `data` in slices, each only after the bucket allows it. */
+export function throttledBody(data: Buffer, bucket: TokenBucket, onChunk: (bytes: number) => void, signal?: AbortSignal, sliceBytes = 64 * 1024): Readable {
+  async function* slices(): AsyncGenerator<Buffer> {
+    for (let offset = 0; offset < data.length; offset += sliceBytes) {
+      const slice = data.subarray(offset, Math.min(data.length, offset + sliceBytes));
+      await bucket.take(slice.length, signal);
+      yield slice;
+      onChunk(slice.length);
+    }
+  }
+  return Readable.from(slices(), { objectMode: false });
+}

@@ -1,0 +1,503 @@
+import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import { FerryError } from '../../protocol/errors';
+import { createLogger } from '../logging';
+import type { Store } from '../store';
+import type { IndexStat, LocalState } from '../store/file-index';
+import { checkRoot, type RootCheck } from './folder-marker';
+import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
+import type { IgnoreMatcher } from './ignore';
+import { joinDisk, toKey } from './paths';
+
+/** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
+export type ScannerStore = Pick<Store, 'index' | 'queue' | 'activity' | 'folders' | 'transaction'>;
+
+export interface ScannerOptions {
+  store: ScannerStore;
+  folderId: string;
+  root: string;
+  /** The current rules; a function because .ferryignore can change while running. */
+  ignore: () => IgnoreMatcher;
+  hashFile?: HashFn;
+  /** Work this long on the loop before yielding to it. */
+  sliceMs?: number;
+  hashConcurrency?: number;
+  /** Index/queue writes per transaction during a reconcile. */
+  batchSize?: number;
+  onProgress?: (progress: ReconcileProgress) => void;
+}
+
+export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'ignored' | 'skipped' | 'unstable';
+
+export interface ReconcileProgress {
+  walked: number;
+  hashed: number;
+  queued: number;
+  deleted: number;
+}
+
+export interface ScanResult {
+  ok: boolean;
+  /** Why the folder is in error when not ok. */
+  error?: FerryError;
+  outcomes: Partial<Record<PathOutcome, number>>;
+  /** Disk paths that changed while being read: look again later. */
+  unstable: string[];
+}
+
+export interface ReconcileResult extends ScanResult, ReconcileProgress {
+  durationMs: number;
+}
+
+const log = createLogger('engine:scanner');
+
+const isGone = (error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+};
+const isLocked = (error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EBUSY' || code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE';
+};
+const isDenied = (error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EACCES' || code === 'EPERM';
+};
+
+function sameStat(known: { size: number; mtimeMs: number; inode: number | null }, st: Stats): boolean {
+  return known.size === st.size && known.mtimeMs === st.mtimeMs && (known.inode === null || known.inode === st.ino);
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Confirms watcher hints and reconciles whole folders against the index. Everything it
+ * concludes lands in the index and the queue in the same transaction, so a crash at any
+ * point leaves them consistent and the next reconcile picks up exactly what is missing.
+ */
+export class Scanner {
+  private readonly store: ScannerStore;
+  private readonly folderId: string;
+  private readonly root: string;
+  private readonly hashFile: HashFn;
+  private readonly sliceMs: number;
+  private readonly hashConcurrency: number;
+  private readonly batchSize: number;
+  /** Symlinks and specials are reported once per run, not on every rescan. */
+  private readonly reportedSkips = new Set<string>();
+
+  constructor(private readonly options: ScannerOptions) {
+    this.store = options.store;
+    this.folderId = options.folderId;
+    this.root = options.root;
+    this.hashFile = options.hashFile ?? ((p) => defaultHashFile(p));
+    this.sliceMs = options.sliceMs ?? 10;
+    this.hashConcurrency = options.hashConcurrency ?? 4;
+    this.batchSize = options.batchSize ?? 256;
+  }
+
+  /** Checks root and marker; flips the folder to error (or back to ok) accordingly. */
+  checkRoot(): RootCheck {
+    const folder = this.store.folders.require(this.folderId);
+    const check = checkRoot(this.root, folder.markerId);
+    if (!check.ok) {
+      if (folder.state !== 'error' || folder.errorCode !== check.code) {
+        this.store.folders.setError(this.folderId, check.code, check.message);
+        this.store.activity.add({ folderId: this.folderId, kind: 'folder_error', message: check.message });
+        log.warn('folder in error', { folder: this.folderId, code: check.code });
+      }
+    } else if (folder.state === 'error') {
+      this.store.folders.setOk(this.folderId);
+      this.store.activity.add({ folderId: this.folderId, kind: 'folder_ok', message: 'The folder is back' });
+    }
+    return check;
+  }
+
+  /** Confirms a batch of hinted disk paths (relative, '/'-separated). */
+  async scanPaths(diskPaths: readonly string[]): Promise<ScanResult> {
+    const result: ScanResult = { ok: true, outcomes: {}, unstable: [] };
+    const rootError = this.rootError();
+    if (rootError) return { ...result, ok: false, error: rootError };
+    let sliceStart = performance.now();
+    for (const diskRel of diskPaths) {
+      const outcome = await this.scanPath(diskRel);
+      if (outcome === null) return { ...result, ok: false, error: this.rootError() ?? undefined };
+      result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
+      if (outcome === 'unstable') result.unstable.push(diskRel);
+      if (performance.now() - sliceStart > this.sliceMs) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
+    }
+    return result;
+  }
+
+  /** null: the root vanished while looking; nothing was concluded. */
+  private async scanPath(diskRel: string): Promise<PathOutcome | null> {
+    const key = toKey(diskRel);
+    if (key === '') return 'unchanged';
+    const ignore = this.options.ignore();
+    if (ignore.ignores(key)) return 'ignored';
+    const abs = joinDisk(this.root, diskRel);
+    let st: Stats;
+    try {
+      st = lstatSync(abs);
+    } catch (error) {
+      if (isGone(error)) return this.recordGone(key);
+      if (isDenied(error)) return this.skip(key, 'unreadable', `Cannot read ${key}: permission denied`);
+      throw error;
+    }
+    if (st.isDirectory()) {
+      if (ignore.ignores(key, true)) return 'ignored';
+      const outcome = this.recordDir(key, st);
+      // A directory that appeared may have arrived whole (moved in): look inside.
+      if (outcome === 'queued') {
+        const sub = await this.walkAndCommit(diskRel);
+        if (!sub.ok) return null;
+      }
+      return outcome;
+    }
+    if (!st.isFile()) {
+      const gone = this.store.index.get(this.folderId, key) ? this.recordGone(key) : 'skipped';
+      this.reportSkip(key, st);
+      return gone === null ? null : 'skipped';
+    }
+    return this.scanFile(key, abs, st);
+  }
+
+  private async scanFile(key: string, abs: string, st: Stats): Promise<PathOutcome | null> {
+    const known = this.store.index.get(this.folderId, key);
+    if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
+    const hashed = await this.hashStable(abs);
+    if (hashed === 'gone') return this.recordGone(key);
+    if (hashed === 'unstable' || hashed === 'denied') {
+      return hashed === 'denied' ? this.skip(key, 'unreadable', `Cannot read ${key}: permission denied`) : 'unstable';
+    }
+    return this.commitFile(key, hashed.hash, hashed.after);
+  }
+
+  /** Hashes, then re-stats: a file that changed while being read is never recorded. */
+  private async hashStable(abs: string): Promise<{ hash: FileHash; after: Stats } | 'gone' | 'unstable' | 'denied'> {
+    let hash: FileHash;
+    try {
+      hash = await this.hashFile(abs);
+    } catch (error) {
+      if (isGone(error)) return 'gone';
+      if (isDenied(error)) return 'denied';
+      if (isLocked(error)) return 'unstable';
+      throw error;
+    }
+    let after: Stats;
+    try {
+      after = lstatSync(abs);
+    } catch (error) {
+      if (isGone(error)) return 'unstable';
+      throw error;
+    }
+    const opened = { size: hash.stat.size, mtimeMs: hash.stat.mtimeMs, inode: hash.stat.ino };
+    if (!after.isFile() || !sameStat(opened, after) || hash.size !== after.size) return 'unstable';
+    return { hash, after };
+  }
+
+  private commitFile(key: string, hash: FileHash, st: Stats): PathOutcome {
+    return this.store.transaction(() => {
+      const known = this.store.index.get(this.folderId, key);
+      // The puller may have recorded this very file while we were hashing (echo suppression).
+      if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
+      const state: LocalState = {
+        folderId: this.folderId,
+        path: key,
+        kind: 'file',
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        inode: st.ino,
+        contentHash: hash.contentHash,
+        blocks: hash.blocks,
+      };
+      if (known && known.kind === 'file' && known.contentHash === hash.contentHash) {
+        // Touched, copied over with the same bytes: nothing to push.
+        this.store.index.putLocal(state);
+        return 'updated';
+      }
+      if (known?.kind === 'dir') this.recordGoneUnder(key);
+      this.store.index.putLocal(state);
+      this.store.queue.enqueue({
+        folderId: this.folderId,
+        path: key,
+        kind: 'file',
+        op: 'upsert',
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        contentHash: hash.contentHash,
+        blocks: hash.blocks,
+        baseRevision: known?.syncedRevision ?? null,
+      });
+      return 'queued';
+    });
+  }
+
+  private recordDir(key: string, st: Stats): PathOutcome {
+    return this.store.transaction(() => {
+      const known = this.store.index.get(this.folderId, key);
+      if (known?.kind === 'dir') return 'unchanged';
+      this.store.index.putLocal(this.dirState(key, st));
+      this.store.queue.enqueue({
+        folderId: this.folderId,
+        path: key,
+        kind: 'dir',
+        op: 'upsert',
+        baseRevision: known?.syncedRevision ?? null,
+      });
+      return 'queued';
+    });
+  }
+
+  private dirState(key: string, st: Stats): LocalState {
+    return { folderId: this.folderId, path: key, kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null };
+  }
+
+  /**
+   * A path is gone: drop it (and, for a directory, everything under it) from the index and
+   * queue deletes. Re-checks the marker first: an unmounted disk must not read as deletions.
+   */
+  private recordGone(key: string): PathOutcome | null {
+    if (this.rootError()) return null;
+    return this.store.transaction(() => {
+      const known = this.store.index.get(this.folderId, key);
+      if (!known) return 'unchanged';
+      if (known.kind === 'dir') this.recordGoneUnder(key);
+      this.dropEntry(key, known.kind, known.syncedRevision);
+      return 'deleted';
+    });
+  }
+
+  private recordGoneUnder(dir: string): void {
+    for (const child of this.store.index.listUnder(this.folderId, dir)) {
+      this.dropEntry(child.path, child.kind, child.syncedRevision);
+    }
+  }
+
+  private dropEntry(key: string, kind: 'file' | 'dir', syncedRevision: string | null): void {
+    this.store.index.remove(this.folderId, key);
+    this.store.queue.enqueue({ folderId: this.folderId, path: key, kind, op: 'delete', baseRevision: syncedRevision });
+  }
+
+  private skip(key: string, kind: string, message: string): PathOutcome {
+    if (!this.reportedSkips.has(key)) {
+      this.reportedSkips.add(key);
+      this.store.activity.add({ folderId: this.folderId, kind, path: key, message });
+    }
+    return 'skipped';
+  }
+
+  private reportSkip(key: string, st: Stats | Dirent): PathOutcome {
+    return st.isSymbolicLink()
+      ? this.skip(key, 'skipped_symlink', `Skipped symlink ${key}: links are not followed`)
+      : this.skip(key, 'skipped_special', `Skipped ${key}: not a regular file or folder`);
+  }
+
+  private rootError(): FerryError | null {
+    const check = this.checkRoot();
+    return check.ok ? null : new FerryError(check.code, check.message);
+  }
+
+  /**
+   * Walks the whole folder and makes the index and queue match it: new and changed files
+   * are hashed and queued, and whatever the index holds that the walk did not find is
+   * queued for deletion, unless the root or marker is missing.
+   */
+  async reconcile(signal?: AbortSignal): Promise<ReconcileResult> {
+    const started = performance.now();
+    const result = await this.walkAndCommit('', signal);
+    return { ...result, durationMs: performance.now() - started };
+  }
+
+  private async walkAndCommit(subtree: string, signal?: AbortSignal): Promise<ReconcileResult> {
+    const progress: ReconcileProgress = { walked: 0, hashed: 0, queued: 0, deleted: 0 };
+    const outcomes: Partial<Record<PathOutcome, number>> = {};
+    const unstable: string[] = [];
+    const count = (o: PathOutcome) => void (outcomes[o] = (outcomes[o] ?? 0) + 1);
+    const done = (error?: FerryError): ReconcileResult => ({
+      ok: !error,
+      ...(error ? { error } : {}),
+      outcomes,
+      unstable,
+      ...progress,
+      durationMs: 0,
+    });
+
+    const rootError = this.rootError();
+    if (rootError) return done(rootError);
+    const ignore = this.options.ignore();
+    const subKey = toKey(subtree);
+    // What the index holds; whatever the walk does not find is a deletion candidate.
+    const known = this.snapshotUnder(subKey);
+    const unreadable: string[] = [];
+    const toHash: Array<{ diskRel: string; key: string; prior: IndexStat | undefined }> = [];
+    let dirWrites: Array<{ key: string; st: Stats }> = [];
+
+    let sliceStart = performance.now();
+    const maybeYield = async () => {
+      if (performance.now() - sliceStart < this.sliceMs) return;
+      if (dirWrites.length >= this.batchSize) dirWrites = this.commitDirs(dirWrites, progress, count);
+      this.options.onProgress?.({ ...progress });
+      await yieldToLoop();
+      if (signal?.aborted) throw new FerryError('aborted', 'reconcile stopped');
+      sliceStart = performance.now();
+    };
+
+    // Depth-first walk with plain sync calls in short slices: far quicker than a promise
+    // per stat, and the loop still gets its turn every few milliseconds.
+    const stack: string[] = [subtree];
+    while (stack.length > 0) {
+      const dirRel = stack.pop()!;
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(joinDisk(this.root, dirRel), { withFileTypes: true });
+      } catch (error) {
+        // Unreadable is not empty: nothing under it may be read as deleted.
+        unreadable.push(toKey(dirRel));
+        if (!isGone(error)) this.skip(toKey(dirRel), 'unreadable', `Cannot list ${dirRel}: ${(error as Error).message}`);
+        continue;
+      }
+      for (const entry of entries) {
+        const diskRel = dirRel === '' ? entry.name : `${dirRel}/${entry.name}`;
+        const key = toKey(diskRel);
+        progress.walked++;
+        if (ignore.ignores(key, entry.isDirectory())) {
+          known.delete(key);
+          continue;
+        }
+        if (entry.isDirectory()) {
+          const prior = known.get(key);
+          known.delete(key);
+          if (prior?.kind !== 'dir') {
+            try {
+              dirWrites.push({ key, st: lstatSync(joinDisk(this.root, diskRel)) });
+            } catch (error) {
+              if (!isGone(error)) throw error;
+              continue;
+            }
+          }
+          stack.push(diskRel);
+        } else if (entry.isFile()) {
+          const prior = known.get(key);
+          known.delete(key);
+          let st: Stats;
+          try {
+            st = lstatSync(joinDisk(this.root, diskRel));
+          } catch (error) {
+            if (isGone(error)) continue;
+            throw error;
+          }
+          if (prior && prior.kind === 'file' && sameStat(prior, st)) count('unchanged');
+          else toHash.push({ diskRel, key, prior });
+        } else {
+          // Not followed, not synced; an indexed file replaced by a link stays a candidate.
+          count('skipped');
+          this.reportSkip(key, entry);
+        }
+        await maybeYield();
+      }
+    }
+    dirWrites = this.commitDirs(dirWrites, progress, count);
+
+    await this.hashAll(toHash, progress, count, unstable, signal);
+
+    // Deletions last, and only if the root is still the one we walked.
+    const stillOk = this.rootError();
+    if (stillOk) return done(stillOk);
+    const gone = [...known.entries()].filter(
+      ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
+    );
+    for (let i = 0; i < gone.length; i += this.batchSize) {
+      const batch = gone.slice(i, i + this.batchSize);
+      this.store.transaction(() => {
+        for (const [key] of batch) {
+          const entry = this.store.index.get(this.folderId, key);
+          if (!entry) continue;
+          this.dropEntry(key, entry.kind, entry.syncedRevision);
+          progress.deleted++;
+          count('deleted');
+        }
+      });
+      await maybeYield();
+    }
+    this.options.onProgress?.({ ...progress });
+    return done();
+  }
+
+  private snapshotUnder(subKey: string): Map<string, IndexStat> {
+    if (subKey === '') return this.store.index.snapshot(this.folderId);
+    const mine = new Map<string, IndexStat>();
+    for (const e of this.store.index.listUnder(this.folderId, subKey)) {
+      mine.set(e.path, { kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, inode: e.inode });
+    }
+    return mine;
+  }
+
+  private commitDirs(
+    writes: Array<{ key: string; st: Stats }>,
+    progress: ReconcileProgress,
+    count: (o: PathOutcome) => void,
+  ): Array<{ key: string; st: Stats }> {
+    if (writes.length === 0) return writes;
+    this.store.transaction(() => {
+      for (const { key, st } of writes) {
+        const outcome = this.recordDir(key, st);
+        count(outcome);
+        if (outcome === 'queued') progress.queued++;
+      }
+    });
+    return [];
+  }
+
+  /** Hashes with bounded concurrency; results are committed in batches. */
+  private async hashAll(
+    files: Array<{ diskRel: string; key: string; prior: IndexStat | undefined }>,
+    progress: ReconcileProgress,
+    count: (o: PathOutcome) => void,
+    unstable: string[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    let next = 0;
+    let ready: Array<{ key: string; hash: FileHash; after: Stats }> = [];
+    const flush = () => {
+      const batch = ready;
+      ready = [];
+      if (batch.length === 0) return;
+      this.store.transaction(() => {
+        for (const { key, hash, after } of batch) {
+          const outcome = this.commitFile(key, hash, after);
+          count(outcome);
+          if (outcome === 'queued') progress.queued++;
+        }
+      });
+      this.options.onProgress?.({ ...progress });
+    };
+    const worker = async () => {
+      while (next < files.length) {
+        if (signal?.aborted) throw new FerryError('aborted', 'reconcile stopped');
+        const file = files[next++]!;
+        const result = await this.hashStable(joinDisk(this.root, file.diskRel));
+        progress.hashed++;
+        if (result === 'unstable') {
+          unstable.push(file.diskRel);
+          count('unstable');
+        } else if (result === 'denied') {
+          count(this.skip(file.key, 'unreadable', `Cannot read ${file.key}: permission denied`));
+        } else if (result === 'gone') {
+          // Vanished mid-walk; if the index had it, the next hint or reconcile deletes it.
+          if (file.prior) unstable.push(file.diskRel);
+        } else {
+          ready.push({ key: file.key, hash: result.hash, after: result.after });
+          if (ready.length >= this.batchSize) flush();
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: Math.min(this.hashConcurrency, files.length) }, worker));
+    } finally {
+      flush();
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { FerryError } from '../../protocol/errors';
+import { createLogger } from '../logging';
+import type { IgnoreMatcher } from './ignore';
+import { relativeTo, toKey } from './paths';
+
+export interface WatchHandlers {
+  /** Something may have changed at this relative disk path ('' is the root itself). */
+  onHint(diskRel: string): void;
+  /** Watching failed somewhere; the caller decides (typically: rescan). Never thrown. */
+  onError(error: FerryError): void;
+}
+
+export interface FolderWatch {
+  /** Resolves once the initial crawl is done and events are flowing. */
+  ready: Promise<void>;
+  close(): Promise<void>;
+}
+
+const log = createLogger('engine:watcher');
+
+/**
+ * chokidar on one folder. Its events are only hints for the scanner: no write-finish
+ * polling (the scanner's re-stat catches growing files), symlinks not followed.
+ */
+export function watchFolder(root: string, ignore: () => IgnoreMatcher, handlers: WatchHandlers): FolderWatch {
+  const watcher: FSWatcher = watch(root, {
+    ignoreInitial: true,
+    followSymlinks: false,
+    awaitWriteFinish: false,
+    persistent: true,
+    ignorePermissionErrors: true,
+    ignored: (abs, stats) => {
+      const rel = relativeTo(root, abs);
+      if (rel === null || rel === '') return false;
+      return ignore().ignores(toKey(rel), stats?.isDirectory());
+    },
+  });
+  const hint = (abs: string) => {
+    const rel = relativeTo(root, abs);
+    if (rel !== null) handlers.onHint(rel);
+  };
+  watcher.on('all', (_event, abs) => hint(abs));
+  watcher.on('error', (error) => {
+    log.warn('watch error', { root, error });
+    handlers.onError(new FerryError('watch_failed', `Watching ${root} failed: ${String((error as Error)?.message ?? error)}`, { retryable: true, cause: error }));
+  });
+  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  return { ready, close: () => watcher.close() };
+}

@@ -1,0 +1,330 @@
+import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { contentHashOf, hashFile, type HashFn } from '../../main/engine/hashing';
+import { loadFolderIgnore } from '../../main/engine/ignore';
+import { LocalSide } from '../../main/engine/local-side';
+import { Scanner } from '../../main/engine/scanner';
+import { writeMarker } from '../../main/engine/folder-marker';
+import { makeTestFolder, type TestFolder } from '../helpers/local-folder';
+import { createHash } from 'node:crypto';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const hashOfText = (s: string) => contentHashOf(s === '' ? [] : [sha(s)]);
+
+/** Pretends the pusher pushed everything: each item done with a revision. */
+function pushAll(f: TestFolder): void {
+  let n = 0;
+  for (;;) {
+    const items = f.store.queue.claim({ limit: 500 });
+    if (items.length === 0) return;
+    for (const item of items) f.store.queue.complete(item, { revision: `rev-${++n}` });
+  }
+}
+
+describe('local side: scanner and reconcile on real folders', () => {
+  let f: TestFolder;
+  let hashCalls: string[];
+  const countingHash: HashFn = (p) => {
+    hashCalls.push(path.basename(p));
+    return hashFile(p);
+  };
+  const local = (extra: Partial<ConstructorParameters<typeof LocalSide>[0]> = {}) =>
+    new LocalSide({ store: f.store, folderId: f.folderId, watch: false, hashFile: countingHash, ...extra });
+  const scanner = (hash: HashFn = countingHash) => {
+    if (f.store.folders.require(f.folderId).markerId === null) f.store.folders.setMarkerId(f.folderId, writeMarker(f.root));
+    return new Scanner({ store: f.store, folderId: f.folderId, root: f.root, ignore: () => loadFolderIgnore(f.root), hashFile: hash });
+  };
+
+  beforeEach(() => {
+    f = makeTestFolder();
+    hashCalls = [];
+  });
+  afterEach(() => f.cleanup());
+
+  it('indexes a folder at start: files, nested and empty directories, and writes the marker', async () => {
+    f.write('a.txt', 'alpha');
+    f.write('docs/b.md', 'bravo');
+    f.mkdir('empty/inner');
+    const side = local();
+    const result = await side.start();
+    expect(result.ok).toBe(true);
+    expect(f.pendingOps()).toEqual({
+      'a.txt': 'file:upsert',
+      docs: 'dir:upsert',
+      'docs/b.md': 'file:upsert',
+      empty: 'dir:upsert',
+      'empty/inner': 'dir:upsert',
+    });
+    expect(f.store.queue.getByPath(f.folderId, 'a.txt')).toMatchObject({ size: 5, contentHash: hashOfText('alpha'), blocks: [sha('alpha')], baseRevision: null });
+    expect(f.store.folders.require(f.folderId).markerId).toMatch(/^[0-9a-f-]{36}$/);
+    await side.stop();
+  });
+
+  it('finds everything that changed while Ferry was off, deletions included', async () => {
+    f.write('keep.txt', 'same');
+    f.write('edit.txt', 'v1');
+    f.write('gone.txt', 'bye');
+    f.write('dir/x.txt', 'x');
+    f.mkdir('dir/sub');
+    let side = local();
+    await side.start();
+    await side.stop();
+    pushAll(f);
+    const goneRevision = f.store.index.get(f.folderId, 'gone.txt')!.syncedRevision;
+    expect(goneRevision).toMatch(/^rev-/);
+
+    // Ferry is off.
+    f.write('edit.txt', 'v2 longer');
+    f.remove('gone.txt');
+    f.remove('dir');
+    f.write('new.txt', 'hello');
+    f.mkdir('new-empty');
+
+    hashCalls = [];
+    side = local();
+    const result = await side.start();
+    expect(result).toMatchObject({ ok: true, deleted: 4 });
+    expect(f.pendingOps()).toEqual({
+      'edit.txt': 'file:upsert',
+      'gone.txt': 'file:delete',
+      dir: 'dir:delete',
+      'dir/x.txt': 'file:delete',
+      'dir/sub': 'dir:delete',
+      'new.txt': 'file:upsert',
+      'new-empty': 'dir:upsert',
+    });
+    expect(f.store.queue.getByPath(f.folderId, 'gone.txt')?.baseRevision).toBe(goneRevision);
+    expect(f.store.queue.getByPath(f.folderId, 'edit.txt')).toMatchObject({ size: 9, baseRevision: expect.stringMatching(/^rev-/) });
+    expect(hashCalls.sort()).toEqual(['edit.txt', 'new.txt']);
+    expect(f.store.index.get(f.folderId, 'dir/x.txt')).toBeUndefined();
+    await side.stop();
+  });
+
+  it('a rescan with no changes hashes and queues nothing; a touch updates only the index', async () => {
+    f.write('a.txt', 'alpha');
+    const side = local();
+    await side.start();
+    pushAll(f);
+    hashCalls = [];
+    expect((await side.rescan()).queued).toBe(0);
+    expect(hashCalls).toEqual([]);
+    utimesSync(f.abs('a.txt'), new Date(), new Date(Date.now() + 5000));
+    const result = await side.rescan();
+    expect(result.outcomes.updated).toBe(1);
+    expect(hashCalls).toEqual(['a.txt']);
+    expect(f.pendingOps()).toEqual({});
+    await side.stop();
+  });
+
+  it('a file growing while hashed is not queued until it is stable', async () => {
+    f.write('grow.bin', 'part1');
+    let grew = false;
+    // The writer appends right after the hash read it: the re-stat must notice.
+    const racingHash: HashFn = async (p) => {
+      const result = await hashFile(p);
+      if (!grew) {
+        grew = true;
+        appendFileSync(p, '-part2');
+      }
+      return result;
+    };
+    const s = scanner(racingHash);
+    const first = await s.scanPaths(['grow.bin']);
+    expect(first.unstable).toEqual(['grow.bin']);
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.index.get(f.folderId, 'grow.bin')).toBeUndefined();
+
+    const second = await s.scanPaths(['grow.bin']);
+    expect(second.unstable).toEqual([]);
+    expect(f.store.queue.getByPath(f.folderId, 'grow.bin')).toMatchObject({ size: 11, contentHash: hashOfText('part1-part2'), generation: 1 });
+  });
+
+  it('the reconcile reports a file that grows while hashed as unstable, and LocalSide retries it', async () => {
+    f.write('grow.bin', 'part1');
+    let grew = false;
+    const racingHash: HashFn = async (p) => {
+      const result = await hashFile(p);
+      if (!grew) {
+        grew = true;
+        appendFileSync(p, '-part2');
+      }
+      return result;
+    };
+    const reconcile = await scanner(racingHash).reconcile();
+    expect(reconcile.unstable).toEqual(['grow.bin']);
+    expect(f.pendingOps()).toEqual({});
+  });
+
+  it('editor save: write a temp file and rename it over the original ends as one upsert', async () => {
+    f.write('doc.txt', 'v1');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    const rev = f.store.index.get(f.folderId, 'doc.txt')!.syncedRevision;
+    writeFileSync(f.abs('.doc.txt.kate-swp123'), 'v2 final');
+    renameSync(f.abs('.doc.txt.kate-swp123'), f.abs('doc.txt'));
+    await s.scanPaths(['.doc.txt.kate-swp123', 'doc.txt']);
+    expect(f.pendingOps()).toEqual({ 'doc.txt': 'file:upsert' });
+    expect(f.store.queue.getByPath(f.folderId, 'doc.txt')).toMatchObject({ contentHash: hashOfText('v2 final'), baseRevision: rev });
+  });
+
+  it('editor save: rename the original away and write anew ends as one upsert, even seen halfway', async () => {
+    f.write('doc.txt', 'v1');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    const rev = f.store.index.get(f.folderId, 'doc.txt')!.syncedRevision;
+    renameSync(f.abs('doc.txt'), f.abs('doc.txt~'));
+    // A scan lands mid-dance: the original is missing for a moment.
+    await s.scanPaths(['doc.txt', 'doc.txt~']);
+    expect(f.pendingOps()).toEqual({ 'doc.txt': 'file:delete' });
+    writeFileSync(f.abs('doc.txt'), 'v2');
+    rmSync(f.abs('doc.txt~'));
+    await s.scanPaths(['doc.txt', 'doc.txt~']);
+    expect(f.pendingOps()).toEqual({ 'doc.txt': 'file:upsert' });
+    expect(f.store.queue.getByPath(f.folderId, 'doc.txt')).toMatchObject({ contentHash: hashOfText('v2'), baseRevision: rev });
+  });
+
+  it('create then delete before upload leaves nothing in the queue', async () => {
+    const s = scanner();
+    await s.reconcile();
+    f.write('brief.txt', 'x');
+    await s.scanPaths(['brief.txt']);
+    expect(f.pendingOps()).toEqual({ 'brief.txt': 'file:upsert' });
+    f.remove('brief.txt');
+    await s.scanPaths(['brief.txt']);
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.index.get(f.folderId, 'brief.txt')).toBeUndefined();
+  });
+
+  it('honours default ignores and .ferryignore; a newly ignored file is not deleted remotely', async () => {
+    f.write('.DS_Store', 'x');
+    f.write('a/Thumbs.db', 'x');
+    f.write('~$report.docx', 'x');
+    f.write('notes.txt~', 'x');
+    f.write('cache.tmp', 'x');
+    f.write('keep.txt', 'x');
+    f.write('old.log', 'x');
+    const side = local();
+    await side.start();
+    expect(Object.keys(f.pendingOps()).sort()).toEqual(['a', 'keep.txt', 'old.log']);
+    pushAll(f);
+
+    f.write('.ferryignore', '*.log\nbuild/\n');
+    f.write('build/out.js', 'x');
+    f.write('new.log', 'x');
+    await side.rescan();
+    expect(f.pendingOps()).toEqual({ '.ferryignore': 'file:upsert' });
+    await side.stop();
+  });
+
+  it('a missing marker or root puts the folder in error and never reads as deletions', async () => {
+    f.write('a.txt', 'x');
+    f.write('b/c.txt', 'x');
+    const side = local();
+    await side.start();
+    pushAll(f);
+
+    rmSync(path.join(f.root, '.ferry'), { recursive: true });
+    const noMarker = await side.rescan();
+    expect(noMarker.ok).toBe(false);
+    expect(noMarker.error?.code).toBe('folder_marker_missing');
+    expect(f.store.folders.require(f.folderId)).toMatchObject({ state: 'error', errorCode: 'folder_marker_missing' });
+    expect(f.pendingOps()).toEqual({});
+    // Hints are refused too.
+    expect((await scanner().scanPaths(['a.txt'])).ok).toBe(false);
+
+    const marker = f.store.folders.require(f.folderId).markerId!;
+    mkdirSync(path.join(f.root, '.ferry'));
+    writeFileSync(path.join(f.root, '.ferry', 'folder-id'), marker);
+    const moved = `${f.root}-unmounted`;
+    renameSync(f.root, moved);
+    const noRoot = await side.rescan();
+    expect(noRoot.error?.code).toBe('folder_root_missing');
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.index.count(f.folderId)).toBe(3);
+
+    renameSync(moved, f.root);
+    const back = await side.rescan();
+    expect(back.ok).toBe(true);
+    expect(f.store.folders.require(f.folderId).state).toBe('ok');
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.activity.recent({ kind: 'folder_error' }).length).toBe(2);
+    await side.stop();
+  });
+
+  it('does not follow symlinks; records them as skipped', async () => {
+    const outside = path.join(f.base, 'outside');
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'secret.txt'), 'x');
+    symlinkSync(outside, f.abs('link-dir'));
+    symlinkSync(path.join(outside, 'secret.txt'), f.abs('link-file'));
+    f.write('real.txt', 'x');
+    const side = local();
+    await side.start();
+    expect(f.pendingOps()).toEqual({ 'real.txt': 'file:upsert' });
+    const skipped = f.store.activity.recent({ kind: 'skipped_symlink' }).map((e) => e.path).sort();
+    expect(skipped).toEqual(['link-dir', 'link-file']);
+    await side.rescan();
+    expect(f.store.activity.recent({ kind: 'skipped_symlink' })).toHaveLength(2);
+    await side.stop();
+  });
+
+  it('tracks directories: empty folders sync and a folder delete deletes its content', async () => {
+    f.mkdir('photos/2024');
+    f.write('photos/a.jpg', 'x');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    f.remove('photos');
+    // The watcher's hint for a removed directory is just its own path.
+    await s.scanPaths(['photos']);
+    expect(f.pendingOps()).toEqual({ photos: 'dir:delete', 'photos/2024': 'dir:delete', 'photos/a.jpg': 'file:delete' });
+    const order = f.store.queue.claim({ limit: 10 }).map((i) => i.path);
+    expect(order).toEqual(['photos/a.jpg', 'photos/2024', 'photos']);
+  });
+
+  it('a directory that appears whole (moved in) is scanned inside', async () => {
+    const s = scanner();
+    await s.reconcile();
+    const outside = path.join(f.base, 'incoming');
+    mkdirSync(path.join(outside, 'deep'), { recursive: true });
+    writeFileSync(path.join(outside, 'deep', 'f.txt'), 'x');
+    renameSync(outside, f.abs('incoming'));
+    await s.scanPaths(['incoming']);
+    expect(f.pendingOps()).toEqual({ incoming: 'dir:upsert', 'incoming/deep': 'dir:upsert', 'incoming/deep/f.txt': 'file:upsert' });
+  });
+
+  it('suppresses echo: a file the puller recorded before its rename is not queued back', async () => {
+    const s = scanner();
+    await s.reconcile();
+    const tmpDir = path.join(f.root, '.ferry', 'tmp');
+    mkdirSync(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, 'pull-1');
+    writeFileSync(tmp, 'from the server');
+    const h = await hashFile(tmp);
+    f.store.index.put({
+      folderId: f.folderId,
+      path: 'pulled.txt',
+      kind: 'file',
+      size: h.stat.size,
+      mtimeMs: h.stat.mtimeMs,
+      inode: h.stat.ino,
+      contentHash: h.contentHash,
+      blocks: h.blocks,
+      syncedRevision: 'server-rev-9',
+    });
+    renameSync(tmp, f.abs('pulled.txt'));
+    const result = await s.scanPaths(['.ferry/tmp/pull-1', 'pulled.txt']);
+    expect(result.outcomes).toEqual({ ignored: 1, unchanged: 1 });
+    expect(f.pendingOps()).toEqual({});
+    expect((await s.reconcile()).queued).toBe(0);
+  });
+
+  it('stores paths NFC-normalized with / separators', async () => {
+    f.write('caf\u0065\u0301/n\u0303.txt', 'x');
+    await scanner().reconcile();
+    expect(Object.keys(f.pendingOps()).sort()).toEqual(['caf\u00e9', 'caf\u00e9/\u00f1.txt']);
+  });
+});
