@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { isFerryError } from '../../../protocol/errors';
+import { connectToAgent } from '../control-client';
+import type { ControlClient } from '../control-client';
+import { EXIT_FAILURE, usageError } from './args';
+import type { CommandIo } from './args';
+
+/**
+ * Connects to the agent named by --data and runs one action against it. Every failure ends
+ * as one readable line on stderr (with field problems, if any) and exit code 1.
+ */
+export async function withAgent(
+  def: { name: string },
+  dataDir: string | undefined,
+  io: CommandIo,
+  action: (client: ControlClient) => Promise<number>,
+): Promise<number> {
+  if (!dataDir) return usageError(def, io, '--data DIR is required (the data directory the agent was started with)').code;
+  try {
+    const client = await connectToAgent(path.resolve(dataDir));
+    return await action(client);
+  } catch (error) {
+    if (!isFerryError(error)) throw error;
+    const lines = [error.code === 'agent_not_running' ? error.message : `ferry ${def.name}: ${error.message} (${error.code})`];
+    const fields = error.details?.fields as Record<string, string> | undefined;
+    for (const [field, message] of Object.entries(fields ?? {})) lines.push(`  ${field}: ${message}`);
+    io.err(lines.join('\n'));
+    return EXIT_FAILURE;
+  }
+}

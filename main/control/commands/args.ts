@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+
+/**
+ * The flag handling every client command shares: strict parsing, `--help`, and usage errors
+ * that say what was wrong and how to ask for help (exit code 2, as is customary).
+ */
+export interface CommandIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processIo: CommandIo = {
+  out: (text) => void process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
+  err: (text) => void process.stderr.write(text.endsWith('\n') ? text : text + '\n'),
+};
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+
+export interface CommandDefinition<O extends OptionsConfig> {
+  name: string;
+  summary: string;
+  /** Positional part of the synopsis, e.g. "[ID]". */
+  synopsis?: string;
+  options: O;
+  /** One line per flag, in the order shown by --help. */
+  flags: Array<[flag: string, explanation: string]>;
+  maxPositionals?: number;
+  examples?: string[];
+}
+
+/** Flags every client command takes. */
+export const commonOptions = {
+  data: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies OptionsConfig;
+
+export const commonFlags: Array<[string, string]> = [
+  ['--data DIR', "the agent's data directory (where it keeps agent.json and control-token); required"],
+  ['--json', 'print machine-readable JSON instead of text'],
+  ['-h, --help', 'show this help'],
+];
+
+export type ParsedValues<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: true }>>['values'];
+
+export type ParseOutcome<O extends OptionsConfig> =
+  | { kind: 'run'; values: ParsedValues<O>; positionals: string[] }
+  | { kind: 'exit'; code: number };
+
+export function helpText<O extends OptionsConfig>(def: CommandDefinition<O>): string {
+  const width = Math.max(...def.flags.map(([flag]) => flag.length));
+  const lines = [
+    `Usage: ferry ${def.name} [options]${def.synopsis ? ' ' + def.synopsis : ''}`,
+    '',
+    def.summary,
+    '',
+    'Options:',
+    ...def.flags.map(([flag, text]) => `  ${flag.padEnd(width)}  ${text}`),
+  ];
+  if (def.examples?.length) lines.push('', 'Examples:', ...def.examples.map((example) => `  ${example}`));
+  return lines.join('\n');
+}
+
+export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>, argv: string[], io: CommandIo): ParseOutcome<O> {
+  let parsed: { values: ParsedValues<O>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options: def.options, strict: true, allowPositionals: true }) as typeof parsed;
+  } catch (error) {
+    return usageError(def, io, error instanceof Error ? error.message : String(error));
+  }
+  if ((parsed.values as { help?: boolean }).help) {
+    io.out(helpText(def));
+    return { kind: 'exit', code: EXIT_OK };
+  }
+  if (parsed.positionals.length > (def.maxPositionals ?? 0)) {
+    return usageError(def, io, `unexpected argument ${JSON.stringify(parsed.positionals[def.maxPositionals ?? 0])}`);
+  }
+  return { kind: 'run', ...parsed };
+}
+
+export function usageError(def: { name: string }, io: CommandIo, problem: string): { kind: 'exit'; code: number } {
+  io.err(`ferry ${def.name}: ${problem}\nRun 'ferry ${def.name} --help' for the options.`);
+  return { kind: 'exit', code: EXIT_USAGE };
+}
+
+/** Parses a non-negative integer flag, or explains why it is not one. */
+export function integerFlag(name: string, raw: string | undefined, min: number, max: number): { value?: number; problem?: string } {
+  if (raw === undefined) return {};
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+    return { problem: `--${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(raw)}` };
+  }
+  return { value };
+}

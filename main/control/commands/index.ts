@@ -1,0 +1,18 @@
+import * as pause from './pause';
+import * as queue from './queue';
+import * as resume from './resume';
+import * as retry from './retry';
+import * as status from './status';
+import * as syncNow from './sync-now';
+
+/** Clients of a running agent's control API; the CLI dispatcher merges these into `ferry`. */
+export interface ClientCommand {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands = [status, queue, syncNow, pause, resume, retry];
+
+export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
+  commands.map((command) => [command.definition.name, { summary: command.definition.summary, run: (argv: string[]) => command.run(argv) }]),
+);

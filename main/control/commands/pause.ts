@@ -1,0 +1,22 @@
+import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { withAgent } from './agent';
+import { json } from './output';
+
+export const definition = {
+  name: 'pause',
+  summary: 'Pause syncing: changes are still recorded in the queue but nothing is sent or fetched until resume.',
+  options: { ...commonOptions },
+  flags: [...commonFlags],
+  examples: ['ferry pause --data ~/.ferry'],
+} satisfies CommandDefinition<typeof commonOptions>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  return withAgent(definition, parsed.values.data, io, async (client) => {
+    const result = await client.call('pause', {});
+    io.out(parsed.values.json ? json(result) : "Paused. Resume with 'ferry resume'.");
+    return EXIT_OK;
+  });
+}

@@ -1,0 +1,67 @@
+import { QueueState } from '../../../preload/contract';
+import type { QueuePage } from '../../../preload/contract';
+import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { withAgent } from './agent';
+import { formatBytes, json, table } from './output';
+
+const options = {
+  ...commonOptions,
+  state: { type: 'string' },
+  folder: { type: 'string' },
+  limit: { type: 'string' },
+  offset: { type: 'string' },
+} as const;
+
+export const definition = {
+  name: 'queue',
+  summary: "List the items in the running agent's sync queue, newest state first.",
+  options,
+  flags: [
+    ['--state STATE', `only items in this state: ${QueueState.options.join(', ')}`],
+    ['--folder ID', 'only items of this folder (its id, as shown by ferry status)'],
+    ['--limit N', 'show at most N items (1-1000, default 50)'],
+    ['--offset N', 'skip the first N matching items (default 0), for paging'],
+    ...commonFlags,
+  ],
+  examples: ['ferry queue --data ~/.ferry --state failed', 'ferry queue --data ~/.ferry --limit 100 --offset 100 --json'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values } = parsed;
+  const state = values.state === undefined ? undefined : QueueState.safeParse(values.state);
+  if (state && !state.success) return usageError(definition, io, `--state must be one of ${QueueState.options.join(', ')}`).code;
+  const limit = integerFlag('limit', values.limit, 1, 1000);
+  const offset = integerFlag('offset', values.offset, 0, Number.MAX_SAFE_INTEGER);
+  const problem = limit.problem ?? offset.problem;
+  if (problem) return usageError(definition, io, problem).code;
+
+  return withAgent(definition, values.data, io, async (client) => {
+    const query = {
+      ...(state?.data ? { state: state.data } : {}),
+      ...(values.folder ? { folderId: values.folder } : {}),
+      limit: limit.value ?? 50,
+      offset: offset.value ?? 0,
+    };
+    const page = await client.call('listQueue', query);
+    io.out(values.json ? json(page) : formatQueuePage(page, query.offset));
+    return EXIT_OK;
+  });
+}
+
+export function formatQueuePage(page: QueuePage, offset: number): string {
+  if (page.items.length === 0) return page.total === 0 ? 'The queue is empty.' : `No items at offset ${offset} (${page.total} in total).`;
+  const rows = page.items.map((item) => [
+    String(item.id),
+    item.state,
+    item.op,
+    String(item.attempts),
+    item.folderId,
+    item.bytesTotal ? `${formatBytes(item.bytesDone)}/${formatBytes(item.bytesTotal)}` : '-',
+    item.path + (item.error ? `  [${item.error.code}: ${item.error.message}]` : item.nextAttemptAt ? `  [next try ${item.nextAttemptAt}]` : ''),
+  ]);
+  const shown = `Showing ${offset + 1}-${offset + page.items.length} of ${page.total}.`;
+  return `${table(['ID', 'STATE', 'OP', 'TRIES', 'FOLDER', 'PROGRESS', 'PATH'], rows)}\n${shown}`;
+}

@@ -1,0 +1,33 @@
+import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { withAgent } from './agent';
+import { json } from './output';
+
+const options = { ...commonOptions, all: { type: 'boolean', default: false } } as const;
+
+export const definition = {
+  name: 'retry',
+  summary: 'Retry failed queue items: one by its ID (from ferry queue), or all of them with --all.',
+  synopsis: '(--all | ID)',
+  options,
+  flags: [['--all', 'retry every failed item'], ['ID', 'retry the item with this id (see ferry queue --state failed)'], ...commonFlags],
+  maxPositionals: 1,
+  examples: ['ferry retry --data ~/.ferry --all', 'ferry retry --data ~/.ferry 42'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values, positionals } = parsed;
+  const rawId = positionals[0];
+  if (values.all === (rawId !== undefined)) return usageError(definition, io, 'give either --all or one item ID').code;
+  const id = integerFlag('ID', rawId, 1, Number.MAX_SAFE_INTEGER);
+  if (id.problem) return usageError(definition, io, `ID must be a positive whole number, not ${JSON.stringify(rawId)}`).code;
+
+  return withAgent(definition, values.data, io, async (client) => {
+    const result = await client.call('retry', id.value !== undefined ? { id: id.value } : { all: true });
+    const noun = result.retried === 1 ? 'item' : 'items';
+    io.out(values.json ? json(result) : result.retried ? `Retrying ${result.retried} ${noun}.` : 'Nothing to retry: no failed items.');
+    return EXIT_OK;
+  });
+}

@@ -1,0 +1,45 @@
+import type { Status } from '../../../preload/contract';
+import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { withAgent } from './agent';
+import { formatBytes, json } from './output';
+
+export const definition = {
+  name: 'status',
+  summary: "Show the running agent's state, queue counts, folders, rates and last sync.",
+  options: { ...commonOptions },
+  flags: [...commonFlags],
+  examples: ['ferry status --data ~/.ferry', 'ferry status --data ~/.ferry --json'],
+} satisfies CommandDefinition<typeof commonOptions>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  return withAgent(definition, parsed.values.data, io, async (client) => {
+    const status = await client.call('getStatus', {});
+    io.out(parsed.values.json ? json(status) : formatStatus(status));
+    return EXIT_OK;
+  });
+}
+
+export function formatStatus(status: Status): string {
+  const { counts, rates } = status;
+  const lines = [
+    `Agent:     ${status.state} (device ${status.deviceName}, ${status.deviceId})`,
+    `Queue:     ${counts.pending} pending, ${counts.in_flight} in flight, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,
+    `Rates:     up ${formatBytes(rates.uploadBytesPerSec)}/s, down ${formatBytes(rates.downloadBytesPerSec)}/s, ${rates.itemsPerSec.toFixed(1)} items/s`,
+    `Last sync: ${status.lastSyncAt ?? 'never'}`,
+  ];
+  if (status.run) lines.push(`Run:       ${status.run.name}: ${status.run.itemsLeft} items, ${formatBytes(status.run.bytesLeft)} left`);
+  lines.push(status.folders.length ? 'Folders:' : 'Folders:   none configured');
+  for (const folder of status.folders) {
+    const detail = folder.pendingDelete
+      ? `waiting: a mass delete of ${folder.pendingDelete.count} of ${folder.pendingDelete.total} files needs confirmation`
+      : folder.error
+        ? `error: ${folder.error}`
+        : `last sync ${folder.lastSyncAt ?? 'never'}`;
+    lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
+  }
+  if (status.counts.failed > 0) lines.push(`\n${status.counts.failed} failed; see them with 'ferry queue --state failed', retry with 'ferry retry --all'.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,25 @@
+import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { withAgent } from './agent';
+import { json } from './output';
+
+const options = { ...commonOptions, folder: { type: 'string' } } as const;
+
+export const definition = {
+  name: 'sync-now',
+  summary: 'Ask the running agent to scan and sync now instead of waiting for the next change.',
+  options,
+  flags: [['--folder ID', 'sync only this folder (default: all folders)'], ...commonFlags],
+  examples: ['ferry sync-now --data ~/.ferry', 'ferry sync-now --data ~/.ferry --folder docs'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values } = parsed;
+  return withAgent(definition, values.data, io, async (client) => {
+    const result = await client.call('syncNow', values.folder ? { folderId: values.folder } : {});
+    io.out(values.json ? json(result) : `Sync requested${values.folder ? ` for ${values.folder}` : ''}.`);
+    return EXIT_OK;
+  });
+}

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startControlServer } from '../../main/control/control-server';
+import type { ControlServer } from '../../main/control/control-server';
+import { ensureControlToken, writeAgentInfo } from '../../main/control/control-token';
+import { clientCommands } from '../../main/control/commands';
+import type { CommandIo } from '../../main/control/commands/args';
+import * as queue from '../../main/control/commands/queue';
+import * as retry from '../../main/control/commands/retry';
+import * as status from '../../main/control/commands/status';
+import * as pause from '../../main/control/commands/pause';
+import * as resume from '../../main/control/commands/resume';
+import * as syncNow from '../../main/control/commands/sync-now';
+import { createFakeAgent, makeQueueItems } from '../fakes/control-fake-agent';
+import type { FakeAgent } from '../fakes/control-fake-agent';
+import { makeTempDir } from '../helpers/local-temp';
+
+let temp: { dir: string; cleanup: () => void };
+let agent: FakeAgent;
+let server: ControlServer;
+
+function captureIo(): CommandIo & { stdout: string; stderr: string } {
+  const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text + '\n'), err: (text: string) => void (io.stderr += text + '\n') };
+  return io;
+}
+
+beforeAll(async () => {
+  temp = makeTempDir('ferry-cli-');
+  agent = createFakeAgent({ items: makeQueueItems(12, { failedEvery: 4 }) });
+  const token = await ensureControlToken(temp.dir);
+  server = await startControlServer({ service: agent, token });
+  await writeAgentInfo(temp.dir, { pid: process.pid, controlUrl: server.url, startedAt: new Date().toISOString() });
+});
+
+afterAll(async () => {
+  await server.close();
+  temp.cleanup();
+});
+
+describe('ferry client commands', () => {
+  it('exports every client command for the dispatcher', () => {
+    expect(Object.keys(clientCommands).sort()).toEqual(['pause', 'queue', 'resume', 'retry', 'status', 'sync-now']);
+    for (const command of Object.values(clientCommands)) expect(command.summary.length).toBeGreaterThan(10);
+  });
+
+  it('status prints counts and folders, or JSON with --json', async () => {
+    const io = captureIo();
+    expect(await status.run(['--data', temp.dir], io)).toBe(0);
+    expect(io.stdout).toMatch(/3 failed/);
+    expect(io.stdout).toContain('/home/ada/Documents');
+    const jsonIo = captureIo();
+    expect(await status.run(['--data', temp.dir, '--json'], jsonIo)).toBe(0);
+    expect(JSON.parse(jsonIo.stdout)).toMatchObject({ counts: { failed: 3 } });
+  });
+
+  it('queue filters by state and pages', async () => {
+    const io = captureIo();
+    expect(await queue.run(['--data', temp.dir, '--state', 'failed', '--limit', '2', '--offset', '1', '--json'], io)).toBe(0);
+    const page = JSON.parse(io.stdout) as { items: Array<{ id: number }>; total: number };
+    expect(page.total).toBe(3);
+    expect(page.items.map((item) => item.id)).toEqual([8, 12]);
+    const text = captureIo();
+    await queue.run(['--data', temp.dir, '--state', 'failed'], text);
+    expect(text.stdout).toContain('dir-0/file-4.txt');
+    expect(text.stdout).toContain('Showing 1-3 of 3.');
+  });
+
+  it('queue refuses a bad state or limit with a usage error (exit 2)', async () => {
+    const io = captureIo();
+    expect(await queue.run(['--data', temp.dir, '--state', 'stuck'], io)).toBe(2);
+    expect(io.stderr).toContain('--state must be one of');
+    expect(await queue.run(['--data', temp.dir, '--limit', '0'], io)).toBe(2);
+    expect(await queue.run(['--data', temp.dir, '--bogus'], io)).toBe(2);
+    expect(io.stderr).toContain("Unknown option '--bogus'");
+  });
+
+  it('retry takes one ID or --all, never both', async () => {
+    const io = captureIo();
+    expect(await retry.run(['--data', temp.dir], io)).toBe(2);
+    expect(await retry.run(['--data', temp.dir, '--all', '4'], io)).toBe(2);
+    expect(await retry.run(['--data', temp.dir, 'x'], io)).toBe(2);
+    expect(await retry.run(['--data', temp.dir, '4'], io)).toBe(0);
+    expect(io.stdout).toContain('Retrying 1 item.');
+    expect(agent.queue.find((item) => item.id === 4)?.state).toBe('pending');
+    expect(await retry.run(['--data', temp.dir, '--all'], io)).toBe(0);
+    expect(io.stdout).toContain('Retrying 2 items.');
+    expect(agent.queue.some((item) => item.state === 'failed')).toBe(false);
+  });
+
+  it("reports the agent's refusal with its code and exit 1", async () => {
+    const io = captureIo();
+    expect(await retry.run(['--data', temp.dir, '1'], io)).toBe(1);
+    expect(io.stderr).toMatch(/not failed \(not_failed\)/);
+  });
+
+  it('pause, resume and sync-now act on the agent', async () => {
+    const io = captureIo();
+    expect(await pause.run(['--data', temp.dir], io)).toBe(0);
+    expect(agent.paused).toBe(true);
+    expect(await resume.run(['--data', temp.dir], io)).toBe(0);
+    expect(agent.paused).toBe(false);
+    expect(await syncNow.run(['--data', temp.dir, '--folder', 'docs'], io)).toBe(0);
+    expect(agent.calls.at(-1)).toEqual({ method: 'syncNow', input: { folderId: 'docs' } });
+  });
+
+  it('explains every flag with --help', async () => {
+    for (const [name, command] of [['queue', queue], ['retry', retry], ['status', status]] as const) {
+      const io = captureIo();
+      expect(await command.run(['--help'], io)).toBe(0);
+      expect(io.stdout).toContain(`Usage: ferry ${name}`);
+      for (const flag of command.definition.flags) expect(io.stdout).toContain(flag[0]);
+      expect(io.stdout).toContain('--data DIR');
+    }
+  });
+
+  it('says no agent runs for an empty directory (exit 1)', async () => {
+    const empty = makeTempDir('ferry-cli-empty-');
+    try {
+      const io = captureIo();
+      expect(await status.run(['--data', empty.dir], io)).toBe(1);
+      expect(io.stderr.trim()).toBe(`No Ferry agent is running for ${empty.dir} (start one with: ferry agent --data ${empty.dir} ...)`);
+    } finally {
+      empty.cleanup();
+    }
+  });
+
+  it('requires --data', async () => {
+    const io = captureIo();
+    expect(await status.run([], io)).toBe(2);
+    expect(io.stderr).toContain('--data DIR is required');
+  });
+});

@@ -1,0 +1,41 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureControlToken, readAgentInfo, readControlToken, removeAgentInfo, writeAgentInfo } from '../../main/control/control-token';
+import { connectToAgent } from '../../main/control/control-client';
+import { makeTempDir } from '../helpers/local-temp';
+
+let temp: { dir: string; cleanup: () => void } | undefined;
+afterEach(() => temp?.cleanup());
+
+describe('control token and agent info', () => {
+  it('creates a 32-byte hex token with mode 0600 and keeps it', async () => {
+    temp = makeTempDir();
+    const token = await ensureControlToken(temp.dir);
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(path.join(temp.dir, 'control-token')).mode & 0o777).toBe(0o600);
+    expect(await ensureControlToken(temp.dir)).toBe(token);
+    expect(await readControlToken(temp.dir)).toBe(token);
+  });
+
+  it('round-trips agent.json and ignores the file of a dead process', async () => {
+    temp = makeTempDir();
+    const info = { pid: process.pid, controlUrl: 'http://127.0.0.1:4321', startedAt: new Date(0).toISOString() };
+    await writeAgentInfo(temp.dir, info);
+    expect(await readAgentInfo(temp.dir)).toEqual(info);
+    await writeAgentInfo(temp.dir, { ...info, pid: 2 ** 22 + 12345 });
+    expect(await readAgentInfo(temp.dir)).toBeUndefined();
+    await removeAgentInfo(temp.dir);
+    expect(await readAgentInfo(temp.dir)).toBeUndefined();
+  });
+
+  it('says clearly when no agent runs for a directory', async () => {
+    temp = makeTempDir();
+    await expect(connectToAgent(temp.dir)).rejects.toMatchObject({
+      code: 'agent_not_running',
+      message: `No Ferry agent is running for ${temp.dir} (start one with: ferry agent --data ${temp.dir} ...)`,
+    });
+    writeFileSync(path.join(temp.dir, 'agent.json'), '{not json');
+    await expect(readAgentInfo(temp.dir)).rejects.toMatchObject({ code: 'invalid_agent_info' });
+  });
+});
