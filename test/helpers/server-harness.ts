@@ -50,7 +50,8 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
         body = JSON.stringify(o.body);
         headers['content-type'] = 'application/json';
       }
-      const res = await fetch(server.url + urlPath, { method, headers, ...(body === undefined ? {} : { body }) });
+      const payload = typeof body === 'string' || body === undefined ? body : new Uint8Array(body);
+      const res = await fetch(server.url + urlPath, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
       const text = await res.text();
       let parsed: unknown = text;
       try {

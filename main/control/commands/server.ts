@@ -1,0 +1,44 @@
+import path from 'node:path';
+import { isFerryError } from '../../../protocol';
+import { configureLogging } from '../../logging';
+import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
+import { startServer } from '../../../server/main';
+
+/**
+ * `ferry server`: runs the reference Sync API server until SIGINT or SIGTERM.
+ * Prints the base URL on one line, then where the generated token is kept.
+ */
+export async function runServerCommand(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseServerArgs(argv);
+  } catch (error) {
+    process.stderr.write(`ferry server: ${isFerryError(error) ? error.message : String(error)}\n\n${SERVER_USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (parsed.help) {
+    process.stdout.write(SERVER_USAGE);
+    return;
+  }
+  const { options } = parsed;
+  configureLogging({ level: parsed.logLevel, file: path.join(path.resolve(options.dataDir), 'logs', 'server.log'), console: parsed.verbose });
+  const server = await startServer(options);
+  process.stdout.write(`Ferry server listening on ${server.url}\n`);
+  if (server.tokenFile) {
+    process.stdout.write(`${server.tokenCreated ? 'Generated a token, saved in' : 'Using the token saved in'} ${server.tokenFile}\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void server.close().then(resolve, (error: unknown) => {
+        process.stderr.write(`ferry server: error while closing: ${String(error)}\n`);
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

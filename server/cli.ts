@@ -1,0 +1,91 @@
+import { parseArgs } from 'node:util';
+import { FerryError } from '../protocol';
+import type { LogLevel } from '../main/logging';
+import { SERVER_DEFAULTS, type ServerOptions } from './main';
+
+export const SERVER_USAGE = `Usage: ferry server --data DIR [options]
+
+Runs the reference Sync API v1 server.
+
+Options:
+  --data DIR             data directory (SQLite database, blocks, token) [required]
+  --port N               port to listen on; 0 picks a free one (default ${SERVER_DEFAULTS.port})
+  --host ADDR            address to bind (default ${SERVER_DEFAULTS.host})
+  --token T              bearer token; without it one is generated and saved in DIR/token (mode 0600)
+  --sync-budget-ms N     time a mode=sync batch may take before 504 (default ${SERVER_DEFAULTS.syncBudgetMs})
+  --token-ttl DURATION   lifetime of sync tokens and tombstones, e.g. 30d, 12h, 90m (default 30d)
+  --workers N            task worker pool size (default ${SERVER_DEFAULTS.workers})
+  --max-body-bytes N     largest JSON request body (default ${SERVER_DEFAULTS.maxBodyBytes})
+  --log-level LEVEL      error | warn | info | debug (default info), written to DIR/logs/server.log
+  --verbose              also log to the console
+  -h, --help             show this help
+`;
+
+export type ParsedServerArgs =
+  | { help: true }
+  | { help: false; options: ServerOptions; logLevel: LogLevel; verbose: boolean };
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30d`, `12h`, `90m`, `45s`, `500ms` or a plain number of milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw usageError(`Invalid duration '${text}' (use e.g. 30d, 12h, 90m, 45s or milliseconds)`);
+  return Math.round(Number(m[1]) * (UNITS[m[2] ?? 'ms'] ?? 1));
+}
+
+function integer(name: string, text: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw usageError(`--${name} must be an integer between ${min} and ${max}`);
+  return n;
+}
+
+function usageError(message: string): FerryError {
+  return new FerryError('invalid_request', message, { details: { usage: true } });
+}
+
+export function parseServerArgs(argv: string[]): ParsedServerArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        data: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        token: { type: 'string' },
+        'sync-budget-ms': { type: 'string' },
+        'token-ttl': { type: 'string' },
+        workers: { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        'log-level': { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw usageError((error as Error).message);
+  }
+  if (values.help) return { help: true };
+  if (!values.data) throw usageError('--data DIR is required');
+  if (values.token !== undefined && !/^[\x21-\x7e]{8,512}$/.test(values.token)) {
+    throw usageError('--token must be 8-512 printable characters without spaces');
+  }
+  const level = values['log-level'] ?? 'info';
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) throw usageError('--log-level must be error, warn, info or debug');
+  const options: ServerOptions = {
+    dataDir: values.data,
+    port: integer('port', values.port, 0, 65535) ?? SERVER_DEFAULTS.port,
+    host: values.host ?? SERVER_DEFAULTS.host,
+    syncBudgetMs: integer('sync-budget-ms', values['sync-budget-ms'], 1) ?? SERVER_DEFAULTS.syncBudgetMs,
+    tokenTtlMs: values['token-ttl'] === undefined ? SERVER_DEFAULTS.tokenTtlMs : parseDuration(values['token-ttl']),
+    workers: integer('workers', values.workers, 1, 256) ?? SERVER_DEFAULTS.workers,
+    maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'], 1024) ?? SERVER_DEFAULTS.maxBodyBytes,
+  };
+  if (values.token !== undefined) options.token = values.token;
+  if (options.tokenTtlMs !== undefined && options.tokenTtlMs < 1000) throw usageError('--token-ttl must be at least 1s');
+  return { help: false, options, logLevel: level as LogLevel, verbose: values.verbose ?? false };
+}
