@@ -131,8 +131,9 @@ export class LocalSide {
     }
   }
 
-  private async startWatching(): Promise<void> {
-    if (this.watch || this.stopped || this.options.watch === false) return;
+  private startWatching(): Promise<void> {
+    if (this.stopped || this.options.watch === false) return Promise.resolve();
+    if (this.watch) return this.watch.ready;
     this.watch = watchFolder(this.root, () => this.ignore, {
       onHint: (diskRel) => this.onHint(diskRel),
       onError: (error) => {
@@ -140,7 +141,7 @@ export class LocalSide {
         void this.rescan();
       },
     });
-    await this.watch.ready;
+    return this.watch.ready;
   }
 
   private onHint(diskRel: string): void {

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { appendFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { contentHashOf } from '../../main/engine/hashing';
+import { LocalSide } from '../../main/engine/local-side';
+import { makeTestFolder, type TestFolder } from '../helpers/local-folder';
+import { waitFor } from '../helpers/wait';
+
+const hashOfText = (s: string) => contentHashOf([createHash('sha256').update(s).digest('hex')]);
+
+function pushAll(f: TestFolder): void {
+  let n = 0;
+  for (let items = f.store.queue.claim({ limit: 500 }); items.length > 0; items = f.store.queue.claim({ limit: 500 })) {
+    for (const item of items) f.store.queue.complete(item, { revision: `rev-${++n}` });
+  }
+}
+
+describe('local side: watching a real folder', () => {
+  let f: TestFolder;
+  let side: LocalSide;
+  beforeEach(async () => {
+    f = makeTestFolder();
+    f.write('doc.txt', 'v1');
+    side = new LocalSide({ store: f.store, folderId: f.folderId, settleMs: 80, retryDelayMs: 100 });
+    await side.start();
+    pushAll(f);
+  });
+  afterEach(async () => {
+    await side.stop();
+    f.cleanup();
+  });
+
+  const settled = () => waitFor(() => side.idle, { timeoutMs: 5000, message: 'local side idle' });
+
+  it('queues a new file, an empty folder, and a folder delete', async () => {
+    f.write('new.txt', 'hello');
+    f.mkdir('empty');
+    await waitFor(() => f.pendingOps()['new.txt'] && f.pendingOps()['empty'], { message: 'new file and folder queued' });
+    expect(f.pendingOps()).toEqual({ 'new.txt': 'file:upsert', empty: 'dir:upsert' });
+    pushAll(f);
+
+    f.write('box/inner.txt', 'x');
+    await waitFor(() => f.pendingOps()['box/inner.txt'], { message: 'box queued' });
+    await settled();
+    pushAll(f);
+    rmSync(f.abs('box'), { recursive: true });
+    await waitFor(() => f.pendingOps()['box'], { message: 'box delete queued' });
+    await waitFor(() => Object.keys(f.pendingOps()).length === 2, { message: 'both deletes' });
+    expect(f.pendingOps()).toEqual({ box: 'dir:delete', 'box/inner.txt': 'file:delete' });
+  });
+
+  it('an editor save (temp file renamed over the original) ends as one upsert of the final content', async () => {
+    const item = () => f.store.queue.getByPath(f.folderId, 'doc.txt');
+    const generationBefore = item()!.generation;
+    writeFileSync(f.abs('.doc.txt.swx1'), 'v2 draft');
+    appendFileSync(f.abs('.doc.txt.swx1'), ' and final');
+    renameSync(f.abs('.doc.txt.swx1'), f.abs('doc.txt'));
+    await waitFor(() => item()?.state === 'pending', { message: 'doc.txt queued' });
+    await settled();
+    expect(f.pendingOps()).toEqual({ 'doc.txt': 'file:upsert' });
+    expect(item()).toMatchObject({ contentHash: hashOfText('v2 draft and final'), generation: generationBefore + 1 });
+  });
+
+  it('an editor save (original renamed away, new one written, backup removed) ends as one upsert', async () => {
+    renameSync(f.abs('doc.txt'), f.abs('doc.txt.bak'));
+    writeFileSync(f.abs('doc.txt'), 'rewritten');
+    rmSync(f.abs('doc.txt.bak'));
+    await waitFor(() => f.store.queue.getByPath(f.folderId, 'doc.txt')?.state === 'pending', { message: 'doc.txt queued' });
+    await settled();
+    expect(f.pendingOps()).toEqual({ 'doc.txt': 'file:upsert' });
+    expect(f.store.queue.getByPath(f.folderId, 'doc.txt')).toMatchObject({ contentHash: hashOfText('rewritten'), baseRevision: 'rev-1' });
+  });
+
+  it('ignores litter and picks up a new .ferryignore', async () => {
+    f.write('.DS_Store', 'x');
+    f.write('x.tmp', 'x');
+    f.write('.ferryignore', '*.bak\n');
+    f.write('old.bak', 'x');
+    await waitFor(() => f.pendingOps()['.ferryignore'], { message: '.ferryignore queued' });
+    await settled();
+    expect(f.pendingOps()).toEqual({ '.ferryignore': 'file:upsert' });
+  });
+});
