@@ -1,0 +1,308 @@
+import { createHash, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import got, { type Got, type Progress } from 'got';
+import type { z } from 'zod';
+import {
+  BLOCK_SIZE,
+  BatchAcceptedReply,
+  BatchCompletedReply,
+  ChangesPage,
+  FerryError,
+  Folder,
+  HEADERS,
+  ListFoldersReply,
+  MAX_MISSING_HASHES,
+  MissingBlocksReply,
+  PutBlockReply,
+  Task,
+  WaitReply,
+  isSha256Hex,
+  routes,
+  type BatchMode,
+  type CreateFolderRequest,
+  type OperationInput,
+} from '../../protocol';
+import { httpError, malformedReply, transportError } from './errors';
+
+export interface SyncApiClientOptions {
+  /** e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
+  baseUrl: string;
+  token: string;
+  /** Stable id of this device (X-Ferry-Device). */
+  deviceId: string;
+  /** X-Ferry-Run is `<runName>;<runStamp ISO>`; setRun() starts a new run. */
+  runName?: string;
+  runStamp?: Date;
+  /** Per-request timeout for JSON calls (default 60 s); blocks get blockTimeoutMs (default 5 min). */
+  requestTimeoutMs?: number;
+  blockTimeoutMs?: number;
+  /** Keep-alive sockets per origin (default 16). */
+  maxSockets?: number;
+}
+
+/** What every call accepts: a retried request passes its first trackingId again. */
+export interface CallOptions {
+  trackingId?: string;
+  /** X-Ferry-Run for this request, overriding the client's current run. */
+  run?: string;
+  signal?: AbortSignal;
+}
+
+export interface PutBlockOptions extends CallOptions {
+  /** Byte length of a stream body (sent as Content-Length). */
+  size?: number;
+  onProgress?: (sentBytes: number, totalBytes: number | undefined) => void;
+}
+
+export interface SubmitBatchOptions extends CallOptions {
+  mode?: BatchMode;
+  singleOperation?: boolean;
+}
+
+export interface ChangesPageQuery {
+  syncToken?: string;
+  /** The cursor of a `next` link. */
+  cursor?: string;
+  /** A `next` link's href as the server sent it (same origin as baseUrl only). */
+  next?: string;
+  limit?: number;
+}
+
+export type SubmitBatchReply = BatchCompletedReply | BatchAcceptedReply;
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+interface RequestSpec extends CallOptions {
+  method: 'GET' | 'POST' | 'PUT';
+  url: URL;
+  json?: unknown;
+  body?: Buffer | Readable;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+  onUploadProgress?: (progress: Progress) => void;
+}
+
+/** Bytes a JSON answer may take before the client gives up on it (a hostile server cannot exhaust memory). */
+const MAX_JSON_REPLY_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The Sync API v1 client the engine uses. Every reply is checked against the protocol
+ * schemas; every failure is a FerryError with code, status, retryable and retryAfterSeconds.
+ * got's own retries are off: the engine decides when to try again.
+ */
+export class SyncApiClient {
+  private readonly base: URL;
+  private readonly http: Got;
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  private runHeader: string;
+
+  constructor(private readonly options: SyncApiClientOptions) {
+    this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : options.baseUrl + '/');
+    const maxSockets = options.maxSockets ?? 16;
+    this.agents = { http: new http.Agent({ keepAlive: true, maxSockets }), https: new https.Agent({ keepAlive: true, maxSockets }) };
+    this.http = got.extend({
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      agent: this.agents,
+      responseType: 'buffer',
+      timeout: { request: options.requestTimeoutMs ?? 60_000 },
+      headers: { 'user-agent': 'ferry-sync-client/1' },
+    });
+    this.runHeader = formatRun(options.runName ?? 'ferry', options.runStamp ?? new Date());
+  }
+
+  /** Starts a new sync run: later requests carry `<runName>;<stamp>` in X-Ferry-Run. */
+  setRun(runName: string, stamp: Date = new Date()): string {
+    this.runHeader = formatRun(runName, stamp);
+    return this.runHeader;
+  }
+
+  get run(): string {
+    return this.runHeader;
+  }
+
+  /** Which of these blocks the server lacks (split into requests of at most 10,000 hashes). */
+  async missingBlocks(hashes: readonly string[], options: CallOptions = {}): Promise<string[]> {
+    const missing: string[] = [];
+    for (let i = 0; i < hashes.length; i += MAX_MISSING_HASHES) {
+      const chunk = hashes.slice(i, i + MAX_MISSING_HASHES);
+      const trackingId = options.trackingId && i > 0 ? `${options.trackingId}:${i / MAX_MISSING_HASHES}` : options.trackingId;
+      const reply = await this.json(MissingBlocksReply, { ...options, trackingId, method: 'POST', url: this.url(routes.missingBlocks()), json: { hashes: chunk } });
+      missing.push(...reply.missing);
+    }
+    return missing;
+  }
+
+  async putBlock(hash: string, data: Buffer | Readable, options: PutBlockOptions = {}): Promise<PutBlockReply> {
+    assertHash(hash);
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    const size = Buffer.isBuffer(data) ? data.length : options.size;
+    if (size !== undefined) headers['content-length'] = String(size);
+    const onProgress = options.onProgress;
+    return this.json(PutBlockReply, {
+      ...options,
+      method: 'PUT',
+      url: this.url(routes.block(hash)),
+      body: data,
+      headers,
+      timeoutMs: this.options.blockTimeoutMs ?? 300_000,
+      ...(onProgress ? { onUploadProgress: (p: Progress) => onProgress(p.transferred, p.total) } : {}),
+    });
+  }
+
+  /** A block's bytes, verified against its hash (a mismatch is a retryable hash_mismatch). */
+  async getBlock(hash: string, options: CallOptions = {}): Promise<Buffer> {
+    assertHash(hash);
+    const res = await this.send({ ...options, method: 'GET', url: this.url(routes.block(hash)), timeoutMs: this.options.blockTimeoutMs ?? 300_000, maxResponseBytes: BLOCK_SIZE });
+    if (res.status !== 200) throw httpError(res.status, res.headers, res.body);
+    const actual = createHash('sha256').update(res.body).digest('hex');
+    if (actual !== hash) throw new FerryError('hash_mismatch', `Block ${hash} arrived with content hashing to ${actual}`, { retryable: true });
+    return res.body;
+  }
+
+  async createFolder(folderId: string, request: CreateFolderRequest = {}, options: CallOptions = {}): Promise<Folder> {
+    return this.json(Folder, { ...options, method: 'PUT', url: this.url(routes.folder(folderId)), json: request });
+  }
+
+  async listFolders(options: CallOptions = {}): Promise<Folder[]> {
+    return (await this.json(ListFoldersReply, { ...options, method: 'GET', url: this.url(routes.folders()) })).folders;
+  }
+
+  /**
+   * Sends a batch. Sync mode answers with every result; async mode (or a resubmission of a
+   * known tracking id) with the task to poll. A sync batch over the server's budget throws a
+   * retryable 'timeout' whose details.taskId names the task that carries on.
+   */
+  async submitBatch(folderId: string, operations: readonly OperationInput[], options: SubmitBatchOptions = {}): Promise<SubmitBatchReply> {
+    const mode = options.mode ?? 'sync';
+    const url = this.url(routes.sync(folderId));
+    url.searchParams.set('mode', mode);
+    const headers: Record<string, string> = options.singleOperation ? { [HEADERS.singleOperation]: '1' } : {};
+    const res = await this.send({ ...options, method: 'POST', url, json: { operations }, headers, maxResponseBytes: MAX_JSON_REPLY_BYTES });
+    if (res.status >= 400) throw httpError(res.status, res.headers, res.body);
+    const value = parseJson(res.body);
+    const schema = value && typeof value === 'object' && 'results' in value ? BatchCompletedReply : BatchAcceptedReply;
+    return check(schema, value, 'batch reply');
+  }
+
+  async getTask(taskId: string, options: CallOptions = {}): Promise<Task> {
+    return this.json(Task, { ...options, method: 'GET', url: this.url(routes.task(taskId)) });
+  }
+
+  /** One page of the changes feed: the full state without a token, what changed since with one. */
+  async changesPage(folderId: string, query: ChangesPageQuery = {}, options: CallOptions = {}): Promise<ChangesPage> {
+    let url: URL;
+    if (query.next) {
+      url = new URL(query.next, this.base);
+      // A next link elsewhere would carry our bearer token to another host.
+      if (url.origin !== this.base.origin) throw malformedReply('next link points to another origin');
+    } else {
+      url = this.url(routes.changes(folderId));
+      url.searchParams.set('syncModifications', 'true');
+      if (query.cursor) url.searchParams.set('cursor', query.cursor);
+      else if (query.syncToken) url.searchParams.set('syncToken', query.syncToken);
+    }
+    if (query.limit !== undefined) url.searchParams.set('limit', String(query.limit));
+    return this.json(ChangesPage, { ...options, method: 'GET', url, maxResponseBytes: MAX_JSON_REPLY_BYTES });
+  }
+
+  /** Long poll: true as soon as the folder changed after the token, false at the timeout. */
+  async waitForChanges(folderId: string, syncToken: string, timeoutSec: number, options: CallOptions | AbortSignal = {}): Promise<boolean> {
+    const call: CallOptions = options instanceof AbortSignal ? { signal: options } : options;
+    const url = this.url(routes.changesWait(folderId));
+    url.searchParams.set('syncToken', syncToken);
+    url.searchParams.set('timeout', String(Math.max(0, Math.floor(timeoutSec))));
+    const reply = await this.json(WaitReply, { ...call, method: 'GET', url, timeoutMs: timeoutSec * 1000 + 30_000 });
+    return reply.changes;
+  }
+
+  /** A cheap authenticated request: resolves when the server is reachable and accepts the token. */
+  async probe(options: CallOptions = {}): Promise<void> {
+    await this.listFolders(options);
+  }
+
+  /** Closes the keep-alive sockets. */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  private url(path: string): URL {
+    return new URL(path.replace(/^\//, ''), this.base);
+  }
+
+  private async json<S extends z.ZodType>(schema: S, spec: RequestSpec): Promise<z.output<S>> {
+    const res = await this.send({ maxResponseBytes: MAX_JSON_REPLY_BYTES, ...spec });
+    if (res.status >= 400) throw httpError(res.status, res.headers, res.body);
+    if (res.status < 200 || res.status >= 300) throw malformedReply(`unexpected status ${res.status}`);
+    return check(schema, parseJson(res.body), `${spec.method} ${spec.url.pathname}`);
+  }
+
+  private async send(spec: RequestSpec): Promise<RawResponse> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.options.token}`,
+      [HEADERS.device]: this.options.deviceId,
+      [HEADERS.run]: spec.run ?? this.runHeader,
+      [HEADERS.trackingId]: spec.trackingId ?? randomUUID(),
+      ...spec.headers,
+    };
+    if (spec.signal?.aborted) throw transportError(spec.signal.reason, spec.signal);
+    const request = this.http(spec.url, {
+      method: spec.method,
+      headers,
+      ...(spec.json !== undefined ? { json: spec.json } : {}),
+      ...(spec.body !== undefined ? { body: spec.body } : {}),
+      ...(spec.signal ? { signal: spec.signal } : {}),
+      ...(spec.timeoutMs ? { timeout: { request: spec.timeoutMs } } : {}),
+    });
+    if (spec.onUploadProgress) request.on('uploadProgress', spec.onUploadProgress);
+    let tooLarge = false;
+    if (spec.maxResponseBytes !== undefined) {
+      const limit = spec.maxResponseBytes;
+      request.on('downloadProgress', (p: Progress) => {
+        if (p.transferred > limit && !tooLarge) {
+          tooLarge = true;
+          request.cancel();
+        }
+      });
+    }
+    try {
+      const res = await request;
+      return { status: res.statusCode, headers: res.headers, body: res.rawBody ?? Buffer.alloc(0) };
+    } catch (error) {
+      if (tooLarge) throw malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`);
+      throw transportError(error, spec.signal);
+    }
+  }
+}
+
+function formatRun(runName: string, stamp: Date): string {
+  return `${runName.replace(/[^\x20-\x7e]|;/g, '_')};${stamp.toISOString()}`;
+}
+
+function assertHash(hash: string): void {
+  if (!isSha256Hex(hash)) throw new FerryError('invalid_request', `Not a SHA-256 block address: ${String(hash).slice(0, 80)}`);
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown;
+  } catch (error) {
+    throw malformedReply('body is not JSON', error);
+  }
+}
+
+function check<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  throw malformedReply(`${what}: ${first ? `${first.path.join('.') || '(root)'} ${first.message}` : 'does not match the schema'}`, parsed.error);
+}

@@ -1,0 +1,63 @@
+import { ApiErrorBody, FerryError } from '../../protocol';
+
+/** errno codes that mean "the server cannot be reached at all". */
+const OFFLINE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL']);
+/** Server codes worth retrying whatever status they came with. */
+const RETRYABLE_CODES = new Set(['path_locked', 'rate_limited', 'timeout', 'unavailable', 'internal']);
+const RETRYABLE_STATUSES = new Set([408, 423, 429]);
+
+/** Retry-After as seconds: a number of seconds or an HTTP date. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** An HTTP error answer as a FerryError: code and message from the body, retryable from status and code. */
+export function httpError(status: number, headers: Record<string, string | string[] | undefined>, body: Buffer): FerryError {
+  let code = `http_${status}`;
+  let message = `HTTP ${status}`;
+  let details: Record<string, unknown> | undefined;
+  try {
+    const raw = JSON.parse(body.toString('utf8')) as unknown;
+    const parsed = ApiErrorBody.safeParse(raw);
+    if (parsed.success) {
+      code = parsed.data.code;
+      message = parsed.data.message;
+      const { code: _c, message: _m, ...rest } = raw as Record<string, unknown>;
+      if (Object.keys(rest).length > 0) details = rest;
+    }
+  } catch {
+    /* not JSON: keep the status-derived code */
+  }
+  const retryable = status >= 500 || RETRYABLE_STATUSES.has(status) || RETRYABLE_CODES.has(code);
+  const retryAfterHeader = headers['retry-after'];
+  const retryAfterSeconds = parseRetryAfter(Array.isArray(retryAfterHeader) ? retryAfterHeader[0] : retryAfterHeader);
+  return new FerryError(code, message, {
+    status,
+    retryable,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+    ...(details ? { details } : {}),
+  });
+}
+
+/** A failure below HTTP (connection, DNS, timeout, abort) as a FerryError; the original stays in `cause`. */
+export function transportError(error: unknown, signal?: AbortSignal): FerryError {
+  if (error instanceof FerryError) return error;
+  const err = error as { code?: string; name?: string; message?: string };
+  if (signal?.aborted || err.name === 'AbortError' || err.name === 'CancelError') {
+    return new FerryError('aborted', 'Request aborted', { cause: error });
+  }
+  if (err.name === 'TimeoutError' || err.code === 'ETIMEDOUT') {
+    return new FerryError('timeout', `Request timed out: ${err.message ?? ''}`.trim(), { retryable: true, cause: error });
+  }
+  if (err.code && OFFLINE_CODES.has(err.code)) {
+    return new FerryError('offline', `Sync server unreachable (${err.code})`, { retryable: true, cause: error });
+  }
+  return new FerryError('network', `Network error${err.code ? ` (${err.code})` : ''}: ${err.message ?? String(error)}`, { retryable: true, cause: error });
+}
+
+export function malformedReply(what: string, cause?: unknown): FerryError {
+  return new FerryError('malformed_reply', `Malformed reply from the sync server: ${what}`, { retryable: true, cause });
+}
