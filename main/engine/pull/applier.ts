@@ -1,0 +1,374 @@
+import { randomUUID } from 'node:crypto';
+import { promises as fsp, type Stats } from 'node:fs';
+import path from 'node:path';
+import { FerryError } from '../../../protocol/errors';
+import type { IndexEntry } from '../../store';
+import type { Logger } from '../../logging';
+import { contentHashOf } from '../hashing';
+import { conflictPath } from './conflict-name';
+import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
+import type { BlockFetcher } from './downloader';
+import { hashLocalFile, type FileHash } from './local-file';
+import { ensureParents, joinInside, resolveInside } from './safe-path';
+import { dropQueued, pendingOf, type PendingRef, type PullStore } from './store-port';
+
+/** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
+export interface RemoteEntry extends RemoteState {
+  path: string;
+  mtime: number;
+  modificationDate: string;
+  device: string;
+}
+
+export interface ApplyContext {
+  folderId: string;
+  /** The folder root, resolved once (the root itself may be a symlink the user chose). */
+  root: string;
+  tmpDir: string;
+  store: PullStore;
+  fetcher: BlockFetcher;
+  caseInsensitive: boolean;
+  log: Logger;
+}
+
+export interface Observation {
+  abs: string;
+  local: LocalState;
+  hash: FileHash | null;
+  base: IndexEntry | undefined;
+  pending: PendingRef | null;
+}
+
+export interface Plan {
+  entry: RemoteEntry;
+  seen: Observation;
+  action: Action;
+  /** A cancelled mass delete: every delete-local becomes a re-upload of the local file. */
+  keepLocal?: boolean;
+}
+
+export type Outcome =
+  | { kind: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded'; path: string; rule: string }
+  | { kind: 'conflict'; path: string; rule: string; copyPath: string; device: string }
+  | { kind: 'skipped'; path: string; rule: string; reason: string };
+
+const TMP_PREFIX = 'pull-';
+
+const toBase = (e: IndexEntry | undefined): BaseState | undefined =>
+  e && { kind: e.kind, syncedRevision: e.syncedRevision, size: e.size, mtimeMs: e.mtimeMs, inode: e.inode, blocks: e.blocks };
+
+function localOf(stat: Stats | null, dirEmpty: boolean): LocalState {
+  if (stat === null) return { type: 'absent' };
+  if (stat.isSymbolicLink()) return { type: 'other', what: 'symlink' };
+  if (stat.isDirectory()) return { type: 'dir', empty: dirEmpty };
+  if (!stat.isFile()) return { type: 'other', what: 'special file' };
+  return { type: 'file', size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, blocks: null };
+}
+
+/** lstat, queue and index for one path, hashing only when the decision needs it. */
+export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Observation> {
+  const { abs, stat } = await resolveInside(ctx.root, entry.path, { caseInsensitive: ctx.caseInsensitive });
+  const dirEmpty = stat?.isDirectory() ? (await fsp.readdir(abs)).length === 0 : false;
+  let local = localOf(stat, dirEmpty);
+  const base = ctx.store.index.get(ctx.folderId, entry.path);
+  const pending = pendingOf(ctx.store, ctx.folderId, entry.path);
+  const baseState = toBase(base);
+  let hash: FileHash | null = null;
+  if (local.type === 'file' && baseState && pending === null && statMatches(local, baseState) && baseState.blocks) {
+    local = { ...local, blocks: baseState.blocks };
+  } else if (needsHash({ remote: entry, base: baseState, local, pending: pending?.op ?? null })) {
+    hash = await hashLocalFile(abs);
+    // A file still being written reads as changed with unknown blocks: never "unchanged".
+    if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
+  }
+  return { abs, local, hash, base, pending };
+}
+
+export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
+  const seen = await observe(ctx, entry);
+  return { entry, seen, action: decideFor(entry, seen) };
+}
+
+const decideFor = (entry: RemoteEntry, o: Observation): Action =>
+  decide({ remote: entry, base: toBase(o.base), local: o.local, pending: o.pending?.op ?? null });
+
+/** Same type and, for files, same size, mtime and inode: nothing happened in between. */
+function sameLocal(a: LocalState, b: LocalState): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === 'file' && b.type === 'file') return a.size === b.size && a.mtimeMs === b.mtimeMs && a.inode === b.inode;
+  if (a.type === 'dir' && b.type === 'dir') return a.empty === b.empty;
+  return true;
+}
+
+/** Takes the decision again right before acting when the local side moved meanwhile. */
+async function recheck(ctx: ApplyContext, p: Plan): Promise<{ seen: Observation; action: Action }> {
+  const fresh = await observe(ctx, p.entry);
+  if (sameLocal(fresh.local, p.seen.local) && fresh.pending?.generation === p.seen.pending?.generation) {
+    // Keep the blocks learnt at planning time (the stat says the content is the same).
+    return { seen: { ...fresh, local: p.seen.local, hash: fresh.hash ?? p.seen.hash }, action: p.action };
+  }
+  ctx.log.info('local file changed during the pull; deciding again', { path: p.entry.path });
+  return { seen: fresh, action: withPolicy(decideFor(p.entry, fresh), p.keepLocal) };
+}
+
+/** Applies the cancel-mass-delete policy to a decision. */
+export function withPolicy(action: Action, keepLocal: boolean | undefined): Action {
+  return keepLocal && action.kind === 'delete-local' ? { kind: 'reupload-local', rule: `${action.rule}+keep` } : action;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some file systems (and Windows) refuse fsync on a directory; the rename still stands.
+    if (!['EINVAL', 'EPERM', 'EISDIR', 'EBADF'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `<root>/.ferry/tmp`, created as real directories; leftovers of a killed run are removed. */
+export async function prepareTmpDir(root: string): Promise<string> {
+  let dir = root;
+  for (const name of ['.ferry', 'tmp']) {
+    dir = path.join(dir, name);
+    await fsp.mkdir(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
+    const stat = await fsp.lstat(dir);
+    if (stat.isSymbolicLink() || !stat.isDirectory()) {
+      throw new FerryError('unsafe_path', `Refusing to use ${dir}: it is not a real directory`);
+    }
+  }
+  for (const name of await fsp.readdir(dir)) {
+    if (name.startsWith(TMP_PREFIX)) await fsp.rm(path.join(dir, name), { force: true });
+  }
+  return dir;
+}
+
+interface Written {
+  size: number;
+  mtimeMs: number;
+  inode: number;
+  contentHash: string;
+}
+
+/** Writes the verified blocks to a temp file, fsyncs it and sets its mtime. */
+async function writeTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry): Promise<Written> {
+  const handle = await fsp.open(tmp, 'wx');
+  try {
+    // Blocks are fetched ahead (the fetcher bounds concurrency) and written in order.
+    const window = 4;
+    const pending: Array<Promise<Uint8Array>> = [];
+    const start = (i: number) => {
+      const hash = entry.blocks[i];
+      if (hash !== undefined && pending[i] === undefined) {
+        const p = ctx.fetcher.fetch(hash);
+        p.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+        pending[i] = p;
+      }
+    };
+    let written = 0;
+    for (let i = 0; i < entry.blocks.length; i++) {
+      for (let j = i; j < i + window; j++) start(j);
+      const data = await pending[i]!;
+      await handle.write(data, 0, data.length, written);
+      written += data.length;
+      if (written > entry.size) break;
+    }
+    if (written !== entry.size) {
+      throw new FerryError('malformed_reply', `The blocks of ${entry.path} hold ${written} bytes, the feed says ${entry.size}`, { retryable: true });
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  const mtime = new Date(entry.mtime);
+  await fsp.utimes(tmp, mtime, mtime);
+  const stat = await fsp.lstat(tmp);
+  return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, contentHash: contentHashOf(entry.blocks) };
+}
+
+/** Renames the local file aside under a free conflict name; returns its relative path. */
+async function moveAside(ctx: ApplyContext, entry: RemoteEntry, abs: string): Promise<string> {
+  const when = new Date(entry.modificationDate);
+  for (let attempt = 1; attempt < 1000; attempt++) {
+    const rel = conflictPath(entry.path, entry.device, when, attempt);
+    const target = joinInside(ctx.root, rel);
+    const taken = await fsp.lstat(target).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
+    );
+    if (taken) continue;
+    await fsp.rename(abs, target);
+    return rel;
+  }
+  throw new FerryError('conflict_name_exhausted', `No free conflict name next to ${entry.path}`);
+}
+
+const parentRel = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
+
+async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
+  const { entry } = p;
+  const tmp = path.join(ctx.tmpDir, `${TMP_PREFIX}${randomUUID()}.part`);
+  try {
+    const written = await writeTemp(ctx, tmp, entry);
+    await ensureParents(ctx.root, entry.path);
+    const { seen, action } = await recheck(ctx, p);
+    if (action.kind === 'record-only' || action.kind === 'skip') return finishWithout(ctx, entry, seen, action);
+    if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download') {
+      return { kind: 'skipped', path: entry.path, rule: action.rule, reason: `unexpected ${action.kind} for an upsert` };
+    }
+    const copyPath = action.kind === 'conflict-copy-then-download' ? await moveAside(ctx, entry, seen.abs) : null;
+    await fsp.rename(tmp, seen.abs);
+    await fsyncDir(path.dirname(seen.abs));
+    ctx.store.transaction(() => {
+      ctx.store.index.put({
+        folderId: ctx.folderId,
+        path: entry.path,
+        kind: 'file',
+        size: written.size,
+        mtimeMs: written.mtimeMs,
+        inode: written.inode,
+        contentHash: written.contentHash,
+        blocks: [...entry.blocks],
+        syncedRevision: entry.revision,
+      });
+      dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, entry.blocks);
+      if (copyPath !== null) recordConflictCopy(ctx, entry, seen, copyPath);
+    });
+    if (copyPath !== null) return { kind: 'conflict', path: entry.path, rule: action.rule, copyPath, device: entry.device };
+    return { kind: 'downloaded', path: entry.path, rule: action.rule };
+  } finally {
+    await fsp.rm(tmp, { force: true });
+  }
+}
+
+/** The local bytes now live at copyPath: index them as a new file and queue their upload. */
+function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, copyPath: string): void {
+  ctx.store.conflicts.record({ folderId: ctx.folderId, path: entry.path, copyPath, device: entry.device });
+  ctx.store.activity.add({ folderId: ctx.folderId, kind: 'conflict', path: entry.path, message: `Both sides changed; the local version was kept as ${copyPath}` });
+  const local = seen.local;
+  const hash = seen.hash;
+  if (local.type !== 'file' || !local.blocks) return; // still being written: the scanner picks it up
+  const state = {
+    folderId: ctx.folderId,
+    path: copyPath,
+    kind: 'file' as const,
+    size: local.size,
+    mtimeMs: local.mtimeMs,
+    inode: local.inode,
+    contentHash: hash?.contentHash ?? seen.base?.contentHash ?? null,
+    blocks: [...local.blocks],
+  };
+  ctx.store.index.putLocal(state);
+  ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: null });
+}
+
+/** record-only and skip, after a re-check: nothing is written to the folder. */
+function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, action: Action): Outcome {
+  if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
+  ctx.store.transaction(() => {
+    const local = seen.local;
+    if (entry.deleted || local.type !== 'file') {
+      ctx.store.index.remove(ctx.folderId, entry.path);
+    } else {
+      ctx.store.index.put({
+        folderId: ctx.folderId,
+        path: entry.path,
+        kind: 'file',
+        size: local.size,
+        mtimeMs: local.mtimeMs,
+        inode: local.inode,
+        contentHash: seen.hash?.contentHash ?? seen.base?.contentHash ?? null,
+        blocks: [...entry.blocks],
+        syncedRevision: entry.revision,
+      });
+    }
+    dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, entry.deleted ? null : entry.blocks);
+  });
+  return { kind: 'recorded', path: entry.path, rule: action.rule };
+}
+
+/** Keeps the local file and queues it as a new upload (base revision null). */
+async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Promise<Outcome> {
+  const hash = seen.hash ?? (await hashLocalFile(seen.abs));
+  ctx.store.transaction(() => {
+    const local = seen.local;
+    if (local.type === 'file' && hash) {
+      const state = {
+        folderId: ctx.folderId,
+        path: entry.path,
+        kind: 'file' as const,
+        size: hash.size,
+        mtimeMs: hash.mtimeMs,
+        inode: hash.inode,
+        contentHash: hash.contentHash,
+        blocks: hash.blocks,
+      };
+      ctx.store.index.put({ ...state, syncedRevision: null });
+      ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: null });
+    } else {
+      // Changing under us: forget the synced revision and let the scanner queue it.
+      ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, null);
+    }
+  });
+  ctx.store.activity.add({ folderId: ctx.folderId, kind: 'pull_kept_local', path: entry.path, message: 'Deleted remotely but changed here: kept and uploaded again' });
+  return { kind: 'reuploaded', path: entry.path, rule };
+}
+
+/** Removes parents the delete left empty, up to the root; stops at the first non-empty. */
+async function pruneEmptyParents(ctx: ApplyContext, rel: string): Promise<void> {
+  for (let dir = parentRel(rel); dir !== ''; dir = parentRel(dir)) {
+    try {
+      await fsp.rmdir(joinInside(ctx.root, dir));
+    } catch {
+      return; // not empty, not a directory (a symlink is refused by rmdir), or gone
+    }
+    ctx.store.index.remove(ctx.folderId, dir);
+  }
+}
+
+async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
+  const { entry } = p;
+  const { seen, action } = await recheck(ctx, p);
+  if (action.kind === 'reupload-local') return reupload(ctx, entry, seen, action.rule);
+  if (action.kind !== 'delete-local') return finishWithout(ctx, entry, seen, action);
+  if (seen.local.type === 'dir') await fsp.rmdir(seen.abs);
+  else await fsp.unlink(seen.abs);
+  await fsyncDir(path.dirname(seen.abs));
+  ctx.store.transaction(() => {
+    ctx.store.index.remove(ctx.folderId, entry.path);
+    dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, null);
+  });
+  await pruneEmptyParents(ctx, entry.path);
+  return { kind: 'deleted', path: entry.path, rule: action.rule };
+}
+
+/** Carries out one planned action, re-checking the local side right before it acts. */
+export async function apply(ctx: ApplyContext, p: Plan): Promise<Outcome> {
+  switch (p.action.kind) {
+    case 'download':
+    case 'conflict-copy-then-download':
+      return download(ctx, p);
+    case 'delete-local':
+      return deleteLocal(ctx, p);
+    case 'reupload-local': {
+      const { seen, action } = await recheck(ctx, p);
+      if (action.kind === 'reupload-local') return reupload(ctx, p.entry, seen, action.rule);
+      if (action.kind === 'delete-local') return deleteLocal(ctx, { ...p, seen, action });
+      return finishWithout(ctx, p.entry, seen, action);
+    }
+    case 'record-only':
+    case 'skip': {
+      if (p.action.kind === 'skip') return finishWithout(ctx, p.entry, p.seen, p.action);
+      const { seen, action } = await recheck(ctx, p);
+      if (action.kind === 'record-only' || action.kind === 'skip') return finishWithout(ctx, p.entry, seen, action);
+      return apply(ctx, { ...p, seen, action });
+    }
+  }
+}

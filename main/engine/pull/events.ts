@@ -1,0 +1,33 @@
+import { EventEmitter } from 'node:events';
+import type { FerryError } from '../../../protocol/errors';
+import type { MassDeleteVerdict } from './mass-delete';
+
+export interface PullSummary {
+  folderId: string;
+  /** A full sync (no token, or the token had expired). */
+  full: boolean;
+  expired: boolean;
+  pages: number;
+  downloaded: number;
+  deleted: number;
+  recorded: number;
+  reuploaded: number;
+  conflicts: number;
+  skipped: number;
+  /** The run stopped before applying anything because of the mass-delete guard (or the folder is paused). */
+  paused: boolean;
+  tokenStored: boolean;
+  durationMs: number;
+}
+
+export interface PullerEvents {
+  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded'; rule: string }];
+  conflict: [{ folderId: string; path: string; copyPath: string; device: string }];
+  skipped: [{ folderId: string; path: string; reason: string }];
+  error: [{ folderId: string; error: FerryError }];
+  paused: [{ folderId: string; verdict: MassDeleteVerdict }];
+  pulled: [PullSummary];
+}
+
+/** A typed EventEmitter for the puller's events. */
+export class PullerEmitter extends EventEmitter<PullerEvents> {}

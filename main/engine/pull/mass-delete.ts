@@ -1,0 +1,31 @@
+export interface MassDeleteOptions {
+  /** Trips when more than this share of the folder's files would go (0-100). Default 50. */
+  massDeletePercent: number;
+  /** Trips when more than this many files would go. Default 1000. */
+  massDeleteCount: number;
+  /** The percentage rule only counts from this many deletes (a 2-file folder losing one does not ask). Default 3. */
+  massDeleteMinCount: number;
+}
+
+export const DEFAULT_MASS_DELETE: MassDeleteOptions = { massDeletePercent: 50, massDeleteCount: 1000, massDeleteMinCount: 3 };
+
+export interface MassDeleteVerdict {
+  tripped: boolean;
+  deletes: number;
+  files: number;
+  /** For the folder's paused reason and the question to the user. */
+  reason: string;
+}
+
+/** PURE: would `deletes` local file deletions out of `files` indexed files need the user's yes? */
+export function checkMassDelete(deletes: number, files: number, options: MassDeleteOptions = DEFAULT_MASS_DELETE): MassDeleteVerdict {
+  const share = files > 0 ? (deletes / files) * 100 : deletes > 0 ? 100 : 0;
+  const byCount = deletes > options.massDeleteCount;
+  const byShare = deletes >= options.massDeleteMinCount && share > options.massDeletePercent;
+  const tripped = byCount || byShare;
+  const reason = tripped
+    ? `The server's changes would delete ${deletes} of ${files} local files (${Math.round(share)}%). ` +
+      'Confirm to delete them here too, or cancel to keep them and upload them again.'
+    : '';
+  return { tripped, deletes, files, reason };
+}

@@ -1,0 +1,423 @@
+import { promises as fsp } from 'node:fs';
+import { FerryError, asFerryError } from '../../../protocol/errors';
+import { createLogger, type Logger } from '../../logging';
+import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
+import { readChanges } from './changes-reader';
+import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
+import { PullerEmitter, type PullSummary } from './events';
+import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from './mass-delete';
+import type { PullRemote } from './remote-port';
+import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
+import type { PullStore } from './store-port';
+
+export interface PullerOptions {
+  massDeletePercent: number;
+  massDeleteCount: number;
+  massDeleteMinCount: number;
+  /** Block downloads (and files applied) at once. */
+  downloadConcurrency: number;
+  /** Seconds one long poll (changes/wait) may hang. */
+  pollTimeoutSec: number;
+  /** A pull runs at least this often even when the long poll says nothing. */
+  fallbackIntervalMs: number;
+  /** Items per changes page (the server's default when unset). */
+  pageLimit?: number;
+  /** Retry backoff after a failed pull or poll: base and cap. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Overrides the per-folder probe (tests, and disks known to be case-insensitive). */
+  caseInsensitive?: boolean;
+  platform: NodeJS.Platform;
+}
+
+export const DEFAULT_PULLER_OPTIONS: PullerOptions = {
+  ...DEFAULT_MASS_DELETE,
+  downloadConcurrency: 16,
+  pollTimeoutSec: 30,
+  fallbackIntervalMs: 5 * 60_000,
+  retryBaseMs: 1000,
+  retryMaxMs: 60_000,
+  platform: process.platform,
+};
+
+export interface PullerDeps {
+  /** The repositories; store.folders is the folder lookup (id → local root, remote id, state). */
+  store: PullStore;
+  remote: PullRemote;
+  device: { id: string; name: string };
+  clock?: () => number;
+  log?: Logger;
+  options?: Partial<PullerOptions>;
+}
+
+type DeletePolicy = 'guard' | 'confirm' | 'keep';
+
+export interface Puller {
+  /** One pull of a folder now; concurrent requests share the next run ("Sync now", after a push conflict). */
+  pullNow(folderId: string): Promise<PullSummary>;
+  /** pullNow for every folder. */
+  syncNow(): Promise<PullSummary[]>;
+  /** Long poll per folder while online, with a periodic pull as a fallback. */
+  start(folderIds?: string[]): void;
+  stop(): Promise<void>;
+  setOnline(online: boolean): void;
+  /** A paused folder: apply the pending deletes. */
+  confirmMassDelete(folderId: string): Promise<PullSummary>;
+  /** A paused folder: keep the local files and upload them again. */
+  cancelMassDelete(folderId: string): Promise<PullSummary>;
+  /** The guard's verdict for a paused folder (this process), for the UI and CLI. */
+  pendingMassDelete(folderId: string): MassDeleteVerdict | undefined;
+  /** True while a pulled file is between its rename and its index commit (for the scanner). */
+  isApplying(folderId: string, path: string): boolean;
+  readonly events: PullerEmitter;
+}
+
+const emptySummary = (folderId: string): PullSummary => ({
+  folderId,
+  full: false,
+  expired: false,
+  pages: 0,
+  downloaded: 0,
+  deleted: 0,
+  recorded: 0,
+  reuploaded: 0,
+  conflicts: 0,
+  skipped: 0,
+  paused: false,
+  tokenStored: false,
+  durationMs: 0,
+});
+
+/** Runs fn over items with at most `limit` at once; every item runs even when some fail. */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+const isDeleteSide = (p: Plan) => p.entry.deleted;
+
+export function createPullerImpl(deps: PullerDeps): Puller {
+  const options: PullerOptions = { ...DEFAULT_PULLER_OPTIONS, ...deps.options };
+  const { store, remote } = deps;
+  const clock = deps.clock ?? Date.now;
+  const log = deps.log ?? createLogger('pull');
+  const events = new PullerEmitter();
+  const caseCache = new Map<string, boolean>();
+  const applying = new Set<string>();
+  const massPending = new Map<string, MassDeleteVerdict>();
+  // Per folder: the run in progress (tail) and the one waiting behind it (queued).
+  const chains = new Map<string, { tail?: Promise<unknown>; queued?: Promise<PullSummary> }>();
+  let running = false;
+  let online = true;
+  let abort = new AbortController();
+  const wakers = new Set<() => void>();
+  const loops: Array<Promise<void>> = [];
+
+  const key = (folderId: string, path: string) => `${folderId}\u0000${path}`;
+
+  function report(folderId: string, path: string, reason: string): void {
+    store.activity.add({ folderId, kind: 'pull_skipped', path, message: reason });
+    events.emit('skipped', { folderId, path, reason });
+  }
+
+  async function resolveRoot(localRoot: string): Promise<string> {
+    try {
+      const root = await fsp.realpath(localRoot);
+      if (!(await fsp.stat(root)).isDirectory()) throw new Error('not a directory');
+      return root;
+    } catch (error) {
+      // An unmounted disk is an error, never "everything was deleted".
+      throw new FerryError('folder_root_missing', `The folder ${localRoot} is missing or not a directory`, { retryable: true, cause: error });
+    }
+  }
+
+  /** Validated entries, newest per NFC path; invalid or clashing ones are reported. */
+  function validate(folderId: string, items: RemoteEntry[], caseInsensitive: boolean): RemoteEntry[] {
+    const byPath = new Map<string, RemoteEntry>();
+    for (const item of items) {
+      const check = checkRemotePath(item.path, options.platform);
+      if (!check.ok) {
+        report(folderId, item.path, `Invalid remote path: ${check.reason}`);
+        continue;
+      }
+      const current = byPath.get(check.path);
+      if (!current || Date.parse(item.modificationDate) >= Date.parse(current.modificationDate)) byPath.set(check.path, { ...item, path: check.path });
+    }
+    let entries = [...byPath.values()];
+    if (caseInsensitive) {
+      // Live entries claim their spelling first; a delete never clashes with anything.
+      const clashes = findCaseClashes(entries.filter((e) => !e.deleted).map((e) => e.path));
+      for (const path of clashes) report(folderId, path, 'Another remote path differs from this one only in case; this disk cannot hold both');
+      entries = entries.filter((e) => !clashes.has(e.path));
+    }
+    return entries;
+  }
+
+  /** Full sync: a synced path that the full listing no longer has was deleted remotely. */
+  function reconcileDeletes(folderId: string, entries: RemoteEntry[]): RemoteEntry[] {
+    const listed = new Set(entries.map((e) => e.path));
+    const now = new Date(clock()).toISOString();
+    const deletes: RemoteEntry[] = [];
+    for (const row of store.index.listUnder(folderId, '')) {
+      if (row.kind !== 'file' || row.syncedRevision === null || listed.has(row.path)) continue;
+      deletes.push({ path: row.path, revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
+    }
+    return deletes;
+  }
+
+  /** hash → where the index says a local file holds it; built on first need. */
+  function localBlocks(folderId: string, root: string): (hash: string) => LocalBlockRef | undefined {
+    let map: Map<string, LocalBlockRef> | undefined;
+    return (hash) => {
+      if (!map) {
+        map = new Map();
+        for (const row of store.index.listUnder(folderId, '')) {
+          if (row.kind !== 'file' || !row.blocks) continue;
+          for (const [h, ref] of blockRefs(joinInside(root, row.path), row.size, row.blocks)) if (!map.has(h)) map.set(h, ref);
+        }
+      }
+      return map.get(hash);
+    };
+  }
+
+  function countOutcome(summary: PullSummary, folderId: string, outcome: Outcome): void {
+    switch (outcome.kind) {
+      case 'conflict':
+        summary.conflicts++;
+        events.emit('conflict', { folderId, path: outcome.path, copyPath: outcome.copyPath, device: outcome.device });
+        return;
+      case 'skipped':
+        // U1/D1 (already at this revision) is the normal echo of our own pushes: not news.
+        if (outcome.rule === 'U1' || outcome.rule === 'D1') return;
+        summary.skipped++;
+        report(folderId, outcome.path, outcome.reason);
+        return;
+      default:
+        summary[outcome.kind]++;
+        events.emit('applied', { folderId, path: outcome.path, action: outcome.kind, rule: outcome.rule });
+    }
+  }
+
+  async function runPull(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
+    const started = clock();
+    const summary = emptySummary(folderId);
+    const folder = store.folders.require(folderId);
+    if (folder.state === 'paused_mass_delete' && policy === 'guard') return { ...summary, paused: true };
+    const flog = log.child({ folder: folderId });
+    const root = await resolveRoot(folder.localRoot);
+    const tmpDir = await prepareTmpDir(root);
+    let caseInsensitive = options.caseInsensitive ?? caseCache.get(root);
+    if (caseInsensitive === undefined) caseCache.set(root, (caseInsensitive = await isCaseInsensitiveDir(tmpDir)));
+
+    const readOptions = { signal: abort.signal, ...(options.pageLimit ? { limit: options.pageLimit } : {}) };
+    let read = await readChanges(remote, folder.remoteId, store.tokens.get(folderId), readOptions);
+    if (read.kind === 'expired') {
+      flog.warn('sync token expired; running a full sync');
+      summary.expired = true;
+      read = await readChanges(remote, folder.remoteId, undefined, readOptions);
+      if (read.kind === 'expired') throw new FerryError('sync_token_expired', 'The server rejected a full sync as expired', { retryable: true });
+    }
+    summary.full = read.full;
+    summary.pages = read.pages;
+
+    let entries = validate(folderId, read.items, caseInsensitive);
+    if (read.full) entries = entries.concat(reconcileDeletes(folderId, entries));
+
+    const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal: localBlocks(folderId, root), signal: abort.signal });
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog };
+    const errors: FerryError[] = [];
+    const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
+      const e = asFerryError(error);
+      if (e.code === 'unsafe_path') {
+        summary.skipped++;
+        report(folderId, entry.path, e.message);
+        return true;
+      }
+      errors.push(e);
+      flog.warn('pull item failed', { path: entry.path, code: e.code, error: e.message });
+      return false;
+    };
+
+    const plans: Plan[] = [];
+    await forEachLimited(entries, options.downloadConcurrency, async (entry) => {
+      try {
+        plans.push(await plan(ctx, entry));
+      } catch (error) {
+        unsafe(entry, error);
+      }
+    });
+
+    const localDeletes = plans.filter((p) => p.action.kind === 'delete-local' && p.seen.local.type === 'file').length;
+    if (localDeletes > 0 && policy === 'guard') {
+      const files = [...store.index.snapshot(folderId).values()].filter((s) => s.kind === 'file').length;
+      const verdict = checkMassDelete(localDeletes, files, options);
+      if (verdict.tripped) {
+        store.transaction(() => {
+          store.folders.pause(folderId, verdict.reason);
+          store.activity.add({ folderId, kind: 'mass_delete_paused', message: verdict.reason });
+        });
+        massPending.set(folderId, verdict);
+        flog.warn('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
+        events.emit('paused', { folderId, verdict });
+        const paused = { ...summary, paused: true, durationMs: clock() - started };
+        events.emit('pulled', paused);
+        return paused;
+      }
+    }
+    const keepLocal = policy === 'keep';
+    const final = plans.map((p) => (keepLocal ? { ...p, action: withPolicy(p.action, true), keepLocal } : p));
+
+    const run = async (p: Plan) => {
+      const k = key(folderId, p.entry.path);
+      applying.add(k);
+      try {
+        countOutcome(summary, folderId, await apply(ctx, p));
+      } catch (error) {
+        unsafe(p.entry, error);
+      } finally {
+        applying.delete(k);
+      }
+    };
+    // Deletes first: a path that turns from file into directory (or back) needs the old one gone.
+    await forEachLimited(final.filter(isDeleteSide), options.downloadConcurrency, run);
+    await forEachLimited(final.filter((p) => !isDeleteSide(p)), options.downloadConcurrency, run);
+
+    if (errors.length > 0) {
+      const first = errors[0]!;
+      throw new FerryError(first.code, `${errors.length} change(s) could not be applied; the pull will run again. First: ${first.message}`, {
+        retryable: errors.some((e) => e.retryable),
+        cause: first,
+        ...(first.retryAfterSeconds !== undefined ? { retryAfterSeconds: first.retryAfterSeconds } : {}),
+      });
+    }
+    // Every page applied: only now does the token move (and a confirmed/cancelled pause end).
+    store.transaction(() => {
+      store.tokens.set(folderId, read.token);
+      if (policy !== 'guard' && store.folders.get(folderId)?.state === 'paused_mass_delete') store.folders.setOk(folderId);
+    });
+    if (policy !== 'guard') massPending.delete(folderId);
+    summary.tokenStored = true;
+    summary.durationMs = clock() - started;
+    flog.info('pulled', { ...summary });
+    events.emit('pulled', summary);
+    return summary;
+  }
+
+  function guarded(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
+    return runPull(folderId, policy).catch((error: unknown) => {
+      const e = asFerryError(error);
+      if (!abort.signal.aborted) events.emit('error', { folderId, error: e });
+      throw e;
+    });
+  }
+
+  function enqueueRun(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
+    const chain = chains.get(folderId) ?? {};
+    chains.set(folderId, chain);
+    if (policy === 'guard' && chain.queued) return chain.queued;
+    const before = chain.tail ?? Promise.resolve();
+    const next: Promise<PullSummary> = before
+      .catch(() => undefined)
+      .then(() => {
+        if (chain.queued === next) chain.queued = undefined;
+        return guarded(folderId, policy);
+      });
+    if (policy === 'guard') chain.queued = next;
+    chain.tail = next;
+    return next;
+  }
+
+  // --- scheduling -------------------------------------------------------------------------
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      wakers.add(done);
+    });
+  }
+  const wakeAll = () => [...wakers].forEach((w) => w());
+
+  function backoff(failures: number, error: unknown): number {
+    const e = asFerryError(error);
+    if (e.retryAfterSeconds !== undefined) return e.retryAfterSeconds * 1000;
+    const exp = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.min(failures - 1, 16));
+    return exp / 2 + Math.random() * (exp / 2);
+  }
+
+  async function loop(folderId: string): Promise<void> {
+    let failures = 0;
+    while (running) {
+      if (!online) {
+        await sleep(options.fallbackIntervalMs);
+        continue;
+      }
+      try {
+        await enqueueRun(folderId, 'guard');
+        failures = 0;
+      } catch (error) {
+        if (!running) return;
+        await sleep(backoff(++failures, error));
+        continue;
+      }
+      const lastPull = clock();
+      while (running && online) {
+        const remaining = options.fallbackIntervalMs - (clock() - lastPull);
+        if (remaining <= 0) break;
+        const folder = store.folders.get(folderId);
+        if (!folder) return;
+        const token = store.tokens.get(folderId);
+        if (!token || folder.state !== 'ok') {
+          await sleep(remaining);
+          break;
+        }
+        try {
+          const timeout = Math.max(1, Math.min(options.pollTimeoutSec, Math.ceil(remaining / 1000)));
+          if (await remote.waitForChanges(folder.remoteId, token, timeout, { signal: abort.signal })) break;
+        } catch (error) {
+          if (!running) return;
+          const e = asFerryError(error);
+          // An expired token shows up on the next pull, which runs the full sync.
+          if (e.code === 'sync_token_expired') break;
+          log.warn('long poll failed', { folder: folderId, code: e.code, error: e.message });
+          await sleep(backoff(++failures, e));
+          break;
+        }
+      }
+    }
+  }
+
+  return {
+    events,
+    pullNow: (folderId) => enqueueRun(folderId, 'guard'),
+    syncNow: () => Promise.all(store.folders.list().map((f) => enqueueRun(f.id, 'guard'))),
+    start(folderIds) {
+      if (running) return;
+      running = true;
+      abort = new AbortController();
+      for (const id of folderIds ?? store.folders.list().map((f) => f.id)) loops.push(loop(id));
+    },
+    async stop() {
+      running = false;
+      abort.abort();
+      wakeAll();
+      await Promise.allSettled(loops.splice(0));
+      await Promise.allSettled([...chains.values()].map((c) => c.tail));
+    },
+    setOnline(value) {
+      online = value;
+      wakeAll();
+    },
+    confirmMassDelete: (folderId) => enqueueRun(folderId, 'confirm'),
+    cancelMassDelete: (folderId) => enqueueRun(folderId, 'keep'),
+    pendingMassDelete: (folderId) => massPending.get(folderId),
+    isApplying: (folderId, path) => applying.has(key(folderId, path)),
+  };
+}

@@ -1,0 +1,36 @@
+import type { Store } from '../../store';
+
+/** The repositories the puller touches; a whole Store fits. */
+export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'tokens' | 'conflicts' | 'activity' | 'transaction'>;
+
+/** A live queue item for a path as the planner saw it. */
+export interface PendingRef {
+  op: 'upsert' | 'delete';
+  generation: number;
+}
+
+export function pendingOf(store: PullStore, folderId: string, path: string): PendingRef | null {
+  const item = store.queue.getByPath(folderId, path);
+  if (!item || item.state === 'done') return null;
+  return { op: item.op, generation: item.generation };
+}
+
+const sameList = (a: readonly string[] | null, b: readonly string[] | null): boolean =>
+  !!a && !!b && a.length === b.length && a.every((h, i) => h === b[i]);
+
+/**
+ * Drops the queued local change for a path once the pull has accounted for it: the
+ * generation the planner saw, or an echo of the content just written. A newer change the
+ * user made meanwhile stays queued. An item in flight is left to the pusher: the server
+ * answers its stale base revision with a conflict, never an overwrite.
+ *
+ * The queue repo has no cancel: a delete with a null base on a live, idle row is its
+ * documented way to drop the row ('cancelled').
+ */
+export function dropQueued(store: PullStore, folderId: string, path: string, seen: PendingRef | null, written: readonly string[] | null): boolean {
+  const item = store.queue.getByPath(folderId, path);
+  if (!item || item.state === 'done' || item.inFlightGeneration !== null) return false;
+  const accounted = (seen !== null && item.generation === seen.generation) || (item.op === 'upsert' && sameList(item.blocks, written));
+  if (!accounted) return false;
+  return store.queue.enqueue({ folderId, path, kind: item.kind, op: 'delete', baseRevision: null }) === 'cancelled';
+}
