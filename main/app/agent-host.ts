@@ -1,0 +1,50 @@
+import type { AgentService, Settings, SettingsUpdate, SettingsView } from '../../preload/contract';
+
+/**
+ * What the Electron shell needs from the engine, and what it hands over. The engine's
+ * `createAgent(options)` (main/engine/agent.ts) returns an AgentHost; the shell never
+ * reaches past this interface, so the shell is tested with a fake and the engine without
+ * Electron.
+ */
+export interface AgentHost {
+  /** The contract handlers plus events. Answers before `start` (settings can be written first). */
+  readonly service: AgentService;
+  /** Starts (or restarts) syncing with these settings. */
+  start(settings: Settings): Promise<void>;
+  /** Stops watchers and in-flight work and closes the databases; safe to call twice. */
+  stop(): Promise<void>;
+  /** The configured folders, for the tray's "Open folder" submenu. */
+  folders(): AgentFolder[];
+  /** The agent's log file (the "Open logs" action shows its folder). */
+  readonly logFile: string;
+}
+
+export interface AgentFolder {
+  id: string;
+  localPath: string;
+}
+
+/** Settings persistence the shell provides: JSON in userData, the token in safeStorage. */
+export interface AgentSettingsStore {
+  /** The complete settings, or null before the first save (or with no readable token). */
+  load(): Settings | null;
+  /** Validates and saves; an empty or absent token keeps the stored one. Throws FerryError 'invalid_input' with fields. */
+  save(update: SettingsUpdate): Settings;
+  /** What the UI may see (never the token), or null before the first save. */
+  view(): SettingsView | null;
+  tokenProtection(): 'os' | 'plaintext';
+}
+
+export interface AgentOptions {
+  /** Where the agent keeps its databases (Electron: userData). */
+  dataDir: string;
+  /** Where the agent writes its rotating log. */
+  logFile: string;
+  settings: AgentSettingsStore;
+  /** better-sqlite3's `nativeBinding`: the build for Electron's ABI (see native-binding.ts). */
+  nativeBinding?: string;
+  deviceName?: string;
+}
+
+/** The engine's factory, as main.ts expects it from main/engine/agent.ts. */
+export type CreateAgent = (options: AgentOptions) => AgentHost | Promise<AgentHost>;
