@@ -123,7 +123,11 @@ function tooLarge(maxBytes: number): FerryError {
 
 export function sendJson(ctx: Pick<RequestContext, 'res' | 'trackingId'>, reply: JsonReply): void {
   const { res } = ctx;
-  if (res.headersSent) return;
+  // A streamed answer that failed midway cannot become JSON any more: cut it off instead.
+  if (res.headersSent) {
+    if (!res.writableEnded) res.destroy();
+    return;
+  }
   const payload = JSON.stringify(reply.body);
   res.writeHead(reply.status, {
     'content-type': 'application/json; charset=utf-8',
