@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { decide, needsHash, type BaseState, type DecideInput, type LocalState, type RemoteState } from '../../main/engine/pull/decide';
+
+const R1 = '1';
+const R2 = '2';
+const A = ['a'.repeat(64)];
+const B = ['b'.repeat(64)];
+const C = ['c'.repeat(64)];
+
+const remoteUp = (revision = R2, blocks = B): RemoteState => ({ revision, deleted: false, size: 10, blocks });
+const remoteDel = (revision: string | null = R2): RemoteState => ({ revision, deleted: true, size: 0, blocks: [] });
+const base = (over: Partial<BaseState> = {}): BaseState => ({ kind: 'file', syncedRevision: R1, size: 10, mtimeMs: 1000, inode: 7, blocks: A, ...over });
+const file = (blocks: readonly string[] | null, over: Partial<{ size: number; mtimeMs: number; inode: number }> = {}): LocalState => ({
+  type: 'file',
+  size: 10,
+  mtimeMs: 1000,
+  inode: 7,
+  blocks,
+  ...over,
+});
+const absent: LocalState = { type: 'absent' };
+const edited = (blocks: readonly string[]) => file(blocks, { mtimeMs: 2000 });
+
+const rule = (input: Partial<DecideInput> & Pick<DecideInput, 'remote'>) => {
+  const a = decide({ base: undefined, local: absent, pending: null, ...input });
+  return `${a.kind}/${a.rule}`;
+};
+
+describe('decide: remote upsert', () => {
+  it('U1 skips a revision already synced (the echo of our own push)', () => {
+    expect(rule({ remote: remoteUp(R1), base: base(), local: edited(C) })).toBe('skip/U1');
+  });
+  it('U2 downloads a path that is absent and never synced', () => {
+    expect(rule({ remote: remoteUp() })).toBe('download/U2');
+    expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }) })).toBe('download/U2');
+  });
+  it('U3 restores the remote version over a local delete', () => {
+    expect(rule({ remote: remoteUp(), base: base(), pending: 'delete' })).toBe('download/U3');
+    expect(rule({ remote: remoteUp(), base: base() })).toBe('download/U3');
+  });
+  it('U4 only records identical content, even when both sides changed', () => {
+    expect(rule({ remote: remoteUp(R2, C), base: base(), local: edited(C), pending: 'upsert' })).toBe('record-only/U4');
+    expect(rule({ remote: remoteUp(R2, C), local: file(C) })).toBe('record-only/U4');
+  });
+  it('U4 needs the same size too', () => {
+    expect(rule({ remote: { ...remoteUp(R2, C), size: 11 }, local: file(C) })).not.toBe('record-only/U4');
+  });
+  it('U5 overwrites a local file unchanged since the last sync (by stat or by blocks)', () => {
+    expect(rule({ remote: remoteUp(), base: base(), local: file(A) })).toBe('download/U5');
+    expect(rule({ remote: remoteUp(), base: base(), local: file(A, { mtimeMs: 5 }) })).toBe('download/U5');
+  });
+  it('U6 keeps both when the local file changed or is new', () => {
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C) })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteUp(), base: base(), local: file(A), pending: 'upsert' })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteUp(), local: file(C) })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: file(A) })).toBe('conflict-copy-then-download/U6');
+    // Unknown blocks (the file was being written) are never "unchanged".
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(null as never) })).toBe('conflict-copy-then-download/U6');
+  });
+  it('U7 and U8 skip directories, symlinks and special files', () => {
+    expect(rule({ remote: remoteUp(), local: { type: 'dir', empty: true } })).toBe('skip/U7');
+    expect(rule({ remote: remoteUp(), local: { type: 'other', what: 'symlink' } })).toBe('skip/U8');
+  });
+});
+
+describe('decide: remote delete', () => {
+  it('D1 skips a tombstone already synced', () => {
+    expect(rule({ remote: remoteDel(R1), base: base(), local: file(A) })).toBe('skip/D1');
+  });
+  it('D2 records a delete of something already gone', () => {
+    expect(rule({ remote: remoteDel() })).toBe('record-only/D2');
+    expect(rule({ remote: remoteDel(), base: base(), pending: 'delete' })).toBe('record-only/D2');
+  });
+  it('D3 keeps and re-uploads a local file the server never had from us', () => {
+    expect(rule({ remote: remoteDel(), local: file(C) })).toBe('reupload-local/D3');
+    expect(rule({ remote: remoteDel(null), base: base({ syncedRevision: null }), local: file(A) })).toBe('reupload-local/D3');
+  });
+  it('D4 deletes a local file unchanged since the last sync', () => {
+    expect(rule({ remote: remoteDel(), base: base(), local: file(A) })).toBe('delete-local/D4');
+    expect(rule({ remote: remoteDel(null), base: base(), local: file(null) })).toBe('delete-local/D4');
+  });
+  it('D5 keeps a local file changed since the last sync', () => {
+    expect(rule({ remote: remoteDel(), base: base(), local: edited(C) })).toBe('reupload-local/D5');
+    expect(rule({ remote: remoteDel(), base: base(), local: file(A), pending: 'upsert' })).toBe('reupload-local/D5');
+  });
+  it('D6 removes only an empty directory', () => {
+    expect(rule({ remote: remoteDel(), base: base({ kind: 'dir' }), local: { type: 'dir', empty: true } })).toBe('delete-local/D6');
+    expect(rule({ remote: remoteDel(), base: base({ kind: 'dir' }), local: { type: 'dir', empty: false } })).toBe('skip/D6');
+  });
+  it('D7 never touches a symlink', () => {
+    expect(rule({ remote: remoteDel(), base: base(), local: { type: 'other', what: 'symlink' } })).toBe('skip/D7');
+  });
+});
+
+describe('needsHash', () => {
+  const input = (over: Partial<DecideInput>): DecideInput => ({ remote: remoteUp(), base: base(), local: edited(null as never), pending: null, ...over });
+  it('hashes for an upsert so identical content is recognised', () => {
+    expect(needsHash(input({}))).toBe(true);
+  });
+  it('does not hash an echo, a known hash, or a missing file', () => {
+    expect(needsHash(input({ remote: remoteUp(R1) }))).toBe(false);
+    expect(needsHash(input({ local: file(A) }))).toBe(false);
+    expect(needsHash(input({ local: absent }))).toBe(false);
+  });
+  it('hashes a delete only when "unchanged since sync" is the question', () => {
+    expect(needsHash(input({ remote: remoteDel() }))).toBe(true);
+    expect(needsHash(input({ remote: remoteDel(), pending: 'upsert' }))).toBe(false);
+    expect(needsHash(input({ remote: remoteDel(), base: undefined }))).toBe(false);
+  });
+});
