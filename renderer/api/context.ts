@@ -1,0 +1,17 @@
+import { createContext, useContext } from 'react';
+import type { FerryApi } from '../../preload/contract';
+import type { ChooseFolder } from './bridge';
+
+/** The transport the views talk through, and the desktop-only folder picker if there is one. */
+export interface ApiContextValue {
+  api: FerryApi;
+  chooseFolder?: ChooseFolder;
+}
+
+export const ApiContext = createContext<ApiContextValue | undefined>(undefined);
+
+export function useApi(): ApiContextValue {
+  const value = useContext(ApiContext);
+  if (!value) throw new Error('useApi outside <ApiContext.Provider>');
+  return value;
+}

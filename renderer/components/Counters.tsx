@@ -1,0 +1,38 @@
+import { QueueState } from '../../preload/contract';
+import type { QueueCounts } from '../../preload/contract';
+import { formatCount } from '../format';
+
+export const STATE_LABELS: Record<QueueState, string> = {
+  pending: 'Pending',
+  in_flight: 'In flight',
+  retry_wait: 'Waiting to retry',
+  failed: 'Failed',
+  done: 'Done',
+};
+
+/** Per-state counts that double as the queue's filter. */
+export function Counters({ counts, selected, onSelect }: { counts: QueueCounts | undefined; selected: QueueState | undefined; onSelect(state: QueueState | undefined): void }) {
+  const total = counts ? Object.values(counts).reduce((sum, n) => sum + n, 0) : undefined;
+  return (
+    <div className="counters" role="group" aria-label="Filter by state">
+      <button type="button" aria-pressed={selected === undefined} onClick={() => onSelect(undefined)} data-testid="counter-all">
+        <span className="counter-label">All</span>
+        <span className="counter-value">{total === undefined ? '–' : formatCount(total)}</span>
+      </button>
+      {QueueState.options.map((state) => (
+        <button
+          key={state}
+          type="button"
+          className={`counter counter-${state}`}
+          aria-pressed={selected === state}
+          onClick={() => onSelect(selected === state ? undefined : state)}
+          data-testid={`counter-${state}`}
+          data-count={counts?.[state] ?? ''}
+        >
+          <span className="counter-label">{STATE_LABELS[state]}</span>
+          <span className="counter-value">{counts ? formatCount(counts[state]) : '–'}</span>
+        </button>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,47 @@
+import type { QueueItem } from '../../preload/contract';
+import { formatBytes, formatRelative, percentDone } from '../format';
+import { STATE_LABELS } from './Counters';
+
+export const QUEUE_ROW_HEIGHT = 60;
+
+export function QueueRow({ item, onRetry }: { item: QueueItem; onRetry(id: number): void }) {
+  const percent = percentDone(item.bytesDone, item.bytesTotal);
+  return (
+    <div className={`queue-row state-${item.state}`} data-testid="queue-row" data-path={item.path} data-state={item.state} data-id={item.id}>
+      <div className="queue-row-main">
+        <span className="queue-path" title={item.path}>
+          {item.path}
+        </span>
+        <span className={`badge badge-${item.state}`}>{STATE_LABELS[item.state]}</span>
+        {item.state === 'failed' ? (
+          <button type="button" className="small" onClick={() => onRetry(item.id)} aria-label={`Retry ${item.path}`} data-testid="retry-item">
+            Retry
+          </button>
+        ) : null}
+      </div>
+      <div className="queue-row-meta">
+        <span>{item.folderId}</span>
+        <span>{item.op}</span>
+        <span>
+          {item.attempts} {item.attempts === 1 ? 'attempt' : 'attempts'}
+        </span>
+        {item.nextAttemptAt && item.state === 'retry_wait' ? <span>next try {formatRelative(item.nextAttemptAt)}</span> : null}
+        {item.state === 'in_flight' && item.bytesTotal > 0 ? (
+          <span className="progress-wrap">
+            <progress max={100} value={percent} aria-label={`Progress of ${item.path}`} />
+            {formatBytes(item.bytesDone)} / {formatBytes(item.bytesTotal)}
+          </span>
+        ) : null}
+        {item.error ? (
+          <span className="queue-error" title={item.error.message}>
+            {item.error.message} ({item.error.code})
+          </span>
+        ) : null}
+      </div>
+    </div>
+  );
+}
+
+export function QueueRowPlaceholder() {
+  return <div className="queue-row placeholder" aria-busy="true">Loading…</div>;
+}

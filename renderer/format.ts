@@ -1,0 +1,45 @@
+/** Display formatting shared by the views (pure, unit-tested). */
+
+const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
+
+/** SI sizes, like the OS file managers: 1 KB = 1000 B. */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '–';
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)} ${UNITS[unit]}`;
+}
+
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(bytesPerSecond)}/s`;
+}
+
+const counter = new Intl.NumberFormat('en');
+export function formatCount(n: number): string {
+  return counter.format(n);
+}
+
+/** "in 5 s", "3 min ago", "2 h ago"; dates further than a day away as a date. */
+export function formatRelative(iso: string | null, now: number = Date.now()): string {
+  if (!iso) return 'never';
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  const seconds = Math.round((at - now) / 1000);
+  const size = Math.abs(seconds);
+  if (size < 5) return 'just now';
+  const amount =
+    size < 60 ? `${size} s` : size < 3600 ? `${Math.round(size / 60)} min` : size < 86_400 ? `${Math.round(size / 3600)} h` : undefined;
+  if (!amount) return new Date(at).toLocaleString();
+  return seconds > 0 ? `in ${amount}` : `${amount} ago`;
+}
+
+/** 0–100, for progress bars; an unknown total shows as 0. */
+export function percentDone(done: number, total: number): number {
+  if (total <= 0) return 0;
+  return Math.min(100, Math.max(0, Math.round((done / total) * 100)));
+}

@@ -1,0 +1,91 @@
+import { StrictMode, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import type { Root } from 'react-dom/client';
+import { App } from './App';
+import { findBridge, folderChooser } from './api/bridge';
+import { ApiContext } from './api/context';
+import { HttpFerryApi } from './api/http-transport';
+import { exchangeLoginCode, forgetToken, storedToken, storeToken, takeLoginCode } from './api/session';
+import { SignInView } from './views/SignInView';
+
+/**
+ * One bundle, two hosts. Inside Electron the preload bridge (`window.ferry`) is the
+ * transport; in a browser it is HTTP + SSE to the agent that served the page, after a
+ * sign-in by login code (from the printed link) or by pasting the control token.
+ */
+declare global {
+  interface Window {
+    ferry?: unknown;
+  }
+}
+
+const element = document.getElementById('root');
+if (!element) throw new Error('index.html lacks #root');
+const root = createRoot(element);
+
+const bridge = findBridge(window);
+if (bridge) {
+  root.render(
+    <StrictMode>
+      <ApiContext.Provider value={{ api: bridge, chooseFolder: folderChooser(bridge) }}>
+        <App connected />
+      </ApiContext.Provider>
+    </StrictMode>,
+  );
+} else {
+  void startInBrowser(root);
+}
+
+async function startInBrowser(target: Root): Promise<void> {
+  // Take the code out of the address bar before anything else can record it.
+  const code = takeLoginCode(window.location, window.history);
+  let message: string | undefined;
+  if (code) {
+    try {
+      storeToken(sessionStorage, await exchangeLoginCode(code));
+    } catch (error) {
+      message = error instanceof Error ? error.message : String(error);
+    }
+  }
+  const token = storedToken(sessionStorage);
+  if (token) showApp(target, token);
+  else showSignIn(target, message);
+}
+
+function showSignIn(target: Root, message?: string): void {
+  target.render(
+    <SignInView
+      message={message}
+      onSubmit={async (token) => {
+        const probe = new HttpFerryApi({ token });
+        const result = await probe.call('getStatus', {});
+        if (!result.ok) return result.error.code === 'unauthorized' ? 'That token was not accepted.' : result.error.message;
+        storeToken(sessionStorage, token);
+        showApp(target, token);
+        return undefined;
+      }}
+    />,
+  );
+}
+
+function showApp(target: Root, token: string): void {
+  const signOut = () => {
+    forgetToken(sessionStorage);
+    showSignIn(target, 'The agent no longer accepts this session; sign in again.');
+  };
+  target.render(
+    <StrictMode>
+      <BrowserApp token={token} onUnauthorized={signOut} />
+    </StrictMode>,
+  );
+}
+
+function BrowserApp({ token, onUnauthorized }: { token: string; onUnauthorized(): void }) {
+  const [connected, setConnected] = useState(true);
+  const [api] = useState(() => new HttpFerryApi({ token, onUnauthorized, onConnectionChange: setConnected }));
+  return (
+    <ApiContext.Provider value={{ api }}>
+      <App connected={connected} />
+    </ApiContext.Provider>
+  );
+}

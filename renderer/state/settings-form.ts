@@ -1,0 +1,120 @@
+import { fieldErrors, SettingsUpdate } from '../../preload/contract';
+import type { SettingsView } from '../../preload/contract';
+
+/**
+ * The settings window's form model: text as typed, converted to a SettingsUpdate and
+ * checked with the contract's own schema, problems keyed by the contract's field paths
+ * ("folders.0.remoteId"), exactly like the agent's `invalid_settings` answer.
+ */
+export interface FolderRow {
+  localPath: string;
+  remoteId: string;
+}
+
+export interface SettingsFormValues {
+  serverUrl: string;
+  /** Empty keeps the stored token. */
+  token: string;
+  folders: FolderRow[];
+  concurrency: string;
+  retryLimit: string;
+  /** Shown in KB/s; the contract stores bytes per second. */
+  bandwidthLimitKBps: string;
+  /** One gitignore pattern per line. */
+  ignoreRules: string;
+  startAtLogin: boolean;
+  notifications: boolean;
+  massDeletePercent: string;
+  massDeleteCount: string;
+  /** Not in the form; kept as loaded. */
+  asyncThreshold: number;
+}
+
+export type FieldErrors = Record<string, string>;
+export type FormCheck = { ok: true; update: SettingsUpdate } | { ok: false; fields: FieldErrors };
+
+export function formFromSettings(view: SettingsView): SettingsFormValues {
+  return {
+    serverUrl: view.serverUrl,
+    token: '',
+    folders: view.folders.map(({ localPath, remoteId }) => ({ localPath, remoteId })),
+    concurrency: String(view.concurrency),
+    retryLimit: String(view.retryLimit),
+    bandwidthLimitKBps: String(Math.round(view.bandwidthLimit / 1000)),
+    ignoreRules: view.ignoreRules.join('\n'),
+    startAtLogin: view.startAtLogin,
+    notifications: view.notifications,
+    massDeletePercent: String(view.massDeletePercent),
+    massDeleteCount: String(view.massDeleteCount),
+    asyncThreshold: view.asyncThreshold,
+  };
+}
+
+/** Non-empty lines with their 1-based line numbers, so errors can name the line. */
+export function ignoreRuleLines(text: string): Array<{ rule: string; line: number }> {
+  return text
+    .split(/\r?\n/)
+    .map((rule, index) => ({ rule: rule.trim(), line: index + 1 }))
+    .filter(({ rule }) => rule.length > 0);
+}
+
+export function validateSettingsForm(form: SettingsFormValues, options: { hasToken: boolean }): FormCheck {
+  const fields: FieldErrors = {};
+  const whole = (key: string, text: string, scale = 1): number => {
+    if (!/^\s*\d+\s*$/.test(text)) {
+      fields[key] = 'enter a whole number';
+      return 0;
+    }
+    return Number(text) * scale;
+  };
+  const rules = ignoreRuleLines(form.ignoreRules);
+  const candidate = {
+    serverUrl: form.serverUrl.trim(),
+    ...(form.token ? { token: form.token } : {}),
+    folders: form.folders.map((folder) => ({ localPath: folder.localPath.trim(), remoteId: folder.remoteId.trim() })),
+    concurrency: whole('concurrency', form.concurrency),
+    retryLimit: whole('retryLimit', form.retryLimit),
+    bandwidthLimit: whole('bandwidthLimit', form.bandwidthLimitKBps, 1000),
+    ignoreRules: rules.map(({ rule }) => rule),
+    startAtLogin: form.startAtLogin,
+    notifications: form.notifications,
+    massDeletePercent: whole('massDeletePercent', form.massDeletePercent),
+    massDeleteCount: whole('massDeleteCount', form.massDeleteCount),
+    asyncThreshold: form.asyncThreshold,
+  };
+  const parsed = SettingsUpdate.safeParse(candidate);
+  if (!parsed.success) for (const [key, message] of Object.entries(fieldErrors(parsed.error))) fields[key] ??= message;
+  if (!options.hasToken && !form.token) fields.token ??= 'enter the server token';
+  markDuplicates(candidate.folders, 'remoteId', 'another folder already syncs to this remote id', fields);
+  markDuplicates(candidate.folders, 'localPath', 'this folder is already in the list', fields);
+  if (Object.keys(fields).length || !parsed.success) return { ok: false, fields };
+  return { ok: true, update: parsed.data };
+}
+
+function markDuplicates(folders: FolderRow[], key: keyof FolderRow, message: string, fields: FieldErrors): void {
+  const seen = new Set<string>();
+  folders.forEach((folder, index) => {
+    const value = folder[key];
+    if (value && seen.has(value)) fields[`folders.${index}.${key}`] ??= message;
+    seen.add(value);
+  });
+}
+
+/**
+ * Field errors as the form shows them: an ignore rule's error ("ignoreRules.2") is shown
+ * under the rules box with its line number; everything else keeps its path.
+ */
+export function errorsForDisplay(fields: FieldErrors, ignoreRulesText: string): FieldErrors {
+  const lines = ignoreRuleLines(ignoreRulesText);
+  const shown: FieldErrors = {};
+  for (const [key, message] of Object.entries(fields)) {
+    const rule = /^ignoreRules\.(\d+)$/.exec(key);
+    if (rule) {
+      const line = lines[Number(rule[1])]?.line;
+      shown.ignoreRules ??= line ? `line ${line}: ${message}` : message;
+    } else {
+      shown[key] ??= message;
+    }
+  }
+  return shown;
+}

@@ -1,0 +1,9 @@
+import { useEffect, useRef } from 'react';
+import type { AgentEvent, FerryApi } from '../../preload/contract';
+
+/** Subscribes to the agent's events for the component's lifetime; the handler may change freely. */
+export function useAgentEvents(api: FerryApi, handler: (event: AgentEvent) => void): void {
+  const latest = useRef(handler);
+  latest.current = handler;
+  useEffect(() => api.subscribe((event) => latest.current(event)), [api]);
+}

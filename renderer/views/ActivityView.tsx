@@ -1,0 +1,52 @@
+import { useState } from 'react';
+import type { ActivityEntry } from '../../preload/contract';
+import { useApi } from '../api/context';
+import { formatRelative } from '../format';
+import { useActivity } from '../state/useActivity';
+
+type Show = 'all' | 'conflict' | 'failed';
+
+/** Recent syncs, transfers and conflicts, newest first, live. */
+export function ActivityView() {
+  const { api } = useApi();
+  const { entries, error } = useActivity(api);
+  const [show, setShow] = useState<Show>('all');
+  const shown = show === 'all' ? entries : entries.filter((entry) => entry.kind === show);
+  return (
+    <div className="view activity-view">
+      <div className="toolbar">
+        <h2>Activity</h2>
+        <label>
+          Show{' '}
+          <select value={show} onChange={(event) => setShow(event.target.value as Show)} data-testid="activity-filter">
+            <option value="all">Everything</option>
+            <option value="conflict">Conflicts</option>
+            <option value="failed">Failures</option>
+          </select>
+        </label>
+      </div>
+      {error ? <div className="banner banner-error" role="alert">Could not load activity: {error.message}</div> : null}
+      {shown.length === 0 ? <p className="muted">No activity yet.</p> : null}
+      <ol className="activity" aria-label="Recent activity">
+        {shown.map((entry) => (
+          <ActivityRow key={entry.id} entry={entry} />
+        ))}
+      </ol>
+    </div>
+  );
+}
+
+function ActivityRow({ entry }: { entry: ActivityEntry }) {
+  return (
+    <li className={`activity-row kind-${entry.kind}`} data-testid="activity-row" data-kind={entry.kind}>
+      <time dateTime={entry.at} title={new Date(entry.at).toLocaleString()}>
+        {formatRelative(entry.at)}
+      </time>
+      <span className={`badge badge-${entry.kind}`}>{entry.kind}</span>
+      <span className="activity-text">
+        {entry.path ? <span className="queue-path">{entry.path}</span> : null} {entry.message}
+        {entry.folderId ? <span className="muted"> · {entry.folderId}</span> : null}
+      </span>
+    </li>
+  );
+}

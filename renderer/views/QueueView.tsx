@@ -1,0 +1,115 @@
+import { useCallback, useState } from 'react';
+import type { QueueState, Status } from '../../preload/contract';
+import { useApi } from '../api/context';
+import { Counters, STATE_LABELS } from '../components/Counters';
+import { MassDeleteBanner } from '../components/MassDeleteBanner';
+import { QUEUE_ROW_HEIGHT, QueueRow, QueueRowPlaceholder } from '../components/QueueRow';
+import { VirtualList } from '../components/VirtualList';
+import { formatCount, formatRate, formatRelative } from '../format';
+import { useAction } from '../state/useAction';
+import { useQueuePage } from '../state/useQueuePage';
+
+/** The queue window: live counts, rates and actions over a virtualised list of items. */
+export function QueueView({ status }: { status: Status | undefined }) {
+  const { api } = useApi();
+  const [stateFilter, setStateFilter] = useState<QueueState>();
+  const [folderFilter, setFolderFilter] = useState<string>();
+  const pages = useQueuePage(api, { state: stateFilter, folderId: folderFilter });
+  const action = useAction();
+  const paused = status?.state === 'paused';
+  const failed = status?.counts.failed ?? 0;
+
+  const onRange = useCallback((first: number, last: number) => pages.showRange(first, last), [pages]);
+  const retryOne = useCallback((id: number) => void action.run(() => api.call('retry', { id })), [action, api]);
+
+  return (
+    <div className="view queue-view">
+      {status?.folders.map((folder) => (
+        <MassDeleteBanner
+          key={folder.id}
+          folder={folder}
+          busy={action.busy}
+          onConfirm={() => void action.run(() => api.call('confirmMassDelete', { folderId: folder.id }))}
+          onCancel={() => void action.run(() => api.call('cancelMassDelete', { folderId: folder.id }))}
+        />
+      ))}
+      <div className="toolbar">
+        <div className="summary" aria-live="polite">
+          <span className={`state-pill state-${status?.state ?? 'unknown'}`} data-testid="agent-state">
+            {status ? status.state : 'connecting…'}
+          </span>
+          {status ? (
+            <span className="rates" data-testid="rates">
+              ↑ {formatRate(status.rates.uploadBytesPerSec)} · ↓ {formatRate(status.rates.downloadBytesPerSec)} ·{' '}
+              {status.rates.itemsPerSec.toFixed(1)} items/s
+            </span>
+          ) : null}
+          {status ? <span className="muted">last sync {formatRelative(status.lastSyncAt)}</span> : null}
+        </div>
+        <div className="actions">
+          <button type="button" onClick={() => void action.run(() => api.call('syncNow', {}))} disabled={!status} data-testid="sync-now">
+            Sync now
+          </button>
+          {paused ? (
+            <button type="button" onClick={() => void action.run(() => api.call('resume', {}))} data-testid="resume">
+              Resume
+            </button>
+          ) : (
+            <button type="button" onClick={() => void action.run(() => api.call('pause', {}))} disabled={!status} data-testid="pause">
+              Pause
+            </button>
+          )}
+          <button
+            type="button"
+            className="primary"
+            onClick={() => void action.run(() => api.call('retry', { all: true }))}
+            disabled={failed === 0 || action.busy}
+            data-testid="retry-all"
+          >
+            Retry all failed{failed ? ` (${formatCount(failed)})` : ''}
+          </button>
+        </div>
+      </div>
+      {action.failure ? (
+        <div className="banner banner-error" role="alert" data-testid="action-error">
+          {action.failure}
+          <button type="button" className="link" onClick={action.dismiss}>
+            Dismiss
+          </button>
+        </div>
+      ) : null}
+      <div className="filters">
+        <Counters counts={status?.counts} selected={stateFilter} onSelect={setStateFilter} />
+        <label className="folder-filter">
+          Folder{' '}
+          <select value={folderFilter ?? ''} onChange={(event) => setFolderFilter(event.target.value || undefined)} data-testid="folder-filter">
+            <option value="">All folders</option>
+            {status?.folders.map((folder) => (
+              <option key={folder.id} value={folder.id}>
+                {folder.id} ({folder.localPath})
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {pages.error ? (
+        <div className="banner banner-error" role="alert">
+          Could not load the queue: {pages.error}
+        </div>
+      ) : null}
+      <VirtualList
+        key={`${stateFilter ?? 'all'}:${folderFilter ?? 'all'}`}
+        count={pages.total ?? 0}
+        rowHeight={QUEUE_ROW_HEIGHT}
+        label={stateFilter ? `Queue items: ${STATE_LABELS[stateFilter]}` : 'Queue items'}
+        testId="queue-list"
+        onRangeChange={onRange}
+        empty={pages.total === 0 ? <p className="muted">Nothing here{stateFilter ? ` in ${STATE_LABELS[stateFilter].toLowerCase()}` : ''}.</p> : null}
+        renderRow={(index) => {
+          const item = pages.itemAt(index);
+          return item ? <QueueRow item={item} onRetry={retryOne} /> : <QueueRowPlaceholder />;
+        }}
+      />
+    </div>
+  );
+}

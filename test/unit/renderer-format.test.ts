@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { formatBytes, formatCount, formatRate, formatRelative, percentDone } from '../../renderer/format';
+import { routeFromHash } from '../../renderer/router';
+import { reconnectDelay } from '../../renderer/api/backoff';
+import { parseLoginFragment } from '../../renderer/api/session';
+
+describe('renderer formatting', () => {
+  it('formats sizes and rates in SI units', () => {
+    expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(999)).toBe('999 B');
+    expect(formatBytes(1500)).toBe('1.5 KB');
+    expect(formatBytes(1_250_000)).toBe('1.3 MB');
+    expect(formatBytes(250_000_000)).toBe('250 MB');
+    expect(formatBytes(-1)).toBe('–');
+    expect(formatRate(2_000_000_000)).toBe('2.0 GB/s');
+    expect(formatCount(100000)).toBe('100,000');
+  });
+
+  it('formats times relative to now', () => {
+    const now = Date.parse('2025-01-01T12:00:00Z');
+    expect(formatRelative(null, now)).toBe('never');
+    expect(formatRelative('2025-01-01T12:00:30Z', now)).toBe('in 30 s');
+    expect(formatRelative('2025-01-01T11:57:00Z', now)).toBe('3 min ago');
+    expect(formatRelative('2025-01-01T10:00:00Z', now)).toBe('2 h ago');
+    expect(formatRelative('2025-01-01T12:00:02Z', now)).toBe('just now');
+  });
+
+  it('computes progress percentages within 0-100', () => {
+    expect(percentDone(512, 1024)).toBe(50);
+    expect(percentDone(5, 0)).toBe(0);
+    expect(percentDone(2000, 1000)).toBe(100);
+  });
+});
+
+describe('renderer routing and session', () => {
+  it('routes by hash and falls back to the queue', () => {
+    expect(routeFromHash('#/settings')).toBe('settings');
+    expect(routeFromHash('#/activity')).toBe('activity');
+    expect(routeFromHash('')).toBe('queue');
+    expect(routeFromHash('#/nope')).toBe('queue');
+    expect(routeFromHash('#login=abc')).toBe('queue');
+  });
+
+  it('reads a login code only from a well-formed fragment', () => {
+    expect(parseLoginFragment('#login=Ab-_09')).toBe('Ab-_09');
+    expect(parseLoginFragment('#/queue')).toBeUndefined();
+    expect(parseLoginFragment('#login=<script>')).toBeUndefined();
+    expect(parseLoginFragment('#login=')).toBeUndefined();
+  });
+
+  it('backs off exponentially to a cap, with bounded jitter', () => {
+    const mid = () => 0.5;
+    expect([0, 1, 2, 3, 10].map((attempt) => reconnectDelay(attempt, mid))).toEqual([500, 1000, 2000, 4000, 15000]);
+    expect(reconnectDelay(0, () => 0)).toBe(375);
+    expect(reconnectDelay(0, () => 1)).toBe(625);
+  });
+});

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import type { SettingsView } from '../../preload/contract';
+import { errorsForDisplay, formFromSettings, validateSettingsForm } from '../../renderer/state/settings-form';
+
+const view: SettingsView = {
+  serverUrl: 'https://sync.example.com',
+  folders: [{ localPath: '/home/ada/Documents', remoteId: 'docs' }],
+  concurrency: 4,
+  retryLimit: 3,
+  bandwidthLimit: 250_000,
+  ignoreRules: ['*.tmp', 'node_modules/'],
+  startAtLogin: false,
+  notifications: true,
+  massDeletePercent: 50,
+  massDeleteCount: 1000,
+  asyncThreshold: 1000,
+  hasToken: true,
+  tokenProtection: 'os',
+};
+
+describe('settings form', () => {
+  it('round-trips loaded settings into a valid update that keeps the stored token', () => {
+    const check = validateSettingsForm(formFromSettings(view), { hasToken: true });
+    expect(check).toEqual({
+      ok: true,
+      update: {
+        serverUrl: view.serverUrl,
+        folders: view.folders,
+        concurrency: 4,
+        retryLimit: 3,
+        bandwidthLimit: 250_000,
+        ignoreRules: ['*.tmp', 'node_modules/'],
+        startAtLogin: false,
+        notifications: true,
+        massDeletePercent: 50,
+        massDeleteCount: 1000,
+        asyncThreshold: 1000,
+      },
+    });
+  });
+
+  it('maps schema problems to contract field paths', () => {
+    const form = {
+      ...formFromSettings(view),
+      serverUrl: 'not a url',
+      concurrency: '99',
+      retryLimit: 'three',
+      folders: [
+        { localPath: '/a', remoteId: 'bad id!' },
+        { localPath: '', remoteId: 'ok' },
+      ],
+    };
+    const check = validateSettingsForm(form, { hasToken: true });
+    expect(check.ok).toBe(false);
+    if (check.ok) return;
+    expect(Object.keys(check.fields).sort()).toEqual(['concurrency', 'folders.0.remoteId', 'folders.1.localPath', 'retryLimit', 'serverUrl']);
+    expect(check.fields.serverUrl).toBe('enter an http:// or https:// URL');
+    expect(check.fields.retryLimit).toBe('enter a whole number');
+    expect(check.fields['folders.1.localPath']).toBe('choose a local folder');
+  });
+
+  it('asks for a token when none is stored, and flags duplicate folders', () => {
+    const form = { ...formFromSettings(view), folders: [view.folders[0]!, { localPath: '/home/ada/Other', remoteId: 'docs' }] };
+    const check = validateSettingsForm(form, { hasToken: false });
+    expect(check.ok ? {} : check.fields).toEqual({
+      token: 'enter the server token',
+      'folders.1.remoteId': 'another folder already syncs to this remote id',
+    });
+  });
+
+  it('shows an ignore-rule error under the rules box with its line number', () => {
+    const text = '*.tmp\n\n' + 'x'.repeat(1100);
+    const check = validateSettingsForm({ ...formFromSettings(view), ignoreRules: text }, { hasToken: true });
+    expect(check.ok).toBe(false);
+    if (check.ok) return;
+    expect(Object.keys(check.fields)).toEqual(['ignoreRules.1']);
+    expect(errorsForDisplay(check.fields, text).ignoreRules).toMatch(/^line 3: /);
+  });
+
+  it('places the agent-side invalid_settings fields unchanged', () => {
+    expect(errorsForDisplay({ 'folders.0.localPath': 'use an absolute path' }, '')).toEqual({ 'folders.0.localPath': 'use an absolute path' });
+  });
+});
