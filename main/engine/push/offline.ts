@@ -78,6 +78,13 @@ export class OfflineMonitor {
     void this.runProbe();
   }
 
+  /** Undoes stop(): probing resumes if still offline. */
+  restart(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    if (this.current === 'offline') this.schedule();
+  }
+
   stop(): void {
     this.stopped = true;
     this.o.timers.clearTimeout(this.timer);

@@ -25,6 +25,7 @@ const NETWORK_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTE
 /** Local file problems that no retry fixes (the file is unreadable, or not a file). */
 const LOCAL_PERMANENT = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EINVAL']);
 const RETRYABLE_CODES = new Set(['path_locked', 'rate_limited', 'unavailable', 'timeout', 'internal', 'network']);
+const LOCAL_CODES = new Set(['file_changed', 'local_unreadable']);
 const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 409, 410, 413, 422]);
 
 /** errno codes anywhere along the cause chain (got and undici wrap the socket error). */
@@ -52,7 +53,8 @@ export function classify(error: unknown): Verdict {
     const status = error.status;
     const retryAfterMs = error.retryAfterSeconds !== undefined ? Math.max(0, error.retryAfterSeconds * 1000) : undefined;
     const retry = (): Verdict => ({ action: 'retry', code: error.code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
-    if (error.code === 'aborted') return { action: 'fail', code: error.code, message };
+    // Local verdicts (the file changed, or cannot be read) are never retried in place.
+    if (error.code === 'aborted' || LOCAL_CODES.has(error.code)) return { action: 'fail', code: error.code, message };
     if (RETRYABLE_CODES.has(error.code) || codes.some((c) => NETWORK_ERRNOS.has(c))) return retry();
     if (status !== undefined) {
       if (status === 408 || status === 423 || status === 429 || status >= 500) return retry();
