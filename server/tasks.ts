@@ -10,6 +10,8 @@ import type { TaskRow, TaskStore } from './task-store';
 /** Test seams: a hook runs after a task is marked Processing and before it touches data. */
 export interface TaskHooks {
   beforeApply?: (taskId: string, signal: AbortSignal) => Promise<void>;
+  /** Runs after each committed chunk of an ordinary batch while more remain. */
+  afterChunk?: (taskId: string, appliedSoFar: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface TaskRunnerOptions {
@@ -164,7 +166,10 @@ export class TaskRunner {
         return any;
       })();
       if (changed) this.o.onFolderChanged(row.folder_id);
-      if (i + CHUNK < todo.length) await yieldToLoop();
+      if (i + CHUNK < todo.length) {
+        await yieldToLoop();
+        if (this.o.hooks?.afterChunk) await untilAborted(this.o.hooks.afterChunk(row.id, done.size + i + chunk.length, signal), signal);
+      }
     }
     return true;
   }

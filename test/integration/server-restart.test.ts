@@ -44,6 +44,42 @@ describe('restart', () => {
     expect(items.map((i) => i.path).sort()).toEqual(['file0.txt', 'file1.txt']);
   });
 
+  it('resumes a task stopped between chunks without applying any operation twice', async () => {
+    const gate = new TaskGate();
+    let stoppedAt = 0;
+    const t = await started({
+      workers: 1,
+      hooks: {
+        afterChunk: (taskId, applied, signal) => {
+          stoppedAt = applied;
+          return gate.hook(taskId, signal);
+        },
+      },
+    });
+    const f = testFile('chunked');
+    await t.request('PUT', `/v1/blocks/${f.hash}`, { raw: f.data });
+    await t.request('PUT', '/v1/folders/big');
+    const operations = Array.from({ length: 1200 }, (_, i) => upsert(`k${i}`, `dir/file-${i}.txt`, f, null));
+    const taskId = (await t.request('POST', '/v1/folders/big/sync?mode=async', { body: { operations } })).body.taskId as string;
+    await waitUntil(() => gate.held.has(taskId), 10_000, 'task stopped after its first chunk');
+    expect(stoppedAt).toBe(500);
+    const before = (await t.request('GET', '/v1/folders/big/changes?limit=10000')).body.items as Array<{ path: string; revision: string }>;
+    expect(before).toHaveLength(500);
+
+    await t.restart({ hooks: {} });
+    const task = await waitUntil(async () => {
+      const body = Task.parse((await t.request('GET', `/v1/tasks/${taskId}`)).body);
+      return body.status === 'Completed' ? body : undefined;
+    });
+    expect(Object.values(task.results ?? {}).filter((r) => r.ok)).toHaveLength(1200);
+    const after = (await t.request('GET', '/v1/folders/big/changes?limit=10000')).body.items as Array<{ path: string; revision: string }>;
+    expect(after).toHaveLength(1200);
+    // The first chunk kept its revisions: it was not applied a second time.
+    const revisions = new Map(after.map((i) => [i.path, i.revision]));
+    for (const item of before) expect(revisions.get(item.path)).toBe(item.revision);
+    expect(task.results?.k0).toEqual({ ok: true, revision: revisions.get('dir/file-0.txt') });
+  });
+
   it('keeps folders, blocks, tokens and the generated bearer token across a restart', async () => {
     const t = await started();
     const f = testFile('durable');
