@@ -5,14 +5,14 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 import { builtinModules } from 'node:module';
 
-const nodeBuiltins = [...builtinModules.filter((m) => !m.startsWith('_')), 'node:*'];
+// Exact names (a pattern like 'constants' would also match a local './constants').
+const pureMessage = 'This module must stay pure: no Node built-ins (it runs in the renderer or is shared wire contract).';
+const nodeBuiltinPaths = builtinModules.filter((m) => !m.startsWith('_')).map((name) => ({ name, message: pureMessage }));
 const electronImports = [
   { name: 'electron', message: "Only main/app (and the preload bridge) may import 'electron'; keep the engine plain Node." },
 ];
 const electronPatterns = [{ group: ['electron/*'], message: "Only main/app may import 'electron'." }];
-const nodePatterns = [
-  { group: nodeBuiltins, message: 'This module must stay pure: no Node built-ins (it runs in the renderer or is shared wire contract).' },
-];
+const nodePatterns = [{ group: ['node:*'], message: pureMessage }];
 const mainPatterns = [
   { group: ['**/main', '**/main/**', '../main/*', '/main/*'], message: 'The renderer talks to main only through the contract (preload/contract).' },
 ];
@@ -48,7 +48,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: electronImports, patterns: [...electronPatterns, ...nodePatterns, ...mainPatterns, ...serverPatterns] },
+        {
+          paths: [...electronImports, ...nodeBuiltinPaths],
+          patterns: [...electronPatterns, ...nodePatterns, ...mainPatterns, ...serverPatterns],
+        },
       ],
     },
   },
@@ -58,7 +61,10 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: electronImports, patterns: [...electronPatterns, ...nodePatterns, ...mainPatterns, ...serverPatterns] },
+        {
+          paths: [...electronImports, ...nodeBuiltinPaths],
+          patterns: [...electronPatterns, ...nodePatterns, ...mainPatterns, ...serverPatterns],
+        },
       ],
     },
   },

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- our ./constants module, not node's 'constants' built-in
 import { BLOCK_SIZE, MAX_BATCH_OPERATIONS } from './constants';
 import { ByteSize, MtimeMs, Revision, SyncPath } from './common';
 import { Sha256Hex } from './hashes';

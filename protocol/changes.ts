@@ -1,5 +1,4 @@
 import { z } from 'zod';
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- our ./constants module, not node's 'constants' built-in
 import { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT } from './constants';
 import { ByteSize, IsoDate, MtimeMs, Revision } from './common';
 import { Sha256Hex } from './hashes';

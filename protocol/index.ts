@@ -1,5 +1,4 @@
 /** Sync API v1: the one declaration of the wire contract, imported by server/ and main/remote. */
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- our ./constants module, not node's 'constants' built-in
 export * from './constants';
 export * from './errors';
 export * from './hashes';

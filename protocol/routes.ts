@@ -1,4 +1,3 @@
-// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- our ./constants module, not node's 'constants' built-in
 import { API_PREFIX } from './constants';
 
 /** URL paths of the Sync API v1, built in one place for the server's links and the client. */
