@@ -7,13 +7,15 @@ import type { HashFn } from './hashing';
 import { FERRY_IGNORE_FILE, loadFolderIgnore, type IgnoreMatcher } from './ignore';
 import { toKey } from './paths';
 import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult } from './scanner';
-import { watchFolder, type FolderWatch } from './watcher';
+import { watchFolder, type FolderWatch, type WatcherBackend } from './watcher';
 
 export interface LocalSideOptions {
   store: Store;
   folderId: string;
   /** Watch for changes after the start-up reconcile (default true). */
   watch?: boolean;
+  /** 'native' (default: one OS watch per directory) or 'chokidar' (one per file). */
+  watcher?: WatcherBackend;
   /** Quiet time before a hinted path is scanned. */
   settleMs?: number;
   /** Longest a continuously changing path waits. */
@@ -140,7 +142,8 @@ export class LocalSide {
         this.report(error);
         void this.rescan();
       },
-    });
+      onRescanNeeded: () => void this.rescan(),
+    }, this.options.watcher);
     return this.watch.ready;
   }
 

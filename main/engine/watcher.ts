@@ -2,6 +2,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { IgnoreMatcher } from './ignore';
+import { watchFolderNative } from './native-watcher';
 import { relativeTo, toKey } from './paths';
 
 export interface WatchHandlers {
@@ -9,6 +10,8 @@ export interface WatchHandlers {
   onHint(diskRel: string): void;
   /** Watching failed somewhere; the caller decides (typically: rescan). Never thrown. */
   onError(error: FerryError): void;
+  /** Events were lost (kernel queue overflow): a full rescan is the only safe answer. */
+  onRescanNeeded?(): void;
 }
 
 export interface FolderWatch {
@@ -19,11 +22,14 @@ export interface FolderWatch {
 
 const log = createLogger('engine:watcher');
 
+export type WatcherBackend = 'native' | 'chokidar';
+
 /**
- * chokidar on one folder. Its events are only hints for the scanner: no write-finish
+ * chokidar on one folder (the 'chokidar' backend; see native-watcher.ts for why it is not
+ * the default). Its events are only hints for the scanner: no write-finish
  * polling (the scanner's re-stat catches growing files), symlinks not followed.
  */
-export function watchFolder(root: string, ignore: () => IgnoreMatcher, handlers: WatchHandlers): FolderWatch {
+export function watchFolderChokidar(root: string, ignore: () => IgnoreMatcher, handlers: WatchHandlers): FolderWatch {
   const watcher: FSWatcher = watch(root, {
     ignoreInitial: true,
     followSymlinks: false,
@@ -47,4 +53,14 @@ export function watchFolder(root: string, ignore: () => IgnoreMatcher, handlers:
   });
   const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   return { ready, close: () => watcher.close() };
+}
+
+/** The folder watcher LocalSide uses; 'native' unless asked otherwise. */
+export function watchFolder(
+  root: string,
+  ignore: () => IgnoreMatcher,
+  handlers: WatchHandlers,
+  backend: WatcherBackend = 'native',
+): FolderWatch {
+  return backend === 'chokidar' ? watchFolderChokidar(root, ignore, handlers) : watchFolderNative(root, ignore, handlers);
 }

@@ -15,13 +15,13 @@ function pushAll(f: TestFolder): void {
   }
 }
 
-describe('local side: watching a real folder', () => {
+describe.each(['native', 'chokidar'] as const)('local side: watching a real folder (%s watcher)', (backend) => {
   let f: TestFolder;
   let side: LocalSide;
   beforeEach(async () => {
     f = makeTestFolder();
     f.write('doc.txt', 'v1');
-    side = new LocalSide({ store: f.store, folderId: f.folderId, settleMs: 80, retryDelayMs: 100 });
+    side = new LocalSide({ store: f.store, folderId: f.folderId, settleMs: 80, retryDelayMs: 100, watcher: backend });
     await side.start();
     pushAll(f);
   });
@@ -79,5 +79,26 @@ describe('local side: watching a real folder', () => {
     await waitFor(() => f.pendingOps()['.ferryignore'], { message: '.ferryignore queued' });
     await settled();
     expect(f.pendingOps()).toEqual({ '.ferryignore': 'file:upsert' });
+  });
+  it('watches directories created after start, down to their new files', async () => {
+    f.mkdir('later');
+    await waitFor(() => f.pendingOps()['later'], { message: 'later/ queued' });
+    await settled();
+    f.write('later/deeper/x.txt', 'x');
+    await waitFor(() => f.pendingOps()['later/deeper/x.txt'], { message: 'later/deeper/x.txt queued' });
+    f.write('later/deeper/x.txt', 'xy');
+    await waitFor(() => f.store.queue.getByPath(f.folderId, 'later/deeper/x.txt')?.size === 2, { message: 'modification seen' });
+  });
+
+  it('the whole root disappearing puts the folder in error and queues no deletes', async () => {
+    f.write('a/b.txt', 'x');
+    await waitFor(() => f.pendingOps()['a/b.txt'], { message: 'a/b.txt queued' });
+    await settled();
+    pushAll(f);
+    rmSync(f.root, { recursive: true, force: true });
+    await waitFor(() => f.store.folders.require(f.folderId).state === 'error', { message: 'folder in error' });
+    await settled();
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.index.count(f.folderId)).toBe(3); // doc.txt, a, a/b.txt: all still known
   });
 });

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { FerryError, asFerryError } from '../../../protocol/errors';
 import { createLogger, type Logger } from '../../logging';
+import { checkRoot } from '../folder-marker';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
@@ -123,15 +124,13 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     events.emit('skipped', { folderId, path, reason });
   }
 
-  async function resolveRoot(localRoot: string): Promise<string> {
-    try {
-      const root = await fsp.realpath(localRoot);
-      if (!(await fsp.stat(root)).isDirectory()) throw new Error('not a directory');
-      return root;
-    } catch (error) {
-      // An unmounted disk is an error, never "everything was deleted".
-      throw new FerryError('folder_root_missing', `The folder ${localRoot} is missing or not a directory`, { retryable: true, cause: error });
+  /** The root must exist and, once the local side marked it, hold its marker (an empty mount point does not). */
+  async function resolveRoot(localRoot: string, markerId: string | null): Promise<string> {
+    const check = checkRoot(localRoot, markerId);
+    if (!check.ok && (markerId !== null || check.code === 'folder_root_missing')) {
+      throw new FerryError(check.code, check.message, { retryable: true });
     }
+    return fsp.realpath(localRoot);
   }
 
   /** Validated entries, newest per NFC path; invalid or clashing ones are reported. */
@@ -207,7 +206,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const folder = store.folders.require(folderId);
     if (folder.state === 'paused_mass_delete' && policy === 'guard') return { ...summary, paused: true };
     const flog = log.child({ folder: folderId });
-    const root = await resolveRoot(folder.localRoot);
+    const root = await resolveRoot(folder.localRoot, folder.markerId);
     const tmpDir = await prepareTmpDir(root);
     let caseInsensitive = options.caseInsensitive ?? caseCache.get(root);
     if (caseInsensitive === undefined) caseCache.set(root, (caseInsensitive = await isCaseInsensitiveDir(tmpDir)));
