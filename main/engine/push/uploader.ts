@@ -102,6 +102,8 @@ export class Uploader {
       limiter.with(
         length,
         async () => {
+          // A pause that came while this waited for its slot holds it here.
+          await attempt.gate();
           const data = await readExact(handle, item, index, length);
           // Re-hash before sending: a mismatch means the file changed under us.
           if (sha256(data) !== hash) throw fileChanged(item.path, `block ${index} no longer matches`);

@@ -1,0 +1,106 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { BLOCK_SIZE } from '../../protocol';
+import { waitFor } from '../helpers/wait';
+import { FOLDER, REMOTE, blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+describe('pusher: the happy paths against the real server', () => {
+  let rig: PushRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('commits many small files in few keyed batches and records every revision', async () => {
+    // A long linger: batches close by count or when a claimed group is ready, not by timing.
+    rig = await pushRig({ options: { batchMaxOps: 100, lingerMs: 5000 }, start: false });
+    const n = 300;
+    for (let i = 0; i < n; i++) await rig.write(`d/f${i}.txt`, `content ${i}`);
+    for (let i = 0; i < n; i++) await rig.enqueue(`d/f${i}.txt`);
+    await rig.pusher.start();
+    await waitFor(() => rig!.store.queue.countsByState().done === n, { timeoutMs: 20_000 });
+    const posts = syncPosts(rig);
+    expect(posts.length).toBeGreaterThanOrEqual(3);
+    expect(posts.length).toBeLessThanOrEqual(n / 30);
+    const remote = await rig.remote();
+    expect(remote.size).toBe(n);
+    expect(remote.get('d/f7.txt')?.blocks).toEqual([sha('content 7')]);
+    // The revision the server gave is in the index.
+    expect(rig.store.index.get(FOLDER, 'd/f7.txt')?.syncedRevision).toBe(remote.get('d/f7.txt')?.revision);
+    // Every request of the run carried the same X-Ferry-Run, name;ISO stamp.
+    const runs = new Set(rig.proxy.log.map((e) => e.run));
+    expect(runs.size).toBe(1);
+    expect([...runs][0]).toMatch(/^push-\d+;\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const last = rig.events.run.at(-1);
+    expect(last).toMatchObject({ active: false, itemsDone: n });
+  });
+
+  it('uploads only the blocks the server lacks and reports byte progress of a large file', async () => {
+    rig = await pushRig();
+    const big = Buffer.alloc(BLOCK_SIZE * 2 + 1000);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    const firstBlock = big.subarray(0, BLOCK_SIZE);
+    // The server already holds the first block.
+    expect((await rig.server.request('PUT', `/v1/blocks/${sha(firstBlock)}`, { raw: firstBlock })).status).toBe(201);
+    await rig.write('big.bin', big);
+    await rig.enqueue('big.bin');
+    rig.pusher.kick();
+    await rig.waitState('big.bin', 'done');
+    expect(blockPuts(rig, sha(firstBlock))).toHaveLength(0);
+    expect(blockPuts(rig)).toHaveLength(2);
+    const progress = rig.events.itemProgress.filter((e) => e.path === 'big.bin');
+    expect(progress.at(-1)).toMatchObject({ bytesDone: big.length, bytesTotal: big.length });
+    expect((await rig.remote()).get('big.bin')?.size).toBe(big.length);
+  });
+
+  it('pushes deletes and completes directories without a request', async () => {
+    rig = await pushRig();
+    await rig.write('gone.txt', 'bye');
+    await rig.enqueue('gone.txt');
+    rig.pusher.kick();
+    const done = await rig.waitState('gone.txt', 'done');
+    const rev = rig.store.index.get(FOLDER, 'gone.txt')?.syncedRevision ?? null;
+    expect(rev).not.toBeNull();
+    expect(done.state).toBe('done');
+    rig.store.queue.enqueue({ folderId: FOLDER, path: 'gone.txt', kind: 'file', op: 'delete', baseRevision: rev });
+    rig.store.queue.enqueue({ folderId: FOLDER, path: 'emptydir', kind: 'dir', op: 'upsert', baseRevision: null });
+    rig.pusher.kick();
+    await rig.waitState('gone.txt', 'done');
+    await rig.waitState('emptydir', 'done');
+    expect((await rig.remote()).has('gone.txt')).toBe(false);
+  });
+
+  it('hands a conflict to the puller and parks the item', async () => {
+    rig = await pushRig();
+    // Another device wrote the path first.
+    const other = Buffer.from('theirs');
+    await rig.server.request('PUT', `/v1/blocks/${sha(other)}`, { raw: other });
+    const first = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: { operations: [{ key: 'k', action: 'upsert', path: 'both.txt', size: other.length, mtime: 1, blocks: [sha(other)], baseRevision: null }] },
+    });
+    const theirRevision = first.body.results.k.revision as string;
+    await rig.write('both.txt', 'mine');
+    await rig.enqueue('both.txt', null);
+    rig.pusher.kick();
+    const parked = await rig.waitState('both.txt', 'retry_wait');
+    expect(parked.lastErrorCode).toBe('conflict');
+    expect(rig.conflicts).toEqual([{ folderId: FOLDER, path: 'both.txt', currentRevision: theirRevision }]);
+    // Nothing was overwritten on the server.
+    expect((await rig.remote()).get('both.txt')?.blocks).toEqual([sha(other)]);
+  });
+
+  it('re-uploads when the commit reports missing blocks', async () => {
+    rig = await pushRig();
+    // The server claims to hold everything: the commit will say otherwise.
+    rig.proxy.add({ name: 'lie', method: 'POST', path: '/v1/blocks/missing', action: { kind: 'status', status: 200, body: { missing: [] } } });
+    await rig.write('m.txt', 'needs upload');
+    await rig.enqueue('m.txt');
+    rig.pusher.kick();
+    await rig.waitState('m.txt', 'done');
+    expect(rig.proxy.fired('lie')).toBe(1);
+    expect(blockPuts(rig, sha('needs upload'))).toHaveLength(1);
+    expect(syncPosts(rig)).toHaveLength(2);
+  });
+});

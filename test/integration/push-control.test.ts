@@ -1,0 +1,109 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BLOCK_SIZE } from '../../protocol';
+import { waitFor } from '../helpers/wait';
+import { blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+describe('pusher: pause, offline, files that change', () => {
+  let rig: PushRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('pauses and resumes', async () => {
+    rig = await pushRig();
+    rig.pusher.pause();
+    await rig.write('p.txt', 'p');
+    await rig.enqueue('p.txt');
+    rig.pusher.kick();
+    expect(rig.pusher.status()).toMatchObject({ paused: true, inFlight: 0 });
+    // A negative check needs a window: several idle polls (100 ms each) pass without a request.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rig.proxy.log).toHaveLength(0);
+    expect(rig.item('p.txt').state).toBe('pending');
+    rig.pusher.resume();
+    await rig.waitState('p.txt', 'done');
+  });
+
+  it('pausing mid-upload holds the next requests until resume', async () => {
+    rig = await pushRig({ options: { concurrency: 1 } });
+    const data = Buffer.alloc(BLOCK_SIZE * 2, 1);
+    data.fill(2, BLOCK_SIZE);
+    rig.proxy.add({ name: 'slow', method: 'PUT', path: `/v1/blocks/${sha(data.subarray(0, BLOCK_SIZE))}`, action: { kind: 'delay', ms: 300 } });
+    await rig.write('two.bin', data);
+    await rig.enqueue('two.bin');
+    rig.pusher.kick();
+    await waitFor(() => blockPuts(rig!).length === 1);
+    rig.pusher.pause();
+    await waitFor(() => rig!.events.itemProgress.some((e) => e.path === 'two.bin' && e.bytesDone >= BLOCK_SIZE));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(blockPuts(rig)).toHaveLength(1);
+    rig.pusher.resume();
+    await rig.waitState('two.bin', 'done');
+    expect(blockPuts(rig)).toHaveLength(2);
+  });
+
+  it('goes offline when the server refuses connections and resumes by itself, failing nothing', async () => {
+    rig = await pushRig();
+    await rig.proxy.goOffline();
+    for (const p of ['o1.txt', 'o2.txt']) {
+      await rig.write(p, p);
+      await rig.enqueue(p);
+    }
+    rig.pusher.kick();
+    await waitFor(() => rig!.pusher.status().connectivity === 'offline');
+    expect(rig.events.connectivity.at(-1)?.state).toBe('offline');
+    await rig.proxy.goOnline();
+    await rig.waitState('o1.txt', 'done');
+    await rig.waitState('o2.txt', 'done');
+    expect(rig.events.connectivity.at(-1)?.state).toBe('online');
+    expect(rig.events.item.filter((e) => e.state === 'failed' || e.state === 'retry_wait')).toEqual([]);
+    expect(rig.store.queue.countsByState().failed).toBe(0);
+  });
+
+  it('re-queues a file that changes during its upload and never commits the stale blocks', async () => {
+    rig = await pushRig({ options: { concurrency: 1 } });
+    const v1 = Buffer.alloc(BLOCK_SIZE + 100, 1);
+    const v2 = Buffer.alloc(BLOCK_SIZE + 100, 2);
+    await rig.write('live.bin', v1);
+    await rig.enqueue('live.bin');
+    const staleBlocks = rig.item('live.bin').blocks!;
+    // Hold the first block's upload; meanwhile the user saves a new version.
+    rig.proxy.add({ name: 'slow', method: 'PUT', path: `/v1/blocks/${staleBlocks[0]}`, action: { kind: 'delay', ms: 300 } });
+    rig.pusher.kick();
+    await waitFor(() => blockPuts(rig!).length === 1);
+    await writeFile(path.join(rig.root, 'live.bin'), v2);
+    await waitFor(() => rig!.events.item.some((e) => e.path === 'live.bin' && e.state === 'requeued'));
+    const done = await rig.waitState('live.bin', 'done');
+    expect(done.generation).toBeGreaterThan(1);
+    const remote = (await rig.remote()).get('live.bin');
+    expect(remote?.blocks).toEqual([sha(v2.subarray(0, BLOCK_SIZE)), sha(v2.subarray(BLOCK_SIZE))]);
+    expect(remote?.blocks).not.toContain(staleBlocks[1]);
+    // The stale version was never part of a committed batch.
+    expect(syncPosts(rig).length).toBe(1);
+  });
+
+  it('limits upload bandwidth and can lift the limit at runtime', async () => {
+    rig = await pushRig({ options: { bandwidthLimit: 1024 * 1024 } });
+    const data = Buffer.alloc(1024 * 1024, 3);
+    await rig.write('slow.bin', data);
+    await rig.enqueue('slow.bin');
+    const t0 = Date.now();
+    rig.pusher.kick();
+    await rig.waitState('slow.bin', 'done');
+    // 1 MiB at 1 MiB/s with a quarter second of burst: at least ~0.7 s.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(650);
+    rig.pusher.setOptions({ bandwidthLimit: 0 });
+    await rig.write('fast.bin', Buffer.alloc(1024 * 1024, 4));
+    await rig.enqueue('fast.bin');
+    const t1 = Date.now();
+    rig.pusher.kick();
+    await rig.waitState('fast.bin', 'done');
+    expect(Date.now() - t1).toBeLessThan(650);
+  });
+});

@@ -1,0 +1,149 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { waitFor } from '../helpers/wait';
+import { TaskGate } from '../helpers/server-harness';
+import { FOLDER, REMOTE, blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
+
+const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+describe('pusher: retries through a faulty network', () => {
+  let rig: PushRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('retries a 5xx batch with the same tracking id and commits it once', async () => {
+    rig = await pushRig();
+    rig.proxy.add({ name: '500', method: 'POST', path: /\/sync$/, action: { kind: 'status', status: 500 } });
+    await rig.write('a.txt', 'a');
+    await rig.enqueue('a.txt');
+    rig.pusher.kick();
+    await rig.waitState('a.txt', 'done');
+    const posts = syncPosts(rig);
+    expect(posts.map((p) => p.fault)).toEqual(['500', undefined]);
+    expect(posts[0]!.trackingId).toBeTruthy();
+    expect(posts[1]!.trackingId).toBe(posts[0]!.trackingId);
+  });
+
+  it('replays a batch whose reply was lost mid-body: applied once, no self-conflict', async () => {
+    rig = await pushRig();
+    rig.proxy.add({ name: 'cut', method: 'POST', path: /\/sync$/, action: { kind: 'drop-response', afterBytes: 5 } });
+    await rig.write('b.txt', 'b');
+    await rig.enqueue('b.txt');
+    rig.pusher.kick();
+    const done = await rig.waitState('b.txt', 'done');
+    expect(done.lastErrorCode).toBeNull();
+    const posts = syncPosts(rig);
+    expect(posts).toHaveLength(2);
+    expect(posts[1]!.trackingId).toBe(posts[0]!.trackingId);
+    expect(rig.conflicts).toEqual([]);
+    const remote = await rig.remote();
+    expect(rig.store.index.get(FOLDER, 'b.txt')?.syncedRevision).toBe(remote.get('b.txt')?.revision);
+  });
+
+  it('survives a connection dropped in the middle of a block upload', async () => {
+    rig = await pushRig();
+    const data = Buffer.alloc(300_000, 7);
+    rig.proxy.add({ name: 'cut-upload', method: 'PUT', path: `/v1/blocks/${sha(data)}`, action: { kind: 'drop-request', afterBytes: 1000 } });
+    await rig.write('c.bin', data);
+    await rig.enqueue('c.bin');
+    rig.pusher.kick();
+    await rig.waitState('c.bin', 'done');
+    const puts = blockPuts(rig, sha(data));
+    expect(puts.map((p) => p.fault)).toEqual(['cut-upload', undefined]);
+    expect(puts[1]!.trackingId).toBe(puts[0]!.trackingId);
+  });
+
+  it('honours Retry-After on a 429 over its own backoff', async () => {
+    rig = await pushRig();
+    rig.proxy.add({ name: '429', method: 'POST', path: /\/sync$/, action: { kind: 'status', status: 429, retryAfter: 1 } });
+    await rig.write('r.txt', 'r');
+    await rig.enqueue('r.txt');
+    rig.pusher.kick();
+    await rig.waitState('r.txt', 'done');
+    const [first, second] = syncPosts(rig);
+    // Backoff base is 20 ms in tests: only Retry-After explains a second's wait.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('resubmits a sync batch that got a 504 in async mode under the same tracking id', async () => {
+    rig = await pushRig();
+    rig.proxy.add({ name: '504', method: 'POST', path: /\/sync$/, query: /mode=sync/, action: { kind: 'status', status: 504, forward: true } });
+    for (const p of ['x1.txt', 'x2.txt']) {
+      await rig.write(p, p);
+      await rig.enqueue(p);
+    }
+    rig.pusher.kick();
+    await rig.waitState('x1.txt', 'done');
+    await rig.waitState('x2.txt', 'done');
+    const posts = syncPosts(rig);
+    expect(posts.map((p) => [p.query, p.fault])).toEqual([
+      ['mode=sync', '504'],
+      ['mode=async', undefined],
+    ]);
+    expect(posts[1]!.trackingId).toBe(posts[0]!.trackingId);
+    expect(rig.proxy.requests({ method: 'GET', path: /^\/v1\/tasks\// }).length).toBeGreaterThanOrEqual(1);
+    expect(rig.store.tasks.list()).toEqual([]);
+    expect(rig.conflicts).toEqual([]);
+  });
+
+  it('fails an item after 3 retries with its reason while the other files go through', async () => {
+    rig = await pushRig();
+    await rig.write('bad.txt', 'bad');
+    await rig.write('good.txt', 'good');
+    rig.proxy.add({ name: '503', method: 'PUT', path: `/v1/blocks/${sha('bad')}`, times: Infinity, action: { kind: 'status', status: 503 } });
+    await rig.enqueue('bad.txt');
+    await rig.enqueue('good.txt');
+    rig.pusher.kick();
+    await rig.waitState('good.txt', 'done');
+    const failed = await rig.waitState('bad.txt', 'failed');
+    expect(failed.lastErrorCode).toBe('unavailable');
+    expect(failed.lastErrorMessage).toMatch(/gave up after 3 retries/);
+    expect(blockPuts(rig, sha('bad'))).toHaveLength(4);
+    // Retry brings it back; with the fault gone it goes through.
+    rig.proxy.clearRules();
+    expect(rig.pusher.retry(failed.id)).toBe(true);
+    await rig.waitState('bad.txt', 'done');
+  });
+
+  it('fails at once on a permanent error', async () => {
+    rig = await pushRig();
+    await rig.write('p.txt', 'p');
+    rig.proxy.add({ name: '403', method: 'PUT', path: `/v1/blocks/${sha('p')}`, times: Infinity, action: { kind: 'status', status: 403, code: 'forbidden' } });
+    await rig.enqueue('p.txt');
+    rig.pusher.kick();
+    const failed = await rig.waitState('p.txt', 'failed');
+    expect(failed.lastErrorCode).toBe('forbidden');
+    expect(blockPuts(rig, sha('p'))).toHaveLength(1);
+    // Changed settings retry failed items.
+    rig.proxy.clearRules();
+    rig.pusher.setOptions({ retryLimit: 4 });
+    await rig.waitState('p.txt', 'done');
+  });
+
+  it('retries path_locked until the other task lets go of the path', async () => {
+    const gate = new TaskGate();
+    rig = await pushRig({ server: { hooks: { beforeApply: gate.hook } } });
+    // Another client's task holds the path (a delete of something absent: it changes nothing).
+    const held = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=async`, {
+      body: { operations: [{ key: 'k', action: 'delete', path: 'locked.txt', baseRevision: null }] },
+      trackingId: 'other-client-1',
+    });
+    expect(held.status).toBe(202);
+    await waitFor(() => gate.held.size === 1);
+    await rig.write('locked.txt', 'mine');
+    await rig.enqueue('locked.txt');
+    rig.pusher.kick();
+    // The server refuses our batch while the other task holds the path.
+    await waitFor(() => syncPosts(rig!).some((p) => p.status === 423));
+    expect(rig.store.queue.getByPath(FOLDER, 'locked.txt')?.state).toBe('in_flight');
+    // Let the holder finish (and every later task through).
+    gate.release();
+    await rig.waitState('locked.txt', 'done', 15_000);
+    const posts = syncPosts(rig);
+    expect(posts[0]!.status).toBe(423);
+    expect(posts.at(-1)!.status).toBe(200);
+    expect(new Set(posts.map((p) => p.trackingId)).size).toBe(1);
+  });
+});
