@@ -1,0 +1,272 @@
+import { existsSync, readdirSync, statSync, symlinkSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait';
+import type { TestServer } from '../helpers/server-harness';
+import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
+
+describe('pull against the real server', () => {
+  let server: TestServer;
+  let writer: Writer;
+  const agents: Agent[] = [];
+  const agent = (options = {}) => {
+    const a = makeAgent(server, 'b', options);
+    agents.push(a);
+    return a;
+  };
+  const setup = async (options = {}) => ({ server, writer } = await startPullServer(options));
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.close();
+    writer?.client.close();
+    await server?.close();
+  });
+
+  it('initial sync into an empty folder writes every file and uploads nothing back', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'alpha', 'dir/b.txt': 'bravo', 'dir/sub/c.txt': 'charlie', 'empty.txt': '' }, 1_600_000_000_500);
+    const b = agent();
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ full: true, downloaded: 4, conflicts: 0, tokenStored: true });
+    expect(b.tree()).toEqual({ 'a.txt': 'alpha', 'dir/b.txt': 'bravo', 'dir/sub/c.txt': 'charlie', 'empty.txt': '' });
+    expect(statSync(b.folder.abs('a.txt')).mtimeMs).toBe(1_600_000_000_500);
+    expect(b.folder.store.index.get('fb', 'dir/b.txt')).toMatchObject({ syncedRevision: writer.revisions.get('dir/b.txt') });
+    expect(b.folder.store.tokens.get('fb')).toBeTruthy();
+    // Echo suppression: the scanner finds nothing to upload.
+    expect((await b.scanner.reconcile()).ok).toBe(true);
+    expect(Object.entries(b.folder.pendingOps()).filter(([, op]) => op.startsWith('file'))).toEqual([]);
+    expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp'))).toEqual([]);
+  });
+
+  it('initial sync into a non-empty folder records matching files and keeps both of differing ones', async () => {
+    await setup();
+    await writer.commit({ 'same.txt': 'same bytes', 'diff.txt': 'remote bytes' });
+    const b = agent();
+    b.folder.write('same.txt', 'same bytes');
+    b.folder.write('diff.txt', 'local bytes');
+    b.folder.write('mine.txt', 'only here');
+    const sameInode = statSync(b.folder.abs('same.txt')).ino;
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ recorded: 1, conflicts: 1, downloaded: 0 });
+    expect(statSync(b.folder.abs('same.txt')).ino).toBe(sameInode);
+    const tree = b.tree();
+    expect(tree['diff.txt']).toBe('remote bytes');
+    expect(tree['mine.txt']).toBe('only here');
+    const copy = Object.keys(tree).find((p) => p.startsWith('diff (conflict from device-a '));
+    expect(copy).toMatch(/^diff \(conflict from device-a \d{4}-\d\d-\d\d \d{6}\)\.txt$/);
+    expect(tree[copy!]).toBe('local bytes');
+    expect(b.folder.store.conflicts.listOpen('fb')).toHaveLength(1);
+    expect(b.folder.pendingOps()).toEqual({ [copy!]: 'file:upsert' });
+    expect(b.folder.store.queue.getByPath('fb', copy!)?.baseRevision).toBeNull();
+  });
+
+  it('incremental pulls follow several pages and apply edits, deletes and renames', async () => {
+    await setup();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 7; i++) files[`d/f${i}.txt`] = `v1-${i}`;
+    await writer.commit(files);
+    const b = agent({ pageLimit: 2 });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, downloaded: 7 });
+    const token1 = b.folder.store.tokens.get('fb');
+    await writer.commit({ 'd/f0.txt': 'v2-0', 'd/f1.txt': null });
+    await writer.commit({ 'd/f0.txt': 'v3-0', 'moved/f2.txt': 'v1-2', 'd/f2.txt': null });
+    await writer.commit({ 'x/y/z.txt': 'deep', 'x/y/z2.txt': 'deep2' });
+    const s = await b.puller.pullNow('fb');
+    expect(s.full).toBe(false);
+    expect(s.pages).toBeGreaterThanOrEqual(3);
+    expect(s).toMatchObject({ deleted: 2, conflicts: 0 });
+    expect(b.folder.store.tokens.get('fb')).not.toBe(token1);
+    const tree = b.tree();
+    expect(tree['d/f0.txt']).toBe('v3-0');
+    expect(tree['moved/f2.txt']).toBe('v1-2');
+    expect(tree['x/y/z.txt']).toBe('deep');
+    expect(tree['d/f1.txt']).toBeUndefined();
+    expect(tree['d/f2.txt']).toBeUndefined();
+    expect(Object.keys(tree)).toHaveLength(8);
+    // A second pull with nothing new changes nothing.
+    expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 0, deleted: 0, conflicts: 0, tokenStored: true });
+  });
+
+  it('a deleted directory leaves no empty shell behind', async () => {
+    await setup();
+    await writer.commit({ 'old/a.txt': 'a', 'old/sub/b.txt': 'b', 'keep.txt': 'k', 'k2.txt': 'k', 'k3.txt': 'k', 'k4.txt': 'k' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    await writer.commit({ 'old/a.txt': null, 'old/sub/b.txt': null, 'new/a.txt': 'a', 'new/sub/b.txt': 'b' });
+    await b.puller.pullNow('fb');
+    expect(existsSync(b.folder.abs('old'))).toBe(false);
+    expect(b.tree()).toMatchObject({ 'new/a.txt': 'a', 'new/sub/b.txt': 'b' });
+  });
+
+  it('an expired token runs a full sync that records unchanged files instead of downloading them', async () => {
+    let now = 1_700_000_000_000;
+    await setup({ clock: () => now, tokenTtlMs: 60_000 });
+    await writer.commit({ 'a.txt': 'a', 'b.txt': 'b', 'c.txt': 'c' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.write('local-new.txt', 'mine');
+    now += 120_000;
+    await writer.commit({ 'b.txt': 'b2', 'c.txt': null });
+    let downloads = 0;
+    b.puller.events.on('applied', (e) => void (e.action === 'downloaded' && downloads++));
+    const s = await b.puller.pullNow('fb');
+    expect(s).toMatchObject({ expired: true, full: true, conflicts: 0, deleted: 1, tokenStored: true });
+    expect(downloads).toBe(1);
+    expect(b.tree()).toEqual({ 'a.txt': 'a', 'b.txt': 'b2', 'local-new.txt': 'mine' });
+  });
+
+  it('concurrent edits on both sides keep both versions', async () => {
+    await setup();
+    await writer.commit({ 'doc.md': 'base' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.write('doc.md', 'edited on B');
+    await b.scanner.scanPaths(['doc.md']);
+    expect(b.folder.pendingOps()).toEqual({ 'doc.md': 'file:upsert' });
+    await writer.commit({ 'doc.md': 'edited on A' });
+    const conflicts: string[] = [];
+    b.puller.events.on('conflict', (c) => conflicts.push(c.copyPath));
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1 });
+    expect(b.read('doc.md')).toBe('edited on A');
+    expect(conflicts).toHaveLength(1);
+    expect(b.read(conflicts[0]!)).toBe('edited on B');
+    // The queued upload of doc.md is gone (its bytes live in the copy); the copy is queued as new.
+    expect(b.folder.pendingOps()).toEqual({ [conflicts[0]!]: 'file:upsert' });
+    expect(b.folder.store.activity.recent({ kind: 'conflict' })).toHaveLength(1);
+  });
+
+  it('identical edits on both sides are no conflict', async () => {
+    await setup();
+    await writer.commit({ 'doc.md': 'base' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.write('doc.md', 'same edit');
+    await b.scanner.scanPaths(['doc.md']);
+    await writer.commit({ 'doc.md': 'same edit' });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, recorded: 1 });
+    expect(b.folder.pendingOps()).toEqual({});
+    expect(b.folder.store.index.get('fb', 'doc.md')?.syncedRevision).toBe(writer.revisions.get('doc.md'));
+  });
+
+  it('a remote delete keeps a locally edited file and uploads it again', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.write('a.txt', 'local edit');
+    await writer.commit({ 'a.txt': null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ reuploaded: 1, deleted: 0 });
+    expect(b.read('a.txt')).toBe('local edit');
+    expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
+  });
+
+  it('a remote delete removes an unchanged file', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    await writer.commit({ 'a.txt': null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ deleted: 1 });
+    expect(b.read('a.txt')).toBeNull();
+    expect(b.folder.store.index.get('fb', 'a.txt')).toBeUndefined();
+  });
+
+  it('a local delete of a file edited remotely restores the remote version', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'base' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.remove('a.txt');
+    await b.scanner.scanPaths(['a.txt']);
+    expect(b.folder.pendingOps()).toEqual({ 'a.txt': 'file:delete' });
+    await writer.commit({ 'a.txt': 'remote edit' });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 1 });
+    expect(b.read('a.txt')).toBe('remote edit');
+    expect(b.folder.pendingOps()).toEqual({});
+  });
+
+  it('a mass delete pauses the folder; cancel keeps and re-uploads, confirm deletes', async () => {
+    await setup();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `c${i}`;
+    await writer.commit(files);
+    const b = agent();
+    await b.puller.pullNow('fb');
+    const token = b.folder.store.tokens.get('fb');
+    await writer.commit({ 'f0.txt': null, 'f1.txt': null, 'f2.txt': null, 'f3.txt': null, 'f4.txt': null, 'f5.txt': null, 'f9.txt': 'c9-new' });
+    const s = await b.puller.pullNow('fb');
+    expect(s).toMatchObject({ paused: true, deleted: 0, downloaded: 0, tokenStored: false });
+    expect(Object.keys(b.tree())).toHaveLength(10);
+    expect(b.read('f9.txt')).toBe('c9');
+    expect(b.folder.store.folders.require('fb')).toMatchObject({ state: 'paused_mass_delete' });
+    expect(b.folder.store.folders.require('fb').pausedReason).toMatch(/delete 6 of 10/);
+    expect(b.puller.pendingMassDelete('fb')).toMatchObject({ deletes: 6, files: 10 });
+    expect(b.folder.store.tokens.get('fb')).toBe(token);
+    // While paused, pulls do nothing.
+    expect(await b.puller.pullNow('fb')).toMatchObject({ paused: true });
+
+    const cancelled = await b.puller.cancelMassDelete('fb');
+    expect(cancelled).toMatchObject({ reuploaded: 6, deleted: 0, downloaded: 1, tokenStored: true });
+    expect(Object.keys(b.tree())).toHaveLength(10);
+    expect(b.read('f9.txt')).toBe('c9-new');
+    expect(b.folder.store.folders.require('fb').state).toBe('ok');
+    expect(b.folder.store.queue.getByPath('fb', 'f0.txt')).toMatchObject({ op: 'upsert', baseRevision: null });
+
+    // Now the confirm path, on a second agent that has all ten files.
+    const c = makeAgent(server, 'c', {}, 'fc');
+    agents.push(c);
+    c.folder.store.folders.remove('fc');
+    c.folder.store.folders.add({ id: 'fc', localRoot: c.folder.root, remoteId: 'remote-fb' });
+    await writer.commit({ 'f0.txt': 'c0', 'f1.txt': 'c1', 'f2.txt': 'c2', 'f3.txt': 'c3', 'f4.txt': 'c4', 'f5.txt': 'c5' });
+    await c.puller.pullNow('fc');
+    expect(Object.keys(c.tree())).toHaveLength(10);
+    await writer.commit({ 'f0.txt': null, 'f1.txt': null, 'f2.txt': null, 'f3.txt': null, 'f4.txt': null, 'f5.txt': null, 'f6.txt': null });
+    expect(await c.puller.pullNow('fc')).toMatchObject({ paused: true });
+    expect(Object.keys(c.tree())).toHaveLength(10);
+    expect(await c.puller.confirmMassDelete('fc')).toMatchObject({ deleted: 7, tokenStored: true });
+    expect(Object.keys(c.tree()).sort()).toEqual(['f7.txt', 'f8.txt', 'f9.txt']);
+    expect(c.folder.store.folders.require('fc').state).toBe('ok');
+  });
+
+  it('never writes through a symlinked subfolder that points outside the root', async () => {
+    await setup();
+    await writer.commit({ 'link/evil.txt': 'pwned', 'ok.txt': 'fine' });
+    const b = agent();
+    const outside = path.join(b.folder.base, 'outside');
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'evil.txt'), 'untouched');
+    symlinkSync(outside, b.folder.abs('link'));
+    const skipped: string[] = [];
+    b.puller.events.on('skipped', (e) => skipped.push(e.path));
+    const s = await b.puller.pullNow('fb');
+    expect(s).toMatchObject({ downloaded: 1, skipped: 1, tokenStored: true });
+    expect(skipped).toEqual(['link/evil.txt']);
+    expect(readFileSync(path.join(outside, 'evil.txt'), 'utf8')).toBe('untouched');
+    expect(readdirSync(outside)).toEqual(['evil.txt']);
+    expect(b.folder.store.activity.recent({ kind: 'pull_skipped' })[0]?.message).toMatch(/symlink/);
+  });
+
+  it('the long poll brings a change from A to B without anyone asking', async () => {
+    await setup();
+    await writer.commit({ 'first.txt': '1' });
+    const b = agent({ pollTimeoutSec: 5, fallbackIntervalMs: 60_000 });
+    b.puller.start(['fb']);
+    await waitFor(() => b.read('first.txt') === '1', { timeoutMs: 5000 });
+    await waitFor(() => b.folder.store.tokens.get('fb'), { timeoutMs: 5000 });
+    await writer.commit({ 'second.txt': '2' });
+    await waitFor(() => b.read('second.txt') === '2', { timeoutMs: 5000, message: 'second.txt via long poll' });
+    await b.puller.stop();
+  });
+
+  it('a missing folder root is an error, never a mass delete', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'a' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    const errors: string[] = [];
+    b.puller.events.on('error', (e) => errors.push(e.error.code));
+    b.folder.remove('');
+    await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'folder_root_missing' });
+    expect(errors).toEqual(['folder_root_missing']);
+    expect(b.folder.store.index.get('fb', 'a.txt')).toBeDefined();
+  });
+});
