@@ -308,7 +308,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   function guarded(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
     return runPull(folderId, policy).catch((error: unknown) => {
       const e = asFerryError(error);
-      if (!abort.signal.aborted) events.emit('error', { folderId, error: e });
+      // 'error' is special to EventEmitter: without a listener emit() would throw.
+      if (!abort.signal.aborted && events.listenerCount('error') > 0) events.emit('error', { folderId, error: e });
+      log.warn('pull failed', { folder: folderId, code: e.code, error: e.message });
       throw e;
     });
   }
