@@ -3,7 +3,7 @@ import { abortError, type Timers } from './timers';
 
 /**
  * Upload bandwidth limit as a token bucket that may go into debt: a take() of n bytes
- * always proceeds once the bucket is not in debt, then owes n. Over time this gives
+ * proceeds once n bytes (at most a full bucket) are there, and may leave it owing. Over time this gives
  * exactly `rate` bytes/s whatever the chunk size, with bursts of at most `burstMs` worth.
  * Rate 0 means no limit. The rate can change at any time; waiters re-plan at once.
  */
@@ -27,9 +27,11 @@ export class TokenBucket {
   }
 
   setRate(bytesPerSecond: number): void {
+    const wasUnlimited = this.rate === 0;
     this.refill();
     this.rate = Math.max(0, bytesPerSecond);
-    this.tokens = Math.min(this.tokens, this.capacity());
+    // Debt is not carried across "no limit": a fresh limit starts with a full burst.
+    this.tokens = wasUnlimited || this.rate === 0 ? this.capacity() : Math.min(this.tokens, this.capacity());
     this.wake?.();
   }
 
@@ -56,11 +58,13 @@ export class TokenBucket {
       if (signal?.aborted) throw abortError();
       this.refill();
       if (this.rate === 0) return;
-      if (this.tokens >= 0) {
+      // A chunk larger than the burst goes once the bucket is full, and leaves it in debt.
+      const need = Math.min(n, this.capacity());
+      if (this.tokens >= need) {
         this.tokens -= n;
         return;
       }
-      const waitMs = Math.ceil((-this.tokens * 1000) / this.rate);
+      const waitMs = Math.max(1, Math.ceil(((need - this.tokens) * 1000) / this.rate));
       await this.pause(waitMs, signal);
     }
   }
