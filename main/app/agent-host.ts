@@ -7,9 +7,13 @@ import type { AgentService, Settings, SettingsUpdate, SettingsView } from '../..
  * Electron.
  */
 export interface AgentHost {
-  /** The contract handlers plus events. Answers before `start` (settings can be written first). */
+  /**
+   * The contract handlers plus events. Answers before `start`, so the settings window can
+   * write the first settings; `updateSettings` saves through `options.settings`, applies the
+   * change to a running engine and emits a `settings` event (the shell listens to it).
+   */
   readonly service: AgentService;
-  /** Starts (or restarts) syncing with these settings. */
+  /** Starts syncing. The shell calls it at launch when settings exist, else after the first save. */
   start(settings: Settings): Promise<void>;
   /** Stops watchers and in-flight work and closes the databases; safe to call twice. */
   stop(): Promise<void>;

@@ -28,7 +28,9 @@ export function configureShellLogging(log: MainLogger, options: { file: string; 
   file.level = options.level;
   file.resolvePathFn = () => options.file;
   file.maxSize = MAX_LOG_BYTES;
-  file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}] [{scope}] {text}';
+  // electron-log renders {scope} as " (name)"; unpadded it reads "[info] (ipc) message".
+  log.scope.labelPadding = false;
+  file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}]{scope} {text}';
   log.transports.console.level = options.console ? options.level : false;
   // Last line of defence: whatever a message carries, a token never reaches a transport.
   log.hooks.push((message) => {

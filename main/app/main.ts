@@ -216,6 +216,11 @@ async function startShell(): Promise<{ windows: WindowManager; agent: AgentHost 
     folders: () => agent.folders(),
   });
 
+  let started = false;
+  const startAgent = (settings: Settings) => {
+    started = true;
+    return agent.start(settings);
+  };
   agent.service.subscribe((event: AgentEvent) => {
     windows.broadcast(IPC_EVENT_CHANNEL, event);
     if (event.type === 'status') tray.update(event.status);
@@ -223,6 +228,9 @@ async function startShell(): Promise<{ windows: WindowManager; agent: AgentHost 
       notificationsOn = event.settings.notifications;
       if (event.settings.startAtLogin !== loginItem.get()) loginItem.set(event.settings.startAtLogin);
       tray.refresh();
+      // First run: the first saved settings are what the engine was waiting for.
+      const saved = started ? null : settingsStore.load();
+      if (saved) run('start the agent', startAgent(saved));
     }
     notify(event);
   });
@@ -237,7 +245,7 @@ async function startShell(): Promise<{ windows: WindowManager; agent: AgentHost 
   } catch (error) {
     logger.error('settings could not be loaded', { error });
   }
-  if (settings) await agent.start(settings);
+  if (settings) await startAgent(settings);
   else windows.show('settings');
 
   const route = routeFromArgv(process.argv);

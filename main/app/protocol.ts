@@ -83,8 +83,10 @@ export function createAppRequestHandler(root: string, read: FileReader = readFil
 
 /** Must run before `app` is ready: privileges can only be granted then. */
 export function registerAppScheme(protocol: Pick<Protocol, 'registerSchemesAsPrivileged'>): void {
+  // corsEnabled lets the page load its own `<script type="module">` (module fetches run in
+  // CORS mode); other origins still cannot read our files: no Access-Control-Allow-Origin.
   protocol.registerSchemesAsPrivileged([
-    { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true } },
+    { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, corsEnabled: true, codeCache: true } },
   ]);
 }
 

@@ -59,6 +59,8 @@ describe('protocol handler', () => {
     expect(response.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    // corsEnabled is on for module scripts; no other origin may read our files.
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
   });
 
   it('answers 404 for missing files and refuses reads outside root', async () => {
