@@ -32,6 +32,11 @@ export function useQueuePage(api: FerryApi, filter: QueueFilter): QueuePages {
     () => pages.version,
   );
 
+  // The list's length comes from the first page; until then nothing is "visible" to ask for.
+  useEffect(() => {
+    if (pages.total === undefined) pages.showRange(0, 0);
+  }, [pages]);
+
   const lastCounts = useRef<string | undefined>(undefined);
   const refresh = useRef<{ timer?: ReturnType<typeof setTimeout>; last: number }>({ last: 0 });
   useEffect(() => {

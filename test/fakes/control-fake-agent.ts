@@ -93,9 +93,9 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
   const status = (): Status => {
     const counts = { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 0 };
     for (const item of queue) counts[item.state] += 1;
-    const waiting = folders.some((folder) => folder.pendingDelete);
     return {
-      state: agent.paused ? 'paused' : waiting ? 'paused' : counts.in_flight > 0 ? 'syncing' : 'idle',
+      // A mass delete pauses its folder, not the agent.
+      state: agent.paused ? 'paused' : counts.in_flight > 0 ? 'syncing' : 'idle',
       counts,
       folders: folders.map((folder) => ({ ...folder })),
       lastSyncAt,
