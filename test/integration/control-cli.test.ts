@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlServer } from '../../main/control/control-server';
 import type { ControlServer } from '../../main/control/control-server';
 import { ensureControlToken, writeAgentInfo } from '../../main/control/control-token';
+import os from 'node:os';
+import path from 'node:path';
 import { clientCommands } from '../../main/control/commands';
+import { resolveDataDir } from '../../main/control/commands/agent';
 import type { CommandIo } from '../../main/control/commands/args';
 import * as queue from '../../main/control/commands/queue';
 import * as retry from '../../main/control/commands/retry';
@@ -123,9 +126,22 @@ describe('ferry client commands', () => {
     }
   });
 
-  it('requires --data', async () => {
-    const io = captureIo();
-    expect(await status.run([], io)).toBe(2);
-    expect(io.stderr).toContain('--data DIR is required');
+  it('without --data looks in $FERRY_HOME', async () => {
+    const saved = process.env.FERRY_HOME;
+    process.env.FERRY_HOME = temp.dir;
+    try {
+      const io = captureIo();
+      expect(await status.run(['--json'], io)).toBe(0);
+      expect(JSON.parse(io.stdout)).toMatchObject({ deviceName: 'test-laptop' });
+    } finally {
+      if (saved === undefined) delete process.env.FERRY_HOME;
+      else process.env.FERRY_HOME = saved;
+    }
+  });
+
+  it('resolves the default data directory like ferry start', () => {
+    expect(resolveDataDir('rel', {})).toBe(path.resolve('rel'));
+    expect(resolveDataDir(undefined, { FERRY_HOME: '/srv/ferry' })).toBe('/srv/ferry');
+    expect(resolveDataDir(undefined, {})).toBe(path.join(os.homedir(), '.ferry'));
   });
 });

@@ -1,8 +1,14 @@
+import os from 'node:os';
 import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
 import { connectToAgent } from '../control-client';
 import type { ControlClient } from '../control-client';
 import { EXIT_FAILURE, usageError } from './args';
+
+/** The agent's data directory: --data, else $FERRY_HOME, else ~/.ferry (as `ferry start` uses). */
+export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(flag ?? env.FERRY_HOME ?? path.join(os.homedir(), '.ferry'));
+}
 import type { CommandIo } from './args';
 
 /**
@@ -15,9 +21,9 @@ export async function withAgent(
   io: CommandIo,
   action: (client: ControlClient) => Promise<number>,
 ): Promise<number> {
-  if (!dataDir) return usageError(def, io, '--data DIR is required (the data directory the agent was started with)').code;
+  if (dataDir === '') return usageError(def, io, '--data needs a directory').code;
   try {
-    const client = await connectToAgent(path.resolve(dataDir));
+    const client = await connectToAgent(resolveDataDir(dataDir));
     return await action(client);
   } catch (error) {
     if (!isFerryError(error)) throw error;

@@ -41,7 +41,7 @@ export const commonOptions = {
 } as const satisfies OptionsConfig;
 
 export const commonFlags: Array<[string, string]> = [
-  ['--data DIR', "the agent's data directory (where it keeps agent.json and control-token); required"],
+  ['--data DIR', "the running agent's data directory, with its agent.json and control-token (default: $FERRY_HOME or ~/.ferry)"],
   ['--json', 'print machine-readable JSON instead of text'],
   ['-h, --help', 'show this help'],
 ];

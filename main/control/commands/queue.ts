@@ -15,7 +15,7 @@ const options = {
 
 export const definition = {
   name: 'queue',
-  summary: "List the items in the running agent's sync queue, newest state first.",
+  summary: "List the items in the running agent's sync queue, a page at a time.",
   options,
   flags: [
     ['--state STATE', `only items in this state: ${QueueState.options.join(', ')}`],
