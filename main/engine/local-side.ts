@@ -31,6 +31,8 @@ export interface LocalSideOptions {
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
   onError?: (error: FerryError) => void;
+  /** After every scan (hinted paths or a reconcile): the host kicks the pusher when it queued work. */
+  onScanned?: (result: ScanResult) => void;
 }
 
 const MAX_ERROR_RETRIES = 5;
@@ -177,6 +179,7 @@ export class LocalSide {
   }
 
   private afterScan(result: ScanResult): void {
+    this.options.onScanned?.(result);
     for (const p of result.unstable) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
     if (!result.ok) {
       if (result.error && result.error.code !== 'aborted') this.report(result.error);

@@ -21,7 +21,7 @@ export interface ScannerOptions {
   /** Work this long on the loop before yielding to it. */
   sliceMs?: number;
   hashConcurrency?: number;
-  /** Index/queue writes per transaction during a reconcile. */
+  /** Most index/queue writes per transaction during a reconcile (fewer when commits run slow). */
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
 }
@@ -81,7 +81,9 @@ export class Scanner {
   private readonly hashFile: HashFn;
   private readonly sliceMs: number;
   private readonly hashConcurrency: number;
-  private readonly batchSize: number;
+  private readonly maxBatch: number;
+  /** Writes per transaction, adapted so that one commit holds the loop for about sliceMs. */
+  private batchSize: number;
   /** Symlinks and specials are reported once per run, not on every rescan. */
   private readonly reportedSkips = new Set<string>();
 
@@ -92,7 +94,8 @@ export class Scanner {
     this.hashFile = options.hashFile ?? ((p) => defaultHashFile(p));
     this.sliceMs = options.sliceMs ?? 10;
     this.hashConcurrency = options.hashConcurrency ?? 4;
-    this.batchSize = options.batchSize ?? 256;
+    this.maxBatch = options.batchSize ?? 256;
+    this.batchSize = Math.min(64, this.maxBatch);
   }
 
   /** Checks root and marker; flips the folder to error (or back to ok) accordingly. */
@@ -409,9 +412,10 @@ export class Scanner {
     const gone = [...known.entries()].filter(
       ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
     );
-    for (let i = 0; i < gone.length; i += this.batchSize) {
+    for (let i = 0; i < gone.length; ) {
       const batch = gone.slice(i, i + this.batchSize);
-      this.store.transaction(() => {
+      i += batch.length;
+      this.commitBatch(() => {
         for (const [key] of batch) {
           const entry = this.store.index.get(this.folderId, key);
           if (!entry) continue;
@@ -424,6 +428,15 @@ export class Scanner {
     }
     this.options.onProgress?.({ ...progress });
     return done();
+  }
+
+  /** A reconcile batch in one transaction; the next batch grows or shrinks by how long this took. */
+  private commitBatch(fn: () => void): void {
+    const started = performance.now();
+    this.store.transaction(fn);
+    const took = performance.now() - started;
+    if (took > this.sliceMs * 2) this.batchSize = Math.max(8, Math.floor(this.batchSize / 2));
+    else if (took < this.sliceMs / 2) this.batchSize = Math.min(this.maxBatch, Math.ceil(this.batchSize * 1.5));
   }
 
   private snapshotUnder(subKey: string): Map<string, IndexStat> {
@@ -441,7 +454,7 @@ export class Scanner {
     count: (o: PathOutcome) => void,
   ): Array<{ key: string; st: Stats }> {
     if (writes.length === 0) return writes;
-    this.store.transaction(() => {
+    this.commitBatch(() => {
       for (const { key, st } of writes) {
         const outcome = this.recordDir(key, st);
         count(outcome);
@@ -465,7 +478,7 @@ export class Scanner {
       const batch = ready;
       ready = [];
       if (batch.length === 0) return;
-      this.store.transaction(() => {
+      this.commitBatch(() => {
         for (const { key, hash, after } of batch) {
           const outcome = this.commitFile(key, hash, after);
           count(outcome);
@@ -474,10 +487,17 @@ export class Scanner {
       });
       this.options.onProgress?.({ ...progress });
     };
+    let sliceStart = performance.now();
     const worker = async () => {
-      while (next < files.length) {
+      for (;;) {
+        // Small files hash synchronously: give the loop its turn between slices.
+        if (performance.now() - sliceStart > this.sliceMs) {
+          await yieldToLoop();
+          sliceStart = performance.now();
+        }
         if (signal?.aborted) throw new FerryError('aborted', 'reconcile stopped');
-        const file = files[next++]!;
+        const file = files[next++];
+        if (!file) return;
         const result = await this.hashStable(joinDisk(this.root, file.diskRel));
         progress.hashed++;
         if (result === 'unstable') {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import { FerryError, asFerryError } from '../../../protocol/errors';
 import { createLogger, type Logger } from '../../logging';
@@ -114,6 +115,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   let running = false;
   let online = true;
   let abort = new AbortController();
+  // Every block request of a run listens on it.
+  setMaxListeners(0, abort.signal);
   const wakers = new Set<() => void>();
   const loops: Array<Promise<void>> = [];
 
@@ -403,6 +406,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (running) return;
       running = true;
       abort = new AbortController();
+      setMaxListeners(0, abort.signal);
       for (const id of folderIds ?? store.folders.list().map((f) => f.id)) loops.push(loop(id));
     },
     async stop() {

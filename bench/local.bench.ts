@@ -1,0 +1,134 @@
+// Local side benchmarks: cold index of 10,000 and 100,000 small files, a rescan with no
+// changes, the event loop's p99 delay while indexing, and peak RSS with 100,000 watched
+// files (measured in a child process so this process's own heap does not count).
+// `npx tsx bench/local.bench.ts` (about 1–2 minutes on 2 cores, most of it creating and
+// removing the 100,000 files); FERRY_BENCH_LOCAL_SIZES=10000 runs the small case only.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { LocalSide } from '../main/engine/local-side';
+import { openStore } from '../main/store';
+import { formatResult, type BenchResult } from './types';
+
+const FILES_PER_DIR = 100;
+const RESCAN_TARGET_MS = 3000;
+const RSS_TARGET_MB = 400;
+const LOOP_TARGET_MS = 50;
+
+function makeTree(root: string, files: number): void {
+  for (let i = 0; i < files; i++) {
+    const dir = path.join(root, `d${Math.floor(i / FILES_PER_DIR)}`);
+    if (i % FILES_PER_DIR === 0) mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `f${i}.txt`), `small file number ${i}\n`);
+  }
+}
+
+async function indexAndRescan(files: number): Promise<{ results: BenchResult[]; base: string }> {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-local-'));
+  const root = path.join(base, 'root');
+  makeTree(root, files);
+  const store = openStore(path.join(base, 'state.db'));
+  store.folders.add({ id: 'bench', localRoot: root, remoteId: 'bench' });
+  const side = new LocalSide({ store, folderId: 'bench', watch: false });
+
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let started = performance.now();
+  const cold = await side.start();
+  const coldMs = performance.now() - started;
+  loop.disable();
+  if (!cold.ok || cold.queued < files) throw new Error(`cold index queued ${cold.queued} of ${files}`);
+  const p99 = loop.percentile(99) / 1e6;
+
+  started = performance.now();
+  const again = await side.rescan();
+  const rescanMs = performance.now() - started;
+  if (again.queued !== 0) throw new Error(`rescan without changes queued ${again.queued}`);
+  await side.stop();
+  store.close();
+
+  const label = files.toLocaleString('en-US');
+  const results: BenchResult[] = [
+    { name: `cold index, ${label} small files`, value: Math.round(coldMs), unit: 'ms' },
+    { name: `cold index throughput, ${label} files`, value: Math.round(files / (coldMs / 1000)), unit: 'files/s' },
+    {
+      name: `event-loop p99 delay during index, ${label} files`,
+      value: p99,
+      unit: 'ms',
+      target: `< ${LOOP_TARGET_MS} ms`,
+      met: p99 < LOOP_TARGET_MS,
+    },
+    {
+      name: `rescan without changes, ${label} files`,
+      value: Math.round(rescanMs),
+      unit: 'ms',
+      ...(files >= 100_000 ? { target: `< ${RESCAN_TARGET_MS} ms`, met: rescanMs < RESCAN_TARGET_MS } : {}),
+    },
+  ];
+  return { results, base };
+}
+
+/** Peak RSS of a fresh process that opens the indexed store, reconciles and watches. */
+function measureWatchRss(base: string, files: number): Promise<BenchResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--rss-child', base], {
+      cwd: path.resolve(import.meta.dirname, '..'),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const match = /peakRssMb=(\d+(?:\.\d+)?)/.exec(out);
+      if (code !== 0 || !match) return reject(new Error(`RSS child failed (${code}): ${out}`));
+      const mb = Number(match[1]);
+      resolve({
+        name: `peak RSS, ${files.toLocaleString('en-US')} files indexed and watched`,
+        value: mb,
+        unit: 'MB',
+        target: `< ${RSS_TARGET_MB} MB`,
+        met: mb < RSS_TARGET_MB,
+      });
+    });
+  });
+}
+
+async function rssChild(base: string): Promise<void> {
+  const store = openStore(path.join(base, 'state.db'));
+  const side = new LocalSide({ store, folderId: 'bench' });
+  await side.start(); // reconcile (nothing changed) and chokidar's crawl, until ready
+  const peakMb = process.resourceUsage().maxRSS / 1024;
+  await side.stop();
+  store.close();
+  process.stdout.write(`peakRssMb=${peakMb.toFixed(1)}\n`);
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const sizes = (process.env.FERRY_BENCH_LOCAL_SIZES ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
+  const results: BenchResult[] = [];
+  for (const files of sizes) {
+    const { results: figures, base } = await indexAndRescan(files);
+    results.push(...figures);
+    try {
+      if (files === Math.max(...sizes)) results.push(await measureWatchRss(base, files));
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (isMain) {
+  const childAt = process.argv.indexOf('--rss-child');
+  if (childAt >= 0) {
+    await rssChild(process.argv[childAt + 1]!);
+  } else {
+    const started = performance.now();
+    for (const r of await run()) console.log(formatResult(r));
+    console.log(`(local bench took ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  }
+}

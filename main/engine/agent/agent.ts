@@ -1,0 +1,518 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FerryError, asFerryError } from '../../../protocol/errors';
+import {
+  Settings,
+  fieldErrors,
+  type AgentEvent,
+  type AgentService,
+  type ContractHandlers,
+  type FolderStatus,
+  type QueueItem as ContractQueueItem,
+  type SettingsUpdate,
+  type SettingsView,
+  type Status,
+} from '../../../preload/contract';
+import { createLogger, type Logger } from '../../logging';
+import { SyncApiClient } from '../../remote';
+import { openStore, type Store } from '../../store';
+import { LocalSide, type LocalSideOptions } from '../local-side';
+import { createPuller, type Puller, type PullerOptions } from '../pull';
+import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
+import { AgentEventBus } from './events';
+import { activityView, queueItemView } from './views';
+
+/**
+ * The agent: one engine (local side per folder → durable queue → pusher; puller) behind the
+ * UI contract. The Electron shell and the headless control API both host it as an AgentService.
+ */
+export interface AgentOptions {
+  dataDir: string;
+  settings: Settings;
+  /** Persists settings changed through the UI (the token included: the host decides how). */
+  saveSettings: (settings: Settings) => void | Promise<void>;
+  tokenProtection: 'os' | 'plaintext';
+  deviceName?: string;
+  /** better-sqlite3 built for Electron's ABI, when hosted by Electron. */
+  nativeBinding?: string;
+  log?: Logger;
+  /** Test and benchmark tuning of the parts; defaults serve users. */
+  tuning?: {
+    push?: Partial<PusherOptions>;
+    pull?: Partial<PullerOptions>;
+    local?: Partial<Pick<LocalSideOptions, 'watch' | 'watcher' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs'>>;
+  };
+}
+
+export interface Agent extends AgentService {
+  readonly deviceId: string;
+  readonly deviceName: string;
+  readonly dataDir: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): Status;
+}
+
+/** Pushes and pulls bound to one server and token; rebuilt when those change. */
+interface Engine {
+  remote: SyncApiClient;
+  pusher: Pusher;
+  puller: Puller;
+  offs: Array<() => void>;
+}
+
+const STATE_DB = 'state.db';
+const DEVICE_ID_KEY = 'device_id';
+const PAUSED_KEY = 'paused';
+
+function ensureDeviceId(store: Store): string {
+  const existing = store.settings.get(DEVICE_ID_KEY);
+  if (existing) return existing;
+  const id = randomUUID();
+  store.settings.set(DEVICE_ID_KEY, id);
+  return id;
+}
+
+/** Relative tuning the pusher reads from the settings the user controls. */
+function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
+  return {
+    concurrency: settings.concurrency,
+    retryLimit: settings.retryLimit,
+    bandwidthLimit: settings.bandwidthLimit,
+    asyncThreshold: settings.asyncThreshold,
+  };
+}
+
+function validateFolders(settings: Settings): void {
+  const fields: Record<string, string> = {};
+  const roots = settings.folders.map((f) => path.resolve(f.localPath));
+  settings.folders.forEach((folder, i) => {
+    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'must be an absolute path';
+    settings.folders.forEach((other, j) => {
+      if (j >= i) return;
+      if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by folders.${j}`;
+      const [a, b] = [roots[i]!, roots[j]!];
+      if (a === b || a.startsWith(b + path.sep) || b.startsWith(a + path.sep)) {
+        fields[`folders.${i}.localPath`] = `overlaps folders.${j} (${other.localPath})`;
+      }
+    });
+  });
+  if (Object.keys(fields).length) {
+    throw new FerryError('invalid_settings', Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; '), { details: { fields } });
+  }
+}
+
+export async function createAgent(options: AgentOptions): Promise<Agent> {
+  validateFolders(options.settings);
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const log = options.log ?? createLogger('agent');
+  const store = openStore(path.join(options.dataDir, STATE_DB), {
+    ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    onActivity: (entry) => bus.emit({ type: 'activity', entry: activityView(entry) }),
+  });
+  const deviceId = ensureDeviceId(store);
+  const deviceName = options.deviceName ?? os.hostname();
+  let settings = options.settings;
+  let engine: Engine | null = null;
+  let paused = store.settings.get(PAUSED_KEY) === '1';
+  let started = false;
+  const locals = new Map<string, LocalSide>();
+  const lastSync = new Map<string, number>();
+  const pullsRunning = new Set<string>();
+  let lastSyncAt: number | null = null;
+  let online = true;
+  let run: RunProgressEvent | null = null;
+
+  const bus = new AgentEventBus({
+    status: () => status(),
+    queueItems: (ids) =>
+      ids.flatMap((id) => {
+        const item = store.queue.get(id);
+        return item ? [queueItemView(item)] : [];
+      }),
+    onListenerError: (error) => log.warn('event listener failed', { error: asFerryError(error).message }),
+  });
+
+  const markSynced = (folderId: string) => {
+    const now = Date.now();
+    lastSync.set(folderId, now);
+    lastSyncAt = now;
+  };
+
+  // ── folders ──
+
+  function folderLookup(folderId: string) {
+    const folder = store.folders.get(folderId);
+    return folder ? { localRoot: folder.localRoot, remoteId: folder.remoteId } : undefined;
+  }
+
+  /** Store folders follow the settings: the remote id is the folder's id. */
+  function syncFolderRows(): { added: string[]; removed: string[] } {
+    const wanted = new Map(settings.folders.map((f) => [f.remoteId, path.resolve(f.localPath)]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const folder of store.folders.list()) {
+      if (wanted.get(folder.id) !== folder.localRoot) {
+        store.folders.remove(folder.id);
+        removed.push(folder.id);
+      }
+    }
+    for (const [remoteId, localRoot] of wanted) {
+      if (!store.folders.get(remoteId)) {
+        store.folders.add({ id: remoteId, localRoot, remoteId });
+        added.push(remoteId);
+      }
+    }
+    return { added, removed };
+  }
+
+  function startLocal(folderId: string): void {
+    if (locals.has(folderId)) return;
+    const local = new LocalSide({
+      store,
+      folderId,
+      ...options.tuning?.local,
+      onScanned: (result) => {
+        if ((result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0) engine?.pusher.kick();
+        bus.statusChanged();
+      },
+      onError: (error) => {
+        log.warn('folder problem', { folder: folderId, code: error.code, error: error.message });
+        bus.statusChanged();
+      },
+    });
+    locals.set(folderId, local);
+    local.start().then(
+      () => {
+        engine?.pusher.kick();
+        bus.statusChanged();
+      },
+      (error) => log.error('folder failed to start', { folder: folderId, error: asFerryError(error).message }),
+    );
+  }
+
+  async function stopLocal(folderId: string): Promise<void> {
+    const local = locals.get(folderId);
+    locals.delete(folderId);
+    await local?.stop();
+  }
+
+  /** Creates the remote folders (idempotent); offline is fine: the pusher retries later. */
+  async function ensureRemoteFolders(remote: SyncApiClient, folderIds: string[]): Promise<void> {
+    for (const id of folderIds) {
+      try {
+        await remote.createFolder(id);
+      } catch (error) {
+        const e = asFerryError(error);
+        log.warn('could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
+      }
+    }
+  }
+
+  // ── engine (push + pull) ──
+
+  function buildEngine(): Engine {
+    const remote = new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId });
+    const pusher = createPusher({
+      store,
+      remote,
+      folders: folderLookup,
+      onConflict: ({ folderId }) => void puller.pullNow(folderId).catch(() => undefined),
+      options: { ...pushOptionsOf(settings), ...options.tuning?.push },
+    });
+    const puller = createPuller({
+      store,
+      remote,
+      device: { id: deviceId, name: deviceName },
+      options: {
+        massDeletePercent: settings.massDeletePercent,
+        massDeleteCount: settings.massDeleteCount,
+        ...options.tuning?.pull,
+      },
+    });
+    const offs: Array<() => void> = [
+      pusher.on('item', (event) => {
+        bus.itemChanged(event.id);
+        if (event.state === 'done') markSynced(event.folderId);
+        if (event.state === 'done' || event.state === 'failed') recordPushActivity(event);
+        bus.statusChanged();
+      }),
+      pusher.on('itemProgress', (event) => bus.itemChanged(event.id)),
+      pusher.on('run', (event) => {
+        run = event.active ? event : null;
+        bus.statusChanged();
+      }),
+      pusher.on('connectivity', ({ state }) => {
+        online = state === 'online';
+        puller.setOnline(online);
+        bus.statusChanged();
+      }),
+    ];
+    const onPulled = (summary: { folderId: string; paused: boolean }) => {
+      pullsRunning.delete(summary.folderId);
+      if (!summary.paused) markSynced(summary.folderId);
+      // Conflict copies and re-uploads the pull queued go up now.
+      pusher.kick();
+      bus.statusChanged();
+    };
+    const onPaused = () => bus.statusChanged();
+    puller.events.on('pulled', onPulled);
+    puller.events.on('paused', onPaused);
+    offs.push(() => puller.events.off('pulled', onPulled), () => puller.events.off('paused', onPaused));
+    return { remote, pusher, puller, offs };
+  }
+
+  function recordPushActivity(event: { folderId: string; path: string; op: 'upsert' | 'delete'; state: string; message?: string; code?: string }) {
+    if (event.state === 'failed') {
+      store.activity.add({ folderId: event.folderId, kind: 'failed', path: event.path, message: event.message ?? event.code ?? 'failed' });
+    } else {
+      store.activity.add({
+        folderId: event.folderId,
+        kind: event.op === 'delete' ? 'deleted' : 'uploaded',
+        path: event.path,
+        message: event.op === 'delete' ? 'Deleted on the server' : 'Uploaded',
+      });
+    }
+  }
+
+  async function startEngine(): Promise<void> {
+    engine = buildEngine();
+    await ensureRemoteFolders(engine.remote, settings.folders.map((f) => f.remoteId));
+    await engine.pusher.start();
+    if (paused) {
+      engine.pusher.pause();
+    } else {
+      engine.puller.start();
+    }
+  }
+
+  async function stopEngine(): Promise<void> {
+    const current = engine;
+    engine = null;
+    if (!current) return;
+    for (const off of current.offs) off();
+    await Promise.allSettled([current.pusher.stop(), current.puller.stop()]);
+    current.remote.close();
+  }
+
+  // ── status ──
+
+  function folderStatuses(): FolderStatus[] {
+    return store.folders.list().map((folder) => {
+      const pending = engine?.puller.pendingMassDelete(folder.id);
+      const local = locals.get(folder.id);
+      const scanning = folder.state === 'ok' && local !== undefined && !local.idle;
+      const synced = lastSync.get(folder.id);
+      return {
+        id: folder.id,
+        localPath: folder.localRoot,
+        remoteId: folder.remoteId,
+        state: scanning ? 'scanning' : folder.state,
+        error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : null,
+        lastSyncAt: synced ? new Date(synced).toISOString() : null,
+        pendingDelete: folder.state === 'paused_mass_delete' && pending ? { count: pending.deletes, total: pending.files } : null,
+      };
+    });
+  }
+
+  function status(): Status {
+    const counts = store.queue.countsByState();
+    const folders = folderStatuses();
+    const push = engine?.pusher.status();
+    const busy =
+      counts.pending + counts.in_flight > 0 ||
+      (push?.inFlight ?? 0) > 0 ||
+      pullsRunning.size > 0 ||
+      folders.some((f) => f.state === 'scanning');
+    const state = paused
+      ? 'paused'
+      : !online
+        ? 'offline'
+        : folders.some((f) => f.state === 'error' || f.state === 'paused_mass_delete')
+          ? 'error'
+          : busy
+            ? 'syncing'
+            : 'idle';
+    return {
+      state,
+      counts,
+      folders,
+      lastSyncAt: lastSyncAt ? new Date(lastSyncAt).toISOString() : null,
+      rates: {
+        uploadBytesPerSec: run?.rate ?? 0,
+        downloadBytesPerSec: 0,
+        itemsPerSec: run?.itemsPerSecond ?? 0,
+      },
+      run: run ? { name: run.run, itemsLeft: counts.pending + counts.in_flight, bytesLeft: 0 } : null,
+      deviceId,
+      deviceName,
+    };
+  }
+
+  // ── settings ──
+
+  function settingsView(): SettingsView {
+    const { token, ...rest } = settings;
+    return { ...rest, hasToken: token.length > 0, tokenProtection: options.tokenProtection };
+  }
+
+  async function updateSettings(update: SettingsUpdate): Promise<SettingsView> {
+    const candidate = Settings.safeParse({ ...update, token: update.token ? update.token : settings.token });
+    if (!candidate.success) {
+      const fields = fieldErrors(candidate.error);
+      throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
+    }
+    const next = candidate.data;
+    validateFolders(next);
+    const previous = settings;
+    await options.saveSettings(next);
+    settings = next;
+    const engineChanged =
+      previous.serverUrl !== next.serverUrl ||
+      previous.token !== next.token ||
+      previous.massDeleteCount !== next.massDeleteCount ||
+      previous.massDeletePercent !== next.massDeletePercent;
+    const { added, removed } = syncFolderRows();
+    if (started) {
+      for (const id of removed) await stopLocal(id);
+      if (engineChanged || added.length || removed.length) {
+        await stopEngine();
+        await startEngine();
+      } else {
+        engine?.pusher.setOptions(pushOptionsOf(next));
+      }
+      for (const id of added) startLocal(id);
+      // New settings may be what a failed item needed (DESIGN: retried when settings change).
+      engine?.pusher.retryAll();
+    }
+    log.info('settings changed', { folders: next.folders.length, engineRestarted: engineChanged });
+    const view = settingsView();
+    bus.emit({ type: 'settings', settings: view });
+    bus.statusChanged();
+    return view;
+  }
+
+  // ── actions ──
+
+  function requireEngine(): Engine {
+    if (!engine) throw new FerryError('not_running', 'The agent is not running', { retryable: true });
+    return engine;
+  }
+
+  function requireFolder(folderId: string): void {
+    if (!store.folders.get(folderId)) throw new FerryError('not_found', `No folder '${folderId}'`, { status: 404 });
+  }
+
+  function syncNow(folderId?: string): void {
+    const current = requireEngine();
+    if (folderId !== undefined) requireFolder(folderId);
+    const ids = folderId ? [folderId] : store.folders.list().map((f) => f.id);
+    for (const id of ids) {
+      void locals.get(id)?.rescan().then(() => current.pusher.kick());
+      if (!paused) {
+        pullsRunning.add(id);
+        current.puller.pullNow(id).catch((error) => {
+          pullsRunning.delete(id);
+          log.warn('pull failed', { folder: id, error: asFerryError(error).message });
+        });
+      }
+    }
+    current.pusher.kick();
+    bus.statusChanged();
+  }
+
+  function setPaused(value: boolean): void {
+    paused = value;
+    store.settings.set(PAUSED_KEY, value ? '1' : '0');
+    const current = engine;
+    if (current) {
+      if (value) {
+        current.pusher.pause();
+        void current.puller.stop();
+      } else {
+        current.pusher.resume();
+        current.puller.start();
+      }
+    }
+    bus.statusChanged();
+  }
+
+  const handlers: ContractHandlers = {
+    getStatus: async () => status(),
+    listQueue: async (query) => {
+      const page = store.queue.page({
+        ...(query.state ? { state: query.state } : {}),
+        ...(query.folderId ? { folderId: query.folderId } : {}),
+        offset: query.offset,
+        limit: query.limit,
+      });
+      return { items: page.items.map(queueItemView) as ContractQueueItem[], total: page.total };
+    },
+    listActivity: async ({ limit }) => store.activity.recent({ limit }).map(activityView),
+    syncNow: async ({ folderId }) => {
+      syncNow(folderId);
+      return { ok: true as const };
+    },
+    pause: async () => {
+      setPaused(true);
+      return { ok: true as const };
+    },
+    resume: async () => {
+      setPaused(false);
+      return { ok: true as const };
+    },
+    retry: async (input) => {
+      const current = requireEngine();
+      const retried = 'all' in input ? current.pusher.retryAll() : current.pusher.retry(input.id) ? 1 : 0;
+      if ('id' in input && retried === 0 && !store.queue.get(input.id)) {
+        throw new FerryError('not_found', `No queue item ${input.id}`, { status: 404 });
+      }
+      bus.statusChanged();
+      return { retried };
+    },
+    confirmMassDelete: async ({ folderId }) => {
+      requireFolder(folderId);
+      await requireEngine().puller.confirmMassDelete(folderId);
+      bus.statusChanged();
+      return { ok: true as const };
+    },
+    cancelMassDelete: async ({ folderId }) => {
+      requireFolder(folderId);
+      await requireEngine().puller.cancelMassDelete(folderId);
+      engine?.pusher.kick();
+      bus.statusChanged();
+      return { ok: true as const };
+    },
+    getSettings: async () => settingsView(),
+    updateSettings,
+  };
+
+  return {
+    deviceId,
+    deviceName,
+    dataDir: options.dataDir,
+    handlers,
+    subscribe: (listener: (event: AgentEvent) => void) => bus.subscribe(listener),
+    status,
+    async start() {
+      if (started) return;
+      started = true;
+      syncFolderRows();
+      await startEngine();
+      for (const folder of store.folders.list()) startLocal(folder.id);
+      log.info('agent started', { device: deviceId, folders: settings.folders.length, paused });
+      bus.statusChanged();
+    },
+    async stop() {
+      if (!started) return store.close();
+      started = false;
+      await Promise.allSettled([...locals.keys()].map((id) => stopLocal(id)));
+      await stopEngine();
+      bus.close();
+      store.close();
+      log.info('agent stopped');
+    },
+  };
+}
