@@ -46,7 +46,9 @@ function ensureDefaults(): void {
   log.transports.console.level = LOG_LEVELS.includes(level) ? level : 'warn';
   // No file unless a host asks for one (configureLogging); tests stay off the disk.
   log.transports.file.level = false;
-  log.transports.console.format = '{h}:{i}:{s}.{ms} {level} [{scope}] {text}';
+  log.scope.labelPadding = false;
+  log.transports.console.format = '{h}:{i}:{s}.{ms} {level} {scope} {text}';
+  log.transports.file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}] {scope} {text}';
   log.hooks.push((message) => {
     message.data = message.data.map((d) => (typeof d === 'string' ? redact(d) : d));
     return message;

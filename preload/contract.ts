@@ -23,7 +23,7 @@ export type FolderSettings = z.infer<typeof FolderSettings>;
 export const Settings = z.strictObject({
   serverUrl: z.url({ protocol: /^https?$/, error: 'enter an http:// or https:// URL' }),
   /** Bearer token for the Sync API. Never logged; in Electron kept with safeStorage. */
-  token: z.string().min(1, 'enter the server token'),
+  token: z.string({ error: 'enter the server token' }).min(1, 'enter the server token'),
   folders: z.array(FolderSettings).default([]),
   concurrency: z.int().min(1).max(32).default(4),
   retryLimit: z.int().min(0).max(10).default(3),

@@ -23,6 +23,8 @@ export interface ActivityOptions {
   clock?: Clock;
   /** The log keeps at most this many entries (trimmed in steps, so it may briefly hold more). */
   maxEntries?: number;
+  /** Told of every entry as it is written (the agent streams them to the UI). */
+  onAdded?: (entry: ActivityEntry) => void;
 }
 
 export const DEFAULT_ACTIVITY_LIMIT = 10_000;
@@ -56,7 +58,9 @@ export function activityRepo(db: Db, options: ActivityOptions = {}): ActivityRep
 
   return {
     add({ folderId = null, kind, path = null, message }) {
-      insert.run(clock(), folderId, kind, path, message);
+      const ts = clock();
+      const { lastInsertRowid } = insert.run(ts, folderId, kind, path, message);
+      options.onAdded?.({ id: Number(lastInsertRowid), ts, folderId, kind, path, message });
       if (++sinceTrim >= trimEvery) {
         sinceTrim = 0;
         trim.run(max);

@@ -10,6 +10,8 @@ const log = createLogger('store');
 export interface OpenDbOptions {
   /** Defaults to the shipped list; tests pass a prefix to stop at an older version. */
   migrations?: readonly Migration[];
+  /** better-sqlite3 built for another ABI (Electron's), passed as its `nativeBinding`. */
+  nativeBinding?: string;
 }
 
 export function schemaVersion(db: Db): number {
@@ -23,7 +25,7 @@ export function schemaVersion(db: Db): number {
  * reconcile finds those changes again.
  */
 export function openDb(file: string, options: OpenDbOptions = {}): Db {
-  const db = new Database(file);
+  const db = new Database(file, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

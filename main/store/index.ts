@@ -1,4 +1,4 @@
-import { activityRepo, type ActivityRepo } from './activity';
+import { activityRepo, type ActivityEntry, type ActivityRepo } from './activity';
 import { systemClock, type Clock } from './clock';
 import { conflictRepo, type ConflictRepo } from './conflicts';
 import { openDb, type Db } from './db';
@@ -28,10 +28,12 @@ export interface Store {
 export interface StoreOptions {
   clock?: Clock;
   activityLimit?: number;
+  nativeBinding?: string;
+  onActivity?: (entry: ActivityEntry) => void;
 }
 
 export function openStore(file: string, options: StoreOptions = {}): Store {
-  return createStore(openDb(file), options);
+  return createStore(openDb(file, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}), options);
 }
 
 export function createStore(db: Db, options: StoreOptions = {}): Store {
@@ -44,7 +46,11 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
     tasks: taskRepo(db, clock),
     tokens: tokenRepo(db, clock),
     conflicts: conflictRepo(db, clock),
-    activity: activityRepo(db, { clock, ...(options.activityLimit ? { maxEntries: options.activityLimit } : {}) }),
+    activity: activityRepo(db, {
+      clock,
+      ...(options.activityLimit ? { maxEntries: options.activityLimit } : {}),
+      ...(options.onActivity ? { onAdded: options.onActivity } : {}),
+    }),
     settings: settingsRepo(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),

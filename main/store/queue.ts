@@ -92,6 +92,8 @@ export interface QueueRepo {
   get(id: number): QueueItem | undefined;
   getByPath(folderId: string, path: string): QueueItem | undefined;
   list(query?: ListQuery): ListPage;
+  /** Offset paging with the total, for a UI that scrolls to any row of a long list. */
+  page(query: { state?: QueueState; folderId?: string; offset: number; limit: number }): { items: QueueItem[]; total: number };
   countsByState(folderId?: string): Record<QueueState, number>;
   /** Pending deletes of a folder, for the mass-delete guard. */
   countPendingDeletes(folderId: string): number;
@@ -216,6 +218,12 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     SELECT * FROM queue
     WHERE id > @afterId AND (@state IS NULL OR state = @state) AND (@folderId IS NULL OR folder_id = @folderId)
     ORDER BY id LIMIT @limit`);
+  const offsetPage = db.prepare<{ state: string | null; folderId: string | null; offset: number; limit: number }, QueueRow>(`
+    SELECT * FROM queue
+    WHERE (@state IS NULL OR state = @state) AND (@folderId IS NULL OR folder_id = @folderId)
+    ORDER BY id LIMIT @limit OFFSET @offset`);
+  const filteredCount = db.prepare<{ state: string | null; folderId: string | null }, { n: number }>(`
+    SELECT count(*) AS n FROM queue WHERE (@state IS NULL OR state = @state) AND (@folderId IS NULL OR folder_id = @folderId)`);
   const counts = db.prepare<{ folderId: string | null }, { state: QueueState; n: number }>(`
     SELECT state, count(*) AS n FROM queue WHERE (@folderId IS NULL OR folder_id = @folderId) GROUP BY state`);
   const pendingDeletes = db.prepare<[string], { n: number }>(
@@ -336,6 +344,11 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
       const more = rows.length > limit;
       const items = rows.slice(0, limit).map(toItem);
       return { items, nextAfterId: more ? (items.at(-1)?.id ?? null) : null };
+    },
+    page({ state, folderId, offset, limit }) {
+      const filter = { state: state ?? null, folderId: folderId ?? null };
+      const rows = offsetPage.all({ ...filter, offset: Math.max(0, offset), limit: Math.max(1, Math.min(limit, MAX_PAGE)) });
+      return { items: rows.map(toItem), total: filteredCount.get(filter)?.n ?? 0 };
     },
     countsByState(folderId) {
       const result: Record<QueueState, number> = { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 0 };

@@ -6,7 +6,14 @@ const clientCommand = (name: string) => async (): Promise<Command> => {
   return clientCommands[name]!;
 };
 
+const command = (load: () => Promise<{ definition: { summary: string }; run(argv: string[]): Promise<number> }>) => async (): Promise<Command> => {
+  const mod = await load();
+  return { summary: mod.definition.summary, run: (argv) => mod.run(argv) };
+};
+
 registerCommands({
+  agent: command(() => import('./run-agent')),
+  start: command(() => import('./start')),
   server: async () => ({
     summary: 'Run the reference Sync API server',
     run: async (argv) => {

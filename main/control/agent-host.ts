@@ -1,0 +1,126 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { chmod, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Settings } from '../../preload/contract';
+import { createAgent, type Agent, type AgentOptions } from '../engine/agent';
+import { configureLogging, createLogger, type LogLevel } from '../logging';
+import { startControlServer, type ControlServer } from './control-server';
+import { ensureControlToken, removeAgentInfo, writeAgentInfo } from './control-token';
+import { acquireInstanceLock } from './instance-lock';
+
+/**
+ * Hosts an agent headless: single-instance lock, logging to DIR/logs, the control API (with
+ * the renderer bundle at /), DIR/agent.json for the CLI clients, and a clean stop on signals.
+ * Both `ferry agent` and the embedded default (`ferry start`) run through here.
+ */
+export const SETTINGS_FILE = 'settings.json';
+const rendererDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
+
+export interface HostOptions {
+  dataDir: string;
+  settings: Settings;
+  controlPort?: number;
+  logLevel?: LogLevel;
+  deviceName?: string;
+  tuning?: AgentOptions['tuning'];
+  /** Extra work to undo at stop (the embedded server). */
+  onStop?: () => Promise<void>;
+}
+
+export interface Host {
+  agent: Agent;
+  control: ControlServer;
+  stop(): Promise<void>;
+}
+
+/** Settings the UI changed, kept for the next start (mode 0600: it holds the server token). */
+export async function saveSettingsFile(dataDir: string, settings: Settings): Promise<void> {
+  const file = path.join(dataDir, SETTINGS_FILE);
+  const tmp = `${file}.tmp`;
+  await writeFile(tmp, JSON.stringify(settings, null, 2) + '\n', { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
+}
+
+export async function startHost(options: HostOptions): Promise<Host> {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const lock = acquireInstanceLock(options.dataDir);
+  const log = createLogger('agent-host');
+  let agent: Agent | undefined;
+  let control: ControlServer | undefined;
+  try {
+    configureLogging({ level: options.logLevel ?? 'info', file: path.join(options.dataDir, 'logs', 'agent.log') });
+    agent = await createAgent({
+      dataDir: options.dataDir,
+      settings: options.settings,
+      saveSettings: (settings) => saveSettingsFile(options.dataDir, settings),
+      // Headless, the token sits in a 0600 file: say so rather than pretend it is protected.
+      tokenProtection: 'plaintext',
+      ...(options.deviceName ? { deviceName: options.deviceName } : {}),
+      ...(options.tuning ? { tuning: options.tuning } : {}),
+    });
+    const token = await ensureControlToken(options.dataDir);
+    control = await startControlServer({
+      service: agent,
+      token,
+      port: options.controlPort ?? 0,
+      ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}),
+    });
+    await writeAgentInfo(options.dataDir, { pid: process.pid, controlUrl: control.url, startedAt: new Date().toISOString() });
+    await agent.start();
+  } catch (error) {
+    await control?.close().catch(() => undefined);
+    await agent?.stop().catch(() => undefined);
+    lock.release();
+    throw error;
+  }
+  const started = { agent, control };
+  let stopping: Promise<void> | null = null;
+  return {
+    ...started,
+    stop() {
+      stopping ??= (async () => {
+        log.info('stopping');
+        await started.control.close().catch(() => undefined);
+        await started.agent.stop();
+        await options.onStop?.();
+        await removeAgentInfo(options.dataDir).catch(() => undefined);
+        lock.release();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Stops the host on SIGINT/SIGTERM and resolves when it has, with the exit code. */
+export function stopOnSignals(host: Host, out: (line: string) => void): Promise<number> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      out(`Ferry: ${signal}, stopping…`);
+      host.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          out(`Ferry: stop failed: ${error instanceof Error ? error.message : String(error)}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/** The few lines a person reads at start: what runs, where the UI is. */
+export function describeHost(host: Host, dataDir: string): string[] {
+  const status = host.agent.status();
+  const folders = status.folders.map((f) => `  ${f.localPath} ⇄ ${f.remoteId}`);
+  return [
+    `Ferry agent running as device "${status.deviceName}" (${status.deviceId}), data in ${dataDir}`,
+    ...(folders.length ? ['Syncing:', ...folders] : ['No folders configured yet: add one in the UI or with --folder.']),
+    `control: ${host.control.url}`,
+    `ui: ${host.control.createLoginUrl()}`,
+  ];
+}

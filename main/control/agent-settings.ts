@@ -1,0 +1,76 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { FerryError } from '../../protocol/errors';
+import { RemoteFolderId, Settings, fieldErrors, type FolderSettings, type SettingsInput } from '../../preload/contract';
+
+/**
+ * The agent's settings come from, in rising precedence: the defaults of the shared schema,
+ * what the UI saved in DIR/settings.json, a `--config FILE`, and the command-line flags.
+ * Whatever the source, one schema validates the result and names the field that is wrong.
+ */
+export type PartialSettings = Partial<Record<keyof SettingsInput, unknown>>;
+
+export function invalidSettings(fields: Record<string, string>, source: string): FerryError {
+  const list = Object.entries(fields)
+    .map(([field, message]) => `  ${field}: ${message}`)
+    .join('\n');
+  return new FerryError('invalid_settings', `Invalid settings (${source}):\n${list}`, { details: { fields } });
+}
+
+export function readSettingsFile(file: string, source: string): PartialSettings {
+  if (!existsSync(file)) {
+    if (source === 'saved settings') return {};
+    throw new FerryError('invalid_settings', `${source}: ${file} does not exist`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new FerryError('invalid_settings', `${source}: ${file} is not valid JSON (${(error as Error).message})`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new FerryError('invalid_settings', `${source}: ${file} must hold a JSON object of settings`);
+  }
+  return parsed as PartialSettings;
+}
+
+/** `--folder LOCAL[=REMOTE_ID]`: the remote id defaults to the local folder's name. */
+export function parseFolderFlag(value: string, cwd: string, index: number): FolderSettings {
+  const eq = value.lastIndexOf('=');
+  const candidate = eq > 0 ? value.slice(eq + 1) : '';
+  const hasRemote = eq > 0 && RemoteFolderId.safeParse(candidate).success;
+  const local = path.resolve(cwd, hasRemote ? value.slice(0, eq) : value);
+  const remoteId = hasRemote ? candidate : path.basename(local);
+  if (!RemoteFolderId.safeParse(remoteId).success) {
+    throw invalidSettings(
+      { [`folders.${index}.remoteId`]: `'${remoteId}' (the folder's name) is not a valid remote id; pass --folder ${value}=ID` },
+      '--folder',
+    );
+  }
+  return { localPath: local, remoteId };
+}
+
+export function resolveSettings(layers: Array<{ source: string; values: PartialSettings }>): Settings {
+  const merged: PartialSettings = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.values)) {
+      if (value !== undefined) merged[key as keyof SettingsInput] = value;
+    }
+  }
+  const result = Settings.safeParse(merged);
+  if (!result.success) throw invalidSettings(fieldErrors(result.error), layers.map((l) => l.source).join(' + '));
+  const folders = result.data.folders;
+  const seen = new Map<string, number>();
+  folders.forEach((folder, i) => {
+    if (!path.isAbsolute(folder.localPath)) {
+      throw invalidSettings({ [`folders.${i}.localPath`]: 'must be an absolute path' }, 'folders');
+    }
+    const key = `remote:${folder.remoteId}`;
+    const local = `local:${path.resolve(folder.localPath)}`;
+    for (const k of [key, local]) {
+      if (seen.has(k)) throw invalidSettings({ [`folders.${i}`]: `duplicates folders.${seen.get(k)} (${k.split(':')[0]})` }, 'folders');
+      seen.set(k, i);
+    }
+  });
+  return result.data;
+}

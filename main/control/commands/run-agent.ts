@@ -1,0 +1,98 @@
+import path from 'node:path';
+import { isFerryError } from '../../../protocol/errors';
+import { LOG_LEVELS, type LogLevel } from '../../logging';
+import { parseFolderFlag, readSettingsFile, resolveSettings, type PartialSettings } from '../agent-settings';
+import { describeHost, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
+import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+
+const options = {
+  data: { type: 'string' },
+  server: { type: 'string' },
+  token: { type: 'string' },
+  folder: { type: 'string', multiple: true },
+  config: { type: 'string' },
+  'control-port': { type: 'string' },
+  'log-level': { type: 'string' },
+  'device-name': { type: 'string' },
+  concurrency: { type: 'string' },
+  'retry-limit': { type: 'string' },
+  'bandwidth-limit': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export const definition = {
+  name: 'agent',
+  summary: 'Run the sync engine headless, with its control API and web UI on 127.0.0.1.',
+  options,
+  flags: [
+    ['--data DIR', 'where the agent keeps its state, logs, device id and control token; required'],
+    ['--server URL', 'the Sync API server, e.g. http://127.0.0.1:8080'],
+    ['--token T', 'the Sync API token (or "token" in --config; never logged)'],
+    ['--folder LOCAL[=REMOTE_ID]', 'a folder to sync; repeat for several; the remote id defaults to the folder name'],
+    ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
+    ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default 0: pick a free one)'],
+    ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info); logs go to DIR/logs/agent.log and the console`],
+    ['--device-name NAME', 'how this device is named in conflict copies (default: the host name)'],
+    ['--concurrency N', 'parallel uploads (default 4)'],
+    ['--retry-limit N', 'retries of a retryable error before an item fails (default 3)'],
+    ['--bandwidth-limit N', 'upload limit in bytes per second (default 0: none)'],
+    ['-h, --help', 'show this help'],
+  ],
+  examples: [
+    'ferry agent --data ~/.ferry --server http://127.0.0.1:8080 --token "$(cat server-data/token)" --folder ~/Documents=docs',
+    'ferry agent --data ~/.ferry --config ferry.json --control-port 7777',
+  ],
+} satisfies CommandDefinition<typeof options>;
+
+type Values = Partial<Record<keyof typeof options, string | string[] | boolean>>;
+
+/** Flags → the settings layer they stand for (numbers stay strings' numbers: the schema checks them). */
+function flagSettings(values: Values, cwd: string): PartialSettings {
+  const num = (v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v);
+  const folders = values.folder as string[] | undefined;
+  return {
+    serverUrl: values.server,
+    token: values.token,
+    folders: folders?.map((f, i) => parseFolderFlag(f, cwd, i)),
+    concurrency: num(values.concurrency),
+    retryLimit: num(values['retry-limit']),
+    bandwidthLimit: num(values['bandwidth-limit']),
+  };
+}
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const values = parsed.values as Values;
+  if (typeof values.data !== 'string') return usageError(definition, io, '--data DIR is required').code;
+  const logLevel = values['log-level'] as LogLevel | undefined;
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
+    return usageError(definition, io, `--log-level must be one of ${LOG_LEVELS.join(', ')}`).code;
+  }
+  const controlPort = values['control-port'] === undefined ? 0 : Number(values['control-port']);
+  if (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535) {
+    return usageError(definition, io, '--control-port must be a port number from 0 to 65535').code;
+  }
+  const dataDir = path.resolve(values.data);
+  try {
+    const settings = resolveSettings([
+      { source: `${SETTINGS_FILE} in --data`, values: readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings') },
+      ...(typeof values.config === 'string' ? [{ source: '--config', values: readSettingsFile(path.resolve(values.config), '--config') }] : []),
+      { source: 'flags', values: flagSettings(values, process.cwd()) },
+    ]);
+    const host = await startHost({
+      dataDir,
+      settings,
+      controlPort,
+      ...(logLevel ? { logLevel } : {}),
+      ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}),
+    });
+    for (const line of describeHost(host, dataDir)) io.out(line);
+    return await stopOnSignals(host, io.out);
+  } catch (error) {
+    if (!isFerryError(error)) throw error;
+    io.err(`ferry agent: ${error.message}`);
+    return error.code === 'invalid_settings' ? EXIT_USAGE : EXIT_FAILURE;
+  }
+}

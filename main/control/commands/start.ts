@@ -1,0 +1,96 @@
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isFerryError } from '../../../protocol/errors';
+import { startServer } from '../../../server/main';
+import { LOG_LEVELS, type LogLevel } from '../../logging';
+import { parseFolderFlag, readSettingsFile, resolveSettings } from '../agent-settings';
+import { describeHost, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
+import { EXIT_FAILURE, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+
+/**
+ * The embedded default (what `npm start` runs where Electron cannot start): the reference
+ * server in-process on 127.0.0.1 and the agent syncing ~/Ferry to it, with the web UI.
+ */
+const options = {
+  data: { type: 'string' },
+  folder: { type: 'string' },
+  port: { type: 'string' },
+  'control-port': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export const definition = {
+  name: 'start',
+  summary: 'Run Ferry out of the box: an embedded reference server and the agent syncing ~/Ferry, with the web UI.',
+  options,
+  flags: [
+    ['--data DIR', 'where Ferry keeps its state (default: $FERRY_HOME or ~/.ferry); the server keeps its data in DIR/server'],
+    ['--folder LOCAL[=REMOTE_ID]', 'the folder to sync (default: ~/Ferry)'],
+    ['--port N', "the embedded server's port on 127.0.0.1 (default 0: pick a free one)"],
+    ['--control-port N', "the control API and web UI's port on 127.0.0.1 (default 0)"],
+    ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info)`],
+    ['-h, --help', 'show this help'],
+  ],
+  examples: ['ferry start', 'ferry start --folder ~/Documents/Shared=shared --control-port 7777'],
+} satisfies CommandDefinition<typeof options>;
+
+function portFlag(raw: unknown): number | undefined {
+  if (raw === undefined) return 0;
+  const port = Number(raw);
+  return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
+}
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const values = parsed.values;
+  const logLevel = values['log-level'] as LogLevel | undefined;
+  if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
+    return usageError(definition, io, `--log-level must be one of ${LOG_LEVELS.join(', ')}`).code;
+  }
+  const port = portFlag(values.port);
+  const controlPort = portFlag(values['control-port']);
+  if (port === undefined || controlPort === undefined) return usageError(definition, io, 'ports are numbers from 0 to 65535').code;
+
+  const dataDir = path.resolve(values.data ?? process.env.FERRY_HOME ?? path.join(os.homedir(), '.ferry'));
+  const serverDir = path.join(dataDir, 'server');
+  mkdirSync(serverDir, { recursive: true, mode: 0o700 });
+  const folder = parseFolderFlag(values.folder ?? path.join(os.homedir(), 'Ferry'), process.cwd(), 0);
+  mkdirSync(folder.localPath, { recursive: true });
+
+  const server = await startServer({ dataDir: serverDir, port, host: '127.0.0.1' });
+  try {
+    const saved = readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings');
+    const settings = resolveSettings([
+      { source: 'saved settings', values: saved },
+      // The embedded server is this process: its address and token always win.
+      {
+        source: 'embedded server',
+        values: {
+          serverUrl: server.url,
+          token: server.token,
+          ...(values.folder || !Array.isArray(saved.folders) || saved.folders.length === 0 ? { folders: [folder] } : {}),
+        },
+      },
+    ]);
+    const host = await startHost({
+      dataDir,
+      settings,
+      controlPort,
+      ...(logLevel ? { logLevel } : {}),
+      onStop: () => server.close(),
+    });
+    io.out(`Ferry is running headless with an embedded reference server at ${server.url} (data in ${serverDir}).`);
+    for (const line of describeHost(host, dataDir)) io.out(line);
+    io.out('Open the ui: link above in a browser. Stop with Ctrl+C.');
+    return await stopOnSignals(host, io.out);
+  } catch (error) {
+    await server.close();
+    if (!isFerryError(error)) throw error;
+    io.err(`ferry start: ${error.message}`);
+    return EXIT_FAILURE;
+  }
+}

@@ -1,0 +1,50 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { FerryError } from '../../protocol/errors';
+
+/**
+ * One agent per data directory: two engines on one state database would race on the queue.
+ * The lock file holds the owner's pid; a lock whose process is gone is stale and taken over.
+ */
+export interface InstanceLock {
+  release(): void;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function acquireInstanceLock(dataDir: string): InstanceLock {
+  const file = path.join(dataDir, 'agent.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx', 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      let released = false;
+      return {
+        release() {
+          if (released) return;
+          released = true;
+          rmSync(file, { force: true });
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+        throw new FerryError(
+          'already_running',
+          `Another Ferry agent (pid ${owner}) is already running with --data ${dataDir}. Stop it first, or use another data directory.`,
+        );
+      }
+      rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new FerryError('already_running', `Could not take the agent lock in ${dataDir}.`, { retryable: true });
+}
