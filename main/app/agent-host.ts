@@ -1,15 +1,14 @@
-import type { AgentService, Settings, SettingsUpdate, SettingsView } from '../../preload/contract';
+import type { AgentService, Settings, SettingsUpdate, SettingsView, Status } from '../../preload/contract';
 
 /**
- * What the Electron shell needs from the engine, and what it hands over. The engine's
- * `createAgent(options)` (main/engine/agent.ts) returns an AgentHost; the shell never
- * reaches past this interface, so the shell is tested with a fake and the engine without
- * Electron.
+ * What the Electron shell needs from the engine. engine-host.ts builds an AgentHost around
+ * the engine's `createAgent` (main/engine/agent); the shell never reaches past this
+ * interface, so the shell is tested with fakes and the engine without Electron.
  */
 export interface AgentHost {
   /**
    * The contract handlers plus events. Answers before `start`, so the settings window can
-   * write the first settings; `updateSettings` saves through `options.settings`, applies the
+   * write the first settings; `updateSettings` saves through the settings store, applies the
    * change to a running engine and emits a `settings` event (the shell listens to it).
    */
   readonly service: AgentService;
@@ -39,16 +38,27 @@ export interface AgentSettingsStore {
   tokenProtection(): 'os' | 'plaintext';
 }
 
-export interface AgentOptions {
+/**
+ * The engine's factory as main/engine/agent exports it (`createAgent`): it needs complete
+ * settings to exist, so the shell creates it on `AgentHost.start` (engine-host.ts), and it
+ * persists UI changes through `saveSettings`.
+ */
+export interface EngineAgentOptions {
   /** Where the agent keeps its databases (Electron: userData). */
   dataDir: string;
-  /** Where the agent writes its rotating log. */
-  logFile: string;
-  settings: AgentSettingsStore;
+  settings: Settings;
+  /** Saves settings changed through the UI (token included: the settings store keeps it apart). */
+  saveSettings: (settings: Settings) => void | Promise<void>;
+  tokenProtection: 'os' | 'plaintext';
+  deviceName?: string;
   /** better-sqlite3's `nativeBinding`: the build for Electron's ABI (see native-binding.ts). */
   nativeBinding?: string;
-  deviceName?: string;
 }
 
-/** The engine's factory, as main.ts expects it from main/engine/agent.ts. */
-export type CreateAgent = (options: AgentOptions) => AgentHost | Promise<AgentHost>;
+export interface EngineAgent extends AgentService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): Status;
+}
+
+export type CreateEngineAgent = (options: EngineAgentOptions) => Promise<EngineAgent>;

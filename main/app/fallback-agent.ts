@@ -4,22 +4,32 @@ import type { AgentEvent, ContractHandlers, Status } from '../../preload/contrac
 import type { AgentHost, AgentSettingsStore } from './agent-host';
 
 /**
- * Stands in for the engine when it cannot run (not built yet, or its native module failed
- * to load): the tray shows the reason as an error, Settings still work, and every sync
- * action answers `agent_unavailable` instead of hanging.
+ * Stands in for the engine while it does not run: before the first settings exist
+ * (`reason: null`, an idle status, sync actions answer `not_configured`), or when it cannot
+ * run (not built, native module failed): the tray shows the reason as an error and sync
+ * actions answer `agent_unavailable`. Settings work in both cases.
  */
-export function createFallbackAgent(options: { settings: AgentSettingsStore; logFile: string; reason: string }): AgentHost {
+export function createFallbackAgent(options: { settings: AgentSettingsStore; logFile: string; reason: string | null }): AgentHost {
   const { settings, reason } = options;
   const listeners = new Set<(event: AgentEvent) => void>();
   const unavailable = async (): Promise<never> => {
+    if (reason === null) throw new FerryError('not_configured', 'Set up a server and folders in Settings first.');
     throw new FerryError('agent_unavailable', `The sync engine is not running: ${reason}`);
   };
   const folders = () => (settings.view()?.folders ?? []).map((f) => ({ id: f.remoteId, localPath: f.localPath }));
 
   const status = (): Status => ({
-    state: 'error',
+    state: reason === null ? 'idle' : 'error',
     counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 0 },
-    folders: folders().map((f) => ({ id: f.id, localPath: f.localPath, remoteId: f.id, state: 'error', error: reason, lastSyncAt: null, pendingDelete: null })),
+    folders: folders().map((f) => ({
+      id: f.id,
+      localPath: f.localPath,
+      remoteId: f.id,
+      state: reason === null ? 'ok' : 'error',
+      error: reason,
+      lastSyncAt: null,
+      pendingDelete: null,
+    })),
     lastSyncAt: null,
     rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
     run: null,

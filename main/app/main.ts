@@ -6,8 +6,8 @@ import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeTh
 import log from 'electron-log/main';
 import { IPC_EVENT_CHANNEL, type AgentEvent, type Settings } from '../../preload/contract';
 import { configureLogging } from '../logging';
-import type { AgentHost, CreateAgent } from './agent-host';
-import { createFallbackAgent } from './fallback-agent';
+import type { AgentHost, CreateEngineAgent } from './agent-host';
+import { createEngineHost } from './engine-host';
 import { extraHandler, registerIpcHandlers, type IpcMainLike } from './ipc';
 import { createLoginItem } from './login-item';
 import { configureShellLogging, logPaths, shellLogger } from './logs';
@@ -22,12 +22,13 @@ import type { TrayAction } from './tray-model';
 import { WindowManager, routeFromArgv } from './windows';
 
 // ─── AGENT WIRING ─────────────────────────────────────────────────────────────────────
-// main/engine/agent.ts (`createAgent(options): AgentHost`) is being written in parallel.
-// Until it lands the shell runs with the fallback agent (tray shows the reason, Settings
-// work). To switch, replace the body of loadCreateAgent with:
+// The engine's `createAgent` (main/engine/agent) is being finished in parallel. Until it is
+// committed the shell runs without it (engine-host.ts: the tray says "this build has no sync
+// engine", Settings work). To switch, replace the body of loadCreateAgent with:
 //     return (await import('../engine/agent')).createAgent;
-// (a literal specifier, so esbuild bundles the engine into dist/app/main.mjs).
-async function loadCreateAgent(): Promise<CreateAgent | null> {
+// (a literal specifier, so esbuild bundles the engine into dist/app/main.mjs; tsc then checks
+// that its factory matches CreateEngineAgent in agent-host.ts).
+async function loadCreateAgent(): Promise<CreateEngineAgent | null> {
   return null;
 }
 // ──────────────────────────────────────────────────────────────────────────────────────
@@ -255,22 +256,22 @@ async function startShell(): Promise<{ windows: WindowManager; agent: AgentHost 
 }
 
 async function createHost(settingsStore: SettingsStore): Promise<AgentHost> {
-  const options = {
+  let createAgent: CreateEngineAgent | null = null;
+  try {
+    createAgent = await loadCreateAgent();
+  } catch (error) {
+    // A broken engine bundle must not take the tray and Settings down with it.
+    logger.error('the sync engine could not be loaded', { error });
+  }
+  return createEngineHost({
+    createAgent,
+    settings: settingsStore,
     dataDir: app.getPath('userData'),
     logFile: logFiles.agent,
-    settings: settingsStore,
     nativeBinding: nativeBindingPath({ packaged: app.isPackaged, resourcesPath: process.resourcesPath, appRoot }),
     deviceName: os.hostname(),
-  };
-  try {
-    const createAgent = await loadCreateAgent();
-    if (createAgent) return await createAgent(options);
-    return createFallbackAgent({ settings: settingsStore, logFile: logFiles.agent, reason: 'this build has no sync engine yet' });
-  } catch (error) {
-    logger.error('the sync engine could not start', { error });
-    const reason = error instanceof Error ? error.message : String(error);
-    return createFallbackAgent({ settings: settingsStore, logFile: logFiles.agent, reason });
-  }
+    log: shellLogger(log, 'agent-host'),
+  });
 }
 
 async function openPath(target: string): Promise<void> {

@@ -158,6 +158,7 @@ async function drive() {
     token: 'tok_wiring_secret',
     folders: [{ localPath: '/home/ada/Documents', remoteId: 'docs' }],
   });
+  state.answers.syncNowAfterSave = await call('ferry:syncNow', 'ferry://app/index.html#/queue', {});
   const page = await appHandler(new Request('ferry://app/index.html'));
   state.answers.page = { status: page.status, csp: page.headers.get('content-security-policy'), body: await page.text() };
   state.answers.traversal = (await appHandler(new Request('ferry://app/..%2f..%2fsecret.txt'))).status;

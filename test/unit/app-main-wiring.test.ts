@@ -76,23 +76,25 @@ describe('the shell boots (fake electron)', () => {
     // One channel per contract method, plus the folder dialog.
     const ferryChannels = state.channels.filter((c) => c.startsWith('ferry:')).sort();
     expect(ferryChannels).toEqual([...methodNames.map((m) => `ferry:${m}`), 'ferry:chooseFolder'].sort());
-    expect(state.answers['trustedStatus']).toMatchObject({ ok: true, value: { state: 'error' } });
+    // Before any settings the agent is idle and sync actions ask for setup.
+    expect(state.answers['trustedStatus']).toMatchObject({ ok: true, value: { state: 'idle', folders: [] } });
     expect(state.answers['untrustedStatus']).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     expect(state.answers['invalidQueue']).toMatchObject({ ok: false, error: { code: 'invalid_input', fields: { limit: expect.any(String) } } });
-    // Without the engine the fallback agent says why, with a code.
-    expect(state.answers['syncNow']).toMatchObject({ ok: false, error: { code: 'agent_unavailable' } });
+    expect(state.answers['syncNow']).toMatchObject({ ok: false, error: { code: 'not_configured' } });
+    // The first save starts the agent; this build has no engine, and says so with a code.
+    expect(state.answers['syncNowAfterSave']).toMatchObject({ ok: false, error: { code: 'agent_unavailable', message: expect.stringContaining('no sync engine') } });
 
     expect(state.answers['page']).toMatchObject({ status: 200, body: '<!doctype html><title>Ferry test page</title>' });
     expect(String((state.answers['page'] as { csp: string }).csp)).toContain("default-src 'none'");
     expect(state.answers['traversal']).toBe(403);
 
-    // The tray shows the fallback's error with a real icon file.
+    // The tray went from idle (nothing set up) to the error saying why, with real icon files.
     const tray = state.trays[0]!;
     expect(state.trays).toHaveLength(1);
-    const icon = tray.images.at(-1)!;
-    expect(path.basename(icon)).toBe(process.platform === 'darwin' ? 'errorTemplate.png' : 'error-light.png');
-    expect(existsSync(icon)).toBe(true);
-    expect(tray.tooltips.at(-1)).toBe('Error');
+    const suffix = process.platform === 'darwin' ? 'Template.png' : '-light.png';
+    expect(tray.images.map((i) => path.basename(i))).toEqual([`idle${suffix}`, `error${suffix}`]);
+    for (const icon of tray.images) expect(existsSync(icon)).toBe(true);
+    expect(tray.tooltips).toEqual(['Ferry is starting…', 'No folders yet', 'Error: this build has no sync engine']);
     expect(tray.menu?.template).toEqual(expect.arrayContaining(['Sync now', 'Pause', 'Show queue', 'Settings…', 'Open folder', 'Open logs', 'Start at login', 'Quit Ferry']));
 
     // First run: no settings yet, so the settings window opens, sandboxed, on ferry://app.
@@ -106,6 +108,7 @@ describe('the shell boots (fake electron)', () => {
     expect(log).toMatch(/\[info\]\s+\(app\) Ferry started/);
     expect(log).toMatch(/\[warn\]\s+\(ipc\) ipc refused: untrusted sender/);
     expect(log).toContain('tokenProtection=plaintext');
+    expect(log).toMatch(/\(agent-host\) the sync engine could not start reason=this build has no sync engine/);
 
     // Settings saved through IPC: the page learns the token is in plain text, never the token.
     expect(state.answers['save']).toMatchObject({ ok: true, value: { hasToken: true, tokenProtection: 'plaintext', folders: [{ remoteId: 'docs' }] } });

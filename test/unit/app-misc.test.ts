@@ -72,4 +72,10 @@ describe('fallback agent', () => {
     await expect(host.service.handlers.getSettings({})).rejects.toMatchObject({ code: 'not_configured' });
     expect(host.logFile).toBe('/logs/agent.log');
   });
+
+  it('before any settings: idle, and sync actions ask for setup', async () => {
+    const host = createFallbackAgent({ settings, logFile: '/logs/agent.log', reason: null });
+    expect(await host.service.handlers.getStatus({})).toMatchObject({ state: 'idle', folders: [] });
+    await expect(host.service.handlers.pause({})).rejects.toMatchObject({ code: 'not_configured' });
+  });
 });
