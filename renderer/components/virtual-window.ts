@@ -28,11 +28,3 @@ export function computeWindow({ scrollTop, viewportHeight, rowHeight, count, ove
     totalHeight,
   };
 }
-
-/** The scrollTop that brings `index` into view (keyboard navigation). */
-export function scrollToReveal(index: number, scrollTop: number, viewportHeight: number, rowHeight: number): number {
-  const top = index * rowHeight;
-  if (top < scrollTop) return top;
-  if (top + rowHeight > scrollTop + viewportHeight) return top + rowHeight - viewportHeight;
-  return scrollTop;
-}

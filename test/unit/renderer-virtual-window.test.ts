@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { computeWindow, scrollToReveal } from '../../renderer/components/virtual-window';
+import { computeWindow } from '../../renderer/components/virtual-window';
 
 describe('virtual list window', () => {
   it('renders only the visible rows plus overscan', () => {
@@ -16,11 +16,5 @@ describe('virtual list window', () => {
   it('handles lists shorter than the viewport and empty lists', () => {
     expect(computeWindow({ scrollTop: 0, viewportHeight: 600, rowHeight: 60, count: 3 })).toEqual({ first: 0, last: 2, totalHeight: 180 });
     expect(computeWindow({ scrollTop: 0, viewportHeight: 600, rowHeight: 60, count: 0 })).toEqual({ first: 0, last: -1, totalHeight: 0 });
-  });
-
-  it('scrolls just enough to reveal a row', () => {
-    expect(scrollToReveal(10, 0, 300, 50)).toBe(250);
-    expect(scrollToReveal(2, 400, 300, 50)).toBe(100);
-    expect(scrollToReveal(9, 300, 300, 50)).toBe(300);
   });
 });
