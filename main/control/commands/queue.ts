@@ -2,7 +2,7 @@ import { QueueState } from '../../../preload/contract';
 import type { QueuePage } from '../../../preload/contract';
 import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
-import { withAgent } from './agent';
+import { withAgent } from './with-agent';
 import { formatBytes, json, table } from './output';
 
 const options = {

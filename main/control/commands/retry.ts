@@ -1,6 +1,6 @@
 import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
-import { withAgent } from './agent';
+import { withAgent } from './with-agent';
 import { json } from './output';
 
 const options = { ...commonOptions, all: { type: 'boolean', default: false } } as const;

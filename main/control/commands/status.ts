@@ -1,7 +1,7 @@
 import type { Status } from '../../../preload/contract';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
-import { withAgent } from './agent';
+import { withAgent } from './with-agent';
 import { formatBytes, json } from './output';
 
 export const definition = {

@@ -1,6 +1,6 @@
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
-import { withAgent } from './agent';
+import { withAgent } from './with-agent';
 import { json } from './output';
 
 const options = { ...commonOptions, folder: { type: 'string' } } as const;

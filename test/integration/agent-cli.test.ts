@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFerry, spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// The headless agent end to end, as a user runs it: `ferry server`, `ferry agent` and the
+// CLI clients in child processes, on real temp folders.
+describe('ferry agent and its CLI clients', () => {
+  const tmp = makeTempDir('ferry-agent-cli-');
+  const dataDir = path.join(tmp.dir, 'agent');
+  const folder = path.join(tmp.dir, 'Docs');
+  let server: RunningFerry;
+  let agent: RunningFerry;
+  let serverUrl = '';
+  let token = '';
+
+  const status = async () => {
+    const run = await runFerry(['status', '--data', dataDir, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    return JSON.parse(run.stdout) as { state: string; counts: Record<string, number> };
+  };
+
+  beforeAll(async () => {
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'before-start.txt'), 'written while Ferry was off');
+    server = spawnFerry(['server', '--data', path.join(tmp.dir, 'server'), '--port', '0']);
+    serverUrl = (await server.line(/listening on (http:\/\/\S+)/))[1]!;
+    await server.line(/token/);
+    token = readFileSync(path.join(tmp.dir, 'server', 'token'), 'utf8').trim();
+    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--token', token, '--folder', `${folder}=docs`, '--log-level', 'debug']);
+    await agent.line(/^control: http:\/\/127\.0\.0\.1:\d+$/);
+  }, 60_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await server?.stop();
+    tmp.cleanup();
+  });
+
+  it('prints the control URL and a UI link that carries a login code, not the token', async () => {
+    const ui = (await agent.line(/^ui: (\S+)$/))[1]!;
+    expect(ui).toMatch(/#login=/);
+    const controlToken = readFileSync(path.join(dataDir, 'control-token'), 'utf8').trim();
+    expect(agent.stdout()).not.toContain(controlToken);
+    expect(agent.stdout()).not.toContain(token);
+  });
+
+  it('syncs what changed while it was off and what changes while it runs', async () => {
+    writeFileSync(path.join(folder, 'while-running.txt'), 'hello');
+    await waitFor(async () => (await status()).counts.done >= 2 && (await status()).state === 'idle', { timeoutMs: 20_000 });
+    const queue = await runFerry(['queue', '--data', dataDir, '--state', 'done', '--json']);
+    const paths = (JSON.parse(queue.stdout) as { items: Array<{ path: string }> }).items.map((i) => i.path).sort();
+    expect(paths).toEqual(['before-start.txt', 'while-running.txt']);
+  });
+
+  it('pauses and resumes through the CLI', async () => {
+    expect((await runFerry(['pause', '--data', dataDir])).code).toBe(0);
+    expect((await status()).state).toBe('paused');
+    writeFileSync(path.join(folder, 'during-pause.txt'), 'waits');
+    await waitFor(async () => (await status()).counts.pending === 1, { timeoutMs: 10_000 });
+    expect((await runFerry(['resume', '--data', dataDir])).code).toBe(0);
+    await waitFor(async () => (await status()).counts.done >= 3, { timeoutMs: 15_000 });
+  });
+
+  it('sync-now answers and retry --all reports how many it retried', async () => {
+    expect((await runFerry(['sync-now', '--data', dataDir])).code).toBe(0);
+    const retry = await runFerry(['retry', '--all', '--data', dataDir, '--json']);
+    expect(retry.code).toBe(0);
+    expect(JSON.parse(retry.stdout)).toEqual({ retried: 0 });
+  });
+
+  it('refuses a second agent on the same data directory', async () => {
+    const second = await runFerry(['agent', '--data', dataDir, '--server', serverUrl, '--token', token, '--folder', `${folder}=docs`]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/already running/);
+  });
+
+  it('never writes a token to its log', async () => {
+    const log = readFileSync(path.join(dataDir, 'logs', 'agent.log'), 'utf8');
+    expect(log.length).toBeGreaterThan(0);
+    expect(log).not.toContain(token);
+    expect(log).not.toContain(readFileSync(path.join(dataDir, 'control-token'), 'utf8').trim());
+  });
+
+  it('stops cleanly on SIGTERM: exit 0, agent.json and the lock removed, clients told', async () => {
+    const { code } = await agent.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(existsSync(path.join(dataDir, 'agent.json'))).toBe(false);
+    expect(existsSync(path.join(dataDir, 'agent.lock'))).toBe(false);
+    const after = await runFerry(['status', '--data', dataDir]);
+    expect(after.code).toBe(1);
+    expect(after.stderr).toMatch(/No Ferry agent is running/);
+  });
+});
+
+describe('ferry agent settings validation', () => {
+  const tmp = makeTempDir('ferry-agent-settings-');
+  afterAll(() => tmp.cleanup());
+
+  it('refuses invalid flags naming the field, and starts nothing', async () => {
+    const dataDir = path.join(tmp.dir, 'a');
+    const run = await runFerry(['agent', '--data', dataDir, '--server', 'ftp://example', '--token', 't', '--concurrency', '0']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/serverUrl: enter an http/);
+    expect(run.stderr).toMatch(/concurrency:/);
+    expect(existsSync(path.join(dataDir, 'agent.lock'))).toBe(false);
+  });
+
+  it('reads --config, lets flags win, and names the bad field of the file', async () => {
+    const config = path.join(tmp.dir, 'ferry.json');
+    writeFileSync(config, JSON.stringify({ serverUrl: 'http://127.0.0.1:9', token: 'x', folders: [{ localPath: tmp.dir, remoteId: '../up' }] }));
+    const bad = await runFerry(['agent', '--data', path.join(tmp.dir, 'b'), '--config', config]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/folders\.0\.remoteId/);
+
+    writeFileSync(config, '{ not json');
+    const garbled = await runFerry(['agent', '--data', path.join(tmp.dir, 'c'), '--config', config]);
+    expect(garbled.code).toBe(2);
+    expect(garbled.stderr).toMatch(/not valid JSON/);
+  });
+
+  it('explains every flag in --help', async () => {
+    const help = await runFerry(['agent', '--help']);
+    expect(help.code).toBe(0);
+    for (const flag of ['--data', '--server', '--token', '--folder', '--config', '--control-port', '--log-level']) expect(help.stdout).toContain(flag);
+  });
+});
