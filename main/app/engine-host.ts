@@ -56,7 +56,9 @@ export function createEngineHost(options: EngineHostOptions): AgentHost {
         ...(options.deviceName ? { deviceName: options.deviceName } : {}),
       });
     } catch (error) {
-      return fail(error instanceof Error ? error.message : String(error));
+      // The first line says it; stacks (a require stack…) belong in the log only.
+      log.error('createAgent failed', { error });
+      return fail((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error');
     }
     engine = agent;
     switchTo(agent);

@@ -22,14 +22,11 @@ import type { TrayAction } from './tray-model';
 import { WindowManager, routeFromArgv } from './windows';
 
 // ─── AGENT WIRING ─────────────────────────────────────────────────────────────────────
-// The engine's `createAgent` (main/engine/agent) is being finished in parallel. Until it is
-// committed the shell runs without it (engine-host.ts: the tray says "this build has no sync
-// engine", Settings work). To switch, replace the body of loadCreateAgent with:
-//     return (await import('../engine/agent')).createAgent;
-// (a literal specifier, so esbuild bundles the engine into dist/app/main.mjs; tsc then checks
-// that its factory matches CreateEngineAgent in agent-host.ts).
+// The engine's `createAgent` (main/engine/agent), checked by tsc against CreateEngineAgent
+// (agent-host.ts) and bundled by esbuild into dist/app/main.mjs (literal specifier). To run
+// the shell without the engine, return null here: engine-host.ts then says so in the tray.
 async function loadCreateAgent(): Promise<CreateEngineAgent | null> {
-  return null;
+  return (await import('../engine/agent')).createAgent;
 }
 // ──────────────────────────────────────────────────────────────────────────────────────
 

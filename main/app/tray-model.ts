@@ -67,6 +67,10 @@ export function formatRate(bytesPerSec: number): string {
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
+/** Windows cuts tray tooltips at 127 characters; keep each line well inside. */
+const MAX_LINE = 100;
+const clip = (text: string) => (text.length > MAX_LINE ? `${text.slice(0, MAX_LINE - 1)}…` : text);
+
 function syncingLine(status: Status): string {
   const counts = status.counts;
   const left = status.run?.itemsLeft ?? (counts.pending ?? 0) + (counts.in_flight ?? 0) + (counts.retry_wait ?? 0);
@@ -91,7 +95,7 @@ export function trayTooltip(status: Status | null): string {
       break;
     case 'error': {
       const broken = status.folders.find((f) => f.state === 'error');
-      lines.push(broken?.error ? `Error: ${broken.error}` : 'Error');
+      lines.push(broken?.error ? `Error: ${clip(broken.error.split('\n')[0] ?? '')}` : 'Error');
       break;
     }
     case 'idle':

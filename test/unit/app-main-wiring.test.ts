@@ -52,10 +52,13 @@ beforeAll(async () => {
   });
   mkdirSync(path.join(appDir, 'dist', 'renderer'), { recursive: true });
   mkdirSync(path.join(appDir, 'dist', 'preload'), { recursive: true });
+  mkdirSync(path.join(appDir, 'node_modules'), { recursive: true });
   writeFileSync(path.join(appDir, 'dist', 'renderer', 'index.html'), '<!doctype html><title>Ferry test page</title>');
   writeFileSync(path.join(appDir, 'dist', 'preload', 'bridge.cjs'), '');
   writeFileSync(path.join(appDir, 'secret.txt'), 'outside the renderer');
   symlinkSync(path.join(repo, 'assets'), path.join(appDir, 'assets'), 'dir');
+  // The engine's real better-sqlite3 (the bundle keeps it external, like Electron's app does).
+  symlinkSync(path.join(repo, 'node_modules', 'better-sqlite3'), path.join(appDir, 'node_modules', 'better-sqlite3'), 'dir');
   const fakeElectron = path.join(appDir, 'node_modules', 'electron');
   mkdirSync(fakeElectron, { recursive: true });
   writeFileSync(path.join(fakeElectron, 'package.json'), JSON.stringify({ name: 'electron', main: 'index.js' }));
@@ -81,8 +84,9 @@ describe('the shell boots (fake electron)', () => {
     expect(state.answers['untrustedStatus']).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     expect(state.answers['invalidQueue']).toMatchObject({ ok: false, error: { code: 'invalid_input', fields: { limit: expect.any(String) } } });
     expect(state.answers['syncNow']).toMatchObject({ ok: false, error: { code: 'not_configured' } });
-    // The first save starts the agent; this build has no engine, and says so with a code.
-    expect(state.answers['syncNowAfterSave']).toMatchObject({ ok: false, error: { code: 'agent_unavailable', message: expect.stringContaining('no sync engine') } });
+    // The first save starts the engine. Here it cannot open SQLite (no better-sqlite3 built for
+    // Electron's ABI at native/electron), and the shell says so instead of failing.
+    expect(state.answers['syncNowAfterSave']).toMatchObject({ ok: false, error: { code: 'agent_unavailable', message: expect.stringContaining('better_sqlite3.node') } });
 
     expect(state.answers['page']).toMatchObject({ status: 200, body: '<!doctype html><title>Ferry test page</title>' });
     expect(String((state.answers['page'] as { csp: string }).csp)).toContain("default-src 'none'");
@@ -94,7 +98,8 @@ describe('the shell boots (fake electron)', () => {
     const suffix = process.platform === 'darwin' ? 'Template.png' : '-light.png';
     expect(tray.images.map((i) => path.basename(i))).toEqual([`idle${suffix}`, `error${suffix}`]);
     for (const icon of tray.images) expect(existsSync(icon)).toBe(true);
-    expect(tray.tooltips).toEqual(['Ferry is starting…', 'No folders yet', 'Error: this build has no sync engine']);
+    expect(tray.tooltips.slice(0, 2)).toEqual(['Ferry is starting…', 'No folders yet']);
+    expect(tray.tooltips.at(-1)).toMatch(/^Error: Cannot find module '.*better_sqlite3\.node'$/);
     expect(tray.menu?.template).toEqual(expect.arrayContaining(['Sync now', 'Pause', 'Show queue', 'Settings…', 'Open folder', 'Open logs', 'Start at login', 'Quit Ferry']));
 
     // First run: no settings yet, so the settings window opens, sandboxed, on ferry://app.
@@ -108,7 +113,7 @@ describe('the shell boots (fake electron)', () => {
     expect(log).toMatch(/\[info\]\s+\(app\) Ferry started/);
     expect(log).toMatch(/\[warn\]\s+\(ipc\) ipc refused: untrusted sender/);
     expect(log).toContain('tokenProtection=plaintext');
-    expect(log).toMatch(/\(agent-host\) the sync engine could not start reason=this build has no sync engine/);
+    expect(log).toMatch(/\(agent-host\) the sync engine could not start reason=.*better_sqlite3\.node/);
 
     // Settings saved through IPC: the page learns the token is in plain text, never the token.
     expect(state.answers['save']).toMatchObject({ ok: true, value: { hasToken: true, tokenProtection: 'plaintext', folders: [{ remoteId: 'docs' }] } });

@@ -73,6 +73,14 @@ describe('tray tooltip', () => {
     expect(trayTooltip(s)).toBe('Error: folder root is missing\nPictures: 1200 deletions waiting for you');
   });
 
+  it('keeps an error to one short line', () => {
+    const long = `Cannot find module '/${'x'.repeat(200)}/better_sqlite3.node'\nRequire stack:\n- database.js`;
+    const line = trayTooltip(status({ state: 'error', folders: [folderStatus({ state: 'error', error: long })] }));
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line.length).toBeLessThanOrEqual(107);
+    expect(line.endsWith('…')).toBe(true);
+  });
+
   it('formats rates in decimal units', () => {
     expect(formatRate(0)).toBe('0 B/s');
     expect(formatRate(999)).toBe('999 B/s');
