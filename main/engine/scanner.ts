@@ -67,6 +67,15 @@ function sameStat(known: { size: number; mtimeMs: number; inode: number | null }
   return known.size === st.size && known.mtimeMs === st.mtimeMs && (known.inode === null || known.inode === st.ino);
 }
 
+function existsOnDisk(abs: string): boolean {
+  try {
+    lstatSync(abs);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -333,7 +342,7 @@ export class Scanner {
     const ignore = this.options.ignore();
     const subKey = toKey(subtree);
     // What the index holds; whatever the walk does not find is a deletion candidate.
-    const known = this.snapshotUnder(subKey);
+    const known = await this.snapshotUnder(subKey);
     const unreadable: string[] = [];
     const toHash: Array<{ diskRel: string; key: string; prior: IndexStat | undefined }> = [];
     let dirWrites: Array<{ key: string; st: Stats }> = [];
@@ -418,7 +427,8 @@ export class Scanner {
       this.commitBatch(() => {
         for (const [key] of batch) {
           const entry = this.store.index.get(this.folderId, key);
-          if (!entry) continue;
+          // Gone from the index meanwhile, or there after all (written after the walk passed by).
+          if (!entry || existsOnDisk(joinDisk(this.root, key))) continue;
           this.dropEntry(key, entry.kind, entry.syncedRevision);
           progress.deleted++;
           count('deleted');
@@ -439,8 +449,18 @@ export class Scanner {
     else if (took < this.sliceMs / 2) this.batchSize = Math.min(this.maxBatch, Math.ceil(this.batchSize * 1.5));
   }
 
-  private snapshotUnder(subKey: string): Map<string, IndexStat> {
-    if (subKey === '') return this.store.index.snapshot(this.folderId);
+  private async snapshotUnder(subKey: string): Promise<Map<string, IndexStat>> {
+    if (subKey === '') {
+      // Paged, yielding between pages: 100,000 rows in one go would hold the loop.
+      const all = new Map<string, IndexStat>();
+      for (let after = ''; ; ) {
+        const page = this.store.index.snapshotPage(this.folderId, after, 5000);
+        for (const [key, stat] of page) all.set(key, stat);
+        if (page.length < 5000) return all;
+        after = page[page.length - 1]![0];
+        await yieldToLoop();
+      }
+    }
     const mine = new Map<string, IndexStat>();
     for (const e of this.store.index.listUnder(this.folderId, subKey)) {
       mine.set(e.path, { kind: e.kind, size: e.size, mtimeMs: e.mtimeMs, inode: e.inode });

@@ -72,6 +72,8 @@ export interface FileIndexRepo {
   listUnder(folderId: string, dir: string): IndexEntry[];
   /** path → compact stat for the whole folder, for a reconcile. */
   snapshot(folderId: string): Map<string, IndexStat>;
+  /** The same, one page at a time (paths after afterPath, in order), so callers can yield between pages. */
+  snapshotPage(folderId: string, afterPath: string, limit: number): Array<[string, IndexStat]>;
   count(folderId: string): number;
 }
 
@@ -99,6 +101,11 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
   const stats = db
     .prepare<[string], [string, EntryKind, number, number, number | null]>(
       `SELECT path, kind, size, mtime_ms, inode FROM file_index WHERE folder_id = ?`,
+    )
+    .raw();
+  const statsPage = db
+    .prepare<[string, string, number], [string, EntryKind, number, number, number | null]>(
+      `SELECT path, kind, size, mtime_ms, inode FROM file_index WHERE folder_id = ? AND path > ? ORDER BY path LIMIT ?`,
     )
     .raw();
   const countRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ?`);
@@ -136,6 +143,8 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       }
       return map;
     },
+    snapshotPage: (folderId, afterPath, limit) =>
+      statsPage.all(folderId, afterPath, limit).map(([path, kind, size, mtimeMs, inode]) => [path, { kind, size, mtimeMs, inode }]),
     count: (folderId) => countRows.get(folderId)?.n ?? 0,
   };
 }

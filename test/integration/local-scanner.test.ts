@@ -8,6 +8,7 @@ import { Scanner } from '../../main/engine/scanner';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { makeTestFolder, type TestFolder } from '../helpers/local-folder';
 import { createHash } from 'node:crypto';
+import { waitFor } from '../helpers/wait';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const hashOfText = (s: string) => contentHashOf(s === '' ? [] : [sha(s)]);
@@ -154,6 +155,16 @@ describe('local side: scanner and reconcile on real folders', () => {
     const reconcile = await scanner(racingHash).reconcile();
     expect(reconcile.unstable).toEqual(['grow.bin']);
     expect(f.pendingOps()).toEqual({});
+
+    grew = false;
+    appendFileSync(f.abs('grow.bin'), '-part3');
+    const side = local({ hashFile: racingHash, retryDelayMs: 30 });
+    const start = await side.start();
+    expect(start.unstable).toEqual(['grow.bin']);
+    expect(f.pendingOps()).toEqual({});
+    await waitFor(() => f.store.queue.getByPath(f.folderId, 'grow.bin'), { message: 'grow.bin queued after the retry' });
+    expect(f.store.queue.getByPath(f.folderId, 'grow.bin')).toMatchObject({ size: 23, contentHash: hashOfText('part1-part2-part3-part2'), generation: 1 });
+    await side.stop();
   });
 
   it('editor save: write a temp file and rename it over the original ends as one upsert', async () => {

@@ -43,6 +43,8 @@ describe('store repositories', () => {
     expect(store.index.get(F, 'a/b.txt')).toMatchObject({ size: 4, mtimeMs: 1.5, syncedRevision: 'r1', blocks: ['b1'] });
     expect(store.index.listUnder(F, 'a').map((e) => e.path)).toEqual(['a/c/d.txt', 'a/b.txt']);
     expect(store.index.snapshot(F).get('a/b.txt')).toEqual({ kind: 'file', size: 4, mtimeMs: 1.5, inode: 7 });
+    const paged = [...store.index.snapshotPage(F, '', 2), ...store.index.snapshotPage(F, 'a/b.txt', 10)].map(([p]) => p);
+    expect(paged).toEqual(['a', 'a/b.txt', 'a/c/d.txt', 'a0.txt']);
     store.index.put({ ...base, path: 'pulled.txt', syncedRevision: 'r9' });
     expect(store.index.get(F, 'pulled.txt')?.syncedRevision).toBe('r9');
     store.index.remove(F, 'a0.txt');

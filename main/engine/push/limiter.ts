@@ -4,8 +4,6 @@ interface Waiter {
   weight: number;
   resolve: (release: () => void) => void;
   reject: (error: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
 }
 
 /**
@@ -33,26 +31,23 @@ export class Limiter {
     return this.holders;
   }
 
+  /**
+   * Waits for room. Thousands may wait at once, so waiters do not each listen on the signal
+   * (EventTarget removal is linear); stop() calls cancelAll() instead.
+   */
   acquire(weight: number, signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(abortError());
     // A request heavier than the whole capacity still runs, alone.
     const w = Math.min(weight, this.capacity);
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        weight: w,
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          const i = this.queue.indexOf(waiter);
-          if (i >= 0) this.queue.splice(i, 1);
-          reject(abortError());
-        },
-      };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
-      this.queue.push(waiter);
+      this.queue.push({ weight: w, resolve, reject });
       this.pump();
     });
+  }
+
+  /** Rejects every waiter (stop). Holders keep their slots until they release them. */
+  cancelAll(): void {
+    for (const w of this.queue.splice(0)) w.reject(abortError());
   }
 
   /** Runs fn holding `weight`. */
@@ -70,7 +65,6 @@ export class Limiter {
       const head = this.queue[0] as Waiter;
       if (this.holders >= this.maxHolders || (this.holders > 0 && this.used + head.weight > this.capacity)) return;
       this.queue.shift();
-      head.signal?.removeEventListener('abort', head.onAbort);
       this.used += head.weight;
       this.holders++;
       let released = false;

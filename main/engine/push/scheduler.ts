@@ -22,8 +22,10 @@ import { abortError, systemTimers, type Timers } from './timers';
 import { FILE_CHANGED, Uploader, fileChanged, localError } from './uploader';
 
 export interface PusherOptions {
-  /** Parallel uploads (bytes in flight: concurrency × 4 MiB) and parallel batch commits. */
+  /** Parallel uploads and parallel batch commits. */
   concurrency: number;
+  /** Upload bytes in flight at most (whatever the concurrency): large blocks are bandwidth-bound. */
+  uploadWindowBytes: number;
   /** Retries of a retryable error before the item is failed. */
   retryLimit: number;
   /** Upload limit in bytes/s; 0 = none. */
@@ -52,6 +54,7 @@ export interface PusherOptions {
 
 export const DEFAULT_PUSHER_OPTIONS: PusherOptions = {
   concurrency: 4,
+  uploadWindowBytes: 2 * BLOCK_SIZE,
   retryLimit: 3,
   bandwidthLimit: 0,
   asyncThreshold: 1000,
@@ -224,6 +227,8 @@ class PushScheduler implements Pusher {
     if (!this.running) return;
     this.running = false;
     this.abort.abort();
+    this.uploads.cancelAll();
+    this.commits.cancelAll();
     this.offline.stop();
     this.timers.clearTimeout(this.wakeTimer);
     this.timers.clearTimeout(this.idleTimer);
@@ -306,7 +311,9 @@ class PushScheduler implements Pusher {
 
   private uploadLimits(): [number, number] {
     const c = Math.max(1, this.o.concurrency);
-    return [c * BLOCK_SIZE, c * 8];
+    // Small blocks are latency-bound (many in flight help); big ones bandwidth-bound (a
+    // couple keep the link busy, more only thrash).
+    return [Math.max(1, this.o.uploadWindowBytes), c * 8];
   }
 
   private attemptContext(): AttemptContext {
