@@ -31,7 +31,7 @@ describe('pusher: pause, offline, files that change', () => {
   });
 
   it('pausing mid-upload holds the next requests until resume', async () => {
-    rig = await pushRig({ options: { concurrency: 1 } });
+    rig = await pushRig({ options: { concurrency: 1, uploadWindowBytes: BLOCK_SIZE } });
     const data = Buffer.alloc(BLOCK_SIZE * 2, 1);
     data.fill(2, BLOCK_SIZE);
     rig.proxy.add({ name: 'slow', method: 'PUT', path: `/v1/blocks/${sha(data.subarray(0, BLOCK_SIZE))}`, action: { kind: 'delay', ms: 300 } });
@@ -67,7 +67,7 @@ describe('pusher: pause, offline, files that change', () => {
   });
 
   it('re-queues a file that changes during its upload and never commits the stale blocks', async () => {
-    rig = await pushRig({ options: { concurrency: 1 } });
+    rig = await pushRig({ options: { concurrency: 1, uploadWindowBytes: BLOCK_SIZE } });
     const v1 = Buffer.alloc(BLOCK_SIZE + 100, 1);
     const v2 = Buffer.alloc(BLOCK_SIZE + 100, 2);
     await rig.write('live.bin', v1);

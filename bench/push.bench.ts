@@ -1,0 +1,270 @@
+// Push benchmark: 10,000 × 4 KiB files from a fresh folder to the local server, and one
+// 1 GiB file against `curl -T` putting the same bytes to the same server. The server runs in
+// its own process (as it would next to a real agent); everything lives in os.tmpdir().
+// Standalone: `npx tsx bench/push.bench.ts` (FERRY_BENCH_FILES / FERRY_BENCH_BIG_MIB shrink it).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomFillSync } from 'node:crypto';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BLOCK_SIZE } from '../protocol';
+import { createPusher, type Pusher } from '../main/engine/push';
+import { hashFile } from '../main/engine/hashing';
+import { SyncApiClient } from '../main/remote';
+import { openStore, type Store } from '../main/store';
+import type { BenchResult } from './types';
+
+const SELF = fileURLToPath(import.meta.url);
+const FILES = Number(process.env.FERRY_BENCH_FILES ?? 10_000);
+const FILE_BYTES = 4096;
+const BIG_MIB = Number(process.env.FERRY_BENCH_BIG_MIB ?? 1024);
+/** Where the servers keep their data (default: the same temp dir). The reference server fsyncs
+ * every block, so on a slow disk this bounds small-file throughput; /dev/shm shows the software. */
+const SERVER_TMP = process.env.FERRY_BENCH_SERVER_TMP;
+
+interface ServerProc {
+  url: string;
+  token: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Child mode: serve until stdin closes. */
+async function serve(dataDir: string): Promise<void> {
+  const { startServer } = await import('../server/main');
+  const server = await startServer({ dataDir, port: 0, host: '127.0.0.1' });
+  process.stdout.write(JSON.stringify({ url: server.url, token: server.token }) + '\n');
+  process.stdin.resume();
+  process.stdin.on('end', () => void server.close().then(() => process.exit(0)));
+}
+
+async function startServerProcess(dataDir: string): Promise<ServerProc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--serve', dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const first = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) resolve(buf.slice(0, nl));
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  const { url, token } = JSON.parse(first) as { url: string; token: string };
+  return {
+    url,
+    token,
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin!.end();
+      }),
+  };
+}
+
+async function createFolder(server: ServerProc, id: string): Promise<void> {
+  const res = await fetch(`${server.url}/v1/folders/${id}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json', 'x-ferry-device': 'bench', 'x-ferry-run': 'bench;2024-01-01T00:00:00Z' },
+    body: '{}',
+  });
+  if (res.status >= 300) throw new Error(`folder create: ${res.status}`);
+}
+
+interface Agent {
+  store: Store;
+  pusher: Pusher;
+  client: SyncApiClient;
+  close(): Promise<void>;
+}
+
+function agent(tmp: string, root: string, server: ServerProc): Agent {
+  const store = openStore(path.join(tmp, `state-${Date.now()}.db`));
+  store.folders.add({ id: 'bench', localRoot: root, remoteId: 'bench' });
+  const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'bench-agent' });
+  const pusher = createPusher({
+    store,
+    remote: client,
+    folders: (id) => (id === 'bench' ? { localRoot: root, remoteId: 'bench' } : undefined),
+    options: { idlePollMs: 1000 },
+  });
+  return {
+    store,
+    pusher,
+    client,
+    async close() {
+      await pusher.stop();
+      client.close();
+      store.close();
+    },
+  };
+}
+
+/** Hashes and queues every file under root, as a reconcile scan of a fresh folder does. */
+async function scanInto(store: Store, root: string, onQueued: () => void): Promise<number> {
+  const names = await readdir(root);
+  let next = 0;
+  let queued = 0;
+  const pendingWrites: Array<() => void> = [];
+  // As the scanner does: index and queue in transactions of a few hundred, the pusher told at once.
+  const flushWrites = () => {
+    store.transaction(() => pendingWrites.splice(0).forEach((w) => w()));
+    onQueued();
+  };
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++]!;
+      const abs = path.join(root, name);
+      const h = await hashFile(abs);
+      pendingWrites.push(() => {
+        store.index.putLocal({ folderId: 'bench', path: name, kind: 'file', size: h.size, mtimeMs: h.stat.mtimeMs, inode: h.stat.ino, contentHash: h.contentHash, blocks: h.blocks });
+        store.queue.enqueue({ folderId: 'bench', path: name, kind: 'file', op: 'upsert', size: h.size, mtimeMs: h.stat.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
+      });
+      queued++;
+      if (pendingWrites.length >= 500) flushWrites();
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  flushWrites();
+  return queued;
+}
+
+async function untilDone(a: Agent, n: number): Promise<void> {
+  for (;;) {
+    const counts = a.store.queue.countsByState();
+    if (counts.done >= n) return;
+    if (counts.failed > 0) throw new Error(`${counts.failed} items failed`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function smallFiles(tmp: string): Promise<BenchResult[]> {
+  const root = path.join(tmp, 'small');
+  mkdirSync(root);
+  const data = randomBytes(FILES * FILE_BYTES);
+  for (let i = 0; i < FILES; i++) writeFileSync(path.join(root, `f${String(i).padStart(5, '0')}.bin`), data.subarray(i * FILE_BYTES, (i + 1) * FILE_BYTES));
+  const server = await startServerProcess(path.join(serverRoot, 'server-small'));
+  const a = agent(tmp, root, server);
+  try {
+    await createFolder(server, 'bench');
+    await a.pusher.start();
+    const t0 = performance.now();
+    const queued = await scanInto(a.store, root, () => a.pusher.kick());
+    const tQueued = performance.now();
+    const doneAtQueued = a.store.queue.countsByState().done;
+    await untilDone(a, queued);
+    const t1 = performance.now();
+    const rate = queued / ((t1 - t0) / 1000);
+    return [
+      { name: `${FILES} × 4 KiB files, fresh folder → committed`, value: Math.round(rate), unit: 'files/s', target: '≥ 2000 files/s', met: rate >= 2000 },
+      { name: `  scan (hash + queue, overlapping the push)`, value: Math.round(tQueued - t0), unit: 'ms' },
+      { name: `  files committed by the end of the scan`, value: doneAtQueued, unit: 'files' },
+    ];
+  } finally {
+    await a.close();
+    await server.stop();
+  }
+}
+
+async function bigFile(tmp: string): Promise<BenchResult[]> {
+  const root = path.join(tmp, 'big');
+  mkdirSync(root);
+  const file = path.join(root, 'big.bin');
+  const bytes = BIG_MIB * 1024 * 1024;
+  // Random content in 4 MiB pieces (incompressible, no repeated blocks).
+  const handle = await open(file, 'w');
+  const chunk = Buffer.allocUnsafe(BLOCK_SIZE);
+  for (let off = 0; off < bytes; off += BLOCK_SIZE) {
+    randomFillSync(chunk);
+    await handle.write(chunk, 0, Math.min(BLOCK_SIZE, bytes - off), off);
+  }
+  await handle.close();
+
+  // Ferry: queue → committed, on a fresh server.
+  const server = await startServerProcess(path.join(serverRoot, 'server-big'));
+  const a = agent(tmp, root, server);
+  let ferryMs: number;
+  try {
+    await createFolder(server, 'bench');
+    const h = await hashFile(file);
+    const st = await stat(file);
+    a.store.queue.enqueue({ folderId: 'bench', path: 'big.bin', kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
+    await a.pusher.start();
+    const t0 = performance.now();
+    a.pusher.kick();
+    await untilDone(a, 1);
+    ferryMs = performance.now() - t0;
+  } finally {
+    await a.close();
+    await server.stop();
+  }
+
+  // curl -T: the same bytes (as the same 4 MiB blocks) to a fresh server, one keep-alive connection.
+  const h = await hashFile(file);
+  const blockDir = path.join(tmp, 'blocks');
+  mkdirSync(blockDir);
+  const config: string[] = [];
+  for (let i = 0; i < h.blocks.length; i++) {
+    const part = path.join(blockDir, `b${i}`);
+    await copyRange(file, part, i * BLOCK_SIZE, Math.min(BLOCK_SIZE, bytes - i * BLOCK_SIZE));
+    config.push(`upload-file = "${part}"`, `url = "URL/v1/blocks/${h.blocks[i]}"`, 'output = /dev/null');
+  }
+  const curlServer = await startServerProcess(path.join(serverRoot, 'server-curl'));
+  let curlMs: number;
+  try {
+    const cfg = path.join(tmp, 'curl.cfg');
+    writeFileSync(cfg, config.join('\n').replaceAll('URL', curlServer.url) + '\n');
+    const t0 = performance.now();
+    const r = spawnSync('curl', ['-sS', '--fail', '-K', cfg, '-H', `Authorization: Bearer ${curlServer.token}`, '-H', 'Content-Type: application/octet-stream'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    curlMs = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`curl failed with ${r.status}`);
+  } finally {
+    await curlServer.stop();
+  }
+  const ratio = ferryMs / curlMs;
+  return [
+    { name: `${BIG_MIB} MiB file: Ferry push`, value: Math.round(ferryMs), unit: 'ms' },
+    { name: `${BIG_MIB} MiB file: curl -T, same bytes, same server`, value: Math.round(curlMs), unit: 'ms' },
+    { name: `${BIG_MIB} MiB file: Ferry / curl`, value: Number(ratio.toFixed(2)), unit: '×', target: '≤ 1.25×', met: ratio <= 1.25 },
+  ];
+}
+
+function copyRange(from: string, to: string, start: number, length: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = createReadStream(from, { start, end: start + length - 1 });
+    void open(to, 'w').then(async (h) => {
+      try {
+        for await (const c of out) await h.write(c as Buffer);
+        await h.close();
+        resolve();
+      } catch (error) {
+        await h.close();
+        reject(error);
+      }
+    }, reject);
+  });
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-push-'));
+  serverRoot = SERVER_TMP ? mkdtempSync(path.join(SERVER_TMP, 'ferry-bench-server-')) : tmp;
+  try {
+    const out = await smallFiles(tmp);
+    out.push(...(await bigFile(tmp)));
+    return out;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(serverRoot, { recursive: true, force: true });
+  }
+}
+
+let serverRoot = '';
+
+if (process.argv[2] === '--serve' && process.argv[3]) {
+  await serve(process.argv[3]);
+} else if (process.argv[1] && path.resolve(process.argv[1]) === SELF) {
+  const { formatResult } = await import('./types');
+  for (const r of await run()) console.log(formatResult(r));
+}
