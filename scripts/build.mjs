@@ -60,6 +60,7 @@ if (existsSync(path.join(root, 'preload/bridge.ts'))) {
       platform: 'node',
       target: ['node22'],
       external: ['electron'],
+      minify: true,
     }),
   );
 }

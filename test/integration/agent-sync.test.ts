@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentEvent, Settings } from '../../preload/contract';
+import { createAgent, type Agent } from '../../main/engine/agent';
+import { startServer, type RunningServer } from '../../server/main';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// Two real agents (in-process) on real temp folders, one real server over loopback.
+describe('two agents through the reference server', () => {
+  const tmp = makeTempDir('ferry-agent-sync-');
+  let server: RunningServer;
+  const agents: Agent[] = [];
+  const folderA = path.join(tmp.dir, 'A');
+  const folderB = path.join(tmp.dir, 'B');
+  const events: AgentEvent[] = [];
+  const saved: Settings[] = [];
+
+  async function startAgent(name: string, folder: string): Promise<Agent> {
+    mkdirSync(folder, { recursive: true });
+    const agent = await createAgent({
+      dataDir: path.join(tmp.dir, `data-${name}`),
+      deviceName: name,
+      settings: {
+        serverUrl: server.url,
+        token: server.token,
+        folders: [{ localPath: folder, remoteId: 'shared' }],
+        concurrency: 4,
+        retryLimit: 3,
+        bandwidthLimit: 0,
+        ignoreRules: [],
+        startAtLogin: false,
+        notifications: true,
+        massDeletePercent: 50,
+        massDeleteCount: 1000,
+        asyncThreshold: 1000,
+      },
+      saveSettings: (s) => void saved.push(s),
+      tokenProtection: 'plaintext',
+      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 2 } },
+    });
+    agents.push(agent);
+    await agent.start();
+    return agent;
+  }
+
+  const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined);
+
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
+    writeFileSync(path.join((mkdirSync(folderA, { recursive: true }), folderA), 'hello.txt'), 'from A');
+    const a = await startAgent('alpha', folderA);
+    a.subscribe((event) => void events.push(event));
+    await startAgent('beta', folderB);
+  }, 30_000);
+
+  afterAll(async () => {
+    for (const agent of agents) await agent.stop();
+    await server.close();
+    tmp.cleanup();
+  });
+
+  it('brings a file from A to B with the same bytes', async () => {
+    await waitFor(() => read(path.join(folderB, 'hello.txt')) === 'from A', { timeoutMs: 15_000 });
+  });
+
+  it('carries edits, new folders and deletes both ways', async () => {
+    mkdirSync(path.join(folderB, 'nested', 'empty'), { recursive: true });
+    writeFileSync(path.join(folderB, 'nested', 'note.md'), '# from B');
+    await waitFor(() => read(path.join(folderA, 'nested', 'note.md')) === '# from B', { timeoutMs: 15_000 });
+    await waitFor(() => existsSync(path.join(folderA, 'nested', 'empty')), { timeoutMs: 15_000 });
+
+    rmSync(path.join(folderA, 'hello.txt'));
+    await waitFor(() => !existsSync(path.join(folderB, 'hello.txt')), { timeoutMs: 15_000 });
+  });
+
+  it('keeps both versions when both sides edit the same file', async () => {
+    const a = agents[0]!;
+    const b = agents[1]!;
+    writeFileSync(path.join(folderA, 'shared.txt'), 'base');
+    await waitFor(() => read(path.join(folderB, 'shared.txt')) === 'base', { timeoutMs: 15_000 });
+    await waitFor(() => a.status().state === 'idle' && b.status().state === 'idle', { timeoutMs: 15_000 });
+
+    // B stops pushing; both edit; B comes back and must not overwrite A's edit.
+    await b.handlers.pause({});
+    writeFileSync(path.join(folderB, 'shared.txt'), 'edit from B');
+    await waitFor(() => b.status().counts.pending >= 1, { timeoutMs: 10_000 });
+    writeFileSync(path.join(folderA, 'shared.txt'), 'edit from A');
+    await waitFor(() => a.status().state === 'idle' && a.status().counts.pending === 0, { timeoutMs: 15_000 });
+    await b.handlers.resume({});
+
+    const copyOn = (folder: string) => readdirSync(folder).find((f) => /^shared \(conflict from .+\)\.txt$/.test(f));
+    await waitFor(() => copyOn(folderA) && copyOn(folderB), { timeoutMs: 20_000 });
+    for (const folder of [folderA, folderB]) {
+      const versions = [read(path.join(folder, 'shared.txt')), read(path.join(folder, copyOn(folder)!))].sort();
+      expect(versions).toEqual(['edit from A', 'edit from B']);
+    }
+  });
+
+  it('streams status and queue events to a subscriber', () => {
+    expect(events.some((e) => e.type === 'status')).toBe(true);
+    expect(events.some((e) => e.type === 'queue' && e.items.some((i) => i.state === 'done'))).toBe(true);
+    expect(events.some((e) => e.type === 'activity')).toBe(true);
+  });
+
+  it('applies settings without a restart and refuses invalid ones by field', async () => {
+    const a = agents[0]!;
+    const second = path.join(tmp.dir, 'A2');
+    mkdirSync(second);
+    writeFileSync(path.join(second, 'x.bin'), 'x');
+    const current = await a.handlers.getSettings({});
+    const { hasToken: _h, tokenProtection: _t, ...rest } = current;
+    await expect(
+      a.handlers.updateSettings({ ...rest, folders: [...rest.folders, { localPath: folderA, remoteId: 'again' }] }),
+    ).rejects.toMatchObject({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': expect.stringMatching(/overlaps/) } } });
+
+    const view = await a.handlers.updateSettings({ ...rest, concurrency: 2, folders: [...rest.folders, { localPath: second, remoteId: 'second' }] });
+    expect(view.concurrency).toBe(2);
+    expect(view.hasToken).toBe(true);
+    expect(saved.at(-1)?.token).toBe(server.token);
+    expect(a.status().folders.map((f) => f.id)).toContain('second');
+    await waitFor(async () => (await a.handlers.listQueue({ folderId: 'second', state: 'done', offset: 0, limit: 10 })).total === 1, {
+      timeoutMs: 15_000,
+    });
+    const page = await a.handlers.listQueue({ folderId: 'second', offset: 0, limit: 10 });
+    expect(page.items.map((i) => i.path)).toEqual(['x.bin']);
+  });
+});
