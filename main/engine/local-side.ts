@@ -56,6 +56,7 @@ export class LocalSide {
   private readonly abort = new AbortController();
   private readonly errorRetries = new Map<string, number>();
   private rootTimer: unknown = null;
+  private watchStarting = false;
   private stopped = false;
   private readonly log;
 
@@ -87,15 +88,18 @@ export class LocalSide {
 
   /** True when no hint waits and no scan runs. */
   get idle(): boolean {
-    return this.aggregator.size === 0 && this.jobs === 0;
+    return this.aggregator.size === 0 && this.jobs === 0 && !this.watchStarting;
   }
 
-  /** Marker, start-up reconcile (finds what changed while Ferry was off), then watching. */
+  /**
+   * Marker, watching, then the start-up reconcile (finds what changed while Ferry was off).
+   * Watching first: a change made while the reconcile runs arrives as a hint, not never.
+   */
   async start(): Promise<ReconcileResult> {
     this.ensureMarker();
-    const result = await this.rescan();
-    if (result.ok) await this.startWatching();
-    return result;
+    const folder = this.store.folders.require(this.folderId);
+    if (checkRoot(this.root, folder.markerId).ok) await this.startWatching();
+    return this.rescan();
   }
 
   /** A full reconcile, queued behind running work; concurrent calls share one run. */
@@ -146,7 +150,8 @@ export class LocalSide {
       },
       onRescanNeeded: () => void this.rescan(),
     }, this.options.watcher);
-    return this.watch.ready;
+    this.watchStarting = true;
+    return this.watch.ready.finally(() => (this.watchStarting = false));
   }
 
   private onHint(diskRel: string): void {
@@ -183,10 +188,17 @@ export class LocalSide {
     for (const p of result.unstable) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
     if (!result.ok) {
       if (result.error && result.error.code !== 'aborted') this.report(result.error);
+      // The watches died with the root; recovery starts fresh ones.
+      const dead = this.watch;
+      this.watch = null;
+      void dead?.close();
       this.checkRootSoon(this.options.rootCheckMs ?? 10_000);
-    } else if (!this.watch && !this.stopped && this.options.watch !== false && this.jobs <= 1) {
-      // Back from an error state: resume watching.
-      void this.startWatching().catch((error) => this.report(asFerryError(error, 'watch_failed')));
+    } else if (!this.watch && !this.stopped && this.options.watch !== false) {
+      // Back from an error state (or started without a root): watch, then look once more
+      // for what changed before the watches were in place.
+      void this.startWatching()
+        .then(() => this.rescan())
+        .catch((error) => this.report(asFerryError(error, 'watch_failed')));
     }
   }
 

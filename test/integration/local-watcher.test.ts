@@ -21,7 +21,7 @@ describe.each(['native', 'chokidar'] as const)('local side: watching a real fold
   beforeEach(async () => {
     f = makeTestFolder();
     f.write('doc.txt', 'v1');
-    side = new LocalSide({ store: f.store, folderId: f.folderId, settleMs: 80, retryDelayMs: 100, watcher: backend });
+    side = new LocalSide({ store: f.store, folderId: f.folderId, settleMs: 80, retryDelayMs: 100, rootCheckMs: 100, watcher: backend });
     await side.start();
     pushAll(f);
   });
@@ -100,5 +100,15 @@ describe.each(['native', 'chokidar'] as const)('local side: watching a real fold
     await settled();
     expect(f.pendingOps()).toEqual({});
     expect(f.store.index.count(f.folderId)).toBe(3); // doc.txt, a, a/b.txt: all still known
+
+    // The disk comes back (same marker): the folder recovers and is watched again.
+    const marker = f.store.folders.require(f.folderId).markerId!;
+    f.write('.ferry/folder-id', marker);
+    f.write('a/b.txt', 'x');
+    f.write('doc.txt', 'v1');
+    await waitFor(() => f.store.folders.require(f.folderId).state === 'ok', { message: 'folder ok again' });
+    await settled();
+    f.write('after.txt', 'back');
+    await waitFor(() => f.pendingOps()['after.txt'], { message: 'after.txt queued' });
   });
 });

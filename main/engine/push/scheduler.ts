@@ -92,7 +92,12 @@ export interface PusherDeps {
   remote: PushRemote;
   /** folderId → where it lives locally and its id on the server (undefined: unknown folder). */
   folders: (folderId: string) => PushFolder | undefined;
-  /** The path conflicts: the puller fetches the remote version and keeps both (DESIGN.md). */
+  /**
+   * The server has another version of the path (baseRevision is stale). The item is parked
+   * as retry_wait with code 'conflict' (for conflictRecheckMs); the puller fetches the remote
+   * version, keeps both per DESIGN.md, and re-enqueues the path's local state on the new base
+   * revision, which replaces the parked generation.
+   */
   onConflict?: (conflict: ConflictHandoff) => void;
   /** Hash a changed file again and queue it; defaults to rehashAndRequeue on the store. */
   requeue?: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
@@ -194,10 +199,19 @@ class PushScheduler implements Pusher {
         if (state === 'online') this.pump();
       },
     });
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
     this.batcher = new Batcher<Work>({
-      maxCount: this.o.batchMaxOps,
-      maxBytes: this.o.batchMaxBytes,
-      lingerMs: this.o.lingerMs,
+      // Read at every add, so setOptions() applies to the next batch.
+      get maxCount() {
+        return self.o.batchMaxOps;
+      },
+      get maxBytes() {
+        return self.o.batchMaxBytes;
+      },
+      get lingerMs() {
+        return self.o.lingerMs;
+      },
       timers: this.timers,
       groupOf: (w) => w.item.folderId,
       bytesOf: (w) => w.item.size,
