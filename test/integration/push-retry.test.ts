@@ -147,3 +147,26 @@ describe('pusher: retries through a faulty network', () => {
     expect(new Set(posts.map((p) => p.trackingId)).size).toBe(1);
   });
 });
+
+describe('pusher: a batch the server refuses as a whole', () => {
+  let rig: PushRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('is split so that one bad operation cannot block the others', async () => {
+    rig = await pushRig({ options: { lingerMs: 5000 }, start: false });
+    for (const p of ['s1.txt', 's2.txt', 's3.txt', 's4.txt']) {
+      await rig.write(p, p);
+      await rig.enqueue(p);
+    }
+    rig.proxy.add({ name: '400', method: 'POST', path: /\/sync$/, action: { kind: 'status', status: 400, code: 'invalid_request' } });
+    await rig.pusher.start();
+    await waitFor(() => rig!.store.queue.countsByState().done === 4);
+    const posts = syncPosts(rig);
+    expect(posts[0]!.fault).toBe('400');
+    expect(posts.length).toBe(3);
+    expect(new Set(posts.map((p) => p.trackingId)).size).toBe(3);
+  });
+});
