@@ -41,7 +41,9 @@ async function serve(dataDir: string): Promise<void> {
 }
 
 async function startServerProcess(dataDir: string): Promise<ServerProc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SELF, '--serve', dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // FERRY_BENCH_SERVER_NODE_ARGS: extra node flags for the server, e.g. --cpu-prof.
+  const extra = (process.env.FERRY_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...extra, '--import', 'tsx', SELF, '--serve', dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
   const first = await new Promise<string>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -131,13 +133,20 @@ async function scanInto(store: Store, root: string, onQueued: () => void): Promi
   return queued;
 }
 
-async function untilDone(a: Agent, n: number): Promise<void> {
-  for (;;) {
-    const counts = a.store.queue.countsByState();
-    if (counts.done >= n) return;
-    if (counts.failed > 0) throw new Error(`${counts.failed} items failed`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Resolves when n items are done; event-driven, so the wait costs the agent nothing. */
+function untilDone(a: Agent, n: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let done = a.store.queue.countsByState().done;
+    if (done >= n) return resolve();
+    const off = a.pusher.on('item', (e) => {
+      if (e.state === 'done') done++;
+      if (e.state === 'failed') reject(new Error(`${e.path} failed: ${e.code} ${e.message}`));
+      if (done >= n) {
+        off();
+        resolve();
+      }
+    });
+  });
 }
 
 async function smallFiles(tmp: string): Promise<BenchResult[]> {

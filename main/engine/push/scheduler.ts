@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { statSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { BLOCK_SIZE, type BatchResults, type OperationResult } from '../../../protocol';
@@ -19,7 +20,7 @@ import { rehashAndRequeue, type RequeueOutcome } from './requeue';
 import { backoffMs } from './retry-policy';
 import { newRun, type SyncRun } from './run';
 import { abortError, systemTimers, type Timers } from './timers';
-import { FILE_CHANGED, Uploader, fileChanged, localError } from './uploader';
+import { FILE_CHANGED, SMALL_FILE, Uploader, fileChanged, localError } from './uploader';
 
 export interface PusherOptions {
   /** Parallel uploads and parallel batch commits. */
@@ -168,6 +169,7 @@ class PushScheduler implements Pusher {
   private claimed = 0;
   private preparing = 0;
   private readonly tracked = new Set<Promise<void>>();
+  private pumpQueued = false;
   private wakeTimer: unknown;
   private wakeAt = Number.POSITIVE_INFINITY;
   private idleTimer: unknown;
@@ -512,7 +514,7 @@ class PushScheduler implements Pusher {
       w.bytesDone = 0;
       await this.uploader.upload(abs, { path: w.item.path, size: w.item.size, blocks: w.item.blocks }, missing, (delta) => this.progress(w, delta));
       // The last look before commit: a file touched since hashing is hashed again.
-      const st = await stat(abs).catch((error: unknown) => {
+      const st = await statOf(abs, w.item.size).catch((error: unknown) => {
         throw localError(w.item.path, error);
       });
       if (!st.isFile() || st.size !== w.item.size || st.mtimeMs !== w.item.mtimeMs) throw fileChanged(w.item.path, 'size or mtime differ');
@@ -751,8 +753,23 @@ class PushScheduler implements Pusher {
   private release(_w: Held): void {
     this.claimed = Math.max(0, this.claimed - 1);
     this.emitRun(true, false);
-    if (this.claimed === 0 || this.o.maxClaimed - this.claimed >= Math.min(this.o.claimChunk, this.o.maxClaimed)) this.pump();
+    if (this.claimed === 0 || this.o.maxClaimed - this.claimed >= Math.min(this.o.claimChunk, this.o.maxClaimed)) this.schedulePump();
   }
+
+  /** A batch releases hundreds of items at once: one claim afterwards, not one per item. */
+  private schedulePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
+  }
+}
+
+/** Small files: a synchronous stat is cheaper than a trip through the busy libuv pool. */
+async function statOf(abs: string, size: number): Promise<Stats> {
+  return size <= SMALL_FILE ? statSync(abs) : stat(abs);
 }
 
 function keyOf(w: Held): string {
