@@ -31,7 +31,7 @@ export function createIgnoreMatcher(rules: string | readonly string[] = []): Ign
   matcher.add(typeof rules === 'string' ? rules : [...rules]);
   return {
     ignores(key, isDir) {
-      if (key === '' ) return false;
+      if (key === '') return false;
       // Ferry's own directory, whatever the stat said.
       if (key === MARKER_DIR || key.startsWith(`${MARKER_DIR}/`)) return true;
       return matcher.ignores(isDir ? `${key}/` : key);

@@ -1,4 +1,4 @@
-import { asFerryError, FerryError } from '../../protocol/errors';
+import { asFerryError, type FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
 import { ChangeAggregator, realTimers, type Timers } from './aggregator';
@@ -168,6 +168,7 @@ export class LocalSide {
     return this.enqueueJob(async () => {
       try {
         const result = await this.scanner.scanPaths(paths);
+        if (this.errorRetries.size > 0) for (const p of paths) this.errorRetries.delete(p);
         this.afterScan(result);
         return result;
       } catch (error) {

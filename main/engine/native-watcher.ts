@@ -114,7 +114,7 @@ class PerDirectoryWatch implements FolderWatch {
       isDir = lstatSync(joinDisk(this.root, rel)).isDirectory();
     } catch {
       this.unwatchTree(rel);
-      if (dirRel === '' ) this.checkRootStillThere();
+      if (dirRel === '') this.checkRootStillThere();
       return;
     }
     if (isDir && !this.watchers.has(rel) && !this.ignore().ignores(toKey(rel), true)) {
