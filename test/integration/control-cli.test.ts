@@ -5,7 +5,7 @@ import { ensureControlToken, writeAgentInfo } from '../../main/control/control-t
 import os from 'node:os';
 import path from 'node:path';
 import { clientCommands } from '../../main/control/commands';
-import { resolveDataDir } from '../../main/control/commands/agent';
+import { resolveDataDir } from '../../main/control/commands/with-agent';
 import type { CommandIo } from '../../main/control/commands/args';
 import * as queue from '../../main/control/commands/queue';
 import * as retry from '../../main/control/commands/retry';
