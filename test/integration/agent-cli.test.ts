@@ -19,7 +19,7 @@ describe('ferry agent and its CLI clients', () => {
   const status = async () => {
     const run = await runFerry(['status', '--data', dataDir, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    return JSON.parse(run.stdout) as { state: string; counts: Record<string, number> };
+    return JSON.parse(run.stdout) as { state: string; counts: { pending: number; done: number } };
   };
 
   beforeAll(async () => {
@@ -49,7 +49,13 @@ describe('ferry agent and its CLI clients', () => {
 
   it('syncs what changed while it was off and what changes while it runs', async () => {
     writeFileSync(path.join(folder, 'while-running.txt'), 'hello');
-    await waitFor(async () => (await status()).counts.done >= 2 && (await status()).state === 'idle', { timeoutMs: 20_000 });
+    await waitFor(
+      async () => {
+        const now = await status();
+        return now.counts.done >= 2 && now.state === 'idle';
+      },
+      { timeoutMs: 20_000 },
+    );
     const queue = await runFerry(['queue', '--data', dataDir, '--state', 'done', '--json']);
     const paths = (JSON.parse(queue.stdout) as { items: Array<{ path: string }> }).items.map((i) => i.path).sort();
     expect(paths).toEqual(['before-start.txt', 'while-running.txt']);
