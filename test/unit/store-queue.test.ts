@@ -198,7 +198,8 @@ describe('durable queue', () => {
     expect(seen).toBe(500);
     const deep = store.queue.list({ state: 'pending', folderId: F, afterId: 19_000, limit: 100 });
     expect(deep.items[0]?.id).toBeGreaterThan(19_000);
-    expect(performance.now() - started).toBeLessThan(500);
+    // Generous for a busy CI box; a full scan per page would take far longer.
+    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('prunes done items and counts pending deletes', () => {
