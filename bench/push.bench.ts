@@ -3,7 +3,8 @@
 // its own process (as it would next to a real agent); everything lives in os.tmpdir().
 // Standalone: `npx tsx bench/push.bench.ts` (FERRY_BENCH_FILES / FERRY_BENCH_BIG_MIB shrink it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, randomFillSync } from 'node:crypto';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import http from 'node:http';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -177,6 +178,46 @@ async function smallFiles(tmp: string): Promise<BenchResult[]> {
   }
 }
 
+/**
+ * For scale: the server's own ceiling for distinct 4 KiB block PUTs, from a bare keep-alive
+ * client (32 in flight, no hashing, no reading files, no commits).
+ */
+async function serverCeiling(): Promise<BenchResult> {
+  const server = await startServerProcess(path.join(serverRoot, 'server-ceiling'));
+  const agentPool = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  try {
+    const data = randomBytes(FILES * FILE_BYTES);
+    const blocks = Array.from({ length: FILES }, (_, i) => {
+      const b = data.subarray(i * FILE_BYTES, (i + 1) * FILE_BYTES);
+      return { b, h: createHash('sha256').update(b).digest('hex') };
+    });
+    let next = 0;
+    const t0 = performance.now();
+    const put = (b: Buffer, h: string) =>
+      new Promise<void>((resolve, reject) => {
+        const req = http.request(`${server.url}/v1/blocks/${h}`, { method: 'PUT', agent: agentPool, headers: { authorization: `Bearer ${server.token}`, 'content-length': b.length } }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode && res.statusCode < 300 ? resolve() : reject(new Error(`PUT ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end(b);
+      });
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (next < FILES) {
+          const { b, h } = blocks[next++]!;
+          await put(b, h);
+        }
+      }),
+    );
+    const rate = FILES / ((performance.now() - t0) / 1000);
+    return { name: `  reference: server ceiling, bare PUTs of 4 KiB blocks`, value: Math.round(rate), unit: 'blocks/s' };
+  } finally {
+    agentPool.destroy();
+    await server.stop();
+  }
+}
+
 async function bigFile(tmp: string): Promise<BenchResult[]> {
   const root = path.join(tmp, 'big');
   mkdirSync(root);
@@ -261,6 +302,7 @@ export async function run(): Promise<BenchResult[]> {
   serverRoot = SERVER_TMP ? mkdtempSync(path.join(SERVER_TMP, 'ferry-bench-server-')) : tmp;
   try {
     const out = await smallFiles(tmp);
+    out.push(await serverCeiling());
     out.push(...(await bigFile(tmp)));
     return out;
   } finally {
