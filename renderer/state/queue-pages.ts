@@ -17,6 +17,7 @@ export class QueuePages {
   private readonly loading = new Map<number, number>();
   private readonly listeners = new Set<() => void>();
   private generation = 0;
+  private countsKey: string | undefined;
   private visible: [number, number] = [0, 0];
   /** Items matching the filter, as of the newest page answer; undefined until the first. */
   total: number | undefined;
@@ -60,6 +61,19 @@ export class QueuePages {
       });
     }
     if (changed) this.notify();
+  }
+
+  /**
+   * The agent's per-state counts, from a status event: true when they differ from the last
+   * ones seen, i.e. items may have moved in or out of this list and visible pages need a
+   * refetch. The first counts seen count as a change too: this list's first page may have
+   * been answered before whatever those counts already include.
+   */
+  noteCounts(counts: Record<string, number>): boolean {
+    const key = JSON.stringify(counts);
+    if (key === this.countsKey) return false;
+    this.countsKey = key;
+    return true;
   }
 
   /** The queue changed shape (items added, removed or moved between states): reload what is visible. */

@@ -37,7 +37,6 @@ export function useQueuePage(api: FerryApi, filter: QueueFilter): QueuePages {
     if (pages.total === undefined) pages.showRange(0, 0);
   }, [pages]);
 
-  const lastCounts = useRef<string | undefined>(undefined);
   const refresh = useRef<{ timer?: ReturnType<typeof setTimeout>; last: number }>({ last: 0 });
   useEffect(() => {
     const pending = refresh.current;
@@ -49,12 +48,7 @@ export function useQueuePage(api: FerryApi, filter: QueueFilter): QueuePages {
 
   useAgentEvents(api, (event) => {
     if (event.type === 'queue') pages.patch(event.items);
-    if (event.type !== 'status') return;
-    const counts = JSON.stringify(event.status.counts);
-    if (counts === lastCounts.current) return;
-    const first = lastCounts.current === undefined;
-    lastCounts.current = counts;
-    if (first) return;
+    if (event.type !== 'status' || !pages.noteCounts(event.status.counts)) return;
     const throttle = refresh.current;
     if (throttle.timer) return;
     const wait = Math.max(0, throttle.last + REFRESH_INTERVAL_MS - Date.now());

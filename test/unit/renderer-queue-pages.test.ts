@@ -65,4 +65,21 @@ describe('QueuePages (the virtual list data window)', () => {
     expect(pages.itemAt(500)).toBeUndefined();
     expect(pages.itemAt(39)?.id).toBe(40);
   });
+
+  it('treats the first counts it sees as a change: an item queued after the first page still shows', async () => {
+    const data = source(0);
+    const pages = new QueuePages(data.fetch, 100);
+    pages.showRange(0, 0);
+    await waitFor(() => pages.total === 0);
+    // One file is queued and finishes before the view's first status event arrives.
+    data.replace(makeQueueItems(1));
+    const counts = { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 };
+    expect(pages.noteCounts(counts)).toBe(true);
+    pages.invalidate();
+    await waitFor(() => pages.total === 1);
+    expect(pages.itemAt(0)?.id).toBe(1);
+    // The same counts again mean nothing moved.
+    expect(pages.noteCounts({ ...counts })).toBe(false);
+    expect(pages.noteCounts({ ...counts, done: 2 })).toBe(true);
+  });
 });
