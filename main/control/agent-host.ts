@@ -15,7 +15,7 @@ import { acquireInstanceLock } from './instance-lock';
  * Both `ferry agent` and the embedded default (`ferry start`) run through here.
  */
 export const SETTINGS_FILE = 'settings.json';
-const rendererDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
+const builtRendererDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
 
 export interface HostOptions {
   dataDir: string;
@@ -24,6 +24,8 @@ export interface HostOptions {
   logLevel?: LogLevel;
   deviceName?: string;
   tuning?: AgentOptions['tuning'];
+  /** The renderer bundle served at / (default: dist/renderer, when built). */
+  rendererDir?: string;
   /** Extra work to undo at stop (the embedded server). */
   onStop?: () => Promise<void>;
 }
@@ -61,6 +63,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ...(options.tuning ? { tuning: options.tuning } : {}),
     });
     const token = await ensureControlToken(options.dataDir);
+    const rendererDir = options.rendererDir ?? builtRendererDir;
     control = await startControlServer({
       service: agent,
       token,

@@ -1,7 +1,7 @@
 import { expect, test } from '@playwright/test';
 import type { Page } from '@playwright/test';
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startControlServer } from '../../main/control/control-server';
@@ -14,7 +14,6 @@ import type { FakeAgent } from '../fakes/control-fake-agent';
  * behind it: sign-in by login link, the live queue at 100,000 items, actions, settings.
  */
 const root = path.resolve(import.meta.dirname, '../..');
-const screenshots = path.join(root, 'docs/screenshots');
 const TOKEN = 'e'.repeat(64);
 const QUEUE_SIZE = 100_000;
 
@@ -37,7 +36,6 @@ test.beforeAll(async () => {
     logLevel: 'warning',
   });
   for (const file of ['index.html', 'styles.css']) copyFileSync(path.join(root, 'renderer', file), path.join(rendererDir, file));
-  mkdirSync(screenshots, { recursive: true });
   agent = createFakeAgent({ items: makeQueueItems(QUEUE_SIZE, { failedEvery: 7 }), now: () => new Date('2025-01-02T03:10:00Z') });
   agent.pauseForMassDelete('photos', 1200, 1500);
   server = await startControlServer({ service: agent, token: TOKEN, rendererDir });
@@ -81,7 +79,8 @@ test('the queue shows live rows and counters, and Retry all updates rows through
   const failedRow = page.locator('[data-testid="queue-row"][data-path="dir-0/file-7.txt"]');
   await expect(failedRow).toHaveAttribute('data-state', 'failed');
   await expect(failedRow).toContainText('server unavailable (503)');
-  await page.screenshot({ path: path.join(screenshots, 'queue.png') });
+  // The README's screenshots come from the real agent (agent-ui.spec.ts); this one stays with the run.
+  await page.screenshot({ path: test.info().outputPath('queue.png') });
 
   // Scrolling far down loads that page by offset.
   await page.getByTestId('queue-list').evaluate((list) => (list.scrollTop = 60 * 90_000));
@@ -158,7 +157,7 @@ test('settings show inline errors from the schema and from the agent, then save'
   // The form scrolls inside its view: make the window tall enough to show all of it.
   await page.setViewportSize({ width: 1200, height: 1260 });
   await page.locator('form.settings-view').evaluate((form) => form.scrollTo(0, 0));
-  await page.screenshot({ path: path.join(screenshots, 'settings.png') });
+  await page.screenshot({ path: test.info().outputPath('settings.png') });
 });
 
 test('without a login code the page asks for the control token', async ({ page }) => {

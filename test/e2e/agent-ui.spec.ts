@@ -1,0 +1,327 @@
+import { expect, test as base } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
+
+/**
+ * The renderer in Chromium against the REAL headless agent (startHost: engine + control API +
+ * the renderer at /), real temp folders, and the real reference server behind a fault proxy.
+ * Pulls happen only when a test asks ("Sync now", or the agent's start): the rig answers the
+ * long poll "retry in 10 minutes" and the fallback pull is as slow (see agent-rig.ts).
+ */
+const root = path.resolve(import.meta.dirname, '../..');
+const screenshots = path.join(root, 'docs/screenshots');
+
+const test = base.extend<{ startRig: (options?: Omit<RigOptions, 'rendererDir'>) => Promise<Rig> }, { rendererDir: string }>({
+  rendererDir: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright fixtures take their dependencies by destructuring
+    async ({}, use) => {
+      const bundle = await bundleRenderer();
+      await use(bundle.dir);
+      bundle.cleanup();
+    },
+    { scope: 'worker' },
+  ],
+  startRig: async ({ rendererDir }, use) => {
+    const rigs: Rig[] = [];
+    await use(async (options = {}) => {
+      const rig = await startRig({ ...options, rendererDir });
+      rigs.push(rig);
+      return rig;
+    });
+    for (const rig of rigs) await rig.stop();
+  },
+});
+
+async function signIn(page: Page, rig: Rig): Promise<void> {
+  await page.setViewportSize({ width: 1200, height: 820 });
+  await page.goto(rig.loginUrl());
+  await expect(page.getByTestId('queue-list')).toBeVisible();
+  await expect(page.getByTestId('agent-state')).not.toHaveText('connecting…');
+}
+
+const row = (page: Page, file: string): Locator => page.locator(`[data-testid="queue-row"][data-path="${file}"]`);
+const counter = (page: Page, state: string): Locator => page.getByTestId(`counter-${state}`);
+
+function write(folder: string, file: string, content: string): void {
+  mkdirSync(path.dirname(path.join(folder, file)), { recursive: true });
+  writeFileSync(path.join(folder, file), content);
+}
+
+const readIfThere = (file: string): string | undefined => (existsSync(file) ? readFileSync(file, 'utf8') : undefined);
+
+/** Path → size of the live files on the server, as another device sees them. */
+async function serverFiles(rig: Rig, folderId: string): Promise<Record<string, number>> {
+  const files = await rig.remote.files(folderId);
+  return Object.fromEntries([...files].map(([p, item]) => [p, item.size]).sort());
+}
+
+/** The start-up pull is over and the puller's loop is parked on the held long poll. */
+async function pullerParked(rig: Rig): Promise<void> {
+  await expect.poll(() => rig.proxy.fired('hold-long-poll'), { message: 'the long poll to be held' }).toBeGreaterThan(0);
+}
+
+test('files written on disk appear in the queue and finish', async ({ page, startRig }) => {
+  const rig = await startRig();
+  const consoleErrors: string[] = [];
+  page.on('console', (message) => void (message.type() === 'error' && consoleErrors.push(message.text())));
+  await signIn(page, rig);
+  await expect(page.getByTestId('queue-list')).toHaveAttribute('data-count', '0');
+
+  const docs = rig.folder('docs');
+  const files = { 'notes.txt': 'first notes', 'plans/2025.md': '# Plans\n', 'plans/budget.csv': 'a,b\n1,2\n' };
+  for (const [file, content] of Object.entries(files)) write(docs, file, content);
+
+  for (const file of Object.keys(files)) await expect(row(page, file)).toHaveAttribute('data-state', 'done');
+  // The new directory is an item of its own.
+  await expect(row(page, 'plans')).toHaveAttribute('data-state', 'done');
+  await expect(row(page, 'plans')).toContainText('mkdir');
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', '4');
+  for (const state of ['pending', 'in_flight', 'retry_wait', 'failed']) await expect(counter(page, state)).toHaveAttribute('data-count', '0');
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+  await expect(row(page, 'plans/2025.md')).toContainText('1 attempt');
+  expect(await serverFiles(rig, 'docs')).toEqual({ 'notes.txt': 11, 'plans/2025.md': 8, 'plans/budget.csv': 8 });
+  expect(consoleErrors).toEqual([]);
+});
+
+test('a failing server makes items retry, then fail; Retry all after it recovers completes them', async ({ page, startRig }) => {
+  const rig = await startRig({ settings: { retryLimit: 1 } });
+  await signIn(page, rig);
+  const removeFault = rig.proxy.add({
+    name: 'commit-503',
+    method: 'POST',
+    path: '/v1/folders/docs/sync',
+    times: Infinity,
+    action: { kind: 'status', status: 503, code: 'unavailable', message: 'the server is overloaded' },
+  });
+
+  const docs = rig.folder('docs');
+  write(docs, 'report.pdf', 'quarterly report');
+  write(docs, 'slides.key', 'slides');
+  for (const file of ['report.pdf', 'slides.key']) {
+    await expect(row(page, file)).toHaveAttribute('data-state', 'failed');
+    // The first try and the one retry the limit allows, then the reason in the row.
+    await expect(row(page, file)).toContainText('the server is overloaded (gave up after 1 retry) (unavailable)');
+  }
+  await expect(counter(page, 'failed')).toHaveAttribute('data-count', '2');
+  await expect(page.getByTestId('retry-all')).toHaveText('Retry all failed (2)');
+  // The commit was tried, and tried once more, and got the 503 each time.
+  expect(rig.proxy.fired('commit-503')).toBeGreaterThanOrEqual(2);
+  expect(await serverFiles(rig, 'docs')).toEqual({});
+
+  removeFault();
+  await page.getByTestId('retry-all').click();
+  for (const file of ['report.pdf', 'slides.key']) await expect(row(page, file)).toHaveAttribute('data-state', 'done');
+  await expect(counter(page, 'failed')).toHaveAttribute('data-count', '0');
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', '2');
+  await expect(page.getByTestId('retry-all')).toBeDisabled();
+  expect(await serverFiles(rig, 'docs')).toEqual({ 'report.pdf': 16, 'slides.key': 6 });
+});
+
+test('Sync now pulls a change another device made', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  // The start-up pull is done and the long poll is held: from here the agent's puller sleeps
+  // for 10 minutes, so without the click below the file would never arrive during the test.
+  await pullerParked(rig);
+  const pullsBefore = rig.proxy.requests({ method: 'GET', path: /\/v1\/folders\/docs\/changes$/ }).length;
+  await rig.remote.put('docs', 'shared/from-desktop.txt', 'written on the desktop');
+  const revision = (await rig.remote.files('docs')).get('shared/from-desktop.txt')?.revision;
+  expect(revision).toBeDefined();
+  const target = path.join(rig.folder('docs'), 'shared', 'from-desktop.txt');
+  expect(readIfThere(target)).toBeUndefined();
+
+  await page.getByTestId('sync-now').click();
+  await expect.poll(() => readIfThere(target), { message: 'the pulled file on disk' }).toBe('written on the desktop');
+  // It came through a changes request that Sync now made (through the proxy, i.e. the agent).
+  expect(rig.proxy.requests({ method: 'GET', path: /\/v1\/folders\/docs\/changes$/ }).length).toBeGreaterThan(pullsBefore);
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+
+  // Echo suppression: the pulled file is not queued to go back up. A local file written after
+  // it is scanned after it, so once that one is done the pulled file had its chance.
+  write(rig.folder('docs'), 'local.txt', 'a local edit');
+  await expect(row(page, 'local.txt')).toHaveAttribute('data-state', 'done');
+  await expect(row(page, 'shared/from-desktop.txt')).toHaveCount(0);
+  expect(await serverFiles(rig, 'docs')).toEqual({ 'local.txt': 12, 'shared/from-desktop.txt': 22 });
+  expect((await rig.remote.files('docs')).get('shared/from-desktop.txt')?.revision).toBe(revision);
+});
+
+test('Pause holds new files pending; Resume completes them', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  const docs = rig.folder('docs');
+  write(docs, 'before.txt', 'before the pause');
+  await expect(row(page, 'before.txt')).toHaveAttribute('data-state', 'done');
+
+  await page.getByTestId('pause').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('paused');
+  await expect(page.getByTestId('resume')).toBeVisible();
+  const commitsWhilePaused = () => rig.proxy.requests({ method: 'POST', path: '/v1/folders/docs/sync' }).length;
+  const commitsAtPause = commitsWhilePaused();
+
+  write(docs, 'while-paused.txt', 'written while paused');
+  await expect(row(page, 'while-paused.txt')).toHaveAttribute('data-state', 'pending');
+  await expect(counter(page, 'pending')).toHaveAttribute('data-count', '1');
+  // Sync now while paused rescans and kicks the pusher; a second file is scanned and queued
+  // after that: all the while the first one must not move.
+  const syncNowAnswer = page.waitForResponse((res) => res.url().endsWith('/api/call/syncNow'));
+  await page.getByTestId('sync-now').click();
+  expect((await syncNowAnswer).status()).toBe(200);
+  write(docs, 'later.txt', 'also while paused');
+  await expect(row(page, 'later.txt')).toHaveAttribute('data-state', 'pending');
+  await expect(counter(page, 'pending')).toHaveAttribute('data-count', '2');
+  await expect(row(page, 'while-paused.txt')).toHaveAttribute('data-state', 'pending');
+  await expect(page.getByTestId('agent-state')).toHaveText('paused');
+  expect(commitsWhilePaused()).toBe(commitsAtPause);
+  expect(await serverFiles(rig, 'docs')).toEqual({ 'before.txt': 16 });
+
+  await page.getByTestId('resume').click();
+  await expect(page.getByTestId('pause')).toBeVisible();
+  for (const file of ['while-paused.txt', 'later.txt']) await expect(row(page, file)).toHaveAttribute('data-state', 'done');
+  await expect(counter(page, 'pending')).toHaveAttribute('data-count', '0');
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+  expect(await serverFiles(rig, 'docs')).toEqual({ 'before.txt': 16, 'later.txt': 17, 'while-paused.txt': 20 });
+});
+
+test('settings errors show inline and save nothing; a valid change saves and applies', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  const docs = rig.folder('docs');
+  const settingsFile = path.join(rig.dir, 'agent', 'settings.json');
+  const savedBefore = readIfThere(settingsFile);
+  await page.getByTestId('nav-settings').click();
+  await expect(page.getByTestId('field-serverUrl')).toHaveValue(rig.proxy.url);
+
+  // What the schema refuses, in the page.
+  await page.getByTestId('field-serverUrl').fill('ftp://files.example.com');
+  await page.getByTestId('field-folders.0.remoteId').fill('bad id!');
+  await page.getByTestId('settings-save').click();
+  await expect(page.getByTestId('field-error-serverUrl')).toHaveText('enter an http:// or https:// URL');
+  await expect(page.getByTestId('field-error-folders.0.remoteId')).toContainText('letters, digits');
+  await expect(page.getByTestId('field-folders.0.remoteId')).toHaveAttribute('aria-invalid', 'true');
+
+  // What only the agent can judge (a folder inside another), from the real agent's answer.
+  await page.getByTestId('field-serverUrl').fill(rig.proxy.url);
+  await page.getByTestId('field-folders.0.remoteId').fill('docs');
+  await page.getByTestId('add-folder').click();
+  await page.getByTestId('field-folders.1.localPath').fill(path.join(docs, 'inner'));
+  await page.getByTestId('field-folders.1.remoteId').fill('inner');
+  await page.getByTestId('field-concurrency').fill('7');
+  await page.getByTestId('settings-save').click();
+  await expect(page.getByTestId('field-error-folders.1.localPath')).toContainText(`overlaps folders.0 (${docs})`);
+  await expect(page.getByTestId('settings-notice')).toHaveText('The agent refused some settings (see the messages below).');
+  await expect(page.getByTestId('field-error-serverUrl')).toHaveCount(0);
+
+  // Nothing was saved: the agent, its settings file and a fresh page all show the old values.
+  const view = await rig.host.agent.handlers.getSettings({});
+  expect(view.concurrency).toBe(4);
+  expect(view.folders).toEqual([{ localPath: docs, remoteId: 'docs' }]);
+  expect(readIfThere(settingsFile)).toBe(savedBefore);
+  await page.reload();
+  await expect(page.getByTestId('field-serverUrl')).toHaveValue(rig.proxy.url);
+  await expect(page.getByTestId('field-folders.0.remoteId')).toHaveValue('docs');
+  await expect(page.getByTestId('field-concurrency')).toHaveValue('4');
+  await expect(page.getByTestId('folder-row')).toHaveCount(1);
+
+  await page.getByTestId('field-concurrency').fill('6');
+  await page.getByTestId('settings-save').click();
+  await expect(page.getByTestId('settings-notice')).toHaveText('Settings saved and applied.');
+  await expect(page.locator('[data-testid^="field-error-"]')).toHaveCount(0);
+  expect((await rig.host.agent.handlers.getSettings({})).concurrency).toBe(6);
+  expect(JSON.parse(readIfThere(settingsFile) ?? '{}')).toMatchObject({ concurrency: 6, serverUrl: rig.proxy.url });
+  // The engine keeps working with the new settings.
+  write(docs, 'after-save.txt', 'after the save');
+  await page.getByTestId('nav-queue').click();
+  await expect(row(page, 'after-save.txt')).toHaveAttribute('data-state', 'done');
+});
+
+test('a pull that would delete most files pauses the folder; Cancel keeps them, Confirm deletes them', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  await pullerParked(rig);
+  const docs = rig.folder('docs');
+  const names = Array.from({ length: 10 }, (_, i) => `img-${String(i).padStart(2, '0')}.jpg`);
+  for (const name of names) write(docs, name, `pixels of ${name}`);
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', '10');
+  expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(names);
+
+  const doomed = names.slice(0, 8);
+  const kept = names.slice(8);
+  const onDisk = () => names.filter((name) => existsSync(path.join(docs, name)));
+  const banner = page.getByTestId('mass-delete-banner');
+
+  // Another device deletes 8 of the 10 files; Sync now pulls that and the guard trips.
+  await rig.remote.remove('docs', doomed);
+  await page.getByTestId('sync-now').click();
+  await expect(banner).toContainText('would delete 8 of 10 files');
+  await expect(banner).toHaveAttribute('data-folder', 'docs');
+  await expect(page.getByTestId('mass-delete-confirm')).toHaveText('Delete 8 files');
+  await expect(page.getByTestId('agent-state')).toHaveText('error');
+  expect(rig.host.agent.status().folders[0]).toMatchObject({ state: 'paused_mass_delete', pendingDelete: { count: 8, total: 10 } });
+  expect(onDisk()).toEqual(names);
+
+  // Cancel: the local files stay and go up again.
+  await page.getByTestId('mass-delete-cancel').click();
+  await expect(banner).toHaveCount(0);
+  await expect.poll(() => serverFiles(rig, 'docs').then(Object.keys), { message: 'the kept files re-uploaded' }).toEqual(names);
+  expect(onDisk()).toEqual(names);
+  await expect.poll(() => rig.host.agent.status().folders[0]?.state).toBe('ok');
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+
+  // Again, and this time Confirm: the deletions apply here too.
+  await rig.remote.remove('docs', doomed);
+  await page.getByTestId('sync-now').click();
+  await expect(banner).toContainText('would delete 8 of 10 files');
+  expect(onDisk()).toEqual(names);
+  await page.getByTestId('mass-delete-confirm').click();
+  await expect(banner).toHaveCount(0);
+  await expect.poll(onDisk, { message: 'the confirmed deletions on disk' }).toEqual(kept);
+  await expect.poll(() => rig.host.agent.status().folders[0]?.state).toBe('ok');
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+  expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(kept);
+});
+
+test('screenshots of the queue and settings windows', async ({ page, startRig }) => {
+  const rig = await startRig({ folders: { Documents: 'documents', Photos: 'photos' }, settings: { retryLimit: 1 } });
+  await signIn(page, rig);
+  const docs = rig.folder('documents');
+  const photos = rig.folder('photos');
+
+  const done = ['Reports/q3-summary.md', 'Reports/budget-2025.csv', 'notes/meeting-2025-01-14.md', 'notes/ideas.txt', 'README.md'];
+  for (const file of done) write(docs, file, `${file}\n`.repeat(40));
+  for (const file of done) await expect(row(page, file)).toHaveAttribute('data-state', 'done');
+
+  // The photos folder's server side refuses commits for a while: those items fail.
+  rig.proxy.add({
+    name: 'photos-503',
+    method: 'POST',
+    path: '/v1/folders/photos/sync',
+    times: Infinity,
+    action: { kind: 'status', status: 503, code: 'unavailable', message: 'The server is busy, try again later' },
+  });
+  const failed = ['IMG_0412.jpg', 'IMG_0413.jpg'];
+  for (const file of failed) write(photos, file, 'jpeg bytes '.repeat(500));
+  for (const file of failed) await expect(row(page, file)).toHaveAttribute('data-state', 'failed');
+
+  // Paused: new work waits.
+  await page.getByTestId('pause').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('paused');
+  const pending = ['letter-draft.docx', 'plan-draft.md'];
+  for (const file of pending) write(docs, file, 'draft '.repeat(200));
+  for (const file of pending) await expect(row(page, file)).toHaveAttribute('data-state', 'pending');
+  // The two directories are done items too.
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', String(done.length + 2));
+  await expect(counter(page, 'failed')).toHaveAttribute('data-count', String(failed.length));
+  await expect(counter(page, 'pending')).toHaveAttribute('data-count', String(pending.length));
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: path.join(screenshots, 'queue.png') });
+
+  await page.getByTestId('nav-settings').click();
+  await expect(page.getByTestId('folder-row')).toHaveCount(2);
+  await expect(page.getByTestId('field-folders.1.localPath')).toHaveValue(photos);
+  // The form scrolls inside its view: make the window tall enough to show all of it.
+  await page.setViewportSize({ width: 1200, height: 1260 });
+  await page.locator('form.settings-view').evaluate((form) => form.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(screenshots, 'settings.png') });
+});
