@@ -31,6 +31,8 @@ export interface LocalSideOptions {
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
   onError?: (error: FerryError) => void;
+  /** Paths the puller is placing right now (echo suppression); the scanner looks at them later. */
+  isApplying?: (path: string) => boolean;
   /** After every scan (hinted paths or a reconcile): the host kicks the pusher when it queued work. */
   onScanned?: (result: ScanResult) => void;
 }
@@ -83,6 +85,7 @@ export class LocalSide {
       ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),
       ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.isApplying ? { isApplying: options.isApplying } : {}),
     });
   }
 

@@ -24,6 +24,8 @@ export interface ScannerOptions {
   /** Most index/queue writes per transaction during a reconcile (fewer when commits run slow). */
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
+  /** True while the puller is placing this path: its bytes and index row are about to agree. */
+  isApplying?: (path: string) => boolean;
 }
 
 export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'ignored' | 'skipped' | 'unstable';
@@ -151,6 +153,8 @@ export class Scanner {
     if (key === '') return 'unchanged';
     const ignore = this.options.ignore();
     if (ignore.ignores(key)) return 'ignored';
+    // A pulled file between its rename and its index commit: look again, never queue it back.
+    if (this.options.isApplying?.(key)) return 'unstable';
     const abs = joinDisk(this.root, diskRel);
     let st: Stats;
     try {

@@ -174,6 +174,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       store,
       folderId,
       ...options.tuning?.local,
+      isApplying: (relPath) => engine?.puller.isApplying(folderId, relPath) ?? false,
       onScanned: (result) => {
         if ((result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0) engine?.pusher.kick();
         bus.statusChanged();
