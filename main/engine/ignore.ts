@@ -26,9 +26,10 @@ export interface IgnoreMatcher {
 
 const log = createLogger('engine:ignore');
 
-export function createIgnoreMatcher(rules: string | readonly string[] = []): IgnoreMatcher {
+export function createIgnoreMatcher(rules: string | readonly string[] = [], extraRules: readonly string[] = []): IgnoreMatcher {
   const matcher = ignoreFactory({ ignorecase: process.platform !== 'linux' }).add([...DEFAULT_IGNORES]);
   matcher.add(typeof rules === 'string' ? rules : [...rules]);
+  matcher.add([...extraRules]);
   return {
     ignores(key, isDir) {
       if (key === '') return false;
@@ -39,8 +40,11 @@ export function createIgnoreMatcher(rules: string | readonly string[] = []): Ign
   };
 }
 
-/** Defaults plus the folder's .ferryignore (gitignore syntax), if there is one. */
-export function loadFolderIgnore(root: string): IgnoreMatcher {
+/**
+ * Defaults, the folder's .ferryignore (gitignore syntax) if there is one, and the rules the
+ * settings apply to every folder. An ignored path is no longer synced; it is never deleted.
+ */
+export function loadFolderIgnore(root: string, extraRules: readonly string[] = []): IgnoreMatcher {
   let rules = '';
   try {
     rules = readFileSync(path.join(root, FERRY_IGNORE_FILE), 'utf8');
@@ -48,5 +52,5 @@ export function loadFolderIgnore(root: string): IgnoreMatcher {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') log.warn('cannot read .ferryignore', { root, error });
   }
-  return createIgnoreMatcher(rules);
+  return createIgnoreMatcher(rules, extraRules);
 }

@@ -31,6 +31,8 @@ export interface LocalSideOptions {
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
   onError?: (error: FerryError) => void;
+  /** Ignore rules from the settings, on top of the defaults and .ferryignore. */
+  ignoreRules?: readonly string[];
   /** Paths the puller is placing right now (echo suppression); the scanner looks at them later. */
   isApplying?: (path: string) => boolean;
   /** After every scan (hinted paths or a reconcile): the host kicks the pusher when it queued work. */
@@ -51,6 +53,7 @@ export class LocalSide {
   private readonly aggregator: ChangeAggregator;
   private readonly scanner: Scanner;
   private ignore: IgnoreMatcher;
+  private ignoreRules: readonly string[];
   private watch: FolderWatch | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private jobs = 0;
@@ -67,8 +70,9 @@ export class LocalSide {
     this.folderId = options.folderId;
     this.root = this.store.folders.require(options.folderId).localRoot;
     this.timers = options.timers ?? realTimers;
+    this.ignoreRules = options.ignoreRules ?? [];
     this.log = createLogger('engine:local', { folder: options.folderId });
-    this.ignore = loadFolderIgnore(this.root);
+    this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
     this.aggregator = new ChangeAggregator({
       settleMs: options.settleMs ?? 250,
       maxDelayMs: options.maxDelayMs ?? 5000,
@@ -110,13 +114,19 @@ export class LocalSide {
     if (this.queuedRescan) return this.queuedRescan;
     const run = this.enqueueJob(async () => {
       this.queuedRescan = null;
-      this.ignore = loadFolderIgnore(this.root);
+      this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
       const result = await this.scanner.reconcile(this.abort.signal);
       this.afterScan(result);
       return result;
     });
     this.queuedRescan = run;
     return run;
+  }
+
+  /** New rules from the settings: a reconcile brings newly unignored paths in. */
+  setIgnoreRules(rules: readonly string[]): Promise<ReconcileResult> {
+    this.ignoreRules = [...rules];
+    return this.rescan();
   }
 
   async stop(): Promise<void> {

@@ -126,4 +126,25 @@ describe('two agents through the reference server', () => {
     const page = await a.handlers.listQueue({ folderId: 'second', offset: 0, limit: 10 });
     expect(page.items.map((i) => i.path)).toEqual(['x.bin']);
   });
+
+  it('applies ignore rules from the settings: new matches stay local, synced ones are not deleted', async () => {
+    const a = agents[0]!;
+    const b = agents[1]!;
+    writeFileSync(path.join(folderA, 'kept.log'), 'synced before the rule');
+    await waitFor(() => read(path.join(folderB, 'kept.log')) === 'synced before the rule', { timeoutMs: 15_000 });
+
+    const { hasToken: _h, tokenProtection: _t, ...rest } = await a.handlers.getSettings({});
+    await a.handlers.updateSettings({ ...rest, ignoreRules: ['*.log'] });
+    writeFileSync(path.join(folderA, 'new.log'), 'stays here');
+    writeFileSync(path.join(folderA, 'marker.txt'), 'goes up');
+    await waitFor(() => read(path.join(folderB, 'marker.txt')) === 'goes up', { timeoutMs: 15_000 });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+
+    expect(a.status().folders.find((f) => f.id === 'shared')?.state).toBe('ok');
+    expect((await a.handlers.listQueue({ folderId: 'shared', offset: 0, limit: 1000 })).items.map((i) => i.path)).not.toContain('new.log');
+    expect(existsSync(path.join(folderB, 'new.log'))).toBe(false);
+    // Ignoring a synced file stops syncing it; it is not a delete.
+    expect(read(path.join(folderB, 'kept.log'))).toBe('synced before the rule');
+    expect(b.status().counts.failed).toBe(0);
+  });
 });

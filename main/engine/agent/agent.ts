@@ -174,6 +174,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       store,
       folderId,
       ...options.tuning?.local,
+      ignoreRules: settings.ignoreRules,
       isApplying: (relPath) => engine?.puller.isApplying(folderId, relPath) ?? false,
       onScanned: (result) => {
         if ((result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0) engine?.pusher.kick();
@@ -385,6 +386,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         engine?.pusher.setOptions(pushOptionsOf(next));
       }
       for (const id of added) startLocal(id);
+      if (previous.ignoreRules.join('\n') !== next.ignoreRules.join('\n')) {
+        for (const [id, local] of locals) if (!added.includes(id)) void local.setIgnoreRules(next.ignoreRules);
+      }
       // New settings may be what a failed item needed (DESIGN: retried when settings change).
       engine?.pusher.retryAll();
     }
