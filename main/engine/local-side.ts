@@ -1,4 +1,5 @@
 import { asFerryError, type FerryError } from '../../protocol/errors';
+import type { MassDeleteOptions } from './pull/mass-delete';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
 import { ChangeAggregator, realTimers, type Timers } from './aggregator';
@@ -31,6 +32,8 @@ export interface LocalSideOptions {
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
   onError?: (error: FerryError) => void;
+  /** The mass-delete threshold, read at each check (settings change it live). */
+  massDelete?: () => MassDeleteOptions;
   /** Ignore rules from the settings, on top of the defaults and .ferryignore. */
   ignoreRules?: readonly string[];
   /** Paths the puller is placing right now (echo suppression); the scanner looks at them later. */
@@ -90,6 +93,7 @@ export class LocalSide {
       ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.isApplying ? { isApplying: options.isApplying } : {}),
+      ...(options.massDelete ? { massDelete: options.massDelete } : {}),
     });
   }
 
@@ -121,6 +125,11 @@ export class LocalSide {
     });
     this.queuedRescan = run;
     return run;
+  }
+
+  /** The user confirmed a held mass delete of local files. */
+  approveMassDelete(): void {
+    this.scanner.approveMassDelete();
   }
 
   /** New rules from the settings: a reconcile brings newly unignored paths in. */

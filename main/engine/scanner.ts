@@ -1,4 +1,5 @@
 import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import { checkMassDelete, type MassDeleteOptions } from './pull/mass-delete';
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
@@ -24,6 +25,8 @@ export interface ScannerOptions {
   /** Most index/queue writes per transaction during a reconcile (fewer when commits run slow). */
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
+  /** Deletions above this threshold pause the folder until the user confirms (DESIGN: deletes are guarded). */
+  massDelete?: () => MassDeleteOptions;
   /** True while the puller is placing this path: its bytes and index row are about to agree. */
   isApplying?: (path: string) => boolean;
 }
@@ -97,6 +100,8 @@ export class Scanner {
   private batchSize: number;
   /** Symlinks and specials are reported once per run, not on every rescan. */
   private readonly reportedSkips = new Set<string>();
+  /** The user said yes to the deletes now pending; asked again once they have gone out. */
+  private massDeleteApproved = false;
 
   constructor(private readonly options: ScannerOptions) {
     this.store = options.store;
@@ -109,6 +114,34 @@ export class Scanner {
     this.hashConcurrency = options.hashConcurrency ?? 4;
     this.maxBatch = options.batchSize ?? 64;
     this.batchSize = Math.min(32, this.maxBatch);
+  }
+
+  /** The user confirmed the pending deletes: let them (and the rest of this burst) go out. */
+  approveMassDelete(): void {
+    this.massDeleteApproved = true;
+  }
+
+  /**
+   * Inside the transaction that queues deletes (or just before): pauses the folder when the
+   * deletes pending plus `more` cross the threshold. Total = what the index still holds plus
+   * what is already queued for deletion (those rows left the index).
+   */
+  private guardDeletes(more: number): void {
+    const options = this.options.massDelete?.();
+    if (!options) return;
+    const pending = this.store.queue.countPendingDeletes(this.folderId);
+    if (pending + more === 0) {
+      this.massDeleteApproved = false;
+      return;
+    }
+    if (this.massDeleteApproved) return;
+    const folder = this.store.folders.require(this.folderId);
+    if (folder.state !== 'ok') return;
+    const verdict = checkMassDelete(pending + more, this.store.index.count(this.folderId) + pending, options, 'scan');
+    if (!verdict.tripped) return;
+    this.store.folders.pause(this.folderId, verdict.reason);
+    this.store.activity.add({ folderId: this.folderId, kind: 'mass_delete_paused', message: verdict.reason });
+    log.warn('mass delete held for confirmation', { folder: this.folderId, deletes: verdict.deletes, files: verdict.files });
   }
 
   /** Checks root and marker; flips the folder to error (or back to ok) accordingly. */
@@ -284,6 +317,7 @@ export class Scanner {
       if (!known) return 'unchanged';
       if (known.kind === 'dir') this.recordGoneUnder(key);
       this.dropEntry(key, known.kind, known.syncedRevision);
+      this.guardDeletes(0);
       return 'deleted';
     });
   }
@@ -427,6 +461,8 @@ export class Scanner {
     const gone = [...known.entries()].filter(
       ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
     );
+    // The guard decides before the first delete is queued: the pusher never claims from a paused folder.
+    if (gone.length) this.store.transaction(() => this.guardDeletes(gone.length));
     for (let i = 0; i < gone.length; ) {
       const batch = gone.slice(i, i + this.batchSize);
       i += batch.length;

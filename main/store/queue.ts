@@ -97,6 +97,8 @@ export interface QueueRepo {
   countsByState(folderId?: string): Record<QueueState, number>;
   /** Pending deletes of a folder, for the mass-delete guard. */
   countPendingDeletes(folderId: string): number;
+  /** A held mass delete the user cancelled: drops the deletes not yet sent, returning their paths. */
+  dropPendingDeletes(folderId: string): string[];
   pruneDone(updatedBefore: number): number;
 }
 
@@ -229,6 +231,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
   const pendingDeletes = db.prepare<[string], { n: number }>(
     `SELECT count(*) AS n FROM queue WHERE folder_id = ? AND op = 'delete' AND state <> 'done'`,
   );
+  const dropDeletes = db.prepare<[string], { path: string }>(
+    `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed')
+       AND in_flight_generation IS NULL RETURNING path`,
+  );
   const prune = db.prepare(`DELETE FROM queue WHERE state = 'done' AND updated_at < ?`);
 
   const snapshot = (change: Change, now: number, id?: number) => ({
@@ -356,6 +362,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
       return result;
     },
     countPendingDeletes: (folderId) => pendingDeletes.get(folderId)?.n ?? 0,
+    dropPendingDeletes: (folderId) => dropDeletes.all(folderId).map((r) => r.path),
     pruneDone: (before) => prune.run(before).changes,
   };
 }

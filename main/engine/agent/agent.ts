@@ -64,6 +64,8 @@ interface Engine {
 }
 
 const STATE_DB = 'state.db';
+/** A tiny folder losing one or two files is not a mass delete, whatever the share. */
+const MASS_DELETE_MIN_COUNT = 3;
 const DEVICE_ID_KEY = 'device_id';
 const PAUSED_KEY = 'paused';
 
@@ -175,6 +177,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       folderId,
       ...options.tuning?.local,
       ignoreRules: settings.ignoreRules,
+      massDelete: () => ({
+        massDeletePercent: settings.massDeletePercent,
+        massDeleteCount: settings.massDeleteCount,
+        massDeleteMinCount: MASS_DELETE_MIN_COUNT,
+      }),
       isApplying: (relPath) => engine?.puller.isApplying(folderId, relPath) ?? false,
       onScanned: (result) => {
         if ((result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0) engine?.pusher.kick();
@@ -231,6 +238,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       options: {
         massDeletePercent: settings.massDeletePercent,
         massDeleteCount: settings.massDeleteCount,
+        massDeleteMinCount: MASS_DELETE_MIN_COUNT,
         ...options.tuning?.pull,
       },
     });
@@ -303,7 +311,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   function folderStatuses(): FolderStatus[] {
     return store.folders.list().map((folder) => {
-      const pending = engine?.puller.pendingMassDelete(folder.id);
+      const pulled = engine?.puller.pendingMassDelete(folder.id);
+      const pendingDeletes = store.queue.countPendingDeletes(folder.id);
+      // Held by the puller (the server's deletes) or by the scanner (this disk's deletes).
+      const pending = pulled
+        ? { deletes: pulled.deletes, files: pulled.files }
+        : { deletes: pendingDeletes, files: store.index.count(folder.id) + pendingDeletes };
       const local = locals.get(folder.id);
       const scanning = folder.state === 'ok' && local !== undefined && !local.idle;
       const synced = lastSync.get(folder.id);
@@ -314,7 +327,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         state: scanning ? 'scanning' : folder.state,
         error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : null,
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
-        pendingDelete: folder.state === 'paused_mass_delete' && pending ? { count: pending.deletes, total: pending.files } : null,
+        pendingDelete: folder.state === 'paused_mass_delete' ? { count: pending.deletes, total: pending.files } : null,
       };
     });
   }
@@ -479,14 +492,36 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     confirmMassDelete: async ({ folderId }) => {
       requireFolder(folderId);
-      await requireEngine().puller.confirmMassDelete(folderId);
+      const current = requireEngine();
+      if (current.puller.pendingMassDelete(folderId)) {
+        await current.puller.confirmMassDelete(folderId);
+      } else if (store.folders.require(folderId).state === 'paused_mass_delete') {
+        // This disk's deletes: let them go to the server.
+        locals.get(folderId)?.approveMassDelete();
+        store.folders.setOk(folderId);
+        store.activity.add({ folderId, kind: 'info', message: 'Mass delete confirmed: deleting on the server' });
+      }
+      current.pusher.kick();
       bus.statusChanged();
       return { ok: true as const };
     },
     cancelMassDelete: async ({ folderId }) => {
       requireFolder(folderId);
-      await requireEngine().puller.cancelMassDelete(folderId);
-      engine?.pusher.kick();
+      const current = requireEngine();
+      if (current.puller.pendingMassDelete(folderId)) {
+        await current.puller.cancelMassDelete(folderId);
+      } else if (store.folders.require(folderId).state === 'paused_mass_delete') {
+        // This disk's deletes: drop them and bring the files back with a full pull.
+        const restored = store.transaction(() => {
+          const paths = store.queue.dropPendingDeletes(folderId);
+          store.tokens.clear(folderId);
+          store.folders.setOk(folderId);
+          return paths.length;
+        });
+        store.activity.add({ folderId, kind: 'info', message: `Mass delete cancelled: restoring ${restored} items from the server` });
+        await current.puller.pullNow(folderId);
+      }
+      current.pusher.kick();
       bus.statusChanged();
       return { ok: true as const };
     },

@@ -17,15 +17,27 @@ export interface MassDeleteVerdict {
   reason: string;
 }
 
-/** PURE: would `deletes` local file deletions out of `files` indexed files need the user's yes? */
-export function checkMassDelete(deletes: number, files: number, options: MassDeleteOptions = DEFAULT_MASS_DELETE): MassDeleteVerdict {
+/**
+ * PURE: would `deletes` deletions out of `files` indexed files need the user's yes? `side`
+ * says whose deletes they are: the server's (a pull) or this disk's (a scan, to be pushed).
+ */
+export function checkMassDelete(
+  deletes: number,
+  files: number,
+  options: MassDeleteOptions = DEFAULT_MASS_DELETE,
+  side: 'pull' | 'scan' = 'pull',
+): MassDeleteVerdict {
   const share = files > 0 ? (deletes / files) * 100 : deletes > 0 ? 100 : 0;
   const byCount = deletes > options.massDeleteCount;
   const byShare = deletes >= options.massDeleteMinCount && share > options.massDeletePercent;
   const tripped = byCount || byShare;
-  const reason = tripped
-    ? `The server's changes would delete ${deletes} of ${files} local files (${Math.round(share)}%). ` +
-      'Confirm to delete them here too, or cancel to keep them and upload them again.'
-    : '';
+  const percent = Math.round(share);
+  const reason = !tripped
+    ? ''
+    : side === 'pull'
+      ? `The server's changes would delete ${deletes} of ${files} local files (${percent}%). ` +
+        'Confirm to delete them here too, or cancel to keep them and upload them again.'
+      : `${deletes} of ${files} files (${percent}%) disappeared from this folder. ` +
+        'Confirm to delete them on the server too, or cancel to restore them from the server.';
   return { tripped, deletes, files, reason };
 }
