@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry, spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
@@ -75,6 +75,21 @@ describe('ferry agent and its CLI clients', () => {
     const retry = await runFerry(['retry', '--all', '--data', dataDir, '--json']);
     expect(retry.code).toBe(0);
     expect(JSON.parse(retry.stdout)).toEqual({ retried: 0 });
+  });
+
+  it('holds a mass delete and takes the answer from ferry mass-delete', async () => {
+    const extra = Array.from({ length: 6 }, (_, i) => `bulk-${i}.txt`);
+    for (const name of extra) writeFileSync(path.join(folder, name), name);
+    await waitFor(async () => (await status()).counts.done >= 9 && (await status()).state === 'idle', { timeoutMs: 20_000 });
+    for (const name of extra) rmSync(path.join(folder, name));
+    await waitFor(async () => (await runFerry(['status', '--data', dataDir])).stdout.includes('needs confirmation'), { timeoutMs: 15_000 });
+
+    const wrong = await runFerry(['mass-delete', 'maybe', '--folder', 'docs', '--data', dataDir]);
+    expect(wrong.code).toBe(2);
+    const cancel = await runFerry(['mass-delete', 'cancel', '--folder', 'docs', '--data', dataDir]);
+    expect(cancel.code, cancel.stderr).toBe(0);
+    expect(cancel.stdout).toMatch(/Cancelled: the 6 files/);
+    await waitFor(() => extra.every((name) => existsSync(path.join(folder, name))), { timeoutMs: 15_000 });
   });
 
   it('refuses a second agent on the same data directory', async () => {

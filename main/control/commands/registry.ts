@@ -28,4 +28,5 @@ registerCommands({
   pause: clientCommand('pause'),
   resume: clientCommand('resume'),
   retry: clientCommand('retry'),
+  'mass-delete': clientCommand('mass-delete'),
 });

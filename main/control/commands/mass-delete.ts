@@ -1,0 +1,50 @@
+import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { json } from './output';
+import { withAgent } from './with-agent';
+
+const options = { ...commonOptions, folder: { type: 'string' } } as const;
+
+export const definition = {
+  name: 'mass-delete',
+  summary: 'Answer a mass delete the agent is holding: confirm it, or cancel it and keep the files.',
+  synopsis: '(confirm | cancel) --folder ID',
+  options,
+  flags: [
+    ['confirm', 'let the deletes happen (the server\'s deletes here, or this disk\'s deletes on the server)'],
+    ['cancel', 'keep the files: re-upload them, or restore them from the server'],
+    ['--folder ID', 'the folder that is waiting (ferry status shows it); required'],
+    ...commonFlags,
+  ],
+  maxPositionals: 1,
+  examples: ['ferry mass-delete cancel --folder docs --data ~/.ferry'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values, positionals } = parsed;
+  const answer = positionals[0];
+  if (answer !== 'confirm' && answer !== 'cancel') return usageError(definition, io, "say 'confirm' or 'cancel'").code;
+  const folderId = values.folder;
+  if (!folderId) return usageError(definition, io, '--folder ID is required').code;
+
+  return withAgent(definition, values.data, io, async (client) => {
+    const status = await client.call('getStatus', {});
+    const folder = status.folders.find((f) => f.id === folderId);
+    if (!folder?.pendingDelete) {
+      io.err(`ferry mass-delete: folder '${folderId}' has no mass delete waiting for an answer.`);
+      return EXIT_FAILURE;
+    }
+    const result = await client.call(answer === 'confirm' ? 'confirmMassDelete' : 'cancelMassDelete', { folderId });
+    const { count, total } = folder.pendingDelete;
+    io.out(
+      values.json
+        ? json(result)
+        : answer === 'confirm'
+          ? `Confirmed: deleting ${count} of ${total} files in '${folderId}'.`
+          : `Cancelled: the ${count} files in '${folderId}' are kept.`,
+    );
+    return EXIT_OK;
+  });
+}
