@@ -1,31 +1,48 @@
 import { z } from 'zod';
 import { BLOCK_SIZE, MAX_BATCH_OPERATIONS } from './constants';
-import { ByteSize, MtimeMs, Revision, SyncPath } from './common';
+import { ByteSize, MtimeMs, Revision, SyncKind, SyncPath } from './common';
 import { Sha256Hex } from './hashes';
 
 export const OperationKey = z.string().min(1).max(256);
 
+/**
+ * An upsert of a file (`kind` absent or 'file': size, mtime and blocks required) or of a
+ * directory (`kind: 'dir'`: size and blocks may be left out; when given they must be 0 and
+ * []; mtime is the directory's, informational). Parsing fills in kind, size and blocks, so
+ * every parsed upsert has all three.
+ */
 export const UpsertOperation = z
   .strictObject({
     key: OperationKey,
     action: z.literal('upsert'),
+    kind: SyncKind.optional(),
     path: SyncPath,
-    size: ByteSize,
+    size: ByteSize.optional(),
     mtime: MtimeMs,
-    blocks: z.array(Sha256Hex),
-    /** The revision the client last saw for this path; null for a new file. */
+    blocks: z.array(Sha256Hex).optional(),
+    /** The revision the client last saw for this path; null for a new file or directory. */
     baseRevision: Revision.nullable(),
   })
   .superRefine((op, ctx) => {
+    if (op.kind === 'dir') {
+      if (op.size !== undefined && op.size !== 0) ctx.addIssue({ code: 'custom', path: ['size'], message: 'a directory has size 0' });
+      if (op.blocks !== undefined && op.blocks.length > 0) ctx.addIssue({ code: 'custom', path: ['blocks'], message: 'a directory has no blocks' });
+      return;
+    }
+    if (op.size === undefined) ctx.addIssue({ code: 'custom', path: ['size'], message: 'a file upsert needs a size' });
+    if (op.blocks === undefined) ctx.addIssue({ code: 'custom', path: ['blocks'], message: 'a file upsert needs its blocks' });
+    if (op.size === undefined || op.blocks === undefined) return;
     // Blocks hold at most BLOCK_SIZE bytes each and are never empty.
     if (op.size === 0 && op.blocks.length > 0) ctx.addIssue({ code: 'custom', path: ['blocks'], message: 'an empty file has no blocks' });
     if (op.size > 0 && op.blocks.length * BLOCK_SIZE < op.size) {
       ctx.addIssue({ code: 'custom', path: ['blocks'], message: `too few blocks for ${op.size} bytes` });
     }
     if (op.blocks.length > op.size) ctx.addIssue({ code: 'custom', path: ['blocks'], message: `too many blocks for ${op.size} bytes` });
-  });
+  })
+  .transform((op) => ({ ...op, kind: op.kind ?? ('file' as const), size: op.size ?? 0, blocks: op.blocks ?? [] }));
 export type UpsertOperation = z.infer<typeof UpsertOperation>;
 
+/** Deletes whatever the path names, file or directory (see docs/sync-api.md for non-empty directories). */
 export const DeleteOperation = z.strictObject({
   key: OperationKey,
   action: z.literal('delete'),
@@ -63,7 +80,7 @@ export const BatchQuery = z.strictObject({ mode: BatchMode.default('sync') });
 export const OperationSuccess = z.object({ ok: z.literal(true), revision: Revision });
 export const OperationFailure = z.object({
   ok: z.literal(false),
-  /** conflict | missing_blocks | not_found | invalid_request | aborted (single-operation rollback) */
+  /** conflict (also: a kind change or a non-empty directory) | missing_blocks | not_found | invalid_request | aborted */
   code: z.string().min(1),
   message: z.string(),
   /** With `conflict`: the path's current revision, null when it does not exist (or is deleted). */

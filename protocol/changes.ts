@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT } from './constants';
-import { ByteSize, IsoDate, MtimeMs, Revision } from './common';
+import { ByteSize, IsoDate, MtimeMs, Revision, SyncKind } from './common';
 import { Sha256Hex } from './hashes';
 
 /** Tokens and cursors are opaque to clients; the server signs them. */
@@ -27,6 +27,8 @@ export type WaitQuery = z.infer<typeof WaitQuery>;
 /** The path is already validated and NFC on the server; clients validate again (remote data is untrusted). */
 export const ChangeItem = z.object({
   path: z.string().min(1),
+  /** 'dir' items have size 0 and no blocks; absent (a server before directories) means 'file'. */
+  kind: SyncKind.default('file'),
   revision: Revision,
   deleted: z.boolean(),
   size: ByteSize,

@@ -28,6 +28,14 @@ export const TrackingId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/
 export const DeviceId = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters');
 export const RunLabel = z.string().regex(/^[\x20-\x7e]{1,256}$/, 'must be 1-256 printable ASCII characters');
 
+/**
+ * What a path names: a regular file (content in blocks) or a directory (no content; it
+ * exists in its own right, so empty folders and folder deletes sync). Absent on the wire
+ * means 'file', the only kind Sync API v1 had at first.
+ */
+export const SyncKind = z.enum(['file', 'dir']);
+export type SyncKind = z.infer<typeof SyncKind>;
+
 /** Sizes are bytes; mtimes are milliseconds since the Unix epoch (fractions allowed). */
 export const ByteSize = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const MtimeMs = z.number().finite().min(0).max(8.64e15);

@@ -1,8 +1,9 @@
-import type { DeleteOperation, Operation, OperationResult, UpsertOperation } from '../protocol';
+import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
 import type { Db } from './storage/db';
 
 interface EntryRow {
   seq: number;
+  kind: SyncKind;
   deleted: number;
   size: number;
   mtime: number;
@@ -18,24 +19,35 @@ export interface ApplyContext {
   blockSizes: ReadonlyMap<string, number>;
 }
 
+/** Paths strictly below dir: '0' sorts right after '/'. */
+const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
+
 /**
  * Applies one batch operation inside the caller's transaction. A stale baseRevision is a
  * conflict, never an overwrite; an upsert identical to the current version is a no-op that
  * answers the current revision (so replays never create a second revision).
+ *
+ * Directories are entries like files (kind 'dir', size 0, no blocks). A directory that
+ * still holds live entries is never deleted or replaced by a file: that is a conflict
+ * (docs/sync-api.md), so nothing another device put inside it is lost.
  */
 export class OperationApplier {
   private readonly getEntry;
+  private readonly liveChild;
   private readonly insertVersion;
   private readonly upsertEntry;
 
   constructor(db: Db) {
-    this.getEntry = db.prepare<[string, string], EntryRow>('SELECT seq, deleted, size, mtime, blocks FROM entries WHERE folder_id = ? AND path = ?');
+    this.getEntry = db.prepare<[string, string], EntryRow>('SELECT seq, kind, deleted, size, mtime, blocks FROM entries WHERE folder_id = ? AND path = ?');
+    this.liveChild = db.prepare<[string, string, string], { path: string }>(
+      'SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1',
+    );
     this.insertVersion = db.prepare(
-      'INSERT INTO versions (folder_id, path, deleted, size, mtime, blocks, modified_at, device, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.upsertEntry = db.prepare(
-      `INSERT INTO entries (folder_id, path, seq, deleted, size, mtime, blocks, modified_at, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, deleted = excluded.deleted, size = excluded.size,
+      `INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
          mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device`,
     );
   }
@@ -56,7 +68,28 @@ export class OperationApplier {
     return op.action === 'upsert' ? this.upsert(op, current, ctx) : this.delete(op, current, ctx);
   }
 
+  /** A live directory with live entries below it: refused, with the current revision. */
+  private notEmpty(folderId: string, path: string, current: EntryRow | undefined, doing: string): OperationResult | null {
+    if (!current || current.deleted || current.kind !== 'dir') return null;
+    const child = this.liveChild.get(folderId, ...underBounds(path));
+    if (!child) return null;
+    return {
+      ok: false,
+      code: 'conflict',
+      message: `Cannot ${doing} directory ${path}: it still holds ${child.path} on the server`,
+      currentRevision: String(current.seq),
+    };
+  }
+
   private upsert(op: UpsertOperation, current: EntryRow | undefined, ctx: ApplyContext): OperationResult {
+    const live = current && !current.deleted ? current : undefined;
+    if (op.kind === 'dir') {
+      // A directory has no content: one that exists is the same directory (its mtime moves with every child).
+      if (live?.kind === 'dir') return { ok: true, revision: String(live.seq) };
+      return { ok: true, revision: String(this.write(op.path, 'dir', false, 0, op.mtime, '[]', ctx)) };
+    }
+    const refused = this.notEmpty(ctx.folderId, op.path, live, 'replace with a file the');
+    if (refused) return refused;
     const missing = [...new Set(op.blocks.filter((h) => !ctx.blockSizes.has(h)))];
     if (missing.length > 0) {
       return { ok: false, code: 'missing_blocks', message: `${missing.length} block(s) are not on the server`, missing };
@@ -66,22 +99,24 @@ export class OperationApplier {
       return { ok: false, code: 'invalid_request', message: `size ${op.size} does not match the ${total} bytes of its blocks` };
     }
     const blocks = JSON.stringify(op.blocks);
-    if (current && !current.deleted && current.blocks === blocks && current.size === op.size && current.mtime === op.mtime) {
-      return { ok: true, revision: String(current.seq) };
+    if (live?.kind === 'file' && live.blocks === blocks && live.size === op.size && live.mtime === op.mtime) {
+      return { ok: true, revision: String(live.seq) };
     }
-    return { ok: true, revision: String(this.write(op.path, false, op.size, op.mtime, blocks, ctx)) };
+    return { ok: true, revision: String(this.write(op.path, 'file', false, op.size, op.mtime, blocks, ctx)) };
   }
 
   private delete(op: DeleteOperation, current: EntryRow | undefined, ctx: ApplyContext): OperationResult {
     if (!current) return { ok: false, code: 'not_found', message: 'Path does not exist on the server' };
     if (current.deleted) return { ok: true, revision: String(current.seq) };
-    return { ok: true, revision: String(this.write(op.path, true, 0, current.mtime, '[]', ctx)) };
+    const refused = this.notEmpty(ctx.folderId, op.path, current, 'delete');
+    if (refused) return refused;
+    return { ok: true, revision: String(this.write(op.path, current.kind, true, 0, current.mtime, '[]', ctx)) };
   }
 
-  private write(path: string, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext): number {
+  private write(path: string, kind: SyncKind, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext): number {
     const flag = deleted ? 1 : 0;
-    const seq = Number(this.insertVersion.run(ctx.folderId, path, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId).lastInsertRowid);
-    this.upsertEntry.run(ctx.folderId, path, seq, flag, size, mtime, blocks, ctx.now, ctx.device);
+    const seq = Number(this.insertVersion.run(ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId).lastInsertRowid);
+    this.upsertEntry.run(ctx.folderId, path, seq, kind, flag, size, mtime, blocks, ctx.now, ctx.device);
     return seq;
   }
 }

@@ -1,4 +1,4 @@
-import { FerryError, routes, type ChangeItem, type ChangesPage, type ChangesQuery } from '../protocol';
+import { FerryError, routes, type ChangeItem, type ChangesPage, type ChangesQuery, type SyncKind } from '../protocol';
 import type { FolderStore } from './folders';
 import type { Db } from './storage/db';
 import type { FeedPosition, FeedTokens } from './tokens';
@@ -6,6 +6,7 @@ import type { FeedPosition, FeedTokens } from './tokens';
 interface EntryRow {
   path: string;
   seq: number;
+  kind: SyncKind;
   deleted: number;
   size: number;
   mtime: number;
@@ -42,7 +43,7 @@ export class ChangesFeed {
 
     const rows = this.o.db
       .prepare<[string, number, number, number], EntryRow>(
-        `SELECT path, seq, deleted, size, mtime, blocks, modified_at, device FROM entries
+        `SELECT path, seq, kind, deleted, size, mtime, blocks, modified_at, device FROM entries
          WHERE folder_id = ? AND seq > ? AND (deleted = 0 OR seq > ?) ORDER BY seq LIMIT ?`,
       )
       .all(folderId, pos.after, pos.since, query.limit + 1);
@@ -120,6 +121,7 @@ export class ChangesFeed {
 function toItem(row: EntryRow): ChangeItem {
   return {
     path: row.path,
+    kind: row.kind,
     revision: String(row.seq),
     deleted: row.deleted === 1,
     size: row.size,

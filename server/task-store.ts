@@ -56,7 +56,9 @@ export class TaskStore {
   }
 
   operations(row: TaskRow): Operation[] {
-    return JSON.parse(row.operations) as Operation[];
+    const ops = JSON.parse(row.operations) as Operation[];
+    // Tasks stored before directories existed have upserts without a kind: files.
+    return ops.map((op) => (op.action === 'upsert' && op.kind === undefined ? { ...op, kind: 'file' } : op));
   }
 
   setStatus(id: string, status: TaskStatus, error?: { code: string; message: string }): void {

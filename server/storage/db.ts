@@ -80,6 +80,12 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX idempotency_by_time ON idempotency(created_at);
   `,
+  // 2: directories are entries of their own (empty folders and folder deletes sync); every
+  // row written before this is a file. Tombstones keep the kind of what was deleted.
+  `
+  ALTER TABLE versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));
+  ALTER TABLE entries ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));
+  `,
 ];
 
 export function migrate(db: Db): number {

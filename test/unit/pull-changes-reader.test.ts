@@ -14,6 +14,7 @@ const item = (path: string, revision: string, date: string, over: Partial<Change
   blocks: [H],
   modificationDate: date,
   device: 'dev-b',
+  kind: 'file',
   ...over,
 });
 const next = (cursor: string) => ({ next: { href: `/v1/folders/f/changes?syncModifications=true&cursor=${cursor}&limit=2` } });
