@@ -6,6 +6,7 @@ import { createAgent, type Agent } from '../../main/engine/agent';
 import { startServer, type RunningServer } from '../../server/main';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
+import { testSettings } from '../helpers/agent-settings';
 
 // Two real agents (in-process) on real temp folders, one real server over loopback.
 describe('two agents through the reference server', () => {
@@ -22,20 +23,7 @@ describe('two agents through the reference server', () => {
     const agent = await createAgent({
       dataDir: path.join(tmp.dir, `data-${name}`),
       deviceName: name,
-      settings: {
-        serverUrl: server.url,
-        token: server.token,
-        folders: [{ localPath: folder, remoteId: 'shared' }],
-        concurrency: 4,
-        retryLimit: 3,
-        bandwidthLimit: 0,
-        ignoreRules: [],
-        startAtLogin: false,
-        notifications: true,
-        massDeletePercent: 50,
-        massDeleteCount: 1000,
-        asyncThreshold: 1000,
-      },
+      settings: testSettings(server.url, server.token, [{ localPath: folder, remoteId: 'shared' }]),
       saveSettings: (s) => void saved.push(s),
       tokenProtection: 'plaintext',
       tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 2 } },

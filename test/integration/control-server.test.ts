@@ -10,6 +10,7 @@ import type { FakeAgent } from '../fakes/control-fake-agent';
 import { callApi, rawRequest } from '../helpers/control-http';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
+import { testSettings } from '../helpers/agent-settings';
 
 const TOKEN = 'a'.repeat(64);
 let agent: FakeAgent;
@@ -133,19 +134,7 @@ describe('control API calls', () => {
 });
 
 describe('settings validation', () => {
-  const valid = {
-    serverUrl: 'https://sync.example.com',
-    folders: [{ localPath: '/home/ada/Documents', remoteId: 'docs' }],
-    concurrency: 4,
-    retryLimit: 3,
-    bandwidthLimit: 0,
-    ignoreRules: [],
-    startAtLogin: false,
-    notifications: true,
-    massDeletePercent: 50,
-    massDeleteCount: 1000,
-    asyncThreshold: 1000,
-  };
+  const { token: _token, ...valid } = testSettings('https://sync.example.com', 'unused', [{ localPath: '/home/ada/Documents', remoteId: 'docs' }]);
 
   it('reports every invalid field by path with invalid_settings', async () => {
     const res = await callApi(

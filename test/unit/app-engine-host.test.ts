@@ -8,6 +8,7 @@ import { createEngineHost } from '../../main/app/engine-host';
 import { createSettingsStore } from '../../main/app/settings-store';
 import { createTokenStore } from '../../main/app/token-store';
 import { fakeLogger, fakeSafeStorage, fakeService, status } from '../fakes/app-fakes';
+import { testSettings } from '../helpers/agent-settings';
 
 const SETTINGS_INPUT = { serverUrl: 'https://sync.example.com', token: 'tok_engine_host', folders: [{ localPath: '/home/ada/Documents', remoteId: 'docs' }] };
 
@@ -94,16 +95,6 @@ describe('engine host', () => {
 
 /** The contract's defaults, so updates are complete like the settings window sends them. */
 function settingsDefaults(): Omit<Settings, 'serverUrl' | 'token'> {
-  return {
-    folders: [],
-    concurrency: 4,
-    retryLimit: 3,
-    bandwidthLimit: 0,
-    ignoreRules: [],
-    startAtLogin: false,
-    notifications: true,
-    massDeletePercent: 50,
-    massDeleteCount: 1000,
-    asyncThreshold: 1000,
-  };
+  const { serverUrl: _url, token: _token, ...defaults } = testSettings('http://127.0.0.1:1', 'unused', []);
+  return defaults;
 }

@@ -6,6 +6,7 @@ import { SETTINGS_FILE, createSettingsStore } from '../../main/app/settings-stor
 import { createTokenStore } from '../../main/app/token-store';
 import type { SettingsUpdate } from '../../preload/contract';
 import { fakeLogger, fakeSafeStorage } from '../fakes/app-fakes';
+import { testSettings } from '../helpers/agent-settings';
 
 const TOKEN = 'tok_settings_7a1';
 
@@ -17,18 +18,7 @@ function setup(backend = 'gnome_libsecret') {
 }
 
 const update = (overrides: Partial<SettingsUpdate> = {}): SettingsUpdate => ({
-  serverUrl: 'https://sync.example.com',
-  token: TOKEN,
-  folders: [{ localPath: '/home/ada/Documents', remoteId: 'docs' }],
-  concurrency: 4,
-  retryLimit: 3,
-  bandwidthLimit: 0,
-  ignoreRules: [],
-  startAtLogin: false,
-  notifications: true,
-  massDeletePercent: 50,
-  massDeleteCount: 1000,
-  asyncThreshold: 1000,
+  ...testSettings('https://sync.example.com', TOKEN, [{ localPath: '/home/ada/Documents', remoteId: 'docs' }]),
   ...overrides,
 });
 

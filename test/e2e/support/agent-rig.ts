@@ -8,6 +8,7 @@ import type { Settings } from '../../../preload/contract';
 import { startServer, type RunningServer } from '../../../server/main';
 import { FaultProxy } from '../../fakes/fault-proxy';
 import { RemoteWriter } from './remote-writer';
+import { testSettings } from '../../helpers/agent-settings';
 
 /**
  * The real headless agent for browser tests: the reference server on loopback in a temp
@@ -88,21 +89,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       mkdirSync(localPath, { recursive: true });
       return { localPath, remoteId };
     });
-    const settings: Settings = {
-      serverUrl: proxy.url,
-      token: server.token,
-      folders,
-      concurrency: 4,
-      retryLimit: 3,
-      bandwidthLimit: 0,
-      ignoreRules: [],
-      startAtLogin: false,
-      notifications: true,
-      massDeletePercent: 50,
-      massDeleteCount: 1000,
-      asyncThreshold: 1000,
-      ...options.settings,
-    };
+    const settings: Settings = testSettings(proxy.url, server.token, folders, options.settings);
     const host = await startHost({
       dataDir: path.join(dir, 'agent'),
       settings,
