@@ -49,10 +49,7 @@ function ensureDefaults(): void {
   log.scope.labelPadding = false;
   log.transports.console.format = '{h}:{i}:{s}.{ms} {level} {scope} {text}';
   log.transports.file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}] {scope} {text}';
-  log.hooks.push((message) => {
-    message.data = message.data.map((d) => (typeof d === 'string' ? redact(d) : d));
-    return message;
-  });
+  log.hooks.push(redactHook);
 }
 
 export interface LoggingOptions {
@@ -77,9 +74,11 @@ export function configureLogging(options: LoggingOptions): void {
   }
 }
 
-export function createLogger(scope: string, baseFields?: Record<string, unknown>): Logger {
-  ensureDefaults();
-  const scoped = log.scope(scope);
+/** What one named scope of electron-log (node or main) offers. */
+export type ScopedSink = Record<LogLevel, (text: string) => void>;
+
+/** The Logger interface over one scope: fields appended as key=value, every line scrubbed. */
+export function loggerOver(scoped: ScopedSink, baseFields?: Record<string, unknown>): Logger {
   const make = (fields: Record<string, unknown> | undefined): Logger => {
     const write = (level: LogLevel) => (message: string, extra?: Record<string, unknown>) => {
       scoped[level](redact(message + formatFields({ ...fields, ...extra })));
@@ -93,4 +92,15 @@ export function createLogger(scope: string, baseFields?: Record<string, unknown>
     };
   };
   return make(baseFields);
+}
+
+/** A hook for any electron-log instance: whatever a message carries, no token reaches a transport. */
+export function redactHook<M extends { data: unknown[] }>(message: M): M {
+  message.data = message.data.map((d) => (typeof d === 'string' ? redact(d) : d));
+  return message;
+}
+
+export function createLogger(scope: string, baseFields?: Record<string, unknown>): Logger {
+  ensureDefaults();
+  return loggerOver(log.scope(scope), baseFields);
 }

@@ -1,4 +1,5 @@
-import type { AgentService, Settings, SettingsUpdate, SettingsView, Status } from '../../preload/contract';
+import type { AgentService, Settings, SettingsUpdate, SettingsView } from '../../preload/contract';
+import type { Agent, AgentOptions, createAgent } from '../engine/agent';
 
 /**
  * What the Electron shell needs from the engine. engine-host.ts builds an AgentHost around
@@ -38,27 +39,7 @@ export interface AgentSettingsStore {
   tokenProtection(): 'os' | 'plaintext';
 }
 
-/**
- * The engine's factory as main/engine/agent exports it (`createAgent`): it needs complete
- * settings to exist, so the shell creates it on `AgentHost.start` (engine-host.ts), and it
- * persists UI changes through `saveSettings`.
- */
-export interface EngineAgentOptions {
-  /** Where the agent keeps its databases (Electron: userData). */
-  dataDir: string;
-  settings: Settings;
-  /** Saves settings changed through the UI (token included: the settings store keeps it apart). */
-  saveSettings: (settings: Settings) => void | Promise<void>;
-  tokenProtection: 'os' | 'plaintext';
-  deviceName?: string;
-  /** better-sqlite3's `nativeBinding`: the build for Electron's ABI (see native-binding.ts). */
-  nativeBinding?: string;
-}
-
-export interface EngineAgent extends AgentService {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  status(): Status;
-}
-
-export type CreateEngineAgent = (options: EngineAgentOptions) => Promise<EngineAgent>;
+/** The engine's factory and what it makes (type-only: the shell loads the engine lazily). */
+export type EngineAgentOptions = AgentOptions;
+export type EngineAgent = Agent;
+export type CreateEngineAgent = typeof createAgent;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type ElectronLog from 'electron-log';
-import { redact, type Logger, type LogLevel } from '../logging';
+import { loggerOver, redactHook, type Logger, type LogLevel } from '../logging';
 
 /**
  * The shell logs with electron-log/main to <userData>/logs/main.log; the engine logs through
@@ -33,30 +33,10 @@ export function configureShellLogging(log: MainLogger, options: { file: string; 
   file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}]{scope} {text}';
   log.transports.console.level = options.console ? options.level : false;
   // Last line of defence: whatever a message carries, a token never reaches a transport.
-  log.hooks.push((message) => {
-    message.data = message.data.map((d: unknown) => (typeof d === 'string' ? redact(d) : d));
-    return message;
-  });
+  log.hooks.push(redactHook);
 }
 
 /** main/logging's Logger interface on top of electron-log/main, one named scope per module. */
 export function shellLogger(log: MainLogger, scope: string, base?: Record<string, unknown>): Logger {
-  const scoped = log.scope(scope);
-  const make = (fields: Record<string, unknown> | undefined): Logger => {
-    const write = (level: LogLevel) => (message: string, extra?: Record<string, unknown>) => {
-      scoped[level](redact(message + formatFields({ ...fields, ...extra })));
-    };
-    return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), child: (more) => make({ ...fields, ...more }) };
-  };
-  return make(base);
-}
-
-function formatFields(fields: Record<string, unknown>): string {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(fields)) {
-    if (value === undefined) continue;
-    const shown = value instanceof Error ? value.message : typeof value === 'string' ? value : JSON.stringify(value);
-    parts.push(`${key}=${shown}`);
-  }
-  return parts.length ? ' ' + parts.join(' ') : '';
+  return loggerOver(log.scope(scope), base);
 }

@@ -31,6 +31,9 @@ function fakeEngine() {
   });
   const engine: EngineAgent = {
     ...service,
+    deviceId: 'device-1',
+    deviceName: 'laptop',
+    dataDir: '/data',
     start: async () => void calls.push('start'),
     stop: async () => void calls.push('stop'),
     status: () => status({ state: 'syncing' }),
