@@ -97,6 +97,8 @@ export interface QueueRepo {
   countsByState(folderId?: string): Record<QueueState, number>;
   /** Pending deletes of a folder, for the mass-delete guard. */
   countPendingDeletes(folderId: string): number;
+  /** Bytes still to upload: pending and in-flight upserts, less what is already sent. */
+  pendingBytes(folderId?: string): number;
   /** A held mass delete the user cancelled: drops the deletes not yet sent, returning their paths. */
   dropPendingDeletes(folderId: string): string[];
   pruneDone(updatedBefore: number): number;
@@ -231,6 +233,9 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
   const pendingDeletes = db.prepare<[string], { n: number }>(
     `SELECT count(*) AS n FROM queue WHERE folder_id = ? AND op = 'delete' AND state <> 'done'`,
   );
+  const bytesLeft = db.prepare<{ folderId: string | null }, { n: number | null }>(`
+    SELECT sum(bytes_total - bytes_done) AS n FROM queue
+    WHERE op = 'upsert' AND state IN ('pending', 'in_flight', 'retry_wait') AND (@folderId IS NULL OR folder_id = @folderId)`);
   const dropDeletes = db.prepare<[string], { path: string }>(
     `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed')
        AND in_flight_generation IS NULL RETURNING path`,
@@ -362,6 +367,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
       return result;
     },
     countPendingDeletes: (folderId) => pendingDeletes.get(folderId)?.n ?? 0,
+    pendingBytes: (folderId) => bytesLeft.get({ folderId: folderId ?? null })?.n ?? 0,
     dropPendingDeletes: (folderId) => dropDeletes.all(folderId).map((r) => r.path),
     pruneDone: (before) => prune.run(before).changes,
   };

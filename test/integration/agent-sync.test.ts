@@ -90,6 +90,8 @@ describe('two agents through the reference server', () => {
     expect(events.some((e) => e.type === 'status')).toBe(true);
     expect(events.some((e) => e.type === 'queue' && e.items.some((i) => i.state === 'done'))).toBe(true);
     expect(events.some((e) => e.type === 'activity')).toBe(true);
+    // Rates are measured, not echoed: uploads just happened, so some status showed them moving.
+    expect(events.some((e) => e.type === 'status' && e.status.rates.uploadBytesPerSec > 0 && e.status.rates.itemsPerSec > 0)).toBe(true);
   });
 
   it('applies settings without a restart and refuses invalid ones by field', async () => {

@@ -22,6 +22,7 @@ import { LocalSide, type LocalSideOptions } from '../local-side';
 import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
 import { AgentEventBus } from './events';
+import { RateMeter } from './rate-meter';
 import { activityView, queueItemView } from './views';
 
 /**
@@ -123,9 +124,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const locals = new Map<string, LocalSide>();
   const lastSync = new Map<string, number>();
   const pullsRunning = new Set<string>();
+  /** Bytes of each in-flight upload seen so far, so progress events add only the difference. */
+  const progressSeen = new Map<number, number>();
   let lastSyncAt: number | null = null;
   let online = true;
   let run: RunProgressEvent | null = null;
+  const rates = { upload: new RateMeter(), download: new RateMeter(), items: new RateMeter() };
 
   const bus = new AgentEventBus({
     status: () => status(),
@@ -245,11 +249,23 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const offs: Array<() => void> = [
       pusher.on('item', (event) => {
         bus.itemChanged(event.id);
-        if (event.state === 'done') markSynced(event.folderId);
+        if (event.state === 'done') {
+          markSynced(event.folderId);
+          rates.items.add(1);
+          // Small files may finish without a progress event: count what was not seen yet.
+          const total = event.op === 'upsert' ? (store.queue.get(event.id)?.bytesTotal ?? 0) : 0;
+          rates.upload.add(Math.max(0, total - (progressSeen.get(event.id) ?? 0)));
+        }
+        if (event.state !== 'uploading' && event.state !== 'committing') progressSeen.delete(event.id);
         if (event.state === 'done' || event.state === 'failed') recordPushActivity(event);
         bus.statusChanged();
       }),
-      pusher.on('itemProgress', (event) => bus.itemChanged(event.id)),
+      pusher.on('itemProgress', (event) => {
+        const item = progressSeen.get(event.id) ?? 0;
+        if (event.bytesDone > item) rates.upload.add(event.bytesDone - item);
+        progressSeen.set(event.id, event.bytesDone);
+        bus.itemChanged(event.id);
+      }),
       pusher.on('run', (event) => {
         run = event.active ? event : null;
         bus.statusChanged();
@@ -268,6 +284,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       bus.statusChanged();
     };
     const onPaused = () => bus.statusChanged();
+    const onApplied = (event: { folderId: string; path: string; action: string }) => {
+      if (event.action !== 'downloaded') return;
+      rates.items.add(1);
+      rates.download.add(store.index.get(event.folderId, event.path)?.size ?? 0);
+    };
+    puller.events.on('applied', onApplied);
+    offs.push(() => puller.events.off('applied', onApplied));
     puller.events.on('pulled', onPulled);
     puller.events.on('paused', onPaused);
     offs.push(() => puller.events.off('pulled', onPulled), () => puller.events.off('paused', onPaused));
@@ -356,11 +379,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       folders,
       lastSyncAt: lastSyncAt ? new Date(lastSyncAt).toISOString() : null,
       rates: {
-        uploadBytesPerSec: run?.rate ?? 0,
-        downloadBytesPerSec: 0,
-        itemsPerSec: run?.itemsPerSecond ?? 0,
+        uploadBytesPerSec: rates.upload.perSecond(),
+        downloadBytesPerSec: rates.download.perSecond(),
+        itemsPerSec: rates.items.perSecond(),
       },
-      run: run ? { name: run.run, itemsLeft: counts.pending + counts.in_flight, bytesLeft: 0 } : null,
+      run: run ? { name: run.run, itemsLeft: counts.pending + counts.in_flight, bytesLeft: store.queue.pendingBytes() } : null,
       deviceId,
       deviceName,
     };
