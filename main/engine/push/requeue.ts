@@ -6,6 +6,15 @@ import { hashFile } from '../hashing';
 export type RequeueOutcome = 'requeued' | 'unstable';
 
 /**
+ * The base of the fresh snapshot: what the index synced last. The puller may have put a newer
+ * revision in place while the upload was in flight (a conflict copy, then the download); the
+ * item's own base is stale then, and an upload on it would conflict forever (chaos seed 2).
+ */
+function currentBase(store: Pick<Store, 'index'>, item: Pick<QueueItem, 'folderId' | 'path' | 'baseRevision'>): string | null {
+  return store.index.get(item.folderId, item.path)?.syncedRevision ?? item.baseRevision;
+}
+
+/**
  * A file changed between hashing and commit: hash it again and put the fresh snapshot in
  * the queue (index and queue in one transaction, as the scanner does). A file still being
  * written is left alone ('unstable'): the caller backs off and looks again.
@@ -21,7 +30,7 @@ export async function rehashAndRequeue(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
-    store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision: item.baseRevision });
+    store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision: currentBase(store, item) });
     return 'requeued';
   }
   const after = await stat(absPath).catch(() => undefined);
@@ -48,7 +57,7 @@ export async function rehashAndRequeue(
       mtimeMs: hashed.stat.mtimeMs,
       contentHash: hashed.contentHash,
       blocks: hashed.blocks,
-      baseRevision: item.baseRevision,
+      baseRevision: previous?.syncedRevision ?? item.baseRevision,
     });
   });
   return 'requeued';

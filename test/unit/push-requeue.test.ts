@@ -1,0 +1,61 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashFile } from '../../main/engine/hashing';
+import { rehashAndRequeue } from '../../main/engine/push/requeue';
+import { openStore, type Store } from '../../main/store';
+import { makeTempDir } from '../helpers/local-temp';
+
+const F = 'f1';
+
+// Found by the chaos harness, seed 2 (npm run chaos -- --seed 2 --ops 40): an upload was in
+// flight (base revision 14) when the puller resolved a conflict on the same path: it moved the
+// local bytes to a conflict copy and put revision 20 in place. The pusher saw the file change
+// before its commit and queued it again — with the stale base 14. That upload of revision 20's
+// own bytes then conflicted with the server (current 20) forever, every 60 s, and the agent
+// never settled (queue never empty).
+describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let store: Store;
+  beforeEach(() => {
+    tmp = makeTempDir();
+    store = openStore(path.join(tmp.dir, 'state.db'));
+    store.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('chaos seed 2: queues the fresh snapshot on the revision the index synced since, not the stale base', async () => {
+    const abs = path.join(tmp.dir, 'doc.txt');
+    writeFileSync(abs, 'my local edit');
+    store.queue.enqueue({ folderId: F, path: 'doc.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+    expect(claimed?.baseRevision).toBe('14');
+
+    // The puller applies revision 20 while the upload is in flight: new bytes on disk, index at 20.
+    writeFileSync(abs, 'revision 20 from the other device');
+    const pulled = await hashFile(abs);
+    store.index.put({
+      folderId: F, path: 'doc.txt', kind: 'file', size: pulled.size, mtimeMs: pulled.stat.mtimeMs, inode: pulled.stat.ino ?? null,
+      contentHash: pulled.contentHash, blocks: pulled.blocks, syncedRevision: '20',
+    });
+
+    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('requeued');
+    const queued = store.queue.get(claimed!.id);
+    expect(queued).toMatchObject({ op: 'upsert', state: 'pending', contentHash: pulled.contentHash });
+    expect(queued?.baseRevision).toBe('20');
+    expect(store.index.get(F, 'doc.txt')?.syncedRevision).toBe('20');
+  });
+
+  it('keeps the item\'s base when nothing was synced since (a user edit during the upload)', async () => {
+    const abs = path.join(tmp.dir, 'new.txt');
+    writeFileSync(abs, 'first');
+    store.queue.enqueue({ folderId: F, path: 'new.txt', kind: 'file', op: 'upsert', size: 5, mtimeMs: 1, contentHash: 'h', blocks: ['b'], baseRevision: null });
+    const [claimed] = store.queue.claim({ limit: 1 });
+    writeFileSync(abs, 'second, longer');
+    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('requeued');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ baseRevision: null, size: 14 });
+  });
+});
