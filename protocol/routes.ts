@@ -4,6 +4,8 @@ import { API_PREFIX } from './constants';
 export const routes = {
   missingBlocks: () => `${API_PREFIX}/blocks/missing`,
   block: (hash: string) => `${API_PREFIX}/blocks/${hash}`,
+  blocksBatch: () => `${API_PREFIX}/blocks/batch`,
+  blocksFetch: () => `${API_PREFIX}/blocks/fetch`,
   folders: () => `${API_PREFIX}/folders`,
   folder: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}`,
   sync: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/sync`,

@@ -96,8 +96,8 @@ export function correlationHeaders(req: IncomingMessage): { trackingId: string; 
   return { trackingId: trackingId ?? randomUUID(), trackingIdGiven: trackingId !== undefined, device: device ?? 'unknown', run: run ?? '-' };
 }
 
-/** Reads a JSON body up to `maxBytes` (413 beyond); an empty body reads as undefined. */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<{ raw: string; value: unknown }> {
+/** Reads a whole body up to `maxBytes` (413 beyond, as soon as it is declared or seen). */
+export async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];
@@ -108,7 +108,12 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     if (size > maxBytes) throw tooLarge(maxBytes);
     chunks.push(chunk as Buffer);
   }
-  const raw = Buffer.concat(chunks).toString('utf8');
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+/** Reads a JSON body up to `maxBytes` (413 beyond); an empty body reads as undefined. */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<{ raw: string; value: unknown }> {
+  const raw = (await readRawBody(req, maxBytes)).toString('utf8');
   if (raw.trim() === '') return { raw, value: undefined };
   try {
     return { raw, value: JSON.parse(raw) };

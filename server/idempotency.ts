@@ -19,27 +19,34 @@ export function trackingIdReused(): FerryError {
  * answer, so a client that lost the reply can safely send the request again.
  */
 export class IdempotencyStore {
+  // Prepared once: preparing a statement costs more than running it.
+  private readonly selectOne;
+  private readonly insertOne;
+  private readonly deleteOld;
+
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly clock: () => number,
-  ) {}
+  ) {
+    this.selectOne = db.prepare<[string], { fingerprint: string; status: number; body: string }>('SELECT fingerprint, status, body FROM idempotency WHERE tracking_id = ?');
+    this.insertOne = db.prepare<[string, string, number, string, number]>(
+      'INSERT OR IGNORE INTO idempotency (tracking_id, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.deleteOld = db.prepare<[number]>('DELETE FROM idempotency WHERE created_at < ?');
+  }
 
   lookup(trackingId: string, fp: string): JsonReply | undefined {
-    const row = this.db
-      .prepare<[string], { fingerprint: string; status: number; body: string }>('SELECT fingerprint, status, body FROM idempotency WHERE tracking_id = ?')
-      .get(trackingId);
+    const row = this.selectOne.get(trackingId);
     if (!row) return undefined;
     if (row.fingerprint !== fp) throw trackingIdReused();
     return { status: row.status, body: JSON.parse(row.body) as unknown };
   }
 
   remember(trackingId: string, fp: string, reply: JsonReply): void {
-    this.db
-      .prepare('INSERT OR IGNORE INTO idempotency (tracking_id, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(trackingId, fp, reply.status, JSON.stringify(reply.body), this.clock());
+    this.insertOne.run(trackingId, fp, reply.status, JSON.stringify(reply.body), this.clock());
   }
 
   prune(cutoff: number): number {
-    return this.db.prepare('DELETE FROM idempotency WHERE created_at < ?').run(cutoff).changes;
+    return this.deleteOld.run(cutoff).changes;
   }
 }

@@ -1,5 +1,12 @@
+import { createHash } from 'node:crypto';
 import {
+  BLOCK_FRAMES_TYPE,
   BLOCK_SIZE,
+  FetchBlocksRequest,
+  MAX_BLOCK_BATCH_BYTES,
+  MAX_BLOCK_BATCH_COUNT,
+  decodeBlockFrames,
+  encodeBlockFrames,
   ChangesQuery,
   CreateFolderRequest,
   FerryError,
@@ -11,12 +18,13 @@ import {
   type ListFoldersReply,
   type MissingBlocksReply,
   type PutBlockReply,
+  type PutBlocksReply,
   type WaitReply,
 } from '../protocol';
 import { submitBatch, type BatchDeps } from './batches';
 import type { ChangesFeed } from './changes';
 import type { FolderStore } from './folders';
-import { route, type RequestContext, type Route } from './http';
+import { readRawBody, route, type RequestContext, type Route } from './http';
 import type { BlockStore } from './storage/blocks';
 import type { TaskStore } from './task-store';
 import { parseInput } from './validation';
@@ -54,19 +62,48 @@ export function buildRoutes(deps: RouteDeps): Array<Route & { idempotent?: boole
       const body: MissingBlocksReply = { missing: await deps.blocks.missing(hashes) };
       return { status: 200, body };
     }),
-    {
-      ...route('PUT', '/v1/blocks/{hash}', 'stream', async (ctx) => {
-        const hash = blockHash(ctx);
-        const declared = Number(ctx.req.headers['content-length']);
-        if (Number.isFinite(declared) && declared > BLOCK_SIZE) {
-          throw new FerryError('payload_too_large', `A block holds at most ${BLOCK_SIZE} bytes`, { status: 413 });
-        }
-        const { size, stored } = await deps.blocks.write(hash, ctx.req.iterator({ destroyOnReturn: false }));
-        const body: PutBlockReply = { hash, size, stored };
-        return { status: stored ? 201 : 200, body };
-      }),
-      idempotent: true,
-    },
+    // Block PUTs keep no idempotency record: a block is addressed by its content, so a repeat
+    // (same tracking id or not) stores nothing new and answers success again (200, stored:
+    // false). The only thing a replay could differ in is 201 vs 200, which means nothing.
+    route('PUT', '/v1/blocks/{hash}', 'stream', async (ctx) => {
+      const hash = blockHash(ctx);
+      const declared = Number(ctx.req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > BLOCK_SIZE) {
+        throw new FerryError('payload_too_large', `A block holds at most ${BLOCK_SIZE} bytes`, { status: 413 });
+      }
+      const { size, stored } = await deps.blocks.write(hash, ctx.req.iterator({ destroyOnReturn: false }));
+      const body: PutBlockReply = { hash, size, stored };
+      return { status: stored ? 201 : 200, body };
+    }),
+    // Many small blocks in one framed body; all are verified before any is stored.
+    route('POST', '/v1/blocks/batch', 'stream', async (ctx) => {
+      const raw = await readRawBody(ctx.req, MAX_BLOCK_BATCH_BYTES);
+      const decoded = decodeBlockFrames(raw, { allowAbsent: false, maxFrames: MAX_BLOCK_BATCH_COUNT });
+      if (!decoded.ok) throw new FerryError('invalid_request', `Malformed block batch: ${decoded.reason}`, { status: 400 });
+      for (const { hash, data } of decoded.frames) {
+        const actual = createHash('sha256').update(data as Buffer).digest('hex');
+        if (actual !== hash) throw new FerryError('hash_mismatch', `Block content hashes to ${actual}, not ${hash}`, { status: 422, details: { hash } });
+      }
+      const frames = decoded.frames as Array<{ hash: string; data: Buffer }>;
+      const stored = await deps.blocks.writeVerified(frames);
+      const seen = new Set<string>();
+      const body: PutBlocksReply = { blocks: [] };
+      frames.forEach(({ hash, data }, i) => {
+        if (seen.has(hash)) return;
+        seen.add(hash);
+        body.blocks.push({ hash, size: data.length, stored: stored[i] ?? false });
+      });
+      return { status: 200, body };
+    }),
+    // Many blocks in one framed reply, in the order asked, ABSENT_BLOCK for unknown ones.
+    route('POST', '/v1/blocks/fetch', 'json', async (ctx) => {
+      const { hashes } = parseInput(FetchBlocksRequest, ctx.body, 'request');
+      const found = deps.blocks.readMany(hashes, MAX_BLOCK_BATCH_BYTES);
+      const payload = encodeBlockFrames(found.map((data, i) => ({ hash: hashes[i] as string, data })));
+      ctx.res.writeHead(200, { 'content-type': BLOCK_FRAMES_TYPE, 'content-length': payload.length, 'cache-control': 'no-store', 'x-tracking-id': ctx.trackingId });
+      ctx.res.end(payload);
+      return null;
+    }),
     route('GET', '/v1/blocks/{hash}', 'none', async (ctx) => {
       const block = await deps.blocks.open(blockHash(ctx));
       if (!block) throw notFound('Block');

@@ -1,4 +1,5 @@
 import type { BatchResults, Operation, OperationResult, Task, TaskStatus } from '../protocol';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './storage/db';
 
 export interface TaskRow {
@@ -31,15 +32,27 @@ export interface NewTask {
 
 /** Durable task records and their per-operation results. */
 export class TaskStore {
+  /** Statements prepared once per SQL text: preparing costs more than running them. */
+  private readonly statements = new Map<string, unknown>();
+
   constructor(
     private readonly db: Db,
     private readonly clock: () => number,
   ) {}
 
+  private prepared<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
+    let stmt = this.statements.get(sql) as Statement<P, R> | undefined;
+    if (!stmt) {
+      stmt = this.db.prepare<P, R>(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
   insert(task: NewTask): TaskRow {
     const now = this.clock();
-    this.db
-      .prepare(
+    this
+      .prepared(
         `INSERT INTO tasks (id, tracking_id, fingerprint, folder_id, single_operation, status, operations, operation_count, device, run, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 'Queued', ?, ?, ?, ?, ?, ?)`,
       )
@@ -48,11 +61,11 @@ export class TaskStore {
   }
 
   byId(id: string): TaskRow | undefined {
-    return this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?').get(id);
+    return this.prepared<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?').get(id);
   }
 
   byTrackingId(trackingId: string): TaskRow | undefined {
-    return this.db.prepare<[string], TaskRow>('SELECT * FROM tasks WHERE tracking_id = ?').get(trackingId);
+    return this.prepared<[string], TaskRow>('SELECT * FROM tasks WHERE tracking_id = ?').get(trackingId);
   }
 
   operations(row: TaskRow): Operation[] {
@@ -62,30 +75,30 @@ export class TaskStore {
   }
 
   setStatus(id: string, status: TaskStatus, error?: { code: string; message: string }): void {
-    this.db
-      .prepare('UPDATE tasks SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?')
+    this
+      .prepared('UPDATE tasks SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?')
       .run(status, error?.code ?? null, error?.message ?? null, this.clock(), id);
   }
 
   /** Ids of tasks that were queued or running, oldest first (resumed after a restart). */
   unfinished(): string[] {
-    return this.db
-      .prepare<[], { id: string }>("SELECT id FROM tasks WHERE status IN ('Queued', 'Processing') ORDER BY created_at, rowid")
+    return this
+      .prepared<[], { id: string }>("SELECT id FROM tasks WHERE status IN ('Queued', 'Processing') ORDER BY created_at, rowid")
       .all()
       .map((r) => r.id);
   }
 
   saveResult(taskId: string, key: string, result: OperationResult): void {
-    this.db.prepare('INSERT OR REPLACE INTO task_results (task_id, key, result) VALUES (?, ?, ?)').run(taskId, key, JSON.stringify(result));
+    this.prepared('INSERT OR REPLACE INTO task_results (task_id, key, result) VALUES (?, ?, ?)').run(taskId, key, JSON.stringify(result));
   }
 
   doneKeys(taskId: string): Set<string> {
-    return new Set(this.db.prepare<[string], { key: string }>('SELECT key FROM task_results WHERE task_id = ?').all(taskId).map((r) => r.key));
+    return new Set(this.prepared<[string], { key: string }>('SELECT key FROM task_results WHERE task_id = ?').all(taskId).map((r) => r.key));
   }
 
   results(taskId: string): BatchResults {
     const out: BatchResults = {};
-    for (const r of this.db.prepare<[string], { key: string; result: string }>('SELECT key, result FROM task_results WHERE task_id = ?').all(taskId)) {
+    for (const r of this.prepared<[string], { key: string; result: string }>('SELECT key, result FROM task_results WHERE task_id = ?').all(taskId)) {
       out[r.key] = JSON.parse(r.result) as OperationResult;
     }
     return out;
@@ -108,8 +121,8 @@ export class TaskStore {
   /** Forgets finished tasks last touched before the cutoff. */
   prune(cutoff: number): number {
     return this.db.transaction(() => {
-      this.db.prepare("DELETE FROM task_results WHERE task_id IN (SELECT id FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?)").run(cutoff);
-      return this.db.prepare("DELETE FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?").run(cutoff).changes;
+      this.prepared("DELETE FROM task_results WHERE task_id IN (SELECT id FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?)").run(cutoff);
+      return this.prepared("DELETE FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?").run(cutoff).changes;
     })();
   }
 }

@@ -128,6 +128,8 @@ export class TaskRunner {
       if (signal.aborted) return;
       const hashes = operations.flatMap((op) => (op.action === 'upsert' ? op.blocks : []));
       const blockSizes = await this.o.blocks.sizes(hashes);
+      // Block renames become durable before anything that references them commits (see BlockStore).
+      await this.o.blocks.persist();
       if (signal.aborted) return;
       const finished = row.single_operation ? this.applyAll(row, operations, blockSizes) : await this.applyInChunks(row, operations, blockSizes, signal);
       if (!finished) return;

@@ -5,7 +5,12 @@ import type { Readable } from 'node:stream';
 import got, { type Got, type Progress } from 'got';
 import type { z } from 'zod';
 import {
+  BLOCK_FRAMES_TYPE,
   BLOCK_SIZE,
+  MAX_BLOCK_BATCH_BYTES,
+  MAX_BLOCK_BATCH_COUNT,
+  decodeBlockFrames,
+  encodeBlockFrames,
   BatchAcceptedReply,
   BatchCompletedReply,
   ChangesPage,
@@ -16,6 +21,7 @@ import {
   MAX_MISSING_HASHES,
   MissingBlocksReply,
   PutBlockReply,
+  PutBlocksReply,
   Task,
   WaitReply,
   isSha256Hex,
@@ -166,6 +172,70 @@ export class SyncApiClient {
     const actual = createHash('sha256').update(res.body).digest('hex');
     if (actual !== hash) throw new FerryError('hash_mismatch', `Block ${hash} arrived with content hashing to ${actual}`, { retryable: true });
     return res.body;
+  }
+
+  /**
+   * `POST /v1/blocks/batch`: many small blocks in one request (at most MAX_BLOCK_BATCH_COUNT
+   * and MAX_BLOCK_BATCH_BYTES framed). Content-addressed, so a retry is harmless. A block whose
+   * bytes do not match its hash fails the whole request with 422 hash_mismatch (details.hash).
+   */
+  async putBlocks(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>, options: CallOptions = {}): Promise<PutBlocksReply> {
+    for (const b of blocks) assertHash(b.hash);
+    if (blocks.length > MAX_BLOCK_BATCH_COUNT) throw new FerryError('invalid_request', `At most ${MAX_BLOCK_BATCH_COUNT} blocks per batch`);
+    const body = encodeBlockFrames(blocks);
+    if (body.length > MAX_BLOCK_BATCH_BYTES) throw new FerryError('invalid_request', `A block batch holds at most ${MAX_BLOCK_BATCH_BYTES} bytes`);
+    return this.json(PutBlocksReply, {
+      ...options,
+      method: 'POST',
+      url: this.url(routes.blocksBatch()),
+      body,
+      headers: { 'content-type': BLOCK_FRAMES_TYPE, 'content-length': String(body.length) },
+      timeoutMs: this.options.blockTimeoutMs ?? 300_000,
+    });
+  }
+
+  /**
+   * `POST /v1/blocks/fetch`: many blocks in one framed reply. Every block is checked against
+   * its SHA-256 on receipt (a mismatch is a retryable hash_mismatch); a reply that breaks the
+   * framing or answers other hashes than asked is a retryable malformed_reply. The map holds
+   * every requested hash: its bytes, or null when the server does not hold it. A reply the
+   * server cut short (size cap) is followed by a request for the rest.
+   */
+  async fetchBlocks(hashes: readonly string[], options: CallOptions = {}): Promise<Map<string, Buffer | null>> {
+    for (const h of hashes) assertHash(h);
+    const out = new Map<string, Buffer | null>();
+    let rest = [...new Set(hashes)];
+    let round = 0;
+    while (rest.length > 0) {
+      const ask = rest.slice(0, MAX_BLOCK_BATCH_COUNT);
+      const trackingId = options.trackingId && round > 0 ? `${options.trackingId}:${round}` : options.trackingId;
+      const res = await this.send({
+        ...options,
+        trackingId,
+        method: 'POST',
+        url: this.url(routes.blocksFetch()),
+        json: { hashes: ask },
+        timeoutMs: this.options.blockTimeoutMs ?? 300_000,
+        // The cap plus headers; one block may exceed the cap on its own.
+        maxResponseBytes: Math.max(MAX_BLOCK_BATCH_BYTES, BLOCK_SIZE) + ask.length * 68 + BLOCK_SIZE,
+      });
+      if (res.status >= 400) throw httpError(res.status, res.headers, res.body);
+      if (res.status !== 200) throw malformedReply(`unexpected status ${res.status}`);
+      const decoded = decodeBlockFrames(res.body, { allowAbsent: true, maxFrames: ask.length });
+      if (!decoded.ok) throw malformedReply(`block fetch reply: ${decoded.reason}`);
+      if (decoded.frames.length === 0) throw malformedReply('block fetch reply holds no block');
+      decoded.frames.forEach((frame, i) => {
+        if (frame.hash !== ask[i]) throw malformedReply(`block fetch reply: frame ${i} is ${frame.hash}, expected ${ask[i]}`);
+        if (frame.data !== null) {
+          const actual = createHash('sha256').update(frame.data).digest('hex');
+          if (actual !== frame.hash) throw new FerryError('hash_mismatch', `Block ${frame.hash} arrived with content hashing to ${actual}`, { retryable: true });
+        }
+        out.set(frame.hash, frame.data);
+      });
+      rest = rest.slice(decoded.frames.length);
+      round++;
+    }
+    return out;
   }
 
   async createFolder(folderId: string, request: CreateFolderRequest = {}, options: CallOptions = {}): Promise<Folder> {

@@ -94,14 +94,16 @@ describe('blocks', () => {
     expect((await t.request('POST', '/v1/blocks/missing', { body: { hashes: [], more: true } })).body.code).toBe('invalid_request');
   });
 
-  it('replays the first answer for a repeated tracking id', async () => {
+  it('answers a repeated block PUT as success without an idempotency record (content-addressed)', async () => {
     const f = testFile(`replayed ${randomUUID()}`);
     const id = randomUUID();
     const first = await t.request('PUT', `/v1/blocks/${f.hash}`, { raw: f.data, trackingId: id });
     const second = await t.request('PUT', `/v1/blocks/${f.hash}`, { raw: f.data, trackingId: id });
     expect(first.status).toBe(201);
-    expect(second.status).toBe(201);
-    expect(second.body).toEqual(first.body);
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual({ hash: f.hash, size: f.data.length, stored: false });
+    // The same tracking id stays free for other requests: blocks keep no record of it.
+    expect((await t.request('PUT', '/v1/folders/after-block-put', { trackingId: id })).status).toBe(201);
   });
 });
 
