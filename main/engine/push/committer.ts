@@ -13,6 +13,8 @@ export interface CommitEntry {
   id: number;
   generation: number;
   op: 'upsert' | 'delete';
+  /** A directory upsert carries no content (size 0, no blocks). */
+  kind: 'file' | 'dir';
   path: string;
   size: number;
   mtimeMs: number;
@@ -56,6 +58,7 @@ export function parseOpKey(key: string): { id: number; generation: number; op: '
 export function toOperation(e: CommitEntry): OperationInput {
   const key = opKey(e);
   if (e.op === 'delete') return { key, action: 'delete', path: e.path, baseRevision: e.baseRevision };
+  if (e.kind === 'dir') return { key, action: 'upsert', kind: 'dir', path: e.path, mtime: e.mtimeMs, baseRevision: e.baseRevision };
   return { key, action: 'upsert', path: e.path, size: e.size, mtime: e.mtimeMs, blocks: e.blocks, baseRevision: e.baseRevision };
 }
 

@@ -472,10 +472,9 @@ class PushScheduler implements Pusher {
       };
       if (!folder) {
         this.finishFailed(work, new FerryError('folder_unknown', `No folder ${item.folderId}`), null);
-      } else if (item.kind === 'dir') {
-        // The Sync API keeps files only: a directory exists through what it holds.
-        this.finishComplete(work, null);
-      } else if (item.op === 'delete') {
+      } else if (item.op === 'delete' || item.kind === 'dir') {
+        // Deletes and directories carry no content: straight to the batch. Directory
+        // deletes were queued children first (priorityOf), so they follow their contents.
         this.ready(work);
       } else {
         uploads.push(work);
@@ -746,10 +745,6 @@ class PushScheduler implements Pusher {
     if (release) this.release(w);
   }
 
-  private finishComplete(w: Work, revision: string | null): void {
-    this.completeIn(w, revision)();
-  }
-
   private release(_w: Held): void {
     this.claimed = Math.max(0, this.claimed - 1);
     this.emitRun(true, false);
@@ -781,8 +776,9 @@ function toEntry(w: Work): CommitEntry {
     id: w.item.id,
     generation: w.item.generation,
     op: w.item.op,
+    kind: w.item.kind,
     path: w.item.path,
-    size: w.item.size,
+    size: w.item.kind === 'dir' ? 0 : w.item.size,
     mtimeMs: w.item.mtimeMs,
     blocks: w.item.blocks ?? [],
     baseRevision: w.item.baseRevision,
