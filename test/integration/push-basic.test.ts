@@ -55,7 +55,7 @@ describe('pusher: the happy paths against the real server', () => {
     expect((await rig.remote()).get('big.bin')?.size).toBe(big.length);
   });
 
-  it('pushes deletes and completes directories without a request', async () => {
+  it('pushes deletes and directories', async () => {
     rig = await pushRig();
     await rig.write('gone.txt', 'bye');
     await rig.enqueue('gone.txt');
@@ -70,6 +70,7 @@ describe('pusher: the happy paths against the real server', () => {
     await rig.waitState('gone.txt', 'done');
     await rig.waitState('emptydir', 'done');
     expect((await rig.remote()).has('gone.txt')).toBe(false);
+    expect((await rig.remote()).get('emptydir')).toMatchObject({ kind: 'dir' });
   });
 
   it('hands a conflict to the puller and parks the item', async () => {
