@@ -81,7 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const secret = (await loadOrCreateSecret(path.join(dataDir, SECRET_FILE_NAME))).value;
 
   const db = openServerDb(dataDir);
-  const blocks = new BlockStore(dataDir);
+  const blocks = new BlockStore(dataDir, db);
   await blocks.init();
   const folders = new FolderStore(db, clock);
   const tasks = new TaskStore(db, clock);

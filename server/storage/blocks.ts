@@ -1,25 +1,31 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, fsync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync, type ReadStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, fsync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { BLOCK_SIZE, FerryError } from '../../protocol';
+import type { Statement } from 'better-sqlite3';
+import type { Db } from './db';
 
 /**
- * Content-addressed block files under `<dataDir>/blocks/ab/cd/<sha256>`.
+ * Content-addressed blocks: one file per block under `<dataDir>/blocks/ab/cd/<sha256>`
+ * (`PUT /v1/blocks/{hash}`), or, for small blocks uploaded together (`POST /v1/blocks/batch`),
+ * one pack file per batch under `<dataDir>/blocks/packs/` with a `packed_blocks` row per block.
  *
  * Durability (what a crash may and may not do):
- * - A block is written to a temp file, hash-verified, **fsynced**, and only then renamed into
- *   place: a block file that exists is complete and correct, even after a power cut. That is
- *   the invariant everything else leans on, because existence is the only record of a block.
- * - The rename itself (the directory entry) is made durable lazily: every shard directory
- *   touched by a rename (and the parent of every directory created) is remembered, and
- *   `persist()` fsyncs them all at once. The task runner calls `persist()` before it commits
- *   any batch, so **a committed file version never references a block that a crash could
- *   lose**. A crash before that may lose the rename of an acknowledged upload: the block then
- *   reads as missing (never as wrong), and the commit answers `missing_blocks`, which the
- *   client answers by uploading it again.
- * - One directory fsync covers every rename into that directory before it: thousands of small
- *   blocks cost a few directory fsyncs per commit instead of one per block.
+ * - Every byte is verified and **fsynced** in a temp file before it is renamed into place, so
+ *   a block file or pack that exists is complete and correct, even after a power cut.
+ * - A packed block is known only through its row, inserted after its pack is fsynced. The
+ *   database is WAL: a later commit (the batch that references the block) can only survive a
+ *   crash together with every transaction before it, rows included.
+ * - Renames (directory entries) are made durable lazily: every directory touched by a rename
+ *   (and the parent of every directory created) is remembered, and `persist()` fsyncs them
+ *   together. The task runner calls `persist()` before it commits any batch, so **a committed
+ *   file version never references a block that a crash could lose**. A crash before that may
+ *   lose an acknowledged upload: the block then reads as missing (never as wrong), the
+ *   commit answers `missing_blocks`, and the client uploads it again.
+ * - Cost: a batch of hundreds of small blocks is one pack write, one file fsync and one
+ *   transaction; a commit adds one fsync per directory touched since the last one.
  */
 export class BlockStore {
   private readonly root: string;
@@ -31,13 +37,29 @@ export class BlockStore {
   private flushing: Promise<void> | null = null;
   private nextFlush: Promise<void> | null = null;
 
-  constructor(dataDir: string) {
+  private readonly packDir: string;
+  private readonly packed: {
+    get: Statement<[string], { pack: string; offset: number; size: number }>;
+    insert: Statement<[string, string, number, number]>;
+  } | null;
+
+  /** Without a database, batches are stored as one file per block (tests of the layout). */
+  constructor(dataDir: string, private readonly db?: Db) {
     this.root = path.join(dataDir, 'blocks');
     this.tmpDir = path.join(this.root, 'tmp');
+    this.packDir = path.join(this.root, 'packs');
+    this.packed = db
+      ? {
+          get: db.prepare<[string], { pack: string; offset: number; size: number }>('SELECT pack, offset, size FROM packed_blocks WHERE hash = ?'),
+          insert: db.prepare<[string, string, number, number]>('INSERT OR IGNORE INTO packed_blocks (hash, pack, offset, size) VALUES (?, ?, ?, ?)'),
+        }
+      : null;
   }
 
   async init(): Promise<void> {
     await fs.mkdir(this.tmpDir, { recursive: true });
+    await fs.mkdir(this.packDir, { recursive: true });
+    this.knownDirs.add(this.packDir);
     // Leftovers of uploads cut short by a crash.
     for (const name of await fs.readdir(this.tmpDir)) await fs.rm(path.join(this.tmpDir, name), { force: true });
   }
@@ -48,6 +70,8 @@ export class BlockStore {
 
   /** The block's size, or null when it is not stored. */
   async sizeOf(hash: string): Promise<number | null> {
+    const row = this.packed?.get.get(hash);
+    if (row) return row.size;
     try {
       return (await fs.stat(this.pathOf(hash))).size;
     } catch (error) {
@@ -113,6 +137,49 @@ export class BlockStore {
    * them), then each is renamed into place. Blocks already stored are left alone.
    */
   async writeVerified(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>): Promise<boolean[]> {
+    return this.packed ? this.writePack(blocks) : this.writeFiles(blocks);
+  }
+
+  /** Stores the blocks not yet stored in one pack: write, fsync, rename, then one transaction of rows. */
+  private async writePack(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>): Promise<boolean[]> {
+    const packed = this.packed!;
+    const stored = blocks.map(() => false);
+    const take: Array<{ index: number; hash: string; data: Uint8Array; offset: number }> = [];
+    const seen = new Set<string>();
+    let offset = 0;
+    blocks.forEach(({ hash, data }, index) => {
+      if (seen.has(hash)) return;
+      seen.add(hash);
+      if (packed.get.get(hash) || existsSync(this.pathOf(hash))) return;
+      take.push({ index, hash, data, offset });
+      offset += data.length;
+    });
+    if (take.length === 0) return stored;
+    const name = `${randomUUID()}.pack`;
+    const tmp = path.join(this.tmpDir, name);
+    const handle = await fs.open(tmp, 'wx', 0o600);
+    let placed = false;
+    try {
+      await handle.writev(take.map((t) => t.data));
+      await handle.sync();
+      await handle.close();
+      renameSync(tmp, path.join(this.packDir, name));
+      placed = true;
+      this.dirty.add(this.packDir);
+    } finally {
+      if (!placed) {
+        await handle.close().catch(() => undefined);
+        rmQuiet(tmp);
+      }
+    }
+    this.db!.transaction(() => {
+      for (const t of take) packed.insert.run(t.hash, name, t.offset, t.data.length);
+    })();
+    for (const t of take) stored[t.index] = true;
+    return stored;
+  }
+
+  private async writeFiles(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>): Promise<boolean[]> {
     const stored = blocks.map(() => false);
     const pending: Array<{ index: number; hash: string; tmp: string; fd: number }> = [];
     const seen = new Set<string>();
@@ -199,7 +266,12 @@ export class BlockStore {
     return run;
   }
 
-  async open(hash: string): Promise<{ size: number; stream: ReadStream } | null> {
+  async open(hash: string): Promise<{ size: number; stream: Readable } | null> {
+    const row = this.packed?.get.get(hash);
+    if (row) {
+      const stream = row.size > 0 ? createReadStream(path.join(this.packDir, row.pack), { start: row.offset, end: row.offset + row.size - 1 }) : Readable.from([]);
+      return { size: row.size, stream };
+    }
     const size = await this.sizeOf(hash);
     if (size === null) return null;
     return { size, stream: createReadStream(this.pathOf(hash)) };
@@ -210,9 +282,30 @@ export class BlockStore {
    * that would take the total past maxBytes (at least one block is always read).
    */
   readMany(hashes: readonly string[], maxBytes: number): Array<Buffer | null> {
+    const packs = new Map<string, number>();
+    try {
+      return this.readManyIn(hashes, maxBytes, packs);
+    } finally {
+      for (const fd of packs.values()) closeSync(fd);
+    }
+  }
+
+  private readManyIn(hashes: readonly string[], maxBytes: number, packs: Map<string, number>): Array<Buffer | null> {
     const out: Array<Buffer | null> = [];
     let total = 0;
     for (const hash of hashes) {
+      const row = this.packed?.get.get(hash);
+      if (row) {
+        if (out.length > 0 && total + row.size > maxBytes) break;
+        let fd = packs.get(row.pack);
+        if (fd === undefined) {
+          fd = openSync(path.join(this.packDir, row.pack), 'r');
+          packs.set(row.pack, fd);
+        }
+        out.push(readFully(fd, row.offset, row.size, hash));
+        total += row.size;
+        continue;
+      }
       let fd: number;
       try {
         fd = openSync(this.pathOf(hash), 'r');
@@ -226,21 +319,25 @@ export class BlockStore {
       try {
         const size = fstatSync(fd).size;
         if (out.length > 0 && total + size > maxBytes) break;
-        const data = Buffer.allocUnsafe(size);
-        let at = 0;
-        while (at < size) {
-          const n = readSync(fd, data, at, size - at, at);
-          if (n === 0) throw new Error(`Block ${hash} shrank while being read`);
-          at += n;
-        }
+        out.push(readFully(fd, 0, size, hash));
         total += size;
-        out.push(data);
       } finally {
         closeSync(fd);
       }
     }
     return out;
   }
+}
+
+function readFully(fd: number, position: number, size: number, hash: string): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  let at = 0;
+  while (at < size) {
+    const n = readSync(fd, data, at, size - at, position + at);
+    if (n === 0) throw new Error(`Block ${hash} is shorter than recorded`);
+    at += n;
+  }
+  return data;
 }
 
 function existsSync(p: string): boolean {

@@ -86,6 +86,16 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE versions ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));
   ALTER TABLE entries ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));
   `,
+  // 3: small blocks uploaded in a batch are kept together in a pack file (one fsync per batch);
+  // this says where each one is. A block is stored when its file or its row exists.
+  `
+  CREATE TABLE packed_blocks (
+    hash TEXT PRIMARY KEY,
+    pack TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    size INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Db): number {

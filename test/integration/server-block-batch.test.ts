@@ -28,7 +28,7 @@ async function fetchRaw(hashes: string[]): Promise<{ status: number; type: strin
 }
 
 describe('POST /v1/blocks/batch', () => {
-  it('stores every block of a framed body, each in its shard, once per distinct hash', async () => {
+  it('stores every block of a framed body in one pack, once per distinct hash, readable by GET and fetch', async () => {
     const a = block(randomBytes(4096));
     const b = block(`b ${randomUUID()}`);
     const empty = block('');
@@ -39,7 +39,16 @@ describe('POST /v1/blocks/batch', () => {
       { hash: b.hash, size: b.data.length, stored: true },
       { hash: empty.hash, size: 0, stored: true },
     ]);
-    for (const x of [a, b, empty]) expect(await fs.readFile(path.join(t.dataDir, 'blocks', x.hash.slice(0, 2), x.hash.slice(2, 4), x.hash))).toEqual(x.data);
+    for (const x of [a, b, empty]) {
+      const res = await fetch(`${t.server.url}/v1/blocks/${x.hash}`, { headers: { authorization: `Bearer ${t.server.token}` } });
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer())).toEqual(x.data);
+    }
+    // One pack holds the batch (no file per block); no temp file is left behind.
+    const packs = await fs.readdir(path.join(t.dataDir, 'blocks', 'packs'));
+    const packBytes = await Promise.all(packs.map((p) => fs.readFile(path.join(t.dataDir, 'blocks', 'packs', p))));
+    expect(packBytes.some((p) => p.equals(Buffer.concat([a.data, b.data])))).toBe(true);
+    await expect(fs.access(path.join(t.dataDir, 'blocks', a.hash.slice(0, 2), a.hash.slice(2, 4), a.hash))).rejects.toThrow();
     expect(await fs.readdir(path.join(t.dataDir, 'blocks', 'tmp'))).toEqual([]);
     // A repeat is harmless: nothing new is stored.
     const again = await postFrames(encodeBlockFrames([a, b]));
