@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
 import type { IndexEntry } from '../../store';
@@ -9,7 +9,7 @@ import { conflictPath } from './conflict-name';
 import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { hashLocalFile, type FileHash } from './local-file';
-import { ensureParents, joinInside, resolveInside } from './safe-path';
+import { ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, pendingOf, type PendingRef, type PullStore } from './store-port';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
@@ -33,6 +33,8 @@ export interface ApplyContext {
 
 export interface Observation {
   abs: string;
+  /** lstat of the path when it exists (directories are recorded with it). */
+  stat: Stats | null;
   local: LocalState;
   hash: FileHash | null;
   base: IndexEntry | undefined;
@@ -81,7 +83,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
-  return { abs, local, hash, base, pending };
+  return { abs, stat, local, hash, base, pending };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -217,7 +219,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const tmp = path.join(ctx.tmpDir, `${TMP_PREFIX}${randomUUID()}.part`);
   try {
     const written = await writeTemp(ctx, tmp, entry);
-    await ensureParents(ctx.root, entry.path);
+    await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
     const { seen, action } = await recheck(ctx, p);
     if (action.kind === 'record-only' || action.kind === 'skip') return finishWithout(ctx, entry, seen, action);
     if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download') {
@@ -274,7 +276,9 @@ function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation,
   if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
   ctx.store.transaction(() => {
     const local = seen.local;
-    if (entry.deleted || local.type !== 'file') {
+    if (entry.kind === 'dir' && !entry.deleted && local.type === 'dir') {
+      putDir(ctx, entry.path, seen.stat, entry.revision);
+    } else if (entry.deleted || local.type !== 'file') {
       ctx.store.index.remove(ctx.folderId, entry.path);
     } else {
       ctx.store.index.put({
@@ -296,6 +300,7 @@ function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation,
 
 /** Keeps the local file and queues it as a new upload (base revision null). */
 async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Promise<Outcome> {
+  if (seen.local.type === 'dir') return reuploadDir(ctx, entry, seen, rule);
   const hash = seen.hash ?? (await hashLocalFile(seen.abs));
   ctx.store.transaction(() => {
     const local = seen.local;
@@ -324,6 +329,9 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
 /** Removes parents the delete left empty, up to the root; stops at the first non-empty. */
 async function pruneEmptyParents(ctx: ApplyContext, rel: string): Promise<void> {
   for (let dir = parentRel(rel); dir !== ''; dir = parentRel(dir)) {
+    // A folder the server holds as a directory stays until its own tombstone (DD4).
+    const row = ctx.store.index.get(ctx.folderId, dir);
+    if (row?.kind === 'dir' && row.syncedRevision !== null) return;
     try {
       await fsp.rmdir(joinInside(ctx.root, dir));
     } catch {
@@ -338,8 +346,18 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const { seen, action } = await recheck(ctx, p);
   if (action.kind === 'reupload-local') return reupload(ctx, entry, seen, action.rule);
   if (action.kind !== 'delete-local') return finishWithout(ctx, entry, seen, action);
-  if (seen.local.type === 'dir') await fsp.rmdir(seen.abs);
-  else await fsp.unlink(seen.abs);
+  if (seen.local.type === 'dir') {
+    try {
+      await fsp.rmdir(seen.abs);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Something landed inside since the re-check: keep it all (DD5), never remove more.
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') return reupload(ctx, entry, { ...seen, local: { type: 'dir', empty: false } }, 'DD5');
+      throw error;
+    }
+  } else {
+    await fsp.unlink(seen.abs);
+  }
   await fsyncDir(path.dirname(seen.abs));
   ctx.store.transaction(() => {
     ctx.store.index.remove(ctx.folderId, entry.path);
@@ -349,12 +367,85 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   return { kind: 'deleted', path: entry.path, rule: action.rule };
 }
 
+/** The index row of a directory: kind 'dir', no content, the revision the server has (or null). */
+function putDir(ctx: ApplyContext, rel: string, stat: Stats | null, revision: string | null): void {
+  ctx.store.index.put({
+    folderId: ctx.folderId,
+    path: rel,
+    kind: 'dir',
+    size: 0,
+    mtimeMs: stat?.mtimeMs ?? 0,
+    inode: stat?.ino ?? null,
+    contentHash: null,
+    blocks: null,
+    syncedRevision: revision,
+  });
+}
+
+/**
+ * A parent of a downloaded file (or of a remote directory), made by this pull or an earlier
+ * one that was killed before recording it: recorded at once, so the scanner sees it as
+ * known and never queues it back. Its own feed item, if any, records the revision (DU3). A
+ * queued local delete of it is dropped: the remote put something inside, so the folder is
+ * restored with the revision that delete was based on (as U3 restores a file).
+ */
+function recordParentDir(ctx: ApplyContext, rel: string, stat: Stats): void {
+  if (ctx.store.index.get(ctx.folderId, rel)?.kind === 'dir') return;
+  ctx.store.transaction(() => {
+    if (ctx.store.index.get(ctx.folderId, rel)?.kind === 'dir') return;
+    let revision: string | null = null;
+    const queued = ctx.store.queue.getByPath(ctx.folderId, rel);
+    if (queued && queued.state !== 'done' && queued.kind === 'dir' && queued.op === 'delete' && queued.inFlightGeneration === null) {
+      revision = queued.baseRevision;
+      ctx.store.queue.enqueue({ folderId: ctx.folderId, path: rel, kind: 'dir', op: 'delete', baseRevision: null });
+    }
+    putDir(ctx, rel, stat, revision);
+  });
+}
+
+/** DU2: mkdir the remote directory (parents first, none through a symlink) and record it. */
+async function createDir(ctx: ApplyContext, p: Plan): Promise<Outcome> {
+  const { entry } = p;
+  await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
+  const { seen, action } = await recheck(ctx, p);
+  if (action.kind !== 'create-dir') return apply(ctx, { ...p, seen, action });
+  try {
+    await fsp.mkdir(seen.abs);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  const stat = lstatSync(seen.abs);
+  if (stat.isSymbolicLink() || !stat.isDirectory()) throw unsafePath(entry.path, 'something else appeared at this path');
+  ctx.store.transaction(() => {
+    putDir(ctx, entry.path, stat, entry.revision);
+    dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, null);
+  });
+  return { kind: 'downloaded', path: entry.path, rule: action.rule };
+}
+
+/** DD3/DD5: the local folder stays with all it holds and goes back to the server as a new directory. */
+function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Outcome {
+  ctx.store.transaction(() => {
+    putDir(ctx, entry.path, seen.stat, null);
+    ctx.store.queue.enqueue({ folderId: ctx.folderId, path: entry.path, kind: 'dir', op: 'upsert', mtimeMs: seen.stat?.mtimeMs ?? 0, baseRevision: null });
+  });
+  ctx.store.activity.add({
+    folderId: ctx.folderId,
+    kind: 'pull_kept_local',
+    path: entry.path,
+    message: 'Folder deleted remotely but it holds files not synced yet: kept and uploaded again',
+  });
+  return { kind: 'reuploaded', path: entry.path, rule };
+}
+
 /** Carries out one planned action, re-checking the local side right before it acts. */
 export async function apply(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   switch (p.action.kind) {
     case 'download':
     case 'conflict-copy-then-download':
       return download(ctx, p);
+    case 'create-dir':
+      return createDir(ctx, p);
     case 'delete-local':
       return deleteLocal(ctx, p);
     case 'reupload-local': {

@@ -4,6 +4,8 @@
  */
 
 export interface RemoteState {
+  /** What the path names remotely; absent means a file (a server before directories). */
+  kind?: 'file' | 'dir';
   /** null for a delete synthesised by a full-sync reconcile (the path is simply gone). */
   revision: string | null;
   deleted: boolean;
@@ -38,6 +40,8 @@ export interface DecideInput {
 
 export type Action =
   | { kind: 'download'; rule: string }
+  /** A remote directory: mkdir it (never through a symlink) and record it. */
+  | { kind: 'create-dir'; rule: string }
   | { kind: 'delete-local'; rule: string }
   | { kind: 'conflict-copy-then-download'; rule: string }
   | { kind: 'record-only'; rule: string }
@@ -57,7 +61,7 @@ export function statMatches(local: { size: number; mtimeMs: number; inode: numbe
  * from the index row when the stat matches it and nothing is queued (no hash needed).
  */
 export function needsHash({ local, base, remote, pending }: DecideInput): boolean {
-  if (local.type !== 'file' || local.blocks !== null) return false;
+  if (local.type !== 'file' || local.blocks !== null || remote.kind === 'dir') return false;
   if (remote.revision !== null && base?.syncedRevision === remote.revision) return false;
   // An upsert may be identical content (U4); a delete only asks "unchanged since sync?" (D4/D5).
   return !remote.deleted || (pending === null && base?.syncedRevision != null);
@@ -71,7 +75,29 @@ function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pendi
   return statMatches(local, base) || sameBlocks(local.blocks, base.blocks);
 }
 
-export function decide({ remote, base, local, pending }: DecideInput): Action {
+/** The directory rows DU1-DU5 and DD1-DD6: a directory has no content, only existence. */
+function decideDir({ remote, base, local }: DecideInput): Action {
+  const synced = base?.syncedRevision ?? null;
+  if (remote.revision !== null && synced === remote.revision) {
+    return { kind: 'skip', rule: remote.deleted ? 'DD1' : 'DU1', reason: 'already at this revision' };
+  }
+  if (!remote.deleted) {
+    if (local.type === 'absent') return { kind: 'create-dir', rule: 'DU2' };
+    if (local.type === 'dir') return { kind: 'record-only', rule: 'DU3' };
+    if (local.type === 'file') return { kind: 'skip', rule: 'DU4', reason: 'a local file has the name of a remote folder' };
+    return { kind: 'skip', rule: 'DU5', reason: `local entry is a ${local.what}` };
+  }
+  if (local.type === 'absent') return { kind: 'record-only', rule: 'DD2' };
+  if (local.type === 'dir') {
+    if (synced === null || base?.kind !== 'dir') return { kind: 'reupload-local', rule: 'DD3' };
+    return local.empty ? { kind: 'delete-local', rule: 'DD4' } : { kind: 'reupload-local', rule: 'DD5' };
+  }
+  return { kind: 'skip', rule: 'DD6', reason: local.type === 'file' ? 'a local file has the name of the deleted folder' : `local entry is a ${local.what}` };
+}
+
+export function decide(input: DecideInput): Action {
+  if (input.remote.kind === 'dir') return decideDir(input);
+  const { remote, base, local, pending } = input;
   const synced = base?.syncedRevision ?? null;
   if (remote.revision !== null && synced === remote.revision) {
     return { kind: 'skip', rule: remote.deleted ? 'D1' : 'U1', reason: 'already at this revision' };

@@ -100,6 +100,18 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
 }
 
 const isDeleteSide = (p: Plan) => p.entry.deleted;
+const isDir = (p: Plan) => p.entry.kind === 'dir';
+
+/** Plans grouped by path depth, deepest group first: each group runs after the deeper ones. */
+function deepestFirst(plans: readonly Plan[]): Plan[][] {
+  const groups = new Map<number, Plan[]>();
+  for (const p of plans) {
+    const depth = p.entry.path.split('/').length;
+    groups.set(depth, [...(groups.get(depth) ?? []), p]);
+  }
+  const depths = [...groups.keys()].sort((a, b) => b - a);
+  return depths.map((d) => groups.get(d)!);
+}
 
 export function createPullerImpl(deps: PullerDeps): Puller {
   const options: PullerOptions = { ...DEFAULT_PULLER_OPTIONS, ...deps.options };
@@ -164,8 +176,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const now = new Date(clock()).toISOString();
     const deletes: RemoteEntry[] = [];
     for (const row of store.index.listUnder(folderId, '')) {
-      if (row.kind !== 'file' || row.syncedRevision === null || listed.has(row.path)) continue;
-      deletes.push({ path: row.path, revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
+      if (row.syncedRevision === null || listed.has(row.path)) continue;
+      deletes.push({ path: row.path, kind: row.kind, revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
     }
     return deletes;
   }
@@ -284,8 +296,14 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       }
     };
     // Deletes first: a path that turns from file into directory (or back) needs the old one gone.
-    await forEachLimited(final.filter(isDeleteSide), options.downloadConcurrency, run);
-    await forEachLimited(final.filter((p) => !isDeleteSide(p)), options.downloadConcurrency, run);
+    // File deletes, then directory deletes deepest first (a folder is looked at once what the
+    // remote deleted inside it is gone), then directories, then files (docs/conflict-rules.md).
+    await forEachLimited(final.filter((p) => isDeleteSide(p) && !isDir(p)), options.downloadConcurrency, run);
+    for (const level of deepestFirst(final.filter((p) => isDeleteSide(p) && isDir(p)))) {
+      await forEachLimited(level, options.downloadConcurrency, run);
+    }
+    await forEachLimited(final.filter((p) => !isDeleteSide(p) && isDir(p)), options.downloadConcurrency, run);
+    await forEachLimited(final.filter((p) => !isDeleteSide(p) && !isDir(p)), options.downloadConcurrency, run);
 
     if (errors.length > 0) {
       const first = errors[0]!;

@@ -1,4 +1,4 @@
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
 import { checkSyncPath } from '../../../protocol/paths';
@@ -122,23 +122,33 @@ export async function resolveInside(root: string, relPath: string, options: Reso
   return { abs, stat: null };
 }
 
+/**
+ * Called synchronously for every parent ensureParents checked (relative path, its lstat;
+ * `created` when it made it just now, right after the mkdir), so the caller can record it
+ * before anything else looks at it, and record one a killed run made but never recorded.
+ */
+export type OnParentDir = (relDir: string, stat: Stats, created: boolean) => void;
+
 /** Creates the missing parents of relPath one level at a time, refusing symlinks and files. */
-export async function ensureParents(root: string, relPath: string): Promise<void> {
+export async function ensureParents(root: string, relPath: string, onParent?: OnParentDir): Promise<void> {
   const names = relPath.split('/').slice(0, -1);
   let dir = root;
   for (const [i, name] of names.entries()) {
     dir = path.join(dir, name);
     let stat = await lstatOrNull(dir);
+    let created = false;
     if (stat === null) {
       try {
         await fsp.mkdir(dir);
+        created = true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      stat = await fsp.lstat(dir);
+      stat = lstatSync(dir);
     }
     if (stat.isSymbolicLink() || !stat.isDirectory()) {
       throw unsafePath(relPath, `'${names.slice(0, i + 1).join('/')}' is not a real directory`);
     }
+    onParent?.(names.slice(0, i + 1).join('/'), stat, created);
   }
 }

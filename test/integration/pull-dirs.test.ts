@@ -1,0 +1,163 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPusher, type Pusher } from '../../main/engine/push';
+import type { OperationInput } from '../../protocol';
+import type { TestServer } from '../helpers/server-harness';
+import { waitFor } from '../helpers/wait';
+import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
+
+// Directories in the pull (docs/conflict-rules.md, DU/DD rows): real server, real folders.
+describe('pull: directories against the real server', () => {
+  let server: TestServer;
+  let writer: Writer;
+  let remoteId: string;
+  const agents: Agent[] = [];
+  const pushers: Pusher[] = [];
+  const agent = () => {
+    const a = makeAgent(server, 'b');
+    agents.push(a);
+    return a;
+  };
+  afterEach(async () => {
+    for (const p of pushers.splice(0)) await p.stop();
+    for (const a of agents.splice(0)) await a.close();
+    writer?.client.close();
+    await server?.close();
+  });
+  const setup = async () => ({ server, writer, remoteId } = await startPullServer());
+
+  /** Device A creates (true) or deletes (false) directories, in order, in one batch. */
+  async function dirs(changes: Array<[string, boolean]>): Promise<void> {
+    const ops: OperationInput[] = changes.map(([p, create], i) => {
+      const baseRevision = writer.revisions.get(p) ?? null;
+      const key = `dir-${i}-${p}`;
+      return create ? { key, action: 'upsert', kind: 'dir', path: p, mtime: 1_700_000_000_000, baseRevision } : { key, action: 'delete', path: p, baseRevision };
+    });
+    const reply = await writer.client.submitBatch(remoteId, ops);
+    if (!('results' in reply)) throw new Error('expected a sync reply');
+    for (const op of ops) {
+      const r = reply.results[op.key];
+      if (!r?.ok) throw new Error(`${op.action} ${op.path} failed: ${JSON.stringify(r)}`);
+      if (op.action === 'delete') writer.revisions.delete(op.path);
+      else writer.revisions.set(op.path, r.revision);
+    }
+  }
+
+  const isDir = (a: Agent, rel: string) => existsSync(a.folder.abs(rel)) && statSync(a.folder.abs(rel)).isDirectory();
+
+  it('brings an empty folder, records it with its revision, and queues nothing back', async () => {
+    await setup();
+    await dirs([
+      ['photos', true],
+      ['photos/2024', true],
+      ['photos/2024/empty', true],
+    ]);
+    await writer.commit({ 'deep/er/file.txt': 'implicit parents' });
+    const b = agent();
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ conflicts: 0, skipped: 0, tokenStored: true });
+    expect(isDir(b, 'photos/2024/empty')).toBe(true);
+    expect(readdirSync(b.folder.abs('photos/2024/empty'))).toEqual([]);
+    expect(b.folder.store.index.get('fb', 'photos/2024/empty')).toMatchObject({ kind: 'dir', syncedRevision: writer.revisions.get('photos/2024/empty') });
+    expect(b.folder.store.index.get('fb', 'photos')).toMatchObject({ kind: 'dir', syncedRevision: writer.revisions.get('photos') });
+    // Parents made for a file are recorded too (the server holds no directory entry for them).
+    expect(b.folder.store.index.get('fb', 'deep')).toMatchObject({ kind: 'dir', syncedRevision: null });
+    expect(b.folder.store.index.get('fb', 'deep/er')).toMatchObject({ kind: 'dir', syncedRevision: null });
+    // The scanner finds every pulled directory known: the queue stays empty.
+    const scan = await b.scanner.reconcile();
+    expect(scan.ok).toBe(true);
+    expect(b.folder.pendingOps()).toEqual({});
+    expect(b.folder.store.queue.countsByState('fb')).toMatchObject({ pending: 0, in_flight: 0, retry_wait: 0, failed: 0 });
+    // A second pull is a no-op (DU1).
+    expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 0, recorded: 0, skipped: 0 });
+  });
+
+  it('removes an empty local folder the remote deleted (and keeps a remote folder that only lost its file)', async () => {
+    await setup();
+    await dirs([
+      ['gone', true],
+      ['gone/inner', true],
+      ['kept', true],
+    ]);
+    await writer.commit({ 'gone/inner/a.txt': 'a', 'kept/b.txt': 'b' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    expect(b.tree()).toEqual({ 'gone/inner/a.txt': 'a', 'kept/b.txt': 'b' });
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({});
+
+    // A deletes the whole 'gone' folder (children first, as the server demands) and only the file in 'kept'.
+    await writer.commit({ 'gone/inner/a.txt': null, 'kept/b.txt': null });
+    await dirs([
+      ['gone/inner', false],
+      ['gone', false],
+    ]);
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ conflicts: 0, skipped: 0, reuploaded: 0, tokenStored: true });
+    expect(existsSync(b.folder.abs('gone'))).toBe(false);
+    expect(b.folder.store.index.get('fb', 'gone')).toBeUndefined();
+    expect(b.folder.store.index.get('fb', 'gone/inner')).toBeUndefined();
+    // The server still has 'kept' as a folder: so does this device, empty.
+    expect(isDir(b, 'kept')).toBe(true);
+    expect(readdirSync(b.folder.abs('kept'))).toEqual([]);
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({});
+  });
+
+  it('keeps a remotely deleted folder that holds a local file not synced yet, and uploads both again', async () => {
+    await setup();
+    await dirs([['docs', true]]);
+    await writer.commit({ 'docs/old.txt': 'old' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    // Written here while A deletes the folder: the remote side has never seen it.
+    b.folder.write('docs/new.txt', 'mine, not synced');
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({ 'docs/new.txt': 'file:upsert' });
+
+    await writer.commit({ 'docs/old.txt': null });
+    await dirs([['docs', false]]);
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ deleted: 1, reuploaded: 1, conflicts: 0 });
+    expect(b.tree()).toEqual({ 'docs/new.txt': 'mine, not synced' });
+    expect(b.folder.store.index.get('fb', 'docs')).toMatchObject({ kind: 'dir', syncedRevision: null });
+    expect(b.folder.pendingOps()).toEqual({ docs: 'dir:upsert', 'docs/new.txt': 'file:upsert' });
+
+    // The pusher brings both back to the server: nothing the user had is lost.
+    const pusher = createPusher({
+      store: b.folder.store,
+      remote: b.client,
+      folders: (id) => {
+        const f = b.folder.store.folders.get(id);
+        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
+      },
+      options: { lingerMs: 5, idlePollMs: 50 },
+    });
+    pushers.push(pusher);
+    await pusher.start();
+    await waitFor(() => b.folder.store.queue.countsByState('fb').done === 2, { timeoutMs: 10_000, message: 'both re-uploads done' });
+    const listing = await writer.client.changesPage(remoteId);
+    const live = new Map(listing.items.filter((i) => !i.deleted).map((i) => [i.path, i]));
+    expect(live.get('docs')).toMatchObject({ kind: 'dir' });
+    expect(live.get('docs/new.txt')).toMatchObject({ kind: 'file', size: 'mine, not synced'.length });
+    expect(b.folder.store.index.get('fb', 'docs')?.syncedRevision).toBe(live.get('docs')?.revision);
+  });
+
+  it('restores a folder deleted here when the remote put a file in it, dropping the queued delete', async () => {
+    await setup();
+    await dirs([['shared', true]]);
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.remove('shared');
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({ shared: 'dir:delete' });
+
+    await writer.commit({ 'shared/theirs.txt': 'from A' });
+    await b.puller.pullNow('fb');
+    expect(b.tree()).toEqual({ 'shared/theirs.txt': 'from A' });
+    expect(b.folder.store.index.get('fb', 'shared')).toMatchObject({ kind: 'dir', syncedRevision: writer.revisions.get('shared') });
+    expect(b.folder.pendingOps()).toEqual({});
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({});
+  });
+});

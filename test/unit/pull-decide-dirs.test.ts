@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { decide, needsHash, type BaseState, type DecideInput, type LocalState, type RemoteState } from '../../main/engine/pull/decide';
+
+// The directory rows of docs/conflict-rules.md (DU1-DU5, DD1-DD6), one test per row.
+const R1 = '1';
+const R2 = '2';
+const dirUp = (revision = R2): RemoteState => ({ kind: 'dir', revision, deleted: false, size: 0, blocks: [] });
+const dirDel = (revision: string | null = R2): RemoteState => ({ kind: 'dir', revision, deleted: true, size: 0, blocks: [] });
+const dirBase = (over: Partial<BaseState> = {}): BaseState => ({ kind: 'dir', syncedRevision: R1, size: 0, mtimeMs: 1000, inode: 9, blocks: null, ...over });
+const absent: LocalState = { type: 'absent' };
+const emptyDir: LocalState = { type: 'dir', empty: true };
+const fullDir: LocalState = { type: 'dir', empty: false };
+const file: LocalState = { type: 'file', size: 3, mtimeMs: 1, inode: 2, blocks: null };
+const link: LocalState = { type: 'other', what: 'symlink' };
+
+const rule = (input: Partial<DecideInput> & Pick<DecideInput, 'remote'>) => {
+  const a = decide({ base: undefined, local: absent, pending: null, ...input });
+  return `${a.kind}/${a.rule}`;
+};
+
+describe('decide: remote directory upsert', () => {
+  it('DU1 skips a revision already synced', () => {
+    expect(rule({ remote: dirUp(R1), base: dirBase(), local: emptyDir })).toBe('skip/DU1');
+    expect(rule({ remote: dirUp(R1), base: dirBase(), local: absent, pending: 'delete' })).toBe('skip/DU1');
+  });
+  it('DU2 creates a directory that is absent, also over a local delete of an older revision', () => {
+    expect(rule({ remote: dirUp() })).toBe('create-dir/DU2');
+    expect(rule({ remote: dirUp(), base: dirBase(), pending: 'delete' })).toBe('create-dir/DU2');
+  });
+  it('DU3 only records a directory that exists here', () => {
+    expect(rule({ remote: dirUp(), local: fullDir })).toBe('record-only/DU3');
+    expect(rule({ remote: dirUp(), local: emptyDir, pending: 'upsert' })).toBe('record-only/DU3');
+  });
+  it('DU4 leaves a local file with the name alone', () => {
+    expect(rule({ remote: dirUp(), local: file })).toBe('skip/DU4');
+  });
+  it('DU5 leaves a symlink or special file alone', () => {
+    expect(rule({ remote: dirUp(), local: link })).toBe('skip/DU5');
+  });
+  it('never asks for a hash for a directory item', () => {
+    expect(needsHash({ remote: dirUp(), base: undefined, local: file, pending: null })).toBe(false);
+  });
+});
+
+describe('decide: remote directory delete', () => {
+  it('DD1 skips a revision already synced', () => {
+    expect(rule({ remote: dirDel(R1), base: dirBase(), local: fullDir })).toBe('skip/DD1');
+  });
+  it('DD2 only records when the directory is gone here too', () => {
+    expect(rule({ remote: dirDel(), base: dirBase() })).toBe('record-only/DD2');
+    expect(rule({ remote: dirDel(null), base: dirBase(), pending: 'delete' })).toBe('record-only/DD2');
+  });
+  it('DD3 keeps and re-uploads a directory never synced here', () => {
+    expect(rule({ remote: dirDel(), local: emptyDir })).toBe('reupload-local/DD3');
+    expect(rule({ remote: dirDel(), base: dirBase({ syncedRevision: null }), local: emptyDir })).toBe('reupload-local/DD3');
+  });
+  it('DD4 removes a synced directory that is empty', () => {
+    expect(rule({ remote: dirDel(), base: dirBase(), local: emptyDir })).toBe('delete-local/DD4');
+    expect(rule({ remote: dirDel(null), base: dirBase(), local: emptyDir })).toBe('delete-local/DD4');
+  });
+  it('DD5 keeps a synced directory that still holds something, and re-uploads it', () => {
+    expect(rule({ remote: dirDel(), base: dirBase(), local: fullDir })).toBe('reupload-local/DD5');
+  });
+  it('DD6 leaves a file, symlink or special file with the name alone', () => {
+    expect(rule({ remote: dirDel(), base: dirBase(), local: file })).toBe('skip/DD6');
+    expect(rule({ remote: dirDel(), base: dirBase(), local: link })).toBe('skip/DD6');
+  });
+  it('keeps the file rules for items without a kind (servers before directories)', () => {
+    const legacy: RemoteState = { revision: R2, deleted: true, size: 0, blocks: [] };
+    expect(rule({ remote: legacy, base: dirBase(), local: fullDir })).toBe('skip/D6');
+  });
+});
