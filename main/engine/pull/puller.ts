@@ -107,7 +107,9 @@ function deepestFirst(plans: readonly Plan[]): Plan[][] {
   const groups = new Map<number, Plan[]>();
   for (const p of plans) {
     const depth = p.entry.path.split('/').length;
-    groups.set(depth, [...(groups.get(depth) ?? []), p]);
+    const group = groups.get(depth);
+    if (group) group.push(p);
+    else groups.set(depth, [p]);
   }
   const depths = [...groups.keys()].sort((a, b) => b - a);
   return depths.map((d) => groups.get(d)!);
