@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
-import { BLOCK_SIZE } from '../../../protocol/constants';
 import { FerryError } from '../../../protocol/errors';
 import type { IndexEntry } from '../../store';
 import type { Logger } from '../../logging';
 import { contentHashOf } from '../hashing';
 import { conflictPath } from './conflict-name';
-import { DirSyncer } from './dir-sync';
 import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { hashLocalFile, type FileHash } from './local-file';
@@ -120,11 +118,17 @@ export function withPolicy(action: Action, keepLocal: boolean | undefined): Acti
   return keepLocal && action.kind === 'delete-local' ? { kind: 'reupload-local', rule: `${action.rule}+keep` } : action;
 }
 
-/**
- * Directory fsyncs after renames are shared: files renamed into one directory at about the
- * same time wait for one fsync that started after their rename, not one each.
- */
-const dirSyncer = new DirSyncer();
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch (error) {
+    // Some file systems (and Windows) refuse fsync on a directory; the rename still stands.
+    if (!['EINVAL', 'EPERM', 'EISDIR', 'EBADF'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
+  } finally {
+    await handle.close();
+  }
+}
 
 /** `<root>/.ferry/tmp`, created as real directories; leftovers of a killed run are removed. */
 export async function prepareTmpDir(root: string): Promise<string> {
@@ -162,8 +166,7 @@ async function writeTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry): Pr
     const start = (i: number) => {
       const hash = entry.blocks[i];
       if (hash !== undefined && pending[i] === undefined) {
-        // The length lets a small block join a batch fetch with other files' blocks.
-        const p = ctx.fetcher.fetch(hash, Math.min(BLOCK_SIZE, entry.size - i * BLOCK_SIZE));
+        const p = ctx.fetcher.fetch(hash);
         p.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
         pending[i] = p;
       }
@@ -179,15 +182,14 @@ async function writeTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry): Pr
     if (written !== entry.size) {
       throw new FerryError('malformed_reply', `The blocks of ${entry.path} hold ${written} bytes, the feed says ${entry.size}`, { retryable: true });
     }
-    // mtime through the open handle, before the fsync that then covers it too.
-    const mtime = new Date(entry.mtime);
-    await handle.utimes(mtime, mtime);
     await handle.sync();
-    const stat = await handle.stat();
-    return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, contentHash: contentHashOf(entry.blocks) };
   } finally {
     await handle.close();
   }
+  const mtime = new Date(entry.mtime);
+  await fsp.utimes(tmp, mtime, mtime);
+  const stat = await fsp.lstat(tmp);
+  return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, contentHash: contentHashOf(entry.blocks) };
 }
 
 /** Renames the local file aside under a free conflict name; returns its relative path. */
@@ -215,7 +217,6 @@ const parentRel = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel
 async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const { entry } = p;
   const tmp = path.join(ctx.tmpDir, `${TMP_PREFIX}${randomUUID()}.part`);
-  let renamed = false;
   try {
     const written = await writeTemp(ctx, tmp, entry);
     await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
@@ -226,10 +227,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     }
     const copyPath = action.kind === 'conflict-copy-then-download' ? await moveAside(ctx, entry, seen.abs) : null;
     await fsp.rename(tmp, seen.abs);
-    renamed = true;
-    // The index says "synced" only once the rename is durable (a lost rename must never read
-    // as a local delete); the fsync is shared with renames into the same directory.
-    await dirSyncer.flush(path.dirname(seen.abs));
+    await fsyncDir(path.dirname(seen.abs));
     ctx.store.transaction(() => {
       ctx.store.index.put({
         folderId: ctx.folderId,
@@ -248,7 +246,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     if (copyPath !== null) return { kind: 'conflict', path: entry.path, rule: action.rule, copyPath, device: entry.device };
     return { kind: 'downloaded', path: entry.path, rule: action.rule };
   } finally {
-    if (!renamed) await fsp.rm(tmp, { force: true });
+    await fsp.rm(tmp, { force: true });
   }
 }
 
@@ -360,7 +358,7 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   } else {
     await fsp.unlink(seen.abs);
   }
-  await dirSyncer.flush(path.dirname(seen.abs));
+  await fsyncDir(path.dirname(seen.abs));
   ctx.store.transaction(() => {
     ctx.store.index.remove(ctx.folderId, entry.path);
     dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, null);
