@@ -55,6 +55,9 @@ export class OperationApplier {
   apply(op: Operation, ctx: ApplyContext): OperationResult {
     const current = this.getEntry.get(ctx.folderId, op.path);
     const liveRevision = current && !current.deleted ? String(current.seq) : null;
+    // A directory has no content: creating one that exists is that directory, whatever base the
+    // client names (two devices making the same folder is no conflict; chaos seed 2).
+    if (op.action === 'upsert' && op.kind === 'dir' && liveRevision !== null && current?.kind === 'dir') return { ok: true, revision: liveRevision };
     // After a delete the client may name the tombstone's revision or null: both mean "absent".
     const baseMatches = op.baseRevision === liveRevision || (current?.deleted === 1 && op.baseRevision === String(current.seq));
     if (!baseMatches) {
