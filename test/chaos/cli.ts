@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+import { runSeed, type SeedResult } from './run-seed';
+
+/**
+ * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--no-faults] [--verbose] [--keep]
+ *
+ * Runs seeds F … F+N-1 (or only S), each with M operations, and prints one line per seed; a
+ * failing seed prints its failures and the command that replays it.
+ */
+const USAGE = `Usage: npm run chaos -- [options]
+  --seeds N      how many seeds to run (default 10), starting at --first (default 1)
+  --seed S       run only seed S (replays a failure)
+  --ops M        user operations per seed (default 60)
+  --devices D    2 or 3 devices (default: the seed picks)
+  --no-faults    no proxy faults, kills or restarts
+  --no-nfd       write every name in NFC (the same plan otherwise)
+  --verbose      print every operation and fault event
+  --keep         keep the temp folder and logs of a failing seed
+  --settle-timeout S  seconds the agents get to converge once faults stop (default 180)`;
+
+function parse(): { seeds: number[]; ops: number; devices?: number; faults: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number } {
+  const { values } = parseArgs({
+    options: {
+      seeds: { type: 'string' },
+      first: { type: 'string' },
+      seed: { type: 'string' },
+      ops: { type: 'string' },
+      devices: { type: 'string' },
+      'no-faults': { type: 'boolean', default: false },
+      'no-nfd': { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'settle-timeout': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (v: string | undefined, name: string, fallback: number) => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) {
+      console.error(`--${name} must be a whole number\n${USAGE}`);
+      process.exit(2);
+    }
+    return n;
+  };
+  const devices = values.devices === undefined ? undefined : int(values.devices, 'devices', 2);
+  if (devices !== undefined && devices !== 2 && devices !== 3) {
+    console.error(`--devices must be 2 or 3\n${USAGE}`);
+    process.exit(2);
+  }
+  const first = int(values.first, 'first', 1);
+  const seeds = values.seed !== undefined ? [int(values.seed, 'seed', 1)] : Array.from({ length: int(values.seeds, 'seeds', 10) }, (_, i) => first + i);
+  return { seeds, ops: int(values.ops, 'ops', 60), ...(devices ? { devices } : {}), faults: !values['no-faults'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000 };
+}
+
+function summary(r: SeedResult): string {
+  const faults = Object.values(r.faultsInjected).reduce((a, b) => a + b, 0);
+  return (
+    `seed ${r.seed}: ${r.failures.length ? 'FAILED' : 'ok'} — ${r.devices} devices, ${r.executed}/${r.ops} ops ran (${r.skipped} skipped), ` +
+    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
+    `${r.concurrentPaths} concurrent paths, ${r.conflictCopies} conflict copies, ${(r.durationMs / 1000).toFixed(1)} s (settle ${(r.settleMs / 1000).toFixed(1)} s)`
+  );
+}
+
+async function main(): Promise<number> {
+  const o = parse();
+  const results: SeedResult[] = [];
+  const started = Date.now();
+  for (const seed of o.seeds) {
+    const r = await runSeed({ seed, ops: o.ops, ...(o.devices ? { devices: o.devices } : {}), faults: o.faults, nfd: o.nfd, verbose: o.verbose, keep: o.keep, settleTimeoutMs: o.settleTimeoutMs });
+    results.push(r);
+    console.log(summary(r));
+    if (r.failures.length) {
+      for (const f of r.failures) console.log(`    ${f}`);
+      console.log(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.nfd ? '' : ' --no-nfd'} --verbose`);
+    }
+  }
+  const failed = results.filter((r) => r.failures.length);
+  const sum = (f: (r: SeedResult) => number) => results.reduce((n, r) => n + f(r), 0);
+  const faults = sum((r) => Object.values(r.faultsInjected).reduce((a, b) => a + b, 0));
+  console.log(
+    `\n${results.length} seeds, ${sum((r) => r.executed)} operations ran (${sum((r) => r.ops)} planned), ${faults} proxy faults, ` +
+      `${sum((r) => r.agentKills)} agent kills, ${sum((r) => r.serverRestarts)} server restarts, ${sum((r) => r.conflictCopies)} conflict copies; ` +
+      `${failed.length} failed${failed.length ? ` (seeds ${failed.map((r) => r.seed).join(', ')})` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min`,
+  );
+  return failed.length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
+import path from 'node:path';
+import { connectToAgent, type ControlClient } from '../../main/control/control-client';
+import { SyncApiClient } from '../../main/remote';
+import { FaultProxy } from '../fakes/fault-proxy';
+import { spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
+import { waitFor } from '../helpers/wait';
+
+/**
+ * The processes of one chaos run: `ferry server` on a fixed port (so a restart keeps it), the
+ * fault proxy in front of it, and one `ferry agent` per device, each in its own child
+ * process with its own data directory and real folder, talking to the server through the proxy.
+ */
+export const FOLDER_ID = 'chaos';
+
+export interface Device {
+  index: number;
+  name: string;
+  dataDir: string;
+  root: string;
+  proc: RunningFerry | null;
+  client: ControlClient | null;
+  kills: number;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export class Cluster {
+  readonly token = randomBytes(24).toString('hex');
+  readonly devices: Device[] = [];
+  /** A client straight to the server (not through the proxy), for the checks. */
+  api!: SyncApiClient;
+  proxy!: FaultProxy;
+  serverRestarts = 0;
+  private server: RunningFerry | null = null;
+  private port = 0;
+  private readonly serverDir: string;
+  private readonly configFile: string;
+  /** Output of processes that ended, for the failure report. */
+  readonly ended: string[] = [];
+
+  constructor(
+    private readonly dir: string,
+    deviceCount: number,
+    private readonly proxySeed: number,
+  ) {
+    this.serverDir = path.join(dir, 'server');
+    this.configFile = path.join(dir, 'agent-config.json');
+    for (let i = 0; i < deviceCount; i++) {
+      const name = `dev-${String.fromCharCode(97 + i)}`;
+      this.devices.push({ index: i, name, dataDir: path.join(dir, `${name}-data`), root: path.join(dir, name), proc: null, client: null, kills: 0 });
+    }
+  }
+
+  get serverUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    // A randomized run deletes many of few files: the mass-delete guard would only ask the user.
+    writeFileSync(this.configFile, JSON.stringify({ massDeletePercent: 100 }));
+    this.port = await freePort();
+    await this.startServer();
+    this.api = new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
+    this.proxy = await FaultProxy.start({ target: this.serverUrl, seed: this.proxySeed });
+    for (const d of this.devices) mkdirSync(d.root, { recursive: true });
+    await Promise.all(this.devices.map((d) => this.startAgent(d.index)));
+  }
+
+  private async startServer(): Promise<void> {
+    // The port was just freed by the previous server (or picked): binding may race briefly.
+    await waitFor(
+      async () => {
+        const proc = spawnFerry(['server', '--data', this.serverDir, '--port', String(this.port), '--token', this.token, '--sync-budget-ms', '2000']);
+        try {
+          await proc.line(/listening on http/, 30_000);
+          this.server = proc;
+          return true;
+        } catch (error) {
+          await proc.stop('SIGKILL');
+          if (!/EADDRINUSE/.test(proc.stderr() + proc.stdout())) throw error;
+          return false;
+        }
+      },
+      { timeoutMs: 30_000, intervalMs: 100, message: `ferry server to listen on port ${this.port}` },
+    );
+  }
+
+  async restartServer(hard: boolean): Promise<void> {
+    const old = this.server;
+    this.server = null;
+    if (old) {
+      const { signal, code } = await old.stop(hard ? 'SIGKILL' : 'SIGTERM');
+      if (!hard && code !== 0) this.ended.push(`server stopped with code ${code} / ${signal}: ${old.stderr()}`);
+    }
+    this.serverRestarts++;
+    await this.startServer();
+  }
+
+  async startAgent(index: number): Promise<void> {
+    const d = this.devices[index]!;
+    if (d.proc) return;
+    const proc = spawnFerry([
+      'agent', '--data', d.dataDir, '--server', this.proxy.url, '--token', this.token, '--folder', `${d.root}=${FOLDER_ID}`,
+      '--device-name', d.name, '--config', this.configFile, '--log-level', 'info',
+    ]);
+    d.proc = proc;
+    await proc.line(/^control: http/, 30_000);
+    d.client = await connectToAgent(d.dataDir);
+  }
+
+  async killAgent(index: number): Promise<void> {
+    const d = this.devices[index]!;
+    const proc = d.proc;
+    if (!proc) return;
+    d.proc = null;
+    d.client = null;
+    d.kills++;
+    await proc.stop('SIGKILL');
+  }
+
+  /** Everything back up: the proxy online, without rules; the server and every agent running. */
+  async heal(): Promise<void> {
+    this.proxy.clearRules();
+    await this.proxy.goOnline();
+    if (!this.server) await this.startServer();
+    for (const d of this.devices) if (!d.proc) await this.startAgent(d.index);
+  }
+
+  /** Where to look when a seed fails. */
+  logs(): string[] {
+    return [path.join(this.serverDir, 'logs', 'server.log'), ...this.devices.map((d) => path.join(d.dataDir, 'logs', 'agent.log'))];
+  }
+
+  async close(): Promise<void> {
+    const procs = [...this.devices.map((d) => d.proc), this.server].filter((p): p is RunningFerry => p !== null);
+    await Promise.all(
+      procs.map(async (p) => {
+        const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+        await p.stop('SIGTERM');
+        clearTimeout(timer);
+      }),
+    );
+    for (const d of this.devices) {
+      d.proc = null;
+      d.client = null;
+    }
+    this.server = null;
+    this.api?.close();
+    await this.proxy?.close();
+  }
+}

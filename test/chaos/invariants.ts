@@ -1,0 +1,57 @@
+import type { Status } from '../../preload/contract';
+import { conflictOrigin, isConflictCopyOf, isConflictName, type Ledger } from './ledger';
+import { diffTrees, type Tree } from './snapshot';
+
+/**
+ * The four invariants of a settled run. Each failure is one line saying which invariant,
+ * which device and which path, so a failing seed reads as a diff.
+ */
+export interface CheckInput {
+  server: Tree;
+  devices: Array<{ name: string; tree: Tree; status: Status }>;
+  ledger: Ledger;
+  compareEmptyDirs: boolean;
+}
+
+export const BUSY_STATES = ['pending', 'in_flight', 'retry_wait', 'failed'] as const;
+
+export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: CheckInput): string[] {
+  const failures: string[] = [];
+  const fail = (n: number, line: string) => failures.push(`[${n}] ${line}`);
+
+  // 1. Convergence: every folder equals the server; queues empty, nothing failed.
+  for (const d of devices) {
+    for (const line of diffTrees(d.name, d.tree, server, compareEmptyDirs)) fail(1, line);
+    for (const [p, file] of d.tree.files) {
+      const s = server.files.get(p);
+      if (s?.hash && file.hash && s.hash !== file.hash) fail(1, `${d.name}: ${JSON.stringify(p)} has other bytes than the server`);
+    }
+    const busy = BUSY_STATES.filter((s) => (d.status.counts[s] ?? 0) > 0).map((s) => `${s} ${d.status.counts[s]}`);
+    if (busy.length) fail(1, `${d.name}: queue not empty (${busy.join(', ')})`);
+    if (d.status.state !== 'idle') fail(1, `${d.name}: agent is ${d.status.state}, not idle`);
+  }
+
+  // 2. No data loss: every version a user wrote (and no user knowingly replaced) is on the
+  // server at its path or as a conflict copy of it.
+  const byHash = new Map<string, string[]>();
+  for (const [p, f] of server.files) if (f.hash) byHash.set(f.hash, [...(byHash.get(f.hash) ?? []), p]);
+  for (const v of ledger.live) {
+    const at = byHash.get(v.hash) ?? [];
+    if (at.some((p) => p === v.path || isConflictCopyOf(v.path, p))) continue;
+    const elsewhere = at.length ? ` (its bytes are at ${at.map((p) => JSON.stringify(p)).join(', ')})` : '';
+    fail(2, `lost: ${v.device}'s version ${v.hash.slice(0, 12)} of ${JSON.stringify(v.path)} (written at step ${v.step})${elsewhere}`);
+  }
+
+  // 3. No spurious conflicts: a conflict copy only for a path two devices wrote concurrently.
+  for (const p of server.files.keys()) {
+    if (!isConflictName(p) || ledger.movedCopies.has(p)) continue;
+    const origin = conflictOrigin(p);
+    if (!ledger.concurrent.has(origin)) fail(3, `spurious conflict copy ${JSON.stringify(p)}: no concurrent edits of ${JSON.stringify(origin)}`);
+  }
+
+  // 4. No temp or partial files left.
+  for (const d of devices) for (const t of d.tree.temps) fail(4, `${d.name}: left behind ${JSON.stringify(t)}`);
+  return failures;
+}
+
+export const conflictCopies = (tree: Tree): string[] => [...tree.files.keys()].filter(isConflictName);

@@ -1,0 +1,72 @@
+import path from 'node:path';
+
+/**
+ * What the users did, as the invariants need it: every version a user wrote that no user
+ * knowingly replaced since (invariant 2), and which paths two devices wrote without one
+ * having seen the other's version (invariant 3). Paths are keyed in NFC, as the server keys them.
+ */
+export const EMPTY_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+export interface Version {
+  device: string;
+  path: string;
+  hash: string;
+  step: number;
+}
+
+const CONFLICT_GROUP = / \(conflict from [^()]* \d{4}-\d{2}-\d{2} \d{6}(?: \d+)?\)/g;
+
+export const nfc = (p: string): string => p.normalize('NFC');
+export const isConflictName = (p: string): boolean => new RegExp(CONFLICT_GROUP.source).test(path.posix.basename(p));
+
+/** The path a conflict copy was made from ("a/x (conflict from B 2030-01-01 120000).txt" → "a/x.txt"). */
+export function conflictOrigin(p: string): string {
+  const dir = path.posix.dirname(p);
+  const base = path.posix.basename(p).replace(CONFLICT_GROUP, '');
+  return dir === '.' ? base : `${dir}/${base}`;
+}
+
+export const isConflictCopyOf = (original: string, candidate: string): boolean =>
+  candidate !== original && isConflictName(candidate) && conflictOrigin(candidate) === original;
+
+export class Ledger {
+  /** Versions written by users and not knowingly replaced (by any user) since. */
+  readonly live: Version[] = [];
+  /** NFC paths two devices wrote (or deleted) concurrently. */
+  readonly concurrent = new Set<string>();
+  /** Conflict copies a user moved (with their folder): they are not new conflicts. */
+  readonly movedCopies = new Set<string>();
+  private readonly lastOp = new Map<string, { device: string; hash: string | null }>();
+  /** Total user writes recorded. */
+  writes = 0;
+
+  /**
+   * The user of `device` replaces (overwrites, deletes, renames away) what it sees at `p`:
+   * `before` is the hash on its disk right before (null: nothing there).
+   */
+  replace(device: string, p: string, before: string | null): void {
+    const key = nfc(p);
+    const last = this.lastOp.get(key);
+    if (last && last.device !== device && last.hash !== before) this.concurrent.add(key);
+    if (before === null) return;
+    for (let i = this.live.length - 1; i >= 0; i--) {
+      const v = this.live[i]!;
+      if (v.hash !== before) continue;
+      // Identical empty files are everywhere: only the one at this path (or its copies) goes.
+      if (before === EMPTY_HASH && v.path !== key && !isConflictCopyOf(v.path, key)) continue;
+      this.live.splice(i, 1);
+    }
+  }
+
+  write(device: string, p: string, hash: string, step: number): void {
+    const key = nfc(p);
+    this.writes++;
+    this.live.push({ device, path: key, hash, step });
+    this.lastOp.set(key, { device, hash });
+    if (isConflictName(key)) this.movedCopies.add(key);
+  }
+
+  deleted(device: string, p: string): void {
+    this.lastOp.set(nfc(p), { device, hash: null });
+  }
+}

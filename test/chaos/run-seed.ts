@@ -1,0 +1,225 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Status } from '../../preload/contract';
+import { Cluster, FOLDER_ID } from './cluster';
+import { describeEvent, makeFaultPlan, type FaultEvent } from './faults';
+import { BUSY_STATES, checkInvariants, conflictCopies } from './invariants';
+import { Ledger } from './ledger';
+import { createRng, deriveSeed } from './rng';
+import { diffTrees, fetchContents, localTree, serverTree } from './snapshot';
+import { Executor, makePlan, type Op } from './workload';
+
+/**
+ * Turn on once the Sync API carries directories (`kind` in protocol/changes.ts ChangeItem):
+ * then empty folders are compared too. Until then directories are compared as the files imply.
+ */
+export const COMPARE_EMPTY_DIRECTORIES = false;
+
+export interface SeedOptions {
+  seed: number;
+  ops: number;
+  /** 2 or 3; by default the seed picks. */
+  devices?: number;
+  faults?: boolean;
+  /** Names in NFD as well as NFC (default true). Off, the same plan uses NFC names only. */
+  nfd?: boolean;
+  verbose?: boolean;
+  /** Keep the temp folder of a failing seed (its path is printed). */
+  keep?: boolean;
+  settleTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface SeedResult {
+  seed: number;
+  devices: number;
+  ops: number;
+  executed: number;
+  skipped: number;
+  writes: number;
+  concurrentPaths: number;
+  conflictCopies: number;
+  faultsInjected: Record<string, number>;
+  agentKills: number;
+  serverRestarts: number;
+  /** Failed queue items retried during settle (a fault outlasted the retry limit). */
+  retriedAfterFaults: number;
+  /** Items still waiting out a conflict recheck 20 s into the settle, retried at once. */
+  forcedRechecks: number;
+  durationMs: number;
+  settleMs: number;
+  failures: string[];
+  keptDir?: string;
+}
+
+function describeOp(op: Op): string {
+  const j = JSON.stringify;
+  switch (op.kind) {
+    case 'write':
+    case 'append':
+      return `dev${op.device} ${op.kind} ${j(op.path)} ${op.size} B`;
+    case 'truncate':
+      return `dev${op.device} truncate ${j(op.path)} to ${op.to}`;
+    case 'delete':
+    case 'mkdir':
+    case 'delete-dir':
+      return `dev${op.device} ${op.kind} ${j(op.path)}`;
+    case 'rename':
+    case 'rename-dir':
+      return `dev${op.device} ${op.kind} ${j(op.from)} → ${j(op.to)}`;
+    case 'burst':
+      return `burst ${j(op.path)} on ${op.writes.map((w) => `dev${w.device} (${w.size} B)`).join(', ')}`;
+  }
+}
+
+export async function runSeed(options: SeedOptions): Promise<SeedResult> {
+  const started = Date.now();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const vlog = options.verbose ? log : () => undefined;
+  const seed = options.seed >>> 0;
+  const devices = options.devices ?? createRng(deriveSeed(seed, 'devices')).int(2, 3);
+  const plan = makePlan(deriveSeed(seed, 'workload'), devices, options.ops, { nfd: options.nfd ?? true });
+  const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true);
+  const dir = mkdtempSync(path.join(os.tmpdir(), `ferry-chaos-${seed}-`));
+  const cluster = new Cluster(dir, devices, faults.proxySeed);
+  const ledger = new Ledger();
+  const executor = new Executor(cluster.devices, ledger, vlog);
+  const result: SeedResult = {
+    seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, retriedAfterFaults: 0, forcedRechecks: 0, durationMs: 0, settleMs: 0, failures: [],
+  };
+
+  const applyEvent = async (e: FaultEvent): Promise<void> => {
+    vlog(`  ! ${describeEvent(e)}`);
+    if (e.kind === 'kill-agent') await cluster.killAgent(e.device);
+    else if (e.kind === 'start-agent') await cluster.startAgent(e.device);
+    else if (e.kind === 'restart-server') await cluster.restartServer(e.hard);
+    else if (e.kind === 'proxy-offline') await cluster.proxy.goOffline();
+    else await cluster.proxy.goOnline();
+  };
+
+  try {
+    await cluster.start();
+    for (const rule of faults.rules) cluster.proxy.add(rule);
+    vlog(`seed ${seed}: ${devices} devices, ${plan.ops.length} ops, ${faults.rules.length} proxy rules, ${[...faults.events.values()].flat().length} process events in ${dir}`);
+
+    for (let step = 0; step < plan.ops.length; step++) {
+      for (const e of faults.events.get(step) ?? []) await applyEvent(e);
+      const op = plan.ops[step]!;
+      vlog(`${String(step).padStart(4)} ${describeOp(op)}`);
+      await executor.run(op, step);
+      const pause = plan.pauses[step]!;
+      if (pause > 0) await delay(pause);
+    }
+
+    const settleStart = Date.now();
+    await cluster.heal();
+    const settled = await settle(cluster, options.settleTimeoutMs ?? 180_000, vlog);
+    result.settleMs = Date.now() - settleStart;
+    result.retriedAfterFaults = settled.retried;
+    result.forcedRechecks = settled.rechecks;
+    if (!settled.ok) {
+      result.failures.push(`[1] did not converge within ${Math.round((options.settleTimeoutMs ?? 180_000) / 1000)} s after the faults stopped:`, ...settled.last.map((l) => `    ${l}`));
+    } else {
+      const server = await serverTree(cluster.api, FOLDER_ID);
+      const problems = await fetchContents(cluster.api, server);
+      result.failures.push(...problems.map((p) => `[1] ${p}`));
+      const trees = await Promise.all(cluster.devices.map((d) => localTree(d.root)));
+      const statuses = await Promise.all(cluster.devices.map((d) => d.client!.call('getStatus', {})));
+      result.failures.push(
+        ...checkInvariants({
+          server,
+          devices: cluster.devices.map((d, i) => ({ name: d.name, tree: trees[i]!, status: statuses[i]! })),
+          ledger,
+          compareEmptyDirs: COMPARE_EMPTY_DIRECTORIES,
+        }),
+      );
+      result.conflictCopies = conflictCopies(server).length;
+    }
+  } catch (error) {
+    result.failures.push(`harness error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  } finally {
+    result.executed = executor.stats.executed;
+    result.skipped = executor.stats.skipped;
+    result.writes = ledger.writes;
+    result.concurrentPaths = ledger.concurrent.size;
+    result.agentKills = cluster.devices.reduce((n, d) => n + d.kills, 0);
+    result.serverRestarts = cluster.serverRestarts;
+    for (const entry of cluster.proxy?.log ?? []) if (entry.fault) result.faultsInjected[entry.fault] = (result.faultsInjected[entry.fault] ?? 0) + 1;
+    await cluster.close().catch((error: unknown) => result.failures.push(`cleanup: ${String(error)}`));
+    if (result.failures.length && options.keep) {
+      result.keptDir = dir;
+      result.failures.push(`logs: ${cluster.logs().join(' ')}`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    result.durationMs = Date.now() - started;
+  }
+  return result;
+}
+
+const busy = (s: Status) => BUSY_STATES.reduce((n, k) => n + (s.counts[k] ?? 0), 0);
+
+/**
+ * Waits (on conditions, with a deadline) until every agent is idle with an empty queue and
+ * every folder equals the server, twice in a row with a "Sync now" in between. Items that
+ * failed during the faults are retried, as a user would; folders paused by the mass-delete
+ * guard are confirmed.
+ */
+async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) => void): Promise<{ ok: boolean; retried: number; rechecks: number; last: string[] }> {
+  const start = Date.now();
+  const deadline = start + timeoutMs;
+  let retried = 0;
+  let rechecks = 0;
+  const recheckedAt = new Map<string, number>();
+  let lastKick = 0;
+  let equalRounds = 0;
+  let last: string[] = ['no round completed'];
+  const kick = async () => {
+    lastKick = Date.now();
+    await Promise.all(cluster.devices.map((d) => d.client!.call('syncNow', {})));
+  };
+  await kick();
+  while (Date.now() < deadline) {
+    const statuses = await Promise.all(cluster.devices.map((d) => d.client!.call('getStatus', {})));
+    for (const [i, s] of statuses.entries()) {
+      const client = cluster.devices[i]!.client!;
+      if (s.counts.failed > 0) {
+        const page = await client.call('listQueue', { state: 'failed', limit: 20 });
+        vlog(`  settle: ${cluster.devices[i]!.name} retries ${s.counts.failed} failed: ${page.items.map((q) => `${q.path} (${q.error?.code})`).join(', ')}`);
+        retried += (await client.call('retry', { all: true })).retried;
+      }
+      for (const f of s.folders) if (f.state === 'paused_mass_delete') await client.call('confirmMassDelete', { folderId: f.id });
+      // A conflict is looked at again after a minute; past 20 s of settling, do it now (Retry).
+      if (s.counts.retry_wait > 0 && Date.now() - start > 20_000) {
+        const page = await client.call('listQueue', { state: 'retry_wait', limit: 20 });
+        const due = (q: { id: number; nextAttemptAt: string | null }) =>
+          q.nextAttemptAt !== null && Date.parse(q.nextAttemptAt) - Date.now() > 5_000 && Date.now() - (recheckedAt.get(`${i}:${q.id}`) ?? 0) > 15_000;
+        for (const q of page.items.filter(due)) {
+          recheckedAt.set(`${i}:${q.id}`, Date.now());
+          vlog(`  settle: ${cluster.devices[i]!.name} rechecks ${q.path} now (${q.error?.code}: ${q.error?.message})`);
+          rechecks += (await client.call('retry', { id: q.id })).retried;
+        }
+      }
+    }
+    const quiet = statuses.every((s) => s.state === 'idle' && busy(s) === 0);
+    if (quiet) {
+      const server = await serverTree(cluster.api, FOLDER_ID);
+      const trees = await Promise.all(cluster.devices.map((d) => localTree(d.root)));
+      last = cluster.devices.flatMap((d, i) => diffTrees(d.name, trees[i]!, server, COMPARE_EMPTY_DIRECTORIES));
+      if (last.length === 0) {
+        if (++equalRounds >= 2) return { ok: true, retried, rechecks, last };
+        await kick();
+        continue;
+      }
+    } else {
+      last = statuses.map((s, i) => `${cluster.devices[i]!.name}: ${s.state}, ${JSON.stringify(s.counts)}${s.folders.map((f) => ` ${f.id}=${f.state}${f.error ? ` (${f.error})` : ''}`).join('')}`);
+    }
+    equalRounds = 0;
+    if (Date.now() - lastKick > 3000) await kick();
+    await delay(200);
+  }
+  return { ok: false, retried, rechecks, last };
+}

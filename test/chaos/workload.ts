@@ -1,0 +1,397 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { Ledger } from './ledger';
+import { createRng, seededBytes, type Rng } from './rng';
+
+/**
+ * The seeded workload: a plan of user operations on every device, generated from the seed
+ * alone (so a seed replays the same plan), and an executor that runs them on the real
+ * folders while the agents sync. The plan is made against a model that assumes instant sync;
+ * on the real disk an operation whose target is not there (yet, or any more) is skipped,
+ * and a write to an absent file creates it, as a user's editor would.
+ */
+
+export type Op =
+  | { kind: 'write'; device: number; path: string; size: number; content: number }
+  | { kind: 'append'; device: number; path: string; size: number; content: number }
+  | { kind: 'truncate'; device: number; path: string; to: number }
+  | { kind: 'delete'; device: number; path: string }
+  | { kind: 'rename'; device: number; from: string; to: string }
+  | { kind: 'mkdir'; device: number; path: string }
+  | { kind: 'rename-dir'; device: number; from: string; to: string }
+  | { kind: 'delete-dir'; device: number; path: string }
+  /** The same path written on several devices at once (within the same second). */
+  | { kind: 'burst'; path: string; writes: Array<{ device: number; size: number; content: number }> };
+
+/** Names in NFC and in NFD (the same text, other bytes), plus case variants. */
+const NFD = (s: string) => s.normalize('NFD');
+const ALL_FILE_NAMES = [
+  'notes.txt', 'Notes.txt', 'report.md', 'data.bin', 'empty', '.hidden', 'a.tar.gz', 'README', 'IMG_0001.JPG',
+  'café.txt', NFD('café.txt'), 'naïve résumé.pdf', NFD('naïve résumé.pdf'), '日本語.txt', 'x', 'Ünïcödé.log',
+];
+/** Disjoint from the file names (also ignoring case), so a path is always a file or always a folder. */
+const ALL_DIR_NAMES = ['docs', 'Docs', 'photos', 'a', 'b', 'deep', 'Ärger', NFD('Ärger'), 'new folder', 'ü'];
+
+export interface Plan {
+  devices: number;
+  ops: Op[];
+  /** Milliseconds to wait after each op (0: the next op follows at once). */
+  pauses: number[];
+}
+
+function pickSize(rng: Rng): number {
+  return rng.weighted<() => number>([
+    [() => 0, 8],
+    [() => rng.int(1, 100), 30],
+    [() => rng.int(101, 64 * 1024), 45],
+    [() => rng.int(64 * 1024, 1024 * 1024), 12],
+    [() => rng.int(1024 * 1024, 5 * 1024 * 1024), 5],
+  ])();
+}
+
+
+const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
+const flipCase = (name: string) => (name === name.toLowerCase() ? name.toUpperCase() : name.toLowerCase());
+
+/** Generates the plan from the seed only. */
+export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean } = {}): Plan {
+  const rng = createRng(seed);
+  // Without NFD the NFD names are written in NFC: the plan (and its random choices) stays the same.
+  const FILE_NAMES = options.nfd === false ? ALL_FILE_NAMES.map((n) => n.normalize('NFC')) : ALL_FILE_NAMES;
+  const DIR_NAMES = options.nfd === false ? ALL_DIR_NAMES.map((n) => n.normalize('NFC')) : ALL_DIR_NAMES;
+  const randomDir = () => {
+    const depth = rng.weighted([[0, 3], [1, 4], [2, 2], [3, 1]] as const);
+    const parts: string[] = [];
+    for (let i = 0; i < depth; i++) parts.push(rng.pick(DIR_NAMES));
+    return parts.join('/');
+  };
+  // The model: what the shared folder holds if sync were instant.
+  const files = new Set<string>();
+  const dirs = new Set<string>();
+  const addParents = (p: string) => {
+    for (let d = path.posix.dirname(p); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
+  };
+  const under = (set: Set<string>, dir: string) => [...set].filter((p) => p.startsWith(dir + '/'));
+  const existingFile = () => (files.size ? rng.pick([...files].sort()) : null);
+  const existingDir = () => (dirs.size ? rng.pick([...dirs].sort()) : null);
+
+  const ops: Op[] = [];
+  const pauses: number[] = [];
+  while (ops.length < opCount) {
+    const device = rng.int(0, devices - 1);
+    const kind = rng.weighted([
+      ['create', 22], ['modify', 14], ['append', 9], ['truncate', 5], ['delete', 8], ['rename', 10],
+      ['mkdir', 4], ['rename-dir', 4], ['delete-dir', 2], ['burst', 9],
+    ] as const);
+    let op: Op | null = null;
+    const target = existingFile();
+    switch (kind) {
+      case 'create':
+      case 'modify': {
+        const p = kind === 'modify' && target ? target : join(randomDir(), rng.pick(FILE_NAMES));
+        op = { kind: 'write', device, path: p, size: pickSize(rng), content: rng.seed() };
+        break;
+      }
+      case 'append':
+        if (target) op = { kind: 'append', device, path: target, size: rng.weighted([[() => rng.int(1, 200), 3], [() => pickSize(rng), 1]] as const)(), content: rng.seed() };
+        break;
+      case 'truncate':
+        if (target) op = { kind: 'truncate', device, path: target, to: rng.chance(0.3) ? 0 : rng.int(0, 4096) };
+        break;
+      case 'delete':
+        if (target) op = { kind: 'delete', device, path: target };
+        break;
+      case 'rename':
+        if (target) {
+          const base = path.posix.basename(target);
+          const dir = path.posix.dirname(target) === '.' ? '' : path.posix.dirname(target);
+          const to = rng.weighted<() => string>([
+            [() => join(dir, flipCase(base)), 3], // case-only
+            [() => join(dir, rng.pick(FILE_NAMES)), 3],
+            [() => join(randomDir(), base), 4], // move
+          ])();
+          if (to !== target) op = { kind: 'rename', device, from: target, to };
+        }
+        break;
+      case 'mkdir':
+        op = { kind: 'mkdir', device, path: join(randomDir(), rng.pick(DIR_NAMES)) };
+        break;
+      case 'rename-dir': {
+        const from = existingDir();
+        if (!from) break;
+        const parent = path.posix.dirname(from) === '.' ? '' : path.posix.dirname(from);
+        const to = rng.chance(0.4) ? join(parent, flipCase(path.posix.basename(from))) : join(randomDir(), rng.pick(DIR_NAMES));
+        if (to !== from && !to.startsWith(from + '/') && !dirs.has(to) && !files.has(to)) op = { kind: 'rename-dir', device, from, to };
+        break;
+      }
+      case 'delete-dir': {
+        const dir = existingDir();
+        if (dir) op = { kind: 'delete-dir', device, path: dir };
+        break;
+      }
+      case 'burst': {
+        if (devices < 2) break;
+        const p = target && rng.chance(0.7) ? target : join(randomDir(), rng.pick(FILE_NAMES));
+        const count = rng.int(2, devices);
+        const order = [...Array(devices).keys()].sort(() => rng.next() - 0.5).slice(0, count);
+        op = { kind: 'burst', path: p, writes: order.map((d) => ({ device: d, size: pickSize(rng), content: rng.seed() })) };
+        break;
+      }
+    }
+    if (!op) continue;
+    // Keep the model in step.
+    switch (op.kind) {
+      case 'write':
+      case 'append':
+      case 'burst':
+        files.add(op.path);
+        addParents(op.path);
+        break;
+      case 'delete':
+        files.delete(op.path);
+        break;
+      case 'rename':
+        files.delete(op.from);
+        files.add(op.to);
+        addParents(op.to);
+        break;
+      case 'mkdir':
+        dirs.add(op.path);
+        addParents(op.path);
+        break;
+      case 'rename-dir': {
+        const { from, to } = op;
+        for (const f of under(files, from)) {
+          files.delete(f);
+          files.add(to + f.slice(from.length));
+        }
+        for (const d of [from, ...under(dirs, from)]) {
+          dirs.delete(d);
+          dirs.add(to + d.slice(from.length));
+        }
+        addParents(to);
+        break;
+      }
+      case 'delete-dir':
+        for (const f of under(files, op.path)) files.delete(f);
+        for (const d of [op.path, ...under(dirs, op.path)]) dirs.delete(d);
+        break;
+      default:
+        break;
+    }
+    ops.push(op);
+    pauses.push(rng.weighted<() => number>([[() => 0, 3], [() => rng.int(20, 200), 5], [() => rng.int(300, 1200), 2]])());
+  }
+  return { devices, ops, pauses };
+}
+
+// ── executing on real folders ──
+
+export interface DeviceFolder {
+  name: string;
+  root: string;
+}
+
+export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** Unique bytes: a header naming the write, then seeded bytes (truncated for tiny sizes). */
+export function contentOf(tag: string, seed: number, size: number): Buffer {
+  if (size === 0) return Buffer.alloc(0);
+  const head = Buffer.from(`${tag}\n`);
+  return Buffer.concat([head, seededBytes(seed, Math.max(0, size - head.length))]).subarray(0, size);
+}
+
+async function readFileOrNull(abs: string): Promise<Buffer | null> {
+  try {
+    const st = await fsp.lstat(abs);
+    if (!st.isFile()) return null;
+    return await fsp.readFile(abs);
+  } catch {
+    return null;
+  }
+}
+
+/** Files under a directory (relative '/'-paths) with their content hashes. */
+async function filesUnder(abs: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  async function walk(dir: string, rel: string): Promise<void> {
+    let entries;
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(dir, e.name), r);
+      else if (e.isFile()) {
+        const data = await readFileOrNull(path.join(dir, e.name));
+        if (data) out.set(r, sha256(data));
+      }
+    }
+  }
+  await walk(abs, '');
+  return out;
+}
+
+export interface ExecStats {
+  executed: number;
+  skipped: number;
+  byKind: Record<string, number>;
+}
+
+/** Runs plan operations on the device folders and records them in the ledger. */
+export class Executor {
+  readonly stats: ExecStats = { executed: 0, skipped: 0, byKind: {} };
+
+  constructor(
+    private readonly devices: DeviceFolder[],
+    private readonly ledger: Ledger,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
+
+  async run(op: Op, step: number): Promise<void> {
+    let done: boolean;
+    try {
+      done = await this.exec(op, step);
+    } catch (error) {
+      // The sync engine moves things under the user's feet: a race is a skipped op, not a failure.
+      this.log(`step ${step}: ${op.kind} skipped (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      done = false;
+    }
+    if (done) {
+      this.stats.executed++;
+      this.stats.byKind[op.kind] = (this.stats.byKind[op.kind] ?? 0) + 1;
+    } else {
+      this.stats.skipped++;
+    }
+  }
+
+  /**
+   * The on-disk path a user means: a name that is already there in the other Unicode form is
+   * the one the user sees and opens (a user never makes both forms of one name on one device).
+   */
+  private async abs(device: number, rel: string): Promise<string> {
+    let dir = this.devices[device]!.root;
+    for (const part of rel.split('/')) {
+      const names = await fsp.readdir(dir).catch(() => [] as string[]);
+      const seen = names.includes(part) ? part : names.find((n) => n.normalize('NFC') === part.normalize('NFC'));
+      dir = path.join(dir, seen ?? part);
+    }
+    return dir;
+  }
+
+  private name(device: number): string {
+    return this.devices[device]!.name;
+  }
+
+  private async exec(op: Op, step: number): Promise<boolean> {
+    switch (op.kind) {
+      case 'write':
+        return this.write(op.device, op.path, contentOf(`${step}:${op.device}`, op.content, op.size), step);
+      case 'burst': {
+        const results = await Promise.all(
+          op.writes.map((w) => this.write(w.device, op.path, contentOf(`${step}:${w.device}`, w.content, w.size), step).catch(() => false)),
+        );
+        return results.some(Boolean);
+      }
+      case 'append': {
+        const abs = await this.abs(op.device, op.path);
+        const before = await readFileOrNull(abs);
+        const extra = contentOf(`${step}:${op.device}+`, op.content, op.size);
+        if (!before) return this.write(op.device, op.path, extra, step);
+        await fsp.appendFile(abs, extra);
+        this.ledger.replace(this.name(op.device), op.path, sha256(before));
+        this.ledger.write(this.name(op.device), op.path, sha256(Buffer.concat([before, extra])), step);
+        return true;
+      }
+      case 'truncate': {
+        const abs = await this.abs(op.device, op.path);
+        const before = await readFileOrNull(abs);
+        if (!before) return false;
+        const to = Math.min(op.to, before.length);
+        await fsp.truncate(abs, to);
+        this.ledger.replace(this.name(op.device), op.path, sha256(before));
+        this.ledger.write(this.name(op.device), op.path, sha256(before.subarray(0, to)), step);
+        return true;
+      }
+      case 'delete': {
+        const abs = await this.abs(op.device, op.path);
+        const before = await readFileOrNull(abs);
+        if (!before) return false;
+        await fsp.rm(abs);
+        this.ledger.replace(this.name(op.device), op.path, sha256(before));
+        this.ledger.deleted(this.name(op.device), op.path);
+        return true;
+      }
+      case 'rename': {
+        const from = await this.abs(op.device, op.from);
+        const to = await this.abs(op.device, op.to);
+        const before = await readFileOrNull(from);
+        if (!before) return false;
+        const st = await fsp.lstat(to).catch(() => null);
+        if (st && !st.isFile()) return false;
+        const toBefore = await readFileOrNull(to);
+        await fsp.mkdir(path.dirname(to), { recursive: true });
+        await fsp.rename(from, to);
+        const device = this.name(op.device);
+        const hash = sha256(before);
+        this.ledger.replace(device, op.from, hash);
+        this.ledger.deleted(device, op.from);
+        this.ledger.replace(device, op.to, toBefore ? sha256(toBefore) : null);
+        this.ledger.write(device, op.to, hash, step);
+        return true;
+      }
+      case 'mkdir':
+        await fsp.mkdir(await this.abs(op.device, op.path), { recursive: true });
+        return true;
+      case 'rename-dir': {
+        const from = await this.abs(op.device, op.from);
+        const to = await this.abs(op.device, op.to);
+        if (!(await fsp.lstat(from).catch(() => null))?.isDirectory()) return false;
+        if (await fsp.lstat(to).catch(() => null)) return false;
+        const before = await filesUnder(from);
+        await fsp.mkdir(path.dirname(to), { recursive: true });
+        await fsp.rename(from, to);
+        // What moved is what is in the new place now (a file may have arrived in between).
+        const after = await filesUnder(to);
+        const device = this.name(op.device);
+        for (const [rel, hash] of before) if (!after.has(rel)) this.gone(device, `${op.from}/${rel}`, hash);
+        for (const [rel, hash] of after) {
+          this.gone(device, `${op.from}/${rel}`, hash);
+          this.ledger.replace(device, `${op.to}/${rel}`, null);
+          this.ledger.write(device, `${op.to}/${rel}`, hash, step);
+        }
+        return true;
+      }
+      case 'delete-dir': {
+        const abs = await this.abs(op.device, op.path);
+        if (!(await fsp.lstat(abs).catch(() => null))?.isDirectory()) return false;
+        const before = await filesUnder(abs);
+        await fsp.rm(abs, { recursive: true, force: true });
+        const device = this.name(op.device);
+        for (const [rel, hash] of before) this.gone(device, `${op.path}/${rel}`, hash);
+        return true;
+      }
+    }
+  }
+
+  /** The user removed (or moved away) what it saw at p. */
+  private gone(device: string, p: string, hash: string): void {
+    this.ledger.replace(device, p, hash);
+    this.ledger.deleted(device, p);
+  }
+
+  private async write(device: number, rel: string, data: Buffer, step: number): Promise<boolean> {
+    const abs = await this.abs(device, rel);
+    const st = await fsp.lstat(abs).catch(() => null);
+    if (st && !st.isFile()) return false;
+    const before = st ? await readFileOrNull(abs) : null;
+    await fsp.mkdir(path.dirname(abs), { recursive: true });
+    await fsp.writeFile(abs, data);
+    this.ledger.replace(this.name(device), rel, before ? sha256(before) : null);
+    this.ledger.write(this.name(device), rel, sha256(data), step);
+    return true;
+  }
+}
