@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { BLOCK_SIZE } from '../../protocol';
 import { waitFor } from '../helpers/wait';
-import { FOLDER, REMOTE, blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
+import { FOLDER, REMOTE, batchPosts, blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -101,7 +101,24 @@ describe('pusher: the happy paths against the real server', () => {
     rig.pusher.kick();
     await rig.waitState('m.txt', 'done');
     expect(rig.proxy.fired('lie')).toBe(1);
-    expect(blockPuts(rig, sha('needs upload'))).toHaveLength(1);
+    // Nothing was sent before the first commit; the block went up once, in a batch.
+    expect(blockPuts(rig, sha('needs upload'))).toHaveLength(0);
+    expect(batchPosts(rig)).toHaveLength(1);
     expect(syncPosts(rig)).toHaveLength(2);
+  });
+
+  it('sends many small files in one batch upload, big ones by PUT', async () => {
+    rig = await pushRig();
+    for (let i = 0; i < 40; i++) await rig.write(`many/f${i}.txt`, `file number ${i}`);
+    const big = Buffer.alloc(300 * 1024, 7);
+    await rig.write('big.bin', big);
+    for (let i = 0; i < 40; i++) await rig.enqueue(`many/f${i}.txt`);
+    await rig.enqueue('big.bin');
+    rig.pusher.kick();
+    for (let i = 0; i < 40; i++) await rig.waitState(`many/f${i}.txt`, 'done');
+    await rig.waitState('big.bin', 'done');
+    expect(batchPosts(rig)).toHaveLength(1);
+    expect(blockPuts(rig)).toHaveLength(1);
+    expect(blockPuts(rig)[0]!.path).toBe(`/v1/blocks/${createHash('sha256').update(big).digest('hex')}`);
   });
 });

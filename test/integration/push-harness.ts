@@ -142,3 +142,8 @@ export async function pushRig(o: { options?: Partial<PusherOptions>; server?: Pa
 
 export const syncPosts = (rig: PushRig) => rig.proxy.requests({ method: 'POST', path: /\/sync$/ });
 export const blockPuts = (rig: PushRig, hash?: string) => rig.proxy.requests({ method: 'PUT', path: hash ? `/v1/blocks/${hash}` : /^\/v1\/blocks\// });
+/** Batch uploads of small blocks (`POST /v1/blocks/batch`). */
+export const batchPosts = (rig: PushRig) => rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' });
+/** Makes the server look like one without the batch extension: small files then go up by PUT. */
+export const withoutBlockBatches = (rig: PushRig) =>
+  rig.proxy.add({ name: 'no-batch', method: 'POST', path: '/v1/blocks/batch', times: Infinity, action: { kind: 'status', status: 404, code: 'not_found', message: 'No such endpoint' } });

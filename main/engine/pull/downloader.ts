@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
+import { BATCHABLE_BLOCK_BYTES, MAX_BLOCK_BATCH_COUNT } from '../../../protocol/blocks';
 import { BLOCK_SIZE } from '../../../protocol/constants';
 import { FerryError, asFerryError } from '../../../protocol/errors';
 import type { PullRemote } from './remote-port';
@@ -42,8 +43,13 @@ export function blockRefs(abs: string, size: number, blocks: readonly string[]):
 }
 
 export interface BlockFetcherOptions {
-  remote: Pick<PullRemote, 'getBlock'>;
+  remote: Pick<PullRemote, 'getBlock' | 'fetchBlocks'>;
   concurrency: number;
+  /** Batch fetches in flight at once (small blocks); default 2. */
+  batchConcurrency?: number;
+  /** Limits of one batch fetch (defaults: 512 blocks, 4 MiB). */
+  batchMaxBlocks?: number;
+  batchMaxBytes?: number;
   /** Blocks the index knows locally; each is re-hashed before it is trusted. */
   lookupLocal?: LocalBlockLookup;
   signal?: AbortSignal;
@@ -64,19 +70,18 @@ export class BlockFetcher {
     this.limiter = new Limiter(Math.max(1, options.concurrency));
   }
 
-  async fetch(hash: string): Promise<Uint8Array> {
+  /**
+   * A block's verified bytes. `length` (known from the file size) lets a small block join a
+   * batch fetch with others; without it, or for big blocks, it is one GET.
+   */
+  async fetch(hash: string, length?: number): Promise<Uint8Array> {
     const local = await this.readLocal(hash);
     if (local) {
       this.stats.reused++;
       return local;
     }
-    const data = await this.limiter.run(async () => {
-      try {
-        return await this.options.remote.getBlock(hash, { signal: this.options.signal });
-      } catch (error) {
-        throw asFerryError(error, 'network');
-      }
-    });
+    const batch = length !== undefined && length <= BATCHABLE_BLOCK_BYTES && this.batching();
+    const data = batch ? await this.batched(hash, length) : await this.single(hash);
     if (!(data instanceof Uint8Array)) throw new FerryError('malformed_reply', `Block ${hash} came back as something other than bytes`, { retryable: true });
     const actual = sha256(data);
     if (actual !== hash) {
@@ -88,6 +93,89 @@ export class BlockFetcher {
     this.stats.downloaded++;
     this.stats.bytesDownloaded += data.length;
     return data;
+  }
+
+  private single(hash: string): Promise<Uint8Array> {
+    return this.limiter.run(async () => {
+      try {
+        return await this.options.remote.getBlock(hash, { signal: this.options.signal });
+      } catch (error) {
+        throw asFerryError(error, 'network');
+      }
+    });
+  }
+
+  // ── batch fetches of small blocks ──────────────────────────────────────────
+  private batchUnsupported = false;
+  private readonly queued: Array<{ hash: string; length: number; resolve: (d: Uint8Array) => void; reject: (e: unknown) => void }> = [];
+  /** One request per hash at a time: files sharing a block wait on the same fetch. */
+  private readonly pendingByHash = new Map<string, Promise<Uint8Array>>();
+  private batchesInFlight = 0;
+  private pumpQueued = false;
+
+  private batching(): boolean {
+    return !this.batchUnsupported && typeof this.options.remote.fetchBlocks === 'function';
+  }
+
+  private batched(hash: string, length: number): Promise<Uint8Array> {
+    const known = this.pendingByHash.get(hash);
+    if (known) return known;
+    const p = new Promise<Uint8Array>((resolve, reject) => {
+      this.queued.push({ hash, length, resolve, reject });
+    }).finally(() => this.pendingByHash.delete(hash));
+    this.pendingByHash.set(hash, p);
+    // What this turn of the event loop asks for goes out together.
+    if (!this.pumpQueued) {
+      this.pumpQueued = true;
+      setImmediate(() => {
+        this.pumpQueued = false;
+        this.pump();
+      });
+    }
+    return p;
+  }
+
+  /** Sends batches while there is a free slot; what queues meanwhile makes the next batch. */
+  private pump(): void {
+    const maxBlocks = Math.min(MAX_BLOCK_BATCH_COUNT, this.options.batchMaxBlocks ?? 512);
+    const maxBytes = this.options.batchMaxBytes ?? 4 * 1024 * 1024;
+    while (this.queued.length > 0 && this.batchesInFlight < Math.max(1, this.options.batchConcurrency ?? 2)) {
+      let bytes = 0;
+      let n = 0;
+      while (n < this.queued.length && n < maxBlocks && (n === 0 || bytes + this.queued[n]!.length <= maxBytes)) bytes += this.queued[n++]!.length;
+      const group = this.queued.splice(0, n);
+      this.batchesInFlight++;
+      void this.sendBatch(group).finally(() => {
+        this.batchesInFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async sendBatch(group: Array<{ hash: string; resolve: (d: Uint8Array) => void; reject: (e: unknown) => void }>): Promise<void> {
+    let found: Map<string, Uint8Array | null>;
+    try {
+      found = await this.options.remote.fetchBlocks!(
+        group.map((g) => g.hash),
+        { signal: this.options.signal },
+      );
+    } catch (error) {
+      const e = asFerryError(error, 'network');
+      if (e.code === 'not_found' && e.status === 404) {
+        // A server without the batch extension: one GET per block from now on.
+        this.batchUnsupported = true;
+        for (const g of group) this.single(g.hash).then(g.resolve, g.reject);
+        return;
+      }
+      for (const g of group) g.reject(e);
+      return;
+    }
+    for (const g of group) {
+      const data = found.get(g.hash);
+      if (data instanceof Uint8Array) g.resolve(data);
+      else if (data === null) g.reject(new FerryError('not_found', `Block ${g.hash} is not on the server`, { status: 404 }));
+      else g.reject(new FerryError('malformed_reply', `The batch fetch did not answer block ${g.hash}`, { retryable: true }));
+    }
   }
 
   private async readLocal(hash: string): Promise<Uint8Array | null> {

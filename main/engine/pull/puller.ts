@@ -1,11 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import { promises as fsp } from 'node:fs';
+import { BATCHABLE_BLOCK_BYTES } from '../../../protocol/blocks';
 import { FerryError, asFerryError } from '../../../protocol/errors';
 import { createLogger, type Logger } from '../../logging';
 import { checkRoot } from '../folder-marker';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
+import { TxnGroup } from './group-commit';
 import { PullerEmitter, type PullSummary } from './events';
 import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from './mass-delete';
 import type { PullRemote } from './remote-port';
@@ -18,6 +20,8 @@ export interface PullerOptions {
   massDeleteMinCount: number;
   /** Block downloads (and files applied) at once. */
   downloadConcurrency: number;
+  /** Small files (one batchable block) applied at once; their blocks travel in batch fetches. */
+  smallFileConcurrency: number;
   /** Seconds one long poll (changes/wait) may hang. */
   pollTimeoutSec: number;
   /** A pull runs at least this often even when the long poll says nothing. */
@@ -35,6 +39,7 @@ export interface PullerOptions {
 export const DEFAULT_PULLER_OPTIONS: PullerOptions = {
   ...DEFAULT_MASS_DELETE,
   downloadConcurrency: 16,
+  smallFileConcurrency: 128,
   pollTimeoutSec: 30,
   fallbackIntervalMs: 5 * 60_000,
   retryBaseMs: 1000,
@@ -243,7 +248,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     if (read.full) entries = entries.concat(reconcileDeletes(folderId, entries));
 
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal: localBlocks(folderId, root), signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, commits: new TxnGroup((fn) => store.transaction(fn)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = asFerryError(error);
@@ -305,7 +310,14 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       await forEachLimited(level, options.downloadConcurrency, run);
     }
     await forEachLimited(final.filter((p) => !isDeleteSide(p) && isDir(p)), options.downloadConcurrency, run);
-    await forEachLimited(final.filter((p) => !isDeleteSide(p) && !isDir(p)), options.downloadConcurrency, run);
+    // Small files are latency-bound: many at once let their blocks share batch fetches (a
+    // bounded number of requests) and their directory fsyncs. Bigger ones keep the lower bound.
+    const files = final.filter((p) => !isDeleteSide(p) && !isDir(p));
+    const small = (p: Plan) => p.entry.size <= BATCHABLE_BLOCK_BYTES;
+    await Promise.all([
+      forEachLimited(files.filter(small), Math.max(options.downloadConcurrency, options.smallFileConcurrency), run),
+      forEachLimited(files.filter((p) => !small(p)), options.downloadConcurrency, run),
+    ]);
 
     if (errors.length > 0) {
       const first = errors[0]!;

@@ -17,4 +17,9 @@ export interface PullRemote {
   waitForChanges(folderId: string, syncToken: string, timeoutSec: number, options?: { signal?: AbortSignal }): Promise<boolean>;
   /** The raw bytes of a block; the caller verifies the hash. */
   getBlock(hash: string, options?: { signal?: AbortSignal }): Promise<Uint8Array>;
+  /**
+   * Many blocks in one request (`POST /v1/blocks/fetch`): every requested hash maps to its
+   * bytes, or null when the server does not hold it. Optional: without it, one GET per block.
+   */
+  fetchBlocks?(hashes: readonly string[], options?: { signal?: AbortSignal }): Promise<Map<string, Uint8Array | null>>;
 }

@@ -64,9 +64,11 @@ export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
   }
 }
 
+// Synchronous: an lstat answered from the inode cache costs a few microseconds, a promise
+// round trip through the libuv pool several times that, and a pull makes several per file.
 const lstatOrNull = async (p: string): Promise<Stats | null> => {
   try {
-    return await fsp.lstat(p);
+    return lstatSync(p);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;

@@ -25,6 +25,8 @@ export interface PushRemote {
   missingBlocks(hashes: string[], options?: PushCallOptions): Promise<string[]>;
   /** The body is exactly `size` bytes whose SHA-256 is `hash`. */
   putBlock(hash: string, body: Buffer | Readable, options?: PushCallOptions & { size?: number }): Promise<unknown>;
+  /** Many small blocks in one request (`POST /v1/blocks/batch`); optional: without it, one PUT each. */
+  putBlocks?(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>, options?: PushCallOptions): Promise<unknown>;
   submitBatch(folderId: string, operations: OperationInput[], options: SubmitOptions): Promise<SubmitReply>;
   getTask(taskId: string, options?: PushCallOptions): Promise<Task>;
   /** A cheap request used to probe whether the server is reachable again. */

@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { BLOCK_SIZE, MAX_MISSING_HASHES } from '../../../protocol';
+import { BATCHABLE_BLOCK_BYTES, BLOCK_SIZE, MAX_BLOCK_BATCH_COUNT, MAX_MISSING_HASHES } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
-import { withRetries, type AttemptContext } from './attempt';
+import { giveUpOf, withRetries, type AttemptContext } from './attempt';
 import { throttledBody, type TokenBucket } from './bandwidth';
 import type { Limiter } from './limiter';
 import type { PushRemote } from './remote-port';
@@ -27,6 +27,24 @@ export interface UploaderDeps {
   limiter: Limiter;
   bucket: TokenBucket;
   run: () => string;
+  /** Limits of one batch upload of small blocks (defaults: BATCH_MAX_BLOCKS, BATCH_MAX_BYTES). */
+  batchMaxBlocks?: number;
+  batchMaxBytes?: number;
+}
+
+/** Small blocks per `POST /v1/blocks/batch`, and bytes per request. */
+export const BATCH_MAX_BLOCKS = 512;
+export const BATCH_MAX_BYTES = 4 * 1024 * 1024;
+
+/** A small file's one block waiting for the next batch upload. */
+interface Queued {
+  absPath: string;
+  item: UploadSnapshot;
+  hash: string;
+  onBytes: (delta: number) => void;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  settled: boolean;
 }
 
 /**
@@ -70,7 +88,11 @@ export class Uploader {
     if (skipped > 0) onBytes(skipped);
     if (wanted.length === 0) return;
     if (item.size <= SMALL_FILE && wanted.length === 1) {
-      await this.shared(wanted[0]!.hash, () => this.putBlock(() => Promise.resolve(readSmall(absPath, item)), item, 0, wanted[0]!.hash, onBytes));
+      const hash = wanted[0]!.hash;
+      // Many small files go up together in one batch request; a server without the batch
+      // extension (or a fake without putBlocks) gets one PUT per block.
+      if (this.batching() && item.size <= BATCHABLE_BLOCK_BYTES) await this.shared(hash, () => this.enqueue(absPath, item, hash, onBytes));
+      else await this.shared(hash, () => this.putBlock(() => Promise.resolve(readSmall(absPath, item)), item, 0, hash, onBytes));
       return;
     }
 
@@ -88,6 +110,130 @@ export class Uploader {
       if (failed) throw failed.reason;
     } finally {
       await handle.close().catch(() => undefined);
+    }
+  }
+
+  private batchUnsupported = false;
+  private group: Queued[] = [];
+  private groupBytes = 0;
+  private flushQueued = false;
+
+  private batching(): boolean {
+    return !this.batchUnsupported && typeof this.d.remote.putBlocks === 'function';
+  }
+
+  /**
+   * Queues a small file's block for the next batch upload. A group goes out when it is full
+   * or once the current turn of the event loop has queued what it had (a claimed chunk of
+   * items all arrive in one turn).
+   */
+  private enqueue(absPath: string, item: UploadSnapshot, hash: string, onBytes: (delta: number) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.group.push({ absPath, item, hash, onBytes, resolve, reject, settled: false });
+      this.groupBytes += item.size;
+      if (this.group.length >= (this.d.batchMaxBlocks ?? BATCH_MAX_BLOCKS) || this.groupBytes >= (this.d.batchMaxBytes ?? BATCH_MAX_BYTES)) {
+        this.flushGroup();
+      } else if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => {
+          this.flushQueued = false;
+          this.flushGroup();
+        });
+      }
+    });
+  }
+
+  private flushGroup(): void {
+    if (this.group.length === 0) return;
+    const entries = this.group;
+    this.group = [];
+    this.groupBytes = 0;
+    void this.sendGroup(entries);
+  }
+
+  /** One batch upload: each block read and re-hashed in its slot; a changed file fails alone. */
+  private async sendGroup(entries: Queued[]): Promise<void> {
+    const { attempt, limiter, bucket, remote } = this.d;
+    const settle = (e: Queued, error?: unknown) => {
+      if (e.settled) return;
+      e.settled = true;
+      if (error === undefined) e.resolve();
+      else e.reject(error);
+    };
+    const bytes = entries.reduce((sum, e) => sum + e.item.size, 0);
+    const trackingId = randomUUID();
+    try {
+      await withRetries(attempt, 'blocks/batch', () =>
+        limiter.with(
+          bytes,
+          async () => {
+            await attempt.gate();
+            const ready: Array<{ e: Queued; data: Buffer }> = [];
+            for (const e of entries) {
+              if (e.settled) continue;
+              try {
+                const data = readSmall(e.absPath, e.item);
+                if (sha256(data) !== e.hash) throw fileChanged(e.item.path, 'block 0 no longer matches');
+                ready.push({ e, data });
+              } catch (error) {
+                settle(e, error);
+              }
+            }
+            if (ready.length === 0) return;
+            const size = ready.reduce((sum, r) => sum + r.data.length, 0);
+            if (bucket.bytesPerSecond > 0) await bucket.take(size, attempt.signal);
+            for (let i = 0; i < ready.length; i += MAX_BLOCK_BATCH_COUNT) {
+              const part = ready.slice(i, i + MAX_BLOCK_BATCH_COUNT);
+              await remote.putBlocks!(
+                part.map((r) => ({ hash: r.e.hash, data: r.data })),
+                { trackingId: i === 0 ? trackingId : `${trackingId}:${i}`, run: this.d.run(), signal: attempt.signal },
+              );
+              for (const r of part) {
+                r.e.onBytes(r.data.length);
+                settle(r.e);
+              }
+            }
+          },
+          attempt.signal,
+        ),
+      );
+    } catch (error) {
+      if (attempt.signal.aborted) {
+        for (const e of entries) settle(e, error);
+        return;
+      }
+      if (isMissingEndpoint(error)) {
+        // An older server: remember, and send these one by one.
+        this.batchUnsupported = true;
+        await Promise.all(
+          entries
+            .filter((e) => !e.settled)
+            .map((e) =>
+              this.putBlock(() => Promise.resolve(readSmall(e.absPath, e.item)), e.item, 0, e.hash, e.onBytes).then(
+                () => settle(e),
+                (err: unknown) => settle(e, err),
+              ),
+            ),
+        );
+        return;
+      }
+      const open = entries.filter((e) => !e.settled);
+      const bad = error instanceof FerryError && error.code === 'hash_mismatch' ? badHashOf(error) : undefined;
+      const culprit = bad === undefined ? undefined : open.find((e) => e.hash === bad);
+      if (culprit && open.length > 1) {
+        // The server names the one block it refused: fail that file, send the others again.
+        settle(culprit, error);
+        await this.sendGroup(open.filter((e) => e !== culprit));
+        return;
+      }
+      if (!isRetryableFailure(error) && open.length > 1) {
+        // Refused as a whole for a reason that may be one file's: halves, so one bad file
+        // cannot fail the rest (a server outage still fails everything, after its retries).
+        const half = Math.ceil(open.length / 2);
+        await Promise.all([this.sendGroup(open.slice(0, half)), this.sendGroup(open.slice(half))]);
+        return;
+      }
+      for (const e of open) settle(e, error);
     }
   }
 
@@ -162,6 +308,27 @@ function readSmall(absPath: string, item: UploadSnapshot): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/** The block a 422 hash_mismatch names (on the error or the one it wraps). */
+function badHashOf(error: FerryError): string | undefined {
+  for (let e: unknown = error; e instanceof FerryError; e = e.cause) {
+    const hash = e.details?.hash;
+    if (typeof hash === 'string') return hash;
+  }
+  return undefined;
+}
+
+/** Retries were spent on a retryable error (an outage, not something one file did). */
+function isRetryableFailure(error: unknown): boolean {
+  const give = giveUpOf(error);
+  return give !== undefined && give.verdict.action !== 'fail';
+}
+
+/** A 404 not_found on the batch endpoint: the server predates the extension. */
+function isMissingEndpoint(error: unknown): boolean {
+  const cause = error instanceof FerryError && error.code !== 'not_found' ? (error.cause as unknown) : error;
+  return cause instanceof FerryError && cause.code === 'not_found' && cause.status === 404;
 }
 
 export function blockLength(size: number, index: number): number {
