@@ -53,8 +53,14 @@ const readIfThere = (file: string): string | undefined => (existsSync(file) ? re
 
 /** Path → size of the live files on the server, as another device sees them. */
 async function serverFiles(rig: Rig, folderId: string): Promise<Record<string, number>> {
-  const files = await rig.remote.files(folderId);
-  return Object.fromEntries([...files].map(([p, item]) => [p, item.size]).sort());
+  const entries = await rig.remote.files(folderId);
+  return Object.fromEntries([...entries].filter(([, item]) => item.kind === 'file').map(([p, item]) => [p, item.size]).sort());
+}
+
+/** The live directories on the server (folders sync as entries of their own). */
+async function serverDirs(rig: Rig, folderId: string): Promise<string[]> {
+  const entries = await rig.remote.files(folderId);
+  return [...entries].filter(([, item]) => item.kind === 'dir').map(([p]) => p).sort();
 }
 
 /** The start-up pull is over and the puller's loop is parked on the held long poll. */
@@ -82,6 +88,7 @@ test('files written on disk appear in the queue and finish', async ({ page, star
   await expect(page.getByTestId('agent-state')).toHaveText('idle');
   await expect(row(page, 'plans/2025.md')).toContainText('1 attempt');
   expect(await serverFiles(rig, 'docs')).toEqual({ 'notes.txt': 11, 'plans/2025.md': 8, 'plans/budget.csv': 8 });
+  expect(await serverDirs(rig, 'docs')).toEqual(['plans']);
   expect(consoleErrors).toEqual([]);
 });
 
