@@ -123,7 +123,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   let started = false;
   const locals = new Map<string, LocalSide>();
   const lastSync = new Map<string, number>();
-  const pullsRunning = new Set<string>();
+  /** Pulls the UI asked for and that have not settled yet ("Sync now" shows as syncing). */
+  let pullsRunning = 0;
   /** Bytes of each in-flight upload seen so far, so progress events add only the difference. */
   const progressSeen = new Map<number, number>();
   let lastSyncAt: number | null = null;
@@ -277,7 +278,6 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       }),
     ];
     const onPulled = (summary: { folderId: string; paused: boolean }) => {
-      pullsRunning.delete(summary.folderId);
       if (!summary.paused) markSynced(summary.folderId);
       // Conflict copies and re-uploads the pull queued go up now.
       pusher.kick();
@@ -362,7 +362,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const busy =
       counts.pending + counts.in_flight > 0 ||
       (push?.inFlight ?? 0) > 0 ||
-      pullsRunning.size > 0 ||
+      pullsRunning > 0 ||
       folders.some((f) => f.state === 'scanning');
     const state = paused
       ? 'paused'
@@ -453,11 +453,14 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     for (const id of ids) {
       void locals.get(id)?.rescan().then(() => current.pusher.kick());
       if (!paused) {
-        pullsRunning.add(id);
-        current.puller.pullNow(id).catch((error) => {
-          pullsRunning.delete(id);
-          log.warn('pull failed', { folder: id, error: asFerryError(error).message });
-        });
+        pullsRunning++;
+        current.puller
+          .pullNow(id)
+          .catch((error) => log.warn('pull failed', { folder: id, error: asFerryError(error).message }))
+          .finally(() => {
+            pullsRunning--;
+            bus.statusChanged();
+          });
       }
     }
     current.pusher.kick();
