@@ -60,6 +60,8 @@ export type ClaimRef = Pick<QueueItem, 'id' | 'generation' | 'op'>;
 
 export type CompleteOutcome = 'done' | 'superseded' | 'gone';
 export type FailOutcome = 'retry_wait' | 'failed' | 'superseded' | 'gone';
+export type WaitOutcome = 'retry_wait' | 'superseded' | 'gone';
+export type RetryNowOutcome = 'in_flight' | 'superseded' | 'gone';
 
 export interface ListQuery {
   state?: QueueState;
@@ -83,8 +85,17 @@ export interface QueueRepo {
   complete(ref: ClaimRef, result: { revision: string | null }): CompleteOutcome;
   /** retryAt: when to try again; null fails the item for good (until retry()). */
   fail(ref: ClaimRef, error: { code: string; message: string }, retryAt: number | null): FailOutcome;
+  /**
+   * A held item's request failed and will be tried again in place at `retryAt`: it shows
+   * as retry_wait with that time and the error, and the pusher keeps its hold, so claim()
+   * never hands it (or a newer generation of its path) to anyone else meanwhile. A stale
+   * generation is left alone ('superseded'): the newer one still waits behind the hold.
+   */
+  waitRetry(ref: ClaimRef, error: { code: string; message: string }, retryAt: number): WaitOutcome;
+  /** The wait of a held item is over: in_flight again, one more attempt. */
+  retryNow(ref: ClaimRef): RetryNowOutcome;
   progress(ref: ClaimRef, bytesDone: number): void;
-  /** Back to pending now, attempts reset: the UI's Retry action. */
+  /** Back to pending now, attempts reset: the UI's Retry action (not for an item a pusher holds). */
   retry(id: number): boolean;
   retryAllFailed(folderId?: string): number;
   /** At start-up: in-flight items not held by a persisted async task run again. */
@@ -203,12 +214,17 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
   const markFailed = db.prepare(`
     UPDATE queue SET state = @state, in_flight_generation = NULL, next_attempt_at = @nextAttemptAt,
       last_error_code = @code, last_error_message = @message, updated_at = @now WHERE id = @id`);
+  const markWaiting = db.prepare(`
+    UPDATE queue SET state = 'retry_wait', next_attempt_at = @nextAttemptAt, last_error_code = @code,
+      last_error_message = @message, updated_at = @now WHERE id = @id`);
+  const markRetrying = db.prepare(`
+    UPDATE queue SET state = 'in_flight', attempts = attempts + 1, updated_at = ? WHERE id = ?`);
   const setProgress = db.prepare(
     `UPDATE queue SET bytes_done = ?, updated_at = ? WHERE id = ? AND in_flight_generation = ?`,
   );
   const retryOne = db.prepare(`
     UPDATE queue SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
-    WHERE id = ? AND state IN ('failed', 'retry_wait')`);
+    WHERE id = ? AND state IN ('failed', 'retry_wait') AND in_flight_generation IS NULL`);
   const retryFailed = db.prepare(`
     UPDATE queue SET state = 'pending', attempts = 0, next_attempt_at = @now, updated_at = @now
     WHERE state = 'failed' AND (@folderId IS NULL OR folder_id = @folderId)`);
@@ -324,11 +340,33 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     },
   );
 
+  const held = (ref: ClaimRef): QueueRow | 'superseded' | 'gone' => {
+    const row = byId.get(ref.id);
+    if (!row) return 'gone';
+    return row.generation === ref.generation && row.in_flight_generation === ref.generation ? row : 'superseded';
+  };
+
+  const waitRetry = db.transaction((ref: ClaimRef, error: { code: string; message: string }, retryAt: number): WaitOutcome => {
+    const row = held(ref);
+    if (typeof row === 'string') return row;
+    markWaiting.run({ id: row.id, nextAttemptAt: retryAt, code: error.code, message: error.message, now: clock() });
+    return 'retry_wait';
+  });
+
+  const retryNow = db.transaction((ref: ClaimRef): RetryNowOutcome => {
+    const row = held(ref);
+    if (typeof row === 'string') return row;
+    markRetrying.run(clock(), row.id);
+    return 'in_flight';
+  });
+
   return {
     enqueue: (change) => enqueue(change),
     claim: (options) => claim(options),
     complete: (ref, result) => complete(ref, result),
     fail: (ref, error, retryAt) => fail(ref, error, retryAt),
+    waitRetry: (ref, error, retryAt) => waitRetry(ref, error, retryAt),
+    retryNow: (ref) => retryNow(ref),
     progress: (ref, bytesDone) => void setProgress.run(bytesDone, clock(), ref.id, ref.generation),
     retry(id) {
       const now = clock();

@@ -100,14 +100,23 @@ test('a failing server makes items retry, then fail; Retry all after it recovers
     method: 'POST',
     path: '/v1/folders/docs/sync',
     times: Infinity,
-    action: { kind: 'status', status: 503, code: 'unavailable', message: 'the server is overloaded' },
+    // Retry-After wins over the short test backoff: the wait lasts long enough to be seen.
+    action: { kind: 'status', status: 503, code: 'unavailable', message: 'the server is overloaded', retryAfter: 2 },
   });
 
   const docs = rig.folder('docs');
   write(docs, 'report.pdf', 'quarterly report');
   write(docs, 'slides.key', 'slides');
+  // First the wait is shown, with its reason and the first attempt counted.
+  for (const file of ['report.pdf', 'slides.key']) {
+    await expect(row(page, file)).toHaveAttribute('data-state', 'retry_wait');
+    await expect(row(page, file)).toContainText('Waiting to retry');
+    await expect(row(page, file)).toContainText('1 attempt');
+    await expect(row(page, file)).toContainText('the server is overloaded (unavailable)');
+  }
   for (const file of ['report.pdf', 'slides.key']) {
     await expect(row(page, file)).toHaveAttribute('data-state', 'failed');
+    await expect(row(page, file)).toContainText('2 attempts');
     // The first try and the one retry the limit allows, then the reason in the row.
     await expect(row(page, file)).toContainText('the server is overloaded (gave up after 1 retry) (unavailable)');
   }

@@ -62,8 +62,10 @@ describe('pusher: pause, offline, files that change', () => {
     await rig.waitState('o1.txt', 'done');
     await rig.waitState('o2.txt', 'done');
     expect(rig.events.connectivity.at(-1)?.state).toBe('online');
-    expect(rig.events.item.filter((e) => e.state === 'failed' || e.state === 'retry_wait')).toEqual([]);
+    expect(rig.events.item.filter((e) => e.state === 'failed' || e.state === 'retry_wait' || e.state === 'retrying')).toEqual([]);
     expect(rig.store.queue.countsByState().failed).toBe(0);
+    // Time offline is not a retry: each item took one attempt.
+    expect([rig.item('o1.txt').attempts, rig.item('o2.txt').attempts]).toEqual([1, 1]);
   });
 
   it('re-queues a file that changes during its upload and never commits the stale blocks', async () => {

@@ -2,9 +2,43 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { waitFor } from '../helpers/wait';
 import { TaskGate } from '../helpers/server-harness';
+import type { QueueItem } from '../../main/store/queue';
 import { FOLDER, REMOTE, blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+/** Above the batch-upload size: a file that goes up by its own PUT, which a rule can fault. */
+const bigFile = (fill: number) => Buffer.alloc(300_000, fill);
+
+interface Seen {
+  state: QueueItem['state'];
+  attempts: number;
+  nextAttemptAt: number;
+  code: string | null;
+  held: boolean;
+  /** Date.now() when the event came, right after the queue was written. */
+  at: number;
+}
+
+/** The queue row of `rel` each time the pusher says it waits to retry, or tries again. */
+function watchRetries(rig: PushRig, rel: string): Seen[] {
+  const seen: Seen[] = [];
+  rig.pusher.on('item', (e) => {
+    if (e.path !== rel || (e.state !== 'retry_wait' && e.state !== 'retrying')) return;
+    const it = rig.item(rel);
+    seen.push({ state: it.state, attempts: it.attempts, nextAttemptAt: it.nextAttemptAt, code: it.lastErrorCode, held: it.inFlightGeneration !== null, at: Date.now() });
+  });
+  return seen;
+}
+
+/** Every wait showed retry_wait, a next try in the future, and one more attempt than the last. */
+function expectVisibleWaits(seen: Seen[], waits: number, code: string): void {
+  const waiting = seen.filter((s) => s.state === 'retry_wait');
+  expect(waiting.map((s) => s.attempts)).toEqual(Array.from({ length: waits }, (_, i) => i + 1));
+  for (const s of waiting) {
+    expect(s.nextAttemptAt).toBeGreaterThan(s.at - 1);
+    expect(s.code).toBe(code);
+  }
+}
 
 describe('pusher: retries through a faulty network', () => {
   let rig: PushRig | undefined;
@@ -15,15 +49,47 @@ describe('pusher: retries through a faulty network', () => {
 
   it('retries a 5xx batch with the same tracking id and commits it once', async () => {
     rig = await pushRig();
-    rig.proxy.add({ name: '500', method: 'POST', path: /\/sync$/, action: { kind: 'status', status: 500 } });
+    rig.proxy.add({ name: '500', method: 'POST', path: /\/sync$/, times: 2, action: { kind: 'status', status: 500 } });
+    const seen = watchRetries(rig, 'a.txt');
     await rig.write('a.txt', 'a');
     await rig.enqueue('a.txt');
     rig.pusher.kick();
-    await rig.waitState('a.txt', 'done');
+    const done = await rig.waitState('a.txt', 'done');
     const posts = syncPosts(rig);
-    expect(posts.map((p) => p.fault)).toEqual(['500', undefined]);
+    expect(posts.map((p) => p.fault)).toEqual(['500', '500', undefined]);
     expect(posts[0]!.trackingId).toBeTruthy();
-    expect(posts[1]!.trackingId).toBe(posts[0]!.trackingId);
+    expect(new Set(posts.map((p) => p.trackingId))).toEqual(new Set([posts[0]!.trackingId]));
+    // Each backoff showed on the item, which stayed held (retried in place), then ran again.
+    expectVisibleWaits(seen, 2, 'internal');
+    expect(seen.every((s) => s.held)).toBe(true);
+    expect(seen.filter((s) => s.state === 'in_flight').map((s) => s.attempts)).toEqual([2, 3]);
+    expect(done.attempts).toBe(3);
+    expect(rig.events.item.filter((e) => e.path === 'a.txt' && e.state === 'retry_wait').every((e) => (e.nextAttemptAt ?? 0) > 0)).toBe(true);
+  });
+
+  it('shows a batch waiting while it backs off, then fails it after the retry limit with the reason', async () => {
+    rig = await pushRig();
+    rig.proxy.add({ name: '503', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'status', status: 503, code: 'unavailable', message: 'the server is overloaded' } });
+    const seen = watchRetries(rig, 'w.txt');
+    await rig.write('w.txt', 'w');
+    await rig.enqueue('w.txt');
+    rig.pusher.kick();
+    // Seen from outside as it happens: waiting, with the error and a next try due later.
+    const waiting = await waitFor(() => {
+      const it = rig!.item('w.txt');
+      return it.state === 'retry_wait' ? it : undefined;
+    });
+    expect(waiting.lastErrorCode).toBe('unavailable');
+    expect(waiting.nextAttemptAt).toBeGreaterThan(waiting.updatedAt - 1);
+    const failed = await rig.waitState('w.txt', 'failed');
+    expectVisibleWaits(seen, 3, 'unavailable');
+    expect(failed.attempts).toBe(4);
+    expect(failed.lastErrorCode).toBe('unavailable');
+    expect(failed.lastErrorMessage).toBe('the server is overloaded (gave up after 3 retries)');
+    expect(failed.inFlightGeneration).toBeNull();
+    const posts = syncPosts(rig);
+    expect(posts).toHaveLength(4);
+    expect(new Set(posts.map((p) => p.trackingId)).size).toBe(1);
   });
 
   it('replays a batch whose reply was lost mid-body: applied once, no self-conflict', async () => {
@@ -90,36 +156,50 @@ describe('pusher: retries through a faulty network', () => {
 
   it('fails an item after 3 retries with its reason while the other files go through', async () => {
     rig = await pushRig();
-    await rig.write('bad.txt', 'bad');
-    await rig.write('good.txt', 'good');
-    rig.proxy.add({ name: '503', method: 'PUT', path: `/v1/blocks/${sha('bad')}`, times: Infinity, action: { kind: 'status', status: 503 } });
-    await rig.enqueue('bad.txt');
-    await rig.enqueue('good.txt');
+    const bad = bigFile(1);
+    await rig.write('bad.bin', bad);
+    await rig.write('good.bin', bigFile(2));
+    rig.proxy.add({ name: '503', method: 'PUT', path: `/v1/blocks/${sha(bad)}`, times: Infinity, action: { kind: 'status', status: 503 } });
+    const seen = watchRetries(rig, 'bad.bin');
+    await rig.enqueue('bad.bin');
+    await rig.enqueue('good.bin');
     rig.pusher.kick();
-    await rig.waitState('good.txt', 'done');
-    const failed = await rig.waitState('bad.txt', 'failed');
+    const good = await rig.waitState('good.bin', 'done');
+    expect(good.attempts).toBe(1);
+    const failed = await rig.waitState('bad.bin', 'failed');
+    // Between tries it waited in the queue (hold let go), one more attempt each time.
+    expectVisibleWaits(seen, 3, 'unavailable');
+    expect(seen.some((s) => s.held)).toBe(false);
+    expect(failed.attempts).toBe(4);
     expect(failed.lastErrorCode).toBe('unavailable');
-    expect(failed.lastErrorMessage).toMatch(/gave up after 3 retries/);
-    expect(blockPuts(rig, sha('bad'))).toHaveLength(4);
+    expect(failed.lastErrorMessage).toMatch(/gave up after 3 retries\)$/);
+    const puts = blockPuts(rig, sha(bad));
+    expect(puts).toHaveLength(4);
+    // The same block request each time: the same tracking id.
+    expect(new Set(puts.map((p) => p.trackingId)).size).toBe(1);
     // Retry brings it back; with the fault gone it goes through.
     rig.proxy.clearRules();
     expect(rig.pusher.retry(failed.id)).toBe(true);
-    await rig.waitState('bad.txt', 'done');
+    const done = await rig.waitState('bad.bin', 'done');
+    expect(done.attempts).toBe(1);
   });
 
   it('fails at once on a permanent error', async () => {
     rig = await pushRig();
-    await rig.write('p.txt', 'p');
-    rig.proxy.add({ name: '403', method: 'PUT', path: `/v1/blocks/${sha('p')}`, times: Infinity, action: { kind: 'status', status: 403, code: 'forbidden' } });
-    await rig.enqueue('p.txt');
+    const p = bigFile(3);
+    await rig.write('p.bin', p);
+    rig.proxy.add({ name: '403', method: 'PUT', path: `/v1/blocks/${sha(p)}`, times: Infinity, action: { kind: 'status', status: 403, code: 'forbidden' } });
+    await rig.enqueue('p.bin');
     rig.pusher.kick();
-    const failed = await rig.waitState('p.txt', 'failed');
+    const failed = await rig.waitState('p.bin', 'failed');
     expect(failed.lastErrorCode).toBe('forbidden');
-    expect(blockPuts(rig, sha('p'))).toHaveLength(1);
+    expect(failed.attempts).toBe(1);
+    expect(blockPuts(rig, sha(p))).toHaveLength(1);
+    expect(rig.events.item.filter((e) => e.path === 'p.bin' && e.state === 'retry_wait')).toEqual([]);
     // Changed settings retry failed items.
     rig.proxy.clearRules();
     rig.pusher.setOptions({ retryLimit: 4 });
-    await rig.waitState('p.txt', 'done');
+    await rig.waitState('p.bin', 'done');
   });
 
   it('retries path_locked until the other task lets go of the path', async () => {
@@ -137,7 +217,13 @@ describe('pusher: retries through a faulty network', () => {
     rig.pusher.kick();
     // The server refuses our batch while the other task holds the path.
     await waitFor(() => syncPosts(rig!).some((p) => p.status === 423));
-    expect(rig.store.queue.getByPath(FOLDER, 'locked.txt')?.state).toBe('in_flight');
+    // Shown as waiting for its next try, with the reason.
+    const waiting = await waitFor(() => {
+      const it = rig!.item('locked.txt');
+      return it.state === 'retry_wait' ? it : undefined;
+    });
+    expect(waiting.lastErrorCode).toBe('path_locked');
+    expect(waiting.nextAttemptAt).toBeGreaterThan(waiting.updatedAt - 1);
     // Let the holder finish (and every later task through).
     gate.release();
     await rig.waitState('locked.txt', 'done', 15_000);

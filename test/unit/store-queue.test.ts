@@ -104,6 +104,44 @@ describe('durable queue', () => {
     expect(again).toMatchObject({ path: 'a', attempts: 2 });
   });
 
+  it('a held item waiting to retry shows retry_wait yet stays held; retryNow counts the next try', () => {
+    store.queue.enqueue(upsert('a'));
+    const [item] = store.queue.claim({ limit: 1 });
+    const at = clock.now() + 5000;
+    expect(store.queue.waitRetry(item!, { code: 'unavailable', message: 'busy' }, at)).toBe('retry_wait');
+    expect(store.queue.get(item!.id)).toMatchObject({ state: 'retry_wait', nextAttemptAt: at, lastErrorCode: 'unavailable', lastErrorMessage: 'busy', attempts: 1, inFlightGeneration: 1 });
+    // Held: not claimed even once due, and the UI's Retry leaves it to its pusher.
+    clock.advance(5000);
+    expect(store.queue.claim({ limit: 1 })).toEqual([]);
+    expect(store.queue.retry(item!.id)).toBe(false);
+    expect(store.queue.retryNow(item!)).toBe('in_flight');
+    expect(store.queue.get(item!.id)).toMatchObject({ state: 'in_flight', attempts: 2, inFlightGeneration: 1, lastErrorCode: 'unavailable' });
+    expect(store.queue.complete(item!, { revision: 'r1' })).toBe('done');
+    expect(store.queue.get(item!.id)).toMatchObject({ state: 'done', attempts: 2, lastErrorCode: null });
+  });
+
+  it('a newer change to a held waiting item is left alone and runs after it', () => {
+    store.queue.enqueue(upsert('a'));
+    const [item] = store.queue.claim({ limit: 1 });
+    store.queue.enqueue(upsert('a', { size: 99 }));
+    expect(store.queue.waitRetry(item!, { code: 'unavailable', message: 'busy' }, clock.now() + 10)).toBe('superseded');
+    expect(store.queue.retryNow(item!)).toBe('superseded');
+    expect(store.queue.get(item!.id)).toMatchObject({ state: 'pending', generation: 2, attempts: 0, inFlightGeneration: 1 });
+    expect(store.queue.claim({ limit: 1 })).toEqual([]);
+    expect(store.queue.waitRetry({ ...item!, id: 9999 }, { code: 'x', message: 'y' }, 0)).toBe('gone');
+  });
+
+  it('after a crash during a wait the item stays retry_wait, with its attempts, and is claimed when due', () => {
+    store.queue.enqueue(upsert('a'));
+    const [item] = store.queue.claim({ limit: 1 });
+    store.queue.waitRetry(item!, { code: 'unavailable', message: 'busy' }, clock.now() + 1000);
+    expect(store.queue.recoverInFlight()).toBe(1);
+    expect(store.queue.get(item!.id)).toMatchObject({ state: 'retry_wait', inFlightGeneration: null, attempts: 1 });
+    expect(store.queue.claim({ limit: 1 })).toEqual([]);
+    clock.advance(1000);
+    expect(store.queue.claim({ limit: 1 })).toMatchObject([{ path: 'a', state: 'in_flight', attempts: 2 }]);
+  });
+
   it('completes an item and records the revision in the index atomically', () => {
     store.index.putLocal({ folderId: F, path: 'a', kind: 'file', size: 10, mtimeMs: 1, inode: 5, contentHash: 'h', blocks: ['b'] });
     store.queue.enqueue(upsert('a'));

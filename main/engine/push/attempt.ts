@@ -32,11 +32,39 @@ export function giveUpOf(error: unknown): GiveUp | undefined {
 }
 
 /**
+ * Per-request hooks: the commit stage uses them to make an in-place retry visible on the
+ * items the request serves, and to bound it by those items' own retry budgets.
+ */
+export interface RetryHooks {
+  /** May the request be tried again after `retries` retries? Default: the context's retry limit. */
+  mayRetry?: (retries: number) => boolean;
+  /** A backoff starts: the next try is at `at` (ms since epoch). */
+  onWait?: (info: RetryInfo & { at: number }) => void;
+  /** The backoff is over: the next try starts now. */
+  onTry?: (retry: number) => void;
+}
+
+/** May retry number `retries + 1` happen? */
+export function retryAllowed(ctx: AttemptContext, retries: number, hooks: RetryHooks = {}): boolean {
+  return hooks.mayRetry ? hooks.mayRetry(retries) : mayRetry(retries, ctx.retry());
+}
+
+/** Sleeps the backoff before retry number `retry`, telling the hooks when it starts and ends. */
+export async function backoff(ctx: AttemptContext, label: string, retry: number, verdict: Verdict, hooks: RetryHooks = {}): Promise<void> {
+  const delayMs = backoffMs(retry, ctx.retry(), ctx.random, verdict.action === 'retry' ? verdict.retryAfterMs : undefined);
+  const info = { label, retry, delayMs, verdict };
+  ctx.onRetry?.(info);
+  hooks.onWait?.({ ...info, at: ctx.timers.now() + delayMs });
+  await sleep(ctx.timers, delayMs, ctx.signal);
+  hooks.onTry?.(retry);
+}
+
+/**
  * Runs one logical request until it succeeds, the error is permanent, or the retry limit is
  * spent. The caller's fn closes over its tracking id, so every retry reuses it. Offline time
  * is not a retry: it waits for the monitor and tries again. Backoff sleeps hold no slot.
  */
-export async function withRetries<T>(ctx: AttemptContext, label: string, fn: () => Promise<T>): Promise<T> {
+export async function withRetries<T>(ctx: AttemptContext, label: string, fn: () => Promise<T>, hooks: RetryHooks = {}): Promise<T> {
   let retries = 0;
   for (;;) {
     await ctx.gate();
@@ -53,12 +81,9 @@ export async function withRetries<T>(ctx: AttemptContext, label: string, fn: () 
         continue;
       }
       ctx.offline.reportOnline();
-      const options = ctx.retry();
-      if (verdict.action === 'fail' || !mayRetry(retries, options)) throw giveUp(error, verdict, retries);
+      if (verdict.action === 'fail' || !retryAllowed(ctx, retries, hooks)) throw giveUp(error, verdict, retries);
       retries++;
-      const delayMs = backoffMs(retries, options, ctx.random, verdict.action === 'retry' ? verdict.retryAfterMs : undefined);
-      ctx.onRetry?.({ label, retry: retries, delayMs, verdict });
-      await sleep(ctx.timers, delayMs, ctx.signal);
+      await backoff(ctx, label, retries, verdict, hooks);
     }
   }
 }

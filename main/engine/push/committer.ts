@@ -3,8 +3,7 @@ import type { BatchResults, OperationInput } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
 import type { AsyncTask, TaskItem, TaskRepo } from '../../store/tasks';
-import { withRetries, type AttemptContext } from './attempt';
-import { backoffMs, mayRetry } from './retry-policy';
+import { backoff, retryAllowed, withRetries, type AttemptContext, type RetryHooks } from './attempt';
 import type { PushRemote } from './remote-port';
 import { sleep } from './timers';
 
@@ -42,6 +41,11 @@ export interface CommitterDeps {
   options: () => CommitOptions;
   run: () => string;
   log: Logger;
+  /**
+   * Holds a commit slot around each try (a submission, or the polling of a task) but not
+   * around a backoff: a batch waiting to retry never keeps the others from committing.
+   */
+  slot?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** The operation key names the exact queue generation and op, so results map back after a restart. */
@@ -74,23 +78,30 @@ const RERUNNABLE = new Set(['path_locked', 'internal']);
 export class Committer {
   constructor(private readonly d: CommitterDeps) {}
 
-  async commit(folderId: string, remoteFolderId: string, entries: readonly CommitEntry[]): Promise<CommitOutcome> {
+  /** hooks see every backoff of this batch's request (in place, same body, same tracking id). */
+  async commit(folderId: string, remoteFolderId: string, entries: readonly CommitEntry[], hooks: RetryHooks = {}): Promise<CommitOutcome> {
     const { remote, attempt, log } = this.d;
     const operations = entries.map(toOperation);
     const trackingId = randomUUID();
     let mode: 'sync' | 'async' = operations.length >= this.d.options().asyncThreshold ? 'async' : 'sync';
     const submit = () => remote.submitBatch(remoteFolderId, operations, { mode, trackingId, run: this.d.run(), signal: attempt.signal });
-    const reply = await withRetries(attempt, 'sync', async () => {
-      try {
-        return await submit();
-      } catch (error) {
-        if (mode !== 'sync' || !isTimeout(error)) throw error;
-        // Over the server's sync budget: the same request, same tracking id, as a task.
-        log.info('sync batch timed out; resubmitting in async mode', { trackingId, operations: operations.length });
-        mode = 'async';
-        return await submit();
-      }
-    });
+    const reply = await withRetries(
+      attempt,
+      'sync',
+      () =>
+        this.slot(async () => {
+          try {
+            return await submit();
+          } catch (error) {
+            if (mode !== 'sync' || !isTimeout(error)) throw error;
+            // Over the server's sync budget: the same request, same tracking id, as a task.
+            log.info('sync batch timed out; resubmitting in async mode', { trackingId, operations: operations.length });
+            mode = 'async';
+            return await submit();
+          }
+        }),
+      hooks,
+    );
     if (reply.status === 'Completed' && 'results' in reply) return { results: reply.results };
 
     const task: Omit<AsyncTask, 'createdAt'> = {
@@ -101,9 +112,9 @@ export class Committer {
     };
     if (!this.d.tasks.get(task.taskId)) this.d.tasks.add(task);
     log.info('async task accepted', { taskId: task.taskId, trackingId, operations: operations.length });
-    const results = await this.poll(task.taskId, async () => {
+    const results = await this.poll(task.taskId, hooks, async () => {
       mode = 'async';
-      await withRetries(attempt, 'sync', submit);
+      await withRetries(attempt, 'sync', () => this.slot(submit), hooks);
     });
     return { results, taskId: task.taskId };
   }
@@ -111,35 +122,44 @@ export class Committer {
   /** A task persisted before a restart: polled again, never resubmitted. */
   async resume(task: AsyncTask): Promise<CommitOutcome> {
     this.d.log.info('polling persisted async task', { taskId: task.taskId, trackingId: task.trackingId, operations: task.items.length });
-    return { results: await this.poll(task.taskId), taskId: task.taskId };
+    return { results: await this.poll(task.taskId, {}), taskId: task.taskId };
   }
 
-  private async poll(taskId: string, resubmit?: () => Promise<void>): Promise<BatchResults> {
-    const { remote, attempt } = this.d;
-    let delay = this.d.options().pollMinMs;
+  private slot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.d.slot ? this.d.slot(fn) : fn();
+  }
+
+  private async poll(taskId: string, hooks: RetryHooks, resubmit?: () => Promise<void>): Promise<BatchResults> {
+    const { attempt } = this.d;
     let reruns = 0;
     const trackingId = randomUUID();
     for (;;) {
-      await sleep(attempt.timers, delay, attempt.signal);
-      const { pollMaxMs } = this.d.options();
-      delay = Math.min(delay * 2, pollMaxMs);
-      const task = await withRetries(attempt, 'tasks/get', () => remote.getTask(taskId, { trackingId, run: this.d.run(), signal: attempt.signal }));
-      if (task.status === 'Completed') return task.results ?? {};
-      if (task.status !== 'Failed') continue;
-      const code = task.error?.code ?? 'internal';
-      const message = task.error?.message ?? 'The task failed on the server';
+      const outcome = await this.slot(() => this.untilSettled(taskId, trackingId));
+      if ('results' in outcome) return outcome.results;
+      const { code, message } = outcome;
       const rerunnable = RERUNNABLE.has(code);
-      if (rerunnable && resubmit && mayRetry(reruns, attempt.retry())) {
+      if (rerunnable && resubmit && retryAllowed(attempt, reruns, hooks)) {
         reruns++;
-        const wait = backoffMs(reruns, attempt.retry(), attempt.random);
-        attempt.onRetry?.({ label: 'task', retry: reruns, delayMs: wait, verdict: { action: 'retry', code, message } });
-        await sleep(attempt.timers, wait, attempt.signal);
+        // A rerun is a retry of the same request: visible to the hooks like any other.
+        await backoff(attempt, 'task', reruns, { action: 'retry', code, message }, hooks);
         await resubmit();
-        delay = this.d.options().pollMinMs;
         continue;
       }
-      const suffix = reruns > 0 ? ` (gave up after ${reruns} ${reruns === 1 ? 'retry' : 'retries'})` : '';
-      throw new FerryError(code, message + suffix, { retryable: rerunnable, details: { taskId, exhausted: resubmit !== undefined } });
+      // The caller words how many retries were spent (it counts them per item).
+      throw new FerryError(code, message, { retryable: rerunnable, details: { taskId, exhausted: resubmit !== undefined, reruns } });
+    }
+  }
+
+  /** Polls until the task is Completed (its results) or Failed (its error). */
+  private async untilSettled(taskId: string, trackingId: string): Promise<{ results: BatchResults } | { code: string; message: string }> {
+    const { remote, attempt } = this.d;
+    let delay = this.d.options().pollMinMs;
+    for (;;) {
+      await sleep(attempt.timers, delay, attempt.signal);
+      delay = Math.min(delay * 2, this.d.options().pollMaxMs);
+      const task = await withRetries(attempt, 'tasks/get', () => remote.getTask(taskId, { trackingId, run: this.d.run(), signal: attempt.signal }));
+      if (task.status === 'Completed') return { results: task.results ?? {} };
+      if (task.status === 'Failed') return { code: task.error?.code ?? 'internal', message: task.error?.message ?? 'The task failed on the server' };
     }
   }
 }

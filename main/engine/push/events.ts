@@ -1,5 +1,11 @@
 import type { Connectivity } from './offline';
 
+/**
+ * retry_wait: a try failed with a retryable error; the item waits (nextAttemptAt, code,
+ * message) and the queue shows it so. retrying: the wait of an item retried in place is over
+ * and its next try runs (in_flight again, one more attempt). An item waiting in the queue
+ * comes back through the claim loop instead (uploading / committing).
+ */
 export type PushItemState = 'uploading' | 'committing' | 'done' | 'superseded' | 'retry_wait' | 'failed' | 'requeued' | 'retrying';
 
 export interface ItemEvent {
@@ -11,7 +17,7 @@ export interface ItemEvent {
   code?: string;
   message?: string;
   revision?: string | null;
-  /** For retry_wait / retrying: when the next attempt is due (ms since epoch). */
+  /** For retry_wait: when the next attempt is due (ms since epoch). */
   nextAttemptAt?: number;
 }
 

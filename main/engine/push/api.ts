@@ -1,0 +1,69 @@
+import type { Logger } from '../../logging';
+import type { Store } from '../../store';
+import type { QueueItem } from '../../store/queue';
+import type { PusherEvents } from './events';
+import type { Connectivity } from './offline';
+import type { PusherOptions } from './options';
+import type { PushRemote } from './remote-port';
+import type { RequeueOutcome } from './requeue';
+import type { Timers } from './timers';
+
+export type PushStore = Pick<Store, 'queue' | 'tasks' | 'index' | 'transaction'>;
+
+export interface PushFolder {
+  localRoot: string;
+  remoteId: string;
+}
+
+export interface ConflictHandoff {
+  folderId: string;
+  path: string;
+  currentRevision: string | null;
+}
+
+export interface PusherDeps {
+  store: PushStore;
+  remote: PushRemote;
+  /** folderId → where it lives locally and its id on the server (undefined: unknown folder). */
+  folders: (folderId: string) => PushFolder | undefined;
+  /**
+   * The server has another version of the path (baseRevision is stale). The item is parked
+   * as retry_wait with code 'conflict' (for conflictRecheckMs); the puller fetches the remote
+   * version, keeps both per DESIGN.md, and re-enqueues the path's local state on the new base
+   * revision, which replaces the parked generation.
+   */
+  onConflict?: (conflict: ConflictHandoff) => void;
+  /** Hash a changed file again and queue it; defaults to rehashAndRequeue on the store. */
+  requeue?: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
+  log: Logger;
+  timers?: Timers;
+  random?: () => number;
+  options?: Partial<PusherOptions>;
+}
+
+export interface PusherStatus {
+  running: boolean;
+  paused: boolean;
+  connectivity: Connectivity;
+  inFlight: number;
+  run: string | null;
+}
+
+export interface Pusher {
+  start(): Promise<void>;
+  /** Stops taking work and abandons what is in flight (it runs again at the next start). */
+  stop(): Promise<void>;
+  pause(): void;
+  resume(): void;
+  /** New items may be due: look now. */
+  kick(): void;
+  setOptions(options: Partial<PusherOptions>): void;
+  /** The UI's Retry action: one item, or every failed item (of a folder). */
+  retry(id: number): boolean;
+  retryAll(folderId?: string): number;
+  status(): PusherStatus;
+  options(): PusherOptions;
+  /** Resolves once nothing is in flight and nothing is due. */
+  idle(): Promise<void>;
+  on<K extends keyof PusherEvents>(name: K, listener: (event: PusherEvents[K]) => void): () => void;
+}

@@ -1,0 +1,139 @@
+import { asFerryError, type FerryError } from '../../../protocol/errors';
+import type { Logger } from '../../logging';
+import type { QueueItem } from '../../store/queue';
+import type { PushStore } from './api';
+import { giveUpOf } from './attempt';
+import type { Emitter, ItemEvent, PusherEvents } from './events';
+import type { PusherOptions } from './options';
+import type { RequeueOutcome } from './requeue';
+import { backoffMs } from './retry-policy';
+import type { RunStats } from './run-stats';
+import type { Timers } from './timers';
+import { FILE_CHANGED, localError } from './uploader';
+import { absPathOf, retriesOf, type Held, type Work } from './work';
+
+export interface OutcomeDeps {
+  store: PushStore;
+  events: Emitter<PusherEvents>;
+  log: Logger;
+  timers: Timers;
+  random: () => number;
+  options: () => Pick<PusherOptions, 'retryLimit' | 'backoffBaseMs' | 'backoffCapMs'>;
+  runs: RunStats;
+  loop: { release(): void; wake(at: number): void; pump(): void };
+  signal: () => AbortSignal;
+  requeue: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
+}
+
+/** "… (gave up after 3 retries)": the reason a failed item shows. */
+export function gaveUp(message: string, retries: number): string {
+  return `${message} (gave up after ${retries} ${retries === 1 ? 'retry' : 'retries'})`;
+}
+
+/**
+ * What becomes of an item: done, failed with its reason, back to the queue to retry when due,
+ * or queued again because its file changed. Every outcome is written to the queue, emitted as
+ * an item event (the agent turns those into queue updates for the UI), and lets go of the item.
+ */
+export class ItemOutcomes {
+  constructor(private readonly d: OutcomeDeps) {}
+
+  emit(w: Held, state: ItemEvent['state'], extra: Partial<ItemEvent> = {}): void {
+    if (!this.d.events.has('item')) return;
+    this.d.events.emit('item', { id: w.item.id, folderId: w.item.folderId, path: w.item.path, op: w.item.op, state, ...extra });
+  }
+
+  /** What an error means for one item. */
+  async handleError(w: Work, error: unknown): Promise<void> {
+    if (this.d.signal().aborted) return;
+    const e = asFerryError(error);
+    if (e.code === FILE_CHANGED) {
+      await this.requeue(w, e);
+      return;
+    }
+    const give = giveUpOf(error);
+    const verdict = give?.verdict;
+    if (verdict ? verdict.action !== 'retry' : !e.retryable) {
+      // Permanent: failed at once, with its reason, until Retry.
+      this.fail(w, e);
+      return;
+    }
+    this.retryLater(w, e.code, verdict?.message ?? e.message, verdict?.action === 'retry' ? verdict.retryAfterMs : undefined);
+    this.release(w);
+  }
+
+  /**
+   * Back to the queue as retry_wait with a durable retry time (the claim loop takes it again
+   * when due, one more attempt), or failed with its reason once its retries are spent.
+   * Does not let go of the item: the caller does.
+   */
+  retryLater(w: Held, code: string, message: string, retryAfterMs?: number): void {
+    const o = this.d.options();
+    const retries = retriesOf(w);
+    if (retries >= o.retryLimit) {
+      const outcome = this.d.store.queue.fail(w.ref, { code, message: gaveUp(message, retries) }, null);
+      this.afterFail(w, outcome, code, message, false);
+      return;
+    }
+    const at = this.d.timers.now() + backoffMs(retries + 1, { baseMs: o.backoffBaseMs, capMs: o.backoffCapMs }, this.d.random, retryAfterMs);
+    const outcome = this.d.store.queue.fail(w.ref, { code, message }, at);
+    this.d.log.info('item waits to retry', { path: w.item.path, code, retry: retries + 1, at: new Date(at).toISOString(), run: this.d.runs.header });
+    this.emit(w, outcome === 'superseded' ? 'superseded' : 'retry_wait', { code, message, nextAttemptAt: at });
+    this.d.loop.wake(at);
+  }
+
+  /** Failed for good (until Retry), and let go. */
+  fail(w: Held, e: FerryError): void {
+    const outcome = this.d.store.queue.fail(w.ref, { code: e.code, message: e.message }, null);
+    this.afterFail(w, outcome, e.code, e.message);
+  }
+
+  afterFail(w: Held, outcome: string, code: string, message: string, release = true): void {
+    if (outcome === 'failed') {
+      this.d.runs.itemFailed();
+      this.d.log.warn('item failed', { path: w.item.path, code, message, run: this.d.runs.header });
+    }
+    this.emit(w, outcome === 'failed' ? 'failed' : outcome === 'superseded' ? 'superseded' : 'retry_wait', { code, message });
+    if (release) this.release(w);
+  }
+
+  /** Records success now (inside the caller's transaction); the returned step emits and lets go. */
+  complete(w: Held, revision: string | null): () => void {
+    const outcome = this.d.store.queue.complete(w.ref, { revision });
+    return () => {
+      if (outcome === 'done') {
+        this.d.runs.itemDone();
+        this.emit(w, 'done', { revision });
+      } else {
+        this.emit(w, 'superseded', { revision });
+      }
+      this.release(w);
+    };
+  }
+
+  release(_w: Held): void {
+    this.d.loop.release();
+  }
+
+  private async requeue(w: Work, e: FerryError): Promise<void> {
+    let outcome: RequeueOutcome;
+    try {
+      outcome = await this.d.requeue(absPathOf(w), w.item);
+    } catch (error) {
+      this.fail(w, localError(w.item.path, error));
+      return;
+    }
+    if (outcome === 'requeued') {
+      // The fresh snapshot replaced this generation: fail() only releases the hold.
+      const result = this.d.store.queue.fail(w.ref, { code: e.code, message: e.message }, this.d.timers.now());
+      this.d.log.info('file changed before commit: queued again', { path: w.item.path, outcome: result });
+      this.emit(w, 'requeued', { code: e.code, message: e.message });
+      this.release(w);
+      this.d.loop.pump();
+      return;
+    }
+    // Still being written: look again after a backoff; counts toward the retry limit.
+    this.retryLater(w, e.code, `${e.message}; it is still being written`);
+    this.release(w);
+  }
+}
