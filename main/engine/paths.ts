@@ -1,3 +1,4 @@
+import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -24,4 +25,37 @@ export function joinDisk(root: string, diskRel: string): string {
 export function parentOf(rel: string): string {
   const i = rel.lastIndexOf('/');
   return i < 0 ? '' : rel.slice(0, i);
+}
+
+const exists = (abs: string): boolean => {
+  try {
+    lstatSync(abs);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The entry of `dir` that a key component means: the component itself, or the one name on
+ * disk whose NFC form it is (an NFD name written by macOS or any Linux program). Keys are
+ * NFC; on Linux `open(NFC)` does not find an NFD file, so I/O must use the disk's spelling.
+ */
+export function onDiskName(dir: string, name: string): string {
+  if (exists(path.join(dir, name))) return name;
+  try {
+    for (const entry of readdirSync(dir)) if (entry !== name && entry.normalize('NFC') === name) return entry;
+  } catch {
+    // A missing or unreadable parent: the plain name, whose I/O then reports the problem.
+  }
+  return name;
+}
+
+/** The absolute on-disk path of an index key (one lstat when the names are already NFC). */
+export function resolveDiskPath(root: string, key: string): string {
+  const plain = joinDisk(root, key);
+  if (key === '' || exists(plain)) return plain;
+  let abs = root;
+  for (const name of key.split('/')) abs = path.join(abs, onDiskName(abs, name));
+  return abs;
 }

@@ -1,4 +1,5 @@
 import { lstatSync, promises as fsp, type Stats } from 'node:fs';
+import { onDiskName, resolveDiskPath } from '../paths';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
 import { checkSyncPath } from '../../../protocol/paths';
@@ -90,9 +91,12 @@ export interface ResolveOptions {
   caseInsensitive?: boolean;
 }
 
-/** Joins a validated relative path under root and checks that it stays there. */
+/**
+ * Joins a validated relative path under root, in the disk's spelling of each name (an NFD
+ * twin of an NFC key is the same file), and checks that it stays there.
+ */
 export function joinInside(root: string, relPath: string): string {
-  const abs = path.join(root, ...relPath.split('/'));
+  const abs = resolveDiskPath(root, relPath);
   const rel = path.relative(root, abs);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw unsafePath(relPath, 'it resolves outside the folder');
   return abs;
@@ -108,7 +112,7 @@ export async function resolveInside(root: string, relPath: string, options: Reso
   const names = relPath.split('/');
   let dir = root;
   for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
+    const name = onDiskName(dir, names[i]!);
     const here = path.join(dir, name);
     const stat = await lstatOrNull(here);
     if (stat === null) return { abs, stat: null };
@@ -136,7 +140,7 @@ export async function ensureParents(root: string, relPath: string, onParent?: On
   const names = relPath.split('/').slice(0, -1);
   let dir = root;
   for (const [i, name] of names.entries()) {
-    dir = path.join(dir, name);
+    dir = path.join(dir, onDiskName(dir, name));
     let stat = await lstatOrNull(dir);
     let created = false;
     if (stat === null) {
