@@ -46,10 +46,9 @@ describe('chaos regressions', () => {
   // name: ENOENT → "file changed before commit" → rehashAndRequeue finds no file and queues a
   // *delete*, which completes. The file stays on disk, its index row looks synced to the scanner,
   // and the server never gets it: the folders never converge and the bytes live on one device only.
-  // The fix belongs in main/engine/push/scheduler.ts (open the on-disk name, e.g. resolve each
-  // component by NFC in the parent directory, or keep the disk name in the queue row). `it.fails`
-  // until then: when this starts failing, the bug is fixed — make it a plain `it`.
-  it.fails('chaos seed 3: uploads a file whose on-disk name is NFD (the server keys it in NFC)', async () => {
+  // Fixed: I/O resolves each key component to its on-disk spelling (main/engine/paths.ts
+  // resolveDiskPath), in the pusher (work.ts absPathOf) and the puller (safe-path.ts).
+  it('chaos seed 3: uploads a file whose on-disk name is NFD (the server keys it in NFC)', async () => {
     const name = 'café.txt'.normalize('NFD');
     const { agent, api } = await oneAgent((folder) => writeFileSync(path.join(folder, name), 'written under an NFD name'));
     await waitFor(() => {

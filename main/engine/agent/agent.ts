@@ -233,7 +233,16 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       store,
       remote,
       folders: folderLookup,
-      onConflict: ({ folderId }) => void puller.pullNow(folderId).catch(() => undefined),
+      // DESIGN: a conflict pulls that path (keep both versions); then the parked upload is looked
+      // at again at once instead of at the next recheck: dropped, or sent on the new base.
+      onConflict: ({ folderId, path: relPath }) =>
+        void puller
+          .pullNow(folderId)
+          .then(() => {
+            const item = store.queue.getByPath(folderId, relPath);
+            if (item?.state === 'retry_wait' && item.lastErrorCode === 'conflict') pusher.retry(item.id);
+          })
+          .catch((error) => log.warn('conflict pull failed', { folder: folderId, error: asFerryError(error).message })),
       options: { ...pushOptionsOf(settings), ...options.tuning?.push },
     });
     const puller = createPuller({

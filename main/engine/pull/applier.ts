@@ -285,7 +285,10 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
         blocks: [...entry.blocks],
         syncedRevision: entry.revision,
       });
-      dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, entry.blocks);
+      // A conflict moved the local bytes to the copy: their pending upload here (parked after the
+      // server said conflict, whatever generation the plan saw) goes with them (chaos seed 4).
+      const moved = copyPath !== null && seen.local.type === 'file' ? seen.local.blocks : null;
+      dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, entry.blocks, moved);
       if (copyPath !== null) recordConflictCopy(ctx, entry, seen, copyPath);
     });
     if (copyPath !== null) return { kind: 'conflict', path: entry.path, rule: action.rule, copyPath, device: entry.device };

@@ -27,10 +27,20 @@ const sameList = (a: readonly string[] | null, b: readonly string[] | null): boo
  * The queue repo has no cancel: a delete with a null base on a live, idle row is its
  * documented way to drop the row ('cancelled').
  */
-export function dropQueued(store: PullStore, folderId: string, path: string, seen: PendingRef | null, written: readonly string[] | null): boolean {
+export function dropQueued(
+  store: PullStore,
+  folderId: string,
+  path: string,
+  seen: PendingRef | null,
+  written: readonly string[] | null,
+  /** Bytes a conflict moved to a copy (queued there): an upload of them here is accounted for too. */
+  movedAside: readonly string[] | null = null,
+): boolean {
   const item = store.queue.getByPath(folderId, path);
   if (!item || item.state === 'done' || item.inFlightGeneration !== null) return false;
-  const accounted = (seen !== null && item.generation === seen.generation) || (item.op === 'upsert' && sameList(item.blocks, written));
+  const accounted =
+    (seen !== null && item.generation === seen.generation) ||
+    (item.op === 'upsert' && (sameList(item.blocks, written) || sameList(item.blocks, movedAside)));
   if (!accounted) return false;
   return store.queue.enqueue({ folderId, path, kind: item.kind, op: 'delete', baseRevision: null }) === 'cancelled';
 }

@@ -1,4 +1,4 @@
-import path from 'node:path';
+import { resolveDiskPath } from '../paths';
 import type { ClaimRef, QueueItem } from '../../store/queue';
 import type { PushFolder } from './api';
 import { opKey, type CommitEntry } from './committer';
@@ -28,8 +28,9 @@ export const keyOf = (w: Held): string => opKey(w.ref);
 /** Retries the item had so far: every try after its first (attempts count every try). */
 export const retriesOf = (w: Held): number => Math.max(0, w.item.attempts - 1);
 
+/** The file on disk: keys are NFC, the disk may spell a name in NFD (chaos seed 3). */
 export function absPathOf(w: Pick<Work, 'root' | 'item'>): string {
-  return path.join(w.root, ...w.item.path.split('/'));
+  return resolveDiskPath(w.root, w.item.path);
 }
 
 export function toEntry(w: Work): CommitEntry {
