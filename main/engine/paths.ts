@@ -27,6 +27,15 @@ export function parentOf(rel: string): string {
   return i < 0 ? '' : rel.slice(0, i);
 }
 
+/**
+ * Only three code points outside ASCII normalise (NFC) to ASCII: U+037E to ';', U+1FEF to '`'
+ * and the Kelvin sign U+212A to 'K'. An ASCII name without those characters has no other
+ * spelling, so a missing one needs no directory scan (a pull creates thousands of such files).
+ */
+function hasOtherSpellings(name: string): boolean {
+  return !/^[\x00-\x7f]*$/.test(name) || /[;`K]/.test(name);
+}
+
 const exists = (abs: string): boolean => {
   try {
     lstatSync(abs);
@@ -43,6 +52,7 @@ const exists = (abs: string): boolean => {
  */
 export function onDiskName(dir: string, name: string): string {
   if (exists(path.join(dir, name))) return name;
+  if (!hasOtherSpellings(name)) return name;
   try {
     for (const entry of readdirSync(dir)) if (entry !== name && entry.normalize('NFC') === name) return entry;
   } catch {

@@ -35,4 +35,12 @@ describe('index keys and on-disk names', () => {
     expect(resolveDiskPath(root, 'plain.txt')).toBe(path.join(root, 'plain.txt'));
     expect(resolveDiskPath(root, 'missing/naïve.txt')).toBe(path.join(root, 'missing', 'naïve.txt'));
   });
+
+  it('finds another spelling even of an ASCII key (the Kelvin sign is K in NFC)', () => {
+    const root = temp();
+    const kelvin = '\u212Aelvin.txt';
+    writeFileSync(path.join(root, kelvin), 'x');
+    expect(toKey(kelvin)).toBe('Kelvin.txt');
+    expect(resolveDiskPath(root, 'Kelvin.txt')).toBe(path.join(root, kelvin));
+  });
 });
