@@ -33,6 +33,7 @@ export function parentOf(rel: string): string {
  * spelling, so a missing one needs no directory scan (a pull creates thousands of such files).
  */
 function hasOtherSpellings(name: string): boolean {
+  // eslint-disable-next-line no-control-regex -- the whole ASCII range, control characters included
   return !/^[\x00-\x7f]*$/.test(name) || /[;`K]/.test(name);
 }
 
