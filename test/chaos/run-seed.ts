@@ -211,13 +211,15 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
       last = cluster.devices.flatMap((d, i) => diffTrees(d.name, trees[i]!, server, COMPARE_EMPTY_DIRECTORIES));
       if (last.length === 0) {
         if (++equalRounds >= 2) return { ok: true, retried, rechecks, last };
+        // A Sync now in between; the agents show "syncing" until it settles, which is not a
+        // difference: only a round that compares unequal starts the count again.
         await kick();
         continue;
       }
+      equalRounds = 0;
     } else {
       last = statuses.map((s, i) => `${cluster.devices[i]!.name}: ${s.state}, ${JSON.stringify(s.counts)}${s.folders.map((f) => ` ${f.id}=${f.state}${f.error ? ` (${f.error})` : ''}`).join('')}`);
     }
-    equalRounds = 0;
     if (Date.now() - lastKick > 3000) await kick();
     await delay(200);
   }

@@ -125,6 +125,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const lastSync = new Map<string, number>();
   /** Pulls the UI asked for and that have not settled yet ("Sync now" shows as syncing). */
   let pullsRunning = 0;
+  /** Conflicted queue items (id:generation) already looked at again right after their pull. */
+  const recheckedConflicts = new Set<string>();
   /** Bytes of each in-flight upload seen so far, so progress events add only the difference. */
   const progressSeen = new Map<number, number>();
   let lastSyncAt: number | null = null;
@@ -240,7 +242,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
           .pullNow(folderId)
           .then(() => {
             const item = store.queue.getByPath(folderId, relPath);
-            if (item?.state === 'retry_wait' && item.lastErrorCode === 'conflict') pusher.retry(item.id);
+            if (item?.state !== 'retry_wait' || item.lastErrorCode !== 'conflict') return;
+            // Once per change: a conflict the pull cannot settle (a folder that still holds
+            // files on the server) waits for the regular recheck instead of looping.
+            const key = `${item.id}:${item.generation}`;
+            if (recheckedConflicts.has(key)) return;
+            recheckedConflicts.add(key);
+            pusher.retry(item.id);
           })
           .catch((error) => log.warn('conflict pull failed', { folder: folderId, error: asFerryError(error).message })),
       options: { ...pushOptionsOf(settings), ...options.tuning?.push },
