@@ -1,24 +1,12 @@
+import { realTimers, type Timers } from './timers';
+
+export { realTimers, type Timers };
+
 /**
  * Collapses bursts of watcher hints per path. A path is flushed once no hint came for it
  * for settleMs, or at the latest maxDelayMs after its first hint (a file rewritten
  * forever still gets looked at). Time is injected so tests run without sleeping.
  */
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
-
 export interface AggregatorOptions {
   settleMs: number;
   maxDelayMs: number;

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../helpers/seeded-random';
 /**
  * A small seeded PRNG (mulberry32) with the helpers the chaos harness needs. Every random
  * choice of a run comes from one of these, derived from the run's seed, so a seed replays
@@ -16,16 +17,7 @@ export interface Rng {
   seed(): number;
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** Mixes a label into a seed, so sub-streams ("workload", "faults") are independent. */
 export function deriveSeed(seed: number, label: string): number {

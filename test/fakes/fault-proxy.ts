@@ -1,3 +1,4 @@
+import { mulberry32 } from '../helpers/seeded-random';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -55,17 +56,8 @@ interface ActiveRule extends FaultRule {
   fired: number;
 }
 
-/** mulberry32: small, fast, good enough to make fault plans replay from a seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Fault plans replay from a seed. */
+export const seededRandom = mulberry32;
 
 export interface FaultProxyOptions {
   /** The real server, e.g. http://127.0.0.1:1234. */

@@ -1,22 +1,10 @@
 import { FerryError } from '../../../protocol/errors';
 
-/** Time as the pusher sees it; tests inject a fake to drive backoff and linger by hand. */
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { realTimers, type Timers } from '../timers';
 
-export const systemTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    // Timers never keep the process alive on their own: stop() is how the pusher ends.
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
+export type { Timers };
+/** The pusher's name for the engine's real timers. */
+export const systemTimers: Timers = realTimers;
 
 export function abortError(): FerryError {
   return new FerryError('aborted', 'Stopped', { retryable: false });
