@@ -58,6 +58,13 @@ export class OperationApplier {
     // A directory has no content: creating one that exists is that directory, whatever base the
     // client names (two devices making the same folder is no conflict; chaos seed 2).
     if (op.action === 'upsert' && op.kind === 'dir' && liveRevision !== null && current?.kind === 'dir') return { ok: true, revision: liveRevision };
+    // Deleting what is already absent is done, whatever base the client names: the state it asks
+    // for holds and nothing is lost (chaos seed 3: two devices deleting one file; a delete that
+    // followed an upload which never landed). The tombstone's revision; a path that never
+    // existed gets a tombstone, so the answer still names a real revision.
+    if (op.action === 'delete' && liveRevision === null) {
+      return { ok: true, revision: String(current ? current.seq : this.write(op.path, 'file', true, 0, 0, '[]', ctx)) };
+    }
     // After a delete the client may name the tombstone's revision or null: both mean "absent".
     const baseMatches = op.baseRevision === liveRevision || (current?.deleted === 1 && op.baseRevision === String(current.seq));
     if (!baseMatches) {
@@ -68,7 +75,7 @@ export class OperationApplier {
         currentRevision: liveRevision,
       };
     }
-    return op.action === 'upsert' ? this.upsert(op, current, ctx) : this.delete(op, current, ctx);
+    return op.action === 'upsert' ? this.upsert(op, current, ctx) : this.delete(op, current!, ctx);
   }
 
   /** A live directory with live entries below it: refused, with the current revision. */
@@ -108,9 +115,8 @@ export class OperationApplier {
     return { ok: true, revision: String(this.write(op.path, 'file', false, op.size, op.mtime, blocks, ctx)) };
   }
 
-  private delete(op: DeleteOperation, current: EntryRow | undefined, ctx: ApplyContext): OperationResult {
-    if (!current) return { ok: false, code: 'not_found', message: 'Path does not exist on the server' };
-    if (current.deleted) return { ok: true, revision: String(current.seq) };
+  /** A live entry (absent ones were answered in apply). */
+  private delete(op: DeleteOperation, current: EntryRow, ctx: ApplyContext): OperationResult {
     const refused = this.notEmpty(ctx.folderId, op.path, current, 'delete');
     if (refused) return refused;
     return { ok: true, revision: String(this.write(op.path, current.kind, true, 0, current.mtime, '[]', ctx)) };

@@ -82,4 +82,28 @@ describe('chaos regressions', () => {
     expect(created).toMatchObject({ ok: true, revision: expect.any(String) });
     expect(await resultOf('b')).toEqual(created);
   });
+
+  // Seed 3 (npm run chaos -- --seed 3 --ops 60 --devices 3): two devices delete the same file.
+  // The second delete named the revision it had synced; the server already held a tombstone and
+  // answered `conflict` with no current revision, so the item conflicted at every recheck and the
+  // agents never settled. Deleting what is absent is done: the state asked for holds.
+  it('chaos seed 3: a delete of a path another device already deleted is done, not a conflict', async () => {
+    const tmp = makeTempDir('ferry-chaos-reg-');
+    cleanups.push(() => tmp.cleanup());
+    const server = await startServer({ dataDir: path.join(tmp.dir, 'server') });
+    cleanups.push(() => server.close());
+    const api = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'dev-a' });
+    cleanups.push(() => api.close());
+    await api.createFolder('chaos');
+    const resultOf = async (op: Parameters<SyncApiClient['submitBatch']>[1][number]) => {
+      const reply = await api.submitBatch('chaos', [op]);
+      return 'results' in reply ? reply.results[op.key] : reply;
+    };
+    const created = await resultOf({ key: 'd', action: 'upsert', kind: 'dir', path: 'b', mtime: 1, baseRevision: null });
+    const base = created && 'revision' in created ? created.revision : null;
+    const first = await resultOf({ key: 'x', action: 'delete', path: 'b', baseRevision: base });
+    expect(first).toMatchObject({ ok: true });
+    expect(await resultOf({ key: 'y', action: 'delete', path: 'b', baseRevision: base })).toEqual(first);
+    expect(await resultOf({ key: 'z', action: 'delete', path: 'never/was.txt', baseRevision: null })).toMatchObject({ ok: true, revision: expect.any(String) });
+  });
 });

@@ -75,7 +75,7 @@ describe('sync mode', () => {
     expect(items[0]).toMatchObject({ path: 'x.txt', revision: r2, deleted: false });
   });
 
-  it('reports missing blocks, size mismatches and deletes of unknown paths per operation', async () => {
+  it('reports missing blocks and size mismatches per operation; a delete of an unknown path is done', async () => {
     const id = await folder();
     const ghost = testFile(`never uploaded ${randomUUID()}`);
     const res = await syncBatch(id, [
@@ -86,7 +86,8 @@ describe('sync mode', () => {
     ]);
     expect(res.body.results.missing).toMatchObject({ ok: false, code: 'missing_blocks', missing: [ghost.hash] });
     expect(res.body.results.size).toMatchObject({ ok: false, code: 'invalid_request' });
-    expect(res.body.results.gone).toMatchObject({ ok: false, code: 'not_found' });
+    // Absent is what the delete asks for: done (a tombstone gives it a revision).
+    expect(res.body.results.gone).toMatchObject({ ok: true, revision: expect.stringMatching(/^[1-9]\d*$/) });
     expect(res.body.results.fine.ok).toBe(true);
   });
 
