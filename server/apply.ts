@@ -58,6 +58,12 @@ export class OperationApplier {
     // A directory has no content: creating one that exists is that directory, whatever base the
     // client names (two devices making the same folder is no conflict; chaos seed 2).
     if (op.action === 'upsert' && op.kind === 'dir' && liveRevision !== null && current?.kind === 'dir') return { ok: true, revision: liveRevision };
+    // Uploading the bytes the server already holds is done, whatever the base: the state asked
+    // for holds (DESIGN: identical content is no conflict; chaos seed 4: an upload in flight
+    // while the puller recorded the same bytes at a newer revision conflicted forever).
+    if (op.action === 'upsert' && op.kind !== 'dir' && liveRevision !== null && current?.kind === 'file' && current.size === op.size && current.blocks === JSON.stringify(op.blocks)) {
+      return { ok: true, revision: liveRevision };
+    }
     // Deleting what is already absent is done, whatever base the client names: the state it asks
     // for holds and nothing is lost (chaos seed 3: two devices deleting one file; a delete that
     // followed an upload which never landed). The tombstone's revision; a path that never

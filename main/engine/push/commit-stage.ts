@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { resolveDiskPath } from '../paths';
 import type { BatchResults, OperationResult } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
@@ -63,6 +65,18 @@ export class CommitStage {
     await this.applyResults(works, outcome.results, outcome.taskId);
   }
 
+  /**
+   * A delete the pull has already overruled: the server's current revision of the path is the
+   * one the index records as synced, and the file is back on disk (a local delete loses to a
+   * remote edit: the puller restored it). Parking it would conflict at every recheck. (An upload
+   * of bytes the server already holds is no conflict at all: the server answers it as done.)
+   */
+  private settledByPull(w: Pick<Work, 'item' | 'ref' | 'root'>, currentRevision: string | null): boolean {
+    if (w.ref.op !== 'delete' || currentRevision === null) return false;
+    const entry = this.d.store.index.get(w.item.folderId, w.item.path);
+    return entry?.syncedRevision === currentRevision && existsSync(resolveDiskPath(w.root, w.item.path));
+  }
+
   /** Maps per-operation results onto the queue in one transaction (the task record with them). */
   async applyResults(works: Work[], results: BatchResults, taskId?: string): Promise<void> {
     const { store, outcomes } = this.d;
@@ -79,6 +93,9 @@ export class CommitStage {
           done.push(outcomes.complete(w, r.revision));
         } else if (r.code === 'not_found' && w.ref.op === 'delete') {
           done.push(outcomes.complete(w, null));
+        } else if (r.code === 'conflict' && this.settledByPull(w, r.currentRevision ?? null)) {
+          // The puller already brought this path to the server's current revision (chaos seed 4).
+          done.push(outcomes.complete(w, r.currentRevision ?? null));
         } else if (r.code === 'conflict') {
           const at = this.d.timers.now() + this.d.options().conflictRecheckMs;
           const outcome = store.queue.fail(w.ref, { code: 'conflict', message: r.message }, at);

@@ -1,0 +1,80 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FOLDER, pushRig, type PushRig } from './push-harness';
+
+// Chaos seed 4 (npm run chaos -- --seed 4 --ops 60 --devices 3): an upload in flight while the
+// puller recorded the same bytes at the server's newer revision came back `conflict` on its
+// stale base, was parked, and conflicted again at every recheck. Identical content is no
+// conflict (DESIGN): the server answers it as done. Different bytes on a stale base still are.
+describe('pusher: a conflict the pull already settled', () => {
+  let rig: PushRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  it('completes an upload of the bytes the server holds, whatever its base', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    await rig.write('doc.txt', 'first');
+    await rig.enqueue('doc.txt');
+    rig.pusher.kick();
+    const first = (await rig.waitState('doc.txt', 'done')).id;
+    const rev1 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
+    await rig.write('doc.txt', 'second');
+    await rig.enqueue('doc.txt', rev1);
+    rig.pusher.kick();
+    await rig.waitState('doc.txt', 'done');
+    const synced = rig.store.index.get(FOLDER, 'doc.txt')!;
+    expect(synced.syncedRevision).not.toBe(rev1);
+
+    // The stale upload: the same bytes, on the old base.
+    rig.store.queue.enqueue({
+      folderId: FOLDER, path: 'doc.txt', kind: 'file', op: 'upsert',
+      size: synced.size, mtimeMs: synced.mtimeMs, contentHash: synced.contentHash, blocks: synced.blocks, baseRevision: rev1,
+    });
+    rig.pusher.kick();
+    const item = await rig.waitState('doc.txt', 'done');
+    expect(item.id).toBe(first);
+    expect(item.lastErrorCode).toBeNull();
+    expect(rig.store.index.get(FOLDER, 'doc.txt')?.syncedRevision).toBe(synced.syncedRevision);
+    expect((await rig.remote()).get('doc.txt')?.revision).toBe(synced.syncedRevision);
+  });
+
+  it('still parks a real conflict: different bytes on a stale base', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    await rig.write('doc.txt', 'first');
+    await rig.enqueue('doc.txt');
+    rig.pusher.kick();
+    await rig.waitState('doc.txt', 'done');
+    const rev1 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
+    await rig.write('doc.txt', 'second');
+    await rig.enqueue('doc.txt', rev1);
+    rig.pusher.kick();
+    await rig.waitState('doc.txt', 'done');
+    await rig.write('doc.txt', 'third, from a stale base');
+    await rig.enqueue('doc.txt', rev1);
+    rig.pusher.kick();
+    const parked = await rig.waitState('doc.txt', 'retry_wait');
+    expect(parked.lastErrorCode).toBe('conflict');
+  });
+
+  it('drops a stale delete of a file the pull put back at the server\'s current revision', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    await rig.write('doc.txt', 'first');
+    await rig.enqueue('doc.txt');
+    rig.pusher.kick();
+    await rig.waitState('doc.txt', 'done');
+    const rev1 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
+    await rig.write('doc.txt', 'second, from another device');
+    await rig.enqueue('doc.txt', rev1);
+    rig.pusher.kick();
+    await rig.waitState('doc.txt', 'done');
+    const rev2 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
+
+    // A delete made on the old revision; the file is on disk again and the index is at rev2.
+    rig.store.queue.enqueue({ folderId: FOLDER, path: 'doc.txt', kind: 'file', op: 'delete', baseRevision: rev1 });
+    rig.pusher.kick();
+    const item = await rig.waitState('doc.txt', 'done');
+    expect(item.op).toBe('delete');
+    expect((await rig.remote()).get('doc.txt')?.revision).toBe(rev2);
+  });
+});
