@@ -1,3 +1,5 @@
+import { mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FOLDER, pushRig, type PushRig } from './push-harness';
 
@@ -76,5 +78,29 @@ describe('pusher: a conflict the pull already settled', () => {
     const item = await rig.waitState('doc.txt', 'done');
     expect(item.op).toBe('delete');
     expect((await rig.remote()).get('doc.txt')?.revision).toBe(rev2);
+  });
+
+  it('drops a stale delete of a folder the pull brought back because another device filled it', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    mkdirSync(path.join(rig.root, 'box'));
+    const st = statSync(path.join(rig.root, 'box'));
+    rig.store.transaction(() => {
+      rig!.store.index.putLocal({ folderId: FOLDER, path: 'box', kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
+      rig!.store.queue.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
+    });
+    await rig.write('box/a.txt', 'from another device');
+    await rig.enqueue('box/a.txt');
+    rig.pusher.kick();
+    await rig.waitState('box/a.txt', 'done');
+    const dirRev = rig.store.index.get(FOLDER, 'box')!.syncedRevision!;
+    // As the puller leaves a parent it recreated for a pulled file: on disk, indexed, no revision.
+    rig.store.index.setSyncedRevision(FOLDER, 'box', null);
+
+    rig.store.queue.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'delete', baseRevision: dirRev });
+    rig.pusher.kick();
+    const item = await rig.waitState('box', 'done');
+    expect(item.op).toBe('delete');
+    expect(rig.store.index.get(FOLDER, 'box')?.syncedRevision).toBe(dirRev);
+    expect([...(await rig.remote()).keys()].sort()).toEqual(['box', 'box/a.txt']);
   });
 });

@@ -66,15 +66,23 @@ export class CommitStage {
   }
 
   /**
-   * A delete the pull has already overruled: the server's current revision of the path is the
-   * one the index records as synced, and the file is back on disk (a local delete loses to a
-   * remote edit: the puller restored it). Parking it would conflict at every recheck. (An upload
-   * of bytes the server already holds is no conflict at all: the server answers it as done.)
+   * A delete the pull has already overruled, so parking it would conflict at every recheck:
+   * the path is back on disk and in the index, and either the index records the server's
+   * current revision (a local delete loses to a remote edit: the puller restored the file) or
+   * it is a folder the pull brought back because another device put something in it (the
+   * server refuses to delete a folder that holds entries). Runs inside the results transaction;
+   * a folder gets the server's revision recorded. (An upload of bytes the server already holds
+   * is no conflict at all: the server answers it as done.)
    */
   private settledByPull(w: Pick<Work, 'item' | 'ref' | 'root'>, currentRevision: string | null): boolean {
     if (w.ref.op !== 'delete' || currentRevision === null) return false;
-    const entry = this.d.store.index.get(w.item.folderId, w.item.path);
-    return entry?.syncedRevision === currentRevision && existsSync(resolveDiskPath(w.root, w.item.path));
+    const { index } = this.d.store;
+    const entry = index.get(w.item.folderId, w.item.path);
+    if (!entry || !existsSync(resolveDiskPath(w.root, w.item.path))) return false;
+    if (entry.syncedRevision === currentRevision) return true;
+    if (entry.kind !== 'dir') return false;
+    index.setSyncedRevision(w.item.folderId, w.item.path, currentRevision);
+    return true;
   }
 
   /** Maps per-operation results onto the queue in one transaction (the task record with them). */
