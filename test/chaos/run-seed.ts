@@ -12,10 +12,10 @@ import { diffTrees, fetchContents, localTree, serverTree } from './snapshot';
 import { Executor, makePlan, type Op } from './workload';
 
 /**
- * Turn on once the Sync API carries directories (`kind` in protocol/changes.ts ChangeItem):
- * then empty folders are compared too. Until then directories are compared as the files imply.
+ * On since the Sync API carries directories (`kind` in protocol/changes.ts ChangeItem):
+ * empty folders are compared too, not only the directories that files imply.
  */
-export const COMPARE_EMPTY_DIRECTORIES = false;
+export const COMPARE_EMPTY_DIRECTORIES = true;
 
 export interface SeedOptions {
   seed: number;
