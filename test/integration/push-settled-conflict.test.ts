@@ -103,4 +103,28 @@ describe('pusher: a conflict the pull already settled', () => {
     expect(rig.store.index.get(FOLDER, 'box')?.syncedRevision).toBe(dirRev);
     expect([...(await rig.remote()).keys()].sort()).toEqual(['box', 'box/a.txt']);
   });
+
+  it('drops a delete with no base when another device owns the path, and asks for a full pull', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    await rig.write('theirs.txt', 'made on another device');
+    await rig.enqueue('theirs.txt');
+    rig.pusher.kick();
+    const theirs = (await rig.waitState('theirs.txt', 'done')).id;
+    // This device never saw it: no index row, no file; its own create never landed.
+    rig.store.transaction(() => {
+      rig!.store.index.remove(FOLDER, 'theirs.txt');
+      rig!.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: ['0'.repeat(64)], baseRevision: null });
+    });
+    const [claimed] = rig.store.queue.claim({ limit: 1 });
+    rig.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'delete', baseRevision: null });
+    rig.store.queue.fail(claimed!, { code: 'gone', message: 'the create never landed' }, Date.now());
+    rig.store.tokens.set(FOLDER, 'a-token');
+
+    rig.pusher.kick();
+    const item = await rig.waitState('theirs.txt', 'done');
+    expect(item.id).toBe(theirs);
+    expect(item.op).toBe('delete');
+    expect(rig.store.tokens.get(FOLDER)).toBeUndefined();
+    expect((await rig.remote()).has('theirs.txt')).toBe(true);
+  });
 });
