@@ -82,7 +82,7 @@ describe('ferry agent and its CLI clients', () => {
     for (const name of extra) writeFileSync(path.join(folder, name), name);
     await waitFor(async () => (await status()).counts.done >= 9 && (await status()).state === 'idle', { timeoutMs: 20_000 });
     for (const name of extra) rmSync(path.join(folder, name));
-    await waitFor(async () => (await runFerry(['status', '--data', dataDir])).stdout.includes('needs confirmation'), { timeoutMs: 15_000 });
+    await waitFor(async () => (await runFerry(['status', '--data', dataDir])).stdout.includes('a mass delete of 6 of'), { timeoutMs: 15_000 });
 
     const wrong = await runFerry(['mass-delete', 'maybe', '--folder', 'docs', '--data', dataDir]);
     expect(wrong.code).toBe(2);

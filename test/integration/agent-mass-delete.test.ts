@@ -50,6 +50,8 @@ describe('a local mass delete is held until the user answers', () => {
   it('pauses the folder instead of deleting 8 of 10 files on the server, and Cancel restores them', async () => {
     for (const name of names.slice(0, 8)) rmSync(path.join(folder, name));
     await waitFor(() => folderState().state === 'paused_mass_delete', { timeoutMs: 10_000 });
+    // The guard trips on the first burst of deletes it sees; the rest join them while paused.
+    await waitFor(() => folderState().pendingDelete?.count === 8, { timeoutMs: 10_000 });
     expect(folderState().pendingDelete).toEqual({ count: 8, total: 10 });
     expect(agent.status().state).toBe('error');
     expect(await remotePaths()).toEqual(names);
