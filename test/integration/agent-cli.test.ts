@@ -81,7 +81,11 @@ describe('ferry agent and its CLI clients', () => {
     const extra = Array.from({ length: 6 }, (_, i) => `bulk-${i}.txt`);
     for (const name of extra) writeFileSync(path.join(folder, name), name);
     await waitFor(async () => (await status()).counts.done >= 9 && (await status()).state === 'idle', { timeoutMs: 20_000 });
+    // Paused, none of the deletes goes out before the watcher has reported them all.
+    expect((await runFerry(['pause', '--data', dataDir])).code).toBe(0);
     for (const name of extra) rmSync(path.join(folder, name));
+    await waitFor(async () => (await status()).counts.pending >= 6, { timeoutMs: 15_000 });
+    expect((await runFerry(['resume', '--data', dataDir])).code).toBe(0);
     await waitFor(async () => (await runFerry(['status', '--data', dataDir])).stdout.includes('a mass delete of 6 of'), { timeoutMs: 15_000 });
 
     const wrong = await runFerry(['mass-delete', 'maybe', '--folder', 'docs', '--data', dataDir]);

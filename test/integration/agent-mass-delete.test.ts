@@ -23,6 +23,17 @@ describe('a local mass delete is held until the user answers', () => {
     return page.items.filter((i) => !i.deleted).map((i) => i.path).sort();
   };
   const folderState = () => agent.status().folders[0]!;
+  /**
+   * The watcher reports a burst of deletes in slices; with syncing paused none goes out before
+   * the last one is queued, so the guard weighs them all at once (deletes spread over minutes
+   * are not a mass delete: each goes out on its own).
+   */
+  const deleteWhilePaused = async (gone: string[]) => {
+    await agent.handlers.pause({});
+    for (const name of gone) rmSync(path.join(folder, name));
+    await waitFor(() => agent.status().counts.pending >= gone.length, { timeoutMs: 10_000 });
+    await agent.handlers.resume({});
+  };
 
   beforeAll(async () => {
     server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
@@ -48,10 +59,8 @@ describe('a local mass delete is held until the user answers', () => {
   });
 
   it('pauses the folder instead of deleting 8 of 10 files on the server, and Cancel restores them', async () => {
-    for (const name of names.slice(0, 8)) rmSync(path.join(folder, name));
+    await deleteWhilePaused(names.slice(0, 8));
     await waitFor(() => folderState().state === 'paused_mass_delete', { timeoutMs: 10_000 });
-    // The guard trips on the first burst of deletes it sees; the rest join them while paused.
-    await waitFor(() => folderState().pendingDelete?.count === 8, { timeoutMs: 10_000 });
     expect(folderState().pendingDelete).toEqual({ count: 8, total: 10 });
     expect(agent.status().state).toBe('error');
     expect(await remotePaths()).toEqual(names);
@@ -65,7 +74,7 @@ describe('a local mass delete is held until the user answers', () => {
   });
 
   it('deletes on the server once the user confirms', async () => {
-    for (const name of names.slice(0, 8)) rmSync(path.join(folder, name));
+    await deleteWhilePaused(names.slice(0, 8));
     await waitFor(() => folderState().state === 'paused_mass_delete', { timeoutMs: 10_000 });
     expect(await remotePaths()).toEqual(names);
 
