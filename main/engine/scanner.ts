@@ -7,7 +7,7 @@ import type { IndexStat, LocalState } from '../store/file-index';
 import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
 import type { IgnoreMatcher } from './ignore';
-import { joinDisk, toKey } from './paths';
+import { joinDisk, resolveDiskPath, toKey } from './paths';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
 export type ScannerStore = Pick<Store, 'index' | 'queue' | 'activity' | 'folders' | 'transaction'>;
@@ -188,14 +188,25 @@ export class Scanner {
     if (ignore.ignores(key)) return 'ignored';
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.isApplying?.(key)) return 'unstable';
-    const abs = joinDisk(this.root, diskRel);
+    let abs = joinDisk(this.root, diskRel);
     let st: Stats;
     try {
       st = lstatSync(abs);
     } catch (error) {
-      if (isGone(error)) return this.recordGone(key);
-      if (isDenied(error)) return this.skip(key, 'unreadable', `Cannot read ${key}: permission denied`);
-      throw error;
+      if (!isGone(error)) {
+        if (isDenied(error)) return this.skip(key, 'unreadable', `Cannot read ${key}: permission denied`);
+        throw error;
+      }
+      // This spelling went away; the key may live on under another one (a rename from NFC
+      // to NFD is no delete: chaos seed 10). Only when no spelling is left is the path gone.
+      const other = resolveDiskPath(this.root, key);
+      if (other === abs || !existsOnDisk(other)) return this.recordGone(key);
+      abs = other;
+      try {
+        st = lstatSync(abs);
+      } catch {
+        return this.recordGone(key);
+      }
     }
     if (st.isDirectory()) {
       if (ignore.ignores(key, true)) return 'ignored';

@@ -167,6 +167,21 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.stop();
   });
 
+  // Chaos seed 10: renaming a file from its NFC to its NFD spelling (the same key) read as a
+  // delete of the key when the old spelling's hint came in: the bytes were lost on the server.
+  it('a rename between two spellings of one name is no delete', async () => {
+    const nfc = 'naïve résumé.pdf'.normalize('NFC');
+    const nfd = nfc.normalize('NFD');
+    f.write(nfc, 'the only copy');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    renameSync(f.abs(nfc), f.abs(nfd));
+    await s.scanPaths([nfc, nfd]);
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.index.get(f.folderId, nfc)?.contentHash).toBe(hashOfText('the only copy'));
+  });
+
   it('editor save: write a temp file and rename it over the original ends as one upsert', async () => {
     f.write('doc.txt', 'v1');
     const s = scanner();
