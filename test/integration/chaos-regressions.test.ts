@@ -65,7 +65,8 @@ describe('chaos regressions', () => {
   // `conflict`; the puller then only records the existing directory (DU3), so the queued upsert
   // conflicted again on every retry and the agent never settled. A directory has no content:
   // creating one that exists is the same directory, whatever base the client names.
-  it('chaos seed 2: creating a directory that another device just created is a no-op, not a conflict', async () => {
+  /** A real server with the folder `chaos`, and the result of one operation sent alone. */
+  async function serverWithFolder() {
     const tmp = makeTempDir('ferry-chaos-reg-');
     cleanups.push(() => tmp.cleanup());
     const server = await startServer({ dataDir: path.join(tmp.dir, 'server') });
@@ -73,14 +74,18 @@ describe('chaos regressions', () => {
     const api = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'dev-a' });
     cleanups.push(() => api.close());
     await api.createFolder('chaos');
-    const mkdir = (key: string) => ({ key, action: 'upsert' as const, kind: 'dir' as const, path: 'Ärger/b', mtime: 1_700_000_000_000, baseRevision: null });
-    const resultOf = async (key: string) => {
-      const reply = await api.submitBatch('chaos', [mkdir(key)]);
-      return 'results' in reply ? reply.results[key] : reply;
+    return async (op: Parameters<SyncApiClient['submitBatch']>[1][number]) => {
+      const reply = await api.submitBatch('chaos', [op]);
+      return 'results' in reply ? reply.results[op.key] : reply;
     };
-    const created = await resultOf('a');
+  }
+
+  it('chaos seed 2: creating a directory that another device just created is a no-op, not a conflict', async () => {
+    const resultOf = await serverWithFolder();
+    const mkdir = (key: string) => ({ key, action: 'upsert' as const, kind: 'dir' as const, path: 'Ärger/b', mtime: 1_700_000_000_000, baseRevision: null });
+    const created = await resultOf(mkdir('a'));
     expect(created).toMatchObject({ ok: true, revision: expect.any(String) });
-    expect(await resultOf('b')).toEqual(created);
+    expect(await resultOf(mkdir('b'))).toEqual(created);
   });
 
   // Seed 3 (npm run chaos -- --seed 3 --ops 60 --devices 3): two devices delete the same file.
@@ -88,17 +93,7 @@ describe('chaos regressions', () => {
   // answered `conflict` with no current revision, so the item conflicted at every recheck and the
   // agents never settled. Deleting what is absent is done: the state asked for holds.
   it('chaos seed 3: a delete of a path another device already deleted is done, not a conflict', async () => {
-    const tmp = makeTempDir('ferry-chaos-reg-');
-    cleanups.push(() => tmp.cleanup());
-    const server = await startServer({ dataDir: path.join(tmp.dir, 'server') });
-    cleanups.push(() => server.close());
-    const api = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'dev-a' });
-    cleanups.push(() => api.close());
-    await api.createFolder('chaos');
-    const resultOf = async (op: Parameters<SyncApiClient['submitBatch']>[1][number]) => {
-      const reply = await api.submitBatch('chaos', [op]);
-      return 'results' in reply ? reply.results[op.key] : reply;
-    };
+    const resultOf = await serverWithFolder();
     const created = await resultOf({ key: 'd', action: 'upsert', kind: 'dir', path: 'b', mtime: 1, baseRevision: null });
     const base = created && 'revision' in created ? created.revision : null;
     const first = await resultOf({ key: 'x', action: 'delete', path: 'b', baseRevision: base });

@@ -14,17 +14,23 @@ describe('pusher: a conflict the pull already settled', () => {
     rig = undefined;
   });
 
+  /** doc.txt synced twice ('first', then 'second' from "another device"): both revisions. */
+  async function syncedTwice(r: PushRig): Promise<{ rev1: string | null; rev2: string | null; firstId: number }> {
+    await r.write('doc.txt', 'first');
+    await r.enqueue('doc.txt');
+    r.pusher.kick();
+    const firstId = (await r.waitState('doc.txt', 'done')).id;
+    const rev1 = r.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
+    await r.write('doc.txt', 'second, from another device');
+    await r.enqueue('doc.txt', rev1);
+    r.pusher.kick();
+    await r.waitState('doc.txt', 'done');
+    return { rev1, rev2: r.store.index.get(FOLDER, 'doc.txt')!.syncedRevision, firstId };
+  }
+
   it('completes an upload of the bytes the server holds, whatever its base', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
-    await rig.write('doc.txt', 'first');
-    await rig.enqueue('doc.txt');
-    rig.pusher.kick();
-    const first = (await rig.waitState('doc.txt', 'done')).id;
-    const rev1 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
-    await rig.write('doc.txt', 'second');
-    await rig.enqueue('doc.txt', rev1);
-    rig.pusher.kick();
-    await rig.waitState('doc.txt', 'done');
+    const { rev1, firstId: first } = await syncedTwice(rig);
     const synced = rig.store.index.get(FOLDER, 'doc.txt')!;
     expect(synced.syncedRevision).not.toBe(rev1);
 
@@ -43,15 +49,7 @@ describe('pusher: a conflict the pull already settled', () => {
 
   it('still parks a real conflict: different bytes on a stale base', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
-    await rig.write('doc.txt', 'first');
-    await rig.enqueue('doc.txt');
-    rig.pusher.kick();
-    await rig.waitState('doc.txt', 'done');
-    const rev1 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
-    await rig.write('doc.txt', 'second');
-    await rig.enqueue('doc.txt', rev1);
-    rig.pusher.kick();
-    await rig.waitState('doc.txt', 'done');
+    const { rev1 } = await syncedTwice(rig);
     await rig.write('doc.txt', 'third, from a stale base');
     await rig.enqueue('doc.txt', rev1);
     rig.pusher.kick();
@@ -61,16 +59,7 @@ describe('pusher: a conflict the pull already settled', () => {
 
   it('drops a stale delete of a file the pull put back at the server\'s current revision', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
-    await rig.write('doc.txt', 'first');
-    await rig.enqueue('doc.txt');
-    rig.pusher.kick();
-    await rig.waitState('doc.txt', 'done');
-    const rev1 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
-    await rig.write('doc.txt', 'second, from another device');
-    await rig.enqueue('doc.txt', rev1);
-    rig.pusher.kick();
-    await rig.waitState('doc.txt', 'done');
-    const rev2 = rig.store.index.get(FOLDER, 'doc.txt')!.syncedRevision;
+    const { rev1, rev2 } = await syncedTwice(rig);
 
     // A delete made on the old revision; the file is on disk again and the index is at rev2.
     rig.store.queue.enqueue({ folderId: FOLDER, path: 'doc.txt', kind: 'file', op: 'delete', baseRevision: rev1 });
