@@ -1,7 +1,7 @@
 // Pull benchmarks: `npx tsx bench/pull.bench.ts` (or `npm run bench -- pull`).
 // 1. 10,000 small remote files pulled into an empty folder (files/s).
-// 2. The delay from a commit on device A to the same bytes on disk at B through the long poll.
-//    The full Agent (scanner + pusher on A) is composed elsewhere; here A commits with the
+// 2. The delay from a commit on device A to the same bytes on disk at B through the long poll
+//    (bench/latency.bench.ts measures the whole path with two agents); here A commits with the
 //    Sync API client the moment it "writes", so the figure covers server + feed + long poll +
 //    pull + atomic write on B, not A's watcher debounce and upload.
 import { createHash } from 'node:crypto';
@@ -136,7 +136,7 @@ export async function run(): Promise<BenchResult[]> {
     delays.sort((a, b) => a - b);
     const median = percentile(delays, 50);
     const p95 = percentile(delays, 95);
-    const note = ' (A commits via the client; full agent not composed yet)';
+    const note = ' (A commits via the client: server, feed, long poll and pull only; end to end: bench/latency)';
     results.push({ name: `A→B delay via long poll, median${note}`, value: median, unit: 'ms', target: '< 500 ms (Syncthing 1090 ms)', met: median < 500 });
     results.push({ name: `A→B delay via long poll, p95${note}`, value: p95, unit: 'ms', target: '< 1000 ms (Syncthing 1310 ms)', met: p95 < 1000 });
   } finally {
