@@ -349,14 +349,16 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   // ── status ──
 
+  /** A held mass delete: the puller's (the server's deletes) or the scanner's (this disk's). */
+  function pendingDeleteOf(folderId: string): { count: number; total: number } {
+    const pulled = engine?.puller.pendingMassDelete(folderId);
+    if (pulled) return { count: pulled.deletes, total: pulled.files };
+    const deletes = store.queue.countPendingDeletes(folderId);
+    return { count: deletes, total: store.index.count(folderId) + deletes };
+  }
+
   function folderStatuses(): FolderStatus[] {
     return store.folders.list().map((folder) => {
-      const pulled = engine?.puller.pendingMassDelete(folder.id);
-      const pendingDeletes = store.queue.countPendingDeletes(folder.id);
-      // Held by the puller (the server's deletes) or by the scanner (this disk's deletes).
-      const pending = pulled
-        ? { deletes: pulled.deletes, files: pulled.files }
-        : { deletes: pendingDeletes, files: store.index.count(folder.id) + pendingDeletes };
       const local = locals.get(folder.id);
       const scanning = folder.state === 'ok' && local !== undefined && !local.idle;
       const synced = lastSync.get(folder.id);
@@ -367,7 +369,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         state: scanning ? 'scanning' : folder.state,
         error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : null,
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
-        pendingDelete: folder.state === 'paused_mass_delete' ? { count: pending.deletes, total: pending.files } : null,
+        // Counted only for a held folder: status goes out several times a second.
+        pendingDelete: folder.state === 'paused_mass_delete' ? pendingDeleteOf(folder.id) : null,
       };
     });
   }
