@@ -135,6 +135,8 @@ export class Scanner {
       return;
     }
     if (this.massDeleteApproved) return;
+    // Too few to trip either rule: skip counting the index (this runs for every delete seen).
+    if (pending + more < options.massDeleteMinCount && pending + more <= options.massDeleteCount) return;
     const folder = this.store.folders.require(this.folderId);
     if (folder.state !== 'ok') return;
     const verdict = checkMassDelete(pending + more, this.store.index.count(this.folderId) + pending, options, 'scan');
