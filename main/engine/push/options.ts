@@ -33,7 +33,7 @@ export interface PusherOptions {
 
 export const DEFAULT_PUSHER_OPTIONS: PusherOptions = {
   concurrency: 4,
-  uploadWindowBytes: 2 * BLOCK_SIZE,
+  uploadWindowBytes: 4 * BLOCK_SIZE,
   retryLimit: 3,
   bandwidthLimit: 0,
   asyncThreshold: 1000,

@@ -5,6 +5,7 @@ import { BATCHABLE_BLOCK_BYTES, BLOCK_SIZE, MAX_BLOCK_BATCH_COUNT, MAX_MISSING_H
 import { FerryError } from '../../../protocol/errors';
 import { giveUpOf, withRetries, type AttemptContext } from './attempt';
 import { throttledBody, type TokenBucket } from './bandwidth';
+import { BlockBuffers } from './block-buffers';
 import type { Limiter } from './limiter';
 import type { PushRemote } from './remote-port';
 
@@ -55,6 +56,8 @@ interface Queued {
 export class Uploader {
   /** Blocks being uploaded right now, so two files sharing a block send it once. */
   private readonly inflight = new Map<string, Promise<void>>();
+  /** A few more than the upload window holds at once. */
+  private readonly buffers = new BlockBuffers(6);
 
   constructor(private readonly d: UploaderDeps) {}
 
@@ -104,7 +107,7 @@ export class Uploader {
     }
     try {
       const results = await Promise.allSettled(
-        wanted.map(({ index, hash }) => this.shared(hash, () => this.putBlock(() => readExact(handle, item, index, blockLength(item.size, index)), item, index, hash, onBytes))),
+        wanted.map(({ index, hash }) => this.shared(hash, () => this.putBlock(() => readExact(handle, item, index, this.buffers.take(blockLength(item.size, index))), item, index, hash, onBytes))),
       );
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -256,10 +259,10 @@ export class Uploader {
           // A pause that came while this waited for its slot holds it here.
           await attempt.gate();
           const data = await read();
-          // Re-hash before sending: a mismatch means the file changed under us.
-          if (sha256(data) !== hash) throw fileChanged(item.path, `block ${index} no longer matches`);
           let sent = 0;
           try {
+            // Re-hash before sending: a mismatch means the file changed under us.
+            if (sha256(data) !== hash) throw fileChanged(item.path, `block ${index} no longer matches`);
             const body =
               bucket.bytesPerSecond > 0
                 ? throttledBody(data, bucket, (n) => {
@@ -272,6 +275,8 @@ export class Uploader {
           } catch (error) {
             if (sent > 0) onBytes(-sent);
             throw error;
+          } finally {
+            this.buffers.give(data);
           }
         },
         attempt.signal,
@@ -339,8 +344,9 @@ function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-async function readExact(handle: FileHandle, item: UploadSnapshot, index: number, length: number): Promise<Buffer> {
-  const data = Buffer.allocUnsafe(length);
+/** Fills `data` from the block at `index`. */
+async function readExact(handle: FileHandle, item: UploadSnapshot, index: number, data: Buffer): Promise<Buffer> {
+  const length = data.length;
   let got = 0;
   try {
     while (got < length) {
