@@ -51,8 +51,9 @@ describe('pull against the real server', () => {
     const tree = b.tree();
     expect(tree['diff.txt']).toBe('remote bytes');
     expect(tree['mine.txt']).toBe('only here');
-    const copy = Object.keys(tree).find((p) => p.startsWith('diff (conflict from device-a '));
-    expect(copy).toMatch(/^diff \(conflict from device-a \d{4}-\d\d-\d\d \d{6}\)\.txt$/);
+    // Named after this device (b), whose version the copy keeps.
+    const copy = Object.keys(tree).find((p) => p.startsWith('diff (conflict from b '));
+    expect(copy).toMatch(/^diff \(conflict from b \d{4}-\d\d-\d\d \d{6}\)\.txt$/);
     expect(tree[copy!]).toBe('local bytes');
     expect(b.folder.store.conflicts.listOpen('fb')).toHaveLength(1);
     expect(b.folder.pendingOps()).toEqual({ [copy!]: 'file:upsert' });

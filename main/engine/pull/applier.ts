@@ -9,6 +9,7 @@ import type { IndexEntry } from '../../store';
 import type { Logger } from '../../logging';
 import { contentHashOf } from '../hashing';
 import { conflictPath } from './conflict-name';
+import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
@@ -33,6 +34,8 @@ export interface ApplyContext {
   fetcher: BlockFetcher;
   caseInsensitive: boolean;
   log: Logger;
+  /** This device's name: conflict copies are named after the device whose version they keep. */
+  deviceName: string;
   /** Index writes of downloaded files commit together (optional: one transaction each without). */
   commits?: TxnGroup;
 }
@@ -233,42 +236,64 @@ async function writeTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry): Pr
   }
 }
 
-/** Renames the local file aside under a free conflict name; returns its relative path. */
+/**
+ * Moves the local file aside under a free conflict name named after this device (the one
+ * whose version the copy keeps), so two devices never make copies of one name; returns its
+ * relative path. Never replaces anything: a name that is taken is skipped.
+ */
 async function moveAside(ctx: ApplyContext, entry: RemoteEntry, abs: string): Promise<string> {
   const when = new Date(entry.modificationDate);
   for (let attempt = 1; attempt < 1000; attempt++) {
-    const rel = conflictPath(entry.path, entry.device, when, attempt);
-    const target = joinInside(ctx.root, rel);
-    const taken = await fsp.lstat(target).then(
-      () => true,
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return false;
-        throw error;
-      },
-    );
-    if (taken) continue;
-    await fsp.rename(abs, target);
-    return rel;
+    const rel = conflictPath(entry.path, ctx.deviceName, when, attempt);
+    if (await moveNoClobber(abs, joinInside(ctx.root, rel))) return rel;
   }
   throw new FerryError('conflict_name_exhausted', `No free conflict name next to ${entry.path}`);
 }
 
 const parentRel = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '');
 
+/** A local version this apply moved to a conflict copy, recorded with the download. */
+interface Aside {
+  copyPath: string;
+  seen: Observation;
+}
+
+/** Tries to place a download this often when something keeps appearing at its path. */
+const PLACE_ROUNDS = 3;
+
 async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const { entry } = p;
   const tmp = path.join(ctx.tmpDir, `${TMP_PREFIX}${randomUUID()}.part`);
   let renamed = false;
+  const asides: Aside[] = [];
   try {
     const written = await writeTemp(ctx, tmp, entry);
     await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
-    const { seen, action } = await recheck(ctx, p);
-    if (action.kind === 'record-only' || action.kind === 'skip') return finishWithout(ctx, entry, seen, action);
-    if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download') {
-      return { kind: 'skipped', path: entry.path, rule: action.rule, reason: `unexpected ${action.kind} for an upsert` };
+    let current = p;
+    let seen: Observation;
+    let action: Action;
+    for (let round = 1; ; round++) {
+      ({ seen, action } = await recheck(ctx, current));
+      if (action.kind === 'record-only' || action.kind === 'skip') return finishWithout(ctx, entry, seen, action, asides);
+      if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download') {
+        recordAsides(ctx, entry, asides);
+        return { kind: 'skipped', path: entry.path, rule: action.rule, reason: `unexpected ${action.kind} for an upsert` };
+      }
+      if (action.kind === 'conflict-copy-then-download') asides.push({ copyPath: await moveAside(ctx, entry, seen.abs), seen });
+      if (action.kind === 'download' && seen.local.type === 'file') {
+        // U5: the synced version is overwritten in place.
+        await fsp.rename(tmp, seen.abs);
+        break;
+      }
+      // Nothing is at the path now (absent, or moved aside): a file that appears meanwhile
+      // (the user's, or another apply's) is decided on again, never replaced.
+      if (await moveNoClobber(tmp, seen.abs)) break;
+      if (round >= PLACE_ROUNDS) {
+        recordAsides(ctx, entry, asides);
+        throw new FerryError('path_busy', `Something keeps appearing at ${entry.path}; it is pulled again later`, { retryable: true });
+      }
+      current = { ...current, seen, action };
     }
-    const copyPath = action.kind === 'conflict-copy-then-download' ? await moveAside(ctx, entry, seen.abs) : null;
-    await fsp.rename(tmp, seen.abs);
     renamed = true;
     // The index says "synced" only once the rename is durable (a lost rename must never read
     // as a local delete); the fsync is shared with renames into the same directory.
@@ -287,11 +312,13 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       });
       // A conflict moved the local bytes to the copy: their pending upload here (parked after the
       // server said conflict, whatever generation the plan saw) goes with them (chaos seed 4).
-      const moved = copyPath !== null && seen.local.type === 'file' ? seen.local.blocks : null;
+      const last = asides.at(-1);
+      const moved = last && last.seen.local.type === 'file' ? last.seen.local.blocks : null;
       dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, entry.blocks, moved);
-      if (copyPath !== null) recordConflictCopy(ctx, entry, seen, copyPath);
+      for (const a of asides) recordConflictCopy(ctx, entry, a.seen, a.copyPath);
     });
-    if (copyPath !== null) return { kind: 'conflict', path: entry.path, rule: action.rule, copyPath, device: entry.device };
+    const last = asides.at(-1);
+    if (last) return { kind: 'conflict', path: entry.path, rule: asides.length > 1 ? 'U6' : action.rule, copyPath: last.copyPath, device: entry.device };
     return { kind: 'downloaded', path: entry.path, rule: action.rule };
   } finally {
     if (!renamed) await fsp.rm(tmp, { force: true });
@@ -315,12 +342,26 @@ function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
     contentHash: hash?.contentHash ?? seen.base?.contentHash ?? null,
     blocks: [...local.blocks],
   };
+  // The name was free on disk, yet the index may still hold a row for it (a file there was
+  // just deleted or moved, not yet scanned): the upload builds on that row's revision, as a
+  // re-created file does. With no base the server would answer conflict, and the pull would
+  // find nothing to do (its revision is "already synced"), for ever (chaos seed 3).
+  const base = ctx.store.index.get(ctx.folderId, copyPath)?.syncedRevision ?? null;
   ctx.store.index.putLocal(state);
-  ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: null });
+  ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: base });
+}
+
+/** Copies made before the apply ended some other way are recorded all the same. */
+function recordAsides(ctx: ApplyContext, entry: RemoteEntry, asides: readonly Aside[]): void {
+  if (asides.length === 0) return;
+  ctx.store.transaction(() => {
+    for (const a of asides) recordConflictCopy(ctx, entry, a.seen, a.copyPath);
+  });
 }
 
 /** record-only and skip, after a re-check: nothing is written to the folder. */
-function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, action: Action): Outcome {
+function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, action: Action, asides: readonly Aside[] = []): Outcome {
+  recordAsides(ctx, entry, asides);
   if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
   ctx.store.transaction(() => {
     const local = seen.local;

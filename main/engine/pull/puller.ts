@@ -248,7 +248,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     if (read.full) entries = entries.concat(reconcileDeletes(folderId, entries));
 
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal: localBlocks(folderId, root), signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, commits: new TxnGroup((fn) => store.transaction(fn)) };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, commits: new TxnGroup((fn) => store.transaction(fn)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = asFerryError(error);
