@@ -58,4 +58,32 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     expect(await rehashAndRequeue(store, abs, claimed!)).toBe('requeued');
     expect(store.queue.get(claimed!.id)).toMatchObject({ baseRevision: null, size: 14 });
   });
+
+  // Chaos seed 1 (npm run chaos -- --seed 1 --ops 60 --devices 3): an upload (base 41) was in
+  // flight when the puller put revision 44 in place and the user then renamed the file away. The
+  // scanner saw it go and queued a delete on 44; the pusher, finding the file gone, queued a
+  // delete on its own stale base 41 over it. That delete conflicted at every recheck (the server
+  // holds 44, which the pull had already applied) and the agents never settled.
+  it('chaos seed 1: leaves a newer change of the path alone (the scanner\'s delete on the synced revision)', async () => {
+    const abs = path.join(tmp.dir, 'gone.pdf');
+    writeFileSync(abs, 'v41 plus an edit');
+    store.queue.enqueue({ folderId: F, path: 'gone.pdf', kind: 'file', op: 'upsert', size: 16, mtimeMs: 1, contentHash: 'h', blocks: ['b'], baseRevision: '41' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+    // The scanner: the file is gone; its index row (synced 44 by the puller) goes, a delete on 44 is queued.
+    store.queue.enqueue({ folderId: F, path: 'gone.pdf', kind: 'file', op: 'delete', baseRevision: '44' });
+
+    expect(await rehashAndRequeue(store, abs + '.moved-away', claimed!)).toBe('superseded');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '44' });
+  });
+
+  it('leaves a newer upload of the path alone when the file changed again', async () => {
+    const abs = path.join(tmp.dir, 'busy.txt');
+    writeFileSync(abs, 'one');
+    store.queue.enqueue({ folderId: F, path: 'busy.txt', kind: 'file', op: 'upsert', size: 3, mtimeMs: 1, contentHash: 'h1', blocks: ['b'], baseRevision: '7' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+    writeFileSync(abs, 'two, longer');
+    store.queue.enqueue({ folderId: F, path: 'busy.txt', kind: 'file', op: 'upsert', size: 11, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '7' });
+    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('superseded');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ contentHash: 'h2', generation: claimed!.generation + 1 });
+  });
 });

@@ -123,8 +123,8 @@ export class ItemOutcomes {
       this.fail(w, localError(w.item.path, error));
       return;
     }
-    if (outcome === 'requeued') {
-      // The fresh snapshot replaced this generation: fail() only releases the hold.
+    if (outcome === 'requeued' || outcome === 'superseded') {
+      // A fresh snapshot (ours or a newer one) replaced this generation: fail() only releases the hold.
       const result = this.d.store.queue.fail(w.ref, { code: e.code, message: e.message }, this.d.timers.now());
       this.d.log.info('file changed before commit: queued again', { path: w.item.path, outcome: result });
       this.emit(w, 'requeued', { code: e.code, message: e.message });

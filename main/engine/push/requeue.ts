@@ -3,7 +3,8 @@ import type { Store } from '../../store';
 import type { QueueItem } from '../../store/queue';
 import { hashFile } from '../hashing';
 
-export type RequeueOutcome = 'requeued' | 'unstable';
+/** superseded: a newer change of the path was queued meanwhile (the scanner's, the puller's); it stands. */
+export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded';
 
 /**
  * The base of the fresh snapshot: what the index synced last. The puller may have put a newer
@@ -14,6 +15,18 @@ function currentBase(store: Pick<Store, 'index'>, item: Pick<QueueItem, 'folderI
   return store.index.get(item.folderId, item.path)?.syncedRevision ?? item.baseRevision;
 }
 
+type RequeueItem = Pick<QueueItem, 'folderId' | 'path' | 'baseRevision' | 'generation'>;
+
+/**
+ * True while the queue row still holds the generation that was sent. Once the scanner or the
+ * puller queued a newer change, that change knows better: the scanner saw the file go and
+ * queued its delete on the revision it had synced; a requeue on this item's older base would
+ * replace it, and that delete would conflict at every recheck (chaos seed 1, three devices).
+ */
+function stillCurrent(store: Pick<Store, 'queue'>, item: RequeueItem): boolean {
+  return store.queue.getByPath(item.folderId, item.path)?.generation === item.generation;
+}
+
 /**
  * A file changed between hashing and commit: hash it again and put the fresh snapshot in
  * the queue (index and queue in one transaction, as the scanner does). A file still being
@@ -22,7 +35,7 @@ function currentBase(store: Pick<Store, 'index'>, item: Pick<QueueItem, 'folderI
 export async function rehashAndRequeue(
   store: Pick<Store, 'index' | 'queue' | 'transaction'>,
   absPath: string,
-  item: Pick<QueueItem, 'folderId' | 'path' | 'baseRevision'>,
+  item: RequeueItem,
 ): Promise<RequeueOutcome> {
   let hashed;
   try {
@@ -30,13 +43,17 @@ export async function rehashAndRequeue(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
-    store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision: currentBase(store, item) });
-    return 'requeued';
+    return store.transaction(() => {
+      if (!stillCurrent(store, item)) return 'superseded';
+      store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision: currentBase(store, item) });
+      return 'requeued';
+    });
   }
   const after = await stat(absPath).catch(() => undefined);
   const stable = after !== undefined && hashed.size === hashed.stat.size && after.size === hashed.stat.size && after.mtimeMs === hashed.stat.mtimeMs;
   if (!stable) return 'unstable';
-  store.transaction(() => {
+  return store.transaction(() => {
+    if (!stillCurrent(store, item)) return 'superseded';
     const previous = store.index.get(item.folderId, item.path);
     store.index.putLocal({
       folderId: item.folderId,
@@ -59,6 +76,6 @@ export async function rehashAndRequeue(
       blocks: hashed.blocks,
       baseRevision: previous?.syncedRevision ?? item.baseRevision,
     });
+    return 'requeued';
   });
-  return 'requeued';
 }
