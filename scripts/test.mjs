@@ -35,19 +35,26 @@ check('typecheck', bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']);
 check('lint', bin('eslint'), ['--max-warnings=0', '.']);
 check('build', process.execPath, [path.join(root, 'scripts', 'build.mjs')]);
 
-const vitestReport = path.join(root, '.vitest-report.json');
-rmSync(vitestReport, { force: true });
-const vitestOk = step('unit', bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${vitestReport}`]);
-if (vitestOk !== null) {
-  const report = readReport(vitestReport);
-  if (report) {
-    totals.passed += report.numPassedTests ?? 0;
-    totals.failed += report.numFailedTests ?? 0;
-    totals.skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+/** One vitest run with a JSON report, its counts added to the totals. */
+function vitest(name, reportName, extraArgs = []) {
+  const report = path.join(root, reportName);
+  rmSync(report, { force: true });
+  const ok = step(name, bin('vitest'), ['run', ...extraArgs, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`]);
+  if (ok === null) return;
+  const data = readReport(report);
+  if (data) {
+    totals.passed += data.numPassedTests ?? 0;
+    totals.failed += data.numFailedTests ?? 0;
+    totals.skipped += (data.numPendingTests ?? 0) + (data.numTodoTests ?? 0);
     // A suite that fails to load has no failed tests but still fails the run.
-    if (!vitestOk && !report.numFailedTests) totals.failed += 1;
-  } else if (!vitestOk) totals.failed += 1;
+    if (!ok && !data.numFailedTests) totals.failed += 1;
+  } else if (!ok) totals.failed += 1;
 }
+
+const vitestReport = path.join(root, '.vitest-report.json');
+vitest('unit', '.vitest-report.json');
+// The randomized proof, alone on the machine (vitest.chaos.config.ts).
+vitest('chaos', '.vitest-chaos-report.json', ['--config', 'vitest.chaos.config.ts']);
 
 const pwReport = path.join(root, '.playwright-report.json');
 rmSync(pwReport, { force: true });

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { runSeed, type SeedResult } from './run-seed';
 
 /**
- * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--no-faults] [--verbose] [--keep]
+ * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--jobs J] [--no-faults] [--verbose] [--keep]
  *
  * Runs seeds F … F+N-1 (or only S), each with M operations, and prints one line per seed; a
  * failing seed prints its failures and the command that replays it.
@@ -12,13 +12,14 @@ const USAGE = `Usage: npm run chaos -- [options]
   --seed S       run only seed S (replays a failure)
   --ops M        user operations per seed (default 60)
   --devices D    2 or 3 devices (default: the seed picks)
+  --jobs J       seeds run at once (default 1; a seed mostly waits, so 2-3 fit on two cores)
   --no-faults    no proxy faults, kills or restarts
   --no-nfd       write every name in NFC (the same plan otherwise)
   --verbose      print every operation and fault event
   --keep         keep the temp folder and logs of a failing seed
   --settle-timeout S  seconds the agents get to converge once faults stop (default 180)`;
 
-function parse(): { seeds: number[]; ops: number; devices?: number; faults: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number } {
+function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number; faults: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number } {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string' },
@@ -26,6 +27,7 @@ function parse(): { seeds: number[]; ops: number; devices?: number; faults: bool
       seed: { type: 'string' },
       ops: { type: 'string' },
       devices: { type: 'string' },
+      jobs: { type: 'string' },
       'no-faults': { type: 'boolean', default: false },
       'no-nfd': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -54,7 +56,7 @@ function parse(): { seeds: number[]; ops: number; devices?: number; faults: bool
   }
   const first = int(values.first, 'first', 1);
   const seeds = values.seed !== undefined ? [int(values.seed, 'seed', 1)] : Array.from({ length: int(values.seeds, 'seeds', 10) }, (_, i) => first + i);
-  return { seeds, ops: int(values.ops, 'ops', 60), ...(devices ? { devices } : {}), faults: !values['no-faults'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000 };
+  return { seeds, ops: int(values.ops, 'ops', 60), jobs: Math.max(1, int(values.jobs, 'jobs', 1)), ...(devices ? { devices } : {}), faults: !values['no-faults'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000 };
 }
 
 function summary(r: SeedResult): string {
@@ -70,22 +72,29 @@ async function main(): Promise<number> {
   const o = parse();
   const results: SeedResult[] = [];
   const started = Date.now();
-  for (const seed of o.seeds) {
-    const r = await runSeed({ seed, ops: o.ops, ...(o.devices ? { devices: o.devices } : {}), faults: o.faults, nfd: o.nfd, verbose: o.verbose, keep: o.keep, settleTimeoutMs: o.settleTimeoutMs });
-    results.push(r);
-    console.log(summary(r));
-    if (r.failures.length) {
-      for (const f of r.failures) console.log(`    ${f}`);
-      console.log(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.nfd ? '' : ' --no-nfd'} --verbose`);
+  const pending = [...o.seeds];
+  // Seeds are independent (own temp folders, ports and processes): J workers take the next one.
+  const worker = async () => {
+    for (let seed = pending.shift(); seed !== undefined; seed = pending.shift()) {
+      const r = await runSeed({ seed, ops: o.ops, ...(o.devices ? { devices: o.devices } : {}), faults: o.faults, nfd: o.nfd, verbose: o.verbose, keep: o.keep, settleTimeoutMs: o.settleTimeoutMs });
+      results.push(r);
+      // One write per seed, so lines of seeds finishing together never interleave.
+      const lines = [summary(r), ...r.recheckNotes.map((n) => `    waited for a recheck: ${n}`)];
+      if (r.failures.length) {
+        lines.push(...r.failures.map((f) => `    ${f}`));
+        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.nfd ? '' : ' --no-nfd'} --verbose`);
+      }
+      console.log(lines.join('\n'));
     }
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.jobs, o.seeds.length) }, worker));
   const failed = results.filter((r) => r.failures.length);
   const sum = (f: (r: SeedResult) => number) => results.reduce((n, r) => n + f(r), 0);
   const faults = sum((r) => Object.values(r.faultsInjected).reduce((a, b) => a + b, 0));
   console.log(
     `\n${results.length} seeds, ${sum((r) => r.executed)} operations ran (${sum((r) => r.ops)} planned), ${faults} proxy faults, ` +
       `${sum((r) => r.agentKills)} agent kills, ${sum((r) => r.serverRestarts)} server restarts, ${sum((r) => r.conflictCopies)} conflict copies; ` +
-      `${failed.length} failed${failed.length ? ` (seeds ${failed.map((r) => r.seed).join(', ')})` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min`,
+      `${failed.length} failed${failed.length ? ` (seeds ${failed.map((r) => r.seed).sort((a, b) => a - b).join(', ')})` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min`,
   );
   return failed.length ? 1 : 0;
 }

@@ -48,6 +48,8 @@ export interface SeedResult {
   retriedAfterFaults: number;
   /** Items still waiting out a conflict recheck 20 s into the settle, retried at once. */
   forcedRechecks: number;
+  /** What each forced recheck was for ("dev-b a/x.txt (conflict: …)"): items that waited on the minute-long recheck. */
+  recheckNotes: string[];
   durationMs: number;
   settleMs: number;
   failures: string[];
@@ -88,7 +90,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const executor = new Executor(cluster.devices, ledger, vlog);
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, retriedAfterFaults: 0, forcedRechecks: 0, durationMs: 0, settleMs: 0, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, failures: [],
   };
 
   const applyEvent = async (e: FaultEvent): Promise<void> => {
@@ -120,6 +122,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.settleMs = Date.now() - settleStart;
     result.retriedAfterFaults = settled.retried;
     result.forcedRechecks = settled.rechecks;
+    result.recheckNotes = settled.notes;
     if (!settled.ok) {
       result.failures.push(`[1] did not converge within ${Math.round((options.settleTimeoutMs ?? 180_000) / 1000)} s after the faults stopped:`, ...settled.last.map((l) => `    ${l}`));
     } else {
@@ -168,11 +171,12 @@ const busy = (s: Status) => BUSY_STATES.reduce((n, k) => n + (s.counts[k] ?? 0),
  * failed during the faults are retried, as a user would; folders paused by the mass-delete
  * guard are confirmed.
  */
-async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) => void): Promise<{ ok: boolean; retried: number; rechecks: number; last: string[] }> {
+async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) => void): Promise<{ ok: boolean; retried: number; rechecks: number; notes: string[]; last: string[] }> {
   const start = Date.now();
   const deadline = start + timeoutMs;
   let retried = 0;
   let rechecks = 0;
+  const notes: string[] = [];
   const recheckedAt = new Map<string, number>();
   let lastKick = 0;
   let equalRounds = 0;
@@ -199,7 +203,9 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
           q.nextAttemptAt !== null && Date.parse(q.nextAttemptAt) - Date.now() > 5_000 && Date.now() - (recheckedAt.get(`${i}:${q.id}`) ?? 0) > 15_000;
         for (const q of page.items.filter(due)) {
           recheckedAt.set(`${i}:${q.id}`, Date.now());
-          vlog(`  settle: ${cluster.devices[i]!.name} rechecks ${q.path} now (${q.error?.code}: ${q.error?.message})`);
+          const note = `${cluster.devices[i]!.name} ${q.path} (${q.error?.code}: ${q.error?.message})`;
+          notes.push(note);
+          vlog(`  settle: recheck now: ${note}`);
           rechecks += (await client.call('retry', { id: q.id })).retried;
         }
       }
@@ -210,7 +216,7 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
       const trees = await Promise.all(cluster.devices.map((d) => localTree(d.root)));
       last = cluster.devices.flatMap((d, i) => diffTrees(d.name, trees[i]!, server, COMPARE_EMPTY_DIRECTORIES));
       if (last.length === 0) {
-        if (++equalRounds >= 2) return { ok: true, retried, rechecks, last };
+        if (++equalRounds >= 2) return { ok: true, retried, rechecks, notes, last };
         // A Sync now in between; the agents show "syncing" until it settles, which is not a
         // difference: only a round that compares unequal starts the count again.
         await kick();
@@ -223,5 +229,5 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
     if (Date.now() - lastKick > 3000) await kick();
     await delay(200);
   }
-  return { ok: false, retried, rechecks, last };
+  return { ok: false, retried, rechecks, notes, last };
 }
