@@ -133,4 +133,14 @@ const v2SyncState: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState];
+const v3PulledDuringFlight: Migration = {
+  version: 3,
+  name: 'queue: the generation in flight when the pull settled the path',
+  up(db) {
+    // A commit's answer that arrives after the pull acted on the path is older news than what
+    // the pull saw: it must not overwrite the index or rebase the pull's change (chaos seed 26).
+    db.exec(`ALTER TABLE queue ADD COLUMN pulled_during INTEGER`);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState, v3PulledDuringFlight];

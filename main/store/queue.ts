@@ -112,6 +112,12 @@ export interface QueueRepo {
   pendingBytes(folderId?: string): number;
   /** A held mass delete the user cancelled: drops the deletes not yet sent, returning their paths. */
   dropPendingDeletes(folderId: string): string[];
+  /**
+   * The pull settled this path (wrote its index row or queued a change of it) while a
+   * generation of it is in flight: that commit's answer, when it comes, is older than what
+   * the pull saw, so complete() neither records its revision nor rebases the pull's change.
+   */
+  markPulled(folderId: string, path: string): void;
   pruneDone(updatedBefore: number): number;
 }
 
@@ -125,6 +131,8 @@ interface QueueRow {
   priority: number;
   generation: number;
   in_flight_generation: number | null;
+  /** The generation that was in flight when the pull last settled the path (markPulled). */
+  pulled_during: number | null;
   attempts: number;
   next_attempt_at: number;
   last_error_code: string | null;
@@ -208,6 +216,9 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     UPDATE queue SET state = 'done', in_flight_generation = NULL, bytes_done = bytes_total,
       last_error_code = NULL, last_error_message = NULL, updated_at = ? WHERE id = ?`);
   const rebase = db.prepare(`UPDATE queue SET base_revision = ? WHERE id = ?`);
+  const markPulled = db.prepare(
+    `UPDATE queue SET pulled_during = in_flight_generation WHERE folder_id = ? AND path = ? AND in_flight_generation IS NOT NULL`,
+  );
   const indexRevision = db.prepare(
     `UPDATE file_index SET synced_revision = ?, updated_at = ? WHERE folder_id = ? AND path = ?`,
   );
@@ -314,14 +325,16 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     const row = byId.get(ref.id);
     if (!row) return 'gone';
     const now = clock();
-    if (ref.op === 'upsert') indexRevision.run(result.revision, now, row.folder_id, row.path);
+    // The pull settled the path while this was in flight: its view is the newer one.
+    const pulledOver = row.pulled_during === ref.generation;
+    if (ref.op === 'upsert' && !pulledOver) indexRevision.run(result.revision, now, row.folder_id, row.path);
     if (row.generation === ref.generation) {
       markDone.run(now, row.id);
       return 'done';
     }
     // A newer change waits behind this one: release it and base it on what the server now has.
     if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
-    rebase.run(ref.op === 'upsert' ? result.revision : null, row.id);
+    if (!pulledOver) rebase.run(ref.op === 'upsert' ? result.revision : null, row.id);
     return 'superseded';
   });
 
@@ -374,6 +387,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     },
     retryAllFailed: (folderId) => retryFailed.run({ now: clock(), folderId: folderId ?? null }).changes,
     recoverInFlight: () => recover.run(clock()).changes,
+    markPulled: (folderId, path) => void markPulled.run(folderId, path),
     get(id) {
       const row = byId.get(id);
       return row ? toItem(row) : undefined;

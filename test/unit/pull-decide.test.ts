@@ -26,6 +26,17 @@ const rule = (input: Partial<DecideInput> & Pick<DecideInput, 'remote'>) => {
   return `${a.kind}/${a.rule}`;
 };
 
+describe('decide: our own commit still in flight', () => {
+  it('O1 skips it whatever the local side holds (upsert, delete, directory); the pusher records it', () => {
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', ownInFlight: true })).toBe('skip/O1');
+    expect(rule({ remote: remoteDel(), base: base(), local: absent, pending: 'delete', ownInFlight: true })).toBe('skip/O1');
+    expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: absent, pending: 'upsert', ownInFlight: true })).toBe('skip/O1');
+  });
+  it('without it the same situation is a conflict (U6)', () => {
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert' })).toBe('conflict-copy-then-download/U6');
+  });
+});
+
 describe('decide: remote upsert', () => {
   it('U1 skips a revision already synced (the echo of our own push)', () => {
     expect(rule({ remote: remoteUp(R1), base: base(), local: edited(C) })).toBe('skip/U1');

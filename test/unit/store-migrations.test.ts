@@ -59,6 +59,20 @@ describe('state database migrations', () => {
     db.close();
   });
 
+  it('migration 3 adds the queue\'s pulled_during, keeping queued items', () => {
+    const v2 = openDb(file, { migrations: MIGRATIONS.slice(0, 2) });
+    v2.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
+    v2.prepare(
+      `INSERT INTO queue (folder_id, path, kind, op, state, priority, generation, next_attempt_at, enqueued_at, updated_at)
+       VALUES ('f', 'a.txt', 'file', 'upsert', 'pending', 0, 1, 0, 0, 0)`,
+    ).run();
+    v2.close();
+    const db = openDb(file, { migrations: MIGRATIONS.slice(0, 3) });
+    expect(schemaVersion(db)).toBe(3);
+    expect(db.prepare(`SELECT path, pulled_during FROM queue`).all()).toEqual([{ path: 'a.txt', pulled_during: null }]);
+    db.close();
+  });
+
   it('opens in WAL mode with foreign keys on', () => {
     const db = openDb(file);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

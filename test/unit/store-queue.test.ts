@@ -250,4 +250,36 @@ describe('durable queue', () => {
     expect(store.queue.pruneDone(clock.now())).toBe(1);
     expect(store.queue.list().items.map((i) => i.path)).toEqual(['b']);
   });
+
+  // Chaos seed 26 (npm run chaos -- --seed 26 --ops 60 --devices 2): a folder upload was in
+  // flight when the pull met the folder's deletion by another device and queued it again as a
+  // new directory (base null). The commit's answer came later and rebased that change on the
+  // revision it had answered with — a revision the server had deleted since — and the upload
+  // conflicted at every recheck.
+  it('chaos seed 26: an answer that arrives after the pull settled the path neither records nor rebases', () => {
+    store.index.putLocal({ folderId: F, path: 'photos', kind: 'dir', size: 0, mtimeMs: 1, inode: 1, contentHash: null, blocks: null });
+    store.queue.enqueue({ folderId: F, path: 'photos', kind: 'dir', op: 'upsert', baseRevision: null });
+    const [held] = store.queue.claim({ limit: 1 });
+    // The pull: the remote deleted the folder; it is kept and goes up again as new.
+    store.transaction(() => {
+      store.queue.markPulled(F, 'photos');
+      store.index.setSyncedRevision(F, 'photos', null);
+      store.queue.enqueue({ folderId: F, path: 'photos', kind: 'dir', op: 'upsert', baseRevision: null });
+    });
+    expect(store.queue.complete(held!, { revision: '1' })).toBe('superseded');
+    expect(store.queue.getByPath(F, 'photos')).toMatchObject({ baseRevision: null, state: 'pending', inFlightGeneration: null });
+    expect(store.index.get(F, 'photos')?.syncedRevision).toBeNull();
+  });
+
+  it('without a pull in between, the answer is recorded and the newer change builds on it', () => {
+    store.queue.enqueue(upsert('a.txt', { baseRevision: '5' }));
+    const [held] = store.queue.claim({ limit: 1 });
+    store.index.putLocal({ folderId: F, path: 'a.txt', kind: 'file', size: 10, mtimeMs: 2, inode: 1, contentHash: 'h2', blocks: ['b2'] });
+    store.queue.enqueue(upsert('a.txt', { baseRevision: '5', contentHash: 'h2' }));
+    // markPulled of another path, or of this one when nothing is in flight, changes nothing.
+    store.queue.markPulled(F, 'other.txt');
+    expect(store.queue.complete(held!, { revision: '6' })).toBe('superseded');
+    expect(store.queue.getByPath(F, 'a.txt')).toMatchObject({ baseRevision: '6', contentHash: 'h2' });
+    expect(store.index.get(F, 'a.txt')?.syncedRevision).toBe('6');
+  });
 });

@@ -36,6 +36,8 @@ export interface ApplyContext {
   log: Logger;
   /** This device's name: conflict copies are named after the device whose version they keep. */
   deviceName: string;
+  /** This device's id, as the server records it on the changes this device commits. */
+  deviceId: string;
   /** Index writes of downloaded files commit together (optional: one transaction each without). */
   commits?: TxnGroup;
 }
@@ -48,6 +50,8 @@ export interface Observation {
   hash: FileHash | null;
   base: IndexEntry | undefined;
   pending: PendingRef | null;
+  /** The remote change is this device's own commit and the path's upload is in flight (O1). */
+  ownInFlight: boolean;
 }
 
 export interface Plan {
@@ -64,6 +68,12 @@ export type Outcome =
   | { kind: 'skipped'; path: string; rule: string; reason: string };
 
 const TMP_PREFIX = 'pull-';
+
+/**
+ * The pull settles `rel` (its index row, a change queued for it): a commit of the path still
+ * in flight will answer with older news, which must not overwrite this (queue.markPulled).
+ */
+const settled = (ctx: ApplyContext, rel: string): void => ctx.store.queue.markPulled(ctx.folderId, rel);
 
 const toBase = (e: IndexEntry | undefined): BaseState | undefined =>
   e && { kind: e.kind, syncedRevision: e.syncedRevision, size: e.size, mtimeMs: e.mtimeMs, inode: e.inode, blocks: e.blocks };
@@ -92,7 +102,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
-  return { abs, stat, local, hash, base, pending };
+  return { abs, stat, local, hash, base, pending, ownInFlight: entry.device === ctx.deviceId && pending?.inFlight === true };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -101,7 +111,7 @@ export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan>
 }
 
 const decideFor = (entry: RemoteEntry, o: Observation): Action =>
-  decide({ remote: entry, base: toBase(o.base), local: o.local, pending: o.pending?.op ?? null });
+  decide({ remote: entry, base: toBase(o.base), local: o.local, pending: o.pending?.op ?? null, ownInFlight: o.ownInFlight });
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */
 function sameLocal(a: LocalState, b: LocalState): boolean {
@@ -299,6 +309,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     // as a local delete); the fsync is shared with renames into the same directory.
     await dirSyncer.flush(path.dirname(seen.abs));
     await commitIndex(ctx, () => {
+      settled(ctx, entry.path);
       ctx.store.index.put({
         folderId: ctx.folderId,
         path: entry.path,
@@ -347,6 +358,7 @@ function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
   // re-created file does. With no base the server would answer conflict, and the pull would
   // find nothing to do (its revision is "already synced"), for ever (chaos seed 3).
   const base = ctx.store.index.get(ctx.folderId, copyPath)?.syncedRevision ?? null;
+  settled(ctx, copyPath);
   ctx.store.index.putLocal(state);
   ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: base });
 }
@@ -364,6 +376,7 @@ function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation,
   recordAsides(ctx, entry, asides);
   if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
   ctx.store.transaction(() => {
+    settled(ctx, entry.path);
     const local = seen.local;
     if (entry.kind === 'dir' && !entry.deleted && local.type === 'dir') {
       putDir(ctx, entry.path, seen.stat, entry.revision);
@@ -392,6 +405,7 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
   if (seen.local.type === 'dir') return reuploadDir(ctx, entry, seen, rule);
   const hash = seen.hash ?? (await hashLocalFile(seen.abs));
   ctx.store.transaction(() => {
+    settled(ctx, entry.path);
     const local = seen.local;
     if (local.type === 'file' && hash) {
       const state = {
@@ -449,6 +463,7 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   }
   await dirSyncer.flush(path.dirname(seen.abs));
   ctx.store.transaction(() => {
+    settled(ctx, entry.path);
     ctx.store.index.remove(ctx.folderId, entry.path);
     dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, null);
   });
@@ -458,6 +473,7 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
 
 /** The index row of a directory: kind 'dir', no content, the revision the server has (or null). */
 function putDir(ctx: ApplyContext, rel: string, stat: Stats | null, revision: string | null): void {
+  settled(ctx, rel);
   ctx.store.index.put({
     folderId: ctx.folderId,
     path: rel,

@@ -36,6 +36,11 @@ export interface DecideInput {
   local: LocalState;
   /** The op of a live (not done) queue item for the path: a local change not yet pushed. */
   pending: 'upsert' | 'delete' | null;
+  /**
+   * The remote change is this device's own commit while an upload of the path is still in
+   * flight: the pull saw it before the pusher had its answer.
+   */
+  ownInFlight?: boolean;
 }
 
 export type Action =
@@ -96,6 +101,10 @@ function decideDir({ remote, base, local }: DecideInput): Action {
 }
 
 export function decide(input: DecideInput): Action {
+  // O1: our own commit, still in flight. The pusher records its revision and rebases what the
+  // user changed since (complete()); taken for another device's edit it made a conflict copy
+  // of the user's next version (chaos seed 8).
+  if (input.ownInFlight) return { kind: 'skip', rule: 'O1', reason: 'our own change; the pusher records its result' };
   if (input.remote.kind === 'dir') return decideDir(input);
   const { remote, base, local, pending } = input;
   const synced = base?.syncedRevision ?? null;

@@ -211,8 +211,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         events.emit('conflict', { folderId, path: outcome.path, copyPath: outcome.copyPath, device: outcome.device });
         return;
       case 'skipped':
-        // U1/D1 (already at this revision) is the normal echo of our own pushes: not news.
-        if (outcome.rule === 'U1' || outcome.rule === 'D1') return;
+        // U1/D1 (already at this revision) and O1 (still being pushed) are the normal echo of
+        // our own pushes: not news.
+        if (outcome.rule === 'U1' || outcome.rule === 'D1' || outcome.rule === 'O1') return;
         summary.skipped++;
         report(folderId, outcome.path, outcome.reason);
         return;
@@ -248,7 +249,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     if (read.full) entries = entries.concat(reconcileDeletes(folderId, entries));
 
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal: localBlocks(folderId, root), signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, commits: new TxnGroup((fn) => store.transaction(fn)) };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = asFerryError(error);

@@ -7,12 +7,14 @@ export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'tokens' | '
 export interface PendingRef {
   op: 'upsert' | 'delete';
   generation: number;
+  /** A generation of the path is being pushed right now (its result not recorded yet). */
+  inFlight: boolean;
 }
 
 export function pendingOf(store: PullStore, folderId: string, path: string): PendingRef | null {
   const item = store.queue.getByPath(folderId, path);
   if (!item || item.state === 'done') return null;
-  return { op: item.op, generation: item.generation };
+  return { op: item.op, generation: item.generation, inFlight: item.inFlightGeneration !== null };
 }
 
 const sameList = (a: readonly string[] | null, b: readonly string[] | null): boolean =>

@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { TestServer } from '../helpers/server-harness';
+import { makeAgent, sha, startPullServer, type Agent, type Writer } from './pull-harness';
+
+// Chaos seed 8 (npm run chaos -- --seed 8 --ops 60 --devices 2): device b committed ".hidden"
+// (a 504 after the server applied it, then the same request again as a task), and its user
+// appended to the file meanwhile. The pull saw b's own new revision before the pusher had its
+// answer, took it for another device's edit and moved the user's newer version to a conflict
+// copy: a conflict with nobody.
+describe('a pull that sees this device\'s own commit still in flight (chaos seed 8)', () => {
+  let server: TestServer;
+  let writer: Writer;
+  const agents: Agent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.close();
+    writer?.client.close();
+    await server?.close();
+  });
+
+  it('leaves the file and its queued change alone; no conflict copy', async () => {
+    ({ server, writer } = await startPullServer());
+    const b = makeAgent(server, 'b');
+    agents.push(b);
+    await writer.commit({ '.hidden': 'from a' });
+    await b.puller.pullNow('fb');
+    const base = writer.revisions.get('.hidden')!;
+
+    // b's pusher holds the upload of its edit; the server applies it (b's own device id)...
+    b.folder.write('.hidden', 'edit on b');
+    await b.scanner.scanPaths(['.hidden']);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    expect(held).toMatchObject({ path: '.hidden', baseRevision: base });
+    const data = Buffer.from('edit on b');
+    await b.client.putBlock(sha(data), data);
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: '.hidden', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: base }]);
+    expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+    // ...and the user appends before the pusher has the answer.
+    b.folder.write('.hidden', 'edit on b, appended');
+    await b.scanner.scanPaths(['.hidden']);
+
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ conflicts: 0, downloaded: 0, skipped: 0 });
+    expect(b.tree()).toEqual({ '.hidden': 'edit on b, appended' });
+    expect(b.folder.store.queue.getByPath('fb', '.hidden')).toMatchObject({ contentHash: expect.any(String), inFlightGeneration: held!.generation });
+  });
+
+  it('still treats another device\'s change to a path being pushed by the usual rules', async () => {
+    ({ server, writer } = await startPullServer());
+    const b = makeAgent(server, 'b');
+    agents.push(b);
+    await writer.commit({ 'x.txt': 'v1' });
+    await b.puller.pullNow('fb');
+    b.folder.write('x.txt', 'edit on b');
+    await b.scanner.scanPaths(['x.txt']);
+    b.folder.store.queue.claim({ limit: 1 });
+    await writer.commit({ 'x.txt': 'edit on a' });
+    const summary = await b.puller.pullNow('fb');
+    expect(summary.conflicts).toBe(1);
+    expect(b.read('x.txt')).toBe('edit on a');
+  });
+});
