@@ -110,7 +110,7 @@ export class Cluster {
     if (d.proc) return;
     const proc = spawnFerry([
       'agent', '--data', d.dataDir, '--server', this.proxy.url, '--token', this.token, '--folder', `${d.root}=${FOLDER_ID}`,
-      '--device-name', d.name, '--config', this.configFile, '--log-level', 'info',
+      '--device-name', d.name, '--config', this.configFile, '--log-level', process.env.FERRY_CHAOS_LOG_LEVEL ?? 'info',
     ]);
     d.proc = proc;
     await proc.line(/^control: http/, 30_000);

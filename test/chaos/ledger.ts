@@ -37,6 +37,12 @@ export class Ledger {
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
   readonly movedCopies = new Set<string>();
   private readonly lastOp = new Map<string, { device: string; hash: string | null }>();
+  /** device\0path → what its disk held there before its last two writes (the earlier first). */
+  private readonly befores = new Map<string, Array<string | null>>();
+  /** path\0hash: bytes at a path that another device had on disk (so they went through the server). */
+  private readonly seenElsewhere = new Set<string>();
+  /** Writes that put back the device's synced bytes (see write()): not versions of their own. */
+  reverts = 0;
   /** Total user writes recorded. */
   writes = 0;
 
@@ -46,6 +52,10 @@ export class Ledger {
    */
   replace(device: string, p: string, before: string | null): void {
     const key = nfc(p);
+    const mine = `${device}\u0000${key}`;
+    this.befores.set(mine, [...(this.befores.get(mine) ?? []), before].slice(-2));
+    const writer = this.live.find((v) => v.path === key && v.hash === before);
+    if (before !== null && writer && writer.device !== device) this.seenElsewhere.add(`${key}\u0000${before}`);
     const last = this.lastOp.get(key);
     if (last && last.device !== device && last.hash !== before) this.concurrent.add(key);
     if (before === null) return;
@@ -61,6 +71,15 @@ export class Ledger {
   write(device: string, p: string, hash: string, step: number): void {
     const key = nfc(p);
     this.writes++;
+    // H → X → H on one device, H being bytes the server had there: the user undid their own
+    // edit back to the synced version. Three-way, that side did not change, and the other
+    // side's concurrent edit rightly replaces it (chaos seed 23: an empty file, emptied again).
+    const [earlier, last] = this.befores.get(`${device}\u0000${key}`) ?? [];
+    if (earlier === hash && last !== hash && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
+      this.reverts++;
+      this.lastOp.set(key, { device, hash });
+      return;
+    }
     this.live.push({ device, path: key, hash, step });
     this.lastOp.set(key, { device, hash });
     if (isConflictName(key)) this.movedCopies.add(key);

@@ -296,7 +296,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const k = key(folderId, p.entry.path);
       applying.add(k);
       try {
-        countOutcome(summary, folderId, await apply(ctx, p));
+        const outcome = await apply(ctx, p);
+        flog.debug('applied', { path: p.entry.path, revision: p.entry.revision, rule: outcome.rule, outcome: outcome.kind });
+        countOutcome(summary, folderId, outcome);
       } catch (error) {
         unsafe(p.entry, error);
       } finally {
