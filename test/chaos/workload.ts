@@ -312,6 +312,10 @@ export class Executor {
         if (!before) return false;
         const to = Math.min(op.to, before.length);
         await fsp.truncate(abs, to);
+        // Cut to its own length: the bytes are what they were, so no new version (the ledger
+        // once counted one, and a concurrent edit that rightly replaced them read as a loss:
+        // chaos seed 26).
+        if (to === before.length) return true;
         this.ledger.replace(this.name(op.device), op.path, sha256(before));
         this.ledger.write(this.name(op.device), op.path, sha256(before.subarray(0, to)), step);
         return true;
