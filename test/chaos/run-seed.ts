@@ -213,7 +213,18 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
     const quiet = statuses.every((s) => s.state === 'idle' && busy(s) === 0);
     if (quiet) {
       const server = await serverTree(cluster.api, FOLDER_ID);
-      const trees = await Promise.all(cluster.devices.map((d) => localTree(d.root)));
+      // A file can go between listing a folder and reading it while the agents still work:
+      // that round only says "not settled yet".
+      const trees = await Promise.all(cluster.devices.map((d) => localTree(d.root))).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return null;
+        throw error;
+      });
+      if (!trees) {
+        equalRounds = 0;
+        last = [`a folder changed while it was read (${new Date().toISOString()})`];
+        await delay(200);
+        continue;
+      }
       last = cluster.devices.flatMap((d, i) => diffTrees(d.name, trees[i]!, server, COMPARE_EMPTY_DIRECTORIES));
       if (last.length === 0) {
         if (++equalRounds >= 2) return { ok: true, retried, rechecks, notes, last };

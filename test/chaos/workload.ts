@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Ledger } from './ledger';
@@ -202,6 +202,18 @@ export function contentOf(tag: string, seed: number, size: number): Buffer {
   return Buffer.concat([head, seededBytes(seed, Math.max(0, size - head.length))]).subarray(0, size);
 }
 
+/** A file's bytes and the inode they were read from (null when it is not there). */
+async function readWithInode(abs: string): Promise<{ data: Buffer; ino: number } | null> {
+  const handle = await fsp.open(abs, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const st = await handle.stat();
+    return st.isFile() ? { data: await handle.readFile(), ino: st.ino } : null;
+  } finally {
+    await handle.close();
+  }
+}
+
 async function readFileOrNull(abs: string): Promise<Buffer | null> {
   try {
     const st = await fsp.lstat(abs);
@@ -297,34 +309,23 @@ export class Executor {
         return results.some(Boolean);
       }
       case 'append': {
-        const abs = await this.abs(op.device, op.path);
-        const before = await readFileOrNull(abs);
         const extra = contentOf(`${step}:${op.device}+`, op.content, op.size);
-        if (!before) return this.write(op.device, op.path, extra, step);
-        await fsp.appendFile(abs, extra);
-        this.ledger.replace(this.name(op.device), op.path, sha256(before));
-        this.ledger.write(this.name(op.device), op.path, sha256(Buffer.concat([before, extra])), step);
-        return true;
+        return this.edit(op.device, op.path, step, (before) => (before ? Buffer.concat([before, extra]) : extra));
       }
-      case 'truncate': {
-        const abs = await this.abs(op.device, op.path);
-        const before = await readFileOrNull(abs);
-        if (!before) return false;
-        const to = Math.min(op.to, before.length);
-        await fsp.truncate(abs, to);
-        // Cut to its own length: the bytes are what they were, so no new version (the ledger
-        // once counted one, and a concurrent edit that rightly replaced them read as a loss:
-        // chaos seed 26).
-        if (to === before.length) return true;
-        this.ledger.replace(this.name(op.device), op.path, sha256(before));
-        this.ledger.write(this.name(op.device), op.path, sha256(before.subarray(0, to)), step);
-        return true;
-      }
+      case 'truncate':
+        return this.edit(op.device, op.path, step, (before) => (before ? before.subarray(0, Math.min(op.to, before.length)) : null));
       case 'delete': {
+        // Moved aside (to a name Ferry ignores) before it is read: what the user removed is
+        // exactly what was there, even if a download replaced the file a moment before.
         const abs = await this.abs(op.device, op.path);
-        const before = await readFileOrNull(abs);
-        if (!before) return false;
-        await fsp.rm(abs);
+        const aside = path.join(path.dirname(abs), `.chaos-${randomUUID()}.tmp`);
+        try {
+          await fsp.rename(abs, aside);
+        } catch {
+          return false;
+        }
+        const before = await fsp.readFile(aside);
+        await fsp.rm(aside);
         this.ledger.replace(this.name(op.device), op.path, sha256(before));
         this.ledger.deleted(this.name(op.device), op.path);
         return true;
@@ -332,15 +333,18 @@ export class Executor {
       case 'rename': {
         const from = await this.abs(op.device, op.from);
         const to = await this.abs(op.device, op.to);
-        const before = await readFileOrNull(from);
-        if (!before) return false;
+        const read = await readWithInode(from);
+        if (!read) return false;
         const st = await fsp.lstat(to).catch(() => null);
         if (st && !st.isFile()) return false;
         const toBefore = await readFileOrNull(to);
         await fsp.mkdir(path.dirname(to), { recursive: true });
         await fsp.rename(from, to);
+        // A download may have replaced the file between the read and the rename: what moved is
+        // what is at the new name now.
+        const moved = (await fsp.lstat(to)).ino === read.ino ? read.data : await fsp.readFile(to);
         const device = this.name(op.device);
-        const hash = sha256(before);
+        const hash = sha256(moved);
         this.ledger.replace(device, op.from, hash);
         this.ledger.deleted(device, op.from);
         this.ledger.replace(device, op.to, toBefore ? sha256(toBefore) : null);
@@ -387,15 +391,48 @@ export class Executor {
     this.ledger.deleted(device, p);
   }
 
-  private async write(device: number, rel: string, data: Buffer, step: number): Promise<boolean> {
+  private write(device: number, rel: string, data: Buffer, step: number): Promise<boolean> {
+    return this.edit(device, rel, step, () => data);
+  }
+
+  /**
+   * A user's edit of one file: read and rewritten through one descriptor, so the ledger's
+   * "before" is exactly what the user replaced. The sync engine replaces files by rename,
+   * never in place; one that lands between the read and the write (the ledger once took the
+   * old bytes for what the user replaced: chaos seed 15) leaves this write on the old inode,
+   * lost as an editor's would be, and the edit is made again on the file now there.
+   * `change` returns the new bytes, or null for no edit (nothing to truncate).
+   */
+  private async edit(device: number, rel: string, step: number, change: (before: Buffer | null) => Buffer | null): Promise<boolean> {
     const abs = await this.abs(device, rel);
-    const st = await fsp.lstat(abs).catch(() => null);
-    if (st && !st.isFile()) return false;
-    const before = st ? await readFileOrNull(abs) : null;
-    await fsp.mkdir(path.dirname(abs), { recursive: true });
-    await fsp.writeFile(abs, data);
-    this.ledger.replace(this.name(device), rel, before ? sha256(before) : null);
-    this.ledger.write(this.name(device), rel, sha256(data), step);
-    return true;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const st = await fsp.lstat(abs).catch(() => null);
+      if (st && !st.isFile()) return false;
+      // Nothing to edit (a truncate of a file that is not there) creates nothing.
+      if (!st && change(null) === null) return false;
+      await fsp.mkdir(path.dirname(abs), { recursive: true });
+      const handle = await fsp.open(abs, st ? 'r+' : 'wx').catch(() => null);
+      if (!handle) continue; // created or removed meanwhile: look again
+      let before: Buffer | null;
+      let after: Buffer | null;
+      let written: number;
+      try {
+        before = st ? await handle.readFile() : null;
+        after = change(before);
+        if (after === null) return false;
+        if (before && after.equals(before)) return true; // the same bytes: no new version
+        await handle.truncate(0);
+        await handle.write(after, 0, after.length, 0);
+        written = (await handle.stat()).ino;
+      } finally {
+        await handle.close();
+      }
+      const now = await fsp.lstat(abs).catch(() => null);
+      if (now?.ino !== written) continue;
+      this.ledger.replace(this.name(device), rel, before ? sha256(before) : null);
+      this.ledger.write(this.name(device), rel, sha256(after), step);
+      return true;
+    }
+    return false;
   }
 }
