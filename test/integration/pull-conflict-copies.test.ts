@@ -4,8 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { conflictPath } from '../../main/engine/pull';
 import { moveNoClobber } from '../../main/engine/pull/no-clobber';
-import type { TestServer } from '../helpers/server-harness';
-import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
+import { usePullRig, type Agent, type Writer } from './pull-harness';
 
 // Chaos seed 3 (npm run chaos -- --seed 3 --ops 60 --devices 3) failed to converge about one
 // run in four: devices B and C both kept their own edit of a path that A had changed, and both
@@ -15,20 +14,10 @@ import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harn
 // copy's upload (base null) conflicted at every recheck while the pull found nothing to do.
 describe('conflict copies (chaos seed 3)', () => {
   const FIXED = Date.UTC(2026, 10, 22, 7, 27, 22);
-  let server: TestServer;
+  const rig = usePullRig();
   let writer: Writer;
-  const agents: Agent[] = [];
-  afterEach(async () => {
-    for (const a of agents.splice(0)) await a.close();
-    writer?.client.close();
-    await server?.close();
-  });
-  const setup = async () => ({ server, writer } = await startPullServer({ clock: () => FIXED }));
-  const device = (name: string) => {
-    const a = makeAgent(server, name);
-    agents.push(a);
-    return a;
-  };
+  const setup = async () => (writer = await rig.start({ clock: () => FIXED }));
+  const device = (name: string) => rig.device(name);
 
   it('two devices keeping their own edit of one path name their copies apart', async () => {
     await setup();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { createPuller, type Puller, type PullerOptions } from '../../main/engine/pull';
 import { Scanner } from '../../main/engine/scanner';
 import { writeMarker } from '../../main/engine/folder-marker';
@@ -112,4 +113,31 @@ export async function startPullServer(options: Partial<ServerOptions> = {}): Pro
   const client = makeClient(server, 'device-a');
   await client.createFolder(remoteId);
   return { server, writer: new Writer(client, remoteId), remoteId };
+}
+
+/** A real server with device A's writer, and pull agents on it: all closed after each test. */
+export function usePullRig(): {
+  start(options?: Partial<ServerOptions>): Promise<Writer>;
+  device(name: string, options?: Partial<PullerOptions>): Agent;
+} {
+  let running: { server: TestServer; writer: Writer } | undefined;
+  const agents: Agent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.close();
+    running?.writer.client.close();
+    await running?.server.close();
+    running = undefined;
+  });
+  return {
+    async start(options = {}) {
+      running = await startPullServer(options);
+      return running.writer;
+    },
+    device(name, options = {}) {
+      if (!running) throw new Error('start() the rig first');
+      const a = makeAgent(running.server, name, options);
+      agents.push(a);
+      return a;
+    },
+  };
 }

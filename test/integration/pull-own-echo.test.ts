@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import type { TestServer } from '../helpers/server-harness';
-import { makeAgent, sha, startPullServer, type Agent, type Writer } from './pull-harness';
+import { describe, expect, it } from 'vitest';
+import { sha, usePullRig } from './pull-harness';
 
 // Chaos seed 8 (npm run chaos -- --seed 8 --ops 60 --devices 2): device b committed ".hidden"
 // (a 504 after the server applied it, then the same request again as a task), and its user
@@ -8,19 +7,11 @@ import { makeAgent, sha, startPullServer, type Agent, type Writer } from './pull
 // answer, took it for another device's edit and moved the user's newer version to a conflict
 // copy: a conflict with nobody.
 describe('a pull that sees this device\'s own commit still in flight (chaos seed 8)', () => {
-  let server: TestServer;
-  let writer: Writer;
-  const agents: Agent[] = [];
-  afterEach(async () => {
-    for (const a of agents.splice(0)) await a.close();
-    writer?.client.close();
-    await server?.close();
-  });
+  const rig = usePullRig();
 
   it('leaves the file and its queued change alone; no conflict copy', async () => {
-    ({ server, writer } = await startPullServer());
-    const b = makeAgent(server, 'b');
-    agents.push(b);
+    const writer = await rig.start();
+    const b = rig.device('b');
     await writer.commit({ '.hidden': 'from a' });
     await b.puller.pullNow('fb');
     const base = writer.revisions.get('.hidden')!;
@@ -45,9 +36,8 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
   });
 
   it('still treats another device\'s change to a path being pushed by the usual rules', async () => {
-    ({ server, writer } = await startPullServer());
-    const b = makeAgent(server, 'b');
-    agents.push(b);
+    const writer = await rig.start();
+    const b = rig.device('b');
     await writer.commit({ 'x.txt': 'v1' });
     await b.puller.pullNow('fb');
     b.folder.write('x.txt', 'edit on b');
