@@ -400,7 +400,7 @@ export class Executor {
    * "before" is exactly what the user replaced. The sync engine replaces files by rename,
    * never in place; one that lands between the read and the write (the ledger once took the
    * old bytes for what the user replaced: chaos seed 15) leaves this write on the old inode,
-   * lost as an editor's would be, and the edit is made again on the file now there.
+   * as an editor's would be, and the edit is made again on the file now there.
    * `change` returns the new bytes, or null for no edit (nothing to truncate).
    */
   private async edit(device: number, rel: string, step: number, change: (before: Buffer | null) => Buffer | null): Promise<boolean> {
@@ -427,9 +427,11 @@ export class Executor {
       } finally {
         await handle.close();
       }
+      // The user replaced what it read either way: where the sync engine moved that file (a
+      // conflict copy keeps the inode), the new bytes went with it (chaos seed 17).
+      this.ledger.replace(this.name(device), rel, before ? sha256(before) : null);
       const now = await fsp.lstat(abs).catch(() => null);
       if (now?.ino !== written) continue;
-      this.ledger.replace(this.name(device), rel, before ? sha256(before) : null);
       this.ledger.write(this.name(device), rel, sha256(after), step);
       return true;
     }
