@@ -427,13 +427,14 @@ export class Executor {
       } finally {
         await handle.close();
       }
-      // The user replaced what it read either way: where the sync engine moved that file (a
-      // conflict copy keeps the inode), the new bytes went with it (chaos seed 17).
-      this.ledger.replace(this.name(device), rel, before ? sha256(before) : null);
       const now = await fsp.lstat(abs).catch(() => null);
-      if (now?.ino !== written) continue;
+      // The user wrote these bytes over what it read either way: where the sync engine moved
+      // that file (a conflict copy keeps the inode) they went with it, and must be found there
+      // (chaos seed 17). Recorded in one step, no await between: the devices of a burst see
+      // each other's writes.
+      this.ledger.replace(this.name(device), rel, before ? sha256(before) : null);
       this.ledger.write(this.name(device), rel, sha256(after), step);
-      return true;
+      if (now?.ino === written) return true;
     }
     return false;
   }
