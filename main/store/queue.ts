@@ -118,6 +118,8 @@ export interface QueueRepo {
    * the pull saw, so complete() neither records its revision nor rebases the pull's change.
    */
   markPulled(folderId: string, path: string): void;
+  /** The pull saw this device's in-flight commit land after it settled the path: undoes markPulled. */
+  clearPulled(folderId: string, path: string): void;
   pruneDone(updatedBefore: number): number;
 }
 
@@ -216,6 +218,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     UPDATE queue SET state = 'done', in_flight_generation = NULL, bytes_done = bytes_total,
       last_error_code = NULL, last_error_message = NULL, updated_at = ? WHERE id = ?`);
   const rebase = db.prepare(`UPDATE queue SET base_revision = ? WHERE id = ?`);
+  const clearPulled = db.prepare(`UPDATE queue SET pulled_during = NULL WHERE folder_id = ? AND path = ?`);
   const markPulled = db.prepare(
     `UPDATE queue SET pulled_during = in_flight_generation WHERE folder_id = ? AND path = ? AND in_flight_generation IS NOT NULL`,
   );
@@ -388,6 +391,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     retryAllFailed: (folderId) => retryFailed.run({ now: clock(), folderId: folderId ?? null }).changes,
     recoverInFlight: () => recover.run(clock()).changes,
     markPulled: (folderId, path) => void markPulled.run(folderId, path),
+    clearPulled: (folderId, path) => void clearPulled.run(folderId, path),
     get(id) {
       const row = byId.get(id);
       return row ? toItem(row) : undefined;

@@ -48,4 +48,33 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(summary.conflicts).toBe(1);
     expect(b.read('x.txt')).toBe('edit on a');
   });
+
+  // Chaos seed 41 (npm run chaos -- --seed 41 --ops 60 --devices 2): b's new file was being
+  // pushed when the pull met the path's deletion by another device; it kept the file and queued
+  // it again as new (the commit in flight marked as older news than the pull's view). b's commit
+  // then landed after that deletion, and the pull saw it land; but the mark stayed, the queued
+  // change kept its null base against b's own revision, and it conflicted at every recheck.
+  it('a pull that sees our commit land after it settled the path lets that commit rebase what is queued (chaos seed 41)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await b.puller.pullNow('fb'); // a token: the next pulls read changes, not a listing
+    b.folder.write('x.txt', 'mine');
+    await b.scanner.scanPaths(['x.txt']);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    await writer.commit({ 'x.txt': 'theirs' });
+    await writer.commit({ 'x.txt': null });
+    await b.puller.pullNow('fb'); // the deletion: keeps b's file, queues it again as new
+    expect(b.folder.store.queue.getByPath('fb', 'x.txt')).toMatchObject({ baseRevision: null, generation: held!.generation + 1 });
+
+    const data = Buffer.from('mine');
+    await b.client.putBlock(sha(data), data);
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: 'x.txt', size: 4, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
+    const landed = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+    expect(landed).toEqual(expect.any(String));
+    await b.puller.pullNow('fb'); // sees b's own commit land (O1)
+
+    expect(b.folder.store.queue.complete(held!, { revision: landed! })).toBe('superseded');
+    expect(b.folder.store.queue.getByPath('fb', 'x.txt')?.baseRevision).toBe(landed);
+    expect(b.read('x.txt')).toBe('mine');
+  });
 });

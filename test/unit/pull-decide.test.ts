@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, needsHash, type BaseState, type DecideInput, type LocalState, type RemoteState } from '../../main/engine/pull/decide';
+import { isOwnInFlight, type PendingRef } from '../../main/engine/pull/store-port';
 
 const R1 = '1';
 const R2 = '2';
@@ -117,5 +118,25 @@ describe('needsHash', () => {
     expect(needsHash(input({ remote: remoteDel() }))).toBe(true);
     expect(needsHash(input({ remote: remoteDel(), pending: 'upsert' }))).toBe(false);
     expect(needsHash(input({ remote: remoteDel(), base: undefined }))).toBe(false);
+  });
+});
+
+describe('isOwnInFlight', () => {
+  const entry = (over: Partial<{ device: string; deleted: boolean; kind: 'file' | 'dir'; blocks: string[] }> = {}) => ({ device: 'me', deleted: false, blocks: A, ...over });
+  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ op: 'upsert', kind: 'file', generation: 2, inFlight, sending });
+
+  it('is our commit in flight: our device, the same change', () => {
+    expect(isOwnInFlight(entry(), 'me', pending({ op: 'upsert', kind: 'file', blocks: A }))).toBe(true);
+    expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending({ op: 'delete', kind: 'file', blocks: null }))).toBe(true);
+    expect(isOwnInFlight(entry({ kind: 'dir', blocks: [] }), 'me', pending({ op: 'upsert', kind: 'dir', blocks: null }))).toBe(true);
+  });
+  it('cannot compare when a newer change waits behind the push, and takes it for ours', () => {
+    expect(isOwnInFlight(entry(), 'me', pending(null))).toBe(true);
+  });
+  it('is not: another device, nothing in flight, or an earlier commit of ours while another is in flight', () => {
+    expect(isOwnInFlight(entry({ device: 'other' }), 'me', pending(null))).toBe(false);
+    expect(isOwnInFlight(entry(), 'me', pending(null, false))).toBe(false);
+    expect(isOwnInFlight(entry(), 'me', pending({ op: 'upsert', kind: 'file', blocks: B }))).toBe(false);
+    expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending({ op: 'upsert', kind: 'file', blocks: A }))).toBe(false);
   });
 });

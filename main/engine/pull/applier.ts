@@ -15,7 +15,7 @@ import { decide, needsHash, statMatches, type Action, type BaseState, type Local
 import type { BlockFetcher } from './downloader';
 import { hashLocalFile, type FileHash } from './local-file';
 import { ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
-import { dropQueued, pendingOf, type PendingRef, type PullStore } from './store-port';
+import { dropQueued, isOwnInFlight, pendingOf, type PendingRef, type PullStore } from './store-port';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
 export interface RemoteEntry extends RemoteState {
@@ -102,7 +102,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
-  return { abs, stat, local, hash, base, pending, ownInFlight: entry.device === ctx.deviceId && pending?.inFlight === true };
+  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending) };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -374,6 +374,9 @@ function recordAsides(ctx: ApplyContext, entry: RemoteEntry, asides: readonly As
 /** record-only and skip, after a re-check: nothing is written to the folder. */
 function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, action: Action, asides: readonly Aside[] = []): Outcome {
   recordAsides(ctx, entry, asides);
+  // O1: the pull has now seen our own commit land, after anything it settled for this path
+  // before: that commit's answer is the newer news again (chaos seed 41).
+  if (action.rule === 'O1') ctx.store.queue.clearPulled(ctx.folderId, entry.path);
   if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
   ctx.store.transaction(() => {
     settled(ctx, entry.path);

@@ -6,15 +6,40 @@ export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'tokens' | '
 /** A live queue item for a path as the planner saw it. */
 export interface PendingRef {
   op: 'upsert' | 'delete';
+  kind: 'file' | 'dir';
   generation: number;
   /** A generation of the path is being pushed right now (its result not recorded yet). */
   inFlight: boolean;
+  /** What that push sends, when the row still holds it (no newer change queued behind it). */
+  sending: { op: 'upsert' | 'delete'; kind: 'file' | 'dir'; blocks: readonly string[] | null } | null;
 }
 
 export function pendingOf(store: PullStore, folderId: string, path: string): PendingRef | null {
   const item = store.queue.getByPath(folderId, path);
   if (!item || item.state === 'done') return null;
-  return { op: item.op, generation: item.generation, inFlight: item.inFlightGeneration !== null };
+  const inFlight = item.inFlightGeneration !== null;
+  const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks } : null;
+  return { op: item.op, kind: item.kind, generation: item.generation, inFlight, sending };
+}
+
+/**
+ * The remote change is this device's commit that is still in flight (O1): our device, a push
+ * of the path in flight, and, where the row still holds what it sends, the same change. A
+ * commit of ours that landed earlier while a later one is in flight is not it (that later
+ * one is decided against it as usual).
+ */
+export function isOwnInFlight(
+  entry: { device: string; deleted: boolean; kind?: 'file' | 'dir'; blocks: readonly string[] },
+  deviceId: string,
+  pending: PendingRef | null,
+): boolean {
+  if (entry.device !== deviceId || !pending?.inFlight) return false;
+  const s = pending.sending;
+  if (s === null) return true; // a newer change waits behind the push: it cannot be compared
+  if (entry.deleted) return s.op === 'delete';
+  if (s.op !== 'upsert') return false;
+  if ((entry.kind ?? 'file') === 'dir') return s.kind === 'dir';
+  return s.kind === 'file' && !!s.blocks && s.blocks.length === entry.blocks.length && s.blocks.every((h, i) => h === entry.blocks[i]);
 }
 
 const sameList = (a: readonly string[] | null, b: readonly string[] | null): boolean =>
