@@ -376,8 +376,16 @@ export class Executor {
       case 'delete-dir': {
         const abs = await this.abs(op.device, op.path);
         if (!(await fsp.lstat(abs).catch(() => null))?.isDirectory()) return false;
-        const before = await filesUnder(abs);
-        await fsp.rm(abs, { recursive: true, force: true });
+        // Moved aside first, as a single delete is: what the user removed is exactly what was
+        // in it, whatever a download put there a moment before (chaos seed 82).
+        const aside = path.join(path.dirname(abs), `.chaos-${randomUUID()}.tmp`);
+        try {
+          await fsp.rename(abs, aside);
+        } catch {
+          return false;
+        }
+        const before = await filesUnder(aside);
+        await fsp.rm(aside, { recursive: true, force: true });
         const device = this.name(op.device);
         for (const [rel, hash] of before) this.gone(device, `${op.path}/${rel}`, hash);
         return true;
