@@ -258,6 +258,22 @@ describe('pull against the real server', () => {
     await b.puller.stop();
   });
 
+  // Chaos seed 178: an agent killed while it probed the folder's case sensitivity left the
+  // probe file in .ferry/tmp for good.
+  it('removes what a killed run left in .ferry/tmp (partial downloads, case probes) and nothing else', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'alpha' });
+    const b = agent();
+    const tmp = path.join(b.folder.root, '.ferry', 'tmp');
+    mkdirSync(tmp, { recursive: true });
+    writeFileSync(path.join(tmp, 'pull-0a1b.part'), 'half a download');
+    writeFileSync(path.join(tmp, '.Ferry-Case-Probe-4242-1795339824056'), '');
+    writeFileSync(path.join(tmp, 'someone-elses.txt'), 'not ours');
+    await b.puller.pullNow('fb');
+    expect(readdirSync(tmp)).toEqual(['someone-elses.txt']);
+    expect(b.read('a.txt')).toBe('alpha');
+  });
+
   it('a missing folder root is an error, never a mass delete', async () => {
     await setup();
     await writer.commit({ 'a.txt': 'a' });

@@ -14,7 +14,7 @@ import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { hashLocalFile, type FileHash } from './local-file';
-import { ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
+import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, isOwnInFlight, pendingOf, type PendingRef, type PullStore } from './store-port';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
@@ -156,8 +156,9 @@ export async function prepareTmpDir(root: string): Promise<string> {
       throw new FerryError('unsafe_path', `Refusing to use ${dir}: it is not a real directory`);
     }
   }
+  // Downloads and case probes of a run that was killed (chaos seed 178 found a probe left).
   for (const name of await fsp.readdir(dir)) {
-    if (name.startsWith(TMP_PREFIX)) await fsp.rm(path.join(dir, name), { force: true });
+    if (name.startsWith(TMP_PREFIX) || name.startsWith(CASE_PROBE_PREFIX)) await fsp.rm(path.join(dir, name), { force: true });
   }
   return dir;
 }

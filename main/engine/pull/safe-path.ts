@@ -51,9 +51,12 @@ export function findCaseClashes(paths: readonly string[]): Set<string> {
   return clashes;
 }
 
+/** Names of the probe files below; one left by a killed process is removed at the next start. */
+export const CASE_PROBE_PREFIX = '.Ferry-Case-Probe-';
+
 /** Probes once whether names under `dir` are case-insensitive (macOS and Windows defaults). */
 export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
-  const name = `.Ferry-Case-Probe-${process.pid}-${Date.now()}`;
+  const name = `${CASE_PROBE_PREFIX}${process.pid}-${Date.now()}`;
   await fsp.writeFile(path.join(dir, name), '');
   try {
     await fsp.lstat(path.join(dir, name.toLowerCase()));
