@@ -328,6 +328,9 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     const row = byId.get(ref.id);
     if (!row) return 'gone';
     const now = clock();
+    // Already done (the pull saw this commit land, or a newer one of the path finished): the
+    // answer is old news, and must not take the index back to an older revision.
+    if (row.state === 'done') return row.generation === ref.generation ? 'done' : 'superseded';
     // The pull settled the path while this was in flight: its view is the newer one.
     const pulledOver = row.pulled_during === ref.generation;
     if (ref.op === 'upsert' && !pulledOver) indexRevision.run(result.revision, now, row.folder_id, row.path);
@@ -350,6 +353,9 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
         if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
         return 'superseded';
       }
+      // The pull saw this very commit land (O1) and completed it: whatever went wrong with the
+      // answer, the change is on the server.
+      if (row.state === 'done') return 'superseded';
       const state = retryAt === null ? 'failed' : 'retry_wait';
       markFailed.run({ id: row.id, state, nextAttemptAt: retryAt ?? now, code: error.code, message: error.message, now });
       return state;

@@ -77,4 +77,35 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.folder.store.queue.getByPath('fb', 'x.txt')?.baseRevision).toBe(landed);
     expect(b.read('x.txt')).toBe('mine');
   });
+
+  // Chaos seed 37 (npm run chaos -- --seed 37 --ops 60 --devices 3): b's commit landed, but its
+  // answer was slow (a 504, then the same request again as a task). Meanwhile another device
+  // edited b's new version, and b's pull took that edit for a conflict with a local change —
+  // b's own bytes, already on the server — and made a copy of them.
+  it('once it has seen our in-flight commit land, a change built on it is a plain download (chaos seed 37)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    b.folder.write('x.txt', 'from b');
+    await b.scanner.scanPaths(['x.txt']);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    const data = Buffer.from('from b');
+    await b.client.putBlock(sha(data), data);
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: 'x.txt', size: 6, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
+    const landed = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+    await b.puller.pullNow('fb'); // sees its own commit land (O1): the item is done
+    expect(b.folder.store.queue.get(held!.id)?.state).toBe('done');
+    expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(landed);
+
+    writer.revisions.set('x.txt', landed!); // another device saw b's version and edits it
+    await writer.commit({ 'x.txt': 'from a, on b\'s version' });
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ conflicts: 0, downloaded: 1 });
+    expect(b.tree()).toEqual({ 'x.txt': "from a, on b's version" });
+    // The pusher's late answer finds the item done; a failure of that answer changes nothing.
+    expect(b.folder.store.queue.fail(held!, { code: 'network', message: 'lost' }, null)).toBe('superseded');
+    expect(b.folder.store.queue.get(held!.id)?.state).toBe('done');
+    expect(b.folder.store.queue.complete(held!, { revision: landed! })).toBe('done');
+    expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(writer.revisions.get('x.txt'));
+  });
 });

@@ -123,7 +123,7 @@ describe('needsHash', () => {
 
 describe('isOwnInFlight', () => {
   const entry = (over: Partial<{ device: string; deleted: boolean; kind: 'file' | 'dir'; blocks: string[] }> = {}) => ({ device: 'me', deleted: false, blocks: A, ...over });
-  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ op: 'upsert', kind: 'file', generation: 2, inFlight, sending });
+  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', kind: 'file', generation: 2, inFlight, sending });
 
   it('is our commit in flight: our device, the same change', () => {
     expect(isOwnInFlight(entry(), 'me', pending({ op: 'upsert', kind: 'file', blocks: A }))).toBe(true);

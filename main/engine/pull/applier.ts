@@ -364,6 +364,23 @@ function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
   ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: base });
 }
 
+/**
+ * O1: the pull saw this device's own commit land. That commit is the newer news again, after
+ * anything the pull settled for the path before (chaos seed 41). And when it is the queue's
+ * latest change of the path, the item is done now: waiting for the pusher's answer (a 504 and
+ * its retry in async mode, a flaky link), the next change another device built on it read as
+ * a conflict with a local edit, and made a copy of bytes already on the server (chaos seed 37).
+ * The pusher's answer then finds the item done.
+ */
+function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: PendingRef | null): void {
+  ctx.store.transaction(() => {
+    ctx.store.queue.clearPulled(ctx.folderId, entry.path);
+    if (pending?.sending && entry.revision !== null) {
+      ctx.store.queue.complete({ id: pending.id, generation: pending.generation, op: pending.op }, { revision: entry.revision });
+    }
+  });
+}
+
 /** Copies made before the apply ended some other way are recorded all the same. */
 function recordAsides(ctx: ApplyContext, entry: RemoteEntry, asides: readonly Aside[]): void {
   if (asides.length === 0) return;
@@ -375,9 +392,7 @@ function recordAsides(ctx: ApplyContext, entry: RemoteEntry, asides: readonly As
 /** record-only and skip, after a re-check: nothing is written to the folder. */
 function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, action: Action, asides: readonly Aside[] = []): Outcome {
   recordAsides(ctx, entry, asides);
-  // O1: the pull has now seen our own commit land, after anything it settled for this path
-  // before: that commit's answer is the newer news again (chaos seed 41).
-  if (action.rule === 'O1') ctx.store.queue.clearPulled(ctx.folderId, entry.path);
+  if (action.rule === 'O1') ownCommitLanded(ctx, entry, seen.pending);
   if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
   ctx.store.transaction(() => {
     settled(ctx, entry.path);

@@ -5,6 +5,7 @@ export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'tokens' | '
 
 /** A live queue item for a path as the planner saw it. */
 export interface PendingRef {
+  id: number;
   op: 'upsert' | 'delete';
   kind: 'file' | 'dir';
   generation: number;
@@ -19,7 +20,7 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
   if (!item || item.state === 'done') return null;
   const inFlight = item.inFlightGeneration !== null;
   const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks } : null;
-  return { op: item.op, kind: item.kind, generation: item.generation, inFlight, sending };
+  return { id: item.id, op: item.op, kind: item.kind, generation: item.generation, inFlight, sending };
 }
 
 /**
