@@ -108,4 +108,28 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.folder.store.queue.complete(held!, { revision: landed! })).toBe('done');
     expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(writer.revisions.get('x.txt'));
   });
+
+  // Chaos seed 254 (npm run chaos -- --seed 254 --ops 60 --devices 3): b's new file was being
+  // pushed when the pull moved it to a conflict copy for another device's version; that version
+  // was then deleted and b's commit landed on the tombstone. Taking it for b's own echo (O1)
+  // recorded its revision over the download, and b's folder kept bytes the server no longer had.
+  it('our commit whose bytes the pull has moved to a copy is a remote change like any other (chaos seed 254)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    b.folder.write('x.txt', 'from b');
+    await b.scanner.scanPaths(['x.txt']);
+    b.folder.store.queue.claim({ limit: 1 });
+    await writer.commit({ 'x.txt': 'from a' });
+    await b.puller.pullNow('fb'); // U6: b's bytes to a copy, a's version downloaded
+    await writer.commit({ 'x.txt': null });
+    const data = Buffer.from('from b');
+    await b.client.putBlock(sha(data), data);
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: 'x.txt', size: 6, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
+    expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+
+    await b.puller.pullNow('fb');
+    expect(b.read('x.txt')).toBe('from b'); // what the server has there now
+    expect(Object.values(b.tree()).sort()).toEqual(['from a', 'from b', 'from b']); // nothing lost
+  });
 });

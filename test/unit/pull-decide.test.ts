@@ -124,19 +124,28 @@ describe('needsHash', () => {
 describe('isOwnInFlight', () => {
   const entry = (over: Partial<{ device: string; deleted: boolean; kind: 'file' | 'dir'; blocks: string[] }> = {}) => ({ device: 'me', deleted: false, blocks: A, ...over });
   const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', kind: 'file', generation: 2, inFlight, sending });
+  const file = (blocks: string[]) => ({ kind: 'file' as const, blocks });
+  const sendingA = { op: 'upsert' as const, kind: 'file' as const, blocks: A };
 
-  it('is our commit in flight: our device, the same change', () => {
-    expect(isOwnInFlight(entry(), 'me', pending({ op: 'upsert', kind: 'file', blocks: A }))).toBe(true);
-    expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending({ op: 'delete', kind: 'file', blocks: null }))).toBe(true);
-    expect(isOwnInFlight(entry({ kind: 'dir', blocks: [] }), 'me', pending({ op: 'upsert', kind: 'dir', blocks: null }))).toBe(true);
+  it('is our commit in flight: our device, the same change, still what the folder holds', () => {
+    expect(isOwnInFlight(entry(), 'me', pending(sendingA), file(A))).toBe(true);
+    expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending({ op: 'delete', kind: 'file', blocks: null }), undefined)).toBe(true);
+    expect(isOwnInFlight(entry({ kind: 'dir', blocks: [] }), 'me', pending({ op: 'upsert', kind: 'dir', blocks: null }), { kind: 'dir', blocks: null })).toBe(true);
   });
   it('cannot compare when a newer change waits behind the push, and takes it for ours', () => {
-    expect(isOwnInFlight(entry(), 'me', pending(null))).toBe(true);
+    expect(isOwnInFlight(entry(), 'me', pending(null), file(B))).toBe(true);
   });
-  it('is not: another device, nothing in flight, or an earlier commit of ours while another is in flight', () => {
-    expect(isOwnInFlight(entry({ device: 'other' }), 'me', pending(null))).toBe(false);
-    expect(isOwnInFlight(entry(), 'me', pending(null, false))).toBe(false);
-    expect(isOwnInFlight(entry(), 'me', pending({ op: 'upsert', kind: 'file', blocks: B }))).toBe(false);
-    expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending({ op: 'upsert', kind: 'file', blocks: A }))).toBe(false);
+  it('is not: another device, nothing in flight, an earlier commit of ours while another is in flight', () => {
+    expect(isOwnInFlight(entry({ device: 'other' }), 'me', pending(null), file(A))).toBe(false);
+    expect(isOwnInFlight(entry(), 'me', pending(null, false), file(A))).toBe(false);
+    expect(isOwnInFlight(entry(), 'me', pending({ op: 'upsert', kind: 'file', blocks: B }), file(B))).toBe(false);
+    expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending(sendingA), file(A))).toBe(false);
+  });
+  // Chaos seed 254: the pull had moved the bytes being sent to a conflict copy and downloaded
+  // another device's version; taking the commit for O1 then recorded its revision over that
+  // download, and the folder kept bytes the server no longer had.
+  it('is not: our commit whose bytes the pull has since moved away (seed 254), or a delete of a file the pull brought back', () => {
+    expect(isOwnInFlight(entry(), 'me', pending(sendingA), file(C))).toBe(false);
+    expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending({ op: 'delete', kind: 'file', blocks: null }), file(C))).toBe(false);
   });
 });

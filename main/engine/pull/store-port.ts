@@ -23,28 +23,31 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
   return { id: item.id, op: item.op, kind: item.kind, generation: item.generation, inFlight, sending };
 }
 
+const sameList = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean =>
+  !!a && !!b && a.length === b.length && a.every((h, i) => h === b[i]);
+
 /**
  * The remote change is this device's commit that is still in flight (O1): our device, a push
- * of the path in flight, and, where the row still holds what it sends, the same change. A
- * commit of ours that landed earlier while a later one is in flight is not it (that later
- * one is decided against it as usual).
+ * of the path in flight, and, where the row still holds what it sends, the same change with
+ * the folder still holding it. A commit of ours that landed earlier while a later one is in
+ * flight is not it, and neither is one whose bytes the pull has since moved to a conflict
+ * copy (the index then describes the download that took their place: chaos seed 254); those
+ * are decided as usual.
  */
 export function isOwnInFlight(
   entry: { device: string; deleted: boolean; kind?: 'file' | 'dir'; blocks: readonly string[] },
   deviceId: string,
   pending: PendingRef | null,
+  indexed: { kind: 'file' | 'dir'; blocks: readonly string[] | null } | undefined,
 ): boolean {
   if (entry.device !== deviceId || !pending?.inFlight) return false;
   const s = pending.sending;
   if (s === null) return true; // a newer change waits behind the push: it cannot be compared
-  if (entry.deleted) return s.op === 'delete';
+  if (entry.deleted) return s.op === 'delete' && indexed === undefined;
   if (s.op !== 'upsert') return false;
-  if ((entry.kind ?? 'file') === 'dir') return s.kind === 'dir';
-  return s.kind === 'file' && !!s.blocks && s.blocks.length === entry.blocks.length && s.blocks.every((h, i) => h === entry.blocks[i]);
+  if ((entry.kind ?? 'file') === 'dir') return s.kind === 'dir' && indexed?.kind === 'dir';
+  return s.kind === 'file' && sameList(s.blocks, entry.blocks) && indexed?.kind === 'file' && sameList(indexed.blocks, entry.blocks);
 }
-
-const sameList = (a: readonly string[] | null, b: readonly string[] | null): boolean =>
-  !!a && !!b && a.length === b.length && a.every((h, i) => h === b[i]);
 
 /**
  * Drops the queued local change for a path once the pull has accounted for it: the
