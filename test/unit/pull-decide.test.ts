@@ -39,6 +39,15 @@ describe('decide: our own commit still in flight', () => {
 });
 
 describe('decide: remote upsert', () => {
+  // Chaos seed 300: the user deleted a synced file (the scanner dropped its row and queued the
+  // delete), the agent was killed before the pull stored its token, and the pull read the same
+  // revision again: U2 downloaded it and the deleted file was back.
+  it('U1 also skips the very revision a queued delete removes (chaos seed 300)', () => {
+    expect(rule({ remote: remoteUp(R1), local: absent, pending: 'delete', pendingBase: R1 })).toBe('skip/U1');
+    expect(rule({ remote: { ...remoteUp(R1), kind: 'dir' }, local: absent, pending: 'delete', pendingBase: R1 })).toBe('skip/DU1');
+    // A newer remote revision than the one deleted is a remote change: restored (U3 needs the row; U2 here).
+    expect(rule({ remote: remoteUp(R2), local: absent, pending: 'delete', pendingBase: R1 })).toBe('download/U2');
+  });
   it('U1 skips a revision already synced (the echo of our own push)', () => {
     expect(rule({ remote: remoteUp(R1), base: base(), local: edited(C) })).toBe('skip/U1');
   });
@@ -123,7 +132,7 @@ describe('needsHash', () => {
 
 describe('isOwnInFlight', () => {
   const entry = (over: Partial<{ device: string; deleted: boolean; kind: 'file' | 'dir'; blocks: string[] }> = {}) => ({ device: 'me', deleted: false, blocks: A, ...over });
-  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', kind: 'file', generation: 2, inFlight, sending });
+  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', kind: 'file', generation: 2, baseRevision: null, inFlight, sending });
   const file = (blocks: string[]) => ({ kind: 'file' as const, blocks });
   const sendingA = { op: 'upsert' as const, kind: 'file' as const, blocks: A };
 

@@ -111,7 +111,7 @@ export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan>
 }
 
 const decideFor = (entry: RemoteEntry, o: Observation): Action =>
-  decide({ remote: entry, base: toBase(o.base), local: o.local, pending: o.pending?.op ?? null, ownInFlight: o.ownInFlight });
+  decide({ remote: entry, base: toBase(o.base), local: o.local, pending: o.pending?.op ?? null, pendingBase: o.pending?.baseRevision ?? null, ownInFlight: o.ownInFlight });
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */
 function sameLocal(a: LocalState, b: LocalState): boolean {

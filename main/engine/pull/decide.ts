@@ -41,6 +41,8 @@ export interface DecideInput {
    * flight: the pull saw it before the pusher had its answer.
    */
   ownInFlight?: boolean;
+  /** The base revision of that live queue item (a queued delete names what it deletes). */
+  pendingBase?: string | null;
 }
 
 export type Action =
@@ -80,10 +82,19 @@ function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pendi
   return statMatches(local, base) || sameBlocks(local.blocks, base.blocks);
 }
 
+/**
+ * A queued local delete of exactly this revision: the user deleted what the remote change
+ * brings (the scanner drops the index row with the file, so only the queue still knows it).
+ * Read again (a token not yet stored when the agent was killed), it is no reason to bring the
+ * file back (chaos seed 300): U1/DU1, already at this revision.
+ */
+const deletingIt = (remote: RemoteState, pending: DecideInput['pending'], pendingBase: string | null | undefined): boolean =>
+  !remote.deleted && pending === 'delete' && pendingBase != null && pendingBase === remote.revision;
+
 /** The directory rows DU1-DU5 and DD1-DD6: a directory has no content, only existence. */
-function decideDir({ remote, base, local }: DecideInput): Action {
+function decideDir({ remote, base, local, pending, pendingBase }: DecideInput): Action {
   const synced = base?.syncedRevision ?? null;
-  if (remote.revision !== null && synced === remote.revision) {
+  if (remote.revision !== null && (synced === remote.revision || deletingIt(remote, pending, pendingBase))) {
     return { kind: 'skip', rule: remote.deleted ? 'DD1' : 'DU1', reason: 'already at this revision' };
   }
   if (!remote.deleted) {
@@ -106,9 +117,9 @@ export function decide(input: DecideInput): Action {
   // of the user's next version (chaos seed 8).
   if (input.ownInFlight) return { kind: 'skip', rule: 'O1', reason: 'our own change; the pusher records its result' };
   if (input.remote.kind === 'dir') return decideDir(input);
-  const { remote, base, local, pending } = input;
+  const { remote, base, local, pending, pendingBase } = input;
   const synced = base?.syncedRevision ?? null;
-  if (remote.revision !== null && synced === remote.revision) {
+  if (remote.revision !== null && (synced === remote.revision || deletingIt(remote, pending, pendingBase))) {
     return { kind: 'skip', rule: remote.deleted ? 'D1' : 'U1', reason: 'already at this revision' };
   }
   if (local.type === 'other') return { kind: 'skip', rule: remote.deleted ? 'D7' : 'U8', reason: `local entry is a ${local.what}` };

@@ -9,6 +9,7 @@ export interface PendingRef {
   op: 'upsert' | 'delete';
   kind: 'file' | 'dir';
   generation: number;
+  baseRevision: string | null;
   /** A generation of the path is being pushed right now (its result not recorded yet). */
   inFlight: boolean;
   /** What that push sends, when the row still holds it (no newer change queued behind it). */
@@ -20,7 +21,7 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
   if (!item || item.state === 'done') return null;
   const inFlight = item.inFlightGeneration !== null;
   const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks } : null;
-  return { id: item.id, op: item.op, kind: item.kind, generation: item.generation, inFlight, sending };
+  return { id: item.id, op: item.op, kind: item.kind, generation: item.generation, baseRevision: item.baseRevision, inFlight, sending };
 }
 
 const sameList = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean =>
