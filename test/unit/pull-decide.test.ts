@@ -132,7 +132,7 @@ describe('needsHash', () => {
 
 describe('isOwnInFlight', () => {
   const entry = (over: Partial<{ device: string; deleted: boolean; kind: 'file' | 'dir'; blocks: string[] }> = {}) => ({ device: 'me', deleted: false, blocks: A, ...over });
-  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', kind: 'file', generation: 2, baseRevision: null, inFlight, sending });
+  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', generation: 2, baseRevision: null, inFlight, sending });
   const file = (blocks: string[]) => ({ kind: 'file' as const, blocks });
   const sendingA = { op: 'upsert' as const, kind: 'file' as const, blocks: A };
 

@@ -1,4 +1,5 @@
 import type { Store } from '../../store';
+import { sameBlocks } from './decide';
 
 /** The repositories the puller touches; a whole Store fits. */
 export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'tokens' | 'conflicts' | 'activity' | 'transaction'>;
@@ -7,7 +8,6 @@ export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'tokens' | '
 export interface PendingRef {
   id: number;
   op: 'upsert' | 'delete';
-  kind: 'file' | 'dir';
   generation: number;
   baseRevision: string | null;
   /** A generation of the path is being pushed right now (its result not recorded yet). */
@@ -21,11 +21,8 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
   if (!item || item.state === 'done') return null;
   const inFlight = item.inFlightGeneration !== null;
   const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks } : null;
-  return { id: item.id, op: item.op, kind: item.kind, generation: item.generation, baseRevision: item.baseRevision, inFlight, sending };
+  return { id: item.id, op: item.op, generation: item.generation, baseRevision: item.baseRevision, inFlight, sending };
 }
-
-const sameList = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean =>
-  !!a && !!b && a.length === b.length && a.every((h, i) => h === b[i]);
 
 /**
  * The remote change is this device's commit that is still in flight (O1): our device, a push
@@ -47,7 +44,7 @@ export function isOwnInFlight(
   if (entry.deleted) return s.op === 'delete' && indexed === undefined;
   if (s.op !== 'upsert') return false;
   if ((entry.kind ?? 'file') === 'dir') return s.kind === 'dir' && indexed?.kind === 'dir';
-  return s.kind === 'file' && sameList(s.blocks, entry.blocks) && indexed?.kind === 'file' && sameList(indexed.blocks, entry.blocks);
+  return s.kind === 'file' && sameBlocks(s.blocks, entry.blocks) && indexed?.kind === 'file' && sameBlocks(indexed.blocks, entry.blocks);
 }
 
 /**
@@ -72,7 +69,7 @@ export function dropQueued(
   if (!item || item.state === 'done' || item.inFlightGeneration !== null) return false;
   const accounted =
     (seen !== null && item.generation === seen.generation) ||
-    (item.op === 'upsert' && (sameList(item.blocks, written) || sameList(item.blocks, movedAside)));
+    (item.op === 'upsert' && (sameBlocks(item.blocks, written) || sameBlocks(item.blocks, movedAside)));
   if (!accounted) return false;
   return store.queue.enqueue({ folderId, path, kind: item.kind, op: 'delete', baseRevision: null }) === 'cancelled';
 }
