@@ -49,7 +49,9 @@ export interface PushRig {
   close(): Promise<void>;
 }
 
-export async function pushRig(o: { options?: Partial<PusherOptions>; server?: Partial<ServerOptions>; start?: boolean } = {}): Promise<PushRig> {
+export async function pushRig(
+  o: { options?: Partial<PusherOptions>; server?: Partial<ServerOptions>; start?: boolean; random?: () => number } = {},
+): Promise<PushRig> {
   const server = await startTestServer({ syncBudgetMs: 5000, ...o.server });
   const proxy = await FaultProxy.start({ target: server.server.url, seed: 7 });
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ferry-push-'));
@@ -73,6 +75,7 @@ export async function pushRig(o: { options?: Partial<PusherOptions>; server?: Pa
         return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
       },
       onConflict: (c) => conflicts.push(c),
+      ...(o.random ? { random: o.random } : {}),
       options: { ...FAST, ...o.options, ...options },
     });
     for (const name of Object.keys(events) as Array<keyof PusherEvents>) {

@@ -30,6 +30,13 @@ function watchRetries(rig: PushRig, rel: string): Seen[] {
   return seen;
 }
 
+/**
+ * Mid-range jitter for the tests that watch the waits: full jitter may draw a wait of 0 ms,
+ * whose next try is "now" — not after the moment the listener reads the clock (a CI run
+ * failed on 1795343330857 > 1795343330857).
+ */
+const MID_JITTER = () => 0.5;
+
 /** Every wait showed retry_wait, a next try in the future, and one more attempt than the last. */
 function expectVisibleWaits(seen: Seen[], waits: number, code: string): void {
   const waiting = seen.filter((s) => s.state === 'retry_wait');
@@ -48,7 +55,7 @@ describe('pusher: retries through a faulty network', () => {
   });
 
   it('retries a 5xx batch with the same tracking id and commits it once', async () => {
-    rig = await pushRig();
+    rig = await pushRig({ random: MID_JITTER });
     rig.proxy.add({ name: '500', method: 'POST', path: /\/sync$/, times: 2, action: { kind: 'status', status: 500 } });
     const seen = watchRetries(rig, 'a.txt');
     await rig.write('a.txt', 'a');
@@ -68,7 +75,7 @@ describe('pusher: retries through a faulty network', () => {
   });
 
   it('shows a batch waiting while it backs off, then fails it after the retry limit with the reason', async () => {
-    rig = await pushRig();
+    rig = await pushRig({ random: MID_JITTER });
     rig.proxy.add({ name: '503', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'status', status: 503, code: 'unavailable', message: 'the server is overloaded' } });
     const seen = watchRetries(rig, 'w.txt');
     await rig.write('w.txt', 'w');
@@ -155,7 +162,7 @@ describe('pusher: retries through a faulty network', () => {
   });
 
   it('fails an item after 3 retries with its reason while the other files go through', async () => {
-    rig = await pushRig();
+    rig = await pushRig({ random: MID_JITTER });
     const bad = bigFile(1);
     await rig.write('bad.bin', bad);
     await rig.write('good.bin', bigFile(2));
