@@ -70,6 +70,21 @@ export function findRoute(routes: readonly Route[], method: string, pathname: st
   return pathMatched ? 'method_not_allowed' : null;
 }
 
+/**
+ * Splits the request target into path and query. Only the origin form (`/path?query`) is a
+ * Sync API request: anything else (`//host`, `*`, an absolute URL, a fragment) is 400. No URL
+ * parser runs on it, because `//…` would be read as an authority and may throw.
+ */
+export function parseRequestTarget(target: string | undefined): { pathname: string; query: URLSearchParams } {
+  const raw = target ?? '';
+  const q = raw.indexOf('?');
+  const pathname = q === -1 ? raw : raw.slice(0, q);
+  if (!pathname.startsWith('/') || pathname.startsWith('//') || pathname.includes('#')) {
+    throw new FerryError('invalid_request', 'The request target must be a path starting with a single /', { status: 400 });
+  }
+  return { pathname, query: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)) };
+}
+
 /** Constant-time bearer token check (hashing first evens out the lengths). */
 export function checkBearer(header: string | undefined, token: string): boolean {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');

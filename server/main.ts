@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FerryError } from '../protocol';
-import { createLogger } from '../main/logging';
+import { createLogger, type Logger } from '../main/logging';
 import { ChangesFeed } from './changes';
 import { FolderStore } from './folders';
-import { checkBearer, correlationHeaders, errorReply, findRoute, readJsonBody, sendJson, type JsonReply, type RequestContext } from './http';
+import { checkBearer, correlationHeaders, errorReply, findRoute, parseRequestTarget, readJsonBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, fingerprint } from './idempotency';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
@@ -122,15 +123,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const reply = { trackingId: '-', status: 0 };
     let rlog = log.child({ device: '-', run: '-', trackingId: '-' });
-    const url = new URL(req.url ?? '/', 'http://ferry.invalid');
+    let pathname = '-';
     try {
+      const target = parseRequestTarget(req.url);
+      pathname = target.pathname;
       if (!checkBearer(req.headers.authorization, serverToken)) {
         throw new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
       }
       const headers = correlationHeaders(req);
       reply.trackingId = headers.trackingId;
       rlog = log.child({ device: headers.device, run: headers.run, trackingId: headers.trackingId });
-      const found = findRoute(routes, req.method ?? 'GET', url.pathname);
+      const found = findRoute(routes, req.method ?? 'GET', target.pathname);
       if (found === null) throw new FerryError('not_found', 'No such endpoint', { status: 404 });
       if (found === 'method_not_allowed') throw new FerryError('method_not_allowed', 'Method not allowed on this endpoint', { status: 405 });
       const r = found.route as (typeof routes)[number];
@@ -138,8 +141,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         req,
         res,
         method: r.method,
-        pathname: url.pathname,
-        query: url.searchParams,
+        pathname: target.pathname,
+        query: target.query,
         params: found.params,
         ...headers,
         log: rlog,
@@ -180,11 +183,20 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     } finally {
       // Whatever the handler did not read is drained, so the answer reaches the client.
       if (!req.readableEnded) req.resume();
-      rlog.info('request', { method: req.method, path: url.pathname, status: reply.status, ms: Math.round(performance.now() - started) });
+      rlog.info('request', { method: req.method, path: pathname, status: reply.status, ms: Math.round(performance.now() - started) });
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
+  // handle() answers its own failures; this is the last line of defence, so that no request
+  // can ever end the process with an unhandled rejection.
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error('request handler failed', { error });
+      if (!res.headersSent) sendJson({ res, trackingId: randomUUID() }, errorReply(error));
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, log));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -222,6 +234,24 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closing;
     },
   };
+}
+
+/**
+ * What Node's HTTP parser refuses before any handler runs (a bad request line, headers too
+ * large, a request that took too long) is answered in the API's JSON error shape, then closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const payload = JSON.stringify({ code: 'invalid_request', message: status === 408 ? 'Request timed out' : 'Malformed HTTP request' });
+  log.info('request refused by the HTTP parser', { status, reason: error.code ?? 'unknown' });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+    () => socket.destroy(),
+  );
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isFerryError } from '../../../protocol';
-import { configureLogging } from '../../logging';
+import { configureLogging, createLogger } from '../../logging';
 import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
 import { startServer } from '../../../server/main';
 
@@ -23,6 +23,10 @@ export async function runServerCommand(argv: string[]): Promise<void> {
   }
   const { options } = parsed;
   configureLogging({ level: parsed.logLevel, file: path.join(path.resolve(options.dataDir), 'logs', 'server.log'), console: parsed.verbose });
+  // A stray rejected promise is a bug to log, never a reason to drop every client.
+  const log = createLogger('server');
+  const onRejection = (reason: unknown): void => log.error('unhandled rejection', { error: reason });
+  process.on('unhandledRejection', onRejection);
   const server = await startServer(options);
   process.stdout.write(`Ferry server listening on ${server.url}\n`);
   if (server.tokenFile) {
@@ -32,6 +36,7 @@ export async function runServerCommand(argv: string[]): Promise<void> {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      process.off('unhandledRejection', onRejection);
       void server.close().then(resolve, (error: unknown) => {
         process.stderr.write(`ferry server: error while closing: ${String(error)}\n`);
         process.exitCode = 1;
