@@ -3,7 +3,13 @@ import { BLOCK_SIZE, MAX_BATCH_OPERATIONS } from './constants';
 import { ByteSize, MtimeMs, Revision, SyncKind, SyncPath } from './common';
 import { Sha256Hex } from './hashes';
 
-export const OperationKey = z.string().min(1).max(256);
+/**
+ * Operation keys address results in a JSON object: a safe character set (the tracking id's),
+ * so no key can be `__proto__`, hold a lone surrogate that JSON turns into U+FFFD, or collide
+ * with another key once encoded (docs/sync-api.md, "Batches").
+ */
+export const OPERATION_KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,255}$/;
+export const OperationKey = z.string().regex(OPERATION_KEY_PATTERN, 'must be 1-256 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit');
 
 /**
  * An upsert of a file (`kind` absent or 'file': size, mtime and blocks required) or of a
