@@ -49,6 +49,8 @@ function ensureDefaults(): void {
   log.scope.labelPadding = false;
   log.transports.console.format = '{h}:{i}:{s}.{ms} {level} {scope} {text}';
   log.transports.file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}] {scope} {text}';
+  // Log files are the owner's alone, including each new one after a rotation.
+  log.transports.file.writeOptions = { flag: 'a', mode: 0o600, encoding: 'utf8' };
   log.hooks.push(redactHook);
 }
 

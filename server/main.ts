@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
 import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FerryError } from '../protocol';
 import { createLogger, type Logger } from '../main/logging';
+import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { ChangesFeed } from './changes';
 import { FolderStore } from './folders';
 import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
@@ -92,7 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const clock = o.clock ?? Date.now;
   const log = createLogger('server');
   const dataDir = path.resolve(options.dataDir);
-  await fs.mkdir(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
 
   let token = o.token;
   let tokenFile: string | null = null;
@@ -108,6 +108,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const db = openServerDb(dataDir);
   const blocks = new BlockStore(dataDir, db);
   await blocks.init();
+  // The database (with its WAL files), token and secret: owner only, also when created before.
+  restrictFilesIn(dataDir);
   const folders = new FolderStore(db, clock);
   const tasks = new TaskStore(db, clock);
   const idempotency = new IdempotencyStore(db, clock);

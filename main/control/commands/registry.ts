@@ -18,8 +18,7 @@ registerCommands({
     summary: 'Run the reference Sync API server',
     run: async (argv) => {
       const { runServerCommand } = await import('./server');
-      await runServerCommand(argv);
-      return 0;
+      return runServerCommand(argv);
     },
   }),
   status: clientCommand('status'),
