@@ -1,5 +1,6 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FerryError } from '../protocol';
 import type { Logger } from '../main/logging';
 
@@ -154,7 +155,7 @@ export function capConnections(server: Server, o: ConnectionCapOptions): void {
         lastWarned = performance.now();
         o.log.warn('connection refused: too many open connections', { client, fromClient: mine, total });
       }
-      refuseConnection(socket);
+      refuseRaw(socket, 503, 'unavailable', 'Too many open connections; try again shortly', ['Retry-After: 1']);
       return;
     }
     total++;
@@ -168,11 +169,16 @@ export function capConnections(server: Server, o: ConnectionCapOptions): void {
   });
 }
 
-function refuseConnection(socket: Socket): void {
-  const payload = JSON.stringify({ code: 'unavailable', message: 'Too many open connections; try again shortly' });
+/** A JSON error written straight to the socket (no request object to answer through), then closed. */
+export function refuseRaw(socket: Duplex, status: number, code: string, message: string, headers: string[] = []): void {
+  const payload = JSON.stringify({ code, message });
   socket.on('error', () => undefined);
-  socket.end(
-    `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${payload}`,
-    () => socket.destroy(),
-  );
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(payload)}`,
+    ...headers,
+    'Connection: close',
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${payload}`, () => socket.destroy());
 }

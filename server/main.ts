@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { ChangesFeed } from './changes';
 import { FolderStore } from './folders';
 import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
-import { BodyBudget, SlowBodyGuard, capConnections } from './limits';
+import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
 import { BlockStore } from './storage/blocks';
@@ -255,6 +255,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   capConnections(server, { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, log });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, log));
+  // Node hands CONNECT to this event (and closes the socket unanswered when nobody listens).
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseRaw(socket, 405, 'method_not_allowed', 'CONNECT is not part of the Sync API'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -305,12 +307,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, log: Lo
     return;
   }
   const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const payload = JSON.stringify({ code: 'invalid_request', message: status === 408 ? 'Request timed out' : 'Malformed HTTP request' });
   log.info('request refused by the HTTP parser', { status, reason: error.code ?? 'unknown' });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
-    () => socket.destroy(),
-  );
+  refuseRaw(socket, status, 'invalid_request', status === 408 ? 'Request timed out' : 'Malformed HTTP request');
 }
 
 /** True when the client is gone: the request was cut off before its end, or the answer can no longer be sent. */

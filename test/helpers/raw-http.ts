@@ -20,8 +20,8 @@ export interface RawConnection {
   /** Resolves once the server closed the connection (end or reset). */
   closed: Promise<void>;
   isClosed(): boolean;
-  /** Waits for one complete reply (headers, and the body by Content-Length), with a deadline. */
-  reply(timeoutMs?: number): Promise<RawReply>;
+  /** Waits for one complete reply (headers, and the body by Content-Length unless it answers a HEAD), with a deadline. */
+  reply(timeoutMs?: number, options?: { head?: boolean }): Promise<RawReply>;
 }
 
 export async function rawConnect(port: number, host = '127.0.0.1'): Promise<RawConnection> {
@@ -36,7 +36,7 @@ export async function rawConnect(port: number, host = '127.0.0.1'): Promise<RawC
   socket.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   void closed.then(() => void (ended = true));
-  const parse = (): RawReply | undefined => {
+  const parse = (head: boolean): RawReply | undefined => {
     const end = data.indexOf('\r\n\r\n');
     if (end === -1) return undefined;
     const [statusLine = '', ...lines] = data.slice(0, end).split('\r\n');
@@ -45,7 +45,7 @@ export async function rawConnect(port: number, host = '127.0.0.1'): Promise<RawC
       const colon = line.indexOf(':');
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    const length = Number(headers['content-length'] ?? 0);
+    const length = head ? 0 : Number(headers['content-length'] ?? 0);
     const body = data.slice(end + 4);
     if (Buffer.byteLength(body, 'latin1') < length) return undefined;
     return { status: Number(statusLine.split(' ')[1]), headers, body: body.slice(0, length), closed: ended };
@@ -55,10 +55,10 @@ export async function rawConnect(port: number, host = '127.0.0.1'): Promise<RawC
     received: () => data,
     closed,
     isClosed: () => ended,
-    async reply(timeoutMs = 10_000) {
+    async reply(timeoutMs = 10_000, options = {}) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const parsed = parse();
+        const parsed = parse(options.head ?? false);
         if (parsed) return parsed;
         if (ended) throw new Error(`connection closed before a full reply; got: ${JSON.stringify(data.slice(0, 200))}`);
         if (Date.now() > deadline) throw new Error(`no reply within ${timeoutMs} ms; got: ${JSON.stringify(data.slice(0, 200))}`);

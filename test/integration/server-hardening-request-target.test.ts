@@ -46,6 +46,17 @@ describe('hostile request targets (issue 23 item 1)', () => {
     expect((await rawRequest(t.server.port, get('/v1/folders/docs/changes?limit=5', t.server.token))).status).toBe(200);
   });
 
+  it('answers CONNECT with 405 instead of dropping the connection (fuzz seed 23)', async () => {
+    t = await startTestServer();
+    cleanups.push(() => t.close());
+    for (const target of ['/v1/folders', '127.0.0.1:443']) {
+      const reply = await rawRequest(t.server.port, `CONNECT ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      expect(reply.status).toBe(405);
+      expect(JSON.parse(reply.body)).toMatchObject({ code: 'method_not_allowed' });
+    }
+    expect((await t.request('GET', '/v1/folders')).status).toBe(200);
+  });
+
   it('a `ferry server` process answers `//` with 400 and keeps running', async () => {
     const dir = await makeTempDir();
     cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
