@@ -18,7 +18,11 @@ Options:
   --sync-budget-ms N     time a mode=sync batch may take before 504 (default ${SERVER_DEFAULTS.syncBudgetMs})
   --token-ttl DURATION   lifetime of sync tokens and tombstones, e.g. 30d, 12h, 90m (default 30d)
   --workers N            task worker pool size (default ${SERVER_DEFAULTS.workers})
-  --max-body-bytes N     largest JSON request body (default ${SERVER_DEFAULTS.maxBodyBytes})
+  --max-body-bytes N     largest batch body (default ${SERVER_DEFAULTS.maxBodyBytes})
+  --max-connections N    open connections in all (default ${SERVER_DEFAULTS.maxConnections})
+  --max-connections-per-client N
+                         open connections from one address (default ${SERVER_DEFAULTS.maxConnectionsPerClient});
+                         behind a proxy every client has the proxy's address: raise it
   --log-level LEVEL      error | warn | info | debug (default info), written to DIR/logs/server.log
   --verbose              also log to the console
   -h, --help             show this help
@@ -68,6 +72,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         'token-ttl': { type: 'string' },
         workers: { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-connections-per-client': { type: 'string' },
         'log-level': { type: 'string' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -97,6 +103,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     tokenTtlMs: values['token-ttl'] === undefined ? SERVER_DEFAULTS.tokenTtlMs : parseDuration(values['token-ttl']),
     workers: integer('workers', values.workers, 1, 256) ?? SERVER_DEFAULTS.workers,
     maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'], 1024) ?? SERVER_DEFAULTS.maxBodyBytes,
+    maxConnections: integer('max-connections', values['max-connections'], 1) ?? SERVER_DEFAULTS.maxConnections,
+    maxConnectionsPerClient: integer('max-connections-per-client', values['max-connections-per-client'], 1) ?? SERVER_DEFAULTS.maxConnectionsPerClient,
   };
   if (token !== undefined) options.token = token;
   if (options.tokenTtlMs !== undefined && options.tokenTtlMs < 1000) throw usageError('--token-ttl must be at least 1s');

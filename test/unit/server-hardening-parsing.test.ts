@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { parseServerArgs } from '../../server/cli';
 import { canonicalJson, requestFingerprint } from '../../server/idempotency';
 import { jsonNestingExceeds } from '../../server/limits';
+import { SERVER_DEFAULTS } from '../../server/main';
 
 describe('jsonNestingExceeds (issue 23 item 2)', () => {
   const deep = (n: number) => Buffer.from('['.repeat(n) + ']'.repeat(n));
@@ -46,5 +48,23 @@ describe('request fingerprints (issue 23 item 7)', () => {
     expect(f.matches('legacy-digest')).toBe(true);
     expect(f.matches('other')).toBe(false);
     expect(fp({ label: 'x' }).matches('legacy-digest')).toBe(false);
+  });
+});
+
+describe('ferry server flags for the limits and the token (issue 23 items 3, 5)', () => {
+  it('takes the connection caps, and the defaults without them', () => {
+    const parsed = parseServerArgs(['--data', 'd', '--max-connections', '2000', '--max-connections-per-client', '500'], {});
+    expect(parsed.help === false && parsed.options).toMatchObject({ maxConnections: 2000, maxConnectionsPerClient: 500 });
+    const defaults = parseServerArgs(['--data', 'd'], {});
+    expect(defaults.help === false && defaults.options).toMatchObject({ maxConnections: SERVER_DEFAULTS.maxConnections, maxConnectionsPerClient: SERVER_DEFAULTS.maxConnectionsPerClient });
+    expect(() => parseServerArgs(['--data', 'd', '--max-connections', '0'], {})).toThrow(/max-connections/);
+  });
+
+  it('reads the token from FERRY_SERVER_TOKEN without a warning, and warns for --token', () => {
+    const fromEnv = parseServerArgs(['--data', 'd'], { FERRY_SERVER_TOKEN: 'env-token-123\n' });
+    expect(fromEnv.help === false && [fromEnv.options.token, fromEnv.warnings]).toEqual(['env-token-123', []]);
+    const fromFlag = parseServerArgs(['--data', 'd', '--token', 'flag-token-123'], { FERRY_SERVER_TOKEN: 'env-token-123' });
+    expect(fromFlag.help === false && fromFlag.options.token).toBe('flag-token-123');
+    expect(fromFlag.help === false && fromFlag.warnings.join()).toMatch(/--token shows the token/);
   });
 });
