@@ -20,6 +20,11 @@ const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/;
 const DRIVE_PREFIX = /^[A-Za-z]:/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/** True when the text holds a lone surrogate (JSON and UTF-8 would turn it into U+FFFD). */
+export const hasLoneSurrogate = (text: string): boolean => LONE_SURROGATE.test(text);
+/** True when the text holds a C0 or C1 control character or DEL. */
+export const hasControlCharacter = (text: string): boolean => CONTROL_CHARS.test(text);
+
 /**
  * True when a top-level name is, or on some disk becomes, the reserved directory: in any case,
  * and with what Windows ignores or reads as a stream (`.ferry.`, `.ferry `, `.ferry:x`).

@@ -67,13 +67,13 @@ describe.skipIf(process.platform === 'win32')('data directory modes (issue 23 it
     const url = (await server.line(/listening on (http:\/\/\S+)/))[1]!;
     await server.line(/token/);
     const agent = started(['agent', '--data', agentDir, '--server', url, '--token-file', path.join(serverDir, 'token')]);
-    await agent.line(/^control: /);
+    await agent.line(/^control: /, 60_000);
     expect(mode(agentDir)).toBe(0o700);
     expect(mode(path.join(agentDir, 'logs'))).toBe(0o700);
     const files = filesWithModes(agentDir);
     for (const name of ['state.db', 'control-token', 'agent.json', path.join('logs', 'agent.log')]) expect(files[name], name).toBe('600');
     expect(Object.entries(files).filter(([, m]) => m !== '600')).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('tokens off the command line (issue 23 item 5)', () => {
@@ -98,7 +98,7 @@ describe('tokens off the command line (issue 23 item 5)', () => {
       message: 'the --token warning',
     });
     expect(viaFlag.stderr()).not.toContain('on-the-command-line');
-  }, 60_000);
+  }, 120_000);
 
   it('refuses --token with --token-file, and a token file that is missing or holds more than a token', async () => {
     const tmp = makeTempDir('ferry-token-');
@@ -115,7 +115,7 @@ describe('tokens off the command line (issue 23 item 5)', () => {
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
       expect(run.stderr).toMatch(/token/);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('the agent warns about --token and not about --token-file or $FERRY_TOKEN', async () => {
     const tmp = makeTempDir('ferry-token-');
@@ -126,12 +126,12 @@ describe('tokens off the command line (issue 23 item 5)', () => {
     await server.line(/token/);
     const token = (await import('node:fs')).readFileSync(path.join(serverDir, 'token'), 'utf8').trim();
     const viaEnv = started(['agent', '--data', path.join(tmp.dir, 'a1'), '--server', url], { FERRY_TOKEN: token });
-    await viaEnv.line(/^control: /);
+    await viaEnv.line(/^control: /, 60_000);
     expect(viaEnv.stderr()).not.toMatch(/--token shows/);
     await viaEnv.stop();
     const viaFlag = started(['agent', '--data', path.join(tmp.dir, 'a2'), '--server', url, '--token', token]);
-    await viaFlag.line(/^control: /);
+    await viaFlag.line(/^control: /, 60_000);
     expect(viaFlag.stderr()).toMatch(/ferry agent: --token shows the token to every user of this machine \(ps\); use --token-file FILE or FERRY_TOKEN/);
     expect(viaFlag.stderr()).not.toContain(token);
-  }, 60_000);
+  }, 120_000);
 });
