@@ -27,13 +27,27 @@ export function redact(text: string): string {
   return out;
 }
 
+// A value shown bare: nothing a reader (or a log parser) could take for a separator.
+const BARE_VALUE = /^[\x21-\x7e]+$/;
+const UNSAFE_IN_QUOTES = /[\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * One field value as it appears after `key=`: bare when it is plain printable ASCII without
+ * quotes or `=`, else a JSON string (newlines, quotes and control characters escaped). So a
+ * value a client sent (a header, a path) can never make a line show a field it did not have.
+ */
+export function formatFieldValue(value: unknown): string {
+  const text = value instanceof Error ? value.message : typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  if (BARE_VALUE.test(text) && !/["=\\]/.test(text)) return text;
+  return JSON.stringify(text).replace(UNSAFE_IN_QUOTES, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function formatFields(fields: Record<string, unknown> | undefined): string {
   if (!fields) return '';
   const parts: string[] = [];
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
-    const shown = value instanceof Error ? value.message : typeof value === 'string' ? value : JSON.stringify(value);
-    parts.push(`${key}=${shown}`);
+    parts.push(`${key}=${formatFieldValue(value)}`);
   }
   return parts.length ? ' ' + parts.join(' ') : '';
 }
@@ -49,6 +63,8 @@ function ensureDefaults(): void {
   log.scope.labelPadding = false;
   log.transports.console.format = '{h}:{i}:{s}.{ms} {level} {scope} {text}';
   log.transports.file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}] {scope} {text}';
+  // Log files are the owner's alone, including each new one after a rotation.
+  log.transports.file.writeOptions = { flag: 'a', mode: 0o600, encoding: 'utf8' };
   log.hooks.push(redactHook);
 }
 

@@ -2,15 +2,26 @@ import { z } from 'zod';
 import { BLOCK_SIZE, MAX_BATCH_OPERATIONS } from './constants';
 import { ByteSize, MtimeMs, Revision, SyncKind, SyncPath } from './common';
 import { Sha256Hex } from './hashes';
-
-export const OperationKey = z.string().min(1).max(256);
+import { hasControlCharacter, hasLoneSurrogate } from './paths';
 
 /**
- * An upsert of a file (`kind` absent or 'file': size, mtime and blocks required) or of a
- * directory (`kind: 'dir'`: size and blocks may be left out; when given they must be 0 and
- * []; mtime is the directory's, informational). Parsing fills in kind, size and blocks, so
- * every parsed upsert has all three.
+ * Operation keys name their results in a JSON object, so a key is 1-256 characters of
+ * well-formed Unicode without control characters, and never `__proto__`: a lone surrogate
+ * would come back as U+FFFD (two keys answered under one), a control character would break
+ * logs, and `__proto__` is no plain property in most JSON readers (docs/sync-api.md, "Batches").
  */
+export function operationKeyProblem(key: string): string | null {
+  if (key.length < 1 || key.length > 256) return 'must be 1-256 characters';
+  if (hasLoneSurrogate(key)) return 'must be well-formed Unicode (no lone surrogate)';
+  if (hasControlCharacter(key)) return 'must not contain control characters';
+  if (key === '__proto__') return "must not be '__proto__'";
+  return null;
+}
+export const OperationKey = z.string().check((ctx) => {
+  const problem = operationKeyProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+});
+
 export const UpsertOperation = z
   .strictObject({
     key: OperationKey,

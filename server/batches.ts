@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BatchQuery, BatchRequest, FerryError, HEADERS, PATH_LOCKED_MESSAGE, type BatchAcceptedReply, type BatchCompletedReply } from '../protocol';
 import { errorReply, type JsonReply, type RequestContext } from './http';
-import { fingerprint, trackingIdReused } from './idempotency';
+import { fingerprint, trackingIdReused, type IdempotencyStore } from './idempotency';
 import type { TaskRow, TaskStore } from './task-store';
 import type { TaskRunner } from './tasks';
 import { parseInput } from './validation';
@@ -11,17 +11,23 @@ export interface BatchDeps {
   runner: TaskRunner;
   syncBudgetMs: number;
   maxQueuedTasks: number;
+  idempotency: IdempotencyStore;
 }
 
 /** Failures a resubmission with the same tracking id may run again. */
 const RERUNNABLE = new Set(['path_locked', 'internal']);
 
-function singleOperation(ctx: RequestContext): boolean {
+export function singleOperation(ctx: Pick<RequestContext, 'req'>): boolean {
   const raw = ctx.req.headers[HEADERS.singleOperation];
   const value = Array.isArray(raw) ? raw[0] : raw;
   if (value === undefined || value === '0' || value === 'false') return false;
   if (value === '1' || value === 'true') return true;
   throw new FerryError('invalid_request', 'single-operation header must be 1 or 0', { status: 400 });
+}
+
+/** How batches were fingerprinted before the parsed body was (tasks stored then keep it). */
+export function legacyBatchFingerprint(ctx: RequestContext, raw: Buffer): string {
+  return fingerprint('batch', ctx.params.folderId ?? '', singleOperation(ctx) ? '1' : '0', raw.toString('utf8'));
 }
 
 /**
@@ -32,11 +38,12 @@ function singleOperation(ctx: RequestContext): boolean {
 export async function submitBatch(ctx: RequestContext, folderId: string, deps: BatchDeps): Promise<JsonReply> {
   const { mode } = parseInput(BatchQuery, Object.fromEntries(ctx.query), 'query');
   const single = singleOperation(ctx);
-  const fp = fingerprint('batch', folderId, single ? '1' : '0', ctx.rawBody);
+  // Set by the pipeline whenever a tracking id was given (the route is idempotent: 'task').
+  const fp = ctx.fingerprint;
 
-  let task = ctx.trackingIdGiven ? deps.tasks.byTrackingId(ctx.trackingId) : undefined;
+  let task = fp ? deps.tasks.byTrackingId(ctx.trackingId) : undefined;
   if (task) {
-    if (task.fingerprint !== fp) throw trackingIdReused();
+    if (!fp?.matches(task.fingerprint)) throw trackingIdReused();
     if (task.status === 'Failed' && RERUNNABLE.has(task.error_code ?? '')) {
       deps.tasks.setStatus(task.id, 'Queued');
       deps.runner.enqueue(task.id);
@@ -48,10 +55,11 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
     if (deps.runner.backlog >= deps.maxQueuedTasks) {
       throw new FerryError('unavailable', 'Too many queued tasks; try again later', { status: 503, retryAfterSeconds: 5 });
     }
+    if (fp) deps.idempotency.claimForTask(ctx.trackingId, fp);
     task = deps.tasks.insert({
       id: randomUUID(),
-      trackingId: ctx.trackingIdGiven ? ctx.trackingId : null,
-      fingerprint: fp,
+      trackingId: fp ? ctx.trackingId : null,
+      fingerprint: fp?.value ?? '',
       folderId,
       singleOperation: single,
       operations: batch.operations,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { FerryError } from '../protocol';
 import type { LogLevel } from '../main/logging';
+import { resolveToken } from '../main/control/token-source';
 import { SERVER_DEFAULTS, type ServerOptions } from './main';
 
 export const SERVER_USAGE = `Usage: ferry server --data DIR [options]
@@ -11,11 +12,17 @@ Options:
   --data DIR             data directory (SQLite database, blocks, token) [required]
   --port N               port to listen on; 0 picks a free one (default ${SERVER_DEFAULTS.port})
   --host ADDR            address to bind (default ${SERVER_DEFAULTS.host})
-  --token T              bearer token; without it one is generated and saved in DIR/token (mode 0600)
+  --token-file FILE      read the bearer token from FILE (or set $FERRY_SERVER_TOKEN); without
+                         either, one is generated and saved in DIR/token (mode 0600)
+  --token T              the token itself: every local user sees it in ps (a warning says so)
   --sync-budget-ms N     time a mode=sync batch may take before 504 (default ${SERVER_DEFAULTS.syncBudgetMs})
   --token-ttl DURATION   lifetime of sync tokens and tombstones, e.g. 30d, 12h, 90m (default 30d)
   --workers N            task worker pool size (default ${SERVER_DEFAULTS.workers})
-  --max-body-bytes N     largest JSON request body (default ${SERVER_DEFAULTS.maxBodyBytes})
+  --max-body-bytes N     largest batch body (default ${SERVER_DEFAULTS.maxBodyBytes})
+  --max-connections N    open connections in all (default ${SERVER_DEFAULTS.maxConnections})
+  --max-connections-per-client N
+                         open connections from one address (default ${SERVER_DEFAULTS.maxConnectionsPerClient});
+                         behind a proxy every client has the proxy's address: raise it
   --log-level LEVEL      error | warn | info | debug (default info), written to DIR/logs/server.log
   --verbose              also log to the console
   -h, --help             show this help
@@ -23,7 +30,10 @@ Options:
 
 export type ParsedServerArgs =
   | { help: true }
-  | { help: false; options: ServerOptions; logLevel: LogLevel; verbose: boolean };
+  | { help: false; options: ServerOptions; logLevel: LogLevel; verbose: boolean; warnings: string[] };
+
+/** The environment variable `ferry server` reads its token from. */
+export const SERVER_TOKEN_ENV = 'FERRY_SERVER_TOKEN';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -45,7 +55,7 @@ function usageError(message: string): FerryError {
   return new FerryError('invalid_request', message, { details: { usage: true } });
 }
 
-export function parseServerArgs(argv: string[]): ParsedServerArgs {
+export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedServerArgs {
   let values;
   try {
     ({ values } = parseArgs({
@@ -57,10 +67,13 @@ export function parseServerArgs(argv: string[]): ParsedServerArgs {
         port: { type: 'string' },
         host: { type: 'string' },
         token: { type: 'string' },
+        'token-file': { type: 'string' },
         'sync-budget-ms': { type: 'string' },
         'token-ttl': { type: 'string' },
         workers: { type: 'string' },
         'max-body-bytes': { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-connections-per-client': { type: 'string' },
         'log-level': { type: 'string' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -71,8 +84,14 @@ export function parseServerArgs(argv: string[]): ParsedServerArgs {
   }
   if (values.help) return { help: true };
   if (!values.data) throw usageError('--data DIR is required');
-  if (values.token !== undefined && !/^[\x21-\x7e]{8,512}$/.test(values.token)) {
-    throw usageError('--token must be 8-512 printable characters without spaces');
+  const { token, warnings } = resolveToken({
+    flag: values.token,
+    file: values['token-file'],
+    env: { name: SERVER_TOKEN_ENV, value: env[SERVER_TOKEN_ENV] },
+    command: 'ferry server',
+  });
+  if (token !== undefined && !/^[\x21-\x7e]{8,512}$/.test(token)) {
+    throw usageError('the token must be 8-512 printable characters without spaces');
   }
   const level = values['log-level'] ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(level)) throw usageError('--log-level must be error, warn, info or debug');
@@ -84,8 +103,10 @@ export function parseServerArgs(argv: string[]): ParsedServerArgs {
     tokenTtlMs: values['token-ttl'] === undefined ? SERVER_DEFAULTS.tokenTtlMs : parseDuration(values['token-ttl']),
     workers: integer('workers', values.workers, 1, 256) ?? SERVER_DEFAULTS.workers,
     maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'], 1024) ?? SERVER_DEFAULTS.maxBodyBytes,
+    maxConnections: integer('max-connections', values['max-connections'], 1) ?? SERVER_DEFAULTS.maxConnections,
+    maxConnectionsPerClient: integer('max-connections-per-client', values['max-connections-per-client'], 1) ?? SERVER_DEFAULTS.maxConnectionsPerClient,
   };
-  if (values.token !== undefined) options.token = values.token;
+  if (token !== undefined) options.token = token;
   if (options.tokenTtlMs !== undefined && options.tokenTtlMs < 1000) throw usageError('--token-ttl must be at least 1s');
-  return { help: false, options, logLevel: level as LogLevel, verbose: values.verbose ?? false };
+  return { help: false, options, logLevel: level as LogLevel, verbose: values.verbose ?? false, warnings };
 }

@@ -2,6 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { API_ERRORS, DeviceId, FerryError, HEADERS, RunLabel, TrackingId, isApiErrorCode, isFerryError } from '../protocol';
 import type { Logger } from '../main/logging';
+import { MAX_JSON_DEPTH, jsonNestingExceeds } from './limits';
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -18,9 +19,18 @@ export interface RequestContext {
   log: Logger;
   /** Aborted when the client goes away before the answer is sent. */
   signal: AbortSignal;
-  /** Raw and parsed JSON body for routes declared with `body: 'json'`. */
-  rawBody: string;
+  /** Reads the whole body (413 beyond maxBytes), counted against the server's body budget. */
+  readBody(maxBytes: number): Promise<Buffer>;
+  /** Parsed JSON body for routes declared with `body: 'json'`. */
   body: unknown;
+  /** What the request asks for, on idempotent routes called with an X-Tracking-Id. */
+  fingerprint: RequestFingerprint | undefined;
+}
+
+/** A request's fingerprint, and the older spellings a record written before may carry. */
+export interface RequestFingerprint {
+  value: string;
+  matches(stored: string): boolean;
 }
 
 export interface JsonReply {
@@ -32,8 +42,24 @@ export interface JsonReply {
 /** A handler answers with JSON, or with `null` once it has written the response itself. */
 export type Handler = (ctx: RequestContext) => Promise<JsonReply | null>;
 
-export interface Route {
+export interface RouteOptions {
+  /** Largest JSON body (defaults to the server's maxBodyBytes, meant for batches). */
+  maxBodyBytes?: number;
+  /**
+   * Idempotent per X-Tracking-Id: 'replay' keeps the first answer and sends it again;
+   * 'task' leaves replays to the durable task the request creates (batches).
+   */
+  idempotent?: 'replay' | 'task';
+  /** Request headers that change what is asked, as they enter the fingerprint. */
+  fingerprintHeaders?: (ctx: RequestContext) => string[];
+  /** How a record written before fingerprints took the parsed body was fingerprinted. */
+  legacyFingerprint?: (ctx: RequestContext, raw: Buffer) => string;
+}
+
+export interface Route extends RouteOptions {
   method: string;
+  /** The template, e.g. `/v1/folders/{folderId}`: names the endpoint in fingerprints. */
+  template: string;
   pattern: RegExp;
   /** Names for the pattern's capture groups. */
   names: readonly string[];
@@ -41,13 +67,13 @@ export interface Route {
   handler: Handler;
 }
 
-export function route(method: string, template: string, body: Route['body'], handler: Handler): Route {
+export function route(method: string, template: string, body: Route['body'], handler: Handler, options: RouteOptions = {}): Route {
   const names: string[] = [];
   const source = template.replace(/\{(\w+)\}/g, (_, name: string) => {
     names.push(name);
     return '([^/]+)';
   });
-  return { method, pattern: new RegExp(`^${source}$`), names, body, handler };
+  return { ...options, method, template, pattern: new RegExp(`^${source}$`), names, body, handler };
 }
 
 export function findRoute(routes: readonly Route[], method: string, pathname: string): { route: Route; params: Record<string, string> } | 'method_not_allowed' | null {
@@ -68,6 +94,21 @@ export function findRoute(routes: readonly Route[], method: string, pathname: st
     return { route: r, params };
   }
   return pathMatched ? 'method_not_allowed' : null;
+}
+
+/**
+ * Splits the request target into path and query. Only the origin form (`/path?query`) is a
+ * Sync API request: anything else (`//host`, `*`, an absolute URL, a fragment) is 400. No URL
+ * parser runs on it, because `//…` would be read as an authority and may throw.
+ */
+export function parseRequestTarget(target: string | undefined): { pathname: string; query: URLSearchParams } {
+  const raw = target ?? '';
+  const q = raw.indexOf('?');
+  const pathname = q === -1 ? raw : raw.slice(0, q);
+  if (!pathname.startsWith('/') || pathname.startsWith('//') || pathname.includes('#')) {
+    throw new FerryError('invalid_request', 'The request target must be a path starting with a single /', { status: 400 });
+  }
+  return { pathname, query: new URLSearchParams(q === -1 ? '' : raw.slice(q + 1)) };
 }
 
 /** Constant-time bearer token check (hashing first evens out the lengths). */
@@ -96,8 +137,11 @@ export function correlationHeaders(req: IncomingMessage): { trackingId: string; 
   return { trackingId: trackingId ?? randomUUID(), trackingIdGiven: trackingId !== undefined, device: device ?? 'unknown', run: run ?? '-' };
 }
 
-/** Reads a whole body up to `maxBytes` (413 beyond, as soon as it is declared or seen). */
-export async function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads a whole body up to `maxBytes` (413 beyond, as soon as it is declared or seen).
+ * `onChunk` sees each chunk's size before it is kept, and may throw to stop reading.
+ */
+export async function readRawBody(req: IncomingMessage, maxBytes: number, onChunk?: (bytes: number) => void): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Buffer[] = [];
@@ -106,20 +150,29 @@ export async function readRawBody(req: IncomingMessage, maxBytes: number): Promi
   for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     size += (chunk as Buffer).length;
     if (size > maxBytes) throw tooLarge(maxBytes);
+    onChunk?.((chunk as Buffer).length);
     chunks.push(chunk as Buffer);
   }
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
 }
 
-/** Reads a JSON body up to `maxBytes` (413 beyond); an empty body reads as undefined. */
-export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<{ raw: string; value: unknown }> {
-  const raw = (await readRawBody(req, maxBytes)).toString('utf8');
-  if (raw.trim() === '') return { raw, value: undefined };
+/** Parses a JSON body, refusing deep nesting before JSON.parse runs; an empty body reads as undefined. */
+export function parseJsonBody(raw: Buffer): unknown {
+  const text = raw.toString('utf8');
+  if (text.trim() === '') return undefined;
+  if (jsonNestingExceeds(raw, MAX_JSON_DEPTH)) {
+    throw new FerryError('invalid_request', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`, { status: 400 });
+  }
   try {
-    return { raw, value: JSON.parse(raw) };
+    return JSON.parse(text);
   } catch {
     throw new FerryError('invalid_request', 'Request body is not valid JSON', { status: 400 });
   }
+}
+
+/** True when the request carries a body (declared, or chunked). */
+export function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
 function tooLarge(maxBytes: number): FerryError {

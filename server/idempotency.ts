@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FerryError } from '../protocol';
-import type { JsonReply } from './http';
+import type { JsonReply, RequestFingerprint } from './http';
 import type { Db } from './storage/db';
 
 /** A digest of what a request asks for, to tell a true repeat from a reused tracking id. */
@@ -10,13 +10,42 @@ export function fingerprint(...parts: string[]): string {
   return h.digest('hex');
 }
 
+/**
+ * JSON with object keys sorted, so two spellings of one body (whitespace, key order, `1.0`
+ * vs `1`) give one fingerprint. Builds a string, never an object: a `__proto__` key stays data.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/**
+ * The fingerprint of an idempotent request: the endpoint, its decoded path parameters (so
+ * `t%34` and `t4` are one folder), the headers that change its meaning and the parsed body.
+ * The query is left out: a batch may come back in the other mode and is still the same batch.
+ */
+export function requestFingerprint(input: { method: string; template: string; params: Record<string, string>; headers: string[]; body: unknown; legacy?: string }): RequestFingerprint {
+  const value = fingerprint(input.method, input.template, canonicalJson(input.params), ...input.headers, canonicalJson(input.body));
+  return { value, matches: (stored) => stored === value || stored === input.legacy };
+}
+
 export function trackingIdReused(): FerryError {
   return new FerryError('tracking_id_reused', 'X-Tracking-Id was already used for a different request', { status: 422 });
 }
 
+/** `status` of a record whose answer lives in a task (a batch): the tracking id is taken, nothing is replayed from here. */
+const TASK_RECORD = 0;
+
 /**
- * First answers to mutating requests, keyed by X-Tracking-Id: a repeat gets the stored
- * answer, so a client that lost the reply can safely send the request again.
+ * Every X-Tracking-Id an idempotent request used, with its fingerprint: one store for all
+ * kinds, so reusing an id for a different request of any kind is `422 tracking_id_reused`.
+ * Folder PUTs keep their first answer here and get it back on a repeat; batches are replayed
+ * from their task.
  */
 export class IdempotencyStore {
   // Prepared once: preparing a statement costs more than running it.
@@ -35,15 +64,24 @@ export class IdempotencyStore {
     this.deleteOld = db.prepare<[number]>('DELETE FROM idempotency WHERE created_at < ?');
   }
 
-  lookup(trackingId: string, fp: string): JsonReply | undefined {
+  /** The first answer to replay (undefined when there is none to replay); 422 when the id was used for something else. */
+  lookup(trackingId: string, fp: RequestFingerprint): JsonReply | undefined {
     const row = this.selectOne.get(trackingId);
     if (!row) return undefined;
-    if (row.fingerprint !== fp) throw trackingIdReused();
+    if (!fp.matches(row.fingerprint)) throw trackingIdReused();
+    if (row.status === TASK_RECORD) return undefined;
     return { status: row.status, body: JSON.parse(row.body) as unknown };
   }
 
-  remember(trackingId: string, fp: string, reply: JsonReply): void {
-    this.insertOne.run(trackingId, fp, reply.status, JSON.stringify(reply.body), this.clock());
+  remember(trackingId: string, fp: RequestFingerprint, reply: JsonReply): void {
+    this.insertOne.run(trackingId, fp.value, reply.status, JSON.stringify(reply.body), this.clock());
+  }
+
+  /** Takes the tracking id for a task-backed request; 422 when another request holds it. */
+  claimForTask(trackingId: string, fp: RequestFingerprint): void {
+    this.insertOne.run(trackingId, fp.value, TASK_RECORD, 'null', this.clock());
+    const row = this.selectOne.get(trackingId);
+    if (row && !fp.matches(row.fingerprint)) throw trackingIdReused();
   }
 
   prune(cutoff: number): number {

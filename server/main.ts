@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FerryError } from '../protocol';
-import { createLogger } from '../main/logging';
+import { createLogger, type Logger } from '../main/logging';
+import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { ChangesFeed } from './changes';
 import { FolderStore } from './folders';
-import { checkBearer, correlationHeaders, errorReply, findRoute, readJsonBody, sendJson, type JsonReply, type RequestContext } from './http';
-import { IdempotencyStore, fingerprint } from './idempotency';
+import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
+import { IdempotencyStore, requestFingerprint } from './idempotency';
+import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
 import { BlockStore } from './storage/blocks';
@@ -29,8 +31,22 @@ export interface ServerOptions {
   /** Lifetime of sync tokens, cursors and tombstones. */
   tokenTtlMs?: number;
   workers?: number;
-  /** Largest JSON body accepted (413 beyond). Blocks are limited to BLOCK_SIZE. */
+  /** Largest batch body accepted (413 beyond); smaller JSON requests have smaller limits, blocks BLOCK_SIZE. */
   maxBodyBytes?: number;
+  /** Request body bytes held in memory across all requests at once (503 beyond). */
+  maxBodyBufferBytes?: number;
+  /** A request body that sends nothing for this long is cut off. */
+  bodyIdleMs?: number;
+  /** After bodyGraceMs, a request body must average at least this rate or is cut off. */
+  minBodyBytesPerSecond?: number;
+  bodyGraceMs?: number;
+  /** Time a client gets to send its request headers. */
+  headersTimeoutMs?: number;
+  /** Time a client gets to send a whole request (headers and body). */
+  requestTimeoutMs?: number;
+  /** Open connections in all, and from one client address (a connection over either gets 503 and is closed). */
+  maxConnections?: number;
+  maxConnectionsPerClient?: number;
   maxQueuedTasks?: number;
   /** Milliseconds since the epoch; tests move time forward with it. */
   clock?: () => number;
@@ -55,7 +71,16 @@ export const SERVER_DEFAULTS = {
   syncBudgetMs: 10_000,
   tokenTtlMs: 30 * 24 * 3600 * 1000,
   workers: 4,
-  maxBodyBytes: 32 * 1024 * 1024,
+  // A 10,000-operation batch with 1 KiB paths is 12.3 MB (with 50-byte paths, 2.5 MB).
+  maxBodyBytes: 16 * 1024 * 1024,
+  maxBodyBufferBytes: 64 * 1024 * 1024,
+  bodyIdleMs: 10_000,
+  minBodyBytesPerSecond: 8 * 1024,
+  bodyGraceMs: 10_000,
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 300_000,
+  maxConnections: 512,
+  maxConnectionsPerClient: 64,
   maxQueuedTasks: 10_000,
 } as const;
 
@@ -67,7 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const clock = o.clock ?? Date.now;
   const log = createLogger('server');
   const dataDir = path.resolve(options.dataDir);
-  await fs.mkdir(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
 
   let token = o.token;
   let tokenFile: string | null = null;
@@ -83,6 +108,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const db = openServerDb(dataDir);
   const blocks = new BlockStore(dataDir, db);
   await blocks.init();
+  // The database (with its WAL files), token and secret: owner only, also when created before.
+  restrictFilesIn(dataDir);
   const folders = new FolderStore(db, clock);
   const tasks = new TaskStore(db, clock);
   const idempotency = new IdempotencyStore(db, clock);
@@ -111,8 +138,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   maintain();
 
-  const routes = buildRoutes({ blocks, folders, feed, tasks, runner, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
+  const routes = buildRoutes({ blocks, folders, feed, tasks, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
   const serverToken = token;
+
+  const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
+  const slowBodies = new SlowBodyGuard({ idleMs: o.bodyIdleMs, minBytesPerSecond: o.minBodyBytesPerSecond, graceMs: o.bodyGraceMs, sweepMs: Math.min(1000, o.bodyIdleMs / 4), log });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
@@ -120,39 +150,66 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const reply = { trackingId: '-', status: 0 };
+    const reply: { trackingId: string; status: number | 'aborted' } = { trackingId: '-', status: 0 };
     let rlog = log.child({ device: '-', run: '-', trackingId: '-' });
-    const url = new URL(req.url ?? '/', 'http://ferry.invalid');
+    let pathname = '-';
+    let heldBytes = 0;
+    const readBody = (maxBytes: number): Promise<Buffer> =>
+      readRawBody(req, maxBytes, (bytes) => {
+        bodyBudget.take(bytes);
+        heldBytes += bytes;
+      });
+    const send = (trackingId: string, answer: JsonReply): void => {
+      reply.status = answer.status;
+      // A refused request's body is not read on: the connection closes after the answer,
+      // so a client cannot keep the socket by trickling a body nobody wants.
+      if (hasBody(req) && !req.complete) res.shouldKeepAlive = false;
+      sendJson({ res, trackingId }, answer);
+    };
+    if (hasBody(req)) slowBodies.watch(req);
     try {
+      const target = parseRequestTarget(req.url);
+      pathname = target.pathname;
       if (!checkBearer(req.headers.authorization, serverToken)) {
         throw new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
       }
       const headers = correlationHeaders(req);
       reply.trackingId = headers.trackingId;
       rlog = log.child({ device: headers.device, run: headers.run, trackingId: headers.trackingId });
-      const found = findRoute(routes, req.method ?? 'GET', url.pathname);
+      const found = findRoute(routes, req.method ?? 'GET', target.pathname);
       if (found === null) throw new FerryError('not_found', 'No such endpoint', { status: 404 });
       if (found === 'method_not_allowed') throw new FerryError('method_not_allowed', 'Method not allowed on this endpoint', { status: 405 });
-      const r = found.route as (typeof routes)[number];
+      const r = found.route;
       const ctx: RequestContext = {
         req,
         res,
         method: r.method,
-        pathname: url.pathname,
-        query: url.searchParams,
+        pathname: target.pathname,
+        query: target.query,
         params: found.params,
         ...headers,
         log: rlog,
         signal: abort.signal,
-        rawBody: '',
+        readBody,
         body: undefined,
+        fingerprint: undefined,
       };
+      let raw: Buffer = Buffer.alloc(0);
       if (r.body === 'json') {
-        const body = await readJsonBody(req, o.maxBodyBytes);
-        ctx.rawBody = body.raw;
-        ctx.body = body.value;
+        raw = await readBody(Math.min(o.maxBodyBytes, r.maxBodyBytes ?? o.maxBodyBytes));
+        ctx.body = parseJsonBody(raw);
       }
-      const fp = r.idempotent && ctx.trackingIdGiven ? fingerprint(ctx.method, ctx.pathname, ctx.rawBody) : undefined;
+      if (r.idempotent && ctx.trackingIdGiven) {
+        ctx.fingerprint = requestFingerprint({
+          method: r.method,
+          template: r.template,
+          params: found.params,
+          headers: r.fingerprintHeaders?.(ctx) ?? [],
+          body: ctx.body,
+          ...(r.legacyFingerprint ? { legacy: r.legacyFingerprint(ctx, raw) } : {}),
+        });
+      }
+      const fp = ctx.fingerprint;
       let answer: JsonReply | null;
       const replay = fp ? idempotency.lookup(ctx.trackingId, fp) : undefined;
       if (replay) {
@@ -162,29 +219,44 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         try {
           answer = await r.handler(ctx);
         } catch (error) {
+          if (clientGone(req, abort.signal)) throw error;
           answer = errorReply(error);
           if (answer.status >= 500) rlog.error('request failed', { error });
         }
-        if (fp && answer && answer.status < 500 && answer.status !== 429) idempotency.remember(ctx.trackingId, fp, answer);
+        if (fp && r.idempotent === 'replay' && answer && answer.status < 500 && answer.status !== 429) idempotency.remember(ctx.trackingId, fp, answer);
       }
-      if (answer) {
-        reply.status = answer.status;
-        sendJson({ res, trackingId: ctx.trackingId }, answer);
-      } else reply.status = res.statusCode;
+      if (answer) send(ctx.trackingId, answer);
+      else reply.status = res.statusCode;
     } catch (error) {
-      const answer = errorReply(error);
-      if (answer.status >= 500) rlog.error('request failed', { error });
-      reply.status = answer.status;
-      if (reply.trackingId === '-') reply.trackingId = randomUUID();
-      sendJson({ res, trackingId: reply.trackingId }, answer);
+      if (clientGone(req, abort.signal)) {
+        // The client went away mid-request (or was cut off as too slow): nothing to answer.
+        reply.status = 'aborted';
+        if (!res.headersSent) res.destroy();
+      } else {
+        const answer = errorReply(error);
+        if (answer.status >= 500) rlog.error('request failed', { error });
+        if (reply.trackingId === '-') reply.trackingId = randomUUID();
+        send(reply.trackingId, answer);
+      }
     } finally {
-      // Whatever the handler did not read is drained, so the answer reaches the client.
-      if (!req.readableEnded) req.resume();
-      rlog.info('request', { method: req.method, path: url.pathname, status: reply.status, ms: Math.round(performance.now() - started) });
+      bodyBudget.give(heldBytes);
+      rlog.info('request', { method: req.method, path: pathname, status: reply.status, ms: Math.round(performance.now() - started) });
     }
   }
 
-  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
+  // handle() answers its own failures; this is the last line of defence, so that no request
+  // can ever end the process with an unhandled rejection.
+  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: 1000 }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log.error('request handler failed', { error });
+      if (!res.headersSent) sendJson({ res, trackingId: randomUUID() }, errorReply(error));
+      else res.destroy();
+    });
+  });
+  capConnections(server, { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, log });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, log));
+  // Node hands CONNECT to this event (and closes the socket unanswered when nobody listens).
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => refuseRaw(socket, 405, 'method_not_allowed', 'CONNECT is not part of the Sync API'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {
@@ -211,6 +283,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        slowBodies.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await runner.close();
@@ -222,6 +295,25 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closing;
     },
   };
+}
+
+/**
+ * What Node's HTTP parser refuses before any handler runs (a bad request line, headers too
+ * large, a request that took too long) is answered in the API's JSON error shape, then closed.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, log: Logger): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  log.info('request refused by the HTTP parser', { status, reason: error.code ?? 'unknown' });
+  refuseRaw(socket, status, 'invalid_request', status === 408 ? 'Request timed out' : 'Malformed HTTP request');
+}
+
+/** True when the client is gone: the request was cut off before its end, or the answer can no longer be sent. */
+function clientGone(req: IncomingMessage, signal: AbortSignal): boolean {
+  return signal.aborted || (req.destroyed && !req.complete);
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -21,10 +21,11 @@ import {
   type PutBlocksReply,
   type WaitReply,
 } from '../protocol';
-import { submitBatch, type BatchDeps } from './batches';
+import { legacyBatchFingerprint, singleOperation, submitBatch, type BatchDeps } from './batches';
 import type { ChangesFeed } from './changes';
 import type { FolderStore } from './folders';
-import { readRawBody, route, type RequestContext, type Route } from './http';
+import { route, type RequestContext, type Route } from './http';
+import { fingerprint } from './idempotency';
 import type { BlockStore } from './storage/blocks';
 import type { TaskStore } from './task-store';
 import { parseInput } from './validation';
@@ -54,14 +55,28 @@ function existingFolder(ctx: RequestContext, deps: RouteDeps): string {
 
 const queryOf = (ctx: RequestContext): Record<string, string> => Object.fromEntries(ctx.query);
 
-/** Every Sync API v1 endpoint. Routes marked idempotent replay their first answer per X-Tracking-Id. */
-export function buildRoutes(deps: RouteDeps): Array<Route & { idempotent?: boolean }> {
+/**
+ * Body limits of the small JSON requests, sized to their largest legitimate form: 10,000
+ * hashes of 67 bytes each is 670 KB; a folder body is one label. Batches take the server's
+ * maxBodyBytes (docs/sync-api.md, "Limits").
+ */
+const HASH_LIST_BODY_BYTES = 1024 * 1024;
+const FOLDER_BODY_BYTES = 64 * 1024;
+
+/** Every Sync API v1 endpoint. Routes marked idempotent answer a repeated X-Tracking-Id as the first time. */
+export function buildRoutes(deps: RouteDeps): Route[] {
   return [
-    route('POST', '/v1/blocks/missing', 'json', async (ctx) => {
-      const { hashes } = parseInput(MissingBlocksRequest, ctx.body, 'request');
-      const body: MissingBlocksReply = { missing: await deps.blocks.missing(hashes) };
-      return { status: 200, body };
-    }),
+    route(
+      'POST',
+      '/v1/blocks/missing',
+      'json',
+      async (ctx) => {
+        const { hashes } = parseInput(MissingBlocksRequest, ctx.body, 'request');
+        const body: MissingBlocksReply = { missing: await deps.blocks.missing(hashes) };
+        return { status: 200, body };
+      },
+      { maxBodyBytes: HASH_LIST_BODY_BYTES },
+    ),
     // Block PUTs keep no idempotency record: a block is addressed by its content, so a repeat
     // (same tracking id or not) stores nothing new and answers success again (200, stored:
     // false). The only thing a replay could differ in is 201 vs 200, which means nothing.
@@ -77,7 +92,7 @@ export function buildRoutes(deps: RouteDeps): Array<Route & { idempotent?: boole
     }),
     // Many small blocks in one framed body; all are verified before any is stored.
     route('POST', '/v1/blocks/batch', 'stream', async (ctx) => {
-      const raw = await readRawBody(ctx.req, MAX_BLOCK_BATCH_BYTES);
+      const raw = await ctx.readBody(MAX_BLOCK_BATCH_BYTES);
       const decoded = decodeBlockFrames(raw, { allowAbsent: false, maxFrames: MAX_BLOCK_BATCH_COUNT });
       if (!decoded.ok) throw new FerryError('invalid_request', `Malformed block batch: ${decoded.reason}`, { status: 400 });
       for (const { hash, data } of decoded.frames) {
@@ -96,14 +111,20 @@ export function buildRoutes(deps: RouteDeps): Array<Route & { idempotent?: boole
       return { status: 200, body };
     }),
     // Many blocks in one framed reply, in the order asked, ABSENT_BLOCK for unknown ones.
-    route('POST', '/v1/blocks/fetch', 'json', async (ctx) => {
-      const { hashes } = parseInput(FetchBlocksRequest, ctx.body, 'request');
-      const found = deps.blocks.readMany(hashes, MAX_BLOCK_BATCH_BYTES);
-      const payload = encodeBlockFrames(found.map((data, i) => ({ hash: hashes[i] as string, data })));
-      ctx.res.writeHead(200, { 'content-type': BLOCK_FRAMES_TYPE, 'content-length': payload.length, 'cache-control': 'no-store', 'x-tracking-id': ctx.trackingId });
-      ctx.res.end(payload);
-      return null;
-    }),
+    route(
+      'POST',
+      '/v1/blocks/fetch',
+      'json',
+      async (ctx) => {
+        const { hashes } = parseInput(FetchBlocksRequest, ctx.body, 'request');
+        const found = deps.blocks.readMany(hashes, MAX_BLOCK_BATCH_BYTES);
+        const payload = encodeBlockFrames(found.map((data, i) => ({ hash: hashes[i] as string, data })));
+        ctx.res.writeHead(200, { 'content-type': BLOCK_FRAMES_TYPE, 'content-length': payload.length, 'cache-control': 'no-store', 'x-tracking-id': ctx.trackingId });
+        ctx.res.end(payload);
+        return null;
+      },
+      { maxBodyBytes: HASH_LIST_BODY_BYTES },
+    ),
     route('GET', '/v1/blocks/{hash}', 'none', async (ctx) => {
       const block = await deps.blocks.open(blockHash(ctx));
       if (!block) throw notFound('Block');
@@ -119,21 +140,29 @@ export function buildRoutes(deps: RouteDeps): Array<Route & { idempotent?: boole
       const body: ListFoldersReply = { folders: deps.folders.list() };
       return { status: 200, body };
     }),
-    {
-      ...route('PUT', '/v1/folders/{folderId}', 'json', async (ctx) => {
+    route(
+      'PUT',
+      '/v1/folders/{folderId}',
+      'json',
+      async (ctx) => {
         const id = parseInput(FolderId, ctx.params.folderId, 'folder id');
         const request = parseInput(CreateFolderRequest, ctx.body ?? {}, 'folder');
         const { folder, created } = deps.folders.create(id, request.label ?? null);
         if (created) ctx.log.info('folder created', { folderId: id });
         return { status: created ? 201 : 200, body: folder };
-      }),
-      idempotent: true,
-    },
+      },
+      // Records written before the parsed body was fingerprinted used the raw path and body.
+      { maxBodyBytes: FOLDER_BODY_BYTES, idempotent: 'replay', legacyFingerprint: (ctx, raw) => fingerprint(ctx.method, ctx.pathname, raw.toString('utf8')) },
+    ),
     route('GET', '/v1/folders/{folderId}', 'none', async (ctx) => {
       const id = existingFolder(ctx, deps);
       return { status: 200, body: deps.folders.list().find((f) => f.id === id) };
     }),
-    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, existingFolder(ctx, deps), deps)),
+    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, existingFolder(ctx, deps), deps), {
+      idempotent: 'task',
+      fingerprintHeaders: (ctx) => [singleOperation(ctx) ? '1' : '0'],
+      legacyFingerprint: legacyBatchFingerprint,
+    }),
     route('GET', '/v1/tasks/{taskId}', 'none', async (ctx) => {
       const id = parseInput(TaskId, ctx.params.taskId, 'task id');
       const row = deps.tasks.byId(id);

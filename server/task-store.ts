@@ -97,7 +97,8 @@ export class TaskStore {
   }
 
   results(taskId: string): BatchResults {
-    const out: BatchResults = {};
+    // Null prototype: a key is only ever data, whatever it spells (`__proto__` included).
+    const out = Object.create(null) as BatchResults;
     for (const r of this.prepared<[string], { key: string; result: string }>('SELECT key, result FROM task_results WHERE task_id = ?').all(taskId)) {
       out[r.key] = JSON.parse(r.result) as OperationResult;
     }

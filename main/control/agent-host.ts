@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { chmod, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
 import { ensureControlToken, removeAgentInfo, writeAgentInfo } from './control-token';
 import { acquireInstanceLock } from './instance-lock';
+import { makeDataDirPrivate, restrictFilesIn } from '../private-files';
 
 /**
  * Hosts an agent headless: single-instance lock, logging to DIR/logs, the control API (with
@@ -46,7 +47,7 @@ export async function saveSettingsFile(dataDir: string, settings: Settings): Pro
 }
 
 export async function startHost(options: HostOptions): Promise<Host> {
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  makeDataDirPrivate(options.dataDir);
   const lock = acquireInstanceLock(options.dataDir);
   const log = createLogger('agent-host');
   let agent: Agent | undefined;
@@ -71,6 +72,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}),
     });
     await writeAgentInfo(options.dataDir, { pid: process.pid, controlUrl: control.url, startedAt: new Date().toISOString() });
+    // The state database (SQLite gives its WAL files the same mode), tokens, agent.json: owner only.
+    restrictFilesIn(options.dataDir);
     await agent.start();
   } catch (error) {
     await control?.close().catch(() => undefined);

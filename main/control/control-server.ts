@@ -108,7 +108,15 @@ export async function startControlServer(options: ControlServerOptions): Promise
     const body = await readJsonBody(req);
     if (!body.ok) return sendError(res, body.status, body.error);
     const request = SessionRequest.safeParse(body.value);
-    if (!request.success || !loginCodes.consume(request.data.code)) {
+    const redeemed = loginCodes.redeem(request.success ? request.data.code : '');
+    if (!redeemed.ok && redeemed.limited) {
+      // One warning when limiting starts, not one per attempt.
+      if (redeemed.firstRefusal) log.warn('control sign-in rate-limited: too many failed attempts');
+      const retryAfterSeconds = Math.max(1, Math.ceil(redeemed.retryAfterMs / 1000));
+      res.setHeader('Retry-After', String(retryAfterSeconds));
+      return sendError(res, 429, { code: 'rate_limited', message: 'too many failed sign-in attempts; try again shortly', retryable: true });
+    }
+    if (!redeemed.ok) {
       log.warn('control sign-in refused: unknown, used or expired login code');
       return sendError(res, 401, { code: 'invalid_login_code', message: 'this sign-in link is invalid, used or expired', retryable: false });
     }

@@ -1,4 +1,4 @@
 // Runs `ferry server` in a child process for the CLI test (bin/ferry.mjs is the real entry).
 import { runServerCommand } from '../../main/control/commands/server';
 
-await runServerCommand(process.argv.slice(2));
+process.exitCode = await runServerCommand(process.argv.slice(2));

@@ -21,8 +21,7 @@ registerCommands({
     load: async () => ({
       run: async (argv) => {
         const { runServerCommand } = await import('./server');
-        await runServerCommand(argv);
-        return 0;
+        return runServerCommand(argv);
       },
     }),
   },

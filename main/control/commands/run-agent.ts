@@ -6,11 +6,16 @@ import { describeHost, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-
 import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
+import { resolveToken } from '../token-source';
+
+/** The environment variable `ferry agent` reads its Sync API token from. */
+export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
 
 const options = {
   data: { type: 'string' },
   server: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
   folder: { type: 'string', multiple: true },
   config: { type: 'string' },
   'control-port': { type: 'string' },
@@ -29,7 +34,8 @@ export const definition = {
   flags: [
     ['--data DIR', 'where the agent keeps its state, logs, device id and control token; required'],
     ['--server URL', 'the Sync API server, e.g. http://127.0.0.1:8080'],
-    ['--token T', 'the Sync API token (or "token" in --config; never logged)'],
+    ['--token-file FILE', `read the Sync API token from FILE (or set $${AGENT_TOKEN_ENV}, or "token" in --config; never logged)`],
+    ['--token T', 'the token itself: every local user sees it in ps (a warning says so)'],
     ['--folder LOCAL[=REMOTE_ID]', 'a folder to sync; repeat for several; the remote id defaults to the folder name'],
     ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
     ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default 0: pick a free one)'],
@@ -41,7 +47,7 @@ export const definition = {
     ['-h, --help', 'show this help'],
   ],
   examples: [
-    'ferry agent --data ~/.ferry --server http://127.0.0.1:8080 --token "$(cat server-data/token)" --folder ~/Documents=docs',
+    'ferry agent --data ~/.ferry --server http://127.0.0.1:8080 --token-file server-data/token --folder ~/Documents=docs',
     'ferry agent --data ~/.ferry --config ferry.json --control-port 7777',
   ],
 } satisfies CommandDefinition<typeof options>;
@@ -49,12 +55,12 @@ export const definition = {
 type Values = Partial<Record<keyof typeof options, string | string[] | boolean>>;
 
 /** Flags → the settings layer they stand for (numbers stay strings' numbers: the schema checks them). */
-function flagSettings(values: Values, cwd: string): PartialSettings {
+function flagSettings(values: Values, cwd: string, token: string | undefined): PartialSettings {
   const num = (v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v);
   const folders = values.folder as string[] | undefined;
   return {
     serverUrl: values.server,
-    token: values.token,
+    token,
     folders: folders?.map((f, i) => parseFolderFlag(f, cwd, i)),
     concurrency: num(values.concurrency),
     retryLimit: num(values['retry-limit']),
@@ -77,10 +83,17 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   }
   const dataDir = path.resolve(values.data);
   try {
+    const { token, warnings } = resolveToken({
+      flag: values.token as string | undefined,
+      file: values['token-file'] as string | undefined,
+      env: { name: AGENT_TOKEN_ENV, value: process.env[AGENT_TOKEN_ENV] },
+      command: 'ferry agent',
+    });
+    for (const warning of warnings) io.err(warning);
     const settings = resolveSettings([
       { source: `${SETTINGS_FILE} in --data`, values: readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings') },
       ...(typeof values.config === 'string' ? [{ source: '--config', values: readSettingsFile(path.resolve(values.config), '--config') }] : []),
-      { source: 'flags', values: flagSettings(values, process.cwd()) },
+      { source: 'flags', values: flagSettings(values, process.cwd(), token) },
     ]);
     const host = await startHost({
       dataDir,
@@ -94,6 +107,6 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   } catch (error) {
     if (!isFerryError(error)) throw error;
     io.err(`ferry agent: ${error.message}`);
-    return error.code === 'invalid_settings' ? EXIT_USAGE : EXIT_FAILURE;
+    return error.code === 'invalid_settings' || error.details?.usage === true ? EXIT_USAGE : EXIT_FAILURE;
   }
 }

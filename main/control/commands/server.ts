@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { isFerryError } from '../../../protocol';
-import { configureLogging } from '../../logging';
+import { configureLogging, createLogger } from '../../logging';
+import { makeDataDirPrivate } from '../../private-files';
 import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
 import { startServer } from '../../../server/main';
 
@@ -8,35 +9,43 @@ import { startServer } from '../../../server/main';
  * `ferry server`: runs the reference Sync API server until SIGINT or SIGTERM.
  * Prints the base URL on one line, then where the generated token is kept.
  */
-export async function runServerCommand(argv: string[]): Promise<void> {
+export async function runServerCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseServerArgs(argv);
   } catch (error) {
     process.stderr.write(`ferry server: ${isFerryError(error) ? error.message : String(error)}\n\n${SERVER_USAGE}`);
-    process.exitCode = 2;
-    return;
+    return 2;
   }
   if (parsed.help) {
     process.stdout.write(SERVER_USAGE);
-    return;
+    return 0;
   }
   const { options } = parsed;
+  for (const warning of parsed.warnings) process.stderr.write(`${warning}\n`);
+  makeDataDirPrivate(path.resolve(options.dataDir));
   configureLogging({ level: parsed.logLevel, file: path.join(path.resolve(options.dataDir), 'logs', 'server.log'), console: parsed.verbose });
+  // A stray rejected promise is a bug to log, never a reason to drop every client.
+  const log = createLogger('server');
+  const onRejection = (reason: unknown): void => log.error('unhandled rejection', { error: reason });
+  process.on('unhandledRejection', onRejection);
   const server = await startServer(options);
   process.stdout.write(`Ferry server listening on ${server.url}\n`);
   if (server.tokenFile) {
     process.stdout.write(`${server.tokenCreated ? 'Generated a token, saved in' : 'Using the token saved in'} ${server.tokenFile}\n`);
   }
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void server.close().then(resolve, (error: unknown) => {
-        process.stderr.write(`ferry server: error while closing: ${String(error)}\n`);
-        process.exitCode = 1;
-        resolve();
-      });
+      process.off('unhandledRejection', onRejection);
+      void server.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          process.stderr.write(`ferry server: error while closing: ${String(error)}\n`);
+          resolve(1);
+        },
+      );
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -417,7 +417,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   }
 
   async function updateSettings(update: SettingsUpdate): Promise<SettingsView> {
-    const candidate = Settings.safeParse({ ...update, token: update.token ? update.token : settings.token });
+    // The stored token belongs to the stored server: a new address gets no token but the one
+    // sent with it (none is 'enter the server token'), so it never reaches another host.
+    const keptToken = update.serverUrl === settings.serverUrl ? settings.token : '';
+    const candidate = Settings.safeParse({ ...update, token: update.token ? update.token : keptToken });
     if (!candidate.success) {
       const fields = fieldErrors(candidate.error);
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
