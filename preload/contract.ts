@@ -47,6 +47,8 @@ export const SettingsView = Settings.omit({ token: true }).extend({
   hasToken: z.boolean(),
   /** How the stored token is protected: the OS keychain, or plain text (Linux `basic_text`, headless). */
   tokenProtection: z.enum(['os', 'plaintext']),
+  /** Saved, but worth knowing (a folder that does not exist yet): shown after a save. */
+  warnings: z.array(z.string()).optional(),
 });
 export type SettingsView = z.infer<typeof SettingsView>;
 
@@ -56,7 +58,8 @@ export type SettingsUpdate = z.infer<typeof SettingsUpdate>;
 
 // ── status, queue, activity ──
 
-export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'error']);
+/** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
+export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'auth_failed', 'error']);
 export type AgentState = z.infer<typeof AgentState>;
 
 export const QueueState = z.enum(['pending', 'in_flight', 'retry_wait', 'failed', 'done']);
@@ -87,6 +90,8 @@ export const Rates = z.object({
 
 export const Status = z.object({
   state: AgentState,
+  /** Why the agent is in this state (offline, auth_failed, error, paused), in words for the user. */
+  reason: z.string().nullable().optional(),
   counts: QueueCounts,
   folders: z.array(FolderStatus),
   lastSyncAt: z.string().nullable(),
