@@ -29,4 +29,5 @@ registerCommands({
   resume: clientCommand('resume'),
   retry: clientCommand('retry'),
   'mass-delete': clientCommand('mass-delete'),
+  ui: clientCommand('ui'),
 });

@@ -31,7 +31,7 @@ export const definition = {
     ['--token T', 'the Sync API token (or "token" in --config; never logged)'],
     ['--folder LOCAL[=REMOTE_ID]', 'a folder to sync; repeat for several; the remote id defaults to the folder name'],
     ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
-    ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default 0: pick a free one)'],
+    ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default: the one this DIR used last, so a tab or bookmark keeps working; 0: any free port)'],
     ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info); logs go to DIR/logs/agent.log and the console`],
     ['--device-name NAME', 'how this device is named in conflict copies (default: the host name)'],
     ['--concurrency N', 'parallel uploads (default 4)'],
@@ -70,8 +70,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
     return usageError(definition, io, `--log-level must be one of ${LOG_LEVELS.join(', ')}`).code;
   }
-  const controlPort = values['control-port'] === undefined ? 0 : Number(values['control-port']);
-  if (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535) {
+  const controlPort = values['control-port'] === undefined ? undefined : Number(values['control-port']);
+  if (controlPort !== undefined && (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535)) {
     return usageError(definition, io, '--control-port must be a port number from 0 to 65535').code;
   }
   const dataDir = path.resolve(values.data);
@@ -84,7 +84,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     const host = await startHost({
       dataDir,
       settings,
-      controlPort,
+      ...(controlPort !== undefined ? { controlPort } : {}),
       ...(logLevel ? { logLevel } : {}),
       ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}),
     });
