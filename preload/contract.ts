@@ -20,24 +20,31 @@ export const FolderSettings = z.strictObject({
 });
 export type FolderSettings = z.infer<typeof FolderSettings>;
 
+/** A whole number in a range, with messages a person reads (not "Too small: expected number to be >=1"). */
+function wholeNumber(min: number, max?: number) {
+  const range = max === undefined ? `${min} or more` : `${min} to ${max}`;
+  const int = z.int({ error: 'enter a whole number' }).min(min, `use ${range}`);
+  return max === undefined ? int : int.max(max, `use ${range}`);
+}
+
 export const Settings = z.strictObject({
   serverUrl: z.url({ protocol: /^https?$/, error: 'enter an http:// or https:// URL' }),
   /** Bearer token for the Sync API. Never logged; in Electron kept with safeStorage. */
   token: z.string({ error: 'enter the server token' }).min(1, 'enter the server token'),
   folders: z.array(FolderSettings).default([]),
-  concurrency: z.int().min(1).max(32).default(4),
-  retryLimit: z.int().min(0).max(10).default(3),
+  concurrency: wholeNumber(1, 32).default(4),
+  retryLimit: wholeNumber(0, 10).default(3),
   /** Upload limit in bytes per second; 0 means none. */
-  bandwidthLimit: z.int().min(0).default(0),
+  bandwidthLimit: wholeNumber(0).default(0),
   /** Extra ignore patterns (gitignore syntax) applied to every folder. */
   ignoreRules: z.array(z.string().min(1).max(1024)).max(1000).default([]),
   startAtLogin: z.boolean().default(false),
   notifications: z.boolean().default(true),
   /** A pull or scan deleting more than this share of a folder's files (or count) pauses it. */
-  massDeletePercent: z.int().min(1).max(100).default(50),
-  massDeleteCount: z.int().min(1).default(1000),
+  massDeletePercent: wholeNumber(1, 100).default(50),
+  massDeleteCount: wholeNumber(1).default(1000),
   /** Batches with at least this many operations go in async mode. */
-  asyncThreshold: z.int().min(1).max(10_000).default(1000),
+  asyncThreshold: wholeNumber(1, 10_000).default(1000),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingsInput = z.input<typeof Settings>;
@@ -79,6 +86,8 @@ export const FolderStatus = z.object({
   lastSyncAt: z.string().nullable(),
   /** Set while a mass delete waits for the user: how many files it would delete. */
   pendingDelete: z.object({ count: z.int(), total: z.int() }).nullable(),
+  /** This folder's queue counts, so a folder filter can show its own. */
+  counts: z.record(QueueState, z.int().min(0)).optional(),
 });
 export type FolderStatus = z.infer<typeof FolderStatus>;
 

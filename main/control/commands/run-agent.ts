@@ -36,7 +36,7 @@ export const definition = {
     ['--device-name NAME', 'how this device is named in conflict copies (default: the host name)'],
     ['--concurrency N', 'parallel uploads (default 4)'],
     ['--retry-limit N', 'retries of a retryable error before an item fails (default 3)'],
-    ['--bandwidth-limit N', 'upload limit in bytes per second (default 0: none)'],
+    ['--bandwidth-limit N', 'upload limit per second: bytes, or with a unit like the settings window: 500K (KB/s), 2M (MB/s); 1 KB = 1000 bytes (default 0: none)'],
     ['-h, --help', 'show this help'],
   ],
   examples: [
@@ -48,16 +48,20 @@ export const definition = {
 type Values = Partial<Record<keyof typeof options, string | string[] | boolean>>;
 
 /** Flags → the settings layer they stand for (numbers stay strings' numbers: the schema checks them). */
-function flagSettings(values: Values, cwd: string): PartialSettings {
+export function flagSettings(values: Values, cwd: string): PartialSettings {
   const num = (v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v);
   const folders = values.folder as string[] | undefined;
+  const rate = (v: unknown) => {
+    const m = typeof v === 'string' ? /^(\d+)\s*([kKmM]?)(?:B\/s)?$/.exec(v.trim()) : null;
+    return m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1000 : 1_000_000) : v;
+  };
   return {
     serverUrl: values.server,
     token: values.token,
     folders: folders?.map((f, i) => parseFolderFlag(f, cwd, i)),
     concurrency: num(values.concurrency),
     retryLimit: num(values['retry-limit']),
-    bandwidthLimit: num(values['bandwidth-limit']),
+    bandwidthLimit: rate(values['bandwidth-limit']),
   };
 }
 

@@ -92,11 +92,17 @@ function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
   };
 }
 
+/** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
+function expandHome<F extends { localPath: string }>(folder: F): F {
+  const m = /^~(?=$|[\\/])/.exec(folder.localPath);
+  return m ? { ...folder, localPath: path.join(os.homedir(), folder.localPath.slice(1)) } : folder;
+}
+
 function validateFolders(settings: Settings): void {
   const fields: Record<string, string> = {};
   const roots = settings.folders.map((f) => path.resolve(f.localPath));
   settings.folders.forEach((folder, i) => {
-    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'must be an absolute path';
+    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'use a full path, such as /home/me/Documents or ~/Documents';
     settings.folders.forEach((other, j) => {
       if (j >= i) return;
       if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by folders.${j}`;
@@ -393,6 +399,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         // Counted only for a held folder: status goes out several times a second.
         pendingDelete: folder.state === 'paused_mass_delete' ? pendingDeleteOf(folder.id) : null,
+        counts: store.queue.countsByState(folder.id),
       };
     });
   }
@@ -434,7 +441,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   }
 
   async function updateSettings(update: SettingsUpdate): Promise<SettingsView> {
-    const candidate = Settings.safeParse({ ...update, token: update.token ? update.token : settings.token });
+    const candidate = Settings.safeParse({ ...update, folders: update.folders.map(expandHome), token: update.token ? update.token : settings.token });
     if (!candidate.success) {
       const fields = fieldErrors(candidate.error);
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
