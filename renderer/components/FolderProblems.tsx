@@ -8,7 +8,9 @@ export function FolderProblems({ folders }: { folders: readonly FolderStatus[] }
     <ul className="folder-problems" aria-label="Folders that need attention">
       {broken.map((folder) => (
         <li key={folder.id} className="banner banner-error" data-testid="folder-problem" data-folder={folder.id}>
-          <strong>{folder.id}</strong> ({folder.localPath}): {folder.error ?? 'in error'}
+          <span>
+            <strong>{folder.id}</strong> ({folder.localPath}): {folder.error ?? 'in error'}
+          </span>
         </li>
       ))}
     </ul>

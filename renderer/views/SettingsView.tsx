@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { SettingsView as SettingsViewModel } from '../../preload/contract';
 import { useApi } from '../api/context';
 import { Field, FieldError } from '../components/Field';
@@ -19,6 +19,9 @@ export function SettingsView() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [notice, setNotice] = useState<{ kind: 'ok' | 'warn' | 'error'; text: string }>();
   const [saving, setSaving] = useState(false);
+  const noticeRef = useRef<HTMLDivElement>(null);
+  // The notice sits above the form; the Save button below. Bring it into view when it changes.
+  useEffect(() => noticeRef.current?.scrollIntoView({ block: 'nearest' }), [notice]);
 
   useEffect(() => {
     let live = true;
@@ -104,7 +107,7 @@ export function SettingsView() {
     >
       <h2>Settings</h2>
       {notice ? (
-        <div className={`banner banner-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="settings-notice">
+        <div className={`banner banner-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="settings-notice" ref={noticeRef}>
           {notice.text}
         </div>
       ) : null}
