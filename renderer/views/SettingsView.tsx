@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { SettingsView as SettingsViewModel } from '../../preload/contract';
 import { useApi } from '../api/context';
 import { Field, FieldError } from '../components/Field';
@@ -19,9 +19,6 @@ export function SettingsView() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [notice, setNotice] = useState<{ kind: 'ok' | 'warn' | 'error'; text: string }>();
   const [saving, setSaving] = useState(false);
-  const noticeRef = useRef<HTMLDivElement>(null);
-  // The notice sits above the form; the Save button below. Bring it into view when it changes.
-  useEffect(() => noticeRef.current?.scrollIntoView({ block: 'nearest' }), [notice]);
 
   useEffect(() => {
     let live = true;
@@ -106,11 +103,6 @@ export function SettingsView() {
       }}
     >
       <h2>Settings</h2>
-      {notice ? (
-        <div className={`banner banner-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="settings-notice" ref={noticeRef}>
-          {notice.text}
-        </div>
-      ) : null}
       <FieldError name="_" error={shown._} />
 
       <fieldset>
@@ -209,6 +201,12 @@ export function SettingsView() {
         ) : null}
       </fieldset>
 
+      {/* Beside Save, where the eyes are after a click (the form scrolls). */}
+      {notice ? (
+        <div className={`banner banner-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="settings-notice">
+          {notice.text}
+        </div>
+      ) : null}
       <div className="form-actions">
         <button type="submit" className="primary" disabled={saving} data-testid="settings-save">
           {saving ? 'Saving…' : 'Save'}
