@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
 import { flagSettings } from '../../main/control/commands/run-agent';
 
@@ -17,5 +18,21 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     expect(limit('2MB/s')).toBe(2_000_000);
     // Anything else reaches the schema as given, which refuses it naming the field.
     expect(limit('fast')).toBe('fast');
+  });
+});
+
+describe('the start banner', () => {
+  const host = (state: 'paused' | 'idle') =>
+    ({
+      agent: { status: () => ({ state, deviceName: 'laptop', deviceId: 'd1', folders: [{ localPath: '/home/me/Docs', remoteId: 'docs' }] }) },
+      control: { url: 'http://127.0.0.1:7000', createLoginUrl: () => 'http://127.0.0.1:7000/#login=abc' },
+    }) as unknown as Host;
+
+  it('says Paused, not Syncing, when the agent starts paused, and how to get a new sign-in link', () => {
+    const paused = describeHost(host('paused'), '/home/me/.ferry');
+    expect(paused.join('\n')).not.toContain('Syncing:');
+    expect(paused).toContain("Paused (resume in the UI or with 'ferry resume'); folders:");
+    expect(describeHost(host('idle'), '/home/me/.ferry')).toContain('Syncing:');
+    expect(paused.at(-1)).toContain("'ferry ui --data /home/me/.ferry'");
   });
 });
