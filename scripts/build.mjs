@@ -1,7 +1,9 @@
-// Bundles what cannot run as TypeScript source: the renderer (browser), the Electron main
-// process and the sandboxed preload. The CLI, server and agent run from source through tsx.
+// Bundles the renderer (browser), the Electron main process, the sandboxed preload, and the
+// `ferry` command (CLI, agent and server) so that it starts without compiling TypeScript.
+// bin/ferry.mjs runs the CLI bundle only while it is newer than every source it was built from
+// (dist/cli/inputs.json), and from source through tsx otherwise.
 import { build } from 'esbuild';
-import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { root } from './lib.mjs';
 
@@ -65,9 +67,31 @@ if (existsSync(path.join(root, 'preload/bridge.ts'))) {
   );
 }
 
+// The CLI: one chunk per lazily loaded command (code splitting), packages left to node_modules.
+// The output sits two folders deep like main/control/cli.ts, so its import.meta.url-relative
+// paths (package.json, dist/renderer) resolve the same from source and from the bundle.
+jobs.push(
+  build({
+    ...watchless,
+    entryPoints: { cli: 'main/control/cli.ts' },
+    outdir: 'dist/cli',
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: ['node20'],
+    packages: 'external',
+    metafile: true,
+  }).then((result) => {
+    const inputs = Object.keys(result.metafile.inputs).filter((file) => !file.includes('node_modules'));
+    writeFileSync(path.join(out, 'cli', 'inputs.json'), JSON.stringify(inputs));
+  }),
+);
+
 try {
   await Promise.all(jobs);
-  console.log(`ferry: built ${path.relative(process.cwd(), out) || 'dist'}/ (renderer, Electron main and preload)`);
+  console.log(`ferry: built ${path.relative(process.cwd(), out) || 'dist'}/ (renderer, Electron main and preload, CLI)`);
 } catch (error) {
   console.error(`ferry: build failed: ${error.message}`);
   process.exit(1);

@@ -10,7 +10,9 @@ export async function loadOrCreateSecret(file: string, bytes = 32): Promise<{ va
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  const value = randomBytes(bytes).toString('base64url');
+  // Hex: a token that began with '-' (one base64url token in 64) could not be passed as
+  // `--token VALUE`, which option parsers read as a missing value.
+  const value = randomBytes(bytes).toString('hex');
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   await fs.writeFile(tmp, value + '\n', { mode: 0o600 });

@@ -5,11 +5,10 @@ import { readFileSync } from 'node:fs';
  * clients of a running agent's control API. Commands load lazily so `ferry status` stays quick.
  */
 export interface Command {
-  summary: string;
   run(argv: string[]): Promise<number>;
 }
 
-type CommandTable = Record<string, () => Promise<Command>>;
+type CommandTable = Record<string, { summary: string; load: () => Promise<Command> }>;
 
 const commands: CommandTable = {};
 
@@ -23,14 +22,11 @@ function version(): string {
   return pkg.version;
 }
 
-async function usage(): Promise<string> {
+function usage(): string {
   const lines = ['Usage: ferry <command> [options]', '', 'Commands:'];
   const names = Object.keys(commands).sort();
   const width = Math.max(...names.map((n) => n.length), 8);
-  for (const name of names) {
-    const command = await commands[name]!();
-    lines.push(`  ${name.padEnd(width)}  ${command.summary}`);
-  }
+  for (const name of names) lines.push(`  ${name.padEnd(width)}  ${commands[name]!.summary}`);
   lines.push('', 'Run `ferry <command> --help` for the options of a command.');
   return lines.join('\n');
 }
@@ -39,20 +35,20 @@ export async function main(argv: string[]): Promise<number> {
   await import('./commands/registry');
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(await usage());
+    console.log(usage());
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
     console.log(version());
     return 0;
   }
-  const load = commands[name];
-  if (!load) {
-    console.error(`ferry: unknown command '${name}'\n\n${await usage()}`);
+  const entry = commands[name];
+  if (!entry) {
+    console.error(`ferry: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
   try {
-    return await (await load()).run(rest);
+    return await (await entry.load()).run(rest);
   } catch (error) {
     const err = error as { code?: string; message?: string };
     console.error(`ferry ${name}: ${err.message ?? String(error)}${err.code ? ` (${err.code})` : ''}`);

@@ -91,6 +91,9 @@ describe('restart', () => {
     expect(t.server.tokenFile).toBe(path.join(t.dataDir, 'token'));
     expect((await fs.stat(t.server.tokenFile!)).mode & 0o777).toBe(0o600);
     expect(t.server.tokenCreated).toBe(true);
+    // Hex, never a leading '-': a base64url token could start with one, and `--token VALUE`
+    // was then refused as an option without its value (agent-cli, once in 64 runs).
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
 
     await t.restart();
     expect(t.server.token).toBe(token);

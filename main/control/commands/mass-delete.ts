@@ -2,12 +2,13 @@ import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, proces
 import type { CommandDefinition, CommandIo } from './args';
 import { json } from './output';
 import { withAgent } from './with-agent';
+import { COMMAND_SUMMARIES } from './summaries';
 
 const options = { ...commonOptions, folder: { type: 'string' } } as const;
 
 export const definition = {
   name: 'mass-delete',
-  summary: 'Answer a mass delete the agent is holding: confirm it, or cancel it and keep the files.',
+  summary: COMMAND_SUMMARIES.massDelete,
   synopsis: '(confirm | cancel) --folder ID',
   options,
   flags: [

@@ -2,10 +2,11 @@ import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
 
 export const definition = {
   name: 'pause',
-  summary: 'Pause syncing: changes are still recorded in the queue but nothing is sent or fetched until resume.',
+  summary: COMMAND_SUMMARIES.pause,
   options: { ...commonOptions },
   flags: [...commonFlags],
   examples: ['ferry pause --data ~/.ferry'],

@@ -4,6 +4,7 @@ import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, process
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { formatBytes, json, table } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
 
 const options = {
   ...commonOptions,
@@ -15,7 +16,7 @@ const options = {
 
 export const definition = {
   name: 'queue',
-  summary: "List the items in the running agent's sync queue, a page at a time.",
+  summary: COMMAND_SUMMARIES.queue,
   options,
   flags: [
     ['--state STATE', `only items in this state: ${QueueState.options.join(', ')}`],

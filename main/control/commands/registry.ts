@@ -1,33 +1,37 @@
 import { registerCommands, type Command } from '../cli';
+import { COMMAND_SUMMARIES } from './summaries';
 
-// The command table. Each entry loads its module only when that command runs.
+// The command table. Each entry loads its module only when that command runs; `ferry --help`
+// reads the summaries alone.
 const clientCommand = (name: string) => async (): Promise<Command> => {
   const { clientCommands } = await import('./index');
   return clientCommands[name]!;
 };
 
-const command = (load: () => Promise<{ definition: { summary: string }; run(argv: string[]): Promise<number> }>) => async (): Promise<Command> => {
+const command = (load: () => Promise<{ run(argv: string[]): Promise<number> }>) => async (): Promise<Command> => {
   const mod = await load();
-  return { summary: mod.definition.summary, run: (argv) => mod.run(argv) };
+  return { run: (argv) => mod.run(argv) };
 };
 
 registerCommands({
-  agent: command(() => import('./run-agent')),
-  start: command(() => import('./start')),
-  server: async () => ({
-    summary: 'Run the reference Sync API server',
-    run: async (argv) => {
-      const { runServerCommand } = await import('./server');
-      await runServerCommand(argv);
-      return 0;
-    },
-  }),
-  status: clientCommand('status'),
-  queue: clientCommand('queue'),
-  'sync-now': clientCommand('sync-now'),
-  pause: clientCommand('pause'),
-  resume: clientCommand('resume'),
-  retry: clientCommand('retry'),
-  'mass-delete': clientCommand('mass-delete'),
-  ui: clientCommand('ui'),
+  agent: { summary: COMMAND_SUMMARIES.agent, load: command(() => import('./run-agent')) },
+  start: { summary: COMMAND_SUMMARIES.start, load: command(() => import('./start')) },
+  server: {
+    summary: COMMAND_SUMMARIES.server,
+    load: async () => ({
+      run: async (argv) => {
+        const { runServerCommand } = await import('./server');
+        await runServerCommand(argv);
+        return 0;
+      },
+    }),
+  },
+  status: { summary: COMMAND_SUMMARIES.status, load: clientCommand('status') },
+  queue: { summary: COMMAND_SUMMARIES.queue, load: clientCommand('queue') },
+  'sync-now': { summary: COMMAND_SUMMARIES.syncNow, load: clientCommand('sync-now') },
+  pause: { summary: COMMAND_SUMMARIES.pause, load: clientCommand('pause') },
+  resume: { summary: COMMAND_SUMMARIES.resume, load: clientCommand('resume') },
+  retry: { summary: COMMAND_SUMMARIES.retry, load: clientCommand('retry') },
+  'mass-delete': { summary: COMMAND_SUMMARIES.massDelete, load: clientCommand('mass-delete') },
+  ui: { summary: COMMAND_SUMMARIES.ui, load: clientCommand('ui') },
 });

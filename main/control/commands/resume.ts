@@ -2,10 +2,11 @@ import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
 
 export const definition = {
   name: 'resume',
-  summary: 'Resume syncing after a pause.',
+  summary: COMMAND_SUMMARIES.resume,
   options: { ...commonOptions },
   flags: [...commonFlags],
   examples: ['ferry resume --data ~/.ferry'],

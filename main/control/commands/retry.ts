@@ -2,12 +2,13 @@ import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, process
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
 
 const options = { ...commonOptions, all: { type: 'boolean', default: false } } as const;
 
 export const definition = {
   name: 'retry',
-  summary: 'Retry failed queue items: one by its ID (from ferry queue), or all of them with --all.',
+  summary: COMMAND_SUMMARIES.retry,
   synopsis: '(--all | ID)',
   options,
   flags: [['--all', 'retry every failed item'], ['ID', 'retry the item with this id (see ferry queue --state failed)'], ...commonFlags],

@@ -5,6 +5,7 @@ import { parseFolderFlag, readSettingsFile, resolveSettings, type PartialSetting
 import { describeHost, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
 import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
+import { COMMAND_SUMMARIES } from './summaries';
 
 const options = {
   data: { type: 'string' },
@@ -23,7 +24,7 @@ const options = {
 
 export const definition = {
   name: 'agent',
-  summary: 'Run the sync engine headless, with its control API and web UI on 127.0.0.1.',
+  summary: COMMAND_SUMMARIES.agent,
   options,
   flags: [
     ['--data DIR', 'where the agent keeps its state, logs, device id and control token; required'],

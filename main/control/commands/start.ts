@@ -8,6 +8,7 @@ import { parseFolderFlag, readSettingsFile, resolveSettings } from '../agent-set
 import { describeHost, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
 import { EXIT_FAILURE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
+import { COMMAND_SUMMARIES } from './summaries';
 
 /**
  * The embedded default (what `npm start` runs where Electron cannot start): the reference
@@ -24,7 +25,7 @@ const options = {
 
 export const definition = {
   name: 'start',
-  summary: 'Run Ferry out of the box: an embedded reference server and the agent syncing ~/Ferry, with the web UI.',
+  summary: COMMAND_SUMMARIES.start,
   options,
   flags: [
     ['--data DIR', 'where Ferry keeps its state (default: $FERRY_HOME or ~/.ferry); the server keeps its data in DIR/server'],

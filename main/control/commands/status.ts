@@ -3,10 +3,11 @@ import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { formatBytes, json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
 
 export const definition = {
   name: 'status',
-  summary: "Show the running agent's state, queue counts, folders, rates and last sync.",
+  summary: COMMAND_SUMMARIES.status,
   options: { ...commonOptions },
   flags: [...commonFlags],
   examples: ['ferry status --data ~/.ferry', 'ferry status --data ~/.ferry --json'],

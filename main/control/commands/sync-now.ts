@@ -2,12 +2,13 @@ import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
 
 const options = { ...commonOptions, folder: { type: 'string' } } as const;
 
 export const definition = {
   name: 'sync-now',
-  summary: 'Ask the running agent to scan and sync now instead of waiting for the next change.',
+  summary: COMMAND_SUMMARIES.syncNow,
   options,
   flags: [['--folder ID', 'sync only this folder (default: all folders)'], ...commonFlags],
   examples: ['ferry sync-now --data ~/.ferry', 'ferry sync-now --data ~/.ferry --folder docs'],

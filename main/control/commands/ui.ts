@@ -1,11 +1,12 @@
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
 import { withAgent } from './with-agent';
 
 export const definition = {
   name: 'ui',
-  summary: "Print a fresh sign-in link to the running agent's web UI (each link works once, for 10 minutes).",
+  summary: COMMAND_SUMMARIES.ui,
   options: { ...commonOptions },
   flags: [...commonFlags],
   examples: ['ferry ui --data ~/.ferry'],

@@ -1,0 +1,16 @@
+// One line per command: `ferry --help` lists these without loading any command's module
+// (loading them all pulls in the engine, the server and SQLite), and each command's own help
+// shows its line.
+export const COMMAND_SUMMARIES = {
+  agent: 'Run the sync engine headless, with its control API and web UI on 127.0.0.1.',
+  start: 'Run Ferry out of the box: an embedded reference server and the agent syncing ~/Ferry, with the web UI.',
+  server: 'Run the reference Sync API server',
+  status: "Show the running agent's state, queue counts, folders, rates and last sync.",
+  queue: "List the items in the running agent's sync queue, a page at a time.",
+  syncNow: 'Ask the running agent to scan and sync now instead of waiting for the next change.',
+  pause: 'Pause syncing: changes are still recorded in the queue but nothing is sent or fetched until resume.',
+  resume: 'Resume syncing after a pause.',
+  retry: 'Retry failed queue items: one by its ID (from ferry queue), or all of them with --all.',
+  massDelete: 'Answer a mass delete the agent is holding: confirm it, or cancel it and keep the files.',
+  ui: "Print a fresh sign-in link to the running agent's web UI (each link works once, for 10 minutes).",
+} as const;
