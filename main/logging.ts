@@ -60,6 +60,9 @@ function ensureDefaults(): void {
   log.transports.console.level = LOG_LEVELS.includes(level) ? level : 'warn';
   // No file unless a host asks for one (configureLogging); tests stay off the disk.
   log.transports.file.level = false;
+  // electron-log/node names its default paths after the nearest package.json, found from the
+  // working directory: outside the checkout it finds none and fails every file write.
+  log.transports.file.setAppName('ferry');
   log.scope.labelPadding = false;
   log.transports.console.format = '{h}:{i}:{s}.{ms} {level} {scope} {text}';
   log.transports.file.format = '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}] {scope} {text}';

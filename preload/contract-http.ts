@@ -13,7 +13,11 @@ export const CONTROL_ROUTES = {
   events: '/api/events',
   /** `POST /api/session` `{code}` (no auth): trades a single-use login code for the token. */
   session: '/api/session',
+  /** `POST /api/login-link` (auth): a fresh single-use sign-in link, for `ferry ui`. */
+  loginLink: '/api/login-link',
 } as const;
+
+export const LoginLinkReply = z.object({ url: z.string().url() });
 
 /** The URL fragment that carries a login code into the page: `#login=<code>`. */
 export const LOGIN_FRAGMENT_PREFIX = '#login=';

@@ -20,24 +20,31 @@ export const FolderSettings = z.strictObject({
 });
 export type FolderSettings = z.infer<typeof FolderSettings>;
 
+/** A whole number in a range, with messages a person reads (not "Too small: expected number to be >=1"). */
+function wholeNumber(min: number, max?: number) {
+  const range = max === undefined ? `${min} or more` : `${min} to ${max}`;
+  const int = z.int({ error: 'enter a whole number' }).min(min, `use ${range}`);
+  return max === undefined ? int : int.max(max, `use ${range}`);
+}
+
 export const Settings = z.strictObject({
   serverUrl: z.url({ protocol: /^https?$/, error: 'enter an http:// or https:// URL' }),
   /** Bearer token for the Sync API. Never logged; in Electron kept with safeStorage. */
   token: z.string({ error: 'enter the server token' }).min(1, 'enter the server token'),
   folders: z.array(FolderSettings).default([]),
-  concurrency: z.int().min(1).max(32).default(4),
-  retryLimit: z.int().min(0).max(10).default(3),
+  concurrency: wholeNumber(1, 32).default(4),
+  retryLimit: wholeNumber(0, 10).default(3),
   /** Upload limit in bytes per second; 0 means none. */
-  bandwidthLimit: z.int().min(0).default(0),
+  bandwidthLimit: wholeNumber(0).default(0),
   /** Extra ignore patterns (gitignore syntax) applied to every folder. */
   ignoreRules: z.array(z.string().min(1).max(1024)).max(1000).default([]),
   startAtLogin: z.boolean().default(false),
   notifications: z.boolean().default(true),
   /** A pull or scan deleting more than this share of a folder's files (or count) pauses it. */
-  massDeletePercent: z.int().min(1).max(100).default(50),
-  massDeleteCount: z.int().min(1).default(1000),
+  massDeletePercent: wholeNumber(1, 100).default(50),
+  massDeleteCount: wholeNumber(1).default(1000),
   /** Batches with at least this many operations go in async mode. */
-  asyncThreshold: z.int().min(1).max(10_000).default(1000),
+  asyncThreshold: wholeNumber(1, 10_000).default(1000),
 });
 export type Settings = z.infer<typeof Settings>;
 export type SettingsInput = z.input<typeof Settings>;
@@ -47,6 +54,8 @@ export const SettingsView = Settings.omit({ token: true }).extend({
   hasToken: z.boolean(),
   /** How the stored token is protected: the OS keychain, or plain text (Linux `basic_text`, headless). */
   tokenProtection: z.enum(['os', 'plaintext']),
+  /** Saved, but worth knowing (a folder that does not exist yet): shown after a save. */
+  warnings: z.array(z.string()).optional(),
 });
 export type SettingsView = z.infer<typeof SettingsView>;
 
@@ -56,7 +65,8 @@ export type SettingsUpdate = z.infer<typeof SettingsUpdate>;
 
 // ── status, queue, activity ──
 
-export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'error']);
+/** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
+export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'auth_failed', 'error']);
 export type AgentState = z.infer<typeof AgentState>;
 
 export const QueueState = z.enum(['pending', 'in_flight', 'retry_wait', 'failed', 'done']);
@@ -76,6 +86,8 @@ export const FolderStatus = z.object({
   lastSyncAt: z.string().nullable(),
   /** Set while a mass delete waits for the user: how many files it would delete. */
   pendingDelete: z.object({ count: z.int(), total: z.int() }).nullable(),
+  /** This folder's queue counts, so a folder filter can show its own. */
+  counts: z.record(QueueState, z.int().min(0)).optional(),
 });
 export type FolderStatus = z.infer<typeof FolderStatus>;
 
@@ -87,6 +99,8 @@ export const Rates = z.object({
 
 export const Status = z.object({
   state: AgentState,
+  /** Why the agent is in this state (offline, auth_failed, error, paused), in words for the user. */
+  reason: z.string().nullable().optional(),
   counts: QueueCounts,
   folders: z.array(FolderStatus),
   lastSyncAt: z.string().nullable(),

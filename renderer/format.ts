@@ -38,6 +38,11 @@ export function formatRelative(iso: string | null, now: number = Date.now()): st
   return seconds > 0 ? `in ${amount}` : `${amount} ago`;
 }
 
+/** The agent state's words on screen; the others read as they are named. */
+export function agentStateLabel(state: string): string {
+  return state === 'auth_failed' ? 'sign-in refused' : state;
+}
+
 /** 0–100, for progress bars; an unknown total shows as 0. */
 export function percentDone(done: number, total: number): number {
   if (total <= 0) return 0;

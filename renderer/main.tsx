@@ -27,7 +27,7 @@ const bridge = findBridge(window);
 if (bridge) {
   root.render(
     <StrictMode>
-      <ApiContext.Provider value={{ api: bridge, chooseFolder: folderChooser(bridge) }}>
+      <ApiContext.Provider value={{ api: bridge, chooseFolder: folderChooser(bridge), desktop: true }}>
         <App connected />
       </ApiContext.Provider>
     </StrictMode>,

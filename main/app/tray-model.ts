@@ -49,8 +49,10 @@ export const TRAY_STATES: readonly AgentState[] = ['idle', 'syncing', 'paused', 
  * picks the `@2x` sibling on its own.
  */
 export function trayIconName(state: AgentState, platform: string, dark: boolean): string {
-  if (platform === 'darwin') return `${state}Template.png`;
-  return `${state}-${dark ? 'dark' : 'light'}.png`;
+  // A refused token needs the user like an error does: the same icon, its own tooltip.
+  const icon = state === 'auth_failed' ? 'error' : state;
+  if (platform === 'darwin') return `${icon}Template.png`;
+  return `${icon}-${dark ? 'dark' : 'light'}.png`;
 }
 
 /** Decimal units, like file managers show transfer rates. */
@@ -92,6 +94,9 @@ export function trayTooltip(status: Status | null): string {
       break;
     case 'offline':
       lines.push('Offline, waiting for the server');
+      break;
+    case 'auth_failed':
+      lines.push('The server refused the token: check it in Settings');
       break;
     case 'error': {
       const broken = status.folders.find((f) => f.state === 'error');

@@ -6,6 +6,7 @@ import type { Settings } from '../../preload/contract';
 import { createAgent, type Agent, type AgentOptions } from '../engine/agent';
 import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
+import { listenOnStablePort } from './control-port';
 import { ensureControlToken, removeAgentInfo, writeAgentInfo } from './control-token';
 import { acquireInstanceLock } from './instance-lock';
 import { makeDataDirPrivate, restrictFilesIn } from '../private-files';
@@ -21,6 +22,7 @@ const builtRendererDir = fileURLToPath(new URL('../../dist/renderer', import.met
 export interface HostOptions {
   dataDir: string;
   settings: Settings;
+  /** Unset: the port this data directory used last (a free one the first time). 0: any free port. */
   controlPort?: number;
   logLevel?: LogLevel;
   deviceName?: string;
@@ -65,12 +67,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
     });
     const token = await ensureControlToken(options.dataDir);
     const rendererDir = options.rendererDir ?? builtRendererDir;
-    control = await startControlServer({
-      service: agent,
-      token,
-      port: options.controlPort ?? 0,
-      ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}),
-    });
+    const listen = (port: number) =>
+      startControlServer({ service: agent!, token, port, ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}) });
+    control = await listenOnStablePort(options.dataDir, options.controlPort, listen);
     await writeAgentInfo(options.dataDir, { pid: process.pid, controlUrl: control.url, startedAt: new Date().toISOString() });
     // The state database (SQLite gives its WAL files the same mode), tokens, agent.json: owner only.
     restrictFilesIn(options.dataDir);
@@ -125,8 +124,11 @@ export function describeHost(host: Host, dataDir: string): string[] {
   const folders = status.folders.map((f) => `  ${f.localPath} ⇄ ${f.remoteId}`);
   return [
     `Ferry agent running as device "${status.deviceName}" (${status.deviceId}), data in ${dataDir}`,
-    ...(folders.length ? ['Syncing:', ...folders] : ['No folders configured yet: add one in the UI or with --folder.']),
+    ...(folders.length
+      ? [status.state === 'paused' ? "Paused (resume in the UI or with 'ferry resume'); folders:" : 'Syncing:', ...folders]
+      : ['No folders configured yet: add one in the UI or with --folder.']),
     `control: ${host.control.url}`,
     `ui: ${host.control.createLoginUrl()}`,
+    `(the ui: link works once; 'ferry ui --data ${dataDir}' prints a new one)`,
   ];
 }

@@ -1,7 +1,7 @@
 import { FerryError } from '../../protocol/errors';
 import { AgentEvent, CallError, methods } from '../../preload/contract';
 import type { MethodInput, MethodName, MethodOutput } from '../../preload/contract';
-import { CONTROL_ROUTES, SseDecoder } from '../../preload/contract-http';
+import { CONTROL_ROUTES, LoginLinkReply, SseDecoder } from '../../preload/contract-http';
 import { readAgentInfo, readControlToken } from './control-token';
 
 /**
@@ -11,6 +11,8 @@ import { readAgentInfo, readControlToken } from './control-token';
 export interface ControlClient {
   readonly url: string;
   call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodOutput<M>>;
+  /** A fresh single-use sign-in link to the web UI. */
+  loginLink(): Promise<string>;
   /** The live event stream; ends when the agent closes it or `signal` aborts. */
   events(signal?: AbortSignal): AsyncGenerator<AgentEvent>;
 }
@@ -51,6 +53,13 @@ export function createControlClient(options: ControlClientOptions): ControlClien
         status: res.status,
         ...(error.data.fields ? { details: { fields: error.data.fields } } : {}),
       });
+    },
+    async loginLink() {
+      const res = await request(CONTROL_ROUTES.loginLink, { method: 'POST' });
+      const body = (await res.json().catch(() => undefined)) as { ok?: unknown; value?: unknown } | undefined;
+      const reply = LoginLinkReply.safeParse(body?.value);
+      if (body?.ok !== true || !reply.success) throw new FerryError('malformed_reply', `the agent gave no sign-in link (HTTP ${res.status})`, { status: res.status });
+      return reply.data.url;
     },
     async *events(signal) {
       const res = await request(CONTROL_ROUTES.events, { headers: { Accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });

@@ -49,6 +49,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const loginCodes = new LoginCodes(options.now);
   const streams = new Set<ServerResponse>();
   let hosts = new Set<string>();
+  let url = '';
+  const createLoginUrl = () => `${url}/${LOGIN_FRAGMENT_PREFIX}${loginCodes.create()}`;
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -77,6 +79,10 @@ export async function startControlServer(options: ControlServerOptions): Promise
       if (rawPath.startsWith(CONTROL_ROUTES.callPrefix)) {
         if (method !== 'POST') return sendMethodNotAllowed(res, 'POST');
         return call(req, res, rawPath.slice(CONTROL_ROUTES.callPrefix.length));
+      }
+      if (rawPath === CONTROL_ROUTES.loginLink) {
+        if (method !== 'POST') return sendMethodNotAllowed(res, 'POST');
+        return sendJson(res, 200, { ok: true, value: { url: createLoginUrl() } });
       }
       if (rawPath === CONTROL_ROUTES.events) {
         if (method !== 'GET') return sendMethodNotAllowed(res, 'GET');
@@ -133,14 +139,14 @@ export async function startControlServer(options: ControlServerOptions): Promise
   });
   const port = (server.address() as AddressInfo).port;
   hosts = allowedHosts(port);
-  const url = `http://${host}:${port}`;
+  url = `http://${host}:${port}`;
   log.info('control API listening', { url });
 
   return {
     url,
     port,
     createLoginCode: () => loginCodes.create(),
-    createLoginUrl: () => `${url}/${LOGIN_FRAGMENT_PREFIX}${loginCodes.create()}`,
+    createLoginUrl,
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const stream of streams) stream.end();

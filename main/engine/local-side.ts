@@ -231,6 +231,8 @@ export class LocalSide {
     this.rootTimer = this.timers.setTimeout(() => {
       this.rootTimer = null;
       if (this.stopped) return;
+      // A folder added before its root existed never got a marker: the root appearing now is it.
+      this.ensureMarker();
       const folder = this.store.folders.require(this.folderId);
       const check = checkRoot(this.root, folder.markerId);
       if (check.ok && folder.state === 'error') void this.rescan();

@@ -103,7 +103,11 @@ export interface QueueRepo {
   get(id: number): QueueItem | undefined;
   getByPath(folderId: string, path: string): QueueItem | undefined;
   list(query?: ListQuery): ListPage;
-  /** Offset paging with the total, for a UI that scrolls to any row of a long list. */
+  /**
+   * Offset paging with the total, for a UI that scrolls to any row of a long list. What needs
+   * looking at comes first: in flight, failed, waiting to retry, pending (oldest first), then
+   * done (newest first).
+   */
   page(query: { state?: QueueState; folderId?: string; offset: number; limit: number }): { items: QueueItem[]; total: number };
   countsByState(folderId?: string): Record<QueueState, number>;
   /** Pending deletes of a folder, for the mass-delete guard. */
@@ -255,7 +259,9 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
   const offsetPage = db.prepare<{ state: string | null; folderId: string | null; offset: number; limit: number }, QueueRow>(`
     SELECT * FROM queue
     WHERE (@state IS NULL OR state = @state) AND (@folderId IS NULL OR folder_id = @folderId)
-    ORDER BY id LIMIT @limit OFFSET @offset`);
+    ORDER BY CASE state WHEN 'in_flight' THEN 0 WHEN 'failed' THEN 1 WHEN 'retry_wait' THEN 2 WHEN 'pending' THEN 3 ELSE 4 END,
+      CASE WHEN state = 'done' THEN -updated_at ELSE id END, id
+    LIMIT @limit OFFSET @offset`);
   const filteredCount = db.prepare<{ state: string | null; folderId: string | null }, { n: number }>(`
     SELECT count(*) AS n FROM queue WHERE (@state IS NULL OR state = @state) AND (@folderId IS NULL OR folder_id = @folderId)`);
   const counts = db.prepare<{ folderId: string | null }, { state: QueueState; n: number }>(`

@@ -6,6 +6,8 @@ import type { ChooseFolder } from './bridge';
 export interface ApiContextValue {
   api: FerryApi;
   chooseFolder?: ChooseFolder;
+  /** Hosted by the desktop app (the preload bridge), not the headless agent in a browser. */
+  desktop?: boolean;
 }
 
 export const ApiContext = createContext<ApiContextValue | undefined>(undefined);

@@ -22,6 +22,7 @@ export function QueueRow({ item, onRetry }: { item: QueueItem; onRetry(id: numbe
       <div className="queue-row-meta">
         <span>{item.folderId}</span>
         <span>{item.op}</span>
+        {item.bytesTotal > 0 && item.state !== 'in_flight' ? <span data-testid="item-size">{formatBytes(item.bytesTotal)}</span> : null}
         <span>
           {item.attempts} {item.attempts === 1 ? 'attempt' : 'attempts'}
         </span>

@@ -6,6 +6,8 @@ import { useActivity } from '../state/useActivity';
 
 type Show = 'all' | 'conflict' | 'failed';
 
+const EMPTY: Record<Show, string> = { all: 'No activity yet.', conflict: 'No conflicts.', failed: 'No failures.' };
+
 /** Recent syncs, transfers and conflicts, newest first, live. */
 export function ActivityView() {
   const { api } = useApi();
@@ -26,7 +28,7 @@ export function ActivityView() {
         </label>
       </div>
       {error ? <div className="banner banner-error" role="alert">Could not load activity: {error.message}</div> : null}
-      {shown.length === 0 ? <p className="muted">No activity yet.</p> : null}
+      {shown.length === 0 ? <p className="muted" data-testid="activity-empty">{EMPTY[show]}</p> : null}
       <ol className="activity" aria-label="Recent activity">
         {shown.map((entry) => (
           <ActivityRow key={entry.id} entry={entry} />

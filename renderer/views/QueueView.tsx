@@ -2,11 +2,13 @@ import { useCallback, useState } from 'react';
 import type { QueueState, Status } from '../../preload/contract';
 import { useApi } from '../api/context';
 import { Counters, STATE_LABELS } from '../components/Counters';
+import { FolderProblems } from '../components/FolderProblems';
 import { MassDeleteBanner } from '../components/MassDeleteBanner';
 import { QUEUE_ROW_HEIGHT, QueueRow, QueueRowPlaceholder } from '../components/QueueRow';
 import { VirtualList } from '../components/VirtualList';
-import { formatCount, formatRate, formatRelative } from '../format';
+import { agentStateLabel, formatCount, formatRate, formatRelative } from '../format';
 import { useAction } from '../state/useAction';
+import { useNow } from '../state/useNow';
 import { useQueuePage } from '../state/useQueuePage';
 
 /** The queue window: live counts, rates and actions over a virtualised list of items. */
@@ -16,8 +18,11 @@ export function QueueView({ status }: { status: Status | undefined }) {
   const [folderFilter, setFolderFilter] = useState<string>();
   const pages = useQueuePage(api, { state: stateFilter, folderId: folderFilter });
   const action = useAction();
+  const now = useNow();
   const paused = status?.state === 'paused';
   const failed = status?.counts.failed ?? 0;
+  // Filtered by folder, the counters are that folder's.
+  const counts = folderFilter ? (status?.folders.find((f) => f.id === folderFilter)?.counts ?? status?.counts) : status?.counts;
 
   const onRange = useCallback((first: number, last: number) => pages.showRange(first, last), [pages]);
   const retryOne = useCallback((id: number) => void action.run(() => api.call('retry', { id })), [action, api]);
@@ -33,10 +38,11 @@ export function QueueView({ status }: { status: Status | undefined }) {
           onCancel={() => void action.run(() => api.call('cancelMassDelete', { folderId: folder.id }))}
         />
       ))}
+      {status ? <FolderProblems folders={status.folders} /> : null}
       <div className="toolbar">
         <div className="summary" aria-live="polite">
           <span className={`state-pill state-${status?.state ?? 'unknown'}`} data-testid="agent-state">
-            {status ? status.state : 'connecting…'}
+            {status ? agentStateLabel(status.state) : 'connecting…'}
           </span>
           {status ? (
             <span className="rates" data-testid="rates">
@@ -44,7 +50,12 @@ export function QueueView({ status }: { status: Status | undefined }) {
               {status.rates.itemsPerSec.toFixed(1)} items/s
             </span>
           ) : null}
-          {status ? <span className="muted">last sync {formatRelative(status.lastSyncAt)}</span> : null}
+          {status ? <span className="muted" data-testid="last-sync">last sync {formatRelative(status.lastSyncAt, now)}</span> : null}
+          {status?.reason && status.state !== 'error' ? (
+            <span className={`state-reason state-${status.state}`} data-testid="agent-reason">
+              {status.reason}
+            </span>
+          ) : null}
         </div>
         <div className="actions">
           <button type="button" onClick={() => void action.run(() => api.call('syncNow', {}))} disabled={!status} data-testid="sync-now">
@@ -79,7 +90,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
         </div>
       ) : null}
       <div className="filters">
-        <Counters counts={status?.counts} selected={stateFilter} onSelect={setStateFilter} />
+        <Counters counts={counts} selected={stateFilter} onSelect={setStateFilter} />
         <label className="folder-filter">
           Folder{' '}
           <select value={folderFilter ?? ''} onChange={(event) => setFolderFilter(event.target.value || undefined)} data-testid="folder-filter">

@@ -12,12 +12,12 @@ import type { FieldErrors, FolderRow, SettingsFormValues } from '../state/settin
  * Saved settings apply at once (the agent reconfigures itself; no restart).
  */
 export function SettingsView() {
-  const { api, chooseFolder } = useApi();
+  const { api, chooseFolder, desktop } = useApi();
   const [loaded, setLoaded] = useState<SettingsViewModel>();
   const [form, setForm] = useState<SettingsFormValues>();
   const [dirty, setDirty] = useState(false);
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [notice, setNotice] = useState<{ kind: 'ok' | 'error'; text: string }>();
+  const [notice, setNotice] = useState<{ kind: 'ok' | 'warn' | 'error'; text: string }>();
   const [saving, setSaving] = useState(false);
 
   useEffect(() => {
@@ -84,7 +84,8 @@ export function SettingsView() {
       setLoaded(result.value);
       setForm(formFromSettings(result.value));
       setDirty(false);
-      setNotice({ kind: 'ok', text: 'Settings saved and applied.' });
+      const warnings = result.value.warnings ?? [];
+      setNotice(warnings.length ? { kind: 'warn', text: `Settings saved and applied. Note: ${warnings.join(' ')}` } : { kind: 'ok', text: 'Settings saved and applied.' });
     } else {
       setErrors(result.error.fields ?? {});
       setNotice({ kind: 'error', text: result.error.fields ? 'The agent refused some settings (see the messages below).' : result.error.message });
@@ -102,17 +103,12 @@ export function SettingsView() {
       }}
     >
       <h2>Settings</h2>
-      {notice ? (
-        <div className={`banner ${notice.kind === 'ok' ? 'banner-ok' : 'banner-error'}`} role={notice.kind === 'ok' ? 'status' : 'alert'} data-testid="settings-notice">
-          {notice.text}
-        </div>
-      ) : null}
       <FieldError name="_" error={shown._} />
 
       <fieldset>
         <legend>Server</legend>
         <Field name="serverUrl" label="Server URL" error={shown.serverUrl}>
-          {(props) => <input {...props} type="url" value={form.serverUrl} onChange={(e) => edit({ serverUrl: e.target.value })} placeholder="https://sync.example.com" />}
+          {(props) => <input {...props} type="url" value={form.serverUrl} onChange={(e) => edit({ serverUrl: e.target.value })} placeholder="e.g. https://sync.example.com" />}
         </Field>
         <Field
           name="token"
@@ -130,13 +126,18 @@ export function SettingsView() {
         <ul className="folder-list" aria-label="Synced folders">
           {form.folders.map((folder, index) => (
             <li key={index} className="folder-row" data-testid="folder-row">
-              <Field name={`folders.${index}.localPath`} label="Local folder" error={shown[`folders.${index}.localPath`]}>
+              <Field
+                name={`folders.${index}.localPath`}
+                label="Local folder"
+                error={shown[`folders.${index}.localPath`]}
+                hint={chooseFolder ? undefined : "The folder's full path on the agent's machine; ~ is your home folder."}
+              >
                 {(props) => (
-                  <input {...props} value={folder.localPath} readOnly={Boolean(chooseFolder)} onChange={(e) => editFolder(index, { localPath: e.target.value })} placeholder="/home/me/Documents" />
+                  <input {...props} value={folder.localPath} readOnly={Boolean(chooseFolder)} onChange={(e) => editFolder(index, { localPath: e.target.value })} placeholder="e.g. ~/Documents" />
                 )}
               </Field>
               <Field name={`folders.${index}.remoteId`} label="Remote folder id" error={shown[`folders.${index}.remoteId`]}>
-                {(props) => <input {...props} value={folder.remoteId} onChange={(e) => editFolder(index, { remoteId: e.target.value })} placeholder="documents" />}
+                {(props) => <input {...props} value={folder.remoteId} onChange={(e) => editFolder(index, { remoteId: e.target.value })} placeholder="e.g. documents" />}
               </Field>
               <button type="button" className="link danger" onClick={() => edit({ folders: form.folders.filter((_, i) => i !== index) })} aria-label={`Remove folder ${folder.localPath || index + 1}`} data-testid="remove-folder">
                 Remove
@@ -159,7 +160,7 @@ export function SettingsView() {
           <Field name="retryLimit" label="Retries before an item fails" error={shown.retryLimit} hint="0–10">
             {(props) => <input {...props} inputMode="numeric" value={form.retryLimit} onChange={(e) => edit({ retryLimit: e.target.value })} />}
           </Field>
-          <Field name="bandwidthLimit" label="Upload limit (KB/s)" error={shown.bandwidthLimit} hint="0 means no limit">
+          <Field name="bandwidthLimit" label="Upload limit (KB/s)" error={shown.bandwidthLimit} hint="1 KB = 1000 bytes; 0 means no limit (command line: --bandwidth-limit 500K)">
             {(props) => <input {...props} inputMode="numeric" value={form.bandwidthLimitKBps} onChange={(e) => edit({ bandwidthLimitKBps: e.target.value })} />}
           </Field>
         </div>
@@ -182,14 +183,30 @@ export function SettingsView() {
 
       <fieldset>
         <legend>Desktop</legend>
-        <label className="check">
-          <input type="checkbox" checked={form.startAtLogin} onChange={(e) => edit({ startAtLogin: e.target.checked })} data-testid="field-startAtLogin" /> Start Ferry at login
-        </label>
-        <label className="check">
-          <input type="checkbox" checked={form.notifications} onChange={(e) => edit({ notifications: e.target.checked })} data-testid="field-notifications" /> Show notifications
-        </label>
+        {desktop ? (
+          <label className="check">
+            <input type="checkbox" checked={form.startAtLogin} onChange={(e) => edit({ startAtLogin: e.target.checked })} data-testid="field-startAtLogin" /> Start Ferry at login
+          </label>
+        ) : (
+          <p className="hint" data-testid="start-at-login-headless">
+            Start at login and notifications belong to the desktop app: the headless agent starts however you run it (a service, a login
+            script).
+          </p>
+        )}
+        {desktop ? (
+          <label className="check">
+            <input type="checkbox" checked={form.notifications} onChange={(e) => edit({ notifications: e.target.checked })} data-testid="field-notifications" /> Show
+            notifications
+          </label>
+        ) : null}
       </fieldset>
 
+      {/* Beside Save, where the eyes are after a click (the form scrolls). */}
+      {notice ? (
+        <div className={`banner banner-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="settings-notice">
+          {notice.text}
+        </div>
+      ) : null}
       <div className="form-actions">
         <button type="submit" className="primary" disabled={saving} data-testid="settings-save">
           {saving ? 'Saving…' : 'Save'}

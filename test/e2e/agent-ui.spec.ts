@@ -179,11 +179,12 @@ test('Pause holds new files pending; Resume completes them', async ({ page, star
   write(docs, 'while-paused.txt', 'written while paused');
   await expect(row(page, 'while-paused.txt')).toHaveAttribute('data-state', 'pending');
   await expect(counter(page, 'pending')).toHaveAttribute('data-count', '1');
-  // Sync now while paused rescans and kicks the pusher; a second file is scanned and queued
-  // after that: all the while the first one must not move.
+  // Sync now while paused does not pretend: it says the agent is paused. A second file is
+  // scanned and queued after that: all the while the first one must not move.
   const syncNowAnswer = page.waitForResponse((res) => res.url().endsWith('/api/call/syncNow'));
   await page.getByTestId('sync-now').click();
-  expect((await syncNowAnswer).status()).toBe(200);
+  expect((await syncNowAnswer).status()).toBe(409);
+  await expect(page.getByTestId('action-error')).toContainText('Ferry is paused: resume it to sync');
   write(docs, 'later.txt', 'also while paused');
   await expect(row(page, 'later.txt')).toHaveAttribute('data-state', 'pending');
   await expect(counter(page, 'pending')).toHaveAttribute('data-count', '2');
@@ -330,6 +331,15 @@ test('screenshots of the queue and settings windows', async ({ page, startRig })
   await expect(counter(page, 'done')).toHaveAttribute('data-count', String(done.length + 2));
   await expect(counter(page, 'failed')).toHaveAttribute('data-count', String(failed.length));
   await expect(counter(page, 'pending')).toHaveAttribute('data-count', String(pending.length));
+  // The folder filter narrows the counters to that folder (issue 24 item 10).
+  await page.getByTestId('folder-filter').selectOption('photos');
+  await expect(counter(page, 'failed')).toHaveAttribute('data-count', String(failed.length));
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', '0');
+  await expect(counter(page, 'pending')).toHaveAttribute('data-count', '0');
+  await page.getByTestId('folder-filter').selectOption('');
+  // Failed items come before pending and done ones, each row with its size.
+  await expect(page.getByTestId('queue-row').first()).toHaveAttribute('data-state', 'failed');
+  await expect(row(page, 'README.md')).toContainText('400 B');
   mkdirSync(screenshots, { recursive: true });
   await page.screenshot({ path: path.join(screenshots, 'queue.png') });
 
@@ -340,4 +350,118 @@ test('screenshots of the queue and settings windows', async ({ page, startRig })
   await page.setViewportSize({ width: 1200, height: 1260 });
   await page.locator('form.settings-view').evaluate((form) => form.scrollTo(0, 0));
   await page.screenshot({ path: path.join(screenshots, 'settings.png') });
+});
+
+// ── issue 24: states that tell the truth, and getting back into the UI ──
+
+test('a refused token shows as "sign-in refused" with its reason, and clears within seconds once corrected', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('field-token').fill('not-the-token');
+  await page.getByTestId('settings-save').click();
+  await expect(page.getByTestId('settings-notice')).toHaveText('Settings saved and applied.');
+  await page.getByTestId('nav-queue').click();
+  write(rig.folder('docs'), 'waiting.txt', 'goes up once the token is right');
+  await expect(page.getByTestId('agent-state')).toHaveText('sign-in refused');
+  await expect(page.getByTestId('agent-reason')).toContainText('refused the token');
+  await page.screenshot({ path: path.join(rig.dir, 'auth-failed.png') });
+
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('field-token').fill(rig.server.token);
+  await page.getByTestId('settings-save').click();
+  await page.getByTestId('nav-queue').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('idle', { timeout: 10_000 });
+  await expect(page.getByTestId('agent-reason')).toHaveCount(0);
+  await expect(row(page, 'waiting.txt')).toHaveAttribute('data-state', 'done');
+});
+
+test('a server that stops answering shows offline with its reason; it turns idle again on its own', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  await pullerParked(rig);
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+  await rig.proxy.goOffline();
+  // Nothing to upload: only the pull Sync now starts finds the server gone.
+  await page.getByTestId('sync-now').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('offline');
+  await expect(page.getByTestId('agent-reason')).toContainText('unreachable');
+  await rig.proxy.goOnline();
+  await expect(page.getByTestId('agent-state')).toHaveText('idle', { timeout: 15_000 });
+});
+
+test('a folder that does not exist: a warning at save, its reason on the queue page, and it recovers once created', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  const later = path.join(rig.dir, 'Later');
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('add-folder').click();
+  await page.getByTestId('field-folders.1.localPath').fill(later);
+  await page.getByTestId('field-folders.1.remoteId').fill('later');
+  await page.getByTestId('settings-save').click();
+  await expect(page.getByTestId('settings-notice')).toContainText(`${later} does not exist (yet)`);
+
+  await page.getByTestId('nav-queue').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('error');
+  await expect(page.locator('[data-testid="folder-problem"][data-folder="later"]')).toContainText(later);
+  mkdirSync(later);
+  write(later, 'hello.txt', 'the folder exists now');
+  await expect(page.getByTestId('folder-problem')).toHaveCount(0, { timeout: 20_000 });
+  await expect(row(page, 'hello.txt')).toHaveAttribute('data-state', 'done');
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+});
+
+test('Pause stops an upload in flight at once; the upload shows first with its size; rates fall to zero; last sync ticks', async ({ page, startRig }) => {
+  const rig = await startRig({ settings: { bandwidthLimit: 2_000_000 } });
+  await signIn(page, rig);
+  const docs = rig.folder('docs');
+  for (const name of ['a.txt', 'b.txt', 'c.txt']) write(docs, name, name);
+  for (const name of ['a.txt', 'b.txt', 'c.txt']) await expect(row(page, name)).toHaveAttribute('data-state', 'done');
+  writeFileSync(path.join(docs, 'video.bin'), Buffer.alloc(12_000_000, 7));
+  // In flight, it is the first row, above the done ones, with its progress and size.
+  await expect(page.getByTestId('queue-row').first()).toHaveAttribute('data-path', 'video.bin');
+  await expect(row(page, 'video.bin')).toHaveAttribute('data-state', 'in_flight');
+  await expect(row(page, 'video.bin')).toContainText('/ 12.0 MB');
+
+  await page.getByTestId('pause').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('paused');
+  // At 2 MB/s the upload needs seconds more: pending at once means it was stopped.
+  await expect(row(page, 'video.bin')).toHaveAttribute('data-state', 'pending', { timeout: 3_000 });
+  await expect(page.getByTestId('rates')).toHaveText('↑ 0 B/s · ↓ 0 B/s · 0.0 items/s');
+  await expect(row(page, 'video.bin')).toContainText('12.0 MB');
+
+  await page.getByTestId('resume').click();
+  await expect(row(page, 'video.bin')).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  expect((await serverFiles(rig, 'docs'))['video.bin']).toBe(12_000_000);
+  // Nothing moves any more: the rates say so without any other change, and "last sync" moves on.
+  await expect(page.getByTestId('rates')).toHaveText('↑ 0 B/s · ↓ 0 B/s · 0.0 items/s', { timeout: 10_000 });
+  await expect(page.getByTestId('last-sync')).toHaveText(/last sync \d+ s ago/, { timeout: 10_000 });
+});
+
+test('an open tab finds the agent again after a restart, on the same port', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  const before = rig.host.control.url;
+  await rig.restartHost();
+  expect(rig.host.control.url).toBe(before);
+  await expect(page.getByTestId('reconnecting')).toHaveCount(0, { timeout: 20_000 });
+  write(rig.folder('docs'), 'after-restart.txt', 'seen by the same tab');
+  await expect(row(page, 'after-restart.txt')).toHaveAttribute('data-state', 'done');
+  await expect(page.getByTestId('last-sync')).not.toHaveText('last sync never');
+});
+
+test('Activity says when a filter has nothing to show', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  write(rig.folder('docs'), 'x.txt', 'x');
+  await expect(row(page, 'x.txt')).toHaveAttribute('data-state', 'done');
+  await page.getByTestId('nav-activity').click();
+  await expect(page.getByTestId('activity-row').first()).toBeVisible();
+  await page.getByTestId('activity-filter').selectOption('conflict');
+  await expect(page.getByTestId('activity-empty')).toHaveText('No conflicts.');
+  await page.getByTestId('nav-settings').click();
+  // The headless agent cannot start at login: the page says so instead of offering it.
+  await expect(page.getByTestId('field-startAtLogin')).toHaveCount(0);
+  await expect(page.getByTestId('start-at-login-headless')).toBeVisible();
 });

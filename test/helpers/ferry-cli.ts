@@ -15,9 +15,10 @@ export interface RunningFerry {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnFerry(args: string[], env: Record<string, string> = {}): RunningFerry {
+export function spawnFerry(args: string[], env: Record<string, string> = {}, options: { cwd?: string } = {}): RunningFerry {
   const child = spawn(process.execPath, [bin, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env },
   });
   let out = '';

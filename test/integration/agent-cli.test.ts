@@ -64,10 +64,31 @@ describe('ferry agent and its CLI clients', () => {
   it('pauses and resumes through the CLI', async () => {
     expect((await runFerry(['pause', '--data', dataDir])).code).toBe(0);
     expect((await status()).state).toBe('paused');
+    // Sync now cannot sync while paused: it says so and fails rather than answer "requested".
+    const syncWhilePaused = await runFerry(['sync-now', '--data', dataDir]);
+    expect(syncWhilePaused.code).toBe(1);
+    expect(syncWhilePaused.stderr).toMatch(/paused: resume it/);
     writeFileSync(path.join(folder, 'during-pause.txt'), 'waits');
     await waitFor(async () => (await status()).counts.pending === 1, { timeoutMs: 10_000 });
     expect((await runFerry(['resume', '--data', dataDir])).code).toBe(0);
     await waitFor(async () => (await status()).counts.done >= 3, { timeoutMs: 15_000 });
+    // Each CLI run is a Node start: seconds apiece on a loaded machine.
+  }, 90_000);
+
+  it('ferry ui prints a fresh single-use sign-in link each time', async () => {
+    const links = await Promise.all([runFerry(['ui', '--data', dataDir]), runFerry(['ui', '--data', dataDir])]);
+    const urls = links.map((run) => {
+      expect(run.code, run.stderr).toBe(0);
+      return run.stdout.match(/^ui: (http:\/\/127\.0\.0\.1:\d+\/#login=[\w-]+)$/m)![1]!;
+    });
+    expect(urls[0]).not.toBe(urls[1]);
+    const { origin, hash } = new URL(urls[0]!);
+    const trade = (code: string) =>
+      fetch(`${origin}/api/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }) });
+    const code = hash.slice('#login='.length);
+    expect((await trade(code)).status).toBe(200);
+    // Single use: the same link is refused the second time.
+    expect((await trade(code)).status).toBe(401);
   });
 
   it('sync-now answers and retry --all reports how many it retried', async () => {
@@ -94,7 +115,7 @@ describe('ferry agent and its CLI clients', () => {
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(/Cancelled: the 6 files/);
     await waitFor(() => extra.every((name) => existsSync(path.join(folder, name))), { timeoutMs: 15_000 });
-  });
+  }, 90_000);
 
   it('refuses a second agent on the same data directory', async () => {
     const second = await runFerry(['agent', '--data', dataDir, '--server', serverUrl, '--token', token, '--folder', `${folder}=docs`]);
@@ -117,6 +138,17 @@ describe('ferry agent and its CLI clients', () => {
     const after = await runFerry(['status', '--data', dataDir]);
     expect(after.code).toBe(1);
     expect(after.stderr).toMatch(/No Ferry agent is running/);
+  });
+
+  it('comes back on the same control port, so an open tab finds it again', async () => {
+    const before = readFileSync(path.join(dataDir, 'control-port'), 'utf8').trim();
+    expect(agent.stdout()).toContain(`control: http://127.0.0.1:${before}`);
+    const again = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--token', token, '--folder', `${folder}=docs`]);
+    try {
+      expect((await again.line(/^control: (\S+)$/))[1]).toBe(`http://127.0.0.1:${before}`);
+    } finally {
+      await again.stop();
+    }
   });
 });
 

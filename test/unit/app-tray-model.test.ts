@@ -30,6 +30,13 @@ describe('tray icon per state, theme and platform', () => {
     expect(trayModel(input({ status: status({ state: 'offline' }), dark: true })).iconName).toBe('offline-dark.png');
     expect(trayModel(input({ status: null })).iconName).toBe('idle-light.png');
   });
+
+  it('shows a refused token with the error icon and says what to do, unlike offline', () => {
+    const refused = trayModel(input({ status: status({ state: 'auth_failed' }), dark: true }));
+    expect(refused.iconName).toBe('error-dark.png');
+    expect(refused.tooltip).toBe('The server refused the token: check it in Settings');
+    expect(trayTooltip(status({ state: 'offline' }))).toBe('Offline, waiting for the server');
+  });
 });
 
 describe('tray tooltip', () => {

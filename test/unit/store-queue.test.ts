@@ -48,6 +48,20 @@ describe('durable queue', () => {
     expect(page.items[0]).toMatchObject({ path: 'a.txt', size: 2, bytesTotal: 2, contentHash: 'h2', generation: 2, state: 'pending' });
   });
 
+  it('pages what needs looking at first: in flight, failed, pending, then done newest first (issue 24 item 9)', () => {
+    for (const name of ['done-old', 'done-new', 'failed', 'pending', 'flying']) store.queue.enqueue(upsert(name));
+    const [doneOld, doneNew, failed, , flying] = store.queue.claim({ limit: 5 });
+    store.queue.complete(doneOld!, { revision: 'r1' });
+    clock.advance(1000);
+    store.queue.complete(doneNew!, { revision: 'r2' });
+    store.queue.fail(failed!, { code: 'x', message: 'broken' }, null);
+    store.queue.recoverInFlight();
+    store.queue.claim({ limit: 1 }); // done-old, done-new, failed are not pending: this takes "pending"
+    const order = store.queue.page({ offset: 0, limit: 10 }).items.map((i) => `${i.path}:${i.state}`);
+    expect(order).toEqual(['pending:in_flight', 'failed:failed', 'flying:pending', 'done-new:done', 'done-old:done']);
+    expect(flying).toBeDefined();
+  });
+
   it('create then delete before upload leaves nothing', () => {
     store.queue.enqueue(upsert('new.txt'));
     expect(store.queue.enqueue(del('new.txt', null))).toBe('cancelled');

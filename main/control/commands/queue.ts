@@ -47,13 +47,17 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       offset: offset.value ?? 0,
     };
     const page = await client.call('listQueue', query);
-    io.out(values.json ? json(page) : formatQueuePage(page, query.offset));
+    io.out(values.json ? json(page) : formatQueuePage(page, query.offset, query.state));
     return EXIT_OK;
   });
 }
 
-export function formatQueuePage(page: QueuePage, offset: number): string {
-  if (page.items.length === 0) return page.total === 0 ? 'The queue is empty.' : `No items at offset ${offset} (${page.total} in total).`;
+export function formatQueuePage(page: QueuePage, offset: number, state?: QueueState): string {
+  if (page.items.length === 0) {
+    if (page.total > 0) return `No items at offset ${offset} (${page.total} in total).`;
+    // A filter with no match is not an empty queue.
+    return state ? `No ${state.replace('_', ' ')} items.` : 'The queue is empty.';
+  }
   const rows = page.items.map((item) => [
     String(item.id),
     item.state,

@@ -32,4 +32,5 @@ registerCommands({
   resume: { summary: COMMAND_SUMMARIES.resume, load: clientCommand('resume') },
   retry: { summary: COMMAND_SUMMARIES.retry, load: clientCommand('retry') },
   'mass-delete': { summary: COMMAND_SUMMARIES.massDelete, load: clientCommand('mass-delete') },
+  ui: { summary: COMMAND_SUMMARIES.ui, load: clientCommand('ui') },
 });

@@ -38,12 +38,12 @@ export const definition = {
     ['--token T', 'the token itself: every local user sees it in ps (a warning says so)'],
     ['--folder LOCAL[=REMOTE_ID]', 'a folder to sync; repeat for several; the remote id defaults to the folder name'],
     ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
-    ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default 0: pick a free one)'],
+    ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default: the one this DIR used last, so a tab or bookmark keeps working; 0: any free port)'],
     ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info); logs go to DIR/logs/agent.log and the console`],
     ['--device-name NAME', 'how this device is named in conflict copies (default: the host name)'],
     ['--concurrency N', 'parallel uploads (default 4)'],
     ['--retry-limit N', 'retries of a retryable error before an item fails (default 3)'],
-    ['--bandwidth-limit N', 'upload limit in bytes per second (default 0: none)'],
+    ['--bandwidth-limit N', 'upload limit per second: bytes, or with a unit like the settings window: 500K (KB/s), 2M (MB/s); 1 KB = 1000 bytes (default 0: none)'],
     ['-h, --help', 'show this help'],
   ],
   examples: [
@@ -55,16 +55,20 @@ export const definition = {
 type Values = Partial<Record<keyof typeof options, string | string[] | boolean>>;
 
 /** Flags → the settings layer they stand for (numbers stay strings' numbers: the schema checks them). */
-function flagSettings(values: Values, cwd: string, token: string | undefined): PartialSettings {
+export function flagSettings(values: Values, cwd: string, token: string | undefined): PartialSettings {
   const num = (v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v);
   const folders = values.folder as string[] | undefined;
+  const rate = (v: unknown) => {
+    const m = typeof v === 'string' ? /^(\d+)\s*([kKmM]?)(?:B\/s)?$/.exec(v.trim()) : null;
+    return m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1000 : 1_000_000) : v;
+  };
   return {
     serverUrl: values.server,
     token,
     folders: folders?.map((f, i) => parseFolderFlag(f, cwd, i)),
     concurrency: num(values.concurrency),
     retryLimit: num(values['retry-limit']),
-    bandwidthLimit: num(values['bandwidth-limit']),
+    bandwidthLimit: rate(values['bandwidth-limit']),
   };
 }
 
@@ -77,8 +81,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
     return usageError(definition, io, `--log-level must be one of ${LOG_LEVELS.join(', ')}`).code;
   }
-  const controlPort = values['control-port'] === undefined ? 0 : Number(values['control-port']);
-  if (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535) {
+  const controlPort = values['control-port'] === undefined ? undefined : Number(values['control-port']);
+  if (controlPort !== undefined && (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535)) {
     return usageError(definition, io, '--control-port must be a port number from 0 to 65535').code;
   }
   const dataDir = path.resolve(values.data);
@@ -98,7 +102,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     const host = await startHost({
       dataDir,
       settings,
-      controlPort,
+      ...(controlPort !== undefined ? { controlPort } : {}),
       ...(logLevel ? { logLevel } : {}),
       ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}),
     });

@@ -31,7 +31,7 @@ export const definition = {
     ['--data DIR', 'where Ferry keeps its state (default: $FERRY_HOME or ~/.ferry); the server keeps its data in DIR/server'],
     ['--folder LOCAL[=REMOTE_ID]', 'the folder to sync (default: ~/Ferry)'],
     ['--port N', "the embedded server's port on 127.0.0.1 (default 0: pick a free one)"],
-    ['--control-port N', "the control API and web UI's port on 127.0.0.1 (default 0)"],
+    ['--control-port N', "the control API and web UI's port on 127.0.0.1 (default: the one this data directory used last)"],
     ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info)`],
     ['-h, --help', 'show this help'],
   ],
@@ -53,7 +53,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     return usageError(definition, io, `--log-level must be one of ${LOG_LEVELS.join(', ')}`).code;
   }
   const port = portFlag(values.port);
-  const controlPort = portFlag(values['control-port']);
+  const controlPort = values['control-port'] === undefined ? 'stable' : portFlag(values['control-port']);
   if (port === undefined || controlPort === undefined) return usageError(definition, io, 'ports are numbers from 0 to 65535').code;
 
   const dataDir = path.resolve(values.data ?? process.env.FERRY_HOME ?? path.join(os.homedir(), '.ferry'));
@@ -80,13 +80,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     const host = await startHost({
       dataDir,
       settings,
-      controlPort,
+      ...(controlPort === 'stable' ? {} : { controlPort }),
       ...(logLevel ? { logLevel } : {}),
       onStop: () => server.close(),
     });
     io.out(`Ferry is running headless with an embedded reference server at ${server.url} (data in ${serverDir}).`);
     for (const line of describeHost(host, dataDir)) io.out(line);
-    io.out('Open the ui: link above in a browser. Stop with Ctrl+C.');
+    io.out(`Open the ui: link above in a browser (it works once; \`ferry ui --data ${dataDir}\` prints a new one). Stop with Ctrl+C.`);
     return await stopOnSignals(host, io.out);
   } catch (error) {
     await server.close();

@@ -26,7 +26,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 export function formatStatus(status: Status): string {
   const { counts, rates } = status;
   const lines = [
-    `Agent:     ${status.state} (device ${status.deviceName}, ${status.deviceId})`,
+    `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId})`,
     `Queue:     ${counts.pending} pending, ${counts.in_flight} in flight, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,
     `Rates:     up ${formatBytes(rates.uploadBytesPerSec)}/s, down ${formatBytes(rates.downloadBytesPerSec)}/s, ${rates.itemsPerSec.toFixed(1)} items/s`,
     `Last sync: ${status.lastSyncAt ?? 'never'}`,

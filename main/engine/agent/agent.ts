@@ -21,8 +21,10 @@ import { openStore, type Store } from '../../store';
 import { LocalSide, type LocalSideOptions } from '../local-side';
 import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
+import { ConnectionWatch, observeRemote } from './connection';
 import { AgentEventBus } from './events';
 import { RateMeter } from './rate-meter';
+import { agentStateOf, loadLastSync, saveLastSync, settingsWarnings } from './status-parts';
 import { activityView, queueItemView } from './views';
 
 /**
@@ -61,6 +63,8 @@ interface Engine {
   remote: SyncApiClient;
   pusher: Pusher;
   puller: Puller;
+  /** Online, offline or refused token, from every request the engine makes. */
+  watch: ConnectionWatch;
   offs: Array<() => void>;
 }
 
@@ -88,11 +92,17 @@ function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
   };
 }
 
+/** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
+function expandHome<F extends { localPath: string }>(folder: F): F {
+  const m = /^~(?=$|[\\/])/.exec(folder.localPath);
+  return m ? { ...folder, localPath: path.join(os.homedir(), folder.localPath.slice(1)) } : folder;
+}
+
 function validateFolders(settings: Settings): void {
   const fields: Record<string, string> = {};
   const roots = settings.folders.map((f) => path.resolve(f.localPath));
   settings.folders.forEach((folder, i) => {
-    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'must be an absolute path';
+    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'use a full path, such as /home/me/Documents or ~/Documents';
     settings.folders.forEach((other, j) => {
       if (j >= i) return;
       if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by folders.${j}`;
@@ -122,16 +132,17 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   let paused = store.settings.get(PAUSED_KEY) === '1';
   let started = false;
   const locals = new Map<string, LocalSide>();
-  const lastSync = new Map<string, number>();
+  const lastSync = loadLastSync(store.settings);
   /** Pulls the UI asked for and that have not settled yet ("Sync now" shows as syncing). */
   let pullsRunning = 0;
   /** Conflicted queue items (id:generation) already looked at again right after their pull. */
   const recheckedConflicts = new Set<string>();
   /** Bytes of each in-flight upload seen so far, so progress events add only the difference. */
   const progressSeen = new Map<number, number>();
-  let lastSyncAt: number | null = null;
-  let online = true;
+  let lastSyncAt: number | null = Math.max(0, ...lastSync.values()) || null;
+  let lastSyncSaved = 0;
   let run: RunProgressEvent | null = null;
+  let rateTicker: NodeJS.Timeout | null = null;
   const rates = { upload: new RateMeter(), download: new RateMeter(), items: new RateMeter() };
 
   const bus = new AgentEventBus({
@@ -148,6 +159,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const now = Date.now();
     lastSync.set(folderId, now);
     lastSyncAt = now;
+    // Kept across restarts; written at most once a second (a run completes thousands a second).
+    if (now - lastSyncSaved >= 1000) {
+      lastSyncSaved = now;
+      saveLastSync(store.settings, lastSync);
+    }
   };
 
   // ── folders ──
@@ -230,7 +246,19 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   // ── engine (push + pull) ──
 
   function buildEngine(): Engine {
-    const remote = new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId });
+    const watch: ConnectionWatch = new ConnectionWatch({
+      probe: () => remote.probe(),
+      onChange: (link) => {
+        log.info('sync server link', { state: link.state, reason: 'reason' in link ? link.reason : undefined });
+        if (link.state === 'online') {
+          // Back: uploads waiting on the pusher's own probe and pulls in backoff go now.
+          pusher.kick();
+          if (pusher.status().connectivity === 'online' && !paused) puller.setOnline(true);
+        }
+        bus.statusChanged();
+      },
+    });
+    const remote = observeRemote(new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId }), watch);
     const pusher = createPusher({
       store,
       remote,
@@ -289,8 +317,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         bus.statusChanged();
       }),
       pusher.on('connectivity', ({ state }) => {
-        online = state === 'online';
-        puller.setOnline(online);
+        puller.setOnline(state === 'online');
         bus.statusChanged();
       }),
     ];
@@ -311,7 +338,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     puller.events.on('pulled', onPulled);
     puller.events.on('paused', onPaused);
     offs.push(() => puller.events.off('pulled', onPulled), () => puller.events.off('paused', onPaused));
-    return { remote, pusher, puller, offs };
+    return { remote, pusher, puller, watch, offs };
   }
 
   function recordPushActivity(event: { folderId: string; path: string; op: 'upsert' | 'delete'; state: string; message?: string; code?: string }) {
@@ -330,10 +357,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   async function startEngine(): Promise<void> {
     engine = buildEngine();
     await ensureRemoteFolders(engine.remote, settings.folders.map((f) => f.remoteId));
-    await engine.pusher.start();
-    if (paused) {
-      engine.pusher.pause();
-    } else {
+    // Paused, nothing is sent: the pusher starts at Resume.
+    if (!paused) {
+      await engine.pusher.start();
       engine.puller.start();
     }
   }
@@ -343,6 +369,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     engine = null;
     if (!current) return;
     for (const off of current.offs) off();
+    current.watch.stop();
+    await pauseWork;
     await Promise.allSettled([current.pusher.stop(), current.puller.stop()]);
     current.remote.close();
   }
@@ -371,6 +399,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         // Counted only for a held folder: status goes out several times a second.
         pendingDelete: folder.state === 'paused_mass_delete' ? pendingDeleteOf(folder.id) : null,
+        counts: store.queue.countsByState(folder.id),
       };
     });
   }
@@ -384,24 +413,19 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       (push?.inFlight ?? 0) > 0 ||
       pullsRunning > 0 ||
       folders.some((f) => f.state === 'scanning');
-    const state = paused
-      ? 'paused'
-      : !online
-        ? 'offline'
-        : folders.some((f) => f.state === 'error' || f.state === 'paused_mass_delete')
-          ? 'error'
-          : busy
-            ? 'syncing'
-            : 'idle';
+    const { state, reason } = agentStateOf({ paused, link: engine?.watch.current ?? { state: 'online' }, folders, busy });
+    // Paused, nothing moves: the rates say so at once rather than fading over the window.
+    const rate = (meter: RateMeter) => (paused ? 0 : meter.perSecond());
     return {
       state,
+      reason,
       counts,
       folders,
       lastSyncAt: lastSyncAt ? new Date(lastSyncAt).toISOString() : null,
       rates: {
-        uploadBytesPerSec: rates.upload.perSecond(),
-        downloadBytesPerSec: rates.download.perSecond(),
-        itemsPerSec: rates.items.perSecond(),
+        uploadBytesPerSec: rate(rates.upload),
+        downloadBytesPerSec: rate(rates.download),
+        itemsPerSec: rate(rates.items),
       },
       run: run ? { name: run.run, itemsLeft: counts.pending + counts.in_flight, bytesLeft: store.queue.pendingBytes() } : null,
       deviceId,
@@ -420,7 +444,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     // The stored token belongs to the stored server: a new address gets no token but the one
     // sent with it (none is 'enter the server token'), so it never reaches another host.
     const keptToken = update.serverUrl === settings.serverUrl ? settings.token : '';
-    const candidate = Settings.safeParse({ ...update, token: update.token ? update.token : keptToken });
+    const candidate = Settings.safeParse({ ...update, folders: update.folders.map(expandHome), token: update.token ? update.token : keptToken });
     if (!candidate.success) {
       const fields = fieldErrors(candidate.error);
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
@@ -455,7 +479,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const view = settingsView();
     bus.emit({ type: 'settings', settings: view });
     bus.statusChanged();
-    return view;
+    const warnings = settingsWarnings(next);
+    return warnings.length ? { ...view, warnings } : view;
   }
 
   // ── actions ──
@@ -472,36 +497,48 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   function syncNow(folderId?: string): void {
     const current = requireEngine();
     if (folderId !== undefined) requireFolder(folderId);
+    if (paused) throw new FerryError('paused', 'Ferry is paused: resume it to sync', { status: 409 });
+    void current.watch.checkNow();
     const ids = folderId ? [folderId] : store.folders.list().map((f) => f.id);
     for (const id of ids) {
       void locals.get(id)?.rescan().then(() => current.pusher.kick());
-      if (!paused) {
-        pullsRunning++;
-        current.puller
-          .pullNow(id)
-          .catch((error) => log.warn('pull failed', { folder: id, error: asFerryError(error).message }))
-          .finally(() => {
-            pullsRunning--;
-            bus.statusChanged();
-          });
-      }
+      pullsRunning++;
+      current.puller
+        .pullNow(id)
+        .catch((error) => log.warn('pull failed', { folder: id, error: asFerryError(error).message }))
+        .finally(() => {
+          pullsRunning--;
+          bus.statusChanged();
+        });
     }
     current.pusher.kick();
     bus.statusChanged();
   }
 
+  /** Pushes stopping or starting for Pause and Resume, one after the other. */
+  let pauseWork: Promise<void> = Promise.resolve();
+
   function setPaused(value: boolean): void {
+    if (paused === value) return;
     paused = value;
     store.settings.set(PAUSED_KEY, value ? '1' : '0');
     const current = engine;
     if (current) {
-      if (value) {
-        current.pusher.pause();
-        void current.puller.stop();
-      } else {
-        current.pusher.resume();
-        current.puller.start();
-      }
+      pauseWork = pauseWork
+        .then(async () => {
+          if (value) {
+            // Nothing more is sent: uploads and downloads in flight are aborted, and what
+            // they held goes back to pending. Blocks already on the server are not sent again.
+            await Promise.all([current.pusher.stop(), current.puller.stop()]);
+            store.queue.recoverInFlight();
+          } else if (engine === current) {
+            await current.pusher.start();
+            current.puller.start();
+            await current.watch.checkNow();
+          }
+        })
+        .catch((error) => log.error('pause or resume failed', { error: asFerryError(error).message }))
+        .finally(() => bus.statusChanged());
     }
     bus.statusChanged();
   }
@@ -591,15 +628,25 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       syncFolderRows();
       await startEngine();
       for (const folder of store.folders.list()) startLocal(folder.id);
+      // Rates fall to zero once nothing moves: the UI hears so while they fall, not only at the next change.
+      let moving = false;
+      rateTicker = setInterval(() => {
+        const now = rates.upload.perSecond() + rates.download.perSecond() + rates.items.perSecond() > 0;
+        if (now || moving) bus.statusChanged();
+        moving = now;
+      }, 1000);
+      rateTicker.unref();
       log.info('agent started', { device: deviceId, folders: settings.folders.length, paused });
       bus.statusChanged();
     },
     async stop() {
       if (!started) return store.close();
       started = false;
+      if (rateTicker) clearInterval(rateTicker);
       await Promise.allSettled([...locals.keys()].map((id) => stopLocal(id)));
       await stopEngine();
       bus.close();
+      saveLastSync(store.settings, lastSync);
       store.close();
       log.info('agent stopped');
     },

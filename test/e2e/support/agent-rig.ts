@@ -56,6 +56,8 @@ export interface Rig {
   /** Another device writing straight to the server (not through the proxy). */
   remote: RemoteWriter;
   loginUrl(): string;
+  /** Stops the agent and starts it again on the same data directory (rig.host is the new one). */
+  restartHost(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,7 +92,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       return { localPath, remoteId };
     });
     const settings: Settings = testSettings(proxy.url, server.token, folders, options.settings);
-    const host = await startHost({
+    const hostOptions: HostOptions = {
       dataDir: path.join(dir, 'agent'),
       settings,
       logLevel,
@@ -101,7 +103,8 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         push: { backoffBaseMs: 100, backoffCapMs: 300, lingerMs: 20, ...options.tuning?.push },
         pull: { pollTimeoutSec: LONG_POLL_HOLD_SEC, fallbackIntervalMs: LONG_POLL_HOLD_SEC * 1000, retryBaseMs: 100, retryMaxMs: 500, ...options.tuning?.pull },
       },
-    });
+    };
+    let host = await startHost(hostOptions);
     undo.push(() => host.stop());
     const remote = new RemoteWriter({ baseUrl: server.url, token: server.token });
     undo.push(() => remote.close());
@@ -111,8 +114,15 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       dir,
       server,
       proxy,
-      host,
+      get host() {
+        return host;
+      },
       remote,
+      async restartHost() {
+        await host.stop();
+        // The settings the UI saved meanwhile are in DIR/settings.json; start from the rig's.
+        host = await startHost(hostOptions);
+      },
       folder(remoteId) {
         const local = byRemote.get(remoteId);
         if (!local) throw new Error(`no folder with remote id ${remoteId}`);

@@ -1,0 +1,35 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * The web UI's port stays the same from one start to the next, so that a bookmark or an open
+ * tab finds the agent again: DIR/control-port remembers it. The first start takes a free
+ * port; a remembered port someone else took meanwhile gives way to a free one (remembered
+ * from then on). An explicit port is used as asked, and not remembered.
+ */
+export const CONTROL_PORT_FILE = 'control-port';
+
+export function rememberedPort(dataDir: string): number | undefined {
+  try {
+    const port = Number(readFileSync(path.join(dataDir, CONTROL_PORT_FILE), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function listenOnStablePort<T extends { port: number }>(dataDir: string, requested: number | undefined, listen: (port: number) => Promise<T>): Promise<T> {
+  if (requested !== undefined) return listen(requested);
+  const remembered = rememberedPort(dataDir);
+  let server: T | undefined;
+  if (remembered !== undefined) {
+    try {
+      server = await listen(remembered);
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+    }
+  }
+  server ??= await listen(0);
+  if (server.port !== remembered) writeFileSync(path.join(dataDir, CONTROL_PORT_FILE), `${server.port}\n`, { mode: 0o600 });
+  return server;
+}

@@ -1,0 +1,143 @@
+import { asFerryError } from '../../../protocol/errors';
+import { classify } from '../push/retry-policy';
+
+/**
+ * The link to the sync server as the user sees it: online, offline (cannot be reached), or
+ * auth_failed (reached, but it refused the token). It follows every request the engine makes
+ * (pushes, pulls, long polls, probes), so it turns as soon as requests start failing and
+ * clears on the next one that gets through; while it is not online a probe with backoff
+ * looks for the way back, so it recovers within seconds even when nothing else is sent.
+ */
+export type Link = { state: 'online' } | { state: 'offline' | 'auth_failed'; reason: string };
+
+/** What a failed request says about the link; null when it says nothing (a bad path, a 409…). */
+export function linkProblemOf(error: unknown): Exclude<Link, { state: 'online' }> | null {
+  const e = asFerryError(error);
+  if (e.code === 'aborted') return null;
+  if (e.status === 401 || e.code === 'unauthorized') {
+    return { state: 'auth_failed', reason: `The sync server refused the token (${e.code}): correct it in Settings` };
+  }
+  if (classify(error).action === 'offline') return { state: 'offline', reason: e.message };
+  return null;
+}
+
+/** Did the server answer this request with the token accepted? (A 404 or 409 still proves it.) */
+function provesLink(error: unknown): boolean {
+  const e = asFerryError(error);
+  return e.status !== undefined && e.status !== 401 && e.status < 500;
+}
+
+export interface LinkTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface ConnectionWatchOptions {
+  /** One cheap authenticated request (its outcome reaches the watch through observeRemote). */
+  probe: () => Promise<unknown>;
+  onChange: (link: Link) => void;
+  timers?: LinkTimers;
+  /** Probe backoff while not online: doubling from baseMs, capped at capMs. */
+  baseMs?: number;
+  capMs?: number;
+}
+
+const systemTimers: LinkTimers = {
+  setTimeout: (fn, ms) => {
+    const handle = setTimeout(fn, ms);
+    handle.unref?.();
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export class ConnectionWatch {
+  private link: Link = { state: 'online' };
+  private probes = 0;
+  private timer: unknown = null;
+  private stopped = false;
+  private readonly timers: LinkTimers;
+
+  constructor(private readonly o: ConnectionWatchOptions) {
+    this.timers = o.timers ?? systemTimers;
+  }
+
+  get current(): Link {
+    return this.link;
+  }
+
+  /** A request got an answer from the server with the token accepted. */
+  succeeded(): void {
+    if (this.link.state === 'online') return;
+    this.cancelProbe();
+    this.probes = 0;
+    this.set({ state: 'online' });
+  }
+
+  /** A request failed: offline and refused tokens change the link; other failures do not. */
+  failed(error: unknown): void {
+    if (provesLink(error)) return this.succeeded();
+    const problem = linkProblemOf(error);
+    if (!problem) return;
+    if (this.link.state !== problem.state || this.link.reason !== problem.reason) this.set(problem);
+    this.scheduleProbe();
+  }
+
+  /** Probes at once (Resume, Sync now): the state is right again after one round trip. */
+  async checkNow(): Promise<void> {
+    if (this.stopped) return;
+    this.cancelProbe();
+    await this.o.probe().catch(() => undefined);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelProbe();
+  }
+
+  private set(link: Link): void {
+    this.link = link;
+    this.o.onChange(link);
+  }
+
+  private scheduleProbe(): void {
+    if (this.stopped || this.timer !== null) return;
+    const delay = Math.min(this.o.capMs ?? 10_000, (this.o.baseMs ?? 1000) * 2 ** this.probes++);
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = null;
+      if (this.stopped || this.link.state === 'online') return;
+      void this.o.probe().then(
+        () => undefined,
+        () => this.scheduleProbe(),
+      );
+    }, delay);
+  }
+
+  private cancelProbe(): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/**
+ * The remote client with every request's outcome reported to the watch. Methods run on the
+ * real client (`this` is the target), so its own internal calls are not counted twice.
+ */
+export function observeRemote<T extends object>(remote: T, watch: Pick<ConnectionWatch, 'succeeded' | 'failed'>): T {
+  return new Proxy(remote, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof value !== 'function' || key === 'close' || key === 'constructor') return value;
+      return (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (result instanceof Promise) {
+          result.then(
+            () => watch.succeeded(),
+            (error: unknown) => watch.failed(error),
+          );
+        }
+        return result;
+      };
+    },
+  });
+}

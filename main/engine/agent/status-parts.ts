@@ -1,0 +1,57 @@
+import { statSync } from 'node:fs';
+import type { AgentState, FolderStatus, Settings } from '../../../preload/contract';
+import type { SettingsRepo } from '../../store/settings';
+import type { Link } from './connection';
+
+/**
+ * The agent's one-word state and the reason shown beside it. What needs the user comes first:
+ * a pause they chose, a token the server refuses, a server out of reach, a folder in trouble.
+ */
+export function agentStateOf(input: {
+  paused: boolean;
+  link: Link;
+  folders: readonly Pick<FolderStatus, 'id' | 'state' | 'error' | 'pendingDelete'>[];
+  busy: boolean;
+}): { state: AgentState; reason: string | null } {
+  if (input.paused) return { state: 'paused', reason: 'Paused: nothing is sent or received until you resume' };
+  if (input.link.state !== 'online') return { state: input.link.state, reason: input.link.reason };
+  const broken = input.folders.find((f) => f.state === 'error');
+  if (broken) return { state: 'error', reason: `Folder ${broken.id}: ${broken.error ?? 'in error'}` };
+  const held = input.folders.find((f) => f.state === 'paused_mass_delete');
+  if (held) {
+    const count = held.pendingDelete ? `${held.pendingDelete.count} of ${held.pendingDelete.total} files` : 'many files';
+    return { state: 'error', reason: `Folder ${held.id}: a delete of ${count} waits for your answer` };
+  }
+  return { state: input.busy ? 'syncing' : 'idle', reason: null };
+}
+
+/** When each folder last synced, kept in the store's settings so that a restart still knows. */
+const LAST_SYNC_KEY = 'last_sync';
+
+export function loadLastSync(settings: Pick<SettingsRepo, 'get'>): Map<string, number> {
+  try {
+    const raw = JSON.parse(settings.get(LAST_SYNC_KEY) ?? '{}') as Record<string, unknown>;
+    return new Map(Object.entries(raw).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
+  } catch {
+    return new Map();
+  }
+}
+
+export function saveLastSync(settings: Pick<SettingsRepo, 'set'>, lastSync: ReadonlyMap<string, number>): void {
+  settings.set(LAST_SYNC_KEY, JSON.stringify(Object.fromEntries(lastSync)));
+}
+
+/** Settings that are valid but will not do what the user may expect yet, said at save. */
+export function settingsWarnings(settings: Pick<Settings, 'folders'>, isDirectory: (p: string) => boolean = directoryExists): string[] {
+  return settings.folders
+    .filter((f) => !isDirectory(f.localPath))
+    .map((f) => `${f.localPath} does not exist (yet): the folder ${f.remoteId} shows an error until it is created, then syncs on its own`);
+}
+
+function directoryExists(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

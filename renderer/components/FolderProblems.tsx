@@ -1,0 +1,18 @@
+import type { FolderStatus } from '../../preload/contract';
+
+/** Folders in error, each with its reason, where the queue's state is shown. */
+export function FolderProblems({ folders }: { folders: readonly FolderStatus[] }) {
+  const broken = folders.filter((folder) => folder.state === 'error');
+  if (broken.length === 0) return null;
+  return (
+    <ul className="folder-problems" aria-label="Folders that need attention">
+      {broken.map((folder) => (
+        <li key={folder.id} className="banner banner-error" data-testid="folder-problem" data-folder={folder.id}>
+          <span>
+            <strong>{folder.id}</strong> ({folder.localPath}): {folder.error ?? 'in error'}
+          </span>
+        </li>
+      ))}
+    </ul>
+  );
+}

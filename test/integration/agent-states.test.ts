@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAgent, type Agent } from '../../main/engine/agent';
+import type { FolderSettings, Settings } from '../../preload/contract';
+import { startServer, type RunningServer } from '../../server/main';
+import { FaultProxy } from '../fakes/fault-proxy';
+import { testSettings } from '../helpers/agent-settings';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// Issue 24 items 2 to 6: the agent's state tells the truth within seconds, names its reason,
+// and recovers on its own. A real agent (in-process), the real server behind a real proxy
+// that can go offline, real temp folders.
+describe('agent states follow reality', () => {
+  const tmp = makeTempDir('ferry-agent-states-');
+  let server: RunningServer;
+  let proxy: FaultProxy;
+  let agent: Agent | undefined;
+  let n = 0;
+
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
+    proxy = await FaultProxy.start({ target: server.url });
+  });
+
+  afterEach(async () => {
+    await agent?.stop();
+    agent = undefined;
+    await proxy.goOnline();
+  });
+
+  afterAll(async () => {
+    await proxy.close();
+    await server.close();
+    tmp.cleanup();
+  });
+
+  async function start(options: { url?: string; token?: string; folders?: FolderSettings[]; settings?: Partial<Settings>; dataDir?: string } = {}): Promise<{ agent: Agent; folder: string; dataDir: string }> {
+    const folder = path.join(tmp.dir, `folder-${++n}`);
+    mkdirSync(folder, { recursive: true });
+    const dataDir = options.dataDir ?? path.join(tmp.dir, `data-${n}`);
+    const folders = options.folders ?? [{ localPath: folder, remoteId: `states-${n}` }];
+    const started = await createAgent({
+      dataDir,
+      settings: testSettings(options.url ?? proxy.url, options.token ?? server.token, folders, options.settings),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+      tuning: { local: { settleMs: 50, rootCheckMs: 200 }, pull: { pollTimeoutSec: 1, retryBaseMs: 100, retryMaxMs: 1000 }, push: { offlineProbeBaseMs: 100, offlineProbeCapMs: 1000 } },
+    });
+    agent = started;
+    await started.start();
+    return { agent: started, folder, dataDir };
+  }
+
+  const settingsOf = async (a: Agent, change: Partial<Settings>) => {
+    const view = await a.handlers.getSettings({});
+    const { hasToken: _h, tokenProtection: _t, ...rest } = view;
+    return { ...rest, ...change };
+  };
+
+  it('names a refused token as such (not offline), and clears within seconds once the token is corrected', async () => {
+    const { agent: a, folder } = await start({ token: 'wrong-token' });
+    writeFileSync(path.join(folder, 'a.txt'), 'hello');
+    await waitFor(() => a.status().state === 'auth_failed', { timeoutMs: 10_000, message: 'state auth_failed' });
+    expect(a.status().reason).toMatch(/refused the token/);
+
+    await a.handlers.updateSettings(await settingsOf(a, { token: server.token }));
+    await waitFor(() => a.status().state === 'idle' && a.status().counts.done >= 1, { timeoutMs: 10_000, message: 'idle with a.txt uploaded' });
+    expect(a.status().reason ?? null).toBeNull();
+  }, 30_000);
+
+  it('leaves offline within seconds after a wrong server URL is corrected (it stayed offline until a restart)', async () => {
+    await proxy.goOffline();
+    const { agent: a } = await start();
+    await waitFor(() => a.status().state === 'offline', { timeoutMs: 10_000, message: 'state offline' });
+    expect(a.status().reason).toMatch(/unreachable|ECONNREFUSED/);
+    await a.handlers.updateSettings(await settingsOf(a, { serverUrl: server.url }));
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle after the URL was corrected' });
+  }, 30_000);
+
+  it('turns offline when pulls fail with nothing to upload, and back when the server returns', async () => {
+    const { agent: a } = await start();
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    await proxy.goOffline();
+    await waitFor(() => a.status().state === 'offline', { timeoutMs: 8_000, message: 'offline while only pulls fail' });
+    await proxy.goOnline();
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 8_000, message: 'idle once the server answers' });
+  }, 30_000);
+
+  it('shows the reason of a missing folder where the state is, and recovers when the folder appears', async () => {
+    const missing = path.join(tmp.dir, 'not-yet-there');
+    const { agent: a } = await start({ folders: [{ localPath: missing, remoteId: 'later' }] });
+    await waitFor(() => a.status().state === 'error', { timeoutMs: 10_000 });
+    expect(a.status().reason).toContain('later');
+    expect(a.status().folders[0]!.error).toContain(missing);
+
+    mkdirSync(missing);
+    writeFileSync(path.join(missing, 'first.txt'), 'now it exists');
+    await waitFor(() => a.status().state === 'idle' && a.status().counts.done >= 1, { timeoutMs: 10_000, message: 'folder recovered and synced' });
+    expect(a.status().folders[0]!.state).toBe('ok');
+  }, 30_000);
+
+  it('warns at save about a folder that does not exist', async () => {
+    const { agent: a } = await start();
+    const absent = path.join(tmp.dir, 'absent');
+    const view = await a.handlers.updateSettings(await settingsOf(a, { folders: [{ localPath: absent, remoteId: 'absent' }] }));
+    expect(view.warnings).toEqual([expect.stringContaining(absent)]);
+  }, 30_000);
+
+  it('pause aborts an upload in flight at once, Sync now says paused, and resume finishes the upload', async () => {
+    const { agent: a, folder } = await start({ settings: { bandwidthLimit: 3_000_000 } });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    writeFileSync(path.join(folder, 'big.bin'), randomBytes(20_000_000));
+    const item = async () => (await a.handlers.listQueue({ offset: 0, limit: 10 })).items.find((i) => i.path === 'big.bin');
+    await waitFor(async () => ((await item())?.bytesDone ?? 0) > 0, { timeoutMs: 15_000, message: 'upload under way' });
+
+    await a.handlers.pause({});
+    expect(a.status().state).toBe('paused');
+    expect(a.status().rates).toEqual({ uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 });
+    // At 3 MB/s the rest of the 20 MB file needs several seconds: back to pending sooner
+    // means the transfer was stopped, not left to finish.
+    await waitFor(async () => (await item())?.state === 'pending' && a.status().counts.in_flight === 0, { timeoutMs: 2_000, message: 'upload aborted by pause' });
+    const sentAtPause = (await item())!.bytesDone;
+    expect(sentAtPause).toBeLessThan(20_000_000);
+
+    await expect(a.handlers.syncNow({})).rejects.toMatchObject({ code: 'paused' });
+
+    await a.handlers.resume({});
+    await waitFor(async () => (await item())?.state === 'done', { timeoutMs: 30_000, message: 'upload done after resume' });
+  }, 60_000);
+
+  it('rates fall to zero once idle, and the last sync survives a restart', async () => {
+    const { agent: a, folder, dataDir } = await start();
+    const statuses: Array<{ up: number; items: number }> = [];
+    a.subscribe((event) => {
+      if (event.type === 'status') statuses.push({ up: event.status.rates.uploadBytesPerSec, items: event.status.rates.itemsPerSec });
+    });
+    writeFileSync(path.join(folder, 'x.txt'), 'x'.repeat(100_000));
+    await waitFor(() => statuses.some((s) => s.items > 0), { timeoutMs: 10_000, message: 'a non-zero rate' });
+    // No further change happens: the agent still reports the rates falling to zero.
+    await waitFor(() => statuses.length > 0 && statuses.at(-1)!.up === 0 && statuses.at(-1)!.items === 0, { timeoutMs: 10_000, message: 'rates back to zero' });
+    const last = a.status().lastSyncAt;
+    expect(last).not.toBeNull();
+
+    await a.stop();
+    agent = undefined;
+    const again = await createAgent({
+      dataDir,
+      settings: testSettings(proxy.url, server.token, []),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+    });
+    expect(again.status().lastSyncAt).toBe(last);
+    await again.stop();
+  }, 30_000);
+});

@@ -1,0 +1,41 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnFerry } from '../helpers/ferry-cli';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// Issue 24 item 7: run outside the checkout (no package.json above the working directory),
+// `ferry server` and `ferry agent` printed "Unhandled electron-log error … can't determine the
+// app name" after log lines and wrote no DIR/logs/. Both now log to their data directory.
+describe('logging when run from another directory', () => {
+  const tmp = makeTempDir('ferry-cli-logging-');
+  afterAll(() => tmp.cleanup());
+
+  it('writes DIR/logs/server.log and DIR/logs/agent.log, and prints no electron-log error', async () => {
+    const serverDir = path.join(tmp.dir, 'server');
+    const agentDir = path.join(tmp.dir, 'agent');
+    const cwd = tmp.dir;
+    const server = spawnFerry(['server', '--data', 'server', '--port', '0', '--log-level', 'info'], {}, { cwd });
+    const agent = await (async () => {
+      const url = (await server.line(/listening on (http:\/\/\S+)/))[1]!;
+      await server.line(/token/);
+      const token = readFileSync(path.join(serverDir, 'token'), 'utf8').trim();
+      const run = spawnFerry(['agent', '--data', 'agent', '--server', url, '--token', token, '--log-level', 'info'], {}, { cwd });
+      await run.line(/^control: /);
+      return run;
+    })();
+    try {
+      const serverLog = path.join(serverDir, 'logs', 'server.log');
+      const agentLog = path.join(agentDir, 'logs', 'agent.log');
+      await waitFor(() => existsSync(serverLog) && readFileSync(serverLog, 'utf8').includes('listening'), { timeoutMs: 10_000, message: 'server.log' });
+      await waitFor(() => existsSync(agentLog) && readFileSync(agentLog, 'utf8').includes('agent started'), { timeoutMs: 10_000, message: 'agent.log' });
+    } finally {
+      expect((await agent.stop()).code).toBe(0);
+      await server.stop();
+    }
+    expect(server.stderr()).not.toMatch(/electron-log/);
+    expect(agent.stderr()).not.toMatch(/electron-log/);
+    expect(agent.stdout()).not.toMatch(/electron-log/);
+  }, 60_000);
+});

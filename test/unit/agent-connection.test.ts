@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { ConnectionWatch, linkProblemOf, observeRemote, type Link } from '../../main/engine/agent/connection';
+import { agentStateOf, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
+import { FerryError } from '../../protocol/errors';
+
+const refused = () => new FerryError('offline', 'Sync server unreachable (ECONNREFUSED)', { retryable: true });
+const unauthorized = () => new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
+
+/** Timers the test fires by hand. */
+function handTimers() {
+  const pending = new Map<number, { fn: () => void; ms: number }>();
+  let next = 1;
+  return {
+    setTimeout: (fn: () => void, ms: number) => (pending.set(next, { fn, ms }), next++),
+    clearTimeout: (h: unknown) => void pending.delete(h as number),
+    delays: () => [...pending.values()].map((p) => p.ms),
+    fire() {
+      const entries = [...pending.entries()];
+      pending.clear();
+      for (const [, p] of entries) p.fn();
+    },
+  };
+}
+
+describe('linkProblemOf', () => {
+  it('tells a refused token from an unreachable server, and ignores other failures', () => {
+    expect(linkProblemOf(unauthorized())?.state).toBe('auth_failed');
+    expect(linkProblemOf(refused())).toEqual({ state: 'offline', reason: 'Sync server unreachable (ECONNREFUSED)' });
+    expect(linkProblemOf(new FerryError('conflict', 'stale base', { status: 409 }))).toBeNull();
+    expect(linkProblemOf(new FerryError('aborted', 'Request aborted'))).toBeNull();
+  });
+});
+
+describe('ConnectionWatch', () => {
+  function watch(probe: () => Promise<unknown> = async () => undefined) {
+    const timers = handTimers();
+    const changes: Link[] = [];
+    const w = new ConnectionWatch({ probe, onChange: (l) => void changes.push(l), timers, baseMs: 100, capMs: 400 });
+    return { w, timers, changes };
+  }
+
+  it('turns auth_failed on a 401, offline on ECONNREFUSED, and online on the next answer', () => {
+    const { w, changes } = watch();
+    w.failed(unauthorized());
+    expect(w.current.state).toBe('auth_failed');
+    w.failed(refused());
+    expect(w.current.state).toBe('offline');
+    // A 404 is an answer with the token accepted: the link is fine.
+    w.failed(new FerryError('not_found', 'no such folder', { status: 404 }));
+    expect(w.current).toEqual({ state: 'online' });
+    expect(changes.map((c) => c.state)).toEqual(['auth_failed', 'offline', 'online']);
+  });
+
+  it('a 5xx says nothing about the link', () => {
+    const { w } = watch();
+    w.failed(refused());
+    w.failed(new FerryError('internal', 'boom', { status: 500 }));
+    expect(w.current.state).toBe('offline');
+  });
+
+  it('probes with backoff while not online and stops once online', async () => {
+    let probes = 0;
+    const { w, timers } = watch(async () => {
+      probes++;
+      throw refused();
+    });
+    w.failed(refused());
+    expect(timers.delays()).toEqual([100]);
+    timers.fire();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(probes).toBe(1);
+    expect(timers.delays()).toEqual([200]);
+    w.succeeded();
+    expect(timers.delays()).toEqual([]);
+  });
+
+  it('observeRemote reports each request outcome and leaves results and errors unchanged', async () => {
+    const { w } = watch();
+    const remote = observeRemote(
+      {
+        ok: async () => 42,
+        fail: async () => {
+          throw unauthorized();
+        },
+        sync: () => 'plain',
+      },
+      w,
+    );
+    await expect(remote.fail()).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(w.current.state).toBe('auth_failed');
+    expect(remote.sync()).toBe('plain');
+    expect(await remote.ok()).toBe(42);
+    expect(w.current.state).toBe('online');
+  });
+});
+
+describe('agentStateOf', () => {
+  const folders = [{ id: 'docs', state: 'ok' as const, error: null, pendingDelete: null }];
+  it('puts pause, then the link, then folders first, each with its reason', () => {
+    expect(agentStateOf({ paused: true, link: { state: 'offline', reason: 'x' }, folders, busy: true }).state).toBe('paused');
+    expect(agentStateOf({ paused: false, link: { state: 'auth_failed', reason: 'refused' }, folders, busy: true })).toEqual({ state: 'auth_failed', reason: 'refused' });
+    const broken = [{ id: 'docs', state: 'error' as const, error: 'The folder /x is missing', pendingDelete: null }];
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: broken, busy: false })).toEqual({ state: 'error', reason: 'Folder docs: The folder /x is missing' });
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: true })).toEqual({ state: 'syncing', reason: null });
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: false })).toEqual({ state: 'idle', reason: null });
+  });
+});
+
+describe('last sync and settings warnings', () => {
+  it('keeps the last sync per folder through the settings store', () => {
+    const kv = new Map<string, string>();
+    const store = { get: (k: string) => kv.get(k), set: (k: string, v: string) => void kv.set(k, v) };
+    saveLastSync(store, new Map([['docs', 1_700_000_000_000]]));
+    expect(loadLastSync(store)).toEqual(new Map([['docs', 1_700_000_000_000]]));
+    kv.set('last_sync', 'not json');
+    expect(loadLastSync(store).size).toBe(0);
+  });
+
+  it('warns about folders that do not exist', () => {
+    const folders = [
+      { localPath: '/there', remoteId: 'a' },
+      { localPath: '/missing', remoteId: 'b' },
+    ];
+    const warnings = settingsWarnings({ folders }, (p) => p === '/there');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('/missing');
+  });
+});

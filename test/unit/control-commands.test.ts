@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { describeHost, type Host } from '../../main/control/agent-host';
+import { formatQueuePage } from '../../main/control/commands/queue';
+import { flagSettings } from '../../main/control/commands/run-agent';
+
+describe('CLI wording and units (issue 24 item 10)', () => {
+  it('a state filter with no match does not call the queue empty', () => {
+    expect(formatQueuePage({ items: [], total: 0 }, 0, 'failed')).toBe('No failed items.');
+    expect(formatQueuePage({ items: [], total: 0 }, 0, 'in_flight')).toBe('No in flight items.');
+    expect(formatQueuePage({ items: [], total: 0 }, 0)).toBe('The queue is empty.');
+  });
+
+  it('--bandwidth-limit takes bytes, or KB/s and MB/s like the settings window', () => {
+    const limit = (v: string) => flagSettings({ 'bandwidth-limit': v }, '/', undefined).bandwidthLimit;
+    expect(limit('250000')).toBe(250_000);
+    expect(limit('500K')).toBe(500_000);
+    expect(limit('2M')).toBe(2_000_000);
+    expect(limit('2MB/s')).toBe(2_000_000);
+    // Anything else reaches the schema as given, which refuses it naming the field.
+    expect(limit('fast')).toBe('fast');
+  });
+});
+
+describe('the start banner', () => {
+  const host = (state: 'paused' | 'idle') =>
+    ({
+      agent: { status: () => ({ state, deviceName: 'laptop', deviceId: 'd1', folders: [{ localPath: '/home/me/Docs', remoteId: 'docs' }] }) },
+      control: { url: 'http://127.0.0.1:7000', createLoginUrl: () => 'http://127.0.0.1:7000/#login=abc' },
+    }) as unknown as Host;
+
+  it('says Paused, not Syncing, when the agent starts paused, and how to get a new sign-in link', () => {
+    const paused = describeHost(host('paused'), '/home/me/.ferry');
+    expect(paused.join('\n')).not.toContain('Syncing:');
+    expect(paused).toContain("Paused (resume in the UI or with 'ferry resume'); folders:");
+    expect(describeHost(host('idle'), '/home/me/.ferry')).toContain('Syncing:');
+    expect(paused.at(-1)).toContain("'ferry ui --data /home/me/.ferry'");
+  });
+});
