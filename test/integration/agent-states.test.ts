@@ -76,7 +76,8 @@ describe('agent states follow reality', () => {
     const { agent: a } = await start();
     await waitFor(() => a.status().state === 'offline', { timeoutMs: 10_000, message: 'state offline' });
     expect(a.status().reason).toMatch(/unreachable|ECONNREFUSED/);
-    await a.handlers.updateSettings(await settingsOf(a, { serverUrl: server.url }));
+    // A new address takes its token with it (the stored one is never sent to another host).
+    await a.handlers.updateSettings(await settingsOf(a, { serverUrl: server.url, token: server.token }));
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle after the URL was corrected' });
   }, 30_000);
 
