@@ -110,6 +110,7 @@ export class LocalSide {
       ...(options.deleteQuietMs !== undefined ? { quietMs: options.deleteQuietMs } : {}),
       ...(options.deleteMaxHoldMs !== undefined ? { maxHoldMs: options.deleteMaxHoldMs } : {}),
       onRelease: (paths) => void this.commitHeldDeletes(paths),
+      busy: () => this.aggregator.size > 0 || this.jobs > 0,
     });
   }
 

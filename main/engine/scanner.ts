@@ -171,13 +171,13 @@ export class Scanner {
 
   /** Files the index holds at these paths and under them (the guard counts files only). */
   private filesIn(keys: readonly string[]): number {
-    let files = 0;
+    const files = new Set<string>();
     for (const key of keys) {
       const entry = this.store.index.get(this.folderId, key);
-      if (entry?.kind === 'file') files++;
-      else if (entry?.kind === 'dir') files += this.store.index.listUnder(this.folderId, key).filter((e) => e.kind === 'file').length;
+      if (entry?.kind === 'file') files.add(key);
+      else if (entry?.kind === 'dir') for (const e of this.store.index.listUnder(this.folderId, key)) if (e.kind === 'file') files.add(e.path);
     }
-    return files;
+    return files.size;
   }
 
   /** Confirms a batch of hinted disk paths (relative, '/'-separated); `hold`: gone paths may be held. */

@@ -87,9 +87,14 @@ export class FolderCoordinator {
     const folder = this.store.folders.require(this.folderId);
     if (folder.state === 'error') return { state: 'error', code: folder.errorCode ?? 'error', message: folder.errorMessage ?? '' };
     if (folder.state === 'paused_mass_delete') {
-      const side = folder.pausedHold?.side ?? 'scan';
-      const counts = side === 'pull' && folder.pausedHold ? { count: folder.pausedHold.deletes, total: folder.pausedHold.files } : this.guard.pending();
-      return { state: 'paused', side, deletes: counts.count, files: counts.total, reason: folder.pausedReason ?? '' };
+      const hold = folder.pausedHold;
+      const side = hold?.side ?? 'scan';
+      if (side === 'pull' && hold) return { state: 'paused', side, deletes: hold.deletes, files: hold.files, reason: folder.pausedReason ?? '' };
+      // This disk's: what the pause weighed (its deletes are queued a batch at a time just
+      // after), or more when further deletes joined while it waits.
+      const now = this.guard.pending();
+      const deletes = Math.max(now.count, hold?.deletes ?? 0);
+      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason: folder.pausedReason ?? '' };
     }
     return { state: this.active === 'scan' ? 'scanning' : this.active === 'pull' ? 'pulling' : 'ok' };
   }

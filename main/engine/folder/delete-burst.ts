@@ -4,6 +4,8 @@ import type { Timers } from '../timers';
 export const DELETE_QUIET_MS = 1000;
 /** Longest a delete is held while more keep arriving. */
 export const DELETE_MAX_HOLD_MS = 10_000;
+/** While hints wait to be scanned, the quiet time is looked at again this often. */
+const BUSY_RECHECK_MS = 100;
 
 export interface DeleteBurstOptions {
   timers: Timers;
@@ -11,6 +13,8 @@ export interface DeleteBurstOptions {
   maxHoldMs?: number;
   /** The whole burst, once no delete came for quietMs (or maxHoldMs after its first). */
   onRelease: (paths: string[]) => void;
+  /** Hints still wait to be scanned: they may hold more of the burst, so the quiet time is not over. */
+  busy?: () => boolean;
 }
 
 /**
@@ -35,9 +39,19 @@ export class DeleteBurst {
     const now = this.o.timers.now();
     if (this.paths.size === 0) this.firstAt = now;
     this.paths.add(path);
+    this.arm(now + (this.o.quietMs ?? DELETE_QUIET_MS));
+  }
+
+  private arm(at: number): void {
     if (this.timer !== null) this.o.timers.clearTimeout(this.timer);
-    const due = Math.min(now + (this.o.quietMs ?? DELETE_QUIET_MS), this.firstAt + (this.o.maxHoldMs ?? DELETE_MAX_HOLD_MS));
-    this.timer = this.o.timers.setTimeout(() => this.release(), Math.max(0, due - now));
+    const latest = this.firstAt + (this.o.maxHoldMs ?? DELETE_MAX_HOLD_MS);
+    const due = Math.min(at, latest);
+    this.timer = this.o.timers.setTimeout(() => {
+      this.timer = null;
+      const now = this.o.timers.now();
+      if (now < latest && this.o.busy?.()) return this.arm(now + BUSY_RECHECK_MS);
+      this.release();
+    }, Math.max(0, due - this.o.timers.now()));
   }
 
   /** Hands everything held over now (a reconcile is about to judge the folder whole anyway). */
