@@ -1,11 +1,11 @@
 import { mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '../../main/engine/agent';
+import type { Agent } from '../../main/engine/agent';
 import { readChanges } from '../../main/engine/pull/changes-reader';
 import { SyncApiClient } from '../../main/remote';
 import { startServer, type RunningServer } from '../../server/main';
-import { testSettings } from '../helpers/agent-settings';
+import { startTestAgent } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
 
@@ -71,15 +71,8 @@ describe('a bulk local delete is held whole until the user answers', () => {
       mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
       writeFileSync(path.join(root, rel), `content of ${rel}`);
     }
-    const agent = await createAgent({
-      dataDir: path.join(tmp.dir, `agent-${id}`),
-      settings: testSettings(server.url, server.token, [{ localPath: root, remoteId: id }]),
-      saveSettings: () => undefined,
-      tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 30 } },
-    });
+    const agent = await startTestAgent(path.join(tmp.dir, `agent-${id}`), server, [{ localPath: root, remoteId: id }]);
     agents.push(agent);
-    await agent.start();
     await waitFor(async () => (await serverFiles(id)).length === files.length, { timeoutMs: 20_000 });
     await waitFor(() => agent.status().state === 'idle', { timeoutMs: 10_000 });
     const folder = () => agent.status().folders[0]!;
@@ -103,26 +96,29 @@ describe('a bulk local delete is held whole until the user answers', () => {
     expect([...leaked], 'deletes that reached the server before the user answered').toEqual([]);
   }
 
+  /** Cancel, then every file of `all` is on disk and on the server, and no delete since `token` reached the server. */
+  async function cancelledAllBack(id: string, rig: { root: string; agent: Agent; folder: () => { state: string } }, all: string[], token: string) {
+    await rig.agent.handlers.cancelMassDelete({ folderId: id });
+    await waitFor(() => filesOnDisk(rig.root).length === all.length, { timeoutMs: 20_000 });
+    expect(filesOnDisk(rig.root)).toEqual(all);
+    await waitFor(() => rig.agent.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(rig.folder().state).toBe('ok');
+    expect(await serverFiles(id)).toEqual(all);
+    expect(await deletesSince(id, token)).toEqual([]);
+  }
+
   const notes = Array.from({ length: 54 }, (_, i) => `note-${String(i).padStart(2, '0')}.txt`);
 
   it('rm note-*.txt (47 of 54): nothing reaches the server, and Cancel restores every file on disk and on the server', async () => {
-    const { root, agent, folder } = await startWith('notes', notes);
+    const rig = await startWith('notes', notes);
     const token = await feedToken('notes');
-    const doomed = notes.slice(0, 47);
     // As fast as `rm` does it: one unlink after the other, no pause between them.
-    for (const name of doomed) unlinkSync(path.join(root, name));
+    for (const name of notes.slice(0, 47)) unlinkSync(path.join(rig.root, name));
 
-    await heldWithNothingSent('notes', token, folder);
-    expect(folder().pendingDelete).toEqual({ count: 47, total: 54 });
+    await heldWithNothingSent('notes', token, rig.folder);
+    expect(rig.folder().pendingDelete).toEqual({ count: 47, total: 54 });
     expect(await serverFiles('notes')).toEqual(notes);
-
-    await agent.handlers.cancelMassDelete({ folderId: 'notes' });
-    await waitFor(() => filesOnDisk(root).length === notes.length, { timeoutMs: 20_000 });
-    expect(filesOnDisk(root)).toEqual(notes);
-    await waitFor(() => agent.status().state === 'idle', { timeoutMs: 10_000 });
-    expect(folder().state).toBe('ok');
-    expect(await serverFiles('notes')).toEqual(notes);
-    expect(await deletesSince('notes', token)).toEqual([]);
+    await cancelledAllBack('notes', rig, notes, token);
   });
 
   it('the same rm, confirmed: deleted on the server and stays deleted here', async () => {
@@ -144,20 +140,14 @@ describe('a bulk local delete is held whole until the user answers', () => {
     const batch = Array.from({ length: 40 }, (_, i) => `Second/batch/${i % 2 ? 'sub/' : ''}item-${String(i).padStart(2, '0')}.txt`);
     const others = Array.from({ length: 5 }, (_, i) => `Second/keep-${i}.txt`);
     const all = [...batch, ...others].sort();
-    const { root, agent, folder } = await startWith('second', all);
+    const rig = await startWith('second', all);
     const token = await feedToken('second');
-    rmSync(path.join(root, 'Second', 'batch'), { recursive: true });
+    rmSync(path.join(rig.root, 'Second', 'batch'), { recursive: true });
 
-    await heldWithNothingSent('second', token, folder);
-    expect(folder().pendingDelete).toEqual({ count: 40, total: 45 });
+    await heldWithNothingSent('second', token, rig.folder);
+    expect(rig.folder().pendingDelete).toEqual({ count: 40, total: 45 });
     expect(await serverFiles('second')).toEqual(all);
-
-    await agent.handlers.cancelMassDelete({ folderId: 'second' });
-    await waitFor(() => filesOnDisk(root).length === all.length, { timeoutMs: 20_000 });
-    expect(filesOnDisk(root)).toEqual(all);
-    await waitFor(() => agent.status().state === 'idle', { timeoutMs: 10_000 });
-    expect(await serverFiles('second')).toEqual(all);
-    expect(await deletesSince('second', token)).toEqual([]);
+    await cancelledAllBack('second', rig, all, token);
   });
 
   const docs = Array.from({ length: 20 }, (_, i) => `doc-${String(i).padStart(2, '0')}.txt`);
@@ -178,16 +168,9 @@ describe('a bulk local delete is held whole until the user answers', () => {
   }
 
   it('part of it had already reached the server: Cancel restores that part too, on the server and on disk', async () => {
-    const { root, agent, folder, token } = await partSentThenBulk('docs-sent');
+    const rig = await partSentThenBulk('docs-sent');
     expect(await serverFiles('docs-sent')).toEqual(docs.slice(2));
-
-    await agent.handlers.cancelMassDelete({ folderId: 'docs-sent' });
-    await waitFor(() => filesOnDisk(root).length === docs.length, { timeoutMs: 20_000 });
-    expect(filesOnDisk(root)).toEqual(docs);
-    await waitFor(() => agent.status().state === 'idle', { timeoutMs: 10_000 });
-    expect(folder().state).toBe('ok');
-    expect(await serverFiles('docs-sent')).toEqual(docs);
-    expect(await deletesSince('docs-sent', token)).toEqual([]);
+    await cancelledAllBack('docs-sent', rig, docs, rig.token);
   });
 
   it('part of it had already reached the server: Confirm deletes the rest everywhere', async () => {

@@ -1,11 +1,11 @@
 import { readdirSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgent, type Agent } from '../../main/engine/agent';
+import type { Agent } from '../../main/engine/agent';
 import { readChanges } from '../../main/engine/pull/changes-reader';
 import { SyncApiClient } from '../../main/remote';
 import { startServer, type RunningServer } from '../../server/main';
-import { testSettings } from '../helpers/agent-settings';
+import { startTestAgent } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
 
@@ -41,15 +41,8 @@ describe('a held mass delete is answered on the right side after a restart', () 
   const onDisk = (root: string) => readdirSync(root).filter((n) => n !== '.ferry').sort();
 
   async function start(id: string, root: string): Promise<Agent> {
-    const agent = await createAgent({
-      dataDir: path.join(tmp.dir, `agent-${id}`),
-      settings: testSettings(server.url, server.token, [{ localPath: root, remoteId: id }]),
-      saveSettings: () => undefined,
-      tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 30 } },
-    });
+    const agent = await startTestAgent(path.join(tmp.dir, `agent-${id}`), server, [{ localPath: root, remoteId: id }]);
     running.add(agent);
-    await agent.start();
     return agent;
   }
   async function restart(agent: Agent, id: string, root: string): Promise<Agent> {

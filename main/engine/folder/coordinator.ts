@@ -107,14 +107,9 @@ export class FolderCoordinator {
 
   /** Yes to the held deletes: the server's are applied here, or this disk's go to the server. */
   async confirm(ports: AnswerPorts): Promise<void> {
-    const view = this.view();
-    if (view.state !== 'paused') return;
-    if (view.side === 'pull') {
-      await ports.puller.confirmMassDelete(this.folderId);
-      // Local deletes seen while the pull waited were queued without a verdict: weigh them now.
-      this.store.transaction(() => this.guard.judge(0));
-      return;
-    }
+    const side = this.heldSide();
+    if (side === 'pull') return this.answerPull(() => ports.puller.confirmMassDelete(this.folderId));
+    if (side === null) return;
     this.store.transaction(() => {
       this.store.recentDeletes.clear(this.folderId);
       this.states.resume(this.folderId);
@@ -124,13 +119,9 @@ export class FolderCoordinator {
 
   /** No to the held deletes: every file they would remove stays, here and on the server. */
   async cancel(ports: AnswerPorts): Promise<void> {
-    const view = this.view();
-    if (view.state !== 'paused') return;
-    if (view.side === 'pull') {
-      await ports.puller.cancelMassDelete(this.folderId);
-      this.store.transaction(() => this.guard.judge(0));
-      return;
-    }
+    const side = this.heldSide();
+    if (side === 'pull') return this.answerPull(() => ports.puller.cancelMassDelete(this.folderId));
+    if (side === null) return;
     await this.inFlightDeletesLanded();
     const folder = this.store.folders.require(this.folderId);
     const restored = await restoreSentDeletes(this.store, this.folderId, folder.remoteId, ports.remote);
@@ -146,6 +137,18 @@ export class FolderCoordinator {
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     this.log.info('mass delete cancelled', { dropped, restored });
     await ports.puller.pullNow(this.folderId);
+  }
+
+  private heldSide(): MassDeleteSide | null {
+    const view = this.view();
+    return view.state === 'paused' ? view.side : null;
+  }
+
+  /** The puller answers the server's deletes (the guard lifted, or keeping the files). */
+  private async answerPull(answer: () => Promise<unknown>): Promise<void> {
+    await answer();
+    // Local deletes seen while the pull waited were queued without a verdict: weigh them now.
+    this.store.transaction(() => this.guard.judge(0));
   }
 
   /** A paused folder sends nothing new, but a delete claimed before the pause may still be on its way. */
