@@ -273,7 +273,9 @@ export class LocalSide {
   private enqueueJob<T>(job: () => Promise<T>): Promise<T> {
     this.jobs++;
     const coordinator = this.options.coordinator;
-    const run = coordinator ? this.tail.then(() => coordinator.run('scan', job)) : this.tail.then(job);
+    // Straight into the folder's turn order: an answer to a mass delete queued after a scan
+    // never runs before it.
+    const run = coordinator ? coordinator.run('scan', job) : this.tail.then(job);
     this.tail = run.then(
       () => void this.jobs--,
       () => void this.jobs--,

@@ -1,4 +1,5 @@
-import { mkdirSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../main/engine/agent';
@@ -171,6 +172,27 @@ describe('a bulk local delete is held whole until the user answers', () => {
     const rig = await partSentThenBulk('docs-sent');
     expect(await serverFiles('docs-sent')).toEqual(docs.slice(2));
     await cancelledAllBack('docs-sent', rig, docs, rig.token);
+  });
+
+  it('part of it had already reached the server, and another device wrote one of those since: its version stays', async () => {
+    const rig = await partSentThenBulk('docs-sent-rewritten');
+    const writer = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'other-device' });
+    const bytes = Buffer.from('the other device wrote this');
+    const hash = createHash('sha256').update(bytes).digest('hex');
+    await writer.putBlock(hash, bytes);
+    const reply = await writer.submitBatch('docs-sent-rewritten', [
+      { key: 'w', action: 'upsert', path: docs[0]!, size: bytes.length, mtime: Date.now(), blocks: [hash], baseRevision: null },
+    ]);
+    writer.close();
+    expect('results' in reply && reply.results.w?.ok).toBe(true);
+
+    await rig.agent.handlers.cancelMassDelete({ folderId: 'docs-sent-rewritten' });
+    await waitFor(() => filesOnDisk(rig.root).length === docs.length, { timeoutMs: 20_000 });
+    await waitFor(() => rig.agent.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(await serverFiles('docs-sent-rewritten')).toEqual(docs);
+    // Not forced over the newer version: it is what the server and this disk hold now.
+    expect(readFileSync(path.join(rig.root, docs[0]!), 'utf8')).toBe('the other device wrote this');
+    expect(readFileSync(path.join(rig.root, docs[1]!), 'utf8')).toBe(`content of ${docs[1]}`);
   });
 
   it('part of it had already reached the server: Confirm deletes the rest everywhere', async () => {

@@ -589,8 +589,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     async stop() {
       if (!started) return store.close();
       started = false;
-      await Promise.allSettled([...locals.keys()].map((id) => stopLocal(id)));
-      await stopEngine();
+      // Together: a scan waiting for its folder's turn behind a pull ends once the pull is aborted.
+      await Promise.allSettled([...[...locals.keys()].map((id) => stopLocal(id)), stopEngine()]);
       bus.close();
       store.close();
       log.info('agent stopped');

@@ -110,11 +110,14 @@ export class FolderCoordinator {
     const side = this.heldSide();
     if (side === 'pull') return this.answerPull(() => ports.puller.confirmMassDelete(this.folderId));
     if (side === null) return;
-    this.store.transaction(() => {
-      this.store.recentDeletes.clear(this.folderId);
-      this.states.resume(this.folderId);
-      this.store.activity.add({ folderId: this.folderId, kind: 'info', message: 'Mass delete confirmed: deleting on the server' });
-    });
+    // In the folder's turn: a burst still being queued is queued whole before the window ends.
+    await this.run('scan', async () =>
+      this.store.transaction(() => {
+        this.store.recentDeletes.clear(this.folderId);
+        this.states.resume(this.folderId);
+        this.store.activity.add({ folderId: this.folderId, kind: 'info', message: 'Mass delete confirmed: deleting on the server' });
+      }),
+    );
   }
 
   /** No to the held deletes: every file they would remove stays, here and on the server. */
@@ -122,16 +125,21 @@ export class FolderCoordinator {
     const side = this.heldSide();
     if (side === 'pull') return this.answerPull(() => ports.puller.cancelMassDelete(this.folderId));
     if (side === null) return;
-    await this.inFlightDeletesLanded();
-    const folder = this.store.folders.require(this.folderId);
-    const restored = await restoreSentDeletes(this.store, this.folderId, folder.remoteId, ports.remote);
-    const dropped = this.store.transaction(() => {
-      const paths = this.store.queue.dropPendingDeletes(this.folderId);
-      // A full pull brings back every file the index no longer holds.
-      this.store.tokens.clear(this.folderId);
-      this.store.recentDeletes.clear(this.folderId);
-      this.states.resume(this.folderId);
-      return paths.length;
+    // In the folder's turn: a burst still being queued is queued whole, so every delete of it
+    // is dropped here, none left to go out once the folder syncs again.
+    const { dropped, restored } = await this.run('scan', async () => {
+      await this.inFlightDeletesLanded();
+      const folder = this.store.folders.require(this.folderId);
+      const restored = await restoreSentDeletes(this.store, this.folderId, folder.remoteId, ports.remote);
+      const dropped = this.store.transaction(() => {
+        const paths = this.store.queue.dropPendingDeletes(this.folderId);
+        // A full pull brings back every file the index no longer holds.
+        this.store.tokens.clear(this.folderId);
+        this.store.recentDeletes.clear(this.folderId);
+        this.states.resume(this.folderId);
+        return paths.length;
+      });
+      return { dropped, restored };
     });
     const message = `Mass delete cancelled: restoring ${dropped + restored} items from the server`;
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
