@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FolderCoordinator } from '../../main/engine/folder/coordinator';
 import { DeleteBurst } from '../../main/engine/folder/delete-burst';
 import { LocalDeleteGuard } from '../../main/engine/folder/local-guard';
 import { DEFAULT_MASS_DELETE } from '../../main/engine/folder/mass-delete';
@@ -154,5 +155,58 @@ describe('the folder state writer', () => {
     states.resume('f');
     expect(store.folders.require('f')).toMatchObject({ state: 'ok', pausedHold: null, pausedReason: null });
     expect(store.activity.recent({ limit: 10 }).map((a) => a.kind)).toEqual(['folder_ok', 'folder_error', 'mass_delete_paused']);
+  });
+});
+
+describe('the folder coordinator', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let store: Store;
+  let coordinator: FolderCoordinator;
+  beforeEach(() => {
+    tmp = makeTempDir();
+    store = openStore(path.join(tmp.dir, 'state.db'));
+    store.folders.add({ id: 'f', localRoot: '/r', remoteId: 'r' });
+    coordinator = new FolderCoordinator({ store, folderId: 'f', massDelete: () => DEFAULT_MASS_DELETE });
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('runs scans and pulls one after the other, in the order asked, and says which one runs', async () => {
+    const order: string[] = [];
+    const views: string[] = [];
+    let finishScan!: () => void;
+    const scan = coordinator.run('scan', async () => {
+      order.push('scan start');
+      views.push(coordinator.view().state);
+      await new Promise<void>((resolve) => (finishScan = resolve));
+      order.push('scan end');
+    });
+    const pull = coordinator.run('pull', async () => {
+      order.push('pull');
+      views.push(coordinator.view().state);
+    });
+    const failing = coordinator.run('scan', async () => {
+      throw new Error('scan failed');
+    });
+    const after = coordinator.run('scan', async () => void order.push('after a failure'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['scan start']);
+    finishScan();
+    await Promise.all([scan, pull, after]);
+    await expect(failing).rejects.toThrow('scan failed');
+    expect(order).toEqual(['scan start', 'scan end', 'pull', 'after a failure']);
+    expect(views).toEqual(['scanning', 'pulling']);
+    expect(coordinator.view()).toEqual({ state: 'ok' });
+  });
+
+  it('shows a stored pause with its side and counts, and an error with its reason', () => {
+    coordinator.states.pause('f', { side: 'pull', deletes: 8, files: 10 }, 'would delete 8 of 10');
+    expect(coordinator.view()).toEqual({ state: 'paused', side: 'pull', deletes: 8, files: 10, reason: 'would delete 8 of 10' });
+    expect(coordinator.pendingDelete()).toEqual({ count: 8, total: 10 });
+    coordinator.states.error('f', 'folder_root_missing', 'gone');
+    expect(coordinator.view()).toEqual({ state: 'error', code: 'folder_root_missing', message: 'gone' });
+    expect(coordinator.pendingDelete()).toBeNull();
   });
 });
