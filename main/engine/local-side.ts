@@ -1,8 +1,9 @@
 import { asFerryError, type FerryError } from '../../protocol/errors';
-import type { MassDeleteOptions } from './pull/mass-delete';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
 import { ChangeAggregator, realTimers, type Timers } from './aggregator';
+import type { FolderCoordinator } from './folder/coordinator';
+import { DeleteBurst } from './folder/delete-burst';
 import { checkRoot, readMarker, writeMarker } from './folder-marker';
 import type { HashFn } from './hashing';
 import { FERRY_IGNORE_FILE, loadFolderIgnore, type IgnoreMatcher } from './ignore';
@@ -32,8 +33,14 @@ export interface LocalSideOptions {
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
   onError?: (error: FerryError) => void;
-  /** The mass-delete threshold, read at each check (settings change it live). */
-  massDelete?: () => MassDeleteOptions;
+  /**
+   * The folder's owner: its scans run in its turn with its pulls, deletes are held while a
+   * bulk delete is still arriving and weighed by its guard. Without one, deletes go out as found.
+   */
+  coordinator?: FolderCoordinator;
+  /** Quiet time before held deletes are weighed, and longest hold (tests). */
+  deleteQuietMs?: number;
+  deleteMaxHoldMs?: number;
   /** Ignore rules from the settings, on top of the defaults and .ferryignore. */
   ignoreRules?: readonly string[];
   /** Paths the puller is placing right now (echo suppression); the scanner looks at them later. */
@@ -55,6 +62,7 @@ export class LocalSide {
   private readonly timers: Timers;
   private readonly aggregator: ChangeAggregator;
   private readonly scanner: Scanner;
+  private readonly deletes: DeleteBurst;
   private ignore: IgnoreMatcher;
   private ignoreRules: readonly string[];
   private watch: FolderWatch | null = null;
@@ -93,13 +101,22 @@ export class LocalSide {
       ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.isApplying ? { isApplying: options.isApplying } : {}),
-      ...(options.massDelete ? { massDelete: options.massDelete } : {}),
+      ...(options.coordinator
+        ? { guard: options.coordinator.guard, states: options.coordinator.states, holdDelete: (path: string) => this.deletes.add(path) }
+        : {}),
+    });
+    this.deletes = new DeleteBurst({
+      timers: this.timers,
+      ...(options.deleteQuietMs !== undefined ? { quietMs: options.deleteQuietMs } : {}),
+      ...(options.deleteMaxHoldMs !== undefined ? { maxHoldMs: options.deleteMaxHoldMs } : {}),
+      onRelease: (paths) => void this.commitHeldDeletes(paths),
+      busy: () => this.aggregator.size > 0 || this.jobs > 0,
     });
   }
 
   /** True when no hint waits and no scan runs. */
   get idle(): boolean {
-    return this.aggregator.size === 0 && this.jobs === 0 && !this.watchStarting;
+    return this.aggregator.size === 0 && this.deletes.size === 0 && this.jobs === 0 && !this.watchStarting;
   }
 
   /**
@@ -127,11 +144,6 @@ export class LocalSide {
     return run;
   }
 
-  /** The user confirmed a held mass delete of local files. */
-  approveMassDelete(): void {
-    this.scanner.approveMassDelete();
-  }
-
   /** New rules from the settings: a reconcile brings newly unignored paths in. */
   setIgnoreRules(rules: readonly string[]): Promise<ReconcileResult> {
     this.ignoreRules = [...rules];
@@ -141,6 +153,7 @@ export class LocalSide {
   async stop(): Promise<void> {
     this.stopped = true;
     this.aggregator.stop();
+    this.deletes.stop();
     this.abort.abort();
     if (this.rootTimer !== null) this.timers.clearTimeout(this.rootTimer);
     await this.watch?.close();
@@ -206,6 +219,22 @@ export class LocalSide {
     });
   }
 
+  /** A bulk delete is complete: weighed whole, then queued (or held for the user's answer). */
+  private commitHeldDeletes(paths: string[]): Promise<ScanResult | undefined> {
+    return this.enqueueJob(async () => {
+      try {
+        const result = await this.scanner.commitGone(paths);
+        this.afterScan(result);
+        return result;
+      } catch (error) {
+        // Nothing was lost: the index still holds what was not recorded; look again.
+        this.report(asFerryError(error, 'scan_failed'));
+        for (const p of paths) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
+        return undefined;
+      }
+    });
+  }
+
   private afterScan(result: ScanResult): void {
     this.options.onScanned?.(result);
     for (const p of result.unstable) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
@@ -245,7 +274,10 @@ export class LocalSide {
 
   private enqueueJob<T>(job: () => Promise<T>): Promise<T> {
     this.jobs++;
-    const run = this.tail.then(job);
+    const coordinator = this.options.coordinator;
+    // Straight into the folder's turn order: an answer to a mass delete queued after a scan
+    // never runs before it.
+    const run = coordinator ? coordinator.run('scan', job) : this.tail.then(job);
     this.tail = run.then(
       () => void this.jobs--,
       () => void this.jobs--,

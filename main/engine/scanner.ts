@@ -1,9 +1,9 @@
 import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
-import { checkMassDelete, type MassDeleteOptions } from './pull/mass-delete';
 import { FerryError } from '../../protocol/errors';
-import { createLogger } from '../logging';
 import type { Store } from '../store';
-import type { IndexStat, LocalState } from '../store/file-index';
+import type { IndexEntry, IndexStat, LocalState } from '../store/file-index';
+import type { LocalDeleteGuard } from './folder/local-guard';
+import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
 import type { IgnoreMatcher } from './ignore';
@@ -25,13 +25,20 @@ export interface ScannerOptions {
   /** Most index/queue writes per transaction during a reconcile (fewer when commits run slow). */
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
-  /** Deletions above this threshold pause the folder until the user confirms (DESIGN: deletes are guarded). */
-  massDelete?: () => MassDeleteOptions;
+  /** The mass-delete guard: weighs deletes before they are queued (docs/conflict-rules.md). */
+  guard?: LocalDeleteGuard;
+  /** Where the folder's state (error, back) is reported; main/engine/folder/ owns it. */
+  states?: FolderStates;
+  /**
+   * Holds a path found gone instead of recording it at once, while more deletes arrive; the
+   * holder hands the burst back through commitGone (docs/conflict-rules.md, local deletes).
+   */
+  holdDelete?: (path: string) => void;
   /** True while the puller is placing this path: its bytes and index row are about to agree. */
   isApplying?: (path: string) => boolean;
 }
 
-export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'ignored' | 'skipped' | 'unstable';
+export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'held' | 'ignored' | 'skipped' | 'unstable';
 
 export interface ReconcileProgress {
   walked: number;
@@ -52,8 +59,6 @@ export interface ScanResult {
 export interface ReconcileResult extends ScanResult, ReconcileProgress {
   durationMs: number;
 }
-
-const log = createLogger('engine:scanner');
 
 const isGone = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
@@ -100,8 +105,7 @@ export class Scanner {
   private batchSize: number;
   /** Symlinks and specials are reported once per run, not on every rescan. */
   private readonly reportedSkips = new Set<string>();
-  /** The user said yes to the deletes now pending; asked again once they have gone out. */
-  private massDeleteApproved = false;
+  private readonly states: FolderStates;
 
   constructor(private readonly options: ScannerOptions) {
     this.store = options.store;
@@ -114,63 +118,76 @@ export class Scanner {
     this.hashConcurrency = options.hashConcurrency ?? 4;
     this.maxBatch = options.batchSize ?? 64;
     this.batchSize = Math.min(32, this.maxBatch);
+    this.states = options.states ?? folderStates(this.store);
   }
 
-  /** The user confirmed the pending deletes: let them (and the rest of this burst) go out. */
-  approveMassDelete(): void {
-    this.massDeleteApproved = true;
-  }
-
-  /**
-   * Inside the transaction that queues deletes (or just before): pauses the folder when the
-   * deletes pending plus `more` cross the threshold. Total = what the index still holds plus
-   * what is already queued for deletion (those rows left the index).
-   */
-  private guardDeletes(more: number): void {
-    const options = this.options.massDelete?.();
-    if (!options) return;
-    const pending = this.store.queue.countPendingDeletes(this.folderId);
-    if (pending + more === 0) {
-      this.massDeleteApproved = false;
-      return;
-    }
-    if (this.massDeleteApproved) return;
-    // Too few to trip either rule: skip counting the index (this runs for every delete seen).
-    if (pending + more < options.massDeleteMinCount && pending + more <= options.massDeleteCount) return;
-    const folder = this.store.folders.require(this.folderId);
-    if (folder.state !== 'ok') return;
-    const verdict = checkMassDelete(pending + more, this.store.index.count(this.folderId) + pending, options, 'scan');
-    if (!verdict.tripped) return;
-    this.store.folders.pause(this.folderId, verdict.reason);
-    this.store.activity.add({ folderId: this.folderId, kind: 'mass_delete_paused', message: verdict.reason });
-    log.warn('mass delete held for confirmation', { folder: this.folderId, deletes: verdict.deletes, files: verdict.files });
-  }
-
-  /** Checks root and marker; flips the folder to error (or back to ok) accordingly. */
+  /** Checks root and marker; reports the folder in error (or back) accordingly. */
   checkRoot(): RootCheck {
     const folder = this.store.folders.require(this.folderId);
     const check = checkRoot(this.root, folder.markerId);
-    if (!check.ok) {
-      if (folder.state !== 'error' || folder.errorCode !== check.code) {
-        this.store.folders.setError(this.folderId, check.code, check.message);
-        this.store.activity.add({ folderId: this.folderId, kind: 'folder_error', message: check.message });
-        log.warn('folder in error', { folder: this.folderId, code: check.code });
-      }
-    } else if (folder.state === 'error') {
-      this.store.folders.setOk(this.folderId);
-      this.store.activity.add({ folderId: this.folderId, kind: 'folder_ok', message: 'The folder is back' });
-    }
+    if (!check.ok) this.states.error(this.folderId, check.code, check.message);
+    else if (folder.state === 'error') this.states.recovered(this.folderId);
     return check;
   }
 
-  /** Confirms a batch of hinted disk paths (relative, '/'-separated). */
-  async scanPaths(diskPaths: readonly string[]): Promise<ScanResult> {
+  /**
+   * A held burst of deletes (holdDelete), whole: the guard weighs every file in it at once,
+   * then the deletes are queued. A path that is back on disk is scanned like any hint.
+   */
+  async commitGone(keys: readonly string[]): Promise<ScanResult> {
+    const result: ScanResult = { ok: true, outcomes: {}, unstable: [] };
+    const rootError = this.rootError();
+    if (rootError) return { ...result, ok: false, error: rootError };
+    const count = (o: PathOutcome) => void (result.outcomes[o] = (result.outcomes[o] ?? 0) + 1);
+    const gone: string[] = [];
+    const back: string[] = [];
+    for (const key of keys) {
+      if (!this.store.index.get(this.folderId, key)) continue;
+      (existsOnDisk(resolveDiskPath(this.root, key)) ? back : gone).push(key);
+    }
+    if (gone.length) this.store.transaction(() => this.options.guard?.judge(this.filesIn(gone)));
+    for (let i = 0; i < gone.length; ) {
+      const batch = gone.slice(i, i + this.batchSize);
+      i += batch.length;
+      this.commitBatch(() => {
+        for (const key of batch) {
+          const entry = this.store.index.get(this.folderId, key);
+          if (!entry || existsOnDisk(resolveDiskPath(this.root, key))) continue;
+          if (entry.kind === 'dir') this.recordGoneUnder(key);
+          this.dropEntry(entry);
+          count('deleted');
+        }
+      });
+      await yieldToLoop();
+    }
+    if (back.length) {
+      const again = await this.scanPaths(back, false);
+      for (const [o, n] of Object.entries(again.outcomes)) result.outcomes[o as PathOutcome] = (result.outcomes[o as PathOutcome] ?? 0) + (n ?? 0);
+      result.unstable.push(...again.unstable);
+      if (!again.ok) return { ...result, ok: false, ...(again.error ? { error: again.error } : {}) };
+    }
+    return result;
+  }
+
+  /** Files the index holds at these paths and under them (the guard counts files only). */
+  private filesIn(keys: readonly string[]): number {
+    const files = new Set<string>();
+    for (const key of keys) {
+      const entry = this.store.index.get(this.folderId, key);
+      if (entry?.kind === 'file') files.add(key);
+      else if (entry?.kind === 'dir') for (const e of this.store.index.listUnder(this.folderId, key)) if (e.kind === 'file') files.add(e.path);
+    }
+    return files.size;
+  }
+
+  /** Confirms a batch of hinted disk paths (relative, '/'-separated); `hold`: gone paths may be held. */
+  async scanPaths(diskPaths: readonly string[], hold = true): Promise<ScanResult> {
     const result: ScanResult = { ok: true, outcomes: {}, unstable: [] };
     const rootError = this.rootError();
     if (rootError) return { ...result, ok: false, error: rootError };
     let sliceStart = performance.now();
     for (const diskRel of diskPaths) {
-      const outcome = await this.scanPath(diskRel);
+      const outcome = await this.scanPath(diskRel, hold);
       if (outcome === null) return { ...result, ok: false, error: this.rootError() ?? undefined };
       result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
       if (outcome === 'unstable') result.unstable.push(diskRel);
@@ -183,7 +200,8 @@ export class Scanner {
   }
 
   /** null: the root vanished while looking; nothing was concluded. */
-  private async scanPath(diskRel: string): Promise<PathOutcome | null> {
+  private async scanPath(diskRel: string, hold: boolean): Promise<PathOutcome | null> {
+    const gone = (key: string) => this.gone(key, hold);
     const key = toKey(diskRel);
     if (key === '') return 'unchanged';
     const ignore = this.options.ignore();
@@ -202,12 +220,12 @@ export class Scanner {
       // This spelling went away; the key may live on under another one (a rename from NFC
       // to NFD is no delete: chaos seed 10). Only when no spelling is left is the path gone.
       const other = resolveDiskPath(this.root, key);
-      if (other === abs || !existsOnDisk(other)) return this.recordGone(key);
+      if (other === abs || !existsOnDisk(other)) return gone(key);
       abs = other;
       try {
         st = lstatSync(abs);
       } catch {
-        return this.recordGone(key);
+        return gone(key);
       }
     }
     if (st.isDirectory()) {
@@ -221,18 +239,18 @@ export class Scanner {
       return outcome;
     }
     if (!st.isFile()) {
-      const gone = this.store.index.get(this.folderId, key) ? this.recordGone(key) : 'skipped';
+      const replaced = this.store.index.get(this.folderId, key) ? gone(key) : 'skipped';
       this.reportSkip(key, st);
-      return gone === null ? null : 'skipped';
+      return replaced === null ? null : 'skipped';
     }
-    return this.scanFile(key, abs, st);
+    return this.scanFile(key, abs, st, hold);
   }
 
-  private async scanFile(key: string, abs: string, st: Stats): Promise<PathOutcome | null> {
+  private async scanFile(key: string, abs: string, st: Stats, hold: boolean): Promise<PathOutcome | null> {
     const known = this.store.index.get(this.folderId, key);
     if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
     const hashed = await this.hashStable(abs);
-    if (hashed === 'gone') return this.recordGone(key);
+    if (hashed === 'gone') return this.gone(key, hold);
     if (hashed === 'unstable' || hashed === 'denied') {
       return hashed === 'denied' ? this.skip(key, 'unreadable', `Cannot read ${key}: permission denied`) : 'unstable';
     }
@@ -319,6 +337,13 @@ export class Scanner {
     return { folderId: this.folderId, path: key, kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null };
   }
 
+  /** A path is gone: held with the burst it belongs to (holdDelete), or recorded now. */
+  private gone(key: string, hold: boolean): PathOutcome | null {
+    if (!hold || !this.options.holdDelete || !this.store.index.get(this.folderId, key)) return this.recordGone(key);
+    this.options.holdDelete(key);
+    return 'held';
+  }
+
   /**
    * A path is gone: drop it (and, for a directory, everything under it) from the index and
    * queue deletes. Re-checks the marker first: an unmounted disk must not read as deletions.
@@ -328,22 +353,22 @@ export class Scanner {
     return this.store.transaction(() => {
       const known = this.store.index.get(this.folderId, key);
       if (!known) return 'unchanged';
+      this.options.guard?.judge(this.filesIn([key]));
       if (known.kind === 'dir') this.recordGoneUnder(key);
-      this.dropEntry(key, known.kind, known.syncedRevision);
-      this.guardDeletes(0);
+      this.dropEntry(known);
       return 'deleted';
     });
   }
 
   private recordGoneUnder(dir: string): void {
-    for (const child of this.store.index.listUnder(this.folderId, dir)) {
-      this.dropEntry(child.path, child.kind, child.syncedRevision);
-    }
+    for (const child of this.store.index.listUnder(this.folderId, dir)) this.dropEntry(child);
   }
 
-  private dropEntry(key: string, kind: 'file' | 'dir', syncedRevision: string | null): void {
-    this.store.index.remove(this.folderId, key);
-    this.store.queue.enqueue({ folderId: this.folderId, path: key, kind, op: 'delete', baseRevision: syncedRevision });
+  /** Index row out, delete queued, and the guard's window told what the delete removed. */
+  private dropEntry(entry: IndexEntry): void {
+    this.store.index.remove(this.folderId, entry.path);
+    this.store.queue.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision });
+    this.options.guard?.recorded(entry);
   }
 
   private skip(key: string, kind: string, message: string): PathOutcome {
@@ -475,7 +500,8 @@ export class Scanner {
       ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
     );
     // The guard decides before the first delete is queued: the pusher never claims from a paused folder.
-    if (gone.length) this.store.transaction(() => this.guardDeletes(gone.length));
+    const goneFiles = gone.filter(([, stat]) => stat.kind === 'file').length;
+    if (gone.length) this.store.transaction(() => this.options.guard?.judge(goneFiles));
     for (let i = 0; i < gone.length; ) {
       const batch = gone.slice(i, i + this.batchSize);
       i += batch.length;
@@ -484,7 +510,7 @@ export class Scanner {
           const entry = this.store.index.get(this.folderId, key);
           // Gone from the index meanwhile, or there after all (written after the walk passed by).
           if (!entry || existsOnDisk(joinDisk(this.root, key))) continue;
-          this.dropEntry(key, entry.kind, entry.syncedRevision);
+          this.dropEntry(entry);
           progress.deleted++;
           count('deleted');
         }

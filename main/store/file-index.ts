@@ -75,6 +75,8 @@ export interface FileIndexRepo {
   /** The same, one page at a time (paths after afterPath, in order), so callers can yield between pages. */
   snapshotPage(folderId: string, afterPath: string, limit: number): Array<[string, IndexStat]>;
   count(folderId: string): number;
+  /** Files only (directories carry no bytes): what the mass-delete guard weighs deletes against. */
+  countFiles(folderId: string): number;
 }
 
 export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo {
@@ -109,6 +111,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     )
     .raw();
   const countRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ?`);
+  const countFileRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ? AND kind = 'file'`);
 
   const params = (s: LocalState) => ({
     folderId: s.folderId,
@@ -146,5 +149,6 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     snapshotPage: (folderId, afterPath, limit) =>
       statsPage.all(folderId, afterPath, limit).map(([path, kind, size, mtimeMs, inode]) => [path, { kind, size, mtimeMs, inode }]),
     count: (folderId) => countRows.get(folderId)?.n ?? 0,
+    countFiles: (folderId) => countFileRows.get(folderId)?.n ?? 0,
   };
 }

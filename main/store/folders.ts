@@ -5,6 +5,16 @@ import type { Db } from './db';
 
 export type FolderState = 'ok' | 'error' | 'paused_mass_delete';
 
+/** Whose deletes a mass-delete pause holds: this disk's (a scan) or the server's (a pull). */
+export type MassDeleteSide = 'scan' | 'pull';
+
+/** What a mass-delete pause held, as judged when it tripped. */
+export interface MassDeleteHold {
+  side: MassDeleteSide;
+  deletes: number;
+  files: number;
+}
+
 export interface Folder {
   id: string;
   localRoot: string;
@@ -15,6 +25,8 @@ export interface Folder {
   errorCode: string | null;
   errorMessage: string | null;
   pausedReason: string | null;
+  /** Set while state is paused_mass_delete (null for a pause stored without one). */
+  pausedHold: MassDeleteHold | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -28,6 +40,9 @@ interface FolderRow {
   error_code: string | null;
   error_message: string | null;
   paused_reason: string | null;
+  paused_side: MassDeleteSide | null;
+  paused_deletes: number | null;
+  paused_files: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -41,6 +56,7 @@ const toFolder = (r: FolderRow): Folder => ({
   errorCode: r.error_code,
   errorMessage: r.error_message,
   pausedReason: r.paused_reason,
+  pausedHold: r.paused_side ? { side: r.paused_side, deletes: r.paused_deletes ?? 0, files: r.paused_files ?? 0 } : null,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -55,7 +71,8 @@ export interface FolderRepo {
   setMarkerId(id: string, markerId: string): void;
   setOk(id: string): void;
   setError(id: string, code: string, message: string): void;
-  pause(id: string, reason: string): void;
+  /** Only main/engine/folder/ changes a folder's state (setOk, setError, pause). */
+  pause(id: string, reason: string, hold?: MassDeleteHold): void;
 }
 
 export function folderRepo(db: Db, clock: Clock = systemClock): FolderRepo {
@@ -66,8 +83,16 @@ export function folderRepo(db: Db, clock: Clock = systemClock): FolderRepo {
   const all = db.prepare<[], FolderRow>(`SELECT * FROM folders ORDER BY created_at, id`);
   const del = db.prepare(`DELETE FROM folders WHERE id = ?`);
   const marker = db.prepare(`UPDATE folders SET marker_id = ?, updated_at = ? WHERE id = ?`);
-  const state = db.prepare(
-    `UPDATE folders SET state = ?, error_code = ?, error_message = ?, paused_reason = ?, updated_at = ? WHERE id = ?`,
+  const ok = db.prepare(
+    `UPDATE folders SET state = 'ok', error_code = NULL, error_message = NULL, paused_reason = NULL,
+       paused_side = NULL, paused_deletes = NULL, paused_files = NULL, updated_at = ? WHERE id = ?`,
+  );
+  // An error keeps a mass-delete pause's reason and counts: when the root comes back the pause
+  // is restored, never dropped with the deletes it held.
+  const error = db.prepare(`UPDATE folders SET state = 'error', error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`);
+  const pause = db.prepare(
+    `UPDATE folders SET state = 'paused_mass_delete', error_code = NULL, error_message = NULL, paused_reason = ?,
+       paused_side = ?, paused_deletes = ?, paused_files = ?, updated_at = ? WHERE id = ?`,
   );
 
   const get = (id: string): Folder | undefined => {
@@ -90,8 +115,8 @@ export function folderRepo(db: Db, clock: Clock = systemClock): FolderRepo {
     list: () => all.all().map(toFolder),
     remove: (id) => void del.run(id),
     setMarkerId: (id, markerId) => void marker.run(markerId, clock(), id),
-    setOk: (id) => void state.run('ok', null, null, null, clock(), id),
-    setError: (id, code, message) => void state.run('error', code, message, null, clock(), id),
-    pause: (id, reason) => void state.run('paused_mass_delete', null, null, reason, clock(), id),
+    setOk: (id) => void ok.run(clock(), id),
+    setError: (id, code, message) => void error.run(code, message, clock(), id),
+    pause: (id, reason, held) => void pause.run(reason, held?.side ?? null, held?.deletes ?? null, held?.files ?? null, clock(), id),
   };
 }

@@ -5,6 +5,7 @@ import { openDb, type Db } from './db';
 import { fileIndexRepo, type FileIndexRepo } from './file-index';
 import { folderRepo, type FolderRepo } from './folders';
 import { queueRepo, type QueueRepo } from './queue';
+import { recentDeleteRepo, type RecentDeleteRepo } from './recent-deletes';
 import { settingsRepo, type SettingsRepo } from './settings';
 import { taskRepo, type TaskRepo } from './tasks';
 import { tokenRepo, type TokenRepo } from './tokens';
@@ -15,6 +16,8 @@ export interface Store {
   folders: FolderRepo;
   index: FileIndexRepo;
   queue: QueueRepo;
+  /** This disk's recent deletes: the mass-delete guard's window. */
+  recentDeletes: RecentDeleteRepo;
   tasks: TaskRepo;
   tokens: TokenRepo;
   conflicts: ConflictRepo;
@@ -43,6 +46,7 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
     folders: folderRepo(db, clock),
     index: fileIndexRepo(db, clock),
     queue: queueRepo(db, clock),
+    recentDeletes: recentDeleteRepo(db, clock),
     tasks: taskRepo(db, clock),
     tokens: tokenRepo(db, clock),
     conflicts: conflictRepo(db, clock),
@@ -58,6 +62,7 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
 }
 
 export type { Clock } from './clock';
-export type { Folder, FolderState } from './folders';
+export type { Folder, FolderState, MassDeleteHold, MassDeleteSide } from './folders';
+export type { RecentDelete } from './recent-deletes';
 export type { EntryKind, IndexEntry, IndexStat, LocalState } from './file-index';
 export type { Change, ClaimRef, QueueItem, QueueOp, QueueState } from './queue';

@@ -143,4 +143,40 @@ const v3PulledDuringFlight: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState, v3PulledDuringFlight];
+const v4MassDeleteHolds: Migration = {
+  version: 4,
+  name: 'folders: the side and counts of a mass-delete pause; recent local deletes',
+  up(db) {
+    // A held mass delete must survive a restart with its side: Confirm after a restart once took
+    // the scan side's branch for a pause the puller held (docs/conflict-rules.md, local deletes).
+    db.exec(`
+      ALTER TABLE folders ADD COLUMN paused_side TEXT CHECK (paused_side IN ('scan', 'pull'));
+      ALTER TABLE folders ADD COLUMN paused_deletes INTEGER;
+      ALTER TABLE folders ADD COLUMN paused_files INTEGER;
+
+      -- The files and directories this disk deleted lately, with the version each delete removed:
+      -- the guard judges deletes over a window, and a cancel uploads the ones already sent again.
+      CREATE TABLE recent_deletes (
+        folder_id  TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path       TEXT NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('file', 'dir')),
+        revision   TEXT,
+        size       INTEGER NOT NULL DEFAULT 0,
+        mtime_ms   REAL NOT NULL DEFAULT 0,
+        blocks     TEXT,
+        deleted_at INTEGER NOT NULL,
+        PRIMARY KEY (folder_id, path)
+      );
+      CREATE INDEX recent_deletes_by_time ON recent_deletes (folder_id, deleted_at);
+    `);
+    // A pause from before this version: the scanner's when local deletes wait, else the puller's.
+    db.exec(`
+      UPDATE folders SET paused_side = CASE
+        WHEN EXISTS (SELECT 1 FROM queue q WHERE q.folder_id = folders.id AND q.op = 'delete' AND q.state <> 'done') THEN 'scan'
+        ELSE 'pull' END
+      WHERE state = 'paused_mass_delete'
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState, v3PulledDuringFlight, v4MassDeleteHolds];

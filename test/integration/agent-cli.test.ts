@@ -115,6 +115,7 @@ describe('ferry agent and its CLI clients', () => {
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(/Cancelled: the 6 files/);
     await waitFor(() => extra.every((name) => existsSync(path.join(folder, name))), { timeoutMs: 15_000 });
+    // Eight CLI processes, each a second or more on a loaded machine, plus the hold of a bulk delete.
   }, 90_000);
 
   it('refuses a second agent on the same data directory', async () => {

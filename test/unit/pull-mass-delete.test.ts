@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkMassDelete } from '../../main/engine/pull/mass-delete';
+import { checkMassDelete } from '../../main/engine/folder/mass-delete';
 
 describe('mass-delete guard', () => {
   it('trips above 50% of the folder files', () => {

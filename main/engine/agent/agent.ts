@@ -18,6 +18,8 @@ import {
 import { createLogger, type Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
 import { openStore, type Store } from '../../store';
+import { FolderCoordinator } from '../folder/coordinator';
+import type { MassDeleteOptions } from '../folder/mass-delete';
 import { LocalSide, type LocalSideOptions } from '../local-side';
 import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
@@ -45,7 +47,11 @@ export interface AgentOptions {
   tuning?: {
     push?: Partial<PusherOptions>;
     pull?: Partial<PullerOptions>;
-    local?: Partial<Pick<LocalSideOptions, 'watch' | 'watcher' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs'>>;
+    local?: Partial<
+      Pick<LocalSideOptions, 'watch' | 'watcher' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs' | 'deleteQuietMs' | 'deleteMaxHoldMs'>
+    >;
+    /** How far back local deletes count together for the mass-delete guard. */
+    deleteWindowMs?: number;
   };
 }
 
@@ -132,6 +138,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   let paused = store.settings.get(PAUSED_KEY) === '1';
   let started = false;
   const locals = new Map<string, LocalSide>();
+  const coordinators = new Map<string, FolderCoordinator>();
   const lastSync = loadLastSync(store.settings);
   /** Pulls the UI asked for and that have not settled yet ("Sync now" shows as syncing). */
   let pullsRunning = 0;
@@ -193,6 +200,28 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     return { added, removed };
   }
 
+  const massDelete = (): MassDeleteOptions => ({
+    massDeletePercent: settings.massDeletePercent,
+    massDeleteCount: settings.massDeleteCount,
+    massDeleteMinCount: MASS_DELETE_MIN_COUNT,
+  });
+
+  /** The folder's owner: its state, its scans and pulls in turn, the answer to a held mass delete. */
+  function coordinatorOf(folderId: string): FolderCoordinator {
+    let coordinator = coordinators.get(folderId);
+    if (!coordinator) {
+      coordinator = new FolderCoordinator({
+        store,
+        folderId,
+        massDelete,
+        onChange: () => bus.statusChanged(),
+        ...(options.tuning?.deleteWindowMs !== undefined ? { deleteWindowMs: options.tuning.deleteWindowMs } : {}),
+      });
+      coordinators.set(folderId, coordinator);
+    }
+    return coordinator;
+  }
+
   function startLocal(folderId: string): void {
     if (locals.has(folderId)) return;
     const local = new LocalSide({
@@ -200,11 +229,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       folderId,
       ...options.tuning?.local,
       ignoreRules: settings.ignoreRules,
-      massDelete: () => ({
-        massDeletePercent: settings.massDeletePercent,
-        massDeleteCount: settings.massDeleteCount,
-        massDeleteMinCount: MASS_DELETE_MIN_COUNT,
-      }),
+      coordinator: coordinatorOf(folderId),
       isApplying: (relPath) => engine?.puller.isApplying(folderId, relPath) ?? false,
       onScanned: (result) => {
         if ((result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0) engine?.pusher.kick();
@@ -229,6 +254,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const local = locals.get(folderId);
     locals.delete(folderId);
     await local?.stop();
+    if (!store.folders.get(folderId)) coordinators.delete(folderId);
   }
 
   /** Creates the remote folders (idempotent); offline is fine: the pusher retries later. */
@@ -285,12 +311,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       store,
       remote,
       device: { id: deviceId, name: deviceName },
-      options: {
-        massDeletePercent: settings.massDeletePercent,
-        massDeleteCount: settings.massDeleteCount,
-        massDeleteMinCount: MASS_DELETE_MIN_COUNT,
-        ...options.tuning?.pull,
-      },
+      options: { ...massDelete(), ...options.tuning?.pull },
+      exclusive: (folderId, pull) => (store.folders.get(folderId) ? coordinatorOf(folderId).run('pull', pull) : pull()),
     });
     const offs: Array<() => void> = [
       pusher.on('item', (event) => {
@@ -377,14 +399,6 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
 
   // ── status ──
 
-  /** A held mass delete: the puller's (the server's deletes) or the scanner's (this disk's). */
-  function pendingDeleteOf(folderId: string): { count: number; total: number } {
-    const pulled = engine?.puller.pendingMassDelete(folderId);
-    if (pulled) return { count: pulled.deletes, total: pulled.files };
-    const deletes = store.queue.countPendingDeletes(folderId);
-    return { count: deletes, total: store.index.count(folderId) + deletes };
-  }
-
   function folderStatuses(): FolderStatus[] {
     return store.folders.list().map((folder) => {
       const local = locals.get(folder.id);
@@ -398,7 +412,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : null,
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         // Counted only for a held folder: status goes out several times a second.
-        pendingDelete: folder.state === 'paused_mass_delete' ? pendingDeleteOf(folder.id) : null,
+        pendingDelete: folder.state === 'paused_mass_delete' ? coordinatorOf(folder.id).pendingDelete() : null,
         counts: store.queue.countsByState(folder.id),
       };
     });
@@ -579,14 +593,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     confirmMassDelete: async ({ folderId }) => {
       requireFolder(folderId);
       const current = requireEngine();
-      if (current.puller.pendingMassDelete(folderId)) {
-        await current.puller.confirmMassDelete(folderId);
-      } else if (store.folders.require(folderId).state === 'paused_mass_delete') {
-        // This disk's deletes: let them go to the server.
-        locals.get(folderId)?.approveMassDelete();
-        store.folders.setOk(folderId);
-        store.activity.add({ folderId, kind: 'info', message: 'Mass delete confirmed: deleting on the server' });
-      }
+      await coordinatorOf(folderId).confirm(current);
       current.pusher.kick();
       bus.statusChanged();
       return { ok: true as const };
@@ -594,19 +601,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     cancelMassDelete: async ({ folderId }) => {
       requireFolder(folderId);
       const current = requireEngine();
-      if (current.puller.pendingMassDelete(folderId)) {
-        await current.puller.cancelMassDelete(folderId);
-      } else if (store.folders.require(folderId).state === 'paused_mass_delete') {
-        // This disk's deletes: drop them and bring the files back with a full pull.
-        const restored = store.transaction(() => {
-          const paths = store.queue.dropPendingDeletes(folderId);
-          store.tokens.clear(folderId);
-          store.folders.setOk(folderId);
-          return paths.length;
-        });
-        store.activity.add({ folderId, kind: 'info', message: `Mass delete cancelled: restoring ${restored} items from the server` });
-        await current.puller.pullNow(folderId);
-      }
+      await coordinatorOf(folderId).cancel(current);
       current.pusher.kick();
       bus.statusChanged();
       return { ok: true as const };
@@ -643,8 +638,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (!started) return store.close();
       started = false;
       if (rateTicker) clearInterval(rateTicker);
-      await Promise.allSettled([...locals.keys()].map((id) => stopLocal(id)));
-      await stopEngine();
+      // Together: a scan waiting for its folder's turn behind a pull ends once the pull is aborted.
+      await Promise.allSettled([...[...locals.keys()].map((id) => stopLocal(id)), stopEngine()]);
       bus.close();
       saveLastSync(store.settings, lastSync);
       store.close();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { FerryError } from '../../../protocol/errors';
-import type { MassDeleteVerdict } from './mass-delete';
+import type { MassDeleteVerdict } from '../folder/mass-delete';
 
 export interface PullSummary {
   folderId: string;

@@ -9,6 +9,6 @@ export { DEFAULT_PULLER_OPTIONS } from './puller';
 export type { Puller, PullerDeps, PullerOptions } from './puller';
 export type { PullSummary, PullerEvents } from './events';
 export type { PullRemote, ChangesQuery } from './remote-port';
-export type { MassDeleteVerdict } from './mass-delete';
+export type { MassDeleteVerdict } from '../folder/mass-delete';
 export { conflictName, conflictPath } from './conflict-name';
 export { checkRemotePath } from './safe-path';

@@ -9,7 +9,8 @@ import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
 import { TxnGroup } from './group-commit';
 import { PullerEmitter, type PullSummary } from './events';
-import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from './mass-delete';
+import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from '../folder/mass-delete';
+import { folderStates, type FolderStates } from '../folder/state';
 import type { PullRemote } from './remote-port';
 import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
 import type { PullStore } from './store-port';
@@ -55,6 +56,10 @@ export interface PullerDeps {
   clock?: () => number;
   log?: Logger;
   options?: Partial<PullerOptions>;
+  /** The folder state's owner (main/engine/folder/); by default one over the store. */
+  states?: FolderStates;
+  /** Runs a folder's pull in its turn with the folder's scans (the folder's coordinator). */
+  exclusive?: (folderId: string, pull: () => Promise<PullSummary>) => Promise<PullSummary>;
 }
 
 type DeletePolicy = 'guard' | 'confirm' | 'keep';
@@ -72,7 +77,7 @@ export interface Puller {
   confirmMassDelete(folderId: string): Promise<PullSummary>;
   /** A paused folder: keep the local files and upload them again. */
   cancelMassDelete(folderId: string): Promise<PullSummary>;
-  /** The guard's verdict for a paused folder (this process), for the UI and CLI. */
+  /** The guard's verdict for a folder this puller paused (stored: it outlives a restart). */
   pendingMassDelete(folderId: string): MassDeleteVerdict | undefined;
   /** True while a pulled file is between its rename and its index commit (for the scanner). */
   isApplying(folderId: string, path: string): boolean;
@@ -128,7 +133,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const events = new PullerEmitter();
   const caseCache = new Map<string, boolean>();
   const applying = new Set<string>();
-  const massPending = new Map<string, MassDeleteVerdict>();
+  const states = deps.states ?? folderStates(store);
   // Per folder: the run in progress (tail) and the one waiting behind it (queued).
   const chains = new Map<string, { tail?: Promise<unknown>; queued?: Promise<PullSummary> }>();
   let running = false;
@@ -274,14 +279,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
     const localDeletes = plans.filter((p) => p.action.kind === 'delete-local' && p.seen.local.type === 'file').length;
     if (localDeletes > 0 && policy === 'guard') {
-      const files = [...store.index.snapshot(folderId).values()].filter((s) => s.kind === 'file').length;
-      const verdict = checkMassDelete(localDeletes, files, options);
+      const verdict = checkMassDelete(localDeletes, store.index.countFiles(folderId), options, 'pull');
       if (verdict.tripped) {
-        store.transaction(() => {
-          store.folders.pause(folderId, verdict.reason);
-          store.activity.add({ folderId, kind: 'mass_delete_paused', message: verdict.reason });
-        });
-        massPending.set(folderId, verdict);
+        states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files }, verdict.reason);
         flog.warn('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
         events.emit('paused', { folderId, verdict });
         const paused = { ...summary, paused: true, durationMs: clock() - started };
@@ -333,9 +333,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // Every page applied: only now does the token move (and a confirmed/cancelled pause end).
     store.transaction(() => {
       store.tokens.set(folderId, read.token);
-      if (policy !== 'guard' && store.folders.get(folderId)?.state === 'paused_mass_delete') store.folders.setOk(folderId);
+      if (policy !== 'guard' && store.folders.get(folderId)?.state === 'paused_mass_delete') states.resume(folderId);
     });
-    if (policy !== 'guard') massPending.delete(folderId);
     summary.tokenStored = true;
     summary.durationMs = clock() - started;
     flog.info('pulled', { ...summary });
@@ -362,7 +361,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       .catch(() => undefined)
       .then(() => {
         if (chain.queued === next) chain.queued = undefined;
-        return guarded(folderId, policy);
+        return deps.exclusive ? deps.exclusive(folderId, () => guarded(folderId, policy)) : guarded(folderId, policy);
       });
     if (policy === 'guard') chain.queued = next;
     chain.tail = next;
@@ -457,7 +456,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     },
     confirmMassDelete: (folderId) => enqueueRun(folderId, 'confirm'),
     cancelMassDelete: (folderId) => enqueueRun(folderId, 'keep'),
-    pendingMassDelete: (folderId) => massPending.get(folderId),
+    pendingMassDelete(folderId) {
+      const folder = store.folders.get(folderId);
+      const hold = folder?.state === 'paused_mass_delete' ? folder.pausedHold : null;
+      if (hold?.side !== 'pull') return undefined;
+      return { tripped: true, deletes: hold.deletes, files: hold.files, reason: folder?.pausedReason ?? '' };
+    },
     isApplying: (folderId, path) => applying.has(key(folderId, path)),
   };
 }

@@ -1,3 +1,9 @@
+import type { MassDeleteSide } from '../../store';
+
+/**
+ * The mass-delete rule, one module for both sides (docs/conflict-rules.md, "Deletes and the
+ * mass-delete guard"). Both count files only: a directory carries no bytes.
+ */
 export interface MassDeleteOptions {
   /** Trips when more than this share of the folder's files would go (0-100). Default 50. */
   massDeletePercent: number;
@@ -17,27 +23,34 @@ export interface MassDeleteVerdict {
   reason: string;
 }
 
+/** Too few deletes to trip either rule, whatever the folder holds: callers skip counting it. */
+export function belowAnyThreshold(deletes: number, options: MassDeleteOptions): boolean {
+  return deletes < options.massDeleteMinCount && deletes <= options.massDeleteCount;
+}
+
 /**
- * PURE: would `deletes` deletions out of `files` indexed files need the user's yes? `side`
- * says whose deletes they are: the server's (a pull) or this disk's (a scan, to be pushed).
+ * PURE: would `deletes` deletions out of `files` files need the user's yes? `side` says whose
+ * deletes they are: the server's (a pull) or this disk's (a scan, to be pushed).
  */
 export function checkMassDelete(
   deletes: number,
   files: number,
   options: MassDeleteOptions = DEFAULT_MASS_DELETE,
-  side: 'pull' | 'scan' = 'pull',
+  side: MassDeleteSide = 'pull',
 ): MassDeleteVerdict {
   const share = files > 0 ? (deletes / files) * 100 : deletes > 0 ? 100 : 0;
   const byCount = deletes > options.massDeleteCount;
   const byShare = deletes >= options.massDeleteMinCount && share > options.massDeletePercent;
   const tripped = byCount || byShare;
-  const percent = Math.round(share);
-  const reason = !tripped
-    ? ''
-    : side === 'pull'
-      ? `The server's changes would delete ${deletes} of ${files} local files (${percent}%). ` +
+  return { tripped, deletes, files, reason: tripped ? massDeleteReason(side, deletes, files) : '' };
+}
+
+/** The question to the user, for either side. */
+export function massDeleteReason(side: MassDeleteSide, deletes: number, files: number): string {
+  const percent = Math.round(files > 0 ? (deletes / files) * 100 : 100);
+  return side === 'pull'
+    ? `The server's changes would delete ${deletes} of ${files} local files (${percent}%). ` +
         'Confirm to delete them here too, or cancel to keep them and upload them again.'
-      : `${deletes} of ${files} files (${percent}%) disappeared from this folder. ` +
+    : `${deletes} of ${files} files (${percent}%) disappeared from this folder. ` +
         'Confirm to delete them on the server too, or cancel to restore them from the server.';
-  return { tripped, deletes, files, reason };
 }

@@ -1,0 +1,170 @@
+import { createLogger } from '../../logging';
+import type { MassDeleteSide, Store } from '../../store';
+import type { Timers } from '../timers';
+import { realTimers } from '../timers';
+import { LocalDeleteGuard } from './local-guard';
+import type { MassDeleteOptions } from './mass-delete';
+import { restoreSentDeletes, type RestoreRemote } from './restore';
+import { folderStates, type FolderStates } from './state';
+
+/** What a folder is doing, as its coordinator sees it. */
+export type FolderView =
+  | { state: 'ok' | 'scanning' | 'pulling' }
+  | { state: 'paused'; side: MassDeleteSide; deletes: number; files: number; reason: string }
+  | { state: 'error'; code: string; message: string };
+
+/** The engine parts an answer to a mass delete uses (the puller and client of the moment). */
+export interface AnswerPorts {
+  puller: {
+    confirmMassDelete(folderId: string): Promise<unknown>;
+    cancelMassDelete(folderId: string): Promise<unknown>;
+    pullNow(folderId: string): Promise<unknown>;
+  };
+  remote: RestoreRemote;
+}
+
+export interface FolderCoordinatorOptions {
+  store: Store;
+  folderId: string;
+  /** The thresholds, read at each check (settings change them live). */
+  massDelete: () => MassDeleteOptions;
+  /** Any change of the stored state (the host tells the UI). */
+  onChange?: (folderId: string) => void;
+  timers?: Timers;
+  /** The guard's window (tests). */
+  deleteWindowMs?: number;
+}
+
+/** How long a cancel waits for deletes already in flight to land before it undoes them. */
+const IN_FLIGHT_WAIT_MS = 10_000;
+
+/**
+ * One folder's owner: its state (ok, scanning, pulling, paused for a mass delete on either
+ * side, error), its scans and pulls run one after the other, and the answer to a held mass
+ * delete, whichever side held it (docs/conflict-rules.md, "Deletes and the mass-delete guard").
+ */
+export class FolderCoordinator {
+  readonly folderId: string;
+  readonly states: FolderStates;
+  readonly guard: LocalDeleteGuard;
+  private readonly store: Store;
+  private readonly timers: Timers;
+  private readonly log;
+  private tail: Promise<unknown> = Promise.resolve();
+  private active: 'scan' | 'pull' | null = null;
+
+  constructor(options: FolderCoordinatorOptions) {
+    this.store = options.store;
+    this.folderId = options.folderId;
+    this.timers = options.timers ?? realTimers;
+    this.log = createLogger('engine:folder', { folder: options.folderId });
+    this.states = folderStates(this.store, options.onChange);
+    this.guard = new LocalDeleteGuard({
+      store: this.store,
+      folderId: this.folderId,
+      states: this.states,
+      options: options.massDelete,
+      now: () => this.timers.now(),
+      ...(options.deleteWindowMs !== undefined ? { windowMs: options.deleteWindowMs } : {}),
+    });
+  }
+
+  /** Runs a scan or a pull of this folder once everything queued before it has finished. */
+  run<T>(kind: 'scan' | 'pull', job: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(async () => {
+      this.active = kind;
+      try {
+        return await job();
+      } finally {
+        this.active = null;
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  view(): FolderView {
+    const folder = this.store.folders.require(this.folderId);
+    if (folder.state === 'error') return { state: 'error', code: folder.errorCode ?? 'error', message: folder.errorMessage ?? '' };
+    if (folder.state === 'paused_mass_delete') {
+      const hold = folder.pausedHold;
+      const side = hold?.side ?? 'scan';
+      if (side === 'pull' && hold) return { state: 'paused', side, deletes: hold.deletes, files: hold.files, reason: folder.pausedReason ?? '' };
+      // This disk's: what the pause weighed (its deletes are queued a batch at a time just
+      // after), or more when further deletes joined while it waits.
+      const now = this.guard.pending();
+      const deletes = Math.max(now.count, hold?.deletes ?? 0);
+      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason: folder.pausedReason ?? '' };
+    }
+    return { state: this.active === 'scan' ? 'scanning' : this.active === 'pull' ? 'pulling' : 'ok' };
+  }
+
+  /** A held mass delete: how many files it deletes, of how many. */
+  pendingDelete(): { count: number; total: number } | null {
+    const view = this.view();
+    return view.state === 'paused' ? { count: view.deletes, total: view.files } : null;
+  }
+
+  /** Yes to the held deletes: the server's are applied here, or this disk's go to the server. */
+  async confirm(ports: AnswerPorts): Promise<void> {
+    const side = this.heldSide();
+    if (side === 'pull') return this.answerPull(() => ports.puller.confirmMassDelete(this.folderId));
+    if (side === null) return;
+    // In the folder's turn: a burst still being queued is queued whole before the window ends.
+    await this.run('scan', async () =>
+      this.store.transaction(() => {
+        this.store.recentDeletes.clear(this.folderId);
+        this.states.resume(this.folderId);
+        this.store.activity.add({ folderId: this.folderId, kind: 'info', message: 'Mass delete confirmed: deleting on the server' });
+      }),
+    );
+  }
+
+  /** No to the held deletes: every file they would remove stays, here and on the server. */
+  async cancel(ports: AnswerPorts): Promise<void> {
+    const side = this.heldSide();
+    if (side === 'pull') return this.answerPull(() => ports.puller.cancelMassDelete(this.folderId));
+    if (side === null) return;
+    // In the folder's turn: a burst still being queued is queued whole, so every delete of it
+    // is dropped here, none left to go out once the folder syncs again.
+    const { dropped, restored } = await this.run('scan', async () => {
+      await this.inFlightDeletesLanded();
+      const folder = this.store.folders.require(this.folderId);
+      const restored = await restoreSentDeletes(this.store, this.folderId, folder.remoteId, ports.remote);
+      const dropped = this.store.transaction(() => {
+        const paths = this.store.queue.dropPendingDeletes(this.folderId);
+        // A full pull brings back every file the index no longer holds.
+        this.store.tokens.clear(this.folderId);
+        this.store.recentDeletes.clear(this.folderId);
+        this.states.resume(this.folderId);
+        return paths.length;
+      });
+      return { dropped, restored };
+    });
+    const message = `Mass delete cancelled: restoring ${dropped + restored} items from the server`;
+    this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
+    this.log.info('mass delete cancelled', { dropped, restored });
+    await ports.puller.pullNow(this.folderId);
+  }
+
+  private heldSide(): MassDeleteSide | null {
+    const view = this.view();
+    return view.state === 'paused' ? view.side : null;
+  }
+
+  /** The puller answers the server's deletes (the guard lifted, or keeping the files). */
+  private async answerPull(answer: () => Promise<unknown>): Promise<void> {
+    await answer();
+    // Local deletes seen while the pull waited were queued without a verdict: weigh them now.
+    this.store.transaction(() => this.guard.judge(0));
+  }
+
+  /** A paused folder sends nothing new, but a delete claimed before the pause may still be on its way. */
+  private async inFlightDeletesLanded(): Promise<void> {
+    const deadline = this.timers.now() + IN_FLIGHT_WAIT_MS;
+    const inFlight = () => this.store.queue.page({ state: 'in_flight', folderId: this.folderId, offset: 0, limit: 1000 }).items.some((i) => i.op === 'delete');
+    while (inFlight() && this.timers.now() < deadline) {
+      await new Promise<void>((resolve) => this.timers.setTimeout(resolve, 50));
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import type { Store } from '../../store';
+import type { EntryKind } from '../../store/file-index';
+import { belowAnyThreshold, checkMassDelete, type MassDeleteOptions } from './mass-delete';
+import type { FolderStates } from './state';
+
+/** How far back this disk's deletes count together (docs/conflict-rules.md, local deletes). */
+export const LOCAL_DELETE_WINDOW_MS = 30_000;
+
+export type LocalGuardStore = Pick<Store, 'folders' | 'index' | 'recentDeletes' | 'transaction'>;
+
+export interface LocalDeleteGuardOptions {
+  store: LocalGuardStore;
+  folderId: string;
+  states: FolderStates;
+  /** The thresholds, read at each check (settings change them live). */
+  options: () => MassDeleteOptions;
+  windowMs?: number;
+  now?: () => number;
+}
+
+/** What a delete removed: the index row as it was. */
+export interface RemovedEntry {
+  path: string;
+  kind: EntryKind;
+  syncedRevision: string | null;
+  size: number;
+  mtimeMs: number;
+  blocks: string[] | null;
+}
+
+/**
+ * The scan side of the mass-delete guard: weighs this disk's deletes over a window, the ones
+ * already sent included, and pauses the folder before a bulk delete's first delete is queued.
+ */
+export class LocalDeleteGuard {
+  private readonly windowMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly o: LocalDeleteGuardOptions) {
+    this.windowMs = o.windowMs ?? LOCAL_DELETE_WINDOW_MS;
+    this.now = o.now ?? Date.now;
+  }
+
+  /**
+   * Before `files` more file deletes are queued (in their transaction, or just before it):
+   * pauses the folder when they and the window's earlier deletes cross the threshold.
+   */
+  judge(files: number): void {
+    const { store, folderId } = this.o;
+    const options = this.o.options();
+    const folder = store.folders.require(folderId);
+    // Held already (either side): these deletes join what waits for the answer.
+    if (folder.state !== 'ok') return;
+    store.recentDeletes.prune(this.now() - this.windowMs);
+    const earlier = store.recentDeletes.countFiles(folderId, 0);
+    const deletes = earlier + files;
+    if (belowAnyThreshold(deletes, options)) return;
+    const total = store.index.countFiles(folderId) + earlier;
+    const verdict = checkMassDelete(deletes, total, options, 'scan');
+    if (verdict.tripped) this.o.states.pause(folderId, { side: 'scan', deletes, files: total }, verdict.reason);
+  }
+
+  /** In the transaction that drops the index row: the window remembers the delete and its version. */
+  recorded(entry: RemovedEntry): void {
+    this.o.store.recentDeletes.record({
+      folderId: this.o.folderId,
+      path: entry.path,
+      kind: entry.kind,
+      revision: entry.syncedRevision,
+      size: entry.size,
+      mtimeMs: entry.mtimeMs,
+      blocks: entry.blocks,
+    });
+  }
+
+  /** What a held scan-side delete counts now: the window's files, of the folder before them. */
+  pending(): { count: number; total: number } {
+    const { store, folderId } = this.o;
+    const count = store.recentDeletes.countFiles(folderId, 0);
+    return { count, total: store.index.countFiles(folderId) + count };
+  }
+}

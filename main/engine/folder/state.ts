@@ -1,0 +1,60 @@
+import { createLogger } from '../../logging';
+import type { MassDeleteHold, Store } from '../../store';
+
+/** The repositories a folder's state lives in. */
+export type FolderStateStore = Pick<Store, 'folders' | 'activity' | 'transaction'>;
+
+/**
+ * The one writer of a folder's stored state (ok, error, paused for a mass delete). The
+ * scanner and the puller report what they found through it; nothing else sets the state.
+ */
+export interface FolderStates {
+  /** The root or its marker is missing. A mass-delete pause it interrupts is kept for later. */
+  error(folderId: string, code: string, message: string): void;
+  /** The root is back: ok again, or back to the mass-delete pause the error interrupted. */
+  recovered(folderId: string): void;
+  /** A mass delete waits for the user; `reason` is the question. */
+  pause(folderId: string, hold: MassDeleteHold, reason: string): void;
+  /** The user answered a mass delete: the folder syncs again. */
+  resume(folderId: string): void;
+}
+
+const log = createLogger('engine:folder');
+
+export function folderStates(store: FolderStateStore, onChange: (folderId: string) => void = () => undefined): FolderStates {
+  return {
+    error(folderId, code, message) {
+      const folder = store.folders.require(folderId);
+      if (folder.state === 'error' && folder.errorCode === code) return;
+      store.transaction(() => {
+        store.folders.setError(folderId, code, message);
+        store.activity.add({ folderId, kind: 'folder_error', message });
+      });
+      log.warn('folder in error', { folder: folderId, code });
+      onChange(folderId);
+    },
+    recovered(folderId) {
+      const folder = store.folders.require(folderId);
+      if (folder.state !== 'error') return;
+      store.transaction(() => {
+        if (folder.pausedHold) store.folders.pause(folderId, folder.pausedReason ?? '', folder.pausedHold);
+        else store.folders.setOk(folderId);
+        store.activity.add({ folderId, kind: 'folder_ok', message: 'The folder is back' });
+      });
+      onChange(folderId);
+    },
+    pause(folderId, hold, reason) {
+      store.transaction(() => {
+        store.folders.pause(folderId, reason, hold);
+        store.activity.add({ folderId, kind: 'mass_delete_paused', message: reason });
+      });
+      log.warn('mass delete held for confirmation', { folder: folderId, side: hold.side, deletes: hold.deletes, files: hold.files });
+      onChange(folderId);
+    },
+    resume(folderId) {
+      if (store.folders.get(folderId)?.state === 'ok') return;
+      store.folders.setOk(folderId);
+      onChange(folderId);
+    },
+  };
+}

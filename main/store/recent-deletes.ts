@@ -1,0 +1,84 @@
+import type { Clock } from './clock';
+import { systemClock } from './clock';
+import type { Db } from './db';
+import type { EntryKind } from './file-index';
+
+/** A path this disk deleted lately, with the synced version the delete removed. */
+export interface RecentDelete {
+  folderId: string;
+  path: string;
+  kind: EntryKind;
+  /** The revision the server held when the delete was seen (null: never synced). */
+  revision: string | null;
+  size: number;
+  mtimeMs: number;
+  blocks: string[] | null;
+  deletedAt: number;
+}
+
+interface RecentDeleteRow {
+  folder_id: string;
+  path: string;
+  kind: EntryKind;
+  revision: string | null;
+  size: number;
+  mtime_ms: number;
+  blocks: string | null;
+  deleted_at: number;
+}
+
+const toRecent = (r: RecentDeleteRow): RecentDelete => ({
+  folderId: r.folder_id,
+  path: r.path,
+  kind: r.kind,
+  revision: r.revision,
+  size: r.size,
+  mtimeMs: r.mtime_ms,
+  blocks: r.blocks === null ? null : (JSON.parse(r.blocks) as string[]),
+  deletedAt: r.deleted_at,
+});
+
+/**
+ * The local deletes of the mass-delete window (docs/conflict-rules.md, local deletes). A
+ * path counts only while it is still deleted: one the index holds again is back.
+ */
+export interface RecentDeleteRepo {
+  /** In the transaction that drops the index row and queues the delete. */
+  record(entry: Omit<RecentDelete, 'deletedAt'>): void;
+  /** Files deleted since `since` (ms) and still deleted. */
+  countFiles(folderId: string, since: number): number;
+  /** Everything deleted since `since` and still deleted, parents before children. */
+  list(folderId: string, since: number): RecentDelete[];
+  /** The window starts again (the user answered); older rows are dropped too. */
+  clear(folderId: string): void;
+  /** Rows older than `before`, for every folder in state ok (a held folder keeps its window). */
+  prune(before: number): number;
+}
+
+export function recentDeleteRepo(db: Db, clock: Clock = systemClock): RecentDeleteRepo {
+  const upsert = db.prepare(`
+    INSERT INTO recent_deletes (folder_id, path, kind, revision, size, mtime_ms, blocks, deleted_at)
+    VALUES (@folderId, @path, @kind, @revision, @size, @mtimeMs, @blocks, @now)
+    ON CONFLICT (folder_id, path) DO UPDATE SET kind = excluded.kind, revision = excluded.revision, size = excluded.size,
+      mtime_ms = excluded.mtime_ms, blocks = excluded.blocks, deleted_at = excluded.deleted_at`);
+  const stillDeleted = `NOT EXISTS (SELECT 1 FROM file_index i WHERE i.folder_id = r.folder_id AND i.path = r.path)`;
+  const countFiles = db.prepare<[string, number], { n: number }>(
+    `SELECT count(*) AS n FROM recent_deletes r WHERE r.folder_id = ? AND r.deleted_at >= ? AND r.kind = 'file' AND ${stillDeleted}`,
+  );
+  const list = db.prepare<[string, number], RecentDeleteRow>(
+    `SELECT * FROM recent_deletes r WHERE r.folder_id = ? AND r.deleted_at >= ? AND ${stillDeleted} ORDER BY r.path`,
+  );
+  const clear = db.prepare(`DELETE FROM recent_deletes WHERE folder_id = ?`);
+  const prune = db.prepare(
+    `DELETE FROM recent_deletes WHERE deleted_at < ? AND folder_id IN (SELECT id FROM folders WHERE state = 'ok')`,
+  );
+
+  return {
+    record: (entry) =>
+      void upsert.run({ ...entry, blocks: entry.blocks ? JSON.stringify(entry.blocks) : null, now: clock() }),
+    countFiles: (folderId, since) => countFiles.get(folderId, since)?.n ?? 0,
+    list: (folderId, since) => list.all(folderId, since).map(toRecent),
+    clear: (folderId) => void clear.run(folderId),
+    prune: (before) => prune.run(before).changes,
+  };
+}
