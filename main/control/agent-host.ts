@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Settings } from '../../preload/contract';
 import { createAgent, type Agent, type AgentOptions } from '../engine/agent';
+import { toAgentService } from '../ui-adapter/agent-service';
 import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
 import { ensureControlToken, removeAgentInfo, writeAgentInfo } from './control-token';
@@ -65,7 +66,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     const token = await ensureControlToken(options.dataDir);
     const rendererDir = options.rendererDir ?? builtRendererDir;
     control = await startControlServer({
-      service: agent,
+      service: toAgentService(agent),
       token,
       port: options.controlPort ?? 0,
       ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}),

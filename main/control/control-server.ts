@@ -6,7 +6,7 @@ import type { AgentService, CallError, CallResult } from '../../preload/contract
 import { createLogger } from '../logging';
 import type { Logger } from '../logging';
 import { allowedHosts, bearerToken, isAllowedHost, isAllowedOrigin, tokensMatch } from './control-auth';
-import { invokeContractMethod, isMethodName } from './control-call';
+import { INTERNAL_ERROR, invokeContractMethod, isMethodName } from '../ui-adapter/call';
 import { HEARTBEAT_MS, streamEvents } from './control-events';
 import { LoginCodes } from './control-login';
 import { resolveStaticFile, sendStaticFile } from './control-static';
@@ -53,7 +53,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error('control request failed', { error: error instanceof Error ? error : String(error) });
-      if (!res.headersSent) sendError(res, 500, { code: 'internal', message: 'internal error', retryable: true });
+      if (!res.headersSent) sendError(res, 500, INTERNAL_ERROR);
       else res.destroy();
     });
   });

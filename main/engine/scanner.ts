@@ -1,4 +1,5 @@
 import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+// eslint-disable-next-line @typescript-eslint/no-restricted-imports -- until mass-delete counting moves to main/engine/folder/ (issue 14, item 1)
 import { checkMassDelete, type MassDeleteOptions } from './pull/mass-delete';
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';

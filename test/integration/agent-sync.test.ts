@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentEvent, Settings } from '../../preload/contract';
-import { createAgent, type Agent } from '../../main/engine/agent';
+import type { Settings } from '../../preload/contract';
+import { createAgent, type Agent, type AgentEvent } from '../../main/engine/agent';
 import { startServer, type RunningServer } from '../../server/main';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';

@@ -3,31 +3,21 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError, asFerryError } from '../../../protocol/errors';
-import {
-  Settings,
-  fieldErrors,
-  type AgentEvent,
-  type AgentService,
-  type ContractHandlers,
-  type FolderStatus,
-  type QueueItem as ContractQueueItem,
-  type SettingsUpdate,
-  type SettingsView,
-  type Status,
-} from '../../../preload/contract';
+import { Settings, fieldErrors } from '../../../preload/settings';
 import { createLogger, type Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
 import { openStore, type Store } from '../../store';
 import { LocalSide, type LocalSideOptions } from '../local-side';
 import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
+import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus, FolderStatus, SettingsUpdate, SettingsView } from './api';
 import { AgentEventBus } from './events';
 import { RateMeter } from './rate-meter';
-import { activityView, queueItemView } from './views';
 
 /**
- * The agent: one engine (local side per folder → durable queue → pusher; puller) behind the
- * UI contract. The Electron shell and the headless control API both host it as an AgentService.
+ * The agent: one engine (local side per folder → durable queue → pusher; puller) behind its
+ * own API (./api). The Electron shell and the headless control API host it through
+ * main/ui-adapter, which turns that API into the UI contract.
  */
 export interface AgentOptions {
   dataDir: string;
@@ -47,13 +37,13 @@ export interface AgentOptions {
   };
 }
 
-export interface Agent extends AgentService {
+export interface Agent extends AgentApi {
   readonly deviceId: string;
   readonly deviceName: string;
   readonly dataDir: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  status(): Status;
+  status(): AgentStatus;
 }
 
 /** Pushes and pulls bound to one server and token; rebuilt when those change. */
@@ -113,7 +103,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? createLogger('agent');
   const store = openStore(path.join(options.dataDir, STATE_DB), {
     ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
-    onActivity: (entry) => bus.emit({ type: 'activity', entry: activityView(entry) }),
+    onActivity: (entry) => bus.emit({ type: 'activity', entry }),
   });
   const deviceId = ensureDeviceId(store);
   const deviceName = options.deviceName ?? os.hostname();
@@ -139,7 +129,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     queueItems: (ids) =>
       ids.flatMap((id) => {
         const item = store.queue.get(id);
-        return item ? [queueItemView(item)] : [];
+        return item ? [item] : [];
       }),
     onListenerError: (error) => log.warn('event listener failed', { error: asFerryError(error).message }),
   });
@@ -375,7 +365,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     });
   }
 
-  function status(): Status {
+  function status(): AgentStatus {
     const counts = store.queue.countsByState();
     const folders = folderStatuses();
     const push = engine?.pusher.status();
@@ -503,7 +493,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     bus.statusChanged();
   }
 
-  const handlers: ContractHandlers = {
+  const handlers: AgentHandlers = {
     getStatus: async () => status(),
     listQueue: async (query) => {
       const page = store.queue.page({
@@ -512,9 +502,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         offset: query.offset,
         limit: query.limit,
       });
-      return { items: page.items.map(queueItemView) as ContractQueueItem[], total: page.total };
+      return { items: page.items, total: page.total };
     },
-    listActivity: async ({ limit }) => store.activity.recent({ limit }).map(activityView),
+    listActivity: async ({ limit }) => store.activity.recent({ limit }),
     syncNow: async ({ folderId }) => {
       syncNow(folderId);
       return { ok: true as const };

@@ -5,47 +5,62 @@ import type { CallError, CallResult, ContractHandlers, MethodName } from '../../
 import type { Logger } from '../logging';
 
 /**
- * One contract call, transport-free: validate the input with the method's schema, run the
- * handler, validate its output, and wrap everything in the CallResult envelope with the
- * HTTP status that fits. The IPC host can use it as well, so both transports answer alike.
+ * One call, transport-free, for IPC (main/app/ipc.ts) and HTTP (main/control) alike: validate
+ * the input with the method's schema, run the handler, validate its output, and wrap it all in
+ * the CallResult envelope with the HTTP status that fits (IPC ignores the status). Both
+ * transports answer every error, an internal one included, with the same code and `retryable`.
  */
 export interface CallOutcome {
   status: number;
   result: CallResult<unknown>;
 }
 
+export interface CallSpec {
+  input: z.ZodType;
+  output: z.ZodType;
+}
+
+/** An unexpected failure: the detail goes to the log, never into the answer. */
+export const INTERNAL_ERROR: CallError = {
+  code: 'internal',
+  message: 'Something went wrong inside Ferry; the logs have the details.',
+  retryable: false,
+};
+
 export function isMethodName(name: string): name is MethodName {
   return Object.prototype.hasOwnProperty.call(methods, name);
 }
 
-export async function invokeContractMethod(
-  handlers: ContractHandlers,
-  method: MethodName,
-  rawInput: unknown,
-  log?: Logger,
-): Promise<CallOutcome> {
-  const spec = methods[method];
+export function invokeContractMethod(handlers: ContractHandlers, method: MethodName, rawInput: unknown, log?: Logger): Promise<CallOutcome> {
+  // The input is parsed with methods[method].input before the handler sees it.
+  const handler = handlers[method] as (input: unknown) => Promise<unknown>;
+  return invokeCall(method, methods[method], (input) => handler(input), rawInput, log);
+}
+
+export async function invokeCall(name: string, spec: CallSpec, run: (input: unknown) => Promise<unknown>, rawInput: unknown, log?: Logger): Promise<CallOutcome> {
   const input = spec.input.safeParse(rawInput);
   if (!input.success) {
-    const code = method === 'updateSettings' ? 'invalid_settings' : 'invalid_input';
+    const code = name === 'updateSettings' ? 'invalid_settings' : 'invalid_input';
     return failure(400, { code, message: summarise(input.error), retryable: false, fields: fieldErrors(input.error) });
   }
   let output: unknown;
   try {
-    const handler = handlers[method] as (input: unknown) => Promise<unknown>;
-    output = await handler(input.data);
+    output = await run(input.data);
   } catch (error) {
-    return fromThrown(error, method, log);
+    const outcome = fromThrown(error, name, log);
+    if (!outcome.result.ok && outcome.result.error.code !== 'internal') log?.info('call refused', { method: name, code: outcome.result.error.code });
+    return outcome;
   }
   const checked = spec.output.safeParse(output);
   if (!checked.success) {
-    log?.error('handler answered outside the contract', { method, problem: summarise(checked.error) });
-    return failure(500, { code: 'internal', message: `${method} produced an invalid answer`, retryable: false });
+    // A bug on our side: the caller gets a plain error, the log the details.
+    log?.error('handler answered outside the contract', { method: name, problem: summarise(checked.error) });
+    return failure(500, { code: 'invalid_output', message: 'Ferry answered with something unexpected; the logs have the details.', retryable: false });
   }
   return { status: 200, result: { ok: true, value: checked.data } };
 }
 
-function fromThrown(error: unknown, method: MethodName, log?: Logger): CallOutcome {
+function fromThrown(error: unknown, method: string, log?: Logger): CallOutcome {
   if (isFerryError(error)) {
     const fields = stringRecord(error.details?.fields);
     const status = error.status ?? (isApiErrorCode(error.code) ? API_ERRORS[error.code].status : fields ? 400 : 409);
@@ -54,9 +69,8 @@ function fromThrown(error: unknown, method: MethodName, log?: Logger): CallOutco
   if (error instanceof z.ZodError) {
     return failure(400, { code: 'invalid_input', message: summarise(error), retryable: false, fields: fieldErrors(error) });
   }
-  // Unknown failures keep their detail in the log, not in the answer.
   log?.error('handler failed', { method, error: error instanceof Error ? error : String(error) });
-  return failure(500, { code: 'internal', message: `${method} failed unexpectedly`, retryable: true });
+  return failure(500, INTERNAL_ERROR);
 }
 
 function failure(status: number, error: CallError): CallOutcome {

@@ -1,0 +1,75 @@
+import type { Settings, SettingsUpdate, SettingsView } from '../../../preload/settings';
+import type { ActivityEntry } from '../../store/activity';
+import type { QueueItem, QueueState } from '../../store/queue';
+
+/**
+ * The engine's own API, in the engine's own terms (store rows, its status). The UI contract is
+ * not the engine's: main/ui-adapter turns this into the contract's handlers and events, so a
+ * change to what the UI shows stops at the adapter.
+ */
+
+export type { Settings, SettingsUpdate, SettingsView };
+
+export type AgentStateName = 'idle' | 'syncing' | 'paused' | 'offline' | 'error';
+export type FolderStateName = 'ok' | 'scanning' | 'error' | 'paused_mass_delete';
+
+export interface FolderStatus {
+  id: string;
+  localPath: string;
+  remoteId: string;
+  state: FolderStateName;
+  error: string | null;
+  /** ISO time of the folder's last completed push or pull. */
+  lastSyncAt: string | null;
+  /** Set while a mass delete waits for the user: how many files it would delete. */
+  pendingDelete: { count: number; total: number } | null;
+}
+
+export interface AgentStatus {
+  state: AgentStateName;
+  counts: Record<QueueState, number>;
+  folders: FolderStatus[];
+  lastSyncAt: string | null;
+  rates: { uploadBytesPerSec: number; downloadBytesPerSec: number; itemsPerSec: number };
+  /** The run in progress, if any: items and bytes left. */
+  run: { name: string; itemsLeft: number; bytesLeft: number } | null;
+  deviceId: string;
+  deviceName: string;
+}
+
+export interface QueueQuery {
+  state?: QueueState;
+  folderId?: string;
+  offset: number;
+  limit: number;
+}
+
+/** What the engine tells its hosts; queue items and activity are the store's rows. */
+export type AgentEvent =
+  | { type: 'status'; status: AgentStatus }
+  | { type: 'queue'; items: QueueItem[] }
+  | { type: 'activity'; entry: ActivityEntry }
+  | { type: 'settings'; settings: SettingsView };
+
+type Ok = { ok: true };
+
+/** The actions a host may ask of a running agent. */
+export interface AgentHandlers {
+  getStatus(input?: object): Promise<AgentStatus>;
+  listQueue(query: QueueQuery): Promise<{ items: QueueItem[]; total: number }>;
+  listActivity(input: { limit: number }): Promise<ActivityEntry[]>;
+  syncNow(input: { folderId?: string }): Promise<Ok>;
+  pause(input?: object): Promise<Ok>;
+  resume(input?: object): Promise<Ok>;
+  retry(input: { id: number } | { all: true }): Promise<{ retried: number }>;
+  confirmMassDelete(input: { folderId: string }): Promise<Ok>;
+  cancelMassDelete(input: { folderId: string }): Promise<Ok>;
+  getSettings(input?: object): Promise<SettingsView>;
+  /** An empty or absent token keeps the stored one; refused with `invalid_settings` and fields. */
+  updateSettings(update: SettingsUpdate): Promise<SettingsView>;
+}
+
+export interface AgentApi {
+  handlers: AgentHandlers;
+  subscribe(listener: (event: AgentEvent) => void): () => void;
+}
