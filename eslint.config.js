@@ -14,13 +14,13 @@ const electronImports = [
 const electronPatterns = [{ group: ['electron/*'], message: "Only main/app may import 'electron'." }];
 const nodePatterns = [{ group: ['node:*'], message: pureMessage }];
 const mainPatterns = [
-  { group: ['**/main', '**/main/**', '../main/*', '/main/*'], message: 'The renderer talks to main only through the contract (preload/contract).' },
+  { group: ['**/main', '**/main/**', '../main/*', '/main/*'], message: 'The renderer talks to main only through the UI contract (shared/ui-contract).' },
 ];
 const serverPatterns = [{ group: ['**/server', '**/server/**'], message: 'Pure modules must not depend on the server.' }];
 // The engine speaks its own API (main/engine/agent/api.ts); main/ui-adapter turns it into the
 // UI contract, and the hosts (main/app, main/control) sit above it.
 const enginePatterns = [
-  { group: ['**/preload/contract', '**/preload/contract*', '**/preload/bridge*'], message: 'The engine does not import the UI contract: main/ui-adapter turns its API into it.' },
+  { group: ['**/shared/ui-contract', '**/shared/ui-contract*', '**/preload', '**/preload/**'], message: 'The engine does not import the UI contract: main/ui-adapter turns its API into it.' },
   { group: ['**/app', '**/app/**', '**/main/app', '**/main/app/**'], message: 'The engine does not import main/app: the hosts sit above it.' },
   { group: ['**/control', '**/control/**', '**/main/control/**'], message: 'The engine does not import main/control: the hosts sit above it.' },
   { group: ['**/ui-adapter', '**/ui-adapter/**'], message: 'The engine does not import main/ui-adapter: the adapter sits above it.' },
@@ -82,9 +82,10 @@ export default tseslint.config(
       ],
     },
   },
-  // Boundary: the wire contract (protocol/), the UI contract (preload/contract*) and the settings are pure.
+  // Boundary: the wire contract (protocol/) and what main and the renderer share (shared/: the UI
+  // contract, the settings) are pure.
   {
-    files: ['protocol/**/*.ts', 'preload/contract*.ts', 'preload/settings.ts'],
+    files: ['protocol/**/*.ts', 'shared/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

@@ -1,4 +1,4 @@
-import { methodNames, type AgentEvent, type AgentService, type ContractHandlers, type Settings } from '../../preload/contract';
+import { methodNames, type AgentEvent, type AgentService, type ContractHandlers, type Settings } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 import type { AgentHost, AgentSettingsStore, CreateEngineAgent, EngineAgent } from './agent-host';
 import { toAgentService } from '../ui-adapter/agent-service';

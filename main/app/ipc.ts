@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { FerryError } from '../../protocol/errors';
-import { IPC_CHANNEL_PREFIX, IPC_EVENT_CHANNEL, methodNames, methods, type AgentService, type CallResult } from '../../preload/contract';
+import { IPC_CHANNEL_PREFIX, IPC_EVENT_CHANNEL, methodNames, methods, type AgentService, type CallResult } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 import { invokeCall } from '../ui-adapter/call';
 import { isAppUrl } from './origin';

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { chmod, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Settings } from '../../preload/contract';
+import type { Settings } from '../../shared/ui-contract';
 import { createAgent, type Agent, type AgentOptions } from '../engine/agent';
 import { toAgentService } from '../ui-adapter/agent-service';
 import { configureLogging, createLogger, type LogLevel } from '../logging';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../../protocol/errors';
-import { RemoteFolderId, Settings, fieldErrors, type FolderSettings, type SettingsInput } from '../../preload/contract';
+import { RemoteFolderId, Settings, fieldErrors, type FolderSettings, type SettingsInput } from '../../shared/ui-contract';
 
 /**
  * The agent's settings come from, in rising precedence: the defaults of the shared schema,

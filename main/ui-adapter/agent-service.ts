@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentService, ContractHandlers } from '../../preload/contract';
+import type { AgentEvent, AgentService, ContractHandlers } from '../../shared/ui-contract';
 import type { AgentApi, AgentEvent as EngineEvent } from '../engine/agent';
 import { activityView, queueItemView } from './views';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { API_ERRORS, isApiErrorCode, isFerryError } from '../../protocol/errors';
-import { fieldErrors, methods } from '../../preload/contract';
-import type { CallError, CallResult, ContractHandlers, MethodName } from '../../preload/contract';
+import { fieldErrors, methods } from '../../shared/ui-contract';
+import type { CallError, CallResult, ContractHandlers, MethodName } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 
 /**

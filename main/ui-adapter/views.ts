@@ -1,4 +1,4 @@
-import type { ActivityEntry as ContractActivity, QueueItem as ContractQueueItem } from '../../preload/contract';
+import type { ActivityEntry as ContractActivity, QueueItem as ContractQueueItem } from '../../shared/ui-contract';
 import type { ActivityEntry as StoredActivity } from '../store/activity';
 import type { QueueItem as StoredQueueItem } from '../store/queue';
 

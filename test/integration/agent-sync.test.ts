@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Settings } from '../../preload/contract';
+import type { Settings } from '../../shared/ui-contract';
 import { createAgent, type Agent, type AgentEvent } from '../../main/engine/agent';
 import { startServer, type RunningServer } from '../../server/main';
 import { makeTempDir } from '../helpers/local-temp';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FerryError } from '../../protocol/errors';
-import type { CallResult, ContractHandlers, MethodName } from '../../preload/contract';
+import type { CallResult, ContractHandlers, MethodName } from '../../shared/ui-contract';
 import { channelFor, registerIpcHandlers } from '../../main/app/ipc';
 import { startControlServer, type ControlServer } from '../../main/control/control-server';
 import { FakeIpcMain, fakeLogger, fakeService, status } from '../fakes/app-fakes';

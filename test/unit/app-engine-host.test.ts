@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { AgentEvent, Settings } from '../../preload/contract';
+import type { AgentEvent, Settings } from '../../shared/ui-contract';
 import type { EngineAgent, EngineAgentOptions } from '../../main/app/agent-host';
 import { createEngineHost } from '../../main/app/engine-host';
 import { createSettingsStore } from '../../main/app/settings-store';

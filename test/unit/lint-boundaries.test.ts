@@ -24,7 +24,7 @@ describe('lint enforces the layer boundaries', () => {
     ['the server', 'server/__fixture__.ts'],
     ['the wire contract', 'protocol/__fixture__.ts'],
     ['the renderer', 'renderer/__fixture__.ts'],
-    ['the UI contract', 'preload/contract.ts'],
+    ['the UI contract', 'shared/ui-contract.ts'],
   ])("refuses 'electron' in %s", async (_layer, asPath) => {
     const errors = await boundaryErrors('imports-electron.ts', asPath);
     expect(errors.join('\n')).toMatch(/electron/);
@@ -43,13 +43,13 @@ describe('lint enforces the layer boundaries', () => {
     ['renderer/__fixture__.ts', 'imports-node-fs.ts'],
     ['renderer/__fixture__.ts', 'imports-bare-builtin.ts'],
     ['protocol/__fixture__.ts', 'imports-node-fs.ts'],
-    ['preload/contract.ts', 'imports-bare-builtin.ts'],
+    ['shared/ui-contract.ts', 'imports-bare-builtin.ts'],
   ])('refuses Node built-ins in %s (%s)', async (asPath, name) => {
     expect((await boundaryErrors(name, asPath)).join('\n')).toMatch(/pure/);
   });
 
   it('accepts a clean module in every pure layer', async () => {
-    for (const asPath of ['renderer/__fixture__.ts', 'protocol/__fixture__.ts', 'preload/contract.ts']) {
+    for (const asPath of ['renderer/__fixture__.ts', 'protocol/__fixture__.ts', 'shared/ui-contract.ts']) {
       expect(await boundaryErrors('clean.ts', asPath)).toEqual([]);
     }
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ActivityEntry as ContractActivity, AgentEvent, QueuePage } from '../../preload/contract';
+import { ActivityEntry as ContractActivity, AgentEvent, QueuePage } from '../../shared/ui-contract';
 import type { AgentApi, AgentEvent as EngineEvent, AgentHandlers } from '../../main/engine/agent';
 import type { ActivityEntry } from '../../main/store/activity';
 import type { QueueItem } from '../../main/store/queue';

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError, asFerryError } from '../../../protocol/errors';
-import { Settings, fieldErrors } from '../../../preload/settings';
+import { Settings, fieldErrors } from '../../../shared/settings';
 import { createLogger, type Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
 import { openStore, type Store } from '../../store';

@@ -1,4 +1,4 @@
-import type { Settings, SettingsUpdate, SettingsView } from '../../../preload/settings';
+import type { Settings, SettingsUpdate, SettingsView } from '../../../shared/settings';
 import type { ActivityEntry } from '../../store/activity';
 import type { QueueItem, QueueState } from '../../store/queue';
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The agent's settings, declared once: the settings window, `ferry agent --config` and the
- * flags write them, the engine runs on them, and the UI contract (./contract) carries them.
+ * flags write them, the engine runs on them, and the UI contract (./ui-contract) carries them.
  * A module of its own so the engine reads its settings without importing the UI contract.
  * Pure module: zod only.
  */
