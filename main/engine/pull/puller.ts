@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import { BATCHABLE_BLOCK_BYTES } from '../../../protocol/blocks';
 import { FerryError, asFerryError } from '../../../protocol/errors';
+import { EQUAL_JITTER, backoffDelay } from '../../../shared/backoff';
 import { createLogger, type Logger } from '../../logging';
 import { checkRoot } from '../folder-marker';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
@@ -53,6 +54,8 @@ export interface PullerDeps {
   remote: PullRemote;
   device: { id: string; name: string };
   clock?: () => number;
+  /** Jitter for the retry backoff (tests inject a fixed one). */
+  random?: () => number;
   log?: Logger;
   options?: Partial<PullerOptions>;
 }
@@ -386,9 +389,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
   function backoff(failures: number, error: unknown): number {
     const e = asFerryError(error);
-    if (e.retryAfterSeconds !== undefined) return e.retryAfterSeconds * 1000;
-    const exp = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.min(failures - 1, 16));
-    return exp / 2 + Math.random() * (exp / 2);
+    const retryAfterMs = e.retryAfterSeconds !== undefined ? e.retryAfterSeconds * 1000 : undefined;
+    const policy = { baseMs: options.retryBaseMs, capMs: options.retryMaxMs, jitter: EQUAL_JITTER };
+    return backoffDelay(failures, policy, deps.random ?? Math.random, retryAfterMs);
   }
 
   async function loop(folderId: string): Promise<void> {
