@@ -12,6 +12,7 @@ import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus, FolderStatus, SettingsUpdate, SettingsView } from './api';
 import { AgentEventBus } from './events';
+import { validateFolders } from './folder-rules';
 import { RateMeter } from './rate-meter';
 
 /**
@@ -78,27 +79,8 @@ function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
   };
 }
 
-function validateFolders(settings: Settings): void {
-  const fields: Record<string, string> = {};
-  const roots = settings.folders.map((f) => path.resolve(f.localPath));
-  settings.folders.forEach((folder, i) => {
-    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'must be an absolute path';
-    settings.folders.forEach((other, j) => {
-      if (j >= i) return;
-      if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by folders.${j}`;
-      const [a, b] = [roots[i]!, roots[j]!];
-      if (a === b || a.startsWith(b + path.sep) || b.startsWith(a + path.sep)) {
-        fields[`folders.${i}.localPath`] = `overlaps folders.${j} (${other.localPath})`;
-      }
-    });
-  });
-  if (Object.keys(fields).length) {
-    throw new FerryError('invalid_settings', Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; '), { details: { fields } });
-  }
-}
-
 export async function createAgent(options: AgentOptions): Promise<Agent> {
-  validateFolders(options.settings);
+  validateFolders(options.settings.folders);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const log = options.log ?? createLogger('agent');
   const store = openStore(path.join(options.dataDir, STATE_DB), {
@@ -413,7 +395,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
     }
     const next = candidate.data;
-    validateFolders(next);
+    validateFolders(next.folders);
     const previous = settings;
     await options.saveSettings(next);
     settings = next;
