@@ -15,6 +15,7 @@ import {
   BatchCompletedReply,
   ChangesPage,
   FerryError,
+  formatRunHeader,
   Folder,
   HEADERS,
   ListFoldersReply,
@@ -122,12 +123,12 @@ export class SyncApiClient {
       timeout: { request: options.requestTimeoutMs ?? 60_000 },
       headers: { 'user-agent': 'ferry-sync-client/1' },
     });
-    this.runHeader = formatRun(options.runName ?? 'ferry', options.runStamp ?? new Date());
+    this.runHeader = formatRunHeader(options.runName ?? 'ferry', options.runStamp ?? new Date());
   }
 
   /** Starts a new sync run: later requests carry `<runName>;<stamp>` in X-Ferry-Run. */
   setRun(runName: string, stamp: Date = new Date()): string {
-    this.runHeader = formatRun(runName, stamp);
+    this.runHeader = formatRunHeader(runName, stamp);
     return this.runHeader;
   }
 
@@ -354,9 +355,6 @@ export class SyncApiClient {
   }
 }
 
-function formatRun(runName: string, stamp: Date): string {
-  return `${runName.replace(/[^\x20-\x7e]|;/g, '_')};${stamp.toISOString()}`;
-}
 
 function assertHash(hash: string): void {
   if (!isSha256Hex(hash)) throw new FerryError('invalid_request', `Not a SHA-256 block address: ${String(hash).slice(0, 80)}`);
