@@ -399,11 +399,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const previous = settings;
     await options.saveSettings(next);
     settings = next;
-    const engineChanged =
-      previous.serverUrl !== next.serverUrl ||
-      previous.token !== next.token ||
-      previous.massDeleteCount !== next.massDeleteCount ||
-      previous.massDeletePercent !== next.massDeletePercent;
+    // Only a new server or token needs a new engine; thresholds and limits apply in place, so
+    // uploads in flight carry on.
+    const engineChanged = previous.serverUrl !== next.serverUrl || previous.token !== next.token;
     const { added, removed } = syncFolderRows();
     if (started) {
       for (const id of removed) await stopLocal(id);
@@ -412,6 +410,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         await startEngine();
       } else {
         engine?.pusher.setOptions(pushOptionsOf(next));
+        engine?.puller.setOptions({ massDeletePercent: next.massDeletePercent, massDeleteCount: next.massDeleteCount });
       }
       for (const id of added) startLocal(id);
       if (previous.ignoreRules.join('\n') !== next.ignoreRules.join('\n')) {

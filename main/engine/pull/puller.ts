@@ -71,6 +71,8 @@ export interface Puller {
   start(folderIds?: string[]): void;
   stop(): Promise<void>;
   setOnline(online: boolean): void;
+  /** Applies changed settings (the mass-delete thresholds) to the next pulls, without a restart. */
+  setOptions(next: Partial<Pick<PullerOptions, 'massDeletePercent' | 'massDeleteCount'>>): void;
   /** A paused folder: apply the pending deletes. */
   confirmMassDelete(folderId: string): Promise<PullSummary>;
   /** A paused folder: keep the local files and upload them again. */
@@ -440,6 +442,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     events,
     pullNow: (folderId) => enqueueRun(folderId, 'guard'),
     syncNow: () => Promise.all(store.folders.list().map((f) => enqueueRun(f.id, 'guard'))),
+    setOptions(next) {
+      if (next.massDeletePercent !== undefined) options.massDeletePercent = next.massDeletePercent;
+      if (next.massDeleteCount !== undefined) options.massDeleteCount = next.massDeleteCount;
+    },
     start(folderIds) {
       if (running) return;
       running = true;
