@@ -292,7 +292,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     } else {
       store.activity.add({
         folderId: event.folderId,
-        kind: event.op === 'delete' ? 'deleted' : 'uploaded',
+        kind: event.op === 'delete' ? 'deleted_local' : 'uploaded',
         path: event.path,
         message: event.op === 'delete' ? 'Deleted on the server' : 'Uploaded',
       });

@@ -9,6 +9,7 @@ import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
 import { TxnGroup } from './group-commit';
+import { logPullActivity } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
 import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from './mass-delete';
 import type { PullRemote } from './remote-port';
@@ -131,6 +132,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const clock = deps.clock ?? Date.now;
   const log = deps.log ?? createLogger('pull');
   const events = new PullerEmitter();
+  // Downloads, deletes here and failures show in Activity (conflicts are logged by the applier).
+  logPullActivity(events, store.activity);
   const caseCache = new Map<string, boolean>();
   const applying = new Set<string>();
   const massPending = new Map<string, MassDeleteVerdict>();
