@@ -39,7 +39,7 @@ export interface SyncApiClientOptions {
   token: string;
   /** Stable id of this device (X-Ferry-Device). */
   deviceId: string;
-  /** X-Ferry-Run is `<runName>;<runStamp ISO>`; setRun() starts a new run. */
+  /** X-Ferry-Run is `<runName>;<runStamp ISO>`; a call's `run` option overrides it (a push run's). */
   runName?: string;
   runStamp?: Date;
   /** Per-request timeout for JSON calls (default 60 s); blocks get blockTimeoutMs (default 5 min). */
@@ -108,7 +108,7 @@ export class SyncApiClient {
   private readonly base: URL;
   private readonly http: Got;
   private readonly agents: { http: http.Agent; https: https.Agent };
-  private runHeader: string;
+  private readonly runHeader: string;
 
   constructor(private readonly options: SyncApiClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : options.baseUrl + '/');
@@ -124,12 +124,6 @@ export class SyncApiClient {
       headers: { 'user-agent': 'ferry-sync-client/1' },
     });
     this.runHeader = formatRunHeader(options.runName ?? 'ferry', options.runStamp ?? new Date());
-  }
-
-  /** Starts a new sync run: later requests carry `<runName>;<stamp>` in X-Ferry-Run. */
-  setRun(runName: string, stamp: Date = new Date()): string {
-    this.runHeader = formatRunHeader(runName, stamp);
-    return this.runHeader;
   }
 
   get run(): string {

@@ -66,8 +66,6 @@ type DeletePolicy = 'guard' | 'confirm' | 'keep';
 export interface Puller {
   /** One pull of a folder now; concurrent requests share the next run ("Sync now", after a push conflict). */
   pullNow(folderId: string): Promise<PullSummary>;
-  /** pullNow for every folder. */
-  syncNow(): Promise<PullSummary[]>;
   /** Long poll per folder while online, with a periodic pull as a fallback. */
   start(folderIds?: string[]): void;
   stop(): Promise<void>;
@@ -444,7 +442,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   return {
     events,
     pullNow: (folderId) => enqueueRun(folderId, 'guard'),
-    syncNow: () => Promise.all(store.folders.list().map((f) => enqueueRun(f.id, 'guard'))),
     setOptions(next) {
       if (next.massDeletePercent !== undefined) options.massDeletePercent = next.massDeletePercent;
       if (next.massDeleteCount !== undefined) options.massDeleteCount = next.massDeleteCount;
