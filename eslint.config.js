@@ -1,4 +1,4 @@
-// Lint, and the layer boundaries of DESIGN.md as import rules. test/unit/lint-boundaries.test.ts
+// Lint, and the layer boundaries of docs/architecture.md as import rules. test/unit/lint-boundaries.test.ts
 // proves each boundary fails on a deliberate violation.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

@@ -26,7 +26,7 @@ export interface ScannerOptions {
   /** Most index/queue writes per transaction during a reconcile (fewer when commits run slow). */
   batchSize?: number;
   onProgress?: (progress: ReconcileProgress) => void;
-  /** Deletions above this threshold pause the folder until the user confirms (DESIGN: deletes are guarded). */
+  /** Deletions above this threshold pause the folder until the user confirms (README: deletes are guarded; docs/architecture.md). */
   massDelete?: () => MassDeleteOptions;
   /** True while the puller is placing this path: its bytes and index row are about to agree. */
   isApplying?: (path: string) => boolean;

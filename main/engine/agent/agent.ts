@@ -207,7 +207,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       store,
       remote,
       folders: folderLookup,
-      // DESIGN: a conflict pulls that path (keep both versions); then the parked upload is looked
+      // docs/conflict-rules.md: a conflict pulls that path (keep both versions); then the parked upload is looked
       // at again at once instead of at the next recheck: dropped, or sent on the new base.
       onConflict: ({ folderId, path: relPath }) =>
         void puller
@@ -416,7 +416,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (previous.ignoreRules.join('\n') !== next.ignoreRules.join('\n')) {
         for (const [id, local] of locals) if (!added.includes(id)) void local.setIgnoreRules(next.ignoreRules);
       }
-      // New settings may be what a failed item needed (DESIGN: retried when settings change).
+      // New settings may be what a failed item needed (see SETTINGS_THAT_RETRY in push/options.ts).
       engine?.pusher.retryAll();
     }
     log.info('settings changed', { folders: next.folders.length, engineRestarted: engineChanged });
