@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Settings } from '../preload/contract';
+import { Settings } from '../shared/ui-contract';
 import { createAgent, type Agent } from '../main/engine/agent';
 import { formatResult, type BenchResult } from './types';
 

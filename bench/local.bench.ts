@@ -1,6 +1,7 @@
 // Local side benchmarks: cold index of 10,000 and 100,000 small files, a rescan with no
-// changes, the event loop's p99 delay while indexing, and peak RSS with 100,000 watched
-// files (measured in a child process so this process's own heap does not count).
+// changes, the event loop's p99 delay while indexing, peak RSS with 100,000 watched files
+// (measured in a child process so this process's own heap does not count), and a burst of
+// 100,000 watcher hints through the aggregator.
 // `npx tsx bench/local.bench.ts` (about 1–2 minutes on 2 cores, most of it creating and
 // removing the 100,000 files); FERRY_BENCH_LOCAL_SIZES=10000 runs the small case only.
 import { spawn } from 'node:child_process';
@@ -9,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { ChangeAggregator, type Timers } from '../main/engine/aggregator';
 import { LocalSide } from '../main/engine/local-side';
 import { openStore } from '../main/store';
 import { formatResult, type BenchResult } from './types';
@@ -17,6 +19,8 @@ const FILES_PER_DIR = 100;
 const RESCAN_TARGET_MS = 3000;
 const RSS_TARGET_MB = 400;
 const LOOP_TARGET_MS = 50;
+const BURST_HINTS = 100_000;
+const BURST_TARGET_MS = 1000;
 
 function makeTree(root: string, files: number): void {
   for (let i = 0; i < files; i++) {
@@ -144,10 +148,55 @@ async function rssChild(base: string): Promise<void> {
   process.stdout.write(`peakRssMb=${peakMb.toFixed(1)}\n`);
 }
 
+/**
+ * A burst of watcher hints (an unpacked archive, a build): 50,000 files in 500 directories,
+ * each hinted twice (created, then written), 100 hints per simulated millisecond, on injected
+ * time, until every path has flushed. Each hint once walked every pending path (O(N²)).
+ */
+function hintBurst(hints: number): BenchResult {
+  let now = 0;
+  let timer: { at: number; fn: () => void } | null = null;
+  const timers: Timers = {
+    now: () => now,
+    setTimeout: (fn, ms) => (timer = { at: now + ms, fn }),
+    clearTimeout: (handle) => {
+      if (timer === handle) timer = null;
+    },
+  };
+  const advance = (to: number) => {
+    now = to;
+    while (timer && timer.at <= now) {
+      const due = timer;
+      timer = null;
+      due.fn();
+    }
+  };
+  let flushed = 0;
+  const aggregator = new ChangeAggregator({ settleMs: 250, maxDelayMs: 5000, timers, onFlush: (paths) => (flushed += paths.length) });
+  const started = performance.now();
+  for (let i = 0; i < hints / 2; i++) {
+    const file = `d${i % 500}/f${i}.txt`;
+    aggregator.add(file);
+    aggregator.add(file);
+    if (i % 50 === 49) advance(now + 1);
+  }
+  advance(now + 10_000);
+  const ms = performance.now() - started;
+  if (flushed !== hints / 2) throw new Error(`burst flushed ${flushed} of ${hints / 2} paths`);
+  return {
+    name: `aggregator: burst of ${hints.toLocaleString('en-US')} hints, all flushed`,
+    value: Math.round(ms),
+    unit: 'ms',
+    target: `< ${BURST_TARGET_MS} ms`,
+    met: ms < BURST_TARGET_MS,
+  };
+}
+
 export async function run(): Promise<BenchResult[]> {
   const sizes = (process.env.FERRY_BENCH_LOCAL_SIZES ?? '10000,100000').split(',').map(Number).filter((n) => n > 0);
   // Loop delay and timings suffer on a shared, busy machine: report how busy it was.
   const results: BenchResult[] = [{ name: 'host load average (1 min) at start', value: Number(os.loadavg()[0]!.toFixed(2)), unit: `on ${os.availableParallelism()} cores` }];
+  results.push(hintBurst(BURST_HINTS));
   for (const files of sizes) {
     const { results: figures, base } = await indexAndRescan(files);
     results.push(...figures);

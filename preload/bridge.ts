@@ -9,7 +9,7 @@ import {
   type MethodInput,
   type MethodName,
   type MethodOutput,
-} from './contract';
+} from '../shared/ui-contract';
 
 /**
  * The sandboxed preload: exposes `window.ferry`, one method per contract action plus the

@@ -29,6 +29,16 @@ export const DeviceId = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 
 export const RunLabel = z.string().regex(/^[\x20-\x7e]{1,256}$/, 'must be 1-256 printable ASCII characters');
 
 /**
+ * X-Ferry-Run as clients send it, `<name>;<ISO stamp>`, built in one place: the name keeps
+ * printable ASCII without space or ';' (the separator), other characters become '_', at most
+ * 64 of them (`fallback` when nothing is left), then `-<sequence>` when one is given.
+ */
+export function formatRunHeader(name: string, stamp: Date, options: { fallback?: string; sequence?: number } = {}): string {
+  const safe = name.replace(/[^\x21-\x3a\x3c-\x7e]/g, '_').slice(0, 64) || (options.fallback ?? 'run');
+  return `${safe}${options.sequence !== undefined ? `-${options.sequence}` : ''};${stamp.toISOString()}`;
+}
+
+/**
  * What a path names: a regular file (content in blocks) or a directory (no content; it
  * exists in its own right, so empty folders and folder deletes sync). Absent on the wire
  * means 'file', the only kind Sync API v1 had at first.

@@ -13,7 +13,7 @@ export const HEADERS = {
   retryAfter: 'retry-after',
 } as const;
 
-/** The message DESIGN.md fixes for a batch that hits a path another task holds. */
+/** The message docs/sync-api.md fixes for a batch that hits a path another task holds. */
 export const PATH_LOCKED_MESSAGE = 'Another instance is already running and blocking this synchronization path';
 
 export const MAX_BATCH_OPERATIONS = 10_000;

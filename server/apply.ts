@@ -59,7 +59,7 @@ export class OperationApplier {
     // client names (two devices making the same folder is no conflict; chaos seed 2).
     if (op.action === 'upsert' && op.kind === 'dir' && liveRevision !== null && current?.kind === 'dir') return { ok: true, revision: liveRevision };
     // Uploading the bytes the server already holds is done, whatever the base: the state asked
-    // for holds (DESIGN: identical content is no conflict; chaos seed 4: an upload in flight
+    // for holds (docs/sync-api.md: identical content is no conflict; chaos seed 4: an upload in flight
     // while the puller recorded the same bytes at a newer revision conflicted forever).
     if (op.action === 'upsert' && op.kind !== 'dir' && liveRevision !== null && current?.kind === 'file' && current.size === op.size && current.blocks === JSON.stringify(op.blocks)) {
       return { ok: true, revision: liveRevision };

@@ -1,4 +1,4 @@
-import type { AgentService, Settings, SettingsUpdate, SettingsView } from '../../preload/contract';
+import type { AgentService, Settings, SettingsUpdate, SettingsView } from '../../shared/ui-contract';
 import type { Agent, AgentOptions, createAgent } from '../engine/agent';
 
 /**

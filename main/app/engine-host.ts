@@ -1,6 +1,7 @@
-import { methodNames, type AgentEvent, type AgentService, type ContractHandlers, type Settings } from '../../preload/contract';
+import { methodNames, type AgentEvent, type AgentService, type ContractHandlers, type Settings } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 import type { AgentHost, AgentSettingsStore, CreateEngineAgent, EngineAgent } from './agent-host';
+import { toAgentService } from '../ui-adapter/agent-service';
 import { createFallbackAgent } from './fallback-agent';
 
 /**
@@ -61,7 +62,7 @@ export function createEngineHost(options: EngineHostOptions): AgentHost {
       return fail((error instanceof Error ? error.message : String(error)).split('\n')[0] ?? 'unknown error');
     }
     engine = agent;
-    switchTo(agent);
+    switchTo(toAgentService(agent));
     try {
       await agent.start();
     } catch (error) {

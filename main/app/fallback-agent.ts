@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { FerryError } from '../../protocol/errors';
-import type { AgentEvent, ContractHandlers, Status } from '../../preload/contract';
+import type { AgentEvent, ContractHandlers, Status } from '../../shared/ui-contract';
 import type { AgentHost, AgentSettingsStore } from './agent-host';
 
 /**

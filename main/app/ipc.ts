@@ -1,24 +1,15 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { FerryError } from '../../protocol/errors';
-import {
-  IPC_CHANNEL_PREFIX,
-  IPC_EVENT_CHANNEL,
-  fieldErrors,
-  methodNames,
-  methods,
-  type AgentService,
-  type CallError,
-  type CallResult,
-  type MethodName,
-} from '../../preload/contract';
+import { IPC_CHANNEL_PREFIX, IPC_EVENT_CHANNEL, methodNames, methods, type AgentService, type CallResult } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
+import { invokeCall } from '../ui-adapter/call';
 import { isAppUrl } from './origin';
 
 /**
  * One `ipcMain.handle` per contract method (plus the shell's own extras). Every message is
- * checked for its sender, its input parsed with the contract's schema, its output validated,
- * and everything (errors included) answered as the CallResult envelope: the renderer never
- * sees a rejected promise or an unvalidated object.
+ * checked for its sender, then runs through the call core shared with the control API
+ * (main/ui-adapter/call.ts): input parsed, output validated, errors included answered as the
+ * CallResult envelope. The renderer never sees a rejected promise or an unvalidated object.
  */
 
 /** The part of an IpcMainInvokeEvent we look at. */
@@ -57,23 +48,6 @@ export function isTrustedSender(event: InvokeEventLike): boolean {
   return event.senderFrame !== null && isAppUrl(event.senderFrame.url);
 }
 
-export function toCallError(error: unknown): CallError {
-  if (error instanceof z.ZodError) {
-    return { code: 'invalid_input', message: 'Some values are not valid.', retryable: false, fields: fieldErrors(error) };
-  }
-  if (error instanceof FerryError) {
-    const fields = error.details?.['fields'];
-    const callError: CallError = { code: error.code, message: error.message, retryable: error.retryable };
-    if (isStringRecord(fields)) callError.fields = fields;
-    return callError;
-  }
-  return { code: 'internal', message: 'Something went wrong inside Ferry; the logs have the details.', retryable: false };
-}
-
-function isStringRecord(value: unknown): value is Record<string, string> {
-  return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string');
-}
-
 /** Registers every handler; returns a function that removes them all. */
 export function registerIpcHandlers(options: IpcOptions): () => void {
   const { ipcMain, service, log } = options;
@@ -95,29 +69,14 @@ export function registerIpcHandlers(options: IpcOptions): () => void {
         log.warn('ipc refused: untrusted sender', { channel, frame: event.senderFrame ? originOf(event.senderFrame.url) : 'none' });
         return { ok: false, error: { code: 'forbidden', message: 'This page may not talk to Ferry.', retryable: false } };
       }
-      const parsed = schemas.input.safeParse(args[0]);
-      if (!parsed.success) return { ok: false, error: toCallError(parsed.error) };
-      let raw: unknown;
-      try {
-        raw = await run(parsed.data, event);
-      } catch (error) {
-        const callError = toCallError(error);
-        if (callError.code === 'internal') log.error('ipc handler failed', { channel, error });
-        else log.info('ipc call refused', { channel, code: callError.code });
-        return { ok: false, error: callError };
-      }
-      const output = schemas.output.safeParse(raw);
-      if (!output.success) {
-        // A bug on our side; the renderer gets a plain error, the log the details.
-        log.error('ipc handler returned an invalid value', { channel, issues: output.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
-        return { ok: false, error: { code: 'invalid_output', message: 'Ferry answered with something unexpected; the logs have the details.', retryable: false } };
-      }
-      return { ok: true, value: output.data };
+      // The same call core as the control API, so both transports answer alike.
+      return (await invokeCall(name, schemas, (input) => run(input, event), args[0], log)).result;
     });
   };
 
   for (const name of methodNames) {
-    register(name, methods[name], (input) => callMethod(service, name, input));
+    // The core parses the input with methods[name].input before the handler sees it.
+    register(name, methods[name], (input) => (service.handlers[name] as (input: unknown) => Promise<unknown>)(input));
   }
   for (const [name, handler] of Object.entries(extra)) {
     register(name, handler, (input, event) => handler.handle(input, event));
@@ -126,12 +85,6 @@ export function registerIpcHandlers(options: IpcOptions): () => void {
   return () => {
     for (const channel of channels) ipcMain.removeHandler(channel);
   };
-}
-
-function callMethod(service: AgentService, name: MethodName, input: unknown): Promise<unknown> {
-  // The input was parsed with methods[name].input just before, so it has this method's type.
-  const handler = service.handlers[name] as (input: unknown) => Promise<unknown>;
-  return handler(input);
 }
 
 function originOf(raw: string): string {

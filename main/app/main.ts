@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeTheme, protocol, safeStorage, session, shell } from 'electron';
 import log from 'electron-log/main';
-import { IPC_EVENT_CHANNEL, type AgentEvent, type Settings } from '../../preload/contract';
+import { IPC_EVENT_CHANNEL, type AgentEvent, type Settings } from '../../shared/ui-contract';
 import { configureLogging } from '../logging';
 import type { AgentHost, CreateEngineAgent } from './agent-host';
 import { createEngineHost } from './engine-host';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AgentEvent, Status } from '../../preload/contract';
+import type { AgentEvent, Status } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 
 /**

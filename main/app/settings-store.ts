@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { FerryError } from '../../protocol/errors';
-import { Settings, SettingsUpdate, SettingsView, fieldErrors } from '../../preload/contract';
+import { Settings, SettingsUpdate, SettingsView, fieldErrors } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 import type { AgentSettingsStore } from './agent-host';
 import type { TokenStore } from './token-store';

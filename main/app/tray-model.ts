@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { AgentState, Status } from '../../preload/contract';
+import type { AgentState, Status } from '../../shared/ui-contract';
 
 /**
  * What the tray shows, as plain data: icon file, tooltip and menu for a status. Pure, so

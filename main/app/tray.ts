@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { MenuItemConstructorOptions } from 'electron';
-import type { Status } from '../../preload/contract';
+import type { Status } from '../../shared/ui-contract';
 import { trayModel, type MenuItemModel, type TrayAction, type TrayInput } from './tray-model';
 
 /** The few Electron calls the tray needs (main.ts passes the real Tray/Menu/nativeTheme). */

@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { chmod, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Settings } from '../../preload/contract';
+import type { Settings } from '../../shared/ui-contract';
 import { createAgent, type Agent, type AgentOptions } from '../engine/agent';
+import { toAgentService } from '../ui-adapter/agent-service';
 import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
 import { listenOnStablePort } from './control-port';
@@ -68,7 +69,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     const token = await ensureControlToken(options.dataDir);
     const rendererDir = options.rendererDir ?? builtRendererDir;
     const listen = (port: number) =>
-      startControlServer({ service: agent!, token, port, ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}) });
+      startControlServer({ service: toAgentService(agent!), token, port, ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}) });
     control = await listenOnStablePort(options.dataDir, options.controlPort, listen);
     await writeAgentInfo(options.dataDir, { pid: process.pid, controlUrl: control.url, startedAt: new Date().toISOString() });
     // The state database (SQLite gives its WAL files the same mode), tokens, agent.json: owner only.

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../../protocol/errors';
-import { RemoteFolderId, Settings, fieldErrors, type FolderSettings, type SettingsInput } from '../../preload/contract';
+import { folderProblems } from '../engine/agent/folder-rules';
+import { RemoteFolderId, Settings, fieldErrors, type FolderSettings, type SettingsInput } from '../../shared/ui-contract';
 
 /**
  * The agent's settings come from, in rising precedence: the defaults of the shared schema,
@@ -59,18 +60,7 @@ export function resolveSettings(layers: Array<{ source: string; values: PartialS
   }
   const result = Settings.safeParse(merged);
   if (!result.success) throw invalidSettings(fieldErrors(result.error), layers.map((l) => l.source).join(' + '));
-  const folders = result.data.folders;
-  const seen = new Map<string, number>();
-  folders.forEach((folder, i) => {
-    if (!path.isAbsolute(folder.localPath)) {
-      throw invalidSettings({ [`folders.${i}.localPath`]: 'must be an absolute path' }, 'folders');
-    }
-    const key = `remote:${folder.remoteId}`;
-    const local = `local:${path.resolve(folder.localPath)}`;
-    for (const k of [key, local]) {
-      if (seen.has(k)) throw invalidSettings({ [`folders.${i}`]: `duplicates folders.${seen.get(k)} (${k.split(':')[0]})` }, 'folders');
-      seen.set(k, i);
-    }
-  });
+  const fields = folderProblems(result.data.folders);
+  if (Object.keys(fields).length) throw invalidSettings(fields, 'folders');
   return result.data;
 }

@@ -1,7 +1,7 @@
 import { FerryError } from '../../protocol/errors';
-import { AgentEvent, CallError, methods } from '../../preload/contract';
-import type { MethodInput, MethodName, MethodOutput } from '../../preload/contract';
-import { CONTROL_ROUTES, LoginLinkReply, SseDecoder } from '../../preload/contract-http';
+import { AgentEvent, CallError, methods } from '../../shared/ui-contract';
+import type { MethodInput, MethodName, MethodOutput } from '../../shared/ui-contract';
+import { CONTROL_ROUTES, LoginLinkReply, SseDecoder } from '../../shared/ui-contract-http';
 import { readAgentInfo, readControlToken } from './control-token';
 
 /**

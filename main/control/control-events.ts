@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodeSseData } from '../../preload/contract-http';
-import type { AgentEvent, AgentService } from '../../preload/contract';
+import { encodeSseData } from '../../shared/ui-contract-http';
+import type { AgentEvent, AgentService } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 
 export const HEARTBEAT_MS = 15_000;

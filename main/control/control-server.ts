@@ -1,18 +1,18 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CONTROL_ROUTES, LOGIN_FRAGMENT_PREFIX, SessionRequest } from '../../preload/contract-http';
-import type { AgentService, CallError, CallResult } from '../../preload/contract';
+import { CONTROL_ROUTES, LOGIN_FRAGMENT_PREFIX, SessionRequest } from '../../shared/ui-contract-http';
+import type { AgentService, CallError, CallResult } from '../../shared/ui-contract';
 import { createLogger } from '../logging';
 import type { Logger } from '../logging';
 import { allowedHosts, bearerToken, isAllowedHost, isAllowedOrigin, tokensMatch } from './control-auth';
-import { invokeContractMethod, isMethodName } from './control-call';
+import { INTERNAL_ERROR, invokeContractMethod, isMethodName } from '../ui-adapter/call';
 import { HEARTBEAT_MS, streamEvents } from './control-events';
 import { LoginCodes } from './control-login';
 import { resolveStaticFile, sendStaticFile } from './control-static';
 
 /**
- * The headless control API: the UI contract (preload/contract) over HTTP on loopback, live
+ * The headless control API: the UI contract (shared/ui-contract) over HTTP on loopback, live
  * events over SSE, and the renderer bundle for the browser. Every route checks the Host
  * header; every /api route but the login exchange needs `Authorization: Bearer <token>`.
  */
@@ -55,7 +55,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       log.error('control request failed', { error: error instanceof Error ? error : String(error) });
-      if (!res.headersSent) sendError(res, 500, { code: 'internal', message: 'internal error', retryable: true });
+      if (!res.headersSent) sendError(res, 500, INTERNAL_ERROR);
       else res.destroy();
     });
   });

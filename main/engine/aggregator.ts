@@ -6,6 +6,9 @@ export { realTimers, type Timers };
  * Collapses bursts of watcher hints per path. A path is flushed once no hint came for it
  * for settleMs, or at the latest maxDelayMs after its first hint (a file rewritten
  * forever still gets looked at). Time is injected so tests run without sleeping.
+ *
+ * A burst of N hints costs O(N log N): due times sit in a min-heap (an entry superseded by a
+ * later hint is skipped when it surfaces) instead of every hint walking every pending path.
  */
 export interface AggregatorOptions {
   settleMs: number;
@@ -19,8 +22,12 @@ interface PendingPath {
   dueAt: number;
 }
 
+/** A path's due time as of one hint; stale once the path's current dueAt differs. */
+type DueEntry = { dueAt: number; path: string };
+
 export class ChangeAggregator {
   private readonly pending = new Map<string, PendingPath>();
+  private readonly heap = new DueHeap();
   private readonly timers: Timers;
   private timer: unknown = null;
   private timerDueAt = Infinity;
@@ -39,13 +46,19 @@ export class ChangeAggregator {
     if (this.stopped) return;
     const now = this.timers.now();
     const existing = this.pending.get(path);
+    const before = existing?.dueAt;
+    let entry: PendingPath;
     if (delayMs !== undefined) {
-      this.pending.set(path, { firstAt: existing?.firstAt ?? now, dueAt: Math.max(existing?.dueAt ?? 0, now + delayMs) });
+      entry = { firstAt: existing?.firstAt ?? now, dueAt: Math.max(existing?.dueAt ?? 0, now + delayMs) };
+      this.pending.set(path, entry);
     } else if (existing) {
       existing.dueAt = Math.max(existing.dueAt, Math.min(now + this.options.settleMs, existing.firstAt + this.options.maxDelayMs));
+      entry = existing;
     } else {
-      this.pending.set(path, { firstAt: now, dueAt: now + this.options.settleMs });
+      entry = { firstAt: now, dueAt: now + this.options.settleMs };
+      this.pending.set(path, entry);
     }
+    if (entry.dueAt !== before) this.heap.push({ dueAt: entry.dueAt, path });
     this.schedule();
   }
 
@@ -53,6 +66,7 @@ export class ChangeAggregator {
   drain(): string[] {
     const paths = [...this.pending.keys()];
     this.pending.clear();
+    this.heap.clear();
     this.cancelTimer();
     return paths;
   }
@@ -62,9 +76,17 @@ export class ChangeAggregator {
     this.drain();
   }
 
+  /** The earliest current due time: stale heap entries on top are dropped on the way. */
+  private nextDue(): DueEntry | undefined {
+    for (let top = this.heap.peek(); top; top = this.heap.peek()) {
+      if (this.pending.get(top.path)?.dueAt === top.dueAt) return top;
+      this.heap.pop();
+    }
+    return undefined;
+  }
+
   private schedule(): void {
-    let next = Infinity;
-    for (const p of this.pending.values()) if (p.dueAt < next) next = p.dueAt;
+    const next = this.nextDue()?.dueAt ?? Infinity;
     if (next === Infinity) return this.cancelTimer();
     if (this.timer !== null && this.timerDueAt <= next) return;
     this.cancelTimer();
@@ -83,13 +105,57 @@ export class ChangeAggregator {
     this.timerDueAt = Infinity;
     const now = this.timers.now();
     const due: string[] = [];
-    for (const [path, p] of this.pending) {
-      if (p.dueAt <= now) {
-        due.push(path);
-        this.pending.delete(path);
-      }
+    for (let top = this.nextDue(); top && top.dueAt <= now; top = this.nextDue()) {
+      this.heap.pop();
+      this.pending.delete(top.path);
+      due.push(top.path);
     }
     this.schedule();
     if (due.length > 0) this.options.onFlush(due.sort());
+  }
+}
+
+/** A binary min-heap of due entries, by dueAt. */
+class DueHeap {
+  private readonly items: DueEntry[] = [];
+
+  peek(): DueEntry | undefined {
+    return this.items[0];
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+
+  push(entry: DueEntry): void {
+    const items = this.items;
+    items.push(entry);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.dueAt <= entry.dueAt) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = entry;
+  }
+
+  pop(): DueEntry | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && items[right]!.dueAt < items[left]!.dueAt ? right : left;
+      if (items[child]!.dueAt >= last.dueAt) break;
+      items[i] = items[child]!;
+      i = child;
+    }
+    items[i] = last;
+    return top;
   }
 }

@@ -15,6 +15,7 @@ import {
   BatchCompletedReply,
   ChangesPage,
   FerryError,
+  formatRunHeader,
   Folder,
   HEADERS,
   ListFoldersReply,
@@ -38,7 +39,7 @@ export interface SyncApiClientOptions {
   token: string;
   /** Stable id of this device (X-Ferry-Device). */
   deviceId: string;
-  /** X-Ferry-Run is `<runName>;<runStamp ISO>`; setRun() starts a new run. */
+  /** X-Ferry-Run is `<runName>;<runStamp ISO>`; a call's `run` option overrides it (a push run's). */
   runName?: string;
   runStamp?: Date;
   /** Per-request timeout for JSON calls (default 60 s); blocks get blockTimeoutMs (default 5 min). */
@@ -107,7 +108,7 @@ export class SyncApiClient {
   private readonly base: URL;
   private readonly http: Got;
   private readonly agents: { http: http.Agent; https: https.Agent };
-  private runHeader: string;
+  private readonly runHeader: string;
 
   constructor(private readonly options: SyncApiClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : options.baseUrl + '/');
@@ -122,13 +123,7 @@ export class SyncApiClient {
       timeout: { request: options.requestTimeoutMs ?? 60_000 },
       headers: { 'user-agent': 'ferry-sync-client/1' },
     });
-    this.runHeader = formatRun(options.runName ?? 'ferry', options.runStamp ?? new Date());
-  }
-
-  /** Starts a new sync run: later requests carry `<runName>;<stamp>` in X-Ferry-Run. */
-  setRun(runName: string, stamp: Date = new Date()): string {
-    this.runHeader = formatRun(runName, stamp);
-    return this.runHeader;
+    this.runHeader = formatRunHeader(options.runName ?? 'ferry', options.runStamp ?? new Date());
   }
 
   get run(): string {
@@ -354,9 +349,6 @@ export class SyncApiClient {
   }
 }
 
-function formatRun(runName: string, stamp: Date): string {
-  return `${runName.replace(/[^\x20-\x7e]|;/g, '_')};${stamp.toISOString()}`;
-}
 
 function assertHash(hash: string): void {
   if (!isSha256Hex(hash)) throw new FerryError('invalid_request', `Not a SHA-256 block address: ${String(hash).slice(0, 80)}`);

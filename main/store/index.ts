@@ -4,7 +4,7 @@ import { conflictRepo, type ConflictRepo } from './conflicts';
 import { openDb, type Db } from './db';
 import { fileIndexRepo, type FileIndexRepo } from './file-index';
 import { folderRepo, type FolderRepo } from './folders';
-import { queueRepo, type QueueRepo } from './queue';
+import { queueRepo, type DoneHistory, type QueueRepo } from './queue';
 import { recentDeleteRepo, type RecentDeleteRepo } from './recent-deletes';
 import { settingsRepo, type SettingsRepo } from './settings';
 import { taskRepo, type TaskRepo } from './tasks';
@@ -31,6 +31,8 @@ export interface Store {
 export interface StoreOptions {
   clock?: Clock;
   activityLimit?: number;
+  /** How many done queue rows stay as history (see DoneHistory). */
+  doneHistory?: DoneHistory;
   nativeBinding?: string;
   onActivity?: (entry: ActivityEntry) => void;
 }
@@ -45,7 +47,7 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
     db,
     folders: folderRepo(db, clock),
     index: fileIndexRepo(db, clock),
-    queue: queueRepo(db, clock),
+    queue: queueRepo(db, clock, options.doneHistory),
     recentDeletes: recentDeleteRepo(db, clock),
     tasks: taskRepo(db, clock),
     tokens: tokenRepo(db, clock),

@@ -124,8 +124,21 @@ export interface QueueRepo {
   markPulled(folderId: string, path: string): void;
   /** The pull saw this device's in-flight commit land after it settled the path: undoes markPulled. */
   clearPulled(folderId: string, path: string): void;
-  pruneDone(updatedBefore: number): number;
+  /** Deletes done rows updated before `updatedBefore`, keeping the newest `keepNewest` of them. */
+  pruneDone(updatedBefore: number, keepNewest?: number): number;
 }
+
+/**
+ * Done rows are the queue window's history; they are pruned as items complete, so the table
+ * stays bounded: at most `keep` of them (plus a tenth, between prunes), and none younger
+ * than `minAgeMs` is removed (a late answer for a just-finished item still finds its row).
+ */
+export interface DoneHistory {
+  keep: number;
+  minAgeMs: number;
+}
+
+export const DEFAULT_DONE_HISTORY: DoneHistory = { keep: 10_000, minAgeMs: 60 * 60_000 };
 
 interface QueueRow {
   id: number;
@@ -191,7 +204,7 @@ export function priorityOf(kind: EntryKind, op: QueueOp, path: string): number {
 
 const MAX_PAGE = 1000;
 
-export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
+export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHistory = DEFAULT_DONE_HISTORY): QueueRepo {
   const byId = db.prepare<[number], QueueRow>(`SELECT * FROM queue WHERE id = ?`);
   const byPath = db.prepare<[string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path = ?`);
   const insert = db.prepare(`
@@ -276,7 +289,13 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed')
        AND in_flight_generation IS NULL RETURNING path`,
   );
-  const prune = db.prepare(`DELETE FROM queue WHERE state = 'done' AND updated_at < ?`);
+  const prune = db.prepare<{ before: number; keep: number }>(`
+    DELETE FROM queue WHERE state = 'done' AND updated_at < @before AND id NOT IN (
+      SELECT id FROM queue WHERE state = 'done' ORDER BY updated_at DESC, id DESC LIMIT @keep)`);
+  const pruneDone = (before: number, keep = 0) => prune.run({ before, keep }).changes;
+  // Prune once per tenth of the bound of completions, not on every one.
+  const pruneEvery = Math.max(1, Math.floor(history.keep / 10));
+  let doneSincePrune = 0;
 
   const snapshot = (change: Change, now: number, id?: number) => ({
     id,
@@ -342,6 +361,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     if (ref.op === 'upsert' && !pulledOver) indexRevision.run(result.revision, now, row.folder_id, row.path);
     if (row.generation === ref.generation) {
       markDone.run(now, row.id);
+      if (++doneSincePrune >= pruneEvery) {
+        doneSincePrune = 0;
+        pruneDone(now - history.minAgeMs, history.keep);
+      }
       return 'done';
     }
     // A newer change waits behind this one: release it and base it on what the server now has.
@@ -437,6 +460,6 @@ export function queueRepo(db: Db, clock: Clock = systemClock): QueueRepo {
     countPendingDeletes: (folderId) => pendingDeletes.get(folderId)?.n ?? 0,
     pendingBytes: (folderId) => bytesLeft.get({ folderId: folderId ?? null })?.n ?? 0,
     dropPendingDeletes: (folderId) => dropDeletes.all(folderId).map((r) => r.path),
-    pruneDone: (before) => prune.run(before).changes,
+    pruneDone,
   };
 }

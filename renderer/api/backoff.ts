@@ -1,5 +1,9 @@
-/** Reconnect delays for the event stream: exponential from 500 ms, capped at 15 s, with jitter. */
+import { backoffDelay } from '../../shared/backoff';
+
+/** Reconnect delays for the event stream: exponential from 500 ms, capped at 15 s, ±25 % jitter. */
+const RECONNECT = { baseMs: 500, capMs: 15_000, jitter: [0.75, 1.25] } as const;
+
+/** `attempt` counts from 0 (the first reconnect). */
 export function reconnectDelay(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(15_000, 500 * 2 ** Math.max(0, attempt));
-  return Math.round(base * (0.75 + random() * 0.5));
+  return backoffDelay(attempt + 1, RECONNECT, random);
 }

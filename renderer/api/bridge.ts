@@ -1,4 +1,4 @@
-import type { CallResult, FerryApi } from '../../preload/contract';
+import type { CallResult, FerryApi } from '../../shared/ui-contract';
 
 /**
  * The Electron preload bridge (`window.ferry`): FerryApi plus desktop extras. Declared here

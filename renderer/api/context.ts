@@ -1,5 +1,5 @@
 import { createContext, useContext } from 'react';
-import type { FerryApi } from '../../preload/contract';
+import type { FerryApi } from '../../shared/ui-contract';
 import type { ChooseFolder } from './bridge';
 
 /** The transport the views talk through, and the desktop-only folder picker if there is one. */

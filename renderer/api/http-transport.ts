@@ -1,6 +1,6 @@
-import { AgentEvent, CallError } from '../../preload/contract';
-import type { CallResult, FerryApi, MethodInput, MethodName, MethodOutput } from '../../preload/contract';
-import { CONTROL_ROUTES, SseDecoder } from '../../preload/contract-http';
+import { AgentEvent, CallError } from '../../shared/ui-contract';
+import type { CallResult, FerryApi, MethodInput, MethodName, MethodOutput } from '../../shared/ui-contract';
+import { CONTROL_ROUTES, SseDecoder } from '../../shared/ui-contract-http';
 import { reconnectDelay } from './backoff';
 
 /**

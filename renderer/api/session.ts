@@ -1,4 +1,4 @@
-import { CONTROL_ROUTES, LOGIN_FRAGMENT_PREFIX, SessionReply } from '../../preload/contract-http';
+import { CONTROL_ROUTES, LOGIN_FRAGMENT_PREFIX, SessionReply } from '../../shared/ui-contract-http';
 
 /**
  * Browser sign-in to the headless agent. The agent prints `/#login=<code>`; the page takes

@@ -1,5 +1,5 @@
-import { QueueState } from '../../preload/contract';
-import type { QueueCounts } from '../../preload/contract';
+import { QueueState } from '../../shared/ui-contract';
+import type { QueueCounts } from '../../shared/ui-contract';
 import { formatCount } from '../format';
 
 export const STATE_LABELS: Record<QueueState, string> = {

@@ -1,4 +1,4 @@
-import type { FolderStatus } from '../../preload/contract';
+import type { FolderStatus } from '../../shared/ui-contract';
 
 /** Folders in error, each with its reason, where the queue's state is shown. */
 export function FolderProblems({ folders }: { folders: readonly FolderStatus[] }) {

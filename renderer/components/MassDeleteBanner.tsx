@@ -1,4 +1,4 @@
-import type { FolderStatus } from '../../preload/contract';
+import type { FolderStatus } from '../../shared/ui-contract';
 import { formatCount } from '../format';
 
 /** A folder paused because a pull or scan would delete many files: the user decides. */

@@ -1,4 +1,4 @@
-import type { QueueItem } from '../../preload/contract';
+import type { QueueItem } from '../../shared/ui-contract';
 import { formatBytes, formatRelative, percentDone } from '../format';
 import { STATE_LABELS } from './Counters';
 

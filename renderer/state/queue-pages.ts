@@ -1,4 +1,4 @@
-import type { QueueItem, QueuePage } from '../../preload/contract';
+import type { QueueItem, QueuePage } from '../../shared/ui-contract';
 
 /**
  * A sparse window onto a queue too large to load: pages fetched by offset as the list

@@ -1,5 +1,5 @@
-import { fieldErrors, SettingsUpdate } from '../../preload/contract';
-import type { SettingsView } from '../../preload/contract';
+import { fieldErrors, SettingsUpdate } from '../../shared/ui-contract';
+import type { SettingsView } from '../../shared/ui-contract';
 
 /**
  * The settings window's form model: text as typed, converted to a SettingsUpdate and

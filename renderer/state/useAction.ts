@@ -1,5 +1,5 @@
 import { useCallback, useState } from 'react';
-import type { CallResult } from '../../preload/contract';
+import type { CallResult } from '../../shared/ui-contract';
 
 /**
  * Runs a user action against the agent: tracks that it is busy (to disable its button) and

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { ActivityEntry, CallError, FerryApi } from '../../preload/contract';
+import type { ActivityEntry, CallError, FerryApi } from '../../shared/ui-contract';
 import { useAgentEvents } from './useAgentEvents';
 
 const KEEP = 500;

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useSyncExternalStore } from 'react';
-import type { FerryApi, QueueState } from '../../preload/contract';
+import type { FerryApi, QueueState } from '../../shared/ui-contract';
 import { QueuePages } from './queue-pages';
 import { useAgentEvents } from './useAgentEvents';
 

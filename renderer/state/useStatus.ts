@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { CallError, FerryApi, Status } from '../../preload/contract';
+import type { CallError, FerryApi, Status } from '../../shared/ui-contract';
 import { useAgentEvents } from './useAgentEvents';
 
 /** The agent's status: fetched once, then kept current by `status` events (no polling). */

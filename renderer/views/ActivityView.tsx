@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import type { ActivityEntry } from '../../preload/contract';
+import type { ActivityEntry } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { formatRelative } from '../format';
 import { useActivity } from '../state/useActivity';

@@ -1,5 +1,5 @@
 import { useCallback, useState } from 'react';
-import type { QueueState, Status } from '../../preload/contract';
+import type { QueueState, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { Counters, STATE_LABELS } from '../components/Counters';
 import { FolderProblems } from '../components/FolderProblems';

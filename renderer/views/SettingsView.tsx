@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { SettingsView as SettingsViewModel } from '../../preload/contract';
+import type { SettingsView as SettingsViewModel } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { Field, FieldError } from '../components/Field';
 import { useAgentEvents } from '../state/useAgentEvents';

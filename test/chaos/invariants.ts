@@ -1,4 +1,4 @@
-import type { Status } from '../../preload/contract';
+import type { Status } from '../../shared/ui-contract';
 import { conflictOrigin, isConflictCopyOf, isConflictName, type Ledger } from './ledger';
 import { diffTrees, type Tree } from './snapshot';
 

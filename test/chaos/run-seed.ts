@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Status } from '../../preload/contract';
+import type { Status } from '../../shared/ui-contract';
 import { Cluster, FOLDER_ID } from './cluster';
 import { describeEvent, makeFaultPlan, type FaultEvent } from './faults';
 import { BUSY_STATES, checkInvariants, conflictCopies } from './invariants';

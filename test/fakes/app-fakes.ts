@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentService, ContractHandlers, FolderStatus, Status } from '../../preload/contract';
+import type { AgentEvent, AgentService, ContractHandlers, FolderStatus, Status } from '../../shared/ui-contract';
 import type { Logger } from '../../main/logging';
 import type { InvokeEventLike, IpcMainLike } from '../../main/app/ipc';
 import type { SafeStorageLike } from '../../main/app/token-store';

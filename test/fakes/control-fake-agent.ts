@@ -9,7 +9,7 @@ import type {
   QueueState,
   SettingsView,
   Status,
-} from '../../preload/contract';
+} from '../../shared/ui-contract';
 
 /**
  * A faithful in-memory stand-in for the agent behind the UI contract: a queue, folders,

@@ -1,5 +1,5 @@
 import { createAgent, type Agent } from '../../main/engine/agent';
-import { Settings, type FolderSettings } from '../../preload/contract';
+import { Settings, type FolderSettings } from '../../shared/ui-contract';
 
 /** Settings for a test agent: the schema's defaults, a server and folders. */
 export function testSettings(serverUrl: string, token: string, folders: FolderSettings[], overrides: Partial<Settings> = {}): Settings {

@@ -8,7 +8,8 @@ import { testSettings } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
 
-// DESIGN: "A pull or scan that would delete more than a threshold pauses the folder and asks."
+// README, "Deletes are guarded": a pull or scan that would delete more than a threshold pauses
+// the folder and asks.
 // This is the scan side: files vanishing from disk (an emptied folder, a half-unmounted disk).
 describe('a local mass delete is held until the user answers', () => {
   const tmp = makeTempDir('ferry-mass-delete-');

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
-import type { FolderSettings, Settings } from '../../preload/contract';
+import type { FolderSettings, Settings } from '../../shared/ui-contract';
 import { startServer, type RunningServer } from '../../server/main';
 import { FaultProxy } from '../fakes/fault-proxy';
 import { testSettings } from '../helpers/agent-settings';

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentEvent, Settings } from '../../preload/contract';
-import { createAgent, type Agent } from '../../main/engine/agent';
+import type { Settings } from '../../shared/ui-contract';
+import { createAgent, type Agent, type AgentEvent } from '../../main/engine/agent';
 import { startServer, type RunningServer } from '../../server/main';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
@@ -90,6 +90,9 @@ describe('two agents through the reference server', () => {
     expect(events.some((e) => e.type === 'status')).toBe(true);
     expect(events.some((e) => e.type === 'queue' && e.items.some((i) => i.state === 'done'))).toBe(true);
     expect(events.some((e) => e.type === 'activity')).toBe(true);
+    // A's activity shows both ways: what it downloaded, and its own delete sent to the server.
+    const activity = events.flatMap((e) => (e.type === 'activity' ? [`${e.entry.kind} ${e.entry.path}`] : []));
+    expect(activity).toEqual(expect.arrayContaining(['downloaded nested/note.md', 'deleted_local hello.txt']));
     // Rates are measured, not echoed: uploads just happened, so some status showed them moving.
     expect(events.some((e) => e.type === 'status' && e.status.rates.uploadBytesPerSec > 0 && e.status.rates.itemsPerSec > 0)).toBe(true);
   });

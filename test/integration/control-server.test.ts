@@ -4,7 +4,7 @@ import path from 'node:path';
 import { startControlServer } from '../../main/control/control-server';
 import type { ControlServer } from '../../main/control/control-server';
 import { createControlClient } from '../../main/control/control-client';
-import type { AgentEvent } from '../../preload/contract';
+import type { AgentEvent } from '../../shared/ui-contract';
 import { createFakeAgent, makeQueueItems } from '../fakes/control-fake-agent';
 import type { FakeAgent } from '../fakes/control-fake-agent';
 import { callApi, rawRequest } from '../helpers/control-http';

@@ -6,7 +6,7 @@ import { FOLDER, pushRig, type PushRig } from './push-harness';
 // Chaos seed 4 (npm run chaos -- --seed 4 --ops 60 --devices 3): an upload in flight while the
 // puller recorded the same bytes at the server's newer revision came back `conflict` on its
 // stale base, was parked, and conflicted again at every recheck. Identical content is no
-// conflict (DESIGN): the server answers it as done. Different bytes on a stale base still are.
+// conflict (docs/sync-api.md): the server answers it as done. Different bytes on a stale base still are.
 describe('pusher: a conflict the pull already settled', () => {
   let rig: PushRig | undefined;
   afterEach(async () => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FerryError, syncTokenFromHref } from '../../protocol';
+import { FerryError, formatRunHeader, syncTokenFromHref } from '../../protocol';
 import { SyncApiClient } from '../../main/remote';
 import type { PullRemote } from '../../main/engine/pull/remote-port';
 import type { PushRemote } from '../../main/engine/push/remote-port';
@@ -179,8 +179,7 @@ describe('against a misbehaving server', () => {
     expect(a.headers['x-ferry-run']).toBe('nightly;2030-01-02T03:04:05.000Z');
     expect(a.headers['x-tracking-id']).toBe('retry-1');
     expect(b.headers['x-tracking-id']).toMatch(/^[0-9a-f-]{36}$/);
-    hostile.setRun('next-run', new Date('2030-02-01T00:00:00Z'));
-    await hostile.listFolders();
+    await hostile.listFolders({ run: formatRunHeader('next-run', new Date('2030-02-01T00:00:00Z')) });
     expect(seen.at(-1)?.headers['x-ferry-run']).toBe('next-run;2030-02-01T00:00:00.000Z');
   });
 

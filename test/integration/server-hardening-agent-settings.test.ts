@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Settings } from '../../preload/contract';
+import type { Settings } from '../../shared/ui-contract';
 import { createAgent, type Agent } from '../../main/engine/agent';
 import { startServer, type RunningServer } from '../../server/main';
 import { testSettings } from '../helpers/agent-settings';

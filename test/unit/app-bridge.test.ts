@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { IPC_EVENT_CHANNEL, methodNames, type AgentEvent } from '../../preload/contract';
+import { IPC_EVENT_CHANNEL, methodNames, type AgentEvent } from '../../shared/ui-contract';
 import type { FerryBridge } from '../../preload/bridge';
 
 // The preload runs in Electron's sandbox; here its two Electron imports are fakes.

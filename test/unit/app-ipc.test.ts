@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { FerryError } from '../../protocol/errors';
-import { IPC_EVENT_CHANNEL, methodNames } from '../../preload/contract';
+import { IPC_EVENT_CHANNEL, methodNames } from '../../shared/ui-contract';
 import { channelFor, extraHandler, isTrustedSender, registerIpcHandlers } from '../../main/app/ipc';
 import { FakeIpcMain, fakeLogger, fakeService, status } from '../fakes/app-fakes';
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { methodNames } from '../../preload/contract';
+import { methodNames } from '../../shared/ui-contract';
 
 /**
  * Boots the real bundled shell (main/app/main.ts, built like scripts/build.mjs does) under

@@ -6,7 +6,7 @@ import { createFallbackAgent } from '../../main/app/fallback-agent';
 import { createLoginItem, desktopEntry } from '../../main/app/login-item';
 import { logPaths } from '../../main/app/logs';
 import { nativeBindingPath } from '../../main/app/native-binding';
-import { Status } from '../../preload/contract';
+import { Status } from '../../shared/ui-contract';
 import type { AgentSettingsStore } from '../../main/app/agent-host';
 
 describe('native binding for better-sqlite3', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ActivityEntry, AgentEvent, QueueItem } from '../../preload/contract';
+import type { ActivityEntry, AgentEvent, QueueItem } from '../../shared/ui-contract';
 import { NotificationPolicy, createNotifier, type Notice } from '../../main/app/notifications';
 import { fakeLogger, folderStatus, status } from '../fakes/app-fakes';
 

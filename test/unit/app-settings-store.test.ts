@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SETTINGS_FILE, createSettingsStore } from '../../main/app/settings-store';
 import { createTokenStore } from '../../main/app/token-store';
-import type { SettingsUpdate } from '../../preload/contract';
+import type { SettingsUpdate } from '../../shared/ui-contract';
 import { fakeLogger, fakeSafeStorage } from '../fakes/app-fakes';
 import { testSettings } from '../helpers/agent-settings';
 

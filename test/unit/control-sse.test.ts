@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSseData, SseDecoder } from '../../preload/contract-http';
+import { encodeSseData, SseDecoder } from '../../shared/ui-contract-http';
 
 describe('SseDecoder', () => {
   it('yields the data of complete events across chunk boundaries', () => {

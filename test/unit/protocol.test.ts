@@ -5,6 +5,8 @@ import {
   ChangesQuery,
   CreateFolderRequest,
   FerryError,
+  RunLabel,
+  formatRunHeader,
   MAX_BATCH_OPERATIONS,
   MissingBlocksRequest,
   OperationResult,
@@ -140,5 +142,20 @@ describe('reply schemas', () => {
   it('read the sync token out of an upcoming-modifications href', () => {
     expect(syncTokenFromHref('/v1/folders/x/changes?syncModifications=true&syncToken=abc.def')).toBe('abc.def');
     expect(syncTokenFromHref('/v1/folders/x/changes')).toBeNull();
+  });
+});
+
+describe('X-Ferry-Run, built once (formatRunHeader)', () => {
+  const stamp = new Date('2030-01-02T03:04:05Z');
+  it('keeps printable ASCII without space or ";", caps the name at 64, appends the sequence after the cap', () => {
+    expect(formatRunHeader('nightly', stamp)).toBe('nightly;2030-01-02T03:04:05.000Z');
+    expect(formatRunHeader('a b;c\u00e9', stamp)).toBe('a_b_c_;2030-01-02T03:04:05.000Z');
+    expect(formatRunHeader('x'.repeat(80), stamp, { sequence: 7 })).toBe(`${'x'.repeat(64)}-7;2030-01-02T03:04:05.000Z`);
+    expect(formatRunHeader('', stamp, { fallback: 'push', sequence: 1 })).toBe('push-1;2030-01-02T03:04:05.000Z');
+  });
+  it('always yields a header the server accepts (RunLabel)', () => {
+    for (const name of ['nightly', 'a b;c\u00e9', '\u0000\u007f', '', 'x'.repeat(300)]) {
+      expect(RunLabel.safeParse(formatRunHeader(name, stamp, { sequence: 12 })).success).toBe(true);
+    }
   });
 });

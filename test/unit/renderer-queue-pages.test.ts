@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { QueuePage } from '../../preload/contract';
+import type { QueuePage } from '../../shared/ui-contract';
 import { QueuePages } from '../../renderer/state/queue-pages';
 import { makeQueueItems } from '../fakes/control-fake-agent';
 import { waitFor } from '../helpers/wait';

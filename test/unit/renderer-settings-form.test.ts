@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SettingsView } from '../../preload/contract';
+import type { SettingsView } from '../../shared/ui-contract';
 import { errorsForDisplay, formFromSettings, validateSettingsForm } from '../../renderer/state/settings-form';
 
 const view: SettingsView = {

@@ -265,6 +265,34 @@ describe('durable queue', () => {
     expect(store.queue.list().items.map((i) => i.path)).toEqual(['b']);
   });
 
+  it('keeps a bounded history of done rows, pruned as items complete (never the young ones)', () => {
+    const bounded = openStore(path.join(tmp.dir, 'bounded.db'), { clock: clock.now, doneHistory: { keep: 5, minAgeMs: 1000 } });
+    bounded.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
+    const finish = (names: string[]) => {
+      for (const name of names) bounded.queue.enqueue(upsert(name));
+      for (const item of bounded.queue.claim({ limit: names.length })) bounded.queue.complete(item, { revision: 'r' });
+    };
+    const donePaths = () => bounded.queue.page({ state: 'done', offset: 0, limit: 1000 }).items.map((i) => i.path).sort();
+    finish(Array.from({ length: 30 }, (_, i) => `old-${i}`));
+    expect(donePaths()).toHaveLength(30);
+    clock.advance(2000);
+    const recent = Array.from({ length: 8 }, (_, i) => `new-${i}`);
+    finish(recent);
+    // The 30 old rows are gone; the 8 new ones are younger than minAgeMs, so all stay.
+    expect(donePaths()).toEqual(recent.sort());
+    clock.advance(2000);
+    finish(['last']);
+    expect(donePaths()).toHaveLength(5);
+    expect(donePaths()).toContain('last');
+    // Work not done is never pruned, however old.
+    bounded.queue.enqueue(upsert('waiting'));
+    expect(bounded.queue.claim({ limit: 1 }).map((i) => i.path)).toEqual(['waiting']);
+    clock.advance(2000);
+    finish(['after']);
+    expect(bounded.queue.getByPath(F, 'waiting')?.state).toBe('in_flight');
+    bounded.close();
+  });
+
   // Chaos seed 26 (npm run chaos -- --seed 26 --ops 60 --devices 2): a folder upload was in
   // flight when the pull met the folder's deletion by another device and queued it again as a
   // new directory (base null). The commit's answer came later and rebased that change on the

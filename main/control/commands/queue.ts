@@ -1,5 +1,5 @@
-import { QueueState } from '../../../preload/contract';
-import type { QueuePage } from '../../../preload/contract';
+import { QueueState } from '../../../shared/ui-contract';
+import type { QueuePage } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';

@@ -1,4 +1,4 @@
-import type { Status } from '../../../preload/contract';
+import type { Status } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';

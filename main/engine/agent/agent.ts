@@ -3,18 +3,7 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError, asFerryError } from '../../../protocol/errors';
-import {
-  Settings,
-  fieldErrors,
-  type AgentEvent,
-  type AgentService,
-  type ContractHandlers,
-  type FolderStatus,
-  type QueueItem as ContractQueueItem,
-  type SettingsUpdate,
-  type SettingsView,
-  type Status,
-} from '../../../preload/contract';
+import { Settings, fieldErrors } from '../../../shared/settings';
 import { createLogger, type Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
 import { openStore, type Store } from '../../store';
@@ -24,14 +13,16 @@ import { LocalSide, type LocalSideOptions } from '../local-side';
 import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
 import { ConnectionWatch, observeRemote } from './connection';
+import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus, FolderStatus, SettingsUpdate, SettingsView } from './api';
 import { AgentEventBus } from './events';
+import { validateFolders } from './folder-rules';
 import { RateMeter } from './rate-meter';
 import { agentStateOf, loadLastSync, saveLastSync, settingsWarnings } from './status-parts';
-import { activityView, queueItemView } from './views';
 
 /**
- * The agent: one engine (local side per folder → durable queue → pusher; puller) behind the
- * UI contract. The Electron shell and the headless control API both host it as an AgentService.
+ * The agent: one engine (local side per folder → durable queue → pusher; puller) behind its
+ * own API (./api). The Electron shell and the headless control API host it through
+ * main/ui-adapter, which turns that API into the UI contract.
  */
 export interface AgentOptions {
   dataDir: string;
@@ -55,13 +46,13 @@ export interface AgentOptions {
   };
 }
 
-export interface Agent extends AgentService {
+export interface Agent extends AgentApi {
   readonly deviceId: string;
   readonly deviceName: string;
   readonly dataDir: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  status(): Status;
+  status(): AgentStatus;
 }
 
 /** Pushes and pulls bound to one server and token; rebuilt when those change. */
@@ -104,32 +95,13 @@ function expandHome<F extends { localPath: string }>(folder: F): F {
   return m ? { ...folder, localPath: path.join(os.homedir(), folder.localPath.slice(1)) } : folder;
 }
 
-function validateFolders(settings: Settings): void {
-  const fields: Record<string, string> = {};
-  const roots = settings.folders.map((f) => path.resolve(f.localPath));
-  settings.folders.forEach((folder, i) => {
-    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'use a full path, such as /home/me/Documents or ~/Documents';
-    settings.folders.forEach((other, j) => {
-      if (j >= i) return;
-      if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by folders.${j}`;
-      const [a, b] = [roots[i]!, roots[j]!];
-      if (a === b || a.startsWith(b + path.sep) || b.startsWith(a + path.sep)) {
-        fields[`folders.${i}.localPath`] = `overlaps folders.${j} (${other.localPath})`;
-      }
-    });
-  });
-  if (Object.keys(fields).length) {
-    throw new FerryError('invalid_settings', Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; '), { details: { fields } });
-  }
-}
-
 export async function createAgent(options: AgentOptions): Promise<Agent> {
-  validateFolders(options.settings);
+  validateFolders(options.settings.folders);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const log = options.log ?? createLogger('agent');
   const store = openStore(path.join(options.dataDir, STATE_DB), {
     ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
-    onActivity: (entry) => bus.emit({ type: 'activity', entry: activityView(entry) }),
+    onActivity: (entry) => bus.emit({ type: 'activity', entry }),
   });
   const deviceId = ensureDeviceId(store);
   const deviceName = options.deviceName ?? os.hostname();
@@ -157,7 +129,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     queueItems: (ids) =>
       ids.flatMap((id) => {
         const item = store.queue.get(id);
-        return item ? [queueItemView(item)] : [];
+        return item ? [item] : [];
       }),
     onListenerError: (error) => log.warn('event listener failed', { error: asFerryError(error).message }),
   });
@@ -289,7 +261,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       store,
       remote,
       folders: folderLookup,
-      // DESIGN: a conflict pulls that path (keep both versions); then the parked upload is looked
+      // docs/conflict-rules.md: a conflict pulls that path (keep both versions); then the parked upload is looked
       // at again at once instead of at the next recheck: dropped, or sent on the new base.
       onConflict: ({ folderId, path: relPath }) =>
         void puller
@@ -369,7 +341,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     } else {
       store.activity.add({
         folderId: event.folderId,
-        kind: event.op === 'delete' ? 'deleted' : 'uploaded',
+        kind: event.op === 'delete' ? 'deleted_local' : 'uploaded',
         path: event.path,
         message: event.op === 'delete' ? 'Deleted on the server' : 'Uploaded',
       });
@@ -418,7 +390,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     });
   }
 
-  function status(): Status {
+  function status(): AgentStatus {
     const counts = store.queue.countsByState();
     const folders = folderStatuses();
     const push = engine?.pusher.status();
@@ -464,15 +436,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
     }
     const next = candidate.data;
-    validateFolders(next);
+    validateFolders(next.folders);
     const previous = settings;
     await options.saveSettings(next);
     settings = next;
-    const engineChanged =
-      previous.serverUrl !== next.serverUrl ||
-      previous.token !== next.token ||
-      previous.massDeleteCount !== next.massDeleteCount ||
-      previous.massDeletePercent !== next.massDeletePercent;
+    // Only a new server or token needs a new engine; thresholds and limits apply in place, so
+    // uploads in flight carry on.
+    const engineChanged = previous.serverUrl !== next.serverUrl || previous.token !== next.token;
     const { added, removed } = syncFolderRows();
     if (started) {
       for (const id of removed) await stopLocal(id);
@@ -481,12 +451,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         await startEngine();
       } else {
         engine?.pusher.setOptions(pushOptionsOf(next));
+        engine?.puller.setOptions({ massDeletePercent: next.massDeletePercent, massDeleteCount: next.massDeleteCount });
       }
       for (const id of added) startLocal(id);
       if (previous.ignoreRules.join('\n') !== next.ignoreRules.join('\n')) {
         for (const [id, local] of locals) if (!added.includes(id)) void local.setIgnoreRules(next.ignoreRules);
       }
-      // New settings may be what a failed item needed (DESIGN: retried when settings change).
+      // New settings may be what a failed item needed (see SETTINGS_THAT_RETRY in push/options.ts).
       engine?.pusher.retryAll();
     }
     log.info('settings changed', { folders: next.folders.length, engineRestarted: engineChanged });
@@ -557,7 +528,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     bus.statusChanged();
   }
 
-  const handlers: ContractHandlers = {
+  const handlers: AgentHandlers = {
     getStatus: async () => status(),
     listQueue: async (query) => {
       const page = store.queue.page({
@@ -566,9 +537,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         offset: query.offset,
         limit: query.limit,
       });
-      return { items: page.items.map(queueItemView) as ContractQueueItem[], total: page.total };
+      return { items: page.items, total: page.total };
     },
-    listActivity: async ({ limit }) => store.activity.recent({ limit }).map(activityView),
+    listActivity: async ({ limit }) => store.activity.recent({ limit }),
     syncNow: async ({ folderId }) => {
       syncNow(folderId);
       return { ok: true as const };

@@ -1,4 +1,4 @@
-import type { AgentEvent } from '../../../preload/contract';
+import type { AgentEvent } from './api';
 
 type Listener = (event: AgentEvent) => void;
 

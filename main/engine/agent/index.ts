@@ -1,2 +1,3 @@
 export { createAgent } from './agent';
 export type { Agent, AgentOptions } from './agent';
+export type { AgentApi, AgentEvent, AgentHandlers, AgentStatus } from './api';

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { AgentState, FolderStatus, Settings } from '../../../preload/contract';
+import type { AgentStateName, FolderStatus, Settings } from './api';
 import type { SettingsRepo } from '../../store/settings';
 import type { Link } from './connection';
 
@@ -12,7 +12,7 @@ export function agentStateOf(input: {
   link: Link;
   folders: readonly Pick<FolderStatus, 'id' | 'state' | 'error' | 'pendingDelete'>[];
   busy: boolean;
-}): { state: AgentState; reason: string | null } {
+}): { state: AgentStateName; reason: string | null } {
   if (input.paused) return { state: 'paused', reason: 'Paused: nothing is sent or received until you resume' };
   if (input.link.state !== 'online') return { state: input.link.state, reason: input.link.reason };
   const broken = input.folders.find((f) => f.state === 'error');

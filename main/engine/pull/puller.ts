@@ -2,12 +2,14 @@ import { setMaxListeners } from 'node:events';
 import { promises as fsp } from 'node:fs';
 import { BATCHABLE_BLOCK_BYTES } from '../../../protocol/blocks';
 import { FerryError, asFerryError } from '../../../protocol/errors';
+import { EQUAL_JITTER, backoffDelay } from '../../../shared/backoff';
 import { createLogger, type Logger } from '../../logging';
 import { checkRoot } from '../folder-marker';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
 import { TxnGroup } from './group-commit';
+import { logPullActivity } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
 import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
@@ -54,6 +56,8 @@ export interface PullerDeps {
   remote: PullRemote;
   device: { id: string; name: string };
   clock?: () => number;
+  /** Jitter for the retry backoff (tests inject a fixed one). */
+  random?: () => number;
   log?: Logger;
   options?: Partial<PullerOptions>;
   /** The folder state's owner (main/engine/folder/); by default one over the store. */
@@ -67,12 +71,12 @@ type DeletePolicy = 'guard' | 'confirm' | 'keep';
 export interface Puller {
   /** One pull of a folder now; concurrent requests share the next run ("Sync now", after a push conflict). */
   pullNow(folderId: string): Promise<PullSummary>;
-  /** pullNow for every folder. */
-  syncNow(): Promise<PullSummary[]>;
   /** Long poll per folder while online, with a periodic pull as a fallback. */
   start(folderIds?: string[]): void;
   stop(): Promise<void>;
   setOnline(online: boolean): void;
+  /** Applies changed settings (the mass-delete thresholds) to the next pulls, without a restart. */
+  setOptions(next: Partial<Pick<PullerOptions, 'massDeletePercent' | 'massDeleteCount'>>): void;
   /** A paused folder: apply the pending deletes. */
   confirmMassDelete(folderId: string): Promise<PullSummary>;
   /** A paused folder: keep the local files and upload them again. */
@@ -131,6 +135,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const clock = deps.clock ?? Date.now;
   const log = deps.log ?? createLogger('pull');
   const events = new PullerEmitter();
+  // Downloads, deletes here and failures show in Activity (conflicts are logged by the applier).
+  logPullActivity(events, store.activity);
   const caseCache = new Map<string, boolean>();
   const applying = new Set<string>();
   const states = deps.states ?? folderStates(store);
@@ -385,9 +391,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
   function backoff(failures: number, error: unknown): number {
     const e = asFerryError(error);
-    if (e.retryAfterSeconds !== undefined) return e.retryAfterSeconds * 1000;
-    const exp = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.min(failures - 1, 16));
-    return exp / 2 + Math.random() * (exp / 2);
+    const retryAfterMs = e.retryAfterSeconds !== undefined ? e.retryAfterSeconds * 1000 : undefined;
+    const policy = { baseMs: options.retryBaseMs, capMs: options.retryMaxMs, jitter: EQUAL_JITTER };
+    return backoffDelay(failures, policy, deps.random ?? Math.random, retryAfterMs);
   }
 
   async function loop(folderId: string): Promise<void> {
@@ -435,7 +441,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   return {
     events,
     pullNow: (folderId) => enqueueRun(folderId, 'guard'),
-    syncNow: () => Promise.all(store.folders.list().map((f) => enqueueRun(f.id, 'guard'))),
+    setOptions(next) {
+      if (next.massDeletePercent !== undefined) options.massDeletePercent = next.massDeletePercent;
+      if (next.massDeleteCount !== undefined) options.massDeleteCount = next.massDeleteCount;
+    },
     start(folderIds) {
       if (running) return;
       running = true;

@@ -29,7 +29,7 @@ export interface PusherDeps {
   /**
    * The server has another version of the path (baseRevision is stale). The item is parked
    * as retry_wait with code 'conflict' (for conflictRecheckMs); the puller fetches the remote
-   * version, keeps both per DESIGN.md, and re-enqueues the path's local state on the new base
+   * version, keeps both (docs/conflict-rules.md), and re-enqueues the path's local state on the new base
    * revision, which replaces the parked generation.
    */
   onConflict?: (conflict: ConflictHandoff) => void;

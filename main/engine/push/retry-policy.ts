@@ -1,4 +1,5 @@
 import { isFerryError } from '../../../protocol/errors';
+import { FULL_JITTER, backoffDelay } from '../../../shared/backoff';
 
 /**
  * What to do after a failed request: wait for the network (offline), try again after a
@@ -69,12 +70,10 @@ export function classify(error: unknown): Verdict {
 
 /**
  * Delay before retry number `retry` (1 = the first retry): full jitter over an exponential
- * ceiling from baseMs, capped at capMs. A server's Retry-After wins over the formula.
+ * ceiling from baseMs, capped at capMs (shared/backoff.ts). A server's Retry-After wins.
  */
 export function backoffMs(retry: number, options: Pick<RetryOptions, 'baseMs' | 'capMs'>, random: () => number, retryAfterMs?: number): number {
-  if (retryAfterMs !== undefined) return retryAfterMs;
-  const ceiling = Math.min(options.capMs, options.baseMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
+  return backoffDelay(retry, { baseMs: options.baseMs, capMs: options.capMs, jitter: FULL_JITTER }, random, retryAfterMs);
 }
 
 /** True when `retriesDone` retries already happened and another one is allowed. */

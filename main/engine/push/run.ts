@@ -1,3 +1,5 @@
+import { formatRunHeader } from '../../../protocol/common';
+
 /**
  * A sync run: from the moment the pusher finds work until the queue is drained. Every
  * request of the run carries X-Ferry-Run `<name>;<ISO stamp>`, logged on both sides.
@@ -13,9 +15,8 @@ export interface SyncRun {
 let sequence = 0;
 
 export function newRun(name: string, now: number): SyncRun {
-  // printable ASCII only (the protocol's RunLabel); the sequence keeps two runs in one ms apart.
-  const safe = name.replace(/[^\x21-\x3a\x3c-\x7e]/g, '_').slice(0, 64) || 'push';
-  const label = `${safe}-${++sequence}`;
-  const stamp = new Date(now).toISOString();
-  return { name: label, stamp, startedAt: now, header: `${label};${stamp}` };
+  // The sequence keeps two runs in one ms apart.
+  const header = formatRunHeader(name, new Date(now), { fallback: 'push', sequence: ++sequence });
+  const [label = '', stamp = ''] = header.split(';');
+  return { name: label, stamp, startedAt: now, header };
 }

@@ -9,7 +9,7 @@ type PutBlocks = (blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>, opt
  * retryable failure of one sends its items back to the queue (retry_wait) and the next
  * claim uploads them again through a fresh request, so this remembers the tracking id of
  * each such request's first try and gives it to every retry until one succeeds: a retried
- * request reuses its tracking id (DESIGN.md). A changed set of hashes is another request.
+ * request reuses its tracking id (docs/sync-api.md). A changed set of hashes is another request.
  */
 export function stableTrackingIds(remote: PushRemote, max = 10_000): PushRemote {
   const ids = new Map<string, string>();

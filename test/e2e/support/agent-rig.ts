@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startHost, type Host, type HostOptions } from '../../../main/control/agent-host';
 import { LOG_LEVELS, type LogLevel } from '../../../main/logging';
-import type { Settings } from '../../../preload/contract';
+import type { Settings } from '../../../shared/ui-contract';
 import { startServer, type RunningServer } from '../../../server/main';
 import { FaultProxy } from '../../fakes/fault-proxy';
 import { RemoteWriter } from './remote-writer';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SettingsUpdate, SettingsView } from './settings';
 
 /**
  * The UI contract, declared once: the Electron IPC (preload bridge + main/app handlers) and the
@@ -6,63 +7,10 @@ import { z } from 'zod';
  * and the renderer calls them through either transport. Pure module: zod only.
  */
 
-// ── settings (one schema for the settings window, `ferry agent --config` and the flags) ──
+// ── settings: declared in ./settings (the engine reads them too), part of this contract ──
 
-/** A remote folder id: what the Sync API puts in `/v1/folders/{folderId}`. */
-export const RemoteFolderId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'use 1-128 letters, digits, dot, dash or underscore, starting with a letter or digit');
-
-export const FolderSettings = z.strictObject({
-  /** Absolute local path of the folder root. */
-  localPath: z.string().min(1, 'choose a local folder'),
-  remoteId: RemoteFolderId,
-});
-export type FolderSettings = z.infer<typeof FolderSettings>;
-
-/** A whole number in a range, with messages a person reads (not "Too small: expected number to be >=1"). */
-function wholeNumber(min: number, max?: number) {
-  const range = max === undefined ? `${min} or more` : `${min} to ${max}`;
-  const int = z.int({ error: 'enter a whole number' }).min(min, `use ${range}`);
-  return max === undefined ? int : int.max(max, `use ${range}`);
-}
-
-export const Settings = z.strictObject({
-  serverUrl: z.url({ protocol: /^https?$/, error: 'enter an http:// or https:// URL' }),
-  /** Bearer token for the Sync API. Never logged; in Electron kept with safeStorage. */
-  token: z.string({ error: 'enter the server token' }).min(1, 'enter the server token'),
-  folders: z.array(FolderSettings).default([]),
-  concurrency: wholeNumber(1, 32).default(4),
-  retryLimit: wholeNumber(0, 10).default(3),
-  /** Upload limit in bytes per second; 0 means none. */
-  bandwidthLimit: wholeNumber(0).default(0),
-  /** Extra ignore patterns (gitignore syntax) applied to every folder. */
-  ignoreRules: z.array(z.string().min(1).max(1024)).max(1000).default([]),
-  startAtLogin: z.boolean().default(false),
-  notifications: z.boolean().default(true),
-  /** A pull or scan deleting more than this share of a folder's files (or count) pauses it. */
-  massDeletePercent: wholeNumber(1, 100).default(50),
-  massDeleteCount: wholeNumber(1).default(1000),
-  /** Batches with at least this many operations go in async mode. */
-  asyncThreshold: wholeNumber(1, 10_000).default(1000),
-});
-export type Settings = z.infer<typeof Settings>;
-export type SettingsInput = z.input<typeof Settings>;
-
-/** What the UI reads: the token itself never leaves the agent. */
-export const SettingsView = Settings.omit({ token: true }).extend({
-  hasToken: z.boolean(),
-  /** How the stored token is protected: the OS keychain, or plain text (Linux `basic_text`, headless). */
-  tokenProtection: z.enum(['os', 'plaintext']),
-  /** Saved, but worth knowing (a folder that does not exist yet): shown after a save. */
-  warnings: z.array(z.string()).optional(),
-});
-export type SettingsView = z.infer<typeof SettingsView>;
-
-/** What the UI writes: an empty or absent token keeps the stored one. */
-export const SettingsUpdate = Settings.extend({ token: z.string().optional() });
-export type SettingsUpdate = z.infer<typeof SettingsUpdate>;
-
+export { FolderSettings, RemoteFolderId, Settings, SettingsUpdate, SettingsView, fieldErrors } from './settings';
+export type { SettingsInput } from './settings';
 // ── status, queue, activity ──
 
 /** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
@@ -201,16 +149,6 @@ export const CallError = z.object({
 export type CallError = z.infer<typeof CallError>;
 
 export type CallResult<T> = { ok: true; value: T } | { ok: false; error: CallError };
-
-/** Turns a zod error into the field → message map the settings window shows inline. */
-export function fieldErrors(error: z.ZodError): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const issue of error.issues) {
-    const key = issue.path.map(String).join('.') || '_';
-    fields[key] ??= issue.message;
-  }
-  return fields;
-}
 
 /** The transport-independent surface the renderer uses (the preload bridge or HTTP+SSE). */
 export interface FerryApi {

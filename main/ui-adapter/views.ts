@@ -1,6 +1,6 @@
-import type { ActivityEntry as ContractActivity, QueueItem as ContractQueueItem } from '../../../preload/contract';
-import type { ActivityEntry as StoredActivity } from '../../store/activity';
-import type { QueueItem as StoredQueueItem } from '../../store/queue';
+import type { ActivityEntry as ContractActivity, QueueItem as ContractQueueItem } from '../../shared/ui-contract';
+import type { ActivityEntry as StoredActivity } from '../store/activity';
+import type { QueueItem as StoredQueueItem } from '../store/queue';
 
 /** Store rows → the UI contract's shapes (times as ISO strings, directory ops named). */
 const iso = (ms: number) => new Date(ms).toISOString();

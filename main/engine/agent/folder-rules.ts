@@ -1,0 +1,33 @@
+import path from 'node:path';
+import { FerryError } from '../../../protocol/errors';
+
+/**
+ * What a set of synced folders must keep, checked in one place for every way settings arrive
+ * (the settings window, `ferry agent` flags and --config, saved settings): each local path is
+ * absolute, no remote id is used twice, and no folder lies inside another (or is the same):
+ * two folders sharing files would each sync the other's changes as their own.
+ */
+export function folderProblems(folders: ReadonlyArray<{ localPath: string; remoteId: string }>): Record<string, string> {
+  const fields: Record<string, string> = {};
+  const roots = folders.map((f) => path.resolve(f.localPath));
+  folders.forEach((folder, i) => {
+    if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'use a full path, such as /home/me/Documents or ~/Documents';
+    folders.forEach((other, j) => {
+      if (j >= i) return;
+      if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by folders.${j}`;
+      const [a, b] = [roots[i]!, roots[j]!];
+      if (a === b || a.startsWith(b + path.sep) || b.startsWith(a + path.sep)) {
+        fields[`folders.${i}.localPath`] = `overlaps folders.${j} (${other.localPath})`;
+      }
+    });
+  });
+  return fields;
+}
+
+/** folderProblems as the `invalid_settings` error the UI shows field by field. */
+export function validateFolders(folders: ReadonlyArray<{ localPath: string; remoteId: string }>): void {
+  const fields = folderProblems(folders);
+  if (!Object.keys(fields).length) return;
+  const message = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
+  throw new FerryError('invalid_settings', message, { details: { fields } });
+}

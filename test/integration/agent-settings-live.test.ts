@@ -1,0 +1,63 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgent, type Agent } from '../../main/engine/agent';
+import { startServer, type RunningServer } from '../../server/main';
+import { testSettings } from '../helpers/agent-settings';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// Settings apply without restarting the engine: changing a mass-delete threshold while an
+// upload is in flight must not abandon it (what is refused: a new push run, the upload
+// started over). Only a new server or token builds a new engine.
+describe('settings changes apply in place', () => {
+  const tmp = makeTempDir('ferry-settings-live-');
+  const folder = path.join(tmp.dir, 'Docs');
+  let server: RunningServer;
+  let agent: Agent;
+
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
+    mkdirSync(folder);
+    agent = await createAgent({
+      dataDir: path.join(tmp.dir, 'agent'),
+      // 256 KiB/s: the 3 MiB file below stays in flight for seconds.
+      settings: testSettings(server.url, server.token, [{ localPath: folder, remoteId: 'docs' }], { bandwidthLimit: 256 * 1024 }),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+      tuning: { local: { settleMs: 30 } },
+    });
+    await agent.start();
+  }, 30_000);
+
+  afterAll(async () => {
+    await agent.stop();
+    await server.close();
+    tmp.cleanup();
+  });
+
+  it('changes the mass-delete thresholds while an upload is in flight: the same run carries it to the end', async () => {
+    writeFileSync(path.join(folder, 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 1));
+    const inFlight = async () => (await agent.handlers.listQueue({ state: 'in_flight', offset: 0, limit: 10 })).items[0];
+    await waitFor(async () => (await inFlight()) !== undefined && agent.status().run !== null, { timeoutMs: 20_000 });
+    const runBefore = agent.status().run?.name;
+    expect(runBefore).toBeTruthy();
+
+    const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
+    const view = await agent.handlers.updateSettings({ ...current, massDeletePercent: 90, massDeleteCount: 50 });
+    expect(view).toMatchObject({ massDeletePercent: 90, massDeleteCount: 50 });
+    // The change landed while the upload was still going.
+    expect(await inFlight()).toBeDefined();
+
+    const runs = new Set<string>();
+    await waitFor(
+      async () => {
+        const name = agent.status().run?.name;
+        if (name) runs.add(name);
+        return (await agent.handlers.listQueue({ state: 'done', offset: 0, limit: 10 })).total === 1;
+      },
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
+    expect([...runs]).toEqual([runBefore]);
+  }, 60_000);
+});

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { folderProblems, validateFolders } from '../../main/engine/agent/folder-rules';
+import { resolveSettings } from '../../main/control/agent-settings';
+
+// One folder validator (main/engine/agent/folder-rules.ts) for the engine and `ferry agent`.
+const base = { serverUrl: 'http://127.0.0.1:1', token: 't' };
+
+describe('folder rules', () => {
+  it('accepts separate absolute folders with distinct remote ids', () => {
+    expect(folderProblems([{ localPath: '/a/docs', remoteId: 'docs' }, { localPath: '/a/docs2', remoteId: 'docs2' }])).toEqual({});
+  });
+
+  it('refuses a relative path, a remote id used twice, the same folder and a folder inside another', () => {
+    expect(folderProblems([{ localPath: 'docs', remoteId: 'docs' }])).toEqual({ 'folders.0.localPath': 'use a full path, such as /home/me/Documents or ~/Documents' });
+    expect(folderProblems([{ localPath: '/a', remoteId: 'x' }, { localPath: '/b', remoteId: 'x' }])).toEqual({ 'folders.1.remoteId': 'is already used by folders.0' });
+    expect(folderProblems([{ localPath: '/a/b', remoteId: 'x' }, { localPath: '/a/b/', remoteId: 'y' }])).toEqual({ 'folders.1.localPath': 'overlaps folders.0 (/a/b)' });
+    expect(folderProblems([{ localPath: '/a/b/c', remoteId: 'x' }, { localPath: '/a/b', remoteId: 'y' }])).toEqual({ 'folders.1.localPath': 'overlaps folders.0 (/a/b/c)' });
+    expect(() => validateFolders([{ localPath: '/a', remoteId: 'x' }, { localPath: '/a/b', remoteId: 'y' }])).toThrow(
+      expect.objectContaining({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': 'overlaps folders.0 (/a)' } } }),
+    );
+  });
+
+  it('is the rule `ferry agent` applies too: nested folders are refused there, not only exact duplicates', () => {
+    const nested = [{ localPath: '/home/ada/Sync', remoteId: 'sync' }, { localPath: '/home/ada/Sync/photos', remoteId: 'photos' }];
+    expect(() => resolveSettings([{ source: '--folder', values: { ...base, folders: nested } }])).toThrow(
+      expect.objectContaining({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': 'overlaps folders.0 (/home/ada/Sync)' } } }),
+    );
+  });
+});
