@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { startServer, type RunningServer, type ServerOptions } from '../../server/main';
 
 export interface ApiResponse<T = unknown> {
@@ -74,6 +75,25 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
     },
   };
   return harness;
+}
+
+/**
+ * Per-test clean-up for a test file: `cleanups` run after each test, last first, and
+ * `started` starts a test server that is closed with them.
+ */
+export function serversPerTest(): { cleanups: Array<() => unknown>; started(options?: Partial<ServerOptions>): Promise<TestServer> } {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return {
+    cleanups,
+    async started(options = {}) {
+      const t = await startTestServer(options);
+      cleanups.push(() => t.close());
+      return t;
+    },
+  };
 }
 
 export function sha256(data: Buffer | string): string {

@@ -1,24 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_OPERATIONS } from '../../protocol';
 import { SERVER_DEFAULTS } from '../../server/main';
 import { closedWithin, rawConnect, rawRequest } from '../helpers/raw-http';
-import { startTestServer, type TestServer } from '../helpers/server-harness';
+import { serversPerTest, type TestServer } from '../helpers/server-harness';
 import { waitFor } from '../helpers/wait';
 
 // Issue 23 items 2 and 3: bodies that stall the event loop or hold sockets. Every test talks
 // to a real server over loopback, most of them through raw sockets.
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function started(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  const t = await startTestServer(options);
-  cleanups.push(() => t.close());
-  return t;
-}
+const { cleanups, started } = serversPerTest();
 
 function head(t: TestServer, method: string, target: string, extra: string[] = [], auth = true): string {
   const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', ...(auth ? [`Authorization: Bearer ${t.server.token}`] : []), ...extra];

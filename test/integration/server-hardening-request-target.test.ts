@@ -1,18 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnFerry } from '../helpers/ferry-cli';
 import { rawRequest } from '../helpers/raw-http';
-import { makeTempDir, startTestServer, type TestServer } from '../helpers/server-harness';
+import { makeTempDir, serversPerTest, type TestServer } from '../helpers/server-harness';
 
 // Issue 23 item 1: `GET //` (and friends) used to throw from the URL parser outside every
 // try, and the rejected promise ended the server process. A target that is not a plain
 // path is refused with 400, with or without a token, and the server keeps answering.
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const { cleanups, started } = serversPerTest();
 
 const HOSTILE_TARGETS = ['//', '//:99999', '//[', '//a:b@', '//a:b@/v1/folders', '*', 'http://ferry.invalid/v1/folders', 'v1/folders', '/v1/folders#frag'];
 
@@ -24,8 +21,7 @@ describe('hostile request targets (issue 23 item 1)', () => {
   let t: TestServer;
 
   it('refuses every target that is not a single-slash path with 400, and stays up', async () => {
-    t = await startTestServer();
-    cleanups.push(() => t.close());
+    t = await started();
     for (const target of HOSTILE_TARGETS) {
       for (const token of [undefined, t.server.token]) {
         const reply = await rawRequest(t.server.port, get(target, token));
@@ -38,8 +34,7 @@ describe('hostile request targets (issue 23 item 1)', () => {
   });
 
   it('keeps the query of a normal target, including odd percent-encoding', async () => {
-    t = await startTestServer();
-    cleanups.push(() => t.close());
+    t = await started();
     await t.request('PUT', '/v1/folders/docs');
     const reply = await rawRequest(t.server.port, get('/v1/folders/docs/changes?limit=%zz', t.server.token));
     expect(reply.status).toBe(400);
@@ -47,8 +42,7 @@ describe('hostile request targets (issue 23 item 1)', () => {
   });
 
   it('answers CONNECT with 405 instead of dropping the connection (fuzz seed 23)', async () => {
-    t = await startTestServer();
-    cleanups.push(() => t.close());
+    t = await started();
     for (const target of ['/v1/folders', '127.0.0.1:443']) {
       const reply = await rawRequest(t.server.port, `CONNECT ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
       expect(reply.status).toBe(405);

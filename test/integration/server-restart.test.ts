@@ -2,20 +2,11 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Task } from '../../protocol';
-import { TaskGate, makeTempDir, startTestServer, testFile, upsert, waitUntil, type TestServer } from '../helpers/server-harness';
+import { TaskGate, makeTempDir, serversPerTest, testFile, upsert, waitUntil } from '../helpers/server-harness';
 
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function started(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
-  const t = await startTestServer(options);
-  cleanups.push(() => t.close());
-  return t;
-}
+const { cleanups, started } = serversPerTest();
 
 describe('restart', () => {
   it('resumes tasks that were processing or queued when the server stopped', async () => {
