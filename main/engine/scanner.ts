@@ -7,7 +7,8 @@ import type { IndexStat, LocalState } from '../store/file-index';
 import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
 import type { IgnoreMatcher } from './ignore';
-import { joinDisk, resolveDiskPath, toKey } from './paths';
+import { joinDisk, relativeTo, resolveDiskPath, toKey } from './paths';
+import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
 export type ScannerStore = Pick<Store, 'index' | 'queue' | 'activity' | 'folders' | 'transaction'>;
@@ -29,6 +30,8 @@ export interface ScannerOptions {
   massDelete?: () => MassDeleteOptions;
   /** True while the puller is placing this path: its bytes and index row are about to agree. */
   isApplying?: (path: string) => boolean;
+  /** Names the conflict copy when two spellings of one file name hold other bytes (spellings.ts). */
+  deviceName?: string;
 }
 
 export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'ignored' | 'skipped' | 'unstable';
@@ -190,6 +193,8 @@ export class Scanner {
     if (ignore.ignores(key)) return 'ignored';
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.isApplying?.(key)) return 'unstable';
+    // Two spellings of one name on the way (NFC and NFD): merged first, so one key means one entry.
+    if (hasTwinAlong(this.root, diskRel)) this.reportMerge(await mergeTwinsAlong(this.root, diskRel, this.mergeOptions()));
     let abs = joinDisk(this.root, diskRel);
     let st: Stats;
     try {
@@ -346,6 +351,22 @@ export class Scanner {
     this.store.queue.enqueue({ folderId: this.folderId, path: key, kind, op: 'delete', baseRevision: syncedRevision });
   }
 
+  private mergeOptions() {
+    return { deviceName: this.options.deviceName ?? 'this device' };
+  }
+
+  private reportMerge(report: MergeReport): void {
+    if (report.moved + report.duplicates + report.copies.length + report.clashes.length === 0) return;
+    log.info('merged two spellings of one name', { folder: this.folderId, moved: report.moved, duplicates: report.duplicates, copies: report.copies.length });
+    for (const copy of report.copies) {
+      this.store.activity.add({ folderId: this.folderId, kind: 'conflict', path: toKey(relativeTo(this.root, copy) ?? copy), message: 'Two spellings (NFC and NFD) of one file name held other bytes: this one was kept as a conflict copy' });
+    }
+    for (const clash of report.clashes) {
+      const key = toKey(relativeTo(this.root, clash) ?? clash);
+      this.skip(key, 'spelling_clash', `A file and a folder have two spellings (NFC and NFD) of one name at ${key}; rename one of them`);
+    }
+  }
+
   private skip(key: string, kind: string, message: string): PathOutcome {
     if (!this.reportedSkips.has(key)) {
       this.reportedSkips.add(key);
@@ -418,6 +439,11 @@ export class Scanner {
       let entries: Dirent[];
       try {
         entries = readdirSync(joinDisk(this.root, dirRel), { withFileTypes: true });
+        if (twinGroups(entries.map((e) => e.name)).length > 0) {
+          // Two spellings of one name: merged before either is read (chaos seed 1051).
+          this.reportMerge(await mergeTwinSpellings(joinDisk(this.root, dirRel), this.mergeOptions()));
+          entries = readdirSync(joinDisk(this.root, dirRel), { withFileTypes: true });
+        }
       } catch (error) {
         // Unreadable is not empty: nothing under it may be read as deleted.
         unreadable.push(toKey(dirRel));
