@@ -287,6 +287,7 @@ export class Scanner {
         this.store.index.putLocal(state);
         return 'updated';
       }
+      if (this.recordedAsDownload(state)) return 'updated';
       if (known?.kind === 'dir') this.recordGoneUnder(key);
       this.store.index.putLocal(state);
       this.store.queue.enqueue({
@@ -302,6 +303,26 @@ export class Scanner {
       });
       return 'queued';
     });
+  }
+
+  /**
+   * A pulled file whose rename landed but whose index commit did not (the agent was killed in
+   * between) is that download: the intent the puller wrote before the rename names its bytes
+   * and revision. Recorded as synced at that revision, not uploaded as a new file (which, once
+   * the server moved on, made a needless conflict copy: chaos seed 86). Not while a change of
+   * the path is queued: that change (a delete the user made since) stands.
+   */
+  private recordedAsDownload(state: LocalState): boolean {
+    const intent = this.store.index.getIntent(this.folderId, state.path);
+    if (!intent) return false;
+    this.store.index.removeIntent(this.folderId, state.path);
+    const live = this.store.queue.getByPath(this.folderId, state.path);
+    if (live && live.state !== 'done') return false;
+    const same = state.size === intent.size && state.blocks !== null && state.blocks.length === intent.blocks.length && state.blocks.every((b, i) => b === intent.blocks[i]);
+    if (!same) return false;
+    this.store.index.put({ ...state, syncedRevision: intent.revision });
+    log.info('a download the agent was killed placing, recorded', { folder: this.folderId, path: state.path, revision: intent.revision });
+    return true;
   }
 
   private recordDir(key: string, st: Stats): PathOutcome {

@@ -69,10 +69,12 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   return { from, to: latest };
 }
 
+/** Versions strictly increase from 1 (a gap is tolerated: two changes may land in either order). */
 function checkOrder(migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) {
-      throw new FerryError('store_bad_migrations', `migration #${i} has version ${m.version}, expected ${i + 1}`);
+    const previous = i === 0 ? 0 : migrations[i - 1]!.version;
+    if (!Number.isInteger(m.version) || m.version <= previous || (i === 0 && m.version !== 1)) {
+      throw new FerryError('store_bad_migrations', `migration #${i} has version ${m.version}, expected more than ${previous}`);
     }
   });
 }
