@@ -41,6 +41,8 @@ export class Ledger {
   private readonly befores = new Map<string, Array<string | null>>();
   /** path\0hash: bytes at a path that another device had on disk (so they went through the server). */
   private readonly seenElsewhere = new Set<string>();
+  /** path\0hash → every device that ever wrote those bytes there, live or since replaced. */
+  private readonly writers = new Map<string, Set<string>>();
   /** Writes that put back the device's synced bytes (see write()): not versions of their own. */
   reverts = 0;
   /** Total user writes recorded. */
@@ -54,8 +56,11 @@ export class Ledger {
     const key = nfc(p);
     const mine = `${device}\u0000${key}`;
     this.befores.set(mine, [...(this.befores.get(mine) ?? []), before].slice(-2));
-    const writer = this.live.find((v) => v.path === key && v.hash === before);
-    if (before !== null && writer && writer.device !== device) this.seenElsewhere.add(`${key}\u0000${before}`);
+    // Any other writer of these bytes at this path, even one whose version was replaced since:
+    // the writer's own next write may be recorded first (the devices of a burst run at once),
+    // and these bytes still came here through the server (chaos seed 453).
+    const writers = before === null ? undefined : this.writers.get(`${key}\u0000${before}`);
+    if (before !== null && writers && [...writers].some((d) => d !== device)) this.seenElsewhere.add(`${key}\u0000${before}`);
     const last = this.lastOp.get(key);
     if (last && last.device !== device && last.hash !== before) this.concurrent.add(key);
     if (before === null) return;
@@ -80,6 +85,7 @@ export class Ledger {
       this.lastOp.set(key, { device, hash });
       return;
     }
+    this.writers.set(`${key}\u0000${hash}`, new Set([...(this.writers.get(`${key}\u0000${hash}`) ?? []), device]));
     this.live.push({ device, path: key, hash, step });
     this.lastOp.set(key, { device, hash });
     if (isConflictName(key)) this.movedCopies.add(key);
