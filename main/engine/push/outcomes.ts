@@ -31,12 +31,7 @@ export function gaveUp(message: string, retries: number): string {
 }
 
 /**
- * What becomes of an item: done, failed with its reason, back to the queue to retry when due,
- * or queued again because its file changed. Every outcome is written to the queue, emitted as
- * an item event (the agent turns those into queue updates for the UI), and lets go of the item.
- */
-/**
- * Requeues of one path in a row whose fresh snapshot has the same bytes as the last one: the
+ * Requeues of one path in a row whose fresh snapshot is the last one (same bytes, same mtime): the
  * file on disk is not changing, yet the pusher keeps finding it changed (two spellings of one
  * name that the scanner and the pusher read in turn: chaos seed 1051). Past this many the item
  * fails with REQUEUE_LOOP instead of looping for ever.
@@ -44,9 +39,14 @@ export function gaveUp(message: string, retries: number): string {
 export const REQUEUE_LOOP_LIMIT = 5;
 export const REQUEUE_LOOP = 'requeue_loop';
 
+/**
+ * What becomes of an item: done, failed with its reason, back to the queue to retry when due,
+ * or queued again because its file changed. Every outcome is written to the queue, emitted as
+ * an item event (the agent turns those into queue updates for the UI), and lets go of the item.
+ */
 export class ItemOutcomes {
-  /** folder\0path → the bytes of the last requeued snapshot and how many requeues in a row had them. */
-  private readonly requeues = new Map<string, { contentHash: string | null; size: number; times: number }>();
+  /** folder\0path → the last requeued snapshot (bytes and mtime) and how many requeues in a row had it. */
+  private readonly requeues = new Map<string, { contentHash: string | null; size: number; mtimeMs: number; times: number }>();
 
   constructor(private readonly d: OutcomeDeps) {}
 
@@ -154,7 +154,7 @@ export class ItemOutcomes {
 
   /**
    * Counts a requeue of the item's path (its fresh snapshot is in the queue now). The same
-   * bytes as the last requeue's, REQUEUE_LOOP_LIMIT times in a row: the fresh generation fails
+   * snapshot as the last requeue's, REQUEUE_LOOP_LIMIT times in a row: the fresh generation fails
    * with a reason instead of going round again (it runs again on Retry or the next change).
    */
   private looping(w: Work): boolean {
@@ -165,8 +165,11 @@ export class ItemOutcomes {
       return false;
     }
     const last = this.requeues.get(key);
-    const times = last && last.contentHash === fresh.contentHash && last.size === fresh.size ? last.times + 1 : 1;
-    this.requeues.set(key, { contentHash: fresh.contentHash, size: fresh.size, times });
+    // Untouched, not only the same bytes: a program saving the same bytes again and again during
+    // the upload is a change each time (its next quiet save goes up), not a loop.
+    const same = last && last.contentHash === fresh.contentHash && last.size === fresh.size && last.mtimeMs === fresh.mtimeMs;
+    const times = same ? last.times + 1 : 1;
+    this.requeues.set(key, { contentHash: fresh.contentHash, size: fresh.size, mtimeMs: fresh.mtimeMs, times });
     if (times < REQUEUE_LOOP_LIMIT) return false;
     this.requeues.delete(key);
     const message =
