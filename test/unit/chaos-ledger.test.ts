@@ -64,6 +64,23 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['b:54']);
   });
 
+  // Chaos seed 1038 (npm run chaos -- --seed 1038): a had b's empty 日本語.txt (synced), wrote
+  // 1.5 MB over it, appended, then wrote it empty again before any of that went up: back to its
+  // synced bytes, so b's delete rightly removed it (D4). Two edits in between, not one.
+  it('does not count going back to the synced bytes after several edits of its own (chaos seed 1038)', () => {
+    const l = new Ledger();
+    l.replace('b', 'f', null);
+    l.write('b', 'f', EMPTY_HASH, 3);
+    l.replace('a', 'f', EMPTY_HASH); // a had b's empty file
+    l.write('a', 'f', X, 6);
+    l.replace('a', 'f', X);
+    l.write('a', 'f', Y, 7);
+    l.replace('a', 'f', Y);
+    l.write('a', 'f', EMPTY_HASH, 8);
+    expect(l.reverts).toBe(1);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual([]);
+  });
+
   it('still counts going back to bytes no other device ever had', () => {
     const l = new Ledger();
     l.replace('b', 'f', null);
