@@ -43,6 +43,8 @@ export interface LocalSideOptions {
   deleteMaxHoldMs?: number;
   /** Ignore rules from the settings, on top of the defaults and .ferryignore. */
   ignoreRules?: readonly string[];
+  /** This device's name, for the conflict copies the scanner makes (two spellings of one name). */
+  deviceName?: string;
   /** Paths the puller is placing right now (echo suppression); the scanner looks at them later. */
   isApplying?: (path: string) => boolean;
   /** After every scan (hinted paths or a reconcile): the host kicks the pusher when it queued work. */
@@ -101,6 +103,7 @@ export class LocalSide {
       ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.isApplying ? { isApplying: options.isApplying } : {}),
+      ...(options.deviceName !== undefined ? { deviceName: options.deviceName } : {}),
       ...(options.coordinator
         ? { guard: options.coordinator.guard, states: options.coordinator.states, holdDelete: (path: string) => this.deletes.add(path) }
         : {}),

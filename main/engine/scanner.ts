@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { FerryError } from '../../protocol/errors';
+import { createLogger } from '../logging';
 import type { Store } from '../store';
 import type { IndexEntry, IndexStat, LocalState } from '../store/file-index';
 import type { LocalDeleteGuard } from './folder/local-guard';
@@ -7,7 +8,8 @@ import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
 import type { IgnoreMatcher } from './ignore';
-import { joinDisk, resolveDiskPath, toKey } from './paths';
+import { joinDisk, relativeTo, resolveDiskPath, toKey } from './paths';
+import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
 export type ScannerStore = Pick<Store, 'index' | 'queue' | 'activity' | 'folders' | 'transaction'>;
@@ -36,6 +38,8 @@ export interface ScannerOptions {
   holdDelete?: (path: string) => void;
   /** True while the puller is placing this path: its bytes and index row are about to agree. */
   isApplying?: (path: string) => boolean;
+  /** Names the conflict copy when two spellings of one file name hold other bytes (spellings.ts). */
+  deviceName?: string;
 }
 
 export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'held' | 'ignored' | 'skipped' | 'unstable';
@@ -59,6 +63,8 @@ export interface ScanResult {
 export interface ReconcileResult extends ScanResult, ReconcileProgress {
   durationMs: number;
 }
+
+const log = createLogger('engine:scanner');
 
 const isGone = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
@@ -208,6 +214,8 @@ export class Scanner {
     if (ignore.ignores(key)) return 'ignored';
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.isApplying?.(key)) return 'unstable';
+    // Two spellings of one name on the way (NFC and NFD): merged first, so one key means one entry.
+    if (hasTwinAlong(this.root, diskRel)) this.reportMerge(await mergeTwinsAlong(this.root, diskRel, this.mergeOptions()));
     let abs = joinDisk(this.root, diskRel);
     let st: Stats;
     try {
@@ -300,6 +308,7 @@ export class Scanner {
         this.store.index.putLocal(state);
         return 'updated';
       }
+      if (this.recordedAsDownload(state)) return 'updated';
       if (known?.kind === 'dir') this.recordGoneUnder(key);
       this.store.index.putLocal(state);
       this.store.queue.enqueue({
@@ -315,6 +324,26 @@ export class Scanner {
       });
       return 'queued';
     });
+  }
+
+  /**
+   * A pulled file whose rename landed but whose index commit did not (the agent was killed in
+   * between) is that download: the intent the puller wrote before the rename names its bytes
+   * and revision. Recorded as synced at that revision, not uploaded as a new file (which, once
+   * the server moved on, made a needless conflict copy: chaos seed 86). Not while a change of
+   * the path is queued: that change (a delete the user made since) stands.
+   */
+  private recordedAsDownload(state: LocalState): boolean {
+    const intent = this.store.index.getIntent(this.folderId, state.path);
+    if (!intent) return false;
+    this.store.index.removeIntent(this.folderId, state.path);
+    const live = this.store.queue.getByPath(this.folderId, state.path);
+    if (live && live.state !== 'done') return false;
+    const same = state.size === intent.size && state.blocks !== null && state.blocks.length === intent.blocks.length && state.blocks.every((b, i) => b === intent.blocks[i]);
+    if (!same) return false;
+    this.store.index.put({ ...state, syncedRevision: intent.revision });
+    log.info('a download the agent was killed placing, recorded', { folder: this.folderId, path: state.path, revision: intent.revision });
+    return true;
   }
 
   private recordDir(key: string, st: Stats): PathOutcome {
@@ -369,6 +398,22 @@ export class Scanner {
     this.store.index.remove(this.folderId, entry.path);
     this.store.queue.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision });
     this.options.guard?.recorded(entry);
+  }
+
+  private mergeOptions() {
+    return { deviceName: this.options.deviceName ?? 'this device' };
+  }
+
+  private reportMerge(report: MergeReport): void {
+    if (report.moved + report.duplicates + report.copies.length + report.clashes.length === 0) return;
+    log.info('merged two spellings of one name', { folder: this.folderId, moved: report.moved, duplicates: report.duplicates, copies: report.copies.length });
+    for (const copy of report.copies) {
+      this.store.activity.add({ folderId: this.folderId, kind: 'conflict', path: toKey(relativeTo(this.root, copy) ?? copy), message: 'Two spellings (NFC and NFD) of one file name held other bytes: this one was kept as a conflict copy' });
+    }
+    for (const clash of report.clashes) {
+      const key = toKey(relativeTo(this.root, clash) ?? clash);
+      this.skip(key, 'spelling_clash', `A file and a folder have two spellings (NFC and NFD) of one name at ${key}; rename one of them`);
+    }
   }
 
   private skip(key: string, kind: string, message: string): PathOutcome {
@@ -443,6 +488,11 @@ export class Scanner {
       let entries: Dirent[];
       try {
         entries = readdirSync(joinDisk(this.root, dirRel), { withFileTypes: true });
+        if (twinGroups(entries.map((e) => e.name)).length > 0) {
+          // Two spellings of one name: merged before either is read (chaos seed 1051).
+          this.reportMerge(await mergeTwinSpellings(joinDisk(this.root, dirRel), this.mergeOptions()));
+          entries = readdirSync(joinDisk(this.root, dirRel), { withFileTypes: true });
+        }
       } catch (error) {
         // Unreadable is not empty: nothing under it may be read as deleted.
         unreadable.push(toKey(dirRel));

@@ -77,9 +77,35 @@ export interface FileIndexRepo {
   count(folderId: string): number;
   /** Files only (directories carry no bytes): what the mass-delete guard weighs deletes against. */
   countFiles(folderId: string): number;
+  /**
+   * Download intents (docs/conflict-rules.md, "Atomic writes"): written before a pulled file's
+   * rename, removed with its index row; one left by a kill tells the scanner what that file is.
+   */
+  putIntent(intent: DownloadIntent): void;
+  getIntent(folderId: string, path: string): DownloadIntent | undefined;
+  removeIntent(folderId: string, path: string): void;
+}
+
+/** A download about to be renamed into place (migration 5): what the file there will hold. */
+export interface DownloadIntent {
+  folderId: string;
+  path: string;
+  revision: string;
+  size: number;
+  contentHash: string;
+  blocks: string[];
 }
 
 export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo {
+  const intentPut = db.prepare(`
+    INSERT INTO download_intents (folder_id, path, revision, size, content_hash, blocks, created_at)
+    VALUES (@folderId, @path, @revision, @size, @contentHash, @blocks, @now)
+    ON CONFLICT (folder_id, path) DO UPDATE SET revision = excluded.revision, size = excluded.size,
+      content_hash = excluded.content_hash, blocks = excluded.blocks, created_at = excluded.created_at`);
+  const intentGet = db.prepare<[string, string], { revision: string; size: number; content_hash: string; blocks: string }>(
+    `SELECT revision, size, content_hash, blocks FROM download_intents WHERE folder_id = ? AND path = ?`,
+  );
+  const intentDel = db.prepare(`DELETE FROM download_intents WHERE folder_id = ? AND path = ?`);
   const byPath = db.prepare<[string, string], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND path = ?`);
   const upsertLocal = db.prepare(`
     INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at)
@@ -126,6 +152,12 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
   });
 
   return {
+    putIntent: (i) => void intentPut.run({ ...i, blocks: JSON.stringify(i.blocks), now: clock() }),
+    getIntent(folderId, path) {
+      const row = intentGet.get(folderId, path);
+      return row ? { folderId, path, revision: row.revision, size: row.size, contentHash: row.content_hash, blocks: JSON.parse(row.blocks) as string[] } : undefined;
+    },
+    removeIntent: (folderId, path) => void intentDel.run(folderId, path),
     get(folderId, path) {
       const row = byPath.get(folderId, path);
       return row ? toEntry(row) : undefined;

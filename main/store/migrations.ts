@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 
 /**
- * Schema migrations, in order. Migration N brings the database from user_version N-1 to N.
+ * Schema migrations, in order of strictly increasing version; each brings the database to its
+ * version (user_version). A gap is allowed while two changes land separately (5 before 4).
  * Never edit a migration that has shipped: add a new one. Each has its own test.
  */
 export interface Migration {
@@ -179,4 +180,26 @@ const v4MassDeleteHolds: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState, v3PulledDuringFlight, v4MassDeleteHolds];
+const v5DownloadIntents: Migration = {
+  version: 5,
+  name: 'download intents: a pulled file about to be renamed into place',
+  up(db) {
+    // Written before a download's rename, removed with its index commit: a kill in between
+    // leaves a file the index does not know, which the scanner then records as the download
+    // it is instead of uploading it as new (chaos seed 86).
+    db.exec(`
+      CREATE TABLE download_intents (
+        folder_id    TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path         TEXT NOT NULL,
+        revision     TEXT NOT NULL,
+        size         INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        blocks       TEXT NOT NULL,
+        created_at   INTEGER NOT NULL,
+        PRIMARY KEY (folder_id, path)
+      );
+    `);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState, v3PulledDuringFlight, v4MassDeleteHolds, v5DownloadIntents];

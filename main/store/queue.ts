@@ -98,6 +98,12 @@ export interface QueueRepo {
   /** Back to pending now, attempts reset: the UI's Retry action (not for an item a pusher holds). */
   retry(id: number): boolean;
   retryAllFailed(folderId?: string): number;
+  /**
+   * Conflicts of a folder recorded before `recordedBefore` that wait for their recheck: due
+   * now. A pull of the folder that applied what the server had since has settled them or
+   * made their answer different (docs/conflict-rules.md, "Conflicts that wait").
+   */
+  recheckConflicts(folderId: string, recordedBefore: number): number;
   /** At start-up: in-flight items not held by a persisted async task run again. */
   recoverInFlight(): number;
   get(id: number): QueueItem | undefined;
@@ -259,6 +265,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   const retryFailed = db.prepare(`
     UPDATE queue SET state = 'pending', attempts = 0, next_attempt_at = @now, updated_at = @now
     WHERE state = 'failed' AND (@folderId IS NULL OR folder_id = @folderId)`);
+  const recheck = db.prepare(`
+    UPDATE queue SET next_attempt_at = @now
+    WHERE folder_id = @folderId AND state = 'retry_wait' AND last_error_code = 'conflict' AND in_flight_generation IS NULL
+      AND next_attempt_at > @now AND updated_at <= @recordedBefore`);
   const recover = db.prepare(`
     UPDATE queue SET in_flight_generation = NULL,
       state = CASE WHEN state = 'in_flight' THEN 'pending' ELSE state END, updated_at = ?
@@ -424,6 +434,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       return retryOne.run(now, now, id).changes > 0;
     },
     retryAllFailed: (folderId) => retryFailed.run({ now: clock(), folderId: folderId ?? null }).changes,
+    recheckConflicts: (folderId, recordedBefore) => recheck.run({ now: clock(), folderId, recordedBefore }).changes,
     recoverInFlight: () => recover.run(clock()).changes,
     markPulled: (folderId, path) => void markPulled.run(folderId, path),
     clearPulled: (folderId, path) => void clearPulled.run(folderId, path),

@@ -15,6 +15,13 @@ import { waitFor } from '../helpers/wait';
  */
 export const FOLDER_ID = 'chaos';
 
+/**
+ * How long a process may take to start. On a loaded machine (two cores shared with other
+ * work) an agent took more than 30 s to print its control line, and seeds failed before their
+ * first operation: a slow start is not a failure of the product.
+ */
+const START_TIMEOUT_MS = 120_000;
+
 export interface Device {
   index: number;
   name: string;
@@ -81,7 +88,7 @@ export class Cluster {
       async () => {
         const proc = spawnFerry(['server', '--data', this.serverDir, '--port', String(this.port), '--token', this.token, '--sync-budget-ms', '2000']);
         try {
-          await proc.line(/listening on http/, 30_000);
+          await proc.line(/listening on http/, START_TIMEOUT_MS);
           this.server = proc;
           return true;
         } catch (error) {
@@ -90,7 +97,7 @@ export class Cluster {
           return false;
         }
       },
-      { timeoutMs: 30_000, intervalMs: 100, message: `ferry server to listen on port ${this.port}` },
+      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, message: `ferry server to listen on port ${this.port}` },
     );
   }
 
@@ -113,7 +120,7 @@ export class Cluster {
       '--device-name', d.name, '--config', this.configFile, '--log-level', process.env.FERRY_CHAOS_LOG_LEVEL ?? 'info',
     ]);
     d.proc = proc;
-    await proc.line(/^control: http/, 30_000);
+    await proc.line(/^control: http/, START_TIMEOUT_MS);
     d.client = await connectToAgent(d.dataDir);
   }
 

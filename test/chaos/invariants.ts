@@ -3,7 +3,7 @@ import { conflictOrigin, isConflictCopyOf, isConflictName, type Ledger } from '.
 import { diffTrees, type Tree } from './snapshot';
 
 /**
- * The four invariants of a settled run. Each failure is one line saying which invariant,
+ * The four invariants of a settled run (a fifth, no requeue loop, is checkRequeueLoops). Each failure is one line saying which invariant,
  * which device and which path, so a failing seed reads as a diff.
  */
 export interface CheckInput {
@@ -55,3 +55,27 @@ export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: C
 }
 
 export const conflictCopies = (tree: Tree): string[] => [...tree.files.keys()].filter(isConflictName);
+
+/** More requeues of one path than this while nothing changes (the settle) is a livelock. */
+export const MAX_SETTLE_REQUEUES = 3;
+const REQUEUE_LINE = /file changed before commit: queued again path=(.*?) outcome=/;
+
+/**
+ * 5. No livelock: once the faults stop, no user changes anything, so a file the pusher finds
+ * "changed before commit" more than a few times is going round in a loop (chaos seed 1051:
+ * every 3 s for three minutes). `settleLogs` is each agent's log written during the settle.
+ */
+export function checkRequeueLoops(settleLogs: Array<{ name: string; log: string }>): string[] {
+  const failures: string[] = [];
+  for (const { name, log } of settleLogs) {
+    const counts = new Map<string, number>();
+    for (const line of log.split('\n')) {
+      const m = REQUEUE_LINE.exec(line);
+      if (m) counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
+    }
+    for (const [p, n] of counts) {
+      if (n > MAX_SETTLE_REQUEUES) failures.push(`[5] ${name}: ${JSON.stringify(p)} was queued again ${n} times after the faults stopped, with no user change (a requeue loop)`);
+    }
+  }
+  return failures;
+}

@@ -41,6 +41,10 @@ export class Ledger {
   private readonly befores = new Map<string, Array<string | null>>();
   /** path\0hash: bytes at a path that another device had on disk (so they went through the server). */
   private readonly seenElsewhere = new Set<string>();
+  /** path\0hash → every device that ever wrote those bytes there, live or since replaced. */
+  private readonly writers = new Map<string, Set<string>>();
+  /** device\0path → the last bytes there that came to the device from another one (its synced bytes, as far as the ledger can tell). */
+  private readonly lastFromElsewhere = new Map<string, string>();
   /** Writes that put back the device's synced bytes (see write()): not versions of their own. */
   reverts = 0;
   /** Total user writes recorded. */
@@ -54,8 +58,14 @@ export class Ledger {
     const key = nfc(p);
     const mine = `${device}\u0000${key}`;
     this.befores.set(mine, [...(this.befores.get(mine) ?? []), before].slice(-2));
-    const writer = this.live.find((v) => v.path === key && v.hash === before);
-    if (before !== null && writer && writer.device !== device) this.seenElsewhere.add(`${key}\u0000${before}`);
+    // Any other writer of these bytes at this path, even one whose version was replaced since:
+    // the writer's own next write may be recorded first (the devices of a burst run at once),
+    // and these bytes still came here through the server (chaos seed 453).
+    const writers = before === null ? undefined : this.writers.get(`${key}\u0000${before}`);
+    if (before !== null && writers && [...writers].some((d) => d !== device)) {
+      this.seenElsewhere.add(`${key}\u0000${before}`);
+      this.lastFromElsewhere.set(mine, before);
+    }
     const last = this.lastOp.get(key);
     if (last && last.device !== device && last.hash !== before) this.concurrent.add(key);
     if (before === null) return;
@@ -74,12 +84,17 @@ export class Ledger {
     // H → X → H on one device, H being bytes the server had there: the user undid their own
     // edit back to the synced version. Three-way, that side did not change, and the other
     // side's concurrent edit rightly replaces it (chaos seed 23: an empty file, emptied again).
-    const [earlier, last] = this.befores.get(`${device}\u0000${key}`) ?? [];
-    if (earlier === hash && last !== hash && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
+    // Also H → X → Y → … → H: back to the last bytes that came from elsewhere, after edits of
+    // its own only (chaos seed 1038: an empty file, edited twice, emptied again).
+    const mine = `${device}\u0000${key}`;
+    const [earlier, last] = this.befores.get(mine) ?? [];
+    const backTo = earlier === hash || this.lastFromElsewhere.get(mine) === hash;
+    if (backTo && last !== hash && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
       this.reverts++;
       this.lastOp.set(key, { device, hash });
       return;
     }
+    this.writers.set(`${key}\u0000${hash}`, new Set([...(this.writers.get(`${key}\u0000${hash}`) ?? []), device]));
     this.live.push({ device, path: key, hash, step });
     this.lastOp.set(key, { device, hash });
     if (isConflictName(key)) this.movedCopies.add(key);

@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Status } from '../../shared/ui-contract';
 import { Cluster, FOLDER_ID } from './cluster';
 import { describeEvent, makeFaultPlan, type FaultEvent } from './faults';
-import { BUSY_STATES, checkInvariants, conflictCopies } from './invariants';
+import { BUSY_STATES, checkInvariants, checkRequeueLoops, conflictCopies } from './invariants';
 import { Ledger } from './ledger';
 import { createRng, deriveSeed } from './rng';
 import { diffTrees, fetchContents, localTree, serverTree } from './snapshot';
@@ -118,7 +118,10 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
 
     const settleStart = Date.now();
     await cluster.heal();
+    // Where each agent's log stands now: what it writes from here on is the settle's.
+    const logStart = cluster.devices.map((d, i) => ({ name: d.name, file: cluster.logs()[i + 1]!, offset: sizeOf(cluster.logs()[i + 1]!) }));
     const settled = await settle(cluster, options.settleTimeoutMs ?? 180_000, vlog);
+    result.failures.push(...checkRequeueLoops(logStart.map((l) => ({ name: l.name, log: readFrom(l.file, l.offset) }))));
     result.settleMs = Date.now() - settleStart;
     result.retriedAfterFaults = settled.retried;
     result.forcedRechecks = settled.rechecks;
@@ -162,6 +165,29 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   }
   return result;
 }
+
+const sizeOf = (file: string): number => {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+};
+
+const readOr = (file: string): Buffer => {
+  try {
+    return readFileSync(file);
+  } catch {
+    return Buffer.alloc(0);
+  }
+};
+
+/** What was written to a log from `offset` on; a log that rotated meanwhile went to `<name>.old.log`. */
+const readFrom = (file: string, offset: number): string => {
+  const now = readOr(file);
+  if (now.length >= offset) return now.subarray(offset).toString('utf8');
+  return readOr(file.replace(/\.log$/, '.old.log')).subarray(offset).toString('utf8') + now.toString('utf8');
+};
 
 const busy = (s: Status) => BUSY_STATES.reduce((n, k) => n + (s.counts[k] ?? 0), 0);
 

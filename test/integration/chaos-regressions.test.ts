@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -59,6 +59,50 @@ describe('chaos regressions', () => {
     expect([...tree.files.keys()]).toEqual(['café.txt'.normalize('NFC')]);
     expect(tree.files.get('café.txt'.normalize('NFC'))?.size).toBe(Buffer.byteLength('written under an NFD name'));
   }, 30_000);
+
+  // Seed 1051 (npm run chaos -- --seed 1051): a folder renamed into the NFD spelling of
+  // "docs/ärger" while a pull created the NFC one left both on one device, each with its own
+  // "naïve résumé.pdf". The scanner queued one file's snapshot, the pusher read the other's and
+  // queued that: a requeue every 3 s for ever, and two entries of one path on disk. Refused: two
+  // spellings of one name staying side by side. The scanner merges them into the spelling the
+  // key resolves to; a file under both with other bytes keeps the other one as a conflict copy.
+  it('chaos seed 1051: two spellings of one folder end as one synced folder, nothing lost and no loop', async () => {
+    const nfc = 'ärger'.normalize('NFC');
+    const nfd = 'ärger'.normalize('NFD');
+    const cv = 'naïve résumé.pdf';
+    let root = '';
+    const { agent, api } = await oneAgent((folder) => {
+      root = folder;
+      mkdirSync(path.join(folder, 'docs', nfc), { recursive: true });
+      mkdirSync(path.join(folder, 'docs', nfd));
+      writeFileSync(path.join(folder, 'docs', nfc, cv), 'pulled under the NFC spelling');
+      writeFileSync(path.join(folder, 'docs', nfd, cv.normalize('NFD')), 'moved in under the NFD spelling');
+      writeFileSync(path.join(folder, 'docs', nfd, 'only-here.txt'), 'only in the NFD folder');
+      writeFileSync(path.join(folder, 'docs', nfd, 'empty'), '');
+      writeFileSync(path.join(folder, 'docs', nfc, 'empty'), '');
+    });
+    const settled = () => {
+      const s = agent.status();
+      return s.state === 'idle' && s.counts.pending + s.counts.in_flight + s.counts.retry_wait + s.counts.failed === 0;
+    };
+    const want = [`docs/${nfc}/${cv}`, `docs/${nfc}/empty`, `docs/${nfc}/only-here.txt`];
+    const tree = await waitFor(async () => {
+      if (!settled()) return undefined;
+      const t = await serverTree(api, 'chaos');
+      const files = [...t.files.keys()].sort();
+      return files.length === 4 && want.every((p) => files.includes(p)) ? t : undefined;
+    }, { timeoutMs: 30_000, message: 'the agent to push one merged folder' });
+    const copy = [...tree.files.keys()].find((p) => p.startsWith(`docs/${nfc}/naïve résumé (conflict from `));
+    expect(copy, 'the other bytes kept as a conflict copy').toBeDefined();
+    const sizes = [tree.files.get(`docs/${nfc}/${cv}`)?.size, tree.files.get(copy!)?.size].sort();
+    expect(sizes).toEqual([Buffer.byteLength('moved in under the NFD spelling'), Buffer.byteLength('pulled under the NFC spelling')].sort());
+    expect(tree.files.get(`docs/${nfc}/empty`)?.size).toBe(0);
+    // One spelling left on disk, and the queue stays empty: no loop.
+    expect(readdirSync(path.join(root, 'docs'))).toEqual([nfc]);
+    await agent.handlers.syncNow({});
+    await waitFor(settled, { timeoutMs: 10_000, message: 'the agent to settle after a Sync now' });
+    expect(agent.status().counts.failed).toBe(0);
+  }, 45_000);
 
   // Seed 2 (npm run chaos -- --seed 2 --ops 40 --no-nfd): two devices create the same folder
   // at once. The second one's directory upsert (base null) met the first one's directory and got

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { hashFile } from '../../main/engine/hashing';
+import { REQUEUE_LOOP, REQUEUE_LOOP_LIMIT } from '../../main/engine/push/outcomes';
 import { BLOCK_SIZE } from '../../protocol';
 import { waitFor } from '../helpers/wait';
 import { blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
@@ -88,6 +90,42 @@ describe('pusher: pause, offline, files that change', () => {
     expect(remote?.blocks).not.toContain(staleBlocks[1]);
     // The stale version was never part of a committed batch.
     expect(syncPosts(rig).length).toBe(1);
+  });
+
+  // Chaos seed 1051 (npm run chaos -- --seed 1051): two spellings (NFC, NFD) of one folder on
+  // one device, each with its own "naïve résumé.pdf". The scanner queued the NFD file's snapshot,
+  // the pusher opened the NFC one (the key's own spelling), found it "changed before commit" and
+  // queued its bytes; the next walk queued the NFD file again: a requeue every 3 s, for ever.
+  // Refused: requeueing a path again and again while the bytes it finds do not change. After
+  // REQUEUE_LOOP_LIMIT such requeues the item fails with code requeue_loop and its reason.
+  it('chaos seed 1051: stops a requeue loop whose file does not change and fails the item with a reason', async () => {
+    rig = await pushRig({ options: { concurrency: 1 } });
+    const nfc = 'ärger'.normalize('NFC');
+    const nfd = 'ärger'.normalize('NFD');
+    await rig.write(`${nfd}/cv.pdf`, 'the bytes under the NFD spelling');
+    await rig.write(`${nfc}/cv.pdf`, 'other bytes under the NFC spelling');
+    const key = `${nfc}/cv.pdf`;
+    // What the scanner queues when it walks the NFD folder: that file's snapshot, under the NFC key.
+    const queueNfdSnapshot = async () => {
+      const abs = path.join(rig!.root, nfd, 'cv.pdf');
+      const h = await hashFile(abs);
+      const st = await stat(abs);
+      rig!.store.queue.enqueue({ folderId: 'f1', path: key, kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
+    };
+    await queueNfdSnapshot();
+    // The scanner's next walk, after each requeue.
+    rig.pusher.on('item', (e) => {
+      if (e.path === key && e.state === 'requeued') void queueNfdSnapshot();
+    });
+    rig.pusher.kick();
+    const failed = await rig.waitState(key, 'failed', 20_000);
+    expect(failed.lastErrorCode).toBe(REQUEUE_LOOP);
+    expect(failed.lastErrorMessage).toMatch(/changed before its commit 5 times in a row while its bytes stayed the same/);
+    expect(rig.events.item.filter((e) => e.path === key && e.state === 'requeued')).toHaveLength(REQUEUE_LOOP_LIMIT - 1);
+    // Stopped for good: nothing queued it again, and no further requeue follows.
+    rig.pusher.kick();
+    await rig.pusher.idle();
+    expect(rig.item(key)).toMatchObject({ state: 'failed', lastErrorCode: REQUEUE_LOOP });
   });
 
   it('limits upload bandwidth and can lift the limit at runtime', async () => {

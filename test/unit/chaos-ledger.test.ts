@@ -43,6 +43,44 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.hash[0]}`)).toEqual(['a:x']);
   });
 
+  // Chaos seed 453 (npm run chaos -- --seed 453): b wrote an empty IMG_0001.JPG (step 41),
+  // a synced it; in a burst (step 54) both wrote, b's write recorded first, so b's empty version
+  // had left the live list when a's replace of it was recorded, and the ledger forgot that a's
+  // empty bytes came from b through the server. a then truncated to 0 (step 57): back to its
+  // synced version, unchanged three-way (docs/conflict-rules.md, "unchanged"), so b's next edit
+  // rightly replaced it. The ledger reported a's empty version lost.
+  it('does not count a revert whose synced bytes were written by another device that replaced them since (chaos seed 453)', () => {
+    const l = new Ledger();
+    l.replace('b', 'f', null);
+    l.write('b', 'f', EMPTY_HASH, 41);
+    // The burst: b's write is recorded first, then a's (a had b's empty file on disk).
+    l.replace('b', 'f', EMPTY_HASH);
+    l.write('b', 'f', Y, 54);
+    l.replace('a', 'f', EMPTY_HASH);
+    l.write('a', 'f', X, 54);
+    l.replace('a', 'f', X);
+    l.write('a', 'f', EMPTY_HASH, 57);
+    expect(l.reverts).toBe(1);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['b:54']);
+  });
+
+  // Chaos seed 1038 (npm run chaos -- --seed 1038): a had b's empty 日本語.txt (synced), wrote
+  // 1.5 MB over it, appended, then wrote it empty again before any of that went up: back to its
+  // synced bytes, so b's delete rightly removed it (D4). Two edits in between, not one.
+  it('does not count going back to the synced bytes after several edits of its own (chaos seed 1038)', () => {
+    const l = new Ledger();
+    l.replace('b', 'f', null);
+    l.write('b', 'f', EMPTY_HASH, 3);
+    l.replace('a', 'f', EMPTY_HASH); // a had b's empty file
+    l.write('a', 'f', X, 6);
+    l.replace('a', 'f', X);
+    l.write('a', 'f', Y, 7);
+    l.replace('a', 'f', Y);
+    l.write('a', 'f', EMPTY_HASH, 8);
+    expect(l.reverts).toBe(1);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual([]);
+  });
+
   it('still counts going back to bytes no other device ever had', () => {
     const l = new Ledger();
     l.replace('b', 'f', null);

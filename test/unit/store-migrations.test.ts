@@ -22,8 +22,15 @@ describe('state database migrations', () => {
   });
   afterEach(() => tmp.cleanup());
 
-  it('lists migrations in order, numbered from 1', () => {
-    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+  it('lists migrations in order of strictly increasing version, from 1', () => {
+    const versions = MIGRATIONS.map((m) => m.version);
+    expect(versions[0]).toBe(1);
+    for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+  });
+
+  it('refuses a list out of order', () => {
+    expect(() => openDb(file, { migrations: [MIGRATIONS[1]!, MIGRATIONS[0]!] })).toThrow(/migration #0 has version 2/);
+    expect(() => openDb(file, { migrations: [MIGRATIONS[0]!, MIGRATIONS[2]!, MIGRATIONS[1]!] })).toThrow(/migration #2 has version 2/);
   });
 
   it('migration 1 creates folders, settings, file_index and queue', () => {
@@ -106,11 +113,23 @@ describe('state database migrations', () => {
     db.close();
   });
 
+  it('migration 5 adds download intents (chaos seed 86), keeping the index', () => {
+    const v3 = openDb(file, { migrations: MIGRATIONS.slice(0, 3) });
+    v3.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
+    v3.prepare(`INSERT INTO file_index (folder_id, path, kind, updated_at) VALUES ('f', 'a.txt', 'file', 0)`).run();
+    v3.close();
+    const db = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 5) });
+    expect(schemaVersion(db)).toBe(5);
+    expect(columns(db, 'download_intents')).toEqual(expect.arrayContaining(['folder_id', 'path', 'revision', 'size', 'content_hash', 'blocks']));
+    expect(db.prepare(`SELECT path FROM file_index`).all()).toEqual([{ path: 'a.txt' }]);
+    db.close();
+  });
+
   it('opens in WAL mode with foreign keys on', () => {
     const db = openDb(file);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(schemaVersion(db)).toBe(MIGRATIONS.length);
+    expect(schemaVersion(db)).toBe(MIGRATIONS.at(-1)!.version);
     db.close();
   });
 
@@ -133,7 +152,7 @@ describe('state database migrations', () => {
 
   it('applies pending migrations in one transaction: a failure leaves the old version', () => {
     const broken: Migration = {
-      version: MIGRATIONS.length + 1,
+      version: MIGRATIONS.at(-1)!.version + 1,
       name: 'broken',
       up(db) {
         db.exec(`CREATE TABLE half_done (x INTEGER)`);
@@ -145,14 +164,15 @@ describe('state database migrations', () => {
     // Nothing of any migration stuck, not only the broken one.
     expect(schemaVersion(db)).toBe(0);
     expect(tables(db)).toEqual([]);
-    expect(migrate(db).to).toBe(MIGRATIONS.length);
+    expect(migrate(db).to).toBe(MIGRATIONS.at(-1)!.version);
     db.close();
   });
 
   it('is a no-op on an up-to-date database', () => {
     openDb(file).close();
     const db = openDb(file);
-    expect(migrate(db)).toEqual({ from: MIGRATIONS.length, to: MIGRATIONS.length });
+    const latest = MIGRATIONS.at(-1)!.version;
+    expect(migrate(db)).toEqual({ from: latest, to: latest });
     db.close();
   });
 });

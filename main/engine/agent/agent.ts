@@ -201,6 +201,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       folderId,
       ...options.tuning?.local,
       ignoreRules: settings.ignoreRules,
+      deviceName,
       coordinator: coordinatorOf(folderId),
       isApplying: (relPath) => engine?.puller.isApplying(folderId, relPath) ?? false,
       onScanned: (result) => {

@@ -276,10 +276,17 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const { entry } = p;
   const tmp = path.join(ctx.tmpDir, `${TMP_PREFIX}${randomUUID()}.part`);
   let renamed = false;
+  let intent = false;
   const asides: Aside[] = [];
   try {
     const written = await writeTemp(ctx, tmp, entry);
     await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
+    // Before any rename: a kill between the rename and the index commit leaves a file the index
+    // does not know; this tells the scanner it is this download, not a new file (chaos seed 86).
+    if (entry.revision !== null) {
+      ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision: entry.revision, size: written.size, contentHash: written.contentHash, blocks: [...entry.blocks] });
+      intent = true;
+    }
     let current = p;
     let seen: Observation;
     let action: Action;
@@ -311,6 +318,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     await dirSyncer.flush(path.dirname(seen.abs));
     await commitIndex(ctx, () => {
       settled(ctx, entry.path);
+      ctx.store.index.removeIntent(ctx.folderId, entry.path);
       ctx.store.index.put({
         folderId: ctx.folderId,
         path: entry.path,
@@ -333,7 +341,10 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     if (last) return { kind: 'conflict', path: entry.path, rule: asides.length > 1 ? 'U6' : action.rule, copyPath: last.copyPath, device: entry.device };
     return { kind: 'downloaded', path: entry.path, rule: action.rule };
   } finally {
-    if (!renamed) await fsp.rm(tmp, { force: true });
+    if (!renamed) {
+      if (intent) ctx.store.index.removeIntent(ctx.folderId, entry.path);
+      await fsp.rm(tmp, { force: true });
+    }
   }
 }
 

@@ -341,6 +341,13 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       store.tokens.set(folderId, read.token);
       if (policy !== 'guard' && store.folders.get(folderId)?.state === 'paused_mass_delete') states.resume(folderId);
     });
+    // A push conflict waits a minute for its recheck; a pull that applied changes of the folder
+    // since it was recorded is what it waited for, so it is due now (the host kicks the pusher
+    // on 'pulled'). A pull that read nothing new leaves it to its minute: no tight loop.
+    if (entries.length > 0) {
+      const rechecked = store.queue.recheckConflicts(folderId, started);
+      if (rechecked > 0) flog.info('conflicts rechecked after the pull', { items: rechecked });
+    }
     summary.tokenStored = true;
     summary.durationMs = clock() - started;
     flog.info('pulled', { ...summary });

@@ -31,11 +31,23 @@ export function gaveUp(message: string, retries: number): string {
 }
 
 /**
+ * Requeues of one path in a row whose fresh snapshot is the last one (same bytes, same mtime): the
+ * file on disk is not changing, yet the pusher keeps finding it changed (two spellings of one
+ * name that the scanner and the pusher read in turn: chaos seed 1051). Past this many the item
+ * fails with REQUEUE_LOOP instead of looping for ever.
+ */
+export const REQUEUE_LOOP_LIMIT = 5;
+export const REQUEUE_LOOP = 'requeue_loop';
+
+/**
  * What becomes of an item: done, failed with its reason, back to the queue to retry when due,
  * or queued again because its file changed. Every outcome is written to the queue, emitted as
  * an item event (the agent turns those into queue updates for the UI), and lets go of the item.
  */
 export class ItemOutcomes {
+  /** folder\0path → the last requeued snapshot (bytes and mtime) and how many requeues in a row had it. */
+  private readonly requeues = new Map<string, { contentHash: string | null; size: number; mtimeMs: number; times: number }>();
+
   constructor(private readonly d: OutcomeDeps) {}
 
   emit(w: Held, state: ItemEvent['state'], extra: Partial<ItemEvent> = {}): void {
@@ -100,6 +112,8 @@ export class ItemOutcomes {
   /** Records success now (inside the caller's transaction); the returned step emits and lets go. */
   complete(w: Held, revision: string | null): () => void {
     const outcome = this.d.store.queue.complete(w.ref, { revision });
+    // Settled: the path's requeues start counting afresh (a superseded commit settles nothing).
+    if (outcome === 'done') this.requeues.delete(loopKey(w.item));
     return () => {
       if (outcome === 'done') {
         this.d.runs.itemDone();
@@ -123,6 +137,7 @@ export class ItemOutcomes {
       this.fail(w, localError(w.item.path, error));
       return;
     }
+    if (outcome === 'requeued' && this.looping(w)) return;
     if (outcome === 'requeued' || outcome === 'superseded') {
       // A fresh snapshot (ours or a newer one) replaced this generation: fail() only releases the hold.
       const result = this.d.store.queue.fail(w.ref, { code: e.code, message: e.message }, this.d.timers.now());
@@ -136,4 +151,35 @@ export class ItemOutcomes {
     this.retryLater(w, e.code, `${e.message}; it is still being written`);
     this.release(w);
   }
+
+  /**
+   * Counts a requeue of the item's path (its fresh snapshot is in the queue now). The same
+   * snapshot as the last requeue's, REQUEUE_LOOP_LIMIT times in a row: the fresh generation fails
+   * with a reason instead of going round again (it runs again on Retry or the next change).
+   */
+  private looping(w: Work): boolean {
+    const key = loopKey(w.item);
+    const fresh = this.d.store.queue.getByPath(w.item.folderId, w.item.path);
+    if (!fresh || fresh.op !== 'upsert') {
+      this.requeues.delete(key);
+      return false;
+    }
+    const last = this.requeues.get(key);
+    // Untouched, not only the same bytes: a program saving the same bytes again and again during
+    // the upload is a change each time (its next quiet save goes up), not a loop.
+    const same = last && last.contentHash === fresh.contentHash && last.size === fresh.size && last.mtimeMs === fresh.mtimeMs;
+    const times = same ? last.times + 1 : 1;
+    this.requeues.set(key, { contentHash: fresh.contentHash, size: fresh.size, mtimeMs: fresh.mtimeMs, times });
+    if (times < REQUEUE_LOOP_LIMIT) return false;
+    this.requeues.delete(key);
+    const message =
+      `${w.item.path} was found changed before its commit ${times} times in a row while its bytes stayed the same; ` +
+      'stopped queueing it again (the file the pusher reads is not the one that was hashed)';
+    // Failing the fresh generation also lets go of this one's hold.
+    const outcome = this.d.store.queue.fail({ id: fresh.id, generation: fresh.generation, op: fresh.op }, { code: REQUEUE_LOOP, message }, null);
+    this.afterFail(w, outcome, REQUEUE_LOOP, message);
+    return true;
+  }
 }
+
+const loopKey = (item: Pick<QueueItem, 'folderId' | 'path'>): string => `${item.folderId}\u0000${item.path}`;

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { usePullRig } from './pull-harness';
+
+// The long runs listed items that waited out the minute-long conflict recheck (mostly a folder
+// delete refused because another device put something in it, when the pull that should settle
+// it hit a fault): they converged only a minute later. A conflict waits for a pull of its
+// folder; once a pull applied what the server had since, the conflict is due at once
+// (docs/conflict-rules.md, "Conflicts that wait"). Refused: making it due after a pull that read
+// nothing new (the conflict would then meet the same answer in a tight loop).
+describe('a push conflict that waits is rechecked right after the next pull of its folder', () => {
+  const rig = usePullRig();
+
+  it('makes the waiting conflict due after a pull that applied changes, and not after one that read nothing', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'a.txt': 'v1' });
+    await b.puller.pullNow('fb');
+    const { store } = b.folder;
+
+    // b's delete of the folder "docs" met a conflict: parked for the minute-long recheck.
+    const park = () => {
+      store.queue.enqueue({ folderId: 'fb', path: 'docs', kind: 'dir', op: 'delete', baseRevision: '1' });
+      const [held] = store.queue.claim({ limit: 1 });
+      const inAMinute = Date.now() + 60_000;
+      expect(store.queue.fail(held!, { code: 'conflict', message: 'Path was changed on the server' }, inAMinute)).toBe('retry_wait');
+      return inAMinute;
+    };
+    const parkedUntil = park();
+
+    // A pull that reads nothing new leaves it to its minute.
+    await b.puller.pullNow('fb');
+    expect(store.queue.getByPath('fb', 'docs')).toMatchObject({ state: 'retry_wait', nextAttemptAt: parkedUntil });
+
+    // Another device's change lands; the pull applies it: the conflict is due now.
+    await writer.commit({ 'b.txt': 'from a' });
+    const before = Date.now();
+    const summary = await b.puller.pullNow('fb');
+    expect(summary.downloaded).toBe(1);
+    const item = store.queue.getByPath('fb', 'docs')!;
+    expect(item.state).toBe('retry_wait');
+    expect(item.nextAttemptAt).toBeLessThanOrEqual(Date.now());
+    expect(item.nextAttemptAt).toBeGreaterThanOrEqual(before);
+    expect(store.queue.claim({ limit: 5 }).map((i) => i.path)).toEqual(['docs']);
+  });
+
+  it('leaves other waits alone: a retry after a server error keeps its backoff', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    const { store } = b.folder;
+    store.queue.enqueue({ folderId: 'fb', path: 'x.txt', kind: 'file', op: 'delete', baseRevision: '1' });
+    const [held] = store.queue.claim({ limit: 1 });
+    const later = Date.now() + 60_000;
+    store.queue.fail(held!, { code: 'server_error', message: '503' }, later);
+    await writer.commit({ 'c.txt': 'from a' });
+    await b.puller.pullNow('fb');
+    expect(store.queue.getByPath('fb', 'x.txt')).toMatchObject({ state: 'retry_wait', nextAttemptAt: later });
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { createPuller } from '../../main/engine/pull';
+import type { Store } from '../../main/store';
+import { usePullRig } from './pull-harness';
+
+// Chaos seed 86: the agent was killed (kill -9) between a download's rename and its index
+// commit. The next start found a file the index did not know; the scanner uploaded it as new,
+// and since the server had moved on meanwhile, it came back as a conflict copy: one copy too
+// many. The puller now writes a download intent before the rename (migration 5) and removes it
+// with the index commit; the scanner records a file matching a left-over intent as that
+// download (docs/conflict-rules.md, "Atomic writes"). Refused: uploading a file the pull
+// placed, and a conflict copy with no concurrent edit.
+describe('a download interrupted between its rename and its index commit (chaos seed 86)', () => {
+  const rig = usePullRig();
+
+  it('chaos seed 86: is recorded as that download at the next start, not uploaded as new or made a conflict copy', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    await writer.commit({ 'report.md': 'version 1 from a' });
+
+    // The process dies at the index commit: the rename is done, the commit never happens.
+    const dying: Store = { ...b.folder.store, transaction: () => { throw new Error('killed before the index commit'); } } as Store;
+    const doomed = createPuller({ store: dying, remote: b.client, device: { id: 'device-b', name: 'b' } });
+    await expect(doomed.pullNow('fb')).rejects.toThrow();
+    await doomed.stop();
+    expect(b.read('report.md')).toBe('version 1 from a');
+    expect(b.folder.store.index.get('fb', 'report.md')).toBeUndefined();
+    expect(b.folder.store.index.getIntent('fb', 'report.md')?.revision).toBe(writer.revisions.get('report.md'));
+
+    // Meanwhile the server moves on; at the restart the scanner looks first.
+    const v1 = writer.revisions.get('report.md')!;
+    await writer.commit({ 'report.md': 'version 2 from a' });
+    expect((await b.scanner.reconcile()).ok).toBe(true);
+    expect(b.folder.pendingOps()).toEqual({});
+    expect(b.folder.store.index.get('fb', 'report.md')?.syncedRevision).toBe(v1);
+    expect(b.folder.store.index.getIntent('fb', 'report.md')).toBeUndefined();
+
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ downloaded: 1, conflicts: 0 });
+    expect(b.tree()).toEqual({ 'report.md': 'version 2 from a' });
+    expect(b.folder.pendingOps()).toEqual({});
+  });
+
+  it('a left-over intent whose bytes are not on disk changes nothing: the user\'s file there is uploaded as usual', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    b.folder.store.index.putIntent({ folderId: 'fb', path: 'mine.txt', revision: '7', size: 3, contentHash: 'x', blocks: ['not-these'] });
+    b.folder.write('mine.txt', 'the user wrote this');
+    expect((await b.scanner.reconcile()).ok).toBe(true);
+    expect(Object.keys(b.folder.pendingOps())).toEqual(['mine.txt']);
+    expect(b.folder.store.index.get('fb', 'mine.txt')?.syncedRevision).toBeNull();
+    expect(b.folder.store.index.getIntent('fb', 'mine.txt')).toBeUndefined();
+    void writer;
+  });
+});
