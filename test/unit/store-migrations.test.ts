@@ -22,15 +22,13 @@ describe('state database migrations', () => {
   });
   afterEach(() => tmp.cleanup());
 
-  it('lists migrations in order of strictly increasing version, from 1', () => {
-    const versions = MIGRATIONS.map((m) => m.version);
-    expect(versions[0]).toBe(1);
-    for (let i = 1; i < versions.length; i++) expect(versions[i]!).toBeGreaterThan(versions[i - 1]!);
+  it('lists migrations in order, numbered from 1', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });
 
   it('refuses a list out of order', () => {
     expect(() => openDb(file, { migrations: [MIGRATIONS[1]!, MIGRATIONS[0]!] })).toThrow(/migration #0 has version 2/);
-    expect(() => openDb(file, { migrations: [MIGRATIONS[0]!, MIGRATIONS[2]!, MIGRATIONS[1]!] })).toThrow(/migration #2 has version 2/);
+    expect(() => openDb(file, { migrations: [MIGRATIONS[0]!, MIGRATIONS[2]!, MIGRATIONS[1]!] })).toThrow(/migration #1 has version 3, expected 2/);
   });
 
   it('migration 1 creates folders, settings, file_index and queue', () => {
