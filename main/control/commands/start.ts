@@ -86,7 +86,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     });
     io.out(`Ferry is running headless with an embedded reference server at ${server.url} (data in ${serverDir}).`);
     for (const line of describeHost(host, dataDir)) io.out(line);
-    io.out(`Open the ui: link above in a browser (it works once; \`ferry ui --data ${dataDir}\` prints a new one). Stop with Ctrl+C.`);
+    io.out('Open the ui: link above in a browser. Stop with Ctrl+C.');
     return await stopOnSignals(host, io.out);
   } catch (error) {
     await server.close();
