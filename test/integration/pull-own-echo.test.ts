@@ -1,5 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeMarker } from '../../main/engine/folder-marker';
+import { createPuller } from '../../main/engine/pull';
+import { SyncApiClient } from '../../main/remote';
+import { waitFor } from '../helpers/wait';
 import { sha, usePullRig } from './pull-harness';
+import { FOLDER, REMOTE, pushRig, type PushRig } from './push-harness';
 
 // Chaos seed 8 (npm run chaos -- --seed 8 --ops 60 --devices 2): device b committed ".hidden"
 // (a 504 after the server applied it, then the same request again as a task), and its user
@@ -131,5 +138,104 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     await b.puller.pullNow('fb');
     expect(b.read('x.txt')).toBe('from b'); // what the server has there now
     expect(Object.values(b.tree()).sort()).toEqual(['from a', 'from b', 'from b']); // nothing lost
+  });
+});
+
+// Chaos seed 1029 (npm run chaos -- --first 1029 --seeds 1): a device's commit landed, but every
+// answer to it was lost and the pusher gave up (the commit had run as an async task). The user
+// then edited the file again, and the pull met that landed commit — this device's own, no longer
+// in flight, so not O1 — took it for another device's edit and moved the user's newer version to
+// a conflict copy: a conflict with nobody. O2 (docs/conflict-rules.md) rebases the queued upload
+// on it instead. Refused: any conflict copy, and an upload that meets a conflict on the server.
+describe('chaos seed 1029: our own commit whose answer was lost, then a new local edit', () => {
+  let rig: PushRig | undefined;
+  afterEach(async () => {
+    await rig?.close();
+    rig = undefined;
+  });
+
+  const NEWER = "v3, the user's newer version";
+
+  /** notes.txt synced at v1; v2 lands on the server but no answer to it ever comes back; the user writes v3. */
+  async function landWithAnswerLost(r: PushRig): Promise<{ v1: string; landed: string }> {
+    r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
+    await r.write('notes.txt', 'v1');
+    await r.enqueue('notes.txt');
+    r.pusher.kick();
+    await r.waitState('notes.txt', 'done');
+    const v1 = r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision ?? null;
+    expect(v1).toEqual(expect.any(String));
+
+    const cut = r.proxy.add({ name: 'answer lost', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'drop-response', afterBytes: 5 } });
+    await r.write('notes.txt', 'v2');
+    await r.enqueue('notes.txt', v1);
+    r.pusher.kick();
+    const gaveUp = await waitFor(() => {
+      const it = r.store.queue.getByPath(FOLDER, 'notes.txt');
+      return it && (it.state === 'failed' || it.state === 'retry_wait') && it.inFlightGeneration === null ? it : undefined;
+    }, { timeoutMs: 20_000, message: 'the pusher to give up on v2' });
+    expect(gaveUp.lastErrorCode).not.toBeNull();
+    const landed = (await r.remote()).get('notes.txt');
+    expect(landed).toMatchObject({ device: 'dev-test', size: 2 });
+    expect(landed!.revision).not.toBe(v1);
+    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(v1); // the answer never came
+    cut();
+
+    // The user edits again; the scanner queues it on what the index says was synced (v1).
+    await r.write('notes.txt', NEWER);
+    await r.enqueue('notes.txt', v1);
+    return { v1: v1!, landed: landed!.revision };
+  }
+
+  async function pull(r: PushRig): Promise<number> {
+    const client = new SyncApiClient({ baseUrl: r.server.server.url, token: r.server.server.token, deviceId: 'dev-test' });
+    const puller = createPuller({ store: r.store, remote: client, device: { id: 'dev-test', name: 'test' }, options: { retryBaseMs: 20, retryMaxMs: 200 } });
+    try {
+      return (await puller.pullNow(FOLDER)).conflicts;
+    } finally {
+      await puller.stop();
+      client.close();
+    }
+  }
+
+  const onDisk = (r: PushRig): string[] =>
+    readdirSync(r.root).filter((n) => n !== '.ferry').map((n) => readFileSync(path.join(r.root, n), 'utf8')).sort();
+
+  it('is not taken for another device\'s edit: no conflict copy, the new edit goes up on it', async () => {
+    rig = await pushRig();
+    const r = rig;
+    const { landed } = await landWithAnswerLost(r);
+
+    expect(await pull(r)).toBe(0);
+    expect(readdirSync(r.root).filter((n) => n !== '.ferry')).toEqual(['notes.txt']);
+    expect(readFileSync(path.join(r.root, 'notes.txt'), 'utf8')).toBe(NEWER);
+    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(landed);
+
+    // The user's newer version goes up on the landed commit: no conflict on the server either.
+    r.pusher.kick();
+    const done = await r.waitState('notes.txt', 'done', 20_000);
+    expect(done.lastErrorCode).toBeNull();
+    expect(r.conflicts).toEqual([]);
+    const now = (await r.remote()).get('notes.txt');
+    expect(now).toMatchObject({ device: 'dev-test', size: Buffer.byteLength(NEWER) });
+    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(now!.revision);
+  });
+
+  it('still keeps both when another device changed the file after our commit (no overwrite without a copy)', async () => {
+    rig = await pushRig();
+    const r = rig;
+    const { landed } = await landWithAnswerLost(r);
+    const other = new SyncApiClient({ baseUrl: r.server.server.url, token: r.server.server.token, deviceId: 'dev-other' });
+    try {
+      const data = Buffer.from('from another device');
+      await other.putBlock(sha(data), data);
+      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: 'notes.txt', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: landed }]);
+      expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+    } finally {
+      other.close();
+    }
+
+    expect(await pull(r)).toBe(1);
+    expect(onDisk(r)).toEqual(['from another device', NEWER]);
   });
 });

@@ -38,6 +38,27 @@ describe('decide: our own commit still in flight', () => {
   });
 });
 
+describe('decide: our own commit landed, its answer lost, the file changed again (chaos seed 1029)', () => {
+  it('O2 skips it when the queued upload builds on the synced revision (the pull rebases it on our commit)', () => {
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');
+  });
+  it('refuses it when anything says another version came between: the usual rows decide', () => {
+    // Not ours: another device's edit against the user's queued change.
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1 })).toBe('conflict-copy-then-download/U6');
+    // The queued upload builds on another revision than the synced one (a download since, a copy made).
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteUp(), base: base({ syncedRevision: '0' }), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
+    // Nothing queued: a local change the scanner has not seen is no upload to rebase.
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: null, own: true })).toBe('conflict-copy-then-download/U6');
+    // A queued delete is not rebased by O2 (the local file is there again: the scanner decides).
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'delete', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
+  });
+  it('leaves the rows before it first: same content is recorded (U4), already synced is skipped (U1)', () => {
+    expect(rule({ remote: remoteUp(R2, C), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('record-only/U4');
+    expect(rule({ remote: remoteUp(R1), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/U1');
+  });
+});
+
 describe('decide: remote upsert', () => {
   // Chaos seed 300: the user deleted a synced file (the scanner dropped its row and queued the
   // delete), the agent was killed before the pull stored its token, and the pull read the same

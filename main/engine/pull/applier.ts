@@ -52,6 +52,8 @@ export interface Observation {
   pending: PendingRef | null;
   /** The remote change is this device's own commit and the path's upload is in flight (O1). */
   ownInFlight: boolean;
+  /** The remote change is this device's own commit, in flight or not (O2). */
+  own: boolean;
 }
 
 export interface Plan {
@@ -102,7 +104,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
-  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base) };
+  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -111,7 +113,15 @@ export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan>
 }
 
 const decideFor = (entry: RemoteEntry, o: Observation): Action =>
-  decide({ remote: entry, base: toBase(o.base), local: o.local, pending: o.pending?.op ?? null, pendingBase: o.pending?.baseRevision ?? null, ownInFlight: o.ownInFlight });
+  decide({
+    remote: entry,
+    base: toBase(o.base),
+    local: o.local,
+    pending: o.pending?.op ?? null,
+    pendingBase: o.pending?.baseRevision ?? null,
+    ownInFlight: o.ownInFlight,
+    own: o.own,
+  });
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */
 function sameLocal(a: LocalState, b: LocalState): boolean {
@@ -392,6 +402,26 @@ function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: Pending
   });
 }
 
+/**
+ * O2: this device's own commit landed though its answer was lost, and the user changed the
+ * file since. Its revision becomes the synced one and the queued upload is queued again on it
+ * (a fresh generation, due now: a push of it on the old base met a conflict, or will): the
+ * user's next version goes up on their last one, no conflict copy (chaos seed 1029).
+ */
+function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
+  const revision = entry.revision;
+  if (revision === null) return;
+  ctx.store.transaction(() => {
+    const item = ctx.store.queue.getByPath(ctx.folderId, entry.path);
+    const synced = ctx.store.index.get(ctx.folderId, entry.path)?.syncedRevision ?? null;
+    if (!item || item.state === 'done' || item.op !== 'upsert' || item.baseRevision === null || item.baseRevision !== synced) return;
+    settled(ctx, entry.path);
+    ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, revision);
+    const { folderId, path, kind, op, size, mtimeMs, contentHash, blocks } = item;
+    ctx.store.queue.enqueue({ folderId, path, kind, op, size, mtimeMs, contentHash, blocks, baseRevision: revision });
+  });
+}
+
 /** Copies made before the apply ended some other way are recorded all the same. */
 function recordAsides(ctx: ApplyContext, entry: RemoteEntry, asides: readonly Aside[]): void {
   if (asides.length === 0) return;
@@ -404,6 +434,7 @@ function recordAsides(ctx: ApplyContext, entry: RemoteEntry, asides: readonly As
 function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, action: Action, asides: readonly Aside[] = []): Outcome {
   recordAsides(ctx, entry, asides);
   if (action.rule === 'O1') ownCommitLanded(ctx, entry, seen.pending);
+  if (action.rule === 'O2') rebaseOnOwnCommit(ctx, entry);
   if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
   ctx.store.transaction(() => {
     settled(ctx, entry.path);

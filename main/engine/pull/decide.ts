@@ -43,6 +43,8 @@ export interface DecideInput {
   ownInFlight?: boolean;
   /** The base revision of that live queue item (a queued delete names what it deletes). */
   pendingBase?: string | null;
+  /** The remote change is this device's own commit (its `device` is ours), in flight or not. */
+  own?: boolean;
 }
 
 export type Action =
@@ -111,6 +113,15 @@ function decideDir({ remote, base, local, pending, pendingBase }: DecideInput): 
   return { kind: 'skip', rule: 'DD6', reason: local.type === 'file' ? 'a local file has the name of the deleted folder' : `local entry is a ${local.what}` };
 }
 
+/**
+ * O2: our own commit landed but its answer was lost, and the user changed the file again. The
+ * server took it only on the base this device named, which the queued upload still builds on
+ * (the synced revision): no other device's change came between, so the upload is the user's
+ * next version of it, not a conflict (chaos seed 1029).
+ */
+const ownLanded = ({ own, pending, pendingBase }: DecideInput, synced: string | null): boolean =>
+  own === true && pending === 'upsert' && pendingBase != null && pendingBase === synced;
+
 export function decide(input: DecideInput): Action {
   // O1: our own commit, still in flight. The pusher records its revision and rebases what the
   // user changed since (complete()); taken for another device's edit it made a conflict copy
@@ -130,6 +141,7 @@ export function decide(input: DecideInput): Action {
     }
     if (local.type === 'dir') return { kind: 'skip', rule: 'U7', reason: 'a local directory has this name' };
     if (local.size === remote.size && sameBlocks(local.blocks, remote.blocks)) return { kind: 'record-only', rule: 'U4' };
+    if (ownLanded(input, synced)) return { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued upload is rebased on it' };
     if (unchangedSinceSync(local, base, pending)) return { kind: 'download', rule: 'U5' };
     return { kind: 'conflict-copy-then-download', rule: 'U6' };
   }

@@ -222,9 +222,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         events.emit('conflict', { folderId, path: outcome.path, copyPath: outcome.copyPath, device: outcome.device });
         return;
       case 'skipped':
-        // U1/D1 (already at this revision) and O1 (still being pushed) are the normal echo of
+        // U1/D1 (already at this revision), O1 (still being pushed) and O2 (answer lost) are the normal echo of
         // our own pushes: not news.
-        if (outcome.rule === 'U1' || outcome.rule === 'D1' || outcome.rule === 'O1') return;
+        if (outcome.rule === 'U1' || outcome.rule === 'D1' || outcome.rule === 'O1' || outcome.rule === 'O2') return;
         summary.skipped++;
         report(folderId, outcome.path, outcome.reason);
         return;
