@@ -47,6 +47,8 @@ export interface PusherStatus {
   connectivity: Connectivity;
   inFlight: number;
   run: string | null;
+  /** How long uploads have waited for the bandwidth limit since the pusher was made (ms). */
+  throttledMs: number;
 }
 
 export interface Pusher {

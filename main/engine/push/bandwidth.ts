@@ -12,6 +12,7 @@ export class TokenBucket {
   private last: number;
   private tail: Promise<void> = Promise.resolve();
   private wake: (() => void) | undefined;
+  private waited = 0;
 
   constructor(
     private rate: number,
@@ -24,6 +25,11 @@ export class TokenBucket {
 
   get bytesPerSecond(): number {
     return this.rate;
+  }
+
+  /** How long takers have waited for the limit in all (ms): what the limit cost, for status. */
+  get waitedMs(): number {
+    return this.waited;
   }
 
   setRate(bytesPerSecond: number): void {
@@ -71,8 +77,10 @@ export class TokenBucket {
 
   /** Sleeps, but wakes early when the rate changes. */
   private pause(ms: number, signal?: AbortSignal): Promise<void> {
+    const started = this.timers.now();
     return new Promise((resolve, reject) => {
       const done = (): void => {
+        this.waited += this.timers.now() - started;
         this.timers.clearTimeout(handle);
         signal?.removeEventListener('abort', onAbort);
         this.wake = undefined;

@@ -249,7 +249,7 @@ class PushScheduler implements Pusher {
   }
 
   status(): PusherStatus {
-    return { running: this.running, paused: this.paused, connectivity: this.offline.state, inFlight: this.loop.inFlight, run: this.runs.header };
+    return { running: this.running, paused: this.paused, connectivity: this.offline.state, inFlight: this.loop.inFlight, run: this.runs.header, throttledMs: this.bucket.waitedMs };
   }
 
   options(): PusherOptions {
