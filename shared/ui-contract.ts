@@ -13,8 +13,11 @@ export { FolderSettings, RemoteFolderId, Settings, SettingsUpdate, SettingsView,
 export type { SettingsInput } from './settings';
 // ── status, queue, activity ──
 
-/** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
-export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'auth_failed', 'error']);
+/**
+ * auth_failed: the server answers but refuses the token (offline: it cannot be reached).
+ * waiting: a folder holds a bulk delete until the user answers (it needs them; nothing failed).
+ */
+export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'auth_failed', 'waiting', 'error']);
 export type AgentState = z.infer<typeof AgentState>;
 
 export const QueueState = z.enum(['pending', 'in_flight', 'retry_wait', 'failed', 'done']);
@@ -32,8 +35,19 @@ export const FolderStatus = z.object({
   state: FolderState,
   error: z.string().nullable(),
   lastSyncAt: z.string().nullable(),
-  /** Set while a mass delete waits for the user: how many files it would delete. */
-  pendingDelete: z.object({ count: z.int(), total: z.int() }).nullable(),
+  /** Set while a mass delete waits for the user: how many files it would delete, and what. */
+  pendingDelete: z
+    .object({
+      count: z.int(),
+      total: z.int(),
+      /** scan: deleted on this computer; pull: deleted elsewhere, by `devices`. */
+      side: z.enum(['scan', 'pull']),
+      /** A few of the paths it deletes, sorted. */
+      sample: z.array(z.string()),
+      /** The devices that deleted them (pull side; empty when the server did not say). */
+      devices: z.array(z.string()),
+    })
+    .nullable(),
   /** This folder's queue counts, so a folder filter can show its own. */
   counts: z.record(QueueState, z.int().min(0)).optional(),
 });
@@ -47,7 +61,7 @@ export const Rates = z.object({
 
 export const Status = z.object({
   state: AgentState,
-  /** Why the agent is in this state (offline, auth_failed, error, paused), in words for the user. */
+  /** Why the agent is in this state (offline, auth_failed, waiting, error, paused), in words for the user. */
   reason: z.string().nullable().optional(),
   counts: QueueCounts,
   folders: z.array(FolderStatus),

@@ -201,7 +201,8 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
     pauseForMassDelete(folderId, count, total) {
       const folder = folders.find((candidate) => candidate.id === folderId);
       if (!folder) throw new Error(`unknown folder ${folderId}`);
-      Object.assign(folder, { pendingDelete: { count, total }, state: 'paused_mass_delete' });
+      const sample = Array.from({ length: Math.min(count, 10) }, (_, i) => `IMG_${String(i + 1).padStart(4, '0')}.jpg`);
+      Object.assign(folder, { pendingDelete: { count, total, side: 'pull', sample, devices: ['laptop'] }, state: 'paused_mass_delete' });
       emit({ type: 'status', status: status() });
     },
   };

@@ -1,3 +1,4 @@
+import { deleteOrigin, samplePathsLine } from '../../../shared/pending-delete';
 import type { Status } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -34,8 +35,11 @@ export function formatStatus(status: Status): string {
   if (status.run) lines.push(`Run:       ${status.run.name}: ${status.run.itemsLeft} items, ${formatBytes(status.run.bytesLeft)} left`);
   lines.push(status.folders.length ? 'Folders:' : 'Folders:   none configured');
   for (const folder of status.folders) {
-    const detail = folder.pendingDelete
-      ? `waiting: a mass delete of ${folder.pendingDelete.count} of ${folder.pendingDelete.total} files needs confirmation`
+    const pending = folder.pendingDelete;
+    const detail = pending
+      ? `waiting for you: ${pending.count} of ${pending.total} files deleted ${deleteOrigin(pending)}` +
+        (pending.sample.length > 0 ? ` (${samplePathsLine(pending)})` : '') +
+        `; answer with 'ferry mass-delete confirm|cancel --folder ${folder.id}'`
       : folder.error
         ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
