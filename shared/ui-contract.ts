@@ -111,6 +111,32 @@ export const ActivityEntry = z.object({
 });
 export type ActivityEntry = z.infer<typeof ActivityEntry>;
 
+/** One device's state of a folder, as it last reported it to the server. */
+export const DeviceView = z.object({
+  device: z.string(),
+  name: z.string(),
+  version: z.string(),
+  /** This agent itself. */
+  self: z.boolean(),
+  lastSeen: z.string(),
+  /** Changes by other devices it has not applied yet; null when unknown (it never pulled). */
+  behind: z.int().min(0).nullable(),
+  upToDate: z.boolean(),
+  /** Its own changes not sent yet, and its paths failing for good. */
+  pending: z.int().min(0),
+  failedCount: z.int().min(0),
+  failures: z.array(z.object({ path: z.string(), code: z.string() })),
+});
+export type DeviceView = z.infer<typeof DeviceView>;
+
+export const FolderDevices = z.object({
+  folderId: z.string(),
+  devices: z.array(DeviceView),
+  /** Why the list could not be read (offline, refused), else null. */
+  error: z.string().nullable(),
+});
+export type FolderDevices = z.infer<typeof FolderDevices>;
+
 // ── methods: one entry per action, input and output schemas ──
 
 const Empty = z.strictObject({}).default({});
@@ -130,6 +156,7 @@ export const methods = {
   },
   confirmMassDelete: { input: FolderRef, output: Ok },
   cancelMassDelete: { input: FolderRef, output: Ok },
+  listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
   getSettings: { input: Empty, output: SettingsView },
   updateSettings: { input: SettingsUpdate, output: SettingsView },
 } as const;

@@ -1,5 +1,6 @@
 import { deleteOrigin, samplePathsLine } from '../../../shared/pending-delete';
-import type { Status } from '../../../shared/ui-contract';
+import type { FolderDevices, Status } from '../../../shared/ui-contract';
+import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
@@ -19,12 +20,18 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   return withAgent(definition, parsed.values.data, io, async (client) => {
     const status = await client.call('getStatus', {});
-    io.out(parsed.values.json ? json(status) : formatStatus(status));
+    if (parsed.values.json) {
+      io.out(json(status));
+      return EXIT_OK;
+    }
+    // The devices come from the server: a status while it cannot be reached still prints.
+    const devices = await client.call('listDevices', {}).catch(() => [] as FolderDevices[]);
+    io.out(formatStatus(status, devices, Date.now()));
     return EXIT_OK;
   });
 }
 
-export function formatStatus(status: Status): string {
+export function formatStatus(status: Status, devices: readonly FolderDevices[] = [], now = Date.now()): string {
   const { counts, rates } = status;
   const lines = [
     `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId})`,
@@ -44,6 +51,7 @@ export function formatStatus(status: Status): string {
         ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
+    for (const device of devices.find((d) => d.folderId === folder.id)?.devices ?? []) lines.push(`    device ${deviceLine(device, now)}`);
   }
   if (status.counts.failed > 0) lines.push(`\n${status.counts.failed} failed; see them with 'ferry queue --state failed', retry with 'ferry retry --all'.`);
   return lines.join('\n');

@@ -1,5 +1,6 @@
 import type { Settings, SettingsUpdate, SettingsView } from '../../../shared/settings';
 import type { ActivityEntry } from '../../store/activity';
+import type { DeviceState } from '../../../protocol';
 import type { QueueItem, QueueState } from '../../store/queue';
 import type { PendingDelete } from '../folder/coordinator';
 
@@ -44,6 +45,13 @@ export interface AgentStatus {
   reason?: string | null;
 }
 
+/** The devices syncing one folder, as the server's digests say; `error` when it could not be asked. */
+export interface FolderDevices {
+  folderId: string;
+  devices: Array<DeviceState & { self: boolean }>;
+  error: string | null;
+}
+
 export interface QueueQuery {
   state?: QueueState;
   folderId?: string;
@@ -71,6 +79,8 @@ export interface AgentHandlers {
   retry(input: { id: number } | { all: true }): Promise<{ retried: number }>;
   confirmMassDelete(input: { folderId: string }): Promise<Ok>;
   cancelMassDelete(input: { folderId: string }): Promise<Ok>;
+  /** Every device's state of each folder (or one), from the server's device digests. */
+  listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
   getSettings(input?: object): Promise<SettingsView>;
   /** An empty or absent token keeps the stored one; refused with `invalid_settings` and fields. */
   updateSettings(update: SettingsUpdate): Promise<SettingsView>;
