@@ -12,7 +12,7 @@ export function deleteOrigin(pending: { side: 'scan' | 'pull'; devices: readonly
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Agents name themselves to the server by a random id: its first 8 characters tell devices apart. */
-function deviceLabel(device: string): string {
+export function deviceLabel(device: string): string {
   return UUID.test(device) ? `device ${device.slice(0, 8)}` : device;
 }
 

@@ -137,6 +137,35 @@ export const FolderDevices = z.object({
 });
 export type FolderDevices = z.infer<typeof FolderDevices>;
 
+/** What the agent knows of one path and why it is not in sync (`ferry why`, the why panel). */
+export const WhyCode = z.enum([
+  'ignored',
+  'paused',
+  'offline',
+  'held',
+  'folder_error',
+  'failed',
+  'retry_wait',
+  'in_flight',
+  'pending',
+  'conflict',
+  'not_scanned',
+  'not_on_server',
+  'changed_locally',
+  'in_sync',
+  'unknown',
+]);
+export const PathExplanation = z.object({
+  folderId: z.string(),
+  path: z.string(),
+  inSync: z.boolean(),
+  /** Never empty: the deciding reason first. */
+  reasons: z.array(z.object({ code: WhyCode, message: z.string() })).min(1),
+  local: z.object({ exists: z.boolean(), kind: z.enum(['file', 'dir']).nullable(), size: z.number().nullable(), modifiedAt: z.string().nullable() }),
+  synced: z.object({ revision: z.string().nullable(), size: z.number() }).nullable(),
+});
+export type PathExplanation = z.infer<typeof PathExplanation>;
+
 // ── methods: one entry per action, input and output schemas ──
 
 const Empty = z.strictObject({}).default({});
@@ -156,6 +185,7 @@ export const methods = {
   },
   confirmMassDelete: { input: FolderRef, output: Ok },
   cancelMassDelete: { input: FolderRef, output: Ok },
+  explainPath: { input: z.strictObject({ path: z.string().min(1), folderId: z.string().optional() }), output: PathExplanation },
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
   getSettings: { input: Empty, output: SettingsView },
   updateSettings: { input: SettingsUpdate, output: SettingsView },

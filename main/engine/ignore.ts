@@ -22,20 +22,46 @@ export const DEFAULT_IGNORES: readonly string[] = [
 export interface IgnoreMatcher {
   /** key: a '/'-separated relative path; isDir when known (rules ending in '/' need it). */
   ignores(key: string, isDir?: boolean): boolean;
+  /** Why a path is ignored: the rule and where it comes from (null when it is not ignored). */
+  explain?(key: string, isDir?: boolean): IgnoreReason | null;
+}
+
+export interface IgnoreReason {
+  rule: string;
+  /** `Ferry` (its own .ferry/), `default rules`, the folder's `.ferryignore`, or `settings`. */
+  source: string;
 }
 
 const log = createLogger('engine:ignore');
 
 export function createIgnoreMatcher(rules: string | readonly string[] = [], extraRules: readonly string[] = []): IgnoreMatcher {
-  const matcher = ignoreFactory({ ignorecase: process.platform !== 'linux' }).add([...DEFAULT_IGNORES]);
-  matcher.add(typeof rules === 'string' ? rules : [...rules]);
-  matcher.add([...extraRules]);
+  const make = () => ignoreFactory({ ignorecase: process.platform !== 'linux' });
+  const folderRules = typeof rules === 'string' ? rules : [...rules];
+  const matcher = make().add([...DEFAULT_IGNORES]).add(folderRules).add([...extraRules]);
+  // Each source alone, latest first, to name the one whose rule decided (a later one wins).
+  const sources = [
+    { source: 'settings', matcher: make().add([...extraRules]) },
+    { source: FERRY_IGNORE_FILE, matcher: make().add(folderRules) },
+    { source: 'default rules', matcher: make().add([...DEFAULT_IGNORES]) },
+  ];
+  const own = (key: string) => key === MARKER_DIR || key.startsWith(`${MARKER_DIR}/`);
   return {
     ignores(key, isDir) {
       if (key === '') return false;
       // Ferry's own directory, whatever the stat said.
-      if (key === MARKER_DIR || key.startsWith(`${MARKER_DIR}/`)) return true;
+      if (own(key)) return true;
       return matcher.ignores(isDir ? `${key}/` : key);
+    },
+    explain(key, isDir) {
+      if (key === '') return null;
+      if (own(key)) return { rule: `${MARKER_DIR}/`, source: 'Ferry' };
+      const probe = isDir ? `${key}/` : key;
+      if (!matcher.ignores(probe)) return null;
+      for (const { source, matcher: alone } of sources) {
+        const hit = alone.checkIgnore(probe);
+        if (hit.ignored && hit.rule) return { rule: hit.rule.pattern, source };
+      }
+      return { rule: matcher.checkIgnore(probe).rule?.pattern ?? '(a rule)', source: 'rules' };
     },
   };
 }

@@ -157,6 +157,19 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
       if (item.state !== 'failed') throw new FerryError('not_failed', `item ${input.id} is ${item.state}, not failed`, { status: 409 });
       return retryItems([item]);
     }),
+    explainPath: track('explainPath', ({ path, folderId }) => {
+      const item = queue.find((candidate) => candidate.path === path && (!folderId || candidate.folderId === folderId));
+      if (!item) throw new FerryError('not_found', `${path} is not in any synced folder`, { status: 404 });
+      const failed = item.state === 'failed';
+      return {
+        folderId: item.folderId,
+        path,
+        inSync: item.state === 'done',
+        reasons: [failed ? { code: 'failed' as const, message: `Its upload failed: ${item.error?.message ?? ''}` } : { code: 'in_sync' as const, message: 'In sync' }],
+        local: { exists: true, kind: 'file' as const, size: item.bytesTotal, modifiedAt: item.updatedAt },
+        synced: null,
+      };
+    }),
     listDevices: track('listDevices', ({ folderId }) =>
       folders
         .filter((folder) => !folderId || folder.id === folderId)

@@ -40,3 +40,25 @@ describe('ferry devices output', () => {
     expect(formatDevices([{ folderId: 'docs', devices: [], error: null }], now)).toEqual(['docs:', '  no device has reported yet']);
   });
 });
+
+describe('ferry why output', () => {
+  it('prints the verdict, every reason with its code, the disk and the last sync', async () => {
+    const { formatExplanation } = await import('../../main/control/commands/why');
+    const lines = formatExplanation({
+      folderId: 'docs',
+      path: 'a.txt',
+      inSync: false,
+      reasons: [
+        { code: 'pending', message: 'Its upload is queued since 2026-12-02T12:00:00.000Z, waiting for you to resume' },
+        { code: 'paused', message: 'Ferry is paused: nothing is sent or received until you resume' },
+      ],
+      local: { exists: true, kind: 'file', size: 2048, modifiedAt: '2026-12-02T12:00:00.000Z' },
+      synced: { revision: '41', size: 1024 },
+    });
+    expect(lines[0]).toBe('a.txt in folder docs: not in sync');
+    expect(lines[1]).toBe('  pending: Its upload is queued since 2026-12-02T12:00:00.000Z, waiting for you to resume');
+    expect(lines[2]).toBe('  paused: Ferry is paused: nothing is sent or received until you resume');
+    expect(lines[3]).toBe('  on disk: file, 2.0 KB, modified 2026-12-02T12:00:00.000Z');
+    expect(lines[4]).toBe('  last synced: revision 41, 1.0 KB');
+  });
+});

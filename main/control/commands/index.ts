@@ -7,6 +7,7 @@ import * as retry from './retry';
 import * as status from './status';
 import * as syncNow from './sync-now';
 import * as ui from './ui';
+import * as why from './why';
 
 /** Clients of a running agent's control API; the CLI dispatcher merges these into `ferry`. */
 export interface ClientCommand {
@@ -14,7 +15,7 @@ export interface ClientCommand {
   run(argv: string[]): Promise<number>;
 }
 
-const commands = [status, queue, syncNow, pause, resume, retry, massDelete, devices, ui];
+const commands = [status, queue, syncNow, pause, resume, retry, massDelete, devices, why, ui];
 
 export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
   commands.map((command) => [command.definition.name, { summary: command.definition.summary, run: (argv: string[]) => command.run(argv) }]),

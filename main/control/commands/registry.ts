@@ -33,5 +33,6 @@ registerCommands({
   retry: { summary: COMMAND_SUMMARIES.retry, load: clientCommand('retry') },
   'mass-delete': { summary: COMMAND_SUMMARIES.massDelete, load: clientCommand('mass-delete') },
   devices: { summary: COMMAND_SUMMARIES.devices, load: clientCommand('devices') },
+  why: { summary: COMMAND_SUMMARIES.why, load: clientCommand('why') },
   ui: { summary: COMMAND_SUMMARIES.ui, load: clientCommand('ui') },
 });

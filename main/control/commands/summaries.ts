@@ -13,5 +13,6 @@ export const COMMAND_SUMMARIES = {
   retry: 'Retry failed queue items: one by its ID (from ferry queue), or all of them with --all.',
   massDelete: 'Answer a mass delete the agent is holding: confirm it, or cancel it and keep the files.',
   devices: 'Show every device syncing your folders: up to date or how many changes behind, last seen, and what fails there.',
+  why: 'Explain why a path is not in sync (ignored, pending, failing, held, in conflict…) or confirm that it is.',
   ui: "Print a fresh sign-in link to the running agent's web UI (each link works once, for 10 minutes).",
 } as const;

@@ -15,6 +15,7 @@ import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
 import { ConnectionWatch, observeRemote } from './connection';
 import { DeviceReporter, listFolderDevices } from './device-report';
+import { explainPath, locatePath } from './why';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus, FolderStatus, SettingsUpdate, SettingsView } from './api';
 import { AgentEventBus } from './events';
 import { validateFolders } from './folder-rules';
@@ -591,6 +592,16 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       current.pusher.kick();
       bus.statusChanged();
       return { ok: true as const };
+    },
+    explainPath: async (input) => {
+      const found = locatePath(store, input);
+      if (!found) {
+        const where = input.folderId !== undefined ? `folder '${input.folderId}'` : 'any synced folder';
+        throw new FerryError('not_found', `${input.path} is not in ${where}`, { status: 404 });
+      }
+      const link = engine?.watch.current ?? { state: 'online' as const };
+      const linkProblem = link.state === 'online' ? null : link.reason;
+      return explainPath({ store, ignoreRules: settings.ignoreRules, paused, linkProblem, now: Date.now() }, found.folderId, found.key);
     },
     listDevices: async ({ folderId }) => {
       if (folderId !== undefined) requireFolder(folderId);

@@ -3,6 +3,7 @@ import type { ActivityEntry } from '../../store/activity';
 import type { DeviceState } from '../../../protocol';
 import type { QueueItem, QueueState } from '../../store/queue';
 import type { PendingDelete } from '../folder/coordinator';
+import type { PathExplanation } from './why';
 
 /**
  * The engine's own API, in the engine's own terms (store rows, its status). The UI contract is
@@ -10,7 +11,7 @@ import type { PendingDelete } from '../folder/coordinator';
  * change to what the UI shows stops at the adapter.
  */
 
-export type { PendingDelete, Settings, SettingsUpdate, SettingsView };
+export type { PathExplanation, PendingDelete, Settings, SettingsUpdate, SettingsView };
 
 /** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
 /** waiting: a folder holds a bulk delete until the user answers (nothing is wrong, it needs them). */
@@ -79,6 +80,8 @@ export interface AgentHandlers {
   retry(input: { id: number } | { all: true }): Promise<{ retried: number }>;
   confirmMassDelete(input: { folderId: string }): Promise<Ok>;
   cancelMassDelete(input: { folderId: string }): Promise<Ok>;
+  /** What the agent knows of one path and why it is not in sync: a folder-relative path with folderId, else an absolute one. */
+  explainPath(input: { path: string; folderId?: string }): Promise<PathExplanation>;
   /** Every device's state of each folder (or one), from the server's device digests. */
   listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
   getSettings(input?: object): Promise<SettingsView>;

@@ -1,0 +1,45 @@
+import path from 'node:path';
+import type { PathExplanation } from '../../../shared/ui-contract';
+import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { withAgent } from './with-agent';
+import { formatBytes, json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
+
+const options = { ...commonOptions, folder: { type: 'string' } } as const;
+
+export const definition = {
+  name: 'why',
+  summary: COMMAND_SUMMARIES.why,
+  options,
+  synopsis: 'PATH',
+  maxPositionals: 1,
+  flags: [['--folder ID', 'PATH is relative to this folder (default: PATH is a file on disk, relative to here)'], ...commonFlags],
+  examples: ['ferry why ~/Ferry/notes/todo.txt', 'ferry why notes/todo.txt --folder Ferry --json'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values, positionals } = parsed;
+  const given = positionals[0];
+  if (!given) return usageError(definition, io, 'give the PATH to explain').code;
+  // Without --folder the path names a file on this disk: the agent finds its folder.
+  const input = values.folder ? { path: given, folderId: values.folder } : { path: path.resolve(process.cwd(), given) };
+  return withAgent(definition, values.data, io, async (client) => {
+    const answer = await client.call('explainPath', input);
+    io.out(values.json ? json(answer) : formatExplanation(answer).join('\n'));
+    return EXIT_OK;
+  });
+}
+
+export function formatExplanation(answer: PathExplanation): string[] {
+  const lines = [`${answer.path} in folder ${answer.folderId}: ${answer.inSync ? 'in sync' : 'not in sync'}`];
+  for (const reason of answer.reasons) lines.push(`  ${reason.code}: ${reason.message}`);
+  const local = answer.local.exists
+    ? `on disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}, modified ${answer.local.modifiedAt}`
+    : 'not on disk';
+  lines.push(`  ${local}`);
+  if (answer.synced) lines.push(`  last synced: ${answer.synced.revision ? `revision ${answer.synced.revision}` : 'never'}, ${formatBytes(answer.synced.size)}`);
+  return lines;
+}

@@ -1,0 +1,142 @@
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
+import type { Store } from '../../store';
+import { deviceLabel } from '../../../shared/pending-delete';
+import { loadFolderIgnore } from '../ignore';
+import { relativeTo, resolveDiskPath, toKey } from '../paths';
+
+/** Why a path is (or is not) in sync, one reason per fact that holds, the deciding one first. */
+export type WhyCode =
+  | 'ignored'
+  | 'paused'
+  | 'offline'
+  | 'held'
+  | 'folder_error'
+  | 'failed'
+  | 'retry_wait'
+  | 'in_flight'
+  | 'pending'
+  | 'conflict'
+  | 'not_scanned'
+  | 'not_on_server'
+  | 'changed_locally'
+  | 'in_sync'
+  | 'unknown';
+
+export interface WhyReason {
+  code: WhyCode;
+  message: string;
+}
+
+export interface PathExplanation {
+  folderId: string;
+  path: string;
+  inSync: boolean;
+  reasons: WhyReason[];
+  local: { exists: boolean; kind: 'file' | 'dir' | null; size: number | null; modifiedAt: string | null };
+  /** What this device last synced of the path: the server's revision then. */
+  synced: { revision: string | null; size: number } | null;
+}
+
+export interface WhyContext {
+  store: Pick<Store, 'folders' | 'index' | 'queue' | 'conflicts'>;
+  ignoreRules: readonly string[];
+  paused: boolean;
+  /** The link's problem in words, or null while online. */
+  linkProblem: string | null;
+  now: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Finds the folder and key of `input`: a folder-relative path with `folderId`, else an
+ * absolute path inside one of the folders. Null when no folder holds it.
+ */
+export function locatePath(store: Pick<Store, 'folders'>, input: { path: string; folderId?: string }): { folderId: string; key: string } | null {
+  if (input.folderId !== undefined) {
+    const key = toKey(input.path.replace(/^\/+/, '').replace(/\/+$/, ''));
+    return store.folders.get(input.folderId) ? { folderId: input.folderId, key } : null;
+  }
+  if (!path.isAbsolute(input.path)) return null;
+  for (const folder of store.folders.list()) {
+    const rel = relativeTo(folder.localRoot, input.path);
+    if (rel !== null && rel !== '') return { folderId: folder.id, key: toKey(rel) };
+  }
+  return null;
+}
+
+/**
+ * Everything this agent knows about one path and why it is not in sync (docs/architecture.md,
+ * "Why a path is not in sync"). Reads only indexed rows and one lstat: fast at any folder size.
+ */
+export function explainPath(ctx: WhyContext, folderId: string, key: string): PathExplanation {
+  const { store } = ctx;
+  const folder = store.folders.require(folderId);
+  const local = localState(folder.localRoot, key);
+  const entry = store.index.get(folderId, key);
+  const item = store.queue.getByPath(folderId, key);
+  const reasons: WhyReason[] = [];
+  const add = (code: WhyCode, message: string) => reasons.push({ code, message });
+
+  const ignored = loadFolderIgnore(folder.localRoot, ctx.ignoreRules).explain?.(key, local.kind === 'dir');
+  if (ignored) add('ignored', `Ignored by the rule "${ignored.rule}" from ${ignored.source === 'settings' ? 'the settings' : ignored.source}`);
+
+  const live = item && item.state !== 'done' ? item : undefined;
+  if (folder.state === 'paused_mass_delete') {
+    const held = folder.pausedHold;
+    if (held?.side === 'pull') add('held', `The folder is paused: syncing would delete ${held.deletes} of ${held.files} files here; answer the mass delete first`);
+    else if (live?.op === 'delete') add('held', 'Its delete is held with a bulk delete on this computer until you confirm or cancel it');
+    else add('held', 'The folder is paused by a bulk delete waiting for your answer');
+  }
+  if (folder.state === 'error') add('folder_error', `The folder is in error: ${folder.errorMessage ?? folder.errorCode ?? 'unknown'}`);
+  if (live) {
+    const what = live.op === 'delete' ? 'delete' : 'upload';
+    const error = live.lastErrorCode ? `${live.lastErrorCode}: ${live.lastErrorMessage ?? ''}`.trim() : null;
+    if (live.state === 'failed') add('failed', `Its ${what} failed after ${live.attempts} attempts (${error ?? 'no reason given'}); Retry sends it again`);
+    else if (live.state === 'retry_wait') {
+      add('retry_wait', `Its ${what} waits to retry (attempt ${live.attempts}, next try ${iso(live.nextAttemptAt)})${error ? `: ${error}` : ''}`);
+    } else if (live.state === 'in_flight') add('in_flight', `Its ${what} is being sent now`);
+    else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : ctx.linkProblem ? ', waiting for the server' : ', waiting for its turn'}`);
+  }
+  if (!reasons.some((r) => r.code === 'ignored') && (live || folder.state !== 'ok')) {
+    if (ctx.paused) add('paused', 'Ferry is paused: nothing is sent or received until you resume');
+    else if (ctx.linkProblem) add('offline', ctx.linkProblem);
+  }
+  if (reasons.length === 0) {
+    if (!entry && !local.exists) add('unknown', `Ferry knows nothing of ${key} in folder ${folderId}: it is not on disk here and was never synced`);
+    else if (!entry) add('not_scanned', 'On disk but not recorded yet: the next scan picks it up');
+    else if (!local.exists) add('changed_locally', 'Gone from disk but still recorded: the next scan records the delete');
+    else if (entry.syncedRevision === null) add('not_on_server', 'Recorded here but not on the server yet');
+    else if (local.kind === 'file' && (local.size !== entry.size || local.mtimeMs !== entry.mtimeMs)) {
+      add('changed_locally', 'Changed on disk since it was last synced: the next scan queues it');
+    } else add('in_sync', `In sync: this device has the server's revision ${entry.syncedRevision}`);
+  }
+  // A conflict is said while its copy is still there (the user has not settled it); the path
+  // itself may be in sync meanwhile.
+  for (const c of store.conflicts.listOpen(folderId)) {
+    if (c.path !== key && c.copyPath !== key) continue;
+    if (!localState(folder.localRoot, c.copyPath).exists) continue;
+    const other = deviceLabel(c.device);
+    if (c.path === key) add('conflict', `Changed here and on ${other} at the same time: ${other}'s version is here, this device's was kept as ${c.copyPath}`);
+    else add('conflict', `A conflict copy: this device's version of ${c.path}, kept when ${other} changed it too`);
+  }
+
+  return {
+    folderId,
+    path: key,
+    inSync: reasons[0]!.code === 'in_sync',
+    reasons,
+    local: { exists: local.exists, kind: local.kind, size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
+    synced: entry ? { revision: entry.syncedRevision, size: entry.size } : null,
+  };
+}
+
+function localState(root: string, key: string): { exists: boolean; kind: 'file' | 'dir' | null; size: number; mtimeMs: number } {
+  try {
+    const st = lstatSync(resolveDiskPath(root, key));
+    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : null, size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return { exists: false, kind: null, size: 0, mtimeMs: 0 };
+  }
+}
