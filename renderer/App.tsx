@@ -4,10 +4,11 @@ import { hashFor, routeFromHash, ROUTES } from './router';
 import type { Route } from './router';
 import { useStatus } from './state/useStatus';
 import { ActivityView } from './views/ActivityView';
+import { FoldersView } from './views/FoldersView';
 import { QueueView } from './views/QueueView';
 import { SettingsView } from './views/SettingsView';
 
-const TITLES: Record<Route, string> = { queue: 'Queue', activity: 'Activity', settings: 'Settings' };
+const TITLES: Record<Route, string> = { folders: 'Folders', queue: 'Queue', activity: 'Activity', settings: 'Settings' };
 
 function useHashRoute(): Route {
   const [route, setRoute] = useState(() => routeFromHash(window.location.hash));
@@ -51,6 +52,7 @@ export function App({ connected }: { connected: boolean }) {
         </div>
       ) : null}
       <main>
+        {route === 'folders' ? <FoldersView status={status} /> : null}
         {route === 'queue' ? <QueueView status={status} /> : null}
         {route === 'activity' ? <ActivityView /> : null}
         {route === 'settings' ? <SettingsView /> : null}

@@ -1,10 +1,10 @@
 /** The windows the one renderer bundle can show, picked by the location hash. */
-export type Route = 'queue' | 'settings' | 'activity';
-export const ROUTES: readonly Route[] = ['queue', 'activity', 'settings'];
+export type Route = 'folders' | 'queue' | 'settings' | 'activity';
+export const ROUTES: readonly Route[] = ['folders', 'queue', 'activity', 'settings'];
 
 export function routeFromHash(hash: string): Route {
   const name = hash.replace(/^#\/?/, '').split(/[/?]/)[0];
-  return (ROUTES as readonly string[]).includes(name ?? '') ? (name as Route) : 'queue';
+  return (ROUTES as readonly string[]).includes(name ?? '') ? (name as Route) : 'folders';
 }
 
 export function hashFor(route: Route): string {

@@ -50,6 +50,9 @@ export const FolderStatus = z.object({
     .nullable(),
   /** This folder's queue counts, so a folder filter can show its own. */
   counts: z.record(QueueState, z.int().min(0)).optional(),
+  /** The files recorded in the folder and their bytes (at most a few seconds old). */
+  files: z.int().min(0).optional(),
+  bytes: z.number().min(0).optional(),
 });
 export type FolderStatus = z.infer<typeof FolderStatus>;
 

@@ -77,6 +77,8 @@ export interface FileIndexRepo {
   count(folderId: string): number;
   /** Files only (directories carry no bytes): what the mass-delete guard weighs deletes against. */
   countFiles(folderId: string): number;
+  /** The folder's recorded files and their bytes (the folders view). */
+  totals(folderId: string): { files: number; bytes: number };
   /**
    * Download intents (docs/conflict-rules.md, "Atomic writes"): written before a pulled file's
    * rename, removed with its index row; one left by a kill tells the scanner what that file is.
@@ -136,6 +138,9 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       `SELECT path, kind, size, mtime_ms, inode FROM file_index WHERE folder_id = ? AND path > ? ORDER BY path LIMIT ?`,
     )
     .raw();
+  const totalsOf = db.prepare<[string], { files: number; bytes: number | null }>(
+    `SELECT count(*) AS files, sum(size) AS bytes FROM file_index WHERE folder_id = ? AND kind = 'file'`,
+  );
   const countRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ?`);
   const countFileRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ? AND kind = 'file'`);
 
@@ -182,5 +187,9 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       statsPage.all(folderId, afterPath, limit).map(([path, kind, size, mtimeMs, inode]) => [path, { kind, size, mtimeMs, inode }]),
     count: (folderId) => countRows.get(folderId)?.n ?? 0,
     countFiles: (folderId) => countFileRows.get(folderId)?.n ?? 0,
+    totals: (folderId) => {
+      const row = totalsOf.get(folderId);
+      return { files: row?.files ?? 0, bytes: row?.bytes ?? 0 };
+    },
   };
 }

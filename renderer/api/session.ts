@@ -16,7 +16,7 @@ export function parseLoginFragment(hash: string): string | undefined {
 /** Reads and removes a login code from the address bar. */
 export function takeLoginCode(location: Location, history: History): string | undefined {
   const code = parseLoginFragment(location.hash);
-  if (location.hash.startsWith(LOGIN_FRAGMENT_PREFIX)) history.replaceState(null, '', `${location.pathname}${location.search}#/queue`);
+  if (location.hash.startsWith(LOGIN_FRAGMENT_PREFIX)) history.replaceState(null, '', `${location.pathname}${location.search}#/folders`);
   return code;
 }
 

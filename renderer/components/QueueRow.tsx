@@ -4,7 +4,7 @@ import { STATE_LABELS } from './Counters';
 
 export const QUEUE_ROW_HEIGHT = 60;
 
-export function QueueRow({ item, onRetry }: { item: QueueItem; onRetry(id: number): void }) {
+export function QueueRow({ item, onRetry, onWhy }: { item: QueueItem; onRetry(id: number): void; onWhy?(item: QueueItem): void }) {
   const percent = percentDone(item.bytesDone, item.bytesTotal);
   return (
     <div className={`queue-row state-${item.state}`} data-testid="queue-row" data-path={item.path} data-state={item.state} data-id={item.id}>
@@ -13,6 +13,11 @@ export function QueueRow({ item, onRetry }: { item: QueueItem; onRetry(id: numbe
           {item.path}
         </span>
         <span className={`badge badge-${item.state}`}>{STATE_LABELS[item.state]}</span>
+        {onWhy && item.state !== 'done' ? (
+          <button type="button" className="small" onClick={() => onWhy(item)} aria-label={`Why is ${item.path} not in sync?`} data-testid="why-open">
+            Why?
+          </button>
+        ) : null}
         {item.state === 'failed' ? (
           <button type="button" className="small" onClick={() => onRetry(item.id)} aria-label={`Retry ${item.path}`} data-testid="retry-item">
             Retry

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { ActivityEntry } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
+import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { formatRelative } from '../format';
 import { useActivity } from '../state/useActivity';
 
@@ -13,6 +14,7 @@ export function ActivityView() {
   const { api } = useApi();
   const { entries, error } = useActivity(api);
   const [show, setShow] = useState<Show>('all');
+  const [why, setWhy] = useState<WhyTarget>();
   const shown = show === 'all' ? entries : entries.filter((entry) => entry.kind === show);
   return (
     <div className="view activity-view">
@@ -31,14 +33,16 @@ export function ActivityView() {
       {shown.length === 0 ? <p className="muted" data-testid="activity-empty">{EMPTY[show]}</p> : null}
       <ol className="activity" aria-label="Recent activity">
         {shown.map((entry) => (
-          <ActivityRow key={entry.id} entry={entry} />
+          <ActivityRow key={entry.id} entry={entry} onWhy={setWhy} />
         ))}
       </ol>
+      {why ? <WhyPanel target={why} floating onClose={() => setWhy(undefined)} /> : null}
     </div>
   );
 }
 
-function ActivityRow({ entry }: { entry: ActivityEntry }) {
+function ActivityRow({ entry, onWhy }: { entry: ActivityEntry; onWhy(target: WhyTarget): void }) {
+  const { folderId, path } = entry;
   return (
     <li className={`activity-row kind-${entry.kind}`} data-testid="activity-row" data-kind={entry.kind}>
       <time dateTime={entry.at} title={new Date(entry.at).toLocaleString()}>
@@ -46,7 +50,14 @@ function ActivityRow({ entry }: { entry: ActivityEntry }) {
       </time>
       <span className={`badge badge-${entry.kind}`}>{entry.kind}</span>
       <span className="activity-text">
-        {entry.path ? <span className="queue-path">{entry.path}</span> : null} {entry.message}
+        {path && folderId ? (
+          <button type="button" className="link queue-path" title="Why is this path (not) in sync?" onClick={() => onWhy({ folderId, path })} data-testid="why-open">
+            {path}
+          </button>
+        ) : path ? (
+          <span className="queue-path">{path}</span>
+        ) : null}{' '}
+        {entry.message}
         {entry.folderId ? <span className="muted"> · {entry.folderId}</span> : null}
       </span>
     </li>

@@ -6,6 +6,7 @@ import { FolderProblems } from '../components/FolderProblems';
 import { MassDeleteBanner } from '../components/MassDeleteBanner';
 import { QUEUE_ROW_HEIGHT, QueueRow, QueueRowPlaceholder } from '../components/QueueRow';
 import { VirtualList } from '../components/VirtualList';
+import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatCount, formatRate, formatRelative } from '../format';
 import { useAction } from '../state/useAction';
 import { useNow } from '../state/useNow';
@@ -16,6 +17,8 @@ export function QueueView({ status }: { status: Status | undefined }) {
   const { api } = useApi();
   const [stateFilter, setStateFilter] = useState<QueueState>();
   const [folderFilter, setFolderFilter] = useState<string>();
+  const [why, setWhy] = useState<WhyTarget>();
+  const openWhy = useCallback((item: { folderId: string; path: string }) => setWhy({ folderId: item.folderId, path: item.path }), []);
   const pages = useQueuePage(api, { state: stateFilter, folderId: folderFilter });
   const action = useAction();
   const now = useNow();
@@ -118,9 +121,10 @@ export function QueueView({ status }: { status: Status | undefined }) {
         empty={pages.total === 0 ? <p className="muted">Nothing here{stateFilter ? ` in ${STATE_LABELS[stateFilter].toLowerCase()}` : ''}.</p> : null}
         renderRow={(index) => {
           const item = pages.itemAt(index);
-          return item ? <QueueRow item={item} onRetry={retryOne} /> : <QueueRowPlaceholder />;
+          return item ? <QueueRow item={item} onRetry={retryOne} onWhy={openWhy} /> : <QueueRowPlaceholder />;
         }}
       />
+      {why ? <WhyPanel target={why} floating onClose={() => setWhy(undefined)} /> : null}
     </div>
   );
 }

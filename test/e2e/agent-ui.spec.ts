@@ -37,6 +37,9 @@ const test = base.extend<{ startRig: (options?: Omit<RigOptions, 'rendererDir'>)
 async function signIn(page: Page, rig: Rig): Promise<void> {
   await page.setViewportSize({ width: 1200, height: 820 });
   await page.goto(rig.loginUrl());
+  // The first screen is the folders view; these tests work in the queue.
+  await expect(page.getByTestId('folder-card').first()).toBeVisible();
+  await page.getByTestId('nav-queue').click();
   await expect(page.getByTestId('queue-list')).toBeVisible();
   await expect(page.getByTestId('agent-state')).not.toHaveText('connecting…');
 }
@@ -352,6 +355,31 @@ test('screenshots of the queue and settings windows', async ({ page, startRig })
   mkdirSync(screenshots, { recursive: true });
   await page.screenshot({ path: path.join(screenshots, 'queue.png') });
 
+  // Issue 17: the folders view (the first screen) and the why panel. Each folder with its
+  // size, what is not in sync with its reason, and its devices; Why? on a row explains it.
+  await row(page, 'IMG_0412.jpg').getByTestId('why-open').click();
+  const panel = page.getByTestId('why-panel');
+  await expect(panel.getByTestId('why-verdict')).toHaveText('Not in sync');
+  await expect(panel.getByTestId('why-reason').first()).toHaveAttribute('data-code', 'failed');
+  await expect(panel.getByTestId('why-reason').first()).toContainText('unavailable');
+  await panel.getByTestId('why-close').click();
+  await page.getByTestId('nav-folders').click();
+  const photosCard = page.locator('[data-testid="folder-card"][data-folder="photos"]');
+  const docsCard = page.locator('[data-testid="folder-card"][data-folder="documents"]');
+  // Recorded files: the done ones and the pending drafts (recorded when queued).
+  const docsBytes = done.reduce((sum, file) => sum + Buffer.byteLength(`${file}\n`.repeat(40)), 0) + pending.length * Buffer.byteLength('draft '.repeat(200));
+  await expect(docsCard.getByTestId('folder-size')).toHaveText(`${done.length + pending.length} files · ${(docsBytes / 1000).toFixed(1)} KB`);
+  await expect(photosCard.getByTestId('folder-not-in-sync')).toHaveText('2 not in sync');
+  await expect(docsCard.getByTestId('folder-not-in-sync')).toHaveText('2 not in sync');
+  await expect(photosCard.getByTestId('folder-item')).toHaveCount(2);
+  // This device has reported itself to the server: its chip says so.
+  await expect(docsCard.locator('[data-testid="device-chip"]').first()).toContainText('(this device)');
+  // Its digest counts the drafts it has not sent (paused), reported when they were queued.
+  await expect(docsCard.locator('[data-testid="device-chip"]').first()).toContainText('2 not sent', { timeout: 15_000 });
+  await photosCard.getByTestId('why-open').first().click();
+  await expect(page.getByTestId('why-panel').getByTestId('why-reason').first()).toHaveAttribute('data-code', 'failed');
+  await page.screenshot({ path: path.join(screenshots, 'folders.png') });
+
   await page.getByTestId('nav-settings').click();
   await expect(page.getByTestId('folder-row')).toHaveCount(2);
   await expect(page.getByTestId('field-folders.1.localPath')).toHaveValue(photos);
@@ -474,3 +502,4 @@ test('Activity says when a filter has nothing to show', async ({ page, startRig 
   await expect(page.getByTestId('field-startAtLogin')).toHaveCount(0);
   await expect(page.getByTestId('start-at-login-headless')).toBeVisible();
 });
+

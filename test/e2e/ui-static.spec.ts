@@ -49,10 +49,12 @@ test.afterAll(async () => {
 async function signIn(page: Page): Promise<void> {
   await page.setViewportSize({ width: 1200, height: 820 });
   await page.goto(server.createLoginUrl());
-  await expect(page.getByTestId('queue-list')).toBeVisible();
+  await expect(page.getByTestId('folder-card').first()).toBeVisible();
   // The single-use code is gone from the address bar (and so from history).
   expect(page.url()).not.toContain('login=');
-  expect(page.url()).toBe(`${server.url}/#/queue`);
+  expect(page.url()).toBe(`${server.url}/#/folders`);
+  await page.getByTestId('nav-queue').click();
+  await expect(page.getByTestId('queue-list')).toBeVisible();
 }
 
 const failedCount = () => agent.queue.filter((item) => item.state === 'failed').length;

@@ -33,12 +33,13 @@ describe('renderer formatting', () => {
 });
 
 describe('renderer routing and session', () => {
-  it('routes by hash and falls back to the queue', () => {
+  it('routes by hash and falls back to the folders view', () => {
     expect(routeFromHash('#/settings')).toBe('settings');
     expect(routeFromHash('#/activity')).toBe('activity');
-    expect(routeFromHash('')).toBe('queue');
-    expect(routeFromHash('#/nope')).toBe('queue');
-    expect(routeFromHash('#login=abc')).toBe('queue');
+    expect(routeFromHash('')).toBe('folders');
+    expect(routeFromHash('#/nope')).toBe('folders');
+    expect(routeFromHash('#login=abc')).toBe('folders');
+    expect(routeFromHash('#/queue')).toBe('queue');
   });
 
   it('reads a login code only from a well-formed fragment', () => {

@@ -74,6 +74,8 @@ const STATE_DB = 'state.db';
 /** A tiny folder losing one or two files is not a mass delete, whatever the share. */
 const MASS_DELETE_MIN_COUNT = 3;
 const DEVICE_ID_KEY = 'device_id';
+/** How old the folders' file and byte totals may be in a status. */
+const TOTALS_MAX_AGE_MS = 2000;
 const PAUSED_KEY = 'paused';
 
 function ensureDeviceId(store: Store): string {
@@ -217,7 +219,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       coordinator: coordinatorOf(folderId),
       isApplying: (relPath) => engine?.puller.isApplying(folderId, relPath) ?? false,
       onScanned: (result) => {
-        if ((result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0) engine?.pusher.kick();
+        if ((result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0) {
+          engine?.pusher.kick();
+          // What this device has not sent yet is part of its digest.
+          reporter.schedule(folderId);
+        }
         bus.statusChanged();
       },
       onError: (error) => {
@@ -402,8 +408,20 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         // Counted only for a held folder: status goes out several times a second.
         pendingDelete: folder.state === 'paused_mass_delete' ? coordinatorOf(folder.id).pendingDelete() : null,
         counts: store.queue.countsByState(folder.id),
+        ...folderTotals(folder.id),
       };
     });
+  }
+
+  /** Files and bytes per folder, counted at most every TOTALS_MAX_AGE_MS: status goes out several times a second. */
+  const totals = new Map<string, { at: number; files: number; bytes: number }>();
+  function folderTotals(folderId: string): { files: number; bytes: number } {
+    const cached = totals.get(folderId);
+    const now = Date.now();
+    if (cached && now - cached.at < TOTALS_MAX_AGE_MS) return { files: cached.files, bytes: cached.bytes };
+    const fresh = store.index.totals(folderId);
+    totals.set(folderId, { at: now, ...fresh });
+    return fresh;
   }
 
   function status(): AgentStatus {

@@ -30,6 +30,9 @@ export interface FolderStatus {
   pendingDelete: PendingDelete | null;
   /** This folder's queue counts, so a folder filter can show its own. */
   counts?: Record<QueueState, number>;
+  /** The files recorded in the folder and their bytes (at most a few seconds old). */
+  files?: number;
+  bytes?: number;
 }
 
 export interface AgentStatus {

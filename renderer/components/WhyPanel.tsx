@@ -1,0 +1,60 @@
+import { useEffect, useState } from 'react';
+import type { PathExplanation } from '../../shared/ui-contract';
+import { useApi } from '../api/context';
+import { formatBytes } from '../format';
+
+export interface WhyTarget {
+  folderId: string;
+  path: string;
+}
+
+/** Why a path is (not) in sync: every reason the agent gives, the deciding one first. */
+export function WhyPanel({ target, onClose, floating = false }: { target: WhyTarget; onClose(): void; floating?: boolean }) {
+  const { api } = useApi();
+  const [answer, setAnswer] = useState<PathExplanation>();
+  const [problem, setProblem] = useState<string>();
+  useEffect(() => {
+    let live = true;
+    setAnswer(undefined);
+    setProblem(undefined);
+    void api.call('explainPath', { path: target.path, folderId: target.folderId }).then((result) => {
+      if (!live) return;
+      if (result.ok) setAnswer(result.value);
+      else setProblem(result.error.message);
+    });
+    return () => {
+      live = false;
+    };
+  }, [api, target.folderId, target.path]);
+  return (
+    <aside className={floating ? 'why-panel floating' : 'why-panel'} role="dialog" aria-label={`Why: ${target.path}`} data-testid="why-panel">
+      <header className="why-head">
+        <strong className="queue-path">{target.path}</strong>
+        <span className="muted">in {target.folderId}</span>
+        <button type="button" className="link" onClick={onClose} data-testid="why-close">
+          Close
+        </button>
+      </header>
+      {problem ? <p className="queue-error">{problem}</p> : null}
+      {!answer && !problem ? <p className="muted">Asking the agent…</p> : null}
+      {answer ? (
+        <>
+          <p className={answer.inSync ? 'why-verdict ok' : 'why-verdict'} data-testid="why-verdict">
+            {answer.inSync ? 'In sync' : 'Not in sync'}
+          </p>
+          <ul className="why-reasons">
+            {answer.reasons.map((reason) => (
+              <li key={`${reason.code}:${reason.message}`} data-testid="why-reason" data-code={reason.code}>
+                {reason.message}
+              </li>
+            ))}
+          </ul>
+          <p className="muted">
+            {answer.local.exists ? `On disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}` : 'Not on disk'}
+            {answer.synced ? ` · last synced ${answer.synced.revision ? `at revision ${answer.synced.revision}` : 'never'}` : ''}
+          </p>
+        </>
+      ) : null}
+    </aside>
+  );
+}

@@ -1,0 +1,119 @@
+import { useEffect, useState } from 'react';
+import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
+import { deleteOrigin } from '../../shared/pending-delete';
+import { useApi } from '../api/context';
+import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
+import { agentStateLabel, formatBytes, formatCount, formatRelative } from '../format';
+import { useNow } from '../state/useNow';
+
+/** How often the devices and the items not in sync are asked for again. */
+const REFRESH_MS = 5000;
+const SHOWN_ITEMS = 5;
+
+/** The first screen: each folder's state, size, last sync, what is not in sync and why, and its devices. */
+export function FoldersView({ status }: { status: Status | undefined }) {
+  const { api } = useApi();
+  const [devices, setDevices] = useState<FolderDevices[]>([]);
+  const [why, setWhy] = useState<WhyTarget>();
+  const now = useNow();
+  useEffect(() => {
+    let live = true;
+    const load = () =>
+      void api.call('listDevices', {}).then((result) => {
+        if (live && result.ok) setDevices(result.value);
+      });
+    load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => {
+      live = false;
+      clearInterval(timer);
+    };
+  }, [api]);
+  return (
+    <div className="view folders-view">
+      <div className="summary">
+        <span className={`state-pill state-${status?.state ?? 'unknown'}`} data-testid="agent-state">
+          {status ? agentStateLabel(status.state) : 'connecting…'}
+        </span>
+        {status?.reason ? <span className={`state-reason state-${status.state}`}>{status.reason}</span> : null}
+      </div>
+      {status && status.folders.length === 0 ? <p className="muted">No folders yet: add one in Settings.</p> : null}
+      <div className="folders-with-why">
+        <ul className="folder-cards" aria-label="Folders">
+          {status?.folders.map((folder) => (
+            <FolderCard key={folder.id} folder={folder} devices={devices.find((d) => d.folderId === folder.id)} now={now} onWhy={setWhy} />
+          ))}
+        </ul>
+        {why ? <WhyPanel target={why} onClose={() => setWhy(undefined)} /> : null}
+      </div>
+    </div>
+  );
+}
+
+function folderStateText(folder: FolderStatus): string {
+  if (folder.pendingDelete) return `waiting for you: ${formatCount(folder.pendingDelete.count)} files deleted ${deleteOrigin(folder.pendingDelete)}`;
+  if (folder.state === 'error') return `error: ${folder.error ?? 'unknown'}`;
+  return folder.state === 'ok' ? 'ok' : folder.state;
+}
+
+function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; onWhy(target: WhyTarget): void }) {
+  const { api } = useApi();
+  const counts = folder.counts;
+  const notInSync = counts ? counts.pending + counts.in_flight + counts.retry_wait + counts.failed : 0;
+  const [items, setItems] = useState<QueueItem[]>([]);
+  useEffect(() => {
+    let live = true;
+    // Failing first, then waiting to retry, then queued: the ones that need a look come first.
+    void Promise.all(
+      (['failed', 'retry_wait', 'pending', 'in_flight'] as const).map((state) => api.call('listQueue', { state, folderId: folder.id, offset: 0, limit: SHOWN_ITEMS })),
+    ).then((pages) => {
+      if (live) setItems(pages.flatMap((p) => (p.ok ? p.value.items : [])).slice(0, SHOWN_ITEMS));
+    });
+    return () => {
+      live = false;
+    };
+  }, [api, folder.id, notInSync]);
+  return (
+    <li className="folder-card" data-testid="folder-card" data-folder={folder.id}>
+      <div className="folder-card-head">
+        <strong>{folder.id}</strong>
+        <span className="muted">{folder.localPath}</span>
+        <span className={`badge folder-state-${folder.state}`} data-testid="folder-state">
+          {folderStateText(folder)}
+        </span>
+      </div>
+      <div className="folder-card-meta muted">
+        <span data-testid="folder-size">
+          {formatCount(folder.files ?? 0)} files · {formatBytes(folder.bytes ?? 0)}
+        </span>
+        <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
+        <span data-testid="folder-not-in-sync">{notInSync === 0 ? 'everything in sync' : `${formatCount(notInSync)} not in sync`}</span>
+      </div>
+      {items.length > 0 ? (
+        <ul className="folder-items" aria-label={`Not in sync in ${folder.id}`}>
+          {items.map((item) => (
+            <li key={item.id} data-testid="folder-item" data-path={item.path}>
+              <button type="button" className="link" onClick={() => onWhy({ folderId: folder.id, path: item.path })} data-testid="why-open">
+                {item.path}
+              </button>{' '}
+              <span className="muted">{item.error ? `${item.state.replace('_', ' ')}: ${item.error.message}` : item.state.replace('_', ' ')}</span>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <div className="folder-devices" aria-label={`Devices of ${folder.id}`}>
+        {devices?.error ? <span className="queue-error">Devices unknown: {devices.error}</span> : null}
+        {devices?.devices.map((device) => (
+          <span key={device.device} className={`device-chip ${device.upToDate ? 'ok' : 'behind'}`} data-testid="device-chip" data-name={device.name}>
+            {device.name}
+            {device.self ? ' (this device)' : ''}:{' '}
+            {device.behind === null ? 'not pulled yet' : device.upToDate ? 'up to date' : `${formatCount(device.behind)} behind`} · seen{' '}
+            {formatRelative(device.lastSeen, now)}
+            {device.pending > 0 ? ` · ${formatCount(device.pending)} not sent` : ''}
+            {device.failedCount > 0 ? ` · ${formatCount(device.failedCount)} failing` : ''}
+          </span>
+        ))}
+      </div>
+    </li>
+  );
+}
