@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
+import { ACCOUNTS_MIGRATION } from './accounts-schema';
 
 export type Db = Database.Database;
 
@@ -96,6 +97,8 @@ export const MIGRATIONS: readonly string[] = [
     size INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 4: users, paired devices, pairing codes, and which folders and blocks each user reaches.
+  ACCOUNTS_MIGRATION,
 ];
 
 export function migrate(db: Db): number {
