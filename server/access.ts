@@ -34,6 +34,25 @@ export class Access {
     if (principal.kind === 'device') this.accounts.claimFolder(folderId, principal.userId);
   }
 
+  /**
+   * Blocks a batch body refers to that the principal may not read. Committing a file made of
+   * them would make them readable through the folder, so content could be fetched by hash
+   * alone; the batch is refused instead. A client that asked `blocks/missing` and uploaded
+   * what it listed never meets this.
+   */
+  unreadableInBatch(principal: Principal, body: unknown): string[] {
+    if (principal.kind === 'server') return [];
+    const operations = (body as { operations?: unknown } | undefined)?.operations;
+    if (!Array.isArray(operations)) return [];
+    const hashes = operations.flatMap((op: unknown) => {
+      const blocks = (op as { blocks?: unknown } | null)?.blocks;
+      return Array.isArray(blocks) ? blocks.filter((h): h is string => typeof h === 'string') : [];
+    });
+    if (hashes.length === 0) return [];
+    const readable = this.readable(principal, hashes);
+    return [...new Set(hashes)].filter((h) => !readable.has(h));
+  }
+
   uploaded(principal: Principal, hashes: readonly string[]): void {
     if (principal.kind === 'device' && hashes.length > 0) this.accounts.recordUploads(principal.userId, hashes);
   }

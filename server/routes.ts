@@ -56,6 +56,19 @@ function existingFolder(ctx: RequestContext, deps: RouteDeps): string {
   return id;
 }
 
+/** The batch's folder, once the device may reach it and read every block the batch refers to. */
+function readableBatch(ctx: RequestContext, deps: RouteDeps): string {
+  const id = existingFolder(ctx, deps);
+  const unreadable = deps.access.unreadableInBatch(ctx.principal, ctx.body);
+  if (unreadable.length > 0) {
+    throw new FerryError('invalid_request', `${unreadable.length} block(s) were not uploaded from this account: upload them first (blocks/missing lists them)`, {
+      status: 400,
+      details: { missing: unreadable.slice(0, 1000) },
+    });
+  }
+  return id;
+}
+
 const queryOf = (ctx: RequestContext): Record<string, string> => Object.fromEntries(ctx.query);
 
 /**
@@ -176,7 +189,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       const id = existingFolder(ctx, deps);
       return { status: 200, body: deps.folders.list().find((f) => f.id === id) };
     }),
-    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, existingFolder(ctx, deps), deps), {
+    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, readableBatch(ctx, deps), deps), {
       idempotent: 'task',
       fingerprintHeaders: (ctx) => [singleOperation(ctx) ? '1' : '0'],
       legacyFingerprint: legacyBatchFingerprint,

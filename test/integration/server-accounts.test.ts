@@ -180,6 +180,14 @@ describe('isolation between users', () => {
     expect((await t.request('GET', `/v1/blocks/${secret.hash}`, { token: x.token })).status).toBe(200);
   });
 
+  it('refuses a batch that refers to blocks its account never uploaded nor reaches', async () => {
+    expect((await t.request('PUT', '/v1/folders/y-docs', { token: y.token })).status).toBe(201);
+    const res = await t.request('POST', '/v1/folders/y-docs/sync?mode=sync', { token: y.token, body: { operations: [upsert('k', 'stolen.txt', secret, null)] } });
+    expect(res.status).toBe(400);
+    expect(res.body.missing).toEqual([secret.hash]);
+    expect((await t.request('GET', `/v1/blocks/${secret.hash}`, { token: y.token })).status).toBe(404);
+  });
+
   it('tells an uploader nothing about who else holds a block, then lets it read what it uploaded', async () => {
     const put = await t.request('PUT', `/v1/blocks/${secret.hash}`, { token: y.token, raw: secret.data });
     expect(put.status).toBe(201);
@@ -197,7 +205,7 @@ describe('isolation between users', () => {
     expect((await t.request('GET', `/v1/blocks/${other.hash}`, { token: y.token })).status).toBe(404);
     const shared = await cli(['share', 'x-docs', '--with', 'yuri']);
     expect(shared.code).toBe(0);
-    expect((await t.request('GET', '/v1/folders', { token: y.token })).body.folders.map((f: { id: string }) => f.id)).toEqual(['x-docs']);
+    expect((await t.request('GET', '/v1/folders', { token: y.token })).body.folders.map((f: { id: string }) => f.id)).toEqual(['x-docs', 'y-docs']);
     expect((await t.request('GET', `/v1/blocks/${other.hash}`, { token: y.token })).status).toBe(200);
     expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: y.token })).status).toBe(200);
     const write = await t.request('POST', '/v1/folders/x-docs/sync?mode=sync', { token: y.token, body: { operations: [upsert('k', 'c.txt', other, null)] } });
