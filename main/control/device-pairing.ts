@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { PairReply } from '../../protocol';
+import { ensurePrivateDir } from '../private-files';
+import { SyncApiClient } from '../remote/client';
+import { SETTINGS_FILE, writePrivateJson } from './agent-host';
+
+/**
+ * Pairing an agent with a server that has accounts (docs/sync-api.md, "Accounts and devices"):
+ * the one-time code from `ferry server pair` is traded for this device's own token, which is
+ * kept with the saved settings (DIR/settings.json, mode 0600) and never printed or logged.
+ */
+export async function pairWithServer(options: { dataDir: string; serverUrl: string; code: string; deviceName?: string }): Promise<PairReply> {
+  // No token yet: the pairing request is the one the server takes without one.
+  const client = new SyncApiClient({ baseUrl: options.serverUrl, token: '', deviceId: 'pairing' });
+  let reply: PairReply;
+  try {
+    reply = await client.pair({ code: options.code, deviceName: deviceNameOf(options.deviceName ?? os.hostname()) });
+  } finally {
+    client.close();
+  }
+  await rememberServerToken(options.dataDir, options.serverUrl, reply.token);
+  return reply;
+}
+
+/** Saves the server and token with the agent's saved settings, keeping every other field. */
+export async function rememberServerToken(dataDir: string, serverUrl: string, token: string): Promise<void> {
+  const file = path.join(dataDir, SETTINGS_FILE);
+  let saved: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) saved = parsed as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  ensurePrivateDir(dataDir);
+  await writePrivateJson(file, { ...saved, serverUrl, token });
+}
+
+/** The server takes 1-64 printable ASCII characters. */
+function deviceNameOf(name: string): string {
+  return name.replace(/[^\x20-\x7e]/g, '_').slice(0, 64) || 'device';
+}
