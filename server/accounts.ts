@@ -24,6 +24,8 @@ export interface Accounts {
   /** Records that the device's user created the folder (the first creator owns it). */
   claimFolder(folderId: string, userId: number): void;
   /** Folders the user owns or was given; a folder nobody owns is reached only with the server token. */
+  /** Gives `userName` every folder nobody owns yet (a one-user server moving to accounts); how many. */
+  adoptUnownedFolders(userName: string): number;
   reachable(userId: number, folderId: string): boolean;
   reachableFolders(userId: number): Set<string>;
   /** Of `hashes`, those the user may read: uploaded by the user or referred to by a folder the user reaches. */
@@ -193,6 +195,13 @@ export class SqliteAccounts implements Accounts {
     this.db
       .prepare("INSERT INTO folder_access (folder_id, user_id, role) SELECT ?, ?, 'owner' WHERE NOT EXISTS (SELECT 1 FROM folder_access WHERE folder_id = ?)")
       .run(folderId, userId, folderId);
+  }
+
+  adoptUnownedFolders(userName: string): number {
+    const user = this.existingUser(userName);
+    return this.db
+      .prepare("INSERT INTO folder_access (folder_id, user_id, role) SELECT f.id, ?, 'owner' FROM folders f WHERE NOT EXISTS (SELECT 1 FROM folder_access a WHERE a.folder_id = f.id)")
+      .run(user.id).changes;
   }
 
   reachable(userId: number, folderId: string): boolean {

@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { PairReply } from '../../protocol';
 import { ensurePrivateDir } from '../private-files';
 import { SyncApiClient } from '../remote/client';
+import { SqliteAccounts, USER_NAME_PATTERN } from '../../server/accounts';
+import { openServerDb } from '../../server/storage/db';
 import { SETTINGS_FILE, writePrivateJson } from './agent-host';
 
 /**
@@ -41,4 +43,40 @@ export async function rememberServerToken(dataDir: string, serverUrl: string, to
 /** The server takes 1-64 printable ASCII characters. */
 function deviceNameOf(name: string): string {
   return name.replace(/[^\x20-\x7e]/g, '_').slice(0, 64) || 'device';
+}
+
+/**
+ * `ferry start` pairs its agent with its own embedded server: the local user gets an account
+ * (and every folder created before accounts existed), the agent a device token through the
+ * real pairing request. A device token the agent saved before is kept while it still works.
+ */
+export async function pairWithEmbeddedServer(options: { serverDir: string; serverUrl: string; dataDir: string; savedToken: unknown; userName?: string }): Promise<string> {
+  const db = openServerDb(options.serverDir);
+  try {
+    const accounts = new SqliteAccounts(db);
+    if (typeof options.savedToken === 'string') {
+      const device = accounts.deviceByToken(options.savedToken);
+      if (device && device.revokedAt === null) return options.savedToken;
+    }
+    const name = embeddedUserName(options.userName);
+    if (!accounts.user(name)) accounts.addUser(name);
+    accounts.adoptUnownedFolders(name);
+    const { code } = accounts.createPairingCode(name);
+    return (await pairWithServer({ dataDir: options.dataDir, serverUrl: options.serverUrl, code })).token;
+  } finally {
+    db.close();
+  }
+}
+
+/** The OS user's name when it makes a valid account name, else `me`. */
+function embeddedUserName(given?: string): string {
+  let name = given;
+  if (name === undefined) {
+    try {
+      name = os.userInfo().username;
+    } catch {
+      name = 'me';
+    }
+  }
+  return USER_NAME_PATTERN.test(name) ? name : 'me';
 }
