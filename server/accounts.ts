@@ -104,10 +104,24 @@ const toDevice = (row: DeviceRow): DeviceInfo => ({
 });
 
 export class SqliteAccounts implements Accounts {
+  // The statements every request runs, prepared once.
+  private readonly byTokenHash;
+  private readonly accessRow;
+  private readonly readableBlock;
+
   constructor(
     private readonly db: Db,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.byTokenHash = db.prepare<[string], DeviceRow>(`${DEVICE_SELECT} WHERE d.token_hash = ?`);
+    this.accessRow = db.prepare<[string, number]>('SELECT 1 FROM folder_access WHERE folder_id = ? AND user_id = ?');
+    this.readableBlock = db.prepare<[string, number, string, number]>(
+      `SELECT 1 FROM block_uploads WHERE hash = ? AND user_id = ?
+       UNION ALL
+       SELECT 1 FROM folder_blocks b JOIN folder_access a ON a.folder_id = b.folder_id WHERE b.hash = ? AND a.user_id = ?
+       LIMIT 1`,
+    );
+  }
 
   addUser(name: string): User {
     if (!USER_NAME_PATTERN.test(name)) {
@@ -160,7 +174,7 @@ export class SqliteAccounts implements Accounts {
   }
 
   deviceByToken(token: string): (DeviceInfo & { userId: number }) | undefined {
-    const row = this.db.prepare<[string], DeviceRow>(`${DEVICE_SELECT} WHERE d.token_hash = ?`).get(sha256(token));
+    const row = this.byTokenHash.get(sha256(token));
     if (!row) return undefined;
     const now = this.clock();
     if (row.revoked_at === null && (row.last_seen_at === null || now - row.last_seen_at >= LAST_SEEN_EVERY_MS)) {
@@ -205,7 +219,7 @@ export class SqliteAccounts implements Accounts {
   }
 
   reachable(userId: number, folderId: string): boolean {
-    return this.db.prepare('SELECT 1 FROM folder_access WHERE folder_id = ? AND user_id = ?').get(folderId, userId) !== undefined;
+    return this.accessRow.get(folderId, userId) !== undefined;
   }
 
   reachableFolders(userId: number): Set<string> {
@@ -214,13 +228,7 @@ export class SqliteAccounts implements Accounts {
 
   readableBlocks(userId: number, hashes: readonly string[]): Set<string> {
     const readable = new Set<string>();
-    const check = this.db.prepare(
-      `SELECT 1 FROM block_uploads WHERE hash = ? AND user_id = ?
-       UNION ALL
-       SELECT 1 FROM folder_blocks b JOIN folder_access a ON a.folder_id = b.folder_id WHERE b.hash = ? AND a.user_id = ?
-       LIMIT 1`,
-    );
-    for (const hash of new Set(hashes)) if (check.get(hash, userId, hash, userId) !== undefined) readable.add(hash);
+    for (const hash of new Set(hashes)) if (this.readableBlock.get(hash, userId, hash, userId) !== undefined) readable.add(hash);
     return readable;
   }
 
