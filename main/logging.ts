@@ -19,6 +19,10 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/(bearer\s+)[^\s"',;]+/gi, '$1[redacted]'],
   [/((?:token|secret|password|authorization)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi, '$1[redacted]'],
   [/([?&](?:token|access_token|syncToken)=)[^&\s"']+/gi, '$1[redacted]'],
+  // Device tokens (server/accounts.ts) wherever they appear, and pairing codes by name or flag.
+  [/\bfdt_[A-Za-z0-9_-]+/g, 'fdt_[redacted]'],
+  [/((?:pairing_?code|pairCode)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi, '$1[redacted]'],
+  [/(--pair[\s=]+)[^\s"',;]+/gi, '$1[redacted]'],
 ];
 
 export function redact(text: string): string {

@@ -7,6 +7,12 @@ export const API_ERRORS = {
   invalid_path: { status: 400, retryable: false },
   invalid_token: { status: 400, retryable: false },
   unauthorized: { status: 401, retryable: false },
+  // A device token that `ferry server revoke` signed out: pair the device again.
+  device_revoked: { status: 401, retryable: false },
+  // Pairing codes (`POST /v1/pair`): unknown, past its 10 minutes, or already traded.
+  pairing_code_invalid: { status: 400, retryable: false },
+  pairing_code_expired: { status: 410, retryable: false },
+  pairing_code_used: { status: 410, retryable: false },
   not_found: { status: 404, retryable: false },
   method_not_allowed: { status: 405, retryable: false },
   conflict: { status: 409, retryable: false },

@@ -11,3 +11,4 @@ export * from './tasks';
 export * from './changes';
 export * from './routes';
 export * from './devices';
+export * from './accounts';

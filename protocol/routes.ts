@@ -11,6 +11,7 @@ export const routes = {
   sync: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/sync`,
   task: (taskId: string) => `${API_PREFIX}/tasks/${encodeURIComponent(taskId)}`,
   changes: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/changes`,
+  pair: () => `${API_PREFIX}/pair`,
   changesWait: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/changes/wait`,
   devices: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/devices`,
   device: (folderId: string, deviceId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/devices/${encodeURIComponent(deviceId)}`,

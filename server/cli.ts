@@ -26,6 +26,9 @@ Options:
   --log-level LEVEL      error | warn | info | debug (default info), written to DIR/logs/server.log
   --verbose              also log to the console
   -h, --help             show this help
+
+Accounts (see \`ferry server pair --help\`): ferry server user add NAME | pair --user NAME |
+devices [--user NAME] [--json] | revoke DEVICE | share FOLDER --with NAME, each with --data DIR.
 `;
 
 export type ParsedServerArgs =

@@ -2,6 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { API_ERRORS, DeviceId, FerryError, HEADERS, RunLabel, TrackingId, isApiErrorCode, isFerryError } from '../protocol';
 import type { Logger } from '../main/logging';
+import type { Principal } from './auth';
 import { MAX_JSON_DEPTH, jsonNestingExceeds } from './limits';
 
 export interface RequestContext {
@@ -16,6 +17,8 @@ export interface RequestContext {
   trackingIdGiven: boolean;
   device: string;
   run: string;
+  /** Who the bearer token belongs to (server/auth.ts). */
+  principal: Principal;
   log: Logger;
   /** Aborted when the client goes away before the answer is sent. */
   signal: AbortSignal;

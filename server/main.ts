@@ -6,10 +6,14 @@ import path from 'node:path';
 import { FerryError } from '../protocol';
 import { createLogger, type Logger } from '../main/logging';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
+import { Access } from './access';
+import { SqliteAccounts } from './accounts';
+import { pairingRoute } from './account-routes';
+import { FailureLimiter, authenticate, type Principal } from './auth';
 import { ChangesFeed } from './changes';
 import { DeviceReports } from './device-reports';
 import { FolderStore } from './folders';
-import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
+import { correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
@@ -142,7 +146,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   maintain();
 
-  const routes = buildRoutes({ blocks, folders, feed, tasks, reports, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
+  const accounts = new SqliteAccounts(db, clock);
+  // The one request made without a bearer token: a device trading its pairing code.
+  const openRoutes = [pairingRoute(accounts, new FailureLimiter(clock))];
+  const access = new Access(accounts);
+  const routes = [...openRoutes, ...buildRoutes({ blocks, folders, feed, tasks, reports, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
   const serverToken = token;
 
   const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
@@ -174,12 +182,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     try {
       const target = parseRequestTarget(req.url);
       pathname = target.pathname;
-      if (!checkBearer(req.headers.authorization, serverToken)) {
-        throw new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
-      }
+      const open = openRoutes.some((r) => r.pattern.test(target.pathname));
+      const principal: Principal = open ? { kind: 'anonymous' } : authenticate(req, serverToken, accounts);
       const headers = correlationHeaders(req);
       reply.trackingId = headers.trackingId;
-      rlog = log.child({ device: headers.device, run: headers.run, trackingId: headers.trackingId });
+      rlog = log.child({ device: headers.device, run: headers.run, trackingId: headers.trackingId, ...(principal.kind === 'device' ? { user: principal.user } : {}) });
       const found = findRoute(routes, req.method ?? 'GET', target.pathname);
       if (found === null) throw new FerryError('not_found', 'No such endpoint', { status: 404 });
       if (found === 'method_not_allowed') throw new FerryError('method_not_allowed', 'Method not allowed on this endpoint', { status: 405 });
@@ -192,6 +199,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         query: target.query,
         params: found.params,
         ...headers,
+        principal,
         log: rlog,
         signal: abort.signal,
         readBody,

@@ -24,6 +24,7 @@ import {
   type PutBlocksReply,
   type WaitReply,
 } from '../protocol';
+import type { Access } from './access';
 import { legacyBatchFingerprint, singleOperation, submitBatch, type BatchDeps } from './batches';
 import type { ChangesFeed } from './changes';
 import type { DeviceReports } from './device-reports';
@@ -40,6 +41,8 @@ export interface RouteDeps extends BatchDeps {
   feed: ChangesFeed;
   tasks: TaskStore;
   reports: DeviceReports;
+  /** What the asking device may reach: others' folders and blocks look absent. */
+  access: Access;
   /** Runs the periodic clean-up when it is due (cheap otherwise). */
   maintain: () => void;
 }
@@ -54,7 +57,20 @@ function blockHash(ctx: RequestContext): string {
 
 function existingFolder(ctx: RequestContext, deps: RouteDeps): string {
   const id = parseInput(FolderId, ctx.params.folderId, 'folder id');
-  if (!deps.folders.get(id)) throw notFound(`Folder '${id}'`);
+  if (!deps.folders.get(id) || !deps.access.reaches(ctx.principal, id)) throw notFound(`Folder '${id}'`);
+  return id;
+}
+
+/** The batch's folder, once the device may reach it and read every block the batch refers to. */
+function readableBatch(ctx: RequestContext, deps: RouteDeps): string {
+  const id = existingFolder(ctx, deps);
+  const unreadable = deps.access.unreadableInBatch(ctx.principal, ctx.body);
+  if (unreadable.length > 0) {
+    throw new FerryError('invalid_request', `${unreadable.length} block(s) were not uploaded from this account: upload them first (blocks/missing lists them)`, {
+      status: 400,
+      details: { missing: unreadable.slice(0, 1000) },
+    });
+  }
   return id;
 }
 
@@ -79,7 +95,10 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       'json',
       async (ctx) => {
         const { hashes } = parseInput(MissingBlocksRequest, ctx.body, 'request');
-        const body: MissingBlocksReply = { missing: await deps.blocks.missing(hashes) };
+        // A block the device may not read is reported missing: its existence is not revealed.
+        const absent = new Set(await deps.blocks.missing(hashes));
+        const readable = deps.access.readable(ctx.principal, hashes);
+        const body: MissingBlocksReply = { missing: [...new Set(hashes)].filter((h) => absent.has(h) || !readable.has(h)) };
         return { status: 200, body };
       },
       { maxBodyBytes: HASH_LIST_BODY_BYTES },
@@ -93,8 +112,12 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       if (Number.isFinite(declared) && declared > BLOCK_SIZE) {
         throw new FerryError('payload_too_large', `A block holds at most ${BLOCK_SIZE} bytes`, { status: 413 });
       }
-      const { size, stored } = await deps.blocks.write(hash, ctx.req.iterator({ destroyOnReturn: false }));
-      const body: PutBlockReply = { hash, size, stored };
+      const known = deps.access.readable(ctx.principal, [hash]).has(hash);
+      const written = await deps.blocks.write(hash, ctx.req.iterator({ destroyOnReturn: false }));
+      deps.access.uploaded(ctx.principal, [hash]);
+      // Stored once for everyone; to a device that could not read it before, it is new.
+      const stored = written.stored || !known;
+      const body: PutBlockReply = { hash, size: written.size, stored };
       return { status: stored ? 201 : 200, body };
     }),
     // Many small blocks in one framed body; all are verified before any is stored.
@@ -107,7 +130,10 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         if (actual !== hash) throw new FerryError('hash_mismatch', `Block content hashes to ${actual}, not ${hash}`, { status: 422, details: { hash } });
       }
       const frames = decoded.frames as Array<{ hash: string; data: Buffer }>;
-      const stored = await deps.blocks.writeVerified(frames);
+      const known = deps.access.readable(ctx.principal, frames.map((f) => f.hash));
+      const written = await deps.blocks.writeVerified(frames);
+      deps.access.uploaded(ctx.principal, frames.map((f) => f.hash));
+      const stored = written.map((s, i) => s || !known.has(frames[i]?.hash ?? ''));
       const seen = new Set<string>();
       const body: PutBlocksReply = { blocks: [] };
       frames.forEach(({ hash, data }, i) => {
@@ -124,8 +150,9 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       'json',
       async (ctx) => {
         const { hashes } = parseInput(FetchBlocksRequest, ctx.body, 'request');
+        const readable = deps.access.readable(ctx.principal, hashes);
         const found = deps.blocks.readMany(hashes, MAX_BLOCK_BATCH_BYTES);
-        const payload = encodeBlockFrames(found.map((data, i) => ({ hash: hashes[i] as string, data })));
+        const payload = encodeBlockFrames(found.map((data, i) => ({ hash: hashes[i] as string, data: readable.has(hashes[i] as string) ? data : null })));
         ctx.res.writeHead(200, { 'content-type': BLOCK_FRAMES_TYPE, 'content-length': payload.length, 'cache-control': 'no-store', 'x-tracking-id': ctx.trackingId });
         ctx.res.end(payload);
         return null;
@@ -133,7 +160,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       { maxBodyBytes: HASH_LIST_BODY_BYTES },
     ),
     route('GET', '/v1/blocks/{hash}', 'none', async (ctx) => {
-      const block = await deps.blocks.open(blockHash(ctx));
+      const hash = blockHash(ctx);
+      const block = deps.access.readable(ctx.principal, [hash]).has(hash) ? await deps.blocks.open(hash) : null;
       if (!block) throw notFound('Block');
       ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': block.size, 'x-tracking-id': ctx.trackingId });
       await new Promise<void>((resolve, reject) => {
@@ -143,8 +171,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       });
       return null;
     }),
-    route('GET', '/v1/folders', 'none', async () => {
-      const body: ListFoldersReply = { folders: deps.folders.list() };
+    route('GET', '/v1/folders', 'none', async (ctx) => {
+      const body: ListFoldersReply = { folders: deps.access.visible(ctx.principal, deps.folders.list()) };
       return { status: 200, body };
     }),
     route(
@@ -154,7 +182,10 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       async (ctx) => {
         const id = parseInput(FolderId, ctx.params.folderId, 'folder id');
         const request = parseInput(CreateFolderRequest, ctx.body ?? {}, 'folder');
+        // Folder ids are server-wide: one taken by a folder this device does not reach is 404.
+        if (deps.folders.get(id) && !deps.access.reaches(ctx.principal, id)) throw notFound(`Folder '${id}'`);
         const { folder, created } = deps.folders.create(id, request.label ?? null);
+        if (created) deps.access.created(ctx.principal, id);
         if (created) ctx.log.info('folder created', { folderId: id });
         return { status: created ? 201 : 200, body: folder };
       },
@@ -165,7 +196,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       const id = existingFolder(ctx, deps);
       return { status: 200, body: deps.folders.list().find((f) => f.id === id) };
     }),
-    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, existingFolder(ctx, deps), deps), {
+    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, readableBatch(ctx, deps), deps), {
       idempotent: 'task',
       fingerprintHeaders: (ctx) => [singleOperation(ctx) ? '1' : '0'],
       legacyFingerprint: legacyBatchFingerprint,
@@ -173,7 +204,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     route('GET', '/v1/tasks/{taskId}', 'none', async (ctx) => {
       const id = parseInput(TaskId, ctx.params.taskId, 'task id');
       const row = deps.tasks.byId(id);
-      if (!row) throw notFound('Task');
+      if (!row || !deps.access.reaches(ctx.principal, row.folder_id)) throw notFound('Task');
       return { status: 200, body: deps.tasks.toWire(row) };
     }),
     route('GET', '/v1/folders/{folderId}/changes', 'none', async (ctx) => {

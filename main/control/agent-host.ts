@@ -42,9 +42,13 @@ export interface Host {
 
 /** Settings the UI changed, kept for the next start (mode 0600: it holds the server token). */
 export async function saveSettingsFile(dataDir: string, settings: Settings): Promise<void> {
-  const file = path.join(dataDir, SETTINGS_FILE);
+  await writePrivateJson(path.join(dataDir, SETTINGS_FILE), settings);
+}
+
+/** Replaces `file` with `value` as JSON, mode 0600, atomically (write, then rename). */
+export async function writePrivateJson(file: string, value: unknown): Promise<void> {
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, JSON.stringify(settings, null, 2) + '\n', { mode: 0o600 });
+  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, file);
 }

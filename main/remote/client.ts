@@ -23,6 +23,8 @@ import {
   ListFoldersReply,
   MAX_MISSING_HASHES,
   MissingBlocksReply,
+  PairReply,
+  type PairRequest,
   PutBlockReply,
   PutBlocksReply,
   Task,
@@ -303,6 +305,14 @@ export class SyncApiClient {
   }
 
   /** A cheap authenticated request: resolves when the server is reachable and accepts the token. */
+  /**
+   * `POST /v1/pair`: trades a one-time pairing code for this device's own token (the one
+   * request that needs no token; a client made for it may be given an empty one).
+   */
+  async pair(request: PairRequest, options: CallOptions = {}): Promise<PairReply> {
+    return this.json(PairReply, { ...options, method: 'POST', url: this.url(routes.pair()), json: request });
+  }
+
   async probe(options: CallOptions = {}): Promise<void> {
     await this.listFolders(options);
   }
@@ -326,7 +336,7 @@ export class SyncApiClient {
 
   private async send(spec: RequestSpec): Promise<RawResponse> {
     const headers: Record<string, string> = {
-      authorization: `Bearer ${this.options.token}`,
+      ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}),
       [HEADERS.device]: this.options.deviceId,
       [HEADERS.run]: spec.run ?? this.runHeader,
       [HEADERS.trackingId]: spec.trackingId ?? randomUUID(),

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
+import { ACCOUNTS_MIGRATION } from './accounts-schema';
 
 export type Db = Database.Database;
 
@@ -96,7 +97,9 @@ export const MIGRATIONS: readonly string[] = [
     size INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  // 4: each device's digest of each folder it syncs (docs/sync-api.md, "Devices"): the
+  // 4: users, paired devices, pairing codes, and which folders and blocks each user reaches.
+  ACCOUNTS_MIGRATION,
+  // 5: each device's digest of each folder it syncs (docs/sync-api.md, "Devices"): the
   // position it applied (a feed seq; NULL before its first pull), what it has not sent, and
   // its failing paths. One row per folder and device, replaced at every report.
   `

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionWatch, linkProblemOf, observeRemote, type Link } from '../../main/engine/agent/connection';
+import { ConnectionWatch, REVOKED_REASON, linkProblemOf, observeRemote, type Link } from '../../main/engine/agent/connection';
 import { agentStateOf, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
 import { FerryError } from '../../protocol/errors';
 
@@ -49,6 +49,12 @@ describe('ConnectionWatch', () => {
     w.failed(new FerryError('not_found', 'no such folder', { status: 404 }));
     expect(w.current).toEqual({ state: 'online' });
     expect(changes.map((c) => c.state)).toEqual(['auth_failed', 'offline', 'online']);
+  });
+
+  it('says a revoked device was signed out and must be paired again', () => {
+    const problem = linkProblemOf(new FerryError('device_revoked', 'signed out', { status: 401 }));
+    expect(problem).toEqual({ state: 'auth_failed', reason: REVOKED_REASON });
+    expect(REVOKED_REASON).toMatch(/signed out.*pair it again/);
   });
 
   it('a 5xx says nothing about the link', () => {

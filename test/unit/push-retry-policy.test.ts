@@ -29,6 +29,11 @@ describe('push retry policy', () => {
     expect(classify(wrapped).action).toBe('offline');
   });
 
+  it('holds items on a refused token (wrong or revoked) instead of failing them', () => {
+    expect(classify(http(401, 'unauthorized'))).toMatchObject({ action: 'offline', code: 'unauthorized' });
+    expect(classify(http(401, 'device_revoked'))).toMatchObject({ action: 'offline', code: 'device_revoked' });
+  });
+
   it('carries Retry-After, which wins over the backoff formula', () => {
     const v = classify(http(429, 'rate_limited', 7));
     expect(v).toMatchObject({ action: 'retry', retryAfterMs: 7000 });

@@ -7,6 +7,7 @@ import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from '.
 import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
 import { resolveToken } from '../token-source';
+import { pairWithServer } from '../device-pairing';
 
 /** The environment variable `ferry agent` reads its Sync API token from. */
 export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
@@ -16,6 +17,7 @@ const options = {
   server: { type: 'string' },
   token: { type: 'string' },
   'token-file': { type: 'string' },
+  pair: { type: 'string' },
   folder: { type: 'string', multiple: true },
   config: { type: 'string' },
   'control-port': { type: 'string' },
@@ -36,6 +38,7 @@ export const definition = {
     ['--server URL', 'the Sync API server, e.g. http://127.0.0.1:8080'],
     ['--token-file FILE', `read the Sync API token from FILE (or set $${AGENT_TOKEN_ENV}, or "token" in --config; never logged)`],
     ['--token T', 'the token itself: every local user sees it in ps (a warning says so)'],
+    ['--pair CODE', 'trade a pairing code from `ferry server pair` for this device\'s own token, kept in DIR/settings.json (0600); later starts need neither'],
     ['--folder LOCAL[=REMOTE_ID]', 'a folder to sync; repeat for several; the remote id defaults to the folder name'],
     ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
     ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default: the one this DIR used last, so a tab or bookmark keeps working; 0: any free port)'],
@@ -49,6 +52,7 @@ export const definition = {
   examples: [
     'ferry agent --data ~/.ferry --server http://127.0.0.1:8080 --token-file server-data/token --folder ~/Documents=docs',
     'ferry agent --data ~/.ferry --config ferry.json --control-port 7777',
+    'ferry agent --data ~/.ferry --server https://ferry.example.org --pair 7QKM-2D9X-PV4H-0BWE --folder ~/Documents=docs',
   ],
 } satisfies CommandDefinition<typeof options>;
 
@@ -87,16 +91,27 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   }
   const dataDir = path.resolve(values.data);
   try {
-    const { token, warnings } = resolveToken({
+    const resolved = resolveToken({
       flag: values.token as string | undefined,
       file: values['token-file'] as string | undefined,
       env: { name: AGENT_TOKEN_ENV, value: process.env[AGENT_TOKEN_ENV] },
       command: 'ferry agent',
     });
-    for (const warning of warnings) io.err(warning);
+    for (const warning of resolved.warnings) io.err(warning);
+    const saved = readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings');
+    const config = typeof values.config === 'string' ? readSettingsFile(path.resolve(values.config), '--config') : undefined;
+    let token = resolved.token;
+    if (typeof values.pair === 'string') {
+      if (token !== undefined) return usageError(definition, io, `--pair gives this device its own token: leave out --token, --token-file and $${AGENT_TOKEN_ENV}`).code;
+      const serverUrl = [values.server, config?.serverUrl, saved.serverUrl].find((u): u is string => typeof u === 'string' && u !== '');
+      if (serverUrl === undefined) return usageError(definition, io, '--pair needs --server URL').code;
+      const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
+      io.out(`Paired with ${serverUrl} as a device of ${paired.user} (device ${paired.deviceId}); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);
+      token = paired.token;
+    }
     const settings = resolveSettings([
-      { source: `${SETTINGS_FILE} in --data`, values: readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings') },
-      ...(typeof values.config === 'string' ? [{ source: '--config', values: readSettingsFile(path.resolve(values.config), '--config') }] : []),
+      { source: `${SETTINGS_FILE} in --data`, values: saved },
+      ...(config ? [{ source: '--config', values: config }] : []),
       { source: 'flags', values: flagSettings(values, process.cwd(), token) },
     ]);
     const host = await startHost({

@@ -3,6 +3,7 @@ import { isFerryError } from '../../../protocol';
 import { configureLogging, createLogger } from '../../logging';
 import { makeDataDirPrivate } from '../../private-files';
 import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
+import { ACCOUNT_COMMANDS, runAccountsCommand } from '../../../server/accounts-cli';
 import { startServer } from '../../../server/main';
 
 /**
@@ -10,6 +11,8 @@ import { startServer } from '../../../server/main';
  * Prints the base URL on one line, then where the generated token is kept.
  */
 export async function runServerCommand(argv: string[]): Promise<number> {
+  // `ferry server user|pair|devices|revoke|share …` manage accounts in the data directory.
+  if (argv[0] !== undefined && ACCOUNT_COMMANDS.has(argv[0])) return runAccountsCommand(argv);
   let parsed;
   try {
     parsed = parseServerArgs(argv);

@@ -5,6 +5,7 @@ import { isFerryError } from '../../../protocol/errors';
 import { startServer } from '../../../server/main';
 import { LOG_LEVELS, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings } from '../agent-settings';
+import { pairWithEmbeddedServer } from '../device-pairing';
 import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
 import { EXIT_FAILURE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -64,6 +65,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 
   const server = await startServer({ dataDir: serverDir, port, host: '127.0.0.1' });
   try {
+    // The agent syncs as a paired device of the local user, like any other device would.
+    const token = await pairWithEmbeddedServer({ serverDir, serverUrl: server.url, dataDir, savedToken: readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings').token });
     const saved = readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings');
     const settings = resolveSettings([
       { source: 'saved settings', values: saved },
@@ -72,7 +75,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
         source: 'embedded server',
         values: {
           serverUrl: server.url,
-          token: server.token,
+          token,
           ...(values.folder || !Array.isArray(saved.folders) || saved.folders.length === 0 ? { folders: [folder] } : {}),
         },
       },

@@ -10,10 +10,14 @@ import { classify } from '../push/retry-policy';
  */
 export type Link = { state: 'online' } | { state: 'offline' | 'auth_failed'; reason: string };
 
+/** What the user reads when the server signed this device out (`ferry server revoke`). */
+export const REVOKED_REASON = 'This device was signed out of the sync server; pair it again (Connect with a pairing code in Settings, or ferry agent --pair CODE)';
+
 /** What a failed request says about the link; null when it says nothing (a bad path, a 409…). */
 export function linkProblemOf(error: unknown): Exclude<Link, { state: 'online' }> | null {
   const e = asFerryError(error);
   if (e.code === 'aborted') return null;
+  if (e.code === 'device_revoked') return { state: 'auth_failed', reason: REVOKED_REASON };
   if (e.status === 401 || e.code === 'unauthorized') {
     return { state: 'auth_failed', reason: `The sync server refused the token (${e.code}): correct it in Settings` };
   }

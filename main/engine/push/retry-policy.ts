@@ -52,6 +52,9 @@ export function classify(error: unknown): Verdict {
   if (top === 'offline' || codes.some((c) => OFFLINE_ERRNOS.has(c))) return { action: 'offline', code: 'offline', message };
   if (isFerryError(error)) {
     const status = error.status;
+    // A refused token (wrong, or the device was revoked) is no fault of the item: it waits,
+    // like offline, until the link is back with a working token, and keeps its place.
+    if (status === 401) return { action: 'offline', code: error.code, message };
     const retryAfterMs = error.retryAfterSeconds !== undefined ? Math.max(0, error.retryAfterSeconds * 1000) : undefined;
     const retry = (): Verdict => ({ action: 'retry', code: error.code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
     // Local verdicts (the file changed, or cannot be read) are never retried in place.

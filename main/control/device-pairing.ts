@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { PairReply } from '../../protocol';
+import { ensurePrivateDir } from '../private-files';
+import { SyncApiClient } from '../remote/client';
+import { SqliteAccounts, USER_NAME_PATTERN } from '../../server/accounts';
+import { openServerDb } from '../../server/storage/db';
+import { SETTINGS_FILE, writePrivateJson } from './agent-host';
+
+/**
+ * Pairing an agent with a server that has accounts (docs/sync-api.md, "Accounts and devices"):
+ * the one-time code from `ferry server pair` is traded for this device's own token, which is
+ * kept with the saved settings (DIR/settings.json, mode 0600) and never printed or logged.
+ */
+export async function pairWithServer(options: { dataDir: string; serverUrl: string; code: string; deviceName?: string }): Promise<PairReply> {
+  // No token yet: the pairing request is the one the server takes without one.
+  const client = new SyncApiClient({ baseUrl: options.serverUrl, token: '', deviceId: 'pairing' });
+  let reply: PairReply;
+  try {
+    reply = await client.pair({ code: options.code, deviceName: deviceNameOf(options.deviceName ?? os.hostname()) });
+  } finally {
+    client.close();
+  }
+  await rememberServerToken(options.dataDir, options.serverUrl, reply.token);
+  return reply;
+}
+
+/** Saves the server and token with the agent's saved settings, keeping every other field. */
+export async function rememberServerToken(dataDir: string, serverUrl: string, token: string): Promise<void> {
+  const file = path.join(dataDir, SETTINGS_FILE);
+  let saved: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) saved = parsed as Record<string, unknown>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  ensurePrivateDir(dataDir);
+  await writePrivateJson(file, { ...saved, serverUrl, token });
+}
+
+/** The server takes 1-64 printable ASCII characters. */
+function deviceNameOf(name: string): string {
+  return name.replace(/[^\x20-\x7e]/g, '_').slice(0, 64) || 'device';
+}
+
+/**
+ * `ferry start` pairs its agent with its own embedded server: the local user gets an account
+ * (and every folder created before accounts existed), the agent a device token through the
+ * real pairing request. A device token the agent saved before is kept while it still works.
+ */
+export async function pairWithEmbeddedServer(options: { serverDir: string; serverUrl: string; dataDir: string; savedToken: unknown; userName?: string }): Promise<string> {
+  const db = openServerDb(options.serverDir);
+  try {
+    const accounts = new SqliteAccounts(db);
+    if (typeof options.savedToken === 'string') {
+      const device = accounts.deviceByToken(options.savedToken);
+      if (device && device.revokedAt === null) return options.savedToken;
+    }
+    const name = embeddedUserName(options.userName);
+    if (!accounts.user(name)) accounts.addUser(name);
+    accounts.adoptUnownedFolders(name);
+    const { code } = accounts.createPairingCode(name);
+    return (await pairWithServer({ dataDir: options.dataDir, serverUrl: options.serverUrl, code })).token;
+  } finally {
+    db.close();
+  }
+}
+
+/** The OS user's name when it makes a valid account name, else `me`. */
+function embeddedUserName(given?: string): string {
+  let name = given;
+  if (name === undefined) {
+    try {
+      name = os.userInfo().username;
+    } catch {
+      name = 'me';
+    }
+  }
+  return USER_NAME_PATTERN.test(name) ? name : 'me';
+}

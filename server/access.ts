@@ -1,0 +1,59 @@
+import type { Accounts } from './accounts';
+import type { Principal } from './auth';
+
+/**
+ * What a principal may reach (docs/sync-api.md, "Accounts and devices"). The server token
+ * reaches everything, as before accounts existed; a device reaches its user's folders, and
+ * the blocks its user uploaded or a folder it reaches refers to. Whatever it may not reach
+ * looks absent (404, or missing), never forbidden, so names and contents do not leak.
+ */
+export class Access {
+  constructor(private readonly accounts: Accounts) {}
+
+  reaches(principal: Principal, folderId: string): boolean {
+    if (principal.kind === 'server') return true;
+    return principal.kind === 'device' && this.accounts.reachable(principal.userId, folderId);
+  }
+
+  visible<T extends { id: string }>(principal: Principal, folders: T[]): T[] {
+    if (principal.kind === 'server') return folders;
+    if (principal.kind !== 'device') return [];
+    const reachable = this.accounts.reachableFolders(principal.userId);
+    return folders.filter((f) => reachable.has(f.id));
+  }
+
+  /** Of `hashes`, the ones the principal may read (or know to exist). */
+  readable(principal: Principal, hashes: readonly string[]): ReadonlySet<string> {
+    if (principal.kind === 'server') return new Set(hashes);
+    if (principal.kind !== 'device') return new Set();
+    return this.accounts.readableBlocks(principal.userId, hashes);
+  }
+
+  /** A folder this request created belongs to the device's user. */
+  created(principal: Principal, folderId: string): void {
+    if (principal.kind === 'device') this.accounts.claimFolder(folderId, principal.userId);
+  }
+
+  /**
+   * Blocks a batch body refers to that the principal may not read. Committing a file made of
+   * them would make them readable through the folder, so content could be fetched by hash
+   * alone; the batch is refused instead. A client that asked `blocks/missing` and uploaded
+   * what it listed never meets this.
+   */
+  unreadableInBatch(principal: Principal, body: unknown): string[] {
+    if (principal.kind === 'server') return [];
+    const operations = (body as { operations?: unknown } | undefined)?.operations;
+    if (!Array.isArray(operations)) return [];
+    const hashes = operations.flatMap((op: unknown) => {
+      const blocks = (op as { blocks?: unknown } | null)?.blocks;
+      return Array.isArray(blocks) ? blocks.filter((h): h is string => typeof h === 'string') : [];
+    });
+    if (hashes.length === 0) return [];
+    const readable = this.readable(principal, hashes);
+    return [...new Set(hashes)].filter((h) => !readable.has(h));
+  }
+
+  uploaded(principal: Principal, hashes: readonly string[]): void {
+    if (principal.kind === 'device' && hashes.length > 0) this.accounts.recordUploads(principal.userId, hashes);
+  }
+}

@@ -1,0 +1,143 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { isFerryError } from '../protocol';
+import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
+import { SqliteAccounts, type Accounts, type DeviceInfo } from './accounts';
+import { openServerDb } from './storage/db';
+
+export const ACCOUNTS_USAGE = `Usage: ferry server <command> --data DIR [options]
+
+Manages the users and devices of a server's data directory (the server may be running).
+
+Commands:
+  user add NAME                  add a user
+  pair --user NAME               print a one-time pairing code for a new device of NAME
+                                 (valid 10 minutes; trade it with: ferry agent --pair CODE)
+  devices [--user NAME] [--json] list paired devices
+  revoke DEVICE                  sign a device out: its next request is refused
+  share FOLDER --with NAME       let NAME's devices sync FOLDER too
+
+Options:
+  --data DIR                     the server's data directory [required]
+  -h, --help                     show this help
+`;
+
+/** The `ferry server` words that manage accounts instead of running the server. */
+export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['user', 'pair', 'devices', 'revoke', 'share']);
+
+interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  now?: () => number;
+}
+
+const defaultIo: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+class UsageError extends Error {}
+
+/** Runs one account command; 0 done, 1 refused (no such user…), 2 usage error. */
+export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Promise<number> {
+  let values: { data?: string; user?: string; with?: string; json?: boolean; help?: boolean };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        data: { type: 'string' },
+        user: { type: 'string' },
+        with: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    io.err(`ferry server: ${(error as Error).message}\n\n${ACCOUNTS_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(ACCOUNTS_USAGE);
+    return 0;
+  }
+  if (!values.data) {
+    io.err(`ferry server: --data DIR is required\n\n${ACCOUNTS_USAGE}`);
+    return 2;
+  }
+  const dataDir = path.resolve(values.data);
+  ensurePrivateDir(dataDir);
+  const db = openServerDb(dataDir);
+  restrictFilesIn(dataDir);
+  try {
+    return run(new SqliteAccounts(db, io.now), positionals, values, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`ferry server: ${error.message}\n\n${ACCOUNTS_USAGE}`);
+      return 2;
+    }
+    if (isFerryError(error)) {
+      io.err(`ferry server: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    db.close();
+  }
+}
+
+function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io): number {
+  const [command, ...rest] = words;
+  const only = (n: number, what: string): string[] => {
+    if (rest.length !== n) throw new UsageError(`${command} takes ${what}`);
+    return rest;
+  };
+  switch (command) {
+    case 'user': {
+      const [verb, name] = only(2, 'add NAME');
+      if (verb !== 'add') throw new UsageError(`unknown: user ${verb ?? ''}`);
+      const user = accounts.addUser(name as string);
+      io.out(`Added user ${user.name}\n`);
+      return 0;
+    }
+    case 'pair': {
+      only(0, '--user NAME');
+      if (!values.user) throw new UsageError('pair needs --user NAME');
+      const { code, expiresAt } = accounts.createPairingCode(values.user);
+      io.out(`Pairing code for ${values.user}: ${code}\nValid until ${new Date(expiresAt).toISOString()}, once. On the device: ferry agent --server URL --pair ${code} …\n`);
+      return 0;
+    }
+    case 'devices': {
+      only(0, 'no words (--user NAME and --json are options)');
+      const devices = accounts.devices(values.user);
+      io.out(values.json ? `${JSON.stringify(devices.map(deviceJson), null, 2)}\n` : deviceTable(devices));
+      return 0;
+    }
+    case 'revoke': {
+      const [id] = only(1, 'DEVICE (an id from `ferry server devices`)');
+      io.out(accounts.revoke(id as string) ? `Revoked device ${id}: its next request is refused\n` : `Device ${id} was revoked already\n`);
+      return 0;
+    }
+    case 'share': {
+      const [folder] = only(1, 'FOLDER --with NAME');
+      if (!values.with) throw new UsageError('share needs --with NAME');
+      io.out(accounts.share(folder as string, values.with) ? `Shared ${folder} with ${values.with}\n` : `${values.with} already reaches ${folder}\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command '${command ?? ''}'`);
+  }
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function deviceJson(d: DeviceInfo): Record<string, unknown> {
+  return { id: d.id, name: d.name, user: d.user, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };
+}
+
+function deviceTable(devices: DeviceInfo[]): string {
+  if (devices.length === 0) return 'No paired devices\n';
+  const rows = devices.map((d) => [d.id, d.user, d.name, iso(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${iso(d.revokedAt)}` : `last seen ${iso(d.lastSeenAt) ?? 'never'}`]);
+  const header = ['DEVICE', 'USER', 'NAME', 'PAIRED', 'STATE'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
+}

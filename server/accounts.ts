@@ -1,0 +1,241 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { FerryError } from '../protocol';
+import type { Db } from './storage/db';
+
+/**
+ * Users, paired devices, pairing codes and who reaches what (docs/sync-api.md, "Accounts and
+ * devices"). The rest of the server sees only the `Accounts` interface, so the SQLite tables
+ * behind it can move to another database without touching the routes.
+ */
+export interface Accounts {
+  addUser(name: string): User;
+  user(name: string): User | undefined;
+  /** A one-time pairing code for `user`, valid PAIRING_CODE_TTL_MS; only its hash is kept. */
+  createPairingCode(userName: string): { code: string; expiresAt: number };
+  /** Trades a pairing code for a new device and its token (returned this once). */
+  redeemPairingCode(code: string, deviceName: string): { device: DeviceInfo; token: string };
+  /** The device a bearer token belongs to (revoked ones too), or undefined. */
+  deviceByToken(token: string): (DeviceInfo & { userId: number }) | undefined;
+  devices(userName?: string): DeviceInfo[];
+  /** Signs a device out; false when it was already revoked. */
+  revoke(deviceId: string): boolean;
+  /** Lets `userName` reach `folderId`; false when it already could. */
+  share(folderId: string, userName: string): boolean;
+  /** Records that the device's user created the folder (the first creator owns it). */
+  claimFolder(folderId: string, userId: number): void;
+  /** Folders the user owns or was given; a folder nobody owns is reached only with the server token. */
+  /** Gives `userName` every folder nobody owns yet (a one-user server moving to accounts); how many. */
+  adoptUnownedFolders(userName: string): number;
+  reachable(userId: number, folderId: string): boolean;
+  reachableFolders(userId: number): Set<string>;
+  /** Of `hashes`, those the user may read: uploaded by the user or referred to by a folder the user reaches. */
+  readableBlocks(userId: number, hashes: readonly string[]): Set<string>;
+  recordUploads(userId: number, hashes: readonly string[]): void;
+}
+
+export interface User {
+  id: number;
+  name: string;
+  createdAt: number;
+}
+
+export interface DeviceInfo {
+  id: string;
+  name: string;
+  user: string;
+  createdAt: number;
+  lastSeenAt: number | null;
+  revokedAt: number | null;
+}
+
+export const PAIRING_CODE_TTL_MS = 10 * 60 * 1000;
+/** Device tokens carry this prefix, so the log redaction finds them wherever they are written. */
+export const DEVICE_TOKEN_PREFIX = 'fdt_';
+export const USER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** How often a device's last-seen time is written (not on every request). */
+const LAST_SEEN_EVERY_MS = 60 * 1000;
+
+/** Crockford base32 without I, L, O, U: a code read aloud or typed survives 0/O and 1/l mix-ups. */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** 16 characters (80 bits) in groups of four: XXXX-XXXX-XXXX-XXXX. */
+function newPairingCode(): string {
+  const bytes = randomBytes(16);
+  let code = '';
+  for (let i = 0; i < 16; i++) {
+    code += CODE_ALPHABET[(bytes[i] as number) % 32];
+    if (i % 4 === 3 && i < 15) code += '-';
+  }
+  return code;
+}
+
+/** Upper case, without separators, with the look-alikes read as Crockford does. */
+export function normalizePairingCode(code: string): string {
+  return code
+    .toUpperCase()
+    .replace(/[\s-]/g, '')
+    .replace(/O/g, '0')
+    .replace(/[IL]/g, '1');
+}
+
+const pairingError = (code: 'pairing_code_invalid' | 'pairing_code_expired' | 'pairing_code_used', message: string) => new FerryError(code, message);
+
+interface DeviceRow {
+  id: string;
+  name: string;
+  user_name: string;
+  user_id: number;
+  created_at: number;
+  last_seen_at: number | null;
+  revoked_at: number | null;
+}
+
+const DEVICE_SELECT = 'SELECT d.id, d.name, u.name AS user_name, d.user_id, d.created_at, d.last_seen_at, d.revoked_at FROM devices d JOIN users u ON u.id = d.user_id';
+
+const toDevice = (row: DeviceRow): DeviceInfo => ({
+  id: row.id,
+  name: row.name,
+  user: row.user_name,
+  createdAt: row.created_at,
+  lastSeenAt: row.last_seen_at,
+  revokedAt: row.revoked_at,
+});
+
+export class SqliteAccounts implements Accounts {
+  // The statements every request runs, prepared once.
+  private readonly byTokenHash;
+  private readonly accessRow;
+  private readonly readableBlock;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.byTokenHash = db.prepare<[string], DeviceRow>(`${DEVICE_SELECT} WHERE d.token_hash = ?`);
+    this.accessRow = db.prepare<[string, number]>('SELECT 1 FROM folder_access WHERE folder_id = ? AND user_id = ?');
+    this.readableBlock = db.prepare<[string, number, string, number]>(
+      `SELECT 1 FROM block_uploads WHERE hash = ? AND user_id = ?
+       UNION ALL
+       SELECT 1 FROM folder_blocks b JOIN folder_access a ON a.folder_id = b.folder_id WHERE b.hash = ? AND a.user_id = ?
+       LIMIT 1`,
+    );
+  }
+
+  addUser(name: string): User {
+    if (!USER_NAME_PATTERN.test(name)) {
+      throw new FerryError('invalid_request', 'A user name is 1-64 characters of A-Z a-z 0-9 . _ @ - starting with a letter or digit');
+    }
+    if (this.user(name)) throw new FerryError('conflict', `User '${name}' exists already`);
+    const createdAt = this.clock();
+    const id = Number(this.db.prepare('INSERT INTO users (name, created_at) VALUES (?, ?)').run(name, createdAt).lastInsertRowid);
+    return { id, name, createdAt };
+  }
+
+  user(name: string): User | undefined {
+    const row = this.db.prepare<[string], { id: number; name: string; created_at: number }>('SELECT id, name, created_at FROM users WHERE name = ?').get(name);
+    return row && { id: row.id, name: row.name, createdAt: row.created_at };
+  }
+
+  private existingUser(name: string): User {
+    const user = this.user(name);
+    if (!user) throw new FerryError('not_found', `No user '${name}' (add one with: ferry server user add ${name})`);
+    return user;
+  }
+
+  createPairingCode(userName: string): { code: string; expiresAt: number } {
+    const user = this.existingUser(userName);
+    const now = this.clock();
+    const code = newPairingCode();
+    const expiresAt = now + PAIRING_CODE_TTL_MS;
+    this.db.prepare('DELETE FROM pairing_codes WHERE expires_at < ?').run(now - PAIRING_CODE_TTL_MS);
+    this.db.prepare('INSERT INTO pairing_codes (code_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)').run(sha256(normalizePairingCode(code)), user.id, now, expiresAt);
+    return { code, expiresAt };
+  }
+
+  redeemPairingCode(code: string, deviceName: string): { device: DeviceInfo; token: string } {
+    const codeHash = sha256(normalizePairingCode(code));
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare<[string], { user_id: number; expires_at: number; used_at: number | null }>('SELECT user_id, expires_at, used_at FROM pairing_codes WHERE code_hash = ?')
+        .get(codeHash);
+      const now = this.clock();
+      if (!row) throw pairingError('pairing_code_invalid', 'This pairing code is not known to the server: check it, or make a new one with `ferry server pair`');
+      if (row.used_at !== null) throw pairingError('pairing_code_used', 'This pairing code was used already: make a new one with `ferry server pair`');
+      if (now >= row.expires_at) throw pairingError('pairing_code_expired', 'This pairing code expired (codes last 10 minutes): make a new one with `ferry server pair`');
+      this.db.prepare('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
+      const token = DEVICE_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+      const id = randomUUID();
+      this.db.prepare('INSERT INTO devices (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, row.user_id, deviceName, sha256(token), now);
+      const device = this.db.prepare<[string], DeviceRow>(`${DEVICE_SELECT} WHERE d.id = ?`).get(id) as DeviceRow;
+      return { device: toDevice(device), token };
+    })();
+  }
+
+  deviceByToken(token: string): (DeviceInfo & { userId: number }) | undefined {
+    const row = this.byTokenHash.get(sha256(token));
+    if (!row) return undefined;
+    const now = this.clock();
+    if (row.revoked_at === null && (row.last_seen_at === null || now - row.last_seen_at >= LAST_SEEN_EVERY_MS)) {
+      this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, row.id);
+      row.last_seen_at = now;
+    }
+    return { ...toDevice(row), userId: row.user_id };
+  }
+
+  devices(userName?: string): DeviceInfo[] {
+    if (userName === undefined) return this.db.prepare<[], DeviceRow>(`${DEVICE_SELECT} ORDER BY u.name, d.created_at`).all().map(toDevice);
+    const user = this.existingUser(userName);
+    return this.db.prepare<[number], DeviceRow>(`${DEVICE_SELECT} WHERE d.user_id = ? ORDER BY d.created_at`).all(user.id).map(toDevice);
+  }
+
+  revoke(deviceId: string): boolean {
+    const row = this.db.prepare<[string], { revoked_at: number | null }>('SELECT revoked_at FROM devices WHERE id = ?').get(deviceId);
+    if (!row) throw new FerryError('not_found', `No device '${deviceId}' (list them with: ferry server devices)`);
+    if (row.revoked_at !== null) return false;
+    this.db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ?').run(this.clock(), deviceId);
+    return true;
+  }
+
+  share(folderId: string, userName: string): boolean {
+    const user = this.existingUser(userName);
+    if (!this.db.prepare('SELECT 1 FROM folders WHERE id = ?').get(folderId)) throw new FerryError('not_found', `No folder '${folderId}' on this server`);
+    return this.db.prepare("INSERT OR IGNORE INTO folder_access (folder_id, user_id, role) VALUES (?, ?, 'shared')").run(folderId, user.id).changes === 1;
+  }
+
+  claimFolder(folderId: string, userId: number): void {
+    // Only a folder nobody reaches yet gets an owner: creating an existing folder claims nothing.
+    this.db
+      .prepare("INSERT INTO folder_access (folder_id, user_id, role) SELECT ?, ?, 'owner' WHERE NOT EXISTS (SELECT 1 FROM folder_access WHERE folder_id = ?)")
+      .run(folderId, userId, folderId);
+  }
+
+  adoptUnownedFolders(userName: string): number {
+    const user = this.existingUser(userName);
+    return this.db
+      .prepare("INSERT INTO folder_access (folder_id, user_id, role) SELECT f.id, ?, 'owner' FROM folders f WHERE NOT EXISTS (SELECT 1 FROM folder_access a WHERE a.folder_id = f.id)")
+      .run(user.id).changes;
+  }
+
+  reachable(userId: number, folderId: string): boolean {
+    return this.accessRow.get(folderId, userId) !== undefined;
+  }
+
+  reachableFolders(userId: number): Set<string> {
+    return new Set(this.db.prepare<[number], { folder_id: string }>('SELECT folder_id FROM folder_access WHERE user_id = ?').all(userId).map((r) => r.folder_id));
+  }
+
+  readableBlocks(userId: number, hashes: readonly string[]): Set<string> {
+    const readable = new Set<string>();
+    for (const hash of new Set(hashes)) if (this.readableBlock.get(hash, userId, hash, userId) !== undefined) readable.add(hash);
+    return readable;
+  }
+
+  recordUploads(userId: number, hashes: readonly string[]): void {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO block_uploads (hash, user_id) VALUES (?, ?)');
+    this.db.transaction(() => {
+      for (const hash of new Set(hashes)) insert.run(hash, userId);
+    })();
+  }
+}

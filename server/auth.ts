@@ -1,0 +1,69 @@
+import type { IncomingMessage } from 'node:http';
+import { FerryError } from '../protocol';
+import type { Accounts } from './accounts';
+import { checkBearer } from './http';
+
+/**
+ * Who is asking: the holder of the server token (one shared credential, reaching every folder
+ * as before accounts existed), one user's paired device, which reaches that user's folders, or
+ * nobody yet (the pairing request), which reaches nothing.
+ */
+export type Principal = { kind: 'server' } | { kind: 'device'; deviceId: string; userId: number; user: string } | { kind: 'anonymous' };
+
+export const SERVER_PRINCIPAL: Principal = { kind: 'server' };
+
+const bearerOf = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+
+/**
+ * The principal behind the request's bearer token; 401 `unauthorized` for a missing or
+ * unknown one, 401 `device_revoked` for a device signed out with `ferry server revoke`.
+ */
+export function authenticate(req: IncomingMessage, serverToken: string, accounts: Accounts): Principal {
+  if (checkBearer(req.headers.authorization, serverToken)) return SERVER_PRINCIPAL;
+  const token = bearerOf(req.headers.authorization);
+  const device = token === undefined ? undefined : accounts.deviceByToken(token);
+  if (!device) throw new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
+  if (device.revokedAt !== null) {
+    throw new FerryError('device_revoked', 'This device was signed out of the server: pair it again', { status: 401 });
+  }
+  return { kind: 'device', deviceId: device.id, userId: device.userId, user: device.user };
+}
+
+/** Failed attempts allowed per client address in a window; beyond, 429 until the oldest ages out. */
+export const PAIRING_FAILURE_LIMIT = 10;
+export const PAIRING_FAILURE_WINDOW_MS = 60 * 1000;
+
+/**
+ * Counts failed attempts per client address. Pairing codes have 80 bits and live 10 minutes;
+ * the limit keeps a client from hammering the endpoint and the log.
+ */
+export class FailureLimiter {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    private readonly clock: () => number,
+    private readonly limit = PAIRING_FAILURE_LIMIT,
+    private readonly windowMs = PAIRING_FAILURE_WINDOW_MS,
+  ) {}
+
+  /** Throws 429 `rate_limited` (with Retry-After) while `address` has spent its failures. */
+  check(address: string): void {
+    const now = this.clock();
+    const recent = (this.failures.get(address) ?? []).filter((t) => now - t < this.windowMs);
+    if (recent.length === 0) this.failures.delete(address);
+    else this.failures.set(address, recent);
+    if (recent.length >= this.limit) {
+      const retryAfterMs = this.windowMs - (now - (recent[0] as number));
+      throw new FerryError('rate_limited', 'Too many failed attempts from this address: wait and try again', {
+        status: 429,
+        retryAfterSeconds: Math.max(1, retryAfterMs / 1000),
+      });
+    }
+  }
+
+  failed(address: string): void {
+    const list = this.failures.get(address) ?? [];
+    list.push(this.clock());
+    this.failures.set(address, list);
+  }
+}

@@ -1,0 +1,173 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configureLogging } from '../../main/logging';
+import { createAgent, type Agent } from '../../main/engine/agent';
+import { REVOKED_REASON } from '../../main/engine/agent/connection';
+import { SETTINGS_FILE } from '../../main/control/agent-host';
+import { pairWithServer } from '../../main/control/device-pairing';
+import { runAccountsCommand } from '../../server/accounts-cli';
+import { startServer, type RunningServer } from '../../server/main';
+import { makeTempDir } from '../helpers/local-temp';
+import { testSettings } from '../helpers/agent-settings';
+import { sha256 } from '../helpers/server-harness';
+import { waitFor } from '../helpers/wait';
+
+// Two users over one real server on loopback, each with real agents on real temp folders:
+// what one user's devices may reach of the other's, and a device revoked mid-sync.
+describe('paired devices of two users', () => {
+  const tmp = makeTempDir('ferry-accounts-');
+  const serverDir = path.join(tmp.dir, 'server');
+  const logFile = path.join(tmp.dir, 'logs', 'all.log');
+  let server: RunningServer;
+  const agents = new Map<string, Agent>();
+  /** Every secret handed out in this test: none may reach a log file. */
+  const secrets: string[] = [];
+
+  async function cli(...words: string[]): Promise<string> {
+    let out = '';
+    const code = await runAccountsCommand([...words, '--data', serverDir], { out: (s) => (out += s), err: (s) => (out += s) });
+    expect(code, out).toBe(0);
+    return out;
+  }
+
+  /** `ferry server pair --user NAME`, then the agent's side of pairing into its data directory. */
+  async function pairDevice(user: string, name: string): Promise<{ deviceId: string; token: string }> {
+    const code = /: (\S+)\n/.exec(await cli('pair', '--user', user))?.[1] as string;
+    secrets.push(code);
+    const paired = await pairWithServer({ dataDir: dataDirOf(name), serverUrl: server.url, code, deviceName: name });
+    secrets.push(paired.token);
+    return paired;
+  }
+
+  const dataDirOf = (name: string) => path.join(tmp.dir, `data-${name}`);
+  const folderOf = (name: string) => path.join(tmp.dir, `folder-${name}`);
+  const savedToken = (name: string) => (JSON.parse(readFileSync(path.join(dataDirOf(name), SETTINGS_FILE), 'utf8')) as { token: string }).token;
+
+  /** Starts an agent on the token its pairing saved in its data directory. */
+  async function startAgent(name: string, remoteId: string): Promise<Agent> {
+    mkdirSync(folderOf(name), { recursive: true });
+    const agent = await createAgent({
+      dataDir: dataDirOf(name),
+      deviceName: name,
+      settings: testSettings(server.url, savedToken(name), [{ localPath: folderOf(name), remoteId }]),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 2 } },
+    });
+    agents.set(name, agent);
+    await agent.start();
+    return agent;
+  }
+
+  async function stopAgent(name: string): Promise<void> {
+    await agents.get(name)?.stop();
+    agents.delete(name);
+  }
+
+  const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined);
+  const api = (token: string, urlPath: string) => fetch(server.url + urlPath, { headers: { authorization: `Bearer ${token}` } });
+
+  let annLaptop: { deviceId: string; token: string };
+  let annDesk: { deviceId: string; token: string };
+  let bobLaptop: { deviceId: string; token: string };
+
+  beforeAll(async () => {
+    configureLogging({ level: 'debug', file: logFile, console: false });
+    server = await startServer({ dataDir: serverDir, port: 0 });
+    secrets.push(server.token);
+    await cli('user', 'add', 'ann');
+    await cli('user', 'add', 'bob');
+    annLaptop = await pairDevice('ann', 'ann-laptop');
+    annDesk = await pairDevice('ann', 'ann-desk');
+    bobLaptop = await pairDevice('bob', 'bob-laptop');
+    mkdirSync(folderOf('ann-laptop'), { recursive: true });
+    writeFileSync(path.join(folderOf('ann-laptop'), 'plan.txt'), 'ann only');
+    await startAgent('ann-laptop', 'ann-docs');
+    await startAgent('ann-desk', 'ann-docs');
+    await startAgent('bob-laptop', 'bob-docs');
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const name of [...agents.keys()]) await stopAgent(name);
+    await server.close();
+    configureLogging({ level: 'warn', console: false });
+    tmp.cleanup();
+  });
+
+  it("keeps each device's token in its data directory, owner only", () => {
+    const file = path.join(dataDirOf('ann-laptop'), SETTINGS_FILE);
+    expect(savedToken('ann-laptop')).toBe(annLaptop.token);
+    if (process.platform !== 'win32') expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it("syncs between one user's devices, while the other user's device gets 404 and no blocks", async () => {
+    await waitFor(() => read(path.join(folderOf('ann-desk'), 'plan.txt')) === 'ann only', { timeoutMs: 20_000, message: 'plan.txt on ann-desk' });
+    expect((await api(bobLaptop.token, '/v1/folders/ann-docs/changes')).status).toBe(404);
+    const listed = (await (await api(bobLaptop.token, '/v1/folders')).json()) as { folders: Array<{ id: string }> };
+    expect(listed.folders.map((f) => f.id)).toEqual(['bob-docs']);
+    expect((await api(bobLaptop.token, `/v1/blocks/${sha256('ann only')}`)).status).toBe(404);
+    expect((await api(annDesk.token, `/v1/blocks/${sha256('ann only')}`)).status).toBe(200);
+    expect(readdirSync(folderOf('bob-laptop'))).not.toContain('plan.txt');
+  });
+
+  it('lets the other user sync the folder once it is shared', async () => {
+    await cli('share', 'ann-docs', '--with', 'bob');
+    expect((await api(bobLaptop.token, `/v1/blocks/${sha256('ann only')}`)).status).toBe(200);
+    // A second device of bob's, paired now, syncs ann's folder.
+    await pairDevice('bob', 'bob-desk');
+    await startAgent('bob-desk', 'ann-docs');
+    await waitFor(() => read(path.join(folderOf('bob-desk'), 'plan.txt')) === 'ann only', { timeoutMs: 20_000, message: 'plan.txt on bob-desk' });
+  });
+
+  it('refuses a device revoked mid-sync, keeps its queue, and resumes once paired again', async () => {
+    const desk = agents.get('ann-desk') as Agent;
+    await cli('revoke', annDesk.deviceId);
+    writeFileSync(path.join(folderOf('ann-desk'), 'offline-edit.txt'), 'written after revoke');
+    await waitFor(() => desk.status().state === 'auth_failed', { timeoutMs: 20_000, message: 'ann-desk signed out' });
+    expect(desk.status().reason).toBe(REVOKED_REASON);
+    const refused = await api(annDesk.token, '/v1/folders');
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { code: string }).code).toBe('device_revoked');
+    // The edit waits in the queue; nothing failed, nothing reached the server.
+    await waitFor(() => (desk.status().counts.pending ?? 0) + (desk.status().counts.retry_wait ?? 0) + (desk.status().counts.in_flight ?? 0) >= 1, { timeoutMs: 10_000, message: 'edit queued' });
+    expect(desk.status().counts.failed ?? 0).toBe(0);
+    expect(read(path.join(folderOf('ann-laptop'), 'offline-edit.txt'))).toBeUndefined();
+    expect(read(path.join(folderOf('ann-desk'), 'offline-edit.txt'))).toBe('written after revoke');
+
+    // The other devices keep syncing meanwhile.
+    writeFileSync(path.join(folderOf('ann-laptop'), 'still-on.txt'), 'laptop goes on');
+    await waitFor(() => read(path.join(folderOf('bob-desk'), 'still-on.txt')) === 'laptop goes on', { timeoutMs: 20_000, message: 'still-on.txt on bob-desk' });
+    expect(read(path.join(folderOf('ann-desk'), 'still-on.txt'))).toBeUndefined();
+
+    // Paired again (as `ferry agent --pair` would: new token, same data directory), it sends what waited.
+    await stopAgent('ann-desk');
+    const again = await pairDevice('ann', 'ann-desk');
+    expect(again.token).not.toBe(annDesk.token);
+    await startAgent('ann-desk', 'ann-docs');
+    await waitFor(() => read(path.join(folderOf('ann-laptop'), 'offline-edit.txt')) === 'written after revoke', { timeoutMs: 20_000, message: 'the queued edit on ann-laptop' });
+    await waitFor(() => read(path.join(folderOf('ann-desk'), 'still-on.txt')) === 'laptop goes on', { timeoutMs: 20_000, message: 'still-on.txt on ann-desk' });
+  });
+
+  it('writes no token and no pairing code to any log file', async () => {
+    const logs: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.name.endsWith('.log')) logs.push(full);
+      }
+    };
+    walk(tmp.dir);
+    expect(logs).toContain(logFile);
+    const text = logs.map((f) => readFileSync(f, 'utf8')).join('\n');
+    // The log did record this test's traffic, pairing included.
+    expect(text).toMatch(/device paired/);
+    expect(text).toMatch(/sync server link.*auth_failed.*signed out/);
+    expect(secrets.length).toBeGreaterThanOrEqual(10);
+    for (const secret of secrets) {
+      expect(text.includes(secret), `a secret of ${secret.length} characters is in a log`).toBe(false);
+      expect(text.includes(secret.replace(/-/g, '')), 'a pairing code without dashes is in a log').toBe(false);
+    }
+  });
+});

@@ -1,0 +1,74 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFerry, spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// Accounts as a person uses them: `ferry server` with users and devices, an agent paired with
+// `ferry agent --pair`, revoked with `ferry server revoke`, all in child processes.
+describe('ferry server accounts and ferry agent --pair', () => {
+  const tmp = makeTempDir('ferry-accounts-cli-');
+  const serverDir = path.join(tmp.dir, 'server');
+  const dataDir = path.join(tmp.dir, 'agent');
+  const folder = path.join(tmp.dir, 'Docs');
+  let server: RunningFerry;
+  let agent: RunningFerry | undefined;
+  let serverUrl = '';
+
+  const ferry = async (...args: string[]) => {
+    const run = await runFerry(args);
+    expect(run.code, run.stderr).toBe(0);
+    return run.stdout;
+  };
+  const pairingCode = async () => /: (\S+)\n/.exec(await ferry('server', 'pair', '--user', 'ann', '--data', serverDir))?.[1] as string;
+  const status = async () => JSON.parse(await ferry('status', '--data', dataDir, '--json')) as { state: string; reason: string | null; counts: { done: number } };
+
+  beforeAll(async () => {
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'a.txt'), 'from the paired agent');
+    server = spawnFerry(['server', '--data', serverDir, '--port', '0']);
+    serverUrl = (await server.line(/listening on (http:\/\/\S+)/))[1]!;
+    await ferry('server', 'user', 'add', 'ann', '--data', serverDir);
+  }, 60_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await server?.stop();
+    tmp.cleanup();
+  });
+
+  it('pairs with a code, keeps the token out of the terminal, and syncs', async () => {
+    const code = await pairingCode();
+    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', code, '--folder', `${folder}=docs`]);
+    await agent.line(/^Paired with \S+ as a device of ann \(device [0-9a-f-]+\)/);
+    await agent.line(/^control: /);
+    const token = (JSON.parse(readFileSync(path.join(dataDir, 'settings.json'), 'utf8')) as { token: string }).token;
+    expect(token).toMatch(/^fdt_/);
+    expect(agent.stdout() + agent.stderr()).not.toContain(token);
+    await waitFor(async () => (await status()).counts.done >= 1, { timeoutMs: 30_000, message: 'a.txt uploaded' });
+    const devices = JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Array<{ user: string; revokedAt: string | null }>;
+    expect(devices).toEqual([expect.objectContaining({ user: 'ann', revokedAt: null })]);
+  });
+
+  it('refuses the same code twice with a clear reason', async () => {
+    const code = await pairingCode();
+    // Traded once (as another device would)…
+    const first = await fetch(`${serverUrl}/v1/pair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+    expect(first.status).toBe(201);
+    // …then refused before any agent starts.
+    const again = await runFerry(['agent', '--data', path.join(tmp.dir, 'third'), '--server', serverUrl, '--pair', code]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/pairing code was used already/);
+  });
+
+  it('shows a revoked device as signed out in ferry status', async () => {
+    const [device] = JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Array<{ id: string }>;
+    await ferry('server', 'revoke', device!.id, '--data', serverDir);
+    writeFileSync(path.join(folder, 'b.txt'), 'after revoke');
+    await waitFor(async () => (await status()).state === 'auth_failed', { timeoutMs: 30_000, message: 'auth_failed' });
+    expect((await status()).reason).toMatch(/signed out.*pair it again/);
+    const text = await ferry('status', '--data', dataDir);
+    expect(text).toMatch(/auth_failed: This device was signed out/);
+  });
+});

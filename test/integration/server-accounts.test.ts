@@ -1,0 +1,240 @@
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchCompletedReply, decodeBlockFrames } from '../../protocol';
+import { PAIRING_CODE_TTL_MS } from '../../server/accounts';
+import { runAccountsCommand } from '../../server/accounts-cli';
+import { PAIRING_FAILURE_LIMIT } from '../../server/auth';
+import { startTestServer, testFile, upsert, type TestServer } from '../helpers/server-harness';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => t.close());
+
+/** Runs `ferry server …` against the test server's data directory; what it printed and its exit code. */
+async function cli(words: string[], now?: () => number): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runAccountsCommand([...words, '--data', t.dataDir], { out: (s) => (out += s), err: (s) => (err += s), ...(now ? { now } : {}) });
+  return { code, out, err };
+}
+
+async function pairingCode(user: string, now?: () => number): Promise<string> {
+  const { code, out } = await cli(['pair', '--user', user], now);
+  expect(code).toBe(0);
+  return /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(out)?.[1] as string;
+}
+
+/** Trades a code at POST /v1/pair, from a client that holds no token yet. */
+function pair(code: string, deviceName = 'laptop') {
+  return t.request('POST', '/v1/pair', { token: null, body: { code, deviceName } });
+}
+
+async function device(user: string, name: string): Promise<{ id: string; token: string }> {
+  const res = await pair(await pairingCode(user), name);
+  expect(res.status).toBe(201);
+  return { id: res.body.deviceId, token: res.body.token };
+}
+
+const users = new Set<string>();
+async function user(name: string): Promise<void> {
+  if (users.has(name)) return;
+  expect((await cli(['user', 'add', name])).code).toBe(0);
+  users.add(name);
+}
+
+describe('users, pairing and devices', () => {
+  it('pairs a device with a one-time code and stores only a hash of its token', async () => {
+    await user('ann');
+    const code = await pairingCode('ann');
+    const res = await pair(code, 'ann-laptop');
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ user: 'ann', deviceId: expect.any(String), token: expect.stringMatching(/^fdt_[A-Za-z0-9_-]{43}$/) });
+    // The token works as a bearer token.
+    expect((await t.request('GET', '/v1/folders', { token: res.body.token })).status).toBe(200);
+    // Neither the token nor the code is in the database in clear.
+    const db = new Database(path.join(t.dataDir, 'server.db'), { readonly: true });
+    try {
+      const dump = JSON.stringify([db.prepare('SELECT * FROM devices').all(), db.prepare('SELECT * FROM pairing_codes').all()]);
+      expect(dump).not.toContain(res.body.token);
+      expect(dump).not.toContain(code);
+      expect(dump).not.toContain(code.replace(/-/g, ''));
+    } finally {
+      db.close();
+    }
+    const listed = await cli(['devices', '--user', 'ann', '--json']);
+    expect(JSON.parse(listed.out)).toEqual([expect.objectContaining({ id: res.body.deviceId, name: 'ann-laptop', user: 'ann', revokedAt: null })]);
+    expect(listed.out).not.toContain(res.body.token);
+  });
+
+  it('refuses a reused, an expired and an unknown code, each with its own code', async () => {
+    await user('ann');
+    const code = await pairingCode('ann');
+    expect((await pair(code)).status).toBe(201);
+    const reused = await pair(code);
+    expect(reused.status).toBe(410);
+    expect(reused.body.code).toBe('pairing_code_used');
+    const old = await pairingCode('ann', () => Date.now() - PAIRING_CODE_TTL_MS - 1000);
+    const expired = await pair(old);
+    expect(expired.status).toBe(410);
+    expect(expired.body.code).toBe('pairing_code_expired');
+    const unknown = await pair('AAAA-BBBB-CCCC-DDDD');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.code).toBe('pairing_code_invalid');
+  });
+
+  it('accepts a code typed in lower case without dashes', async () => {
+    await user('ann');
+    const code = await pairingCode('ann');
+    expect((await pair(code.toLowerCase().replace(/-/g, ''))).status).toBe(201);
+  });
+
+  it('refuses pairing for a user that does not exist, and a user added twice', async () => {
+    const missing = await cli(['pair', '--user', 'nobody']);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/No user 'nobody'/);
+    await user('ann');
+    const again = await cli(['user', 'add', 'ann']);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/exists already/);
+    expect((await cli(['user', 'add', 'bad name'])).code).toBe(1);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+  });
+
+  it('signs a revoked device out: 401 device_revoked on its next request, other devices unaffected', async () => {
+    await user('ann');
+    const a = await device('ann', 'phone');
+    const b = await device('ann', 'desk');
+    expect((await t.request('GET', '/v1/folders', { token: a.token })).status).toBe(200);
+    const revoked = await cli(['revoke', a.id]);
+    expect(revoked.code).toBe(0);
+    const refused = await t.request('GET', '/v1/folders', { token: a.token });
+    expect(refused.status).toBe(401);
+    expect(refused.body.code).toBe('device_revoked');
+    expect((await t.request('GET', '/v1/folders', { token: b.token })).status).toBe(200);
+    expect((await cli(['revoke', a.id])).out).toMatch(/revoked already/);
+    expect((await cli(['revoke', 'no-such-device'])).code).toBe(1);
+    const listed = JSON.parse((await cli(['devices', '--json'])).out) as Array<{ id: string; revokedAt: string | null }>;
+    expect(listed.find((d) => d.id === a.id)?.revokedAt).not.toBeNull();
+  });
+
+  it('keeps the server token working for everything, as before accounts', async () => {
+    expect((await t.request('PUT', '/v1/folders/legacy-folder')).status).toBe(201);
+    expect((await t.request('GET', '/v1/folders')).body.folders.map((f: { id: string }) => f.id)).toContain('legacy-folder');
+  });
+});
+
+describe('isolation between users', () => {
+  const secret = testFile('only for x');
+  let x: { id: string; token: string };
+  let y: { id: string; token: string };
+  let revision: string;
+
+  beforeAll(async () => {
+    await user('xena');
+    await user('yuri');
+    x = await device('xena', 'x-laptop');
+    y = await device('yuri', 'y-laptop');
+    expect((await t.request('PUT', '/v1/folders/x-docs', { token: x.token })).status).toBe(201);
+    expect((await t.request('PUT', `/v1/blocks/${secret.hash}`, { token: x.token, raw: secret.data })).status).toBe(201);
+    const res = await t.request('POST', '/v1/folders/x-docs/sync?mode=sync', { token: x.token, body: { operations: [upsert('k', 'a.txt', secret, null)] } });
+    const result = BatchCompletedReply.parse(res.body).results.k;
+    if (!result?.ok) throw new Error(JSON.stringify(res.body));
+    revision = result.revision;
+  });
+
+  it("answers 404 to every request about another user's folder, and leaves it out of the list", async () => {
+    const as = { token: y.token };
+    expect((await t.request('GET', '/v1/folders', as)).body.folders).toEqual([]);
+    for (const [method, url] of [
+      ['GET', '/v1/folders/x-docs'],
+      ['GET', '/v1/folders/x-docs/changes'],
+      ['GET', '/v1/folders/x-docs/changes/wait?timeout=1'],
+      ['PUT', '/v1/folders/x-docs'],
+    ] as const) {
+      const res = await t.request(method, url, as);
+      expect(res.status, `${method} ${url}`).toBe(404);
+      expect(res.body.code).toBe('not_found');
+    }
+    const write = await t.request('POST', '/v1/folders/x-docs/sync?mode=sync', { ...as, body: { operations: [upsert('k', 'a.txt', secret, revision)] } });
+    expect(write.status).toBe(404);
+    // x's folder is unchanged by y's attempt.
+    const items = (await t.request('GET', '/v1/folders/x-docs/changes', { token: x.token })).body.items as Array<{ path: string; revision: string }>;
+    expect(items).toEqual([expect.objectContaining({ path: 'a.txt', revision })]);
+  });
+
+  it("cannot read or probe another user's block", async () => {
+    const as = { token: y.token };
+    expect((await t.request('GET', `/v1/blocks/${secret.hash}`, as)).status).toBe(404);
+    expect((await t.request('POST', '/v1/blocks/missing', { ...as, body: { hashes: [secret.hash] } })).body.missing).toEqual([secret.hash]);
+    const fetched = await fetch(`${t.server.url}/v1/blocks/fetch`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${y.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ hashes: [secret.hash] }),
+    });
+    const decoded = decodeBlockFrames(Buffer.from(await fetched.arrayBuffer()), { allowAbsent: true, maxFrames: 10 });
+    expect(decoded.ok && decoded.frames[0]?.data).toBeNull();
+    // x still reads it.
+    expect((await t.request('GET', `/v1/blocks/${secret.hash}`, { token: x.token })).status).toBe(200);
+  });
+
+  it('refuses a batch that refers to blocks its account never uploaded nor reaches', async () => {
+    expect((await t.request('PUT', '/v1/folders/y-docs', { token: y.token })).status).toBe(201);
+    const res = await t.request('POST', '/v1/folders/y-docs/sync?mode=sync', { token: y.token, body: { operations: [upsert('k', 'stolen.txt', secret, null)] } });
+    expect(res.status).toBe(400);
+    expect(res.body.missing).toEqual([secret.hash]);
+    expect((await t.request('GET', `/v1/blocks/${secret.hash}`, { token: y.token })).status).toBe(404);
+  });
+
+  it('tells an uploader nothing about who else holds a block, then lets it read what it uploaded', async () => {
+    const put = await t.request('PUT', `/v1/blocks/${secret.hash}`, { token: y.token, raw: secret.data });
+    expect(put.status).toBe(201);
+    expect(put.body.stored).toBe(true);
+    expect((await t.request('GET', `/v1/blocks/${secret.hash}`, { token: y.token })).status).toBe(200);
+    const again = await t.request('PUT', `/v1/blocks/${secret.hash}`, { token: y.token, raw: secret.data });
+    expect(again.body.stored).toBe(false);
+  });
+
+  it("reaches the folder and its blocks once it is shared, and a task of it", async () => {
+    const other = testFile('x only, never uploaded by y');
+    await t.request('PUT', `/v1/blocks/${other.hash}`, { token: x.token, raw: other.data });
+    const res = await t.request('POST', '/v1/folders/x-docs/sync?mode=sync', { token: x.token, body: { operations: [upsert('k', 'b.txt', other, null)] } });
+    expect(res.status).toBe(200);
+    expect((await t.request('GET', `/v1/blocks/${other.hash}`, { token: y.token })).status).toBe(404);
+    const shared = await cli(['share', 'x-docs', '--with', 'yuri']);
+    expect(shared.code).toBe(0);
+    expect((await t.request('GET', '/v1/folders', { token: y.token })).body.folders.map((f: { id: string }) => f.id)).toEqual(['x-docs', 'y-docs']);
+    expect((await t.request('GET', `/v1/blocks/${other.hash}`, { token: y.token })).status).toBe(200);
+    expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: y.token })).status).toBe(200);
+    const write = await t.request('POST', '/v1/folders/x-docs/sync?mode=sync', { token: y.token, body: { operations: [upsert('k', 'c.txt', other, null)] } });
+    expect(write.status).toBe(200);
+    expect((await cli(['share', 'no-such-folder', '--with', 'yuri'])).code).toBe(1);
+  });
+
+  it("answers 404 for another user's task", async () => {
+    const res = await t.request('POST', '/v1/folders/x-docs/sync?mode=async', { token: x.token, body: { operations: [upsert('k', 'd.txt', secret, null)] } });
+    expect(res.status).toBe(202);
+    const taskId = (res.body as { taskId?: string; id?: string }).taskId ?? (res.body as { id: string }).id;
+    await user('zoe');
+    const z = await device('zoe', 'z');
+    expect((await t.request('GET', `/v1/tasks/${taskId}`, { token: z.token })).status).toBe(404);
+    expect((await t.request('GET', `/v1/tasks/${taskId}`, { token: x.token })).status).toBe(200);
+  });
+});
+
+// Last: it spends this address's pairing attempts for the rest of the file.
+describe('brute force', () => {
+  it('limits failed pairing attempts per address: 429 with Retry-After, even for a good code', async () => {
+    await user('ann');
+    // Earlier tests spent some failures already; spend the rest.
+    let limited = await pair('ZZZZ-ZZZZ-ZZZZ-ZZZZ');
+    for (let i = 0; i < PAIRING_FAILURE_LIMIT && limited.status !== 429; i++) limited = await pair('ZZZZ-ZZZZ-ZZZZ-ZZZZ');
+    expect(limited.status).toBe(429);
+    expect(limited.body.code).toBe('rate_limited');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    const good = await pairingCode('ann');
+    expect((await pair(good)).status).toBe(429);
+  });
+});
