@@ -107,7 +107,7 @@ describe('ferry agent and its CLI clients', () => {
     for (const name of extra) rmSync(path.join(folder, name));
     await waitFor(async () => (await status()).counts.pending >= 6, { timeoutMs: 15_000 });
     expect((await runFerry(['resume', '--data', dataDir])).code).toBe(0);
-    await waitFor(async () => (await runFerry(['status', '--data', dataDir])).stdout.includes('a mass delete of 6 of'), { timeoutMs: 15_000 });
+    await waitFor(async () => (await runFerry(['status', '--data', dataDir])).stdout.includes('waiting for you: 6 of'), { timeoutMs: 15_000 });
 
     const wrong = await runFerry(['mass-delete', 'maybe', '--folder', 'docs', '--data', dataDir]);
     expect(wrong.code).toBe(2);
