@@ -40,6 +40,9 @@ export const commonOptions = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies OptionsConfig;
 
+/** The common flags and `--folder ID`, for commands that act on one folder or all. */
+export const folderOptions = { ...commonOptions, folder: { type: 'string' } } as const satisfies OptionsConfig;
+
 export const commonFlags: Array<[string, string]> = [
   ['--data DIR', "the running agent's data directory, with its agent.json and control-token (default: $FERRY_HOME or ~/.ferry)"],
   ['--json', 'print machine-readable JSON instead of text'],

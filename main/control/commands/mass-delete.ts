@@ -1,10 +1,10 @@
-import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
+import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { json } from './output';
 import { withAgent } from './with-agent';
 import { COMMAND_SUMMARIES } from './summaries';
 
-const options = { ...commonOptions, folder: { type: 'string' } } as const;
+const options = folderOptions;
 
 export const definition = {
   name: 'mass-delete',

@@ -1,10 +1,10 @@
-import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
+import { commonFlags, EXIT_OK, parseCommand, processIo, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { json } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 
-const options = { ...commonOptions, folder: { type: 'string' } } as const;
+const options = folderOptions;
 
 export const definition = {
   name: 'sync-now',

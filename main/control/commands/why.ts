@@ -1,12 +1,12 @@
 import path from 'node:path';
 import type { PathExplanation } from '../../../shared/ui-contract';
-import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo, usageError } from './args';
+import { commonFlags, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { formatBytes, json } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 
-const options = { ...commonOptions, folder: { type: 'string' } } as const;
+const options = folderOptions;
 
 export const definition = {
   name: 'why',
