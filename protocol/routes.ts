@@ -12,6 +12,9 @@ export const routes = {
   task: (taskId: string) => `${API_PREFIX}/tasks/${encodeURIComponent(taskId)}`,
   changes: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/changes`,
   changesWait: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/changes/wait`,
+  // history and restore
+  history: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/history`,
+  deleted: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/deleted`,
 } as const;
 
 /** The sync token carried by an `upcoming-modifications` href (null when there is none). */

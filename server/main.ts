@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../main/logging';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { ChangesFeed } from './changes';
 import { FolderStore } from './folders';
+import { HistoryReader } from './history';
 import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
@@ -113,7 +114,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const folders = new FolderStore(db, clock);
   const tasks = new TaskStore(db, clock);
   const idempotency = new IdempotencyStore(db, clock);
-  const feed = new ChangesFeed({ db, folders, tokens: new FeedTokens(secret), clock, tokenTtlMs: o.tokenTtlMs });
+  const feedTokens = new FeedTokens(secret);
+  const feed = new ChangesFeed({ db, folders, tokens: feedTokens, clock, tokenTtlMs: o.tokenTtlMs });
+  const history = new HistoryReader(db, feedTokens, clock);
   const runner = new TaskRunner({
     db,
     store: tasks,
@@ -138,7 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
   maintain();
 
-  const routes = buildRoutes({ blocks, folders, feed, tasks, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
+  const routes = buildRoutes({ blocks, folders, feed, tasks, history, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
   const serverToken = token;
 
   const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);

@@ -9,6 +9,8 @@ import {
   encodeBlockFrames,
   ChangesQuery,
   CreateFolderRequest,
+  DeletedQuery,
+  HistoryQuery,
   FerryError,
   FolderId,
   MissingBlocksRequest,
@@ -24,6 +26,7 @@ import {
 import { legacyBatchFingerprint, singleOperation, submitBatch, type BatchDeps } from './batches';
 import type { ChangesFeed } from './changes';
 import type { FolderStore } from './folders';
+import type { HistoryReader } from './history';
 import { route, type RequestContext, type Route } from './http';
 import { fingerprint } from './idempotency';
 import type { BlockStore } from './storage/blocks';
@@ -35,6 +38,7 @@ export interface RouteDeps extends BatchDeps {
   folders: FolderStore;
   feed: ChangesFeed;
   tasks: TaskStore;
+  history: HistoryReader;
   /** Runs the periodic clean-up when it is due (cheap otherwise). */
   maintain: () => void;
 }
@@ -181,6 +185,15 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       deps.maintain();
       const body: WaitReply = { changes: await deps.feed.wait(id, query.syncToken, query.timeout, ctx.signal) };
       return { status: 200, body };
+    }),
+    // ── history and restore (server/history.ts; restores are batch operations) ──
+    route('GET', '/v1/folders/{folderId}/history', 'none', async (ctx) => {
+      const id = existingFolder(ctx, deps);
+      return { status: 200, body: deps.history.history(id, parseInput(HistoryQuery, queryOf(ctx), 'query')) };
+    }),
+    route('GET', '/v1/folders/{folderId}/deleted', 'none', async (ctx) => {
+      const id = existingFolder(ctx, deps);
+      return { status: 200, body: deps.history.deleted(id, parseInput(DeletedQuery, queryOf(ctx), 'query')) };
     }),
   ];
 }

@@ -2,6 +2,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { PATH_LOCKED_MESSAGE, type Operation, type OperationResult } from '../protocol';
 import type { Logger } from '../main/logging';
 import { OperationApplier } from './apply';
+import { blocksReferenced } from './restore';
 import { PathLocks, lockKey } from './path-locks';
 import type { Db } from './storage/db';
 import type { BlockStore } from './storage/blocks';
@@ -126,7 +127,7 @@ export class TaskRunner {
       tlog.info('task processing', { operations: operations.length });
       if (this.o.hooks?.beforeApply) await untilAborted(this.o.hooks.beforeApply(id, signal), signal);
       if (signal.aborted) return;
-      const hashes = operations.flatMap((op) => (op.action === 'upsert' ? op.blocks : []));
+      const hashes = blocksReferenced(this.applier.restores, row.folder_id, operations);
       const blockSizes = await this.o.blocks.sizes(hashes);
       // Block renames become durable before anything that references them commits (see BlockStore).
       await this.o.blocks.persist();
