@@ -53,6 +53,9 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
     retry: unavailable,
     confirmMassDelete: unavailable,
     cancelMassDelete: unavailable,
+    getHistory: unavailable,
+    listDeleted: unavailable,
+    restore: unavailable,
     getSettings: async () => viewOrThrow(),
     updateSettings: async (update) => {
       settings.save(update);

@@ -32,5 +32,7 @@ registerCommands({
   resume: { summary: COMMAND_SUMMARIES.resume, load: clientCommand('resume') },
   retry: { summary: COMMAND_SUMMARIES.retry, load: clientCommand('retry') },
   'mass-delete': { summary: COMMAND_SUMMARIES.massDelete, load: clientCommand('mass-delete') },
+  history: { summary: COMMAND_SUMMARIES.history, load: clientCommand('history') },
+  restore: { summary: COMMAND_SUMMARIES.restore, load: clientCommand('restore') },
   ui: { summary: COMMAND_SUMMARIES.ui, load: clientCommand('ui') },
 });

@@ -12,5 +12,7 @@ export const COMMAND_SUMMARIES = {
   resume: 'Resume syncing after a pause.',
   retry: 'Retry failed queue items: one by its ID (from ferry queue), or all of them with --all.',
   massDelete: 'Answer a mass delete the agent is holding: confirm it, or cancel it and keep the files.',
+  history: 'List the versions of a file the server keeps, newest first.',
+  restore: 'Bring back deleted files or earlier versions from the server (no upload): paths, a moment, or every deleted file.',
   ui: "Print a fresh sign-in link to the running agent's web UI (each link works once, for 10 minutes).",
 } as const;
