@@ -8,6 +8,8 @@ import { createLogger, type Logger } from '../main/logging';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { ChangesFeed } from './changes';
 import { FolderStore } from './folders';
+import { GcFence, collectGarbage, type GcReport } from './gc';
+import { thinVersions } from './retention';
 import { HistoryReader } from './history';
 import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
@@ -52,6 +54,14 @@ export interface ServerOptions {
   /** Milliseconds since the epoch; tests move time forward with it. */
   clock?: () => number;
   hooks?: TaskHooks;
+  /** Retention of past revisions and deleted files, thinned (server/retention.ts). Default: the token lifetime. */
+  keepVersionsMs?: number;
+  /** How often garbage collection runs on its own (0: never; `ferry server gc` runs it now). */
+  gcIntervalMs?: number;
+  /** Blocks written or reported present more recently than this are not collected. */
+  gcGraceMs?: number;
+  /** Test seam: runs inside garbage collection after the live set is known, before anything is removed. */
+  gcAfterMark?: () => Promise<void>;
 }
 
 export interface RunningServer {
@@ -63,7 +73,15 @@ export interface RunningServer {
   /** True when this start generated the token file. */
   tokenCreated: boolean;
   dataDir: string;
+  /** Prunes history by the retention policy, then collects unreferenced blocks (what `ferry server gc` asks for). */
+  collectGarbage(): Promise<MaintenanceReport>;
   close(): Promise<void>;
+}
+
+export interface MaintenanceReport extends GcReport {
+  /** Past revisions and tombstones dropped by the retention policy. */
+  prunedVersions: number;
+  prunedTombstones: number;
 }
 
 export const SERVER_DEFAULTS = {
@@ -83,6 +101,8 @@ export const SERVER_DEFAULTS = {
   maxConnections: 512,
   maxConnectionsPerClient: 64,
   maxQueuedTasks: 10_000,
+  gcIntervalMs: 6 * 3600 * 1000,
+  gcGraceMs: 3600 * 1000,
 } as const;
 
 /** First answers are replayed for a day; finished tasks are kept for the token lifetime. */
@@ -117,8 +137,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const feedTokens = new FeedTokens(secret);
   const feed = new ChangesFeed({ db, folders, tokens: feedTokens, clock, tokenTtlMs: o.tokenTtlMs });
   const history = new HistoryReader(db, feedTokens, clock);
+  const fence = new GcFence();
+  const keepVersionsMs = o.keepVersionsMs ?? o.tokenTtlMs;
   const runner = new TaskRunner({
     db,
+    fence,
     store: tasks,
     blocks,
     workers: Math.max(1, o.workers),
@@ -134,14 +157,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const now = clock();
     if (now - lastMaintenance < maintenanceEveryMs) return;
     lastMaintenance = now;
-    const pruned = feed.prune();
+    const pruned = pruneHistory();
     const oldTasks = tasks.prune(now - o.tokenTtlMs);
     const answers = idempotency.prune(now - IDEMPOTENCY_TTL_MS);
     if (pruned.tombstones + pruned.versions + oldTasks + answers > 0) log.info('pruned', { ...pruned, tasks: oldTasks, answers });
   };
+  // Retention (docs/sync-api.md, "Retention and garbage collection"): expired tombstones and
+  // revisions go with the feed's prune, then the staggered thinning of what is left.
+  const pruneHistory = (): { tombstones: number; versions: number } => {
+    const expired = feed.prune(keepVersionsMs);
+    const thinned = thinVersions(db, clock(), keepVersionsMs);
+    return { tombstones: expired.tombstones, versions: expired.versions + thinned.versions };
+  };
   maintain();
+  let collecting: Promise<MaintenanceReport> | null = null;
+  const runGc = (): Promise<MaintenanceReport> =>
+    (collecting ??= (async () => {
+      try {
+        const pruned = pruneHistory();
+        const report = await collectGarbage({ db, blocks, fence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
+        const full = { ...report, prunedVersions: pruned.versions, prunedTombstones: pruned.tombstones };
+        log.info('garbage collected', { ...full });
+        return full;
+      } finally {
+        collecting = null;
+      }
+    })());
 
-  const routes = buildRoutes({ blocks, folders, feed, tasks, history, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
+  const routes = buildRoutes({ blocks, folders, feed, tasks, history, runGc, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
   const serverToken = token;
 
   const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
@@ -273,6 +316,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `http://${hostForUrl}:${port}`;
   const timer = setInterval(maintain, 60_000);
   timer.unref();
+  const gcTimer =
+    o.gcIntervalMs > 0
+      ? setInterval(() => void runGc().catch((error: unknown) => log.error('garbage collection failed', { error })), o.gcIntervalMs)
+      : null;
+  gcTimer?.unref();
   log.info('listening', { url, resumedTasks: resumed });
 
   let closing: Promise<void> | undefined;
@@ -283,13 +331,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokenFile,
     tokenCreated,
     dataDir,
+    collectGarbage: runGc,
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        if (gcTimer) clearInterval(gcTimer);
         slowBodies.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await runner.close();
+        await collecting?.catch(() => undefined);
         server.closeAllConnections();
         await closed;
         db.close();

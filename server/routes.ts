@@ -39,6 +39,8 @@ export interface RouteDeps extends BatchDeps {
   feed: ChangesFeed;
   tasks: TaskStore;
   history: HistoryReader;
+  /** Retention, then garbage collection (server/gc.ts); `POST /v1/maintenance/gc`. */
+  runGc: () => Promise<object>;
   /** Runs the periodic clean-up when it is due (cheap otherwise). */
   maintain: () => void;
 }
@@ -185,6 +187,11 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       deps.maintain();
       const body: WaitReply = { changes: await deps.feed.wait(id, query.syncToken, query.timeout, ctx.signal) };
       return { status: 200, body };
+    }),
+    // ── retention and garbage collection (`ferry server gc`) ──
+    route('POST', '/v1/maintenance/gc', 'none', async (ctx) => {
+      ctx.log.info('garbage collection requested');
+      return { status: 200, body: await deps.runGc() };
     }),
     // ── history and restore (server/history.ts; restores are batch operations) ──
     route('GET', '/v1/folders/{folderId}/history', 'none', async (ctx) => {

@@ -10,6 +10,7 @@ import { startServer } from '../../../server/main';
  * Prints the base URL on one line, then where the generated token is kept.
  */
 export async function runServerCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'gc') return (await import('./server-gc')).runServerGc(argv.slice(1));
   let parsed;
   try {
     parsed = parseServerArgs(argv);
