@@ -4,10 +4,11 @@ import { hashFor, routeFromHash, ROUTES } from './router';
 import type { Route } from './router';
 import { useStatus } from './state/useStatus';
 import { ActivityView } from './views/ActivityView';
+import { DeletedView } from './views/DeletedView';
 import { QueueView } from './views/QueueView';
 import { SettingsView } from './views/SettingsView';
 
-const TITLES: Record<Route, string> = { queue: 'Queue', activity: 'Activity', settings: 'Settings' };
+const TITLES: Record<Route, string> = { queue: 'Queue', activity: 'Activity', deleted: 'Deleted files', settings: 'Settings' };
 
 function useHashRoute(): Route {
   const [route, setRoute] = useState(() => routeFromHash(window.location.hash));
@@ -53,6 +54,7 @@ export function App({ connected }: { connected: boolean }) {
       <main>
         {route === 'queue' ? <QueueView status={status} /> : null}
         {route === 'activity' ? <ActivityView /> : null}
+        {route === 'deleted' ? <DeletedView status={status} /> : null}
         {route === 'settings' ? <SettingsView /> : null}
       </main>
     </div>

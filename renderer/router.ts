@@ -1,6 +1,6 @@
 /** The windows the one renderer bundle can show, picked by the location hash. */
-export type Route = 'queue' | 'settings' | 'activity';
-export const ROUTES: readonly Route[] = ['queue', 'activity', 'settings'];
+export type Route = 'queue' | 'settings' | 'activity' | 'deleted';
+export const ROUTES: readonly Route[] = ['queue', 'activity', 'deleted', 'settings'];
 
 export function routeFromHash(hash: string): Route {
   const name = hash.replace(/^#\/?/, '').split(/[/?]/)[0];

@@ -3,6 +3,7 @@ import type { ActivityEntry } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { formatRelative } from '../format';
 import { useActivity } from '../state/useActivity';
+import { HistoryPanel } from '../components/HistoryPanel';
 
 type Show = 'all' | 'conflict' | 'failed';
 
@@ -13,6 +14,7 @@ export function ActivityView() {
   const { api } = useApi();
   const { entries, error } = useActivity(api);
   const [show, setShow] = useState<Show>('all');
+  const [historyOf, setHistoryOf] = useState<{ folderId: string; path: string }>();
   const shown = show === 'all' ? entries : entries.filter((entry) => entry.kind === show);
   return (
     <div className="view activity-view">
@@ -31,14 +33,16 @@ export function ActivityView() {
       {shown.length === 0 ? <p className="muted" data-testid="activity-empty">{EMPTY[show]}</p> : null}
       <ol className="activity" aria-label="Recent activity">
         {shown.map((entry) => (
-          <ActivityRow key={entry.id} entry={entry} />
+          <ActivityRow key={entry.id} entry={entry} onHistory={setHistoryOf} />
         ))}
       </ol>
+      {historyOf ? <HistoryPanel folderId={historyOf.folderId} path={historyOf.path} onClose={() => setHistoryOf(undefined)} /> : null}
     </div>
   );
 }
 
-function ActivityRow({ entry }: { entry: ActivityEntry }) {
+function ActivityRow({ entry, onHistory }: { entry: ActivityEntry; onHistory: (file: { folderId: string; path: string }) => void }) {
+  const { folderId, path } = entry;
   return (
     <li className={`activity-row kind-${entry.kind}`} data-testid="activity-row" data-kind={entry.kind}>
       <time dateTime={entry.at} title={new Date(entry.at).toLocaleString()}>
@@ -46,7 +50,14 @@ function ActivityRow({ entry }: { entry: ActivityEntry }) {
       </time>
       <span className={`badge badge-${entry.kind}`}>{entry.kind}</span>
       <span className="activity-text">
-        {entry.path ? <span className="queue-path">{entry.path}</span> : null} {entry.message}
+        {path && folderId ? (
+          <button type="button" className="link queue-path" onClick={() => onHistory({ folderId, path })} title="Show its versions" data-testid="activity-history">
+            {path}
+          </button>
+        ) : path ? (
+          <span className="queue-path">{path}</span>
+        ) : null}{' '}
+        {entry.message}
         {entry.folderId ? <span className="muted"> · {entry.folderId}</span> : null}
       </span>
     </li>
