@@ -62,7 +62,25 @@ export const DeleteOperation = z.strictObject({
 });
 export type DeleteOperation = z.infer<typeof DeleteOperation>;
 
-export const Operation = z.discriminatedUnion('action', [UpsertOperation, DeleteOperation]);
+// ── restore (docs/sync-api.md, "History and restore") ──
+
+/**
+ * A new revision of `path` with the content of an earlier `revision` of it (a deleted path
+ * comes back, a live one gets the old bytes). No block travels: the server holds them.
+ * `baseRevision` is checked as for an upsert. With `onlyIfDeleted` a path that is live is
+ * refused (`not_deleted`) instead of getting the old content over its current one.
+ */
+export const RestoreOperation = z.strictObject({
+  key: OperationKey,
+  action: z.literal('restore'),
+  path: SyncPath,
+  revision: Revision,
+  baseRevision: Revision.nullable(),
+  onlyIfDeleted: z.boolean().optional(),
+});
+export type RestoreOperation = z.infer<typeof RestoreOperation>;
+
+export const Operation = z.discriminatedUnion('action', [UpsertOperation, DeleteOperation, RestoreOperation]);
 export type Operation = z.infer<typeof Operation>;
 /** What a caller builds (paths before NFC normalisation); the same shape on the wire. */
 export type OperationInput = z.input<typeof Operation>;
@@ -91,7 +109,10 @@ export const BatchQuery = z.strictObject({ mode: BatchMode.default('sync') });
 export const OperationSuccess = z.object({ ok: z.literal(true), revision: Revision });
 export const OperationFailure = z.object({
   ok: z.literal(false),
-  /** conflict (also: a kind change or a non-empty directory) | missing_blocks | not_found | invalid_request | aborted */
+  /**
+   * conflict (also: a kind change or a non-empty directory) | missing_blocks | not_found | invalid_request | aborted;
+   * restore only: unknown_revision | blocks_collected | not_deleted
+   */
   code: z.string().min(1),
   message: z.string(),
   /** With `conflict`: the path's current revision, null when it does not exist (or is deleted). */

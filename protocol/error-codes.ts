@@ -31,7 +31,17 @@ export type ApiErrorCode = keyof typeof API_ERRORS;
 export const API_ERROR_CODES = Object.keys(API_ERRORS) as ApiErrorCode[];
 
 /** Codes that only appear in per-operation results of a batch (never as an HTTP error). */
-export const OPERATION_ERROR_CODES = ['conflict', 'missing_blocks', 'not_found', 'invalid_request', 'aborted'] as const;
+export const OPERATION_ERROR_CODES = [
+  'conflict',
+  'missing_blocks',
+  'not_found',
+  'invalid_request',
+  'aborted',
+  // restore operations (docs/sync-api.md, "History and restore")
+  'unknown_revision',
+  'blocks_collected',
+  'not_deleted',
+] as const;
 export type OperationErrorCode = (typeof OPERATION_ERROR_CODES)[number];
 
 /** Codes the client raises on its own side (never sent by the server). */

@@ -12,3 +12,4 @@ export * from './changes';
 export * from './routes';
 export * from './devices';
 export * from './accounts';
+export * from './history';

@@ -15,6 +15,9 @@ export const routes = {
   changesWait: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/changes/wait`,
   devices: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/devices`,
   device: (folderId: string, deviceId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/devices/${encodeURIComponent(deviceId)}`,
+  // history and restore
+  history: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/history`,
+  deleted: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/deleted`,
 } as const;
 
 /** The sync token carried by an `upcoming-modifications` href (null when there is none). */

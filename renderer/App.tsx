@@ -4,11 +4,12 @@ import { hashFor, routeFromHash, ROUTES } from './router';
 import type { Route } from './router';
 import { useStatus } from './state/useStatus';
 import { ActivityView } from './views/ActivityView';
+import { DeletedView } from './views/DeletedView';
 import { FoldersView } from './views/FoldersView';
 import { QueueView } from './views/QueueView';
 import { SettingsView } from './views/SettingsView';
 
-const TITLES: Record<Route, string> = { folders: 'Folders', queue: 'Queue', activity: 'Activity', settings: 'Settings' };
+const TITLES: Record<Route, string> = { folders: 'Folders', queue: 'Queue', activity: 'Activity', deleted: 'Deleted files', settings: 'Settings' };
 
 function useHashRoute(): Route {
   const [route, setRoute] = useState(() => routeFromHash(window.location.hash));
@@ -55,6 +56,7 @@ export function App({ connected }: { connected: boolean }) {
         {route === 'folders' ? <FoldersView status={status} /> : null}
         {route === 'queue' ? <QueueView status={status} /> : null}
         {route === 'activity' ? <ActivityView /> : null}
+        {route === 'deleted' ? <DeletedView status={status} /> : null}
         {route === 'settings' ? <SettingsView /> : null}
       </main>
     </div>

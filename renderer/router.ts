@@ -1,6 +1,6 @@
 /** The windows the one renderer bundle can show, picked by the location hash. */
-export type Route = 'folders' | 'queue' | 'settings' | 'activity';
-export const ROUTES: readonly Route[] = ['folders', 'queue', 'activity', 'settings'];
+export type Route = 'folders' | 'queue' | 'settings' | 'activity' | 'deleted';
+export const ROUTES: readonly Route[] = ['folders', 'queue', 'activity', 'deleted', 'settings'];
 
 export function routeFromHash(hash: string): Route {
   const name = hash.replace(/^#\/?/, '').split(/[/?]/)[0];

@@ -1,5 +1,6 @@
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
 import type { Db } from './storage/db';
+import { RestoreResolver } from './restore';
 
 interface EntryRow {
   seq: number;
@@ -20,7 +21,7 @@ export interface ApplyContext {
 }
 
 /** Paths strictly below dir: '0' sorts right after '/'. */
-const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
+export const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
 
 /**
  * Applies one batch operation inside the caller's transaction. A stale baseRevision is a
@@ -36,8 +37,10 @@ export class OperationApplier {
   private readonly liveChild;
   private readonly insertVersion;
   private readonly upsertEntry;
+  readonly restores: RestoreResolver;
 
   constructor(db: Db) {
+    this.restores = new RestoreResolver(db);
     this.getEntry = db.prepare<[string, string], EntryRow>('SELECT seq, kind, deleted, size, mtime, blocks FROM entries WHERE folder_id = ? AND path = ?');
     this.liveChild = db.prepare<[string, string, string], { path: string }>(
       'SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1',
@@ -53,6 +56,11 @@ export class OperationApplier {
   }
 
   apply(op: Operation, ctx: ApplyContext): OperationResult {
+    // A restore is an upsert of an earlier revision's content (server/restore.ts).
+    if (op.action === 'restore') {
+      const resolved = this.restores.resolve(op, ctx.folderId, ctx.blockSizes);
+      return 'failure' in resolved ? resolved.failure : this.apply(resolved.upsert, ctx);
+    }
     const current = this.getEntry.get(ctx.folderId, op.path);
     const liveRevision = current && !current.deleted ? String(current.seq) : null;
     // A directory has no content: creating one that exists is that directory, whatever base the

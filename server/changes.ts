@@ -95,9 +95,13 @@ export class ChangesFeed {
     return row?.seq ?? 0;
   }
 
-  /** Drops tombstones and superseded versions older than the ttl, moving each folder's horizon. */
-  prune(): { tombstones: number; versions: number } {
-    const cutoff = this.o.clock() - this.o.tokenTtlMs;
+  /**
+   * Drops tombstones and superseded versions older than `retainMs` (the retention period,
+   * by default the token lifetime), moving each folder's horizon: a token older than a pruned
+   * tombstone is expired, whatever its age.
+   */
+  prune(retainMs = this.o.tokenTtlMs): { tombstones: number; versions: number } {
+    const cutoff = this.o.clock() - retainMs;
     const { db } = this.o;
     return db.transaction(() => {
       const horizons = db

@@ -17,6 +17,12 @@ Options:
   --token T              the token itself: every local user sees it in ps (a warning says so)
   --sync-budget-ms N     time a mode=sync batch may take before 504 (default ${SERVER_DEFAULTS.syncBudgetMs})
   --token-ttl DURATION   lifetime of sync tokens and tombstones, e.g. 30d, 12h, 90m (default 30d)
+  --keep-versions DURATION
+                         how long past versions and deleted files are kept, thinned to every version
+                         for an hour, one an hour for a day, one a day after (default: the token ttl)
+  --gc-interval DURATION how often unreferenced blocks are collected; 0 never (default 6h);
+                         'ferry server gc --url URL --data DIR' runs it now
+  --gc-grace DURATION    blocks uploaded or reported present this recently are kept (default 1h)
   --workers N            task worker pool size (default ${SERVER_DEFAULTS.workers})
   --max-body-bytes N     largest batch body (default ${SERVER_DEFAULTS.maxBodyBytes})
   --max-connections N    open connections in all (default ${SERVER_DEFAULTS.maxConnections})
@@ -74,6 +80,9 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         'sync-budget-ms': { type: 'string' },
         'token-ttl': { type: 'string' },
         workers: { type: 'string' },
+        'keep-versions': { type: 'string' },
+        'gc-interval': { type: 'string' },
+        'gc-grace': { type: 'string' },
         'max-body-bytes': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-connections-per-client': { type: 'string' },
@@ -110,6 +119,10 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     maxConnectionsPerClient: integer('max-connections-per-client', values['max-connections-per-client'], 1) ?? SERVER_DEFAULTS.maxConnectionsPerClient,
   };
   if (token !== undefined) options.token = token;
+  if (values['keep-versions'] !== undefined) options.keepVersionsMs = parseDuration(values['keep-versions']);
+  if (values['gc-interval'] !== undefined) options.gcIntervalMs = parseDuration(values['gc-interval']);
+  if (values['gc-grace'] !== undefined) options.gcGraceMs = parseDuration(values['gc-grace']);
+  if (options.keepVersionsMs !== undefined && options.keepVersionsMs < 1000) throw usageError('--keep-versions must be at least 1s');
   if (options.tokenTtlMs !== undefined && options.tokenTtlMs < 1000) throw usageError('--token-ttl must be at least 1s');
   return { help: false, options, logLevel: level as LogLevel, verbose: values.verbose ?? false, warnings };
 }

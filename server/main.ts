@@ -13,6 +13,9 @@ import { FailureLimiter, authenticate, type Principal } from './auth';
 import { ChangesFeed } from './changes';
 import { DeviceReports } from './device-reports';
 import { FolderStore } from './folders';
+import { GcFence, collectGarbage, type GcReport } from './gc';
+import { thinVersions } from './retention';
+import { HistoryReader } from './history';
 import { correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
@@ -56,6 +59,14 @@ export interface ServerOptions {
   /** Milliseconds since the epoch; tests move time forward with it. */
   clock?: () => number;
   hooks?: TaskHooks;
+  /** Retention of past revisions and deleted files, thinned (server/retention.ts). Default: the token lifetime. */
+  keepVersionsMs?: number;
+  /** How often garbage collection runs on its own (0: never; `ferry server gc` runs it now). */
+  gcIntervalMs?: number;
+  /** Blocks written or reported present more recently than this are not collected. */
+  gcGraceMs?: number;
+  /** Test seam: runs inside garbage collection after the live set is known, before anything is removed. */
+  gcAfterMark?: () => Promise<void>;
 }
 
 export interface RunningServer {
@@ -67,7 +78,15 @@ export interface RunningServer {
   /** True when this start generated the token file. */
   tokenCreated: boolean;
   dataDir: string;
+  /** Prunes history by the retention policy, then collects unreferenced blocks (what `ferry server gc` asks for). */
+  collectGarbage(): Promise<MaintenanceReport>;
   close(): Promise<void>;
+}
+
+export interface MaintenanceReport extends GcReport {
+  /** Past revisions and tombstones dropped by the retention policy. */
+  prunedVersions: number;
+  prunedTombstones: number;
 }
 
 export const SERVER_DEFAULTS = {
@@ -87,6 +106,8 @@ export const SERVER_DEFAULTS = {
   maxConnections: 512,
   maxConnectionsPerClient: 64,
   maxQueuedTasks: 10_000,
+  gcIntervalMs: 6 * 3600 * 1000,
+  gcGraceMs: 3600 * 1000,
 } as const;
 
 /** First answers are replayed for a day; finished tasks are kept for the token lifetime. */
@@ -121,8 +142,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const feedTokens = new FeedTokens(secret);
   const feed = new ChangesFeed({ db, folders, tokens: feedTokens, clock, tokenTtlMs: o.tokenTtlMs });
   const reports = new DeviceReports(db, feedTokens, clock);
+  const history = new HistoryReader(db, feedTokens, clock);
+  const fence = new GcFence();
+  const keepVersionsMs = o.keepVersionsMs ?? o.tokenTtlMs;
   const runner = new TaskRunner({
     db,
+    fence,
     store: tasks,
     blocks,
     workers: Math.max(1, o.workers),
@@ -138,19 +163,39 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const now = clock();
     if (now - lastMaintenance < maintenanceEveryMs) return;
     lastMaintenance = now;
-    const pruned = feed.prune();
+    const pruned = pruneHistory();
     const oldTasks = tasks.prune(now - o.tokenTtlMs);
     const answers = idempotency.prune(now - IDEMPOTENCY_TTL_MS);
     const devices = reports.prune();
     if (pruned.tombstones + pruned.versions + oldTasks + answers + devices > 0) log.info('pruned', { ...pruned, tasks: oldTasks, answers, devices });
   };
+  // Retention (docs/sync-api.md, "Retention and garbage collection"): expired tombstones and
+  // revisions go with the feed's prune, then the staggered thinning of what is left.
+  const pruneHistory = (): { tombstones: number; versions: number } => {
+    const expired = feed.prune(keepVersionsMs);
+    const thinned = thinVersions(db, clock(), keepVersionsMs);
+    return { tombstones: expired.tombstones, versions: expired.versions + thinned.versions };
+  };
   maintain();
+  let collecting: Promise<MaintenanceReport> | null = null;
+  const runGc = (): Promise<MaintenanceReport> =>
+    (collecting ??= (async () => {
+      try {
+        const pruned = pruneHistory();
+        const report = await collectGarbage({ db, blocks, fence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
+        const full = { ...report, prunedVersions: pruned.versions, prunedTombstones: pruned.tombstones };
+        log.info('garbage collected', { ...full });
+        return full;
+      } finally {
+        collecting = null;
+      }
+    })());
 
   const accounts = new SqliteAccounts(db, clock);
   // The one request made without a bearer token: a device trading its pairing code.
   const openRoutes = [pairingRoute(accounts, new FailureLimiter(clock))];
   const access = new Access(accounts);
-  const routes = [...openRoutes, ...buildRoutes({ blocks, folders, feed, tasks, reports, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
+  const routes = [...openRoutes, ...buildRoutes({ blocks, folders, feed, tasks, reports, history, runGc, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
   const serverToken = token;
 
   const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
@@ -282,6 +327,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const url = `http://${hostForUrl}:${port}`;
   const timer = setInterval(maintain, 60_000);
   timer.unref();
+  const gcTimer =
+    o.gcIntervalMs > 0
+      ? setInterval(() => void runGc().catch((error: unknown) => log.error('garbage collection failed', { error })), o.gcIntervalMs)
+      : null;
+  gcTimer?.unref();
   log.info('listening', { url, resumedTasks: resumed });
 
   let closing: Promise<void> | undefined;
@@ -292,13 +342,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokenFile,
     tokenCreated,
     dataDir,
+    collectGarbage: runGc,
     close() {
       closing ??= (async () => {
         clearInterval(timer);
+        if (gcTimer) clearInterval(gcTimer);
         slowBodies.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await runner.close();
+        await collecting?.catch(() => undefined);
         server.closeAllConnections();
         await closed;
         db.close();

@@ -11,6 +11,8 @@ import {
   CreateFolderRequest,
   DeviceId,
   DeviceReport,
+  DeletedQuery,
+  HistoryQuery,
   FerryError,
   FolderId,
   MissingBlocksRequest,
@@ -29,6 +31,7 @@ import { legacyBatchFingerprint, singleOperation, submitBatch, type BatchDeps } 
 import type { ChangesFeed } from './changes';
 import type { DeviceReports } from './device-reports';
 import type { FolderStore } from './folders';
+import type { HistoryReader } from './history';
 import { route, type RequestContext, type Route } from './http';
 import { fingerprint } from './idempotency';
 import type { BlockStore } from './storage/blocks';
@@ -43,6 +46,9 @@ export interface RouteDeps extends BatchDeps {
   reports: DeviceReports;
   /** What the asking device may reach: others' folders and blocks look absent. */
   access: Access;
+  history: HistoryReader;
+  /** Retention, then garbage collection (server/gc.ts); `POST /v1/maintenance/gc`. */
+  runGc: () => Promise<object>;
   /** Runs the periodic clean-up when it is due (cheap otherwise). */
   maintain: () => void;
 }
@@ -238,6 +244,23 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       deps.maintain();
       const body: WaitReply = { changes: await deps.feed.wait(id, query.syncToken, query.timeout, ctx.signal) };
       return { status: 200, body };
+    }),
+    // ── retention and garbage collection (`ferry server gc`) ──
+    // The server's own credential only: a paired device must not make the server work on
+    // everyone's data (it answers 404, as if the route were not there).
+    route('POST', '/v1/maintenance/gc', 'none', async (ctx) => {
+      if (ctx.principal.kind !== 'server') throw notFound('Route');
+      ctx.log.info('garbage collection requested');
+      return { status: 200, body: await deps.runGc() };
+    }),
+    // ── history and restore (server/history.ts; restores are batch operations) ──
+    route('GET', '/v1/folders/{folderId}/history', 'none', async (ctx) => {
+      const id = existingFolder(ctx, deps);
+      return { status: 200, body: deps.history.history(id, parseInput(HistoryQuery, queryOf(ctx), 'query')) };
+    }),
+    route('GET', '/v1/folders/{folderId}/deleted', 'none', async (ctx) => {
+      const id = existingFolder(ctx, deps);
+      return { status: 200, body: deps.history.deleted(id, parseInput(DeletedQuery, queryOf(ctx), 'query')) };
     }),
   ];
 }

@@ -2,6 +2,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { PATH_LOCKED_MESSAGE, type Operation, type OperationResult } from '../protocol';
 import type { Logger } from '../main/logging';
 import { OperationApplier } from './apply';
+import { blocksReferenced } from './restore';
+import type { GcFence } from './gc';
 import { PathLocks, lockKey } from './path-locks';
 import type { Db } from './storage/db';
 import type { BlockStore } from './storage/blocks';
@@ -22,6 +24,8 @@ export interface TaskRunnerOptions {
   clock: () => number;
   log: Logger;
   hooks?: TaskHooks;
+  /** Held from the block lookup to the last commit, so GC never removes a block in between (server/gc.ts). */
+  fence?: GcFence;
   /** Called after a transaction that changed a folder commits (wakes long polls). */
   onFolderChanged: (folderId: string) => void;
 }
@@ -121,12 +125,15 @@ export class TaskRunner {
       return;
     }
     const signal = this.abort.signal;
+    let fenced = false;
     try {
       store.setStatus(id, 'Processing');
       tlog.info('task processing', { operations: operations.length });
       if (this.o.hooks?.beforeApply) await untilAborted(this.o.hooks.beforeApply(id, signal), signal);
       if (signal.aborted) return;
-      const hashes = operations.flatMap((op) => (op.action === 'upsert' ? op.blocks : []));
+      await this.o.fence?.enter();
+      fenced = true;
+      const hashes = blocksReferenced(this.applier.restores, row.folder_id, operations);
       const blockSizes = await this.o.blocks.sizes(hashes);
       // Block renames become durable before anything that references them commits (see BlockStore).
       await this.o.blocks.persist();
@@ -142,6 +149,7 @@ export class TaskRunner {
       store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
       this.finish(id);
     } finally {
+      if (fenced) this.o.fence?.leave();
       this.locks.release(keys, id);
     }
   }

@@ -14,7 +14,8 @@ export interface FeedPosition {
   issuedAt: number;
 }
 
-type Kind = 'token' | 'cursor';
+/** 'history' and 'deleted' page those listings (server/history.ts): `a` is the seq to continue below. */
+type Kind = 'token' | 'cursor' | 'history' | 'deleted';
 
 const Payload = z.strictObject({
   f: z.string(),

@@ -168,6 +168,46 @@ export const PathExplanation = z.object({
   synced: z.object({ revision: z.string().nullable(), size: z.number() }).nullable(),
 });
 export type PathExplanation = z.infer<typeof PathExplanation>;
+// ── history and restore (docs/sync-api.md, "History and restore") ──
+
+export const FileVersion = z.object({
+  revision: z.string(),
+  kind: z.enum(['file', 'dir']),
+  /** A deletion: no content. */
+  deleted: z.boolean(),
+  size: z.number(),
+  mtime: z.number(),
+  modifiedAt: z.string(),
+  device: z.string(),
+});
+export type FileVersion = z.infer<typeof FileVersion>;
+
+export const DeletedFile = z.object({
+  path: z.string(),
+  kind: z.enum(['file', 'dir']),
+  /** The deletion's revision. */
+  revision: z.string(),
+  deletedAt: z.string(),
+  device: z.string(),
+  /** The version a restore brings back; null when the server keeps none. */
+  lastLive: FileVersion.nullable(),
+});
+export type DeletedFile = z.infer<typeof DeletedFile>;
+
+export const RestoreInput = z.union([
+  /** These paths: a given revision (one path), their state at a moment, or else their previous version. */
+  z.strictObject({ folderId: z.string(), paths: z.array(z.string().min(1)).min(1).max(10_000), revision: z.string().optional(), at: z.iso.datetime({ offset: true }).optional() }),
+  /** Every deleted file (under a prefix, deleted since a moment). */
+  z.strictObject({ folderId: z.string(), deleted: z.literal(true), prefix: z.string().min(1).optional(), since: z.iso.datetime({ offset: true }).optional() }),
+]);
+export type RestoreInput = z.input<typeof RestoreInput>;
+
+export const RestoreResult = z.object({
+  restored: z.int().min(0),
+  failed: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })),
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+});
+export type RestoreResult = z.infer<typeof RestoreResult>;
 
 // ── methods: one entry per action, input and output schemas ──
 
@@ -190,6 +230,12 @@ export const methods = {
   cancelMassDelete: { input: FolderRef, output: Ok },
   explainPath: { input: z.strictObject({ path: z.string().min(1), folderId: z.string().optional() }), output: PathExplanation },
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
+  getHistory: { input: z.strictObject({ folderId: z.string(), path: z.string().min(1) }), output: z.object({ items: z.array(FileVersion) }) },
+  listDeleted: {
+    input: z.strictObject({ folderId: z.string(), prefix: z.string().min(1).optional(), since: z.iso.datetime({ offset: true }).optional(), limit: z.int().min(1).max(100_000).default(1000) }),
+    output: z.object({ items: z.array(DeletedFile) }),
+  },
+  restore: { input: RestoreInput, output: RestoreResult },
   getSettings: { input: Empty, output: SettingsView },
   updateSettings: { input: SettingsUpdate, output: SettingsView },
 } as const;

@@ -55,6 +55,9 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
     cancelMassDelete: unavailable,
     explainPath: unavailable,
     listDevices: async () => [],
+    getHistory: unavailable,
+    listDeleted: unavailable,
+    restore: unavailable,
     getSettings: async () => viewOrThrow(),
     updateSettings: async (update) => {
       settings.save(update);

@@ -16,7 +16,9 @@ import {
   ChangesPage,
   DeviceState,
   DevicesReply,
+  DeletedPage,
   FerryError,
+  HistoryPage,
   formatRunHeader,
   Folder,
   HEADERS,
@@ -302,6 +304,32 @@ export class SyncApiClient {
   /** Every device's state of a folder, as they last reported it. */
   async listDevices(folderId: string, options: CallOptions = {}): Promise<DeviceState[]> {
     return (await this.json(DevicesReply, { ...options, method: 'GET', url: this.url(routes.devices(folderId)) })).devices;
+  }
+
+  // ── history and restore (docs/sync-api.md, "History and restore"); restores are batch operations ──
+
+  /** One page of a path's retained revisions, newest first; `next` is a previous page's next href. */
+  async historyPage(folderId: string, query: { path: string; next?: string; limit?: number }, options: CallOptions = {}): Promise<HistoryPage> {
+    const url = this.pageUrl(routes.history(folderId), query.next, { path: query.path, limit: query.limit });
+    return this.json(HistoryPage, { ...options, method: 'GET', url, maxResponseBytes: MAX_JSON_REPLY_BYTES });
+  }
+
+  /** One page of the paths whose current entry is a deletion, newest deletion first. */
+  async deletedPage(folderId: string, query: { prefix?: string; since?: string; next?: string; limit?: number }, options: CallOptions = {}): Promise<DeletedPage> {
+    const url = this.pageUrl(routes.deleted(folderId), query.next, { prefix: query.prefix, since: query.since, limit: query.limit });
+    return this.json(DeletedPage, { ...options, method: 'GET', url, maxResponseBytes: MAX_JSON_REPLY_BYTES });
+  }
+
+  /** A next href as the server sent it (same origin only: it carries our token), else the first page's URL. */
+  private pageUrl(first: string, next: string | undefined, params: Record<string, string | number | undefined>): URL {
+    if (next) {
+      const url = new URL(next, this.base);
+      if (url.origin !== this.base.origin) throw malformedReply('next link points to another origin');
+      return url;
+    }
+    const url = this.url(first);
+    for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, String(value));
+    return url;
   }
 
   /** A cheap authenticated request: resolves when the server is reachable and accepts the token. */

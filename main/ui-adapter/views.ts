@@ -1,4 +1,5 @@
-import type { ActivityEntry as ContractActivity, QueueItem as ContractQueueItem } from '../../shared/ui-contract';
+import type { ActivityEntry as ContractActivity, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput } from '../../shared/ui-contract';
+import type { DeletedItem, HistoryItem, RestoreRequest } from '../engine/agent/api';
 import type { ActivityEntry as StoredActivity } from '../store/activity';
 import type { QueueItem as StoredQueueItem } from '../store/queue';
 
@@ -44,4 +45,20 @@ const ACTIVITY_KINDS: Record<string, ContractActivity['kind']> = {
 export function activityView(entry: StoredActivity): ContractActivity {
   const kind = ACTIVITY_KINDS[entry.kind] ?? (entry.kind.startsWith('skipped') ? 'skipped' : 'info');
   return { id: entry.id, at: iso(entry.ts), folderId: entry.folderId, kind, path: entry.path, message: entry.message };
+}
+
+// ── history and restore ──
+
+export function fileVersionView(item: HistoryItem): FileVersion {
+  return { revision: item.revision, kind: item.kind, deleted: item.deleted, size: item.size, mtime: item.mtime, modifiedAt: item.modificationDate, device: item.device };
+}
+
+export function deletedFileView(item: DeletedItem): DeletedFile {
+  return { path: item.path, kind: item.kind, revision: item.revision, deletedAt: item.deletedAt, device: item.device, lastLive: item.lastLive ? fileVersionView(item.lastLive) : null };
+}
+
+/** The contract's restore input as the engine's request (the folder travels beside it). */
+export function restoreRequest(input: RestoreInput): RestoreRequest {
+  if ('deleted' in input) return { kind: 'deleted', ...(input.prefix ? { prefix: input.prefix } : {}), ...(input.since ? { since: input.since } : {}) };
+  return { kind: 'paths', paths: input.paths, ...(input.revision ? { revision: input.revision } : {}), ...(input.at ? { at: input.at } : {}) };
 }

@@ -4,6 +4,7 @@ import { useApi } from '../api/context';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { formatRelative } from '../format';
 import { useActivity } from '../state/useActivity';
+import { HistoryPanel } from '../components/HistoryPanel';
 
 type Show = 'all' | 'conflict' | 'failed';
 
@@ -15,6 +16,7 @@ export function ActivityView() {
   const { entries, error } = useActivity(api);
   const [show, setShow] = useState<Show>('all');
   const [why, setWhy] = useState<WhyTarget>();
+  const [historyOf, setHistoryOf] = useState<{ folderId: string; path: string }>();
   const shown = show === 'all' ? entries : entries.filter((entry) => entry.kind === show);
   return (
     <div className="view activity-view">
@@ -33,15 +35,16 @@ export function ActivityView() {
       {shown.length === 0 ? <p className="muted" data-testid="activity-empty">{EMPTY[show]}</p> : null}
       <ol className="activity" aria-label="Recent activity">
         {shown.map((entry) => (
-          <ActivityRow key={entry.id} entry={entry} onWhy={setWhy} />
+          <ActivityRow key={entry.id} entry={entry} onWhy={setWhy} onHistory={setHistoryOf} />
         ))}
       </ol>
       {why ? <WhyPanel target={why} floating onClose={() => setWhy(undefined)} /> : null}
+      {historyOf ? <HistoryPanel folderId={historyOf.folderId} path={historyOf.path} onClose={() => setHistoryOf(undefined)} /> : null}
     </div>
   );
 }
 
-function ActivityRow({ entry, onWhy }: { entry: ActivityEntry; onWhy(target: WhyTarget): void }) {
+function ActivityRow({ entry, onWhy, onHistory }: { entry: ActivityEntry; onWhy(target: WhyTarget): void; onHistory(file: { folderId: string; path: string }): void }) {
   const { folderId, path } = entry;
   return (
     <li className={`activity-row kind-${entry.kind}`} data-testid="activity-row" data-kind={entry.kind}>
@@ -51,13 +54,18 @@ function ActivityRow({ entry, onWhy }: { entry: ActivityEntry; onWhy(target: Why
       <span className={`badge badge-${entry.kind}`}>{entry.kind}</span>
       <span className="activity-text">
         {path && folderId ? (
-          <button type="button" className="link queue-path" title="Why is this path (not) in sync?" onClick={() => onWhy({ folderId, path })} data-testid="why-open">
+          <button type="button" className="link queue-path" onClick={() => onHistory({ folderId, path })} title="Show its versions" data-testid="activity-history">
             {path}
           </button>
         ) : path ? (
           <span className="queue-path">{path}</span>
         ) : null}{' '}
         {entry.message}
+        {path && folderId ? (
+          <button type="button" className="small" onClick={() => onWhy({ folderId, path })} aria-label={`Why is ${path} (not) in sync?`} data-testid="why-open">
+            Why?
+          </button>
+        ) : null}
         {entry.folderId ? <span className="muted"> · {entry.folderId}</span> : null}
       </span>
     </li>

@@ -38,6 +38,8 @@ export class BlockStore {
   private nextFlush: Promise<void> | null = null;
 
   private readonly packDir: string;
+  /** When a block was last reported present or uploaded again (GC leaves these alone for its grace period). */
+  private readonly touchedAt = new Map<string, number>();
   private readonly packed: {
     get: Statement<[string], { pack: string; offset: number; size: number }>;
     insert: Statement<[string, string, number, number]>;
@@ -64,6 +66,26 @@ export class BlockStore {
     for (const name of await fs.readdir(this.tmpDir)) await fs.rm(path.join(this.tmpDir, name), { force: true });
   }
 
+  /** Where block files and packs live, for garbage collection (server/gc.ts). */
+  get layout(): { root: string; packDir: string; tmpDir: string } {
+    return { root: this.root, packDir: this.packDir, tmpDir: this.tmpDir };
+  }
+
+  /** A client was just told this block is here: a commit may refer to it soon. */
+  touch(hashes: Iterable<string>, now = Date.now()): void {
+    for (const h of hashes) this.touchedAt.set(h, now);
+  }
+
+  /** Touched at or after `since`; older marks are forgotten. */
+  touchedSince(since: number): Set<string> {
+    const out = new Set<string>();
+    for (const [h, at] of this.touchedAt) {
+      if (at >= since) out.add(h);
+      else this.touchedAt.delete(h);
+    }
+    return out;
+  }
+
   pathOf(hash: string): string {
     return path.join(this.root, hash.slice(0, 2), hash.slice(2, 4), hash);
   }
@@ -83,6 +105,7 @@ export class BlockStore {
   async missing(hashes: readonly string[]): Promise<string[]> {
     const unique = [...new Set(hashes)];
     const present = await mapLimited(unique, 64, async (h) => (await this.sizeOf(h)) !== null);
+    this.touch(unique.filter((_, i) => present[i]));
     return unique.filter((_, i) => !present[i]);
   }
 
@@ -116,6 +139,7 @@ export class BlockStore {
         throw new FerryError('hash_mismatch', `Block content hashes to ${actual}, not ${hash}`, { status: 422, details: { hash } });
       }
       if ((await this.sizeOf(hash)) !== null) {
+        this.touch([hash]);
         await handle.close();
         await fs.rm(tmp, { force: true });
         return { size, stored: false };
@@ -150,7 +174,10 @@ export class BlockStore {
     blocks.forEach(({ hash, data }, index) => {
       if (seen.has(hash)) return;
       seen.add(hash);
-      if (packed.get.get(hash) || existsSync(this.pathOf(hash))) return;
+      if (packed.get.get(hash) || existsSync(this.pathOf(hash))) {
+        this.touch([hash]);
+        return;
+      }
       take.push({ index, hash, data, offset });
       offset += data.length;
     });

@@ -17,7 +17,8 @@ const USAGE = `Usage: npm run chaos -- [options]
   --no-nfd       write every name in NFC (the same plan otherwise)
   --verbose      print every operation and fault event
   --keep         keep the temp folder and logs of a failing seed
-  --settle-timeout S  seconds the agents get to converge once faults stop (default 180)`;
+  --settle-timeout S  seconds the agents get to converge once faults stop (default 180)
+  --gc           the server keeps versions 5 s and collects garbage every second, with no grace period`;
 
 function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number; faults: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number } {
   const { values } = parseArgs({
@@ -33,6 +34,7 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
       verbose: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       'settle-timeout': { type: 'string' },
+      gc: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -54,6 +56,8 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
     console.error(`--devices must be 2 or 3\n${USAGE}`);
     process.exit(2);
   }
+  // Read by the cluster when it starts the server (test/chaos/cluster.ts).
+  if (values.gc) process.env.FERRY_CHAOS_GC = '1';
   const first = int(values.first, 'first', 1);
   const seeds = values.seed !== undefined ? [int(values.seed, 'seed', 1)] : Array.from({ length: int(values.seeds, 'seeds', 10) }, (_, i) => first + i);
   return { seeds, ops: int(values.ops, 'ops', 60), jobs: Math.max(1, int(values.jobs, 'jobs', 1)), ...(devices ? { devices } : {}), faults: !values['no-faults'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000 };

@@ -86,7 +86,10 @@ export class Cluster {
     // The port was just freed by the previous server (or picked): binding may race briefly.
     await waitFor(
       async () => {
-        const proc = spawnFerry(['server', '--data', this.serverDir, '--port', String(this.port), '--token', this.token, '--sync-budget-ms', '2000']);
+        // `npm run chaos -- --gc`: short retention and frequent garbage collection with no grace period,
+        // so uploads race GC all the time (docs/sync-api.md, "Retention and garbage collection").
+        const gc = process.env.FERRY_CHAOS_GC === '1' ? ['--keep-versions', '5s', '--gc-interval', '1s', '--gc-grace', '0'] : [];
+        const proc = spawnFerry(['server', '--data', this.serverDir, '--port', String(this.port), '--token', this.token, '--sync-budget-ms', '2000', ...gc]);
         try {
           await proc.line(/listening on http/, START_TIMEOUT_MS);
           this.server = proc;

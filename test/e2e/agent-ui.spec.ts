@@ -256,6 +256,58 @@ test('settings errors show inline and save nothing; a valid change saves and app
   await expect(row(page, 'after-save.txt')).toHaveAttribute('data-state', 'done');
 });
 
+test('Deleted files: search, select and Restore bring files back with no upload; a file\'s History restores a version', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  await pullerParked(rig);
+  const docs = rig.folder('docs');
+  const names = ['notes/a-plan.txt', 'notes/a-budget.txt', 'notes/b-minutes.txt', 'keep-1.txt', 'keep-2.txt', 'keep-3.txt'];
+  for (const name of names) write(docs, name, `content of ${name}`);
+  // The six files and the notes directory (an entry of its own).
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', String(names.length + 1));
+  // Another device deletes the three notes; Sync now applies that here (3 of 6: under the guard).
+  const doomed = names.slice(0, 3);
+  await rig.remote.remove('docs', doomed);
+  await page.getByTestId('sync-now').click();
+  await expect.poll(() => doomed.filter((n) => existsSync(path.join(docs, n))), { message: 'the deletions on disk' }).toEqual([]);
+  const uploadsBefore = rig.proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length;
+
+  await page.getByTestId('nav-deleted').click();
+  await expect(page.getByTestId('deleted-row')).toHaveCount(3);
+  await page.getByTestId('deleted-search').fill('notes/a-');
+  await expect(page.getByTestId('deleted-row')).toHaveCount(2);
+  await page.getByTestId('deleted-select-all').click();
+  await expect(page.getByTestId('deleted-restore')).toHaveText('Restore 2');
+  await page.screenshot({ path: path.join(screenshots, 'deleted-files.png') });
+  await page.getByTestId('deleted-restore').click();
+  await expect(page.getByTestId('deleted-result')).toContainText('Restored 2 files');
+  await expect.poll(() => ['notes/a-plan.txt', 'notes/a-budget.txt'].map((n) => readIfThere(path.join(docs, n))), { message: 'the restored files on disk' }).toEqual([
+    'content of notes/a-plan.txt',
+    'content of notes/a-budget.txt',
+  ]);
+  expect(existsSync(path.join(docs, 'notes/b-minutes.txt'))).toBe(false);
+  await page.getByTestId('deleted-search').fill('');
+  await expect(page.getByTestId('deleted-row')).toHaveCount(1);
+
+  // History of a file: an older version comes back.
+  write(docs, 'keep-1.txt', 'second version');
+  await page.getByTestId('nav-queue').click();
+  await expect.poll(async () => (await rig.remote.files('docs')).get('keep-1.txt')?.size).toBe('second version'.length);
+  await page.getByTestId('nav-deleted').click();
+  await page.locator('[data-testid="deleted-row"] button').first().click();
+  await expect(page.getByTestId('history-panel')).toBeVisible();
+  await page.getByTestId('history-close').click();
+  await page.getByTestId('nav-activity').click();
+  await page.locator('[data-testid="activity-history"]', { hasText: 'keep-1.txt' }).first().click();
+  await expect(page.getByTestId('history-row')).toHaveCount(2);
+  await page.screenshot({ path: path.join(screenshots, 'history.png') });
+  await page.getByTestId('history-restore').click();
+  await expect(page.getByTestId('history-restored')).toBeVisible();
+  await expect.poll(() => readIfThere(path.join(docs, 'keep-1.txt')), { message: 'the old version on disk' }).toBe('content of keep-1.txt');
+  // Only the local edit of keep-1.txt was uploaded; the restores sent no block.
+  expect(rig.proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length).toBe(uploadsBefore + 1);
+});
+
 test('a pull that would delete most files pauses the folder; Cancel keeps them, Confirm deletes them', async ({ page, startRig }) => {
   const rig = await startRig();
   await signIn(page, rig);

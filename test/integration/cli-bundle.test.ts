@@ -65,6 +65,6 @@ describe('bin/ferry.mjs: prebuilt CLI bundle or TypeScript source', () => {
     expect(inputs).toContain('server/main.ts');
     expect(inputs.some((file) => file.includes('node_modules'))).toBe(false);
     const { stdout } = spawnSync(process.execPath, ['--input-type=module', '-e', `const { main } = await import(${JSON.stringify(path.join(repo, 'dist/cli/cli.mjs'))}); process.exitCode = await main(['--help']);`], { encoding: 'utf8' });
-    for (const command of ['agent', 'server', 'start', 'status', 'queue', 'sync-now', 'pause', 'resume', 'retry', 'mass-delete']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['agent', 'server', 'start', 'status', 'queue', 'sync-now', 'pause', 'resume', 'retry', 'mass-delete', 'history', 'restore']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
   });
 });

@@ -238,3 +238,27 @@ describe('brute force', () => {
     expect((await pair(good)).status).toBe(429);
   });
 });
+
+describe('maintenance is the server credential’s alone', () => {
+  // Its own server: the pairing rate limit above counts this address's failed codes.
+  let own: TestServer;
+  beforeAll(async () => {
+    own = await startTestServer();
+  });
+  afterAll(async () => own.close());
+
+  it('answers a paired device’s POST /v1/maintenance/gc with 404 and runs it for the server token', async () => {
+    const io = { out: () => undefined, err: () => undefined };
+    expect(await runAccountsCommand(['user', 'add', 'gc-user', '--data', own.dataDir], io)).toBe(0);
+    let printed = '';
+    expect(await runAccountsCommand(['pair', '--user', 'gc-user', '--data', own.dataDir], { ...io, out: (s) => (printed += s) })).toBe(0);
+    const code = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(printed)?.[1] as string;
+    const paired = await own.request('POST', '/v1/pair', { token: null, body: { code, deviceName: 'gc-laptop' } });
+    expect(paired.status).toBe(201);
+    const refused = await own.request('POST', '/v1/maintenance/gc', { token: paired.body.token });
+    expect(refused.status).toBe(404);
+    const ran = await own.request('POST', '/v1/maintenance/gc', {});
+    expect(ran.status).toBe(200);
+    expect(ran.body).toMatchObject({ blocksCollected: expect.any(Number) });
+  });
+});

@@ -1,7 +1,9 @@
 import * as devices from './devices';
+import * as history from './history';
 import * as massDelete from './mass-delete';
 import * as pause from './pause';
 import * as queue from './queue';
+import * as restore from './restore';
 import * as resume from './resume';
 import * as retry from './retry';
 import * as status from './status';
@@ -15,7 +17,7 @@ export interface ClientCommand {
   run(argv: string[]): Promise<number>;
 }
 
-const commands = [status, queue, syncNow, pause, resume, retry, massDelete, devices, why, ui];
+const commands = [status, queue, syncNow, pause, resume, retry, massDelete, devices, why, history, restore, ui];
 
 export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
   commands.map((command) => [command.definition.name, { summary: command.definition.summary, run: (argv: string[]) => command.run(argv) }]),

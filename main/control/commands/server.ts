@@ -13,6 +13,7 @@ import { startServer } from '../../../server/main';
 export async function runServerCommand(argv: string[]): Promise<number> {
   // `ferry server user|pair|devices|revoke|share …` manage accounts in the data directory.
   if (argv[0] !== undefined && ACCOUNT_COMMANDS.has(argv[0])) return runAccountsCommand(argv);
+  if (argv[0] === 'gc') return (await import('./server-gc')).runServerGc(argv.slice(1));
   let parsed;
   try {
     parsed = parseServerArgs(argv);

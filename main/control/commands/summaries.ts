@@ -14,5 +14,7 @@ export const COMMAND_SUMMARIES = {
   massDelete: 'Answer a mass delete the agent is holding: confirm it, or cancel it and keep the files.',
   devices: 'Show every device syncing your folders: up to date or how many changes behind, last seen, and what fails there.',
   why: 'Explain why a path is not in sync (ignored, pending, failing, held, in conflict…) or confirm that it is.',
+  history: 'List the versions of a file the server keeps, newest first.',
+  restore: 'Bring back deleted files or earlier versions from the server (no upload): paths, a moment, or every deleted file.',
   ui: "Print a fresh sign-in link to the running agent's web UI (each link works once, for 10 minutes).",
 } as const;

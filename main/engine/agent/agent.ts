@@ -9,6 +9,8 @@ import { SyncApiClient } from '../../remote';
 import { openStore, type Store } from '../../store';
 import { FolderCoordinator } from '../folder/coordinator';
 import type { MassDeleteOptions } from '../folder/mass-delete';
+import { readDeleted, readHistory } from '../history/listings';
+import { restore as restoreOnServer } from '../history/restore-batch';
 import { LocalSide, type LocalSideOptions } from '../local-side';
 import { realTimers } from '../timers';
 import { createPuller, type Puller, type PullerOptions } from '../pull';
@@ -513,6 +515,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     if (!store.folders.get(folderId)) throw new FerryError('not_found', `No folder '${folderId}'`, { status: 404 });
   }
 
+  function remoteIdOf(folderId: string): string {
+    const folder = store.folders.get(folderId);
+    if (!folder) throw new FerryError('not_found', `No folder '${folderId}'`, { status: 404 });
+    return folder.remoteId;
+  }
+
   function syncNow(folderId?: string): void {
     const current = requireEngine();
     if (folderId !== undefined) requireFolder(folderId);
@@ -624,6 +632,18 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     listDevices: async ({ folderId }) => {
       if (folderId !== undefined) requireFolder(folderId);
       return listFolderDevices(store, engine?.remote ?? null, deviceId, folderId);
+    },
+    // ── history and restore (main/engine/history) ──
+    getHistory: async ({ folderId, path }) => readHistory(requireEngine().remote, remoteIdOf(folderId), path),
+    listDeleted: async ({ folderId, prefix, since, limit }) =>
+      readDeleted(requireEngine().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit),
+    restore: async ({ folderId, request }) => {
+      const current = requireEngine();
+      const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);
+      log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
+      // The files come back through the normal pull.
+      if (outcome.restored.length > 0 && !paused) syncNow(folderId);
+      return outcome;
     },
     getSettings: async () => settingsView(),
     updateSettings,

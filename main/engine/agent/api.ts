@@ -4,6 +4,8 @@ import type { DeviceState } from '../../../protocol';
 import type { QueueItem, QueueState } from '../../store/queue';
 import type { PendingDelete } from '../folder/coordinator';
 import type { PathExplanation } from './why';
+import type { DeletedItem, HistoryItem } from '../../../protocol';
+import type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
 
 /**
  * The engine's own API, in the engine's own terms (store rows, its status). The UI contract is
@@ -72,6 +74,10 @@ export type AgentEvent =
 
 type Ok = { ok: true };
 
+/** History and restore, in the wire's terms (docs/sync-api.md, "History and restore"). */
+export type { DeletedItem, HistoryItem } from '../../../protocol';
+export type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
+
 /** The actions a host may ask of a running agent. */
 export interface AgentHandlers {
   getStatus(input?: object): Promise<AgentStatus>;
@@ -87,6 +93,10 @@ export interface AgentHandlers {
   explainPath(input: { path: string; folderId?: string }): Promise<PathExplanation>;
   /** Every device's state of each folder (or one), from the server's device digests. */
   listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
+  getHistory(input: { folderId: string; path: string }): Promise<HistoryItem[]>;
+  listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<DeletedItem[]>;
+  /** Restores on the server, then pulls: the files come back through the normal pull. */
+  restore(input: { folderId: string; request: RestoreRequest }): Promise<RestoreOutcome>;
   getSettings(input?: object): Promise<SettingsView>;
   /** An empty or absent token keeps the stored one; refused with `invalid_settings` and fields. */
   updateSettings(update: SettingsUpdate): Promise<SettingsView>;

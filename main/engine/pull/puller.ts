@@ -338,10 +338,17 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       });
     }
     // Every page applied: only now does the token move (and a confirmed/cancelled pause end).
-    store.transaction(() => {
+    const resumed = store.transaction(() => {
       store.tokens.set(folderId, read.token);
-      if (policy !== 'guard' && store.folders.get(folderId)?.state === 'paused_mass_delete') states.resume(folderId);
+      if (policy !== 'guard' && store.folders.get(folderId)?.state === 'paused_mass_delete') {
+        states.resume(folderId);
+        return true;
+      }
+      return false;
     });
+    // The folder's loop slept while it was paused (no long poll then): it long-polls again now,
+    // not at the next fallback pull minutes later (a restore after a confirmed mass delete waited for it).
+    if (resumed) wakeAll();
     // A push conflict waits a minute for its recheck; a pull that applied changes of the folder
     // since it was recorded is what it waited for, so it is due now (the host kicks the pusher
     // on 'pulled'). A pull that read nothing new leaves it to its minute: no tight loop.

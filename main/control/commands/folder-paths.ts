@@ -1,0 +1,35 @@
+import path from 'node:path';
+import type { ControlClient } from '../control-client';
+import { FerryError } from '../../../protocol/errors';
+
+/**
+ * What `ferry history` and `ferry restore` share: which folder is meant (--folder, or the only
+ * one), and paths as the server names them (folder-relative, '/'-separated). An absolute
+ * path is taken as a place on this disk inside the folder.
+ */
+export async function resolveFolder(client: ControlClient, flag: string | undefined): Promise<{ id: string; localPath: string }> {
+  const { folders } = await client.call('getStatus', {});
+  if (flag !== undefined) {
+    const folder = folders.find((f) => f.id === flag);
+    if (!folder) throw new FerryError('not_found', `No folder '${flag}' (ferry status lists them)`);
+    return folder;
+  }
+  if (folders.length === 1) return folders[0]!;
+  throw new FerryError('invalid_request', folders.length === 0 ? 'The agent has no folders' : `Say which folder with --folder (one of ${folders.map((f) => f.id).join(', ')})`);
+}
+
+export function folderRelative(localPath: string, given: string): string {
+  if (!path.isAbsolute(given)) return given.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+  const relative = path.relative(localPath, given);
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+    throw new FerryError('invalid_request', `${given} is not inside the folder ${localPath}`);
+  }
+  return relative.split(path.sep).join('/');
+}
+
+/** An ISO moment from what a user types (2030-01-02, 2030-01-02T10:00, …), or a problem. */
+export function isoMoment(flag: string, raw: string | undefined): { value?: string; problem?: string } {
+  if (raw === undefined) return {};
+  const ms = Date.parse(raw);
+  return Number.isNaN(ms) ? { problem: `--${flag} must be a date and time, e.g. 2030-01-02T10:00:00Z, not ${JSON.stringify(raw)}` } : { value: new Date(ms).toISOString() };
+}

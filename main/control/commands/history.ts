@@ -1,0 +1,44 @@
+import type { FileVersion } from '../../../shared/ui-contract';
+import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { folderRelative, resolveFolder } from './folder-paths';
+import { formatBytes, json, table } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
+import { withAgent } from './with-agent';
+
+const options = { ...commonOptions, folder: { type: 'string' } } as const;
+
+export const definition = {
+  name: 'history',
+  summary: COMMAND_SUMMARIES.history,
+  synopsis: 'PATH',
+  options,
+  flags: [
+    ['PATH', 'a path in the folder (folder-relative, or an absolute path on this disk inside it)'],
+    ['--folder ID', 'the folder (ferry status lists them); needed when the agent syncs more than one'],
+    ...commonFlags,
+  ],
+  maxPositionals: 1,
+  examples: ['ferry history docs/report.txt', 'ferry history ~/Ferry/docs/report.txt --json'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const given = parsed.positionals[0];
+  if (!given) return usageError(definition, io, 'name the PATH whose history to show').code;
+  return withAgent(definition, parsed.values.data, io, async (client) => {
+    const folder = await resolveFolder(client, parsed.values.folder);
+    const filePath = folderRelative(folder.localPath, given);
+    const { items } = await client.call('getHistory', { folderId: folder.id, path: filePath });
+    io.out(parsed.values.json ? json({ folderId: folder.id, path: filePath, items }) : formatHistory(folder.id, filePath, items));
+    return EXIT_OK;
+  });
+}
+
+export function formatHistory(folderId: string, filePath: string, items: FileVersion[]): string {
+  if (items.length === 0) return `The server keeps no history of ${filePath} in '${folderId}'.`;
+  const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.device]);
+  const hint = `Restore one with: ferry restore ${filePath} --revision REV --folder ${folderId}`;
+  return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE'], rows)}\n${hint}`;
+}

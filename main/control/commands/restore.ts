@@ -1,0 +1,91 @@
+import type { RestoreInput, RestoreResult } from '../../../shared/ui-contract';
+import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { folderRelative, isoMoment, resolveFolder } from './folder-paths';
+import { json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
+import { withAgent } from './with-agent';
+
+const options = {
+  ...commonOptions,
+  folder: { type: 'string' },
+  revision: { type: 'string' },
+  at: { type: 'string' },
+  deleted: { type: 'boolean', default: false },
+  since: { type: 'string' },
+  prefix: { type: 'string' },
+} as const;
+
+export const definition = {
+  name: 'restore',
+  summary: COMMAND_SUMMARIES.restore,
+  synopsis: 'PATH... [--revision R | --at TIME] | --deleted [--since TIME] [--prefix P]',
+  options,
+  flags: [
+    ['PATH...', 'paths to restore: without --revision or --at, each gets its previous version back (a deleted one, its last)'],
+    ['--revision R', 'the revision to bring back (ferry history lists them); one PATH only'],
+    ['--at TIME', 'each PATH (a folder: everything under it) as it was at TIME, e.g. 2030-01-02T10:00:00Z'],
+    ['--deleted', 'bring back every deleted file (with --prefix and --since to narrow it): undoes a mass delete'],
+    ['--since TIME', 'with --deleted: only files deleted at or after TIME'],
+    ['--prefix P', 'with --deleted: only files at or below the folder-relative path P'],
+    ['--folder ID', 'the folder (ferry status lists them); needed when the agent syncs more than one'],
+    ...commonFlags,
+  ],
+  maxPositionals: Number.MAX_SAFE_INTEGER,
+  examples: [
+    'ferry restore --deleted --since 2030-01-02T10:00:00Z --folder docs',
+    'ferry restore docs/report.txt --revision 42',
+    'ferry restore photos/2024 --at 2030-01-01T00:00:00Z',
+  ],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values, positionals } = parsed;
+  const at = isoMoment('at', values.at);
+  const since = isoMoment('since', values.since);
+  const problem =
+    at.problem ??
+    since.problem ??
+    (values.deleted
+      ? positionals.length > 0 || values.revision !== undefined || values.at !== undefined
+        ? '--deleted takes no PATH, --revision or --at (narrow it with --prefix and --since)'
+        : undefined
+      : positionals.length === 0
+        ? 'name the PATHs to restore, or use --deleted'
+        : values.since !== undefined || values.prefix !== undefined
+          ? '--since and --prefix go with --deleted'
+          : values.revision !== undefined && values.at !== undefined
+            ? 'give --revision or --at, not both'
+            : values.revision !== undefined && positionals.length > 1
+              ? '--revision names a version of one path: give one PATH'
+              : undefined);
+  if (problem) return usageError(definition, io, problem).code;
+
+  return withAgent(definition, values.data, io, async (client) => {
+    const folder = await resolveFolder(client, values.folder);
+    const input: RestoreInput = values.deleted
+      ? { folderId: folder.id, deleted: true, ...(values.prefix ? { prefix: folderRelative(folder.localPath, values.prefix) } : {}), ...(since.value ? { since: since.value } : {}) }
+      : {
+          folderId: folder.id,
+          paths: positionals.map((p) => folderRelative(folder.localPath, p)),
+          ...(values.revision ? { revision: values.revision } : {}),
+          ...(at.value ? { at: at.value } : {}),
+        };
+    const result = await client.call('restore', input);
+    io.out(values.json ? json({ folderId: folder.id, ...result }) : formatRestore(folder.id, result));
+    return result.failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
+  });
+}
+
+export function formatRestore(folderId: string, result: RestoreResult): string {
+  const lines = [
+    result.restored > 0
+      ? `Restored ${result.restored} ${result.restored === 1 ? 'file' : 'files'} in '${folderId}' on the server; every device gets them with its next pull.`
+      : `Nothing was restored in '${folderId}'.`,
+  ];
+  for (const f of result.failed) lines.push(`  not restored: ${f.path}: ${f.message} (${f.code})`);
+  for (const s of result.skipped) lines.push(`  skipped: ${s.path}: ${s.reason}`);
+  return lines.join('\n');
+}

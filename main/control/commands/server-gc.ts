@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SERVER_TOKEN_ENV } from '../../../server/cli';
+import { TOKEN_FILE_NAME } from '../../../server/secrets';
+import { processIo, type CommandIo } from './args';
+import { formatBytes, json } from './output';
+
+export const SERVER_GC_USAGE = `Usage: ferry server gc --url URL [--data DIR | --token-file FILE] [--json]
+
+Asks a running reference server to apply its retention policy and collect unreferenced blocks
+now (it also does so on its own, every --gc-interval), and prints what it freed.
+
+Options:
+  --url URL          the server, e.g. http://127.0.0.1:8080 [required]
+  --data DIR         the server's data directory: its token is read from DIR/token
+  --token-file FILE  read the token from FILE (or set $${SERVER_TOKEN_ENV})
+  --json             print the report as JSON
+  -h, --help         show this help
+`;
+
+/** `ferry server gc`: POST /v1/maintenance/gc on a running server (docs/sync-api.md). */
+export async function runServerGc(argv: string[], io: CommandIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: { url: { type: 'string' }, data: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (error) {
+    io.err(`ferry server gc: ${(error as Error).message}\n\n${SERVER_GC_USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(SERVER_GC_USAGE);
+    return 0;
+  }
+  const tokenFile = values['token-file'] ?? (values.data ? path.join(values.data, TOKEN_FILE_NAME) : undefined);
+  if (!values.url || (!tokenFile && !env[SERVER_TOKEN_ENV])) {
+    io.err(`ferry server gc: give --url and a token (--data DIR, --token-file FILE or $${SERVER_TOKEN_ENV})\n\n${SERVER_GC_USAGE}`);
+    return 2;
+  }
+  let token: string;
+  try {
+    token = (tokenFile ? readFileSync(tokenFile, 'utf8') : (env[SERVER_TOKEN_ENV] ?? '')).trim();
+  } catch (error) {
+    io.err(`ferry server gc: cannot read the token: ${(error as Error).message}`);
+    return 1;
+  }
+  let res: Response;
+  try {
+    res = await fetch(new URL('/v1/maintenance/gc', values.url), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+  } catch (error) {
+    io.err(`ferry server gc: cannot reach ${values.url}: ${(error as Error).message}`);
+    return 1;
+  }
+  const body = (await res.json().catch(() => ({}))) as Record<string, number> & { code?: string; message?: string };
+  if (!res.ok) {
+    io.err(`ferry server gc: ${body.message ?? res.statusText} (${body.code ?? res.status})`);
+    return 1;
+  }
+  io.out(
+    values.json
+      ? json(body)
+      : [
+          `Pruned ${body.prunedVersions} past versions and ${body.prunedTombstones} deleted files past the retention policy.`,
+          `Collected ${body.blocksCollected} blocks (${formatBytes(body.bytesFreed ?? 0)}); deleted ${body.packsDeleted} packs, rewrote ${body.packsCompacted}.`,
+          `Blocks stored now: ${formatBytes(body.bytesStored ?? 0)}, ${body.liveBlocks} referenced.`,
+        ].join('\n'),
+  );
+  return 0;
+}

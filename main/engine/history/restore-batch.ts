@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { MAX_BATCH_OPERATIONS, type HistoryItem, type OperationInput, type Task } from '../../../protocol';
+import { FerryError, isFerryError } from '../../../protocol/errors';
+import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
+import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './listings';
+
+/**
+ * `ferry restore` and the UI's Restore, as restore operations (docs/sync-api.md, "History
+ * and restore"). The client expands what the user asked for (these paths, everything deleted
+ * under a prefix since a moment, a subtree as it was at a moment) into one restore per path
+ * and sends them as batches: no block travels, and the files come back to every device
+ * through the normal pull.
+ */
+export type RestoreRequest =
+  /** Each path: `revision` (one path only), or its state `at` a moment, or else its previous live revision. */
+  | { kind: 'paths'; paths: string[]; revision?: string; at?: string }
+  /** Every deleted path (under `prefix`, deleted at or after `since`) back as it was last. */
+  | { kind: 'deleted'; prefix?: string; since?: string };
+
+export interface RestoreOutcome {
+  restored: Array<{ path: string; revision: string }>;
+  failed: Array<{ path: string; code: string; message: string }>;
+  /** Paths the request named that have nothing to restore, and why. */
+  skipped: Array<{ path: string; reason: string }>;
+}
+
+export interface RestoreRemote extends HistoryRemote {
+  submitBatch(folderId: string, operations: readonly OperationInput[], options?: SubmitBatchOptions): Promise<SubmitBatchReply>;
+  getTask(taskId: string): Promise<Task>;
+}
+
+export interface RestoreOptions {
+  /** Waits between task polls and path_locked retries (tests and the engine inject their timers). */
+  delay?: (ms: number) => Promise<void>;
+  pollMs?: number;
+}
+
+type RestoreOp = Extract<OperationInput, { action: 'restore' }>;
+type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped'] };
+
+/** Batches of this many operations or fewer are answered in sync mode; bigger ones run as tasks. */
+export const SYNC_RESTORE_LIMIT = 1000;
+const PATH_LOCKED_RETRIES = 10;
+const HISTORY_CONCURRENCY = 8;
+
+export async function restore(remote: RestoreRemote, remoteId: string, request: RestoreRequest, options: RestoreOptions = {}): Promise<RestoreOutcome> {
+  const plan = request.kind === 'deleted' ? await planDeleted(remote, remoteId, request) : await planPaths(remote, remoteId, request);
+  const outcome: RestoreOutcome = { restored: [], failed: [], skipped: plan.skipped };
+  for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
+    const chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
+    const results = await submit(remote, remoteId, chunk, options);
+    for (const op of chunk) {
+      const result = results[op.key];
+      if (result?.ok) outcome.restored.push({ path: op.path, revision: result.revision });
+      else outcome.failed.push({ path: op.path, code: result?.code ?? 'internal', message: result?.message ?? 'no result from the server' });
+    }
+  }
+  return outcome;
+}
+
+async function planDeleted(remote: RestoreRemote, remoteId: string, request: Extract<RestoreRequest, { kind: 'deleted' }>): Promise<Planned> {
+  const deleted = await readDeleted(remote, remoteId, { ...(request.prefix ? { prefix: request.prefix } : {}), ...(request.since ? { since: request.since } : {}) });
+  const planned: Planned = { ops: [], skipped: [] };
+  for (const item of deleted) {
+    if (!item.lastLive) planned.skipped.push({ path: item.path, reason: 'no earlier version is kept on the server' });
+    // The tombstone is the base: a path written again since is refused, not overwritten.
+    else planned.ops.push(restoreOp(planned.ops.length, item.path, item.lastLive.revision, item.revision, true));
+  }
+  return planned;
+}
+
+async function planPaths(remote: RestoreRemote, remoteId: string, request: Extract<RestoreRequest, { kind: 'paths' }>): Promise<Planned> {
+  if (request.revision !== undefined && request.paths.length !== 1) {
+    throw new FerryError('invalid_request', 'A revision names a version of one path: give exactly one path with it');
+  }
+  const paths = new Set<string>();
+  for (const path of request.paths) {
+    paths.add(path);
+    // "As it was at T" for a folder: everything under it that is live now or deleted.
+    if (request.at !== undefined) {
+      for (const p of await readLiveUnder(remote, remoteId, path)) paths.add(p);
+      for (const d of await readDeleted(remote, remoteId, { prefix: path })) paths.add(d.path);
+    }
+  }
+  const planned: Planned = { ops: [], skipped: [] };
+  const list = [...paths];
+  const histories = new Array<HistoryItem[]>(list.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(HISTORY_CONCURRENCY, list.length) }, async () => {
+      while (next < list.length) {
+        const i = next++;
+        histories[i] = await readHistory(remote, remoteId, list[i] as string);
+      }
+    }),
+  );
+  list.forEach((path, i) => {
+    const history = histories[i] ?? [];
+    const pick = choose(history, request);
+    if ('reason' in pick) {
+      // A folder named for "as it was at T" has no history of its own: its children speak for it.
+      if (!(request.at !== undefined && history.length === 0 && request.paths.includes(path) && paths.size > 1)) planned.skipped.push({ path, reason: pick.reason });
+      return;
+    }
+    planned.ops.push(restoreOp(planned.ops.length, path, pick.revision, history[0]?.revision ?? null, false));
+  });
+  return planned;
+}
+
+/** Which revision of a path a request means (history newest first). */
+function choose(history: HistoryItem[], request: { revision?: string; at?: string }): { revision: string } | { reason: string } {
+  const current = history[0];
+  if (!current) return { reason: 'the server has no history of this path' };
+  if (request.revision !== undefined) return { revision: request.revision }; // the server checks it is this path's
+  if (request.at !== undefined) {
+    const at = Date.parse(request.at);
+    const then = history.find((h) => Date.parse(h.modificationDate) <= at);
+    if (!then) return { reason: `it did not exist at ${request.at}` };
+    if (then.deleted) return { reason: `it was deleted at ${request.at}` };
+    if (then.revision === current.revision) return { reason: `it has not changed since ${request.at}` };
+    return { revision: then.revision };
+  }
+  // No revision, no moment: undo the last change (the last live version before the current one).
+  const previous = history.slice(1).find((h) => !h.deleted);
+  const target = current.deleted ? history.find((h) => !h.deleted) : previous;
+  return target ? { revision: target.revision } : { reason: current.deleted ? 'no earlier version is kept on the server' : 'it has no earlier version' };
+}
+
+function restoreOp(index: number, path: string, revision: string, baseRevision: string | null, onlyIfDeleted: boolean): RestoreOp {
+  return { key: `r${index}`, action: 'restore', path, revision, baseRevision, ...(onlyIfDeleted ? { onlyIfDeleted } : {}) };
+}
+
+/**
+ * One batch: sync mode up to SYNC_RESTORE_LIMIT operations, else a task polled to its end. One
+ * tracking id for every attempt, so a retry (path_locked, a sync batch over the budget) reaches
+ * the same task and applies nothing twice.
+ */
+async function submit(remote: RestoreRemote, remoteId: string, ops: RestoreOp[], options: RestoreOptions): Promise<Record<string, { ok: true; revision: string } | { ok: false; code: string; message: string }>> {
+  const delay = options.delay ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const pollMs = options.pollMs ?? 250;
+  const trackingId = randomUUID();
+  const mode = ops.length > SYNC_RESTORE_LIMIT ? 'async' : 'sync';
+  for (let attempt = 0; ; attempt++) {
+    let taskId: string;
+    try {
+      const reply = await remote.submitBatch(remoteId, ops, { mode, trackingId });
+      if ('results' in reply) return reply.results;
+      taskId = reply.taskId;
+    } catch (error) {
+      if (!isFerryError(error)) throw error;
+      const running = error.code === 'timeout' ? (error.details?.taskId as string | undefined) : undefined;
+      if (running) taskId = running;
+      else if (error.code === 'path_locked' && attempt < PATH_LOCKED_RETRIES) {
+        await delay(1000);
+        continue;
+      } else throw error;
+    }
+    for (;;) {
+      const task = await remote.getTask(taskId);
+      if (task.status === 'Completed') return task.results ?? {};
+      if (task.status === 'Failed') {
+        if (task.error?.code === 'path_locked' && attempt < PATH_LOCKED_RETRIES) break;
+        throw new FerryError(task.error?.code ?? 'internal', task.error?.message ?? 'The restore task failed on the server', { retryable: task.error?.code === 'path_locked' });
+      }
+      await delay(pollMs);
+    }
+    await delay(1000);
+  }
+}

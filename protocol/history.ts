@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT } from './constants';
+import { ByteSize, IsoDate, MtimeMs, Revision, SyncKind, SyncPath } from './common';
+import { OpaqueToken } from './changes';
+
+/**
+ * File history and deleted files (docs/sync-api.md, "History and restore"): read-only views
+ * of the server's retained revisions, paged with opaque cursors like the changes feed.
+ */
+
+const Limit = z.coerce.number().int().min(1).max(MAX_CHANGES_LIMIT).default(DEFAULT_CHANGES_LIMIT);
+
+/** `GET /v1/folders/{id}/history?path=P[&cursor=…][&limit=N]` */
+export const HistoryQuery = z.strictObject({
+  path: SyncPath,
+  cursor: OpaqueToken.optional(),
+  limit: Limit,
+});
+export type HistoryQuery = z.infer<typeof HistoryQuery>;
+
+/** One retained revision of a path; `deleted` ones are its deletions (no content). */
+export const HistoryItem = z.object({
+  revision: Revision,
+  kind: SyncKind.default('file'),
+  deleted: z.boolean(),
+  size: ByteSize,
+  mtime: MtimeMs,
+  modificationDate: IsoDate,
+  device: z.string(),
+});
+export type HistoryItem = z.infer<typeof HistoryItem>;
+
+const NextLink = z.object({ next: z.object({ href: z.string().min(1) }).optional() });
+
+/** Newest first; `_links.next` while more remain. */
+export const HistoryPage = z.object({ items: z.array(HistoryItem), _links: NextLink });
+export type HistoryPage = z.infer<typeof HistoryPage>;
+
+/** `GET /v1/folders/{id}/deleted[?prefix=P][&since=ISO][&cursor=…][&limit=N]` */
+export const DeletedQuery = z.strictObject({
+  /** A path: itself and everything below it. */
+  prefix: SyncPath.optional(),
+  /** Only deletions made at or after this moment. */
+  since: IsoDate.optional(),
+  cursor: OpaqueToken.optional(),
+  limit: Limit,
+});
+export type DeletedQuery = z.infer<typeof DeletedQuery>;
+
+/** A path whose current entry is a deletion, with the revision a restore would bring back. */
+export const DeletedItem = z.object({
+  path: z.string().min(1),
+  kind: SyncKind.default('file'),
+  /** The deletion's revision: the `baseRevision` of a restore. */
+  revision: Revision,
+  deletedAt: IsoDate,
+  device: z.string(),
+  /** The last live revision still retained; null when none is (nothing to restore). */
+  lastLive: HistoryItem.nullable(),
+});
+export type DeletedItem = z.infer<typeof DeletedItem>;
+
+/** Newest deletion first; `_links.next` while more remain. */
+export const DeletedPage = z.object({ items: z.array(DeletedItem), _links: NextLink });
+export type DeletedPage = z.infer<typeof DeletedPage>;

@@ -1,0 +1,65 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { FileVersion } from '../../shared/ui-contract';
+import { useApi } from '../api/context';
+import { formatRelative } from '../format';
+import { useAction } from '../state/useAction';
+
+/** The versions of one file the server keeps, newest first, each with Restore. */
+export function HistoryPanel({ folderId, path, onClose, onRestored }: { folderId: string; path: string; onClose: () => void; onRestored?: () => void }) {
+  const { api } = useApi();
+  const [versions, setVersions] = useState<FileVersion[]>();
+  const [error, setError] = useState<string>();
+  const [restored, setRestored] = useState<string>();
+  const action = useAction();
+  const load = useCallback(async () => {
+    const answer = await api.call('getHistory', { folderId, path });
+    if (answer.ok) setVersions(answer.value.items);
+    else setError(answer.error.message);
+  }, [api, folderId, path]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  const restore = async (revision: string) => {
+    const answer = await action.run(() => api.call('restore', { folderId, paths: [path], revision }));
+    if (answer.ok && answer.value.restored > 0) {
+      setRestored(revision);
+      onRestored?.();
+      await load();
+    }
+  };
+  const current = versions?.[0]?.revision;
+  return (
+    <aside className="history-panel" aria-label={`History of ${path}`} data-testid="history-panel">
+      <div className="toolbar">
+        <h3>
+          History of <span className="queue-path">{path}</span>
+        </h3>
+        <button type="button" onClick={onClose} data-testid="history-close">
+          Close
+        </button>
+      </div>
+      {error ? <div className="banner banner-error" role="alert">Could not load its history: {error}</div> : null}
+      {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
+      {restored ? <div className="banner banner-ok" role="status" data-testid="history-restored">Version {restored} restored; it comes back with the next pull.</div> : null}
+      {versions && versions.length === 0 ? <p className="muted">The server keeps no history of this path.</p> : null}
+      <ol className="history-list">
+        {(versions ?? []).map((v) => (
+          <li key={v.revision} className="history-row" data-testid="history-row" data-revision={v.revision}>
+            <time dateTime={v.modifiedAt} title={new Date(v.modifiedAt).toLocaleString()}>
+              {formatRelative(v.modifiedAt)}
+            </time>
+            <span>{v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : `${v.size} bytes`}</span>
+            <span className="muted">{v.device}</span>
+            {v.revision === current ? (
+              <span className="muted">current</span>
+            ) : v.deleted ? null : (
+              <button type="button" onClick={() => void restore(v.revision)} disabled={action.busy} data-testid="history-restore">
+                Restore
+              </button>
+            )}
+          </li>
+        ))}
+      </ol>
+    </aside>
+  );
+}

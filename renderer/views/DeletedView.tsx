@@ -1,0 +1,108 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import type { DeletedFile, RestoreResult, Status } from '../../shared/ui-contract';
+import { useApi } from '../api/context';
+import { formatRelative } from '../format';
+import { useAction } from '../state/useAction';
+import { HistoryPanel } from '../components/HistoryPanel';
+
+/**
+ * Deleted files (docs/sync-api.md, "History and restore"): what the server keeps of files
+ * deleted in a folder, with search, multi-select and Restore. Restored files come back to
+ * every device through the normal pull; nothing is uploaded.
+ */
+export function DeletedView({ status }: { status: Status | undefined }) {
+  const { api } = useApi();
+  const folders = status?.folders ?? [];
+  const [folderId, setFolderId] = useState<string>();
+  const folder = folderId ?? folders[0]?.id;
+  const [items, setItems] = useState<DeletedFile[]>();
+  const [loadError, setLoadError] = useState<string>();
+  const [search, setSearch] = useState('');
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [result, setResult] = useState<RestoreResult>();
+  const [historyOf, setHistoryOf] = useState<string>();
+  const action = useAction();
+
+  const load = useCallback(async () => {
+    if (!folder) return;
+    const answer = await api.call('listDeleted', { folderId: folder, limit: 10_000 });
+    if (answer.ok) {
+      setItems(answer.value.items);
+      setLoadError(undefined);
+    } else setLoadError(answer.error.message);
+  }, [api, folder]);
+  useEffect(() => {
+    setSelected(new Set());
+    void load();
+  }, [load]);
+
+  const shown = useMemo(() => (items ?? []).filter((item) => item.path.toLowerCase().includes(search.trim().toLowerCase())), [items, search]);
+  const restorable = shown.filter((item) => item.lastLive !== null);
+  const toggle = (p: string) =>
+    setSelected((current) => {
+      const next = new Set(current);
+      if (next.has(p)) next.delete(p);
+      else next.add(p);
+      return next;
+    });
+  const restore = async () => {
+    if (!folder || selected.size === 0) return;
+    const answer = await action.run(() => api.call('restore', { folderId: folder, paths: [...selected] }));
+    if (answer.ok) {
+      setResult(answer.value);
+      setSelected(new Set());
+      await load();
+    }
+  };
+
+  return (
+    <div className="view deleted-view">
+      <div className="toolbar">
+        <h2>Deleted files</h2>
+        {folders.length > 1 ? (
+          <label>
+            Folder{' '}
+            <select value={folder} onChange={(event) => setFolderId(event.target.value)} data-testid="deleted-folder">
+              {folders.map((f) => (
+                <option key={f.id} value={f.id}>
+                  {f.id}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
+        <input type="search" placeholder="Search deleted files" value={search} onChange={(event) => setSearch(event.target.value)} data-testid="deleted-search" aria-label="Search deleted files" />
+        <button type="button" onClick={() => setSelected(new Set(restorable.map((item) => item.path)))} disabled={restorable.length === 0} data-testid="deleted-select-all">
+          Select all shown
+        </button>
+        <button type="button" className="primary" onClick={() => void restore()} disabled={selected.size === 0 || action.busy} data-testid="deleted-restore">
+          Restore {selected.size > 0 ? selected.size : ''}
+        </button>
+      </div>
+      {loadError ? <div className="banner banner-error" role="alert">Could not list deleted files: {loadError}</div> : null}
+      {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
+      {result ? (
+        <div className={`banner ${result.failed.length ? 'banner-warn' : 'banner-ok'}`} role="status" data-testid="deleted-result">
+          Restored {result.restored} {result.restored === 1 ? 'file' : 'files'}; they come back with the next pull.
+          {result.failed.map((f) => ` ${f.path}: ${f.message}.`).join('')}
+        </div>
+      ) : null}
+      {items && shown.length === 0 ? <p className="muted" data-testid="deleted-empty">{search ? 'No deleted file matches.' : 'No deleted files are kept on the server.'}</p> : null}
+      <ul className="deleted-list" aria-label="Deleted files" data-testid="deleted-list">
+        {shown.map((item) => (
+          <li key={item.path} className="deleted-row" data-testid="deleted-row" data-path={item.path}>
+            <input type="checkbox" checked={selected.has(item.path)} disabled={item.lastLive === null} onChange={() => toggle(item.path)} aria-label={`Select ${item.path}`} />
+            <button type="button" className="link queue-path" onClick={() => setHistoryOf(item.path)} title="Show its versions">
+              {item.path}
+            </button>
+            <span className="muted">
+              deleted {formatRelative(item.deletedAt)} on {item.device}
+              {item.lastLive === null ? ' · no earlier version kept' : ''}
+            </span>
+          </li>
+        ))}
+      </ul>
+      {historyOf && folder ? <HistoryPanel folderId={folder} path={historyOf} onClose={() => setHistoryOf(undefined)} onRestored={() => void load()} /> : null}
+    </div>
+  );
+}

@@ -1,0 +1,106 @@
+import { routes, type DeletedItem, type DeletedPage, type DeletedQuery, type HistoryItem, type HistoryPage, type HistoryQuery, type SyncKind } from '../protocol';
+import { underBounds } from './apply';
+import type { Db } from './storage/db';
+import type { FeedTokens } from './tokens';
+
+interface VersionRow {
+  seq: number;
+  kind: SyncKind;
+  deleted: number;
+  size: number;
+  mtime: number;
+  modified_at: number;
+  device: string;
+}
+
+interface TombstoneRow {
+  path: string;
+  seq: number;
+  kind: SyncKind;
+  modified_at: number;
+  device: string;
+}
+
+/** Cursors of these listings start below this seq (the first page has no cursor). */
+const TOP = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The read side of history and restore (docs/sync-api.md, "History and restore"): the
+ * revisions the server retains for a path, and the paths whose current entry is a deletion.
+ * Both page newest first by seq, with signed cursors bound to the folder.
+ */
+export class HistoryReader {
+  private readonly versionsOf;
+  private readonly lastLive;
+
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: FeedTokens,
+    private readonly clock: () => number,
+  ) {
+    this.versionsOf = db.prepare<[string, string, number, number], VersionRow>(
+      `SELECT seq, kind, deleted, size, mtime, modified_at, device FROM versions
+       WHERE folder_id = ? AND path = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+    );
+    this.lastLive = db.prepare<[string, string, number], VersionRow>(
+      `SELECT seq, kind, deleted, size, mtime, modified_at, device FROM versions
+       WHERE folder_id = ? AND path = ? AND seq < ? AND deleted = 0 ORDER BY seq DESC LIMIT 1`,
+    );
+  }
+
+  history(folderId: string, query: HistoryQuery): HistoryPage {
+    const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
+    const rows = this.versionsOf.all(folderId, query.path, below, query.limit + 1);
+    const items = rows.slice(0, query.limit).map(historyItem);
+    const next = rows.length > query.limit ? this.nextHref('history', folderId, items.at(-1)!.revision, { path: query.path, limit: query.limit }) : undefined;
+    return { items, _links: next ? { next: { href: next } } : {} };
+  }
+
+  deleted(folderId: string, query: DeletedQuery): DeletedPage {
+    const below = query.cursor ? this.tokens.verify('deleted', query.cursor, folderId).after : TOP;
+    const since = query.since ? Date.parse(query.since) : 0;
+    const params: Array<string | number> = [folderId, below, since];
+    let where = 'folder_id = ? AND deleted = 1 AND seq < ? AND modified_at >= ?';
+    if (query.prefix !== undefined) {
+      where += ' AND (path = ? OR (path > ? AND path < ?))';
+      params.push(query.prefix, ...underBounds(query.prefix));
+    }
+    const rows = this.db
+      .prepare<Array<string | number>, TombstoneRow>(`SELECT path, seq, kind, modified_at, device FROM entries WHERE ${where} ORDER BY seq DESC LIMIT ?`)
+      .all(...params, query.limit + 1);
+    const items: DeletedItem[] = rows.slice(0, query.limit).map((row) => {
+      const live = this.lastLive.get(folderId, row.path, row.seq);
+      return {
+        path: row.path,
+        kind: row.kind,
+        revision: String(row.seq),
+        deletedAt: new Date(row.modified_at).toISOString(),
+        device: row.device,
+        lastLive: live ? historyItem(live) : null,
+      };
+    });
+    const extra: Record<string, string | number> = { limit: query.limit };
+    if (query.prefix !== undefined) extra.prefix = query.prefix;
+    if (query.since !== undefined) extra.since = query.since;
+    const next = rows.length > query.limit ? this.nextHref('deleted', folderId, items.at(-1)!.revision, extra) : undefined;
+    return { items, _links: next ? { next: { href: next } } : {} };
+  }
+
+  private nextHref(kind: 'history' | 'deleted', folderId: string, lastRevision: string, params: Record<string, string | number>): string {
+    const cursor = this.tokens.issue(kind, { folderId, after: Number(lastRevision), since: 0, issuedAt: this.clock() });
+    const search = new URLSearchParams({ ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), cursor });
+    return `${kind === 'history' ? routes.history(folderId) : routes.deleted(folderId)}?${search.toString()}`;
+  }
+}
+
+function historyItem(row: VersionRow): HistoryItem {
+  return {
+    revision: String(row.seq),
+    kind: row.kind,
+    deleted: row.deleted === 1,
+    size: row.size,
+    mtime: row.mtime,
+    modificationDate: new Date(row.modified_at).toISOString(),
+    device: row.device,
+  };
+}

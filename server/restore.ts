@@ -1,0 +1,56 @@
+import type { Operation, OperationResult, RestoreOperation, SyncKind, UpsertOperation } from '../protocol';
+import type { Db } from './storage/db';
+
+interface VersionRow {
+  kind: SyncKind;
+  deleted: number;
+  size: number;
+  mtime: number;
+  blocks: string;
+}
+
+/** What a restore becomes: the old content as an upsert, or a failure that changes nothing. */
+export type ResolvedRestore = { upsert: UpsertOperation } | { failure: OperationResult };
+
+/**
+ * Restore operations (docs/sync-api.md, "History and restore"). A restore is an upsert of the
+ * content an earlier revision of the same path had, so it follows the upsert's conflict rule
+ * exactly; what is particular to it is refused here first, each with its own code.
+ */
+export class RestoreResolver {
+  private readonly version;
+  private readonly entry;
+
+  constructor(db: Db) {
+    this.version = db.prepare<[string, string, number], VersionRow>('SELECT kind, deleted, size, mtime, blocks FROM versions WHERE folder_id = ? AND path = ? AND seq = ?');
+    this.entry = db.prepare<[string, string], { seq: number; deleted: number }>('SELECT seq, deleted FROM entries WHERE folder_id = ? AND path = ?');
+  }
+
+  /** The blocks a restore needs, so the task can look their sizes up before its transaction. */
+  blocksOf(folderId: string, op: RestoreOperation): string[] {
+    const row = this.version.get(folderId, op.path, Number(op.revision));
+    return row && !row.deleted ? (JSON.parse(row.blocks) as string[]) : [];
+  }
+
+  resolve(op: RestoreOperation, folderId: string, blockSizes: ReadonlyMap<string, number>): ResolvedRestore {
+    const fail = (code: string, message: string, extra: Partial<OperationResult> = {}): ResolvedRestore => ({ failure: { ok: false, code, message, ...extra } as OperationResult });
+    const row = this.version.get(folderId, op.path, Number(op.revision));
+    if (!row) return fail('unknown_revision', `Revision ${op.revision} of ${op.path} does not exist on the server (never, or no longer retained)`);
+    if (row.deleted) return fail('unknown_revision', `Revision ${op.revision} of ${op.path} is a deletion: there is no content to restore`);
+    if (op.onlyIfDeleted) {
+      const current = this.entry.get(folderId, op.path);
+      if (current && !current.deleted) return fail('not_deleted', `${op.path} is not deleted on the server`, { currentRevision: String(current.seq) });
+    }
+    const blocks = JSON.parse(row.blocks) as string[];
+    const gone = [...new Set(blocks.filter((h) => !blockSizes.has(h)))];
+    if (gone.length > 0) return fail('blocks_collected', `${gone.length} block(s) of revision ${op.revision} are no longer on the server`, { missing: gone });
+    return {
+      upsert: { key: op.key, action: 'upsert', kind: row.kind, path: op.path, size: row.size, mtime: row.mtime, blocks, baseRevision: op.baseRevision },
+    };
+  }
+}
+
+/** Every block a batch refers to: an upsert's own, a restore's from the revision it names. */
+export function blocksReferenced(resolver: RestoreResolver, folderId: string, operations: readonly Operation[]): string[] {
+  return operations.flatMap((op) => (op.action === 'upsert' ? op.blocks : op.action === 'restore' ? resolver.blocksOf(folderId, op) : []));
+}
