@@ -99,7 +99,7 @@ export function trayTooltip(status: Status | null): string {
       lines.push('The server refused the token: check it in Settings');
       break;
     case 'error': {
-      const broken = status.folders.find((f) => f.state === 'error');
+      const broken = status.folders.find((f) => f.state === 'error' || f.state === 'disk_full');
       lines.push(broken?.error ? `Error: ${clip(broken.error.split('\n')[0] ?? '')}` : 'Error');
       break;
     }

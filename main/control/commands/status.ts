@@ -36,8 +36,10 @@ export function formatStatus(status: Status): string {
   for (const folder of status.folders) {
     const detail = folder.pendingDelete
       ? `waiting: a mass delete of ${folder.pendingDelete.count} of ${folder.pendingDelete.total} files needs confirmation`
-      : folder.error
-        ? `error: ${folder.error}`
+      : folder.state === 'disk_full'
+        ? `waiting for disk space: ${folder.error ?? 'the disk is full'}`
+        : folder.error
+          ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
   }

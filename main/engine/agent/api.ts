@@ -12,7 +12,8 @@ export type { Settings, SettingsUpdate, SettingsView };
 
 /** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
 export type AgentStateName = 'idle' | 'syncing' | 'paused' | 'offline' | 'auth_failed' | 'error';
-export type FolderStateName = 'ok' | 'scanning' | 'error' | 'paused_mass_delete';
+/** disk_full: a write failed for want of space; the folder resumes by itself once space frees. */
+export type FolderStateName = 'ok' | 'scanning' | 'error' | 'paused_mass_delete' | 'disk_full';
 
 export interface FolderStatus {
   id: string;

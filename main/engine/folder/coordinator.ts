@@ -11,7 +11,8 @@ import { folderStates, type FolderStates } from './state';
 export type FolderView =
   | { state: 'ok' | 'scanning' | 'pulling' }
   | { state: 'paused'; side: MassDeleteSide; deletes: number; files: number; reason: string }
-  | { state: 'error'; code: string; message: string };
+  | { state: 'error'; code: string; message: string }
+  | { state: 'disk_full'; message: string };
 
 /** The engine parts an answer to a mass delete uses (the puller and client of the moment). */
 export interface AnswerPorts {
@@ -52,12 +53,16 @@ export class FolderCoordinator {
   private readonly log;
   private tail: Promise<unknown> = Promise.resolve();
   private active: 'scan' | 'pull' | null = null;
+  /** Why the disk is full, while it is (in memory: the state database may be on that disk). */
+  private full: string | null = null;
+  private readonly onChange: (folderId: string) => void;
 
   constructor(options: FolderCoordinatorOptions) {
     this.store = options.store;
     this.folderId = options.folderId;
     this.timers = options.timers ?? realTimers;
     this.log = createLogger('engine:folder', { folder: options.folderId });
+    this.onChange = options.onChange ?? (() => undefined);
     this.states = folderStates(this.store, options.onChange);
     this.guard = new LocalDeleteGuard({
       store: this.store,
@@ -96,7 +101,33 @@ export class FolderCoordinator {
       const deletes = Math.max(now.count, hold?.deletes ?? 0);
       return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason: folder.pausedReason ?? '' };
     }
+    if (this.full !== null) return { state: 'disk_full', message: this.full };
     return { state: this.active === 'scan' ? 'scanning' : this.active === 'pull' ? 'pulling' : 'ok' };
+  }
+
+  /**
+   * A pull or scan could not write: the folder waits in disk_full, and the same work runs
+   * again (the puller's retry, Sync now) until one gets through (docs/conflict-rules.md, "Full disks").
+   */
+  diskFull(message: string): void {
+    if (this.full === message) return;
+    const first = this.full === null;
+    this.full = message;
+    if (first) this.log.warn('disk full: the folder waits for space', { message });
+    this.onChange(this.folderId);
+  }
+
+  /** Work of the folder got through again: the disk has room. */
+  diskFreed(): void {
+    if (this.full === null) return;
+    this.full = null;
+    this.log.info('disk has room again: the folder syncs');
+    this.onChange(this.folderId);
+  }
+
+  /** The disk-full message while the folder waits for space, else null. */
+  diskFullMessage(): string | null {
+    return this.full;
   }
 
   /** A held mass delete: how many files it deletes, of how many. */
