@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../main/logging';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { ChangesFeed } from './changes';
 import { FolderStore } from './folders';
-import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
+import { checkBearer, correlationHeaders, errorReply, storageFull, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
@@ -48,6 +48,8 @@ export interface ServerOptions {
   maxConnections?: number;
   maxConnectionsPerClient?: number;
   maxQueuedTasks?: number;
+  /** Retry-After of a `507 insufficient_storage` (the disk is full), and how often a task stalled by it runs again. */
+  storageRetryAfterSec?: number;
   /** Milliseconds since the epoch; tests move time forward with it. */
   clock?: () => number;
   hooks?: TaskHooks;
@@ -82,6 +84,7 @@ export const SERVER_DEFAULTS = {
   maxConnections: 512,
   maxConnectionsPerClient: 64,
   maxQueuedTasks: 10_000,
+  storageRetryAfterSec: 30,
 } as const;
 
 /** First answers are replayed for a day; finished tasks are kept for the token lifetime. */
@@ -122,6 +125,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clock,
     log,
     ...(o.hooks ? { hooks: o.hooks } : {}),
+    storageRetryMs: o.storageRetryAfterSec * 1000,
     onFolderChanged: (folderId) => feed.notify(folderId),
   });
 
@@ -220,7 +224,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           answer = await r.handler(ctx);
         } catch (error) {
           if (clientGone(req, abort.signal)) throw error;
-          answer = errorReply(error);
+          answer = errorReply(storageFull(error, o.storageRetryAfterSec));
           if (answer.status >= 500) rlog.error('request failed', { error });
         }
         if (fp && r.idempotent === 'replay' && answer && answer.status < 500 && answer.status !== 429) idempotency.remember(ctx.trackingId, fp, answer);
@@ -233,7 +237,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         reply.status = 'aborted';
         if (!res.headersSent) res.destroy();
       } else {
-        const answer = errorReply(error);
+        const answer = errorReply(storageFull(error, o.storageRetryAfterSec));
         if (answer.status >= 500) rlog.error('request failed', { error });
         if (reply.trackingId === '-') reply.trackingId = randomUUID();
         send(reply.trackingId, answer);

@@ -1,4 +1,4 @@
-import { FerryError } from '../../protocol/errors';
+import { FerryError, storageFullCode } from '../../protocol/errors';
 
 /**
  * A write this device could not make because its disk (or the user's quota) is full: a
@@ -8,16 +8,13 @@ import { FerryError } from '../../protocol/errors';
  */
 export const DISK_FULL = 'disk_full';
 
-const FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
-
 /** The code that says the disk is full, from the error or any error it was caused by. */
 function fullCode(error: unknown): string | null {
   for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (code === DISK_FULL || (typeof code === 'string' && FULL_CODES.has(code))) return code;
+    if ((e as { code?: unknown }).code === DISK_FULL) return DISK_FULL;
     e = (e as { cause?: unknown }).cause;
   }
-  return null;
+  return storageFullCode(error);
 }
 
 /** True when the error, or any error it was caused by, says the disk is full. */
