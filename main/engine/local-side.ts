@@ -1,4 +1,5 @@
 import { asFerryError, type FerryError } from '../../protocol/errors';
+import { diskFullError, isDiskFull } from './disk-full';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
 import { ChangeAggregator, realTimers, type Timers } from './aggregator';
@@ -52,6 +53,8 @@ export interface LocalSideOptions {
 }
 
 const MAX_ERROR_RETRIES = 5;
+/** A folder whose disk is full rescans this many retry delays apart (Sync now rescans at once). */
+const DISK_FULL_RETRY_FACTOR = 5;
 
 /**
  * The local side of one folder: watcher → aggregator → scanner → queue. All scanning runs
@@ -74,6 +77,7 @@ export class LocalSide {
   private readonly abort = new AbortController();
   private readonly errorRetries = new Map<string, number>();
   private rootTimer: unknown = null;
+  private spaceTimer: unknown = null;
   private watchStarting = false;
   private stopped = false;
   private readonly log;
@@ -139,7 +143,15 @@ export class LocalSide {
     const run = this.enqueueJob(async () => {
       this.queuedRescan = null;
       this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
-      const result = await this.scanner.reconcile(this.abort.signal);
+      let result: ReconcileResult;
+      try {
+        result = await this.scanner.reconcile(this.abort.signal);
+      } catch (error) {
+        if (!isDiskFull(error)) throw error;
+        // Not an error state of the root (ok): nothing was recorded, the retry looks again.
+        this.waitForSpace(error);
+        return { ok: true, outcomes: {}, unstable: [], walked: 0, hashed: 0, queued: 0, deleted: 0, durationMs: 0 };
+      }
       this.afterScan(result);
       return result;
     });
@@ -159,6 +171,7 @@ export class LocalSide {
     this.deletes.stop();
     this.abort.abort();
     if (this.rootTimer !== null) this.timers.clearTimeout(this.rootTimer);
+    if (this.spaceTimer !== null) this.timers.clearTimeout(this.spaceTimer);
     await this.watch?.close();
     this.watch = null;
     await this.tail.catch(() => undefined);
@@ -210,6 +223,7 @@ export class LocalSide {
         this.afterScan(result);
         return result;
       } catch (error) {
+        if (isDiskFull(error)) return void this.waitForSpace(error);
         this.report(asFerryError(error, 'scan_failed'));
         for (const p of paths) {
           const tries = (this.errorRetries.get(p) ?? 0) + 1;
@@ -230,6 +244,7 @@ export class LocalSide {
         this.afterScan(result);
         return result;
       } catch (error) {
+        if (isDiskFull(error)) return void this.waitForSpace(error);
         // Nothing was lost: the index still holds what was not recorded; look again.
         this.report(asFerryError(error, 'scan_failed'));
         for (const p of paths) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
@@ -238,7 +253,25 @@ export class LocalSide {
     });
   }
 
+  /**
+   * The state database (or the folder's disk) is full: what the scan saw is not recorded yet,
+   * and nothing of it is dropped. The folder waits in disk_full; a full rescan, tried every
+   * retry delay until one gets through, finds every change made meanwhile (docs/conflict-rules.md,
+   * "Full disks").
+   */
+  private waitForSpace(error: unknown): void {
+    const e = diskFullError(error, this.root);
+    this.options.coordinator?.diskFull('scan', e.message);
+    this.report(e);
+    if (this.stopped || this.spaceTimer !== null) return;
+    this.spaceTimer = this.timers.setTimeout(() => {
+      this.spaceTimer = null;
+      if (!this.stopped) void this.rescan().catch((err: unknown) => this.report(asFerryError(err, 'scan_failed')));
+    }, (this.options.retryDelayMs ?? 1000) * DISK_FULL_RETRY_FACTOR);
+  }
+
   private afterScan(result: ScanResult): void {
+    this.options.coordinator?.diskFreed('scan');
     this.options.onScanned?.(result);
     for (const p of result.unstable) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
     if (!result.ok) {

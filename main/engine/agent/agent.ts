@@ -335,10 +335,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const onPaused = () => bus.statusChanged();
     // A full disk holds the folder in disk_full until a pull gets through again.
     const onPullError = ({ folderId, error }: { folderId: string; error: FerryError }) => {
-      if (error.code === DISK_FULL && store.folders.get(folderId)) coordinatorOf(folderId).diskFull(error.message);
+      if (error.code === DISK_FULL && store.folders.get(folderId)) coordinatorOf(folderId).diskFull('pull', error.message);
     };
     const onPullDone = ({ folderId, paused }: { folderId: string; paused: boolean }) => {
-      if (!paused) coordinators.get(folderId)?.diskFreed();
+      if (!paused) coordinators.get(folderId)?.diskFreed('pull');
     };
     puller.events.on('error', onPullError);
     puller.events.on('pulled', onPullDone);

@@ -53,8 +53,8 @@ export class FolderCoordinator {
   private readonly log;
   private tail: Promise<unknown> = Promise.resolve();
   private active: 'scan' | 'pull' | null = null;
-  /** Why the disk is full, while it is (in memory: the state database may be on that disk). */
-  private full: string | null = null;
+  /** Why the disk is full, per side that met it (in memory: the state database may be on that disk). */
+  private readonly full = new Map<'scan' | 'pull', string>();
   private readonly onChange: (folderId: string) => void;
 
   constructor(options: FolderCoordinatorOptions) {
@@ -101,7 +101,8 @@ export class FolderCoordinator {
       const deletes = Math.max(now.count, hold?.deletes ?? 0);
       return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason: folder.pausedReason ?? '' };
     }
-    if (this.full !== null) return { state: 'disk_full', message: this.full };
+    const full = this.diskFullMessage();
+    if (full !== null) return { state: 'disk_full', message: full };
     return { state: this.active === 'scan' ? 'scanning' : this.active === 'pull' ? 'pulling' : 'ok' };
   }
 
@@ -109,25 +110,23 @@ export class FolderCoordinator {
    * A pull or scan could not write: the folder waits in disk_full, and the same work runs
    * again (the puller's retry, Sync now) until one gets through (docs/conflict-rules.md, "Full disks").
    */
-  diskFull(message: string): void {
-    if (this.full === message) return;
-    const first = this.full === null;
-    this.full = message;
-    if (first) this.log.warn('disk full: the folder waits for space', { message });
+  diskFull(side: 'scan' | 'pull', message: string): void {
+    if (this.full.get(side) === message) return;
+    if (this.full.size === 0) this.log.warn('disk full: the folder waits for space', { side, message });
+    this.full.set(side, message);
     this.onChange(this.folderId);
   }
 
-  /** Work of the folder got through again: the disk has room. */
-  diskFreed(): void {
-    if (this.full === null) return;
-    this.full = null;
-    this.log.info('disk has room again: the folder syncs');
+  /** That side's work got through again (the other may still wait for space). */
+  diskFreed(side: 'scan' | 'pull'): void {
+    if (!this.full.delete(side)) return;
+    if (this.full.size === 0) this.log.info('disk has room again: the folder syncs');
     this.onChange(this.folderId);
   }
 
   /** The disk-full message while the folder waits for space, else null. */
   diskFullMessage(): string | null {
-    return this.full;
+    return this.full.values().next().value ?? null;
   }
 
   /** A held mass delete: how many files it deletes, of how many. */
