@@ -10,6 +10,7 @@ import type { HashFn } from './hashing';
 import { FERRY_IGNORE_FILE, loadFolderIgnore, type IgnoreMatcher } from './ignore';
 import { toKey } from './paths';
 import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult } from './scanner';
+import type { NativeWatchOptions } from './native-watcher';
 import { watchFolder, type FolderWatch, type WatcherBackend } from './watcher';
 
 export interface LocalSideOptions {
@@ -19,6 +20,8 @@ export interface LocalSideOptions {
   watch?: boolean;
   /** 'native' (default: one OS watch per directory) or 'chokidar' (one per file). */
   watcher?: WatcherBackend;
+  /** The native watcher's fallback for directories the OS watch limit leaves unwatched. */
+  nativeWatch?: NativeWatchOptions;
   /** Quiet time before a hinted path is scanned. */
   settleMs?: number;
   /** Longest a continuously changing path waits. */
@@ -159,6 +162,18 @@ export class LocalSide {
     return run;
   }
 
+  /** A reconcile of one unwatched directory's subtree, queued behind running work. */
+  private rescanUnder(diskRel: string): Promise<void> {
+    return this.enqueueJob(async () => {
+      try {
+        this.afterScan(await this.scanner.reconcileUnder(diskRel, this.abort.signal));
+      } catch (error) {
+        if (isDiskFull(error)) return this.waitForSpace(error);
+        this.report(asFerryError(error, 'scan_failed'));
+      }
+    });
+  }
+
   /** New rules from the settings: a reconcile brings newly unignored paths in. */
   setIgnoreRules(rules: readonly string[]): Promise<ReconcileResult> {
     this.ignoreRules = [...rules];
@@ -200,7 +215,8 @@ export class LocalSide {
         void this.rescan();
       },
       onRescanNeeded: () => void this.rescan(),
-    }, this.options.watcher);
+      onRescanUnder: (diskRel) => void this.rescanUnder(diskRel),
+    }, this.options.watcher, this.options.nativeWatch);
     this.watchStarting = true;
     return this.watch.ready.finally(() => (this.watchStarting = false));
   }
@@ -323,6 +339,14 @@ export class LocalSide {
 
   private report(error: FerryError): void {
     this.log.warn('local side problem', { code: error.code, error: error.message });
+    // The watch limit needs the user (its fix is in the message): said where they look.
+    if (error.code === 'watch_limit') {
+      try {
+        this.store.activity.add({ folderId: this.folderId, kind: 'watch_limit', message: error.message });
+      } catch (e) {
+        this.log.warn('could not write to the activity log', { error: asFerryError(e).message });
+      }
+    }
     this.options.onError?.(error);
   }
 }

@@ -465,6 +465,13 @@ export class Scanner {
     return { ...result, durationMs: performance.now() - started };
   }
 
+  /** A reconcile of one directory and everything below it (a directory the watcher could not watch). */
+  async reconcileUnder(diskRel: string, signal?: AbortSignal): Promise<ReconcileResult> {
+    const started = performance.now();
+    const result = await this.walkAndCommit(diskRel, signal);
+    return { ...result, durationMs: performance.now() - started };
+  }
+
   private async walkAndCommit(subtree: string, signal?: AbortSignal): Promise<ReconcileResult> {
     const progress: ReconcileProgress = { walked: 0, hashed: 0, queued: 0, deleted: 0 };
     const outcomes: Partial<Record<PathOutcome, number>> = {};
