@@ -24,7 +24,7 @@ function filesUnder(dir: string, rel = ''): string[] {
 // Issue 21, a device's disk full during a pull: a real server over loopback, a real sender
 // agent and a real receiver agent whose folder sits on a small real tmpfs. What is refused:
 // a pull that leaves a partial or temp file, marks anything failed, or says nothing.
-describe('device disk full during a pull', () => {
+describe('device disk full', () => {
   const tmp = makeTempDir('ferry-disk-full-');
   let server: RunningServer;
   const agents: Agent[] = [];
@@ -46,14 +46,14 @@ describe('device disk full during a pull', () => {
     tmp.cleanup();
   });
 
-  async function agentOn(folder: string, remoteId: string, dataDir: string, pull: Partial<PullerOptions>): Promise<Agent> {
+  async function agentOn(folder: string, remoteId: string, dataDir: string, pull: Partial<PullerOptions>, local: { retryDelayMs?: number } = {}): Promise<Agent> {
     mkdirSync(folder, { recursive: true });
     const agent = await createAgent({
       dataDir,
       settings: testSettings(server.url, server.token, [{ localPath: folder, remoteId }]),
       saveSettings: () => undefined,
       tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 30 }, pull: { pollTimeoutSec: 1, ...pull } },
+      tuning: { local: { settleMs: 30, ...local }, pull: { pollTimeoutSec: 1, ...pull } },
     });
     agents.push(agent);
     await agent.start();
@@ -155,4 +155,51 @@ describe('device disk full during a pull', () => {
     await waitFor(() => receiver.status().folders[0]!.state === 'ok', { timeoutMs: 10_000, message: 'disk_full cleared' });
     await noFailures(receiver);
   }, 90_000);
+
+  // Issue 21, the device's disk full while the user writes: the agent's state database on the
+  // tmpfs, the folder on the ordinary disk. What is refused: the agent going down, saying
+  // nothing, or losing a change it saw while the database could not grow.
+  it('with the state database full while the user writes: stays up, says disk_full, and uploads every change made meanwhile once space frees', async () => {
+    const mount = mountTmpfs(path.join(tmp.dir, 'mnt-db'), 4 * MiB);
+    mounts.push(mount);
+    const folder = path.join(tmp.dir, 'writer');
+    const writer = await agentOn(folder, 'db-full', path.join(mount.dir, 'data'), { retryBaseMs: 100, retryMaxMs: 500 }, { retryDelayMs: 200 });
+    writeFileSync(path.join(folder, 'before.txt'), 'recorded before the disk filled');
+    await waitFor(() => writer.status().counts.done >= 1 && writer.status().state === 'idle', { timeoutMs: 15_000, message: 'before.txt uploaded' });
+
+    const filler = mount.fill();
+    const files = new Map(Array.from({ length: 400 }, (_, i) => [`during/f${i}.txt`, randomBytes(4000)] as const));
+    mkdirSync(path.join(folder, 'during'));
+    for (const [name, data] of files) writeFileSync(path.join(folder, name), data);
+    const full = await waitFor(() => writer.status().folders.find((f) => f.state === 'disk_full'), { timeoutMs: 20_000, message: 'writer folder in disk_full' });
+    expect(full.error).toContain('state database');
+    expect(writer.status().reason).toMatch(/full/);
+    // Held full for longer than a hinted path's retries last (5 retries, 200 ms apart and
+    // growing: 3 s): those hints were once dropped, and their changes waited for a restart.
+    // All along the agent answers, stays disk_full and fails nothing.
+    const since = Date.now();
+    const seen = new Set<string>();
+    await waitFor(
+      () => {
+        const s = writer.status();
+        seen.add(`${s.folders[0]!.state} failed=${s.counts.failed}`);
+        return Date.now() - since > 4_000;
+      },
+      { timeoutMs: 10_000, intervalMs: 50, message: 'held full for 4 s' },
+    );
+    expect([...seen]).toEqual(['disk_full failed=0']);
+
+    rmSync(filler);
+    await waitFor(() => writer.status().counts.done >= files.size + 2 && writer.status().folders[0]!.state === 'ok', {
+      timeoutMs: 30_000,
+      message: 'every change uploaded once space freed',
+    });
+    expect(writer.status().counts.failed).toBe(0);
+
+    const readerDir = path.join(tmp.dir, 'reader');
+    await agentOn(readerDir, 'db-full', path.join(tmp.dir, 'reader-data'), {});
+    for (const [name, data] of files) {
+      await waitFor(() => existsSync(path.join(readerDir, name)) && readFileSync(path.join(readerDir, name)).equals(data), { timeoutMs: 20_000, message: `${name} arrived` });
+    }
+  }, 120_000);
 });
