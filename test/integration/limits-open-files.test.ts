@@ -49,7 +49,7 @@ describe('open-file limit of 256', () => {
     }
     await server?.close();
     tmp.cleanup();
-  });
+  }, 120_000);
 
   const status = async (dataDir: string) => {
     const run = await runFerry(['status', '--data', dataDir, '--json']);
@@ -78,6 +78,7 @@ describe('open-file limit of 256', () => {
     for (const [d, f] of [[0, 0], [57, 42], [99, 99]] as const) {
       expect(readFileSync(path.join(receiverDir, `d${d}`, `f${f}.txt`), 'utf8')).toBe(`file ${d}/${f}`);
     }
+    expect((await status(path.join(tmp.dir, 'sender-data')))?.counts.failed).toBe(0);
     expect((await status(path.join(tmp.dir, 'receiver-data')))?.counts.failed).toBe(0);
     expect(sender.output() + receiver.output()).not.toMatch(/EMFILE|ENFILE/);
   }, 600_000);
