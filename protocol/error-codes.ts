@@ -24,6 +24,8 @@ export const API_ERRORS = {
   rate_limited: { status: 429, retryable: true },
   internal: { status: 500, retryable: true },
   unavailable: { status: 503, retryable: true },
+  /** The server's disk is full: nothing of the request was kept; try again after Retry-After. */
+  insufficient_storage: { status: 507, retryable: true },
   timeout: { status: 504, retryable: true },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 

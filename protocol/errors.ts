@@ -53,5 +53,21 @@ export function asFerryError(value: unknown, fallbackCode = 'internal'): FerryEr
   return new FerryError(fallbackCode, message, { cause: value });
 }
 
+/** errno and SQLite codes that say a disk (or quota) is full. */
+const STORAGE_FULL_CODES = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL']);
+
+/**
+ * The code that says a disk is full (ENOSPC, EDQUOT, SQLITE_FULL), from the error or any
+ * error it was caused by; null when it says something else.
+ */
+export function storageFullCode(error: unknown): string | null {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && STORAGE_FULL_CODES.has(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return null;
+}
+
 export { API_ERRORS, API_ERROR_CODES, OPERATION_ERROR_CODES, CLIENT_ERROR_CODES, isApiErrorCode } from './error-codes';
 export type { ApiErrorCode, OperationErrorCode } from './error-codes';

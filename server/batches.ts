@@ -49,6 +49,8 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
       deps.runner.enqueue(task.id);
       task = deps.tasks.byId(task.id) as TaskRow;
     }
+    // A task the full disk stalled runs again at once: the client's retry is the signal.
+    if (deps.runner.stalledBy(task.id)) deps.runner.enqueue(task.id);
     ctx.log.info('batch resubmitted', { taskId: task.id, status: task.status });
   } else {
     const batch = parseInput(BatchRequest, ctx.body, 'batch');
@@ -75,6 +77,8 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
     return { status: 202, body };
   }
   const finished = await deps.runner.waitFor(task.id, deps.syncBudgetMs, ctx.signal);
+  const stalled = deps.runner.stalledBy(task.id);
+  if (stalled) return errorReply(stalled);
   if (!finished) {
     const error = new FerryError('timeout', 'The batch did not finish within the sync budget; it continues as a task', {
       status: 504,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { API_ERRORS, DeviceId, FerryError, HEADERS, RunLabel, TrackingId, isApiErrorCode, isFerryError } from '../protocol';
+import { API_ERRORS, DeviceId, FerryError, HEADERS, RunLabel, TrackingId, isApiErrorCode, isFerryError, storageFullCode } from '../protocol';
 import type { Logger } from '../main/logging';
 import type { Principal } from './auth';
 import { MAX_JSON_DEPTH, jsonNestingExceeds } from './limits';
@@ -198,6 +198,21 @@ export function sendJson(ctx: Pick<RequestContext, 'res' | 'trackingId'>, reply:
     ...reply.headers,
   });
   res.end(payload);
+}
+
+/**
+ * A write the server's disk refused (ENOSPC, EDQUOT, SQLITE_FULL) as `507 insufficient_storage`,
+ * retryable after `retryAfterSeconds`; any other error as it is. Whatever the request wrote
+ * was removed or rolled back before the error got here.
+ */
+export function storageFull(error: unknown, retryAfterSeconds: number): unknown {
+  if (isFerryError(error) || storageFullCode(error) === null) return error;
+  return new FerryError('insufficient_storage', "The server's disk is full: nothing of this request was kept; try again later", {
+    status: API_ERRORS.insufficient_storage.status,
+    retryable: true,
+    retryAfterSeconds,
+    cause: error,
+  });
 }
 
 /** What an error looks like on the wire; anything that is not a FerryError stays private. */

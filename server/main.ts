@@ -16,7 +16,7 @@ import { FolderStore } from './folders';
 import { GcFence, collectGarbage, type GcReport } from './gc';
 import { thinVersions } from './retention';
 import { HistoryReader } from './history';
-import { correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
+import { correlationHeaders, errorReply, storageFull, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
@@ -56,6 +56,8 @@ export interface ServerOptions {
   maxConnections?: number;
   maxConnectionsPerClient?: number;
   maxQueuedTasks?: number;
+  /** Retry-After of a `507 insufficient_storage` (the disk is full), and how often a task stalled by it runs again. */
+  storageRetryAfterSec?: number;
   /** Milliseconds since the epoch; tests move time forward with it. */
   clock?: () => number;
   hooks?: TaskHooks;
@@ -108,6 +110,7 @@ export const SERVER_DEFAULTS = {
   maxQueuedTasks: 10_000,
   gcIntervalMs: 6 * 3600 * 1000,
   gcGraceMs: 3600 * 1000,
+  storageRetryAfterSec: 30,
 } as const;
 
 /** First answers are replayed for a day; finished tasks are kept for the token lifetime. */
@@ -154,6 +157,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clock,
     log,
     ...(o.hooks ? { hooks: o.hooks } : {}),
+    storageRetryMs: o.storageRetryAfterSec * 1000,
     onFolderChanged: (folderId) => feed.notify(folderId),
   });
 
@@ -277,7 +281,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           answer = await r.handler(ctx);
         } catch (error) {
           if (clientGone(req, abort.signal)) throw error;
-          answer = errorReply(error);
+          answer = errorReply(storageFull(error, o.storageRetryAfterSec));
           if (answer.status >= 500) rlog.error('request failed', { error });
         }
         if (fp && r.idempotent === 'replay' && answer && answer.status < 500 && answer.status !== 429) idempotency.remember(ctx.trackingId, fp, answer);
@@ -290,7 +294,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         reply.status = 'aborted';
         if (!res.headersSent) res.destroy();
       } else {
-        const answer = errorReply(error);
+        const answer = errorReply(storageFull(error, o.storageRetryAfterSec));
         if (answer.status >= 500) rlog.error('request failed', { error });
         if (reply.trackingId === '-') reply.trackingId = randomUUID();
         send(reply.trackingId, answer);

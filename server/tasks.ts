@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { PATH_LOCKED_MESSAGE, type Operation, type OperationResult } from '../protocol';
+import { FerryError, PATH_LOCKED_MESSAGE, storageFullCode, type Operation, type OperationResult } from '../protocol';
 import type { Logger } from '../main/logging';
 import { OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
@@ -26,6 +26,8 @@ export interface TaskRunnerOptions {
   hooks?: TaskHooks;
   /** Held from the block lookup to the last commit, so GC never removes a block in between (server/gc.ts). */
   fence?: GcFence;
+  /** How long a task stalled by a full disk waits before it runs again (a resubmission runs it at once). */
+  storageRetryMs: number;
   /** Called after a transaction that changed a folder commits (wakes long polls). */
   onFolderChanged: (folderId: string) => void;
 }
@@ -47,6 +49,8 @@ export class TaskRunner {
   private readonly locks = new PathLocks();
   private readonly applier: OperationApplier;
   private readonly abort = new AbortController();
+  /** Tasks the disk refused (full): kept as they were, in memory since the database may not grow. */
+  private readonly stalled = new Map<string, { error: FerryError; timer: NodeJS.Timeout }>();
 
   constructor(private readonly o: TaskRunnerOptions) {
     this.applier = new OperationApplier(o.db);
@@ -64,6 +68,9 @@ export class TaskRunner {
   }
 
   enqueue(id: string): void {
+    const stalled = this.stalled.get(id);
+    if (stalled) clearTimeout(stalled.timer);
+    this.stalled.delete(id);
     if (this.abort.signal.aborted || this.queued.has(id) || this.running.has(id)) return;
     this.queue.push(id);
     this.queued.add(id);
@@ -91,9 +98,16 @@ export class TaskRunner {
     });
   }
 
+  /** Why the task waits for disk space (507 to its waiters), or undefined when it does not. */
+  stalledBy(id: string): FerryError | undefined {
+    return this.stalled.get(id)?.error;
+  }
+
   /** Stops taking work and lets running tasks stop at their next step; they resume on restart. */
   async close(): Promise<void> {
     this.abort.abort();
+    for (const { timer } of this.stalled.values()) clearTimeout(timer);
+    this.stalled.clear();
     this.queue.length = 0;
     this.queued.clear();
     await Promise.allSettled([...this.running.values()]);
@@ -145,6 +159,11 @@ export class TaskRunner {
       this.finish(id);
     } catch (error) {
       if (signal.aborted) return;
+      if (storageFullCode(error) !== null) {
+        this.stall(id, error);
+        tlog.warn('task waits for disk space', { error });
+        return;
+      }
       tlog.error('task failed', { error });
       store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
       this.finish(id);
@@ -214,6 +233,26 @@ export class TaskRunner {
       })();
     }
     return true;
+  }
+
+  /**
+   * The disk refused a write of the task: what it committed stays (each operation with its
+   * result; a single-operation batch not at all), the rest runs again later, from where it
+   * stopped. Waiters hear it now (a sync batch answers 507).
+   */
+  private stall(id: string, cause: unknown): void {
+    const seconds = Math.ceil(this.o.storageRetryMs / 1000);
+    const error = new FerryError('insufficient_storage', "The server's disk is full: the batch waits and runs again once there is space", {
+      status: 507,
+      retryable: true,
+      retryAfterSeconds: seconds,
+      cause,
+      details: { taskId: id },
+    });
+    const timer = setTimeout(() => this.enqueue(id), this.o.storageRetryMs);
+    timer.unref();
+    this.stalled.set(id, { error, timer });
+    this.finish(id);
   }
 
   private finish(id: string): void {

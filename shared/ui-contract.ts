@@ -26,7 +26,8 @@ export type QueueState = z.infer<typeof QueueState>;
 export const QueueCounts = z.record(QueueState, z.int().min(0));
 export type QueueCounts = z.infer<typeof QueueCounts>;
 
-export const FolderState = z.enum(['ok', 'scanning', 'error', 'paused_mass_delete']);
+/** disk_full: a write failed for want of space (`error` says which disk); it resumes by itself. */
+export const FolderState = z.enum(['ok', 'scanning', 'error', 'paused_mass_delete', 'disk_full']);
 
 export const FolderStatus = z.object({
   id: z.string(),
@@ -147,6 +148,7 @@ export const WhyCode = z.enum([
   'offline',
   'held',
   'folder_error',
+  'disk_full',
   'failed',
   'retry_wait',
   'in_flight',

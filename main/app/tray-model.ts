@@ -104,7 +104,7 @@ export function trayTooltip(status: Status | null): string {
       // The held folders' own lines follow.
       break;
     case 'error': {
-      const broken = status.folders.find((f) => f.state === 'error');
+      const broken = status.folders.find((f) => f.state === 'error' || f.state === 'disk_full');
       lines.push(broken?.error ? `Error: ${clip(broken.error.split('\n')[0] ?? '')}` : 'Error');
       break;
     }

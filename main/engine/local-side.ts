@@ -1,4 +1,5 @@
 import { asFerryError, type FerryError } from '../../protocol/errors';
+import { diskFullError, isDiskFull } from './disk-full';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
 import { ChangeAggregator, realTimers, type Timers } from './aggregator';
@@ -9,6 +10,7 @@ import type { HashFn } from './hashing';
 import { FERRY_IGNORE_FILE, loadFolderIgnore, type IgnoreMatcher } from './ignore';
 import { toKey } from './paths';
 import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult } from './scanner';
+import type { NativeWatchOptions } from './native-watcher';
 import { watchFolder, type FolderWatch, type WatcherBackend } from './watcher';
 
 export interface LocalSideOptions {
@@ -18,6 +20,8 @@ export interface LocalSideOptions {
   watch?: boolean;
   /** 'native' (default: one OS watch per directory) or 'chokidar' (one per file). */
   watcher?: WatcherBackend;
+  /** The native watcher's fallback for directories the OS watch limit leaves unwatched. */
+  nativeWatch?: NativeWatchOptions;
   /** Quiet time before a hinted path is scanned. */
   settleMs?: number;
   /** Longest a continuously changing path waits. */
@@ -52,6 +56,8 @@ export interface LocalSideOptions {
 }
 
 const MAX_ERROR_RETRIES = 5;
+/** A folder whose disk is full rescans this many retry delays apart (Sync now rescans at once). */
+const DISK_FULL_RETRY_FACTOR = 5;
 
 /**
  * The local side of one folder: watcher → aggregator → scanner → queue. All scanning runs
@@ -74,6 +80,7 @@ export class LocalSide {
   private readonly abort = new AbortController();
   private readonly errorRetries = new Map<string, number>();
   private rootTimer: unknown = null;
+  private spaceTimer: unknown = null;
   private watchStarting = false;
   private stopped = false;
   private readonly log;
@@ -139,12 +146,32 @@ export class LocalSide {
     const run = this.enqueueJob(async () => {
       this.queuedRescan = null;
       this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
-      const result = await this.scanner.reconcile(this.abort.signal);
+      let result: ReconcileResult;
+      try {
+        result = await this.scanner.reconcile(this.abort.signal);
+      } catch (error) {
+        if (!isDiskFull(error)) throw error;
+        // Not an error state of the root (ok): nothing was recorded, the retry looks again.
+        this.waitForSpace(error);
+        return { ok: true, outcomes: {}, unstable: [], walked: 0, hashed: 0, queued: 0, deleted: 0, durationMs: 0 };
+      }
       this.afterScan(result);
       return result;
     });
     this.queuedRescan = run;
     return run;
+  }
+
+  /** A reconcile of one unwatched directory's subtree, queued behind running work. */
+  private rescanUnder(diskRel: string): Promise<void> {
+    return this.enqueueJob(async () => {
+      try {
+        this.afterScan(await this.scanner.reconcileUnder(diskRel, this.abort.signal));
+      } catch (error) {
+        if (isDiskFull(error)) return this.waitForSpace(error);
+        this.report(asFerryError(error, 'scan_failed'));
+      }
+    });
   }
 
   /** New rules from the settings: a reconcile brings newly unignored paths in. */
@@ -159,6 +186,7 @@ export class LocalSide {
     this.deletes.stop();
     this.abort.abort();
     if (this.rootTimer !== null) this.timers.clearTimeout(this.rootTimer);
+    if (this.spaceTimer !== null) this.timers.clearTimeout(this.spaceTimer);
     await this.watch?.close();
     this.watch = null;
     await this.tail.catch(() => undefined);
@@ -187,7 +215,8 @@ export class LocalSide {
         void this.rescan();
       },
       onRescanNeeded: () => void this.rescan(),
-    }, this.options.watcher);
+      onRescanUnder: (diskRel) => void this.rescanUnder(diskRel),
+    }, this.options.watcher, this.options.nativeWatch);
     this.watchStarting = true;
     return this.watch.ready.finally(() => (this.watchStarting = false));
   }
@@ -210,6 +239,7 @@ export class LocalSide {
         this.afterScan(result);
         return result;
       } catch (error) {
+        if (isDiskFull(error)) return void this.waitForSpace(error);
         this.report(asFerryError(error, 'scan_failed'));
         for (const p of paths) {
           const tries = (this.errorRetries.get(p) ?? 0) + 1;
@@ -230,6 +260,7 @@ export class LocalSide {
         this.afterScan(result);
         return result;
       } catch (error) {
+        if (isDiskFull(error)) return void this.waitForSpace(error);
         // Nothing was lost: the index still holds what was not recorded; look again.
         this.report(asFerryError(error, 'scan_failed'));
         for (const p of paths) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
@@ -238,7 +269,25 @@ export class LocalSide {
     });
   }
 
+  /**
+   * The state database (or the folder's disk) is full: what the scan saw is not recorded yet,
+   * and nothing of it is dropped. The folder waits in disk_full; a full rescan, tried every
+   * retry delay until one gets through, finds every change made meanwhile (docs/conflict-rules.md,
+   * "Full disks").
+   */
+  private waitForSpace(error: unknown): void {
+    const e = diskFullError(error, this.root);
+    this.options.coordinator?.diskFull('scan', e.message);
+    this.report(e);
+    if (this.stopped || this.spaceTimer !== null) return;
+    this.spaceTimer = this.timers.setTimeout(() => {
+      this.spaceTimer = null;
+      if (!this.stopped) void this.rescan().catch((err: unknown) => this.report(asFerryError(err, 'scan_failed')));
+    }, (this.options.retryDelayMs ?? 1000) * DISK_FULL_RETRY_FACTOR);
+  }
+
   private afterScan(result: ScanResult): void {
+    this.options.coordinator?.diskFreed('scan');
     this.options.onScanned?.(result);
     for (const p of result.unstable) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
     if (!result.ok) {
@@ -290,6 +339,14 @@ export class LocalSide {
 
   private report(error: FerryError): void {
     this.log.warn('local side problem', { code: error.code, error: error.message });
+    // The watch limit needs the user (its fix is in the message): said where they look.
+    if (error.code === 'watch_limit') {
+      try {
+        this.store.activity.add({ folderId: this.folderId, kind: 'watch_limit', message: error.message });
+      } catch (e) {
+        this.log.warn('could not write to the activity log', { error: asFerryError(e).message });
+      }
+    }
     this.options.onError?.(error);
   }
 }

@@ -13,14 +13,27 @@ const log = createLogger('engine:watcher');
  * holds a watcher per file, which at 100,000 files costs over half a gigabyte (and on
  * macOS a descriptor per file); this holds one per directory. Events are hints either way.
  */
+export interface NativeWatchOptions {
+  /** How often directories left unwatched by the OS watch limit are looked through (default 60 s). */
+  unwatchedScanMs?: number;
+  /**
+   * Test fault: at most this many watches, the next refused as the kernel refuses one past
+   * fs.inotify.max_user_watches (a setting tests cannot lower without affecting the machine).
+   */
+  maxWatches?: number;
+}
+
 export function watchFolderNative(
   root: string,
   ignore: () => IgnoreMatcher,
   handlers: WatchHandlers,
   platform: NodeJS.Platform = process.platform,
+  options: NativeWatchOptions = {},
 ): FolderWatch {
-  return platform === 'linux' ? new PerDirectoryWatch(root, ignore, handlers) : recursiveWatch(root, handlers);
+  return platform === 'linux' ? new PerDirectoryWatch(root, ignore, handlers, options) : recursiveWatch(root, handlers);
 }
+
+const DEFAULT_UNWATCHED_SCAN_MS = 60_000;
 
 function recursiveWatch(root: string, handlers: WatchHandlers): FolderWatch {
   const watcher = watch(root, { recursive: true, persistent: true }, (_event, filename) => {
@@ -41,17 +54,23 @@ class PerDirectoryWatch implements FolderWatch {
   private readonly watchers = new Map<string, FSWatcher>();
   private closed = false;
   private limitReported = false;
+  /** Directories the OS watch limit left unwatched: looked through on a timer instead. */
+  private readonly unwatched = new Set<string>();
+  private pollTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly root: string,
     private readonly ignore: () => IgnoreMatcher,
     private readonly handlers: WatchHandlers,
+    private readonly options: NativeWatchOptions = {},
   ) {
     this.ready = this.addTree('');
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
   }
@@ -84,6 +103,9 @@ class PerDirectoryWatch implements FolderWatch {
   private watchDir(rel: string): boolean {
     let watcher: FSWatcher;
     try {
+      if (this.options.maxWatches !== undefined && this.watchers.size >= this.options.maxWatches) {
+        throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached (test fault)'), { code: 'ENOSPC' });
+      }
       watcher = watch(joinDisk(this.root, rel), { persistent: true }, (_event, filename) => this.onEvent(rel, filename));
     } catch (error) {
       this.reportWatchError(rel, error);
@@ -97,6 +119,30 @@ class PerDirectoryWatch implements FolderWatch {
     });
     this.watchers.set(rel, watcher);
     return true;
+  }
+
+  /**
+   * While some directories are unwatched: each period, try to watch them again (the limit may
+   * have been raised or watches freed) and have each looked through, so no change is missed.
+   */
+  private pollUnwatched(): void {
+    if (this.pollTimer || this.closed) return;
+    this.pollTimer = setInterval(() => {
+      if (this.closed) return;
+      const dirs = [...this.unwatched];
+      this.unwatched.clear();
+      for (const rel of dirs) {
+        // Watched again with its subtree; refused again: back in the set (reportWatchError).
+        void this.addTree(rel);
+        if (rel === '') this.handlers.onRescanNeeded?.();
+        else this.handlers.onRescanUnder?.(rel);
+      }
+      if (this.unwatched.size === 0 && this.pollTimer) {
+        clearInterval(this.pollTimer);
+        this.pollTimer = null;
+      }
+    }, this.options.unwatchedScanMs ?? DEFAULT_UNWATCHED_SCAN_MS);
+    this.pollTimer.unref();
   }
 
   private onEvent(dirRel: string, filename: string | Buffer | null): void {
@@ -145,13 +191,18 @@ class PerDirectoryWatch implements FolderWatch {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return;
     if (code === 'ENOSPC') {
+      this.unwatched.add(rel);
+      this.pollUnwatched();
       if (this.limitReported) return;
       this.limitReported = true;
+      const every = Math.round((this.options.unwatchedScanMs ?? DEFAULT_UNWATCHED_SCAN_MS) / 100) / 10;
       this.handlers.onError(
-        new FerryError('watch_limit', 'The system limit of watched folders is reached (fs.inotify.max_user_watches); some changes are only found by a rescan', {
-          retryable: false,
-          cause: error,
-        }),
+        new FerryError(
+          'watch_limit',
+          `The system limit of watched folders is reached (fs.inotify.max_user_watches): folders it left unwatched are looked through every ${every} s instead. ` +
+            'To watch them all, raise it: sudo sysctl fs.inotify.max_user_watches=524288, and keep it in /etc/sysctl.d/',
+          { retryable: false, cause: error },
+        ),
       );
       return;
     }

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
@@ -222,7 +222,12 @@ export class Scanner {
       st = lstatSync(abs);
     } catch (error) {
       if (!isGone(error)) {
-        if (isDenied(error)) return this.skip(key, 'unreadable', `Cannot read ${key}: permission denied`);
+        if (isDenied(error)) {
+          // A hint below a folder that cannot be entered (a watched folder's own chmod is
+          // reported as a child of itself): the report names that folder, not a made-up path.
+          const at = this.deniedAt(key);
+          return this.skip(at, 'unreadable', `Cannot read ${at}: permission denied`);
+        }
         throw error;
       }
       // This spelling went away; the key may live on under another one (a rename from NFC
@@ -416,6 +421,20 @@ export class Scanner {
     }
   }
 
+  /** The first folder on the way to `key` that cannot be entered, or `key` itself. */
+  private deniedAt(key: string): string {
+    const parts = key.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      try {
+        accessSync(joinDisk(this.root, dir), fsConstants.X_OK);
+      } catch (error) {
+        if (isDenied(error)) return dir;
+      }
+    }
+    return key;
+  }
+
   private skip(key: string, kind: string, message: string): PathOutcome {
     if (!this.reportedSkips.has(key)) {
       this.reportedSkips.add(key);
@@ -443,6 +462,13 @@ export class Scanner {
   async reconcile(signal?: AbortSignal): Promise<ReconcileResult> {
     const started = performance.now();
     const result = await this.walkAndCommit('', signal);
+    return { ...result, durationMs: performance.now() - started };
+  }
+
+  /** A reconcile of one directory and everything below it (a directory the watcher could not watch). */
+  async reconcileUnder(diskRel: string, signal?: AbortSignal): Promise<ReconcileResult> {
+    const started = performance.now();
+    const result = await this.walkAndCommit(diskRel, signal);
     return { ...result, durationMs: performance.now() - started };
   }
 

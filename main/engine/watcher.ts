@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { IgnoreMatcher } from './ignore';
-import { watchFolderNative } from './native-watcher';
+import { watchFolderNative, type NativeWatchOptions } from './native-watcher';
 import { relativeTo, toKey } from './paths';
 
 export interface WatchHandlers {
@@ -12,6 +12,8 @@ export interface WatchHandlers {
   onError(error: FerryError): void;
   /** Events were lost (kernel queue overflow): a full rescan is the only safe answer. */
   onRescanNeeded?(): void;
+  /** A directory is not watched (the OS watch limit): look through it and everything below. */
+  onRescanUnder?(diskRel: string): void;
 }
 
 export interface FolderWatch {
@@ -61,6 +63,7 @@ export function watchFolder(
   ignore: () => IgnoreMatcher,
   handlers: WatchHandlers,
   backend: WatcherBackend = 'native',
+  native: NativeWatchOptions = {},
 ): FolderWatch {
-  return backend === 'chokidar' ? watchFolderChokidar(root, ignore, handlers) : watchFolderNative(root, ignore, handlers);
+  return backend === 'chokidar' ? watchFolderChokidar(root, ignore, handlers) : watchFolderNative(root, ignore, handlers, process.platform, native);
 }

@@ -1,8 +1,8 @@
 import type { FolderStatus } from '../../shared/ui-contract';
 
-/** Folders in error, each with its reason, where the queue's state is shown. */
+/** Folders in error or waiting for disk space, each with its reason, where the queue's state is shown. */
 export function FolderProblems({ folders }: { folders: readonly FolderStatus[] }) {
-  const broken = folders.filter((folder) => folder.state === 'error');
+  const broken = folders.filter((folder) => folder.state === 'error' || folder.state === 'disk_full');
   if (broken.length === 0) return null;
   return (
     <ul className="folder-problems" aria-label="Folders that need attention">

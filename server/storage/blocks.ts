@@ -132,7 +132,7 @@ export class BlockStore {
         size += buf.length;
         if (size > maxBytes) throw new FerryError('payload_too_large', `A block holds at most ${maxBytes} bytes`, { status: 413 });
         digest.update(buf);
-        await handle.write(buf);
+        await writeAll(handle, buf, size - buf.length);
       }
       const actual = digest.digest('hex');
       if (actual !== hash) {
@@ -187,7 +187,9 @@ export class BlockStore {
     const handle = await fs.open(tmp, 'wx', 0o600);
     let placed = false;
     try {
-      await handle.writev(take.map((t) => t.data));
+      const { bytesWritten } = await handle.writev(take.map((t) => t.data), 0);
+      // Short (a disk filling up): the rest is written on until it is all there or refused.
+      if (bytesWritten < offset) await writeAll(handle, Buffer.concat(take.map((t) => t.data)).subarray(bytesWritten), bytesWritten);
       await handle.sync();
       await handle.close();
       renameSync(tmp, path.join(this.packDir, name));
@@ -353,6 +355,17 @@ export class BlockStore {
       }
     }
     return out;
+  }
+}
+
+/**
+ * Writes every byte at `position`: a disk filling up takes part of a write before it refuses
+ * the next with ENOSPC, and a short write counted as whole would store a truncated block.
+ */
+async function writeAll(handle: fs.FileHandle, data: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < data.length; ) {
+    const { bytesWritten } = await handle.write(data, at, data.length - at, position + at);
+    at += bytesWritten;
   }
 }
 

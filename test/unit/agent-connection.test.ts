@@ -108,6 +108,8 @@ describe('agentStateOf', () => {
     expect(agentStateOf({ paused: false, link: { state: 'auth_failed', reason: 'refused' }, folders, busy: true })).toEqual({ state: 'auth_failed', reason: 'refused' });
     const broken = [{ id: 'docs', state: 'error' as const, error: 'The folder /x is missing', pendingDelete: null }];
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: broken, busy: false })).toEqual({ state: 'error', reason: 'Folder docs: The folder /x is missing' });
+    const full = [{ id: 'docs', state: 'disk_full' as const, error: 'The disk holding /x is full', pendingDelete: null }];
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: full, busy: true })).toEqual({ state: 'error', reason: 'Folder docs: The disk holding /x is full' });
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: true })).toEqual({ state: 'syncing', reason: null });
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: false })).toEqual({ state: 'idle', reason: null });
   });

@@ -87,6 +87,13 @@ describe('tray tooltip', () => {
     expect(trayIconName('waiting', 'linux', false)).toBe('paused-light.png');
   });
 
+  it('names a folder waiting for disk space', () => {
+    const full = folderStatus({ state: 'disk_full', error: 'The disk holding /home/ada/Documents is full: free some space, syncing resumes by itself' });
+    const model = trayModel(input({ status: status({ state: 'error', folders: [full] }) }));
+    expect(model.tooltip).toBe('Error: The disk holding /home/ada/Documents is full: free some space, syncing resumes by itself');
+    expect(model.iconName).toBe('error-light.png');
+  });
+
   it('keeps an error to one short line', () => {
     const long = `Cannot find module '/${'x'.repeat(200)}/better_sqlite3.node'\nRequire stack:\n- database.js`;
     const line = trayTooltip(status({ state: 'error', folders: [folderStatus({ state: 'error', error: long })] }));

@@ -47,8 +47,10 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
       ? `waiting for you: ${pending.count} of ${pending.total} files deleted ${deleteOrigin(pending)}` +
         (pending.sample.length > 0 ? ` (${samplePathsLine(pending)})` : '') +
         `; answer with 'ferry mass-delete confirm|cancel --folder ${folder.id}'`
-      : folder.error
-        ? `error: ${folder.error}`
+      : folder.state === 'disk_full'
+        ? `waiting for disk space: ${folder.error ?? 'the disk is full'}`
+        : folder.error
+          ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
     for (const device of devices.find((d) => d.folderId === folder.id)?.devices ?? []) lines.push(`    device ${deviceLine(device, now)}`);

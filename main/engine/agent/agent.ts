@@ -7,6 +7,7 @@ import { Settings, fieldErrors } from '../../../shared/settings';
 import { createLogger, type Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
 import { openStore, type Store } from '../../store';
+import { DISK_FULL } from '../disk-full';
 import { FolderCoordinator } from '../folder/coordinator';
 import type { MassDeleteOptions } from '../folder/mass-delete';
 import { readDeleted, readHistory } from '../history/listings';
@@ -46,7 +47,7 @@ export interface AgentOptions {
     push?: Partial<PusherOptions>;
     pull?: Partial<PullerOptions>;
     local?: Partial<
-      Pick<LocalSideOptions, 'watch' | 'watcher' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs' | 'deleteQuietMs' | 'deleteMaxHoldMs'>
+      Pick<LocalSideOptions, 'watch' | 'watcher' | 'nativeWatch' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs' | 'deleteQuietMs' | 'deleteMaxHoldMs'>
     >;
     /** How far back local deletes count together for the mass-delete guard. */
     deleteWindowMs?: number;
@@ -150,6 +151,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     onListenerError: (error) => log.warn('event listener failed', { error: asFerryError(error).message }),
   });
 
+  /** A nicety only: a state database that cannot grow (a full disk) must not stop the work. */
+  const keepLastSync = () => {
+    try {
+      saveLastSync(store.settings, lastSync);
+    } catch (error) {
+      log.warn('could not save the last sync times', { error: asFerryError(error).message });
+    }
+  };
+
   const markSynced = (folderId: string) => {
     const now = Date.now();
     lastSync.set(folderId, now);
@@ -157,7 +167,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     // Kept across restarts; written at most once a second (a run completes thousands a second).
     if (now - lastSyncSaved >= 1000) {
       lastSyncSaved = now;
-      saveLastSync(store.settings, lastSync);
+      keepLastSync();
     }
   };
 
@@ -346,6 +356,16 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       bus.statusChanged();
     };
     const onPaused = () => bus.statusChanged();
+    // A full disk holds the folder in disk_full until a pull gets through again.
+    const onPullError = ({ folderId, error }: { folderId: string; error: FerryError }) => {
+      if (error.code === DISK_FULL && store.folders.get(folderId)) coordinatorOf(folderId).diskFull('pull', error.message);
+    };
+    const onPullDone = ({ folderId, paused }: { folderId: string; paused: boolean }) => {
+      if (!paused) coordinators.get(folderId)?.diskFreed('pull');
+    };
+    puller.events.on('error', onPullError);
+    puller.events.on('pulled', onPullDone);
+    offs.push(() => puller.events.off('error', onPullError), () => puller.events.off('pulled', onPullDone));
     const onApplied = (event: { folderId: string; path: string; action: string }) => {
       if (event.action !== 'downloaded') return;
       rates.items.add(1);
@@ -398,14 +418,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   function folderStatuses(): FolderStatus[] {
     return store.folders.list().map((folder) => {
       const local = locals.get(folder.id);
+      const full = folder.state === 'ok' ? (coordinators.get(folder.id)?.diskFullMessage() ?? null) : null;
       const scanning = folder.state === 'ok' && local !== undefined && !local.idle;
       const synced = lastSync.get(folder.id);
       return {
         id: folder.id,
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
-        state: scanning ? 'scanning' : folder.state,
-        error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : null,
+        state: full !== null ? 'disk_full' : scanning ? 'scanning' : folder.state,
+        error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : full,
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         // Counted only for a held folder: status goes out several times a second.
         pendingDelete: folder.state === 'paused_mass_delete' ? coordinatorOf(folder.id).pendingDelete() : null,
@@ -627,7 +648,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       }
       const link = engine?.watch.current ?? { state: 'online' as const };
       const linkProblem = link.state === 'online' ? null : link.reason;
-      return explainPath({ store, ignoreRules: settings.ignoreRules, paused, linkProblem, now: Date.now() }, found.folderId, found.key);
+      const diskFull = (id: string) => coordinatorOf(id).diskFullMessage();
+      return explainPath({ store, ignoreRules: settings.ignoreRules, paused, linkProblem, diskFull, now: Date.now() }, found.folderId, found.key);
     },
     listDevices: async ({ folderId }) => {
       if (folderId !== undefined) requireFolder(folderId);
@@ -682,7 +704,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       // Together: a scan waiting for its folder's turn behind a pull ends once the pull is aborted.
       await Promise.allSettled([...[...locals.keys()].map((id) => stopLocal(id)), stopEngine()]);
       bus.close();
-      saveLastSync(store.settings, lastSync);
+      keepLastSync();
       store.close();
       log.info('agent stopped');
     },

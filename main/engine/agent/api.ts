@@ -18,7 +18,8 @@ export type { PathExplanation, PendingDelete, Settings, SettingsUpdate, Settings
 /** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
 /** waiting: a folder holds a bulk delete until the user answers (nothing is wrong, it needs them). */
 export type AgentStateName = 'idle' | 'syncing' | 'paused' | 'offline' | 'auth_failed' | 'waiting' | 'error';
-export type FolderStateName = 'ok' | 'scanning' | 'error' | 'paused_mass_delete';
+/** disk_full: a write failed for want of space; the folder resumes by itself once space frees. */
+export type FolderStateName = 'ok' | 'scanning' | 'error' | 'paused_mass_delete' | 'disk_full';
 
 export interface FolderStatus {
   id: string;

@@ -18,6 +18,8 @@ export function agentStateOf(input: {
   if (input.link.state !== 'online') return { state: input.link.state, reason: input.link.reason };
   const broken = input.folders.find((f) => f.state === 'error');
   if (broken) return { state: 'error', reason: `Folder ${broken.id}: ${broken.error ?? 'in error'}` };
+  const full = input.folders.find((f) => f.state === 'disk_full');
+  if (full) return { state: 'error', reason: `Folder ${full.id}: ${full.error ?? 'the disk is full'}` };
   const held = input.folders.find((f) => f.state === 'paused_mass_delete');
   if (held) {
     const pending = held.pendingDelete;

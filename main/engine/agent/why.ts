@@ -12,6 +12,7 @@ export type WhyCode =
   | 'offline'
   | 'held'
   | 'folder_error'
+  | 'disk_full'
   | 'failed'
   | 'retry_wait'
   | 'in_flight'
@@ -44,6 +45,8 @@ export interface WhyContext {
   paused: boolean;
   /** The link's problem in words, or null while online. */
   linkProblem: string | null;
+  /** The folder's disk-full message while it waits for space, else null. */
+  diskFull?: (folderId: string) => string | null;
   now: number;
 }
 
@@ -90,6 +93,8 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     else add('held', 'The folder is paused by a bulk delete waiting for your answer');
   }
   if (folder.state === 'error') add('folder_error', `The folder is in error: ${folder.errorMessage ?? folder.errorCode ?? 'unknown'}`);
+  const full = ctx.diskFull?.(folderId) ?? null;
+  if (full) add('disk_full', `The folder waits for disk space (${full}); it syncs again by itself once space frees`);
   if (live) {
     const what = live.op === 'delete' ? 'delete' : 'upload';
     const error = live.lastErrorCode ? `${live.lastErrorCode}: ${live.lastErrorMessage ?? ''}`.trim() : null;
@@ -99,7 +104,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     } else if (live.state === 'in_flight') add('in_flight', `Its ${what} is being sent now`);
     else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : ctx.linkProblem ? ', waiting for the server' : ', waiting for its turn'}`);
   }
-  if (!reasons.some((r) => r.code === 'ignored') && (live || folder.state !== 'ok')) {
+  if (!reasons.some((r) => r.code === 'ignored') && (live || folder.state !== 'ok' || full)) {
     if (ctx.paused) add('paused', 'Ferry is paused: nothing is sent or received until you resume');
     else if (ctx.linkProblem) add('offline', ctx.linkProblem);
   }

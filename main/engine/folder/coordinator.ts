@@ -11,7 +11,8 @@ import { folderStates, type FolderStates } from './state';
 export type FolderView =
   | { state: 'ok' | 'scanning' | 'pulling' }
   | { state: 'paused'; side: MassDeleteSide; deletes: number; files: number; reason: string; sample: string[]; devices: string[] }
-  | { state: 'error'; code: string; message: string };
+  | { state: 'error'; code: string; message: string }
+  | { state: 'disk_full'; message: string };
 
 /** A held bulk delete, as the user is asked about it. */
 export interface PendingDelete {
@@ -64,12 +65,16 @@ export class FolderCoordinator {
   private readonly log;
   private tail: Promise<unknown> = Promise.resolve();
   private active: 'scan' | 'pull' | null = null;
+  /** Why the disk is full, per side that met it (in memory: the state database may be on that disk). */
+  private readonly full = new Map<'scan' | 'pull', string>();
+  private readonly onChange: (folderId: string) => void;
 
   constructor(options: FolderCoordinatorOptions) {
     this.store = options.store;
     this.folderId = options.folderId;
     this.timers = options.timers ?? realTimers;
     this.log = createLogger('engine:folder', { folder: options.folderId });
+    this.onChange = options.onChange ?? (() => undefined);
     this.states = folderStates(this.store, options.onChange);
     this.guard = new LocalDeleteGuard({
       store: this.store,
@@ -112,7 +117,32 @@ export class FolderCoordinator {
       const sample = this.store.recentDeletes.samplePaths(this.folderId, 0, HOLD_SAMPLE_SIZE);
       return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason, sample, devices: [] };
     }
+    const full = this.diskFullMessage();
+    if (full !== null) return { state: 'disk_full', message: full };
     return { state: this.active === 'scan' ? 'scanning' : this.active === 'pull' ? 'pulling' : 'ok' };
+  }
+
+  /**
+   * A pull or scan could not write: the folder waits in disk_full, and the same work runs
+   * again (the puller's retry, Sync now) until one gets through (docs/conflict-rules.md, "Full disks").
+   */
+  diskFull(side: 'scan' | 'pull', message: string): void {
+    if (this.full.get(side) === message) return;
+    if (this.full.size === 0) this.log.warn('disk full: the folder waits for space', { side, message });
+    this.full.set(side, message);
+    this.onChange(this.folderId);
+  }
+
+  /** That side's work got through again (the other may still wait for space). */
+  diskFreed(side: 'scan' | 'pull'): void {
+    if (!this.full.delete(side)) return;
+    if (this.full.size === 0) this.log.info('disk has room again: the folder syncs');
+    this.onChange(this.folderId);
+  }
+
+  /** The disk-full message while the folder waits for space, else null. */
+  diskFullMessage(): string | null {
+    return this.full.values().next().value ?? null;
   }
 
   /** A held mass delete: how many files it deletes, of how many, which, and from where. */

@@ -1,5 +1,8 @@
 import type { ActivityRepo } from '../../store/activity';
+import { createLogger } from '../../logging';
 import type { PullerEmitter } from './events';
+
+const log = createLogger('pull');
 
 /**
  * What a pull did, written to the Activity log from the puller's own events: files downloaded,
@@ -7,12 +10,21 @@ import type { PullerEmitter } from './events';
  * copies are written where they are made, in the applier.) Returns the unsubscribe.
  */
 export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'add'>): () => void {
+  // A line that cannot be written (a state database on a full disk) must not fail the pull
+  // or keep its failure from being reported: the log is a record, not part of the work.
+  const add = (entry: Parameters<ActivityRepo['add']>[0]) => {
+    try {
+      activity.add(entry);
+    } catch (error) {
+      log.warn('could not write to the activity log', { kind: entry.kind, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
   const onApplied = ({ folderId, path, action }: { folderId: string; path: string; action: string }) => {
-    if (action === 'downloaded') activity.add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
-    else if (action === 'deleted') activity.add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
+    if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
+    else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
   };
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
-    activity.add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
+    add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
   };
   events.on('applied', onApplied);
   events.on('error', onError);

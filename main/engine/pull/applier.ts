@@ -239,7 +239,12 @@ async function writeTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry): Pr
     for (let i = 0; i < entry.blocks.length; i++) {
       for (let j = i; j < i + window; j++) start(j);
       const data = await pending[i]!;
-      await handle.write(data, 0, data.length, written);
+      // A write may take only part of the block (a disk filling up does that before it
+      // refuses with ENOSPC): the rest is written on, never counted as written.
+      for (let at = 0; at < data.length; ) {
+        const { bytesWritten } = await handle.write(data, at, data.length - at, written + at);
+        at += bytesWritten;
+      }
       written += data.length;
       if (written > entry.size) break;
     }
@@ -251,6 +256,7 @@ async function writeTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry): Pr
     await handle.utimes(mtime, mtime);
     await handle.sync();
     const stat = await handle.stat();
+    if (stat.size !== entry.size) throw new FerryError('short_write', `The temp file of ${entry.path} holds ${stat.size} bytes, not ${entry.size}`, { retryable: true });
     return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, contentHash: contentHashOf(entry.blocks) };
   } finally {
     await handle.close();

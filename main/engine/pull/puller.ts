@@ -4,6 +4,7 @@ import { BATCHABLE_BLOCK_BYTES } from '../../../protocol/blocks';
 import { FerryError, asFerryError } from '../../../protocol/errors';
 import { EQUAL_JITTER, backoffDelay } from '../../../shared/backoff';
 import { createLogger, type Logger } from '../../logging';
+import { diskFullError, DISK_FULL, isDiskFull } from '../disk-full';
 import { checkRoot } from '../folder-marker';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { readChanges } from './changes-reader';
@@ -263,7 +264,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
-      const e = asFerryError(error);
+      const e = isDiskFull(error) ? diskFullError(error, folder.localRoot) : asFerryError(error);
       if (e.code === 'unsafe_path') {
         summary.skipped++;
         report(folderId, entry.path, e.message);
@@ -330,6 +331,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     ]);
 
     if (errors.length > 0) {
+      // A full disk is the folder's state, not one item's: it is what the pull failed of.
+      const full = errors.find((e) => e.code === DISK_FULL);
+      if (full) throw full;
       const first = errors[0]!;
       throw new FerryError(first.code, `${errors.length} change(s) could not be applied; the pull will run again. First: ${first.message}`, {
         retryable: errors.some((e) => e.retryable),
@@ -365,7 +369,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
   function guarded(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
     return runPull(folderId, policy).catch((error: unknown) => {
-      const e = asFerryError(error);
+      const e = isDiskFull(error) ? diskFullError(error, store.folders.get(folderId)?.localRoot ?? folderId) : asFerryError(error);
       // 'error' is special to EventEmitter: without a listener emit() would throw.
       if (!abort.signal.aborted && events.listenerCount('error') > 0) events.emit('error', { folderId, error: e });
       log.warn('pull failed', { folder: folderId, code: e.code, error: e.message });

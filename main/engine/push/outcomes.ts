@@ -6,7 +6,7 @@ import { giveUpOf } from './attempt';
 import type { Emitter, ItemEvent, PusherEvents } from './events';
 import type { PusherOptions } from './options';
 import type { RequeueOutcome } from './requeue';
-import { backoffMs } from './retry-policy';
+import { backoffMs, isServerWait } from './retry-policy';
 import type { RunStats } from './run-stats';
 import type { Timers } from './timers';
 import { FILE_CHANGED, localError } from './uploader';
@@ -82,7 +82,7 @@ export class ItemOutcomes {
   retryLater(w: Held, code: string, message: string, retryAfterMs?: number): void {
     const o = this.d.options();
     const retries = retriesOf(w);
-    if (retries >= o.retryLimit) {
+    if (retries >= o.retryLimit && !isServerWait(code)) {
       const outcome = this.d.store.queue.fail(w.ref, { code, message: gaveUp(message, retries) }, null);
       this.afterFail(w, outcome, code, message, false);
       return;

@@ -25,7 +25,16 @@ const OFFLINE_ERRNOS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETU
 const NETWORK_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
 /** Local file problems that no retry fixes (the file is unreadable, or not a file). */
 const LOCAL_PERMANENT = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EINVAL']);
-const RETRYABLE_CODES = new Set(['path_locked', 'rate_limited', 'unavailable', 'timeout', 'internal', 'network']);
+const RETRYABLE_CODES = new Set(['path_locked', 'rate_limited', 'unavailable', 'timeout', 'internal', 'network', 'insufficient_storage']);
+/**
+ * Waits that are the server's state, not the item's: an item refused with a full server disk
+ * (507) waits in the queue and is tried again after its Retry-After for as long as that lasts,
+ * never failed for it.
+ */
+const WAIT_CODES = new Set(['insufficient_storage']);
+
+/** True when an item that failed with this code waits in the queue without a retry limit. */
+export const isServerWait = (code: string): boolean => WAIT_CODES.has(code);
 const LOCAL_CODES = new Set(['file_changed', 'local_unreadable']);
 const PERMANENT_STATUSES = new Set([400, 401, 403, 404, 405, 409, 410, 413, 422]);
 
