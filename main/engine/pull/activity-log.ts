@@ -10,6 +10,7 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const onApplied = ({ folderId, path, action }: { folderId: string; path: string; action: string }) => {
     if (action === 'downloaded') activity.add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
     else if (action === 'deleted') activity.add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
+    else if (action === 'moved') activity.add({ folderId, kind: 'moved_remote', path, message: 'Moved here: it was moved on the server' });
   };
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
     activity.add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
