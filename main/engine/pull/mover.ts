@@ -6,6 +6,7 @@ import { decideMove, type MoveAction } from './decide';
 import { blockRefs, type LocalBlockRef } from './downloader';
 import { hashLocalFile } from './local-file';
 import { moveNoClobber } from './no-clobber';
+import type { IndexEntry } from '../../store';
 import { ensureParents } from './safe-path';
 import { dropQueued } from './store-port';
 import {
@@ -140,4 +141,34 @@ export class SetAside {
     this.refs.clear();
     await Promise.all(this.files.splice(0).map((f) => fsp.rm(f, { force: true })));
   }
+}
+
+/**
+ * Deletes of this pull whose bytes live on under another name: arriving in the same pull, or
+ * already in the folder (downloaded by an earlier pull). A move the feed does not mark (sent as a
+ * delete and an upload) is one of these. Not weighed by the mass-delete guard: nothing is lost
+ * (docs/conflict-rules.md, "Moves and renames"). Each other name accounts for one delete.
+ */
+export function unmarkedMoves(plans: readonly Plan[], indexed: () => Iterable<IndexEntry>): Set<Plan> {
+  const moves = new Set<Plan>();
+  const deletes = plans.filter((p) => p.entry.deleted && p.seen.base?.kind === 'file' && p.seen.base.blocks);
+  if (deletes.length === 0) return moves;
+  const contentKey = (size: number, blocks: readonly string[]) => `${size}:${blocks.join(',')}`;
+  const elsewhere = new Map<string, number>();
+  const add = (size: number, blocks: readonly string[]) => {
+    const k = contentKey(size, blocks);
+    elsewhere.set(k, (elsewhere.get(k) ?? 0) + 1);
+  };
+  const touched = new Set(plans.map((p) => p.entry.path));
+  for (const p of plans) if (!p.entry.deleted && p.entry.kind !== 'dir') add(p.entry.size, p.entry.blocks);
+  for (const row of indexed()) if (row.kind === 'file' && row.blocks && !touched.has(row.path)) add(row.size, row.blocks);
+  for (const p of deletes) {
+    const base = p.seen.base!;
+    const k = contentKey(base.size, base.blocks!);
+    const left = elsewhere.get(k) ?? 0;
+    if (left === 0) continue;
+    elsewhere.set(k, left - 1);
+    moves.add(p);
+  }
+  return moves;
 }

@@ -13,7 +13,7 @@ import { logPullActivity } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
 import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
-import { applyMove, pairMoves, SetAside, type MovePair } from './mover';
+import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
 import type { PullRemote } from './remote-port';
 import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
 import type { PullStore } from './store-port';
@@ -310,10 +310,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       }
     });
 
-    // Remote moves that can be local renames (M1/M2): their source deletes are no deletes.
+    // Remote moves that can be local renames (M1/M2), and deletes whose bytes live on under
+    // another name: neither is a delete for the guard.
     const pairs = pairMoves(plans);
     const paired = new Set(pairs.flatMap((m) => [m.target, m.source]));
-    const localDeletes = plans.filter((p) => !paired.has(p) && p.action.kind === 'delete-local' && p.seen.local.type === 'file').length;
+    const unmarked = unmarkedMoves(plans, () => store.index.listUnder(folderId, ''));
+    const localDeletes = plans.filter((p) => !paired.has(p) && !unmarked.has(p) && p.action.kind === 'delete-local' && p.seen.local.type === 'file').length;
     if (localDeletes > 0 && policy === 'guard') {
       const verdict = checkMassDelete(localDeletes, store.index.countFiles(folderId), options, 'pull');
       if (verdict.tripped) {
