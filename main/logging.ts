@@ -77,12 +77,14 @@ export interface LoggingOptions {
   file?: string;
   maxFileBytes?: number;
   console?: boolean;
+  /** The console's own threshold (default: `level`): a person reads it, the file keeps the rest. */
+  consoleLevel?: LogLevel;
 }
 
 export function configureLogging(options: LoggingOptions): void {
   ensureDefaults();
   const level = options.level ?? 'info';
-  log.transports.console.level = options.console === false ? false : level;
+  log.transports.console.level = options.console === false ? false : (options.consoleLevel ?? level);
   if (options.file) {
     const file = options.file;
     log.transports.file.level = level;

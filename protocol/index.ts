@@ -10,3 +10,4 @@ export * from './batches';
 export * from './tasks';
 export * from './changes';
 export * from './routes';
+export * from './devices';

@@ -12,6 +12,8 @@ export const routes = {
   task: (taskId: string) => `${API_PREFIX}/tasks/${encodeURIComponent(taskId)}`,
   changes: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/changes`,
   changesWait: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/changes/wait`,
+  devices: (folderId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/devices`,
+  device: (folderId: string, deviceId: string) => `${API_PREFIX}/folders/${encodeURIComponent(folderId)}/devices/${encodeURIComponent(deviceId)}`,
 } as const;
 
 /** The sync token carried by an `upcoming-modifications` href (null when there is none). */

@@ -40,7 +40,7 @@ export function formatRelative(iso: string | null, now: number = Date.now()): st
 
 /** The agent state's words on screen; the others read as they are named. */
 export function agentStateLabel(state: string): string {
-  return state === 'auth_failed' ? 'sign-in refused' : state;
+  return state === 'auth_failed' ? 'sign-in refused' : state === 'waiting' ? 'waiting for you' : state;
 }
 
 /** 0–100, for progress bars; an unknown total shows as 0. */

@@ -7,6 +7,7 @@ import { FerryError } from '../protocol';
 import { createLogger, type Logger } from '../main/logging';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { ChangesFeed } from './changes';
+import { DeviceReports } from './device-reports';
 import { FolderStore } from './folders';
 import { checkBearer, correlationHeaders, errorReply, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
 import { IdempotencyStore, requestFingerprint } from './idempotency';
@@ -113,7 +114,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const folders = new FolderStore(db, clock);
   const tasks = new TaskStore(db, clock);
   const idempotency = new IdempotencyStore(db, clock);
-  const feed = new ChangesFeed({ db, folders, tokens: new FeedTokens(secret), clock, tokenTtlMs: o.tokenTtlMs });
+  const feedTokens = new FeedTokens(secret);
+  const feed = new ChangesFeed({ db, folders, tokens: feedTokens, clock, tokenTtlMs: o.tokenTtlMs });
+  const reports = new DeviceReports(db, feedTokens, clock);
   const runner = new TaskRunner({
     db,
     store: tasks,
@@ -134,11 +137,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const pruned = feed.prune();
     const oldTasks = tasks.prune(now - o.tokenTtlMs);
     const answers = idempotency.prune(now - IDEMPOTENCY_TTL_MS);
-    if (pruned.tombstones + pruned.versions + oldTasks + answers > 0) log.info('pruned', { ...pruned, tasks: oldTasks, answers });
+    const devices = reports.prune();
+    if (pruned.tombstones + pruned.versions + oldTasks + answers + devices > 0) log.info('pruned', { ...pruned, tasks: oldTasks, answers, devices });
   };
   maintain();
 
-  const routes = buildRoutes({ blocks, folders, feed, tasks, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
+  const routes = buildRoutes({ blocks, folders, feed, tasks, reports, runner, idempotency, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain });
   const serverToken = token;
 
   const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);

@@ -9,12 +9,15 @@ import {
   encodeBlockFrames,
   ChangesQuery,
   CreateFolderRequest,
+  DeviceId,
+  DeviceReport,
   FerryError,
   FolderId,
   MissingBlocksRequest,
   TaskId,
   WaitQuery,
   isSha256Hex,
+  type DevicesReply,
   type ListFoldersReply,
   type MissingBlocksReply,
   type PutBlockReply,
@@ -23,6 +26,7 @@ import {
 } from '../protocol';
 import { legacyBatchFingerprint, singleOperation, submitBatch, type BatchDeps } from './batches';
 import type { ChangesFeed } from './changes';
+import type { DeviceReports } from './device-reports';
 import type { FolderStore } from './folders';
 import { route, type RequestContext, type Route } from './http';
 import { fingerprint } from './idempotency';
@@ -35,6 +39,7 @@ export interface RouteDeps extends BatchDeps {
   folders: FolderStore;
   feed: ChangesFeed;
   tasks: TaskStore;
+  reports: DeviceReports;
   /** Runs the periodic clean-up when it is due (cheap otherwise). */
   maintain: () => void;
 }
@@ -62,6 +67,8 @@ const queryOf = (ctx: RequestContext): Record<string, string> => Object.fromEntr
  */
 const HASH_LIST_BODY_BYTES = 1024 * 1024;
 const FOLDER_BODY_BYTES = 64 * 1024;
+/** A device report: 100 failing paths of up to 1 KiB each, and the rest. */
+const DEVICE_REPORT_BODY_BYTES = 256 * 1024;
 
 /** Every Sync API v1 endpoint. Routes marked idempotent answer a repeated X-Tracking-Id as the first time. */
 export function buildRoutes(deps: RouteDeps): Route[] {
@@ -174,6 +181,25 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       const query = parseInput(ChangesQuery, queryOf(ctx), 'query');
       deps.maintain();
       return { status: 200, body: deps.feed.page(id, query) };
+    }),
+    // Device digests (docs/sync-api.md, "Devices"). A device reports for itself only: the id in
+    // the path is the one its X-Ferry-Device header names.
+    route(
+      'PUT',
+      '/v1/folders/{folderId}/devices/{deviceId}',
+      'json',
+      async (ctx) => {
+        const id = existingFolder(ctx, deps);
+        const device = parseInput(DeviceId, ctx.params.deviceId, 'device id');
+        if (device !== ctx.device) throw new FerryError('invalid_request', 'A device reports only for itself: the path must name its X-Ferry-Device', { status: 400 });
+        deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'));
+        return { status: 200, body: deps.reports.list(id).find((d) => d.device === device) };
+      },
+      { maxBodyBytes: DEVICE_REPORT_BODY_BYTES },
+    ),
+    route('GET', '/v1/folders/{folderId}/devices', 'none', async (ctx) => {
+      const body: DevicesReply = { devices: deps.reports.list(existingFolder(ctx, deps)) };
+      return { status: 200, body };
     }),
     route('GET', '/v1/folders/{folderId}/changes/wait', 'none', async (ctx) => {
       const id = existingFolder(ctx, deps);

@@ -13,8 +13,11 @@ export { FolderSettings, RemoteFolderId, Settings, SettingsUpdate, SettingsView,
 export type { SettingsInput } from './settings';
 // ── status, queue, activity ──
 
-/** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
-export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'auth_failed', 'error']);
+/**
+ * auth_failed: the server answers but refuses the token (offline: it cannot be reached).
+ * waiting: a folder holds a bulk delete until the user answers (it needs them; nothing failed).
+ */
+export const AgentState = z.enum(['idle', 'syncing', 'paused', 'offline', 'auth_failed', 'waiting', 'error']);
 export type AgentState = z.infer<typeof AgentState>;
 
 export const QueueState = z.enum(['pending', 'in_flight', 'retry_wait', 'failed', 'done']);
@@ -32,8 +35,19 @@ export const FolderStatus = z.object({
   state: FolderState,
   error: z.string().nullable(),
   lastSyncAt: z.string().nullable(),
-  /** Set while a mass delete waits for the user: how many files it would delete. */
-  pendingDelete: z.object({ count: z.int(), total: z.int() }).nullable(),
+  /** Set while a mass delete waits for the user: how many files it would delete, and what. */
+  pendingDelete: z
+    .object({
+      count: z.int(),
+      total: z.int(),
+      /** scan: deleted on this computer; pull: deleted elsewhere, by `devices`. */
+      side: z.enum(['scan', 'pull']),
+      /** A few of the paths it deletes, sorted. */
+      sample: z.array(z.string()),
+      /** The devices that deleted them (pull side; empty when the server did not say). */
+      devices: z.array(z.string()),
+    })
+    .nullable(),
   /** This folder's queue counts, so a folder filter can show its own. */
   counts: z.record(QueueState, z.int().min(0)).optional(),
 });
@@ -47,7 +61,7 @@ export const Rates = z.object({
 
 export const Status = z.object({
   state: AgentState,
-  /** Why the agent is in this state (offline, auth_failed, error, paused), in words for the user. */
+  /** Why the agent is in this state (offline, auth_failed, waiting, error, paused), in words for the user. */
   reason: z.string().nullable().optional(),
   counts: QueueCounts,
   folders: z.array(FolderStatus),
@@ -97,6 +111,32 @@ export const ActivityEntry = z.object({
 });
 export type ActivityEntry = z.infer<typeof ActivityEntry>;
 
+/** One device's state of a folder, as it last reported it to the server. */
+export const DeviceView = z.object({
+  device: z.string(),
+  name: z.string(),
+  version: z.string(),
+  /** This agent itself. */
+  self: z.boolean(),
+  lastSeen: z.string(),
+  /** Changes by other devices it has not applied yet; null when unknown (it never pulled). */
+  behind: z.int().min(0).nullable(),
+  upToDate: z.boolean(),
+  /** Its own changes not sent yet, and its paths failing for good. */
+  pending: z.int().min(0),
+  failedCount: z.int().min(0),
+  failures: z.array(z.object({ path: z.string(), code: z.string() })),
+});
+export type DeviceView = z.infer<typeof DeviceView>;
+
+export const FolderDevices = z.object({
+  folderId: z.string(),
+  devices: z.array(DeviceView),
+  /** Why the list could not be read (offline, refused), else null. */
+  error: z.string().nullable(),
+});
+export type FolderDevices = z.infer<typeof FolderDevices>;
+
 // ── methods: one entry per action, input and output schemas ──
 
 const Empty = z.strictObject({}).default({});
@@ -116,6 +156,7 @@ export const methods = {
   },
   confirmMassDelete: { input: FolderRef, output: Ok },
   cancelMassDelete: { input: FolderRef, output: Ok },
+  listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
   getSettings: { input: Empty, output: SettingsView },
   updateSettings: { input: SettingsUpdate, output: SettingsView },
 } as const;

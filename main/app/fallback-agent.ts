@@ -53,6 +53,7 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
     retry: unavailable,
     confirmMassDelete: unavailable,
     cancelMassDelete: unavailable,
+    listDevices: async () => [],
     getSettings: async () => viewOrThrow(),
     updateSettings: async (update) => {
       settings.save(update);

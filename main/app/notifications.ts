@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { deleteOrigin } from '../../shared/pending-delete';
 import type { AgentEvent, Status } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 
@@ -87,10 +88,11 @@ export class NotificationPolicy {
       if (before?.pendingDelete) continue;
       const name = path.basename(folder.localPath) || folder.localPath;
       const { count, total } = folder.pendingDelete;
+      const origin = deleteOrigin(folder.pendingDelete);
       notices.push({
         key: `mass-delete:${folder.id}`,
         title: 'Deletion paused',
-        body: `Syncing would delete ${count} of ${total} files in ${name}. Open the queue to confirm or cancel.`,
+        body: `${count} of ${total} files in ${name} were deleted ${origin}. Open the queue to confirm or cancel.`,
         target: 'queue',
       });
     }

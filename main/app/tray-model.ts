@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { deleteOrigin } from '../../shared/pending-delete';
 import type { AgentState, Status } from '../../shared/ui-contract';
 
 /**
@@ -49,8 +50,9 @@ export const TRAY_STATES: readonly AgentState[] = ['idle', 'syncing', 'paused', 
  * picks the `@2x` sibling on its own.
  */
 export function trayIconName(state: AgentState, platform: string, dark: boolean): string {
-  // A refused token needs the user like an error does: the same icon, its own tooltip.
-  const icon = state === 'auth_failed' ? 'error' : state;
+  // A refused token needs the user like an error does: the same icon, its own tooltip. A held
+  // bulk delete is a folder paused for the user's answer: the paused icon, its own tooltip.
+  const icon = state === 'auth_failed' ? 'error' : state === 'waiting' ? 'paused' : state;
   if (platform === 'darwin') return `${icon}Template.png`;
   return `${icon}-${dark ? 'dark' : 'light'}.png`;
 }
@@ -98,6 +100,9 @@ export function trayTooltip(status: Status | null): string {
     case 'auth_failed':
       lines.push('The server refused the token: check it in Settings');
       break;
+    case 'waiting':
+      // The held folders' own lines follow.
+      break;
     case 'error': {
       const broken = status.folders.find((f) => f.state === 'error');
       lines.push(broken?.error ? `Error: ${clip(broken.error.split('\n')[0] ?? '')}` : 'Error');
@@ -108,7 +113,8 @@ export function trayTooltip(status: Status | null): string {
   }
   for (const folder of status.folders) {
     if (folder.pendingDelete) {
-      lines.push(`${path.basename(folder.localPath) || folder.localPath}: ${plural(folder.pendingDelete.count, 'deletion', 'deletions')} waiting for you`);
+      const name = path.basename(folder.localPath) || folder.localPath;
+      lines.push(`${name}: ${plural(folder.pendingDelete.count, 'file', 'files')} deleted ${deleteOrigin(folder.pendingDelete)} waiting for you`);
     }
   }
   const failed = status.counts.failed ?? 0;

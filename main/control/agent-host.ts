@@ -56,7 +56,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
   let agent: Agent | undefined;
   let control: ControlServer | undefined;
   try {
-    configureLogging({ level: options.logLevel ?? 'info', file: path.join(options.dataDir, 'logs', 'agent.log') });
+    // The terminal is for a person: warnings and errors (and the state lines of
+    // reportStateChanges); per-request and per-file lines go to the log file only, unless
+    // --log-level asks the console for them too.
+    configureLogging({ level: options.logLevel ?? 'info', consoleLevel: options.logLevel ?? 'warn', file: path.join(options.dataDir, 'logs', 'agent.log') });
     agent = await createAgent({
       dataDir: options.dataDir,
       settings: options.settings,
@@ -120,6 +123,34 @@ export function stopOnSignals(host: Host, out: (line: string) => void): Promise<
 }
 
 /** The few lines a person reads at start: what runs, where the UI is. */
+/** How long a state must hold before it is printed: a sync that starts and ends at once is one line, not two. */
+const STATE_LINE_SETTLE_MS = 1000;
+
+/**
+ * Prints the agent's state when it changes (`state: waiting — why`), once it has held for a
+ * moment, so the terminal says what a person needs without a line per file. Returns a stop.
+ */
+export function reportStateChanges(agent: Pick<Agent, 'status' | 'subscribe'>, out: (line: string) => void, settleMs = STATE_LINE_SETTLE_MS): () => void {
+  const line = (s: { state: string; reason?: string | null }) => `state: ${s.state}${s.reason ? ` — ${s.reason}` : ''}`;
+  let printed = line(agent.status());
+  let timer: NodeJS.Timeout | undefined;
+  const unsubscribe = agent.subscribe((event) => {
+    if (event.type !== 'status') return;
+    clearTimeout(timer);
+    const next = line(event.status);
+    if (next === printed) return;
+    timer = setTimeout(() => {
+      printed = next;
+      out(`${new Date().toTimeString().slice(0, 8)} ${next}`);
+    }, settleMs);
+    timer.unref();
+  });
+  return () => {
+    clearTimeout(timer);
+    unsubscribe();
+  };
+}
+
 export function describeHost(host: Host, dataDir: string): string[] {
   const status = host.agent.status();
   const folders = status.folders.map((f) => `  ${f.localPath} ⇄ ${f.remoteId}`);

@@ -14,6 +14,8 @@ import {
   BatchAcceptedReply,
   BatchCompletedReply,
   ChangesPage,
+  DeviceState,
+  DevicesReply,
   FerryError,
   formatRunHeader,
   Folder,
@@ -29,6 +31,7 @@ import {
   routes,
   type BatchMode,
   type CreateFolderRequest,
+  type DeviceReport,
   type OperationInput,
 } from '../../protocol';
 import { httpError, malformedReply, transportError } from './errors';
@@ -287,6 +290,16 @@ export class SyncApiClient {
     url.searchParams.set('timeout', String(Math.max(0, Math.floor(timeoutSec))));
     const reply = await this.json(WaitReply, { ...call, method: 'GET', url, timeoutMs: timeoutSec * 1000 + 30_000 });
     return reply.changes;
+  }
+
+  /** This device's digest of a folder (docs/sync-api.md, "Devices"). */
+  async reportDevice(folderId: string, report: DeviceReport, options: CallOptions = {}): Promise<DeviceState> {
+    return this.json(DeviceState, { ...options, method: 'PUT', url: this.url(routes.device(folderId, this.options.deviceId)), json: report });
+  }
+
+  /** Every device's state of a folder, as they last reported it. */
+  async listDevices(folderId: string, options: CallOptions = {}): Promise<DeviceState[]> {
+    return (await this.json(DevicesReply, { ...options, method: 'GET', url: this.url(routes.devices(folderId)) })).devices;
   }
 
   /** A cheap authenticated request: resolves when the server is reachable and accepts the token. */

@@ -13,6 +13,10 @@ export interface MassDeleteHold {
   side: MassDeleteSide;
   deletes: number;
   files: number;
+  /** A few of the paths it deletes (sorted), for the question to the user. */
+  sample?: string[];
+  /** The devices whose deletes it holds, as the server names them (pull side only). */
+  devices?: string[];
 }
 
 export interface Folder {
@@ -43,6 +47,7 @@ interface FolderRow {
   paused_side: MassDeleteSide | null;
   paused_deletes: number | null;
   paused_files: number | null;
+  paused_detail: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -56,10 +61,25 @@ const toFolder = (r: FolderRow): Folder => ({
   errorCode: r.error_code,
   errorMessage: r.error_message,
   pausedReason: r.paused_reason,
-  pausedHold: r.paused_side ? { side: r.paused_side, deletes: r.paused_deletes ?? 0, files: r.paused_files ?? 0 } : null,
+  pausedHold: r.paused_side
+    ? { side: r.paused_side, deletes: r.paused_deletes ?? 0, files: r.paused_files ?? 0, ...holdDetail(r.paused_detail) }
+    : null,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
+
+function holdDetail(raw: string | null): Pick<MassDeleteHold, 'sample' | 'devices'> {
+  if (!raw) return {};
+  try {
+    const parsed = JSON.parse(raw) as { sample?: unknown; devices?: unknown };
+    const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+    const sample = strings(parsed.sample);
+    const devices = strings(parsed.devices);
+    return { ...(sample ? { sample } : {}), ...(devices ? { devices } : {}) };
+  } catch {
+    return {};
+  }
+}
 
 export interface FolderRepo {
   add(input: { id: string; localRoot: string; remoteId: string }): Folder;
@@ -85,14 +105,14 @@ export function folderRepo(db: Db, clock: Clock = systemClock): FolderRepo {
   const marker = db.prepare(`UPDATE folders SET marker_id = ?, updated_at = ? WHERE id = ?`);
   const ok = db.prepare(
     `UPDATE folders SET state = 'ok', error_code = NULL, error_message = NULL, paused_reason = NULL,
-       paused_side = NULL, paused_deletes = NULL, paused_files = NULL, updated_at = ? WHERE id = ?`,
+       paused_side = NULL, paused_deletes = NULL, paused_files = NULL, paused_detail = NULL, updated_at = ? WHERE id = ?`,
   );
   // An error keeps a mass-delete pause's reason and counts: when the root comes back the pause
   // is restored, never dropped with the deletes it held.
   const error = db.prepare(`UPDATE folders SET state = 'error', error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`);
   const pause = db.prepare(
     `UPDATE folders SET state = 'paused_mass_delete', error_code = NULL, error_message = NULL, paused_reason = ?,
-       paused_side = ?, paused_deletes = ?, paused_files = ?, updated_at = ? WHERE id = ?`,
+       paused_side = ?, paused_deletes = ?, paused_files = ?, paused_detail = ?, updated_at = ? WHERE id = ?`,
   );
 
   const get = (id: string): Folder | undefined => {
@@ -117,6 +137,9 @@ export function folderRepo(db: Db, clock: Clock = systemClock): FolderRepo {
     setMarkerId: (id, markerId) => void marker.run(markerId, clock(), id),
     setOk: (id) => void ok.run(clock(), id),
     setError: (id, code, message) => void error.run(code, message, clock(), id),
-    pause: (id, reason, held) => void pause.run(reason, held?.side ?? null, held?.deletes ?? null, held?.files ?? null, clock(), id),
+    pause: (id, reason, held) => {
+      const detail = held?.sample || held?.devices ? JSON.stringify({ sample: held.sample, devices: held.devices }) : null;
+      pause.run(reason, held?.side ?? null, held?.deletes ?? null, held?.files ?? null, detail, clock(), id);
+    },
   };
 }

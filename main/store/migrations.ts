@@ -202,4 +202,21 @@ const v5DownloadIntents: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [v1Core, v2SyncState, v3PulledDuringFlight, v4MassDeleteHolds, v5DownloadIntents];
+const v6MassDeleteDetail: Migration = {
+  version: 6,
+  name: 'folders: which paths a held mass delete removes and which devices deleted them',
+  up(db) {
+    // The user answers a held delete knowing what it removes and where it came from: a few
+    // paths and the deleting devices, kept with the hold so that a restart still shows them.
+    db.exec(`ALTER TABLE folders ADD COLUMN paused_detail TEXT`);
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [
+  v1Core,
+  v2SyncState,
+  v3PulledDuringFlight,
+  v4MassDeleteHolds,
+  v5DownloadIntents,
+  v6MassDeleteDetail,
+];

@@ -49,6 +49,8 @@ export interface RecentDeleteRepo {
   countFiles(folderId: string, since: number): number;
   /** Everything deleted since `since` and still deleted, parents before children. */
   list(folderId: string, since: number): RecentDelete[];
+  /** The first `limit` file paths deleted since `since` and still deleted, sorted. */
+  samplePaths(folderId: string, since: number, limit: number): string[];
   /** The window starts again (the user answered); older rows are dropped too. */
   clear(folderId: string): void;
   /** Rows older than `before`, for every folder in state ok (a held folder keeps its window). */
@@ -68,6 +70,9 @@ export function recentDeleteRepo(db: Db, clock: Clock = systemClock): RecentDele
   const list = db.prepare<[string, number], RecentDeleteRow>(
     `SELECT * FROM recent_deletes r WHERE r.folder_id = ? AND r.deleted_at >= ? AND ${stillDeleted} ORDER BY r.path`,
   );
+  const sample = db.prepare<[string, number, number], { path: string }>(
+    `SELECT r.path FROM recent_deletes r WHERE r.folder_id = ? AND r.deleted_at >= ? AND r.kind = 'file' AND ${stillDeleted} ORDER BY r.path LIMIT ?`,
+  );
   const clear = db.prepare(`DELETE FROM recent_deletes WHERE folder_id = ?`);
   const prune = db.prepare(
     `DELETE FROM recent_deletes WHERE deleted_at < ? AND folder_id IN (SELECT id FROM folders WHERE state = 'ok')`,
@@ -78,6 +83,7 @@ export function recentDeleteRepo(db: Db, clock: Clock = systemClock): RecentDele
       void upsert.run({ ...entry, blocks: entry.blocks ? JSON.stringify(entry.blocks) : null, now: clock() }),
     countFiles: (folderId, since) => countFiles.get(folderId, since)?.n ?? 0,
     list: (folderId, since) => list.all(folderId, since).map(toRecent),
+    samplePaths: (folderId, since, limit) => sample.all(folderId, since, limit).map((r) => r.path),
     clear: (folderId) => void clear.run(folderId),
     prune: (before) => prune.run(before).changes,
   };

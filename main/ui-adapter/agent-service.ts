@@ -22,6 +22,7 @@ export function toAgentService(agent: AgentApi): AgentService {
     retry: (input) => engine.retry(input),
     confirmMassDelete: (input) => engine.confirmMassDelete(input),
     cancelMassDelete: (input) => engine.cancelMassDelete(input),
+    listDevices: (input) => engine.listDevices(input),
     getSettings: () => engine.getSettings({}),
     updateSettings: (update) => engine.updateSettings(update),
   };

@@ -96,7 +96,25 @@ export const MIGRATIONS: readonly string[] = [
     size INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  // 4: moves (docs/sync-api.md, "Moves"): the new entry of a move names its old path, so the
+  // 4: each device's digest of each folder it syncs (docs/sync-api.md, "Devices"): the
+  // position it applied (a feed seq; NULL before its first pull), what it has not sent, and
+  // its failing paths. One row per folder and device, replaced at every report.
+  `
+  CREATE TABLE device_reports (
+    folder_id TEXT NOT NULL,
+    device TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    applied_seq INTEGER,
+    pending INTEGER NOT NULL,
+    failed_count INTEGER NOT NULL,
+    failures TEXT NOT NULL,
+    reported_at INTEGER NOT NULL,
+    PRIMARY KEY (folder_id, device)
+  ) WITHOUT ROWID;
+  CREATE INDEX device_reports_by_time ON device_reports(reported_at);
+  `,
+  // 5: moves (docs/sync-api.md, "Moves"): the new entry of a move names its old path, so the
   // feed can say `movedFrom`; any later write of the path clears it.
   `
   ALTER TABLE versions ADD COLUMN moved_from TEXT;

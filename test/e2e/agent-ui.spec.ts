@@ -271,11 +271,20 @@ test('a pull that would delete most files pauses the folder; Cancel keeps them, 
   // Another device deletes 8 of the 10 files; Sync now pulls that and the guard trips.
   await rig.remote.remove('docs', doomed);
   await page.getByTestId('sync-now').click();
-  await expect(banner).toContainText('would delete 8 of 10 files');
+  await expect(banner).toContainText('8 of 10 files');
+  // Who deleted them, and which: the user answers knowing what the delete removes.
+  await expect(banner).toContainText('were deleted by desktop-2');
+  await expect(page.getByTestId('mass-delete-paths').locator('li')).toHaveText(doomed);
   await expect(banner).toHaveAttribute('data-folder', 'docs');
   await expect(page.getByTestId('mass-delete-confirm')).toHaveText('Delete 8 files');
-  await expect(page.getByTestId('agent-state')).toHaveText('error');
-  expect(rig.host.agent.status().folders[0]).toMatchObject({ state: 'paused_mass_delete', pendingDelete: { count: 8, total: 10 } });
+  // A held delete is the engine doing its job: the state says it waits for the user, not "error".
+  await expect(page.getByTestId('agent-state')).toHaveText('waiting for you');
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: path.join(screenshots, 'mass-delete.png') });
+  expect(rig.host.agent.status().folders[0]).toMatchObject({
+    state: 'paused_mass_delete',
+    pendingDelete: { count: 8, total: 10, side: 'pull', sample: doomed, devices: ['desktop-2'] },
+  });
   expect(onDisk()).toEqual(names);
 
   // Cancel: the local files stay and go up again.
@@ -289,7 +298,7 @@ test('a pull that would delete most files pauses the folder; Cancel keeps them, 
   // Again, and this time Confirm: the deletions apply here too.
   await rig.remote.remove('docs', doomed);
   await page.getByTestId('sync-now').click();
-  await expect(banner).toContainText('would delete 8 of 10 files');
+  await expect(banner).toContainText('8 of 10 files');
   expect(onDisk()).toEqual(names);
   await page.getByTestId('mass-delete-confirm').click();
   await expect(banner).toHaveCount(0);

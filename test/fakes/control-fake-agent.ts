@@ -157,6 +157,18 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
       if (item.state !== 'failed') throw new FerryError('not_failed', `item ${input.id} is ${item.state}, not failed`, { status: 409 });
       return retryItems([item]);
     }),
+    listDevices: track('listDevices', ({ folderId }) =>
+      folders
+        .filter((folder) => !folderId || folder.id === folderId)
+        .map((folder) => ({
+          folderId: folder.id,
+          error: null,
+          devices: [
+            { device: 'd-self', name: 'laptop', version: 'ferry/0.1.0', self: true, lastSeen: now().toISOString(), behind: 0, upToDate: true, pending: 0, failedCount: 0, failures: [] },
+            { device: 'd-2', name: 'desktop', version: 'ferry/0.1.0', self: false, lastSeen: now().toISOString(), behind: 3, upToDate: false, pending: 1, failedCount: 0, failures: [] },
+          ],
+        })),
+    ),
     confirmMassDelete: track('confirmMassDelete', ({ folderId }) => {
       const folder = folderWaiting(folderId);
       record('deleted', `deleted ${folder.pendingDelete?.count ?? 0} files after confirmation`, folderId);
@@ -201,7 +213,8 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
     pauseForMassDelete(folderId, count, total) {
       const folder = folders.find((candidate) => candidate.id === folderId);
       if (!folder) throw new Error(`unknown folder ${folderId}`);
-      Object.assign(folder, { pendingDelete: { count, total }, state: 'paused_mass_delete' });
+      const sample = Array.from({ length: Math.min(count, 10) }, (_, i) => `IMG_${String(i + 1).padStart(4, '0')}.jpg`);
+      Object.assign(folder, { pendingDelete: { count, total, side: 'pull', sample, devices: ['laptop'] }, state: 'paused_mass_delete' });
       emit({ type: 'status', status: status() });
     },
   };

@@ -117,7 +117,9 @@ describe('a bulk local delete is held whole until the user answers', () => {
     for (const name of notes.slice(0, 47)) unlinkSync(path.join(rig.root, name));
 
     await heldWithNothingSent('notes', token, rig.folder);
-    expect(rig.folder().pendingDelete).toEqual({ count: 47, total: 54 });
+    // The banner's facts: how many, which (the first ten, sorted) and that this computer deleted them.
+    expect(rig.folder().pendingDelete).toEqual({ count: 47, total: 54, side: 'scan', sample: notes.slice(0, 10), devices: [] });
+    expect(rig.agent.status()).toMatchObject({ state: 'waiting', reason: expect.stringContaining('47 of 54 files were deleted on this computer') });
     expect(await serverFiles('notes')).toEqual(notes);
     await cancelledAllBack('notes', rig, notes, token);
   });
@@ -128,7 +130,7 @@ describe('a bulk local delete is held whole until the user answers', () => {
     for (const name of notes.slice(0, 47)) unlinkSync(path.join(root, name));
 
     await heldWithNothingSent('notes-confirm', token, folder);
-    expect(folder().pendingDelete).toEqual({ count: 47, total: 54 });
+    expect(folder().pendingDelete).toMatchObject({ count: 47, total: 54 });
 
     await agent.handlers.confirmMassDelete({ folderId: 'notes-confirm' });
     await waitFor(async () => (await serverFiles('notes-confirm')).length === 7, { timeoutMs: 20_000 });
@@ -146,7 +148,7 @@ describe('a bulk local delete is held whole until the user answers', () => {
     rmSync(path.join(rig.root, 'Second', 'batch'), { recursive: true });
 
     await heldWithNothingSent('second', token, rig.folder);
-    expect(rig.folder().pendingDelete).toEqual({ count: 40, total: 45 });
+    expect(rig.folder().pendingDelete).toMatchObject({ count: 40, total: 45 });
     expect(await serverFiles('second')).toEqual(all);
     await cancelledAllBack('second', rig, all, token);
   });
@@ -164,7 +166,7 @@ describe('a bulk local delete is held whole until the user answers', () => {
     for (const name of docs.slice(2, 12)) unlinkSync(path.join(rig.root, name));
     await heldWithNothingSent(id, token, rig.folder);
     // The two already sent count with the ten: 12 of the 20 files the folder held.
-    expect(rig.folder().pendingDelete).toEqual({ count: 12, total: 20 });
+    expect(rig.folder().pendingDelete).toMatchObject({ count: 12, total: 20 });
     return { ...rig, token };
   }
 

@@ -13,6 +13,10 @@ import { waitFor } from '../helpers/wait';
 // puller's verdict lived in memory, so after a restart Confirm took the scanner's branch
 // ("deleting on the server"), deleted nothing here, and the next pull tripped again. Refused
 // here: an answer after a restart that acts on the wrong side, or a pause that comes back.
+
+/** The device that deletes on the server: the held delete names it. */
+const OTHER_DEVICE = 'other-device';
+
 describe('a held mass delete is answered on the right side after a restart', () => {
   const tmp = makeTempDir('ferry-mass-delete-restart-');
   let server: RunningServer;
@@ -22,7 +26,7 @@ describe('a held mass delete is answered on the right side after a restart', () 
 
   beforeAll(async () => {
     server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
-    other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'other-device' });
+    other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: OTHER_DEVICE });
   });
 
   afterAll(async () => {
@@ -84,7 +88,11 @@ describe('a held mass delete is answered on the right side after a restart', () 
     await agent.handlers.syncNow({});
     await waitFor(() => agent.status().folders[0]?.state === 'paused_mass_delete', { timeoutMs: 15_000 });
     const again = await restart(agent, id, root);
-    expect(again.status().folders[0]).toMatchObject({ state: 'paused_mass_delete', pendingDelete: { count: 8, total: 10 } });
+    // What the user is asked survives the restart too: which files, and which device deleted them.
+    expect(again.status().folders[0]).toMatchObject({
+      state: 'paused_mass_delete',
+      pendingDelete: { count: 8, total: 10, side: 'pull', sample: names.slice(0, 8), devices: [OTHER_DEVICE] },
+    });
     expect(onDisk(root)).toEqual(names);
     return { root, agent: again };
   }

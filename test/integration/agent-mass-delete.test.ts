@@ -62,8 +62,8 @@ describe('a local mass delete is held until the user answers', () => {
   it('pauses the folder instead of deleting 8 of 10 files on the server, and Cancel restores them', async () => {
     await deleteWhilePaused(names.slice(0, 8));
     await waitFor(() => folderState().state === 'paused_mass_delete', { timeoutMs: 10_000 });
-    expect(folderState().pendingDelete).toEqual({ count: 8, total: 10 });
-    expect(agent.status().state).toBe('error');
+    expect(folderState().pendingDelete).toMatchObject({ count: 8, total: 10, side: 'scan', sample: names.slice(0, 8) });
+    expect(agent.status().state).toBe('waiting');
     expect(await remotePaths()).toEqual(names);
 
     await agent.handlers.cancelMassDelete({ folderId: 'docs' });

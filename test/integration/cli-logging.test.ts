@@ -38,4 +38,27 @@ describe('logging when run from another directory', () => {
     expect(agent.stderr()).not.toMatch(/electron-log/);
     expect(agent.stdout()).not.toMatch(/electron-log/);
   }, 60_000);
+
+  // Issue 17: `ferry start` printed a line per request of its embedded server, burying the ui:
+  // link. The console now holds what a person needs (the addresses, state changes, warnings);
+  // the log file keeps every line. Refused here: a request line on the terminal.
+  it('ferry start prints state changes, not request lines, which go to DIR/logs/agent.log', async () => {
+    const home = path.join(tmp.dir, 'home');
+    const env = { HOME: home, FERRY_HOME: path.join(home, '.ferry') };
+    const start = spawnFerry(['start', '--port', '0', '--control-port', '0'], env, { cwd: tmp.dir });
+    try {
+      await start.line(/^ui: /);
+      const pause = spawnFerry(['pause'], env, { cwd: tmp.dir });
+      expect((await pause.exited).code).toBe(0);
+      await start.line(/ state: paused — /);
+      const agentLog = path.join(home, '.ferry', 'logs', 'agent.log');
+      await waitFor(() => existsSync(agentLog) && /method=GET path=\/v1\/folders\/\S+\/changes/.test(readFileSync(agentLog, 'utf8')), {
+        timeoutMs: 10_000,
+        message: 'request lines in agent.log',
+      });
+    } finally {
+      expect((await start.stop()).code).toBe(0);
+    }
+    expect(start.stdout() + start.stderr()).not.toMatch(/method=|\(server\) request/);
+  }, 60_000);
 });

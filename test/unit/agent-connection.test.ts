@@ -105,6 +105,17 @@ describe('agentStateOf', () => {
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: true })).toEqual({ state: 'syncing', reason: null });
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: false })).toEqual({ state: 'idle', reason: null });
   });
+
+  it('names a held bulk delete as waiting for the user, with whose delete it is, not as an error', () => {
+    const pending = { count: 40, total: 50, side: 'pull' as const, sample: ['a.txt'], devices: ['dev-b'] };
+    const held = [{ id: 'docs', state: 'paused_mass_delete' as const, error: null, pendingDelete: pending }];
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: held, busy: false })).toEqual({
+      state: 'waiting',
+      reason: 'Folder docs: 40 of 50 files were deleted by dev-b; the deletion waits for your answer',
+    });
+    const local = [{ ...held[0]!, pendingDelete: { ...pending, side: 'scan' as const, devices: [] } }];
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: local, busy: true }).reason).toContain('40 of 50 files were deleted on this computer');
+  });
 });
 
 describe('last sync and settings warnings', () => {

@@ -69,14 +69,14 @@ describe('notification policy', () => {
   it('notifies a paused mass delete when it starts, per folder', () => {
     const c = clock();
     const policy = new NotificationPolicy({ now: c.now });
-    const paused = folderStatus({ id: 'pics', localPath: '/home/ada/Pictures', state: 'paused_mass_delete', pendingDelete: { count: 1200, total: 1500 } });
+    const paused = folderStatus({ id: 'pics', localPath: '/home/ada/Pictures', state: 'paused_mass_delete', pendingDelete: { count: 1200, total: 1500, side: 'pull', sample: ['a.jpg'], devices: ['laptop'] } });
     const notices: Notice[] = policy.observe({ type: 'status', status: status({ folders: [folderStatus(), paused] }) });
     expect(notices).toEqual([
-      { key: 'mass-delete:pics', title: 'Deletion paused', body: 'Syncing would delete 1200 of 1500 files in Pictures. Open the queue to confirm or cancel.', target: 'queue' },
+      { key: 'mass-delete:pics', title: 'Deletion paused', body: '1200 of 1500 files in Pictures were deleted by laptop. Open the queue to confirm or cancel.', target: 'queue' },
     ]);
     c.advance(1000);
     expect(policy.observe({ type: 'status', status: status({ folders: [folderStatus(), paused] }) })).toEqual([]);
-    const docsPaused = folderStatus({ state: 'paused_mass_delete', pendingDelete: { count: 5, total: 6 } });
+    const docsPaused = folderStatus({ state: 'paused_mass_delete', pendingDelete: { count: 5, total: 6, side: 'scan', sample: [], devices: [] } });
     expect(policy.observe({ type: 'status', status: status({ folders: [docsPaused, paused] }) }).map((n) => n.key)).toEqual(['mass-delete:docs']);
   });
 });

@@ -74,10 +74,17 @@ describe('tray tooltip', () => {
       state: 'error',
       folders: [
         folderStatus({ state: 'error', error: 'folder root is missing' }),
-        folderStatus({ id: 'pics', localPath: '/home/ada/Pictures', state: 'paused_mass_delete', pendingDelete: { count: 1200, total: 1500 } }),
+        folderStatus({ id: 'pics', localPath: '/home/ada/Pictures', state: 'paused_mass_delete', pendingDelete: { count: 1200, total: 1500, side: 'scan', sample: [], devices: [] } }),
       ],
     });
-    expect(trayTooltip(s)).toBe('Error: folder root is missing\nPictures: 1200 deletions waiting for you');
+    expect(trayTooltip(s)).toBe('Error: folder root is missing\nPictures: 1200 files deleted on this computer waiting for you');
+  });
+
+  it('shows a held bulk delete as waiting for the user, with the paused icon, never as an error', () => {
+    const pending = { count: 40, total: 50, side: 'pull' as const, sample: ['a.txt'], devices: ['dev-b'] };
+    const s = status({ state: 'waiting', folders: [folderStatus({ id: 'pics', localPath: '/home/ada/Pictures', state: 'paused_mass_delete', pendingDelete: pending })] });
+    expect(trayTooltip(s)).toBe('Pictures: 40 files deleted by dev-b waiting for you');
+    expect(trayIconName('waiting', 'linux', false)).toBe('paused-light.png');
   });
 
   it('keeps an error to one short line', () => {

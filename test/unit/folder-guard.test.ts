@@ -202,9 +202,9 @@ describe('the folder coordinator', () => {
   });
 
   it('shows a stored pause with its side and counts, and an error with its reason', () => {
-    coordinator.states.pause('f', { side: 'pull', deletes: 8, files: 10 }, 'would delete 8 of 10');
-    expect(coordinator.view()).toEqual({ state: 'paused', side: 'pull', deletes: 8, files: 10, reason: 'would delete 8 of 10' });
-    expect(coordinator.pendingDelete()).toEqual({ count: 8, total: 10 });
+    coordinator.states.pause('f', { side: 'pull', deletes: 8, files: 10, sample: ['a', 'b'], devices: ['laptop'] }, 'would delete 8 of 10');
+    expect(coordinator.view()).toEqual({ state: 'paused', side: 'pull', deletes: 8, files: 10, reason: 'would delete 8 of 10', sample: ['a', 'b'], devices: ['laptop'] });
+    expect(coordinator.pendingDelete()).toEqual({ count: 8, total: 10, side: 'pull', sample: ['a', 'b'], devices: ['laptop'] });
     coordinator.states.error('f', 'folder_root_missing', 'gone');
     expect(coordinator.view()).toEqual({ state: 'error', code: 'folder_root_missing', message: 'gone' });
     expect(coordinator.pendingDelete()).toBeNull();

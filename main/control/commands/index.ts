@@ -1,3 +1,4 @@
+import * as devices from './devices';
 import * as massDelete from './mass-delete';
 import * as pause from './pause';
 import * as queue from './queue';
@@ -13,7 +14,7 @@ export interface ClientCommand {
   run(argv: string[]): Promise<number>;
 }
 
-const commands = [status, queue, syncNow, pause, resume, retry, massDelete, ui];
+const commands = [status, queue, syncNow, pause, resume, retry, massDelete, devices, ui];
 
 export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
   commands.map((command) => [command.definition.name, { summary: command.definition.summary, run: (argv: string[]) => command.run(argv) }]),

@@ -32,5 +32,6 @@ registerCommands({
   resume: { summary: COMMAND_SUMMARIES.resume, load: clientCommand('resume') },
   retry: { summary: COMMAND_SUMMARIES.retry, load: clientCommand('retry') },
   'mass-delete': { summary: COMMAND_SUMMARIES.massDelete, load: clientCommand('mass-delete') },
+  devices: { summary: COMMAND_SUMMARIES.devices, load: clientCommand('devices') },
   ui: { summary: COMMAND_SUMMARIES.ui, load: clientCommand('ui') },
 });

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
 import { LOG_LEVELS, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings, type PartialSettings } from '../agent-settings';
-import { describeHost, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
+import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
 import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
@@ -39,7 +39,7 @@ export const definition = {
     ['--folder LOCAL[=REMOTE_ID]', 'a folder to sync; repeat for several; the remote id defaults to the folder name'],
     ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
     ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default: the one this DIR used last, so a tab or bookmark keeps working; 0: any free port)'],
-    ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info); logs go to DIR/logs/agent.log and the console`],
+    ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info) in DIR/logs/agent.log; the console shows warnings, errors and state changes unless a level is given`],
     ['--device-name NAME', 'how this device is named in conflict copies (default: the host name)'],
     ['--concurrency N', 'parallel uploads (default 4)'],
     ['--retry-limit N', 'retries of a retryable error before an item fails (default 3)'],
@@ -107,7 +107,12 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}),
     });
     for (const line of describeHost(host, dataDir)) io.out(line);
-    return await stopOnSignals(host, io.out);
+    const stopReporting = reportStateChanges(host.agent, io.out);
+    try {
+      return await stopOnSignals(host, io.out);
+    } finally {
+      stopReporting();
+    }
   } catch (error) {
     if (!isFerryError(error)) throw error;
     io.err(`ferry agent: ${error.message}`);

@@ -5,7 +5,7 @@ import { isFerryError } from '../../../protocol/errors';
 import { startServer } from '../../../server/main';
 import { LOG_LEVELS, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings } from '../agent-settings';
-import { describeHost, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
+import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
 import { EXIT_FAILURE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
@@ -32,7 +32,7 @@ export const definition = {
     ['--folder LOCAL[=REMOTE_ID]', 'the folder to sync (default: ~/Ferry)'],
     ['--port N', "the embedded server's port on 127.0.0.1 (default 0: pick a free one)"],
     ['--control-port N', "the control API and web UI's port on 127.0.0.1 (default: the one this data directory used last)"],
-    ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info)`],
+    ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info) in DIR/logs/agent.log; the console shows warnings, errors and state changes unless a level is given`],
     ['-h, --help', 'show this help'],
   ],
   examples: ['ferry start', 'ferry start --folder ~/Documents/Shared=shared --control-port 7777'],
@@ -87,7 +87,12 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     io.out(`Ferry is running headless with an embedded reference server at ${server.url} (data in ${serverDir}).`);
     for (const line of describeHost(host, dataDir)) io.out(line);
     io.out('Open the ui: link above in a browser. Stop with Ctrl+C.');
-    return await stopOnSignals(host, io.out);
+    const stopReporting = reportStateChanges(host.agent, io.out);
+    try {
+      return await stopOnSignals(host, io.out);
+    } finally {
+      stopReporting();
+    }
   } catch (error) {
     await server.close();
     if (!isFerryError(error)) throw error;

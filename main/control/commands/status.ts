@@ -1,4 +1,6 @@
-import type { Status } from '../../../shared/ui-contract';
+import { deleteOrigin, samplePathsLine } from '../../../shared/pending-delete';
+import type { FolderDevices, Status } from '../../../shared/ui-contract';
+import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
@@ -18,12 +20,18 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   return withAgent(definition, parsed.values.data, io, async (client) => {
     const status = await client.call('getStatus', {});
-    io.out(parsed.values.json ? json(status) : formatStatus(status));
+    if (parsed.values.json) {
+      io.out(json(status));
+      return EXIT_OK;
+    }
+    // The devices come from the server: a status while it cannot be reached still prints.
+    const devices = await client.call('listDevices', {}).catch(() => [] as FolderDevices[]);
+    io.out(formatStatus(status, devices, Date.now()));
     return EXIT_OK;
   });
 }
 
-export function formatStatus(status: Status): string {
+export function formatStatus(status: Status, devices: readonly FolderDevices[] = [], now = Date.now()): string {
   const { counts, rates } = status;
   const lines = [
     `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId})`,
@@ -34,12 +42,16 @@ export function formatStatus(status: Status): string {
   if (status.run) lines.push(`Run:       ${status.run.name}: ${status.run.itemsLeft} items, ${formatBytes(status.run.bytesLeft)} left`);
   lines.push(status.folders.length ? 'Folders:' : 'Folders:   none configured');
   for (const folder of status.folders) {
-    const detail = folder.pendingDelete
-      ? `waiting: a mass delete of ${folder.pendingDelete.count} of ${folder.pendingDelete.total} files needs confirmation`
+    const pending = folder.pendingDelete;
+    const detail = pending
+      ? `waiting for you: ${pending.count} of ${pending.total} files deleted ${deleteOrigin(pending)}` +
+        (pending.sample.length > 0 ? ` (${samplePathsLine(pending)})` : '') +
+        `; answer with 'ferry mass-delete confirm|cancel --folder ${folder.id}'`
       : folder.error
         ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
+    for (const device of devices.find((d) => d.folderId === folder.id)?.devices ?? []) lines.push(`    device ${deviceLine(device, now)}`);
   }
   if (status.counts.failed > 0) lines.push(`\n${status.counts.failed} failed; see them with 'ferry queue --state failed', retry with 'ferry retry --all'.`);
   return lines.join('\n');

@@ -12,5 +12,6 @@ export const COMMAND_SUMMARIES = {
   resume: 'Resume syncing after a pause.',
   retry: 'Retry failed queue items: one by its ID (from ferry queue), or all of them with --all.',
   massDelete: 'Answer a mass delete the agent is holding: confirm it, or cancel it and keep the files.',
+  devices: 'Show every device syncing your folders: up to date or how many changes behind, last seen, and what fails there.',
   ui: "Print a fresh sign-in link to the running agent's web UI (each link works once, for 10 minutes).",
 } as const;

@@ -10,9 +10,11 @@ import { openStore, type Store } from '../../store';
 import { FolderCoordinator } from '../folder/coordinator';
 import type { MassDeleteOptions } from '../folder/mass-delete';
 import { LocalSide, type LocalSideOptions } from '../local-side';
+import { realTimers } from '../timers';
 import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
 import { ConnectionWatch, observeRemote } from './connection';
+import { DeviceReporter, listFolderDevices } from './device-report';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus, FolderStatus, SettingsUpdate, SettingsView } from './api';
 import { AgentEventBus } from './events';
 import { validateFolders } from './folder-rules';
@@ -31,6 +33,8 @@ export interface AgentOptions {
   saveSettings: (settings: Settings) => void | Promise<void>;
   tokenProtection: 'os' | 'plaintext';
   deviceName?: string;
+  /** The client's name and version the server's device list shows (e.g. `ferry/0.1.0`). */
+  clientVersion?: string;
   /** better-sqlite3 built for Electron's ABI, when hosted by Electron. */
   nativeBinding?: string;
   log?: Logger;
@@ -112,6 +116,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const locals = new Map<string, LocalSide>();
   const coordinators = new Map<string, FolderCoordinator>();
   const lastSync = loadLastSync(store.settings);
+  const reporter = new DeviceReporter({
+    store,
+    remote: () => engine?.remote ?? null,
+    device: { name: deviceName, version: options.clientVersion ?? 'ferry' },
+    timers: realTimers,
+    log: createLogger('engine:devices'),
+  });
   /** Pulls the UI asked for and that have not settled yet ("Sync now" shows as syncing). */
   let pullsRunning = 0;
   /** Conflicted queue items (id:generation) already looked at again right after their pull. */
@@ -299,6 +310,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         }
         if (event.state !== 'uploading' && event.state !== 'committing') progressSeen.delete(event.id);
         if (event.state === 'done' || event.state === 'failed') recordPushActivity(event);
+        if (event.state === 'failed') reporter.schedule(event.folderId);
         bus.statusChanged();
       }),
       pusher.on('itemProgress', (event) => {
@@ -309,6 +321,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       }),
       pusher.on('run', (event) => {
         run = event.active ? event : null;
+        if (!event.active) for (const folder of store.folders.list()) reporter.schedule(folder.id);
         bus.statusChanged();
       }),
       pusher.on('connectivity', ({ state }) => {
@@ -318,6 +331,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     ];
     const onPulled = (summary: { folderId: string; paused: boolean }) => {
       if (!summary.paused) markSynced(summary.folderId);
+      reporter.schedule(summary.folderId);
       // Conflict copies and re-uploads the pull queued go up now.
       pusher.kick();
       bus.statusChanged();
@@ -578,6 +592,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       bus.statusChanged();
       return { ok: true as const };
     },
+    listDevices: async ({ folderId }) => {
+      if (folderId !== undefined) requireFolder(folderId);
+      return listFolderDevices(store, engine?.remote ?? null, deviceId, folderId);
+    },
     getSettings: async () => settingsView(),
     updateSettings,
   };
@@ -603,6 +621,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         moving = now;
       }, 1000);
       rateTicker.unref();
+      reporter.start(() => store.folders.list().map((f) => f.id));
       log.info('agent started', { device: deviceId, folders: settings.folders.length, paused });
       bus.statusChanged();
     },
@@ -610,6 +629,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (!started) return store.close();
       started = false;
       if (rateTicker) clearInterval(rateTicker);
+      reporter.stop();
       // Together: a scan waiting for its folder's turn behind a pull ends once the pull is aborted.
       await Promise.allSettled([...[...locals.keys()].map((id) => stopLocal(id)), stopEngine()]);
       bus.close();

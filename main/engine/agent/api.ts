@@ -1,6 +1,8 @@
 import type { Settings, SettingsUpdate, SettingsView } from '../../../shared/settings';
 import type { ActivityEntry } from '../../store/activity';
+import type { DeviceState } from '../../../protocol';
 import type { QueueItem, QueueState } from '../../store/queue';
+import type { PendingDelete } from '../folder/coordinator';
 
 /**
  * The engine's own API, in the engine's own terms (store rows, its status). The UI contract is
@@ -8,10 +10,11 @@ import type { QueueItem, QueueState } from '../../store/queue';
  * change to what the UI shows stops at the adapter.
  */
 
-export type { Settings, SettingsUpdate, SettingsView };
+export type { PendingDelete, Settings, SettingsUpdate, SettingsView };
 
 /** auth_failed: the server answers but refuses the token (offline: it cannot be reached). */
-export type AgentStateName = 'idle' | 'syncing' | 'paused' | 'offline' | 'auth_failed' | 'error';
+/** waiting: a folder holds a bulk delete until the user answers (nothing is wrong, it needs them). */
+export type AgentStateName = 'idle' | 'syncing' | 'paused' | 'offline' | 'auth_failed' | 'waiting' | 'error';
 export type FolderStateName = 'ok' | 'scanning' | 'error' | 'paused_mass_delete';
 
 export interface FolderStatus {
@@ -22,8 +25,8 @@ export interface FolderStatus {
   error: string | null;
   /** ISO time of the folder's last completed push or pull. */
   lastSyncAt: string | null;
-  /** Set while a mass delete waits for the user: how many files it would delete. */
-  pendingDelete: { count: number; total: number } | null;
+  /** Set while a mass delete waits for the user: how many files it would delete, and what. */
+  pendingDelete: PendingDelete | null;
   /** This folder's queue counts, so a folder filter can show its own. */
   counts?: Record<QueueState, number>;
 }
@@ -40,6 +43,13 @@ export interface AgentStatus {
   deviceName: string;
   /** Why the agent is in this state (offline, auth_failed, error, paused), in words for the user. */
   reason?: string | null;
+}
+
+/** The devices syncing one folder, as the server's digests say; `error` when it could not be asked. */
+export interface FolderDevices {
+  folderId: string;
+  devices: Array<DeviceState & { self: boolean }>;
+  error: string | null;
 }
 
 export interface QueueQuery {
@@ -69,6 +79,8 @@ export interface AgentHandlers {
   retry(input: { id: number } | { all: true }): Promise<{ retried: number }>;
   confirmMassDelete(input: { folderId: string }): Promise<Ok>;
   cancelMassDelete(input: { folderId: string }): Promise<Ok>;
+  /** Every device's state of each folder (or one), from the server's device digests. */
+  listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
   getSettings(input?: object): Promise<SettingsView>;
   /** An empty or absent token keeps the stored one; refused with `invalid_settings` and fields. */
   updateSettings(update: SettingsUpdate): Promise<SettingsView>;

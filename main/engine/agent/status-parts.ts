@@ -1,4 +1,5 @@
 import { statSync } from 'node:fs';
+import { deleteOrigin } from '../../../shared/pending-delete';
 import type { AgentStateName, FolderStatus, Settings } from './api';
 import type { SettingsRepo } from '../../store/settings';
 import type { Link } from './connection';
@@ -19,8 +20,10 @@ export function agentStateOf(input: {
   if (broken) return { state: 'error', reason: `Folder ${broken.id}: ${broken.error ?? 'in error'}` };
   const held = input.folders.find((f) => f.state === 'paused_mass_delete');
   if (held) {
-    const count = held.pendingDelete ? `${held.pendingDelete.count} of ${held.pendingDelete.total} files` : 'many files';
-    return { state: 'error', reason: `Folder ${held.id}: a delete of ${count} waits for your answer` };
+    const pending = held.pendingDelete;
+    const what = pending ? `${pending.count} of ${pending.total} files were deleted ${deleteOrigin(pending)}` : 'many files were deleted';
+    // Not an error: Ferry did what it should (held the delete); the folder needs the user's answer.
+    return { state: 'waiting', reason: `Folder ${held.id}: ${what}; the deletion waits for your answer` };
   }
   return { state: input.busy ? 'syncing' : 'idle', reason: null };
 }

@@ -3,15 +3,27 @@ import type { MassDeleteSide, Store } from '../../store';
 import type { Timers } from '../timers';
 import { realTimers } from '../timers';
 import { LocalDeleteGuard } from './local-guard';
-import type { MassDeleteOptions } from './mass-delete';
+import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
 
 /** What a folder is doing, as its coordinator sees it. */
 export type FolderView =
   | { state: 'ok' | 'scanning' | 'pulling' }
-  | { state: 'paused'; side: MassDeleteSide; deletes: number; files: number; reason: string }
+  | { state: 'paused'; side: MassDeleteSide; deletes: number; files: number; reason: string; sample: string[]; devices: string[] }
   | { state: 'error'; code: string; message: string };
+
+/** A held bulk delete, as the user is asked about it. */
+export interface PendingDelete {
+  count: number;
+  total: number;
+  /** scan: deleted on this computer; pull: deleted elsewhere, by `devices`. */
+  side: 'scan' | 'pull';
+  /** A few of the paths it deletes, sorted. */
+  sample: string[];
+  /** The devices that deleted them (pull side; empty when the server did not say). */
+  devices: string[];
+}
 
 /** The engine parts an answer to a mass delete uses (the puller and client of the moment). */
 export interface AnswerPorts {
@@ -89,20 +101,25 @@ export class FolderCoordinator {
     if (folder.state === 'paused_mass_delete') {
       const hold = folder.pausedHold;
       const side = hold?.side ?? 'scan';
-      if (side === 'pull' && hold) return { state: 'paused', side, deletes: hold.deletes, files: hold.files, reason: folder.pausedReason ?? '' };
+      const reason = folder.pausedReason ?? '';
+      if (side === 'pull' && hold) {
+        return { state: 'paused', side, deletes: hold.deletes, files: hold.files, reason, sample: hold.sample ?? [], devices: hold.devices ?? [] };
+      }
       // This disk's: what the pause weighed (its deletes are queued a batch at a time just
       // after), or more when further deletes joined while it waits.
       const now = this.guard.pending();
       const deletes = Math.max(now.count, hold?.deletes ?? 0);
-      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason: folder.pausedReason ?? '' };
+      const sample = this.store.recentDeletes.samplePaths(this.folderId, 0, HOLD_SAMPLE_SIZE);
+      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason, sample, devices: [] };
     }
     return { state: this.active === 'scan' ? 'scanning' : this.active === 'pull' ? 'pulling' : 'ok' };
   }
 
-  /** A held mass delete: how many files it deletes, of how many. */
-  pendingDelete(): { count: number; total: number } | null {
+  /** A held mass delete: how many files it deletes, of how many, which, and from where. */
+  pendingDelete(): PendingDelete | null {
     const view = this.view();
-    return view.state === 'paused' ? { count: view.deletes, total: view.files } : null;
+    if (view.state !== 'paused') return null;
+    return { count: view.deletes, total: view.files, side: view.side, sample: view.sample, devices: view.devices };
   }
 
   /** Yes to the held deletes: the server's are applied here, or this disk's go to the server. */

@@ -13,6 +13,9 @@ export interface MassDeleteOptions {
   massDeleteMinCount: number;
 }
 
+/** How many of a held delete's paths the user is shown: enough to recognise it, not the whole list. */
+export const HOLD_SAMPLE_SIZE = 10;
+
 export const DEFAULT_MASS_DELETE: MassDeleteOptions = { massDeletePercent: 50, massDeleteCount: 1000, massDeleteMinCount: 3 };
 
 export interface MassDeleteVerdict {

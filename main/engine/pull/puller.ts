@@ -11,7 +11,7 @@ import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
 import { TxnGroup } from './group-commit';
 import { logPullActivity } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
-import { checkMassDelete, DEFAULT_MASS_DELETE, type MassDeleteVerdict } from '../folder/mass-delete';
+import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
 import type { PullRemote } from './remote-port';
@@ -315,11 +315,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const pairs = pairMoves(plans);
     const paired = new Set(pairs.flatMap((m) => [m.target, m.source]));
     const unmarked = unmarkedMoves(plans, () => store.index.listUnder(folderId, ''));
-    const localDeletes = plans.filter((p) => !paired.has(p) && !unmarked.has(p) && p.action.kind === 'delete-local' && p.seen.local.type === 'file').length;
+    const fileDeletes = plans.filter((p) => !paired.has(p) && !unmarked.has(p) && p.action.kind === 'delete-local' && p.seen.local.type === 'file');
+    const localDeletes = fileDeletes.length;
     if (localDeletes > 0 && policy === 'guard') {
       const verdict = checkMassDelete(localDeletes, store.index.countFiles(folderId), options, 'pull');
       if (verdict.tripped) {
-        states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files }, verdict.reason);
+        states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files, ...holdDetail(fileDeletes) }, verdict.reason);
         flog.warn('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
         events.emit('paused', { folderId, verdict });
         const paused = { ...summary, paused: true, durationMs: clock() - started };
@@ -535,4 +536,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     },
     isApplying: (folderId, path) => applying.has(key(folderId, path)),
   };
+}
+
+/** What the user sees of a held pull-side delete: a few paths and the devices that deleted them. */
+function holdDetail(deletes: readonly Plan[]): { sample: string[]; devices: string[] } {
+  const sample = deletes.map((p) => p.entry.path).sort().slice(0, HOLD_SAMPLE_SIZE);
+  // A full sync's own deletes (paths the server no longer lists) carry no device.
+  const devices = [...new Set(deletes.map((p) => p.entry.device).filter((d) => d !== ''))].sort();
+  return { sample, devices };
 }

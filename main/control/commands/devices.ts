@@ -1,0 +1,61 @@
+import type { DeviceView, FolderDevices } from '../../../shared/ui-contract';
+import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { withAgent } from './with-agent';
+import { json } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
+
+const options = { ...commonOptions, folder: { type: 'string' } } as const;
+
+export const definition = {
+  name: 'devices',
+  summary: COMMAND_SUMMARIES.devices,
+  options,
+  flags: [['--folder ID', 'only this folder (default: every folder)'], ...commonFlags],
+  examples: ['ferry devices', 'ferry devices --folder docs --json'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values } = parsed;
+  return withAgent(definition, values.data, io, async (client) => {
+    const folders = await client.call('listDevices', values.folder ? { folderId: values.folder } : {});
+    io.out(values.json ? json(folders) : formatDevices(folders, Date.now()).join('\n'));
+    return folders.some((f) => f.error !== null) ? EXIT_FAILURE : EXIT_OK;
+  });
+}
+
+/** Per folder, one line per device: its name, whether it is up to date, when it was last seen, what fails. */
+export function formatDevices(folders: readonly FolderDevices[], now: number): string[] {
+  if (folders.length === 0) return ['No folders configured.'];
+  const lines: string[] = [];
+  for (const folder of folders) {
+    lines.push(`${folder.folderId}:`);
+    if (folder.error !== null) lines.push(`  could not ask the server: ${folder.error}`);
+    else if (folder.devices.length === 0) lines.push('  no device has reported yet');
+    for (const device of folder.devices) lines.push(`  ${deviceLine(device, now)}`);
+  }
+  return lines;
+}
+
+export function deviceLine(device: DeviceView, now: number): string {
+  const name = `${device.name}${device.self ? ' (this device)' : ''}`;
+  const state = device.behind === null ? 'has not pulled yet' : device.upToDate ? 'up to date' : `${device.behind} ${device.behind === 1 ? 'change' : 'changes'} behind`;
+  const parts = [name, state, `last seen ${ago(Date.parse(device.lastSeen), now)}`];
+  if (device.pending > 0) parts.push(`${device.pending} not sent yet`);
+  if (device.failedCount > 0) {
+    const first = device.failures.slice(0, 3).map((f) => `${f.path} (${f.code})`).join(', ');
+    parts.push(`${device.failedCount} failing${first ? `: ${first}${device.failedCount > 3 ? ', …' : ''}` : ''}`);
+  }
+  return parts.join(' · ');
+}
+
+function ago(at: number, now: number): string {
+  const s = Math.max(0, Math.round((now - at) / 1000));
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
+  return new Date(at).toISOString();
+}

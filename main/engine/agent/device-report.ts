@@ -1,0 +1,126 @@
+import { MAX_REPORTED_FAILURES, asFerryError, checkSyncPath, type DeviceReport, type DeviceState } from '../../../protocol';
+import type { Logger } from '../../logging';
+import type { Store } from '../../store';
+import type { Timers } from '../timers';
+import type { FolderDevices } from './api';
+
+/** At most one report per folder this often: a busy sync sends one, not one per file. */
+export const REPORT_INTERVAL_MS = 1000;
+/** An idle device still reports this often, so "last seen" stays true. */
+export const HEARTBEAT_MS = 60_000;
+
+export interface DeviceReporterOptions {
+  store: Pick<Store, 'folders' | 'tokens' | 'queue'>;
+  /** The Sync API client of the moment (null while the engine is stopped). */
+  remote: () => { reportDevice(remoteId: string, report: DeviceReport): Promise<unknown> } | null;
+  device: { name: string; version: string };
+  timers: Timers;
+  log: Logger;
+  intervalMs?: number;
+}
+
+/**
+ * Tells the server this device's digest of a folder after its pulls and push runs
+ * (docs/sync-api.md, "Devices"): the sync token it applied, what it has not sent, what fails.
+ * Best effort: a report that fails is logged and sent again with the next one.
+ */
+export class DeviceReporter {
+  private readonly due = new Map<string, { timer: unknown | null; sending: boolean; again: boolean; lastAt: number }>();
+  private stopped = false;
+  private heartbeat: unknown = null;
+
+  constructor(private readonly o: DeviceReporterOptions) {}
+
+  /** Reports every folder now and then every HEARTBEAT_MS. */
+  start(folderIds: () => string[], everyMs = HEARTBEAT_MS): void {
+    const beat = () => {
+      for (const id of folderIds()) this.schedule(id);
+      if (!this.stopped) this.heartbeat = this.o.timers.setTimeout(beat, everyMs);
+    };
+    beat();
+  }
+
+  /** Something changed in this folder: a report goes out soon (coalesced with others). */
+  schedule(folderId: string): void {
+    if (this.stopped) return;
+    const state = this.due.get(folderId) ?? { timer: null, sending: false, again: false, lastAt: -Infinity };
+    this.due.set(folderId, state);
+    if (state.sending) return void (state.again = true);
+    if (state.timer !== null) return;
+    const wait = Math.max(0, state.lastAt + (this.o.intervalMs ?? REPORT_INTERVAL_MS) - this.o.timers.now());
+    state.timer = this.o.timers.setTimeout(() => void this.send(folderId), wait);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.heartbeat !== null) this.o.timers.clearTimeout(this.heartbeat);
+    for (const state of this.due.values()) if (state.timer !== null) this.o.timers.clearTimeout(state.timer);
+    this.due.clear();
+  }
+
+  /** The report as of now; exported for tests through the class. */
+  build(folderId: string): DeviceReport {
+    const { store } = this.o;
+    const counts = store.queue.countsByState(folderId);
+    const failed = store.queue.page({ state: 'failed', folderId, offset: 0, limit: MAX_REPORTED_FAILURES }).items;
+    const token = store.tokens.get(folderId);
+    return {
+      name: this.o.device.name,
+      version: this.o.device.version,
+      ...(token !== undefined ? { syncToken: token } : {}),
+      pending: counts.pending + counts.in_flight + counts.retry_wait,
+      failedCount: counts.failed,
+      // A local name the server would refuse as a path is not sent (the count still has it).
+      failures: failed.filter((item) => checkSyncPath(item.path).ok).map((item) => ({ path: item.path, code: errorCodeOf(item.lastErrorCode) })),
+    };
+  }
+
+  private async send(folderId: string): Promise<void> {
+    const state = this.due.get(folderId);
+    if (!state || this.stopped) return;
+    state.timer = null;
+    const folder = this.o.store.folders.get(folderId);
+    const remote = this.o.remote();
+    if (!folder || !remote) return;
+    state.sending = true;
+    state.lastAt = this.o.timers.now();
+    try {
+      await remote.reportDevice(folder.remoteId, this.build(folderId));
+    } catch (error) {
+      const e = asFerryError(error);
+      this.o.log.debug('device report not sent', { folder: folderId, code: e.code, error: e.message });
+    } finally {
+      state.sending = false;
+    }
+    if (state.again) {
+      state.again = false;
+      this.schedule(folderId);
+    }
+  }
+}
+
+/** Queue error codes are the engine's own; anything that is not a plain code is reported as `failed`. */
+function errorCodeOf(code: string | null): string {
+  return code !== null && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : 'failed';
+}
+
+/** Every device's state of each folder (or one), marked where it is this agent; a folder the server cannot answer for says why. */
+export async function listFolderDevices(
+  store: Pick<Store, 'folders'>,
+  remote: { listDevices(remoteId: string): Promise<DeviceState[]> } | null,
+  selfId: string,
+  folderId?: string,
+): Promise<FolderDevices[]> {
+  const folders = store.folders.list().filter((f) => folderId === undefined || f.id === folderId);
+  return Promise.all(
+    folders.map(async (folder) => {
+      if (!remote) return { folderId: folder.id, devices: [], error: 'The agent is not connected to a server' };
+      try {
+        const devices = await remote.listDevices(folder.remoteId);
+        return { folderId: folder.id, devices: devices.map((d) => ({ ...d, self: d.device === selfId })), error: null };
+      } catch (error) {
+        return { folderId: folder.id, devices: [], error: asFerryError(error).message };
+      }
+    }),
+  );
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { DeviceId, IsoDate, SyncPath } from './common';
+
+/**
+ * Device digests (docs/sync-api.md, "Devices"): after its pulls and pushes each device says
+ * what it has applied of a folder and what it has not sent, and anyone syncing the folder can
+ * see every device's state: up to date, or how many changes behind.
+ */
+
+/** At most this many failing paths per report; the count says how many there are in all. */
+export const MAX_REPORTED_FAILURES = 100;
+
+export const DeviceFailure = z.object({
+  path: SyncPath,
+  /** A Sync API or agent error code (`conflict`, `local_io`, …). */
+  code: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be an error code'),
+});
+export type DeviceFailure = z.infer<typeof DeviceFailure>;
+
+/** `PUT /v1/folders/{folderId}/devices/{deviceId}`: the caller's own digest (deviceId = its X-Ferry-Device). */
+export const DeviceReport = z.strictObject({
+  /** What a person calls the device (its host name). */
+  name: z.string().min(1).max(255),
+  /** The client's name and version, e.g. `ferry/0.1.0`. */
+  version: z.string().min(1).max(64),
+  /** The sync token of the last pull it applied in full; absent before its first. */
+  syncToken: z.string().min(1).max(4096).optional(),
+  /** Local changes it has not pushed yet (queued, in flight or waiting to retry). */
+  pending: z.int().min(0),
+  /** How many paths fail for good, and the first of them with their codes. */
+  failedCount: z.int().min(0),
+  failures: z.array(DeviceFailure).max(MAX_REPORTED_FAILURES),
+});
+export type DeviceReport = z.infer<typeof DeviceReport>;
+
+export const DeviceState = z.object({
+  device: DeviceId,
+  name: z.string(),
+  version: z.string(),
+  lastSeen: IsoDate,
+  /** Changes other devices made after the position it applied; null when it never pulled or its token is no longer valid. */
+  behind: z.int().min(0).nullable(),
+  upToDate: z.boolean(),
+  pending: z.int().min(0),
+  failedCount: z.int().min(0),
+  failures: z.array(DeviceFailure),
+});
+export type DeviceState = z.infer<typeof DeviceState>;
+
+/** `GET /v1/folders/{folderId}/devices`: every device that reported within the retention, newest first. */
+export const DevicesReply = z.object({ devices: z.array(DeviceState) });
+export type DevicesReply = z.infer<typeof DevicesReply>;

@@ -1,0 +1,81 @@
+import type { DeviceFailure, DeviceReport, DeviceState } from '../protocol';
+import type { Db } from './storage/db';
+import type { FeedTokens } from './tokens';
+
+/** Reports older than this are dropped: a device gone for a month is no longer listed. */
+export const DEVICE_REPORT_TTL_MS = 30 * 24 * 3600 * 1000;
+
+interface ReportRow {
+  folder_id: string;
+  device: string;
+  name: string;
+  version: string;
+  applied_seq: number | null;
+  pending: number;
+  failed_count: number;
+  failures: string;
+  reported_at: number;
+}
+
+/**
+ * Each device's digest of each folder (docs/sync-api.md, "Devices"). The device's sync token
+ * says which changes it applied; what it lacks is every change other devices made after that
+ * (its own come back to it as echoes it needs nothing for).
+ */
+export class DeviceReports {
+  constructor(
+    private readonly db: Db,
+    private readonly tokens: FeedTokens,
+    private readonly clock: () => number,
+  ) {}
+
+  /** Stores the device's report, replacing its last one. A token the server cannot verify counts as unknown. */
+  record(folderId: string, device: string, report: DeviceReport): void {
+    let applied: number | null = null;
+    if (report.syncToken !== undefined) {
+      try {
+        applied = this.tokens.verify('token', report.syncToken, folderId).after;
+      } catch {
+        applied = null;
+      }
+    }
+    this.db
+      .prepare(
+        `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (folder_id, device) DO UPDATE SET name = excluded.name, version = excluded.version,
+           applied_seq = excluded.applied_seq, pending = excluded.pending, failed_count = excluded.failed_count,
+           failures = excluded.failures, reported_at = excluded.reported_at`,
+      )
+      .run(folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock());
+  }
+
+  /** Every device of the folder that reported within the retention, the most recently seen first. */
+  list(folderId: string): DeviceState[] {
+    const rows = this.db
+      .prepare<[string, number], ReportRow>(`SELECT * FROM device_reports WHERE folder_id = ? AND reported_at >= ? ORDER BY reported_at DESC, device`)
+      .all(folderId, this.clock() - DEVICE_REPORT_TTL_MS);
+    const behindOf = this.db.prepare<[string, number, string], { n: number }>(
+      `SELECT count(*) AS n FROM entries WHERE folder_id = ? AND seq > ? AND device <> ?`,
+    );
+    return rows.map((row) => {
+      const behind = row.applied_seq === null ? null : (behindOf.get(folderId, row.applied_seq, row.device)?.n ?? 0);
+      return {
+        device: row.device,
+        name: row.name,
+        version: row.version,
+        lastSeen: new Date(row.reported_at).toISOString(),
+        behind,
+        upToDate: behind === 0,
+        pending: row.pending,
+        failedCount: row.failed_count,
+        failures: JSON.parse(row.failures) as DeviceFailure[],
+      };
+    });
+  }
+
+  /** Drops reports older than the retention; returns how many. */
+  prune(): number {
+    return this.db.prepare('DELETE FROM device_reports WHERE reported_at < ?').run(this.clock() - DEVICE_REPORT_TTL_MS).changes;
+  }
+}

@@ -1,0 +1,118 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgent, type Agent } from '../../main/engine/agent';
+import { SyncApiClient } from '../../main/remote';
+import { startServer, type RunningServer } from '../../server/main';
+import { testSettings } from '../helpers/agent-settings';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// Issue 17, device digests: every device says what it applied of a folder, and anyone syncing
+// it sees each device up to date or N changes behind, with when it was last seen. Two real
+// agents (in-process) on the real server over loopback, real temp folders.
+describe('device digests', () => {
+  const tmp = makeTempDir('ferry-devices-');
+  let server: RunningServer;
+  let now = Date.now();
+
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0, clock: () => now });
+  });
+  afterAll(async () => {
+    await server.close();
+    tmp.cleanup();
+  });
+
+  async function startAgent(name: string, remoteId: string): Promise<{ agent: Agent; folder: string }> {
+    const folder = path.join(tmp.dir, `${name}-${remoteId}`);
+    mkdirSync(folder, { recursive: true });
+    const agent = await createAgent({
+      dataDir: path.join(tmp.dir, `${name}-${remoteId}-data`),
+      deviceName: name,
+      clientVersion: 'ferry/test',
+      settings: testSettings(server.url, server.token, [{ localPath: folder, remoteId }]),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 1 } },
+    });
+    await agent.start();
+    return { agent, folder };
+  }
+
+  const devicesSeenBy = async (agent: Agent) => (await agent.handlers.listDevices({}))[0]!;
+
+  it('shows B up to date once it applied A’s change, then one change behind while stopped, last seen at the stop', async () => {
+    const a = await startAgent('laptop', 'shared');
+    const b = await startAgent('desktop', 'shared');
+    try {
+      writeFileSync(path.join(a.folder, 'plan.txt'), 'v1');
+      await waitFor(() => readFileOr(path.join(b.folder, 'plan.txt')) === 'v1', { timeoutMs: 15_000, message: 'B has plan.txt' });
+      await waitFor(
+        async () => {
+          const seen = await devicesSeenBy(a.agent);
+          const desktop = seen.devices.find((d) => d.name === 'desktop');
+          return desktop?.upToDate === true && seen.devices.find((d) => d.self)?.name === 'laptop';
+        },
+        { timeoutMs: 5_000, message: 'A sees B up to date' },
+      );
+      const seen = await devicesSeenBy(a.agent);
+      expect(seen.error).toBeNull();
+      expect(seen.devices.find((d) => d.name === 'desktop')).toMatchObject({ self: false, behind: 0, version: 'ferry/test', pending: 0, failedCount: 0 });
+
+      await b.agent.stop();
+      const stoppedAt = now;
+      now += 60_000;
+      writeFileSync(path.join(a.folder, 'plan.txt'), 'v2');
+      await waitFor(
+        async () => (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'desktop')?.behind === 1,
+        { timeoutMs: 10_000, message: 'A sees B one change behind' },
+      );
+      const desktop = (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'desktop')!;
+      expect(desktop).toMatchObject({ upToDate: false, behind: 1 });
+      expect(Date.parse(desktop.lastSeen)).toBeLessThanOrEqual(stoppedAt);
+    } finally {
+      await a.agent.stop();
+      await b.agent.stop();
+    }
+  }, 60_000);
+
+  it('refuses a report for another device, a malformed one, and forgets a device after 30 days', async () => {
+    const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'reporter' });
+    try {
+      await client.createFolder('expiry');
+      const report = { name: 'r', version: 'ferry/test', pending: 2, failedCount: 1, failures: [{ path: 'a.txt', code: 'local_io' }] };
+      const state = await client.reportDevice('expiry', report);
+      // Never pulled: how far behind it is cannot be known.
+      expect(state).toMatchObject({ device: 'reporter', behind: null, upToDate: false, pending: 2, failures: [{ path: 'a.txt', code: 'local_io' }] });
+
+      const put = (device: string, body: unknown) =>
+        fetch(`${server.url}/v1/folders/expiry/devices/${device}`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json', 'x-ferry-device': 'reporter' },
+          body: JSON.stringify(body),
+        });
+      const other = await put('someone-else', report);
+      expect(other.status).toBe(400);
+      expect(await other.json()).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('reports only for itself') });
+      expect((await put('reporter', { ...report, failures: [{ path: '../up', code: 'x' }] })).status).toBe(400);
+      expect((await put('reporter', { ...report, pending: -1 })).status).toBe(400);
+      // A forged token is no position at all.
+      const forged = await client.reportDevice('expiry', { ...report, syncToken: 'abc.def' });
+      expect(forged.behind).toBeNull();
+
+      now += 31 * 24 * 3600 * 1000;
+      expect(await client.listDevices('expiry')).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+function readFileOr(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
