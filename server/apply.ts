@@ -2,7 +2,7 @@ import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOpera
 import { MoveApplier } from './move';
 import type { Db } from './storage/db';
 
-interface EntryRow {
+export interface EntryRow {
   seq: number;
   kind: SyncKind;
   deleted: number;

@@ -1,15 +1,9 @@
 import type { MoveOperation, OperationResult, SyncKind } from '../protocol';
-import type { ApplyContext } from './apply';
+import type { ApplyContext, EntryRow } from './apply';
 import type { Db } from './storage/db';
 
-interface MovedRow {
+interface MovedRow extends EntryRow {
   path: string;
-  seq: number;
-  kind: SyncKind;
-  deleted: number;
-  size: number;
-  mtime: number;
-  blocks: string;
   moved_from: string | null;
 }
 
