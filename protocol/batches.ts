@@ -80,7 +80,29 @@ export const RestoreOperation = z.strictObject({
 });
 export type RestoreOperation = z.infer<typeof RestoreOperation>;
 
-export const Operation = z.discriminatedUnion('action', [UpsertOperation, DeleteOperation, RestoreOperation]);
+
+// ── moves (docs/sync-api.md, "Moves") ────────────────────────────────────────
+/**
+ * Moves a file, or a directory with its whole subtree, from `from` to `path` in one
+ * transaction. `baseRevision` is the revision of `from`; the target must be free.
+ */
+export const MoveOperation = z
+  .strictObject({
+    key: OperationKey,
+    action: z.literal('move'),
+    from: SyncPath,
+    path: SyncPath,
+    baseRevision: Revision,
+  })
+  .superRefine((op, ctx) => {
+    if (op.from === op.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'a move needs a new path' });
+    else if (op.path.startsWith(`${op.from}/`)) ctx.addIssue({ code: 'custom', path: ['path'], message: 'a directory cannot move inside itself' });
+  });
+export type MoveOperation = z.infer<typeof MoveOperation>;
+/** The paths an operation touches: a move touches its source too. */
+export const operationPaths = (op: { path: string; from?: string }): string[] => (op.from !== undefined ? [op.from, op.path] : [op.path]);
+
+export const Operation = z.discriminatedUnion('action', [UpsertOperation, DeleteOperation, RestoreOperation, MoveOperation]);
 export type Operation = z.infer<typeof Operation>;
 /** What a caller builds (paths before NFC normalisation); the same shape on the wire. */
 export type OperationInput = z.input<typeof Operation>;
@@ -95,9 +117,11 @@ export const BatchRequest = z
     const paths = new Set<string>();
     batch.operations.forEach((op, i) => {
       if (keys.has(op.key)) ctx.addIssue({ code: 'custom', path: ['operations', i, 'key'], message: `duplicate key '${op.key}'` });
-      if (paths.has(op.path)) ctx.addIssue({ code: 'custom', path: ['operations', i, 'path'], message: 'duplicate path in one batch' });
+      for (const p of operationPaths(op)) {
+        if (paths.has(p)) ctx.addIssue({ code: 'custom', path: ['operations', i, 'path'], message: 'duplicate path in one batch' });
+        paths.add(p);
+      }
       keys.add(op.key);
-      paths.add(op.path);
     });
   });
 export type BatchRequest = z.infer<typeof BatchRequest>;
@@ -110,7 +134,7 @@ export const OperationSuccess = z.object({ ok: z.literal(true), revision: Revisi
 export const OperationFailure = z.object({
   ok: z.literal(false),
   /**
-   * conflict (also: a kind change or a non-empty directory) | missing_blocks | not_found | invalid_request | aborted;
+   * conflict (also: a kind change, a non-empty directory, a move onto a live path) | missing_blocks | not_found | invalid_request | aborted;
    * restore only: unknown_revision | blocks_collected | not_deleted
    */
   code: z.string().min(1),

@@ -36,6 +36,8 @@ export const ChangeItem = z.object({
   blocks: z.array(Sha256Hex),
   modificationDate: IsoDate,
   device: z.string(),
+  /** The new entry of a move names the path it came from (docs/sync-api.md, "Moves"); a client may ignore it. */
+  movedFrom: z.string().min(1).optional(),
 });
 export type ChangeItem = z.infer<typeof ChangeItem>;
 

@@ -1,8 +1,9 @@
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
+import { MoveApplier } from './move';
 import type { Db } from './storage/db';
 import { RestoreResolver } from './restore';
 
-interface EntryRow {
+export interface EntryRow {
   seq: number;
   kind: SyncKind;
   deleted: number;
@@ -38,6 +39,7 @@ export class OperationApplier {
   private readonly insertVersion;
   private readonly upsertEntry;
   readonly restores: RestoreResolver;
+  private readonly moves: MoveApplier;
 
   constructor(db: Db) {
     this.restores = new RestoreResolver(db);
@@ -46,13 +48,14 @@ export class OperationApplier {
       'SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1',
     );
     this.insertVersion = db.prepare(
-      'INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.upsertEntry = db.prepare(
-      `INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
-         mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device`,
+         mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from`,
     );
+    this.moves = new MoveApplier(db, (path, kind, deleted, size, mtime, blocks, ctx, movedFrom) => this.write(path, kind, deleted, size, mtime, blocks, ctx, movedFrom));
   }
 
   apply(op: Operation, ctx: ApplyContext): OperationResult {
@@ -61,6 +64,7 @@ export class OperationApplier {
       const resolved = this.restores.resolve(op, ctx.folderId, ctx.blockSizes);
       return 'failure' in resolved ? resolved.failure : this.apply(resolved.upsert, ctx);
     }
+    if (op.action === 'move') return this.moves.apply(op, ctx);
     const current = this.getEntry.get(ctx.folderId, op.path);
     const liveRevision = current && !current.deleted ? String(current.seq) : null;
     // A directory has no content: creating one that exists is that directory, whatever base the
@@ -136,10 +140,11 @@ export class OperationApplier {
     return { ok: true, revision: String(this.write(op.path, current.kind, true, 0, current.mtime, '[]', ctx)) };
   }
 
-  private write(path: string, kind: SyncKind, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext): number {
+  /** One new revision of a path; `movedFrom` only for the new entry of a move. */
+  private write(path: string, kind: SyncKind, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext, movedFrom: string | null = null): number {
     const flag = deleted ? 1 : 0;
-    const seq = Number(this.insertVersion.run(ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId).lastInsertRowid);
-    this.upsertEntry.run(ctx.folderId, path, seq, kind, flag, size, mtime, blocks, ctx.now, ctx.device);
+    const seq = Number(this.insertVersion.run(ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId, movedFrom).lastInsertRowid);
+    this.upsertEntry.run(ctx.folderId, path, seq, kind, flag, size, mtime, blocks, ctx.now, ctx.device, movedFrom);
     return seq;
   }
 }

@@ -13,6 +13,7 @@ interface EntryRow {
   blocks: string;
   modified_at: number;
   device: string;
+  moved_from: string | null;
 }
 
 export interface ChangesFeedOptions {
@@ -43,7 +44,7 @@ export class ChangesFeed {
 
     const rows = this.o.db
       .prepare<[string, number, number, number], EntryRow>(
-        `SELECT path, seq, kind, deleted, size, mtime, blocks, modified_at, device FROM entries
+        `SELECT path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM entries
          WHERE folder_id = ? AND seq > ? AND (deleted = 0 OR seq > ?) ORDER BY seq LIMIT ?`,
       )
       .all(folderId, pos.after, pos.since, query.limit + 1);
@@ -133,5 +134,7 @@ function toItem(row: EntryRow): ChangeItem {
     blocks: JSON.parse(row.blocks) as string[],
     modificationDate: new Date(row.modified_at).toISOString(),
     device: row.device,
+    // The new entry of a move (docs/sync-api.md, "Moves").
+    ...(row.moved_from !== null ? { movedFrom: row.moved_from } : {}),
   };
 }

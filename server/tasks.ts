@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { FerryError, PATH_LOCKED_MESSAGE, storageFullCode, type Operation, type OperationResult } from '../protocol';
+import { FerryError, PATH_LOCKED_MESSAGE, operationPaths, storageFullCode, type Operation, type OperationResult } from '../protocol';
 import type { Logger } from '../main/logging';
 import { OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
@@ -131,7 +131,7 @@ export class TaskRunner {
     if (!row || row.status === 'Completed' || row.status === 'Failed') return;
     const tlog = log.child({ device: row.device, run: row.run, trackingId: row.tracking_id ?? '-', taskId: id });
     const operations = store.operations(row);
-    const keys = operations.map((op) => lockKey(row.folder_id, op.path));
+    const keys = operations.flatMap((op) => operationPaths(op).map((p) => lockKey(row.folder_id, p)));
     if (!this.locks.tryAcquire(keys, id)) {
       tlog.warn('task refused: path locked');
       store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE });

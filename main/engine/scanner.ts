@@ -8,6 +8,7 @@ import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
 import type { IgnoreMatcher } from './ignore';
+import { movedAway } from './local-moves';
 import { joinDisk, relativeTo, resolveDiskPath, toKey } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
@@ -151,7 +152,10 @@ export class Scanner {
       if (!this.store.index.get(this.folderId, key)) continue;
       (existsOnDisk(resolveDiskPath(this.root, key)) ? back : gone).push(key);
     }
-    if (gone.length) this.store.transaction(() => this.options.guard?.judge(this.filesIn(gone)));
+    // A file that shows up under another name is moved, not deleted: the guard weighs the rest.
+    const goneFiles = this.filesIn(gone);
+    const moved = this.movedIn(goneFiles);
+    if (gone.length) this.store.transaction(() => this.options.guard?.judge(goneFiles.length - moved.size));
     for (let i = 0; i < gone.length; ) {
       const batch = gone.slice(i, i + this.batchSize);
       i += batch.length;
@@ -159,8 +163,8 @@ export class Scanner {
         for (const key of batch) {
           const entry = this.store.index.get(this.folderId, key);
           if (!entry || existsOnDisk(resolveDiskPath(this.root, key))) continue;
-          if (entry.kind === 'dir') this.recordGoneUnder(key);
-          this.dropEntry(entry);
+          if (entry.kind === 'dir') this.recordGoneUnder(key, moved);
+          this.dropEntry(entry, moved);
           count('deleted');
         }
       });
@@ -176,14 +180,22 @@ export class Scanner {
   }
 
   /** Files the index holds at these paths and under them (the guard counts files only). */
-  private filesIn(keys: readonly string[]): number {
-    const files = new Set<string>();
+  private filesIn(keys: readonly string[]): IndexEntry[] {
+    const files = new Map<string, IndexEntry>();
     for (const key of keys) {
       const entry = this.store.index.get(this.folderId, key);
-      if (entry?.kind === 'file') files.add(key);
-      else if (entry?.kind === 'dir') for (const e of this.store.index.listUnder(this.folderId, key)) if (e.kind === 'file') files.add(e.path);
+      if (entry?.kind === 'file') files.set(key, entry);
+      else if (entry?.kind === 'dir') for (const e of this.store.index.listUnder(this.folderId, key)) if (e.kind === 'file') files.set(e.path, e);
     }
-    return files.size;
+    return [...files.values()];
+  }
+
+  /** The gone files that reappeared under another name (local-moves.ts). */
+  private movedIn(goneFiles: readonly IndexEntry[]): Set<string> {
+    if (goneFiles.length === 0) return new Set();
+    const moved = movedAway(goneFiles, this.store.index.listUnder(this.folderId, ''));
+    if (moved.size > 0) log.info('deletes that are moves: not weighed as deletes', { folder: this.folderId, moved: moved.size, gone: goneFiles.length });
+    return moved;
   }
 
   /** Confirms a batch of hinted disk paths (relative, '/'-separated); `hold`: gone paths may be held. */
@@ -387,22 +399,22 @@ export class Scanner {
     return this.store.transaction(() => {
       const known = this.store.index.get(this.folderId, key);
       if (!known) return 'unchanged';
-      this.options.guard?.judge(this.filesIn([key]));
+      this.options.guard?.judge(this.filesIn([key]).length);
       if (known.kind === 'dir') this.recordGoneUnder(key);
       this.dropEntry(known);
       return 'deleted';
     });
   }
 
-  private recordGoneUnder(dir: string): void {
-    for (const child of this.store.index.listUnder(this.folderId, dir)) this.dropEntry(child);
+  private recordGoneUnder(dir: string, moved?: ReadonlySet<string>): void {
+    for (const child of this.store.index.listUnder(this.folderId, dir)) this.dropEntry(child, moved);
   }
 
-  /** Index row out, delete queued, and the guard's window told what the delete removed. */
-  private dropEntry(entry: IndexEntry): void {
+  /** Index row out, delete queued, and the guard's window told what the delete removed (a moved file removed nothing). */
+  private dropEntry(entry: IndexEntry, moved?: ReadonlySet<string>): void {
     this.store.index.remove(this.folderId, entry.path);
     this.store.queue.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision });
-    this.options.guard?.recorded(entry);
+    if (!moved?.has(entry.path)) this.options.guard?.recorded(entry);
   }
 
   private mergeOptions() {
@@ -575,9 +587,11 @@ export class Scanner {
     const gone = [...known.entries()].filter(
       ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
     );
-    // The guard decides before the first delete is queued: the pusher never claims from a paused folder.
-    const goneFiles = gone.filter(([, stat]) => stat.kind === 'file').length;
-    if (gone.length) this.store.transaction(() => this.options.guard?.judge(goneFiles));
+    // The guard decides before the first delete is queued: the pusher never claims from a paused
+    // folder. Files found again under another name (hashed above) are moves, not deletes.
+    const goneFiles = this.filesIn(gone.filter(([, stat]) => stat.kind === 'file').map(([key]) => key));
+    const moved = this.movedIn(goneFiles);
+    if (gone.length) this.store.transaction(() => this.options.guard?.judge(goneFiles.length - moved.size));
     for (let i = 0; i < gone.length; ) {
       const batch = gone.slice(i, i + this.batchSize);
       i += batch.length;
@@ -586,7 +600,7 @@ export class Scanner {
           const entry = this.store.index.get(this.folderId, key);
           // Gone from the index meanwhile, or there after all (written after the walk passed by).
           if (!entry || existsOnDisk(joinDisk(this.root, key))) continue;
-          this.dropEntry(entry);
+          this.dropEntry(entry, moved);
           progress.deleted++;
           count('deleted');
         }

@@ -117,6 +117,12 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX device_reports_by_time ON device_reports(reported_at);
   `,
+  // 6: moves (docs/sync-api.md, "Moves"): the new entry of a move names its old path, so the
+  // feed can say `movedFrom`; any later write of the path clears it.
+  `
+  ALTER TABLE versions ADD COLUMN moved_from TEXT;
+  ALTER TABLE entries ADD COLUMN moved_from TEXT;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -68,7 +68,8 @@ function summary(r: SeedResult): string {
   return (
     `seed ${r.seed}: ${r.failures.length ? 'FAILED' : 'ok'} — ${r.devices} devices, ${r.executed}/${r.ops} ops ran (${r.skipped} skipped), ` +
     `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
-    `${r.concurrentPaths} concurrent paths, ${r.conflictCopies} conflict copies, ${(r.durationMs / 1000).toFixed(1)} s (settle ${(r.settleMs / 1000).toFixed(1)} s)`
+    `${r.concurrentPaths} concurrent paths, ${r.conflictCopies} conflict copies, ${r.renameBlockRequests ?? '-'} block requests for a pure rename, ` +
+    `${(r.durationMs / 1000).toFixed(1)} s (settle ${(r.settleMs / 1000).toFixed(1)} s)`
   );
 }
 

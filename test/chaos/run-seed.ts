@@ -7,6 +7,7 @@ import { Cluster, FOLDER_ID } from './cluster';
 import { describeEvent, makeFaultPlan, type FaultEvent } from './faults';
 import { BUSY_STATES, checkInvariants, checkRequeueLoops, conflictCopies } from './invariants';
 import { Ledger } from './ledger';
+import { renameProbe } from './rename-probe';
 import { createRng, deriveSeed } from './rng';
 import { diffTrees, fetchContents, localTree, serverTree } from './snapshot';
 import { Executor, makePlan, type Op } from './workload';
@@ -52,6 +53,8 @@ export interface SeedResult {
   recheckNotes: string[];
   durationMs: number;
   settleMs: number;
+  /** Block requests made while a pure rename after the settle synced (renameProbe): zero. */
+  renameBlockRequests: number | null;
   failures: string[];
   keptDir?: string;
 }
@@ -90,7 +93,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const executor = new Executor(cluster.devices, ledger, vlog);
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
 
   const applyEvent = async (e: FaultEvent): Promise<void> => {
@@ -143,6 +146,13 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
         }),
       );
       result.conflictCopies = conflictCopies(server).length;
+      if (result.failures.length === 0) {
+        const probe = await renameProbe(cluster, async () => (await settle(cluster, options.settleTimeoutMs ?? 180_000, vlog)).ok);
+        result.renameBlockRequests = probe.blockRequests;
+        vlog(`rename probe: ${probe.renamed ?? 'nothing to rename'}, ${probe.blockRequests} block request(s)`);
+        if (!probe.settled) result.failures.push(`[6] a pure rename (${probe.renamed}) did not converge`);
+        if (probe.blockRequests > 0) result.failures.push(`[6] a pure rename (${probe.renamed}) made ${probe.blockRequests} block request(s); it moves bytes every device holds`);
+      }
     }
   } catch (error) {
     result.failures.push(`harness error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

@@ -22,6 +22,7 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const onApplied = ({ folderId, path, action }: { folderId: string; path: string; action: string }) => {
     if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
+    else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: 'Moved here: it was moved on the server' });
   };
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
     add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });

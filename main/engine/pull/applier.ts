@@ -16,6 +16,7 @@ import type { BlockFetcher } from './downloader';
 import { hashLocalFile, type FileHash } from './local-file';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, isOwnInFlight, pendingOf, type PendingRef, type PullStore } from './store-port';
+import type { SetAside } from './mover';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
 export interface RemoteEntry extends RemoteState {
@@ -23,6 +24,8 @@ export interface RemoteEntry extends RemoteState {
   mtime: number;
   modificationDate: string;
   device: string;
+  /** The new entry of a remote move names its old path (checked like any remote path). */
+  movedFrom?: string;
 }
 
 export interface ApplyContext {
@@ -40,6 +43,8 @@ export interface ApplyContext {
   deviceId: string;
   /** Index writes of downloaded files commit together (optional: one transaction each without). */
   commits?: TxnGroup;
+  /** Files deleted by this pull are kept here until its downloads are done (M3). */
+  aside?: SetAside;
 }
 
 export interface Observation {
@@ -62,10 +67,12 @@ export interface Plan {
   action: Action;
   /** A cancelled mass delete: every delete-local becomes a re-upload of the local file. */
   keepLocal?: boolean;
+  /** A file delete of a pull that also downloads (M3): its blocks may serve a download. */
+  setAside?: boolean;
 }
 
 export type Outcome =
-  | { kind: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded'; path: string; rule: string }
+  | { kind: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; path: string; rule: string }
   | { kind: 'conflict'; path: string; rule: string; copyPath: string; device: string }
   | { kind: 'skipped'; path: string; rule: string; reason: string };
 
@@ -75,9 +82,9 @@ const TMP_PREFIX = 'pull-';
  * The pull settles `rel` (its index row, a change queued for it): a commit of the path still
  * in flight will answer with older news, which must not overwrite this (queue.markPulled).
  */
-const settled = (ctx: ApplyContext, rel: string): void => ctx.store.queue.markPulled(ctx.folderId, rel);
+export const settled = (ctx: ApplyContext, rel: string): void => ctx.store.queue.markPulled(ctx.folderId, rel);
 
-const toBase = (e: IndexEntry | undefined): BaseState | undefined =>
+export const toBase = (e: IndexEntry | undefined): BaseState | undefined =>
   e && { kind: e.kind, syncedRevision: e.syncedRevision, size: e.size, mtimeMs: e.mtimeMs, inode: e.inode, blocks: e.blocks };
 
 function localOf(stat: Stats | null, dirEmpty: boolean): LocalState {
@@ -151,7 +158,7 @@ export function withPolicy(action: Action, keepLocal: boolean | undefined): Acti
  * Directory fsyncs after renames are shared: files renamed into one directory at about the
  * same time wait for one fsync that started after their rename, not one each.
  */
-const dirSyncer = new DirSyncer();
+export const dirSyncer = new DirSyncer();
 
 /** `<root>/.ferry/tmp`, created as real directories; leftovers of a killed run are removed. */
 export async function prepareTmpDir(root: string): Promise<string> {
@@ -497,7 +504,7 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
 }
 
 /** Removes parents the delete left empty, up to the root; stops at the first non-empty. */
-async function pruneEmptyParents(ctx: ApplyContext, rel: string): Promise<void> {
+export async function pruneEmptyParents(ctx: ApplyContext, rel: string): Promise<void> {
   for (let dir = parentRel(rel); dir !== ''; dir = parentRel(dir)) {
     // A folder the server holds as a directory stays until its own tombstone (DD4).
     const row = ctx.store.index.get(ctx.folderId, dir);
@@ -526,7 +533,9 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       throw error;
     }
   } else {
-    await fsp.unlink(seen.abs);
+    const blocks = seen.local.type === 'file' ? seen.local.blocks : null;
+    const kept = p.setAside && ctx.aside ? await ctx.aside.take(seen.abs, seen.local.type === 'file' ? seen.local.size : 0, blocks) : false;
+    if (!kept) await fsp.unlink(seen.abs);
   }
   await dirSyncer.flush(path.dirname(seen.abs));
   ctx.store.transaction(() => {
@@ -561,7 +570,7 @@ function putDir(ctx: ApplyContext, rel: string, stat: Stats | null, revision: st
  * queued local delete of it is dropped: the remote put something inside, so the folder is
  * restored with the revision that delete was based on (as U3 restores a file).
  */
-function recordParentDir(ctx: ApplyContext, rel: string, stat: Stats): void {
+export function recordParentDir(ctx: ApplyContext, rel: string, stat: Stats): void {
   if (ctx.store.index.get(ctx.folderId, rel)?.kind === 'dir') return;
   ctx.store.transaction(() => {
     if (ctx.store.index.get(ctx.folderId, rel)?.kind === 'dir') return;

@@ -154,3 +154,35 @@ export function decide(input: DecideInput): Action {
   if (unchangedSinceSync(local, base, pending)) return { kind: 'delete-local', rule: 'D4' };
   return { kind: 'reupload-local', rule: 'D5' };
 }
+
+// ── moves (docs/conflict-rules.md, "Moves and renames") ─────────────────────
+
+/** A file upsert carrying `movedFrom`, seen together with what is at its source and its target. */
+export interface MoveInput {
+  /** The moved entry (the target's feed item). */
+  remote: RemoteState;
+  /** The source path: its index row, what is on disk, its live queue item. */
+  source: { base: BaseState | undefined; local: LocalState; pending: DecideInput['pending']; pendingInFlight: boolean };
+  /** The target path: what is on disk and whether a local change of it is queued. */
+  target: { local: LocalState; pending: DecideInput['pending'] };
+}
+
+export type MoveAction = { kind: 'move-local'; rule: 'M1' | 'M2' } | { kind: 'no-move'; rule: 'M3'; reason: string };
+
+/**
+ * M1-M3: a remote move is a local rename when the source still holds (or, edited, was last
+ * synced at) exactly the content that moved and the target is free; anything else is decided
+ * path by path by the usual rows.
+ */
+export function decideMove({ remote, source, target }: MoveInput): MoveAction {
+  const noMove = (reason: string): MoveAction => ({ kind: 'no-move', rule: 'M3', reason });
+  if (remote.deleted || remote.kind === 'dir') return noMove('not a file move');
+  const { base, local } = source;
+  if (local.type !== 'file') return noMove('the source is not a local file');
+  if (!base || base.kind !== 'file' || base.syncedRevision === null) return noMove('the source was never synced');
+  if (base.size !== remote.size || !sameBlocks(base.blocks, remote.blocks)) return noMove('the moved file holds other content than the source was synced at');
+  if (target.local.type !== 'absent' || target.pending !== null) return noMove('the target is taken locally');
+  if (unchangedSinceSync(local, base, source.pending)) return { kind: 'move-local', rule: 'M1' };
+  if (source.pendingInFlight || source.pending === 'delete') return noMove('a change of the source is being sent');
+  return { kind: 'move-local', rule: 'M2' };
+}

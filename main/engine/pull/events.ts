@@ -12,6 +12,8 @@ export interface PullSummary {
   deleted: number;
   recorded: number;
   reuploaded: number;
+  /** Remote moves applied as local renames (docs/conflict-rules.md, M1/M2). */
+  moved: number;
   conflicts: number;
   skipped: number;
   /** The run stopped before applying anything because of the mass-delete guard (or the folder is paused). */
@@ -21,7 +23,7 @@ export interface PullSummary {
 }
 
 export interface PullerEvents {
-  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded'; rule: string }];
+  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; rule: string }];
   conflict: [{ folderId: string; path: string; copyPath: string; device: string }];
   skipped: [{ folderId: string; path: string; reason: string }];
   error: [{ folderId: string; error: FerryError }];

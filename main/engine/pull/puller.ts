@@ -14,6 +14,7 @@ import { logPullActivity } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
 import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
+import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
 import type { PullRemote } from './remote-port';
 import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
 import type { PullStore } from './store-port';
@@ -98,6 +99,7 @@ const emptySummary = (folderId: string): PullSummary => ({
   deleted: 0,
   recorded: 0,
   reuploaded: 0,
+  moved: 0,
   conflicts: 0,
   skipped: 0,
   paused: false,
@@ -177,7 +179,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         continue;
       }
       const current = byPath.get(check.path);
-      if (!current || Date.parse(item.modificationDate) >= Date.parse(current.modificationDate)) byPath.set(check.path, { ...item, path: check.path });
+      if (!current || Date.parse(item.modificationDate) >= Date.parse(current.modificationDate)) byPath.set(check.path, withMovedFrom({ ...item, path: check.path }));
     }
     let entries = [...byPath.values()];
     if (caseInsensitive) {
@@ -187,6 +189,14 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       entries = entries.filter((e) => !clashes.has(e.path));
     }
     return entries;
+  }
+
+  /** `movedFrom` is a remote path like any other: one that fails the checks is dropped (the move is then a delete and an upsert). */
+  function withMovedFrom(entry: RemoteEntry): RemoteEntry {
+    if (entry.movedFrom === undefined) return entry;
+    const from = checkRemotePath(entry.movedFrom, options.platform);
+    const { movedFrom: _dropped, ...rest } = entry;
+    return from.ok && from.path !== entry.path ? { ...rest, movedFrom: from.path } : rest;
   }
 
   /** Full sync: a synced path that the full listing no longer has was deleted remotely. */
@@ -260,11 +270,28 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     let entries = validate(folderId, read.items, caseInsensitive);
     if (read.full) entries = entries.concat(reconcileDeletes(folderId, entries));
 
-    const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal: localBlocks(folderId, root), signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)) };
+    // Files deleted by this pull lend their blocks first (M3), then any indexed file.
+    const aside = new SetAside(tmpDir);
+    try {
+      return await applyRun(folderId, policy, { started, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside });
+    } finally {
+      await aside.clear();
+    }
+  }
+
+  async function applyRun(
+    folderId: string,
+    policy: DeletePolicy,
+    run0: { started: number; summary: PullSummary; flog: Logger; root: string; tmpDir: string; caseInsensitive: boolean; read: { token: string }; entries: RemoteEntry[]; aside: SetAside },
+  ): Promise<PullSummary> {
+    const { started, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside } = run0;
+    const indexed = localBlocks(folderId, root);
+    const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
+    const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
-      const e = isDiskFull(error) ? diskFullError(error, folder.localRoot) : asFerryError(error);
+      const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
       if (e.code === 'unsafe_path') {
         summary.skipped++;
         report(folderId, entry.path, e.message);
@@ -284,7 +311,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       }
     });
 
-    const fileDeletes = plans.filter((p) => p.action.kind === 'delete-local' && p.seen.local.type === 'file');
+    // Remote moves that can be local renames (M1/M2), and deletes whose bytes live on under
+    // another name: neither is a delete for the guard.
+    const pairs = pairMoves(plans);
+    const paired = new Set(pairs.flatMap((m) => [m.target, m.source]));
+    const unmarked = unmarkedMoves(plans, () => store.index.listUnder(folderId, ''));
+    const fileDeletes = plans.filter((p) => !paired.has(p) && !unmarked.has(p) && p.action.kind === 'delete-local' && p.seen.local.type === 'file');
     const localDeletes = fileDeletes.length;
     if (localDeletes > 0 && policy === 'guard') {
       const verdict = checkMassDelete(localDeletes, store.index.countFiles(folderId), options, 'pull');
@@ -298,8 +330,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       }
     }
     const keepLocal = policy === 'keep';
-    const final = plans.map((p) => (keepLocal ? { ...p, action: withPolicy(p.action, true), keepLocal } : p));
-
     const run = async (p: Plan) => {
       const k = key(folderId, p.entry.path);
       applying.add(k);
@@ -313,6 +343,31 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         applying.delete(k);
       }
     };
+    // Moves first: a moved directory is empty by the time its tombstone is looked at
+    // (docs/conflict-rules.md, "Moves and renames"). A pair that no longer holds goes to the usual rows.
+    const unpaired: Plan[] = [];
+    await forEachLimited(pairs, options.downloadConcurrency, async (m: MovePair) => {
+      const keys = [key(folderId, m.source.entry.path), key(folderId, m.target.entry.path)];
+      for (const k of keys) applying.add(k);
+      try {
+        const outcome = await applyMove(ctx, m);
+        if (outcome) countOutcome(summary, folderId, outcome);
+        else unpaired.push(m.source, m.target);
+      } catch (error) {
+        unsafe(m.target.entry, error);
+      } finally {
+        for (const k of keys) applying.delete(k);
+      }
+    });
+    const rest = plans.filter((p) => !paired.has(p)).concat(unpaired);
+    // Files this pull deletes lend their blocks to its downloads (a move the feed does not
+    // mark as one, a file moved and edited elsewhere): set aside until the downloads are done.
+    const downloads = rest.some((p) => !p.entry.deleted && p.entry.kind !== 'dir');
+    const final = rest.map((p) => {
+      const q = downloads && p.entry.deleted && p.entry.kind !== 'dir' ? { ...p, setAside: true } : p;
+      return keepLocal ? { ...q, action: withPolicy(q.action, true), keepLocal } : q;
+    });
+
     // Deletes first: a path that turns from file into directory (or back) needs the old one gone.
     // File deletes, then directory deletes deepest first (a folder is looked at once what the
     // remote deleted inside it is gone), then directories, then files (docs/conflict-rules.md).

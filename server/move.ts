@@ -1,0 +1,85 @@
+import type { MoveOperation, OperationResult, SyncKind } from '../protocol';
+import type { ApplyContext, EntryRow } from './apply';
+import type { Db } from './storage/db';
+
+interface MovedRow extends EntryRow {
+  path: string;
+  moved_from: string | null;
+}
+
+/** Writes one new revision of a path (the applier's own write, so moves and edits share one log). */
+export type WriteRevision = (
+  path: string,
+  kind: SyncKind,
+  deleted: boolean,
+  size: number,
+  mtime: number,
+  blocks: string,
+  ctx: ApplyContext,
+  movedFrom: string | null,
+) => number;
+
+/**
+ * `action: "move"` (docs/sync-api.md, "Moves"): a file, or a directory with every live entry
+ * below it, changes path in the caller's transaction. Each old path gets a tombstone and each
+ * new path a new revision with the same content that names its old path (`moved_from`), so a
+ * client that ignores it still sees a delete and an upsert. A stale base or a live target is
+ * a conflict: a move never replaces anything.
+ */
+export class MoveApplier {
+  private readonly getEntry;
+  private readonly liveBelow;
+
+  constructor(
+    db: Db,
+    private readonly write: WriteRevision,
+  ) {
+    this.getEntry = db.prepare<[string, string], MovedRow>('SELECT path, seq, kind, deleted, size, mtime, blocks, moved_from FROM entries WHERE folder_id = ? AND path = ?');
+    // Paths strictly below dir: '0' sorts right after '/'.
+    this.liveBelow = db.prepare<[string, string, string], MovedRow>(
+      'SELECT path, seq, kind, deleted, size, mtime, blocks, moved_from FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 ORDER BY path',
+    );
+  }
+
+  apply(op: MoveOperation, ctx: ApplyContext): OperationResult {
+    const source = this.live(ctx.folderId, op.from);
+    const target = this.live(ctx.folderId, op.path);
+    if (!source) {
+      // Already moved (a retry under a new tracking id): the state asked for holds.
+      if (target && target.moved_from === op.from) return { ok: true, revision: String(target.seq) };
+      return conflict(`Cannot move ${op.from}: it does not exist on the server`, null);
+    }
+    if (String(source.seq) !== op.baseRevision) {
+      return conflict(`Path was changed on the server: base revision ${op.baseRevision}, current ${source.seq}`, String(source.seq));
+    }
+    if (target) return conflict(`Cannot move onto ${op.path}: it exists on the server`, String(target.seq));
+    const children = source.kind === 'dir' ? this.liveBelow.all(ctx.folderId, `${op.from}/`, `${op.from}0`) : [];
+    const renamed = (p: string): string => op.path + p.slice(op.from.length);
+    for (const child of children) {
+      const taken = this.live(ctx.folderId, renamed(child.path));
+      if (taken) return conflict(`Cannot move onto ${renamed(child.path)}: it exists on the server`, String(taken.seq));
+    }
+    // New entries parents first, then tombstones children first: no live entry is ever left
+    // below a deleted directory, even between two statements.
+    const revision = this.copy(source, op.path, ctx);
+    for (const child of children) this.copy(child, renamed(child.path), ctx);
+    for (const old of [...children].reverse()) this.tombstone(old, ctx);
+    this.tombstone(source, ctx);
+    return { ok: true, revision: String(revision) };
+  }
+
+  private live(folderId: string, path: string): MovedRow | undefined {
+    const row = this.getEntry.get(folderId, path);
+    return row && !row.deleted ? row : undefined;
+  }
+
+  private copy(row: MovedRow, to: string, ctx: ApplyContext): number {
+    return this.write(to, row.kind, false, row.size, row.mtime, row.blocks, ctx, row.path);
+  }
+
+  private tombstone(row: MovedRow, ctx: ApplyContext): void {
+    this.write(row.path, row.kind, true, 0, row.mtime, '[]', ctx, null);
+  }
+}
+
+const conflict = (message: string, currentRevision: string | null): OperationResult => ({ ok: false, code: 'conflict', message, currentRevision });

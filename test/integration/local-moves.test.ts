@@ -1,0 +1,59 @@
+import { cpSync, renameSync, rmSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalDeleteGuard } from '../../main/engine/folder/local-guard';
+import { DEFAULT_MASS_DELETE } from '../../main/engine/folder/mass-delete';
+import { folderStates } from '../../main/engine/folder/state';
+import { writeMarker } from '../../main/engine/folder-marker';
+import { createIgnoreMatcher } from '../../main/engine/ignore';
+import { Scanner } from '../../main/engine/scanner';
+import { makeTestFolder, type TestFolder } from '../helpers/local-folder';
+
+// The scan side of "a move is never a mass delete" (docs/conflict-rules.md, "Moves and
+// renames"): real folder, real SQLite, the real guard with a threshold of 10 deletes.
+describe('local moves and the mass-delete guard', () => {
+  const folders: TestFolder[] = [];
+  afterEach(() => {
+    for (const f of folders.splice(0)) f.cleanup();
+  });
+
+  /** A folder of 20 files under `docs/`, scanned and marked synced as if pushed. */
+  async function synced(): Promise<{ f: TestFolder; scanner: Scanner }> {
+    const f = makeTestFolder('fm');
+    folders.push(f);
+    f.store.folders.setMarkerId('fm', writeMarker(f.root));
+    for (let i = 0; i < 20; i++) f.write(`docs/file-${i}.txt`, `bytes of file ${i}`);
+    const guard = new LocalDeleteGuard({ store: f.store, folderId: 'fm', states: folderStates(f.store), options: () => ({ ...DEFAULT_MASS_DELETE, massDeleteCount: 10 }) });
+    const scanner = new Scanner({ store: f.store, folderId: 'fm', root: f.root, ignore: () => createIgnoreMatcher(), guard });
+    await scanner.reconcile();
+    let revision = 1;
+    for (const row of f.store.index.listUnder('fm', '')) f.store.index.setSyncedRevision('fm', row.path, String(revision++));
+    const page = f.store.queue.list({ folderId: 'fm', limit: 1000 });
+    for (const item of page.items) f.store.queue.enqueue({ folderId: 'fm', path: item.path, kind: item.kind, op: 'delete', baseRevision: null });
+    return { f, scanner };
+  }
+
+  it('a folder renamed while Ferry was stopped: the reconcile sends the new names and the deletes, and does not pause', async () => {
+    const { f, scanner } = await synced();
+    renameSync(f.abs('docs'), f.abs('Documents'));
+    await scanner.reconcile();
+    expect(f.store.folders.require('fm').state).toBe('ok');
+    const pending = f.pendingOps();
+    expect(pending['Documents/file-3.txt']).toBe('file:upsert');
+    expect(pending['docs/file-3.txt']).toBe('file:delete');
+  });
+
+  it('copied elsewhere then deleted (new inodes): the same bytes under new names are a move too', async () => {
+    const { f, scanner } = await synced();
+    cpSync(f.abs('docs'), f.abs('copy'), { recursive: true });
+    rmSync(f.abs('docs'), { recursive: true });
+    await scanner.reconcile();
+    expect(f.store.folders.require('fm').state).toBe('ok');
+  });
+
+  it('refused: a real bulk delete still pauses the folder', async () => {
+    const { f, scanner } = await synced();
+    rmSync(f.abs('docs'), { recursive: true });
+    await scanner.reconcile();
+    expect(f.store.folders.require('fm').state).toBe('paused_mass_delete');
+  });
+});

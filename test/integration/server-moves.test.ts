@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchCompletedReply, BatchRequest, ChangesPage, syncTokenFromHref, type ChangeItem, type OperationResult } from '../../protocol';
+import { startTestServer, testFile, upsert, type TestServer } from '../helpers/server-harness';
+
+// The move operation (docs/sync-api.md, "Moves"): real server over loopback, real SQLite.
+let t: TestServer;
+const hello = testFile('hello');
+const world = testFile('world!');
+
+beforeAll(async () => {
+  t = await startTestServer();
+  for (const f of [hello, world]) await t.request('PUT', `/v1/blocks/${f.hash}`, { raw: f.data });
+});
+afterAll(async () => {
+  await t.close();
+});
+
+async function folder(): Promise<string> {
+  const id = `m-${randomUUID().slice(0, 8)}`;
+  expect((await t.request('PUT', `/v1/folders/${id}`)).status).toBe(201);
+  return id;
+}
+
+const move = (key: string, from: string, to: string, baseRevision: string) => ({ key, action: 'move' as const, from, path: to, baseRevision });
+const mkdir = (key: string, p: string) => ({ key, action: 'upsert' as const, kind: 'dir' as const, path: p, mtime: 1_700_000_000_000, baseRevision: null });
+
+async function batch(folderId: string, operations: unknown[], trackingId?: string): Promise<Record<string, OperationResult>> {
+  const res = await t.request('POST', `/v1/folders/${folderId}/sync?mode=sync`, { body: { operations }, ...(trackingId ? { trackingId } : {}) });
+  expect(res.status).toBe(200);
+  return BatchCompletedReply.parse(res.body).results;
+}
+
+function revisionOf(r: OperationResult | undefined): string {
+  if (!r?.ok) throw new Error(`expected success, got ${JSON.stringify(r)}`);
+  return r.revision;
+}
+
+async function feed(folderId: string, syncToken?: string): Promise<{ items: ChangeItem[]; token: string }> {
+  const q = syncToken ? `&syncToken=${encodeURIComponent(syncToken)}` : '';
+  const res = await t.request('GET', `/v1/folders/${folderId}/changes?syncModifications=true${q}`);
+  expect(res.status).toBe(200);
+  const page = ChangesPage.parse(res.body);
+  const href = page._links['upcoming-modifications']?.href;
+  if (!href) throw new Error('expected one page');
+  return { items: page.items, token: syncTokenFromHref(href) ?? '' };
+}
+
+const live = (items: ChangeItem[]) => items.filter((i) => !i.deleted).map((i) => i.path).sort();
+
+describe('move of a file', () => {
+  it('moves the content in one revision, marks the new entry movedFrom and leaves a tombstone an old client reads as a delete', async () => {
+    const id = await folder();
+    const r1 = revisionOf((await batch(id, [upsert('a', 'a.txt', hello, null)])).a);
+    const { token } = await feed(id);
+    const moved = revisionOf((await batch(id, [move('m', 'a.txt', 'docs/b.txt', r1)])).m);
+    const { items } = await feed(id, token);
+    const target = items.find((i) => i.path === 'docs/b.txt');
+    expect(target).toMatchObject({ deleted: false, revision: moved, movedFrom: 'a.txt', size: hello.data.length, blocks: [hello.hash] });
+    expect(items.find((i) => i.path === 'a.txt')).toMatchObject({ deleted: true });
+    expect(live((await feed(id)).items)).toEqual(['docs/b.txt']);
+  });
+
+  it('refuses a stale baseRevision with a conflict naming the current revision; nothing moves', async () => {
+    const id = await folder();
+    const r1 = revisionOf((await batch(id, [upsert('a', 'a.txt', hello, null)])).a);
+    const r2 = revisionOf((await batch(id, [upsert('a', 'a.txt', world, r1)])).a);
+    const res = await batch(id, [move('m', 'a.txt', 'b.txt', r1)]);
+    expect(res.m).toMatchObject({ ok: false, code: 'conflict', currentRevision: r2 });
+    expect(live((await feed(id)).items)).toEqual(['a.txt']);
+  });
+
+  it('refuses a move onto a live path (never replaces it) and a move of a path that does not exist', async () => {
+    const id = await folder();
+    const results = await batch(id, [upsert('a', 'a.txt', hello, null), upsert('b', 'b.txt', world, null)]);
+    const ra = revisionOf(results.a);
+    const rb = revisionOf(results.b);
+    expect((await batch(id, [move('m', 'a.txt', 'b.txt', ra)])).m).toMatchObject({ ok: false, code: 'conflict', currentRevision: rb });
+    expect((await batch(id, [move('m', 'ghost.txt', 'c.txt', ra)])).m).toMatchObject({ ok: false, code: 'conflict', currentRevision: null });
+    const { items } = await feed(id);
+    expect(items.find((i) => i.path === 'b.txt')).toMatchObject({ blocks: [world.hash] });
+    expect(live(items)).toEqual(['a.txt', 'b.txt']);
+  });
+
+  it('answers a retried move once: the same tracking id reaches the same result, a new one finds the move done', async () => {
+    const id = await folder();
+    const r1 = revisionOf((await batch(id, [upsert('a', 'a.txt', hello, null)])).a);
+    const trackingId = randomUUID();
+    const first = revisionOf((await batch(id, [move('m', 'a.txt', 'b.txt', r1)], trackingId)).m);
+    const again = revisionOf((await batch(id, [move('m', 'a.txt', 'b.txt', r1)], trackingId)).m);
+    const fresh = revisionOf((await batch(id, [move('m', 'a.txt', 'b.txt', r1)])).m);
+    expect(again).toBe(first);
+    expect(fresh).toBe(first);
+    const { items } = await feed(id);
+    expect(items.filter((i) => i.path === 'b.txt')).toHaveLength(1);
+    expect(items.find((i) => i.path === 'b.txt')?.revision).toBe(first);
+  });
+
+  it('clears movedFrom once the moved path is written again', async () => {
+    const id = await folder();
+    const r1 = revisionOf((await batch(id, [upsert('a', 'a.txt', hello, null)])).a);
+    const r2 = revisionOf((await batch(id, [move('m', 'a.txt', 'b.txt', r1)])).m);
+    await batch(id, [upsert('b', 'b.txt', world, r2)]);
+    const { items } = await feed(id);
+    expect(items.find((i) => i.path === 'b.txt')).not.toHaveProperty('movedFrom');
+  });
+});
+
+describe('move of a directory', () => {
+  it('moves the whole subtree in one operation, each new entry naming its old path', async () => {
+    const id = await folder();
+    const made = await batch(id, [mkdir('d', 'photos'), mkdir('e', 'photos/2024'), upsert('a', 'photos/a.txt', hello, null), upsert('b', 'photos/2024/b.txt', world, null)]);
+    const rd = revisionOf(made.d);
+    await batch(id, [upsert('x', 'photosx.txt', hello, null)]); // a sibling whose name starts alike stays
+    const { token } = await feed(id);
+    const moved = revisionOf((await batch(id, [move('m', 'photos', 'archive/photos', rd)])).m);
+    const { items } = await feed(id, token);
+    const byPath = new Map(items.map((i) => [i.path, i]));
+    expect(byPath.get('archive/photos')).toMatchObject({ kind: 'dir', deleted: false, revision: moved, movedFrom: 'photos' });
+    expect(byPath.get('archive/photos/2024')).toMatchObject({ kind: 'dir', movedFrom: 'photos/2024' });
+    expect(byPath.get('archive/photos/a.txt')).toMatchObject({ blocks: [hello.hash], movedFrom: 'photos/a.txt' });
+    expect(byPath.get('archive/photos/2024/b.txt')).toMatchObject({ blocks: [world.hash], movedFrom: 'photos/2024/b.txt' });
+    for (const old of ['photos', 'photos/2024', 'photos/a.txt', 'photos/2024/b.txt']) expect(byPath.get(old)).toMatchObject({ deleted: true });
+    expect(live((await feed(id)).items)).toEqual(['archive/photos', 'archive/photos/2024', 'archive/photos/2024/b.txt', 'archive/photos/a.txt', 'photosx.txt']);
+  });
+
+  it('refuses the whole move when any path of the subtree is taken at the target: nothing moves', async () => {
+    const id = await folder();
+    const made = await batch(id, [mkdir('d', 'src'), upsert('a', 'src/a.txt', hello, null), upsert('t', 'dst/a.txt', world, null)]);
+    const res = await batch(id, [move('m', 'src', 'dst', revisionOf(made.d))]);
+    expect(res.m).toMatchObject({ ok: false, code: 'conflict', currentRevision: revisionOf(made.t) });
+    expect(live((await feed(id)).items)).toEqual(['dst/a.txt', 'src', 'src/a.txt']);
+  });
+});
+
+describe('move operation schema', () => {
+  it('refuses a move without a new path, into itself, or claiming a path another operation of the batch names', () => {
+    expect(BatchRequest.safeParse({ operations: [move('m', 'a', 'a', '1')] }).success).toBe(false);
+    expect(BatchRequest.safeParse({ operations: [move('m', 'a', 'a/b', '1')] }).success).toBe(false);
+    expect(BatchRequest.safeParse({ operations: [move('m', 'a', 'b', '1'), { key: 'd', action: 'delete', path: 'a', baseRevision: '1' }] }).success).toBe(false);
+    expect(BatchRequest.safeParse({ operations: [{ ...move('m', 'a', 'b', '1'), baseRevision: null }] }).success).toBe(false);
+    expect(BatchRequest.safeParse({ operations: [move('m', 'a', 'ab', '1')] }).success).toBe(true);
+  });
+});
