@@ -112,7 +112,11 @@ describe('server disk full', () => {
     // Retried well past the retry limit (3), one Retry-After apart: still waiting, none failed.
     await waitFor(async () => (await waiting()).some((i) => i.attempts > 5), { timeoutMs: 30_000, message: 'more than 5 attempts' });
     expect(sender.status().counts.failed).toBe(0);
-    expect(filesUnder(path.join(mount.dir, 'server', 'blocks', 'tmp'))).toEqual([]);
+    // No temp file outlives its write: one seen now belongs to an upload in flight (the agent
+    // retries every second) and is gone once that attempt fails. A leaked one would stay.
+    const tmpDir = path.join(mount.dir, 'server', 'blocks', 'tmp');
+    const seen = filesUnder(tmpDir);
+    await waitFor(() => seen.every((name) => !existsSync(path.join(tmpDir, name))), { timeoutMs: 10_000, message: `temp files removed: ${seen.join(', ')}` });
 
     rmSync(filler);
     filler = null;
