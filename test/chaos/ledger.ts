@@ -36,7 +36,10 @@ export class Ledger {
   readonly concurrent = new Set<string>();
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
   readonly movedCopies = new Set<string>();
-  private readonly lastOp = new Map<string, { device: string; hash: string | null }>();
+  /** The last user op per path: the bytes it left (null: none) and, for a delete, the bytes it removed. */
+  private readonly lastOp = new Map<string, { device: string; hash: string | null; removed?: string | null }>();
+  /** device\0path\0hash: bytes a device had on disk at a path (written there, or found there by a user op). */
+  private readonly had = new Set<string>();
   /** device\0path → what its disk held there before its last two writes (the earlier first). */
   private readonly befores = new Map<string, Array<string | null>>();
   /** path\0hash: bytes at a path that another device had on disk (so they went through the server). */
@@ -66,8 +69,14 @@ export class Ledger {
       this.seenElsewhere.add(`${key}\u0000${before}`);
       this.lastFromElsewhere.set(mine, before);
     }
+    if (before !== null) this.had.add(`${mine}\u0000${before}`);
     const last = this.lastOp.get(key);
     if (last && last.device !== device && last.hash !== before) this.concurrent.add(key);
+    // Nothing here, the last op another device's delete of bytes this device never had: its
+    // version went to the server before that delete did, and this new file meets it there
+    // first (docs/conflict-rules.md, after U8: a copy, not spurious; chaos seed 1016). The
+    // ledger cannot tell whether this device's pull saw the delete already, so it allows it.
+    else if (last && last.device !== device && before === null && last.removed && !this.had.has(`${mine}\u0000${last.removed}`)) this.concurrent.add(key);
     if (before === null) return;
     for (let i = this.live.length - 1; i >= 0; i--) {
       const v = this.live[i]!;
@@ -87,6 +96,7 @@ export class Ledger {
     // Also H → X → Y → … → H: back to the last bytes that came from elsewhere, after edits of
     // its own only (chaos seed 1038: an empty file, edited twice, emptied again).
     const mine = `${device}\u0000${key}`;
+    this.had.add(`${mine}\u0000${hash}`);
     const [earlier, last] = this.befores.get(mine) ?? [];
     const backTo = earlier === hash || this.lastFromElsewhere.get(mine) === hash;
     if (backTo && last !== hash && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
@@ -100,7 +110,9 @@ export class Ledger {
     if (isConflictName(key)) this.movedCopies.add(key);
   }
 
+  /** The user of `device` removed `p` (after replace() recorded what was there). */
   deleted(device: string, p: string): void {
-    this.lastOp.set(nfc(p), { device, hash: null });
+    const key = nfc(p);
+    this.lastOp.set(key, { device, hash: null, removed: this.befores.get(`${device}\u0000${key}`)?.at(-1) ?? null });
   }
 }

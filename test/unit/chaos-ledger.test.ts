@@ -92,4 +92,45 @@ describe('chaos ledger', () => {
     expect(l.reverts).toBe(0);
     expect(l.live.map((v) => v.step)).toEqual([3]);
   });
+
+  // Chaos seed 1016 (npm run chaos -- --seed 1016 --ops 60 --devices 3): c wrote Ärger/x (step
+  // 26), it reached the server; c deleted the whole folder (step 41), a delete the bulk-delete
+  // hold and a kill kept on c for ten seconds; b, restarted after a kill, had never had c's x
+  // and wrote its own (step 43) while its pull was placing c's. The new file met c's version: a
+  // conflict copy of b's bytes, then c's delete removed c's version (docs/conflict-rules.md,
+  // after U8). The ledger took b's write for one made after c's delete and the copy for spurious.
+  it('counts a new file at a path another device deleted bytes of, bytes this device never had, as concurrent (chaos seed 1016)', () => {
+    const l = new Ledger();
+    l.replace('c', 'f', null);
+    l.write('c', 'f', X, 26);
+    l.replace('c', 'f', X);
+    l.deleted('c', 'f');
+    l.replace('b', 'f', null);
+    l.write('b', 'f', Y, 43);
+    expect(l.concurrent.has('f')).toBe(true);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['b:43']);
+  });
+
+  it('does not count a new file after a delete of bytes the device had as concurrent', () => {
+    const l = new Ledger();
+    l.replace('c', 'f', null);
+    l.write('c', 'f', X, 1);
+    l.replace('b', 'f', X); // b had c's version: it edited it
+    l.write('b', 'f', Y, 2);
+    l.replace('c', 'f', Y); // c had b's edit when it deleted it
+    l.deleted('c', 'f');
+    l.replace('b', 'f', null); // b saw the delete, then wrote a new file
+    l.write('b', 'f', X, 3);
+    expect(l.concurrent.has('f')).toBe(false);
+
+    // Nor a delete of the device's own bytes.
+    const m = new Ledger();
+    m.replace('b', 'g', null);
+    m.write('b', 'g', X, 1);
+    m.replace('c', 'g', X);
+    m.deleted('c', 'g');
+    m.replace('b', 'g', null);
+    m.write('b', 'g', Y, 2);
+    expect(m.concurrent.has('g')).toBe(false);
+  });
 });
