@@ -99,38 +99,35 @@ describe('chaos ledger', () => {
   // and wrote its own (step 43) while its pull was placing c's. The new file met c's version: a
   // conflict copy of b's bytes, then c's delete removed c's version (docs/conflict-rules.md,
   // after U8). The ledger took b's write for one made after c's delete and the copy for spurious.
-  it('counts a new file at a path another device deleted bytes of, bytes this device never had, as concurrent (chaos seed 1016)', () => {
+  /** `writer` writes f, `deleter` (having those bytes) deletes it, `creator` writes a new f. */
+  const writeDeleteCreate = (writer: string, deleter: string, creator: string): Ledger => {
     const l = new Ledger();
-    l.replace('c', 'f', null);
-    l.write('c', 'f', X, 26);
-    l.replace('c', 'f', X);
-    l.deleted('c', 'f');
-    l.replace('b', 'f', null);
-    l.write('b', 'f', Y, 43);
+    l.replace(writer, 'f', null);
+    l.write(writer, 'f', X, 26);
+    l.replace(deleter, 'f', X);
+    l.deleted(deleter, 'f');
+    l.replace(creator, 'f', null);
+    l.write(creator, 'f', Y, 43);
+    return l;
+  };
+
+  it('counts a new file at a path another device deleted bytes of, bytes this device never had, as concurrent (chaos seed 1016)', () => {
+    const l = writeDeleteCreate('c', 'c', 'b');
     expect(l.concurrent.has('f')).toBe(true);
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['b:43']);
   });
 
   it('does not count a new file after a delete of bytes the device had as concurrent', () => {
+    // Its own bytes, deleted by another device.
+    expect(writeDeleteCreate('b', 'c', 'b').concurrent.has('f')).toBe(false);
+    // Bytes it had on disk: it edited another device's version, which that device then deleted.
     const l = new Ledger();
-    l.replace('c', 'f', null);
-    l.write('c', 'f', X, 1);
-    l.replace('b', 'f', X); // b had c's version: it edited it
-    l.write('b', 'f', Y, 2);
-    l.replace('c', 'f', Y); // c had b's edit when it deleted it
+    const edit = (device: string, before: string | null, after: string) => (l.replace(device, 'f', before), l.write(device, 'f', after, 1));
+    edit('c', null, X);
+    edit('b', X, Y);
+    l.replace('c', 'f', Y);
     l.deleted('c', 'f');
-    l.replace('b', 'f', null); // b saw the delete, then wrote a new file
-    l.write('b', 'f', X, 3);
+    edit('b', null, X); // b saw the delete, then wrote a new file
     expect(l.concurrent.has('f')).toBe(false);
-
-    // Nor a delete of the device's own bytes.
-    const m = new Ledger();
-    m.replace('b', 'g', null);
-    m.write('b', 'g', X, 1);
-    m.replace('c', 'g', X);
-    m.deleted('c', 'g');
-    m.replace('b', 'g', null);
-    m.write('b', 'g', Y, 2);
-    expect(m.concurrent.has('g')).toBe(false);
   });
 });
