@@ -48,8 +48,12 @@ export class Ledger {
   private readonly writers = new Map<string, Set<string>>();
   /** device\0path → the last bytes there that came to the device from another one (its synced bytes, as far as the ledger can tell). */
   private readonly lastFromElsewhere = new Map<string, string>();
+  /** path\0hash → the devices that wrote a new version over those bytes there (built on them). */
+  private readonly builtOn = new Map<string, Set<string>>();
   /** Writes that put back the device's synced bytes (see write()): not versions of their own. */
   reverts = 0;
+  /** Writes of bytes another device already had at the path and built on (see write()). */
+  sameAsBuiltOn = 0;
   /** Total user writes recorded. */
   writes = 0;
 
@@ -101,6 +105,18 @@ export class Ledger {
     const backTo = earlier === hash || this.lastFromElsewhere.get(mine) === hash;
     if (backTo && last !== hash && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
       this.reverts++;
+      this.lastOp.set(key, { device, hash });
+      return;
+    }
+    if (last !== undefined && last !== null) this.builtOn.set(`${key}\u0000${last}`, new Set([...(this.builtOn.get(`${key}\u0000${last}`) ?? []), device]));
+    // A new file here (this device never had bytes from elsewhere at the path, so its upload
+    // names no base) with bytes another device had here and wrote a new version over: on the
+    // server they are one revision (same content), and that device's version may be built on
+    // it whichever came first (docs/conflict-rules.md, "same content"; chaos seed 3018: two
+    // empty files). An edit of a synced version is a version of its own, checked as ever.
+    const isNew = !this.lastFromElsewhere.has(mine);
+    if (isNew && [...(this.builtOn.get(`${key}\u0000${hash}`) ?? [])].some((d) => d !== device)) {
+      this.sameAsBuiltOn++;
       this.lastOp.set(key, { device, hash });
       return;
     }

@@ -130,4 +130,36 @@ describe('chaos ledger', () => {
     edit('b', null, X); // b saw the delete, then wrote a new file
     expect(l.concurrent.has('f')).toBe(false);
   });
+
+  // Chaos seed 3018 (npm run chaos -- --seed 3018 --ops 60 --devices 3): a wrote an empty
+  // Ärger/Ärger/Notes.txt (step 2) and, while its upload waited out faults, wrote over it twice
+  // (steps 3 and 6). b, with a file of its own there, wrote it empty at step 6, and b's empty
+  // file reached the server first. a's upload of its empty file was answered with b's revision
+  // (the same bytes) and a's next version was built on it, replacing it: three-way, b's bytes
+  // were the base (docs/conflict-rules.md, "same content"). The ledger reported b's empty lost.
+  it('does not count a new file with bytes another device had at the path and built on (chaos seed 3018)', () => {
+    const l = new Ledger();
+    l.replace('a', 'f', null);
+    l.write('a', 'f', EMPTY_HASH, 2);
+    l.replace('a', 'f', EMPTY_HASH);
+    l.write('a', 'f', X, 3);
+    l.replace('b', 'f', null);
+    l.write('b', 'f', Y, 3);
+    l.replace('b', 'f', Y); // b's own bytes: its file is still new here
+    l.write('b', 'f', EMPTY_HASH, 6);
+    expect(l.sameAsBuiltOn).toBe(1);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:3']);
+  });
+
+  it('still counts an edit of a synced version to bytes another device built on before', () => {
+    const l = new Ledger();
+    l.replace('a', 'f', null);
+    l.write('a', 'f', EMPTY_HASH, 1);
+    l.replace('b', 'f', EMPTY_HASH); // b had a's empty file and edited it
+    l.write('b', 'f', X, 2);
+    l.replace('a', 'f', X); // a had b's edit and emptied it: a version of its own
+    l.write('a', 'f', EMPTY_HASH, 3);
+    expect(l.sameAsBuiltOn).toBe(0);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:3']);
+  });
 });
