@@ -108,7 +108,8 @@ export class Ledger {
       this.lastOp.set(key, { device, hash });
       return;
     }
-    if (last !== undefined && last !== null) this.builtOn.set(`${key}\u0000${last}`, new Set([...(this.builtOn.get(`${key}\u0000${last}`) ?? []), device]));
+    const over = this.befores.get(mine)?.at(-1); // what this write replaced
+    if (over) this.builtOn.set(`${key}\u0000${over}`, new Set([...(this.builtOn.get(`${key}\u0000${over}`) ?? []), device]));
     // A new file here (this device never had bytes from elsewhere at the path, so its upload
     // names no base) with bytes another device had here and wrote a new version over: on the
     // server they are one revision (same content), and that device's version may be built on
