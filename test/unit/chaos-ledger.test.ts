@@ -137,29 +137,24 @@ describe('chaos ledger', () => {
   // file reached the server first. a's upload of its empty file was answered with b's revision
   // (the same bytes) and a's next version was built on it, replacing it: three-way, b's bytes
   // were the base (docs/conflict-rules.md, "same content"). The ledger reported b's empty lost.
-  it('does not count a new file with bytes another device had at the path and built on (chaos seed 3018)', () => {
+  /** Plays edits of 'f' (device, the bytes it replaced, the bytes it wrote) in order. */
+  const play = (edits: Array<[string, string | null, string]>): Ledger => {
     const l = new Ledger();
-    l.replace('a', 'f', null);
-    l.write('a', 'f', EMPTY_HASH, 2);
-    l.replace('a', 'f', EMPTY_HASH);
-    l.write('a', 'f', X, 3);
-    l.replace('b', 'f', null);
-    l.write('b', 'f', Y, 3);
-    l.replace('b', 'f', Y); // b's own bytes: its file is still new here
-    l.write('b', 'f', EMPTY_HASH, 6);
+    edits.forEach(([device, before, after], step) => (l.replace(device, 'f', before), l.write(device, 'f', after, step)));
+    return l;
+  };
+
+  it('does not count a new file with bytes another device had at the path and built on (chaos seed 3018)', () => {
+    // a: empty, then its own edit; b: a new file of its own, then written empty.
+    const l = play([['a', null, EMPTY_HASH], ['a', EMPTY_HASH, X], ['b', null, Y], ['b', Y, EMPTY_HASH]]);
     expect(l.sameAsBuiltOn).toBe(1);
-    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:3']);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:1']);
   });
 
   it('still counts an edit of a synced version to bytes another device built on before', () => {
-    const l = new Ledger();
-    l.replace('a', 'f', null);
-    l.write('a', 'f', EMPTY_HASH, 1);
-    l.replace('b', 'f', EMPTY_HASH); // b had a's empty file and edited it
-    l.write('b', 'f', X, 2);
-    l.replace('a', 'f', X); // a had b's edit and emptied it: a version of its own
-    l.write('a', 'f', EMPTY_HASH, 3);
+    // b had a's empty file and edited it; a had b's edit and emptied it: a version of its own.
+    const l = play([['a', null, EMPTY_HASH], ['b', EMPTY_HASH, X], ['a', X, EMPTY_HASH]]);
     expect(l.sameAsBuiltOn).toBe(0);
-    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:3']);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:2']);
   });
 });
