@@ -3,7 +3,8 @@ import { conflictOrigin, isConflictCopyOf, isConflictName, type Ledger } from '.
 import { diffTrees, type Tree } from './snapshot';
 
 /**
- * The four invariants of a settled run (a fifth, no requeue loop, is checkRequeueLoops). Each failure is one line saying which invariant,
+ * The four invariants of a settled run (a fifth, no requeue loop, is checkRequeueLoops; a sixth,
+ * no conflict left to its minute, is checkConflictWaits). Each failure is one line saying which invariant,
  * which device and which path, so a failing seed reads as a diff.
  */
 export interface CheckInput {
@@ -78,4 +79,26 @@ export function checkRequeueLoops(settleLogs: Array<{ name: string; log: string 
     }
   }
   return failures;
+}
+
+/** An item the settle found still waiting out its retry 20 s in, and retried at once. */
+export interface RecheckNote {
+  device: string;
+  path: string;
+  code: string | null;
+  message: string | null;
+}
+
+export const describeRecheck = (n: RecheckNote): string => `${n.device} ${n.path} (${n.code}: ${n.message})`;
+
+/**
+ * 6. No conflict waits for its minute once the faults stop: a push the server answered with
+ * `conflict` is due again right after the next pull of its folder that applied changes
+ * (docs/conflict-rules.md, "Conflicts that wait"), so 20 s into the settle none is still waiting
+ * with its minute ahead. Other waits (a network backoff the faults grew) are not this invariant's.
+ */
+export function checkConflictWaits(notes: readonly RecheckNote[]): string[] {
+  return notes
+    .filter((n) => n.code === 'conflict')
+    .map((n) => `[6] ${n.device}: ${JSON.stringify(n.path)} still waited for the minute-long conflict recheck 20 s after the faults stopped (${n.message})`);
 }

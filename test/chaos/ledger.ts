@@ -36,7 +36,10 @@ export class Ledger {
   readonly concurrent = new Set<string>();
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
   readonly movedCopies = new Set<string>();
-  private readonly lastOp = new Map<string, { device: string; hash: string | null }>();
+  /** The last user op per path: the bytes it left (null: none) and, for a delete, the bytes it removed. */
+  private readonly lastOp = new Map<string, { device: string; hash: string | null; removed?: string | null }>();
+  /** device\0path\0hash: bytes a device had on disk at a path (written there, or found there by a user op). */
+  private readonly had = new Set<string>();
   /** device\0path → what its disk held there before its last two writes (the earlier first). */
   private readonly befores = new Map<string, Array<string | null>>();
   /** path\0hash: bytes at a path that another device had on disk (so they went through the server). */
@@ -45,8 +48,12 @@ export class Ledger {
   private readonly writers = new Map<string, Set<string>>();
   /** device\0path → the last bytes there that came to the device from another one (its synced bytes, as far as the ledger can tell). */
   private readonly lastFromElsewhere = new Map<string, string>();
+  /** path\0hash → the devices that wrote a new version over those bytes there (built on them). */
+  private readonly builtOn = new Map<string, Set<string>>();
   /** Writes that put back the device's synced bytes (see write()): not versions of their own. */
   reverts = 0;
+  /** Writes of bytes another device already had at the path and built on (see write()). */
+  sameAsBuiltOn = 0;
   /** Total user writes recorded. */
   writes = 0;
 
@@ -66,8 +73,14 @@ export class Ledger {
       this.seenElsewhere.add(`${key}\u0000${before}`);
       this.lastFromElsewhere.set(mine, before);
     }
+    if (before !== null) this.had.add(`${mine}\u0000${before}`);
     const last = this.lastOp.get(key);
     if (last && last.device !== device && last.hash !== before) this.concurrent.add(key);
+    // Nothing here, the last op another device's delete of bytes this device never had: its
+    // version went to the server before that delete did, and this new file meets it there
+    // first (docs/conflict-rules.md, after U8: a copy, not spurious; chaos seed 1016). The
+    // ledger cannot tell whether this device's pull saw the delete already, so it allows it.
+    else if (last && last.device !== device && before === null && last.removed && !this.had.has(`${mine}\u0000${last.removed}`)) this.concurrent.add(key);
     if (before === null) return;
     for (let i = this.live.length - 1; i >= 0; i--) {
       const v = this.live[i]!;
@@ -87,10 +100,24 @@ export class Ledger {
     // Also H → X → Y → … → H: back to the last bytes that came from elsewhere, after edits of
     // its own only (chaos seed 1038: an empty file, edited twice, emptied again).
     const mine = `${device}\u0000${key}`;
+    this.had.add(`${mine}\u0000${hash}`);
     const [earlier, last] = this.befores.get(mine) ?? [];
     const backTo = earlier === hash || this.lastFromElsewhere.get(mine) === hash;
     if (backTo && last !== hash && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
       this.reverts++;
+      this.lastOp.set(key, { device, hash });
+      return;
+    }
+    const over = this.befores.get(mine)?.at(-1); // what this write replaced
+    if (over) this.builtOn.set(`${key}\u0000${over}`, new Set([...(this.builtOn.get(`${key}\u0000${over}`) ?? []), device]));
+    // A new file here (this device never had bytes from elsewhere at the path, so its upload
+    // names no base) with bytes another device had here and wrote a new version over: on the
+    // server they are one revision (same content), and that device's version may be built on
+    // it whichever came first (docs/conflict-rules.md, "same content"; chaos seed 3018: two
+    // empty files). An edit of a synced version is a version of its own, checked as ever.
+    const isNew = !this.lastFromElsewhere.has(mine);
+    if (isNew && [...(this.builtOn.get(`${key}\u0000${hash}`) ?? [])].some((d) => d !== device)) {
+      this.sameAsBuiltOn++;
       this.lastOp.set(key, { device, hash });
       return;
     }
@@ -100,7 +127,9 @@ export class Ledger {
     if (isConflictName(key)) this.movedCopies.add(key);
   }
 
+  /** The user of `device` removed `p` (after replace() recorded what was there). */
   deleted(device: string, p: string): void {
-    this.lastOp.set(nfc(p), { device, hash: null });
+    const key = nfc(p);
+    this.lastOp.set(key, { device, hash: null, removed: this.befores.get(`${device}\u0000${key}`)?.at(-1) ?? null });
   }
 }

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Status } from '../../shared/ui-contract';
 import { Cluster, FOLDER_ID } from './cluster';
 import { describeEvent, makeFaultPlan, type FaultEvent } from './faults';
-import { BUSY_STATES, checkInvariants, checkRequeueLoops, conflictCopies } from './invariants';
+import { BUSY_STATES, checkConflictWaits, checkInvariants, checkRequeueLoops, conflictCopies, describeRecheck, type RecheckNote } from './invariants';
 import { Ledger } from './ledger';
 import { renameProbe } from './rename-probe';
 import { createRng, deriveSeed } from './rng';
@@ -128,7 +128,8 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.settleMs = Date.now() - settleStart;
     result.retriedAfterFaults = settled.retried;
     result.forcedRechecks = settled.rechecks;
-    result.recheckNotes = settled.notes;
+    result.recheckNotes = settled.notes.map(describeRecheck);
+    result.failures.push(...checkConflictWaits(settled.notes));
     if (!settled.ok) {
       result.failures.push(`[1] did not converge within ${Math.round((options.settleTimeoutMs ?? 180_000) / 1000)} s after the faults stopped:`, ...settled.last.map((l) => `    ${l}`));
     } else {
@@ -207,12 +208,12 @@ const busy = (s: Status) => BUSY_STATES.reduce((n, k) => n + (s.counts[k] ?? 0),
  * failed during the faults are retried, as a user would; folders paused by the mass-delete
  * guard are confirmed.
  */
-async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) => void): Promise<{ ok: boolean; retried: number; rechecks: number; notes: string[]; last: string[] }> {
+async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) => void): Promise<{ ok: boolean; retried: number; rechecks: number; notes: RecheckNote[]; last: string[] }> {
   const start = Date.now();
   const deadline = start + timeoutMs;
   let retried = 0;
   let rechecks = 0;
-  const notes: string[] = [];
+  const notes: RecheckNote[] = [];
   const recheckedAt = new Map<string, number>();
   let lastKick = 0;
   let equalRounds = 0;
@@ -239,9 +240,9 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
           q.nextAttemptAt !== null && Date.parse(q.nextAttemptAt) - Date.now() > 5_000 && Date.now() - (recheckedAt.get(`${i}:${q.id}`) ?? 0) > 15_000;
         for (const q of page.items.filter(due)) {
           recheckedAt.set(`${i}:${q.id}`, Date.now());
-          const note = `${cluster.devices[i]!.name} ${q.path} (${q.error?.code}: ${q.error?.message})`;
+          const note: RecheckNote = { device: cluster.devices[i]!.name, path: q.path, code: q.error?.code ?? null, message: q.error?.message ?? null };
           notes.push(note);
-          vlog(`  settle: recheck now: ${note}`);
+          vlog(`  settle: recheck now: ${describeRecheck(note)}`);
           rechecks += (await client.call('retry', { id: q.id })).retried;
         }
       }

@@ -347,8 +347,13 @@ export class Executor {
         const hash = sha256(moved);
         this.ledger.replace(device, op.from, hash);
         this.ledger.deleted(device, op.from);
-        this.ledger.replace(device, op.to, toBefore ? sha256(toBefore) : null);
-        this.ledger.write(device, op.to, hash, step);
+        const replaced = toBefore ? sha256(toBefore) : null;
+        this.ledger.replace(device, op.to, replaced);
+        // Moved over the same bytes: the new name's content did not change (as an edit to the
+        // same bytes is none), and a synced file there stays unchanged (docs/conflict-rules.md,
+        // "unchanged"; chaos seed 3022: an empty file moved over the synced empty one, which
+        // another device's delete then rightly removed).
+        if (replaced !== hash) this.ledger.write(device, op.to, hash, step);
         return true;
       }
       case 'mkdir':

@@ -1,10 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { conflictPath } from '../../main/engine/pull';
+import { conflictPath, type PullRemote } from '../../main/engine/pull';
 import { moveNoClobber } from '../../main/engine/pull/no-clobber';
-import { usePullRig, type Agent, type Writer } from './pull-harness';
+import type { SyncApiClient } from '../../main/remote';
+import type { TestFolder } from '../helpers/local-folder';
+import { makeAgent, startPullServer, usePullRig, type Agent, type Writer } from './pull-harness';
 
 // Chaos seed 3 (npm run chaos -- --seed 3 --ops 60 --devices 3) failed to converge about one
 // run in four: devices B and C both kept their own edit of a path that A had changed, and both
@@ -61,6 +63,59 @@ describe('conflict copies (chaos seed 3)', () => {
     // The blocks are not uploaded in this pull-only rig: the server names them missing, which
     // is how a commit that passed the revision check looks (a conflict would come first).
     expect('results' in reply && reply.results.k).toMatchObject({ ok: false, code: 'missing_blocks' });
+  });
+});
+
+// Chaos seed 1016 (npm run chaos -- --seed 1016 --ops 60 --devices 3): c wrote Ärger/x and it
+// reached the server; c then deleted the folder, a delete held back on c for seconds (the
+// bulk-delete hold, then a kill). b, just restarted, never had c's x: while its pull was
+// downloading it, b's user wrote an x of its own. The pull decided again (U2 → U6): b's file
+// became a conflict copy, c's version took the path, and c's delete removed it later (D4).
+// That is the rule (docs/conflict-rules.md, after U8); the harness had taken the copy for a
+// spurious one. What is refused: a download that replaces the file the user just wrote.
+describe("a new file written while the pull brings another device's version (chaos seed 1016)", () => {
+  let running: Awaited<ReturnType<typeof startPullServer>> | undefined;
+  let b: Agent | undefined;
+  afterEach(async () => {
+    await b?.close();
+    running?.writer.client.close();
+    await running?.server.close();
+    running = b = undefined;
+  });
+
+  it('is kept as a conflict copy, and stays when that version is deleted after', async () => {
+    running = await startPullServer();
+    const { server, writer } = running;
+    await writer.commit({ 'Ärger/x': "c's version" });
+    let written = false;
+    // b's user writes Ärger/x while the pull fetches the blocks of c's version.
+    const userWritesDuringDownload = (client: SyncApiClient, folder: TestFolder): PullRemote => {
+      const write = () => {
+        if (written) return;
+        written = true;
+        mkdirSync(folder.abs('Ärger'), { recursive: true });
+        writeFileSync(folder.abs('Ärger/x'), "b's own x");
+      };
+      return {
+        changesPage: (...args) => client.changesPage(...args),
+        waitForChanges: (...args) => client.waitForChanges(...args),
+        getBlock: (...args) => (write(), client.getBlock(...args)),
+        fetchBlocks: (...args) => (write(), client.fetchBlocks(...args)),
+      };
+    };
+    b = makeAgent(server, 'b', {}, 'fb', userWritesDuringDownload);
+    await b.puller.pullNow('fb');
+    expect(written).toBe(true);
+
+    const copy = Object.keys(b.tree()).find((p) => p !== 'Ärger/x')!;
+    expect(copy).toMatch(/^Ärger\/x \(conflict from b \d{4}-\d{2}-\d{2} \d{6}\)$/);
+    expect(b.tree()).toEqual({ 'Ärger/x': "c's version", [copy]: "b's own x" });
+    expect(b.folder.store.queue.getByPath('fb', copy)).toMatchObject({ op: 'upsert', baseRevision: null });
+
+    // c's delete arrives: it removes c's version only; b's bytes stay in the copy.
+    await writer.commit({ 'Ärger/x': null });
+    await b.puller.pullNow('fb');
+    expect(b.tree()).toEqual({ [copy]: "b's own x" });
   });
 });
 

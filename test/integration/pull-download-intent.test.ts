@@ -13,13 +13,12 @@ import { usePullRig } from './pull-harness';
 describe('a download interrupted between its rename and its index commit (chaos seed 86)', () => {
   const rig = usePullRig();
 
-  it('chaos seed 86: is recorded as that download at the next start, not uploaded as new or made a conflict copy', async () => {
+  /** b pulls version 1 of report.md and dies at the index commit: renamed, never committed. */
+  async function killedPlacingVersion1() {
     const writer = await rig.start();
     const b = rig.device('b');
     await b.puller.pullNow('fb');
     await writer.commit({ 'report.md': 'version 1 from a' });
-
-    // The process dies at the index commit: the rename is done, the commit never happens.
     const dying: Store = { ...b.folder.store, transaction: () => { throw new Error('killed before the index commit'); } } as Store;
     const doomed = createPuller({ store: dying, remote: b.client, device: { id: 'device-b', name: 'b' } });
     await expect(doomed.pullNow('fb')).rejects.toThrow();
@@ -27,10 +26,15 @@ describe('a download interrupted between its rename and its index commit (chaos 
     expect(b.read('report.md')).toBe('version 1 from a');
     expect(b.folder.store.index.get('fb', 'report.md')).toBeUndefined();
     expect(b.folder.store.index.getIntent('fb', 'report.md')?.revision).toBe(writer.revisions.get('report.md'));
-
-    // Meanwhile the server moves on; at the restart the scanner looks first.
+    // Meanwhile the server moves on.
     const v1 = writer.revisions.get('report.md')!;
     await writer.commit({ 'report.md': 'version 2 from a' });
+    return { writer, b, v1 };
+  }
+
+  it('chaos seed 86: is recorded as that download at the next start, not uploaded as new or made a conflict copy', async () => {
+    const { b, v1 } = await killedPlacingVersion1();
+    // At the restart the scanner looks first.
     expect((await b.scanner.reconcile()).ok).toBe(true);
     expect(b.folder.pendingOps()).toEqual({});
     expect(b.folder.store.index.get('fb', 'report.md')?.syncedRevision).toBe(v1);
@@ -40,6 +44,28 @@ describe('a download interrupted between its rename and its index commit (chaos 
     expect(summary).toMatchObject({ downloaded: 1, conflicts: 0 });
     expect(b.tree()).toEqual({ 'report.md': 'version 2 from a' });
     expect(b.folder.pendingOps()).toEqual({});
+  });
+
+  // Chaos seed 3043 (npm run chaos -- --seed 3043 --ops 60 --devices 3): dev-c was killed while
+  // placing .HIDDEN; at the restart its pull ran before any scan of the path and met the next
+  // revision of it (another device's append): it took the placed file for a new one of the
+  // user's (U6), a needless conflict copy. The pull now records it as the download first.
+  it('chaos seed 3043: met first by the pull with the next revision, is that download: the next revision replaces it, no copy', async () => {
+    const { b } = await killedPlacingVersion1();
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ downloaded: 1, conflicts: 0 });
+    expect(b.tree()).toEqual({ 'report.md': 'version 2 from a' });
+    expect(b.folder.pendingOps()).toEqual({});
+    expect(b.folder.store.index.getIntent('fb', 'report.md')).toBeUndefined();
+  });
+
+  it('a left-over intent the pull meets over the user\'s own bytes changes nothing: both versions are kept', async () => {
+    const { b } = await killedPlacingVersion1();
+    b.folder.write('report.md', 'the user wrote this since');
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ conflicts: 1 });
+    expect(Object.values(b.tree()).sort()).toEqual(['the user wrote this since', 'version 2 from a']);
+    expect(b.folder.store.index.getIntent('fb', 'report.md')).toBeUndefined();
   });
 
   it('a left-over intent whose bytes are not on disk changes nothing: the user\'s file there is uploaded as usual', async () => {

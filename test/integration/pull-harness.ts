@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { createPuller, type Puller, type PullerOptions } from '../../main/engine/pull';
+import { createPuller, type Puller, type PullerOptions, type PullRemote } from '../../main/engine/pull';
 import { Scanner } from '../../main/engine/scanner';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { createIgnoreMatcher } from '../../main/engine/ignore';
@@ -67,14 +67,15 @@ export function makeClient(server: TestServer, deviceId: string): SyncApiClient 
   return new SyncApiClient({ baseUrl: server.server.url, token: server.server.token, deviceId });
 }
 
-export function makeAgent(server: TestServer, name: string, options: Partial<PullerOptions> = {}, folderId = 'fb'): Agent {
+/** `remote` lets a test stand between the puller and the real client (to act while a block downloads). */
+export function makeAgent(server: TestServer, name: string, options: Partial<PullerOptions> = {}, folderId = 'fb', remote?: (client: SyncApiClient, folder: TestFolder) => PullRemote): Agent {
   const folder = makeTestFolder(folderId);
   // The local side marks a folder when it is added; the scanner and the puller check it.
   folder.store.folders.setMarkerId(folderId, writeMarker(folder.root));
   const client = makeClient(server, `device-${name}`);
   const puller = createPuller({
     store: folder.store,
-    remote: client,
+    remote: remote ? remote(client, folder) : client,
     device: { id: `device-${name}`, name },
     options: { retryBaseMs: 20, retryMaxMs: 200, ...options },
   });

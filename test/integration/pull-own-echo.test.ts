@@ -174,6 +174,9 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
       const it = r.store.queue.getByPath(FOLDER, 'notes.txt');
       return it && (it.state === 'failed' || it.state === 'retry_wait') && it.inFlightGeneration === null ? it : undefined;
     }, { timeoutMs: 20_000, message: 'the pusher to give up on v2' });
+    // Held until the test lets it go: the pull must meet the landed commit first (under load
+    // the pusher's own retry of v3 on v1 reached the server before the pull, a conflict).
+    r.pusher.pause();
     expect(gaveUp.lastErrorCode).not.toBeNull();
     const landed = (await r.remote()).get('notes.txt');
     expect(landed).toMatchObject({ device: 'dev-test', size: 2 });
@@ -212,6 +215,7 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(landed);
 
     // The user's newer version goes up on the landed commit: no conflict on the server either.
+    r.pusher.resume();
     r.pusher.kick();
     const done = await r.waitState('notes.txt', 'done', 20_000);
     expect(done.lastErrorCode).toBeNull();

@@ -92,4 +92,69 @@ describe('chaos ledger', () => {
     expect(l.reverts).toBe(0);
     expect(l.live.map((v) => v.step)).toEqual([3]);
   });
+
+  // Chaos seed 1016 (npm run chaos -- --seed 1016 --ops 60 --devices 3): c wrote Ärger/x (step
+  // 26), it reached the server; c deleted the whole folder (step 41), a delete the bulk-delete
+  // hold and a kill kept on c for ten seconds; b, restarted after a kill, had never had c's x
+  // and wrote its own (step 43) while its pull was placing c's. The new file met c's version: a
+  // conflict copy of b's bytes, then c's delete removed c's version (docs/conflict-rules.md,
+  // after U8). The ledger took b's write for one made after c's delete and the copy for spurious.
+  /** `writer` writes f, `deleter` (having those bytes) deletes it, `creator` writes a new f. */
+  const writeDeleteCreate = (writer: string, deleter: string, creator: string): Ledger => {
+    const l = new Ledger();
+    l.replace(writer, 'f', null);
+    l.write(writer, 'f', X, 26);
+    l.replace(deleter, 'f', X);
+    l.deleted(deleter, 'f');
+    l.replace(creator, 'f', null);
+    l.write(creator, 'f', Y, 43);
+    return l;
+  };
+
+  it('counts a new file at a path another device deleted bytes of, bytes this device never had, as concurrent (chaos seed 1016)', () => {
+    const l = writeDeleteCreate('c', 'c', 'b');
+    expect(l.concurrent.has('f')).toBe(true);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['b:43']);
+  });
+
+  it('does not count a new file after a delete of bytes the device had as concurrent', () => {
+    // Its own bytes, deleted by another device.
+    expect(writeDeleteCreate('b', 'c', 'b').concurrent.has('f')).toBe(false);
+    // Bytes it had on disk: it edited another device's version, which that device then deleted.
+    const l = new Ledger();
+    const edit = (device: string, before: string | null, after: string) => (l.replace(device, 'f', before), l.write(device, 'f', after, 1));
+    edit('c', null, X);
+    edit('b', X, Y);
+    l.replace('c', 'f', Y);
+    l.deleted('c', 'f');
+    edit('b', null, X); // b saw the delete, then wrote a new file
+    expect(l.concurrent.has('f')).toBe(false);
+  });
+
+  // Chaos seed 3018 (npm run chaos -- --seed 3018 --ops 60 --devices 3): a wrote an empty
+  // Ärger/Ärger/Notes.txt (step 2) and, while its upload waited out faults, wrote over it twice
+  // (steps 3 and 6). b, with a file of its own there, wrote it empty at step 6, and b's empty
+  // file reached the server first. a's upload of its empty file was answered with b's revision
+  // (the same bytes) and a's next version was built on it, replacing it: three-way, b's bytes
+  // were the base (docs/conflict-rules.md, "same content"). The ledger reported b's empty lost.
+  /** Plays edits of 'f' (device, the bytes it replaced, the bytes it wrote) in order. */
+  const play = (edits: Array<[string, string | null, string]>): Ledger => {
+    const l = new Ledger();
+    edits.forEach(([device, before, after], step) => (l.replace(device, 'f', before), l.write(device, 'f', after, step)));
+    return l;
+  };
+
+  it('does not count a new file with bytes another device had at the path and built on (chaos seed 3018)', () => {
+    // a: empty, then its own edit; b: a new file of its own, then written empty.
+    const l = play([['a', null, EMPTY_HASH], ['a', EMPTY_HASH, X], ['b', null, Y], ['b', Y, EMPTY_HASH]]);
+    expect(l.sameAsBuiltOn).toBe(1);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:1']);
+  });
+
+  it('still counts an edit of a synced version to bytes another device built on before', () => {
+    // b had a's empty file and edited it; a had b's edit and emptied it: a version of its own.
+    const l = play([['a', null, EMPTY_HASH], ['b', EMPTY_HASH, X], ['a', X, EMPTY_HASH]]);
+    expect(l.sameAsBuiltOn).toBe(0);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:2']);
+  });
 });

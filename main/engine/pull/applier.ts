@@ -11,7 +11,7 @@ import { contentHashOf } from '../hashing';
 import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
-import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
+import { decide, needsHash, sameBlocks, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { hashLocalFile, type FileHash } from './local-file';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
@@ -115,8 +115,31 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
+  await adoptLeftOverDownload(ctx, entry.path);
   const seen = await observe(ctx, entry);
   return { entry, seen, action: decideFor(entry, seen) };
+}
+
+/**
+ * A download an earlier run renamed into place but never committed (a kill in between) is
+ * recorded as that download before the pull decides the path, as the scanner does when it
+ * looks first (docs/conflict-rules.md, "Download intents"). Taken for a new file, it met the
+ * feed's next revision of the path as a needless conflict copy (chaos seed 3043). While a run
+ * plans, every intent is an earlier run's: this run writes its own only when it applies.
+ */
+async function adoptLeftOverDownload(ctx: ApplyContext, rel: string): Promise<void> {
+  const intent = ctx.store.index.getIntent(ctx.folderId, rel);
+  if (!intent) return;
+  const { abs, stat } = await resolveInside(ctx.root, rel, { caseInsensitive: ctx.caseInsensitive });
+  const hash = stat?.isFile() ? await hashLocalFile(abs).catch(() => null) : null;
+  const adopted = ctx.store.transaction(() => {
+    ctx.store.index.removeIntent(ctx.folderId, rel);
+    // The user's own file there, or a change queued since (a delete), stands.
+    if (!hash || hash.size !== intent.size || !sameBlocks(hash.blocks, intent.blocks) || pendingOf(ctx.store, ctx.folderId, rel) !== null) return false;
+    ctx.store.index.put({ folderId: ctx.folderId, path: rel, kind: 'file', size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, contentHash: hash.contentHash, blocks: hash.blocks, syncedRevision: intent.revision });
+    return true;
+  });
+  if (adopted) ctx.log.info('a download the agent was killed placing, recorded', { path: rel, revision: intent.revision });
 }
 
 const decideFor = (entry: RemoteEntry, o: Observation): Action =>

@@ -1,0 +1,59 @@
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EMPTY_HASH, Ledger } from '../chaos/ledger';
+import { Executor, sha256 } from '../chaos/workload';
+import { makeTempDir } from '../helpers/local-temp';
+
+// What the chaos harness's user operations record in the ledger, run on real folders: the
+// ledger's view of a move must match the product's three-way view of the bytes at each name.
+describe('chaos executor', () => {
+  const temps: Array<() => void> = [];
+  afterEach(() => temps.splice(0).forEach((cleanup) => cleanup()));
+
+  function twoDevices() {
+    const { dir, cleanup } = makeTempDir('ferry-chaos-exec-');
+    temps.push(cleanup);
+    const devices = ['dev-a', 'dev-b'].map((name) => ({ name, root: path.join(dir, name) }));
+    for (const d of devices) mkdirSync(d.root);
+    const ledger = new Ledger();
+    return { devices, ledger, executor: new Executor(devices, ledger) };
+  }
+  /** What a pull does: a's file, byte for byte, at the same name on b. */
+  const sync = (devices: Array<{ root: string }>, rel: string) => {
+    mkdirSync(path.dirname(path.join(devices[1]!.root, rel)), { recursive: true });
+    copyFileSync(path.join(devices[0]!.root, rel), path.join(devices[1]!.root, rel));
+  };
+
+  // Chaos seed 3022 (npm run chaos -- --seed 3022 --ops 60 --devices 2): b moved an empty
+  // docs/naïve résumé.pdf over its synced empty naïve résumé.pdf just as a's delete of that path
+  // arrived; the pull found the bytes of the synced revision there (unchanged, D4) and removed
+  // them. The ledger had recorded the move as a new version of b's and reported it lost.
+  it('records a file moved over the same bytes as no new version at the new name (chaos seed 3022)', async () => {
+    const { devices, ledger, executor } = twoDevices();
+    const name = 'naïve résumé.pdf';
+    await executor.run({ kind: 'write', device: 0, path: name, size: 0, content: 1 }, 1);
+    sync(devices, name);
+    // b edits the synced empty file; the pull puts a's version back (b's went to a copy).
+    await executor.run({ kind: 'write', device: 1, path: name, size: 713, content: 2 }, 2);
+    sync(devices, name);
+    await executor.run({ kind: 'write', device: 0, path: `docs/${name}`, size: 0, content: 3 }, 3);
+    sync(devices, `docs/${name}`);
+
+    await executor.run({ kind: 'rename', device: 1, from: `docs/${name}`, to: name }, 4);
+    expect(executor.stats.executed).toBe(4);
+    // b knowingly replaced both empty versions, and the bytes at the new name did not change:
+    // a's delete that then removes them there (the product's D4) loses nothing.
+    expect(ledger.live.filter((v) => v.hash === EMPTY_HASH)).toEqual([]);
+    expect(ledger.live.map((v) => `${v.device}:${v.step}`)).toEqual(['dev-b:2']);
+  });
+
+  it('records a file moved over other bytes as a version at the new name', async () => {
+    const { devices, ledger, executor } = twoDevices();
+    await executor.run({ kind: 'write', device: 0, path: 'x', size: 0, content: 1 }, 1);
+    sync(devices, 'x');
+    writeFileSync(path.join(devices[1]!.root, 'y'), 'b wrote y');
+    await executor.run({ kind: 'rename', device: 1, from: 'y', to: 'x' }, 2);
+    expect(ledger.live).toEqual([{ device: 'dev-b', path: 'x', hash: sha256(Buffer.from('b wrote y')), step: 2 }]);
+  });
+});
