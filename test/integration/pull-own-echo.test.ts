@@ -225,6 +225,46 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(now!.revision);
   });
 
+  // Chaos seed 4035 (npm run chaos -- --seed 4035 --ops 60 --devices 3): the same for a new
+  // file. Its upload (no base) landed as the server was killed, the user wrote the file again,
+  // the retry on no base met the landed commit as a conflict, and the pull moved the user's
+  // newer version to a conflict copy of its own. Refused: any conflict copy, the older version
+  // at the path, and an upload that meets a conflict on the server.
+  it('is not taken for another device\'s edit when the file was new (no base on either side: chaos seed 4035)', async () => {
+    rig = await pushRig();
+    const r = rig;
+    r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
+    const cut = r.proxy.add({ name: 'answer lost', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'drop-response', afterBytes: 5 } });
+    await r.write('notes.txt', 'v1, new');
+    await r.enqueue('notes.txt');
+    r.pusher.kick();
+    await waitFor(() => {
+      const it = r.store.queue.getByPath(FOLDER, 'notes.txt');
+      return it && (it.state === 'failed' || it.state === 'retry_wait') && it.inFlightGeneration === null ? it : undefined;
+    }, { timeoutMs: 20_000, message: 'the pusher to give up on the new file' });
+    r.pusher.pause();
+    const landed = (await r.remote()).get('notes.txt');
+    expect(landed).toMatchObject({ device: 'dev-test', size: Buffer.byteLength('v1, new') });
+    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision ?? null).toBeNull(); // the answer never came
+    cut();
+    await r.write('notes.txt', NEWER);
+    await r.enqueue('notes.txt', null);
+
+    expect(await pull(r)).toBe(0);
+    expect(readdirSync(r.root).filter((n) => n !== '.ferry')).toEqual(['notes.txt']);
+    expect(readFileSync(path.join(r.root, 'notes.txt'), 'utf8')).toBe(NEWER);
+    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(landed!.revision);
+
+    r.pusher.resume();
+    r.pusher.kick();
+    const done = await r.waitState('notes.txt', 'done', 20_000);
+    expect(done.lastErrorCode).toBeNull();
+    expect(r.conflicts).toEqual([]);
+    const now = (await r.remote()).get('notes.txt');
+    expect(now).toMatchObject({ device: 'dev-test', size: Buffer.byteLength(NEWER) });
+    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(now!.revision);
+  });
+
   it('still keeps both when another device changed the file after our commit (no overwrite without a copy)', async () => {
     rig = await pushRig();
     const r = rig;

@@ -53,6 +53,14 @@ describe('decide: our own commit landed, its answer lost, the file changed again
     // A queued delete is not rebased by O2 (the local file is there again: the scanner decides).
     expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'delete', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
   });
+  // Chaos seed 4035: a new file's upload (no base) landed, its answer lost; the user wrote it again.
+  it('O2 also skips it for a new file: no synced revision and a queued upload on no base (chaos seed 4035)', () => {
+    expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
+    expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
+    // Refused: another device's commit at the path, or a queued upload on a base the index never synced.
+    expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: null })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
+  });
   it('leaves the rows before it first: same content is recorded (U4), already synced is skipped (U1)', () => {
     expect(rule({ remote: remoteUp(R2, C), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('record-only/U4');
     expect(rule({ remote: remoteUp(R1), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/U1');

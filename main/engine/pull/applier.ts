@@ -442,7 +442,8 @@ function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: Pending
  * O2: this device's own commit landed though its answer was lost, and the user changed the
  * file since. Its revision becomes the synced one and the queued upload is queued again on it
  * (a fresh generation, due now: a push of it on the old base met a conflict, or will): the
- * user's next version goes up on their last one, no conflict copy (chaos seed 1029).
+ * user's next version goes up on their last one, no conflict copy (chaos seed 1029; a new file,
+ * no base on either side: chaos seed 4035).
  */
 function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
   const revision = entry.revision;
@@ -450,7 +451,7 @@ function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
   ctx.store.transaction(() => {
     const item = ctx.store.queue.getByPath(ctx.folderId, entry.path);
     const synced = ctx.store.index.get(ctx.folderId, entry.path)?.syncedRevision ?? null;
-    if (!item || item.state === 'done' || item.op !== 'upsert' || item.baseRevision === null || item.baseRevision !== synced) return;
+    if (!item || item.state === 'done' || item.op !== 'upsert' || item.baseRevision !== synced) return;
     settled(ctx, entry.path);
     ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, revision);
     const { folderId, path, kind, op, size, mtimeMs, contentHash, blocks } = item;

@@ -117,10 +117,12 @@ function decideDir({ remote, base, local, pending, pendingBase }: DecideInput): 
  * O2: our own commit landed but its answer was lost, and the user changed the file again. The
  * server took it only on the base this device named, which the queued upload still builds on
  * (the synced revision): no other device's change came between, so the upload is the user's
- * next version of it, not a conflict (chaos seed 1029).
+ * next version of it, not a conflict (chaos seed 1029). A new file's upload names no base, which
+ * the server takes only where nothing is live at the path: none on either side matches too
+ * (chaos seed 4035).
  */
 const ownLanded = ({ own, pending, pendingBase }: DecideInput, synced: string | null): boolean =>
-  own === true && pending === 'upsert' && pendingBase != null && pendingBase === synced;
+  own === true && pending === 'upsert' && pendingBase !== undefined && pendingBase === synced;
 
 export function decide(input: DecideInput): Action {
   // O1: our own commit, still in flight. The pusher records its revision and rebases what the
