@@ -156,6 +156,25 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
 
   const NEWER = "v3, the user's newer version";
 
+  /** The pusher's push of notes.txt ended without an answer (the commit may have landed). */
+  const pusherGivesUp = (r: PushRig, what: string) =>
+    waitFor(() => {
+      const it = r.store.queue.getByPath(FOLDER, 'notes.txt');
+      return it && (it.state === 'failed' || it.state === 'retry_wait') && it.inFlightGeneration === null ? it : undefined;
+    }, { timeoutMs: 20_000, message: `the pusher to give up on ${what}` });
+
+  /** The held pusher, let go, uploads the user's newer version without a conflict on the server. */
+  async function expectNewerUploaded(r: PushRig): Promise<void> {
+    r.pusher.resume();
+    r.pusher.kick();
+    const done = await r.waitState('notes.txt', 'done', 20_000);
+    expect(done.lastErrorCode).toBeNull();
+    expect(r.conflicts).toEqual([]);
+    const now = (await r.remote()).get('notes.txt');
+    expect(now).toMatchObject({ device: 'dev-test', size: Buffer.byteLength(NEWER) });
+    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(now!.revision);
+  }
+
   /** notes.txt synced at v1; v2 lands on the server but no answer to it ever comes back; the user writes v3. */
   async function landWithAnswerLost(r: PushRig): Promise<{ v1: string; landed: string }> {
     r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
@@ -170,10 +189,7 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     await r.write('notes.txt', 'v2');
     await r.enqueue('notes.txt', v1);
     r.pusher.kick();
-    const gaveUp = await waitFor(() => {
-      const it = r.store.queue.getByPath(FOLDER, 'notes.txt');
-      return it && (it.state === 'failed' || it.state === 'retry_wait') && it.inFlightGeneration === null ? it : undefined;
-    }, { timeoutMs: 20_000, message: 'the pusher to give up on v2' });
+    const gaveUp = await pusherGivesUp(r, 'v2');
     // Held until the test lets it go: the pull must meet the landed commit first (under load
     // the pusher's own retry of v3 on v1 reached the server before the pull, a conflict).
     r.pusher.pause();
@@ -215,14 +231,7 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(landed);
 
     // The user's newer version goes up on the landed commit: no conflict on the server either.
-    r.pusher.resume();
-    r.pusher.kick();
-    const done = await r.waitState('notes.txt', 'done', 20_000);
-    expect(done.lastErrorCode).toBeNull();
-    expect(r.conflicts).toEqual([]);
-    const now = (await r.remote()).get('notes.txt');
-    expect(now).toMatchObject({ device: 'dev-test', size: Buffer.byteLength(NEWER) });
-    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(now!.revision);
+    await expectNewerUploaded(r);
   });
 
   // Chaos seed 4035 (npm run chaos -- --seed 4035 --ops 60 --devices 3): the same for a new
@@ -238,10 +247,7 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     await r.write('notes.txt', 'v1, new');
     await r.enqueue('notes.txt');
     r.pusher.kick();
-    await waitFor(() => {
-      const it = r.store.queue.getByPath(FOLDER, 'notes.txt');
-      return it && (it.state === 'failed' || it.state === 'retry_wait') && it.inFlightGeneration === null ? it : undefined;
-    }, { timeoutMs: 20_000, message: 'the pusher to give up on the new file' });
+    await pusherGivesUp(r, 'the new file');
     r.pusher.pause();
     const landed = (await r.remote()).get('notes.txt');
     expect(landed).toMatchObject({ device: 'dev-test', size: Buffer.byteLength('v1, new') });
@@ -255,14 +261,7 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     expect(readFileSync(path.join(r.root, 'notes.txt'), 'utf8')).toBe(NEWER);
     expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(landed!.revision);
 
-    r.pusher.resume();
-    r.pusher.kick();
-    const done = await r.waitState('notes.txt', 'done', 20_000);
-    expect(done.lastErrorCode).toBeNull();
-    expect(r.conflicts).toEqual([]);
-    const now = (await r.remote()).get('notes.txt');
-    expect(now).toMatchObject({ device: 'dev-test', size: Buffer.byteLength(NEWER) });
-    expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(now!.revision);
+    await expectNewerUploaded(r);
   });
 
   it('still keeps both when another device changed the file after our commit (no overwrite without a copy)', async () => {
