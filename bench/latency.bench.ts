@@ -15,7 +15,8 @@ import { formatResult, type BenchResult } from './types';
 const SAMPLES = Number(process.env.FERRY_BENCH_LATENCY_SAMPLES ?? 30);
 const bin = path.resolve(import.meta.dirname, '../bin/ferry.mjs');
 
-async function startServer(dir: string): Promise<{ url: string; token: string; stop: () => Promise<void> }> {
+/** The reference server in a child process (`ferry server`), as a user runs it; other benches use it too. */
+export async function startServer(dir: string): Promise<{ url: string; token: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [bin, 'server', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (c: Buffer) => void (out += c.toString()));

@@ -6,39 +6,18 @@
 // 3. A folder of 10,000 small files renamed.
 // Each: the time from the rename on A to B having every file under the new name, and the
 // block requests B made meanwhile (single GETs and batch fetches).
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Settings } from '../shared/ui-contract';
 import { createAgent, type Agent } from '../main/engine/agent';
 import { FaultProxy } from '../test/fakes/fault-proxy';
+import { startServer } from './latency.bench';
 import { formatResult, type BenchResult } from './types';
 
-const bin = path.resolve(import.meta.dirname, '../bin/ferry.mjs');
 const MiB = 1024 * 1024;
-
-async function startServer(dir: string): Promise<{ url: string; token: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [bin, 'server', '--data', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => void (out += c.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!/listening on (\S+)/.test(out) || !/token/.test(out)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`server did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return {
-    url: out.match(/listening on (\S+)/)![1]!,
-    token: readFileSync(path.join(dir, 'token'), 'utf8').trim(),
-    stop: async () => {
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-    },
-  };
-}
 
 /** Files under root (relative, '/'-separated), .ferry left out. */
 function listFiles(root: string, rel = ''): string[] {
