@@ -14,6 +14,9 @@ export type FolderView =
   | { state: 'error'; code: string; message: string }
   | { state: 'disk_full'; message: string };
 
+/** The work that met a full disk: a scan or pull (this device's disk) or a push (the server's). */
+export type DiskSide = 'scan' | 'pull' | 'push';
+
 /** A held bulk delete, as the user is asked about it. */
 export interface PendingDelete {
   count: number;
@@ -65,8 +68,11 @@ export class FolderCoordinator {
   private readonly log;
   private tail: Promise<unknown> = Promise.resolve();
   private active: 'scan' | 'pull' | null = null;
-  /** Why the disk is full, per side that met it (in memory: the state database may be on that disk). */
-  private readonly full = new Map<'scan' | 'pull', string>();
+  /**
+   * Why a disk is full, per side that met it (in memory: the state database may be on that
+   * disk): this device's for a scan or pull, the server's (507) for a push.
+   */
+  private readonly full = new Map<DiskSide, string>();
   private readonly onChange: (folderId: string) => void;
 
   constructor(options: FolderCoordinatorOptions) {
@@ -123,10 +129,11 @@ export class FolderCoordinator {
   }
 
   /**
-   * A pull or scan could not write: the folder waits in disk_full, and the same work runs
-   * again (the puller's retry, Sync now) until one gets through (docs/conflict-rules.md, "Full disks").
+   * A pull or scan could not write, or the server refused an upload for want of space: the
+   * folder waits in disk_full, and the same work runs again (the puller's retry, the queue's
+   * Retry-After, Sync now) until one gets through (docs/conflict-rules.md, "Full disks").
    */
-  diskFull(side: 'scan' | 'pull', message: string): void {
+  diskFull(side: DiskSide, message: string): void {
     if (this.full.get(side) === message) return;
     if (this.full.size === 0) this.log.warn('disk full: the folder waits for space', { side, message });
     this.full.set(side, message);
@@ -134,7 +141,7 @@ export class FolderCoordinator {
   }
 
   /** That side's work got through again (the other may still wait for space). */
-  diskFreed(side: 'scan' | 'pull'): void {
+  diskFreed(side: DiskSide): void {
     if (!this.full.delete(side)) return;
     if (this.full.size === 0) this.log.info('disk has room again: the folder syncs');
     this.onChange(this.folderId);

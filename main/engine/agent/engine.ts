@@ -1,0 +1,311 @@
+import { FerryError, asFerryError } from '../../../protocol/errors';
+import type { Settings } from '../../../shared/settings';
+import type { Logger } from '../../logging';
+import { SyncApiClient } from '../../remote';
+import type { Store } from '../../store';
+import { DISK_FULL } from '../disk-full';
+import type { FolderSet } from '../folder/folders';
+import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
+import { createPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
+import { ConnectionWatch, observeRemote, type Link } from './connection';
+import type { DeviceReporter } from './device-report';
+import type { AgentEventBus } from './events';
+import type { EngineNow, StatusBoard } from './status';
+
+/** Pushes and pulls bound to one server and token; rebuilt when those change. */
+export interface EngineParts {
+  remote: SyncApiClient;
+  pusher: Pusher;
+  puller: Puller;
+  /** Online, offline or refused token, from every request the engine makes. */
+  watch: ConnectionWatch;
+}
+
+export interface EngineHostOptions {
+  store: Store;
+  deviceId: string;
+  deviceName: string;
+  log: Logger;
+  settings: () => Settings;
+  folders: FolderSet;
+  status: StatusBoard;
+  reporter: DeviceReporter;
+  bus: AgentEventBus;
+  tuning?: { push?: Partial<PusherOptions>; pull?: Partial<PullerOptions> };
+}
+
+const PAUSED_KEY = 'paused';
+
+/** The pusher's share of the settings the user controls; applied in place (setOptions). */
+export function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
+  return {
+    concurrency: settings.concurrency,
+    retryLimit: settings.retryLimit,
+    bandwidthLimit: settings.bandwidthLimit,
+    asyncThreshold: settings.asyncThreshold,
+  };
+}
+
+/**
+ * The engine of the moment (pusher, puller, connection watch) and what runs it: start and
+ * stop, Pause and Resume (kept across restarts), Sync now, new options applied in place.
+ * It wires the two sides together (a conflict pulls the path, a pull wakes the pusher) and
+ * hands their events to the folders, the status, the device reporter and the UI's events.
+ */
+export class EngineHost {
+  private current: (EngineParts & { offs: Array<() => void> }) | null = null;
+  private pausedNow: boolean;
+  /** Pushes stopping or starting for Pause and Resume, one after the other. */
+  private pauseWork: Promise<void> = Promise.resolve();
+  /** Pulls the UI asked for and that have not settled yet ("Sync now" shows as syncing). */
+  private pullsRunning = 0;
+  /** Conflicted queue items (id:generation) already looked at again right after their pull. */
+  private readonly recheckedConflicts = new Set<string>();
+
+  constructor(private readonly o: EngineHostOptions) {
+    this.pausedNow = o.store.settings.get(PAUSED_KEY) === '1';
+  }
+
+  get parts(): EngineParts | null {
+    return this.current;
+  }
+
+  get paused(): boolean {
+    return this.pausedNow;
+  }
+
+  require(): EngineParts {
+    if (!this.current) throw new FerryError('not_running', 'The agent is not running', { retryable: true });
+    return this.current;
+  }
+
+  /** What the status reads of the engine. */
+  now(): EngineNow {
+    return {
+      paused: this.pausedNow,
+      link: this.link(),
+      push: this.current?.pusher.status() ?? null,
+      pullsRunning: this.pullsRunning,
+    };
+  }
+
+  link(): Link {
+    return this.current?.watch.current ?? { state: 'online' };
+  }
+
+  isApplying(folderId: string, relPath: string): boolean {
+    return this.current?.puller.isApplying(folderId, relPath) ?? false;
+  }
+
+  /** New items may be due. */
+  kick(): void {
+    this.current?.pusher.kick();
+  }
+
+  async start(): Promise<void> {
+    const engine = this.build();
+    this.current = engine;
+    await this.ensureRemoteFolders(engine.remote, this.o.settings().folders.map((f) => f.remoteId));
+    // Paused, nothing is sent: the pusher starts at Resume.
+    if (!this.pausedNow) {
+      await engine.pusher.start();
+      engine.puller.start();
+    }
+  }
+
+  async stop(): Promise<void> {
+    const engine = this.current;
+    this.current = null;
+    if (!engine) return;
+    for (const off of engine.offs) off();
+    engine.watch.stop();
+    await this.pauseWork;
+    await Promise.allSettled([engine.pusher.stop(), engine.puller.stop()]);
+    engine.remote.close();
+  }
+
+  /** Thresholds and limits apply in place: uploads in flight carry on. */
+  applyOptions(settings: Settings): void {
+    this.current?.pusher.setOptions(pushOptionsOf(settings));
+    this.current?.puller.setOptions({ massDeletePercent: settings.massDeletePercent, massDeleteCount: settings.massDeleteCount });
+  }
+
+  /** The UI's Sync now: the link checked, the folders rescanned and pulled, the queue looked at. */
+  syncNow(folderId?: string): void {
+    const engine = this.require();
+    if (folderId !== undefined) this.o.folders.require(folderId);
+    if (this.pausedNow) throw new FerryError('paused', 'Ferry is paused: resume it to sync', { status: 409 });
+    void engine.watch.checkNow();
+    for (const id of folderId ? [folderId] : this.o.folders.ids()) {
+      void this.o.folders.rescan(id)?.then(() => engine.pusher.kick());
+      this.pullsRunning++;
+      engine.puller
+        .pullNow(id)
+        .catch((error) => this.o.log.warn('pull failed', { folder: id, error: asFerryError(error).message }))
+        .finally(() => {
+          this.pullsRunning--;
+          this.o.bus.statusChanged();
+        });
+    }
+    engine.pusher.kick();
+    this.o.bus.statusChanged();
+  }
+
+  setPaused(value: boolean): void {
+    if (this.pausedNow === value) return;
+    this.pausedNow = value;
+    this.o.store.settings.set(PAUSED_KEY, value ? '1' : '0');
+    const engine = this.current;
+    if (engine) {
+      this.pauseWork = this.pauseWork
+        .then(async () => {
+          if (value) {
+            // Nothing more is sent: uploads and downloads in flight are aborted, and what
+            // they held goes back to pending. Blocks already on the server are not sent again.
+            await Promise.all([engine.pusher.stop(), engine.puller.stop()]);
+            this.o.store.queue.recoverInFlight();
+          } else if (this.current === engine) {
+            await engine.pusher.start();
+            engine.puller.start();
+            await engine.watch.checkNow();
+          }
+        })
+        .catch((error) => this.o.log.error('pause or resume failed', { error: asFerryError(error).message }))
+        .finally(() => this.o.bus.statusChanged());
+    }
+    this.o.bus.statusChanged();
+  }
+
+  private build(): EngineParts & { offs: Array<() => void> } {
+    const { store, folders, status, reporter, bus, log } = this.o;
+    const settings = this.o.settings();
+    const watch: ConnectionWatch = new ConnectionWatch({
+      probe: () => remote.probe(),
+      onChange: (link) => {
+        log.info('sync server link', { state: link.state, reason: 'reason' in link ? link.reason : undefined });
+        if (link.state === 'online') {
+          // Back: uploads waiting on the pusher's own probe and pulls in backoff go now.
+          pusher.kick();
+          if (pusher.status().connectivity === 'online' && !this.pausedNow) puller.setOnline(true);
+        }
+        bus.statusChanged();
+      },
+    });
+    const remote = observeRemote(new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId: this.o.deviceId }), watch);
+    const pusher = createPusher({
+      store,
+      remote,
+      folders: (folderId) => folders.lookup(folderId),
+      onConflict: ({ folderId, path }) => this.recheckAfterPull(puller, pusher, folderId, path),
+      options: { ...pushOptionsOf(settings), ...this.o.tuning?.push },
+    });
+    const puller = createPuller({
+      store,
+      remote,
+      device: { id: this.o.deviceId, name: this.o.deviceName },
+      options: { ...settingsMassDelete(settings), ...this.o.tuning?.pull },
+      exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
+    });
+    const offs: Array<() => void> = [
+      pusher.on('item', (event) => {
+        bus.itemChanged(event.id);
+        status.pushItem(event);
+        folders.pushOutcome(event.folderId, event.state, event.code);
+        if (event.state === 'done' || event.state === 'failed') recordPushActivity(store, event);
+        if (event.state === 'failed') reporter.schedule(event.folderId);
+        bus.statusChanged();
+      }),
+      pusher.on('itemProgress', (event) => {
+        status.pushProgress(event.id, event.bytesDone);
+        bus.itemChanged(event.id);
+      }),
+      pusher.on('run', (event) => {
+        status.pushRun(event);
+        if (!event.active) for (const id of folders.ids()) reporter.schedule(id);
+        bus.statusChanged();
+      }),
+      pusher.on('connectivity', ({ state }) => {
+        puller.setOnline(state === 'online');
+        bus.statusChanged();
+      }),
+    ];
+    const on = <K extends keyof PullerEvents>(name: K, listener: (...args: PullerEvents[K]) => void) => {
+      puller.events.on(name, listener as never);
+      offs.push(() => puller.events.off(name, listener as never));
+    };
+    on('pulled', ({ folderId, paused }) => {
+      if (!paused) {
+        status.markSynced(folderId);
+        // A full disk holds the folder in disk_full until a pull gets through again.
+        folders.pullDiskFreed(folderId);
+      }
+      reporter.schedule(folderId);
+      // Conflict copies and re-uploads the pull queued go up now.
+      pusher.kick();
+      bus.statusChanged();
+    });
+    on('paused', () => bus.statusChanged());
+    on('error', ({ folderId, error }) => {
+      if (error.code === DISK_FULL) folders.pullDiskFull(folderId, error.message);
+    });
+    on('applied', ({ folderId, path, action }) => {
+      if (action === 'downloaded') status.downloaded(folderId, path);
+    });
+    return { remote, pusher, puller, watch, offs };
+  }
+
+  /**
+   * docs/conflict-rules.md: a conflict pulls that path (keep both versions); then the parked
+   * upload is looked at again at once instead of at the next recheck: dropped, or sent on the new base.
+   */
+  private recheckAfterPull(puller: Puller, pusher: Pusher, folderId: string, relPath: string): void {
+    const store = this.o.store;
+    void puller
+      .pullNow(folderId)
+      .then(() => {
+        const item = store.queue.getByPath(folderId, relPath);
+        if (item?.state !== 'retry_wait' || item.lastErrorCode !== 'conflict') return;
+        // Once per change: a conflict the pull cannot settle (a folder that still holds
+        // files on the server) waits for the regular recheck instead of looping.
+        const key = `${item.id}:${item.generation}`;
+        if (this.recheckedConflicts.has(key)) return;
+        this.recheckedConflicts.add(key);
+        pusher.retry(item.id);
+      })
+      .catch((error) => this.o.log.warn('conflict pull failed', { folder: folderId, error: asFerryError(error).message }));
+  }
+
+  /** Creates the remote folders (idempotent); offline is fine: the pusher retries later. */
+  private async ensureRemoteFolders(remote: SyncApiClient, folderIds: string[]): Promise<void> {
+    for (const id of folderIds) {
+      try {
+        await remote.createFolder(id);
+      } catch (error) {
+        const e = asFerryError(error);
+        this.o.log.warn('could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
+      }
+    }
+  }
+}
+
+/** A tiny folder losing one or two files is not a mass delete, whatever the share. */
+const MASS_DELETE_MIN_COUNT = 3;
+
+/** The mass-delete thresholds of the settings, as the guard and the puller weigh them. */
+export function settingsMassDelete(settings: Settings) {
+  return { massDeletePercent: settings.massDeletePercent, massDeleteCount: settings.massDeleteCount, massDeleteMinCount: MASS_DELETE_MIN_COUNT };
+}
+
+/** What a push writes to Activity: uploads and deletes done, items failed for good. */
+function recordPushActivity(store: Store, event: ItemEvent): void {
+  if (event.state === 'failed') {
+    store.activity.add({ folderId: event.folderId, kind: 'failed', path: event.path, message: event.message ?? event.code ?? 'failed' });
+  } else {
+    store.activity.add({
+      folderId: event.folderId,
+      kind: event.op === 'delete' ? 'deleted_local' : 'uploaded',
+      path: event.path,
+      message: event.op === 'delete' ? 'Deleted on the server' : 'Uploaded',
+    });
+  }
+}

@@ -1,0 +1,97 @@
+import os from 'node:os';
+import path from 'node:path';
+import { FerryError } from '../../../protocol/errors';
+import { Settings, fieldErrors } from '../../../shared/settings';
+import type { Logger } from '../../logging';
+import type { FolderSet } from '../folder/folders';
+import type { SettingsUpdate, SettingsView } from './api';
+import type { EngineHost } from './engine';
+import { validateFolders } from './folder-rules';
+import { settingsWarnings } from './status-parts';
+
+export interface SettingsKeeperOptions {
+  initial: Settings;
+  /** Persists settings changed through the UI (the token included: the host decides how). */
+  save: (settings: Settings) => void | Promise<void>;
+  tokenProtection: 'os' | 'plaintext';
+  folders: FolderSet;
+  engine: EngineHost;
+  /** False until the agent starts: settings saved before apply at start. */
+  running: () => boolean;
+  log: Logger;
+}
+
+/** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
+function expandHome<F extends { localPath: string }>(folder: F): F {
+  const m = /^~(?=$|[\\/])/.exec(folder.localPath);
+  return m ? { ...folder, localPath: path.join(os.homedir(), folder.localPath.slice(1)) } : folder;
+}
+
+/**
+ * The agent's settings of the moment and how a change takes effect: validated, saved by the
+ * host, then applied in place (thresholds, concurrency, bandwidth, ignore rules, folders
+ * started or stopped). Only a new server or token builds a new engine; a folder added or
+ * removed restarts the engine without abandoning what the queue holds.
+ */
+export class SettingsKeeper {
+  private settings: Settings;
+
+  constructor(private readonly o: SettingsKeeperOptions) {
+    this.settings = o.initial;
+  }
+
+  get current(): Settings {
+    return this.settings;
+  }
+
+  /** What the UI may see: everything but the token. */
+  view(): SettingsView {
+    const { token, ...rest } = this.settings;
+    return { ...rest, hasToken: token.length > 0, tokenProtection: this.o.tokenProtection };
+  }
+
+  async update(update: SettingsUpdate): Promise<SettingsView> {
+    const next = this.parse(update);
+    const previous = this.settings;
+    await this.o.save(next);
+    this.settings = next;
+    const changed = this.o.folders.syncRows(next.folders);
+    const engineRestarted = this.o.running() ? await this.apply(previous, next, changed) : false;
+    this.o.log.info('settings changed', { folders: next.folders.length, engineRestarted });
+    const warnings = settingsWarnings(next);
+    const view = this.view();
+    return warnings.length ? { ...view, warnings } : view;
+  }
+
+  private parse(update: SettingsUpdate): Settings {
+    // The stored token belongs to the stored server: a new address gets no token but the one
+    // sent with it (none is 'enter the server token'), so it never reaches another host.
+    const keptToken = update.serverUrl === this.settings.serverUrl ? this.settings.token : '';
+    const candidate = Settings.safeParse({ ...update, folders: update.folders.map(expandHome), token: update.token ? update.token : keptToken });
+    if (!candidate.success) {
+      const fields = fieldErrors(candidate.error);
+      throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
+    }
+    validateFolders(candidate.data.folders);
+    return candidate.data;
+  }
+
+  /** Applies a saved change to the running agent; true when the engine was rebuilt. */
+  private async apply(previous: Settings, next: Settings, { added, removed }: { added: string[]; removed: string[] }): Promise<boolean> {
+    const { folders, engine } = this.o;
+    const serverChanged = previous.serverUrl !== next.serverUrl || previous.token !== next.token;
+    for (const id of removed) await folders.stop(id);
+    const restart = serverChanged || added.length > 0 || removed.length > 0;
+    if (restart) {
+      await engine.stop();
+      await engine.start();
+    } else {
+      engine.applyOptions(next);
+    }
+    for (const id of added) folders.start(id);
+    if (previous.ignoreRules.join('\n') !== next.ignoreRules.join('\n')) folders.setIgnoreRules(next.ignoreRules, added);
+    // New settings may be what a failed item needed (see SETTINGS_THAT_RETRY in push/options.ts).
+    engine.parts?.pusher.retryAll();
+    return restart;
+  }
+}

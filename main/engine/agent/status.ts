@@ -1,0 +1,173 @@
+import { asFerryError } from '../../../protocol/errors';
+import type { Logger } from '../../logging';
+import type { Store } from '../../store';
+import type { FolderSet } from '../folder/folders';
+import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
+import type { AgentStatus, FolderStatus } from './api';
+import type { Link } from './connection';
+import { RateMeter } from './rate-meter';
+import { agentStateOf, loadLastSync, saveLastSync } from './status-parts';
+
+/** How old the folders' file and byte totals may be in a status. */
+const TOTALS_MAX_AGE_MS = 2000;
+
+/** What the status reads of the engine of the moment. */
+export interface EngineNow {
+  paused: boolean;
+  link: Link;
+  push: PusherStatus | null;
+  /** Pulls the UI asked for that have not settled yet ("Sync now" shows as syncing). */
+  pullsRunning: number;
+}
+
+export interface StatusBoardOptions {
+  store: Store;
+  folders: FolderSet;
+  engine: () => EngineNow;
+  deviceId: string;
+  deviceName: string;
+  log: Logger;
+}
+
+/**
+ * The agent's status: its one-word state and reason, the folders' states, the queue counts,
+ * the last sync times (kept across restarts), the transfer rates and the run in progress.
+ * It owns the rates and last-sync times, fed by the pusher's and puller's events.
+ */
+export class StatusBoard {
+  private readonly lastSync: Map<string, number>;
+  private lastSyncAt: number | null;
+  private lastSyncSaved = 0;
+  private run: RunProgressEvent | null = null;
+  /** Bytes of each in-flight upload seen so far, so progress events add only the difference. */
+  private readonly progressSeen = new Map<number, number>();
+  private readonly rates = { upload: new RateMeter(), download: new RateMeter(), items: new RateMeter() };
+  private readonly totals = new Map<string, { at: number; files: number; bytes: number }>();
+  private ticker: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: StatusBoardOptions) {
+    this.lastSync = loadLastSync(o.store.settings);
+    this.lastSyncAt = Math.max(0, ...this.lastSync.values()) || null;
+  }
+
+  /** A push or pull of the folder completed. */
+  markSynced(folderId: string): void {
+    const now = Date.now();
+    this.lastSync.set(folderId, now);
+    this.lastSyncAt = now;
+    // Kept across restarts; written at most once a second (a run completes thousands a second).
+    if (now - this.lastSyncSaved >= 1000) {
+      this.lastSyncSaved = now;
+      this.keepLastSync();
+    }
+  }
+
+  /** A pushed item moved on: done items count in the rates. */
+  pushItem(event: ItemEvent): void {
+    if (event.state === 'done') {
+      this.markSynced(event.folderId);
+      this.rates.items.add(1);
+      // Small files may finish without a progress event: count what was not seen yet.
+      const total = event.op === 'upsert' ? (this.o.store.queue.get(event.id)?.bytesTotal ?? 0) : 0;
+      this.rates.upload.add(Math.max(0, total - (this.progressSeen.get(event.id) ?? 0)));
+    }
+    if (event.state !== 'uploading' && event.state !== 'committing') this.progressSeen.delete(event.id);
+  }
+
+  pushProgress(id: number, bytesDone: number): void {
+    const seen = this.progressSeen.get(id) ?? 0;
+    if (bytesDone > seen) this.rates.upload.add(bytesDone - seen);
+    this.progressSeen.set(id, bytesDone);
+  }
+
+  pushRun(event: RunProgressEvent): void {
+    this.run = event.active ? event : null;
+  }
+
+  /** A file the pull downloaded. */
+  downloaded(folderId: string, relPath: string): void {
+    this.rates.items.add(1);
+    this.rates.download.add(this.o.store.index.get(folderId, relPath)?.size ?? 0);
+  }
+
+  /** Rates fall to zero once nothing moves: `onMoving` is told so while they fall, not only at the next change. */
+  startTicker(onMoving: () => void): void {
+    let moving = false;
+    this.ticker = setInterval(() => {
+      const now = this.rates.upload.perSecond() + this.rates.download.perSecond() + this.rates.items.perSecond() > 0;
+      if (now || moving) onMoving();
+      moving = now;
+    }, 1000);
+    this.ticker.unref();
+  }
+
+  stop(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    this.keepLastSync();
+  }
+
+  status(): AgentStatus {
+    const store = this.o.store;
+    const engine = this.o.engine();
+    const counts = store.queue.countsByState();
+    const folders = this.folderStatuses();
+    const busy =
+      counts.pending + counts.in_flight > 0 ||
+      (engine.push?.inFlight ?? 0) > 0 ||
+      engine.pullsRunning > 0 ||
+      folders.some((f) => f.state === 'scanning');
+    const { state, reason } = agentStateOf({ paused: engine.paused, link: engine.link, folders, busy });
+    // Paused, nothing moves: the rates say so at once rather than fading over the window.
+    const rate = (meter: RateMeter) => (engine.paused ? 0 : meter.perSecond());
+    return {
+      state,
+      reason,
+      counts,
+      folders,
+      lastSyncAt: this.lastSyncAt ? new Date(this.lastSyncAt).toISOString() : null,
+      rates: {
+        uploadBytesPerSec: rate(this.rates.upload),
+        downloadBytesPerSec: rate(this.rates.download),
+        itemsPerSec: rate(this.rates.items),
+      },
+      run: this.run ? { name: this.run.run, itemsLeft: counts.pending + counts.in_flight, bytesLeft: store.queue.pendingBytes() } : null,
+      deviceId: this.o.deviceId,
+      deviceName: this.o.deviceName,
+    };
+  }
+
+  private folderStatuses(): FolderStatus[] {
+    return this.o.folders.list().map((folder) => {
+      const synced = this.lastSync.get(folder.id);
+      return {
+        id: folder.id,
+        localPath: folder.localRoot,
+        remoteId: folder.remoteId,
+        ...this.o.folders.stateOf(folder),
+        lastSyncAt: synced ? new Date(synced).toISOString() : null,
+        counts: this.o.store.queue.countsByState(folder.id),
+        ...this.folderTotals(folder.id),
+      };
+    });
+  }
+
+  /** Files and bytes per folder, counted at most every TOTALS_MAX_AGE_MS: status goes out several times a second. */
+  private folderTotals(folderId: string): { files: number; bytes: number } {
+    const cached = this.totals.get(folderId);
+    const now = Date.now();
+    if (cached && now - cached.at < TOTALS_MAX_AGE_MS) return { files: cached.files, bytes: cached.bytes };
+    const fresh = this.o.store.index.totals(folderId);
+    this.totals.set(folderId, { at: now, ...fresh });
+    return fresh;
+  }
+
+  /** A nicety only: a state database that cannot grow (a full disk) must not stop the work. */
+  private keepLastSync(): void {
+    try {
+      saveLastSync(this.o.store.settings, this.lastSync);
+    } catch (error) {
+      this.o.log.warn('could not save the last sync times', { error: asFerryError(error).message });
+    }
+  }
+}
