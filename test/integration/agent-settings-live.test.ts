@@ -60,4 +60,35 @@ describe('settings changes apply in place', () => {
     );
     expect([...runs]).toEqual([runBefore]);
   }, 60_000);
+
+  it('lifts the bandwidth limit and raises concurrency while an upload is in flight: the same upload speeds up and finishes', async () => {
+    const settingsNow = async () => {
+      const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
+      return current;
+    };
+    // 32 KiB/s: the 3 MiB file below would need over 90 seconds at this limit.
+    await agent.handlers.updateSettings({ ...(await settingsNow()), bandwidthLimit: 32 * 1024 });
+    writeFileSync(path.join(folder, 'slow.bin'), Buffer.alloc(3 * 1024 * 1024, 2));
+    const slow = async () => (await agent.handlers.listQueue({ offset: 0, limit: 10 })).items.find((i) => i.path === 'slow.bin');
+    await waitFor(async () => (await slow())?.state === 'in_flight' && agent.status().run !== null, { timeoutMs: 20_000 });
+    const runBefore = agent.status().run?.name;
+
+    const view = await agent.handlers.updateSettings({ ...(await settingsNow()), bandwidthLimit: 0, concurrency: 8 });
+    expect(view).toMatchObject({ bandwidthLimit: 0, concurrency: 8 });
+    expect((await slow())?.state).toBe('in_flight');
+
+    // Done well inside the time the old limit needed: the new limit reached the upload in
+    // flight. What is refused: the old limit still throttling it, or a new engine and run.
+    const runs = new Set<string>();
+    await waitFor(
+      async () => {
+        const name = agent.status().run?.name;
+        if (name) runs.add(name);
+        return (await slow())?.state === 'done';
+      },
+      { timeoutMs: 45_000, intervalMs: 20, message: 'slow.bin uploaded once the limit was lifted' },
+    );
+    expect([...runs]).toEqual([runBefore]);
+    expect((await slow())?.attempts).toBe(1);
+  }, 90_000);
 });

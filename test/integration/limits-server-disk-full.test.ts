@@ -112,6 +112,12 @@ describe('server disk full', () => {
     // Retried well past the retry limit (3), one Retry-After apart: still waiting, none failed.
     await waitFor(async () => (await waiting()).some((i) => i.attempts > 5), { timeoutMs: 30_000, message: 'more than 5 attempts' });
     expect(sender.status().counts.failed).toBe(0);
+    // The agent says why nothing goes up, not "syncing": its folder waits for the server's
+    // disk, and the overall state (status, tray, the UI's pill) carries that reason.
+    const said = await waitFor(() => (sender.status().folders[0]?.state === 'disk_full' ? sender.status() : undefined), { timeoutMs: 10_000, message: 'folder in disk_full' });
+    expect(said.state).toBe('error');
+    expect(said.reason).toMatch(/server's disk is full/);
+    expect(said.folders[0]!.error).toMatch(/server's disk is full/);
     // No temp file outlives its write: one seen now belongs to an upload in flight (the agent
     // retries every second) and is gone once that attempt fails. A leaked one would stay.
     const tmpDir = path.join(mount.dir, 'server', 'blocks', 'tmp');
@@ -122,6 +128,8 @@ describe('server disk full', () => {
     filler = null;
     await waitFor(() => sender.status().counts.done >= files.size + 1 && sender.status().state === 'idle', { timeoutMs: 30_000, message: 'everything uploaded once space freed' });
     expect(sender.status().counts.failed).toBe(0);
+    // Resumed by itself: the folder no longer says the server is full.
+    expect(sender.status().folders[0]).toMatchObject({ state: 'ok', error: null });
 
     // What the server holds is whole: a second device pulls every file, byte for byte.
     const { folder: receiverDir } = await agentOn('server-full');
