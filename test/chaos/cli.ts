@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { runSeed, type SeedResult } from './run-seed';
 
 /**
- * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--jobs J] [--no-faults] [--verbose] [--keep]
+ * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--jobs J] [--no-faults] [--disk-full] [--verbose] [--keep]
  *
  * Runs seeds F … F+N-1 (or only S), each with M operations, and prints one line per seed; a
  * failing seed prints its failures and the command that replays it.
@@ -18,9 +18,10 @@ const USAGE = `Usage: npm run chaos -- [options]
   --verbose      print every operation and fault event
   --keep         keep the temp folder and logs of a failing seed
   --settle-timeout S  seconds the agents get to converge once faults stop (default 180)
-  --gc           the server keeps versions 5 s and collects garbage every second, with no grace period`;
+  --gc           the server keeps versions 5 s and collects garbage every second, with no grace period
+  --disk-full    each device on a small tmpfs of its own, filled for a few steps now and then (needs root)`;
 
-function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number; faults: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number } {
+function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number; faults: boolean; diskFull: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number } {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string' },
@@ -35,6 +36,7 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
       keep: { type: 'boolean', default: false },
       'settle-timeout': { type: 'string' },
       gc: { type: 'boolean', default: false },
+      'disk-full': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -60,14 +62,14 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
   if (values.gc) process.env.FERRY_CHAOS_GC = '1';
   const first = int(values.first, 'first', 1);
   const seeds = values.seed !== undefined ? [int(values.seed, 'seed', 1)] : Array.from({ length: int(values.seeds, 'seeds', 10) }, (_, i) => first + i);
-  return { seeds, ops: int(values.ops, 'ops', 60), jobs: Math.max(1, int(values.jobs, 'jobs', 1)), ...(devices ? { devices } : {}), faults: !values['no-faults'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000 };
+  return { seeds, ops: int(values.ops, 'ops', 60), jobs: Math.max(1, int(values.jobs, 'jobs', 1)), ...(devices ? { devices } : {}), faults: !values['no-faults'], diskFull: values['disk-full'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000 };
 }
 
 function summary(r: SeedResult): string {
   const faults = Object.values(r.faultsInjected).reduce((a, b) => a + b, 0);
   return (
     `seed ${r.seed}: ${r.failures.length ? 'FAILED' : 'ok'} — ${r.devices} devices, ${r.executed}/${r.ops} ops ran (${r.skipped} skipped), ` +
-    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
+    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.diskFills} disks filled, ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
     `${r.concurrentPaths} concurrent paths, ${r.conflictCopies} conflict copies, ${r.renameBlockRequests ?? '-'} block requests for a pure rename, ` +
     `${(r.durationMs / 1000).toFixed(1)} s (settle ${(r.settleMs / 1000).toFixed(1)} s)`
   );
@@ -81,13 +83,13 @@ async function main(): Promise<number> {
   // Seeds are independent (own temp folders, ports and processes): J workers take the next one.
   const worker = async () => {
     for (let seed = pending.shift(); seed !== undefined; seed = pending.shift()) {
-      const r = await runSeed({ seed, ops: o.ops, ...(o.devices ? { devices: o.devices } : {}), faults: o.faults, nfd: o.nfd, verbose: o.verbose, keep: o.keep, settleTimeoutMs: o.settleTimeoutMs });
+      const r = await runSeed({ seed, ops: o.ops, ...(o.devices ? { devices: o.devices } : {}), faults: o.faults, diskFull: o.diskFull, nfd: o.nfd, verbose: o.verbose, keep: o.keep, settleTimeoutMs: o.settleTimeoutMs });
       results.push(r);
       // One write per seed, so lines of seeds finishing together never interleave.
       const lines = [summary(r), ...r.recheckNotes.map((n) => `    waited for a recheck: ${n}`)];
       if (r.failures.length) {
         lines.push(...r.failures.map((f) => `    ${f}`));
-        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.nfd ? '' : ' --no-nfd'} --verbose`);
+        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.diskFull ? ' --disk-full' : ''}${o.nfd ? '' : ' --no-nfd'} --verbose`);
       }
       console.log(lines.join('\n'));
     }

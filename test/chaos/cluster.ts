@@ -32,6 +32,9 @@ export interface Device {
   kills: number;
 }
 
+/** dev-a, dev-b, dev-c. */
+export const deviceName = (index: number): string => `dev-${String.fromCharCode(97 + index)}`;
+
 async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
@@ -58,12 +61,15 @@ export class Cluster {
     private readonly dir: string,
     deviceCount: number,
     private readonly proxySeed: number,
+    /** Where each device's folder and data directory go (the full-disk fault gives each its own disk). */
+    deviceHome: (index: number) => string = () => dir,
   ) {
     this.serverDir = path.join(dir, 'server');
     this.configFile = path.join(dir, 'agent-config.json');
     for (let i = 0; i < deviceCount; i++) {
-      const name = `dev-${String.fromCharCode(97 + i)}`;
-      this.devices.push({ index: i, name, dataDir: path.join(dir, `${name}-data`), root: path.join(dir, name), proc: null, client: null, kills: 0 });
+      const name = deviceName(i);
+      const home = deviceHome(i);
+      this.devices.push({ index: i, name, dataDir: path.join(home, `${name}-data`), root: path.join(home, name), proc: null, client: null, kills: 0 });
     }
   }
 

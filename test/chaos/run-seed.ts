@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Status } from '../../shared/ui-contract';
-import { Cluster, FOLDER_ID } from './cluster';
+import { Cluster, FOLDER_ID, deviceName } from './cluster';
+import { DeviceDisks, describeDiskEvent, makeDiskPlan } from './disk-fault';
 import { describeEvent, makeFaultPlan, type FaultEvent } from './faults';
 import { BUSY_STATES, checkConflictWaits, checkInvariants, checkRequeueLoops, conflictCopies, describeRecheck, type RecheckNote } from './invariants';
 import { Ledger } from './ledger';
@@ -24,6 +25,8 @@ export interface SeedOptions {
   /** 2 or 3; by default the seed picks. */
   devices?: number;
   faults?: boolean;
+  /** Each device on a small disk of its own that a fault fills for a few steps (test/chaos/disk-fault.ts). */
+  diskFull?: boolean;
   /** Names in NFD as well as NFC (default true). Off, the same plan uses NFC names only. */
   nfd?: boolean;
   verbose?: boolean;
@@ -45,6 +48,8 @@ export interface SeedResult {
   faultsInjected: Record<string, number>;
   agentKills: number;
   serverRestarts: number;
+  /** Times a device's disk was filled (the full-disk fault). */
+  diskFills: number;
   /** Failed queue items retried during settle (a fault outlasted the retry limit). */
   retriedAfterFaults: number;
   /** Items still waiting out a conflict recheck 20 s into the settle, retried at once. */
@@ -87,13 +92,15 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const devices = options.devices ?? createRng(deriveSeed(seed, 'devices')).int(2, 3);
   const plan = makePlan(deriveSeed(seed, 'workload'), devices, options.ops, { nfd: options.nfd ?? true });
   const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true);
+  const diskPlan = options.diskFull ? makeDiskPlan(seed, devices, options.ops, faults.events) : null;
   const dir = mkdtempSync(path.join(os.tmpdir(), `ferry-chaos-${seed}-`));
-  const cluster = new Cluster(dir, devices, faults.proxySeed);
+  const disks = diskPlan ? new DeviceDisks(dir, Array.from({ length: devices }, (_, i) => deviceName(i))) : null;
+  const cluster = new Cluster(dir, devices, faults.proxySeed, disks ? (i) => disks.home(i) : undefined);
   const ledger = new Ledger();
   const executor = new Executor(cluster.devices, ledger, vlog);
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, diskFills: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
 
   const applyEvent = async (e: FaultEvent): Promise<void> => {
@@ -112,14 +119,21 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
 
     for (let step = 0; step < plan.ops.length; step++) {
       for (const e of faults.events.get(step) ?? []) await applyEvent(e);
-      const op = plan.ops[step]!;
-      vlog(`${String(step).padStart(4)} ${describeOp(op)}`);
-      await executor.run(op, step);
+      for (const e of diskPlan?.events.get(step) ?? []) {
+        vlog(`  ! ${describeDiskEvent(e)}`);
+        disks!.apply(e);
+      }
+      const planned = plan.ops[step]!;
+      const op = disks ? disks.allow(planned) : planned;
+      vlog(`${String(step).padStart(4)} ${describeOp(planned)}${op === planned ? '' : op ? ' (only the devices with room)' : ' (not made: that disk is full)'}`);
+      if (op) await executor.run(op, step);
+      else executor.stats.skipped++;
       const pause = plan.pauses[step]!;
       if (pause > 0) await delay(pause);
     }
 
     const settleStart = Date.now();
+    disks?.freeAll();
     await cluster.heal();
     // Where each agent's log stands now: what it writes from here on is the settle's.
     const logStart = cluster.devices.map((d, i) => ({ name: d.name, file: cluster.logs()[i + 1]!, offset: sizeOf(cluster.logs()[i + 1]!) }));
@@ -164,8 +178,10 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.concurrentPaths = ledger.concurrent.size;
     result.agentKills = cluster.devices.reduce((n, d) => n + d.kills, 0);
     result.serverRestarts = cluster.serverRestarts;
+    result.diskFills = disks?.fills ?? 0;
     for (const entry of cluster.proxy?.log ?? []) if (entry.fault) result.faultsInjected[entry.fault] = (result.faultsInjected[entry.fault] ?? 0) + 1;
     await cluster.close().catch((error: unknown) => result.failures.push(`cleanup: ${String(error)}`));
+    if (result.failures.length === 0 || !options.keep) disks?.unmount();
     if (result.failures.length && options.keep) {
       result.keptDir = dir;
       result.failures.push(`logs: ${cluster.logs().join(' ')}`);
