@@ -1,5 +1,6 @@
 import { asFerryError, type FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
+import { DISK_FULL, isDiskFull } from '../disk-full';
 import type { QueueItem } from '../../store/queue';
 import type { PushStore } from './api';
 import { giveUpOf } from './attempt';
@@ -39,6 +40,9 @@ export function gaveUp(message: string, retries: number): string {
 export const REQUEUE_LOOP_LIMIT = 5;
 export const REQUEUE_LOOP = 'requeue_loop';
 
+/** How often an outcome a full disk refused is written again. */
+const PUT_BACK_RETRY_MS = 2000;
+
 /**
  * What becomes of an item: done, failed with its reason, back to the queue to retry when due,
  * or queued again because its file changed. Every outcome is written to the queue, emitted as
@@ -47,6 +51,7 @@ export const REQUEUE_LOOP = 'requeue_loop';
 export class ItemOutcomes {
   /** folder\0path → the last requeued snapshot (bytes and mtime) and how many requeues in a row had it. */
   private readonly requeues = new Map<string, { contentHash: string | null; size: number; mtimeMs: number; times: number }>();
+  private readonly released = new WeakSet<Held>();
 
   constructor(private readonly d: OutcomeDeps) {}
 
@@ -57,6 +62,41 @@ export class ItemOutcomes {
 
   /** What an error means for one item. */
   async handleError(w: Work, error: unknown): Promise<void> {
+    try {
+      await this.settleError(w, error);
+    } catch (writeError) {
+      // The outcome could not be written (this device's disk is full): it waits for room.
+      if (!isDiskFull(writeError) || this.isReleased(w)) throw writeError;
+      this.putBack([w], writeError);
+    }
+  }
+
+  /**
+   * Items whose outcome a full disk kept from being written: back to the queue to wait and be
+   * sent again, never failed for it (docs/conflict-rules.md, "Full disks"). Held meanwhile; the
+   * write is tried again every PUT_BACK_RETRY_MS until the store takes it. Stopped, the next
+   * start recovers whatever is still in flight.
+   */
+  putBack(works: readonly Held[], error: unknown): void {
+    const code = isDiskFull(error) ? DISK_FULL : asFerryError(error).code;
+    const message = asFerryError(error).message;
+    const attempt = () => {
+      if (this.d.signal().aborted) return;
+      try {
+        for (const w of works) {
+          if (this.isReleased(w)) continue;
+          this.retryLater(w, code, message);
+          this.release(w);
+        }
+      } catch (again) {
+        this.d.log.warn('could not put items back in the queue yet', { items: works.length, error: asFerryError(again).message });
+        this.d.timers.setTimeout(attempt, PUT_BACK_RETRY_MS);
+      }
+    };
+    attempt();
+  }
+
+  private async settleError(w: Work, error: unknown): Promise<void> {
     if (this.d.signal().aborted) return;
     const e = asFerryError(error);
     if (e.code === FILE_CHANGED) {
@@ -125,8 +165,14 @@ export class ItemOutcomes {
     };
   }
 
-  release(_w: Held): void {
+  release(w: Held): void {
+    this.released.add(w);
     this.d.loop.release();
+  }
+
+  /** Let go of already (its outcome written): a step that failed part-way settles only the rest. */
+  isReleased(w: Held): boolean {
+    return this.released.has(w);
   }
 
   private async requeue(w: Work, e: FerryError): Promise<void> {

@@ -1,5 +1,6 @@
 import { isFerryError } from '../../../protocol/errors';
 import { FULL_JITTER, backoffDelay } from '../../../shared/backoff';
+import { DISK_FULL } from '../disk-full';
 
 /**
  * What to do after a failed request: wait for the network (offline), try again after a
@@ -27,11 +28,11 @@ const NETWORK_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTE
 const LOCAL_PERMANENT = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EINVAL']);
 const RETRYABLE_CODES = new Set(['path_locked', 'rate_limited', 'unavailable', 'timeout', 'internal', 'network', 'insufficient_storage']);
 /**
- * Waits that are the server's state, not the item's: an item refused with a full server disk
+ * Waits that are a disk's state, not the item's: an item refused with a full server disk
  * (507) waits in the queue and is tried again after its Retry-After for as long as that lasts,
- * never failed for it.
+ * never failed for it; so does one whose outcome this device's full disk kept from being written.
  */
-const WAIT_CODES = new Set(['insufficient_storage']);
+const WAIT_CODES = new Set(['insufficient_storage', DISK_FULL]);
 
 /** True when an item that failed with this code waits in the queue without a retry limit. */
 export const isServerWait = (code: string): boolean => WAIT_CODES.has(code);

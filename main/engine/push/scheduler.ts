@@ -124,7 +124,7 @@ class PushScheduler implements Pusher {
       timers: this.timers,
       groupOf: (w) => w.item.folderId,
       bytesOf: (w) => w.item.size,
-      onFlush: (folderId, works) => this.track(this.commitStage.commit(folderId, works)),
+      onFlush: (folderId, works) => this.track(this.commitStage.commit(folderId, works), works),
     });
     this.uploadStage = new UploadStage({
       uploader: () => this.uploader,
@@ -319,12 +319,24 @@ class PushScheduler implements Pusher {
     });
   }
 
-  private track(p: Promise<void>): void {
+  /** `works`: the items the step holds, settled here if it fails before it settles them. */
+  private track(p: Promise<void>, works: readonly Work[] = []): void {
     const t = p.catch((error) => {
-      if (!this.abort.signal.aborted) this.log.error('push step failed unexpectedly', { error });
+      if (this.abort.signal.aborted) return;
+      this.log.error('push step failed unexpectedly', { error });
+      this.settleLater(works, error);
     });
     this.tracked.add(t);
     void t.finally(() => this.tracked.delete(t));
+  }
+
+  /**
+   * A step failed with items it never let go of (a results transaction a full disk refused):
+   * they go back to the queue to wait, never held for ever (docs/conflict-rules.md, "Full disks").
+   */
+  private settleLater(works: readonly Work[], error: unknown): void {
+    const left = works.filter((w) => !this.outcomes.isReleased(w));
+    if (left.length > 0) this.outcomes.putBack(left, error);
   }
 }
 
