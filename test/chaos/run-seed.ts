@@ -180,6 +180,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.serverRestarts = cluster.serverRestarts;
     result.diskFills = disks?.fills ?? 0;
     for (const entry of cluster.proxy?.log ?? []) if (entry.fault) result.faultsInjected[entry.fault] = (result.faultsInjected[entry.fault] ?? 0) + 1;
+    if (result.failures.length) result.failures.push(...cluster.ended.map((e) => `ended: ${e}`));
     await cluster.close().catch((error: unknown) => result.failures.push(`cleanup: ${String(error)}`));
     if (result.failures.length === 0 || !options.keep) disks?.unmount();
     if (result.failures.length && options.keep) {

@@ -5,6 +5,7 @@ import { SyncApiClient } from '../../remote';
 import type { Store } from '../../store';
 import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
+import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
 import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { ConnectionWatch, observeRemote, type Link } from './connection';
@@ -288,12 +289,12 @@ export class EngineHost {
   }
 }
 
-/** A tiny folder losing one or two files is not a mass delete, whatever the share. */
-const MASS_DELETE_MIN_COUNT = 3;
-
-/** The mass-delete thresholds of the settings, as the guard and the puller weigh them. */
-export function settingsMassDelete(settings: Settings) {
-  return { massDeletePercent: settings.massDeletePercent, massDeleteCount: settings.massDeleteCount, massDeleteMinCount: MASS_DELETE_MIN_COUNT };
+/**
+ * The mass-delete thresholds of the settings, as the guard and the puller weigh them (a tiny
+ * folder losing one or two files is not a mass delete, whatever the share: the default minimum).
+ */
+export function settingsMassDelete(settings: Settings): MassDeleteOptions {
+  return { massDeletePercent: settings.massDeletePercent, massDeleteCount: settings.massDeleteCount, massDeleteMinCount: DEFAULT_MASS_DELETE.massDeleteMinCount };
 }
 
 /** What a push writes to Activity: uploads and deletes done, items failed for good. */
