@@ -25,17 +25,20 @@ function refuse<K extends 'complete' | 'fail'>(store: Store, name: K, full: () =
   return counter;
 }
 
-// Chaos seed 1 (--disk-full): a push step whose queue write a full disk refused kept its items
-// held for ever, so the agent said "syncing" with an empty queue and never settled. What is
-// refused: an item held after its step failed, an item failed for good for a full disk.
-describe('chaos seed 1 (--disk-full): a push whose outcome the full state database refuses', () => {
+// Chaos seeds 1 and 2 with --disk-full. Seed 1: a push step whose queue write a full disk
+// refused kept its items held for ever, so the agent said "syncing" with an empty queue and
+// never settled. Seed 2: a batch the server applied whose answer the full disk kept from being
+// recorded was sent again, met its own commit (by then built on by another device) and made a
+// spurious conflict copy. What is refused: an item held for ever, an item failed for good for
+// a full disk, an applied batch sent again.
+describe('chaos seeds 1, 2 (--disk-full): a push whose outcome the full state database refuses', () => {
   let rig: PushRig | null = null;
   afterEach(async () => {
     await rig?.close();
     rig = null;
   });
 
-  it('the results transaction refused: the items go back to wait (disk_full), none stays held, and it settles once there is room', async () => {
+  it('chaos seed 2: the results transaction refused: the answer is recorded once there is room, not sent again (no conflict with itself)', async () => {
     rig = await pushRig();
     let full = true;
     const complete = refuse(rig.store, 'complete', () => full);
@@ -43,21 +46,20 @@ describe('chaos seed 1 (--disk-full): a push whose outcome the full state databa
     await rig.enqueue('a.txt');
     rig.pusher.kick();
 
-    await waitFor(() => rig!.events.item.some((e) => e.path === 'a.txt' && e.state === 'retry_wait' && e.code === 'disk_full'), { timeoutMs: 10_000, message: 'a.txt back to wait with disk_full' });
-    expect(complete.refused).toBeGreaterThan(0);
-    full = false;
-    // The server applied the first commit; its answer was lost with the refused write. The
-    // next try settles it: done, or the server's version handed to the pull (own-echo rule O2).
-    await waitFor(() => rig!.item('a.txt').state === 'done' || rig!.conflicts.some((c) => c.path === 'a.txt'), {
-      timeoutMs: 15_000,
-      message: `a.txt settled after the disk freed (now ${rig.item('a.txt').state} ${rig.item('a.txt').lastErrorCode})`,
-    });
-    await waitFor(() => rig!.pusher.status().inFlight === 0, { timeoutMs: 10_000, message: 'nothing held' });
-    expect(rig.item('a.txt').state).not.toBe('failed');
+    // The server applied the commit; recording its answer waits, tried again, the item held.
+    await waitFor(() => complete.refused >= 2, { timeoutMs: 15_000, message: 'the results write refused, and tried again' });
+    expect(rig.item('a.txt').state).toBe('in_flight');
     expect((await rig.remote()).has('a.txt')).toBe(true);
-  }, 30_000);
+    full = false;
+    const done = await rig.waitState('a.txt', 'done', 15_000);
+    // The revision is the one the server gave that commit: nothing was sent again.
+    expect(done.state).toBe('done');
+    expect(rig.store.index.get('f1', 'a.txt')?.syncedRevision).toBe((await rig.remote()).get('a.txt')?.revision);
+    expect(rig.conflicts).toEqual([]);
+    await waitFor(() => rig!.pusher.status().inFlight === 0, { timeoutMs: 10_000, message: 'nothing held' });
+  }, 40_000);
 
-  it('a retry that cannot be written: the item stays held while the disk is full, then waits and goes up once there is room', async () => {
+  it('chaos seed 1: a retry that cannot be written: the item stays held while the disk is full, then waits and goes up once there is room', async () => {
     rig = await pushRig();
     let full = false;
     const fail = refuse(rig.store, 'fail', () => full);

@@ -3,13 +3,14 @@ import { resolveDiskPath } from '../paths';
 import type { BatchResults, OperationResult } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
+import { isDiskFull } from '../disk-full';
 import type { ConflictHandoff, PushStore } from './api';
 import { giveUpOf, type RetryHooks } from './attempt';
 import type { Committer } from './committer';
 import type { Emitter, PusherEvents } from './events';
 import type { ItemOutcomes } from './outcomes';
 import type { PusherOptions } from './options';
-import type { Timers } from './timers';
+import { sleep, type Timers } from './timers';
 import { keyOf, retriesOf, toEntry, type Held, type Work } from './work';
 
 export interface CommitStageDeps {
@@ -38,6 +39,9 @@ export interface CommitStageDeps {
  * paths, to anyone else), then in_flight again with one more attempt. The backoff holds no
  * commit slot, so other batches keep committing.
  */
+/** How often an answer a full disk kept from being recorded is tried again. */
+const RECORD_RETRY_MS = 2000;
+
 export class CommitStage {
   constructor(private readonly d: CommitStageDeps) {}
 
@@ -62,7 +66,26 @@ export class CommitStage {
       for (const w of works) await this.d.outcomes.handleError(w, error);
       return;
     }
-    await this.applyResults(works, outcome.results, outcome.taskId);
+    await this.recordResults(works, outcome.results, outcome.taskId);
+  }
+
+  /**
+   * The server applied the batch: its answer is kept until the store takes it. A full disk
+   * delays the recording (the transaction rolled back whole, so it is tried again as it
+   * was), never loses it: sent again, the items would meet their own commit as another
+   * device's version and conflict with themselves (docs/conflict-rules.md, "Full disks").
+   */
+  private async recordResults(works: Work[], results: BatchResults, taskId?: string): Promise<void> {
+    for (;;) {
+      try {
+        await this.applyResults(works, results, taskId);
+        return;
+      } catch (error) {
+        if (!isDiskFull(error) || this.d.signal().aborted) throw error;
+        this.d.log.warn('the server applied the batch; recording its answer waits for disk space', { items: works.length });
+        await sleep(this.d.timers, RECORD_RETRY_MS, this.d.signal());
+      }
+    }
   }
 
   /**
