@@ -91,4 +91,38 @@ describe('settings changes apply in place', () => {
     expect([...runs]).toEqual([runBefore]);
     expect((await slow())?.attempts).toBe(1);
   }, 90_000);
+
+  it('adds a folder while an upload is in flight: the upload carries on in the same run, and the new folder syncs', async () => {
+    const settingsNow = async () => {
+      const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
+      return current;
+    };
+    await agent.handlers.updateSettings({ ...(await settingsNow()), bandwidthLimit: 256 * 1024 });
+    writeFileSync(path.join(folder, 'third.bin'), Buffer.alloc(3 * 1024 * 1024, 3));
+    const third = async () => (await agent.handlers.listQueue({ offset: 0, limit: 20 })).items.find((i) => i.path === 'third.bin');
+    await waitFor(async () => (await third())?.state === 'in_flight' && agent.status().run !== null, { timeoutMs: 20_000 });
+    const runBefore = agent.status().run?.name;
+
+    const photos = path.join(tmp.dir, 'Photos');
+    mkdirSync(photos);
+    writeFileSync(path.join(photos, 'cat.txt'), 'a new folder with a file');
+    const current = await settingsNow();
+    await agent.handlers.updateSettings({ ...current, folders: [...current.folders, { localPath: photos, remoteId: 'photos' }] });
+    // What is refused: the upload in flight abandoned for the new folder (started over, a new run).
+    expect((await third())?.state).toBe('in_flight');
+
+    const runs = new Set<string>();
+    await waitFor(
+      async () => {
+        const name = agent.status().run?.name;
+        if (name) runs.add(name);
+        return (await third())?.state === 'done';
+      },
+      { timeoutMs: 45_000, intervalMs: 20, message: 'third.bin uploaded' },
+    );
+    expect(runs.has(runBefore!)).toBe(true);
+    expect((await third())?.attempts).toBe(1);
+    await waitFor(async () => (await agent.handlers.listQueue({ folderId: 'photos', state: 'done', offset: 0, limit: 10 })).total === 1, { timeoutMs: 20_000, message: 'cat.txt uploaded' });
+    expect(agent.status().folders.map((f) => f.id).sort()).toEqual(['docs', 'photos']);
+  }, 90_000);
 });

@@ -131,6 +131,24 @@ export class EngineHost {
     this.current?.puller.setOptions({ massDeletePercent: settings.massDeletePercent, massDeleteCount: settings.massDeleteCount });
   }
 
+  /**
+   * Folders added to the running engine: created on the server, and the puller starts again
+   * with their long polls. The pusher looks folders up as it goes, so uploads in flight carry on.
+   */
+  async foldersAdded(folderIds: string[]): Promise<void> {
+    const engine = this.current;
+    if (!engine) return;
+    await this.ensureRemoteFolders(engine.remote, folderIds);
+    // In turn with Pause and Resume, which stop and start the same puller.
+    this.pauseWork = this.pauseWork
+      .then(async () => {
+        await engine.puller.stop();
+        if (!this.pausedNow && this.current === engine) engine.puller.start();
+      })
+      .catch((error) => this.o.log.error('could not start pulling the new folders', { error: asFerryError(error).message }));
+    await this.pauseWork;
+  }
+
   /** The UI's Sync now: the link checked, the folders rescanned and pulled, the queue looked at. */
   syncNow(folderId?: string): void {
     const engine = this.require();

@@ -30,8 +30,8 @@ function expandHome<F extends { localPath: string }>(folder: F): F {
 /**
  * The agent's settings of the moment and how a change takes effect: validated, saved by the
  * host, then applied in place (thresholds, concurrency, bandwidth, ignore rules, folders
- * started or stopped). Only a new server or token builds a new engine; a folder added or
- * removed restarts the engine without abandoning what the queue holds.
+ * added or stopped). Only a new server or token, or a folder removed, builds a new engine
+ * (nothing the queue holds is lost: what was in flight is sent again).
  */
 export class SettingsKeeper {
   private settings: Settings;
@@ -81,12 +81,14 @@ export class SettingsKeeper {
     const { folders, engine } = this.o;
     const serverChanged = previous.serverUrl !== next.serverUrl || previous.token !== next.token;
     for (const id of removed) await folders.stop(id);
-    const restart = serverChanged || added.length > 0 || removed.length > 0;
+    // A folder removed takes its work in flight with it: a new engine. Added ones join this one.
+    const restart = serverChanged || removed.length > 0;
     if (restart) {
       await engine.stop();
       await engine.start();
     } else {
       engine.applyOptions(next);
+      if (added.length > 0) await engine.foldersAdded(added);
     }
     for (const id of added) folders.start(id);
     if (previous.ignoreRules.join('\n') !== next.ignoreRules.join('\n')) folders.setIgnoreRules(next.ignoreRules, added);
