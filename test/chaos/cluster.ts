@@ -131,7 +131,7 @@ export class Cluster {
     d.proc = proc;
     // An agent that ends on its own (not killed by the plan) crashed: its last words go in the report.
     void proc.exited.then(({ code, signal }) => {
-      if (d.proc === proc) this.ended.push(`${d.name} exited by itself (code ${code}, signal ${signal}): ${proc.stderr().slice(-4000)}`);
+      if (d.proc === proc) this.ended.push(`${d.name} exited by itself (code ${code}, signal ${signal}): ${proc.stderr().slice(-2000)} ${proc.stdout().slice(-2000)}`);
     });
     await proc.line(/^control: http/, START_TIMEOUT_MS);
     d.client = await connectToAgent(d.dataDir);
