@@ -47,7 +47,7 @@ export interface AgentOptions {
     push?: Partial<PusherOptions>;
     pull?: Partial<PullerOptions>;
     local?: Partial<
-      Pick<LocalSideOptions, 'watch' | 'watcher' | 'nativeWatch' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs' | 'deleteQuietMs' | 'deleteMaxHoldMs'>
+      Pick<LocalSideOptions, 'watch' | 'watcher' | 'nativeWatch' | 'hashFile' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs' | 'deleteQuietMs' | 'deleteMaxHoldMs'>
     >;
     /** How far back local deletes count together for the mass-delete guard. */
     deleteWindowMs?: number;
