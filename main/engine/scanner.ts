@@ -581,7 +581,7 @@ export class Scanner {
     // What the index holds; whatever the walk does not find is a deletion candidate.
     const known = await this.snapshotUnder(subKey);
     // Renames are looked for once the index holds something (a cold index has nothing to move).
-    const tryMoves = known.size > 0;
+    const tryMoves = known.size > 0 || this.store.index.count(this.folderId) > 0;
     // A directory recorded as moved: what is inside is indexed under the new path already.
     let movedHere = false;
     const unreadable: string[] = [];

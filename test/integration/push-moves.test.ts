@@ -239,4 +239,21 @@ describe('pushing moves (P1-P9)', () => {
     const remote = await rig.remote();
     expect([...remote.keys()].sort()).toEqual(['e', 'e/x.txt', 'e/y.txt']);
   });
+
+  it('a file moved into a new folder: the folder is created, then the file moved into it (no upload)', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    const uploads = () => blockPuts(rig).length + batchPosts(rig).length;
+    const before = uploads();
+    rig.pusher.pause();
+    await rig.write('X/keep.txt', 'k');
+    rmSync(path.join(rig.root, 'X/keep.txt'));
+    mv(rig, 'a.txt', 'X/a.txt');
+    await scan('X', 'a.txt');
+    expect(live(rig)).toEqual({ X: { op: 'upsert', from: null, base: null }, 'X/a.txt': { op: 'upsert', from: 'a.txt', base: expect.any(String) } });
+    rig.pusher.resume();
+    await settled();
+    expect(actions(sent)).toEqual(['upsert X', 'move a.txt → X/a.txt']);
+    expect(uploads()).toBe(before);
+    expect([...(await rig.remote()).keys()].sort()).toEqual(['X', 'X/a.txt']);
+  });
 });
