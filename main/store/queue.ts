@@ -395,7 +395,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       // A move that has not gone yet, and a newer change of its path (docs/conflict-rules.md,
       // "Pushing a move"). An edit keeps the move and uploads after it (P2); a delete (P5), or
       // the pull dropping the row, turns it into what the server needs without it.
-      if (change.op === 'upsert') {
+      if (change.op === 'upsert' && change.kind === existing.kind) {
         replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });
         return 'replaced';
       }
