@@ -95,10 +95,18 @@ async function measure(s: Scenario): Promise<Measured> {
     let paused = false;
     const renamed = performance.now();
     renameSync(path.join(rootA, 'folder'), path.join(rootA, 'renamed'));
-    await until('B shows the new name', 300_000, () => {
+    await until('B shows the new name', Number(process.env.FERRY_BENCH_MOVES_TIMEOUT ?? 300_000), () => {
       paused ||= a.status().folders[0]?.state === 'paused_mass_delete';
       const files = listFiles(rootB);
       return files.filter((f) => expected.has(f)).length === expected.size && !files.some((f) => f.startsWith('folder/'));
+    }).catch(async (error: unknown) => {
+      // What each side still holds, for the report.
+      const files = listFiles(rootB);
+      console.error('B: under folder/', files.filter((f) => f.startsWith('folder/')).slice(0, 5), 'missing', [...expected].filter((f) => !files.includes(f)).slice(0, 5));
+      console.error('A queue', (await a.handlers.listQueue({ offset: 0, limit: 20 })).items.filter((i) => i.state !== 'done').map((i) => `${i.path} ${i.op} ${i.state} ${i.lastErrorCode ?? ''}`));
+      console.error('B queue', (await b.handlers.listQueue({ offset: 0, limit: 20 })).items.filter((i) => i.state !== 'done').map((i) => `${i.path} ${i.op} ${i.state} ${i.lastErrorCode ?? ''}`));
+      console.error('A', JSON.stringify(a.status().folders), 'B', JSON.stringify(b.status().folders));
+      throw error;
     });
     const ms = performance.now() - renamed;
     const converged = Date.now();
