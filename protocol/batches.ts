@@ -130,7 +130,15 @@ export const BatchMode = z.enum(['sync', 'async']);
 export type BatchMode = z.infer<typeof BatchMode>;
 export const BatchQuery = z.strictObject({ mode: BatchMode.default('sync') });
 
-export const OperationSuccess = z.object({ ok: z.literal(true), revision: Revision });
+/** One entry a directory move took along: its new path, the revision it had at its old path and its new revision. */
+export const MovedEntry = z.object({ path: z.string().min(1), from: Revision, revision: Revision });
+export type MovedEntry = z.infer<typeof MovedEntry>;
+export const OperationSuccess = z.object({
+  ok: z.literal(true),
+  revision: Revision,
+  /** A directory move only: every entry below it that moved (docs/sync-api.md, "Moves"); a client may ignore it. */
+  moved: z.array(MovedEntry).optional(),
+});
 export const OperationFailure = z.object({
   ok: z.literal(false),
   /**

@@ -62,10 +62,11 @@ export class MoveApplier {
     // New entries parents first, then tombstones children first: no live entry is ever left
     // below a deleted directory, even between two statements.
     const revision = this.copy(source, op.path, ctx);
-    for (const child of children) this.copy(child, renamed(child.path), ctx);
+    // Each moved entry's old and new revision: the client rebases what it holds below the directory.
+    const moved = children.map((child) => ({ path: renamed(child.path), from: String(child.seq), revision: String(this.copy(child, renamed(child.path), ctx)) }));
     for (const old of [...children].reverse()) this.tombstone(old, ctx);
     this.tombstone(source, ctx);
-    return { ok: true, revision: String(revision) };
+    return source.kind === 'dir' ? { ok: true, revision: String(revision), moved } : { ok: true, revision: String(revision) };
   }
 
   private live(folderId: string, path: string): MovedRow | undefined {

@@ -2,7 +2,7 @@ import { accessSync, constants as fsConstants, lstatSync, readdirSync, type Dire
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
-import type { IndexEntry, IndexStat, LocalState } from '../store/file-index';
+import type { EntryKind, IndexEntry, IndexStat, LocalState } from '../store/file-index';
 import type { LocalDeleteGuard } from './folder/local-guard';
 import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
@@ -274,6 +274,7 @@ export class Scanner {
   private async scanFile(key: string, abs: string, st: Stats, hold: boolean): Promise<PathOutcome | null> {
     const known = this.store.index.get(this.folderId, key);
     if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
+    if (!known && this.recordMove(key, st)) return 'queued';
     const hashed = await this.hashStable(abs);
     if (hashed === 'gone') return this.gone(key, hold);
     if (hashed === 'unstable' || hashed === 'denied') {
@@ -363,10 +364,85 @@ export class Scanner {
     return true;
   }
 
+  /**
+   * A path that appeared is an indexed entry renamed while Ferry runs: the index holds its inode
+   * (for a file, with its size and mtime) under a path now gone from disk. Recorded as one move
+   * before anything is hashed: the index rows take the new path and the queue one move operation
+   * (docs/conflict-rules.md, "Detecting a move locally" and "Pushing a move", P1-P4). False when
+   * it is no move the server can take as one; the caller then scans the path as usual.
+   */
+  private recordMove(key: string, st: Stats): boolean {
+    const kind: EntryKind = st.isDirectory() ? 'dir' : 'file';
+    const source = this.store.index
+      .byInode(this.folderId, st.ino)
+      .find((e) => e.kind === kind && e.path !== key && !key.startsWith(`${e.path}/`) && (kind === 'dir' || (e.size === st.size && e.mtimeMs === st.mtimeMs)) && this.goneFromDisk(e.path, st.ino));
+    if (!source || this.options.isApplying?.(source.path)) return false;
+    // Inodes are reused: a directory counts as renamed only when a file the index holds in it
+    // is there under the new name (an empty one goes the usual way: a delete and a new folder).
+    if (kind === 'dir' && !this.holdsFirstFile(source.path, key)) return false;
+    return this.store.transaction(() => {
+      const { queue, index } = this.store;
+      if (index.holds(this.folderId, key)) return false;
+      const target = queue.getByPath(this.folderId, key);
+      // A change of the new path waiting to go (a delete of a synced file there): the server still holds it.
+      if (target && target.state !== 'done') return false;
+      const at = queue.getByPath(this.folderId, source.path);
+      const live = at && at.state !== 'done' ? at : undefined;
+      if (live && live.inFlightGeneration !== null) return false;
+      if (kind === 'dir' && queue.hasLiveUnder(this.folderId, source.path)) return false;
+      let move: { from: string; base: string; hash: string | null };
+      if (live?.moveFrom) {
+        if (live.baseRevision === null) return false;
+        move = { from: live.moveFrom, base: live.baseRevision, hash: live.moveHash }; // P3, P4
+      } else if (source.syncedRevision !== null && (!live || (live.op === 'upsert' && kind === 'file'))) {
+        // P1; P2 when an edit of the old name waited (what it had synced is then unknown here).
+        move = { from: source.path, base: source.syncedRevision, hash: live ? null : source.contentHash };
+      } else {
+        return false;
+      }
+      if (live) queue.discard(this.folderId, source.path);
+      index.movePath(this.folderId, source.path, key);
+      const state = kind === 'dir' ? this.dirState(key, st) : { ...this.dirState(key, st), kind, size: st.size, contentHash: source.contentHash, blocks: source.blocks };
+      index.putLocal(state);
+      const change = { ...state, op: 'upsert' as const };
+      if (move.from === key) {
+        // P4: moved back before the move went: the synced version is there again.
+        index.setSyncedRevision(this.folderId, key, move.base);
+        if (kind === 'file' && (move.hash === null || move.hash !== source.contentHash)) queue.enqueue({ ...change, baseRevision: move.base });
+      } else {
+        index.setSyncedRevision(this.folderId, key, null);
+        queue.enqueue({ ...change, baseRevision: move.base, moveFrom: move.from, moveHash: move.hash });
+      }
+      log.info('a rename, queued as a move', { folder: this.folderId, from: source.path, to: key, kind });
+      return true;
+    });
+  }
+
+  /** The index's first file below `from` is on disk below `to`, with its inode. */
+  private holdsFirstFile(from: string, to: string): boolean {
+    const file = this.store.index.listUnder(this.folderId, from).find((e) => e.kind === 'file' && e.inode !== null);
+    if (!file) return false;
+    try {
+      return lstatSync(resolveDiskPath(this.root, to + file.path.slice(from.length))).ino === file.inode;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The path no longer holds the entry with this inode (gone, or another file took its name). */
+  private goneFromDisk(key: string, inode: number): boolean {
+    try {
+      return lstatSync(resolveDiskPath(this.root, key)).ino !== inode;
+    } catch (error) {
+      return isGone(error);
+    }
+  }
+
   private recordDir(key: string, st: Stats): PathOutcome {
     return this.store.transaction(() => {
       const known = this.store.index.get(this.folderId, key);
       if (known?.kind === 'dir') return 'unchanged';
+      if (!known && this.recordMove(key, st)) return 'queued';
       this.store.index.putLocal(this.dirState(key, st));
       this.store.queue.enqueue({
         folderId: this.folderId,
@@ -504,6 +580,10 @@ export class Scanner {
     const subKey = toKey(subtree);
     // What the index holds; whatever the walk does not find is a deletion candidate.
     const known = await this.snapshotUnder(subKey);
+    // Renames are looked for once the index holds something (a cold index has nothing to move).
+    const tryMoves = known.size > 0 || this.store.index.count(this.folderId) > 0;
+    // A directory recorded as moved: what is inside is indexed under the new path already.
+    let movedHere = false;
     const unreadable: string[] = [];
     const toHash: Array<{ diskRel: string; key: string; prior: IndexStat | undefined }> = [];
     let dirWrites: Array<{ key: string; st: Stats }> = [];
@@ -549,11 +629,20 @@ export class Scanner {
           const prior = known.get(key);
           known.delete(key);
           if (prior?.kind !== 'dir') {
+            let st: Stats;
             try {
-              dirWrites.push({ key, st: lstatSync(joinDisk(this.root, diskRel)) });
+              st = lstatSync(joinDisk(this.root, diskRel));
             } catch (error) {
               if (!isGone(error)) throw error;
               continue;
+            }
+            // A directory renamed while Ferry was off (the same inode): one move, nothing inside hashed.
+            if (tryMoves && !prior && this.recordMove(key, st)) {
+              movedHere = true;
+              count('queued');
+              progress.queued++;
+            } else {
+              dirWrites.push({ key, st });
             }
           }
           stack.push(diskRel);
@@ -568,7 +657,11 @@ export class Scanner {
             throw error;
           }
           if (prior && prior.kind === 'file' && sameStat(prior, st)) count('unchanged');
-          else toHash.push({ diskRel, key, prior });
+          else if (!prior && movedHere && this.indexedAs(key, st)) count('unchanged');
+          else if (!prior && tryMoves && this.recordMove(key, st)) {
+            count('queued');
+            progress.queued++;
+          } else toHash.push({ diskRel, key, prior });
         } else {
           // Not followed, not synced; an indexed file replaced by a link stays a candidate.
           count('skipped');
@@ -609,6 +702,12 @@ export class Scanner {
     }
     this.options.onProgress?.({ ...progress });
     return done();
+  }
+
+  /** The index holds this file as it is on disk (moved here with its directory during this walk). */
+  private indexedAs(key: string, st: Stats): boolean {
+    const row = this.store.index.get(this.folderId, key);
+    return row !== undefined && row.kind === 'file' && sameStat(row, st);
   }
 
   /** A reconcile batch in one transaction; the next batch grows or shrinks by how long this took. */

@@ -68,6 +68,12 @@ export interface FileIndexRepo {
   put(entry: Omit<IndexEntry, 'updatedAt'>): void;
   setSyncedRevision(folderId: string, path: string, revision: string | null): void;
   remove(folderId: string, path: string): void;
+  /** Entries with this inode (a path that appeared may be one of them renamed: docs/conflict-rules.md, "Detecting a move locally"). */
+  byInode(folderId: string, inode: number): IndexEntry[];
+  /** True when the index holds the path or anything below it. */
+  holds(folderId: string, path: string): boolean;
+  /** A rename: the row of `from`, and every row below it, take the path `to` (revisions kept). */
+  movePath(folderId: string, from: string, to: string): void;
   /** Every entry strictly below dir ('' means the whole folder), deepest first. */
   listUnder(folderId: string, dir: string): IndexEntry[];
   /** path → compact stat for the whole folder, for a reconcile. */
@@ -124,6 +130,13 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       synced_revision = excluded.synced_revision, updated_at = excluded.updated_at`);
   const setRev = db.prepare(`UPDATE file_index SET synced_revision = ?, updated_at = ? WHERE folder_id = ? AND path = ?`);
   const del = db.prepare(`DELETE FROM file_index WHERE folder_id = ? AND path = ?`);
+  const inodeRows = db.prepare<[string, number], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND inode = ?`);
+  const holdsRow = db.prepare<[string, string, string, string], { n: number }>(
+    `SELECT 1 AS n FROM file_index WHERE folder_id = ? AND (path = ? OR (path > ? AND path < ?)) LIMIT 1`,
+  );
+  const rekey = db.prepare(`
+    UPDATE file_index SET path = @to || substr(path, length(@from) + 1), updated_at = @now
+    WHERE folder_id = @folderId AND (path = @from OR (path > @from || '/' AND path < @from || '0'))`);
   const under = db.prepare<[string, string, string], IndexRow>(
     `SELECT * FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY length(path) DESC, path`,
   );
@@ -171,6 +184,9 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     put: (entry) => void upsertFull.run({ ...params(entry), syncedRevision: entry.syncedRevision }),
     setSyncedRevision: (folderId, path, revision) => void setRev.run(revision, clock(), folderId, path),
     remove: (folderId, path) => void del.run(folderId, path),
+    byInode: (folderId, inode) => inodeRows.all(folderId, inode).map(toEntry),
+    holds: (folderId, path) => holdsRow.get(folderId, path, ...underBounds(path)) !== undefined,
+    movePath: (folderId, from, to) => void rekey.run({ folderId, from, to, now: clock() }),
     listUnder(folderId, dir) {
       if (dir === '') return all.all(folderId).map(toEntry);
       const [lo, hi] = underBounds(dir);

@@ -212,6 +212,23 @@ const v6MassDeleteDetail: Migration = {
   },
 };
 
+const v7QueuedMoves: Migration = {
+  version: 7,
+  name: 'queue: a move as one operation; the index looked up by inode',
+  up(db) {
+    // A rename is one queue row at its new path naming the old one (docs/conflict-rules.md,
+    // "Pushing a move"): move_from is the old path, move_hash the content hash the old path had
+    // synced (NULL when unknown: the move is then followed by an upload). The scanner finds the
+    // old name of a path that appeared by its inode before hashing anything.
+    db.exec(`
+      ALTER TABLE queue ADD COLUMN move_from TEXT;
+      ALTER TABLE queue ADD COLUMN move_hash TEXT;
+      CREATE INDEX queue_live_moves ON queue (folder_id) WHERE move_from IS NOT NULL AND state <> 'done';
+      CREATE INDEX file_index_by_inode ON file_index (folder_id, inode) WHERE inode IS NOT NULL;
+    `);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -219,4 +236,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v4MassDeleteHolds,
   v5DownloadIntents,
   v6MassDeleteDetail,
+  v7QueuedMoves,
 ];

@@ -1,7 +1,7 @@
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
-import type { EntryKind } from './file-index';
+import { underBounds as underBoundsOf, type EntryKind } from './file-index';
 
 export type QueueState = 'pending' | 'in_flight' | 'retry_wait' | 'failed' | 'done';
 export const QUEUE_STATES: readonly QueueState[] = ['pending', 'in_flight', 'retry_wait', 'failed', 'done'];
@@ -19,6 +19,13 @@ export interface Change {
   blocks?: string[] | null;
   /** The index's synced revision when the change was seen (null: never synced). */
   baseRevision: string | null;
+  /**
+   * A move (an upsert only): the server can make `path` by moving this path, which has
+   * `baseRevision` (docs/conflict-rules.md, "Pushing a move"). Not given: a plain change.
+   */
+  moveFrom?: string | null;
+  /** The content hash `moveFrom` had synced (null: unknown, so an upload follows the move). */
+  moveHash?: string | null;
 }
 
 /**
@@ -51,6 +58,10 @@ export interface QueueItem {
   contentHash: string | null;
   blocks: string[] | null;
   baseRevision: string | null;
+  /** A move: the path the server moves to this one (docs/conflict-rules.md, "Pushing a move"). */
+  moveFrom: string | null;
+  /** The content hash moveFrom had synced; when the snapshot differs (or this is null) an upload follows the move. */
+  moveHash: string | null;
   enqueuedAt: number;
   updatedAt: number;
 }
@@ -81,8 +92,18 @@ export interface QueueRepo {
   enqueue(change: Change): EnqueueOutcome;
   /** Due items (pending, or retry_wait whose time came) of folders in state ok, now in flight. */
   claim(options: { limit: number; folderId?: string }): QueueItem[];
-  /** The push of `ref` succeeded; records the revision in the index in the same transaction. */
-  complete(ref: ClaimRef, result: { revision: string | null }): CompleteOutcome;
+  /**
+   * The push of `ref` succeeded; records the revision in the index in the same transaction.
+   * A move's answer: `moved` lists the entries a directory took along (P9); a move whose
+   * snapshot is not the moved content goes on as an upload on the move's revision (P2).
+   */
+  complete(ref: ClaimRef, result: { revision: string | null; moved?: ReadonlyArray<{ path: string; from: string; revision: string }> }): CompleteOutcome;
+  /**
+   * The server refused the move `ref` sent (P8): the row becomes an upload of its path as new
+   * (for a directory, with every entry below it) and the old path is deleted on its base
+   * revision. Never a loss: the usual rows decide what the other device changed.
+   */
+  moveRefused(ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null }): FailOutcome;
   /** retryAt: when to try again; null fails the item for good (until retry()). */
   fail(ref: ClaimRef, error: { code: string; message: string }, retryAt: number | null): FailOutcome;
   /**
@@ -107,6 +128,10 @@ export interface QueueRepo {
   /** At start-up: in-flight items not held by a persisted async task run again. */
   recoverInFlight(): number;
   get(id: number): QueueItem | undefined;
+  /** True when a change of something below dir is queued and not done. */
+  hasLiveUnder(folderId: string, dir: string): boolean;
+  /** Drops the path's queued change if it is not done and not in flight (its content moved into a move). */
+  discard(folderId: string, path: string): boolean;
   getByPath(folderId: string, path: string): QueueItem | undefined;
   list(query?: ListQuery): ListPage;
   /**
@@ -169,6 +194,8 @@ interface QueueRow {
   content_hash: string | null;
   blocks: string | null;
   base_revision: string | null;
+  move_from: string | null;
+  move_hash: string | null;
   enqueued_at: number;
   updated_at: number;
 }
@@ -194,6 +221,8 @@ const toItem = (r: QueueRow): QueueItem => ({
   contentHash: r.content_hash,
   blocks: r.blocks === null ? null : (JSON.parse(r.blocks) as string[]),
   baseRevision: r.base_revision,
+  moveFrom: r.move_from,
+  moveHash: r.move_hash,
   enqueuedAt: r.enqueued_at,
   updatedAt: r.updated_at,
 });
@@ -202,9 +231,10 @@ const toItem = (r: QueueRow): QueueItem => ({
  * Lower runs first. Directories are created parents first and removed children first,
  * and file deletes run after uploads (a moved file's new copy lands before the old goes).
  */
-export function priorityOf(kind: EntryKind, op: QueueOp, path: string): number {
+export function priorityOf(kind: EntryKind, op: QueueOp, path: string, move = false): number {
   const depth = Math.min(path.split('/').length, 999);
-  if (op === 'upsert') return kind === 'dir' ? depth : 1000;
+  // A move goes with the directory creations (after its new parent, before what is put in it).
+  if (op === 'upsert') return kind === 'dir' || move ? depth : 1000;
   return kind === 'file' ? 2000 : 3000 + (999 - depth);
 }
 
@@ -215,15 +245,15 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   const byPath = db.prepare<[string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path = ?`);
   const insert = db.prepare(`
     INSERT INTO queue (folder_id, path, kind, op, state, priority, generation, attempts, next_attempt_at,
-                       bytes_total, size, mtime_ms, content_hash, blocks, base_revision, enqueued_at, updated_at)
+                       bytes_total, size, mtime_ms, content_hash, blocks, base_revision, move_from, move_hash, enqueued_at, updated_at)
     VALUES (@folderId, @path, @kind, @op, 'pending', @priority, 1, 0, @now,
-            @bytesTotal, @size, @mtimeMs, @contentHash, @blocks, @baseRevision, @now, @now)`);
+            @bytesTotal, @size, @mtimeMs, @contentHash, @blocks, @baseRevision, @moveFrom, @moveHash, @now, @now)`);
   // A replaced change starts over: fresh attempts, no error, no progress.
   const replace = db.prepare(`
     UPDATE queue SET kind = @kind, op = @op, state = 'pending', priority = @priority, generation = generation + 1,
       attempts = 0, next_attempt_at = @now, last_error_code = NULL, last_error_message = NULL,
       bytes_done = 0, bytes_total = @bytesTotal, size = @size, mtime_ms = @mtimeMs, content_hash = @contentHash,
-      blocks = @blocks, base_revision = @baseRevision, enqueued_at = @now, updated_at = @now
+      blocks = @blocks, base_revision = @baseRevision, move_from = @moveFrom, move_hash = @moveHash, enqueued_at = @now, updated_at = @now
     WHERE id = @id`);
   const deleteRow = db.prepare(`DELETE FROM queue WHERE id = ?`);
   const due = db.prepare<{ now: number; limit: number; folderId: string | null }, QueueRow>(`
@@ -231,6 +261,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     WHERE q.in_flight_generation IS NULL
       AND (q.state = 'pending' OR (q.state = 'retry_wait' AND q.next_attempt_at <= @now))
       AND (@folderId IS NULL OR q.folder_id = @folderId)
+      -- P7: what touches either path of a move that has not landed waits for it.
+      AND NOT EXISTS (SELECT 1 FROM queue m WHERE m.folder_id = q.folder_id AND m.move_from IS NOT NULL AND m.state <> 'done' AND m.id <> q.id
+        AND (q.path = m.path OR (q.path > m.path || '/' AND q.path < m.path || '0')
+          OR q.path = m.move_from OR (q.path > m.move_from || '/' AND q.path < m.move_from || '0')))
     ORDER BY q.priority, q.next_attempt_at, q.id
     LIMIT @limit`);
   const markInFlight = db.prepare(`
@@ -241,6 +275,19 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     UPDATE queue SET state = 'done', in_flight_generation = NULL, bytes_done = bytes_total,
       last_error_code = NULL, last_error_message = NULL, updated_at = ? WHERE id = ?`);
   const rebase = db.prepare(`UPDATE queue SET base_revision = ? WHERE id = ?`);
+  const liveUnderOne = db.prepare<[string, string, string], { id: number }>(`SELECT id FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' LIMIT 1`);
+  const liveUnder = db.prepare<[string, string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' ORDER BY path`);
+  const indexUnder = db.prepare<[string, string, string], { path: string; kind: EntryKind; size: number; mtime_ms: number; content_hash: string | null; blocks: string | null; synced_revision: string | null }>(
+    `SELECT path, kind, size, mtime_ms, content_hash, blocks, synced_revision FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY path`,
+  );
+  // P9: what the index and the queue hold below a moved directory, on the revisions the move replaced.
+  const movedIndexRevision = db.prepare(`UPDATE file_index SET synced_revision = @revision, updated_at = @now WHERE folder_id = @folderId AND path = @path AND synced_revision = @from`);
+  const movedQueueBase = db.prepare(`UPDATE queue SET base_revision = @revision WHERE folder_id = @folderId AND (path = @path OR move_from = @path) AND state <> 'done' AND base_revision = @from`);
+  // P2: the move landed, the bytes at its path are not the ones moved: they go up on the move's revision.
+  const uploadAfterMove = db.prepare(`
+    UPDATE queue SET state = 'pending', in_flight_generation = NULL, generation = generation + 1, move_from = NULL, move_hash = NULL,
+      base_revision = @revision, priority = 1000, attempts = 0, next_attempt_at = @now, bytes_done = 0, bytes_total = size,
+      last_error_code = NULL, last_error_message = NULL, updated_at = @now WHERE id = @id`);
   const clearPulled = db.prepare(`UPDATE queue SET pulled_during = NULL WHERE folder_id = ? AND path = ?`);
   const markPulled = db.prepare(
     `UPDATE queue SET pulled_during = in_flight_generation WHERE folder_id = ? AND path = ? AND in_flight_generation IS NOT NULL`,
@@ -313,20 +360,48 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     path: change.path,
     kind: change.kind,
     op: change.op,
-    priority: priorityOf(change.kind, change.op, change.path),
-    bytesTotal: change.op === 'upsert' ? (change.size ?? 0) : 0,
+    priority: priorityOf(change.kind, change.op, change.path, Boolean(change.moveFrom)),
+    // A move uploads nothing (what follows it is counted when it becomes an upload).
+    bytesTotal: change.op === 'upsert' && !change.moveFrom ? (change.size ?? 0) : 0,
     size: change.size ?? 0,
     mtimeMs: change.mtimeMs ?? 0,
     contentHash: change.contentHash ?? null,
     blocks: change.blocks ? JSON.stringify(change.blocks) : null,
     baseRevision: change.baseRevision,
+    moveFrom: change.op === 'upsert' ? (change.moveFrom ?? null) : null,
+    moveHash: change.op === 'upsert' ? (change.moveHash ?? null) : null,
     now,
   });
+  const changeOf = (row: QueueRow): Change => ({
+    folderId: row.folder_id,
+    path: row.path,
+    kind: row.kind,
+    op: row.op,
+    size: row.size,
+    mtimeMs: row.mtime_ms,
+    contentHash: row.content_hash,
+    blocks: row.blocks === null ? null : (JSON.parse(row.blocks) as string[]),
+    baseRevision: row.base_revision,
+  });
+  const liveIdle = (row: QueueRow | undefined): row is QueueRow => row !== undefined && row.state !== 'done' && row.in_flight_generation === null;
 
-  const enqueue = db.transaction((change: Change): EnqueueOutcome => {
+  const enqueue = db.transaction((change: Change): EnqueueOutcome => enqueueOne(change));
+
+  function enqueueOne(change: Change): EnqueueOutcome {
     const now = clock();
     const existing = byPath.get(change.folderId, change.path);
     const live = existing !== undefined && existing.state !== 'done';
+    if (liveIdle(existing) && existing.move_from !== null && !change.moveFrom) {
+      // A move that has not gone yet, and a newer change of its path (docs/conflict-rules.md,
+      // "Pushing a move"). An edit keeps the move and uploads after it (P2); a delete (P5), or
+      // the pull dropping the row, turns it into what the server needs without it.
+      if (change.op === 'upsert' && change.kind === existing.kind) {
+        replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });
+        return 'replaced';
+      }
+      unmove(existing);
+      return enqueueOne(change);
+    }
     if (change.op === 'delete' && change.baseRevision === null) {
       // The server never had this path. A create not yet pushed is simply dropped; one
       // in flight may land, so the delete follows it (complete() rebases it).
@@ -348,7 +423,51 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     }
     replace.run(next);
     return live ? 'replaced' : 'queued';
-  });
+  }
+
+  /** `from` is to go on `base`; a new file queued there meanwhile replaces that version instead (P5). */
+  function deleteSource(folderId: string, from: string, kind: EntryKind, base: string | null): void {
+    const there = byPath.get(folderId, from);
+    if (liveIdle(there) && there.op === 'upsert' && there.base_revision === null && there.move_from === null) {
+      rebase.run(base, there.id);
+      return;
+    }
+    enqueueOne({ folderId, path: from, kind, op: 'delete', baseRevision: base });
+  }
+
+  /**
+   * A move that will not be sent as one (P5, P8): its path goes up as new and its old path is
+   * deleted on its base. For a directory the same holds for every entry below it: what the scan
+   * queued under the new path (on the old entries' revisions) and what the index holds there.
+   */
+  function unmove(row: QueueRow): void {
+    const from = row.move_from!;
+    const base = row.base_revision;
+    const now = clock();
+    replace.run(snapshot({ ...changeOf(row), baseRevision: null }, now, row.id));
+    if (row.kind === 'dir') {
+      const oldPath = (p: string) => from + p.slice(row.path.length);
+      const queued = new Set<string>();
+      const under = (p: string) => p.startsWith(`${row.path}/`);
+      for (const child of liveUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
+        queued.add(child.path);
+        if (child.in_flight_generation !== null || child.base_revision === null) continue;
+        if (child.op === 'delete') deleteRow.run(child.id);
+        else replace.run(snapshot({ ...changeOf(child), baseRevision: null }, now, child.id));
+        // A change queued below the moved directory names an entry the server still holds at its old path.
+        const gone = child.move_from ?? child.path;
+        deleteSource(row.folder_id, under(gone) ? oldPath(gone) : gone, child.kind, child.base_revision);
+      }
+      for (const e of indexUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
+        if (queued.has(e.path) || e.synced_revision === null) continue;
+        indexRevision.run(null, now, row.folder_id, e.path);
+        const blocks = e.blocks === null ? null : (JSON.parse(e.blocks) as string[]);
+        enqueueOne({ folderId: row.folder_id, path: e.path, kind: e.kind, op: 'upsert', size: e.size, mtimeMs: e.mtime_ms, contentHash: e.content_hash, blocks, baseRevision: null });
+        deleteSource(row.folder_id, oldPath(e.path), e.kind, e.synced_revision);
+      }
+    }
+    deleteSource(row.folder_id, from, row.kind, base);
+  }
 
   const claim = db.transaction((options: { limit: number; folderId?: string }): QueueItem[] => {
     const now = clock();
@@ -359,16 +478,26 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     );
   });
 
-  const complete = db.transaction((ref: ClaimRef, result: { revision: string | null }): CompleteOutcome => {
+  const complete = db.transaction((ref: ClaimRef, result: { revision: string | null; moved?: ReadonlyArray<{ path: string; from: string; revision: string }> }): CompleteOutcome => {
     const row = byId.get(ref.id);
     if (!row) return 'gone';
     const now = clock();
+    for (const m of result.moved ?? []) {
+      const at = { folderId: row.folder_id, path: m.path, from: m.from, revision: m.revision, now };
+      movedIndexRevision.run(at);
+      movedQueueBase.run(at);
+    }
     // Already done (the pull saw this commit land, or a newer one of the path finished): the
     // answer is old news, and must not take the index back to an older revision.
     if (row.state === 'done') return row.generation === ref.generation ? 'done' : 'superseded';
     // The pull settled the path while this was in flight: its view is the newer one.
     const pulledOver = row.pulled_during === ref.generation;
     if (ref.op === 'upsert' && !pulledOver) indexRevision.run(result.revision, now, row.folder_id, row.path);
+    const movedOther = row.generation === ref.generation && row.move_from !== null && row.kind === 'file' && (row.move_hash === null || row.move_hash !== row.content_hash);
+    if (movedOther && !pulledOver) {
+      uploadAfterMove.run({ id: row.id, revision: result.revision, now });
+      return 'done';
+    }
     if (row.generation === ref.generation) {
       markDone.run(now, row.id);
       if (++doneSincePrune >= pruneEvery) {
@@ -401,6 +530,23 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     },
   );
 
+  const moveRefused = db.transaction((ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null }): FailOutcome => {
+    const row = byId.get(ref.id);
+    if (!row) return 'gone';
+    const now = clock();
+    if (row.state === 'done') return 'superseded';
+    if (row.generation === ref.generation && row.move_from !== null) {
+      releaseHold.run(now, row.id);
+      unmove(row);
+      return 'retry_wait';
+    }
+    // A newer change of the path waits behind the move: it goes up as new, and the old path goes.
+    if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
+    if (row.op === 'upsert') rebase.run(null, row.id);
+    deleteSource(row.folder_id, move.from, move.kind, move.baseRevision);
+    return 'superseded';
+  });
+
   const held = (ref: ClaimRef): QueueRow | 'superseded' | 'gone' => {
     const row = byId.get(ref.id);
     if (!row) return 'gone';
@@ -425,6 +571,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     enqueue: (change) => enqueue(change),
     claim: (options) => claim(options),
     complete: (ref, result) => complete(ref, result),
+    moveRefused: (ref, move) => moveRefused(ref, move),
     fail: (ref, error, retryAt) => fail(ref, error, retryAt),
     waitRetry: (ref, error, retryAt) => waitRetry(ref, error, retryAt),
     retryNow: (ref) => retryNow(ref),
@@ -438,6 +585,13 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     recoverInFlight: () => recover.run(clock()).changes,
     markPulled: (folderId, path) => void markPulled.run(folderId, path),
     clearPulled: (folderId, path) => void clearPulled.run(folderId, path),
+    hasLiveUnder: (folderId, dir) => liveUnderOne.get(folderId, ...underBoundsOf(dir)) !== undefined,
+    discard(folderId, path) {
+      const row = byPath.get(folderId, path);
+      if (!liveIdle(row)) return false;
+      deleteRow.run(row.id);
+      return true;
+    },
     get(id) {
       const row = byId.get(id);
       return row ? toItem(row) : undefined;

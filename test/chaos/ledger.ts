@@ -34,6 +34,12 @@ export class Ledger {
   readonly live: Version[] = [];
   /** NFC paths two devices wrote (or deleted) concurrently. */
   readonly concurrent = new Set<string>();
+  /**
+   * Folders users renamed, in order. The server moves a folder with whatever it holds below it,
+   * another device's version that reached it first included: that version follows the folder
+   * (docs/conflict-rules.md, "Pushing a move", P9), so it counts at the renamed path too.
+   */
+  readonly dirMoves: Array<{ from: string; to: string; step: number }> = [];
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
   readonly movedCopies = new Set<string>();
   /** The last user op per path: the bytes it left (null: none) and, for a delete, the bytes it removed. */
@@ -125,6 +131,21 @@ export class Ledger {
     this.live.push({ device, path: key, hash, step });
     this.lastOp.set(key, { device, hash });
     if (isConflictName(key)) this.movedCopies.add(key);
+  }
+
+  /** A user renamed the folder `from` to `to` at `step`. */
+  dirMoved(from: string, to: string, step: number): void {
+    this.dirMoves.push({ from: nfc(from), to: nfc(to), step });
+  }
+
+  /** Where a version written at `p` at `step` may be now: its path, and where later folder renames took it. */
+  pathsOf(p: string, step: number): Set<string> {
+    const out = new Set([p]);
+    for (const m of this.dirMoves) {
+      if (m.step <= step) continue;
+      for (const q of [...out]) if (q.startsWith(`${m.from}/`)) out.add(m.to + q.slice(m.from.length));
+    }
+    return out;
   }
 
   /** The user of `device` removed `p` (after replace() recorded what was there). */

@@ -10,6 +10,7 @@ import { createAgent } from '../../main/engine/agent';
 import { testSettings } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
+import { hashFile, type HashFn } from '../../main/engine/hashing';
 
 // Issue 16: renaming a folder that holds every file of the synced folder held it as a mass
 // delete and the other device never saw the new name. Refused here: the guard pausing the
@@ -56,13 +57,13 @@ describe('a renamed folder is a move, never a mass delete', () => {
   };
 
   /** An agent whose guard asks above 10 deletes (the default 1,000 scaled to a test's folder). */
-  async function startAgent(name: string, url: string, localPath: string, remoteId: string): Promise<Agent> {
+  async function startAgent(name: string, url: string, localPath: string, remoteId: string, local: { hashFile?: HashFn; deleteQuietMs?: number } = {}): Promise<Agent> {
     const agent = await createAgent({
       dataDir: path.join(tmp.dir, `agent-${name}`),
       settings: testSettings(url, server.token, [{ localPath, remoteId }], { massDeleteCount: 10 }),
       saveSettings: () => undefined,
       tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 30 } },
+      tuning: { local: { settleMs: 30, ...local } },
     });
     await agent.start();
     agents.push(agent);
@@ -103,5 +104,99 @@ describe('a renamed folder is a move, never a mass delete', () => {
     const onB = filesOnDisk(rootB);
     for (const rel of names) expect(onB[`Projects 2026/${rel}`]).toBe(`content of ${rel}`);
     expect(proxy.requests({ path: /^\/v1\/blocks/ }).slice(blockRequestsBefore), 'block requests of the other device').toEqual([]);
+  });
+
+  /** Two agents in sync on `files` under `remoteId`: A on the server directly or through `proxyA`, B through the counting proxy. */
+  async function twoInSync(remoteId: string, files: Record<string, string>, a: { url?: string; hashFile?: HashFn; deleteQuietMs?: number } = {}) {
+    const rootA = path.join(tmp.dir, `${remoteId}-a`);
+    const rootB = path.join(tmp.dir, `${remoteId}-b`);
+    for (const [rel, data] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(rootA, rel)), { recursive: true });
+      writeFileSync(path.join(rootA, rel), data);
+    }
+    mkdirSync(rootB);
+    const { url, ...local } = a;
+    const agentA = await startAgent(`${remoteId}-a`, url ?? server.url, rootA, remoteId, local);
+    await waitFor(async () => (await serverFiles(remoteId)).length === Object.keys(files).length, { timeoutMs: 20_000 });
+    const agentB = await startAgent(`${remoteId}-b`, proxy.url, rootB, remoteId);
+    await waitFor(() => Object.keys(filesOnDisk(rootB)).length === Object.keys(files).length, { timeoutMs: 20_000 });
+    await waitFor(() => agentA.status().state === 'idle' && agentB.status().state === 'idle', { timeoutMs: 10_000 });
+    return { rootA, rootB, agentA, agentB };
+  }
+
+  const blockRequests = () => proxy.requests({ path: /^\/v1\/blocks/ }).length;
+
+  it('a folder rename is one move on the wire and zero block requests on the other device', async () => {
+    const proxyA = await FaultProxy.start({ target: server.url });
+    try {
+      const files = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`Photos/2024/img-${i}.jpg`, `photo ${i} `.repeat(200)]));
+      const { rootA, rootB } = await twoInSync('one-move', files, { url: proxyA.url });
+      const postsBefore = proxyA.requests({ method: 'POST', path: /\/sync$/ }).length;
+      const uploadsBefore = proxyA.requests({ path: /^\/v1\/blocks/ }).length;
+      const blocksBefore = blockRequests();
+      renameSync(path.join(rootA, 'Photos'), path.join(rootA, 'Pictures'));
+      const expected = Object.keys(files).map((rel) => rel.replace(/^Photos/, 'Pictures')).sort();
+      await waitFor(() => Object.keys(filesOnDisk(rootB)).sort().join('\n') === expected.join('\n'), { timeoutMs: 20_000 });
+      // One batch from A after the rename, and the server moved: each new entry names its old path.
+      expect(proxyA.requests({ method: 'POST', path: /\/sync$/ }).length - postsBefore).toBe(1);
+      const read = await readChanges(observer, 'one-move', undefined, {});
+      if (read.kind !== 'ok') throw new Error('full listing expired');
+      const live = read.items.filter((i) => !i.deleted && i.kind === 'file');
+      expect(live.map((i) => i.movedFrom).sort()).toEqual(Object.keys(files).sort());
+      expect(blockRequests() - blocksBefore, 'block requests of the other device').toBe(0);
+      expect(proxyA.requests({ path: /^\/v1\/blocks/ }).length - uploadsBefore, 'block requests of the renaming device').toBe(0);
+    } finally {
+      await proxyA.close();
+    }
+  });
+
+  // Chaos seed 4051 (npm run chaos -- --seed 4051 --ops 60 --devices 3): after a pure rename of a
+  // folder one device fetched a block it held. The renaming device sent the new names as uploads
+  // only once it had hashed them, and the deletes of the old names once their hold ended; when
+  // hashing took longer than the hold (a loaded machine, bigger files), the deletes went first,
+  // the other device removed the files (D4, nothing of them anywhere else yet), and then had to
+  // download the new names. Here hashing is made slower than the hold. A rename is now one move
+  // found by inode before anything is hashed: refused are any hash of a renamed file and any
+  // block request by the other device.
+  it('chaos seed 4051: a folder renamed while hashing is slower than the delete hold: nothing hashed, no block fetched', async () => {
+    const hashed: string[] = [];
+    let slow = false;
+    const slowHash: HashFn = async (abs) => {
+      if (slow) {
+        hashed.push(abs);
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      return hashFile(abs);
+    };
+    const files = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`Docs/sub/n-${i}.txt`, `note ${i} `.repeat(500)]));
+    const { rootA, rootB } = await twoInSync('seed-4051', files, { hashFile: slowHash, deleteQuietMs: 50 });
+    const blocksBefore = blockRequests();
+    slow = true;
+    renameSync(path.join(rootA, 'Docs'), path.join(rootA, 'Docs renamed'));
+    const expected = Object.keys(files).map((rel) => rel.replace(/^Docs/, 'Docs renamed')).sort();
+    await waitFor(() => Object.keys(filesOnDisk(rootB)).sort().join('\n') === expected.join('\n'), { timeoutMs: 30_000 });
+    expect(hashed, 'files hashed again after the rename').toEqual([]);
+    expect(blockRequests() - blocksBefore, 'block requests of the other device').toBe(0);
+  });
+
+  // docs/conflict-rules.md, "Pushing a move" P8 and "Edits that race a move": this device renamed
+  // a file while another device's edit of it reached the server first. The move is refused on its
+  // stale base; refused here is any version lost: both devices end with the edit at the old name
+  // and this device's bytes at the new one.
+  it('a local rename racing an edit on the other device: both versions on both devices', async () => {
+    const { rootA, rootB, agentA } = await twoInSync('race', { 'plan.txt': 'version 1' });
+    await agentA.handlers.pause({});
+    renameSync(path.join(rootA, 'plan.txt'), path.join(rootA, 'plan-final.txt'));
+    writeFileSync(path.join(rootB, 'plan.txt'), 'version 2, edited on B');
+    await waitFor(async () => {
+      const read = await readChanges(observer, 'race', undefined, {});
+      return read.kind === 'ok' && read.items.some((i) => i.path === 'plan.txt' && i.size === 'version 2, edited on B'.length);
+    }, { timeoutMs: 20_000 });
+    await agentA.handlers.resume({});
+    const want = { 'plan.txt': 'version 2, edited on B', 'plan-final.txt': 'version 1' };
+    await waitFor(() => JSON.stringify(filesOnDisk(rootA)) === JSON.stringify(filesOnDisk(rootB)) && filesOnDisk(rootA)['plan.txt'] === want['plan.txt'], { timeoutMs: 30_000 });
+    expect(filesOnDisk(rootA)).toEqual(want);
+    expect(filesOnDisk(rootB)).toEqual(want);
+    expect((await serverFiles('race')).sort()).toEqual(['plan-final.txt', 'plan.txt']);
   });
 });

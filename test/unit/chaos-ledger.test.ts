@@ -17,6 +17,20 @@ describe('chaos ledger', () => {
     expect(l.concurrent.has('f')).toBe(true);
   });
 
+  // Chaos seed 3 on the move operation: dev-c renamed folder b while dev-a's new b/café.txt was
+  // on the server and not yet on dev-c; the server moved it with the folder (docs/conflict-rules.md,
+  // P9). The version counts at the renamed path, and only for renames after it was written.
+  it('a version follows a later rename of its folder (chaos seed 3), not an earlier one', () => {
+    const l = new Ledger();
+    l.dirMoved('old', 'first', 1);
+    l.write('a', 'b/café.txt', X, 43);
+    l.dirMoved('b', 'Ärger/new folder', 50);
+    l.dirMoved('Ärger/new folder', 'c', 55);
+    expect([...l.pathsOf('b/café.txt', 43)]).toEqual(['b/café.txt', 'Ärger/new folder/café.txt', 'c/café.txt']);
+    expect([...l.pathsOf('b/café.txt', 51)]).toEqual(['b/café.txt']);
+    expect([...l.pathsOf('old/x', 0)]).toEqual(['old/x', 'first/x']);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);

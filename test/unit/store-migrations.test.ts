@@ -123,6 +123,20 @@ describe('state database migrations', () => {
     db.close();
   });
 
+  it('migration 7 adds a queued move (move_from, move_hash) and the index by inode, keeping queued items', () => {
+    const v6 = openDb(file, { migrations: MIGRATIONS.slice(0, 6) });
+    v6.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
+    v6.prepare(`INSERT INTO queue (folder_id, path, kind, op, state, priority, next_attempt_at, enqueued_at, updated_at) VALUES ('f', 'a', 'file', 'upsert', 'pending', 1, 0, 0, 0)`).run();
+    v6.close();
+    const db = openDb(file, { migrations: MIGRATIONS.slice(0, 7) });
+    expect(schemaVersion(db)).toBe(7);
+    expect(columns(db, 'queue')).toEqual(expect.arrayContaining(['move_from', 'move_hash']));
+    expect(db.prepare(`SELECT path, move_from FROM queue`).all()).toEqual([{ path: 'a', move_from: null }]);
+    const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as { name: string }[]).map((r) => r.name);
+    expect(indexes).toEqual(expect.arrayContaining(['file_index_by_inode', 'queue_live_moves']));
+    db.close();
+  });
+
   it('opens in WAL mode with foreign keys on', () => {
     const db = openDb(file);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -10,7 +10,7 @@ import type { MassDeleteOptions } from './mass-delete';
 
 /** The local side's tuning the agent passes through (tests and benchmarks). */
 export type LocalTuning = Partial<
-  Pick<LocalSideOptions, 'watch' | 'watcher' | 'nativeWatch' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs' | 'deleteQuietMs' | 'deleteMaxHoldMs'>
+  Pick<LocalSideOptions, 'watch' | 'watcher' | 'nativeWatch' | 'hashFile' | 'settleMs' | 'maxDelayMs' | 'retryDelayMs' | 'rootCheckMs' | 'deleteQuietMs' | 'deleteMaxHoldMs'>
 >;
 
 export interface FolderSetOptions {

@@ -129,7 +129,16 @@ export class CommitStage {
           outcomes.retryLater(w, 'missing_result', 'The server sent no result for this operation');
           done.push(() => outcomes.release(w));
         } else if (r.ok) {
-          done.push(outcomes.complete(w, r.revision));
+          done.push(outcomes.complete(w, r.revision, r.moved));
+        } else if (sentAsMove(w) && r.code !== 'aborted') {
+          // Refused as a move (P8): its path goes up as new and its old path is deleted, never a loss.
+          const outcome = store.queue.moveRefused(w.ref, { from: w.item.moveFrom!, kind: w.item.kind, baseRevision: w.item.baseRevision });
+          done.push(() => {
+            this.d.log.info('move refused: sent as an upload and a delete', { path: w.item.path, from: w.item.moveFrom, code: r.code });
+            outcomes.emit(w, outcome === 'superseded' ? 'superseded' : 'requeued', { code: r.code, message: r.message });
+            outcomes.release(w);
+            this.d.wake(this.d.timers.now());
+          });
         } else if (r.code === 'not_found' && w.ref.op === 'delete') {
           done.push(outcomes.complete(w, null));
         } else if (r.code === 'conflict' && this.settledByPull(w, r.currentRevision ?? null)) {
@@ -208,6 +217,9 @@ export class CommitStage {
     };
   }
 }
+
+/** The item went to the server as a move (docs/conflict-rules.md, "Pushing a move"). */
+const sentAsMove = (w: Held): boolean => w.item.moveFrom !== null && w.item.baseRevision !== null && w.ref.op === 'upsert';
 
 function keepOnly<T>(set: Set<T>, kept: readonly T[]): void {
   const keep = new Set(kept);

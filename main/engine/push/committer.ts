@@ -19,6 +19,8 @@ export interface CommitEntry {
   mtimeMs: number;
   blocks: string[];
   baseRevision: string | null;
+  /** Sent as a move of this path to `path` (docs/conflict-rules.md, "Pushing a move"). */
+  moveFrom?: string;
 }
 
 export interface CommitOptions {
@@ -62,6 +64,7 @@ export function parseOpKey(key: string): { id: number; generation: number; op: '
 export function toOperation(e: CommitEntry): OperationInput {
   const key = opKey(e);
   if (e.op === 'delete') return { key, action: 'delete', path: e.path, baseRevision: e.baseRevision };
+  if (e.moveFrom !== undefined && e.baseRevision !== null) return { key, action: 'move', from: e.moveFrom, path: e.path, baseRevision: e.baseRevision };
   if (e.kind === 'dir') return { key, action: 'upsert', kind: 'dir', path: e.path, mtime: e.mtimeMs, baseRevision: e.baseRevision };
   return { key, action: 'upsert', path: e.path, size: e.size, mtime: e.mtimeMs, blocks: e.blocks, baseRevision: e.baseRevision };
 }

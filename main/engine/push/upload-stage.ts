@@ -40,8 +40,8 @@ export class UploadStage {
       const work = newWork(item, folder);
       if (!folder) {
         this.d.outcomes.fail(work, new FerryError('folder_unknown', `No folder ${item.folderId}`));
-      } else if (item.op === 'delete' || item.kind === 'dir') {
-        // Deletes and directories carry no content: straight to the batch. Directory
+      } else if (item.op === 'delete' || item.kind === 'dir' || item.moveFrom !== null) {
+        // Deletes, directories and moves carry no content: straight to the batch. Directory
         // deletes were queued children first (priorityOf), so they follow their contents.
         this.ready(work);
       } else {

@@ -44,6 +44,7 @@ export function toEntry(w: Work): CommitEntry {
     mtimeMs: w.item.mtimeMs,
     blocks: w.item.blocks ?? [],
     baseRevision: w.item.baseRevision,
+    ...(w.item.moveFrom !== null ? { moveFrom: w.item.moveFrom } : {}),
   };
 }
 
@@ -70,6 +71,8 @@ export function fakeItem(folderId: string, p: string, key: { id: number; generat
     contentHash: null,
     blocks: null,
     baseRevision: null,
+    moveFrom: null,
+    moveHash: null,
     enqueuedAt: 0,
     updatedAt: 0,
   };

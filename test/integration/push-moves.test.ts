@@ -1,0 +1,259 @@
+import { renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OperationInput } from '../../protocol';
+import { writeMarker } from '../../main/engine/folder-marker';
+import { createIgnoreMatcher } from '../../main/engine/ignore';
+import { Scanner } from '../../main/engine/scanner';
+import { waitFor } from '../helpers/wait';
+import { batchPosts, blockPuts, FOLDER, pushRig, REMOTE, type PushRig } from './push-harness';
+
+// The push side of a rename (docs/conflict-rules.md, "Pushing a move", rows P1-P9): the real
+// scanner finds the rename, the real queue holds it as one operation, the real pusher sends it
+// to the real server over loopback. Refused throughout: a rename that reaches the server as an
+// upload and a delete when it could be one move, a block uploaded for a rename, and any version
+// lost when the server refuses the move.
+describe('pushing moves (P1-P9)', () => {
+  const rigs: PushRig[] = [];
+  afterEach(async () => {
+    for (const r of rigs.splice(0)) await r.close();
+  });
+
+  /** A rig whose operations on the wire are recorded, and a scanner on its folder. */
+  async function setup() {
+    const rig = await pushRig();
+    rigs.push(rig);
+    const sent: OperationInput[] = [];
+    const submit = rig.client.submitBatch.bind(rig.client);
+    rig.client.submitBatch = (folder, operations, options) => {
+      sent.push(...operations);
+      return submit(folder, operations, options);
+    };
+    rig.store.folders.setMarkerId(FOLDER, writeMarker(rig.root));
+    const scanner = new Scanner({ store: rig.store, folderId: FOLDER, root: rig.root, ignore: () => createIgnoreMatcher() });
+    // New names first: a path found gone is recorded at once here (the agent holds it a second,
+    // by which time the new name has been seen), and a gone path alone cannot tell where it went.
+    const scan = (...rels: string[]) => scanner.scanPaths(rels, false);
+    const settled = () => waitFor(() => rig.store.queue.list({ folderId: FOLDER, limit: 1000 }).items.every((i) => i.state === 'done'), { timeoutMs: 15_000, message: 'every queue item done' });
+    return { rig, sent, scan, settled, reconcile: () => scanner.reconcile() };
+  }
+
+  /** Files written, scanned and pushed: every path synced. */
+  async function synced(files: Record<string, string>) {
+    const s = await setup();
+    for (const [rel, data] of Object.entries(files)) await s.rig.write(rel, data);
+    await s.reconcile();
+    await s.settled();
+    s.sent.length = 0;
+    return s;
+  }
+
+  const live = (rig: PushRig) => Object.fromEntries(rig.store.queue.list({ folderId: FOLDER, limit: 1000 }).items.filter((i) => i.state !== 'done').map((i) => [i.path, { op: i.op, from: i.moveFrom, base: i.baseRevision }]));
+  const mv = (rig: PushRig, from: string, to: string) => renameSync(path.join(rig.root, from), path.join(rig.root, to));
+  const actions = (sent: OperationInput[]) => sent.map((o) => (o.action === 'move' ? `move ${o.from} → ${o.path}` : `${o.action} ${o.path}`));
+
+  it('P1: a rename is one move on the wire, nothing uploaded; the new path records the move revision', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    const base = rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision;
+    const uploads = () => blockPuts(rig).length + batchPosts(rig).length;
+    const before = uploads();
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    await settled();
+    expect(actions(sent)).toEqual(['move a.txt → b.txt']);
+    expect(sent[0]).toMatchObject({ baseRevision: base });
+    expect(uploads()).toBe(before);
+    const remote = await rig.remote();
+    expect([...remote.keys()]).toEqual(['b.txt']);
+    expect(remote.get('b.txt')!.movedFrom).toBe('a.txt');
+    expect(rig.store.index.get(FOLDER, 'b.txt')!.syncedRevision).toBe(remote.get('b.txt')!.revision);
+  });
+
+  it('P2: a move then an edit is one row (the move, then the upload on the move revision)', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    rig.pusher.pause();
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    await rig.write('b.txt', 'alpha, edited after the rename');
+    await scan('b.txt');
+    expect(live(rig)).toEqual({ 'b.txt': { op: 'upsert', from: 'a.txt', base: expect.any(String) } });
+    rig.pusher.resume();
+    await settled();
+    expect(actions(sent)).toEqual(['move a.txt → b.txt', 'upsert b.txt']);
+    const remote = await rig.remote();
+    expect([...remote.keys()]).toEqual(['b.txt']);
+    expect(remote.get('b.txt')!.size).toBe('alpha, edited after the rename'.length);
+    expect(rig.store.index.get(FOLDER, 'b.txt')!.syncedRevision).toBe(remote.get('b.txt')!.revision);
+  });
+
+  it('P3: a → b → c before the move went is one move a → c', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    rig.pusher.pause();
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    mv(rig, 'b.txt', 'c.txt');
+    await scan('c.txt', 'b.txt');
+    expect(live(rig)).toEqual({ 'c.txt': { op: 'upsert', from: 'a.txt', base: expect.any(String) } });
+    rig.pusher.resume();
+    await settled();
+    expect(actions(sent)).toEqual(['move a.txt → c.txt']);
+    expect([...(await rig.remote()).keys()]).toEqual(['c.txt']);
+  });
+
+  it('P4: a move back before it went is nothing', async () => {
+    const { rig, sent, scan } = await synced({ 'a.txt': 'alpha' });
+    const base = rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision;
+    rig.pusher.pause();
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    mv(rig, 'b.txt', 'a.txt');
+    await scan('a.txt', 'b.txt');
+    expect(live(rig)).toEqual({});
+    expect(rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision).toBe(base);
+    expect(rig.store.index.get(FOLDER, 'b.txt')).toBeUndefined();
+    rig.pusher.resume();
+    rig.pusher.kick();
+    await rig.pusher.idle();
+    expect(sent).toEqual([]);
+  });
+
+  it('P5: moved then deleted before the move went: the old path is deleted on its base; a new file there replaces it instead', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha', 'k.txt': 'kappa' });
+    const baseK = rig.store.index.get(FOLDER, 'k.txt')!.syncedRevision;
+    rig.pusher.pause();
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    rmSync(path.join(rig.root, 'b.txt'));
+    await scan('b.txt');
+    mv(rig, 'k.txt', 'm.txt');
+    await scan('m.txt', 'k.txt');
+    await rig.write('k.txt', 'a new k.txt');
+    await scan('k.txt');
+    rmSync(path.join(rig.root, 'm.txt'));
+    await scan('m.txt');
+    expect(live(rig)).toEqual({ 'a.txt': { op: 'delete', from: null, base: expect.any(String) }, 'k.txt': { op: 'upsert', from: null, base: baseK } });
+    rig.pusher.resume();
+    await settled();
+    const remote = await rig.remote();
+    expect([...remote.keys()]).toEqual(['k.txt']);
+    expect(remote.get('k.txt')!.size).toBe('a new k.txt'.length);
+    expect(actions(sent).sort()).toEqual(['delete a.txt', 'upsert k.txt']);
+  });
+
+  it('P6: a file never pushed that is renamed is a new file at its new name, no move', async () => {
+    const { rig, sent, scan, settled } = await setup();
+    rig.pusher.pause();
+    await rig.write('n.txt', 'new');
+    await scan('n.txt');
+    mv(rig, 'n.txt', 'm.txt');
+    await scan('m.txt', 'n.txt');
+    expect(live(rig)).toEqual({ 'm.txt': { op: 'upsert', from: null, base: null } });
+    rig.pusher.resume();
+    await settled();
+    expect(actions(sent)).toEqual(['upsert m.txt']);
+  });
+
+  it('P7: a new file at the old name waits for the move (claimed only after it is done)', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    rig.pusher.pause();
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    await rig.write('a.txt', 'another a.txt');
+    await scan('a.txt');
+    rig.pusher.resume();
+    await settled();
+    // Sent together, the new a.txt (no base) met the live a.txt the move had not moved yet: a conflict.
+    expect(actions(sent)).toEqual(['move a.txt → b.txt', 'upsert a.txt']);
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['a.txt', 'b.txt']);
+    expect(remote.get('a.txt')!.size).toBe('another a.txt'.length);
+  });
+
+  it('P8: the server refuses the move (another device deleted the old path): the new path goes up as new, nothing lost', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    const base = rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision!;
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'delete', path: 'a.txt', baseRevision: base }] } });
+    expect(other.status).toBe(200);
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    await settled();
+    expect(actions(sent)[0]).toBe('move a.txt → b.txt');
+    expect(actions(sent).slice(1).sort()).toEqual(['delete a.txt', 'upsert b.txt']);
+    const remote = await rig.remote();
+    expect([...remote.keys()]).toEqual(['b.txt']);
+    expect(remote.get('b.txt')!.size).toBe(5);
+  });
+
+  it('P8: a move onto a path another device created is refused; both versions stay', async () => {
+    const { rig, sent, scan } = await synced({ 'a.txt': 'alpha' });
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: { operations: [{ key: 'k', action: 'upsert', path: 'b.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] },
+    });
+    expect(other.status).toBe(200);
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    await rig.waitState('b.txt', 'retry_wait');
+    expect(rig.item('b.txt')).toMatchObject({ lastErrorCode: 'conflict', moveFrom: null, baseRevision: null });
+    expect(actions(sent)[0]).toBe('move a.txt → b.txt');
+    expect(actions(sent)).toContain('upsert b.txt');
+    const remote = await rig.remote();
+    // The other device's b.txt is not replaced; ours waits (the pull keeps it as a conflict copy).
+    expect(remote.get('b.txt')!.size).toBe(0);
+  });
+
+  it('P9: a directory rename is one move of the directory; an edit inside waiting for it goes up on the moved revision', async () => {
+    const files = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`d/sub/f${i}.txt`, `file ${i}`]));
+    const { rig, sent, scan, settled } = await synced(files);
+    const uploads = () => blockPuts(rig).length + batchPosts(rig).length;
+    const before = uploads();
+    rig.pusher.pause();
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    await rig.write('e/sub/f3.txt', 'file 3, edited while the move waited');
+    await scan('e/sub/f3.txt');
+    expect(Object.keys(live(rig)).sort()).toEqual(['e', 'e/sub/f3.txt']);
+    expect(live(rig)['e']).toEqual({ op: 'upsert', from: 'd', base: expect.any(String) });
+    rig.pusher.resume();
+    await settled();
+    expect(actions(sent)).toEqual(['move d → e', 'upsert e/sub/f3.txt']);
+    // The edited file's one block; nothing for the move.
+    expect(uploads()).toBe(before + 1);
+    const remote = await rig.remote();
+    expect([...remote.keys()].filter((p) => p.startsWith('d'))).toEqual([]);
+    expect(remote.get('e/sub/f3.txt')!.size).toBe('file 3, edited while the move waited'.length);
+    for (const [rel] of Object.entries(files)) {
+      const now = rel.replace(/^d\//, 'e/');
+      expect(rig.store.index.get(FOLDER, now)!.syncedRevision, now).toBe(remote.get(now)!.revision);
+    }
+  });
+
+  it('P8 for a directory: refused (the target exists), every file goes up under the new name and the old ones are deleted', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null }] } });
+    expect(other.status).toBe(200);
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    await settled();
+    expect(actions(sent)[0]).toBe('move d → e');
+    expect(actions(sent).slice(1).sort()).toEqual(['delete d', 'delete d/x.txt', 'delete d/y.txt', 'upsert e', 'upsert e/x.txt', 'upsert e/y.txt']);
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['e', 'e/x.txt', 'e/y.txt']);
+  });
+
+  it('a file moved into a new folder: the folder is created, then the file moved into it (no upload)', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    const uploads = () => blockPuts(rig).length + batchPosts(rig).length;
+    const before = uploads();
+    rig.pusher.pause();
+    await rig.write('X/keep.txt', 'k');
+    rmSync(path.join(rig.root, 'X/keep.txt'));
+    mv(rig, 'a.txt', 'X/a.txt');
+    await scan('X', 'a.txt');
+    expect(live(rig)).toEqual({ X: { op: 'upsert', from: null, base: null }, 'X/a.txt': { op: 'upsert', from: 'a.txt', base: expect.any(String) } });
+    rig.pusher.resume();
+    await settled();
+    expect(actions(sent)).toEqual(['upsert X', 'move a.txt → X/a.txt']);
+    expect(uploads()).toBe(before);
+    expect([...(await rig.remote()).keys()].sort()).toEqual(['X', 'X/a.txt']);
+  });
+});
