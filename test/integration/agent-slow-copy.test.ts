@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryPage } from '../../protocol/history';
-import { createAgent, type Agent } from '../../main/engine/agent';
-import { startServer, type RunningServer } from '../../server/main';
-import { makeTempDir } from '../helpers/local-temp';
+import { agentsOnServer } from '../helpers/agents-on-server';
 import { makeTestFolder } from '../helpers/local-folder';
 import { LocalSide } from '../../main/engine/local-side';
 import { hashFile as defaultHashFile } from '../../main/engine/hashing';
 import { waitFor } from '../helpers/wait';
-import { testSettings } from '../helpers/agent-settings';
 
 /**
  * The short settle (a saved file goes at once) must not send a file that is still being
@@ -18,44 +15,26 @@ import { testSettings } from '../helpers/agent-settings';
  * exactly once, with its final bytes. Agents with the default local timing, a real server.
  */
 describe('a file copied into the folder slowly', () => {
-  const tmp = makeTempDir('ferry-slow-copy-');
-  let server: RunningServer;
-  const agents: Agent[] = [];
-  const folderA = path.join(tmp.dir, 'A');
-  const folderB = path.join(tmp.dir, 'B');
-
-  async function startAgent(name: string, folder: string): Promise<Agent> {
-    mkdirSync(folder, { recursive: true });
-    const agent = await createAgent({
-      dataDir: path.join(tmp.dir, `data-${name}`),
-      deviceName: name,
-      settings: testSettings(server.url, server.token, [{ localPath: folder, remoteId: 'shared' }]),
-      saveSettings: () => undefined,
-      tokenProtection: 'plaintext',
-      tuning: { pull: { pollTimeoutSec: 2 } },
-    });
-    agents.push(agent);
-    await agent.start();
-    return agent;
-  }
+  // The default local timing (no settle given): that is what is under test.
+  const setup = agentsOnServer('ferry-slow-copy-', { pull: { pollTimeoutSec: 2 } });
+  const agents = setup.agents;
+  const folderA = path.join(setup.dir, 'A');
+  const folderB = path.join(setup.dir, 'B');
 
   async function history(p: string) {
-    const res = await fetch(`${server.url}/v1/folders/shared/history?path=${encodeURIComponent(p)}`, { headers: { authorization: `Bearer ${server.token}` } });
+    const { url, token } = setup.server;
+    const res = await fetch(`${url}/v1/folders/shared/history?path=${encodeURIComponent(p)}`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     return HistoryPage.parse(await res.json()).items;
   }
 
   beforeAll(async () => {
-    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
-    await startAgent('alpha', folderA);
-    await startAgent('beta', folderB);
+    await setup.start();
+    await setup.agent('alpha', folderA);
+    await setup.agent('beta', folderB);
   }, 30_000);
 
-  afterAll(async () => {
-    for (const agent of agents) await agent.stop();
-    await server.close();
-    tmp.cleanup();
-  });
+  afterAll(() => setup.stop());
 
   it('is uploaded once, when complete, with its final bytes', async () => {
     const a = agents[0]!;
