@@ -78,8 +78,8 @@ export async function run(): Promise<BenchResult[]> {
     const median = Math.round(at(0.5));
     const p95 = Math.round(at(0.95));
     return [
-      { name: `A → B, file on disk to same bytes on disk, median (${SAMPLES} files)`, value: median, unit: 'ms', target: '< 500 ms (Syncthing 1090 ms)', met: median < 500 },
-      { name: `A → B, file on disk to same bytes on disk, p95`, value: p95, unit: 'ms', target: '< 1000 ms (Syncthing 1310 ms)', met: p95 < 1000 },
+      { name: `A → B, file on disk to same bytes on disk, median (${SAMPLES} files)`, value: median, unit: 'ms', target: '< 100 ms (Syncthing 1033 ms)', met: median < 100 },
+      { name: `A → B, file on disk to same bytes on disk, p95`, value: p95, unit: 'ms', target: '< 200 ms (Syncthing 1359 ms)', met: p95 < 200 },
     ];
   } finally {
     for (const agent of agents) await agent.stop();

@@ -168,7 +168,7 @@ async function smallFiles(tmp: string): Promise<BenchResult[]> {
     const t1 = performance.now();
     const rate = queued / ((t1 - t0) / 1000);
     return [
-      { name: `${FILES} × 4 KiB files, fresh folder → committed`, value: Math.round(rate), unit: 'files/s', target: '≥ 2000 files/s', met: rate >= 2000 },
+      { name: `${FILES} × 4 KiB files, fresh folder → committed`, value: Math.round(rate), unit: 'files/s', target: '≥ 8000 files/s (Syncthing 775 files/s)', met: rate >= 8000 },
       { name: `  scan (hash + queue, overlapping the push)`, value: Math.round(tQueued - t0), unit: 'ms' },
       { name: `  files committed by the end of the scan`, value: doneAtQueued, unit: 'files' },
     ];

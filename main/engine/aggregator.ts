@@ -7,12 +7,21 @@ export { realTimers, type Timers };
  * for settleMs, or at the latest maxDelayMs after its first hint (a file rewritten
  * forever still gets looked at). Time is injected so tests run without sleeping.
  *
+ * settleMs is short, so that a saved file goes at once. A path hinted again within
+ * busyWindowMs of its last flush is being written in steps (a slow copy, a log): it waits
+ * busySettleMs of quiet instead, so that it is looked at once when the writer is done rather
+ * than after every step (docs/architecture.md, "The way of a local change").
+ *
  * A burst of N hints costs O(N log N): due times sit in a min-heap (an entry superseded by a
  * later hint is skipped when it surfaces) instead of every hint walking every pending path.
  */
 export interface AggregatorOptions {
   settleMs: number;
   maxDelayMs: number;
+  /** Quiet time for a path that changes again soon after it was flushed (default: settleMs). */
+  busySettleMs?: number;
+  /** How long after a flush another hint marks the path busy (default 1 s). */
+  busyWindowMs?: number;
   onFlush: (paths: string[]) => void;
   timers?: Timers;
 }
@@ -22,11 +31,15 @@ interface PendingPath {
   dueAt: number;
 }
 
+const DEFAULT_BUSY_WINDOW_MS = 1000;
+
 /** A path's due time as of one hint; stale once the path's current dueAt differs. */
 type DueEntry = { dueAt: number; path: string };
 
 export class ChangeAggregator {
   private readonly pending = new Map<string, PendingPath>();
+  /** Paths flushed within the busy window, with when; pruned as the window passes. */
+  private readonly recentlyFlushed = new Map<string, number>();
   private readonly heap = new DueHeap();
   private readonly timers: Timers;
   private timer: unknown = null;
@@ -52,14 +65,20 @@ export class ChangeAggregator {
       entry = { firstAt: existing?.firstAt ?? now, dueAt: Math.max(existing?.dueAt ?? 0, now + delayMs) };
       this.pending.set(path, entry);
     } else if (existing) {
-      existing.dueAt = Math.max(existing.dueAt, Math.min(now + this.options.settleMs, existing.firstAt + this.options.maxDelayMs));
+      existing.dueAt = Math.max(existing.dueAt, Math.min(now + this.settleFor(path, now), existing.firstAt + this.options.maxDelayMs));
       entry = existing;
     } else {
-      entry = { firstAt: now, dueAt: now + this.options.settleMs };
+      entry = { firstAt: now, dueAt: now + this.settleFor(path, now) };
       this.pending.set(path, entry);
     }
     if (entry.dueAt !== before) this.heap.push({ dueAt: entry.dueAt, path });
     this.schedule();
+  }
+
+  private settleFor(path: string, now: number): number {
+    const flushedAt = this.recentlyFlushed.get(path);
+    const busy = flushedAt !== undefined && now - flushedAt < (this.options.busyWindowMs ?? DEFAULT_BUSY_WINDOW_MS);
+    return busy ? Math.max(this.options.settleMs, this.options.busySettleMs ?? 0) : this.options.settleMs;
   }
 
   /** Hands over everything pending at once (stop, rescan). */
@@ -67,6 +86,7 @@ export class ChangeAggregator {
     const paths = [...this.pending.keys()];
     this.pending.clear();
     this.heap.clear();
+    this.recentlyFlushed.clear();
     this.cancelTimer();
     return paths;
   }
@@ -110,8 +130,23 @@ export class ChangeAggregator {
       this.pending.delete(top.path);
       due.push(top.path);
     }
+    this.rememberFlushed(due, now);
     this.schedule();
     if (due.length > 0) this.options.onFlush(due.sort());
+  }
+
+  /** Map order is insertion order: the oldest flushes are dropped from the front. */
+  private rememberFlushed(paths: string[], now: number): void {
+    if (!this.options.busySettleMs || this.options.busySettleMs <= this.options.settleMs) return;
+    const window = this.options.busyWindowMs ?? DEFAULT_BUSY_WINDOW_MS;
+    for (const [path, at] of this.recentlyFlushed) {
+      if (now - at < window) break;
+      this.recentlyFlushed.delete(path);
+    }
+    for (const path of paths) {
+      this.recentlyFlushed.delete(path);
+      this.recentlyFlushed.set(path, now);
+    }
   }
 }
 

@@ -22,8 +22,10 @@ export interface LocalSideOptions {
   watcher?: WatcherBackend;
   /** The native watcher's fallback for directories the OS watch limit leaves unwatched. */
   nativeWatch?: NativeWatchOptions;
-  /** Quiet time before a hinted path is scanned. */
+  /** Quiet time before a hinted path is scanned (default 30 ms: a saved file goes at once). */
   settleMs?: number;
+  /** Quiet time for a path that changes again within a second of its last look (default 250 ms). */
+  busySettleMs?: number;
   /** Longest a continuously changing path waits. */
   maxDelayMs?: number;
   /** When a file that changed while hashed is looked at again. */
@@ -55,6 +57,13 @@ export interface LocalSideOptions {
   onScanned?: (result: ScanResult) => void;
 }
 
+/**
+ * A saved file is looked at 30 ms after its last watcher hint; one written in steps waits for
+ * 250 ms of quiet (aggregator.ts). Either way the scanner's stat-hash-stat and the pusher's
+ * check before commit keep a file that is still changing from being recorded or committed.
+ */
+const DEFAULT_SETTLE_MS = 30;
+const DEFAULT_BUSY_SETTLE_MS = 250;
 const MAX_ERROR_RETRIES = 5;
 /** A folder whose disk is full rescans this many retry delays apart (Sync now rescans at once). */
 const DISK_FULL_RETRY_FACTOR = 5;
@@ -94,7 +103,8 @@ export class LocalSide {
     this.log = createLogger('engine:local', { folder: options.folderId });
     this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
     this.aggregator = new ChangeAggregator({
-      settleMs: options.settleMs ?? 250,
+      settleMs: options.settleMs ?? DEFAULT_SETTLE_MS,
+      busySettleMs: options.busySettleMs ?? DEFAULT_BUSY_SETTLE_MS,
       maxDelayMs: options.maxDelayMs ?? 5000,
       timers: this.timers,
       onFlush: (paths) => void this.scanHinted(paths),

@@ -2,52 +2,30 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Settings } from '../../shared/ui-contract';
-import { createAgent, type Agent, type AgentEvent } from '../../main/engine/agent';
-import { startServer, type RunningServer } from '../../server/main';
-import { makeTempDir } from '../helpers/local-temp';
+import type { AgentEvent } from '../../main/engine/agent';
+import { agentsOnServer } from '../helpers/agents-on-server';
 import { waitFor } from '../helpers/wait';
-import { testSettings } from '../helpers/agent-settings';
 
 // Two real agents (in-process) on real temp folders, one real server over loopback.
 describe('two agents through the reference server', () => {
-  const tmp = makeTempDir('ferry-agent-sync-');
-  let server: RunningServer;
-  const agents: Agent[] = [];
-  const folderA = path.join(tmp.dir, 'A');
-  const folderB = path.join(tmp.dir, 'B');
-  const events: AgentEvent[] = [];
   const saved: Settings[] = [];
-
-  async function startAgent(name: string, folder: string): Promise<Agent> {
-    mkdirSync(folder, { recursive: true });
-    const agent = await createAgent({
-      dataDir: path.join(tmp.dir, `data-${name}`),
-      deviceName: name,
-      settings: testSettings(server.url, server.token, [{ localPath: folder, remoteId: 'shared' }]),
-      saveSettings: (s) => void saved.push(s),
-      tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 2 } },
-    });
-    agents.push(agent);
-    await agent.start();
-    return agent;
-  }
+  const setup = agentsOnServer('ferry-agent-sync-', { local: { settleMs: 50 }, pull: { pollTimeoutSec: 2 } }, (s) => void saved.push(s));
+  const agents = setup.agents;
+  const folderA = path.join(setup.dir, 'A');
+  const folderB = path.join(setup.dir, 'B');
+  const events: AgentEvent[] = [];
 
   const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : undefined);
 
   beforeAll(async () => {
-    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
+    await setup.start();
     writeFileSync(path.join((mkdirSync(folderA, { recursive: true }), folderA), 'hello.txt'), 'from A');
-    const a = await startAgent('alpha', folderA);
+    const a = await setup.agent('alpha', folderA);
     a.subscribe((event) => void events.push(event));
-    await startAgent('beta', folderB);
+    await setup.agent('beta', folderB);
   }, 30_000);
 
-  afterAll(async () => {
-    for (const agent of agents) await agent.stop();
-    await server.close();
-    tmp.cleanup();
-  });
+  afterAll(() => setup.stop());
 
   it('brings a file from A to B with the same bytes', async () => {
     await waitFor(() => read(path.join(folderB, 'hello.txt')) === 'from A', { timeoutMs: 15_000 });
@@ -99,7 +77,7 @@ describe('two agents through the reference server', () => {
 
   it('applies settings without a restart and refuses invalid ones by field', async () => {
     const a = agents[0]!;
-    const second = path.join(tmp.dir, 'A2');
+    const second = path.join(setup.dir, 'A2');
     mkdirSync(second);
     writeFileSync(path.join(second, 'x.bin'), 'x');
     const current = await a.handlers.getSettings({});
@@ -111,7 +89,7 @@ describe('two agents through the reference server', () => {
     const view = await a.handlers.updateSettings({ ...rest, concurrency: 2, folders: [...rest.folders, { localPath: second, remoteId: 'second' }] });
     expect(view.concurrency).toBe(2);
     expect(view.hasToken).toBe(true);
-    expect(saved.at(-1)?.token).toBe(server.token);
+    expect(saved.at(-1)?.token).toBe(setup.server.token);
     expect(a.status().folders.map((f) => f.id)).toContain('second');
     await waitFor(async () => (await a.handlers.listQueue({ folderId: 'second', state: 'done', offset: 0, limit: 10 })).total === 1, {
       timeoutMs: 15_000,

@@ -57,4 +57,73 @@ describe('change aggregator', () => {
     timers.advance(500);
     expect(flushed).toHaveLength(1);
   });
+
+  describe('a path written in steps', () => {
+    function busySetup() {
+      const timers = new ManualTimers();
+      const flushed: string[][] = [];
+      const agg = new ChangeAggregator({ settleMs: 30, busySettleMs: 250, busyWindowMs: 1000, maxDelayMs: 5000, timers, onFlush: (p) => flushed.push(p) });
+      return { timers, flushed, agg };
+    }
+
+    it('is looked at after the short settle the first time', () => {
+      const { timers, flushed, agg } = busySetup();
+      agg.add('saved.txt');
+      timers.advance(29);
+      expect(flushed).toEqual([]);
+      timers.advance(1);
+      expect(flushed).toEqual([['saved.txt']]);
+    });
+
+    it('changing again within the busy window after a look waits for the long settle', () => {
+      const { timers, flushed, agg } = busySetup();
+      agg.add('copy.bin');
+      timers.advance(30);
+      expect(flushed).toEqual([['copy.bin']]);
+      // The writer goes on in steps 100 ms apart: no look until 250 ms after the last step.
+      for (let i = 0; i < 5; i++) {
+        timers.advance(70);
+        agg.add('copy.bin');
+      }
+      timers.advance(249);
+      expect(flushed).toHaveLength(1);
+      timers.advance(1);
+      expect(flushed).toEqual([['copy.bin'], ['copy.bin']]);
+    });
+
+    it('after the busy window has passed, the short settle applies again', () => {
+      const { timers, flushed, agg } = busySetup();
+      agg.add('notes.txt');
+      timers.advance(30);
+      timers.advance(1000);
+      agg.add('notes.txt');
+      timers.advance(30);
+      expect(flushed).toEqual([['notes.txt'], ['notes.txt']]);
+    });
+
+    it('only the path that changed again is slowed, not its neighbours', () => {
+      const { timers, flushed, agg } = busySetup();
+      agg.add('log.txt');
+      timers.advance(30);
+      agg.add('log.txt');
+      agg.add('other.txt');
+      timers.advance(30);
+      expect(flushed).toEqual([['log.txt'], ['other.txt']]);
+      timers.advance(220);
+      expect(flushed).toEqual([['log.txt'], ['other.txt'], ['log.txt']]);
+    });
+
+    it('a busy path is still looked at by the max delay', () => {
+      const timers = new ManualTimers();
+      const flushed: string[][] = [];
+      const agg = new ChangeAggregator({ settleMs: 30, busySettleMs: 250, maxDelayMs: 400, timers, onFlush: (p) => flushed.push(p) });
+      agg.add('stream.log');
+      timers.advance(30);
+      for (let i = 0; i < 20; i++) {
+        agg.add('stream.log');
+        timers.advance(50);
+      }
+      expect(flushed.length).toBeGreaterThanOrEqual(3);
+    });
+  });
 });
