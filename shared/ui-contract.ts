@@ -49,6 +49,20 @@ export const FolderStatus = z.object({
       devices: z.array(z.string()),
     })
     .nullable(),
+  /** The last confirmed mass delete while the user can undo it (it outlives a restart for a day). */
+  undoDelete: z
+    .object({
+      count: z.int(),
+      side: z.enum(['scan', 'pull']),
+      confirmedAt: z.string(),
+      expiresAt: z.string(),
+      /** A few of the paths it deleted, sorted. */
+      sample: z.array(z.string()),
+      /** Its deletes this computer has still to send: Undo waits for them. */
+      sending: z.int().min(0),
+    })
+    .nullable()
+    .optional(),
   /** This folder's queue counts, so a folder filter can show its own. */
   counts: z.record(QueueState, z.int().min(0)).optional(),
   /** The files recorded in the folder and their bytes (at most a few seconds old). */
@@ -230,6 +244,9 @@ export const methods = {
   },
   confirmMassDelete: { input: FolderRef, output: Ok },
   cancelMassDelete: { input: FolderRef, output: Ok },
+  /** Restores exactly what the folder's last confirmed mass delete removed; refused (undo_pending) while its deletes are still being sent. */
+  undoMassDelete: { input: FolderRef, output: RestoreResult },
+  dismissUndo: { input: FolderRef, output: Ok },
   explainPath: { input: z.strictObject({ path: z.string().min(1), folderId: z.string().optional() }), output: PathExplanation },
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
   getHistory: { input: z.strictObject({ folderId: z.string(), path: z.string().min(1) }), output: z.object({ items: z.array(FileVersion) }) },

@@ -212,6 +212,23 @@ const v6MassDeleteDetail: Migration = {
   },
 };
 
+const v7UndoBatches: Migration = {
+  version: 7,
+  name: 'undo batches: what a confirmed mass delete removed, so that Undo outlives a restart',
+  up(db) {
+    // One row per folder: its last confirmed mass delete, until undone, dismissed or expired.
+    db.exec(`
+      CREATE TABLE undo_batches (
+        folder_id    TEXT PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+        side         TEXT NOT NULL CHECK (side IN ('scan', 'pull')),
+        paths        TEXT NOT NULL,
+        confirmed_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+      );
+    `);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -219,4 +236,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v4MassDeleteHolds,
   v5DownloadIntents,
   v6MassDeleteDetail,
+  v7UndoBatches,
 ];

@@ -1,5 +1,5 @@
-import type { ActivityEntry as ContractActivity, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput } from '../../shared/ui-contract';
-import type { DeletedItem, HistoryItem, RestoreRequest } from '../engine/agent/api';
+import type { ActivityEntry as ContractActivity, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput, RestoreResult } from '../../shared/ui-contract';
+import type { DeletedItem, HistoryItem, RestoreOutcome, RestoreRequest } from '../engine/agent/api';
 import type { ActivityEntry as StoredActivity } from '../store/activity';
 import type { QueueItem as StoredQueueItem } from '../store/queue';
 
@@ -61,4 +61,9 @@ export function deletedFileView(item: DeletedItem): DeletedFile {
 export function restoreRequest(input: RestoreInput): RestoreRequest {
   if ('deleted' in input) return { kind: 'deleted', ...(input.prefix ? { prefix: input.prefix } : {}), ...(input.since ? { since: input.since } : {}) };
   return { kind: 'paths', paths: input.paths, ...(input.revision ? { revision: input.revision } : {}), ...(input.at ? { at: input.at } : {}) };
+}
+
+/** The engine's restore outcome as the UI shows it: how many came back, and each that did not. */
+export function restoreResult(outcome: RestoreOutcome): RestoreResult {
+  return { restored: outcome.restored.length, failed: outcome.failed, skipped: outcome.skipped };
 }

@@ -430,6 +430,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         // Counted only for a held folder: status goes out several times a second.
         pendingDelete: folder.state === 'paused_mass_delete' ? coordinatorOf(folder.id).pendingDelete() : null,
+        undoDelete: coordinatorOf(folder.id).undoOffer(),
         counts: store.queue.countsByState(folder.id),
         ...folderTotals(folder.id),
       };
@@ -637,6 +638,18 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const current = requireEngine();
       await coordinatorOf(folderId).cancel(current);
       current.pusher.kick();
+      bus.statusChanged();
+      return { ok: true as const };
+    },
+    undoMassDelete: async ({ folderId }) => {
+      requireFolder(folderId);
+      const outcome = await coordinatorOf(folderId).undo(requireEngine());
+      bus.statusChanged();
+      return outcome;
+    },
+    dismissUndo: async ({ folderId }) => {
+      requireFolder(folderId);
+      coordinatorOf(folderId).dismissUndo();
       bus.statusChanged();
       return { ok: true as const };
     },
