@@ -170,6 +170,7 @@ export const WhyCode = z.enum([
   'conflict',
   'not_scanned',
   'not_on_server',
+  'on_server',
   'changed_locally',
   'in_sync',
   'unknown',
@@ -194,7 +195,9 @@ export const FileVersion = z.object({
   size: z.number(),
   mtime: z.number(),
   modifiedAt: z.string(),
+  /** The writer's device id, and its name from the device digests (a short form of the id when none names it). */
   device: z.string(),
+  deviceName: z.string().optional(),
 });
 export type FileVersion = z.infer<typeof FileVersion>;
 
@@ -205,6 +208,7 @@ export const DeletedFile = z.object({
   revision: z.string(),
   deletedAt: z.string(),
   device: z.string(),
+  deviceName: z.string().optional(),
   /** The version a restore brings back; null when the server keeps none. */
   lastLive: FileVersion.nullable(),
 });

@@ -18,7 +18,9 @@ import { createPuller, type Puller, type PullerOptions } from '../pull';
 import { createPusher, type Pusher, type PusherOptions, type RunProgressEvent } from '../push';
 import { ConnectionWatch, observeRemote } from './connection';
 import { DeviceReporter, listFolderDevices } from './device-report';
+import { DeviceNames } from './device-names';
 import { explainPath, locatePath } from './why';
+import { withServerState } from './why-server';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus, FolderStatus, SettingsUpdate, SettingsView } from './api';
 import { AgentEventBus } from './events';
 import { validateFolders } from './folder-rules';
@@ -122,6 +124,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const locals = new Map<string, LocalSide>();
   const coordinators = new Map<string, FolderCoordinator>();
   const lastSync = loadLastSync(store.settings);
+  const deviceNames = new DeviceNames({
+    self: { id: deviceId, name: deviceName },
+    list: async () => (await listFolderDevices(store, engine?.remote ?? null, deviceId)).flatMap((f) => f.devices),
+  });
   const reporter = new DeviceReporter({
     store,
     remote: () => engine?.remote ?? null,
@@ -429,7 +435,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : full,
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         // Counted only for a held folder: status goes out several times a second.
-        pendingDelete: folder.state === 'paused_mass_delete' ? coordinatorOf(folder.id).pendingDelete() : null,
+        pendingDelete: folder.state === 'paused_mass_delete' ? deviceNames.hold(coordinatorOf(folder.id).pendingDelete()) : null,
         undoDelete: coordinatorOf(folder.id).undoOffer(),
         counts: store.queue.countsByState(folder.id),
         ...folderTotals(folder.id),
@@ -662,16 +668,21 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const link = engine?.watch.current ?? { state: 'online' as const };
       const linkProblem = link.state === 'online' ? null : link.reason;
       const diskFull = (id: string) => coordinatorOf(id).diskFullMessage();
-      return explainPath({ store, ignoreRules: settings.ignoreRules, paused, linkProblem, diskFull, now: Date.now() }, found.folderId, found.key);
+      await deviceNames.refreshWithin(500);
+      const label = (id: string) => deviceNames.label(id);
+      const local = explainPath({ store, ignoreRules: settings.ignoreRules, paused, linkProblem, diskFull, deviceName: label, now: Date.now() }, found.folderId, found.key);
+      return withServerState(local, linkProblem === null ? (engine?.remote ?? null) : null, remoteIdOf(found.folderId), (id) => deviceNames.resolve(id, 500));
     },
     listDevices: async ({ folderId }) => {
       if (folderId !== undefined) requireFolder(folderId);
-      return listFolderDevices(store, engine?.remote ?? null, deviceId, folderId);
+      const listed = await listFolderDevices(store, engine?.remote ?? null, deviceId, folderId);
+      deviceNames.learn(listed.flatMap((f) => f.devices));
+      return listed;
     },
     // ── history and restore (main/engine/history) ──
-    getHistory: async ({ folderId, path }) => readHistory(requireEngine().remote, remoteIdOf(folderId), path),
+    getHistory: async ({ folderId, path }) => deviceNames.history(await readHistory(requireEngine().remote, remoteIdOf(folderId), path)),
     listDeleted: async ({ folderId, prefix, since, limit }) =>
-      readDeleted(requireEngine().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit),
+      deviceNames.deleted(await readDeleted(requireEngine().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
       const current = requireEngine();
       const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);

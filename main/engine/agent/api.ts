@@ -5,7 +5,7 @@ import type { QueueItem, QueueState } from '../../store/queue';
 import type { PendingDelete } from '../folder/coordinator';
 import type { UndoOffer } from '../folder/undo';
 import type { PathExplanation } from './why';
-import type { DeletedItem, HistoryItem } from '../../../protocol';
+import type { NamedDeletedItem, NamedHistoryItem } from './device-names';
 import type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
 
 /**
@@ -83,6 +83,7 @@ type Ok = { ok: true };
 
 /** History and restore, in the wire's terms (docs/sync-api.md, "History and restore"). */
 export type { DeletedItem, HistoryItem } from '../../../protocol';
+export type { NamedDeletedItem, NamedHistoryItem } from './device-names';
 export type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
 
 /** The actions a host may ask of a running agent. */
@@ -104,8 +105,9 @@ export interface AgentHandlers {
   explainPath(input: { path: string; folderId?: string }): Promise<PathExplanation>;
   /** Every device's state of each folder (or one), from the server's device digests. */
   listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
-  getHistory(input: { folderId: string; path: string }): Promise<HistoryItem[]>;
-  listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<DeletedItem[]>;
+  /** Each version with its writer's name (from the device digests) beside the id. */
+  getHistory(input: { folderId: string; path: string }): Promise<NamedHistoryItem[]>;
+  listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<NamedDeletedItem[]>;
   /** Restores on the server, then pulls: the files come back through the normal pull. */
   restore(input: { folderId: string; request: RestoreRequest }): Promise<RestoreOutcome>;
   getSettings(input?: object): Promise<SettingsView>;
