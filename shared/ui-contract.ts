@@ -49,6 +49,20 @@ export const FolderStatus = z.object({
       devices: z.array(z.string()),
     })
     .nullable(),
+  /** The last confirmed mass delete while the user can undo it (it outlives a restart for a day). */
+  undoDelete: z
+    .object({
+      count: z.int(),
+      side: z.enum(['scan', 'pull']),
+      confirmedAt: z.string(),
+      expiresAt: z.string(),
+      /** A few of the paths it deleted, sorted. */
+      sample: z.array(z.string()),
+      /** Its deletes this computer has still to send: Undo waits for them. */
+      sending: z.int().min(0),
+    })
+    .nullable()
+    .optional(),
   /** This folder's queue counts, so a folder filter can show its own. */
   counts: z.record(QueueState, z.int().min(0)).optional(),
   /** The files recorded in the folder and their bytes (at most a few seconds old). */
@@ -156,6 +170,7 @@ export const WhyCode = z.enum([
   'conflict',
   'not_scanned',
   'not_on_server',
+  'on_server',
   'changed_locally',
   'in_sync',
   'unknown',
@@ -180,7 +195,9 @@ export const FileVersion = z.object({
   size: z.number(),
   mtime: z.number(),
   modifiedAt: z.string(),
+  /** The writer's device id, and its name from the device digests (a short form of the id when none names it). */
   device: z.string(),
+  deviceName: z.string().optional(),
 });
 export type FileVersion = z.infer<typeof FileVersion>;
 
@@ -191,6 +208,7 @@ export const DeletedFile = z.object({
   revision: z.string(),
   deletedAt: z.string(),
   device: z.string(),
+  deviceName: z.string().optional(),
   /** The version a restore brings back; null when the server keeps none. */
   lastLive: FileVersion.nullable(),
 });
@@ -230,6 +248,9 @@ export const methods = {
   },
   confirmMassDelete: { input: FolderRef, output: Ok },
   cancelMassDelete: { input: FolderRef, output: Ok },
+  /** Restores exactly what the folder's last confirmed mass delete removed; refused (undo_pending) while its deletes are still being sent. */
+  undoMassDelete: { input: FolderRef, output: RestoreResult },
+  dismissUndo: { input: FolderRef, output: Ok },
   explainPath: { input: z.strictObject({ path: z.string().min(1), folderId: z.string().optional() }), output: PathExplanation },
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
   getHistory: { input: z.strictObject({ folderId: z.string(), path: z.string().min(1) }), output: z.object({ items: z.array(FileVersion) }) },

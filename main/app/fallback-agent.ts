@@ -53,6 +53,8 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
     retry: unavailable,
     confirmMassDelete: unavailable,
     cancelMassDelete: unavailable,
+    undoMassDelete: unavailable,
+    dismissUndo: unavailable,
     explainPath: unavailable,
     listDevices: async () => [],
     getHistory: unavailable,

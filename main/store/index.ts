@@ -9,6 +9,7 @@ import { recentDeleteRepo, type RecentDeleteRepo } from './recent-deletes';
 import { settingsRepo, type SettingsRepo } from './settings';
 import { taskRepo, type TaskRepo } from './tasks';
 import { tokenRepo, type TokenRepo } from './tokens';
+import { undoBatchRepo, type UndoBatchRepo } from './undo-batches';
 
 /** One agent's state database and its repositories. */
 export interface Store {
@@ -18,6 +19,8 @@ export interface Store {
   queue: QueueRepo;
   /** This disk's recent deletes: the mass-delete guard's window. */
   recentDeletes: RecentDeleteRepo;
+  /** The last confirmed mass delete of each folder, while Undo is offered. */
+  undoBatches: UndoBatchRepo;
   tasks: TaskRepo;
   tokens: TokenRepo;
   conflicts: ConflictRepo;
@@ -49,6 +52,7 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
     index: fileIndexRepo(db, clock),
     queue: queueRepo(db, clock, options.doneHistory),
     recentDeletes: recentDeleteRepo(db, clock),
+    undoBatches: undoBatchRepo(db, clock),
     tasks: taskRepo(db, clock),
     tokens: tokenRepo(db, clock),
     conflicts: conflictRepo(db, clock),
@@ -66,5 +70,6 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
 export type { Clock } from './clock';
 export type { Folder, FolderState, MassDeleteHold, MassDeleteSide } from './folders';
 export type { RecentDelete } from './recent-deletes';
+export type { UndoBatch } from './undo-batches';
 export type { EntryKind, IndexEntry, IndexStat, LocalState } from './file-index';
 export type { Change, ClaimRef, QueueItem, QueueOp, QueueState } from './queue';

@@ -229,6 +229,23 @@ const v7QueuedMoves: Migration = {
   },
 };
 
+const v8UndoBatches: Migration = {
+  version: 8,
+  name: 'undo batches: what a confirmed mass delete removed, so that Undo outlives a restart',
+  up(db) {
+    // One row per folder: its last confirmed mass delete, until undone, dismissed or expired.
+    db.exec(`
+      CREATE TABLE undo_batches (
+        folder_id    TEXT PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+        side         TEXT NOT NULL CHECK (side IN ('scan', 'pull')),
+        paths        TEXT NOT NULL,
+        confirmed_at INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL
+      );
+    `);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -237,4 +254,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v5DownloadIntents,
   v6MassDeleteDetail,
   v7QueuedMoves,
+  v8UndoBatches,
 ];

@@ -1,6 +1,6 @@
 import type { AgentEvent, AgentService, ContractHandlers } from '../../shared/ui-contract';
 import type { AgentApi, AgentEvent as EngineEvent } from '../engine/agent';
-import { activityView, deletedFileView, fileVersionView, queueItemView, restoreRequest } from './views';
+import { activityView, deletedFileView, fileVersionView, queueItemView, restoreRequest, restoreResult } from './views';
 
 /**
  * The engine's API as the UI contract's handlers and events: the one place where the engine's
@@ -22,13 +22,14 @@ export function toAgentService(agent: AgentApi): AgentService {
     retry: (input) => engine.retry(input),
     confirmMassDelete: (input) => engine.confirmMassDelete(input),
     cancelMassDelete: (input) => engine.cancelMassDelete(input),
+    undoMassDelete: async (input) => restoreResult(await engine.undoMassDelete(input)),
+    dismissUndo: (input) => engine.dismissUndo(input),
     explainPath: (input) => engine.explainPath(input),
     listDevices: (input) => engine.listDevices(input),
     getHistory: async (input) => ({ items: (await engine.getHistory(input)).map(fileVersionView) }),
     listDeleted: async (input) => ({ items: (await engine.listDeleted(input)).map(deletedFileView) }),
     restore: async (input) => {
-      const outcome = await engine.restore({ folderId: input.folderId, request: restoreRequest(input) });
-      return { restored: outcome.restored.length, failed: outcome.failed, skipped: outcome.skipped };
+      return restoreResult(await engine.restore({ folderId: input.folderId, request: restoreRequest(input) }));
     },
     getSettings: () => engine.getSettings({}),
     updateSettings: (update) => engine.updateSettings(update),

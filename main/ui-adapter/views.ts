@@ -1,5 +1,5 @@
-import type { ActivityEntry as ContractActivity, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput } from '../../shared/ui-contract';
-import type { DeletedItem, HistoryItem, RestoreRequest } from '../engine/agent/api';
+import type { ActivityEntry as ContractActivity, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput, RestoreResult } from '../../shared/ui-contract';
+import type { NamedDeletedItem, NamedHistoryItem, RestoreOutcome, RestoreRequest } from '../engine/agent/api';
 import type { ActivityEntry as StoredActivity } from '../store/activity';
 import type { QueueItem as StoredQueueItem } from '../store/queue';
 
@@ -49,16 +49,21 @@ export function activityView(entry: StoredActivity): ContractActivity {
 
 // ── history and restore ──
 
-export function fileVersionView(item: HistoryItem): FileVersion {
-  return { revision: item.revision, kind: item.kind, deleted: item.deleted, size: item.size, mtime: item.mtime, modifiedAt: item.modificationDate, device: item.device };
+export function fileVersionView(item: NamedHistoryItem): FileVersion {
+  return { revision: item.revision, kind: item.kind, deleted: item.deleted, size: item.size, mtime: item.mtime, modifiedAt: item.modificationDate, device: item.device, deviceName: item.deviceName };
 }
 
-export function deletedFileView(item: DeletedItem): DeletedFile {
-  return { path: item.path, kind: item.kind, revision: item.revision, deletedAt: item.deletedAt, device: item.device, lastLive: item.lastLive ? fileVersionView(item.lastLive) : null };
+export function deletedFileView(item: NamedDeletedItem): DeletedFile {
+  return { path: item.path, kind: item.kind, revision: item.revision, deletedAt: item.deletedAt, device: item.device, deviceName: item.deviceName, lastLive: item.lastLive ? fileVersionView(item.lastLive) : null };
 }
 
 /** The contract's restore input as the engine's request (the folder travels beside it). */
 export function restoreRequest(input: RestoreInput): RestoreRequest {
   if ('deleted' in input) return { kind: 'deleted', ...(input.prefix ? { prefix: input.prefix } : {}), ...(input.since ? { since: input.since } : {}) };
   return { kind: 'paths', paths: input.paths, ...(input.revision ? { revision: input.revision } : {}), ...(input.at ? { at: input.at } : {}) };
+}
+
+/** The engine's restore outcome as the UI shows it: how many came back, and each that did not. */
+export function restoreResult(outcome: RestoreOutcome): RestoreResult {
+  return { restored: outcome.restored.length, failed: outcome.failed, skipped: outcome.skipped };
 }

@@ -49,7 +49,7 @@ export function HistoryPanel({ folderId, path, onClose, onRestored }: { folderId
               {formatRelative(v.modifiedAt)}
             </time>
             <span>{v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : `${v.size} bytes`}</span>
-            <span className="muted">{v.device}</span>
+            <span className="muted" title={v.device}>{v.deviceName ?? v.device}</span>
             {v.revision === current ? (
               <span className="muted">current</span>
             ) : v.deleted ? null : (

@@ -4,7 +4,7 @@ import { STATE_LABELS } from './Counters';
 
 export const QUEUE_ROW_HEIGHT = 60;
 
-export function QueueRow({ item, onRetry, onWhy }: { item: QueueItem; onRetry(id: number): void; onWhy?(item: QueueItem): void }) {
+export function QueueRow({ item, onRetry, onWhy, onHistory }: { item: QueueItem; onRetry(id: number): void; onWhy?(item: QueueItem): void; onHistory?(item: QueueItem): void }) {
   const percent = percentDone(item.bytesDone, item.bytesTotal);
   return (
     <div className={`queue-row state-${item.state}`} data-testid="queue-row" data-path={item.path} data-state={item.state} data-id={item.id}>
@@ -16,6 +16,11 @@ export function QueueRow({ item, onRetry, onWhy }: { item: QueueItem; onRetry(id
         {onWhy && item.state !== 'done' ? (
           <button type="button" className="small" onClick={() => onWhy(item)} aria-label={`Why is ${item.path} not in sync?`} data-testid="why-open">
             Why?
+          </button>
+        ) : null}
+        {onHistory && item.op !== 'mkdir' && item.op !== 'rmdir' ? (
+          <button type="button" className="small" onClick={() => onHistory(item)} aria-label={`Versions of ${item.path}`} data-testid="history-open">
+            History
           </button>
         ) : null}
         {item.state === 'failed' ? (

@@ -96,7 +96,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
               {item.path}
             </button>
             <span className="muted">
-              deleted {formatRelative(item.deletedAt)} on {item.device}
+              deleted {formatRelative(item.deletedAt)} on {item.deviceName ?? item.device}
               {item.lastLive === null ? ' · no earlier version kept' : ''}
             </span>
           </li>

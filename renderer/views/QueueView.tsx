@@ -1,10 +1,12 @@
 import { useCallback, useState } from 'react';
-import type { QueueState, Status } from '../../shared/ui-contract';
+import type { QueueState, RestoreResult, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { Counters, STATE_LABELS } from '../components/Counters';
 import { FolderProblems } from '../components/FolderProblems';
+import { HistoryPanel } from '../components/HistoryPanel';
 import { MassDeleteBanner } from '../components/MassDeleteBanner';
 import { QUEUE_ROW_HEIGHT, QueueRow, QueueRowPlaceholder } from '../components/QueueRow';
+import { UndoDeleteBanner } from '../components/UndoDeleteBanner';
 import { VirtualList } from '../components/VirtualList';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatCount, formatRate, formatRelative } from '../format';
@@ -19,6 +21,9 @@ export function QueueView({ status }: { status: Status | undefined }) {
   const [folderFilter, setFolderFilter] = useState<string>();
   const [why, setWhy] = useState<WhyTarget>();
   const openWhy = useCallback((item: { folderId: string; path: string }) => setWhy({ folderId: item.folderId, path: item.path }), []);
+  const [historyOf, setHistoryOf] = useState<{ folderId: string; path: string }>();
+  const openHistory = useCallback((item: { folderId: string; path: string }) => setHistoryOf({ folderId: item.folderId, path: item.path }), []);
+  const [undone, setUndone] = useState<Record<string, RestoreResult>>({});
   const pages = useQueuePage(api, { state: stateFilter, folderId: folderFilter });
   const action = useAction();
   const now = useNow();
@@ -39,6 +44,26 @@ export function QueueView({ status }: { status: Status | undefined }) {
           busy={action.busy}
           onConfirm={() => void action.run(() => api.call('confirmMassDelete', { folderId: folder.id }))}
           onCancel={() => void action.run(() => api.call('cancelMassDelete', { folderId: folder.id }))}
+        />
+      ))}
+      {status?.folders.map((folder) => (
+        <UndoDeleteBanner
+          key={`undo-${folder.id}`}
+          folder={folder}
+          busy={action.busy}
+          result={undone[folder.id]}
+          onUndo={() =>
+            void action.run(async () => {
+              const answer = await api.call('undoMassDelete', { folderId: folder.id });
+              if (answer.ok) setUndone((all) => ({ ...all, [folder.id]: answer.value }));
+              return answer;
+            })
+          }
+          onDismiss={() =>
+            undone[folder.id]
+              ? setUndone(({ [folder.id]: _shown, ...rest }) => rest)
+              : void action.run(() => api.call('dismissUndo', { folderId: folder.id }))
+          }
         />
       ))}
       {status ? <FolderProblems folders={status.folders} /> : null}
@@ -121,10 +146,11 @@ export function QueueView({ status }: { status: Status | undefined }) {
         empty={pages.total === 0 ? <p className="muted">Nothing here{stateFilter ? ` in ${STATE_LABELS[stateFilter].toLowerCase()}` : ''}.</p> : null}
         renderRow={(index) => {
           const item = pages.itemAt(index);
-          return item ? <QueueRow item={item} onRetry={retryOne} onWhy={openWhy} /> : <QueueRowPlaceholder />;
+          return item ? <QueueRow item={item} onRetry={retryOne} onWhy={openWhy} onHistory={openHistory} /> : <QueueRowPlaceholder />;
         }}
       />
       {why ? <WhyPanel target={why} floating onClose={() => setWhy(undefined)} /> : null}
+      {historyOf ? <HistoryPanel folderId={historyOf.folderId} path={historyOf.path} onClose={() => setHistoryOf(undefined)} /> : null}
     </div>
   );
 }

@@ -11,6 +11,7 @@ import { Ledger } from './ledger';
 import { renameProbe } from './rename-probe';
 import { createRng, deriveSeed } from './rng';
 import { diffTrees, fetchContents, localTree, serverTree } from './snapshot';
+import { checkWhyReasons } from './why-check';
 import { Executor, makePlan, type Op } from './workload';
 
 /**
@@ -135,6 +136,8 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     const settleStart = Date.now();
     disks?.freeAll();
     await cluster.heal();
+    // The moment the faults stop: every path that differs has a reason (invariant 7).
+    result.failures.push(...(await checkWhyReasons(cluster, 'when the faults stopped', vlog)));
     // Where each agent's log stands now: what it writes from here on is the settle's.
     const logStart = cluster.devices.map((d, i) => ({ name: d.name, file: cluster.logs()[i + 1]!, offset: sizeOf(cluster.logs()[i + 1]!) }));
     const settled = await settle(cluster, options.settleTimeoutMs ?? 180_000, vlog);
@@ -145,6 +148,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.recheckNotes = settled.notes.map(describeRecheck);
     result.failures.push(...checkConflictWaits(settled.notes));
     if (!settled.ok) {
+      result.failures.push(...(await checkWhyReasons(cluster, 'at the end of an unconverged run', vlog)));
       result.failures.push(`[1] did not converge within ${Math.round((options.settleTimeoutMs ?? 180_000) / 1000)} s after the faults stopped:`, ...settled.last.map((l) => `    ${l}`));
     } else {
       const server = await serverTree(cluster.api, FOLDER_ID);

@@ -363,6 +363,60 @@ test('a pull that would delete most files pauses the folder; Cancel keeps them, 
   expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(kept);
 });
 
+test('after a confirmed mass delete the banner offers Undo: exactly that batch comes back, nothing uploaded; a queue row opens its History', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  await pullerParked(rig);
+  const docs = rig.folder('docs');
+  const names = Array.from({ length: 10 }, (_, i) => `img-${String(i).padStart(2, '0')}.jpg`);
+  for (const name of names) write(docs, name, `pixels of ${name}`);
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', '10');
+  const doomed = names.slice(0, 8);
+  const kept = names.slice(8);
+  const onDisk = () => names.filter((name) => existsSync(path.join(docs, name)));
+  const uploads = () => rig.proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length;
+
+  // Another device deletes 8 of the 10 files; the guard holds them and the user confirms.
+  await rig.remote.remove('docs', doomed);
+  await page.getByTestId('sync-now').click();
+  await expect(page.getByTestId('mass-delete-banner')).toContainText('8 of 10 files');
+  // No Undo while the delete waits for its answer: there is nothing confirmed to undo.
+  await expect(page.getByTestId('undo-delete-banner')).toHaveCount(0);
+  await page.getByTestId('mass-delete-confirm').click();
+  await expect.poll(onDisk, { message: 'the confirmed deletions on disk' }).toEqual(kept);
+
+  // The banner now offers Undo for that batch.
+  const offer = page.getByTestId('undo-delete-banner');
+  await expect(offer).toContainText('8 files in');
+  await expect(offer).toContainText('deleted here by another device');
+  await expect(page.getByTestId('undo-delete')).toHaveText('Undo delete of 8 files');
+  await expect(page.getByTestId('undo-delete')).toBeEnabled();
+  await page.screenshot({ path: path.join(screenshots, 'mass-delete-undo.png') });
+  const uploadsBefore = uploads();
+
+  await page.getByTestId('undo-delete').click();
+  await expect(page.getByTestId('undo-delete-done')).toContainText('Undo: 8 files restored');
+  await expect.poll(onDisk, { message: 'the batch back on disk' }).toEqual(names);
+  for (const name of doomed) expect(readFileSync(path.join(docs, name), 'utf8')).toBe(`pixels of ${name}`);
+  expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(names);
+  await expect.poll(() => rig.host.agent.status().folders[0]?.undoDelete ?? null, { message: 'the offer withdrawn' }).toBeNull();
+  await page.getByTestId('undo-delete-dismiss').click();
+  await expect(page.getByTestId('undo-delete-done')).toHaveCount(0);
+  await expect(offer).toHaveCount(0);
+  expect(uploads()).toBe(uploadsBefore);
+
+  // A queue row opens the file's History: created here, deleted elsewhere, restored.
+  await row(page, 'img-03.jpg').getByTestId('history-open').click();
+  await expect(page.getByTestId('history-panel')).toContainText('img-03.jpg');
+  await expect(page.getByTestId('history-row')).toHaveCount(3);
+  await expect(page.getByTestId('history-row').nth(1)).toContainText('deleted');
+  await page.getByTestId('history-close').click();
+  // And an Activity row does the same.
+  await page.getByTestId('nav-activity').click();
+  await page.locator('[data-testid="activity-history"]', { hasText: 'img-03.jpg' }).first().click();
+  await expect(page.getByTestId('history-row')).toHaveCount(3);
+});
+
 test('screenshots of the queue and settings windows', async ({ page, startRig }) => {
   const rig = await startRig({ folders: { Documents: 'documents', Photos: 'photos' }, settings: { retryLimit: 1 } });
   await signIn(page, rig);

@@ -87,6 +87,8 @@ export function fakeService(handlers: Partial<ContractHandlers> = {}): AgentServ
     retry: notImplemented('retry'),
     confirmMassDelete: notImplemented('confirmMassDelete'),
     cancelMassDelete: notImplemented('cancelMassDelete'),
+    undoMassDelete: notImplemented('undoMassDelete'),
+    dismissUndo: notImplemented('dismissUndo'),
     getHistory: notImplemented('getHistory'),
     listDeleted: notImplemented('listDeleted'),
     restore: notImplemented('restore'),

@@ -196,6 +196,11 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
       emit({ type: 'status', status: status() });
       return { ok: true as const };
     }),
+    // Undo needs the server's history, which this fake does not keep (the real path: test/integration/agent-undo.test.ts).
+    undoMassDelete: track('undoMassDelete', () => {
+      throw new FerryError('not_found', 'Nothing to undo in this folder', { status: 404 });
+    }),
+    dismissUndo: track('dismissUndo', () => ({ ok: true as const })),
     // History and restore: this fake keeps no server history (the real path is tested in test/integration).
     getHistory: track('getHistory', () => ({ items: [] })),
     listDeleted: track('listDeleted', () => ({ items: [] })),

@@ -56,7 +56,8 @@ describe('why a path is not in sync', () => {
     await settled('notes.txt');
     const answer = await why('notes.txt');
     expect(answer).toMatchObject({ inSync: true, local: { exists: true, kind: 'file', size: 5 }, synced: { size: 5 } });
-    expect(answer.reasons[0]!.message).toMatch(/^In sync: this device has the server's revision \d+$/);
+    // The writer by name: this device, as its agent is called.
+    expect(answer.reasons[0]!.message).toMatch(/^In sync: this device has the server's revision \d+, written by laptop$/);
     expect((await agent.handlers.explainPath({ path: path.join(folder, 'notes.txt') })).path).toBe('notes.txt');
   });
 
@@ -93,7 +94,8 @@ describe('why a path is not in sync', () => {
       writeFileSync(path.join(folder, 'later.txt'), 'later');
       await waitFor(async () => (await queued('later.txt'))?.state === 'pending', { timeoutMs: 10_000, message: 'later.txt queued' });
       const answer = await why('later.txt');
-      expect(answer.reasons.map((r) => r.code)).toEqual(['pending', 'paused']);
+      // And the server has nothing of it yet.
+      expect(answer.reasons.map((r) => r.code)).toEqual(['pending', 'paused', 'not_on_server']);
       expect(answer.reasons[0]!.message).toContain('waiting for you to resume');
     } finally {
       await agent.handlers.resume({});
@@ -125,6 +127,55 @@ describe('why a path is not in sync', () => {
     // Settled by the user (the copy removed): no longer said.
     unlinkSync(path.join(folder, copy!));
     expect(await codes('shared.txt')).not.toContain('conflict');
+  });
+
+  it('on the server at revision R written by another device, by its name, while this device has not applied it', async () => {
+    writeFileSync(path.join(folder, 'plan.txt'), 'first');
+    await settled('plan.txt');
+    const mine = (await why('plan.txt')).synced!.revision;
+    // A device with a random id, named by its digest: why names it, never by its id.
+    const deviceId = '3f2a9c1b-0000-4000-8000-000000000001';
+    const desktop = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId });
+    try {
+      await desktop.reportDevice('docs', { name: 'desktop-3', version: 'ferry/test', pending: 0, failedCount: 0, failures: [] });
+      await agent.handlers.pause({});
+      const write = async (p: string, text: string, base: string | null) => {
+        const bytes = Buffer.from(text);
+        const hash = (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex');
+        await desktop.putBlock(hash, bytes);
+        const reply = await desktop.submitBatch('docs', [{ key: 'k', action: 'upsert', path: p, size: bytes.length, mtime: Date.now(), blocks: [hash], baseRevision: base }]);
+        const result = 'results' in reply ? reply.results.k : undefined;
+        if (!result?.ok) throw new Error(`the other device's write failed: ${JSON.stringify(result)}`);
+        return result.revision;
+      };
+      const edited = await write('plan.txt', 'second', mine);
+      const fresh = await write('theirs-only.txt', 'new there', null);
+
+      const changed = await why('plan.txt');
+      expect(changed.inSync).toBe(false);
+      expect(changed.reasons[0]).toEqual({ code: 'on_server', message: `On the server at revision ${edited} written by desktop-3; this device has revision ${mine}: the next pull brings it here` });
+      const absent = await why('theirs-only.txt');
+      expect(absent.inSync).toBe(false);
+      expect(absent.reasons).toEqual([{ code: 'on_server', message: `On the server at revision ${fresh} written by desktop-3; this device has not got it: the next pull brings it here` }]);
+      // Its history names the writer the same way (the id stays beside it).
+      const versions = await agent.handlers.getHistory({ folderId: 'docs', path: 'plan.txt' });
+      expect(versions.map((v) => v.deviceName)).toEqual(['desktop-3', 'laptop']);
+      expect(versions[0]!.device).toBe(deviceId);
+
+      // Not on the server yet: a new file here, held by the pause.
+      writeFileSync(path.join(folder, 'unsent.txt'), 'only here');
+      await waitFor(async () => (await queued('unsent.txt'))?.state === 'pending', { timeoutMs: 10_000, message: 'unsent.txt queued' });
+      const unsent = await why('unsent.txt');
+      expect(unsent.reasons.map((r) => r.code)).toEqual(['pending', 'paused', 'not_on_server']);
+      expect(unsent.reasons[2]!.message).toBe('Not on the server yet');
+    } finally {
+      desktop.close();
+      await agent.handlers.resume({});
+    }
+    await waitFor(() => existsSync(path.join(folder, 'theirs-only.txt')), { timeoutMs: 15_000, message: 'pulled after the resume' });
+    await settled('unsent.txt');
+    await waitFor(async () => (await why('theirs-only.txt')).inSync, { timeoutMs: 10_000, message: 'in sync once pulled' });
+    expect((await why('theirs-only.txt')).reasons[0]!.message).toMatch(/written by desktop-3$/);
   });
 
   it('held: a delete waiting in a bulk delete the user has not answered', async () => {

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFerryError } from '../../protocol/errors';
 import { migrate, openDb, schemaVersion } from '../../main/store/db';
 import { MIGRATIONS, type Migration } from '../../main/store/migrations';
+import { undoBatchRepo } from '../../main/store/undo-batches';
 import { makeTempDir } from '../helpers/local-temp';
 
 const tables = (db: Database.Database) =>
@@ -134,6 +135,28 @@ describe('state database migrations', () => {
     expect(db.prepare(`SELECT path, move_from FROM queue`).all()).toEqual([{ path: 'a', move_from: null }]);
     const indexes = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index'`).all() as { name: string }[]).map((r) => r.name);
     expect(indexes).toEqual(expect.arrayContaining(['file_index_by_inode', 'queue_live_moves']));
+      db.close();
+    });
+
+  it('migration 8 adds undo batches, one per folder, dropped with their folder; a batch past its time is not offered', () => {
+    const v7 = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 7) });
+    v7.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
+    v7.close();
+    const db = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 8) });
+    expect(schemaVersion(db)).toBe(8);
+    let now = 1000;
+    const repo = undoBatchRepo(db, () => now);
+    repo.record({ folderId: 'f', side: 'scan', paths: ['b.txt', 'a.txt'], keepMs: 500 });
+    repo.record({ folderId: 'f', side: 'pull', paths: ['c.txt'], keepMs: 500 });
+    // The latest confirm replaces the earlier batch.
+    expect(repo.get('f')).toEqual({ folderId: 'f', side: 'pull', paths: ['c.txt'], confirmedAt: 1000, expiresAt: 1500 });
+    now = 1500;
+    expect(repo.get('f')).toBeNull();
+    now = 1000;
+    db.prepare(`DELETE FROM folders WHERE id = 'f'`).run();
+    expect(repo.get('f')).toBeNull();
+    // A side other than scan or pull is refused by the schema.
+    expect(() => db.prepare(`INSERT INTO undo_batches VALUES ('f', 'other', '[]', 0, 1)`).run()).toThrow();
     db.close();
   });
 

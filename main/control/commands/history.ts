@@ -38,7 +38,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 
 export function formatHistory(folderId: string, filePath: string, items: FileVersion[]): string {
   if (items.length === 0) return `The server keeps no history of ${filePath} in '${folderId}'.`;
-  const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.device]);
+  const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device]);
   const hint = `Restore one with: ferry restore ${filePath} --revision REV --folder ${folderId}`;
   return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE'], rows)}\n${hint}`;
 }

@@ -1,6 +1,7 @@
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { json } from './output';
+import { formatRestore } from './restore';
 import { withAgent } from './with-agent';
 import { COMMAND_SUMMARIES } from './summaries';
 
@@ -9,16 +10,17 @@ const options = folderOptions;
 export const definition = {
   name: 'mass-delete',
   summary: COMMAND_SUMMARIES.massDelete,
-  synopsis: '(confirm | cancel) --folder ID',
+  synopsis: '(confirm | cancel | undo) --folder ID',
   options,
   flags: [
     ['confirm', 'let the deletes happen (the server\'s deletes here, or this disk\'s deletes on the server)'],
     ['cancel', 'keep the files: re-upload them, or restore them from the server'],
+    ['undo', 'bring back what the last confirmed mass delete removed, on every device (offered for a day)'],
     ['--folder ID', 'the folder that is waiting (ferry status shows it); required'],
     ...commonFlags,
   ],
   maxPositionals: 1,
-  examples: ['ferry mass-delete cancel --folder docs --data ~/.ferry'],
+  examples: ['ferry mass-delete cancel --folder docs --data ~/.ferry', 'ferry mass-delete undo --folder docs'],
 } satisfies CommandDefinition<typeof options>;
 
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -26,11 +28,16 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const { values, positionals } = parsed;
   const answer = positionals[0];
-  if (answer !== 'confirm' && answer !== 'cancel') return usageError(definition, io, "say 'confirm' or 'cancel'").code;
+  if (answer !== 'confirm' && answer !== 'cancel' && answer !== 'undo') return usageError(definition, io, "say 'confirm', 'cancel' or 'undo'").code;
   const folderId = values.folder;
   if (!folderId) return usageError(definition, io, '--folder ID is required').code;
 
   return withAgent(definition, values.data, io, async (client) => {
+    if (answer === 'undo') {
+      const result = await client.call('undoMassDelete', { folderId });
+      io.out(values.json ? json({ folderId, ...result }) : formatRestore(folderId, result));
+      return result.failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
+    }
     const status = await client.call('getStatus', {});
     const folder = status.folders.find((f) => f.id === folderId);
     if (!folder?.pendingDelete) {

@@ -13,7 +13,9 @@ import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import type { PusherOptions } from '../push';
 import { DeviceReporter, listFolderDevices } from './device-report';
+import { DeviceNames } from './device-names';
 import { explainPath, locatePath } from './why';
+import { withServerState } from './why-server';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus } from './api';
 import { EngineHost, settingsMassDelete } from './engine';
 import { AgentEventBus } from './events';
@@ -98,10 +100,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     timers: realTimers,
     log: createLogger('engine:devices'),
   });
+  const deviceNames: DeviceNames = new DeviceNames({
+    self: { id: deviceId, name: deviceName },
+    list: async () => (await listFolderDevices(store, engine.parts?.remote ?? null, deviceId)).flatMap((f) => f.devices),
+  });
   const folders: FolderSet = new FolderSet({
     store,
     deviceName,
     log,
+    labelHold: (hold) => deviceNames.hold(hold) ?? hold,
     ...(options.tuning?.local ? { local: options.tuning.local } : {}),
     ...(options.tuning?.deleteWindowMs !== undefined ? { deleteWindowMs: options.tuning.deleteWindowMs } : {}),
     massDelete: () => settingsMassDelete(settings.current),
@@ -186,6 +193,18 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       engine.kick();
       return ok;
     },
+    undoMassDelete: async ({ folderId }) => {
+      folders.require(folderId);
+      const outcome = await folders.coordinator(folderId).undo(engine.require());
+      bus.statusChanged();
+      return outcome;
+    },
+    dismissUndo: async ({ folderId }) => {
+      folders.require(folderId);
+      folders.coordinator(folderId).dismissUndo();
+      bus.statusChanged();
+      return ok;
+    },
     explainPath: async (input) => {
       const found = locatePath(store, input);
       if (!found) {
@@ -195,17 +214,22 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const link = engine.link();
       const linkProblem = link.state === 'online' ? null : link.reason;
       const diskFull = (id: string) => folders.coordinator(id).diskFullMessage();
-      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, diskFull, now: Date.now() };
-      return explainPath(facts, found.folderId, found.key);
+      await deviceNames.refreshWithin(500);
+      const label = (id: string) => deviceNames.label(id);
+      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, diskFull, deviceName: label, now: Date.now() };
+      const local = explainPath(facts, found.folderId, found.key);
+      return withServerState(local, linkProblem === null ? (engine.parts?.remote ?? null) : null, remoteIdOf(found.folderId), (id) => deviceNames.resolve(id, 500));
     },
     listDevices: async ({ folderId }) => {
       if (folderId !== undefined) folders.require(folderId);
-      return listFolderDevices(store, engine.parts?.remote ?? null, deviceId, folderId);
+      const listed = await listFolderDevices(store, engine.parts?.remote ?? null, deviceId, folderId);
+      deviceNames.learn(listed.flatMap((f) => f.devices));
+      return listed;
     },
     // ── history and restore (main/engine/history) ──
-    getHistory: async ({ folderId, path }) => readHistory(engine.require().remote, remoteIdOf(folderId), path),
+    getHistory: async ({ folderId, path }) => deviceNames.history(await readHistory(engine.require().remote, remoteIdOf(folderId), path)),
     listDeleted: async ({ folderId, prefix, since, limit }) =>
-      readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit),
+      deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
       const current = engine.require();
       const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);

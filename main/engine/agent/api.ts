@@ -3,8 +3,9 @@ import type { ActivityEntry } from '../../store/activity';
 import type { DeviceState } from '../../../protocol';
 import type { QueueItem, QueueState } from '../../store/queue';
 import type { PendingDelete } from '../folder/coordinator';
+import type { UndoOffer } from '../folder/undo';
 import type { PathExplanation } from './why';
-import type { DeletedItem, HistoryItem } from '../../../protocol';
+import type { NamedDeletedItem, NamedHistoryItem } from './device-names';
 import type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
 
 /**
@@ -31,12 +32,17 @@ export interface FolderStatus {
   lastSyncAt: string | null;
   /** Set while a mass delete waits for the user: how many files it would delete, and what. */
   pendingDelete: PendingDelete | null;
+  /** The last confirmed mass delete while Undo is offered (main/engine/folder/undo.ts). */
+  undoDelete?: UndoDelete | null;
   /** This folder's queue counts, so a folder filter can show its own. */
   counts?: Record<QueueState, number>;
   /** The files recorded in the folder and their bytes (at most a few seconds old). */
   files?: number;
   bytes?: number;
 }
+
+/** A confirmed mass delete that can still be undone; `sending`: its deletes this disk has still to send. */
+export type UndoDelete = UndoOffer;
 
 export interface AgentStatus {
   state: AgentStateName;
@@ -77,6 +83,7 @@ type Ok = { ok: true };
 
 /** History and restore, in the wire's terms (docs/sync-api.md, "History and restore"). */
 export type { DeletedItem, HistoryItem } from '../../../protocol';
+export type { NamedDeletedItem, NamedHistoryItem } from './device-names';
 export type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
 
 /** The actions a host may ask of a running agent. */
@@ -90,12 +97,17 @@ export interface AgentHandlers {
   retry(input: { id: number } | { all: true }): Promise<{ retried: number }>;
   confirmMassDelete(input: { folderId: string }): Promise<Ok>;
   cancelMassDelete(input: { folderId: string }): Promise<Ok>;
+  /** Restores exactly what the folder's last confirmed mass delete removed (refused while its deletes are still being sent). */
+  undoMassDelete(input: { folderId: string }): Promise<RestoreOutcome>;
+  /** Withdraws the Undo offer. */
+  dismissUndo(input: { folderId: string }): Promise<Ok>;
   /** What the agent knows of one path and why it is not in sync: a folder-relative path with folderId, else an absolute one. */
   explainPath(input: { path: string; folderId?: string }): Promise<PathExplanation>;
   /** Every device's state of each folder (or one), from the server's device digests. */
   listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
-  getHistory(input: { folderId: string; path: string }): Promise<HistoryItem[]>;
-  listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<DeletedItem[]>;
+  /** Each version with its writer's name (from the device digests) beside the id. */
+  getHistory(input: { folderId: string; path: string }): Promise<NamedHistoryItem[]>;
+  listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<NamedDeletedItem[]>;
   /** Restores on the server, then pulls: the files come back through the normal pull. */
   restore(input: { folderId: string; request: RestoreRequest }): Promise<RestoreOutcome>;
   getSettings(input?: object): Promise<SettingsView>;

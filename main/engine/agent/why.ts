@@ -20,6 +20,7 @@ export type WhyCode =
   | 'conflict'
   | 'not_scanned'
   | 'not_on_server'
+  | 'on_server'
   | 'changed_locally'
   | 'in_sync'
   | 'unknown';
@@ -47,6 +48,8 @@ export interface WhyContext {
   linkProblem: string | null;
   /** The folder's disk-full message while it waits for space, else null. */
   diskFull?: (folderId: string) => string | null;
+  /** A device id as the user knows it (its name from the digests). */
+  deviceName?: (id: string) => string;
   now: number;
 }
 
@@ -122,7 +125,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   for (const c of store.conflicts.listOpen(folderId)) {
     if (c.path !== key && c.copyPath !== key) continue;
     if (!localState(folder.localRoot, c.copyPath).exists) continue;
-    const other = deviceLabel(c.device);
+    const other = (ctx.deviceName ?? deviceLabel)(c.device);
     if (c.path === key) add('conflict', `Changed here and on ${other} at the same time: ${other}'s version is here, this device's was kept as ${c.copyPath}`);
     else add('conflict', `A conflict copy: this device's version of ${c.path}, kept when ${other} changed it too`);
   }

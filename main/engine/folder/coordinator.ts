@@ -6,6 +6,8 @@ import { LocalDeleteGuard } from './local-guard';
 import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
+import { UNDO_KEEP_MS, UndoBatches, type AppliedEvents, type UndoOffer } from './undo';
+import type { RestoreOutcome, RestoreRemote as HistoryRestoreRemote } from '../history/restore-batch';
 
 /** What a folder is doing, as its coordinator sees it. */
 export type FolderView =
@@ -35,8 +37,16 @@ export interface AnswerPorts {
     confirmMassDelete(folderId: string): Promise<unknown>;
     cancelMassDelete(folderId: string): Promise<unknown>;
     pullNow(folderId: string): Promise<unknown>;
+    /** Which paths a confirmed pull deleted: the batch Undo brings back. */
+    events: AppliedEvents;
   };
   remote: RestoreRemote;
+}
+
+/** An Undo also reads the server's deleted listing and may poll a restore task. */
+export interface UndoPorts {
+  puller: Pick<AnswerPorts['puller'], 'pullNow'>;
+  remote: HistoryRestoreRemote;
 }
 
 export interface FolderCoordinatorOptions {
@@ -63,6 +73,8 @@ export class FolderCoordinator {
   readonly folderId: string;
   readonly states: FolderStates;
   readonly guard: LocalDeleteGuard;
+  /** The last confirmed mass delete, while Undo is offered. */
+  readonly undoBatches: UndoBatches;
   private readonly store: Store;
   private readonly timers: Timers;
   private readonly log;
@@ -82,6 +94,7 @@ export class FolderCoordinator {
     this.log = createLogger('engine:folder', { folder: options.folderId });
     this.onChange = options.onChange ?? (() => undefined);
     this.states = folderStates(this.store, options.onChange);
+    this.undoBatches = new UndoBatches(this.store, this.folderId, UNDO_KEEP_MS, () => this.timers.now());
     this.guard = new LocalDeleteGuard({
       store: this.store,
       folderId: this.folderId,
@@ -162,11 +175,16 @@ export class FolderCoordinator {
   /** Yes to the held deletes: the server's are applied here, or this disk's go to the server. */
   async confirm(ports: AnswerPorts): Promise<void> {
     const side = this.heldSide();
-    if (side === 'pull') return this.answerPull(() => ports.puller.confirmMassDelete(this.folderId));
+    if (side === 'pull') {
+      await this.undoBatches.recordPull(ports.puller.events, () => this.answerPull(() => ports.puller.confirmMassDelete(this.folderId)));
+      this.onChange(this.folderId);
+      return;
+    }
     if (side === null) return;
     // In the folder's turn: a burst still being queued is queued whole before the window ends.
     await this.run('scan', async () =>
       this.store.transaction(() => {
+        this.undoBatches.record('scan', this.store.recentDeletes.list(this.folderId, 0).map((r) => r.path));
         this.store.recentDeletes.clear(this.folderId);
         this.states.resume(this.folderId);
         this.store.activity.add({ folderId: this.folderId, kind: 'info', message: 'Mass delete confirmed: deleting on the server' });
@@ -199,6 +217,27 @@ export class FolderCoordinator {
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     this.log.info('mass delete cancelled', { dropped, restored });
     await ports.puller.pullNow(this.folderId);
+  }
+
+  /** The last confirmed mass delete while it can be undone. */
+  undoOffer(): UndoOffer | null {
+    return this.undoBatches.offer();
+  }
+
+  /** Undo of the last confirmed mass delete: restored on the server, then pulled back here. */
+  async undo(ports: UndoPorts): Promise<RestoreOutcome> {
+    const folder = this.store.folders.require(this.folderId);
+    const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId);
+    this.log.info('mass delete undone', { restored: outcome.restored.length, skipped: outcome.skipped.length, failed: outcome.failed.length });
+    this.onChange(this.folderId);
+    await ports.puller.pullNow(this.folderId);
+    return outcome;
+  }
+
+  /** The user closed the Undo offer. */
+  dismissUndo(): void {
+    this.undoBatches.dismiss();
+    this.onChange(this.folderId);
   }
 
   private heldSide(): MassDeleteSide | null {

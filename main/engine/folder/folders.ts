@@ -6,6 +6,7 @@ import type { FolderStateName } from '../agent/api';
 import { LocalSide, type LocalSideOptions } from '../local-side';
 import type { ScanResult } from '../scanner';
 import { FolderCoordinator, type AnswerPorts, type PendingDelete } from './coordinator';
+import type { UndoOffer } from './undo';
 import type { MassDeleteOptions } from './mass-delete';
 
 /** The local side's tuning the agent passes through (tests and benchmarks). */
@@ -30,6 +31,8 @@ export interface FolderSetOptions {
   onScanned: (folderId: string, queued: boolean) => void;
   /** Any change the status shows. */
   onChange: () => void;
+  /** Names the deleting devices of a held mass delete (their ids are what the feed says). */
+  labelHold?: (hold: PendingDelete) => PendingDelete;
 }
 
 /** The push failure that says the server's disk is full (docs/sync-api.md, 507). */
@@ -41,6 +44,8 @@ export interface FolderStateView {
   state: FolderStateName;
   error: string | null;
   pendingDelete: PendingDelete | null;
+  /** A confirmed mass delete that Undo can still bring back. */
+  undoDelete: UndoOffer | null;
 }
 
 /**
@@ -192,8 +197,13 @@ export class FolderSet {
       state: full !== null ? 'disk_full' : scanning ? 'scanning' : folder.state,
       error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : full,
       // Counted only for a held folder: status goes out several times a second.
-      pendingDelete: folder.state === 'paused_mass_delete' ? this.coordinator(folder.id).pendingDelete() : null,
+      pendingDelete: folder.state === 'paused_mass_delete' ? this.labelHold(this.coordinator(folder.id).pendingDelete()) : null,
+      undoDelete: this.coordinator(folder.id).undoOffer(),
     };
+  }
+
+  private labelHold(hold: PendingDelete | null): PendingDelete | null {
+    return hold && this.o.labelHold ? this.o.labelHold(hold) : hold;
   }
 
   /** The user's answer to a held mass delete, whichever side held it. */

@@ -15,7 +15,9 @@ export type RestoreRequest =
   /** Each path: `revision` (one path only), or its state `at` a moment, or else its previous live revision. */
   | { kind: 'paths'; paths: string[]; revision?: string; at?: string }
   /** Every deleted path (under `prefix`, deleted at or after `since`) back as it was last. */
-  | { kind: 'deleted'; prefix?: string; since?: string };
+  | { kind: 'deleted'; prefix?: string; since?: string }
+  /** Undo of a confirmed mass delete: exactly these paths, each at its last live revision, only while still deleted. */
+  | { kind: 'undo'; paths: readonly string[] };
 
 export interface RestoreOutcome {
   restored: Array<{ path: string; revision: string }>;
@@ -44,7 +46,10 @@ const PATH_LOCKED_RETRIES = 10;
 const HISTORY_CONCURRENCY = 8;
 
 export async function restore(remote: RestoreRemote, remoteId: string, request: RestoreRequest, options: RestoreOptions = {}): Promise<RestoreOutcome> {
-  const plan = request.kind === 'deleted' ? await planDeleted(remote, remoteId, request) : await planPaths(remote, remoteId, request);
+  const plan =
+    request.kind === 'deleted' ? await planDeleted(remote, remoteId, request)
+    : request.kind === 'undo' ? await planUndo(remote, remoteId, request.paths)
+    : await planPaths(remote, remoteId, request);
   const outcome: RestoreOutcome = { restored: [], failed: [], skipped: plan.skipped };
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
     const chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
@@ -67,6 +72,38 @@ async function planDeleted(remote: RestoreRemote, remoteId: string, request: Ext
     else planned.ops.push(restoreOp(planned.ops.length, item.path, item.lastLive.revision, item.revision, true));
   }
   return planned;
+}
+
+/**
+ * The deleted listing under the batch's common folder, kept to the batch's own paths: each
+ * comes back at its last live revision, with its deletion as the base, so a path written
+ * again since is left as it is.
+ */
+async function planUndo(remote: RestoreRemote, remoteId: string, paths: readonly string[]): Promise<Planned> {
+  const prefix = commonFolder(paths);
+  const deleted = new Map((await readDeleted(remote, remoteId, prefix ? { prefix } : {})).map((d) => [d.path, d]));
+  const planned: Planned = { ops: [], skipped: [] };
+  for (const path of paths) {
+    const item = deleted.get(path);
+    if (!item) planned.skipped.push({ path, reason: 'it is not deleted on the server (written again since, or its delete never reached it)' });
+    else if (!item.lastLive) planned.skipped.push({ path, reason: 'no earlier version is kept on the server' });
+    else planned.ops.push(restoreOp(planned.ops.length, path, item.lastLive.revision, item.revision, true));
+  }
+  return planned;
+}
+
+/** The deepest folder holding every path ('' for the folder's root). */
+export function commonFolder(paths: readonly string[]): string {
+  const [first, ...rest] = paths;
+  if (first === undefined) return '';
+  let parts = first.split('/').slice(0, -1);
+  for (const path of rest) {
+    const other = path.split('/');
+    let i = 0;
+    while (i < parts.length && i < other.length - 1 && parts[i] === other[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  return parts.join('/');
 }
 
 async function planPaths(remote: RestoreRemote, remoteId: string, request: Extract<RestoreRequest, { kind: 'paths' }>): Promise<Planned> {

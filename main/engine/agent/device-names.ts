@@ -1,0 +1,105 @@
+import type { DeletedItem, HistoryItem } from '../../../protocol';
+import { deviceLabel } from '../../../shared/pending-delete';
+
+/** A history entry with its writer's name. */
+export type NamedHistoryItem = HistoryItem & { deviceName: string };
+/** A deleted path with the names of who deleted it and who wrote its last live version. */
+export type NamedDeletedItem = Omit<DeletedItem, 'lastLive'> & { deviceName: string; lastLive: NamedHistoryItem | null };
+
+/**
+ * Device ids (what the server records as a revision's writer) to the names their agents report
+ * in their device digests (docs/sync-api.md, "Devices"), for history, deleted files, conflicts
+ * and `why`. Read from the server at most every `maxAgeMs`; an id no digest names (an expired
+ * entry, a server that cannot be reached) keeps its short label.
+ */
+export class DeviceNames {
+  private readonly names = new Map<string, string>();
+  private readAt = Number.NEGATIVE_INFINITY;
+  private reading: Promise<void> | null = null;
+  /** When an id no digest named was last looked up: it is asked for again at most every UNKNOWN_READ_GAP_MS. */
+  private readonly missed = new Map<string, number>();
+
+  constructor(
+    private readonly o: {
+      self: { id: string; name: string };
+      /** Every device the server's digests list, over all folders. */
+      list: () => Promise<Array<{ device: string; name: string }>>;
+      now?: () => number;
+      maxAgeMs?: number;
+    },
+  ) {
+    this.names.set(o.self.id, o.self.name);
+  }
+
+  /** The name of `id` as last read; a short form of the id when no digest names it. */
+  label(id: string): string {
+    if (id === '') return 'an unknown device';
+    return this.names.get(id) ?? deviceLabel(id);
+  }
+
+  /** Names learnt elsewhere (a device listing the user asked for). */
+  learn(devices: ReadonlyArray<{ device: string; name: string }>): void {
+    for (const d of devices) if (d.name) this.names.set(d.device, d.name);
+    this.names.set(this.o.self.id, this.o.self.name);
+  }
+
+  /** The name of `id`, reading the digests again first when none names it (a device new since the last read). */
+  async resolve(id: string, waitMs: number): Promise<string> {
+    const now = (this.o.now ?? Date.now)();
+    if (id !== '' && !this.names.has(id) && now - (this.missed.get(id) ?? Number.NEGATIVE_INFINITY) >= UNKNOWN_READ_GAP_MS) {
+      this.missed.set(id, now);
+      await this.refreshWithin(waitMs, 0);
+    }
+    return this.label(id);
+  }
+
+  /** Reads the names again when they are older than `maxAgeMs`; never throws. */
+  async refresh(maxAgeMs = this.o.maxAgeMs ?? 30_000): Promise<void> {
+    const now = (this.o.now ?? Date.now)();
+    if (now - this.readAt < maxAgeMs) return;
+    this.reading ??= this.o
+      .list()
+      .then((devices) => {
+        this.learn(devices);
+        this.readAt = (this.o.now ?? Date.now)();
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.reading = null;
+      });
+    await this.reading;
+  }
+
+  /** refresh(), waiting at most `ms` for it (the answer goes out with the names known by then). */
+  async refreshWithin(ms: number, maxAgeMs?: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.refresh(maxAgeMs), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  /** A held pull-side delete names the devices that deleted by their names. */
+  hold<T extends { devices: string[] }>(pending: T | null): T | null {
+    return pending && pending.devices.length > 0 ? { ...pending, devices: pending.devices.map((d) => this.label(d)) } : pending;
+  }
+
+  /** Each version with its writer's name beside the id. */
+  async history(items: readonly HistoryItem[]): Promise<NamedHistoryItem[]> {
+    await this.refreshWithin(NAMES_WAIT_MS);
+    return items.map((item) => ({ ...item, deviceName: this.label(item.device) }));
+  }
+
+  /** Each deleted path with the deleting device's name, and its last live version's writer. */
+  async deleted(items: readonly DeletedItem[]): Promise<NamedDeletedItem[]> {
+    await this.refreshWithin(NAMES_WAIT_MS);
+    return items.map((item) => ({
+      ...item,
+      deviceName: this.label(item.device),
+      lastLive: item.lastLive ? { ...item.lastLive, deviceName: this.label(item.lastLive.device) } : null,
+    }));
+  }
+}
+
+/** An id no digest named is looked up again at most this often (each id on its own). */
+const UNKNOWN_READ_GAP_MS = 2000;
+/** How long a listing waits for the names before it answers with the ids' short forms. */
+const NAMES_WAIT_MS = 1500;

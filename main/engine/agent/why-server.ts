@@ -1,0 +1,75 @@
+import type { HistoryItem, HistoryPage } from '../../../protocol';
+import type { PathExplanation, WhyReason } from './why';
+
+/** The one read the server side of `why` needs: the newest entry of a path. */
+export interface WhyRemote {
+  historyPage(folderId: string, query: { path: string; limit?: number }): Promise<HistoryPage>;
+}
+
+/** How long `why` waits for the server before it answers with what this device knows. */
+export const WHY_SERVER_TIMEOUT_MS = 2000;
+
+/**
+ * Adds what the server holds of the path to a local explanation (docs/architecture.md, "Why a
+ * path is not in sync"): "not on the server yet", or "on the server at revision R written by
+ * device D" when that is not what this device has (then the path is not in sync, whatever the
+ * disk says), or the writer of the revision both have. Without an answer from the server (offline,
+ * slow) the local explanation stands as it is.
+ */
+export async function withServerState(
+  local: PathExplanation,
+  remote: WhyRemote | null,
+  remoteId: string,
+  deviceName: (id: string) => string | Promise<string>,
+  timeoutMs = WHY_SERVER_TIMEOUT_MS,
+): Promise<PathExplanation> {
+  if (!remote || local.reasons.some((r) => r.code === 'ignored')) return local;
+  const current = await newest(remote, remoteId, local.path, timeoutMs);
+  if (current === undefined) return local;
+  const writer = current ? await deviceName(current.device) : '';
+  const reason = serverReason(local, current, () => writer);
+  if (!reason) return local;
+  const reasons = reason.replace ? [reason.reason, ...local.reasons.filter((r) => r.code !== 'in_sync' && r.code !== 'unknown')] : [...local.reasons, reason.reason];
+  return { ...local, reasons, inSync: reasons[0]!.code === 'in_sync' };
+}
+
+/** PURE: the server's part of the answer, and whether it replaces an "in sync" or "unknown" said locally. */
+export function serverReason(local: PathExplanation, current: HistoryItem | null, deviceName: (id: string) => string): { reason: WhyReason; replace: boolean } | null {
+  const has = local.synced?.revision ?? null;
+  const saidInSync = local.reasons[0]?.code === 'in_sync';
+  const unknown = local.reasons[0]?.code === 'unknown';
+  if (current === null) {
+    if (!local.local.exists) return null;
+    if (local.reasons.some((r) => r.code === 'not_on_server')) return null;
+    return { reason: { code: 'not_on_server', message: 'Not on the server yet' }, replace: saidInSync };
+  }
+  const by = deviceName(current.device);
+  if (current.revision === has && !current.deleted) {
+    // Both have the same revision: say who wrote it.
+    if (!saidInSync) return null;
+    return { reason: { code: 'in_sync', message: `In sync: this device has the server's revision ${current.revision}, written by ${by}` }, replace: true };
+  }
+  if (current.deleted && !local.local.exists && local.synced === null) {
+    // Gone on both sides: nothing to sync.
+    return unknown ? { reason: { code: 'in_sync', message: `In sync: deleted here and on the server (revision ${current.revision}, by ${by})` }, replace: true } : null;
+  }
+  const mine = has ? `this device has revision ${has}` : 'this device has not got it';
+  const message = current.deleted
+    ? `Deleted on the server at revision ${current.revision} by ${by}; ${mine}`
+    : `On the server at revision ${current.revision} written by ${by}; ${mine}`;
+  return { reason: { code: 'on_server', message: `${message}${saidInSync || unknown ? ': the next pull brings it here' : ''}` }, replace: saidInSync || unknown };
+}
+
+/** The path's newest entry on the server, null when it has none, undefined without an answer. */
+async function newest(remote: WhyRemote, remoteId: string, path: string, timeoutMs: number): Promise<HistoryItem | null | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  try {
+    const page = await Promise.race([remote.historyPage(remoteId, { path, limit: 1 }).catch(() => undefined), timeout]);
+    return page === undefined ? undefined : (page.items[0] ?? null);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,122 @@
+import { FerryError } from '../../../protocol/errors';
+import type { MassDeleteSide, Store, UndoBatch } from '../../store';
+import { restore, type RestoreOutcome, type RestoreRemote } from '../history/restore-batch';
+
+/** How long the banner offers Undo after a confirmed mass delete (the server keeps the versions longer). */
+export const UNDO_KEEP_MS = 24 * 60 * 60_000;
+/** How old the offer the status shows may be. */
+const OFFER_MAX_AGE_MS = 500;
+
+/** What the banner shows of a confirmed mass delete that can still be undone. */
+export interface UndoOffer {
+  count: number;
+  side: MassDeleteSide;
+  /** ISO times: when the user confirmed it, and until when Undo is offered. */
+  confirmedAt: string;
+  expiresAt: string;
+  /** A few of its paths, sorted. */
+  sample: string[];
+  /** Deletes of the batch this disk has still to send: Undo waits for them. */
+  sending: number;
+}
+
+export type UndoStore = Pick<Store, 'undoBatches' | 'queue' | 'activity'>;
+
+/** The puller's applied events, for collecting the paths a confirmed pull deletes. */
+export interface AppliedEvents {
+  on(event: 'applied', listener: (e: { folderId: string; path: string; action: string }) => void): unknown;
+  off(event: 'applied', listener: (e: { folderId: string; path: string; action: string }) => void): unknown;
+}
+
+/**
+ * Undo of a confirmed mass delete (docs/conflict-rules.md, "Undo of a confirmed mass delete"):
+ * the confirm records the paths it deleted; Undo restores exactly those on the server, each at
+ * its last live revision and only while it is still deleted, through the restore operation
+ * (no block travels), and the files come back to every device through the normal pull.
+ */
+export class UndoBatches {
+  /** The offer as last read: status goes out several times a second, the batch may hold thousands of paths. */
+  private cached: { at: number; offer: UndoOffer | null } | null = null;
+
+  constructor(
+    private readonly store: UndoStore,
+    private readonly folderId: string,
+    private readonly keepMs: number = UNDO_KEEP_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The confirm of a held delete: these paths are the batch Undo brings back. */
+  record(side: MassDeleteSide, paths: readonly string[]): void {
+    if (paths.length === 0) return;
+    this.store.undoBatches.record({ folderId: this.folderId, side, paths, keepMs: this.keepMs });
+    this.cached = null;
+  }
+
+  /** Runs a confirmed pull and records the paths it deleted here. */
+  async recordPull(events: AppliedEvents, confirm: () => Promise<unknown>): Promise<void> {
+    const deleted: string[] = [];
+    const listener = (e: { folderId: string; path: string; action: string }) => {
+      if (e.folderId === this.folderId && e.action === 'deleted') deleted.push(e.path);
+    };
+    events.on('applied', listener);
+    try {
+      await confirm();
+    } finally {
+      events.off('applied', listener);
+    }
+    this.record('pull', deleted);
+  }
+
+  offer(): UndoOffer | null {
+    const now = this.now();
+    if (this.cached && now - this.cached.at < OFFER_MAX_AGE_MS) return this.cached.offer;
+    this.cached = { at: now, offer: this.read() };
+    return this.cached.offer;
+  }
+
+  private read(): UndoOffer | null {
+    const batch = this.store.undoBatches.get(this.folderId);
+    if (!batch) return null;
+    return {
+      count: batch.paths.length,
+      side: batch.side,
+      confirmedAt: new Date(batch.confirmedAt).toISOString(),
+      expiresAt: new Date(batch.expiresAt).toISOString(),
+      sample: batch.paths.slice(0, 10),
+      sending: this.unsent(batch).length,
+    };
+  }
+
+  dismiss(): void {
+    this.store.undoBatches.remove(this.folderId);
+    this.cached = null;
+  }
+
+  /**
+   * Restores the batch on the server. Refused (`undo_pending`, retryable) while this disk still
+   * sends deletes of it: a path whose delete is on its way would be deleted again after it.
+   */
+  async undo(remote: RestoreRemote, remoteId: string): Promise<RestoreOutcome> {
+    const batch = this.store.undoBatches.get(this.folderId);
+    if (!batch) throw new FerryError('not_found', 'Nothing to undo in this folder: no confirmed mass delete, or its Undo expired', { status: 404 });
+    const unsent = this.unsent(batch);
+    if (unsent.length > 0) {
+      throw new FerryError('undo_pending', `${unsent.length} of the deletes are still being sent to the server; Undo again once they are`, { retryable: true, status: 409 });
+    }
+    const outcome = await restore(remote, remoteId, { kind: 'undo', paths: batch.paths });
+    this.dismiss();
+    const message = `Mass delete undone: ${outcome.restored.length} of ${batch.paths.length} items restored on the server` +
+      (outcome.skipped.length + outcome.failed.length > 0 ? `, ${outcome.skipped.length + outcome.failed.length} left as they are` : '');
+    this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
+    return outcome;
+  }
+
+  /** The batch's deletes this disk has queued and not sent yet (a failed one never will be: not counted). */
+  private unsent(batch: UndoBatch): string[] {
+    if (batch.side !== 'scan') return [];
+    return batch.paths.filter((path) => {
+      const item = this.store.queue.getByPath(this.folderId, path);
+      return item?.op === 'delete' && (item.state === 'pending' || item.state === 'in_flight' || item.state === 'retry_wait');
+    });
+  }
+}

@@ -1,0 +1,61 @@
+import type { FolderStatus, RestoreResult } from '../../shared/ui-contract';
+import { formatCount, formatRelative } from '../format';
+
+/**
+ * After a confirmed mass delete: Undo brings exactly that batch back on every device
+ * (docs/conflict-rules.md, "Undo of a confirmed mass delete"), until it expires or is dismissed.
+ */
+export function UndoDeleteBanner({
+  folder,
+  busy,
+  result,
+  onUndo,
+  onDismiss,
+}: {
+  folder: FolderStatus;
+  busy: boolean;
+  /** The answer of an Undo of this folder, once it came. */
+  result: RestoreResult | undefined;
+  onUndo(): void;
+  onDismiss(): void;
+}) {
+  if (result) {
+    const notBack = result.failed.length + result.skipped.length;
+    return (
+      <section className="banner banner-ok" role="status" data-testid="undo-delete-done" data-folder={folder.id}>
+        <div>
+          <strong>Undo: {formatCount(result.restored)} files restored in {folder.localPath}.</strong> They come back here and on every other device
+          with the next pull{notBack > 0 ? `; ${formatCount(notBack)} left as they are (written again since, or no longer kept)` : ''}.
+        </div>
+        <div className="banner-actions">
+          <button type="button" onClick={onDismiss} data-testid="undo-delete-dismiss">
+            Dismiss
+          </button>
+        </div>
+      </section>
+    );
+  }
+  const undo = folder.undoDelete;
+  if (!undo || folder.pendingDelete) return null;
+  const where = undo.side === 'scan' ? 'deleted on this computer' : 'deleted here by another device';
+  return (
+    <section className="banner banner-info" role="status" aria-label={`Undo the mass delete in ${folder.localPath}`} data-testid="undo-delete-banner" data-folder={folder.id}>
+      <div>
+        <strong>
+          {formatCount(undo.count)} files in {folder.localPath} were {where} ({formatRelative(undo.confirmedAt)}).
+        </strong>{' '}
+        {undo.sending > 0
+          ? `Ferry is still sending ${formatCount(undo.sending)} of the deletes; Undo is possible once they are sent.`
+          : 'Undo brings exactly these files back, here and on every device, from the versions the server keeps.'}
+      </div>
+      <div className="banner-actions">
+        <button type="button" onClick={onDismiss} disabled={busy} data-testid="undo-delete-dismiss">
+          Dismiss
+        </button>
+        <button type="button" className="primary" onClick={onUndo} disabled={busy || undo.sending > 0} data-testid="undo-delete">
+          Undo delete of {formatCount(undo.count)} files
+        </button>
+      </div>
+    </section>
+  );
+}
