@@ -36,6 +36,25 @@ describe('settings changes apply in place', () => {
     tmp.cleanup();
   });
 
+  const settingsNow = async () => {
+    const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
+    return current;
+  };
+
+  /** Waits until `finished`, noting the name of every push run seen meanwhile. */
+  async function runsUntil(finished: () => Promise<boolean>, message: string): Promise<string[]> {
+    const runs = new Set<string>();
+    await waitFor(
+      async () => {
+        const name = agent.status().run?.name;
+        if (name) runs.add(name);
+        return finished();
+      },
+      { timeoutMs: 45_000, intervalMs: 20, message },
+    );
+    return [...runs];
+  }
+
   it('changes the mass-delete thresholds while an upload is in flight: the same run carries it to the end', async () => {
     writeFileSync(path.join(folder, 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 1));
     const inFlight = async () => (await agent.handlers.listQueue({ state: 'in_flight', offset: 0, limit: 10 })).items[0];
@@ -43,29 +62,16 @@ describe('settings changes apply in place', () => {
     const runBefore = agent.status().run?.name;
     expect(runBefore).toBeTruthy();
 
-    const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
-    const view = await agent.handlers.updateSettings({ ...current, massDeletePercent: 90, massDeleteCount: 50 });
+    const view = await agent.handlers.updateSettings({ ...(await settingsNow()), massDeletePercent: 90, massDeleteCount: 50 });
     expect(view).toMatchObject({ massDeletePercent: 90, massDeleteCount: 50 });
     // The change landed while the upload was still going.
     expect(await inFlight()).toBeDefined();
 
-    const runs = new Set<string>();
-    await waitFor(
-      async () => {
-        const name = agent.status().run?.name;
-        if (name) runs.add(name);
-        return (await agent.handlers.listQueue({ state: 'done', offset: 0, limit: 10 })).total === 1;
-      },
-      { timeoutMs: 30_000, intervalMs: 20 },
-    );
-    expect([...runs]).toEqual([runBefore]);
+    const runs = await runsUntil(async () => (await agent.handlers.listQueue({ state: 'done', offset: 0, limit: 10 })).total === 1, 'big.bin uploaded');
+    expect(runs).toEqual([runBefore]);
   }, 60_000);
 
   it('lifts the bandwidth limit and raises concurrency while an upload is in flight: the same upload speeds up and finishes', async () => {
-    const settingsNow = async () => {
-      const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
-      return current;
-    };
     // 32 KiB/s: the 3 MiB file below would need over 90 seconds at this limit.
     await agent.handlers.updateSettings({ ...(await settingsNow()), bandwidthLimit: 32 * 1024 });
     writeFileSync(path.join(folder, 'slow.bin'), Buffer.alloc(3 * 1024 * 1024, 2));
@@ -79,24 +85,12 @@ describe('settings changes apply in place', () => {
 
     // Done well inside the time the old limit needed: the new limit reached the upload in
     // flight. What is refused: the old limit still throttling it, or a new engine and run.
-    const runs = new Set<string>();
-    await waitFor(
-      async () => {
-        const name = agent.status().run?.name;
-        if (name) runs.add(name);
-        return (await slow())?.state === 'done';
-      },
-      { timeoutMs: 45_000, intervalMs: 20, message: 'slow.bin uploaded once the limit was lifted' },
-    );
-    expect([...runs]).toEqual([runBefore]);
+    const runs = await runsUntil(async () => (await slow())?.state === 'done', 'slow.bin uploaded once the limit was lifted');
+    expect(runs).toEqual([runBefore]);
     expect((await slow())?.attempts).toBe(1);
   }, 90_000);
 
   it('adds a folder while an upload is in flight: the upload carries on in the same run, and the new folder syncs', async () => {
-    const settingsNow = async () => {
-      const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
-      return current;
-    };
     await agent.handlers.updateSettings({ ...(await settingsNow()), bandwidthLimit: 256 * 1024 });
     writeFileSync(path.join(folder, 'third.bin'), Buffer.alloc(3 * 1024 * 1024, 3));
     const third = async () => (await agent.handlers.listQueue({ offset: 0, limit: 20 })).items.find((i) => i.path === 'third.bin');
@@ -111,16 +105,8 @@ describe('settings changes apply in place', () => {
     // What is refused: the upload in flight abandoned for the new folder (started over, a new run).
     expect((await third())?.state).toBe('in_flight');
 
-    const runs = new Set<string>();
-    await waitFor(
-      async () => {
-        const name = agent.status().run?.name;
-        if (name) runs.add(name);
-        return (await third())?.state === 'done';
-      },
-      { timeoutMs: 45_000, intervalMs: 20, message: 'third.bin uploaded' },
-    );
-    expect(runs.has(runBefore!)).toBe(true);
+    const runs = await runsUntil(async () => (await third())?.state === 'done', 'third.bin uploaded');
+    expect(runs).toContain(runBefore);
     expect((await third())?.attempts).toBe(1);
     await waitFor(async () => (await agent.handlers.listQueue({ folderId: 'photos', state: 'done', offset: 0, limit: 10 })).total === 1, { timeoutMs: 20_000, message: 'cat.txt uploaded' });
     expect(agent.status().folders.map((f) => f.id).sort()).toEqual(['docs', 'photos']);

@@ -66,26 +66,7 @@ export class CommitStage {
       for (const w of works) await this.d.outcomes.handleError(w, error);
       return;
     }
-    await this.recordResults(works, outcome.results, outcome.taskId);
-  }
-
-  /**
-   * The server applied the batch: its answer is kept until the store takes it. A full disk
-   * delays the recording (the transaction rolled back whole, so it is tried again as it
-   * was), never loses it: sent again, the items would meet their own commit as another
-   * device's version and conflict with themselves (docs/conflict-rules.md, "Full disks").
-   */
-  private async recordResults(works: Work[], results: BatchResults, taskId?: string): Promise<void> {
-    for (;;) {
-      try {
-        await this.applyResults(works, results, taskId);
-        return;
-      } catch (error) {
-        if (!isDiskFull(error) || this.d.signal().aborted) throw error;
-        this.d.log.warn('the server applied the batch; recording its answer waits for disk space', { items: works.length });
-        await sleep(this.d.timers, RECORD_RETRY_MS, this.d.signal());
-      }
-    }
+    await this.applyResults(works, outcome.results, outcome.taskId);
   }
 
   /**
@@ -119,10 +100,14 @@ export class CommitStage {
   /** Maps per-operation results onto the queue in one transaction (the task record with them). */
   async applyResults(works: Work[], results: BatchResults, taskId?: string): Promise<void> {
     const { store, outcomes } = this.d;
-    const reupload: Array<{ w: Work; missing: string[] }> = [];
-    const conflicts: Array<{ w: Held; currentRevision: string | null }> = [];
-    const done: Array<() => void> = [];
-    store.transaction(() => {
+    let reupload: Array<{ w: Work; missing: string[] }> = [];
+    let conflicts: Array<{ w: Held; currentRevision: string | null }> = [];
+    let done: Array<() => void> = [];
+    await this.untilRecorded(works.length, () => store.transaction(() => {
+      // Afresh at each try: a try the disk refused rolled back whole.
+      reupload = [];
+      conflicts = [];
+      done = [];
       for (const w of works) {
         const r: OperationResult | undefined = results[keyOf(w)];
         if (!r) {
@@ -164,7 +149,7 @@ export class CommitStage {
         }
       }
       if (taskId) store.tasks.remove(taskId);
-    });
+    }));
     for (const f of done) f();
     for (const { w, currentRevision } of conflicts) this.handOff({ folderId: w.item.folderId, path: w.item.path, currentRevision });
     if (reupload.length > 0) {
@@ -173,6 +158,25 @@ export class CommitStage {
         reupload.map((r) => r.w),
         new Set(reupload.flatMap((r) => r.missing)),
       );
+    }
+  }
+
+  /**
+   * The server applied the batch: its answer is kept until the store takes it. A full disk
+   * delays the recording (the transaction rolled back whole, so it is tried again as it
+   * was), never loses it: sent again, the items would meet their own commit as another
+   * device's version and conflict with themselves (docs/conflict-rules.md, "Full disks").
+   */
+  private async untilRecorded(items: number, record: () => void): Promise<void> {
+    for (;;) {
+      try {
+        record();
+        return;
+      } catch (error) {
+        if (!isDiskFull(error) || this.d.signal().aborted) throw error;
+        this.d.log.warn('the server applied the batch; recording its answer waits for disk space', { items });
+        await sleep(this.d.timers, RECORD_RETRY_MS, this.d.signal());
+      }
     }
   }
 
