@@ -89,7 +89,10 @@ describe('pusher: retries through a faulty network', () => {
       return it.state === 'retry_wait' ? it : undefined;
     });
     expect(waiting.lastErrorCode).toBe('unavailable');
-    expect(waiting.nextAttemptAt).toBeGreaterThan(waiting.updatedAt - 1);
+    // Its due time is set; that it lies after the moment the wait was recorded is checked on
+    // the rows read as each wait happened (expectVisibleWaits): a row polled here may carry a
+    // later write's updatedAt under load (a CI run read 984 < 1052).
+    expect(waiting.nextAttemptAt).toEqual(expect.any(Number));
     const failed = await rig.waitState('w.txt', 'failed');
     expectVisibleWaits(seen, 3, 'unavailable');
     expect(failed.attempts).toBe(4);
