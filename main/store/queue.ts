@@ -425,6 +425,28 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     return live ? 'replaced' : 'queued';
   }
 
+  /**
+   * P9: what the index holds below a moved directory that the server did not move with it (another
+   * device deleted it there first; or the answer did not list what moved) is not on the server at
+   * its new path: it goes up as new, never left looking synced (chaos seed 3). An upload of bytes
+   * the server holds there already is answered as done.
+   */
+  function leftBehind(row: QueueRow, moved: ReadonlyArray<{ path: string }> | undefined): void {
+    const listed = new Set((moved ?? []).map((m) => m.path));
+    const now = clock();
+    for (const e of indexUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
+      if (listed.has(e.path) || e.synced_revision === null) continue;
+      indexRevision.run(null, now, row.folder_id, e.path);
+      const queued = byPath.get(row.folder_id, e.path);
+      if (queued && queued.state !== 'done') {
+        if (queued.in_flight_generation === null && queued.op === 'upsert') rebase.run(null, queued.id);
+        continue;
+      }
+      const blocks = e.blocks === null ? null : (JSON.parse(e.blocks) as string[]);
+      enqueueOne({ folderId: row.folder_id, path: e.path, kind: e.kind, op: 'upsert', size: e.size, mtimeMs: e.mtime_ms, contentHash: e.content_hash, blocks, baseRevision: null });
+    }
+  }
+
   /** `from` is to go on `base`; a new file queued there meanwhile replaces that version instead (P5). */
   function deleteSource(folderId: string, from: string, kind: EntryKind, base: string | null): void {
     const there = byPath.get(folderId, from);
@@ -487,6 +509,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       movedIndexRevision.run(at);
       movedQueueBase.run(at);
     }
+    if (row.move_from !== null && row.kind === 'dir' && row.generation === ref.generation) leftBehind(row, result.moved);
     // Already done (the pull saw this commit land, or a newer one of the path finished): the
     // answer is old news, and must not take the index back to an older revision.
     if (row.state === 'done') return row.generation === ref.generation ? 'done' : 'superseded';

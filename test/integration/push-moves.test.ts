@@ -256,4 +256,21 @@ describe('pushing moves (P1-P9)', () => {
     expect(uploads()).toBe(before);
     expect([...(await rig.remote()).keys()].sort()).toEqual(['X', 'X/a.txt']);
   });
+
+  // Chaos seed 3: another device deleted d/x.txt on the server just before this device's move of
+  // d landed. The server moved what it had; e/x.txt, still here, must not look synced (it would
+  // never reach the server again). Refused: a folder that differs from the server with an empty queue.
+  it('P9: a file the server did not move with the directory (deleted there first) goes up as new', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
+    const base = rig.store.index.get(FOLDER, 'd/x.txt')!.syncedRevision!;
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'delete', path: 'd/x.txt', baseRevision: base }] } });
+    expect(other.status).toBe(200);
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    await settled();
+    expect(actions(sent)).toEqual(['move d → e', 'upsert e/x.txt']);
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['e', 'e/x.txt', 'e/y.txt']);
+    expect(rig.store.index.get(FOLDER, 'e/x.txt')!.syncedRevision).toBe(remote.get('e/x.txt')!.revision);
+  });
 });
