@@ -6,6 +6,7 @@ import { FerryError, asFerryError } from '../../../protocol/errors';
 import { Settings, fieldErrors } from '../../../shared/settings';
 import { createLogger, type Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
+import { clientTransport } from '../../remote/transport';
 import { openStore, type Store } from '../../store';
 import { DISK_FULL } from '../disk-full';
 import { FolderCoordinator } from '../folder/coordinator';
@@ -21,7 +22,7 @@ import { DeviceReporter, listFolderDevices } from './device-report';
 import { explainPath, locatePath } from './why';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus, FolderStatus, SettingsUpdate, SettingsView } from './api';
 import { AgentEventBus } from './events';
-import { validateFolders } from './folder-rules';
+import { validateFolders, validateTransport } from './folder-rules';
 import { RateMeter } from './rate-meter';
 import { agentStateOf, loadLastSync, saveLastSync, settingsWarnings } from './status-parts';
 
@@ -107,6 +108,7 @@ function expandHome<F extends { localPath: string }>(folder: F): F {
 
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   validateFolders(options.settings.folders);
+  validateTransport(options.settings);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const log = options.log ?? createLogger('agent');
   const store = openStore(path.join(options.dataDir, STATE_DB), {
@@ -287,7 +289,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         bus.statusChanged();
       },
     });
-    const remote = observeRemote(new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId }), watch);
+    const remote = observeRemote(new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId, ...clientTransport(settings.serverUrl, settings) }), watch);
     const pusher = createPusher({
       store,
       remote,
@@ -494,12 +496,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     }
     const next = candidate.data;
     validateFolders(next.folders);
+    validateTransport(next);
     const previous = settings;
     await options.saveSettings(next);
     settings = next;
     // Only a new server or token needs a new engine; thresholds and limits apply in place, so
     // uploads in flight carry on.
-    const engineChanged = previous.serverUrl !== next.serverUrl || previous.token !== next.token;
+    const engineChanged = previous.serverUrl !== next.serverUrl || previous.token !== next.token || previous.caFile !== next.caFile || previous.allowInsecureHttp !== next.allowInsecureHttp;
     const { added, removed } = syncFolderRows();
     if (started) {
       for (const id of removed) await stopLocal(id);
