@@ -41,7 +41,7 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
   // Set by the pipeline whenever a tracking id was given (the route is idempotent: 'task').
   const fp = ctx.fingerprint;
 
-  let task = fp ? deps.tasks.byTrackingId(ctx.trackingId) : undefined;
+  let task = fp ? deps.tasks.byTrackingId(ctx.idempotencyKey) : undefined;
   if (task) {
     if (!fp?.matches(task.fingerprint)) throw trackingIdReused();
     if (task.status === 'Failed' && RERUNNABLE.has(task.error_code ?? '')) {
@@ -57,10 +57,10 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
     if (deps.runner.backlog >= deps.maxQueuedTasks) {
       throw new FerryError('unavailable', 'Too many queued tasks; try again later', { status: 503, retryAfterSeconds: 5 });
     }
-    if (fp) deps.idempotency.claimForTask(ctx.trackingId, fp);
+    if (fp) deps.idempotency.claimForTask(ctx.idempotencyKey, fp);
     task = deps.tasks.insert({
       id: randomUUID(),
-      trackingId: fp ? ctx.trackingId : null,
+      trackingId: fp ? ctx.idempotencyKey : null,
       fingerprint: fp?.value ?? '',
       folderId,
       singleOperation: single,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FerryError } from '../protocol';
 import type { LogLevel } from '../main/logging';
@@ -29,6 +30,9 @@ Options:
   --max-connections-per-client N
                          open connections from one address (default ${SERVER_DEFAULTS.maxConnectionsPerClient});
                          behind a proxy every client has the proxy's address: raise it
+  --tls-cert FILE        serve HTTPS with this certificate (PEM, the chain after it); needs --tls-key
+  --tls-key FILE         the certificate's private key (PEM). Without both, plain HTTP: keep it
+                         on 127.0.0.1 or behind a reverse proxy that adds TLS (docs/sync-api.md)
   --log-level LEVEL      error | warn | info | debug (default info), written to DIR/logs/server.log
   --verbose              also log to the console
   -h, --help             show this help
@@ -64,6 +68,23 @@ function usageError(message: string): FerryError {
   return new FerryError('invalid_request', message, { details: { usage: true } });
 }
 
+/** The PEM files of `--tls-cert` and `--tls-key`, read now so a wrong path is a usage error, not a failed start. */
+function readTlsFiles(certFile: string | undefined, keyFile: string | undefined): { cert: string; key: string } | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) throw usageError('--tls-cert and --tls-key go together');
+  const read = (file: string, flag: string, marker: RegExp): string => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw usageError(`${flag}: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    if (!marker.test(text)) throw usageError(`${flag}: ${file} holds no PEM ${flag === '--tls-cert' ? 'certificate' : 'private key'}`);
+    return text;
+  };
+  return { cert: read(certFile, '--tls-cert', /-----BEGIN CERTIFICATE-----/), key: read(keyFile, '--tls-key', /-----BEGIN [A-Z ]*PRIVATE KEY-----/) };
+}
+
 export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedServerArgs {
   let values;
   try {
@@ -86,6 +107,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         'max-body-bytes': { type: 'string' },
         'max-connections': { type: 'string' },
         'max-connections-per-client': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'log-level': { type: 'string' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -119,6 +142,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     maxConnectionsPerClient: integer('max-connections-per-client', values['max-connections-per-client'], 1) ?? SERVER_DEFAULTS.maxConnectionsPerClient,
   };
   if (token !== undefined) options.token = token;
+  const tls = readTlsFiles(values['tls-cert'], values['tls-key']);
+  if (tls) options.tls = tls;
   if (values['keep-versions'] !== undefined) options.keepVersionsMs = parseDuration(values['keep-versions']);
   if (values['gc-interval'] !== undefined) options.gcIntervalMs = parseDuration(values['gc-interval']);
   if (values['gc-grace'] !== undefined) options.gcGraceMs = parseDuration(values['gc-grace']);

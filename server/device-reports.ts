@@ -1,4 +1,4 @@
-import type { DeviceFailure, DeviceReport, DeviceState } from '../protocol';
+import { FerryError, type DeviceFailure, type DeviceReport, type DeviceState } from '../protocol';
 import type { Db } from './storage/db';
 import type { FeedTokens } from './tokens';
 
@@ -29,8 +29,15 @@ export class DeviceReports {
     private readonly clock: () => number,
   ) {}
 
-  /** Stores the device's report, replacing its last one. A token the server cannot verify counts as unknown. */
-  record(folderId: string, device: string, report: DeviceReport): void {
+  /**
+   * Stores the device's report, replacing its last one. A token the server cannot verify
+   * counts as unknown. `pairedDevice` is the credential it came with (null: the server
+   * token): a report id first sent by one paired device is that device's, and another
+   * credential sending under it is refused (`device_id_taken`), so no device can pose as
+   * another, of its own user or of a user sharing the folder. Once that credential is revoked
+   * the id is free again: the same computer, paired anew, reports under it.
+   */
+  record(folderId: string, device: string, report: DeviceReport, pairedDevice: string | null = null): void {
     let applied: number | null = null;
     if (report.syncToken !== undefined) {
       try {
@@ -39,15 +46,21 @@ export class DeviceReports {
         applied = null;
       }
     }
-    this.db
+    const written = this.db
       .prepare(
-        `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (folder_id, device) DO UPDATE SET name = excluded.name, version = excluded.version,
            applied_seq = excluded.applied_seq, pending = excluded.pending, failed_count = excluded.failed_count,
-           failures = excluded.failures, reported_at = excluded.reported_at`,
+           failures = excluded.failures, reported_at = excluded.reported_at,
+           paired_device = coalesce(excluded.paired_device, device_reports.paired_device)
+         WHERE device_reports.paired_device IS NULL OR device_reports.paired_device IS excluded.paired_device
+           OR device_reports.paired_device IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)`,
       )
-      .run(folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock());
+      .run(folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock(), pairedDevice);
+    if (written.changes === 0) {
+      throw new FerryError('device_id_taken', 'Another paired device reports under this device id', { status: 409 });
+    }
   }
 
   /** Every device of the folder that reported within the retention, the most recently seen first. */

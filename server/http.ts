@@ -15,6 +15,8 @@ export interface RequestContext {
   /** The client's X-Tracking-Id, or one made up here when it sent none. */
   trackingId: string;
   trackingIdGiven: boolean;
+  /** What idempotency records are kept under: the tracking id within its principal's own space (server/idempotency.ts). */
+  idempotencyKey: string;
   device: string;
   run: string;
   /** Who the bearer token belongs to (server/auth.ts). */

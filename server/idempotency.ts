@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { FerryError } from '../protocol';
+import type { Principal } from './auth';
 import type { JsonReply, RequestFingerprint } from './http';
 import type { Db } from './storage/db';
 
@@ -32,6 +33,16 @@ export function canonicalJson(value: unknown): string {
 export function requestFingerprint(input: { method: string; template: string; params: Record<string, string>; headers: string[]; body: unknown; legacy?: string }): RequestFingerprint {
   const value = fingerprint(input.method, input.template, canonicalJson(input.params), ...input.headers, canonicalJson(input.body));
   return { value, matches: (stored) => stored === value || stored === input.legacy };
+}
+
+/**
+ * The key an idempotent request's record is kept under. A paired device's tracking ids live
+ * in its own space, so one user's device can neither replay nor block another's answer by
+ * sending the same X-Tracking-Id; the server token's stay bare, as recorded before accounts.
+ * `/` never occurs in a tracking id, so no bare id can pose as a scoped one.
+ */
+export function idempotencyKey(principal: Principal, trackingId: string): string {
+  return principal.kind === 'device' ? `device/${principal.deviceId}/${trackingId}` : trackingId;
 }
 
 export function trackingIdReused(): FerryError {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { Access } from './access';
 import { SqliteAccounts } from './accounts';
 import { pairingRoute } from './account-routes';
-import { FailureLimiter, authenticate, type Principal } from './auth';
+import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, FailureLimiter, authenticate, type Principal } from './auth';
 import { ChangesFeed } from './changes';
 import { DeviceReports } from './device-reports';
 import { FolderStore } from './folders';
@@ -17,7 +18,7 @@ import { GcFence, collectGarbage, type GcReport } from './gc';
 import { thinVersions } from './retention';
 import { HistoryReader } from './history';
 import { correlationHeaders, errorReply, storageFull, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
-import { IdempotencyStore, requestFingerprint } from './idempotency';
+import { IdempotencyStore, idempotencyKey, requestFingerprint } from './idempotency';
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
@@ -69,6 +70,8 @@ export interface ServerOptions {
   gcGraceMs?: number;
   /** Test seam: runs inside garbage collection after the live set is known, before anything is removed. */
   gcAfterMark?: () => Promise<void>;
+  /** Serve HTTPS with this certificate (chain) and key, PEM (`--tls-cert`, `--tls-key`); plain HTTP without. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface RunningServer {
@@ -201,6 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const access = new Access(accounts);
   const routes = [...openRoutes, ...buildRoutes({ blocks, folders, feed, tasks, reports, history, runGc, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
   const serverToken = token;
+  const authFailures = new FailureLimiter(clock, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS);
 
   const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
   const slowBodies = new SlowBodyGuard({ idleMs: o.bodyIdleMs, minBytesPerSecond: o.minBodyBytesPerSecond, graceMs: o.bodyGraceMs, sweepMs: Math.min(1000, o.bodyIdleMs / 4), log });
@@ -232,7 +236,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const target = parseRequestTarget(req.url);
       pathname = target.pathname;
       const open = openRoutes.some((r) => r.pattern.test(target.pathname));
-      const principal: Principal = open ? { kind: 'anonymous' } : authenticate(req, serverToken, accounts);
+      const principal: Principal = open ? { kind: 'anonymous' } : authenticate(req, serverToken, accounts, authFailures);
       const headers = correlationHeaders(req);
       reply.trackingId = headers.trackingId;
       rlog = log.child({ device: headers.device, run: headers.run, trackingId: headers.trackingId, ...(principal.kind === 'device' ? { user: principal.user } : {}) });
@@ -248,6 +252,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         query: target.query,
         params: found.params,
         ...headers,
+        idempotencyKey: idempotencyKey(principal, headers.trackingId),
         principal,
         log: rlog,
         signal: abort.signal,
@@ -272,7 +277,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       const fp = ctx.fingerprint;
       let answer: JsonReply | null;
-      const replay = fp ? idempotency.lookup(ctx.trackingId, fp) : undefined;
+      const replay = fp ? idempotency.lookup(ctx.idempotencyKey, fp) : undefined;
       if (replay) {
         rlog.info('replaying first answer');
         answer = replay;
@@ -284,7 +289,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           answer = errorReply(storageFull(error, o.storageRetryAfterSec));
           if (answer.status >= 500) rlog.error('request failed', { error });
         }
-        if (fp && r.idempotent === 'replay' && answer && answer.status < 500 && answer.status !== 429) idempotency.remember(ctx.trackingId, fp, answer);
+        if (fp && r.idempotent === 'replay' && answer && answer.status < 500 && answer.status !== 429) idempotency.remember(ctx.idempotencyKey, fp, answer);
       }
       if (answer) send(ctx.trackingId, answer);
       else reply.status = res.statusCode;
@@ -307,13 +312,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   // handle() answers its own failures; this is the last line of defence, so that no request
   // can ever end the process with an unhandled rejection.
-  const server = createServer({ keepAliveTimeout: 65_000, headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: 1000 }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       log.error('request handler failed', { error });
       if (!res.headersSent) sendJson({ res, trackingId: randomUUID() }, errorReply(error));
       else res.destroy();
     });
-  });
+  };
+  const httpOptions = { keepAliveTimeout: 65_000, headersTimeout: o.headersTimeoutMs, requestTimeout: o.requestTimeoutMs, connectionsCheckingInterval: 1000 };
+  // The same limits either way; a TLS handshake that fails is the client's error, answered by closing.
+  const server = options.tls ? createHttpsServer({ ...httpOptions, cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(httpOptions, onRequest);
   capConnections(server, { maxConnections: o.maxConnections, maxConnectionsPerClient: o.maxConnectionsPerClient, log });
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, log));
   // Node hands CONNECT to this event (and closes the socket unanswered when nobody listens).
@@ -328,7 +336,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const resumed = runner.resume();
   const { port } = server.address() as AddressInfo;
   const hostForUrl = o.host.includes(':') ? `[${o.host}]` : o.host;
-  const url = `http://${hostForUrl}:${port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
   const timer = setInterval(maintain, 60_000);
   timer.unref();
   const gcTimer =

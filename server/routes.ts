@@ -220,7 +220,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       return { status: 200, body: deps.feed.page(id, query) };
     }),
     // Device digests (docs/sync-api.md, "Devices"). A device reports for itself only: the id in
-    // the path is the one its X-Ferry-Device header names.
+    // the path is the one its X-Ferry-Device header names, and a paired device's reports are
+    // bound to its credential (a header alone proves nothing).
     route(
       'PUT',
       '/v1/folders/{folderId}/devices/{deviceId}',
@@ -229,7 +230,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         const id = existingFolder(ctx, deps);
         const device = parseInput(DeviceId, ctx.params.deviceId, 'device id');
         if (device !== ctx.device) throw new FerryError('invalid_request', 'A device reports only for itself: the path must name its X-Ferry-Device', { status: 400 });
-        deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'));
+        deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'), ctx.principal.kind === 'device' ? ctx.principal.deviceId : null);
         return { status: 200, body: deps.reports.list(id).find((d) => d.device === device) };
       },
       { maxBodyBytes: DEVICE_REPORT_BODY_BYTES },

@@ -30,6 +30,10 @@ export const Settings = z.strictObject({
   serverUrl: z.url({ protocol: /^https?$/, error: 'enter an http:// or https:// URL' }),
   /** Bearer token for the Sync API. Never logged; in Electron kept with safeStorage. */
   token: z.string({ error: 'enter the server token' }).min(1, 'enter the server token'),
+  /** A private CA (PEM file) the server's https certificate chains to, trusted besides the system's. */
+  caFile: z.string().min(1, 'choose the CA file, or leave it out').optional(),
+  /** Plain http:// to a server that is not this computer sends the token unencrypted: refused unless set. */
+  allowInsecureHttp: z.boolean().optional(),
   folders: z.array(FolderSettings).default([]),
   concurrency: wholeNumber(1, 32).default(4),
   retryLimit: wholeNumber(0, 10).default(3),

@@ -229,6 +229,12 @@ export const RestoreResult = z.object({
 });
 export type RestoreResult = z.infer<typeof RestoreResult>;
 
+/** The settings form with a pairing code: traded for this device's own token, which is then saved. */
+export const PairDeviceInput = SettingsUpdate.omit({ token: true }).extend({
+  pairingCode: z.string().trim().min(1, 'enter the pairing code from `ferry server pair`').max(64, 'a pairing code is 16 letters and digits'),
+});
+export type PairDeviceInput = z.input<typeof PairDeviceInput>;
+
 // ── methods: one entry per action, input and output schemas ──
 
 const Empty = z.strictObject({}).default({});
@@ -261,6 +267,8 @@ export const methods = {
   restore: { input: RestoreInput, output: RestoreResult },
   getSettings: { input: Empty, output: SettingsView },
   updateSettings: { input: SettingsUpdate, output: SettingsView },
+  /** "Connect with a pairing code": the settings with a one-time code from `ferry server pair` in place of a token. */
+  pairDevice: { input: PairDeviceInput, output: SettingsView },
 } as const;
 
 export type Methods = typeof methods;

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { FerryError } from '../../protocol/errors';
 import type { AgentEvent, ContractHandlers, Status } from '../../shared/ui-contract';
 import type { AgentHost, AgentSettingsStore } from './agent-host';
+import { pairAndSave } from '../engine/agent/pairing';
 
 /**
  * Stands in for the engine while it does not run: before the first settings exist
@@ -67,6 +68,8 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
       for (const listener of listeners) listener({ type: 'settings', settings: view });
       return view;
     },
+    // Pairing is how a first start gets its token: the engine starts once settings are saved.
+    pairDevice: (input) => pairAndSave(input, (update) => handlers.updateSettings(update)),
   };
 
   return {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { deleteOrigin } from '../../shared/pending-delete';
 import type { AgentState, Status } from '../../shared/ui-contract';
+import { REVOKED_REASON } from '../engine/agent/connection';
 
 /**
  * What the tray shows, as plain data: icon file, tooltip and menu for a status. Pure, so
@@ -98,7 +99,8 @@ export function trayTooltip(status: Status | null): string {
       lines.push('Offline, waiting for the server');
       break;
     case 'auth_failed':
-      lines.push('The server refused the token: check it in Settings');
+      // A revoked device is told so: a new token would not help, pairing again does.
+      lines.push(status.reason === REVOKED_REASON ? 'This device was signed out; pair it again in Settings' : 'The server refused the token: check it in Settings');
       break;
     case 'waiting':
       // The held folders' own lines follow.

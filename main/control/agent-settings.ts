@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../../protocol/errors';
 import { folderProblems } from '../engine/agent/folder-rules';
+import { transportProblems } from '../remote/transport';
 import { RemoteFolderId, Settings, fieldErrors, type FolderSettings, type SettingsInput } from '../../shared/ui-contract';
 
 /**
@@ -62,5 +63,7 @@ export function resolveSettings(layers: Array<{ source: string; values: PartialS
   if (!result.success) throw invalidSettings(fieldErrors(result.error), layers.map((l) => l.source).join(' + '));
   const fields = folderProblems(result.data.folders);
   if (Object.keys(fields).length) throw invalidSettings(fields, 'folders');
+  const transport = transportProblems(result.data);
+  if (Object.keys(transport).length) throw invalidSettings(transport, 'transport');
   return result.data;
 }

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PairReply } from '../../protocol';
 import { ensurePrivateDir } from '../private-files';
-import { SyncApiClient } from '../remote/client';
+import type { TransportSettings } from '../remote/transport';
+import { redeemPairingCode } from '../engine/agent/pairing';
 import { SqliteAccounts, USER_NAME_PATTERN } from '../../server/accounts';
 import { openServerDb } from '../../server/storage/db';
 import { SETTINGS_FILE, writePrivateJson } from './agent-host';
@@ -13,21 +14,17 @@ import { SETTINGS_FILE, writePrivateJson } from './agent-host';
  * the one-time code from `ferry server pair` is traded for this device's own token, which is
  * kept with the saved settings (DIR/settings.json, mode 0600) and never printed or logged.
  */
-export async function pairWithServer(options: { dataDir: string; serverUrl: string; code: string; deviceName?: string }): Promise<PairReply> {
+export async function pairWithServer(options: TransportSettings & { dataDir: string; serverUrl: string; code: string; deviceName?: string }): Promise<PairReply> {
   // No token yet: the pairing request is the one the server takes without one.
-  const client = new SyncApiClient({ baseUrl: options.serverUrl, token: '', deviceId: 'pairing' });
-  let reply: PairReply;
-  try {
-    reply = await client.pair({ code: options.code, deviceName: deviceNameOf(options.deviceName ?? os.hostname()) });
-  } finally {
-    client.close();
-  }
-  await rememberServerToken(options.dataDir, options.serverUrl, reply.token);
+  const reply = await redeemPairingCode(options);
+  // The CA and the insecure-http choice belong to this server: later starts need them too.
+  const transport = { ...(options.caFile !== undefined ? { caFile: options.caFile } : {}), ...(options.allowInsecureHttp ? { allowInsecureHttp: true } : {}) };
+  await rememberServerToken(options.dataDir, options.serverUrl, reply.token, transport);
   return reply;
 }
 
 /** Saves the server and token with the agent's saved settings, keeping every other field. */
-export async function rememberServerToken(dataDir: string, serverUrl: string, token: string): Promise<void> {
+export async function rememberServerToken(dataDir: string, serverUrl: string, token: string, transport: TransportSettings = {}): Promise<void> {
   const file = path.join(dataDir, SETTINGS_FILE);
   let saved: Record<string, unknown> = {};
   try {
@@ -37,12 +34,7 @@ export async function rememberServerToken(dataDir: string, serverUrl: string, to
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   ensurePrivateDir(dataDir);
-  await writePrivateJson(file, { ...saved, serverUrl, token });
-}
-
-/** The server takes 1-64 printable ASCII characters. */
-function deviceNameOf(name: string): string {
-  return name.replace(/[^\x20-\x7e]/g, '_').slice(0, 64) || 'device';
+  await writePrivateJson(file, { ...saved, serverUrl, token, ...transport });
 }
 
 /**

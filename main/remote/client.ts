@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import got, { type Got, type Progress } from 'got';
 import type { z } from 'zod';
@@ -39,6 +40,7 @@ import {
   type OperationInput,
 } from '../../protocol';
 import { httpError, malformedReply, transportError } from './errors';
+import { assertSecureUrl } from './transport';
 
 export interface SyncApiClientOptions {
   /** e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
@@ -54,6 +56,10 @@ export interface SyncApiClientOptions {
   blockTimeoutMs?: number;
   /** Keep-alive sockets per origin (default 16). */
   maxSockets?: number;
+  /** PEM of a private CA to trust besides the system's (main/remote/transport.ts). */
+  ca?: string;
+  /** Plain http to a host that is not loopback is refused (`insecure_http`) unless this is set. */
+  allowInsecureHttp?: boolean;
 }
 
 /** What every call accepts: a retried request passes its first trackingId again. */
@@ -118,9 +124,12 @@ export class SyncApiClient {
   private readonly runHeader: string;
 
   constructor(private readonly options: SyncApiClientOptions) {
+    assertSecureUrl(options.baseUrl, options.allowInsecureHttp);
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : options.baseUrl + '/');
     const maxSockets = options.maxSockets ?? 16;
-    this.agents = { http: new http.Agent({ keepAlive: true, maxSockets }), https: new https.Agent({ keepAlive: true, maxSockets }) };
+    // A private CA is trusted besides the system's, never instead of them.
+    const ca = options.ca === undefined ? {} : { ca: [...tls.rootCertificates, options.ca] };
+    this.agents = { http: new http.Agent({ keepAlive: true, maxSockets }), https: new https.Agent({ keepAlive: true, maxSockets, ...ca }) };
     this.http = got.extend({
       retry: { limit: 0 },
       throwHttpErrors: false,

@@ -1,4 +1,5 @@
 import { ApiErrorBody, FerryError } from '../../protocol';
+import { isUntrustedCertificate } from './transport';
 
 /** errno codes that mean "the server cannot be reached at all". */
 const OFFLINE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EADDRNOTAVAIL']);
@@ -51,6 +52,10 @@ export function transportError(error: unknown, signal?: AbortSignal): FerryError
   }
   if (err.name === 'TimeoutError' || err.code === 'ETIMEDOUT') {
     return new FerryError('timeout', `Request timed out: ${err.message ?? ''}`.trim(), { retryable: true, cause: error });
+  }
+  if (isUntrustedCertificate(err.code)) {
+    // Retryable: the server's certificate may be fixed there; the link shows it meanwhile.
+    return new FerryError('tls_untrusted', `The sync server's certificate is not trusted (${err.code}): give its CA with --ca FILE (caFile in settings)`, { retryable: true, cause: error });
   }
   if (err.code && OFFLINE_CODES.has(err.code)) {
     return new FerryError('offline', `Sync server unreachable (${err.code})`, { retryable: true, cause: error });

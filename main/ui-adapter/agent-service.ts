@@ -1,5 +1,6 @@
 import type { AgentEvent, AgentService, ContractHandlers } from '../../shared/ui-contract';
 import type { AgentApi, AgentEvent as EngineEvent } from '../engine/agent';
+import { pairAndSave } from '../engine/agent/pairing';
 import { activityView, deletedFileView, fileVersionView, queueItemView, restoreRequest, restoreResult } from './views';
 
 /**
@@ -33,6 +34,7 @@ export function toAgentService(agent: AgentApi): AgentService {
     },
     getSettings: () => engine.getSettings({}),
     updateSettings: (update) => engine.updateSettings(update),
+    pairDevice: (input) => pairAndSave(input, (update) => engine.updateSettings(update)),
   };
   return {
     handlers,

@@ -1,4 +1,4 @@
-import { fieldErrors, SettingsUpdate } from '../../shared/ui-contract';
+import { fieldErrors, PairDeviceInput, Settings, SettingsUpdate } from '../../shared/ui-contract';
 import type { SettingsView } from '../../shared/ui-contract';
 
 /**
@@ -15,6 +15,11 @@ export interface SettingsFormValues {
   serverUrl: string;
   /** Empty keeps the stored token. */
   token: string;
+  /** A one-time code from `ferry server pair`: traded for this device's own token ("Connect with a pairing code"). */
+  pairingCode: string;
+  /** Path of a private CA's PEM file on the agent's machine; empty: the system's CAs only. */
+  caFile: string;
+  allowInsecureHttp: boolean;
   folders: FolderRow[];
   concurrency: string;
   retryLimit: string;
@@ -32,11 +37,20 @@ export interface SettingsFormValues {
 
 export type FieldErrors = Record<string, string>;
 export type FormCheck = { ok: true; update: SettingsUpdate } | { ok: false; fields: FieldErrors };
+export type PairingCheck = { ok: true; input: PairDeviceInput } | { ok: false; fields: FieldErrors };
+
+/** Before the first save (a new desktop install) the form starts from the schema's defaults. */
+export function blankSettingsView(): SettingsView {
+  return { ...Settings.omit({ serverUrl: true, token: true }).parse({}), serverUrl: '', hasToken: false, tokenProtection: 'plaintext' };
+}
 
 export function formFromSettings(view: SettingsView): SettingsFormValues {
   return {
     serverUrl: view.serverUrl,
     token: '',
+    pairingCode: '',
+    caFile: view.caFile ?? '',
+    allowInsecureHttp: view.allowInsecureHttp ?? false,
     folders: view.folders.map(({ localPath, remoteId }) => ({ localPath, remoteId })),
     concurrency: String(view.concurrency),
     retryLimit: String(view.retryLimit),
@@ -59,6 +73,23 @@ export function ignoreRuleLines(text: string): Array<{ rule: string; line: numbe
 }
 
 export function validateSettingsForm(form: SettingsFormValues, options: { hasToken: boolean }): FormCheck {
+  const { fields, parsed } = checkForm(form);
+  if (!options.hasToken && !form.token) fields.token ??= 'enter the server token';
+  if (Object.keys(fields).length || !parsed.success) return { ok: false, fields };
+  return { ok: true, update: parsed.data };
+}
+
+/** "Connect with a pairing code": the same form, with the code in place of a token. */
+export function validatePairingForm(form: SettingsFormValues): PairingCheck {
+  const { fields, candidate } = checkForm(form);
+  const { token: _token, ...settings } = candidate;
+  const parsed = PairDeviceInput.safeParse({ ...settings, pairingCode: form.pairingCode });
+  if (!parsed.success) for (const [key, message] of Object.entries(fieldErrors(parsed.error))) fields[key] ??= message;
+  if (Object.keys(fields).length || !parsed.success) return { ok: false, fields };
+  return { ok: true, input: parsed.data };
+}
+
+function checkForm(form: SettingsFormValues) {
   const fields: FieldErrors = {};
   const whole = (key: string, text: string, scale = 1): number => {
     if (!/^\s*\d+\s*$/.test(text)) {
@@ -81,14 +112,14 @@ export function validateSettingsForm(form: SettingsFormValues, options: { hasTok
     massDeletePercent: whole('massDeletePercent', form.massDeletePercent),
     massDeleteCount: whole('massDeleteCount', form.massDeleteCount),
     asyncThreshold: form.asyncThreshold,
+    ...(form.caFile.trim() ? { caFile: form.caFile.trim() } : {}),
+    ...(form.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
   };
   const parsed = SettingsUpdate.safeParse(candidate);
   if (!parsed.success) for (const [key, message] of Object.entries(fieldErrors(parsed.error))) fields[key] ??= message;
-  if (!options.hasToken && !form.token) fields.token ??= 'enter the server token';
   markDuplicates(candidate.folders, 'remoteId', 'another folder already syncs to this remote id', fields);
   markDuplicates(candidate.folders, 'localPath', 'this folder is already in the list', fields);
-  if (Object.keys(fields).length || !parsed.success) return { ok: false, fields };
-  return { ok: true, update: parsed.data };
+  return { fields, candidate, parsed };
 }
 
 function markDuplicates(folders: FolderRow[], key: keyof FolderRow, message: string, fields: FieldErrors): void {

@@ -3,7 +3,7 @@ import type { SettingsView as SettingsViewModel } from '../../shared/ui-contract
 import { useApi } from '../api/context';
 import { Field, FieldError } from '../components/Field';
 import { useAgentEvents } from '../state/useAgentEvents';
-import { errorsForDisplay, formFromSettings, validateSettingsForm } from '../state/settings-form';
+import { blankSettingsView, errorsForDisplay, formFromSettings, validatePairingForm, validateSettingsForm } from '../state/settings-form';
 import type { FieldErrors, FolderRow, SettingsFormValues } from '../state/settings-form';
 
 /**
@@ -27,6 +27,10 @@ export function SettingsView() {
       if (result.ok) {
         setLoaded(result.value);
         setForm(formFromSettings(result.value));
+      } else if (result.error.code === 'not_configured') {
+        // A first start: an empty form, to be filled in (or paired with a code).
+        setLoaded(blankSettingsView());
+        setForm(formFromSettings(blankSettingsView()));
       } else setNotice({ kind: 'error', text: `Could not load the settings: ${result.error.message}` });
     });
     return () => {
@@ -69,6 +73,34 @@ export function SettingsView() {
     edit({ folders: [...form.folders, { localPath, remoteId: suggested }] });
   };
 
+  const applied = (value: SettingsViewModel, done: string) => {
+    setErrors({});
+    setLoaded(value);
+    setForm(formFromSettings(value));
+    setDirty(false);
+    const warnings = value.warnings ?? [];
+    setNotice(warnings.length ? { kind: 'warn', text: `${done} Note: ${warnings.join(' ')}` } : { kind: 'ok', text: done });
+  };
+  const refused = (error: { message: string; fields?: Record<string, string> | undefined }) => {
+    setErrors(error.fields ?? {});
+    setNotice({ kind: 'error', text: error.fields ? 'The agent refused some settings (see the messages below).' : error.message });
+  };
+
+  // "Connect with a pairing code": the agent trades the code for this device's own token and saves it with the form.
+  const connect = async () => {
+    const check = validatePairingForm(form);
+    if (!check.ok) {
+      setErrors(check.fields);
+      setNotice({ kind: 'error', text: 'Some settings need fixing (see the messages below).' });
+      return;
+    }
+    setSaving(true);
+    const result = await api.call('pairDevice', check.input);
+    setSaving(false);
+    if (result.ok) applied(result.value, 'Connected: this device has its own token now, and the settings are saved and applied.');
+    else refused(result.error);
+  };
+
   const save = async () => {
     const check = validateSettingsForm(form, { hasToken: loaded.hasToken });
     if (!check.ok) {
@@ -79,17 +111,8 @@ export function SettingsView() {
     setSaving(true);
     const result = await api.call('updateSettings', check.update);
     setSaving(false);
-    if (result.ok) {
-      setErrors({});
-      setLoaded(result.value);
-      setForm(formFromSettings(result.value));
-      setDirty(false);
-      const warnings = result.value.warnings ?? [];
-      setNotice(warnings.length ? { kind: 'warn', text: `Settings saved and applied. Note: ${warnings.join(' ')}` } : { kind: 'ok', text: 'Settings saved and applied.' });
-    } else {
-      setErrors(result.error.fields ?? {});
-      setNotice({ kind: 'error', text: result.error.fields ? 'The agent refused some settings (see the messages below).' : result.error.message });
-    }
+    if (result.ok) applied(result.value, 'Settings saved and applied.');
+    else refused(result.error);
   };
 
   return (
@@ -118,6 +141,23 @@ export function SettingsView() {
         >
           {(props) => <input {...props} type="password" autoComplete="off" value={form.token} onChange={(e) => edit({ token: e.target.value })} />}
         </Field>
+        <div className="pairing" data-testid="pairing">
+          <Field name="pairingCode" label="Connect with a pairing code" error={shown.pairingCode} hint="Or, instead of a token: a one-time code from `ferry server pair --user NAME` (valid 10 minutes).">
+            {(props) => (
+              <input {...props} autoComplete="off" spellCheck={false} value={form.pairingCode} onChange={(e) => edit({ pairingCode: e.target.value })} placeholder="e.g. 7QKM-2D9X-PV4H-0BWE" />
+            )}
+          </Field>
+          <button type="button" disabled={saving || !form.pairingCode.trim()} onClick={() => void connect()} data-testid="pair-connect">
+            Connect
+          </button>
+        </div>
+        <Field name="caFile" label="Private CA file (optional)" error={shown.caFile} hint="For a server whose https certificate comes from your own CA: the CA's PEM file on the agent's machine.">
+          {(props) => <input {...props} value={form.caFile} onChange={(e) => edit({ caFile: e.target.value })} placeholder="e.g. /etc/ferry/ca.pem" />}
+        </Field>
+        <label className="check">
+          <input type="checkbox" checked={form.allowInsecureHttp} onChange={(e) => edit({ allowInsecureHttp: e.target.checked })} data-testid="field-allowInsecureHttp" /> Allow plain http:// to
+          another computer (the token crosses the network unencrypted: only on a network you trust)
+        </label>
       </fieldset>
 
       <fieldset>

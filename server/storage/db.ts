@@ -123,6 +123,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE versions ADD COLUMN moved_from TEXT;
   ALTER TABLE entries ADD COLUMN moved_from TEXT;
   `,
+  // 7: the paired device (its credential) a device report was sent with: only that device
+  // reports under that id again (docs/sync-api.md, "Devices"); NULL for the server token.
+  `
+  ALTER TABLE device_reports ADD COLUMN paired_device TEXT;
+  `,
 ];
 
 export function migrate(db: Db): number {

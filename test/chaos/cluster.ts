@@ -3,6 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { connectToAgent, type ControlClient } from '../../main/control/control-client';
+import { pairWithServer } from '../../main/control/device-pairing';
+import { runAccountsCommand } from '../../server/accounts-cli';
 import { SyncApiClient } from '../../main/remote';
 import { FaultProxy } from '../fakes/fault-proxy';
 import { spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
@@ -34,6 +36,10 @@ export interface Device {
 
 /** dev-a, dev-b, dev-c. */
 export const deviceName = (index: number): string => `dev-${String.fromCharCode(97 + index)}`;
+
+/** The two users whose paired devices sync the folder: even devices are ann's, odd ones bob's. */
+export const CHAOS_USERS = ['ann', 'bob'] as const;
+const userOf = (index: number): string => CHAOS_USERS[index % 2] as string;
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -85,7 +91,39 @@ export class Cluster {
     this.api = new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
     this.proxy = await FaultProxy.start({ target: this.serverUrl, seed: this.proxySeed });
     for (const d of this.devices) mkdirSync(d.root, { recursive: true });
+    await this.pairDevices();
     await Promise.all(this.devices.map((d) => this.startAgent(d.index)));
+  }
+
+  /**
+   * Every device is a paired device, of two users sharing the folder (docs/sync-api.md,
+   * "Accounts and devices"): dev-a, dev-c… are ann's, dev-b, dev-d… bob's. Ann's first device
+   * creates the folder (so it is hers) and she shares it with bob. Each agent keeps its own
+   * token in its data directory, as `ferry agent --pair` leaves it; the checks keep the server token.
+   */
+  private async pairDevices(): Promise<void> {
+    const quiet = { out: () => undefined, err: () => undefined };
+    const accounts = async (...words: string[]): Promise<string> => {
+      let out = '';
+      const code = await runAccountsCommand([...words, '--data', this.serverDir], { out: (s) => void (out += s), err: (s) => void (out += s) });
+      if (code !== 0) throw new Error(`ferry server ${words.join(' ')} failed: ${out}`);
+      return out;
+    };
+    for (const user of CHAOS_USERS) await accounts('user', 'add', user);
+    for (const d of this.devices) {
+      const code = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(await accounts('pair', '--user', userOf(d.index)))?.[1];
+      if (!code) throw new Error(`no pairing code for ${d.name}`);
+      const paired = await pairWithServer({ dataDir: d.dataDir, serverUrl: this.serverUrl, code, deviceName: d.name });
+      if (d.index === 0) {
+        const owner = new SyncApiClient({ baseUrl: this.serverUrl, token: paired.token, deviceId: 'chaos-setup' });
+        try {
+          await owner.createFolder(FOLDER_ID);
+        } finally {
+          owner.close();
+        }
+      }
+    }
+    await runAccountsCommand(['share', FOLDER_ID, '--with', CHAOS_USERS[1], '--data', this.serverDir], quiet);
   }
 
   private async startServer(): Promise<void> {
@@ -125,7 +163,8 @@ export class Cluster {
     const d = this.devices[index]!;
     if (d.proc) return;
     const proc = spawnFerry([
-      'agent', '--data', d.dataDir, '--server', this.proxy.url, '--token', this.token, '--folder', `${d.root}=${FOLDER_ID}`,
+      // No --token: the device's own, saved by its pairing.
+      'agent', '--data', d.dataDir, '--server', this.proxy.url, '--folder', `${d.root}=${FOLDER_ID}`,
       '--device-name', d.name, '--config', this.configFile, '--log-level', process.env.FERRY_CHAOS_LOG_LEVEL ?? 'info',
     ]);
     d.proc = proc;

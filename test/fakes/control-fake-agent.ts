@@ -1,4 +1,5 @@
 import { FerryError } from '../../protocol/errors';
+import { pairAndSave } from '../../main/engine/agent/pairing';
 import type {
   ActivityEntry,
   AgentEvent,
@@ -218,6 +219,11 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
       emit({ type: 'settings', settings });
       return settings;
     }),
+    // The real exchange against whatever server the form names, then this fake's save.
+    pairDevice: async (input) => {
+      calls.push({ method: 'pairDevice', input: { ...input, pairingCode: '(redacted)' } });
+      return pairAndSave(input, (update) => handlers.updateSettings(update));
+    },
   };
 
   const agent: FakeAgent = {

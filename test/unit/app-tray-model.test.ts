@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TRAY_STATES, formatRate, trayIconName, trayModel, trayTooltip, type MenuItemModel, type TrayInput } from '../../main/app/tray-model';
 import { toMenuTemplate } from '../../main/app/tray';
 import { folderStatus, status } from '../fakes/app-fakes';
+import { REVOKED_REASON } from '../../main/engine/agent/connection';
 
 const input = (overrides: Partial<TrayInput> = {}): TrayInput => ({
   status: status(),
@@ -36,6 +37,10 @@ describe('tray icon per state, theme and platform', () => {
     expect(refused.iconName).toBe('error-dark.png');
     expect(refused.tooltip).toBe('The server refused the token: check it in Settings');
     expect(trayTooltip(status({ state: 'offline' }))).toBe('Offline, waiting for the server');
+  });
+
+  it('says a revoked device was signed out and is to be paired again, not that its token is wrong', () => {
+    expect(trayTooltip(status({ state: 'auth_failed', reason: REVOKED_REASON }))).toBe('This device was signed out; pair it again in Settings');
   });
 });
 

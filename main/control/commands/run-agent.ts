@@ -18,6 +18,8 @@ const options = {
   token: { type: 'string' },
   'token-file': { type: 'string' },
   pair: { type: 'string' },
+  ca: { type: 'string' },
+  'allow-insecure-http': { type: 'boolean' },
   folder: { type: 'string', multiple: true },
   config: { type: 'string' },
   'control-port': { type: 'string' },
@@ -39,6 +41,8 @@ export const definition = {
     ['--token-file FILE', `read the Sync API token from FILE (or set $${AGENT_TOKEN_ENV}, or "token" in --config; never logged)`],
     ['--token T', 'the token itself: every local user sees it in ps (a warning says so)'],
     ['--pair CODE', 'trade a pairing code from `ferry server pair` for this device\'s own token, kept in DIR/settings.json (0600); later starts need neither'],
+    ['--ca FILE', "trust this private CA (PEM) for the server's https certificate, besides the system's; kept in DIR/settings.json"],
+    ['--allow-insecure-http', 'allow plain http:// to a server that is not this computer (the token crosses the network unencrypted); refused otherwise'],
     ['--folder LOCAL[=REMOTE_ID]', 'a folder to sync; repeat for several; the remote id defaults to the folder name'],
     ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
     ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default: the one this DIR used last, so a tab or bookmark keeps working; 0: any free port)'],
@@ -69,11 +73,18 @@ export function flagSettings(values: Values, cwd: string, token: string | undefi
   return {
     serverUrl: values.server,
     token,
+    caFile: typeof values.ca === 'string' ? path.resolve(cwd, values.ca) : undefined,
+    allowInsecureHttp: values['allow-insecure-http'] === true ? true : undefined,
     folders: folders?.map((f, i) => parseFolderFlag(f, cwd, i)),
     concurrency: num(values.concurrency),
     retryLimit: num(values['retry-limit']),
     bandwidthLimit: rate(values['bandwidth-limit']),
   };
+}
+
+/** The value of `key` in the last layer that gives one (flags over --config over saved settings). */
+function lastGiven(layers: PartialSettings[], key: keyof PartialSettings): unknown {
+  return layers.map((layer) => layer[key]).filter((v) => v !== undefined).at(-1);
 }
 
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -105,7 +116,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       if (token !== undefined) return usageError(definition, io, `--pair gives this device its own token: leave out --token, --token-file and $${AGENT_TOKEN_ENV}`).code;
       const serverUrl = [values.server, config?.serverUrl, saved.serverUrl].find((u): u is string => typeof u === 'string' && u !== '');
       if (serverUrl === undefined) return usageError(definition, io, '--pair needs --server URL').code;
-      const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
+      const layers = [saved, config ?? {}, flagSettings(values, process.cwd(), undefined)];
+      const transport = { caFile: lastGiven(layers, 'caFile') as string | undefined, allowInsecureHttp: lastGiven(layers, 'allowInsecureHttp') === true };
+      const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...transport, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
       io.out(`Paired with ${serverUrl} as a device of ${paired.user} (device ${paired.deviceId}); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);
       token = paired.token;
     }

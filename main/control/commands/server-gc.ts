@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
+import got from 'got';
+import { isFerryError } from '../../../protocol/errors';
+import { transportError } from '../../remote/errors';
+import { clientTransport } from '../../remote/transport';
 import { SERVER_TOKEN_ENV } from '../../../server/cli';
 import { TOKEN_FILE_NAME } from '../../../server/secrets';
 import { processIo, type CommandIo } from './args';
@@ -15,6 +20,9 @@ Options:
   --url URL          the server, e.g. http://127.0.0.1:8080 [required]
   --data DIR         the server's data directory: its token is read from DIR/token
   --token-file FILE  read the token from FILE (or set $${SERVER_TOKEN_ENV})
+  --ca FILE          trust this private CA (PEM) for the server's https certificate
+  --allow-insecure-http
+                     allow plain http:// to a server that is not this computer
   --json             print the report as JSON
   -h, --help         show this help
 `;
@@ -26,7 +34,15 @@ export async function runServerGc(argv: string[], io: CommandIo = processIo, env
     ({ values } = parseArgs({
       args: argv,
       strict: true,
-      options: { url: { type: 'string' }, data: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        url: { type: 'string' },
+        data: { type: 'string' },
+        'token-file': { type: 'string' },
+        ca: { type: 'string' },
+        'allow-insecure-http': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (error) {
     io.err(`ferry server gc: ${(error as Error).message}\n\n${SERVER_GC_USAGE}`);
@@ -48,16 +64,28 @@ export async function runServerGc(argv: string[], io: CommandIo = processIo, env
     io.err(`ferry server gc: cannot read the token: ${(error as Error).message}`);
     return 1;
   }
-  let res: Response;
+  let res: { statusCode: number; statusMessage?: string | undefined; body: string };
   try {
-    res = await fetch(new URL('/v1/maintenance/gc', values.url), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const transport = clientTransport(values.url, { caFile: values.ca, allowInsecureHttp: values['allow-insecure-http'] });
+    res = await got.post(new URL('/v1/maintenance/gc', values.url), {
+      headers: { authorization: `Bearer ${token}` },
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      ...(transport.ca ? { https: { certificateAuthority: [...tls.rootCertificates, transport.ca] } } : {}),
+    });
   } catch (error) {
-    io.err(`ferry server gc: cannot reach ${values.url}: ${(error as Error).message}`);
+    const failure = isFerryError(error) ? error : transportError(error);
+    io.err(`ferry server gc: cannot reach ${values.url}: ${failure.message} (${failure.code})`);
     return 1;
   }
-  const body = (await res.json().catch(() => ({}))) as Record<string, number> & { code?: string; message?: string };
-  if (!res.ok) {
-    io.err(`ferry server gc: ${body.message ?? res.statusText} (${body.code ?? res.status})`);
+  let body: Record<string, number> & { code?: string; message?: string } = {};
+  try {
+    body = JSON.parse(res.body) as typeof body;
+  } catch {
+    /* not JSON: the status says it */
+  }
+  if (res.statusCode < 200 || res.statusCode >= 300) {
+    io.err(`ferry server gc: ${body.message ?? res.statusMessage ?? ''} (${body.code ?? res.statusCode})`);
     return 1;
   }
   io.out(

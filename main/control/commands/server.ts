@@ -5,6 +5,7 @@ import { makeDataDirPrivate } from '../../private-files';
 import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
 import { ACCOUNT_COMMANDS, runAccountsCommand } from '../../../server/accounts-cli';
 import { startServer } from '../../../server/main';
+import { isLoopbackHost } from '../../remote/transport';
 
 /**
  * `ferry server`: runs the reference Sync API server until SIGINT or SIGTERM.
@@ -35,6 +36,9 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   process.on('unhandledRejection', onRejection);
   const server = await startServer(options);
   process.stdout.write(`Ferry server listening on ${server.url}\n`);
+  if (!options.tls && !isLoopbackHost(options.host ?? '127.0.0.1')) {
+    process.stderr.write('Warning: plain HTTP on an address other computers reach: tokens cross the network unencrypted. Use --tls-cert/--tls-key, or a reverse proxy with TLS (docs/sync-api.md, "Transport").\n');
+  }
   if (server.tokenFile) {
     process.stdout.write(`${server.tokenCreated ? 'Generated a token, saved in' : 'Using the token saved in'} ${server.tokenFile}\n`);
   }

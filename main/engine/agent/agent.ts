@@ -19,7 +19,7 @@ import { withServerState } from './why-server';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus } from './api';
 import { EngineHost, settingsMassDelete } from './engine';
 import { AgentEventBus } from './events';
-import { validateFolders } from './folder-rules';
+import { validateFolders, validateTransport } from './folder-rules';
 import { SettingsKeeper } from './settings-apply';
 import { StatusBoard } from './status';
 
@@ -74,6 +74,8 @@ function ensureDeviceId(store: Store): string {
 
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   validateFolders(options.settings.folders);
+  validateTransport(options.settings);
+  validateTransport(options.settings);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const log = options.log ?? createLogger('agent');
   const store = openStore(path.join(options.dataDir, STATE_DB), {

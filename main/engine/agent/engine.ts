@@ -2,6 +2,7 @@ import { FerryError, asFerryError } from '../../../protocol/errors';
 import type { Settings } from '../../../shared/settings';
 import type { Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
+import { clientTransport } from '../../remote/transport';
 import type { Store } from '../../store';
 import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
@@ -210,7 +211,7 @@ export class EngineHost {
         bus.statusChanged();
       },
     });
-    const remote = observeRemote(new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId: this.o.deviceId }), watch);
+    const remote = observeRemote(new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId: this.o.deviceId, ...clientTransport(settings.serverUrl, settings) }), watch);
     const pusher = createPusher({
       store,
       remote,

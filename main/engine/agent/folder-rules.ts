@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
+import { transportProblems, type TransportSettings } from '../../remote/transport';
 
 /**
  * What a set of synced folders must keep, checked in one place for every way settings arrive
@@ -26,7 +27,15 @@ export function folderProblems(folders: ReadonlyArray<{ localPath: string; remot
 
 /** folderProblems as the `invalid_settings` error the UI shows field by field. */
 export function validateFolders(folders: ReadonlyArray<{ localPath: string; remoteId: string }>): void {
-  const fields = folderProblems(folders);
+  invalidIfAny(folderProblems(folders));
+}
+
+/** The transport rules (main/remote/transport.ts: plain http only to loopback, a readable CA) as `invalid_settings`. */
+export function validateTransport(settings: TransportSettings & { serverUrl: string }): void {
+  invalidIfAny(transportProblems(settings));
+}
+
+function invalidIfAny(fields: Record<string, string>): void {
   if (!Object.keys(fields).length) return;
   const message = Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('; ');
   throw new FerryError('invalid_settings', message, { details: { fields } });

@@ -6,7 +6,7 @@ import type { Logger } from '../../logging';
 import type { FolderSet } from '../folder/folders';
 import type { SettingsUpdate, SettingsView } from './api';
 import type { EngineHost } from './engine';
-import { validateFolders } from './folder-rules';
+import { validateFolders, validateTransport } from './folder-rules';
 import { settingsWarnings } from './status-parts';
 
 export interface SettingsKeeperOptions {
@@ -73,13 +73,16 @@ export class SettingsKeeper {
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
     }
     validateFolders(candidate.data.folders);
+    validateTransport(candidate.data);
     return candidate.data;
   }
 
   /** Applies a saved change to the running agent; true when the engine was rebuilt. */
   private async apply(previous: Settings, next: Settings, { added, removed }: { added: string[]; removed: string[] }): Promise<boolean> {
     const { folders, engine } = this.o;
-    const serverChanged = previous.serverUrl !== next.serverUrl || previous.token !== next.token;
+    // The link itself: a new server, credential or trust (CA file, plain http) needs a new client.
+    const serverChanged =
+      previous.serverUrl !== next.serverUrl || previous.token !== next.token || previous.caFile !== next.caFile || previous.allowInsecureHttp !== next.allowInsecureHttp;
     for (const id of removed) await folders.stop(id);
     // A folder removed takes its work in flight with it: a new engine. Added ones join this one.
     const restart = serverChanged || removed.length > 0;

@@ -60,6 +60,8 @@ export function classify(error: unknown): Verdict {
   const message = messageOf(error);
   const top = codes[0] ?? 'internal';
   if (top === 'offline' || codes.some((c) => OFFLINE_ERRNOS.has(c))) return { action: 'offline', code: 'offline', message };
+  // A certificate not trusted is no fault of the item: it waits, like offline, for the CA to be given.
+  if (top === 'tls_untrusted') return { action: 'offline', code: top, message };
   if (isFerryError(error)) {
     const status = error.status;
     // A refused token (wrong, or the device was revoked) is no fault of the item: it waits,

@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAgent, type Agent } from '../../main/engine/agent';
+import { pairWithServer } from '../../main/control/device-pairing';
+import { SETTINGS_FILE } from '../../main/control/agent-host';
+import { run as runAgentCommand, flagSettings } from '../../main/control/commands/run-agent';
+import { runServerGc } from '../../main/control/commands/server-gc';
+import { resolveSettings } from '../../main/control/agent-settings';
+import { SyncApiClient } from '../../main/remote';
+import { runAccountsCommand } from '../../server/accounts-cli';
+import { parseServerArgs } from '../../server/cli';
+import { startServer, type RunningServer } from '../../server/main';
+import { makeTempDir } from '../helpers/local-temp';
+import { testSettings } from '../helpers/agent-settings';
+import { waitFor } from '../helpers/wait';
+
+/** A private CA and a certificate for 127.0.0.1 and localhost signed by it, made with the openssl CLI. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string; otherCa: string } {
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Ferry test CA', '-keyout', file('ca.key'), '-out', file('ca.pem'));
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr'));
+  writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n');
+  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.ext'), '-out', file('server.pem'));
+  // A CA that signed nothing here: trusting it must not make the server's certificate trusted.
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Some other CA', '-keyout', file('other.key'), '-out', file('other.pem'));
+  return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server.key'), otherCa: file('other.pem') };
+}
+
+const io = () => {
+  const lines: string[] = [];
+  return { lines, io: { out: (s: string) => void lines.push(s), err: (s: string) => void lines.push(s) } };
+};
+
+// The server over HTTPS with a certificate from a private CA made here; the agent trusts it
+// through --ca (caFile) only. Plain http to a host that is not this computer is refused.
+describe('transport: HTTPS with a private CA, plain http refused off loopback', () => {
+  const tmp = makeTempDir('ferry-tls-');
+  const serverDir = path.join(tmp.dir, 'server');
+  let certs: ReturnType<typeof makeCertificates>;
+  let server: RunningServer;
+  let agent: Agent | undefined;
+
+  async function pairingCode(user: string): Promise<string> {
+    const out = io();
+    expect(await runAccountsCommand(['pair', '--user', user, '--data', serverDir], out.io)).toBe(0);
+    return /: (\S+)\n?/.exec(out.lines.join('\n'))?.[1] as string;
+  }
+
+  beforeAll(async () => {
+    certs = makeCertificates(tmp.dir);
+    const parsed = parseServerArgs(['--data', serverDir, '--port', '0', '--tls-cert', certs.cert, '--tls-key', certs.key]);
+    if (parsed.help) throw new Error('unexpected help');
+    server = await startServer(parsed.options);
+    expect(await runAccountsCommand(['user', 'add', 'ann', '--data', serverDir], io().io)).toBe(0);
+  }, 60_000);
+
+  afterAll(async () => {
+    await agent?.stop();
+    await server.close();
+    tmp.cleanup();
+  });
+
+  it('serves https and says so in its URL', () => {
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('refuses the certificate without the CA (tls_untrusted), and with a CA that did not sign it', async () => {
+    for (const ca of [undefined, readFileSync(certs.otherCa, 'utf8')]) {
+      const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'probe', ...(ca ? { ca } : {}) });
+      try {
+        await expect(client.listFolders()).rejects.toMatchObject({ code: 'tls_untrusted', retryable: true });
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it('pairs and syncs end to end over https with --ca', async () => {
+    const dataDir = path.join(tmp.dir, 'agent');
+    const folder = path.join(tmp.dir, 'folder');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'over-tls.txt'), 'sent encrypted');
+    const paired = await pairWithServer({ dataDir, serverUrl: server.url, code: await pairingCode('ann'), caFile: certs.ca });
+    // The CA is kept with the token: a later start needs no --ca.
+    const saved = JSON.parse(readFileSync(path.join(dataDir, SETTINGS_FILE), 'utf8')) as { caFile?: string; token: string };
+    expect(saved).toMatchObject({ caFile: certs.ca, token: paired.token });
+
+    agent = await createAgent({
+      dataDir,
+      settings: testSettings(server.url, paired.token, [{ localPath: folder, remoteId: 'tls-docs' }], { caFile: certs.ca }),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+      tuning: { local: { settleMs: 30 } },
+    });
+    await agent.start();
+    const reader = new SyncApiClient({ baseUrl: server.url, token: paired.token, deviceId: 'reader', ca: readFileSync(certs.ca, 'utf8') });
+    try {
+      await waitFor(
+        async () => {
+          const page = await reader.changesPage('tls-docs').catch(() => null);
+          return page?.items.some((c) => c.path === 'over-tls.txt') ?? false;
+        },
+        { timeoutMs: 20_000, message: 'over-tls.txt on the server' },
+      );
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('runs `ferry server gc` over https with --ca, and refuses it without', async () => {
+    const withCa = io();
+    expect(await runServerGc(['--url', server.url, '--data', serverDir, '--ca', certs.ca, '--json'], withCa.io), withCa.lines.join('\n')).toBe(0);
+    expect(JSON.parse(withCa.lines.join(''))).toHaveProperty('liveBlocks');
+    const without = io();
+    expect(await runServerGc(['--url', server.url, '--data', serverDir], without.io)).toBe(1);
+    expect(without.lines.join('\n')).toMatch(/tls_untrusted/);
+  });
+
+  it('refuses plain http to a non-loopback host before any request: the client, `ferry agent`, and pairing', async () => {
+    // 192.0.2.10 (TEST-NET-1) is not this computer: the token would cross a network in clear text.
+    const insecure = 'http://192.0.2.10:8080';
+    expect(() => new SyncApiClient({ baseUrl: insecure, token: 't', deviceId: 'd' })).toThrow(expect.objectContaining({ code: 'insecure_http' }));
+
+    const tokenFile = path.join(tmp.dir, 'token-file');
+    writeFileSync(tokenFile, server.token, { mode: 0o600 });
+    const refused = io();
+    const code = await runAgentCommand(['--data', path.join(tmp.dir, 'refused'), '--server', insecure, '--token-file', tokenFile], refused.io);
+    expect(code).toBe(2);
+    expect(refused.lines.join('\n')).toMatch(/serverUrl: plain http:\/\/ to 192\.0\.2\.10 \(not this computer\)/);
+
+    // Pairing is refused before the code is sent: the code is not spent and still pairs over https.
+    const pairCode = await pairingCode('ann');
+    const pairing = io();
+    expect(await runAgentCommand(['--data', path.join(tmp.dir, 'refused-pair'), '--server', insecure, '--pair', pairCode], pairing.io)).toBe(1);
+    expect(pairing.lines.join('\n')).toMatch(/Refused http:\/\/192\.0\.2\.10:8080/);
+    expect(existsSync(path.join(tmp.dir, 'refused-pair', SETTINGS_FILE))).toBe(false);
+    await expect(pairWithServer({ dataDir: path.join(tmp.dir, 'late-pair'), serverUrl: server.url, code: pairCode, caFile: certs.ca })).resolves.toMatchObject({ user: 'ann' });
+
+    // Loopback stays plain http as before; elsewhere --allow-insecure-http is the explicit choice.
+    expect(() => resolveSettings([{ source: 'flags', values: flagSettings({ server: 'http://127.0.0.1:8080' }, tmp.dir, 't') }])).not.toThrow();
+    expect(() => resolveSettings([{ source: 'flags', values: flagSettings({ server: 'http://[::1]:8080' }, tmp.dir, 't') }])).not.toThrow();
+    expect(resolveSettings([{ source: 'flags', values: flagSettings({ server: insecure, 'allow-insecure-http': true }, tmp.dir, 't') }])).toMatchObject({ serverUrl: insecure, allowInsecureHttp: true });
+  });
+
+  it('refuses half or unreadable TLS flags at the command line', () => {
+    expect(() => parseServerArgs(['--data', serverDir, '--tls-cert', certs.cert])).toThrow(/--tls-cert and --tls-key go together/);
+    expect(() => parseServerArgs(['--data', serverDir, '--tls-cert', certs.cert, '--tls-key', path.join(tmp.dir, 'missing.key')])).toThrow(/--tls-key: cannot read/);
+    expect(() => parseServerArgs(['--data', serverDir, '--tls-cert', certs.key, '--tls-key', certs.key])).toThrow(/holds no PEM certificate/);
+  });
+});
