@@ -279,6 +279,8 @@ export async function openPostgresMetadata(url: string): Promise<PostgresDb> {
   const pool = newPool(url);
   try {
     await migratePostgres(pool);
+    // Connections opened now, not under a client's first batch (authentication costs a few round trips).
+    await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT 1')));
   } catch (error) {
     await pool.end();
     throw error;

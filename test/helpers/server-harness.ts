@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { startServer, type RunningServer, type ServerOptions } from '../../server/main';
+import { TEST_BACKEND, freshRemoteStorage, type RemoteStorage } from './backends';
 
 export interface ApiResponse<T = unknown> {
   status: number;
@@ -36,7 +37,9 @@ export async function makeTempDir(prefix = 'ferry-server-'): Promise<string> {
 
 export async function startTestServer(options: Partial<ServerOptions> = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? (await makeTempDir());
-  const base: ServerOptions = { dataDir: dir, port: 0, host: '127.0.0.1', workers: 2, syncBudgetMs: 5000, ...options };
+  // In the `postgres` project every test server runs on its own database and bucket.
+  const remote: RemoteStorage | null = TEST_BACKEND === 'postgres' && !options.dbUrl ? await freshRemoteStorage() : null;
+  const base: ServerOptions = { dataDir: dir, port: 0, host: '127.0.0.1', workers: 2, syncBudgetMs: 5000, ...remote?.options, ...options };
   let server = await startServer(base);
   const harness: TestServer = {
     get server() {
@@ -71,6 +74,7 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
     },
     async close() {
       await server.close();
+      await remote?.drop();
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
