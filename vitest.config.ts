@@ -11,7 +11,6 @@ export const POSTGRES_SUITES = [
   'test/integration/server-moves.test.ts',
   'test/integration/server-history.test.ts',
   'test/integration/server-blocks-folders.test.ts',
-  'test/integration/server-block-batch.test.ts',
   'test/integration/server-hardening-idempotency.test.ts',
   'test/integration/server-hardening-paths.test.ts',
   'test/integration/server-cluster.test.ts',

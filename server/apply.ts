@@ -131,9 +131,25 @@ export class OperationApplier {
   /** One new revision of a path; `movedFrom` only for the new entry of a move. */
   private async write(path: string, kind: SyncKind, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext, movedFrom: string | null = null): Promise<number> {
     const flag = deleted ? 1 : 0;
+    const params = [ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId, movedFrom];
+    if (this.db.dialect === 'postgres') {
+      // One round trip: the entry takes the seq its version was just given.
+      const row = await this.db.get<{ seq: number }>(
+        `WITH v AS (
+           INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+         )
+         INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from)
+           SELECT folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM v
+         ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
+           mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from
+         RETURNING seq`,
+        params,
+      );
+      return Number(row?.seq);
+    }
     const row = await this.db.get<{ seq: number }>(
       'INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq',
-      [ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId, movedFrom],
+      params,
     );
     const seq = Number(row?.seq);
     await this.db.run(

@@ -65,8 +65,9 @@ export class ChangesFeed {
   async wait(folderId: string, syncToken: string, timeoutSeconds: number, signal: AbortSignal): Promise<boolean> {
     const pos = await this.fresh(this.o.tokens.verify('token', syncToken, folderId));
     const stale = async (): Promise<boolean> => (await this.latestSeq(folderId)) > pos.after;
-    if (await stale()) return true;
-    if (timeoutSeconds === 0 || signal.aborted) return false;
+    if (timeoutSeconds === 0 || signal.aborted) return stale();
+    // Subscribed first, then read: a commit landing between the read and the subscription
+    // would otherwise wake nobody (with several processes its wake-up comes by NOTIFY).
     return new Promise((resolve) => {
       const set = this.waiters.get(folderId) ?? new Set();
       this.waiters.set(folderId, set);
@@ -88,11 +89,24 @@ export class ChangesFeed {
       const timer = setTimeout(() => done(false), timeoutSeconds * 1000);
       set.add(check);
       signal.addEventListener('abort', onAbort, { once: true });
+      check();
     });
   }
 
   notify(folderId: string): void {
     for (const check of [...(this.waiters.get(folderId) ?? [])]) check();
+  }
+
+  /** Every waiter re-reads (the wake-up channel reconnected: a notification may have been missed). */
+  notifyAll(): void {
+    for (const folderId of this.waiters.keys()) this.notify(folderId);
+  }
+
+  /** Long polls waiting now (the /metrics gauge). */
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
   }
 
   async latestSeq(folderId: string): Promise<number> {

@@ -22,6 +22,8 @@ import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
 import { openStorage, type StorageOptions } from './storage/open';
+import { PostgresDb } from './storage/postgres';
+import { listenForCommits } from './storage/pg-wakeups';
 import { TaskStore } from './task-store';
 import { TaskRunner, type TaskHooks } from './tasks';
 import { FeedTokens } from './tokens';
@@ -155,8 +157,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     ...(o.hooks ? { hooks: o.hooks } : {}),
     storageRetryMs: o.storageRetryAfterSec * 1000,
-    onFolderChanged: (folderId) => feed.notify(folderId),
+    onFolderChanged: (folderId) => {
+      feed.notify(folderId);
+      wakeups?.publish(folderId);
+    },
   });
+  // Several processes on one PostgreSQL: a commit on any of them wakes the long polls of all.
+  const wakeups = db instanceof PostgresDb ? await listenForCommits(db, (folderId) => feed.notify(folderId), () => feed.notifyAll(), log) : null;
 
   let lastMaintenance = Number.NEGATIVE_INFINITY;
   const maintenanceEveryMs = Math.min(o.tokenTtlMs / 10, 10 * 60 * 1000);
@@ -356,6 +363,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         server.closeAllConnections();
         await closed;
         blocks.close?.();
+        await wakeups?.close();
         await db.close();
         log.info('stopped');
       })();

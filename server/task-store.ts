@@ -18,6 +18,9 @@ export interface TaskRow {
   updated_at: number;
 }
 
+/** Rows per multi-row insert: one statement text for every full group. */
+const RESULTS_PER_STATEMENT = 100;
+
 const TASK_COLUMNS = 'id, tracking_id, fingerprint, folder_id, single_operation, status, operations, operation_count, device, run, error_code, error_message, created_at, updated_at';
 
 export interface NewTask {
@@ -79,6 +82,17 @@ export class TaskStore {
       key,
       JSON.stringify(result),
     ]);
+  }
+
+  /** Many results in few statements (a chunk of a batch commits its results together). */
+  async saveResults(taskId: string, results: ReadonlyArray<{ key: string; result: OperationResult }>): Promise<void> {
+    for (let i = 0; i < results.length; i += RESULTS_PER_STATEMENT) {
+      const group = results.slice(i, i + RESULTS_PER_STATEMENT);
+      await this.db.run(
+        `INSERT INTO task_results (task_id, key, result) VALUES ${group.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (task_id, key) DO UPDATE SET result = excluded.result`,
+        group.flatMap((r) => [taskId, r.key, JSON.stringify(r.result)]),
+      );
+    }
   }
 
   async doneKeys(taskId: string): Promise<Set<string>> {

@@ -188,11 +188,13 @@ export class TaskRunner {
         await this.lockFolder(row.folder_id);
         const ctx = this.context(row, blockSizes);
         let any = false;
+        const results: Array<{ key: string; result: OperationResult }> = [];
         for (const op of chunk) {
           const result = await this.applier.apply(op, ctx);
           any ||= result.ok;
-          await this.o.store.saveResult(row.id, op.key, result);
+          results.push({ key: op.key, result });
         }
+        await this.o.store.saveResults(row.id, results);
         return any;
       });
       if (changed) this.o.onFolderChanged(row.folder_id);
@@ -213,25 +215,29 @@ export class TaskRunner {
       await db.tx(async () => {
         await this.lockFolder(row.folder_id);
         const ctx = this.context(row, blockSizes);
+        const results: Array<{ key: string; result: OperationResult }> = [];
         for (const op of operations) {
           const result = await this.applier.apply(op, ctx);
           if (!result.ok) {
             failed = { key: op.key, result };
             throw ROLLBACK;
           }
-          await store.saveResult(row.id, op.key, result);
+          results.push({ key: op.key, result });
         }
+        await store.saveResults(row.id, results);
       });
       this.o.onFolderChanged(row.folder_id);
     } catch (error) {
       if (error !== ROLLBACK || !failed) throw error;
       const failure = failed;
       await db.tx(async () => {
-        for (const op of operations) {
-          const result: OperationResult =
-            op.key === failure.key ? failure.result : { ok: false, code: 'aborted', message: `Not applied: operation '${failure.key}' of this single-operation batch failed` };
-          await store.saveResult(row.id, op.key, result);
-        }
+        await store.saveResults(
+          row.id,
+          operations.map((op) => ({
+            key: op.key,
+            result: op.key === failure.key ? failure.result : { ok: false, code: 'aborted', message: `Not applied: operation '${failure.key}' of this single-operation batch failed` },
+          })),
+        );
       });
     }
     return true;

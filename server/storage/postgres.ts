@@ -160,7 +160,11 @@ export class PostgresDb implements SqlDb {
   private readonly tx$ = new AsyncLocalStorage<pg.PoolClient>();
   private readonly texts = new Map<string, string>();
 
-  constructor(readonly pool: pg.Pool) {}
+  constructor(
+    readonly pool: pg.Pool,
+    /** For connections of its own (LISTEN: server/storage/pg-wakeups.ts). */
+    readonly url: string,
+  ) {}
 
   private text(sql: string): string {
     let text = this.texts.get(sql);
@@ -285,5 +289,5 @@ export async function openPostgresMetadata(url: string): Promise<PostgresDb> {
     await pool.end();
     throw error;
   }
-  return new PostgresDb(pool);
+  return new PostgresDb(pool, url);
 }

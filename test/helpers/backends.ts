@@ -5,7 +5,7 @@
  * of its own, dropped when it closes.
  */
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { inject } from 'vitest';
 import type { StorageOptions } from '../../server/storage/open';
@@ -18,6 +18,9 @@ export interface RemoteStorage {
   options: Required<StorageOptions>;
   /** The database made for this server. */
   dbName: string;
+  /** A block's object, read straight from the bucket (the server's layout: blocks/ab/<hash>). */
+  readObject(hash: string): Promise<Buffer | null>;
+  removeObject(hash: string): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -57,6 +60,18 @@ export async function freshRemoteStorage(): Promise<RemoteStorage> {
   return {
     options: { dbUrl: dbUrl.toString(), blocksUrl: `s3://${bucket}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1` },
     dbName,
+    async readObject(hash) {
+      try {
+        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}` }));
+        return Buffer.from(await got.Body!.transformToByteArray());
+      } catch (error) {
+        if ((error as { name?: string }).name === 'NoSuchKey') return null;
+        throw error;
+      }
+    },
+    async removeObject(hash) {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}` }));
+    },
     async drop() {
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
       for (;;) {
