@@ -22,7 +22,7 @@ import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
 import { openStorage, type StorageOptions } from './storage/open';
-import { PostgresDb } from './storage/postgres';
+import { PostgresDb, sharedSecret } from './storage/postgres';
 import { listenForCommits } from './storage/pg-wakeups';
 import { TaskStore } from './task-store';
 import { TaskRunner, type TaskHooks } from './tasks';
@@ -133,9 +133,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     token = loaded.value;
     tokenCreated = loaded.created;
   }
-  const secret = (await loadOrCreateSecret(path.join(dataDir, SECRET_FILE_NAME))).value;
+  const localSecret = (await loadOrCreateSecret(path.join(dataDir, SECRET_FILE_NAME))).value;
 
   const { db, blocks } = await openStorage(dataDir, options);
+  // Processes sharing one PostgreSQL sign feed tokens with one key, kept in the database.
+  const secret = db instanceof PostgresDb ? await sharedSecret(db, 'feed-tokens', localSecret) : localSecret;
   // The database (with its WAL files), token and secret: owner only, also when created before.
   restrictFilesIn(dataDir);
   const folders = new FolderStore(db, clock);

@@ -40,5 +40,5 @@ async function openS3(url: string): Promise<BlockStore> {
 }
 
 export function invalidStorageUrl(message: string): FerryError {
-  return new FerryError('invalid_storage_url', message, { details: { usage: true } });
+  return new FerryError('invalid_storage_url', `${message} (invalid_storage_url)`, { details: { usage: true } });
 }

@@ -148,6 +148,12 @@ export const PG_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (folder_id, device)
   );
   CREATE INDEX device_reports_by_time ON device_reports(reported_at);
+  -- the key feed tokens and cursors are signed with: one for every process, so a token one
+  -- process issued verifies on any other
+  CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
   `,
 ];
 
@@ -277,6 +283,13 @@ export async function migratePostgres(pool: pg.Pool): Promise<number> {
   } finally {
     client.release();
   }
+}
+
+/** The secret every process shares: `proposed` when this process is the first to ask. */
+export async function sharedSecret(db: PostgresDb, name: string, proposed: string): Promise<string> {
+  await db.run('INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING', [name, proposed]);
+  const row = await db.get<{ value: string }>('SELECT value FROM server_secrets WHERE name = ?', [name]);
+  return row?.value ?? proposed;
 }
 
 export async function openPostgresMetadata(url: string): Promise<PostgresDb> {
