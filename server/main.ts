@@ -22,8 +22,7 @@ import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
 import { openStorage, type StorageOptions } from './storage/open';
-import { PostgresDb, sharedSecret } from './storage/postgres';
-import { listenForCommits } from './storage/pg-wakeups';
+import type { PostgresDb } from './storage/postgres';
 import { TaskStore } from './task-store';
 import { TaskRunner, type TaskHooks } from './tasks';
 import { FeedTokens } from './tokens';
@@ -68,6 +67,8 @@ export interface ServerOptions extends StorageOptions {
   gcIntervalMs?: number;
   /** Blocks written or reported present more recently than this are not collected. */
   gcGraceMs?: number;
+  /** With several processes on PostgreSQL: how long a task's claim holds without a heartbeat (default 30 s). */
+  taskLeaseMs?: number;
   /** Test seam: runs inside garbage collection after the live set is known, before anything is removed. */
   gcAfterMark?: () => Promise<void>;
 }
@@ -137,7 +138,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const { db, blocks } = await openStorage(dataDir, options);
   // Processes sharing one PostgreSQL sign feed tokens with one key, kept in the database.
-  const secret = db instanceof PostgresDb ? await sharedSecret(db, 'feed-tokens', localSecret) : localSecret;
+  // Loaded only then: a one-machine server never loads the PostgreSQL modules.
+  const pgShared = db.dialect === 'postgres' ? { db: db as PostgresDb, ...(await import('./storage/postgres')), ...(await import('./storage/pg-wakeups')) } : null;
+  const secret = pgShared ? await pgShared.sharedSecret(pgShared.db, 'feed-tokens', localSecret) : localSecret;
   // The database (with its WAL files), token and secret: owner only, also when created before.
   restrictFilesIn(dataDir);
   const folders = new FolderStore(db, clock);
@@ -159,13 +162,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     ...(o.hooks ? { hooks: o.hooks } : {}),
     storageRetryMs: o.storageRetryAfterSec * 1000,
+    ...(o.taskLeaseMs ? { taskLeaseMs: o.taskLeaseMs } : {}),
     onFolderChanged: (folderId) => {
       feed.notify(folderId);
       wakeups?.publish(folderId);
     },
   });
   // Several processes on one PostgreSQL: a commit on any of them wakes the long polls of all.
-  const wakeups = db instanceof PostgresDb ? await listenForCommits(db, (folderId) => feed.notify(folderId), () => feed.notifyAll(), log) : null;
+  const wakeups = pgShared ? await pgShared.listenForCommits(pgShared.db, (folderId) => feed.notify(folderId), () => feed.notifyAll(), log) : null;
 
   let lastMaintenance = Number.NEGATIVE_INFINITY;
   const maintenanceEveryMs = Math.min(o.tokenTtlMs / 10, 10 * 60 * 1000);

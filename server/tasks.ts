@@ -5,6 +5,7 @@ import { OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
 import type { GcFence } from './gc';
 import { PathLocks, lockKey } from './path-locks';
+import { LeaseLost, TaskLeases } from './task-leases';
 import type { SqlDb } from './storage/sql';
 import type { BlockStore } from './storage/blocks';
 import type { TaskRow, TaskStore } from './task-store';
@@ -28,6 +29,8 @@ export interface TaskRunnerOptions {
   fence?: GcFence;
   /** How long a task stalled by a full disk waits before it runs again (a resubmission runs it at once). */
   storageRetryMs: number;
+  /** Lease of a task on a shared PostgreSQL (server/task-leases.ts); default 30 s. */
+  taskLeaseMs?: number;
   /** Called after a transaction that changed a folder commits (wakes long polls). */
   onFolderChanged: (folderId: string) => void;
 }
@@ -52,8 +55,24 @@ export class TaskRunner {
   /** Tasks the disk refused (full): kept as they were, in memory since the database may not grow. */
   private readonly stalled = new Map<string, { error: FerryError; timer: NodeJS.Timeout }>();
 
+  private readonly leases: TaskLeases;
+  private readonly heartbeat: NodeJS.Timeout | null;
+
   constructor(private readonly o: TaskRunnerOptions) {
     this.applier = new OperationApplier(o.db);
+    this.leases = new TaskLeases(o.db, o.taskLeaseMs ?? 30_000, o.clock);
+    // Shared database: renew what runs here, take over what a dead process left.
+    this.heartbeat =
+      o.db.dialect === 'postgres'
+        ? setInterval(() => void this.tend().catch((error: unknown) => o.log.warn('task lease upkeep failed', { error })), Math.max(50, this.leases.leaseMs / 3))
+        : null;
+    this.heartbeat?.unref();
+  }
+
+  private async tend(): Promise<void> {
+    await this.leases.renew([...this.running.keys()]);
+    if (this.abort.signal.aborted) return;
+    for (const id of await this.leases.abandoned()) this.enqueue(id);
   }
 
   /** Re-queues what was queued or running when the server stopped. */
@@ -106,6 +125,7 @@ export class TaskRunner {
   /** Stops taking work and lets running tasks stop at their next step; they resume on restart. */
   async close(): Promise<void> {
     this.abort.abort();
+    if (this.heartbeat) clearInterval(this.heartbeat);
     for (const { timer } of this.stalled.values()) clearTimeout(timer);
     this.stalled.clear();
     this.queue.length = 0;
@@ -129,6 +149,8 @@ export class TaskRunner {
     const { store, log } = this.o;
     const row = await store.byId(id);
     if (!row || row.status === 'Completed' || row.status === 'Failed') return;
+    // Another live process runs it (several processes on one PostgreSQL).
+    if (!(await this.leases.claim(id))) return;
     const tlog = log.child({ device: row.device, run: row.run, trackingId: row.tracking_id ?? '-', taskId: id });
     const operations = store.operations(row);
     const keys = operations.flatMap((op) => operationPaths(op).map((p) => lockKey(row.folder_id, p)));
@@ -159,6 +181,10 @@ export class TaskRunner {
       await this.finish(id);
     } catch (error) {
       if (signal.aborted) return;
+      if (error instanceof LeaseLost) {
+        tlog.warn('task taken over by another server process: this one stops');
+        return;
+      }
       if (storageFullCode(error) !== null) {
         await this.stall(id, error);
         tlog.warn('task waits for disk space', { error });
@@ -185,7 +211,7 @@ export class TaskRunner {
       if (signal.aborted) return false;
       const chunk = todo.slice(i, i + CHUNK);
       const changed = await this.o.db.tx(async () => {
-        await this.lockFolder(row.folder_id);
+        await this.lockFolder(row.folder_id, row.id);
         const ctx = this.context(row, blockSizes);
         let any = false;
         const results: Array<{ key: string; result: OperationResult }> = [];
@@ -213,7 +239,7 @@ export class TaskRunner {
     let failed: { key: string; result: OperationResult } | undefined;
     try {
       await db.tx(async () => {
-        await this.lockFolder(row.folder_id);
+        await this.lockFolder(row.folder_id, row.id);
         const ctx = this.context(row, blockSizes);
         const results: Array<{ key: string; result: OperationResult }> = [];
         for (const op of operations) {
@@ -269,8 +295,11 @@ export class TaskRunner {
    * other and take their seqs in commit order; the changes feed then never pages past a seq
    * that a slower transaction commits later. SQLite has one writer at a time already.
    */
-  private async lockFolder(folderId: string): Promise<void> {
-    if (this.o.db.dialect === 'postgres') await this.o.db.get('SELECT id FROM folders WHERE id = ? FOR UPDATE', [folderId]);
+  private async lockFolder(folderId: string, taskId: string): Promise<void> {
+    if (this.o.db.dialect !== 'postgres') return;
+    await this.o.db.get('SELECT id FROM folders WHERE id = ? FOR UPDATE', [folderId]);
+    // A process whose lease ran out (another took the task over) commits nothing more.
+    if (!(await this.leases.stillOwned(taskId))) throw new LeaseLost(taskId);
   }
 
   private async finish(id: string): Promise<void> {

@@ -1,4 +1,3 @@
-import { FerryError } from '../../protocol';
 import { LocalBlockStore, type BlockStore } from './blocks';
 import { openSqliteMetadata } from './db';
 import type { SqlDb } from './sql';
@@ -37,8 +36,4 @@ async function openPostgres(url: string): Promise<SqlDb> {
 async function openS3(url: string): Promise<BlockStore> {
   const { S3BlockStore, parseS3Url } = await import('./s3-blocks');
   return new S3BlockStore(parseS3Url(url));
-}
-
-export function invalidStorageUrl(message: string): FerryError {
-  return new FerryError('invalid_storage_url', `${message} (invalid_storage_url)`, { details: { usage: true } });
 }

@@ -1,7 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import { invalidStorageUrl } from './open';
+import { checkPostgresUrl } from './urls';
 import { numberedPlaceholders, type SqlDb, type SqlParam } from './sql';
+
+export { redactUrl } from './urls';
 
 /**
  * Ordered PostgreSQL migrations, tracked in `ferry_schema`: migration i brings the schema to
@@ -155,6 +157,11 @@ export const PG_MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 2: which process runs a task, and until when its lease holds (server/task-leases.ts).
+  `
+  ALTER TABLE tasks ADD COLUMN owner TEXT;
+  ALTER TABLE tasks ADD COLUMN lease_until BIGINT;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */
@@ -228,22 +235,6 @@ const types = {
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;
-
-export function checkPostgresUrl(url: string): void {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw invalidStorageUrl(`--db must be a postgres:// URL (got '${redactUrl(url)}')`);
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw invalidStorageUrl(`--db must be a postgres:// URL (got '${redactUrl(url)}')`);
-  if (!parsed.hostname) throw invalidStorageUrl('--db names no host');
-}
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
-}
 
 export function newPool(url: string, max = 10): pg.Pool {
   checkPostgresUrl(url);

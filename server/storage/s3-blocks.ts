@@ -12,43 +12,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { BLOCK_SIZE, FerryError } from '../../protocol';
 import { TouchMarks, mapLimited, type BlockStore, type SweepReport } from './blocks';
-import { invalidStorageUrl } from './open';
+import type { S3Location } from './urls';
 
-export interface S3Location {
-  bucket: string;
-  /** Key prefix of every block (`blocks/` unless the URL's path names another). */
-  prefix: string;
-  endpoint?: string;
-  region: string;
-}
-
-/**
- * `s3://BUCKET[/PREFIX]?endpoint=https://…&region=…`. Credentials come from the usual AWS
- * environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE…).
- */
-export function parseS3Url(text: string): S3Location {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw invalidStorageUrl(`--blocks must be an s3://BUCKET?endpoint=…&region=… URL (got '${text}')`);
-  }
-  if (url.protocol !== 's3:') throw invalidStorageUrl(`--blocks must be an s3:// URL (got '${text}')`);
-  const bucket = url.hostname;
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw invalidStorageUrl(`--blocks names no valid bucket (got '${bucket}')`);
-  const endpoint = url.searchParams.get('endpoint') ?? undefined;
-  if (endpoint !== undefined) {
-    try {
-      const e = new URL(endpoint);
-      if (e.protocol !== 'http:' && e.protocol !== 'https:') throw new Error('scheme');
-    } catch {
-      throw invalidStorageUrl(`--blocks endpoint must be an http(s) URL (got '${endpoint}')`);
-    }
-  }
-  const region = url.searchParams.get('region') ?? process.env.AWS_REGION ?? 'us-east-1';
-  const path = url.pathname.replace(/^\/+|\/+$/g, '');
-  return { bucket, prefix: path ? `${path}/` : 'blocks/', region, ...(endpoint ? { endpoint } : {}) };
-}
+export { parseS3Url, type S3Location } from './urls';
 
 const HASH = /^[0-9a-f]{64}$/;
 

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchCompletedReply, ChangesPage, WaitReply } from '../../protocol';
 import { freshRemoteStorage, type RemoteStorage } from '../helpers/backends';
-import { makeTempDir, testFile, upsert, waitUntil } from '../helpers/server-harness';
+import { startServer, type RunningServer } from '../../server/main';
+import { TaskGate, makeTempDir, testFile, upsert, waitUntil } from '../helpers/server-harness';
 
 const entry = path.resolve(__dirname, '../helpers/server-cli-entry.ts');
 const TOKEN = 'cluster-test-token-0123456789';
@@ -146,6 +147,46 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     expect([...seen].sort()).toEqual(Array.from({ length: 24 }, (_, i) => `d${i}`).sort());
   });
 
+  it('takes over the task of a process that stopped mid-task, once its lease ran out', async () => {
+    const own = await freshRemoteStorage();
+    const gate = new TaskGate();
+    const dirA = await makeTempDir();
+    const dirB = await makeTempDir();
+    dirs.push(dirA, dirB);
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, taskLeaseMs: 600, ...own.options };
+    const a = await startServer({ ...base, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    let b: RunningServer | undefined;
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/lease', {})).status).toBe(201);
+      const f = testFile('leased');
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      const accepted = await call(asA, 'POST', '/v1/folders/lease/sync?mode=async', { operations: [upsert('k', 'l.txt', f, null)] });
+      expect(accepted.status).toBe(202);
+      const taskId = accepted.body.taskId as string;
+      await waitUntil(() => gate.held.has(taskId), 10_000, 'A holding the task');
+      // A stops with the task claimed and unfinished: nobody renews its lease any more.
+      await a.close();
+      b = await startServer({ ...base, dataDir: dirB });
+      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      const done = await waitUntil(
+        async () => {
+          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
+          return task.status === 'Completed' ? task : undefined;
+        },
+        20_000,
+        'B taking the task over',
+      );
+      expect(done.results.k).toMatchObject({ ok: true });
+      const page = ChangesPage.parse((await call(asB, 'GET', '/v1/folders/lease/changes')).body);
+      expect(page.items.map((i) => i.path)).toEqual(['l.txt']);
+    } finally {
+      await a.close();
+      await b?.close();
+      await own.drop();
+    }
+  });
+
   it('`ferry server migrate` migrates the database, and a bad --db or --blocks URL is refused with its code', async () => {
     const ok = run(['migrate', '--db', storage.options.dbUrl]);
     expect(await ok.exited).toBe(0);
@@ -157,5 +198,5 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     const badBlocks = run(['--data', dirs[0]!, '--blocks', 's3://?endpoint=ftp://x']);
     expect(await badBlocks.exited).toBe(2);
     expect(badBlocks.err()).toContain('invalid_storage_url');
-  });
+  }, 120_000);
 });
