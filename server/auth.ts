@@ -18,10 +18,10 @@ const bearerOf = (header: string | undefined): string | undefined => /^Bearer\s+
  * The principal behind the request's bearer token; 401 `unauthorized` for a missing or
  * unknown one, 401 `device_revoked` for a device signed out with `ferry server revoke`.
  */
-export function authenticate(req: IncomingMessage, serverToken: string, accounts: Accounts): Principal {
+export async function authenticate(req: IncomingMessage, serverToken: string, accounts: Accounts): Promise<Principal> {
   if (checkBearer(req.headers.authorization, serverToken)) return SERVER_PRINCIPAL;
   const token = bearerOf(req.headers.authorization);
-  const device = token === undefined ? undefined : accounts.deviceByToken(token);
+  const device = token === undefined ? undefined : await accounts.deviceByToken(token);
   if (!device) throw new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
   if (device.revokedAt !== null) {
     throw new FerryError('device_revoked', 'This device was signed out of the server: pair it again', { status: 401 });
