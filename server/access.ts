@@ -10,28 +10,28 @@ import type { Principal } from './auth';
 export class Access {
   constructor(private readonly accounts: Accounts) {}
 
-  reaches(principal: Principal, folderId: string): boolean {
+  async reaches(principal: Principal, folderId: string): Promise<boolean> {
     if (principal.kind === 'server') return true;
-    return principal.kind === 'device' && this.accounts.reachable(principal.userId, folderId);
+    return principal.kind === 'device' && (await this.accounts.reachable(principal.userId, folderId));
   }
 
-  visible<T extends { id: string }>(principal: Principal, folders: T[]): T[] {
+  async visible<T extends { id: string }>(principal: Principal, folders: T[]): Promise<T[]> {
     if (principal.kind === 'server') return folders;
     if (principal.kind !== 'device') return [];
-    const reachable = this.accounts.reachableFolders(principal.userId);
+    const reachable = await this.accounts.reachableFolders(principal.userId);
     return folders.filter((f) => reachable.has(f.id));
   }
 
   /** Of `hashes`, the ones the principal may read (or know to exist). */
-  readable(principal: Principal, hashes: readonly string[]): ReadonlySet<string> {
+  async readable(principal: Principal, hashes: readonly string[]): Promise<ReadonlySet<string>> {
     if (principal.kind === 'server') return new Set(hashes);
     if (principal.kind !== 'device') return new Set();
     return this.accounts.readableBlocks(principal.userId, hashes);
   }
 
   /** A folder this request created belongs to the device's user. */
-  created(principal: Principal, folderId: string): void {
-    if (principal.kind === 'device') this.accounts.claimFolder(folderId, principal.userId);
+  async created(principal: Principal, folderId: string): Promise<void> {
+    if (principal.kind === 'device') await this.accounts.claimFolder(folderId, principal.userId);
   }
 
   /**
@@ -40,7 +40,7 @@ export class Access {
    * alone; the batch is refused instead. A client that asked `blocks/missing` and uploaded
    * what it listed never meets this.
    */
-  unreadableInBatch(principal: Principal, body: unknown): string[] {
+  async unreadableInBatch(principal: Principal, body: unknown): Promise<string[]> {
     if (principal.kind === 'server') return [];
     const operations = (body as { operations?: unknown } | undefined)?.operations;
     if (!Array.isArray(operations)) return [];
@@ -49,11 +49,11 @@ export class Access {
       return Array.isArray(blocks) ? blocks.filter((h): h is string => typeof h === 'string') : [];
     });
     if (hashes.length === 0) return [];
-    const readable = this.readable(principal, hashes);
+    const readable = await this.readable(principal, hashes);
     return [...new Set(hashes)].filter((h) => !readable.has(h));
   }
 
-  uploaded(principal: Principal, hashes: readonly string[]): void {
-    if (principal.kind === 'device' && hashes.length > 0) this.accounts.recordUploads(principal.userId, hashes);
+  async uploaded(principal: Principal, hashes: readonly string[]): Promise<void> {
+    if (principal.kind === 'device' && hashes.length > 0) await this.accounts.recordUploads(principal.userId, hashes);
   }
 }

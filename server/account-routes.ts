@@ -21,7 +21,7 @@ export function pairingRoute(accounts: Accounts, failures: FailureLimiter): Rout
       failures.check(address);
       const request = parseInput(PairRequest, ctx.body, 'pairing request');
       try {
-        const { device, token } = accounts.redeemPairingCode(request.code, request.deviceName ?? 'device');
+        const { device, token } = await accounts.redeemPairingCode(request.code, request.deviceName ?? 'device');
         ctx.log.info('device paired', { deviceId: device.id, user: device.user, name: device.name });
         const body: PairReply = { deviceId: device.id, token, user: device.user };
         return { status: 201, body };

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
-import { SqliteAccounts, type Accounts, type DeviceInfo } from './accounts';
-import { openServerDb } from './storage/db';
+import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
+import { openSqliteMetadata } from './storage/db';
 
 export const ACCOUNTS_USAGE = `Usage: ferry server <command> --data DIR [options]
 
@@ -66,10 +66,10 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
   }
   const dataDir = path.resolve(values.data);
   ensurePrivateDir(dataDir);
-  const db = openServerDb(dataDir);
+  const db = openSqliteMetadata(dataDir);
   restrictFilesIn(dataDir);
   try {
-    return run(new SqliteAccounts(db, io.now), positionals, values, io);
+    return await run(new SqlAccounts(db, io.now), positionals, values, io);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`ferry server: ${error.message}\n\n${ACCOUNTS_USAGE}`);
@@ -81,11 +81,11 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
     }
     throw error;
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
-function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io): number {
+async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io): Promise<number> {
   const [command, ...rest] = words;
   const only = (n: number, what: string): string[] => {
     if (rest.length !== n) throw new UsageError(`${command} takes ${what}`);
@@ -95,32 +95,32 @@ function run(accounts: Accounts, words: string[], values: { user?: string; with?
     case 'user': {
       const [verb, name] = only(2, 'add NAME');
       if (verb !== 'add') throw new UsageError(`unknown: user ${verb ?? ''}`);
-      const user = accounts.addUser(name as string);
+      const user = await accounts.addUser(name as string);
       io.out(`Added user ${user.name}\n`);
       return 0;
     }
     case 'pair': {
       only(0, '--user NAME');
       if (!values.user) throw new UsageError('pair needs --user NAME');
-      const { code, expiresAt } = accounts.createPairingCode(values.user);
+      const { code, expiresAt } = await accounts.createPairingCode(values.user);
       io.out(`Pairing code for ${values.user}: ${code}\nValid until ${new Date(expiresAt).toISOString()}, once. On the device: ferry agent --server URL --pair ${code} …\n`);
       return 0;
     }
     case 'devices': {
       only(0, 'no words (--user NAME and --json are options)');
-      const devices = accounts.devices(values.user);
+      const devices = await accounts.devices(values.user);
       io.out(values.json ? `${JSON.stringify(devices.map(deviceJson), null, 2)}\n` : deviceTable(devices));
       return 0;
     }
     case 'revoke': {
       const [id] = only(1, 'DEVICE (an id from `ferry server devices`)');
-      io.out(accounts.revoke(id as string) ? `Revoked device ${id}: its next request is refused\n` : `Device ${id} was revoked already\n`);
+      io.out((await accounts.revoke(id as string)) ? `Revoked device ${id}: its next request is refused\n` : `Device ${id} was revoked already\n`);
       return 0;
     }
     case 'share': {
       const [folder] = only(1, 'FOLDER --with NAME');
       if (!values.with) throw new UsageError('share needs --with NAME');
-      io.out(accounts.share(folder as string, values.with) ? `Shared ${folder} with ${values.with}\n` : `${values.with} already reaches ${folder}\n`);
+      io.out((await accounts.share(folder as string, values.with)) ? `Shared ${folder} with ${values.with}\n` : `${values.with} already reaches ${folder}\n`);
       return 0;
     }
     default:

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { FerryError } from '../protocol';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 
 /**
  * Users, paired devices, pairing codes and who reaches what (docs/sync-api.md, "Accounts and
@@ -8,29 +8,29 @@ import type { Db } from './storage/db';
  * behind it can move to another database without touching the routes.
  */
 export interface Accounts {
-  addUser(name: string): User;
-  user(name: string): User | undefined;
+  addUser(name: string): Promise<User>;
+  user(name: string): Promise<User | undefined>;
   /** A one-time pairing code for `user`, valid PAIRING_CODE_TTL_MS; only its hash is kept. */
-  createPairingCode(userName: string): { code: string; expiresAt: number };
+  createPairingCode(userName: string): Promise<{ code: string; expiresAt: number }>;
   /** Trades a pairing code for a new device and its token (returned this once). */
-  redeemPairingCode(code: string, deviceName: string): { device: DeviceInfo; token: string };
+  redeemPairingCode(code: string, deviceName: string): Promise<{ device: DeviceInfo; token: string }>;
   /** The device a bearer token belongs to (revoked ones too), or undefined. */
-  deviceByToken(token: string): (DeviceInfo & { userId: number }) | undefined;
-  devices(userName?: string): DeviceInfo[];
+  deviceByToken(token: string): Promise<(DeviceInfo & { userId: number }) | undefined>;
+  devices(userName?: string): Promise<DeviceInfo[]>;
   /** Signs a device out; false when it was already revoked. */
-  revoke(deviceId: string): boolean;
+  revoke(deviceId: string): Promise<boolean>;
   /** Lets `userName` reach `folderId`; false when it already could. */
-  share(folderId: string, userName: string): boolean;
+  share(folderId: string, userName: string): Promise<boolean>;
   /** Records that the device's user created the folder (the first creator owns it). */
-  claimFolder(folderId: string, userId: number): void;
+  claimFolder(folderId: string, userId: number): Promise<void>;
   /** Folders the user owns or was given; a folder nobody owns is reached only with the server token. */
   /** Gives `userName` every folder nobody owns yet (a one-user server moving to accounts); how many. */
-  adoptUnownedFolders(userName: string): number;
-  reachable(userId: number, folderId: string): boolean;
-  reachableFolders(userId: number): Set<string>;
+  adoptUnownedFolders(userName: string): Promise<number>;
+  reachable(userId: number, folderId: string): Promise<boolean>;
+  reachableFolders(userId: number): Promise<Set<string>>;
   /** Of `hashes`, those the user may read: uploaded by the user or referred to by a folder the user reaches. */
-  readableBlocks(userId: number, hashes: readonly string[]): Set<string>;
-  recordUploads(userId: number, hashes: readonly string[]): void;
+  readableBlocks(userId: number, hashes: readonly string[]): Promise<Set<string>>;
+  recordUploads(userId: number, hashes: readonly string[]): Promise<void>;
 }
 
 export interface User {
@@ -103,139 +103,136 @@ const toDevice = (row: DeviceRow): DeviceInfo => ({
   revokedAt: row.revoked_at,
 });
 
-export class SqliteAccounts implements Accounts {
-  // The statements every request runs, prepared once.
-  private readonly byTokenHash;
-  private readonly accessRow;
-  private readonly readableBlock;
-
+/** Accounts in the server's metadata database (SQLite or PostgreSQL: server/storage/sql.ts). */
+export class SqlAccounts implements Accounts {
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly clock: () => number = Date.now,
-  ) {
-    this.byTokenHash = db.prepare<[string], DeviceRow>(`${DEVICE_SELECT} WHERE d.token_hash = ?`);
-    this.accessRow = db.prepare<[string, number]>('SELECT 1 FROM folder_access WHERE folder_id = ? AND user_id = ?');
-    this.readableBlock = db.prepare<[string, number, string, number]>(
-      `SELECT 1 FROM block_uploads WHERE hash = ? AND user_id = ?
-       UNION ALL
-       SELECT 1 FROM folder_blocks b JOIN folder_access a ON a.folder_id = b.folder_id WHERE b.hash = ? AND a.user_id = ?
-       LIMIT 1`,
-    );
-  }
+  ) {}
 
-  addUser(name: string): User {
+  async addUser(name: string): Promise<User> {
     if (!USER_NAME_PATTERN.test(name)) {
       throw new FerryError('invalid_request', 'A user name is 1-64 characters of A-Z a-z 0-9 . _ @ - starting with a letter or digit');
     }
-    if (this.user(name)) throw new FerryError('conflict', `User '${name}' exists already`);
+    if (await this.user(name)) throw new FerryError('conflict', `User '${name}' exists already`);
     const createdAt = this.clock();
-    const id = Number(this.db.prepare('INSERT INTO users (name, created_at) VALUES (?, ?)').run(name, createdAt).lastInsertRowid);
-    return { id, name, createdAt };
+    const row = await this.db.get<{ id: number }>('INSERT INTO users (name, created_at) VALUES (?, ?) RETURNING id', [name, createdAt]);
+    return { id: Number(row?.id), name, createdAt };
   }
 
-  user(name: string): User | undefined {
-    const row = this.db.prepare<[string], { id: number; name: string; created_at: number }>('SELECT id, name, created_at FROM users WHERE name = ?').get(name);
+  async user(name: string): Promise<User | undefined> {
+    const row = await this.db.get<{ id: number; name: string; created_at: number }>('SELECT id, name, created_at FROM users WHERE name = ?', [name]);
     return row && { id: row.id, name: row.name, createdAt: row.created_at };
   }
 
-  private existingUser(name: string): User {
-    const user = this.user(name);
+  private async existingUser(name: string): Promise<User> {
+    const user = await this.user(name);
     if (!user) throw new FerryError('not_found', `No user '${name}' (add one with: ferry server user add ${name})`);
     return user;
   }
 
-  createPairingCode(userName: string): { code: string; expiresAt: number } {
-    const user = this.existingUser(userName);
+  async createPairingCode(userName: string): Promise<{ code: string; expiresAt: number }> {
+    const user = await this.existingUser(userName);
     const now = this.clock();
     const code = newPairingCode();
     const expiresAt = now + PAIRING_CODE_TTL_MS;
-    this.db.prepare('DELETE FROM pairing_codes WHERE expires_at < ?').run(now - PAIRING_CODE_TTL_MS);
-    this.db.prepare('INSERT INTO pairing_codes (code_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)').run(sha256(normalizePairingCode(code)), user.id, now, expiresAt);
+    await this.db.run('DELETE FROM pairing_codes WHERE expires_at < ?', [now - PAIRING_CODE_TTL_MS]);
+    await this.db.run('INSERT INTO pairing_codes (code_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)', [sha256(normalizePairingCode(code)), user.id, now, expiresAt]);
     return { code, expiresAt };
   }
 
-  redeemPairingCode(code: string, deviceName: string): { device: DeviceInfo; token: string } {
+  redeemPairingCode(code: string, deviceName: string): Promise<{ device: DeviceInfo; token: string }> {
     const codeHash = sha256(normalizePairingCode(code));
-    return this.db.transaction(() => {
-      const row = this.db
-        .prepare<[string], { user_id: number; expires_at: number; used_at: number | null }>('SELECT user_id, expires_at, used_at FROM pairing_codes WHERE code_hash = ?')
-        .get(codeHash);
+    return this.db.tx(async () => {
+      // FOR UPDATE on PostgreSQL: two processes trading one code at once, only one wins.
+      const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+      const row = await this.db.get<{ user_id: number; expires_at: number; used_at: number | null }>(`SELECT user_id, expires_at, used_at FROM pairing_codes WHERE code_hash = ?${lock}`, [codeHash]);
       const now = this.clock();
       if (!row) throw pairingError('pairing_code_invalid', 'This pairing code is not known to the server: check it, or make a new one with `ferry server pair`');
       if (row.used_at !== null) throw pairingError('pairing_code_used', 'This pairing code was used already: make a new one with `ferry server pair`');
       if (now >= row.expires_at) throw pairingError('pairing_code_expired', 'This pairing code expired (codes last 10 minutes): make a new one with `ferry server pair`');
-      this.db.prepare('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?').run(now, codeHash);
+      await this.db.run('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?', [now, codeHash]);
       const token = DEVICE_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const id = randomUUID();
-      this.db.prepare('INSERT INTO devices (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(id, row.user_id, deviceName, sha256(token), now);
-      const device = this.db.prepare<[string], DeviceRow>(`${DEVICE_SELECT} WHERE d.id = ?`).get(id) as DeviceRow;
+      await this.db.run('INSERT INTO devices (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)', [id, row.user_id, deviceName, sha256(token), now]);
+      const device = (await this.db.get<DeviceRow>(`${DEVICE_SELECT} WHERE d.id = ?`, [id])) as DeviceRow;
       return { device: toDevice(device), token };
-    })();
+    });
   }
 
-  deviceByToken(token: string): (DeviceInfo & { userId: number }) | undefined {
-    const row = this.byTokenHash.get(sha256(token));
+  async deviceByToken(token: string): Promise<(DeviceInfo & { userId: number }) | undefined> {
+    const row = await this.db.get<DeviceRow>(`${DEVICE_SELECT} WHERE d.token_hash = ?`, [sha256(token)]);
     if (!row) return undefined;
     const now = this.clock();
     if (row.revoked_at === null && (row.last_seen_at === null || now - row.last_seen_at >= LAST_SEEN_EVERY_MS)) {
-      this.db.prepare('UPDATE devices SET last_seen_at = ? WHERE id = ?').run(now, row.id);
+      await this.db.run('UPDATE devices SET last_seen_at = ? WHERE id = ?', [now, row.id]);
       row.last_seen_at = now;
     }
     return { ...toDevice(row), userId: row.user_id };
   }
 
-  devices(userName?: string): DeviceInfo[] {
-    if (userName === undefined) return this.db.prepare<[], DeviceRow>(`${DEVICE_SELECT} ORDER BY u.name, d.created_at`).all().map(toDevice);
-    const user = this.existingUser(userName);
-    return this.db.prepare<[number], DeviceRow>(`${DEVICE_SELECT} WHERE d.user_id = ? ORDER BY d.created_at`).all(user.id).map(toDevice);
+  async devices(userName?: string): Promise<DeviceInfo[]> {
+    if (userName === undefined) return (await this.db.all<DeviceRow>(`${DEVICE_SELECT} ORDER BY u.name, d.created_at`)).map(toDevice);
+    const user = await this.existingUser(userName);
+    return (await this.db.all<DeviceRow>(`${DEVICE_SELECT} WHERE d.user_id = ? ORDER BY d.created_at`, [user.id])).map(toDevice);
   }
 
-  revoke(deviceId: string): boolean {
-    const row = this.db.prepare<[string], { revoked_at: number | null }>('SELECT revoked_at FROM devices WHERE id = ?').get(deviceId);
+  async revoke(deviceId: string): Promise<boolean> {
+    const row = await this.db.get<{ revoked_at: number | null }>('SELECT revoked_at FROM devices WHERE id = ?', [deviceId]);
     if (!row) throw new FerryError('not_found', `No device '${deviceId}' (list them with: ferry server devices)`);
     if (row.revoked_at !== null) return false;
-    this.db.prepare('UPDATE devices SET revoked_at = ? WHERE id = ?').run(this.clock(), deviceId);
+    await this.db.run('UPDATE devices SET revoked_at = ? WHERE id = ?', [this.clock(), deviceId]);
     return true;
   }
 
-  share(folderId: string, userName: string): boolean {
-    const user = this.existingUser(userName);
-    if (!this.db.prepare('SELECT 1 FROM folders WHERE id = ?').get(folderId)) throw new FerryError('not_found', `No folder '${folderId}' on this server`);
-    return this.db.prepare("INSERT OR IGNORE INTO folder_access (folder_id, user_id, role) VALUES (?, ?, 'shared')").run(folderId, user.id).changes === 1;
+  async share(folderId: string, userName: string): Promise<boolean> {
+    const user = await this.existingUser(userName);
+    if (!(await this.db.get('SELECT 1 AS one FROM folders WHERE id = ?', [folderId]))) throw new FerryError('not_found', `No folder '${folderId}' on this server`);
+    return (await this.db.run("INSERT INTO folder_access (folder_id, user_id, role) VALUES (?, ?, 'shared') ON CONFLICT DO NOTHING", [folderId, user.id])) === 1;
   }
 
-  claimFolder(folderId: string, userId: number): void {
+  async claimFolder(folderId: string, userId: number): Promise<void> {
     // Only a folder nobody reaches yet gets an owner: creating an existing folder claims nothing.
-    this.db
-      .prepare("INSERT INTO folder_access (folder_id, user_id, role) SELECT ?, ?, 'owner' WHERE NOT EXISTS (SELECT 1 FROM folder_access WHERE folder_id = ?)")
-      .run(folderId, userId, folderId);
+    await this.db.run(
+      "INSERT INTO folder_access (folder_id, user_id, role) SELECT CAST(? AS TEXT), CAST(? AS INTEGER), 'owner' WHERE NOT EXISTS (SELECT 1 FROM folder_access WHERE folder_id = ?) ON CONFLICT DO NOTHING",
+      [folderId, userId, folderId],
+    );
   }
 
-  adoptUnownedFolders(userName: string): number {
-    const user = this.existingUser(userName);
-    return this.db
-      .prepare("INSERT INTO folder_access (folder_id, user_id, role) SELECT f.id, ?, 'owner' FROM folders f WHERE NOT EXISTS (SELECT 1 FROM folder_access a WHERE a.folder_id = f.id)")
-      .run(user.id).changes;
+  async adoptUnownedFolders(userName: string): Promise<number> {
+    const user = await this.existingUser(userName);
+    return this.db.run(
+      "INSERT INTO folder_access (folder_id, user_id, role) SELECT f.id, CAST(? AS INTEGER), 'owner' FROM folders f WHERE NOT EXISTS (SELECT 1 FROM folder_access a WHERE a.folder_id = f.id) ON CONFLICT DO NOTHING",
+      [user.id],
+    );
   }
 
-  reachable(userId: number, folderId: string): boolean {
-    return this.accessRow.get(folderId, userId) !== undefined;
+  async reachable(userId: number, folderId: string): Promise<boolean> {
+    return (await this.db.get('SELECT 1 AS one FROM folder_access WHERE folder_id = ? AND user_id = ?', [folderId, userId])) !== undefined;
   }
 
-  reachableFolders(userId: number): Set<string> {
-    return new Set(this.db.prepare<[number], { folder_id: string }>('SELECT folder_id FROM folder_access WHERE user_id = ?').all(userId).map((r) => r.folder_id));
+  async reachableFolders(userId: number): Promise<Set<string>> {
+    return new Set((await this.db.all<{ folder_id: string }>('SELECT folder_id FROM folder_access WHERE user_id = ?', [userId])).map((r) => r.folder_id));
   }
 
-  readableBlocks(userId: number, hashes: readonly string[]): Set<string> {
+  async readableBlocks(userId: number, hashes: readonly string[]): Promise<Set<string>> {
     const readable = new Set<string>();
-    for (const hash of new Set(hashes)) if (this.readableBlock.get(hash, userId, hash, userId) !== undefined) readable.add(hash);
+    for (const hash of new Set(hashes)) {
+      const row = await this.db.get(
+        `SELECT 1 AS one FROM block_uploads WHERE hash = ? AND user_id = ?
+         UNION ALL
+         SELECT 1 AS one FROM folder_blocks b JOIN folder_access a ON a.folder_id = b.folder_id WHERE b.hash = ? AND a.user_id = ?
+         LIMIT 1`,
+        [hash, userId, hash, userId],
+      );
+      if (row !== undefined) readable.add(hash);
+    }
     return readable;
   }
 
-  recordUploads(userId: number, hashes: readonly string[]): void {
-    const insert = this.db.prepare('INSERT OR IGNORE INTO block_uploads (hash, user_id) VALUES (?, ?)');
-    this.db.transaction(() => {
-      for (const hash of new Set(hashes)) insert.run(hash, userId);
-    })();
+  async recordUploads(userId: number, hashes: readonly string[]): Promise<void> {
+    await this.db.tx(async () => {
+      for (const hash of new Set(hashes)) await this.db.run('INSERT INTO block_uploads (hash, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING', [hash, userId]);
+    });
   }
 }

@@ -1,6 +1,6 @@
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
 import { MoveApplier } from './move';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 import { RestoreResolver } from './restore';
 
 export interface EntryRow {
@@ -34,38 +34,26 @@ export const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir
  * (docs/sync-api.md), so nothing another device put inside it is lost.
  */
 export class OperationApplier {
-  private readonly getEntry;
-  private readonly liveChild;
-  private readonly insertVersion;
-  private readonly upsertEntry;
   readonly restores: RestoreResolver;
   private readonly moves: MoveApplier;
 
-  constructor(db: Db) {
+  constructor(private readonly db: SqlDb) {
     this.restores = new RestoreResolver(db);
-    this.getEntry = db.prepare<[string, string], EntryRow>('SELECT seq, kind, deleted, size, mtime, blocks FROM entries WHERE folder_id = ? AND path = ?');
-    this.liveChild = db.prepare<[string, string, string], { path: string }>(
-      'SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1',
-    );
-    this.insertVersion = db.prepare(
-      'INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    this.upsertEntry = db.prepare(
-      `INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
-         mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from`,
-    );
     this.moves = new MoveApplier(db, (path, kind, deleted, size, mtime, blocks, ctx, movedFrom) => this.write(path, kind, deleted, size, mtime, blocks, ctx, movedFrom));
   }
 
-  apply(op: Operation, ctx: ApplyContext): OperationResult {
+  private getEntry(folderId: string, path: string): Promise<EntryRow | undefined> {
+    return this.db.get<EntryRow>('SELECT seq, kind, deleted, size, mtime, blocks FROM entries WHERE folder_id = ? AND path = ?', [folderId, path]);
+  }
+
+  async apply(op: Operation, ctx: ApplyContext): Promise<OperationResult> {
     // A restore is an upsert of an earlier revision's content (server/restore.ts).
     if (op.action === 'restore') {
-      const resolved = this.restores.resolve(op, ctx.folderId, ctx.blockSizes);
+      const resolved = await this.restores.resolve(op, ctx.folderId, ctx.blockSizes);
       return 'failure' in resolved ? resolved.failure : this.apply(resolved.upsert, ctx);
     }
     if (op.action === 'move') return this.moves.apply(op, ctx);
-    const current = this.getEntry.get(ctx.folderId, op.path);
+    const current = await this.getEntry(ctx.folderId, op.path);
     const liveRevision = current && !current.deleted ? String(current.seq) : null;
     // A directory has no content: creating one that exists is that directory, whatever base the
     // client names (two devices making the same folder is no conflict; chaos seed 2).
@@ -81,7 +69,7 @@ export class OperationApplier {
     // followed an upload which never landed). The tombstone's revision; a path that never
     // existed gets a tombstone, so the answer still names a real revision.
     if (op.action === 'delete' && liveRevision === null) {
-      return { ok: true, revision: String(current ? current.seq : this.write(op.path, 'file', true, 0, 0, '[]', ctx)) };
+      return { ok: true, revision: String(current ? current.seq : await this.write(op.path, 'file', true, 0, 0, '[]', ctx)) };
     }
     // After a delete the client may name the tombstone's revision or null: both mean "absent".
     const baseMatches = op.baseRevision === liveRevision || (current?.deleted === 1 && op.baseRevision === String(current.seq));
@@ -97,9 +85,9 @@ export class OperationApplier {
   }
 
   /** A live directory with live entries below it: refused, with the current revision. */
-  private notEmpty(folderId: string, path: string, current: EntryRow | undefined, doing: string): OperationResult | null {
+  private async notEmpty(folderId: string, path: string, current: EntryRow | undefined, doing: string): Promise<OperationResult | null> {
     if (!current || current.deleted || current.kind !== 'dir') return null;
-    const child = this.liveChild.get(folderId, ...underBounds(path));
+    const child = await this.db.get<{ path: string }>('SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1', [folderId, ...underBounds(path)]);
     if (!child) return null;
     return {
       ok: false,
@@ -109,14 +97,14 @@ export class OperationApplier {
     };
   }
 
-  private upsert(op: UpsertOperation, current: EntryRow | undefined, ctx: ApplyContext): OperationResult {
+  private async upsert(op: UpsertOperation, current: EntryRow | undefined, ctx: ApplyContext): Promise<OperationResult> {
     const live = current && !current.deleted ? current : undefined;
     if (op.kind === 'dir') {
       // A directory has no content: one that exists is the same directory (its mtime moves with every child).
       if (live?.kind === 'dir') return { ok: true, revision: String(live.seq) };
-      return { ok: true, revision: String(this.write(op.path, 'dir', false, 0, op.mtime, '[]', ctx)) };
+      return { ok: true, revision: String(await this.write(op.path, 'dir', false, 0, op.mtime, '[]', ctx)) };
     }
-    const refused = this.notEmpty(ctx.folderId, op.path, live, 'replace with a file the');
+    const refused = await this.notEmpty(ctx.folderId, op.path, live, 'replace with a file the');
     if (refused) return refused;
     const missing = [...new Set(op.blocks.filter((h) => !ctx.blockSizes.has(h)))];
     if (missing.length > 0) {
@@ -130,21 +118,46 @@ export class OperationApplier {
     if (live?.kind === 'file' && live.blocks === blocks && live.size === op.size && live.mtime === op.mtime) {
       return { ok: true, revision: String(live.seq) };
     }
-    return { ok: true, revision: String(this.write(op.path, 'file', false, op.size, op.mtime, blocks, ctx)) };
+    return { ok: true, revision: String(await this.write(op.path, 'file', false, op.size, op.mtime, blocks, ctx)) };
   }
 
   /** A live entry (absent ones were answered in apply). */
-  private delete(op: DeleteOperation, current: EntryRow, ctx: ApplyContext): OperationResult {
-    const refused = this.notEmpty(ctx.folderId, op.path, current, 'delete');
+  private async delete(op: DeleteOperation, current: EntryRow, ctx: ApplyContext): Promise<OperationResult> {
+    const refused = await this.notEmpty(ctx.folderId, op.path, current, 'delete');
     if (refused) return refused;
-    return { ok: true, revision: String(this.write(op.path, current.kind, true, 0, current.mtime, '[]', ctx)) };
+    return { ok: true, revision: String(await this.write(op.path, current.kind, true, 0, current.mtime, '[]', ctx)) };
   }
 
   /** One new revision of a path; `movedFrom` only for the new entry of a move. */
-  private write(path: string, kind: SyncKind, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext, movedFrom: string | null = null): number {
+  private async write(path: string, kind: SyncKind, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext, movedFrom: string | null = null): Promise<number> {
     const flag = deleted ? 1 : 0;
-    const seq = Number(this.insertVersion.run(ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId, movedFrom).lastInsertRowid);
-    this.upsertEntry.run(ctx.folderId, path, seq, kind, flag, size, mtime, blocks, ctx.now, ctx.device, movedFrom);
+    const params = [ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId, movedFrom];
+    if (this.db.dialect === 'postgres') {
+      // One round trip: the entry takes the seq its version was just given.
+      const row = await this.db.get<{ seq: number }>(
+        `WITH v AS (
+           INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+         )
+         INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from)
+           SELECT folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM v
+         ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
+           mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from
+         RETURNING seq`,
+        params,
+      );
+      return Number(row?.seq);
+    }
+    const row = await this.db.get<{ seq: number }>(
+      'INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq',
+      params,
+    );
+    const seq = Number(row?.seq);
+    await this.db.run(
+      `INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
+         mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from`,
+      [ctx.folderId, path, seq, kind, flag, size, mtime, blocks, ctx.now, ctx.device, movedFrom],
+    );
     return seq;
   }
 }

@@ -21,12 +21,12 @@ const bearerOf = (header: string | undefined): string | undefined => /^Bearer\s+
  * With `failures`, an address that presented too many different unknown tokens is refused
  * with 429 `rate_limited` (Retry-After) before any token of it is checked, the right one too.
  */
-export function authenticate(req: IncomingMessage, serverToken: string, accounts: Accounts, failures?: FailureLimiter): Principal {
+export async function authenticate(req: IncomingMessage, serverToken: string, accounts: Accounts, failures?: FailureLimiter): Promise<Principal> {
   const address = req.socket.remoteAddress ?? 'unknown';
   failures?.check(address);
   if (checkBearer(req.headers.authorization, serverToken)) return SERVER_PRINCIPAL;
   const token = bearerOf(req.headers.authorization);
-  const device = token === undefined ? undefined : accounts.deviceByToken(token);
+  const device = token === undefined ? undefined : await accounts.deviceByToken(token);
   if (!device) {
     // Only a token that was presented counts, once per distinct token: guessing takes new
     // tokens, while an agent retrying its one wrong token never locks its own address out.

@@ -41,13 +41,13 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
   // Set by the pipeline whenever a tracking id was given (the route is idempotent: 'task').
   const fp = ctx.fingerprint;
 
-  let task = fp ? deps.tasks.byTrackingId(ctx.idempotencyKey) : undefined;
+  let task = fp ? await deps.tasks.byTrackingId(ctx.idempotencyKey) : undefined;
   if (task) {
     if (!fp?.matches(task.fingerprint)) throw trackingIdReused();
     if (task.status === 'Failed' && RERUNNABLE.has(task.error_code ?? '')) {
-      deps.tasks.setStatus(task.id, 'Queued');
+      await deps.tasks.setStatus(task.id, 'Queued');
       deps.runner.enqueue(task.id);
-      task = deps.tasks.byId(task.id) as TaskRow;
+      task = (await deps.tasks.byId(task.id)) as TaskRow;
     }
     // A task the full disk stalled runs again at once: the client's retry is the signal.
     if (deps.runner.stalledBy(task.id)) deps.runner.enqueue(task.id);
@@ -57,8 +57,8 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
     if (deps.runner.backlog >= deps.maxQueuedTasks) {
       throw new FerryError('unavailable', 'Too many queued tasks; try again later', { status: 503, retryAfterSeconds: 5 });
     }
-    if (fp) deps.idempotency.claimForTask(ctx.idempotencyKey, fp);
-    task = deps.tasks.insert({
+    if (fp) await deps.idempotency.claimForTask(ctx.idempotencyKey, fp);
+    task = await deps.tasks.insert({
       id: randomUUID(),
       trackingId: fp ? ctx.idempotencyKey : null,
       fingerprint: fp?.value ?? '',
@@ -96,6 +96,6 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
       }),
     );
   }
-  const body: BatchCompletedReply = { taskId: finished.id, status: 'Completed', results: deps.tasks.results(finished.id) };
+  const body: BatchCompletedReply = { taskId: finished.id, status: 'Completed', results: await deps.tasks.results(finished.id) };
   return { status: 200, body };
 }

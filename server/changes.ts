@@ -1,6 +1,6 @@
 import { FerryError, routes, type ChangeItem, type ChangesPage, type ChangesQuery, type SyncKind } from '../protocol';
 import type { FolderStore } from './folders';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 import type { FeedPosition, FeedTokens } from './tokens';
 
 interface EntryRow {
@@ -17,7 +17,7 @@ interface EntryRow {
 }
 
 export interface ChangesFeedOptions {
-  db: Db;
+  db: SqlDb;
   folders: FolderStore;
   tokens: FeedTokens;
   clock: () => number;
@@ -35,19 +35,18 @@ export class ChangesFeed {
 
   constructor(private readonly o: ChangesFeedOptions) {}
 
-  page(folderId: string, query: ChangesQuery): ChangesPage {
+  async page(folderId: string, query: ChangesQuery): Promise<ChangesPage> {
     const { tokens, clock } = this.o;
     let pos: FeedPosition;
-    if (query.cursor) pos = this.fresh(tokens.verify('cursor', query.cursor, folderId));
-    else if (query.syncToken) pos = this.fresh(tokens.verify('token', query.syncToken, folderId));
-    else pos = { folderId, after: 0, since: this.latestSeq(folderId), issuedAt: clock() };
+    if (query.cursor) pos = await this.fresh(tokens.verify('cursor', query.cursor, folderId));
+    else if (query.syncToken) pos = await this.fresh(tokens.verify('token', query.syncToken, folderId));
+    else pos = { folderId, after: 0, since: await this.latestSeq(folderId), issuedAt: clock() };
 
-    const rows = this.o.db
-      .prepare<[string, number, number, number], EntryRow>(
-        `SELECT path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM entries
-         WHERE folder_id = ? AND seq > ? AND (deleted = 0 OR seq > ?) ORDER BY seq LIMIT ?`,
-      )
-      .all(folderId, pos.after, pos.since, query.limit + 1);
+    const rows = await this.o.db.all<EntryRow>(
+      `SELECT path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM entries
+       WHERE folder_id = ? AND seq > ? AND (deleted = 0 OR seq > ?) ORDER BY seq LIMIT ?`,
+      [folderId, pos.after, pos.since, query.limit + 1],
+    );
     const more = rows.length > query.limit;
     const items = rows.slice(0, query.limit).map(toItem);
     const lastSeq = Number(items.at(-1)?.revision ?? 0);
@@ -64,10 +63,11 @@ export class ChangesFeed {
 
   /** Resolves true as soon as the folder has changes after the token, false at the timeout. */
   async wait(folderId: string, syncToken: string, timeoutSeconds: number, signal: AbortSignal): Promise<boolean> {
-    const pos = this.fresh(this.o.tokens.verify('token', syncToken, folderId));
-    const stale = (): boolean => this.latestSeq(folderId) > pos.after;
-    if (stale()) return true;
-    if (timeoutSeconds === 0 || signal.aborted) return false;
+    const pos = await this.fresh(this.o.tokens.verify('token', syncToken, folderId));
+    const stale = async (): Promise<boolean> => (await this.latestSeq(folderId)) > pos.after;
+    if (timeoutSeconds === 0 || signal.aborted) return stale();
+    // Subscribed first, then read: a commit landing between the read and the subscription
+    // would otherwise wake nobody (with several processes its wake-up comes by NOTIFY).
     return new Promise((resolve) => {
       const set = this.waiters.get(folderId) ?? new Set();
       this.waiters.set(folderId, set);
@@ -78,12 +78,18 @@ export class ChangesFeed {
         resolve(value);
       };
       const check = (): void => {
-        if (stale()) done(true);
+        stale().then(
+          (yes) => {
+            if (yes) done(true);
+          },
+          () => undefined,
+        );
       };
       const onAbort = (): void => done(false);
       const timer = setTimeout(() => done(false), timeoutSeconds * 1000);
       set.add(check);
       signal.addEventListener('abort', onAbort, { once: true });
+      check();
     });
   }
 
@@ -91,8 +97,20 @@ export class ChangesFeed {
     for (const check of [...(this.waiters.get(folderId) ?? [])]) check();
   }
 
-  latestSeq(folderId: string): number {
-    const row = this.o.db.prepare<[string], { seq: number | null }>('SELECT MAX(seq) AS seq FROM entries WHERE folder_id = ?').get(folderId);
+  /** Every waiter re-reads (the wake-up channel reconnected: a notification may have been missed). */
+  notifyAll(): void {
+    for (const folderId of this.waiters.keys()) this.notify(folderId);
+  }
+
+  /** Long polls waiting now (the /metrics gauge). */
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
+  async latestSeq(folderId: string): Promise<number> {
+    const row = await this.o.db.get<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM entries WHERE folder_id = ?', [folderId]);
     return row?.seq ?? 0;
   }
 
@@ -101,24 +119,22 @@ export class ChangesFeed {
    * by default the token lifetime), moving each folder's horizon: a token older than a pruned
    * tombstone is expired, whatever its age.
    */
-  prune(retainMs = this.o.tokenTtlMs): { tombstones: number; versions: number } {
+  prune(retainMs = this.o.tokenTtlMs): Promise<{ tombstones: number; versions: number }> {
     const cutoff = this.o.clock() - retainMs;
     const { db } = this.o;
-    return db.transaction(() => {
-      const horizons = db
-        .prepare<[number], { folder_id: string; seq: number }>('SELECT folder_id, MAX(seq) AS seq FROM entries WHERE deleted = 1 AND modified_at < ? GROUP BY folder_id')
-        .all(cutoff);
-      for (const h of horizons) db.prepare('UPDATE folders SET prune_horizon = MAX(prune_horizon, ?) WHERE id = ?').run(h.seq, h.folder_id);
-      const tombstones = db.prepare('DELETE FROM entries WHERE deleted = 1 AND modified_at < ?').run(cutoff).changes;
-      const versions = db.prepare('DELETE FROM versions WHERE modified_at < ? AND seq NOT IN (SELECT seq FROM entries)').run(cutoff).changes;
+    return db.tx(async () => {
+      const horizons = await db.all<{ folder_id: string; seq: number }>('SELECT folder_id, MAX(seq) AS seq FROM entries WHERE deleted = 1 AND modified_at < ? GROUP BY folder_id', [cutoff]);
+      for (const h of horizons) await db.run('UPDATE folders SET prune_horizon = ? WHERE id = ? AND prune_horizon < ?', [h.seq, h.folder_id, h.seq]);
+      const tombstones = await db.run('DELETE FROM entries WHERE deleted = 1 AND modified_at < ?', [cutoff]);
+      const versions = await db.run('DELETE FROM versions WHERE modified_at < ? AND seq NOT IN (SELECT seq FROM entries)', [cutoff]);
       return { tombstones, versions };
-    })();
+    });
   }
 
-  private fresh(pos: FeedPosition): FeedPosition {
+  private async fresh(pos: FeedPosition): Promise<FeedPosition> {
     const expired = (why: string) => new FerryError('sync_token_expired', `Sync token expired (${why}); run a full sync`, { status: 410 });
     if (this.o.clock() - pos.issuedAt > this.o.tokenTtlMs) throw expired('older than the token lifetime');
-    if (this.o.folders.horizon(pos.folderId) > pos.since) throw expired('deletions it would need were pruned');
+    if ((await this.o.folders.horizon(pos.folderId)) > pos.since) throw expired('deletions it would need were pruned');
     return pos;
   }
 }

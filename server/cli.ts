@@ -4,6 +4,7 @@ import { FerryError } from '../protocol';
 import type { LogLevel } from '../main/logging';
 import { resolveToken } from '../main/control/token-source';
 import { SERVER_DEFAULTS, type ServerOptions } from './main';
+import { parseStorageFlags } from './storage/urls';
 
 export const SERVER_USAGE = `Usage: ferry server --data DIR [options]
 
@@ -11,6 +12,11 @@ Runs the reference Sync API v1 server.
 
 Options:
   --data DIR             data directory (SQLite database, blocks, token) [required]
+  --db postgres://…      keep metadata in PostgreSQL instead of DIR/server.db (several server
+                         processes may share it); 'ferry server migrate --db URL' migrates it
+  --blocks s3://BUCKET?endpoint=URL&region=R
+                         keep blocks in an S3-compatible bucket instead of DIR/blocks (credentials
+                         from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the usual AWS sources)
   --port N               port to listen on; 0 picks a free one (default ${SERVER_DEFAULTS.port})
   --host ADDR            address to bind (default ${SERVER_DEFAULTS.host})
   --token-file FILE      read the bearer token from FILE (or set $FERRY_SERVER_TOKEN); without
@@ -94,6 +100,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       allowPositionals: false,
       options: {
         data: { type: 'string' },
+        db: { type: 'string' },
+        blocks: { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         token: { type: 'string' },
@@ -144,6 +152,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (token !== undefined) options.token = token;
   const tls = readTlsFiles(values['tls-cert'], values['tls-key']);
   if (tls) options.tls = tls;
+  Object.assign(options, parseStorageFlags(values.db, values.blocks));
   if (values['keep-versions'] !== undefined) options.keepVersionsMs = parseDuration(values['keep-versions']);
   if (values['gc-interval'] !== undefined) options.gcIntervalMs = parseDuration(values['gc-interval']);
   if (values['gc-grace'] !== undefined) options.gcGraceMs = parseDuration(values['gc-grace']);

@@ -1,5 +1,5 @@
 import { FerryError, type DeviceFailure, type DeviceReport, type DeviceState } from '../protocol';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 import type { FeedTokens } from './tokens';
 
 /** Reports older than this are dropped: a device gone for a month is no longer listed. */
@@ -24,7 +24,7 @@ interface ReportRow {
  */
 export class DeviceReports {
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly tokens: FeedTokens,
     private readonly clock: () => number,
   ) {}
@@ -37,7 +37,7 @@ export class DeviceReports {
    * another, of its own user or of a user sharing the folder. Once that credential is revoked
    * the id is free again: the same computer, paired anew, reports under it.
    */
-  record(folderId: string, device: string, report: DeviceReport, pairedDevice: string | null = null): void {
+  async record(folderId: string, device: string, report: DeviceReport, pairedDevice: string | null = null): Promise<void> {
     let applied: number | null = null;
     if (report.syncToken !== undefined) {
       try {
@@ -46,34 +46,36 @@ export class DeviceReports {
         applied = null;
       }
     }
-    const written = this.db
-      .prepare(
-        `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device)
+    const written = await this.db.run(
+      `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (folder_id, device) DO UPDATE SET name = excluded.name, version = excluded.version,
            applied_seq = excluded.applied_seq, pending = excluded.pending, failed_count = excluded.failed_count,
            failures = excluded.failures, reported_at = excluded.reported_at,
            paired_device = coalesce(excluded.paired_device, device_reports.paired_device)
-         WHERE device_reports.paired_device IS NULL OR device_reports.paired_device IS excluded.paired_device
+         WHERE device_reports.paired_device IS NULL OR device_reports.paired_device IS NOT DISTINCT FROM excluded.paired_device
            OR device_reports.paired_device IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)`,
-      )
-      .run(folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock(), pairedDevice);
-    if (written.changes === 0) {
+      [folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock(), pairedDevice],
+    );
+    if (written === 0) {
       throw new FerryError('device_id_taken', 'Another paired device reports under this device id', { status: 409 });
     }
   }
 
   /** Every device of the folder that reported within the retention, the most recently seen first. */
-  list(folderId: string): DeviceState[] {
-    const rows = this.db
-      .prepare<[string, number], ReportRow>(`SELECT * FROM device_reports WHERE folder_id = ? AND reported_at >= ? ORDER BY reported_at DESC, device`)
-      .all(folderId, this.clock() - DEVICE_REPORT_TTL_MS);
-    const behindOf = this.db.prepare<[string, number, string], { n: number }>(
-      `SELECT count(*) AS n FROM entries WHERE folder_id = ? AND seq > ? AND device <> ?`,
+  async list(folderId: string): Promise<DeviceState[]> {
+    const rows = await this.db.all<ReportRow>(
+      `SELECT folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at FROM device_reports
+       WHERE folder_id = ? AND reported_at >= ? ORDER BY reported_at DESC, device`,
+      [folderId, this.clock() - DEVICE_REPORT_TTL_MS],
     );
-    return rows.map((row) => {
-      const behind = row.applied_seq === null ? null : (behindOf.get(folderId, row.applied_seq, row.device)?.n ?? 0);
-      return {
+    const out: DeviceState[] = [];
+    for (const row of rows) {
+      const behind =
+        row.applied_seq === null
+          ? null
+          : ((await this.db.get<{ n: number }>('SELECT count(*) AS n FROM entries WHERE folder_id = ? AND seq > ? AND device <> ?', [folderId, row.applied_seq, row.device]))?.n ?? 0);
+      out.push({
         device: row.device,
         name: row.name,
         version: row.version,
@@ -83,12 +85,13 @@ export class DeviceReports {
         pending: row.pending,
         failedCount: row.failed_count,
         failures: JSON.parse(row.failures) as DeviceFailure[],
-      };
-    });
+      });
+    }
+    return out;
   }
 
   /** Drops reports older than the retention; returns how many. */
-  prune(): number {
-    return this.db.prepare('DELETE FROM device_reports WHERE reported_at < ?').run(this.clock() - DEVICE_REPORT_TTL_MS).changes;
+  prune(): Promise<number> {
+    return this.db.run('DELETE FROM device_reports WHERE reported_at < ?', [this.clock() - DEVICE_REPORT_TTL_MS]);
   }
 }

@@ -1,7 +1,7 @@
 import type { Folder } from '../protocol';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 
-interface FolderRow {
+export interface FolderRow {
   id: string;
   label: string | null;
   created_at: number;
@@ -10,27 +10,27 @@ interface FolderRow {
 
 export class FolderStore {
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly clock: () => number,
   ) {}
 
-  get(id: string): FolderRow | undefined {
-    return this.db.prepare<[string], FolderRow>('SELECT * FROM folders WHERE id = ?').get(id);
+  get(id: string): Promise<FolderRow | undefined> {
+    return this.db.get<FolderRow>('SELECT id, label, created_at, prune_horizon FROM folders WHERE id = ?', [id]);
   }
 
   /** Creates the folder unless it exists; an existing folder is returned unchanged. */
-  create(id: string, label: string | null): { folder: Folder; created: boolean } {
-    const info = this.db.prepare('INSERT OR IGNORE INTO folders (id, label, created_at) VALUES (?, ?, ?)').run(id, label, this.clock());
-    const row = this.get(id) as FolderRow;
-    return { folder: toWire(row), created: info.changes === 1 };
+  async create(id: string, label: string | null): Promise<{ folder: Folder; created: boolean }> {
+    const changes = await this.db.run('INSERT INTO folders (id, label, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', [id, label, this.clock()]);
+    const row = (await this.get(id)) as FolderRow;
+    return { folder: toWire(row), created: changes === 1 };
   }
 
-  list(): Folder[] {
-    return this.db.prepare<[], FolderRow>('SELECT * FROM folders ORDER BY id').all().map(toWire);
+  async list(): Promise<Folder[]> {
+    return (await this.db.all<FolderRow>('SELECT id, label, created_at, prune_horizon FROM folders ORDER BY id')).map(toWire);
   }
 
-  horizon(id: string): number {
-    return this.get(id)?.prune_horizon ?? 0;
+  async horizon(id: string): Promise<number> {
+    return (await this.get(id))?.prune_horizon ?? 0;
   }
 }
 

@@ -1,6 +1,6 @@
 import { routes, type DeletedItem, type DeletedPage, type DeletedQuery, type HistoryItem, type HistoryPage, type HistoryQuery, type SyncKind } from '../protocol';
 import { underBounds } from './apply';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 import type { FeedTokens } from './tokens';
 
 interface VersionRow {
@@ -30,33 +30,25 @@ const TOP = Number.MAX_SAFE_INTEGER;
  * Both page newest first by seq, with signed cursors bound to the folder.
  */
 export class HistoryReader {
-  private readonly versionsOf;
-  private readonly lastLive;
-
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly tokens: FeedTokens,
     private readonly clock: () => number,
-  ) {
-    this.versionsOf = db.prepare<[string, string, number, number], VersionRow>(
+  ) {}
+
+  async history(folderId: string, query: HistoryQuery): Promise<HistoryPage> {
+    const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
+    const rows = await this.db.all<VersionRow>(
       `SELECT seq, kind, deleted, size, mtime, modified_at, device FROM versions
        WHERE folder_id = ? AND path = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      [folderId, query.path, below, query.limit + 1],
     );
-    this.lastLive = db.prepare<[string, string, number], VersionRow>(
-      `SELECT seq, kind, deleted, size, mtime, modified_at, device FROM versions
-       WHERE folder_id = ? AND path = ? AND seq < ? AND deleted = 0 ORDER BY seq DESC LIMIT 1`,
-    );
-  }
-
-  history(folderId: string, query: HistoryQuery): HistoryPage {
-    const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
-    const rows = this.versionsOf.all(folderId, query.path, below, query.limit + 1);
     const items = rows.slice(0, query.limit).map(historyItem);
     const next = rows.length > query.limit ? this.nextHref('history', folderId, items.at(-1)!.revision, { path: query.path, limit: query.limit }) : undefined;
     return { items, _links: next ? { next: { href: next } } : {} };
   }
 
-  deleted(folderId: string, query: DeletedQuery): DeletedPage {
+  async deleted(folderId: string, query: DeletedQuery): Promise<DeletedPage> {
     const below = query.cursor ? this.tokens.verify('deleted', query.cursor, folderId).after : TOP;
     const since = query.since ? Date.parse(query.since) : 0;
     const params: Array<string | number> = [folderId, below, since];
@@ -65,20 +57,23 @@ export class HistoryReader {
       where += ' AND (path = ? OR (path > ? AND path < ?))';
       params.push(query.prefix, ...underBounds(query.prefix));
     }
-    const rows = this.db
-      .prepare<Array<string | number>, TombstoneRow>(`SELECT path, seq, kind, modified_at, device FROM entries WHERE ${where} ORDER BY seq DESC LIMIT ?`)
-      .all(...params, query.limit + 1);
-    const items: DeletedItem[] = rows.slice(0, query.limit).map((row) => {
-      const live = this.lastLive.get(folderId, row.path, row.seq);
-      return {
+    const rows = await this.db.all<TombstoneRow>(`SELECT path, seq, kind, modified_at, device FROM entries WHERE ${where} ORDER BY seq DESC LIMIT ?`, [...params, query.limit + 1]);
+    const items: DeletedItem[] = [];
+    for (const row of rows.slice(0, query.limit)) {
+      const live = await this.db.get<VersionRow>(
+        `SELECT seq, kind, deleted, size, mtime, modified_at, device FROM versions
+         WHERE folder_id = ? AND path = ? AND seq < ? AND deleted = 0 ORDER BY seq DESC LIMIT 1`,
+        [folderId, row.path, row.seq],
+      );
+      items.push({
         path: row.path,
         kind: row.kind,
         revision: String(row.seq),
         deletedAt: new Date(row.modified_at).toISOString(),
         device: row.device,
         lastLive: live ? historyItem(live) : null,
-      };
-    });
+      });
+    }
     const extra: Record<string, string | number> = { limit: query.limit };
     if (query.prefix !== undefined) extra.prefix = query.prefix;
     if (query.since !== undefined) extra.since = query.since;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { FerryError } from '../protocol';
 import type { Principal } from './auth';
 import type { JsonReply, RequestFingerprint } from './http';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 
 /** A digest of what a request asks for, to tell a true repeat from a reused tracking id. */
 export function fingerprint(...parts: string[]): string {
@@ -59,43 +59,46 @@ const TASK_RECORD = 0;
  * from their task.
  */
 export class IdempotencyStore {
-  // Prepared once: preparing a statement costs more than running it.
-  private readonly selectOne;
-  private readonly insertOne;
-  private readonly deleteOld;
-
   constructor(
-    db: Db,
+    private readonly db: SqlDb,
     private readonly clock: () => number,
-  ) {
-    this.selectOne = db.prepare<[string], { fingerprint: string; status: number; body: string }>('SELECT fingerprint, status, body FROM idempotency WHERE tracking_id = ?');
-    this.insertOne = db.prepare<[string, string, number, string, number]>(
-      'INSERT OR IGNORE INTO idempotency (tracking_id, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?)',
-    );
-    this.deleteOld = db.prepare<[number]>('DELETE FROM idempotency WHERE created_at < ?');
+  ) {}
+
+  private row(trackingId: string): Promise<{ fingerprint: string; status: number; body: string } | undefined> {
+    return this.db.get('SELECT fingerprint, status, body FROM idempotency WHERE tracking_id = ?', [trackingId]);
+  }
+
+  private async insert(trackingId: string, fp: RequestFingerprint, status: number, body: string): Promise<void> {
+    await this.db.run('INSERT INTO idempotency (tracking_id, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING', [
+      trackingId,
+      fp.value,
+      status,
+      body,
+      this.clock(),
+    ]);
   }
 
   /** The first answer to replay (undefined when there is none to replay); 422 when the id was used for something else. */
-  lookup(trackingId: string, fp: RequestFingerprint): JsonReply | undefined {
-    const row = this.selectOne.get(trackingId);
+  async lookup(trackingId: string, fp: RequestFingerprint): Promise<JsonReply | undefined> {
+    const row = await this.row(trackingId);
     if (!row) return undefined;
     if (!fp.matches(row.fingerprint)) throw trackingIdReused();
     if (row.status === TASK_RECORD) return undefined;
     return { status: row.status, body: JSON.parse(row.body) as unknown };
   }
 
-  remember(trackingId: string, fp: RequestFingerprint, reply: JsonReply): void {
-    this.insertOne.run(trackingId, fp.value, reply.status, JSON.stringify(reply.body), this.clock());
+  async remember(trackingId: string, fp: RequestFingerprint, reply: JsonReply): Promise<void> {
+    await this.insert(trackingId, fp, reply.status, JSON.stringify(reply.body));
   }
 
   /** Takes the tracking id for a task-backed request; 422 when another request holds it. */
-  claimForTask(trackingId: string, fp: RequestFingerprint): void {
-    this.insertOne.run(trackingId, fp.value, TASK_RECORD, 'null', this.clock());
-    const row = this.selectOne.get(trackingId);
+  async claimForTask(trackingId: string, fp: RequestFingerprint): Promise<void> {
+    await this.insert(trackingId, fp, TASK_RECORD, 'null');
+    const row = await this.row(trackingId);
     if (row && !fp.matches(row.fingerprint)) throw trackingIdReused();
   }
 
-  prune(cutoff: number): number {
-    return this.deleteOld.run(cutoff).changes;
+  prune(cutoff: number): Promise<number> {
+    return this.db.run('DELETE FROM idempotency WHERE created_at < ?', [cutoff]);
   }
 }

@@ -8,7 +8,7 @@ import { FerryError } from '../protocol';
 import { createLogger, type Logger } from '../main/logging';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { Access } from './access';
-import { SqliteAccounts } from './accounts';
+import { SqlAccounts } from './accounts';
 import { pairingRoute } from './account-routes';
 import { AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS, FailureLimiter, authenticate, type Principal } from './auth';
 import { ChangesFeed } from './changes';
@@ -22,13 +22,13 @@ import { IdempotencyStore, idempotencyKey, requestFingerprint } from './idempote
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
-import { BlockStore } from './storage/blocks';
-import { openServerDb } from './storage/db';
+import { openStorage, type StorageOptions } from './storage/open';
+import type { PostgresDb } from './storage/postgres';
 import { TaskStore } from './task-store';
 import { TaskRunner, type TaskHooks } from './tasks';
 import { FeedTokens } from './tokens';
 
-export interface ServerOptions {
+export interface ServerOptions extends StorageOptions {
   dataDir: string;
   /** 0 picks a free port. Default 0. */
   port?: number;
@@ -68,6 +68,8 @@ export interface ServerOptions {
   gcIntervalMs?: number;
   /** Blocks written or reported present more recently than this are not collected. */
   gcGraceMs?: number;
+  /** With several processes on PostgreSQL: how long a task's claim holds without a heartbeat (default 30 s). */
+  taskLeaseMs?: number;
   /** Test seam: runs inside garbage collection after the live set is known, before anything is removed. */
   gcAfterMark?: () => Promise<void>;
   /** Serve HTTPS with this certificate (chain) and key, PEM (`--tls-cert`, `--tls-key`); plain HTTP without. */
@@ -135,11 +137,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     token = loaded.value;
     tokenCreated = loaded.created;
   }
-  const secret = (await loadOrCreateSecret(path.join(dataDir, SECRET_FILE_NAME))).value;
+  const localSecret = (await loadOrCreateSecret(path.join(dataDir, SECRET_FILE_NAME))).value;
 
-  const db = openServerDb(dataDir);
-  const blocks = new BlockStore(dataDir, db);
-  await blocks.init();
+  const { db, blocks } = await openStorage(dataDir, options);
+  // Processes sharing one PostgreSQL sign feed tokens with one key, kept in the database.
+  // Loaded only then: a one-machine server never loads the PostgreSQL modules.
+  const pgShared = db.dialect === 'postgres' ? { db: db as PostgresDb, ...(await import('./storage/postgres')), ...(await import('./storage/pg-wakeups')) } : null;
+  const secret = pgShared ? await pgShared.sharedSecret(pgShared.db, 'feed-tokens', localSecret) : localSecret;
   // The database (with its WAL files), token and secret: owner only, also when created before.
   restrictFilesIn(dataDir);
   const folders = new FolderStore(db, clock);
@@ -161,34 +165,40 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     log,
     ...(o.hooks ? { hooks: o.hooks } : {}),
     storageRetryMs: o.storageRetryAfterSec * 1000,
-    onFolderChanged: (folderId) => feed.notify(folderId),
+    ...(o.taskLeaseMs ? { taskLeaseMs: o.taskLeaseMs } : {}),
+    onFolderChanged: (folderId) => {
+      feed.notify(folderId);
+      wakeups?.publish(folderId);
+    },
   });
+  // Several processes on one PostgreSQL: a commit on any of them wakes the long polls of all.
+  const wakeups = pgShared ? await pgShared.listenForCommits(pgShared.db, (folderId) => feed.notify(folderId), () => feed.notifyAll(), log) : null;
 
   let lastMaintenance = Number.NEGATIVE_INFINITY;
   const maintenanceEveryMs = Math.min(o.tokenTtlMs / 10, 10 * 60 * 1000);
-  const maintain = (): void => {
+  const maintain = async (): Promise<void> => {
     const now = clock();
     if (now - lastMaintenance < maintenanceEveryMs) return;
     lastMaintenance = now;
-    const pruned = pruneHistory();
-    const oldTasks = tasks.prune(now - o.tokenTtlMs);
-    const answers = idempotency.prune(now - IDEMPOTENCY_TTL_MS);
-    const devices = reports.prune();
+    const pruned = await pruneHistory();
+    const oldTasks = await tasks.prune(now - o.tokenTtlMs);
+    const answers = await idempotency.prune(now - IDEMPOTENCY_TTL_MS);
+    const devices = await reports.prune();
     if (pruned.tombstones + pruned.versions + oldTasks + answers + devices > 0) log.info('pruned', { ...pruned, tasks: oldTasks, answers, devices });
   };
   // Retention (docs/sync-api.md, "Retention and garbage collection"): expired tombstones and
   // revisions go with the feed's prune, then the staggered thinning of what is left.
-  const pruneHistory = (): { tombstones: number; versions: number } => {
-    const expired = feed.prune(keepVersionsMs);
-    const thinned = thinVersions(db, clock(), keepVersionsMs);
+  const pruneHistory = async (): Promise<{ tombstones: number; versions: number }> => {
+    const expired = await feed.prune(keepVersionsMs);
+    const thinned = await thinVersions(db, clock(), keepVersionsMs);
     return { tombstones: expired.tombstones, versions: expired.versions + thinned.versions };
   };
-  maintain();
+  await maintain();
   let collecting: Promise<MaintenanceReport> | null = null;
   const runGc = (): Promise<MaintenanceReport> =>
     (collecting ??= (async () => {
       try {
-        const pruned = pruneHistory();
+        const pruned = await pruneHistory();
         const report = await collectGarbage({ db, blocks, fence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
         const full = { ...report, prunedVersions: pruned.versions, prunedTombstones: pruned.tombstones };
         log.info('garbage collected', { ...full });
@@ -198,7 +208,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     })());
 
-  const accounts = new SqliteAccounts(db, clock);
+  const accounts = new SqlAccounts(db, clock);
   // The one request made without a bearer token: a device trading its pairing code.
   const openRoutes = [pairingRoute(accounts, new FailureLimiter(clock))];
   const access = new Access(accounts);
@@ -236,7 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const target = parseRequestTarget(req.url);
       pathname = target.pathname;
       const open = openRoutes.some((r) => r.pattern.test(target.pathname));
-      const principal: Principal = open ? { kind: 'anonymous' } : authenticate(req, serverToken, accounts, authFailures);
+      const principal: Principal = open ? { kind: 'anonymous' } : await authenticate(req, serverToken, accounts, authFailures);
       const headers = correlationHeaders(req);
       reply.trackingId = headers.trackingId;
       rlog = log.child({ device: headers.device, run: headers.run, trackingId: headers.trackingId, ...(principal.kind === 'device' ? { user: principal.user } : {}) });
@@ -277,7 +287,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       const fp = ctx.fingerprint;
       let answer: JsonReply | null;
-      const replay = fp ? idempotency.lookup(ctx.idempotencyKey, fp) : undefined;
+      const replay = fp ? await idempotency.lookup(ctx.idempotencyKey, fp) : undefined;
       if (replay) {
         rlog.info('replaying first answer');
         answer = replay;
@@ -289,7 +299,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           answer = errorReply(storageFull(error, o.storageRetryAfterSec));
           if (answer.status >= 500) rlog.error('request failed', { error });
         }
-        if (fp && r.idempotent === 'replay' && answer && answer.status < 500 && answer.status !== 429) idempotency.remember(ctx.idempotencyKey, fp, answer);
+        if (fp && r.idempotent === 'replay' && answer && answer.status < 500 && answer.status !== 429) await idempotency.remember(ctx.idempotencyKey, fp, answer);
       }
       if (answer) send(ctx.trackingId, answer);
       else reply.status = res.statusCode;
@@ -333,11 +343,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       resolve();
     });
   });
-  const resumed = runner.resume();
+  const resumed = await runner.resume();
   const { port } = server.address() as AddressInfo;
   const hostForUrl = o.host.includes(':') ? `[${o.host}]` : o.host;
   const url = `${options.tls ? 'https' : 'http'}://${hostForUrl}:${port}`;
-  const timer = setInterval(maintain, 60_000);
+  const timer = setInterval(() => void maintain().catch((error: unknown) => log.error('maintenance failed', { error })), 60_000);
   timer.unref();
   const gcTimer =
     o.gcIntervalMs > 0
@@ -366,7 +376,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         await collecting?.catch(() => undefined);
         server.closeAllConnections();
         await closed;
-        db.close();
+        blocks.close?.();
+        await wakeups?.close();
+        await db.close();
         log.info('stopped');
       })();
       return closing;

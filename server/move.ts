@@ -1,6 +1,8 @@
 import type { MoveOperation, OperationResult, SyncKind } from '../protocol';
 import type { ApplyContext, EntryRow } from './apply';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
+
+const MOVED_COLUMNS = 'path, seq, kind, deleted, size, mtime, blocks, moved_from';
 
 interface MovedRow extends EntryRow {
   path: string;
@@ -17,7 +19,7 @@ export type WriteRevision = (
   blocks: string,
   ctx: ApplyContext,
   movedFrom: string | null,
-) => number;
+) => Promise<number>;
 
 /**
  * `action: "move"` (docs/sync-api.md, "Moves"): a file, or a directory with every live entry
@@ -27,23 +29,14 @@ export type WriteRevision = (
  * a conflict: a move never replaces anything.
  */
 export class MoveApplier {
-  private readonly getEntry;
-  private readonly liveBelow;
-
   constructor(
-    db: Db,
+    private readonly db: SqlDb,
     private readonly write: WriteRevision,
-  ) {
-    this.getEntry = db.prepare<[string, string], MovedRow>('SELECT path, seq, kind, deleted, size, mtime, blocks, moved_from FROM entries WHERE folder_id = ? AND path = ?');
-    // Paths strictly below dir: '0' sorts right after '/'.
-    this.liveBelow = db.prepare<[string, string, string], MovedRow>(
-      'SELECT path, seq, kind, deleted, size, mtime, blocks, moved_from FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 ORDER BY path',
-    );
-  }
+  ) {}
 
-  apply(op: MoveOperation, ctx: ApplyContext): OperationResult {
-    const source = this.live(ctx.folderId, op.from);
-    const target = this.live(ctx.folderId, op.path);
+  async apply(op: MoveOperation, ctx: ApplyContext): Promise<OperationResult> {
+    const source = await this.live(ctx.folderId, op.from);
+    const target = await this.live(ctx.folderId, op.path);
     if (!source) {
       // Already moved (a retry under a new tracking id): the state asked for holds.
       if (target && target.moved_from === op.from) return { ok: true, revision: String(target.seq) };
@@ -53,33 +46,38 @@ export class MoveApplier {
       return conflict(`Path was changed on the server: base revision ${op.baseRevision}, current ${source.seq}`, String(source.seq));
     }
     if (target) return conflict(`Cannot move onto ${op.path}: it exists on the server`, String(target.seq));
-    const children = source.kind === 'dir' ? this.liveBelow.all(ctx.folderId, `${op.from}/`, `${op.from}0`) : [];
+    // Paths strictly below dir: '0' sorts right after '/'.
+    const children =
+      source.kind === 'dir'
+        ? await this.db.all<MovedRow>(`SELECT ${MOVED_COLUMNS} FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 ORDER BY path`, [ctx.folderId, `${op.from}/`, `${op.from}0`])
+        : [];
     const renamed = (p: string): string => op.path + p.slice(op.from.length);
     for (const child of children) {
-      const taken = this.live(ctx.folderId, renamed(child.path));
+      const taken = await this.live(ctx.folderId, renamed(child.path));
       if (taken) return conflict(`Cannot move onto ${renamed(child.path)}: it exists on the server`, String(taken.seq));
     }
     // New entries parents first, then tombstones children first: no live entry is ever left
     // below a deleted directory, even between two statements.
-    const revision = this.copy(source, op.path, ctx);
+    const revision = await this.copy(source, op.path, ctx);
     // Each moved entry's old and new revision: the client rebases what it holds below the directory.
-    const moved = children.map((child) => ({ path: renamed(child.path), from: String(child.seq), revision: String(this.copy(child, renamed(child.path), ctx)) }));
-    for (const old of [...children].reverse()) this.tombstone(old, ctx);
-    this.tombstone(source, ctx);
+    const moved: Array<{ path: string; from: string; revision: string }> = [];
+    for (const child of children) moved.push({ path: renamed(child.path), from: String(child.seq), revision: String(await this.copy(child, renamed(child.path), ctx)) });
+    for (const old of [...children].reverse()) await this.tombstone(old, ctx);
+    await this.tombstone(source, ctx);
     return source.kind === 'dir' ? { ok: true, revision: String(revision), moved } : { ok: true, revision: String(revision) };
   }
 
-  private live(folderId: string, path: string): MovedRow | undefined {
-    const row = this.getEntry.get(folderId, path);
+  private async live(folderId: string, path: string): Promise<MovedRow | undefined> {
+    const row = await this.db.get<MovedRow>(`SELECT ${MOVED_COLUMNS} FROM entries WHERE folder_id = ? AND path = ?`, [folderId, path]);
     return row && !row.deleted ? row : undefined;
   }
 
-  private copy(row: MovedRow, to: string, ctx: ApplyContext): number {
+  private copy(row: MovedRow, to: string, ctx: ApplyContext): Promise<number> {
     return this.write(to, row.kind, false, row.size, row.mtime, row.blocks, ctx, row.path);
   }
 
-  private tombstone(row: MovedRow, ctx: ApplyContext): void {
-    this.write(row.path, row.kind, true, 0, row.mtime, '[]', ctx, null);
+  private async tombstone(row: MovedRow, ctx: ApplyContext): Promise<void> {
+    await this.write(row.path, row.kind, true, 0, row.mtime, '[]', ctx, null);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Operation, OperationResult, RestoreOperation, SyncKind, UpsertOperation } from '../protocol';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 
 interface VersionRow {
   kind: SyncKind;
@@ -18,27 +18,25 @@ export type ResolvedRestore = { upsert: UpsertOperation } | { failure: Operation
  * exactly; what is particular to it is refused here first, each with its own code.
  */
 export class RestoreResolver {
-  private readonly version;
-  private readonly entry;
+  constructor(private readonly db: SqlDb) {}
 
-  constructor(db: Db) {
-    this.version = db.prepare<[string, string, number], VersionRow>('SELECT kind, deleted, size, mtime, blocks FROM versions WHERE folder_id = ? AND path = ? AND seq = ?');
-    this.entry = db.prepare<[string, string], { seq: number; deleted: number }>('SELECT seq, deleted FROM entries WHERE folder_id = ? AND path = ?');
+  private version(folderId: string, path: string, seq: number): Promise<VersionRow | undefined> {
+    return this.db.get<VersionRow>('SELECT kind, deleted, size, mtime, blocks FROM versions WHERE folder_id = ? AND path = ? AND seq = ?', [folderId, path, seq]);
   }
 
   /** The blocks a restore needs, so the task can look their sizes up before its transaction. */
-  blocksOf(folderId: string, op: RestoreOperation): string[] {
-    const row = this.version.get(folderId, op.path, Number(op.revision));
+  async blocksOf(folderId: string, op: RestoreOperation): Promise<string[]> {
+    const row = await this.version(folderId, op.path, Number(op.revision));
     return row && !row.deleted ? (JSON.parse(row.blocks) as string[]) : [];
   }
 
-  resolve(op: RestoreOperation, folderId: string, blockSizes: ReadonlyMap<string, number>): ResolvedRestore {
+  async resolve(op: RestoreOperation, folderId: string, blockSizes: ReadonlyMap<string, number>): Promise<ResolvedRestore> {
     const fail = (code: string, message: string, extra: Partial<OperationResult> = {}): ResolvedRestore => ({ failure: { ok: false, code, message, ...extra } as OperationResult });
-    const row = this.version.get(folderId, op.path, Number(op.revision));
+    const row = await this.version(folderId, op.path, Number(op.revision));
     if (!row) return fail('unknown_revision', `Revision ${op.revision} of ${op.path} does not exist on the server (never, or no longer retained)`);
     if (row.deleted) return fail('unknown_revision', `Revision ${op.revision} of ${op.path} is a deletion: there is no content to restore`);
     if (op.onlyIfDeleted) {
-      const current = this.entry.get(folderId, op.path);
+      const current = await this.db.get<{ seq: number; deleted: number }>('SELECT seq, deleted FROM entries WHERE folder_id = ? AND path = ?', [folderId, op.path]);
       if (current && !current.deleted) return fail('not_deleted', `${op.path} is not deleted on the server`, { currentRevision: String(current.seq) });
     }
     const blocks = JSON.parse(row.blocks) as string[];
@@ -51,6 +49,11 @@ export class RestoreResolver {
 }
 
 /** Every block a batch refers to: an upsert's own, a restore's from the revision it names. */
-export function blocksReferenced(resolver: RestoreResolver, folderId: string, operations: readonly Operation[]): string[] {
-  return operations.flatMap((op) => (op.action === 'upsert' ? op.blocks : op.action === 'restore' ? resolver.blocksOf(folderId, op) : []));
+export async function blocksReferenced(resolver: RestoreResolver, folderId: string, operations: readonly Operation[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const op of operations) {
+    const blocks = op.action === 'upsert' ? op.blocks : op.action === 'restore' ? await resolver.blocksOf(folderId, op) : [];
+    for (const h of blocks) out.push(h);
+  }
+  return out;
 }

@@ -1,4 +1,4 @@
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
@@ -17,14 +17,13 @@ export interface ThinReport {
  * newest of its bucket and stays for the whole period: a deleted file can be restored as long
  * as its deletion is kept.
  */
-export function thinVersions(db: Db, now: number, keepMs: number): ThinReport {
-  const rows = db
-    .prepare<[number], { seq: number; folder_id: string; path: string; modified_at: number }>(
-      `SELECT seq, folder_id, path, modified_at FROM versions
-       WHERE modified_at < ? AND seq NOT IN (SELECT seq FROM entries)
-       ORDER BY folder_id, path, seq DESC`,
-    )
-    .all(now - Math.min(HOUR_MS, keepMs));
+export async function thinVersions(db: SqlDb, now: number, keepMs: number): Promise<ThinReport> {
+  const rows = await db.all<{ seq: number; folder_id: string; path: string; modified_at: number }>(
+    `SELECT seq, folder_id, path, modified_at FROM versions
+     WHERE modified_at < ? AND seq NOT IN (SELECT seq FROM entries)
+     ORDER BY folder_id, path, seq DESC`,
+    [now - Math.min(HOUR_MS, keepMs)],
+  );
   const drop: number[] = [];
   let lastKey = '';
   let seen = new Set<string>();
@@ -44,9 +43,8 @@ export function thinVersions(db: Db, now: number, keepMs: number): ThinReport {
     if (seen.has(bucket)) drop.push(row.seq);
     else seen.add(bucket);
   }
-  const remove = db.prepare<[number]>('DELETE FROM versions WHERE seq = ?');
-  db.transaction(() => {
-    for (const seq of drop) remove.run(seq);
-  })();
+  await db.tx(async () => {
+    for (const seq of drop) await db.run('DELETE FROM versions WHERE seq = ?', [seq]);
+  });
   return { versions: drop.length };
 }

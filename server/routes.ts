@@ -50,7 +50,7 @@ export interface RouteDeps extends BatchDeps {
   /** Retention, then garbage collection (server/gc.ts); `POST /v1/maintenance/gc`. */
   runGc: () => Promise<object>;
   /** Runs the periodic clean-up when it is due (cheap otherwise). */
-  maintain: () => void;
+  maintain: () => Promise<void>;
 }
 
 const notFound = (what: string) => new FerryError('not_found', `${what} not found`, { status: 404 });
@@ -61,16 +61,16 @@ function blockHash(ctx: RequestContext): string {
   return hash;
 }
 
-function existingFolder(ctx: RequestContext, deps: RouteDeps): string {
+async function existingFolder(ctx: RequestContext, deps: RouteDeps): Promise<string> {
   const id = parseInput(FolderId, ctx.params.folderId, 'folder id');
-  if (!deps.folders.get(id) || !deps.access.reaches(ctx.principal, id)) throw notFound(`Folder '${id}'`);
+  if (!(await deps.folders.get(id)) || !(await deps.access.reaches(ctx.principal, id))) throw notFound(`Folder '${id}'`);
   return id;
 }
 
 /** The batch's folder, once the device may reach it and read every block the batch refers to. */
-function readableBatch(ctx: RequestContext, deps: RouteDeps): string {
-  const id = existingFolder(ctx, deps);
-  const unreadable = deps.access.unreadableInBatch(ctx.principal, ctx.body);
+async function readableBatch(ctx: RequestContext, deps: RouteDeps): Promise<string> {
+  const id = await existingFolder(ctx, deps);
+  const unreadable = await deps.access.unreadableInBatch(ctx.principal, ctx.body);
   if (unreadable.length > 0) {
     throw new FerryError('invalid_request', `${unreadable.length} block(s) were not uploaded from this account: upload them first (blocks/missing lists them)`, {
       status: 400,
@@ -103,7 +103,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         const { hashes } = parseInput(MissingBlocksRequest, ctx.body, 'request');
         // A block the device may not read is reported missing: its existence is not revealed.
         const absent = new Set(await deps.blocks.missing(hashes));
-        const readable = deps.access.readable(ctx.principal, hashes);
+        const readable = await deps.access.readable(ctx.principal, hashes);
         const body: MissingBlocksReply = { missing: [...new Set(hashes)].filter((h) => absent.has(h) || !readable.has(h)) };
         return { status: 200, body };
       },
@@ -118,9 +118,9 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       if (Number.isFinite(declared) && declared > BLOCK_SIZE) {
         throw new FerryError('payload_too_large', `A block holds at most ${BLOCK_SIZE} bytes`, { status: 413 });
       }
-      const known = deps.access.readable(ctx.principal, [hash]).has(hash);
+      const known = (await deps.access.readable(ctx.principal, [hash])).has(hash);
       const written = await deps.blocks.write(hash, ctx.req.iterator({ destroyOnReturn: false }));
-      deps.access.uploaded(ctx.principal, [hash]);
+      await deps.access.uploaded(ctx.principal, [hash]);
       // Stored once for everyone; to a device that could not read it before, it is new.
       const stored = written.stored || !known;
       const body: PutBlockReply = { hash, size: written.size, stored };
@@ -136,9 +136,9 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         if (actual !== hash) throw new FerryError('hash_mismatch', `Block content hashes to ${actual}, not ${hash}`, { status: 422, details: { hash } });
       }
       const frames = decoded.frames as Array<{ hash: string; data: Buffer }>;
-      const known = deps.access.readable(ctx.principal, frames.map((f) => f.hash));
+      const known = await deps.access.readable(ctx.principal, frames.map((f) => f.hash));
       const written = await deps.blocks.writeVerified(frames);
-      deps.access.uploaded(ctx.principal, frames.map((f) => f.hash));
+      await deps.access.uploaded(ctx.principal, frames.map((f) => f.hash));
       const stored = written.map((s, i) => s || !known.has(frames[i]?.hash ?? ''));
       const seen = new Set<string>();
       const body: PutBlocksReply = { blocks: [] };
@@ -156,8 +156,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       'json',
       async (ctx) => {
         const { hashes } = parseInput(FetchBlocksRequest, ctx.body, 'request');
-        const readable = deps.access.readable(ctx.principal, hashes);
-        const found = deps.blocks.readMany(hashes, MAX_BLOCK_BATCH_BYTES);
+        const readable = await deps.access.readable(ctx.principal, hashes);
+        const found = await deps.blocks.readMany(hashes, MAX_BLOCK_BATCH_BYTES);
         const payload = encodeBlockFrames(found.map((data, i) => ({ hash: hashes[i] as string, data: readable.has(hashes[i] as string) ? data : null })));
         ctx.res.writeHead(200, { 'content-type': BLOCK_FRAMES_TYPE, 'content-length': payload.length, 'cache-control': 'no-store', 'x-tracking-id': ctx.trackingId });
         ctx.res.end(payload);
@@ -167,7 +167,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ),
     route('GET', '/v1/blocks/{hash}', 'none', async (ctx) => {
       const hash = blockHash(ctx);
-      const block = deps.access.readable(ctx.principal, [hash]).has(hash) ? await deps.blocks.open(hash) : null;
+      const block = (await deps.access.readable(ctx.principal, [hash])).has(hash) ? await deps.blocks.open(hash) : null;
       if (!block) throw notFound('Block');
       ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': block.size, 'x-tracking-id': ctx.trackingId });
       await new Promise<void>((resolve, reject) => {
@@ -178,7 +178,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       return null;
     }),
     route('GET', '/v1/folders', 'none', async (ctx) => {
-      const body: ListFoldersReply = { folders: deps.access.visible(ctx.principal, deps.folders.list()) };
+      const body: ListFoldersReply = { folders: await deps.access.visible(ctx.principal, await deps.folders.list()) };
       return { status: 200, body };
     }),
     route(
@@ -189,9 +189,9 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         const id = parseInput(FolderId, ctx.params.folderId, 'folder id');
         const request = parseInput(CreateFolderRequest, ctx.body ?? {}, 'folder');
         // Folder ids are server-wide: one taken by a folder this device does not reach is 404.
-        if (deps.folders.get(id) && !deps.access.reaches(ctx.principal, id)) throw notFound(`Folder '${id}'`);
-        const { folder, created } = deps.folders.create(id, request.label ?? null);
-        if (created) deps.access.created(ctx.principal, id);
+        if ((await deps.folders.get(id)) && !(await deps.access.reaches(ctx.principal, id))) throw notFound(`Folder '${id}'`);
+        const { folder, created } = await deps.folders.create(id, request.label ?? null);
+        if (created) await deps.access.created(ctx.principal, id);
         if (created) ctx.log.info('folder created', { folderId: id });
         return { status: created ? 201 : 200, body: folder };
       },
@@ -199,25 +199,25 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       { maxBodyBytes: FOLDER_BODY_BYTES, idempotent: 'replay', legacyFingerprint: (ctx, raw) => fingerprint(ctx.method, ctx.pathname, raw.toString('utf8')) },
     ),
     route('GET', '/v1/folders/{folderId}', 'none', async (ctx) => {
-      const id = existingFolder(ctx, deps);
-      return { status: 200, body: deps.folders.list().find((f) => f.id === id) };
+      const id = await existingFolder(ctx, deps);
+      return { status: 200, body: (await deps.folders.list()).find((f) => f.id === id) };
     }),
-    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, readableBatch(ctx, deps), deps), {
+    route('POST', '/v1/folders/{folderId}/sync', 'json', async (ctx) => submitBatch(ctx, await readableBatch(ctx, deps), deps), {
       idempotent: 'task',
       fingerprintHeaders: (ctx) => [singleOperation(ctx) ? '1' : '0'],
       legacyFingerprint: legacyBatchFingerprint,
     }),
     route('GET', '/v1/tasks/{taskId}', 'none', async (ctx) => {
       const id = parseInput(TaskId, ctx.params.taskId, 'task id');
-      const row = deps.tasks.byId(id);
-      if (!row || !deps.access.reaches(ctx.principal, row.folder_id)) throw notFound('Task');
-      return { status: 200, body: deps.tasks.toWire(row) };
+      const row = await deps.tasks.byId(id);
+      if (!row || !(await deps.access.reaches(ctx.principal, row.folder_id))) throw notFound('Task');
+      return { status: 200, body: await deps.tasks.toWire(row) };
     }),
     route('GET', '/v1/folders/{folderId}/changes', 'none', async (ctx) => {
-      const id = existingFolder(ctx, deps);
+      const id = await existingFolder(ctx, deps);
       const query = parseInput(ChangesQuery, queryOf(ctx), 'query');
-      deps.maintain();
-      return { status: 200, body: deps.feed.page(id, query) };
+      await deps.maintain();
+      return { status: 200, body: await deps.feed.page(id, query) };
     }),
     // Device digests (docs/sync-api.md, "Devices"). A device reports for itself only: the id in
     // the path is the one its X-Ferry-Device header names, and a paired device's reports are
@@ -227,22 +227,22 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       '/v1/folders/{folderId}/devices/{deviceId}',
       'json',
       async (ctx) => {
-        const id = existingFolder(ctx, deps);
+        const id = await existingFolder(ctx, deps);
         const device = parseInput(DeviceId, ctx.params.deviceId, 'device id');
         if (device !== ctx.device) throw new FerryError('invalid_request', 'A device reports only for itself: the path must name its X-Ferry-Device', { status: 400 });
-        deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'), ctx.principal.kind === 'device' ? ctx.principal.deviceId : null);
-        return { status: 200, body: deps.reports.list(id).find((d) => d.device === device) };
+        await deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'), ctx.principal.kind === 'device' ? ctx.principal.deviceId : null);
+        return { status: 200, body: (await deps.reports.list(id)).find((d) => d.device === device) };
       },
       { maxBodyBytes: DEVICE_REPORT_BODY_BYTES },
     ),
     route('GET', '/v1/folders/{folderId}/devices', 'none', async (ctx) => {
-      const body: DevicesReply = { devices: deps.reports.list(existingFolder(ctx, deps)) };
+      const body: DevicesReply = { devices: await deps.reports.list(await existingFolder(ctx, deps)) };
       return { status: 200, body };
     }),
     route('GET', '/v1/folders/{folderId}/changes/wait', 'none', async (ctx) => {
-      const id = existingFolder(ctx, deps);
+      const id = await existingFolder(ctx, deps);
       const query = parseInput(WaitQuery, queryOf(ctx), 'query');
-      deps.maintain();
+      await deps.maintain();
       const body: WaitReply = { changes: await deps.feed.wait(id, query.syncToken, query.timeout, ctx.signal) };
       return { status: 200, body };
     }),
@@ -256,12 +256,12 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     }),
     // ── history and restore (server/history.ts; restores are batch operations) ──
     route('GET', '/v1/folders/{folderId}/history', 'none', async (ctx) => {
-      const id = existingFolder(ctx, deps);
-      return { status: 200, body: deps.history.history(id, parseInput(HistoryQuery, queryOf(ctx), 'query')) };
+      const id = await existingFolder(ctx, deps);
+      return { status: 200, body: await deps.history.history(id, parseInput(HistoryQuery, queryOf(ctx), 'query')) };
     }),
     route('GET', '/v1/folders/{folderId}/deleted', 'none', async (ctx) => {
-      const id = existingFolder(ctx, deps);
-      return { status: 200, body: deps.history.deleted(id, parseInput(DeletedQuery, queryOf(ctx), 'query')) };
+      const id = await existingFolder(ctx, deps);
+      return { status: 200, body: await deps.history.deleted(id, parseInput(DeletedQuery, queryOf(ctx), 'query')) };
     }),
   ];
 }

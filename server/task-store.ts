@@ -1,6 +1,5 @@
 import type { BatchResults, Operation, OperationResult, Task, TaskStatus } from '../protocol';
-import type { Statement } from 'better-sqlite3';
-import type { Db } from './storage/db';
+import type { SqlDb } from './storage/sql';
 
 export interface TaskRow {
   id: string;
@@ -19,6 +18,11 @@ export interface TaskRow {
   updated_at: number;
 }
 
+/** Rows per multi-row insert: one statement text for every full group. */
+const RESULTS_PER_STATEMENT = 100;
+
+const TASK_COLUMNS = 'id, tracking_id, fingerprint, folder_id, single_operation, status, operations, operation_count, device, run, error_code, error_message, created_at, updated_at';
+
 export interface NewTask {
   id: string;
   trackingId: string | null;
@@ -32,40 +36,27 @@ export interface NewTask {
 
 /** Durable task records and their per-operation results. */
 export class TaskStore {
-  /** Statements prepared once per SQL text: preparing costs more than running them. */
-  private readonly statements = new Map<string, unknown>();
-
   constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly clock: () => number,
   ) {}
 
-  private prepared<P extends unknown[] = unknown[], R = unknown>(sql: string): Statement<P, R> {
-    let stmt = this.statements.get(sql) as Statement<P, R> | undefined;
-    if (!stmt) {
-      stmt = this.db.prepare<P, R>(sql);
-      this.statements.set(sql, stmt);
-    }
-    return stmt;
-  }
-
-  insert(task: NewTask): TaskRow {
+  async insert(task: NewTask): Promise<TaskRow> {
     const now = this.clock();
-    this
-      .prepared(
-        `INSERT INTO tasks (id, tracking_id, fingerprint, folder_id, single_operation, status, operations, operation_count, device, run, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, 'Queued', ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(task.id, task.trackingId, task.fingerprint, task.folderId, task.singleOperation ? 1 : 0, JSON.stringify(task.operations), task.operations.length, task.device, task.run, now, now);
-    return this.byId(task.id) as TaskRow;
+    await this.db.run(
+      `INSERT INTO tasks (id, tracking_id, fingerprint, folder_id, single_operation, status, operations, operation_count, device, run, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'Queued', ?, ?, ?, ?, ?, ?)`,
+      [task.id, task.trackingId, task.fingerprint, task.folderId, task.singleOperation ? 1 : 0, JSON.stringify(task.operations), task.operations.length, task.device, task.run, now, now],
+    );
+    return (await this.byId(task.id)) as TaskRow;
   }
 
-  byId(id: string): TaskRow | undefined {
-    return this.prepared<[string], TaskRow>('SELECT * FROM tasks WHERE id = ?').get(id);
+  byId(id: string): Promise<TaskRow | undefined> {
+    return this.db.get<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`, [id]);
   }
 
-  byTrackingId(trackingId: string): TaskRow | undefined {
-    return this.prepared<[string], TaskRow>('SELECT * FROM tasks WHERE tracking_id = ?').get(trackingId);
+  byTrackingId(trackingId: string): Promise<TaskRow | undefined> {
+    return this.db.get<TaskRow>(`SELECT ${TASK_COLUMNS} FROM tasks WHERE tracking_id = ?`, [trackingId]);
   }
 
   operations(row: TaskRow): Operation[] {
@@ -74,38 +65,50 @@ export class TaskStore {
     return ops.map((op) => (op.action === 'upsert' && op.kind === undefined ? { ...op, kind: 'file' } : op));
   }
 
-  setStatus(id: string, status: TaskStatus, error?: { code: string; message: string }): void {
-    this
-      .prepared('UPDATE tasks SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?')
-      .run(status, error?.code ?? null, error?.message ?? null, this.clock(), id);
+  async setStatus(id: string, status: TaskStatus, error?: { code: string; message: string }): Promise<void> {
+    await this.db.run('UPDATE tasks SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?', [status, error?.code ?? null, error?.message ?? null, this.clock(), id]);
   }
 
   /** Ids of tasks that were queued or running, oldest first (resumed after a restart). */
-  unfinished(): string[] {
-    return this
-      .prepared<[], { id: string }>("SELECT id FROM tasks WHERE status IN ('Queued', 'Processing') ORDER BY created_at, rowid")
-      .all()
-      .map((r) => r.id);
+  async unfinished(): Promise<string[]> {
+    // Insertion order breaks ties of one millisecond: SQLite's rowid, PostgreSQL's ord column.
+    const order = this.db.dialect === 'sqlite' ? 'rowid' : 'ord';
+    return (await this.db.all<{ id: string }>(`SELECT id FROM tasks WHERE status IN ('Queued', 'Processing') ORDER BY created_at, ${order}`)).map((r) => r.id);
   }
 
-  saveResult(taskId: string, key: string, result: OperationResult): void {
-    this.prepared('INSERT OR REPLACE INTO task_results (task_id, key, result) VALUES (?, ?, ?)').run(taskId, key, JSON.stringify(result));
+  async saveResult(taskId: string, key: string, result: OperationResult): Promise<void> {
+    await this.db.run('INSERT INTO task_results (task_id, key, result) VALUES (?, ?, ?) ON CONFLICT (task_id, key) DO UPDATE SET result = excluded.result', [
+      taskId,
+      key,
+      JSON.stringify(result),
+    ]);
   }
 
-  doneKeys(taskId: string): Set<string> {
-    return new Set(this.prepared<[string], { key: string }>('SELECT key FROM task_results WHERE task_id = ?').all(taskId).map((r) => r.key));
+  /** Many results in few statements (a chunk of a batch commits its results together). */
+  async saveResults(taskId: string, results: ReadonlyArray<{ key: string; result: OperationResult }>): Promise<void> {
+    for (let i = 0; i < results.length; i += RESULTS_PER_STATEMENT) {
+      const group = results.slice(i, i + RESULTS_PER_STATEMENT);
+      await this.db.run(
+        `INSERT INTO task_results (task_id, key, result) VALUES ${group.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT (task_id, key) DO UPDATE SET result = excluded.result`,
+        group.flatMap((r) => [taskId, r.key, JSON.stringify(r.result)]),
+      );
+    }
   }
 
-  results(taskId: string): BatchResults {
+  async doneKeys(taskId: string): Promise<Set<string>> {
+    return new Set((await this.db.all<{ key: string }>('SELECT key FROM task_results WHERE task_id = ?', [taskId])).map((r) => r.key));
+  }
+
+  async results(taskId: string): Promise<BatchResults> {
     // Null prototype: a key is only ever data, whatever it spells (`__proto__` included).
     const out = Object.create(null) as BatchResults;
-    for (const r of this.prepared<[string], { key: string; result: string }>('SELECT key, result FROM task_results WHERE task_id = ?').all(taskId)) {
+    for (const r of await this.db.all<{ key: string; result: string }>('SELECT key, result FROM task_results WHERE task_id = ?', [taskId])) {
       out[r.key] = JSON.parse(r.result) as OperationResult;
     }
     return out;
   }
 
-  toWire(row: TaskRow): Task {
+  async toWire(row: TaskRow): Promise<Task> {
     const task: Task = {
       taskId: row.id,
       folderId: row.folder_id,
@@ -114,16 +117,16 @@ export class TaskStore {
       createdAt: new Date(row.created_at).toISOString(),
       updatedAt: new Date(row.updated_at).toISOString(),
     };
-    if (row.status === 'Completed') task.results = this.results(row.id);
+    if (row.status === 'Completed') task.results = await this.results(row.id);
     if (row.status === 'Failed') task.error = { code: row.error_code ?? 'internal', message: row.error_message ?? '' };
     return task;
   }
 
   /** Forgets finished tasks last touched before the cutoff. */
-  prune(cutoff: number): number {
-    return this.db.transaction(() => {
-      this.prepared("DELETE FROM task_results WHERE task_id IN (SELECT id FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?)").run(cutoff);
-      return this.prepared("DELETE FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?").run(cutoff).changes;
-    })();
+  prune(cutoff: number): Promise<number> {
+    return this.db.tx(async () => {
+      await this.db.run("DELETE FROM task_results WHERE task_id IN (SELECT id FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?)", [cutoff]);
+      return this.db.run("DELETE FROM tasks WHERE status IN ('Completed', 'Failed') AND updated_at < ?", [cutoff]);
+    });
   }
 }

@@ -5,7 +5,8 @@ import { OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
 import type { GcFence } from './gc';
 import { PathLocks, lockKey } from './path-locks';
-import type { Db } from './storage/db';
+import { LeaseLost, TaskLeases } from './task-leases';
+import type { SqlDb } from './storage/sql';
 import type { BlockStore } from './storage/blocks';
 import type { TaskRow, TaskStore } from './task-store';
 
@@ -17,7 +18,7 @@ export interface TaskHooks {
 }
 
 export interface TaskRunnerOptions {
-  db: Db;
+  db: SqlDb;
   store: TaskStore;
   blocks: BlockStore;
   workers: number;
@@ -28,6 +29,8 @@ export interface TaskRunnerOptions {
   fence?: GcFence;
   /** How long a task stalled by a full disk waits before it runs again (a resubmission runs it at once). */
   storageRetryMs: number;
+  /** Lease of a task on a shared PostgreSQL (server/task-leases.ts); default 30 s. */
+  taskLeaseMs?: number;
   /** Called after a transaction that changed a folder commits (wakes long polls). */
   onFolderChanged: (folderId: string) => void;
 }
@@ -52,13 +55,29 @@ export class TaskRunner {
   /** Tasks the disk refused (full): kept as they were, in memory since the database may not grow. */
   private readonly stalled = new Map<string, { error: FerryError; timer: NodeJS.Timeout }>();
 
+  private readonly leases: TaskLeases;
+  private readonly heartbeat: NodeJS.Timeout | null;
+
   constructor(private readonly o: TaskRunnerOptions) {
     this.applier = new OperationApplier(o.db);
+    this.leases = new TaskLeases(o.db, o.taskLeaseMs ?? 30_000, o.clock);
+    // Shared database: renew what runs here, take over what a dead process left.
+    this.heartbeat =
+      o.db.dialect === 'postgres'
+        ? setInterval(() => void this.tend().catch((error: unknown) => o.log.warn('task lease upkeep failed', { error })), Math.max(50, this.leases.leaseMs / 3))
+        : null;
+    this.heartbeat?.unref();
+  }
+
+  private async tend(): Promise<void> {
+    await this.leases.renew([...this.running.keys()]);
+    if (this.abort.signal.aborted) return;
+    for (const id of await this.leases.abandoned()) this.enqueue(id);
   }
 
   /** Re-queues what was queued or running when the server stopped. */
-  resume(): number {
-    const ids = this.o.store.unfinished();
+  async resume(): Promise<number> {
+    const ids = await this.o.store.unfinished();
     for (const id of ids) this.enqueue(id);
     return ids.length;
   }
@@ -78,9 +97,9 @@ export class TaskRunner {
   }
 
   /** The finished task, or undefined if it is still going after `ms` (or the signal fires). */
-  waitFor(id: string, ms: number, signal?: AbortSignal): Promise<TaskRow | undefined> {
-    const row = this.o.store.byId(id);
-    if (!row || row.status === 'Completed' || row.status === 'Failed') return Promise.resolve(row);
+  async waitFor(id: string, ms: number, signal?: AbortSignal): Promise<TaskRow | undefined> {
+    const row = await this.o.store.byId(id);
+    if (!row || row.status === 'Completed' || row.status === 'Failed') return row;
     return new Promise((resolve) => {
       const set = this.waiters.get(id) ?? new Set();
       this.waiters.set(id, set);
@@ -106,6 +125,7 @@ export class TaskRunner {
   /** Stops taking work and lets running tasks stop at their next step; they resume on restart. */
   async close(): Promise<void> {
     this.abort.abort();
+    if (this.heartbeat) clearInterval(this.heartbeat);
     for (const { timer } of this.stalled.values()) clearTimeout(timer);
     this.stalled.clear();
     this.queue.length = 0;
@@ -127,46 +147,52 @@ export class TaskRunner {
 
   private async process(id: string): Promise<void> {
     const { store, log } = this.o;
-    const row = store.byId(id);
+    const row = await store.byId(id);
     if (!row || row.status === 'Completed' || row.status === 'Failed') return;
+    // Another live process runs it (several processes on one PostgreSQL).
+    if (!(await this.leases.claim(id))) return;
     const tlog = log.child({ device: row.device, run: row.run, trackingId: row.tracking_id ?? '-', taskId: id });
     const operations = store.operations(row);
     const keys = operations.flatMap((op) => operationPaths(op).map((p) => lockKey(row.folder_id, p)));
     if (!this.locks.tryAcquire(keys, id)) {
       tlog.warn('task refused: path locked');
-      store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE });
-      this.finish(id);
+      await store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE });
+      await this.finish(id);
       return;
     }
     const signal = this.abort.signal;
     let fenced = false;
     try {
-      store.setStatus(id, 'Processing');
+      await store.setStatus(id, 'Processing');
       tlog.info('task processing', { operations: operations.length });
       if (this.o.hooks?.beforeApply) await untilAborted(this.o.hooks.beforeApply(id, signal), signal);
       if (signal.aborted) return;
       await this.o.fence?.enter();
       fenced = true;
-      const hashes = blocksReferenced(this.applier.restores, row.folder_id, operations);
+      const hashes = await blocksReferenced(this.applier.restores, row.folder_id, operations);
       const blockSizes = await this.o.blocks.sizes(hashes);
       // Block renames become durable before anything that references them commits (see BlockStore).
       await this.o.blocks.persist();
       if (signal.aborted) return;
-      const finished = row.single_operation ? this.applyAll(row, operations, blockSizes) : await this.applyInChunks(row, operations, blockSizes, signal);
+      const finished = row.single_operation ? await this.applyAll(row, operations, blockSizes) : await this.applyInChunks(row, operations, blockSizes, signal);
       if (!finished) return;
-      store.setStatus(id, 'Completed');
+      await store.setStatus(id, 'Completed');
       tlog.info('task completed');
-      this.finish(id);
+      await this.finish(id);
     } catch (error) {
       if (signal.aborted) return;
+      if (error instanceof LeaseLost) {
+        tlog.warn('task taken over by another server process: this one stops');
+        return;
+      }
       if (storageFullCode(error) !== null) {
-        this.stall(id, error);
+        await this.stall(id, error);
         tlog.warn('task waits for disk space', { error });
         return;
       }
       tlog.error('task failed', { error });
-      store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
-      this.finish(id);
+      await store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
+      await this.finish(id);
     } finally {
       if (fenced) this.o.fence?.leave();
       this.locks.release(keys, id);
@@ -179,21 +205,24 @@ export class TaskRunner {
 
   /** Ordinary batch: each operation stands alone; results commit with their operation. */
   private async applyInChunks(row: TaskRow, operations: Operation[], blockSizes: ReadonlyMap<string, number>, signal: AbortSignal): Promise<boolean> {
-    const done = this.o.store.doneKeys(row.id);
+    const done = await this.o.store.doneKeys(row.id);
     const todo = operations.filter((op) => !done.has(op.key));
     for (let i = 0; i < todo.length; i += CHUNK) {
       if (signal.aborted) return false;
       const chunk = todo.slice(i, i + CHUNK);
-      const changed = this.o.db.transaction(() => {
+      const changed = await this.o.db.tx(async () => {
+        await this.lockFolder(row.folder_id, row.id);
         const ctx = this.context(row, blockSizes);
         let any = false;
+        const results: Array<{ key: string; result: OperationResult }> = [];
         for (const op of chunk) {
-          const result = this.applier.apply(op, ctx);
+          const result = await this.applier.apply(op, ctx);
           any ||= result.ok;
-          this.o.store.saveResult(row.id, op.key, result);
+          results.push({ key: op.key, result });
         }
+        await this.o.store.saveResults(row.id, results);
         return any;
-      })();
+      });
       if (changed) this.o.onFolderChanged(row.folder_id);
       if (i + CHUNK < todo.length) {
         await yieldToLoop();
@@ -204,33 +233,38 @@ export class TaskRunner {
   }
 
   /** `single-operation: 1`: one transaction; the first failure rolls everything back. */
-  private applyAll(row: TaskRow, operations: Operation[], blockSizes: ReadonlyMap<string, number>): boolean {
+  private async applyAll(row: TaskRow, operations: Operation[], blockSizes: ReadonlyMap<string, number>): Promise<boolean> {
     const { db, store } = this.o;
-    if (store.doneKeys(row.id).size === operations.length) return true;
+    if ((await store.doneKeys(row.id)).size === operations.length) return true;
     let failed: { key: string; result: OperationResult } | undefined;
     try {
-      db.transaction(() => {
+      await db.tx(async () => {
+        await this.lockFolder(row.folder_id, row.id);
         const ctx = this.context(row, blockSizes);
+        const results: Array<{ key: string; result: OperationResult }> = [];
         for (const op of operations) {
-          const result = this.applier.apply(op, ctx);
+          const result = await this.applier.apply(op, ctx);
           if (!result.ok) {
             failed = { key: op.key, result };
             throw ROLLBACK;
           }
-          store.saveResult(row.id, op.key, result);
+          results.push({ key: op.key, result });
         }
-      })();
+        await store.saveResults(row.id, results);
+      });
       this.o.onFolderChanged(row.folder_id);
     } catch (error) {
       if (error !== ROLLBACK || !failed) throw error;
       const failure = failed;
-      db.transaction(() => {
-        for (const op of operations) {
-          const result: OperationResult =
-            op.key === failure.key ? failure.result : { ok: false, code: 'aborted', message: `Not applied: operation '${failure.key}' of this single-operation batch failed` };
-          store.saveResult(row.id, op.key, result);
-        }
-      })();
+      await db.tx(async () => {
+        await store.saveResults(
+          row.id,
+          operations.map((op) => ({
+            key: op.key,
+            result: op.key === failure.key ? failure.result : { ok: false, code: 'aborted', message: `Not applied: operation '${failure.key}' of this single-operation batch failed` },
+          })),
+        );
+      });
     }
     return true;
   }
@@ -240,7 +274,7 @@ export class TaskRunner {
    * result; a single-operation batch not at all), the rest runs again later, from where it
    * stopped. Waiters hear it now (a sync batch answers 507).
    */
-  private stall(id: string, cause: unknown): void {
+  private async stall(id: string, cause: unknown): Promise<void> {
     const seconds = Math.ceil(this.o.storageRetryMs / 1000);
     const error = new FerryError('insufficient_storage', "The server's disk is full: the batch waits and runs again once there is space", {
       status: 507,
@@ -252,11 +286,24 @@ export class TaskRunner {
     const timer = setTimeout(() => this.enqueue(id), this.o.storageRetryMs);
     timer.unref();
     this.stalled.set(id, { error, timer });
-    this.finish(id);
+    await this.finish(id);
   }
 
-  private finish(id: string): void {
-    const row = this.o.store.byId(id);
+  /**
+   * The first statement of every batch transaction (docs/architecture.md, "Server storage"):
+   * on PostgreSQL it locks the folder's row, so batches of one folder commit one after the
+   * other and take their seqs in commit order; the changes feed then never pages past a seq
+   * that a slower transaction commits later. SQLite has one writer at a time already.
+   */
+  private async lockFolder(folderId: string, taskId: string): Promise<void> {
+    if (this.o.db.dialect !== 'postgres') return;
+    await this.o.db.get('SELECT id FROM folders WHERE id = ? FOR UPDATE', [folderId]);
+    // A process whose lease ran out (another took the task over) commits nothing more.
+    if (!(await this.leases.stillOwned(taskId))) throw new LeaseLost(taskId);
+  }
+
+  private async finish(id: string): Promise<void> {
+    const row = await this.o.store.byId(id);
     const set = this.waiters.get(id);
     this.waiters.delete(id);
     if (row && set) for (const listener of set) listener(row);

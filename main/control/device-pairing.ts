@@ -5,8 +5,8 @@ import type { PairReply } from '../../protocol';
 import { ensurePrivateDir } from '../private-files';
 import type { TransportSettings } from '../remote/transport';
 import { redeemPairingCode } from '../engine/agent/pairing';
-import { SqliteAccounts, USER_NAME_PATTERN } from '../../server/accounts';
-import { openServerDb } from '../../server/storage/db';
+import { SqlAccounts, USER_NAME_PATTERN } from '../../server/accounts';
+import { openSqliteMetadata } from '../../server/storage/db';
 import { SETTINGS_FILE, writePrivateJson } from './agent-host';
 
 /**
@@ -43,20 +43,20 @@ export async function rememberServerToken(dataDir: string, serverUrl: string, to
  * real pairing request. A device token the agent saved before is kept while it still works.
  */
 export async function pairWithEmbeddedServer(options: { serverDir: string; serverUrl: string; dataDir: string; savedToken: unknown; userName?: string }): Promise<string> {
-  const db = openServerDb(options.serverDir);
+  const db = openSqliteMetadata(options.serverDir);
   try {
-    const accounts = new SqliteAccounts(db);
+    const accounts = new SqlAccounts(db);
     if (typeof options.savedToken === 'string') {
-      const device = accounts.deviceByToken(options.savedToken);
+      const device = await accounts.deviceByToken(options.savedToken);
       if (device && device.revokedAt === null) return options.savedToken;
     }
     const name = embeddedUserName(options.userName);
-    if (!accounts.user(name)) accounts.addUser(name);
-    accounts.adoptUnownedFolders(name);
-    const { code } = accounts.createPairingCode(name);
+    if (!(await accounts.user(name))) await accounts.addUser(name);
+    await accounts.adoptUnownedFolders(name);
+    const { code } = await accounts.createPairingCode(name);
     return (await pairWithServer({ dataDir: options.dataDir, serverUrl: options.serverUrl, code })).token;
   } finally {
-    db.close();
+    await db.close();
   }
 }
 

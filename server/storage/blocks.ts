@@ -4,8 +4,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BLOCK_SIZE, FerryError } from '../../protocol';
-import type { Statement } from 'better-sqlite3';
-import type { Db } from './db';
+import type { SqlDb } from './sql';
+import { sweepLocal } from './local-sweep';
 
 /**
  * Content-addressed blocks: one file per block under `<dataDir>/blocks/ab/cd/<sha256>`
@@ -27,7 +27,64 @@ import type { Db } from './db';
  * - Cost: a batch of hundreds of small blocks is one pack write, one file fsync and one
  *   transaction; a commit adds one fsync per directory touched since the last one.
  */
-export class BlockStore {
+/**
+ * Where the server keeps block content (docs/architecture.md, "Server storage"): the data
+ * directory (LocalBlockStore, below) or an S3-compatible bucket (server/storage/s3-blocks.ts).
+ * Blocks are immutable and addressed by their SHA-256; every write is verified first.
+ */
+export interface BlockStore {
+  init(): Promise<void>;
+  /** A client was just told this block is here: a commit may refer to it soon. */
+  touch(hashes: Iterable<string>, now?: number): void;
+  /** Touched at or after `since`; older marks are forgotten. */
+  touchedSince(since: number): Set<string>;
+  /** The block's size, or null when it is not stored. */
+  sizeOf(hash: string): Promise<number | null>;
+  missing(hashes: readonly string[]): Promise<string[]>;
+  /** Sizes of the given blocks; absent ones are left out of the map. */
+  sizes(hashes: Iterable<string>): Promise<Map<string, number>>;
+  write(hash: string, body: AsyncIterable<Uint8Array>, maxBytes?: number): Promise<{ size: number; stored: boolean }>;
+  /** Stores blocks whose content the caller checked against their hashes; true for each one newly stored. */
+  writeVerified(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>): Promise<boolean[]>;
+  /** Makes every write so far durable before a commit refers to it. */
+  persist(): Promise<void>;
+  open(hash: string): Promise<{ size: number; stream: Readable } | null>;
+  /** Blocks in order for a fetch reply (null for one not stored), stopping before the one that would pass maxBytes. */
+  readMany(hashes: readonly string[], maxBytes: number): Promise<Array<Buffer | null>>;
+  /** Garbage collection's sweep: removes blocks older than `cutoff` that `keep` does not want (server/gc.ts). */
+  sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number): Promise<void>;
+  /** Lets go of connections (the server is stopping). */
+  close?(): void;
+}
+
+/** What a sweep counts (server/gc.ts adds the live set). */
+export interface SweepReport {
+  blocksCollected: number;
+  packsDeleted: number;
+  packsCompacted: number;
+  bytesFreed: number;
+  bytesStored: number;
+}
+
+/** Marks of blocks reported present or uploaded again, which GC leaves alone for its grace period. */
+export class TouchMarks {
+  private readonly touchedAt = new Map<string, number>();
+
+  touch(hashes: Iterable<string>, now = Date.now()): void {
+    for (const h of hashes) this.touchedAt.set(h, now);
+  }
+
+  touchedSince(since: number): Set<string> {
+    const out = new Set<string>();
+    for (const [h, at] of this.touchedAt) {
+      if (at >= since) out.add(h);
+      else this.touchedAt.delete(h);
+    }
+    return out;
+  }
+}
+
+export class LocalBlockStore extends TouchMarks implements BlockStore {
   private readonly root: string;
   private readonly tmpDir: string;
   /** Shard directories known to exist (no mkdir per block). */
@@ -38,24 +95,20 @@ export class BlockStore {
   private nextFlush: Promise<void> | null = null;
 
   private readonly packDir: string;
-  /** When a block was last reported present or uploaded again (GC leaves these alone for its grace period). */
-  private readonly touchedAt = new Map<string, number>();
-  private readonly packed: {
-    get: Statement<[string], { pack: string; offset: number; size: number }>;
-    insert: Statement<[string, string, number, number]>;
-  } | null;
-
   /** Without a database, batches are stored as one file per block (tests of the layout). */
-  constructor(dataDir: string, private readonly db?: Db) {
+  constructor(
+    dataDir: string,
+    readonly db?: SqlDb,
+  ) {
+    super();
     this.root = path.join(dataDir, 'blocks');
     this.tmpDir = path.join(this.root, 'tmp');
     this.packDir = path.join(this.root, 'packs');
-    this.packed = db
-      ? {
-          get: db.prepare<[string], { pack: string; offset: number; size: number }>('SELECT pack, offset, size FROM packed_blocks WHERE hash = ?'),
-          insert: db.prepare<[string, string, number, number]>('INSERT OR IGNORE INTO packed_blocks (hash, pack, offset, size) VALUES (?, ?, ?, ?)'),
-        }
-      : null;
+  }
+
+  private packedRow(hash: string): Promise<{ pack: string; offset: number; size: number } | undefined> {
+    if (!this.db) return Promise.resolve(undefined);
+    return this.db.get('SELECT pack, "offset", size FROM packed_blocks WHERE hash = ?', [hash]);
   }
 
   async init(): Promise<void> {
@@ -71,19 +124,8 @@ export class BlockStore {
     return { root: this.root, packDir: this.packDir, tmpDir: this.tmpDir };
   }
 
-  /** A client was just told this block is here: a commit may refer to it soon. */
-  touch(hashes: Iterable<string>, now = Date.now()): void {
-    for (const h of hashes) this.touchedAt.set(h, now);
-  }
-
-  /** Touched at or after `since`; older marks are forgotten. */
-  touchedSince(since: number): Set<string> {
-    const out = new Set<string>();
-    for (const [h, at] of this.touchedAt) {
-      if (at >= since) out.add(h);
-      else this.touchedAt.delete(h);
-    }
-    return out;
+  sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number): Promise<void> {
+    return sweepLocal(this, keep, cutoff, report, compactBelow);
   }
 
   pathOf(hash: string): string {
@@ -92,7 +134,7 @@ export class BlockStore {
 
   /** The block's size, or null when it is not stored. */
   async sizeOf(hash: string): Promise<number | null> {
-    const row = this.packed?.get.get(hash);
+    const row = await this.packedRow(hash);
     if (row) return row.size;
     try {
       return (await fs.stat(this.pathOf(hash))).size;
@@ -161,26 +203,26 @@ export class BlockStore {
    * them), then each is renamed into place. Blocks already stored are left alone.
    */
   async writeVerified(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>): Promise<boolean[]> {
-    return this.packed ? this.writePack(blocks) : this.writeFiles(blocks);
+    return this.db ? this.writePack(blocks) : this.writeFiles(blocks);
   }
 
   /** Stores the blocks not yet stored in one pack: write, fsync, rename, then one transaction of rows. */
   private async writePack(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>): Promise<boolean[]> {
-    const packed = this.packed!;
+    const db = this.db!;
     const stored = blocks.map(() => false);
     const take: Array<{ index: number; hash: string; data: Uint8Array; offset: number }> = [];
     const seen = new Set<string>();
     let offset = 0;
-    blocks.forEach(({ hash, data }, index) => {
-      if (seen.has(hash)) return;
+    for (const [index, { hash, data }] of blocks.entries()) {
+      if (seen.has(hash)) continue;
       seen.add(hash);
-      if (packed.get.get(hash) || existsSync(this.pathOf(hash))) {
+      if ((await this.packedRow(hash)) || existsSync(this.pathOf(hash))) {
         this.touch([hash]);
-        return;
+        continue;
       }
       take.push({ index, hash, data, offset });
       offset += data.length;
-    });
+    }
     if (take.length === 0) return stored;
     const name = `${randomUUID()}.pack`;
     const tmp = path.join(this.tmpDir, name);
@@ -201,9 +243,9 @@ export class BlockStore {
         rmQuiet(tmp);
       }
     }
-    this.db!.transaction(() => {
-      for (const t of take) packed.insert.run(t.hash, name, t.offset, t.data.length);
-    })();
+    await db.tx(async () => {
+      for (const t of take) await db.run('INSERT INTO packed_blocks (hash, pack, "offset", size) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING', [t.hash, name, t.offset, t.data.length]);
+    });
     for (const t of take) stored[t.index] = true;
     return stored;
   }
@@ -296,7 +338,7 @@ export class BlockStore {
   }
 
   async open(hash: string): Promise<{ size: number; stream: Readable } | null> {
-    const row = this.packed?.get.get(hash);
+    const row = await this.packedRow(hash);
     if (row) {
       const stream = row.size > 0 ? createReadStream(path.join(this.packDir, row.pack), { start: row.offset, end: row.offset + row.size - 1 }) : Readable.from([]);
       return { size: row.size, stream };
@@ -310,20 +352,20 @@ export class BlockStore {
    * Reads blocks in order for a fetch reply: null for one not stored. Stops before the block
    * that would take the total past maxBytes (at least one block is always read).
    */
-  readMany(hashes: readonly string[], maxBytes: number): Array<Buffer | null> {
+  async readMany(hashes: readonly string[], maxBytes: number): Promise<Array<Buffer | null>> {
     const packs = new Map<string, number>();
     try {
-      return this.readManyIn(hashes, maxBytes, packs);
+      return await this.readManyIn(hashes, maxBytes, packs);
     } finally {
       for (const fd of packs.values()) closeSync(fd);
     }
   }
 
-  private readManyIn(hashes: readonly string[], maxBytes: number, packs: Map<string, number>): Array<Buffer | null> {
+  private async readManyIn(hashes: readonly string[], maxBytes: number, packs: Map<string, number>): Promise<Array<Buffer | null>> {
     const out: Array<Buffer | null> = [];
     let total = 0;
     for (const hash of hashes) {
-      const row = this.packed?.get.get(hash);
+      const row = await this.packedRow(hash);
       if (row) {
         if (out.length > 0 && total + row.size > maxBytes) break;
         let fd = packs.get(row.pack);
@@ -411,7 +453,7 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

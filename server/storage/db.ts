@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { ACCOUNTS_MIGRATION } from './accounts-schema';
+import { SqliteDb } from './sql';
 
 export type Db = Database.Database;
 
@@ -153,4 +154,9 @@ export function openServerDb(dataDir: string): Db {
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/** The data directory's database behind the engine-neutral interface the server uses (server/storage/sql.ts). */
+export function openSqliteMetadata(dataDir: string): SqliteDb {
+  return new SqliteDb(openServerDb(dataDir));
 }

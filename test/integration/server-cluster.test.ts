@@ -1,0 +1,202 @@
+/**
+ * Two real `ferry server` processes on one PostgreSQL and one bucket (docs/architecture.md,
+ * "Server storage"): a client whose consecutive requests alternate between them sees one
+ * server. Runs in the vitest project `postgres` only (it needs the run's PostgreSQL and S3).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchCompletedReply, ChangesPage, WaitReply } from '../../protocol';
+import { freshRemoteStorage, type RemoteStorage } from '../helpers/backends';
+import { startServer, type RunningServer } from '../../server/main';
+import { TaskGate, makeTempDir, testFile, upsert, waitUntil } from '../helpers/server-harness';
+
+const entry = path.resolve(__dirname, '../helpers/server-cli-entry.ts');
+const TOKEN = 'cluster-test-token-0123456789';
+
+interface Proc {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+}
+
+function run(args: string[]): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FERRY_SERVER_TOKEN: TOKEN },
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+let storage: RemoteStorage;
+const procs: Proc[] = [];
+const dirs: string[] = [];
+
+async function startProcess(): Promise<Proc> {
+  const dir = await makeTempDir();
+  dirs.push(dir);
+  const p = run(['--data', dir, '--port', '0', '--host', '127.0.0.1', '--db', storage.options.dbUrl, '--blocks', storage.options.blocksUrl]);
+  const line = await waitUntil(() => /listening on (\S+)/.exec(p.out())?.[1], 30_000, `server process to listen (stderr: ${p.err()})`);
+  return { child: p.child, url: line, exited: p.exited };
+}
+
+async function call(p: Proc, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(p.url + urlPath, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, 'x-ferry-device': 'cluster-test', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: (body instanceof Uint8Array ? body : JSON.stringify(body)) as BodyInit }),
+  });
+  const text = await res.text();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw wire checks
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
+}
+
+beforeAll(async () => {
+  storage = await freshRemoteStorage();
+  procs.push(await startProcess(), await startProcess());
+}, 90_000);
+
+afterAll(async () => {
+  for (const p of procs) {
+    p.child.kill('SIGTERM');
+    await p.exited;
+  }
+  await storage?.drop();
+  for (const d of dirs) await fs.rm(d, { recursive: true, force: true });
+}, 60_000);
+
+describe('two server processes on one PostgreSQL and one bucket', () => {
+  it('serve one client whose requests alternate between them: blocks, folders, batches, tokens and replays are shared', async () => {
+    const [a, b] = procs as [Proc, Proc];
+    const f = testFile(`content ${randomUUID()}`);
+    expect((await call(a, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+    // The block uploaded through A is there for B.
+    expect((await call(b, 'POST', '/v1/blocks/missing', { hashes: [f.hash] })).body).toEqual({ missing: [] });
+    expect((await call(b, 'PUT', '/v1/folders/shared', {})).status).toBe(201);
+    expect((await call(a, 'PUT', '/v1/folders/shared', {})).status).toBe(200);
+
+    const trackingId = randomUUID();
+    const first = await call(a, 'POST', '/v1/folders/shared/sync', { operations: [upsert('k', 'a.txt', f, null)] }, { 'x-tracking-id': trackingId });
+    expect(first.status).toBe(200);
+    const again = await call(b, 'POST', '/v1/folders/shared/sync', { operations: [upsert('k', 'a.txt', f, null)] }, { 'x-tracking-id': trackingId });
+    // The repeat on the other process finds the same task: applied once.
+    expect(again.body.taskId).toBe(first.body.taskId);
+    expect(BatchCompletedReply.parse(again.body).results.k).toEqual(first.body.results.k);
+
+    // A sync token issued by B verifies on A (one signing key in the database).
+    const full = ChangesPage.parse((await call(b, 'GET', '/v1/folders/shared/changes')).body);
+    expect(full.items.map((i) => i.path)).toEqual(['a.txt']);
+    const next = full._links['upcoming-modifications']!.href;
+    expect((await call(a, 'GET', next)).status).toBe(200);
+    const fetched = await fetch(`${b.url}/v1/blocks/${f.hash}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(Buffer.from(await fetched.arrayBuffer())).toEqual(f.data);
+  });
+
+  it('wakes a long poll on one process when the other commits', async () => {
+    const [a, b] = procs as [Proc, Proc];
+    expect((await call(a, 'PUT', '/v1/folders/poll', {})).status).toBe(201);
+    const page = ChangesPage.parse((await call(a, 'GET', '/v1/folders/poll/changes')).body);
+    const token = new URL(page._links['upcoming-modifications']!.href, 'http://x').searchParams.get('syncToken')!;
+    const started = performance.now();
+    const waiting = call(b, 'GET', `/v1/folders/poll/changes/wait?syncToken=${token}&timeout=25`);
+    // Give B's poll time to subscribe, by condition: B answers a probe only after it parsed ours.
+    await call(b, 'GET', '/v1/folders/poll');
+    const dir = await call(a, 'POST', '/v1/folders/poll/sync', { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: 'new', size: 0, mtime: 1, blocks: [], baseRevision: null }] });
+    expect(dir.status).toBe(200);
+    const committed = performance.now();
+    const woke = WaitReply.parse((await waiting).body);
+    expect(woke.changes).toBe(true);
+    // Far inside the 25 s timeout: the commit's NOTIFY woke it, not the clock.
+    expect(performance.now() - committed).toBeLessThan(5000);
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
+  it('never lets the changes feed skip a commit when both processes write one folder at once', async () => {
+    const [a, b] = procs as [Proc, Proc];
+    expect((await call(a, 'PUT', '/v1/folders/race', {})).status).toBe(201);
+    const seen = new Set<string>();
+    let href = ChangesPage.parse((await call(a, 'GET', '/v1/folders/race/changes')).body)._links['upcoming-modifications']!.href;
+    let writing = true;
+    let turn = 0;
+    // A reader that alternates processes and follows sync tokens while the writers commit.
+    const reader = (async () => {
+      while (writing || turn < 2) {
+        const p = procs[turn++ % 2] as Proc;
+        const page = ChangesPage.parse((await call(p, 'GET', href)).body);
+        for (const item of page.items) seen.add(item.path);
+        href = page._links['upcoming-modifications']?.href ?? page._links.next!.href;
+        if (!writing) turn++;
+      }
+    })();
+    const writes = Array.from({ length: 24 }, (_, i) =>
+      call(i % 2 ? a : b, 'POST', '/v1/folders/race/sync', { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: `d${i}`, size: 0, mtime: 1, blocks: [], baseRevision: null }] }),
+    );
+    const answers = await Promise.all(writes);
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    writing = false;
+    await reader;
+    const final = ChangesPage.parse((await call(b, 'GET', href)).body);
+    for (const item of final.items) seen.add(item.path);
+    expect([...seen].sort()).toEqual(Array.from({ length: 24 }, (_, i) => `d${i}`).sort());
+  });
+
+  it('takes over the task of a process that stopped mid-task, once its lease ran out', async () => {
+    const own = await freshRemoteStorage();
+    const gate = new TaskGate();
+    const dirA = await makeTempDir();
+    const dirB = await makeTempDir();
+    dirs.push(dirA, dirB);
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, taskLeaseMs: 600, ...own.options };
+    const a = await startServer({ ...base, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    let b: RunningServer | undefined;
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/lease', {})).status).toBe(201);
+      const f = testFile('leased');
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      const accepted = await call(asA, 'POST', '/v1/folders/lease/sync?mode=async', { operations: [upsert('k', 'l.txt', f, null)] });
+      expect(accepted.status).toBe(202);
+      const taskId = accepted.body.taskId as string;
+      await waitUntil(() => gate.held.has(taskId), 10_000, 'A holding the task');
+      // A stops with the task claimed and unfinished: nobody renews its lease any more.
+      await a.close();
+      b = await startServer({ ...base, dataDir: dirB });
+      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      const done = await waitUntil(
+        async () => {
+          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
+          return task.status === 'Completed' ? task : undefined;
+        },
+        20_000,
+        'B taking the task over',
+      );
+      expect(done.results.k).toMatchObject({ ok: true });
+      const page = ChangesPage.parse((await call(asB, 'GET', '/v1/folders/lease/changes')).body);
+      expect(page.items.map((i) => i.path)).toEqual(['l.txt']);
+    } finally {
+      await a.close();
+      await b?.close();
+      await own.drop();
+    }
+  });
+
+  it('`ferry server migrate` migrates the database, and a bad --db or --blocks URL is refused with its code', async () => {
+    const ok = run(['migrate', '--db', storage.options.dbUrl]);
+    expect(await ok.exited).toBe(0);
+    expect(ok.out()).toMatch(/schema version \d+/);
+    expect(ok.out()).not.toContain(new URL(storage.options.dbUrl).password);
+    const badDb = run(['--data', dirs[0]!, '--db', 'mysql://x/y']);
+    expect(await badDb.exited).toBe(2);
+    expect(badDb.err()).toContain('invalid_storage_url');
+    const badBlocks = run(['--data', dirs[0]!, '--blocks', 's3://?endpoint=ftp://x']);
+    expect(await badBlocks.exited).toBe(2);
+    expect(badBlocks.err()).toContain('invalid_storage_url');
+  }, 120_000);
+});
