@@ -133,6 +133,23 @@ export class Ledger {
     if (isConflictName(key)) this.movedCopies.add(key);
   }
 
+  /**
+   * The user of `device` renamed the file `from` to `to` with bytes `hash`. When another device
+   * had already written a new version over those bytes at `from` (it edited them), that edit
+   * follows the moved file (docs/conflict-rules.md, M2): the moved bytes at `to` are the base
+   * of that edit, not a version of their own that must survive it (chaos seed 5022: an empty
+   * file renamed by one device while the other edited it, then deleted with its edit).
+   */
+  movedFile(device: string, from: string, to: string, hash: string, step: number): void {
+    const editedElsewhere = [...(this.builtOn.get(`${nfc(from)}\u0000${hash}`) ?? [])].some((d) => d !== device);
+    if (editedElsewhere) {
+      this.sameAsBuiltOn++;
+      this.lastOp.set(nfc(to), { device, hash });
+      return;
+    }
+    this.write(device, to, hash, step);
+  }
+
   /** A user renamed the folder `from` to `to` at `step`. */
   dirMoved(from: string, to: string, step: number): void {
     this.dirMoves.push({ from: nfc(from), to: nfc(to), step });

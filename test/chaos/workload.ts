@@ -353,7 +353,7 @@ export class Executor {
         // same bytes is none), and a synced file there stays unchanged (docs/conflict-rules.md,
         // "unchanged"; chaos seed 3022: an empty file moved over the synced empty one, which
         // another device's delete then rightly removed).
-        if (replaced !== hash) this.ledger.write(device, op.to, hash, step);
+        if (replaced !== hash) this.ledger.movedFile(device, op.from, op.to, hash, step);
         return true;
       }
       case 'mkdir':

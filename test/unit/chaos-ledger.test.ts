@@ -31,6 +31,30 @@ describe('chaos ledger', () => {
     expect([...l.pathsOf('old/x', 0)]).toEqual(['old/x', 'first/x']);
   });
 
+  // Chaos seed 5022: dev-b wrote an empty .hidden, dev-a took it and edited it, dev-b renamed it
+  // to .HIDDEN; the server moved it, dev-a's edit followed the move (docs/conflict-rules.md, M2)
+  // and dev-a then deleted .HIDDEN. The moved empty bytes were the base of dev-a's edit.
+  it('a file renamed after another device edited its bytes is that edit\'s base, not a version of its own (chaos seed 5022)', () => {
+    const l = new Ledger();
+    l.replace('b', '.hidden', null);
+    l.write('b', '.hidden', EMPTY_HASH, 2);
+    l.replace('a', '.hidden', EMPTY_HASH); // a has b's empty file, and edits it
+    l.write('a', '.hidden', X, 5);
+    l.replace('b', '.hidden', EMPTY_HASH); // b renames its (unedited) copy
+    l.deleted('b', '.hidden');
+    l.replace('b', '.HIDDEN', null);
+    l.movedFile('b', '.hidden', '.HIDDEN', EMPTY_HASH, 7);
+    expect(l.live.filter((v) => v.path === '.HIDDEN')).toEqual([]);
+    // Bytes nobody else built on are a version at the new name, as before.
+    l.replace('b', 'g', null);
+    l.write('b', 'g', Y, 8);
+    l.replace('b', 'g', Y);
+    l.deleted('b', 'g');
+    l.replace('b', 'h', null);
+    l.movedFile('b', 'g', 'h', Y, 9);
+    expect(l.live.filter((v) => v.path === 'h').map((v) => v.hash)).toEqual([Y]);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);
