@@ -76,6 +76,22 @@ export async function localTree(root: string): Promise<Tree> {
   return tree;
 }
 
+/**
+ * localTree of a folder its agent may still be changing (when the faults stop): a file or
+ * folder that goes between its listing and its reading makes that read start again.
+ */
+export async function liveLocalTree(root: string, attempts = 20): Promise<Tree> {
+  for (let i = 1; ; i++) {
+    try {
+      return await localTree(root);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || i >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
 export async function serverTree(client: SyncApiClient, folderId: string): Promise<Tree> {
   const tree: Tree = { files: new Map(), dirs: new Set(), nfcClashes: [], temps: [] };
   const latest = new Map<string, { revision: number; deleted: boolean; size: number; blocks: string[]; kind?: string }>();

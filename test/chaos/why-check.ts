@@ -1,5 +1,5 @@
 import { FOLDER_ID, type Cluster } from './cluster';
-import { localTree, serverTree, type Tree } from './snapshot';
+import { liveLocalTree, serverTree, type Tree } from './snapshot';
 
 /**
  * 7. Every path that differs between a device and the server has a reason from `why` (issue 17):
@@ -14,7 +14,7 @@ export async function checkWhyReasons(cluster: Cluster, when: string, vlog: (lin
   let asked = 0;
   for (const d of cluster.devices) {
     if (!d.client) continue;
-    const tree = await localTree(d.root);
+    const tree = await liveLocalTree(d.root);
     for (const p of differingPaths(tree, server)) {
       asked++;
       try {
@@ -32,7 +32,7 @@ export async function checkWhyReasons(cluster: Cluster, when: string, vlog: (lin
   const now = await serverTree(cluster.api, FOLDER_ID);
   const trees = new Map<string, Tree>();
   for (const s of suspects) {
-    const tree = trees.get(s.device.name) ?? (await localTree(s.device.root));
+    const tree = trees.get(s.device.name) ?? (await liveLocalTree(s.device.root));
     trees.set(s.device.name, tree);
     if (!differingPaths(tree, now).includes(s.path)) continue;
     failures.push(`[7] ${s.device.name}: ${JSON.stringify(s.path)} differs from the server ${when}, yet why says: ${s.said}`);
