@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { joinDisk, relativeTo, resolveDiskPath, toKey } from './paths';
+import { joinDisk, parentOf, relativeTo, resolveDiskPath, toKey } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -272,7 +272,8 @@ export class Scanner {
   }
 
   private async scanFile(key: string, abs: string, st: Stats, hold: boolean): Promise<PathOutcome | null> {
-    const known = this.store.index.get(this.folderId, key);
+    let known = this.store.index.get(this.folderId, key);
+    if (!known && this.recordUnknownParents(key)) known = this.store.index.get(this.folderId, key);
     if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
     if (!known && this.recordMove(key, st)) return 'queued';
     const hashed = await this.hashStable(abs);
@@ -436,6 +437,30 @@ export class Scanner {
     } catch (error) {
       return isGone(error);
     }
+  }
+
+  /**
+   * The folders above a new file that the index does not hold, recorded as a walk would (new
+   * directories, or a moved one by inode): the watcher may report a file made in folders it
+   * had no watch on yet (docs/conflict-rules.md, "Parents of a new file"). Deepest first, up
+   * to the first known one. True when one was recorded (the file may now be known, moved).
+   */
+  private recordUnknownParents(key: string): boolean {
+    const unknown: Array<{ dir: string; st: Stats }> = [];
+    for (let dir = parentOf(key); dir !== ''; dir = parentOf(dir)) {
+      if (this.store.index.get(this.folderId, dir)) break;
+      let st: Stats;
+      try {
+        st = lstatSync(resolveDiskPath(this.root, dir));
+      } catch {
+        return false;
+      }
+      if (!st.isDirectory()) return false;
+      unknown.push({ dir, st });
+    }
+    // Parents first, as the walk records them (a moved parent takes its subtree with it).
+    for (const { dir, st } of unknown.reverse()) if (!this.store.index.get(this.folderId, dir)) this.recordDir(dir, st);
+    return unknown.length > 0;
   }
 
   private recordDir(key: string, st: Stats): PathOutcome {

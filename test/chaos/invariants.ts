@@ -38,7 +38,7 @@ export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: C
   for (const [p, f] of server.files) if (f.hash) byHash.set(f.hash, [...(byHash.get(f.hash) ?? []), p]);
   for (const v of ledger.live) {
     const at = byHash.get(v.hash) ?? [];
-    const paths = ledger.pathsOf(v.path, v.step);
+    const paths = ledger.pathsOf(v);
     if (at.some((p) => [...paths].some((q) => p === q || isConflictCopyOf(q, p)))) continue;
     const elsewhere = at.length ? ` (its bytes are at ${at.map((p) => JSON.stringify(p)).join(', ')})` : '';
     fail(2, `lost: ${v.device}'s version ${v.hash.slice(0, 12)} of ${JSON.stringify(v.path)} (written at step ${v.step})${elsewhere}`);

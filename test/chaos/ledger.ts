@@ -12,6 +12,8 @@ export interface Version {
   path: string;
   hash: string;
   step: number;
+  /** The user edited bytes that were there (false: a new file). Only an edit can follow another device's move (M2). */
+  edited?: boolean;
 }
 
 const CONFLICT_GROUP = / \(conflict from [^()]* \d{4}-\d{2}-\d{2} \d{6}(?: \d+)?\)/g;
@@ -39,7 +41,9 @@ export class Ledger {
    * another device's version that reached it first included: that version follows the folder
    * (docs/conflict-rules.md, "Pushing a move", P9), so it counts at the renamed path too.
    */
-  readonly dirMoves: Array<{ from: string; to: string; step: number }> = [];
+  readonly dirMoves: Array<{ device: string; from: string; to: string; step: number }> = [];
+  /** Files users renamed: an edit made elsewhere of the old name follows the file (M2). */
+  readonly fileMoves: Array<{ device: string; from: string; to: string }> = [];
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
   readonly movedCopies = new Set<string>();
   /** The last user op per path: the bytes it left (null: none) and, for a delete, the bytes it removed. */
@@ -128,7 +132,7 @@ export class Ledger {
       return;
     }
     this.writers.set(`${key}\u0000${hash}`, new Set([...(this.writers.get(`${key}\u0000${hash}`) ?? []), device]));
-    this.live.push({ device, path: key, hash, step });
+    this.live.push({ device, path: key, hash, step, edited: over !== undefined && over !== null });
     this.lastOp.set(key, { device, hash });
     if (isConflictName(key)) this.movedCopies.add(key);
   }
@@ -141,6 +145,7 @@ export class Ledger {
    * file renamed by one device while the other edited it, then deleted with its edit).
    */
   movedFile(device: string, from: string, to: string, hash: string, step: number): void {
+    this.fileMoves.push({ device, from: nfc(from), to: nfc(to) });
     const editedElsewhere = [...(this.builtOn.get(`${nfc(from)}\u0000${hash}`) ?? [])].some((d) => d !== device);
     if (editedElsewhere) {
       this.sameAsBuiltOn++;
@@ -150,17 +155,34 @@ export class Ledger {
     this.write(device, to, hash, step);
   }
 
-  /** A user renamed the folder `from` to `to` at `step`. */
-  dirMoved(from: string, to: string, step: number): void {
-    this.dirMoves.push({ from: nfc(from), to: nfc(to), step });
+  /** The user of `device` renamed the folder `from` to `to` at `step`. */
+  dirMoved(device: string, from: string, to: string, step: number): void {
+    this.dirMoves.push({ device, from: nfc(from), to: nfc(to), step });
   }
 
-  /** Where a version written at `p` at `step` may be now: its path, and where later folder renames took it. */
-  pathsOf(p: string, step: number): Set<string> {
-    const out = new Set([p]);
-    for (const m of this.dirMoves) {
-      if (m.step <= step) continue;
-      for (const q of [...out]) if (q.startsWith(`${m.from}/`)) out.add(m.to + q.slice(m.from.length));
+  /**
+   * Where a version may be now: its path; where later folder renames took it (the server moves
+   * a folder with what it holds, P9); and, for an edit of bytes that were there, where another
+   * device renamed the file or a folder above it, before or after the edit. The edit reaches
+   * the server after the move and is refused on its base, or is made before this device pulled
+   * the move: either way it follows the moved file (docs/conflict-rules.md, M2; chaos seeds 3
+   * and 5: an edit inside a folder another device had renamed, not yet pulled here). A new
+   * file is not in the mover's feed and stays where it was written.
+   */
+  pathsOf(v: Version): Set<string> {
+    const out = new Set([v.path]);
+    const follows = (device: string, step: number) => step > v.step || (v.edited === true && device !== v.device);
+    for (let grew = true; grew && out.size < 256; ) {
+      grew = false;
+      const add = (q: string) => {
+        if (out.has(q)) return;
+        out.add(q);
+        grew = true;
+      };
+      for (const q of [...out]) {
+        for (const m of this.dirMoves) if (q.startsWith(`${m.from}/`) && follows(m.device, m.step)) add(m.to + q.slice(m.from.length));
+        for (const m of this.fileMoves) if (q === m.from && v.edited && m.device !== v.device) add(m.to);
+      }
     }
     return out;
   }

@@ -370,7 +370,7 @@ export class Executor {
         // What moved is what is in the new place now (a file may have arrived in between).
         const after = await filesUnder(to);
         const device = this.name(op.device);
-        this.ledger.dirMoved(op.from, op.to, step);
+        this.ledger.dirMoved(device, op.from, op.to, step);
         for (const [rel, hash] of before) if (!after.has(rel)) this.gone(device, `${op.from}/${rel}`, hash);
         for (const [rel, hash] of after) {
           this.gone(device, `${op.from}/${rel}`, hash);

@@ -322,6 +322,34 @@ describe('local side: scanner and reconcile on real folders', () => {
     expect(f.pendingOps()).toEqual({ incoming: 'dir:upsert', 'incoming/deep': 'dir:upsert', 'incoming/deep/f.txt': 'file:upsert' });
   });
 
+  // Chaos seed 3: a folder made with its file in one step, before the watch on it was in
+  // place, reached the scanner as the file alone. The folders went unrecorded and were never
+  // uploaded; when the file went, the folder stayed here and was pruned on the other devices.
+  it('a new file reported alone brings the folders it was made in: queued as new directories first (chaos seed 3)', async () => {
+    f.mkdir('b');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    f.write('b/new folder/Ärger/Notes.txt', 'n');
+    await s.scanPaths(['b/new folder/Ärger/Notes.txt']);
+    expect(f.pendingOps()).toEqual({ 'b/new folder': 'dir:upsert', 'b/new folder/Ärger': 'dir:upsert', 'b/new folder/Ärger/Notes.txt': 'file:upsert' });
+    expect(f.store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['b/new folder', 'b/new folder/Ärger', 'b/new folder/Ärger/Notes.txt']);
+  });
+
+  it('a file reported alone in a folder renamed while unwatched is the move of that folder, nothing uploaded', async () => {
+    f.write('old/f.txt', 'x');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    renameSync(f.abs('old'), f.abs('new'));
+    hashCalls = [];
+    await s.scanPaths(['new/f.txt']);
+    expect(f.pendingOps()).toMatchObject({ new: 'dir:upsert' });
+    expect(f.store.queue.getByPath(f.folderId, 'new')).toMatchObject({ moveFrom: 'old' });
+    expect(f.store.queue.getByPath(f.folderId, 'new/f.txt')).toBeUndefined();
+    expect(hashCalls).toEqual([]);
+  });
+
   it('suppresses echo: a file the puller recorded before its rename is not queued back', async () => {
     const s = scanner();
     await s.reconcile();

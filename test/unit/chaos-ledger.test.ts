@@ -22,13 +22,43 @@ describe('chaos ledger', () => {
   // P9). The version counts at the renamed path, and only for renames after it was written.
   it('a version follows a later rename of its folder (chaos seed 3), not an earlier one', () => {
     const l = new Ledger();
-    l.dirMoved('old', 'first', 1);
+    l.dirMoved('c', 'old', 'first', 1);
     l.write('a', 'b/café.txt', X, 43);
-    l.dirMoved('b', 'Ärger/new folder', 50);
-    l.dirMoved('Ärger/new folder', 'c', 55);
-    expect([...l.pathsOf('b/café.txt', 43)]).toEqual(['b/café.txt', 'Ärger/new folder/café.txt', 'c/café.txt']);
-    expect([...l.pathsOf('b/café.txt', 51)]).toEqual(['b/café.txt']);
-    expect([...l.pathsOf('old/x', 0)]).toEqual(['old/x', 'first/x']);
+    l.dirMoved('c', 'b', 'Ärger/new folder', 50);
+    l.dirMoved('c', 'Ärger/new folder', 'c', 55);
+    l.write('a', 'b/later.txt', Y, 51);
+    l.write('a', 'old/x', X, 0);
+    const at = (p: string) => [...l.pathsOf(l.live.find((v) => v.path === p)!)];
+    expect(at('b/café.txt')).toEqual(['b/café.txt', 'Ärger/new folder/café.txt', 'c/café.txt']);
+    expect(at('b/later.txt')).toEqual(['b/later.txt']);
+    expect(at('old/x')).toEqual(['old/x', 'first/x']);
+  });
+
+  // Chaos seed 3 on merged main: dev-b renamed folder b at step 40; dev-c, not having pulled
+  // that yet, edited b/a/empty at step 56. The server refused the edit on its stale base and
+  // dev-c's pull moved the edited file to the new folder (docs/conflict-rules.md, M2). An edit
+  // follows another device's earlier rename, of its folder or of the file; a new file does not.
+  it('an edit follows another device\'s earlier rename of its folder or of the file; a new file stays (chaos seed 3)', () => {
+    const l = new Ledger();
+    l.dirMoved('b', 'b', 'Ärger/new folder', 40);
+    const [A, B, C, D] = ['a', 'b', 'c', 'd'].map((ch) => ch.repeat(64)) as [string, string, string, string];
+    l.replace('b', 'n', A);
+    l.deleted('b', 'n');
+    l.replace('b', 'N', null);
+    l.movedFile('b', 'n', 'N', A, 41);
+    l.replace('c', 'b/a/empty', EMPTY_HASH);
+    l.write('c', 'b/a/empty', X, 56);
+    l.replace('c', 'b/new.txt', null);
+    l.write('c', 'b/new.txt', Y, 57);
+    l.replace('c', 'n', A);
+    l.write('c', 'n', B, 58);
+    l.replace('b', 'b/mine.txt', C); // the mover's own later edit at the old name: a file of its own
+    l.write('b', 'b/mine.txt', D, 59);
+    const at = (p: string) => [...l.pathsOf(l.live.find((v) => v.path === p)!)];
+    expect(at('b/a/empty')).toEqual(['b/a/empty', 'Ärger/new folder/a/empty']);
+    expect(at('b/new.txt')).toEqual(['b/new.txt']);
+    expect(at('n')).toEqual(['n', 'N']);
+    expect(at('b/mine.txt')).toEqual(['b/mine.txt']);
   });
 
   // Chaos seed 5022: dev-b wrote an empty .hidden, dev-a took it and edited it, dev-b renamed it
