@@ -161,17 +161,18 @@ export class Ledger {
   }
 
   /**
-   * Where a version may be now: its path; where later folder renames took it (the server moves
-   * a folder with what it holds, P9); and, for an edit of bytes that were there, where another
-   * device renamed the file or a folder above it, before or after the edit. The edit reaches
-   * the server after the move and is refused on its base, or is made before this device pulled
-   * the move: either way it follows the moved file (docs/conflict-rules.md, M2; chaos seeds 3
-   * and 5: an edit inside a folder another device had renamed, not yet pulled here). A new
-   * file is not in the mover's feed and stays where it was written.
+   * Where a version may be now: its path, and where folder renames took it: any later one
+   * (the server moves a folder with what it holds, P9), and any by another device, whatever
+   * its step. Steps order what the users did, not what reached the server: this version may
+   * have reached it before the other device's earlier rename did, and moved with the folder
+   * (chaos seed 3: a new b/café.txt written after dev-b renamed b, not yet pulled here, and
+   * uploaded before dev-b's move got through); an edit made before this device pulled the
+   * rename follows it (M2). An edit also follows another device's rename of the file itself
+   * (M2; a new file there is not that file: the rename of it is refused, P8).
    */
   pathsOf(v: Version): Set<string> {
     const out = new Set([v.path]);
-    const follows = (device: string, step: number) => step > v.step || (v.edited === true && device !== v.device);
+    const follows = (device: string, step: number) => step > v.step || device !== v.device;
     for (let grew = true; grew && out.size < 256; ) {
       grew = false;
       const add = (q: string) => {

@@ -20,11 +20,11 @@ describe('chaos ledger', () => {
   // Chaos seed 3 on the move operation: dev-c renamed folder b while dev-a's new b/café.txt was
   // on the server and not yet on dev-c; the server moved it with the folder (docs/conflict-rules.md,
   // P9). The version counts at the renamed path, and only for renames after it was written.
-  it('a version follows a later rename of its folder (chaos seed 3), not an earlier one', () => {
+  it('a version follows a later rename of its folder (chaos seed 3), not its own device\'s earlier one', () => {
     const l = new Ledger();
-    l.dirMoved('c', 'old', 'first', 1);
+    l.dirMoved('a', 'old', 'first', 1);
     l.write('a', 'b/café.txt', X, 43);
-    l.dirMoved('c', 'b', 'Ärger/new folder', 50);
+    l.dirMoved('a', 'b', 'Ärger/new folder', 50);
     l.dirMoved('c', 'Ärger/new folder', 'c', 55);
     l.write('a', 'b/later.txt', Y, 51);
     l.write('a', 'old/x', X, 0);
@@ -36,9 +36,11 @@ describe('chaos ledger', () => {
 
   // Chaos seed 3 on merged main: dev-b renamed folder b at step 40; dev-c, not having pulled
   // that yet, edited b/a/empty at step 56. The server refused the edit on its stale base and
-  // dev-c's pull moved the edited file to the new folder (docs/conflict-rules.md, M2). An edit
-  // follows another device's earlier rename, of its folder or of the file; a new file does not.
-  it('an edit follows another device\'s earlier rename of its folder or of the file; a new file stays (chaos seed 3)', () => {
+  // dev-c's pull moved the edited file to the new folder (docs/conflict-rules.md, M2). And a new
+  // b/café.txt written after the rename reached the server before dev-b's move, and moved with
+  // the folder (P9). Another device's rename of a folder may take any version below it; an
+  // edit follows another device's rename of the file, a new file there does not.
+  it('a version follows another device\'s earlier rename of its folder; an edit also another device\'s rename of the file (chaos seed 3)', () => {
     const l = new Ledger();
     l.dirMoved('b', 'b', 'Ärger/new folder', 40);
     const [A, B, C, D] = ['a', 'b', 'c', 'd'].map((ch) => ch.repeat(64)) as [string, string, string, string];
@@ -56,8 +58,15 @@ describe('chaos ledger', () => {
     l.write('b', 'b/mine.txt', D, 59);
     const at = (p: string) => [...l.pathsOf(l.live.find((v) => v.path === p)!)];
     expect(at('b/a/empty')).toEqual(['b/a/empty', 'Ärger/new folder/a/empty']);
-    expect(at('b/new.txt')).toEqual(['b/new.txt']);
+    expect(at('b/new.txt')).toEqual(['b/new.txt', 'Ärger/new folder/new.txt']);
     expect(at('n')).toEqual(['n', 'N']);
+    l.replace('b', 'k', C);
+    l.deleted('b', 'k');
+    l.replace('b', 'K', null);
+    l.movedFile('b', 'k', 'K', C, 60);
+    l.replace('a', 'k', null);
+    l.write('a', 'k', X, 61); // a new file where b moved one away: not that file
+    expect(at('k')).toEqual(['k']);
     expect(at('b/mine.txt')).toEqual(['b/mine.txt']);
   });
 
