@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { BLOCK_SIZE } from '../../protocol/constants';
 
@@ -14,6 +14,37 @@ export interface FileHash {
 }
 
 export type HashFn = (absPath: string) => Promise<FileHash>;
+
+/** A file's content as it stood on disk: hashed, and the same file (size, mtime, inode) right after. */
+export interface StableHash {
+  size: number;
+  mtimeMs: number;
+  inode: number;
+  /** contentHashOf(blocks). */
+  contentHash: string;
+  blocks: string[];
+}
+
+/**
+ * The engine's one hash-then-restat (the scanner, the pusher's re-hash, the pull's three-way
+ * checks): hashes the file, then looks at it again. null when it changed while it was read, or
+ * went or turned into something else right after: never to be taken as unchanged; the caller
+ * looks again later. Errors opening or reading it are the caller's to name (gone, denied, busy).
+ */
+export async function hashStable(absPath: string, hash: HashFn = hashFile): Promise<StableHash | null> {
+  const read = await hash(absPath);
+  let after;
+  try {
+    after = lstatSync(absPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw error;
+  }
+  const { stat } = read;
+  if (!after.isFile() || read.size !== stat.size || after.size !== stat.size || after.mtimeMs !== stat.mtimeMs || after.ino !== stat.ino) return null;
+  return { size: after.size, mtimeMs: after.mtimeMs, inode: after.ino, contentHash: read.contentHash, blocks: read.blocks };
+}
 
 export function contentHashOf(blocks: readonly string[]): string {
   const h = createHash('sha256');

@@ -6,7 +6,7 @@ import type { EntryKind, IndexEntry, IndexStat, LocalState } from '../store/file
 import type { LocalDeleteGuard } from './folder/local-guard';
 import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
-import { hashFile as defaultHashFile, type FileHash, type HashFn } from './hashing';
+import { hashFile as defaultHashFile, hashStable, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
 import { joinDisk, parentOf, relativeTo, resolveDiskPath, toKey } from './paths';
@@ -80,7 +80,7 @@ const isDenied = (error: unknown) => {
   return code === 'EACCES' || code === 'EPERM';
 };
 
-function sameStat(known: { size: number; mtimeMs: number; inode: number | null }, st: Stats): boolean {
+function sameStat(known: { size: number; mtimeMs: number; inode: number | null }, st: { size: number; mtimeMs: number; ino: number }): boolean {
   return known.size === st.size && known.mtimeMs === st.mtimeMs && (known.inode === null || known.inode === st.ino);
 }
 
@@ -281,44 +281,33 @@ export class Scanner {
     if (hashed === 'unstable' || hashed === 'denied') {
       return hashed === 'denied' ? this.skip(key, 'unreadable', `Cannot read ${key}: permission denied`) : 'unstable';
     }
-    return this.commitFile(key, hashed.hash, hashed.after);
+    return this.commitFile(key, hashed);
   }
 
   /** Hashes, then re-stats: a file that changed while being read is never recorded. */
-  private async hashStable(abs: string): Promise<{ hash: FileHash; after: Stats } | 'gone' | 'unstable' | 'denied'> {
-    let hash: FileHash;
+  private async hashStable(abs: string): Promise<StableHash | 'gone' | 'unstable' | 'denied'> {
     try {
-      hash = await this.hashFile(abs);
+      return (await hashStable(abs, this.hashFile)) ?? 'unstable';
     } catch (error) {
       if (isGone(error)) return 'gone';
       if (isDenied(error)) return 'denied';
       if (isLocked(error)) return 'unstable';
       throw error;
     }
-    let after: Stats;
-    try {
-      after = lstatSync(abs);
-    } catch (error) {
-      if (isGone(error)) return 'unstable';
-      throw error;
-    }
-    const opened = { size: hash.stat.size, mtimeMs: hash.stat.mtimeMs, inode: hash.stat.ino };
-    if (!after.isFile() || !sameStat(opened, after) || hash.size !== after.size) return 'unstable';
-    return { hash, after };
   }
 
-  private commitFile(key: string, hash: FileHash, st: Stats): PathOutcome {
+  private commitFile(key: string, hash: StableHash): PathOutcome {
     return this.store.transaction(() => {
       const known = this.store.index.get(this.folderId, key);
       // The puller may have recorded this very file while we were hashing (echo suppression).
-      if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
+      if (known && known.kind === 'file' && sameStat(known, { size: hash.size, mtimeMs: hash.mtimeMs, ino: hash.inode })) return 'unchanged';
       const state: LocalState = {
         folderId: this.folderId,
         path: key,
         kind: 'file',
-        size: st.size,
-        mtimeMs: st.mtimeMs,
-        inode: st.ino,
+        size: hash.size,
+        mtimeMs: hash.mtimeMs,
+        inode: hash.inode,
         contentHash: hash.contentHash,
         blocks: hash.blocks,
       };
@@ -335,8 +324,8 @@ export class Scanner {
         path: key,
         kind: 'file',
         op: 'upsert',
-        size: st.size,
-        mtimeMs: st.mtimeMs,
+        size: hash.size,
+        mtimeMs: hash.mtimeMs,
         contentHash: hash.contentHash,
         blocks: hash.blocks,
         baseRevision: known?.syncedRevision ?? null,
@@ -788,14 +777,14 @@ export class Scanner {
     signal?: AbortSignal,
   ): Promise<void> {
     let next = 0;
-    let ready: Array<{ key: string; hash: FileHash; after: Stats }> = [];
+    let ready: Array<{ key: string; hash: StableHash }> = [];
     const flush = () => {
       const batch = ready;
       ready = [];
       if (batch.length === 0) return;
       this.commitBatch(() => {
-        for (const { key, hash, after } of batch) {
-          const outcome = this.commitFile(key, hash, after);
+        for (const { key, hash } of batch) {
+          const outcome = this.commitFile(key, hash);
           count(outcome);
           if (outcome === 'queued') progress.queued++;
         }
@@ -824,7 +813,7 @@ export class Scanner {
           // Vanished mid-walk; if the index had it, the next hint or reconcile deletes it.
           if (file.prior) unstable.push(file.diskRel);
         } else {
-          ready.push({ key: file.key, hash: result.hash, after: result.after });
+          ready.push({ key: file.key, hash: result });
           if (ready.length >= this.batchSize) flush();
         }
       }

@@ -7,13 +7,12 @@ import { BLOCK_SIZE } from '../../../protocol/constants';
 import { FerryError } from '../../../protocol/errors';
 import type { IndexEntry } from '../../store';
 import type { Logger } from '../../logging';
-import { contentHashOf } from '../hashing';
+import { contentHashOf, hashStable, type StableHash } from '../hashing';
 import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, sameBlocks, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
-import { hashLocalFile, type FileHash } from './local-file';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, isOwnInFlight, pendingOf, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
@@ -52,7 +51,7 @@ export interface Observation {
   /** lstat of the path when it exists (directories are recorded with it). */
   stat: Stats | null;
   local: LocalState;
-  hash: FileHash | null;
+  hash: StableHash | null;
   base: IndexEntry | undefined;
   pending: PendingRef | null;
   /** The remote change is this device's own commit and the path's upload is in flight (O1). */
@@ -103,11 +102,11 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
   const base = ctx.store.index.get(ctx.folderId, entry.path);
   const pending = pendingOf(ctx.store, ctx.folderId, entry.path);
   const baseState = toBase(base);
-  let hash: FileHash | null = null;
+  let hash: StableHash | null = null;
   if (local.type === 'file' && baseState && pending === null && statMatches(local, baseState) && baseState.blocks) {
     local = { ...local, blocks: baseState.blocks };
   } else if (needsHash({ remote: entry, base: baseState, local, pending: pending?.op ?? null })) {
-    hash = await hashLocalFile(abs);
+    hash = await hashStable(abs);
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
@@ -131,7 +130,7 @@ async function adoptLeftOverDownload(ctx: ApplyContext, rel: string): Promise<vo
   const intent = ctx.store.index.getIntent(ctx.folderId, rel);
   if (!intent) return;
   const { abs, stat } = await resolveInside(ctx.root, rel, { caseInsensitive: ctx.caseInsensitive });
-  const hash = stat?.isFile() ? await hashLocalFile(abs).catch(() => null) : null;
+  const hash = stat?.isFile() ? await hashStable(abs).catch(() => null) : null;
   const adopted = ctx.store.transaction(() => {
     ctx.store.index.removeIntent(ctx.folderId, rel);
     // The user's own file there, or a change queued since (a delete), stands.
@@ -501,7 +500,7 @@ function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation,
 /** Keeps the local file and queues it as a new upload (base revision null). */
 async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Promise<Outcome> {
   if (seen.local.type === 'dir') return reuploadDir(ctx, entry, seen, rule);
-  const hash = seen.hash ?? (await hashLocalFile(seen.abs));
+  const hash = seen.hash ?? (await hashStable(seen.abs));
   ctx.store.transaction(() => {
     settled(ctx, entry.path);
     const local = seen.local;

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { contentHashOf } from '../hashing';
+import { contentHashOf, hashStable } from '../hashing';
 import { decideMove, type MoveAction } from './decide';
 import { blockRefs, type LocalBlockRef } from './downloader';
-import { hashLocalFile } from './local-file';
 import { moveNoClobber } from './no-clobber';
 import type { IndexEntry } from '../../store';
 import { ensureParents } from './safe-path';
@@ -84,7 +83,7 @@ export async function applyMove(ctx: ApplyContext, pair: MovePair): Promise<Outc
   if (path.dirname(src.abs) !== path.dirname(dst.abs)) await dirSyncer.flush(path.dirname(src.abs));
   const stat = await fsp.lstat(dst.abs);
   // M2: the user's edit travels with the file and goes up on the moved revision.
-  const edited = action.rule === 'M2' ? await hashLocalFile(dst.abs) : null;
+  const edited = action.rule === 'M2' ? await hashStable(dst.abs) : null;
   ctx.store.transaction(() => {
     settled(ctx, src.base!.path);
     settled(ctx, entry.path);

@@ -1,7 +1,6 @@
-import { stat } from 'node:fs/promises';
 import type { Store } from '../../store';
 import type { QueueItem } from '../../store/queue';
-import { hashFile } from '../hashing';
+import { hashStable } from '../hashing';
 
 /** superseded: a newer change of the path was queued meanwhile (the scanner's, the puller's); it stands. */
 export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded';
@@ -39,7 +38,7 @@ export async function rehashAndRequeue(
 ): Promise<RequeueOutcome> {
   let hashed;
   try {
-    hashed = await hashFile(absPath);
+    hashed = await hashStable(absPath);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
@@ -49,9 +48,8 @@ export async function rehashAndRequeue(
       return 'requeued';
     });
   }
-  const after = await stat(absPath).catch(() => undefined);
-  const stable = after !== undefined && hashed.size === hashed.stat.size && after.size === hashed.stat.size && after.mtimeMs === hashed.stat.mtimeMs;
-  if (!stable) return 'unstable';
+  if (!hashed) return 'unstable';
+  const stable = hashed; // a const, for the transaction below
   return store.transaction(() => {
     if (!stillCurrent(store, item)) return 'superseded';
     const previous = store.index.get(item.folderId, item.path);
@@ -59,21 +57,21 @@ export async function rehashAndRequeue(
       folderId: item.folderId,
       path: item.path,
       kind: 'file',
-      size: hashed.size,
-      mtimeMs: hashed.stat.mtimeMs,
-      inode: hashed.stat.ino ?? previous?.inode ?? null,
-      contentHash: hashed.contentHash,
-      blocks: hashed.blocks,
+      size: stable.size,
+      mtimeMs: stable.mtimeMs,
+      inode: stable.inode,
+      contentHash: stable.contentHash,
+      blocks: stable.blocks,
     });
     store.queue.enqueue({
       folderId: item.folderId,
       path: item.path,
       kind: 'file',
       op: 'upsert',
-      size: hashed.size,
-      mtimeMs: hashed.stat.mtimeMs,
-      contentHash: hashed.contentHash,
-      blocks: hashed.blocks,
+      size: stable.size,
+      mtimeMs: stable.mtimeMs,
+      contentHash: stable.contentHash,
+      blocks: stable.blocks,
       baseRevision: previous?.syncedRevision ?? item.baseRevision,
     });
     return 'requeued';
