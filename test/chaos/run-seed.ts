@@ -293,7 +293,7 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
       }
       equalRounds = 0;
     } else {
-      last = statuses.map((s, i) => `${cluster.devices[i]!.name}: ${s.state}, ${JSON.stringify(s.counts)}${s.folders.map((f) => ` ${f.id}=${f.state}${f.error ? ` (${f.error})` : ''}`).join('')}`);
+      last = statuses.map((s, i) => `${cluster.devices[i]!.name}: ${s.state}${s.reason ? ` (${s.reason})` : ''}, ${JSON.stringify(s.counts)}${s.folders.map((f) => ` ${f.id}=${f.state}${f.error ? ` (${f.error})` : ''}`).join('')}`);
     }
     if (Date.now() - lastKick > 3000) await kick();
     await delay(200);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionWatch, REVOKED_REASON, linkProblemOf, observeRemote, type Link } from '../../main/engine/agent/connection';
-import { agentStateOf, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
+import { agentStateOf, busyReason, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
 import { FerryError } from '../../protocol/errors';
 
 const refused = () => new FerryError('offline', 'Sync server unreachable (ECONNREFUSED)', { retryable: true });
@@ -101,28 +101,41 @@ describe('ConnectionWatch', () => {
   });
 });
 
+describe('busyReason: syncing always names why', () => {
+  const none = { counts: { pending: 0, in_flight: 0 }, pusherHolds: 0, pullsRunning: 0, scanning: [] as string[] };
+  it('is null (idle) when nothing moves, and names each kind of work, the queue first', () => {
+    expect(busyReason(none)).toBeNull();
+    expect(busyReason({ ...none, counts: { pending: 2, in_flight: 1 } })).toBe('Sending 1 change to the server');
+    expect(busyReason({ ...none, counts: { pending: 2, in_flight: 0 } })).toBe('2 changes wait to be sent');
+    // Held by the pusher with no queue row in flight: said, so that a stuck one can be told.
+    expect(busyReason({ ...none, pusherHolds: 3 })).toBe('Finishing 3 changes the server has not answered yet');
+    expect(busyReason({ ...none, scanning: ['docs'], pullsRunning: 1 })).toBe('Looking through folder docs for changes');
+    expect(busyReason({ ...none, pullsRunning: 1 })).toBe('Bringing in changes from the server');
+  });
+});
+
 describe('agentStateOf', () => {
   const folders = [{ id: 'docs', state: 'ok' as const, error: null, pendingDelete: null }];
   it('puts pause, then the link, then folders first, each with its reason', () => {
-    expect(agentStateOf({ paused: true, link: { state: 'offline', reason: 'x' }, folders, busy: true }).state).toBe('paused');
-    expect(agentStateOf({ paused: false, link: { state: 'auth_failed', reason: 'refused' }, folders, busy: true })).toEqual({ state: 'auth_failed', reason: 'refused' });
+    expect(agentStateOf({ paused: true, link: { state: 'offline', reason: 'x' }, folders, busy: 'Sending 1 change to the server' }).state).toBe('paused');
+    expect(agentStateOf({ paused: false, link: { state: 'auth_failed', reason: 'refused' }, folders, busy: 'Sending 1 change to the server' })).toEqual({ state: 'auth_failed', reason: 'refused' });
     const broken = [{ id: 'docs', state: 'error' as const, error: 'The folder /x is missing', pendingDelete: null }];
-    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: broken, busy: false })).toEqual({ state: 'error', reason: 'Folder docs: The folder /x is missing' });
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: broken, busy: null })).toEqual({ state: 'error', reason: 'Folder docs: The folder /x is missing' });
     const full = [{ id: 'docs', state: 'disk_full' as const, error: 'The disk holding /x is full', pendingDelete: null }];
-    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: full, busy: true })).toEqual({ state: 'error', reason: 'Folder docs: The disk holding /x is full' });
-    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: true })).toEqual({ state: 'syncing', reason: null });
-    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: false })).toEqual({ state: 'idle', reason: null });
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: full, busy: 'Sending 1 change to the server' })).toEqual({ state: 'error', reason: 'Folder docs: The disk holding /x is full' });
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: 'Sending 1 change to the server' })).toEqual({ state: 'syncing', reason: 'Sending 1 change to the server' });
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: null })).toEqual({ state: 'idle', reason: null });
   });
 
   it('names a held bulk delete as waiting for the user, with whose delete it is, not as an error', () => {
     const pending = { count: 40, total: 50, side: 'pull' as const, sample: ['a.txt'], devices: ['dev-b'] };
     const held = [{ id: 'docs', state: 'paused_mass_delete' as const, error: null, pendingDelete: pending }];
-    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: held, busy: false })).toEqual({
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: held, busy: null })).toEqual({
       state: 'waiting',
       reason: 'Folder docs: 40 of 50 files were deleted by dev-b; the deletion waits for your answer',
     });
     const local = [{ ...held[0]!, pendingDelete: { ...pending, side: 'scan' as const, devices: [] } }];
-    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: local, busy: true }).reason).toContain('40 of 50 files were deleted on this computer');
+    expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: local, busy: 'Sending 1 change to the server' }).reason).toContain('40 of 50 files were deleted on this computer');
   });
 });
 

@@ -12,7 +12,8 @@ export function agentStateOf(input: {
   paused: boolean;
   link: Link;
   folders: readonly Pick<FolderStatus, 'id' | 'state' | 'error' | 'pendingDelete'>[];
-  busy: boolean;
+  /** What keeps the agent busy, in words (null: nothing: idle). */
+  busy: string | null;
 }): { state: AgentStateName; reason: string | null } {
   if (input.paused) return { state: 'paused', reason: 'Paused: nothing is sent or received until you resume' };
   if (input.link.state !== 'online') return { state: input.link.state, reason: input.link.reason };
@@ -27,7 +28,27 @@ export function agentStateOf(input: {
     // Not an error: Ferry did what it should (held the delete); the folder needs the user's answer.
     return { state: 'waiting', reason: `Folder ${held.id}: ${what}; the deletion waits for your answer` };
   }
-  return { state: input.busy ? 'syncing' : 'idle', reason: null };
+  return input.busy === null ? { state: 'idle', reason: null } : { state: 'syncing', reason: input.busy };
+}
+
+/**
+ * What keeps the agent syncing, named: the reason shown beside "syncing" (a state that does not
+ * say why cannot be told from one that is stuck). null when nothing is.
+ */
+export function busyReason(input: {
+  counts: { pending: number; in_flight: number };
+  /** Items the pusher holds (claimed, or a persisted task's), whatever their queue rows say. */
+  pusherHolds: number;
+  pullsRunning: number;
+  scanning: readonly string[];
+}): string | null {
+  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  if (input.counts.in_flight > 0) return `Sending ${plural(input.counts.in_flight, 'change', 'changes')} to the server`;
+  if (input.counts.pending > 0) return `${plural(input.counts.pending, 'change waits', 'changes wait')} to be sent`;
+  if (input.pusherHolds > 0) return `Finishing ${plural(input.pusherHolds, 'change', 'changes')} the server has not answered yet`;
+  if (input.scanning.length > 0) return `Looking through folder ${input.scanning.join(', ')} for changes`;
+  if (input.pullsRunning > 0) return 'Bringing in changes from the server';
+  return null;
 }
 
 /** When each folder last synced, kept in the store's settings so that a restart still knows. */

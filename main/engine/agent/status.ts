@@ -6,7 +6,7 @@ import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
 import type { AgentStatus, FolderStatus } from './api';
 import type { Link } from './connection';
 import { RateMeter } from './rate-meter';
-import { agentStateOf, loadLastSync, saveLastSync } from './status-parts';
+import { agentStateOf, busyReason, loadLastSync, saveLastSync } from './status-parts';
 
 /** How old the folders' file and byte totals may be in a status. */
 const TOTALS_MAX_AGE_MS = 2000;
@@ -112,11 +112,12 @@ export class StatusBoard {
     const engine = this.o.engine();
     const counts = store.queue.countsByState();
     const folders = this.folderStatuses();
-    const busy =
-      counts.pending + counts.in_flight > 0 ||
-      (engine.push?.inFlight ?? 0) > 0 ||
-      engine.pullsRunning > 0 ||
-      folders.some((f) => f.state === 'scanning');
+    const busy = busyReason({
+      counts,
+      pusherHolds: engine.push?.inFlight ?? 0,
+      pullsRunning: engine.pullsRunning,
+      scanning: folders.filter((f) => f.state === 'scanning').map((f) => f.id),
+    });
     const { state, reason } = agentStateOf({ paused: engine.paused, link: engine.link, folders, busy });
     // Paused, nothing moves: the rates say so at once rather than fading over the window.
     const rate = (meter: RateMeter) => (engine.paused ? 0 : meter.perSecond());
