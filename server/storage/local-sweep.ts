@@ -54,8 +54,9 @@ async function sweepPacks(blocks: LocalBlockStore, keep: (hash: string) => boole
     const file = path.join(packDir, name);
     const stat = await fs.stat(file);
     const inPack = byPack.get(name) ?? [];
-    // A pack newer than the grace period may belong to an upload whose rows are being written.
-    if (stat.mtimeMs >= cutoff) {
+    // A pack newer than the grace period, or one whose rows are being written now, is left
+    // alone (with no grace period, only the second holds: chaos seed 2, --gc).
+    if (stat.mtimeMs >= cutoff || blocks.isPlacing(name)) {
       report.bytesStored += stat.size;
       continue;
     }

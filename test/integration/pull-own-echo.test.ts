@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
@@ -280,5 +280,44 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
 
     expect(await pull(r)).toBe(1);
     expect(onDisk(r)).toEqual(['from another device', NEWER]);
+  });
+});
+
+// Chaos seed 8001 (npm run chaos -- --seed 8001 --devices 2 --disk-full): dev-a's edit of a
+// file landed just before dev-b's rename of its folder; the server's move carried dev-a's
+// bytes to the new path under dev-b's name. dev-b's user had edited the file since, queued on
+// the revision dev-b had synced: the pull took the carried entry for dev-b's own commit (O2),
+// rebased the upload on it, and dev-b's version overwrote dev-a's edit, which no device ever
+// saw. What is refused: an edit of another device overwritten unseen.
+describe('a pull that sees our own folder move carry another device\'s edit (chaos seed 8001)', () => {
+  const rig = usePullRig();
+
+  it('keeps both versions: ours as a conflict copy, theirs at the path', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    const dir = await writer.client.submitBatch(writer.remoteId, [{ key: 'd', action: 'upsert', kind: 'dir', path: 'a', mtime: 1_700_000_000_000, baseRevision: null }]);
+    const dirRevision = 'results' in dir && dir.results.d?.ok ? dir.results.d.revision : null;
+    expect(dirRevision).toEqual(expect.any(String));
+    await writer.commit({ 'a/x.bin': 'v1' });
+    await b.puller.pullNow('fb');
+    expect(b.tree()).toEqual({ 'a/x.bin': 'v1' });
+
+    // Another device edits the file; b has not pulled it when its move of the folder lands.
+    await writer.commit({ 'a/x.bin': 'edit on a' });
+    const moved = await b.client.submitBatch('remote-fb', [{ key: 'mv', action: 'move', from: 'a', path: 'A', baseRevision: dirRevision! }]);
+    expect('results' in moved && moved.results.mv).toMatchObject({ ok: true });
+    // b's folder as its user left it: renamed, then the file edited (queued on what b synced).
+    renameSync(b.folder.abs('a'), b.folder.abs('A'));
+    await b.scanner.reconcile();
+    b.folder.write('A/x.bin', 'edit on b');
+    await b.scanner.scanPaths(['A/x.bin']);
+    const queued = b.folder.store.queue.getByPath('fb', 'A/x.bin');
+    expect(queued?.op).toBe('upsert');
+
+    await b.puller.pullNow('fb');
+    const tree = b.tree();
+    expect(tree['A/x.bin']).toBe('edit on a');
+    const copies = Object.entries(tree).filter(([p]) => p.startsWith('A/x (conflict from b '));
+    expect(copies.map(([, content]) => content)).toEqual(['edit on b']);
   });
 });

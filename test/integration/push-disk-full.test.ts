@@ -12,7 +12,7 @@ import { pushRig, type PushRig } from './push-harness';
 const sqliteFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
 
 /** Makes one queue write throw SQLITE_FULL while `full()` is true. */
-function refuse<K extends 'complete' | 'fail'>(store: Store, name: K, full: () => boolean): { refused: number } {
+function refuse<K extends 'complete' | 'fail' | 'claim'>(store: Store, name: K, full: () => boolean): { refused: number } {
   const counter = { refused: 0 };
   const original = store.queue[name].bind(store.queue) as (...args: unknown[]) => unknown;
   (store.queue as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
@@ -80,4 +80,33 @@ describe('chaos seeds 1, 2 (--disk-full): a push whose outcome the full state da
     expect((await rig.remote()).has('b.txt')).toBe(true);
     await waitFor(() => rig!.pusher.status().inFlight === 0, { timeoutMs: 10_000, message: 'nothing held' });
   }, 40_000);
+
+  // Chaos seed 1 again (--disk-full, three devices): an upload waited offline while the server
+  // restarted; the server came back while dev-a's disk was full, the pusher's claim of the next
+  // items (run as it learned it was online) threw SQLITE_FULL, and that throw cut the online
+  // transition short before it woke the requests waiting for it. The item stayed in_flight for
+  // ever with nothing recorded and nothing sent (the run never converged). What is refused: a
+  // request still waiting for a server that answers, an item held for ever.
+  it('chaos seed 1: the claim refused as the server comes back: the uploads that waited offline still go up', async () => {
+    rig = await pushRig();
+    let full = false;
+    const claim = refuse(rig.store, 'claim', () => full);
+    await rig.proxy.goOffline();
+    await rig.write('c.txt', 'waited offline, then the disk filled');
+    await rig.enqueue('c.txt');
+    rig.pusher.kick();
+    // Claimed, its first request refused: the pusher waits for the server.
+    await waitFor(() => rig!.pusher.status().connectivity === 'offline', { timeoutMs: 10_000, message: 'the pusher offline' });
+    expect(rig.item('c.txt').state).toBe('in_flight');
+    full = true;
+    await rig.proxy.goOnline();
+    await waitFor(() => rig!.pusher.status().connectivity === 'online', { timeoutMs: 10_000, message: 'the pusher online again' });
+    await waitFor(() => claim.refused >= 1, { timeoutMs: 10_000, message: 'a claim refused by the full disk' });
+    // The held upload goes on while the disk is full (it needs no write until its answer).
+    await waitFor(async () => (await rig!.remote()).has('c.txt'), { timeoutMs: 15_000, message: 'c.txt on the server while the disk is full' });
+    full = false;
+    const done = await rig.waitState('c.txt', 'done', 15_000);
+    expect(done.state).toBe('done');
+    await waitFor(() => rig!.pusher.status().inFlight === 0, { timeoutMs: 10_000, message: 'nothing held' });
+  }, 60_000);
 });

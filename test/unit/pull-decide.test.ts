@@ -53,6 +53,17 @@ describe('decide: our own commit landed, its answer lost, the file changed again
     // A queued delete is not rebased by O2 (the local file is there again: the scanner decides).
     expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'delete', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
   });
+  // Chaos seed 8001 (--disk-full): dev-b renamed `a` to `A` while dev-a's edit of
+  // `a/Ärger/a.tar.gz` had just landed; the server's move carried dev-a's bytes to
+  // `A/Ärger/a.tar.gz` under dev-b's name. dev-b's own next version of the file, queued on the
+  // revision dev-b had synced, was rebased on that entry (O2) and overwrote dev-a's edit unseen.
+  it("chaos seed 8001: refuses O2 for an entry a move carried unless the queued item is that move: the other device's bytes are kept (U6)", () => {
+    const carried = { ...remoteUp(), movedFrom: 'a/Ärger/a.tar.gz' };
+    expect(rule({ remote: carried, base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: carried, base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true, pendingMoveFrom: 'a/other' })).toBe('conflict-copy-then-download/U6');
+    // The queued item is that very move (its answer lost): the server checked its base, O2 holds.
+    expect(rule({ remote: carried, base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true, pendingMoveFrom: 'a/Ärger/a.tar.gz' })).toBe('skip/O2');
+  });
   // Chaos seed 4035: a new file's upload (no base) landed, its answer lost; the user wrote it again.
   it('O2 also skips it for a new file: no synced revision and a queued upload on no base (chaos seed 4035)', () => {
     expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
@@ -161,7 +172,7 @@ describe('needsHash', () => {
 
 describe('isOwnInFlight', () => {
   const entry = (over: Partial<{ device: string; deleted: boolean; kind: 'file' | 'dir'; blocks: string[] }> = {}) => ({ device: 'me', deleted: false, blocks: A, ...over });
-  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', generation: 2, baseRevision: null, inFlight, sending });
+  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', generation: 2, baseRevision: null, moveFrom: null, inFlight, sending });
   const file = (blocks: string[]) => ({ kind: 'file' as const, blocks });
   const sendingA = { op: 'upsert' as const, kind: 'file' as const, blocks: A };
 

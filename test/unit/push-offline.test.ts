@@ -41,6 +41,31 @@ describe('push offline state machine', () => {
     expect(m.state).toBe('online');
   });
 
+  // Chaos seed 1 (--disk-full): the pusher's listener claims queue items as it goes online;
+  // that claim threw SQLITE_FULL and the waiters were never woken (the state was online
+  // already, so nothing woke them later). Refused: a waiter left behind by a listener that throws.
+  it('chaos seed 1: wakes every waiter even when a listener of the online change throws', async () => {
+    const timers = new FakeTimers();
+    const m = new OfflineMonitor({
+      probe: () => Promise.resolve(),
+      timers,
+      random: () => 0.999,
+      baseMs: 100,
+      capMs: 1000,
+      minMs: 10,
+      onChange: (s) => {
+        if (s === 'online') throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      },
+    });
+    m.reportOffline('refused');
+    let released = 0;
+    void m.waitOnline().then(() => released++);
+    expect(() => m.reportOnline()).toThrow(/disk is full/);
+    await flush();
+    expect(m.state).toBe('online');
+    expect(released).toBe(1);
+  });
+
   it('treats any HTTP answer as reachable', async () => {
     const { m, timers } = rig(() => Promise.reject(new FerryError('internal', 'boom', { status: 500, retryable: true })));
     m.reportOffline('refused');

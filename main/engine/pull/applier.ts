@@ -23,8 +23,6 @@ export interface RemoteEntry extends RemoteState {
   mtime: number;
   modificationDate: string;
   device: string;
-  /** The new entry of a remote move names its old path (checked like any remote path). */
-  movedFrom?: string;
 }
 
 export interface ApplyContext {
@@ -150,6 +148,7 @@ const decideFor = (entry: RemoteEntry, o: Observation): Action =>
     pendingBase: o.pending?.baseRevision ?? null,
     ownInFlight: o.ownInFlight,
     own: o.own,
+    pendingMoveFrom: o.pending?.moveFrom ?? null,
   });
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */

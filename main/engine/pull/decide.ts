@@ -11,6 +11,8 @@ export interface RemoteState {
   deleted: boolean;
   size: number;
   blocks: readonly string[];
+  /** A move's new entry names its old path (a file moved, or an entry a directory move carried; checked like any remote path). */
+  movedFrom?: string;
 }
 
 /** The file index row: what was last synced (while no queue item is live for the path). */
@@ -45,6 +47,8 @@ export interface DecideInput {
   pendingBase?: string | null;
   /** The remote change is this device's own commit (its `device` is ours), in flight or not. */
   own?: boolean;
+  /** The live queue item is a move of this old path (its answer not recorded yet). */
+  pendingMoveFrom?: string | null;
 }
 
 export type Action =
@@ -121,8 +125,19 @@ function decideDir({ remote, base, local, pending, pendingBase }: DecideInput): 
  * the server takes only where nothing is live at the path: none on either side matches too
  * (chaos seed 4035).
  */
-const ownLanded = ({ own, pending, pendingBase }: DecideInput, synced: string | null): boolean =>
-  own === true && pending === 'upsert' && pendingBase !== undefined && pendingBase === synced;
+const ownLanded = ({ own, pending, pendingBase, remote, pendingMoveFrom }: DecideInput, synced: string | null): boolean =>
+  own === true && pending === 'upsert' && pendingBase !== undefined && pendingBase === synced && ownMoveIsQueued(remote, pendingMoveFrom);
+
+/**
+ * A move's entry is the commit the queued item names only when that item is the move itself.
+ * A directory move carries each entry below it as the server holds it, another device's edit
+ * made just before included, and names no base for it: our queued upload of such an entry was
+ * never checked against that edit (chaos seed 8001, --disk-full: dev-b's rename of `a` to `A`
+ * carried dev-a's new bytes of `a/Ärger/a.tar.gz`; taken for dev-b's own commit, dev-b's next
+ * version went up on it and dev-a's edit was overwritten unseen).
+ */
+const ownMoveIsQueued = (remote: RemoteState, pendingMoveFrom: string | null | undefined): boolean =>
+  remote.movedFrom === undefined || remote.movedFrom === pendingMoveFrom;
 
 export function decide(input: DecideInput): Action {
   // O1: our own commit, still in flight. The pusher records its revision and rebases what the

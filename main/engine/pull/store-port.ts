@@ -10,6 +10,8 @@ export interface PendingRef {
   op: 'upsert' | 'delete';
   generation: number;
   baseRevision: string | null;
+  /** A move of this old path to the item's path (docs/conflict-rules.md, "Pushing a move"). */
+  moveFrom: string | null;
   /** A generation of the path is being pushed right now (its result not recorded yet). */
   inFlight: boolean;
   /** What that push sends, when the row still holds it (no newer change queued behind it). */
@@ -21,7 +23,7 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
   if (!item || item.state === 'done') return null;
   const inFlight = item.inFlightGeneration !== null;
   const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks } : null;
-  return { id: item.id, op: item.op, generation: item.generation, baseRevision: item.baseRevision, inFlight, sending };
+  return { id: item.id, op: item.op, generation: item.generation, baseRevision: item.baseRevision, moveFrom: item.moveFrom, inFlight, sending };
 }
 
 /**

@@ -15,6 +15,8 @@ export interface ClaimLoopDeps {
   onDrained: () => void;
   /** An item was let go. */
   onRelease: () => void;
+  /** A claim the store refused (its disk full): nothing was claimed; the next pump tries again. */
+  onClaimFailed: (error: unknown) => void;
 }
 
 /**
@@ -46,18 +48,29 @@ export class ClaimLoop {
     if (!this.d.mayClaim()) return;
     const o = this.d.options();
     let claimedNow = 0;
+    let refused = false;
     // Claim in whole chunks: one blocks/missing request and one batch serve many items.
     const step = Math.max(1, Math.min(o.claimChunk, o.maxClaimed));
     while (o.maxClaimed - this.held >= step || this.held === 0) {
       const limit = Math.min(o.claimChunk, o.maxClaimed - this.held);
       if (limit <= 0) break;
-      const items = this.d.claim(limit);
+      let items: QueueItem[];
+      try {
+        items = this.d.claim(limit);
+      } catch (error) {
+        // The claim's transaction rolled back (a full disk refused it): nothing is held for it.
+        // Never thrown from here: callers pump from timers and from the online transition,
+        // which must still wake the requests waiting for the server (chaos seed 1, --disk-full).
+        refused = true;
+        this.d.onClaimFailed(error);
+        break;
+      }
       if (items.length === 0) break;
       this.held += items.length;
       claimedNow += items.length;
       this.d.onClaimed(items);
     }
-    if (claimedNow === 0 && this.held === 0) {
+    if (claimedNow === 0 && this.held === 0 && !refused) {
       this.d.onDrained();
       for (const w of this.idleWaiters.splice(0)) w();
     }

@@ -47,10 +47,12 @@ export class OfflineMonitor {
     this.o.timers.clearTimeout(this.timer);
     this.timer = undefined;
     this.current = 'online';
-    this.o.onChange?.('online');
+    // The waiters first: once online, nothing wakes them again, so a listener that throws
+    // must not keep them waiting for ever (chaos seed 1, --disk-full).
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const w of waiters) w();
+    this.o.onChange?.('online');
   }
 
   waitOnline(signal?: AbortSignal): Promise<void> {

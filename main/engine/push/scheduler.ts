@@ -51,6 +51,8 @@ class PushScheduler implements Pusher {
   private readonly commitStage: CommitStage;
   private abort = new AbortController();
   private running = false;
+  /** Claims refused in a row (claimRefused). */
+  private claimRefusals = 0;
   private paused = false;
   private resumeWaiters: Array<() => void> = [];
   private readonly tracked = new Set<Promise<void>>();
@@ -84,7 +86,11 @@ class PushScheduler implements Pusher {
     const running = () => this.running;
     this.runs = new RunStats({ events: this.events, timers: this.timers, log: this.log, runName: () => this.o.runName, inFlight: () => this.loop.inFlight });
     this.loop = new ClaimLoop({
-      claim: (limit) => d.store.queue.claim({ limit }),
+      claim: (limit) => {
+        const items = d.store.queue.claim({ limit });
+        this.claimRefusals = 0;
+        return items;
+      },
       timers: this.timers,
       options,
       running,
@@ -95,6 +101,7 @@ class PushScheduler implements Pusher {
       },
       onDrained: () => this.runs.end(),
       onRelease: () => this.runs.emit(true, false),
+      onClaimFailed: (error) => this.claimRefused(error),
     });
     this.outcomes = new ItemOutcomes({
       store: d.store,
@@ -317,6 +324,14 @@ class PushScheduler implements Pusher {
     return new Promise((resolve, reject) => {
       this.resumeWaiters.push(() => (this.running ? resolve() : reject(abortError())));
     });
+  }
+
+  /**
+   * A claim the store refused: the idle poll tries again (a full disk: docs/conflict-rules.md,
+   * "Full disks"). Said once per refusal in a row; the next claim that gets through clears it.
+   */
+  private claimRefused(error: unknown): void {
+    if (this.claimRefusals++ === 0) this.log.warn('could not claim queue items; trying again', { error });
   }
 
   /** `works`: the items the step holds, settled here if it fails before it settles them. */

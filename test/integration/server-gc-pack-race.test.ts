@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GcFence, collectGarbage } from '../../server/gc';
+import { LocalBlockStore } from '../../server/storage/blocks';
+import { openSqliteMetadata } from '../../server/storage/db';
+import type { SqlDb } from '../../server/storage/sql';
+import { sha256 } from '../helpers/server-harness';
+import { waitFor } from '../helpers/wait';
+
+// Chaos seed 2 with --gc (two devices; GC every second, no grace period), one run in three:
+// dev-a never pulled 9 files the server listed. A batch upload of small blocks goes to one
+// pack: the pack is renamed into place, then its rows are written. GC that read the pack rows
+// between the two found a pack with no rows, took it for garbage and removed it; the rows
+// then written said the blocks were stored, so the commits that followed referred to blocks
+// whose bytes were gone, and every download of them failed. What is refused: a pack removed
+// while its rows are being written (a stored block that cannot be read).
+describe('chaos seed 2 (--gc): garbage collection against a pack being placed', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('never removes a pack whose rows are not written yet; its blocks stay readable', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-gc-pack-'));
+    dirs.push(dir);
+    const real = openSqliteMetadata(dir);
+    // The pack's rows wait at this gate, after the pack file is in place (the real order).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let rowsWaiting = false;
+    const db: SqlDb = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === 'tx') {
+          return async <T>(fn: () => Promise<T>): Promise<T> => {
+            if (!rowsWaiting && readdirSync(path.join(dir, 'blocks', 'packs')).length > 0) {
+              rowsWaiting = true;
+              await gate;
+            }
+            return target.tx(fn);
+          };
+        }
+        const value = Reflect.get(target, key, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const blocks = new LocalBlockStore(dir, db);
+    await blocks.init();
+    const data = [randomBytes(3000), randomBytes(4000)];
+    const writing = blocks.writeVerified(data.map((d) => ({ hash: sha256(d), data: d })));
+    await waitFor(() => rowsWaiting, { timeoutMs: 10_000, message: 'the pack placed, its rows waiting' });
+
+    // GC with no grace period, its cutoff after the pack was written: nothing refers to the blocks yet.
+    await collectGarbage({ db, blocks, fence: new GcFence(), graceMs: 0, now: () => Date.now() + 1000 });
+    open();
+    expect(await writing).toEqual([true, true]);
+    const read = await blocks.readMany(data.map((d) => sha256(d)), 1 << 20);
+    expect(read.map((b) => b && sha256(b))).toEqual(data.map((d) => sha256(d)));
+    await real.close();
+  });
+});
