@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
-import { deleteOrigin } from '../../shared/pending-delete';
+import { deleteOrigin, distinctName } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatBytes, formatCount, formatRelative } from '../format';
@@ -105,7 +105,7 @@ function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; dev
         {devices?.error ? <span className="queue-error">Devices unknown: {devices.error}</span> : null}
         {devices?.devices.map((device) => (
           <span key={device.device} className={`device-chip ${device.upToDate ? 'ok' : 'behind'}`} data-testid="device-chip" data-name={device.name}>
-            {device.name}
+            {distinctName(device, devices.devices)}
             {device.self ? ' (this device)' : ''}:{' '}
             {device.behind === null ? 'not pulled yet' : device.upToDate ? 'up to date' : `${formatCount(device.behind)} behind`} · seen{' '}
             {formatRelative(device.lastSeen, now)}

@@ -205,6 +205,13 @@ describe('why a path is not in sync', () => {
     // Refused, not failed: the pull went on (its token moved past the path).
     expect(answer.lastPullError).toBeNull();
     expect(readdirSync(outside)).toEqual([]);
+    // The device's digest lists it as failing here, for every device to see.
+    const self = await waitFor(async () => {
+      const mine = (await agent.handlers.listDevices({ folderId: 'docs' }))[0]!.devices.find((d) => d.self);
+      return mine?.failures.some((f) => f.path === 'linked/escape.txt') ? mine : undefined;
+    }, { timeoutMs: 10_000, message: 'the refusal in the digest' });
+    expect(self.failures).toContainEqual({ path: 'linked/escape.txt', code: 'unsafe_path' });
+    expect(self.failedCount).toBeGreaterThanOrEqual(1);
     unlinkSync(path.join(folder, 'linked'));
   });
 

@@ -99,6 +99,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     store,
     remote: () => engine.parts?.remote ?? null,
     device: { name: deviceName, version: options.clientVersion ?? 'ferry' },
+    pullRefusals: (folderId) => engine.parts?.puller.health.refusals(folderId) ?? [],
     timers: realTimers,
     log: createLogger('engine:devices'),
   });

@@ -17,7 +17,7 @@ export interface PullFailure {
  */
 export interface PullPathNote {
   kind: 'failed' | 'refused';
-  code: string | null;
+  code: string;
   message: string;
   at: number;
 }
@@ -26,6 +26,8 @@ export interface PullPathNote {
 export interface PullHealthView {
   failure(folderId: string): PullFailure | null;
   note(folderId: string, path: string): PullPathNote | null;
+  /** The paths the pull refused, oldest first (the device digest reports them as failing). */
+  refusals(folderId: string): Array<{ path: string; code: string }>;
 }
 
 /** Notes kept per folder at most: a hostile feed of invalid paths must not grow memory without end. */
@@ -55,8 +57,8 @@ export class PullHealth implements PullHealthView {
     this.put(folderId, path, { kind: 'failed', code: error.code, message: error.message, at });
   }
 
-  refused(folderId: string, path: string, reason: string, at: number): void {
-    this.put(folderId, path, { kind: 'refused', code: null, message: reason, at });
+  refused(folderId: string, path: string, code: string, reason: string, at: number): void {
+    this.put(folderId, path, { kind: 'refused', code, message: reason, at });
   }
 
   /** A change of the path was applied: whatever was noted of it is over. */
@@ -78,6 +80,10 @@ export class PullHealth implements PullHealthView {
 
   note(folderId: string, path: string): PullPathNote | null {
     return this.notes.get(folderId)?.get(path) ?? null;
+  }
+
+  refusals(folderId: string): Array<{ path: string; code: string }> {
+    return [...(this.notes.get(folderId) ?? [])].filter(([, note]) => note.kind === 'refused').map(([path, note]) => ({ path, code: note.code }));
   }
 
   private put(folderId: string, path: string, note: PullPathNote): void {

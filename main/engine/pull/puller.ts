@@ -159,9 +159,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
   const key = (folderId: string, path: string) => `${folderId}\u0000${path}`;
 
-  function report(folderId: string, path: string, reason: string): void {
+  function report(folderId: string, path: string, reason: string, code = 'pull_refused'): void {
     store.activity.add({ folderId, kind: 'pull_skipped', path, message: reason });
-    health.refused(folderId, path, reason, clock());
+    health.refused(folderId, path, code, reason, clock());
     events.emit('skipped', { folderId, path, reason });
   }
 
@@ -300,7 +300,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
       if (e.code === 'unsafe_path') {
         summary.skipped++;
-        report(folderId, entry.path, e.message);
+        report(folderId, entry.path, e.message, e.code);
         return true;
       }
       errors.push(e);
