@@ -35,6 +35,8 @@ export const FolderStatus = z.object({
   remoteId: z.string(),
   state: FolderState,
   error: z.string().nullable(),
+  /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
+  pullError: z.string().nullable().optional(),
   lastSyncAt: z.string().nullable(),
   /** Set while a mass delete waits for the user: how many files it would delete, and what. */
   pendingDelete: z

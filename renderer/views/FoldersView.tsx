@@ -87,8 +87,13 @@ function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; dev
           {formatCount(folder.files ?? 0)} files · {formatBytes(folder.bytes ?? 0)}
         </span>
         <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
-        <span data-testid="folder-not-in-sync">{notInSync === 0 ? 'everything in sync' : `${formatCount(notInSync)} not in sync`}</span>
+        <span data-testid="folder-not-in-sync">{notInSync > 0 ? `${formatCount(notInSync)} not in sync` : folder.pullError ? 'changes from the server not coming' : 'everything in sync'}</span>
       </div>
+      {folder.pullError ? (
+        <div className="queue-error" data-testid="folder-pull-error">
+          Pulls failing: {folder.pullError}
+        </div>
+      ) : null}
       {items.length > 0 ? (
         <ul className="folder-items" aria-label={`Not in sync in ${folder.id}`}>
           {items.map((item) => (

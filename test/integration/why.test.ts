@@ -158,12 +158,18 @@ describe('why a path is not in sync', () => {
       // The CLI's words, as `ferry why` prints them.
       const { formatExplanation } = await import('../../main/control/commands/why');
       expect(formatExplanation(answer).join('\n')).toContain('pull_failed: The folder\'s pulls fail');
+      // The status says it too, not just "ok" and an old last sync.
+      const folderNow = agent.status().folders.find((f) => f.id === 'docs')!;
+      expect(folderNow.pullError).toMatch(/^unavailable: feed under maintenance \(last failed .+\)$/);
+      const { formatStatus } = await import('../../main/control/commands/status');
+      expect(formatStatus(agent.status())).toContain(`    pulls failing: ${folderNow.pullError}; 'ferry why PATH' says what it keeps from here`);
     } finally {
       heal();
     }
     await waitFor(() => existsSync(path.join(folder, 'from-elsewhere.txt')), { timeoutMs: 15_000, message: 'pulled once the server answers' });
     await waitFor(async () => (await why('from-elsewhere.txt')).inSync, { timeoutMs: 10_000, message: 'in sync once pulled' });
     expect((await why('from-elsewhere.txt')).lastPullError).toBeNull();
+    expect(agent.status().folders.find((f) => f.id === 'docs')!.pullError).toBeNull();
   });
 
   it('a pulled file whose blocks the server cannot read: the path says its own failure', async () => {

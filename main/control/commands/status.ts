@@ -53,6 +53,7 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
           ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
+    if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];
     for (const device of shared) lines.push(`    device ${deviceLine(device, now, shared)}`);
   }
