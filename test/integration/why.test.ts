@@ -64,6 +64,14 @@ describe('why a path is not in sync', () => {
   const why = (p: string) => agent.handlers.explainPath({ path: p, folderId: 'docs' });
   const codes = async (p: string) => (await why(p)).reasons.map((r) => r.code);
   const queued = (p: string) => agent.handlers.listQueue({ folderId: 'docs', offset: 0, limit: 1000 }).then((q) => q.items.find((i) => i.path === p));
+  /** Sync now (a pull), then why's answer once its first reason is `code`. */
+  const pulledAndSaid = async (p: string, code: string) => {
+    await agent.handlers.syncNow({}).catch(() => undefined);
+    return waitFor(async () => {
+      const a = await why(p);
+      return a.reasons[0]?.code === code ? a : undefined;
+    }, { timeoutMs: 15_000, message: `${p}: ${code}` });
+  };
   const settled = (p: string) => waitFor(async () => (await queued(p))?.state === 'done', { timeoutMs: 15_000, message: `${p} synced` });
 
   it('in sync: the revision this device has; by absolute path too', async () => {
@@ -177,11 +185,7 @@ describe('why a path is not in sync', () => {
     const healGet = proxy.add({ path: /\/blocks\/[0-9a-f]{64}$/, method: 'GET', times: Infinity, action: { kind: 'status', status: 500, code: 'internal', message: 'block store unreadable' } });
     try {
       const revision = await writeAs(other, 'unreadable.txt', 'bytes the server lost for now', null);
-      await agent.handlers.syncNow({}).catch(() => undefined);
-      const answer = await waitFor(async () => {
-        const a = await why('unreadable.txt');
-        return a.reasons[0]?.code === 'pull_failed' ? a : undefined;
-      }, { timeoutMs: 15_000, message: 'the item failure said' });
+      const answer = await pulledAndSaid('unreadable.txt', 'pull_failed');
       expect(existsSync(path.join(folder, 'unreadable.txt'))).toBe(false);
       expect(answer.reasons.map((r) => r.code)).toEqual(['pull_failed', 'on_server']);
       expect(answer.reasons[0]!.message).toMatch(/^Its pull failed at .+ \(internal: .*block store unreadable.*\); the pull (tries again at .+|runs again)$/);
@@ -201,11 +205,7 @@ describe('why a path is not in sync', () => {
     mkdirSync(outside, { recursive: true });
     symlinkSync(outside, path.join(folder, 'linked'));
     const revision = await writeAs(other, 'linked/escape.txt', 'not through a link', null);
-    await agent.handlers.syncNow({}).catch(() => undefined);
-    const answer = await waitFor(async () => {
-      const a = await why('linked/escape.txt');
-      return a.reasons[0]?.code === 'pull_refused' ? a : undefined;
-    }, { timeoutMs: 15_000, message: 'the refusal said' });
+    const answer = await pulledAndSaid('linked/escape.txt', 'pull_refused');
     expect(answer.reasons[0]!.message).toMatch(/^The pull left it as it is at .+: Refusing 'linked\/escape\.txt': /);
     expect(answer.reasons.slice(1)).toEqual([{ code: 'on_server', message: `On the server at revision ${revision} written by desktop-2; this device has not got it` }]);
     // Refused, not failed: the pull went on (its token moved past the path).
