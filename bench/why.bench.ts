@@ -10,6 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { explainPath } from '../main/engine/agent/why';
 import { withServerState } from '../main/engine/agent/why-server';
+import { PullHealth } from '../main/engine/pull/health';
 import { SyncApiClient } from '../main/remote';
 import { openStore } from '../main/store';
 import { startServer } from '../server/main';
@@ -58,7 +59,8 @@ export async function run(): Promise<BenchResult[]> {
       await fs.writeFile(path.join(root, pathOf(i)), data);
       await fs.utimes(path.join(root, pathOf(i)), 0, 0);
     }
-    const ctx = { store, ignoreRules: [], paused: false, linkProblem: null, now: Date.now() };
+    // The puller's record of failed and refused pulls, as the agent reads it.
+    const ctx = { store, ignoreRules: [], paused: false, linkProblem: null, pull: new PullHealth(), now: Date.now() };
     const times: number[] = [];
     let inSync = 0;
     for (const i of asked) {

@@ -16,6 +16,15 @@ export function deviceLabel(device: string): string {
   return UUID.test(device) ? `device ${device.slice(0, 8)}` : device;
 }
 
+/**
+ * A device's name among `all`, with its short id when another device has the same name (two
+ * computers with the same host name would otherwise read as one).
+ */
+export function distinctName(device: { device: string; name: string }, all: ReadonlyArray<{ device: string; name: string }>): string {
+  const twin = all.some((d) => d.device !== device.device && d.name === device.name);
+  return twin ? `${device.name} (${deviceLabel(device.device)})` : device.name;
+}
+
 /** The sample's paths as one line, with how many more there are: "a.txt, b.txt and 45 more". */
 export function samplePathsLine(pending: { count: number; sample: readonly string[] }): string {
   if (pending.sample.length === 0) return '';

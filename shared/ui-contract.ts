@@ -35,6 +35,8 @@ export const FolderStatus = z.object({
   remoteId: z.string(),
   state: FolderState,
   error: z.string().nullable(),
+  /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
+  pullError: z.string().nullable().optional(),
   lastSyncAt: z.string().nullable(),
   /** Set while a mass delete waits for the user: how many files it would delete, and what. */
   pendingDelete: z
@@ -167,6 +169,8 @@ export const WhyCode = z.enum([
   'retry_wait',
   'in_flight',
   'pending',
+  'pull_failed',
+  'pull_refused',
   'conflict',
   'not_scanned',
   'not_on_server',
@@ -183,6 +187,11 @@ export const PathExplanation = z.object({
   reasons: z.array(z.object({ code: WhyCode, message: z.string() })).min(1),
   local: z.object({ exists: z.boolean(), kind: z.enum(['file', 'dir']).nullable(), size: z.number().nullable(), modifiedAt: z.string().nullable() }),
   synced: z.object({ revision: z.string().nullable(), size: z.number() }).nullable(),
+  /** The folder's last failed pull while its pulls fail: when, whether retryable, the next try. */
+  lastPullError: z
+    .object({ code: z.string(), message: z.string(), at: z.string(), retryable: z.boolean(), nextTryAt: z.string().nullable() })
+    .nullable()
+    .optional(),
 });
 export type PathExplanation = z.infer<typeof PathExplanation>;
 // ── history and restore (docs/sync-api.md, "History and restore") ──

@@ -11,6 +11,7 @@ import { listenOnStablePort } from './control-port';
 import { ensureControlToken, removeAgentInfo, writeAgentInfo } from './control-token';
 import { acquireInstanceLock } from './instance-lock';
 import { makeDataDirPrivate, restrictFilesIn } from '../private-files';
+import { ferryVersion } from './version';
 
 /**
  * Hosts an agent headless: single-instance lock, logging to DIR/logs, the control API (with
@@ -70,6 +71,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       saveSettings: (settings) => saveSettingsFile(options.dataDir, settings),
       // Headless, the token sits in a 0600 file: say so rather than pretend it is protected.
       tokenProtection: 'plaintext',
+      clientVersion: `ferry/${ferryVersion()}`,
       ...(options.deviceName ? { deviceName: options.deviceName } : {}),
       ...(options.tuning ? { tuning: options.tuning } : {}),
     });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { ferryVersion } from './version';
 
 /**
  * `ferry <command>`: one dispatcher for the reference server, the headless agent and the
@@ -17,10 +17,6 @@ export function registerCommands(table: CommandTable): void {
   Object.assign(commands, table);
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function usage(): string {
   const lines = ['Usage: ferry <command> [options]', '', 'Commands:'];
@@ -39,7 +35,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v') {
-    console.log(version());
+    console.log(ferryVersion());
     return 0;
   }
   const entry = commands[name];

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
-import { deleteOrigin } from '../../shared/pending-delete';
+import { deleteOrigin, distinctName } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatBytes, formatCount, formatRelative } from '../format';
@@ -87,8 +87,13 @@ function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; dev
           {formatCount(folder.files ?? 0)} files · {formatBytes(folder.bytes ?? 0)}
         </span>
         <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
-        <span data-testid="folder-not-in-sync">{notInSync === 0 ? 'everything in sync' : `${formatCount(notInSync)} not in sync`}</span>
+        <span data-testid="folder-not-in-sync">{notInSync > 0 ? `${formatCount(notInSync)} not in sync` : folder.pullError ? 'changes from the server not coming' : 'everything in sync'}</span>
       </div>
+      {folder.pullError ? (
+        <div className="queue-error" data-testid="folder-pull-error">
+          Pulls failing: {folder.pullError}
+        </div>
+      ) : null}
       {items.length > 0 ? (
         <ul className="folder-items" aria-label={`Not in sync in ${folder.id}`}>
           {items.map((item) => (
@@ -105,7 +110,7 @@ function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; dev
         {devices?.error ? <span className="queue-error">Devices unknown: {devices.error}</span> : null}
         {devices?.devices.map((device) => (
           <span key={device.device} className={`device-chip ${device.upToDate ? 'ok' : 'behind'}`} data-testid="device-chip" data-name={device.name}>
-            {device.name}
+            {distinctName(device, devices.devices)}
             {device.self ? ' (this device)' : ''}:{' '}
             {device.behind === null ? 'not pulled yet' : device.upToDate ? 'up to date' : `${formatCount(device.behind)} behind`} · seen{' '}
             {formatRelative(device.lastSeen, now)}

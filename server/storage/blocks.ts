@@ -66,9 +66,39 @@ export interface SweepReport {
   bytesStored: number;
 }
 
-/** Marks of blocks reported present or uploaded again, which GC leaves alone for its grace period. */
-export class TouchMarks {
+/**
+ * What every block store answers the same way from its own `sizeOf`: which blocks are missing
+ * and their sizes (each distinct hash looked up once, `lookups` at a time), and the marks of
+ * blocks reported present or uploaded again, which GC leaves alone for its grace period.
+ */
+export abstract class BlockLookups {
   private readonly touchedAt = new Map<string, number>();
+
+  /** `lookups`: how many `sizeOf` calls may run at once (a disk takes more than a bucket). */
+  constructor(private readonly lookups: number) {}
+
+  /** The block's size, or null when it is not stored. */
+  abstract sizeOf(hash: string): Promise<number | null>;
+
+  /** The blocks not stored; the present ones are touched (a commit may refer to them soon). */
+  async missing(hashes: readonly string[]): Promise<string[]> {
+    const unique = [...new Set(hashes)];
+    const present = await mapLimited(unique, this.lookups, async (h) => (await this.sizeOf(h)) !== null);
+    this.touch(unique.filter((_, i) => present[i]));
+    return unique.filter((_, i) => !present[i]);
+  }
+
+  /** Sizes of the given blocks; absent ones are left out of the map. */
+  async sizes(hashes: Iterable<string>): Promise<Map<string, number>> {
+    const unique = [...new Set(hashes)];
+    const sizes = await mapLimited(unique, this.lookups, (h) => this.sizeOf(h));
+    const out = new Map<string, number>();
+    unique.forEach((h, i) => {
+      const size = sizes[i];
+      if (size !== null && size !== undefined) out.set(h, size);
+    });
+    return out;
+  }
 
   touch(hashes: Iterable<string>, now = Date.now()): void {
     for (const h of hashes) this.touchedAt.set(h, now);
@@ -84,7 +114,7 @@ export class TouchMarks {
   }
 }
 
-export class LocalBlockStore extends TouchMarks implements BlockStore {
+export class LocalBlockStore extends BlockLookups implements BlockStore {
   private readonly root: string;
   private readonly tmpDir: string;
   /** Shard directories known to exist (no mkdir per block). */
@@ -100,7 +130,7 @@ export class LocalBlockStore extends TouchMarks implements BlockStore {
     dataDir: string,
     readonly db?: SqlDb,
   ) {
-    super();
+    super(64);
     this.root = path.join(dataDir, 'blocks');
     this.tmpDir = path.join(this.root, 'tmp');
     this.packDir = path.join(this.root, 'packs');
@@ -150,25 +180,6 @@ export class LocalBlockStore extends TouchMarks implements BlockStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
-  }
-
-  async missing(hashes: readonly string[]): Promise<string[]> {
-    const unique = [...new Set(hashes)];
-    const present = await mapLimited(unique, 64, async (h) => (await this.sizeOf(h)) !== null);
-    this.touch(unique.filter((_, i) => present[i]));
-    return unique.filter((_, i) => !present[i]);
-  }
-
-  /** Sizes of the given blocks; absent ones are left out of the map. */
-  async sizes(hashes: Iterable<string>): Promise<Map<string, number>> {
-    const unique = [...new Set(hashes)];
-    const sizes = await mapLimited(unique, 64, (h) => this.sizeOf(h));
-    const out = new Map<string, number>();
-    unique.forEach((h, i) => {
-      const size = sizes[i];
-      if (size !== null && size !== undefined) out.set(h, size);
-    });
-    return out;
   }
 
   async write(hash: string, body: AsyncIterable<Uint8Array>, maxBytes = BLOCK_SIZE): Promise<{ size: number; stored: boolean }> {

@@ -11,7 +11,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { BLOCK_SIZE, FerryError } from '../../protocol';
-import { TouchMarks, mapLimited, type BlockStore, type SweepReport } from './blocks';
+import { BlockLookups, mapLimited, type BlockStore, type SweepReport } from './blocks';
 import type { S3Location } from './urls';
 
 export { parseS3Url, type S3Location } from './urls';
@@ -24,11 +24,11 @@ const HASH = /^[0-9a-f]{64}$/;
  * so `persist()` has nothing to do. Path-style addressing and checksums only when required,
  * so that non-AWS servers (MinIO, Ceph, s3rver…) work.
  */
-export class S3BlockStore extends TouchMarks implements BlockStore {
+export class S3BlockStore extends BlockLookups implements BlockStore {
   readonly client: S3Client;
 
   constructor(readonly location: S3Location) {
-    super();
+    super(32);
     this.client = new S3Client({
       region: location.region,
       forcePathStyle: true,
@@ -58,24 +58,6 @@ export class S3BlockStore extends TouchMarks implements BlockStore {
       if (notFound(error)) return null;
       throw error;
     }
-  }
-
-  async missing(hashes: readonly string[]): Promise<string[]> {
-    const unique = [...new Set(hashes)];
-    const present = await mapLimited(unique, 32, async (h) => (await this.sizeOf(h)) !== null);
-    this.touch(unique.filter((_, i) => present[i]));
-    return unique.filter((_, i) => !present[i]);
-  }
-
-  async sizes(hashes: Iterable<string>): Promise<Map<string, number>> {
-    const unique = [...new Set(hashes)];
-    const sizes = await mapLimited(unique, 32, (h) => this.sizeOf(h));
-    const out = new Map<string, number>();
-    unique.forEach((h, i) => {
-      const size = sizes[i];
-      if (size !== null && size !== undefined) out.set(h, size);
-    });
-    return out;
   }
 
   async write(hash: string, body: AsyncIterable<Uint8Array>, maxBytes = BLOCK_SIZE): Promise<{ size: number; stored: boolean }> {

@@ -1,16 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandIo } from '../../main/control/commands/args';
 import * as massDelete from '../../main/control/commands/mass-delete';
 import { startControlServer, type ControlServer } from '../../main/control/control-server';
 import { ensureControlToken, writeAgentInfo } from '../../main/control/control-token';
-import { createAgent, type Agent } from '../../main/engine/agent';
+import type { Agent } from '../../main/engine/agent';
 import { toAgentService } from '../../main/ui-adapter/agent-service';
-import { startServer, type RunningServer } from '../../server/main';
-import { FaultProxy } from '../fakes/fault-proxy';
-import { testSettings } from '../helpers/agent-settings';
-import { makeTempDir } from '../helpers/local-temp';
+import { agentsOnServer, blockUploads, captureIo, deleteConfirmedOnBoth, holdsAll, twoDevicesHolding } from '../helpers/agents-on-server';
 import { waitFor } from '../helpers/wait';
 
 // Undo of a confirmed mass delete (docs/conflict-rules.md, "Undo of a confirmed mass delete"):
@@ -19,80 +15,39 @@ import { waitFor } from '../helpers/wait';
 // byte for byte, with no block uploaded (a proxy in front of the server counts every request).
 // A file written again after the delete is not overwritten by the Undo (refused: skipped).
 describe('ferry mass-delete undo brings back exactly the confirmed batch on every device', () => {
-  const tmp = makeTempDir('ferry-undo-');
-  const folderA = path.join(tmp.dir, 'A');
-  const folderB = path.join(tmp.dir, 'B');
-  const dataA = path.join(tmp.dir, 'agent-a');
-  const dataB = path.join(tmp.dir, 'agent-b');
+  const setup = agentsOnServer('ferry-undo-', { local: { settleMs: 30 } }, undefined, { remoteId: 'docs', proxied: true });
   const deleted = Array.from({ length: 1000 }, (_, i) => `batch/doomed-${String(i).padStart(4, '0')}.txt`);
   const kept = Array.from({ length: 10 }, (_, i) => `kept-${i}.txt`);
   // Deleted on B before the batch, on its own: not part of it, so Undo leaves it deleted.
   const earlier = 'batch/earlier.txt';
-  const content = (name: string) => `${name}: ${'x'.repeat(name.length * 7)} ${name.split('').reverse().join('')}\n`;
-  let server: RunningServer;
-  let proxy: FaultProxy;
   let a: Agent;
   let b: Agent;
+  let folderA: string;
+  let folderB: string;
   let control: ControlServer | undefined;
 
-  const start = async (dataDir: string, folder: string) => {
-    const agent = await createAgent({
-      dataDir,
-      settings: testSettings(proxy.url, server.token, [{ localPath: folder, remoteId: 'docs' }]),
-      saveSettings: () => undefined,
-      tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 30 } },
-    });
-    await agent.start();
-    return agent;
-  };
   const listed = (folder: string) => [
     ...readdirSync(folder).filter((n) => !n.startsWith('.ferry') && n !== 'batch'),
     ...(existsSync(path.join(folder, 'batch')) ? readdirSync(path.join(folder, 'batch')).map((n) => `batch/${n}`) : []),
   ].sort();
-  const holds = (folder: string, names: string[]) => names.every((n) => existsSync(path.join(folder, n)) && readFileSync(path.join(folder, n), 'utf8') === content(n));
-  const blockUploads = () => proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length;
   const folderOf = (agent: Agent) => agent.status().folders[0]!;
-  const captureIo = () => {
-    const io = { stdout: '', stderr: '', out: (t: string) => void (io.stdout += t + '\n'), err: (t: string) => void (io.stderr += t + '\n') };
-    return io satisfies CommandIo;
-  };
 
   beforeAll(async () => {
-    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
-    proxy = await FaultProxy.start({ target: server.url });
-    mkdirSync(path.join(folderA, 'batch'), { recursive: true });
-    mkdirSync(folderB);
-    for (const name of [...deleted, ...kept, earlier]) writeFileSync(path.join(folderA, name), content(name));
-    a = await start(dataA, folderA);
-    b = await start(dataB, folderB);
-    await waitFor(() => holds(folderB, [...deleted, ...kept, earlier]), { timeoutMs: 90_000, message: 'B has every file' });
+    await setup.start();
+    ({ a, b, folderA, folderB } = await twoDevicesHolding(setup, [...deleted, ...kept, earlier]));
     rmSync(path.join(folderB, earlier));
     await waitFor(() => !existsSync(path.join(folderA, earlier)), { timeoutMs: 30_000, message: 'the earlier delete reached A' });
   }, 120_000);
 
   afterAll(async () => {
     await control?.close();
-    await a?.stop();
-    await b?.stop();
-    await proxy?.close();
-    await server?.close();
-    tmp.cleanup();
+    await setup.stop();
   });
 
   it('restores the 1,000 files on both devices after a restart, with one command and nothing uploaded', async () => {
-    // The delete: held by the guard on each device, confirmed there by the user.
-    await a.handlers.pause({});
-    for (const name of deleted) rmSync(path.join(folderA, name));
-    await waitFor(() => a.status().counts.pending >= deleted.length, { timeoutMs: 30_000 });
-    await a.handlers.resume({});
-    await waitFor(() => folderOf(a).state === 'paused_mass_delete', { timeoutMs: 30_000, message: 'A holds the delete' });
-    // Nothing to undo before a confirm.
-    expect(folderOf(a).undoDelete).toBeNull();
-    await a.handlers.confirmMassDelete({ folderId: 'docs' });
-    await waitFor(() => folderOf(b).state === 'paused_mass_delete', { timeoutMs: 60_000, message: 'B holds the delete' });
-    await b.handlers.confirmMassDelete({ folderId: 'docs' });
-    await waitFor(() => listed(folderB).length === kept.length, { timeoutMs: 60_000, message: 'B deleted the files' });
+    // The delete: held by the guard on each device, confirmed there by the user; nothing to undo before a confirm.
+    await deleteConfirmedOnBoth(a, b, folderA, folderB, deleted, () => expect(folderOf(a).undoDelete).toBeNull());
+    expect(listed(folderB)).toEqual(kept);
     expect(listed(folderA)).toEqual(kept);
 
     // Each device offers Undo for exactly its confirmed batch: A's deletes, and what B's pull deleted.
@@ -106,12 +61,12 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     await waitFor(() => readIfThere(path.join(folderA, rewritten)) === 'written again after the delete\n', { timeoutMs: 60_000, message: 'the rewrite reached A' });
 
     // The offer outlives a restart.
-    await a.stop();
-    a = await start(dataA, folderA);
+    a = await setup.restart('a');
+    const dataA = setup.dataDir('a');
     expect(folderOf(a).undoDelete).toMatchObject({ count: deleted.length, side: 'scan' });
     control = await startControlServer({ service: toAgentService(a), token: await ensureControlToken(dataA) });
     await writeAgentInfo(dataA, { pid: process.pid, controlUrl: control.url, startedAt: new Date().toISOString() });
-    const uploadsBefore = blockUploads();
+    const uploadsBefore = blockUploads(setup.proxy);
 
     // One command on device A.
     const io = captureIo();
@@ -122,7 +77,7 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     expect(answer.skipped).toEqual([{ path: rewritten, reason: expect.stringMatching(/not deleted on the server/) }]);
 
     const back = deleted.filter((n) => n !== rewritten);
-    await waitFor(() => holds(folderA, back) && holds(folderB, back), { timeoutMs: 90_000, message: 'every file back on both devices' });
+    await waitFor(() => holdsAll(folderA, back) && holdsAll(folderB, back), { timeoutMs: 90_000, message: 'every file back on both devices' });
     const expected = [...deleted, ...kept].sort();
     expect(listed(folderA)).toEqual(expected);
     expect(listed(folderB)).toEqual(expected);
@@ -131,7 +86,7 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     // Only the batch: the file deleted before it stays deleted.
     expect(existsSync(path.join(folderA, earlier)) || existsSync(path.join(folderB, earlier))).toBe(false);
     await waitFor(() => a.status().state === 'idle' && b.status().state === 'idle', { timeoutMs: 30_000 });
-    expect(blockUploads()).toBe(uploadsBefore);
+    expect(blockUploads(setup.proxy)).toBe(uploadsBefore);
 
     // Done once: A's offer is gone and a second undo is refused; B's batch is back already, nothing to do.
     expect(folderOf(a).undoDelete).toBeNull();

@@ -101,6 +101,13 @@ describe('device disk full', () => {
     expect(filesUnder(receiverDir).sort()).toEqual(['.ferry/folder-id', 'small.txt'].filter((f) => existsSync(path.join(receiverDir, f))).sort());
     expect(readFileSync(path.join(receiverDir, 'small.txt'), 'utf8')).toBe('fits');
     await noFailures(receiver);
+    // Why big.bin is not here: the full disk, its own failed pull and what the server holds;
+    // the folder's last pull error with it (issue 17).
+    const why = await receiver.handlers.explainPath({ path: 'big.bin', folderId: full.id });
+    expect(why.inSync).toBe(false);
+    expect(why.reasons.map((r) => r.code)).toEqual(['disk_full', 'pull_failed', 'on_server']);
+    expect(why.reasons[1]!.message).toMatch(/^Its pull failed at .+ \(disk_full: /);
+    expect(why.lastPullError).toMatchObject({ code: 'disk_full', retryable: true });
     // It keeps trying (the retry runs while the disk is full) and stays disk_full, not failed.
     const before = receiver.status().folders[0]!.error;
     await waitFor(() => receiver.status().folders[0]!.state === 'disk_full' && filesUnder(receiverDir).every((f) => !f.startsWith('.ferry/tmp/')), { timeoutMs: 5_000 });

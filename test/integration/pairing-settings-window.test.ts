@@ -120,6 +120,11 @@ describe('pairing from the settings window', () => {
     // The folder the paired device created belongs to ann: her device reaches it.
     const listed = await fetch(`${server.url}/v1/folders`, { headers: { authorization: `Bearer ${saved.token}` } });
     expect(((await listed.json()) as { folders: Array<{ id: string }> }).folders.map((f) => f.id)).toContain('head-docs');
+    // Its digest says which Ferry it runs (docs/sync-api.md, "Devices"): ferry/<package version>.
+    const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    const host = headless!;
+    const self = await waitFor(async () => (await host.agent.handlers.listDevices({})).flatMap((f) => f.devices).find((d) => d.self), { timeoutMs: 10_000, message: 'its own digest' });
+    expect(self.version).toBe(`ferry/${version}`);
     // Neither the code nor the token reaches the agent's log.
     const logged = readFileSync(path.join(dataDir, 'logs', 'agent.log'), 'utf8');
     expect(logged).toMatch(/pairDevice|settings changed/);

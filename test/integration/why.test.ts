@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -11,8 +12,22 @@ import { waitFor } from '../helpers/wait';
 
 // Issue 17, "why": for any path the agent says what it knows and why it is not in sync, each
 // reason reached here through the real condition: an ignore rule (from .ferryignore and from
-// the settings), a server that fails, a pause, a bulk delete held, a conflict with another
-// device. Refused: a path outside every folder. A real agent, the real server behind a proxy.
+// the settings), a server that fails (uploads waiting to retry, an upload refused for good, an
+// upload held in flight, pulls refused, a pulled file whose blocks cannot be read), a path the
+// pull refuses as unsafe, a pause, a bulk delete held, a conflict with another device.
+// Refused: a path outside every folder. A real agent, the real server behind a proxy.
+
+/** Another device writes a file on the server; returns the revision. */
+async function writeAs(client: SyncApiClient, p: string, text: string, base: string | null): Promise<string> {
+  const bytes = Buffer.from(text);
+  const hash = createHash('sha256').update(bytes).digest('hex');
+  await client.putBlock(hash, bytes);
+  const reply = await client.submitBatch('docs', [{ key: 'k', action: 'upsert', path: p, size: bytes.length, mtime: Date.now(), blocks: [hash], baseRevision: base }]);
+  const result = 'results' in reply ? reply.results.k : undefined;
+  if (!result?.ok) throw new Error(`the other device's write failed: ${JSON.stringify(result)}`);
+  return result.revision;
+}
+
 describe('why a path is not in sync', () => {
   const tmp = makeTempDir('ferry-why-');
   const folder = path.join(tmp.dir, 'Docs');
@@ -32,7 +47,7 @@ describe('why a path is not in sync', () => {
       settings: testSettings(proxy.url, server.token, [{ localPath: folder, remoteId: 'docs' }], { ignoreRules: ['*.bak'], retryLimit: 10 }),
       saveSettings: () => undefined,
       tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 1 }, push: { backoffBaseMs: 200, backoffCapMs: 400 } },
+      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 1, retryBaseMs: 200, retryMaxMs: 1000 }, push: { backoffBaseMs: 200, backoffCapMs: 400 } },
     });
     await agent.start();
     other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'desktop-2' });
@@ -49,6 +64,14 @@ describe('why a path is not in sync', () => {
   const why = (p: string) => agent.handlers.explainPath({ path: p, folderId: 'docs' });
   const codes = async (p: string) => (await why(p)).reasons.map((r) => r.code);
   const queued = (p: string) => agent.handlers.listQueue({ folderId: 'docs', offset: 0, limit: 1000 }).then((q) => q.items.find((i) => i.path === p));
+  /** Sync now (a pull), then why's answer once its first reason is `code`. */
+  const pulledAndSaid = async (p: string, code: string) => {
+    await agent.handlers.syncNow({}).catch(() => undefined);
+    return waitFor(async () => {
+      const a = await why(p);
+      return a.reasons[0]?.code === code ? a : undefined;
+    }, { timeoutMs: 15_000, message: `${p}: ${code}` });
+  };
   const settled = (p: string) => waitFor(async () => (await queued(p))?.state === 'done', { timeoutMs: 15_000, message: `${p} synced` });
 
   it('in sync: the revision this device has; by absolute path too', async () => {
@@ -88,6 +111,116 @@ describe('why a path is not in sync', () => {
     expect(await codes('draft.txt')).toEqual(['in_sync']);
   });
 
+  it('failed: an upload the server refuses for good, until Retry sends it again', async () => {
+    const heal = proxy.add({ method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'status', status: 422, code: 'invalid_request', message: 'no such thing' } });
+    let id: number;
+    try {
+      writeFileSync(path.join(folder, 'refused-up.txt'), 'up');
+      id = (await waitFor(async () => ((await queued('refused-up.txt'))?.state === 'failed' ? queued('refused-up.txt') : undefined), { timeoutMs: 15_000, message: 'upload failed' }))!.id;
+      const answer = await why('refused-up.txt');
+      expect(answer.inSync).toBe(false);
+      expect(answer.reasons[0]).toMatchObject({ code: 'failed', message: expect.stringMatching(/^Its upload failed after \d+ attempts \(invalid_request: .*\); Retry sends it again$/) });
+    } finally {
+      heal();
+    }
+    await agent.handlers.retry({ id });
+    await settled('refused-up.txt');
+    expect(await codes('refused-up.txt')).toEqual(['in_sync']);
+  });
+
+  it('in flight: an upload the server is still answering', async () => {
+    // The server takes its time over the commit: the upload is in flight meanwhile.
+    const heal = proxy.add({ method: 'POST', path: /\/sync$/, times: 1, action: { kind: 'delay', ms: 4000 } });
+    try {
+      writeFileSync(path.join(folder, 'slow.txt'), 'slow');
+      await waitFor(async () => (await queued('slow.txt'))?.state === 'in_flight', { timeoutMs: 15_000, message: 'slow.txt in flight' });
+      const answer = await why('slow.txt');
+      expect(answer.inSync).toBe(false);
+      expect(answer.reasons[0]).toEqual({ code: 'in_flight', message: 'Its upload is being sent now' });
+    } finally {
+      heal();
+    }
+    await settled('slow.txt');
+  });
+
+  it("the folder's failing pull: a change on the server the pull never brings names the pull's error, not the next pull", async () => {
+    // The server refuses this device's reads of the changes feed (its long poll still answers).
+    const heal = proxy.add({ method: 'GET', path: /\/folders\/docs\/changes$/, times: Infinity, action: { kind: 'status', status: 503, code: 'unavailable', message: 'feed under maintenance' } });
+    let fresh: string;
+    try {
+      fresh = await writeAs(other, 'from-elsewhere.txt', 'theirs', null);
+      await agent.handlers.syncNow({}).catch(() => undefined);
+      const answer = await waitFor(async () => {
+        const a = await why('from-elsewhere.txt');
+        return a.lastPullError?.nextTryAt ? a : undefined;
+      }, { timeoutMs: 15_000, message: 'the failed pull said' });
+      expect(existsSync(path.join(folder, 'from-elsewhere.txt'))).toBe(false);
+      expect(answer.inSync).toBe(false);
+      expect(answer.reasons.map((r) => r.code)).toEqual(['on_server', 'pull_failed']);
+      expect(answer.reasons[0]!.message).toBe(`On the server at revision ${fresh} written by desktop-2; this device has not got it: the pull that would bring it here fails`);
+      expect(answer.reasons[1]!.message).toMatch(/^The folder's pulls fail, so the server's newest version may not be here: unavailable: feed under maintenance \(last failed .+; retryable; next try .+\)$/);
+      expect(answer.lastPullError).toMatchObject({ code: 'unavailable', message: 'feed under maintenance', retryable: true });
+      expect(Date.parse(answer.lastPullError!.nextTryAt!)).toBeGreaterThanOrEqual(Date.parse(answer.lastPullError!.at));
+      // A path the server confirms this device has at its newest is in sync all the same.
+      expect(await codes('notes.txt')).toEqual(['in_sync']);
+      // The CLI's words, as `ferry why` prints them.
+      const { formatExplanation } = await import('../../main/control/commands/why');
+      expect(formatExplanation(answer).join('\n')).toContain('pull_failed: The folder\'s pulls fail');
+      // The status says it too, not just "ok" and an old last sync.
+      const folderNow = agent.status().folders.find((f) => f.id === 'docs')!;
+      expect(folderNow.pullError).toMatch(/^unavailable: feed under maintenance \(last failed .+\)$/);
+      const { formatStatus } = await import('../../main/control/commands/status');
+      expect(formatStatus(agent.status())).toContain(`    pulls failing: ${folderNow.pullError}; 'ferry why PATH' says what it keeps from here`);
+    } finally {
+      heal();
+    }
+    await waitFor(() => existsSync(path.join(folder, 'from-elsewhere.txt')), { timeoutMs: 15_000, message: 'pulled once the server answers' });
+    await waitFor(async () => (await why('from-elsewhere.txt')).inSync, { timeoutMs: 10_000, message: 'in sync once pulled' });
+    expect((await why('from-elsewhere.txt')).lastPullError).toBeNull();
+    expect(agent.status().folders.find((f) => f.id === 'docs')!.pullError).toBeNull();
+  });
+
+  it('a pulled file whose blocks the server cannot read: the path says its own failure', async () => {
+    const heal = proxy.add({ path: /\/blocks\/(fetch|[0-9a-f]{64})$/, method: 'POST', times: Infinity, action: { kind: 'status', status: 500, code: 'internal', message: 'block store unreadable' } });
+    const healGet = proxy.add({ path: /\/blocks\/[0-9a-f]{64}$/, method: 'GET', times: Infinity, action: { kind: 'status', status: 500, code: 'internal', message: 'block store unreadable' } });
+    try {
+      const revision = await writeAs(other, 'unreadable.txt', 'bytes the server lost for now', null);
+      const answer = await pulledAndSaid('unreadable.txt', 'pull_failed');
+      expect(existsSync(path.join(folder, 'unreadable.txt'))).toBe(false);
+      expect(answer.reasons.map((r) => r.code)).toEqual(['pull_failed', 'on_server']);
+      expect(answer.reasons[0]!.message).toMatch(/^Its pull failed at .+ \(internal: .*block store unreadable.*\); the pull (tries again at .+|runs again)$/);
+      expect(answer.reasons[1]!.message).toBe(`On the server at revision ${revision} written by desktop-2; this device has not got it`);
+      expect(answer.lastPullError).toMatchObject({ code: 'internal', retryable: true });
+      expect(answer.lastPullError!.message).toMatch(/^1 change\(s\) could not be applied/);
+    } finally {
+      heal();
+      healGet();
+    }
+    await waitFor(async () => (await why('unreadable.txt')).inSync, { timeoutMs: 15_000, message: 'in sync once the blocks read again' });
+    expect(readFileSync(path.join(folder, 'unreadable.txt'), 'utf8')).toBe('bytes the server lost for now');
+  });
+
+  it('a path the pull refuses as unsafe: under a link out of the folder, never written through it', async () => {
+    const outside = path.join(tmp.dir, 'outside');
+    mkdirSync(outside, { recursive: true });
+    symlinkSync(outside, path.join(folder, 'linked'));
+    const revision = await writeAs(other, 'linked/escape.txt', 'not through a link', null);
+    const answer = await pulledAndSaid('linked/escape.txt', 'pull_refused');
+    expect(answer.reasons[0]!.message).toMatch(/^The pull left it as it is at .+: Refusing 'linked\/escape\.txt': /);
+    expect(answer.reasons.slice(1)).toEqual([{ code: 'on_server', message: `On the server at revision ${revision} written by desktop-2; this device has not got it` }]);
+    // Refused, not failed: the pull went on (its token moved past the path).
+    expect(answer.lastPullError).toBeNull();
+    expect(readdirSync(outside)).toEqual([]);
+    // The device's digest lists it as failing here, for every device to see.
+    const self = await waitFor(async () => {
+      const mine = (await agent.handlers.listDevices({ folderId: 'docs' }))[0]!.devices.find((d) => d.self);
+      return mine?.failures.some((f) => f.path === 'linked/escape.txt') ? mine : undefined;
+    }, { timeoutMs: 10_000, message: 'the refusal in the digest' });
+    expect(self.failures).toContainEqual({ path: 'linked/escape.txt', code: 'unsafe_path' });
+    expect(self.failedCount).toBeGreaterThanOrEqual(1);
+    unlinkSync(path.join(folder, 'linked'));
+  });
+
   it('pending while paused says it waits for the resume', async () => {
     await agent.handlers.pause({});
     try {
@@ -110,10 +243,7 @@ describe('why a path is not in sync', () => {
     writeFileSync(path.join(folder, 'shared.txt'), 'mine');
     await waitFor(async () => (await queued('shared.txt'))?.state === 'pending', { timeoutMs: 10_000, message: 'local edit queued' });
     const revision = (await why('shared.txt')).synced!.revision;
-    const theirs = Buffer.from('theirs');
-    const hash = (await import('node:crypto')).createHash('sha256').update(theirs).digest('hex');
-    await other.putBlock(hash, theirs);
-    await other.submitBatch('docs', [{ key: 'k', action: 'upsert', path: 'shared.txt', size: theirs.length, mtime: Date.now(), blocks: [hash], baseRevision: revision }]);
+    await writeAs(other, 'shared.txt', 'theirs', revision);
     await agent.handlers.resume({});
     await agent.handlers.syncNow({});
     const copy = await waitFor(() => readdirSync(folder).find((f) => f.startsWith('shared (conflict')), { timeoutMs: 15_000, message: 'conflict copy' });
@@ -139,15 +269,7 @@ describe('why a path is not in sync', () => {
     try {
       await desktop.reportDevice('docs', { name: 'desktop-3', version: 'ferry/test', pending: 0, failedCount: 0, failures: [] });
       await agent.handlers.pause({});
-      const write = async (p: string, text: string, base: string | null) => {
-        const bytes = Buffer.from(text);
-        const hash = (await import('node:crypto')).createHash('sha256').update(bytes).digest('hex');
-        await desktop.putBlock(hash, bytes);
-        const reply = await desktop.submitBatch('docs', [{ key: 'k', action: 'upsert', path: p, size: bytes.length, mtime: Date.now(), blocks: [hash], baseRevision: base }]);
-        const result = 'results' in reply ? reply.results.k : undefined;
-        if (!result?.ok) throw new Error(`the other device's write failed: ${JSON.stringify(result)}`);
-        return result.revision;
-      };
+      const write = (p: string, text: string, base: string | null) => writeAs(desktop, p, text, base);
       const edited = await write('plan.txt', 'second', mine);
       const fresh = await write('theirs-only.txt', 'new there', null);
 
@@ -179,7 +301,8 @@ describe('why a path is not in sync', () => {
   });
 
   it('held: a delete waiting in a bulk delete the user has not answered', async () => {
-    const names = Array.from({ length: 8 }, (_, i) => `bulk-${i}.txt`);
+    // More than half the folder's files (the tests above left a dozen or so): a bulk delete.
+    const names = Array.from({ length: 30 }, (_, i) => `bulk-${i}.txt`);
     for (const n of names) writeFileSync(path.join(folder, n), n);
     for (const n of names) await settled(n);
     for (const n of names) unlinkSync(path.join(folder, n));

@@ -32,6 +32,18 @@ describe('ferry devices output', () => {
     );
   });
 
+  it('tells apart two devices of the same name by their short ids', () => {
+    const mine = device({ device: '6a418a7f-21ca-4f69-a1f2-4b7cb0dc028f', name: 'vm', self: true });
+    const theirs = device({ device: '544151c7-fbef-4036-9000-72c03a107a53', name: 'vm' });
+    const other = device({ device: '0d6f1c3e-1111-4000-8000-000000000000', name: 'laptop' });
+    expect(formatDevices([{ folderId: 'docs', devices: [mine, theirs, other], error: null }], now)).toEqual([
+      'docs:',
+      '  vm (device 6a418a7f) (this device) · up to date · last seen 5 min ago',
+      '  vm (device 544151c7) · up to date · last seen 5 min ago',
+      '  laptop · up to date · last seen 5 min ago',
+    ]);
+  });
+
   it('says why a folder’s devices could not be listed', () => {
     expect(formatDevices([{ folderId: 'docs', devices: [], error: 'The sync server cannot be reached' }], now)).toEqual([
       'docs:',

@@ -1,3 +1,4 @@
+import { distinctName } from '../../../shared/pending-delete';
 import type { DeviceView, FolderDevices } from '../../../shared/ui-contract';
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -34,13 +35,14 @@ export function formatDevices(folders: readonly FolderDevices[], now: number): s
     lines.push(`${folder.folderId}:`);
     if (folder.error !== null) lines.push(`  could not ask the server: ${folder.error}`);
     else if (folder.devices.length === 0) lines.push('  no device has reported yet');
-    for (const device of folder.devices) lines.push(`  ${deviceLine(device, now)}`);
+    for (const device of folder.devices) lines.push(`  ${deviceLine(device, now, folder.devices)}`);
   }
   return lines;
 }
 
-export function deviceLine(device: DeviceView, now: number): string {
-  const name = `${device.name}${device.self ? ' (this device)' : ''}`;
+/** `all`: the folder's devices, to tell apart devices of the same name. */
+export function deviceLine(device: DeviceView, now: number, all: readonly DeviceView[] = [device]): string {
+  const name = `${distinctName(device, all)}${device.self ? ' (this device)' : ''}`;
   const state = device.behind === null ? 'has not pulled yet' : device.upToDate ? 'up to date' : `${device.behind} ${device.behind === 1 ? 'change' : 'changes'} behind`;
   const parts = [name, state, `last seen ${ago(Date.parse(device.lastSeen), now)}`];
   if (device.pending > 0) parts.push(`${device.pending} not sent yet`);

@@ -53,7 +53,9 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
           ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
-    for (const device of devices.find((d) => d.folderId === folder.id)?.devices ?? []) lines.push(`    device ${deviceLine(device, now)}`);
+    if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
+    const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];
+    for (const device of shared) lines.push(`    device ${deviceLine(device, now, shared)}`);
   }
   if (status.counts.failed > 0) lines.push(`\n${status.counts.failed} failed; see them with 'ferry queue --state failed', retry with 'ferry retry --all'.`);
   return lines.join('\n');

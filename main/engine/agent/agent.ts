@@ -99,6 +99,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     store,
     remote: () => engine.parts?.remote ?? null,
     device: { name: deviceName, version: options.clientVersion ?? 'ferry' },
+    pullRefusals: (folderId) => engine.parts?.puller.health.refusals(folderId) ?? [],
     timers: realTimers,
     log: createLogger('engine:devices'),
   });
@@ -218,7 +219,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const diskFull = (id: string) => folders.coordinator(id).diskFullMessage();
       await deviceNames.refreshWithin(500);
       const label = (id: string) => deviceNames.label(id);
-      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, diskFull, deviceName: label, now: Date.now() };
+      const pull = engine.parts?.puller.health;
+      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, diskFull, deviceName: label, ...(pull ? { pull } : {}), now: Date.now() };
       const local = explainPath(facts, found.folderId, found.key);
       return withServerState(local, linkProblem === null ? (engine.parts?.remote ?? null) : null, remoteIdOf(found.folderId), (id) => deviceNames.resolve(id, 500));
     },

@@ -28,6 +28,8 @@ export interface FolderStatus {
   remoteId: string;
   state: FolderStateName;
   error: string | null;
+  /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
+  pullError?: string | null;
   /** ISO time of the folder's last completed push or pull. */
   lastSyncAt: string | null;
   /** Set while a mass delete waits for the user: how many files it would delete, and what. */

@@ -1,5 +1,5 @@
 import type { DeletedItem, HistoryItem } from '../../../protocol';
-import { deviceLabel } from '../../../shared/pending-delete';
+import { deviceLabel, distinctName } from '../../../shared/pending-delete';
 
 /** A history entry with its writer's name. */
 export type NamedHistoryItem = HistoryItem & { deviceName: string };
@@ -34,7 +34,9 @@ export class DeviceNames {
   /** The name of `id` as last read; a short form of the id when no digest names it. */
   label(id: string): string {
     if (id === '') return 'an unknown device';
-    return this.names.get(id) ?? deviceLabel(id);
+    const name = this.names.get(id);
+    if (name === undefined) return deviceLabel(id);
+    return distinctName({ device: id, name }, [...this.names].map(([device, n]) => ({ device, name: n })));
   }
 
   /** Names learnt elsewhere (a device listing the user asked for). */

@@ -14,6 +14,8 @@ export interface DeviceReporterOptions {
   /** The Sync API client of the moment (null while the engine is stopped). */
   remote: () => { reportDevice(remoteId: string, report: DeviceReport): Promise<unknown> } | null;
   device: { name: string; version: string };
+  /** Paths the pulls refused for good (an unsafe path, a local entry in the way): failing here too. */
+  pullRefusals?: (folderId: string) => ReadonlyArray<{ path: string; code: string }>;
   timers: Timers;
   log: Logger;
   intervalMs?: number;
@@ -64,14 +66,17 @@ export class DeviceReporter {
     const counts = store.queue.countsByState(folderId);
     const failed = store.queue.page({ state: 'failed', folderId, offset: 0, limit: MAX_REPORTED_FAILURES }).items;
     const token = store.tokens.get(folderId);
+    const pushed = new Set(failed.map((item) => item.path));
+    const refused = (this.o.pullRefusals?.(folderId) ?? []).filter((r) => !pushed.has(r.path));
+    const failures = [...failed.map((item) => ({ path: item.path, code: errorCodeOf(item.lastErrorCode) })), ...refused];
     return {
       name: this.o.device.name,
       version: this.o.device.version,
       ...(token !== undefined ? { syncToken: token } : {}),
       pending: counts.pending + counts.in_flight + counts.retry_wait,
-      failedCount: counts.failed,
+      failedCount: counts.failed + refused.length,
       // A local name the server would refuse as a path is not sent (the count still has it).
-      failures: failed.filter((item) => checkSyncPath(item.path).ok).map((item) => ({ path: item.path, code: errorCodeOf(item.lastErrorCode) })),
+      failures: failures.filter((f) => checkSyncPath(f.path).ok).slice(0, MAX_REPORTED_FAILURES),
     };
   }
 

@@ -88,6 +88,7 @@ export class EngineHost {
       link: this.link(),
       push: this.current?.pusher.status() ?? null,
       pullsRunning: this.pullsRunning,
+      pullFailure: (folderId) => this.current?.puller.health.failure(folderId) ?? null,
     };
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../../logging';
 import type { Store } from '../../store';
 import type { FolderSet } from '../folder/folders';
 import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
+import type { PullFailure } from '../pull';
 import type { AgentStatus, FolderStatus } from './api';
 import type { Link } from './connection';
 import { RateMeter } from './rate-meter';
@@ -18,6 +19,8 @@ export interface EngineNow {
   push: PusherStatus | null;
   /** Pulls the UI asked for that have not settled yet ("Sync now" shows as syncing). */
   pullsRunning: number;
+  /** Each folder's failing pull, while its pulls fail (the puller's). */
+  pullFailure: (folderId: string) => PullFailure | null;
 }
 
 export interface StatusBoardOptions {
@@ -111,7 +114,7 @@ export class StatusBoard {
     const store = this.o.store;
     const engine = this.o.engine();
     const counts = store.queue.countsByState();
-    const folders = this.folderStatuses();
+    const folders = this.folderStatuses(engine);
     const busy = busyReason({
       counts,
       pusherHolds: engine.push?.inFlight ?? 0,
@@ -138,7 +141,7 @@ export class StatusBoard {
     };
   }
 
-  private folderStatuses(): FolderStatus[] {
+  private folderStatuses(engine: EngineNow): FolderStatus[] {
     return this.o.folders.list().map((folder) => {
       const synced = this.lastSync.get(folder.id);
       return {
@@ -146,6 +149,7 @@ export class StatusBoard {
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
         ...this.o.folders.stateOf(folder),
+        pullError: pullErrorLine(engine.pullFailure(folder.id)),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
         ...this.folderTotals(folder.id),
@@ -171,4 +175,11 @@ export class StatusBoard {
       this.o.log.warn('could not save the last sync times', { error: asFerryError(error).message });
     }
   }
+}
+
+/** A failing pull in a line: code, message, since when, the next try. */
+function pullErrorLine(failure: PullFailure | null): string | null {
+  if (!failure) return null;
+  const next = failure.nextTryAt !== null ? `, next try ${new Date(failure.nextTryAt).toISOString()}` : '';
+  return `${failure.code}: ${failure.message} (last failed ${new Date(failure.at).toISOString()}${failure.retryable ? '' : ', not retryable'}${next})`;
 }

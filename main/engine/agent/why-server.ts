@@ -1,4 +1,5 @@
 import type { HistoryItem, HistoryPage } from '../../../protocol';
+import { DISK_FULL } from '../disk-full';
 import type { PathExplanation, WhyReason } from './why';
 
 /** The one read the server side of `why` needs: the newest entry of a path. */
@@ -14,7 +15,8 @@ export const WHY_SERVER_TIMEOUT_MS = 2000;
  * path is not in sync"): "not on the server yet", or "on the server at revision R written by
  * device D" when that is not what this device has (then the path is not in sync, whatever the
  * disk says), or the writer of the revision both have. Without an answer from the server (offline,
- * slow) the local explanation stands as it is.
+ * slow) the local explanation stands as it is. While the folder's pulls fail, a path the server
+ * did not confirm this device has the newest of gets the failure as a reason (`pull_failed`).
  */
 export async function withServerState(
   local: PathExplanation,
@@ -23,14 +25,41 @@ export async function withServerState(
   deviceName: (id: string) => string | Promise<string>,
   timeoutMs = WHY_SERVER_TIMEOUT_MS,
 ): Promise<PathExplanation> {
-  if (!remote || local.reasons.some((r) => r.code === 'ignored')) return local;
-  const current = await newest(remote, remoteId, local.path, timeoutMs);
-  if (current === undefined) return local;
+  if (local.reasons.some((r) => r.code === 'ignored')) return local;
+  const current = remote ? await newest(remote, remoteId, local.path, timeoutMs) : undefined;
+  if (current === undefined) return withPullFailure(local, false);
   const writer = current ? await deviceName(current.device) : '';
   const reason = serverReason(local, current, () => writer);
-  if (!reason) return local;
+  const confirmed = current !== null && !current.deleted && current.revision === (local.synced?.revision ?? null);
+  if (!reason) return withPullFailure(local, confirmed);
   const reasons = reason.replace ? [reason.reason, ...local.reasons.filter((r) => r.code !== 'in_sync' && r.code !== 'unknown')] : [...local.reasons, reason.reason];
-  return { ...local, reasons, inSync: reasons[0]!.code === 'in_sync' };
+  return withPullFailure({ ...local, reasons, inSync: reasons[0]!.code === 'in_sync' }, confirmed);
+}
+
+/**
+ * PURE: the folder's failing pull as a reason of a path the server did not confirm this device
+ * has the newest of (`confirmed`): said right after "on the server" (it is why the pull does not
+ * bring it), first otherwise, in place of an "in sync" that only the local facts said.
+ */
+export function withPullFailure(answer: PathExplanation, confirmed: boolean): PathExplanation {
+  const failure = answer.lastPullError;
+  if (!failure || confirmed) return answer;
+  const said = (code: WhyReason['code']) => answer.reasons.some((r) => r.code === code);
+  // A path's own pull failure says it already; a full disk is said by disk_full.
+  if (said('ignored') || said('pull_failed') || (failure.code === DISK_FULL && said('disk_full'))) return answer;
+  const has = answer.synced?.revision ?? null;
+  const reason: WhyReason = {
+    code: 'pull_failed',
+    message:
+      `The folder's pulls fail, so the server's newest version may not be here${has !== null ? ` (this device has revision ${has})` : ''}: ` +
+      `${failure.code}: ${failure.message} (last failed ${failure.at}; ${failure.retryable ? 'retryable' : 'not retryable: it fails until its cause is fixed'}; ` +
+      `${failure.nextTryAt !== null ? `next try ${failure.nextTryAt}` : 'the pull runs again'})`,
+  };
+  const rest = answer.reasons.filter((r) => r.code !== 'in_sync');
+  const onServer = rest.findIndex((r) => r.code === 'on_server');
+  const at = onServer >= 0 ? onServer + 1 : rest.length === 0 || rest[0]!.code === 'unknown' ? 0 : rest.length;
+  const reasons = [...rest.slice(0, at), reason, ...rest.slice(at)];
+  return { ...answer, reasons, inSync: false };
 }
 
 /** PURE: the server's part of the answer, and whether it replaces an "in sync" or "unknown" said locally. */
@@ -57,7 +86,8 @@ export function serverReason(local: PathExplanation, current: HistoryItem | null
   const message = current.deleted
     ? `Deleted on the server at revision ${current.revision} by ${by}; ${mine}`
     : `On the server at revision ${current.revision} written by ${by}; ${mine}`;
-  return { reason: { code: 'on_server', message: `${message}${saidInSync || unknown ? ': the next pull brings it here' : ''}` }, replace: saidInSync || unknown };
+  const next = local.lastPullError ? ': the pull that would bring it here fails' : ': the next pull brings it here';
+  return { reason: { code: 'on_server', message: `${message}${saidInSync || unknown ? next : ''}` }, replace: saidInSync || unknown };
 }
 
 /** The path's newest entry on the server, null when it has none, undefined without an answer. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Store } from '../../store';
 import { deviceLabel } from '../../../shared/pending-delete';
 import { loadFolderIgnore } from '../ignore';
+import type { PullFailure, PullHealthView } from '../pull';
 import { relativeTo, resolveDiskPath, toKey } from '../paths';
 
 /** Why a path is (or is not) in sync, one reason per fact that holds, the deciding one first. */
@@ -17,6 +18,8 @@ export type WhyCode =
   | 'retry_wait'
   | 'in_flight'
   | 'pending'
+  | 'pull_failed'
+  | 'pull_refused'
   | 'conflict'
   | 'not_scanned'
   | 'not_on_server'
@@ -38,6 +41,17 @@ export interface PathExplanation {
   local: { exists: boolean; kind: 'file' | 'dir' | null; size: number | null; modifiedAt: string | null };
   /** What this device last synced of the path: the server's revision then. */
   synced: { revision: string | null; size: number } | null;
+  /** The folder's last failed pull while its pulls fail (null once one gets through). */
+  lastPullError: LastPullError | null;
+}
+
+export interface LastPullError {
+  code: string;
+  message: string;
+  at: string;
+  retryable: boolean;
+  /** When the pull runs again by itself (null: not scheduled yet). */
+  nextTryAt: string | null;
 }
 
 export interface WhyContext {
@@ -50,6 +64,8 @@ export interface WhyContext {
   diskFull?: (folderId: string) => string | null;
   /** A device id as the user knows it (its name from the digests). */
   deviceName?: (id: string) => string;
+  /** What the pulls could not bring (the puller's; absent while the engine is stopped). */
+  pull?: PullHealthView;
   now: number;
 }
 
@@ -107,7 +123,12 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     } else if (live.state === 'in_flight') add('in_flight', `Its ${what} is being sent now`);
     else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : ctx.linkProblem ? ', waiting for the server' : ', waiting for its turn'}`);
   }
-  if (!reasons.some((r) => r.code === 'ignored') && (live || folder.state !== 'ok' || full)) {
+  const pulled = ctx.pull?.note(folderId, key) ?? null;
+  if (pulled?.kind === 'failed') {
+    const next = ctx.pull?.failure(folderId)?.nextTryAt ?? null;
+    add('pull_failed', `Its pull failed at ${iso(pulled.at)} (${pulled.code}: ${pulled.message}); ${next !== null ? `the pull tries again at ${iso(next)}` : 'the pull runs again'}`);
+  } else if (pulled?.kind === 'refused') add('pull_refused', `The pull left it as it is at ${iso(pulled.at)}: ${pulled.message}`);
+  if (!reasons.some((r) => r.code === 'ignored') && (live || pulled || folder.state !== 'ok' || full)) {
     if (ctx.paused) add('paused', 'Ferry is paused: nothing is sent or received until you resume');
     else if (ctx.linkProblem) add('offline', ctx.linkProblem);
   }
@@ -137,7 +158,14 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     reasons,
     local: { exists: local.exists, kind: local.kind, size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
     synced: entry ? { revision: entry.syncedRevision, size: entry.size } : null,
+    lastPullError: lastPullError(ctx.pull?.failure(folderId) ?? null),
   };
+}
+
+function lastPullError(failure: PullFailure | null): LastPullError | null {
+  if (!failure) return null;
+  const { code, message, at, retryable, nextTryAt } = failure;
+  return { code, message, at: iso(at), retryable, nextTryAt: nextTryAt === null ? null : iso(nextTryAt) };
 }
 
 function localState(root: string, key: string): { exists: boolean; kind: 'file' | 'dir' | null; size: number; mtimeMs: number } {

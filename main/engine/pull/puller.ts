@@ -12,6 +12,7 @@ import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
 import { TxnGroup } from './group-commit';
 import { logPullActivity } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
+import { PullHealth, type PullHealthView } from './health';
 import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
@@ -87,6 +88,8 @@ export interface Puller {
   pendingMassDelete(folderId: string): MassDeleteVerdict | undefined;
   /** True while a pulled file is between its rename and its index commit (for the scanner). */
   isApplying(folderId: string, path: string): boolean;
+  /** Why the pulls do not bring a folder's or a path's changes (for `why`). */
+  readonly health: PullHealthView;
   readonly events: PullerEmitter;
 }
 
@@ -143,6 +146,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const caseCache = new Map<string, boolean>();
   const applying = new Set<string>();
   const states = deps.states ?? folderStates(store);
+  const health = new PullHealth();
   // Per folder: the run in progress (tail) and the one waiting behind it (queued).
   const chains = new Map<string, { tail?: Promise<unknown>; queued?: Promise<PullSummary> }>();
   let running = false;
@@ -155,8 +159,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
   const key = (folderId: string, path: string) => `${folderId}\u0000${path}`;
 
-  function report(folderId: string, path: string, reason: string): void {
+  function report(folderId: string, path: string, reason: string, code = 'pull_refused'): void {
     store.activity.add({ folderId, kind: 'pull_skipped', path, message: reason });
+    health.refused(folderId, path, code, reason, clock());
     events.emit('skipped', { folderId, path, reason });
   }
 
@@ -241,6 +246,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         return;
       default:
         summary[outcome.kind]++;
+        health.applied(folderId, outcome.path);
         events.emit('applied', { folderId, path: outcome.path, action: outcome.kind, rule: outcome.rule });
     }
   }
@@ -294,10 +300,11 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
       if (e.code === 'unsafe_path') {
         summary.skipped++;
-        report(folderId, entry.path, e.message);
+        report(folderId, entry.path, e.message, e.code);
         return true;
       }
       errors.push(e);
+      health.itemFailed(folderId, entry.path, e, clock());
       flog.warn('pull item failed', { path: entry.path, code: e.code, error: e.message });
       return false;
     };
@@ -417,6 +424,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     }
     summary.tokenStored = true;
     summary.durationMs = clock() - started;
+    health.succeeded(folderId);
     flog.info('pulled', { ...summary });
     events.emit('pulled', summary);
     return summary;
@@ -425,6 +433,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   function guarded(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
     return runPull(folderId, policy).catch((error: unknown) => {
       const e = isDiskFull(error) ? diskFullError(error, store.folders.get(folderId)?.localRoot ?? folderId) : asFerryError(error);
+      if (!abort.signal.aborted) health.failed(folderId, e, clock());
       // 'error' is special to EventEmitter: without a listener emit() would throw.
       if (!abort.signal.aborted && events.listenerCount('error') > 0) events.emit('error', { folderId, error: e });
       log.warn('pull failed', { folder: folderId, code: e.code, error: e.message });
@@ -482,7 +491,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         failures = 0;
       } catch (error) {
         if (!running) return;
-        await sleep(backoff(++failures, error));
+        const delay = backoff(++failures, error);
+        health.retryAt(folderId, clock() + delay);
+        await sleep(delay);
         continue;
       }
       const lastPull = clock();
@@ -546,6 +557,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       return { tripped: true, deletes: hold.deletes, files: hold.files, reason: folder?.pausedReason ?? '' };
     },
     isApplying: (folderId, path) => applying.has(key(folderId, path)),
+    health,
   };
 }
 

@@ -1,0 +1,97 @@
+import type { FerryError } from '../../../protocol/errors';
+
+/** A folder's last failed pull: what failed, when, and when the puller tries again. */
+export interface PullFailure {
+  code: string;
+  message: string;
+  at: number;
+  retryable: boolean;
+  /** When the folder's pull loop runs again; null until it has scheduled its next try. */
+  nextTryAt: number | null;
+}
+
+/**
+ * A path the pulls did not bring here: its change failed to apply ('failed': the pull runs
+ * again), or the pull left it as it is ('refused': an unsafe or invalid path, a local entry in
+ * the way; the sync token moves on, so only a newer change of the path brings it).
+ */
+export interface PullPathNote {
+  kind: 'failed' | 'refused';
+  code: string;
+  message: string;
+  at: number;
+}
+
+/** What `why` reads of the pulls (docs/architecture.md, "Why a path is not in sync"). */
+export interface PullHealthView {
+  failure(folderId: string): PullFailure | null;
+  note(folderId: string, path: string): PullPathNote | null;
+  /** The paths the pull refused, oldest first (the device digest reports them as failing). */
+  refusals(folderId: string): Array<{ path: string; code: string }>;
+}
+
+/** Notes kept per folder at most: a hostile feed of invalid paths must not grow memory without end. */
+export const MAX_PATH_NOTES = 10_000;
+
+/**
+ * Why the pulls of each folder do not bring what the server holds, kept by the puller as it
+ * runs: the last failure of each folder until a pull gets through, and the paths that failed
+ * or were refused until a change of theirs is applied. In memory: after a restart the next
+ * pull says it again (a refusal the token has moved past is then only in Activity).
+ */
+export class PullHealth implements PullHealthView {
+  private readonly failures = new Map<string, PullFailure>();
+  private readonly notes = new Map<string, Map<string, PullPathNote>>();
+
+  failed(folderId: string, error: FerryError, at: number): void {
+    this.failures.set(folderId, { code: error.code, message: error.message, at, retryable: error.retryable, nextTryAt: null });
+  }
+
+  /** The folder's loop sleeps until `at` after its failure. */
+  retryAt(folderId: string, at: number): void {
+    const failure = this.failures.get(folderId);
+    if (failure) failure.nextTryAt = at;
+  }
+
+  itemFailed(folderId: string, path: string, error: FerryError, at: number): void {
+    this.put(folderId, path, { kind: 'failed', code: error.code, message: error.message, at });
+  }
+
+  refused(folderId: string, path: string, code: string, reason: string, at: number): void {
+    this.put(folderId, path, { kind: 'refused', code, message: reason, at });
+  }
+
+  /** A change of the path was applied: whatever was noted of it is over. */
+  applied(folderId: string, path: string): void {
+    this.notes.get(folderId)?.delete(path);
+  }
+
+  /** A pull got through: the folder's failure and its items' failures are over (refusals stand). */
+  succeeded(folderId: string): void {
+    this.failures.delete(folderId);
+    const notes = this.notes.get(folderId);
+    if (notes) for (const [path, note] of notes) if (note.kind === 'failed') notes.delete(path);
+  }
+
+  failure(folderId: string): PullFailure | null {
+    const failure = this.failures.get(folderId);
+    return failure ? { ...failure } : null;
+  }
+
+  note(folderId: string, path: string): PullPathNote | null {
+    return this.notes.get(folderId)?.get(path) ?? null;
+  }
+
+  refusals(folderId: string): Array<{ path: string; code: string }> {
+    return [...(this.notes.get(folderId) ?? [])].filter(([, note]) => note.kind === 'refused').map(([path, note]) => ({ path, code: note.code }));
+  }
+
+  private put(folderId: string, path: string, note: PullPathNote): void {
+    const notes = this.notes.get(folderId) ?? new Map<string, PullPathNote>();
+    this.notes.set(folderId, notes);
+    notes.delete(path);
+    notes.set(path, note);
+    // The oldest note goes first (a Map keeps insertion order).
+    if (notes.size > MAX_PATH_NOTES) notes.delete(notes.keys().next().value!);
+  }
+}
