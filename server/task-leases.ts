@@ -45,6 +45,17 @@ export class TaskLeases {
     return row?.owner === this.owner;
   }
 
+  /**
+   * Shutting down: the tasks this process holds (and those it queued without starting) get
+   * a lease that has run out already, so another process takes them over at once. The count.
+   */
+  async handBack(queued: readonly string[]): Promise<number> {
+    if (!this.shared) return 0;
+    const now = this.clock();
+    for (const id of queued) await this.db.run(`UPDATE tasks SET owner = ?, lease_until = ? WHERE id = ? AND status IN ('Queued', 'Processing') AND owner IS NULL`, [this.owner, now, id]);
+    return this.db.run("UPDATE tasks SET lease_until = 0 WHERE owner = ? AND status IN ('Queued', 'Processing')", [this.owner]);
+  }
+
   /** Unfinished tasks whose owner stopped renewing: to take over. */
   async abandoned(): Promise<string[]> {
     if (!this.shared) return [];

@@ -57,6 +57,7 @@ export class TaskRunner {
   private readonly locks: TaskPathLocks;
   private readonly applier: OperationApplier;
   private readonly abort = new AbortController();
+  private closing = false;
   /** Tasks the disk refused (full): kept as they were, in memory since the database may not grow. */
   private readonly stalled = new Map<string, { error: FerryError; timer: NodeJS.Timeout }>();
 
@@ -76,9 +77,10 @@ export class TaskRunner {
     this.heartbeat?.unref();
   }
 
-  private async tend(): Promise<void> {
+  /** The lease upkeep: also run at once when another process hands its tasks back. */
+  async tend(): Promise<void> {
     await this.leases.renew([...this.running.keys()]);
-    if (this.abort.signal.aborted) return;
+    if (this.closing) return;
     for (const id of await this.leases.abandoned()) this.enqueue(id);
   }
 
@@ -97,7 +99,7 @@ export class TaskRunner {
     const stalled = this.stalled.get(id);
     if (stalled) clearTimeout(stalled.timer);
     this.stalled.delete(id);
-    if (this.abort.signal.aborted || this.queued.has(id) || this.running.has(id)) return;
+    if (this.closing || this.queued.has(id) || this.running.has(id)) return;
     this.queue.push(id);
     this.queued.add(id);
     this.pump();
@@ -129,15 +131,29 @@ export class TaskRunner {
     return this.stalled.get(id)?.error;
   }
 
-  /** Stops taking work and lets running tasks stop at their next step; they resume on restart. */
-  async close(): Promise<void> {
-    this.abort.abort();
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const { timer } of this.stalled.values()) clearTimeout(timer);
-    this.stalled.clear();
+  /**
+   * Stops taking work; running tasks get `graceMs` to finish, then stop at their next step
+   * (what they committed stays, each operation with its result). On a shared PostgreSQL what
+   * is left is handed back, for another process to take over at once; on SQLite it resumes at
+   * the next start. The number of tasks handed back.
+   */
+  async close(graceMs = 0): Promise<number> {
+    this.closing = true;
+    const queued = [...this.queue];
     this.queue.length = 0;
     this.queued.clear();
+    for (const { timer } of this.stalled.values()) clearTimeout(timer);
+    this.stalled.clear();
+    const running = Promise.allSettled([...this.running.values()]);
+    if (graceMs > 0 && this.running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([running, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
+    this.abort.abort();
+    if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.allSettled([...this.running.values()]);
+    return this.leases.handBack(queued);
   }
 
   private pump(): void {

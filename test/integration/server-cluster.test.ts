@@ -307,6 +307,47 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   }, 60_000);
 
+  it('hands its unfinished tasks back when it shuts down, and another process takes them at once', async () => {
+    const own = await freshRemoteStorage();
+    const gate = new TaskGate();
+    const dirA = await makeTempDir();
+    const dirB = await makeTempDir();
+    dirs.push(dirA, dirB);
+    // Leases of a minute, renewed every 20 s: without the hand-back B would not see the task for a minute.
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, taskLeaseMs: 60_000, ...own.options };
+    const a = await startServer({ ...base, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    const b = await startServer({ ...base, dataDir: dirB });
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/handback', {})).status).toBe(201);
+      const accepted = await call(asA, 'POST', '/v1/folders/handback/sync?mode=async', { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: 'kept', size: 0, mtime: 1, blocks: [], baseRevision: null }] });
+      expect(accepted.status).toBe(202);
+      const taskId = accepted.body.taskId as string;
+      await waitUntil(() => gate.held.has(taskId), 10_000, 'A running the task');
+      // A's grace runs out with the task still held: it stops the task and hands it back.
+      const stopping = performance.now();
+      await a.close(300);
+      const handedBackAt = performance.now();
+      expect(handedBackAt - stopping).toBeLessThan(15_000);
+      const done = await waitUntil(
+        async () => {
+          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
+          return task.status === 'Completed' ? task : undefined;
+        },
+        15_000,
+        'B taking the handed-back task over',
+      );
+      expect(done.results.d).toMatchObject({ ok: true });
+      expect(performance.now() - handedBackAt).toBeLessThan(15_000);
+    } finally {
+      gate.release();
+      await a.close();
+      await b.close();
+      await own.drop();
+    }
+  }, 60_000);
+
   it('`ferry server migrate` migrates the database, and a bad --db or --blocks URL is refused with its code', async () => {
     const ok = run(['migrate', '--db', storage.options.dbUrl]);
     expect(await ok.exited).toBe(0);
