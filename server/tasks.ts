@@ -82,6 +82,9 @@ export class TaskRunner {
     await this.leases.renew([...this.running.keys()]);
     if (this.closing) return;
     for (const id of await this.leases.abandoned()) this.enqueue(id);
+    // Idle workers help with what nobody has claimed (several processes on one PostgreSQL).
+    const idle = this.o.workers - this.running.size - this.queue.length;
+    for (const id of await this.leases.claimUnclaimed(idle)) this.enqueue(id);
   }
 
   /** Re-queues what was queued or running when the server stopped. */

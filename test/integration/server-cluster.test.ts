@@ -348,6 +348,60 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   }, 60_000);
 
+  it('lets idle processes claim queued tasks nobody started, each task by one of them only', async () => {
+    const own = await freshRemoteStorage();
+    const gate = new TaskGate();
+    const dirs3 = [await makeTempDir(), await makeTempDir(), await makeTempDir()];
+    dirs.push(...dirs3);
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, taskLeaseMs: 600, ...own.options };
+    // A takes the batches but its one worker is held by the first: the rest wait in its queue.
+    const a = await startServer({ ...base, dataDir: dirs3[0]!, workers: 1, hooks: { beforeApply: gate.hook } });
+    const ran = new Map<string, string[]>([
+      ['b', []],
+      ['c', []],
+    ]);
+    const helper = (name: string, dataDir: string) =>
+      startServer({ ...base, dataDir, workers: 2, hooks: { afterTask: (id, outcome) => outcome === 'completed' && ran.get(name)!.push(id) } });
+    const b = await helper('b', dirs3[1]!);
+    const c = await helper('c', dirs3[2]!);
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/claims', {})).status).toBe(201);
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const accepted = await call(asA, 'POST', '/v1/folders/claims/sync?mode=async', { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: `d${i}`, size: 0, mtime: 1, blocks: [], baseRevision: null }] });
+        expect(accepted.status).toBe(202);
+        ids.push(accepted.body.taskId as string);
+      }
+      await waitUntil(() => gate.held.has(ids[0]!), 10_000, 'A running the first task');
+      const rest = ids.slice(1);
+      await waitUntil(
+        async () => {
+          for (const id of rest) if ((await call(asA, 'GET', `/v1/tasks/${id}`)).body.status !== 'Completed') return false;
+          return true;
+        },
+        30_000,
+        'B and C running the queued tasks',
+      );
+      const byB = ran.get('b')!;
+      const byC = ran.get('c')!;
+      // Disjoint, and together every queued task exactly once; the held one stays A's.
+      expect(byB.filter((id) => byC.includes(id))).toEqual([]);
+      expect([...byB, ...byC].sort()).toEqual([...rest].sort());
+      expect((await call(asA, 'GET', `/v1/tasks/${ids[0]}`)).body.status).toBe('Processing');
+      gate.release();
+      await waitUntil(async () => (await call(asA, 'GET', `/v1/tasks/${ids[0]}`)).body.status === 'Completed', 20_000, 'A finishing its task');
+      const page = ChangesPage.parse((await call(asA, 'GET', '/v1/folders/claims/changes')).body);
+      expect(page.items.map((i) => i.path).sort()).toEqual(ids.map((_, i) => `d${i}`).sort());
+    } finally {
+      gate.release();
+      await a.close();
+      await b.close();
+      await c.close();
+      await own.drop();
+    }
+  }, 60_000);
+
   it('`ferry server migrate` migrates the database, and a bad --db or --blocks URL is refused with its code', async () => {
     const ok = run(['migrate', '--db', storage.options.dbUrl]);
     expect(await ok.exited).toBe(0);
