@@ -14,6 +14,7 @@ export const POSTGRES_SUITES = [
   'test/integration/server-hardening-idempotency.test.ts',
   'test/integration/server-hardening-paths.test.ts',
   'test/integration/server-cluster.test.ts',
+  'test/integration/server-ops.test.ts',
 ];
 
 export default defineConfig({

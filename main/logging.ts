@@ -83,12 +83,21 @@ export interface LoggingOptions {
   console?: boolean;
   /** The console's own threshold (default: `level`): a person reads it, the file keeps the rest. */
   consoleLevel?: LogLevel;
+  /** `json`: one JSON object a line (time, level, scope, msg, then the fields), for log collectors. */
+  format?: 'text' | 'json';
 }
+
+/** Set by configureLogging: loggers made by createLogger write JSON lines. */
+let jsonLines = false;
 
 export function configureLogging(options: LoggingOptions): void {
   ensureDefaults();
   const level = options.level ?? 'info';
   log.transports.console.level = options.console === false ? false : (options.consoleLevel ?? level);
+  jsonLines = options.format === 'json';
+  // A JSON line carries its own time, level and scope.
+  log.transports.console.format = jsonLines ? '{text}' : '{h}:{i}:{s}.{ms} {level} {scope} {text}';
+  log.transports.file.format = jsonLines ? '{text}' : '[{y}-{m}-{d} {h}:{i}:{s}.{ms}] [{level}] {scope} {text}';
   if (options.file) {
     const file = options.file;
     log.transports.file.level = level;
@@ -102,21 +111,21 @@ export function configureLogging(options: LoggingOptions): void {
 /** What one named scope of electron-log (node or main) offers. */
 export type ScopedSink = Record<LogLevel, (text: string) => void>;
 
-/** The Logger interface over one scope: fields appended as key=value, every line scrubbed. */
-export function loggerOver(scoped: ScopedSink, baseFields?: Record<string, unknown>): Logger {
+/** Writes one line: the logger's fields, then the call's. */
+type LineWriter = (level: LogLevel, message: string, fields: Record<string, unknown>) => void;
+
+/** The Logger interface over a line writer; `child` adds fields. */
+function fieldLogger(write: LineWriter, baseFields?: Record<string, unknown>): Logger {
   const make = (fields: Record<string, unknown> | undefined): Logger => {
-    const write = (level: LogLevel) => (message: string, extra?: Record<string, unknown>) => {
-      scoped[level](redact(message + formatFields({ ...fields, ...extra })));
-    };
-    return {
-      debug: write('debug'),
-      info: write('info'),
-      warn: write('warn'),
-      error: write('error'),
-      child: (more) => make({ ...fields, ...more }),
-    };
+    const at = (level: LogLevel) => (message: string, extra?: Record<string, unknown>) => write(level, message, { ...fields, ...extra });
+    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => make({ ...fields, ...more }) };
   };
   return make(baseFields);
+}
+
+/** The Logger interface over one scope: fields appended as key=value, every line scrubbed. */
+export function loggerOver(scoped: ScopedSink, baseFields?: Record<string, unknown>): Logger {
+  return fieldLogger((level, message, fields) => scoped[level](redact(message + formatFields(fields))), baseFields);
 }
 
 /** A hook for any electron-log instance: whatever a message carries, no token reaches a transport. */
@@ -127,5 +136,37 @@ export function redactHook<M extends { data: unknown[] }>(message: M): M {
 
 export function createLogger(scope: string, baseFields?: Record<string, unknown>): Logger {
   ensureDefaults();
-  return loggerOver(log.scope(scope), baseFields);
+  const scoped = log.scope(scope);
+  const text = loggerOver(scoped, baseFields);
+  const json = jsonLoggerOver(scoped, scope, baseFields);
+  // Chosen at each line: configureLogging may run after a module made its logger.
+  const pick = (fields: Record<string, unknown> | undefined, t: Logger, j: Logger): Logger => ({
+    debug: (m, f) => (jsonLines ? j : t).debug(m, f),
+    info: (m, f) => (jsonLines ? j : t).info(m, f),
+    warn: (m, f) => (jsonLines ? j : t).warn(m, f),
+    error: (m, f) => (jsonLines ? j : t).error(m, f),
+    child: (more) => pick({ ...fields, ...more }, t.child(more), j.child(more)),
+  });
+  return pick(baseFields, text, json);
+}
+
+/**
+ * JSON lines: `{"time","level","scope","msg",…fields}`. Each value is scrubbed as the text
+ * format scrubs `key=value`, so a field named token, secret or pairingCode never shows its value.
+ */
+export function jsonLoggerOver(scoped: ScopedSink, scope: string, baseFields?: Record<string, unknown>): Logger {
+  return fieldLogger((level, message, fields) => {
+    const line: Record<string, unknown> = { time: new Date().toISOString(), level, scope, msg: redact(message) };
+    for (const [key, value] of Object.entries(fields)) {
+      if (value === undefined || key in line) continue;
+      if (typeof value === 'number' || typeof value === 'boolean' || value === null) line[key] = value;
+      else {
+        const text = value instanceof Error ? value.message : typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+        line[key] = redact(`${key}=${text}`).slice(key.length + 1);
+      }
+    }
+    // Quotes and backslashes inside values as \u escapes: the transports' scrubbing
+    // (redactHook) then cannot cut a line between a backslash and what it escapes.
+    scoped[level](JSON.stringify(line).replace(/\\(["\\])/g, (_, c: string) => (c === '"' ? '\\u0022' : '\\u005c')));
+  }, baseFields);
 }

@@ -40,6 +40,10 @@ Options:
   --tls-key FILE         the certificate's private key (PEM). Without both, plain HTTP: keep it
                          on 127.0.0.1 or behind a reverse proxy that adds TLS (docs/sync-api.md)
   --log-level LEVEL      error | warn | info | debug (default info), written to DIR/logs/server.log
+  --log-format FORMAT    text | json (one JSON object a line, for log collectors; default text)
+  --shutdown-grace DURATION
+                         on SIGTERM, how long requests in flight and running tasks get to finish
+                         before the rest is handed back to other processes (default 5s)
   --verbose              also log to the console
   -h, --help             show this help
 
@@ -49,7 +53,10 @@ devices [--user NAME] [--json] | revoke DEVICE | share FOLDER --with NAME, each 
 
 export type ParsedServerArgs =
   | { help: true }
-  | { help: false; options: ServerOptions; logLevel: LogLevel; verbose: boolean; warnings: string[] };
+  | { help: false; options: ServerOptions; logLevel: LogLevel; logFormat: 'text' | 'json'; shutdownGraceMs: number; verbose: boolean; warnings: string[] };
+
+/** What SIGTERM gives requests in flight and running tasks before handing the rest back. */
+export const SHUTDOWN_GRACE_MS = 5000;
 
 /** The environment variable `ferry server` reads its token from. */
 export const SERVER_TOKEN_ENV = 'FERRY_SERVER_TOKEN';
@@ -118,6 +125,8 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        'shutdown-grace': { type: 'string' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -138,6 +147,9 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   }
   const level = values['log-level'] ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(level)) throw usageError('--log-level must be error, warn, info or debug');
+  const logFormat = values['log-format'] ?? 'text';
+  if (logFormat !== 'text' && logFormat !== 'json') throw usageError('--log-format must be text or json');
+  const shutdownGraceMs = values['shutdown-grace'] === undefined ? SHUTDOWN_GRACE_MS : parseDuration(values['shutdown-grace']);
   const options: ServerOptions = {
     dataDir: values.data,
     port: integer('port', values.port, 0, 65535) ?? SERVER_DEFAULTS.port,
@@ -158,5 +170,5 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   if (values['gc-grace'] !== undefined) options.gcGraceMs = parseDuration(values['gc-grace']);
   if (options.keepVersionsMs !== undefined && options.keepVersionsMs < 1000) throw usageError('--keep-versions must be at least 1s');
   if (options.tokenTtlMs !== undefined && options.tokenTtlMs < 1000) throw usageError('--token-ttl must be at least 1s');
-  return { help: false, options, logLevel: level as LogLevel, verbose: values.verbose ?? false, warnings };
+  return { help: false, options, logLevel: level as LogLevel, logFormat, shutdownGraceMs, verbose: values.verbose ?? false, warnings };
 }

@@ -21,6 +21,8 @@ import { correlationHeaders, errorReply, storageFull, findRoute, hasBody, parseJ
 import { IdempotencyStore, idempotencyKey, requestFingerprint } from './idempotency';
 import { BodyBudget, SlowBodyGuard, capConnections, refuseRaw } from './limits';
 import { buildRoutes } from './routes';
+import { ServerMetrics, type MetricsSnapshot } from './metrics';
+import { opsRoutes } from './ops-routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
 import { openStorage, type StorageOptions } from './storage/open';
 import type { PostgresDb } from './storage/postgres';
@@ -87,7 +89,12 @@ export interface RunningServer {
   dataDir: string;
   /** Prunes history by the retention policy, then collects unreferenced blocks (what `ferry server gc` asks for). */
   collectGarbage(): Promise<MaintenanceReport>;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections; requests in flight and running tasks get `graceMs` to finish
+   * (default 0: stop now). Tasks still running then stop at their next step and, on a shared
+   * PostgreSQL, are handed back for another process to take over at once.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export interface MaintenanceReport extends GcReport {
@@ -154,6 +161,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reports = new DeviceReports(db, feedTokens, clock);
   const history = new HistoryReader(db, feedTokens, clock);
   const fence = new GcFence();
+  const metrics = new ServerMetrics();
+  let lastGc: MetricsSnapshot['lastGc'] = null;
+  let draining = false;
   const keepVersionsMs = o.keepVersionsMs ?? o.tokenTtlMs;
   const runner = new TaskRunner({
     db,
@@ -163,7 +173,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     workers: Math.max(1, o.workers),
     clock,
     log,
-    ...(o.hooks ? { hooks: o.hooks } : {}),
+    hooks: {
+      ...o.hooks,
+      afterTask: (id, outcome) => {
+        metrics.taskEnded(outcome);
+        o.hooks?.afterTask?.(id, outcome);
+      },
+    },
     storageRetryMs: o.storageRetryAfterSec * 1000,
     ...(o.taskLeaseMs ? { taskLeaseMs: o.taskLeaseMs } : {}),
     onFolderChanged: (folderId) => {
@@ -172,7 +188,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   });
   // Several processes on one PostgreSQL: a commit on any of them wakes the long polls of all.
-  const wakeups = pgShared ? await pgShared.listenForCommits(pgShared.db, (folderId) => feed.notify(folderId), () => feed.notifyAll(), log) : null;
+  // A process shutting down hands its tasks back: take them over now, not at the next heartbeat.
+  const takeOver = (): void => void runner.tend().catch((error: unknown) => log.warn('taking over handed-back tasks failed', { error }));
+  const wakeups = pgShared ? await pgShared.listenForCommits(pgShared.db, (folderId) => feed.notify(folderId), () => feed.notifyAll(), log, takeOver) : null;
 
   let lastMaintenance = Number.NEGATIVE_INFINITY;
   const maintenanceEveryMs = Math.min(o.tokenTtlMs / 10, 10 * 60 * 1000);
@@ -201,6 +219,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         const pruned = await pruneHistory();
         const report = await collectGarbage({ db, blocks, fence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
         const full = { ...report, prunedVersions: pruned.versions, prunedTombstones: pruned.tombstones };
+        lastGc = { at: clock(), liveBlocks: report.liveBlocks, bytesStored: report.bytesStored };
         log.info('garbage collected', { ...full });
         return full;
       } finally {
@@ -210,17 +229,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const accounts = new SqlAccounts(db, clock);
   // The one request made without a bearer token: a device trading its pairing code.
-  const openRoutes = [pairingRoute(accounts, new FailureLimiter(clock))];
+  const openRoutes = [
+    pairingRoute(accounts, new FailureLimiter(clock)),
+    ...opsRoutes({ db, blocks, metrics, draining: () => draining, longPollsWaiting: () => feed.waiting, lastGc: () => lastGc }),
+  ];
   const access = new Access(accounts);
-  const routes = [...openRoutes, ...buildRoutes({ blocks, folders, feed, tasks, reports, history, runGc, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
+  const routes = [...openRoutes, ...buildRoutes({ metrics, blocks, folders, feed, tasks, reports, history, runGc, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
   const serverToken = token;
   const authFailures = new FailureLimiter(clock, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS);
 
   const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
   const slowBodies = new SlowBodyGuard({ idleMs: o.bodyIdleMs, minBytesPerSecond: o.minBodyBytesPerSecond, graceMs: o.bodyGraceMs, sweepMs: Math.min(1000, o.bodyIdleMs / 4), log });
 
+  let inFlight = 0;
+  let idle: (() => void) | null = null;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
+    inFlight++;
+    // Shutting down: this answer is the connection's last.
+    if (draining) res.setHeader('connection', 'close');
+    // Metric labels: the route's template and method, never the path a client sent.
+    const label = { route: 'unmatched', method: 'other' };
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
@@ -254,6 +283,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (found === null) throw new FerryError('not_found', 'No such endpoint', { status: 404 });
       if (found === 'method_not_allowed') throw new FerryError('method_not_allowed', 'Method not allowed on this endpoint', { status: 405 });
       const r = found.route;
+      label.route = r.template;
+      label.method = r.method;
       const ctx: RequestContext = {
         req,
         res,
@@ -316,7 +347,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     } finally {
       bodyBudget.give(heldBytes);
-      rlog.info('request', { method: req.method, path: pathname, status: reply.status, ms: Math.round(performance.now() - started) });
+      const ms = performance.now() - started;
+      metrics.request(label.route, label.method, reply.status, ms / 1000);
+      rlog.info('request', { method: req.method, path: pathname, status: reply.status, ms: Math.round(ms) });
+      if (--inFlight === 0) idle?.();
     }
   }
 
@@ -365,14 +399,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokenCreated,
     dataDir,
     collectGarbage: runGc,
-    close() {
+    close(graceMs = 0) {
       closing ??= (async () => {
+        draining = true;
         clearInterval(timer);
         if (gcTimer) clearInterval(gcTimer);
         slowBodies.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await runner.close();
+        log.info('stopping', { inFlight, graceMs });
+        const requestsDone = new Promise<void>((resolve) => {
+          if (inFlight === 0 || graceMs <= 0) return resolve();
+          idle = resolve;
+          setTimeout(resolve, graceMs).unref();
+        });
+        // A database gone already must not stop the shutdown: its leases then run out on their own.
+        const handingBack = runner.close(graceMs).catch((error: unknown) => {
+          log.warn('tasks not handed back: others take them over when their leases run out', { error });
+          return 0;
+        });
+        const [handedBack] = await Promise.all([handingBack, requestsDone]);
+        if (handedBack > 0) {
+          log.info('tasks handed back', { tasks: handedBack });
+          await wakeups?.publishHandedBack();
+        }
         await collecting?.catch(() => undefined);
         server.closeAllConnections();
         await closed;

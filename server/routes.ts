@@ -32,6 +32,7 @@ import type { ChangesFeed } from './changes';
 import type { DeviceReports } from './device-reports';
 import type { FolderStore } from './folders';
 import type { HistoryReader } from './history';
+import type { ServerMetrics } from './metrics';
 import { route, type RequestContext, type Route } from './http';
 import { fingerprint } from './idempotency';
 import type { BlockStore } from './storage/blocks';
@@ -47,6 +48,7 @@ export interface RouteDeps extends BatchDeps {
   /** What the asking device may reach: others' folders and blocks look absent. */
   access: Access;
   history: HistoryReader;
+  metrics: ServerMetrics;
   /** Retention, then garbage collection (server/gc.ts); `POST /v1/maintenance/gc`. */
   runGc: () => Promise<object>;
   /** Runs the periodic clean-up when it is due (cheap otherwise). */
@@ -120,6 +122,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       }
       const known = (await deps.access.readable(ctx.principal, [hash])).has(hash);
       const written = await deps.blocks.write(hash, ctx.req.iterator({ destroyOnReturn: false }));
+      deps.metrics.blockWritten(written.stored, written.size);
       await deps.access.uploaded(ctx.principal, [hash]);
       // Stored once for everyone; to a device that could not read it before, it is new.
       const stored = written.stored || !known;
@@ -138,6 +141,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       const frames = decoded.frames as Array<{ hash: string; data: Buffer }>;
       const known = await deps.access.readable(ctx.principal, frames.map((f) => f.hash));
       const written = await deps.blocks.writeVerified(frames);
+      written.forEach((stored, i) => deps.metrics.blockWritten(stored, frames[i]?.data.length ?? 0));
       await deps.access.uploaded(ctx.principal, frames.map((f) => f.hash));
       const stored = written.map((s, i) => s || !known.has(frames[i]?.hash ?? ''));
       const seen = new Set<string>();

@@ -45,6 +45,35 @@ export class TaskLeases {
     return row?.owner === this.owner;
   }
 
+  /**
+   * Shutting down: the tasks this process holds (and those it queued without starting) get
+   * a lease that has run out already, so another process takes them over at once. The count.
+   */
+  async handBack(queued: readonly string[]): Promise<number> {
+    if (!this.shared) return 0;
+    const now = this.clock();
+    for (const id of queued) await this.db.run(`UPDATE tasks SET owner = ?, lease_until = ? WHERE id = ? AND status IN ('Queued', 'Processing') AND owner IS NULL`, [this.owner, now, id]);
+    return this.db.run("UPDATE tasks SET lease_until = 0 WHERE owner = ? AND status IN ('Queued', 'Processing')", [this.owner]);
+  }
+
+  /**
+   * Queued tasks no process claimed within a lease (the one that took the batch died before
+   * starting it, or its workers are all busy): up to `limit` of them claimed for this process,
+   * oldest first. Rows another process is claiming at the same moment are skipped, not waited
+   * for (`FOR UPDATE SKIP LOCKED`), so processes claiming together take disjoint tasks.
+   */
+  async claimUnclaimed(limit: number): Promise<string[]> {
+    if (!this.shared || limit <= 0) return [];
+    const now = this.clock();
+    const rows = await this.db.all<{ id: string }>(
+      `UPDATE tasks SET owner = ?, lease_until = ? WHERE id IN (
+         SELECT id FROM tasks WHERE status = 'Queued' AND owner IS NULL AND created_at < ? ORDER BY created_at, ord LIMIT ? FOR UPDATE SKIP LOCKED
+       ) AND owner IS NULL RETURNING id`,
+      [this.owner, now + this.leaseMs, now - this.leaseMs, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Unfinished tasks whose owner stopped renewing: to take over. */
   async abandoned(): Promise<string[]> {
     if (!this.shared) return [];

@@ -4,7 +4,7 @@ import type { Logger } from '../main/logging';
 import { OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
 import type { GcFence } from './gc';
-import { PathLocks, lockKey } from './path-locks';
+import { PathLocks, SharedPathLocks, type TaskPathLocks } from './path-locks';
 import { LeaseLost, TaskLeases } from './task-leases';
 import type { SqlDb } from './storage/sql';
 import type { BlockStore } from './storage/blocks';
@@ -15,7 +15,12 @@ export interface TaskHooks {
   beforeApply?: (taskId: string, signal: AbortSignal) => Promise<void>;
   /** Runs after each committed chunk of an ordinary batch while more remain. */
   afterChunk?: (taskId: string, appliedSoFar: number, signal: AbortSignal) => Promise<void>;
+  /** Runs when a run of a task ends, with how it ended. */
+  afterTask?: (taskId: string, outcome: TaskOutcome) => void;
 }
+
+/** How one run of a task ended ('skipped': finished already, or another process holds it). */
+export type TaskOutcome = 'completed' | 'failed' | 'path_locked' | 'stalled' | 'lease_lost' | 'aborted' | 'skipped';
 
 export interface TaskRunnerOptions {
   db: SqlDb;
@@ -49,9 +54,10 @@ export class TaskRunner {
   private readonly queued = new Set<string>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly waiters = new Map<string, Set<(row: TaskRow) => void>>();
-  private readonly locks = new PathLocks();
+  private readonly locks: TaskPathLocks;
   private readonly applier: OperationApplier;
   private readonly abort = new AbortController();
+  private closing = false;
   /** Tasks the disk refused (full): kept as they were, in memory since the database may not grow. */
   private readonly stalled = new Map<string, { error: FerryError; timer: NodeJS.Timeout }>();
 
@@ -61,6 +67,8 @@ export class TaskRunner {
   constructor(private readonly o: TaskRunnerOptions) {
     this.applier = new OperationApplier(o.db);
     this.leases = new TaskLeases(o.db, o.taskLeaseMs ?? 30_000, o.clock);
+    // Several processes share one PostgreSQL: the locks must be seen by all of them.
+    this.locks = o.db.dialect === 'postgres' ? new SharedPathLocks(o.db, this.leases.owner) : new PathLocks();
     // Shared database: renew what runs here, take over what a dead process left.
     this.heartbeat =
       o.db.dialect === 'postgres'
@@ -69,10 +77,14 @@ export class TaskRunner {
     this.heartbeat?.unref();
   }
 
-  private async tend(): Promise<void> {
+  /** The lease upkeep: also run at once when another process hands its tasks back. */
+  async tend(): Promise<void> {
     await this.leases.renew([...this.running.keys()]);
-    if (this.abort.signal.aborted) return;
+    if (this.closing) return;
     for (const id of await this.leases.abandoned()) this.enqueue(id);
+    // Idle workers help with what nobody has claimed (several processes on one PostgreSQL).
+    const idle = this.o.workers - this.running.size - this.queue.length;
+    for (const id of await this.leases.claimUnclaimed(idle)) this.enqueue(id);
   }
 
   /** Re-queues what was queued or running when the server stopped. */
@@ -90,7 +102,7 @@ export class TaskRunner {
     const stalled = this.stalled.get(id);
     if (stalled) clearTimeout(stalled.timer);
     this.stalled.delete(id);
-    if (this.abort.signal.aborted || this.queued.has(id) || this.running.has(id)) return;
+    if (this.closing || this.queued.has(id) || this.running.has(id)) return;
     this.queue.push(id);
     this.queued.add(id);
     this.pump();
@@ -122,15 +134,29 @@ export class TaskRunner {
     return this.stalled.get(id)?.error;
   }
 
-  /** Stops taking work and lets running tasks stop at their next step; they resume on restart. */
-  async close(): Promise<void> {
-    this.abort.abort();
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    for (const { timer } of this.stalled.values()) clearTimeout(timer);
-    this.stalled.clear();
+  /**
+   * Stops taking work; running tasks get `graceMs` to finish, then stop at their next step
+   * (what they committed stays, each operation with its result). On a shared PostgreSQL what
+   * is left is handed back, for another process to take over at once; on SQLite it resumes at
+   * the next start. The number of tasks handed back.
+   */
+  async close(graceMs = 0): Promise<number> {
+    this.closing = true;
+    const queued = [...this.queue];
     this.queue.length = 0;
     this.queued.clear();
+    for (const { timer } of this.stalled.values()) clearTimeout(timer);
+    this.stalled.clear();
+    const running = Promise.allSettled([...this.running.values()]);
+    if (graceMs > 0 && this.running.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([running, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
+    this.abort.abort();
+    if (this.heartbeat) clearInterval(this.heartbeat);
     await Promise.allSettled([...this.running.values()]);
+    return this.leases.handBack(queued);
   }
 
   private pump(): void {
@@ -146,57 +172,70 @@ export class TaskRunner {
   }
 
   private async process(id: string): Promise<void> {
+    const outcome = await this.attempt(id);
+    this.o.hooks?.afterTask?.(id, outcome);
+  }
+
+  /**
+   * One run of a task. Its paths are let go before its waiters hear the outcome, so a client
+   * answered at once may send its next batch on those paths without meeting its own lock.
+   */
+  private async attempt(id: string): Promise<TaskOutcome> {
     const { store, log } = this.o;
     const row = await store.byId(id);
-    if (!row || row.status === 'Completed' || row.status === 'Failed') return;
+    if (!row || row.status === 'Completed' || row.status === 'Failed') return 'skipped';
     // Another live process runs it (several processes on one PostgreSQL).
-    if (!(await this.leases.claim(id))) return;
+    if (!(await this.leases.claim(id))) return 'skipped';
     const tlog = log.child({ device: row.device, run: row.run, trackingId: row.tracking_id ?? '-', taskId: id });
     const operations = store.operations(row);
-    const keys = operations.flatMap((op) => operationPaths(op).map((p) => lockKey(row.folder_id, p)));
-    if (!this.locks.tryAcquire(keys, id)) {
+    const paths = operations.flatMap((op) => operationPaths(op));
+    if (!(await this.locks.tryAcquire(row.folder_id, paths, id))) {
       tlog.warn('task refused: path locked');
       await store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE });
       await this.finish(id);
-      return;
+      return 'path_locked';
     }
     const signal = this.abort.signal;
     let fenced = false;
+    let outcome: TaskOutcome = 'aborted';
     try {
       await store.setStatus(id, 'Processing');
       tlog.info('task processing', { operations: operations.length });
       if (this.o.hooks?.beforeApply) await untilAborted(this.o.hooks.beforeApply(id, signal), signal);
-      if (signal.aborted) return;
+      if (signal.aborted) return outcome;
       await this.o.fence?.enter();
       fenced = true;
       const hashes = await blocksReferenced(this.applier.restores, row.folder_id, operations);
       const blockSizes = await this.o.blocks.sizes(hashes);
       // Block renames become durable before anything that references them commits (see BlockStore).
       await this.o.blocks.persist();
-      if (signal.aborted) return;
+      if (signal.aborted) return outcome;
       const finished = row.single_operation ? await this.applyAll(row, operations, blockSizes) : await this.applyInChunks(row, operations, blockSizes, signal);
-      if (!finished) return;
+      if (!finished) return outcome;
       await store.setStatus(id, 'Completed');
       tlog.info('task completed');
-      await this.finish(id);
+      outcome = 'completed';
     } catch (error) {
-      if (signal.aborted) return;
+      if (signal.aborted) return outcome;
       if (error instanceof LeaseLost) {
         tlog.warn('task taken over by another server process: this one stops');
-        return;
-      }
-      if (storageFullCode(error) !== null) {
-        await this.stall(id, error);
+        outcome = 'lease_lost';
+      } else if (storageFullCode(error) !== null) {
+        this.stall(id, error);
         tlog.warn('task waits for disk space', { error });
-        return;
+        outcome = 'stalled';
+      } else {
+        tlog.error('task failed', { error });
+        await store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
+        outcome = 'failed';
       }
-      tlog.error('task failed', { error });
-      await store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
-      await this.finish(id);
     } finally {
       if (fenced) this.o.fence?.leave();
-      this.locks.release(keys, id);
+      await this.locks.release(row.folder_id, paths, id).catch((error: unknown) => tlog.warn('path locks not released (they end with the task)', { error }));
     }
+    // Waiters hear an outcome; a run cut short (or taken over) leaves them to the next run.
+    if (outcome === 'completed' || outcome === 'failed' || outcome === 'stalled') await this.finish(id);
+    return outcome;
   }
 
   private context(row: TaskRow, blockSizes: ReadonlyMap<string, number>) {
@@ -274,7 +313,7 @@ export class TaskRunner {
    * result; a single-operation batch not at all), the rest runs again later, from where it
    * stopped. Waiters hear it now (a sync batch answers 507).
    */
-  private async stall(id: string, cause: unknown): Promise<void> {
+  private stall(id: string, cause: unknown): void {
     const seconds = Math.ceil(this.o.storageRetryMs / 1000);
     const error = new FerryError('insufficient_storage', "The server's disk is full: the batch waits and runs again once there is space", {
       status: 507,
@@ -286,7 +325,6 @@ export class TaskRunner {
     const timer = setTimeout(() => this.enqueue(id), this.o.storageRetryMs);
     timer.unref();
     this.stalled.set(id, { error, timer });
-    await this.finish(id);
   }
 
   /**

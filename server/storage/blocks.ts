@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, fsync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, createReadStream, fstatSync, fsync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -34,6 +34,8 @@ import { sweepLocal } from './local-sweep';
  */
 export interface BlockStore {
   init(): Promise<void>;
+  /** Throws unless the store can be reached and written now (`/readyz`); cheap. */
+  probe(): Promise<void>;
   /** A client was just told this block is here: a commit may refer to it soon. */
   touch(hashes: Iterable<string>, now?: number): void;
   /** Touched at or after `since`; older marks are forgotten. */
@@ -147,6 +149,10 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     this.knownDirs.add(this.packDir);
     // Leftovers of uploads cut short by a crash.
     for (const name of await fs.readdir(this.tmpDir)) await fs.rm(path.join(this.tmpDir, name), { force: true });
+  }
+
+  async probe(): Promise<void> {
+    await fs.access(this.tmpDir, fsConstants.W_OK);
   }
 
   /** Where block files and packs live, for garbage collection (server/gc.ts). */

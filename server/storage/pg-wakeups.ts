@@ -3,11 +3,15 @@ import type { Logger } from '../../main/logging';
 import type { PostgresDb } from './postgres';
 
 const CHANNEL = 'ferry_changes';
+/** A process shutting down handed tasks back (server/task-leases.ts): take them over now. */
+const TASKS_CHANNEL = 'ferry_tasks';
 const RECONNECT_MS = 500;
 
 export interface FolderWakeups {
   /** Tells every server process (this one too) that the folder has a new commit. */
   publish(folderId: string): void;
+  /** Tells every other process that tasks were handed back. */
+  publishHandedBack(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -18,7 +22,13 @@ export interface FolderWakeups {
  * after the listening connection drops, every waiter re-reads, since notifications sent while
  * it was away are gone.
  */
-export async function listenForCommits(db: PostgresDb, onFolder: (folderId: string) => void, onReconnect: () => void, log: Logger): Promise<FolderWakeups> {
+export async function listenForCommits(
+  db: PostgresDb,
+  onFolder: (folderId: string) => void,
+  onReconnect: () => void,
+  log: Logger,
+  onHandedBack: () => void = () => undefined,
+): Promise<FolderWakeups> {
   let client: pg.Client | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
@@ -26,7 +36,8 @@ export async function listenForCommits(db: PostgresDb, onFolder: (folderId: stri
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: db.url });
     c.on('notification', (message) => {
-      if (message.payload) onFolder(message.payload);
+      if (message.channel === TASKS_CHANNEL) onHandedBack();
+      else if (message.payload) onFolder(message.payload);
     });
     const lost = (error?: unknown): void => {
       if (client !== c) return;
@@ -45,12 +56,16 @@ export async function listenForCommits(db: PostgresDb, onFolder: (folderId: stri
     client = c;
     await c.connect();
     await c.query(`LISTEN ${CHANNEL}`);
+    await c.query(`LISTEN ${TASKS_CHANNEL}`);
   };
   await connect();
 
   return {
     publish(folderId) {
       db.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, folderId]).catch((error: unknown) => log.warn('could not notify other processes of a commit', { error }));
+    },
+    async publishHandedBack() {
+      await db.pool.query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, '']).catch((error: unknown) => log.warn('could not tell other processes of tasks handed back', { error }));
     },
     async close() {
       closed = true;

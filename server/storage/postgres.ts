@@ -166,6 +166,18 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN paired_device TEXT;
   `,
+  // 4: paths held by running tasks, shared by every process (server/path-locks.ts): a row
+  // holds while its task is unfinished; owner is the process that took it.
+  `
+  CREATE TABLE path_locks (
+    folder_id TEXT COLLATE "C" NOT NULL,
+    path TEXT COLLATE "C" NOT NULL,
+    task_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    PRIMARY KEY (folder_id, path)
+  );
+  CREATE INDEX path_locks_by_task ON path_locks(task_id);
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

@@ -50,6 +50,10 @@ export class S3BlockStore extends BlockLookups implements BlockStore {
     }
   }
 
+  async probe(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }));
+  }
+
   async sizeOf(hash: string): Promise<number | null> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(hash) }));

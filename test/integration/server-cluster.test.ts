@@ -187,6 +187,221 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   });
 
+  it('refuses with path_locked, on another process, a batch touching a path a task on the first holds', async () => {
+    const gate = new TaskGate();
+    const dirA = await makeTempDir();
+    dirs.push(dirA);
+    // A in this process (its gate holds the task mid-run); B is the real child process.
+    const a = await startServer({ port: 0, host: '127.0.0.1', token: TOKEN, ...storage.options, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      const b = procs[1]!;
+      expect((await call(asA, 'PUT', '/v1/folders/locks', {})).status).toBe(201);
+      const f = testFile(`locked ${randomUUID()}`);
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      const held = await call(asA, 'POST', '/v1/folders/locks/sync?mode=async', { operations: [upsert('k', 'p.txt', f, null)] });
+      expect(held.status).toBe(202);
+      await waitUntil(() => gate.held.has(held.body.taskId), 10_000, 'A holding p.txt');
+
+      // The other process refuses what touches p.txt, as one process would: async and sync.
+      const trackingId = randomUUID();
+      const g = testFile(`other ${randomUUID()}`);
+      expect((await call(b, 'PUT', `/v1/blocks/${g.hash}`, new Uint8Array(g.data))).status).toBe(201);
+      const bBody = { operations: [upsert('other', 'q.txt', g, null), upsert('k', 'p.txt', g, null)] };
+      const refused = await call(b, 'POST', '/v1/folders/locks/sync?mode=async', bBody, { 'x-tracking-id': trackingId });
+      expect(refused.status).toBe(202);
+      const failed = await waitUntil(
+        async () => {
+          const task = (await call(b, 'GET', `/v1/tasks/${refused.body.taskId}`)).body;
+          return task.status === 'Failed' ? task : undefined;
+        },
+        20_000,
+        'B refusing the batch',
+      );
+      expect(failed.error.code).toBe('path_locked');
+      const sync = await call(b, 'POST', '/v1/folders/locks/sync?mode=sync', { operations: [upsert('k', 'p.txt', f, null)] });
+      expect(sync.status).toBe(423);
+      expect(sync.body.code).toBe('path_locked');
+      // Nothing of the refused batch was applied: q.txt is not there either.
+      expect(ChangesPage.parse((await call(b, 'GET', '/v1/folders/locks/changes')).body).items).toEqual([]);
+      // A path nobody holds goes through on B meanwhile.
+      expect((await call(b, 'POST', '/v1/folders/locks/sync?mode=sync', { operations: [upsert('free', 'r.txt', f, null)] })).status).toBe(200);
+
+      // Released with the task: once A finishes, B runs the resubmitted batch.
+      gate.release(held.body.taskId);
+      await waitUntil(async () => (await call(b, 'GET', `/v1/tasks/${held.body.taskId}`)).body.status === 'Completed', 20_000, 'A finishing');
+      const rerun = await call(b, 'POST', '/v1/folders/locks/sync?mode=sync', bBody, { 'x-tracking-id': trackingId });
+      expect(rerun.status).toBe(200);
+      expect(rerun.body.results.other.ok).toBe(true);
+      expect(rerun.body.results.k).toMatchObject({ ok: false, code: 'conflict' });
+    } finally {
+      gate.release();
+      await a.close();
+    }
+  });
+
+  it('refuses the late commit of a process whose task another took over after its lease ran out', async () => {
+    const own = await freshRemoteStorage();
+    const dirA = await makeTempDir();
+    const dirB = await makeTempDir();
+    dirs.push(dirA, dirB);
+    // A's clock falls an hour behind mid-task: its renewals land in the past, as if it had
+    // frozen (a long pause, a stopped VM) while still holding the task.
+    let skew = 0;
+    let resumeA!: () => void;
+    const aPaused = new Promise<void>((resolve) => (resumeA = resolve));
+    let aAtChunk = false;
+    const outcomes: string[] = [];
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, taskLeaseMs: 600, ...own.options };
+    const a = await startServer({
+      ...base,
+      dataDir: dirA,
+      clock: () => Date.now() + skew,
+      hooks: {
+        afterChunk: async () => {
+          skew = -3600_000;
+          aAtChunk = true;
+          await aPaused;
+        },
+        afterTask: (_id, outcome) => outcomes.push(outcome),
+      },
+    });
+    let b: RunningServer | undefined;
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/fence', {})).status).toBe(201);
+      // More than one chunk (500 operations): A commits the first, then stalls before the second.
+      const operations = Array.from({ length: 501 }, (_, i) => ({ key: `k${i}`, action: 'upsert', kind: 'dir', path: `d${i}`, size: 0, mtime: 1, blocks: [], baseRevision: null }));
+      const accepted = await call(asA, 'POST', '/v1/folders/fence/sync?mode=async', { operations });
+      expect(accepted.status).toBe(202);
+      const taskId = accepted.body.taskId as string;
+      await waitUntil(() => aAtChunk, 20_000, 'A pausing after its first chunk');
+      b = await startServer({ ...base, dataDir: dirB });
+      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      const done = await waitUntil(
+        async () => {
+          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
+          return task.status === 'Completed' ? task : undefined;
+        },
+        20_000,
+        'B taking the task over and finishing it',
+      );
+      expect(Object.values(done.results).every((r) => (r as { ok: boolean }).ok)).toBe(true);
+      const feedBefore = ChangesPage.parse((await call(asB, 'GET', '/v1/folders/fence/changes?limit=1000')).body);
+
+      // A wakes and tries to commit its second chunk: refused, it stops, nothing changes.
+      resumeA();
+      await waitUntil(() => outcomes.length > 0, 20_000, 'A ending its run');
+      expect(outcomes).toEqual(['lease_lost']);
+      const after = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
+      expect(after.status).toBe('Completed');
+      expect(after.results).toEqual(done.results);
+      const feedAfter = ChangesPage.parse((await call(asB, 'GET', '/v1/folders/fence/changes?limit=1000')).body);
+      expect(feedAfter.items).toEqual(feedBefore.items);
+      expect(feedAfter.items).toHaveLength(501);
+    } finally {
+      resumeA();
+      await a.close();
+      await b?.close();
+      await own.drop();
+    }
+  }, 60_000);
+
+  it('hands its unfinished tasks back when it shuts down, and another process takes them at once', async () => {
+    const own = await freshRemoteStorage();
+    const gate = new TaskGate();
+    const dirA = await makeTempDir();
+    const dirB = await makeTempDir();
+    dirs.push(dirA, dirB);
+    // Leases of a minute, renewed every 20 s: without the hand-back B would not see the task for a minute.
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, taskLeaseMs: 60_000, ...own.options };
+    const a = await startServer({ ...base, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    const b = await startServer({ ...base, dataDir: dirB });
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/handback', {})).status).toBe(201);
+      const accepted = await call(asA, 'POST', '/v1/folders/handback/sync?mode=async', { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: 'kept', size: 0, mtime: 1, blocks: [], baseRevision: null }] });
+      expect(accepted.status).toBe(202);
+      const taskId = accepted.body.taskId as string;
+      await waitUntil(() => gate.held.has(taskId), 10_000, 'A running the task');
+      // A's grace runs out with the task still held: it stops the task and hands it back.
+      const stopping = performance.now();
+      await a.close(300);
+      const handedBackAt = performance.now();
+      expect(handedBackAt - stopping).toBeLessThan(15_000);
+      const done = await waitUntil(
+        async () => {
+          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
+          return task.status === 'Completed' ? task : undefined;
+        },
+        15_000,
+        'B taking the handed-back task over',
+      );
+      expect(done.results.d).toMatchObject({ ok: true });
+      expect(performance.now() - handedBackAt).toBeLessThan(15_000);
+    } finally {
+      gate.release();
+      await a.close();
+      await b.close();
+      await own.drop();
+    }
+  }, 60_000);
+
+  it('lets idle processes claim queued tasks nobody started, each task by one of them only', async () => {
+    const own = await freshRemoteStorage();
+    const gate = new TaskGate();
+    const dirs3 = [await makeTempDir(), await makeTempDir(), await makeTempDir()];
+    dirs.push(...dirs3);
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, taskLeaseMs: 600, ...own.options };
+    // A takes the batches but its one worker is held by the first: the rest wait in its queue.
+    const a = await startServer({ ...base, dataDir: dirs3[0]!, workers: 1, hooks: { beforeApply: gate.hook } });
+    const ran = new Map<string, string[]>([
+      ['b', []],
+      ['c', []],
+    ]);
+    const helper = (name: string, dataDir: string) =>
+      startServer({ ...base, dataDir, workers: 2, hooks: { afterTask: (id, outcome) => outcome === 'completed' && ran.get(name)!.push(id) } });
+    const b = await helper('b', dirs3[1]!);
+    const c = await helper('c', dirs3[2]!);
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/claims', {})).status).toBe(201);
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const accepted = await call(asA, 'POST', '/v1/folders/claims/sync?mode=async', { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: `d${i}`, size: 0, mtime: 1, blocks: [], baseRevision: null }] });
+        expect(accepted.status).toBe(202);
+        ids.push(accepted.body.taskId as string);
+      }
+      await waitUntil(() => gate.held.has(ids[0]!), 10_000, 'A running the first task');
+      const rest = ids.slice(1);
+      await waitUntil(
+        async () => {
+          for (const id of rest) if ((await call(asA, 'GET', `/v1/tasks/${id}`)).body.status !== 'Completed') return false;
+          return true;
+        },
+        30_000,
+        'B and C running the queued tasks',
+      );
+      const byB = ran.get('b')!;
+      const byC = ran.get('c')!;
+      // Disjoint, and together every queued task exactly once; the held one stays A's.
+      expect(byB.filter((id) => byC.includes(id))).toEqual([]);
+      expect([...byB, ...byC].sort()).toEqual([...rest].sort());
+      expect((await call(asA, 'GET', `/v1/tasks/${ids[0]}`)).body.status).toBe('Processing');
+      gate.release();
+      await waitUntil(async () => (await call(asA, 'GET', `/v1/tasks/${ids[0]}`)).body.status === 'Completed', 20_000, 'A finishing its task');
+      const page = ChangesPage.parse((await call(asA, 'GET', '/v1/folders/claims/changes')).body);
+      expect(page.items.map((i) => i.path).sort()).toEqual(ids.map((_, i) => `d${i}`).sort());
+    } finally {
+      gate.release();
+      await a.close();
+      await b.close();
+      await c.close();
+      await own.drop();
+    }
+  }, 60_000);
+
   it('`ferry server migrate` migrates the database, and a bad --db or --blocks URL is refused with its code', async () => {
     const ok = run(['migrate', '--db', storage.options.dbUrl]);
     expect(await ok.exited).toBe(0);

@@ -296,5 +296,6 @@ describe('restore operation', () => {
       const original = [v1, v2, v3][Number(/(\d+)/.exec(p)![1]) % 3] as TestFile;
       expect(item && Number(item.revision) > Number(r) && item.blocks[0] === original.hash).toBe(true);
     }
-  });
+    // About 20 s of commits on PostgreSQL with the machine shared: the default 30 s was at its edge.
+  }, 90_000);
 });

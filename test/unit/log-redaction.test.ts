@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redact } from '../../main/logging';
+import { jsonLoggerOver, redact, redactHook } from '../../main/logging';
 
 describe('log redaction', () => {
   it('hides device tokens wherever they appear', () => {
@@ -18,5 +18,27 @@ describe('log redaction', () => {
 
   it('leaves error codes that merely name pairing codes readable', () => {
     expect(redact('pairing refused code=pairing_code_used')).toContain('pairing_code_used');
+  });
+});
+
+describe('JSON-lines logs', () => {
+  /** What the transports would write: the line, then the hook every transport runs. */
+  function lines(write: (log: ReturnType<typeof jsonLoggerOver>) => void): Array<Record<string, unknown>> {
+    const out: string[] = [];
+    const sink = (text: string) => out.push(redactHook({ data: [text] }).data[0] as string);
+    write(jsonLoggerOver({ debug: sink, info: sink, warn: sink, error: sink }, 'server', { device: 'dev-1' }));
+    return out.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  it('writes one parseable object a line, values scrubbed by their names and contents, quotes and backslashes kept', () => {
+    const secret = 'S3cr3t-token-value';
+    const [line] = lines((log) =>
+      log.child({ run: 'r' }).warn(`failed with Bearer ${secret}`, { token: secret, path: 'a "quoted" \\ path', status: 423, pairingCode: 'ABCD-EFGH', note: `syncToken: ${secret}\\"x` }),
+    );
+    expect(line).toMatchObject({ level: 'warn', scope: 'server', device: 'dev-1', run: 'r', status: 423, path: 'a "quoted" \\ path' });
+    expect(typeof line!.time).toBe('string');
+    expect(JSON.stringify(line)).not.toContain(secret);
+    expect(JSON.stringify(line)).not.toContain('ABCD');
+    expect(line!.msg).toBe('failed with Bearer [redacted]');
   });
 });

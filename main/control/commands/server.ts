@@ -30,7 +30,7 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   const { options } = parsed;
   for (const warning of parsed.warnings) process.stderr.write(`${warning}\n`);
   makeDataDirPrivate(path.resolve(options.dataDir));
-  configureLogging({ level: parsed.logLevel, file: path.join(path.resolve(options.dataDir), 'logs', 'server.log'), console: parsed.verbose });
+  configureLogging({ level: parsed.logLevel, format: parsed.logFormat, file: path.join(path.resolve(options.dataDir), 'logs', 'server.log'), console: parsed.verbose });
   // A stray rejected promise is a bug to log, never a reason to drop every client.
   const log = createLogger('server');
   const onRejection = (reason: unknown): void => log.error('unhandled rejection', { error: reason });
@@ -48,7 +48,8 @@ export async function runServerCommand(argv: string[]): Promise<number> {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       process.off('unhandledRejection', onRejection);
-      void server.close().then(
+      // Requests in flight and running tasks get the grace period; the rest is handed back.
+      void server.close(parsed.shutdownGraceMs).then(
         () => resolve(0),
         (error: unknown) => {
           process.stderr.write(`ferry server: error while closing: ${String(error)}\n`);
