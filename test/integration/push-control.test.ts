@@ -106,16 +106,18 @@ describe('pusher: pause, offline, files that change', () => {
     await rig.write(`${nfc}/cv.pdf`, 'other bytes under the NFC spelling');
     const key = `${nfc}/cv.pdf`;
     // What the scanner queues when it walks the NFD folder: that file's snapshot, under the NFC key.
-    const queueNfdSnapshot = async () => {
-      const abs = path.join(rig!.root, nfd, 'cv.pdf');
-      const h = await hashFile(abs);
-      const st = await stat(abs);
+    // The NFD file never changes, so it is hashed once; queued again at once on each requeue (a
+    // hash per requeue let a late one land inside the pusher's next requeue under load, which
+    // alternated the snapshots and reset the loop count).
+    const abs = path.join(rig.root, nfd, 'cv.pdf');
+    const h = await hashFile(abs);
+    const st = await stat(abs);
+    const queueNfdSnapshot = () =>
       rig!.store.queue.enqueue({ folderId: 'f1', path: key, kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
-    };
-    await queueNfdSnapshot();
+    queueNfdSnapshot();
     // The scanner's next walk, after each requeue.
     rig.pusher.on('item', (e) => {
-      if (e.path === key && e.state === 'requeued') void queueNfdSnapshot();
+      if (e.path === key && e.state === 'requeued') queueNfdSnapshot();
     });
     rig.pusher.kick();
     const failed = await rig.waitState(key, 'failed', 20_000);
