@@ -118,7 +118,9 @@ async function measure(s: Scenario): Promise<Measured> {
     await proxyA.close();
     await proxy.close();
     await server.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    // FERRY_BENCH_KEEP=1 keeps the agents' data (logs, state databases) to see where time went.
+    if (process.env.FERRY_BENCH_KEEP) console.error(`kept ${tmp}`);
+    else rmSync(tmp, { recursive: true, force: true });
   }
 }
 

@@ -317,7 +317,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           events.emit('applied', { folderId, path: group.root.path, action: 'moved', rule: 'MD1' });
           flog.debug('applied', { path: group.root.path, from: group.from, revision: group.root.revision, rule: 'MD1', files: done.files });
         } else {
-          if (done.refused.kind === 'no-dir-move') flog.debug('directory move paired file by file', { path: group.root.path, rule: done.refused.rule, reason: done.refused.reason });
+          if (done.refused.kind === 'no-dir-move') flog.info('directory move paired file by file', { path: group.root.path, rule: done.refused.rule, reason: done.refused.reason });
           toPlan.push(...group.entries);
         }
       } catch (error) {
