@@ -87,6 +87,25 @@ describe('pull: remote moves against the real server', () => {
     expect(b.folder.pendingOps()).toEqual({});
   });
 
+  it('MD0: a folder move read again (its token never stored) is here already: settled at once, nothing looked at path by path', async () => {
+    const writer = await rig.start();
+    await mkdir(writer, 'photos');
+    await writer.commit({ 'photos/a.txt': 'alpha', 'photos/2024/b.txt': 'beta' });
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    const token = b.folder.store.tokens.get('fb')!;
+    await move(writer, 'photos', 'archive/photos');
+    expect(await b.puller.pullNow('fb')).toMatchObject({ moved: 2 });
+    b.folder.store.tokens.set('fb', token);
+    const applied: string[] = [];
+    b.puller.events.on('applied', (e) => applied.push(`${e.path} ${e.action} ${e.rule}`));
+    const again = await b.puller.pullNow('fb');
+    // Path by path the tombstones of the old names would each be recorded (D2).
+    expect(applied).toEqual([]);
+    expect(again).toMatchObject({ moved: 0, recorded: 0, downloaded: 0, deleted: 0, tokenStored: true });
+    expect(b.tree()).toEqual({ 'archive/photos/a.txt': 'alpha', 'archive/photos/2024/b.txt': 'beta' });
+  });
+
   it('a moved folder holding every file is a move, never a mass delete', async () => {
     const writer = await rig.start();
     await mkdir(writer, 'all');

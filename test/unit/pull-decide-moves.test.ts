@@ -68,15 +68,20 @@ describe('decideDirMove', () => {
   const dir: LocalState = { type: 'dir', empty: false };
   const movedDir = (over: Partial<RemoteState> = {}): RemoteState => ({ kind: 'dir', revision: '12', deleted: false, size: 0, blocks: [], ...over });
 
-  function dirRule(over: { remote?: RemoteState; source?: Partial<DirMoveInput['source']>; target?: Partial<DirMoveInput['target']>; feedMatches?: boolean } = {}): string {
+  function dirRule(over: { remote?: RemoteState; source?: Partial<DirMoveInput['source']>; target?: Partial<DirMoveInput['target']>; feedMatches?: boolean; alreadyHere?: boolean } = {}): string {
     const a = decideDirMove({
       remote: over.remote ?? movedDir(),
       source: { base: dirBase(), local: dir, queued: false, disk: 'same', ...over.source },
       target: { local: absent, indexed: false, queued: false, ...over.target },
       feedMatches: over.feedMatches ?? true,
+      alreadyHere: over.alreadyHere ?? false,
     });
     return a.kind === 'walk' ? 'walk' : `${a.kind}/${a.rule}`;
   }
+
+  it('MD0: the move is here already (this device made it, or an earlier pull applied it): nothing to do for any entry', () => {
+    expect(dirRule({ alreadyHere: true, source: { local: absent, base: undefined }, target: { local: dir, indexed: true } })).toBe('already-here/MD0');
+  });
 
   it('MD1: the synced folder is as synced on disk, nothing queued, the target free, the feed moves exactly it: one rename', () => {
     expect(dirRule()).toBe('move-dir-local/MD1');

@@ -121,12 +121,22 @@ function sameAsRow(stat: Stats, row: IndexEntry): boolean {
   return base.syncedRevision !== null && statMatches({ size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino }, base);
 }
 
+/** MD0: every entry at or below the target is in the index at its revision; every other entry of the group is a tombstone. */
+function movedHere(ctx: ApplyContext, group: DirMoveGroup): boolean {
+  const target = group.root.path;
+  const rows = new Map(ctx.store.index.listUnder(ctx.folderId, target).map((r) => [r.path, r.syncedRevision]));
+  const own = ctx.store.index.get(ctx.folderId, target);
+  if (own) rows.set(target, own.syncedRevision);
+  return group.entries.every((e) => (inside(e.path, target) ? !e.deleted && e.revision !== null && rows.get(e.path) === e.revision : e.deleted));
+}
+
 /**
  * MD1: renames the source directory to the target in one rename(2) and moves every index row
  * below it in one transaction, with the revisions of the moved entries. Returns the number of
- * files moved, or the row that refused it (the caller then pairs the entries file by file).
+ * files moved, MD0 when the move is here already, or the row that refused it (the caller then
+ * pairs the entries file by file).
  */
-export async function applyDirMove(ctx: ApplyContext, group: DirMoveGroup): Promise<{ files: number } | { refused: DirMoveAction }> {
+export async function applyDirMove(ctx: ApplyContext, group: DirMoveGroup): Promise<{ rule: 'MD0' } | { rule: 'MD1'; files: number } | { refused: DirMoveAction }> {
   const { root: entry, from } = group;
   const { store, folderId } = ctx;
   const resolve = { caseInsensitive: ctx.caseInsensitive };
@@ -148,12 +158,15 @@ export async function applyDirMove(ctx: ApplyContext, group: DirMoveGroup): Prom
       queued: pendingOf(store, folderId, entry.path) !== null || store.queue.hasLiveUnder(folderId, entry.path),
     },
     feedMatches: feedMovesExactly(group, rows),
+    alreadyHere: src.stat === null && fromRow === undefined && !store.index.holds(folderId, from) && !store.queue.hasLiveUnder(folderId, from) && pendingOf(store, folderId, from) === null && movedHere(ctx, group),
   };
   let action = decideDirMove(input);
   if (action.kind === 'walk') {
     const disk = (await diskMatchesIndex(src.abs, from, rows)) ? 'same' : 'differs';
     action = decideDirMove({ ...input, source: { ...input.source, disk } });
   }
+  // MD0: every entry is U1/DU1 (at its revision) or D2/DD2 (absent, nothing indexed or queued).
+  if (action.kind === 'already-here') return { rule: 'MD0' };
   if (action.kind !== 'move-dir-local') return { refused: action };
   await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
   // Right before the rename the target must still be free: rename(2) would replace an empty
@@ -175,5 +188,5 @@ export async function applyDirMove(ctx: ApplyContext, group: DirMoveGroup): Prom
     }
   });
   await pruneEmptyParents(ctx, from);
-  return { files };
+  return { rule: 'MD1', files };
 }

@@ -312,7 +312,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       for (const k of keys) applying.add(k);
       try {
         const done = await applyDirMove(ctx, group);
-        if ('files' in done) {
+        if ('rule' in done && done.rule === 'MD0') {
+          flog.debug('directory move already here', { path: group.root.path, from: group.from, rule: 'MD0' });
+        } else if ('rule' in done) {
           summary.moved += done.files;
           events.emit('applied', { folderId, path: group.root.path, action: 'moved', rule: 'MD1' });
           flog.debug('applied', { path: group.root.path, from: group.from, revision: group.root.revision, rule: 'MD1', files: done.files });
