@@ -9,7 +9,7 @@
 // made meanwhile (single GETs and batch fetches).
 // 4. A 1 GiB file moved between two synced folders of one device: the bytes A uploads.
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -97,6 +97,9 @@ async function measure(s: Scenario): Promise<Measured> {
     renameSync(path.join(rootA, 'folder'), path.join(rootA, 'renamed'));
     await until('B shows the new name', Number(process.env.FERRY_BENCH_MOVES_TIMEOUT ?? 300_000), () => {
       paused ||= a.status().folders[0]?.state === 'paused_mass_delete';
+      // Listing 10,000 files synchronously every few ms took most of the event loop the agents
+      // share with this probe: the whole tree is listed only once the old name is gone.
+      if (existsSync(path.join(rootB, 'folder')) || !existsSync(path.join(rootB, 'renamed'))) return false;
       const files = listFiles(rootB);
       return files.filter((f) => expected.has(f)).length === expected.size && !files.some((f) => f.startsWith('folder/'));
     }).catch(async (error: unknown) => {
