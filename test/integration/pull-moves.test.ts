@@ -88,11 +88,7 @@ describe('pull: remote moves against the real server', () => {
   });
 
   it('MD0: a folder move read again (its token never stored) is here already: settled at once, nothing looked at path by path', async () => {
-    const writer = await rig.start();
-    await mkdir(writer, 'photos');
-    await writer.commit({ 'photos/a.txt': 'alpha', 'photos/2024/b.txt': 'beta' });
-    const b = rig.device('b');
-    await b.puller.pullNow('fb');
+    const { writer, b } = await movedFolderOnB({ 'photos/a.txt': 'alpha', 'photos/2024/b.txt': 'beta' }, 'photos');
     const token = b.folder.store.tokens.get('fb')!;
     await move(writer, 'photos', 'archive/photos');
     expect(await b.puller.pullNow('fb')).toMatchObject({ moved: 2 });
@@ -131,11 +127,7 @@ describe('pull: remote moves against the real server', () => {
   }
 
   it('M2 and a folder with unsynced changes: the edit follows the moved file, a file the server never saw stays and is kept', async () => {
-    const writer = await rig.start();
-    await mkdir(writer, 'src');
-    await writer.commit({ 'src/edited.txt': 'v1', 'src/same.txt': 'same' });
-    const b = rig.device('b');
-    await b.puller.pullNow('fb');
+    const { writer, b } = await movedFolderOnB({ 'src/edited.txt': 'v1', 'src/same.txt': 'same' });
     b.folder.write('src/edited.txt', 'v2 written on b');
     b.folder.write('src/new-here.txt', 'only on b');
 
@@ -155,13 +147,14 @@ describe('pull: remote moves against the real server', () => {
 
   // MD2-MD6 (docs/conflict-rules.md, "A moved directory in one rename"): each case below is
   // refused the one rename of the folder, falls back to the file-by-file pairing and loses nothing.
-  async function movedFolderOnB(files: Record<string, string>) {
+  /** The folder `dir` holding `files` on the server, pulled by B (the folder A is about to move). */
+  async function movedFolderOnB(files: Record<string, string>, dir = 'src') {
     const writer = await rig.start();
-    await mkdir(writer, 'src');
+    await mkdir(writer, dir);
     await writer.commit(files);
     const b = rig.device('b');
     await b.puller.pullNow('fb');
-    return { writer, b, dirInode: statSync(b.folder.abs('src')).ino, rules: appliedRules(b) };
+    return { writer, b, dirInode: statSync(b.folder.abs(dir)).ino, rules: appliedRules(b) };
   }
 
   it('MD6 refuses the one rename when a file the index does not hold is inside (not scanned yet): the synced files move one by one, the new file stays with the old folder', async () => {
