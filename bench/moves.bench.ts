@@ -162,10 +162,21 @@ async function moveBetweenFolders(): Promise<{ ms: number; uploadedBytes: number
     const blocks = () => proxyA.requests({ path: /^\/v1\/blocks/ }).length;
     const putsBefore = puts();
     const blocksBefore = blocks();
-    const doneBefore = a.status().counts.done;
     const moved = performance.now();
     renameSync(path.join(one, 'big.bin'), path.join(two, 'big.bin'));
-    await until('the move is settled on the server', 900_000, () => a.status().state === 'idle' && a.status().counts.done >= doneBefore + 2);
+    // Settled: the upload into `two` and the delete in `one` both done (one queue row per path
+    // and folder: the delete takes the place of the upload in `one`, so a count of done rows
+    // does not grow by two).
+    let settled = false;
+    const check = async () => {
+      const { items } = await a.handlers.listQueue({ offset: 0, limit: 10 });
+      const done = (folderId: string, op: string) => items.some((i) => i.folderId === folderId && i.path === 'big.bin' && i.op === op && i.state === 'done');
+      settled = a.status().state === 'idle' && done('two', 'upsert') && done('one', 'delete');
+    };
+    await until('the move is settled on the server', 900_000, () => {
+      void check();
+      return settled;
+    });
     return { ms: performance.now() - moved, uploadedBytes: (puts() - putsBefore) * 4 * MiB, blockRequests: blocks() - blocksBefore };
   } finally {
     await agent?.stop();
