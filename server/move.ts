@@ -38,8 +38,13 @@ export class MoveApplier {
     const source = await this.live(ctx.folderId, op.from);
     const target = await this.live(ctx.folderId, op.path);
     if (!source) {
-      // Already moved (a retry under a new tracking id): the state asked for holds.
-      if (target && target.moved_from === op.from) return { ok: true, revision: String(target.seq) };
+      // Already moved (a retry under a new tracking id): the state asked for holds, and is
+      // answered as the move was, `moved` included (without it the client took every entry
+      // below the directory for one the server had not moved, and uploaded them all again).
+      if (target && target.moved_from === op.from) {
+        const revision = String(target.seq);
+        return target.kind === 'dir' ? { ok: true, revision, moved: await this.movedBefore(ctx.folderId, op) } : { ok: true, revision };
+      }
       return conflict(`Cannot move ${op.from}: it does not exist on the server`, null);
     }
     if (String(source.seq) !== op.baseRevision) {
@@ -65,6 +70,23 @@ export class MoveApplier {
     for (const old of [...children].reverse()) await this.tombstone(old, ctx);
     await this.tombstone(source, ctx);
     return source.kind === 'dir' ? { ok: true, revision: String(revision), moved } : { ok: true, revision: String(revision) };
+  }
+
+  /**
+   * The `moved` list of a directory move already made: every entry below the target still
+   * holding what the move put there (it names its old path), with the last live revision of
+   * that old path. An entry written since is left out: it is not what the move carried.
+   */
+  private async movedBefore(folderId: string, op: MoveOperation): Promise<Array<{ path: string; from: string; revision: string }>> {
+    const rows = await this.db.all<MovedRow>(`SELECT ${MOVED_COLUMNS} FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 ORDER BY path`, [folderId, `${op.path}/`, `${op.path}0`]);
+    const moved: Array<{ path: string; from: string; revision: string }> = [];
+    for (const row of rows) {
+      const old = op.from + row.path.slice(op.path.length);
+      if (row.moved_from !== old) continue;
+      const before = await this.db.get<{ seq: number | null }>('SELECT max(seq) AS seq FROM versions WHERE folder_id = ? AND path = ? AND deleted = 0 AND seq < ?', [folderId, old, row.seq]);
+      if (before?.seq != null) moved.push({ path: row.path, from: String(before.seq), revision: String(row.seq) });
+    }
+    return moved;
   }
 
   private async live(folderId: string, path: string): Promise<MovedRow | undefined> {

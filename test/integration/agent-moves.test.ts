@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../main/engine/agent';
@@ -126,7 +126,7 @@ describe('a renamed folder is a move, never a mass delete', () => {
 
   const blockRequests = () => proxy.requests({ path: /^\/v1\/blocks/ }).length;
 
-  it('a folder rename is one move on the wire and zero block requests on the other device', async () => {
+  it('a folder rename is one move on the wire, zero block requests and one rename on the other device', async () => {
     const proxyA = await FaultProxy.start({ target: server.url });
     try {
       const files = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`Photos/2024/img-${i}.jpg`, `photo ${i} `.repeat(200)]));
@@ -134,6 +134,7 @@ describe('a renamed folder is a move, never a mass delete', () => {
       const postsBefore = proxyA.requests({ method: 'POST', path: /\/sync$/ }).length;
       const uploadsBefore = proxyA.requests({ path: /^\/v1\/blocks/ }).length;
       const blocksBefore = blockRequests();
+      const folderInodeOnB = statSync(path.join(rootB, 'Photos')).ino;
       renameSync(path.join(rootA, 'Photos'), path.join(rootA, 'Pictures'));
       const expected = Object.keys(files).map((rel) => rel.replace(/^Photos/, 'Pictures')).sort();
       await waitFor(() => Object.keys(filesOnDisk(rootB)).sort().join('\n') === expected.join('\n'), { timeoutMs: 20_000 });
@@ -145,6 +146,8 @@ describe('a renamed folder is a move, never a mass delete', () => {
       expect(live.map((i) => i.movedFrom).sort()).toEqual(Object.keys(files).sort());
       expect(blockRequests() - blocksBefore, 'block requests of the other device').toBe(0);
       expect(proxyA.requests({ path: /^\/v1\/blocks/ }).length - uploadsBefore, 'block requests of the renaming device').toBe(0);
+      // B renamed its folder in one go (MD1): a file-by-file move would have made a new folder.
+      expect(statSync(path.join(rootB, 'Pictures')).ino, 'the folder on B keeps its inode').toBe(folderInodeOnB);
     } finally {
       await proxyA.close();
     }

@@ -55,17 +55,23 @@ describe('pull: remote moves against the real server', () => {
     return seen;
   }
 
-  it('M1: a moved folder is renamed here file by file, keeping inodes, with no block downloaded and nothing queued', async () => {
+  it('MD1: a moved folder is renamed here in one rename, keeping its inode and its files\' inodes, with no block downloaded and nothing queued', async () => {
     const writer = await rig.start();
     await mkdir(writer, 'photos');
     await writer.commit({ 'photos/a.txt': 'alpha', 'photos/2024/b.txt': 'beta', 'other.txt': 'stays' });
     const b = rig.device('b');
     await b.puller.pullNow('fb');
     const inode = statSync(b.folder.abs('photos/a.txt')).ino;
+    const dirInode = statSync(b.folder.abs('photos')).ino;
     const blocks = countBlocks(b);
+    const rules = appliedRules(b);
 
     await move(writer, 'photos', 'archive/photos');
     const summary = await b.puller.pullNow('fb');
+
+    // One rename of the folder (a file-by-file move makes a new folder and renames each file).
+    expect(rules).toEqual(['archive/photos MD1']);
+    expect(statSync(b.folder.abs('archive/photos')).ino).toBe(dirInode);
 
     expect(summary).toMatchObject({ moved: 2, downloaded: 0, conflicts: 0, paused: false, tokenStored: true });
     expect(blocks.hashes).toEqual([]);
@@ -81,6 +87,21 @@ describe('pull: remote moves against the real server', () => {
     expect(b.folder.pendingOps()).toEqual({});
   });
 
+  it('MD0: a folder move read again (its token never stored) is here already: settled at once, nothing looked at path by path', async () => {
+    const { writer, b } = await movedFolderOnB({ 'photos/a.txt': 'alpha', 'photos/2024/b.txt': 'beta' }, 'photos');
+    const token = b.folder.store.tokens.get('fb')!;
+    await move(writer, 'photos', 'archive/photos');
+    expect(await b.puller.pullNow('fb')).toMatchObject({ moved: 2 });
+    b.folder.store.tokens.set('fb', token);
+    const applied: string[] = [];
+    b.puller.events.on('applied', (e) => applied.push(`${e.path} ${e.action} ${e.rule}`));
+    const again = await b.puller.pullNow('fb');
+    // Path by path the tombstones of the old names would each be recorded (D2).
+    expect(applied).toEqual([]);
+    expect(again).toMatchObject({ moved: 0, recorded: 0, downloaded: 0, deleted: 0, tokenStored: true });
+    expect(b.tree()).toEqual({ 'archive/photos/a.txt': 'alpha', 'archive/photos/2024/b.txt': 'beta' });
+  });
+
   it('a moved folder holding every file is a move, never a mass delete', async () => {
     const writer = await rig.start();
     await mkdir(writer, 'all');
@@ -91,17 +112,22 @@ describe('pull: remote moves against the real server', () => {
     await b.puller.pullNow('fb');
     await move(writer, 'all', 'everything');
     const summary = await b.puller.pullNow('fb');
-    expect(summary).toMatchObject({ paused: false, moved: 20, downloaded: 0, deleted: 1 });
+    expect(summary).toMatchObject({ paused: false, moved: 20, downloaded: 0, deleted: 0 });
     expect(Object.keys(b.tree())).toHaveLength(20);
     expect(b.read('everything/f7.txt')).toBe('file 7');
   });
 
+  /** The rules of the moves and deletes the pull applies, as 'path RULE'. */
+  function appliedRules(a: Agent): string[] {
+    const rules: string[] = [];
+    a.puller.events.on('applied', (e) => {
+      if (e.action === 'moved' || e.action === 'deleted') rules.push(`${e.path} ${e.rule}`);
+    });
+    return rules;
+  }
+
   it('M2 and a folder with unsynced changes: the edit follows the moved file, a file the server never saw stays and is kept', async () => {
-    const writer = await rig.start();
-    await mkdir(writer, 'src');
-    await writer.commit({ 'src/edited.txt': 'v1', 'src/same.txt': 'same' });
-    const b = rig.device('b');
-    await b.puller.pullNow('fb');
+    const { writer, b } = await movedFolderOnB({ 'src/edited.txt': 'v1', 'src/same.txt': 'same' });
     b.folder.write('src/edited.txt', 'v2 written on b');
     b.folder.write('src/new-here.txt', 'only on b');
 
@@ -117,6 +143,85 @@ describe('pull: remote moves against the real server', () => {
     expect(queued).toMatchObject({ op: 'upsert', baseRevision: writer.revisions.get('dst/edited.txt') });
     expect(b.folder.store.queue.getByPath('fb', 'src/edited.txt')?.state ?? 'none').not.toBe('pending');
     expect(b.folder.pendingOps()).toMatchObject({ 'dst/edited.txt': 'file:upsert', src: 'dir:upsert' });
+  });
+
+  // MD2-MD6 (docs/conflict-rules.md, "A moved directory in one rename"): each case below is
+  // refused the one rename of the folder, falls back to the file-by-file pairing and loses nothing.
+  /** The folder `dir` holding `files` on the server, pulled by B (the folder A is about to move). */
+  async function movedFolderOnB(files: Record<string, string>, dir = 'src') {
+    const writer = await rig.start();
+    await mkdir(writer, dir);
+    await writer.commit(files);
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    return { writer, b, dirInode: statSync(b.folder.abs(dir)).ino, rules: appliedRules(b) };
+  }
+
+  it('MD6 refuses the one rename when a file the index does not hold is inside (not scanned yet): the synced files move one by one, the new file stays with the old folder', async () => {
+    const { writer, b, rules } = await movedFolderOnB({ 'src/a.txt': 'alpha', 'src/sub/b.txt': 'beta' });
+    b.folder.write('src/sub/new-here.txt', 'only on b, never scanned');
+    await move(writer, 'src', 'dst');
+    const summary = await b.puller.pullNow('fb');
+    expect(rules).not.toContain('dst MD1');
+    expect(rules).toEqual(expect.arrayContaining(['dst/a.txt M1', 'dst/sub/b.txt M1']));
+    expect(summary).toMatchObject({ moved: 2, downloaded: 0, conflicts: 0 });
+    expect(b.tree()).toEqual({ 'dst/a.txt': 'alpha', 'dst/sub/b.txt': 'beta', 'src/sub/new-here.txt': 'only on b, never scanned' });
+  });
+
+  it('MD3 refuses the one rename when an edit below the folder is queued: the edited file stays under its old name to go up, the moved version arrives at the new one', async () => {
+    const { writer, b, dirInode, rules } = await movedFolderOnB({ 'src/a.txt': 'alpha', 'src/b.txt': 'beta' });
+    b.folder.write('src/a.txt', 'alpha edited on b');
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({ 'src/a.txt': 'file:upsert' });
+    await move(writer, 'src', 'dst');
+    await b.puller.pullNow('fb');
+    expect(rules).not.toContain('dst MD1');
+    expect(rules).toContain('dst/b.txt M1');
+    expect(statSync(b.folder.abs('dst')).ino).not.toBe(dirInode);
+    // The scanned edit replaced the synced content in the index, so the move cannot be known to
+    // carry its base (M3): both versions stay, the edit to go up again as a new file (D5).
+    expect(b.tree()).toEqual({ 'src/a.txt': 'alpha edited on b', 'dst/a.txt': 'alpha', 'dst/b.txt': 'beta' });
+    expect(b.folder.store.queue.getByPath('fb', 'src/a.txt')).toMatchObject({ op: 'upsert', baseRevision: null });
+    expect(writer.revisions.get('dst/a.txt')).toBe(b.folder.store.index.get('fb', 'dst/a.txt')?.syncedRevision);
+  });
+
+  it('MD3 refuses the one rename when an upload below the folder is in flight: the edited file stays under its old name to go up as new, the moved version arrives at the new one', async () => {
+    const { writer, b, rules } = await movedFolderOnB({ 'src/a.txt': 'alpha', 'src/b.txt': 'beta' });
+    b.folder.write('src/a.txt', 'alpha edited on b, being sent');
+    await b.scanner.reconcile();
+    const claimed = b.folder.store.queue.claim({ limit: 10, folderId: 'fb' });
+    expect(claimed.map((i) => i.path)).toEqual(['src/a.txt']);
+    await move(writer, 'src', 'dst');
+    await b.puller.pullNow('fb');
+    expect(rules).not.toContain('dst MD1');
+    expect(rules).toContain('dst/b.txt M1');
+    // Both versions are on disk: the edit in flight under the old name, the moved one at the new.
+    expect(b.tree()).toEqual({ 'src/a.txt': 'alpha edited on b, being sent', 'dst/a.txt': 'alpha', 'dst/b.txt': 'beta' });
+    expect(b.folder.store.queue.getByPath('fb', 'src/a.txt')).toMatchObject({ op: 'upsert', baseRevision: null });
+  });
+
+  it('MD4 refuses the one rename when the target exists here: nothing of it is replaced, the moved files join it one by one', async () => {
+    const { writer, b, rules } = await movedFolderOnB({ 'src/a.txt': 'alpha', 'src/b.txt': 'beta' });
+    b.folder.write('dst/mine.txt', 'mine, already at the target');
+    await move(writer, 'src', 'dst');
+    const summary = await b.puller.pullNow('fb');
+    expect(rules).not.toContain('dst MD1');
+    expect(summary).toMatchObject({ moved: 2, downloaded: 0, conflicts: 0 });
+    expect(b.tree()).toEqual({ 'dst/a.txt': 'alpha', 'dst/b.txt': 'beta', 'dst/mine.txt': 'mine, already at the target' });
+    expect(existsSync(b.folder.abs('src'))).toBe(false);
+  });
+
+  it('MD5 refuses the one rename when another device edited a file of the folder before moving it: that file is downloaded, the others move', async () => {
+    const { writer, b, rules } = await movedFolderOnB({ 'src/a.txt': 'alpha', 'src/b.txt': 'beta' });
+    await writer.commit({ 'src/a.txt': 'alpha edited on a' });
+    await move(writer, 'src', 'dst');
+    const blocks = countBlocks(b);
+    const summary = await b.puller.pullNow('fb');
+    expect(rules).not.toContain('dst MD1');
+    expect(rules).toContain('dst/b.txt M1');
+    expect(summary).toMatchObject({ moved: 1, downloaded: 1, conflicts: 0 });
+    expect(blocks.hashes).toEqual([sha('alpha edited on a')]);
+    expect(b.tree()).toEqual({ 'dst/a.txt': 'alpha edited on a', 'dst/b.txt': 'beta' });
   });
 
   it('M3: moved and edited on another device: no rename; the download reuses the blocks of the deleted source', async () => {

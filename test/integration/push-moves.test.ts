@@ -257,6 +257,31 @@ describe('pushing moves (P1-P9)', () => {
     expect([...(await rig.remote()).keys()].sort()).toEqual(['X', 'X/a.txt']);
   });
 
+  // A directory move whose answer was lost, sent again under a new tracking id: the pusher is
+  // answered by the server's retry (the move already made). Refused: any upload after the move;
+  // an answer without the list of what moved made the queue upload every file below it again.
+  it('P9: a directory move answered by its retry under a new tracking id uploads nothing again', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/sub/y.txt': 'y' });
+    const submit = rig.client.submitBatch.bind(rig.client);
+    let retried = false;
+    rig.client.submitBatch = async (folder, operations, options) => {
+      if (retried || !operations.some((o) => o.action === 'move')) return submit(folder, operations, options);
+      retried = true;
+      // The first answer is lost on the way back; the one the pusher reads is the retry's.
+      await submit(folder, operations, { ...options, trackingId: crypto.randomUUID() });
+      return submit(folder, operations, { ...options, trackingId: crypto.randomUUID() });
+    };
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    await settled();
+    expect(retried).toBe(true);
+    // The lost one and its retry, and nothing after them.
+    expect(actions(sent)).toEqual(['move d → e', 'move d → e']);
+    const remote = await rig.remote();
+    expect([...remote.keys()].filter((p) => p === 'd' || p.startsWith('d/'))).toEqual([]);
+    for (const rel of ['e/x.txt', 'e/sub/y.txt']) expect(rig.store.index.get(FOLDER, rel)!.syncedRevision, rel).toBe(remote.get(rel)!.revision);
+  });
+
   // Chaos seed 3: another device deleted d/x.txt on the server just before this device's move of
   // d landed. The server moved what it had; e/x.txt, still here, must not look synced (it would
   // never reach the server again). Refused: a folder that differs from the server with an empty queue.

@@ -124,6 +124,26 @@ describe('move of a directory', () => {
     expect(live((await feed(id)).items)).toEqual(['archive/photos', 'archive/photos/2024', 'archive/photos/2024/b.txt', 'archive/photos/a.txt', 'photosx.txt']);
   });
 
+  // A directory move retried under a new tracking id (its answer was lost): answered as the
+  // move was, with the list of what moved. Refused: an answer without it, which made the client
+  // take every file below the directory for one the server had not moved and upload it again.
+  it('answers a directory move retried under a new tracking id with the same moved list, leaving out an entry written since', async () => {
+    const id = await folder();
+    const made = await batch(id, [mkdir('d', 'src'), upsert('a', 'src/a.txt', hello, null), upsert('b', 'src/sub/b.txt', world, null)]);
+    const first = await batch(id, [move('m', 'src', 'dst', revisionOf(made.d))]);
+    expect(first.m).toMatchObject({ ok: true, moved: expect.any(Array) });
+    const again = await batch(id, [move('m', 'src', 'dst', revisionOf(made.d))]);
+    expect(again.m).toEqual(first.m);
+    const moved = first.m!.ok ? first.m!.moved! : [];
+    expect(moved.map((m) => m.path).sort()).toEqual(['dst/a.txt', 'dst/sub/b.txt']);
+    expect(moved.find((m) => m.path === 'dst/a.txt')?.from).toBe(revisionOf(made.a));
+    // Written since the move: no longer what the move carried.
+    const rb = moved.find((m) => m.path === 'dst/sub/b.txt')!.revision;
+    await batch(id, [upsert('w', 'dst/sub/b.txt', hello, rb)]);
+    const later = await batch(id, [move('m', 'src', 'dst', revisionOf(made.d))]);
+    expect(later.m!.ok && later.m!.moved!.map((m) => m.path)).toEqual(['dst/a.txt']);
+  });
+
   it('refuses the whole move when any path of the subtree is taken at the target: nothing moves', async () => {
     const id = await folder();
     const made = await batch(id, [mkdir('d', 'src'), upsert('a', 'src/a.txt', hello, null), upsert('t', 'dst/a.txt', world, null)]);

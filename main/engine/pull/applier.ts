@@ -84,7 +84,7 @@ export const settled = (ctx: ApplyContext, rel: string): void => ctx.store.queue
 export const toBase = (e: IndexEntry | undefined): BaseState | undefined =>
   e && { kind: e.kind, syncedRevision: e.syncedRevision, size: e.size, mtimeMs: e.mtimeMs, inode: e.inode, blocks: e.blocks };
 
-function localOf(stat: Stats | null, dirEmpty: boolean): LocalState {
+export function localOf(stat: Stats | null, dirEmpty: boolean): LocalState {
   if (stat === null) return { type: 'absent' };
   if (stat.isSymbolicLink()) return { type: 'other', what: 'symlink' };
   if (stat.isDirectory()) return { type: 'dir', empty: dirEmpty };

@@ -203,3 +203,57 @@ export function decideMove({ remote, source, target }: MoveInput): MoveAction {
   if (source.pendingInFlight || source.pending === 'delete') return noMove('a change of the source is being sent');
   return { kind: 'move-local', rule: 'M2' };
 }
+
+/**
+ * A directory upsert carrying `movedFrom`, with what this device holds at its source and its
+ * target, summed up by the mover (the queue and the index asked once per subtree, the disk
+ * walked once with lstat).
+ */
+export interface DirMoveInput {
+  /** The moved directory's own entry (the target's feed item). */
+  remote: RemoteState;
+  source: {
+    base: BaseState | undefined;
+    local: LocalState;
+    /** A live queue item at or below the source. */
+    queued: boolean;
+    /** What the disk below the source holds against the index: 'unwalked' until it is walked. */
+    disk: 'unwalked' | 'same' | 'differs';
+  };
+  /** The target: on disk, in the index (at or below it), in the queue (at or below it). */
+  target: { local: LocalState; indexed: boolean; queued: boolean };
+  /** The feed moves exactly what the index holds below the source, and names nothing else there or below the target. */
+  feedMatches: boolean;
+  /**
+   * The move is here already: every entry at or below the target is in the index at its
+   * revision, and nothing is on disk, indexed or queued at the source (this device's own move,
+   * recorded from its answer; or one an earlier pull applied before its token was stored).
+   */
+  alreadyHere: boolean;
+}
+
+export type DirMoveAction =
+  | { kind: 'already-here'; rule: 'MD0' }
+  | { kind: 'move-dir-local'; rule: 'MD1' }
+  /** Everything else holds: walk the disk below the source, then decide again. */
+  | { kind: 'walk' }
+  | { kind: 'no-dir-move'; rule: 'MD2' | 'MD3' | 'MD4' | 'MD5' | 'MD6'; reason: string };
+
+/**
+ * MD0-MD6: a move already here settles at once; a remote directory move is one local rename when the source directory and all it
+ * holds are as last synced, the target is free and the feed moves exactly that; anything else
+ * falls back to the file-by-file pairing (M1-M3). The disk walk, the costly check, comes last.
+ */
+export function decideDirMove({ remote, source, target, feedMatches, alreadyHere }: DirMoveInput): DirMoveAction {
+  const noMove = (rule: Extract<DirMoveAction, { kind: 'no-dir-move' }>['rule'], reason: string): DirMoveAction => ({ kind: 'no-dir-move', rule, reason });
+  if (remote.deleted || remote.kind !== 'dir' || remote.revision === null) return noMove('MD2', 'not a directory move');
+  if (alreadyHere) return { kind: 'already-here', rule: 'MD0' };
+  const { base, local } = source;
+  if (local.type !== 'dir' || base?.kind !== 'dir' || base.syncedRevision === null) return noMove('MD2', 'the source is not a synced local directory');
+  if (source.queued) return noMove('MD3', 'a change at or below the source is queued');
+  if (target.local.type !== 'absent' || target.indexed || target.queued) return noMove('MD4', 'the target is taken locally');
+  if (!feedMatches) return noMove('MD5', 'the feed does not move exactly what this device holds');
+  if (source.disk === 'unwalked') return { kind: 'walk' };
+  if (source.disk === 'differs') return noMove('MD6', 'the disk below the source differs from what was synced');
+  return { kind: 'move-dir-local', rule: 'MD1' };
+}

@@ -16,6 +16,7 @@ import { PullHealth, type PullHealthView } from './health';
 import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
+import { applyDirMove, groupDirMoves } from './dir-mover';
 import type { PullRemote } from './remote-port';
 import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
 import type { PullStore } from './store-port';
@@ -309,8 +310,36 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       return false;
     };
 
+    // A moved directory whose source is here as synced moves in one rename (MD1), before
+    // anything else is planned; a move that cannot hands its entries to the file rows.
+    const { groups, rest: single } = groupDirMoves(entries);
+    const toPlan = [...single];
+    for (const group of groups) {
+      const keys = [key(folderId, group.from), key(folderId, group.root.path)];
+      for (const k of keys) applying.add(k);
+      try {
+        const done = await applyDirMove(ctx, group);
+        if ('rule' in done && done.rule === 'MD0') {
+          flog.debug('directory move already here', { path: group.root.path, from: group.from, rule: 'MD0' });
+        } else if ('rule' in done) {
+          summary.moved += done.files;
+          events.emit('applied', { folderId, path: group.root.path, action: 'moved', rule: 'MD1' });
+          flog.debug('applied', { path: group.root.path, from: group.from, revision: group.root.revision, rule: 'MD1', files: done.files });
+        } else {
+          if (done.refused.kind === 'no-dir-move') flog.info('directory move paired file by file', { path: group.root.path, rule: done.refused.rule, reason: done.refused.reason });
+          toPlan.push(...group.entries);
+        }
+      } catch (error) {
+        // The file rows decide each entry again (and report what is unsafe).
+        flog.warn('directory move failed; paired file by file', { path: group.root.path, error: asFerryError(error).message });
+        toPlan.push(...group.entries);
+      } finally {
+        for (const k of keys) applying.delete(k);
+      }
+    }
+
     const plans: Plan[] = [];
-    await forEachLimited(entries, options.downloadConcurrency, async (entry) => {
+    await forEachLimited(toPlan, options.downloadConcurrency, async (entry) => {
       try {
         plans.push(await plan(ctx, entry));
       } catch (error) {
