@@ -372,10 +372,12 @@ export class Executor {
         const device = this.name(op.device);
         this.ledger.dirMoved(device, op.from, op.to, step);
         for (const [rel, hash] of before) if (!after.has(rel)) this.gone(device, `${op.from}/${rel}`, hash);
+        // Each file moved with the folder is a moved file: bytes another device already edited
+        // are that edit's base, not a version of their own (M2; chaos seed 7001).
         for (const [rel, hash] of after) {
           this.gone(device, `${op.from}/${rel}`, hash);
           this.ledger.replace(device, `${op.to}/${rel}`, null);
-          this.ledger.write(device, `${op.to}/${rel}`, hash, step);
+          this.ledger.movedFile(device, `${op.from}/${rel}`, `${op.to}/${rel}`, hash, step);
         }
         return true;
       }

@@ -48,6 +48,26 @@ describe('chaos executor', () => {
     expect(ledger.live.map((v) => `${v.device}:${v.step}`)).toEqual(['dev-b:2']);
   });
 
+  // Chaos seed 7001: dev-a edited Ärger/deep/IMG_0001.JPG (its edit reached the server), then
+  // dev-b, still holding the synced bytes, renamed the folder Ärger to ärger. The server moved
+  // dev-a's edit with the folder, and dev-b's pull rightly replaced the unedited bytes it had
+  // renamed (U5). Those bytes were the base of dev-a's edit, not a version of dev-b's.
+  it('a folder renamed with bytes another device edited records them as that edit\'s base (chaos seed 7001)', async () => {
+    const { devices, ledger, executor } = twoDevices();
+    await executor.run({ kind: 'write', device: 1, path: 'Ärger/deep/IMG_0001.JPG', size: 64, content: 1 }, 1);
+    await executor.run({ kind: 'write', device: 1, path: 'Ärger/deep/other.txt', size: 32, content: 2 }, 2);
+    // a has b's synced photo and edits it.
+    mkdirSync(path.join(devices[0]!.root, 'Ärger', 'deep'), { recursive: true });
+    copyFileSync(path.join(devices[1]!.root, 'Ärger/deep/IMG_0001.JPG'), path.join(devices[0]!.root, 'Ärger/deep/IMG_0001.JPG'));
+    await executor.run({ kind: 'write', device: 0, path: 'Ärger/deep/IMG_0001.JPG', size: 80, content: 3 }, 3);
+    await executor.run({ kind: 'rename-dir', device: 1, from: 'Ärger', to: 'ärger' }, 4);
+    const photo = ledger.live.filter((v) => v.path.endsWith('IMG_0001.JPG'));
+    expect(photo.map((v) => `${v.device}:${v.step}`)).toEqual(['dev-a:3']);
+    // a's edit may be where the rename took it; b's other file, nobody else's, is b's version at the new name.
+    expect([...ledger.pathsOf(photo[0]!)]).toContain('ärger/deep/IMG_0001.JPG');
+    expect(ledger.live.filter((v) => v.path === 'ärger/deep/other.txt').map((v) => v.device)).toEqual(['dev-b']);
+  });
+
   it('records a file moved over other bytes as a version at the new name', async () => {
     const { devices, ledger, executor } = twoDevices();
     await executor.run({ kind: 'write', device: 0, path: 'x', size: 0, content: 1 }, 1);
