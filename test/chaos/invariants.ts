@@ -48,7 +48,7 @@ export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: C
   for (const p of server.files.keys()) {
     if (!isConflictName(p) || ledger.movedCopies.has(p)) continue;
     const origin = conflictOrigin(p);
-    if (!ledger.concurrent.has(origin)) fail(3, `spurious conflict copy ${JSON.stringify(p)}: no concurrent edits of ${JSON.stringify(origin)}`);
+    if (![...ledger.earlierNamesOf(origin)].some((o) => ledger.concurrent.has(o))) fail(3, `spurious conflict copy ${JSON.stringify(p)}: no concurrent edits of ${JSON.stringify(origin)}`);
   }
 
   // 4. No temp or partial files left.

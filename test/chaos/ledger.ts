@@ -148,6 +148,7 @@ export class Ledger {
     this.fileMoves.push({ device, from: nfc(from), to: nfc(to) });
     const editedElsewhere = [...(this.builtOn.get(`${nfc(from)}\u0000${hash}`) ?? [])].some((d) => d !== device);
     if (editedElsewhere) {
+      if (isConflictName(to)) this.movedCopies.add(nfc(to));
       this.sameAsBuiltOn++;
       this.lastOp.set(nfc(to), { device, hash });
       return;
@@ -183,6 +184,29 @@ export class Ledger {
       for (const q of [...out]) {
         for (const m of this.dirMoves) if (q.startsWith(`${m.from}/`) && follows(m.device, m.step)) add(m.to + q.slice(m.from.length));
         for (const m of this.fileMoves) if (q === m.from && v.edited && m.device !== v.device) add(m.to);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The names a path may have had: itself, and its names before folder renames (the server
+   * moves a folder with whatever it holds, a conflict copy made there included: chaos seed
+   * 7003, a copy made in Ärger that the rename of Ärger to ärger carried along).
+   */
+  earlierNamesOf(p: string): Set<string> {
+    const out = new Set([nfc(p)]);
+    for (let grew = true; grew && out.size < 256; ) {
+      grew = false;
+      for (const q of [...out]) {
+        for (const m of this.dirMoves) {
+          if (!q.startsWith(`${m.to}/`)) continue;
+          const before = m.from + q.slice(m.to.length);
+          if (!out.has(before)) {
+            out.add(before);
+            grew = true;
+          }
+        }
       }
     }
     return out;

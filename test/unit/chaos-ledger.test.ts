@@ -70,6 +70,16 @@ describe('chaos ledger', () => {
     expect(at('b/mine.txt')).toEqual(['b/mine.txt']);
   });
 
+  // Chaos seed 7003: a conflict copy made in Ärger (two devices wrote Ärger/x) was carried by
+  // another device's rename of Ärger to ärger: its origin had that earlier name.
+  it('a path\'s earlier names go back through folder renames (chaos seed 7003)', () => {
+    const l = new Ledger();
+    l.dirMoved('a', 'Ärger', 'ärger', 10);
+    l.dirMoved('b', 'ärger', 'photos/ärger', 12);
+    expect([...l.earlierNamesOf('photos/ärger/x')].sort()).toEqual(['photos/ärger/x', 'Ärger/x', 'ärger/x'].sort());
+    expect([...l.earlierNamesOf('other/x')]).toEqual(['other/x']);
+  });
+
   // Chaos seed 5022: dev-b wrote an empty .hidden, dev-a took it and edited it, dev-b renamed it
   // to .HIDDEN; the server moved it, dev-a's edit followed the move (docs/conflict-rules.md, M2)
   // and dev-a then deleted .HIDDEN. The moved empty bytes were the base of dev-a's edit.
