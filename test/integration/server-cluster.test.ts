@@ -58,6 +58,18 @@ async function call(p: Proc, method: string, urlPath: string, body?: unknown, he
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as any };
 }
 
+/** The task once `p` reports it Completed (its results), waited for with a deadline. */
+async function completedTask(p: Proc, taskId: string, timeoutMs: number, what: string) {
+  return waitUntil(
+    async () => {
+      const task = (await call(p, 'GET', `/v1/tasks/${taskId}`)).body;
+      return task.status === 'Completed' ? task : undefined;
+    },
+    timeoutMs,
+    what,
+  );
+}
+
 beforeAll(async () => {
   storage = await freshRemoteStorage();
   procs.push(await startProcess(), await startProcess());
@@ -169,14 +181,7 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       await a.close();
       b = await startServer({ ...base, dataDir: dirB });
       const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
-      const done = await waitUntil(
-        async () => {
-          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
-          return task.status === 'Completed' ? task : undefined;
-        },
-        20_000,
-        'B taking the task over',
-      );
+      const done = await completedTask(asB, taskId, 20_000, 'B taking the task over');
       expect(done.results.k).toMatchObject({ ok: true });
       const page = ChangesPage.parse((await call(asB, 'GET', '/v1/folders/lease/changes')).body);
       expect(page.items.map((i) => i.path)).toEqual(['l.txt']);
@@ -278,14 +283,7 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       await waitUntil(() => aAtChunk, 20_000, 'A pausing after its first chunk');
       b = await startServer({ ...base, dataDir: dirB });
       const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
-      const done = await waitUntil(
-        async () => {
-          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
-          return task.status === 'Completed' ? task : undefined;
-        },
-        20_000,
-        'B taking the task over and finishing it',
-      );
+      const done = await completedTask(asB, taskId, 20_000, 'B taking the task over and finishing it');
       expect(Object.values(done.results).every((r) => (r as { ok: boolean }).ok)).toBe(true);
       const feedBefore = ChangesPage.parse((await call(asB, 'GET', '/v1/folders/fence/changes?limit=1000')).body);
 
@@ -330,14 +328,7 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       await a.close(300);
       const handedBackAt = performance.now();
       expect(handedBackAt - stopping).toBeLessThan(15_000);
-      const done = await waitUntil(
-        async () => {
-          const task = (await call(asB, 'GET', `/v1/tasks/${taskId}`)).body;
-          return task.status === 'Completed' ? task : undefined;
-        },
-        15_000,
-        'B taking the handed-back task over',
-      );
+      const done = await completedTask(asB, taskId, 15_000, 'B taking the handed-back task over');
       expect(done.results.d).toMatchObject({ ok: true });
       expect(performance.now() - handedBackAt).toBeLessThan(15_000);
     } finally {
