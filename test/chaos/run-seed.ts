@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -51,6 +51,9 @@ export interface SeedResult {
   serverRestarts: number;
   /** Times a device's disk was filled (the full-disk fault). */
   diskFills: number;
+  /** Server garbage collections that ran (`--gc`), and the versions they pruned. */
+  gcRuns: number;
+  gcPrunedVersions: number;
   /** Failed queue items retried during settle (a fault outlasted the retry limit). */
   retriedAfterFaults: number;
   /** Items still waiting out a conflict recheck 20 s into the settle, retried at once. */
@@ -101,7 +104,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const executor = new Executor(cluster.devices, ledger, vlog);
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, diskFills: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, diskFills: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
 
   const applyEvent = async (e: FaultEvent): Promise<void> => {
@@ -183,6 +186,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.agentKills = cluster.devices.reduce((n, d) => n + d.kills, 0);
     result.serverRestarts = cluster.serverRestarts;
     result.diskFills = disks?.fills ?? 0;
+    Object.assign(result, gcFigures(cluster.logs()[0]!));
     for (const entry of cluster.proxy?.log ?? []) if (entry.fault) result.faultsInjected[entry.fault] = (result.faultsInjected[entry.fault] ?? 0) + 1;
     if (result.failures.length) result.failures.push(...cluster.ended.map((e) => `ended: ${e}`));
     await cluster.close().catch((error: unknown) => result.failures.push(`cleanup: ${String(error)}`));
@@ -299,4 +303,11 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
     await delay(200);
   }
   return { ok: false, retried, rechecks, notes, last };
+}
+
+/** What the server's log says its garbage collections did (its first file: the server's log). */
+function gcFigures(serverLog: string): { gcRuns: number; gcPrunedVersions: number } {
+  const lines = existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').filter((l) => l.includes('garbage collected')) : [];
+  const pruned = lines.reduce((n, l) => n + Number(/prunedVersions=(\d+)/.exec(l)?.[1] ?? 0), 0);
+  return { gcRuns: lines.length, gcPrunedVersions: pruned };
 }

@@ -134,10 +134,12 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       ...(logLevel ? { logLevel } : {}),
       ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}),
     });
+    // Listening for SIGTERM before saying it runs: a signal sent on reading these lines stops it cleanly.
+    const stopped = stopOnSignals(host, io.out);
     for (const line of describeHost(host, dataDir)) io.out(line);
     const stopReporting = reportStateChanges(host.agent, io.out);
     try {
-      return await stopOnSignals(host, io.out);
+      return await stopped;
     } finally {
       stopReporting();
     }

@@ -36,14 +36,8 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   const onRejection = (reason: unknown): void => log.error('unhandled rejection', { error: reason });
   process.on('unhandledRejection', onRejection);
   const server = await startServer(options);
-  process.stdout.write(`Ferry server listening on ${server.url}\n`);
-  if (!options.tls && !isLoopbackHost(options.host ?? '127.0.0.1')) {
-    process.stderr.write('Warning: plain HTTP on an address other computers reach: tokens cross the network unencrypted. Use --tls-cert/--tls-key, or a reverse proxy with TLS (docs/sync-api.md, "Transport").\n');
-  }
-  if (server.tokenFile) {
-    process.stdout.write(`${server.tokenCreated ? 'Generated a token, saved in' : 'Using the token saved in'} ${server.tokenFile}\n`);
-  }
-  return new Promise<number>((resolve) => {
+  // Listening for signals before saying it listens: a signal sent on reading that line stops it cleanly.
+  const stopped = new Promise<number>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -60,4 +54,12 @@ export async function runServerCommand(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.stdout.write(`Ferry server listening on ${server.url}\n`);
+  if (!options.tls && !isLoopbackHost(options.host ?? '127.0.0.1')) {
+    process.stderr.write('Warning: plain HTTP on an address other computers reach: tokens cross the network unencrypted. Use --tls-cert/--tls-key, or a reverse proxy with TLS (docs/sync-api.md, "Transport").\n');
+  }
+  if (server.tokenFile) {
+    process.stdout.write(`${server.tokenCreated ? 'Generated a token, saved in' : 'Using the token saved in'} ${server.tokenFile}\n`);
+  }
+  return stopped;
 }

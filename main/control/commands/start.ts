@@ -87,12 +87,14 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       ...(logLevel ? { logLevel } : {}),
       onStop: () => server.close(),
     });
+    // Listening for Ctrl+C before saying it runs: a signal sent on reading these lines stops it cleanly.
+    const stopped = stopOnSignals(host, io.out);
     io.out(`Ferry is running headless with an embedded reference server at ${server.url} (data in ${serverDir}).`);
     for (const line of describeHost(host, dataDir)) io.out(line);
     io.out('Open the ui: link above in a browser. Stop with Ctrl+C.');
     const stopReporting = reportStateChanges(host.agent, io.out);
     try {
-      return await stopOnSignals(host, io.out);
+      return await stopped;
     } finally {
       stopReporting();
     }
