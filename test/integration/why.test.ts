@@ -65,11 +65,11 @@ describe('why a path is not in sync', () => {
   const codes = async (p: string) => (await why(p)).reasons.map((r) => r.code);
   const queued = (p: string) => agent.handlers.listQueue({ folderId: 'docs', offset: 0, limit: 1000 }).then((q) => q.items.find((i) => i.path === p));
   /** Sync now (a pull), then why's answer once its first reason is `code`. */
-  const pulledAndSaid = async (p: string, code: string) => {
+  const pulledAndSaid = async (p: string, code: string, also: (a: Awaited<ReturnType<typeof why>>) => boolean = () => true) => {
     await agent.handlers.syncNow({}).catch(() => undefined);
     return waitFor(async () => {
       const a = await why(p);
-      return a.reasons[0]?.code === code ? a : undefined;
+      return a.reasons[0]?.code === code && also(a) ? a : undefined;
     }, { timeoutMs: 15_000, message: `${p}: ${code}` });
   };
   const settled = (p: string) => waitFor(async () => (await queued(p))?.state === 'done', { timeoutMs: 15_000, message: `${p} synced` });
@@ -167,10 +167,12 @@ describe('why a path is not in sync', () => {
       const { formatExplanation } = await import('../../main/control/commands/why');
       expect(formatExplanation(answer).join('\n')).toContain('pull_failed: The folder\'s pulls fail');
       // The status says it too, not just "ok" and an old last sync.
-      const folderNow = agent.status().folders.find((f) => f.id === 'docs')!;
+      // One status for both checks: the pull fails again every second or so, with a new time.
+      const statusNow = agent.status();
+      const folderNow = statusNow.folders.find((f) => f.id === 'docs')!;
       expect(folderNow.pullError).toMatch(/^unavailable: feed under maintenance \(last failed .+\)$/);
       const { formatStatus } = await import('../../main/control/commands/status');
-      expect(formatStatus(agent.status())).toContain(`    pulls failing: ${folderNow.pullError}; 'ferry why PATH' says what it keeps from here`);
+      expect(formatStatus(statusNow)).toContain(`    pulls failing: ${folderNow.pullError}; 'ferry why PATH' says what it keeps from here`);
     } finally {
       heal();
     }
@@ -191,7 +193,8 @@ describe('why a path is not in sync', () => {
       expect(answer.reasons[0]!.message).toMatch(/^Its pull failed at .+ \(internal: .*block store unreadable.*\); the pull (tries again at .+|runs again)$/);
       expect(answer.reasons[1]!.message).toBe(`On the server at revision ${revision} written by desktop-2; this device has not got it`);
       expect(answer.lastPullError).toMatchObject({ code: 'internal', retryable: true });
-      expect(answer.lastPullError!.message).toMatch(/^1 change\(s\) could not be applied/);
+      // This path's, and possibly another the same pull could not apply yet.
+      expect(answer.lastPullError!.message).toMatch(/^\d+ change\(s\) could not be applied/);
     } finally {
       heal();
       healGet();
@@ -205,7 +208,8 @@ describe('why a path is not in sync', () => {
     mkdirSync(outside, { recursive: true });
     symlinkSync(outside, path.join(folder, 'linked'));
     const revision = await writeAs(other, 'linked/escape.txt', 'not through a link', null);
-    const answer = await pulledAndSaid('linked/escape.txt', 'pull_refused');
+    // Once a pull got through: an earlier test's failed pull is no longer the folder's last word.
+    const answer = await pulledAndSaid('linked/escape.txt', 'pull_refused', (a) => a.lastPullError === null);
     expect(answer.reasons[0]!.message).toMatch(/^The pull left it as it is at .+: Refusing 'linked\/escape\.txt': /);
     expect(answer.reasons.slice(1)).toEqual([{ code: 'on_server', message: `On the server at revision ${revision} written by desktop-2; this device has not got it` }]);
     // Refused, not failed: the pull went on (its token moved past the path).
