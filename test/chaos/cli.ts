@@ -69,7 +69,7 @@ function summary(r: SeedResult): string {
   const faults = Object.values(r.faultsInjected).reduce((a, b) => a + b, 0);
   return (
     `seed ${r.seed}: ${r.failures.length ? 'FAILED' : 'ok'} — ${r.devices} devices, ${r.executed}/${r.ops} ops ran (${r.skipped} skipped), ` +
-    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.diskFills} disks filled, ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
+    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.diskFills} disks filled, ${r.gcRuns} GC runs (${r.gcPrunedVersions} versions pruned), ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
     `${r.concurrentPaths} concurrent paths, ${r.conflictCopies} conflict copies, ${r.renameBlockRequests ?? '-'} block requests for a pure rename, ` +
     `${(r.durationMs / 1000).toFixed(1)} s (settle ${(r.settleMs / 1000).toFixed(1)} s)`
   );
