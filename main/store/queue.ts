@@ -275,6 +275,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     UPDATE queue SET state = 'done', in_flight_generation = NULL, bytes_done = bytes_total,
       last_error_code = NULL, last_error_message = NULL, updated_at = ? WHERE id = ?`);
   const rebase = db.prepare(`UPDATE queue SET base_revision = ? WHERE id = ?`);
+  const moveDone = db.prepare(`UPDATE queue SET move_from = NULL, move_hash = NULL WHERE id = ?`);
   const liveUnderOne = db.prepare<[string, string, string], { id: number }>(`SELECT id FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' LIMIT 1`);
   const liveUnder = db.prepare<[string, string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' ORDER BY path`);
   const indexUnder = db.prepare<[string, string, string], { path: string; kind: EntryKind; size: number; mtime_ms: number; content_hash: string | null; blocks: string | null; synced_revision: string | null }>(
@@ -404,6 +405,12 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       }
       unmove(existing);
       return enqueueOne(change);
+    }
+    if (live && existing.in_flight_generation !== null && existing.move_from !== null && !change.moveFrom && change.op === 'upsert' && change.kind === existing.kind) {
+      // An edit of a move in flight (P2): a newer generation that still carries the move. Its
+      // answer settles the move (complete, moveRefused); without one (a kill) it is sent again.
+      replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });
+      return 'replaced';
     }
     if (change.op === 'delete' && change.baseRevision === null) {
       // The server never had this path. A create not yet pushed is simply dropped; one
@@ -536,6 +543,8 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     // A newer change waits behind this one: release it and base it on what the server now has.
     if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
     if (!pulledOver) rebase.run(ref.op === 'upsert' ? result.revision : null, row.id);
+    // The move it carried landed (P2): what waits is the upload after it.
+    if (row.move_from !== null) moveDone.run(row.id);
     return 'superseded';
   });
 
@@ -569,6 +578,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     }
     // A newer change of the path waits behind the move: it goes up as new, and the old path goes.
     if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
+    if (row.move_from !== null) {
+      unmove(row); // the newer generation still carried the move (P2): the same as its own refusal
+      return 'superseded';
+    }
     if (row.op === 'upsert') rebase.run(null, row.id);
     deleteSource(row.folder_id, move.from, move.kind, move.baseRevision);
     return 'superseded';

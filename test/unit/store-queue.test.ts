@@ -325,3 +325,51 @@ describe('durable queue', () => {
     expect(store.index.get(F, 'a.txt')?.syncedRevision).toBe('6');
   });
 });
+
+// Chaos seed 2 with --gc: dev-b renamed a.tar.gz to naïve résumé.pdf (one move row), edited the
+// new name while the move was in flight, and was killed before the move's answer came. The edit's
+// generation had dropped the move, so after the restart it went up as a plain upload and the old
+// name was never deleted: it stayed on the server for good, gone on this device.
+describe('an edit of a move in flight still carries the move (P2, chaos seed 2 --gc)', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let store: Store;
+  beforeEach(() => {
+    tmp = makeTempDir();
+    store = openStore(path.join(tmp.dir, 'state.db'), { clock: manualClock().now });
+    store.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+  const moved = () => upsert('new.pdf', { baseRevision: 'r10', moveFrom: 'a.tar.gz', moveHash: 'h-a.tar.gz', contentHash: 'h-a.tar.gz' });
+  const edited = () => upsert('new.pdf', { contentHash: 'h-edit', blocks: ['b-edit'], size: 29 });
+
+  it('killed before the answer: the next claim sends the move again, then the upload', () => {
+    store.queue.enqueue(moved());
+    const [flying] = store.queue.claim({ limit: 1 });
+    expect(flying).toMatchObject({ moveFrom: 'a.tar.gz', baseRevision: 'r10' });
+    expect(store.queue.enqueue(edited())).toBe('replaced');
+    store.queue.recoverInFlight(); // the restart
+    const [again] = store.queue.claim({ limit: 1 });
+    expect(again).toMatchObject({ path: 'new.pdf', moveFrom: 'a.tar.gz', baseRevision: 'r10', contentHash: 'h-edit' });
+  });
+
+  it('the move lands: the edit goes up on its revision, as a plain upload', () => {
+    store.queue.enqueue(moved());
+    const [flying] = store.queue.claim({ limit: 1 });
+    store.queue.enqueue(edited());
+    expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
+    expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: 'r37', contentHash: 'h-edit' });
+    expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
+  });
+
+  it('the move is refused: the edit goes up as new and the old name is deleted on its revision (P8)', () => {
+    store.queue.enqueue(moved());
+    const [flying] = store.queue.claim({ limit: 1 });
+    store.queue.enqueue(edited());
+    expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
+    expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: null, contentHash: 'h-edit' });
+    expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
+  });
+});
