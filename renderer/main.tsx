@@ -82,9 +82,20 @@ function showApp(target: Root, token: string): void {
 
 function BrowserApp({ token, onUnauthorized }: { token: string; onUnauthorized(): void }) {
   const [connected, setConnected] = useState(true);
-  const [api] = useState(() => new HttpFerryApi({ token, onUnauthorized, onConnectionChange: setConnected }));
+  const [connects, setConnects] = useState(0);
+  const [api] = useState(
+    () =>
+      new HttpFerryApi({
+        token,
+        onUnauthorized,
+        onConnectionChange: (now) => {
+          setConnected(now);
+          if (now) setConnects((n) => n + 1);
+        },
+      }),
+  );
   return (
-    <ApiContext.Provider value={{ api }}>
+    <ApiContext.Provider value={{ api, connects }}>
       <App connected={connected} />
     </ApiContext.Provider>
   );

@@ -8,6 +8,11 @@ export interface ApiContextValue {
   chooseFolder?: ChooseFolder;
   /** Hosted by the desktop app (the preload bridge), not the headless agent in a browser. */
   desktop?: boolean;
+  /**
+   * How often the event stream has connected: a list loaded before the stream was up reloads
+   * at each connect, so no event between its load and the subscription is missed.
+   */
+  connects?: number;
 }
 
 export const ApiContext = createContext<ApiContextValue | undefined>(undefined);

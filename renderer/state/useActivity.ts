@@ -4,8 +4,12 @@ import { useAgentEvents } from './useAgentEvents';
 
 const KEEP = 500;
 
-/** Recent activity, newest first: loaded once, then extended by `activity` events. */
-export function useActivity(api: FerryApi): { entries: ActivityEntry[]; error: CallError | undefined } {
+/**
+ * Recent activity, newest first: loaded, then extended by `activity` events, and loaded again
+ * each time the event stream (re)connects (`connects`): an entry made before the stream was up
+ * would otherwise be missed until the page is reloaded.
+ */
+export function useActivity(api: FerryApi, connects = 0): { entries: ActivityEntry[]; error: CallError | undefined } {
   const [entries, setEntries] = useState<ActivityEntry[]>([]);
   const [error, setError] = useState<CallError>();
   useAgentEvents(api, (event) => {
@@ -21,7 +25,7 @@ export function useActivity(api: FerryApi): { entries: ActivityEntry[]; error: C
     return () => {
       live = false;
     };
-  }, [api]);
+  }, [api, connects]);
   return { entries, error };
 }
 

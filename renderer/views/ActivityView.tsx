@@ -12,8 +12,8 @@ const EMPTY: Record<Show, string> = { all: 'No activity yet.', conflict: 'No con
 
 /** Recent syncs, transfers and conflicts, newest first, live. */
 export function ActivityView() {
-  const { api } = useApi();
-  const { entries, error } = useActivity(api);
+  const { api, connects } = useApi();
+  const { entries, error } = useActivity(api, connects);
   const [show, setShow] = useState<Show>('all');
   const [why, setWhy] = useState<WhyTarget>();
   const [historyOf, setHistoryOf] = useState<{ folderId: string; path: string }>();
