@@ -172,21 +172,11 @@ export class Ledger {
    * (M2; a new file there is not that file: the rename of it is refused, P8).
    */
   pathsOf(v: Version): Set<string> {
-    const out = new Set([v.path]);
     const follows = (device: string, step: number) => step > v.step || device !== v.device;
-    for (let grew = true; grew && out.size < 256; ) {
-      grew = false;
-      const add = (q: string) => {
-        if (out.has(q)) return;
-        out.add(q);
-        grew = true;
-      };
-      for (const q of [...out]) {
-        for (const m of this.dirMoves) if (q.startsWith(`${m.from}/`) && follows(m.device, m.step)) add(m.to + q.slice(m.from.length));
-        for (const m of this.fileMoves) if (q === m.from && v.edited && m.device !== v.device) add(m.to);
-      }
-    }
-    return out;
+    return namesReached(v.path, (q) => [
+      ...this.dirMoves.filter((m) => q.startsWith(`${m.from}/`) && follows(m.device, m.step)).map((m) => m.to + q.slice(m.from.length)),
+      ...(v.edited ? this.fileMoves.filter((m) => q === m.from && m.device !== v.device).map((m) => m.to) : []),
+    ]);
   }
 
   /**
@@ -195,21 +185,7 @@ export class Ledger {
    * 7003, a copy made in Ärger that the rename of Ärger to ärger carried along).
    */
   earlierNamesOf(p: string): Set<string> {
-    const out = new Set([nfc(p)]);
-    for (let grew = true; grew && out.size < 256; ) {
-      grew = false;
-      for (const q of [...out]) {
-        for (const m of this.dirMoves) {
-          if (!q.startsWith(`${m.to}/`)) continue;
-          const before = m.from + q.slice(m.to.length);
-          if (!out.has(before)) {
-            out.add(before);
-            grew = true;
-          }
-        }
-      }
-    }
-    return out;
+    return namesReached(nfc(p), (q) => this.dirMoves.filter((m) => q.startsWith(`${m.to}/`)).map((m) => m.from + q.slice(m.to.length)));
   }
 
   /** The user of `device` removed `p` (after replace() recorded what was there). */
@@ -217,4 +193,18 @@ export class Ledger {
     const key = nfc(p);
     this.lastOp.set(key, { device, hash: null, removed: this.befores.get(`${device}\u0000${key}`)?.at(-1) ?? null });
   }
+}
+
+/** Every name reached from `start` by following `next` again and again (bounded: a rename chain is short). */
+function namesReached(start: string, next: (name: string) => string[]): Set<string> {
+  const out = new Set([start]);
+  const todo = [start];
+  while (todo.length > 0 && out.size < 256) {
+    for (const q of next(todo.pop()!)) {
+      if (out.has(q)) continue;
+      out.add(q);
+      todo.push(q);
+    }
+  }
+  return out;
 }
