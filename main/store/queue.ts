@@ -292,6 +292,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     UPDATE queue SET state = 'pending', in_flight_generation = NULL, generation = generation + 1, move_from = NULL, move_hash = NULL,
       base_revision = @revision, priority = 1000, attempts = 0, next_attempt_at = @now, bytes_done = 0, bytes_total = size,
       last_error_code = NULL, last_error_message = NULL, updated_at = @now WHERE id = @id`);
+  const deleteAfterMove = db.prepare(`
+    UPDATE queue SET state = 'pending', in_flight_generation = NULL, generation = generation + 1, move_from = NULL, move_hash = NULL,
+      base_revision = @revision, attempts = 0, next_attempt_at = @now, last_error_code = NULL, last_error_message = NULL,
+      updated_at = @now WHERE id = @id`);
   const clearPulled = db.prepare(`UPDATE queue SET pulled_during = NULL WHERE folder_id = ? AND path = ?`);
   const markPulled = db.prepare(
     `UPDATE queue SET pulled_during = in_flight_generation WHERE folder_id = ? AND path = ? AND in_flight_generation IS NOT NULL`,
@@ -406,9 +410,9 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       unmove(existing);
       return enqueueOne(change);
     }
-    if (live && existing.in_flight_generation !== null && existing.move_from !== null && !change.moveFrom && change.op === 'upsert' && change.kind === existing.kind) {
-      // An edit of a move in flight (P2): a newer generation that still carries the move. Its
-      // answer settles the move (complete, moveRefused); without one (a kill) it is sent again.
+    if (live && existing.in_flight_generation !== null && existing.move_from !== null && !change.moveFrom && change.kind === existing.kind) {
+      // An edit (P2) or a delete (P5) of a move in flight: a newer generation that still carries
+      // the move. Its answer settles the move (complete, moveRefused); without one (a kill) it is sent again.
       replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });
       return 'replaced';
     }
@@ -476,7 +480,9 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     const from = row.move_from!;
     const base = row.base_revision;
     const now = clock();
-    replace.run(snapshot({ ...changeOf(row), baseRevision: null }, now, row.id));
+    // A delete that carried the move (P5): the server never had the path, so nothing goes up for it.
+    if (row.op === 'delete') deleteRow.run(row.id);
+    else replace.run(snapshot({ ...changeOf(row), baseRevision: null }, now, row.id));
     if (row.kind === 'dir') {
       const oldPath = (p: string) => from + p.slice(row.path.length);
       const queued = new Set<string>();
@@ -527,6 +533,11 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     // The pull settled the path while this was in flight: its view is the newer one.
     const pulledOver = row.pulled_during === ref.generation;
     if (ref.op === 'upsert' && !pulledOver) indexRevision.run(result.revision, now, row.folder_id, row.path);
+    if (row.generation === ref.generation && row.move_from !== null && row.op === 'delete' && !pulledOver) {
+      // The move a delete carried was sent again after a kill and landed (P5): now the delete, on its revision.
+      deleteAfterMove.run({ id: row.id, revision: result.revision, now });
+      return 'done';
+    }
     const movedOther = row.generation === ref.generation && row.move_from !== null && row.kind === 'file' && (row.move_hash === null || row.move_hash !== row.content_hash);
     if (movedOther && !pulledOver) {
       uploadAfterMove.run({ id: row.id, revision: result.revision, now });

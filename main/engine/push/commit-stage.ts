@@ -223,7 +223,7 @@ export class CommitStage {
 }
 
 /** The item went to the server as a move (docs/conflict-rules.md, "Pushing a move"). */
-const sentAsMove = (w: Held): boolean => w.item.moveFrom !== null && w.item.baseRevision !== null && w.ref.op === 'upsert';
+const sentAsMove = (w: Held): boolean => w.item.moveFrom !== null && w.item.baseRevision !== null;
 
 function keepOnly<T>(set: Set<T>, kept: readonly T[]): void {
   const keep = new Set(kept);
