@@ -89,7 +89,7 @@ async function main(): Promise<number> {
       const lines = [summary(r), ...r.recheckNotes.map((n) => `    waited for a recheck: ${n}`)];
       if (r.failures.length) {
         lines.push(...r.failures.map((f) => `    ${f}`));
-        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.diskFull ? ' --disk-full' : ''}${o.nfd ? '' : ' --no-nfd'} --verbose`);
+        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.diskFull ? ' --disk-full' : ''}${o.nfd ? '' : ' --no-nfd'}${process.env.FERRY_CHAOS_GC ? ' --gc' : ''} --verbose`);
       }
       console.log(lines.join('\n'));
     }
