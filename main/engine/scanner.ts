@@ -391,13 +391,14 @@ export class Scanner {
         return false;
       }
       if (live) queue.discard(this.folderId, source.path);
-      index.movePath(this.folderId, source.path, key);
+      index.movePathPending(this.folderId, source.path, key);
       const state = kind === 'dir' ? this.dirState(key, st) : { ...this.dirState(key, st), kind, size: st.size, contentHash: source.contentHash, blocks: source.blocks };
       index.putLocal(state);
       const change = { ...state, op: 'upsert' as const };
       if (move.from === key) {
         // P4: moved back before the move went: the synced version is there again.
         index.setSyncedRevision(this.folderId, key, move.base);
+        if (kind === 'dir') index.settleMoveSources(this.folderId, key, true);
         if (kind === 'file' && (move.hash === null || move.hash !== source.contentHash)) queue.enqueue({ ...change, baseRevision: move.base });
       } else {
         index.setSyncedRevision(this.folderId, key, null);

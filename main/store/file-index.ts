@@ -21,6 +21,12 @@ export interface IndexEntry extends LocalState {
   /** The revision the server last accepted for this path; null when never synced. */
   syncedRevision: string | null;
   updatedAt: number;
+  /**
+   * Below a directory move not yet sent (P10): the entry's old path and the revision it had
+   * there. Absent otherwise.
+   */
+  moveFrom?: string;
+  moveBase?: string | null;
 }
 
 /** The few columns a reconcile compares, kept small because it holds one per file. */
@@ -42,6 +48,8 @@ interface IndexRow {
   blocks: string | null;
   synced_revision: string | null;
   updated_at: number;
+  move_from: string | null;
+  move_base: string | null;
 }
 
 const toEntry = (r: IndexRow): IndexEntry => ({
@@ -55,6 +63,7 @@ const toEntry = (r: IndexRow): IndexEntry => ({
   blocks: r.blocks === null ? null : (JSON.parse(r.blocks) as string[]),
   syncedRevision: r.synced_revision,
   updatedAt: r.updated_at,
+  ...(r.move_from !== null ? { moveFrom: r.move_from, moveBase: r.move_base } : {}),
 });
 
 /** The upper bound of every path under `dir/`: '0' sorts right after '/'. */
@@ -74,6 +83,16 @@ export interface FileIndexRepo {
   holds(folderId: string, path: string): boolean;
   /** A rename: the row of `from`, and every row below it, take the path `to` (revisions kept). */
   movePath(folderId: string, from: string, to: string): void;
+  /**
+   * A directory rename queued as a move (P1, P3): like movePath, and each entry below it keeps
+   * its old path and revision (P10) until settleMoveSources.
+   */
+  movePathPending(folderId: string, from: string, to: string): void;
+  /**
+   * The move of `dir` is settled: landed or undone (false), or moved back before it went (true:
+   * each entry takes its old revision again).
+   */
+  settleMoveSources(folderId: string, dir: string, movedBack: boolean): void;
   /** Every entry strictly below dir ('' means the whole folder), deepest first. */
   listUnder(folderId: string, dir: string): IndexEntry[];
   /** path → compact stat for the whole folder, for a reconcile. */
@@ -137,6 +156,16 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
   const rekey = db.prepare(`
     UPDATE file_index SET path = @to || substr(path, length(@from) + 1), updated_at = @now
     WHERE folder_id = @folderId AND (path = @from OR (path > @from || '/' AND path < @from || '0'))`);
+  // Column references on the right are the row's values before the update (SQLite).
+  const rekeyPending = db.prepare(`
+    UPDATE file_index SET path = @to || substr(path, length(@from) + 1), updated_at = @now,
+      move_from = CASE WHEN path = @from THEN move_from ELSE coalesce(move_from, path) END,
+      move_base = CASE WHEN path = @from OR move_from IS NOT NULL THEN move_base ELSE synced_revision END
+    WHERE folder_id = @folderId AND (path = @from OR (path > @from || '/' AND path < @from || '0'))`);
+  const settleSources = db.prepare(`
+    UPDATE file_index SET move_from = NULL, move_base = NULL,
+      synced_revision = CASE WHEN @movedBack = 1 THEN move_base ELSE synced_revision END
+    WHERE folder_id = @folderId AND path > @dir || '/' AND path < @dir || '0' AND move_from IS NOT NULL`);
   const under = db.prepare<[string, string, string], IndexRow>(
     `SELECT * FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY length(path) DESC, path`,
   );
@@ -187,6 +216,8 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     byInode: (folderId, inode) => inodeRows.all(folderId, inode).map(toEntry),
     holds: (folderId, path) => holdsRow.get(folderId, path, ...underBounds(path)) !== undefined,
     movePath: (folderId, from, to) => void rekey.run({ folderId, from, to, now: clock() }),
+    movePathPending: (folderId, from, to) => void rekeyPending.run({ folderId, from, to, now: clock() }),
+    settleMoveSources: (folderId, dir, movedBack) => void settleSources.run({ folderId, dir, movedBack: movedBack ? 1 : 0 }),
     listUnder(folderId, dir) {
       if (dir === '') return all.all(folderId).map(toEntry);
       const [lo, hi] = underBounds(dir);

@@ -246,6 +246,20 @@ const v8UndoBatches: Migration = {
   },
 };
 
+const v9PendingMoveSources: Migration = {
+  version: 9,
+  name: 'pending move sources: the old path and revision of each entry below a directory move not yet sent',
+  up(db) {
+    // Set on the index rows a directory rename carried (docs/conflict-rules.md, P10): what the
+    // entry was on the server before the move, kept apart from synced_revision, which the pull
+    // may write for the new path meanwhile. Cleared when the move lands or is undone.
+    db.exec(`
+      ALTER TABLE file_index ADD COLUMN move_from TEXT;
+      ALTER TABLE file_index ADD COLUMN move_base TEXT;
+    `);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -255,4 +269,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v6MassDeleteDetail,
   v7QueuedMoves,
   v8UndoBatches,
+  v9PendingMoveSources,
 ];

@@ -278,9 +278,12 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   const moveDone = db.prepare(`UPDATE queue SET move_from = NULL, move_hash = NULL WHERE id = ?`);
   const liveUnderOne = db.prepare<[string, string, string], { id: number }>(`SELECT id FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' LIMIT 1`);
   const liveUnder = db.prepare<[string, string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' ORDER BY path`);
-  const indexUnder = db.prepare<[string, string, string], { path: string; kind: EntryKind; size: number; mtime_ms: number; content_hash: string | null; blocks: string | null; synced_revision: string | null }>(
-    `SELECT path, kind, size, mtime_ms, content_hash, blocks, synced_revision FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY path`,
+  const indexUnder = db.prepare<[string, string, string], { path: string; kind: EntryKind; size: number; mtime_ms: number; content_hash: string | null; blocks: string | null; synced_revision: string | null; move_from: string | null; move_base: string | null }>(
+    `SELECT path, kind, size, mtime_ms, content_hash, blocks, synced_revision, move_from, move_base FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY path`,
   );
+  const indexMoveSource = db.prepare<[string, string], { move_from: string | null; move_base: string | null }>(`SELECT move_from, move_base FROM file_index WHERE folder_id = ? AND path = ?`);
+  // P10: the move of a directory is settled (landed or undone): its entries' old names are history.
+  const clearMoveSources = db.prepare(`UPDATE file_index SET move_from = NULL, move_base = NULL WHERE folder_id = ? AND path > ? AND path < ? AND move_from IS NOT NULL`);
   // P9: what the index and the queue hold below a moved directory, on the revisions the move replaced.
   const movedIndexRevision = db.prepare(`UPDATE file_index SET synced_revision = @revision, updated_at = @now WHERE folder_id = @folderId AND path = @path AND synced_revision = @from`);
   // Two statements, each on its index: one `path = ? OR move_from = ?` read every row of the
@@ -490,19 +493,28 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       for (const child of liveUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
         queued.add(child.path);
         if (child.in_flight_generation !== null || child.base_revision === null) continue;
+        // The entry's old name and revision as the move found them (P10), not what the pull wrote since.
+        const source = indexMoveSource.get(row.folder_id, child.path);
         if (child.op === 'delete') deleteRow.run(child.id);
         else replace.run(snapshot({ ...changeOf(child), baseRevision: null }, now, child.id));
         // A change queued below the moved directory names an entry the server still holds at its old path.
         const gone = child.move_from ?? child.path;
-        deleteSource(row.folder_id, under(gone) ? oldPath(gone) : gone, child.kind, child.base_revision);
+        if (source?.move_from) deleteSource(row.folder_id, source.move_from, child.kind, source.move_base);
+        else deleteSource(row.folder_id, under(gone) ? oldPath(gone) : gone, child.kind, child.base_revision);
       }
       for (const e of indexUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
-        if (queued.has(e.path) || e.synced_revision === null) continue;
-        indexRevision.run(null, now, row.folder_id, e.path);
-        const blocks = e.blocks === null ? null : (JSON.parse(e.blocks) as string[]);
-        enqueueOne({ folderId: row.folder_id, path: e.path, kind: e.kind, op: 'upsert', size: e.size, mtimeMs: e.mtime_ms, contentHash: e.content_hash, blocks, baseRevision: null });
-        deleteSource(row.folder_id, oldPath(e.path), e.kind, e.synced_revision);
+        const oldBase = e.move_from !== null ? e.move_base : e.synced_revision;
+        if (queued.has(e.path) || oldBase === null) continue;
+        // P10: the pull recorded the server's own entry at the new name meanwhile: it is there already.
+        const pulledHere = e.move_from !== null && e.synced_revision !== null && e.synced_revision !== e.move_base;
+        if (!pulledHere) {
+          indexRevision.run(null, now, row.folder_id, e.path);
+          const blocks = e.blocks === null ? null : (JSON.parse(e.blocks) as string[]);
+          enqueueOne({ folderId: row.folder_id, path: e.path, kind: e.kind, op: 'upsert', size: e.size, mtimeMs: e.mtime_ms, contentHash: e.content_hash, blocks, baseRevision: null });
+        }
+        deleteSource(row.folder_id, e.move_from ?? oldPath(e.path), e.kind, oldBase);
       }
+      clearMoveSources.run(row.folder_id, ...underBoundsOf(row.path));
     }
     deleteSource(row.folder_id, from, row.kind, base);
   }
@@ -527,6 +539,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       movedMoveBase.run(at);
     }
     if (row.move_from !== null && row.kind === 'dir' && row.generation === ref.generation) leftBehind(row, result.moved);
+    if (row.move_from !== null && row.kind === 'dir') clearMoveSources.run(row.folder_id, ...underBoundsOf(row.path));
     // Already done (the pull saw this commit land, or a newer one of the path finished): the
     // answer is old news, and must not take the index back to an older revision.
     if (row.state === 'done') return row.generation === ref.generation ? 'done' : 'superseded';

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { BLOCK_SIZE } from '../../protocol/constants';
@@ -156,6 +156,23 @@ describe('pull: remote moves against the real server', () => {
     await b.puller.pullNow('fb');
     return { writer, b, dirInode: statSync(b.folder.abs(dir)).ino, rules: appliedRules(b) };
   }
+
+  // P10 (chaos seeds 8219 --gc, 10035): b renamed src to dst, and the move has not gone yet
+  // when another device's dst/x.txt, created and deleted again, arrives as a deletion. The index
+  // row b's rename carried holds src/x.txt's revision: taken as dst/x.txt's, b's file looked
+  // "unchanged since sync" and was deleted here (D4), and then src/x.txt went on the server too.
+  // It is b's file, never synced at dst: it stays and goes up (D3).
+  it('P10: another device\'s deletion at a name this device renamed a folder to, before the move went: the moved file is kept', async () => {
+    const { writer, b } = await movedFolderOnB({ 'src/x.txt': 'mine' });
+    renameSync(b.folder.abs('src'), b.folder.abs('dst'));
+    await b.scanner.scanPaths(['dst', 'src'], false);
+    expect(b.folder.store.queue.getByPath('fb', 'dst')).toMatchObject({ moveFrom: 'src', state: 'pending' });
+    await mkdir(writer, 'dst');
+    await writer.commit({ 'dst/x.txt': 'theirs' });
+    await writer.commit({ 'dst/x.txt': null });
+    await b.puller.pullNow('fb');
+    expect(b.read('dst/x.txt')).toBe('mine');
+  });
 
   it('MD6 refuses the one rename when a file the index does not hold is inside (not scanned yet): the synced files move one by one, the new file stays with the old folder', async () => {
     const { writer, b, rules } = await movedFolderOnB({ 'src/a.txt': 'alpha', 'src/sub/b.txt': 'beta' });

@@ -240,6 +240,41 @@ describe('pushing moves (P1-P9)', () => {
     expect([...remote.keys()].sort()).toEqual(['e', 'e/x.txt', 'e/y.txt']);
   });
 
+  // Chaos seeds 8219 (--gc) and 10035: dev-a renamed d to e while dev-b created e/x.txt; dev-a's
+  // pull recorded dev-b's e/x.txt in the index row the rename had carried, so when the move was
+  // refused, d/x.txt's delete went on e/x.txt's revision and conflicted for ever.
+  it('P10: the pull records another device\'s entry below the new name before the move went; the old entries go on their own revisions', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
+    const old = rig.store.index.get(FOLDER, 'd/x.txt')!;
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: {
+        operations: [
+          { key: 'k1', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null },
+          { key: 'k2', action: 'upsert', path: 'e/x.txt', size: old.size, mtime: 1, blocks: old.blocks, baseRevision: null },
+        ],
+      },
+    });
+    expect(other.status).toBe(200);
+    const theirs = (await rig.remote()).get('e/x.txt')!.revision;
+    rig.pusher.pause();
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    expect(live(rig)['e']).toEqual({ op: 'upsert', from: 'd', base: expect.any(String) });
+    expect(rig.store.index.get(FOLDER, 'e/x.txt')).toMatchObject({ moveFrom: 'd/x.txt', moveBase: old.syncedRevision });
+    // What the pull does for the same bytes at e/x.txt (U4: record-only).
+    rig.store.index.put({ ...rig.store.index.get(FOLDER, 'e/x.txt')!, syncedRevision: theirs });
+    rig.pusher.resume();
+    await settled();
+    const deletes = sent.filter((o) => o.action === 'delete');
+    expect(deletes.find((o) => o.path === 'd/x.txt')).toMatchObject({ baseRevision: old.syncedRevision });
+    // e/x.txt is on the server already: not uploaded again.
+    expect(actions(sent)).not.toContain('upsert e/x.txt');
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['e', 'e/x.txt', 'e/y.txt']);
+    expect(remote.get('e/x.txt')!.revision).toBe(theirs);
+    expect(rig.store.index.get(FOLDER, 'e/x.txt')).not.toHaveProperty('moveFrom');
+  });
+
   it('a file moved into a new folder: the folder is created, then the file moved into it (no upload)', async () => {
     const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
     const uploads = () => blockPuts(rig).length + batchPosts(rig).length;

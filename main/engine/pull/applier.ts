@@ -92,12 +92,22 @@ export function localOf(stat: Stats | null, dirEmpty: boolean): LocalState {
   return { type: 'file', size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, blocks: null };
 }
 
+/**
+ * P10: below a directory move not yet sent, the index row's revision is the old path's. Another
+ * device's entry at the new path meets a file never synced here (a conflict copy, never a silent
+ * overwrite or delete of what the user moved there); the move's own entry keeps that base (P9).
+ */
+function movedHere(base: IndexEntry | undefined, entry: RemoteEntry): IndexEntry | undefined {
+  if (base?.moveFrom === undefined || entry.movedFrom === base.moveFrom) return base;
+  return base.syncedRevision === base.moveBase ? { ...base, syncedRevision: null } : base;
+}
+
 /** lstat, queue and index for one path, hashing only when the decision needs it. */
 export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Observation> {
   const { abs, stat } = await resolveInside(ctx.root, entry.path, { caseInsensitive: ctx.caseInsensitive });
   const dirEmpty = stat?.isDirectory() ? (await fsp.readdir(abs)).length === 0 : false;
   let local = localOf(stat, dirEmpty);
-  const base = ctx.store.index.get(ctx.folderId, entry.path);
+  const base = movedHere(ctx.store.index.get(ctx.folderId, entry.path), entry);
   const pending = pendingOf(ctx.store, ctx.folderId, entry.path);
   const baseState = toBase(base);
   let hash: StableHash | null = null;
