@@ -10,6 +10,8 @@ export type SyncPathCheck = { ok: true; path: string } | { ok: false; reason: st
 
 const encoder = new TextEncoder();
 const byteLength = (s: string): number => encoder.encode(s).length;
+/** No UTF-16 unit takes more than 3 UTF-8 bytes: a short text is within the limit without encoding it (every feed item's path is checked). */
+const withinBytes = (s: string, max: number): boolean => s.length * 3 <= max || byteLength(s) <= max;
 // C0 controls, DEL and the C1 controls (U+0080-U+009F, e.g. U+0085 NEL, U+009B CSI): NUL is
 // fatal everywhere, the rest break terminals, logs and Windows.
 // eslint-disable-next-line no-control-regex
@@ -52,12 +54,12 @@ export function checkSyncPath(value: unknown): SyncPathCheck {
   if (value.startsWith('/')) return { ok: false, reason: 'path is absolute' };
   if (DRIVE_PREFIX.test(value)) return { ok: false, reason: 'path starts with a drive prefix' };
   const path = value.normalize('NFC');
-  if (byteLength(path) > MAX_PATH_BYTES) return { ok: false, reason: `path is longer than ${MAX_PATH_BYTES} bytes` };
+  if (!withinBytes(path, MAX_PATH_BYTES)) return { ok: false, reason: `path is longer than ${MAX_PATH_BYTES} bytes` };
   const names = path.split('/');
   for (const name of names) {
     if (name === '') return { ok: false, reason: 'path has an empty segment (leading, trailing or double slash)' };
     if (name === '.' || name === '..') return { ok: false, reason: `path has a '${name}' segment` };
-    if (byteLength(name) > MAX_NAME_BYTES) return { ok: false, reason: `path has a name longer than ${MAX_NAME_BYTES} bytes` };
+    if (!withinBytes(name, MAX_NAME_BYTES)) return { ok: false, reason: `path has a name longer than ${MAX_NAME_BYTES} bytes` };
   }
   if (namesReservedDir(names[0] ?? '')) {
     return { ok: false, reason: `path is inside the reserved '${RESERVED_TOP_LEVEL_NAME}' directory` };

@@ -76,6 +76,8 @@ export interface FileIndexRepo {
   /** Records a full entry, revision included (the puller, after it wrote a file). */
   put(entry: Omit<IndexEntry, 'updatedAt'>): void;
   setSyncedRevision(folderId: string, path: string, revision: string | null): void;
+  /** The same for many paths in one statement (a directory move's entries: docs/conflict-rules.md, MD1). */
+  setSyncedRevisions(folderId: string, revisions: ReadonlyArray<readonly [path: string, revision: string]>): void;
   remove(folderId: string, path: string): void;
   /** Entries with this inode (a path that appeared may be one of them renamed: docs/conflict-rules.md, "Detecting a move locally"). */
   byInode(folderId: string, inode: number): IndexEntry[];
@@ -111,6 +113,8 @@ export interface FileIndexRepo {
   putIntent(intent: DownloadIntent): void;
   getIntent(folderId: string, path: string): DownloadIntent | undefined;
   removeIntent(folderId: string, path: string): void;
+  /** The same for many paths in one statement. */
+  removeIntents(folderId: string, paths: readonly string[]): void;
 }
 
 /** A download about to be renamed into place (migration 5): what the file there will hold. */
@@ -148,6 +152,13 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       content_hash = excluded.content_hash, blocks = excluded.blocks,
       synced_revision = excluded.synced_revision, updated_at = excluded.updated_at`);
   const setRev = db.prepare(`UPDATE file_index SET synced_revision = ?, updated_at = ? WHERE folder_id = ? AND path = ?`);
+  // One statement for a list given as JSON ([[path, revision], …]). Materialized first: each pair
+  // then finds its row by the primary key (joined directly, the list was scanned once per row).
+  const setRevs = db.prepare(`
+    WITH m(path, revision) AS MATERIALIZED (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))
+    UPDATE file_index SET synced_revision = m.revision, updated_at = ? FROM m
+    WHERE file_index.folder_id = ? AND file_index.path = m.path`);
+  const intentsDel = db.prepare(`DELETE FROM download_intents WHERE folder_id = ? AND path IN (SELECT value FROM json_each(?))`);
   const del = db.prepare(`DELETE FROM file_index WHERE folder_id = ? AND path = ?`);
   const inodeRows = db.prepare<[string, number], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND inode = ?`);
   const holdsRow = db.prepare<[string, string, string, string], { n: number }>(
@@ -205,6 +216,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       return row ? { folderId, path, revision: row.revision, size: row.size, contentHash: row.content_hash, blocks: JSON.parse(row.blocks) as string[] } : undefined;
     },
     removeIntent: (folderId, path) => void intentDel.run(folderId, path),
+    removeIntents: (folderId, paths) => void (paths.length > 0 && intentsDel.run(folderId, JSON.stringify(paths))),
     get(folderId, path) {
       const row = byPath.get(folderId, path);
       return row ? toEntry(row) : undefined;
@@ -212,6 +224,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     putLocal: (state) => void upsertLocal.run(params(state)),
     put: (entry) => void upsertFull.run({ ...params(entry), syncedRevision: entry.syncedRevision }),
     setSyncedRevision: (folderId, path, revision) => void setRev.run(revision, clock(), folderId, path),
+    setSyncedRevisions: (folderId, revisions) => void (revisions.length > 0 && setRevs.run(JSON.stringify(revisions), clock(), folderId)),
     remove: (folderId, path) => void del.run(folderId, path),
     byInode: (folderId, inode) => inodeRows.all(folderId, inode).map(toEntry),
     holds: (folderId, path) => holdsRow.get(folderId, path, ...underBounds(path)) !== undefined,

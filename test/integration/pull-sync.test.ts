@@ -60,6 +60,17 @@ describe('pull against the real server', () => {
     expect(b.folder.store.queue.getByPath('fb', copy!)?.baseRevision).toBeNull();
   });
 
+  // The pull applies nothing before its last page: it asks for the largest page the contract
+  // allows (10,000 items), not the server's default of 1,000 (issue 16: 21 pages for a renamed folder of 10,000 files).
+  it('reads the feed in pages of 10,000 by default: 1,010 files in one page', async () => {
+    await setup();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1010; i++) files[`many/f${i}.txt`] = `file ${i}`;
+    await writer.commit(files);
+    const b = agent();
+    expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, pages: 1, downloaded: 1010, tokenStored: true });
+  });
+
   it('incremental pulls follow several pages and apply edits, deletes and renames', async () => {
     await setup();
     const files: Record<string, string> = {};

@@ -153,6 +153,67 @@ describe('move of a directory', () => {
   });
 });
 
+// The directory move is set-based (a few statements for the whole subtree, issue 16): it must
+// take exactly the subtree, as one write per entry did.
+describe('move of a directory, set-based', () => {
+  it('takes exactly the live subtree: not a sibling sharing the prefix, not a tombstone below it; NFC and astral names keep their rest', async () => {
+    const id = await folder();
+    // 'a/😀b' has a character of two UTF-16 units: the rest of each path is cut by characters in SQL.
+    const src = 'a/😀b';
+    const made = await batch(id, [
+      mkdir('d', src),
+      mkdir('s', `${src}/Ärger`),
+      upsert('f', `${src}/Ärger/ü.txt`, hello, null),
+      upsert('g', `${src}/g.txt`, world, null),
+      upsert('gone', `${src}/gone.txt`, hello, null),
+      upsert('sib1', 'a/😀bc/x.txt', hello, null),
+      upsert('sib2', 'a/😀b-x.txt', world, null),
+      upsert('sib3', 'a/😀b0', hello, null),
+    ]);
+    const { token: beforeDelete } = await feed(id);
+    const del = await batch(id, [{ key: 'del', action: 'delete', path: `${src}/gone.txt`, baseRevision: revisionOf(made.gone) }]);
+    const { token } = await feed(id);
+    const res = (await batch(id, [move('m', src, 'z/Ä', revisionOf(made.d))])).m;
+    if (!res?.ok) throw new Error(JSON.stringify(res));
+    expect(res.moved?.map((m) => [m.path, m.from])).toEqual([
+      ['z/Ä/g.txt', revisionOf(made.g)],
+      ['z/Ä/Ärger', revisionOf(made.s)],
+      ['z/Ä/Ärger/ü.txt', revisionOf(made.f)],
+    ]);
+    const { items } = await feed(id, token);
+    // Parents first, then the tombstones children first, the directory's own last.
+    expect(items.map((i) => [i.path, i.deleted, i.movedFrom ?? null])).toEqual([
+      ['z/Ä', false, src],
+      ['z/Ä/g.txt', false, `${src}/g.txt`],
+      ['z/Ä/Ärger', false, `${src}/Ärger`],
+      ['z/Ä/Ärger/ü.txt', false, `${src}/Ärger/ü.txt`],
+      [`${src}/Ärger/ü.txt`, true, null],
+      [`${src}/Ärger`, true, null],
+      [`${src}/g.txt`, true, null],
+      [src, true, null],
+    ]);
+    expect(items[0]?.revision).toBe(res.revision);
+    for (const m of res.moved ?? []) expect(items.find((i) => i.path === m.path)?.revision).toBe(m.revision);
+    expect(items.find((i) => i.path === 'z/Ä/Ärger/ü.txt')).toMatchObject({ kind: 'file', size: hello.data.length, blocks: [hello.hash] });
+    expect(live((await feed(id)).items)).toEqual(['a/😀b-x.txt', 'a/😀b0', 'a/😀bc/x.txt', 'z/Ä', 'z/Ä/g.txt', 'z/Ä/Ärger', 'z/Ä/Ärger/ü.txt']);
+    // The tombstone below the source stayed where it was, untouched by the move.
+    expect((await feed(id, beforeDelete)).items.find((i) => i.path === `${src}/gone.txt`)).toMatchObject({ deleted: true, revision: revisionOf(del.del) });
+  });
+
+  it('tombstones only what was there before: a directory moved above itself keeps the entry it just wrote inside its old subtree', async () => {
+    const id = await folder();
+    // No entry for p: moving p/q to p is allowed (p is free), and p/q/q/x.txt lands at p/q/x.txt.
+    const made = await batch(id, [mkdir('d', 'p/q'), upsert('x', 'p/q/q/x.txt', hello, null)]);
+    const { token } = await feed(id);
+    const res = (await batch(id, [move('m', 'p/q', 'p', revisionOf(made.d))])).m;
+    expect(res).toMatchObject({ ok: true, moved: [{ path: 'p/q/x.txt', from: revisionOf(made.x) }] });
+    expect(live((await feed(id)).items)).toEqual(['p', 'p/q/x.txt']);
+    const { items } = await feed(id, token);
+    expect(items.find((i) => i.path === 'p/q/x.txt')).toMatchObject({ movedFrom: 'p/q/q/x.txt', blocks: [hello.hash] });
+    expect(items.filter((i) => i.deleted).map((i) => i.path).sort()).toEqual(['p/q', 'p/q/q/x.txt']);
+  });
+});
+
 describe('move operation schema', () => {
   it('refuses a move without a new path, into itself, or claiming a path another operation of the batch names', () => {
     expect(BatchRequest.safeParse({ operations: [move('m', 'a', 'a', '1')] }).success).toBe(false);

@@ -70,6 +70,19 @@ describe('sync paths', () => {
     expect(checkSyncPath('é'.repeat(127)).ok).toBe(true);
   });
 
+  // Short names skip the encoding (no UTF-16 unit takes more than 3 bytes): the limits stay exact
+  // at the edge of that shortcut, for three-byte and four-byte characters alike.
+  it('counts bytes exactly around the short-name shortcut', () => {
+    expect(checkSyncPath('あ'.repeat(85)).ok).toBe(true); // 255 bytes, 85 units
+    expect(checkSyncPath('あ'.repeat(86)).ok).toBe(false); // 258 bytes
+    expect(checkSyncPath('😀'.repeat(63) + 'abc').ok).toBe(true); // 255 bytes, 129 units
+    expect(checkSyncPath('😀'.repeat(64)).ok).toBe(false); // 256 bytes
+    const dir = 'あ'.repeat(85);
+    expect(checkSyncPath(`${(dir + '/').repeat(15)}a/${'x'.repeat(254)}`).ok).toBe(true); // 4096 bytes
+    const over = checkSyncPath(`${(dir + '/').repeat(15)}a/${'x'.repeat(255)}`); // 4097 bytes
+    expect(over.ok === false && over.reason).toContain('longer than 4096');
+  });
+
   it('refuses non-strings', () => {
     expect(checkSyncPath(42).ok).toBe(false);
   });

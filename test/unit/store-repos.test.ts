@@ -51,6 +51,26 @@ describe('store repositories', () => {
     expect(store.index.count(F)).toBe(4);
   });
 
+  // A directory move's entries take their revisions, and lose their download intents, in one
+  // statement each (docs/conflict-rules.md, MD1): exactly the paths listed, whatever they spell.
+  it('sets many synced revisions and drops many intents at once, touching only the paths listed', () => {
+    const base = { folderId: F, kind: 'file' as const, size: 3, mtimeMs: 1.5, inode: 7, contentHash: 'h', blocks: ['b1'], syncedRevision: 'r0' };
+    const paths = ['d/a.txt', 'd/Ärger "quoted".txt', 'd/😀/x.txt', 'd/sub'];
+    for (const p of [...paths, 'd0.txt', 'e/a.txt']) store.index.put({ ...base, path: p });
+    for (const p of ['d/a.txt', 'd/😀/x.txt', 'e/a.txt']) store.index.putIntent({ folderId: F, path: p, revision: 'r0', size: 3, contentHash: 'h', blocks: ['b1'] });
+    clock.advance(1000);
+    store.index.setSyncedRevisions(F, paths.map((p, i) => [p, `r${i + 1}`] as const));
+    store.index.removeIntents(F, ['d/a.txt', 'd/😀/x.txt', 'not/indexed.txt']);
+    expect(paths.map((p) => store.index.get(F, p)?.syncedRevision)).toEqual(['r1', 'r2', 'r3', 'r4']);
+    expect(store.index.get(F, 'd/a.txt')?.updatedAt).toBe(clock.now());
+    expect(['d0.txt', 'e/a.txt'].map((p) => store.index.get(F, p)?.syncedRevision)).toEqual(['r0', 'r0']);
+    expect(['d/a.txt', 'd/😀/x.txt', 'e/a.txt'].map((p) => store.index.getIntent(F, p)?.revision ?? null)).toEqual([null, null, 'r0']);
+    // Empty lists change nothing.
+    store.index.setSyncedRevisions(F, []);
+    store.index.removeIntents(F, []);
+    expect(store.index.get(F, 'd/sub')?.syncedRevision).toBe('r4');
+  });
+
   it('async tasks persist with their items and go when removed', () => {
     store.tasks.add({ taskId: 't1', folderId: F, trackingId: 'tr-1', items: [{ opKey: 'k1', queueId: 3, generation: 2, path: 'p' }] });
     expect(store.tasks.list(F)).toEqual([
