@@ -112,8 +112,10 @@ export class Ledger {
     const mine = `${device}\u0000${key}`;
     this.had.add(`${mine}\u0000${hash}`);
     const [earlier, last] = this.befores.get(mine) ?? [];
-    const backTo = earlier === hash || this.lastFromElsewhere.get(mine) === hash;
-    if (backTo && last !== hash && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
+    const fromElsewhere = this.lastFromElsewhere.get(mine) === hash;
+    const backTo = earlier === hash || fromElsewhere;
+    // Also H → H: the synced bytes written again, no change three-way (chaos seed 10549).
+    if (((backTo && last !== hash) || (last === hash && fromElsewhere)) && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
       this.reverts++;
       this.lastOp.set(key, { device, hash });
       return;

@@ -168,6 +168,33 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual([]);
   });
 
+  // Chaos seed 10549: a emptied b/naïve résumé.pdf, b synced that empty file; then, in a burst,
+  // b emptied it again while a wrote 37 KB over it. b's file never changed, so a's edit rightly
+  // replaced it (U5) and b's "version" never went up. The ledger reported it lost.
+  it('does not count writing the synced bytes again as a version (chaos seed 10549)', () => {
+    const l = new Ledger();
+    l.replace('b', 'f', null);
+    l.write('b', 'f', Y, 1);
+    l.replace('a', 'f', Y); // a had b's file
+    l.write('a', 'f', EMPTY_HASH, 15);
+    // The burst: both devices at once, a's replace recorded before b's write.
+    l.replace('a', 'f', EMPTY_HASH);
+    l.replace('b', 'f', EMPTY_HASH); // b had a's empty file
+    l.write('b', 'f', EMPTY_HASH, 16);
+    l.write('a', 'f', X, 16);
+    expect(l.reverts).toBe(1);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:16']);
+  });
+
+  it('still counts writing again bytes no other device ever had', () => {
+    const l = new Ledger();
+    l.replace('b', 'f', null);
+    l.write('b', 'f', X, 1);
+    l.replace('b', 'f', X);
+    l.write('b', 'f', X, 2);
+    expect(l.reverts).toBe(0);
+  });
+
   it('still counts going back to bytes no other device ever had', () => {
     const l = new Ledger();
     l.replace('b', 'f', null);
