@@ -95,8 +95,9 @@ export class Ledger {
     for (let i = this.live.length - 1; i >= 0; i--) {
       const v = this.live[i]!;
       if (v.hash !== before) continue;
-      // Identical empty files are everywhere: only the one at this path (or its copies) goes.
-      if (before === EMPTY_HASH && v.path !== key && !isConflictCopyOf(v.path, key)) continue;
+      // Identical empty files are everywhere: only the one at this path (or its copies, or one a
+      // folder rename carried here: chaos seed 8231 with --gc) goes.
+      if (before === EMPTY_HASH && v.path !== key && !isConflictCopyOf(v.path, key) && !this.pathsOf(v).has(key)) continue;
       this.live.splice(i, 1);
     }
   }

@@ -186,6 +186,22 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:16']);
   });
 
+  // Chaos seed 8231 with --gc: a emptied b/IMG_0001.JPG (step 24), which reached the server
+  // before b's rename of the folder b to B (step 25), so the empty version moved with the folder
+  // (P9). a then wrote over B/IMG_0001.JPG, replacing its own empty version there; the ledger
+  // kept looking for it at b/ and reported it lost.
+  it('lets a write replace an empty version a folder rename carried to its path (chaos seed 8231)', () => {
+    const l = new Ledger();
+    l.replace('b', 'b/f', null);
+    l.write('b', 'b/f', Y, 22);
+    l.replace('a', 'b/f', Y);
+    l.write('a', 'b/f', EMPTY_HASH, 24);
+    l.dirMoved('b', 'b', 'B', 25);
+    l.replace('a', 'B/f', EMPTY_HASH);
+    l.write('a', 'B/f', X, 33);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:33']);
+  });
+
   it('still counts writing again bytes no other device ever had', () => {
     const l = new Ledger();
     l.replace('b', 'f', null);
