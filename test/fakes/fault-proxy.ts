@@ -48,6 +48,8 @@ export interface ProxyLogEntry {
   fault: string | undefined;
   /** Status the client got (0: connection cut). */
   status: number;
+  /** The server it was forwarded to (host:port), when it was. */
+  target?: string;
 }
 
 interface ActiveRule extends FaultRule {
@@ -60,8 +62,11 @@ interface ActiveRule extends FaultRule {
 export const seededRandom = mulberry32;
 
 export interface FaultProxyOptions {
-  /** The real server, e.g. http://127.0.0.1:1234. */
-  target: string;
+  /**
+   * The real server, e.g. http://127.0.0.1:1234; several: each request goes to the next one in
+   * turn (round-robin, as a load balancer in front of server processes that share one database).
+   */
+  target: string | string[];
   seed?: number;
   port?: number;
 }
@@ -71,7 +76,9 @@ export class FaultProxy {
   private readonly rules: ActiveRule[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  private readonly target: URL;
+  /** Where requests go, in turn; setTargets changes it (a process taken out of the rotation). */
+  private targets: URL[];
+  private turn = 0;
   private readonly random: () => number;
   private server: http.Server;
   private nextRule = 1;
@@ -80,7 +87,7 @@ export class FaultProxy {
   private portNumber = 0;
 
   private constructor(options: FaultProxyOptions) {
-    this.target = new URL(options.target);
+    this.targets = (Array.isArray(options.target) ? options.target : [options.target]).map((t) => new URL(t));
     this.random = seededRandom(options.seed ?? 1);
     this.portNumber = options.port ?? 0;
     this.server = this.createServer();
@@ -112,6 +119,12 @@ export class FaultProxy {
       const i = this.rules.indexOf(active);
       if (i >= 0) this.rules.splice(i, 1);
     };
+  }
+
+  /** The processes requests go to from now on (requests in flight finish where they are). */
+  setTargets(targets: string[]): void {
+    if (targets.length === 0) throw new Error('the proxy needs at least one target');
+    this.targets = targets.map((t) => new URL(t));
   }
 
   clearRules(): void {
@@ -207,18 +220,18 @@ export class FaultProxy {
     const action = rule?.action;
     try {
       if (!action) {
-        entry.status = await this.forward(req, res);
+        entry.status = await this.forward(req, res, undefined, entry);
       } else if (action.kind === 'delay') {
         await new Promise((r) => setTimeout(r, action.ms));
-        entry.status = await this.forward(req, res);
+        entry.status = await this.forward(req, res, undefined, entry);
       } else if (action.kind === 'drop-request') {
         await readUpTo(req, action.afterBytes ?? 0);
         req.socket.destroy();
       } else if (action.kind === 'drop-response') {
         entry.status = 0;
-        await this.forward(req, res, action.afterBytes ?? 0);
+        await this.forward(req, res, action.afterBytes ?? 0, entry);
       } else {
-        if (action.forward) await this.forward(req, null);
+        if (action.forward) await this.forward(req, null, undefined, entry);
         else await drain(req);
         const body = action.body !== undefined ? JSON.stringify(action.body) : JSON.stringify({ code: action.code ?? codeFor(action.status), message: action.message ?? `injected ${action.status}` });
         const headers: Record<string, string> = {
@@ -243,11 +256,13 @@ export class FaultProxy {
    * Sends the request on to the server. With res null the answer is read and discarded; with
    * cutAfter set the client gets the headers and that many body bytes, then a cut connection.
    */
-  private forward(req: IncomingMessage, res: ServerResponse | null, cutAfter?: number): Promise<number> {
+  private forward(req: IncomingMessage, res: ServerResponse | null, cutAfter?: number, entry?: ProxyLogEntry): Promise<number> {
+    const target = this.targets[this.turn++ % this.targets.length]!;
+    if (entry) entry.target = target.host;
     return new Promise((resolve, reject) => {
-      const headers = { ...req.headers, host: this.target.host };
+      const headers = { ...req.headers, host: target.host };
       const upstream = http.request(
-        { protocol: this.target.protocol, hostname: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers, agent: this.agent },
+        { protocol: target.protocol, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: this.agent },
         (answer) => {
           const status = answer.statusCode ?? 502;
           if (!res) {

@@ -25,7 +25,7 @@ export interface RemoteStorage {
 }
 
 /** s3rver checks signatures against its fixed key; a given FERRY_TEST_S3_URL uses the environment's. */
-function s3Credentials(): void {
+export function s3Credentials(): void {
   if (process.env.FERRY_TEST_S3_URL) return;
   process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
   process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
@@ -36,8 +36,8 @@ export function s3TestClient(endpoint = inject('ferryS3Endpoint')): S3Client {
   return new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: inject('ferryPgUrl') });
+async function admin<T>(pgUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: pgUrl });
   await client.connect();
   try {
     return await fn(client);
@@ -46,16 +46,20 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
-/** A new empty database and bucket on the run's PostgreSQL and S3 server. */
-export async function freshRemoteStorage(): Promise<RemoteStorage> {
+/**
+ * A new empty database and bucket on the run's PostgreSQL and S3 server (outside vitest, e.g.
+ * in the chaos harness, name them: `at`).
+ */
+export async function freshRemoteStorage(at?: { pgUrl: string; s3Endpoint: string }): Promise<RemoteStorage> {
+  const pgUrl = at?.pgUrl ?? inject('ferryPgUrl');
+  const endpoint = at?.s3Endpoint ?? inject('ferryS3Endpoint');
   const id = randomBytes(6).toString('hex');
   const dbName = `ferry_t_${id}`;
   const bucket = `ferry-t-${id}`;
-  await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
-  const endpoint = inject('ferryS3Endpoint');
+  await admin(pgUrl, (c) => c.query(`CREATE DATABASE ${dbName}`));
   const s3 = s3TestClient(endpoint);
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-  const dbUrl = new URL(inject('ferryPgUrl'));
+  const dbUrl = new URL(pgUrl);
   dbUrl.pathname = `/${dbName}`;
   return {
     options: { dbUrl: dbUrl.toString(), blocksUrl: `s3://${bucket}?endpoint=${encodeURIComponent(endpoint)}&region=us-east-1` },
@@ -73,7 +77,7 @@ export async function freshRemoteStorage(): Promise<RemoteStorage> {
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}` }));
     },
     async drop() {
-      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+      await admin(pgUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
       for (;;) {
         const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
         const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key as string }));

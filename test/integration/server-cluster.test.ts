@@ -245,6 +245,39 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   });
 
+  it('runs at once, resubmitted to another process, a batch one process refused with path_locked (chaos seed 7, --backend postgres --servers 2)', async () => {
+    const gate = new TaskGate();
+    const dirA = await makeTempDir();
+    dirs.push(dirA);
+    const a = await startServer({ port: 0, host: '127.0.0.1', token: TOKEN, ...storage.options, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      const b = procs[1]!;
+      expect((await call(asA, 'PUT', '/v1/folders/relock', {})).status).toBe(201);
+      const f = testFile(`held ${randomUUID()}`);
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      const held = await call(asA, 'POST', '/v1/folders/relock/sync?mode=async', { operations: [upsert('k', 'p.txt', f, null)] });
+      await waitUntil(() => gate.held.has(held.body.taskId), 10_000, 'A holding p.txt');
+      // B takes the batch (its task's lease with it) and refuses it: p.txt is held.
+      const trackingId = randomUUID();
+      const body = { operations: [upsert('other', 'q.txt', f, null), upsert('k', 'p.txt', f, null)] };
+      const refused = await call(b, 'POST', '/v1/folders/relock/sync?mode=sync', body, { 'x-tracking-id': trackingId });
+      expect(refused.status).toBe(423);
+      gate.release();
+      await waitUntil(async () => (await call(asA, 'GET', `/v1/tasks/${held.body.taskId}`)).body.status === 'Completed', 20_000, 'A finishing');
+      // The client's retry lands on A (a load balancer's next pick): A runs it now, within the
+      // sync budget, instead of waiting out the lease B took for the run it refused (30 s).
+      const started = Date.now();
+      const rerun = await call(asA, 'POST', '/v1/folders/relock/sync?mode=sync', body, { 'x-tracking-id': trackingId });
+      expect(rerun.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(rerun.body.results.other.ok).toBe(true);
+    } finally {
+      gate.release();
+      await a.close();
+    }
+  });
+
   it('refuses the late commit of a process whose task another took over after its lease ran out', async () => {
     const own = await freshRemoteStorage();
     const dirA = await makeTempDir();
