@@ -150,7 +150,10 @@ export class Ledger {
   movedFile(device: string, from: string, to: string, hash: string, step: number): void {
     this.fileMoves.push({ device, from: nfc(from), to: nfc(to) });
     const editedElsewhere = [...(this.builtOn.get(`${nfc(from)}\u0000${hash}`) ?? [])].some((d) => d !== device);
-    if (editedElsewhere) {
+    // An empty file no user wrote at `from`: a file caught being written, pulled here (docs/
+    // conflict-rules.md, "caught being written"; chaos seed 10605). Renaming it carries no version.
+    const caughtBeingWritten = hash === EMPTY_HASH && !this.writers.has(`${nfc(from)}\u0000${hash}`);
+    if (editedElsewhere || caughtBeingWritten) {
       if (isConflictName(to)) this.movedCopies.add(nfc(to));
       this.sameAsBuiltOn++;
       this.lastOp.set(nfc(to), { device, hash });

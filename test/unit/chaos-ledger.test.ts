@@ -202,6 +202,31 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:33']);
   });
 
+  // Chaos seed 10605: c's new .hidden went up empty, caught between its creation and its first
+  // write; b pulled that empty file and renamed it to café.txt; c's write of .hidden, built on the
+  // empty version, followed the rename and replaced it there (M2). No user wrote those bytes.
+  it('does not count a rename of an empty file no user wrote there (chaos seed 10605)', () => {
+    const l = new Ledger();
+    l.replace('c', 'a/.hidden', null);
+    l.write('c', 'a/.hidden', X, 14);
+    l.replace('b', 'a/.hidden', EMPTY_HASH); // what b pulled: c's file caught being written
+    l.deleted('b', 'a/.hidden');
+    l.replace('b', 'a/café.txt', null);
+    l.movedFile('b', 'a/.hidden', 'a/café.txt', EMPTY_HASH, 16);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['c:14']);
+  });
+
+  it('still counts a rename of an empty file a user wrote', () => {
+    const l = new Ledger();
+    l.replace('c', 'a/.hidden', null);
+    l.write('c', 'a/.hidden', EMPTY_HASH, 14);
+    l.replace('b', 'a/.hidden', EMPTY_HASH);
+    l.deleted('b', 'a/.hidden');
+    l.replace('b', 'a/café.txt', null);
+    l.movedFile('b', 'a/.hidden', 'a/café.txt', EMPTY_HASH, 16);
+    expect(l.live.map((v) => `${v.device}:${v.path}`)).toEqual(['b:a/café.txt']);
+  });
+
   it('still counts writing again bytes no other device ever had', () => {
     const l = new Ledger();
     l.replace('b', 'f', null);
