@@ -151,17 +151,21 @@ export class Cluster {
     for (const d of this.devices) {
       const code = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(await accounts('pair', '--user', userOf(d.index)))?.[1];
       if (!code) throw new Error(`no pairing code for ${d.name}`);
-      const paired = await pairWithServer({ dataDir: d.dataDir, serverUrl: this.serverUrl, code, deviceName: d.name });
-      if (d.index === 0) {
-        const owner = new SyncApiClient({ baseUrl: this.serverUrl, token: paired.token, deviceId: 'chaos-setup' });
-        try {
-          await owner.createFolder(FOLDER_ID);
-        } finally {
-          owner.close();
-        }
-      }
+      await this.pairDevice(d, code);
     }
     await runAccountsCommand(['share', FOLDER_ID, '--with', CHAOS_USERS[1], '--data', this.serverDir], quiet);
+  }
+
+  /** Pairs one device with its code; the first device's user creates the shared folder. */
+  private async pairDevice(d: Device, code: string): Promise<void> {
+    const paired = await pairWithServer({ dataDir: d.dataDir, serverUrl: this.serverUrl, code, deviceName: d.name });
+    if (d.index !== 0) return;
+    const owner = new SyncApiClient({ baseUrl: this.serverUrl, token: paired.token, deviceId: 'chaos-setup' });
+    try {
+      await owner.createFolder(FOLDER_ID);
+    } finally {
+      owner.close();
+    }
   }
 
   /** The same accounts, written in the shared database (`ferry server user|pair|share` reach only a data directory's SQLite). */
@@ -173,15 +177,7 @@ export class Cluster {
       for (const user of CHAOS_USERS) await accounts.addUser(user);
       for (const d of this.devices) {
         const { code } = await accounts.createPairingCode(userOf(d.index));
-        const paired = await pairWithServer({ dataDir: d.dataDir, serverUrl: this.serverUrl, code, deviceName: d.name });
-        if (d.index === 0) {
-          const owner = new SyncApiClient({ baseUrl: this.serverUrl, token: paired.token, deviceId: 'chaos-setup' });
-          try {
-            await owner.createFolder(FOLDER_ID);
-          } finally {
-            owner.close();
-          }
-        }
+        await this.pairDevice(d, code);
       }
       await accounts.share(FOLDER_ID, CHAOS_USERS[1]);
     } finally {

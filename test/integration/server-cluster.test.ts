@@ -192,22 +192,35 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   });
 
-  it('refuses with path_locked, on another process, a batch touching a path a task on the first holds', async () => {
+  /** A in this process, its gate holding a task on p.txt mid-run; B is the real child process. */
+  async function holdingOnA(folder: string) {
     const gate = new TaskGate();
     const dirA = await makeTempDir();
     dirs.push(dirA);
-    // A in this process (its gate holds the task mid-run); B is the real child process.
     const a = await startServer({ port: 0, host: '127.0.0.1', token: TOKEN, ...storage.options, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    const close = async (): Promise<void> => {
+      gate.release();
+      await a.close();
+    };
     try {
       const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
-      const b = procs[1]!;
-      expect((await call(asA, 'PUT', '/v1/folders/locks', {})).status).toBe(201);
-      const f = testFile(`locked ${randomUUID()}`);
+      expect((await call(asA, 'PUT', `/v1/folders/${folder}`, {})).status).toBe(201);
+      const f = testFile(`held ${randomUUID()}`);
       expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
-      const held = await call(asA, 'POST', '/v1/folders/locks/sync?mode=async', { operations: [upsert('k', 'p.txt', f, null)] });
+      const held = await call(asA, 'POST', `/v1/folders/${folder}/sync?mode=async`, { operations: [upsert('k', 'p.txt', f, null)] });
       expect(held.status).toBe(202);
-      await waitUntil(() => gate.held.has(held.body.taskId), 10_000, 'A holding p.txt');
+      const taskId = held.body.taskId as string;
+      await waitUntil(() => gate.held.has(taskId), 10_000, 'A holding p.txt');
+      return { gate, asA, b: procs[1]!, f, taskId, close };
+    } catch (error) {
+      await close();
+      throw error;
+    }
+  }
 
+  it('refuses with path_locked, on another process, a batch touching a path a task on the first holds', async () => {
+    const { gate, b, f, taskId, close } = await holdingOnA('locks');
+    try {
       // The other process refuses what touches p.txt, as one process would: async and sync.
       const trackingId = randomUUID();
       const g = testFile(`other ${randomUUID()}`);
@@ -233,38 +246,27 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       expect((await call(b, 'POST', '/v1/folders/locks/sync?mode=sync', { operations: [upsert('free', 'r.txt', f, null)] })).status).toBe(200);
 
       // Released with the task: once A finishes, B runs the resubmitted batch.
-      gate.release(held.body.taskId);
-      await waitUntil(async () => (await call(b, 'GET', `/v1/tasks/${held.body.taskId}`)).body.status === 'Completed', 20_000, 'A finishing');
+      gate.release(taskId);
+      await waitUntil(async () => (await call(b, 'GET', `/v1/tasks/${taskId}`)).body.status === 'Completed', 20_000, 'A finishing');
       const rerun = await call(b, 'POST', '/v1/folders/locks/sync?mode=sync', bBody, { 'x-tracking-id': trackingId });
       expect(rerun.status).toBe(200);
       expect(rerun.body.results.other.ok).toBe(true);
       expect(rerun.body.results.k).toMatchObject({ ok: false, code: 'conflict' });
     } finally {
-      gate.release();
-      await a.close();
+      await close();
     }
   });
 
   it('runs at once, resubmitted to another process, a batch one process refused with path_locked (chaos seed 7, --backend postgres --servers 2)', async () => {
-    const gate = new TaskGate();
-    const dirA = await makeTempDir();
-    dirs.push(dirA);
-    const a = await startServer({ port: 0, host: '127.0.0.1', token: TOKEN, ...storage.options, dataDir: dirA, hooks: { beforeApply: gate.hook } });
+    const { gate, asA, b, f, taskId, close } = await holdingOnA('relock');
     try {
-      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
-      const b = procs[1]!;
-      expect((await call(asA, 'PUT', '/v1/folders/relock', {})).status).toBe(201);
-      const f = testFile(`held ${randomUUID()}`);
-      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
-      const held = await call(asA, 'POST', '/v1/folders/relock/sync?mode=async', { operations: [upsert('k', 'p.txt', f, null)] });
-      await waitUntil(() => gate.held.has(held.body.taskId), 10_000, 'A holding p.txt');
       // B takes the batch (its task's lease with it) and refuses it: p.txt is held.
       const trackingId = randomUUID();
       const body = { operations: [upsert('other', 'q.txt', f, null), upsert('k', 'p.txt', f, null)] };
       const refused = await call(b, 'POST', '/v1/folders/relock/sync?mode=sync', body, { 'x-tracking-id': trackingId });
       expect(refused.status).toBe(423);
       gate.release();
-      await waitUntil(async () => (await call(asA, 'GET', `/v1/tasks/${held.body.taskId}`)).body.status === 'Completed', 20_000, 'A finishing');
+      await waitUntil(async () => (await call(asA, 'GET', `/v1/tasks/${taskId}`)).body.status === 'Completed', 20_000, 'A finishing');
       // The client's retry lands on A (a load balancer's next pick): A runs it now, within the
       // sync budget, instead of waiting out the lease B took for the run it refused (30 s).
       const started = Date.now();
@@ -273,8 +275,7 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       expect(Date.now() - started).toBeLessThan(5_000);
       expect(rerun.body.results.other.ok).toBe(true);
     } finally {
-      gate.release();
-      await a.close();
+      await close();
     }
   });
 

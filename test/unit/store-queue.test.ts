@@ -326,58 +326,7 @@ describe('durable queue', () => {
   });
 });
 
-// Chaos seed 2 with --gc: dev-b renamed a.tar.gz to naïve résumé.pdf (one move row), edited the
-// new name while the move was in flight, and was killed before the move's answer came. The edit's
-// generation had dropped the move, so after the restart it went up as a plain upload and the old
-// name was never deleted: it stayed on the server for good, gone on this device.
-describe('an edit of a move in flight still carries the move (P2, chaos seed 2 --gc)', () => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let store: Store;
-  beforeEach(() => {
-    tmp = makeTempDir();
-    store = openStore(path.join(tmp.dir, 'state.db'), { clock: manualClock().now });
-    store.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
-  });
-  afterEach(() => {
-    store.close();
-    tmp.cleanup();
-  });
-  const moved = () => upsert('new.pdf', { baseRevision: 'r10', moveFrom: 'a.tar.gz', moveHash: 'h-a.tar.gz', contentHash: 'h-a.tar.gz' });
-  const edited = () => upsert('new.pdf', { contentHash: 'h-edit', blocks: ['b-edit'], size: 29 });
-
-  it('killed before the answer: the next claim sends the move again, then the upload', () => {
-    store.queue.enqueue(moved());
-    const [flying] = store.queue.claim({ limit: 1 });
-    expect(flying).toMatchObject({ moveFrom: 'a.tar.gz', baseRevision: 'r10' });
-    expect(store.queue.enqueue(edited())).toBe('replaced');
-    store.queue.recoverInFlight(); // the restart
-    const [again] = store.queue.claim({ limit: 1 });
-    expect(again).toMatchObject({ path: 'new.pdf', moveFrom: 'a.tar.gz', baseRevision: 'r10', contentHash: 'h-edit' });
-  });
-
-  it('the move lands: the edit goes up on its revision, as a plain upload', () => {
-    store.queue.enqueue(moved());
-    const [flying] = store.queue.claim({ limit: 1 });
-    store.queue.enqueue(edited());
-    expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
-    expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: 'r37', contentHash: 'h-edit' });
-    expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
-  });
-
-  it('the move is refused: the edit goes up as new and the old name is deleted on its revision (P8)', () => {
-    store.queue.enqueue(moved());
-    const [flying] = store.queue.claim({ limit: 1 });
-    store.queue.enqueue(edited());
-    expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
-    expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: null, contentHash: 'h-edit' });
-    expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
-  });
-});
-
-// The same shape as P2 for a delete (P5): the new name deleted while the move was in flight, and
-// a kill before the move's answer came. The delete's generation dropped the move, so after the
-// restart it went up as a delete of a path the server never had, and the old name stayed there.
-describe('a delete of a move in flight still carries the move (P5)', () => {
+describe('a move in flight', () => {
   let tmp: ReturnType<typeof makeTempDir>;
   let store: Store;
   beforeEach(() => {
@@ -391,32 +340,74 @@ describe('a delete of a move in flight still carries the move (P5)', () => {
   });
   const moved = () => upsert('new.pdf', { baseRevision: 'r10', moveFrom: 'a.tar.gz', moveHash: 'h-a.tar.gz', contentHash: 'h-a.tar.gz' });
 
-  it('killed before the answer: the next claim sends the move again; when it lands, the delete follows on its revision', () => {
-    store.queue.enqueue(moved());
-    store.queue.claim({ limit: 1 });
-    expect(store.queue.enqueue(del('new.pdf', null))).toBe('replaced');
-    store.queue.recoverInFlight(); // the restart
-    const [again] = store.queue.claim({ limit: 1 });
-    expect(again).toMatchObject({ path: 'new.pdf', op: 'delete', moveFrom: 'a.tar.gz', baseRevision: 'r10' });
-    expect(store.queue.complete(again!, { revision: 'r37' })).toBe('done');
-    expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', state: 'pending', moveFrom: null, baseRevision: 'r37' });
+  // Chaos seed 2 with --gc: dev-b renamed a.tar.gz to naïve résumé.pdf (one move row), edited the
+  // new name while the move was in flight, and was killed before the move's answer came. The edit's
+  // generation had dropped the move, so after the restart it went up as a plain upload and the old
+  // name was never deleted: it stayed on the server for good, gone on this device.
+  describe('an edit of a move in flight still carries the move (P2, chaos seed 2 --gc)', () => {
+    const edited = () => upsert('new.pdf', { contentHash: 'h-edit', blocks: ['b-edit'], size: 29 });
+
+    it('killed before the answer: the next claim sends the move again, then the upload', () => {
+      store.queue.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      expect(flying).toMatchObject({ moveFrom: 'a.tar.gz', baseRevision: 'r10' });
+      expect(store.queue.enqueue(edited())).toBe('replaced');
+      store.queue.recoverInFlight(); // the restart
+      const [again] = store.queue.claim({ limit: 1 });
+      expect(again).toMatchObject({ path: 'new.pdf', moveFrom: 'a.tar.gz', baseRevision: 'r10', contentHash: 'h-edit' });
+    });
+
+    it('the move lands: the edit goes up on its revision, as a plain upload', () => {
+      store.queue.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      store.queue.enqueue(edited());
+      expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: 'r37', contentHash: 'h-edit' });
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
+    });
+
+    it('the move is refused: the edit goes up as new and the old name is deleted on its revision (P8)', () => {
+      store.queue.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      store.queue.enqueue(edited());
+      expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: null, contentHash: 'h-edit' });
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
+    });
   });
 
-  it('the move lands: the delete goes up on its revision', () => {
-    store.queue.enqueue(moved());
-    const [flying] = store.queue.claim({ limit: 1 });
-    store.queue.enqueue(del('new.pdf', null));
-    expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
-    expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', state: 'pending', moveFrom: null, baseRevision: 'r37' });
-    expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
-  });
+  // The same shape as P2 for a delete (P5): the new name deleted while the move was in flight, and
+  // a kill before the move's answer came. The delete's generation dropped the move, so after the
+  // restart it went up as a delete of a path the server never had, and the old name stayed there.
+  describe('a delete of a move in flight still carries the move (P5)', () => {
 
-  it('the move is refused: nothing goes up for the new name, and the old name is deleted on its revision (P8)', () => {
-    store.queue.enqueue(moved());
-    const [flying] = store.queue.claim({ limit: 1 });
-    store.queue.enqueue(del('new.pdf', null));
-    expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
-    expect(store.queue.getByPath(F, 'new.pdf')).toBeUndefined();
-    expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
+    it('killed before the answer: the next claim sends the move again; when it lands, the delete follows on its revision', () => {
+      store.queue.enqueue(moved());
+      store.queue.claim({ limit: 1 });
+      expect(store.queue.enqueue(del('new.pdf', null))).toBe('replaced');
+      store.queue.recoverInFlight(); // the restart
+      const [again] = store.queue.claim({ limit: 1 });
+      expect(again).toMatchObject({ path: 'new.pdf', op: 'delete', moveFrom: 'a.tar.gz', baseRevision: 'r10' });
+      expect(store.queue.complete(again!, { revision: 'r37' })).toBe('done');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', state: 'pending', moveFrom: null, baseRevision: 'r37' });
+    });
+
+    it('the move lands: the delete goes up on its revision', () => {
+      store.queue.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      store.queue.enqueue(del('new.pdf', null));
+      expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', state: 'pending', moveFrom: null, baseRevision: 'r37' });
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
+    });
+
+    it('the move is refused: nothing goes up for the new name, and the old name is deleted on its revision (P8)', () => {
+      store.queue.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      store.queue.enqueue(del('new.pdf', null));
+      expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
+      expect(store.queue.getByPath(F, 'new.pdf')).toBeUndefined();
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
+    });
   });
 });
