@@ -194,6 +194,11 @@ export class Ledger {
     return namesReached(nfc(p), (q) => this.dirMoves.filter((m) => q.startsWith(`${m.to}/`)).map((m) => m.from + q.slice(m.to.length)));
   }
 
+  /** Whether any user wrote these bytes at `p` (or at a name it had before folder renames). */
+  userWrote(p: string, hash: string): boolean {
+    return [...this.earlierNamesOf(p)].some((q) => this.writers.has(`${q}\u0000${hash}`));
+  }
+
   /** The user of `device` removed `p` (after replace() recorded what was there). */
   deleted(device: string, p: string): void {
     const key = nfc(p);

@@ -227,6 +227,21 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.path}`)).toEqual(['b:a/café.txt']);
   });
 
+  // Gate seed 2 on a CI run: an empty conflict copy of a/ünïcödé.log, a file another device's
+  // agent caught being written (it went up empty); no user wrote an empty file there. Invariant 3
+  // lets such an empty copy be, and only such a one.
+  it('knows whether a user wrote given bytes at a path or at a name it had before a folder rename', () => {
+    const l = new Ledger();
+    l.replace('a', 'a/x.log', null);
+    l.write('a', 'a/x.log', X, 50);
+    expect(l.userWrote('a/x.log', EMPTY_HASH)).toBe(false);
+    expect(l.userWrote('a/x.log', X)).toBe(true);
+    l.replace('b', 'd/e.txt', null);
+    l.write('b', 'd/e.txt', EMPTY_HASH, 51);
+    l.dirMoved('a', 'd', 'D', 52);
+    expect(l.userWrote('D/e.txt', EMPTY_HASH)).toBe(true);
+  });
+
   it('still counts writing again bytes no other device ever had', () => {
     const l = new Ledger();
     l.replace('b', 'f', null);
