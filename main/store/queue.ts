@@ -1,7 +1,7 @@
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
-import { underBounds as underBoundsOf, type EntryKind } from './file-index';
+import { moveSourcesSettler, underBounds as underBoundsOf, type EntryKind } from './file-index';
 
 export type QueueState = 'pending' | 'in_flight' | 'retry_wait' | 'failed' | 'done';
 export const QUEUE_STATES: readonly QueueState[] = ['pending', 'in_flight', 'retry_wait', 'failed', 'done'];
@@ -283,7 +283,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   );
   const indexMoveSource = db.prepare<[string, string], { move_from: string | null; move_base: string | null }>(`SELECT move_from, move_base FROM file_index WHERE folder_id = ? AND path = ?`);
   // P10: the move of a directory is settled (landed or undone): its entries' old names are history.
-  const clearMoveSources = db.prepare(`UPDATE file_index SET move_from = NULL, move_base = NULL WHERE folder_id = ? AND path > ? AND path < ? AND move_from IS NOT NULL`);
+  const settleMoveSources = moveSourcesSettler(db);
   // P9: what the index and the queue hold below a moved directory, on the revisions the move replaced.
   const movedIndexRevision = db.prepare(`UPDATE file_index SET synced_revision = @revision, updated_at = @now WHERE folder_id = @folderId AND path = @path AND synced_revision = @from`);
   // Two statements, each on its index: one `path = ? OR move_from = ?` read every row of the
@@ -291,14 +291,15 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   const movedQueueBase = db.prepare(`UPDATE queue SET base_revision = @revision WHERE folder_id = @folderId AND path = @path AND state <> 'done' AND base_revision = @from`);
   const movedMoveBase = db.prepare(`UPDATE queue SET base_revision = @revision WHERE folder_id = @folderId AND move_from = @path AND state <> 'done' AND base_revision = @from`);
   // P2: the move landed, the bytes at its path are not the ones moved: they go up on the move's revision.
-  const uploadAfterMove = db.prepare(`
+  // The move a row carried landed: what waits is the change after it, on the move's revision (an
+  // upload, first in line with its bytes to send again; or a delete, P5).
+  const afterMove = db.prepare(`
     UPDATE queue SET state = 'pending', in_flight_generation = NULL, generation = generation + 1, move_from = NULL, move_hash = NULL,
-      base_revision = @revision, priority = 1000, attempts = 0, next_attempt_at = @now, bytes_done = 0, bytes_total = size,
-      last_error_code = NULL, last_error_message = NULL, updated_at = @now WHERE id = @id`);
-  const deleteAfterMove = db.prepare(`
-    UPDATE queue SET state = 'pending', in_flight_generation = NULL, generation = generation + 1, move_from = NULL, move_hash = NULL,
-      base_revision = @revision, attempts = 0, next_attempt_at = @now, last_error_code = NULL, last_error_message = NULL,
-      updated_at = @now WHERE id = @id`);
+      base_revision = @revision, attempts = 0, next_attempt_at = @now, last_error_code = NULL, last_error_message = NULL, updated_at = @now,
+      priority = CASE WHEN op = 'upsert' THEN 1000 ELSE priority END,
+      bytes_done = CASE WHEN op = 'upsert' THEN 0 ELSE bytes_done END,
+      bytes_total = CASE WHEN op = 'upsert' THEN size ELSE bytes_total END
+    WHERE id = @id`);
   const clearPulled = db.prepare(`UPDATE queue SET pulled_during = NULL WHERE folder_id = ? AND path = ?`);
   const markPulled = db.prepare(
     `UPDATE queue SET pulled_during = in_flight_generation WHERE folder_id = ? AND path = ? AND in_flight_generation IS NOT NULL`,
@@ -514,7 +515,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
         }
         deleteSource(row.folder_id, e.move_from ?? oldPath(e.path), e.kind, oldBase);
       }
-      clearMoveSources.run(row.folder_id, ...underBoundsOf(row.path));
+      settleMoveSources(row.folder_id, row.path, false);
     }
     deleteSource(row.folder_id, from, row.kind, base);
   }
@@ -539,7 +540,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       movedMoveBase.run(at);
     }
     if (row.move_from !== null && row.kind === 'dir' && row.generation === ref.generation) leftBehind(row, result.moved);
-    if (row.move_from !== null && row.kind === 'dir') clearMoveSources.run(row.folder_id, ...underBoundsOf(row.path));
+    if (row.move_from !== null && row.kind === 'dir') settleMoveSources(row.folder_id, row.path, false);
     // Already done (the pull saw this commit land, or a newer one of the path finished): the
     // answer is old news, and must not take the index back to an older revision.
     if (row.state === 'done') return row.generation === ref.generation ? 'done' : 'superseded';
@@ -548,12 +549,12 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     if (ref.op === 'upsert' && !pulledOver) indexRevision.run(result.revision, now, row.folder_id, row.path);
     if (row.generation === ref.generation && row.move_from !== null && row.op === 'delete' && !pulledOver) {
       // The move a delete carried was sent again after a kill and landed (P5): now the delete, on its revision.
-      deleteAfterMove.run({ id: row.id, revision: result.revision, now });
+      afterMove.run({ id: row.id, revision: result.revision, now });
       return 'done';
     }
     const movedOther = row.generation === ref.generation && row.move_from !== null && row.kind === 'file' && (row.move_hash === null || row.move_hash !== row.content_hash);
     if (movedOther && !pulledOver) {
-      uploadAfterMove.run({ id: row.id, revision: result.revision, now });
+      afterMove.run({ id: row.id, revision: result.revision, now });
       return 'done';
     }
     if (row.generation === ref.generation) {
