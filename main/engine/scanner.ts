@@ -379,7 +379,8 @@ export class Scanner {
       const at = queue.getByPath(this.folderId, source.path);
       const live = at && at.state !== 'done' ? at : undefined;
       if (live && live.inFlightGeneration !== null) return false;
-      if (kind === 'dir' && queue.hasLiveUnder(this.folderId, source.path)) return false;
+      // The server holds what a directory move moves: nothing below waits to go, and nothing below was never synced.
+      if (kind === 'dir' && (queue.hasLiveUnder(this.folderId, source.path) || index.holdsUnsyncedUnder(this.folderId, source.path))) return false;
       let move: { from: string; base: string; hash: string | null };
       if (live?.moveFrom) {
         if (live.baseRevision === null) return false;

@@ -83,6 +83,8 @@ export interface FileIndexRepo {
   byInode(folderId: string, inode: number): IndexEntry[];
   /** True when the index holds the path or anything below it. */
   holds(folderId: string, path: string): boolean;
+  /** True when an entry strictly below dir has no synced revision and no pending move's (the server does not hold it). */
+  holdsUnsyncedUnder(folderId: string, dir: string): boolean;
   /** A rename: the row of `from`, and every row below it, take the path `to` (revisions kept). */
   movePath(folderId: string, from: string, to: string): void;
   /**
@@ -176,6 +178,9 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
   const holdsRow = db.prepare<[string, string, string, string], { n: number }>(
     `SELECT 1 AS n FROM file_index WHERE folder_id = ? AND (path = ? OR (path > ? AND path < ?)) LIMIT 1`,
   );
+  const unsyncedUnder = db.prepare<[string, string, string], { n: number }>(
+    `SELECT 1 AS n FROM file_index WHERE folder_id = ? AND path > ? AND path < ? AND synced_revision IS NULL AND move_base IS NULL LIMIT 1`,
+  );
   const rekey = db.prepare(`
     UPDATE file_index SET path = @to || substr(path, length(@from) + 1), updated_at = @now
     WHERE folder_id = @folderId AND (path = @from OR (path > @from || '/' AND path < @from || '0'))`);
@@ -237,6 +242,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     remove: (folderId, path) => void del.run(folderId, path),
     byInode: (folderId, inode) => inodeRows.all(folderId, inode).map(toEntry),
     holds: (folderId, path) => holdsRow.get(folderId, path, ...underBounds(path)) !== undefined,
+    holdsUnsyncedUnder: (folderId, dir) => unsyncedUnder.get(folderId, ...underBounds(dir)) !== undefined,
     movePath: (folderId, from, to) => void rekey.run({ folderId, from, to, now: clock() }),
     movePathPending: (folderId, from, to) => void rekeyPending.run({ folderId, from, to, now: clock() }),
     settleMoveSources,

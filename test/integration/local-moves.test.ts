@@ -44,6 +44,22 @@ describe('local moves and the mass-delete guard', () => {
     expect(f.store.index.get('fm', 'docs/file-3.txt')).toBeUndefined();
   });
 
+  // Chaos seed 3 (three devices, a CI run): a file below the folder had an index row but no
+  // synced revision and nothing queued (the pusher had found it gone and left its row). One move
+  // of the folder carried that row as if the server held the file, and it never went up at its
+  // new name. Refused: such a folder moves file by file, and the unsynced file is uploaded.
+  it('chaos seed 3: a folder holding a file never synced is no move of the folder; the file goes up at its new name', async () => {
+    const { f, scanner } = await synced();
+    f.store.index.setSyncedRevision('fm', 'docs/file-3.txt', null);
+    renameSync(f.abs('docs'), f.abs('Documents'));
+    await scanner.reconcile();
+    expect(f.store.queue.getByPath('fm', 'Documents')).not.toMatchObject({ moveFrom: 'docs' });
+    expect(f.store.queue.getByPath('fm', 'Documents/file-3.txt')).toMatchObject({ op: 'upsert', state: 'pending', baseRevision: null, moveFrom: null });
+    // The synced files still move one by one (P1): nothing of theirs is uploaded again.
+    expect(f.store.queue.getByPath('fm', 'Documents/file-4.txt')).toMatchObject({ moveFrom: 'docs/file-4.txt' });
+    expect(f.store.folders.require('fm').state).toBe('ok');
+  });
+
   it('copied elsewhere then deleted (new inodes): the same bytes under new names are a move too', async () => {
     const { f, scanner } = await synced();
     cpSync(f.abs('docs'), f.abs('copy'), { recursive: true });

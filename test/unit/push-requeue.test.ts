@@ -76,6 +76,34 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '44' });
   });
 
+  // Chaos seed 3 (npm run chaos -- --seed 3 --ops 60 --devices 3, a CI run): a file kept after
+  // another device deleted it (D5: base null) was being uploaded when the user renamed its folder.
+  // The pusher found it gone and queued a delete, which had nothing to delete and was done at
+  // once, but the index row stayed: the folder rename then carried it as a known file, and the
+  // file at its new name never went up. Refused now: the row goes with the delete.
+  it('chaos seed 3: a file gone before its commit leaves the index, as the scanner records a deletion', async () => {
+    const abs = path.join(tmp.dir, 'kept.txt');
+    writeFileSync(abs, 'kept after a remote delete');
+    const kept = await hashFile(abs);
+    store.index.putLocal({ folderId: F, path: 'kept.txt', kind: 'file', size: kept.size, mtimeMs: kept.stat.mtimeMs, inode: kept.stat.ino ?? null, contentHash: kept.contentHash, blocks: kept.blocks });
+    store.queue.enqueue({ folderId: F, path: 'kept.txt', kind: 'file', op: 'upsert', size: kept.size, mtimeMs: 1, contentHash: kept.contentHash, blocks: kept.blocks, baseRevision: null });
+    const [claimed] = store.queue.claim({ limit: 1 });
+
+    expect(await rehashAndRequeue(store, abs + '.renamed-away', claimed!)).toBe('requeued');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: null });
+    expect(store.index.get(F, 'kept.txt')).toBeUndefined();
+  });
+
+  it('a synced file gone before its commit: the delete goes on the synced revision', async () => {
+    const abs = path.join(tmp.dir, 'synced.txt');
+    store.index.put({ folderId: F, path: 'synced.txt', kind: 'file', size: 3, mtimeMs: 1, inode: null, contentHash: 'h', blocks: ['b'], syncedRevision: '9' });
+    store.queue.enqueue({ folderId: F, path: 'synced.txt', kind: 'file', op: 'upsert', size: 4, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '9' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('requeued');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '9' });
+    expect(store.index.get(F, 'synced.txt')).toBeUndefined();
+  });
+
   it('leaves a newer upload of the path alone when the file changed again', async () => {
     const abs = path.join(tmp.dir, 'busy.txt');
     writeFileSync(abs, 'one');

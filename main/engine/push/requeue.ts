@@ -42,9 +42,14 @@ export async function rehashAndRequeue(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    // Gone: recorded as the scanner records a deletion, the index row out with the delete queued
+    // (a row left behind, never synced, was carried by a folder rename and never uploaded:
+    // docs/conflict-rules.md, "A file gone before its commit", chaos seed 3).
     return store.transaction(() => {
       if (!stillCurrent(store, item)) return 'superseded';
-      store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision: currentBase(store, item) });
+      const baseRevision = currentBase(store, item);
+      store.index.remove(item.folderId, item.path);
+      store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision });
       return 'requeued';
     });
   }
