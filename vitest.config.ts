@@ -15,6 +15,7 @@ export const POSTGRES_SUITES = [
   'test/integration/server-hardening-paths.test.ts',
   'test/integration/server-cluster.test.ts',
   'test/integration/server-ops.test.ts',
+  'test/integration/server-accounts.test.ts',
 ];
 
 export default defineConfig({

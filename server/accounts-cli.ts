@@ -4,10 +4,13 @@ import { isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
 import { openSqliteMetadata } from './storage/db';
+import type { SqlDb } from './storage/sql';
+import { checkPostgresUrl } from './storage/urls';
 
-export const ACCOUNTS_USAGE = `Usage: ferry server <command> --data DIR [options]
+export const ACCOUNTS_USAGE = `Usage: ferry server <command> (--data DIR | --db postgres://…) [options]
 
-Manages the users and devices of a server's data directory (the server may be running).
+Manages the users and devices of a server (it may be running): the accounts in its data
+directory's SQLite database, or, for servers on PostgreSQL, in the database they share.
 
 Commands:
   user add NAME                  add a user
@@ -18,7 +21,9 @@ Commands:
   share FOLDER --with NAME       let NAME's devices sync FOLDER too
 
 Options:
-  --data DIR                     the server's data directory [required]
+  --data DIR                     the server's data directory (its server.db)
+  --db postgres://…              the servers' PostgreSQL database instead (the URL
+                                 given to 'ferry server --db'); one of the two is required
   -h, --help                     show this help
 `;
 
@@ -37,7 +42,7 @@ class UsageError extends Error {}
 
 /** Runs one account command; 0 done, 1 refused (no such user…), 2 usage error. */
 export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Promise<number> {
-  let values: { data?: string; user?: string; with?: string; json?: boolean; help?: boolean };
+  let values: { data?: string; db?: string; user?: string; with?: string; json?: boolean; help?: boolean };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -46,6 +51,7 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
       allowPositionals: true,
       options: {
         data: { type: 'string' },
+        db: { type: 'string' },
         user: { type: 'string' },
         with: { type: 'string' },
         json: { type: 'boolean' },
@@ -60,14 +66,18 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
     io.out(ACCOUNTS_USAGE);
     return 0;
   }
-  if (!values.data) {
-    io.err(`ferry server: --data DIR is required\n\n${ACCOUNTS_USAGE}`);
+  if ((values.data === undefined) === (values.db === undefined)) {
+    io.err(`ferry server: give --data DIR or --db postgres://… (one of them)\n\n${ACCOUNTS_USAGE}`);
     return 2;
   }
-  const dataDir = path.resolve(values.data);
-  ensurePrivateDir(dataDir);
-  const db = openSqliteMetadata(dataDir);
-  restrictFilesIn(dataDir);
+  let db: SqlDb;
+  try {
+    db = await openAccountsDb(values);
+  } catch (error) {
+    if (!isFerryError(error)) throw error;
+    io.err(`ferry server: ${error.message}\n`);
+    return error.details?.usage === true ? 2 : 1;
+  }
   try {
     return await run(new SqlAccounts(db, io.now), positionals, values, io);
   } catch (error) {
@@ -83,6 +93,20 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
   } finally {
     await db.close();
   }
+}
+
+/** The data directory's SQLite database (made private, as the server makes it), or the shared PostgreSQL one. */
+async function openAccountsDb(values: { data?: string; db?: string }): Promise<SqlDb> {
+  if (values.db !== undefined) {
+    checkPostgresUrl(values.db);
+    const { openPostgresMetadata } = await import('./storage/postgres');
+    return openPostgresMetadata(values.db);
+  }
+  const dataDir = path.resolve(values.data as string);
+  ensurePrivateDir(dataDir);
+  const db = openSqliteMetadata(dataDir);
+  restrictFilesIn(dataDir);
+  return db;
 }
 
 async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io): Promise<number> {

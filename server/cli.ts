@@ -48,7 +48,8 @@ Options:
   -h, --help             show this help
 
 Accounts (see \`ferry server pair --help\`): ferry server user add NAME | pair --user NAME |
-devices [--user NAME] [--json] | revoke DEVICE | share FOLDER --with NAME, each with --data DIR.
+devices [--user NAME] [--json] | revoke DEVICE | share FOLDER --with NAME, each with --data DIR
+(or --db postgres://… for servers on PostgreSQL).
 `;
 
 export type ParsedServerArgs =

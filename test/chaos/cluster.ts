@@ -6,7 +6,6 @@ import { connectToAgent, type ControlClient } from '../../main/control/control-c
 import { pairWithServer } from '../../main/control/device-pairing';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { SyncApiClient } from '../../main/remote';
-import { SqlAccounts } from '../../server/accounts';
 import { FaultProxy } from '../fakes/fault-proxy';
 import type { RemoteStorage } from '../helpers/backends';
 import type { EmbeddedPg } from '../helpers/backends-setup';
@@ -139,11 +138,11 @@ export class Cluster {
    * token in its data directory, as `ferry agent --pair` leaves it; the checks keep the server token.
    */
   private async pairDevices(): Promise<void> {
-    if (this.storage) return this.pairDevicesOnPostgres(this.storage.options.dbUrl);
-    const quiet = { out: () => undefined, err: () => undefined };
+    // The accounts live where the server keeps its metadata: its data directory, or the shared PostgreSQL database.
+    const where = this.storage ? ['--db', this.storage.options.dbUrl] : ['--data', this.serverDir];
     const accounts = async (...words: string[]): Promise<string> => {
       let out = '';
-      const code = await runAccountsCommand([...words, '--data', this.serverDir], { out: (s) => void (out += s), err: (s) => void (out += s) });
+      const code = await runAccountsCommand([...words, ...where], { out: (s) => void (out += s), err: (s) => void (out += s) });
       if (code !== 0) throw new Error(`ferry server ${words.join(' ')} failed: ${out}`);
       return out;
     };
@@ -153,7 +152,7 @@ export class Cluster {
       if (!code) throw new Error(`no pairing code for ${d.name}`);
       await this.pairDevice(d, code);
     }
-    await runAccountsCommand(['share', FOLDER_ID, '--with', CHAOS_USERS[1], '--data', this.serverDir], quiet);
+    await accounts('share', FOLDER_ID, '--with', CHAOS_USERS[1]);
   }
 
   /** Pairs one device with its code; the first device's user creates the shared folder. */
@@ -165,23 +164,6 @@ export class Cluster {
       await owner.createFolder(FOLDER_ID);
     } finally {
       owner.close();
-    }
-  }
-
-  /** The same accounts, written in the shared database (`ferry server user|pair|share` reach only a data directory's SQLite). */
-  private async pairDevicesOnPostgres(dbUrl: string): Promise<void> {
-    const { openPostgresMetadata } = await import('../../server/storage/postgres');
-    const db = await openPostgresMetadata(dbUrl);
-    try {
-      const accounts = new SqlAccounts(db);
-      for (const user of CHAOS_USERS) await accounts.addUser(user);
-      for (const d of this.devices) {
-        const { code } = await accounts.createPairingCode(userOf(d.index));
-        await this.pairDevice(d, code);
-      }
-      await accounts.share(FOLDER_ID, CHAOS_USERS[1]);
-    } finally {
-      await db.close();
     }
   }
 

@@ -35,6 +35,8 @@ export interface TestServer {
   removeStoredBlock(hash: string): Promise<void>;
   /** Temp files of uploads left behind (the disk store; a bucket object is whole or absent). */
   uploadLeftovers(): Promise<string[]>;
+  /** Where `ferry server user|pair|devices|revoke|share` find this server's accounts: `--data DIR` or `--db URL`. */
+  accountFlags: string[];
 }
 
 export async function makeTempDir(prefix = 'ferry-server-'): Promise<string> {
@@ -55,6 +57,7 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
       return server;
     },
     dataDir: dir,
+    accountFlags: base.dbUrl ? ['--db', base.dbUrl] : ['--data', dir],
     async request(method, urlPath, o = {}) {
       const headers: Record<string, string> = { 'x-ferry-device': 'test-device', 'x-ferry-run': 'test;2024-01-01T00:00:00Z', ...o.headers };
       const token = o.token === undefined ? server.token : o.token;

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchCompletedReply, decodeBlockFrames } from '../../protocol';
 import { PAIRING_CODE_TTL_MS } from '../../server/accounts';
@@ -13,11 +14,33 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-/** Runs `ferry server …` against the test server's data directory; what it printed and its exit code. */
+/** Every row of the tables, as the server's database (SQLite or PostgreSQL) holds them, in one string. */
+async function tableDump(tables: string[]): Promise<string> {
+  const [flag, where] = t.accountFlags as [string, string];
+  if (flag === '--db') {
+    const client = new pg.Client({ connectionString: where });
+    await client.connect();
+    try {
+      const rows = [];
+      for (const table of tables) rows.push((await client.query(`SELECT * FROM ${table}`)).rows);
+      return JSON.stringify(rows);
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(path.join(where, 'server.db'), { readonly: true });
+  try {
+    return JSON.stringify(tables.map((table) => db.prepare(`SELECT * FROM ${table}`).all()));
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs `ferry server …` against the test server's accounts (--data DIR, or --db URL on PostgreSQL); what it printed and its exit code. */
 async function cli(words: string[], now?: () => number): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runAccountsCommand([...words, '--data', t.dataDir], { out: (s) => (out += s), err: (s) => (err += s), ...(now ? { now } : {}) });
+  const code = await runAccountsCommand([...words, ...t.accountFlags], { out: (s) => (out += s), err: (s) => (err += s), ...(now ? { now } : {}) });
   return { code, out, err };
 }
 
@@ -55,15 +78,11 @@ describe('users, pairing and devices', () => {
     // The token works as a bearer token.
     expect((await t.request('GET', '/v1/folders', { token: res.body.token })).status).toBe(200);
     // Neither the token nor the code is in the database in clear.
-    const db = new Database(path.join(t.dataDir, 'server.db'), { readonly: true });
-    try {
-      const dump = JSON.stringify([db.prepare('SELECT * FROM devices').all(), db.prepare('SELECT * FROM pairing_codes').all()]);
-      expect(dump).not.toContain(res.body.token);
-      expect(dump).not.toContain(code);
-      expect(dump).not.toContain(code.replace(/-/g, ''));
-    } finally {
-      db.close();
-    }
+    const dump = await tableDump(['devices', 'pairing_codes']);
+    expect(dump).toContain(res.body.deviceId); // the dump read the rows
+    expect(dump).not.toContain(res.body.token);
+    expect(dump).not.toContain(code);
+    expect(dump).not.toContain(code.replace(/-/g, ''));
     const listed = await cli(['devices', '--user', 'ann', '--json']);
     expect(JSON.parse(listed.out)).toEqual([expect.objectContaining({ id: res.body.deviceId, name: 'ann-laptop', user: 'ann', revokedAt: null })]);
     expect(listed.out).not.toContain(res.body.token);
@@ -249,9 +268,9 @@ describe('maintenance is the server credential’s alone', () => {
 
   it('answers a paired device’s POST /v1/maintenance/gc with 404 and runs it for the server token', async () => {
     const io = { out: () => undefined, err: () => undefined };
-    expect(await runAccountsCommand(['user', 'add', 'gc-user', '--data', own.dataDir], io)).toBe(0);
+    expect(await runAccountsCommand(['user', 'add', 'gc-user', ...own.accountFlags], io)).toBe(0);
     let printed = '';
-    expect(await runAccountsCommand(['pair', '--user', 'gc-user', '--data', own.dataDir], { ...io, out: (s) => (printed += s) })).toBe(0);
+    expect(await runAccountsCommand(['pair', '--user', 'gc-user', ...own.accountFlags], { ...io, out: (s) => (printed += s) })).toBe(0);
     const code = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(printed)?.[1] as string;
     const paired = await own.request('POST', '/v1/pair', { token: null, body: { code, deviceName: 'gc-laptop' } });
     expect(paired.status).toBe(201);
