@@ -32,6 +32,9 @@ export async function listenForCommits(
   let client: pg.Client | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | null = null;
+  // One warning when the connection goes, one line when it is back: not a warning every attempt
+  // while PostgreSQL is down (a restart of a few seconds wrote dozens).
+  let downSince: number | null = null;
 
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: db.url });
@@ -44,10 +47,19 @@ export async function listenForCommits(
       client = null;
       c.end().catch(() => undefined);
       if (closed) return;
-      log.warn('change notifications lost: reconnecting', { error });
+      if (downSince === null) {
+        downSince = Date.now();
+        log.warn('change notifications lost: reconnecting', { error });
+      } else {
+        log.debug('change notifications: reconnect failed, trying again', { error });
+      }
       retry = setTimeout(() => {
         retry = null;
-        connect().then(onReconnect, lost);
+        connect().then(() => {
+          if (downSince !== null) log.info('change notifications back', { downMs: Date.now() - downSince });
+          downSince = null;
+          onReconnect();
+        }, lost);
       }, RECONNECT_MS);
       retry.unref();
     };

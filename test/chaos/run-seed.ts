@@ -205,7 +205,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.failures.push(...cluster.serverCrashes.map((c) => `[server] ${c}`));
     result.diskFills = disks?.fills ?? 0;
     Object.assign(result, gcFigures(cluster.serverLogs()));
-    result.listenReconnects = serverLogLines(cluster.serverLogs(), 'change notifications lost').length;
+    result.listenReconnects = serverLogLines(cluster.serverLogs(), 'change notifications back').length;
     result.requestsPerServer = cluster.serverHosts().map((host) => (cluster.proxy?.log ?? []).filter((e) => e.target === host).length);
     for (const entry of cluster.proxy?.log ?? []) if (entry.fault) result.faultsInjected[entry.fault] = (result.faultsInjected[entry.fault] ?? 0) + 1;
     if (result.failures.length) result.failures.push(...cluster.ended.map((e) => `ended: ${e}`));

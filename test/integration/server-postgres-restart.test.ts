@@ -6,8 +6,11 @@
  * Runs on a PostgreSQL of its own, since it stops it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../../main/logging';
+import { listenForCommits } from '../../server/storage/pg-wakeups';
 import { openPostgresMetadata, type PostgresDb } from '../../server/storage/postgres';
 import { startEmbeddedPostgres, type EmbeddedPg } from '../helpers/backends-setup';
+import { waitFor } from '../helpers/wait';
 
 let server: EmbeddedPg;
 let db: PostgresDb;
@@ -42,5 +45,25 @@ describe('PostgreSQL restarted under the server (chaos seeds 6 and 8, --backend 
     expect(names).toContain('next');
     expect(names).not.toContain('before-restart');
     expect(names).not.toContain('after-restart');
+  }, 60_000);
+
+  // While PostgreSQL was down the listener tried again every 500 ms and warned every time: a
+  // restart of a few seconds wrote dozens of warnings. Now one warning, then one line when back.
+  it('warns once while change notifications are lost, however many reconnects fail, and says when they are back', async () => {
+    const lines: Array<[level: string, message: string]> = [];
+    const at = (level: string) => (message: string) => void lines.push([level, message]);
+    const log: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => log };
+    let reconnects = 0;
+    const wakeups = await listenForCommits(db, () => undefined, () => void reconnects++, log);
+    try {
+      await server.restart(2000);
+      await waitFor(() => reconnects === 1, { timeoutMs: 30_000, message: 'notifications reconnected' });
+      expect(lines.filter(([level]) => level === 'warn')).toEqual([['warn', 'change notifications lost: reconnecting']]);
+      // It did try while PostgreSQL was down (each failure quiet), and said so once it was back.
+      expect(lines.filter(([level]) => level === 'debug').length).toBeGreaterThan(0);
+      expect(lines).toContainEqual(['info', 'change notifications back']);
+    } finally {
+      await wakeups.close();
+    }
   }, 60_000);
 });
