@@ -65,8 +65,22 @@ export class TaskStore {
     return ops.map((op) => (op.action === 'upsert' && op.kind === undefined ? { ...op, kind: 'file' } : op));
   }
 
-  async setStatus(id: string, status: TaskStatus, error?: { code: string; message: string }): Promise<void> {
-    await this.db.run('UPDATE tasks SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?', [status, error?.code ?? null, error?.message ?? null, this.clock(), id]);
+  /**
+   * The status a run of the task reached. With `owner` (several processes on one PostgreSQL),
+   * only while that process still holds the task's lease: a process whose task another took
+   * over must not mark it Failed (or Completed) under the new owner. False when refused.
+   */
+  async setStatus(id: string, status: TaskStatus, error?: { code: string; message: string }, owner?: string): Promise<boolean> {
+    const guarded = owner !== undefined && this.db.dialect === 'postgres';
+    const changed = await this.db.run(`UPDATE tasks SET status = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?${guarded ? ' AND owner = ?' : ''}`, [
+      status,
+      error?.code ?? null,
+      error?.message ?? null,
+      this.clock(),
+      id,
+      ...(guarded ? [owner] : []),
+    ]);
+    return changed === 1;
   }
 
   /**

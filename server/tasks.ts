@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { FerryError, PATH_LOCKED_MESSAGE, operationPaths, storageFullCode, type Operation, type OperationResult } from '../protocol';
+import { FerryError, PATH_LOCKED_MESSAGE, operationPaths, storageFullCode, type Operation, type OperationResult, type TaskStatus } from '../protocol';
 import type { Logger } from '../main/logging';
 import { OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
@@ -187,11 +187,16 @@ export class TaskRunner {
     // Another live process runs it (several processes on one PostgreSQL).
     if (!(await this.leases.claim(id))) return 'skipped';
     const tlog = log.child({ device: row.device, run: row.run, trackingId: row.tracking_id ?? '-', taskId: id });
+    // Status writes of this run hold only while this process owns the task (a takeover refuses them).
+    const setStatus = async (status: TaskStatus, error?: { code: string; message: string }): Promise<void> => {
+      if (!(await store.setStatus(id, status, error, this.leases.owner))) throw new LeaseLost(id);
+    };
     const operations = store.operations(row);
     const paths = operations.flatMap((op) => operationPaths(op));
     if (!(await this.locks.tryAcquire(row.folder_id, paths, id))) {
       tlog.warn('task refused: path locked');
-      await store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE });
+      // Refused by a takeover too: then the new owner answers.
+      if (!(await store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE }, this.leases.owner))) return 'lease_lost';
       await this.finish(id);
       return 'path_locked';
     }
@@ -199,7 +204,7 @@ export class TaskRunner {
     let fenced = false;
     let outcome: TaskOutcome = 'aborted';
     try {
-      await store.setStatus(id, 'Processing');
+      await setStatus('Processing');
       tlog.info('task processing', { operations: operations.length });
       if (this.o.hooks?.beforeApply) await untilAborted(this.o.hooks.beforeApply(id, signal), signal);
       if (signal.aborted) return outcome;
@@ -212,7 +217,7 @@ export class TaskRunner {
       if (signal.aborted) return outcome;
       const finished = row.single_operation ? await this.applyAll(row, operations, blockSizes) : await this.applyInChunks(row, operations, blockSizes, signal);
       if (!finished) return outcome;
-      await store.setStatus(id, 'Completed');
+      await setStatus('Completed');
       tlog.info('task completed');
       outcome = 'completed';
     } catch (error) {
@@ -226,8 +231,12 @@ export class TaskRunner {
         outcome = 'stalled';
       } else {
         tlog.error('task failed', { error });
-        await store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' });
-        outcome = 'failed';
+        if (await store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' }, this.leases.owner)) {
+          outcome = 'failed';
+        } else {
+          tlog.warn('task taken over by another server process: its failure here is not recorded');
+          outcome = 'lease_lost';
+        }
       }
     } finally {
       if (fenced) this.o.fence?.leave();

@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchCompletedReply, ChangesPage, WaitReply } from '../../protocol';
 import { freshRemoteStorage, type RemoteStorage } from '../helpers/backends';
 import { startServer, type RunningServer } from '../../server/main';
+import { openPostgresMetadata } from '../../server/storage/postgres';
+import { TaskLeases } from '../../server/task-leases';
+import { TaskStore } from '../../server/task-store';
 import { TaskGate, makeTempDir, testFile, upsert, waitUntil } from '../helpers/server-harness';
 
 const entry = path.resolve(__dirname, '../helpers/server-cli-entry.ts');
@@ -338,6 +341,32 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       await own.drop();
     }
   }, 60_000);
+
+  // A process whose task another took over (its lease ran out) must not write the task's
+  // status afterwards: a late 'Failed' over the new owner's run made clients see a failure of
+  // operations that were applied. Refused: status writes of a run hold only under its lease.
+  it('refuses the status write of a process whose task another took over', async () => {
+    const own = await freshRemoteStorage();
+    const db = await openPostgresMetadata(own.options.dbUrl);
+    try {
+      let now = Date.now();
+      const store = new TaskStore(db, () => now);
+      const a = new TaskLeases(db, 1000, () => now);
+      const b = new TaskLeases(db, 1000, () => now);
+      await store.insert({ id: 'late', trackingId: null, fingerprint: 'f', folderId: 'docs', singleOperation: false, operations: [], device: 'd', run: 'r' });
+      expect(await a.claim('late')).toBe(true);
+      expect(await store.setStatus('late', 'Processing', undefined, a.owner)).toBe(true);
+      now += 5000; // A froze past its lease; B takes the task over.
+      expect(await b.claim('late')).toBe(true);
+      expect(await store.setStatus('late', 'Failed', { code: 'internal', message: 'late' }, a.owner)).toBe(false);
+      expect(await store.byId('late')).toMatchObject({ status: 'Processing', error_code: null });
+      expect(await store.setStatus('late', 'Completed', undefined, b.owner)).toBe(true);
+      expect(await store.byId('late')).toMatchObject({ status: 'Completed' });
+    } finally {
+      await db.close();
+      await own.drop();
+    }
+  });
 
   it('hands its unfinished tasks back when it shuts down, and another process takes them at once', async () => {
     const own = await freshRemoteStorage();
