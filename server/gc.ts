@@ -38,6 +38,21 @@ export class GcFence {
   }
 }
 
+/**
+ * The same fence across server processes on one PostgreSQL (server/storage/postgres.ts,
+ * postgresGcFence). A batch reads `epoch()` before it looks its blocks up and `epochInCommit()`
+ * inside each of its commit transactions; when they differ, a GC ran in between and the commit
+ * looks its blocks up again. SQLite has one process: the in-process fence is the whole fence.
+ */
+export interface SharedGcFence {
+  /** Runs a collection holding the lock against every process's commits; the epoch moves first. */
+  exclusively<T>(fn: () => Promise<T>): Promise<T>;
+  /** The epoch now, once no collection runs. */
+  epoch(): Promise<number>;
+  /** Inside a batch transaction: the epoch, with the lock held shared until the transaction ends. */
+  epochInCommit(): Promise<number>;
+}
+
 export interface GcReport {
   /** Distinct blocks some retained revision (or a queued task) refers to. */
   liveBlocks: number;
@@ -54,6 +69,8 @@ export interface GcOptions {
   db: SqlDb;
   blocks: BlockStore;
   fence: GcFence;
+  /** Several processes on one PostgreSQL: the cross-process half of the fence. */
+  shared?: SharedGcFence | null;
   /** Blocks written or reported present more recently than this are left for the next run. */
   graceMs: number;
   /** A pack whose live bytes are below this share of its size is rewritten. */
@@ -73,15 +90,18 @@ export interface GcOptions {
 export async function collectGarbage(o: GcOptions): Promise<GcReport> {
   const now = (o.now ?? Date.now)();
   const cutoff = now - o.graceMs;
-  return o.fence.exclusively(async () => {
-    const live = await liveBlocks(o.db);
-    const recent = o.blocks.touchedSince(cutoff);
-    const keep = (hash: string) => live.has(hash) || recent.has(hash);
-    await o.afterMark?.();
-    const report: GcReport = { liveBlocks: live.size, blocksCollected: 0, packsDeleted: 0, packsCompacted: 0, bytesFreed: 0, bytesStored: 0 };
-    await o.blocks.sweep(keep, cutoff, report, o.compactBelow);
-    return report;
-  });
+  const shared = o.shared;
+  return o.fence.exclusively(() => (shared ? shared.exclusively(() => collect(o, cutoff)) : collect(o, cutoff)));
+}
+
+async function collect(o: GcOptions, cutoff: number): Promise<GcReport> {
+  const live = await liveBlocks(o.db);
+  const recent = o.blocks.touchedSince(cutoff);
+  const keep = (hash: string) => live.has(hash) || recent.has(hash);
+  await o.afterMark?.();
+  const report: GcReport = { liveBlocks: live.size, blocksCollected: 0, packsDeleted: 0, packsCompacted: 0, bytesFreed: 0, bytesStored: 0 };
+  await o.blocks.sweep(keep, cutoff, report, o.compactBelow);
+  return report;
 }
 
 /** Every block a retained revision refers to, and those of batches not yet applied. */

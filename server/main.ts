@@ -161,6 +161,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const reports = new DeviceReports(db, feedTokens, clock);
   const history = new HistoryReader(db, feedTokens, clock);
   const fence = new GcFence();
+  // Several processes on one PostgreSQL: a collection in one fences the commits of all.
+  const sharedFence = pgShared ? pgShared.postgresGcFence(pgShared.db) : null;
   const metrics = new ServerMetrics();
   let lastGc: MetricsSnapshot['lastGc'] = null;
   let draining = false;
@@ -168,6 +170,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const runner = new TaskRunner({
     db,
     fence,
+    sharedFence,
     store: tasks,
     blocks,
     workers: Math.max(1, o.workers),
@@ -217,7 +220,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     (collecting ??= (async () => {
       try {
         const pruned = await pruneHistory();
-        const report = await collectGarbage({ db, blocks, fence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
+        const report = await collectGarbage({ db, blocks, fence, shared: sharedFence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
         const full = { ...report, prunedVersions: pruned.versions, prunedTombstones: pruned.tombstones };
         lastGc = { at: clock(), liveBlocks: report.liveBlocks, bytesStored: report.bytesStored };
         log.info('garbage collected', { ...full });

@@ -3,7 +3,7 @@ import { FerryError, PATH_LOCKED_MESSAGE, operationPaths, storageFullCode, type 
 import type { Logger } from '../main/logging';
 import { OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
-import type { GcFence } from './gc';
+import type { GcFence, SharedGcFence } from './gc';
 import { PathLocks, SharedPathLocks, type TaskPathLocks } from './path-locks';
 import { LeaseLost, TaskLeases } from './task-leases';
 import type { SqlDb } from './storage/sql';
@@ -32,12 +32,21 @@ export interface TaskRunnerOptions {
   hooks?: TaskHooks;
   /** Held from the block lookup to the last commit, so GC never removes a block in between (server/gc.ts). */
   fence?: GcFence;
+  /** Several processes on one PostgreSQL: the fence against their collections too. */
+  sharedFence?: SharedGcFence | null;
   /** How long a task stalled by a full disk waits before it runs again (a resubmission runs it at once). */
   storageRetryMs: number;
   /** Lease of a task on a shared PostgreSQL (server/task-leases.ts); default 30 s. */
   taskLeaseMs?: number;
   /** Called after a transaction that changed a folder commits (wakes long polls). */
   onFolderChanged: (folderId: string) => void;
+}
+
+/** A task's blocks as looked up, and the GC epoch they were looked up in (SharedGcFence). */
+interface LookedUp {
+  epoch: number;
+  hashes: string[];
+  sizes: ReadonlyMap<string, number>;
 }
 
 /** Operations per transaction for ordinary batches: keeps the server responsive under 10,000-op batches. */
@@ -211,11 +220,12 @@ export class TaskRunner {
       await this.o.fence?.enter();
       fenced = true;
       const hashes = await blocksReferenced(this.applier.restores, row.folder_id, operations);
-      const blockSizes = await this.o.blocks.sizes(hashes);
+      const sizes: LookedUp = { epoch: (await this.o.sharedFence?.epoch()) ?? 0, hashes, sizes: new Map() };
+      sizes.sizes = await this.o.blocks.sizes(hashes);
       // Block renames become durable before anything that references them commits (see BlockStore).
       await this.o.blocks.persist();
       if (signal.aborted) return outcome;
-      const finished = row.single_operation ? await this.applyAll(row, operations, blockSizes) : await this.applyInChunks(row, operations, blockSizes, signal);
+      const finished = row.single_operation ? await this.applyAll(row, operations, sizes) : await this.applyInChunks(row, operations, sizes, signal);
       if (!finished) return outcome;
       await setStatus('Completed');
       tlog.info('task completed');
@@ -247,20 +257,20 @@ export class TaskRunner {
     return outcome;
   }
 
-  private context(row: TaskRow, blockSizes: ReadonlyMap<string, number>) {
-    return { folderId: row.folder_id, device: row.device, taskId: row.id, now: this.o.clock(), blockSizes };
+  private context(row: TaskRow, looked: LookedUp) {
+    return { folderId: row.folder_id, device: row.device, taskId: row.id, now: this.o.clock(), blockSizes: looked.sizes };
   }
 
   /** Ordinary batch: each operation stands alone; results commit with their operation. */
-  private async applyInChunks(row: TaskRow, operations: Operation[], blockSizes: ReadonlyMap<string, number>, signal: AbortSignal): Promise<boolean> {
+  private async applyInChunks(row: TaskRow, operations: Operation[], looked: LookedUp, signal: AbortSignal): Promise<boolean> {
     const done = await this.o.store.doneKeys(row.id);
     const todo = operations.filter((op) => !done.has(op.key));
     for (let i = 0; i < todo.length; i += CHUNK) {
       if (signal.aborted) return false;
       const chunk = todo.slice(i, i + CHUNK);
       const changed = await this.o.db.tx(async () => {
-        await this.lockFolder(row.folder_id, row.id);
-        const ctx = this.context(row, blockSizes);
+        await this.lockFolder(row.folder_id, row.id, looked);
+        const ctx = this.context(row, looked);
         let any = false;
         const results: Array<{ key: string; result: OperationResult }> = [];
         for (const op of chunk) {
@@ -281,14 +291,14 @@ export class TaskRunner {
   }
 
   /** `single-operation: 1`: one transaction; the first failure rolls everything back. */
-  private async applyAll(row: TaskRow, operations: Operation[], blockSizes: ReadonlyMap<string, number>): Promise<boolean> {
+  private async applyAll(row: TaskRow, operations: Operation[], looked: LookedUp): Promise<boolean> {
     const { db, store } = this.o;
     if ((await store.doneKeys(row.id)).size === operations.length) return true;
     let failed: { key: string; result: OperationResult } | undefined;
     try {
       await db.tx(async () => {
-        await this.lockFolder(row.folder_id, row.id);
-        const ctx = this.context(row, blockSizes);
+        await this.lockFolder(row.folder_id, row.id, looked);
+        const ctx = this.context(row, looked);
         const results: Array<{ key: string; result: OperationResult }> = [];
         for (const op of operations) {
           const result = await this.applier.apply(op, ctx);
@@ -341,12 +351,20 @@ export class TaskRunner {
    * on PostgreSQL it locks the folder's row, so batches of one folder commit one after the
    * other and take their seqs in commit order; the changes feed then never pages past a seq
    * that a slower transaction commits later. SQLite has one writer at a time already.
+   * Then, with several processes, the GC fence: a collection that ran since the blocks were
+   * looked up (another epoch) makes this commit look them up again, under the shared lock.
    */
-  private async lockFolder(folderId: string, taskId: string): Promise<void> {
+  private async lockFolder(folderId: string, taskId: string, looked: LookedUp): Promise<void> {
     if (this.o.db.dialect !== 'postgres') return;
     await this.o.db.get('SELECT id FROM folders WHERE id = ? FOR UPDATE', [folderId]);
     // A process whose lease ran out (another took the task over) commits nothing more.
     if (!(await this.leases.stillOwned(taskId))) throw new LeaseLost(taskId);
+    const fence = this.o.sharedFence;
+    if (!fence) return;
+    const epoch = await fence.epochInCommit();
+    if (epoch === looked.epoch) return;
+    looked.sizes = await this.o.blocks.sizes(looked.hashes);
+    looked.epoch = epoch;
   }
 
   private async finish(id: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import type { SharedGcFence } from '../gc';
 import { checkPostgresUrl } from './urls';
 import { numberedPlaceholders, type SqlDb, type SqlParam } from './sql';
 
@@ -178,10 +179,62 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX path_locks_by_task ON path_locks(task_id);
   `,
+  // 5: the garbage collection epoch (server/gc.ts, SharedGcFence): moved by every GC run, read by
+  // every batch that looked its blocks up before it, so a commit after a GC of another process
+  // looks them up again.
+  `
+  CREATE TABLE gc_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL);
+  INSERT INTO gc_epoch (id, n) VALUES (1, 0);
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */
 const MIGRATION_LOCK = 0x66657272; // 'ferr'
+/** Held exclusively by a garbage collection, shared by every batch transaction (server/gc.ts). */
+const GC_LOCK = 0x66676300; // 'fgc'
+
+/**
+ * The cross-process half of the GC fence on PostgreSQL (docs/sync-api.md, "Retention and garbage
+ * collection"): a run holds an advisory lock exclusively and moves the epoch first thing; a
+ * batch reads the epoch (waiting out a run in progress) before it looks its blocks up, and again
+ * inside each commit under the lock held shared. A different epoch at commit means a GC ran in
+ * between: the commit looks its blocks up again, under the lock, so none it refers to is gone.
+ */
+export function postgresGcFence(db: PostgresDb): SharedGcFence {
+  const readEpoch = async (): Promise<number> => ((await db.get<{ n: number }>('SELECT n FROM gc_epoch WHERE id = 1')) as { n: number }).n;
+  return {
+    async exclusively(fn) {
+      const client = await db.pool.connect();
+      let lost: Error | undefined;
+      const onError = (error: Error): void => void (lost = error);
+      client.on('error', onError);
+      try {
+        await client.query('SELECT pg_advisory_lock($1)', [GC_LOCK]);
+        try {
+          // Before anything is removed: a connection lost mid-run still leaves the epoch moved.
+          await client.query('UPDATE gc_epoch SET n = n + 1 WHERE id = 1');
+          return await fn();
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [GC_LOCK]).catch(() => undefined);
+        }
+      } finally {
+        client.off('error', onError);
+        client.release(lost);
+      }
+    },
+    // A transaction of its own: the shared lock waits for a run in progress and goes at commit.
+    epoch: () =>
+      db.tx(async () => {
+        await db.get('SELECT pg_advisory_xact_lock_shared(?)', [GC_LOCK]);
+        return readEpoch();
+      }),
+    // Two statements: the read's snapshot must come after the lock was granted.
+    async epochInCommit() {
+      await db.get('SELECT pg_advisory_xact_lock_shared(?)', [GC_LOCK]);
+      return readEpoch();
+    },
+  };
+}
 
 /** PostgreSQL through a pg pool; a transaction holds one pooled connection until it ends. */
 export class PostgresDb implements SqlDb {

@@ -78,12 +78,6 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
     console.error(`--servers more than 1 needs --backend postgres (SQLite is one process's)\n${USAGE}`);
     process.exit(2);
   }
-  // GC's fence and recent-upload marks are per process (docs/sync-api.md, "Storage backends
-  // and several processes"): with no grace period, several processes would lose blocks by design.
-  if (values.gc && servers > 1) {
-    console.error(`--gc runs with one server process only (GC with no grace period is not safe across processes)\n${USAGE}`);
-    process.exit(2);
-  }
   // Read by the cluster when it starts the server (test/chaos/cluster.ts).
   if (values.gc) process.env.FERRY_CHAOS_GC = '1';
   const first = int(values.first, 'first', 1);

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchCompletedReply, ChangesPage, WaitReply } from '../../protocol';
 import { freshRemoteStorage, type RemoteStorage } from '../helpers/backends';
@@ -338,6 +339,55 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       resumeA();
       await a.close();
       await b?.close();
+      await own.drop();
+    }
+  }, 60_000);
+
+  // GC in one process, a commit in another (issue 19): B's collection had its live set when A
+  // took a batch whose block nothing referred to yet. A's in-process fence knows nothing of B,
+  // so A looked the block up (present), B removed it, and A committed a revision whose block was
+  // gone. Refused: a batch waits out a collection of any process before it looks its blocks up,
+  // and a commit after one looks them up again, so the block answers missing_blocks.
+  it('never commits a revision whose block another process collected meanwhile: it answers missing_blocks', async () => {
+    const own = await freshRemoteStorage();
+    const dirA = await makeTempDir();
+    const dirB = await makeTempDir();
+    dirs.push(dirA, dirB);
+    let releaseGc!: () => void;
+    const gcHeld = new Promise<void>((resolve) => (releaseGc = resolve));
+    let marked = false;
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, gcGraceMs: 0, gcIntervalMs: 0, ...own.options };
+    const a = await startServer({ ...base, dataDir: dirA });
+    const b = await startServer({ ...base, dataDir: dirB, gcAfterMark: async () => { marked = true; await gcHeld; } });
+    const admin = new pg.Client({ connectionString: own.options.dbUrl });
+    await admin.connect();
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/gc-race', {})).status).toBe(201);
+      const f = testFile(`collected while a commit looked ${randomUUID()}`);
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      const gc = call(asB, 'POST', '/v1/maintenance/gc', {});
+      await waitUntil(() => marked, 20_000, "B's collection knowing its live set");
+      const accepted = await call(asA, 'POST', '/v1/folders/gc-race/sync?mode=async', { operations: [upsert('k', 'late.txt', f, null)] });
+      expect(accepted.status).toBe(202);
+      // A's batch waits for B's collection (an advisory lock PostgreSQL shows as not granted).
+      await waitUntil(async () => (await admin.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rowCount! > 0, 20_000, "A's batch waiting for B's collection");
+      releaseGc();
+      expect((await gc).body).toMatchObject({ blocksCollected: 1 });
+      const done = await completedTask(asA, accepted.body.taskId as string, 20_000, "A's batch");
+      expect(done.results.k).toMatchObject({ ok: false, code: 'missing_blocks' });
+      expect(await own.readObject(f.hash)).toBeNull();
+      // Uploaded again, it commits, and the revision's block is there.
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      const again = await call(asB, 'POST', '/v1/folders/gc-race/sync', { operations: [upsert('k2', 'late.txt', f, null)] });
+      expect(again.body.results.k2).toMatchObject({ ok: true });
+      expect(await own.readObject(f.hash)).toEqual(f.data);
+    } finally {
+      releaseGc();
+      await admin.end();
+      await a.close();
+      await b.close();
       await own.drop();
     }
   }, 60_000);
