@@ -194,6 +194,17 @@ export class Ledger {
     return namesReached(nfc(p), (q) => this.dirMoves.filter((m) => q.startsWith(`${m.to}/`)).map((m) => m.from + q.slice(m.to.length)));
   }
 
+  /**
+   * The names whose concurrent edits justify a conflict copy of `p`: its earlier names, and
+   * the names of files renamed to one of them, since an edit made under the old name follows
+   * the moved file and may meet another device's edit there (docs/conflict-rules.md, "What a
+   * move racing an edit on another device gives"; chaos seed 10750: notes.txt edited on one
+   * device, renamed to NOTES.TXT and edited on the other).
+   */
+  editedAsOf(p: string): Set<string> {
+    return namesReached(nfc(p), (q) => [...this.earlierNamesOf(q), ...this.fileMoves.filter((m) => m.to === q).map((m) => m.from)]);
+  }
+
   /** Whether any user wrote these bytes at `p` (or at a name it had before folder renames). */
   userWrote(p: string, hash: string): boolean {
     return [...this.earlierNamesOf(p)].some((q) => this.writers.has(`${q}\u0000${hash}`));

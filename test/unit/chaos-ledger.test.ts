@@ -80,6 +80,39 @@ describe('chaos ledger', () => {
     expect([...l.earlierNamesOf('other/x')]).toEqual(['other/x']);
   });
 
+  // Chaos seed 10750: a wrote notes.txt; b renamed it to NOTES.TXT and appended to it; a, not
+  // having pulled the rename, edited notes.txt. a's pull moved its edit along (M2) and met b's
+  // append at NOTES.TXT: a conflict copy of NOTES.TXT, which the ledger called spurious (no
+  // concurrent edits of NOTES.TXT) though both devices edited that one file.
+  it('a conflict copy of a renamed file is justified by concurrent edits under its old name (chaos seed 10750)', () => {
+    const Z = 'z'.repeat(64);
+    const l = new Ledger();
+    l.replace('a', 'notes.txt', null);
+    l.write('a', 'notes.txt', X, 18);
+    l.replace('b', 'notes.txt', X);
+    l.deleted('b', 'notes.txt');
+    l.replace('b', 'NOTES.TXT', null);
+    l.movedFile('b', 'notes.txt', 'NOTES.TXT', X, 38);
+    l.replace('a', 'notes.txt', X);
+    l.write('a', 'notes.txt', Y, 43);
+    l.replace('b', 'NOTES.TXT', X);
+    l.write('b', 'NOTES.TXT', Z, 47);
+    expect(l.concurrent.has('NOTES.TXT')).toBe(false);
+    expect([...l.editedAsOf('NOTES.TXT')].some((n) => l.concurrent.has(n))).toBe(true);
+    // A rename alone, with no edit racing it, justifies nothing.
+    const quiet = new Ledger();
+    quiet.replace('a', 'f', null);
+    quiet.write('a', 'f', X, 1);
+    quiet.replace('b', 'f', X);
+    quiet.deleted('b', 'f');
+    quiet.replace('b', 'F', null);
+    quiet.movedFile('b', 'f', 'F', X, 2);
+    quiet.replace('b', 'F', X);
+    quiet.write('b', 'F', Y, 3);
+    expect([...quiet.editedAsOf('F')].sort()).toEqual(['F', 'f']);
+    expect([...quiet.editedAsOf('F')].some((n) => quiet.concurrent.has(n))).toBe(false);
+  });
+
   // Chaos seed 5022: dev-b wrote an empty .hidden, dev-a took it and edited it, dev-b renamed it
   // to .HIDDEN; the server moved it, dev-a's edit followed the move (docs/conflict-rules.md, M2)
   // and dev-a then deleted .HIDDEN. The moved empty bytes were the base of dev-a's edit.
