@@ -76,21 +76,22 @@ async function createFolder(server: ServerProc, id: string): Promise<void> {
   if (res.status >= 300) throw new Error(`folder create: ${res.status}`);
 }
 
-interface Agent {
+export interface Agent {
   store: Store;
   pusher: Pusher;
   client: SyncApiClient;
   close(): Promise<void>;
 }
 
-function agent(tmp: string, root: string, server: ServerProc): Agent {
+/** A pusher with its own state database for one folder (the cluster bench runs eight). */
+export function agent(tmp: string, root: string, server: Pick<ServerProc, 'url' | 'token'>, folderId = 'bench'): Agent {
   const store = openStore(path.join(tmp, `state-${Date.now()}.db`));
-  store.folders.add({ id: 'bench', localRoot: root, remoteId: 'bench' });
+  store.folders.add({ id: folderId, localRoot: root, remoteId: folderId });
   const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'bench-agent' });
   const pusher = createPusher({
     store,
     remote: client,
-    folders: (id) => (id === 'bench' ? { localRoot: root, remoteId: 'bench' } : undefined),
+    folders: (id) => (id === folderId ? { localRoot: root, remoteId: folderId } : undefined),
     options: { idlePollMs: 1000 },
   });
   return {
@@ -106,7 +107,7 @@ function agent(tmp: string, root: string, server: ServerProc): Agent {
 }
 
 /** Hashes and queues every file under root, as a reconcile scan of a fresh folder does. */
-async function scanInto(store: Store, root: string, onQueued: () => void): Promise<number> {
+export async function scanInto(store: Store, root: string, onQueued: () => void, folderId = 'bench'): Promise<number> {
   const names = await readdir(root);
   let next = 0;
   let queued = 0;
@@ -122,8 +123,8 @@ async function scanInto(store: Store, root: string, onQueued: () => void): Promi
       const abs = path.join(root, name);
       const h = await hashFile(abs);
       pendingWrites.push(() => {
-        store.index.putLocal({ folderId: 'bench', path: name, kind: 'file', size: h.size, mtimeMs: h.stat.mtimeMs, inode: h.stat.ino, contentHash: h.contentHash, blocks: h.blocks });
-        store.queue.enqueue({ folderId: 'bench', path: name, kind: 'file', op: 'upsert', size: h.size, mtimeMs: h.stat.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
+        store.index.putLocal({ folderId, path: name, kind: 'file', size: h.size, mtimeMs: h.stat.mtimeMs, inode: h.stat.ino, contentHash: h.contentHash, blocks: h.blocks });
+        store.queue.enqueue({ folderId, path: name, kind: 'file', op: 'upsert', size: h.size, mtimeMs: h.stat.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
       });
       queued++;
       if (pendingWrites.length >= 500) flushWrites();
@@ -135,7 +136,7 @@ async function scanInto(store: Store, root: string, onQueued: () => void): Promi
 }
 
 /** Resolves when n items are done; event-driven, so the wait costs the agent nothing. */
-function untilDone(a: Agent, n: number): Promise<void> {
+export function untilDone(a: Agent, n: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let done = a.store.queue.countsByState().done;
     if (done >= n) return resolve();
