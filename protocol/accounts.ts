@@ -19,5 +19,10 @@ export const PairReply = z.object({
   /** The device's bearer token: sent this once and never again (the server keeps a hash). */
   token: z.string(),
   user: z.string(),
+  /**
+   * The device this pairing replaced, now revoked: a device pairing again sends its old token
+   * as its bearer token, and when that token is a live device of the same user, it ends.
+   */
+  replacedDeviceId: z.string().optional(),
 });
 export type PairReply = z.infer<typeof PairReply>;

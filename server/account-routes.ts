@@ -1,6 +1,6 @@
 import { PairRequest, isFerryError, type PairReply } from '../protocol';
 import type { Accounts } from './accounts';
-import type { FailureLimiter } from './auth';
+import { bearerOf, type FailureLimiter } from './auth';
 import { route, type Route } from './http';
 import { parseInput } from './validation';
 
@@ -21,9 +21,11 @@ export function pairingRoute(accounts: Accounts, failures: FailureLimiter): Rout
       failures.check(address);
       const request = parseInput(PairRequest, ctx.body, 'pairing request');
       try {
-        const { device, token } = await accounts.redeemPairingCode(request.code, request.deviceName ?? 'device');
-        ctx.log.info('device paired', { deviceId: device.id, user: device.user, name: device.name });
-        const body: PairReply = { deviceId: device.id, token, user: device.user };
+        // A device pairing again names its old credential as its bearer token: that one ends.
+        const previous = bearerOf(ctx.req.headers.authorization);
+        const { device, token, replaced } = await accounts.redeemPairingCode(request.code, request.deviceName ?? 'device', previous);
+        ctx.log.info('device paired', { deviceId: device.id, user: device.user, name: device.name, ...(replaced ? { replacedDeviceId: replaced } : {}) });
+        const body: PairReply = { deviceId: device.id, token, user: device.user, ...(replaced ? { replacedDeviceId: replaced } : {}) };
         return { status: 201, body };
       } catch (error) {
         if (isFerryError(error) && error.code.startsWith('pairing_code_')) {

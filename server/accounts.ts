@@ -12,8 +12,12 @@ export interface Accounts {
   user(name: string): Promise<User | undefined>;
   /** A one-time pairing code for `user`, valid PAIRING_CODE_TTL_MS; only its hash is kept. */
   createPairingCode(userName: string): Promise<{ code: string; expiresAt: number }>;
-  /** Trades a pairing code for a new device and its token (returned this once). */
-  redeemPairingCode(code: string, deviceName: string): Promise<{ device: DeviceInfo; token: string }>;
+  /**
+   * Trades a pairing code for a new device and its token (returned this once). `replaces`: the
+   * token the device used before; a live device of the same user with it is revoked in the same
+   * transaction (a computer paired again keeps one credential, not two).
+   */
+  redeemPairingCode(code: string, deviceName: string, replaces?: string): Promise<{ device: DeviceInfo; token: string; replaced: string | null }>;
   /** The device a bearer token belongs to (revoked ones too), or undefined. */
   deviceByToken(token: string): Promise<(DeviceInfo & { userId: number }) | undefined>;
   devices(userName?: string): Promise<DeviceInfo[]>;
@@ -141,7 +145,7 @@ export class SqlAccounts implements Accounts {
     return { code, expiresAt };
   }
 
-  redeemPairingCode(code: string, deviceName: string): Promise<{ device: DeviceInfo; token: string }> {
+  redeemPairingCode(code: string, deviceName: string, replaces?: string): Promise<{ device: DeviceInfo; token: string; replaced: string | null }> {
     const codeHash = sha256(normalizePairingCode(code));
     return this.db.tx(async () => {
       // FOR UPDATE on PostgreSQL: two processes trading one code at once, only one wins.
@@ -156,7 +160,12 @@ export class SqlAccounts implements Accounts {
       const id = randomUUID();
       await this.db.run('INSERT INTO devices (id, user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?, ?)', [id, row.user_id, deviceName, sha256(token), now]);
       const device = (await this.db.get<DeviceRow>(`${DEVICE_SELECT} WHERE d.id = ?`, [id])) as DeviceRow;
-      return { device: toDevice(device), token };
+      let replaced: string | null = null;
+      if (replaces !== undefined) {
+        const old = await this.db.get<{ id: string }>('SELECT id FROM devices WHERE token_hash = ? AND user_id = ? AND revoked_at IS NULL', [sha256(replaces), row.user_id]);
+        if (old && (await this.db.run('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, old.id])) === 1) replaced = old.id;
+      }
+      return { device: toDevice(device), token, replaced };
     });
   }
 

@@ -13,7 +13,8 @@ export type Principal = { kind: 'server' } | { kind: 'device'; deviceId: string;
 
 export const SERVER_PRINCIPAL: Principal = { kind: 'server' };
 
-const bearerOf = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+/** The token of an `Authorization: Bearer …` header, if it has one. */
+export const bearerOf = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
 
 /**
  * The principal behind the request's bearer token; 401 `unauthorized` for a missing or

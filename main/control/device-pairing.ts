@@ -15,8 +15,11 @@ import { SETTINGS_FILE, writePrivateJson } from './agent-host';
  * kept with the saved settings (DIR/settings.json, mode 0600) and never printed or logged.
  */
 export async function pairWithServer(options: TransportSettings & { dataDir: string; serverUrl: string; code: string; deviceName?: string }): Promise<PairReply> {
-  // No token yet: the pairing request is the one the server takes without one.
-  const reply = await redeemPairingCode(options);
+  // The pairing request is the one the server takes without a token; a token this data
+  // directory holds for the same server goes with it, so the server ends that old credential.
+  const saved = await savedSettings(options.dataDir);
+  const previousToken = saved.serverUrl === options.serverUrl && typeof saved.token === 'string' ? saved.token : undefined;
+  const reply = await redeemPairingCode({ ...options, ...(previousToken ? { previousToken } : {}) });
   // The CA and the insecure-http choice belong to this server: later starts need them too.
   const transport = { ...(options.caFile !== undefined ? { caFile: options.caFile } : {}), ...(options.allowInsecureHttp ? { allowInsecureHttp: true } : {}) };
   await rememberServerToken(options.dataDir, options.serverUrl, reply.token, transport);
@@ -25,16 +28,20 @@ export async function pairWithServer(options: TransportSettings & { dataDir: str
 
 /** Saves the server and token with the agent's saved settings, keeping every other field. */
 export async function rememberServerToken(dataDir: string, serverUrl: string, token: string, transport: TransportSettings = {}): Promise<void> {
-  const file = path.join(dataDir, SETTINGS_FILE);
-  let saved: Record<string, unknown> = {};
+  const saved = await savedSettings(dataDir);
+  ensurePrivateDir(dataDir);
+  await writePrivateJson(path.join(dataDir, SETTINGS_FILE), { ...saved, serverUrl, token, ...transport });
+}
+
+/** The agent's saved settings as an object (empty when there are none yet). */
+async function savedSettings(dataDir: string): Promise<Record<string, unknown>> {
   try {
-    const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) saved = parsed as Record<string, unknown>;
+    const parsed: unknown = JSON.parse(await readFile(path.join(dataDir, SETTINGS_FILE), 'utf8'));
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  ensurePrivateDir(dataDir);
-  await writePrivateJson(file, { ...saved, serverUrl, token, ...transport });
+  return {};
 }
 
 /**

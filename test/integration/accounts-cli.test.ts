@@ -15,6 +15,8 @@ describe('ferry server accounts and ferry agent --pair', () => {
   let server: RunningFerry;
   let agent: RunningFerry | undefined;
   let serverUrl = '';
+  /** The device the running agent is paired as. */
+  let agentDevice = '';
 
   const ferry = async (...args: string[]) => {
     const run = await runFerry(args);
@@ -41,7 +43,7 @@ describe('ferry server accounts and ferry agent --pair', () => {
   it('pairs with a code, keeps the token out of the terminal, and syncs', async () => {
     const code = await pairingCode();
     agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', code, '--folder', `${folder}=docs`]);
-    await agent.line(/^Paired with \S+ as a device of ann \(device [0-9a-f-]+\)/);
+    agentDevice = (await agent.line(/^Paired with \S+ as a device of ann \(device ([0-9a-f-]+)\)/))[1]!;
     await agent.line(/^control: /);
     const token = (JSON.parse(readFileSync(path.join(dataDir, 'settings.json'), 'utf8')) as { token: string }).token;
     expect(token).toMatch(/^fdt_/);
@@ -62,8 +64,23 @@ describe('ferry server accounts and ferry agent --pair', () => {
     expect(again.stderr).toMatch(/pairing code was used already/);
   });
 
+  it('pairing this computer again signs its earlier credential out: one device for it, not two', async () => {
+    type Listed = Array<{ id: string; revokedAt: string | null }>;
+    const live = async () => (JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Listed).filter((d) => d.revokedAt === null).map((d) => d.id);
+    const before = await live();
+    expect(before).toContain(agentDevice);
+    await agent?.stop();
+    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', await pairingCode(), '--folder', `${folder}=docs`]);
+    const paired = (await agent.line(/^Paired with \S+ as a device of ann \(device ([0-9a-f-]+)\)/))[1]!;
+    await agent.line(new RegExp(`earlier credential \\(device ${agentDevice}\\) is signed out`));
+    await agent.line(/^control: /);
+    // The new device in place of the old one; the other device of ann's untouched.
+    expect((await live()).sort()).toEqual([...before.filter((id) => id !== agentDevice), paired].sort());
+    agentDevice = paired;
+  });
+
   it('shows a revoked device as signed out in ferry status', async () => {
-    const [device] = JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Array<{ id: string }>;
+    const device = { id: agentDevice };
     await ferry('server', 'revoke', device!.id, '--data', serverDir);
     writeFileSync(path.join(folder, 'b.txt'), 'after revoke');
     await waitFor(async () => (await status()).state === 'auth_failed', { timeoutMs: 30_000, message: 'auth_failed' });

@@ -139,6 +139,29 @@ describe('users, pairing and devices', () => {
     expect(listed.find((d) => d.id === a.id)?.revokedAt).not.toBeNull();
   });
 
+  // A computer paired again (`ferry agent --pair` on a data directory that holds a token for the
+  // server) kept its old credential alive next to the new one: two devices for one computer, the
+  // old token still good. Refused now: the old token, sent as the pairing's bearer, ends.
+  it('revokes the device a pairing replaces (its old token sent as the bearer), only a live device of the same user', async () => {
+    await user('ann');
+    await user('bob');
+    const old = await device('ann', 'laptop');
+    const again = await t.request('POST', '/v1/pair', { token: old.token, body: { code: await pairingCode('ann'), deviceName: 'laptop' } });
+    expect(again.status).toBe(201);
+    expect(again.body.replacedDeviceId).toBe(old.id);
+    expect((await t.request('GET', '/v1/folders', { token: old.token })).body.code).toBe('device_revoked');
+    expect((await t.request('GET', '/v1/folders', { token: again.body.token })).status).toBe(200);
+    // Another user's device is not replaced by a pairing for ann; an unknown bearer changes nothing.
+    const bobs = await device('bob', 'desk');
+    const other = await t.request('POST', '/v1/pair', { token: bobs.token, body: { code: await pairingCode('ann'), deviceName: 'x' } });
+    expect(other.status).toBe(201);
+    expect(other.body.replacedDeviceId).toBeUndefined();
+    expect((await t.request('GET', '/v1/folders', { token: bobs.token })).status).toBe(200);
+    const unknown = await t.request('POST', '/v1/pair', { token: 'fdt_not-a-device', body: { code: await pairingCode('ann'), deviceName: 'y' } });
+    expect(unknown.status).toBe(201);
+    expect(unknown.body.replacedDeviceId).toBeUndefined();
+  });
+
   it('keeps the server token working for everything, as before accounts', async () => {
     expect((await t.request('PUT', '/v1/folders/legacy-folder')).status).toBe(201);
     expect((await t.request('GET', '/v1/folders')).body.folders.map((f: { id: string }) => f.id)).toContain('legacy-folder');

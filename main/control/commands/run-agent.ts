@@ -120,6 +120,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       const transport = { caFile: lastGiven(layers, 'caFile') as string | undefined, allowInsecureHttp: lastGiven(layers, 'allowInsecureHttp') === true };
       const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...transport, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
       io.out(`Paired with ${serverUrl} as a device of ${paired.user} (device ${paired.deviceId}); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);
+      if (paired.replacedDeviceId) io.out(`This computer's earlier credential (device ${paired.replacedDeviceId}) is signed out`);
       token = paired.token;
     }
     const settings = resolveSettings([

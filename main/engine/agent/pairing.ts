@@ -11,8 +11,10 @@ import { validateTransport } from './folder-rules';
  * like any token the user types (the host decides where: safeStorage in the desktop app, the
  * 0600 settings file headless). Neither the code nor the token is ever logged.
  */
-export async function redeemPairingCode(input: TransportSettings & { serverUrl: string; code: string; deviceName?: string }): Promise<PairReply> {
-  const client = new SyncApiClient({ baseUrl: input.serverUrl, token: '', deviceId: 'pairing', ...clientTransport(input.serverUrl, input) });
+export async function redeemPairingCode(input: TransportSettings & { serverUrl: string; code: string; deviceName?: string; previousToken?: string }): Promise<PairReply> {
+  // The token this device used on that server before, if any, as the bearer: the server revokes
+  // it once the new one is issued (docs/sync-api.md, "Accounts and devices").
+  const client = new SyncApiClient({ baseUrl: input.serverUrl, token: input.previousToken ?? '', deviceId: 'pairing', ...clientTransport(input.serverUrl, input) });
   try {
     return await client.pair({ code: input.code, deviceName: deviceNameOf(input.deviceName ?? os.hostname()) });
   } catch (error) {
