@@ -42,6 +42,36 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.folder.store.queue.getByPath('fb', '.hidden')).toMatchObject({ contentHash: expect.any(String), inFlightGeneration: held!.generation });
   });
 
+  // Chaos seed 10836 (npm run chaos -- --seed 10836 --ops 60 --devices 2): b renamed café.txt to
+  // CAFÉ.TXT (one move queued) and appended to it (P2: the move, then the upload). The pull saw
+  // the move land while it was in flight; the row was sending the edit's bytes, the entry held
+  // the moved ones, so it was taken for another device's change: b's edit became a conflict
+  // copy of its own file. Refused: the move the row carries, landing, is b's own commit (O1).
+  it('takes its own file move landing for its own, with an edit queued after it: no conflict copy (chaos seed 10836)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'café.txt': 'v1' });
+    await b.puller.pullNow('fb');
+    const base = writer.revisions.get('café.txt')!;
+
+    renameSync(path.join(b.folder.root, 'café.txt'), path.join(b.folder.root, 'CAFÉ.TXT'));
+    await b.scanner.scanPaths(['CAFÉ.TXT', 'café.txt']);
+    b.folder.write('CAFÉ.TXT', 'v1, appended after the rename');
+    await b.scanner.scanPaths(['CAFÉ.TXT']);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    expect(held).toMatchObject({ path: 'CAFÉ.TXT', moveFrom: 'café.txt', baseRevision: base });
+    // The pusher's move reaches the server (b's own device id); its answer is not in yet.
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'move', from: 'café.txt', path: 'CAFÉ.TXT', baseRevision: base }]);
+    const moved = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+    expect(moved).toEqual(expect.any(String));
+
+    const summary = await b.puller.pullNow('fb');
+    expect(summary.conflicts).toBe(0);
+    expect(b.tree()).toEqual({ 'CAFÉ.TXT': 'v1, appended after the rename' });
+    // The move is done: what waits is the upload of the edit on the move's revision.
+    expect(b.folder.store.queue.getByPath('fb', 'CAFÉ.TXT')).toMatchObject({ op: 'upsert', state: 'pending', moveFrom: null, baseRevision: moved });
+  });
+
   it('still treats another device\'s change to a path being pushed by the usual rules', async () => {
     const writer = await rig.start();
     const b = rig.device('b');

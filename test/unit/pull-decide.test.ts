@@ -190,6 +190,18 @@ describe('isOwnInFlight', () => {
     expect(isOwnInFlight(entry(), 'me', pending({ op: 'upsert', kind: 'file', blocks: B }), file(B))).toBe(false);
     expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending(sendingA), file(A))).toBe(false);
   });
+  // Chaos seed 10836: café.txt renamed to CAFÉ.TXT (a move queued), then appended to (P2: the
+  // move, then the upload). The pull saw the move land while it was in flight; the row sent the
+  // edit's bytes, the entry held the moved ones, so it was taken for another device's change and
+  // the user's edit became a conflict copy of their own file.
+  it('is our file move landing while the row carries it and an edit after it (seed 10836)', () => {
+    const moving = (moveFrom: string): PendingRef => ({ ...pending({ op: 'upsert', kind: 'file', blocks: B }), moveFrom });
+    expect(isOwnInFlight({ ...entry(), movedFrom: 'café.txt' }, 'me', moving('café.txt'), file(B))).toBe(true);
+    // Not: another device's move, a move from elsewhere, or nothing in flight.
+    expect(isOwnInFlight({ ...entry({ device: 'other' }), movedFrom: 'café.txt' }, 'me', moving('café.txt'), file(B))).toBe(false);
+    expect(isOwnInFlight({ ...entry(), movedFrom: 'other.txt' }, 'me', moving('café.txt'), file(B))).toBe(false);
+    expect(isOwnInFlight({ ...entry(), movedFrom: 'café.txt' }, 'me', { ...moving('café.txt'), inFlight: false }, file(B))).toBe(false);
+  });
   // Chaos seed 254: the pull had moved the bytes being sent to a conflict copy and downloaded
   // another device's version; taking the commit for O1 then recorded its revision over that
   // download, and the folder kept bytes the server no longer had.

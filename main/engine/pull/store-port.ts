@@ -35,12 +35,14 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
  * are decided as usual.
  */
 export function isOwnInFlight(
-  entry: { device: string; deleted: boolean; kind?: 'file' | 'dir'; blocks: readonly string[] },
+  entry: { device: string; deleted: boolean; kind?: 'file' | 'dir'; blocks: readonly string[]; movedFrom?: string },
   deviceId: string,
   pending: PendingRef | null,
   indexed: { kind: 'file' | 'dir'; blocks: readonly string[] | null } | undefined,
 ): boolean {
   if (entry.device !== deviceId || !pending?.inFlight) return false;
+  // The file move the row carries, landing: it holds the moved bytes, not an edit queued after it (P2).
+  if (!entry.deleted && (entry.kind ?? 'file') === 'file' && pending.moveFrom !== null && entry.movedFrom === pending.moveFrom) return true;
   const s = pending.sending;
   if (s === null) return true; // a newer change waits behind the push: it cannot be compared
   if (entry.deleted) return s.op === 'delete' && indexed === undefined;
