@@ -203,25 +203,12 @@ const GC_LOCK = 0x66676300; // 'fgc'
 export function postgresGcFence(db: PostgresDb): SharedGcFence {
   const readEpoch = async (): Promise<number> => ((await db.get<{ n: number }>('SELECT n FROM gc_epoch WHERE id = 1')) as { n: number }).n;
   return {
-    async exclusively(fn) {
-      const client = await db.pool.connect();
-      let lost: Error | undefined;
-      const onError = (error: Error): void => void (lost = error);
-      client.on('error', onError);
-      try {
-        await client.query('SELECT pg_advisory_lock($1)', [GC_LOCK]);
-        try {
-          // Before anything is removed: a connection lost mid-run still leaves the epoch moved.
-          await client.query('UPDATE gc_epoch SET n = n + 1 WHERE id = 1');
-          return await fn();
-        } finally {
-          await client.query('SELECT pg_advisory_unlock($1)', [GC_LOCK]).catch(() => undefined);
-        }
-      } finally {
-        client.off('error', onError);
-        client.release(lost);
-      }
-    },
+    exclusively: (fn) =>
+      withSessionLock(db.pool, GC_LOCK, async (client) => {
+        // Before anything is removed: a connection lost mid-run still leaves the epoch moved.
+        await client.query('UPDATE gc_epoch SET n = n + 1 WHERE id = 1');
+        return fn();
+      }),
     // A transaction of its own: the shared lock waits for a run in progress and goes at commit.
     epoch: () =>
       db.tx(async () => {
@@ -322,33 +309,43 @@ export function newPool(url: string, max = 10): pg.Pool {
 
 /** Applies the migrations this database lacks; the schema version after. Safe with several processes. */
 export async function migratePostgres(pool: pg.Pool): Promise<number> {
+  return withSessionLock(pool, MIGRATION_LOCK, async (client) => {
+    await client.query('CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER NOT NULL)');
+    const row = (await client.query<{ version: number }>('SELECT version FROM ferry_schema')).rows[0];
+    if (!row) await client.query('INSERT INTO ferry_schema (version) VALUES (0)');
+    const current = row?.version ?? 0;
+    if (current > PG_MIGRATIONS.length) throw new Error(`Database schema version ${current} is newer than this server (${PG_MIGRATIONS.length})`);
+    for (let version = current; version < PG_MIGRATIONS.length; version++) {
+      await client.query('BEGIN');
+      try {
+        await client.query(PG_MIGRATIONS[version] as string);
+        await client.query('UPDATE ferry_schema SET version = $1', [version + 1]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+    }
+    return PG_MIGRATIONS.length;
+  });
+}
+
+/**
+ * Runs fn on a connection of its own holding a session advisory lock (waiting for it), then
+ * lets the lock go. As in PostgresDb.tx, a connection dropped while held must not end the
+ * process: it is dropped from the pool, and PostgreSQL releases its lock with it.
+ */
+async function withSessionLock<T>(pool: pg.Pool, key: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  // As in PostgresDb.tx: a connection dropped while held must not end the process.
   let lost: Error | undefined;
   const onError = (error: Error): void => void (lost = error);
   client.on('error', onError);
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query('SELECT pg_advisory_lock($1)', [key]);
     try {
-      await client.query('CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER NOT NULL)');
-      const row = (await client.query<{ version: number }>('SELECT version FROM ferry_schema')).rows[0];
-      if (!row) await client.query('INSERT INTO ferry_schema (version) VALUES (0)');
-      const current = row?.version ?? 0;
-      if (current > PG_MIGRATIONS.length) throw new Error(`Database schema version ${current} is newer than this server (${PG_MIGRATIONS.length})`);
-      for (let version = current; version < PG_MIGRATIONS.length; version++) {
-        await client.query('BEGIN');
-        try {
-          await client.query(PG_MIGRATIONS[version] as string);
-          await client.query('UPDATE ferry_schema SET version = $1', [version + 1]);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK');
-          throw error;
-        }
-      }
-      return PG_MIGRATIONS.length;
+      return await fn(client);
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
     }
   } finally {
     client.off('error', onError);

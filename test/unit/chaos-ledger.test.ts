@@ -86,29 +86,26 @@ describe('chaos ledger', () => {
   // concurrent edits of NOTES.TXT) though both devices edited that one file.
   it('a conflict copy of a renamed file is justified by concurrent edits under its old name (chaos seed 10750)', () => {
     const Z = 'z'.repeat(64);
-    const l = new Ledger();
-    l.replace('a', 'notes.txt', null);
-    l.write('a', 'notes.txt', X, 18);
-    l.replace('b', 'notes.txt', X);
-    l.deleted('b', 'notes.txt');
-    l.replace('b', 'NOTES.TXT', null);
-    l.movedFile('b', 'notes.txt', 'NOTES.TXT', X, 38);
-    l.replace('a', 'notes.txt', X);
-    l.write('a', 'notes.txt', Y, 43);
-    l.replace('b', 'NOTES.TXT', X);
-    l.write('b', 'NOTES.TXT', Z, 47);
+    /** a writes `from`; b renames it to `to`, then (after `between`) writes new bytes there. */
+    const renamedAndEdited = (from: string, to: string, between: (l: Ledger) => void = () => undefined): Ledger => {
+      const l = new Ledger();
+      l.replace('a', from, null);
+      l.write('a', from, X, 18);
+      l.replace('b', from, X);
+      l.deleted('b', from);
+      l.replace('b', to, null);
+      l.movedFile('b', from, to, X, 38);
+      between(l);
+      l.replace('b', to, X);
+      l.write('b', to, Z, 47);
+      return l;
+    };
+    // a edits notes.txt before it pulled the rename.
+    const l = renamedAndEdited('notes.txt', 'NOTES.TXT', (x) => (x.replace('a', 'notes.txt', X), x.write('a', 'notes.txt', Y, 43)));
     expect(l.concurrent.has('NOTES.TXT')).toBe(false);
     expect([...l.editedAsOf('NOTES.TXT')].some((n) => l.concurrent.has(n))).toBe(true);
     // A rename alone, with no edit racing it, justifies nothing.
-    const quiet = new Ledger();
-    quiet.replace('a', 'f', null);
-    quiet.write('a', 'f', X, 1);
-    quiet.replace('b', 'f', X);
-    quiet.deleted('b', 'f');
-    quiet.replace('b', 'F', null);
-    quiet.movedFile('b', 'f', 'F', X, 2);
-    quiet.replace('b', 'F', X);
-    quiet.write('b', 'F', Y, 3);
+    const quiet = renamedAndEdited('f', 'F');
     expect([...quiet.editedAsOf('F')].sort()).toEqual(['F', 'f']);
     expect([...quiet.editedAsOf('F')].some((n) => quiet.concurrent.has(n))).toBe(false);
   });
