@@ -103,7 +103,8 @@ export interface QueueRepo {
    * (for a directory, with every entry below it) and the old path is deleted on its base
    * revision. Never a loss: the usual rows decide what the other device changed.
    */
-  moveRefused(ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null }): FailOutcome;
+  /** `sourceGone`: the server has no `from` any more (refused as a conflict naming no current revision). */
+  moveRefused(ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null; sourceGone?: boolean }): FailOutcome;
   /** retryAt: when to try again; null fails the item for good (until retry()). */
   fail(ref: ClaimRef, error: { code: string; message: string }, retryAt: number | null): FailOutcome;
   /**
@@ -465,11 +466,14 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     }
   }
 
-  /** `from` is to go on `base`; a new file queued there meanwhile replaces that version instead (P5). */
-  function deleteSource(folderId: string, from: string, kind: EntryKind, base: string | null): void {
+  /**
+   * `from` is to go on `base`; a new file queued there meanwhile replaces that version instead
+   * (P5), unless the server has no `from` any more (P8): then it goes up as new.
+   */
+  function deleteSource(folderId: string, from: string, kind: EntryKind, base: string | null, sourceGone = false): void {
     const there = byPath.get(folderId, from);
     if (liveIdle(there) && there.op === 'upsert' && there.base_revision === null && there.move_from === null) {
-      rebase.run(base, there.id);
+      if (!sourceGone) rebase.run(base, there.id);
       return;
     }
     enqueueOne({ folderId, path: from, kind, op: 'delete', baseRevision: base });
@@ -480,7 +484,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
    * deleted on its base. For a directory the same holds for every entry below it: what the scan
    * queued under the new path (on the old entries' revisions) and what the index holds there.
    */
-  function unmove(row: QueueRow): void {
+  function unmove(row: QueueRow, sourceGone = false): void {
     const from = row.move_from!;
     const base = row.base_revision;
     const now = clock();
@@ -500,8 +504,8 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
         else replace.run(snapshot({ ...changeOf(child), baseRevision: null }, now, child.id));
         // A change queued below the moved directory names an entry the server still holds at its old path.
         const gone = child.move_from ?? child.path;
-        if (source?.move_from) deleteSource(row.folder_id, source.move_from, child.kind, source.move_base);
-        else deleteSource(row.folder_id, under(gone) ? oldPath(gone) : gone, child.kind, child.base_revision);
+        if (source?.move_from) deleteSource(row.folder_id, source.move_from, child.kind, source.move_base, sourceGone);
+        else deleteSource(row.folder_id, under(gone) ? oldPath(gone) : gone, child.kind, child.base_revision, sourceGone);
       }
       for (const e of indexUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
         const oldBase = e.move_from !== null ? e.move_base : e.synced_revision;
@@ -513,11 +517,11 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
           const blocks = e.blocks === null ? null : (JSON.parse(e.blocks) as string[]);
           enqueueOne({ folderId: row.folder_id, path: e.path, kind: e.kind, op: 'upsert', size: e.size, mtimeMs: e.mtime_ms, contentHash: e.content_hash, blocks, baseRevision: null });
         }
-        deleteSource(row.folder_id, e.move_from ?? oldPath(e.path), e.kind, oldBase);
+        deleteSource(row.folder_id, e.move_from ?? oldPath(e.path), e.kind, oldBase, sourceGone);
       }
       settleMoveSources(row.folder_id, row.path, false);
     }
-    deleteSource(row.folder_id, from, row.kind, base);
+    deleteSource(row.folder_id, from, row.kind, base, sourceGone);
   }
 
   const claim = db.transaction((options: { limit: number; folderId?: string }): QueueItem[] => {
@@ -591,24 +595,25 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     },
   );
 
-  const moveRefused = db.transaction((ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null }): FailOutcome => {
+  const moveRefused = db.transaction((ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null; sourceGone?: boolean }): FailOutcome => {
+    const gone = move.sourceGone ?? false;
     const row = byId.get(ref.id);
     if (!row) return 'gone';
     const now = clock();
     if (row.state === 'done') return 'superseded';
     if (row.generation === ref.generation && row.move_from !== null) {
       releaseHold.run(now, row.id);
-      unmove(row);
+      unmove(row, gone);
       return 'retry_wait';
     }
     // A newer change of the path waits behind the move: it goes up as new, and the old path goes.
     if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
     if (row.move_from !== null) {
-      unmove(row); // the newer generation still carried the move (P2): the same as its own refusal
+      unmove(row, gone); // the newer generation still carried the move (P2): the same as its own refusal
       return 'superseded';
     }
     if (row.op === 'upsert') rebase.run(null, row.id);
-    deleteSource(row.folder_id, move.from, move.kind, move.baseRevision);
+    deleteSource(row.folder_id, move.from, move.kind, move.baseRevision, gone);
     return 'superseded';
   });
 

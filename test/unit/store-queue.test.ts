@@ -376,6 +376,28 @@ describe('a move in flight', () => {
     });
   });
 
+  // Chaos seed 10929 (npm run chaos -- --seed 10929 --ops 60 --devices 3): dev-c renamed b to B
+  // while another device moved b away, then made a new b/docs/… here. The server refused the move
+  // (b was gone there); the new b took b's old revision as its base (P5) and conflicted at every
+  // recheck: the server had no b. Refused now: when the refusal names no current revision, a new
+  // entry at the old path goes up as new.
+  it('the move refused because its old path is gone from the server: a new file at the old path goes up as new (P8, chaos seed 10929)', () => {
+    const refusedWith = (sourceGone: boolean) => {
+      store.queue.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      expect(flying).toMatchObject({ path: 'new.pdf', moveFrom: 'a.tar.gz' });
+      store.queue.enqueue(upsert('a.tar.gz', { contentHash: 'h-new', baseRevision: null }));
+      store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10', sourceGone });
+      const at = store.queue.getByPath(F, 'a.tar.gz');
+      store.queue.enqueue(del('a.tar.gz', null));
+      store.queue.enqueue(del('new.pdf', null));
+      return at;
+    };
+    expect(refusedWith(true)).toMatchObject({ op: 'upsert', contentHash: 'h-new', baseRevision: null });
+    // Still there on the server (changed, or the target taken): the new file replaces that version.
+    expect(refusedWith(false)).toMatchObject({ op: 'upsert', contentHash: 'h-new', baseRevision: 'r10' });
+  });
+
   // The same shape as P2 for a delete (P5): the new name deleted while the move was in flight, and
   // a kill before the move's answer came. The delete's generation dropped the move, so after the
   // restart it went up as a delete of a path the server never had, and the old name stayed there.
