@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { BLOCK_SIZE } from '../../protocol/constants';
 import type { OperationInput } from '../../protocol';
+import { dirSyncer } from '../../main/engine/pull/applier';
 import { sha, usePullRig, type Agent, type Writer } from './pull-harness';
 
 // Remote moves on pull (docs/conflict-rules.md, "Moves and renames", M1-M3): real server,
@@ -183,6 +184,38 @@ describe('pull: remote moves against the real server', () => {
     expect(rules).toEqual(expect.arrayContaining(['dst/a.txt M1', 'dst/sub/b.txt M1']));
     expect(summary).toMatchObject({ moved: 2, downloaded: 0, conflicts: 0 });
     expect(b.tree()).toEqual({ 'dst/a.txt': 'alpha', 'dst/sub/b.txt': 'beta', 'src/sub/new-here.txt': 'only on b, never scanned' });
+  });
+
+  // Chaos seed 10950 (npm run chaos -- --seed 10950 --ops 60 --devices 2): b's pull renamed
+  // another device's Notes.txt to café.txt (M1), and b's user wrote a new café.txt right after.
+  // The index took the stat it read after the rename, the user's file's, with the moved
+  // revision: the new file looked synced, was never uploaded, and would have been overwritten
+  // as "unchanged". Refused: the row keeps the stat the source had before the rename.
+  it('M1: a write of the target right after the rename reads as a change, never as the synced file (chaos seed 10950)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'Notes.txt': 'the notes, as synced' });
+    await b.puller.pullNow('fb');
+    const revision = await move(writer, 'Notes.txt', 'café.txt');
+    let wrote = false;
+    const flush = dirSyncer.flush.bind(dirSyncer);
+    const spy = vi.spyOn(dirSyncer, 'flush').mockImplementation(async (dir: string) => {
+      // The user, right after the rename landed: a new café.txt of their own.
+      if (!wrote && existsSync(b.folder.abs('café.txt'))) {
+        wrote = true;
+        writeFileSync(b.folder.abs('café.txt'), 'mine, just now');
+      }
+      return flush(dir);
+    });
+    try {
+      await b.puller.pullNow('fb');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(wrote).toBe(true);
+    await b.scanner.scanPaths(['café.txt']);
+    expect(b.folder.store.queue.getByPath('fb', 'café.txt')).toMatchObject({ op: 'upsert', state: 'pending', baseRevision: revision });
+    expect(b.read('café.txt')).toBe('mine, just now');
   });
 
   it('MD3 refuses the one rename when an edit below the folder is queued: the edited file stays under its old name to go up, the moved version arrives at the new one', async () => {

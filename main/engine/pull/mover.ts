@@ -81,7 +81,9 @@ export async function applyMove(ctx: ApplyContext, pair: MovePair): Promise<Outc
   if (!moved) return null;
   await dirSyncer.flush(path.dirname(dst.abs));
   if (path.dirname(src.abs) !== path.dirname(dst.abs)) await dirSyncer.flush(path.dirname(src.abs));
-  const stat = await fsp.lstat(dst.abs);
+  // The stat the source was seen with (a rename keeps inode, size and mtime), not one read now:
+  // a write of the target right after the rename must read as a change (M1, chaos seed 10950).
+  const seenAt = src.local.type === 'file' ? src.local : null;
   // M2: the user's edit travels with the file and goes up on the moved revision.
   const edited = action.rule === 'M2' ? await hashStable(dst.abs) : null;
   ctx.store.transaction(() => {
@@ -90,13 +92,13 @@ export async function applyMove(ctx: ApplyContext, pair: MovePair): Promise<Outc
     ctx.store.index.removeIntent(ctx.folderId, entry.path);
     ctx.store.index.remove(ctx.folderId, base.path);
     dropQueued(ctx.store, ctx.folderId, base.path, src.pending, null);
-    const synced = action.rule === 'M1' ? { size: stat.size, mtimeMs: stat.mtimeMs } : { size: base.size, mtimeMs: base.mtimeMs };
+    const synced = action.rule === 'M1' && seenAt ? { size: seenAt.size, mtimeMs: seenAt.mtimeMs } : { size: base.size, mtimeMs: base.mtimeMs };
     ctx.store.index.put({
       folderId: ctx.folderId,
       path: entry.path,
       kind: 'file',
       ...synced,
-      inode: stat.ino,
+      inode: seenAt?.inode ?? base.inode,
       contentHash: base.contentHash ?? contentHashOf(entry.blocks),
       blocks: [...entry.blocks],
       syncedRevision: entry.revision,
