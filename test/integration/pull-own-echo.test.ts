@@ -72,6 +72,44 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.folder.store.queue.getByPath('fb', 'CAFÉ.TXT')).toMatchObject({ op: 'upsert', state: 'pending', moveFrom: null, baseRevision: moved });
   });
 
+  // Chaos seed 11027 (npm run chaos -- --seed 11027 --ops 60 --devices 2): b's upload of its edit
+  // landed but the answer was lost and b restarted; b's user edited twice more, so a newer
+  // generation was in flight and another waited behind it when the pull saw b's commit land.
+  // O1 skipped it (ours, in flight); the generation in flight then met a conflict with that
+  // very commit, the pull never saw it again, and the item waited for a recheck every minute,
+  // for ever. Now the change waiting behind the push is rebased on the commit (as in O2).
+  it('rebases the change waiting behind a push on its own commit that landed, when the push in flight is a later one (chaos seed 11027)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'report.md': 'v0' });
+    await b.puller.pullNow('fb');
+    const base = writer.revisions.get('report.md')!;
+
+    b.folder.write('report.md', 'first edit on b');
+    await b.scanner.scanPaths(['report.md']);
+    b.folder.store.queue.claim({ limit: 1 });
+    const data = Buffer.from('first edit on b');
+    await b.client.putBlock(sha(data), data);
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: 'report.md', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: base }]);
+    const landed = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+    expect(landed).toEqual(expect.any(String));
+    // The answer is lost: a restart, and the user edits on; the next generation goes out, a newer one waits behind it.
+    b.folder.store.queue.recoverInFlight();
+    b.folder.write('report.md', 'second edit on b, longer');
+    await b.scanner.scanPaths(['report.md']);
+    const [flying] = b.folder.store.queue.claim({ limit: 1 });
+    b.folder.write('report.md', 'third edit on b');
+    await b.scanner.scanPaths(['report.md']);
+    expect(b.folder.store.queue.getByPath('fb', 'report.md')).toMatchObject({ inFlightGeneration: flying!.generation, generation: flying!.generation + 1, baseRevision: base });
+
+    const summary = await b.puller.pullNow('fb');
+    expect(summary.conflicts).toBe(0);
+    expect(b.tree()).toEqual({ 'report.md': 'third edit on b' });
+    // The waiting change goes up on the commit that landed, not on the base the server moved past.
+    expect(b.folder.store.queue.getByPath('fb', 'report.md')).toMatchObject({ op: 'upsert', baseRevision: landed });
+    expect(b.folder.store.index.get('fb', 'report.md')?.syncedRevision).toBe(landed);
+  });
+
   it('still treats another device\'s change to a path being pushed by the usual rules', async () => {
     const writer = await rig.start();
     const b = rig.device('b');
