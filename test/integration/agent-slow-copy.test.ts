@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HistoryPage } from '../../protocol/history';
@@ -14,6 +15,20 @@ import { waitFor } from '../helpers/wait';
  * written: a copy that arrives in steps is looked at once it is done and goes to the server
  * exactly once, with its final bytes. Agents with the default local timing, a real server.
  */
+/** argv: source, target, chunk size. Copies in chunks with a 10 ms sleep after each. */
+const SLOW_COPY = `
+const fs = require('node:fs');
+const [src, dst, chunk] = process.argv.slice(1);
+const data = fs.readFileSync(src);
+const fd = fs.openSync(dst, 'w');
+const pause = new Int32Array(new SharedArrayBuffer(4));
+for (let at = 0; at < data.length; at += Number(chunk)) {
+  fs.writeSync(fd, data, at, Math.min(Number(chunk), data.length - at));
+  Atomics.wait(pause, 0, 0, 10);
+}
+fs.closeSync(fd);
+`;
+
 describe('a file copied into the folder slowly', () => {
   // The default local timing (no settle given): that is what is under test.
   const setup = agentsOnServer('ferry-slow-copy-', { pull: { pollTimeoutSec: 2 } });
@@ -41,16 +56,16 @@ describe('a file copied into the folder slowly', () => {
     const content = randomBytes(6 * 1024 * 1024);
     const chunk = 96 * 1024;
     const target = path.join(folderA, 'video.bin');
-    // The writer: 64 steps 10 ms apart (about a second), as a copy from slow media arrives.
-    const fd = openSync(target, 'w');
-    try {
-      for (let at = 0; at < content.length; at += chunk) {
-        writeSync(fd, content, at, Math.min(chunk, content.length - at));
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    } finally {
-      closeSync(fd);
-    }
+    const source = path.join(setup.dir, 'video.src');
+    writeFileSync(source, content);
+    // The writer: 64 steps 10 ms apart (about a second), as a copy from slow media arrives. A
+    // process of its own, sleeping without an event loop: a timer in this process, shared with
+    // two agents and the server, stretched a pause past the short settle on a loaded CI machine,
+    // and the agent rightly took the pause for the end of the copy.
+    // Asynchronous: the agents (in this process) keep looking while the copy arrives.
+    const writer = spawn(process.execPath, ['-e', SLOW_COPY, source, target, String(chunk)], { stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => writer.on('exit', resolve));
+    expect(code).toBe(0);
     await waitFor(() => existsSync(path.join(folderB, 'video.bin')) && readFileSync(path.join(folderB, 'video.bin')).equals(content), { timeoutMs: 30_000 });
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 15_000 });
     const revisions = await history('video.bin');
