@@ -282,6 +282,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   const indexUnder = db.prepare<[string, string, string], { path: string; kind: EntryKind; size: number; mtime_ms: number; content_hash: string | null; blocks: string | null; synced_revision: string | null; move_from: string | null; move_base: string | null }>(
     `SELECT path, kind, size, mtime_ms, content_hash, blocks, synced_revision, move_from, move_base FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY path`,
   );
+  const indexSynced = db.prepare<[string, string], { synced_revision: string | null }>(`SELECT synced_revision FROM file_index WHERE folder_id = ? AND path = ?`);
   const indexMoveSource = db.prepare<[string, string], { move_from: string | null; move_base: string | null }>(`SELECT move_from, move_base FROM file_index WHERE folder_id = ? AND path = ?`);
   // P10: the move of a directory is settled (landed or undone): its entries' old names are history.
   const settleMoveSources = moveSourcesSettler(db);
@@ -572,8 +573,12 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     // A newer change waits behind this one: release it and base it on what the server now has.
     if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
     if (!pulledOver) rebase.run(ref.op === 'upsert' ? result.revision : null, row.id);
-    // The move it carried landed (P2): what waits is the upload after it.
-    if (row.move_from !== null) moveDone.run(row.id);
+    if (row.move_from !== null) {
+      // The move it carried landed (P2): what waits is the change after it. Its base so far was
+      // `from`'s; where the pull settled the path meanwhile, it is what the pull recorded there.
+      if (pulledOver) rebase.run(indexSynced.get(row.folder_id, row.path)?.synced_revision ?? null, row.id);
+      moveDone.run(row.id);
+    }
     return 'superseded';
   });
 

@@ -366,6 +366,24 @@ describe('a move in flight', () => {
       expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
     });
 
+    // Chaos gate seed 5 (a CI run): deep/empty renamed to deep/EMPTY here (one move row) while
+    // another device moved deep/EMPTY on to deep/café.txt. The pull met that before the move's answer
+    // came and kept the file as new (D3: the index row the rename carried is not synced at the new
+    // name), but the kept file's generation carried the move's base, the old name's revision; when
+    // the move landed it went up on that revision and conflicted at every recheck (current none).
+    it.each([
+      ['kept as new (D3): the upload goes up as new', null],
+      ['recorded at a revision: the upload goes up on it', 'r40'],
+    ])('the pull settled the path while the move was in flight, %s, never on the old name\'s revision (chaos gate seed 5)', (_, recorded) => {
+      store.queue.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      store.queue.markPulled(F, 'new.pdf');
+      store.index.put({ folderId: F, path: 'new.pdf', kind: 'file', size: 29, mtimeMs: 1, inode: 7, contentHash: 'h-edit', blocks: ['b-edit'], syncedRevision: recorded });
+      expect(store.queue.enqueue(upsert('new.pdf', { contentHash: 'h-edit', blocks: ['b-edit'], size: 29, baseRevision: recorded }))).toBe('replaced');
+      expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', op: 'upsert', moveFrom: null, baseRevision: recorded, contentHash: 'h-edit' });
+    });
+
     it('the move is refused: the edit goes up as new and the old name is deleted on its revision (P8)', () => {
       store.queue.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
