@@ -96,8 +96,9 @@ export class Ledger {
       const v = this.live[i]!;
       if (v.hash !== before) continue;
       // Identical empty files are everywhere: only the one at this path (or its copies, or one a
-      // folder rename carried here: chaos seed 8231 with --gc) goes.
-      if (before === EMPTY_HASH && v.path !== key && !isConflictCopyOf(v.path, key) && !this.pathsOf(v).has(key)) continue;
+      // folder rename carried here: chaos seed 8231 with --gc; or a copy of it carried there:
+      // chaos seed 11103) goes.
+      if (before === EMPTY_HASH && ![...this.pathsOf(v)].some((n) => n === key || isConflictCopyOf(n, key))) continue;
       this.live.splice(i, 1);
     }
   }

@@ -232,6 +232,22 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:33']);
   });
 
+  // Chaos seed 11103: a's empty Docs/Docs/Ünïcödé.log became a conflict copy beside b's version; b
+  // renamed Docs to docs (the copy went along, P9), had the copy, and deleted docs/Docs with it.
+  it('lets a delete remove an empty version\'s conflict copy that a folder rename carried (chaos seed 11103)', () => {
+    const run = (deletedAt: string) => {
+      const l = new Ledger();
+      l.replace('a', 'Docs/Docs/Ünïcödé.log', null);
+      l.write('a', 'Docs/Docs/Ünïcödé.log', EMPTY_HASH, 1);
+      l.dirMoved('b', 'Docs', 'docs', 2);
+      l.replace('b', deletedAt, EMPTY_HASH);
+      return l.live.map((v) => `${v.device}:${v.step}`);
+    };
+    expect(run('docs/Docs/Ünïcödé (conflict from dev-a 2026-12-02 182821).log')).toEqual([]);
+    // An empty file elsewhere is another one: deleting it leaves a's version live.
+    expect(run('docs/Docs/other (conflict from dev-a 2026-12-02 182821).log')).toEqual(['a:1']);
+  });
+
   // Chaos seed 10605: c's new .hidden went up empty, caught between its creation and its first
   // write; b pulled that empty file and renamed it to café.txt; c's write of .hidden, built on the
   // empty version, followed the rename and replaced it there (M2). No user wrote those bytes.
