@@ -473,9 +473,14 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
    */
   function deleteSource(folderId: string, from: string, kind: EntryKind, base: string | null, sourceGone = false): void {
     const there = byPath.get(folderId, from);
-    if (liveIdle(there) && there.op === 'upsert' && there.base_revision === null && there.move_from === null) {
-      if (!sourceGone) rebase.run(base, there.id);
-      return;
+    if (there !== undefined && there.state !== 'done' && there.move_from === null) {
+      // A change of `from` on what the pull brought there since is the user's doing with what is
+      // there now (P8, chaos seed 10985): the version the move named is gone, nothing to delete.
+      if (there.base_revision !== null) return;
+      if (liveIdle(there) && there.op === 'upsert') {
+        if (!sourceGone) rebase.run(base, there.id);
+        return;
+      }
     }
     enqueueOne({ folderId, path: from, kind, op: 'delete', baseRevision: base });
   }

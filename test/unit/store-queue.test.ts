@@ -416,6 +416,24 @@ describe('a move in flight', () => {
     expect(refusedWith(false)).toMatchObject({ op: 'upsert', contentHash: 'h-new', baseRevision: 'r10' });
   });
 
+  // Chaos seed 10985 (npm run chaos -- --seed 10985 --ops 60 --devices 3): dev-a renamed
+  // Ärger/Notes.txt to README; the move failed on network errors and waited. Meanwhile dev-b wrote a
+  // new Ärger/Notes.txt, the pull brought it here (r40), and the user appended to it: an upload on
+  // r40, waiting behind the move (P7). The move, sent again, was refused (the old name had changed on
+  // the server), and the delete of the old name on r10 replaced that upload: it conflicted, was taken
+  // as settled by the pull, and the user's append stayed here only, the index calling it synced.
+  it.each([
+    ['an upload', () => upsert('a.tar.gz', { contentHash: 'h-edit', baseRevision: 'r40' }), { op: 'upsert', contentHash: 'h-edit', baseRevision: 'r40' }],
+    ['a delete', () => del('a.tar.gz', 'r40'), { op: 'delete', baseRevision: 'r40' }],
+  ] as const)('the move refused: %s of the old name on what the pull brought there since stays as it is (P8, chaos seed 10985)', (_, change, kept) => {
+    store.queue.enqueue(moved());
+    const [flying] = store.queue.claim({ limit: 1 });
+    store.queue.enqueue(change());
+    expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('retry_wait');
+    expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ ...kept, state: 'pending' });
+    expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'upsert', baseRevision: null, moveFrom: null });
+  });
+
   // The same shape as P2 for a delete (P5): the new name deleted while the move was in flight, and
   // a kill before the move's answer came. The delete's generation dropped the move, so after the
   // restart it went up as a delete of a path the server never had, and the old name stayed there.
