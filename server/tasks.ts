@@ -197,15 +197,16 @@ export class TaskRunner {
     if (!(await this.leases.claim(id))) return 'skipped';
     const tlog = log.child({ device: row.device, run: row.run, trackingId: row.tracking_id ?? '-', taskId: id });
     // Status writes of this run hold only while this process owns the task (a takeover refuses them).
-    const setStatus = async (status: TaskStatus, error?: { code: string; message: string }): Promise<void> => {
-      if (!(await store.setStatus(id, status, error, this.leases.owner))) throw new LeaseLost(id);
+    const setOwnStatus = (status: TaskStatus, error?: { code: string; message: string }): Promise<boolean> => store.setStatus(id, status, error, this.leases.owner);
+    const setStatus = async (status: TaskStatus): Promise<void> => {
+      if (!(await setOwnStatus(status))) throw new LeaseLost(id);
     };
     const operations = store.operations(row);
     const paths = operations.flatMap((op) => operationPaths(op));
     if (!(await this.locks.tryAcquire(row.folder_id, paths, id))) {
       tlog.warn('task refused: path locked');
       // Refused by a takeover too: then the new owner answers.
-      if (!(await store.setStatus(id, 'Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE }, this.leases.owner))) return 'lease_lost';
+      if (!(await setOwnStatus('Failed', { code: 'path_locked', message: PATH_LOCKED_MESSAGE }))) return 'lease_lost';
       await this.finish(id);
       return 'path_locked';
     }
@@ -220,12 +221,12 @@ export class TaskRunner {
       await this.o.fence?.enter();
       fenced = true;
       const hashes = await blocksReferenced(this.applier.restores, row.folder_id, operations);
-      const sizes: LookedUp = { epoch: (await this.o.sharedFence?.epoch()) ?? 0, hashes, sizes: new Map() };
-      sizes.sizes = await this.o.blocks.sizes(hashes);
+      // The GC epoch is read before the sizes (fields evaluate in order): a collection after it shows at commit.
+      const looked: LookedUp = { epoch: (await this.o.sharedFence?.epoch()) ?? 0, hashes, sizes: await this.o.blocks.sizes(hashes) };
       // Block renames become durable before anything that references them commits (see BlockStore).
       await this.o.blocks.persist();
       if (signal.aborted) return outcome;
-      const finished = row.single_operation ? await this.applyAll(row, operations, sizes) : await this.applyInChunks(row, operations, sizes, signal);
+      const finished = row.single_operation ? await this.applyAll(row, operations, looked) : await this.applyInChunks(row, operations, looked, signal);
       if (!finished) return outcome;
       await setStatus('Completed');
       tlog.info('task completed');
@@ -241,7 +242,7 @@ export class TaskRunner {
         outcome = 'stalled';
       } else {
         tlog.error('task failed', { error });
-        if (await store.setStatus(id, 'Failed', { code: 'internal', message: 'The task failed on the server' }, this.leases.owner)) {
+        if (await setOwnStatus('Failed', { code: 'internal', message: 'The task failed on the server' })) {
           outcome = 'failed';
         } else {
           tlog.warn('task taken over by another server process: its failure here is not recorded');

@@ -1,6 +1,5 @@
 import type { AgentEvent, AgentService, ContractHandlers } from '../../shared/ui-contract';
 import type { AgentApi, AgentEvent as EngineEvent } from '../engine/agent';
-import { pairAndSave } from '../engine/agent/pairing';
 import { activityView, deletedFileView, fileVersionView, queueItemView, restoreRequest, restoreResult } from './views';
 
 /**
@@ -34,7 +33,7 @@ export function toAgentService(agent: AgentApi): AgentService {
     },
     getSettings: () => engine.getSettings({}),
     updateSettings: (update) => engine.updateSettings(update),
-    pairDevice: (input) => pairAndSave(input, (update) => engine.updateSettings(update)),
+    pairDevice: (input) => engine.pairDevice(input),
   };
   return {
     handlers,

@@ -130,5 +130,19 @@ describe('pairing from the settings window', () => {
     expect(logged).toMatch(/pairDevice|settings changed/);
     expect(logged).not.toContain(code);
     expect(logged).not.toContain(saved.token);
+
+    // Paired again from the settings window (a new code, the same server): the token it had is
+    // revoked once the new one is issued, so a computer never holds two live credentials.
+    const before = (await devicesOfAnn()).filter((d) => d.revokedAt === null).length;
+    const again = await callApi(headless.control.port, 'pairDevice', { ...form, pairingCode: await pairingCode() }, controlToken);
+    expect(again.status, again.text).toBe(200);
+    const renewed = (JSON.parse(readFileSync(file, 'utf8')) as { token: string }).token;
+    expect(renewed).toMatch(/^fdt_/);
+    expect(renewed).not.toBe(saved.token);
+    expect((await devicesOfAnn()).filter((d) => d.revokedAt === null).length).toBe(before);
+    const refusedOld = await fetch(`${server.url}/v1/folders`, { headers: { authorization: `Bearer ${saved.token}` } });
+    expect(refusedOld.status).toBe(401);
+    writeFileSync(path.join(folder, 'after-repair.txt'), 'synced with the new token');
+    await waitFor(() => onServer('head-docs', 'after-repair.txt'), { timeoutMs: 20_000, message: 'after-repair.txt on the server' });
   });
 });

@@ -20,6 +20,7 @@ import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus } from './api';
 import { EngineHost, settingsMassDelete } from './engine';
 import { AgentEventBus } from './events';
 import { validateFolders, validateTransport } from './folder-rules';
+import { pairAndSave } from './pairing';
 import { SettingsKeeper } from './settings-apply';
 import { StatusBoard } from './status';
 
@@ -249,6 +250,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       bus.statusChanged();
       return view;
     },
+    pairDevice: (input) => pairAndSave(input, (update) => handlers.updateSettings(update), settings.current),
   };
 
   return {

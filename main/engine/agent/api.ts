@@ -115,7 +115,14 @@ export interface AgentHandlers {
   getSettings(input?: object): Promise<SettingsView>;
   /** An empty or absent token keeps the stored one; refused with `invalid_settings` and fields. */
   updateSettings(update: SettingsUpdate): Promise<SettingsView>;
+  /**
+   * The settings with a pairing code in place of a token: the code is traded for this device's
+   * own token, which is saved. Paired again with the same server, the token it had is revoked.
+   */
+  pairDevice(input: PairInput): Promise<SettingsView>;
 }
+
+export type PairInput = Omit<SettingsUpdate, 'token'> & { pairingCode: string; deviceName?: string };
 
 export interface AgentApi {
   handlers: AgentHandlers;

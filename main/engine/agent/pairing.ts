@@ -40,9 +40,12 @@ export function deviceNameOf(name: string): string {
 export async function pairAndSave<I extends TransportSettings & { serverUrl: string; pairingCode: string; deviceName?: string }, V>(
   input: I,
   updateSettings: (update: Omit<I, 'pairingCode' | 'deviceName'> & { token: string }) => Promise<V>,
+  current?: { serverUrl: string; token: string },
 ): Promise<V> {
   const { pairingCode, deviceName, ...settings } = input;
   validateTransport(settings);
-  const reply = await redeemPairingCode({ ...settings, code: pairingCode, ...(deviceName ? { deviceName } : {}) });
+  // Paired again with the same server: its earlier token goes along, and the server revokes it.
+  const previousToken = current && current.serverUrl === settings.serverUrl && current.token !== '' ? current.token : undefined;
+  const reply = await redeemPairingCode({ ...settings, code: pairingCode, ...(deviceName ? { deviceName } : {}), ...(previousToken ? { previousToken } : {}) });
   return updateSettings({ ...settings, token: reply.token });
 }

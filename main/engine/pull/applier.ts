@@ -444,6 +444,9 @@ function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: Pending
       ctx.store.queue.complete({ id: pending.id, generation: pending.generation, op: pending.op }, { revision: entry.revision });
     }
   });
+  // A newer change behind the push: the generation in flight may not be the one that made this
+  // commit (its answer lost before a restart); the newer change goes up on it, as in O2 (chaos seed 11027).
+  if (pending?.inFlight && pending.sending === null) rebaseOnOwnCommit(ctx, entry);
 }
 
 /**
@@ -479,9 +482,6 @@ function recordAsides(ctx: ApplyContext, entry: RemoteEntry, asides: readonly As
 function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, action: Action, asides: readonly Aside[] = []): Outcome {
   recordAsides(ctx, entry, asides);
   if (action.rule === 'O1') ownCommitLanded(ctx, entry, seen.pending);
-  // O1 with a newer change behind the push: the generation in flight may not be the one that
-  // made this commit (its answer lost before a restart); the newer change goes up on it (O2).
-  if (action.rule === 'O1' && seen.pending?.inFlight && seen.pending.sending === null) rebaseOnOwnCommit(ctx, entry);
   if (action.rule === 'O2') rebaseOnOwnCommit(ctx, entry);
   if (action.kind === 'skip') return { kind: 'skipped', path: entry.path, rule: action.rule, reason: action.reason };
   ctx.store.transaction(() => {
