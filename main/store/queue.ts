@@ -134,6 +134,8 @@ export interface QueueRepo {
   /** Drops the path's queued change if it is not done and not in flight (its content moved into a move). */
   discard(folderId: string, path: string): boolean;
   getByPath(folderId: string, path: string): QueueItem | undefined;
+  /** The live move that takes `path`, or a folder above it, elsewhere (not landed yet). */
+  movingAway(folderId: string, path: string): QueueItem | undefined;
   list(query?: ListQuery): ListPage;
   /**
    * Offset paging with the total, for a UI that scrolls to any row of a long list. What needs
@@ -244,6 +246,11 @@ const MAX_PAGE = 1000;
 export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHistory = DEFAULT_DONE_HISTORY): QueueRepo {
   const byId = db.prepare<[number], QueueRow>(`SELECT * FROM queue WHERE id = ?`);
   const byPath = db.prepare<[string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path = ?`);
+  // On the partial index of live moves (few rows): a move of the path itself, or of a folder above it.
+  const movingAwayRow = db.prepare<{ folderId: string; path: string }, QueueRow>(`
+    SELECT * FROM queue WHERE folder_id = @folderId AND move_from IS NOT NULL AND state <> 'done'
+      AND (move_from = @path OR (@path > move_from || '/' AND @path < move_from || '0'))
+    ORDER BY length(move_from) DESC LIMIT 1`);
   const insert = db.prepare(`
     INSERT INTO queue (folder_id, path, kind, op, state, priority, generation, attempts, next_attempt_at,
                        bytes_total, size, mtime_ms, content_hash, blocks, base_revision, move_from, move_hash, enqueued_at, updated_at)
@@ -578,12 +585,11 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     // A newer change waits behind this one: release it and base it on what the server now has.
     if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
     if (!pulledOver) rebase.run(ref.op === 'upsert' ? result.revision : null, row.id);
-    if (row.move_from !== null) {
-      // The move it carried landed (P2): what waits is the change after it. Its base so far was
-      // `from`'s; where the pull settled the path meanwhile, it is what the pull recorded there.
-      if (pulledOver) rebase.run(indexSynced.get(row.folder_id, row.path)?.synced_revision ?? null, row.id);
-      moveDone.run(row.id);
-    }
+    // The pull settled the path meanwhile: an upload waiting goes up on what the pull recorded there,
+    // never on a base carried over from the generation that landed (a move's `from`, a delete's).
+    else if (row.op === 'upsert') rebase.run(indexSynced.get(row.folder_id, row.path)?.synced_revision ?? null, row.id);
+    // The move it carried landed (P2): what waits is the change after it.
+    if (row.move_from !== null) moveDone.run(row.id);
     return 'superseded';
   });
 
@@ -678,6 +684,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     },
     getByPath(folderId, path) {
       const row = byPath.get(folderId, path);
+      return row ? toItem(row) : undefined;
+    },
+    movingAway(folderId, path) {
+      const row = movingAwayRow.get({ folderId, path });
       return row ? toItem(row) : undefined;
     },
     list(query = {}) {

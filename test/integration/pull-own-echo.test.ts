@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
@@ -70,6 +70,47 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.tree()).toEqual({ 'CAFÉ.TXT': 'v1, appended after the rename' });
     // The move is done: what waits is the upload of the edit on the move's revision.
     expect(b.folder.store.queue.getByPath('fb', 'CAFÉ.TXT')).toMatchObject({ op: 'upsert', state: 'pending', moveFrom: null, baseRevision: moved });
+  });
+
+  // Chaos seed 10993 (npm run chaos -- --seed 10993 --ops 60 --devices 3): dev-a uploaded docs/x,
+  // had the answer, and renamed docs/x to deep/x before its pull read its own commit of docs/x. The
+  // path was absent and had no index row (the row went to deep/x with the file), so the pull
+  // downloaded docs/x again: the moved file came back at its old name, went up as new, and a
+  // second copy of it lived on every device. Skipped now (U1): the move takes that very revision.
+  it.each([
+    ['a file', 'docs/x', 'deep/x', { 'docs/x': 'v1 of docs/x' }],
+    ['a folder with a file in it', 'docs', 'deep', { 'docs/x': 'v1 of docs/x' }],
+  ] as const)('does not bring back %s this device moved away before the pull read its own commit of it (chaos seed 10993)', async (_, from, to, files) => {
+    await rig.start();
+    const b = rig.device('b');
+    for (const [rel, content] of Object.entries(files)) b.folder.write(rel, content);
+    await b.scanner.scanPaths(Object.keys(files).flatMap((rel) => [rel.split('/')[0]!, rel]));
+    // b's pusher commits what it holds and records the answers; its pull has not read them yet.
+    const held = b.folder.store.queue.claim({ limit: 10 });
+    const ops = held.map((item, i) => {
+      if (item.kind === 'dir') return { key: `k${i}`, action: 'upsert' as const, kind: 'dir' as const, path: item.path, size: 0, mtime: 1, blocks: [], baseRevision: null };
+      const data = Buffer.from(files[item.path as keyof typeof files]);
+      return { key: `k${i}`, action: 'upsert' as const, path: item.path, size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: null };
+    });
+    for (const op of ops) if (op.blocks[0]) await b.client.putBlock(op.blocks[0], Buffer.from(files[op.path as keyof typeof files]));
+    const reply = await b.client.submitBatch('remote-fb', ops);
+    held.forEach((item, i) => {
+      const r = 'results' in reply ? reply.results[`k${i}`] : undefined;
+      expect(r?.ok).toBe(true);
+      b.folder.store.queue.complete(item, { revision: r?.ok ? r.revision : null });
+    });
+
+    mkdirSync(path.dirname(path.join(b.folder.root, to)), { recursive: true });
+    renameSync(path.join(b.folder.root, from), path.join(b.folder.root, to));
+    await b.scanner.scanPaths([to, from]);
+    expect(b.folder.store.queue.getByPath('fb', to)).toMatchObject({ moveFrom: from, state: 'pending' });
+
+    const summary = await b.puller.pullNow('fb');
+    expect(summary).toMatchObject({ downloaded: 0, conflicts: 0 });
+    const moved = Object.fromEntries(Object.entries(files).map(([rel, content]) => [to + rel.slice(from.length), content]));
+    expect(b.tree()).toEqual(moved);
+    // Nothing is queued at the old name: the move is what goes.
+    expect(b.folder.store.queue.getByPath('fb', from)?.state).toBe('done');
   });
 
   // Chaos seed 11027 (npm run chaos -- --seed 11027 --ops 60 --devices 2): b's upload of its edit

@@ -88,6 +88,15 @@ describe('decide: remote upsert', () => {
     // A newer remote revision than the one deleted is a remote change: restored (U3 needs the row; U2 here).
     expect(rule({ remote: remoteUp(R2), local: absent, pending: 'delete', pendingBase: R1 })).toBe('download/U2');
   });
+  // Chaos seed 10993: dev-a uploaded docs/x (r1), then renamed it to deep/x (a move queued on r1).
+  // The pull read its own commit of docs/x after the rename: the path absent, no index row there
+  // (it went to deep/x with the file), so U2 downloaded it and the moved file came back twice.
+  it('U1 also skips the very revision a queued move takes away from the path (chaos seed 10993)', () => {
+    expect(rule({ remote: remoteUp(R1), local: absent, pending: null, movedAwayBase: R1 })).toBe('skip/U1');
+    expect(rule({ remote: { ...remoteUp(R1), kind: 'dir' }, local: absent, pending: null, movedAwayBase: R1 })).toBe('skip/DU1');
+    // Another device's newer version of the old path is its edit: restored there (the move will be refused, P8).
+    expect(rule({ remote: remoteUp(R2), local: absent, pending: null, movedAwayBase: R1 })).toBe('download/U2');
+  });
   it('U1 skips a revision already synced (the echo of our own push)', () => {
     expect(rule({ remote: remoteUp(R1), base: base(), local: edited(C) })).toBe('skip/U1');
   });

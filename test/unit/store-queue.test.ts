@@ -313,6 +313,23 @@ describe('durable queue', () => {
     expect(store.index.get(F, 'photos')?.syncedRevision).toBeNull();
   });
 
+  // Chaos seed 10993: the delete of a moved file's old name (P8) was in flight when the pull met
+  // that delete landing, found a file there and kept it as new (D3, base null). The re-upload took
+  // the delete's revision as its base (as a file re-created before its delete went out does), the
+  // answer came after the pull and left that base alone, and the upload conflicted at every
+  // recheck: the server no longer had that revision.
+  it('chaos seed 10993: an upload behind a delete that landed goes up on what the pull recorded, not on the deleted revision', () => {
+    store.queue.enqueue(del('docs/x', '16'));
+    const [held] = store.queue.claim({ limit: 1 });
+    store.transaction(() => {
+      store.queue.markPulled(F, 'docs/x');
+      store.index.put({ folderId: F, path: 'docs/x', kind: 'file', size: 4, mtimeMs: 1, inode: 3, contentHash: 'h', blocks: ['b'], syncedRevision: null });
+      store.queue.enqueue(upsert('docs/x', { baseRevision: null }));
+    });
+    expect(store.queue.complete(held!, { revision: '18' })).toBe('superseded');
+    expect(store.queue.getByPath(F, 'docs/x')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
+  });
+
   it('without a pull in between, the answer is recorded and the newer change builds on it', () => {
     store.queue.enqueue(upsert('a.txt', { baseRevision: '5' }));
     const [held] = store.queue.claim({ limit: 1 });

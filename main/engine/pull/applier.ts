@@ -14,7 +14,7 @@ import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, sameBlocks, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
-import { dropQueued, isOwnInFlight, pendingOf, type PendingRef, type PullStore } from './store-port';
+import { dropQueued, isOwnInFlight, movedAwayBase, pendingOf, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
@@ -56,6 +56,8 @@ export interface Observation {
   ownInFlight: boolean;
   /** The remote change is this device's own commit, in flight or not (O2). */
   own: boolean;
+  /** The revision a queued move takes away from this path, for a path with nothing there (U1). */
+  movedAwayBase: string | null;
 }
 
 export interface Plan {
@@ -118,7 +120,8 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
-  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId };
+  const movedAway = local.type === 'absent' && !entry.deleted ? movedAwayBase(ctx.store, ctx.folderId, entry.path) : null;
+  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId, movedAwayBase: movedAway };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -159,6 +162,7 @@ const decideFor = (entry: RemoteEntry, o: Observation): Action =>
     ownInFlight: o.ownInFlight,
     own: o.own,
     pendingMoveFrom: o.pending?.moveFrom ?? null,
+    movedAwayBase: o.movedAwayBase,
   });
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */

@@ -49,6 +49,8 @@ export interface DecideInput {
   own?: boolean;
   /** The live queue item is a move of this old path (its answer not recorded yet). */
   pendingMoveFrom?: string | null;
+  /** The revision a queued move takes away from this path (the path is its old one), if any. */
+  movedAwayBase?: string | null;
 }
 
 export type Action =
@@ -97,12 +99,18 @@ function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pendi
 const deletingIt = (remote: RemoteState, pending: DecideInput['pending'], pendingBase: string | null | undefined): boolean =>
   !remote.deleted && pending === 'delete' && pendingBase != null && pendingBase === remote.revision;
 
+/** U1: the user moved exactly this revision elsewhere, and the move has not landed (chaos seed 10993). */
+const MOVED_AWAY = 'moved elsewhere on this device; the move has not reached the server yet';
+const movingIt = (remote: RemoteState, movedAwayBase: string | null | undefined): boolean =>
+  !remote.deleted && movedAwayBase != null && movedAwayBase === remote.revision;
+
 /** The directory rows DU1-DU5 and DD1-DD6: a directory has no content, only existence. */
-function decideDir({ remote, base, local, pending, pendingBase }: DecideInput): Action {
+function decideDir({ remote, base, local, pending, pendingBase, movedAwayBase }: DecideInput): Action {
   const synced = base?.syncedRevision ?? null;
   if (remote.revision !== null && (synced === remote.revision || deletingIt(remote, pending, pendingBase))) {
     return { kind: 'skip', rule: remote.deleted ? 'DD1' : 'DU1', reason: 'already at this revision' };
   }
+  if (movingIt(remote, movedAwayBase)) return { kind: 'skip', rule: 'DU1', reason: MOVED_AWAY };
   if (!remote.deleted) {
     if (local.type === 'absent') return { kind: 'create-dir', rule: 'DU2' };
     if (local.type === 'dir') return { kind: 'record-only', rule: 'DU3' };
@@ -150,6 +158,7 @@ export function decide(input: DecideInput): Action {
   if (remote.revision !== null && (synced === remote.revision || deletingIt(remote, pending, pendingBase))) {
     return { kind: 'skip', rule: remote.deleted ? 'D1' : 'U1', reason: 'already at this revision' };
   }
+  if (movingIt(remote, input.movedAwayBase)) return { kind: 'skip', rule: 'U1', reason: MOVED_AWAY };
   if (local.type === 'other') return { kind: 'skip', rule: remote.deleted ? 'D7' : 'U8', reason: `local entry is a ${local.what}` };
 
   if (!remote.deleted) {

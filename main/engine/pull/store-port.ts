@@ -27,6 +27,18 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
 }
 
 /**
+ * The revision a queued move takes away from `path` (U1): the move's base for the path itself;
+ * for an entry below a moved folder, the revision its index row kept from the old path (P10).
+ */
+export function movedAwayBase(store: PullStore, folderId: string, path: string): string | null {
+  const move = store.queue.movingAway(folderId, path);
+  if (!move || move.moveFrom === null) return null;
+  if (move.moveFrom === path) return move.baseRevision;
+  const there = store.index.get(folderId, move.path + path.slice(move.moveFrom.length));
+  return there?.moveFrom === path ? (there.moveBase ?? null) : null;
+}
+
+/**
  * The remote change is this device's commit that is still in flight (O1): our device, a push
  * of the path in flight, and, where the row still holds what it sends, the same change with
  * the folder still holding it. A commit of ours that landed earlier while a later one is in
