@@ -391,6 +391,8 @@ export class Scanner {
       } else {
         return false;
       }
+      // Into its own subtree (`docs` → `deep/b` → `docs/b`): no rename can say that; the entries go one by one.
+      if (key.startsWith(`${move.from}/`)) return false;
       if (live) queue.discard(this.folderId, source.path);
       index.movePathPending(this.folderId, source.path, key);
       const state = kind === 'dir' ? this.dirState(key, st) : { ...this.dirState(key, st), kind, size: st.size, contentHash: source.contentHash, blocks: source.blocks };

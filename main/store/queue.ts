@@ -298,6 +298,8 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   // Two statements, each on its index: one `path = ? OR move_from = ?` read every row of the
   // folder, once per moved entry (a 10,000-file folder move held the agent 25 s).
   const movedQueueBase = db.prepare(`UPDATE queue SET base_revision = @revision WHERE folder_id = @folderId AND path = @path AND state <> 'done' AND base_revision = @from`);
+  const movesFromUnder = db.prepare<[string, string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND move_from > ? AND move_from < ? AND state <> 'done'`);
+  const rewriteMoveFrom = db.prepare(`UPDATE queue SET move_from = ? WHERE id = ?`);
   const movedMoveBase = db.prepare(`UPDATE queue SET base_revision = @revision WHERE folder_id = @folderId AND move_from = @path AND state <> 'done' AND base_revision = @from`);
   // P2: the move landed, the bytes at its path are not the ones moved: they go up on the move's revision.
   // The move a row carried landed: what waits is the change after it, on the move's revision (an
@@ -508,6 +510,15 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       const oldPath = (p: string) => from + p.slice(row.path.length);
       const queued = new Set<string>();
       const under = (p: string) => p.startsWith(`${row.path}/`);
+      // P3: a move out of the folder names where this move would have put its source; without it,
+      // the source is still at its old path (chaos seed 10988).
+      for (const m of movesFromUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
+        if (under(m.path)) continue;
+        const was = oldPath(m.move_from!);
+        rewriteMoveFrom.run(was, m.id);
+        // A folder that would now move inside itself goes entry by entry instead.
+        if (m.path.startsWith(`${was}/`) && m.in_flight_generation === null) unmove({ ...m, move_from: was });
+      }
       for (const child of liveUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
         queued.add(child.path);
         if (child.in_flight_generation !== null || child.base_revision === null) continue;

@@ -60,6 +60,39 @@ describe('local moves and the mass-delete guard', () => {
     expect(f.store.folders.require('fm').state).toBe('ok');
   });
 
+  // Chaos seed 10988 (npm run chaos -- --seed 10988 --ops 60 --devices 2): dev-b renamed docs to
+  // deep/b (one move of the folder, which failed on network errors and waited), then deep to docs.
+  // Each file below made a move from deep/b/…, a path the server never had (deep/b was new), so
+  // each was refused as gone and went up as new, and the files' old names under docs stayed on the
+  // server for good, gone on this device. Now each moves from where the server has it.
+  it('chaos seed 10988: a folder moved into a new folder that is then renamed over its old name: each file moves from its old path', async () => {
+    const { f, scanner } = await synced();
+    f.write('deep/.keep', '');
+    await scanner.reconcile();
+    renameSync(f.abs('docs'), f.abs('deep/b'));
+    await scanner.reconcile();
+    expect(f.store.queue.getByPath('fm', 'deep/b')).toMatchObject({ moveFrom: 'docs', state: 'pending' });
+    renameSync(f.abs('deep'), f.abs('docs'));
+    // As the watcher told it: the files first, then the folders.
+    await scanner.scanPaths([...Array.from({ length: 20 }, (_, i) => `docs/b/file-${i}.txt`), 'docs/b', 'docs', 'deep/b', 'deep']);
+    const live = f.store.queue.list({ folderId: 'fm', limit: 1000 }).items.filter((i) => i.state !== 'done');
+    const moves = live.filter((i) => i.moveFrom !== null);
+    // Never a move from a path only the undone folder move would have made.
+    expect(moves.filter((m) => m.moveFrom!.startsWith('deep/'))).toEqual([]);
+    // Every file still reaches the server at its new name: moved from its old one, or uploaded.
+    for (let i = 0; i < 20; i++) {
+      const row = live.find((r) => r.path === `docs/b/file-${i}.txt`);
+      expect(row, `docs/b/file-${i}.txt`).toBeDefined();
+      if (row!.moveFrom !== null) expect(row!.moveFrom).toBe(`docs/file-${i}.txt`);
+    }
+    // And no old name is left on the server: each is moved away or deleted.
+    for (let i = 0; i < 20; i++) {
+      const movedAway = moves.some((m) => m.moveFrom === `docs/file-${i}.txt`);
+      const deleted = live.some((r) => r.path === `docs/file-${i}.txt` && r.op === 'delete');
+      expect(movedAway || deleted, `docs/file-${i}.txt`).toBe(true);
+    }
+  });
+
   it('copied elsewhere then deleted (new inodes): the same bytes under new names are a move too', async () => {
     const { f, scanner } = await synced();
     cpSync(f.abs('docs'), f.abs('copy'), { recursive: true });
