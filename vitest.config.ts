@@ -16,6 +16,12 @@ export const POSTGRES_SUITES = [
   'test/integration/server-cluster.test.ts',
   'test/integration/server-ops.test.ts',
   'test/integration/server-accounts.test.ts',
+  'test/integration/server-auth-scoping.test.ts',
+  'test/integration/server-block-batch.test.ts',
+  'test/integration/server-dirs.test.ts',
+  'test/integration/server-hardening-fuzz.test.ts',
+  'test/integration/server-hardening-logs.test.ts',
+  'test/integration/server-hardening-request-target.test.ts',
 ];
 
 export default defineConfig({

@@ -20,8 +20,8 @@ afterAll(async () => t.close());
 async function device(user: string, name: string): Promise<{ id: string; token: string }> {
   let out = '';
   const io = { out: (s: string) => void (out += s), err: (s: string) => void (out += s), now: clock.now };
-  await runAccountsCommand(['user', 'add', user, '--data', t.dataDir], io);
-  expect(await runAccountsCommand(['pair', '--user', user, '--data', t.dataDir], io), out).toBe(0);
+  await runAccountsCommand(['user', 'add', user, ...t.accountFlags], io);
+  expect(await runAccountsCommand(['pair', '--user', user, ...t.accountFlags], io), out).toBe(0);
   const code = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(out)?.[1] as string;
   const res = await t.request('POST', '/v1/pair', { token: null, body: { code, deviceName: name } });
   expect(res.status).toBe(201);
@@ -95,7 +95,7 @@ describe('device reports bound to the paired device', () => {
     const owner = await device('cat', 'cat-laptop');
     const other = await device('dan', 'dan-laptop');
     expect((await t.request('PUT', '/v1/folders/shared-docs', { token: owner.token })).status).toBe(201);
-    expect(await runAccountsCommand(['share', 'shared-docs', '--with', 'dan', '--data', t.dataDir], { out: () => undefined, err: () => undefined })).toBe(0);
+    expect(await runAccountsCommand(['share', 'shared-docs', '--with', 'dan', ...t.accountFlags], { out: () => undefined, err: () => undefined })).toBe(0);
 
     expect((await put(owner.token, 'agent-cat')).status).toBe(200);
     // Dan's device reaches the folder, but naming cat's device id in the header does not make it cat's.
@@ -106,7 +106,7 @@ describe('device reports bound to the paired device', () => {
     expect((await put(owner.token, 'agent-cat')).status).toBe(200);
 
     // The same computer paired again after a revoke keeps its device id.
-    expect(await runAccountsCommand(['revoke', owner.id, '--data', t.dataDir], { out: () => undefined, err: () => undefined })).toBe(0);
+    expect(await runAccountsCommand(['revoke', owner.id, ...t.accountFlags], { out: () => undefined, err: () => undefined })).toBe(0);
     const again = await device('cat', 'cat-laptop-again');
     expect((await put(again.token, 'agent-cat')).status).toBe(200);
     expect((await put(other.token, 'agent-cat')).status).toBe(409);
