@@ -21,6 +21,7 @@ export const POSTGRES_SUITES = [
   'test/integration/server-dirs.test.ts',
   'test/integration/server-hardening-fuzz.test.ts',
   'test/integration/server-hardening-logs.test.ts',
+  'test/integration/server-hardening-limits.test.ts',
   'test/integration/server-hardening-request-target.test.ts',
 ];
 

@@ -230,18 +230,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
     })());
 
+  const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
   const accounts = new SqlAccounts(db, clock);
   // The one request made without a bearer token: a device trading its pairing code.
   const openRoutes = [
     pairingRoute(accounts, new FailureLimiter(clock)),
-    ...opsRoutes({ db, blocks, metrics, draining: () => draining, longPollsWaiting: () => feed.waiting, lastGc: () => lastGc }),
+    ...opsRoutes({ db, blocks, metrics, draining: () => draining, longPollsWaiting: () => feed.waiting, bodyBytesBuffered: () => bodyBudget.inUse, lastGc: () => lastGc }),
   ];
   const access = new Access(accounts);
   const routes = [...openRoutes, ...buildRoutes({ metrics, blocks, folders, feed, tasks, reports, history, runGc, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
   const serverToken = token;
   const authFailures = new FailureLimiter(clock, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS);
 
-  const bodyBudget = new BodyBudget(o.maxBodyBufferBytes);
   const slowBodies = new SlowBodyGuard({ idleMs: o.bodyIdleMs, minBytesPerSecond: o.minBodyBytesPerSecond, graceMs: o.bodyGraceMs, sweepMs: Math.min(1000, o.bodyIdleMs / 4), log });
 
   let inFlight = 0;

@@ -14,6 +14,8 @@ export interface MetricsSnapshot {
   /** Unfinished tasks by state, from the shared tasks table (every process's). */
   tasks: Record<'Queued' | 'Processing', number>;
   longPollsWaiting: number;
+  /** Request body bytes held in memory right now, across requests (the budget that answers 503). */
+  bodyBytesBuffered: number;
   /** The last garbage collection of this process, when one ran (it walks every block). */
   lastGc: { at: number; liveBlocks: number; bytesStored: number } | null;
 }
@@ -72,6 +74,7 @@ export class ServerMetrics {
     ]);
     family('ferry_task_runs_total', 'counter', 'Task runs of this process, by how they ended.', [...this.taskRuns].map(([outcome, n]) => `ferry_task_runs_total{outcome="${outcome}"} ${n}`));
     family('ferry_long_polls_waiting', 'gauge', 'Long polls waiting on this process.', [`ferry_long_polls_waiting ${now.longPollsWaiting}`]);
+    family('ferry_request_body_bytes_buffered', 'gauge', 'Request body bytes held in memory on this process (over the budget a body is refused with 503).', [`ferry_request_body_bytes_buffered ${now.bodyBytesBuffered}`]);
     family('ferry_blocks_written_total', 'counter', 'Blocks newly stored through this process.', [`ferry_blocks_written_total ${this.blocksStored}`]);
     family('ferry_block_bytes_written_total', 'counter', 'Bytes of the blocks newly stored through this process.', [`ferry_block_bytes_written_total ${this.blockBytesStored}`]);
     if (now.lastGc) {

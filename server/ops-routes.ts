@@ -11,6 +11,7 @@ export interface OpsDeps {
   /** True once the process is shutting down: not ready for new work. */
   draining: () => boolean;
   longPollsWaiting: () => number;
+  bodyBytesBuffered: () => number;
   lastGc: () => MetricsSnapshot['lastGc'];
 }
 
@@ -38,6 +39,7 @@ export function opsRoutes(deps: OpsDeps): Route[] {
       const text = deps.metrics.render({
         tasks: { Queued: count('Queued'), Processing: count('Processing') },
         longPollsWaiting: deps.longPollsWaiting(),
+        bodyBytesBuffered: deps.bodyBytesBuffered(),
         lastGc: deps.lastGc(),
       });
       ctx.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });

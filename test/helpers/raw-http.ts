@@ -91,3 +91,9 @@ export async function closedWithin(conn: RawConnection, timeoutMs: number): Prom
     clearTimeout(timer);
   }
 }
+
+/** One sample's value from a Prometheus text page (`/metrics`), or undefined when absent. */
+export function metricSample(page: string, name: string): number | undefined {
+  const line = page.split('\n').find((l) => l.startsWith(`${name} `));
+  return line === undefined ? undefined : Number(line.slice(name.length + 1));
+}

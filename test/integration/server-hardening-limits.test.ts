@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_OPERATIONS } from '../../protocol';
 import { SERVER_DEFAULTS } from '../../server/main';
-import { closedWithin, rawConnect, rawRequest } from '../helpers/raw-http';
+import { closedWithin, metricSample, rawConnect, rawRequest } from '../helpers/raw-http';
 import { serversPerTest, type TestServer } from '../helpers/server-harness';
 import { waitFor } from '../helpers/wait';
 
@@ -69,6 +69,12 @@ describe('JSON bodies (issue 23 item 2)', () => {
     const declared = 1_500_000;
     first.socket.write(head(t, 'POST', '/v1/folders/docs/sync', ['Content-Type: application/json', `Content-Length: ${declared}`]));
     first.socket.write('{"operations": [' + ' '.repeat(1_400_000));
+    // The server has read what was sent of it (a second body read in between took the budget first,
+    // and the first was the one refused: on a loaded machine, over PostgreSQL).
+    await waitFor(async () => (metricSample(await (await fetch(`${t.server.url}/metrics`)).text(), 'ferry_request_body_bytes_buffered') ?? 0) >= 1_400_000, {
+      timeoutMs: 10_000,
+      message: 'the first body read as far as it was sent',
+    });
     await waitFor(async () => {
       const second = await t.request('POST', '/v1/folders/docs/sync', { raw: JSON.stringify({ operations: [], pad: ' '.repeat(300_000) }) });
       return second.status === 503 && second.headers.get('retry-after') === '1' && second.body.code === 'unavailable';
@@ -78,6 +84,7 @@ describe('JSON bodies (issue 23 item 2)', () => {
     expect((await first.reply()).status).toBe(400); // an empty batch: invalid, but read and answered
     const third = await t.request('POST', '/v1/folders/docs/sync', { raw: JSON.stringify({ operations: [], pad: ' '.repeat(300_000) }) });
     expect(third.status).toBe(400);
+    expect(metricSample(await (await fetch(`${t.server.url}/metrics`)).text(), 'ferry_request_body_bytes_buffered')).toBe(0);
   });
 });
 

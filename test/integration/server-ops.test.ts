@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangesPage } from '../../protocol';
 import { TEST_BACKEND, freshRemoteStorage } from '../helpers/backends';
 import { startServer } from '../../server/main';
+import { metricSample as sample } from '../helpers/raw-http';
 import { makeTempDir, startTestServer, testFile, upsert, waitUntil, type TestServer } from '../helpers/server-harness';
 
 const entry = path.resolve(__dirname, '../helpers/server-cli-entry.ts');
@@ -28,11 +29,6 @@ async function plain(urlPath: string): Promise<{ status: number; text: string; t
   return { status: res.status, text: await res.text(), type: res.headers.get('content-type') };
 }
 
-/** One sample's value from a Prometheus text page, or undefined when absent. */
-function sample(page: string, name: string): number | undefined {
-  const line = page.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? undefined : Number(line.slice(name.length + 1));
-}
 
 describe('health and readiness', () => {
   it('answers /healthz and /readyz without a token while storage is reachable', async () => {
