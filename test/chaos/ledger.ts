@@ -92,13 +92,15 @@ export class Ledger {
     // ledger cannot tell whether this device's pull saw the delete already, so it allows it.
     else if (last && last.device !== device && before === null && last.removed && !this.had.has(`${mine}\u0000${last.removed}`)) this.concurrent.add(key);
     if (before === null) return;
+    const followed = namesReached(key, (q) => this.fileMoves.filter((m) => m.from === q && m.device !== device).map((m) => m.to));
     for (let i = this.live.length - 1; i >= 0; i--) {
       const v = this.live[i]!;
       if (v.hash !== before) continue;
       // Identical empty files are everywhere: only the one at this path (or its copies, or one a
       // folder rename carried here: chaos seed 8231 with --gc; or a copy of it carried there:
-      // chaos seed 11103) goes.
-      if (before === EMPTY_HASH && ![...this.pathsOf(v)].some((n) => n === key || isConflictCopyOf(n, key))) continue;
+      // chaos seed 11103; or the one another device renamed this file to, which this edit
+      // follows, M2: chaos seed 11278) goes.
+      if (before === EMPTY_HASH && ![...this.pathsOf(v)].some((n) => followed.has(n) || isConflictCopyOf(n, key))) continue;
       this.live.splice(i, 1);
     }
   }

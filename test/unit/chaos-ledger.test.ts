@@ -248,6 +248,27 @@ describe('chaos ledger', () => {
     expect(run('docs/Docs/other (conflict from dev-a 2026-12-02 182821).log')).toEqual(['a:1']);
   });
 
+  // Chaos seed 11278: a wrote an empty Ärger/café.txt; c renamed it to Ärger/CAFÉ.TXT; a, not
+  // having pulled the rename, wrote one byte into café.txt: the edit follows the moved file (M2)
+  // and replaces the moved empty version at CAFÉ.TXT.
+  it('lets an edit under the old name replace the empty version another device renamed it to (chaos seed 11278)', () => {
+    const run = (editor: string) => {
+      const l = new Ledger();
+      l.replace('a', 'Ärger/café.txt', null);
+      l.write('a', 'Ärger/café.txt', EMPTY_HASH, 25);
+      l.replace('c', 'Ärger/café.txt', EMPTY_HASH);
+      l.deleted('c', 'Ärger/café.txt');
+      l.replace('c', 'Ärger/CAFÉ.TXT', null);
+      l.movedFile('c', 'Ärger/café.txt', 'Ärger/CAFÉ.TXT', EMPTY_HASH, 33);
+      l.replace(editor, 'Ärger/café.txt', EMPTY_HASH);
+      l.write(editor, 'Ärger/café.txt', X, 54);
+      return l.live.map((v) => `${v.device}:${v.path}`);
+    };
+    expect(run('a')).toEqual(['a:Ärger/café.txt']);
+    // The renamer's own edit of the old name is a new file there (P8), not that file: the moved version stays.
+    expect(run('c')).toEqual(['c:Ärger/CAFÉ.TXT', 'c:Ärger/café.txt']);
+  });
+
   // Chaos seed 10605: c's new .hidden went up empty, caught between its creation and its first
   // write; b pulled that empty file and renamed it to café.txt; c's write of .hidden, built on the
   // empty version, followed the rename and replaced it there (M2). No user wrote those bytes.
