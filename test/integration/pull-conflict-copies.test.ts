@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { conflictPath, type PullRemote } from '../../main/engine/pull';
 import { moveNoClobber } from '../../main/engine/pull/no-clobber';
 import type { SyncApiClient } from '../../main/remote';
@@ -143,5 +143,60 @@ describe('moveNoClobber', () => {
     expect(await moveNoClobber(path.join(d, 'a'), path.join(d, 'c'))).toBe(true);
     expect(readFileSync(path.join(d, 'c'), 'utf8')).toBe('mine');
     expect(() => readFileSync(path.join(d, 'a'))).toThrow(/ENOENT/);
+  });
+});
+
+// Chaos seed 11263 (npm run chaos -- --seed 11263 --ops 60 --devices 3): dev-b's user opened
+// café.txt and truncated it through that descriptor just as the pull placed a newer version by
+// rename (U5). The write landed in the replaced file, which nobody could reach: the user's
+// version was gone. The replaced file now stays linked until the download is recorded, and
+// what was written into it becomes a conflict copy (docs/conflict-rules.md, the re-check before
+// the final rename).
+describe('a download that replaces a file a program has open (chaos seed 11263)', () => {
+  const rig = usePullRig();
+
+  it('keeps what the program wrote through its descriptor after the last check as a conflict copy', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'café.txt': 'v1 from a' });
+    await b.puller.pullNow('fb');
+    const handle = await fsp.open(b.folder.abs('café.txt'), 'r+');
+    await writer.commit({ 'café.txt': 'v2 from a, a longer one' });
+    const realRename = fsp.rename.bind(fsp);
+    // The program writes in place after the applier's last check, right before its rename.
+    const spy = vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
+      if (String(to) === b.folder.abs('café.txt')) {
+        await handle.truncate(0);
+        await handle.write('edited through an open descriptor', 0);
+      }
+      return realRename(from, to);
+    });
+    let summary;
+    try {
+      summary = await b.puller.pullNow('fb');
+    } finally {
+      spy.mockRestore();
+      await handle.close();
+    }
+    expect(summary.conflicts).toBe(1);
+    const tree = b.tree();
+    expect(tree['café.txt']).toBe('v2 from a, a longer one');
+    const copies = Object.keys(tree).filter((p) => p.startsWith('café (conflict from b '));
+    expect(copies.map((p) => tree[p])).toEqual(['edited through an open descriptor']);
+    // The copy goes up like any new file, and nothing is left in the temp folder.
+    await b.scanner.scanPaths(copies);
+    expect(b.folder.store.queue.getByPath('fb', copies[0]!)).toMatchObject({ op: 'upsert', state: 'pending', baseRevision: null });
+    expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
+  });
+
+  it('removes the replaced file when nothing wrote into it', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'café.txt': 'v1 from a' });
+    await b.puller.pullNow('fb');
+    await writer.commit({ 'café.txt': 'v2 from a' });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 1, conflicts: 0 });
+    expect(b.tree()).toEqual({ 'café.txt': 'v2 from a' });
+    expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
   });
 });

@@ -335,6 +335,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const tmp = path.join(ctx.tmpDir, `${TMP_PREFIX}${randomUUID()}.part`);
   let renamed = false;
   let intent = false;
+  let replaced: string | null = null;
   const asides: Aside[] = [];
   try {
     const written = await writeTemp(ctx, tmp, entry);
@@ -357,7 +358,8 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       }
       if (action.kind === 'conflict-copy-then-download') asides.push({ copyPath: await moveAside(ctx, entry, seen.abs), seen });
       if (action.kind === 'download' && seen.local.type === 'file') {
-        // U5: the synced version is overwritten in place.
+        // U5: the synced version is overwritten in place, and stays reachable until recorded.
+        replaced = await linkReplaced(ctx, seen.abs);
         await fsp.rename(tmp, seen.abs);
         break;
       }
@@ -395,6 +397,11 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, entry.blocks, moved);
       for (const a of asides) recordConflictCopy(ctx, entry, a.seen, a.copyPath);
     });
+    if (replaced) {
+      const kept = await keepIfWrittenSince(ctx, entry, seen, replaced);
+      replaced = null;
+      if (kept) asides.push(kept);
+    }
     const last = asides.at(-1);
     if (last) return { kind: 'conflict', path: entry.path, rule: asides.length > 1 ? 'U6' : action.rule, copyPath: last.copyPath, device: entry.device };
     return { kind: 'downloaded', path: entry.path, rule: action.rule };
@@ -403,7 +410,42 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       if (intent) ctx.store.index.removeIntent(ctx.folderId, entry.path);
       await fsp.rm(tmp, { force: true });
     }
+    if (replaced) await fsp.rm(replaced, { force: true });
   }
+}
+
+/**
+ * U5 replaces the synced version by rename. A program that opened it before the last check and
+ * writes now writes into the replaced file: linked in the temp folder, it stays reachable (a
+ * kill leaves it to the temp cleanup). Null without hard links, or when the path is gone.
+ */
+async function linkReplaced(ctx: ApplyContext, abs: string): Promise<string | null> {
+  const link = path.join(ctx.tmpDir, `${TMP_PREFIX}replaced-${randomUUID()}`);
+  try {
+    await fsp.link(abs, link);
+    return link;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The replaced file, once the download is recorded: written since the check (its size or mtime
+ * moved), its bytes become a conflict copy that the scanner uploads (docs/conflict-rules.md,
+ * the re-check before the final rename: chaos seed 11263); otherwise it goes.
+ */
+async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, replaced: string): Promise<Aside | null> {
+  const st = await fsp.lstat(replaced).catch(() => null);
+  const before = seen.local;
+  if (!st || before.type !== 'file' || (st.size === before.size && st.mtimeMs === before.mtimeMs)) {
+    await fsp.rm(replaced, { force: true });
+    return null;
+  }
+  const copyPath = await moveAside(ctx, entry, replaced);
+  ctx.log.warn('a file replaced by a download was written to meanwhile: its bytes are kept as a conflict copy', { path: entry.path, copy: copyPath });
+  const written: Observation = { ...seen, local: { type: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, blocks: null }, hash: null };
+  ctx.store.transaction(() => recordConflictCopy(ctx, entry, written, copyPath));
+  return { copyPath, seen: written };
 }
 
 /** The local bytes now live at copyPath: index them as a new file and queue their upload. */
