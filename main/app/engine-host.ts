@@ -17,6 +17,8 @@ export interface EngineHostOptions {
   logFile: string;
   nativeBinding?: string;
   deviceName?: string;
+  /** What the device reports in its digest (docs/sync-api.md, "Devices"): `ferry/<version>`. */
+  clientVersion?: string;
   log: Logger;
 }
 
@@ -55,6 +57,7 @@ export function createEngineHost(options: EngineHostOptions): AgentHost {
         tokenProtection: settings.tokenProtection(),
         ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
         ...(options.deviceName ? { deviceName: options.deviceName } : {}),
+        ...(options.clientVersion ? { clientVersion: options.clientVersion } : {}),
       });
     } catch (error) {
       // The first line says it; stacks (a require stack…) belong in the log only.

@@ -267,6 +267,7 @@ async function createHost(settingsStore: SettingsStore): Promise<AgentHost> {
     logFile: logFiles.agent,
     nativeBinding: nativeBindingPath({ packaged: app.isPackaged, resourcesPath: process.resourcesPath, appRoot }),
     deviceName: os.hostname(),
+    clientVersion: `ferry/${app.getVersion()}`,
     log: shellLogger(log, 'agent-host'),
   });
 }

@@ -17,7 +17,7 @@ function setup(createAgent: ((options: EngineAgentOptions) => Promise<EngineAgen
   const log = fakeLogger();
   const tokens = createTokenStore({ dir, safeStorage: fakeSafeStorage({ available: true }), platform: 'darwin', log });
   const settings = createSettingsStore({ dir, tokens, log });
-  const host = createEngineHost({ createAgent, settings, dataDir: dir, logFile: path.join(dir, 'logs', 'agent.log'), nativeBinding: '/n/better_sqlite3.node', log });
+  const host = createEngineHost({ createAgent, settings, dataDir: dir, logFile: path.join(dir, 'logs', 'agent.log'), nativeBinding: '/n/better_sqlite3.node', clientVersion: 'ferry/9.9.9', log });
   const events: AgentEvent[] = [];
   host.service.subscribe((e) => events.push(e));
   return { host, settings, events, log, dir };
@@ -66,7 +66,8 @@ describe('engine host', () => {
     const saved = settings.save({ ...settingsDefaults(), ...SETTINGS_INPUT });
     await Promise.all([host.start(saved), host.start(saved)]);
     expect(engine.created).toHaveLength(1);
-    expect(engine.created[0]).toMatchObject({ settings: saved, nativeBinding: '/n/better_sqlite3.node', tokenProtection: 'os' });
+    // The desktop app's digest names its version, as the headless agent's does.
+    expect(engine.created[0]).toMatchObject({ settings: saved, nativeBinding: '/n/better_sqlite3.node', tokenProtection: 'os', clientVersion: 'ferry/9.9.9' });
     expect(engine.calls).toEqual(['start']);
     expect(await host.service.handlers.syncNow({})).toEqual({ ok: true });
     expect(engine.calls).toEqual(['start', 'syncNow']);
