@@ -269,6 +269,20 @@ describe('chaos ledger', () => {
     expect(run('c')).toEqual(['c:Ärger/CAFÉ.TXT', 'c:Ärger/café.txt']);
   });
 
+  // Chaos seed 11421: the same through a folder rename: c's empty Ärger/naïve résumé.pdf, b renamed
+  // Ärger to deep/ü, a appended to the file under its old name (the server moved a's edit along, P9).
+  it('lets an edit under the old name replace the empty version a folder rename carried elsewhere (chaos seed 11421)', () => {
+    const l = new Ledger();
+    l.replace('c', 'Ärger/naïve résumé.pdf', null);
+    l.write('c', 'Ärger/naïve résumé.pdf', EMPTY_HASH, 14);
+    l.dirMoved('b', 'Ärger', 'deep/ü', 18);
+    l.replace('b', 'deep/ü/naïve résumé.pdf', null);
+    l.movedFile('b', 'Ärger/naïve résumé.pdf', 'deep/ü/naïve résumé.pdf', EMPTY_HASH, 18);
+    l.replace('a', 'Ärger/naïve résumé.pdf', EMPTY_HASH);
+    l.write('a', 'Ärger/naïve résumé.pdf', X, 21);
+    expect(l.live.map((v) => `${v.device}:${v.path}`)).toEqual(['a:Ärger/naïve résumé.pdf']);
+  });
+
   // Chaos seed 10605: c's new .hidden went up empty, caught between its creation and its first
   // write; b pulled that empty file and renamed it to café.txt; c's write of .hidden, built on the
   // empty version, followed the rename and replaced it there (M2). No user wrote those bytes.
