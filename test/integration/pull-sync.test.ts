@@ -171,6 +171,25 @@ describe('pull against the real server', () => {
     expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
   });
 
+  // Chaos seed 11595 (npm run chaos -- --seed 11595 --ops 60 --devices 2): b deleted a.txt (its
+  // delete queued on the synced revision, not sent), then made a.txt again, not scanned yet; the
+  // other device deleted a.txt. The pull kept b's file (D3) and queued it as new, but the queued
+  // delete lent it its base, a revision the server no longer had: a conflict at every recheck.
+  it('a remote delete of a file deleted and made again here: the new file goes up as new, not on the deleted revision (chaos seed 11595)', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.remove('a.txt');
+    await b.scanner.scanPaths(['a.txt']);
+    expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'delete', baseRevision: expect.any(String), state: 'pending' });
+    b.folder.write('a.txt', 'made again here');
+    await writer.commit({ 'a.txt': null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ reuploaded: 1, deleted: 0 });
+    expect(b.read('a.txt')).toBe('made again here');
+    expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
+  });
+
   it('a remote delete removes an unchanged file', async () => {
     await setup();
     await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });

@@ -555,6 +555,19 @@ function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation,
   return { kind: 'recorded', path: entry.path, rule: action.rule };
 }
 
+/**
+ * D3/D5/DD3/DD5: the server deleted the path, so a delete queued here and not sent is moot, and
+ * must not lend the upload its base (a file re-created before its delete went out builds on
+ * the deleted revision: chaos seed 11595, a conflict at every recheck). A null-base delete on
+ * an idle row is the queue's way to drop it.
+ */
+function dropQueuedDelete(ctx: ApplyContext, rel: string): void {
+  const queued = ctx.store.queue.getByPath(ctx.folderId, rel);
+  if (queued && queued.state !== 'done' && queued.op === 'delete' && queued.inFlightGeneration === null) {
+    ctx.store.queue.enqueue({ folderId: ctx.folderId, path: rel, kind: queued.kind, op: 'delete', baseRevision: null });
+  }
+}
+
 /** Keeps the local file and queues it as a new upload (base revision null). */
 async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Promise<Outcome> {
   if (seen.local.type === 'dir') return reuploadDir(ctx, entry, seen, rule);
@@ -574,6 +587,7 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
         blocks: hash.blocks,
       };
       ctx.store.index.put({ ...state, syncedRevision: null });
+      dropQueuedDelete(ctx, entry.path);
       ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: null });
     } else {
       // Changing under us: forget the synced revision and let the scanner queue it.
@@ -689,6 +703,7 @@ async function createDir(ctx: ApplyContext, p: Plan): Promise<Outcome> {
 function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Outcome {
   ctx.store.transaction(() => {
     putDir(ctx, entry.path, seen.stat, null);
+    dropQueuedDelete(ctx, entry.path);
     ctx.store.queue.enqueue({ folderId: ctx.folderId, path: entry.path, kind: 'dir', op: 'upsert', mtimeMs: seen.stat?.mtimeMs ?? 0, baseRevision: null });
   });
   ctx.store.activity.add({
