@@ -151,8 +151,11 @@ export class Ledger {
    * file renamed by one device while the other edited it, then deleted with its edit).
    */
   movedFile(device: string, from: string, to: string, hash: string, step: number): void {
+    // An edit made under a name `from` had before a rename (M2: it followed that rename) is built
+    // on these bytes too (chaos seed 11611).
+    const earlier = namesReached(nfc(from), (q) => this.fileMoves.filter((m) => m.to === q).map((m) => m.from));
     this.fileMoves.push({ device, from: nfc(from), to: nfc(to) });
-    const editedElsewhere = [...(this.builtOn.get(`${nfc(from)}\u0000${hash}`) ?? [])].some((d) => d !== device);
+    const editedElsewhere = [...earlier].some((name) => [...(this.builtOn.get(`${name}\u0000${hash}`) ?? [])].some((d) => d !== device));
     // An empty file no user wrote at `from`: a file caught being written, pulled here (docs/
     // conflict-rules.md, "caught being written"; chaos seed 10605). Renaming it carries no version.
     const caughtBeingWritten = hash === EMPTY_HASH && !this.writers.has(`${nfc(from)}\u0000${hash}`);

@@ -283,6 +283,24 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.path}`)).toEqual(['a:Ärger/naïve résumé.pdf']);
   });
 
+  // Chaos seed 11611: c wrote Ärger/data.bin and renamed it to IMG_0001.JPG; b had appended to
+  // data.bin, and that edit followed the rename (M2); a, with c's bytes at IMG_0001.JPG, renamed
+  // the folder: those bytes are b's edit's base, not a version of a's own.
+  it('a file renamed whose bytes another device edited under an earlier name is that edit\'s base (chaos seed 11611)', () => {
+    const l = new Ledger();
+    l.replace('c', 'Ärger/data.bin', null);
+    l.write('c', 'Ärger/data.bin', X, 0);
+    l.replace('b', 'Ärger/data.bin', X);
+    l.write('b', 'Ärger/data.bin', Y, 1);
+    l.replace('c', 'Ärger/IMG_0001.JPG', null);
+    l.movedFile('c', 'Ärger/data.bin', 'Ärger/IMG_0001.JPG', X, 2);
+    l.dirMoved('a', 'Ärger', 'ärger', 9);
+    l.replace('a', 'ärger/IMG_0001.JPG', null);
+    l.movedFile('a', 'Ärger/IMG_0001.JPG', 'ärger/IMG_0001.JPG', X, 9);
+    expect(l.live.filter((v) => v.device === 'a')).toEqual([]);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toContain('b:1');
+  });
+
   // Chaos seed 10605: c's new .hidden went up empty, caught between its creation and its first
   // write; b pulled that empty file and renamed it to café.txt; c's write of .hidden, built on the
   // empty version, followed the rename and replaced it there (M2). No user wrote those bytes.
