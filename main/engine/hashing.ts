@@ -46,6 +46,20 @@ export async function hashStable(absPath: string, hash: HashFn = hashFile): Prom
   return { size: after.size, mtimeMs: after.mtimeMs, inode: after.ino, contentHash: read.contentHash, blocks: read.blocks };
 }
 
+/** How long an empty file's last write must lie back before it is recorded (see justEmptied). */
+export const EMPTY_HOLD_MS = 1000;
+
+/**
+ * An empty file written under EMPTY_HOLD_MS ago: most likely one opened with truncation whose
+ * bytes are on their way, so it is looked at again rather than recorded (docs/conflict-rules.md,
+ * "caught being written": its empty version could take another device's emptying edit for its
+ * own and be replaced with it). A write time far from `now` (a clock set elsewhere) holds nothing.
+ */
+export function justEmptied(file: { size: number; mtimeMs: number }, now: number): boolean {
+  const age = now - file.mtimeMs;
+  return file.size === 0 && age > -EMPTY_HOLD_MS && age < EMPTY_HOLD_MS;
+}
+
 export function contentHashOf(blocks: readonly string[]): string {
   const h = createHash('sha256');
   for (const b of blocks) h.update(b);

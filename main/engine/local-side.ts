@@ -114,6 +114,7 @@ export class LocalSide {
       folderId: this.folderId,
       root: this.root,
       ignore: () => this.ignore,
+      now: () => this.timers.now(),
       ...(options.hashFile ? { hashFile: options.hashFile } : {}),
       ...(options.sliceMs !== undefined ? { sliceMs: options.sliceMs } : {}),
       ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),

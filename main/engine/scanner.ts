@@ -6,7 +6,7 @@ import type { EntryKind, IndexEntry, IndexStat, LocalState } from '../store/file
 import type { LocalDeleteGuard } from './folder/local-guard';
 import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
-import { hashFile as defaultHashFile, hashStable, type HashFn, type StableHash } from './hashing';
+import { hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
 import { joinDisk, parentOf, relativeTo, resolveDiskPath, toKey } from './paths';
@@ -41,6 +41,8 @@ export interface ScannerOptions {
   isApplying?: (path: string) => boolean;
   /** Names the conflict copy when two spellings of one file name hold other bytes (spellings.ts). */
   deviceName?: string;
+  /** The clock a just-emptied file's write time is weighed against (hashing.ts, justEmptied). */
+  now?: () => number;
 }
 
 export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'held' | 'ignored' | 'skipped' | 'unstable';
@@ -113,6 +115,7 @@ export class Scanner {
   /** Symlinks and specials are reported once per run, not on every rescan. */
   private readonly reportedSkips = new Set<string>();
   private readonly states: FolderStates;
+  private readonly now: () => number;
 
   constructor(private readonly options: ScannerOptions) {
     this.store = options.store;
@@ -126,6 +129,7 @@ export class Scanner {
     this.maxBatch = options.batchSize ?? 64;
     this.batchSize = Math.min(32, this.maxBatch);
     this.states = options.states ?? folderStates(this.store);
+    this.now = options.now ?? Date.now;
   }
 
   /** Checks root and marker; reports the folder in error (or back) accordingly. */
@@ -284,10 +288,14 @@ export class Scanner {
     return this.commitFile(key, hashed);
   }
 
-  /** Hashes, then re-stats: a file that changed while being read is never recorded. */
+  /**
+   * Hashes, then re-stats: a file that changed while being read is never recorded, nor one just
+   * truncated whose bytes may be on their way (justEmptied).
+   */
   private async hashStable(abs: string): Promise<StableHash | 'gone' | 'unstable' | 'denied'> {
     try {
-      return (await hashStable(abs, this.hashFile)) ?? 'unstable';
+      const hashed = await hashStable(abs, this.hashFile);
+      return hashed && !justEmptied(hashed, this.now()) ? hashed : 'unstable';
     } catch (error) {
       if (isGone(error)) return 'gone';
       if (isDenied(error)) return 'denied';

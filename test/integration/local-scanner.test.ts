@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentHashOf, hashFile, type HashFn } from '../../main/engine/hashing';
@@ -32,9 +32,9 @@ describe('local side: scanner and reconcile on real folders', () => {
   };
   const local = (extra: Partial<ConstructorParameters<typeof LocalSide>[0]> = {}) =>
     new LocalSide({ store: f.store, folderId: f.folderId, watch: false, hashFile: countingHash, ...extra });
-  const scanner = (hash: HashFn = countingHash) => {
+  const scanner = (hash: HashFn = countingHash, now?: () => number) => {
     if (f.store.folders.require(f.folderId).markerId === null) f.store.folders.setMarkerId(f.folderId, writeMarker(f.root));
-    return new Scanner({ store: f.store, folderId: f.folderId, root: f.root, ignore: () => loadFolderIgnore(f.root), hashFile: hash });
+    return new Scanner({ store: f.store, folderId: f.folderId, root: f.root, ignore: () => loadFolderIgnore(f.root), hashFile: hash, ...(now ? { now } : {}) });
   };
 
   beforeEach(() => {
@@ -139,6 +139,34 @@ describe('local side: scanner and reconcile on real folders', () => {
     const second = await s.scanPaths(['grow.bin']);
     expect(second.unstable).toEqual([]);
     expect(f.store.queue.getByPath(f.folderId, 'grow.bin')).toMatchObject({ size: 11, contentHash: hashOfText('part1-part2'), generation: 1 });
+  });
+
+  // Chaos seed 11583: a file caught between its truncation and its write went up empty; another
+  // device's edit that emptied it was answered "same content" with that version, and the write
+  // that followed replaced both with no conflict copy (docs/conflict-rules.md, "caught being
+  // written"). Refused: an empty file under a second old is looked at again, by a hint and by a
+  // reconcile alike, and recorded once it has stayed empty for a second.
+  it('chaos seed 11583: an empty file just truncated is held until it has stayed empty for a second', async () => {
+    f.write('held.log', 'synced bytes');
+    f.write('new-empty.txt', '');
+    const wroteAt = statSync(f.abs('new-empty.txt')).mtimeMs;
+    let now = wroteAt + 20;
+    const s = scanner(countingHash, () => now);
+    const reconcile = await s.reconcile();
+    expect(reconcile.unstable).toEqual(['new-empty.txt']);
+    expect(Object.keys(f.pendingOps())).toEqual(['held.log']);
+    pushAll(f);
+
+    f.write('held.log', '');
+    now = statSync(f.abs('held.log')).mtimeMs + 20;
+    expect((await s.scanPaths(['held.log', 'new-empty.txt'])).unstable).toEqual(['held.log', 'new-empty.txt']);
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.index.get(f.folderId, 'held.log')).toMatchObject({ size: 12 });
+
+    now += 1000;
+    expect((await s.scanPaths(['held.log', 'new-empty.txt'])).unstable).toEqual([]);
+    expect(f.store.queue.getByPath(f.folderId, 'held.log')).toMatchObject({ op: 'upsert', size: 0, baseRevision: 'rev-1' });
+    expect(f.store.queue.getByPath(f.folderId, 'new-empty.txt')).toMatchObject({ op: 'upsert', size: 0, baseRevision: null });
   });
 
   it('the reconcile reports a file that grows while hashed as unstable, and LocalSide retries it', async () => {

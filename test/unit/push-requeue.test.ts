@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashFile } from '../../main/engine/hashing';
@@ -42,7 +42,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
       contentHash: pulled.contentHash, blocks: pulled.blocks, syncedRevision: '20',
     });
 
-    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('requeued');
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
     const queued = store.queue.get(claimed!.id);
     expect(queued).toMatchObject({ op: 'upsert', state: 'pending', contentHash: pulled.contentHash });
     expect(queued?.baseRevision).toBe('20');
@@ -55,7 +55,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     store.queue.enqueue({ folderId: F, path: 'new.txt', kind: 'file', op: 'upsert', size: 5, mtimeMs: 1, contentHash: 'h', blocks: ['b'], baseRevision: null });
     const [claimed] = store.queue.claim({ limit: 1 });
     writeFileSync(abs, 'second, longer');
-    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('requeued');
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
     expect(store.queue.get(claimed!.id)).toMatchObject({ baseRevision: null, size: 14 });
   });
 
@@ -72,7 +72,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     // The scanner: the file is gone; its index row (synced 44 by the puller) goes, a delete on 44 is queued.
     store.queue.enqueue({ folderId: F, path: 'gone.pdf', kind: 'file', op: 'delete', baseRevision: '44' });
 
-    expect(await rehashAndRequeue(store, abs + '.moved-away', claimed!)).toBe('superseded');
+    expect(await rehashAndRequeue(store, abs + '.moved-away', claimed!, Date.now())).toBe('superseded');
     expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '44' });
   });
 
@@ -89,7 +89,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     store.queue.enqueue({ folderId: F, path: 'kept.txt', kind: 'file', op: 'upsert', size: kept.size, mtimeMs: 1, contentHash: kept.contentHash, blocks: kept.blocks, baseRevision: null });
     const [claimed] = store.queue.claim({ limit: 1 });
 
-    expect(await rehashAndRequeue(store, abs + '.renamed-away', claimed!)).toBe('requeued');
+    expect(await rehashAndRequeue(store, abs + '.renamed-away', claimed!, Date.now())).toBe('requeued');
     expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: null });
     expect(store.index.get(F, 'kept.txt')).toBeUndefined();
   });
@@ -99,7 +99,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     store.index.put({ folderId: F, path: 'synced.txt', kind: 'file', size: 3, mtimeMs: 1, inode: null, contentHash: 'h', blocks: ['b'], syncedRevision: '9' });
     store.queue.enqueue({ folderId: F, path: 'synced.txt', kind: 'file', op: 'upsert', size: 4, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '9' });
     const [claimed] = store.queue.claim({ limit: 1 });
-    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('requeued');
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
     expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '9' });
     expect(store.index.get(F, 'synced.txt')).toBeUndefined();
   });
@@ -111,7 +111,27 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     const [claimed] = store.queue.claim({ limit: 1 });
     writeFileSync(abs, 'two, longer');
     store.queue.enqueue({ folderId: F, path: 'busy.txt', kind: 'file', op: 'upsert', size: 11, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '7' });
-    expect(await rehashAndRequeue(store, abs, claimed!)).toBe('superseded');
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('superseded');
     expect(store.queue.get(claimed!.id)).toMatchObject({ contentHash: 'h2', generation: claimed!.generation + 1 });
+  });
+
+  // Chaos seed 11583: the re-read of a file that changed before its commit found it empty, just
+  // truncated by a write whose bytes were on their way. Queued, that empty version met another
+  // device's edit that emptied the file: the server answered "same content" with it, and the
+  // write that followed replaced both with no conflict copy (docs/conflict-rules.md, "caught being
+  // written"). Refused: an empty file under a second old is looked at again, not queued.
+  it('chaos seed 11583: an empty file just truncated is not queued until it has stayed empty for a second', async () => {
+    const abs = path.join(tmp.dir, 'being-written.log');
+    writeFileSync(abs, 'first bytes');
+    store.queue.enqueue({ folderId: F, path: 'being-written.log', kind: 'file', op: 'upsert', size: 11, mtimeMs: 1, contentHash: 'h1', blocks: ['b'], baseRevision: '5' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+    writeFileSync(abs, '');
+    const { mtimeMs } = statSync(abs);
+
+    expect(await rehashAndRequeue(store, abs, claimed!, mtimeMs + 10)).toBe('unstable');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ size: 11, contentHash: 'h1' });
+
+    expect(await rehashAndRequeue(store, abs, claimed!, mtimeMs + 1000)).toBe('requeued');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'upsert', size: 0, baseRevision: '5' });
   });
 });

@@ -1,6 +1,6 @@
 import type { Store } from '../../store';
 import type { QueueItem } from '../../store/queue';
-import { hashStable } from '../hashing';
+import { hashStable, justEmptied } from '../hashing';
 
 /** superseded: a newer change of the path was queued meanwhile (the scanner's, the puller's); it stands. */
 export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded';
@@ -29,12 +29,14 @@ function stillCurrent(store: Pick<Store, 'queue'>, item: RequeueItem): boolean {
 /**
  * A file changed between hashing and commit: hash it again and put the fresh snapshot in
  * the queue (index and queue in one transaction, as the scanner does). A file still being
- * written is left alone ('unstable'): the caller backs off and looks again.
+ * written is left alone ('unstable'): the caller backs off and looks again. So is one just
+ * truncated, its bytes perhaps on their way (hashing.ts, justEmptied).
  */
 export async function rehashAndRequeue(
   store: Pick<Store, 'index' | 'queue' | 'transaction'>,
   absPath: string,
   item: RequeueItem,
+  now: number,
 ): Promise<RequeueOutcome> {
   let hashed;
   try {
@@ -53,7 +55,7 @@ export async function rehashAndRequeue(
       return 'requeued';
     });
   }
-  if (!hashed) return 'unstable';
+  if (!hashed || justEmptied(hashed, now)) return 'unstable';
   const stable = hashed; // a const, for the transaction below
   return store.transaction(() => {
     if (!stillCurrent(store, item)) return 'superseded';

@@ -113,7 +113,7 @@ class PushScheduler implements Pusher {
       runs: this.runs,
       loop: this.loop,
       signal,
-      requeue: d.requeue ?? ((abs, item) => rehashAndRequeue(d.store, abs, item)),
+      requeue: d.requeue ?? ((abs, item) => rehashAndRequeue(d.store, abs, item, this.timers.now())),
     });
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this;
