@@ -14,7 +14,7 @@ import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, sameBlocks, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
-import { dropQueued, isOwnInFlight, movedAwayBase, pendingOf, type PendingRef, type PullStore } from './store-port';
+import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, pendingOf, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
@@ -436,8 +436,7 @@ async function linkReplaced(ctx: ApplyContext, abs: string): Promise<string | nu
  */
 async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, replaced: string): Promise<Aside | null> {
   const st = await fsp.lstat(replaced).catch(() => null);
-  const before = seen.local;
-  if (!st || before.type !== 'file' || (st.size === before.size && st.mtimeMs === before.mtimeMs)) {
+  if (!st || !st.isFile() || seen.local.type !== 'file' || sameLocal(seen.local, { type: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, blocks: null })) {
     await fsp.rm(replaced, { force: true });
     return null;
   }
@@ -555,19 +554,6 @@ function finishWithout(ctx: ApplyContext, entry: RemoteEntry, seen: Observation,
   return { kind: 'recorded', path: entry.path, rule: action.rule };
 }
 
-/**
- * D3/D5/DD3/DD5: the server deleted the path, so a delete queued here and not sent is moot, and
- * must not lend the upload its base (a file re-created before its delete went out builds on
- * the deleted revision: chaos seed 11595, a conflict at every recheck). A null-base delete on
- * an idle row is the queue's way to drop it.
- */
-function dropQueuedDelete(ctx: ApplyContext, rel: string): void {
-  const queued = ctx.store.queue.getByPath(ctx.folderId, rel);
-  if (queued && queued.state !== 'done' && queued.op === 'delete' && queued.inFlightGeneration === null) {
-    ctx.store.queue.enqueue({ folderId: ctx.folderId, path: rel, kind: queued.kind, op: 'delete', baseRevision: null });
-  }
-}
-
 /** Keeps the local file and queues it as a new upload (base revision null). */
 async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Promise<Outcome> {
   if (seen.local.type === 'dir') return reuploadDir(ctx, entry, seen, rule);
@@ -587,7 +573,7 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
         blocks: hash.blocks,
       };
       ctx.store.index.put({ ...state, syncedRevision: null });
-      dropQueuedDelete(ctx, entry.path);
+      dropQueuedDelete(ctx.store, ctx.folderId, entry.path);
       ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: null });
     } else {
       // Changing under us: forget the synced revision and let the scanner queue it.
@@ -703,7 +689,7 @@ async function createDir(ctx: ApplyContext, p: Plan): Promise<Outcome> {
 function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Outcome {
   ctx.store.transaction(() => {
     putDir(ctx, entry.path, seen.stat, null);
-    dropQueuedDelete(ctx, entry.path);
+    dropQueuedDelete(ctx.store, ctx.folderId, entry.path);
     ctx.store.queue.enqueue({ folderId: ctx.folderId, path: entry.path, kind: 'dir', op: 'upsert', mtimeMs: seen.stat?.mtimeMs ?? 0, baseRevision: null });
   });
   ctx.store.activity.add({

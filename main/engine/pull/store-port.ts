@@ -89,3 +89,16 @@ export function dropQueued(
   if (!accounted) return false;
   return store.queue.enqueue({ folderId, path, kind: item.kind, op: 'delete', baseRevision: null }) === 'cancelled';
 }
+
+/**
+ * D3/D5/DD3/DD5: the server deleted the path, so a delete queued here and not sent is moot, and
+ * must not lend the upload its base (a file re-created before its delete went out builds on
+ * the deleted revision: chaos seed 11595, a conflict at every recheck). A null-base delete on
+ * an idle row is the queue's way to drop it.
+ */
+export function dropQueuedDelete(store: PullStore, folderId: string, path: string): void {
+  const queued = store.queue.getByPath(folderId, path);
+  if (queued && queued.state !== 'done' && queued.op === 'delete' && queued.inFlightGeneration === null) {
+    store.queue.enqueue({ folderId, path, kind: queued.kind, op: 'delete', baseRevision: null });
+  }
+}
