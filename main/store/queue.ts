@@ -524,6 +524,13 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
         if (child.in_flight_generation !== null || child.base_revision === null) continue;
         // The entry's old name and revision as the move found them (P10), not what the pull wrote since.
         const source = indexMoveSource.get(row.folder_id, child.path);
+        // P10: a change queued on another revision than the one the rename carried builds on the
+        // server's own entry that the pull recorded at the new name: it goes as queued, and only
+        // the old name goes besides (chaos seed 11701).
+        if (source?.move_from != null && child.base_revision !== source.move_base) {
+          deleteSource(row.folder_id, source.move_from!, child.kind, source.move_base, sourceGone);
+          continue;
+        }
         if (child.op === 'delete') deleteRow.run(child.id);
         else replace.run(snapshot({ ...changeOf(child), baseRevision: null }, now, child.id));
         // A change queued below the moved directory names an entry the server still holds at its old path.

@@ -275,6 +275,41 @@ describe('pushing moves (P1-P9)', () => {
     expect(rig.store.index.get(FOLDER, 'e/x.txt')).not.toHaveProperty('moveFrom');
   });
 
+  // Chaos seed 11701: two devices renamed Ärger to docs/docs; this one's pull recorded the other's
+  // equal docs/docs/REPORT.MD (U4) before its own folder move went, and the user then renamed that
+  // file to report.md. The folder's move was refused; undone with it, the file's move went up as
+  // a new report.md and only Ärger/REPORT.MD was deleted: docs/docs/REPORT.MD stayed on the
+  // server for good and never came back here (P10).
+  it('chaos seed 11701: a rename of a file the pull recorded at the new name goes as a move when the folder\'s move is refused', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
+    const old = rig.store.index.get(FOLDER, 'd/x.txt')!;
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: {
+        operations: [
+          { key: 'k1', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null },
+          { key: 'k2', action: 'upsert', path: 'e/x.txt', size: old.size, mtime: 1, blocks: old.blocks, baseRevision: null },
+        ],
+      },
+    });
+    expect(other.status).toBe(200);
+    const theirs = (await rig.remote()).get('e/x.txt')!.revision;
+    rig.pusher.pause();
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    // What the pull does for the same bytes at e/x.txt (U4: record-only).
+    rig.store.index.put({ ...rig.store.index.get(FOLDER, 'e/x.txt')!, syncedRevision: theirs });
+    mv(rig, 'e/x.txt', 'e/z.txt');
+    await scan('e/z.txt', 'e/x.txt');
+    expect(live(rig)['e/z.txt']).toEqual({ op: 'upsert', from: 'e/x.txt', base: theirs });
+    rig.pusher.resume();
+    await settled();
+    expect(sent.filter((o) => o.action === 'delete').find((o) => o.path === 'd/x.txt')).toMatchObject({ baseRevision: old.syncedRevision });
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['e', 'e/y.txt', 'e/z.txt']);
+    expect(remote.get('e/z.txt')!.blocks).toEqual(old.blocks);
+    expect(rig.store.index.get(FOLDER, 'e/z.txt')!.syncedRevision).toBe(remote.get('e/z.txt')!.revision);
+  });
+
   it('a file moved into a new folder: the folder is created, then the file moved into it (no upload)', async () => {
     const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
     const uploads = () => blockPuts(rig).length + batchPosts(rig).length;
