@@ -515,7 +515,7 @@ export class Scanner {
   /** Index row out, delete queued, and the guard's window told what the delete removed (a moved file removed nothing). */
   private dropEntry(entry: IndexEntry, moved?: ReadonlySet<string>): void {
     this.store.index.remove(this.folderId, entry.path);
-    this.store.queue.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision });
+    this.store.queue.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision, byUser: true });
     if (!moved?.has(entry.path)) this.options.guard?.recorded(entry);
   }
 

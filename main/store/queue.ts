@@ -26,6 +26,12 @@ export interface Change {
   moveFrom?: string | null;
   /** The content hash `moveFrom` had synced (null: unknown, so an upload follows the move). */
   moveHash?: string | null;
+  /**
+   * A delete the user made (the file found gone), not the pull dropping a row it accounted for:
+   * a create sent without an answer may be on the server, so it is deleted there rather than
+   * dropped (docs/conflict-rules.md, "A create sent without an answer, then deleted").
+   */
+  byUser?: boolean;
 }
 
 /**
@@ -432,10 +438,12 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       return 'replaced';
     }
     if (change.op === 'delete' && change.baseRevision === null) {
-      // The server never had this path. A create not yet pushed is simply dropped; one
-      // in flight may land, so the delete follows it (complete() rebases it).
+      // The server never had this path. A create never sent is simply dropped; one in flight
+      // may land, so the delete follows it (complete() rebases it); so does one sent without an
+      // answer, which the server may have taken (chaos seed 11715).
       if (!live) return 'noop';
-      if (existing.in_flight_generation === null) {
+      const maybeLanded = change.byUser === true && existing.op === 'upsert' && existing.attempts > 0;
+      if (existing.in_flight_generation === null && !maybeLanded) {
         deleteRow.run(existing.id);
         return 'cancelled';
       }

@@ -1,8 +1,10 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
+import { loadFolderIgnore } from '../../main/engine/ignore';
 import { createPuller } from '../../main/engine/pull';
+import { Scanner } from '../../main/engine/scanner';
 import { SyncApiClient } from '../../main/remote';
 import { waitFor } from '../helpers/wait';
 import { sha, usePullRig } from './pull-harness';
@@ -371,6 +373,42 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(landed!.revision);
 
     await expectNewerUploaded(r);
+  });
+
+  // Chaos seed 11715 (npm run chaos -- --seed 11715 --ops 60 --devices 2): a new file's batch was
+  // taken by the server as it was killed and run at its restart; the answer never came, and the
+  // user moved the file away. The delete of the old path dropped the unanswered create here, so
+  // the file stayed on the server at its old name for good (and the folder's delete behind it
+  // conflicted at every recheck). Refused: the delete dropped, and the file downloaded back.
+  it('a create whose answer was lost, then deleted: the delete goes to the server and is rebased on the landed create (chaos seed 11715)', async () => {
+    rig = await pushRig();
+    const r = rig;
+    r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
+    const cut = r.proxy.add({ name: 'answer lost', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'drop-response', afterBytes: 5 } });
+    await r.write('notes.txt', 'v1, new');
+    await r.enqueue('notes.txt');
+    r.pusher.kick();
+    await pusherGivesUp(r, 'the new file');
+    r.pusher.pause();
+    const landed = (await r.remote()).get('notes.txt');
+    expect(landed).toMatchObject({ device: 'dev-test', deleted: false });
+    cut();
+
+    rmSync(path.join(r.root, 'notes.txt'));
+    const scanner = new Scanner({ store: r.store, folderId: FOLDER, root: r.root, ignore: () => loadFolderIgnore(r.root) });
+    await scanner.scanPaths(['notes.txt']);
+    expect(r.store.queue.getByPath(FOLDER, 'notes.txt')).toMatchObject({ op: 'delete', baseRevision: null, state: 'pending' });
+
+    // Sent on no base, it meets the landed create: the pull takes that for our own (O2) and rebases the delete on it.
+    r.pusher.resume();
+    r.pusher.kick();
+    await waitFor(() => r.conflicts.some((c) => c.path === 'notes.txt'), { timeoutMs: 20_000, message: 'the delete to meet the landed create' });
+    expect(await pull(r)).toBe(0);
+    expect(r.store.queue.getByPath(FOLDER, 'notes.txt')).toMatchObject({ op: 'delete', baseRevision: landed!.revision });
+    r.pusher.kick();
+    await r.waitState('notes.txt', 'done', 20_000);
+    expect((await r.remote()).has('notes.txt')).toBe(false);
+    expect(readdirSync(r.root).filter((n) => n !== '.ferry')).toEqual([]);
   });
 
   it('still keeps both when another device changed the file after our commit (no overwrite without a copy)', async () => {

@@ -1,7 +1,12 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FOLDER, pushRig, type PushRig } from './push-harness';
+import { writeMarker } from '../../main/engine/folder-marker';
+import { createPuller } from '../../main/engine/pull';
+import { SyncApiClient } from '../../main/remote';
+import { waitFor } from '../helpers/wait';
+import { sha } from './pull-harness';
+import { FOLDER, REMOTE, pushRig, type PushRig } from './push-harness';
 
 // Chaos seed 4 (npm run chaos -- --seed 4 --ops 60 --devices 3): an upload in flight while the
 // puller recorded the same bytes at the server's newer revision came back `conflict` on its
@@ -93,27 +98,59 @@ describe('pusher: a conflict the pull already settled', () => {
     expect([...(await rig.remote()).keys()].sort()).toEqual(['box', 'box/a.txt']);
   });
 
-  it('drops a delete with no base when another device owns the path, and asks for a full pull', async () => {
-    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
-    await rig.write('theirs.txt', 'made on another device');
-    await rig.enqueue('theirs.txt');
-    rig.pusher.kick();
-    const theirs = (await rig.waitState('theirs.txt', 'done')).id;
-    // This device never saw it: no index row, no file; its own create never landed.
-    rig.store.transaction(() => {
-      rig!.store.index.remove(FOLDER, 'theirs.txt');
-      rig!.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: ['0'.repeat(64)], baseRevision: null });
-    });
-    const [claimed] = rig.store.queue.claim({ limit: 1 });
-    rig.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'delete', baseRevision: null });
-    rig.store.queue.fail(claimed!, { code: 'gone', message: 'the create never landed' }, Date.now());
-    rig.store.tokens.set(FOLDER, 'a-token');
+  /** theirs.txt made by another device; here a create of it was sent with no answer and then deleted. */
+  async function deleteOnNoBaseMeetsTheirs(r: PushRig): Promise<{ deleteId: number }> {
+    const other = new SyncApiClient({ baseUrl: r.server.server.url, token: r.server.server.token, deviceId: 'dev-other' });
+    try {
+      const data = Buffer.from('made on another device');
+      await other.putBlock(sha(data), data);
+      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: 'theirs.txt', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
+      expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+    } finally {
+      other.close();
+    }
+    r.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: ['0'.repeat(64)], baseRevision: null });
+    const [claimed] = r.store.queue.claim({ limit: 1 });
+    r.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'delete', baseRevision: null, byUser: true });
+    r.store.queue.fail(claimed!, { code: 'network', message: 'no answer' }, Date.now());
+    r.store.tokens.set(FOLDER, 'a-token');
+    return { deleteId: claimed!.id };
+  }
 
+  it('drops a delete with no base when the pull brought another device\'s file to the path meanwhile, and asks for a full pull', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    const { deleteId } = await deleteOnNoBaseMeetsTheirs(rig);
+    await rig.write('theirs.txt', 'made on another device');
     rig.pusher.kick();
     const item = await rig.waitState('theirs.txt', 'done');
-    expect(item.id).toBe(theirs);
-    expect(item.op).toBe('delete');
+    expect(item).toMatchObject({ id: deleteId, op: 'delete' });
     expect(rig.store.tokens.get(FOLDER)).toBeUndefined();
     expect((await rig.remote()).has('theirs.txt')).toBe(true);
+  });
+
+  // Chaos seeds 4 and 11715: with nothing at the path here, the conflict does not say whose file
+  // the delete met. It waits for the full pull, which brings another device's file (U2) and drops
+  // the delete: never deleted unseen (our own create would be rebased on instead, O2).
+  it('a delete with no base that meets a file absent here waits for a full pull, which brings another device\'s file and drops it', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    const r = rig;
+    r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
+    await deleteOnNoBaseMeetsTheirs(r);
+    r.pusher.kick();
+    await waitFor(() => r.conflicts.some((c) => c.path === 'theirs.txt'), { message: 'the delete to meet their file' });
+    expect(r.item('theirs.txt')).toMatchObject({ op: 'delete', state: 'retry_wait', lastErrorCode: 'conflict' });
+    expect(r.store.tokens.get(FOLDER)).toBeUndefined();
+
+    const client = new SyncApiClient({ baseUrl: r.server.server.url, token: r.server.server.token, deviceId: 'dev-test' });
+    const puller = createPuller({ store: r.store, remote: client, device: { id: 'dev-test', name: 'test' } });
+    try {
+      await puller.pullNow(FOLDER);
+    } finally {
+      await puller.stop();
+      client.close();
+    }
+    expect(readFileSync(path.join(r.root, 'theirs.txt'), 'utf8')).toBe('made on another device');
+    expect(r.store.queue.getByPath(FOLDER, 'theirs.txt')?.state ?? 'dropped').not.toMatch(/pending|retry_wait|in_flight/);
+    expect((await r.remote()).has('theirs.txt')).toBe(true);
   });
 });

@@ -72,6 +72,19 @@ describe('decide: our own commit landed, its answer lost, the file changed again
     expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: null })).toBe('conflict-copy-then-download/U6');
     expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
   });
+  // Chaos seed 11715: a new file's batch was taken by the server as it was killed and run at its
+  // restart; the answer never came, and the user moved the file away (its folder renamed). The
+  // delete of the old path, queued on no base, met the landed create; downloaded (U2), the file
+  // came back at its old path, and the folder's delete behind it conflicted for ever.
+  it('chaos seed 11715: O2 skips our own create when the path is gone here and its delete is queued on what the index synced', () => {
+    expect(rule({ remote: remoteUp(), local: absent, pending: 'delete', pendingBase: null, own: true })).toBe('skip/O2');
+    expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: absent, pending: 'delete', pendingBase: null, own: true })).toBe('skip/O2');
+    // Refused: another device's create (U2 brings it), a delete on another base, the file here again, a move's entry.
+    expect(rule({ remote: remoteUp(), local: absent, pending: 'delete', pendingBase: null })).toBe('download/U2');
+    expect(rule({ remote: remoteUp(), local: absent, pending: 'delete', pendingBase: '0', own: true })).toBe('download/U2');
+    expect(rule({ remote: remoteUp(), local: edited(C), pending: 'delete', pendingBase: null, own: true })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: { ...remoteUp(), movedFrom: 'x' }, local: absent, pending: 'delete', pendingBase: null, own: true })).toBe('download/U2');
+  });
   it('leaves the rows before it first: same content is recorded (U4), already synced is skipped (U1)', () => {
     expect(rule({ remote: remoteUp(R2, C), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('record-only/U4');
     expect(rule({ remote: remoteUp(R1), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/U1');

@@ -71,6 +71,24 @@ describe('durable queue', () => {
     expect(store.queue.countsByState()).toMatchObject({ pending: 0 });
   });
 
+  // Chaos seed 11715: a create sent without an answer may be on the server (the server ran the
+  // persisted batch at its restart); the user's delete of it goes there instead of dropping it.
+  it('chaos seed 11715: the user\'s delete of a create sent without an answer is queued, not dropped; the pull still drops it', () => {
+    store.queue.enqueue(upsert('sent.txt'));
+    const [sent] = store.queue.claim({ limit: 1 });
+    store.queue.fail(sent!, { code: 'network', message: 'socket hang up' }, Date.now());
+    expect(store.queue.enqueue({ ...del('sent.txt', null), byUser: true })).toBe('replaced');
+    expect(store.queue.getByPath(F, 'sent.txt')).toMatchObject({ op: 'delete', baseRevision: null, state: 'pending', generation: 2 });
+    // A create never sent is dropped as before.
+    store.queue.enqueue(upsert('unsent.txt'));
+    expect(store.queue.enqueue({ ...del('unsent.txt', null), byUser: true })).toBe('cancelled');
+    // The pull dropping a row it accounted for is no user's delete: the row goes.
+    store.queue.enqueue(upsert('pulled.txt'));
+    const [pulled] = store.queue.claim({ limit: 1 });
+    store.queue.fail(pulled!, { code: 'network', message: 'socket hang up' }, Date.now());
+    expect(store.queue.enqueue(del('pulled.txt', null))).toBe('cancelled');
+  });
+
   it('a delete of a synced file replaces a pending modification', () => {
     store.queue.enqueue(upsert('s.txt', { baseRevision: 'r7' }));
     expect(store.queue.enqueue(del('s.txt', 'r7'))).toBe('replaced');

@@ -499,7 +499,8 @@ function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: Pending
  * file since. Its revision becomes the synced one and the queued upload is queued again on it
  * (a fresh generation, due now: a push of it on the old base met a conflict, or will): the
  * user's next version goes up on their last one, no conflict copy (chaos seed 1029; a new file,
- * no base on either side: chaos seed 4035).
+ * no base on either side: chaos seed 4035). A queued delete is queued again on it the same way:
+ * the user deleted (or moved away) that version (chaos seed 11715).
  */
 function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
   const revision = entry.revision;
@@ -507,8 +508,12 @@ function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
   ctx.store.transaction(() => {
     const item = ctx.store.queue.getByPath(ctx.folderId, entry.path);
     const synced = ctx.store.index.get(ctx.folderId, entry.path)?.syncedRevision ?? null;
-    if (!item || item.state === 'done' || item.op !== 'upsert' || item.baseRevision !== synced) return;
+    if (!item || item.state === 'done' || item.baseRevision !== synced) return;
     settled(ctx, entry.path);
+    if (item.op === 'delete') {
+      ctx.store.queue.enqueue({ folderId: ctx.folderId, path: entry.path, kind: item.kind, op: 'delete', baseRevision: revision });
+      return;
+    }
     ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, revision);
     const { folderId, path, kind, op, size, mtimeMs, contentHash, blocks } = item;
     ctx.store.queue.enqueue({ folderId, path, kind, op, size, mtimeMs, contentHash, blocks, baseRevision: revision });

@@ -137,6 +137,14 @@ const ownLanded = ({ own, pending, pendingBase, remote, pendingMoveFrom }: Decid
   own === true && pending === 'upsert' && pendingBase !== undefined && pendingBase === synced && ownMoveIsQueued(remote, pendingMoveFrom);
 
 /**
+ * O2 for a delete: our own commit of a path that is gone here, with a delete of it queued on
+ * what the index synced (none on either side for a new file): the create's answer was lost and
+ * the user deleted or moved the file away since (chaos seed 11715). Downloaded, it came back.
+ */
+const ownDeleted = ({ own, pending, pendingBase, remote, local, base }: DecideInput): boolean =>
+  own === true && !remote.deleted && remote.movedFrom === undefined && local.type === 'absent' && pending === 'delete' && pendingBase !== undefined && pendingBase === (base?.syncedRevision ?? null);
+
+/**
  * A move's entry is the commit the queued item names only when that item is the move itself.
  * A directory move carries each entry below it as the server holds it, another device's edit
  * made just before included, and names no base for it: our queued upload of such an entry was
@@ -152,6 +160,7 @@ export function decide(input: DecideInput): Action {
   // user changed since (complete()); taken for another device's edit it made a conflict copy
   // of the user's next version (chaos seed 8).
   if (input.ownInFlight) return { kind: 'skip', rule: 'O1', reason: 'our own change; the pusher records its result' };
+  if (ownDeleted(input)) return { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued delete is rebased on it' };
   if (input.remote.kind === 'dir') return decideDir(input);
   const { remote, base, local, pending, pendingBase } = input;
   const synced = base?.syncedRevision ?? null;

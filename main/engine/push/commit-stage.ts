@@ -75,21 +75,24 @@ export class CommitStage {
    * current revision (a local delete loses to a remote edit: the puller restored the file) or
    * it is a folder the pull brought back because another device put something in it (the
    * server refuses to delete a folder that holds entries). Runs inside the results transaction;
-   * a folder gets the server's revision recorded; a delete with no base is moot (below).
+   * a folder gets the server's revision recorded; a delete with no base is below.
    * (An upload of bytes the server already holds
    * is no conflict at all: the server answers it as done.)
    */
   private settledByPull(w: Pick<Work, 'item' | 'ref' | 'root'>, currentRevision: string | null): boolean {
     if (w.ref.op !== 'delete' || currentRevision === null) return false;
     const { index, tokens } = this.d.store;
-    if (w.item.baseRevision === null) {
-      // A delete of something this device never synced (its upload never landed), while another
-      // device put its own file there: never delete what we have not seen. The delete is moot;
-      // the next pull is a full one, so that the other device's file comes here too (chaos seed 4).
-      tokens.clear(w.item.folderId);
-      return true;
-    }
     const entry = index.get(w.item.folderId, w.item.path);
+    if (w.item.baseRevision === null) {
+      // A delete of something this device never had an answer for, and something is at the path:
+      // our own create that landed unanswered (O2 rebases the delete on it: chaos seed 11715), or
+      // another device's file, never deleted unseen (U2 brings it and drops the delete: chaos
+      // seed 4). The next pull is a full one and tells; the delete waits for it, and is moot at
+      // once when the pull brought the file back here already (docs/conflict-rules.md, "A create
+      // sent without an answer, then deleted").
+      tokens.clear(w.item.folderId);
+      return entry !== undefined || existsSync(resolveDiskPath(w.root, w.item.path));
+    }
     if (!entry || !existsSync(resolveDiskPath(w.root, w.item.path))) return false;
     if (entry.syncedRevision === currentRevision) return true;
     if (entry.kind !== 'dir') return false;

@@ -51,7 +51,7 @@ export async function rehashAndRequeue(
       if (!stillCurrent(store, item)) return 'superseded';
       const baseRevision = currentBase(store, item);
       store.index.remove(item.folderId, item.path);
-      store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision });
+      store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision, byUser: true });
       return 'requeued';
     });
   }
