@@ -23,6 +23,8 @@ export const POSTGRES_SUITES = [
   'test/integration/server-hardening-logs.test.ts',
   'test/integration/server-hardening-limits.test.ts',
   'test/integration/server-hardening-request-target.test.ts',
+  'test/integration/server-gc.test.ts',
+  'test/integration/server-restart.test.ts',
 ];
 
 export default defineConfig({

@@ -21,6 +21,8 @@ export interface RemoteStorage {
   /** A block's object, read straight from the bucket (the server's layout: blocks/ab/<hash>). */
   readObject(hash: string): Promise<Buffer | null>;
   removeObject(hash: string): Promise<void>;
+  /** Every block object in the bucket: its hash, size and write time (LastModified, what GC's grace period compares). */
+  listObjects(): Promise<Array<{ hash: string; size: number; writtenAt: number }>>;
   drop(): Promise<void>;
 }
 
@@ -75,6 +77,16 @@ export async function freshRemoteStorage(at?: { pgUrl: string; s3Endpoint: strin
     },
     async removeObject(hash) {
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}` }));
+    },
+    async listObjects() {
+      const out: Array<{ hash: string; size: number; writtenAt: number }> = [];
+      let token: string | undefined;
+      do {
+        const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'blocks/', ...(token ? { ContinuationToken: token } : {}) }));
+        for (const o of page.Contents ?? []) out.push({ hash: (o.Key as string).slice((o.Key as string).lastIndexOf('/') + 1), size: o.Size ?? 0, writtenAt: o.LastModified!.getTime() });
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return out;
     },
     async drop() {
       await admin(pgUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));

@@ -31,6 +31,13 @@ export interface TestServer {
   close(): Promise<void>;
   /** The bytes the block store holds for `hash` (a file in the data directory, or an object in the bucket), or null. */
   storedBlock(hash: string): Promise<Buffer | null>;
+  /** Bytes the block store holds: block files and packs in the data directory, or the bucket's objects. */
+  storedBytes(): Promise<number>;
+  /**
+   * When the store wrote a block kept whole (a block file's mtime, a bucket object's
+   * LastModified: what GC's grace period compares), or null when there is no such file or object.
+   */
+  storedBlockWrittenAt(hash: string): Promise<number | null>;
   /** Removes a stored block behind the server's back (as garbage collection would have). */
   removeStoredBlock(hash: string): Promise<void>;
   /** Temp files of uploads left behind (the disk store; a bucket object is whole or absent). */
@@ -52,6 +59,8 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
   const syncBudgetMs = remote ? 30_000 : 5000;
   const base: ServerOptions = { dataDir: dir, port: 0, host: '127.0.0.1', workers: 2, syncBudgetMs, ...remote?.options, ...options };
   let server = await startServer(base);
+  // The disk store's file of a block kept whole (blocks in packs have none).
+  const blockFile = (hash: string): string => path.join(dir, 'blocks', hash.slice(0, 2), hash.slice(2, 4), hash);
   const harness: TestServer = {
     get server() {
       return server;
@@ -87,7 +96,29 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
     async storedBlock(hash) {
       if (remote) return remote.readObject(hash);
       try {
-        return await fs.readFile(path.join(dir, 'blocks', hash.slice(0, 2), hash.slice(2, 4), hash));
+        return await fs.readFile(blockFile(hash));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw error;
+      }
+    },
+    async storedBytes() {
+      if (remote) return (await remote.listObjects()).reduce((sum, o) => sum + o.size, 0);
+      let total = 0;
+      const walk = async (at: string): Promise<void> => {
+        for (const entry of await fs.readdir(at, { withFileTypes: true })) {
+          const p = path.join(at, entry.name);
+          if (entry.isDirectory()) await walk(p);
+          else total += (await fs.stat(p)).size;
+        }
+      };
+      await walk(path.join(dir, 'blocks'));
+      return total;
+    },
+    async storedBlockWrittenAt(hash) {
+      if (remote) return (await remote.listObjects()).find((o) => o.hash === hash)?.writtenAt ?? null;
+      try {
+        return (await fs.stat(blockFile(hash))).mtimeMs;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw error;
@@ -95,7 +126,7 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
     },
     async removeStoredBlock(hash) {
       if (remote) await remote.removeObject(hash);
-      else await fs.rm(path.join(dir, 'blocks', hash.slice(0, 2), hash.slice(2, 4), hash));
+      else await fs.rm(blockFile(hash));
     },
     async uploadLeftovers() {
       return remote ? [] : fs.readdir(path.join(dir, 'blocks', 'tmp'));
