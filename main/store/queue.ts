@@ -499,6 +499,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
         return;
       }
     }
+    // The pull put a newer version of `from` back here since (another device's edit of it, kept
+    // as U3 keeps it): the version the move named is gone from the server (P8, chaos seed 11565).
+    const synced = indexSynced.get(folderId, from)?.synced_revision ?? null;
+    if (synced !== null && synced !== base) return;
     enqueueOne({ folderId, path: from, kind, op: 'delete', baseRevision: base });
   }
 

@@ -1,8 +1,9 @@
-import { renameSync, rmSync } from 'node:fs';
+import { renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OperationInput } from '../../protocol';
 import { writeMarker } from '../../main/engine/folder-marker';
+import { contentHashOf } from '../../main/engine/hashing';
 import { createIgnoreMatcher } from '../../main/engine/ignore';
 import { Scanner } from '../../main/engine/scanner';
 import { waitFor } from '../helpers/wait';
@@ -182,6 +183,34 @@ describe('pushing moves (P1-P9)', () => {
     const remote = await rig.remote();
     expect([...remote.keys()]).toEqual(['b.txt']);
     expect(remote.get('b.txt')!.size).toBe(5);
+  });
+
+  // Chaos seed 11565: a rename waited to go while another device edited the old name; the pull
+  // brought that edit back to the old name (the move had taken its index row). Refused, the move
+  // became an upload and a delete of the old name on the move's base, a revision the server no
+  // longer had: a conflict at every recheck, for ever, and the other device's edit at risk.
+  it('chaos seed 11565: P8 when the pull put another device\'s edit of the old name back here: that name is not deleted', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    const base = rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision!;
+    rig.pusher.pause();
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    expect(live(rig)).toEqual({ 'b.txt': { op: 'upsert', from: 'a.txt', base } });
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'upsert', path: 'a.txt', size: 0, mtime: 1, blocks: [], baseRevision: base }] } });
+    expect(other.status).toBe(200);
+    const theirs = (await rig.remote()).get('a.txt')!.revision;
+    // What the pull does: a.txt is absent here and the move took its row, so the edit is downloaded and recorded.
+    await rig.write('a.txt', '');
+    const st = statSync(path.join(rig.root, 'a.txt'));
+    rig.store.index.put({ folderId: FOLDER, path: 'a.txt', kind: 'file', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: contentHashOf([]), blocks: [], syncedRevision: theirs });
+    rig.pusher.resume();
+    await settled();
+    expect(actions(sent)).toEqual(['move a.txt → b.txt', 'upsert b.txt']);
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['a.txt', 'b.txt']);
+    expect(remote.get('a.txt')!.revision).toBe(theirs);
+    expect(remote.get('b.txt')!.size).toBe(5);
+    expect(rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision).toBe(theirs);
   });
 
   it('P8: a move onto a path another device created is refused; both versions stay', async () => {
