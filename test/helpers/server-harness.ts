@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
+import { BatchCompletedReply } from '../../protocol';
 import { startServer, type RunningServer, type ServerOptions } from '../../server/main';
 import { TEST_BACKEND, freshRemoteStorage, type RemoteStorage } from './backends';
 
@@ -157,6 +158,20 @@ export function serversPerTest(): { cleanups: Array<() => unknown>; started(opti
       return t;
     },
   };
+}
+
+/** A new folder on the server, its id `prefix-` and 8 random hex digits. */
+export async function newFolder(t: TestServer, prefix: string): Promise<string> {
+  const id = `${prefix}-${randomUUID().slice(0, 8)}`;
+  expect((await t.request('PUT', `/v1/folders/${id}`)).status).toBe(201);
+  return id;
+}
+
+/** One batch in sync mode, answered 200: its results by operation key. */
+export async function commitBatch(t: TestServer, folderId: string, ops: unknown[]) {
+  const res = await t.request('POST', `/v1/folders/${folderId}/sync`, { body: { operations: ops } });
+  expect(res.status).toBe(200);
+  return BatchCompletedReply.parse(res.body).results;
 }
 
 export function sha256(data: Buffer | string): string {

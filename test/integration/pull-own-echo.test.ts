@@ -286,6 +286,18 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
     expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision).toBe(now!.revision);
   }
 
+  /** A new notes.txt lands on the server but no answer to it ever comes back (the pusher held; `cut` lets answers through again). */
+  async function newFileLandsWithAnswerLost(r: PushRig) {
+    r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
+    const cut = r.proxy.add({ name: 'answer lost', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'drop-response', afterBytes: 5 } });
+    await r.write('notes.txt', 'v1, new');
+    await r.enqueue('notes.txt');
+    r.pusher.kick();
+    await pusherGivesUp(r, 'the new file');
+    r.pusher.pause();
+    return { cut, landed: (await r.remote()).get('notes.txt') };
+  }
+
   /** notes.txt synced at v1; v2 lands on the server but no answer to it ever comes back; the user writes v3. */
   async function landWithAnswerLost(r: PushRig): Promise<{ v1: string; landed: string }> {
     r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
@@ -353,14 +365,7 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
   it('is not taken for another device\'s edit when the file was new (no base on either side: chaos seed 4035)', async () => {
     rig = await pushRig();
     const r = rig;
-    r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
-    const cut = r.proxy.add({ name: 'answer lost', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'drop-response', afterBytes: 5 } });
-    await r.write('notes.txt', 'v1, new');
-    await r.enqueue('notes.txt');
-    r.pusher.kick();
-    await pusherGivesUp(r, 'the new file');
-    r.pusher.pause();
-    const landed = (await r.remote()).get('notes.txt');
+    const { cut, landed } = await newFileLandsWithAnswerLost(r);
     expect(landed).toMatchObject({ device: 'dev-test', size: Buffer.byteLength('v1, new') });
     expect(r.store.index.get(FOLDER, 'notes.txt')?.syncedRevision ?? null).toBeNull(); // the answer never came
     cut();
@@ -383,14 +388,7 @@ describe('chaos seed 1029: our own commit whose answer was lost, then a new loca
   it('a create whose answer was lost, then deleted: the delete goes to the server and is rebased on the landed create (chaos seed 11715)', async () => {
     rig = await pushRig();
     const r = rig;
-    r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
-    const cut = r.proxy.add({ name: 'answer lost', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'drop-response', afterBytes: 5 } });
-    await r.write('notes.txt', 'v1, new');
-    await r.enqueue('notes.txt');
-    r.pusher.kick();
-    await pusherGivesUp(r, 'the new file');
-    r.pusher.pause();
-    const landed = (await r.remote()).get('notes.txt');
+    const { cut, landed } = await newFileLandsWithAnswerLost(r);
     expect(landed).toMatchObject({ device: 'dev-test', deleted: false });
     cut();
 

@@ -49,6 +49,22 @@ describe('pushing moves (P1-P9)', () => {
     return s;
   }
 
+  /** d/x.txt and d/y.txt synced; then another device made e and e/x.txt with d/x.txt's bytes (P10). */
+  async function theirsAtNewName() {
+    const s = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
+    const old = s.rig.store.index.get(FOLDER, 'd/x.txt')!;
+    const other = await s.rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: {
+        operations: [
+          { key: 'k1', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null },
+          { key: 'k2', action: 'upsert', path: 'e/x.txt', size: old.size, mtime: 1, blocks: old.blocks, baseRevision: null },
+        ],
+      },
+    });
+    expect(other.status).toBe(200);
+    return { ...s, old, theirs: (await s.rig.remote()).get('e/x.txt')!.revision };
+  }
+
   const live = (rig: PushRig) => Object.fromEntries(rig.store.queue.list({ folderId: FOLDER, limit: 1000 }).items.filter((i) => i.state !== 'done').map((i) => [i.path, { op: i.op, from: i.moveFrom, base: i.baseRevision }]));
   const mv = (rig: PushRig, from: string, to: string) => renameSync(path.join(rig.root, from), path.join(rig.root, to));
   const actions = (sent: OperationInput[]) => sent.map((o) => (o.action === 'move' ? `move ${o.from} → ${o.path}` : `${o.action} ${o.path}`));
@@ -273,18 +289,7 @@ describe('pushing moves (P1-P9)', () => {
   // pull recorded dev-b's e/x.txt in the index row the rename had carried, so when the move was
   // refused, d/x.txt's delete went on e/x.txt's revision and conflicted for ever.
   it('P10: the pull records another device\'s entry below the new name before the move went; the old entries go on their own revisions', async () => {
-    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
-    const old = rig.store.index.get(FOLDER, 'd/x.txt')!;
-    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
-      body: {
-        operations: [
-          { key: 'k1', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null },
-          { key: 'k2', action: 'upsert', path: 'e/x.txt', size: old.size, mtime: 1, blocks: old.blocks, baseRevision: null },
-        ],
-      },
-    });
-    expect(other.status).toBe(200);
-    const theirs = (await rig.remote()).get('e/x.txt')!.revision;
+    const { rig, sent, scan, settled, old, theirs } = await theirsAtNewName();
     rig.pusher.pause();
     mv(rig, 'd', 'e');
     await scan('e', 'd');
@@ -310,18 +315,7 @@ describe('pushing moves (P1-P9)', () => {
   // a new report.md and only Ärger/REPORT.MD was deleted: docs/docs/REPORT.MD stayed on the
   // server for good and never came back here (P10).
   it('chaos seed 11701: a rename of a file the pull recorded at the new name goes as a move when the folder\'s move is refused', async () => {
-    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
-    const old = rig.store.index.get(FOLDER, 'd/x.txt')!;
-    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
-      body: {
-        operations: [
-          { key: 'k1', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null },
-          { key: 'k2', action: 'upsert', path: 'e/x.txt', size: old.size, mtime: 1, blocks: old.blocks, baseRevision: null },
-        ],
-      },
-    });
-    expect(other.status).toBe(200);
-    const theirs = (await rig.remote()).get('e/x.txt')!.revision;
+    const { rig, sent, scan, settled, old, theirs } = await theirsAtNewName();
     rig.pusher.pause();
     mv(rig, 'd', 'e');
     await scan('e', 'd');

@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BatchCompletedReply, encodeBlockFrames } from '../../protocol';
-import { serversPerTest, sha256, upsert, type TestFile, type TestServer } from '../helpers/server-harness';
+import { encodeBlockFrames } from '../../protocol';
+import { commitBatch, newFolder, serversPerTest, sha256, type TestFile, type TestServer, upsert } from '../helpers/server-harness';
 
 // Garbage collection of the disk store's packs (a block batch goes to one pack file under
 // <dataDir>/blocks/packs): whole packs of garbage removed, packs that are mostly garbage
@@ -13,17 +13,8 @@ import { serversPerTest, sha256, upsert, type TestFile, type TestServer } from '
 const servers = serversPerTest();
 const file = (data: Buffer): TestFile => ({ data, hash: sha256(data) });
 
-async function folder(t: TestServer): Promise<string> {
-  const id = `p-${randomUUID().slice(0, 8)}`;
-  expect((await t.request('PUT', `/v1/folders/${id}`)).status).toBe(201);
-  return id;
-}
-
-async function commit(t: TestServer, folderId: string, ops: unknown[]) {
-  const res = await t.request('POST', `/v1/folders/${folderId}/sync`, { body: { operations: ops } });
-  expect(res.status).toBe(200);
-  return BatchCompletedReply.parse(res.body).results;
-}
+const folder = (t: TestServer) => newFolder(t, 'p');
+const commit = commitBatch;
 
 /** Files of one block each, uploaded as one block batch (one pack) and committed. */
 async function packed(t: TestServer, folderId: string, sizes: number[]) {

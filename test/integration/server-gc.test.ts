@@ -1,12 +1,12 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BatchCompletedReply, HistoryPage, Task, encodeBlockFrames } from '../../protocol';
+import { HistoryPage, Task, encodeBlockFrames, type BatchCompletedReply } from '../../protocol';
 import { runServerGc } from '../../main/control/commands/server-gc';
 import { parseServerArgs } from '../../server/cli';
 import { TEST_BACKEND } from '../helpers/backends';
-import { serversPerTest, sha256, upsert, waitUntil, type TestFile, type TestServer } from '../helpers/server-harness';
+import { commitBatch, newFolder, serversPerTest, sha256, type TestFile, type TestServer, upsert, waitUntil } from '../helpers/server-harness';
 
 // Retention and garbage collection (docs/sync-api.md, "Retention and garbage collection"),
 // on the real server and its real block store: on disk, and (vitest project `postgres`) in an
@@ -19,17 +19,8 @@ const DAY = 24 * HOUR;
 
 const file = (data: Buffer): TestFile => ({ data, hash: sha256(data) });
 
-async function folder(t: TestServer): Promise<string> {
-  const id = `g-${randomUUID().slice(0, 8)}`;
-  expect((await t.request('PUT', `/v1/folders/${id}`)).status).toBe(201);
-  return id;
-}
-
-async function commit(t: TestServer, folderId: string, ops: unknown[]) {
-  const res = await t.request('POST', `/v1/folders/${folderId}/sync`, { body: { operations: ops } });
-  expect(res.status).toBe(200);
-  return BatchCompletedReply.parse(res.body).results;
-}
+const folder = (t: TestServer) => newFolder(t, 'g');
+const commit = commitBatch;
 
 /** A file of several blocks: its upsert and the blocks to upload. */
 function multiBlock(key: string, p: string, blocks: Buffer[], base: string | null) {
