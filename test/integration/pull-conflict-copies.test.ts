@@ -200,3 +200,60 @@ describe('a download that replaces a file a program has open (chaos seed 11263)'
     expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
   });
 });
+
+// Chaos seed 12009 (npm run chaos -- --seed 12009 --ops 60 --devices 2): the pull was deleting
+// data.bin (another device renamed it away; this device had not touched it) when the user renamed
+// another file onto data.bin, between the pull's last check and its unlink: the user's file went
+// with the delete and was lost. The pull now moves the file into its temp folder and compares it
+// there; a file that is not the one it checked is put back and kept (D5).
+describe('a delete racing a file renamed onto the path (chaos seed 12009)', () => {
+  const rig = usePullRig();
+
+  it('puts back a file renamed onto the path after the check, and uploads it as new', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'data.bin': 'synced bytes' });
+    await b.puller.pullNow('fb');
+    await writer.commit({ 'data.bin': null });
+    const realLink = fsp.link.bind(fsp);
+    const realUnlink = fsp.unlink.bind(fsp);
+    const realRename = fsp.rename.bind(fsp);
+    let swapped = false;
+    // The user's mv of their edited copy onto data.bin, after the pull's last check and right
+    // before the first thing the pull does to data.bin (a rename, a link or an unlink of it).
+    const userSwap = async (target: unknown) => {
+      if (swapped || String(target) !== b.folder.abs('data.bin')) return;
+      swapped = true;
+      b.folder.write('DATA.BIN', 'the user\'s bytes, appended');
+      await realRename(b.folder.abs('DATA.BIN'), b.folder.abs('data.bin'));
+    };
+    const spies = [
+      vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => (await userSwap(from), realRename(from, to))),
+      vi.spyOn(fsp, 'link').mockImplementation(async (from, to) => (await userSwap(from), realLink(from, to))),
+      vi.spyOn(fsp, 'unlink').mockImplementation(async (target) => (await userSwap(target), realUnlink(target))),
+    ];
+    let summary;
+    try {
+      summary = await b.puller.pullNow('fb');
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    expect(swapped).toBe(true);
+    expect(summary.deleted).toBe(0);
+    expect(b.tree()).toEqual({ 'data.bin': 'the user\'s bytes, appended' });
+    expect(b.folder.store.queue.getByPath('fb', 'data.bin')).toMatchObject({ op: 'upsert', state: 'pending', baseRevision: null });
+    expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
+  });
+
+  it('deletes the file it checked, and leaves nothing in the temp folder', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'data.bin': 'synced bytes' });
+    await b.puller.pullNow('fb');
+    await writer.commit({ 'data.bin': null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ deleted: 1 });
+    expect(b.tree()).toEqual({});
+    expect(b.folder.store.index.get('fb', 'data.bin')).toBeUndefined();
+    expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
+  });
+});

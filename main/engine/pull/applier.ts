@@ -618,10 +618,11 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       if (code === 'ENOTEMPTY' || code === 'EEXIST') return reupload(ctx, entry, { ...seen, local: { type: 'dir', empty: false } }, 'DD5');
       throw error;
     }
-  } else {
-    const blocks = seen.local.type === 'file' ? seen.local.blocks : null;
-    const kept = p.setAside && ctx.aside ? await ctx.aside.take(seen.abs, seen.local.type === 'file' ? seen.local.size : 0, blocks) : false;
-    if (!kept) await fsp.unlink(seen.abs);
+  } else if (!(await removeIfChecked(ctx, p, seen))) {
+    // Another file took the path since the check, or the file was written: it is back, and kept (D5).
+    const fresh = await observe(ctx, entry);
+    const again = withPolicy(decideFor(entry, fresh), p.keepLocal);
+    return again.kind === 'reupload-local' ? reupload(ctx, entry, fresh, again.rule) : finishWithout(ctx, entry, fresh, again);
   }
   await dirSyncer.flush(path.dirname(seen.abs));
   ctx.store.transaction(() => {
@@ -631,6 +632,36 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   });
   await pruneEmptyParents(ctx, entry.path);
   return { kind: 'deleted', path: entry.path, rule: action.rule };
+}
+
+/**
+ * D4 takes the file away only if it is still the one checked: renamed into the temp folder
+ * first and compared there, never unlinked at its path (docs/conflict-rules.md, "Atomic writes":
+ * a file renamed onto the path between the check and the unlink went with it, chaos seed 12009).
+ * True: gone, or set aside for this pull's downloads. False: the user's file is back at the
+ * path, or a conflict copy when the path was taken again meanwhile.
+ */
+async function removeIfChecked(ctx: ApplyContext, p: Plan, seen: Observation): Promise<boolean> {
+  const moving = path.join(ctx.tmpDir, `${TMP_PREFIX}deleting-${randomUUID()}`);
+  try {
+    await fsp.rename(seen.abs, moving);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true; // gone since the check: nothing to delete
+    throw error;
+  }
+  const st = await fsp.lstat(moving);
+  const now: LocalState = { type: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, blocks: null };
+  if (st.isFile() && seen.local.type === 'file' && sameLocal(seen.local, now)) {
+    const kept = p.setAside && ctx.aside ? await ctx.aside.take(moving, st.size, seen.local.blocks) : false;
+    if (!kept) await fsp.unlink(moving);
+    return true;
+  }
+  if (await moveNoClobber(moving, seen.abs)) return false;
+  const copyPath = await moveAside(ctx, p.entry, moving);
+  ctx.log.warn('a file put at a path the pull was deleting is kept as a conflict copy', { path: p.entry.path, copy: copyPath });
+  const kept: Observation = { ...seen, local: st.isFile() ? now : localOf(st, false), hash: null };
+  ctx.store.transaction(() => recordConflictCopy(ctx, p.entry, kept, copyPath));
+  return false;
 }
 
 /** The index row of a directory: kind 'dir', no content, the revision the server has (or null). */
