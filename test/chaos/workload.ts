@@ -214,6 +214,26 @@ async function readWithInode(abs: string): Promise<{ data: Buffer; ino: number }
   }
 }
 
+/**
+ * Runs `rename` (of a file onto `target`) and returns the bytes it replaced there (null: none),
+ * read through a hard link taken right before it, not read ahead of it: a download that replaced
+ * `target` in between is what the user's rename replaced, and the user had it on disk (chaos
+ * seed 12009: taken for the older version the read saw, the download's bytes looked lost).
+ */
+async function replacedBy(target: string, rename: () => Promise<void>): Promise<Buffer | null> {
+  const link = path.join(path.dirname(target), `.chaos-${randomUUID()}.tmp`);
+  const linked = await fsp.link(target, link).then(
+    () => true,
+    () => false,
+  );
+  try {
+    await rename();
+    return linked ? await readFileOrNull(link) : null;
+  } finally {
+    if (linked) await fsp.rm(link, { force: true });
+  }
+}
+
 async function readFileOrNull(abs: string): Promise<Buffer | null> {
   try {
     const st = await fsp.lstat(abs);
@@ -337,9 +357,8 @@ export class Executor {
         if (!read) return false;
         const st = await fsp.lstat(to).catch(() => null);
         if (st && !st.isFile()) return false;
-        const toBefore = await readFileOrNull(to);
         await fsp.mkdir(path.dirname(to), { recursive: true });
-        await fsp.rename(from, to);
+        const toBefore = await replacedBy(to, () => fsp.rename(from, to));
         // A download may have replaced the file between the read and the rename: what moved is
         // what is at the new name now.
         const moved = (await fsp.lstat(to)).ino === read.ino ? read.data : await fsp.readFile(to);
