@@ -245,6 +245,31 @@ describe('a delete racing a file renamed onto the path (chaos seed 12009)', () =
     expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
   });
 
+  it('deletes the file it checked even when the temp folder was removed by hand meanwhile', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'data.bin': 'synced bytes' });
+    await b.puller.pullNow('fb');
+    await writer.commit({ 'data.bin': null });
+    const realRename = fsp.rename.bind(fsp);
+    let removed = false;
+    const spy = vi.spyOn(fsp, 'rename').mockImplementation(async (from, to) => {
+      if (!removed && String(from) === b.folder.abs('data.bin')) {
+        removed = true;
+        await fsp.rm(path.join(b.folder.root, '.ferry', 'tmp'), { recursive: true, force: true });
+      }
+      return realRename(from, to);
+    });
+    try {
+      expect(await b.puller.pullNow('fb')).toMatchObject({ deleted: 1 });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(removed).toBe(true);
+    expect(b.tree()).toEqual({});
+    expect(b.folder.store.index.get('fb', 'data.bin')).toBeUndefined();
+  });
+
   it('deletes the file it checked, and leaves nothing in the temp folder', async () => {
     const writer = await rig.start();
     const b = rig.device('b');

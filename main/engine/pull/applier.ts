@@ -643,11 +643,16 @@ async function deleteLocal(ctx: ApplyContext, p: Plan): Promise<Outcome> {
  */
 async function removeIfChecked(ctx: ApplyContext, p: Plan, seen: Observation): Promise<boolean> {
   const moving = path.join(ctx.tmpDir, `${TMP_PREFIX}deleting-${randomUUID()}`);
-  try {
-    await fsp.rename(seen.abs, moving);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true; // gone since the check: nothing to delete
-    throw error;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await fsp.rename(seen.abs, moving);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (!(await fsp.lstat(seen.abs).then(() => true, () => false))) return true; // gone since the check: nothing to delete
+      if (attempt > 0) throw error;
+      await fsp.mkdir(ctx.tmpDir, { recursive: true }); // the temp folder itself went (removed by hand)
+    }
   }
   const st = await fsp.lstat(moving);
   const now: LocalState = { type: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, blocks: null };
