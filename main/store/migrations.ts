@@ -260,6 +260,20 @@ const v9PendingMoveSources: Migration = {
   },
 };
 
+const v10CreateSent: Migration = {
+  version: 10,
+  name: 'queue: a create of the path was sent from this row (it may be on the server without an answer)',
+  up(db) {
+    // Set when a create (an upsert on no base) is claimed, kept while the row stays live, so the
+    // user's delete of it goes to the server instead of dropping it (docs/conflict-rules.md, "A
+    // create sent without an answer, then deleted"). Rows from before: a claimed create counts.
+    db.exec(`
+      ALTER TABLE queue ADD COLUMN create_sent INTEGER NOT NULL DEFAULT 0;
+      UPDATE queue SET create_sent = 1 WHERE state <> 'done' AND op = 'upsert' AND base_revision IS NULL AND attempts > 0;
+    `);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -270,4 +284,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v7QueuedMoves,
   v8UndoBatches,
   v9PendingMoveSources,
+  v10CreateSent,
 ];

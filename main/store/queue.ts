@@ -205,6 +205,8 @@ interface QueueRow {
   base_revision: string | null;
   move_from: string | null;
   move_hash: string | null;
+  /** 1 once a create (an upsert on no base) was claimed from this row while it stayed live (migration 10). */
+  create_sent: number;
   enqueued_at: number;
   updated_at: number;
 }
@@ -263,8 +265,10 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     VALUES (@folderId, @path, @kind, @op, 'pending', @priority, 1, 0, @now,
             @bytesTotal, @size, @mtimeMs, @contentHash, @blocks, @baseRevision, @moveFrom, @moveHash, @now, @now)`);
   // A replaced change starts over: fresh attempts, no error, no progress.
+  // create_sent survives a replace of a live row (a create sent, then edited); a done row starts afresh.
   const replace = db.prepare(`
     UPDATE queue SET kind = @kind, op = @op, state = 'pending', priority = @priority, generation = generation + 1,
+      create_sent = CASE WHEN state = 'done' THEN 0 ELSE create_sent END,
       attempts = 0, next_attempt_at = @now, last_error_code = NULL, last_error_message = NULL,
       bytes_done = 0, bytes_total = @bytesTotal, size = @size, mtime_ms = @mtimeMs, content_hash = @contentHash,
       blocks = @blocks, base_revision = @baseRevision, move_from = @moveFrom, move_hash = @moveHash, enqueued_at = @now, updated_at = @now
@@ -282,7 +286,8 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     ORDER BY q.priority, q.next_attempt_at, q.id
     LIMIT @limit`);
   const markInFlight = db.prepare(`
-    UPDATE queue SET state = 'in_flight', in_flight_generation = generation, attempts = attempts + 1, updated_at = ?
+    UPDATE queue SET state = 'in_flight', in_flight_generation = generation, attempts = attempts + 1,
+      create_sent = CASE WHEN op = 'upsert' AND base_revision IS NULL THEN 1 ELSE create_sent END, updated_at = ?
     WHERE id = ?`);
   const releaseHold = db.prepare(`UPDATE queue SET in_flight_generation = NULL, updated_at = ? WHERE id = ?`);
   const markDone = db.prepare(`
@@ -442,7 +447,7 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       // may land, so the delete follows it (complete() rebases it); so does one sent without an
       // answer, which the server may have taken (chaos seed 11715).
       if (!live) return 'noop';
-      const maybeLanded = change.byUser === true && existing.op === 'upsert' && existing.attempts > 0;
+      const maybeLanded = change.byUser === true && existing.create_sent === 1;
       if (existing.in_flight_generation === null && !maybeLanded) {
         deleteRow.run(existing.id);
         return 'cancelled';

@@ -153,4 +153,17 @@ describe('pusher: a conflict the pull already settled', () => {
     expect(r.store.queue.getByPath(FOLDER, 'theirs.txt')?.state ?? 'dropped').not.toMatch(/pending|retry_wait|in_flight/);
     expect((await r.remote()).has('theirs.txt')).toBe(true);
   });
+
+  // A review of seed 11715's fix: a path the full pull does not settle (a symlink put there, a
+  // name it skips) sent the delete again after every pull, a conflict each time: a loop.
+  it('a delete with no base that meets a conflict again after the pull had its chance is moot: no loop', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 300 } });
+    const r = rig;
+    const { deleteId } = await deleteOnNoBaseMeetsTheirs(r);
+    r.pusher.kick();
+    const item = await r.waitState('theirs.txt', 'done', 20_000);
+    expect(item).toMatchObject({ id: deleteId, op: 'delete' });
+    expect(r.conflicts.filter((c) => c.path === 'theirs.txt')).toHaveLength(1);
+    expect((await r.remote()).has('theirs.txt')).toBe(true);
+  });
 });

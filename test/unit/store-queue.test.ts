@@ -82,6 +82,19 @@ describe('durable queue', () => {
     // A create never sent is dropped as before.
     store.queue.enqueue(upsert('unsent.txt'));
     expect(store.queue.enqueue({ ...del('unsent.txt', null), byUser: true })).toBe('cancelled');
+    // Edited after it was sent (a new generation): the create may still be on the server.
+    store.queue.enqueue(upsert('edited.txt'));
+    const [edited] = store.queue.claim({ limit: 1 });
+    store.queue.fail(edited!, { code: 'network', message: 'socket hang up' }, Date.now());
+    expect(store.queue.enqueue(upsert('edited.txt', { size: 99 }))).toBe('replaced');
+    expect(store.queue.enqueue({ ...del('edited.txt', null), byUser: true })).toBe('replaced');
+    expect(store.queue.getByPath(F, 'edited.txt')).toMatchObject({ op: 'delete', baseRevision: null, state: 'pending' });
+    // Answered, the row is done; a new create there never sent is dropped again.
+    store.queue.enqueue(upsert('answered.txt'));
+    const [answered] = store.queue.claim({ limit: 1 });
+    store.queue.complete(answered!, { revision: 'r1' });
+    store.queue.enqueue(upsert('answered.txt'));
+    expect(store.queue.enqueue({ ...del('answered.txt', null), byUser: true })).toBe('cancelled');
     // The pull dropping a row it accounted for is no user's delete: the row goes.
     store.queue.enqueue(upsert('pulled.txt'));
     const [pulled] = store.queue.claim({ limit: 1 });

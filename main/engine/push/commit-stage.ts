@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
 import { resolveDiskPath } from '../paths';
 import type { BatchResults, OperationResult } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
@@ -88,10 +88,11 @@ export class CommitStage {
       // our own create that landed unanswered (O2 rebases the delete on it: chaos seed 11715), or
       // another device's file, never deleted unseen (U2 brings it and drops the delete: chaos
       // seed 4). The next pull is a full one and tells; the delete waits for it, and is moot at
-      // once when the pull brought the file back here already (docs/conflict-rules.md, "A create
-      // sent without an answer, then deleted").
+      // once when the pull brought the file back here already (anything at the path, a dangling
+      // symlink too), or when it meets a conflict again after that pull (docs/conflict-rules.md, "A
+      // create sent without an answer, then deleted").
       tokens.clear(w.item.folderId);
-      return entry !== undefined || existsSync(resolveDiskPath(w.root, w.item.path));
+      return entry !== undefined || lexists(resolveDiskPath(w.root, w.item.path)) || w.item.lastErrorCode === 'conflict';
     }
     if (!entry || !existsSync(resolveDiskPath(w.root, w.item.path))) return false;
     if (entry.syncedRevision === currentRevision) return true;
@@ -233,4 +234,14 @@ const sentAsMove = (w: Held): boolean => w.item.moveFrom !== null && w.item.base
 function keepOnly<T>(set: Set<T>, kept: readonly T[]): void {
   const keep = new Set(kept);
   for (const x of set) if (!keep.has(x)) set.delete(x);
+}
+
+/** Something is at the path (lstat: a dangling symlink counts). */
+function lexists(abs: string): boolean {
+  try {
+    lstatSync(abs);
+    return true;
+  } catch {
+    return false;
+  }
 }
