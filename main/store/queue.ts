@@ -425,18 +425,21 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     const now = clock();
     const existing = byPath.get(change.folderId, change.path);
     const live = existing !== undefined && existing.state !== 'done';
+    // A change on a revision the pull recorded at the path since is another device's file there,
+    // not the moved one: it never carries the move (P2, P5; chaos seed 13057).
+    const carries = change.baseRevision === null || change.baseRevision === existing?.base_revision;
     if (liveIdle(existing) && existing.move_from !== null && !change.moveFrom) {
       // A move that has not gone yet, and a newer change of its path (docs/conflict-rules.md,
       // "Pushing a move"). An edit keeps the move and uploads after it (P2); a delete (P5), or
       // the pull dropping the row, turns it into what the server needs without it.
-      if (change.op === 'upsert' && change.kind === existing.kind) {
+      if (carries && change.op === 'upsert' && change.kind === existing.kind) {
         replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });
         return 'replaced';
       }
       unmove(existing);
       return enqueueOne(change);
     }
-    if (live && existing.in_flight_generation !== null && existing.move_from !== null && !change.moveFrom && change.kind === existing.kind) {
+    if (carries && live && existing.in_flight_generation !== null && existing.move_from !== null && !change.moveFrom && change.kind === existing.kind) {
       // An edit (P2) or a delete (P5) of a move in flight: a newer generation that still carries
       // the move. Its answer settles the move (complete, moveRefused); without one (a kill) it is sent again.
       replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });

@@ -229,6 +229,44 @@ describe('pushing moves (P1-P9)', () => {
     expect(rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision).toBe(theirs);
   });
 
+  // Chaos seed 13057: a.txt renamed to b.txt here while another device made b.txt first; the pull
+  // kept the moved bytes as a conflict copy and put the other device's b.txt in place (U6), and
+  // the user then deleted it, with the move in flight. The delete carried the move (P5) and went
+  // nowhere when the move was refused: b.txt stayed on the server for good, gone here.
+  it('chaos seed 13057: a delete of the file the pull put at the new name, the move in flight, goes on that file\'s revision', async () => {
+    const { rig, scan, settled } = await synced({ 'a.txt': 'alpha' });
+    const submit = rig.client.submitBatch.bind(rig.client);
+    let held = false;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    rig.client.submitBatch = async (folder, operations, options) => {
+      if (!held && operations.some((o) => o.action === 'move')) {
+        held = true;
+        await gate;
+      }
+      return submit(folder, operations, options);
+    };
+    mv(rig, 'a.txt', 'b.txt');
+    await scan('b.txt', 'a.txt');
+    await waitFor(() => held, { message: 'the move in flight' });
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'upsert', path: 'b.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] } });
+    expect(other.status).toBe(200);
+    const theirs = (await rig.remote()).get('b.txt')!.revision;
+    // What the pull does (U6): the moved bytes to a copy, the other device's b.txt in place and recorded.
+    renameSync(path.join(rig.root, 'b.txt'), path.join(rig.root, 'b (conflict).txt'));
+    await rig.write('b.txt', '');
+    const st = statSync(path.join(rig.root, 'b.txt'));
+    rig.store.index.put({ folderId: FOLDER, path: 'b.txt', kind: 'file', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: contentHashOf([]), blocks: [], syncedRevision: theirs });
+    rmSync(path.join(rig.root, 'b.txt'));
+    await scan('b.txt');
+    expect(rig.item('b.txt')).toMatchObject({ op: 'delete', baseRevision: theirs, moveFrom: null });
+    release();
+    await settled();
+    const remote = await rig.remote();
+    expect(remote.has('b.txt')).toBe(false);
+    expect(remote.has('a.txt')).toBe(false);
+  });
+
   it('P8: a move onto a path another device created is refused; both versions stay', async () => {
     const { rig, sent, scan } = await synced({ 'a.txt': 'alpha' });
     const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
