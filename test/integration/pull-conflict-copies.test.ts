@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -280,5 +280,41 @@ describe('a delete racing a file renamed onto the path (chaos seed 12009)', () =
     expect(b.tree()).toEqual({});
     expect(b.folder.store.index.get('fb', 'data.bin')).toBeUndefined();
     expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
+  });
+});
+
+// Chaos seed 13529 (npm run chaos -- --seed 13529 --ops 60 --devices 3): c renamed `new folder`
+// to `NEW FOLDER` as a's append to `new folder/data.bin` arrived. The download made `new folder`
+// again and placed a's version there; the scanner's record of the folder's move then gave that
+// download's index row to the data.bin that had moved (c's older bytes), which went up as an edit
+// of a's version and replaced it with no copy. A folder the index holds that is gone from disk
+// is not made again: the pull waits for the scan.
+describe('a download whose folder was renamed here as it arrived (chaos seed 13529)', () => {
+  const rig = usePullRig();
+
+  it('does not make the folder again; after the scan, the moved file keeps its own revision', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    const dir = await writer.client.submitBatch(writer.remoteId, [{ key: 'd', action: 'upsert', kind: 'dir', path: 'new folder', mtime: 1, baseRevision: null }]);
+    expect('results' in dir && dir.results.d).toMatchObject({ ok: true });
+    await writer.commit({ 'new folder/a longer name first.txt': 'other', 'new folder/data.bin': 'v1' });
+    await b.puller.pullNow('fb');
+    const v1 = writer.revisions.get('new folder/data.bin')!;
+    await writer.commit({ 'new folder/data.bin': 'v1, appended on a' });
+    renameSync(b.folder.abs('new folder'), b.folder.abs('NEW FOLDER'));
+
+    // The pull fails, retryable, and makes nothing: `new folder` is not made again before the scan.
+    const failed = await b.puller.pullNow('fb').then(() => null, (error: unknown) => error);
+    expect(b.tree()).toEqual({ 'NEW FOLDER/a longer name first.txt': 'other', 'NEW FOLDER/data.bin': 'v1' });
+    expect(failed).toMatchObject({ code: 'parent_gone', retryable: true });
+
+    await b.scanner.scanPaths(['NEW FOLDER', 'new folder'], false);
+    expect(b.folder.store.queue.getByPath('fb', 'NEW FOLDER')).toMatchObject({ op: 'upsert', moveFrom: 'new folder' });
+    expect(b.folder.store.index.get('fb', 'NEW FOLDER/data.bin')).toMatchObject({ moveFrom: 'new folder/data.bin', moveBase: v1 });
+    // a's version comes here under the old name (the move will carry it on the server); the moved bytes stay an unedited v1.
+    await b.puller.pullNow('fb');
+    await b.scanner.reconcile();
+    expect(b.folder.store.queue.getByPath('fb', 'NEW FOLDER/data.bin')).toBeUndefined();
+    expect(b.tree()['new folder/data.bin']).toBe('v1, appended on a');
   });
 });

@@ -339,7 +339,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const asides: Aside[] = [];
   try {
     const written = await writeTemp(ctx, tmp, entry);
-    await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
+    await placeParents(ctx, entry.path);
     // Before any rename: a kill between the rename and the index commit leaves a file the index
     // does not know; this tells the scanner it is this download, not a new file (chaos seed 86).
     if (entry.revision !== null) {
@@ -686,6 +686,14 @@ function putDir(ctx: ApplyContext, rel: string, stat: Stats | null, revision: st
 }
 
 /**
+ * Makes the missing parents of a path the pull places, each recorded at once. A folder the index
+ * holds that is gone from disk was moved or deleted here and not scanned yet: it is not made
+ * again (docs/conflict-rules.md, "Atomic writes": chaos seed 13529).
+ */
+export const placeParents = (ctx: ApplyContext, rel: string): Promise<void> =>
+  ensureParents(ctx.root, rel, (dir, st) => recordParentDir(ctx, dir, st), (dir) => ctx.store.index.get(ctx.folderId, dir)?.kind !== 'dir');
+
+/**
  * A parent of a downloaded file (or of a remote directory), made by this pull or an earlier
  * one that was killed before recording it: recorded at once, so the scanner sees it as
  * known and never queues it back. Its own feed item, if any, records the revision (DU3). A
@@ -709,7 +717,7 @@ export function recordParentDir(ctx: ApplyContext, rel: string, stat: Stats): vo
 /** DU2: mkdir the remote directory (parents first, none through a symlink) and record it. */
 async function createDir(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const { entry } = p;
-  await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
+  await placeParents(ctx, entry.path);
   const { seen, action } = await recheck(ctx, p);
   if (action.kind !== 'create-dir') return apply(ctx, { ...p, seen, action });
   try {

@@ -2,8 +2,8 @@ import { lstatSync, promises as fsp, readdirSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { IndexEntry } from '../../store';
 import { decideDirMove, sameBlocks, statMatches, type DirMoveAction, type DirMoveInput } from './decide';
-import { dirSyncer, localOf, pruneEmptyParents, recordParentDir, toBase, type ApplyContext, type RemoteEntry } from './applier';
-import { ensureParents, resolveInside } from './safe-path';
+import { dirSyncer, localOf, placeParents, pruneEmptyParents, toBase, type ApplyContext, type RemoteEntry } from './applier';
+import { resolveInside } from './safe-path';
 import { pendingOf } from './store-port';
 
 /**
@@ -174,7 +174,7 @@ export async function applyDirMove(ctx: ApplyContext, group: DirMoveGroup): Prom
   // MD0: every entry is U1/DU1 (at its revision) or D2/DD2 (absent, nothing indexed or queued).
   if (action.kind === 'already-here') return { rule: 'MD0' };
   if (action.kind !== 'move-dir-local') return { refused: action };
-  await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
+  await placeParents(ctx, entry.path);
   // Right before the rename the target must still be free: rename(2) would replace an empty
   // folder, and Node offers no RENAME_NOREPLACE. What remains is the window of one lstat.
   if ((await resolveInside(ctx.root, entry.path, resolve)).stat !== null) return { refused: { kind: 'no-dir-move', rule: 'MD4', reason: 'the target appeared' } };

@@ -6,13 +6,12 @@ import { decideMove, type MoveAction } from './decide';
 import { blockRefs, type LocalBlockRef } from './downloader';
 import { moveNoClobber } from './no-clobber';
 import type { IndexEntry } from '../../store';
-import { ensureParents } from './safe-path';
 import { dropQueued } from './store-port';
 import {
   dirSyncer,
   observe,
+  placeParents,
   pruneEmptyParents,
-  recordParentDir,
   settled,
   toBase,
   type ApplyContext,
@@ -68,7 +67,7 @@ export async function applyMove(ctx: ApplyContext, pair: MovePair): Promise<Outc
   const action = moveOf(entry, src, dst);
   const base = src.base;
   if (action.kind !== 'move-local' || !base || entry.revision === null) return null;
-  await ensureParents(ctx.root, entry.path, (rel, st) => recordParentDir(ctx, rel, st));
+  await placeParents(ctx, entry.path);
   // A kill between the rename and the index commit: the next scan records the file as this
   // revision instead of uploading it as new (as a download's intent does).
   ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision: entry.revision, size: entry.size, contentHash: contentHashOf(entry.blocks), blocks: [...entry.blocks] });

@@ -138,8 +138,11 @@ export async function resolveInside(root: string, relPath: string, options: Reso
  */
 export type OnParentDir = (relDir: string, stat: Stats, created: boolean) => void;
 
-/** Creates the missing parents of relPath one level at a time, refusing symlinks and files. */
-export async function ensureParents(root: string, relPath: string, onParent?: OnParentDir): Promise<void> {
+/**
+ * Creates the missing parents of relPath one level at a time, refusing symlinks and files.
+ * `mayCreate` false for a missing one: it is not made, and the item fails, retryable.
+ */
+export async function ensureParents(root: string, relPath: string, onParent?: OnParentDir, mayCreate?: (relDir: string) => boolean): Promise<void> {
   const names = relPath.split('/').slice(0, -1);
   let dir = root;
   for (const [i, name] of names.entries()) {
@@ -147,6 +150,10 @@ export async function ensureParents(root: string, relPath: string, onParent?: On
     let stat = await lstatOrNull(dir);
     let created = false;
     if (stat === null) {
+      const rel = names.slice(0, i + 1).join('/');
+      if (mayCreate && !mayCreate(rel)) {
+        throw new FerryError('parent_gone', `The folder ${rel} was moved or deleted here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true });
+      }
       try {
         await fsp.mkdir(dir);
         created = true;
