@@ -306,7 +306,7 @@ describe('a download whose folder was renamed here as it arrived (chaos seed 135
     // The pull fails, retryable, and makes nothing: `new folder` is not made again before the scan.
     const failed = await b.puller.pullNow('fb').then(() => null, (error: unknown) => error);
     expect(b.tree()).toEqual({ 'NEW FOLDER/a longer name first.txt': 'other', 'NEW FOLDER/data.bin': 'v1' });
-    expect(failed).toMatchObject({ code: 'parent_gone', retryable: true });
+    expect(failed).toMatchObject({ code: 'parent_gone', retryable: true, retryAfterSeconds: 1 });
 
     await b.scanner.scanPaths(['NEW FOLDER', 'new folder'], false);
     expect(b.folder.store.queue.getByPath('fb', 'NEW FOLDER')).toMatchObject({ op: 'upsert', moveFrom: 'new folder' });

@@ -430,10 +430,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const full = errors.find((e) => e.code === DISK_FULL);
       if (full) throw full;
       const first = errors[0]!;
+      // The soonest any item asked to be tried again (a parent folder the scan is about to record: a second).
+      const after = errors.map((e) => e.retryAfterSeconds).filter((s): s is number => s !== undefined);
       throw new FerryError(first.code, `${errors.length} change(s) could not be applied; the pull will run again. First: ${first.message}`, {
         retryable: errors.some((e) => e.retryable),
         cause: first,
-        ...(first.retryAfterSeconds !== undefined ? { retryAfterSeconds: first.retryAfterSeconds } : {}),
+        ...(after.length > 0 ? { retryAfterSeconds: Math.min(...after) } : {}),
       });
     }
     // Every page applied: only now does the token move (and a confirmed/cancelled pause end).

@@ -152,7 +152,8 @@ export async function ensureParents(root: string, relPath: string, onParent?: On
     if (stat === null) {
       const rel = names.slice(0, i + 1).join('/');
       if (mayCreate && !mayCreate(rel)) {
-        throw new FerryError('parent_gone', `The folder ${rel} was moved or deleted here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true });
+        // Looked at again a second later, not after a growing backoff: the scan records it in about that.
+        throw new FerryError('parent_gone', `The folder ${rel} was moved or deleted here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
       }
       try {
         await fsp.mkdir(dir);
