@@ -70,3 +70,13 @@ export function resolveDiskPath(root: string, key: string): string {
   for (const name of key.split('/')) abs = path.join(abs, onDiskName(abs, name));
   return abs;
 }
+
+/** Something is at the path (lstat: a dangling symlink counts). */
+export function existsOnDisk(abs: string): boolean {
+  try {
+    lstatSync(abs);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { joinDisk, parentOf, relativeTo, resolveDiskPath, toKey } from './paths';
+import { existsOnDisk, joinDisk, parentOf, relativeTo, resolveDiskPath, toKey } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -84,15 +84,6 @@ const isDenied = (error: unknown) => {
 
 function sameStat(known: { size: number; mtimeMs: number; inode: number | null }, st: { size: number; mtimeMs: number; ino: number }): boolean {
   return known.size === st.size && known.mtimeMs === st.mtimeMs && (known.inode === null || known.inode === st.ino);
-}
-
-function existsOnDisk(abs: string): boolean {
-  try {
-    lstatSync(abs);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -436,7 +436,7 @@ async function linkReplaced(ctx: ApplyContext, abs: string): Promise<string | nu
  */
 async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, replaced: string): Promise<Aside | null> {
   const st = await fsp.lstat(replaced).catch(() => null);
-  if (!st || !st.isFile() || seen.local.type !== 'file' || sameLocal(seen.local, { type: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, blocks: null })) {
+  if (!st || seen.local.type !== 'file' || sameLocal(seen.local, localOf(st, false))) {
     await fsp.rm(replaced, { force: true });
     return null;
   }
@@ -655,8 +655,8 @@ async function removeIfChecked(ctx: ApplyContext, p: Plan, seen: Observation): P
     }
   }
   const st = await fsp.lstat(moving);
-  const now: LocalState = { type: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, blocks: null };
-  if (st.isFile() && seen.local.type === 'file' && sameLocal(seen.local, now)) {
+  const now = localOf(st, false);
+  if (seen.local.type === 'file' && sameLocal(seen.local, now)) {
     const kept = p.setAside && ctx.aside ? await ctx.aside.take(moving, st.size, seen.local.blocks) : false;
     if (!kept) await fsp.unlink(moving);
     return true;
@@ -664,7 +664,7 @@ async function removeIfChecked(ctx: ApplyContext, p: Plan, seen: Observation): P
   if (await moveNoClobber(moving, seen.abs)) return false;
   const copyPath = await moveAside(ctx, p.entry, moving);
   ctx.log.warn('a file put at a path the pull was deleting is kept as a conflict copy', { path: p.entry.path, copy: copyPath });
-  const kept: Observation = { ...seen, local: st.isFile() ? now : localOf(st, false), hash: null };
+  const kept: Observation = { ...seen, local: now, hash: null };
   ctx.store.transaction(() => recordConflictCopy(ctx, p.entry, kept, copyPath));
   return false;
 }

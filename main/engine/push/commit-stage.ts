@@ -1,5 +1,5 @@
-import { existsSync, lstatSync } from 'node:fs';
-import { resolveDiskPath } from '../paths';
+import { existsSync } from 'node:fs';
+import { existsOnDisk, resolveDiskPath } from '../paths';
 import type { BatchResults, OperationResult } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
@@ -92,7 +92,7 @@ export class CommitStage {
       // symlink too), or when it meets a conflict again after that pull (docs/conflict-rules.md, "A
       // create sent without an answer, then deleted").
       tokens.clear(w.item.folderId);
-      return entry !== undefined || lexists(resolveDiskPath(w.root, w.item.path)) || w.item.lastErrorCode === 'conflict';
+      return entry !== undefined || existsOnDisk(resolveDiskPath(w.root, w.item.path)) || w.item.lastErrorCode === 'conflict';
     }
     if (!entry || !existsSync(resolveDiskPath(w.root, w.item.path))) return false;
     if (entry.syncedRevision === currentRevision) return true;
@@ -234,14 +234,4 @@ const sentAsMove = (w: Held): boolean => w.item.moveFrom !== null && w.item.base
 function keepOnly<T>(set: Set<T>, kept: readonly T[]): void {
   const keep = new Set(kept);
   for (const x of set) if (!keep.has(x)) set.delete(x);
-}
-
-/** Something is at the path (lstat: a dangling symlink counts). */
-function lexists(abs: string): boolean {
-  try {
-    lstatSync(abs);
-    return true;
-  } catch {
-    return false;
-  }
 }
