@@ -175,6 +175,29 @@ describe('pull: remote moves against the real server', () => {
     expect(b.read('dst/x.txt')).toBe('mine');
   });
 
+  // Chaos seed 13540: b renamed a folder, the move failed on the network, and the next pull was a
+  // full sync. The listing has no dst/x.txt yet (the move has not gone), and the reconcile took that
+  // for a remote delete: the file was kept and queued as a new upload (D3), which wiped the old name
+  // and revision the index row carried. When the move was undone later (another device made dst),
+  // src/x.txt was never deleted on the server and its folders' deletes conflicted for ever.
+  it('chaos seed 13540: a full sync leaves the entries a folder move not yet sent carried alone', async () => {
+    const { b } = await movedFolderOnB({ 'src/x.txt': 'mine', 'src/y.txt': 'also mine' });
+    const synced = b.folder.store.index.get('fb', 'src/x.txt')!.syncedRevision;
+    renameSync(b.folder.abs('src'), b.folder.abs('dst'));
+    await b.scanner.scanPaths(['dst', 'src'], false);
+    expect(b.folder.store.queue.getByPath('fb', 'dst')).toMatchObject({ moveFrom: 'src', state: 'pending' });
+    b.folder.store.tokens.clear('fb');
+
+    const summary = await b.puller.pullNow('fb');
+
+    expect(summary).toMatchObject({ reuploaded: 0, deleted: 0, downloaded: 0 });
+    expect(b.folder.store.index.get('fb', 'dst/x.txt')).toMatchObject({ moveFrom: 'src/x.txt', moveBase: synced, syncedRevision: synced });
+    expect(b.folder.store.index.get('fb', 'dst/y.txt')).toMatchObject({ moveFrom: 'src/y.txt' });
+    // Only the folder's move is live: nothing below it goes up as new.
+    expect(b.folder.pendingOps()).toEqual({ dst: 'dir:upsert' });
+    expect(b.read('dst/x.txt')).toBe('mine');
+  });
+
   it('MD6 refuses the one rename when a file the index does not hold is inside (not scanned yet): the synced files move one by one, the new file stays with the old folder', async () => {
     const { writer, b, rules } = await movedFolderOnB({ 'src/a.txt': 'alpha', 'src/sub/b.txt': 'beta' });
     b.folder.write('src/sub/new-here.txt', 'only on b, never scanned');

@@ -209,13 +209,17 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     return from.ok && from.path !== entry.path ? { ...rest, movedFrom: from.path } : rest;
   }
 
-  /** Full sync: a synced path that the full listing no longer has was deleted remotely. */
+  /**
+   * Full sync: a synced path that the full listing no longer has was deleted remotely. An entry
+   * a folder move not yet sent carried (P10: its revision is its old path's) is not synced here.
+   */
   function reconcileDeletes(folderId: string, entries: RemoteEntry[]): RemoteEntry[] {
     const listed = new Set(entries.map((e) => e.path));
     const now = new Date(clock()).toISOString();
     const deletes: RemoteEntry[] = [];
     for (const row of store.index.listUnder(folderId, '')) {
       if (row.syncedRevision === null || listed.has(row.path)) continue;
+      if (row.moveFrom !== undefined && row.syncedRevision === row.moveBase) continue;
       deletes.push({ path: row.path, kind: row.kind, revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
     }
     return deletes;
