@@ -124,7 +124,7 @@ export async function scanInto(store: Store, root: string, onQueued: () => void,
       const h = await hashFile(abs);
       pendingWrites.push(() => {
         store.index.putLocal({ folderId, path: name, kind: 'file', size: h.size, mtimeMs: h.stat.mtimeMs, inode: h.stat.ino, contentHash: h.contentHash, blocks: h.blocks });
-        store.queue.enqueue({ folderId, path: name, kind: 'file', op: 'upsert', size: h.size, mtimeMs: h.stat.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
+        store.paths.enqueue({ folderId, path: name, kind: 'file', op: 'upsert', size: h.size, mtimeMs: h.stat.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
       });
       queued++;
       if (pendingWrites.length >= 500) flushWrites();
@@ -241,7 +241,7 @@ async function bigFile(tmp: string): Promise<BenchResult[]> {
     await createFolder(server, 'bench');
     const h = await hashFile(file);
     const st = await stat(file);
-    a.store.queue.enqueue({ folderId: 'bench', path: 'big.bin', kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
+    a.store.paths.enqueue({ folderId: 'bench', path: 'big.bin', kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
     await a.pusher.start();
     const t0 = performance.now();
     a.pusher.kick();

@@ -13,7 +13,7 @@ import { existsOnDisk, joinDisk, parentOf, relativeTo, resolveDiskPath, toKey } 
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
-export type ScannerStore = Pick<Store, 'index' | 'queue' | 'activity' | 'folders' | 'transaction'>;
+export type ScannerStore = Pick<Store, 'index' | 'queue' | 'paths' | 'activity' | 'folders' | 'transaction'>;
 
 export interface ScannerOptions {
   store: ScannerStore;
@@ -318,7 +318,7 @@ export class Scanner {
       if (this.recordedAsDownload(state)) return 'updated';
       if (known?.kind === 'dir') this.recordGoneUnder(key);
       this.store.index.putLocal(state);
-      this.store.queue.enqueue({
+      this.store.paths.enqueue({
         folderId: this.folderId,
         path: key,
         kind: 'file',
@@ -370,7 +370,7 @@ export class Scanner {
     // is there under the new name (an empty one goes the usual way: a delete and a new folder).
     if (kind === 'dir' && !this.holdsFirstFile(source.path, key)) return false;
     return this.store.transaction(() => {
-      const { queue, index } = this.store;
+      const { queue, paths, index } = this.store;
       if (index.holds(this.folderId, key)) return false;
       const target = queue.getByPath(this.folderId, key);
       // A change of the new path waiting to go (a delete of a synced file there): the server still holds it.
@@ -401,10 +401,10 @@ export class Scanner {
         // P4: moved back before the move went: the synced version is there again.
         index.setSyncedRevision(this.folderId, key, move.base);
         if (kind === 'dir') index.settleMoveSources(this.folderId, key, true);
-        if (kind === 'file' && (move.hash === null || move.hash !== source.contentHash)) queue.enqueue({ ...change, baseRevision: move.base });
+        if (kind === 'file' && (move.hash === null || move.hash !== source.contentHash)) paths.enqueue({ ...change, baseRevision: move.base });
       } else {
         index.setSyncedRevision(this.folderId, key, null);
-        queue.enqueue({ ...change, baseRevision: move.base, moveFrom: move.from, moveHash: move.hash });
+        paths.enqueue({ ...change, baseRevision: move.base, moveFrom: move.from, moveHash: move.hash });
       }
       log.info('a rename, queued as a move', { folder: this.folderId, from: source.path, to: key, kind });
       return true;
@@ -461,7 +461,7 @@ export class Scanner {
       if (known?.kind === 'dir') return 'unchanged';
       if (!known && this.recordMove(key, st)) return 'queued';
       this.store.index.putLocal(this.dirState(key, st));
-      this.store.queue.enqueue({
+      this.store.paths.enqueue({
         folderId: this.folderId,
         path: key,
         kind: 'dir',
@@ -506,7 +506,7 @@ export class Scanner {
   /** Index row out, delete queued, and the guard's window told what the delete removed (a moved file removed nothing). */
   private dropEntry(entry: IndexEntry, moved?: ReadonlySet<string>): void {
     this.store.index.remove(this.folderId, entry.path);
-    this.store.queue.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision, byUser: true });
+    this.store.paths.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision, byUser: true });
     if (!moved?.has(entry.path)) this.options.guard?.recorded(entry);
   }
 

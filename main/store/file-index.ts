@@ -76,6 +76,8 @@ export interface FileIndexRepo {
   /** Records a full entry, revision included (the puller, after it wrote a file). */
   put(entry: Omit<IndexEntry, 'updatedAt'>): void;
   setSyncedRevision(folderId: string, path: string, revision: string | null): void;
+  /** The same, only where the row holds `from` (a directory move's answer, P9: what it replaced). */
+  replaceSyncedRevision(folderId: string, path: string, from: string, revision: string): void;
   /** The same for many paths in one statement (a directory move's entries: docs/conflict-rules.md, MD1). */
   setSyncedRevisions(folderId: string, revisions: ReadonlyArray<readonly [path: string, revision: string]>): void;
   remove(folderId: string, path: string): void;
@@ -99,6 +101,8 @@ export interface FileIndexRepo {
   settleMoveSources(folderId: string, dir: string, movedBack: boolean): void;
   /** Every entry strictly below dir ('' means the whole folder), deepest first. */
   listUnder(folderId: string, dir: string): IndexEntry[];
+  /** Every entry strictly below dir, in path order (a folder before what it holds). */
+  entriesUnder(folderId: string, dir: string): IndexEntry[];
   /** path → compact stat for the whole folder, for a reconcile. */
   snapshot(folderId: string): Map<string, IndexStat>;
   /** The same, one page at a time (paths after afterPath, in order), so callers can yield between pages. */
@@ -194,6 +198,8 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
   const under = db.prepare<[string, string, string], IndexRow>(
     `SELECT * FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY length(path) DESC, path`,
   );
+  const underInOrder = db.prepare<[string, string, string], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY path`);
+  const setRevFrom = db.prepare(`UPDATE file_index SET synced_revision = @revision, updated_at = @now WHERE folder_id = @folderId AND path = @path AND synced_revision = @from`);
   const all = db.prepare<[string], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? ORDER BY length(path) DESC, path`);
   const stats = db
     .prepare<[string], [string, EntryKind, number, number, number | null]>(
@@ -239,6 +245,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     put: (entry) => void upsertFull.run({ ...params(entry), syncedRevision: entry.syncedRevision }),
     setSyncedRevision: (folderId, path, revision) => void setRev.run(revision, clock(), folderId, path),
     setSyncedRevisions: (folderId, revisions) => void (revisions.length > 0 && setRevs.run(JSON.stringify(revisions), clock(), folderId)),
+    replaceSyncedRevision: (folderId, path, from, revision) => void setRevFrom.run({ folderId, path, from, revision, now: clock() }),
     remove: (folderId, path) => void del.run(folderId, path),
     byInode: (folderId, inode) => inodeRows.all(folderId, inode).map(toEntry),
     holds: (folderId, path) => holdsRow.get(folderId, path, ...underBounds(path)) !== undefined,
@@ -251,6 +258,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       const [lo, hi] = underBounds(dir);
       return under.all(folderId, lo, hi).map(toEntry);
     },
+    entriesUnder: (folderId, dir) => underInOrder.all(folderId, ...underBounds(dir)).map(toEntry),
     snapshot(folderId) {
       const map = new Map<string, IndexStat>();
       for (const [path, kind, size, mtimeMs, inode] of stats.iterate(folderId)) {

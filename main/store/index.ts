@@ -4,7 +4,8 @@ import { conflictRepo, type ConflictRepo } from './conflicts';
 import { openDb, type Db } from './db';
 import { fileIndexRepo, type FileIndexRepo } from './file-index';
 import { folderRepo, type FolderRepo } from './folders';
-import { queueRepo, type DoneHistory, type QueueRepo } from './queue';
+import { pathStateRepo, type PathStateRepo } from './path-state';
+import { queueStore, type DoneHistory, type QueueRepo } from './queue';
 import { recentDeleteRepo, type RecentDeleteRepo } from './recent-deletes';
 import { settingsRepo, type SettingsRepo } from './settings';
 import { taskRepo, type TaskRepo } from './tasks';
@@ -17,6 +18,8 @@ export interface Store {
   folders: FolderRepo;
   index: FileIndexRepo;
   queue: QueueRepo;
+  /** A path's changes that write the queue and the index together: queued, pushed, a move refused. */
+  paths: PathStateRepo;
   /** This disk's recent deletes: the mass-delete guard's window. */
   recentDeletes: RecentDeleteRepo;
   /** The last confirmed mass delete of each folder, while Undo is offered. */
@@ -46,11 +49,14 @@ export function openStore(file: string, options: StoreOptions = {}): Store {
 
 export function createStore(db: Db, options: StoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
+  const index = fileIndexRepo(db, clock);
+  const queue = queueStore(db, clock, options.doneHistory);
   return {
     db,
     folders: folderRepo(db, clock),
-    index: fileIndexRepo(db, clock),
-    queue: queueRepo(db, clock, options.doneHistory),
+    index,
+    queue: queue.repo,
+    paths: pathStateRepo(db, queue.rows, index, clock),
     recentDeletes: recentDeleteRepo(db, clock),
     undoBatches: undoBatchRepo(db, clock),
     tasks: taskRepo(db, clock),

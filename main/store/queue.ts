@@ -1,7 +1,7 @@
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
-import { moveSourcesSettler, underBounds as underBoundsOf, type EntryKind } from './file-index';
+import { underBounds as underBoundsOf, type EntryKind } from './file-index';
 
 export type QueueState = 'pending' | 'in_flight' | 'retry_wait' | 'failed' | 'done';
 export const QUEUE_STATES: readonly QueueState[] = ['pending', 'in_flight', 'retry_wait', 'failed', 'done'];
@@ -94,23 +94,13 @@ export interface ListPage {
   nextAfterId: number | null;
 }
 
+/**
+ * The queue table alone. A change is queued, completed or refused through the path state
+ * (`path-state.ts`), which keeps the file index in the same transaction.
+ */
 export interface QueueRepo {
-  enqueue(change: Change): EnqueueOutcome;
   /** Due items (pending, or retry_wait whose time came) of folders in state ok, now in flight. */
   claim(options: { limit: number; folderId?: string }): QueueItem[];
-  /**
-   * The push of `ref` succeeded; records the revision in the index in the same transaction.
-   * A move's answer: `moved` lists the entries a directory took along (P9); a move whose
-   * snapshot is not the moved content goes on as an upload on the move's revision (P2).
-   */
-  complete(ref: ClaimRef, result: { revision: string | null; moved?: ReadonlyArray<{ path: string; from: string; revision: string }> }): CompleteOutcome;
-  /**
-   * The server refused the move `ref` sent (P8): the row becomes an upload of its path as new
-   * (for a directory, with every entry below it) and the old path is deleted on its base
-   * revision. Never a loss: the usual rows decide what the other device changed.
-   */
-  /** `sourceGone`: the server has no `from` any more (refused as a conflict naming no current revision). */
-  moveRefused(ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null; sourceGone?: boolean }): FailOutcome;
   /** retryAt: when to try again; null fails the item for good (until retry()). */
   fail(ref: ClaimRef, error: { code: string; message: string }, retryAt: number | null): FailOutcome;
   /**
@@ -180,7 +170,7 @@ export interface DoneHistory {
 
 export const DEFAULT_DONE_HISTORY: DoneHistory = { keep: 10_000, minAgeMs: 60 * 60_000 };
 
-interface QueueRow {
+export interface QueueRow {
   id: number;
   folder_id: string;
   path: string;
@@ -249,9 +239,60 @@ export function priorityOf(kind: EntryKind, op: QueueOp, path: string, move = fa
   return kind === 'file' ? 2000 : 3000 + (999 - depth);
 }
 
+/** The change a row holds (its move left out): what goes up when the move will not. */
+export const changeOf = (row: QueueRow): Change => ({
+  folderId: row.folder_id,
+  path: row.path,
+  kind: row.kind,
+  op: row.op,
+  size: row.size,
+  mtimeMs: row.mtime_ms,
+  contentHash: row.content_hash,
+  blocks: row.blocks === null ? null : (JSON.parse(row.blocks) as string[]),
+  baseRevision: row.base_revision,
+});
+
+/** A change not done and not held by a pusher. */
+export const liveIdle = (row: QueueRow | undefined): row is QueueRow => row !== undefined && row.state !== 'done' && row.in_flight_generation === null;
+
+/** What a replace keeps from the row instead of taking it from the change (a move carried on, P2/P5). */
+export interface ChangeKeep {
+  baseRevision: string | null;
+  moveFrom: string | null;
+  moveHash: string | null;
+}
+
+/**
+ * Row-level access for `path-state.ts`, which writes the queue and the file index in one
+ * transaction; nothing else uses it.
+ */
+export interface QueueRows {
+  byId(id: number): QueueRow | undefined;
+  byPath(folderId: string, path: string): QueueRow | undefined;
+  insert(change: Change, now: number): void;
+  /** The path's newer change: a new generation, pending, attempts and progress reset. */
+  replace(id: number, change: Change, now: number, keep?: ChangeKeep): void;
+  remove(id: number): void;
+  rebase(id: number, baseRevision: string | null): void;
+  releaseHold(id: number, now: number): void;
+  /** Done; done rows are pruned to the bounded history now and then. */
+  markDone(id: number, now: number): void;
+  /** The move the row carried landed: the change after it waits, on the move's revision (P2, P5). */
+  afterMove(id: number, revision: string | null, now: number): void;
+  /** The move the row carried landed and a newer generation waits: it no longer carries it. */
+  moveDone(id: number): void;
+  /** Live rows strictly below dir, in path order. */
+  liveUnder(folderId: string, dir: string): QueueRow[];
+  /** Live moves whose source is strictly below dir. */
+  movesFromUnder(folderId: string, dir: string): QueueRow[];
+  rewriteMoveFrom(id: number, from: string): void;
+  /** P9: changes queued at a moved entry's new path, or moving it on, on the revision the move replaced. */
+  rebaseMoved(folderId: string, path: string, from: string, revision: string): void;
+}
+
 const MAX_PAGE = 1000;
 
-export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHistory = DEFAULT_DONE_HISTORY): QueueRepo {
+export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHistory = DEFAULT_DONE_HISTORY): { repo: QueueRepo; rows: QueueRows } {
   const byId = db.prepare<[number], QueueRow>(`SELECT * FROM queue WHERE id = ?`);
   const byPath = db.prepare<[string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path = ?`);
   // On the partial index of live moves (few rows): a move of the path itself, or of a folder above it.
@@ -297,15 +338,6 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   const moveDone = db.prepare(`UPDATE queue SET move_from = NULL, move_hash = NULL WHERE id = ?`);
   const liveUnderOne = db.prepare<[string, string, string], { id: number }>(`SELECT id FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' LIMIT 1`);
   const liveUnder = db.prepare<[string, string, string], QueueRow>(`SELECT * FROM queue WHERE folder_id = ? AND path > ? AND path < ? AND state <> 'done' ORDER BY path`);
-  const indexUnder = db.prepare<[string, string, string], { path: string; kind: EntryKind; size: number; mtime_ms: number; content_hash: string | null; blocks: string | null; synced_revision: string | null; move_from: string | null; move_base: string | null }>(
-    `SELECT path, kind, size, mtime_ms, content_hash, blocks, synced_revision, move_from, move_base FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY path`,
-  );
-  const indexSynced = db.prepare<[string, string], { synced_revision: string | null }>(`SELECT synced_revision FROM file_index WHERE folder_id = ? AND path = ?`);
-  const indexMoveSource = db.prepare<[string, string], { move_from: string | null; move_base: string | null }>(`SELECT move_from, move_base FROM file_index WHERE folder_id = ? AND path = ?`);
-  // P10: the move of a directory is settled (landed or undone): its entries' old names are history.
-  const settleMoveSources = moveSourcesSettler(db);
-  // P9: what the index and the queue hold below a moved directory, on the revisions the move replaced.
-  const movedIndexRevision = db.prepare(`UPDATE file_index SET synced_revision = @revision, updated_at = @now WHERE folder_id = @folderId AND path = @path AND synced_revision = @from`);
   // Two statements, each on its index: one `path = ? OR move_from = ?` read every row of the
   // folder, once per moved entry (a 10,000-file folder move held the agent 25 s).
   const movedQueueBase = db.prepare(`UPDATE queue SET base_revision = @revision WHERE folder_id = @folderId AND path = @path AND state <> 'done' AND base_revision = @from`);
@@ -325,9 +357,6 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
   const clearPulled = db.prepare(`UPDATE queue SET pulled_during = NULL WHERE folder_id = ? AND path = ?`);
   const markPulled = db.prepare(
     `UPDATE queue SET pulled_during = in_flight_generation WHERE folder_id = ? AND path = ? AND in_flight_generation IS NOT NULL`,
-  );
-  const indexRevision = db.prepare(
-    `UPDATE file_index SET synced_revision = ?, updated_at = ? WHERE folder_id = ? AND path = ?`,
   );
   const markFailed = db.prepare(`
     UPDATE queue SET state = @state, in_flight_generation = NULL, next_attempt_at = @nextAttemptAt,
@@ -406,174 +435,6 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     moveHash: change.op === 'upsert' ? (change.moveHash ?? null) : null,
     now,
   });
-  const changeOf = (row: QueueRow): Change => ({
-    folderId: row.folder_id,
-    path: row.path,
-    kind: row.kind,
-    op: row.op,
-    size: row.size,
-    mtimeMs: row.mtime_ms,
-    contentHash: row.content_hash,
-    blocks: row.blocks === null ? null : (JSON.parse(row.blocks) as string[]),
-    baseRevision: row.base_revision,
-  });
-  const liveIdle = (row: QueueRow | undefined): row is QueueRow => row !== undefined && row.state !== 'done' && row.in_flight_generation === null;
-
-  const enqueue = db.transaction((change: Change): EnqueueOutcome => enqueueOne(change));
-
-  function enqueueOne(change: Change): EnqueueOutcome {
-    const now = clock();
-    const existing = byPath.get(change.folderId, change.path);
-    const live = existing !== undefined && existing.state !== 'done';
-    // A change on a revision the pull recorded at the path since is another device's file there,
-    // not the moved one: it never carries the move (P2, P5; chaos seed 13057).
-    const carries = change.baseRevision === null || change.baseRevision === existing?.base_revision;
-    if (liveIdle(existing) && existing.move_from !== null && !change.moveFrom) {
-      // A move that has not gone yet, and a newer change of its path (docs/conflict-rules.md,
-      // "Pushing a move"). An edit keeps the move and uploads after it (P2); a delete (P5), or
-      // the pull dropping the row, turns it into what the server needs without it.
-      if (carries && change.op === 'upsert' && change.kind === existing.kind) {
-        replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });
-        return 'replaced';
-      }
-      unmove(existing);
-      return enqueueOne(change);
-    }
-    if (carries && live && existing.in_flight_generation !== null && existing.move_from !== null && !change.moveFrom && change.kind === existing.kind) {
-      // An edit (P2) or a delete (P5) of a move in flight: a newer generation that still carries
-      // the move. Its answer settles the move (complete, moveRefused); without one (a kill) it is sent again.
-      replace.run({ ...snapshot(change, now, existing.id), baseRevision: existing.base_revision, moveFrom: existing.move_from, moveHash: existing.move_hash });
-      return 'replaced';
-    }
-    if (change.op === 'delete' && change.baseRevision === null) {
-      // The server never had this path. A create never sent is simply dropped; one in flight
-      // may land, so the delete follows it (complete() rebases it); so does one sent without an
-      // answer, which the server may have taken (chaos seed 11715).
-      if (!live) return 'noop';
-      const maybeLanded = change.byUser === true && existing.create_sent === 1;
-      if (existing.in_flight_generation === null && !maybeLanded) {
-        deleteRow.run(existing.id);
-        return 'cancelled';
-      }
-    }
-    if (!existing) {
-      insert.run(snapshot(change, now));
-      return 'queued';
-    }
-    const next = snapshot(change, now, existing.id);
-    // Deleted then re-created before the delete went out (an editor's save dance seen
-    // halfway): the server still holds the old revision, so the upsert builds on it.
-    if (live && existing.op === 'delete' && change.op === 'upsert' && change.baseRevision === null) {
-      next.baseRevision = existing.base_revision;
-    }
-    replace.run(next);
-    return live ? 'replaced' : 'queued';
-  }
-
-  /**
-   * P9: what the index holds below a moved directory that the server did not move with it (another
-   * device deleted it there first; or the answer did not list what moved) is not on the server at
-   * its new path: it goes up as new, never left looking synced (chaos seed 3). An upload of bytes
-   * the server holds there already is answered as done.
-   */
-  function leftBehind(row: QueueRow, moved: ReadonlyArray<{ path: string }> | undefined): void {
-    const listed = new Set((moved ?? []).map((m) => m.path));
-    const now = clock();
-    for (const e of indexUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
-      if (listed.has(e.path) || e.synced_revision === null) continue;
-      indexRevision.run(null, now, row.folder_id, e.path);
-      const queued = byPath.get(row.folder_id, e.path);
-      if (queued && queued.state !== 'done') {
-        if (queued.in_flight_generation === null && queued.op === 'upsert') rebase.run(null, queued.id);
-        continue;
-      }
-      const blocks = e.blocks === null ? null : (JSON.parse(e.blocks) as string[]);
-      enqueueOne({ folderId: row.folder_id, path: e.path, kind: e.kind, op: 'upsert', size: e.size, mtimeMs: e.mtime_ms, contentHash: e.content_hash, blocks, baseRevision: null });
-    }
-  }
-
-  /**
-   * `from` is to go on `base`; a new file queued there meanwhile replaces that version instead
-   * (P5), unless the server has no `from` any more (P8): then it goes up as new.
-   */
-  function deleteSource(folderId: string, from: string, kind: EntryKind, base: string | null, sourceGone = false): void {
-    const there = byPath.get(folderId, from);
-    if (there !== undefined && there.state !== 'done' && there.move_from === null) {
-      // A change of `from` on what the pull brought there since is the user's doing with what is
-      // there now (P8, chaos seed 10985): the version the move named is gone, nothing to delete.
-      if (there.base_revision !== null) return;
-      if (liveIdle(there) && there.op === 'upsert') {
-        if (!sourceGone) rebase.run(base, there.id);
-        return;
-      }
-    }
-    // The pull put a newer version of `from` back here since (another device's edit of it, kept
-    // as U3 keeps it): the version the move named is gone from the server (P8, chaos seed 11565).
-    const synced = indexSynced.get(folderId, from)?.synced_revision ?? null;
-    if (synced !== null && synced !== base) return;
-    enqueueOne({ folderId, path: from, kind, op: 'delete', baseRevision: base });
-  }
-
-  /**
-   * A move that will not be sent as one (P5, P8): its path goes up as new and its old path is
-   * deleted on its base. For a directory the same holds for every entry below it: what the scan
-   * queued under the new path (on the old entries' revisions) and what the index holds there.
-   */
-  function unmove(row: QueueRow, sourceGone = false): void {
-    const from = row.move_from!;
-    const base = row.base_revision;
-    const now = clock();
-    // A delete that carried the move (P5): the server never had the path, so nothing goes up for it.
-    if (row.op === 'delete') deleteRow.run(row.id);
-    else replace.run(snapshot({ ...changeOf(row), baseRevision: null }, now, row.id));
-    if (row.kind === 'dir') {
-      const oldPath = (p: string) => from + p.slice(row.path.length);
-      const queued = new Set<string>();
-      const under = (p: string) => p.startsWith(`${row.path}/`);
-      // P3: a move out of the folder names where this move would have put its source; without it,
-      // the source is still at its old path (chaos seed 10988).
-      for (const m of movesFromUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
-        if (under(m.path)) continue;
-        const was = oldPath(m.move_from!);
-        rewriteMoveFrom.run(was, m.id);
-        // A folder that would now move inside itself goes entry by entry instead.
-        if (m.path.startsWith(`${was}/`) && m.in_flight_generation === null) unmove({ ...m, move_from: was });
-      }
-      for (const child of liveUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
-        queued.add(child.path);
-        if (child.in_flight_generation !== null || child.base_revision === null) continue;
-        // The entry's old name and revision as the move found them (P10), not what the pull wrote since.
-        const source = indexMoveSource.get(row.folder_id, child.path);
-        // P10: a change queued on another revision than the one the rename carried builds on the
-        // server's own entry that the pull recorded at the new name: it goes as queued, and only
-        // the old name goes besides (chaos seed 11701).
-        if (source?.move_from != null && child.base_revision !== source.move_base) {
-          deleteSource(row.folder_id, source.move_from!, child.kind, source.move_base, sourceGone);
-          continue;
-        }
-        if (child.op === 'delete') deleteRow.run(child.id);
-        else replace.run(snapshot({ ...changeOf(child), baseRevision: null }, now, child.id));
-        // A change queued below the moved directory names an entry the server still holds at its old path.
-        const gone = child.move_from ?? child.path;
-        if (source?.move_from) deleteSource(row.folder_id, source.move_from, child.kind, source.move_base, sourceGone);
-        else deleteSource(row.folder_id, under(gone) ? oldPath(gone) : gone, child.kind, child.base_revision, sourceGone);
-      }
-      for (const e of indexUnder.all(row.folder_id, ...underBoundsOf(row.path))) {
-        const oldBase = e.move_from !== null ? e.move_base : e.synced_revision;
-        if (queued.has(e.path) || oldBase === null) continue;
-        // P10: the pull recorded the server's own entry at the new name meanwhile: it is there already.
-        const pulledHere = e.move_from !== null && e.synced_revision !== null && e.synced_revision !== e.move_base;
-        if (!pulledHere) {
-          indexRevision.run(null, now, row.folder_id, e.path);
-          const blocks = e.blocks === null ? null : (JSON.parse(e.blocks) as string[]);
-          enqueueOne({ folderId: row.folder_id, path: e.path, kind: e.kind, op: 'upsert', size: e.size, mtimeMs: e.mtime_ms, contentHash: e.content_hash, blocks, baseRevision: null });
-        }
-        deleteSource(row.folder_id, e.move_from ?? oldPath(e.path), e.kind, oldBase, sourceGone);
-      }
-      settleMoveSources(row.folder_id, row.path, false);
-    }
-    deleteSource(row.folder_id, from, row.kind, base, sourceGone);
-  }
 
   const claim = db.transaction((options: { limit: number; folderId?: string }): QueueItem[] => {
     const now = clock();
@@ -582,53 +443,6 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     return rows.map((row) =>
       toItem({ ...row, state: 'in_flight', in_flight_generation: row.generation, attempts: row.attempts + 1, updated_at: now }),
     );
-  });
-
-  const complete = db.transaction((ref: ClaimRef, result: { revision: string | null; moved?: ReadonlyArray<{ path: string; from: string; revision: string }> }): CompleteOutcome => {
-    const row = byId.get(ref.id);
-    if (!row) return 'gone';
-    const now = clock();
-    for (const m of result.moved ?? []) {
-      const at = { folderId: row.folder_id, path: m.path, from: m.from, revision: m.revision, now };
-      movedIndexRevision.run(at);
-      movedQueueBase.run(at);
-      movedMoveBase.run(at);
-    }
-    if (row.move_from !== null && row.kind === 'dir' && row.generation === ref.generation) leftBehind(row, result.moved);
-    if (row.move_from !== null && row.kind === 'dir') settleMoveSources(row.folder_id, row.path, false);
-    // Already done (the pull saw this commit land, or a newer one of the path finished): the
-    // answer is old news, and must not take the index back to an older revision.
-    if (row.state === 'done') return row.generation === ref.generation ? 'done' : 'superseded';
-    // The pull settled the path while this was in flight: its view is the newer one.
-    const pulledOver = row.pulled_during === ref.generation;
-    if (ref.op === 'upsert' && !pulledOver) indexRevision.run(result.revision, now, row.folder_id, row.path);
-    if (row.generation === ref.generation && row.move_from !== null && row.op === 'delete' && !pulledOver) {
-      // The move a delete carried was sent again after a kill and landed (P5): now the delete, on its revision.
-      afterMove.run({ id: row.id, revision: result.revision, now });
-      return 'done';
-    }
-    const movedOther = row.generation === ref.generation && row.move_from !== null && row.kind === 'file' && (row.move_hash === null || row.move_hash !== row.content_hash);
-    if (movedOther && !pulledOver) {
-      afterMove.run({ id: row.id, revision: result.revision, now });
-      return 'done';
-    }
-    if (row.generation === ref.generation) {
-      markDone.run(now, row.id);
-      if (++doneSincePrune >= pruneEvery) {
-        doneSincePrune = 0;
-        pruneDone(now - history.minAgeMs, history.keep);
-      }
-      return 'done';
-    }
-    // A newer change waits behind this one: release it and base it on what the server now has.
-    if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
-    if (!pulledOver) rebase.run(ref.op === 'upsert' ? result.revision : null, row.id);
-    // The pull settled the path meanwhile: an upload waiting goes up on what the pull recorded there,
-    // never on a base carried over from the generation that landed (a move's `from`, a delete's).
-    else if (row.op === 'upsert') rebase.run(indexSynced.get(row.folder_id, row.path)?.synced_revision ?? null, row.id);
-    // The move it carried landed (P2): what waits is the change after it.
-    if (row.move_from !== null) moveDone.run(row.id);
-    return 'superseded';
   });
 
   const fail = db.transaction(
@@ -648,28 +462,6 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
       return state;
     },
   );
-
-  const moveRefused = db.transaction((ref: ClaimRef, move: { from: string; kind: EntryKind; baseRevision: string | null; sourceGone?: boolean }): FailOutcome => {
-    const gone = move.sourceGone ?? false;
-    const row = byId.get(ref.id);
-    if (!row) return 'gone';
-    const now = clock();
-    if (row.state === 'done') return 'superseded';
-    if (row.generation === ref.generation && row.move_from !== null) {
-      releaseHold.run(now, row.id);
-      unmove(row, gone);
-      return 'retry_wait';
-    }
-    // A newer change of the path waits behind the move: it goes up as new, and the old path goes.
-    if (row.in_flight_generation === ref.generation) releaseHold.run(now, row.id);
-    if (row.move_from !== null) {
-      unmove(row, gone); // the newer generation still carried the move (P2): the same as its own refusal
-      return 'superseded';
-    }
-    if (row.op === 'upsert') rebase.run(null, row.id);
-    deleteSource(row.folder_id, move.from, move.kind, move.baseRevision, gone);
-    return 'superseded';
-  });
 
   const held = (ref: ClaimRef): QueueRow | 'superseded' | 'gone' => {
     const row = byId.get(ref.id);
@@ -691,11 +483,35 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     return 'in_flight';
   });
 
-  return {
-    enqueue: (change) => enqueue(change),
+  const rows: QueueRows = {
+    byId: (id) => byId.get(id),
+    byPath: (folderId, path) => byPath.get(folderId, path),
+    insert: (change, now) => void insert.run(snapshot(change, now)),
+    replace: (id, change, now, keep) => void replace.run({ ...snapshot(change, now, id), ...(keep ?? {}) }),
+    remove: (id) => void deleteRow.run(id),
+    rebase: (id, baseRevision) => void rebase.run(baseRevision, id),
+    releaseHold: (id, now) => void releaseHold.run(now, id),
+    markDone(id, now) {
+      markDone.run(now, id);
+      if (++doneSincePrune >= pruneEvery) {
+        doneSincePrune = 0;
+        pruneDone(now - history.minAgeMs, history.keep);
+      }
+    },
+    afterMove: (id, revision, now) => void afterMove.run({ id, revision, now }),
+    moveDone: (id) => void moveDone.run(id),
+    liveUnder: (folderId, dir) => liveUnder.all(folderId, ...underBoundsOf(dir)),
+    movesFromUnder: (folderId, dir) => movesFromUnder.all(folderId, ...underBoundsOf(dir)),
+    rewriteMoveFrom: (id, from) => void rewriteMoveFrom.run(from, id),
+    rebaseMoved(folderId, path, from, revision) {
+      const at = { folderId, path, from, revision };
+      movedQueueBase.run(at);
+      movedMoveBase.run(at);
+    },
+  };
+
+  const repo: QueueRepo = {
     claim: (options) => claim(options),
-    complete: (ref, result) => complete(ref, result),
-    moveRefused: (ref, move) => moveRefused(ref, move),
     fail: (ref, error, retryAt) => fail(ref, error, retryAt),
     waitRetry: (ref, error, retryAt) => waitRetry(ref, error, retryAt),
     retryNow: (ref) => retryNow(ref),
@@ -755,4 +571,5 @@ export function queueRepo(db: Db, clock: Clock = systemClock, history: DoneHisto
     dropPendingDeletes: (folderId) => dropDeletes.all(folderId).map((r) => r.path),
     pruneDone,
   };
+  return { repo, rows };
 }

@@ -28,7 +28,7 @@ describe('local moves and the mass-delete guard', () => {
     let revision = 1;
     for (const row of f.store.index.listUnder('fm', '')) f.store.index.setSyncedRevision('fm', row.path, String(revision++));
     const page = f.store.queue.list({ folderId: 'fm', limit: 1000 });
-    for (const item of page.items) f.store.queue.enqueue({ folderId: 'fm', path: item.path, kind: item.kind, op: 'delete', baseRevision: null });
+    for (const item of page.items) f.store.paths.enqueue({ folderId: 'fm', path: item.path, kind: item.kind, op: 'delete', baseRevision: null });
     return { f, scanner };
   }
 

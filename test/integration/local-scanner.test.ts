@@ -19,7 +19,7 @@ function pushAll(f: TestFolder): void {
   for (;;) {
     const items = f.store.queue.claim({ limit: 500 });
     if (items.length === 0) return;
-    for (const item of items) f.store.queue.complete(item, { revision: `rev-${++n}` });
+    for (const item of items) f.store.paths.complete(item, { revision: `rev-${++n}` });
   }
 }
 

@@ -11,7 +11,7 @@ const hashOfText = (s: string) => contentHashOf([createHash('sha256').update(s).
 function pushAll(f: TestFolder): void {
   let n = 0;
   for (let items = f.store.queue.claim({ limit: 500 }); items.length > 0; items = f.store.queue.claim({ limit: 500 })) {
-    for (const item of items) f.store.queue.complete(item, { revision: `rev-${++n}` });
+    for (const item of items) f.store.paths.complete(item, { revision: `rev-${++n}` });
   }
 }
 

@@ -19,7 +19,7 @@ describe('a push conflict that waits is rechecked right after the next pull of i
 
     // b's delete of the folder "docs" met a conflict: parked for the minute-long recheck.
     const park = () => {
-      store.queue.enqueue({ folderId: 'fb', path: 'docs', kind: 'dir', op: 'delete', baseRevision: '1' });
+      store.paths.enqueue({ folderId: 'fb', path: 'docs', kind: 'dir', op: 'delete', baseRevision: '1' });
       const [held] = store.queue.claim({ limit: 1 });
       const inAMinute = Date.now() + 60_000;
       expect(store.queue.fail(held!, { code: 'conflict', message: 'Path was changed on the server' }, inAMinute)).toBe('retry_wait');
@@ -48,7 +48,7 @@ describe('a push conflict that waits is rechecked right after the next pull of i
     const b = rig.device('b');
     await b.puller.pullNow('fb');
     const { store } = b.folder;
-    store.queue.enqueue({ folderId: 'fb', path: 'x.txt', kind: 'file', op: 'delete', baseRevision: '1' });
+    store.paths.enqueue({ folderId: 'fb', path: 'x.txt', kind: 'file', op: 'delete', baseRevision: '1' });
     const [held] = store.queue.claim({ limit: 1 });
     const later = Date.now() + 60_000;
     store.queue.fail(held!, { code: 'server_error', message: '503' }, later);

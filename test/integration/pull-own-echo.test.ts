@@ -99,7 +99,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     held.forEach((item, i) => {
       const r = 'results' in reply ? reply.results[`k${i}`] : undefined;
       expect(r?.ok).toBe(true);
-      b.folder.store.queue.complete(item, { revision: r?.ok ? r.revision : null });
+      b.folder.store.paths.complete(item, { revision: r?.ok ? r.revision : null });
     });
 
     mkdirSync(path.dirname(path.join(b.folder.root, to)), { recursive: true });
@@ -191,7 +191,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(landed).toEqual(expect.any(String));
     await b.puller.pullNow('fb'); // sees b's own commit land (O1)
 
-    expect(b.folder.store.queue.complete(held!, { revision: landed! })).toBe('superseded');
+    expect(b.folder.store.paths.complete(held!, { revision: landed! })).toBe('superseded');
     expect(b.folder.store.queue.getByPath('fb', 'x.txt')?.baseRevision).toBe(landed);
     expect(b.read('x.txt')).toBe('mine');
   });
@@ -223,7 +223,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     // The pusher's late answer finds the item done; a failure of that answer changes nothing.
     expect(b.folder.store.queue.fail(held!, { code: 'network', message: 'lost' }, null)).toBe('superseded');
     expect(b.folder.store.queue.get(held!.id)?.state).toBe('done');
-    expect(b.folder.store.queue.complete(held!, { revision: landed! })).toBe('done');
+    expect(b.folder.store.paths.complete(held!, { revision: landed! })).toBe('done');
     expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(writer.revisions.get('x.txt'));
   });
 

@@ -64,8 +64,8 @@ describe('pusher: the happy paths against the real server', () => {
     const rev = rig.store.index.get(FOLDER, 'gone.txt')?.syncedRevision ?? null;
     expect(rev).not.toBeNull();
     expect(done.state).toBe('done');
-    rig.store.queue.enqueue({ folderId: FOLDER, path: 'gone.txt', kind: 'file', op: 'delete', baseRevision: rev });
-    rig.store.queue.enqueue({ folderId: FOLDER, path: 'emptydir', kind: 'dir', op: 'upsert', baseRevision: null });
+    rig.store.paths.enqueue({ folderId: FOLDER, path: 'gone.txt', kind: 'file', op: 'delete', baseRevision: rev });
+    rig.store.paths.enqueue({ folderId: FOLDER, path: 'emptydir', kind: 'dir', op: 'upsert', baseRevision: null });
     rig.pusher.kick();
     await rig.waitState('gone.txt', 'done');
     await rig.waitState('emptydir', 'done');

@@ -113,7 +113,7 @@ describe('pusher: pause, offline, files that change', () => {
     const h = await hashFile(abs);
     const st = await stat(abs);
     const queueNfdSnapshot = () =>
-      rig!.store.queue.enqueue({ folderId: 'f1', path: key, kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
+      rig!.store.paths.enqueue({ folderId: 'f1', path: key, kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
     queueNfdSnapshot();
     // The scanner's next walk, after each requeue.
     rig.pusher.on('item', (e) => {

@@ -22,7 +22,7 @@ describe('pusher: directories against the real server', () => {
     const st = statSync(abs);
     r.store.transaction(() => {
       r.store.index.putLocal({ folderId: FOLDER, path: rel, kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
-      r.store.queue.enqueue({ folderId: FOLDER, path: rel, kind: 'dir', op: 'upsert', baseRevision });
+      r.store.paths.enqueue({ folderId: FOLDER, path: rel, kind: 'dir', op: 'upsert', baseRevision });
     });
   }
 
@@ -68,8 +68,8 @@ describe('pusher: directories against the real server', () => {
     rig.store.transaction(() => {
       rig!.store.index.remove(FOLDER, 'box');
       rig!.store.index.remove(FOLDER, 'box/a.txt');
-      rig!.store.queue.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'delete', baseRevision: dirRev });
-      rig!.store.queue.enqueue({ folderId: FOLDER, path: 'box/a.txt', kind: 'file', op: 'delete', baseRevision: fileRev });
+      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'delete', baseRevision: dirRev });
+      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box/a.txt', kind: 'file', op: 'delete', baseRevision: fileRev });
     });
     rig.pusher.kick();
     const dirDone = await rig.waitState('box', 'done');
@@ -98,7 +98,7 @@ describe('pusher: directories against the real server', () => {
 
     rig.store.transaction(() => {
       rig!.store.index.remove(FOLDER, 'shared');
-      rig!.store.queue.enqueue({ folderId: FOLDER, path: 'shared', kind: 'dir', op: 'delete', baseRevision: dirRev });
+      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'shared', kind: 'dir', op: 'delete', baseRevision: dirRev });
     });
     rig.pusher.kick();
     const parked = await rig.waitState('shared', 'retry_wait');

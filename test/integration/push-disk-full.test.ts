@@ -11,11 +11,12 @@ import { pushRig, type PushRig } from './push-harness';
  */
 const sqliteFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
 
-/** Makes one queue write throw SQLITE_FULL while `full()` is true. */
-function refuse<K extends 'complete' | 'fail' | 'claim'>(store: Store, name: K, full: () => boolean): { refused: number } {
+/** Makes one queue write (a completion goes through the path state) throw SQLITE_FULL while `full()` is true. */
+function refuse(store: Store, name: 'complete' | 'fail' | 'claim', full: () => boolean): { refused: number } {
   const counter = { refused: 0 };
-  const original = store.queue[name].bind(store.queue) as (...args: unknown[]) => unknown;
-  (store.queue as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+  const repo = (name === 'complete' ? store.paths : store.queue) as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = repo[name]!.bind(repo);
+  repo[name] = (...args: unknown[]) => {
     if (full()) {
       counter.refused++;
       throw sqliteFull();

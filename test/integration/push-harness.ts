@@ -106,7 +106,7 @@ export async function pushRig(
       const st = await stat(abs);
       store.transaction(() => {
         store.index.putLocal({ folderId: FOLDER, path: rel, kind: 'file', size: h.size, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: h.contentHash, blocks: h.blocks });
-        store.queue.enqueue({ folderId: FOLDER, path: rel, kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision });
+        store.paths.enqueue({ folderId: FOLDER, path: rel, kind: 'file', op: 'upsert', size: h.size, mtimeMs: st.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision });
       });
     },
     item(rel) {

@@ -40,7 +40,7 @@ describe('pusher: a conflict the pull already settled', () => {
     expect(synced.syncedRevision).not.toBe(rev1);
 
     // The stale upload: the same bytes, on the old base.
-    rig.store.queue.enqueue({
+    rig.store.paths.enqueue({
       folderId: FOLDER, path: 'doc.txt', kind: 'file', op: 'upsert',
       size: synced.size, mtimeMs: synced.mtimeMs, contentHash: synced.contentHash, blocks: synced.blocks, baseRevision: rev1,
     });
@@ -67,7 +67,7 @@ describe('pusher: a conflict the pull already settled', () => {
     const { rev1, rev2 } = await syncedTwice(rig);
 
     // A delete made on the old revision; the file is on disk again and the index is at rev2.
-    rig.store.queue.enqueue({ folderId: FOLDER, path: 'doc.txt', kind: 'file', op: 'delete', baseRevision: rev1 });
+    rig.store.paths.enqueue({ folderId: FOLDER, path: 'doc.txt', kind: 'file', op: 'delete', baseRevision: rev1 });
     rig.pusher.kick();
     const item = await rig.waitState('doc.txt', 'done');
     expect(item.op).toBe('delete');
@@ -80,7 +80,7 @@ describe('pusher: a conflict the pull already settled', () => {
     const st = statSync(path.join(rig.root, 'box'));
     rig.store.transaction(() => {
       rig!.store.index.putLocal({ folderId: FOLDER, path: 'box', kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
-      rig!.store.queue.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
+      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
     });
     await rig.write('box/a.txt', 'from another device');
     await rig.enqueue('box/a.txt');
@@ -90,7 +90,7 @@ describe('pusher: a conflict the pull already settled', () => {
     // As the puller leaves a parent it recreated for a pulled file: on disk, indexed, no revision.
     rig.store.index.setSyncedRevision(FOLDER, 'box', null);
 
-    rig.store.queue.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'delete', baseRevision: dirRev });
+    rig.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'delete', baseRevision: dirRev });
     rig.pusher.kick();
     const item = await rig.waitState('box', 'done');
     expect(item.op).toBe('delete');
@@ -109,9 +109,9 @@ describe('pusher: a conflict the pull already settled', () => {
     } finally {
       other.close();
     }
-    r.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: ['0'.repeat(64)], baseRevision: null });
+    r.store.paths.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: ['0'.repeat(64)], baseRevision: null });
     const [claimed] = r.store.queue.claim({ limit: 1 });
-    r.store.queue.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'delete', baseRevision: null, byUser: true });
+    r.store.paths.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'delete', baseRevision: null, byUser: true });
     r.store.queue.fail(claimed!, { code: 'network', message: 'no answer' }, Date.now());
     r.store.tokens.set(FOLDER, 'a-token');
     return { deleteId: claimed!.id };

@@ -19,7 +19,7 @@ describe('dropQueued after a conflict copy', () => {
     const store = openStore(path.join(tmp.dir, 'state.db'));
     cleanups.push(() => store.close(), tmp.cleanup);
     store.folders.add({ id: 'f', localRoot: tmp.dir, remoteId: 'f' });
-    store.queue.enqueue({ folderId: 'f', path: 'doc.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: L, baseRevision: '1' });
+    store.paths.enqueue({ folderId: 'f', path: 'doc.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: L, baseRevision: '1' });
     const [claimed] = store.queue.claim({ limit: 1 });
     store.queue.fail(claimed!, { code: 'conflict', message: 'stale base' }, Date.now() + 60_000);
     expect(store.queue.getByPath('f', 'doc.txt')?.state).toBe('retry_wait');

@@ -30,7 +30,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   it('chaos seed 2: queues the fresh snapshot on the revision the index synced since, not the stale base', async () => {
     const abs = path.join(tmp.dir, 'doc.txt');
     writeFileSync(abs, 'my local edit');
-    store.queue.enqueue({ folderId: F, path: 'doc.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
+    store.paths.enqueue({ folderId: F, path: 'doc.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
     const [claimed] = store.queue.claim({ limit: 1 });
     expect(claimed?.baseRevision).toBe('14');
 
@@ -52,7 +52,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   it('keeps the item\'s base when nothing was synced since (a user edit during the upload)', async () => {
     const abs = path.join(tmp.dir, 'new.txt');
     writeFileSync(abs, 'first');
-    store.queue.enqueue({ folderId: F, path: 'new.txt', kind: 'file', op: 'upsert', size: 5, mtimeMs: 1, contentHash: 'h', blocks: ['b'], baseRevision: null });
+    store.paths.enqueue({ folderId: F, path: 'new.txt', kind: 'file', op: 'upsert', size: 5, mtimeMs: 1, contentHash: 'h', blocks: ['b'], baseRevision: null });
     const [claimed] = store.queue.claim({ limit: 1 });
     writeFileSync(abs, 'second, longer');
     expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
@@ -67,10 +67,10 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   it('chaos seed 1: leaves a newer change of the path alone (the scanner\'s delete on the synced revision)', async () => {
     const abs = path.join(tmp.dir, 'gone.pdf');
     writeFileSync(abs, 'v41 plus an edit');
-    store.queue.enqueue({ folderId: F, path: 'gone.pdf', kind: 'file', op: 'upsert', size: 16, mtimeMs: 1, contentHash: 'h', blocks: ['b'], baseRevision: '41' });
+    store.paths.enqueue({ folderId: F, path: 'gone.pdf', kind: 'file', op: 'upsert', size: 16, mtimeMs: 1, contentHash: 'h', blocks: ['b'], baseRevision: '41' });
     const [claimed] = store.queue.claim({ limit: 1 });
     // The scanner: the file is gone; its index row (synced 44 by the puller) goes, a delete on 44 is queued.
-    store.queue.enqueue({ folderId: F, path: 'gone.pdf', kind: 'file', op: 'delete', baseRevision: '44' });
+    store.paths.enqueue({ folderId: F, path: 'gone.pdf', kind: 'file', op: 'delete', baseRevision: '44' });
 
     expect(await rehashAndRequeue(store, abs + '.moved-away', claimed!, Date.now())).toBe('superseded');
     expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '44' });
@@ -86,7 +86,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     writeFileSync(abs, 'kept after a remote delete');
     const kept = await hashFile(abs);
     store.index.putLocal({ folderId: F, path: 'kept.txt', kind: 'file', size: kept.size, mtimeMs: kept.stat.mtimeMs, inode: kept.stat.ino ?? null, contentHash: kept.contentHash, blocks: kept.blocks });
-    store.queue.enqueue({ folderId: F, path: 'kept.txt', kind: 'file', op: 'upsert', size: kept.size, mtimeMs: 1, contentHash: kept.contentHash, blocks: kept.blocks, baseRevision: null });
+    store.paths.enqueue({ folderId: F, path: 'kept.txt', kind: 'file', op: 'upsert', size: kept.size, mtimeMs: 1, contentHash: kept.contentHash, blocks: kept.blocks, baseRevision: null });
     const [claimed] = store.queue.claim({ limit: 1 });
 
     expect(await rehashAndRequeue(store, abs + '.renamed-away', claimed!, Date.now())).toBe('requeued');
@@ -97,7 +97,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   it('a synced file gone before its commit: the delete goes on the synced revision', async () => {
     const abs = path.join(tmp.dir, 'synced.txt');
     store.index.put({ folderId: F, path: 'synced.txt', kind: 'file', size: 3, mtimeMs: 1, inode: null, contentHash: 'h', blocks: ['b'], syncedRevision: '9' });
-    store.queue.enqueue({ folderId: F, path: 'synced.txt', kind: 'file', op: 'upsert', size: 4, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '9' });
+    store.paths.enqueue({ folderId: F, path: 'synced.txt', kind: 'file', op: 'upsert', size: 4, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '9' });
     const [claimed] = store.queue.claim({ limit: 1 });
     expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
     expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '9' });
@@ -107,10 +107,10 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   it('leaves a newer upload of the path alone when the file changed again', async () => {
     const abs = path.join(tmp.dir, 'busy.txt');
     writeFileSync(abs, 'one');
-    store.queue.enqueue({ folderId: F, path: 'busy.txt', kind: 'file', op: 'upsert', size: 3, mtimeMs: 1, contentHash: 'h1', blocks: ['b'], baseRevision: '7' });
+    store.paths.enqueue({ folderId: F, path: 'busy.txt', kind: 'file', op: 'upsert', size: 3, mtimeMs: 1, contentHash: 'h1', blocks: ['b'], baseRevision: '7' });
     const [claimed] = store.queue.claim({ limit: 1 });
     writeFileSync(abs, 'two, longer');
-    store.queue.enqueue({ folderId: F, path: 'busy.txt', kind: 'file', op: 'upsert', size: 11, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '7' });
+    store.paths.enqueue({ folderId: F, path: 'busy.txt', kind: 'file', op: 'upsert', size: 11, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '7' });
     expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('superseded');
     expect(store.queue.get(claimed!.id)).toMatchObject({ contentHash: 'h2', generation: claimed!.generation + 1 });
   });
@@ -123,7 +123,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   it('chaos seed 11583: an empty file just truncated is not queued until it has stayed empty for a second', async () => {
     const abs = path.join(tmp.dir, 'being-written.log');
     writeFileSync(abs, 'first bytes');
-    store.queue.enqueue({ folderId: F, path: 'being-written.log', kind: 'file', op: 'upsert', size: 11, mtimeMs: 1, contentHash: 'h1', blocks: ['b'], baseRevision: '5' });
+    store.paths.enqueue({ folderId: F, path: 'being-written.log', kind: 'file', op: 'upsert', size: 11, mtimeMs: 1, contentHash: 'h1', blocks: ['b'], baseRevision: '5' });
     const [claimed] = store.queue.claim({ limit: 1 });
     writeFileSync(abs, '');
     const { mtimeMs } = statSync(abs);

@@ -41,19 +41,19 @@ describe('durable queue', () => {
   });
 
   it('keeps one pending operation per path: a later change replaces the earlier one', () => {
-    expect(store.queue.enqueue(upsert('a.txt', { size: 1 }))).toBe('queued');
-    expect(store.queue.enqueue(upsert('a.txt', { size: 2, contentHash: 'h2' }))).toBe('replaced');
+    expect(store.paths.enqueue(upsert('a.txt', { size: 1 }))).toBe('queued');
+    expect(store.paths.enqueue(upsert('a.txt', { size: 2, contentHash: 'h2' }))).toBe('replaced');
     const page = store.queue.list();
     expect(page.items).toHaveLength(1);
     expect(page.items[0]).toMatchObject({ path: 'a.txt', size: 2, bytesTotal: 2, contentHash: 'h2', generation: 2, state: 'pending' });
   });
 
   it('pages what needs looking at first: in flight, failed, pending, then done newest first (issue 24 item 9)', () => {
-    for (const name of ['done-old', 'done-new', 'failed', 'pending', 'flying']) store.queue.enqueue(upsert(name));
+    for (const name of ['done-old', 'done-new', 'failed', 'pending', 'flying']) store.paths.enqueue(upsert(name));
     const [doneOld, doneNew, failed, , flying] = store.queue.claim({ limit: 5 });
-    store.queue.complete(doneOld!, { revision: 'r1' });
+    store.paths.complete(doneOld!, { revision: 'r1' });
     clock.advance(1000);
-    store.queue.complete(doneNew!, { revision: 'r2' });
+    store.paths.complete(doneNew!, { revision: 'r2' });
     store.queue.fail(failed!, { code: 'x', message: 'broken' }, null);
     store.queue.recoverInFlight();
     store.queue.claim({ limit: 1 }); // done-old, done-new, failed are not pending: this takes "pending"
@@ -63,73 +63,73 @@ describe('durable queue', () => {
   });
 
   it('create then delete before upload leaves nothing', () => {
-    store.queue.enqueue(upsert('new.txt'));
-    expect(store.queue.enqueue(del('new.txt', null))).toBe('cancelled');
+    store.paths.enqueue(upsert('new.txt'));
+    expect(store.paths.enqueue(del('new.txt', null))).toBe('cancelled');
     expect(store.queue.list().items).toEqual([]);
     // And a delete of something never synced and never queued is a no-op.
-    expect(store.queue.enqueue(del('ghost.txt', null))).toBe('noop');
+    expect(store.paths.enqueue(del('ghost.txt', null))).toBe('noop');
     expect(store.queue.countsByState()).toMatchObject({ pending: 0 });
   });
 
   // Chaos seed 11715: a create sent without an answer may be on the server (the server ran the
   // persisted batch at its restart); the user's delete of it goes there instead of dropping it.
   it('chaos seed 11715: the user\'s delete of a create sent without an answer is queued, not dropped; the pull still drops it', () => {
-    store.queue.enqueue(upsert('sent.txt'));
+    store.paths.enqueue(upsert('sent.txt'));
     const [sent] = store.queue.claim({ limit: 1 });
     store.queue.fail(sent!, { code: 'network', message: 'socket hang up' }, Date.now());
-    expect(store.queue.enqueue({ ...del('sent.txt', null), byUser: true })).toBe('replaced');
+    expect(store.paths.enqueue({ ...del('sent.txt', null), byUser: true })).toBe('replaced');
     expect(store.queue.getByPath(F, 'sent.txt')).toMatchObject({ op: 'delete', baseRevision: null, state: 'pending', generation: 2 });
     // A create never sent is dropped as before.
-    store.queue.enqueue(upsert('unsent.txt'));
-    expect(store.queue.enqueue({ ...del('unsent.txt', null), byUser: true })).toBe('cancelled');
+    store.paths.enqueue(upsert('unsent.txt'));
+    expect(store.paths.enqueue({ ...del('unsent.txt', null), byUser: true })).toBe('cancelled');
     // Edited after it was sent (a new generation): the create may still be on the server.
-    store.queue.enqueue(upsert('edited.txt'));
+    store.paths.enqueue(upsert('edited.txt'));
     const [edited] = store.queue.claim({ limit: 1 });
     store.queue.fail(edited!, { code: 'network', message: 'socket hang up' }, Date.now());
-    expect(store.queue.enqueue(upsert('edited.txt', { size: 99 }))).toBe('replaced');
-    expect(store.queue.enqueue({ ...del('edited.txt', null), byUser: true })).toBe('replaced');
+    expect(store.paths.enqueue(upsert('edited.txt', { size: 99 }))).toBe('replaced');
+    expect(store.paths.enqueue({ ...del('edited.txt', null), byUser: true })).toBe('replaced');
     expect(store.queue.getByPath(F, 'edited.txt')).toMatchObject({ op: 'delete', baseRevision: null, state: 'pending' });
     // Answered, the row is done; a new create there never sent is dropped again.
-    store.queue.enqueue(upsert('answered.txt'));
+    store.paths.enqueue(upsert('answered.txt'));
     const [answered] = store.queue.claim({ limit: 1 });
-    store.queue.complete(answered!, { revision: 'r1' });
-    store.queue.enqueue(upsert('answered.txt'));
-    expect(store.queue.enqueue({ ...del('answered.txt', null), byUser: true })).toBe('cancelled');
+    store.paths.complete(answered!, { revision: 'r1' });
+    store.paths.enqueue(upsert('answered.txt'));
+    expect(store.paths.enqueue({ ...del('answered.txt', null), byUser: true })).toBe('cancelled');
     // The pull dropping a row it accounted for is no user's delete: the row goes.
-    store.queue.enqueue(upsert('pulled.txt'));
+    store.paths.enqueue(upsert('pulled.txt'));
     const [pulled] = store.queue.claim({ limit: 1 });
     store.queue.fail(pulled!, { code: 'network', message: 'socket hang up' }, Date.now());
-    expect(store.queue.enqueue(del('pulled.txt', null))).toBe('cancelled');
+    expect(store.paths.enqueue(del('pulled.txt', null))).toBe('cancelled');
   });
 
   it('a delete of a synced file replaces a pending modification', () => {
-    store.queue.enqueue(upsert('s.txt', { baseRevision: 'r7' }));
-    expect(store.queue.enqueue(del('s.txt', 'r7'))).toBe('replaced');
+    store.paths.enqueue(upsert('s.txt', { baseRevision: 'r7' }));
+    expect(store.paths.enqueue(del('s.txt', 'r7'))).toBe('replaced');
     expect(store.queue.getByPath(F, 's.txt')).toMatchObject({ op: 'delete', baseRevision: 'r7', state: 'pending' });
   });
 
   it('a re-create replacing a pending delete keeps the revision the server holds', () => {
-    store.queue.enqueue(del('doc.txt', 'r5'));
-    expect(store.queue.enqueue(upsert('doc.txt', { baseRevision: null }))).toBe('replaced');
+    store.paths.enqueue(del('doc.txt', 'r5'));
+    expect(store.paths.enqueue(upsert('doc.txt', { baseRevision: null }))).toBe('replaced');
     expect(store.queue.getByPath(F, 'doc.txt')).toMatchObject({ op: 'upsert', baseRevision: 'r5', generation: 2 });
   });
 
   it('a change replacing a failed or retrying item resets attempts and error', () => {
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 10 });
     store.queue.fail(item!, { code: 'network', message: 'down' }, null);
     expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'failed', attempts: 1, lastErrorCode: 'network' });
-    store.queue.enqueue(upsert('a', { size: 99 }));
+    store.paths.enqueue(upsert('a', { size: 99 }));
     expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', attempts: 0, lastErrorCode: null, size: 99 });
   });
 
   it('claims due items by priority: dirs parents first, uploads, file deletes, dirs children first', () => {
-    store.queue.enqueue(del('old.txt', 'r1'));
-    store.queue.enqueue(del('gone', 'r2', 'dir'));
-    store.queue.enqueue(del('gone/deeper', 'r3', 'dir'));
-    store.queue.enqueue(upsert('x.txt'));
-    store.queue.enqueue({ folderId: F, path: 'd/e', kind: 'dir', op: 'upsert', baseRevision: null });
-    store.queue.enqueue({ folderId: F, path: 'd', kind: 'dir', op: 'upsert', baseRevision: null });
+    store.paths.enqueue(del('old.txt', 'r1'));
+    store.paths.enqueue(del('gone', 'r2', 'dir'));
+    store.paths.enqueue(del('gone/deeper', 'r3', 'dir'));
+    store.paths.enqueue(upsert('x.txt'));
+    store.paths.enqueue({ folderId: F, path: 'd/e', kind: 'dir', op: 'upsert', baseRevision: null });
+    store.paths.enqueue({ folderId: F, path: 'd', kind: 'dir', op: 'upsert', baseRevision: null });
     const claimed = store.queue.claim({ limit: 10 });
     expect(claimed.map((i) => i.path)).toEqual(['d', 'd/e', 'x.txt', 'old.txt', 'gone/deeper', 'gone']);
     expect(claimed.every((i) => i.state === 'in_flight' && i.attempts === 1)).toBe(true);
@@ -137,7 +137,7 @@ describe('durable queue', () => {
   });
 
   it('retry_wait items become due at their time; paused folders are not claimed', () => {
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 1 });
     expect(store.queue.fail(item!, { code: 'http_503', message: 'busy' }, clock.now() + 5000)).toBe('retry_wait');
     expect(store.queue.claim({ limit: 1 })).toEqual([]);
@@ -150,7 +150,7 @@ describe('durable queue', () => {
   });
 
   it('a held item waiting to retry shows retry_wait yet stays held; retryNow counts the next try', () => {
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 1 });
     const at = clock.now() + 5000;
     expect(store.queue.waitRetry(item!, { code: 'unavailable', message: 'busy' }, at)).toBe('retry_wait');
@@ -161,14 +161,14 @@ describe('durable queue', () => {
     expect(store.queue.retry(item!.id)).toBe(false);
     expect(store.queue.retryNow(item!)).toBe('in_flight');
     expect(store.queue.get(item!.id)).toMatchObject({ state: 'in_flight', attempts: 2, inFlightGeneration: 1, lastErrorCode: 'unavailable' });
-    expect(store.queue.complete(item!, { revision: 'r1' })).toBe('done');
+    expect(store.paths.complete(item!, { revision: 'r1' })).toBe('done');
     expect(store.queue.get(item!.id)).toMatchObject({ state: 'done', attempts: 2, lastErrorCode: null });
   });
 
   it('a newer change to a held waiting item is left alone and runs after it', () => {
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 1 });
-    store.queue.enqueue(upsert('a', { size: 99 }));
+    store.paths.enqueue(upsert('a', { size: 99 }));
     expect(store.queue.waitRetry(item!, { code: 'unavailable', message: 'busy' }, clock.now() + 10)).toBe('superseded');
     expect(store.queue.retryNow(item!)).toBe('superseded');
     expect(store.queue.get(item!.id)).toMatchObject({ state: 'pending', generation: 2, attempts: 0, inFlightGeneration: 1 });
@@ -177,7 +177,7 @@ describe('durable queue', () => {
   });
 
   it('after a crash during a wait the item stays retry_wait, with its attempts, and is claimed when due', () => {
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 1 });
     store.queue.waitRetry(item!, { code: 'unavailable', message: 'busy' }, clock.now() + 1000);
     expect(store.queue.recoverInFlight()).toBe(1);
@@ -189,54 +189,54 @@ describe('durable queue', () => {
 
   it('completes an item and records the revision in the index atomically', () => {
     store.index.putLocal({ folderId: F, path: 'a', kind: 'file', size: 10, mtimeMs: 1, inode: 5, contentHash: 'h', blocks: ['b'] });
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 1 });
     store.queue.progress(item!, 4);
     expect(store.queue.get(item!.id)?.bytesDone).toBe(4);
-    expect(store.queue.complete(item!, { revision: 'rev-1' })).toBe('done');
+    expect(store.paths.complete(item!, { revision: 'rev-1' })).toBe('done');
     expect(store.queue.get(item!.id)).toMatchObject({ state: 'done', bytesDone: 10, inFlightGeneration: null });
     expect(store.index.get(F, 'a')?.syncedRevision).toBe('rev-1');
     // A later change reuses the row as a new generation.
-    expect(store.queue.enqueue(upsert('a', { baseRevision: 'rev-1' }))).toBe('queued');
+    expect(store.paths.enqueue(upsert('a', { baseRevision: 'rev-1' }))).toBe('queued');
     expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', generation: 2, id: item!.id });
   });
 
   it('a change to an in-flight item runs after it, based on the revision the first push got', () => {
     store.index.putLocal({ folderId: F, path: 'a', kind: 'file', size: 10, mtimeMs: 1, inode: 5, contentHash: 'h', blocks: ['b'] });
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [first] = store.queue.claim({ limit: 1 });
-    expect(store.queue.enqueue(upsert('a', { size: 20 }))).toBe('replaced');
+    expect(store.paths.enqueue(upsert('a', { size: 20 }))).toBe('replaced');
     expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', generation: 2, inFlightGeneration: 1 });
     // Not claimable while generation 1 is still out.
     expect(store.queue.claim({ limit: 1 })).toEqual([]);
-    expect(store.queue.complete(first!, { revision: 'rev-1' })).toBe('superseded');
+    expect(store.paths.complete(first!, { revision: 'rev-1' })).toBe('superseded');
     expect(store.index.get(F, 'a')?.syncedRevision).toBe('rev-1');
     const [second] = store.queue.claim({ limit: 1 });
     expect(second).toMatchObject({ generation: 2, size: 20, baseRevision: 'rev-1', attempts: 1 });
-    expect(store.queue.complete(second!, { revision: 'rev-2' })).toBe('done');
+    expect(store.paths.complete(second!, { revision: 'rev-2' })).toBe('done');
   });
 
   it('a delete of a file whose first upload is in flight is kept and runs after it', () => {
-    store.queue.enqueue(upsert('n'));
+    store.paths.enqueue(upsert('n'));
     const [first] = store.queue.claim({ limit: 1 });
-    expect(store.queue.enqueue(del('n', null))).toBe('replaced');
+    expect(store.paths.enqueue(del('n', null))).toBe('replaced');
     expect(store.queue.fail(first!, { code: 'network', message: 'x' }, clock.now())).toBe('superseded');
     const [second] = store.queue.claim({ limit: 1 });
     expect(second).toMatchObject({ op: 'delete', generation: 2, attempts: 1 });
   });
 
   it('completing a stale generation after the row was done again is harmless', () => {
-    store.queue.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('a'));
     const [first] = store.queue.claim({ limit: 1 });
-    store.queue.complete(first!, { revision: 'r1' });
-    expect(store.queue.complete(first!, { revision: 'r1' })).toBe('done');
-    expect(store.queue.complete({ id: 12345, generation: 1, op: 'upsert' }, { revision: 'x' })).toBe('gone');
+    store.paths.complete(first!, { revision: 'r1' });
+    expect(store.paths.complete(first!, { revision: 'r1' })).toBe('done');
+    expect(store.paths.complete({ id: 12345, generation: 1, op: 'upsert' }, { revision: 'x' })).toBe('gone');
     expect(store.queue.countsByState()).toMatchObject({ done: 1, in_flight: 0 });
   });
 
   it('Retry puts failed items back to pending with attempts reset', () => {
-    store.queue.enqueue(upsert('a'));
-    store.queue.enqueue(upsert('b'));
+    store.paths.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('b'));
     for (const item of store.queue.claim({ limit: 2 })) store.queue.fail(item, { code: 'denied', message: 'no' }, null);
     expect(store.queue.countsByState().failed).toBe(2);
     expect(store.queue.retry(store.queue.getByPath(F, 'a')!.id)).toBe(true);
@@ -246,8 +246,8 @@ describe('durable queue', () => {
   });
 
   it('after a crash, in-flight items run again unless a persisted async task holds them', () => {
-    store.queue.enqueue(upsert('a'));
-    store.queue.enqueue(upsert('b'));
+    store.paths.enqueue(upsert('a'));
+    store.paths.enqueue(upsert('b'));
     const [a, b] = store.queue.claim({ limit: 2 });
     store.tasks.add({ taskId: 't1', folderId: F, trackingId: 'tr', items: [{ opKey: 'k', queueId: b!.id, generation: b!.generation, path: 'b' }] });
     expect(store.queue.recoverInFlight()).toBe(1);
@@ -256,7 +256,7 @@ describe('durable queue', () => {
   });
 
   it('survives reopening: the queue is on disk', () => {
-    store.queue.enqueue(upsert('persist.txt'));
+    store.paths.enqueue(upsert('persist.txt'));
     store.close();
     store = openStore(path.join(tmp.dir, 'state.db'), { clock: clock.now });
     expect(store.queue.getByPath(F, 'persist.txt')).toMatchObject({ state: 'pending', size: 10, blocks: ['b-persist.txt'] });
@@ -264,7 +264,7 @@ describe('durable queue', () => {
 
   it('pages and counts 20,000 items by state quickly', () => {
     store.transaction(() => {
-      for (let i = 0; i < 20_000; i++) store.queue.enqueue(upsert(`dir/file-${i}`));
+      for (let i = 0; i < 20_000; i++) store.paths.enqueue(upsert(`dir/file-${i}`));
     });
     for (const item of store.queue.claim({ limit: 500 })) store.queue.fail(item, { code: 'x', message: 'y' }, null);
     const started = performance.now();
@@ -286,10 +286,10 @@ describe('durable queue', () => {
   });
 
   it('prunes done items and counts pending deletes', () => {
-    store.queue.enqueue(upsert('a'));
-    store.queue.enqueue(del('b', 'r'));
+    store.paths.enqueue(upsert('a'));
+    store.paths.enqueue(del('b', 'r'));
     const [a] = store.queue.claim({ limit: 1 });
-    store.queue.complete(a!, { revision: 'r' });
+    store.paths.complete(a!, { revision: 'r' });
     expect(store.queue.countPendingDeletes(F)).toBe(1);
     clock.advance(1000);
     expect(store.queue.pruneDone(clock.now())).toBe(1);
@@ -300,8 +300,8 @@ describe('durable queue', () => {
     const bounded = openStore(path.join(tmp.dir, 'bounded.db'), { clock: clock.now, doneHistory: { keep: 5, minAgeMs: 1000 } });
     bounded.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
     const finish = (names: string[]) => {
-      for (const name of names) bounded.queue.enqueue(upsert(name));
-      for (const item of bounded.queue.claim({ limit: names.length })) bounded.queue.complete(item, { revision: 'r' });
+      for (const name of names) bounded.paths.enqueue(upsert(name));
+      for (const item of bounded.queue.claim({ limit: names.length })) bounded.paths.complete(item, { revision: 'r' });
     };
     const donePaths = () => bounded.queue.page({ state: 'done', offset: 0, limit: 1000 }).items.map((i) => i.path).sort();
     finish(Array.from({ length: 30 }, (_, i) => `old-${i}`));
@@ -316,7 +316,7 @@ describe('durable queue', () => {
     expect(donePaths()).toHaveLength(5);
     expect(donePaths()).toContain('last');
     // Work not done is never pruned, however old.
-    bounded.queue.enqueue(upsert('waiting'));
+    bounded.paths.enqueue(upsert('waiting'));
     expect(bounded.queue.claim({ limit: 1 }).map((i) => i.path)).toEqual(['waiting']);
     clock.advance(2000);
     finish(['after']);
@@ -331,15 +331,15 @@ describe('durable queue', () => {
   // conflicted at every recheck.
   it('chaos seed 26: an answer that arrives after the pull settled the path neither records nor rebases', () => {
     store.index.putLocal({ folderId: F, path: 'photos', kind: 'dir', size: 0, mtimeMs: 1, inode: 1, contentHash: null, blocks: null });
-    store.queue.enqueue({ folderId: F, path: 'photos', kind: 'dir', op: 'upsert', baseRevision: null });
+    store.paths.enqueue({ folderId: F, path: 'photos', kind: 'dir', op: 'upsert', baseRevision: null });
     const [held] = store.queue.claim({ limit: 1 });
     // The pull: the remote deleted the folder; it is kept and goes up again as new.
     store.transaction(() => {
       store.queue.markPulled(F, 'photos');
       store.index.setSyncedRevision(F, 'photos', null);
-      store.queue.enqueue({ folderId: F, path: 'photos', kind: 'dir', op: 'upsert', baseRevision: null });
+      store.paths.enqueue({ folderId: F, path: 'photos', kind: 'dir', op: 'upsert', baseRevision: null });
     });
-    expect(store.queue.complete(held!, { revision: '1' })).toBe('superseded');
+    expect(store.paths.complete(held!, { revision: '1' })).toBe('superseded');
     expect(store.queue.getByPath(F, 'photos')).toMatchObject({ baseRevision: null, state: 'pending', inFlightGeneration: null });
     expect(store.index.get(F, 'photos')?.syncedRevision).toBeNull();
   });
@@ -350,25 +350,25 @@ describe('durable queue', () => {
   // answer came after the pull and left that base alone, and the upload conflicted at every
   // recheck: the server no longer had that revision.
   it('chaos seed 10993: an upload behind a delete that landed goes up on what the pull recorded, not on the deleted revision', () => {
-    store.queue.enqueue(del('docs/x', '16'));
+    store.paths.enqueue(del('docs/x', '16'));
     const [held] = store.queue.claim({ limit: 1 });
     store.transaction(() => {
       store.queue.markPulled(F, 'docs/x');
       store.index.put({ folderId: F, path: 'docs/x', kind: 'file', size: 4, mtimeMs: 1, inode: 3, contentHash: 'h', blocks: ['b'], syncedRevision: null });
-      store.queue.enqueue(upsert('docs/x', { baseRevision: null }));
+      store.paths.enqueue(upsert('docs/x', { baseRevision: null }));
     });
-    expect(store.queue.complete(held!, { revision: '18' })).toBe('superseded');
+    expect(store.paths.complete(held!, { revision: '18' })).toBe('superseded');
     expect(store.queue.getByPath(F, 'docs/x')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
   });
 
   it('without a pull in between, the answer is recorded and the newer change builds on it', () => {
-    store.queue.enqueue(upsert('a.txt', { baseRevision: '5' }));
+    store.paths.enqueue(upsert('a.txt', { baseRevision: '5' }));
     const [held] = store.queue.claim({ limit: 1 });
     store.index.putLocal({ folderId: F, path: 'a.txt', kind: 'file', size: 10, mtimeMs: 2, inode: 1, contentHash: 'h2', blocks: ['b2'] });
-    store.queue.enqueue(upsert('a.txt', { baseRevision: '5', contentHash: 'h2' }));
+    store.paths.enqueue(upsert('a.txt', { baseRevision: '5', contentHash: 'h2' }));
     // markPulled of another path, or of this one when nothing is in flight, changes nothing.
     store.queue.markPulled(F, 'other.txt');
-    expect(store.queue.complete(held!, { revision: '6' })).toBe('superseded');
+    expect(store.paths.complete(held!, { revision: '6' })).toBe('superseded');
     expect(store.queue.getByPath(F, 'a.txt')).toMatchObject({ baseRevision: '6', contentHash: 'h2' });
     expect(store.index.get(F, 'a.txt')?.syncedRevision).toBe('6');
   });
@@ -396,20 +396,20 @@ describe('a move in flight', () => {
     const edited = () => upsert('new.pdf', { contentHash: 'h-edit', blocks: ['b-edit'], size: 29 });
 
     it('killed before the answer: the next claim sends the move again, then the upload', () => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
       expect(flying).toMatchObject({ moveFrom: 'a.tar.gz', baseRevision: 'r10' });
-      expect(store.queue.enqueue(edited())).toBe('replaced');
+      expect(store.paths.enqueue(edited())).toBe('replaced');
       store.queue.recoverInFlight(); // the restart
       const [again] = store.queue.claim({ limit: 1 });
       expect(again).toMatchObject({ path: 'new.pdf', moveFrom: 'a.tar.gz', baseRevision: 'r10', contentHash: 'h-edit' });
     });
 
     it('the move lands: the edit goes up on its revision, as a plain upload', () => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
-      store.queue.enqueue(edited());
-      expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
+      store.paths.enqueue(edited());
+      expect(store.paths.complete(flying!, { revision: 'r37' })).toBe('superseded');
       expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: 'r37', contentHash: 'h-edit' });
       expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
     });
@@ -423,21 +423,44 @@ describe('a move in flight', () => {
       ['kept as new (D3): the upload goes up as new', null],
       ['recorded at a revision: the upload goes up on it', 'r40'],
     ])('the pull settled the path while the move was in flight, %s, never on the old name\'s revision (chaos gate seed 5)', (_, recorded) => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
       store.queue.markPulled(F, 'new.pdf');
       store.index.put({ folderId: F, path: 'new.pdf', kind: 'file', size: 29, mtimeMs: 1, inode: 7, contentHash: 'h-edit', blocks: ['b-edit'], syncedRevision: recorded });
-      expect(store.queue.enqueue(upsert('new.pdf', { contentHash: 'h-edit', blocks: ['b-edit'], size: 29, baseRevision: recorded }))).toBe('replaced');
-      expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
+      expect(store.paths.enqueue(upsert('new.pdf', { contentHash: 'h-edit', blocks: ['b-edit'], size: 29, baseRevision: recorded }))).toBe('replaced');
+      expect(store.paths.complete(flying!, { revision: 'r37' })).toBe('superseded');
       expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', op: 'upsert', moveFrom: null, baseRevision: recorded, contentHash: 'h-edit' });
     });
 
     it('the move is refused: the edit goes up as new and the old name is deleted on its revision (P8)', () => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
-      store.queue.enqueue(edited());
-      expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
+      store.paths.enqueue(edited());
+      expect(store.paths.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
       expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', moveFrom: null, baseRevision: null, contentHash: 'h-edit' });
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
+    });
+  });
+
+  // The pull's cancel (docs/architecture.md, "Who owns which state"): a queued change the pull
+  // accounted for is dropped, never one a pusher holds; a move that has not gone leaves what the
+  // server needs without it. Refused: a dropped move that leaves its old name on the server.
+  describe('cancel', () => {
+    it('drops an idle change and reports it; a change in flight and a path with nothing queued are left alone', () => {
+      store.paths.enqueue(upsert('a.txt'));
+      expect(store.paths.cancel(F, 'a.txt')).toBe(true);
+      expect(store.queue.getByPath(F, 'a.txt')).toBeUndefined();
+      expect(store.paths.cancel(F, 'a.txt')).toBe(false);
+      store.paths.enqueue(upsert('b.txt'));
+      store.queue.claim({ limit: 1 });
+      expect(store.paths.cancel(F, 'b.txt')).toBe(false);
+      expect(store.queue.getByPath(F, 'b.txt')).toMatchObject({ state: 'in_flight' });
+    });
+
+    it('a move not sent yet: the new name is dropped and the old name is deleted on its revision (P8)', () => {
+      store.paths.enqueue(moved());
+      expect(store.paths.cancel(F, 'new.pdf')).toBe(true);
+      expect(store.queue.getByPath(F, 'new.pdf')).toBeUndefined();
       expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
     });
   });
@@ -449,14 +472,14 @@ describe('a move in flight', () => {
   // entry at the old path goes up as new.
   it('the move refused because its old path is gone from the server: a new file at the old path goes up as new (P8, chaos seed 10929)', () => {
     const refusedWith = (sourceGone: boolean) => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
       expect(flying).toMatchObject({ path: 'new.pdf', moveFrom: 'a.tar.gz' });
-      store.queue.enqueue(upsert('a.tar.gz', { contentHash: 'h-new', baseRevision: null }));
-      store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10', sourceGone });
+      store.paths.enqueue(upsert('a.tar.gz', { contentHash: 'h-new', baseRevision: null }));
+      store.paths.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10', sourceGone });
       const at = store.queue.getByPath(F, 'a.tar.gz');
-      store.queue.enqueue(del('a.tar.gz', null));
-      store.queue.enqueue(del('new.pdf', null));
+      store.paths.enqueue(del('a.tar.gz', null));
+      store.paths.enqueue(del('new.pdf', null));
       return at;
     };
     expect(refusedWith(true)).toMatchObject({ op: 'upsert', contentHash: 'h-new', baseRevision: null });
@@ -474,10 +497,10 @@ describe('a move in flight', () => {
     ['an upload', () => upsert('a.tar.gz', { contentHash: 'h-edit', baseRevision: 'r40' }), { op: 'upsert', contentHash: 'h-edit', baseRevision: 'r40' }],
     ['a delete', () => del('a.tar.gz', 'r40'), { op: 'delete', baseRevision: 'r40' }],
   ] as const)('the move refused: %s of the old name on what the pull brought there since stays as it is (P8, chaos seed 10985)', (_, change, kept) => {
-    store.queue.enqueue(moved());
+    store.paths.enqueue(moved());
     const [flying] = store.queue.claim({ limit: 1 });
-    store.queue.enqueue(change());
-    expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('retry_wait');
+    store.paths.enqueue(change());
+    expect(store.paths.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('retry_wait');
     expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ ...kept, state: 'pending' });
     expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'upsert', baseRevision: null, moveFrom: null });
   });
@@ -488,30 +511,30 @@ describe('a move in flight', () => {
   describe('a delete of a move in flight still carries the move (P5)', () => {
 
     it('killed before the answer: the next claim sends the move again; when it lands, the delete follows on its revision', () => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       store.queue.claim({ limit: 1 });
-      expect(store.queue.enqueue(del('new.pdf', null))).toBe('replaced');
+      expect(store.paths.enqueue(del('new.pdf', null))).toBe('replaced');
       store.queue.recoverInFlight(); // the restart
       const [again] = store.queue.claim({ limit: 1 });
       expect(again).toMatchObject({ path: 'new.pdf', op: 'delete', moveFrom: 'a.tar.gz', baseRevision: 'r10' });
-      expect(store.queue.complete(again!, { revision: 'r37' })).toBe('done');
+      expect(store.paths.complete(again!, { revision: 'r37' })).toBe('done');
       expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', state: 'pending', moveFrom: null, baseRevision: 'r37' });
     });
 
     it('the move lands: the delete goes up on its revision', () => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
-      store.queue.enqueue(del('new.pdf', null));
-      expect(store.queue.complete(flying!, { revision: 'r37' })).toBe('superseded');
+      store.paths.enqueue(del('new.pdf', null));
+      expect(store.paths.complete(flying!, { revision: 'r37' })).toBe('superseded');
       expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', state: 'pending', moveFrom: null, baseRevision: 'r37' });
       expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
     });
 
     it('the move is refused: nothing goes up for the new name, and the old name is deleted on its revision (P8)', () => {
-      store.queue.enqueue(moved());
+      store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
-      store.queue.enqueue(del('new.pdf', null));
-      expect(store.queue.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
+      store.paths.enqueue(del('new.pdf', null));
+      expect(store.paths.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
       expect(store.queue.getByPath(F, 'new.pdf')).toBeUndefined();
       expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
     });

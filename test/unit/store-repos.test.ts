@@ -112,7 +112,7 @@ describe('store repositories', () => {
 
   it('removing a folder removes its index and queue rows', () => {
     store.index.putLocal({ folderId: F, path: 'x', kind: 'dir', size: 0, mtimeMs: 0, inode: null, contentHash: null, blocks: null });
-    store.queue.enqueue({ folderId: F, path: 'x', kind: 'dir', op: 'upsert', baseRevision: null });
+    store.paths.enqueue({ folderId: F, path: 'x', kind: 'dir', op: 'upsert', baseRevision: null });
     store.folders.remove(F);
     expect(store.index.count(F)).toBe(0);
     expect(store.queue.list().items).toEqual([]);

@@ -471,7 +471,7 @@ function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
   const base = ctx.store.index.get(ctx.folderId, copyPath)?.syncedRevision ?? null;
   settled(ctx, copyPath);
   ctx.store.index.putLocal(state);
-  ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: base });
+  ctx.store.paths.enqueue({ ...state, op: 'upsert', baseRevision: base });
 }
 
 /**
@@ -486,7 +486,7 @@ function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: Pending
   ctx.store.transaction(() => {
     ctx.store.queue.clearPulled(ctx.folderId, entry.path);
     if (pending?.sending && entry.revision !== null) {
-      ctx.store.queue.complete({ id: pending.id, generation: pending.generation, op: pending.op }, { revision: entry.revision });
+      ctx.store.paths.complete({ id: pending.id, generation: pending.generation, op: pending.op }, { revision: entry.revision });
     }
   });
   // A newer change behind the push: the generation in flight may not be the one that made this
@@ -511,12 +511,12 @@ function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
     if (!item || item.state === 'done' || item.baseRevision !== synced) return;
     settled(ctx, entry.path);
     if (item.op === 'delete') {
-      ctx.store.queue.enqueue({ folderId: ctx.folderId, path: entry.path, kind: item.kind, op: 'delete', baseRevision: revision });
+      ctx.store.paths.enqueue({ folderId: ctx.folderId, path: entry.path, kind: item.kind, op: 'delete', baseRevision: revision });
       return;
     }
     ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, revision);
     const { folderId, path, kind, op, size, mtimeMs, contentHash, blocks } = item;
-    ctx.store.queue.enqueue({ folderId, path, kind, op, size, mtimeMs, contentHash, blocks, baseRevision: revision });
+    ctx.store.paths.enqueue({ folderId, path, kind, op, size, mtimeMs, contentHash, blocks, baseRevision: revision });
   });
 }
 
@@ -579,7 +579,7 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
       };
       ctx.store.index.put({ ...state, syncedRevision: null });
       dropQueuedDelete(ctx.store, ctx.folderId, entry.path);
-      ctx.store.queue.enqueue({ ...state, op: 'upsert', baseRevision: null });
+      ctx.store.paths.enqueue({ ...state, op: 'upsert', baseRevision: null });
     } else {
       // Changing under us: forget the synced revision and let the scanner queue it.
       ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, null);
@@ -708,7 +708,7 @@ export function recordParentDir(ctx: ApplyContext, rel: string, stat: Stats): vo
     const queued = ctx.store.queue.getByPath(ctx.folderId, rel);
     if (queued && queued.state !== 'done' && queued.kind === 'dir' && queued.op === 'delete' && queued.inFlightGeneration === null) {
       revision = queued.baseRevision;
-      ctx.store.queue.enqueue({ folderId: ctx.folderId, path: rel, kind: 'dir', op: 'delete', baseRevision: null });
+      ctx.store.paths.cancel(ctx.folderId, rel);
     }
     putDir(ctx, rel, stat, revision);
   });
@@ -739,7 +739,7 @@ function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, r
   ctx.store.transaction(() => {
     putDir(ctx, entry.path, seen.stat, null);
     dropQueuedDelete(ctx.store, ctx.folderId, entry.path);
-    ctx.store.queue.enqueue({ folderId: ctx.folderId, path: entry.path, kind: 'dir', op: 'upsert', mtimeMs: seen.stat?.mtimeMs ?? 0, baseRevision: null });
+    ctx.store.paths.enqueue({ folderId: ctx.folderId, path: entry.path, kind: 'dir', op: 'upsert', mtimeMs: seen.stat?.mtimeMs ?? 0, baseRevision: null });
   });
   ctx.store.activity.add({
     folderId: ctx.folderId,

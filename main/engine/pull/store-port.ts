@@ -2,7 +2,7 @@ import type { Store } from '../../store';
 import { sameBlocks } from './decide';
 
 /** The repositories the puller touches; a whole Store fits. */
-export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'tokens' | 'conflicts' | 'activity' | 'transaction'>;
+export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'paths' | 'tokens' | 'conflicts' | 'activity' | 'transaction'>;
 
 /** A live queue item for a path as the planner saw it. */
 export interface PendingRef {
@@ -68,9 +68,6 @@ export function isOwnInFlight(
  * generation the planner saw, or an echo of the content just written. A newer change the
  * user made meanwhile stays queued. An item in flight is left to the pusher: the server
  * answers its stale base revision with a conflict, never an overwrite.
- *
- * The queue repo has no cancel: a delete with a null base on a live, idle row is its
- * documented way to drop the row ('cancelled').
  */
 export function dropQueued(
   store: PullStore,
@@ -87,18 +84,17 @@ export function dropQueued(
     (seen !== null && item.generation === seen.generation) ||
     (item.op === 'upsert' && (sameBlocks(item.blocks, written) || sameBlocks(item.blocks, movedAside)));
   if (!accounted) return false;
-  return store.queue.enqueue({ folderId, path, kind: item.kind, op: 'delete', baseRevision: null }) === 'cancelled';
+  return store.paths.cancel(folderId, path);
 }
 
 /**
  * D3/D5/DD3/DD5: the server deleted the path, so a delete queued here and not sent is moot, and
  * must not lend the upload its base (a file re-created before its delete went out builds on
- * the deleted revision: chaos seed 11595, a conflict at every recheck). A null-base delete on
- * an idle row is the queue's way to drop it.
+ * the deleted revision: chaos seed 11595, a conflict at every recheck).
  */
 export function dropQueuedDelete(store: PullStore, folderId: string, path: string): void {
   const queued = store.queue.getByPath(folderId, path);
   if (queued && queued.state !== 'done' && queued.op === 'delete' && queued.inFlightGeneration === null) {
-    store.queue.enqueue({ folderId, path, kind: queued.kind, op: 'delete', baseRevision: null });
+    store.paths.cancel(folderId, path);
   }
 }

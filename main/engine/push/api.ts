@@ -8,7 +8,7 @@ import type { PushRemote } from './remote-port';
 import type { RequeueOutcome } from './requeue';
 import type { Timers } from './timers';
 
-export type PushStore = Pick<Store, 'queue' | 'tasks' | 'index' | 'tokens' | 'transaction'>;
+export type PushStore = Pick<Store, 'queue' | 'paths' | 'tasks' | 'index' | 'tokens' | 'transaction'>;
 
 export interface PushFolder {
   localRoot: string;

@@ -123,7 +123,7 @@ export class CommitStage {
           // Refused as a move (P8): its path goes up as new and its old path is deleted, never a loss.
           // A conflict naming no current revision: the server has no `from` (moved or deleted first).
           const sourceGone = r.code === 'conflict' && (r.currentRevision ?? null) === null;
-          const outcome = store.queue.moveRefused(w.ref, { from: w.item.moveFrom!, kind: w.item.kind, baseRevision: w.item.baseRevision, sourceGone });
+          const outcome = store.paths.moveRefused(w.ref, { from: w.item.moveFrom!, kind: w.item.kind, baseRevision: w.item.baseRevision, sourceGone });
           done.push(() => {
             this.d.log.info('move refused: sent as an upload and a delete', { path: w.item.path, from: w.item.moveFrom, code: r.code });
             outcomes.emit(w, outcome === 'superseded' ? 'superseded' : 'requeued', { code: r.code, message: r.message });

@@ -151,7 +151,7 @@ export class ItemOutcomes {
 
   /** Records success now (inside the caller's transaction); the returned step emits and lets go. */
   complete(w: Held, revision: string | null, moved?: ReadonlyArray<{ path: string; from: string; revision: string }>): () => void {
-    const outcome = this.d.store.queue.complete(w.ref, moved ? { revision, moved } : { revision });
+    const outcome = this.d.store.paths.complete(w.ref, moved ? { revision, moved } : { revision });
     // Settled: the path's requeues start counting afresh (a superseded commit settles nothing).
     if (outcome === 'done') this.requeues.delete(loopKey(w.item));
     return () => {

@@ -33,7 +33,7 @@ function stillCurrent(store: Pick<Store, 'queue'>, item: RequeueItem): boolean {
  * truncated, its bytes perhaps on their way (hashing.ts, justEmptied).
  */
 export async function rehashAndRequeue(
-  store: Pick<Store, 'index' | 'queue' | 'transaction'>,
+  store: Pick<Store, 'index' | 'queue' | 'paths' | 'transaction'>,
   absPath: string,
   item: RequeueItem,
   now: number,
@@ -51,7 +51,7 @@ export async function rehashAndRequeue(
       if (!stillCurrent(store, item)) return 'superseded';
       const baseRevision = currentBase(store, item);
       store.index.remove(item.folderId, item.path);
-      store.queue.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision, byUser: true });
+      store.paths.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision, byUser: true });
       return 'requeued';
     });
   }
@@ -70,7 +70,7 @@ export async function rehashAndRequeue(
       contentHash: stable.contentHash,
       blocks: stable.blocks,
     });
-    store.queue.enqueue({
+    store.paths.enqueue({
       folderId: item.folderId,
       path: item.path,
       kind: 'file',
