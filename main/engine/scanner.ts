@@ -317,18 +317,7 @@ export class Scanner {
       }
       if (this.recordedAsDownload(state)) return 'updated';
       if (known?.kind === 'dir') this.recordGoneUnder(key);
-      this.store.index.putLocal(state);
-      this.store.paths.enqueue({
-        folderId: this.folderId,
-        path: key,
-        kind: 'file',
-        op: 'upsert',
-        size: hash.size,
-        mtimeMs: hash.mtimeMs,
-        contentHash: hash.contentHash,
-        blocks: hash.blocks,
-        baseRevision: known?.syncedRevision ?? null,
-      });
+      this.store.paths.localChanged(state, known?.syncedRevision ?? null);
       return 'queued';
     });
   }
@@ -460,14 +449,7 @@ export class Scanner {
       const known = this.store.index.get(this.folderId, key);
       if (known?.kind === 'dir') return 'unchanged';
       if (!known && this.recordMove(key, st)) return 'queued';
-      this.store.index.putLocal(this.dirState(key, st));
-      this.store.paths.enqueue({
-        folderId: this.folderId,
-        path: key,
-        kind: 'dir',
-        op: 'upsert',
-        baseRevision: known?.syncedRevision ?? null,
-      });
+      this.store.paths.localChanged(this.dirState(key, st), known?.syncedRevision ?? null);
       return 'queued';
     });
   }
@@ -505,8 +487,7 @@ export class Scanner {
 
   /** Index row out, delete queued, and the guard's window told what the delete removed (a moved file removed nothing). */
   private dropEntry(entry: IndexEntry, moved?: ReadonlySet<string>): void {
-    this.store.index.remove(this.folderId, entry.path);
-    this.store.paths.enqueue({ folderId: this.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision: entry.syncedRevision, byUser: true });
+    this.store.paths.localGone(entry, entry.syncedRevision);
     if (!moved?.has(entry.path)) this.options.guard?.recorded(entry);
   }
 

@@ -1,7 +1,7 @@
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
-import type { EntryKind, FileIndexRepo } from './file-index';
+import type { EntryKind, FileIndexRepo, LocalState } from './file-index';
 import { changeOf, liveIdle, type ChangeKeep, type ClaimRef, type Change, type CompleteOutcome, type EnqueueOutcome, type FailOutcome, type QueueRow, type QueueRows } from './queue';
 
 /** A move's answer: the entries a directory took along, each at its new path and revision (P9). */
@@ -17,6 +17,10 @@ export type MovedEntries = ReadonlyArray<{ path: string; from: string; revision:
 export interface PathStateRepo {
   /** A change to push: a new row, or one that replaces the path's earlier change. */
   enqueue(change: Change): EnqueueOutcome;
+  /** A local file or folder changed: its state recorded in the index, its upload queued on `baseRevision`. */
+  localChanged(state: LocalState, baseRevision: string | null): EnqueueOutcome;
+  /** A local entry the user removed: its index row out, its delete queued on `baseRevision`. */
+  localGone(entry: { folderId: string; path: string; kind: EntryKind }, baseRevision: string | null): EnqueueOutcome;
   /**
    * The push of `ref` succeeded; records the revision in the index in the same transaction.
    * A move's answer: `moved` lists the entries a directory took along (P9); a move whose
@@ -197,6 +201,19 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
 
   const enqueue = db.transaction((change: Change): EnqueueOutcome => enqueueOne(change));
 
+  const localChanged = db.transaction((state: LocalState, baseRevision: string | null): EnqueueOutcome => {
+    index.putLocal(state);
+    const { folderId, path, kind } = state;
+    // A folder's row carries no bytes: only its name goes up.
+    const content = kind === 'file' ? { size: state.size, mtimeMs: state.mtimeMs, contentHash: state.contentHash, blocks: state.blocks } : {};
+    return enqueueOne({ folderId, path, kind, op: 'upsert', ...content, baseRevision });
+  });
+
+  const localGone = db.transaction((entry: { folderId: string; path: string; kind: EntryKind }, baseRevision: string | null): EnqueueOutcome => {
+    index.remove(entry.folderId, entry.path);
+    return enqueueOne({ folderId: entry.folderId, path: entry.path, kind: entry.kind, op: 'delete', baseRevision, byUser: true });
+  });
+
   const complete = db.transaction((ref: ClaimRef, result: { revision: string | null; moved?: MovedEntries }): CompleteOutcome => {
     const row = rows.byId(ref.id);
     if (!row) return 'gone';
@@ -273,6 +290,8 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
 
   return {
     enqueue: (change) => enqueue(change),
+    localChanged: (state, baseRevision) => localChanged(state, baseRevision),
+    localGone: (entry, baseRevision) => localGone(entry, baseRevision),
     cancel: (folderId, path) => cancel(folderId, path),
     complete: (ref, result) => complete(ref, result),
     moveRefused: (ref, move) => moveRefused(ref, move),

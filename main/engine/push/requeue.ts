@@ -50,8 +50,7 @@ export async function rehashAndRequeue(
     return store.transaction(() => {
       if (!stillCurrent(store, item)) return 'superseded';
       const baseRevision = currentBase(store, item);
-      store.index.remove(item.folderId, item.path);
-      store.paths.enqueue({ folderId: item.folderId, path: item.path, kind: 'file', op: 'delete', baseRevision, byUser: true });
+      store.paths.localGone({ folderId: item.folderId, path: item.path, kind: 'file' }, baseRevision);
       return 'requeued';
     });
   }
@@ -60,27 +59,8 @@ export async function rehashAndRequeue(
   return store.transaction(() => {
     if (!stillCurrent(store, item)) return 'superseded';
     const previous = store.index.get(item.folderId, item.path);
-    store.index.putLocal({
-      folderId: item.folderId,
-      path: item.path,
-      kind: 'file',
-      size: stable.size,
-      mtimeMs: stable.mtimeMs,
-      inode: stable.inode,
-      contentHash: stable.contentHash,
-      blocks: stable.blocks,
-    });
-    store.paths.enqueue({
-      folderId: item.folderId,
-      path: item.path,
-      kind: 'file',
-      op: 'upsert',
-      size: stable.size,
-      mtimeMs: stable.mtimeMs,
-      contentHash: stable.contentHash,
-      blocks: stable.blocks,
-      baseRevision: previous?.syncedRevision ?? item.baseRevision,
-    });
+    const { size, mtimeMs, inode, contentHash, blocks } = stable;
+    store.paths.localChanged({ folderId: item.folderId, path: item.path, kind: 'file', size, mtimeMs, inode, contentHash, blocks }, previous?.syncedRevision ?? item.baseRevision);
     return 'requeued';
   });
 }
