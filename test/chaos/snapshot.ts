@@ -113,7 +113,8 @@ export async function serverTree(client: SyncApiClient, folderId: string): Promi
     if (item.kind === 'dir') tree.dirs.add(p);
     else tree.files.set(p, { size: item.size, blocks: item.blocks });
   }
-  for (const p of tree.files.keys()) {
+  // A file or a folder implies its parents (docs/conflict-rules.md, "Implicit parents").
+  for (const p of [...tree.files.keys(), ...tree.dirs]) {
     for (let d = path.posix.dirname(p); d !== '.'; d = path.posix.dirname(d)) tree.dirs.add(d);
   }
   return tree;

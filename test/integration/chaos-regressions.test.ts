@@ -118,11 +118,26 @@ describe('chaos regressions', () => {
     const api = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'dev-a' });
     cleanups.push(() => api.close());
     await api.createFolder('chaos');
-    return async (op: Parameters<SyncApiClient['submitBatch']>[1][number]) => {
+    const resultOf = async (op: Parameters<SyncApiClient['submitBatch']>[1][number]) => {
       const reply = await api.submitBatch('chaos', [op]);
       return 'results' in reply ? reply.results[op.key] : reply;
     };
+    return Object.assign(resultOf, { api });
   }
+
+  // Seed 15069 (npm run chaos -- --seed 15069 --ops 60 --devices 3): dev-b made a folder inside
+  // one that dev-a had moved away; the server took it with its parent implied (no entry of its
+  // own), and dev-a's move of the folder above carried it on. Every device held the parent on disk
+  // as an implicit parent (docs/conflict-rules.md), and the checker called it an extra directory:
+  // its server tree implied the parents of files only. A folder implies its parents as a file does.
+  it('chaos seed 15069: the checker\'s server tree holds the parents a folder implies, as a file\'s', async () => {
+    const resultOf = await serverWithFolder();
+    const mkdir = (p: string) => ({ key: p, action: 'upsert' as const, kind: 'dir' as const, path: p, mtime: 1, baseRevision: null });
+    expect(await resultOf(mkdir('Docs'))).toMatchObject({ ok: true });
+    expect(await resultOf(mkdir('Docs/a/new folder/photos'))).toMatchObject({ ok: true });
+    const tree = await serverTree(resultOf.api, 'chaos');
+    expect([...tree.dirs].sort()).toEqual(['Docs', 'Docs/a', 'Docs/a/new folder', 'Docs/a/new folder/photos']);
+  });
 
   it('chaos seed 2: creating a directory that another device just created is a no-op, not a conflict', async () => {
     const resultOf = await serverWithFolder();
