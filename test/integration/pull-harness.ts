@@ -119,7 +119,7 @@ export async function startPullServer(options: Partial<ServerOptions> = {}): Pro
 /** A real server with device A's writer, and pull agents on it: all closed after each test. */
 export function usePullRig(): {
   start(options?: Partial<ServerOptions>): Promise<Writer>;
-  device(name: string, options?: Partial<PullerOptions>): Agent;
+  device(name: string, options?: Partial<PullerOptions>, remote?: (client: SyncApiClient, folder: TestFolder) => PullRemote): Agent;
 } {
   let running: { server: TestServer; writer: Writer } | undefined;
   const agents: Agent[] = [];
@@ -134,9 +134,9 @@ export function usePullRig(): {
       running = await startPullServer(options);
       return running.writer;
     },
-    device(name, options = {}) {
+    device(name, options = {}, remote) {
       if (!running) throw new Error('start() the rig first');
-      const a = makeAgent(running.server, name, options);
+      const a = makeAgent(running.server, name, options, 'fb', remote);
       agents.push(a);
       return a;
     },

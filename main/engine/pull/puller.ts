@@ -262,6 +262,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
   async function runPull(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
     const started = clock();
+    // The pull a waiting conflict asked for may have been the one that failed (see below).
+    const afterFailure = health.failure(folderId) !== null;
     const summary = emptySummary(folderId);
     const folder = store.folders.require(folderId);
     if (folder.state === 'paused_mass_delete' && policy === 'guard') return { ...summary, paused: true };
@@ -288,7 +290,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // Files deleted by this pull lend their blocks first (M3), then any indexed file.
     const aside = new SetAside(tmpDir);
     try {
-      return await applyRun(folderId, policy, { started, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside });
+      return await applyRun(folderId, policy, { started, afterFailure, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside });
     } finally {
       await aside.clear();
     }
@@ -297,9 +299,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   async function applyRun(
     folderId: string,
     policy: DeletePolicy,
-    run0: { started: number; summary: PullSummary; flog: Logger; root: string; tmpDir: string; caseInsensitive: boolean; read: { token: string }; entries: RemoteEntry[]; aside: SetAside },
+    run0: { started: number; afterFailure: boolean; summary: PullSummary; flog: Logger; root: string; tmpDir: string; caseInsensitive: boolean; read: { token: string }; entries: RemoteEntry[]; aside: SetAside },
   ): Promise<PullSummary> {
-    const { started, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside } = run0;
+    const { started, afterFailure, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside } = run0;
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
@@ -456,8 +458,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     if (resumed) wakeAll();
     // A push conflict waits a minute for its recheck; a pull that applied changes of the folder
     // since it was recorded is what it waited for, so it is due now (the host kicks the pusher
-    // on 'pulled'). A pull that read nothing new leaves it to its minute: no tight loop.
-    if (entries.length > 0) {
+    // on 'pulled'). So is the first pull through after a failed one, which may have been the
+    // pull the conflict asked for (chaos seed 1033). Any other pull that read nothing new leaves
+    // it to its minute: no tight loop (docs/conflict-rules.md, "Conflicts that wait").
+    if (entries.length > 0 || afterFailure) {
       const rechecked = store.queue.recheckConflicts(folderId, started);
       if (rechecked > 0) flog.info('conflicts rechecked after the pull', { items: rechecked });
     }
