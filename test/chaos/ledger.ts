@@ -60,6 +60,8 @@ export class Ledger {
   private readonly lastFromElsewhere = new Map<string, string>();
   /** path\0hash → the devices that wrote a new version over those bytes there (built on them). */
   private readonly builtOn = new Map<string, Set<string>>();
+  /** device\0path → the bytes the device's user deleted there last, until it writes there again. */
+  private readonly deletedHere = new Map<string, string>();
   /** Writes that put back the device's synced bytes (see write()): not versions of their own. */
   reverts = 0;
   /** Writes of bytes another device already had at the path and built on (see write()). */
@@ -91,7 +93,11 @@ export class Ledger {
     // first (docs/conflict-rules.md, after U8: a copy, not spurious; chaos seed 1016). The
     // ledger cannot tell whether this device's pull saw the delete already, so it allows it.
     else if (last && last.device !== device && before === null && last.removed && !this.had.has(`${mine}\u0000${last.removed}`)) this.concurrent.add(key);
-    if (before === null) return;
+    if (before !== null) this.forget(device, key, before);
+  }
+
+  /** `device`'s user replaced bytes `before` at `key`: the versions of them there (and where they followed) go. */
+  private forget(device: string, key: string, before: string): void {
     const followed = namesReached(key, (q) => this.fileMoves.filter((m) => m.from === q && m.device !== device).map((m) => m.to));
     for (let i = this.live.length - 1; i >= 0; i--) {
       const v = this.live[i]!;
@@ -108,13 +114,20 @@ export class Ledger {
   write(device: string, p: string, hash: string, step: number): void {
     const key = nfc(p);
     this.writes++;
+    const mine = `${device}\u0000${key}`;
+    this.had.add(`${mine}\u0000${hash}`);
+    // A file made anew where this device's user deleted bytes R, before the delete went out, is
+    // one upload on R's revision: an edit of R, which follows another device's rename of R and
+    // replaces it there (docs/conflict-rules.md, "What a move racing an edit…"; chaos seed 1054).
+    // The ledger cannot tell whether the delete went out first, so it allows it.
+    const reCreated = this.deletedHere.get(mine);
+    this.deletedHere.delete(mine);
+    if (reCreated !== undefined) this.forget(device, key, reCreated);
     // H → X → H on one device, H being bytes the server had there: the user undid their own
     // edit back to the synced version. Three-way, that side did not change, and the other
     // side's concurrent edit rightly replaces it (chaos seed 23: an empty file, emptied again).
     // Also H → X → Y → … → H: back to the last bytes that came from elsewhere, after edits of
     // its own only (chaos seed 1038: an empty file, edited twice, emptied again).
-    const mine = `${device}\u0000${key}`;
-    this.had.add(`${mine}\u0000${hash}`);
     const [earlier, last] = this.befores.get(mine) ?? [];
     const fromElsewhere = this.lastFromElsewhere.get(mine) === hash;
     const backTo = earlier === hash || fromElsewhere;
@@ -124,7 +137,7 @@ export class Ledger {
       this.lastOp.set(key, { device, hash });
       return;
     }
-    const over = this.befores.get(mine)?.at(-1); // what this write replaced
+    const over = this.befores.get(mine)?.at(-1) ?? reCreated; // what this write replaced
     if (over) this.builtOn.set(`${key}\u0000${over}`, new Set([...(this.builtOn.get(`${key}\u0000${over}`) ?? []), device]));
     // A new file here (this device never had bytes from elsewhere at the path, so its upload
     // names no base) with bytes another device had here and wrote a new version over: on the
@@ -219,7 +232,9 @@ export class Ledger {
   /** The user of `device` removed `p` (after replace() recorded what was there). */
   deleted(device: string, p: string): void {
     const key = nfc(p);
-    this.lastOp.set(key, { device, hash: null, removed: this.befores.get(`${device}\u0000${key}`)?.at(-1) ?? null });
+    const removed = this.befores.get(`${device}\u0000${key}`)?.at(-1) ?? null;
+    this.lastOp.set(key, { device, hash: null, removed });
+    if (removed !== null) this.deletedHere.set(`${device}\u0000${key}`, removed);
   }
 }
 

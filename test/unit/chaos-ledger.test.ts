@@ -134,6 +134,45 @@ describe('chaos ledger', () => {
     expect(l.live.filter((v) => v.path === 'h').map((v) => v.hash)).toEqual([Y]);
   });
 
+  // Chaos seed 1054: a wrote .hidden (R); b had it. a deleted .hidden and wrote it anew before
+  // the delete went out: one upload on R's revision. b renamed .hidden to .HIDDEN; a's upload
+  // followed the move (M2) and replaced R at .HIDDEN. R is what a's user deleted: no loss.
+  // Either order of the rename and the re-create, as the ledger records them.
+  it('a file made anew before its delete went out replaces the deleted bytes where another device renamed them (chaos seed 1054)', () => {
+    const R = 'r'.repeat(64);
+    for (const renameFirst of [false, true]) {
+      const l = new Ledger();
+      l.replace('a', '.hidden', null);
+      l.write('a', '.hidden', R, 10);
+      l.replace('a', '.hidden', R); // a deletes it
+      l.deleted('a', '.hidden');
+      const rename = () => {
+        l.replace('b', '.hidden', R); // b renames the R it pulled
+        l.deleted('b', '.hidden');
+        l.replace('b', '.HIDDEN', null);
+        l.movedFile('b', '.hidden', '.HIDDEN', R, 31);
+      };
+      if (renameFirst) rename();
+      l.replace('a', '.hidden', null); // ... and makes it anew
+      l.write('a', '.hidden', X, 30);
+      if (!renameFirst) rename();
+      expect(l.live.map((v) => `${v.device}:${v.path}:${v.hash[0]}`)).toEqual(['a:.hidden:x']);
+      // a's new file is an edit of R: it follows b's rename.
+      expect(l.pathsOf(l.live[0]!).has('.HIDDEN')).toBe(true);
+    }
+    // A file made where the device's user deleted nothing is new: a rename elsewhere of other bytes stays a version.
+    const l = new Ledger();
+    l.replace('a', 'g', null);
+    l.write('a', 'g', R, 1);
+    l.replace('b', 'g', R);
+    l.deleted('b', 'g');
+    l.replace('b', 'G', null);
+    l.movedFile('b', 'g', 'G', R, 2);
+    l.replace('a', 'h', null);
+    l.write('a', 'h', X, 3);
+    expect(l.live.filter((v) => v.path === 'G').map((v) => v.hash)).toEqual([R]);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);
