@@ -133,18 +133,6 @@ export interface DownloadIntent {
   blocks: string[];
 }
 
-/**
- * FileIndexRepo.settleMoveSources as one statement: the queue settles a move's sources in its own
- * transaction when the move lands or is undone, the scanner when it is moved back (P4, P10).
- */
-export function moveSourcesSettler(db: Db): (folderId: string, dir: string, movedBack: boolean) => void {
-  const settle = db.prepare(`
-    UPDATE file_index SET move_from = NULL, move_base = NULL,
-      synced_revision = CASE WHEN @movedBack = 1 THEN move_base ELSE synced_revision END
-    WHERE folder_id = @folderId AND path > @dir || '/' AND path < @dir || '0' AND move_from IS NOT NULL`);
-  return (folderId, dir, movedBack) => void settle.run({ folderId, dir, movedBack: movedBack ? 1 : 0 });
-}
-
 export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo {
   const intentPut = db.prepare(`
     INSERT INTO download_intents (folder_id, path, revision, size, content_hash, blocks, created_at)
@@ -194,7 +182,12 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       move_from = CASE WHEN path = @from THEN move_from ELSE coalesce(move_from, path) END,
       move_base = CASE WHEN path = @from OR move_from IS NOT NULL THEN move_base ELSE synced_revision END
     WHERE folder_id = @folderId AND (path = @from OR (path > @from || '/' AND path < @from || '0'))`);
-  const settleMoveSources = moveSourcesSettler(db);
+  // One statement: path-state settles a move's sources when the move lands or is undone, the
+  // scanner when it is moved back (P4, P10).
+  const settleSources = db.prepare(`
+    UPDATE file_index SET move_from = NULL, move_base = NULL,
+      synced_revision = CASE WHEN @movedBack = 1 THEN move_base ELSE synced_revision END
+    WHERE folder_id = @folderId AND path > @dir || '/' AND path < @dir || '0' AND move_from IS NOT NULL`);
   const under = db.prepare<[string, string, string], IndexRow>(
     `SELECT * FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY length(path) DESC, path`,
   );
@@ -252,7 +245,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     holdsUnsyncedUnder: (folderId, dir) => unsyncedUnder.get(folderId, ...underBounds(dir)) !== undefined,
     movePath: (folderId, from, to) => void rekey.run({ folderId, from, to, now: clock() }),
     movePathPending: (folderId, from, to) => void rekeyPending.run({ folderId, from, to, now: clock() }),
-    settleMoveSources,
+    settleMoveSources: (folderId, dir, movedBack) => void settleSources.run({ folderId, dir, movedBack: movedBack ? 1 : 0 }),
     listUnder(folderId, dir) {
       if (dir === '') return all.all(folderId).map(toEntry);
       const [lo, hi] = underBounds(dir);

@@ -470,8 +470,7 @@ function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
   // find nothing to do (its revision is "already synced"), for ever (chaos seed 3).
   const base = ctx.store.index.get(ctx.folderId, copyPath)?.syncedRevision ?? null;
   settled(ctx, copyPath);
-  ctx.store.index.putLocal(state);
-  ctx.store.paths.enqueue({ ...state, op: 'upsert', baseRevision: base });
+  ctx.store.paths.localChanged(state, base);
 }
 
 /**

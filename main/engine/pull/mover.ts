@@ -104,8 +104,7 @@ export async function applyMove(ctx: ApplyContext, pair: MovePair): Promise<Outc
     });
     if (edited) {
       const state = { folderId: ctx.folderId, path: entry.path, kind: 'file' as const, size: edited.size, mtimeMs: edited.mtimeMs, inode: edited.inode, contentHash: edited.contentHash, blocks: edited.blocks };
-      ctx.store.index.putLocal(state);
-      ctx.store.paths.enqueue({ ...state, op: 'upsert', baseRevision: entry.revision });
+      ctx.store.paths.localChanged(state, entry.revision);
     }
   });
   await pruneEmptyParents(ctx, base.path);
