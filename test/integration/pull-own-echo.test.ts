@@ -172,7 +172,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
   // it again as new (the commit in flight marked as older news than the pull's view). b's commit
   // then landed after that deletion, and the pull saw it land; but the mark stayed, the queued
   // change kept its null base against b's own revision, and it conflicted at every recheck.
-  it('a pull that sees our commit land after it settled the path lets that commit rebase what is queued (chaos seed 41)', async () => {
+  it('S7: a pull that sees our commit land after it settled the path lets that commit rebase what is queued (chaos seed 41)', async () => {
     const writer = await rig.start();
     const b = rig.device('b');
     await b.puller.pullNow('fb'); // a token: the next pulls read changes, not a listing
@@ -200,7 +200,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
   // answer was slow (a 504, then the same request again as a task). Meanwhile another device
   // edited b's new version, and b's pull took that edit for a conflict with a local change —
   // b's own bytes, already on the server — and made a copy of them.
-  it('once it has seen our in-flight commit land, a change built on it is a plain download (chaos seed 37)', async () => {
+  it('S8: once it has seen our in-flight commit land, a change built on it is a plain download (chaos seed 37)', async () => {
     const writer = await rig.start();
     const b = rig.device('b');
     await b.puller.pullNow('fb');

@@ -73,7 +73,7 @@ describe('pusher: the happy paths against the real server', () => {
     expect((await rig.remote()).get('emptydir')).toMatchObject({ kind: 'dir' });
   });
 
-  it('hands a conflict to the puller and parks the item', async () => {
+  it('S14: hands a conflict to the puller and parks the item', async () => {
     rig = await pushRig();
     // Another device wrote the path first.
     const other = Buffer.from('theirs');
@@ -92,7 +92,7 @@ describe('pusher: the happy paths against the real server', () => {
     expect((await rig.remote()).get('both.txt')?.blocks).toEqual([sha(other)]);
   });
 
-  it('re-uploads when the commit reports missing blocks', async () => {
+  it('S15: re-uploads when the commit reports missing blocks', async () => {
     rig = await pushRig();
     // The server claims to hold everything: the commit will say otherwise.
     rig.proxy.add({ name: 'lie', method: 'POST', path: '/v1/blocks/missing', action: { kind: 'status', status: 200, body: { missing: [] } } });
@@ -105,6 +105,46 @@ describe('pusher: the happy paths against the real server', () => {
     expect(blockPuts(rig, sha('needs upload'))).toHaveLength(0);
     expect(batchPosts(rig)).toHaveLength(1);
     expect(syncPosts(rig)).toHaveLength(2);
+  });
+
+  it('S16: an answer with no result for an operation: the item is tried again and lands once', async () => {
+    rig = await pushRig();
+    // The server never sees this batch; the reply names no operation.
+    rig.proxy.add({ name: 'empty', method: 'POST', path: `/v1/folders/${REMOTE}/sync`, action: { kind: 'status', status: 200, body: { taskId: 't-empty', status: 'Completed', results: {} } } });
+    await rig.write('n.txt', 'answered later');
+    await rig.enqueue('n.txt');
+    rig.pusher.kick();
+    const done = await rig.waitState('n.txt', 'done');
+    expect(rig.proxy.fired('empty')).toBe(1);
+    expect(rig.events.item.filter((e) => e.path === 'n.txt' && e.state === 'retry_wait').map((e) => e.code)).toEqual(['missing_result']);
+    expect(done.attempts).toBe(2);
+    expect(syncPosts(rig)).toHaveLength(2);
+    expect((await rig.remote()).get('n.txt')?.blocks).toEqual([sha('answered later')]);
+  });
+
+  it('S17: a delete answered not_found is done, not retried', async () => {
+    rig = await pushRig();
+    await rig.write('x.txt', 'soon gone');
+    await rig.enqueue('x.txt');
+    rig.pusher.kick();
+    await rig.waitState('x.txt', 'done');
+    const rev = rig.store.index.get(FOLDER, 'x.txt')!.syncedRevision;
+    // The user deleted it (as the scanner records it); the server says the path is not there.
+    rig.store.paths.localGone({ folderId: FOLDER, path: 'x.txt', kind: 'file' }, rev);
+    const { id, generation } = rig.item('x.txt');
+    rig.proxy.add({
+      name: 'not-found',
+      method: 'POST',
+      path: `/v1/folders/${REMOTE}/sync`,
+      action: { kind: 'status', status: 200, body: { taskId: 't-nf', status: 'Completed', results: { [`${id}.${generation}.d`]: { ok: false, code: 'not_found', message: 'No such path' } } } },
+    });
+    const posts = syncPosts(rig).length;
+    rig.pusher.kick();
+    const done = await rig.waitState('x.txt', 'done');
+    expect(rig.proxy.fired('not-found')).toBe(1);
+    expect(done).toMatchObject({ op: 'delete', attempts: 1 });
+    expect(syncPosts(rig)).toHaveLength(posts + 1);
+    expect(rig.events.item.filter((e) => e.path === 'x.txt' && e.op === 'delete').map((e) => e.state)).not.toContain('retry_wait');
   });
 
   it('sends many small files in one batch upload, big ones by PUT', async () => {

@@ -70,7 +70,7 @@ describe('pusher: pause, offline, files that change', () => {
     expect([rig.item('o1.txt').attempts, rig.item('o2.txt').attempts]).toEqual([1, 1]);
   });
 
-  it('re-queues a file that changes during its upload and never commits the stale blocks', async () => {
+  it('S9: re-queues a file that changes during its upload and never commits the stale blocks', async () => {
     rig = await pushRig({ options: { concurrency: 1, uploadWindowBytes: BLOCK_SIZE } });
     const v1 = Buffer.alloc(BLOCK_SIZE + 100, 1);
     const v2 = Buffer.alloc(BLOCK_SIZE + 100, 2);
@@ -98,7 +98,7 @@ describe('pusher: pause, offline, files that change', () => {
   // queued its bytes; the next walk queued the NFD file again: a requeue every 3 s, for ever.
   // Refused: requeueing a path again and again while the bytes it finds do not change. After
   // REQUEUE_LOOP_LIMIT such requeues the item fails with code requeue_loop and its reason.
-  it('chaos seed 1051: stops a requeue loop whose file does not change and fails the item with a reason', async () => {
+  it('S10, chaos seed 1051: stops a requeue loop whose file does not change and fails the item with a reason', async () => {
     rig = await pushRig({ options: { concurrency: 1 } });
     const nfc = 'ärger'.normalize('NFC');
     const nfd = 'ärger'.normalize('NFD');

@@ -39,7 +39,7 @@ describe('chaos seeds 1, 2 (--disk-full): a push whose outcome the full state da
     rig = null;
   });
 
-  it('chaos seed 2: the results transaction refused: the answer is recorded once there is room, not sent again (no conflict with itself)', async () => {
+  it('S18, chaos seed 2: the results transaction refused: the answer is recorded once there is room, not sent again (no conflict with itself)', async () => {
     rig = await pushRig();
     let full = true;
     const complete = refuse(rig.store, 'complete', () => full);

@@ -33,7 +33,7 @@ describe('pusher: a conflict the pull already settled', () => {
     return { rev1, rev2: r.store.index.get(FOLDER, 'doc.txt')!.syncedRevision, firstId };
   }
 
-  it('completes an upload of the bytes the server holds, whatever its base', async () => {
+  it('S11: completes an upload of the bytes the server holds, whatever its base', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     const { rev1, firstId: first } = await syncedTwice(rig);
     const synced = rig.store.index.get(FOLDER, 'doc.txt')!;
@@ -62,7 +62,7 @@ describe('pusher: a conflict the pull already settled', () => {
     expect(parked.lastErrorCode).toBe('conflict');
   });
 
-  it('drops a stale delete of a file the pull put back at the server\'s current revision', async () => {
+  it('S12: drops a stale delete of a file the pull put back at the server\'s current revision', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     const { rev1, rev2 } = await syncedTwice(rig);
 
@@ -74,7 +74,7 @@ describe('pusher: a conflict the pull already settled', () => {
     expect((await rig.remote()).get('doc.txt')?.revision).toBe(rev2);
   });
 
-  it('drops a stale delete of a folder the pull brought back because another device filled it', async () => {
+  it('S12: drops a stale delete of a folder the pull brought back because another device filled it', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     mkdirSync(path.join(rig.root, 'box'));
     const st = statSync(path.join(rig.root, 'box'));
@@ -117,7 +117,7 @@ describe('pusher: a conflict the pull already settled', () => {
     return { deleteId: claimed!.id };
   }
 
-  it('drops a delete with no base when the pull brought another device\'s file to the path meanwhile, and asks for a full pull', async () => {
+  it('S13: drops a delete with no base when the pull brought another device\'s file to the path meanwhile, and asks for a full pull', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     const { deleteId } = await deleteOnNoBaseMeetsTheirs(rig);
     await rig.write('theirs.txt', 'made on another device');
@@ -131,7 +131,7 @@ describe('pusher: a conflict the pull already settled', () => {
   // Chaos seeds 4 and 11715: with nothing at the path here, the conflict does not say whose file
   // the delete met. It waits for the full pull, which brings another device's file (U2) and drops
   // the delete: never deleted unseen (our own create would be rebased on instead, O2).
-  it('a delete with no base that meets a file absent here waits for a full pull, which brings another device\'s file and drops it', async () => {
+  it('S13: a delete with no base that meets a file absent here waits for a full pull, which brings another device\'s file and drops it', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     const r = rig;
     r.store.folders.setMarkerId(FOLDER, writeMarker(r.root));
@@ -156,7 +156,7 @@ describe('pusher: a conflict the pull already settled', () => {
 
   // A review of seed 11715's fix: a path the full pull does not settle (a symlink put there, a
   // name it skips) sent the delete again after every pull, a conflict each time: a loop.
-  it('a delete with no base that meets a conflict again after the pull had its chance is moot: no loop', async () => {
+  it('S13: a delete with no base that meets a conflict again after the pull had its chance is moot: no loop', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 300 } });
     const r = rig;
     const { deleteId } = await deleteOnNoBaseMeetsTheirs(r);

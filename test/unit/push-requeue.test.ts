@@ -81,7 +81,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   // The pusher found it gone and queued a delete, which had nothing to delete and was done at
   // once, but the index row stayed: the folder rename then carried it as a known file, and the
   // file at its new name never went up. Refused now: the row goes with the delete.
-  it('chaos seed 3: a file gone before its commit leaves the index, as the scanner records a deletion', async () => {
+  it('S9, chaos seed 3: a file gone before its commit leaves the index, as the scanner records a deletion', async () => {
     const abs = path.join(tmp.dir, 'kept.txt');
     writeFileSync(abs, 'kept after a remote delete');
     const kept = await hashFile(abs);

@@ -40,7 +40,7 @@ describe('durable queue', () => {
     tmp.cleanup();
   });
 
-  it('keeps one pending operation per path: a later change replaces the earlier one', () => {
+  it('S1: keeps one pending operation per path: a later change replaces the earlier one', () => {
     expect(store.paths.enqueue(upsert('a.txt', { size: 1 }))).toBe('queued');
     expect(store.paths.enqueue(upsert('a.txt', { size: 2, contentHash: 'h2' }))).toBe('replaced');
     const page = store.queue.list();
@@ -62,7 +62,7 @@ describe('durable queue', () => {
     expect(flying).toBeDefined();
   });
 
-  it('create then delete before upload leaves nothing', () => {
+  it('S1: create then delete before upload leaves nothing', () => {
     store.paths.enqueue(upsert('new.txt'));
     expect(store.paths.enqueue(del('new.txt', null))).toBe('cancelled');
     expect(store.queue.list().items).toEqual([]);
@@ -73,7 +73,7 @@ describe('durable queue', () => {
 
   // Chaos seed 11715: a create sent without an answer may be on the server (the server ran the
   // persisted batch at its restart); the user's delete of it goes there instead of dropping it.
-  it('chaos seed 11715: the user\'s delete of a create sent without an answer is queued, not dropped; the pull still drops it', () => {
+  it('S2, chaos seed 11715: the user\'s delete of a create sent without an answer is queued, not dropped; the pull still drops it', () => {
     store.paths.enqueue(upsert('sent.txt'));
     const [sent] = store.queue.claim({ limit: 1 });
     store.queue.fail(sent!, { code: 'network', message: 'socket hang up' }, Date.now());
@@ -187,7 +187,7 @@ describe('durable queue', () => {
     expect(store.queue.claim({ limit: 1 })).toMatchObject([{ path: 'a', state: 'in_flight', attempts: 2 }]);
   });
 
-  it('completes an item and records the revision in the index atomically', () => {
+  it('S4: completes an item and records the revision in the index atomically', () => {
     store.index.putLocal({ folderId: F, path: 'a', kind: 'file', size: 10, mtimeMs: 1, inode: 5, contentHash: 'h', blocks: ['b'] });
     store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 1 });
@@ -201,7 +201,7 @@ describe('durable queue', () => {
     expect(store.queue.getByPath(F, 'a')).toMatchObject({ state: 'pending', generation: 2, id: item!.id });
   });
 
-  it('a change to an in-flight item runs after it, based on the revision the first push got', () => {
+  it('S3: a change to an in-flight item runs after it, based on the revision the first push got', () => {
     store.index.putLocal({ folderId: F, path: 'a', kind: 'file', size: 10, mtimeMs: 1, inode: 5, contentHash: 'h', blocks: ['b'] });
     store.paths.enqueue(upsert('a'));
     const [first] = store.queue.claim({ limit: 1 });
@@ -329,7 +329,7 @@ describe('durable queue', () => {
   // new directory (base null). The commit's answer came later and rebased that change on the
   // revision it had answered with — a revision the server had deleted since — and the upload
   // conflicted at every recheck.
-  it('chaos seed 26: an answer that arrives after the pull settled the path neither records nor rebases', () => {
+  it('S5, chaos seed 26: an answer that arrives after the pull settled the path neither records nor rebases', () => {
     store.index.putLocal({ folderId: F, path: 'photos', kind: 'dir', size: 0, mtimeMs: 1, inode: 1, contentHash: null, blocks: null });
     store.paths.enqueue({ folderId: F, path: 'photos', kind: 'dir', op: 'upsert', baseRevision: null });
     const [held] = store.queue.claim({ limit: 1 });
@@ -349,7 +349,7 @@ describe('durable queue', () => {
   // the delete's revision as its base (as a file re-created before its delete went out does), the
   // answer came after the pull and left that base alone, and the upload conflicted at every
   // recheck: the server no longer had that revision.
-  it('chaos seed 10993: an upload behind a delete that landed goes up on what the pull recorded, not on the deleted revision', () => {
+  it('S6, chaos seed 10993: an upload behind a delete that landed goes up on what the pull recorded, not on the deleted revision', () => {
     store.paths.enqueue(del('docs/x', '16'));
     const [held] = store.queue.claim({ limit: 1 });
     store.transaction(() => {
