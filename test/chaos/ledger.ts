@@ -93,7 +93,18 @@ export class Ledger {
     // first (docs/conflict-rules.md, after U8: a copy, not spurious; chaos seed 1016). The
     // ledger cannot tell whether this device's pull saw the delete already, so it allows it.
     else if (last && last.device !== device && before === null && last.removed && !this.had.has(`${mine}\u0000${last.removed}`)) this.concurrent.add(key);
+    // Nothing here, yet another device's folder rename carried a version to this path (the server
+    // moves a folder with what it holds, even a file the renaming device never had, P9): this new
+    // file meets it there, unseen (docs/conflict-rules.md, "What a move racing an edit…"; chaos
+    // seed 16019).
+    else if (before === null && this.carriedHere(device, key)) this.concurrent.add(key);
     if (before !== null) this.forget(device, key, before);
+  }
+
+  /** Whether a live version reached `key` from another name through another device's folder rename. */
+  private carriedHere(device: string, key: string): boolean {
+    if (!this.dirMoves.some((m) => m.device !== device && key.startsWith(`${m.to}/`))) return false;
+    return this.live.some((v) => v.path !== key && this.pathsOf(v).has(key));
   }
 
   /** `device`'s user replaced bytes `before` at `key`: the versions of them there (and where they followed) go. */

@@ -173,6 +173,25 @@ describe('chaos ledger', () => {
     expect(l.live.filter((v) => v.path === 'G').map((v) => v.hash)).toEqual([R]);
   });
 
+  // Chaos seed 16019: c wrote ü/data.bin; b renamed ü to photos/Ärger before it had pulled that
+  // file, and the server moved it with the folder (P9); c, before its pull brought the rename,
+  // wrote a new photos/Ärger/data.bin. The two met there: c's file became a conflict copy.
+  it('a new file where another device\'s folder rename carried a version is concurrent with it (chaos seed 16019)', () => {
+    const l = new Ledger();
+    l.replace('c', 'ü/data.bin', null);
+    l.write('c', 'ü/data.bin', X, 33);
+    l.dirMoved('b', 'ü', 'photos/Ärger', 36); // b never had data.bin: no movedFile
+    l.replace('c', 'photos/Ärger/other.bin', null); // a name the rename carried nothing to
+    l.write('c', 'photos/Ärger/other.bin', Y, 41);
+    expect(l.concurrent.has('photos/Ärger/other.bin')).toBe(false);
+    l.replace('c', 'photos/Ärger/data.bin', null);
+    l.write('c', 'photos/Ärger/data.bin', Y, 42);
+    expect(l.concurrent.has('photos/Ärger/data.bin')).toBe(true);
+    expect([...l.editedAsOf('photos/Ärger/data.bin')].some((n) => l.concurrent.has(n))).toBe(true);
+    // Both versions are still owed: c's moved data.bin at the new name, c's new one there too (as a copy).
+    expect(l.live.map((v) => `${v.path}:${v.hash[0]}`)).toEqual(['ü/data.bin:x', 'photos/Ärger/other.bin:y', 'photos/Ärger/data.bin:y']);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);
