@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { connectToAgent, type ControlClient } from '../../main/control/control-client';
 import { pairWithServer } from '../../main/control/device-pairing';
@@ -50,12 +50,39 @@ export const deviceName = (index: number): string => `dev-${String.fromCharCode(
 export const CHAOS_USERS = ['ann', 'bob'] as const;
 const userOf = (index: number): string => CHAOS_USERS[index % 2] as string;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => server.listen(0, '127.0.0.1', resolve).once('error', reject));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** The kernel's range for outgoing connections' local ports (Linux), else the usual default. */
+function ephemeralPorts(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high) return { low, high };
+  } catch {
+    // not Linux
+  }
+  return { low: 32768, high: 60999 };
+}
+
+/**
+ * A free port for a server process, kept for the whole seed (the proxy points at it, restarts
+ * reuse it). Picked below the ephemeral range: a port there, free when picked, could be taken
+ * as the local port of any outgoing connection (an agent's long poll) before the server binds
+ * it, and stay taken (chaos seed 16883: "ferry server to listen on port 40571" timed out, the
+ * port in use for two minutes).
+ */
+export async function serverPort(random: () => number = Math.random): Promise<number> {
+  const low = Math.min(20_000, ephemeralPorts().low - 1_000);
+  const high = ephemeralPorts().low - 1;
+  for (let tries = 0; tries < 100; tries++) {
+    const port = low + Math.floor(random() * (high - low + 1));
+    const server = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+  throw new Error(`no free port between ${low} and ${high}`);
 }
 
 interface ServerProcess {
@@ -122,7 +149,7 @@ export class Cluster {
     // A randomized run deletes many of few files: the mass-delete guard would only ask the user.
     writeFileSync(this.configFile, JSON.stringify({ massDeletePercent: 100 }));
     if (this.setup.backend === 'postgres') await this.startRemoteStorage();
-    for (const s of this.servers) s.port = await freePort();
+    for (const s of this.servers) s.port = await serverPort();
     await Promise.all(this.servers.map((_, i) => this.startServer(i)));
     this.api = new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
     this.proxy = await FaultProxy.start({ target: this.servers.map((s) => this.urlOf(s)), seed: this.proxySeed });
