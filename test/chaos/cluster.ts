@@ -50,15 +50,15 @@ export const deviceName = (index: number): string => `dev-${String.fromCharCode(
 export const CHAOS_USERS = ['ann', 'bob'] as const;
 const userOf = (index: number): string => CHAOS_USERS[index % 2] as string;
 
-/** The kernel's range for outgoing connections' local ports (Linux), else the usual default. */
-function ephemeralPorts(): { low: number; high: number } {
+/** The lowest local port the kernel gives outgoing connections (Linux), else the usual default. */
+function ephemeralLow(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (low && high) return { low, high };
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low) return low;
   } catch {
     // not Linux
   }
-  return { low: 32768, high: 60999 };
+  return 32768;
 }
 
 /**
@@ -69,8 +69,8 @@ function ephemeralPorts(): { low: number; high: number } {
  * port in use for two minutes).
  */
 export async function serverPort(random: () => number = Math.random): Promise<number> {
-  const low = Math.min(20_000, ephemeralPorts().low - 1_000);
-  const high = ephemeralPorts().low - 1;
+  const high = ephemeralLow() - 1;
+  const low = Math.min(20_000, high - 999);
   for (let tries = 0; tries < 100; tries++) {
     const port = low + Math.floor(random() * (high - low + 1));
     const server = net.createServer();
