@@ -42,12 +42,12 @@ describe('chaos regressions', () => {
 
   // Seeds 2 and 3 (npm run chaos -- --seed 3 --ops 40): a file whose name is in NFD on disk (as
   // macOS writes names, and any Linux program may) is never uploaded. The index keys it in NFC,
-  // and the pusher opens `root + NFC key` (scheduler.ts absPath), which on Linux is another
+  // and the pusher opens `root + NFC key` (push/send.ts absPathOf), which on Linux is another
   // name: ENOENT → "file changed before commit" → rehashAndRequeue finds no file and queues a
   // *delete*, which completes. The file stays on disk, its index row looks synced to the scanner,
   // and the server never gets it: the folders never converge and the bytes live on one device only.
   // Fixed: I/O resolves each key component to its on-disk spelling (main/engine/paths.ts
-  // resolveDiskPath), in the pusher (work.ts absPathOf) and the puller (safe-path.ts).
+  // resolveDiskPath), in the pusher (send.ts absPathOf) and the puller (safe-path.ts).
   it('chaos seed 3: uploads a file whose on-disk name is NFD (the server keys it in NFC)', async () => {
     const name = 'café.txt'.normalize('NFD');
     const { agent, api } = await oneAgent((folder) => writeFileSync(path.join(folder, name), 'written under an NFD name'));

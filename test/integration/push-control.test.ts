@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from '../../main/engine/hashing';
-import { REQUEUE_LOOP, REQUEUE_LOOP_LIMIT } from '../../main/engine/push/outcomes';
+import { REQUEUE_LOOP, REQUEUE_LOOP_LIMIT } from '../../main/engine/push/send';
 import { BLOCK_SIZE } from '../../protocol';
 import { waitFor } from '../helpers/wait';
 import { blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';

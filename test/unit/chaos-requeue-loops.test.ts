@@ -3,7 +3,7 @@ import { MAX_SETTLE_REQUEUES, checkRequeueLoops } from '../chaos/invariants';
 
 // Invariant 5 of the chaos harness (chaos seed 1051: a file queued again every 3 s for three
 // minutes after the faults stopped). It reads the agents' own log lines, so these pin the line
-// it matches to what main/engine/push/outcomes.ts writes.
+// it matches to what main/engine/push/send.ts writes.
 describe('chaos invariant 5: no requeue loop after the faults stop', () => {
   const line = (p: string) => `[2026-12-01 22:00:00.000] [info] (push) file changed before commit: queued again path=${p} outcome=retry_wait`;
 

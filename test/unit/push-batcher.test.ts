@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher } from '../../main/engine/push/batcher';
+import { Batcher } from '../../main/engine/push/send';
 import { FakeTimers } from './push-fake-timers';
 
 interface It {

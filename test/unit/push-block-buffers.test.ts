@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BLOCK_SIZE } from '../../protocol';
-import { BlockBuffers } from '../../main/engine/push/block-buffers';
+import { BlockBuffers } from '../../main/engine/push/requests';
 
 describe('BlockBuffers', () => {
   it('hands a returned block buffer out again instead of allocating a new one', () => {

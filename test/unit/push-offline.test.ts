@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../protocol/errors';
-import { OfflineMonitor, type Connectivity } from '../../main/engine/push/offline';
+import { OfflineMonitor, type Connectivity } from '../../main/engine/push/requests';
 import { FakeTimers, flush } from './push-fake-timers';
 
 function rig(probe: () => Promise<unknown>) {

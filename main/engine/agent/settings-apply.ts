@@ -95,7 +95,7 @@ export class SettingsKeeper {
     }
     for (const id of added) folders.start(id);
     if (previous.ignoreRules.join('\n') !== next.ignoreRules.join('\n')) folders.setIgnoreRules(next.ignoreRules, added);
-    // New settings may be what a failed item needed (see SETTINGS_THAT_RETRY in push/options.ts).
+    // New settings may be what a failed item needed (see SETTINGS_THAT_RETRY in push/pusher.ts).
     engine.parts?.pusher.retryAll();
     return restart;
   }

@@ -1,9 +1,8 @@
 import type { Logger } from '../../logging';
 import type { Store } from '../../store';
 import type { QueueItem } from '../../store/queue';
-import type { PusherEvents } from './events';
-import type { Connectivity } from './offline';
-import type { PusherOptions } from './options';
+import type { PusherEvents, PusherOptions } from './pusher';
+import type { Connectivity } from './requests';
 import type { PushRemote } from './remote-port';
 import type { RequeueOutcome } from './requeue';
 import type { Timers } from './timers';
