@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectToAgent, type ControlClient } from '../../main/control/control-client';
 import { pairWithServer } from '../../main/control/device-pairing';
@@ -12,6 +11,7 @@ import type { EmbeddedPg } from '../helpers/backends-setup';
 import { SQLITE_SERVER, type ServerSetup } from './faults';
 import { spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
 import { waitFor } from '../helpers/wait';
+import { serverPort } from '../helpers/server-port';
 
 /**
  * The processes of one chaos run: `ferry server` on a fixed port (so a restart keeps it), the
@@ -49,41 +49,6 @@ export const deviceName = (index: number): string => `dev-${String.fromCharCode(
 /** The two users whose paired devices sync the folder: even devices are ann's, odd ones bob's. */
 export const CHAOS_USERS = ['ann', 'bob'] as const;
 const userOf = (index: number): string => CHAOS_USERS[index % 2] as string;
-
-/** The lowest local port the kernel gives outgoing connections (Linux), else the usual default. */
-function ephemeralLow(): number {
-  try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
-    if (low) return low;
-  } catch {
-    // not Linux
-  }
-  return 32768;
-}
-
-/**
- * A free port for a server process, kept for the whole seed (the proxy points at it, restarts
- * reuse it). Picked below the ephemeral range: a port there, free when picked, could be taken
- * as the local port of any outgoing connection (an agent's long poll) before the server binds
- * it, and stay taken (chaos seed 16883: "ferry server to listen on port 40571" timed out, the
- * port in use for two minutes).
- */
-export async function serverPort(random: () => number = Math.random): Promise<number> {
-  const high = ephemeralLow() - 1;
-  const low = Math.min(20_000, high - 999);
-  for (let tries = 0; tries < 100; tries++) {
-    const port = low + Math.floor(random() * (high - low + 1));
-    const server = net.createServer();
-    const bound = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (!bound) continue;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
-  throw new Error(`no free port between ${low} and ${high}`);
-}
 
 interface ServerProcess {
   dir: string;

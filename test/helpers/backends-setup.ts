@@ -6,7 +6,7 @@
  * its own with the same two functions.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { serverPort } from './server-port';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -20,17 +20,6 @@ declare module 'vitest' {
 
 /** s3rver's fixed credentials (it checks request signatures against them). */
 export const S3RVER_KEY = 'S3RVER';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface EmbeddedPg {
   /** postgres://…/postgres, as the superuser. */
@@ -46,7 +35,8 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedPg> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-test-pg-'));
   // As root, PostgreSQL runs as its own user (createPostgresUser), which must reach the directory.
   await chmod(dir, 0o755);
-  const port = await freePort();
+  // Below the ephemeral range, so no outgoing connection takes it before PostgreSQL binds it.
+  const port = await serverPort();
   const password = 'ferry-test';
   const pg = new EmbeddedPostgres({
     databaseDir: path.join(dir, 'data'),

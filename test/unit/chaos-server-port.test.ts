@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { serverPort } from '../chaos/cluster';
+import { serverPort } from '../helpers/server-port';
 
 // Chaos seed 16883: the harness picked the server's port by binding port 0, which hands out a
 // port of the ephemeral range; before the server bound it, an outgoing connection of another
