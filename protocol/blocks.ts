@@ -52,23 +52,55 @@ export interface BlockFrame {
   data: Buffer | null;
 }
 
+/**
+ * A framed body written in place: a block's bytes go straight into their frame (`slot`), and
+ * the frame is then kept (`keep`) or left to be written over. Sending `body()` copies nothing,
+ * so a batch of small files costs one buffer, not one per file and then a copy of them all.
+ */
+export class BlockFrameWriter {
+  private at = 0;
+  private readonly kept: string[] = [];
+
+  /** `buffer` must hold every frame: BLOCK_FRAME_HEADER_BYTES plus the data, per block. */
+  constructor(private readonly buffer: Buffer) {}
+
+  /** Where the next frame's `length` data bytes go. */
+  slot(length: number): Buffer {
+    const start = this.at + BLOCK_FRAME_HEADER_BYTES;
+    if (start + length > this.buffer.length) throw new RangeError(`No room for a ${length}-byte frame`);
+    return this.buffer.subarray(start, start + length);
+  }
+
+  /** Keeps the frame whose data was written into `slot(length)`; null keeps an ABSENT_BLOCK frame. */
+  keep(hash: string, length: number | null): void {
+    if (!isSha256Hex(hash)) throw new Error(`Not a SHA-256 block address: ${String(hash).slice(0, 80)}`);
+    this.buffer.write(hash, this.at, 'latin1');
+    this.buffer.writeUInt32BE(length === null ? ABSENT_BLOCK : length, this.at + 64);
+    this.at += BLOCK_FRAME_HEADER_BYTES + (length ?? 0);
+    this.kept.push(hash);
+  }
+
+  /** The kept frames' addresses, in order. */
+  get hashes(): readonly string[] {
+    return this.kept;
+  }
+
+  /** The frames kept so far, as one body (a view of the buffer). */
+  body(): Buffer {
+    return this.buffer.subarray(0, this.at);
+  }
+}
+
 /** Encodes frames in order (data null encodes ABSENT_BLOCK). */
 export function encodeBlockFrames(frames: ReadonlyArray<{ hash: string; data: Uint8Array | null }>): Buffer {
   let total = 0;
   for (const f of frames) total += BLOCK_FRAME_HEADER_BYTES + (f.data?.length ?? 0);
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
+  const out = new BlockFrameWriter(Buffer.allocUnsafe(total));
   for (const f of frames) {
-    if (!isSha256Hex(f.hash)) throw new Error(`Not a SHA-256 block address: ${String(f.hash).slice(0, 80)}`);
-    out.write(f.hash, at, 'latin1');
-    out.writeUInt32BE(f.data === null ? ABSENT_BLOCK : f.data.length, at + 64);
-    at += BLOCK_FRAME_HEADER_BYTES;
-    if (f.data !== null) {
-      out.set(f.data, at);
-      at += f.data.length;
-    }
+    if (f.data !== null) out.slot(f.data.length).set(f.data);
+    out.keep(f.hash, f.data?.length ?? null);
   }
-  return out;
+  return out.body();
 }
 
 export type DecodedFrames = { ok: true; frames: BlockFrame[] } | { ok: false; reason: string };

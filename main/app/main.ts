@@ -6,6 +6,7 @@ import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeTh
 import log from 'electron-log/main';
 import { IPC_EVENT_CHANNEL, type AgentEvent, type Settings } from '../../shared/ui-contract';
 import { configureLogging } from '../logging';
+import { preferSmallHeap } from '../small-heap';
 import type { AgentHost, CreateEngineAgent } from './agent-host';
 import { createEngineHost } from './engine-host';
 import { extraHandler, registerIpcHandlers, type IpcMainLike } from './ipc';
@@ -58,6 +59,8 @@ if (!app.requestSingleInstanceLock()) {
 }
 
 function main(): void {
+  // The tray app runs the engine in this process all day (main/small-heap.ts).
+  preferSmallHeap();
   let windows: WindowManager | null = null;
   let agent: AgentHost | null = null;
   let stopped = false;

@@ -150,7 +150,7 @@ export function reportStateChanges(agent: Pick<Agent, 'status' | 'subscribe'>, o
       out(`${new Date().toTimeString().slice(0, 8)} ${next}`);
     }, settleMs);
     timer.unref();
-  });
+  }, ['status']);
   return () => {
     clearTimeout(timer);
     unsubscribe();

@@ -108,6 +108,13 @@ export async function hashFile(absPath: string, blockSize: number = BLOCK_SIZE):
 export const SMALL_FILE_BYTES = 64 * 1024;
 
 /**
+ * One read buffer for every small file: the read and the hash are synchronous, so no other
+ * call can use it meanwhile, and indexing 10,000 files makes no 10,000 short-lived buffers
+ * (each a separate allocation that lives until a garbage collection).
+ */
+const smallScratch = Buffer.allocUnsafeSlow(SMALL_FILE_BYTES + 1);
+
+/**
  * Small files are the common case of an initial index: read them synchronously (tens of
  * microseconds each; callers yield to the loop between files). null when the file is
  * larger, so the streamed path takes over.
@@ -118,7 +125,7 @@ export function hashSmallFileSync(absPath: string, blockSize: number = BLOCK_SIZ
     const st = fstatSync(fd);
     if (st.size > SMALL_FILE_BYTES || st.size >= blockSize) return null;
     // One byte more than expected tells a file that grew since the stat.
-    const buffer = Buffer.allocUnsafe(st.size + 1);
+    const buffer = smallScratch.subarray(0, st.size + 1);
     let total = 0;
     for (;;) {
       const n = readSync(fd, buffer, total, buffer.length - total, null);

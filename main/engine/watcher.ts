@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { IgnoreMatcher } from './ignore';
@@ -32,29 +32,33 @@ export type WatcherBackend = 'native' | 'chokidar';
  * polling (the scanner's re-stat catches growing files), symlinks not followed.
  */
 export function watchFolderChokidar(root: string, ignore: () => IgnoreMatcher, handlers: WatchHandlers): FolderWatch {
-  const watcher: FSWatcher = watch(root, {
-    ignoreInitial: true,
-    followSymlinks: false,
-    awaitWriteFinish: false,
-    persistent: true,
-    ignorePermissionErrors: true,
-    ignored: (abs, stats) => {
+  // Loaded only when asked for: an agent on the native watcher never pays for it (a few MiB).
+  const started: Promise<FSWatcher> = import('chokidar').then(({ watch }) => {
+    const watcher = watch(root, {
+      ignoreInitial: true,
+      followSymlinks: false,
+      awaitWriteFinish: false,
+      persistent: true,
+      ignorePermissionErrors: true,
+      ignored: (abs, stats) => {
+        const rel = relativeTo(root, abs);
+        if (rel === null || rel === '') return false;
+        return ignore().ignores(toKey(rel), stats?.isDirectory());
+      },
+    });
+    const hint = (abs: string) => {
       const rel = relativeTo(root, abs);
-      if (rel === null || rel === '') return false;
-      return ignore().ignores(toKey(rel), stats?.isDirectory());
-    },
+      if (rel !== null) handlers.onHint(rel);
+    };
+    watcher.on('all', (_event, abs) => hint(abs));
+    watcher.on('error', (error) => {
+      log.warn('watch error', { root, error });
+      handlers.onError(new FerryError('watch_failed', `Watching ${root} failed: ${String((error as Error)?.message ?? error)}`, { retryable: true, cause: error }));
+    });
+    return watcher;
   });
-  const hint = (abs: string) => {
-    const rel = relativeTo(root, abs);
-    if (rel !== null) handlers.onHint(rel);
-  };
-  watcher.on('all', (_event, abs) => hint(abs));
-  watcher.on('error', (error) => {
-    log.warn('watch error', { root, error });
-    handlers.onError(new FerryError('watch_failed', `Watching ${root} failed: ${String((error as Error)?.message ?? error)}`, { retryable: true, cause: error }));
-  });
-  const ready = new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-  return { ready, close: () => watcher.close() };
+  const ready = started.then((watcher) => new Promise<void>((resolve) => watcher.once('ready', () => resolve())));
+  return { ready, close: async () => (await started).close() };
 }
 
 /** The folder watcher LocalSide uses; 'native' unless asked otherwise. */

@@ -12,6 +12,7 @@ import {
   MAX_BLOCK_BATCH_COUNT,
   decodeBlockFrames,
   encodeBlockFrames,
+  BlockFrameWriter,
   BatchAcceptedReply,
   BatchCompletedReply,
   ChangesPage,
@@ -190,10 +191,12 @@ export class SyncApiClient {
    * and MAX_BLOCK_BATCH_BYTES framed). Content-addressed, so a retry is harmless. A block whose
    * bytes do not match its hash fails the whole request with 422 hash_mismatch (details.hash).
    */
-  async putBlocks(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>, options: CallOptions = {}): Promise<PutBlocksReply> {
-    for (const b of blocks) assertHash(b.hash);
-    if (blocks.length > MAX_BLOCK_BATCH_COUNT) throw new FerryError('invalid_request', `At most ${MAX_BLOCK_BATCH_COUNT} blocks per batch`);
-    const body = encodeBlockFrames(blocks);
+  async putBlocks(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }> | BlockFrameWriter, options: CallOptions = {}): Promise<PutBlocksReply> {
+    const written = blocks instanceof BlockFrameWriter;
+    const hashes = written ? blocks.hashes : blocks.map((b) => b.hash);
+    for (const h of hashes) assertHash(h);
+    if (hashes.length > MAX_BLOCK_BATCH_COUNT) throw new FerryError('invalid_request', `At most ${MAX_BLOCK_BATCH_COUNT} blocks per batch`);
+    const body = written ? blocks.body() : encodeBlockFrames(blocks);
     if (body.length > MAX_BLOCK_BATCH_BYTES) throw new FerryError('invalid_request', `A block batch holds at most ${MAX_BLOCK_BATCH_BYTES} bytes`);
     return this.json(PutBlocksReply, {
       ...options,

@@ -31,6 +31,9 @@ export function openDb(file: string, options: OpenDbOptions = {}): Db {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    // 2 MiB of page cache, not the 16 MiB better-sqlite3 builds in: the agent keeps the state
+    // database open all day, and the OS page cache serves the rest of its reads.
+    db.pragma('cache_size = -2048');
     migrate(db, options.migrations ?? MIGRATIONS);
     return db;
   } catch (error) {

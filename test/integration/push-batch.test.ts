@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FerryError } from '../../protocol';
+import { BlockFrameWriter, FerryError } from '../../protocol';
 import { SyncApiClient } from '../../main/remote';
 import { batchPosts, blockPuts, pushRig, withoutBlockBatches, type PushRig } from './push-harness';
 
@@ -33,8 +33,9 @@ describe('pusher: batch uploads of small blocks under faults', () => {
     const real = SyncApiClient.prototype.putBlocks;
     const refused: number[] = [];
     SyncApiClient.prototype.putBlocks = async function (this: SyncApiClient, blocks, options) {
-      if (blocks.some((b) => b.hash === sha('content c'))) {
-        refused.push(blocks.length);
+      const hashes = blocks instanceof BlockFrameWriter ? blocks.hashes : blocks.map((b) => b.hash);
+      if (hashes.includes(sha('content c'))) {
+        refused.push(hashes.length);
         throw new FerryError('forbidden', 'not this one', { status: 403 });
       }
       return real.call(this, blocks, options);

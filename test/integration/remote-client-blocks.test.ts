@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BLOCK_FRAMES_TYPE, FerryError, encodeBlockFrames } from '../../protocol';
+import { BLOCK_FRAME_HEADER_BYTES, BLOCK_FRAMES_TYPE, BlockFrameWriter, FerryError, encodeBlockFrames } from '../../protocol';
 import { SyncApiClient } from '../../main/remote';
 import { sha256, startTestServer, type TestServer } from '../helpers/server-harness';
 
@@ -57,6 +57,23 @@ describe('batched block transfer against the reference server', () => {
     expect(got.size).toBe(301);
     for (const b of blocks) expect(got.get(b.hash)).toEqual(b.data);
     expect(got.get(unknown)).toBeNull();
+  });
+
+  it('uploads frames written in place (BlockFrameWriter): a frame left without keep() is written over and never sent', async () => {
+    const blocks = Array.from({ length: 50 }, () => block(randomBytes(100 + Math.floor(Math.random() * 4000))));
+    const dropped = block(randomBytes(3000));
+    const writer = new BlockFrameWriter(Buffer.alloc(blocks.reduce((n, b) => n + BLOCK_FRAME_HEADER_BYTES + b.data.length, 0)));
+    for (const [i, b] of blocks.entries()) {
+      if (i === 10) writer.slot(dropped.data.length).set(dropped.data); // read, then found changed: not kept
+      writer.slot(b.data.length).set(b.data);
+      writer.keep(b.hash, b.data.length);
+    }
+    expect(writer.body().equals(encodeBlockFrames(blocks))).toBe(true);
+    expect(() => writer.slot(1)).toThrow(RangeError);
+    const put = await client.putBlocks(writer);
+    expect(put.blocks.map((b) => b.hash)).toEqual(blocks.map((b) => b.hash));
+    expect(await client.missingBlocks(blocks.map((b) => b.hash))).toEqual([]);
+    expect(await client.missingBlocks([dropped.hash])).toEqual([dropped.hash]);
   });
 
   it('asks again for what a capped reply left out', async () => {

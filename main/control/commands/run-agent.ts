@@ -8,6 +8,7 @@ import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
 import { resolveToken } from '../token-source';
 import { pairWithServer } from '../device-pairing';
+import { preferSmallHeap } from '../../small-heap';
 
 /** The environment variable `ferry agent` reads its Sync API token from. */
 export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
@@ -128,6 +129,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       ...(config ? [{ source: '--config', values: config }] : []),
       { source: 'flags', values: flagSettings(values, process.cwd(), token) },
     ]);
+    // Runs for days in the background: memory before the last bit of speed (small-heap.ts).
+    preferSmallHeap();
     const host = await startHost({
       dataDir,
       settings,

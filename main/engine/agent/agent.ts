@@ -258,7 +258,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     deviceName,
     dataDir: options.dataDir,
     handlers,
-    subscribe: (listener: (event: AgentEvent) => void) => bus.subscribe(listener),
+    subscribe: (listener: (event: AgentEvent) => void, types?: ReadonlyArray<AgentEvent['type']>) => bus.subscribe(listener, types),
     status: () => status.status(),
     async start() {
       if (started) return;

@@ -126,5 +126,6 @@ export type PairInput = Omit<SettingsUpdate, 'token'> & { pairingCode: string; d
 
 export interface AgentApi {
   handlers: AgentHandlers;
-  subscribe(listener: (event: AgentEvent) => void): () => void;
+  /** `types`: the events the listener gets (all of them when left out). */
+  subscribe(listener: (event: AgentEvent) => void, types?: ReadonlyArray<AgentEvent['type']>): () => void;
 }

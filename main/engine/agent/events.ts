@@ -1,13 +1,17 @@
 import type { AgentEvent } from './api';
 
 type Listener = (event: AgentEvent) => void;
+type EventType = AgentEvent['type'];
 
 /**
  * Fans agent events out to the UI hosts. Status is coalesced to a few updates a second and
- * queue changes are batched by item, so a 10,000-file run does not flood the renderer.
+ * queue changes are batched by item, so a 10,000-file run does not flood the renderer. An
+ * event nobody subscribed to is never built: a headless agent that only prints its state
+ * reads no queue rows back for events nobody wants.
  */
 export class AgentEventBus {
-  private readonly listeners = new Set<Listener>();
+  /** Each listener and the event types it wants (null: all). */
+  private readonly listeners = new Map<Listener, ReadonlySet<EventType> | null>();
   private statusTimer: NodeJS.Timeout | null = null;
   private queueTimer: NodeJS.Timeout | null = null;
   private readonly changedItems = new Set<number>();
@@ -21,13 +25,15 @@ export class AgentEventBus {
     private readonly intervalMs = 200,
   ) {}
 
-  subscribe(listener: Listener): () => void {
-    this.listeners.add(listener);
+  /** `types`: the events the listener gets (all of them when left out). */
+  subscribe(listener: Listener, types?: readonly EventType[]): () => void {
+    this.listeners.set(listener, types ? new Set(types) : null);
     return () => void this.listeners.delete(listener);
   }
 
   emit(event: AgentEvent): void {
-    for (const listener of this.listeners) {
+    for (const [listener, types] of this.listeners) {
+      if (types && !types.has(event.type)) continue;
       try {
         listener(event);
       } catch (error) {
@@ -37,7 +43,7 @@ export class AgentEventBus {
   }
 
   statusChanged(): void {
-    if (this.statusTimer || this.listeners.size === 0) return;
+    if (this.statusTimer || !this.wanted('status')) return;
     this.statusTimer = setTimeout(() => {
       this.statusTimer = null;
       this.emit({ type: 'status', status: this.sources.status() });
@@ -46,7 +52,7 @@ export class AgentEventBus {
   }
 
   itemChanged(id: number): void {
-    if (this.listeners.size === 0) return;
+    if (!this.wanted('queue')) return;
     this.changedItems.add(id);
     if (this.queueTimer) return;
     this.queueTimer = setTimeout(() => {
@@ -57,6 +63,11 @@ export class AgentEventBus {
       if (items.length) this.emit({ type: 'queue', items });
     }, this.intervalMs);
     this.queueTimer.unref();
+  }
+
+  private wanted(type: EventType): boolean {
+    for (const types of this.listeners.values()) if (!types || types.has(type)) return true;
+    return false;
   }
 
   close(): void {

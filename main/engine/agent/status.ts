@@ -71,7 +71,7 @@ export class StatusBoard {
       this.markSynced(event.folderId);
       this.rates.items.add(1);
       // Small files may finish without a progress event: count what was not seen yet.
-      const total = event.op === 'upsert' ? (this.o.store.queue.get(event.id)?.bytesTotal ?? 0) : 0;
+      const total = event.op === 'upsert' ? (event.bytesTotal ?? 0) : 0;
       this.rates.upload.add(Math.max(0, total - (this.progressSeen.get(event.id) ?? 0)));
     }
     if (event.state !== 'uploading' && event.state !== 'committing') this.progressSeen.delete(event.id);

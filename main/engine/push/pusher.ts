@@ -92,6 +92,8 @@ export interface ItemEvent {
   revision?: string | null;
   /** For retry_wait: when the next attempt is due (ms since epoch). */
   nextAttemptAt?: number;
+  /** For done: the bytes the item carried (0 for a delete, a directory or a move). */
+  bytesTotal?: number;
 }
 
 export interface ItemProgressEvent {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { BatchAcceptedReply, BatchCompletedReply, BatchMode, OperationInput, Task } from '../../../protocol';
+import type { BatchAcceptedReply, BatchCompletedReply, BatchMode, BlockFrameWriter, OperationInput, Task } from '../../../protocol';
 
 /** Per-request options the pusher sets: a retried request passes the same trackingId. */
 export interface PushCallOptions {
@@ -26,7 +26,7 @@ export interface PushRemote {
   /** The body is exactly `size` bytes whose SHA-256 is `hash`. */
   putBlock(hash: string, body: Buffer | Readable, options?: PushCallOptions & { size?: number }): Promise<unknown>;
   /** Many small blocks in one request (`POST /v1/blocks/batch`); optional: without it, one PUT each. */
-  putBlocks?(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>, options?: PushCallOptions): Promise<unknown>;
+  putBlocks?(blocks: BlockFrameWriter, options?: PushCallOptions): Promise<unknown>;
   submitBatch(folderId: string, operations: OperationInput[], options: SubmitOptions): Promise<SubmitReply>;
   getTask(taskId: string, options?: PushCallOptions): Promise<Task>;
   /** A cheap request used to probe whether the server is reachable again. */

@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { BLOCK_SIZE, BATCHABLE_BLOCK_BYTES, MAX_BLOCK_BATCH_COUNT, MAX_MISSING_HASHES, type BatchResults, type OperationInput } from '../../../protocol';
+import { BLOCK_FRAME_HEADER_BYTES, BLOCK_SIZE, BATCHABLE_BLOCK_BYTES, BlockFrameWriter, MAX_MISSING_HASHES, type BatchResults, type OperationInput } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
 import type { AsyncTask, TaskItem, TaskRepo } from '../../store/tasks';
@@ -115,6 +115,7 @@ export class BlockBuffers {
   /** A buffer of exactly `length` bytes (contents undefined). */
   take(length: number): Buffer {
     if (length < POOLED_MIN) return Buffer.allocUnsafe(length);
+    if (length > BLOCK_SIZE) return Buffer.allocUnsafeSlow(length);
     const whole = this.free.pop() ?? Buffer.allocUnsafeSlow(BLOCK_SIZE);
     return whole.subarray(0, length);
   }
@@ -130,7 +131,7 @@ const POOLED_MIN = 256 * 1024;
 
 // ---- tracking-ids ------------------------------------------------------------------------------
 
-type PutBlocks = (blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>, options?: PushCallOptions) => Promise<unknown>;
+type PutBlocks = (blocks: BlockFrameWriter, options?: PushCallOptions) => Promise<unknown>;
 
 /**
  * Block requests are content-addressed: asking which of these hashes the server lacks, or
@@ -167,7 +168,7 @@ export function stableTrackingIds(remote: PushRemote, max = 10_000): PushRemote 
   // remote has it, looked up at each use like a direct call would.
   const batchOf = () => (remote as { putBlocks?: PutBlocks }).putBlocks;
   const batched: PutBlocks = (blocks, options) =>
-    keyed(`batch:${digest(blocks.map((b) => b.hash))}`, options, (o) => (batchOf() as PutBlocks).call(remote, blocks, o));
+    keyed(`batch:${digest(blocks.hashes)}`, options, (o) => (batchOf() as PutBlocks).call(remote, blocks, o));
   Object.defineProperty(out, 'putBlocks', { enumerable: true, get: () => (typeof batchOf() === 'function' ? batched : undefined) });
   return out;
 }
@@ -415,12 +416,13 @@ export interface UploaderDeps {
   limiter: Limiter;
   bucket: TokenBucket;
   run: () => string;
-  /** Limits of one batch upload of small blocks (defaults: BATCH_MAX_BLOCKS, BATCH_MAX_BYTES). */
-  batchMaxBlocks?: number;
-  batchMaxBytes?: number;
 }
 
-/** Small blocks per `POST /v1/blocks/batch`, and bytes per request. */
+/**
+ * Small blocks per `POST /v1/blocks/batch`, and bytes per request: a group is sent once it
+ * reaches either, so its framed body stays far inside the protocol's MAX_BLOCK_BATCH_COUNT and
+ * MAX_BLOCK_BATCH_BYTES (one more block of at most BATCHABLE_BLOCK_BYTES, plus frame headers).
+ */
 export const BATCH_MAX_BLOCKS = 512;
 export const BATCH_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -521,7 +523,7 @@ export class Uploader {
     return new Promise((resolve, reject) => {
       this.group.push({ absPath, item, hash, onBytes, resolve, reject, settled: false });
       this.groupBytes += item.size;
-      if (this.group.length >= (this.d.batchMaxBlocks ?? BATCH_MAX_BLOCKS) || this.groupBytes >= (this.d.batchMaxBytes ?? BATCH_MAX_BYTES)) {
+      if (this.group.length >= BATCH_MAX_BLOCKS || this.groupBytes >= BATCH_MAX_BYTES) {
         this.flushGroup();
       } else if (!this.flushQueued) {
         this.flushQueued = true;
@@ -551,6 +553,7 @@ export class Uploader {
       else e.reject(error);
     };
     const bytes = entries.reduce((sum, e) => sum + e.item.size, 0);
+    const framedBytes = bytes + entries.length * BLOCK_FRAME_HEADER_BYTES;
     const trackingId = randomUUID();
     try {
       await withRetries(attempt, 'blocks/batch', () =>
@@ -558,30 +561,33 @@ export class Uploader {
           bytes,
           async () => {
             await attempt.gate();
-            const ready: Array<{ e: Queued; data: Buffer }> = [];
-            for (const e of entries) {
-              if (e.settled) continue;
-              try {
-                const data = readSmall(e.absPath, e.item);
-                if (sha256(data) !== e.hash) throw fileChanged(e.item.path, 'block 0 no longer matches');
-                ready.push({ e, data });
-              } catch (error) {
-                settle(e, error);
+            // Every file of the group is read straight into its frame of one pooled body: a
+            // push of 10,000 small files would otherwise leave each file's buffer, and a copy
+            // of each group, to the garbage collector.
+            const pooled = this.buffers.take(framedBytes);
+            try {
+              const frames = new BlockFrameWriter(pooled);
+              const sent: Queued[] = [];
+              for (const e of entries) {
+                if (e.settled) continue;
+                try {
+                  const data = readSmall(e.absPath, e.item, frames.slot(e.item.size));
+                  if (sha256(data) !== e.hash) throw fileChanged(e.item.path, 'block 0 no longer matches');
+                  frames.keep(e.hash, data.length);
+                  sent.push(e);
+                } catch (error) {
+                  settle(e, error);
+                }
               }
-            }
-            if (ready.length === 0) return;
-            const size = ready.reduce((sum, r) => sum + r.data.length, 0);
-            if (bucket.bytesPerSecond > 0) await bucket.take(size, attempt.signal);
-            for (let i = 0; i < ready.length; i += MAX_BLOCK_BATCH_COUNT) {
-              const part = ready.slice(i, i + MAX_BLOCK_BATCH_COUNT);
-              await remote.putBlocks!(
-                part.map((r) => ({ hash: r.e.hash, data: r.data })),
-                { trackingId: i === 0 ? trackingId : `${trackingId}:${i}`, run: this.d.run(), signal: attempt.signal },
-              );
-              for (const r of part) {
-                r.e.onBytes(r.data.length);
-                settle(r.e);
+              if (sent.length === 0) return;
+              if (bucket.bytesPerSecond > 0) await bucket.take(frames.body().length, attempt.signal);
+              await remote.putBlocks!(frames, { trackingId, run: this.d.run(), signal: attempt.signal });
+              for (const e of sent) {
+                e.onBytes(e.item.size);
+                settle(e);
               }
+            } finally {
+              this.buffers.give(pooled);
             }
           },
           attempt.signal,
@@ -678,7 +684,8 @@ export class Uploader {
  */
 export const SMALL_FILE = 256 * 1024;
 
-function readSmall(absPath: string, item: UploadSnapshot): Buffer {
+/** The file's bytes, read into `into` (exactly item.size bytes) or a new buffer. */
+function readSmall(absPath: string, item: UploadSnapshot, into?: Buffer): Buffer {
   let fd: number;
   try {
     fd = openSync(absPath, 'r');
@@ -686,7 +693,7 @@ function readSmall(absPath: string, item: UploadSnapshot): Buffer {
     throw localError(item.path, error);
   }
   try {
-    const data = Buffer.allocUnsafe(item.size);
+    const data = into ?? Buffer.allocUnsafe(item.size);
     let got = 0;
     while (got < item.size) {
       const n = readSync(fd, data, got, item.size - got, got);

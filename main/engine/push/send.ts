@@ -342,7 +342,7 @@ export class ItemOutcomes {
     return () => {
       if (outcome === 'done') {
         this.c.runs.itemDone();
-        this.emit(w, 'done', { revision });
+        this.emit(w, 'done', { revision, bytesTotal: w.item.bytesTotal });
       } else {
         this.emit(w, 'superseded', { revision });
       }
