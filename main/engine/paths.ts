@@ -37,10 +37,11 @@ function hasOtherSpellings(name: string): boolean {
   return !/^[\x00-\x7f]*$/.test(name) || /[;`K]/.test(name);
 }
 
+// Not found is the common answer while a pull fills an empty folder: asked without an
+// exception (an Error with its stack for every missing path costs more than the lstat).
 const exists = (abs: string): boolean => {
   try {
-    lstatSync(abs);
-    return true;
+    return lstatSync(abs, { throwIfNoEntry: false }) !== undefined;
   } catch {
     return false;
   }
@@ -73,10 +74,5 @@ export function resolveDiskPath(root: string, key: string): string {
 
 /** Something is at the path (lstat: a dangling symlink counts). */
 export function existsOnDisk(abs: string): boolean {
-  try {
-    lstatSync(abs);
-    return true;
-  } catch {
-    return false;
-  }
+  return exists(abs);
 }

@@ -19,7 +19,16 @@ describe('a download interrupted between its rename and its index commit (chaos 
     const b = rig.device('b');
     await b.puller.pullNow('fb');
     await writer.commit({ 'report.md': 'version 1 from a' });
-    const dying: Store = { ...b.folder.store, transaction: () => { throw new Error('killed before the index commit'); } } as Store;
+    // Dies once the file is at its path: the intent (committed before the rename) got through,
+    // the index commit after the rename does not.
+    const store = b.folder.store;
+    const dying: Store = {
+      ...store,
+      transaction: <T>(fn: () => T): T => {
+        if (b.read('report.md') !== null) throw new Error('killed before the index commit');
+        return store.transaction(fn);
+      },
+    } as Store;
     const doomed = createPuller({ store: dying, remote: b.client, device: { id: 'device-b', name: 'b' } });
     await expect(doomed.pullNow('fb')).rejects.toThrow();
     await doomed.stop();

@@ -342,8 +342,10 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     await placeParents(ctx, entry.path);
     // Before any rename: a kill between the rename and the index commit leaves a file the index
     // does not know; this tells the scanner it is this download, not a new file (chaos seed 86).
+    // Committed with other files' intents in one transaction, and before the rename all the same.
     if (entry.revision !== null) {
-      ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision: entry.revision, size: written.size, contentHash: written.contentHash, blocks: [...entry.blocks] });
+      const revision = entry.revision;
+      await commitIndex(ctx, () => ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision, size: written.size, contentHash: written.contentHash, blocks: [...entry.blocks] }));
       intent = true;
     }
     let current = p;

@@ -70,14 +70,8 @@ export async function isCaseInsensitiveDir(dir: string): Promise<boolean> {
 
 // Synchronous: an lstat answered from the inode cache costs a few microseconds, a promise
 // round trip through the libuv pool several times that, and a pull makes several per file.
-const lstatOrNull = async (p: string): Promise<Stats | null> => {
-  try {
-    return lstatSync(p);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-};
+// Missing without an exception: most paths of a pull into an empty folder are (paths.ts, exists).
+const lstatOrNull = async (p: string): Promise<Stats | null> => lstatSync(p, { throwIfNoEntry: false }) ?? null;
 
 export const unsafePath = (relPath: string, reason: string) =>
   new FerryError('unsafe_path', `Refusing '${relPath}': ${reason}`, { details: { path: relPath } });
