@@ -37,15 +37,6 @@ function hasOtherSpellings(name: string): boolean {
   return !/^[\x00-\x7f]*$/.test(name) || /[;`K]/.test(name);
 }
 
-// Not found is the common answer while a pull fills an empty folder: asked without an
-// exception (an Error with its stack for every missing path costs more than the lstat).
-const exists = (abs: string): boolean => {
-  try {
-    return lstatSync(abs, { throwIfNoEntry: false }) !== undefined;
-  } catch {
-    return false;
-  }
-};
 
 /**
  * The entry of `dir` that a key component means: the component itself, or the one name on
@@ -53,7 +44,7 @@ const exists = (abs: string): boolean => {
  * NFC; on Linux `open(NFC)` does not find an NFD file, so I/O must use the disk's spelling.
  */
 export function onDiskName(dir: string, name: string): string {
-  if (exists(path.join(dir, name))) return name;
+  if (existsOnDisk(path.join(dir, name))) return name;
   if (!hasOtherSpellings(name)) return name;
   try {
     for (const entry of readdirSync(dir)) if (entry !== name && entry.normalize('NFC') === name) return entry;
@@ -66,13 +57,19 @@ export function onDiskName(dir: string, name: string): string {
 /** The absolute on-disk path of an index key (one lstat when the names are already NFC). */
 export function resolveDiskPath(root: string, key: string): string {
   const plain = joinDisk(root, key);
-  if (key === '' || exists(plain)) return plain;
+  if (key === '' || existsOnDisk(plain)) return plain;
   let abs = root;
   for (const name of key.split('/')) abs = path.join(abs, onDiskName(abs, name));
   return abs;
 }
 
 /** Something is at the path (lstat: a dangling symlink counts). */
+// Not found is the common answer while a pull fills an empty folder: asked without an
+// exception (an Error with its stack for every missing path costs more than the lstat).
 export function existsOnDisk(abs: string): boolean {
-  return exists(abs);
+  try {
+    return lstatSync(abs, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
 }
