@@ -377,8 +377,8 @@ class PushScheduler implements Pusher, PushCore {
     setMaxListeners(0, this.abort.signal);
     this.build();
     this.offline.restart();
-    const recovered = this.d.store.queue.recoverInFlight();
-    const tasks = this.d.store.tasks.list();
+    const recovered = this.store.queue.recoverInFlight();
+    const tasks = this.store.tasks.list();
     this.log.info('pusher started', { recovered, persistedTasks: tasks.length, concurrency: this.o.concurrency });
     for (const task of tasks) {
       this.track(resumeTask(this, task));
@@ -429,20 +429,20 @@ class PushScheduler implements Pusher, PushCore {
     this.commits.setLimits(this.o.concurrency, this.o.concurrency);
     // New settings may fix what failed (a higher limit, a faster link): try the failed again.
     if (SETTINGS_THAT_RETRY.some((k) => before[k] !== this.o[k])) {
-      const n = this.d.store.queue.retryAllFailed();
+      const n = this.store.queue.retryAllFailed();
       if (n > 0) this.log.info('settings changed: retrying failed items', { items: n });
     }
     this.loop.pump();
   }
 
   retry(id: number): boolean {
-    const ok = this.d.store.queue.retry(id);
+    const ok = this.store.queue.retry(id);
     if (ok) this.loop.pump();
     return ok;
   }
 
   retryAll(folderId?: string): number {
-    const n = this.d.store.queue.retryAllFailed(folderId);
+    const n = this.store.queue.retryAllFailed(folderId);
     if (n > 0) this.loop.pump();
     return n;
   }
@@ -501,7 +501,7 @@ class PushScheduler implements Pusher, PushCore {
     });
     this.committer = new Committer({
       remote: this.d.remote,
-      tasks: this.d.store.tasks,
+      tasks: this.store.tasks,
       attempt: this.attemptContext(() => this.o.retryLimit),
       options: () => ({ asyncThreshold: this.o.asyncThreshold, pollMinMs: this.o.pollMinMs, pollMaxMs: this.o.pollMaxMs }),
       run,
