@@ -44,8 +44,7 @@ function hasOtherSpellings(name: string): boolean {
  * NFC; on Linux `open(NFC)` does not find an NFD file, so I/O must use the disk's spelling.
  */
 export function onDiskName(dir: string, name: string): string {
-  if (existsOnDisk(path.join(dir, name))) return name;
-  if (!hasOtherSpellings(name)) return name;
+  if (!hasOtherSpellings(name) || existsOnDisk(path.join(dir, name))) return name;
   try {
     for (const entry of readdirSync(dir)) if (entry !== name && entry.normalize('NFC') === name) return entry;
   } catch {
@@ -54,10 +53,13 @@ export function onDiskName(dir: string, name: string): string {
   return name;
 }
 
-/** The absolute on-disk path of an index key (one lstat when the names are already NFC). */
+/**
+ * The absolute on-disk path of an index key: no lstat for a key with no other spelling (see
+ * hasOtherSpellings), one when the names are already the disk's.
+ */
 export function resolveDiskPath(root: string, key: string): string {
   const plain = joinDisk(root, key);
-  if (key === '' || existsOnDisk(plain)) return plain;
+  if (key === '' || !hasOtherSpellings(key) || existsOnDisk(plain)) return plain;
   let abs = root;
   for (const name of key.split('/')) abs = path.join(abs, onDiskName(abs, name));
   return abs;

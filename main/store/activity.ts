@@ -12,8 +12,17 @@ export interface ActivityEntry {
   message: string;
 }
 
+export interface NewActivity {
+  folderId?: string | null;
+  kind: string;
+  path?: string | null;
+  message: string;
+}
+
 export interface ActivityRepo {
-  add(entry: { folderId?: string | null; kind: string; path?: string | null; message: string }): void;
+  add(entry: NewActivity): void;
+  /** Several entries in one transaction (a pull's downloads: one commit, not one per file). */
+  addMany(entries: readonly NewActivity[]): void;
   /** Newest first. */
   recent(options?: { limit?: number; folderId?: string; kind?: string; beforeId?: number }): ActivityEntry[];
   count(): number;
@@ -56,15 +65,23 @@ export function activityRepo(db: Db, options: ActivityOptions = {}): ActivityRep
     ORDER BY id DESC LIMIT @limit`);
   const count = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM activity`);
 
+  const add = ({ folderId = null, kind, path = null, message }: NewActivity): void => {
+    const ts = clock();
+    const { lastInsertRowid } = insert.run(ts, folderId, kind, path, message);
+    options.onAdded?.({ id: Number(lastInsertRowid), ts, folderId, kind, path, message });
+    if (++sinceTrim >= trimEvery) {
+      sinceTrim = 0;
+      trim.run(max);
+    }
+  };
+  const addMany = db.transaction((entries: readonly NewActivity[]) => {
+    for (const entry of entries) add(entry);
+  });
+
   return {
-    add({ folderId = null, kind, path = null, message }) {
-      const ts = clock();
-      const { lastInsertRowid } = insert.run(ts, folderId, kind, path, message);
-      options.onAdded?.({ id: Number(lastInsertRowid), ts, folderId, kind, path, message });
-      if (++sinceTrim >= trimEvery) {
-        sinceTrim = 0;
-        trim.run(max);
-      }
+    add,
+    addMany: (entries) => {
+      if (entries.length) addMany(entries);
     },
     recent({ limit = 100, folderId, kind, beforeId } = {}) {
       return recent

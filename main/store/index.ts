@@ -51,6 +51,9 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
   const clock = options.clock ?? systemClock;
   const index = fileIndexRepo(db, clock);
   const queue = queueStore(db, clock, options.doneHistory);
+  // One transaction function for every call: better-sqlite3 builds four wrappers per
+  // db.transaction(), which a pull that commits in groups paid once per group.
+  const inTransaction = db.transaction((fn: () => unknown) => fn());
   return {
     db,
     folders: folderRepo(db, clock),
@@ -68,7 +71,7 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
       ...(options.onActivity ? { onAdded: options.onActivity } : {}),
     }),
     settings: settingsRepo(db),
-    transaction: <T>(fn: () => T): T => db.transaction(fn)(),
+    transaction: <T>(fn: () => T): T => inTransaction(fn) as T,
     close: () => db.close(),
   };
 }

@@ -62,6 +62,97 @@ describe('BlockFetcher batches small blocks', () => {
   });
 });
 
+describe('BlockFetcher fetches named blocks ahead', () => {
+  const many = Array.from({ length: 1200 }, (_, i) => Buffer.from(`small file ${i}`));
+  const storeOf = (list: Buffer[]) => new Map(list.map((b) => [sha(b), b] as const));
+
+  it('sends full batches for blocks named ahead, though each file asks for its own in a later turn', async () => {
+    const calls: number[] = [];
+    const store = storeOf(many);
+    const fetcher = new BlockFetcher({
+      concurrency: 4,
+      remote: {
+        getBlock: () => Promise.reject(new Error('no single GETs expected')),
+        fetchBlocks: async (hashes) => {
+          calls.push(hashes.length);
+          return new Map(hashes.map((h) => [h, store.get(h) ?? null]));
+        },
+      },
+    });
+    // Two files share the first block: named twice, fetched once, given to both.
+    const named = [many[0]!, ...many];
+    fetcher.expect(named.map((b) => ({ hash: sha(b), length: b.length })));
+    const got: string[] = [];
+    for (let i = 0; i < named.length; i += 16) {
+      // Sixteen files at a time, each asking in its own turn (as the puller's applies do).
+      await new Promise((r) => setImmediate(r));
+      const part = await Promise.all(named.slice(i, i + 16).map((b) => fetcher.fetch(sha(b), b.length)));
+      got.push(...part.map((d) => Buffer.from(d).toString()));
+    }
+    expect(got).toEqual(named.map((b) => b.toString()));
+    // Without naming them ahead this was one request per turn: 76 of 16 blocks.
+    expect(calls).toEqual([512, 512, 176]);
+    expect(fetcher.stats.downloaded).toBe(named.length);
+  });
+
+  it('a failed batch fails the files that wait on it, retryably; the next blocks are fetched again', async () => {
+    let failNext = true;
+    const store = storeOf(many);
+    const fetcher = new BlockFetcher({
+      concurrency: 4,
+      batchMaxBlocks: 10,
+      remote: {
+        getBlock: () => Promise.reject(new Error('no single GETs expected')),
+        fetchBlocks: async (hashes) => {
+          if (failNext) {
+            failNext = false;
+            throw new FerryError('network', 'connection reset', { retryable: true });
+          }
+          return new Map(hashes.map((h) => [h, store.get(h) ?? null]));
+        },
+      },
+    });
+    const first = many.slice(0, 40);
+    fetcher.expect(first.map((b) => ({ hash: sha(b), length: b.length })));
+    const results = await Promise.allSettled(first.map((b) => fetcher.fetch(sha(b), b.length)));
+    const failed = results.filter((r) => r.status === 'rejected');
+    expect(failed).toHaveLength(10);
+    expect((failed[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'network', retryable: true });
+    expect(results.slice(10).every((r) => r.status === 'fulfilled')).toBe(true);
+    // The failed ones asked again (the puller's retry): fetched the usual way.
+    const again = await Promise.all(first.slice(0, 10).map((b) => fetcher.fetch(sha(b), b.length)));
+    expect(again.map((d) => Buffer.from(d).toString())).toEqual(first.slice(0, 10).map((b) => b.toString()));
+  });
+
+  it('leaves blocks the folder holds to the local read, and falls back to GETs without the batch endpoint', async () => {
+    let gets = 0;
+    let batches = 0;
+    const local = many[0]!;
+    const fetcher = new BlockFetcher({
+      concurrency: 2,
+      lookupLocal: (hash) => (hash === sha(local) ? { abs: '/nonexistent/ferry-test', offset: 0, length: local.length } : undefined),
+      remote: {
+        getBlock: async (hash) => {
+          gets++;
+          return many.find((b) => sha(b) === hash)!;
+        },
+        fetchBlocks: async (hashes) => {
+          batches++;
+          expect(hashes).not.toContain(sha(local));
+          throw new FerryError('not_found', 'No such endpoint', { status: 404 });
+        },
+      },
+    });
+    const five = many.slice(0, 5);
+    fetcher.expect(five.map((b) => ({ hash: sha(b), length: b.length })));
+    const got = await Promise.all(five.map((b) => fetcher.fetch(sha(b), b.length)));
+    expect(got.map((d) => Buffer.from(d).toString())).toEqual(five.map((b) => b.toString()));
+    expect(batches).toBe(1);
+    // The local copy could not be read (gone): fetched from the server like the others.
+    expect(gets).toBe(5);
+  });
+});
+
 describe('group commits', () => {
   it('DirSyncer: a flush waits for an fsync that started after it was asked for; callers meanwhile share one', async () => {
     const started: Array<() => void> = [];

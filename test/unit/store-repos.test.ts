@@ -96,6 +96,17 @@ describe('store repositories', () => {
     expect(store.conflicts.listOpen()).toEqual([]);
   });
 
+  it('activity entries written together are one transaction: all or none', () => {
+    store.activity.addMany([
+      { folderId: F, kind: 'downloaded', path: 'a', message: 'Downloaded' },
+      { folderId: F, kind: 'downloaded', path: 'b', message: 'Downloaded' },
+    ]);
+    expect(store.activity.recent().map((e) => e.path)).toEqual(['b', 'a']);
+    // A line that breaks the table's NOT NULL kind takes the whole group back.
+    expect(() => store.activity.addMany([{ folderId: F, kind: 'downloaded', path: 'c', message: 'Downloaded' }, { folderId: F, kind: null as unknown as string, message: 'broken' }])).toThrow();
+    expect(store.activity.count()).toBe(2);
+  });
+
   it('the activity log is trimmed to its bound, newest first', () => {
     for (let i = 0; i < 200; i++) store.activity.add({ folderId: F, kind: 'note', path: `p${i}`, message: `m${i}` });
     expect(store.activity.count()).toBeLessThanOrEqual(55);

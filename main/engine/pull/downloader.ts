@@ -75,13 +75,14 @@ export class BlockFetcher {
    * batch fetch with others; without it, or for big blocks, it is one GET.
    */
   async fetch(hash: string, length?: number): Promise<Uint8Array> {
-    const local = await this.readLocal(hash);
+    const early = this.takeEarly(hash);
+    const local = early ? null : await this.readLocal(hash);
     if (local) {
       this.stats.reused++;
       return local;
     }
     const batch = length !== undefined && length <= BATCHABLE_BLOCK_BYTES && this.batching();
-    const data = batch ? await this.batched(hash, length) : await this.single(hash);
+    const data = early ? await early : batch ? await this.batched(hash, length) : await this.single(hash);
     if (!(data instanceof Uint8Array)) throw new FerryError('malformed_reply', `Block ${hash} came back as something other than bytes`, { retryable: true });
     const actual = sha256(data);
     if (actual !== hash) {
@@ -93,6 +94,74 @@ export class BlockFetcher {
     this.stats.downloaded++;
     this.stats.bytesDownloaded += data.length;
     return data;
+  }
+
+  // ── small blocks fetched ahead ─────────────────────────────────────────────
+  // A pull of many small files knows every block it will ask for. Asked for file by file, they
+  // go out in whatever each turn of the event loop gathered (a dozen a request); named ahead,
+  // they go out in full batches, a bounded number of bytes ahead of the files that use them.
+  private readonly early = new Map<string, { length: number; uses: number; data: Promise<Uint8Array> | null }>();
+  private readonly ahead: string[] = [];
+  private aheadBytes = 0;
+  private aheadInFlight = 0;
+
+  /**
+   * Small blocks (at most BATCHABLE_BLOCK_BYTES) the run is about to fetch, in the order it will:
+   * fetched in full batches ahead of it, at most two batches' bytes not yet taken. Blocks the
+   * folder holds locally are left to `fetch`, which reads them from disk.
+   */
+  expect(blocks: ReadonlyArray<{ hash: string; length: number }>): void {
+    if (!this.batching()) return;
+    for (const { hash, length } of blocks) {
+      if (length <= 0 || length > BATCHABLE_BLOCK_BYTES || this.options.lookupLocal?.(hash)) continue;
+      const known = this.early.get(hash);
+      if (known) known.uses++;
+      else {
+        this.early.set(hash, { length, uses: 1, data: null });
+        this.ahead.push(hash);
+      }
+    }
+    this.pumpAhead();
+  }
+
+  /** The early fetch of a block, counted as taken; null when it was not named ahead. */
+  private takeEarly(hash: string): Promise<Uint8Array> | null {
+    const e = this.early.get(hash);
+    if (!e) return null;
+    if (--e.uses === 0) {
+      this.early.delete(hash);
+      if (e.data) {
+        this.aheadBytes -= e.length;
+        this.pumpAhead();
+      }
+    }
+    return e.data;
+  }
+
+  private pumpAhead(): void {
+    const { maxBlocks, maxBytes } = this.batchLimits();
+    while (this.ahead.length > 0 && this.aheadInFlight < 2 && this.aheadBytes < 2 * maxBytes && !this.batchUnsupported) {
+      const group: Array<{ hash: string; resolve: (d: Uint8Array) => void; reject: (e: unknown) => void }> = [];
+      let bytes = 0;
+      while (this.ahead.length > 0 && group.length < maxBlocks) {
+        const e = this.early.get(this.ahead[0]!);
+        if (e && e.data === null) {
+          if (group.length > 0 && bytes + e.length > maxBytes) break;
+          bytes += e.length;
+          const hash = this.ahead[0]!;
+          e.data = new Promise<Uint8Array>((resolve, reject) => group.push({ hash, resolve, reject }));
+          e.data.catch(() => undefined); // its file awaits it; no unhandled rejection meanwhile
+        }
+        this.ahead.shift(); // taken by its file before its turn came: fetched the usual way
+      }
+      if (group.length === 0) return;
+      this.aheadBytes += bytes;
+      this.aheadInFlight++;
+      void this.sendBatch(group).finally(() => {
+        this.aheadInFlight--;
+        this.pumpAhead();
+      });
+    }
   }
 
   private single(hash: string): Promise<Uint8Array> {
@@ -135,10 +204,13 @@ export class BlockFetcher {
     return p;
   }
 
+  private batchLimits(): { maxBlocks: number; maxBytes: number } {
+    return { maxBlocks: Math.min(MAX_BLOCK_BATCH_COUNT, this.options.batchMaxBlocks ?? 512), maxBytes: this.options.batchMaxBytes ?? 4 * 1024 * 1024 };
+  }
+
   /** Sends batches while there is a free slot; what queues meanwhile makes the next batch. */
   private pump(): void {
-    const maxBlocks = Math.min(MAX_BLOCK_BATCH_COUNT, this.options.batchMaxBlocks ?? 512);
-    const maxBytes = this.options.batchMaxBytes ?? 4 * 1024 * 1024;
+    const { maxBlocks, maxBytes } = this.batchLimits();
     while (this.queued.length > 0 && this.batchesInFlight < Math.max(1, this.options.batchConcurrency ?? 2)) {
       let bytes = 0;
       let n = 0;

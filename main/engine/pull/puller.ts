@@ -126,6 +126,7 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
 
 const isDeleteSide = (p: Plan) => p.entry.deleted;
 const isDir = (p: Plan) => p.entry.kind === 'dir';
+const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download';
 
 /** Plans grouped by path depth, deepest group first: each group runs after the deeper ones. */
 function deepestFirst(plans: readonly Plan[]): Plan[][] {
@@ -426,6 +427,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // bounded number of requests) and their directory fsyncs. Bigger ones keep the lower bound.
     const files = final.filter((p) => !isDeleteSide(p) && !isDir(p));
     const small = (p: Plan) => p.entry.size <= BATCHABLE_BLOCK_BYTES;
+    const smallDownloads = files.filter((p) => small(p) && isDownload(p) && p.entry.blocks.length === 1);
+    fetcher.expect(smallDownloads.map((p) => ({ hash: p.entry.blocks[0]!, length: p.entry.size })));
     await Promise.all([
       forEachLimited(files.filter(small), Math.max(options.downloadConcurrency, options.smallFileConcurrency), run),
       forEachLimited(files.filter((p) => !small(p)), options.downloadConcurrency, run),

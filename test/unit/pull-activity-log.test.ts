@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { logPullActivity } from '../../main/engine/pull/activity-log';
+import { PullerEmitter, type PullSummary } from '../../main/engine/pull/events';
+import type { NewActivity } from '../../main/store/activity';
+
+const summary = (folderId: string): PullSummary => ({
+  folderId, full: false, expired: false, pages: 1, downloaded: 3, deleted: 0, recorded: 0, reuploaded: 0, moved: 0, conflicts: 0, skipped: 0, paused: false, tokenStored: true, durationMs: 1,
+});
+
+// main/engine/pull/activity-log.ts: a pull's lines go to the log in groups, not one commit per file.
+describe('pull activity lines', () => {
+  it('writes the lines of one turn of the loop together, and all of them before "pulled" is heard', async () => {
+    const writes: NewActivity[][] = [];
+    const events = new PullerEmitter();
+    const stop = logPullActivity(events, { addMany: (entries) => void writes.push([...entries]) });
+    for (const path of ['a', 'b', 'c']) events.emit('applied', { folderId: 'f', path, action: 'downloaded', rule: 'R1' });
+    expect(writes).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(writes.map((w) => w.map((e) => e.path))).toEqual([['a', 'b', 'c']]);
+
+    events.emit('applied', { folderId: 'f', path: 'gone', action: 'deleted', rule: 'D4' });
+    let seenAtPulled: string[] = [];
+    events.on('pulled', () => (seenAtPulled = writes.flat().map((e) => `${e.kind} ${e.path}`)));
+    events.emit('pulled', summary('f'));
+    expect(seenAtPulled).toContain('deleted_remote gone');
+    stop();
+  });
+
+  it('a failed pull is written at once; a log that cannot be written fails nothing', () => {
+    const events = new PullerEmitter();
+    let calls = 0;
+    const stop = logPullActivity(events, {
+      addMany: () => {
+        calls++;
+        throw new Error('database or disk is full');
+      },
+    });
+    events.emit('applied', { folderId: 'f', path: 'a', action: 'downloaded', rule: 'R1' });
+    expect(() => events.emit('error', { folderId: 'f', error: { code: 'network', message: 'reset' } as never })).not.toThrow();
+    expect(calls).toBe(1);
+    stop();
+  });
+});
