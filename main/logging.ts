@@ -134,19 +134,31 @@ export function redactHook<M extends { data: unknown[] }>(message: M): M {
   return message;
 }
 
+/**
+ * Whether any transport takes lines of `level`. One that none takes is not formatted or
+ * scrubbed at all: a pull writes a debug line per file, read only when someone asks for debug.
+ */
+function wanted(level: LogLevel): boolean {
+  const rank = log.levels.indexOf(level);
+  for (const transport of Object.values(log.transports)) {
+    const at = (transport as { level?: string | false } | undefined)?.level;
+    if (typeof at === 'string' && rank <= log.levels.indexOf(at)) return true;
+  }
+  return false;
+}
+
 export function createLogger(scope: string, baseFields?: Record<string, unknown>): Logger {
   ensureDefaults();
   const scoped = log.scope(scope);
   const text = loggerOver(scoped, baseFields);
   const json = jsonLoggerOver(scoped, scope, baseFields);
   // Chosen at each line: configureLogging may run after a module made its logger.
-  const pick = (fields: Record<string, unknown> | undefined, t: Logger, j: Logger): Logger => ({
-    debug: (m, f) => (jsonLines ? j : t).debug(m, f),
-    info: (m, f) => (jsonLines ? j : t).info(m, f),
-    warn: (m, f) => (jsonLines ? j : t).warn(m, f),
-    error: (m, f) => (jsonLines ? j : t).error(m, f),
-    child: (more) => pick({ ...fields, ...more }, t.child(more), j.child(more)),
-  });
+  const pick = (fields: Record<string, unknown> | undefined, t: Logger, j: Logger): Logger => {
+    const at = (level: LogLevel) => (m: string, f?: Record<string, unknown>) => {
+      if (wanted(level)) (jsonLines ? j : t)[level](m, f);
+    };
+    return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (more) => pick({ ...fields, ...more }, t.child(more), j.child(more)) };
+  };
   return pick(baseFields, text, json);
 }
 

@@ -118,6 +118,8 @@ export interface FileIndexRepo {
    */
   putIntent(intent: DownloadIntent): void;
   getIntent(folderId: string, path: string): DownloadIntent | undefined;
+  /** The paths of a folder that hold an intent. */
+  intentPaths(folderId: string): string[];
   removeIntent(folderId: string, path: string): void;
   /** The same for many paths in one statement. */
   removeIntents(folderId: string, paths: readonly string[]): void;
@@ -143,6 +145,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     `SELECT revision, size, content_hash, blocks FROM download_intents WHERE folder_id = ? AND path = ?`,
   );
   const intentDel = db.prepare(`DELETE FROM download_intents WHERE folder_id = ? AND path = ?`);
+  const intentList = db.prepare<[string], string>(`SELECT path FROM download_intents WHERE folder_id = ?`).pluck();
   const byPath = db.prepare<[string, string], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND path = ?`);
   const upsertLocal = db.prepare(`
     INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at)
@@ -228,6 +231,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       const row = intentGet.get(folderId, path);
       return row ? { folderId, path, revision: row.revision, size: row.size, contentHash: row.content_hash, blocks: JSON.parse(row.blocks) as string[] } : undefined;
     },
+    intentPaths: (folderId) => intentList.all(folderId),
     removeIntent: (folderId, path) => void intentDel.run(folderId, path),
     removeIntents: (folderId, paths) => void (paths.length > 0 && intentsDel.run(folderId, JSON.stringify(paths))),
     get(folderId, path) {

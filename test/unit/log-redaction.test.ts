@@ -42,3 +42,23 @@ describe('JSON-lines logs', () => {
     expect(line!.msg).toBe('failed with Bearer [redacted]');
   });
 });
+
+describe('levels no transport takes', () => {
+  it('a line below every transport level is not built at all (its fields are never read)', async () => {
+    const { configureLogging, createLogger } = await import('../../main/logging');
+    let reads = 0;
+    const fields = {
+      get path() {
+        reads++;
+        return 'dir/file.txt';
+      },
+    };
+    configureLogging({ level: 'warn' });
+    const log = createLogger('test-levels');
+    log.debug('applied', fields);
+    log.info('applied', fields);
+    expect(reads).toBe(0);
+    log.warn('pull item failed', fields);
+    expect(reads).toBeGreaterThan(0);
+  });
+});

@@ -42,6 +42,11 @@ export interface ApplyContext {
   commits?: TxnGroup;
   /** Files deleted by this pull are kept here until its downloads are done (M3). */
   aside?: SetAside;
+  /**
+   * The paths holding an earlier run's download intent, read as the run starts (it writes its
+   * own only when it applies); without it every planned path is looked up.
+   */
+  leftOverIntents?: ReadonlySet<string>;
 }
 
 export interface Observation {
@@ -125,7 +130,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
-  await adoptLeftOverDownload(ctx, entry.path);
+  if (!ctx.leftOverIntents || ctx.leftOverIntents.has(entry.path)) await adoptLeftOverDownload(ctx, entry.path);
   const seen = await observe(ctx, entry);
   return { entry, seen, action: decideFor(entry, seen) };
 }
