@@ -18,6 +18,7 @@ export const POSTGRES_SUITES = [
   'test/integration/server-accounts.test.ts',
   'test/integration/server-auth-scoping.test.ts',
   'test/integration/server-block-batch.test.ts',
+  'test/integration/server-block-lookups.test.ts',
   'test/integration/server-dirs.test.ts',
   'test/integration/server-hardening-fuzz.test.ts',
   'test/integration/server-hardening-logs.test.ts',
