@@ -46,7 +46,9 @@ describe(`local block store lookups (${TEST_BACKEND} metadata)`, () => {
       expect(stored.filter(Boolean)).toHaveLength(400);
     }
     const loose = randomBytes(3000);
-    await blocks.write(sha(loose), [loose]);
+    await blocks.write(sha(loose), (async function* () {
+      yield loose;
+    })());
     const absent = Array.from({ length: 30 }, () => sha(randomBytes(16)));
 
     const asked = [...packed.map(sha), sha(loose), ...absent];

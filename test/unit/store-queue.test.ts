@@ -149,6 +149,23 @@ describe('durable queue', () => {
     expect(again).toMatchObject({ path: 'a', attempts: 2 });
   });
 
+  it('claims pending and due retry_wait items in one order: priority, then time due, then age', () => {
+    // Two uploads fail and wait (due at +1 s and +3 s); uploads and a dir are queued meanwhile.
+    store.paths.enqueue(upsert('r1'));
+    store.paths.enqueue(upsert('r2'));
+    const [r1, r2] = store.queue.claim({ limit: 2 });
+    store.queue.fail(r1!, { code: 'http_503', message: 'busy' }, clock.now() + 1000);
+    store.queue.fail(r2!, { code: 'http_503', message: 'busy' }, clock.now() + 3000);
+    clock.advance(2000);
+    store.paths.enqueue(upsert('p1'));
+    store.paths.enqueue({ folderId: F, path: 'd', kind: 'dir', op: 'upsert', baseRevision: null });
+    clock.advance(2000);
+    store.paths.enqueue(upsert('p2'));
+    // Dir first (its priority); then by the time each became due: r1 (+1 s), p1 (+2 s), r2 (+3 s), p2 (+4 s).
+    expect(store.queue.claim({ limit: 3 }).map((i) => i.path)).toEqual(['d', 'r1', 'p1']);
+    expect(store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['r2', 'p2']);
+  });
+
   it('a held item waiting to retry shows retry_wait yet stays held; retryNow counts the next try', () => {
     store.paths.enqueue(upsert('a'));
     const [item] = store.queue.claim({ limit: 1 });
