@@ -227,6 +227,50 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(writer.revisions.get('x.txt'));
   });
 
+  // Chaos seed 17244 (npm run chaos -- --seed 17244 --ops 60 --devices 3): dev-c renamed a folder
+  // (one move queued); the server applied it but the answer came late (a 504, then the same batch
+  // as a task). The pull saw the move land first and completed the item (S8) without the entries
+  // that moved with it: every file below then looked left behind (P9), was queued as new, and the
+  // pull made a conflict copy of each against its own move. Refused: completing a folder's move
+  // from the pull (S9); its answer does, naming what moved. (Here the entries below are recorded
+  // by the pull before anything could re-queue them; the seed's run needed the timing of a
+  // restart for the rest of the chain, so this checks the rule itself and the end state.)
+  it('chaos seed 17244: its own folder move landing is left to the pusher\'s answer; nothing below goes up again or is copied (S9)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    // Folders the server knows as such (a move of one is a folder's move).
+    const dirs = await writer.client.submitBatch(writer.remoteId, ['d', 'd/sub'].map((p, i) => ({ key: `d${i}`, action: 'upsert' as const, kind: 'dir' as const, path: p, mtime: 1, baseRevision: null })));
+    expect('results' in dirs && Object.values(dirs.results).every((r) => r.ok)).toBe(true);
+    await writer.commit({ 'd/f.txt': 'one', 'd/sub/g.txt': 'two' });
+    await b.puller.pullNow('fb');
+
+    renameSync(path.join(b.folder.root, 'd'), path.join(b.folder.root, 'e'));
+    await b.scanner.reconcile();
+    const [held, ...others] = b.folder.store.queue.claim({ limit: 10 });
+    expect(others).toEqual([]);
+    expect(held).toMatchObject({ path: 'e', kind: 'dir', moveFrom: 'd' });
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'move', from: 'd', path: 'e', baseRevision: held!.baseRevision! }]);
+    const landed = 'results' in reply ? reply.results.k : undefined;
+    if (!landed?.ok || !landed.moved) throw new Error(`the move did not land: ${JSON.stringify(reply)}`);
+    expect(landed.moved.map((m) => m.path).sort()).toEqual(['e/f.txt', 'e/sub', 'e/sub/g.txt']);
+
+    // The user makes a new folder at the old name, not scanned yet; the pull sees the move land
+    // before the pusher has its answer (the folder is not moved here as one: MD2, entry by entry).
+    mkdirSync(path.join(b.folder.root, 'd'));
+    const summary = await b.puller.pullNow('fb');
+    expect(summary.conflicts).toBe(0);
+    expect(b.tree()).toEqual({ 'e/f.txt': 'one', 'e/sub/g.txt': 'two' });
+    const live = () => b.folder.store.queue.list({}).items.filter((i) => i.state !== 'done').map((i) => i.path).sort();
+    // The move waits for its answer; the new folder at the old name goes up (DD3); nothing below the move.
+    expect(live()).toEqual(['d', 'e']);
+
+    // The answer completes the move and records what moved.
+    expect(b.folder.store.paths.complete(held!, { revision: landed.revision, moved: landed.moved })).toBe('done');
+    expect(live()).toEqual(['d']);
+    for (const m of landed.moved) expect(b.folder.store.index.get('fb', m.path)?.syncedRevision).toBe(m.revision);
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, downloaded: 0 });
+  });
+
   // Chaos seed 254 (npm run chaos -- --seed 254 --ops 60 --devices 3): b's new file was being
   // pushed when the pull moved it to a conflict copy for another device's version; that version
   // was then deleted and b's commit landed on the tombstone. Taking it for b's own echo (O1)

@@ -489,9 +489,11 @@ function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
  * The pusher's answer then finds the item done.
  */
 function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: PendingRef | null): void {
+  // S9: a folder's move is completed by the pusher's answer, which names what moved with it.
+  const folderMove = !!pending?.moveFrom && pending.sending?.kind === 'dir';
   ctx.store.transaction(() => {
     ctx.store.queue.clearPulled(ctx.folderId, entry.path);
-    if (pending?.sending && entry.revision !== null) {
+    if (pending?.sending && entry.revision !== null && !folderMove) {
       ctx.store.paths.complete({ id: pending.id, generation: pending.generation, op: pending.op }, { revision: entry.revision });
     }
   });
