@@ -232,10 +232,10 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
   // as a task). The pull saw the move land first and completed the item (S8) without the entries
   // that moved with it: every file below then looked left behind (P9), was queued as new, and the
   // pull made a conflict copy of each against its own move. Refused: completing a folder's move
-  // from the pull (S9); its answer does, naming what moved. (Here the entries below are recorded
+  // from the pull (S19); its answer does, naming what moved. (Here the entries below are recorded
   // by the pull before anything could re-queue them; the seed's run needed the timing of a
   // restart for the rest of the chain, so this checks the rule itself and the end state.)
-  it('chaos seed 17244: its own folder move landing is left to the pusher\'s answer; nothing below goes up again or is copied (S9)', async () => {
+  it('S19: its own folder move landing is left to the pusher\'s answer; nothing below goes up again or is copied (chaos seed 17244)', async () => {
     const writer = await rig.start();
     const b = rig.device('b');
     // Folders the server knows as such (a move of one is a folder's move).

@@ -489,7 +489,7 @@ function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
  * The pusher's answer then finds the item done.
  */
 function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: PendingRef | null): void {
-  // S9: a folder's move is completed by the pusher's answer, which names what moved with it.
+  // S19: a folder's move is completed by the pusher's answer, which names what moved with it.
   const folderMove = !!pending?.moveFrom && pending.sending?.kind === 'dir';
   ctx.store.transaction(() => {
     ctx.store.queue.clearPulled(ctx.folderId, entry.path);
