@@ -37,7 +37,6 @@ function hasOtherSpellings(name: string): boolean {
   return !/^[\x00-\x7f]*$/.test(name) || /[;`K]/.test(name);
 }
 
-
 /**
  * The entry of `dir` that a key component means: the component itself, or the one name on
  * disk whose NFC form it is (an NFD name written by macOS or any Linux program). Keys are

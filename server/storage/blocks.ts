@@ -200,13 +200,7 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
   /** The block's size, or null when it is not stored. */
   async sizeOf(hash: string): Promise<number | null> {
     const row = await this.packedRow(hash);
-    if (row) return row.size;
-    try {
-      return (await fs.stat(this.pathOf(hash))).size;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+    return row ? row.size : looseSize(this.pathOf(hash));
   }
 
   async write(hash: string, body: AsyncIterable<Uint8Array>, maxBytes = BLOCK_SIZE): Promise<{ size: number; stored: boolean }> {
@@ -322,7 +316,7 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
       blocks.forEach(({ hash, data }, index) => {
         if (seen.has(hash)) return;
         seen.add(hash);
-        if (existsSync(this.pathOf(hash))) return;
+        if (looseSize(this.pathOf(hash)) !== null) return;
         // Small writes to the page cache: synchronous calls cost microseconds, a trip through
         // the libuv pool costs more. Only the fsyncs below wait on the disk, off the loop.
         const tmp = path.join(this.tmpDir, randomUUID());
@@ -489,16 +483,6 @@ function readFully(fd: number, position: number, size: number, hash: string): Bu
 /** A loose block file's size, null when there is none (no exception built for a missing one). */
 function looseSize(p: string): number | null {
   return statSync(p, { throwIfNoEntry: false })?.size ?? null;
-}
-
-function existsSync(p: string): boolean {
-  try {
-    statSync(p);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw error;
-  }
 }
 
 function rmQuiet(p: string): void {

@@ -7,22 +7,23 @@ import { DirSyncer, TxnGroup } from '../../main/engine/pull/group-commit';
 const sha = (d: Buffer) => createHash('sha256').update(d).digest('hex');
 const blocks = Array.from({ length: 50 }, (_, i) => Buffer.from(`block ${i}`));
 
+/** A server that answers batch fetches from `held` and takes no single GETs; `onBatch` hears (or fails) each batch. */
+function batchRemote(held: readonly Buffer[], onBatch: (hashes: readonly string[]) => void = () => undefined) {
+  const byHash = new Map(held.map((b) => [sha(b), b] as const));
+  return {
+    getBlock: () => Promise.reject(new Error('no single GETs expected')),
+    fetchBlocks: async (hashes: readonly string[]) => {
+      onBatch(hashes);
+      return new Map(hashes.map((h) => [h, byHash.get(h) ?? null]));
+    },
+  };
+}
+
 describe('BlockFetcher batches small blocks', () => {
   it('asks for what one turn of the loop wants in few requests, verified, absent ones as not_found', async () => {
     const calls: string[][] = [];
-    const store = new Map(blocks.map((b) => [sha(b), b] as const));
     const missing = sha(Buffer.from('nobody has me'));
-    const fetcher = new BlockFetcher({
-      concurrency: 4,
-      batchConcurrency: 1,
-      remote: {
-        getBlock: () => Promise.reject(new Error('no single GETs expected')),
-        fetchBlocks: async (hashes) => {
-          calls.push([...hashes]);
-          return new Map(hashes.map((h) => [h, store.get(h) ?? null]));
-        },
-      },
-    });
+    const fetcher = new BlockFetcher({ concurrency: 4, batchConcurrency: 1, remote: batchRemote(blocks, (hashes) => calls.push([...hashes])) });
     const got = await Promise.all(blocks.map((b) => fetcher.fetch(sha(b), b.length)));
     expect(got.map((g) => Buffer.from(g).toString())).toEqual(blocks.map((b) => b.toString()));
     expect(calls).toHaveLength(1);
@@ -64,21 +65,10 @@ describe('BlockFetcher batches small blocks', () => {
 
 describe('BlockFetcher fetches named blocks ahead', () => {
   const many = Array.from({ length: 1200 }, (_, i) => Buffer.from(`small file ${i}`));
-  const storeOf = (list: Buffer[]) => new Map(list.map((b) => [sha(b), b] as const));
 
   it('sends full batches for blocks named ahead, though each file asks for its own in a later turn', async () => {
     const calls: number[] = [];
-    const store = storeOf(many);
-    const fetcher = new BlockFetcher({
-      concurrency: 4,
-      remote: {
-        getBlock: () => Promise.reject(new Error('no single GETs expected')),
-        fetchBlocks: async (hashes) => {
-          calls.push(hashes.length);
-          return new Map(hashes.map((h) => [h, store.get(h) ?? null]));
-        },
-      },
-    });
+    const fetcher = new BlockFetcher({ concurrency: 4, remote: batchRemote(many, (hashes) => calls.push(hashes.length)) });
     // Two files share the first block: named twice, fetched once, given to both.
     const named = [many[0]!, ...many];
     fetcher.expect(named.map((b) => ({ hash: sha(b), length: b.length })));
@@ -97,21 +87,13 @@ describe('BlockFetcher fetches named blocks ahead', () => {
 
   it('a failed batch fails the files that wait on it, retryably; the next blocks are fetched again', async () => {
     let failNext = true;
-    const store = storeOf(many);
-    const fetcher = new BlockFetcher({
-      concurrency: 4,
-      batchMaxBlocks: 10,
-      remote: {
-        getBlock: () => Promise.reject(new Error('no single GETs expected')),
-        fetchBlocks: async (hashes) => {
-          if (failNext) {
-            failNext = false;
-            throw new FerryError('network', 'connection reset', { retryable: true });
-          }
-          return new Map(hashes.map((h) => [h, store.get(h) ?? null]));
-        },
-      },
+    const remote = batchRemote(many, () => {
+      if (failNext) {
+        failNext = false;
+        throw new FerryError('network', 'connection reset', { retryable: true });
+      }
     });
+    const fetcher = new BlockFetcher({ concurrency: 4, batchMaxBlocks: 10, remote });
     const first = many.slice(0, 40);
     fetcher.expect(first.map((b) => ({ hash: sha(b), length: b.length })));
     const results = await Promise.allSettled(first.map((b) => fetcher.fetch(sha(b), b.length)));

@@ -144,15 +144,16 @@ export class BlockFetcher {
       const group: Array<{ hash: string; resolve: (d: Uint8Array) => void; reject: (e: unknown) => void }> = [];
       let bytes = 0;
       while (this.ahead.length > 0 && group.length < maxBlocks) {
-        const e = this.early.get(this.ahead[0]!);
-        if (e && e.data === null) {
+        const hash = this.ahead[0]!;
+        const e = this.early.get(hash);
+        // Without an entry still waiting, its file took it before its turn came (fetched the usual way).
+        if (e?.data === null) {
           if (group.length > 0 && bytes + e.length > maxBytes) break;
           bytes += e.length;
-          const hash = this.ahead[0]!;
           e.data = new Promise<Uint8Array>((resolve, reject) => group.push({ hash, resolve, reject }));
           e.data.catch(() => undefined); // its file awaits it; no unhandled rejection meanwhile
         }
-        this.ahead.shift(); // taken by its file before its turn came: fetched the usual way
+        this.ahead.shift();
       }
       if (group.length === 0) return;
       this.aheadBytes += bytes;
