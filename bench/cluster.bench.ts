@@ -88,7 +88,7 @@ async function pushAll(tmp: string, servers: Servers, roots: string[]): Promise<
     const t0 = performance.now();
     const counts = await Promise.all(
       agents.map(async ({ a, root, folderId }) => {
-        const queued = await scanInto(a.store, root, () => a.pusher.kick(), folderId);
+        const queued = await scanInto(a.store, root, () => a.pusher.queued(), folderId);
         await untilDone(a, queued);
         return queued;
       }),

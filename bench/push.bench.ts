@@ -6,13 +6,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import http from 'node:http';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BLOCK_SIZE } from '../protocol';
 import { createPusher, type Pusher } from '../main/engine/push';
 import { hashFile } from '../main/engine/hashing';
+import { LocalSide } from '../main/engine/local-side';
 import { SyncApiClient } from '../main/remote';
 import { openStore, type Store } from '../main/store';
 import type { BenchResult } from './types';
@@ -106,33 +107,20 @@ export function agent(tmp: string, root: string, server: Pick<ServerProc, 'url' 
   };
 }
 
-/** Hashes and queues every file under root, as a reconcile scan of a fresh folder does. */
+/**
+ * The start-up reconcile of a fresh folder, as the agent runs it (LocalSide, not watching):
+ * every file hashed, indexed and queued, the pusher told at each commit that queued uploads.
+ */
 export async function scanInto(store: Store, root: string, onQueued: () => void, folderId = 'bench'): Promise<number> {
-  const names = await readdir(root);
-  let next = 0;
-  let queued = 0;
-  const pendingWrites: Array<() => void> = [];
-  // As the scanner does: index and queue in transactions of a few hundred, the pusher told at once.
-  const flushWrites = () => {
-    store.transaction(() => pendingWrites.splice(0).forEach((w) => w()));
+  const side = new LocalSide({ store, folderId, watch: false, onQueued });
+  try {
+    const result = await side.start();
+    if (!result.ok) throw new Error(`the reconcile failed: ${result.error?.message ?? 'unknown'}`);
     onQueued();
-  };
-  const worker = async () => {
-    while (next < names.length) {
-      const name = names[next++]!;
-      const abs = path.join(root, name);
-      const h = await hashFile(abs);
-      pendingWrites.push(() => {
-        store.index.putLocal({ folderId, path: name, kind: 'file', size: h.size, mtimeMs: h.stat.mtimeMs, inode: h.stat.ino, contentHash: h.contentHash, blocks: h.blocks });
-        store.paths.enqueue({ folderId, path: name, kind: 'file', op: 'upsert', size: h.size, mtimeMs: h.stat.mtimeMs, contentHash: h.contentHash, blocks: h.blocks, baseRevision: null });
-      });
-      queued++;
-      if (pendingWrites.length >= 500) flushWrites();
-    }
-  };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  flushWrites();
-  return queued;
+    return result.queued;
+  } finally {
+    await side.stop();
+  }
 }
 
 /** Resolves when n items are done; event-driven, so the wait costs the agent nothing. */
@@ -162,7 +150,7 @@ async function smallFiles(tmp: string): Promise<BenchResult[]> {
     await createFolder(server, 'bench');
     await a.pusher.start();
     const t0 = performance.now();
-    const queued = await scanInto(a.store, root, () => a.pusher.kick());
+    const queued = await scanInto(a.store, root, () => a.pusher.queued());
     const tQueued = performance.now();
     const doneAtQueued = a.store.queue.countsByState().done;
     await untilDone(a, queued);

@@ -55,6 +55,11 @@ export interface LocalSideOptions {
   isApplying?: (path: string) => boolean;
   /** After every scan (hinted paths or a reconcile): the host kicks the pusher when it queued work. */
   onScanned?: (result: ScanResult) => void;
+  /**
+   * A reconcile committed uploads and reads on: the host kicks the pusher, so that a large
+   * folder's first files go up while the rest is still being hashed, not after the last one.
+   */
+  onQueued?: () => void;
 }
 
 /**
@@ -86,6 +91,8 @@ export class LocalSide {
   private tail: Promise<unknown> = Promise.resolve();
   private jobs = 0;
   private queuedRescan: Promise<ReconcileResult> | null = null;
+  /** The running reconcile's count of queued uploads at its last progress report. */
+  private queuedSoFar = 0;
   private readonly abort = new AbortController();
   private readonly errorRetries = new Map<string, number>();
   private rootTimer: unknown = null;
@@ -119,7 +126,13 @@ export class LocalSide {
       ...(options.sliceMs !== undefined ? { sliceMs: options.sliceMs } : {}),
       ...(options.hashConcurrency !== undefined ? { hashConcurrency: options.hashConcurrency } : {}),
       ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      onProgress: (progress) => {
+        options.onProgress?.(progress);
+        // Each reconcile counts from 0: a new count above 0 is a commit that queued uploads.
+        if (progress.queued === this.queuedSoFar) return;
+        this.queuedSoFar = progress.queued;
+        if (progress.queued > 0) options.onQueued?.();
+      },
       ...(options.isApplying ? { isApplying: options.isApplying } : {}),
       ...(options.deviceName !== undefined ? { deviceName: options.deviceName } : {}),
       ...(options.coordinator

@@ -62,6 +62,28 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.stop();
   });
 
+
+  it('a reconcile tells the host as it queues uploads, so the first files go up before the last is hashed', async () => {
+    for (let i = 0; i < 200; i++) f.write(`f${String(i).padStart(3, '0')}.txt`, `content ${i}`);
+    // What the queue held each time the host was told; the pusher would claim those at once.
+    const queuedAtCall: number[] = [];
+    const side = local({
+      batchSize: 16,
+      sliceMs: 0,
+      onQueued: () => queuedAtCall.push(f.store.queue.countsByState().pending),
+    });
+    const result = await side.start();
+    expect(result.queued).toBe(200);
+    expect(queuedAtCall.length).toBeGreaterThan(1);
+    // The first call came with part of the folder queued, not all of it (the reconcile read on).
+    expect(queuedAtCall[0]).toBeGreaterThan(0);
+    expect(queuedAtCall[0]).toBeLessThan(200);
+    // A rescan with nothing new queues nothing and tells nothing.
+    queuedAtCall.length = 0;
+    await side.rescan();
+    expect(queuedAtCall).toEqual([]);
+    await side.stop();
+  });
   it('finds everything that changed while Ferry was off, deletions included', async () => {
     f.write('keep.txt', 'same');
     f.write('edit.txt', 'v1');

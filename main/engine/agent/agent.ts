@@ -126,6 +126,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       }
       bus.statusChanged();
     },
+    onQueued: () => engine.queued(),
     onChange: () => bus.statusChanged(),
   });
   const status: StatusBoard = new StatusBoard({ store, folders, engine: () => engine.now(), deviceId, deviceName, log });

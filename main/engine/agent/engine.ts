@@ -105,6 +105,11 @@ export class EngineHost {
     this.current?.pusher.kick();
   }
 
+  /** A reconcile still running queued uploads: they go up while it reads on. */
+  queued(): void {
+    this.current?.pusher.queued();
+  }
+
   async start(): Promise<void> {
     const engine = this.build();
     this.current = engine;

@@ -29,6 +29,8 @@ export interface FolderSetOptions {
   isApplying: (folderId: string, relPath: string) => boolean;
   /** A scan ended (`queued`: it queued changes to send) or a folder started (`queued` true). */
   onScanned: (folderId: string, queued: boolean) => void;
+  /** A reconcile still running queued uploads (LocalSide's onQueued). */
+  onQueued?: (folderId: string) => void;
   /** Any change the status shows. */
   onChange: () => void;
   /** Names the deleting devices of a held mass delete (their ids are what the feed says). */
@@ -134,6 +136,7 @@ export class FolderSet {
       coordinator: this.coordinator(folderId),
       isApplying: (relPath) => this.o.isApplying(folderId, relPath),
       onScanned: (result: ScanResult) => this.o.onScanned(folderId, (result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0),
+      onQueued: () => this.o.onQueued?.(folderId),
       onError: (error) => {
         this.o.log.warn('folder problem', { folder: folderId, code: error.code, error: error.message });
         this.o.onChange();

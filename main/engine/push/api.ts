@@ -56,8 +56,10 @@ export interface Pusher {
   stop(): Promise<void>;
   pause(): void;
   resume(): void;
-  /** New items may be due: look now. */
+  /** New items may be due: look now (and probe at once if the link was down). */
   kick(): void;
+  /** Items were just queued: claim what is due, no probe (a reconcile says this at every commit). */
+  queued(): void;
   setOptions(options: Partial<PusherOptions>): void;
   /** The UI's Retry action: one item, or every failed item (of a folder). */
   retry(id: number): boolean;

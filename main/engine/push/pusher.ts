@@ -421,6 +421,10 @@ class PushScheduler implements Pusher, PushCore {
     this.loop.pump();
   }
 
+  queued(): void {
+    this.loop.pump();
+  }
+
   setOptions(options: Partial<PusherOptions>): void {
     const before = this.o;
     this.o = { ...this.o, ...options };
