@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../protocol';
 import { BlockFetcher } from '../../main/engine/pull/downloader';
 import { DirSyncer, TxnGroup } from '../../main/engine/pull/group-commit';
+import { byFolder } from '../../main/engine/pull/puller';
 
 const sha = (d: Buffer) => createHash('sha256').update(d).digest('hex');
 const blocks = Array.from({ length: 50 }, (_, i) => Buffer.from(`block ${i}`));
@@ -136,6 +137,12 @@ describe('BlockFetcher fetches named blocks ahead', () => {
 });
 
 describe('group commits', () => {
+  it('a pull applies the files of one folder together (they share its fsync), feed order kept within each', () => {
+    // Feed order spread over folders: each rename would wait for an fsync of its own folder.
+    const feed = ['a/1', 'b/1', 'top', 'a/2', 'c/d/1', 'b/2', 'a/3', 'c/d/2', 'other'].map((p) => ({ entry: { path: p } }));
+    expect(byFolder(feed).map((p) => p.entry.path)).toEqual(['a/1', 'a/2', 'a/3', 'b/1', 'b/2', 'top', 'other', 'c/d/1', 'c/d/2']);
+  });
+
   it('DirSyncer: a flush waits for an fsync that started after it was asked for; callers meanwhile share one', async () => {
     const started: Array<() => void> = [];
     const syncer = new DirSyncer(() => new Promise<void>((resolve) => started.push(resolve)));

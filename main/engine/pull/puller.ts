@@ -7,6 +7,7 @@ import { EQUAL_JITTER, backoffDelay } from '../../../shared/backoff';
 import { createLogger, type Logger } from '../../logging';
 import { diskFullError, DISK_FULL, isDiskFull } from '../disk-full';
 import { checkRoot } from '../folder-marker';
+import { parentOf } from '../paths';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs, type LocalBlockRef } from './downloader';
@@ -122,6 +123,18 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: 
     while (next < items.length) await fn(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+}
+
+/** The plans of each folder together, folders in order of first appearance, feed order within one. */
+export function byFolder<T extends { entry: { path: string } }>(plans: readonly T[]): T[] {
+  const groups = new Map<string, T[]>();
+  for (const p of plans) {
+    const dir = parentOf(p.entry.path);
+    const group = groups.get(dir);
+    if (group) group.push(p);
+    else groups.set(dir, [p]);
+  }
+  return [...groups.values()].flat();
 }
 
 const isDeleteSide = (p: Plan) => p.entry.deleted;
@@ -425,7 +438,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     await forEachLimited(final.filter((p) => !isDeleteSide(p) && isDir(p)), options.downloadConcurrency, run);
     // Small files are latency-bound: many at once let their blocks share batch fetches (a
     // bounded number of requests) and their directory fsyncs. Bigger ones keep the lower bound.
-    const files = final.filter((p) => !isDeleteSide(p) && !isDir(p));
+    // Grouped by folder (stable: feed order within one): files renamed into a folder at about the
+    // same time share its fsync, where feed order spread over many folders paid one per file.
+    const files = byFolder(final.filter((p) => !isDeleteSide(p) && !isDir(p)));
     const small = (p: Plan) => p.entry.size <= BATCHABLE_BLOCK_BYTES;
     const smallDownloads = files.filter((p) => small(p) && isDownload(p) && p.entry.blocks.length === 1);
     fetcher.expect(smallDownloads.map((p) => ({ hash: p.entry.blocks[0]!, length: p.entry.size })));
