@@ -33,6 +33,7 @@ export interface PusherOptions {
   lingerMs: number;
   /** Items claimed from the queue per step, and held at most at once. */
   claimChunk: number;
+  /** Bounds the agent's memory while a scan still runs beside the push (docs/architecture.md, "Memory"). */
   maxClaimed: number;
   pollMinMs: number;
   pollMaxMs: number;
@@ -58,7 +59,7 @@ export const DEFAULT_PUSHER_OPTIONS: PusherOptions = {
   batchMaxBytes: 256 * 1024 * 1024,
   lingerMs: 100,
   claimChunk: 250,
-  maxClaimed: 2000,
+  maxClaimed: 1000,
   pollMinMs: 100,
   pollMaxMs: 5000,
   offlineProbeBaseMs: 500,
