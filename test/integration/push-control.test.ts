@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -68,6 +68,29 @@ describe('pusher: pause, offline, files that change', () => {
     expect(rig.store.queue.countsByState().failed).toBe(0);
     // Time offline is not a retry: each item took one attempt.
     expect([rig.item('o1.txt').attempts, rig.item('o2.txt').attempts]).toEqual([1, 1]);
+  });
+
+  it('queued() (a reconcile at each commit) claims without probing an offline link; kick() probes at once', async () => {
+    // Probes on their own only a minute apart: any probe seen here was asked for.
+    rig = await pushRig({ options: { offlineProbeBaseMs: 60_000, offlineProbeCapMs: 60_000 } });
+    await rig.proxy.goOffline();
+    await rig.write('first.txt', 'first');
+    await rig.enqueue('first.txt');
+    rig.pusher.kick();
+    await waitFor(() => rig!.pusher.status().connectivity === 'offline');
+    const probe = vi.spyOn(rig.client, 'probe');
+    for (let i = 0; i < 5; i++) {
+      await rig.write(`next-${i}.txt`, `next ${i}`);
+      await rig.enqueue(`next-${i}.txt`);
+      rig.pusher.queued();
+    }
+    expect(probe).not.toHaveBeenCalled();
+    rig.pusher.kick();
+    expect(probe).toHaveBeenCalledTimes(1);
+    // Online again: what queued() left waiting goes up.
+    await rig.proxy.goOnline();
+    rig.pusher.kick();
+    for (let i = 0; i < 5; i++) await rig.waitState(`next-${i}.txt`, 'done');
   });
 
   it('S9: re-queues a file that changes during its upload and never commits the stale blocks', async () => {
