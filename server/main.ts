@@ -70,7 +70,7 @@ export interface ServerOptions extends StorageOptions {
   gcIntervalMs?: number;
   /** Blocks written or reported present more recently than this are not collected. */
   gcGraceMs?: number;
-  /** With several processes on PostgreSQL: how long a task's claim holds without a heartbeat (default 30 s). */
+  /** With several processes on PostgreSQL: how long a task's claim holds without a heartbeat (default 10 s, tasks.ts DEFAULT_TASK_LEASE_MS). */
   taskLeaseMs?: number;
   /** Test seam: runs inside garbage collection after the live set is known, before anything is removed. */
   gcAfterMark?: () => Promise<void>;

@@ -36,7 +36,11 @@ export interface TaskRunnerOptions {
   sharedFence?: SharedGcFence | null;
   /** How long a task stalled by a full disk waits before it runs again (a resubmission runs it at once). */
   storageRetryMs: number;
-  /** Lease of a task on a shared PostgreSQL (server/task-leases.ts); default 30 s. */
+  /**
+   * Lease of a task on a shared PostgreSQL (server/task-leases.ts); default 10 s, renewed every
+   * third of it. A task whose process was killed holds its paths until the lease runs out: with
+   * 30 s, batches on them were refused with path_locked for up to 40 s (chaos seed 21).
+   */
   taskLeaseMs?: number;
   /** Called after a transaction that changed a folder commits (wakes long polls). */
   onFolderChanged: (folderId: string) => void;
@@ -51,6 +55,8 @@ interface LookedUp {
 
 /** Operations per transaction for ordinary batches: keeps the server responsive under 10,000-op batches. */
 const CHUNK = 500;
+/** See TaskRunnerOptions.taskLeaseMs. */
+export const DEFAULT_TASK_LEASE_MS = 10_000;
 const ROLLBACK = Symbol('rollback');
 
 /**
@@ -75,7 +81,7 @@ export class TaskRunner {
 
   constructor(private readonly o: TaskRunnerOptions) {
     this.applier = new OperationApplier(o.db);
-    this.leases = new TaskLeases(o.db, o.taskLeaseMs ?? 30_000, o.clock);
+    this.leases = new TaskLeases(o.db, o.taskLeaseMs ?? DEFAULT_TASK_LEASE_MS, o.clock);
     // Several processes share one PostgreSQL: the locks must be seen by all of them.
     this.locks = o.db.dialect === 'postgres' ? new SharedPathLocks(o.db, this.leases.owner) : new PathLocks();
     // Shared database: renew what runs here, take over what a dead process left.

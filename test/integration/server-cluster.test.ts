@@ -196,6 +196,30 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   });
 
+  it('chaos seed 21 (--backend postgres): a process killed mid-task frees its paths within 20 s: its task is taken over once its 10 s lease ran out', async () => {
+    // A real process with the default lease, killed as its task runs: no hand-back, no upkeep.
+    const killed = await startProcess();
+    expect((await call(killed, 'PUT', '/v1/folders/killed', {})).status).toBe(201);
+    const operations = Array.from({ length: 3_000 }, (_, i) => ({ key: `k${i}`, action: 'upsert', kind: 'dir', path: `d${i}`, size: 0, mtime: 1, blocks: [], baseRevision: null }));
+    const accepted = await call(killed, 'POST', '/v1/folders/killed/sync?mode=async', { operations });
+    expect(accepted.status).toBe(202);
+    const taskId = accepted.body.taskId as string;
+    await waitUntil(async () => (await call(killed, 'GET', `/v1/tasks/${taskId}`)).body.status === 'Processing', 20_000, 'the task running');
+    killed.child.kill('SIGKILL');
+    await killed.exited;
+    const killedAt = Date.now();
+    const other = procs[0]!;
+    // Unfinished, and its paths held: a batch on one of them is refused meanwhile.
+    expect((await call(other, 'GET', `/v1/tasks/${taskId}`)).body.status).toBe('Processing');
+    const held = await call(other, 'POST', '/v1/folders/killed/sync?mode=sync', { operations: [{ ...operations[2_999], key: 'late' }] });
+    expect(held.status).toBe(423);
+    // With a 30 s lease the task (and its paths) waited up to 40 s, past what clients are given.
+    const done = await completedTask(other, taskId, 20_000 - (Date.now() - killedAt), 'another process taking the task over');
+    expect(Object.values(done.results).every((r) => (r as { ok: boolean }).ok)).toBe(true);
+    const page = ChangesPage.parse((await call(other, 'GET', '/v1/folders/killed/changes?limit=10000')).body);
+    expect(page.items).toHaveLength(3_000);
+  }, 60_000);
+
   /** A in this process, its gate holding a task on p.txt mid-run; B is the real child process. */
   async function holdingOnA(folder: string) {
     const gate = new TaskGate();
@@ -272,7 +296,7 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       gate.release();
       await waitUntil(async () => (await call(asA, 'GET', `/v1/tasks/${taskId}`)).body.status === 'Completed', 20_000, 'A finishing');
       // The client's retry lands on A (a load balancer's next pick): A runs it now, within the
-      // sync budget, instead of waiting out the lease B took for the run it refused (30 s).
+      // sync budget, instead of waiting out the lease B took for the run it refused.
       const started = Date.now();
       const rerun = await call(asA, 'POST', '/v1/folders/relock/sync?mode=sync', body, { 'x-tracking-id': trackingId });
       expect(rerun.status).toBe(200);
