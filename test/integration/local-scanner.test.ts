@@ -62,7 +62,6 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.stop();
   });
 
-
   it('a reconcile tells the host as it queues uploads, so the first files go up before the last is hashed', async () => {
     for (let i = 0; i < 200; i++) f.write(`f${String(i).padStart(3, '0')}.txt`, `content ${i}`);
     // What the queue held each time the host was told; the pusher would claim those at once.
@@ -84,6 +83,7 @@ describe('local side: scanner and reconcile on real folders', () => {
     expect(queuedAtCall).toEqual([]);
     await side.stop();
   });
+
   it('finds everything that changed while Ferry was off, deletions included', async () => {
     f.write('keep.txt', 'same');
     f.write('edit.txt', 'v1');
