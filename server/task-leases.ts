@@ -74,12 +74,17 @@ export class TaskLeases {
     return rows.map((r) => r.id);
   }
 
-  /** Unfinished tasks whose owner stopped renewing: to take over. */
+  /**
+   * Unfinished tasks whose owner stopped renewing: to take over. This process's own are among
+   * them: a run that ended without an outcome it could write (PostgreSQL restarting under the
+   * status write, chaos seed 36) is renewed by nobody, and its task, with its path locks, would
+   * otherwise wait for ever. The caller skips what it still runs.
+   */
   async abandoned(): Promise<string[]> {
     if (!this.shared) return [];
     const rows = await this.db.all<{ id: string }>(
-      "SELECT id FROM tasks WHERE status IN ('Queued', 'Processing') AND owner IS NOT NULL AND owner <> ? AND lease_until < ? ORDER BY created_at, ord FOR UPDATE SKIP LOCKED",
-      [this.owner, this.clock()],
+      "SELECT id FROM tasks WHERE status IN ('Queued', 'Processing') AND owner IS NOT NULL AND lease_until < ? ORDER BY created_at, ord FOR UPDATE SKIP LOCKED",
+      [this.clock()],
     );
     return rows.map((r) => r.id);
   }

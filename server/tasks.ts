@@ -96,7 +96,8 @@ export class TaskRunner {
   async tend(): Promise<void> {
     await this.leases.renew([...this.running.keys()]);
     if (this.closing) return;
-    for (const id of await this.leases.abandoned()) this.enqueue(id);
+    // Not what waits for disk space here: its own timer runs it again.
+    for (const id of await this.leases.abandoned()) if (!this.stalled.has(id)) this.enqueue(id);
     // Idle workers help with what nobody has claimed (several processes on one PostgreSQL).
     const idle = this.o.workers - this.running.size - this.queue.length;
     for (const id of await this.leases.claimUnclaimed(idle)) this.enqueue(id);
@@ -187,7 +188,15 @@ export class TaskRunner {
   }
 
   private async process(id: string): Promise<void> {
-    const outcome = await this.attempt(id);
+    let outcome: TaskOutcome;
+    try {
+      outcome = await this.attempt(id);
+    } catch (error) {
+      // The database went away under the run's last writes (its failure, its status): the task
+      // stays unfinished and runs again once its lease runs out (TaskLeases.abandoned).
+      this.o.log.warn('task run ended without an outcome it could record: it runs again after its lease', { taskId: id, error });
+      outcome = 'aborted';
+    }
     this.o.hooks?.afterTask?.(id, outcome);
   }
 

@@ -13,7 +13,7 @@ import { BatchCompletedReply, ChangesPage, WaitReply } from '../../protocol';
 import { freshRemoteStorage, type RemoteStorage } from '../helpers/backends';
 import { startServer, type RunningServer } from '../../server/main';
 import { openPostgresMetadata } from '../../server/storage/postgres';
-import { TaskLeases } from '../../server/task-leases';
+import { LeaseLost, TaskLeases } from '../../server/task-leases';
 import { TaskStore } from '../../server/task-store';
 import { TaskGate, makeTempDir, testFile, upsert, waitUntil } from '../helpers/server-harness';
 
@@ -219,6 +219,47 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     const page = ChangesPage.parse((await call(other, 'GET', '/v1/folders/killed/changes?limit=10000')).body);
     expect(page.items).toHaveLength(3_000);
   }, 60_000);
+
+  it('chaos seed 36 (--backend postgres): a task whose run ended without an outcome it could write runs again in its own process once its lease ran out', async () => {
+    const own = await freshRemoteStorage();
+    const dir = await makeTempDir();
+    dirs.push(dir);
+    let first = true;
+    const outcomes: string[] = [];
+    const a = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      token: TOKEN,
+      taskLeaseMs: 600,
+      ...own.options,
+      dataDir: dir,
+      hooks: {
+        // The first run ends with nothing written, as when PostgreSQL restarted under its status
+        // write; the process lives on, and nobody renews the task's lease any more.
+        beforeApply: async (id) => {
+          if (!first) return;
+          first = false;
+          throw new LeaseLost(id);
+        },
+        afterTask: (_id, outcome) => outcomes.push(outcome),
+      },
+    });
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/rerun', {})).status).toBe(201);
+      const f = testFile('run again');
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      const accepted = await call(asA, 'POST', '/v1/folders/rerun/sync?mode=async', { operations: [upsert('k', 'r.txt', f, null)] });
+      expect(accepted.status).toBe(202);
+      // Before, it stayed Processing for ever and held r.txt: every later batch on it was path_locked.
+      const done = await completedTask(asA, accepted.body.taskId as string, 20_000, 'the same process running the task again');
+      expect(done.results.k).toMatchObject({ ok: true });
+      expect(outcomes).toEqual(['lease_lost', 'completed']);
+    } finally {
+      await a.close();
+      await own.drop();
+    }
+  });
 
   /** A in this process, its gate holding a task on p.txt mid-run; B is the real child process. */
   async function holdingOnA(folder: string) {
