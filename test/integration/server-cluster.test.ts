@@ -74,6 +74,16 @@ async function completedTask(p: Proc, taskId: string, timeoutMs: number, what: s
   );
 }
 
+/** On `p`: a new folder, one file's block, and an async batch that creates `name` with it (key `k`). */
+async function submitOneFile(p: Proc, folder: string, name: string, content: string) {
+  expect((await call(p, 'PUT', `/v1/folders/${folder}`, {})).status).toBe(201);
+  const f = testFile(content);
+  expect((await call(p, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+  const accepted = await call(p, 'POST', `/v1/folders/${folder}/sync?mode=async`, { operations: [upsert('k', name, f, null)] });
+  expect(accepted.status).toBe(202);
+  return { f, taskId: accepted.body.taskId as string };
+}
+
 beforeAll(async () => {
   storage = await freshRemoteStorage();
   procs.push(await startProcess(), await startProcess());
@@ -174,12 +184,7 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     let b: RunningServer | undefined;
     try {
       const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
-      expect((await call(asA, 'PUT', '/v1/folders/lease', {})).status).toBe(201);
-      const f = testFile('leased');
-      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
-      const accepted = await call(asA, 'POST', '/v1/folders/lease/sync?mode=async', { operations: [upsert('k', 'l.txt', f, null)] });
-      expect(accepted.status).toBe(202);
-      const taskId = accepted.body.taskId as string;
+      const { taskId } = await submitOneFile(asA, 'lease', 'l.txt', 'leased');
       await waitUntil(() => gate.held.has(taskId), 10_000, 'A holding the task');
       // A stops with the task claimed and unfinished: nobody renews its lease any more.
       await a.close();
@@ -246,13 +251,9 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     });
     try {
       const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
-      expect((await call(asA, 'PUT', '/v1/folders/rerun', {})).status).toBe(201);
-      const f = testFile('run again');
-      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
-      const accepted = await call(asA, 'POST', '/v1/folders/rerun/sync?mode=async', { operations: [upsert('k', 'r.txt', f, null)] });
-      expect(accepted.status).toBe(202);
+      const { taskId } = await submitOneFile(asA, 'rerun', 'r.txt', 'run again');
       // Before, it stayed Processing for ever and held r.txt: every later batch on it was path_locked.
-      const done = await completedTask(asA, accepted.body.taskId as string, 20_000, 'the same process running the task again');
+      const done = await completedTask(asA, taskId, 20_000, 'the same process running the task again');
       expect(done.results.k).toMatchObject({ ok: true });
       expect(outcomes).toEqual(['lease_lost', 'completed']);
     } finally {
@@ -273,12 +274,7 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     };
     try {
       const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
-      expect((await call(asA, 'PUT', `/v1/folders/${folder}`, {})).status).toBe(201);
-      const f = testFile(`held ${randomUUID()}`);
-      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
-      const held = await call(asA, 'POST', `/v1/folders/${folder}/sync?mode=async`, { operations: [upsert('k', 'p.txt', f, null)] });
-      expect(held.status).toBe(202);
-      const taskId = held.body.taskId as string;
+      const { f, taskId } = await submitOneFile(asA, folder, 'p.txt', `held ${randomUUID()}`);
       await waitUntil(() => gate.held.has(taskId), 10_000, 'A holding p.txt');
       return { gate, asA, b: procs[1]!, f, taskId, close };
     } catch (error) {
