@@ -263,6 +263,8 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
   let lastKick = 0;
   let equalRounds = 0;
   let last: string[] = ['no round completed'];
+  /** Each device's failed items as last listed: a run that never settles says what kept failing. */
+  const failedSeen = new Map<number, string>();
   const kick = async () => {
     lastKick = Date.now();
     await Promise.all(cluster.devices.map((d) => d.client!.call('syncNow', {})));
@@ -274,7 +276,8 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
       const client = cluster.devices[i]!.client!;
       if (s.counts.failed > 0) {
         const page = await client.call('listQueue', { state: 'failed', limit: 20 });
-        vlog(`  settle: ${cluster.devices[i]!.name} retries ${s.counts.failed} failed: ${page.items.map((q) => `${q.path} (${q.error?.code})`).join(', ')}`);
+        failedSeen.set(i, `${cluster.devices[i]!.name} retried ${s.counts.failed} failed: ${page.items.map((q) => `${q.path} (${q.error?.code}: ${q.error?.message})`).join(', ')}`);
+        vlog(`  settle: ${failedSeen.get(i)}`);
         retried += (await client.call('retry', { all: true })).retried;
       }
       for (const f of s.folders) if (f.state === 'paused_mass_delete') await client.call('confirmMassDelete', { folderId: f.id });
@@ -318,6 +321,7 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
       equalRounds = 0;
     } else {
       last = statuses.map((s, i) => `${cluster.devices[i]!.name}: ${s.state}${s.reason ? ` (${s.reason})` : ''}, ${JSON.stringify(s.counts)}${s.folders.map((f) => ` ${f.id}=${f.state}${f.error ? ` (${f.error})` : ''}`).join('')}`);
+      last.push(...failedSeen.values());
     }
     if (Date.now() - lastKick > 3000) await kick();
     await delay(200);

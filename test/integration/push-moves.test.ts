@@ -1,12 +1,15 @@
-import { renameSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OperationInput } from '../../protocol';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { contentHashOf } from '../../main/engine/hashing';
 import { createIgnoreMatcher } from '../../main/engine/ignore';
+import { createPuller, type PullSummary } from '../../main/engine/pull';
 import { Scanner } from '../../main/engine/scanner';
+import { SyncApiClient } from '../../main/remote';
 import { waitFor } from '../helpers/wait';
+import { sha } from './pull-harness';
 import { batchPosts, blockPuts, FOLDER, pushRig, REMOTE, type PushRig } from './push-harness';
 
 // The push side of a rename (docs/conflict-rules.md, "Pushing a move", rows P1-P9): the real
@@ -67,6 +70,46 @@ describe('pushing moves (P1-P9)', () => {
 
   const live = (rig: PushRig) => Object.fromEntries(rig.store.queue.list({ folderId: FOLDER, limit: 1000 }).items.filter((i) => i.state !== 'done').map((i) => [i.path, { op: i.op, from: i.moveFrom, base: i.baseRevision }]));
   const mv = (rig: PushRig, from: string, to: string) => renameSync(path.join(rig.root, from), path.join(rig.root, to));
+  /** The first batch holding a move waits at the client until `release`: the move is in flight. */
+  function holdFirstMove(rig: PushRig): { inFlight: () => Promise<unknown>; release: () => void } {
+    const submit = rig.client.submitBatch.bind(rig.client);
+    let held = false;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    rig.client.submitBatch = async (folder, operations, options) => {
+      if (!held && operations.some((o) => o.action === 'move')) {
+        held = true;
+        await gate;
+      }
+      return submit(folder, operations, options);
+    };
+    return { inFlight: () => waitFor(() => held, { message: 'the move in flight' }), release };
+  }
+
+  /** Another device's edit of `rel` on `base`, committed on the server; returns its bytes. */
+  async function theirEdit(rig: PushRig, rel: string, base: string, content: string): Promise<Buffer> {
+    const data = Buffer.from(content);
+    await rig.client.putBlock(sha(data), data);
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: { operations: [{ key: 'k', action: 'upsert', path: rel, size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: base }] },
+    });
+    expect(other.status).toBe(200);
+    return data;
+  }
+
+  /** The files at the folder's top level (no sub-folders in these tests), name → content. */
+  const onDisk = (rig: PushRig) => Object.fromEntries(readdirSync(rig.root).filter((n) => n !== '.ferry').map((n) => [n, readFileSync(path.join(rig.root, n), 'utf8')]));
+  /** One pull of the folder by this device, as the agent's puller runs it. */
+  async function pullOnce(rig: PushRig): Promise<PullSummary> {
+    const client = new SyncApiClient({ baseUrl: rig.server.server.url, token: rig.server.server.token, deviceId: 'dev-test' });
+    const puller = createPuller({ store: rig.store, remote: client, device: { id: 'dev-test', name: 'test' }, options: { retryBaseMs: 20, retryMaxMs: 200 } });
+    try {
+      return await puller.pullNow(FOLDER);
+    } finally {
+      await puller.stop();
+      client.close();
+    }
+  }
   const actions = (sent: OperationInput[]) => sent.map((o) => (o.action === 'move' ? `move ${o.from} → ${o.path}` : `${o.action} ${o.path}`));
 
   it('P1: a rename is one move on the wire, nothing uploaded; the new path records the move revision', async () => {
@@ -229,26 +272,67 @@ describe('pushing moves (P1-P9)', () => {
     expect(rig.store.index.get(FOLDER, 'a.txt')!.syncedRevision).toBe(theirs);
   });
 
+  // Chaos seed 17606 (npm run chaos -- --seed 17606 --ops 60 --devices 2): notes.txt renamed to
+  // NOTES.TXT here (a move queued; the network refused it), then renamed back, and the agent was
+  // killed before its scanner saw the rename back. Another device edited notes.txt meanwhile. At
+  // the restart the pull met that edit before the reconcile: the move had taken notes.txt's index
+  // row, so the file there read as new and became a conflict copy, though it held exactly the
+  // version the move took away, already on the server. Refused: any conflict copy, the other
+  // device's edit replaced, and NOTES.TXT left on either side.
+  it('chaos seed 17606: a rename undone before the scanner saw it, then another device\'s edit of the old name: downloaded, no conflict copy', async () => {
+    const { rig, sent, scan, settled, reconcile } = await synced({ 'notes.txt': 'v1' });
+    const base = rig.store.index.get(FOLDER, 'notes.txt')!.syncedRevision!;
+    rig.pusher.pause();
+    mv(rig, 'notes.txt', 'NOTES.TXT');
+    await scan('NOTES.TXT', 'notes.txt');
+    expect(live(rig)).toEqual({ 'NOTES.TXT': { op: 'upsert', from: 'notes.txt', base } });
+    mv(rig, 'NOTES.TXT', 'notes.txt'); // not seen: the agent is killed
+    const theirs = await theirEdit(rig, 'notes.txt', base, 'v2 from the other device');
+
+    const summary = await pullOnce(rig);
+    expect(summary).toMatchObject({ conflicts: 0, downloaded: 1 });
+    expect(onDisk(rig)).toEqual({ 'notes.txt': 'v2 from the other device' });
+
+    await reconcile();
+    rig.pusher.resume();
+    rig.pusher.kick();
+    await settled();
+    // The reconcile drops the move (NOTES.TXT is gone and was never on the server): nothing goes up.
+    expect(actions(sent)).toEqual([]);
+    const remote = await rig.remote();
+    expect([...remote.keys()]).toEqual(['notes.txt']);
+    expect(remote.get('notes.txt')!.size).toBe(theirs.length);
+    expect(onDisk(rig)).toEqual({ 'notes.txt': 'v2 from the other device' });
+  });
+
+  it('chaos seed 17606, refused while the move is in flight: it may land and leave those bytes at the new name only, so they are kept as a copy', async () => {
+    const { rig, scan } = await synced({ 'notes.txt': 'v1' });
+    const base = rig.store.index.get(FOLDER, 'notes.txt')!.syncedRevision!;
+    const { inFlight, release } = holdFirstMove(rig);
+    mv(rig, 'notes.txt', 'NOTES.TXT');
+    await scan('NOTES.TXT', 'notes.txt');
+    await inFlight();
+    mv(rig, 'NOTES.TXT', 'notes.txt');
+    await theirEdit(rig, 'notes.txt', base, 'v2 from the other device');
+    try {
+      expect(await pullOnce(rig)).toMatchObject({ conflicts: 1 });
+      expect(Object.values(onDisk(rig)).sort()).toEqual(['v1', 'v2 from the other device']);
+      expect(onDisk(rig)['notes.txt']).toBe('v2 from the other device');
+    } finally {
+      release();
+    }
+  });
+
   // Chaos seed 13057: a.txt renamed to b.txt here while another device made b.txt first; the pull
   // kept the moved bytes as a conflict copy and put the other device's b.txt in place (U6), and
   // the user then deleted it, with the move in flight. The delete carried the move (P5) and went
   // nowhere when the move was refused: b.txt stayed on the server for good, gone here.
   it('chaos seed 13057: a delete of the file the pull put at the new name, the move in flight, goes on that file\'s revision', async () => {
     const { rig, scan, settled } = await synced({ 'a.txt': 'alpha' });
-    const submit = rig.client.submitBatch.bind(rig.client);
-    let held = false;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    rig.client.submitBatch = async (folder, operations, options) => {
-      if (!held && operations.some((o) => o.action === 'move')) {
-        held = true;
-        await gate;
-      }
-      return submit(folder, operations, options);
-    };
+    const { inFlight, release } = holdFirstMove(rig);
     mv(rig, 'a.txt', 'b.txt');
     await scan('b.txt', 'a.txt');
-    await waitFor(() => held, { message: 'the move in flight' });
+    await inFlight();
     const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'upsert', path: 'b.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] } });
     expect(other.status).toBe(200);
     const theirs = (await rig.remote()).get('b.txt')!.revision;

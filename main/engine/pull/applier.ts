@@ -14,7 +14,7 @@ import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, sameBlocks, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
-import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, pendingOf, type PendingRef, type PullStore } from './store-port';
+import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, pendingOf, undoneMove, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
@@ -63,6 +63,8 @@ export interface Observation {
   own: boolean;
   /** The revision a queued move takes away from this path, for a path with nothing there (U1). */
   movedAwayBase: string | null;
+  /** The file here holds what a queued move took away from this path (U5). */
+  undoneMove: boolean;
 }
 
 export interface Plan {
@@ -126,7 +128,8 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
   const movedAway = local.type === 'absent' && !entry.deleted ? movedAwayBase(ctx.store, ctx.folderId, entry.path) : null;
-  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId, movedAwayBase: movedAway };
+  const undone = base === undefined && pending === null && hash !== null && !entry.deleted && undoneMove(ctx.store, ctx.folderId, entry.path, hash.contentHash);
+  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId, movedAwayBase: movedAway, undoneMove: undone };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -168,6 +171,7 @@ const decideFor = (entry: RemoteEntry, o: Observation): Action =>
     own: o.own,
     pendingMoveFrom: o.pending?.moveFrom ?? null,
     movedAwayBase: o.movedAwayBase,
+    undoneMove: o.undoneMove,
   });
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */

@@ -39,6 +39,17 @@ export function movedAwayBase(store: PullStore, folderId: string, path: string):
 }
 
 /**
+ * U5: `contentHash`, the file now at `path`, is what a queued file move of `path` took away at
+ * its base revision (the move's `moveHash`), and the move is not in flight: the rename was
+ * undone before the scanner saw it. A move in flight may land and leave those bytes on the
+ * server only at its new name.
+ */
+export function undoneMove(store: PullStore, folderId: string, path: string, contentHash: string): boolean {
+  const move = store.queue.movingAway(folderId, path);
+  return !!move && move.moveFrom === path && move.inFlightGeneration === null && move.moveHash !== null && move.moveHash === contentHash;
+}
+
+/**
  * The remote change is this device's commit that is still in flight (O1): our device, a push
  * of the path in flight, and, where the row still holds what it sends, the same change with
  * the folder still holding it. A commit of ours that landed earlier while a later one is in
