@@ -86,8 +86,9 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
       return 'queued';
     }
     // Deleted then re-created before the delete went out (an editor's save dance seen
-    // halfway): the server still holds the old revision, so the upsert builds on it.
-    const recreated = live && existing.op === 'delete' && change.op === 'upsert' && change.baseRevision === null;
+    // halfway): the server still holds the old revision, so the upsert builds on it. Not when
+    // the server has none (the delete waited behind a push in flight: chaos seed 17629).
+    const recreated = live && existing.op === 'delete' && change.op === 'upsert' && change.baseRevision === null && change.asNew !== true;
     rows.replace(existing.id, recreated ? { ...change, baseRevision: existing.base_revision } : change, now);
     return live ? 'replaced' : 'queued';
   }

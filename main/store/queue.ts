@@ -32,6 +32,11 @@ export interface Change {
    * dropped (docs/conflict-rules.md, "A create sent without an answer, then deleted").
    */
   byUser?: boolean;
+  /**
+   * An upload of what the server holds no version of (the pull kept a file another device
+   * deleted, D3/D5): it goes on no base, never the base of a delete queued before it.
+   */
+  asNew?: boolean;
 }
 
 /**

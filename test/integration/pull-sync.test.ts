@@ -190,6 +190,28 @@ describe('pull against the real server', () => {
     expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
   });
 
+  // Chaos seed 17629 (npm run chaos -- --seed 17629 --ops 60 --devices 2): the same, with an
+  // upload of the file in flight, so the queued delete waited behind it and could not be dropped.
+  // The kept file replaced the delete but took its base: "current none" at every recheck.
+  it('the same with an upload of the file in flight: the kept file still goes up as new (chaos seed 17629)', async () => {
+    await setup();
+    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    b.folder.write('a.txt', 'edited here');
+    await b.scanner.scanPaths(['a.txt']);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    expect(held).toMatchObject({ path: 'a.txt', op: 'upsert' });
+    b.folder.remove('a.txt');
+    await b.scanner.scanPaths(['a.txt']);
+    expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'delete', baseRevision: expect.any(String), inFlightGeneration: held!.generation });
+    b.folder.write('a.txt', 'made again here');
+    await writer.commit({ 'a.txt': null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ reuploaded: 1, deleted: 0 });
+    expect(b.read('a.txt')).toBe('made again here');
+    expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'upsert', baseRevision: null, inFlightGeneration: held!.generation });
+  });
+
   it('a remote delete removes an unchanged file', async () => {
     await setup();
     await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });

@@ -591,7 +591,7 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
       };
       ctx.store.index.put({ ...state, syncedRevision: null });
       dropQueuedDelete(ctx.store, ctx.folderId, entry.path);
-      ctx.store.paths.enqueue({ ...state, op: 'upsert', baseRevision: null });
+      ctx.store.paths.enqueue({ ...state, op: 'upsert', baseRevision: null, asNew: true });
     } else {
       // Changing under us: forget the synced revision and let the scanner queue it.
       ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, null);
@@ -751,7 +751,7 @@ function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, r
   ctx.store.transaction(() => {
     putDir(ctx, entry.path, seen.stat, null);
     dropQueuedDelete(ctx.store, ctx.folderId, entry.path);
-    ctx.store.paths.enqueue({ folderId: ctx.folderId, path: entry.path, kind: 'dir', op: 'upsert', mtimeMs: seen.stat?.mtimeMs ?? 0, baseRevision: null });
+    ctx.store.paths.enqueue({ folderId: ctx.folderId, path: entry.path, kind: 'dir', op: 'upsert', mtimeMs: seen.stat?.mtimeMs ?? 0, baseRevision: null, asNew: true });
   });
   ctx.store.activity.add({
     folderId: ctx.folderId,
