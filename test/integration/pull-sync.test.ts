@@ -15,6 +15,14 @@ describe('pull against the real server', () => {
     return a;
   };
   const setup = async (options = {}) => ({ server, writer } = await startPullServer(options));
+  /** b synced with a.txt and two files beside it (so that deleting a.txt is no mass delete). */
+  const syncedWithA = async (): Promise<Agent> => {
+    await setup();
+    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    return b;
+  };
   afterEach(async () => {
     for (const a of agents.splice(0)) await a.close();
     writer?.client.close();
@@ -160,10 +168,7 @@ describe('pull against the real server', () => {
   });
 
   it('a remote delete keeps a locally edited file and uploads it again', async () => {
-    await setup();
-    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
-    const b = agent();
-    await b.puller.pullNow('fb');
+    const b = await syncedWithA();
     b.folder.write('a.txt', 'local edit');
     await writer.commit({ 'a.txt': null });
     expect(await b.puller.pullNow('fb')).toMatchObject({ reuploaded: 1, deleted: 0 });
@@ -176,10 +181,7 @@ describe('pull against the real server', () => {
   // other device deleted a.txt. The pull kept b's file (D3) and queued it as new, but the queued
   // delete lent it its base, a revision the server no longer had: a conflict at every recheck.
   it('a remote delete of a file deleted and made again here: the new file goes up as new, not on the deleted revision (chaos seed 11595)', async () => {
-    await setup();
-    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
-    const b = agent();
-    await b.puller.pullNow('fb');
+    const b = await syncedWithA();
     b.folder.remove('a.txt');
     await b.scanner.scanPaths(['a.txt']);
     expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'delete', baseRevision: expect.any(String), state: 'pending' });
@@ -194,10 +196,7 @@ describe('pull against the real server', () => {
   // upload of the file in flight, so the queued delete waited behind it and could not be dropped.
   // The kept file replaced the delete but took its base: "current none" at every recheck.
   it('the same with an upload of the file in flight: the kept file still goes up as new (chaos seed 17629)', async () => {
-    await setup();
-    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
-    const b = agent();
-    await b.puller.pullNow('fb');
+    const b = await syncedWithA();
     b.folder.write('a.txt', 'edited here');
     await b.scanner.scanPaths(['a.txt']);
     const [held] = b.folder.store.queue.claim({ limit: 1 });
@@ -213,10 +212,7 @@ describe('pull against the real server', () => {
   });
 
   it('a remote delete removes an unchanged file', async () => {
-    await setup();
-    await writer.commit({ 'a.txt': 'base', 'keep1.txt': '1', 'keep2.txt': '2' });
-    const b = agent();
-    await b.puller.pullNow('fb');
+    const b = await syncedWithA();
     await writer.commit({ 'a.txt': null });
     expect(await b.puller.pullNow('fb')).toMatchObject({ deleted: 1 });
     expect(b.read('a.txt')).toBeNull();
