@@ -168,17 +168,18 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
       }
       for (const child of rows.liveUnder(row.folder_id, row.path)) {
         queued.add(child.path);
-        if (child.in_flight_generation !== null || child.base_revision === null) continue;
         // The entry's old name and revision as the move found them (P10), not what the pull wrote since.
         const source = index.get(row.folder_id, child.path);
         const sourceBase = source?.moveBase ?? null;
         // P10: a change queued on another revision than the one the rename carried builds on the
-        // server's own entry that the pull recorded at the new name: it goes as queued, and only
-        // the old name goes besides (chaos seed 11701).
+        // server's own entry that the pull recorded at the new name (chaos seed 11701), or is the
+        // pull's upload of the moved file as new (D3, chaos seed 72): it goes as queued, and only
+        // the old name goes besides.
         if (source?.moveFrom !== undefined && child.base_revision !== sourceBase) {
           deleteSource(row.folder_id, source.moveFrom, child.kind, sourceBase, sourceGone);
           continue;
         }
+        if (child.in_flight_generation !== null || child.base_revision === null) continue;
         if (child.op === 'delete') rows.remove(child.id);
         else rows.replace(child.id, { ...changeOf(child), baseRevision: null }, now);
         // A change queued below the moved directory names an entry the server still holds at its old path.

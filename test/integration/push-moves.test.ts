@@ -431,6 +431,36 @@ describe('pushing moves (P1-P9)', () => {
     expect(rig.store.index.get(FOLDER, 'e/x.txt')).not.toHaveProperty('moveFrom');
   });
 
+  // Chaos seed 72 (npm run chaos -- --seed 72 --ops 60 --devices 2 --backend postgres): this device
+  // renamed b/Docs to b/docs while another device made b/docs and then deleted the file there that
+  // had the name of one this rename carried. The pull kept the moved file and queued it as new
+  // (D3); the folder's move was refused, and undone it deleted every old entry but that one:
+  // b/Docs/Ünïcödé.log stayed on the server, never came back here, and the delete of b/Docs
+  // conflicted at every recheck. Refused: the old entry left on the server.
+  it('chaos seed 72: a moved file the pull kept against another device\'s delete at the new name: its old name still goes when the folder\'s move is refused', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
+    const old = rig.store.index.get(FOLDER, 'd/x.txt')!;
+    await pullOnce(rig); // the token: later pulls read what changed since
+    rig.pusher.pause();
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    expect(live(rig)['e']).toEqual({ op: 'upsert', from: 'd', base: expect.any(String) });
+    const other = (operations: object[]) => rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations } });
+    expect((await other([{ key: 'k1', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null }, { key: 'k2', action: 'upsert', path: 'e/x.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }])).status).toBe(200);
+    expect((await other([{ key: 'k3', action: 'delete', path: 'e/x.txt', baseRevision: (await rig.remote()).get('e/x.txt')!.revision }])).status).toBe(200);
+    // The pull keeps the moved e/x.txt against that delete (D3) and queues it as new.
+    expect(await pullOnce(rig)).toMatchObject({ reuploaded: 1 });
+    expect(live(rig)['e/x.txt']).toEqual({ op: 'upsert', from: null, base: null });
+
+    rig.pusher.resume();
+    rig.pusher.kick();
+    await settled();
+    expect(sent.find((o) => o.action === 'delete' && o.path === 'd/x.txt')).toMatchObject({ baseRevision: old.syncedRevision });
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['e', 'e/x.txt', 'e/y.txt']);
+    expect(remote.get('e/x.txt')!.size).toBe(1);
+  });
+
   // Chaos seed 11701: two devices renamed Ärger to docs/docs; this one's pull recorded the other's
   // equal docs/docs/REPORT.MD (U4) before its own folder move went, and the user then renamed that
   // file to report.md. The folder's move was refused; undone with it, the file's move went up as
