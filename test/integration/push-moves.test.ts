@@ -289,20 +289,50 @@ describe('pushing moves (P1-P9)', () => {
     mv(rig, 'NOTES.TXT', 'notes.txt'); // not seen: the agent is killed
     const theirs = await theirEdit(rig, 'notes.txt', base, 'v2 from the other device');
 
-    const summary = await pullOnce(rig);
-    expect(summary).toMatchObject({ conflicts: 0, downloaded: 1 });
+    // The pull leaves the path to the scan (retryable, nothing written), which records the move back (P4).
+    expect(await pullOnce(rig).catch((error: unknown) => error)).toMatchObject({ code: 'moved_back', retryable: true, retryAfterSeconds: 1 });
+    expect(onDisk(rig)).toEqual({ 'notes.txt': 'v1' });
+    await reconcile();
+    expect(live(rig)).toEqual({});
+    expect(await pullOnce(rig)).toMatchObject({ conflicts: 0, downloaded: 1 });
     expect(onDisk(rig)).toEqual({ 'notes.txt': 'v2 from the other device' });
 
-    await reconcile();
     rig.pusher.resume();
     rig.pusher.kick();
     await settled();
-    // The reconcile drops the move (NOTES.TXT is gone and was never on the server): nothing goes up.
     expect(actions(sent)).toEqual([]);
     const remote = await rig.remote();
     expect([...remote.keys()]).toEqual(['notes.txt']);
     expect(remote.get('notes.txt')!.size).toBe(theirs.length);
     expect(onDisk(rig)).toEqual({ 'notes.txt': 'v2 from the other device' });
+  });
+
+  // The same for a folder, where deciding first did worse: the pull wrote into d, so the scan
+  // took d's files for moves from D and deleted their old names on the server.
+  it('chaos seed 17606 for a folder: renamed and renamed back unseen, then another device\'s edit of a file in it: downloaded, no conflict copy', async () => {
+    const { rig, sent, scan, settled, reconcile } = await synced({ 'd/notes.txt': 'v1', 'd/other.txt': 'o' });
+    const base = rig.store.index.get(FOLDER, 'd/notes.txt')!.syncedRevision!;
+    rig.pusher.pause();
+    mv(rig, 'd', 'D');
+    await scan('D', 'd');
+    expect(live(rig)).toEqual({ D: { op: 'upsert', from: 'd', base: expect.any(String) } });
+    mv(rig, 'D', 'd'); // not seen: the agent is killed
+    await theirEdit(rig, 'd/notes.txt', base, 'v2 from the other device');
+
+    expect(await pullOnce(rig).catch((error: unknown) => error)).toMatchObject({ code: 'moved_back', retryable: true });
+    await reconcile();
+    expect(live(rig)).toEqual({});
+    expect(await pullOnce(rig)).toMatchObject({ conflicts: 0, downloaded: 1 });
+    rig.pusher.resume();
+    rig.pusher.kick();
+    await settled();
+    const remote = await rig.remote();
+    expect([...remote.keys()].sort()).toEqual(['d', 'd/notes.txt', 'd/other.txt']);
+    expect(remote.get('d/notes.txt')!.size).toBe('v2 from the other device'.length);
+    // Refused: the old names deleted on the server as if the folder's files had moved away from them.
+    expect(actions(sent)).toEqual([]);
+    expect(readFileSync(path.join(rig.root, 'd', 'notes.txt'), 'utf8')).toBe('v2 from the other device');
+    expect(readFileSync(path.join(rig.root, 'd', 'other.txt'), 'utf8')).toBe('o');
   });
 
   it('chaos seed 17606, refused while the move is in flight: it may land and leave those bytes at the new name only, so they are kept as a copy', async () => {

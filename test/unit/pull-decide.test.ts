@@ -132,11 +132,6 @@ describe('decide: remote upsert', () => {
     expect(rule({ remote: remoteUp(), base: base(), local: file(A) })).toBe('download/U5');
     expect(rule({ remote: remoteUp(), base: base(), local: file(A, { mtimeMs: 5 }) })).toBe('download/U5');
   });
-  it('U5 overwrites a file holding what a queued move took away from the path, the rename undone unseen (chaos seed 17606)', () => {
-    expect(rule({ remote: remoteUp(), local: file(A), undoneMove: true })).toBe('download/U5');
-    // Refused once a change of the path itself is queued: that is the user's new file there.
-    expect(rule({ remote: remoteUp(), local: file(A), undoneMove: true, pending: 'upsert' })).toBe('conflict-copy-then-download/U6');
-  });
   it('U6 keeps both when the local file changed or is new', () => {
     expect(rule({ remote: remoteUp(), base: base(), local: edited(C) })).toBe('conflict-copy-then-download/U6');
     expect(rule({ remote: remoteUp(), base: base(), local: file(A), pending: 'upsert' })).toBe('conflict-copy-then-download/U6');

@@ -14,7 +14,7 @@ import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, sameBlocks, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
-import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, pendingOf, undoneMove, type PendingRef, type PullStore } from './store-port';
+import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
@@ -63,8 +63,6 @@ export interface Observation {
   own: boolean;
   /** The revision a queued move takes away from this path, for a path with nothing there (U1). */
   movedAwayBase: string | null;
-  /** The file here holds what a queued move took away from this path (U5). */
-  undoneMove: boolean;
 }
 
 export interface Plan {
@@ -118,6 +116,10 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
   let local = localOf(stat, dirEmpty);
   const base = movedHere(ctx.store.index.get(ctx.folderId, entry.path), entry);
   const pending = pendingOf(ctx.store, ctx.folderId, entry.path);
+  if (local.type !== 'absent' && base === undefined && pending === null && movedBackUnseen(ctx.store, ctx.folderId, entry.path)) {
+    // Looked at again a second later: the scan records the move back in about that.
+    throw new FerryError('moved_back', `${entry.path} was renamed back here before the scan recorded it: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
+  }
   const baseState = toBase(base);
   let hash: StableHash | null = null;
   if (local.type === 'file' && baseState && pending === null && statMatches(local, baseState) && baseState.blocks) {
@@ -128,8 +130,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
   const movedAway = local.type === 'absent' && !entry.deleted ? movedAwayBase(ctx.store, ctx.folderId, entry.path) : null;
-  const undone = base === undefined && pending === null && hash !== null && !entry.deleted && undoneMove(ctx.store, ctx.folderId, entry.path, hash.contentHash);
-  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId, movedAwayBase: movedAway, undoneMove: undone };
+  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId, movedAwayBase: movedAway };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -171,7 +172,6 @@ const decideFor = (entry: RemoteEntry, o: Observation): Action =>
     own: o.own,
     pendingMoveFrom: o.pending?.moveFrom ?? null,
     movedAwayBase: o.movedAwayBase,
-    undoneMove: o.undoneMove,
   });
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */

@@ -51,11 +51,6 @@ export interface DecideInput {
   pendingMoveFrom?: string | null;
   /** The revision a queued move takes away from this path (the path is its old one), if any. */
   movedAwayBase?: string | null;
-  /**
-   * The local file holds exactly the bytes a queued file move (not in flight) took away from
-   * this path at its base revision: the rename was undone before the scanner saw it (P4, U5).
-   */
-  undoneMove?: boolean;
 }
 
 export type Action =
@@ -182,7 +177,7 @@ export function decide(input: DecideInput): Action {
     if (local.type === 'dir') return { kind: 'skip', rule: 'U7', reason: 'a local directory has this name' };
     if (local.size === remote.size && sameBlocks(local.blocks, remote.blocks)) return { kind: 'record-only', rule: 'U4' };
     if (ownLanded(input, synced)) return { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued upload is rebased on it' };
-    if (unchangedSinceSync(local, base, pending) || (input.undoneMove === true && pending === null)) return { kind: 'download', rule: 'U5' };
+    if (unchangedSinceSync(local, base, pending)) return { kind: 'download', rule: 'U5' };
     return { kind: 'conflict-copy-then-download', rule: 'U6' };
   }
 

@@ -39,14 +39,16 @@ export function movedAwayBase(store: PullStore, folderId: string, path: string):
 }
 
 /**
- * U5: `contentHash`, the file now at `path`, is what a queued file move of `path` took away at
- * its base revision (the move's `moveHash`), and the move is not in flight: the rename was
- * undone before the scanner saw it. A move in flight may land and leave those bytes on the
- * server only at its new name.
+ * A queued move not in flight takes `path` away (the path itself, or a folder above it), yet
+ * something is on disk there again: the rename was undone before the scan saw it. Decided now,
+ * the path reads as new (a conflict copy of the very version the move took: chaos seed 17606);
+ * the scan records the move back first (P4) and gives the path its row again. A move in flight
+ * is left to the usual rows: it may land, and the scan does not undo it (docs/conflict-rules.md,
+ * "A rename undone before the scan saw it").
  */
-export function undoneMove(store: PullStore, folderId: string, path: string, contentHash: string): boolean {
+export function movedBackUnseen(store: PullStore, folderId: string, path: string): boolean {
   const move = store.queue.movingAway(folderId, path);
-  return !!move && move.moveFrom === path && move.inFlightGeneration === null && move.moveHash !== null && move.moveHash === contentHash;
+  return !!move && move.moveFrom !== null && move.inFlightGeneration === null;
 }
 
 /**
