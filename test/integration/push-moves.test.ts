@@ -307,6 +307,27 @@ describe('pushing moves (P1-P9)', () => {
     expect(onDisk(rig)).toEqual({ 'notes.txt': 'v2 from the other device' });
   });
 
+  it('chaos seed 17606 with a delete: another device deletes the name renamed back unseen; deleted here too, never uploaded again', async () => {
+    const { rig, sent, scan, settled, reconcile } = await synced({ 'notes.txt': 'v1', 'keep.txt': 'k' });
+    const base = rig.store.index.get(FOLDER, 'notes.txt')!.syncedRevision!;
+    await pullOnce(rig); // the token: the delete comes as a change, not as a path missing from a full listing
+    rig.pusher.pause();
+    mv(rig, 'notes.txt', 'NOTES.TXT');
+    await scan('NOTES.TXT', 'notes.txt');
+    mv(rig, 'NOTES.TXT', 'notes.txt'); // not seen: the agent is killed
+    expect((await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'delete', path: 'notes.txt', baseRevision: base }] } })).status).toBe(200);
+
+    expect(await pullOnce(rig).catch((error: unknown) => error)).toMatchObject({ code: 'moved_back' });
+    await reconcile();
+    expect(await pullOnce(rig)).toMatchObject({ deleted: 1, reuploaded: 0 });
+    rig.pusher.resume();
+    rig.pusher.kick();
+    await settled();
+    expect(actions(sent)).toEqual([]);
+    expect([...(await rig.remote()).keys()]).toEqual(['keep.txt']);
+    expect(onDisk(rig)).toEqual({ 'keep.txt': 'k' });
+  });
+
   // The same for a folder, where deciding first did worse: the pull wrote into d, so the scan
   // took d's files for moves from D and deleted their old names on the server.
   it('chaos seed 17606 for a folder: renamed and renamed back unseen, then another device\'s edit of a file in it: downloaded, no conflict copy', async () => {
