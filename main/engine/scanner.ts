@@ -315,9 +315,10 @@ export class Scanner {
         this.store.index.putLocal(state);
         return 'updated';
       }
-      if (this.recordedAsDownload(state)) return 'updated';
+      const placed = this.recordedAsDownload(state);
+      if (placed === true) return 'updated';
       if (known?.kind === 'dir') this.recordGoneUnder(key);
-      this.store.paths.localChanged(state, known?.syncedRevision ?? null);
+      this.store.paths.localChanged(state, placed === false ? (known?.syncedRevision ?? null) : placed.editOf);
       return 'queued';
     });
   }
@@ -327,16 +328,22 @@ export class Scanner {
    * between) is that download: the intent the puller wrote before the rename names its bytes
    * and revision. Recorded as synced at that revision, not uploaded as a new file (which, once
    * the server moved on, made a needless conflict copy: chaos seed 86). Not while a change of
-   * the path is queued: that change (a delete the user made since) stands.
+   * the path is queued: that change (a delete the user made since) stands. Still the
+   * download's inode but other bytes: the user changed it in place since, an edit of that
+   * revision (`editOf`; chaos seed 8392).
    */
-  private recordedAsDownload(state: LocalState): boolean {
+  private recordedAsDownload(state: LocalState): boolean | { editOf: string } {
     const intent = this.store.index.getIntent(this.folderId, state.path);
     if (!intent) return false;
     this.store.index.removeIntent(this.folderId, state.path);
     const live = this.store.queue.getByPath(this.folderId, state.path);
     if (live && live.state !== 'done') return false;
     const same = state.size === intent.size && state.blocks !== null && state.blocks.length === intent.blocks.length && state.blocks.every((b, i) => b === intent.blocks[i]);
-    if (!same) return false;
+    if (!same) {
+      if (intent.inode === null || state.inode !== intent.inode) return false;
+      this.store.index.put({ ...state, syncedRevision: intent.revision });
+      return { editOf: intent.revision };
+    }
     this.store.index.put({ ...state, syncedRevision: intent.revision });
     log.info('a download the agent was killed placing, recorded', { folder: this.folderId, path: state.path, revision: intent.revision });
     return true;

@@ -133,16 +133,18 @@ export interface DownloadIntent {
   size: number;
   contentHash: string;
   blocks: string[];
+  /** The inode of the file the download was written to (renamed, the file keeps it); null: not known. */
+  inode: number | null;
 }
 
 export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo {
   const intentPut = db.prepare(`
-    INSERT INTO download_intents (folder_id, path, revision, size, content_hash, blocks, created_at)
-    VALUES (@folderId, @path, @revision, @size, @contentHash, @blocks, @now)
+    INSERT INTO download_intents (folder_id, path, revision, size, content_hash, blocks, inode, created_at)
+    VALUES (@folderId, @path, @revision, @size, @contentHash, @blocks, @inode, @now)
     ON CONFLICT (folder_id, path) DO UPDATE SET revision = excluded.revision, size = excluded.size,
-      content_hash = excluded.content_hash, blocks = excluded.blocks, created_at = excluded.created_at`);
-  const intentGet = db.prepare<[string, string], { revision: string; size: number; content_hash: string; blocks: string }>(
-    `SELECT revision, size, content_hash, blocks FROM download_intents WHERE folder_id = ? AND path = ?`,
+      content_hash = excluded.content_hash, blocks = excluded.blocks, inode = excluded.inode, created_at = excluded.created_at`);
+  const intentGet = db.prepare<[string, string], { revision: string; size: number; content_hash: string; blocks: string; inode: number | null }>(
+    `SELECT revision, size, content_hash, blocks, inode FROM download_intents WHERE folder_id = ? AND path = ?`,
   );
   const intentDel = db.prepare(`DELETE FROM download_intents WHERE folder_id = ? AND path = ?`);
   const intentList = db.prepare<[string], string>(`SELECT path FROM download_intents WHERE folder_id = ?`).pluck();
@@ -229,7 +231,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     putIntent: (i) => void intentPut.run({ ...i, blocks: JSON.stringify(i.blocks), now: clock() }),
     getIntent(folderId, path) {
       const row = intentGet.get(folderId, path);
-      return row ? { folderId, path, revision: row.revision, size: row.size, contentHash: row.content_hash, blocks: JSON.parse(row.blocks) as string[] } : undefined;
+      return row ? { folderId, path, revision: row.revision, size: row.size, contentHash: row.content_hash, blocks: JSON.parse(row.blocks) as string[], inode: row.inode } : undefined;
     },
     intentPaths: (folderId) => intentList.all(folderId),
     removeIntent: (folderId, path) => void intentDel.run(folderId, path),

@@ -274,6 +274,16 @@ const v10CreateSent: Migration = {
   },
 };
 
+const v11IntentInode: Migration = {
+  version: 11,
+  name: 'download intents: the inode the download was written to',
+  up(db) {
+    // A file found with that inode after a kill is the download, renamed into place, whatever
+    // the user changed in it since (docs/conflict-rules.md, "Download intents"). Older rows: none.
+    db.exec(`ALTER TABLE download_intents ADD COLUMN inode INTEGER`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -285,4 +295,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v8UndoBatches,
   v9PendingMoveSources,
   v10CreateSent,
+  v11IntentInode,
 ];

@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createPuller } from '../../main/engine/pull';
 import type { Store } from '../../main/store';
@@ -13,8 +14,8 @@ import { usePullRig } from './pull-harness';
 describe('a download interrupted between its rename and its index commit (chaos seed 86)', () => {
   const rig = usePullRig();
 
-  /** b pulls version 1 of report.md and dies at the index commit: renamed, never committed. */
-  async function killedPlacingVersion1() {
+  /** b pulls version 1 of report.md and dies at the index commit: renamed, never committed; then (moveOn) a writes version 2. */
+  async function killedPlacingVersion1({ moveOn = true } = {}) {
     const writer = await rig.start();
     const b = rig.device('b');
     await b.puller.pullNow('fb');
@@ -37,7 +38,7 @@ describe('a download interrupted between its rename and its index commit (chaos 
     expect(b.folder.store.index.getIntent('fb', 'report.md')?.revision).toBe(writer.revisions.get('report.md'));
     // Meanwhile the server moves on.
     const v1 = writer.revisions.get('report.md')!;
-    await writer.commit({ 'report.md': 'version 2 from a' });
+    if (moveOn) await writer.commit({ 'report.md': 'version 2 from a' });
     return { writer, b, v1 };
   }
 
@@ -68,6 +69,28 @@ describe('a download interrupted between its rename and its index commit (chaos 
     expect(b.folder.store.index.getIntent('fb', 'report.md')).toBeUndefined();
   });
 
+  // Chaos seed 8392 (npm run chaos -- --seed 8392 --ops 60 --devices 3 --gc): dev-a was killed
+  // placing another device's version of ü/café.txt, and its user appended to the file before the
+  // restart. The bytes no longer matched the intent, so the file was taken for a change of the
+  // older revision: a conflict copy, though the user had edited the very version placed. The
+  // intent names the inode the download was written to; the file still has it.
+  it('chaos seed 8392: changed in place since, met first by the pull reading that revision again: an edit of it, no copy', async () => {
+    const { b, v1 } = await killedPlacingVersion1({ moveOn: false });
+    appendFileSync(b.folder.abs('report.md'), ', appended here');
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, downloaded: 0 });
+    expect(b.tree()).toEqual({ 'report.md': 'version 1 from a, appended here' });
+    await b.scanner.scanPaths(['report.md']);
+    expect(b.folder.store.queue.getByPath('fb', 'report.md')).toMatchObject({ op: 'upsert', state: 'pending', baseRevision: v1 });
+  });
+
+  it('chaos seed 8392, met first by the scan: queued as an edit of the placed revision', async () => {
+    const { b, v1 } = await killedPlacingVersion1({ moveOn: false });
+    appendFileSync(b.folder.abs('report.md'), ', appended here');
+    expect((await b.scanner.reconcile()).ok).toBe(true);
+    expect(b.folder.store.queue.getByPath('fb', 'report.md')).toMatchObject({ op: 'upsert', state: 'pending', baseRevision: v1 });
+    expect(b.folder.store.index.getIntent('fb', 'report.md')).toBeUndefined();
+  });
+
   it('a left-over intent the pull meets over the user\'s own bytes changes nothing: both versions are kept', async () => {
     const { b } = await killedPlacingVersion1();
     b.folder.write('report.md', 'the user wrote this since');
@@ -81,7 +104,7 @@ describe('a download interrupted between its rename and its index commit (chaos 
     const writer = await rig.start();
     const b = rig.device('b');
     await b.puller.pullNow('fb');
-    b.folder.store.index.putIntent({ folderId: 'fb', path: 'mine.txt', revision: '7', size: 3, contentHash: 'x', blocks: ['not-these'] });
+    b.folder.store.index.putIntent({ folderId: 'fb', path: 'mine.txt', revision: '7', size: 3, contentHash: 'x', blocks: ['not-these'], inode: null });
     b.folder.write('mine.txt', 'the user wrote this');
     expect((await b.scanner.reconcile()).ok).toBe(true);
     expect(Object.keys(b.folder.pendingOps())).toEqual(['mine.txt']);

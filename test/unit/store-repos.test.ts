@@ -57,7 +57,7 @@ describe('store repositories', () => {
     const base = { folderId: F, kind: 'file' as const, size: 3, mtimeMs: 1.5, inode: 7, contentHash: 'h', blocks: ['b1'], syncedRevision: 'r0' };
     const paths = ['d/a.txt', 'd/Ärger "quoted".txt', 'd/😀/x.txt', 'd/sub'];
     for (const p of [...paths, 'd0.txt', 'e/a.txt']) store.index.put({ ...base, path: p });
-    for (const p of ['d/a.txt', 'd/😀/x.txt', 'e/a.txt']) store.index.putIntent({ folderId: F, path: p, revision: 'r0', size: 3, contentHash: 'h', blocks: ['b1'] });
+    for (const p of ['d/a.txt', 'd/😀/x.txt', 'e/a.txt']) store.index.putIntent({ folderId: F, path: p, revision: 'r0', size: 3, contentHash: 'h', blocks: ['b1'], inode: null });
     clock.advance(1000);
     store.index.setSyncedRevisions(F, paths.map((p, i) => [p, `r${i + 1}`] as const));
     store.index.removeIntents(F, ['d/a.txt', 'd/😀/x.txt', 'not/indexed.txt']);

@@ -154,11 +154,18 @@ async function adoptLeftOverDownload(ctx: ApplyContext, rel: string): Promise<vo
   const adopted = ctx.store.transaction(() => {
     ctx.store.index.removeIntent(ctx.folderId, rel);
     // The user's own file there, or a change queued since (a delete), stands.
-    if (!hash || hash.size !== intent.size || !sameBlocks(hash.blocks, intent.blocks) || pendingOf(ctx.store, ctx.folderId, rel) !== null) return false;
-    ctx.store.index.put({ folderId: ctx.folderId, path: rel, kind: 'file', size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, contentHash: hash.contentHash, blocks: hash.blocks, syncedRevision: intent.revision });
-    return true;
+    if (!hash || pendingOf(ctx.store, ctx.folderId, rel) !== null) return null;
+    if (hash.size === intent.size && sameBlocks(hash.blocks, intent.blocks)) {
+      ctx.store.index.put({ folderId: ctx.folderId, path: rel, kind: 'file', size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, contentHash: hash.contentHash, blocks: hash.blocks, syncedRevision: intent.revision });
+      return 'as placed';
+    }
+    if (intent.inode === null || hash.inode !== intent.inode) return null;
+    // The download, changed in place since: synced at its revision with the bytes it had (no
+    // stat of them), so the change reads as an edit of that revision.
+    ctx.store.index.put({ folderId: ctx.folderId, path: rel, kind: 'file', size: intent.size, mtimeMs: 0, inode: null, contentHash: intent.contentHash, blocks: intent.blocks, syncedRevision: intent.revision });
+    return 'changed since';
   });
-  if (adopted) ctx.log.info('a download the agent was killed placing, recorded', { path: rel, revision: intent.revision });
+  if (adopted) ctx.log.info('a download the agent was killed placing, recorded', { path: rel, revision: intent.revision, file: adopted });
 }
 
 const decideFor = (entry: RemoteEntry, o: Observation): Action =>
@@ -354,7 +361,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     // Committed with other files' intents in one transaction, and before the rename all the same.
     if (entry.revision !== null) {
       const revision = entry.revision;
-      await commitIndex(ctx, () => ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision, size: written.size, contentHash: written.contentHash, blocks: [...entry.blocks] }));
+      await commitIndex(ctx, () => ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision, size: written.size, contentHash: written.contentHash, blocks: [...entry.blocks], inode: written.inode }));
       intent = true;
     }
     let current = p;

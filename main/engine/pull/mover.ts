@@ -70,7 +70,8 @@ export async function applyMove(ctx: ApplyContext, pair: MovePair): Promise<Outc
   await placeParents(ctx, entry.path);
   // A kill between the rename and the index commit: the next scan records the file as this
   // revision instead of uploading it as new (as a download's intent does).
-  ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision: entry.revision, size: entry.size, contentHash: contentHashOf(entry.blocks), blocks: [...entry.blocks] });
+  const inode = src.local.type === 'file' ? src.local.inode : null; // a rename keeps it
+  ctx.store.index.putIntent({ folderId: ctx.folderId, path: entry.path, revision: entry.revision, size: entry.size, contentHash: contentHashOf(entry.blocks), blocks: [...entry.blocks], inode });
   let moved = false;
   try {
     moved = await moveNoClobber(src.abs, dst.abs);
