@@ -91,6 +91,22 @@ describe('a download interrupted between its rename and its index commit (chaos 
     expect(b.folder.store.index.getIntent('fb', 'report.md')).toBeUndefined();
   });
 
+  // Chaos seed 8409 (npm run chaos -- --seed 8409 --ops 60 --devices 2 --gc): the placed file was
+  // deleted on the server meanwhile and the token expired; the full sync at the restart did not
+  // list the path, the index did not hold it, so nothing was decided. The scan then recorded the
+  // file as synced at the placed revision: kept here for good, on no other device.
+  it('chaos seed 8409: deleted on the server since, met by a full sync: deleted here too, never left looking synced', async () => {
+    const { writer, b } = await killedPlacingVersion1({ moveOn: false });
+    await writer.commit({ 'report.md': null });
+    b.folder.store.tokens.clear('fb');
+    expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, deleted: 1 });
+    expect(b.tree()).toEqual({});
+    expect(b.folder.store.index.get('fb', 'report.md')).toBeUndefined();
+    expect(b.folder.store.index.getIntent('fb', 'report.md')).toBeUndefined();
+    expect((await b.scanner.reconcile()).ok).toBe(true);
+    expect(b.folder.pendingOps()).toEqual({});
+  });
+
   it('a left-over intent the pull meets over the user\'s own bytes changes nothing: both versions are kept', async () => {
     const { b } = await killedPlacingVersion1();
     b.folder.write('report.md', 'the user wrote this since');

@@ -236,6 +236,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (row.moveFrom !== undefined && row.syncedRevision === row.moveBase) continue;
       deletes.push({ path: row.path, kind: row.kind, revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
     }
+    // A download an earlier run placed but never recorded, whose path the server no longer
+    // lists: adopted as that download when planned, then deleted like any file (chaos seed 8409).
+    for (const path of store.index.intentPaths(folderId)) {
+      if (listed.has(path) || store.index.get(folderId, path) !== undefined) continue;
+      deletes.push({ path, kind: 'file', revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
+    }
     return deletes;
   }
 
