@@ -18,7 +18,7 @@ describe('chaos: convergence while garbage collection runs every second', () => 
   });
   for (const seed of SEEDS) {
     it(`seed ${seed} (${OPS} ops, --gc, 2 devices) converges with nothing lost`, async () => {
-      const result = await runSeed({ seed, ops: OPS, devices: 2, faults: true, nfd: true, settleTimeoutMs: 120_000, log: () => undefined });
+      const result = await runSeed({ seed, ops: OPS, devices: 2, faults: true, nfd: true, settleTimeoutMs: 120_000, keep: true, log: () => undefined });
       expect(result.executed).toBeGreaterThan(OPS / 2);
       expect(result.gcRuns).toBeGreaterThan(3);
       expect(result.gcPrunedVersions).toBeGreaterThan(0);

@@ -15,7 +15,7 @@ const OPS = 60;
 describe('chaos: two server processes on PostgreSQL + S3', () => {
   for (const seed of SEEDS) {
     it(`seed ${seed} (${OPS} ops, --backend postgres --servers 2, 2 devices) converges with nothing lost`, async () => {
-      const result = await runSeed({ seed, ops: OPS, devices: 2, faults: true, nfd: true, settleTimeoutMs: 120_000, server: { backend: 'postgres', servers: 2 }, log: () => undefined });
+      const result = await runSeed({ seed, ops: OPS, devices: 2, faults: true, nfd: true, settleTimeoutMs: 120_000, keep: true, server: { backend: 'postgres', servers: 2 }, log: () => undefined });
       const faults = Object.values(result.faultsInjected).reduce((a, b) => a + b, 0);
       expect(result.executed).toBeGreaterThan(OPS / 2);
       expect(faults).toBeGreaterThan(0);

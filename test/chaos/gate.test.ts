@@ -10,11 +10,13 @@ import { runSeed } from './run-seed';
 // once made it miss its settle deadline. `npm run chaos -- --seeds 500` is the long run.
 const SEEDS = [2, 3, 5, 8];
 const OPS = 60;
+// keep: a failing seed keeps its folder and names its logs in the failure (a red run that
+// left nothing to read could not be explained: seed 8 once on Node 24).
 
 describe('chaos: randomized multi-device convergence under faults', () => {
   for (const seed of SEEDS) {
     it(`seed ${seed} (${OPS} ops) converges with nothing lost`, async () => {
-      const result = await runSeed({ seed, ops: OPS, faults: true, nfd: true, settleTimeoutMs: 120_000, log: () => undefined });
+      const result = await runSeed({ seed, ops: OPS, faults: true, nfd: true, settleTimeoutMs: 120_000, keep: true, log: () => undefined });
       const faults = Object.values(result.faultsInjected).reduce((a, b) => a + b, 0);
       // The run did what it claims: operations ran and faults were injected.
       expect(result.executed).toBeGreaterThan(OPS / 2);
