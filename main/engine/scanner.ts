@@ -2,7 +2,7 @@ import { accessSync, constants as fsConstants, lstatSync, readdirSync, type Dire
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
-import type { EntryKind, IndexEntry, IndexStat, LocalState } from '../store/file-index';
+import { intentMatch, type EntryKind, type IndexEntry, type IndexStat, type LocalState } from '../store/file-index';
 import type { LocalDeleteGuard } from './folder/local-guard';
 import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
@@ -338,13 +338,10 @@ export class Scanner {
     this.store.index.removeIntent(this.folderId, state.path);
     const live = this.store.queue.getByPath(this.folderId, state.path);
     if (live && live.state !== 'done') return false;
-    const same = state.size === intent.size && state.blocks !== null && state.blocks.length === intent.blocks.length && state.blocks.every((b, i) => b === intent.blocks[i]);
-    if (!same) {
-      if (intent.inode === null || state.inode !== intent.inode) return false;
-      this.store.index.put({ ...state, syncedRevision: intent.revision });
-      return { editOf: intent.revision };
-    }
+    const match = intentMatch(intent, state);
+    if (match === null) return false;
     this.store.index.put({ ...state, syncedRevision: intent.revision });
+    if (match === 'changed since') return { editOf: intent.revision };
     log.info('a download the agent was killed placing, recorded', { folder: this.folderId, path: state.path, revision: intent.revision });
     return true;
   }

@@ -137,6 +137,17 @@ export interface DownloadIntent {
   inode: number | null;
 }
 
+/**
+ * What a file found at a left-over intent's path is (docs/conflict-rules.md, "Download
+ * intents"): the download as placed (its bytes), the download changed in place since (its
+ * inode, other bytes), or something else (null). The scan and the pull both ask this.
+ */
+export function intentMatch(intent: DownloadIntent, file: { size: number; inode: number | null; blocks: readonly string[] | null }): 'as placed' | 'changed since' | null {
+  const { blocks } = file;
+  if (file.size === intent.size && blocks !== null && blocks.length === intent.blocks.length && blocks.every((b, i) => b === intent.blocks[i])) return 'as placed';
+  return intent.inode !== null && file.inode === intent.inode ? 'changed since' : null;
+}
+
 export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo {
   const intentPut = db.prepare(`
     INSERT INTO download_intents (folder_id, path, revision, size, content_hash, blocks, inode, created_at)

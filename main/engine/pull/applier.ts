@@ -5,13 +5,13 @@ import { promisify } from 'node:util';
 import { BATCHABLE_BLOCK_BYTES } from '../../../protocol/blocks';
 import { BLOCK_SIZE } from '../../../protocol/constants';
 import { FerryError } from '../../../protocol/errors';
-import type { IndexEntry } from '../../store';
+import { intentMatch, type IndexEntry } from '../../store/file-index';
 import type { Logger } from '../../logging';
 import { contentHashOf, hashStable, type StableHash } from '../hashing';
 import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
-import { decide, needsHash, sameBlocks, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
+import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
@@ -155,15 +155,14 @@ async function adoptLeftOverDownload(ctx: ApplyContext, rel: string): Promise<vo
     ctx.store.index.removeIntent(ctx.folderId, rel);
     // The user's own file there, or a change queued since (a delete), stands.
     if (!hash || pendingOf(ctx.store, ctx.folderId, rel) !== null) return null;
-    if (hash.size === intent.size && sameBlocks(hash.blocks, intent.blocks)) {
+    const match = intentMatch(intent, hash);
+    if (match === 'as placed') {
       ctx.store.index.put({ folderId: ctx.folderId, path: rel, kind: 'file', size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, contentHash: hash.contentHash, blocks: hash.blocks, syncedRevision: intent.revision });
-      return 'as placed';
+    } else if (match === 'changed since') {
+      // Synced at its revision with the bytes it had (no stat of them), so the change reads as an edit of that revision.
+      ctx.store.index.put({ folderId: ctx.folderId, path: rel, kind: 'file', size: intent.size, mtimeMs: 0, inode: null, contentHash: intent.contentHash, blocks: intent.blocks, syncedRevision: intent.revision });
     }
-    if (intent.inode === null || hash.inode !== intent.inode) return null;
-    // The download, changed in place since: synced at its revision with the bytes it had (no
-    // stat of them), so the change reads as an edit of that revision.
-    ctx.store.index.put({ folderId: ctx.folderId, path: rel, kind: 'file', size: intent.size, mtimeMs: 0, inode: null, contentHash: intent.contentHash, blocks: intent.blocks, syncedRevision: intent.revision });
-    return 'changed since';
+    return match;
   });
   if (adopted) ctx.log.info('a download the agent was killed placing, recorded', { path: rel, revision: intent.revision, file: adopted });
 }
