@@ -84,6 +84,23 @@ describe('why a path is not in sync', () => {
     expect((await agent.handlers.explainPath({ path: path.join(folder, 'notes.txt') })).path).toBe('notes.txt');
   });
 
+  it('a folder made here is in sync once its own echo comes back from the server, never "left as it is"', async () => {
+    mkdirSync(path.join(folder, 'made-here'));
+    writeFileSync(path.join(folder, 'made-here', 'inner.txt'), 'inside');
+    await settled('made-here');
+    await settled('made-here/inner.txt');
+    // The feed is in commit order: a later change of another device pulled means the folder's
+    // own entry (its echo, DU1) was read before it.
+    await writeAs(other, 'after-the-echo.txt', 'later', null);
+    await agent.handlers.syncNow({}).catch(() => undefined);
+    await waitFor(() => existsSync(path.join(folder, 'after-the-echo.txt')), { timeoutMs: 15_000, message: "the other device's later file pulled" });
+    const answer = await why('made-here');
+    expect(answer.inSync).toBe(true);
+    expect(answer.reasons.map((r) => r.code)).not.toContain('pull_refused');
+    const mine = (await agent.handlers.listDevices({ folderId: 'docs' }))[0]!.devices.find((d) => d.self);
+    expect(mine?.failures.map((f) => f.path) ?? []).not.toContain('made-here');
+  });
+
   it('ignored: names the rule and where it comes from', async () => {
     writeFileSync(path.join(folder, 'debug.log'), 'x');
     writeFileSync(path.join(folder, 'old.bak'), 'x');

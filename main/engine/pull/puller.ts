@@ -99,6 +99,9 @@ export interface Puller {
   readonly events: PullerEmitter;
 }
 
+/** The pull's skips that are this device's own changes coming back (docs/conflict-rules.md). */
+const ECHO_RULES: ReadonlySet<string> = new Set(['U1', 'D1', 'DU1', 'DD1', 'O1', 'O2']);
+
 const emptySummary = (folderId: string): PullSummary => ({
   folderId,
   full: false,
@@ -267,9 +270,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         events.emit('conflict', { folderId, path: outcome.path, copyPath: outcome.copyPath, device: outcome.device });
         return;
       case 'skipped':
-        // U1/D1 (already at this revision), O1 (still being pushed) and O2 (answer lost) are the normal echo of
-        // our own pushes: not news.
-        if (outcome.rule === 'U1' || outcome.rule === 'D1' || outcome.rule === 'O1' || outcome.rule === 'O2') return;
+        // U1/D1 and, for a folder, DU1/DD1 (already at this revision), O1 (still being pushed) and
+        // O2 (answer lost) are the normal echo of our own pushes: not news, and never a refusal
+        // (a folder made here read as "left as it is" until something else touched its path).
+        if (ECHO_RULES.has(outcome.rule)) return;
         summary.skipped++;
         report(folderId, outcome.path, outcome.reason);
         return;
