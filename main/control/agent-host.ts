@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Settings } from '../../shared/ui-contract';
 import { createAgent, type Agent, type AgentOptions } from '../engine/agent';
+import { settingsWarnings } from '../engine/agent/status-parts';
 import { toAgentService } from '../ui-adapter/agent-service';
 import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
@@ -157,14 +158,17 @@ export function reportStateChanges(agent: Pick<Agent, 'status' | 'subscribe'>, o
   };
 }
 
-export function describeHost(host: Host, dataDir: string): string[] {
+export function describeHost(host: Host, dataDir: string, isDirectory?: (p: string) => boolean): string[] {
   const status = host.agent.status();
   const folders = status.folders.map((f) => `  ${f.localPath} ⇄ ${f.remoteId}`);
+  // What the settings window says at save, said at start too: the folder's error is expected.
+  const warnings = settingsWarnings(status, isDirectory).map((w) => `Note: ${w}`);
   return [
     `Ferry agent running as device "${status.deviceName}" (${status.deviceId}), data in ${dataDir}`,
     ...(folders.length
       ? [status.state === 'paused' ? "Paused (resume in the UI or with 'ferry resume'); folders:" : 'Syncing:', ...folders]
       : ['No folders configured yet: add one in the UI or with --folder.']),
+    ...warnings,
     `control: ${host.control.url}`,
     `ui: ${host.control.createLoginUrl()}`,
     `(the ui: link works once; 'ferry ui --data ${dataDir}' prints a new one)`,

@@ -40,7 +40,9 @@ export function checkRoot(root: string, expectedMarkerId: string | null): RootCh
       return { ok: false, code: 'folder_root_missing', message: `${root} is not a directory` };
     }
   } catch {
-    return { ok: false, code: 'folder_root_missing', message: `The folder ${root} is missing (unmounted or moved?)` };
+    // Never seen (no marker recorded yet): nothing was lost, it has only not been made yet.
+    const message = expectedMarkerId === null ? `The folder ${root} does not exist yet: it syncs on its own once it is created` : `The folder ${root} is missing (unmounted or moved?)`;
+    return { ok: false, code: 'folder_root_missing', message };
   }
   const found = readMarker(root);
   if (found === null) {

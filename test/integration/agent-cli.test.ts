@@ -141,6 +141,23 @@ describe('ferry agent and its CLI clients', () => {
     expect(after.stderr).toMatch(/No Ferry agent is running/);
   });
 
+  it('without --data keeps its state in $FERRY_HOME, where the client commands look, and names a folder not made yet', async () => {
+    const home = path.join(tmp.dir, 'home-of-a-new-user');
+    const notYet = path.join(tmp.dir, 'NotYet');
+    const second = spawnFerry(['agent', '--server', serverUrl, '--token', token, '--folder', `${notYet}=later`], { FERRY_HOME: home }, { cwd: tmp.dir });
+    try {
+      await second.line(/^control: http:\/\/127\.0\.0\.1:\d+$/);
+      expect(second.stdout()).toContain(`data in ${home}`);
+      expect(second.stdout()).toContain(`Note: ${notYet} does not exist (yet)`);
+      const found = await runFerry(['status', '--json'], { FERRY_HOME: home });
+      expect(found.code, found.stderr).toBe(0);
+      const folders = (JSON.parse(found.stdout) as { folders: Array<{ remoteId: string; error?: string }> }).folders;
+      expect(folders.map((f) => f.remoteId)).toEqual(['later']);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('comes back on the same control port, so an open tab finds it again', async () => {
     const before = readFileSync(path.join(dataDir, 'control-port'), 'utf8').trim();
     expect(agent.stdout()).toContain(`control: http://127.0.0.1:${before}`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -37,7 +37,7 @@ describe('agent states follow reality', () => {
     tmp.cleanup();
   });
 
-  async function start(options: { url?: string; token?: string; folders?: FolderSettings[]; settings?: Partial<Settings>; dataDir?: string } = {}): Promise<{ agent: Agent; folder: string; dataDir: string }> {
+  async function start(options: { url?: string; token?: string; folders?: FolderSettings[]; settings?: Partial<Settings>; dataDir?: string; pullRetryMs?: number } = {}): Promise<{ agent: Agent; folder: string; dataDir: string }> {
     const folder = path.join(tmp.dir, `folder-${++n}`);
     mkdirSync(folder, { recursive: true });
     const dataDir = options.dataDir ?? path.join(tmp.dir, `data-${n}`);
@@ -47,7 +47,7 @@ describe('agent states follow reality', () => {
       settings: testSettings(options.url ?? proxy.url, options.token ?? server.token, folders, options.settings),
       saveSettings: () => undefined,
       tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 50, rootCheckMs: 200 }, pull: { pollTimeoutSec: 1, retryBaseMs: 100, retryMaxMs: 1000 }, push: { offlineProbeBaseMs: 100, offlineProbeCapMs: 1000 } },
+      tuning: { local: { settleMs: 50, rootCheckMs: 200 }, pull: { pollTimeoutSec: 1, retryBaseMs: options.pullRetryMs ?? 100, retryMaxMs: options.pullRetryMs ?? 1000 }, push: { offlineProbeBaseMs: 100, offlineProbeCapMs: 1000 } },
     });
     agent = started;
     await started.start();
@@ -96,12 +96,31 @@ describe('agent states follow reality', () => {
     await waitFor(() => a.status().state === 'error', { timeoutMs: 10_000 });
     expect(a.status().reason).toContain('later');
     expect(a.status().folders[0]!.error).toContain(missing);
+    // Never seen here: its reason says it is not made yet, not that a disk went away.
+    expect(a.status().folders[0]!.error).toContain('does not exist yet: it syncs on its own once it is created');
+    expect(a.status().folders[0]!.error).not.toContain('unmounted');
 
     mkdirSync(missing);
     writeFileSync(path.join(missing, 'first.txt'), 'now it exists');
     await waitFor(() => a.status().state === 'idle' && a.status().counts.done >= 1, { timeoutMs: 10_000, message: 'folder recovered and synced' });
     expect(a.status().folders[0]!.state).toBe('ok');
   }, 30_000);
+
+  it("a folder made after it was added gets the server's files at once, not when its failed pulls' backoff ends", async () => {
+    const { agent: first, folder: shared } = await start();
+    writeFileSync(path.join(shared, 'from-elsewhere.txt'), 'on the server already');
+    await waitFor(() => first.status().state === 'idle' && first.status().counts.done >= 1, { timeoutMs: 10_000, message: 'uploaded by the first device' });
+    const remoteId = first.status().folders[0]!.remoteId;
+    await first.stop();
+
+    // A minute of backoff after each failed pull: the wait below is far shorter.
+    const later = path.join(tmp.dir, 'made-later');
+    const { agent: b } = await start({ folders: [{ localPath: later, remoteId }], pullRetryMs: 60_000 });
+    await waitFor(() => b.status().state === 'error' && Boolean(b.status().folders[0]!.pullError), { timeoutMs: 10_000, message: 'a pull failed on the missing folder' });
+    mkdirSync(later);
+    await waitFor(() => existsSync(path.join(later, 'from-elsewhere.txt')), { timeoutMs: 8_000, message: "the server's file pulled once the folder exists" });
+    expect(readFileSync(path.join(later, 'from-elsewhere.txt'), 'utf8')).toBe('on the server already');
+  }, 40_000);
 
   it('warns at save about a folder that does not exist', async () => {
     const { agent: a } = await start();

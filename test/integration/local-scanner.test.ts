@@ -318,6 +318,8 @@ describe('local side: scanner and reconcile on real folders', () => {
     renameSync(f.root, moved);
     const noRoot = await side.rescan();
     expect(noRoot.error?.code).toBe('folder_root_missing');
+    // It was here before: the reason says so, never "not made yet".
+    expect(noRoot.error?.message).toContain('missing (unmounted or moved?)');
     expect(f.pendingOps()).toEqual({});
     expect(f.store.index.count(f.folderId)).toBe(3);
 

@@ -35,4 +35,10 @@ describe('the start banner', () => {
     expect(describeHost(host('idle'), '/home/me/.ferry')).toContain('Syncing:');
     expect(paused.at(-1)).toContain("'ferry ui --data /home/me/.ferry'");
   });
+
+  it('names a folder that does not exist yet, and only that one', () => {
+    const missing = describeHost(host('idle'), '/home/me/.ferry', () => false).join('\n');
+    expect(missing).toContain('Note: /home/me/Docs does not exist (yet): the folder docs shows an error until it is created, then syncs on its own');
+    expect(describeHost(host('idle'), '/home/me/.ferry', () => true).join('\n')).not.toContain('Note:');
+  });
 });

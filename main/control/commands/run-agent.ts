@@ -9,6 +9,7 @@ import { COMMAND_SUMMARIES } from './summaries';
 import { resolveToken } from '../token-source';
 import { pairWithServer } from '../device-pairing';
 import { preferSmallHeap } from '../../small-heap';
+import { resolveDataDir } from './with-agent';
 
 /** The environment variable `ferry agent` reads its Sync API token from. */
 export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
@@ -37,7 +38,7 @@ export const definition = {
   summary: COMMAND_SUMMARIES.agent,
   options,
   flags: [
-    ['--data DIR', 'where the agent keeps its state, logs, device id and control token; required'],
+    ['--data DIR', 'where the agent keeps its state, logs, device id and control token (default: $FERRY_HOME or ~/.ferry, where the client commands look)'],
     ['--server URL', 'the Sync API server, e.g. http://127.0.0.1:8080'],
     ['--token-file FILE', `read the Sync API token from FILE (or set $${AGENT_TOKEN_ENV}, or "token" in --config; never logged)`],
     ['--token T', 'the token itself: every local user sees it in ps (a warning says so)'],
@@ -92,7 +93,6 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const values = parsed.values as Values;
-  if (typeof values.data !== 'string') return usageError(definition, io, '--data DIR is required').code;
   const logLevel = values['log-level'] as LogLevel | undefined;
   if (logLevel !== undefined && !LOG_LEVELS.includes(logLevel)) {
     return usageError(definition, io, `--log-level must be one of ${LOG_LEVELS.join(', ')}`).code;
@@ -101,7 +101,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (controlPort !== undefined && (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535)) {
     return usageError(definition, io, '--control-port must be a port number from 0 to 65535').code;
   }
-  const dataDir = path.resolve(values.data);
+  const dataDir = resolveDataDir(typeof values.data === 'string' ? values.data : undefined);
   try {
     const resolved = resolveToken({
       flag: values.token as string | undefined,

@@ -128,6 +128,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     onQueued: () => engine.queued(),
     onChange: () => bus.statusChanged(),
+    onRecovered: (folderId) => engine.pullRecovered(folderId),
   });
   const status: StatusBoard = new StatusBoard({ store, folders, engine: () => engine.now(), deviceId, deviceName, log });
   const engine: EngineHost = new EngineHost({

@@ -156,6 +156,15 @@ export class EngineHost {
     await this.pauseWork;
   }
 
+  /**
+   * A folder's root is back: its pull runs now, not when the backoff of its failed pulls ends
+   * (minutes by then). A failure is the pull's own to report (its health), as any other.
+   */
+  pullRecovered(folderId: string): void {
+    if (this.pausedNow || !this.current) return;
+    void this.current.puller.pullNow(folderId).catch(() => undefined);
+  }
+
   /** The UI's Sync now: the link checked, the folders rescanned and pulled, the queue looked at. */
   syncNow(folderId?: string): void {
     const engine = this.require();

@@ -56,6 +56,8 @@ export interface FolderCoordinatorOptions {
   massDelete: () => MassDeleteOptions;
   /** Any change of the stored state (the host tells the UI). */
   onChange?: (folderId: string) => void;
+  /** The root came back (FolderStates.recovered): the folder syncs again. */
+  onRecovered?: (folderId: string) => void;
   timers?: Timers;
   /** The guard's window (tests). */
   deleteWindowMs?: number;
@@ -93,7 +95,7 @@ export class FolderCoordinator {
     this.timers = options.timers ?? realTimers;
     this.log = createLogger('engine:folder', { folder: options.folderId });
     this.onChange = options.onChange ?? (() => undefined);
-    this.states = folderStates(this.store, options.onChange);
+    this.states = folderStates(this.store, options.onChange, options.onRecovered);
     this.undoBatches = new UndoBatches(this.store, this.folderId, UNDO_KEEP_MS, () => this.timers.now());
     this.guard = new LocalDeleteGuard({
       store: this.store,

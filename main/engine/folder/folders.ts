@@ -33,6 +33,8 @@ export interface FolderSetOptions {
   onQueued?: (folderId: string) => void;
   /** Any change the status shows. */
   onChange: () => void;
+  /** A folder's root came back (or was made after the folder was added): pull it now. */
+  onRecovered?: (folderId: string) => void;
   /** Names the deleting devices of a held mass delete (their ids are what the feed says). */
   labelHold?: (hold: PendingDelete) => PendingDelete;
 }
@@ -112,6 +114,7 @@ export class FolderSet {
         folderId,
         massDelete: this.o.massDelete,
         onChange: () => this.o.onChange(),
+        onRecovered: (id) => this.o.onRecovered?.(id),
         ...(this.o.deleteWindowMs !== undefined ? { deleteWindowMs: this.o.deleteWindowMs } : {}),
       });
       this.coordinators.set(folderId, coordinator);

@@ -21,7 +21,11 @@ export interface FolderStates {
 
 const log = createLogger('engine:folder');
 
-export function folderStates(store: FolderStateStore, onChange: (folderId: string) => void = () => undefined): FolderStates {
+/**
+ * `onRecovered`: the root is back and the folder syncs again. Its pulls may be waiting out a
+ * backoff of minutes by then; the owner pulls at once (a folder made after it was added).
+ */
+export function folderStates(store: FolderStateStore, onChange: (folderId: string) => void = () => undefined, onRecovered: (folderId: string) => void = () => undefined): FolderStates {
   return {
     error(folderId, code, message) {
       const folder = store.folders.require(folderId);
@@ -42,6 +46,7 @@ export function folderStates(store: FolderStateStore, onChange: (folderId: strin
         store.activity.add({ folderId, kind: 'folder_ok', message: 'The folder is back' });
       });
       onChange(folderId);
+      if (!folder.pausedHold) onRecovered(folderId);
     },
     pause(folderId, hold, reason) {
       store.transaction(() => {
