@@ -156,6 +156,18 @@ describe('ferry agent and its CLI clients', () => {
     } finally {
       await second.stop();
     }
+    // The next start needs no flags but the token's: the server and folders are kept, the token
+    // given by a flag is not written down.
+    const saved = JSON.parse(readFileSync(path.join(home, 'settings.json'), 'utf8')) as Record<string, unknown>;
+    expect(saved).toMatchObject({ serverUrl, folders: [{ localPath: notYet, remoteId: 'later' }] });
+    expect(saved).not.toHaveProperty('token');
+    const again = spawnFerry(['agent', '--token', token], { FERRY_HOME: home }, { cwd: tmp.dir });
+    try {
+      await again.line(/^control: http:\/\/127\.0\.0\.1:\d+$/);
+      expect(again.stdout()).toContain(`  ${notYet} ⇄ later`);
+    } finally {
+      await again.stop();
+    }
   });
 
   it('comes back on the same control port, so an open tab finds it again', async () => {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
 import { LOG_LEVELS, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings, type PartialSettings } from '../agent-settings';
-import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
+import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals, writePrivateJson } from '../agent-host';
 import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
@@ -138,6 +138,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       ...(logLevel ? { logLevel } : {}),
       ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}),
     });
+    // What this start runs with, the next one runs with (as a save in the settings window does):
+    // `ferry agent` alone starts again with the same server and folders. Written once this start
+    // holds the data directory, so a second agent, refused, changes nothing. A token given by
+    // --token, --token-file or $FERRY_TOKEN stays where it was given; a paired one is kept.
+    const { token: _given, ...kept } = settings;
+    const keptToken = typeof values.pair === 'string' ? token : saved.token;
+    await writePrivateJson(path.join(dataDir, SETTINGS_FILE), keptToken === undefined ? kept : { ...kept, token: keptToken });
     // Listening for SIGTERM before saying it runs: a signal sent on reading these lines stops it cleanly.
     const stopped = stopOnSignals(host, io.out);
     for (const line of describeHost(host, dataDir)) io.out(line);
