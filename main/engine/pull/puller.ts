@@ -507,7 +507,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (!abort.signal.aborted) health.failed(folderId, e, clock());
       // 'error' is special to EventEmitter: without a listener emit() would throw.
       if (!abort.signal.aborted && events.listenerCount('error') > 0) events.emit('error', { folderId, error: e });
-      log.warn('pull failed', { folder: folderId, code: e.code, error: e.message });
+      // The folder's own error (its root missing) is said once, by its state: each retry of the
+      // pull would only repeat it in the terminal.
+      const said = store.folders.get(folderId)?.errorCode === e.code;
+      (said ? log.debug : log.warn).call(log, 'pull failed', { folder: folderId, code: e.code, error: e.message });
       throw e;
     });
   }
