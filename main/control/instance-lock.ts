@@ -19,6 +19,17 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** The pid of the live agent holding DIR's lock, or null when none does. */
+export function runningAgentPid(dataDir: string): number | null {
+  let owner: number;
+  try {
+    owner = Number.parseInt(readFileSync(path.join(dataDir, 'agent.lock'), 'utf8').trim(), 10);
+  } catch {
+    return null;
+  }
+  return Number.isInteger(owner) && owner !== process.pid && processAlive(owner) ? owner : null;
+}
+
 export function acquireInstanceLock(dataDir: string): InstanceLock {
   const file = path.join(dataDir, 'agent.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -36,8 +47,8 @@ export function acquireInstanceLock(dataDir: string): InstanceLock {
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const owner = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && processAlive(owner)) {
+      const owner = runningAgentPid(dataDir);
+      if (owner !== null) {
         throw new FerryError(
           'already_running',
           `Another Ferry agent (pid ${owner}) is already running with --data ${dataDir}. Stop it first, or use another data directory.`,

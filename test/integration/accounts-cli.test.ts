@@ -88,4 +88,17 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const text = await ferry('status', '--data', dataDir);
     expect(text).toMatch(/auth_failed: This device was signed out/);
   });
+
+  it("following that advice while the agent runs pairs the running agent: it syncs again, no second agent, no code spent for nothing", async () => {
+    expect((await status()).state).toBe('auth_failed');
+    // A wrong code is refused by the running agent's server, and changes nothing.
+    const wrong = await runFerry(['agent', '--data', dataDir, '--pair', 'ZZZZ-ZZZZ-ZZZZ-ZZZZ']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/pairing code is not known/);
+    const handed = await runFerry(['agent', '--data', dataDir, '--pair', await pairingCode()]);
+    expect(handed.code, handed.stderr).toBe(0);
+    expect(handed.stdout).toContain(`Paired the agent already running with --data ${dataDir}`);
+    await waitFor(async () => (await status()).state === 'idle' && (await status()).counts.done >= 2, { timeoutMs: 30_000, message: 'b.txt uploaded with the new token' });
+    expect(agent!.child.exitCode).toBeNull();
+  });
 });

@@ -10,6 +10,8 @@ import { resolveToken } from '../token-source';
 import { pairWithServer } from '../device-pairing';
 import { preferSmallHeap } from '../../small-heap';
 import { resolveDataDir } from './with-agent';
+import { connectToAgent } from '../control-client';
+import { runningAgentPid } from '../instance-lock';
 
 /** The environment variable `ferry agent` reads its Sync API token from. */
 export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
@@ -84,6 +86,15 @@ export function flagSettings(values: Values, cwd: string, token: string | undefi
   };
 }
 
+/** `ferry agent --pair CODE` while the agent of DIR runs: the running agent trades the code and keeps its token. */
+async function pairRunningAgent(dataDir: string, code: string, serverUrl: string | undefined, io: CommandIo): Promise<number> {
+  const agent = await connectToAgent(dataDir);
+  const { hasToken: _has, tokenProtection: _protection, ...current } = await agent.call('getSettings', {});
+  const view = await agent.call('pairDevice', { ...current, ...(serverUrl !== undefined ? { serverUrl } : {}), pairingCode: code });
+  io.out(`Paired the agent already running with --data ${dataDir} with ${view.serverUrl}; it syncs with its new token now`);
+  return 0;
+}
+
 /** The value of `key` in the last layer that gives one (flags over --config over saved settings). */
 function lastGiven(layers: PartialSettings[], key: keyof PartialSettings): unknown {
   return layers.map((layer) => layer[key]).filter((v) => v !== undefined).at(-1);
@@ -117,6 +128,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       if (token !== undefined) return usageError(definition, io, `--pair gives this device its own token: leave out --token, --token-file and $${AGENT_TOKEN_ENV}`).code;
       const serverUrl = [values.server, config?.serverUrl, saved.serverUrl].find((u): u is string => typeof u === 'string' && u !== '');
       if (serverUrl === undefined) return usageError(definition, io, '--pair needs --server URL').code;
+      // The agent of this data directory runs already (signed out, it says to pair again): the
+      // code goes to it, as "Connect with a pairing code" in its settings would send it. Traded
+      // here instead, the code was spent and the token saved for an agent that was then refused.
+      if (runningAgentPid(dataDir) !== null) return await pairRunningAgent(dataDir, values.pair, typeof values.server === 'string' ? values.server : undefined, io);
       const layers = [saved, config ?? {}, flagSettings(values, process.cwd(), undefined)];
       const transport = { caFile: lastGiven(layers, 'caFile') as string | undefined, allowInsecureHttp: lastGiven(layers, 'allowInsecureHttp') === true };
       const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...transport, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
