@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
+import { agentsByCredential } from './device-reports';
 import { openSqliteMetadata } from './storage/db';
 import type { SqlDb } from './storage/sql';
 import { checkPostgresUrl } from './storage/urls';
@@ -16,7 +17,7 @@ Commands:
   user add NAME                  add a user
   pair --user NAME               print a one-time pairing code for a new device of NAME
                                  (valid 10 minutes; trade it with: ferry agent --pair CODE)
-  devices [--user NAME] [--json] list paired devices
+  devices [--user NAME] [--json] list paired devices, each with the id its agent goes by (AGENT)
   revoke DEVICE                  sign a device out: its next request is refused
   share FOLDER --with NAME       let NAME's devices sync FOLDER too
 
@@ -79,7 +80,7 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
     return error.details?.usage === true ? 2 : 1;
   }
   try {
-    return await run(new SqlAccounts(db, io.now), positionals, values, io);
+    return await run(new SqlAccounts(db, io.now), positionals, values, io, () => agentsByCredential(db));
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`ferry server: ${error.message}\n\n${ACCOUNTS_USAGE}`);
@@ -109,7 +110,7 @@ async function openAccountsDb(values: { data?: string; db?: string }): Promise<S
   return db;
 }
 
-async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io): Promise<number> {
+async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io, agents: () => Promise<Map<string, string[]>>): Promise<number> {
   const [command, ...rest] = words;
   const only = (n: number, what: string): string[] => {
     if (rest.length !== n) throw new UsageError(`${command} takes ${what}`);
@@ -133,7 +134,9 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
     case 'devices': {
       only(0, 'no words (--user NAME and --json are options)');
       const devices = await accounts.devices(values.user);
-      io.out(values.json ? `${JSON.stringify(devices.map(deviceJson), null, 2)}\n` : deviceTable(devices));
+      const byCredential = await agents();
+      const listed = devices.map((d) => ({ ...d, agents: byCredential.get(d.id) ?? [] }));
+      io.out(values.json ? `${JSON.stringify(listed.map(deviceJson), null, 2)}\n` : deviceTable(listed));
       return 0;
     }
     case 'revoke': {
@@ -154,14 +157,18 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-function deviceJson(d: DeviceInfo): Record<string, unknown> {
-  return { id: d.id, name: d.name, user: d.user, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };
+/** A credential and the agent ids it reported under (`agents`: how `ferry devices` names that computer). */
+type ListedDevice = DeviceInfo & { agents: string[] };
+
+function deviceJson(d: ListedDevice): Record<string, unknown> {
+  return { id: d.id, name: d.name, user: d.user, agents: d.agents, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };
 }
 
-function deviceTable(devices: DeviceInfo[]): string {
+function deviceTable(devices: ListedDevice[]): string {
   if (devices.length === 0) return 'No paired devices\n';
-  const rows = devices.map((d) => [d.id, d.user, d.name, iso(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${iso(d.revokedAt)}` : `last seen ${iso(d.lastSeenAt) ?? 'never'}`]);
-  const header = ['DEVICE', 'USER', 'NAME', 'PAIRED', 'STATE'];
+  // AGENT: the short id `ferry status` and `ferry devices` show for that computer ("device 105a5726").
+  const rows = devices.map((d) => [d.id, d.user, d.name, d.agents.map((a) => a.slice(0, 8)).join(',') || '-', iso(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${iso(d.revokedAt)}` : `last seen ${iso(d.lastSeenAt) ?? 'never'}`]);
+  const header = ['DEVICE', 'USER', 'NAME', 'AGENT', 'PAIRED', 'STATE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
 }

@@ -18,6 +18,17 @@ interface ReportRow {
 }
 
 /**
+ * The agent ids (what `ferry status` and `ferry devices` name a device by) each paired
+ * credential sent device reports under: how an admin tells which computer a credential is.
+ */
+export async function agentsByCredential(db: SqlDb): Promise<Map<string, string[]>> {
+  const rows = await db.all<{ paired_device: string; device: string }>('SELECT DISTINCT paired_device, device FROM device_reports WHERE paired_device IS NOT NULL ORDER BY device');
+  const out = new Map<string, string[]>();
+  for (const r of rows) out.set(r.paired_device, [...(out.get(r.paired_device) ?? []), r.device]);
+  return out;
+}
+
+/**
  * Each device's digest of each folder (docs/sync-api.md, "Devices"). The device's sync token
  * says which changes it applied; what it lacks is every change other devices made after that
  * (its own come back to it as echoes it needs nothing for).

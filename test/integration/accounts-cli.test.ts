@@ -51,6 +51,15 @@ describe('ferry server accounts and ferry agent --pair', () => {
     await waitFor(async () => (await status()).counts.done >= 1, { timeoutMs: 30_000, message: 'a.txt uploaded' });
     const devices = JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Array<{ user: string; revokedAt: string | null }>;
     expect(devices).toEqual([expect.objectContaining({ user: 'ann', revokedAt: null })]);
+    // Which computer the credential is: the id its agent goes by in `ferry status` and `ferry devices`.
+    const agentId = (JSON.parse(await ferry('status', '--data', dataDir, '--json')) as { deviceId: string }).deviceId;
+    await waitFor(async () => {
+      const listed = JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Array<{ id: string; agents: string[] }>;
+      return listed.find((d) => d.id === agentDevice)?.agents.includes(agentId);
+    }, { timeoutMs: 20_000, message: "the agent's id listed with its credential" });
+    const table = await ferry('server', 'devices', '--user', 'ann', '--data', serverDir);
+    expect(table.split('\n')[0]).toMatch(/^DEVICE\s+USER\s+NAME\s+AGENT\s+PAIRED\s+STATE$/);
+    expect(table).toMatch(new RegExp(`^${agentDevice}\\s+ann\\s+\\S+\\s+${agentId.slice(0, 8)}\\s`, 'm'));
   });
 
   it('refuses the same code twice with a clear reason', async () => {

@@ -88,6 +88,22 @@ describe('users, pairing and devices', () => {
     expect(listed.out).not.toContain(res.body.token);
   });
 
+  it('lists with each credential the agent ids it reported under, so a computer can be told by the id its agent shows', async () => {
+    await user('eve');
+    const laptop = await device('eve', 'eve-laptop');
+    expect((await t.request('PUT', '/v1/folders/eve-docs', { token: laptop.token })).status).toBe(201);
+    const report = { name: 'eve-laptop', version: 'ferry/test', pending: 0, failedCount: 0, failures: [] };
+    const agentId = 'a1b2c3d4-0000-4000-8000-000000000001';
+    const put = await t.request('PUT', `/v1/folders/eve-docs/devices/${agentId}`, { token: laptop.token, body: report, headers: { 'x-ferry-device': agentId } });
+    expect(put.status).toBe(200);
+    const fresh = await device('eve', 'eve-phone');
+    const listed = JSON.parse((await cli(['devices', '--user', 'eve', '--json'])).out) as Array<{ id: string; agents: string[] }>;
+    expect(listed).toEqual([expect.objectContaining({ id: laptop.id, agents: [agentId] }), expect.objectContaining({ id: fresh.id, agents: [] })]);
+    const table = (await cli(['devices', '--user', 'eve'])).out;
+    expect(table).toMatch(new RegExp(`^${laptop.id}\\s+eve\\s+eve-laptop\\s+a1b2c3d4\\s`, 'm'));
+    expect(table).toMatch(new RegExp(`^${fresh.id}\\s+eve\\s+eve-phone\\s+-\\s`, 'm'));
+  });
+
   it('refuses a reused, an expired and an unknown code, each with its own code', async () => {
     await user('ann');
     const code = await pairingCode('ann');
