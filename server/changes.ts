@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { FerryError, routes, type ChangeItem, type ChangesPage, type ChangesQuery, type SyncKind } from '../protocol';
 import type { FolderStore } from './folders';
 import type { SqlDb } from './storage/sql';
@@ -32,8 +33,13 @@ export interface ChangesFeedOptions {
  */
 export class ChangesFeed {
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Aborted when the process stops: every long poll answers "no changes" at once. */
+  private readonly stopping = new AbortController();
 
-  constructor(private readonly o: ChangesFeedOptions) {}
+  constructor(private readonly o: ChangesFeedOptions) {
+    // One listener per long poll waiting: thousands of agents, not a leak.
+    setMaxListeners(0, this.stopping.signal);
+  }
 
   async page(folderId: string, query: ChangesQuery): Promise<ChangesPage> {
     const { tokens, clock } = this.o;
@@ -65,7 +71,7 @@ export class ChangesFeed {
   async wait(folderId: string, syncToken: string, timeoutSeconds: number, signal: AbortSignal): Promise<boolean> {
     const pos = await this.fresh(this.o.tokens.verify('token', syncToken, folderId));
     const stale = async (): Promise<boolean> => (await this.latestSeq(folderId)) > pos.after;
-    if (timeoutSeconds === 0 || signal.aborted) return stale();
+    if (timeoutSeconds === 0 || signal.aborted || this.stopping.signal.aborted) return stale();
     // Subscribed first, then read: a commit landing between the read and the subscription
     // would otherwise wake nobody (with several processes its wake-up comes by NOTIFY).
     return new Promise((resolve) => {
@@ -75,6 +81,7 @@ export class ChangesFeed {
         clearTimeout(timer);
         set.delete(check);
         signal.removeEventListener('abort', onAbort);
+        this.stopping.signal.removeEventListener('abort', onAbort);
         resolve(value);
       };
       const check = (): void => {
@@ -89,8 +96,18 @@ export class ChangesFeed {
       const timer = setTimeout(() => done(false), timeoutSeconds * 1000);
       set.add(check);
       signal.addEventListener('abort', onAbort, { once: true });
+      this.stopping.signal.addEventListener('abort', onAbort, { once: true });
       check();
     });
+  }
+
+  /**
+   * The process stops: each long poll answers "no changes" now, and its client polls again
+   * (another process, or this one refused: offline), instead of holding the shutdown for its
+   * whole grace period (5 s) while nothing is being done.
+   */
+  release(): void {
+    this.stopping.abort();
   }
 
   notify(folderId: string): void {

@@ -405,6 +405,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close(graceMs = 0) {
       closing ??= (async () => {
         draining = true;
+        feed.release();
         clearInterval(timer);
         if (gcTimer) clearInterval(gcTimer);
         slowBodies.close();
