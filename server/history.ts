@@ -52,7 +52,11 @@ export class HistoryReader {
     const below = query.cursor ? this.tokens.verify('deleted', query.cursor, folderId).after : TOP;
     const since = query.since ? Date.parse(query.since) : 0;
     const params: Array<string | number> = [folderId, below, since];
-    let where = 'folder_id = ? AND deleted = 1 AND seq < ? AND modified_at >= ?';
+    // A move's tombstone is no deletion: the path lives on under its new name (the new revision
+    // the same task wrote names it in moved_from). Listed, its restore made a duplicate.
+    let where = `folder_id = ? AND deleted = 1 AND seq < ? AND modified_at >= ? AND NOT EXISTS (
+      SELECT 1 FROM versions t JOIN versions m ON m.folder_id = t.folder_id AND m.moved_from = t.path AND m.task_id = t.task_id
+      WHERE t.seq = entries.seq)`;
     if (query.prefix !== undefined) {
       where += ' AND (path = ? OR (path > ? AND path < ?))';
       params.push(query.prefix, ...underBounds(query.prefix));

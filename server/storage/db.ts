@@ -129,6 +129,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN paired_device TEXT;
   `,
+  // 8: the revisions moves wrote, by the path they came from: the deleted listing leaves out a
+  // move's tombstone (docs/sync-api.md, "History and restore").
+  `
+  CREATE INDEX versions_moved_from ON versions(folder_id, moved_from) WHERE moved_from IS NOT NULL;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -186,6 +186,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TABLE gc_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL);
   INSERT INTO gc_epoch (id, n) VALUES (1, 0);
   `,
+  // 6: the revisions moves wrote, by the path they came from (SQLite migration 8): the deleted
+  // listing leaves out a move's tombstone.
+  `
+  CREATE INDEX versions_moved_from ON versions(folder_id, moved_from) WHERE moved_from IS NOT NULL;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

@@ -139,6 +139,23 @@ describe('GET deleted', () => {
     expect((await t.request('GET', `/v1/folders/${id}/deleted?since=yesterday`)).status).toBe(400);
   });
 
+  it('leaves out what a move took away (it lives on under its new name), a file and a folder with its files; a moved file deleted later is listed under its new name', async () => {
+    const id = await folder();
+    const a = await rev(id, upsert('k', 'notes.txt', v1, null));
+    const dir = await rev(id, { key: 'k', action: 'upsert', kind: 'dir', path: 'photos', mtime: 1_700_000_000_000, baseRevision: null });
+    await rev(id, upsert('k', 'photos/beach.jpg', v2, null));
+    const gone = await rev(id, upsert('k', 'gone.txt', v3, null));
+    const moved = await rev(id, { key: 'k', action: 'move', from: 'notes.txt', path: 'renamed.txt', baseRevision: a });
+    await rev(id, { key: 'k', action: 'move', from: 'photos', path: 'archive', baseRevision: dir });
+    await rev(id, del('k', 'gone.txt', gone));
+    const listed = async () => DeletedPage.parse((await t.request('GET', `/v1/folders/${id}/deleted`)).body).items.map((i) => i.path);
+    expect(await listed()).toEqual(['gone.txt']);
+    // The history of a moved-away path still shows its tombstone: only the listing leaves it out.
+    expect((await history(id, 'notes.txt')).items.map((i) => i.deleted)).toEqual([true, false]);
+    await rev(id, del('k', 'renamed.txt', moved));
+    expect(await listed()).toEqual(['renamed.txt', 'gone.txt']);
+  });
+
   it('pages with cursors that carry the filters', async () => {
     const id = await folder();
     for (let i = 0; i < 5; i++) {
