@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
 import { flagSettings } from '../../main/control/commands/run-agent';
+import { folderRelative } from '../../main/control/commands/folder-paths';
 
 describe('CLI wording and units (issue 24 item 10)', () => {
   it('a state filter with no match does not call the queue empty', () => {
@@ -40,5 +41,23 @@ describe('the start banner', () => {
     const missing = describeHost(host('idle'), '/home/me/.ferry', () => false).join('\n');
     expect(missing).toContain('Note: /home/me/Docs does not exist (yet): the folder docs shows an error until it is created, then syncs on its own');
     expect(describeHost(host('idle'), '/home/me/.ferry', () => true).join('\n')).not.toContain('Note:');
+  });
+});
+
+describe('paths typed to ferry history and ferry restore', () => {
+  const folder = '/home/me/Docs';
+  it('inside the folder, relative to where the shell is, as ferry why takes them', () => {
+    expect(folderRelative(folder, 'x.txt', '/home/me/Docs/renamed')).toBe('renamed/x.txt');
+    expect(folderRelative(folder, '../a.txt', '/home/me/Docs/renamed')).toBe('a.txt');
+    expect(folderRelative(folder, 'sub/b.txt', '/home/me/Docs')).toBe('sub/b.txt');
+  });
+  it('elsewhere, folder-relative as the server names them; an absolute path is a place on this disk', () => {
+    expect(folderRelative(folder, 'docs/report.txt', '/home/me')).toBe('docs/report.txt');
+    expect(folderRelative(folder, './notes/', '/tmp')).toBe('notes');
+    expect(folderRelative(folder, '/home/me/Docs/a/b.txt', '/tmp')).toBe('a/b.txt');
+  });
+  it('refuses a path that leaves the folder, naming it', () => {
+    expect(() => folderRelative(folder, '../../etc/passwd', '/home/me/Docs/renamed')).toThrow('../../etc/passwd is not inside the folder /home/me/Docs');
+    expect(() => folderRelative(folder, '/etc/passwd', '/home/me/Docs')).toThrow('is not inside the folder');
   });
 });

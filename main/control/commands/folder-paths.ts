@@ -18,9 +18,17 @@ export async function resolveFolder(client: ControlClient, flag: string | undefi
   throw new FerryError('invalid_request', folders.length === 0 ? 'The agent has no folders' : `Say which folder with --folder (one of ${folders.map((f) => f.id).join(', ')})`);
 }
 
-export function folderRelative(localPath: string, given: string): string {
-  if (!path.isAbsolute(given)) return given.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
-  const relative = path.relative(localPath, given);
+/**
+ * The folder-relative path a user means. Typed inside the folder (the shell's directory is in
+ * it), a relative path is relative to where they are, as `ferry why` takes it: `history x.txt`
+ * in `Docs/renamed` is `renamed/x.txt`. Typed elsewhere it is folder-relative, as the server
+ * names paths (`ferry history docs/report.txt`).
+ */
+export function folderRelative(localPath: string, given: string, cwd: string = process.cwd()): string {
+  const fromHere = path.relative(localPath, cwd);
+  const inside = !fromHere.startsWith('..') && !path.isAbsolute(fromHere);
+  if (!path.isAbsolute(given) && !(inside && fromHere !== '')) return given.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+  const relative = path.relative(localPath, path.resolve(cwd, given));
   if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
     throw new FerryError('invalid_request', `${given} is not inside the folder ${localPath}`);
   }
