@@ -27,6 +27,8 @@ export const HistoryItem = z.object({
   mtime: MtimeMs,
   modificationDate: IsoDate,
   device: z.string(),
+  /** This revision is a move's: the path it had before (its earlier history is under that path). */
+  movedFrom: z.string().optional(),
 });
 export type HistoryItem = z.infer<typeof HistoryItem>;
 

@@ -11,6 +11,7 @@ interface VersionRow {
   mtime: number;
   modified_at: number;
   device: string;
+  moved_from?: string | null;
 }
 
 interface TombstoneRow {
@@ -39,7 +40,7 @@ export class HistoryReader {
   async history(folderId: string, query: HistoryQuery): Promise<HistoryPage> {
     const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
     const rows = await this.db.all<VersionRow>(
-      `SELECT seq, kind, deleted, size, mtime, modified_at, device FROM versions
+      `SELECT seq, kind, deleted, size, mtime, modified_at, device, moved_from FROM versions
        WHERE folder_id = ? AND path = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
       [folderId, query.path, below, query.limit + 1],
     );
@@ -101,5 +102,6 @@ function historyItem(row: VersionRow): HistoryItem {
     mtime: row.mtime,
     modificationDate: new Date(row.modified_at).toISOString(),
     device: row.device,
+    ...(row.moved_from ? { movedFrom: row.moved_from } : {}),
   };
 }

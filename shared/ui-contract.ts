@@ -207,6 +207,8 @@ export const FileVersion = z.object({
   /** The writer's device id, and its name from the device digests (a short form of the id when none names it). */
   device: z.string(),
   deviceName: z.string().optional(),
+  /** A move's revision: the path it had before, where its earlier versions are. */
+  movedFrom: z.string().optional(),
 });
 export type FileVersion = z.infer<typeof FileVersion>;
 

@@ -50,7 +50,17 @@ export function activityView(entry: StoredActivity): ContractActivity {
 // ── history and restore ──
 
 export function fileVersionView(item: NamedHistoryItem): FileVersion {
-  return { revision: item.revision, kind: item.kind, deleted: item.deleted, size: item.size, mtime: item.mtime, modifiedAt: item.modificationDate, device: item.device, deviceName: item.deviceName };
+  return {
+    revision: item.revision,
+    kind: item.kind,
+    deleted: item.deleted,
+    size: item.size,
+    mtime: item.mtime,
+    modifiedAt: item.modificationDate,
+    device: item.device,
+    deviceName: item.deviceName,
+    ...(item.movedFrom !== undefined ? { movedFrom: item.movedFrom } : {}),
+  };
 }
 
 export function deletedFileView(item: NamedDeletedItem): DeletedFile {

@@ -50,6 +50,11 @@ export function HistoryPanel({ folderId, path, onClose, onRestored }: { folderId
             </time>
             <span>{v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : `${v.size} bytes`}</span>
             <span className="muted" title={v.device}>{v.deviceName ?? v.device}</span>
+            {v.movedFrom !== undefined ? (
+              <span className="muted" data-testid="history-moved-from">
+                moved from {v.movedFrom}
+              </span>
+            ) : null}
             {v.revision === current ? (
               <span className="muted">current</span>
             ) : v.deleted ? null : (

@@ -1,6 +1,6 @@
 import { expect, test as base } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
 
@@ -306,6 +306,17 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect.poll(() => readIfThere(path.join(docs, 'keep-1.txt')), { message: 'the old version on disk' }).toBe('content of keep-1.txt');
   // Only the local edit of keep-1.txt was uploaded; the restores sent no block.
   expect(rig.proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length).toBe(uploadsBefore + 1);
+
+  // A renamed file is not a deleted one, and its History says where it came from.
+  renameSync(path.join(docs, 'keep-2.txt'), path.join(docs, 'renamed-2.txt'));
+  await page.getByTestId('nav-queue').click();
+  await expect(row(page, 'renamed-2.txt')).toHaveAttribute('data-state', 'done');
+  await page.getByTestId('nav-deleted').click();
+  await expect(page.getByTestId('deleted-row')).toHaveCount(1);
+  await expect(page.getByTestId('deleted-row')).not.toContainText('keep-2.txt');
+  await page.getByTestId('nav-queue').click();
+  await row(page, 'renamed-2.txt').getByTestId('history-open').click();
+  await expect(page.getByTestId('history-moved-from')).toHaveText('moved from keep-2.txt');
 });
 
 test('a pull that would delete most files pauses the folder; Cancel keeps them, Confirm deletes them', async ({ page, startRig }) => {

@@ -152,6 +152,10 @@ describe('GET deleted', () => {
     expect(await listed()).toEqual(['gone.txt']);
     // The history of a moved-away path still shows its tombstone: only the listing leaves it out.
     expect((await history(id, 'notes.txt')).items.map((i) => i.deleted)).toEqual([true, false]);
+    // The new name's history says where it came from: its earlier versions are there.
+    const renamedHistory = (await history(id, 'renamed.txt')).items;
+    expect(renamedHistory).toEqual([expect.objectContaining({ revision: moved, movedFrom: 'notes.txt' })]);
+    expect((await history(id, 'notes.txt')).items.every((i) => i.movedFrom === undefined)).toBe(true);
     await rev(id, del('k', 'renamed.txt', moved));
     expect(await listed()).toEqual(['renamed.txt', 'gone.txt']);
   });

@@ -3,6 +3,7 @@ import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
 import { flagSettings } from '../../main/control/commands/run-agent';
 import { folderRelative } from '../../main/control/commands/folder-paths';
+import { formatHistory } from '../../main/control/commands/history';
 
 describe('CLI wording and units (issue 24 item 10)', () => {
   it('a state filter with no match does not call the queue empty', () => {
@@ -59,5 +60,21 @@ describe('paths typed to ferry history and ferry restore', () => {
   it('refuses a path that leaves the folder, naming it', () => {
     expect(() => folderRelative(folder, '../../etc/passwd', '/home/me/Docs/renamed')).toThrow('../../etc/passwd is not inside the folder /home/me/Docs');
     expect(() => folderRelative(folder, '/etc/passwd', '/home/me/Docs')).toThrow('is not inside the folder');
+  });
+});
+
+describe('ferry history of a renamed file', () => {
+  const version = (revision: string, extra: object = {}) => ({ revision, kind: 'file' as const, deleted: false, size: 5, mtime: 0, modifiedAt: '2030-01-02T10:00:00.000Z', device: 'd1', deviceName: 'laptop', ...extra });
+  it('names the move and where the versions before it are', () => {
+    const text = formatHistory('docs', 'renamed/x.txt', [version('9'), version('6', { movedFrom: 'sub/x.txt' })]);
+    expect(text.split('\n')[1]).toMatch(/^REVISION\s+WHEN\s+SIZE\s+DEVICE\s+MOVE$/);
+    expect(text).toMatch(/^6\s.*laptop\s+moved from sub\/x\.txt$/m);
+    expect(text).toContain('Its versions before the move: ferry history sub/x.txt --folder docs');
+    expect(text.split('\n').every((line) => line === line.trimEnd())).toBe(true);
+  });
+  it('says nothing of moves for a file never moved', () => {
+    const text = formatHistory('docs', 'a.txt', [version('2'), version('1')]);
+    expect(text).not.toContain('MOVE');
+    expect(text).not.toContain('before the move');
   });
 });
