@@ -13,6 +13,12 @@ import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult 
 import type { NativeWatchOptions } from './native-watcher';
 import { watchFolder, type FolderWatch, type WatcherBackend } from './watcher';
 
+/**
+ * A folder in error looks for its root this often: two stats, so a folder made after it was
+ * added, or a disk plugged back in, syncs within seconds (it waited up to 10 s).
+ */
+const ROOT_CHECK_MS = 2000;
+
 export interface LocalSideOptions {
   store: Store;
   folderId: string;
@@ -30,7 +36,7 @@ export interface LocalSideOptions {
   maxDelayMs?: number;
   /** When a file that changed while hashed is looked at again. */
   retryDelayMs?: number;
-  /** How often a folder in error checks whether its root came back. */
+  /** How often a folder in error checks whether its root came back (default ROOT_CHECK_MS). */
   rootCheckMs?: number;
   hashFile?: HashFn;
   timers?: Timers;
@@ -320,7 +326,7 @@ export class LocalSide {
       const dead = this.watch;
       this.watch = null;
       void dead?.close();
-      this.checkRootSoon(this.options.rootCheckMs ?? 10_000);
+      this.checkRootSoon(this.options.rootCheckMs ?? ROOT_CHECK_MS);
     } else if (!this.watch && !this.stopped && this.options.watch !== false) {
       // Back from an error state (or started without a root): watch, then look once more
       // for what changed before the watches were in place.
@@ -343,7 +349,7 @@ export class LocalSide {
       if (check.ok && folder.state === 'error') void this.rescan();
       else if (!check.ok) {
         this.scanner.checkRoot();
-        this.checkRootSoon(this.options.rootCheckMs ?? 10_000);
+        this.checkRootSoon(this.options.rootCheckMs ?? ROOT_CHECK_MS);
       }
     }, delayMs);
   }
@@ -362,7 +368,8 @@ export class LocalSide {
   }
 
   private report(error: FerryError): void {
-    this.log.warn('local side problem', { code: error.code, error: error.message });
+    // Said once on the terminal: by the owner when it listens (the agent's "folder problem").
+    (this.options.onError ? this.log.debug : this.log.warn).call(this.log, 'local side problem', { code: error.code, error: error.message });
     // The watch limit needs the user (its fix is in the message): said where they look.
     if (error.code === 'watch_limit') {
       try {

@@ -149,6 +149,9 @@ describe('ferry agent and its CLI clients', () => {
       await second.line(/^control: http:\/\/127\.0\.0\.1:\d+$/);
       expect(second.stdout()).toContain(`data in ${home}`);
       expect(second.stdout()).toContain(`Note: ${notYet} does not exist (yet)`);
+      // Its problem is said once on the terminal, by the agent, not again by the folder's local side.
+      await waitFor(() => /folder problem folder=later/.test(second.stderr() + second.stdout()), { timeoutMs: 10_000, message: 'the folder problem said' });
+      expect(second.stderr() + second.stdout()).not.toContain('local side problem');
       const found = await runFerry(['status', '--json'], { FERRY_HOME: home });
       expect(found.code, found.stderr).toBe(0);
       const folders = (JSON.parse(found.stdout) as { folders: Array<{ remoteId: string; error?: string }> }).folders;
