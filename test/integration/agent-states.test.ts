@@ -104,6 +104,9 @@ describe('agent states follow reality', () => {
     writeFileSync(path.join(missing, 'first.txt'), 'now it exists');
     await waitFor(() => a.status().state === 'idle' && a.status().counts.done >= 1, { timeoutMs: 10_000, message: 'folder recovered and synced' });
     expect(a.status().folders[0]!.state).toBe('ok');
+    // Activity says it is there, not "back": it never was.
+    const activity = await a.handlers.listActivity({ limit: 50 });
+    expect(activity.map((e) => e.message)).toContain('The folder is there now: it syncs');
   }, 30_000);
 
   it("a folder made after it was added gets the server's files at once, not when its failed pulls' backoff ends", async () => {

@@ -43,7 +43,7 @@ export function folderStates(store: FolderStateStore, onChange: (folderId: strin
       store.transaction(() => {
         if (folder.pausedHold) store.folders.pause(folderId, folder.pausedReason ?? '', folder.pausedHold);
         else store.folders.setOk(folderId);
-        store.activity.add({ folderId, kind: 'folder_ok', message: 'The folder is back' });
+        store.activity.add({ folderId, kind: 'folder_ok', message: 'The folder is there now: it syncs' });
       });
       onChange(folderId);
       if (!folder.pausedHold) onRecovered(folderId);
