@@ -211,6 +211,14 @@ describe('ferry agent settings validation', () => {
     expect(garbled.stderr).toMatch(/not valid JSON/);
   });
 
+  it('a first start with no server says which flags to give, not which settings fields are missing', async () => {
+    const run = await runFerry(['agent'], { FERRY_HOME: path.join(tmp.dir, 'fresh-home') });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`no sync server yet for ${path.join(tmp.dir, 'fresh-home')}: give --server URL with --pair CODE`);
+    expect(run.stderr).not.toContain('serverUrl');
+    expect(existsSync(path.join(tmp.dir, 'fresh-home', 'agent.lock'))).toBe(false);
+  });
+
   it('explains every flag in --help', async () => {
     const help = await runFerry(['agent', '--help']);
     expect(help.code).toBe(0);

@@ -123,6 +123,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     for (const warning of resolved.warnings) io.err(warning);
     const saved = readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings');
     const config = typeof values.config === 'string' ? readSettingsFile(path.resolve(values.config), '--config') : undefined;
+    // A first start with nothing to go on: say what to give, in flags, not in settings fields.
+    if ([values.server, config?.serverUrl, saved.serverUrl].every((u) => typeof u !== 'string' || u === '')) {
+      return usageError(definition, io, `no sync server yet for ${dataDir}: give --server URL with --pair CODE (from 'ferry server pair') or --token-file FILE; or run 'ferry start' for a server of its own on this computer`).code;
+    }
     let token = resolved.token;
     if (typeof values.pair === 'string') {
       if (token !== undefined) return usageError(definition, io, `--pair gives this device its own token: leave out --token, --token-file and $${AGENT_TOKEN_ENV}`).code;
