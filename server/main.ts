@@ -25,6 +25,7 @@ import { ServerMetrics, type MetricsSnapshot } from './metrics';
 import { opsRoutes } from './ops-routes';
 import { SECRET_FILE_NAME, TOKEN_FILE_NAME, loadOrCreateSecret } from './secrets';
 import { openStorage, type StorageOptions } from './storage/open';
+import { acquireInstanceLock } from '../main/instance-lock';
 import type { PostgresDb } from './storage/postgres';
 import { TaskStore } from './task-store';
 import { TaskRunner, type TaskHooks } from './tasks';
@@ -146,7 +147,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const localSecret = (await loadOrCreateSecret(path.join(dataDir, SECRET_FILE_NAME))).value;
 
-  const { db, blocks } = await openStorage(dataDir, options);
+  // SQLite is this process's alone (docs/sync-api.md, "Operations"): a second server on the
+  // same directory is refused. Several processes share PostgreSQL, each with its own --data.
+  const lock = options.dbUrl ? null : acquireInstanceLock(dataDir, 'server');
+  const { db, blocks } = await openStorage(dataDir, options).catch((error: unknown) => {
+    lock?.release();
+    throw error;
+  });
   // Processes sharing one PostgreSQL sign feed tokens with one key, kept in the database.
   // Loaded only then: a one-machine server never loads the PostgreSQL modules.
   const pgShared = db.dialect === 'postgres' ? { db: db as PostgresDb, ...(await import('./storage/postgres')), ...(await import('./storage/pg-wakeups')) } : null;
@@ -433,6 +440,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         blocks.close?.();
         await wakeups?.close();
         await db.close();
+        lock?.release();
         log.info('stopped');
       })();
       return closing;

@@ -10,7 +10,7 @@ import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
 import { listenOnStablePort } from './control-port';
 import { ensureControlToken, removeAgentInfo, writeAgentInfo } from './control-token';
-import { acquireInstanceLock } from './instance-lock';
+import { acquireInstanceLock } from '../instance-lock';
 import { makeDataDirPrivate, restrictFilesIn } from '../private-files';
 import { ferryVersion } from './version';
 

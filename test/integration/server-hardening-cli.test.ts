@@ -135,3 +135,25 @@ describe('tokens off the command line (issue 23 item 5)', () => {
     expect(viaFlag.stderr()).not.toContain(token);
   }, 120_000);
 });
+
+// A second `ferry server` on the same SQLite directory ran beside the first: two task runners,
+// two sets of waiting long polls, and two garbage collections, each blind to what the other had
+// just been sent. Refused now, as a second agent is; a lock left by a killed server is taken over.
+describe('one server per SQLite data directory', () => {
+  it('refuses a second server on the directory, naming the first, and starts after the first was killed', async () => {
+    const tmp = makeTempDir('ferry-server-lock-');
+    cleanups.push(tmp.cleanup);
+    const dir = path.join(tmp.dir, 'server');
+    const first = started(['server', '--data', dir, '--port', '0']);
+    const url = (await first.line(/listening on (http:\/\/\S+)/))[1]!;
+    const second = await runFerry(['server', '--data', dir, '--port', '0']);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(`Another Ferry server (pid ${first.child.pid}) is already running with --data ${dir}`);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const after = started(['server', '--data', dir, '--port', '0']);
+    await after.line(/listening on /);
+  }, 30_000);
+});

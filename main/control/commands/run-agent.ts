@@ -11,7 +11,7 @@ import { pairWithServer } from '../device-pairing';
 import { preferSmallHeap } from '../../small-heap';
 import { resolveDataDir } from './with-agent';
 import { connectToAgent } from '../control-client';
-import { runningAgentPid } from '../instance-lock';
+import { runningAgentPid } from '../../instance-lock';
 
 /** The environment variable `ferry agent` reads its Sync API token from. */
 export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
