@@ -15,7 +15,8 @@ export interface InstanceLock {
 
 export type LockKind = 'agent' | 'server';
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, and belongs to someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

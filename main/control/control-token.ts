@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { z } from 'zod';
 import { FerryError } from '../../protocol/errors';
+import { processAlive } from '../instance-lock';
 
 /**
  * The files that let local clients find and authenticate to a running agent:
@@ -70,21 +71,11 @@ export async function readAgentInfo(dir: string): Promise<AgentInfo | undefined>
   const info = AgentInfo.safeParse(parsed);
   if (!info.success) throw new FerryError('invalid_agent_info', `${path.join(dir, AGENT_INFO_FILE)} is malformed`);
   // A crashed agent leaves its file behind; a dead pid means nobody is listening.
-  return isProcessAlive(info.data.pid) ? info.data : undefined;
+  return processAlive(info.data.pid) ? info.data : undefined;
 }
 
 export async function removeAgentInfo(dir: string): Promise<void> {
   await rm(path.join(dir, AGENT_INFO_FILE), { force: true });
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function writeAtomically(file: string, content: string, mode: number): Promise<void> {
