@@ -255,6 +255,8 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       // Before, it stayed Processing for ever and held r.txt: every later batch on it was path_locked.
       const done = await completedTask(asA, taskId, 20_000, 'the same process running the task again');
       expect(done.results.k).toMatchObject({ ok: true });
+      // The hook runs after the run wrote its status, which a poll may read first.
+      await waitUntil(() => outcomes.length >= 2, 10_000, 'the second run reported to the hook');
       expect(outcomes).toEqual(['lease_lost', 'completed']);
     } finally {
       await a.close();
