@@ -202,36 +202,67 @@ export function contentOf(tag: string, seed: number, size: number): Buffer {
   return Buffer.concat([head, seededBytes(seed, Math.max(0, size - head.length))]).subarray(0, size);
 }
 
-/** A file's bytes and the inode they were read from (null when it is not there). */
-async function readWithInode(abs: string): Promise<{ data: Buffer; ino: number } | null> {
-  const handle = await fsp.open(abs, 'r').catch(() => null);
-  if (!handle) return null;
-  try {
-    const st = await handle.stat();
-    return st.isFile() ? { data: await handle.readFile(), ino: st.ino } : null;
-  } finally {
-    await handle.close();
-  }
-}
+/** A name next to `abs` that Ferry ignores (`*.tmp`) and the agents never write to. */
+const asideOf = (abs: string): string => path.join(path.dirname(abs), `.chaos-${randomUUID()}.tmp`);
 
 /**
- * Runs `rename` (of a file onto `target`) and returns the bytes it replaced there (null: none),
- * read through a hard link taken right before it, not read ahead of it: a download that replaced
- * `target` in between is what the user's rename replaced, and the user had it on disk (chaos
- * seed 12009: taken for the older version the read saw, the download's bytes looked lost).
+ * A user's rename of the file `from` onto `to`, done so that what it moved and what it replaced
+ * are known exactly, though an agent's pull may place a file at either name at any moment. The
+ * file is moved aside first (atomic: what moves is what was there), then hard-linked at `to`,
+ * which fails while anything is there; what is there is moved aside in turn, recorded as
+ * replaced, and the link tried again. A rename after a look at `to` leaves a gap in which a
+ * download lands unseen, and the ledger then takes the download for a version nobody replaced
+ * (chaos seeds 12009 and 17870). Null: `from` was not there. `between` runs once the file is
+ * aside (a test's stand-in for a download landing then).
  */
-async function replacedBy(target: string, rename: () => Promise<void>): Promise<Buffer | null> {
-  const link = path.join(path.dirname(target), `.chaos-${randomUUID()}.tmp`);
-  const linked = await fsp.link(target, link).then(
-    () => true,
-    () => false,
-  );
+export async function renameCapturing(
+  from: string,
+  to: string,
+  between?: () => Promise<void>,
+): Promise<{ moved: Buffer; replaced: Buffer[] } | null> {
+  const moving = asideOf(from);
   try {
-    await rename();
-    return linked ? await readFileOrNull(link) : null;
-  } finally {
-    if (linked) await fsp.rm(link, { force: true });
+    await fsp.rename(from, moving);
+  } catch {
+    return null;
   }
+  if (!(await fsp.lstat(moving)).isFile()) {
+    await fsp.rename(moving, from);
+    return null;
+  }
+  const moved = await fsp.readFile(moving);
+  const replaced: Buffer[] = [];
+  try {
+    await between?.();
+    for (;;) {
+      try {
+        await fsp.link(moving, to);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const gone = asideOf(to);
+      try {
+        await fsp.rename(to, gone);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      if (!(await fsp.lstat(gone)).isFile()) {
+        // A folder arrived at the name: the user's rename cannot go there.
+        await fsp.rename(gone, to);
+        throw Object.assign(new Error(`a folder is at ${to}`), { code: 'EISDIR' });
+      }
+      replaced.push(await fsp.readFile(gone));
+      await fsp.rm(gone);
+    }
+  } catch (error) {
+    // Not renamed: the file goes back where it was, so the ledger's view (nothing done) holds.
+    await fsp.rename(moving, from);
+    throw error;
+  }
+  await fsp.rm(moving);
+  return { moved, replaced };
 }
 
 async function readFileOrNull(abs: string): Promise<Buffer | null> {
@@ -281,6 +312,8 @@ export class Executor {
     private readonly devices: DeviceFolder[],
     private readonly ledger: Ledger,
     private readonly log: (line: string) => void = () => undefined,
+    /** Runs inside each rename, once the file is aside and before it lands (tests only). */
+    private readonly beforeRenameLands?: (to: string) => Promise<void>,
   ) {}
 
   async run(op: Op, step: number): Promise<void> {
@@ -353,21 +386,22 @@ export class Executor {
       case 'rename': {
         const from = await this.abs(op.device, op.from);
         const to = await this.abs(op.device, op.to);
-        const read = await readWithInode(from);
-        if (!read) return false;
+        if (from === to) return false;
         const st = await fsp.lstat(to).catch(() => null);
         if (st && !st.isFile()) return false;
         await fsp.mkdir(path.dirname(to), { recursive: true });
-        const toBefore = await replacedBy(to, () => fsp.rename(from, to));
-        // A download may have replaced the file between the read and the rename: what moved is
-        // what is at the new name now.
-        const moved = (await fsp.lstat(to)).ino === read.ino ? read.data : await fsp.readFile(to);
+        const lands = this.beforeRenameLands;
+        const done = await renameCapturing(from, to, lands && (() => lands(to)));
+        if (!done) return false;
         const device = this.name(op.device);
-        const hash = sha256(moved);
+        const hash = sha256(done.moved);
         this.ledger.replace(device, op.from, hash);
         this.ledger.deleted(device, op.from);
-        const replaced = toBefore ? sha256(toBefore) : null;
-        this.ledger.replace(device, op.to, replaced);
+        // Each file the rename found at the new name (normally one at most) is one it replaced.
+        if (done.replaced.length === 0) this.ledger.replace(device, op.to, null);
+        for (const bytes of done.replaced) this.ledger.replace(device, op.to, sha256(bytes));
+        const last = done.replaced.at(-1);
+        const replaced = last ? sha256(last) : null;
         // Moved over the same bytes: the new name's content did not change (as an edit to the
         // same bytes is none), and a synced file there stays unchanged (docs/conflict-rules.md,
         // "unchanged"; chaos seed 3022: an empty file moved over the synced empty one, which

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY_HASH, Ledger } from '../chaos/ledger';
@@ -11,13 +11,13 @@ describe('chaos executor', () => {
   const temps: Array<() => void> = [];
   afterEach(() => temps.splice(0).forEach((cleanup) => cleanup()));
 
-  function twoDevices() {
+  function twoDevices(beforeRenameLands?: (to: string) => Promise<void>) {
     const { dir, cleanup } = makeTempDir('ferry-chaos-exec-');
     temps.push(cleanup);
     const devices = ['dev-a', 'dev-b'].map((name) => ({ name, root: path.join(dir, name) }));
     for (const d of devices) mkdirSync(d.root);
     const ledger = new Ledger();
-    return { devices, ledger, executor: new Executor(devices, ledger) };
+    return { devices, ledger, executor: new Executor(devices, ledger, undefined, beforeRenameLands) };
   }
   /** What a pull does: a's file, byte for byte, at the same name on b. */
   const sync = (devices: Array<{ root: string }>, rel: string) => {
@@ -76,5 +76,39 @@ describe('chaos executor', () => {
     await executor.run({ kind: 'rename', device: 1, from: 'y', to: 'x' }, 2);
     // Over synced bytes: an edit of x (it follows another device's move of x, M2).
     expect(ledger.live).toEqual([{ device: 'dev-b', path: 'x', hash: sha256(Buffer.from('b wrote y')), step: 2, edited: true }]);
+  });
+
+  // Chaos seed 17870 (npm run chaos -- --seed 17870 --ops 60 --devices 2): b renamed
+  // img_0001.jpg back onto IMG_0001.JPG just as its pull put a's edit of IMG_0001.JPG there
+  // (U3: a remote edit of a file b had renamed away comes back). The harness had looked at the
+  // new name (nothing there) before renaming, so the ledger thought b replaced nothing and kept
+  // a's edit as a version nobody replaced: "lost". The rename now records what it replaced.
+  it('a download landing at the new name during a rename is what the rename replaced (chaos seed 17870)', async () => {
+    let landed = false;
+    const { devices, ledger, executor } = twoDevices(async (to) => {
+      copyFileSync(path.join(devices[0]!.root, 'IMG_0001.JPG'), to);
+      landed = true;
+    });
+    await executor.run({ kind: 'write', device: 0, path: 'IMG_0001.JPG', size: 300, content: 1 }, 1);
+    await executor.run({ kind: 'write', device: 1, path: 'img_0001.jpg', size: 200, content: 2 }, 2);
+    const bBytes = readFileSync(path.join(devices[1]!.root, 'img_0001.jpg'));
+
+    await executor.run({ kind: 'rename', device: 1, from: 'img_0001.jpg', to: 'IMG_0001.JPG' }, 3);
+    expect(landed).toBe(true);
+    expect(executor.stats.executed).toBe(3);
+    // On disk: b's bytes at the new name, nothing at the old one, no aside file left.
+    expect(readFileSync(path.join(devices[1]!.root, 'IMG_0001.JPG'))).toEqual(bBytes);
+    expect(readdirSync(devices[1]!.root)).toEqual(['IMG_0001.JPG']);
+    // b knowingly replaced a's version there: only b's moved file is a live version.
+    expect(ledger.live.map((v) => `${v.device}:${v.path}`)).toEqual(['dev-b:IMG_0001.JPG']);
+  });
+
+  it('a rename whose file is gone does nothing and records nothing', async () => {
+    const { devices, ledger, executor } = twoDevices();
+    await executor.run({ kind: 'write', device: 1, path: 'x', size: 10, content: 1 }, 1);
+    await executor.run({ kind: 'rename', device: 1, from: 'y', to: 'x' }, 2);
+    expect(executor.stats).toMatchObject({ executed: 1, skipped: 1 });
+    expect(readdirSync(devices[1]!.root)).toEqual(['x']);
+    expect(ledger.live.map((v) => `${v.device}:${v.path}`)).toEqual(['dev-b:x']);
   });
 });
