@@ -173,6 +173,41 @@ describe('ferry agent and its CLI clients', () => {
     }
   });
 
+  it('a server that goes away is said once, by the state (offline), not again by each retry of the pull', async () => {
+    const serverDir = path.join(tmp.dir, 'server-going-away');
+    const own = spawnFerry(['server', '--data', serverDir, '--port', '0']);
+    const data = path.join(tmp.dir, 'agent-offline');
+    const docs = path.join(tmp.dir, 'DocsOffline');
+    mkdirSync(docs);
+    let watcher: RunningFerry | undefined;
+    try {
+      const url = (await own.line(/listening on (http:\/\/\S+)/))[1]!;
+      await own.line(/token/);
+      watcher = spawnFerry(['agent', '--data', data, '--server', url, '--token-file', path.join(serverDir, 'token'), '--folder', `${docs}=offline`]);
+      await watcher.line(/^control: http:\/\/127\.0\.0\.1:\d+$/);
+      await watcher.line(/state: idle/, 20_000);
+      expect((await own.stop('SIGTERM')).code).toBe(0);
+      await watcher.line(/state: offline/, 20_000);
+      // Pulls go on failing while the server is away (each failure has its own time).
+      const failures = new Set<string>();
+      await waitFor(
+        async () => {
+          const run = await runFerry(['status', '--data', data, '--json']);
+          const line = (JSON.parse(run.stdout) as { folders: Array<{ pullError?: string | null }> }).folders[0]?.pullError;
+          if (line) failures.add(line);
+          return failures.size >= 2;
+        },
+        { timeoutMs: 20_000, message: 'two pulls failing while offline' },
+      );
+      const terminal = watcher.stdout() + watcher.stderr();
+      expect(terminal.match(/state: offline/g)).toHaveLength(1);
+      expect(terminal).not.toMatch(/pull failed|long poll failed/);
+    } finally {
+      await watcher?.stop();
+      await own.stop();
+    }
+  });
+
   it('comes back on the same control port, so an open tab finds it again', async () => {
     const before = readFileSync(path.join(dataDir, 'control-port'), 'utf8').trim();
     expect(agent.stdout()).toContain(`control: http://127.0.0.1:${before}`);

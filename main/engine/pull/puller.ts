@@ -507,9 +507,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (!abort.signal.aborted) health.failed(folderId, e, clock());
       // 'error' is special to EventEmitter: without a listener emit() would throw.
       if (!abort.signal.aborted && events.listenerCount('error') > 0) events.emit('error', { folderId, error: e });
-      // The folder's own error (its root missing) is said once, by its state: each retry of the
-      // pull would only repeat it in the terminal.
-      const said = store.folders.get(folderId)?.errorCode === e.code;
+      // The folder's own error (its root missing) is said once, by its state, and so is a server
+      // that cannot be reached (the agent's state: offline): each retry of the pull would only
+      // repeat it in the terminal.
+      const said = e.code === 'offline' || store.folders.get(folderId)?.errorCode === e.code;
       (said ? log.debug : log.warn).call(log, 'pull failed', { folder: folderId, code: e.code, error: e.message });
       throw e;
     });
@@ -589,7 +590,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           const e = asFerryError(error);
           // An expired token shows up on the next pull, which runs the full sync.
           if (e.code === 'sync_token_expired') break;
-          log.warn('long poll failed', { folder: folderId, code: e.code, error: e.message });
+          // A connection cut or refused (the server restarting) is the agent's state to say.
+          const lost = e.code === 'offline' || e.code === 'network';
+          (lost ? log.debug : log.warn).call(log, 'long poll failed', { folder: folderId, code: e.code, error: e.message });
           await sleep(backoff(++failures, e));
           break;
         }
