@@ -142,6 +142,7 @@ export function parseServerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     file: values['token-file'],
     env: { name: SERVER_TOKEN_ENV, value: env[SERVER_TOKEN_ENV] },
     command: 'ferry server',
+    whenMissing: 'write a long random token into it first, e.g. `(umask 077; openssl rand -hex 32 > FILE)`, or leave --token-file out and one is generated in DIR/token',
   });
   if (token !== undefined && !/^[\x21-\x7e]{8,512}$/.test(token)) {
     throw usageError('the token must be 8-512 printable characters without spaces');

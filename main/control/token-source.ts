@@ -14,6 +14,8 @@ export interface TokenSources {
   env: { name: string; value: string | undefined };
   /** What the warning calls the command, e.g. `ferry agent`. */
   command: string;
+  /** What to do when the --token-file does not exist (where a token comes from for this command). */
+  whenMissing?: string;
 }
 
 export interface ResolvedToken {
@@ -23,7 +25,7 @@ export interface ResolvedToken {
 
 export function resolveToken(s: TokenSources): ResolvedToken {
   if (s.flag !== undefined && s.file !== undefined) throw tokenError('give either --token or --token-file, not both');
-  if (s.file !== undefined) return { token: readTokenFile(s.file), warnings: [] };
+  if (s.file !== undefined) return { token: readTokenFile(s.file, s.whenMissing), warnings: [] };
   if (s.flag !== undefined) {
     return {
       token: s.flag,
@@ -34,12 +36,14 @@ export function resolveToken(s: TokenSources): ResolvedToken {
   return { token: fromEnv ? fromEnv : undefined, warnings: [] };
 }
 
-function readTokenFile(file: string): string {
+function readTokenFile(file: string, whenMissing: string | undefined): string {
   let text: string;
   try {
     text = readFileSync(path.resolve(file), 'utf8');
   } catch (error) {
-    throw tokenError(`cannot read --token-file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOENT' && whenMissing ? ` (no such file: ${whenMissing})` : '';
+    throw tokenError(`cannot read --token-file ${file}: ${code ?? String(error)}${hint}`);
   }
   // One token, usually followed by a newline: `echo TOKEN > file` must just work.
   const token = text.trim();

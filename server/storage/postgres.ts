@@ -312,8 +312,8 @@ export function newPool(url: string, max = 10): pg.Pool {
   return pool;
 }
 
-/** Applies the migrations this database lacks; the schema version after. Safe with several processes. */
-export async function migratePostgres(pool: pg.Pool): Promise<number> {
+/** Applies the migrations this database lacks: its schema version before and after. Safe with several processes. */
+export async function migratePostgres(pool: pg.Pool): Promise<{ from: number; to: number }> {
   return withSessionLock(pool, MIGRATION_LOCK, async (client) => {
     await client.query('CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER NOT NULL)');
     const row = (await client.query<{ version: number }>('SELECT version FROM ferry_schema')).rows[0];
@@ -331,7 +331,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<number> {
         throw error;
       }
     }
-    return PG_MIGRATIONS.length;
+    return { from: current, to: PG_MIGRATIONS.length };
   });
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
+  CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -29,6 +30,9 @@ export class S3BlockStore extends BlockLookups implements BlockStore {
 
   constructor(readonly location: S3Location) {
     super(32);
+    // The SDK's notice that its releases after January 2027 need Node 22 is for whoever
+    // upgrades Ferry's dependencies, not for the operator's terminal at every start on Node 20.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = new S3Client({
       region: location.region,
       forcePathStyle: true,
@@ -46,8 +50,41 @@ export class S3BlockStore extends BlockLookups implements BlockStore {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }));
     } catch (error) {
-      throw new FerryError('storage_unavailable', `Bucket '${this.location.bucket}' cannot be reached: ${(error as Error).name}`, { retryable: true, cause: error });
+      throw this.bucketError(error);
     }
+  }
+
+  /** Makes the bucket unless it is there (`ferry server migrate --blocks`): whether it made it. */
+  async ensureBucket(): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.location.bucket }));
+      return false;
+    } catch (error) {
+      if (!notFound(error)) throw this.bucketError(error);
+    }
+    try {
+      await this.client.send(new CreateBucketCommand({ Bucket: this.location.bucket }));
+    } catch (error) {
+      throw new FerryError('storage_unavailable', `Bucket '${this.location.bucket}' could not be created at ${this.where()}: ${(error as Error).name}`, { cause: error });
+    }
+    return true;
+  }
+
+  private where(): string {
+    return this.location.endpoint ?? `AWS S3 (${this.location.region})`;
+  }
+
+  /** What a failed look at the bucket means for the operator: missing, refused, or unreachable. */
+  private bucketError(error: unknown): FerryError {
+    const { bucket } = this.location;
+    const status = error instanceof S3ServiceException ? error.$metadata.httpStatusCode : undefined;
+    if (notFound(error)) {
+      return new FerryError('storage_unavailable', `Bucket '${bucket}' does not exist at ${this.where()}: create it, or run 'ferry server migrate --blocks URL', which does`, { cause: error });
+    }
+    if (status === 401 || status === 403) {
+      return new FerryError('storage_unavailable', `Bucket '${bucket}' at ${this.where()} refuses these credentials (${status}; AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the usual AWS sources)`, { cause: error });
+    }
+    return new FerryError('storage_unavailable', `Bucket '${bucket}' cannot be reached at ${this.where()}: ${(error as Error).name}`, { retryable: true, cause: error });
   }
 
   async probe(): Promise<void> {

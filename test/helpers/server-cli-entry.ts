@@ -1,4 +1,5 @@
-// Runs `ferry server` in a child process for the CLI test (bin/ferry.mjs is the real entry).
-import { runServerCommand } from '../../main/control/commands/server';
+// Runs `ferry server …` in a child process for the CLI tests, through the real dispatcher (as
+// bin/ferry.mjs does), so errors print as a user sees them.
+import { main } from '../../main/control/cli';
 
-process.exitCode = await runServerCommand(process.argv.slice(2));
+process.exitCode = await main(['server', ...process.argv.slice(2)]);

@@ -10,7 +10,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchCompletedReply, ChangesPage, WaitReply } from '../../protocol';
-import { freshRemoteStorage, type RemoteStorage } from '../helpers/backends';
+import { DeleteBucketCommand } from '@aws-sdk/client-s3';
+import { freshRemoteStorage, s3TestClient, type RemoteStorage } from '../helpers/backends';
 import { startServer, type RunningServer } from '../../server/main';
 import { openPostgresMetadata } from '../../server/storage/postgres';
 import { LeaseLost, TaskLeases } from '../../server/task-leases';
@@ -569,16 +570,55 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   }, 60_000);
 
-  it('`ferry server migrate` migrates the database, and a bad --db or --blocks URL is refused with its code', async () => {
-    const ok = run(['migrate', '--db', storage.options.dbUrl]);
-    expect(await ok.exited).toBe(0);
-    expect(ok.out()).toMatch(/schema version \d+/);
-    expect(ok.out()).not.toContain(new URL(storage.options.dbUrl).password);
+  it('`ferry server migrate` migrates a database and makes a bucket, each once; a bad --db or --blocks URL is refused with its code', async () => {
+    const fresh = await freshRemoteStorage();
+    try {
+      const first = run(['migrate', '--db', fresh.options.dbUrl]);
+      expect(await first.exited).toBe(0);
+      expect(first.out()).toMatch(/^Migrated postgres:\/\/\S+ from schema version 0 to \d+\n$/);
+      expect(first.out()).not.toContain(new URL(fresh.options.dbUrl).password);
+      const again = run(['migrate', '--db', fresh.options.dbUrl]);
+      expect(await again.exited).toBe(0);
+      expect(again.out()).toMatch(/ is at schema version \d+ already: nothing to do\n$/);
+    } finally {
+      await fresh.drop();
+    }
     const badDb = run(['--data', dirs[0]!, '--db', 'mysql://x/y']);
     expect(await badDb.exited).toBe(2);
     expect(badDb.err()).toContain('invalid_storage_url');
     const badBlocks = run(['--data', dirs[0]!, '--blocks', 's3://?endpoint=ftp://x']);
     expect(await badBlocks.exited).toBe(2);
     expect(badBlocks.err()).toContain('invalid_storage_url');
+    expect(await run(['migrate', '--blocks', 's3://?endpoint=ftp://x']).exited).toBe(2);
+  }, 120_000);
+
+  it('a server on a bucket that does not exist says so and how to make it; `ferry server migrate --blocks` makes it', async () => {
+    const bucket = `ferry-t-made-${randomUUID().slice(0, 8)}`;
+    const blocksUrl = storage.options.blocksUrl.replace(/^s3:\/\/[^?]+/, `s3://${bucket}`);
+    const dir = await makeTempDir();
+    dirs.push(dir);
+    const missing = run(['--data', dir, '--port', '0', '--db', storage.options.dbUrl, '--blocks', blocksUrl]);
+    expect(await missing.exited).toBe(1);
+    expect(missing.err()).toContain(`Bucket '${bucket}' does not exist at http://127.0.0.1:`);
+    expect(missing.err()).toContain("run 'ferry server migrate --blocks URL', which does (storage_unavailable)");
+    // The AWS SDK's notice about its future Node versions is not the operator's business.
+    expect(missing.err()).not.toContain('NodeVersionSupportWarning');
+    const made = run(['migrate', '--blocks', blocksUrl]);
+    expect(await made.exited).toBe(0);
+    expect(made.out()).toBe(`Created bucket '${bucket}': blocks go under 'blocks/'\n`);
+    const again = run(['migrate', '--blocks', blocksUrl]);
+    expect(await again.exited).toBe(0);
+    expect(again.out()).toBe(`Bucket '${bucket}' exists: blocks go under 'blocks/'\n`);
+    const p = run(['--data', dir, '--port', '0', '--db', storage.options.dbUrl, '--blocks', blocksUrl]);
+    const url = await waitUntil(() => /listening on (\S+)/.exec(p.out())?.[1], 30_000, `server on the made bucket to listen (stderr: ${p.err()})`);
+    try {
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exited;
+      const s3 = s3TestClient();
+      await s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+      s3.destroy();
+    }
   }, 120_000);
 });

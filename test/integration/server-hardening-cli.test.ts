@@ -105,15 +105,18 @@ describe('tokens off the command line (issue 23 item 5)', () => {
     cleanups.push(tmp.cleanup);
     const twoWords = path.join(tmp.dir, 'two-words');
     writeFileSync(twoWords, 'one two\n');
-    for (const args of [
-      ['server', '--data', tmp.dir, '--token', 'abcdefgh1', '--token-file', twoWords],
-      ['server', '--data', tmp.dir, '--token-file', path.join(tmp.dir, 'absent')],
-      ['server', '--data', tmp.dir, '--token-file', twoWords],
-      ['agent', '--data', path.join(tmp.dir, 'a'), '--server', 'http://127.0.0.1:9', '--token-file', path.join(tmp.dir, 'absent')],
-    ]) {
+    const absent = path.join(tmp.dir, 'absent');
+    const refusals: Array<[string[], string]> = [
+      [['server', '--data', tmp.dir, '--token', 'abcdefgh1', '--token-file', twoWords], 'give either --token or --token-file, not both'],
+      // A missing file says where a token comes from, for each command.
+      [['server', '--data', tmp.dir, '--token-file', absent], `cannot read --token-file ${absent}: ENOENT (no such file: write a long random token into it first`],
+      [['server', '--data', tmp.dir, '--token-file', twoWords], `--token-file ${twoWords} must hold the token alone, on one line`],
+      [['agent', '--data', path.join(tmp.dir, 'a'), '--server', 'http://127.0.0.1:9', '--token-file', absent], "(no such file: it holds the server's token"],
+    ];
+    for (const [args, said] of refusals) {
       const run = await runFerry(args);
       expect({ args, code: run.code }).toEqual({ args, code: 2 });
-      expect(run.stderr).toMatch(/token/);
+      expect(run.stderr).toContain(said);
     }
   }, 120_000);
 

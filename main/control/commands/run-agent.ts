@@ -119,6 +119,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       file: values['token-file'] as string | undefined,
       env: { name: AGENT_TOKEN_ENV, value: process.env[AGENT_TOKEN_ENV] },
       command: 'ferry agent',
+      whenMissing: "it holds the server's token (the server's DIR/token, or what its operator gave you); with accounts, pair instead: --pair CODE",
     });
     for (const warning of resolved.warnings) io.err(warning);
     const saved = readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings');
