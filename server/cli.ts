@@ -16,7 +16,8 @@ Options:
                          processes may share it); 'ferry server migrate --db URL' migrates it
   --blocks s3://BUCKET?endpoint=URL&region=R
                          keep blocks in an S3-compatible bucket instead of DIR/blocks (credentials
-                         from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the usual AWS sources)
+                         from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the usual AWS sources);
+                         'ferry server migrate --blocks URL' makes the bucket
   --port N               port to listen on; 0 picks a free one (default ${SERVER_DEFAULTS.port})
   --host ADDR            address to bind (default ${SERVER_DEFAULTS.host})
   --token-file FILE      read the bearer token from FILE (or set $FERRY_SERVER_TOKEN); without

@@ -613,6 +613,10 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     const url = await waitUntil(() => /listening on (\S+)/.exec(p.out())?.[1], 30_000, `server on the made bucket to listen (stderr: ${p.err()})`);
     try {
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      // It names the store it serves (a process started without --db would serve another), never the password.
+      await waitUntil(() => p.out().includes('\nStorage: '), 10_000, 'the storage line');
+      expect(p.out()).toContain(`Storage: metadata in PostgreSQL postgres://postgres:***@`);
+      expect(p.out()).toContain(`; blocks in bucket '${bucket}' at http://127.0.0.1:`);
     } finally {
       p.child.kill('SIGTERM');
       await p.exited;

@@ -84,6 +84,9 @@ describe('tokens off the command line (issue 23 item 5)', () => {
     writeFileSync(tokenFile, 'from-the-file-1234\n');
     const viaFile = started(['server', '--data', path.join(tmp.dir, 's1'), '--port', '0', '--token-file', tokenFile]);
     const url1 = (await viaFile.line(/listening on (http:\/\/\S+)/))[1]!;
+    const s1 = path.join(tmp.dir, 's1');
+    // It names the store it serves.
+    expect((await viaFile.line(/^Storage: (.*)$/))[1]).toBe(`metadata in ${path.join(s1, 'server.db')}; blocks in ${path.join(s1, 'blocks')}`);
     expect((await fetch(`${url1}/v1/folders`, { headers: { authorization: 'Bearer from-the-file-1234' } })).status).toBe(200);
     expect(viaFile.stdout()).not.toMatch(/Generated a token/);
 

@@ -6,6 +6,7 @@ import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
 import { ACCOUNT_COMMANDS, runAccountsCommand } from '../../../server/accounts-cli';
 import { startServer } from '../../../server/main';
 import { isLoopbackHost } from '../../remote/transport';
+import { parseS3Url, redactUrl } from '../../../server/storage/urls';
 
 /**
  * `ferry server`: runs the reference Sync API server until SIGINT or SIGTERM.
@@ -55,6 +56,9 @@ export async function runServerCommand(argv: string[]): Promise<number> {
     process.on('SIGTERM', stop);
   });
   process.stdout.write(`Ferry server listening on ${server.url}\n`);
+  // Which store this process serves: behind a load balancer, one process started without --db
+  // would be a server of its own.
+  process.stdout.write(`${storageLine(options)}\n`);
   if (!options.tls && !isLoopbackHost(options.host ?? '127.0.0.1')) {
     process.stderr.write('Warning: plain HTTP on an address other computers reach: tokens cross the network unencrypted. Use --tls-cert/--tls-key, or a reverse proxy with TLS (docs/sync-api.md, "Transport").\n');
   }
@@ -62,4 +66,14 @@ export async function runServerCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${server.tokenCreated ? 'Generated a token, saved in' : 'Using the token saved in'} ${server.tokenFile}\n`);
   }
   return stopped;
+}
+
+function storageLine({ dataDir, dbUrl, blocksUrl }: { dataDir: string; dbUrl?: string; blocksUrl?: string }): string {
+  const metadata = dbUrl ? `metadata in PostgreSQL ${redactUrl(dbUrl)}` : `metadata in ${path.join(path.resolve(dataDir), 'server.db')}`;
+  let blocks = `blocks in ${path.join(path.resolve(dataDir), 'blocks')}`;
+  if (blocksUrl) {
+    const at = parseS3Url(blocksUrl);
+    blocks = `blocks in bucket '${at.bucket}'${at.endpoint ? ` at ${at.endpoint}` : ''}`;
+  }
+  return `Storage: ${metadata}; ${blocks}`;
 }
