@@ -165,8 +165,13 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.recheckNotes = settled.notes.map(describeRecheck);
     result.failures.push(...checkConflictWaits(settled.notes));
     if (!settled.ok) {
-      result.failures.push(...(await checkWhyReasons(cluster, 'at the end of an unconverged run', vlog)));
-      result.failures.push(`[1] did not converge within ${Math.round((options.settleTimeoutMs ?? 180_000) / 1000)} s after the faults stopped:`, ...settled.last.map((l) => `    ${l}`));
+      const answers: string[] = [];
+      result.failures.push(...(await checkWhyReasons(cluster, 'at the end of an unconverged run', vlog, (line) => answers.push(line))));
+      result.failures.push(
+        `[1] did not converge within ${Math.round((options.settleTimeoutMs ?? 180_000) / 1000)} s after the faults stopped:`,
+        ...settled.last.map((l) => `    ${l}`),
+        ...answers.slice(0, 20).map((l) => `    ${l}`),
+      );
     } else {
       const server = await serverTree(cluster.api, FOLDER_ID);
       const problems = await fetchContents(cluster.api, server);

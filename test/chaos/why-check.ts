@@ -12,12 +12,23 @@ import { liveLocalTree, serverTree, type Tree } from './snapshot';
  */
 const RELOOKS = 3;
 
-export async function checkWhyReasons(cluster: Cluster, when: string, vlog: (line: string) => void = () => undefined): Promise<string[]> {
+export async function checkWhyReasons(
+  cluster: Cluster,
+  when: string,
+  vlog: (line: string) => void = () => undefined,
+  /** Gets every first answer in full (an unconverged run prints them: what held each path). */
+  answers?: (line: string) => void,
+): Promise<string[]> {
   const failures: string[] = [];
+  const answered = new Set<string>();
   const ask = async (d: Cluster['devices'][number], p: string): Promise<string | null> => {
     try {
       const answer = await d.client!.call('explainPath', { path: p, folderId: FOLDER_ID });
       vlog(`  why ${d.name} ${JSON.stringify(p)} (${when}): ${answer.reasons.map((r) => r.code).join(', ')}`);
+      if (answers && !answered.has(`${d.name}\u0000${p}`)) {
+        answered.add(`${d.name}\u0000${p}`);
+        answers(`why ${d.name} ${JSON.stringify(p)}: ${answer.reasons.map((r) => `${r.code}: ${r.message}`).join(' | ') || 'no reason'}`);
+      }
       return answer.reasons.length === 0 || answer.inSync ? (answer.reasons[0]?.message ?? 'nothing') : null;
     } catch (error) {
       failures.push(`[7] ${d.name}: why ${JSON.stringify(p)} failed ${when}: ${error instanceof Error ? error.message : String(error)}`);
