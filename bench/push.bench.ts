@@ -1,11 +1,12 @@
 // Push benchmark: 10,000 × 4 KiB files from a fresh folder to the local server, and one
 // 1 GiB file against `curl -T` putting the same bytes to the same server. The server runs in
 // its own process (as it would next to a real agent); everything lives in os.tmpdir().
-// Standalone: `npx tsx bench/push.bench.ts` (FERRY_BENCH_FILES / FERRY_BENCH_BIG_MIB shrink it).
+// Standalone: `npx tsx bench/push.bench.ts` (FERRY_BENCH_FILES / FERRY_BENCH_BIG_MIB shrink it;
+// FERRY_BENCH_PROFILE=DIR writes a CPU profile of the agent side of the small-file push there).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import http from 'node:http';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -149,22 +150,60 @@ async function smallFiles(tmp: string): Promise<BenchResult[]> {
   try {
     await createFolder(server, 'bench');
     await a.pusher.start();
+    const profile = await profileIf(process.env.FERRY_BENCH_PROFILE);
+    const cpu0 = process.cpuUsage();
+    const serverCpu0 = processCpuMs(server.child.pid);
     const t0 = performance.now();
     const queued = await scanInto(a.store, root, () => a.pusher.queued());
     const tQueued = performance.now();
     const doneAtQueued = a.store.queue.countsByState().done;
     await untilDone(a, queued);
     const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    const serverCpu = processCpuMs(server.child.pid) - serverCpu0;
+    await profile?.();
     const rate = queued / ((t1 - t0) / 1000);
     return [
       { name: `${FILES} × 4 KiB files, fresh folder → committed`, value: Math.round(rate), unit: 'files/s', target: '≥ 8000 files/s (Syncthing 775 files/s)', met: rate >= 8000 },
       { name: `  scan (hash + queue, overlapping the push)`, value: Math.round(tQueued - t0), unit: 'ms' },
       { name: `  files committed by the end of the scan`, value: doneAtQueued, unit: 'files' },
+      // CPU, not wall time: what each side costs, whatever else the machine runs meanwhile.
+      { name: `  agent CPU per 1,000 files (scan and push)`, value: Math.round(((cpu.user + cpu.system) / 1000 / queued) * 1000), unit: 'ms' },
+      { name: `  server CPU per 1,000 files`, value: Math.round((serverCpu / queued) * 1000), unit: 'ms' },
     ];
   } finally {
     await a.close();
     await server.stop();
   }
+}
+
+/** A process's CPU time so far (user + system, ms), from /proc (Linux). */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields 14 and 15 of /proc/PID/stat (after the command name in parentheses), in clock
+    // ticks of 1/100 s (USER_HZ on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** FERRY_BENCH_PROFILE=DIR: a CPU profile of this process over the measured push, written to DIR. */
+async function profileIf(dir: string | undefined): Promise<(() => Promise<void>) | undefined> {
+  if (!dir) return undefined;
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `push-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  };
 }
 
 /**
