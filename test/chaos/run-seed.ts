@@ -172,6 +172,9 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
         ...settled.last.map((l) => `    ${l}`),
         ...answers.slice(0, 20).map((l) => `    ${l}`),
       );
+      // A file the server lists but cannot serve holds every device back: the server's fault, not theirs.
+      const unreadable = await fetchContents(cluster.api, await serverTree(cluster.api, FOLDER_ID));
+      result.failures.push(...unreadable.map((p) => `    ${p}`));
     } else {
       const server = await serverTree(cluster.api, FOLDER_ID);
       const problems = await fetchContents(cluster.api, server);
