@@ -173,6 +173,23 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     return this.placing.has(pack);
   }
 
+  /** Packs whose rows were written since the running sweep began (null: no sweep runs). */
+  private placedDuringSweep: Set<string> | null = null;
+
+  /**
+   * A sweep begins, before it reads the pack rows: the packs whose rows are written from now on
+   * are not in what it read, and it must leave them alone (chaos seed 8532, --gc: it took one for
+   * a pack without rows and removed it). The set grows until `endSweep`.
+   */
+  beginSweep(): ReadonlySet<string> {
+    this.placedDuringSweep = new Set();
+    return this.placedDuringSweep;
+  }
+
+  endSweep(): void {
+    this.placedDuringSweep = null;
+  }
+
   sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number): Promise<void> {
     return sweepLocal(this, keep, cutoff, report, compactBelow);
   }
@@ -272,6 +289,7 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
       await this.placePack(name, tmp, take, offset);
     } finally {
       this.placing.delete(name);
+      this.placedDuringSweep?.add(name);
     }
     for (const t of take) stored[t.index] = true;
     return stored;

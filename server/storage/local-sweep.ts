@@ -40,6 +40,22 @@ interface PackedRow {
 }
 
 async function sweepPacks(blocks: LocalBlockStore, keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow: number): Promise<void> {
+  const placedSince = blocks.beginSweep();
+  try {
+    await sweepPacksRead(blocks, placedSince, keep, cutoff, report, compactBelow);
+  } finally {
+    blocks.endSweep();
+  }
+}
+
+async function sweepPacksRead(
+  blocks: LocalBlockStore,
+  placedSince: ReadonlySet<string>,
+  keep: (hash: string) => boolean,
+  cutoff: number,
+  report: SweepReport,
+  compactBelow: number,
+): Promise<void> {
   const db = blocks.db!;
   const { packDir, tmpDir } = blocks.layout;
   const rows = await db.all<PackedRow>('SELECT hash, pack, "offset", size FROM packed_blocks ORDER BY pack, "offset"');
@@ -54,9 +70,10 @@ async function sweepPacks(blocks: LocalBlockStore, keep: (hash: string) => boole
     const file = path.join(packDir, name);
     const stat = await fs.stat(file);
     const inPack = byPack.get(name) ?? [];
-    // A pack newer than the grace period, or one whose rows are being written now, is left
-    // alone (with no grace period, only the second holds: chaos seed 2, --gc).
-    if (stat.mtimeMs >= cutoff || blocks.isPlacing(name)) {
+    // A pack newer than the grace period, one whose rows are being written now, and one whose
+    // rows were written after they were read above are left alone: with no grace period, only
+    // the last two hold (chaos seeds 2 and 8532, --gc: each lost a pack whose rows then named it).
+    if (stat.mtimeMs >= cutoff || blocks.isPlacing(name) || placedSince.has(name)) {
       report.bytesStored += stat.size;
       continue;
     }

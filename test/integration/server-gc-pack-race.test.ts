@@ -60,4 +60,49 @@ describe('chaos seed 2 (--gc): garbage collection against a pack being placed', 
     expect(read.map((b) => b && sha256(b))).toEqual(data.map((d) => sha256(d)));
     await real.close();
   });
+
+  // Chaos seed 8532 (npm run chaos -- --seed 8532 --ops 60 --devices 2 --gc): dev-a's pulls
+  // failed for the whole settle with a 500 (ENOENT of a pack). GC read the pack rows, an upload
+  // then placed its pack and wrote its rows, and GC reached that pack with the rows it had read:
+  // none for it, so it removed the file. Its row said the block was stored; the commit that
+  // followed referred to it, and every download of it failed. What is refused: a row naming a
+  // pack that is gone (a block the server says it has and cannot read).
+  it('never removes a pack whose rows were written after it read the rows (chaos seed 8532)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-gc-pack-'));
+    dirs.push(dir);
+    const real = openSqliteMetadata(dir);
+    const data = [randomBytes(3000), randomBytes(4000)];
+    const late: { blocks?: LocalBlockStore } = {};
+    let uploaded: Promise<boolean[]> | undefined;
+    // Right after GC read the pack rows, the upload runs to its end: pack in place, rows written.
+    const db: SqlDb = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === 'all') {
+          return async (sql: string, params?: unknown[]) => {
+            const rows = await target.all(sql, params as never);
+            if (!uploaded && sql.includes('FROM packed_blocks')) {
+              uploaded = late.blocks!.writeVerified(data.map((d) => ({ hash: sha256(d), data: d })));
+              await uploaded;
+            }
+            return rows;
+          };
+        }
+        const value = Reflect.get(target, key, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const blocks = new LocalBlockStore(dir, db);
+    late.blocks = blocks;
+    await blocks.init();
+    // No grace period, a cutoff after the pack was written, and nothing refers to the blocks yet.
+    await collectGarbage({ db, blocks, fence: new GcFence(), graceMs: 0, now: () => Date.now() + 1000 });
+    expect(await uploaded).toEqual([true, true]);
+    // What the server says it stores, it can read: a commit may refer to it now.
+    const hashes = data.map((d) => sha256(d));
+    const stored = [...(await blocks.sizes(hashes)).keys()];
+    expect(stored.sort()).toEqual([...hashes].sort());
+    const read = await blocks.readMany(hashes, 1 << 20).catch((error: unknown) => String(error));
+    expect(Array.isArray(read) ? read.map((b) => b && sha256(b)) : read).toEqual(hashes);
+    await real.close();
+  });
 });
