@@ -4,8 +4,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { BLOCK_SIZE, FerryError } from '../../protocol';
+import { createLogger } from '../../main/logging';
 import type { SqlDb } from './sql';
 import { sweepLocal } from './local-sweep';
+
+const log = createLogger('blocks');
 
 /**
  * Content-addressed blocks: one file per block under `<dataDir>/blocks/ab/cd/<sha256>`
@@ -437,17 +440,39 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     }
   }
 
+  /** The pack's open descriptor (kept in `packs`), or null when the file is not there. */
+  private openPack(pack: string, packs: Map<string, number>): number | null {
+    let fd = packs.get(pack);
+    if (fd !== undefined) return fd;
+    try {
+      fd = openSync(path.join(this.packDir, pack), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    packs.set(pack, fd);
+    return fd;
+  }
+
   private async readManyIn(hashes: readonly string[], maxBytes: number, packs: Map<string, number>): Promise<Array<Buffer | null>> {
     const out: Array<Buffer | null> = [];
     let total = 0;
     for (const hash of hashes) {
-      const row = await this.packedRow(hash);
+      let row = await this.packedRow(hash);
       if (row) {
         if (out.length > 0 && total + row.size > maxBytes) break;
-        let fd = packs.get(row.pack);
-        if (fd === undefined) {
-          fd = openSync(path.join(this.packDir, row.pack), 'r');
-          packs.set(row.pack, fd);
+        let fd = this.openPack(row.pack, packs);
+        // Gone: compacted meanwhile (its row names the new pack now), or lost. A lost block is
+        // answered absent, so the reply still carries every other block asked for.
+        if (fd === null) {
+          const lost = row.pack;
+          row = await this.packedRow(hash);
+          fd = row ? this.openPack(row.pack, packs) : null;
+          if (!row || fd === null) {
+            log.error('a stored block cannot be read: its pack is gone', { hash, pack: lost });
+            out.push(null);
+            continue;
+          }
         }
         out.push(readFully(fd, row.offset, row.size, hash));
         total += row.size;

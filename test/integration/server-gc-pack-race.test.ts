@@ -105,4 +105,43 @@ describe('chaos seed 2 (--gc): garbage collection against a pack being placed', 
     expect(Array.isArray(read) ? read.map((b) => b && sha256(b)) : read).toEqual(hashes);
     await real.close();
   });
+
+  // The same run, on the reading side: one unreadable block made the whole batch fetch a 500,
+  // so every file of dev-a's pull failed with it, not just the one that needed the block.
+  it('a batch fetch answers a block whose pack is gone as absent and reads the rest; a block compacted meanwhile is read where its row now says', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-gc-pack-'));
+    dirs.push(dir);
+    const real = openSqliteMetadata(dir);
+    const [lost, kept, moved] = [randomBytes(3000), randomBytes(4000), randomBytes(5000)];
+    // The first look at `moved`'s row sees the pack it was in before a compaction.
+    let staleOnce = true;
+    const db: SqlDb = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === 'get') {
+          return async (sql: string, params?: unknown[]) => {
+            const row = await target.get(sql, params as never);
+            if (staleOnce && sql.includes('FROM packed_blocks') && params?.[0] === sha256(moved)) {
+              staleOnce = false;
+              return { ...(row as object), pack: 'compacted-away.pack' };
+            }
+            return row;
+          };
+        }
+        const value = Reflect.get(target, key, receiver) as unknown;
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const blocks = new LocalBlockStore(dir, db);
+    await blocks.init();
+    const packs = path.join(dir, 'blocks', 'packs');
+    expect(await blocks.writeVerified([{ hash: sha256(lost), data: lost }])).toEqual([true]);
+    const [lostPack] = readdirSync(packs);
+    expect(await blocks.writeVerified([kept, moved].map((d) => ({ hash: sha256(d), data: d })))).toEqual([true, true]);
+    rmSync(path.join(packs, lostPack!));
+
+    const read = await blocks.readMany([lost, kept, moved].map((d) => sha256(d)), 1 << 20);
+    expect(read.map((b) => b && sha256(b))).toEqual([null, sha256(kept), sha256(moved)]);
+    expect(staleOnce).toBe(false);
+    await real.close();
+  });
 });
