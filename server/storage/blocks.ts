@@ -462,14 +462,13 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
       if (row) {
         if (out.length > 0 && total + row.size > maxBytes) break;
         let fd = this.openPack(row.pack, packs);
-        // Gone: compacted meanwhile (its row names the new pack now), or lost. A lost block is
-        // answered absent, so the reply still carries every other block asked for.
+        // Gone: compacted meanwhile (its row names the new pack now), collected (no row now), or
+        // lost. Either of the last two is answered absent: the reply still carries the others.
         if (fd === null) {
-          const lost = row.pack;
           row = await this.packedRow(hash);
           fd = row ? this.openPack(row.pack, packs) : null;
           if (!row || fd === null) {
-            log.error('a stored block cannot be read: its pack is gone', { hash, pack: lost });
+            if (row) log.error('a stored block cannot be read: its pack is gone', { hash, pack: row.pack });
             out.push(null);
             continue;
           }
