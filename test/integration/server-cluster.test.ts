@@ -597,6 +597,12 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     const blocksUrl = storage.options.blocksUrl.replace(/^s3:\/\/[^?]+/, `s3://${bucket}`);
     const dir = await makeTempDir();
     dirs.push(dir);
+    // Metadata shared, blocks not: said at the start, since other processes could not read them.
+    const blocksHere = run(['--data', dir, '--port', '0', '--db', storage.options.dbUrl]);
+    await waitUntil(() => /listening on/.test(blocksHere.out()) && /Warning/.test(blocksHere.err()), 30_000, `the --db-only server to start (stderr: ${blocksHere.err()})`);
+    expect(blocksHere.err()).toContain(`Warning: --db without --blocks keeps blocks in ${path.join(dir, 'blocks')}, which other server processes on this database cannot read`);
+    blocksHere.child.kill('SIGTERM');
+    expect(await blocksHere.exited).toBe(0);
     const missing = run(['--data', dir, '--port', '0', '--db', storage.options.dbUrl, '--blocks', blocksUrl]);
     expect(await missing.exited).toBe(1);
     expect(missing.err()).toContain(`Bucket '${bucket}' does not exist at http://127.0.0.1:`);

@@ -59,6 +59,11 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   // Which store this process serves: behind a load balancer, one process started without --db
   // would be a server of its own.
   process.stdout.write(`${storageLine(options)}\n`);
+  if (options.dbUrl && !options.blocksUrl) {
+    process.stderr.write(
+      `Warning: --db without --blocks keeps blocks in ${path.join(path.resolve(options.dataDir), 'blocks')}, which other server processes on this database cannot read: give every process the same --blocks s3://… (docs/sync-api.md, "Storage backends and several processes").\n`,
+    );
+  }
   if (!options.tls && !isLoopbackHost(options.host ?? '127.0.0.1')) {
     process.stderr.write('Warning: plain HTTP on an address other computers reach: tokens cross the network unencrypted. Use --tls-cert/--tls-key, or a reverse proxy with TLS (docs/sync-api.md, "Transport").\n');
   }
