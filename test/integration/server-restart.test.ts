@@ -122,10 +122,13 @@ describe('ferry server command', () => {
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitUntil(() => out.split('\n').length >= 3, 20_000, 'server output');
+    await waitUntil(() => out.split('\n').length >= 4, 20_000, 'server output');
     const lines = out.trim().split('\n');
     expect(lines[0]).toMatch(/^Ferry server listening on http:\/\/127\.0\.0\.1:\d+$/);
-    expect(lines[1]).toBe(`Generated a token, saved in ${path.join(dir, 'token')}`);
+    // The store it serves, the database's password left out.
+    if (own) expect(lines[1]).toMatch(/^Storage: metadata in PostgreSQL postgres:\/\/[^:@/]+:\*\*\*@\S+; blocks in bucket '[^']+' at http:\/\/127\.0\.0\.1:\d+$/);
+    else expect(lines[1]).toBe(`Storage: metadata in ${path.join(dir, 'server.db')}; blocks in ${path.join(dir, 'blocks')}`);
+    expect(lines[2]).toBe(`Generated a token, saved in ${path.join(dir, 'token')}`);
     const url = lines[0]!.replace('Ferry server listening on ', '');
     const token = (await fs.readFile(path.join(dir, 'token'), 'utf8')).trim();
     expect((await fetch(`${url}/v1/folders`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
