@@ -10,6 +10,9 @@ import { sweepLocal } from './local-sweep';
 
 const log = createLogger('blocks');
 
+/** The block files and packs of a data directory. */
+export const blocksDir = (dataDir: string): string => path.join(dataDir, 'blocks');
+
 /**
  * Content-addressed blocks: one file per block under `<dataDir>/blocks/ab/cd/<sha256>`
  * (`PUT /v1/blocks/{hash}`), or, for small blocks uploaded together (`POST /v1/blocks/batch`),
@@ -141,7 +144,7 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     readonly db?: SqlDb,
   ) {
     super(64);
-    this.root = path.join(dataDir, 'blocks');
+    this.root = blocksDir(dataDir);
     this.tmpDir = path.join(this.root, 'tmp');
     this.packDir = path.join(this.root, 'packs');
   }

@@ -150,8 +150,11 @@ export function migrate(db: Db): number {
   return MIGRATIONS.length;
 }
 
+/** The SQLite metadata database of a data directory. */
+export const sqliteFile = (dataDir: string): string => path.join(dataDir, 'server.db');
+
 export function openServerDb(dataDir: string): Db {
-  const db = new Database(path.join(dataDir, 'server.db'));
+  const db = new Database(sqliteFile(dataDir));
   db.pragma('journal_mode = WAL');
   // WAL + NORMAL is durable across process crashes; the OS crashing may lose the last commits.
   db.pragma('synchronous = NORMAL');

@@ -1,6 +1,7 @@
-import { LocalBlockStore, type BlockStore } from './blocks';
-import { openSqliteMetadata } from './db';
+import { LocalBlockStore, blocksDir, type BlockStore } from './blocks';
+import { openSqliteMetadata, sqliteFile } from './db';
 import type { SqlDb } from './sql';
+import { parseS3Url, redactUrl } from './urls';
 
 /** Where the server keeps its metadata and blocks (docs/architecture.md, "Server storage"). */
 export interface StorageOptions {
@@ -13,6 +14,14 @@ export interface StorageOptions {
 export interface Storage {
   db: SqlDb;
   blocks: BlockStore;
+}
+
+/** Where the metadata and the blocks are, in words for the operator (the password left out). */
+export function describeStorage(dataDir: string, options: StorageOptions): { metadata: string; blocks: string } {
+  const metadata = options.dbUrl ? `PostgreSQL ${redactUrl(options.dbUrl)}` : sqliteFile(dataDir);
+  if (!options.blocksUrl) return { metadata, blocks: blocksDir(dataDir) };
+  const at = parseS3Url(options.blocksUrl);
+  return { metadata, blocks: `bucket '${at.bucket}'${at.endpoint ? ` at ${at.endpoint}` : ''}` };
 }
 
 /** Opens (and migrates) the metadata database, then the block store. */

@@ -6,7 +6,7 @@ import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
 import { ACCOUNT_COMMANDS, runAccountsCommand } from '../../../server/accounts-cli';
 import { startServer } from '../../../server/main';
 import { isLoopbackHost } from '../../remote/transport';
-import { parseS3Url, redactUrl } from '../../../server/storage/urls';
+import { describeStorage } from '../../../server/storage/open';
 
 /**
  * `ferry server`: runs the reference Sync API server until SIGINT or SIGTERM.
@@ -58,10 +58,11 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   process.stdout.write(`Ferry server listening on ${server.url}\n`);
   // Which store this process serves: behind a load balancer, one process started without --db
   // would be a server of its own.
-  process.stdout.write(`${storageLine(options)}\n`);
+  const where = describeStorage(path.resolve(options.dataDir), options);
+  process.stdout.write(`Storage: metadata in ${where.metadata}; blocks in ${where.blocks}\n`);
   if (options.dbUrl && !options.blocksUrl) {
     process.stderr.write(
-      `Warning: --db without --blocks keeps blocks in ${path.join(path.resolve(options.dataDir), 'blocks')}, which other server processes on this database cannot read: give every process the same --blocks s3://… (docs/sync-api.md, "Storage backends and several processes").\n`,
+      `Warning: --db without --blocks keeps blocks in ${where.blocks}, which other server processes on this database cannot read: give every process the same --blocks s3://… (docs/sync-api.md, "Storage backends and several processes").\n`,
     );
   }
   if (!options.tls && !isLoopbackHost(options.host ?? '127.0.0.1')) {
@@ -73,12 +74,3 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   return stopped;
 }
 
-function storageLine({ dataDir, dbUrl, blocksUrl }: { dataDir: string; dbUrl?: string; blocksUrl?: string }): string {
-  const metadata = dbUrl ? `metadata in PostgreSQL ${redactUrl(dbUrl)}` : `metadata in ${path.join(path.resolve(dataDir), 'server.db')}`;
-  let blocks = `blocks in ${path.join(path.resolve(dataDir), 'blocks')}`;
-  if (blocksUrl) {
-    const at = parseS3Url(blocksUrl);
-    blocks = `blocks in bucket '${at.bucket}'${at.endpoint ? ` at ${at.endpoint}` : ''}`;
-  }
-  return `Storage: ${metadata}; ${blocks}`;
-}
