@@ -164,6 +164,10 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.forcedRechecks = settled.rechecks;
     result.recheckNotes = settled.notes.map(describeRecheck);
     result.failures.push(...checkConflictWaits(settled.notes));
+    // Every file the server lists can be served (converged or not: a file it cannot serve holds
+    // every device back, the server's fault, not theirs).
+    const served = await serverTree(cluster.api, FOLDER_ID);
+    result.failures.push(...(await fetchContents(cluster.api, served)).map((p) => `[1] ${p}`));
     if (!settled.ok) {
       const answers: string[] = [];
       result.failures.push(...(await checkWhyReasons(cluster, 'at the end of an unconverged run', vlog, (line) => answers.push(line))));
@@ -172,24 +176,18 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
         ...settled.last.map((l) => `    ${l}`),
         ...answers.slice(0, 20).map((l) => `    ${l}`),
       );
-      // A file the server lists but cannot serve holds every device back: the server's fault, not theirs.
-      const unreadable = await fetchContents(cluster.api, await serverTree(cluster.api, FOLDER_ID));
-      result.failures.push(...unreadable.map((p) => `    ${p}`));
     } else {
-      const server = await serverTree(cluster.api, FOLDER_ID);
-      const problems = await fetchContents(cluster.api, server);
-      result.failures.push(...problems.map((p) => `[1] ${p}`));
       const trees = await Promise.all(cluster.devices.map((d) => localTree(d.root)));
       const statuses = await Promise.all(cluster.devices.map((d) => d.client!.call('getStatus', {})));
       result.failures.push(
         ...checkInvariants({
-          server,
+          server: served,
           devices: cluster.devices.map((d, i) => ({ name: d.name, tree: trees[i]!, status: statuses[i]! })),
           ledger,
           compareEmptyDirs: COMPARE_EMPTY_DIRECTORIES,
         }),
       );
-      result.conflictCopies = conflictCopies(server).length;
+      result.conflictCopies = conflictCopies(served).length;
       if (result.failures.length === 0) {
         const probe = await renameProbe(cluster, async () => (await settle(cluster, options.settleTimeoutMs ?? 180_000, vlog)).ok);
         result.renameBlockRequests = probe.blockRequests;

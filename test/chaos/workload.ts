@@ -371,7 +371,7 @@ export class Executor {
         // Moved aside (to a name Ferry ignores) before it is read: what the user removed is
         // exactly what was there, even if a download replaced the file a moment before.
         const abs = await this.abs(op.device, op.path);
-        const aside = path.join(path.dirname(abs), `.chaos-${randomUUID()}.tmp`);
+        const aside = asideOf(abs);
         try {
           await fsp.rename(abs, aside);
         } catch {
@@ -439,7 +439,7 @@ export class Executor {
         if (!(await fsp.lstat(abs).catch(() => null))?.isDirectory()) return false;
         // Moved aside first, as a single delete is: what the user removed is exactly what was
         // in it, whatever a download put there a moment before (chaos seed 82).
-        const aside = path.join(path.dirname(abs), `.chaos-${randomUUID()}.tmp`);
+        const aside = asideOf(abs);
         try {
           await fsp.rename(abs, aside);
         } catch {
