@@ -156,6 +156,8 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+/** For the table: to the minute, UTC. The server writes "last seen" at most once a minute (accounts.ts). */
+const minute = (ms: number | null): string | null => (ms === null ? null : `${new Date(ms).toISOString().slice(0, 16)}Z`);
 
 /** A credential and the agent ids it reported under (`agents`: how `ferry devices` names that computer). */
 type ListedDevice = DeviceInfo & { agents: string[] };
@@ -167,7 +169,7 @@ function deviceJson(d: ListedDevice): Record<string, unknown> {
 function deviceTable(devices: ListedDevice[]): string {
   if (devices.length === 0) return 'No paired devices\n';
   // AGENT: the short id `ferry status` and `ferry devices` show for that computer ("device 105a5726").
-  const rows = devices.map((d) => [d.id, d.user, d.name, d.agents.map((a) => a.slice(0, 8)).join(',') || '-', iso(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${iso(d.revokedAt)}` : `last seen ${iso(d.lastSeenAt) ?? 'never'}`]);
+  const rows = devices.map((d) => [d.id, d.user, d.name, d.agents.map((a) => a.slice(0, 8)).join(',') || '-', minute(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${minute(d.revokedAt)}` : `last seen ${minute(d.lastSeenAt) ?? 'never'}`]);
   const header = ['DEVICE', 'USER', 'NAME', 'AGENT', 'PAIRED', 'STATE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';

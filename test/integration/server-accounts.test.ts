@@ -102,6 +102,9 @@ describe('users, pairing and devices', () => {
     const table = (await cli(['devices', '--user', 'eve'])).out;
     expect(table).toMatch(new RegExp(`^${laptop.id}\\s+eve\\s+eve-laptop\\s+a1b2c3d4\\s`, 'm'));
     expect(table).toMatch(new RegExp(`^${fresh.id}\\s+eve\\s+eve-phone\\s+-\\s`, 'm'));
+    // To the minute: the server writes "last seen" at most once a minute, so seconds would claim more than it knows.
+    expect(table).toMatch(new RegExp(`^${laptop.id}\\s.*\\s\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\dZ\\s+last seen \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\dZ$`, 'm'));
+    expect(table).toMatch(/last seen never$/m);
   });
 
   it('refuses a reused, an expired and an unknown code, each with its own code', async () => {
