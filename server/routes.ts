@@ -176,7 +176,11 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': block.size, 'x-tracking-id': ctx.trackingId });
       await new Promise<void>((resolve, reject) => {
         block.stream.on('error', reject);
-        ctx.res.on('close', resolve);
+        // A client gone before the end: the stream is let go with its open file.
+        ctx.res.on('close', () => {
+          block.stream.destroy();
+          resolve();
+        });
         block.stream.pipe(ctx.res);
       });
       return null;

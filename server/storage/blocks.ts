@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, constants as fsConstants, createReadStream, fstatSync, fsync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, fsync, mkdirSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -419,15 +419,31 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     return run;
   }
 
+  /**
+   * The file is opened before this answers, so a block whose file is gone is null here, not a
+   * stream that fails after the reply's headers went out (as `readMany`, a pack compacted
+   * meanwhile is read where its row now says, and one lost is logged and answered absent).
+   */
   async open(hash: string): Promise<{ size: number; stream: Readable } | null> {
-    const row = await this.packedRow(hash);
-    if (row) {
-      const stream = row.size > 0 ? createReadStream(path.join(this.packDir, row.pack), { start: row.offset, end: row.offset + row.size - 1 }) : Readable.from([]);
-      return { size: row.size, stream };
+    for (let look = 0; look < 2; look++) {
+      const row = await this.packedRow(hash);
+      if (!row) break;
+      if (row.size === 0) return { size: 0, stream: Readable.from([]) };
+      const handle = await openIfThere(path.join(this.packDir, row.pack));
+      if (handle) return { size: row.size, stream: handle.createReadStream({ start: row.offset, end: row.offset + row.size - 1 }) };
+      if (look === 1) {
+        log.error('a stored block cannot be read: its pack is gone', { hash, pack: row.pack });
+        return null;
+      }
     }
-    const size = await this.sizeOf(hash);
-    if (size === null) return null;
-    return { size, stream: createReadStream(this.pathOf(hash)) };
+    const handle = await openIfThere(this.pathOf(hash));
+    if (!handle) return null;
+    try {
+      return { size: (await handle.stat()).size, stream: handle.createReadStream() };
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
   /**
@@ -500,6 +516,16 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
       }
     }
     return out;
+  }
+}
+
+/** The file opened for reading, or null when it is not there. */
+async function openIfThere(file: string): Promise<fs.FileHandle | null> {
+  try {
+    return await fs.open(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
   }
 }
 

@@ -108,20 +108,21 @@ describe('chaos seed 2 (--gc): garbage collection against a pack being placed', 
 
   // The same run, on the reading side: one unreadable block made the whole batch fetch a 500,
   // so every file of dev-a's pull failed with it, not just the one that needed the block.
-  it('a batch fetch answers a block whose pack is gone as absent and reads the rest; a block compacted meanwhile is read where its row now says', async () => {
+  /** Three blocks: `lost`'s pack removed, and the first look at `moved`'s row naming a pack compacted away. */
+  async function storeWithGoneAndCompacted() {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-gc-pack-'));
     dirs.push(dir);
     const real = openSqliteMetadata(dir);
     const [lost, kept, moved] = [randomBytes(3000), randomBytes(4000), randomBytes(5000)];
     // The first look at `moved`'s row sees the pack it was in before a compaction.
-    let staleOnce = true;
+    const stale = { once: true };
     const db: SqlDb = new Proxy(real, {
       get(target, key, receiver) {
         if (key === 'get') {
           return async (sql: string, params?: unknown[]) => {
             const row = await target.get(sql, params as never);
-            if (staleOnce && sql.includes('FROM packed_blocks') && params?.[0] === sha256(moved)) {
-              staleOnce = false;
+            if (stale.once && sql.includes('FROM packed_blocks') && params?.[0] === sha256(moved)) {
+              stale.once = false;
               return { ...(row as object), pack: 'compacted-away.pack' };
             }
             return row;
@@ -138,10 +139,28 @@ describe('chaos seed 2 (--gc): garbage collection against a pack being placed', 
     const [lostPack] = readdirSync(packs);
     expect(await blocks.writeVerified([kept, moved].map((d) => ({ hash: sha256(d), data: d })))).toEqual([true, true]);
     rmSync(path.join(packs, lostPack!));
+    return { blocks, lost, kept, moved, stale, close: () => real.close() };
+  }
 
+  it('a batch fetch answers a block whose pack is gone as absent and reads the rest; a block compacted meanwhile is read where its row now says', async () => {
+    const { blocks, lost, kept, moved, stale, close } = await storeWithGoneAndCompacted();
     const read = await blocks.readMany([lost, kept, moved].map((d) => sha256(d)), 1 << 20);
     expect(read.map((b) => b && sha256(b))).toEqual([null, sha256(kept), sha256(moved)]);
-    expect(staleOnce).toBe(false);
-    await real.close();
+    expect(stale.once).toBe(false);
+    await close();
+  });
+
+  it('a single block read (GET /v1/blocks/{hash}) answers a gone pack as not there before any reply is sent, never a stream that breaks after its headers; a compacted one is read where its row now says', async () => {
+    const { blocks, lost, kept, moved, stale, close } = await storeWithGoneAndCompacted();
+    expect(await blocks.open(sha256(lost))).toBeNull();
+    for (const data of [kept, moved]) {
+      const got = await blocks.open(sha256(data));
+      expect(got?.size).toBe(data.length);
+      const chunks: Buffer[] = [];
+      for await (const chunk of got!.stream) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    }
+    expect(stale.once).toBe(false);
+    await close();
   });
 });
