@@ -25,6 +25,7 @@ export const POSTGRES_SUITES = [
   'test/integration/server-hardening-limits.test.ts',
   'test/integration/server-hardening-request-target.test.ts',
   'test/integration/server-gc.test.ts',
+  'test/integration/server-lost-blocks.test.ts',
   'test/integration/server-restart.test.ts',
 ];
 

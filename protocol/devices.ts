@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DeviceId, IsoDate, SyncPath } from './common';
+import { Sha256Hex } from './hashes';
 
 /**
  * Device digests (docs/sync-api.md, "Devices"): after its pulls and pushes each device says
@@ -46,6 +47,19 @@ export const DeviceState = z.object({
   failures: z.array(DeviceFailure),
 });
 export type DeviceState = z.infer<typeof DeviceState>;
+
+/** At most this many lost blocks are named in one report reply. */
+export const MAX_WANTED_BLOCKS = 100;
+
+/**
+ * The reply to a device's own report: its state as the server now sees it, and the blocks of
+ * the folder whose bytes the server lost (docs/sync-api.md, "Lost blocks"): a device holding
+ * any of them uploads it again. Absent when none is lost.
+ */
+export const DeviceReportReply = DeviceState.extend({
+  wantedBlocks: z.array(Sha256Hex).max(MAX_WANTED_BLOCKS).optional(),
+});
+export type DeviceReportReply = z.infer<typeof DeviceReportReply>;
 
 /** `GET /v1/folders/{folderId}/devices`: every device that reported within the retention, newest first. */
 export const DevicesReply = z.object({ devices: z.array(DeviceState) });

@@ -1,4 +1,5 @@
 import type { Operation } from '../protocol';
+import type { LostBlocks } from './lost-blocks';
 import type { BlockStore } from './storage/blocks';
 import type { SqlDb } from './storage/sql';
 
@@ -68,6 +69,8 @@ export interface GcReport {
 export interface GcOptions {
   db: SqlDb;
   blocks: BlockStore;
+  /** Lost blocks no retained revision refers to any more are forgotten: nobody needs them back. */
+  lost?: Pick<LostBlocks, 'forgetUnless'>;
   fence: GcFence;
   /** Several processes on one PostgreSQL: the cross-process half of the fence. */
   shared?: SharedGcFence | null;
@@ -101,6 +104,7 @@ async function collect(o: GcOptions, cutoff: number): Promise<GcReport> {
   await o.afterMark?.();
   const report: GcReport = { liveBlocks: live.size, blocksCollected: 0, packsDeleted: 0, packsCompacted: 0, bytesFreed: 0, bytesStored: 0 };
   await o.blocks.sweep(keep, cutoff, report, o.compactBelow);
+  await o.lost?.forgetUnless((hash) => live.has(hash));
   return report;
 }
 

@@ -15,6 +15,7 @@ import { ChangesFeed } from './changes';
 import { DeviceReports } from './device-reports';
 import { FolderStore } from './folders';
 import { GcFence, collectGarbage, type GcReport } from './gc';
+import { LostBlocks } from './lost-blocks';
 import { thinVersions } from './retention';
 import { HistoryReader } from './history';
 import { correlationHeaders, errorReply, storageFull, findRoute, hasBody, parseJsonBody, parseRequestTarget, readRawBody, sendJson, type JsonReply, type RequestContext } from './http';
@@ -166,6 +167,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const feedTokens = new FeedTokens(secret);
   const feed = new ChangesFeed({ db, folders, tokens: feedTokens, clock, tokenTtlMs: o.tokenTtlMs });
   const reports = new DeviceReports(db, feedTokens, clock);
+  const lost = new LostBlocks(db, blocks, clock);
   const history = new HistoryReader(db, feedTokens, clock);
   const fence = new GcFence();
   // Several processes on one PostgreSQL: a collection in one fences the commits of all.
@@ -227,7 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     (collecting ??= (async () => {
       try {
         const pruned = await pruneHistory();
-        const report = await collectGarbage({ db, blocks, fence, shared: sharedFence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
+        const report = await collectGarbage({ db, blocks, lost, fence, shared: sharedFence, graceMs: o.gcGraceMs, ...(o.gcAfterMark ? { afterMark: o.gcAfterMark } : {}) });
         const full = { ...report, prunedVersions: pruned.versions, prunedTombstones: pruned.tombstones };
         lastGc = { at: clock(), liveBlocks: report.liveBlocks, bytesStored: report.bytesStored };
         log.info('garbage collected', { ...full });
@@ -245,7 +247,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...opsRoutes({ db, blocks, metrics, draining: () => draining, longPollsWaiting: () => feed.waiting, bodyBytesBuffered: () => bodyBudget.inUse, lastGc: () => lastGc }),
   ];
   const access = new Access(accounts);
-  const routes = [...openRoutes, ...buildRoutes({ metrics, blocks, folders, feed, tasks, reports, history, runGc, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
+  const routes = [...openRoutes, ...buildRoutes({ metrics, blocks, folders, feed, tasks, reports, lost, history, runGc, runner, idempotency, access, syncBudgetMs: o.syncBudgetMs, maxQueuedTasks: o.maxQueuedTasks, maintain })];
   const serverToken = token;
   const authFailures = new FailureLimiter(clock, AUTH_FAILURE_LIMIT, AUTH_FAILURE_WINDOW_MS);
 

@@ -19,6 +19,7 @@ import {
   TaskId,
   WaitQuery,
   isSha256Hex,
+  type DeviceReportReply,
   type DevicesReply,
   type ListFoldersReply,
   type MissingBlocksReply,
@@ -30,6 +31,7 @@ import type { Access } from './access';
 import { legacyBatchFingerprint, singleOperation, submitBatch, type BatchDeps } from './batches';
 import type { ChangesFeed } from './changes';
 import type { DeviceReports } from './device-reports';
+import type { LostBlocks } from './lost-blocks';
 import type { FolderStore } from './folders';
 import type { HistoryReader } from './history';
 import type { ServerMetrics } from './metrics';
@@ -45,6 +47,7 @@ export interface RouteDeps extends BatchDeps {
   feed: ChangesFeed;
   tasks: TaskStore;
   reports: DeviceReports;
+  lost: LostBlocks;
   /** What the asking device may reach: others' folders and blocks look absent. */
   access: Access;
   history: HistoryReader;
@@ -61,6 +64,16 @@ function blockHash(ctx: RequestContext): string {
   const hash = ctx.params.hash ?? '';
   if (!isSha256Hex(hash)) throw new FerryError('invalid_request', 'Block address must be a SHA-256 as 64 lowercase hex characters', { status: 400 });
   return hash;
+}
+
+/**
+ * Blocks a reader may know of, asked for and not found: a version refers to them, so their
+ * bytes are lost (server/lost-blocks.ts). A block gone with every version that named it is not recorded.
+ */
+async function noticeLost(ctx: RequestContext, deps: RouteDeps, hashes: string[]): Promise<void> {
+  if (hashes.length === 0) return;
+  ctx.log.warn('blocks asked for are not in the block store', { count: hashes.length, first: hashes[0] });
+  await deps.lost.notice(hashes);
 }
 
 async function existingFolder(ctx: RequestContext, deps: RouteDeps): Promise<string> {
@@ -162,6 +175,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         const { hashes } = parseInput(FetchBlocksRequest, ctx.body, 'request');
         const readable = await deps.access.readable(ctx.principal, hashes);
         const found = await deps.blocks.readMany(hashes, MAX_BLOCK_BATCH_BYTES);
+        await noticeLost(ctx, deps, found.flatMap((data, i) => (data === null && readable.has(hashes[i] as string) ? [hashes[i] as string] : [])));
         const payload = encodeBlockFrames(found.map((data, i) => ({ hash: hashes[i] as string, data: readable.has(hashes[i] as string) ? data : null })));
         ctx.res.writeHead(200, { 'content-type': BLOCK_FRAMES_TYPE, 'content-length': payload.length, 'cache-control': 'no-store', 'x-tracking-id': ctx.trackingId });
         ctx.res.end(payload);
@@ -171,8 +185,12 @@ export function buildRoutes(deps: RouteDeps): Route[] {
     ),
     route('GET', '/v1/blocks/{hash}', 'none', async (ctx) => {
       const hash = blockHash(ctx);
-      const block = (await deps.access.readable(ctx.principal, [hash])).has(hash) ? await deps.blocks.open(hash) : null;
-      if (!block) throw notFound('Block');
+      const readable = (await deps.access.readable(ctx.principal, [hash])).has(hash);
+      const block = readable ? await deps.blocks.open(hash) : null;
+      if (!block) {
+        if (readable) await noticeLost(ctx, deps, [hash]);
+        throw notFound('Block');
+      }
       ctx.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': block.size, 'x-tracking-id': ctx.trackingId });
       await new Promise<void>((resolve, reject) => {
         block.stream.on('error', reject);
@@ -239,7 +257,11 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         const device = parseInput(DeviceId, ctx.params.deviceId, 'device id');
         if (device !== ctx.device) throw new FerryError('invalid_request', 'A device reports only for itself: the path must name its X-Ferry-Device', { status: 400 });
         await deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'), ctx.principal.kind === 'device' ? ctx.principal.deviceId : null);
-        return { status: 200, body: (await deps.reports.list(id)).find((d) => d.device === device) };
+        const state = (await deps.reports.list(id)).find((d) => d.device === device);
+        // Blocks of this folder the server lost: a device holding their bytes uploads them again.
+        const wanted = await deps.lost.wanted(id);
+        const body: DeviceReportReply | undefined = state && (wanted.length > 0 ? { ...state, wantedBlocks: wanted } : state);
+        return { status: 200, body };
       },
       { maxBodyBytes: DEVICE_REPORT_BODY_BYTES },
     ),

@@ -5,6 +5,8 @@ import tls from 'node:tls';
 import type { Readable } from 'node:stream';
 import got, { type Got, type Progress } from 'got';
 import type { z } from 'zod';
+import type {
+  DeviceState} from '../../protocol';
 import {
   BLOCK_FRAMES_TYPE,
   BLOCK_SIZE,
@@ -16,7 +18,6 @@ import {
   BatchAcceptedReply,
   BatchCompletedReply,
   ChangesPage,
-  DeviceState,
   DevicesReply,
   DeletedPage,
   FerryError,
@@ -38,6 +39,7 @@ import {
   type BatchMode,
   type CreateFolderRequest,
   type DeviceReport,
+  DeviceReportReply,
   type OperationInput,
 } from '../../protocol';
 import { httpError, malformedReply, transportError } from './errors';
@@ -309,8 +311,8 @@ export class SyncApiClient {
   }
 
   /** This device's digest of a folder (docs/sync-api.md, "Devices"). */
-  async reportDevice(folderId: string, report: DeviceReport, options: CallOptions = {}): Promise<DeviceState> {
-    return this.json(DeviceState, { ...options, method: 'PUT', url: this.url(routes.device(folderId, this.options.deviceId)), json: report });
+  async reportDevice(folderId: string, report: DeviceReport, options: CallOptions = {}): Promise<DeviceReportReply> {
+    return this.json(DeviceReportReply, { ...options, method: 'PUT', url: this.url(routes.device(folderId, this.options.deviceId)), json: report });
   }
 
   /** Every device's state of a folder, as they last reported it. */

@@ -123,6 +123,19 @@ export interface FileIndexRepo {
   removeIntent(folderId: string, path: string): void;
   /** The same for many paths in one statement. */
   removeIntents(folderId: string, paths: readonly string[]): void;
+  /**
+   * Files recorded as holding any of these blocks: path, size and the block's place in the file.
+   * Reads every file row of the folder; for the rare lost block (docs/sync-api.md, "Lost blocks").
+   */
+  blockSources(folderId: string, hashes: readonly string[]): BlockSource[];
+}
+
+/** Where a block's bytes were when the file was last hashed: block `index` of the file at `path`. */
+export interface BlockSource {
+  hash: string;
+  path: string;
+  size: number;
+  index: number;
 }
 
 /** A download about to be renamed into place (migration 5): what the file there will hold. */
@@ -180,6 +193,11 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     WITH m(path, revision) AS MATERIALIZED (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))
     UPDATE file_index SET synced_revision = m.revision, updated_at = ? FROM m
     WHERE file_index.folder_id = ? AND file_index.path = m.path`);
+  const sources = db.prepare<[string, string], BlockSource>(`
+    SELECT b.value AS hash, f.path AS path, f.size AS size, CAST(b.key AS INTEGER) AS "index"
+    FROM file_index f, json_each(f.blocks) b
+    WHERE f.folder_id = ? AND f.kind = 'file' AND f.blocks IS NOT NULL AND b.value IN (SELECT value FROM json_each(?))
+    ORDER BY f.path, b.key`);
   const intentsDel = db.prepare(`DELETE FROM download_intents WHERE folder_id = ? AND path IN (SELECT value FROM json_each(?))`);
   const del = db.prepare(`DELETE FROM file_index WHERE folder_id = ? AND path = ?`);
   const inodeRows = db.prepare<[string, number], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND inode = ?`);
@@ -268,6 +286,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
       const [lo, hi] = underBounds(dir);
       return under.all(folderId, lo, hi).map(toEntry);
     },
+    blockSources: (folderId, hashes) => (hashes.length === 0 ? [] : sources.all(folderId, JSON.stringify(hashes))),
     entriesUnder: (folderId, dir) => underInOrder.all(folderId, ...underBounds(dir)).map(toEntry),
     snapshot(folderId) {
       const map = new Map<string, IndexStat>();

@@ -154,6 +154,16 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     return this.db.get('SELECT pack, "offset", size FROM packed_blocks WHERE hash = ?', [hash]);
   }
 
+  /**
+   * A read found the block's pack gone while its row still names it: the bytes are lost. The
+   * row goes (only if it still names that pack), so the block reads as not stored, and a
+   * device holding the bytes can upload it again (server/lost-blocks.ts).
+   */
+  private async lostFrom(hash: string, pack: string): Promise<void> {
+    log.error('a stored block cannot be read: its pack is gone', { hash, pack });
+    await this.db?.run('DELETE FROM packed_blocks WHERE hash = ? AND pack = ?', [hash, pack]);
+  }
+
   async init(): Promise<void> {
     await fs.mkdir(this.tmpDir, { recursive: true });
     await fs.mkdir(this.packDir, { recursive: true });
@@ -432,7 +442,7 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
       const handle = await openIfThere(path.join(this.packDir, row.pack));
       if (handle) return { size: row.size, stream: handle.createReadStream({ start: row.offset, end: row.offset + row.size - 1 }) };
       if (look === 1) {
-        log.error('a stored block cannot be read: its pack is gone', { hash, pack: row.pack });
+        await this.lostFrom(hash, row.pack);
         return null;
       }
     }
@@ -487,7 +497,7 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
           row = await this.packedRow(hash);
           fd = row ? this.openPack(row.pack, packs) : null;
           if (!row || fd === null) {
-            if (row) log.error('a stored block cannot be read: its pack is gone', { hash, pack: row.pack });
+            if (row) await this.lostFrom(hash, row.pack);
             out.push(null);
             continue;
           }

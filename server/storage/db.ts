@@ -134,6 +134,14 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX versions_moved_from ON versions(folder_id, moved_from) WHERE moved_from IS NOT NULL;
   `,
+  // 9: blocks a version refers to whose bytes a read found gone (server/lost-blocks.ts): the
+  // devices syncing those folders are asked to upload them again.
+  `
+  CREATE TABLE lost_blocks (
+    hash TEXT PRIMARY KEY,
+    noticed_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -191,6 +191,13 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX versions_moved_from ON versions(folder_id, moved_from) WHERE moved_from IS NOT NULL;
   `,
+  // 7: blocks whose bytes a read found gone (SQLite migration 9; server/lost-blocks.ts).
+  `
+  CREATE TABLE lost_blocks (
+    hash TEXT PRIMARY KEY,
+    noticed_at BIGINT NOT NULL
+  );
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

@@ -1,7 +1,9 @@
+import Database from 'better-sqlite3';
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterEach, expect } from 'vitest';
 import { BatchCompletedReply } from '../../protocol';
 import { startServer, type RunningServer, type ServerOptions } from '../../server/main';
@@ -158,6 +160,28 @@ export function serversPerTest(): { cleanups: Array<() => unknown>; started(opti
       return t;
     },
   };
+}
+
+/** Every row of each table, as the server's database (SQLite or PostgreSQL) holds them. */
+export async function tableRows(t: TestServer, tables: string[]): Promise<unknown[][]> {
+  const [flag, where] = t.accountFlags as [string, string];
+  if (flag === '--db') {
+    const client = new pg.Client({ connectionString: where });
+    await client.connect();
+    try {
+      const rows = [];
+      for (const table of tables) rows.push((await client.query(`SELECT * FROM ${table}`)).rows);
+      return rows;
+    } finally {
+      await client.end();
+    }
+  }
+  const db = new Database(path.join(where, 'server.db'), { readonly: true });
+  try {
+    return tables.map((table) => db.prepare(`SELECT * FROM ${table}`).all());
+  } finally {
+    db.close();
+  }
 }
 
 /** A new folder on the server, its id `prefix-` and 8 random hex digits. */

@@ -1,12 +1,9 @@
-import Database from 'better-sqlite3';
-import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchCompletedReply, decodeBlockFrames } from '../../protocol';
 import { PAIRING_CODE_TTL_MS } from '../../server/accounts';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { PAIRING_FAILURE_LIMIT } from '../../server/auth';
-import { startTestServer, testFile, upsert, type TestServer } from '../helpers/server-harness';
+import { startTestServer, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -15,26 +12,7 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 /** Every row of the tables, as the server's database (SQLite or PostgreSQL) holds them, in one string. */
-async function tableDump(tables: string[]): Promise<string> {
-  const [flag, where] = t.accountFlags as [string, string];
-  if (flag === '--db') {
-    const client = new pg.Client({ connectionString: where });
-    await client.connect();
-    try {
-      const rows = [];
-      for (const table of tables) rows.push((await client.query(`SELECT * FROM ${table}`)).rows);
-      return JSON.stringify(rows);
-    } finally {
-      await client.end();
-    }
-  }
-  const db = new Database(path.join(where, 'server.db'), { readonly: true });
-  try {
-    return JSON.stringify(tables.map((table) => db.prepare(`SELECT * FROM ${table}`).all()));
-  } finally {
-    db.close();
-  }
-}
+const tableDump = async (tables: string[]): Promise<string> => JSON.stringify(await tableRows(t, tables));
 
 /** Runs `ferry server …` against the test server's accounts (--data DIR, or --db URL on PostgreSQL); what it printed and its exit code. */
 async function cli(words: string[], now?: () => number): Promise<{ code: number; out: string; err: string }> {

@@ -147,12 +147,17 @@ describe('chaos seed 2 (--gc): garbage collection against a pack being placed', 
     const read = await blocks.readMany([lost, kept, moved].map((d) => sha256(d)), 1 << 20);
     expect(read.map((b) => b && sha256(b))).toEqual([null, sha256(kept), sha256(moved)]);
     expect(stale.once).toBe(false);
+    // Its row went with it: the block reads as not stored, so a device can upload it again.
+    expect(await blocks.missing([lost, kept, moved].map((d) => sha256(d)))).toEqual([sha256(lost)]);
+    expect(await blocks.writeVerified([{ hash: sha256(lost), data: lost }])).toEqual([true]);
+    expect((await blocks.readMany([sha256(lost)], 1 << 20)).map((b) => b && sha256(b))).toEqual([sha256(lost)]);
     await close();
   });
 
   it('a single block read (GET /v1/blocks/{hash}) answers a gone pack as not there before any reply is sent, never a stream that breaks after its headers; a compacted one is read where its row now says', async () => {
     const { blocks, lost, kept, moved, stale, close } = await storeWithGoneAndCompacted();
     expect(await blocks.open(sha256(lost))).toBeNull();
+    expect(await blocks.missing([sha256(lost)])).toEqual([sha256(lost)]);
     for (const data of [kept, moved]) {
       const got = await blocks.open(sha256(data));
       expect(got?.size).toBe(data.length);

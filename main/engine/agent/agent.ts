@@ -12,6 +12,7 @@ import { restore as restoreOnServer } from '../history/restore-batch';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import type { PusherOptions } from '../push';
+import { LostBlockResender } from '../push/resend-lost';
 import { DeviceReporter, listFolderDevices } from './device-report';
 import { DeviceNames } from './device-names';
 import { explainPath, locatePath } from './why';
@@ -96,9 +97,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       }),
     onListenerError: (error) => log.warn('event listener failed', { error: asFerryError(error).message }),
   });
+  // Blocks the server lost, named in its replies to this device's reports, go up again from here.
+  const resender = new LostBlockResender({ store, remote: () => engine.parts?.remote ?? null, timers: realTimers, log: createLogger('engine:lost-blocks') });
   const reporter: DeviceReporter = new DeviceReporter({
     store,
     remote: () => engine.parts?.remote ?? null,
+    onWanted: (folderId, hashes) => resender.wanted(folderId, hashes),
     device: { name: deviceName, version: options.clientVersion ?? 'ferry' },
     pullRefusals: (folderId) => engine.parts?.puller.health.refusals(folderId) ?? [],
     timers: realTimers,
@@ -278,7 +282,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       started = false;
       reporter.stop();
       // Together: a scan waiting for its folder's turn behind a pull ends once the pull is aborted.
-      await Promise.allSettled([folders.stopAll(), engine.stop()]);
+      await Promise.allSettled([folders.stopAll(), engine.stop(), resender.idle()]);
       bus.close();
       status.stop();
       store.close();

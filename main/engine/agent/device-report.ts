@@ -12,7 +12,9 @@ export const HEARTBEAT_MS = 60_000;
 export interface DeviceReporterOptions {
   store: Pick<Store, 'folders' | 'tokens' | 'queue'>;
   /** The Sync API client of the moment (null while the engine is stopped). */
-  remote: () => { reportDevice(remoteId: string, report: DeviceReport): Promise<unknown> } | null;
+  remote: () => { reportDevice(remoteId: string, report: DeviceReport): Promise<{ wantedBlocks?: string[] | undefined }> } | null;
+  /** The reply named blocks of the folder the server lost (docs/sync-api.md, "Lost blocks"). */
+  onWanted?: (folderId: string, hashes: string[]) => void;
   device: { name: string; version: string };
   /** Paths the pulls refused for good (an unsafe path, a local entry in the way): failing here too. */
   pullRefusals?: (folderId: string) => ReadonlyArray<{ path: string; code: string }>;
@@ -90,7 +92,8 @@ export class DeviceReporter {
     state.sending = true;
     state.lastAt = this.o.timers.now();
     try {
-      await remote.reportDevice(folder.remoteId, this.build(folderId));
+      const reply = await remote.reportDevice(folder.remoteId, this.build(folderId));
+      if (reply.wantedBlocks?.length) this.o.onWanted?.(folderId, reply.wantedBlocks);
     } catch (error) {
       const e = asFerryError(error);
       this.o.log.debug('device report not sent', { folder: folderId, code: e.code, error: e.message });

@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { BLOCK_SIZE, MAX_BLOCK_BATCH_BYTES, asFerryError } from '../../../protocol';
+import type { Logger } from '../../logging';
+import type { Store } from '../../store';
+import { resolveDiskPath } from '../paths';
+import type { Timers } from '../timers';
+
+/** A block looked for here and not found is not looked for again this soon (the folder's rows are all read). */
+export const NOT_HERE_RETRY_MS = 10 * 60_000;
+/** Blocks read ahead of their upload at most: a batch goes once it holds this many bytes. */
+const BATCH_BYTES = 8 * 1024 * 1024;
+
+export interface LostBlockResenderOptions {
+  store: Pick<Store, 'folders' | 'index'>;
+  /** The Sync API client of the moment (null while the engine is stopped). */
+  remote: () => { putBlocks(blocks: ReadonlyArray<{ hash: string; data: Uint8Array }>): Promise<unknown> } | null;
+  timers: Timers;
+  log: Logger;
+}
+
+/**
+ * Uploads again the blocks the server lost (docs/sync-api.md, "Lost blocks"), named in the
+ * reply to this device's report on a folder. Each comes from a file of that folder the index
+ * says holds it, read from disk and checked against its hash: a file changed since is not
+ * sent. Best effort, one run at a time: what is not sent is asked for again with a later
+ * report.
+ */
+export class LostBlockResender {
+  private running: Promise<void> | null = null;
+  /** hash → when it was last looked for here and not found. */
+  private readonly notHere = new Map<string, number>();
+
+  constructor(private readonly o: LostBlockResenderOptions) {}
+
+  /** The server asked for these blocks of the folder; a run starts unless one is going. */
+  wanted(folderId: string, hashes: readonly string[]): void {
+    if (this.running) return;
+    this.running = this.resend(folderId, hashes)
+      .then(() => undefined)
+      .catch((error: unknown) => {
+        const e = asFerryError(error);
+        this.o.log.warn('blocks the server lost were not sent again', { folder: folderId, code: e.code, error: e.message });
+      })
+      .finally(() => (this.running = null));
+  }
+
+  /** Waits for the run in progress (tests, stop). */
+  idle(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  /** Sends what this device holds of `hashes`; returns how many went and how many are not here. */
+  async resend(folderId: string, hashes: readonly string[]): Promise<{ sent: number; notHere: number }> {
+    const folder = this.o.store.folders.get(folderId);
+    const remote = this.o.remote();
+    if (!folder || !remote) return { sent: 0, notHere: 0 };
+    const now = this.o.timers.now();
+    const asked = [...new Set(hashes)].filter((h) => (this.notHere.get(h) ?? -Infinity) + NOT_HERE_RETRY_MS <= now);
+    const sources = this.o.store.index.blockSources(folderId, asked);
+    const found = new Set<string>();
+    let batch: Array<{ hash: string; data: Uint8Array }> = [];
+    let bytes = 0;
+    let sent = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await remote.putBlocks(batch);
+      sent += batch.length;
+      batch = [];
+      bytes = 0;
+    };
+    for (const source of sources) {
+      if (found.has(source.hash)) continue;
+      const data = await readBlock(resolveDiskPath(folder.localRoot, source.path), source.index, source.size);
+      if (data === null || createHash('sha256').update(data).digest('hex') !== source.hash) continue;
+      found.add(source.hash);
+      if (bytes + data.length > Math.min(BATCH_BYTES, MAX_BLOCK_BATCH_BYTES)) await flush();
+      batch.push({ hash: source.hash, data });
+      bytes += data.length;
+    }
+    await flush();
+    const missing = asked.filter((h) => !found.has(h));
+    for (const h of missing) this.notHere.set(h, now);
+    if (sent > 0) this.o.log.info('sent again blocks the server lost', { folder: folderId, blocks: sent });
+    if (missing.length > 0) this.o.log.debug('blocks the server lost are not on this device', { folder: folderId, blocks: missing.length });
+    return { sent, notHere: missing.length };
+  }
+}
+
+/** Block `index` of the file (null when the file is gone or shorter now). */
+async function readBlock(file: string, index: number, size: number): Promise<Buffer | null> {
+  const start = index * BLOCK_SIZE;
+  const length = Math.min(BLOCK_SIZE, size - start);
+  if (length <= 0) return null;
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const data = Buffer.allocUnsafe(length);
+    let at = 0;
+    while (at < length) {
+      const { bytesRead } = await handle.read(data, at, length - at, start + at);
+      if (bytesRead === 0) return null;
+      at += bytesRead;
+    }
+    return data;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,53 @@
+import { MAX_WANTED_BLOCKS } from '../protocol';
+import type { BlockStore } from './storage/blocks';
+import type { SqlDb } from './storage/sql';
+
+/**
+ * Blocks a stored version refers to whose bytes the server no longer has (a disk fault, a pack
+ * or bucket object removed by hand): docs/sync-api.md, "Lost blocks". A read that finds one
+ * gone records it here; a device reporting on a folder that refers to it is asked, in the
+ * reply, to upload it again, which any device holding the same bytes can (blocks are named by
+ * their hash). Nothing is recorded for a hash no folder ever referred to.
+ */
+export class LostBlocks {
+  constructor(
+    private readonly db: SqlDb,
+    private readonly blocks: Pick<BlockStore, 'sizes'>,
+    private readonly clock: () => number,
+  ) {}
+
+  /** A read found these blocks gone. */
+  async notice(hashes: Iterable<string>): Promise<void> {
+    for (const hash of new Set(hashes)) {
+      await this.db.run(
+        'INSERT INTO lost_blocks (hash, noticed_at) SELECT ?, ? WHERE EXISTS (SELECT 1 FROM folder_blocks WHERE hash = ?) ON CONFLICT DO NOTHING',
+        [hash, this.clock(), hash],
+      );
+    }
+  }
+
+  /**
+   * The lost blocks `folderId` refers to, oldest noticed first. A block stored again since (a
+   * device uploaded it) is no longer lost: it is forgotten here, so an upload clears it without
+   * every upload having to look.
+   */
+  async wanted(folderId: string): Promise<string[]> {
+    const rows = await this.db.all<{ hash: string }>(
+      `SELECT l.hash FROM lost_blocks l WHERE EXISTS (SELECT 1 FROM folder_blocks b WHERE b.hash = l.hash AND b.folder_id = ?)
+       ORDER BY l.noticed_at, l.hash LIMIT ?`,
+      [folderId, MAX_WANTED_BLOCKS],
+    );
+    if (rows.length === 0) return [];
+    const present = await this.blocks.sizes(rows.map((r) => r.hash));
+    for (const hash of present.keys()) await this.db.run('DELETE FROM lost_blocks WHERE hash = ?', [hash]);
+    return rows.map((r) => r.hash).filter((h) => !present.has(h));
+  }
+
+  /** Garbage collection found no retained version referring to these any more: nobody needs them back. */
+  async forgetUnless(keep: (hash: string) => boolean): Promise<number> {
+    const rows = await this.db.all<{ hash: string }>('SELECT hash FROM lost_blocks');
+    let forgotten = 0;
+    for (const { hash } of rows) if (!keep(hash)) forgotten += await this.db.run('DELETE FROM lost_blocks WHERE hash = ?', [hash]);
+    return forgotten;
+  }
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceReportReply, FetchBlocksRequest, decodeBlockFrames } from '../../protocol';
+import { commitBatch, del, newFolder, serversPerTest, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
+
+// Lost blocks (docs/sync-api.md, "Lost blocks"): a block a version refers to whose bytes are
+// gone from the store is noticed by the read that misses it, and named to every device reporting
+// on a folder that refers to it, until one uploads it again. On disk and (vitest project
+// `postgres`) in an S3 bucket; a lost pack of the disk store: server-gc-pack-race.test.ts.
+
+const servers = serversPerTest();
+const DEVICE = 'a1b2c3d4-0000-4000-8000-00000000000a';
+const report = { name: 'laptop', version: 'ferry/test', pending: 0, failedCount: 0, failures: [] };
+
+async function reportOn(t: TestServer, folderId: string): Promise<DeviceReportReply> {
+  const res = await t.request('PUT', `/v1/folders/${folderId}/devices/${DEVICE}`, { body: report, headers: { 'x-ferry-device': DEVICE } });
+  expect(res.status).toBe(200);
+  return DeviceReportReply.parse(res.body);
+}
+
+async function fetchBlocks(t: TestServer, hashes: string[]): Promise<Array<Buffer | null>> {
+  const res = await fetch(`${t.server.url}/v1/blocks/fetch`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.server.token}`, 'content-type': 'application/json', 'x-ferry-device': DEVICE, 'x-ferry-run': 'test;2024-01-01T00:00:00Z' },
+    body: JSON.stringify(FetchBlocksRequest.parse({ hashes })),
+  });
+  expect(res.status).toBe(200);
+  const decoded = decodeBlockFrames(Buffer.from(await res.arrayBuffer()), { allowAbsent: true, maxFrames: hashes.length });
+  if (!decoded.ok) throw new Error(decoded.reason);
+  return decoded.frames.map((f) => (f.data === null ? null : Buffer.from(f.data)));
+}
+
+/** A folder with `name` committed, its block uploaded whole (a block file, or a bucket object). */
+async function committed(t: TestServer, name: string, content: string) {
+  const folderId = await newFolder(t, 'lost');
+  const file = testFile(content);
+  expect((await t.request('PUT', `/v1/blocks/${file.hash}`, { raw: file.data })).status).toBe(201);
+  const result = (await commitBatch(t, folderId, [upsert('k', name, file, null)])).k!;
+  if (!result.ok) throw new Error(JSON.stringify(result));
+  return { folderId, file, revision: result.revision };
+}
+
+describe('lost blocks', () => {
+  it('a block read and found gone is named in the report replies of its folder until it is uploaded again, then never again', async () => {
+    const t = await servers.started();
+    const { folderId, file } = await committed(t, 'report.pdf', 'the quarterly report');
+    const other = await committed(t, 'other.txt', 'another folder, not affected');
+    expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+
+    await t.removeStoredBlock(file.hash);
+    // The batch fetch misses it: absent in the reply, and the server takes note.
+    expect(await fetchBlocks(t, [file.hash, other.file.hash])).toEqual([null, other.file.data]);
+    expect((await reportOn(t, folderId)).wantedBlocks).toEqual([file.hash]);
+    // Only the folders that refer to it ask for it.
+    expect((await reportOn(t, other.folderId)).wantedBlocks).toBeUndefined();
+    // The store says it is missing, so an upload stores it.
+    expect((await t.request('POST', '/v1/blocks/missing', { body: { hashes: [file.hash] } })).body.missing).toEqual([file.hash]);
+
+    expect((await t.request('PUT', `/v1/blocks/${file.hash}`, { raw: file.data })).status).toBe(201);
+    expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+    expect(await fetchBlocks(t, [file.hash])).toEqual([file.data]);
+    expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+  });
+
+  it('a single block read (GET /v1/blocks/{hash}) that misses it notices it the same way: 404 not_found', async () => {
+    const t = await servers.started();
+    const { folderId, file } = await committed(t, 'photo.jpg', 'a photo');
+    await t.removeStoredBlock(file.hash);
+    const res = await t.request('GET', `/v1/blocks/${file.hash}`);
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('not_found');
+    expect((await reportOn(t, folderId)).wantedBlocks).toEqual([file.hash]);
+  });
+
+  it('records nothing for a hash no version ever referred to', async () => {
+    const t = await servers.started();
+    const { folderId } = await committed(t, 'a.txt', 'a');
+    const never = testFile('never uploaded, never committed');
+    expect(await fetchBlocks(t, [never.hash])).toEqual([null]);
+    expect(await tableRows(t, ['lost_blocks'])).toEqual([[]]);
+    expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+  });
+
+  it('garbage collection forgets a lost block no retained version refers to any more: nobody needs it back', async () => {
+    let now = Date.now();
+    const t = await servers.started({ clock: () => now, keepVersionsMs: 1000, gcIntervalMs: 0, gcGraceMs: 0 });
+    const { folderId, file, revision } = await committed(t, 'draft.txt', 'a draft');
+    await t.removeStoredBlock(file.hash);
+    expect(await fetchBlocks(t, [file.hash])).toEqual([null]);
+    expect((await reportOn(t, folderId)).wantedBlocks).toEqual([file.hash]);
+    // Deleted, and its versions past retention: nothing refers to the block.
+    expect((await commitBatch(t, folderId, [del('d', 'draft.txt', revision)])).d?.ok).toBe(true);
+    now += 10_000;
+    await t.server.collectGarbage();
+    expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+  });
+});
