@@ -168,6 +168,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const feed = new ChangesFeed({ db, folders, tokens: feedTokens, clock, tokenTtlMs: o.tokenTtlMs });
   const reports = new DeviceReports(db, feedTokens, clock);
   const lost = new LostBlocks(db, blocks, clock);
+  blocks.onLost = (hashes) => lost.notice(hashes);
   const history = new HistoryReader(db, feedTokens, clock);
   const fence = new GcFence();
   // Several processes on one PostgreSQL: a collection in one fences the commits of all.

@@ -63,6 +63,8 @@ export interface BlockStore {
   sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number): Promise<void>;
   /** Lets go of connections (the server is stopping). */
   close?(): void;
+  /** Told of blocks a read found gone beyond those it asked for (a lost pack takes all of its own). */
+  onLost?: (hashes: string[]) => Promise<void>;
 }
 
 /** What a sweep counts (server/gc.ts adds the live set). */
@@ -138,6 +140,7 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
   private nextFlush: Promise<void> | null = null;
 
   private readonly packDir: string;
+  onLost?: (hashes: string[]) => Promise<void>;
   /** Without a database, batches are stored as one file per block (tests of the layout). */
   constructor(
     dataDir: string,
@@ -156,12 +159,14 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
 
   /**
    * A read found the block's pack gone while its row still names it: the bytes are lost. The
-   * row goes (only if it still names that pack), so the block reads as not stored, and a
-   * device holding the bytes can upload it again (server/lost-blocks.ts).
+   * rows naming that pack go, so its blocks read as not stored, and a device holding the
+   * bytes can upload them again (server/lost-blocks.ts).
    */
   private async lostFrom(hash: string, pack: string): Promise<void> {
     log.error('a stored block cannot be read: its pack is gone', { hash, pack });
-    await this.db?.run('DELETE FROM packed_blocks WHERE hash = ? AND pack = ?', [hash, pack]);
+    // Every block of the pack went with it: all are told of now, not one per device's miss.
+    const rows = (await this.db?.all<{ hash: string }>('DELETE FROM packed_blocks WHERE pack = ? RETURNING hash', [pack])) ?? [];
+    if (rows.length > 0) await this.onLost?.(rows.map((r) => r.hash));
   }
 
   async init(): Promise<void> {

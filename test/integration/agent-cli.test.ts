@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry, spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
@@ -204,6 +204,51 @@ describe('ferry agent and its CLI clients', () => {
       expect(terminal).not.toMatch(/pull failed|long poll failed/);
     } finally {
       await watcher?.stop();
+      await own.stop();
+    }
+  });
+
+  it('blocks the server lost: the device that cannot download says so once, and the files come once the device holding them sends them again', async () => {
+    const serverDir = path.join(tmp.dir, 'server-losing');
+    const own = spawnFerry(['server', '--data', serverDir, '--port', '0']);
+    const [aDocs, bDocs] = [path.join(tmp.dir, 'LostA'), path.join(tmp.dir, 'LostB')];
+    mkdirSync(aDocs);
+    mkdirSync(bDocs);
+    writeFileSync(path.join(aDocs, 'minutes.txt'), 'minutes of the meeting\n');
+    writeFileSync(path.join(aDocs, 'budget.csv'), 'item,cost\n');
+    let a: RunningFerry | undefined;
+    let b: RunningFerry | undefined;
+    try {
+      const url = (await own.line(/listening on (http:\/\/\S+)/))[1]!;
+      await own.line(/token/);
+      const agentFlags = (name: string, docs: string) => ['agent', '--data', path.join(tmp.dir, name), '--server', url, '--token-file', path.join(serverDir, 'token'), '--folder', `${docs}=lost`];
+      a = spawnFerry(agentFlags('lost-a', aDocs));
+      await a.line(/state: idle/, 20_000);
+      await waitFor(() => readdirSync(path.join(serverDir, 'blocks', 'packs')).length > 0, { timeoutMs: 10_000, message: 'the blocks stored in a pack' });
+      // The server loses them: its pack file is removed behind its back.
+      for (const pack of readdirSync(path.join(serverDir, 'blocks', 'packs'))) rmSync(path.join(serverDir, 'blocks', 'packs', pack));
+      b = spawnFerry(agentFlags('lost-b', bDocs));
+      // B's pulls fail on the missing blocks, again and again; each path is said once.
+      const failures = new Set<string>();
+      await waitFor(
+        async () => {
+          const run = await runFerry(['status', '--data', path.join(tmp.dir, 'lost-b'), '--json']);
+          const line = (JSON.parse(run.stdout) as { folders: Array<{ pullError?: string | null }> }).folders[0]?.pullError;
+          if (line) failures.add(line);
+          return failures.size >= 2;
+        },
+        { timeoutMs: 20_000, message: 'two pulls of B failing' },
+      );
+      const said = b.stdout() + b.stderr();
+      expect(said.match(/pull item failed folder=lost path=minutes\.txt code=not_found/g)).toHaveLength(1);
+      expect(said.match(/pull failed folder=lost code=not_found/g)).toHaveLength(1);
+      // A edits a file: its report after the push is answered with the lost blocks, and it sends them.
+      writeFileSync(path.join(aDocs, 'later.txt'), 'a later edit');
+      await waitFor(() => existsSync(path.join(bDocs, 'minutes.txt')) && existsSync(path.join(bDocs, 'budget.csv')), { timeoutMs: 30_000, message: 'B has both files' });
+      expect(readFileSync(path.join(bDocs, 'minutes.txt'), 'utf8')).toBe('minutes of the meeting\n');
+    } finally {
+      await b?.stop();
+      await a?.stop();
       await own.stop();
     }
   });

@@ -154,6 +154,24 @@ describe('chaos seed 2 (--gc): garbage collection against a pack being placed', 
     await close();
   });
 
+  it('a read that finds a pack gone tells of every block the pack held, not only the one it asked for: one round brings them all back', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-gc-pack-'));
+    dirs.push(dir);
+    const db = openSqliteMetadata(dir);
+    const blocks = new LocalBlockStore(dir, db);
+    const told: string[][] = [];
+    blocks.onLost = async (hashes) => void told.push(hashes);
+    await blocks.init();
+    const [one, two] = [randomBytes(1000), randomBytes(2000)];
+    expect(await blocks.writeVerified([one, two].map((d) => ({ hash: sha256(d), data: d })))).toEqual([true, true]);
+    const packs = path.join(dir, 'blocks', 'packs');
+    for (const pack of readdirSync(packs)) rmSync(path.join(packs, pack));
+    expect(await blocks.readMany([sha256(one)], 1 << 20)).toEqual([null]);
+    expect(told.map((h) => [...h].sort())).toEqual([[sha256(one), sha256(two)].sort()]);
+    expect((await blocks.missing([sha256(one), sha256(two)])).sort()).toEqual([sha256(one), sha256(two)].sort());
+    await db.close();
+  });
+
   it('a single block read (GET /v1/blocks/{hash}) answers a gone pack as not there before any reply is sent, never a stream that breaks after its headers; a compacted one is read where its row now says', async () => {
     const { blocks, lost, kept, moved, stale, close } = await storeWithGoneAndCompacted();
     expect(await blocks.open(sha256(lost))).toBeNull();

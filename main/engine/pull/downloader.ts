@@ -170,7 +170,8 @@ export class BlockFetcher {
       try {
         return await this.options.remote.getBlock(hash, { signal: this.options.signal });
       } catch (error) {
-        throw asFerryError(error, 'network');
+        const e = asFerryError(error, 'network');
+        throw e.code === 'not_found' && e.status === 404 ? notOnServer(hash) : e;
       }
     });
   }
@@ -246,7 +247,7 @@ export class BlockFetcher {
     for (const g of group) {
       const data = found.get(g.hash);
       if (data instanceof Uint8Array) g.resolve(data);
-      else if (data === null) g.reject(new FerryError('not_found', `Block ${g.hash} is not on the server`, { status: 404 }));
+      else if (data === null) g.reject(notOnServer(g.hash));
       else g.reject(new FerryError('malformed_reply', `The batch fetch did not answer block ${g.hash}`, { retryable: true }));
     }
   }
@@ -268,4 +269,12 @@ export class BlockFetcher {
       return null;
     }
   }
+}
+
+/**
+ * A block the server answered absent: lost there, most likely (docs/sync-api.md, "Lost blocks"),
+ * so the same words whichever way it was asked for; the pull tries again.
+ */
+function notOnServer(hash: string): FerryError {
+  return new FerryError('not_found', `Block ${hash} is not on the server`, { status: 404 });
 }

@@ -339,8 +339,11 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         return true;
       }
       errors.push(e);
+      // Said once: the pull runs again every few seconds, and the path's failure stays in `why`.
+      const before = health.note(folderId, entry.path);
       health.itemFailed(folderId, entry.path, e, clock());
-      flog.warn('pull item failed', { path: entry.path, code: e.code, error: e.message });
+      const again = before?.kind === 'failed' && before.code === e.code;
+      (again ? flog.debug : flog.warn).call(flog, 'pull item failed', { path: entry.path, code: e.code, error: e.message });
       return false;
     };
 
@@ -504,13 +507,14 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   function guarded(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
     return runPull(folderId, policy).catch((error: unknown) => {
       const e = isDiskFull(error) ? diskFullError(error, store.folders.get(folderId)?.localRoot ?? folderId) : asFerryError(error);
+      const before = health.failure(folderId);
       if (!abort.signal.aborted) health.failed(folderId, e, clock());
       // 'error' is special to EventEmitter: without a listener emit() would throw.
       if (!abort.signal.aborted && events.listenerCount('error') > 0) events.emit('error', { folderId, error: e });
       // The folder's own error (its root missing) is said once, by its state, and so is a server
-      // that cannot be reached (the agent's state: offline): each retry of the pull would only
-      // repeat it in the terminal.
-      const said = e.code === 'offline' || store.folders.get(folderId)?.errorCode === e.code;
+      // that cannot be reached (the agent's state: offline), and a failure the last try of the
+      // pull already had: each retry would only repeat it in the terminal.
+      const said = e.code === 'offline' || store.folders.get(folderId)?.errorCode === e.code || before?.code === e.code;
       (said ? log.debug : log.warn).call(log, 'pull failed', { folder: folderId, code: e.code, error: e.message });
       throw e;
     });
