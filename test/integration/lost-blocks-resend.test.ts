@@ -71,6 +71,8 @@ describe('blocks the server lost come back from a device that holds them', () =>
         message: 'B tried to download',
       });
       expect(readOr(path.join(bFolder, 'note.txt'))).toBeNull();
+      // `ferry why` on B says what is wrong and what brings it back.
+      expect((await why()).reasons.find((r) => r.code === 'pull_failed')?.message).toMatch(/is not on the server \(lost there: it comes back once a device holding the file sends it again\)/);
       // A's next report (after this edit's push) is answered with the lost blocks; A sends them.
       writeFileSync(path.join(aFolder, 'later.txt'), 'a later edit');
       await waitFor(() => readOr(path.join(bFolder, 'note.txt'))?.equals(note) === true && readOr(path.join(bFolder, 'big.bin'))?.equals(big) === true, {

@@ -276,5 +276,5 @@ export class BlockFetcher {
  * so the same words whichever way it was asked for; the pull tries again.
  */
 function notOnServer(hash: string): FerryError {
-  return new FerryError('not_found', `Block ${hash} is not on the server`, { status: 404 });
+  return new FerryError('not_found', `Block ${hash} is not on the server (lost there: it comes back once a device holding the file sends it again)`, { status: 404 });
 }
