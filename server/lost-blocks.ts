@@ -2,6 +2,9 @@ import { MAX_WANTED_BLOCKS } from '../protocol';
 import type { BlockStore } from './storage/blocks';
 import type { SqlDb } from './storage/sql';
 
+/** How long a lost block found still missing is not looked up again. */
+export const LOOK_AGAIN_MS = 30_000;
+
 /**
  * Blocks a stored version refers to whose bytes the server no longer has (a disk fault, a pack
  * or bucket object removed by hand): docs/sync-api.md, "Lost blocks". A read that finds one
@@ -10,6 +13,9 @@ import type { SqlDb } from './storage/sql';
  * their hash). Nothing is recorded for a hash no folder ever referred to.
  */
 export class LostBlocks {
+  /** hash → when `wanted` last asked the store for it: a busy device reports every second. */
+  private readonly looked = new Map<string, number>();
+
   constructor(
     private readonly db: SqlDb,
     private readonly blocks: Pick<BlockStore, 'sizes'>,
@@ -38,7 +44,13 @@ export class LostBlocks {
       [folderId, MAX_WANTED_BLOCKS],
     );
     if (rows.length === 0) return [];
-    const present = await this.blocks.sizes(rows.map((r) => r.hash));
+    // Each is looked up in the store at most every LOOK_AGAIN_MS (a bucket answers each with a
+    // request); one stored again meanwhile is asked for once more, and its upload is a no-op.
+    const now = this.clock();
+    for (const [hash, at] of this.looked) if (at + LOOK_AGAIN_MS <= now) this.looked.delete(hash);
+    const due = rows.map((r) => r.hash).filter((h) => !this.looked.has(h));
+    for (const hash of due) this.looked.set(hash, now);
+    const present = await this.blocks.sizes(due);
     for (const hash of present.keys()) await this.db.run('DELETE FROM lost_blocks WHERE hash = ?', [hash]);
     return rows.map((r) => r.hash).filter((h) => !present.has(h));
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceReportReply, FetchBlocksRequest, decodeBlockFrames } from '../../protocol';
+import { LOOK_AGAIN_MS } from '../../server/lost-blocks';
 import { commitBatch, del, newFolder, serversPerTest, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
 
 // Lost blocks (docs/sync-api.md, "Lost blocks"): a block a version refers to whose bytes are
@@ -41,7 +42,8 @@ async function committed(t: TestServer, name: string, content: string) {
 
 describe('lost blocks', () => {
   it('a block read and found gone is named in the report replies of its folder until it is uploaded again, then never again', async () => {
-    const t = await servers.started();
+    let now = Date.now();
+    const t = await servers.started({ clock: () => now });
     const { folderId, file } = await committed(t, 'report.pdf', 'the quarterly report');
     const other = await committed(t, 'other.txt', 'another folder, not affected');
     expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
@@ -56,6 +58,8 @@ describe('lost blocks', () => {
     expect((await t.request('POST', '/v1/blocks/missing', { body: { hashes: [file.hash] } })).body.missing).toEqual([file.hash]);
 
     expect((await t.request('PUT', `/v1/blocks/${file.hash}`, { raw: file.data })).status).toBe(201);
+    // The store is asked again about a block still missing at most every LOOK_AGAIN_MS.
+    now += LOOK_AGAIN_MS;
     expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
     expect(await fetchBlocks(t, [file.hash])).toEqual([file.data]);
     expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();

@@ -6,8 +6,11 @@ import type { Store } from '../../store';
 import { resolveDiskPath } from '../paths';
 import type { Timers } from '../timers';
 
-/** A block looked for here and not found is not looked for again this soon (the folder's rows are all read). */
-export const NOT_HERE_RETRY_MS = 10 * 60_000;
+/**
+ * A block looked for here is not looked for again this soon: sent, the server has it (its list
+ * may name it a little longer); not found, every row of the folder was read for it.
+ */
+export const LOOK_AGAIN_MS = 10 * 60_000;
 /** Blocks read ahead of their upload at most: a batch goes once it holds this many bytes. */
 const BATCH_BYTES = 8 * 1024 * 1024;
 
@@ -28,8 +31,8 @@ export interface LostBlockResenderOptions {
  */
 export class LostBlockResender {
   private running: Promise<void> | null = null;
-  /** hash → when it was last looked for here and not found. */
-  private readonly notHere = new Map<string, number>();
+  /** hash → when it was last looked for here (and sent, or not found). */
+  private readonly looked = new Map<string, number>();
 
   constructor(private readonly o: LostBlockResenderOptions) {}
 
@@ -56,7 +59,8 @@ export class LostBlockResender {
     const remote = this.o.remote();
     if (!folder || !remote) return { sent: 0, notHere: 0 };
     const now = this.o.timers.now();
-    const asked = [...new Set(hashes)].filter((h) => (this.notHere.get(h) ?? -Infinity) + NOT_HERE_RETRY_MS <= now);
+    for (const [hash, at] of this.looked) if (at + LOOK_AGAIN_MS <= now) this.looked.delete(hash);
+    const asked = [...new Set(hashes)].filter((h) => !this.looked.has(h));
     const sources = this.o.store.index.blockSources(folderId, asked);
     const found = new Set<string>();
     let batch: Array<{ hash: string; data: Uint8Array }> = [];
@@ -80,7 +84,8 @@ export class LostBlockResender {
     }
     await flush();
     const missing = asked.filter((h) => !found.has(h));
-    for (const h of missing) this.notHere.set(h, now);
+    // Only once everything went: a run cut short by the network is tried again at the next report.
+    for (const h of asked) this.looked.set(h, now);
     if (sent > 0) this.o.log.info('sent again blocks the server lost', { folder: folderId, blocks: sent });
     if (missing.length > 0) this.o.log.debug('blocks the server lost are not on this device', { folder: folderId, blocks: missing.length });
     return { sent, notHere: missing.length };
