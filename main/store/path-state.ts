@@ -229,6 +229,9 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
     // Already done (the pull saw this commit land, or a newer one of the path finished): the
     // answer is old news, and must not take the index back to an older revision.
     if (row.state === 'done') return row.generation === ref.generation ? 'done' : 'superseded';
+    // S20: a newer change replaced the row after the pull let go of this generation (it saw the
+    // commit land, O1): that newer change was decided on what the pull saw, so this answer is old news.
+    if (row.generation !== ref.generation && row.in_flight_generation !== ref.generation) return 'superseded';
     // The pull settled the path while this was in flight: its view is the newer one.
     const pulledOver = row.pulled_during === ref.generation;
     if (ref.op === 'upsert' && !pulledOver) index.setSyncedRevision(row.folder_id, row.path, result.revision);
@@ -246,8 +249,8 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
       rows.markDone(row.id, now);
       return 'done';
     }
-    // A newer change waits behind this one: release it and base it on what the server now has.
-    if (row.in_flight_generation === ref.generation) rows.releaseHold(row.id, now);
+    // A newer change waits behind this one (held for it, S20): release it and base it on what the server now has.
+    rows.releaseHold(row.id, now);
     if (!pulledOver) rows.rebase(row.id, ref.op === 'upsert' ? result.revision : null);
     // The pull settled the path meanwhile: an upload waiting goes up on what the pull recorded there,
     // never on a base carried over from the generation that landed (a move's `from`, a delete's).

@@ -378,6 +378,37 @@ describe('durable queue', () => {
     expect(store.queue.getByPath(F, 'docs/x')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
   });
 
+  // Chaos seed 8669 (--gc): the pull saw this device's create of café.txt land (O1) and
+  // completed it; the user edited it (a new generation on that revision); another device deleted
+  // it, and the pull kept the edit as new (D5, no base). Then the pusher's own answer for the
+  // create came (its batch had gone async): it recorded the deleted revision as synced and
+  // rebased the upload on it, which conflicted at every recheck ("current none").
+  const lateAnswerAfterO1 = (editInFlight: boolean) => {
+    store.index.putLocal({ folderId: F, path: 'café.txt', kind: 'file', size: 10, mtimeMs: 1, inode: 7, contentHash: 'h1', blocks: ['b1'] });
+    store.paths.enqueue(upsert('café.txt'));
+    const [create] = store.queue.claim({ limit: 1 });
+    // The pull: our own commit landed (O1) and completes the item.
+    store.transaction(() => {
+      store.queue.clearPulled(F, 'café.txt');
+      expect(store.paths.complete(create!, { revision: '3' })).toBe('done');
+    });
+    store.index.putLocal({ folderId: F, path: 'café.txt', kind: 'file', size: 20, mtimeMs: 2, inode: 7, contentHash: 'h2', blocks: ['b2'] });
+    store.paths.enqueue(upsert('café.txt', { baseRevision: '3', size: 20, contentHash: 'h2', blocks: ['b2'] }));
+    if (editInFlight) expect(store.queue.claim({ limit: 1 })).toMatchObject([{ generation: 2 }]);
+    // The pull: another device deleted it (revision 12); the edit is kept and goes up as new (D5).
+    store.transaction(() => {
+      store.queue.markPulled(F, 'café.txt');
+      store.index.put({ folderId: F, path: 'café.txt', kind: 'file', size: 20, mtimeMs: 2, inode: 7, contentHash: 'h2', blocks: ['b2'], syncedRevision: null });
+      store.paths.enqueue(upsert('café.txt', { size: 20, contentHash: 'h2', blocks: ['b2'], asNew: true }));
+    });
+    // The pusher's late answer for the create.
+    expect(store.paths.complete(create!, { revision: '3' })).toBe('superseded');
+    expect(store.queue.getByPath(F, 'café.txt')).toMatchObject({ generation: 3, baseRevision: null, inFlightGeneration: editInFlight ? 2 : null });
+    expect(store.index.get(F, 'café.txt')?.syncedRevision).toBeNull();
+  };
+  it('S20, chaos seed 8669: an answer for a generation the pull already completed changes nothing queued since', () => lateAnswerAfterO1(false));
+  it('S20, chaos seed 8669: the same while the newer change is in flight', () => lateAnswerAfterO1(true));
+
   it('without a pull in between, the answer is recorded and the newer change builds on it', () => {
     store.paths.enqueue(upsert('a.txt', { baseRevision: '5' }));
     const [held] = store.queue.claim({ limit: 1 });
