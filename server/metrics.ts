@@ -13,6 +13,8 @@ interface Histogram {
 export interface MetricsSnapshot {
   /** Unfinished tasks by state, from the shared tasks table (every process's). */
   tasks: Record<'Queued' | 'Processing', number>;
+  /** Blocks a version refers to whose bytes the store lost, not uploaded again yet (server/lost-blocks.ts). */
+  lostBlocks: number;
   longPollsWaiting: number;
   /** Request body bytes held in memory right now, across requests (the budget that answers 503). */
   bodyBytesBuffered: number;
@@ -72,6 +74,7 @@ export class ServerMetrics {
       `ferry_tasks{state="Queued"} ${now.tasks.Queued}`,
       `ferry_tasks{state="Processing"} ${now.tasks.Processing}`,
     ]);
+    family('ferry_blocks_lost', 'gauge', 'Blocks a stored version refers to whose bytes the store lost (all processes); 0 once uploaded again and reported since.', [`ferry_blocks_lost ${now.lostBlocks}`]);
     family('ferry_task_runs_total', 'counter', 'Task runs of this process, by how they ended.', [...this.taskRuns].map(([outcome, n]) => `ferry_task_runs_total{outcome="${outcome}"} ${n}`));
     family('ferry_long_polls_waiting', 'gauge', 'Long polls waiting on this process.', [`ferry_long_polls_waiting ${now.longPollsWaiting}`]);
     family('ferry_request_body_bytes_buffered', 'gauge', 'Request body bytes held in memory on this process (over the budget a body is refused with 503).', [`ferry_request_body_bytes_buffered ${now.bodyBytesBuffered}`]);

@@ -38,6 +38,7 @@ export function opsRoutes(deps: OpsDeps): Route[] {
       const count = (status: string): number => Number(rows.find((r) => r.status === status)?.n ?? 0);
       const text = deps.metrics.render({
         tasks: { Queued: count('Queued'), Processing: count('Processing') },
+        lostBlocks: Number((await deps.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM lost_blocks'))?.n ?? 0),
         longPollsWaiting: deps.longPollsWaiting(),
         bodyBytesBuffered: deps.bodyBytesBuffered(),
         lastGc: deps.lastGc(),

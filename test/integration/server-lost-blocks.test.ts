@@ -30,6 +30,12 @@ async function fetchBlocks(t: TestServer, hashes: string[]): Promise<Array<Buffe
   return decoded.frames.map((f) => (f.data === null ? null : Buffer.from(f.data)));
 }
 
+/** `ferry_blocks_lost` on /metrics: what an operator alerts on. */
+async function lostGauge(t: TestServer): Promise<number> {
+  const text = await (await fetch(`${t.server.url}/metrics`)).text();
+  return Number(/^ferry_blocks_lost (\d+)$/m.exec(text)?.[1]);
+}
+
 /** A folder with `name` committed, its block uploaded whole (a block file, or a bucket object). */
 async function committed(t: TestServer, name: string, content: string) {
   const folderId = await newFolder(t, 'lost');
@@ -52,6 +58,7 @@ describe('lost blocks', () => {
     // The batch fetch misses it: absent in the reply, and the server takes note.
     expect(await fetchBlocks(t, [file.hash, other.file.hash])).toEqual([null, other.file.data]);
     expect((await reportOn(t, folderId)).wantedBlocks).toEqual([file.hash]);
+    expect(await lostGauge(t)).toBe(1);
     // Only the folders that refer to it ask for it.
     expect((await reportOn(t, other.folderId)).wantedBlocks).toBeUndefined();
     // The store says it is missing, so an upload stores it.
@@ -61,6 +68,7 @@ describe('lost blocks', () => {
     // The store is asked again about a block still missing at most every LOOK_AGAIN_MS.
     now += LOOK_AGAIN_MS;
     expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+    expect(await lostGauge(t)).toBe(0);
     expect(await fetchBlocks(t, [file.hash])).toEqual([file.data]);
     expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
   });
