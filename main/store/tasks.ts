@@ -28,6 +28,8 @@ export interface TaskRepo {
   get(taskId: string): AsyncTask | undefined;
   list(folderId?: string): AsyncTask[];
   remove(taskId: string): void;
+  /** A task the server accepted carries this generation of the queue row (its answer not recorded yet). */
+  holds(queueId: number, generation: number): boolean;
 }
 
 export function taskRepo(db: Db, clock: Clock = systemClock): TaskRepo {
@@ -45,6 +47,7 @@ export function taskRepo(db: Db, clock: Clock = systemClock): TaskRepo {
     `SELECT op_key, queue_id, generation, path FROM async_task_items WHERE task_id = ? ORDER BY rowid`,
   );
   const del = db.prepare(`DELETE FROM async_tasks WHERE task_id = ?`);
+  const holding = db.prepare<[number, number], number>(`SELECT 1 FROM async_task_items WHERE queue_id = ? AND generation = ? LIMIT 1`).pluck();
 
   const add = db.transaction((task: Omit<AsyncTask, 'createdAt'>) => {
     insertTask.run(task.taskId, task.folderId, task.trackingId, clock());
@@ -68,5 +71,6 @@ export function taskRepo(db: Db, clock: Clock = systemClock): TaskRepo {
     get,
     list: (folderId) => ids.all({ folderId: folderId ?? null }).flatMap((r) => get(r.task_id) ?? []),
     remove: (taskId) => void del.run(taskId),
+    holds: (queueId, generation) => holding.get(queueId, generation) !== undefined,
   };
 }

@@ -227,6 +227,46 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(writer.revisions.get('x.txt'));
   });
 
+  // Chaos seed 18086 (npm run chaos -- --seed 18086 --ops 60 --devices 2): dev-a's create of
+  // 日本語.txt landed, but its answer waited in a persisted async task across a restart. dev-b
+  // edited dev-a's version; dev-a's pull, running before the pusher polled the task, met that
+  // edit (the feed holds a path's newest change only, so never dev-a's own commit) and took
+  // dev-a's unchanged bytes for a local change: a conflict copy of bytes the server held as the
+  // edit's ancestor. Another device's delete would have been undone the same way (D3).
+  for (const remoteChange of ['an edit', 'a delete'] as const) {
+    it(`O3, chaos seed 18086: ${remoteChange} by another device of a file whose create is still in flight here waits for the answer, then is applied as on a synced file`, async () => {
+      const writer = await rig.start();
+      const b = rig.device('b');
+      await b.puller.pullNow('fb');
+      b.folder.write('日本語.txt', 'from b');
+      await b.scanner.scanPaths(['日本語.txt']);
+      const [held] = b.folder.store.queue.claim({ limit: 1 });
+      const data = Buffer.from('from b');
+      await b.client.putBlock(sha(data), data);
+      const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: '日本語.txt', size: 6, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
+      const landed = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+      // The batch went async: the pusher keeps the task it polls for the answer (also across a restart).
+      b.folder.store.tasks.add({ taskId: 't-18086', folderId: 'fb', trackingId: 'tr-18086', items: [{ opKey: 'k', queueId: held!.id, generation: held!.generation, path: '日本語.txt' }] });
+      writer.revisions.set('日本語.txt', landed!); // another device saw b's version
+      await writer.commit({ '日本語.txt': remoteChange === 'an edit' ? "from a, on b's version" : null });
+
+      // The pull waits for the task's answer: nothing is copied, kept or re-uploaded.
+      await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
+      expect(b.tree()).toEqual({ '日本語.txt': 'from b' });
+      expect(b.folder.store.queue.get(held!.id)).toMatchObject({ generation: held!.generation, inFlightGeneration: held!.generation });
+
+      // The answer is recorded (with the task gone, as the pusher does); the next pull decides on it (U5 / D4): no conflict copy.
+      b.folder.store.transaction(() => {
+        expect(b.folder.store.paths.complete(held!, { revision: landed! })).toBe('done');
+        b.folder.store.tasks.remove('t-18086');
+      });
+      const summary = await b.puller.pullNow('fb');
+      expect(summary.conflicts).toBe(0);
+      expect(b.tree()).toEqual(remoteChange === 'an edit' ? { '日本語.txt': "from a, on b's version" } : {});
+      expect(b.folder.store.queue.countsByState('fb')).toMatchObject({ pending: 0, in_flight: 0, retry_wait: 0 });
+    });
+  }
+
   // Chaos seed 17244 (npm run chaos -- --seed 17244 --ops 60 --devices 3): dev-c renamed a folder
   // (one move queued); the server applied it but the answer came late (a 504, then the same batch
   // as a task). The pull saw the move land first and completed the item (S8) without the entries

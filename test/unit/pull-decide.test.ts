@@ -38,6 +38,23 @@ describe('decide: our own commit still in flight', () => {
   });
 });
 
+// Chaos seed 18086: this device's create was in flight (its answer in a persisted async task,
+// polled after a restart) when the pull met another device's edit built on it.
+describe('decide: another device\'s change while our upload of the same bytes is in flight (O3)', () => {
+  it('waits, for an upsert and for a delete: the answer says whether the remote change is built on our commit', () => {
+    expect(rule({ remote: remoteUp(), local: file(A), pending: 'upsert', sentHere: true })).toBe('wait/O3');
+    expect(rule({ remote: remoteDel(), local: file(A), pending: 'upsert', sentHere: true })).toBe('wait/O3');
+  });
+  it('without it, a conflict copy of our own bytes (U6) and a re-upload of a file another device deleted (D3)', () => {
+    expect(rule({ remote: remoteUp(), local: file(A), pending: 'upsert' })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteDel(), local: file(A), pending: 'upsert' })).toBe('reupload-local/D3');
+  });
+  it('never for our own commit (O1 decides it), nor for what we already have (U1)', () => {
+    expect(rule({ remote: remoteUp(), base: base(), local: file(A), pending: 'upsert', sentHere: true, own: true, ownInFlight: true })).toBe('skip/O1');
+    expect(rule({ remote: remoteUp(R1), base: base(), local: file(A), pending: 'upsert', sentHere: true })).toBe('skip/U1');
+  });
+});
+
 describe('decide: our own commit landed, its answer lost, the file changed again (chaos seed 1029)', () => {
   it('O2 skips it when the queued upload builds on the synced revision (the pull rebases it on our commit)', () => {
     expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');

@@ -11,7 +11,10 @@ import { contentHashOf, hashStable, type StableHash } from '../hashing';
 import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
-import { decide, needsHash, statMatches, type Action, type BaseState, type LocalState, type RemoteState } from './decide';
+import { decide, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
+
+/** A decision the pull acts on now: one that waits (O3) fails the item instead (decideFor). */
+export type Action = Exclude<Decision, { kind: 'wait' }>;
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
@@ -167,8 +170,9 @@ async function adoptLeftOverDownload(ctx: ApplyContext, rel: string): Promise<vo
   if (adopted) ctx.log.info('a download the agent was killed placing, recorded', { path: rel, revision: intent.revision, file: adopted });
 }
 
-const decideFor = (entry: RemoteEntry, o: Observation): Action =>
-  decide({
+/** The decision for the path; one that waits (O3) fails the item, and the pull runs again a second later. */
+function decideFor(entry: RemoteEntry, o: Observation): Action {
+  const action = decide({
     remote: entry,
     base: toBase(o.base),
     local: o.local,
@@ -178,7 +182,23 @@ const decideFor = (entry: RemoteEntry, o: Observation): Action =>
     own: o.own,
     pendingMoveFrom: o.pending?.moveFrom ?? null,
     movedAwayBase: o.movedAwayBase,
+    sentHere: sentHere(o),
   });
+  if (action.kind === 'wait') throw new FerryError('upload_in_flight', `${entry.path}: ${action.reason}; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
+  return action;
+}
+
+/**
+ * O3: the push in flight sends a file in a batch the server accepted (its answer not in), and
+ * the file here is still those bytes (hashed, or as the scanner recorded them).
+ */
+function sentHere({ pending, local, base }: Observation): boolean {
+  const sending = pending?.sending;
+  if (sending?.accepted !== true || sending.op !== 'upsert' || sending.kind !== 'file' || local.type !== 'file') return false;
+  if (local.blocks !== null) return sameBlocks(local.blocks, sending.blocks);
+  const indexed = toBase(base);
+  return indexed !== undefined && statMatches(local, indexed) && sameBlocks(indexed.blocks, sending.blocks);
+}
 
 /** Same type and, for files, same size, mtime and inode: nothing happened in between. */
 function sameLocal(a: LocalState, b: LocalState): boolean {

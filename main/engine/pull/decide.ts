@@ -51,6 +51,12 @@ export interface DecideInput {
   pendingMoveFrom?: string | null;
   /** The revision a queued move takes away from this path (the path is its old one), if any. */
   movedAwayBase?: string | null;
+  /**
+   * This device's upload of the path (a file) is in a batch the server accepted as a task, not
+   * answered yet, the queue row still holds what it sends, and the file here is still those
+   * bytes: that commit has most likely landed, with the remote change built on it (O3).
+   */
+  sentHere?: boolean;
 }
 
 export type Action =
@@ -61,7 +67,9 @@ export type Action =
   | { kind: 'conflict-copy-then-download'; rule: string }
   | { kind: 'record-only'; rule: string }
   | { kind: 'reupload-local'; rule: string }
-  | { kind: 'skip'; rule: string; reason: string };
+  | { kind: 'skip'; rule: string; reason: string }
+  /** Not decided now: the pull runs again once what it waits for is recorded (O3). */
+  | { kind: 'wait'; rule: string; reason: string };
 
 export const sameBlocks = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean =>
   !!a && !!b && a.length === b.length && a.every((h, i) => h === b[i]);
@@ -168,6 +176,9 @@ export function decide(input: DecideInput): Action {
     return { kind: 'skip', rule: remote.deleted ? 'D1' : 'U1', reason: 'already at this revision' };
   }
   if (movingIt(remote, input.movedAwayBase)) return { kind: 'skip', rule: 'U1', reason: MOVED_AWAY };
+  // O3: another device's change, our upload of these very bytes still unanswered. Landed, it is
+  // the remote change's ancestor: decided now, our own bytes became a conflict copy (chaos seed 18086).
+  if (input.sentHere && !input.own) return { kind: 'wait', rule: 'O3', reason: 'our upload of this file is in flight: its answer says what the remote change is built on' };
   if (local.type === 'other') return { kind: 'skip', rule: remote.deleted ? 'D7' : 'U8', reason: `local entry is a ${local.what}` };
 
   if (!remote.deleted) {

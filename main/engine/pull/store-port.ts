@@ -2,7 +2,7 @@ import type { Store } from '../../store';
 import { sameBlocks } from './decide';
 
 /** The repositories the puller touches; a whole Store fits. */
-export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'paths' | 'tokens' | 'conflicts' | 'activity' | 'transaction'>;
+export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'paths' | 'tokens' | 'conflicts' | 'activity' | 'tasks' | 'transaction'>;
 
 /** A live queue item for a path as the planner saw it. */
 export interface PendingRef {
@@ -14,15 +14,18 @@ export interface PendingRef {
   moveFrom: string | null;
   /** A generation of the path is being pushed right now (its result not recorded yet). */
   inFlight: boolean;
-  /** What that push sends, when the row still holds it (no newer change queued behind it). */
-  sending: { op: 'upsert' | 'delete'; kind: 'file' | 'dir'; blocks: readonly string[] | null } | null;
+  /**
+   * What that push sends, when the row still holds it (no newer change queued behind it);
+   * `accepted`: it is in a batch the server accepted as a task, not answered yet (O3).
+   */
+  sending: { op: 'upsert' | 'delete'; kind: 'file' | 'dir'; blocks: readonly string[] | null; accepted?: boolean } | null;
 }
 
 export function pendingOf(store: PullStore, folderId: string, path: string): PendingRef | null {
   const item = store.queue.getByPath(folderId, path);
   if (!item || item.state === 'done') return null;
   const inFlight = item.inFlightGeneration !== null;
-  const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks } : null;
+  const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks, accepted: store.tasks.holds(item.id, item.generation) } : null;
   return { id: item.id, op: item.op, generation: item.generation, baseRevision: item.baseRevision, moveFrom: item.moveFrom, inFlight, sending };
 }
 
