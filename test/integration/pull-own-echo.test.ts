@@ -18,6 +18,19 @@ import { FOLDER, REMOTE, pushRig, type PushRig } from './push-harness';
 describe('a pull that sees this device\'s own commit still in flight (chaos seed 8)', () => {
   const rig = usePullRig();
 
+  /** b creates `name`; its pusher holds the upload, which the server applies (b's own device id); the answer is not recorded yet. */
+  async function createLandedUnanswered(b: ReturnType<typeof rig.device>, name: string, content: string) {
+    b.folder.write(name, content);
+    await b.scanner.scanPaths([name]);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    const data = Buffer.from(content);
+    await b.client.putBlock(sha(data), data);
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: name, size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
+    const landed = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+    expect(landed).toEqual(expect.any(String));
+    return { held: held!, landed: landed! };
+  }
+
   it('leaves the file and its queued change alone; no conflict copy', async () => {
     const writer = await rig.start();
     const b = rig.device('b');
@@ -204,26 +217,20 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     const writer = await rig.start();
     const b = rig.device('b');
     await b.puller.pullNow('fb');
-    b.folder.write('x.txt', 'from b');
-    await b.scanner.scanPaths(['x.txt']);
-    const [held] = b.folder.store.queue.claim({ limit: 1 });
-    const data = Buffer.from('from b');
-    await b.client.putBlock(sha(data), data);
-    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: 'x.txt', size: 6, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
-    const landed = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+    const { held, landed } = await createLandedUnanswered(b, 'x.txt', 'from b');
     await b.puller.pullNow('fb'); // sees its own commit land (O1): the item is done
-    expect(b.folder.store.queue.get(held!.id)?.state).toBe('done');
+    expect(b.folder.store.queue.get(held.id)?.state).toBe('done');
     expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(landed);
 
-    writer.revisions.set('x.txt', landed!); // another device saw b's version and edits it
+    writer.revisions.set('x.txt', landed); // another device saw b's version and edits it
     await writer.commit({ 'x.txt': 'from a, on b\'s version' });
     const summary = await b.puller.pullNow('fb');
     expect(summary).toMatchObject({ conflicts: 0, downloaded: 1 });
     expect(b.tree()).toEqual({ 'x.txt': "from a, on b's version" });
     // The pusher's late answer finds the item done; a failure of that answer changes nothing.
-    expect(b.folder.store.queue.fail(held!, { code: 'network', message: 'lost' }, null)).toBe('superseded');
-    expect(b.folder.store.queue.get(held!.id)?.state).toBe('done');
-    expect(b.folder.store.paths.complete(held!, { revision: landed! })).toBe('done');
+    expect(b.folder.store.queue.fail(held, { code: 'network', message: 'lost' }, null)).toBe('superseded');
+    expect(b.folder.store.queue.get(held.id)?.state).toBe('done');
+    expect(b.folder.store.paths.complete(held, { revision: landed })).toBe('done');
     expect(b.folder.store.index.get('fb', 'x.txt')?.syncedRevision).toBe(writer.revisions.get('x.txt'));
   });
 
@@ -238,26 +245,20 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
       const writer = await rig.start();
       const b = rig.device('b');
       await b.puller.pullNow('fb');
-      b.folder.write('日本語.txt', 'from b');
-      await b.scanner.scanPaths(['日本語.txt']);
-      const [held] = b.folder.store.queue.claim({ limit: 1 });
-      const data = Buffer.from('from b');
-      await b.client.putBlock(sha(data), data);
-      const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: '日本語.txt', size: 6, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
-      const landed = 'results' in reply && reply.results.k?.ok ? reply.results.k.revision : null;
+      const { held, landed } = await createLandedUnanswered(b, '日本語.txt', 'from b');
       // The batch went async: the pusher keeps the task it polls for the answer (also across a restart).
-      b.folder.store.tasks.add({ taskId: 't-18086', folderId: 'fb', trackingId: 'tr-18086', items: [{ opKey: 'k', queueId: held!.id, generation: held!.generation, path: '日本語.txt' }] });
-      writer.revisions.set('日本語.txt', landed!); // another device saw b's version
+      b.folder.store.tasks.add({ taskId: 't-18086', folderId: 'fb', trackingId: 'tr-18086', items: [{ opKey: 'k', queueId: held.id, generation: held.generation, path: '日本語.txt' }] });
+      writer.revisions.set('日本語.txt', landed); // another device saw b's version
       await writer.commit({ '日本語.txt': remoteChange === 'an edit' ? "from a, on b's version" : null });
 
       // The pull waits for the task's answer: nothing is copied, kept or re-uploaded.
       await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
       expect(b.tree()).toEqual({ '日本語.txt': 'from b' });
-      expect(b.folder.store.queue.get(held!.id)).toMatchObject({ generation: held!.generation, inFlightGeneration: held!.generation });
+      expect(b.folder.store.queue.get(held.id)).toMatchObject({ generation: held.generation, inFlightGeneration: held.generation });
 
       // The answer is recorded (with the task gone, as the pusher does); the next pull decides on it (U5 / D4): no conflict copy.
       b.folder.store.transaction(() => {
-        expect(b.folder.store.paths.complete(held!, { revision: landed! })).toBe('done');
+        expect(b.folder.store.paths.complete(held, { revision: landed })).toBe('done');
         b.folder.store.tasks.remove('t-18086');
       });
       const summary = await b.puller.pullNow('fb');
