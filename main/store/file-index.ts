@@ -99,6 +99,11 @@ export interface FileIndexRepo {
    * each entry takes its old revision again).
    */
   settleMoveSources(folderId: string, dir: string, movedBack: boolean): void;
+  /**
+   * The rows a rename of `from` to `to` carried that have left `to` since (moved on elsewhere),
+   * with the old path and revision they kept (P10); their memory of it is cleared.
+   */
+  settleCarriedOut(folderId: string, from: string, to: string): IndexEntry[];
   /** Every entry strictly below dir ('' means the whole folder), deepest first. */
   listUnder(folderId: string, dir: string): IndexEntry[];
   /** Every entry strictly below dir, in path order (a folder before what it holds). */
@@ -222,6 +227,11 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     UPDATE file_index SET move_from = NULL, move_base = NULL,
       synced_revision = CASE WHEN @movedBack = 1 THEN move_base ELSE synced_revision END
     WHERE folder_id = @folderId AND path > @dir || '/' AND path < @dir || '0' AND move_from IS NOT NULL`);
+  const carriedOut = db.prepare<{ folderId: string; from: string; to: string }, IndexRow>(`
+    SELECT * FROM file_index WHERE folder_id = @folderId
+      AND (move_from = @from OR (move_from > @from || '/' AND move_from < @from || '0'))
+      AND path <> @to AND NOT (path > @to || '/' AND path < @to || '0')`);
+  const forgetSource = db.prepare(`UPDATE file_index SET move_from = NULL, move_base = NULL WHERE folder_id = ? AND path = ?`);
   const under = db.prepare<[string, string, string], IndexRow>(
     `SELECT * FROM file_index WHERE folder_id = ? AND path > ? AND path < ? ORDER BY length(path) DESC, path`,
   );
@@ -281,6 +291,11 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     movePath: (folderId, from, to) => void rekey.run({ folderId, from, to, now: clock() }),
     movePathPending: (folderId, from, to) => void rekeyPending.run({ folderId, from, to, now: clock() }),
     settleMoveSources: (folderId, dir, movedBack) => void settleSources.run({ folderId, dir, movedBack: movedBack ? 1 : 0 }),
+    settleCarriedOut(folderId, from, to) {
+      const rows = carriedOut.all({ folderId, from, to });
+      for (const r of rows) forgetSource.run(folderId, r.path);
+      return rows.map(toEntry);
+    },
     listUnder(folderId, dir) {
       if (dir === '') return all.all(folderId).map(toEntry);
       const [lo, hi] = underBounds(dir);

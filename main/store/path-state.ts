@@ -159,8 +159,10 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
       const under = (p: string) => p.startsWith(`${row.path}/`);
       // P3: a move out of the folder names where this move would have put its source; without it,
       // the source is still at its old path (chaos seed 10988).
+      const movingOut = new Set<string>();
       for (const m of rows.movesFromUnder(row.folder_id, row.path)) {
         if (under(m.path)) continue;
+        movingOut.add(m.path);
         const was = oldPath(m.move_from!);
         rows.rewriteMoveFrom(m.id, was);
         // A folder that would now move inside itself goes entry by entry instead.
@@ -195,6 +197,12 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
         const pulledHere = carried && e.syncedRevision !== null && e.syncedRevision !== oldBase;
         if (!pulledHere) uploadAsNew(row.folder_id, e);
         deleteSource(row.folder_id, e.moveFrom ?? oldPath(e.path), e.kind, oldBase, sourceGone);
+      }
+      // P10: an entry the rename carried that left the folder since, by a move of its own that
+      // went: its old name goes too, on its old revision (chaos seed 18130). One still queued
+      // takes it from there itself (P3, above).
+      for (const e of index.settleCarriedOut(row.folder_id, from, row.path)) {
+        if (!movingOut.has(e.path) && e.moveFrom !== undefined && e.moveBase != null) deleteSource(row.folder_id, e.moveFrom, e.kind, e.moveBase, sourceGone);
       }
       index.settleMoveSources(row.folder_id, row.path, false);
     }

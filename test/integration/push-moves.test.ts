@@ -536,6 +536,52 @@ describe('pushing moves (P1-P9)', () => {
     expect(rig.store.index.get(FOLDER, 'e/z.txt')!.syncedRevision).toBe(remote.get('e/z.txt')!.revision);
   });
 
+  // Chaos seed 18130 (npm run chaos -- --seed 18130 --ops 60 --devices 3): dev-b renamed ü to Ü
+  // while dev-c made its own Ü/Ünïcödé.log; the pull recorded dev-c's file at the new name and
+  // kept the moved one in a conflict copy (U6, P10). The user moved that file on to Docs/, and
+  // that move went while the folder's was still in flight. The folder's move was then refused,
+  // and no delete of the old name was ever queued: it stayed on the server, gone here, and the
+  // delete of ü conflicted at every recheck ("it still holds ü/Ünïcödé.log").
+  it('chaos seed 18130: an entry the rename carried and the user moved on out of the folder: its old name is deleted when the folder\'s move is refused', async () => {
+    const { rig, sent, scan, settled } = await synced({ 'd/x.txt': 'x', 'd/y.txt': 'y' });
+    const old = rig.store.index.get(FOLDER, 'd/x.txt')!;
+    const theirs = Buffer.from('their own e/x.txt');
+    await rig.client.putBlock(sha(theirs), theirs);
+    const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: {
+        operations: [
+          { key: 'k1', action: 'upsert', kind: 'dir', path: 'e', mtime: 1, baseRevision: null },
+          { key: 'k2', action: 'upsert', path: 'e/x.txt', size: theirs.length, mtime: 1, blocks: [sha(theirs)], baseRevision: null },
+        ],
+      },
+    });
+    expect(other.status).toBe(200);
+    const theirRevision = (await rig.remote()).get('e/x.txt')!.revision;
+    const { inFlight, release } = holdFirstMove(rig);
+    mv(rig, 'd', 'e');
+    await scan('e', 'd');
+    await inFlight();
+    // What the pull does meanwhile (U6, P10): the moved file to a conflict copy, theirs at e/x.txt.
+    mv(rig, 'e/x.txt', 'e/x (conflict).txt');
+    await rig.write('e/x.txt', theirs.toString());
+    const written = rig.store.index.get(FOLDER, 'e/x.txt')!;
+    rig.store.index.put({ ...written, size: theirs.length, mtimeMs: statSync(path.join(rig.root, 'e/x.txt')).mtimeMs, inode: statSync(path.join(rig.root, 'e/x.txt')).ino, contentHash: contentHashOf([sha(theirs)]), blocks: [sha(theirs)], syncedRevision: theirRevision });
+    await scan('e/x (conflict).txt');
+    // The user moves it on, out of the folder: that move goes while the folder's waits.
+    await rig.write('Docs/keep.txt', 'k');
+    mv(rig, 'e/x.txt', 'Docs/x.txt');
+    await scan('Docs', 'Docs/keep.txt', 'Docs/x.txt', 'e/x.txt');
+    await waitFor(() => sent.some((o) => o.action === 'move' && o.path === 'Docs/x.txt') && rig.store.queue.getByPath(FOLDER, 'Docs/x.txt')?.state === 'done', { timeoutMs: 10_000, message: 'the move out landed' });
+    release();
+    await settled();
+    expect(sent.find((o) => o.action === 'delete' && o.path === 'd/x.txt')).toMatchObject({ baseRevision: old.syncedRevision });
+    const remote = await rig.remote();
+    expect([...remote.keys()].filter((p) => p === 'd' || p.startsWith('d/'))).toEqual([]);
+    expect(remote.get('Docs/x.txt')!.blocks).toEqual([sha(theirs)]);
+    // The moved bytes are kept, in the conflict copy.
+    expect(remote.get('e/x (conflict).txt')!.blocks).toEqual(old.blocks);
+  });
+
   it('a file moved into a new folder: the folder is created, then the file moved into it (no upload)', async () => {
     const { rig, sent, scan, settled } = await synced({ 'a.txt': 'alpha' });
     const uploads = () => blockPuts(rig).length + batchPosts(rig).length;
