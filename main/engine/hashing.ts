@@ -139,3 +139,36 @@ export function hashSmallFileSync(absPath: string, blockSize: number = BLOCK_SIZ
     closeSync(fd);
   }
 }
+
+/** Where a block may be on disk: a file the index says holds it, at an offset. */
+export interface LocalBlockRef {
+  abs: string;
+  offset: number;
+  length: number;
+}
+
+/** Block `index` of a file of `size` bytes: block i starts at i * BLOCK_SIZE. */
+export function blockRef(abs: string, size: number, index: number): LocalBlockRef {
+  const offset = index * BLOCK_SIZE;
+  return { abs, offset, length: Math.min(BLOCK_SIZE, size - offset) };
+}
+
+/**
+ * The block's bytes as the file holds them now, or null: the file may have changed since it
+ * was indexed, so only bytes that still hash to `hash` are returned.
+ */
+export async function readVerifiedBlock(ref: LocalBlockRef, hash: string): Promise<Buffer | null> {
+  if (ref.length <= 0 || ref.length > BLOCK_SIZE) return null;
+  try {
+    const handle = await open(ref.abs, 'r');
+    try {
+      const buffer = Buffer.alloc(ref.length);
+      const { bytesRead } = await handle.read(buffer, 0, ref.length, ref.offset);
+      return bytesRead === ref.length && createHash('sha256').update(buffer).digest('hex') === hash ? buffer : null;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return null;
+  }
+}

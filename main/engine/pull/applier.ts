@@ -12,9 +12,6 @@ import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
-
-/** A decision the pull acts on now: one that waits (O3) fails the item instead (decideFor). */
-export type Action = Exclude<Decision, { kind: 'wait' }>;
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
@@ -82,6 +79,9 @@ export type Outcome =
   | { kind: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; path: string; rule: string }
   | { kind: 'conflict'; path: string; rule: string; copyPath: string; device: string }
   | { kind: 'skipped'; path: string; rule: string; reason: string };
+
+/** A decision the pull acts on now: one that waits (O3) fails the item instead (decideFor). */
+export type Action = Exclude<Decision, { kind: 'wait' }>;
 
 const TMP_PREFIX = 'pull-';
 

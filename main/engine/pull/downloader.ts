@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { BATCHABLE_BLOCK_BYTES, MAX_BLOCK_BATCH_COUNT } from '../../../protocol/blocks';
-import { BLOCK_SIZE } from '../../../protocol/constants';
 import { FerryError, asFerryError } from '../../../protocol/errors';
+import { blockRef, readVerifiedBlock, type LocalBlockRef } from '../hashing';
 import type { PullRemote } from './remote-port';
 
 /** A counting semaphore: at most `limit` fetches at once across every file of a run. */
@@ -23,23 +22,13 @@ export class Limiter {
   }
 }
 
-/** Where a block may already be on disk: a file the index says holds it at an offset. */
-export interface LocalBlockRef {
-  abs: string;
-  offset: number;
-  length: number;
-}
-
 export type LocalBlockLookup = (hash: string) => LocalBlockRef | undefined;
 
 export const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
-/** The block refs of one indexed file: block i starts at i * BLOCK_SIZE. */
+/** The block refs of one indexed file. */
 export function blockRefs(abs: string, size: number, blocks: readonly string[]): Array<[string, LocalBlockRef]> {
-  return blocks.map((hash, i) => {
-    const offset = i * BLOCK_SIZE;
-    return [hash, { abs, offset, length: Math.min(BLOCK_SIZE, size - offset) }];
-  });
+  return blocks.map((hash, i) => [hash, blockRef(abs, size, i)]);
 }
 
 export interface BlockFetcherOptions {
@@ -254,20 +243,7 @@ export class BlockFetcher {
 
   private async readLocal(hash: string): Promise<Uint8Array | null> {
     const ref = this.options.lookupLocal?.(hash);
-    if (!ref || ref.length <= 0 || ref.length > BLOCK_SIZE) return null;
-    try {
-      const handle = await fsp.open(ref.abs, 'r');
-      try {
-        const buffer = Buffer.alloc(ref.length);
-        const { bytesRead } = await handle.read(buffer, 0, ref.length, ref.offset);
-        // The file may have changed since it was indexed: only verified bytes are reused.
-        return bytesRead === ref.length && sha256(buffer) === hash ? buffer : null;
-      } finally {
-        await handle.close();
-      }
-    } catch {
-      return null;
-    }
+    return ref ? readVerifiedBlock(ref, hash) : null;
   }
 }
 

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import { BLOCK_SIZE, MAX_BLOCK_BATCH_BYTES, asFerryError } from '../../../protocol';
+import { MAX_BLOCK_BATCH_BYTES, asFerryError } from '../../../protocol';
 import type { Logger } from '../../logging';
 import type { Store } from '../../store';
+import { blockRef, readVerifiedBlock } from '../hashing';
 import { resolveDiskPath } from '../paths';
 import type { Timers } from '../timers';
 
@@ -11,8 +10,8 @@ import type { Timers } from '../timers';
  * may name it a little longer); not found, every row of the folder was read for it.
  */
 export const LOOK_AGAIN_MS = 10 * 60_000;
-/** Blocks read ahead of their upload at most: a batch goes once it holds this many bytes. */
-const BATCH_BYTES = 8 * 1024 * 1024;
+/** Blocks read ahead of their upload at most: a batch goes once it holds this many bytes (half a batch body's limit). */
+const BATCH_BYTES = MAX_BLOCK_BATCH_BYTES / 2;
 
 export interface LostBlockResenderOptions {
   store: Pick<Store, 'folders' | 'index'>;
@@ -75,10 +74,10 @@ export class LostBlockResender {
     };
     for (const source of sources) {
       if (found.has(source.hash)) continue;
-      const data = await readBlock(resolveDiskPath(folder.localRoot, source.path), source.index, source.size);
-      if (data === null || createHash('sha256').update(data).digest('hex') !== source.hash) continue;
+      const data = await readVerifiedBlock(blockRef(resolveDiskPath(folder.localRoot, source.path), source.size, source.index), source.hash);
+      if (data === null) continue;
       found.add(source.hash);
-      if (bytes + data.length > Math.min(BATCH_BYTES, MAX_BLOCK_BATCH_BYTES)) await flush();
+      if (bytes + data.length > BATCH_BYTES) await flush();
       batch.push({ hash: source.hash, data });
       bytes += data.length;
     }
@@ -89,30 +88,5 @@ export class LostBlockResender {
     if (sent > 0) this.o.log.info('sent again blocks the server lost', { folder: folderId, blocks: sent });
     if (missing.length > 0) this.o.log.debug('blocks the server lost are not on this device', { folder: folderId, blocks: missing.length });
     return { sent, notHere: missing.length };
-  }
-}
-
-/** Block `index` of the file (null when the file is gone or shorter now). */
-async function readBlock(file: string, index: number, size: number): Promise<Buffer | null> {
-  const start = index * BLOCK_SIZE;
-  const length = Math.min(BLOCK_SIZE, size - start);
-  if (length <= 0) return null;
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const data = Buffer.allocUnsafe(length);
-    let at = 0;
-    while (at < length) {
-      const { bytesRead } = await handle.read(data, at, length - at, start + at);
-      if (bytesRead === 0) return null;
-      at += bytesRead;
-    }
-    return data;
-  } finally {
-    await handle.close();
   }
 }
