@@ -2,8 +2,10 @@ import { useEffect, useState } from 'react';
 import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
 import { deleteOrigin, distinctName } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
+import { ActionFailure, FolderBanners } from '../components/FolderBanners';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatBytes, formatCount, formatRelative } from '../format';
+import { useAction } from '../state/useAction';
 import { useNow } from '../state/useNow';
 
 /** How often the devices and the items not in sync are asked for again. */
@@ -15,6 +17,7 @@ export function FoldersView({ status }: { status: Status | undefined }) {
   const { api } = useApi();
   const [devices, setDevices] = useState<FolderDevices[]>([]);
   const [why, setWhy] = useState<WhyTarget>();
+  const action = useAction();
   const now = useNow();
   useEffect(() => {
     let live = true;
@@ -37,6 +40,8 @@ export function FoldersView({ status }: { status: Status | undefined }) {
         </span>
         {status?.reason ? <span className={`state-reason state-${status.state}`}>{status.reason}</span> : null}
       </div>
+      {status ? <FolderBanners folders={status.folders} action={action} /> : null}
+      <ActionFailure action={action} />
       {status && status.folders.length === 0 ? <p className="muted">No folders yet: add one in Settings.</p> : null}
       <div className="folders-with-why">
         <ul className="folder-cards" aria-label="Folders">
@@ -54,6 +59,15 @@ function folderStateText(folder: FolderStatus): string {
   if (folder.pendingDelete) return `waiting for you: ${formatCount(folder.pendingDelete.count)} files deleted ${deleteOrigin(folder.pendingDelete)}`;
   if (folder.state === 'error') return `error: ${folder.error ?? 'unknown'}`;
   return folder.state === 'ok' ? 'ok' : folder.state;
+}
+
+/** The folder's sync in a few words: never "everything in sync" while something holds it back. */
+function syncSummary(folder: FolderStatus, notInSync: number): string {
+  if (folder.pendingDelete) return `${formatCount(folder.pendingDelete.count)} deletes wait for your answer`;
+  if (folder.state === 'error') return 'not syncing';
+  if (folder.state === 'disk_full') return 'waiting for disk space';
+  if (notInSync > 0) return `${formatCount(notInSync)} not in sync`;
+  return folder.pullError ? 'changes from the server not coming' : 'everything in sync';
 }
 
 function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; onWhy(target: WhyTarget): void }) {
@@ -87,7 +101,7 @@ function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; dev
           {formatCount(folder.files ?? 0)} files · {formatBytes(folder.bytes ?? 0)}
         </span>
         <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
-        <span data-testid="folder-not-in-sync">{notInSync > 0 ? `${formatCount(notInSync)} not in sync` : folder.pullError ? 'changes from the server not coming' : 'everything in sync'}</span>
+        <span data-testid="folder-not-in-sync">{syncSummary(folder, notInSync)}</span>
       </div>
       {folder.pullError ? (
         <div className="queue-error" data-testid="folder-pull-error">

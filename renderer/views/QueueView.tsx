@@ -1,12 +1,11 @@
 import { useCallback, useState } from 'react';
-import type { QueueState, RestoreResult, Status } from '../../shared/ui-contract';
+import type { QueueState, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { Counters, STATE_LABELS } from '../components/Counters';
+import { ActionFailure, FolderBanners } from '../components/FolderBanners';
 import { FolderProblems } from '../components/FolderProblems';
 import { HistoryPanel } from '../components/HistoryPanel';
-import { MassDeleteBanner } from '../components/MassDeleteBanner';
 import { QUEUE_ROW_HEIGHT, QueueRow, QueueRowPlaceholder } from '../components/QueueRow';
-import { UndoDeleteBanner } from '../components/UndoDeleteBanner';
 import { VirtualList } from '../components/VirtualList';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatCount, formatRate, formatRelative } from '../format';
@@ -23,7 +22,6 @@ export function QueueView({ status }: { status: Status | undefined }) {
   const openWhy = useCallback((item: { folderId: string; path: string }) => setWhy({ folderId: item.folderId, path: item.path }), []);
   const [historyOf, setHistoryOf] = useState<{ folderId: string; path: string }>();
   const openHistory = useCallback((item: { folderId: string; path: string }) => setHistoryOf({ folderId: item.folderId, path: item.path }), []);
-  const [undone, setUndone] = useState<Record<string, RestoreResult>>({});
   const pages = useQueuePage(api, { state: stateFilter, folderId: folderFilter });
   const action = useAction();
   const now = useNow();
@@ -37,35 +35,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
 
   return (
     <div className="view queue-view">
-      {status?.folders.map((folder) => (
-        <MassDeleteBanner
-          key={folder.id}
-          folder={folder}
-          busy={action.busy}
-          onConfirm={() => void action.run(() => api.call('confirmMassDelete', { folderId: folder.id }))}
-          onCancel={() => void action.run(() => api.call('cancelMassDelete', { folderId: folder.id }))}
-        />
-      ))}
-      {status?.folders.map((folder) => (
-        <UndoDeleteBanner
-          key={`undo-${folder.id}`}
-          folder={folder}
-          busy={action.busy}
-          result={undone[folder.id]}
-          onUndo={() =>
-            void action.run(async () => {
-              const answer = await api.call('undoMassDelete', { folderId: folder.id });
-              if (answer.ok) setUndone((all) => ({ ...all, [folder.id]: answer.value }));
-              return answer;
-            })
-          }
-          onDismiss={() =>
-            undone[folder.id]
-              ? setUndone(({ [folder.id]: _shown, ...rest }) => rest)
-              : void action.run(() => api.call('dismissUndo', { folderId: folder.id }))
-          }
-        />
-      ))}
+      {status ? <FolderBanners folders={status.folders} action={action} /> : null}
       {status ? <FolderProblems folders={status.folders} /> : null}
       <div className="toolbar">
         <div className="summary" aria-live="polite">
@@ -109,14 +79,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
           </button>
         </div>
       </div>
-      {action.failure ? (
-        <div className="banner banner-error" role="alert" data-testid="action-error">
-          {action.failure}
-          <button type="button" className="link" onClick={action.dismiss}>
-            Dismiss
-          </button>
-        </div>
-      ) : null}
+      <ActionFailure action={action} />
       <div className="filters">
         <Counters counts={counts} selected={stateFilter} onSelect={setStateFilter} />
         <label className="folder-filter">

@@ -319,14 +319,20 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('history-moved-from')).toHaveText('moved from keep-2.txt');
 });
 
-test('a pull that would delete most files pauses the folder; Cancel keeps them, Confirm deletes them', async ({ page, startRig }) => {
-  const rig = await startRig();
+/** Signed in, the long poll held (pulls run on Sync now), and ten images of docs synced. */
+async function tenImagesSynced(page: Page, rig: Rig): Promise<{ docs: string; names: string[] }> {
   await signIn(page, rig);
   await pullerParked(rig);
   const docs = rig.folder('docs');
   const names = Array.from({ length: 10 }, (_, i) => `img-${String(i).padStart(2, '0')}.jpg`);
   for (const name of names) write(docs, name, `pixels of ${name}`);
   await expect(counter(page, 'done')).toHaveAttribute('data-count', '10');
+  return { docs, names };
+}
+
+test('a pull that would delete most files pauses the folder; Cancel keeps them, Confirm deletes them', async ({ page, startRig }) => {
+  const rig = await startRig();
+  const { docs, names } = await tenImagesSynced(page, rig);
   expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(names);
 
   const doomed = names.slice(0, 8);
@@ -374,14 +380,40 @@ test('a pull that would delete most files pauses the folder; Cancel keeps them, 
   expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(kept);
 });
 
+// docs/conflict-rules.md, "The server moves on while the question waits"; a new user's try found
+// the first screen offered no answer and said "everything in sync" while the folder waited.
+test('a held pull is answered from the first screen too, and its question goes away once the deletes are undone on the server', async ({ page, startRig }) => {
+  const rig = await startRig();
+  const { docs, names } = await tenImagesSynced(page, rig);
+  const doomed = names.slice(0, 8);
+
+  await rig.remote.remove('docs', doomed);
+  await page.getByTestId('sync-now').click();
+  await expect(page.getByTestId('mass-delete-banner')).toContainText('8 of 10 files');
+  await page.getByTestId('nav-folders').click();
+  const card = page.locator('[data-testid="folder-card"][data-folder="docs"]');
+  await expect(card.getByTestId('folder-not-in-sync')).toHaveText('8 deletes wait for your answer');
+  await expect(page.getByTestId('mass-delete-banner')).toContainText('8 of 10 files');
+  await expect(page.getByTestId('mass-delete-confirm')).toHaveText('Delete 8 files');
+  await expect(page.getByTestId('mass-delete-cancel')).toBeEnabled();
+
+  // Another device puts the files back on the server before anyone answered.
+  for (const name of doomed) await rig.remote.put('docs', name, `pixels of ${name}`);
+  await page.getByTestId('nav-queue').click();
+  await page.getByTestId('sync-now').click();
+  await expect(page.getByTestId('mass-delete-banner')).toHaveCount(0);
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
+  await page.getByTestId('nav-folders').click();
+  await expect(card.getByTestId('folder-not-in-sync')).toHaveText('everything in sync');
+  await page.getByTestId('nav-activity').click();
+  await expect(page.getByTestId('activity-row').first()).toContainText('undone on the server: nothing to answer');
+  expect(names.filter((name) => existsSync(path.join(docs, name)))).toEqual(names);
+  expect(rig.host.agent.status().folders[0]).toMatchObject({ state: 'ok', pendingDelete: null });
+});
+
 test('after a confirmed mass delete the banner offers Undo: exactly that batch comes back, nothing uploaded; a queue row opens its History', async ({ page, startRig }) => {
   const rig = await startRig();
-  await signIn(page, rig);
-  await pullerParked(rig);
-  const docs = rig.folder('docs');
-  const names = Array.from({ length: 10 }, (_, i) => `img-${String(i).padStart(2, '0')}.jpg`);
-  for (const name of names) write(docs, name, `pixels of ${name}`);
-  await expect(counter(page, 'done')).toHaveAttribute('data-count', '10');
+  const { docs, names } = await tenImagesSynced(page, rig);
   const doomed = names.slice(0, 8);
   const kept = names.slice(8);
   const onDisk = () => names.filter((name) => existsSync(path.join(docs, name)));

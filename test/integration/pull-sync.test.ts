@@ -276,6 +276,61 @@ describe('pull against the real server', () => {
     expect(c.folder.store.folders.require('fc').state).toBe('ok');
   });
 
+  // docs/conflict-rules.md, "The server moves on while the question waits".
+  describe('a held pull weighs the server\'s deletes again', () => {
+    const tenFiles = async (): Promise<Agent> => {
+      await setup();
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `c${i}`;
+      await writer.commit(files);
+      const b = agent({ pollTimeoutSec: 2, heldRecheckMs: 0 });
+      await b.puller.pullNow('fb');
+      await writer.commit({ 'f0.txt': null, 'f1.txt': null, 'f2.txt': null, 'f3.txt': null, 'f4.txt': null, 'f5.txt': null });
+      return b;
+    };
+    const questions = (b: Agent) => b.folder.store.activity.recent({ folderId: 'fb', kind: 'mass_delete_paused' }).length;
+
+    it('still too many: the question shows the new counts and paths, asked once, nothing deleted', async () => {
+      const b = await tenFiles();
+      const paused: string[] = [];
+      b.puller.events.on('paused', (e) => paused.push(e.folderId));
+      expect(await b.puller.pullNow('fb')).toMatchObject({ paused: true });
+      await writer.commit({ 'f6.txt': null });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ paused: true, deleted: 0, tokenStored: false });
+      expect(b.folder.store.folders.require('fb').pausedHold).toMatchObject({ side: 'pull', deletes: 7, files: 10, sample: ['f0.txt', 'f1.txt', 'f2.txt', 'f3.txt', 'f4.txt', 'f5.txt', 'f6.txt'] });
+      expect(b.folder.store.folders.require('fb').pausedReason).toMatch(/delete 7 of 10/);
+      expect(paused).toEqual(['fb']);
+      expect(questions(b)).toBe(1);
+      expect(Object.keys(b.tree())).toHaveLength(10);
+    });
+
+    it('undone on the server but one: the pause ends by itself, Activity says why, and the one delete applies', async () => {
+      const b = await tenFiles();
+      expect(await b.puller.pullNow('fb')).toMatchObject({ paused: true });
+      const withdrawn: string[] = [];
+      b.puller.events.on('holdWithdrawn', (e) => withdrawn.push(e.folderId));
+      // Another device brings five back (a restore); one delete of ten asks nothing.
+      await writer.commit({ 'f0.txt': 'c0', 'f1.txt': 'c1', 'f2.txt': 'c2', 'f3.txt': 'c3', 'f4.txt': 'c4' });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ paused: false, deleted: 1, tokenStored: true });
+      expect(withdrawn).toEqual(['fb']);
+      expect(b.folder.store.folders.require('fb')).toMatchObject({ state: 'ok', pausedHold: null });
+      expect(Object.keys(b.tree()).sort()).toEqual(['f0.txt', 'f1.txt', 'f2.txt', 'f3.txt', 'f4.txt', 'f6.txt', 'f7.txt', 'f8.txt', 'f9.txt']);
+      expect(b.folder.store.activity.recent({ folderId: 'fb', kind: 'info' })[0]?.message).toMatch(/undone on the server, all but 1/);
+    });
+
+    it('the long poll from where the held read ended brings the withdrawal without anyone asking', async () => {
+      const b = await tenFiles();
+      b.puller.start(['fb']);
+      await waitFor(() => b.folder.store.folders.require('fb').state === 'paused_mass_delete', { timeoutMs: 5000, message: 'held' });
+      await writer.commit({ 'f0.txt': 'c0', 'f1.txt': 'c1', 'f2.txt': 'c2', 'f3.txt': 'c3', 'f4.txt': 'c4', 'f5.txt': 'c5', 'new.txt': 'n' });
+      await waitFor(() => b.read('new.txt') === 'n', { timeoutMs: 10_000, message: 'new.txt pulled once the hold went away' });
+      expect(b.folder.store.folders.require('fb').state).toBe('ok');
+      expect(Object.keys(b.tree())).toHaveLength(11);
+      expect(b.folder.store.activity.recent({ folderId: 'fb', kind: 'info' })[0]?.message).toMatch(/undone on the server: nothing to answer/);
+      await b.puller.stop();
+    });
+  });
+
   it('never writes through a symlinked subfolder that points outside the root', async () => {
     await setup();
     await writer.commit({ 'link/evil.txt': 'pwned', 'ok.txt': 'fine' });

@@ -156,6 +156,30 @@ describe('the folder state writer', () => {
     expect(store.folders.require('f')).toMatchObject({ state: 'ok', pausedHold: null, pausedReason: null });
     expect(store.activity.recent({ limit: 10 }).map((a) => a.kind)).toEqual(['folder_ok', 'folder_error', 'mass_delete_paused']);
   });
+
+  // docs/conflict-rules.md, "The server moves on while the question waits".
+  it('held again on the same side: the question is brought up to date with no second Activity entry', () => {
+    const states = folderStates(store);
+    states.pause('f', { side: 'pull', deletes: 6, files: 10, sample: ['a'] }, 'would delete 6 of 10');
+    states.pause('f', { side: 'pull', deletes: 6, files: 10, sample: ['a'] }, 'would delete 6 of 10');
+    states.pause('f', { side: 'pull', deletes: 7, files: 10, sample: ['a', 'b'] }, 'would delete 7 of 10');
+    expect(store.folders.require('f')).toMatchObject({ pausedReason: 'would delete 7 of 10', pausedHold: { deletes: 7, sample: ['a', 'b'] } });
+    expect(store.activity.recent({ limit: 10 }).map((a) => a.kind)).toEqual(['mass_delete_paused']);
+  });
+
+  it('a question withdrawn (nobody answered) says why in Activity; an answer adds nothing', () => {
+    const states = folderStates(store);
+    states.pause('f', { side: 'pull', deletes: 6, files: 10 }, 'would delete 6 of 10');
+    states.resume('f', 'undone on the server');
+    expect(store.folders.require('f')).toMatchObject({ state: 'ok', pausedHold: null });
+    states.pause('f', { side: 'pull', deletes: 6, files: 10 }, 'would delete 6 of 10');
+    states.resume('f');
+    expect(store.activity.recent({ limit: 10 }).map((a) => [a.kind, a.message])).toEqual([
+      ['mass_delete_paused', 'would delete 6 of 10'],
+      ['info', 'undone on the server'],
+      ['mass_delete_paused', 'would delete 6 of 10'],
+    ]);
+  });
 });
 
 describe('the folder coordinator', () => {
@@ -199,6 +223,22 @@ describe('the folder coordinator', () => {
     expect(order).toEqual(['scan start', 'scan end', 'pull', 'after a failure']);
     expect(views).toEqual(['scanning', 'pulling']);
     expect(coordinator.view()).toEqual({ state: 'ok' });
+  });
+
+  // A local bulk delete made while the pull's question waited was queued without a verdict.
+  it('a withdrawn pull-side question weighs the local deletes that waited, as an answer does', () => {
+    for (let i = 0; i < 4; i++) store.index.putLocal({ folderId: 'f', path: `f${i}`, kind: 'file', size: 1, mtimeMs: 1, inode: i, contentHash: 'h', blocks: ['h'] });
+    coordinator.states.pause('f', { side: 'pull', deletes: 3, files: 4 }, 'the server would delete 3 of 4');
+    for (let i = 0; i < 3; i++) {
+      const entry = store.index.get('f', `f${i}`)!;
+      coordinator.guard.judge(1);
+      store.index.remove('f', entry.path);
+      coordinator.guard.recorded(entry);
+    }
+    expect(coordinator.view()).toMatchObject({ state: 'paused', side: 'pull' });
+    coordinator.states.resume('f', 'undone on the server');
+    coordinator.holdWithdrawn();
+    expect(coordinator.view()).toMatchObject({ state: 'paused', side: 'scan', deletes: 3, files: 4 });
   });
 
   it('shows a stored pause with its side and counts, and an error with its reason', () => {

@@ -247,10 +247,22 @@ export class FolderCoordinator {
     return view.state === 'paused' ? view.side : null;
   }
 
+  /**
+   * The held pull found its deletes undone on the server and ended the pause itself: what
+   * follows an answer follows it too (in the same turn as the resume, before any claim).
+   */
+  holdWithdrawn(): void {
+    this.weighWaitingDeletes();
+  }
+
   /** The puller answers the server's deletes (the guard lifted, or keeping the files). */
   private async answerPull(answer: () => Promise<unknown>): Promise<void> {
     await answer();
-    // Local deletes seen while the pull waited were queued without a verdict: weigh them now.
+    this.weighWaitingDeletes();
+  }
+
+  /** Local deletes seen while the pull waited were queued without a verdict: weigh them now. */
+  private weighWaitingDeletes(): void {
     this.store.transaction(() => this.guard.judge(0));
   }
 

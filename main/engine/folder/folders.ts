@@ -178,6 +178,11 @@ export class FolderSet {
     if (this.o.store.folders.get(folderId)) this.coordinator(folderId).diskFull('pull', message);
   }
 
+  /** The server's held deletes were undone there: the question went away without an answer. */
+  pullHoldWithdrawn(folderId: string): void {
+    if (this.o.store.folders.get(folderId)) this.coordinator(folderId).holdWithdrawn();
+  }
+
   pullDiskFreed(folderId: string): void {
     this.coordinators.get(folderId)?.diskFreed('pull');
   }

@@ -13,10 +13,17 @@ export interface FolderStates {
   error(folderId: string, code: string, message: string): void;
   /** The root is back: ok again, or back to the mass-delete pause the error interrupted. */
   recovered(folderId: string): void;
-  /** A mass delete waits for the user; `reason` is the question. */
+  /**
+   * A mass delete waits for the user; `reason` is the question. Already waiting on the same
+   * side, the question is brought up to date quietly (the held pull weighed the server's
+   * deletes again): no new Activity entry, no new warning.
+   */
   pause(folderId: string, hold: MassDeleteHold, reason: string): void;
-  /** The user answered a mass delete: the folder syncs again. */
-  resume(folderId: string): void;
+  /**
+   * The user answered a mass delete: the folder syncs again. `withdrawn`: nobody answered, the
+   * question went away by itself (the server's deletes were undone); Activity says so.
+   */
+  resume(folderId: string, withdrawn?: string): void;
 }
 
 const log = createLogger('engine:folder');
@@ -49,6 +56,14 @@ export function folderStates(store: FolderStateStore, onChange: (folderId: strin
       if (!folder.pausedHold) onRecovered(folderId);
     },
     pause(folderId, hold, reason) {
+      const before = store.folders.require(folderId);
+      if (before.state === 'paused_mass_delete' && before.pausedHold?.side === hold.side) {
+        if (before.pausedReason === reason && sameHold(before.pausedHold, hold)) return;
+        store.folders.pause(folderId, reason, hold);
+        log.debug('mass delete still held, weighed again', { folder: folderId, side: hold.side, deletes: hold.deletes, files: hold.files });
+        onChange(folderId);
+        return;
+      }
       store.transaction(() => {
         store.folders.pause(folderId, reason, hold);
         store.activity.add({ folderId, kind: 'mass_delete_paused', message: reason });
@@ -56,10 +71,19 @@ export function folderStates(store: FolderStateStore, onChange: (folderId: strin
       log.warn('mass delete held for confirmation', { folder: folderId, side: hold.side, deletes: hold.deletes, files: hold.files });
       onChange(folderId);
     },
-    resume(folderId) {
+    resume(folderId, withdrawn) {
       if (store.folders.get(folderId)?.state === 'ok') return;
-      store.folders.setOk(folderId);
+      store.transaction(() => {
+        store.folders.setOk(folderId);
+        if (withdrawn !== undefined) store.activity.add({ folderId, kind: 'info', message: withdrawn });
+      });
+      if (withdrawn !== undefined) log.info('mass delete question withdrawn', { folder: folderId, reason: withdrawn });
       onChange(folderId);
     },
   };
+}
+
+function sameHold(a: MassDeleteHold, b: MassDeleteHold): boolean {
+  const list = (l: string[] | undefined) => (l ?? []).join('\n');
+  return a.side === b.side && a.deletes === b.deletes && a.files === b.files && list(a.sample) === list(b.sample) && list(a.devices) === list(b.devices);
 }

@@ -28,6 +28,8 @@ export interface PullerEvents {
   skipped: [{ folderId: string; path: string; reason: string }];
   error: [{ folderId: string; error: FerryError }];
   paused: [{ folderId: string; verdict: MassDeleteVerdict }];
+  /** The held deletes were undone on the server: the pause ended without an answer. */
+  holdWithdrawn: [{ folderId: string }];
   pulled: [PullSummary];
 }
 

@@ -36,6 +36,8 @@ export interface PullerOptions {
   pollTimeoutSec: number;
   /** A pull runs at least this often even when the long poll says nothing. */
   fallbackIntervalMs: number;
+  /** A pull held for a mass delete weighs the server's deletes again at most this often. */
+  heldRecheckMs: number;
   /** Items per changes page (the server's default when unset). */
   pageLimit?: number;
   /** Retry backoff after a failed pull or poll: base and cap. */
@@ -55,6 +57,7 @@ export const DEFAULT_PULLER_OPTIONS: PullerOptions = {
   pageLimit: MAX_CHANGES_LIMIT,
   pollTimeoutSec: 30,
   fallbackIntervalMs: 5 * 60_000,
+  heldRecheckMs: 5000,
   retryBaseMs: 1000,
   retryMaxMs: 60_000,
   platform: process.platform,
@@ -179,11 +182,16 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   setMaxListeners(0, abort.signal);
   const wakers = new Set<() => void>();
   const loops: Array<Promise<void>> = [];
+  // Per folder held on the pull side: where the read that tripped the guard ended. The loop
+  // long-polls from there, so the server's next change has the held deletes weighed again.
+  const heldAt = new Map<string, string>();
 
   const key = (folderId: string, path: string) => `${folderId}\u0000${path}`;
 
   function report(folderId: string, path: string, reason: string, code = 'pull_refused'): void {
-    store.activity.add({ folderId, kind: 'pull_skipped', path, message: reason });
+    // Said once: a pull held for a mass delete reads the same entries again at every look.
+    const before = health.note(folderId, path);
+    if (before?.kind !== 'refused' || before.message !== reason) store.activity.add({ folderId, kind: 'pull_skipped', path, message: reason });
     health.refused(folderId, path, code, reason, clock());
     events.emit('skipped', { folderId, path, reason });
   }
@@ -291,7 +299,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const afterFailure = health.failure(folderId) !== null;
     const summary = emptySummary(folderId);
     const folder = store.folders.require(folderId);
-    if (folder.state === 'paused_mass_delete' && policy === 'guard') return { ...summary, paused: true };
+    // Held by this side, a guard pull weighs the server's deletes again (they may be undone);
+    // held by the scan side, the pull waits for the answer.
+    if (folder.state === 'paused_mass_delete' && policy === 'guard' && !heldByPull(folder)) return { ...summary, paused: true };
     const flog = log.child({ folder: folderId });
     const root = await resolveRoot(folder.localRoot, folder.markerId);
     const tmpDir = await prepareTmpDir(root);
@@ -392,15 +402,27 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const unmarked = unmarkedMoves(plans, () => store.index.listUnder(folderId, ''));
     const fileDeletes = plans.filter((p) => !paired.has(p) && !unmarked.has(p) && p.action.kind === 'delete-local' && p.seen.local.type === 'file');
     const localDeletes = fileDeletes.length;
-    if (localDeletes > 0 && policy === 'guard') {
-      const verdict = checkMassDelete(localDeletes, store.index.countFiles(folderId), options, 'pull');
-      if (verdict.tripped) {
+    if (policy === 'guard') {
+      const held = heldByPull(store.folders.get(folderId));
+      // Counting the folder's files costs a scan of its index: only when there are deletes to weigh.
+      const verdict = localDeletes > 0 ? checkMassDelete(localDeletes, store.index.countFiles(folderId), options, 'pull') : null;
+      if (verdict?.tripped) {
+        // Held already: the question is brought up to date, quietly (docs/conflict-rules.md).
         states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files, ...holdDetail(fileDeletes) }, verdict.reason);
-        flog.warn('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
-        events.emit('paused', { folderId, verdict });
+        heldAt.set(folderId, read.token);
+        if (!held) {
+          flog.warn('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
+          events.emit('paused', { folderId, verdict });
+        }
         const paused = { ...summary, paused: true, durationMs: clock() - started };
         events.emit('pulled', paused);
         return paused;
+      }
+      if (held) {
+        // What the question was about is no longer on the server: nobody needs to answer.
+        heldAt.delete(folderId);
+        states.resume(folderId, withdrawnReason(localDeletes));
+        events.emit('holdWithdrawn', { folderId });
       }
     }
     const keepLocal = policy === 'keep';
@@ -487,7 +509,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     });
     // The folder's loop slept while it was paused (no long poll then): it long-polls again now,
     // not at the next fallback pull minutes later (a restore after a confirmed mass delete waited for it).
-    if (resumed) wakeAll();
+    if (resumed) {
+      heldAt.delete(folderId);
+      wakeAll();
+    }
     // A push conflict waits a minute for its recheck; a pull that applied changes of the folder
     // since it was recorded is what it waited for, so it is due now (the host kicks the pusher
     // on 'pulled'). So is the first pull through after a failed one, which may have been the
@@ -582,14 +607,19 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         if (remaining <= 0) break;
         const folder = store.folders.get(folderId);
         if (!folder) return;
-        const token = store.tokens.get(folderId);
-        if (!token || folder.state !== 'ok') {
+        const held = heldByPull(folder);
+        const token = held ? heldAt.get(folderId) : store.tokens.get(folderId);
+        if (!token || (folder.state !== 'ok' && !held)) {
           await sleep(remaining);
           break;
         }
         try {
           const timeout = Math.max(1, Math.min(options.pollTimeoutSec, Math.ceil(remaining / 1000)));
-          if (await remote.waitForChanges(folder.remoteId, token, timeout, { signal: abort.signal })) break;
+          if (await remote.waitForChanges(folder.remoteId, token, timeout, { signal: abort.signal })) {
+            // A held pull reads its whole backlog again: a busy folder does not have it do so at every change.
+            if (held) await sleep(options.heldRecheckMs - (clock() - lastPull));
+            break;
+          }
         } catch (error) {
           if (!running) return;
           const e = asFerryError(error);
@@ -644,6 +674,16 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 }
 
 /** What the user sees of a held pull-side delete: a few paths and the devices that deleted them. */
+/** Held on the pull side: the server's deletes wait for the user's answer. */
+function heldByPull(folder: { state: string; pausedHold: { side: string } | null } | undefined): boolean {
+  return folder?.state === 'paused_mass_delete' && folder.pausedHold?.side === 'pull';
+}
+
+function withdrawnReason(deletes: number): string {
+  const undone = 'The deletes that waited for your answer were undone on the server';
+  return deletes === 0 ? `${undone}: nothing to answer, nothing deleted here` : `${undone}, all but ${deletes}: too few to ask, so ${deletes === 1 ? 'that one goes' : 'those go'} as any delete does`;
+}
+
 function holdDetail(deletes: readonly Plan[]): { sample: string[]; devices: string[] } {
   const sample = deletes.map((p) => p.entry.path).sort().slice(0, HOLD_SAMPLE_SIZE);
   // A full sync's own deletes (paths the server no longer lists) carry no device.
