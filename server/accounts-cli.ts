@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { isFerryError } from '../protocol';
+import { FerryError, isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
 import { agentsByCredential } from './device-reports';
@@ -18,7 +18,8 @@ Commands:
   pair --user NAME               print a one-time pairing code for a new device of NAME
                                  (valid 10 minutes; trade it with: ferry agent --pair CODE)
   devices [--user NAME] [--json] list paired devices, each with the id its agent goes by (AGENT)
-  revoke DEVICE                  sign a device out: its next request is refused
+  revoke DEVICE                  sign a device out: its next request is refused (DEVICE: its id,
+                                 or its AGENT id, as 'ferry status' shows it there)
   share FOLDER --with NAME       let NAME's devices sync FOLDER too
 
 Options:
@@ -140,8 +141,10 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
       return 0;
     }
     case 'revoke': {
-      const [id] = only(1, 'DEVICE (an id from `ferry server devices`)');
-      io.out((await accounts.revoke(id as string)) ? `Revoked device ${id}: its next request is refused\n` : `Device ${id} was revoked already\n`);
+      const [given] = only(1, 'DEVICE (an id from `ferry server devices`)');
+      const device = await deviceNamed(accounts, await agents(), given as string);
+      const which = `${device.id} (${device.name} of ${device.user})`;
+      io.out((await accounts.revoke(device.id)) ? `Revoked device ${which}: its next request is refused\n` : `Device ${which} was revoked already\n`);
       return 0;
     }
     case 'share': {
@@ -153,6 +156,29 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
     default:
       throw new UsageError(`unknown command '${command ?? ''}'`);
   }
+}
+
+/** How much of an id names a device: what the AGENT column and `ferry status` show. */
+const SHORT_ID = 8;
+
+/**
+ * The credential `given` names: its DEVICE id, or the id its agent goes by (what `ferry status`
+ * on that computer shows), whole or its first 8 characters or more. A computer paired again has
+ * one live credential: that one. More than one live match is refused, naming them.
+ */
+async function deviceNamed(accounts: Accounts, byCredential: Map<string, string[]>, given: string): Promise<DeviceInfo> {
+  const all = await accounts.devices();
+  const exact = all.find((d) => d.id === given);
+  if (exact) return exact;
+  const names = (d: DeviceInfo) => [d.id, ...(byCredential.get(d.id) ?? [])];
+  const matches = given.length < SHORT_ID ? [] : all.filter((d) => names(d).some((id) => id.startsWith(given)));
+  const live = matches.filter((d) => d.revokedAt === null);
+  const pick = live.length > 0 ? live : matches.slice(-1);
+  if (pick.length === 1) return pick[0]!;
+  if (pick.length === 0) {
+    throw new FerryError('not_found', `No device '${given}': give its DEVICE id or its AGENT id (${SHORT_ID} characters or more), as \`ferry server devices\` lists them`);
+  }
+  throw new FerryError('invalid_request', `'${given}' names ${pick.length} devices (${pick.map((d) => d.id).join(', ')}): give the whole DEVICE id`);
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

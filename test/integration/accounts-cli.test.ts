@@ -24,7 +24,7 @@ describe('ferry server accounts and ferry agent --pair', () => {
     return run.stdout;
   };
   const pairingCode = async () => /: (\S+)\n/.exec(await ferry('server', 'pair', '--user', 'ann', '--data', serverDir))?.[1] as string;
-  const status = async () => JSON.parse(await ferry('status', '--data', dataDir, '--json')) as { state: string; reason: string | null; counts: { done: number } };
+  const status = async () => JSON.parse(await ferry('status', '--data', dataDir, '--json')) as { state: string; reason: string | null; counts: { done: number }; deviceId: string };
 
   beforeAll(async () => {
     mkdirSync(folder, { recursive: true });
@@ -88,9 +88,17 @@ describe('ferry server accounts and ferry agent --pair', () => {
     agentDevice = paired;
   });
 
-  it('shows a revoked device as signed out in ferry status', async () => {
-    const device = { id: agentDevice };
-    await ferry('server', 'revoke', device!.id, '--data', serverDir);
+  it('revokes by the id ferry status shows on that computer; shows the device as signed out there', async () => {
+    // Too short to name one device safely, and an unknown one: refused, nothing revoked.
+    const agentId = (await status()).deviceId;
+    for (const given of [agentId.slice(0, 4), 'ffffffff']) {
+      const refused = await runFerry(['server', 'revoke', given, '--data', serverDir]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`No device '${given}': give its DEVICE id or its AGENT id`);
+    }
+    // The agent's short id (its earlier credential was revoked by the pairing again): the live one.
+    const revoked = await ferry('server', 'revoke', agentId.slice(0, 8), '--data', serverDir);
+    expect(revoked).toMatch(new RegExp(`^Revoked device ${agentDevice} \\(\\S+ of ann\\): its next request is refused`));
     writeFileSync(path.join(folder, 'b.txt'), 'after revoke');
     await waitFor(async () => (await status()).state === 'auth_failed', { timeoutMs: 30_000, message: 'auth_failed' });
     expect((await status()).reason).toMatch(/signed out.*pair it again/);

@@ -57,6 +57,11 @@ describe('paths typed to ferry history and ferry restore', () => {
     expect(folderRelative(folder, './notes/', '/tmp')).toBe('notes');
     expect(folderRelative(folder, '/home/me/Docs/a/b.txt', '/tmp')).toBe('a/b.txt');
   });
+  it('elsewhere, a relative path that leads into the folder from there is that place (as a shell completes it)', () => {
+    expect(folderRelative(folder, 'Docs/a/b.txt', '/home/me')).toBe('a/b.txt');
+    expect(folderRelative(folder, 'me/Docs/x.txt', '/home')).toBe('x.txt');
+    expect(folderRelative(folder, 'Docs-old/x.txt', '/home/me')).toBe('Docs-old/x.txt');
+  });
   it('refuses a path that leaves the folder, naming it', () => {
     expect(() => folderRelative(folder, '../../etc/passwd', '/home/me/Docs/renamed')).toThrow('../../etc/passwd is not inside the folder /home/me/Docs');
     expect(() => folderRelative(folder, '/etc/passwd', '/home/me/Docs')).toThrow('is not inside the folder');

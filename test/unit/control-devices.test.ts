@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deviceLine, formatDevices } from '../../main/control/commands/devices';
-import type { DeviceView } from '../../shared/ui-contract';
+import { formatStatus } from '../../main/control/commands/status';
+import type { DeviceView, Status } from '../../shared/ui-contract';
 
 const now = Date.parse('2026-12-02T12:00:00Z');
 const device = (over: Partial<DeviceView>): DeviceView => ({
@@ -41,6 +42,28 @@ describe('ferry devices output', () => {
       '  vm (device 6a418a7f) (this device) · up to date · last seen 5 min ago',
       '  vm (device 544151c7) · up to date · last seen 5 min ago',
       '  laptop · up to date · last seen 5 min ago',
+    ]);
+  });
+
+  // A new user's try: "device vm (device 6a418a7f) (this device)" said device twice.
+  it('ferry status lists a folder’s devices under a heading, each named once', () => {
+    const mine = device({ device: '6a418a7f-21ca-4f69-a1f2-4b7cb0dc028f', name: 'vm', self: true });
+    const theirs = device({ device: '544151c7-fbef-4036-9000-72c03a107a53', name: 'vm' });
+    const status: Status = {
+      state: 'idle',
+      counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 },
+      folders: [{ id: 'docs', localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok', error: null, lastSyncAt: null, pendingDelete: null, undoDelete: null }],
+      lastSyncAt: null,
+      rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
+      run: null,
+      deviceId: mine.device,
+      deviceName: 'vm',
+    };
+    const lines = formatStatus(status, [{ folderId: 'docs', devices: [mine, theirs], error: null }], now).split('\n');
+    expect(lines.slice(-3)).toEqual([
+      '    devices:',
+      '      vm (device 6a418a7f) (this device) · up to date · last seen 5 min ago',
+      '      vm (device 544151c7) · up to date · last seen 5 min ago',
     ]);
   });
 

@@ -21,18 +21,23 @@ export async function resolveFolder(client: ControlClient, flag: string | undefi
 /**
  * The folder-relative path a user means. Typed inside the folder (the shell's directory is in
  * it), a relative path is relative to where they are, as `ferry why` takes it: `history x.txt`
- * in `Docs/renamed` is `renamed/x.txt`. Typed elsewhere it is folder-relative, as the server
- * names paths (`ferry history docs/report.txt`).
+ * in `Docs/renamed` is `renamed/x.txt`. Typed elsewhere, a path that leads into the folder from
+ * there is that place (`history Docs/a.txt` in the folder's parent, as a shell completes it);
+ * any other is folder-relative, as the server names paths (`ferry history docs/report.txt`).
  */
 export function folderRelative(localPath: string, given: string, cwd: string = process.cwd()): string {
-  const fromHere = path.relative(localPath, cwd);
-  const inside = !fromHere.startsWith('..') && !path.isAbsolute(fromHere);
-  if (!path.isAbsolute(given) && !(inside && fromHere !== '')) return given.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
   const relative = path.relative(localPath, path.resolve(cwd, given));
-  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) {
+  const typedInside = isBelow(path.relative(localPath, cwd));
+  if (!path.isAbsolute(given) && !typedInside && !isBelow(relative)) return given.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+  if (!isBelow(relative)) {
     throw new FerryError('invalid_request', `${given} is not inside the folder ${localPath}`);
   }
   return relative.split(path.sep).join('/');
+}
+
+/** A path.relative() answer that names something strictly below its base. */
+function isBelow(relative: string): boolean {
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 /** An ISO moment from what a user types (2030-01-02, 2030-01-02T10:00, …), or a problem. */

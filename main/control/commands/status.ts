@@ -55,7 +55,8 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];
-    for (const device of shared) lines.push(`    device ${deviceLine(device, now, shared)}`);
+    // Under a heading: a device line may itself name a device ("vm (device 6a418a7f)").
+    if (shared.length > 0) lines.push('    devices:', ...shared.map((device) => `      ${deviceLine(device, now, shared)}`));
   }
   if (status.counts.failed > 0) lines.push(`\n${status.counts.failed} failed; see them with 'ferry queue --state failed', retry with 'ferry retry --all'.`);
   return lines.join('\n');
