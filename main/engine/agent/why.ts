@@ -104,10 +104,16 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   const ignored = loadFolderIgnore(folder.localRoot, ctx.ignoreRules).explain?.(key, local.kind === 'dir');
   if (ignored) add('ignored', `Ignored by the rule "${ignored.rule}" from ${ignored.source === 'settings' ? 'the settings' : ignored.source}`);
 
+  // Facts said after the verdict: they hold, but do not make the path out of sync.
+  const asides: WhyReason[] = [];
   const live = item && item.state !== 'done' ? item : undefined;
   if (folder.state === 'paused_mass_delete') {
     const held = folder.pausedHold;
-    if (held?.side === 'pull') add('held', `The folder is paused: syncing would delete ${held.deletes} of ${held.files} files here; answer the mass delete first`);
+    // The question names every file it deletes when they are few: a path it does not name is not one of them.
+    const named = held?.sample ?? [];
+    const notOneOfThem = held?.side === 'pull' && named.length >= held.deletes && !named.includes(key);
+    if (notOneOfThem) asides.push({ code: 'held', message: `The folder is paused for a mass delete of other files (${held.deletes} of ${held.files}): the server's changes wait for your answer` });
+    else if (held?.side === 'pull') add('held', `The folder is paused: syncing would delete ${held.deletes} of ${held.files} files here; answer the mass delete first`);
     else if (live?.op === 'delete') add('held', 'Its delete is held with a bulk delete on this computer until you confirm or cancel it');
     else add('held', 'The folder is paused by a bulk delete waiting for your answer');
   }
@@ -141,6 +147,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
       add('changed_locally', 'Changed on disk since it was last synced: the next scan queues it');
     } else add('in_sync', `In sync: this device has the server's revision ${entry.syncedRevision}`);
   }
+  reasons.push(...asides);
   // A conflict is said while its copy is still there (the user has not settled it); the path
   // itself may be in sync meanwhile.
   for (const c of store.conflicts.listOpen(folderId)) {

@@ -1,0 +1,48 @@
+import { statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { explainPath, type WhyContext } from '../../main/engine/agent/why';
+import { openStore, type Store } from '../../main/store';
+import { makeTempDir } from '../helpers/local-temp';
+
+// docs/architecture.md, "Why a path is not in sync": a folder held for the server's mass
+// delete. A new user's try found `why` saying "not in sync" of a file the delete does not touch.
+describe('why, while the server\'s mass delete waits for an answer', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let store: Store;
+  let ctx: WhyContext;
+  const synced = (name: string) => {
+    writeFileSync(path.join(tmp.dir, name), name);
+    const st = statSync(path.join(tmp.dir, name));
+    store.index.putLocal({ folderId: 'f', path: name, kind: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: 'h', blocks: ['h'] });
+    store.index.setSyncedRevision('f', name, '7');
+  };
+  beforeEach(() => {
+    tmp = makeTempDir();
+    store = openStore(path.join(tmp.dir, '.state.db'));
+    store.folders.add({ id: 'f', localRoot: tmp.dir, remoteId: 'f' });
+    for (const name of ['a.txt', 'b.txt', 'c.txt', 'keep.txt']) synced(name);
+    ctx = { store, ignoreRules: [], paused: false, linkProblem: null, now: Date.now() };
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('a file the question names is held; one it does not (it names them all) is in sync, the hold said beside it', () => {
+    store.folders.pause('f', 'would delete 3 of 4', { side: 'pull', deletes: 3, files: 4, sample: ['a.txt', 'b.txt', 'c.txt'], devices: [] });
+    expect(explainPath(ctx, 'f', 'a.txt')).toMatchObject({ inSync: false, reasons: [{ code: 'held', message: expect.stringContaining('answer the mass delete first') }] });
+    expect(explainPath(ctx, 'f', 'keep.txt')).toMatchObject({
+      inSync: true,
+      reasons: [
+        { code: 'in_sync', message: "In sync: this device has the server's revision 7" },
+        { code: 'held', message: "The folder is paused for a mass delete of other files (3 of 4): the server's changes wait for your answer" },
+      ],
+    });
+  });
+
+  it('when the question names only some of its files, no path can be said to be outside it', () => {
+    store.folders.pause('f', 'would delete 30 of 40', { side: 'pull', deletes: 30, files: 40, sample: ['a.txt', 'b.txt'], devices: [] });
+    expect(explainPath(ctx, 'f', 'keep.txt')).toMatchObject({ inSync: false, reasons: [{ code: 'held' }] });
+  });
+});
