@@ -63,6 +63,9 @@ export interface SeedResult {
   diskFills: number;
   /** Server garbage collections that ran (`--gc`), and the versions they pruned. */
   gcRuns: number;
+  /** Mass deletes the guard held on any device (--guard), and of them, questions withdrawn by the server's changes. */
+  holds: number;
+  holdsWithdrawn: number;
   gcPrunedVersions: number;
   /** Failed queue items retried during settle (a fault outlasted the retry limit). */
   retriedAfterFaults: number;
@@ -115,7 +118,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const executor = new Executor(cluster.devices, ledger, vlog);
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, holds: 0, holdsWithdrawn: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
 
   const applyEvent = async (e: FaultEvent): Promise<void> => {
@@ -211,7 +214,9 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.failures.push(...cluster.serverCrashes.map((c) => `[server] ${c}`));
     result.diskFills = disks?.fills ?? 0;
     Object.assign(result, gcFigures(cluster.serverLogs()));
-    result.listenReconnects = serverLogLines(cluster.serverLogs(), 'change notifications back').length;
+    result.holds = logLines(cluster.agentLogs(), 'mass delete held for confirmation').length;
+    result.holdsWithdrawn = logLines(cluster.agentLogs(), 'mass delete question withdrawn').length;
+    result.listenReconnects = logLines(cluster.serverLogs(), 'change notifications back').length;
     result.requestsPerServer = cluster.serverHosts().map((host) => (cluster.proxy?.log ?? []).filter((e) => e.target === host).length);
     for (const entry of cluster.proxy?.log ?? []) if (entry.fault) result.faultsInjected[entry.fault] = (result.faultsInjected[entry.fault] ?? 0) + 1;
     if (result.failures.length) result.failures.push(...cluster.ended.map((e) => `ended: ${e}`));
@@ -335,13 +340,13 @@ async function settle(cluster: Cluster, timeoutMs: number, vlog: (line: string) 
   return { ok: false, retried, rechecks, notes, last };
 }
 
-/** The lines of every server process's log that hold `text`. */
-const serverLogLines = (serverLogs: string[], text: string): string[] =>
+/** The lines of every log (server processes' or agents') that hold `text`. */
+const logLines = (serverLogs: string[], text: string): string[] =>
   serverLogs.flatMap((log) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(text)) : []));
 
 /** What the server logs (one per process) say their garbage collections did, summed. */
 function gcFigures(serverLogs: string[]): { gcRuns: number; gcPrunedVersions: number } {
-  const lines = serverLogLines(serverLogs, 'garbage collected');
+  const lines = logLines(serverLogs, 'garbage collected');
   const pruned = lines.reduce((n, l) => n + Number(/prunedVersions=(\d+)/.exec(l)?.[1] ?? 0), 0);
   return { gcRuns: lines.length, gcPrunedVersions: pruned };
 }

@@ -106,6 +106,9 @@ export interface Puller {
 /** The pull's skips that are this device's own changes coming back (docs/conflict-rules.md). */
 const ECHO_RULES: ReadonlySet<string> = new Set(['U1', 'D1', 'DU1', 'DD1', 'O1', 'O2']);
 
+/** A held pull's looks at the server's deletes are at least this many times their own length apart. */
+const HELD_LOOKS_APART = 10;
+
 const emptySummary = (folderId: string): PullSummary => ({
   folderId,
   full: false,
@@ -182,9 +185,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   setMaxListeners(0, abort.signal);
   const wakers = new Set<() => void>();
   const loops: Array<Promise<void>> = [];
-  // Per folder held on the pull side: where the read that tripped the guard ended. The loop
-  // long-polls from there, so the server's next change has the held deletes weighed again.
-  const heldAt = new Map<string, string>();
+  // Per folder held on the pull side: where the read that tripped the guard ended (the loop
+  // long-polls from there, so the server's next change has the held deletes weighed again),
+  // and how long that look took (a large backlog is looked at less often).
+  const heldAt = new Map<string, { token: string; lookMs: number }>();
 
   const key = (folderId: string, path: string) => `${folderId}\u0000${path}`;
 
@@ -409,7 +413,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (verdict?.tripped) {
         // Held already: the question is brought up to date, quietly (docs/conflict-rules.md).
         states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files, ...holdDetail(fileDeletes) }, verdict.reason);
-        heldAt.set(folderId, read.token);
+        heldAt.set(folderId, { token: read.token, lookMs: clock() - started });
         if (!held) {
           flog.warn('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
           events.emit('paused', { folderId, verdict });
@@ -608,7 +612,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         const folder = store.folders.get(folderId);
         if (!folder) return;
         const held = heldByPull(folder);
-        const token = held ? heldAt.get(folderId) : store.tokens.get(folderId);
+        const token = held ? heldAt.get(folderId)?.token : store.tokens.get(folderId);
         if (!token || (folder.state !== 'ok' && !held)) {
           await sleep(remaining);
           break;
@@ -617,7 +621,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           const timeout = Math.max(1, Math.min(options.pollTimeoutSec, Math.ceil(remaining / 1000)));
           if (await remote.waitForChanges(folder.remoteId, token, timeout, { signal: abort.signal })) {
             // A held pull reads its whole backlog again: a busy folder does not have it do so at every change.
-            if (held) await sleep(options.heldRecheckMs - (clock() - lastPull));
+            if (held) await sleep(Math.max(options.heldRecheckMs, HELD_LOOKS_APART * (heldAt.get(folderId)?.lookMs ?? 0)) - (clock() - lastPull));
             break;
           }
         } catch (error) {
