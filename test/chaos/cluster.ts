@@ -111,9 +111,9 @@ export class Cluster {
   }
 
   async start(): Promise<void> {
-    // A randomized run deletes many of few files: the mass-delete guard would only ask the user
-    // (--guard keeps its defaults: the settle answers Confirm).
-    writeFileSync(this.configFile, JSON.stringify(process.env.FERRY_CHAOS_GUARD === '1' ? {} : { massDeletePercent: 100 }));
+    // A randomized run deletes many of few files: the mass-delete guard would only ask the user.
+    // --guard has it ask often (3 files and more than a tenth): the settle answers Confirm.
+    writeFileSync(this.configFile, JSON.stringify({ massDeletePercent: process.env.FERRY_CHAOS_GUARD === '1' ? 10 : 100 }));
     if (this.setup.backend === 'postgres') await this.startRemoteStorage();
     for (const s of this.servers) s.port = await serverPort();
     await Promise.all(this.servers.map((_, i) => this.startServer(i)));
