@@ -4,14 +4,16 @@ import { FerryError, isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
 import { agentsByCredential } from './device-reports';
+import { listLostBlocks, type LostBlockListing } from './lost-blocks';
 import { openSqliteMetadata } from './storage/db';
 import type { SqlDb } from './storage/sql';
 import { checkPostgresUrl } from './storage/urls';
 
 export const ACCOUNTS_USAGE = `Usage: ferry server <command> (--data DIR | --db postgres://…) [options]
 
-Manages the users and devices of a server (it may be running): the accounts in its data
-directory's SQLite database, or, for servers on PostgreSQL, in the database they share.
+Manages the users and devices of a server (it may be running), and lists the blocks its storage
+lost: in its data directory's SQLite database, or, for servers on PostgreSQL, in the database
+they share.
 
 Commands:
   user add NAME                  add a user
@@ -21,6 +23,8 @@ Commands:
   revoke DEVICE                  sign a device out: its next request is refused (DEVICE: its id,
                                  or its AGENT id, as 'ferry status' shows it there)
   share FOLDER --with NAME       let NAME's devices sync FOLDER too
+  lost-blocks [--json]           blocks the server found gone from its storage, with the files
+                                 that need them (docs/sync-api.md, "Lost blocks")
 
 Options:
   --data DIR                     the server's data directory (its server.db)
@@ -30,7 +34,7 @@ Options:
 `;
 
 /** The `ferry server` words that manage accounts instead of running the server. */
-export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['user', 'pair', 'devices', 'revoke', 'share']);
+export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['user', 'pair', 'devices', 'revoke', 'share', 'lost-blocks']);
 
 interface Io {
   out: (text: string) => void;
@@ -81,6 +85,7 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
     return error.details?.usage === true ? 2 : 1;
   }
   try {
+    if (positionals[0] === 'lost-blocks') return await lostBlocks(db, positionals, values, io);
     return await run(new SqlAccounts(db, io.now), positionals, values, io, () => agentsByCredential(db));
   } catch (error) {
     if (error instanceof UsageError) {
@@ -181,6 +186,26 @@ async function deviceNamed(accounts: Accounts, byCredential: Map<string, string[
   throw new FerryError('invalid_request', `'${given}' names ${pick.length} devices (${pick.map((d) => d.id).join(', ')}): give the whole DEVICE id`);
 }
 
+async function lostBlocks(db: SqlDb, words: string[], values: { json?: boolean }, io: Io): Promise<number> {
+  if (words.length !== 1) throw new UsageError('lost-blocks takes no words (--json is an option)');
+  const listing = await listLostBlocks(db);
+  if (values.json) {
+    io.out(`${JSON.stringify(listing.map((l) => ({ ...l, noticedAt: iso(l.noticedAt) })), null, 2)}\n`);
+    return 0;
+  }
+  if (listing.length === 0) {
+    io.out('No lost blocks\n');
+    return 0;
+  }
+  const files = (l: LostBlockListing) => (l.files.length === 0 ? 'only earlier versions' : l.files.map((f) => `${f.folderId}/${f.path} (revision ${f.revision})`).join(', '));
+  io.out(
+    `${listing.length} ${listing.length === 1 ? 'block' : 'blocks'} lost. Each comes back once a device that holds the same bytes reports on its folder\n` +
+      '(a running agent with the file does so within a minute); otherwise put the file back into a synced folder from a backup.\n' +
+      table(['BLOCK', 'NOTICED', 'FILES'], listing.map((l) => [l.hash.slice(0, 16), minute(l.noticedAt) ?? '', files(l)])),
+  );
+  return 0;
+}
+
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 /** For the table: to the minute, UTC. The server writes "last seen" at most once a minute (accounts.ts). */
 const minute = (ms: number | null): string | null => (ms === null ? null : `${new Date(ms).toISOString().slice(0, 16)}Z`);
@@ -196,7 +221,11 @@ function deviceTable(devices: ListedDevice[]): string {
   if (devices.length === 0) return 'No paired devices\n';
   // AGENT: the short id `ferry status` and `ferry devices` show for that computer ("device 105a5726").
   const rows = devices.map((d) => [d.id, d.user, d.name, d.agents.map((a) => a.slice(0, 8)).join(',') || '-', minute(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${minute(d.revokedAt)}` : `last seen ${minute(d.lastSeenAt) ?? 'never'}`]);
-  const header = ['DEVICE', 'USER', 'NAME', 'AGENT', 'PAIRED', 'STATE'];
+  return table(['DEVICE', 'USER', 'NAME', 'AGENT', 'PAIRED', 'STATE'], rows);
+}
+
+/** Columns padded to their widest cell, two spaces apart. */
+function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()).join('\n') + '\n';
 }

@@ -5,6 +5,33 @@ import type { SqlDb } from './storage/sql';
 /** How long a lost block found still missing is not looked up again. */
 export const LOOK_AGAIN_MS = 30_000;
 
+/** A lost block and the files whose newest version needs it (for the operator: what to restore). */
+export interface LostBlockListing {
+  hash: string;
+  noticedAt: number;
+  files: Array<{ folderId: string; path: string; revision: string }>;
+}
+
+/**
+ * Every block recorded as lost, oldest noticed first, with the live files that refer to it (a
+ * block only earlier versions refer to lists none). As the server last found them: one a device
+ * uploaded again is forgotten at the next report on its folder.
+ */
+export async function listLostBlocks(db: SqlDb): Promise<LostBlockListing[]> {
+  const lost = await db.all<{ hash: string; noticed_at: number }>('SELECT hash, noticed_at FROM lost_blocks ORDER BY noticed_at, hash');
+  const listing: LostBlockListing[] = [];
+  for (const { hash, noticed_at } of lost) {
+    // The block's folders first (an index), then their live entries naming it (hashes are hex: no LIKE wildcards).
+    const files = await db.all<{ folder_id: string; path: string; seq: number | string }>(
+      `SELECT e.folder_id, e.path, e.seq FROM folder_blocks b JOIN entries e ON e.folder_id = b.folder_id
+       WHERE b.hash = ? AND e.deleted = 0 AND e.blocks LIKE ? ORDER BY e.folder_id, e.path`,
+      [hash, `%"${hash}"%`],
+    );
+    listing.push({ hash, noticedAt: Number(noticed_at), files: files.map((f) => ({ folderId: f.folder_id, path: f.path, revision: String(f.seq) })) });
+  }
+  return listing;
+}
+
 /**
  * Blocks a stored version refers to whose bytes the server no longer has (a disk fault, a pack
  * or bucket object removed by hand): docs/sync-api.md, "Lost blocks". A read that finds one

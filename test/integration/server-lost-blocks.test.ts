@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceReportReply, FetchBlocksRequest, decodeBlockFrames } from '../../protocol';
+import { runAccountsCommand } from '../../server/accounts-cli';
 import { LOOK_AGAIN_MS } from '../../server/lost-blocks';
 import { commitBatch, del, newFolder, serversPerTest, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
 
@@ -46,6 +47,14 @@ async function committed(t: TestServer, name: string, content: string) {
   return { folderId, file, revision: result.revision };
 }
 
+/** `ferry server lost-blocks` against this server's database, as an operator runs it. */
+async function lostBlocksCli(t: TestServer, ...flags: string[]): Promise<string> {
+  let out = '';
+  const code = await runAccountsCommand(['lost-blocks', ...flags, ...t.accountFlags], { out: (s) => void (out += s), err: (s) => void (out += s) });
+  expect(code, out).toBe(0);
+  return out;
+}
+
 describe('lost blocks', () => {
   it('a block read and found gone is named in the report replies of its folder until it is uploaded again, then never again', async () => {
     let now = Date.now();
@@ -71,6 +80,37 @@ describe('lost blocks', () => {
     expect(await lostGauge(t)).toBe(0);
     expect(await fetchBlocks(t, [file.hash])).toEqual([file.data]);
     expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+  });
+
+  // Last session's note: a lost block no running device holds stayed lost with no way to see
+  // which files it takes down. The operator's listing names them, so they can be restored.
+  it('ferry server lost-blocks names each lost block with the live files that need it, and nothing once it is back', async () => {
+    let now = Date.now();
+    const t = await servers.started({ clock: () => now });
+    const { folderId, file, revision } = await committed(t, 'report.pdf', 'the quarterly report');
+    const copy = (await commitBatch(t, folderId, [upsert('c', 'old/copy.pdf', file, null)])).c!;
+    if (!copy.ok) throw new Error(JSON.stringify(copy));
+    expect(await lostBlocksCli(t)).toBe('No lost blocks\n');
+
+    await t.removeStoredBlock(file.hash);
+    expect(await fetchBlocks(t, [file.hash])).toEqual([null]);
+    const text = await lostBlocksCli(t);
+    expect(text).toMatch(/^1 block lost\. Each comes back once a device that holds the same bytes reports on its folder/);
+    expect(text).toMatch(/^BLOCK\s+NOTICED\s+FILES$/m);
+    expect(text).toContain(`${file.hash.slice(0, 16)}  `);
+    expect(text).toContain(`${folderId}/old/copy.pdf (revision ${copy.revision}), ${folderId}/report.pdf (revision ${revision})`);
+    // A file deleted since no longer needs it; the listing says so in JSON too.
+    const gone = (await commitBatch(t, folderId, [del('d', 'old/copy.pdf', copy.revision)])).d!;
+    expect(gone.ok).toBe(true);
+    expect(JSON.parse(await lostBlocksCli(t, '--json'))).toEqual([
+      { hash: file.hash, noticedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), files: [{ folderId, path: 'report.pdf', revision }] },
+    ]);
+
+    // Uploaded again, and looked at again by the next report: not lost any more.
+    expect((await t.request('PUT', `/v1/blocks/${file.hash}`, { raw: file.data })).status).toBe(201);
+    now += LOOK_AGAIN_MS;
+    expect((await reportOn(t, folderId)).wantedBlocks).toBeUndefined();
+    expect(await lostBlocksCli(t)).toBe('No lost blocks\n');
   });
 
   it('a single block read (GET /v1/blocks/{hash}) that misses it notices it the same way: 404 not_found', async () => {
