@@ -41,6 +41,22 @@ describe('why, while the server\'s mass delete waits for an answer', () => {
     });
   });
 
+  it('held by this computer: a file with nothing queued is in sync, the hold said beside it; one whose delete waits is held', () => {
+    store.folders.pause('f', '3 of 4 disappeared', { side: 'scan', deletes: 3, files: 4 });
+    store.paths.localGone({ folderId: 'f', path: 'a.txt', kind: 'file' }, '7');
+    expect(explainPath(ctx, 'f', 'a.txt')).toMatchObject({
+      inSync: false,
+      reasons: [
+        { code: 'held', message: expect.stringContaining('Its delete is held') },
+        { code: 'pending', message: expect.stringMatching(/^Its delete is queued since .*, waiting for your answer to the bulk delete$/) },
+      ],
+    });
+    expect(explainPath(ctx, 'f', 'keep.txt')).toMatchObject({
+      inSync: true,
+      reasons: [{ code: 'in_sync' }, { code: 'held', message: expect.stringContaining('a bulk delete of other files on this computer') }],
+    });
+  });
+
   it('when the question names only some of its files, no path can be said to be outside it', () => {
     store.folders.pause('f', 'would delete 30 of 40', { side: 'pull', deletes: 30, files: 40, sample: ['a.txt', 'b.txt'], devices: [] });
     expect(explainPath(ctx, 'f', 'keep.txt')).toMatchObject({ inSync: false, reasons: [{ code: 'held' }] });

@@ -115,7 +115,9 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     if (notOneOfThem) asides.push({ code: 'held', message: `The folder is paused for a mass delete of other files (${held.deletes} of ${held.files}): the server's changes wait for your answer` });
     else if (held?.side === 'pull') add('held', `The folder is paused: syncing would delete ${held.deletes} of ${held.files} files here; answer the mass delete first`);
     else if (live?.op === 'delete') add('held', 'Its delete is held with a bulk delete on this computer until you confirm or cancel it');
-    else add('held', 'The folder is paused by a bulk delete waiting for your answer');
+    else if (live) add('held', 'The folder is paused by a bulk delete waiting for your answer');
+    // Nothing of this path waits: the bulk delete is of other files.
+    else asides.push({ code: 'held', message: 'The folder is paused by a bulk delete of other files on this computer: nothing is sent or received until you answer it' });
   }
   if (folder.state === 'error') add('folder_error', `The folder is in error: ${folder.errorMessage ?? folder.errorCode ?? 'unknown'}`);
   const full = ctx.diskFull?.(folderId) ?? null;
@@ -127,7 +129,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     else if (live.state === 'retry_wait') {
       add('retry_wait', `Its ${what} waits to retry (attempt ${live.attempts}, next try ${iso(live.nextAttemptAt)})${error ? `: ${error}` : ''}`);
     } else if (live.state === 'in_flight') add('in_flight', `Its ${what} is being sent now`);
-    else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : ctx.linkProblem ? ', waiting for the server' : ', waiting for its turn'}`);
+    else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : folder.state === 'paused_mass_delete' ? ', waiting for your answer to the bulk delete' : ctx.linkProblem ? ', waiting for the server' : ', waiting for its turn'}`);
   }
   const pulled = ctx.pull?.note(folderId, key) ?? null;
   if (pulled?.kind === 'failed') {
