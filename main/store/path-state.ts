@@ -75,6 +75,10 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
       // may land, so the delete follows it (complete() rebases it); so does one sent without an
       // answer, which the server may have taken (chaos seed 11715).
       if (!live) return 'noop';
+      // S21: a queued change on a server revision is no create never sent (a path deleted and
+      // made again before the delete went out; the index holds it as new): the delete goes on
+      // that revision (chaos seed 40036). The pull dropping a row it accounted for drops it.
+      if (change.byUser === true && existing.base_revision !== null) return enqueueOne({ ...change, baseRevision: existing.base_revision });
       const maybeLanded = change.byUser === true && existing.create_sent === 1;
       if (existing.in_flight_generation === null && !maybeLanded) {
         rows.remove(existing.id);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -66,6 +66,36 @@ describe('chaos regressions', () => {
   // queued that: a requeue every 3 s for ever, and two entries of one path on disk. Refused: two
   // spellings of one name staying side by side. The scanner merges them into the spelling the
   // key resolves to; a file under both with other bytes keeps the other one as a conflict copy.
+  // Chaos seed 40036 (`--guard`): a folder deleted while its delete was held (the mass-delete
+  // guard, or any wait before it goes out), made again, and deleted again. The second delete came
+  // on no base (the index held the folder as new) and was taken for a create never sent: dropped,
+  // so the server kept the folder and this device never had it back (rule S21).
+  it('chaos seed 40036: a folder deleted, made again and deleted again while the first delete waits is deleted on the server', async () => {
+    const { agent, api } = await oneAgent((folder) => {
+      for (const f of ['a/docs/1.txt', 'a/docs/2.txt', 'a/x/3.txt', 'keep.txt']) {
+        mkdirSync(path.dirname(path.join(folder, f)), { recursive: true });
+        writeFileSync(path.join(folder, f), f);
+      }
+    });
+    const folder = agent.status().folders[0]!.localPath;
+    const live = async () => {
+      const tree = await serverTree(api, 'chaos');
+      return [...tree.files.keys(), ...tree.dirs].sort();
+    };
+    await waitFor(async () => (await live()).includes('a/x/3.txt'), { timeoutMs: 20_000, message: 'the first upload' });
+    rmSync(path.join(folder, 'a'), { recursive: true });
+    await waitFor(() => agent.status().folders[0]!.state === 'paused_mass_delete', { timeoutMs: 10_000, message: 'the delete held' });
+    mkdirSync(path.join(folder, 'a', 'new folder'), { recursive: true });
+    writeFileSync(path.join(folder, 'a', 'new folder', 'README'), 'made again');
+    await waitFor(async () => (await agent.handlers.listQueue({ offset: 0, limit: 100 })).items.some((i) => i.path === 'a/new folder/README'), { timeoutMs: 10_000, message: 'the new file queued' });
+    rmSync(path.join(folder, 'a'), { recursive: true });
+    await waitFor(async () => !(await agent.handlers.listQueue({ offset: 0, limit: 100 })).items.some((i) => i.path === 'a/new folder/README'), { timeoutMs: 10_000, message: 'the second delete seen' });
+    await agent.handlers.confirmMassDelete({ folderId: 'chaos' });
+    await waitFor(() => agent.status().state === 'idle', { timeoutMs: 15_000, message: 'idle after the answer' });
+    expect(await live()).toEqual(['keep.txt']);
+    expect(readdirSync(folder).filter((n) => n !== '.ferry')).toEqual(['keep.txt']);
+  });
+
   it('chaos seed 1051: two spellings of one folder end as one synced folder, nothing lost and no loop', async () => {
     const nfc = 'ärger'.normalize('NFC');
     const nfd = 'ärger'.normalize('NFD');

@@ -406,6 +406,21 @@ describe('durable queue', () => {
     expect(store.queue.getByPath(F, 'café.txt')).toMatchObject({ generation: 3, baseRevision: null, inFlightGeneration: editInFlight ? 2 : null });
     expect(store.index.get(F, 'café.txt')?.syncedRevision).toBeNull();
   };
+  // Chaos seed 40036: `a` deleted (its delete held by the guard), made again (the upload took the
+  // delete's revision), deleted again. The index held `a` as new, so the delete came on no base
+  // and was taken for a create never sent: dropped, the server kept `a` and the device never had it back.
+  it('S21, chaos seed 40036: a delete of a path whose queued upload builds on a server revision goes on that revision', () => {
+    expect(store.paths.enqueue({ ...del('a', '1', 'dir'), byUser: true })).toBe('queued');
+    expect(store.paths.enqueue({ ...upsert('a', { baseRevision: null }), kind: 'dir' })).toBe('replaced');
+    expect(store.queue.getByPath(F, 'a')).toMatchObject({ op: 'upsert', baseRevision: '1' });
+    expect(store.paths.enqueue({ ...del('a', null, 'dir'), byUser: true })).toBe('replaced');
+    expect(store.queue.getByPath(F, 'a')).toMatchObject({ op: 'delete', baseRevision: '1', state: 'pending' });
+    // The pull dropping a row it accounted for still drops it.
+    store.paths.enqueue(upsert('b.txt', { baseRevision: '7' }));
+    expect(store.paths.enqueue(del('b.txt', null))).toBe('cancelled');
+    expect(store.queue.getByPath(F, 'b.txt')).toBeUndefined();
+  });
+
   it('S20, chaos seed 8669: an answer for a generation the pull already completed changes nothing queued since', () => lateAnswerAfterO1(false));
   it('S20, chaos seed 8669: the same while the newer change is in flight', () => lateAnswerAfterO1(true));
 
