@@ -91,8 +91,10 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
     }
     // Deleted then re-created before the delete went out (an editor's save dance seen
     // halfway): the server still holds the old revision, so the upsert builds on it. Not when
-    // the server has none (the delete waited behind a push in flight: chaos seed 17629).
-    const recreated = live && existing.op === 'delete' && change.op === 'upsert' && change.baseRevision === null && change.asNew !== true;
+    // the server has none (the delete waited behind a push in flight: chaos seed 17629). An edit
+    // of such a file keeps the revision its queued upload replaces (S22, chaos seed 40050).
+    const onNoBase = change.op === 'upsert' && change.baseRevision === null && change.asNew !== true;
+    const recreated = onNoBase && live && (existing.op === 'delete' || (liveIdle(existing) && existing.base_revision !== null));
     rows.replace(existing.id, recreated ? { ...change, baseRevision: existing.base_revision } : change, now);
     return live ? 'replaced' : 'queued';
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -94,6 +94,35 @@ describe('chaos regressions', () => {
     await waitFor(() => agent.status().state === 'idle', { timeoutMs: 15_000, message: 'idle after the answer' });
     expect(await live()).toEqual(['keep.txt']);
     expect(readdirSync(folder).filter((n) => n !== '.ferry')).toEqual(['keep.txt']);
+  });
+
+  // Chaos seed 40050 (`--guard`): a file deleted while its delete was held, another file renamed
+  // onto its name, then edited. The upload took the deleted revision, and the edit put it back on
+  // no base (the index held the file as new): a conflict at every recheck, "base revision null,
+  // current 41", and nothing ever settled it (rule S22).
+  it('chaos seed 40050: a file deleted, replaced by a rename and edited while the delete waits goes up over the deleted version', async () => {
+    const { agent, api } = await oneAgent((folder) => {
+      for (const f of ['b.txt', 'x.txt', 'y.txt', 'keep1.txt', 'keep2.txt']) writeFileSync(path.join(folder, f), `first ${f}`);
+    });
+    const folder = agent.status().folders[0]!.localPath;
+    const server = async () => {
+      const tree = await serverTree(api, 'chaos');
+      return [...tree.files.keys()].sort();
+    };
+    await waitFor(async () => (await server()).length === 5, { timeoutMs: 20_000, message: 'the first upload' });
+    for (const f of ['b.txt', 'y.txt', 'keep2.txt']) rmSync(path.join(folder, f));
+    await waitFor(() => agent.status().folders[0]!.state === 'paused_mass_delete', { timeoutMs: 10_000, message: 'the deletes held' });
+    renameSync(path.join(folder, 'x.txt'), path.join(folder, 'b.txt'));
+    await waitFor(async () => (await agent.handlers.listQueue({ offset: 0, limit: 100 })).items.some((i) => i.path === 'b.txt' && i.op === 'upsert'), { timeoutMs: 10_000, message: 'b.txt queued again' });
+    appendFileSync(path.join(folder, 'b.txt'), ', then edited');
+    await waitFor(async () => (await agent.handlers.listQueue({ offset: 0, limit: 100 })).items.some((i) => i.path === 'b.txt' && i.bytesTotal === Buffer.byteLength('first x.txt, then edited')), { timeoutMs: 10_000, message: 'the edit queued' });
+    await agent.handlers.confirmMassDelete({ folderId: 'chaos' });
+    await waitFor(() => {
+      const s = agent.status();
+      return s.state === 'idle' && s.counts.pending + s.counts.in_flight + s.counts.retry_wait + s.counts.failed === 0;
+    }, { timeoutMs: 15_000, message: 'everything sent, nothing waiting for a recheck' });
+    expect(await server()).toEqual(['b.txt', 'keep1.txt']);
+    expect((await serverTree(api, 'chaos')).files.get('b.txt')?.size).toBe(Buffer.byteLength('first x.txt, then edited'));
   });
 
   it('chaos seed 1051: two spellings of one folder end as one synced folder, nothing lost and no loop', async () => {

@@ -421,6 +421,22 @@ describe('durable queue', () => {
     expect(store.queue.getByPath(F, 'b.txt')).toBeUndefined();
   });
 
+  // Chaos seed 40050: a file deleted (the guard held the delete), another renamed onto its name
+  // (the upload took the delete's revision, 41), then edited: the edit came on the index's none.
+  it('S22, chaos seed 40050: an edit of a re-created file keeps the revision its queued upload replaces', () => {
+    expect(store.paths.enqueue({ ...del('b.txt', '41'), byUser: true })).toBe('queued');
+    expect(store.paths.enqueue(upsert('b.txt'))).toBe('replaced');
+    expect(store.paths.enqueue(upsert('b.txt', { size: 99 }))).toBe('replaced');
+    expect(store.queue.getByPath(F, 'b.txt')).toMatchObject({ op: 'upsert', baseRevision: '41', size: 99 });
+    // The pull's upload as new (D3, D5) still goes on no base.
+    expect(store.paths.enqueue(upsert('b.txt', { asNew: true }))).toBe('replaced');
+    expect(store.queue.getByPath(F, 'b.txt')).toMatchObject({ baseRevision: null });
+    // A new file never sent stays on no base.
+    store.paths.enqueue(upsert('c.txt'));
+    store.paths.enqueue(upsert('c.txt', { size: 5 }));
+    expect(store.queue.getByPath(F, 'c.txt')).toMatchObject({ baseRevision: null, size: 5 });
+  });
+
   it('S20, chaos seed 8669: an answer for a generation the pull already completed changes nothing queued since', () => lateAnswerAfterO1(false));
   it('S20, chaos seed 8669: the same while the newer change is in flight', () => lateAnswerAfterO1(true));
 
