@@ -677,17 +677,18 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   };
 }
 
-/** What the user sees of a held pull-side delete: a few paths and the devices that deleted them. */
 /** Held on the pull side: the server's deletes wait for the user's answer. */
 function heldByPull(folder: { state: string; pausedHold: { side: string } | null } | undefined): boolean {
   return folder?.state === 'paused_mass_delete' && folder.pausedHold?.side === 'pull';
 }
 
+/** Activity's line when the held deletes went away on the server before anyone answered. */
 function withdrawnReason(deletes: number): string {
   const undone = 'The deletes that waited for your answer were undone on the server';
   return deletes === 0 ? `${undone}: nothing to answer, nothing deleted here` : `${undone}, all but ${deletes}: too few to ask, so ${deletes === 1 ? 'that one goes' : 'those go'} as any delete does`;
 }
 
+/** What the user sees of a held pull-side delete: a few paths and the devices that deleted them. */
 function holdDetail(deletes: readonly Plan[]): { sample: string[]; devices: string[] } {
   const sample = deletes.map((p) => p.entry.path).sort().slice(0, HOLD_SAMPLE_SIZE);
   // A full sync's own deletes (paths the server no longer lists) carry no device.
