@@ -70,32 +70,32 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
       rows.replace(existing.id, change, now, keepMove(existing));
       return 'replaced';
     }
-    if (change.op === 'delete' && change.baseRevision === null) {
+    // A user's change on no base of a path whose queued change builds on a server revision takes
+    // that revision: the index holds a path made again before its delete went out as new, while
+    // the server still has the revision the queue names. A file re-created so builds on its
+    // delete's revision (an editor's save dance seen halfway), an edit of it keeps it (S22, chaos
+    // seed 40050) and a delete of it goes on it (S21, chaos seed 40036). An upload in flight is
+    // rebased by its answer instead (S6); the pull's own changes (an upload as new, dropping a
+    // row it accounted for) keep no base.
+    const fromUser = change.op === 'delete' ? change.byUser === true : change.asNew !== true;
+    const inherits = change.baseRevision === null && fromUser && live && existing.base_revision !== null && (change.op === 'delete' || existing.op === 'delete' || liveIdle(existing));
+    const next = inherits ? { ...change, baseRevision: existing.base_revision } : change;
+    if (next.op === 'delete' && next.baseRevision === null) {
       // The server never had this path. A create never sent is simply dropped; one in flight
       // may land, so the delete follows it (complete() rebases it); so does one sent without an
       // answer, which the server may have taken (chaos seed 11715).
       if (!live) return 'noop';
-      // S21: a queued change on a server revision is no create never sent (a path deleted and
-      // made again before the delete went out; the index holds it as new): the delete goes on
-      // that revision (chaos seed 40036). The pull dropping a row it accounted for drops it.
-      if (change.byUser === true && existing.base_revision !== null) return enqueueOne({ ...change, baseRevision: existing.base_revision });
-      const maybeLanded = change.byUser === true && existing.create_sent === 1;
+      const maybeLanded = next.byUser === true && existing.create_sent === 1;
       if (existing.in_flight_generation === null && !maybeLanded) {
         rows.remove(existing.id);
         return 'cancelled';
       }
     }
     if (!existing) {
-      rows.insert(change, now);
+      rows.insert(next, now);
       return 'queued';
     }
-    // Deleted then re-created before the delete went out (an editor's save dance seen
-    // halfway): the server still holds the old revision, so the upsert builds on it. Not when
-    // the server has none (the delete waited behind a push in flight: chaos seed 17629). An edit
-    // of such a file keeps the revision its queued upload replaces (S22, chaos seed 40050).
-    const onNoBase = change.op === 'upsert' && change.baseRevision === null && change.asNew !== true;
-    const recreated = onNoBase && live && (existing.op === 'delete' || (liveIdle(existing) && existing.base_revision !== null));
-    rows.replace(existing.id, recreated ? { ...change, baseRevision: existing.base_revision } : change, now);
+    rows.replace(existing.id, next, now);
     return live ? 'replaced' : 'queued';
   }
 

@@ -109,12 +109,13 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   const live = item && item.state !== 'done' ? item : undefined;
   if (folder.state === 'paused_mass_delete') {
     const held = folder.pausedHold;
-    // The question names every file it deletes when they are few: a path it does not name is not one of them.
-    const named = held?.sample ?? [];
-    const notOneOfThem = held?.side === 'pull' && named.length >= held.deletes && !named.includes(key);
-    if (notOneOfThem) asides.push({ code: 'held', message: `The folder is paused for a mass delete of other files (${held.deletes} of ${held.files}): the server's changes wait for your answer` });
-    else if (held?.side === 'pull') add('held', `The folder is paused: syncing would delete ${held.deletes} of ${held.files} files here; answer the mass delete first`);
-    else if (live?.op === 'delete') add('held', 'Its delete is held with a bulk delete on this computer until you confirm or cancel it');
+    if (held?.side === 'pull') {
+      // The question names every file it deletes when they are few: a path it does not name is not one of them.
+      const named = held.sample ?? [];
+      if (named.length >= held.deletes && !named.includes(key)) {
+        asides.push({ code: 'held', message: `The folder is paused for a mass delete of other files (${held.deletes} of ${held.files}): the server's changes wait for your answer` });
+      } else add('held', `The folder is paused: syncing would delete ${held.deletes} of ${held.files} files here; answer the mass delete first`);
+    } else if (live?.op === 'delete') add('held', 'Its delete is held with a bulk delete on this computer until you confirm or cancel it');
     else if (live) add('held', 'The folder is paused by a bulk delete waiting for your answer');
     // Nothing of this path waits: the bulk delete is of other files.
     else asides.push({ code: 'held', message: 'The folder is paused by a bulk delete of other files on this computer: nothing is sent or received until you answer it' });
