@@ -143,6 +143,58 @@ describe('pull: directories against the real server', () => {
     expect(b.folder.store.index.get('fb', 'docs')?.syncedRevision).toBe(live.get('docs')?.revision);
   });
 
+  // Chaos seed 18335: dev-a kept 'b/new folder' by DD5 and queued it as new, while the delete
+  // of its last file waited for that file's upload to be answered. The next pull deleted the
+  // file (D4) and pruned the folder with its upload in flight; the upload landed and the pull
+  // skipped it as an echo (O1). The server held a folder dev-a no longer had, and nothing
+  // queued its delete (docs/conflict-rules.md, "Pruning").
+  it.each([
+    ['queued', false],
+    ['in flight', true],
+  ])('chaos seed 18335: keeps a folder whose upload is %s when the pull deletes its last file', async (_label, inFlight) => {
+    await setup();
+    await dirs([['docs', true]]);
+    await writer.commit({ 'docs/old.txt': 'old' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    expect(b.folder.store.index.get('fb', 'docs')?.syncedRevision).toBe(writer.revisions.get('docs'));
+    // The state DD5 leaves the folder in: no synced revision, queued as a new directory.
+    const store = b.folder.store;
+    store.index.setSyncedRevision('fb', 'docs', null);
+    store.paths.enqueue({ folderId: 'fb', path: 'docs', kind: 'dir', op: 'upsert', mtimeMs: statSync(b.folder.abs('docs')).mtimeMs, baseRevision: null, asNew: true });
+    if (inFlight) expect(store.queue.claim({ limit: 10, folderId: 'fb' }).map((i) => i.path)).toEqual(['docs']);
+
+    await writer.commit({ 'docs/old.txt': null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ deleted: 1, conflicts: 0 });
+    expect(existsSync(b.folder.abs('docs/old.txt'))).toBe(false);
+    // Refused: pruning a folder on its way to the server. It stays, with its index row.
+    expect(isDir(b, 'docs')).toBe(true);
+    expect(store.index.get('fb', 'docs')).toMatchObject({ kind: 'dir' });
+
+    // Its upload lands; the server and this device agree on the folder and its revision.
+    if (inFlight) store.queue.recoverInFlight();
+    const pusher = createPusher({
+      store,
+      remote: b.client,
+      folders: (id) => {
+        const f = store.folders.get(id);
+        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
+      },
+      options: { lingerMs: 5, idlePollMs: 50 },
+    });
+    pushers.push(pusher);
+    await pusher.start();
+    await waitFor(() => store.queue.countsByState('fb').done >= 1 && store.queue.countsByState('fb').pending === 0, { timeoutMs: 10_000, message: 'folder upload done' });
+    const listing = await writer.client.changesPage(remoteId);
+    const live = listing.items.filter((i) => !i.deleted);
+    expect(live.map((i) => i.path)).toEqual(['docs']);
+    await b.puller.pullNow('fb');
+    expect(isDir(b, 'docs')).toBe(true);
+    expect(store.index.get('fb', 'docs')?.syncedRevision).toBe(live[0]?.revision);
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({});
+  });
+
   it('restores a folder deleted here when the remote put a file in it, dropping the queued delete', async () => {
     await setup();
     await dirs([['shared', true]]);

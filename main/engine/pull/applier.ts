@@ -630,9 +630,11 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
 /** Removes parents the delete left empty, up to the root; stops at the first non-empty. */
 export async function pruneEmptyParents(ctx: ApplyContext, rel: string): Promise<void> {
   for (let dir = parentRel(rel); dir !== ''; dir = parentRel(dir)) {
-    // A folder the server holds as a directory stays until its own tombstone (DD4).
+    // A folder the server holds as a directory stays until its own tombstone (DD4); one on its
+    // way there (queued or in flight) stays for its answer (docs/conflict-rules.md, "Pruning").
     const row = ctx.store.index.get(ctx.folderId, dir);
     if (row?.kind === 'dir' && row.syncedRevision !== null) return;
+    if (pendingOf(ctx.store, ctx.folderId, dir)?.op === 'upsert') return;
     try {
       await fsp.rmdir(joinInside(ctx.root, dir));
     } catch {
