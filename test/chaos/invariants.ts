@@ -51,7 +51,7 @@ export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: C
     // An empty copy where no user wrote an empty file: a file caught being written, kept by a
     // device whose change of it was not answered yet (docs/conflict-rules.md, "caught being written").
     if (server.files.get(p)?.hash === EMPTY_HASH && !ledger.userWrote(origin, EMPTY_HASH)) continue;
-    if (![...ledger.editedAsOf(origin)].some((o) => ledger.concurrent.has(o))) fail(3, `spurious conflict copy ${JSON.stringify(p)}: no concurrent edits of ${JSON.stringify(origin)}`);
+    if (![...ledger.editedAsOf(origin)].some((o) => ledger.concurrent.has(o) || ledger.restoreReached(o))) fail(3, `spurious conflict copy ${JSON.stringify(p)}: no concurrent edits of ${JSON.stringify(origin)}`);
   }
 
   // 4. No temp or partial files left.

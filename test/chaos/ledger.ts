@@ -46,6 +46,12 @@ export class Ledger {
   readonly fileMoves: Array<{ device: string; from: string; to: string }> = [];
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
   readonly movedCopies = new Set<string>();
+  /**
+   * Folders (NFC; null: the whole synced folder) a user restored deleted files under. The
+   * server brings them back beside whatever a device wrote there and has not sent yet, so a
+   * conflict copy of a path there is no spurious one (chaos --restore).
+   */
+  private readonly restoredUnder: Array<string | null> = [];
   /** The last user op per path: the bytes it left (null: none) and, for a delete, the bytes it removed. */
   private readonly lastOp = new Map<string, { device: string; hash: string | null; removed?: string | null }>();
   /** device\0path\0hash: bytes a device had on disk at a path (written there, or found there by a user op). */
@@ -238,6 +244,17 @@ export class Ledger {
   /** Whether any user wrote these bytes at `p` (or at a name it had before folder renames). */
   userWrote(p: string, hash: string): boolean {
     return [...this.earlierNamesOf(p)].some((q) => this.writers.has(`${q}\u0000${hash}`));
+  }
+
+  /** A user asked the server for what was deleted under `prefix` (null: everywhere). */
+  restoring(prefix: string | null): void {
+    this.restoredUnder.push(prefix === null ? null : nfc(prefix));
+  }
+
+  /** Whether a restore asked for may have brought `p` back (a path at or under its folder). */
+  restoreReached(p: string): boolean {
+    const key = nfc(p);
+    return this.restoredUnder.some((prefix) => prefix === null || key === prefix || key.startsWith(`${prefix}/`));
   }
 
   /** The user of `device` removed `p` (after replace() recorded what was there). */

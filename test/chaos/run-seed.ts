@@ -66,6 +66,9 @@ export interface SeedResult {
   /** Mass deletes the guard held on any device (--guard), and of them, questions withdrawn by the server's changes. */
   holds: number;
   holdsWithdrawn: number;
+  /** Restores of deleted files the users asked for (--restore) that the agent answered, and the files they brought back. */
+  restores: number;
+  restoredFiles: number;
   gcPrunedVersions: number;
   /** Failed queue items retried during settle (a fault outlasted the retry limit). */
   retriedAfterFaults: number;
@@ -98,6 +101,8 @@ function describeOp(op: Op): string {
       return `dev${op.device} ${op.kind} ${j(op.from)} → ${j(op.to)}`;
     case 'burst':
       return `burst ${j(op.path)} on ${op.writes.map((w) => `dev${w.device} (${w.size} B)`).join(', ')}`;
+    case 'restore':
+      return `dev${op.device} restore deleted ${op.prefix === null ? 'in the whole folder' : `under ${j(op.prefix)}`}`;
   }
 }
 
@@ -107,7 +112,11 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const vlog = options.verbose ? log : () => undefined;
   const seed = options.seed >>> 0;
   const devices = options.devices ?? createRng(deriveSeed(seed, 'devices')).int(2, 3);
-  const plan = makePlan(deriveSeed(seed, 'workload'), devices, options.ops, { nfd: options.nfd ?? true, bulkDeletes: process.env.FERRY_CHAOS_GUARD === '1' });
+  const plan = makePlan(deriveSeed(seed, 'workload'), devices, options.ops, {
+    nfd: options.nfd ?? true,
+    bulkDeletes: process.env.FERRY_CHAOS_GUARD === '1',
+    restores: process.env.FERRY_CHAOS_RESTORE === '1',
+  });
   const server = options.server ?? SQLITE_SERVER;
   const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true, server);
   const diskPlan = options.diskFull ? makeDiskPlan(seed, devices, options.ops, faults.events) : null;
@@ -115,11 +124,21 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const disks = diskPlan ? new DeviceDisks(dir, Array.from({ length: devices }, (_, i) => deviceName(i))) : null;
   const cluster = new Cluster(dir, devices, faults.proxySeed, disks ? (i) => disks.home(i) : undefined, server);
   const ledger = new Ledger();
-  const executor = new Executor(cluster.devices, ledger, vlog);
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, holds: 0, holdsWithdrawn: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, holds: 0, holdsWithdrawn: 0, restores: 0, restoredFiles: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
+  // A user's restore of deleted files goes through the device's agent, as `ferry restore --deleted`.
+  const executor = new Executor(cluster.devices, ledger, vlog, {
+    restore: async (device, prefix) => {
+      const client = cluster.devices[device]!.client;
+      if (!client) throw new Error('the agent is not running');
+      const outcome = await client.call('restore', { folderId: FOLDER_ID, deleted: true, ...(prefix === null ? {} : { prefix }) });
+      result.restores++;
+      result.restoredFiles += outcome.restored;
+      vlog(`       restored ${outcome.restored}, ${outcome.failed.length} failed, ${outcome.skipped.length} skipped`);
+    },
+  });
 
   const applyEvent = async (e: FaultEvent): Promise<void> => {
     vlog(`  ! ${describeEvent(e)}`);

@@ -22,7 +22,12 @@ export type Op =
   | { kind: 'rename-dir'; device: number; from: string; to: string }
   | { kind: 'delete-dir'; device: number; path: string }
   /** The same path written on several devices at once (within the same second). */
-  | { kind: 'burst'; path: string; writes: Array<{ device: number; size: number; content: number }> };
+  | { kind: 'burst'; path: string; writes: Array<{ device: number; size: number; content: number }> }
+  /**
+   * The user brings back what was deleted under a folder (null: in the whole synced folder)
+   * through the device's agent, as `ferry restore --deleted` does (chaos --restore).
+   */
+  | { kind: 'restore'; device: number; prefix: string | null };
 
 /** Names in NFC and in NFD (the same text, other bytes), plus case variants. */
 const NFD = (s: string) => s.normalize('NFD');
@@ -55,7 +60,7 @@ const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 const flipCase = (name: string) => (name === name.toLowerCase() ? name.toUpperCase() : name.toLowerCase());
 
 /** Generates the plan from the seed only. */
-export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean; bulkDeletes?: boolean } = {}): Plan {
+export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean; bulkDeletes?: boolean; restores?: boolean } = {}): Plan {
   const rng = createRng(seed);
   // Without NFD the NFD names are written in NFC: the plan (and its random choices) stays the same.
   const FILE_NAMES = options.nfd === false ? ALL_FILE_NAMES.map((n) => n.normalize('NFC')) : ALL_FILE_NAMES;
@@ -69,6 +74,8 @@ export function makePlan(seed: number, devices: number, opCount: number, options
   // The model: what the shared folder holds if sync were instant.
   const files = new Set<string>();
   const dirs = new Set<string>();
+  /** Files the users removed (deleted, renamed away): what a restore may bring back. */
+  const deletedFiles = new Set<string>();
   const addParents = (p: string) => {
     for (let d = path.posix.dirname(p); d !== '.'; d = path.posix.dirname(d)) dirs.add(d);
   };
@@ -84,6 +91,8 @@ export function makePlan(seed: number, devices: number, opCount: number, options
       ['create', 22], ['modify', 14], ['append', 9], ['truncate', 5], ['delete', 8], ['rename', 10],
       // bulkDeletes (chaos --guard): folders deleted with what they hold more often, for the guard to weigh.
       ['mkdir', 4], ['rename-dir', 4], ['delete-dir', options.bulkDeletes ? 10 : 2], ['burst', 9],
+      // Last, and weightless without --restore: the plans of every other mode stay as they were.
+      ['restore', options.restores ? 6 : 0],
     ] as const);
     let op: Op | null = null;
     const target = existingFile();
@@ -139,6 +148,17 @@ export function makePlan(seed: number, devices: number, opCount: number, options
         op = { kind: 'burst', path: p, writes: order.map((d) => ({ device: d, size: pickSize(rng), content: rng.seed() })) };
         break;
       }
+      case 'restore': {
+        const gone = [...deletedFiles].sort();
+        const parentOf = (f: string) => (path.posix.dirname(f) === '.' ? null : path.posix.dirname(f));
+        const prefix = rng.weighted<() => string | null>([
+          [() => (gone.length ? parentOf(rng.pick(gone)) : null), 5],
+          [() => existingDir(), 2],
+          [() => null, 1],
+        ])();
+        op = { kind: 'restore', device, prefix };
+        break;
+      }
     }
     if (!op) continue;
     // Keep the model in step.
@@ -147,14 +167,18 @@ export function makePlan(seed: number, devices: number, opCount: number, options
       case 'append':
       case 'burst':
         files.add(op.path);
+        deletedFiles.delete(op.path);
         addParents(op.path);
         break;
       case 'delete':
         files.delete(op.path);
+        deletedFiles.add(op.path);
         break;
       case 'rename':
         files.delete(op.from);
+        deletedFiles.add(op.from);
         files.add(op.to);
+        deletedFiles.delete(op.to);
         addParents(op.to);
         break;
       case 'mkdir':
@@ -175,8 +199,18 @@ export function makePlan(seed: number, devices: number, opCount: number, options
         break;
       }
       case 'delete-dir':
-        for (const f of under(files, op.path)) files.delete(f);
+        for (const f of under(files, op.path)) {
+          files.delete(f);
+          deletedFiles.add(f);
+        }
         for (const d of [op.path, ...under(dirs, op.path)]) dirs.delete(d);
+        break;
+      case 'restore':
+        for (const f of op.prefix === null ? [...deletedFiles] : under(deletedFiles, op.prefix)) {
+          deletedFiles.delete(f);
+          files.add(f);
+          addParents(f);
+        }
         break;
       default:
         break;
@@ -313,8 +347,12 @@ export class Executor {
     private readonly devices: DeviceFolder[],
     private readonly ledger: Ledger,
     private readonly log: (line: string) => void = () => undefined,
-    /** Runs inside each rename, once the file is aside and before it lands (tests only). */
-    private readonly beforeRenameLands?: (to: string) => Promise<void>,
+    private readonly hooks: {
+      /** Runs inside each rename, once the file is aside and before it lands (tests only). */
+      beforeRenameLands?: (to: string) => Promise<void>;
+      /** A restore through the device's agent; without it, restore ops are skipped. */
+      restore?: (device: number, prefix: string | null) => Promise<void>;
+    } = {},
   ) {}
 
   async run(op: Op, step: number): Promise<void> {
@@ -391,7 +429,7 @@ export class Executor {
         const st = await fsp.lstat(to).catch(() => null);
         if (st && !st.isFile()) return false;
         await fsp.mkdir(path.dirname(to), { recursive: true });
-        const lands = this.beforeRenameLands;
+        const lands = this.hooks.beforeRenameLands;
         const done = await renameCapturing(from, to, lands && (() => lands(to)));
         if (!done) return false;
         const device = this.name(op.device);
@@ -450,6 +488,13 @@ export class Executor {
         await fsp.rm(aside, { recursive: true, force: true });
         const device = this.name(op.device);
         for (const [rel, hash] of before) this.gone(device, `${op.path}/${rel}`, hash);
+        return true;
+      }
+      case 'restore': {
+        if (!this.hooks.restore) return false;
+        // Before the call: the server may restore even when its answer is lost on the way.
+        this.ledger.restoring(op.prefix);
+        await this.hooks.restore(op.device, op.prefix);
         return true;
       }
     }

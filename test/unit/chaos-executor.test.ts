@@ -17,7 +17,7 @@ describe('chaos executor', () => {
     const devices = ['dev-a', 'dev-b'].map((name) => ({ name, root: path.join(dir, name) }));
     for (const d of devices) mkdirSync(d.root);
     const ledger = new Ledger();
-    return { devices, ledger, executor: new Executor(devices, ledger, undefined, beforeRenameLands) };
+    return { devices, ledger, executor: new Executor(devices, ledger, undefined, { beforeRenameLands }) };
   }
   /** What a pull does: a's file, byte for byte, at the same name on b. */
   const sync = (devices: Array<{ root: string }>, rel: string) => {
