@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPusher, type Pusher } from '../../main/engine/push';
 import type { OperationInput } from '../../protocol';
@@ -193,6 +193,55 @@ describe('pull: directories against the real server', () => {
     expect(store.index.get('fb', 'docs')?.syncedRevision).toBe(live[0]?.revision);
     await b.scanner.reconcile();
     expect(b.folder.pendingOps()).toEqual({});
+  });
+
+  // D6, found by review: the user replaced the synced file x with a folder x; the scanner queued
+  // the folder on the file's revision. Another device deleted the file x. The pull removed the
+  // empty folder with its upload still queued, and skipped a full one, whose upload conflicted at
+  // every recheck ("base revision 1, current none").
+  it.each([
+    ['empty, its upload in flight', false],
+    ['with a file in it', true],
+  ])('D6: keeps a folder that replaced a file another device deleted (%s), and uploads it as new', async (_label, withFile) => {
+    await setup();
+    await writer.commit({ x: 'a file' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    const store = b.folder.store;
+    rmSync(b.folder.abs('x'));
+    mkdirSync(b.folder.abs('x'));
+    if (withFile) b.folder.write('x/f.txt', 'inside');
+    await b.scanner.scanPaths(withFile ? ['x', 'x/f.txt'] : ['x']);
+    expect(store.queue.getByPath('fb', 'x')).toMatchObject({ kind: 'dir', op: 'upsert', baseRevision: writer.revisions.get('x') });
+    if (!withFile) expect(store.queue.claim({ limit: 10, folderId: 'fb' }).map((i) => i.path)).toEqual(['x']);
+
+    await writer.commit({ x: null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ reuploaded: 1, deleted: 0, conflicts: 0 });
+    // Refused: removing the user's folder, and an upload of it on the deleted file's revision.
+    expect(isDir(b, 'x')).toBe(true);
+    expect(store.index.get('fb', 'x')).toMatchObject({ kind: 'dir', syncedRevision: null });
+    expect(store.queue.getByPath('fb', 'x')).toMatchObject({ kind: 'dir', op: 'upsert', baseRevision: null });
+
+    if (!withFile) store.queue.recoverInFlight(); // the answer to the upload in flight is lost
+    const pusher = createPusher({
+      store,
+      remote: b.client,
+      folders: (id) => {
+        const f = store.folders.get(id);
+        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
+      },
+      options: { lingerMs: 5, idlePollMs: 50 },
+    });
+    pushers.push(pusher);
+    await pusher.start();
+    const busy = () => Object.entries(store.queue.countsByState('fb')).filter(([state, n]) => state !== 'done' && n > 0);
+    await waitFor(() => busy().length === 0, { timeoutMs: 10_000, message: 'the queue drained' });
+    const live = (await writer.client.changesPage(remoteId)).items.filter((i) => !i.deleted);
+    expect(live.map((i) => [i.path, i.kind])).toEqual(withFile ? [['x', 'dir'], ['x/f.txt', 'file']] : [['x', 'dir']]);
+    await b.puller.pullNow('fb');
+    expect(store.index.get('fb', 'x')?.syncedRevision).toBe(live[0]!.revision);
+    expect(b.tree()).toEqual(withFile ? { 'x/f.txt': 'inside' } : {});
+    expect(isDir(b, 'x')).toBe(true);
   });
 
   it('restores a folder deleted here when the remote put a file in it, dropping the queued delete', async () => {

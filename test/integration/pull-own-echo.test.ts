@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { loadFolderIgnore } from '../../main/engine/ignore';
 import { createPuller } from '../../main/engine/pull';
+import { createPusher } from '../../main/engine/push';
 import { Scanner } from '../../main/engine/scanner';
 import { SyncApiClient } from '../../main/remote';
 import { waitFor } from '../helpers/wait';
@@ -164,6 +165,56 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     // The waiting change goes up on the commit that landed, not on the base the server moved past.
     expect(b.folder.store.queue.getByPath('fb', 'report.md')).toMatchObject({ op: 'upsert', baseRevision: landed });
     expect(b.folder.store.index.get('fb', 'report.md')?.syncedRevision).toBe(landed);
+  });
+
+  // Found by review: b's delete of x.txt landed (b's tombstone) with its answer not yet recorded,
+  // and the user made x.txt again; that upload took the delete's revision (S22). The pull skipped
+  // the tombstone as b's own (O1). Then the answer was lost (a restart), the upload went on the
+  // deleted revision and conflicted at every recheck; no pull would ever bring anything to settle it.
+  it('O1: its own delete landing with the path made again behind it: the upload goes up as new', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'x.txt': 'v0' });
+    await b.puller.pullNow('fb');
+    const r1 = writer.revisions.get('x.txt')!;
+    const store = b.folder.store;
+
+    rmSync(b.folder.abs('x.txt'));
+    await b.scanner.scanPaths(['x.txt']);
+    const [held] = store.queue.claim({ limit: 1 });
+    expect(held).toMatchObject({ op: 'delete', baseRevision: r1 });
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'delete', path: 'x.txt', baseRevision: r1 }]);
+    expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+    b.folder.write('x.txt', 'made again on b');
+    await b.scanner.scanPaths(['x.txt']);
+    expect(store.queue.getByPath('fb', 'x.txt')).toMatchObject({ op: 'upsert', baseRevision: r1, inFlightGeneration: held!.generation });
+
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, downloaded: 0 });
+    // Refused: the deleted revision as the upload's base. It goes up as new.
+    expect(store.queue.getByPath('fb', 'x.txt')).toMatchObject({ op: 'upsert', baseRevision: null });
+    expect(store.index.get('fb', 'x.txt')?.syncedRevision ?? null).toBeNull();
+
+    // The delete's answer is lost (a restart); the upload lands all the same, on no base.
+    store.queue.recoverInFlight();
+    const pusher = createPusher({
+      store,
+      remote: b.client,
+      folders: (id) => {
+        const f = store.folders.get(id);
+        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
+      },
+      options: { lingerMs: 5, idlePollMs: 50 },
+    });
+    await pusher.start();
+    try {
+      await waitFor(() => store.queue.getByPath('fb', 'x.txt')?.state === 'done', { timeoutMs: 10_000, message: 'the upload done' });
+    } finally {
+      await pusher.stop();
+    }
+    const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted);
+    expect(live.map((i) => i.path)).toEqual(['x.txt']);
+    expect(store.index.get('fb', 'x.txt')?.syncedRevision).toBe(live[0]!.revision);
+    expect(b.tree()).toEqual({ 'x.txt': 'made again on b' });
   });
 
   it('still treats another device\'s change to a path being pushed by the usual rules', async () => {

@@ -67,6 +67,6 @@ describe('decide: remote directory delete', () => {
   });
   it('keeps the file rules for items without a kind (servers before directories)', () => {
     const legacy: RemoteState = { revision: R2, deleted: true, size: 0, blocks: [] };
-    expect(rule({ remote: legacy, base: dirBase(), local: fullDir })).toBe('skip/D6');
+    expect(rule({ remote: legacy, base: dirBase(), local: fullDir })).toBe('reupload-local/D6');
   });
 });

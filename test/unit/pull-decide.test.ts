@@ -183,9 +183,9 @@ describe('decide: remote delete', () => {
     expect(rule({ remote: remoteDel(), base: base(), local: edited(C) })).toBe('reupload-local/D5');
     expect(rule({ remote: remoteDel(), base: base(), local: file(A), pending: 'upsert' })).toBe('reupload-local/D5');
   });
-  it('D6 removes only an empty directory', () => {
-    expect(rule({ remote: remoteDel(), base: base({ kind: 'dir' }), local: { type: 'dir', empty: true } })).toBe('delete-local/D6');
-    expect(rule({ remote: remoteDel(), base: base({ kind: 'dir' }), local: { type: 'dir', empty: false } })).toBe('skip/D6');
+  it('D6 keeps a folder that has the deleted file\'s name, empty or not, and uploads it as new', () => {
+    expect(rule({ remote: remoteDel(), base: base(), local: { type: 'dir', empty: true } })).toBe('reupload-local/D6');
+    expect(rule({ remote: remoteDel(), base: base({ kind: 'dir' }), local: { type: 'dir', empty: false }, pending: 'upsert' })).toBe('reupload-local/D6');
   });
   it('D7 never touches a symlink', () => {
     expect(rule({ remote: remoteDel(), base: base(), local: { type: 'other', what: 'symlink' } })).toBe('skip/D7');

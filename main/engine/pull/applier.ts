@@ -529,7 +529,27 @@ function ownCommitLanded(ctx: ApplyContext, entry: RemoteEntry, pending: Pending
   });
   // A newer change behind the push: the generation in flight may not be the one that made this
   // commit (its answer lost before a restart); the newer change goes up on it, as in O2 (chaos seed 11027).
-  if (pending?.inFlight && pending.sending === null) rebaseOnOwnCommit(ctx, entry);
+  if (pending?.inFlight && pending.sending === null) {
+    if (entry.deleted) reuploadAfterOwnDelete(ctx, entry.path);
+    else rebaseOnOwnCommit(ctx, entry);
+  }
+}
+
+/**
+ * O1, our delete landed with the path made again behind it: the server holds no version of the
+ * path, so the waiting upload goes up as new, not on the base it took from the delete (S22),
+ * which conflicted at every recheck once the delete's answer was lost (docs/conflict-rules.md, O1).
+ */
+function reuploadAfterOwnDelete(ctx: ApplyContext, rel: string): void {
+  ctx.store.transaction(() => {
+    const item = ctx.store.queue.getByPath(ctx.folderId, rel);
+    if (!item || item.state === 'done' || item.op !== 'upsert' || item.baseRevision === null) return;
+    // The index names a version: not a path made again after the delete (the pull recorded one since).
+    if ((ctx.store.index.get(ctx.folderId, rel)?.syncedRevision ?? null) !== null) return;
+    settled(ctx, rel);
+    const { folderId, path, kind, op, size, mtimeMs, contentHash, blocks } = item;
+    ctx.store.paths.enqueue({ folderId, path, kind, op, size, mtimeMs, contentHash, blocks, baseRevision: null, asNew: true });
+  });
 }
 
 /**
@@ -786,9 +806,9 @@ function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, r
     kind: 'pull_kept_local',
     path: entry.path,
     message:
-      rule === 'DD3'
-        ? 'Folder deleted remotely but created here: kept and uploaded again'
-        : 'Folder deleted remotely but it still holds files the other side does not have: kept and uploaded again',
+      rule === 'DD3' ? 'Folder deleted remotely but created here: kept and uploaded again'
+      : rule === 'D6' ? 'File deleted remotely; the folder with its name here is kept and uploaded'
+      : 'Folder deleted remotely but it still holds files the other side does not have: kept and uploaded again',
   });
   return { kind: 'reuploaded', path: entry.path, rule };
 }

@@ -193,9 +193,8 @@ export function decide(input: DecideInput): Action {
   }
 
   if (local.type === 'absent') return { kind: 'record-only', rule: 'D2' };
-  if (local.type === 'dir') {
-    return local.empty ? { kind: 'delete-local', rule: 'D6' } : { kind: 'skip', rule: 'D6', reason: 'the local directory is not empty' };
-  }
+  // The server deleted a file; the folder with its name here is the user's, never on the server: kept, uploaded as new.
+  if (local.type === 'dir') return { kind: 'reupload-local', rule: 'D6' };
   if (synced === null) return { kind: 'reupload-local', rule: 'D3' };
   if (unchangedSinceSync(local, base, pending)) return { kind: 'delete-local', rule: 'D4' };
   return { kind: 'reupload-local', rule: 'D5' };
