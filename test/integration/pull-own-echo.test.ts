@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { loadFolderIgnore } from '../../main/engine/ignore';
 import { createPuller } from '../../main/engine/pull';
@@ -215,6 +215,118 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(live.map((i) => i.path)).toEqual(['x.txt']);
     expect(store.index.get('fb', 'x.txt')?.syncedRevision).toBe(live[0]!.revision);
     expect(b.tree()).toEqual({ 'x.txt': 'made again on b' });
+  });
+
+  /** A real pusher for b, started; stopped after the test. */
+  async function startPusher(b: ReturnType<typeof rig.device>) {
+    const store = b.folder.store;
+    const pusher = createPusher({
+      store,
+      remote: b.client,
+      folders: (id) => {
+        const f = store.folders.get(id);
+        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
+      },
+      options: { lingerMs: 5, idlePollMs: 50 },
+    });
+    onTestFinished(() => pusher.stop());
+    await pusher.start();
+    return pusher;
+  }
+  const drained = (b: ReturnType<typeof rig.device>) => {
+    const c = b.folder.store.queue.countsByState('fb');
+    return c.pending + c.in_flight + c.retry_wait + c.failed === 0;
+  };
+
+  // Found by review: b's edit of x.txt landed (R2, b's own) with its answer not yet recorded;
+  // then the user deleted the file (the index row went), or deleted it and made it again (the
+  // upload took the delete's base, S22). Whether the pull saw R2 while the edit was in flight (O1)
+  // or only after a restart lost the answer (O2), nothing rebased the queued change on R2: the
+  // delete conflicted at every recheck ("base revision 1, current 2") or the file came back;
+  // the new bytes never went up.
+  it.each([
+    ['deleted', 'O1', true],
+    ['deleted', 'O2', false],
+    ['deleted and made again', 'O1', true],
+    ['deleted and made again', 'O2', false],
+  ] as const)('%s after an edit whose answer was lost (%s): the change goes up on the edit that landed', async (change, _rule, pullInFlight) => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'x.txt': 'v0' });
+    await b.puller.pullNow('fb');
+    const r1 = writer.revisions.get('x.txt')!;
+    const store = b.folder.store;
+    b.folder.write('x.txt', 'edited by b');
+    await b.scanner.scanPaths(['x.txt']);
+    const [held] = store.queue.claim({ limit: 1 });
+    const data = Buffer.from('edited by b');
+    await b.client.putBlock(sha(data), data);
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'upsert', path: 'x.txt', size: data.length, mtime: held!.mtimeMs, blocks: [sha(data)], baseRevision: r1 }]);
+    expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+
+    rmSync(b.folder.abs('x.txt'));
+    await b.scanner.scanPaths(['x.txt']);
+    if (change === 'deleted and made again') {
+      b.folder.write('x.txt', 'saved again by b');
+      await b.scanner.scanPaths(['x.txt']);
+    }
+    expect(store.queue.getByPath('fb', 'x.txt')).toMatchObject({ baseRevision: r1, inFlightGeneration: held!.generation });
+    if (pullInFlight) await b.puller.pullNow('fb');
+    store.queue.recoverInFlight(); // the edit's answer is lost: a restart
+    if (!pullInFlight) await b.puller.pullNow('fb');
+
+    await startPusher(b);
+    await waitFor(() => drained(b), { timeoutMs: 10_000, message: 'the queue drained, no conflict left waiting' });
+    const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted);
+    if (change === 'deleted') {
+      expect(live).toEqual([]);
+      expect(b.tree()).toEqual({});
+    } else {
+      expect(live.map((i) => i.path)).toEqual(['x.txt']);
+      expect(b.tree()).toEqual({ 'x.txt': 'saved again by b' });
+      expect(live[0]!.size).toBe('saved again by b'.length);
+    }
+  });
+
+  // Found by review: b's rename F.txt → P.txt landed (b's own) with its answer not yet recorded,
+  // and the user edited P.txt (a newer generation that carries the move, P2). The pull saw the
+  // move land (O1) and left the row as it was; the answer was lost (a restart); the user then
+  // renamed P.txt on (P3: chained into one move from F.txt, refused, so P.txt stayed on the
+  // server, gone here) or back to F.txt (P4: an upload of F.txt on a revision the server no
+  // longer had, conflicting at every recheck). Settled as the answer would, the next rename
+  // moves P.txt.
+  it.each(['Q.txt', 'F.txt'])('a file move whose answer was lost, seen landing (O1), then the file renamed to %s: one file on the server, as here', async (to) => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit({ 'F.txt': 'v0' });
+    await b.puller.pullNow('fb');
+    const r1 = writer.revisions.get('F.txt')!;
+    const store = b.folder.store;
+    renameSync(b.folder.abs('F.txt'), b.folder.abs('P.txt'));
+    await b.scanner.scanPaths(['P.txt', 'F.txt']);
+    const [held] = store.queue.claim({ limit: 1 });
+    expect(held).toMatchObject({ path: 'P.txt', moveFrom: 'F.txt', baseRevision: r1 });
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'move', from: 'F.txt', path: 'P.txt', baseRevision: r1 }]);
+    expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+    b.folder.write('P.txt', 'v0 and an edit');
+    await b.scanner.scanPaths(['P.txt']);
+
+    await b.puller.pullNow('fb');
+    // Settled as the move's answer would: an upload of the edit on the move's revision, no move left.
+    const landed = (await writer.client.changesPage('remote-fb')).items.find((i) => i.path === 'P.txt')!.revision;
+    expect(store.queue.getByPath('fb', 'P.txt')).toMatchObject({ op: 'upsert', moveFrom: null, baseRevision: landed });
+    expect(store.index.get('fb', 'P.txt')?.syncedRevision).toBe(landed);
+
+    store.queue.recoverInFlight(); // the move's answer is lost: a restart
+    renameSync(b.folder.abs('P.txt'), b.folder.abs(to));
+    await b.scanner.scanPaths([to, 'P.txt']);
+    await startPusher(b);
+    await waitFor(() => drained(b), { timeoutMs: 10_000, message: 'the queue drained, no conflict left waiting' });
+    await b.puller.pullNow('fb');
+    const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted);
+    expect(live.map((i) => i.path)).toEqual([to]);
+    expect(live[0]!.size).toBe('v0 and an edit'.length);
+    expect(b.tree()).toEqual({ [to]: 'v0 and an edit' });
   });
 
   it('still treats another device\'s change to a path being pushed by the usual rules', async () => {

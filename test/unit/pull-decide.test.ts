@@ -85,9 +85,21 @@ describe('decide: our own commit landed, its answer lost, the file changed again
   it('O2 also skips it for a new file: no synced revision and a queued upload on no base (chaos seed 4035)', () => {
     expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
     expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
-    // Refused: another device's commit at the path, or a queued upload on a base the index never synced.
+    // Refused: another device's commit at the path.
     expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: null })).toBe('conflict-copy-then-download/U6');
-    expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('conflict-copy-then-download/U6');
+  });
+  // Found by review: an edit's answer lost, then the file deleted and made again (the upload took
+  // the delete's base, S22), or a file move's answer lost. The index names no revision; the queued
+  // change's base is the one this device's push went on, and our commit is the server's newest.
+  it('O2 also skips it when the index names no revision and the queued change carries the base our push went on', () => {
+    expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');
+    expect(rule({ remote: remoteUp(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');
+    // A file move landing, with the move still queued (its answer lost) and an edit behind it.
+    const moved = { ...remoteUp(), movedFrom: 'F.txt' };
+    expect(rule({ remote: moved, base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: R1, own: true, pendingMoveFrom: 'F.txt' })).toBe('skip/O2');
+    // Refused: a move's row for a commit that is not that move; another device's commit.
+    expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: R1, own: true, pendingMoveFrom: 'F.txt' })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: R1 })).toBe('conflict-copy-then-download/U6');
   });
   // Chaos seed 11715: a new file's batch was taken by the server as it was killed and run at its
   // restart; the answer never came, and the user moved the file away (its folder renamed). The
@@ -96,9 +108,13 @@ describe('decide: our own commit landed, its answer lost, the file changed again
   it('chaos seed 11715: O2 skips our own create when the path is gone here and its delete is queued on what the index synced', () => {
     expect(rule({ remote: remoteUp(), local: absent, pending: 'delete', pendingBase: null, own: true })).toBe('skip/O2');
     expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: absent, pending: 'delete', pendingBase: null, own: true })).toBe('skip/O2');
-    // Refused: another device's create (U2 brings it), a delete on another base, the file here again, a move's entry.
+    // A delete on a revision while the index names none (the user deleted the file after an edit
+    // whose answer was lost; found by review): the same, it goes on our commit.
+    expect(rule({ remote: remoteUp(), local: absent, pending: 'delete', pendingBase: '0', own: true })).toBe('skip/O2');
+    // Refused: another device's create (U2 brings it), a delete on a revision other than the one
+    // the index still names, the file here again, a move's entry for another row.
     expect(rule({ remote: remoteUp(), local: absent, pending: 'delete', pendingBase: null })).toBe('download/U2');
-    expect(rule({ remote: remoteUp(), local: absent, pending: 'delete', pendingBase: '0', own: true })).toBe('download/U2');
+    expect(rule({ remote: remoteUp(), base: base(), local: absent, pending: 'delete', pendingBase: '0', own: true })).toBe('download/U3');
     expect(rule({ remote: remoteUp(), local: edited(C), pending: 'delete', pendingBase: null, own: true })).toBe('conflict-copy-then-download/U6');
     expect(rule({ remote: { ...remoteUp(), movedFrom: 'x' }, local: absent, pending: 'delete', pendingBase: null, own: true })).toBe('download/U2');
   });

@@ -566,7 +566,16 @@ function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
   ctx.store.transaction(() => {
     const item = ctx.store.queue.getByPath(ctx.folderId, entry.path);
     const synced = ctx.store.index.get(ctx.folderId, entry.path)?.syncedRevision ?? null;
-    if (!item || item.state === 'done' || item.baseRevision !== synced) return;
+    // On what this device synced, or the index names none: the base this device's push went on (O2).
+    if (!item || item.state === 'done' || (item.baseRevision !== synced && synced !== null)) return;
+    if (item.moveFrom !== null) {
+      // A file move landing with its answer lost: settled as that answer would (P2, P5), so a
+      // later rename moves the new name. Anything else a move's row leaves to its own answer.
+      if (item.kind === 'file' && entry.movedFrom === item.moveFrom) {
+        ctx.store.paths.complete({ id: item.id, generation: item.inFlightGeneration ?? item.generation, op: 'upsert' }, { revision });
+      }
+      return;
+    }
     settled(ctx, entry.path);
     if (item.op === 'delete') {
       ctx.store.paths.enqueue({ folderId: ctx.folderId, path: entry.path, kind: item.kind, op: 'delete', baseRevision: revision });

@@ -142,15 +142,25 @@ function decideDir({ remote, base, local, pending, pendingBase, movedAwayBase }:
  * (chaos seed 4035).
  */
 const ownLanded = ({ own, pending, pendingBase, remote, pendingMoveFrom }: DecideInput, synced: string | null): boolean =>
-  own === true && pending === 'upsert' && pendingBase !== undefined && pendingBase === synced && ownMoveIsQueued(remote, pendingMoveFrom);
+  own === true && pending === 'upsert' && pendingBase !== undefined && buildsOnOwn(pendingBase, synced, remote, pendingMoveFrom) && ownMoveIsQueued(remote, pendingMoveFrom);
+
+/**
+ * The queued change builds on what this device synced, or the index names no revision (the
+ * user deleted the path since, made it again, or moved a file there): its base is then the one
+ * this device's push went on. A move's row only for that move landing (docs/conflict-rules.md, O2).
+ */
+const buildsOnOwn = (pendingBase: string | null, synced: string | null, remote: RemoteState, pendingMoveFrom: string | null | undefined): boolean =>
+  pendingBase === synced || (synced === null && (pendingMoveFrom == null || remote.movedFrom === pendingMoveFrom));
 
 /**
  * O2 for a delete: our own commit of a path that is gone here, with a delete of it queued on
- * what the index synced (none on either side for a new file): the create's answer was lost and
- * the user deleted or moved the file away since (chaos seed 11715). Downloaded, it came back.
+ * what the index synced (none on either side for a new file), or on any revision once the index
+ * names none: the commit's answer was lost and the user deleted or moved the file away since
+ * (chaos seed 11715). Downloaded, it came back; or the delete conflicted at every recheck. A
+ * delete that carries a file move (P5) only for that move landing.
  */
-const ownDeleted = ({ own, pending, pendingBase, remote, local, base }: DecideInput): boolean =>
-  own === true && !remote.deleted && remote.movedFrom === undefined && local.type === 'absent' && pending === 'delete' && pendingBase !== undefined && pendingBase === (base?.syncedRevision ?? null);
+const ownDeleted = ({ own, pending, pendingBase, remote, local, base, pendingMoveFrom }: DecideInput): boolean =>
+  own === true && !remote.deleted && local.type === 'absent' && pending === 'delete' && pendingBase !== undefined && buildsOnOwn(pendingBase, base?.syncedRevision ?? null, remote, pendingMoveFrom) && (remote.movedFrom === undefined || remote.movedFrom === pendingMoveFrom);
 
 /**
  * A move's entry is the commit the queued item names only when that item is the move itself.
