@@ -51,7 +51,12 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 class PerDirectoryWatch implements FolderWatch {
   readonly ready: Promise<void>;
-  private readonly watchers = new Map<string, FSWatcher>();
+  /**
+   * Each watch with the inode of the directory it was made on: inotify follows the directory,
+   * not its name, so a folder renamed away and made again under its old name (`mv logs logs.1 &&
+   * mkdir logs`) leaves the old watch on logs.1 filed under `logs`, and the new `logs` unwatched.
+   */
+  private readonly watchers = new Map<string, { watcher: FSWatcher; ino: number }>();
   private closed = false;
   private limitReported = false;
   /** Directories the OS watch limit left unwatched: looked through on a timer instead. */
@@ -71,7 +76,7 @@ class PerDirectoryWatch implements FolderWatch {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
-    for (const w of this.watchers.values()) w.close();
+    for (const w of this.watchers.values()) w.watcher.close();
     this.watchers.clear();
   }
 
@@ -102,11 +107,14 @@ class PerDirectoryWatch implements FolderWatch {
 
   private watchDir(rel: string): boolean {
     let watcher: FSWatcher;
+    let ino: number;
     try {
       if (this.options.maxWatches !== undefined && this.watchers.size >= this.options.maxWatches) {
         throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached (test fault)'), { code: 'ENOSPC' });
       }
-      watcher = watch(joinDisk(this.root, rel), { persistent: true }, (_event, filename) => this.onEvent(rel, filename));
+      const abs = joinDisk(this.root, rel);
+      ino = lstatSync(abs).ino;
+      watcher = watch(abs, { persistent: true }, (_event, filename) => this.onEvent(rel, filename));
     } catch (error) {
       this.reportWatchError(rel, error);
       return false;
@@ -117,7 +125,7 @@ class PerDirectoryWatch implements FolderWatch {
       this.handlers.onHint(rel);
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.reportWatchError(rel, error);
     });
-    this.watchers.set(rel, watcher);
+    this.watchers.set(rel, { watcher, ino });
     return true;
   }
 
@@ -155,15 +163,18 @@ class PerDirectoryWatch implements FolderWatch {
     const name = filename.toString();
     const rel = dirRel === '' ? name : `${dirRel}/${name}`;
     this.handlers.onHint(rel);
-    let isDir = false;
+    let st;
     try {
-      isDir = lstatSync(joinDisk(this.root, rel)).isDirectory();
+      st = lstatSync(joinDisk(this.root, rel));
     } catch {
       this.unwatchTree(rel);
       if (dirRel === '') this.checkRootStillThere();
       return;
     }
-    if (isDir && !this.watchers.has(rel) && !this.ignore().ignores(toKey(rel), true)) {
+    // Another directory (or a file) under a watched name: that watch went with the old one.
+    const watched = this.watchers.get(rel);
+    if (watched && (!st.isDirectory() || watched.ino !== st.ino)) this.unwatchTree(rel);
+    if (st.isDirectory() && !this.watchers.has(rel) && !this.ignore().ignores(toKey(rel), true)) {
       void this.addTree(rel);
     }
   }
@@ -177,7 +188,7 @@ class PerDirectoryWatch implements FolderWatch {
   }
 
   private unwatch(rel: string): void {
-    this.watchers.get(rel)?.close();
+    this.watchers.get(rel)?.watcher.close();
     this.watchers.delete(rel);
   }
 

@@ -90,6 +90,26 @@ describe.each(['native', 'chokidar'] as const)('local side: watching a real fold
     await waitFor(() => f.store.queue.getByPath(f.folderId, 'later/deeper/x.txt')?.size === 2, { message: 'modification seen' });
   });
 
+  // Found by review (log rotation, `mv logs logs.1 && mkdir logs` in a script): inotify's watch
+  // on `logs` followed the folder to logs.1, still filed under `logs`, so the new `logs` was never
+  // watched and a file written into it was never seen (until a restart).
+  it('a folder renamed away and made again at once under its name: what is written into the new one is seen', async () => {
+    f.write('logs/app.log', 'day 1');
+    await waitFor(() => f.pendingOps()['logs/app.log'], { message: 'logs/app.log queued' });
+    await settled();
+    pushAll(f);
+    renameSync(f.abs('logs'), f.abs('logs.1'));
+    f.mkdir('logs');
+    await waitFor(() => f.pendingOps()['logs.1/app.log'] || f.pendingOps()['logs.1'], { message: 'the rename seen' });
+    await settled();
+    pushAll(f);
+    f.write('logs/app.log', 'day 2');
+    await waitFor(() => f.pendingOps()['logs/app.log'] === 'file:upsert', { message: 'logs/app.log (day 2) queued' });
+    // And the renamed folder is watched under its new name.
+    f.write('logs.1/late.log', 'a late line');
+    await waitFor(() => f.pendingOps()['logs.1/late.log'] === 'file:upsert', { message: 'logs.1/late.log queued' });
+  });
+
   it('the whole root disappearing puts the folder in error and queues no deletes', async () => {
     f.write('a/b.txt', 'x');
     await waitFor(() => f.pendingOps()['a/b.txt'], { message: 'a/b.txt queued' });
