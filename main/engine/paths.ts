@@ -64,6 +64,34 @@ export function resolveDiskPath(root: string, key: string): string {
   return abs;
 }
 
+/**
+ * A folder on the way to `diskRel` is a symlink or a file: the path leads out of the synced
+ * folder and is never followed (docs/conflict-rules.md, "Path safety"). A missing one is no
+ * answer here: the caller's own lstat finds the path gone.
+ */
+export function leadsOutside(root: string, diskRel: string): boolean {
+  let abs = root;
+  const names = diskRel.split('/');
+  for (let i = 0; i < names.length - 1; i++) {
+    abs = path.join(abs, names[i]!);
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return false;
+    if (!st.isDirectory()) return true;
+  }
+  return false;
+}
+
+/** The index's entry is on disk as it was recorded: a file as a file, a folder as a folder, inside the folder. */
+export function presentAs(root: string, key: string, kind: 'file' | 'dir'): boolean {
+  try {
+    const st = lstatSync(joinDisk(root, key), { throwIfNoEntry: false });
+    if (st === undefined || (kind === 'file' ? !st.isFile() : !st.isDirectory())) return false;
+    return !leadsOutside(root, key);
+  } catch {
+    return false;
+  }
+}
+
 /** Something is at the path (lstat: a dangling symlink counts). */
 // Not found is the common answer while a pull fills an empty folder: asked without an
 // exception (an Error with its stack for every missing path costs more than the lstat).

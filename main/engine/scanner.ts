@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { existsOnDisk, joinDisk, parentOf, relativeTo, resolveDiskPath, toKey } from './paths';
+import { existsOnDisk, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -223,6 +223,8 @@ export class Scanner {
     if (this.options.isApplying?.(key)) return 'unstable';
     // Two spellings of one name on the way (NFC and NFD): merged first, so one key means one entry.
     if (hasTwinAlong(this.root, diskRel)) this.reportMerge(await mergeTwinsAlong(this.root, diskRel, this.mergeOptions()));
+    // Below a symlink (or a file): not in the folder, never read through it.
+    if (leadsOutside(this.root, diskRel)) return this.store.index.get(this.folderId, key) ? gone(key) : 'skipped';
     let abs = joinDisk(this.root, diskRel);
     let st: Stats;
     try {
@@ -665,7 +667,7 @@ export class Scanner {
             progress.queued++;
           } else toHash.push({ diskRel, key, prior });
         } else {
-          // Not followed, not synced; an indexed file replaced by a link stays a candidate.
+          // Not followed, not synced; an indexed file replaced by a link stays a candidate (gone, below).
           count('skipped');
           this.reportSkip(key, entry);
         }
@@ -694,7 +696,8 @@ export class Scanner {
         for (const [key] of batch) {
           const entry = this.store.index.get(this.folderId, key);
           // Gone from the index meanwhile, or there after all (written after the walk passed by).
-          if (!entry || existsOnDisk(joinDisk(this.root, key))) continue;
+          // Replaced by a symlink or another kind: gone, as the live scan finds it.
+          if (!entry || presentAs(this.root, key, entry.kind)) continue;
           this.dropEntry(entry, moved);
           progress.deleted++;
           count('deleted');

@@ -349,6 +349,44 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.stop();
   });
 
+  // Found by review: the user moved the synced folder D out of the folder and left a symlink D
+  // to it. A hint for a file written there (D/new.txt) was read through the link and uploaded.
+  it('never reads or uploads through a symlink that replaced a synced folder', async () => {
+    f.write('D/f.txt', 'synced');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    const outside = path.join(f.base, 'moved-out');
+    renameSync(f.abs('D'), outside);
+    symlinkSync(outside, f.abs('D'));
+    writeFileSync(path.join(outside, 'new.txt'), 'outside the folder');
+    await s.scanPaths(['D/new.txt', 'D/f.txt']);
+    // Refused: D/new.txt (never queued); D/f.txt is gone from the folder: its delete is queued.
+    expect(f.pendingOps()).toEqual({ 'D/f.txt': 'file:delete' });
+    await s.scanPaths(['D']);
+    expect(f.pendingOps()).toEqual({ D: 'dir:delete', 'D/f.txt': 'file:delete' });
+    expect(f.store.index.get(f.folderId, 'D/new.txt')).toBeUndefined();
+  });
+
+  // Found by review: a synced file (and a synced folder) replaced by symlinks while the agent was
+  // stopped stayed synced on the server; the live scan deletes them. The start-up scan agrees now.
+  it('the start-up scan finds a synced file or folder replaced by a symlink gone, as the live scan does', async () => {
+    f.write('x.txt', 'synced');
+    f.write('D/f.txt', 'synced');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    const outside = path.join(f.base, 'elsewhere');
+    mkdirSync(outside);
+    renameSync(f.abs('x.txt'), path.join(outside, 'x.txt'));
+    symlinkSync(path.join(outside, 'x.txt'), f.abs('x.txt'));
+    renameSync(f.abs('D'), path.join(outside, 'D'));
+    symlinkSync(path.join(outside, 'D'), f.abs('D'));
+    await scanner().reconcile();
+    expect(f.pendingOps()).toEqual({ 'x.txt': 'file:delete', D: 'dir:delete', 'D/f.txt': 'file:delete' });
+    expect(f.store.activity.recent({ kind: 'skipped_symlink' }).map((e) => e.path).sort()).toEqual(['D', 'x.txt']);
+  });
+
   it('tracks directories: empty folders sync and a folder delete deletes its content', async () => {
     f.mkdir('photos/2024');
     f.write('photos/a.jpg', 'x');
