@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
 import { MoveApplier } from './move';
+import type { BlockStore } from './storage/blocks';
 import type { SqlDb } from './storage/sql';
 import { RestoreResolver } from './restore';
 
@@ -160,4 +162,27 @@ export class OperationApplier {
     );
     return seq;
   }
+}
+
+/**
+ * Blocks a file upsert names whose stored sizes do not add up to its size are read and checked
+ * against their hashes: one that fails is damaged (a partial object some S3-compatible servers
+ * keep when an overwrite is cut off) and is left out of `sizes`, so the commit answers
+ * `missing_blocks` and the device's upload writes it whole. Intact ones leave the mismatch to
+ * the device (`invalid_request`). Read only on that rare mismatch (docs/sync-api.md, "Lost blocks").
+ */
+export async function dropDamaged(store: Pick<BlockStore, 'readMany'>, operations: readonly Operation[], sizes: Map<string, number>): Promise<string[]> {
+  const suspects = new Set<string>();
+  for (const op of operations) {
+    if (op.action !== 'upsert' || op.kind !== 'file' || !op.blocks.every((h) => sizes.has(h))) continue;
+    if (op.blocks.reduce((sum, h) => sum + sizes.get(h)!, 0) !== op.size) for (const h of op.blocks) suspects.add(h);
+  }
+  const damaged: string[] = [];
+  for (const hash of suspects) {
+    const [data] = await store.readMany([hash], Number.MAX_SAFE_INTEGER);
+    if (data && createHash('sha256').update(data).digest('hex') === hash) continue;
+    sizes.delete(hash);
+    damaged.push(hash);
+  }
+  return damaged;
 }

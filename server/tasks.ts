@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { FerryError, PATH_LOCKED_MESSAGE, operationPaths, storageFullCode, type Operation, type OperationResult, type TaskStatus } from '../protocol';
 import type { Logger } from '../main/logging';
-import { OperationApplier } from './apply';
+import { dropDamaged, OperationApplier } from './apply';
 import { blocksReferenced } from './restore';
 import type { GcFence, SharedGcFence } from './gc';
 import { PathLocks, SharedPathLocks, type TaskPathLocks } from './path-locks';
@@ -236,8 +236,11 @@ export class TaskRunner {
       await this.o.fence?.enter();
       fenced = true;
       const hashes = await blocksReferenced(this.applier.restores, row.folder_id, operations);
-      // The GC epoch is read before the sizes (fields evaluate in order): a collection after it shows at commit.
-      const looked: LookedUp = { epoch: (await this.o.sharedFence?.epoch()) ?? 0, hashes, sizes: await this.o.blocks.sizes(hashes) };
+      // The GC epoch is read before the sizes: a collection after it shows at commit.
+      const epoch = (await this.o.sharedFence?.epoch()) ?? 0;
+      const sizes = await this.o.blocks.sizes(hashes);
+      for (const hash of await dropDamaged(this.o.blocks, operations, sizes)) tlog.warn('block damaged in the store: named missing, its upload writes it again', { hash });
+      const looked: LookedUp = { epoch, hashes, sizes };
       // Block renames become durable before anything that references them commits (see BlockStore).
       await this.o.blocks.persist();
       if (signal.aborted) return outcome;

@@ -258,7 +258,8 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
       if (actual !== hash) {
         throw new FerryError('hash_mismatch', `Block content hashes to ${actual}, not ${hash}`, { status: 422, details: { hash } });
       }
-      if ((await this.sizeOf(hash)) !== null) {
+      // Held whole already; a block file of another size is damaged and replaced (docs/sync-api.md, "Lost blocks").
+      if ((await this.sizeOf(hash)) === size) {
         this.touch([hash]);
         await handle.close();
         await fs.rm(tmp, { force: true });
@@ -291,7 +292,9 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     const seen = new Set<string>();
     const unique = [...new Set(blocks.map((b) => b.hash))];
     const sizes = await this.sizesOf(unique);
-    const present = new Set(unique.filter((_, i) => sizes[i] !== null));
+    const length = new Map(blocks.map((b) => [b.hash, b.data.length]));
+    // Held whole already; one of another size is damaged and written again (docs/sync-api.md, "Lost blocks").
+    const present = new Set(unique.filter((h, i) => sizes[i] === length.get(h)));
     this.touch(present);
     let offset = 0;
     for (const [index, { hash, data }] of blocks.entries()) {

@@ -125,11 +125,13 @@ export class S3BlockStore extends BlockLookups implements BlockStore {
     });
     const stored = blocks.map(() => false);
     await mapLimited([...first.entries()], 16, async ([hash, index]) => {
-      if ((await this.sizeOf(hash)) !== null) {
+      const data = (blocks[index] as { data: Uint8Array }).data;
+      // Held whole already. One of another size is damaged (a partial object some S3-compatible
+      // servers keep when an overwrite is cut off): written again (docs/sync-api.md, "Lost blocks").
+      if ((await this.sizeOf(hash)) === data.length) {
         this.touch([hash]);
         return;
       }
-      const data = (blocks[index] as { data: Uint8Array }).data;
       await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.key(hash), Body: data, ContentLength: data.length }));
       // Written now: GC's grace period protects it until a commit refers to it.
       this.touch([hash]);

@@ -5,7 +5,7 @@
  * of its own, dropped when it closes.
  */
 import { randomBytes } from 'node:crypto';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { inject } from 'vitest';
 import type { StorageOptions } from '../../server/storage/open';
@@ -21,6 +21,8 @@ export interface RemoteStorage {
   /** A block's object, read straight from the bucket (the server's layout: blocks/ab/<hash>). */
   readObject(hash: string): Promise<Buffer | null>;
   removeObject(hash: string): Promise<void>;
+  /** Puts these bytes as a block's object, whatever its hash says (a damaged object). */
+  writeObject(hash: string, data: Buffer): Promise<void>;
   /** Every block object in the bucket: its hash, size and write time (LastModified, what GC's grace period compares). */
   listObjects(): Promise<Array<{ hash: string; size: number; writtenAt: number }>>;
   drop(): Promise<void>;
@@ -77,6 +79,9 @@ export async function freshRemoteStorage(at?: { pgUrl: string; s3Endpoint: strin
     },
     async removeObject(hash) {
       await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}` }));
+    },
+    async writeObject(hash, data) {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `blocks/${hash.slice(0, 2)}/${hash}`, Body: data, ContentLength: data.length }));
     },
     async listObjects() {
       const out: Array<{ hash: string; size: number; writtenAt: number }> = [];

@@ -43,6 +43,8 @@ export interface TestServer {
   storedBlockWrittenAt(hash: string): Promise<number | null>;
   /** Removes a stored block behind the server's back (as garbage collection would have). */
   removeStoredBlock(hash: string): Promise<void>;
+  /** Keeps only the first `bytes` of a stored block (a block file, or a bucket object): a partial object left by a cut-off overwrite. */
+  truncateStoredBlock(hash: string, bytes: number): Promise<void>;
   /** Temp files of uploads left behind (the disk store; a bucket object is whole or absent). */
   uploadLeftovers(): Promise<string[]>;
   /** Where `ferry server user|pair|devices|revoke|share` find this server's accounts: `--data DIR` or `--db URL`. */
@@ -130,6 +132,10 @@ export async function startTestServer(options: Partial<ServerOptions> = {}, data
     async removeStoredBlock(hash) {
       if (remote) await remote.removeObject(hash);
       else await fs.rm(blockFile(hash));
+    },
+    async truncateStoredBlock(hash, bytes) {
+      if (remote) await remote.writeObject(hash, (await remote.readObject(hash))!.subarray(0, bytes));
+      else await fs.truncate(blockFile(hash), bytes);
     },
     async uploadLeftovers() {
       return remote ? [] : fs.readdir(path.join(dir, 'blocks', 'tmp'));

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { DeviceReportReply, FetchBlocksRequest, decodeBlockFrames } from '../../protocol';
+import { BLOCK_SIZE, DeviceReportReply, FetchBlocksRequest, decodeBlockFrames } from '../../protocol';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { LOOK_AGAIN_MS } from '../../server/lost-blocks';
-import { commitBatch, del, newFolder, serversPerTest, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
+import { commitBatch, del, newFolder, serversPerTest, sha256, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
 
 // Lost blocks (docs/sync-api.md, "Lost blocks"): a block a version refers to whose bytes are
 // gone from the store is noticed by the read that misses it, and named to every device reporting
@@ -56,6 +57,28 @@ async function lostBlocksCli(t: TestServer, ...flags: string[]): Promise<string>
 }
 
 describe('lost blocks', () => {
+  // Chaos seed 233 (--backend postgres): s3rver truncates an object when it is written again and
+  // kept a partial one; a commit naming it was refused as invalid_request for ever (its size did
+  // not add up). A damaged block is named missing, and its upload writes it whole.
+  it('a block stored at the wrong size is named missing by the commit and written whole by its upload (chaos seed 233)', async () => {
+    const t = await servers.started();
+    const folderId = await newFolder(t, 'damaged');
+    const data = randomBytes(BLOCK_SIZE + 1000);
+    const blocks = [data.subarray(0, BLOCK_SIZE), data.subarray(BLOCK_SIZE)].map((d) => ({ data: Buffer.from(d), hash: sha256(d) }));
+    for (const b of blocks) expect((await t.request('PUT', `/v1/blocks/${b.hash}`, { raw: b.data })).status).toBe(201);
+    await t.truncateStoredBlock(blocks[1]!.hash, 500);
+    const op = { key: 'k', action: 'upsert', path: 'a.tar.gz', size: data.length, mtime: 1_700_000_000_000, blocks: blocks.map((b) => b.hash), baseRevision: null };
+
+    // Refused as invalid_request no more: the damaged block is missing, the whole one is not.
+    expect((await commitBatch(t, folderId, [op])).k).toMatchObject({ ok: false, code: 'missing_blocks', missing: [blocks[1]!.hash] });
+    expect((await t.request('PUT', `/v1/blocks/${blocks[1]!.hash}`, { raw: blocks[1]!.data })).status).toBe(201);
+    expect((await commitBatch(t, folderId, [op])).k).toMatchObject({ ok: true });
+    expect(await fetchBlocks(t, [blocks[1]!.hash])).toEqual([blocks[1]!.data]);
+    // Blocks that check out: a size that does not add up is the device's mistake.
+    expect((await commitBatch(t, folderId, [{ ...op, key: 'bad', path: 'other.gz', size: data.length - 10 }])).bad).toMatchObject({ ok: false, code: 'invalid_request' });
+  });
+
+
   it('a block read and found gone is named in the report replies of its folder until it is uploaded again, then never again', async () => {
     let now = Date.now();
     const t = await servers.started({ clock: () => now });
