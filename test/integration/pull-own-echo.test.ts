@@ -329,6 +329,55 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(b.tree()).toEqual({ [to]: 'v0 and an edit' });
   });
 
+  /** The push of the queued row at `path` lands on the server (b's own), and its answer is lost: a restart. */
+  async function landWithoutAnswer(b: ReturnType<typeof rig.device>, path: string, content: string | null) {
+    const store = b.folder.store;
+    const [item] = store.queue.claim({ limit: 10, folderId: 'fb' }).filter((i) => i.path === path);
+    const data = content === null ? null : Buffer.from(content);
+    if (data) await b.client.putBlock(sha(data), data);
+    const op = data === null
+      ? { key: 'k', action: 'upsert' as const, kind: 'dir' as const, path, mtime: 1, baseRevision: item!.baseRevision }
+      : { key: 'k', action: 'upsert' as const, path, size: data.length, mtime: item!.mtimeMs, blocks: [sha(data)], baseRevision: item!.baseRevision };
+    const reply = await b.client.submitBatch('remote-fb', [op]);
+    expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
+    store.queue.recoverInFlight();
+  }
+
+  // Found by review: a commit of b's landed with its answer lost (a restart), and the user then
+  // turned the path into the other kind. The pull skipped b's own commit as a clash (U7, DU4); the
+  // queued upload of the new kind, on the base the server had moved past, conflicted at every recheck.
+  it.each([
+    ['a synced file, edited', 'file to folder'],
+    ['a new file', 'file to folder'],
+    ['a new folder', 'folder to file'],
+  ] as const)('%s whose commit\'s answer was lost, then turned from %s: the new kind goes up on it', async (start, turn) => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await writer.commit(start === 'a synced file, edited' ? { x: 'v0' } : { other: 'o' });
+    await b.puller.pullNow('fb');
+    if (start === 'a new folder') {
+      mkdirSync(b.folder.abs('x'));
+      await b.scanner.scanPaths(['x']);
+      await landWithoutAnswer(b, 'x', null);
+    } else {
+      b.folder.write('x', start === 'a new file' ? 'new file' : 'v1 edit');
+      await b.scanner.scanPaths(['x']);
+      await landWithoutAnswer(b, 'x', start === 'a new file' ? 'new file' : 'v1 edit');
+    }
+    rmSync(b.folder.abs('x'), { recursive: true });
+    if (turn === 'file to folder') b.folder.write('x/f', 'inside');
+    else b.folder.write('x', 'now a file');
+    await b.scanner.scanPaths(turn === 'file to folder' ? ['x', 'x/f'] : ['x']);
+
+    await b.puller.pullNow('fb');
+    await startPusher(b);
+    await waitFor(() => drained(b), { timeoutMs: 10_000, message: 'the queue drained, no conflict left waiting' });
+    const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted && i.path !== 'other');
+    const shape = Object.fromEntries(live.map((i) => [i.path, i.kind]));
+    expect(shape).toEqual(turn === 'file to folder' ? { x: 'dir', 'x/f': 'file' } : { x: 'file' });
+    expect(b.tree()).toMatchObject(turn === 'file to folder' ? { 'x/f': 'inside' } : { x: 'now a file' });
+  });
+
   it('still treats another device\'s change to a path being pushed by the usual rules', async () => {
     const writer = await rig.start();
     const b = rig.device('b');

@@ -101,6 +101,16 @@ describe('decide: our own commit landed, its answer lost, the file changed again
     expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: R1, own: true, pendingMoveFrom: 'F.txt' })).toBe('conflict-copy-then-download/U6');
     expect(rule({ remote: remoteUp(), base: base({ syncedRevision: null }), local: edited(C), pending: 'upsert', pendingBase: R1 })).toBe('conflict-copy-then-download/U6');
   });
+  // Found by review: a kind change after our own commit whose answer was lost; U7/DU4 skipped it
+  // and the queued upload of the new kind conflicted at every recheck.
+  it('O2 also skips our own commit when the user turned the path into the other kind since', () => {
+    const folder: LocalState = { type: 'dir', empty: false };
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');
+    expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
+    // Refused: another device's commit (the clash is reported), or nothing queued.
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1 })).toBe('skip/U7');
+    expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: edited(C), pending: null, own: true })).toBe('skip/DU4');
+  });
   // Chaos seed 11715: a new file's batch was taken by the server as it was killed and run at its
   // restart; the answer never came, and the user moved the file away (its folder renamed). The
   // delete of the old path, queued on no base, met the landed create; downloaded (U2), the file

@@ -112,8 +112,11 @@ const MOVED_AWAY = 'moved elsewhere on this device; the move has not reached the
 const movingIt = (remote: RemoteState, movedAwayBase: string | null | undefined): boolean =>
   !remote.deleted && movedAwayBase != null && movedAwayBase === remote.revision;
 
+const OWN_LANDED: Action = { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued upload is rebased on it' };
+
 /** The directory rows DU1-DU5 and DD1-DD6: a directory has no content, only existence. */
-function decideDir({ remote, base, local, pending, pendingBase, movedAwayBase }: DecideInput): Action {
+function decideDir(input: DecideInput): Action {
+  const { remote, base, local, pending, pendingBase, movedAwayBase } = input;
   const synced = base?.syncedRevision ?? null;
   if (remote.revision !== null && (synced === remote.revision || deletingIt(remote, pending, pendingBase))) {
     return { kind: 'skip', rule: remote.deleted ? 'DD1' : 'DU1', reason: 'already at this revision' };
@@ -122,7 +125,8 @@ function decideDir({ remote, base, local, pending, pendingBase, movedAwayBase }:
   if (!remote.deleted) {
     if (local.type === 'absent') return { kind: 'create-dir', rule: 'DU2' };
     if (local.type === 'dir') return { kind: 'record-only', rule: 'DU3' };
-    if (local.type === 'file') return { kind: 'skip', rule: 'DU4', reason: 'a local file has the name of a remote folder' };
+    // O2 for a kind change: our own folder, its answer lost, then turned into a file here.
+    if (local.type === 'file') return ownLanded(input, synced) ? OWN_LANDED : { kind: 'skip', rule: 'DU4', reason: 'a local file has the name of a remote folder' };
     return { kind: 'skip', rule: 'DU5', reason: `local entry is a ${local.what}` };
   }
   if (local.type === 'absent') return { kind: 'record-only', rule: 'DD2' };
@@ -195,9 +199,10 @@ export function decide(input: DecideInput): Action {
     if (local.type === 'absent') {
       return synced === null ? { kind: 'download', rule: 'U2' } : { kind: 'download', rule: 'U3' };
     }
-    if (local.type === 'dir') return { kind: 'skip', rule: 'U7', reason: 'a local directory has this name' };
+    // O2 for a kind change: our own file, its answer lost, then turned into a folder here.
+    if (local.type === 'dir') return ownLanded(input, synced) ? OWN_LANDED : { kind: 'skip', rule: 'U7', reason: 'a local directory has this name' };
     if (local.size === remote.size && sameBlocks(local.blocks, remote.blocks)) return { kind: 'record-only', rule: 'U4' };
-    if (ownLanded(input, synced)) return { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued upload is rebased on it' };
+    if (ownLanded(input, synced)) return OWN_LANDED;
     if (unchangedSinceSync(local, base, pending)) return { kind: 'download', rule: 'U5' };
     return { kind: 'conflict-copy-then-download', rule: 'U6' };
   }
