@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPusher, type Pusher } from '../../main/engine/push';
 import type { OperationInput } from '../../protocol';
 import type { TestServer } from '../helpers/server-harness';
 import { waitFor } from '../helpers/wait';
@@ -12,14 +11,12 @@ describe('pull: directories against the real server', () => {
   let writer: Writer;
   let remoteId: string;
   const agents: Agent[] = [];
-  const pushers: Pusher[] = [];
   const agent = () => {
     const a = makeAgent(server, 'b');
     agents.push(a);
     return a;
   };
   afterEach(async () => {
-    for (const p of pushers.splice(0)) await p.stop();
     for (const a of agents.splice(0)) await a.close();
     writer?.client.close();
     await server?.close();
@@ -124,17 +121,7 @@ describe('pull: directories against the real server', () => {
     expect(b.folder.pendingOps()).toEqual({ docs: 'dir:upsert', 'docs/new.txt': 'file:upsert' });
 
     // The pusher brings both back to the server: nothing the user had is lost.
-    const pusher = createPusher({
-      store: b.folder.store,
-      remote: b.client,
-      folders: (id) => {
-        const f = b.folder.store.folders.get(id);
-        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
-      },
-      options: { lingerMs: 5, idlePollMs: 50 },
-    });
-    pushers.push(pusher);
-    await pusher.start();
+    await b.startPusher();
     await waitFor(() => b.folder.store.queue.countsByState('fb').done === 2, { timeoutMs: 10_000, message: 'both re-uploads done' });
     const listing = await writer.client.changesPage(remoteId);
     const live = new Map(listing.items.filter((i) => !i.deleted).map((i) => [i.path, i]));
@@ -173,17 +160,7 @@ describe('pull: directories against the real server', () => {
 
     // Its upload lands; the server and this device agree on the folder and its revision.
     if (inFlight) store.queue.recoverInFlight();
-    const pusher = createPusher({
-      store,
-      remote: b.client,
-      folders: (id) => {
-        const f = store.folders.get(id);
-        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
-      },
-      options: { lingerMs: 5, idlePollMs: 50 },
-    });
-    pushers.push(pusher);
-    await pusher.start();
+    await b.startPusher();
     await waitFor(() => store.queue.countsByState('fb').done >= 1 && store.queue.countsByState('fb').pending === 0, { timeoutMs: 10_000, message: 'folder upload done' });
     const listing = await writer.client.changesPage(remoteId);
     const live = listing.items.filter((i) => !i.deleted);
@@ -223,17 +200,7 @@ describe('pull: directories against the real server', () => {
     expect(store.queue.getByPath('fb', 'x')).toMatchObject({ kind: 'dir', op: 'upsert', baseRevision: null });
 
     if (!withFile) store.queue.recoverInFlight(); // the answer to the upload in flight is lost
-    const pusher = createPusher({
-      store,
-      remote: b.client,
-      folders: (id) => {
-        const f = store.folders.get(id);
-        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
-      },
-      options: { lingerMs: 5, idlePollMs: 50 },
-    });
-    pushers.push(pusher);
-    await pusher.start();
+    await b.startPusher();
     const busy = () => Object.entries(store.queue.countsByState('fb')).filter(([state, n]) => state !== 'done' && n > 0);
     await waitFor(() => busy().length === 0, { timeoutMs: 10_000, message: 'the queue drained' });
     const live = (await writer.client.changesPage(remoteId)).items.filter((i) => !i.deleted);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { createPuller, type Puller, type PullerOptions, type PullRemote } from '../../main/engine/pull';
+import { createPusher, type Pusher } from '../../main/engine/push';
 import { Scanner } from '../../main/engine/scanner';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { createIgnoreMatcher } from '../../main/engine/ignore';
@@ -60,6 +61,8 @@ export interface Agent {
   read(rel: string): string | null;
   /** Every file under the root except .ferry, as path → content. */
   tree(): Record<string, string>;
+  /** A real pusher on this device's queue and client, started; stopped by close(). */
+  startPusher(): Promise<Pusher>;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export function makeAgent(server: TestServer, name: string, options: Partial<Pul
     options: { retryBaseMs: 20, retryMaxMs: 200, ...options },
   });
   const scanner = new Scanner({ store: folder.store, folderId, root: folder.root, ignore: () => createIgnoreMatcher() });
+  const pushers: Pusher[] = [];
   const tree = (): Record<string, string> => {
     const out: Record<string, string> = {};
     const walk = (dir: string, rel: string) => {
@@ -100,7 +104,22 @@ export function makeAgent(server: TestServer, name: string, options: Partial<Pul
     scanner,
     read: (rel) => (existsSync(folder.abs(rel)) ? readFileSync(folder.abs(rel), 'utf8') : null),
     tree,
+    async startPusher() {
+      const pusher = createPusher({
+        store: folder.store,
+        remote: client,
+        folders: (id) => {
+          const f = folder.store.folders.get(id);
+          return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
+        },
+        options: { lingerMs: 5, idlePollMs: 50 },
+      });
+      pushers.push(pusher);
+      await pusher.start();
+      return pusher;
+    },
     async close() {
+      for (const p of pushers.splice(0)) await p.stop();
       await puller.stop();
       client.close();
       folder.cleanup();

@@ -1,10 +1,9 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { loadFolderIgnore } from '../../main/engine/ignore';
 import { createPuller } from '../../main/engine/pull';
-import { createPusher } from '../../main/engine/push';
 import { Scanner } from '../../main/engine/scanner';
 import { SyncApiClient } from '../../main/remote';
 import { waitFor } from '../helpers/wait';
@@ -196,43 +195,14 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
 
     // The delete's answer is lost (a restart); the upload lands all the same, on no base.
     store.queue.recoverInFlight();
-    const pusher = createPusher({
-      store,
-      remote: b.client,
-      folders: (id) => {
-        const f = store.folders.get(id);
-        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
-      },
-      options: { lingerMs: 5, idlePollMs: 50 },
-    });
-    await pusher.start();
-    try {
-      await waitFor(() => store.queue.getByPath('fb', 'x.txt')?.state === 'done', { timeoutMs: 10_000, message: 'the upload done' });
-    } finally {
-      await pusher.stop();
-    }
+    await b.startPusher();
+    await waitFor(() => store.queue.getByPath('fb', 'x.txt')?.state === 'done', { timeoutMs: 10_000, message: 'the upload done' });
     const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted);
     expect(live.map((i) => i.path)).toEqual(['x.txt']);
     expect(store.index.get('fb', 'x.txt')?.syncedRevision).toBe(live[0]!.revision);
     expect(b.tree()).toEqual({ 'x.txt': 'made again on b' });
   });
 
-  /** A real pusher for b, started; stopped after the test. */
-  async function startPusher(b: ReturnType<typeof rig.device>) {
-    const store = b.folder.store;
-    const pusher = createPusher({
-      store,
-      remote: b.client,
-      folders: (id) => {
-        const f = store.folders.get(id);
-        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
-      },
-      options: { lingerMs: 5, idlePollMs: 50 },
-    });
-    onTestFinished(() => pusher.stop());
-    await pusher.start();
-    return pusher;
-  }
   const drained = (b: ReturnType<typeof rig.device>) => {
     const c = b.folder.store.queue.countsByState('fb');
     return c.pending + c.in_flight + c.retry_wait + c.failed === 0;
@@ -275,7 +245,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     store.queue.recoverInFlight(); // the edit's answer is lost: a restart
     if (!pullInFlight) await b.puller.pullNow('fb');
 
-    await startPusher(b);
+    await b.startPusher();
     await waitFor(() => drained(b), { timeoutMs: 10_000, message: 'the queue drained, no conflict left waiting' });
     const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted);
     if (change === 'deleted') {
@@ -320,7 +290,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     store.queue.recoverInFlight(); // the move's answer is lost: a restart
     renameSync(b.folder.abs('P.txt'), b.folder.abs(to));
     await b.scanner.scanPaths([to, 'P.txt']);
-    await startPusher(b);
+    await b.startPusher();
     await waitFor(() => drained(b), { timeoutMs: 10_000, message: 'the queue drained, no conflict left waiting' });
     await b.puller.pullNow('fb');
     const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted);
@@ -370,7 +340,7 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     await b.scanner.scanPaths(turn === 'file to folder' ? ['x', 'x/f'] : ['x']);
 
     await b.puller.pullNow('fb');
-    await startPusher(b);
+    await b.startPusher();
     await waitFor(() => drained(b), { timeoutMs: 10_000, message: 'the queue drained, no conflict left waiting' });
     const live = (await writer.client.changesPage('remote-fb')).items.filter((i) => !i.deleted && i.path !== 'other');
     const shape = Object.fromEntries(live.map((i) => [i.path, i.kind]));
