@@ -1,6 +1,6 @@
 import type { Operation } from '../protocol';
 import type { LostBlocks } from './lost-blocks';
-import type { BlockStore } from './storage/blocks';
+import type { BlockStore, SweepGuard } from './storage/blocks';
 import type { SqlDb } from './storage/sql';
 
 /**
@@ -46,8 +46,11 @@ export class GcFence {
  * looks its blocks up again. SQLite has one process: the in-process fence is the whole fence.
  */
 export interface SharedGcFence {
-  /** Runs a collection holding the lock against every process's commits; the epoch moves first. */
-  exclusively<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs a collection holding the lock against every process's commits; the epoch moves first.
+   * `stillHeld` throws once the lock is gone (its connection lost): nothing may be removed then.
+   */
+  exclusively<T>(fn: (stillHeld: SweepGuard) => Promise<T>): Promise<T>;
   /** The epoch now, once no collection runs. */
   epoch(): Promise<number>;
   /** Inside a batch transaction: the epoch, with the lock held shared until the transaction ends. */
@@ -94,16 +97,16 @@ export async function collectGarbage(o: GcOptions): Promise<GcReport> {
   const now = (o.now ?? Date.now)();
   const cutoff = now - o.graceMs;
   const shared = o.shared;
-  return o.fence.exclusively(() => (shared ? shared.exclusively(() => collect(o, cutoff)) : collect(o, cutoff)));
+  return o.fence.exclusively(() => (shared ? shared.exclusively((stillHeld) => collect(o, cutoff, stillHeld)) : collect(o, cutoff)));
 }
 
-async function collect(o: GcOptions, cutoff: number): Promise<GcReport> {
+async function collect(o: GcOptions, cutoff: number, stillHeld?: SweepGuard): Promise<GcReport> {
   const live = await liveBlocks(o.db);
   const recent = o.blocks.touchedSince(cutoff);
   const keep = (hash: string) => live.has(hash) || recent.has(hash);
   await o.afterMark?.();
   const report: GcReport = { liveBlocks: live.size, blocksCollected: 0, packsDeleted: 0, packsCompacted: 0, bytesFreed: 0, bytesStored: 0 };
-  await o.blocks.sweep(keep, cutoff, report, o.compactBelow);
+  await o.blocks.sweep(keep, cutoff, report, o.compactBelow, stillHeld);
   await o.lost?.forgetUnless((hash) => live.has(hash));
   return report;
 }

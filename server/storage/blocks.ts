@@ -59,13 +59,20 @@ export interface BlockStore {
   open(hash: string): Promise<{ size: number; stream: Readable } | null>;
   /** Blocks in order for a fetch reply (null for one not stored), stopping before the one that would pass maxBytes. */
   readMany(hashes: readonly string[], maxBytes: number): Promise<Array<Buffer | null>>;
-  /** Garbage collection's sweep: removes blocks older than `cutoff` that `keep` does not want (server/gc.ts). */
-  sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number): Promise<void>;
+  /**
+   * Garbage collection's sweep: removes blocks older than `cutoff` that `keep` does not want
+   * (server/gc.ts). `stillHeld` is asked before each removal and throws once the run's
+   * cross-process lock is gone: what `keep` was built from may be stale by then.
+   */
+  sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number, stillHeld?: SweepGuard): Promise<void>;
   /** Lets go of connections (the server is stopping). */
   close?(): void;
   /** Told of blocks a read found gone beyond those it asked for (a lost pack takes all of its own). */
   onLost?: (hashes: string[]) => Promise<void>;
 }
+
+/** Throws when a sweep may no longer remove anything (server/gc.ts, the shared fence). */
+export type SweepGuard = () => Promise<void>;
 
 /** What a sweep counts (server/gc.ts adds the live set). */
 export interface SweepReport {
@@ -211,8 +218,8 @@ export class LocalBlockStore extends BlockLookups implements BlockStore {
     this.placedDuringSweep = null;
   }
 
-  sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number): Promise<void> {
-    return sweepLocal(this, keep, cutoff, report, compactBelow);
+  sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow?: number, stillHeld?: SweepGuard): Promise<void> {
+    return sweepLocal(this, keep, cutoff, report, compactBelow, stillHeld);
   }
 
   pathOf(hash: string): string {

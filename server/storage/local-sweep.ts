@@ -1,17 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { LocalBlockStore, SweepReport } from './blocks';
+import type { LocalBlockStore, SweepGuard, SweepReport } from './blocks';
 
 const SHARD = /^[0-9a-f]{2}$/;
 
 /** Garbage collection of the data directory's blocks: loose block files, then packs (server/gc.ts decides what is live). */
-export async function sweepLocal(blocks: LocalBlockStore, keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow = 0.5): Promise<void> {
-  await sweepFiles(blocks, keep, cutoff, report);
-  if (blocks.db) await sweepPacks(blocks, keep, cutoff, report, compactBelow);
+export async function sweepLocal(
+  blocks: LocalBlockStore,
+  keep: (hash: string) => boolean,
+  cutoff: number,
+  report: SweepReport,
+  compactBelow = 0.5,
+  stillHeld: SweepGuard = async () => undefined,
+): Promise<void> {
+  await sweepFiles(blocks, keep, cutoff, report, stillHeld);
+  if (blocks.db) await sweepPacks(blocks, keep, cutoff, report, compactBelow, stillHeld);
 }
 
-async function sweepFiles(blocks: LocalBlockStore, keep: (hash: string) => boolean, cutoff: number, report: SweepReport): Promise<void> {
+async function sweepFiles(blocks: LocalBlockStore, keep: (hash: string) => boolean, cutoff: number, report: SweepReport, stillHeld: SweepGuard): Promise<void> {
   const { root } = blocks.layout;
   for (const a of await fs.readdir(root)) {
     if (!SHARD.test(a)) continue;
@@ -24,6 +31,7 @@ async function sweepFiles(blocks: LocalBlockStore, keep: (hash: string) => boole
           report.bytesStored += stat.size;
           continue;
         }
+        await stillHeld();
         await fs.rm(file, { force: true });
         report.blocksCollected++;
         report.bytesFreed += stat.size;
@@ -39,10 +47,10 @@ interface PackedRow {
   size: number;
 }
 
-async function sweepPacks(blocks: LocalBlockStore, keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow: number): Promise<void> {
+async function sweepPacks(blocks: LocalBlockStore, keep: (hash: string) => boolean, cutoff: number, report: SweepReport, compactBelow: number, stillHeld: SweepGuard): Promise<void> {
   const placedSince = blocks.beginSweep();
   try {
-    await sweepPacksRead(blocks, placedSince, keep, cutoff, report, compactBelow);
+    await sweepPacksRead(blocks, placedSince, keep, cutoff, report, compactBelow, stillHeld);
   } finally {
     blocks.endSweep();
   }
@@ -55,6 +63,7 @@ async function sweepPacksRead(
   cutoff: number,
   report: SweepReport,
   compactBelow: number,
+  stillHeld: SweepGuard,
 ): Promise<void> {
   const db = blocks.db!;
   const { packDir, tmpDir } = blocks.layout;
@@ -79,6 +88,7 @@ async function sweepPacksRead(
     }
     const dead = inPack.filter((r) => !keep(r.hash));
     const alive = inPack.filter((r) => keep(r.hash));
+    if (dead.length > 0) await stillHeld();
     if (alive.length === 0) {
       await db.tx(async () => {
         for (const r of dead) await dropRow(r);

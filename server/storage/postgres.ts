@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import { FerryError } from '../../protocol/errors';
 import type { SharedGcFence } from '../gc';
 import { checkPostgresUrl } from './urls';
 import { numberedPlaceholders, type SqlDb, type SqlParam } from './sql';
@@ -216,10 +217,20 @@ export function postgresGcFence(db: PostgresDb): SharedGcFence {
   const readEpoch = async (): Promise<number> => ((await db.get<{ n: number }>('SELECT n FROM gc_epoch WHERE id = 1')) as { n: number }).n;
   return {
     exclusively: (fn) =>
-      withSessionLock(db.pool, GC_LOCK, async (client) => {
+      withSessionLock(db.pool, GC_LOCK, async (client, lost) => {
+        // An idle lock connection a server setting ends would let the lock go mid-sweep.
+        await client.query('SET idle_session_timeout = 0').catch(() => undefined);
         // Before anything is removed: a connection lost mid-run still leaves the epoch moved.
         await client.query('UPDATE gc_epoch SET n = n + 1 WHERE id = 1');
-        return fn();
+        // Asked before each removal: with the connection gone, PostgreSQL let the lock go, and a
+        // commit on another process may refer to a block the live set did not hold.
+        return fn(async () => {
+          const gone = lost();
+          if (gone) throw new FerryError('gc_lock_lost', `The garbage collection lost its lock (${gone.message}); it stops and runs again later`, { retryable: true, cause: gone });
+          await client.query('SELECT 1').catch((error: Error) => {
+            throw new FerryError('gc_lock_lost', `The garbage collection lost its lock (${error.message}); it stops and runs again later`, { retryable: true, cause: error });
+          });
+        });
       }),
     // A transaction of its own: the shared lock waits for a run in progress and goes at commit.
     epoch: () =>
@@ -347,7 +358,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<{ from: number; to
  * lets the lock go. As in PostgresDb.tx, a connection dropped while held must not end the
  * process: it is dropped from the pool, and PostgreSQL releases its lock with it.
  */
-async function withSessionLock<T>(pool: pg.Pool, key: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function withSessionLock<T>(pool: pg.Pool, key: number, fn: (client: pg.PoolClient, lost: () => Error | undefined) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let lost: Error | undefined;
   const onError = (error: Error): void => void (lost = error);
@@ -355,7 +366,7 @@ async function withSessionLock<T>(pool: pg.Pool, key: number, fn: (client: pg.Po
   try {
     await client.query('SELECT pg_advisory_lock($1)', [key]);
     try {
-      return await fn(client);
+      return await fn(client, () => lost);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
     }

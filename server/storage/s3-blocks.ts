@@ -12,7 +12,7 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { BLOCK_SIZE, FerryError } from '../../protocol';
-import { BlockLookups, mapLimited, type BlockStore, type SweepReport } from './blocks';
+import { BlockLookups, mapLimited, type BlockStore, type SweepGuard, type SweepReport } from './blocks';
 import type { S3Location } from './urls';
 
 export { parseS3Url, type S3Location } from './urls';
@@ -178,7 +178,7 @@ export class S3BlockStore extends BlockLookups implements BlockStore {
     return Buffer.concat(chunks);
   }
 
-  async sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport): Promise<void> {
+  async sweep(keep: (hash: string) => boolean, cutoff: number, report: SweepReport, _compactBelow?: number, stillHeld?: SweepGuard): Promise<void> {
     const { bucket, prefix } = this.location;
     let token: string | undefined;
     do {
@@ -196,6 +196,7 @@ export class S3BlockStore extends BlockLookups implements BlockStore {
         dead.push({ Key: key, size });
       }
       if (dead.length > 0) {
+        await stillHeld?.();
         const result = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: dead.map((d) => ({ Key: d.Key })), Quiet: true } }));
         const failed = new Set((result.Errors ?? []).map((e) => e.Key));
         for (const d of dead) {

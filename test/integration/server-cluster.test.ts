@@ -456,6 +456,54 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   }, 60_000);
 
+  // Found by review: the connection holding B's collection lock was ended by PostgreSQL (a
+  // restart, idle_session_timeout, a proxy cutting an idle connection), which let the lock go.
+  // A's commit of a block B's live set did not hold then went through unfenced, and B's sweep,
+  // going on with that live set, deleted the block of a committed revision. Refused: a
+  // collection that lost its lock removes nothing more, and its lock connection never idles out.
+  it('a collection whose lock connection is lost removes nothing more: the block a commit on another process referred to stays', async () => {
+    const own = await freshRemoteStorage();
+    const dirA = await makeTempDir();
+    const dirB = await makeTempDir();
+    dirs.push(dirA, dirB);
+    let releaseGc!: () => void;
+    const gcHeld = new Promise<void>((resolve) => (releaseGc = resolve));
+    let marked = false;
+    const base = { port: 0, host: '127.0.0.1', token: TOKEN, gcGraceMs: 0, gcIntervalMs: 0, ...own.options };
+    const a = await startServer({ ...base, dataDir: dirA });
+    const b = await startServer({ ...base, dataDir: dirB, gcAfterMark: async () => { marked = true; await gcHeld; } });
+    const admin = new pg.Client({ connectionString: own.options.dbUrl });
+    await admin.connect();
+    try {
+      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      expect((await call(asA, 'PUT', '/v1/folders/gc-lost', {})).status).toBe(201);
+      const f = testFile(`uploaded, not yet committed ${randomUUID()}`);
+      expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
+      // The object's write time (one-second steps) is before B's cutoff: it is garbage to B.
+      await waitUntil(async () => (await own.listObjects()).every((o) => o.writtenAt < Date.now() - 1000), 5000, 'the block older than the cutoff');
+      const gc = call(asB, 'POST', '/v1/maintenance/gc', {});
+      await waitUntil(() => marked, 20_000, "B's collection knowing its live set");
+      const holder = await admin.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'");
+      expect(holder.rowCount).toBe(1);
+      await admin.query('SELECT pg_terminate_backend($1)', [holder.rows[0].pid]);
+      await waitUntil(async () => (await admin.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")).rowCount === 0, 10_000, 'the lock gone with its connection');
+      // A's commit is no longer fenced, and goes through.
+      const done = await call(asA, 'POST', '/v1/folders/gc-lost/sync', { operations: [upsert('k', 'kept.txt', f, null)] });
+      expect(done.body.results.k).toMatchObject({ ok: true });
+      releaseGc();
+      // B's collection stops without removing anything; the committed revision's block stays.
+      expect((await gc).status).toBeGreaterThanOrEqual(500);
+      expect(await own.readObject(f.hash)).toEqual(f.data);
+    } finally {
+      releaseGc();
+      await admin.end();
+      await a.close();
+      await b.close();
+      await own.drop();
+    }
+  }, 60_000);
+
   // A process whose task another took over (its lease ran out) must not write the task's
   // status afterwards: a late 'Failed' over the new owner's run made clients see a failure of
   // operations that were applied. Refused: status writes of a run hold only under its lease.
