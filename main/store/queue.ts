@@ -423,9 +423,10 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
   const bytesLeft = db.prepare<{ folderId: string | null }, { n: number | null }>(`
     SELECT sum(bytes_total - bytes_done) AS n FROM queue
     WHERE op = 'upsert' AND state IN ('pending', 'in_flight', 'retry_wait') AND (@folderId IS NULL OR folder_id = @folderId)`);
+  // A delete waiting behind an upload of its path still in flight goes too: that upload's answer
+  // then finds the row gone, and nothing is left to release (docs/conflict-rules.md, local deletes: cancel).
   const dropDeletes = db.prepare<[string], { path: string }>(
-    `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed')
-       AND in_flight_generation IS NULL RETURNING path`,
+    `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed') RETURNING path`,
   );
   const prune = db.prepare<{ before: number; keep: number }>(`
     DELETE FROM queue WHERE state = 'done' AND updated_at < @before AND id NOT IN (

@@ -92,3 +92,89 @@ describe('a local mass delete is held until the user answers', () => {
     expect(folderState().state).toBe('ok');
   });
 });
+
+// Found by review: two ways deletes reached the server around the guard unasked.
+describe('deletes the guard weighed late', () => {
+  const tmp = makeTempDir('ferry-mass-delete-late-');
+  let server: RunningServer;
+  let other: SyncApiClient;
+  const agents: Agent[] = [];
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
+    other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'other-device' });
+  });
+  afterAll(async () => {
+    for (const a of agents) await a.stop();
+    other.close();
+    await server.close();
+    tmp.cleanup();
+  });
+  const serverFiles = async (id: string) => (await other.changesPage(id, { limit: 1000 })).items.filter((i) => !i.deleted && i.kind === 'file').map((i) => i.path).sort();
+  async function syncedAgent(id: string, files: string[], tuning: Parameters<typeof createAgent>[0]['tuning'] = { local: { settleMs: 30 } }) {
+    const root = path.join(tmp.dir, id);
+    mkdirSync(root);
+    for (const n of files) writeFileSync(path.join(root, n), `content of ${n}`);
+    const agent = await createAgent({
+      dataDir: path.join(tmp.dir, `agent-${id}`),
+      settings: testSettings(server.url, server.token, [{ localPath: root, remoteId: id }]),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+      tuning,
+    });
+    agents.push(agent);
+    await agent.start();
+    await waitFor(async () => (await serverFiles(id)).length === files.length, { timeoutMs: 20_000 });
+    await waitFor(() => agent.status().state === 'idle', { timeoutMs: 10_000 });
+    return { agent, root };
+  }
+  const noneInFlight = async (agent: Agent) => (await agent.handlers.listQueue({ state: 'in_flight', offset: 0, limit: 10 })).items.length === 0;
+
+  // While the pull asked about another device's 12 deletes, this disk lost 6 of its other 8
+  // files. The answer's pull woke the pusher before those deletes were weighed: they went out,
+  // and only then was the user asked. Now weighed in the turn of the resume, they wait.
+  it('local deletes made while a pull-side question waited are asked about before any goes out', async () => {
+    const theirs = Array.from({ length: 12 }, (_, i) => `r-${String(i).padStart(2, '0')}.txt`);
+    const mine = Array.from({ length: 8 }, (_, i) => `k-${i}.txt`);
+    const { agent, root } = await syncedAgent('held', [...theirs, ...mine]);
+    const live = new Map((await other.changesPage('held', { limit: 1000 })).items.map((i) => [i.path, i.revision]));
+    await other.submitBatch('held', theirs.map((p, i) => ({ key: String(i), action: 'delete' as const, path: p, baseRevision: live.get(p) ?? null })));
+    await agent.handlers.syncNow({});
+    await waitFor(() => agent.status().folders[0]?.pendingDelete?.side === 'pull', { timeoutMs: 15_000 });
+    for (const n of mine.slice(0, 6)) rmSync(path.join(root, n));
+    await waitFor(() => agent.status().counts.pending >= 6, { timeoutMs: 10_000 });
+
+    await agent.handlers.confirmMassDelete({ folderId: 'held' });
+    await waitFor(() => agent.status().folders[0]?.pendingDelete?.side === 'scan', { timeoutMs: 15_000, message: 'asked about the local deletes' });
+    expect(agent.status().folders[0]?.pendingDelete).toMatchObject({ count: 6, total: 8 });
+    await waitFor(() => noneInFlight(agent), { timeoutMs: 10_000 });
+    // Refused: sending them before the answer. The server still has all of this disk's files.
+    expect(await serverFiles('held')).toEqual(mine);
+  });
+
+  // The user deleted a file whose upload was in flight (its delete waited behind it), with
+  // others, and the guard held them. Cancel dropped only the deletes with nothing in flight; the
+  // upload's answer released this one, which went out after the cancel: the file gone everywhere.
+  it('Cancel keeps a file whose upload was in flight when it was deleted', async () => {
+    const notes = Array.from({ length: 10 }, (_, i) => `note-${i}.txt`);
+    const { agent, root } = await syncedAgent('flying', [...notes, 'big.bin']);
+    const settingsNow = async () => {
+      const { hasToken: _h, tokenProtection: _t, ...current } = await agent.handlers.getSettings({});
+      return current;
+    };
+    // A slow link keeps the upload of the user's edit of big.bin in flight.
+    await agent.handlers.updateSettings({ ...(await settingsNow()), bandwidthLimit: 32 * 1024 });
+    writeFileSync(path.join(root, 'big.bin'), Buffer.alloc(2 * 1024 * 1024, 7));
+    const big = async () => (await agent.handlers.listQueue({ offset: 0, limit: 50 })).items.find((i) => i.path === 'big.bin');
+    await waitFor(async () => (await big())?.state === 'in_flight', { timeoutMs: 20_000 });
+    for (const n of notes.slice(0, 6)) rmSync(path.join(root, n));
+    rmSync(path.join(root, 'big.bin'));
+    await waitFor(() => agent.status().folders[0]?.state === 'paused_mass_delete', { timeoutMs: 15_000 });
+
+    await agent.handlers.cancelMassDelete({ folderId: 'flying' });
+    await agent.handlers.updateSettings({ ...(await settingsNow()), bandwidthLimit: 0 });
+    await waitFor(async () => agent.status().state === 'idle' && existsSync(path.join(root, 'big.bin')), { timeoutMs: 60_000, message: 'big.bin back on disk' });
+    // Refused: the delete that waited behind the upload. Every file is here and on the server.
+    expect(readdirSync(root).filter((n) => !n.startsWith('.ferry')).sort()).toEqual([...notes, 'big.bin'].sort());
+    expect(await serverFiles('flying')).toEqual([...notes, 'big.bin'].sort());
+  }, 90_000);
+});

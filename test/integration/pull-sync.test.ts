@@ -308,7 +308,7 @@ describe('pull against the real server', () => {
       const b = await tenFiles();
       expect(await b.puller.pullNow('fb')).toMatchObject({ paused: true });
       const withdrawn: string[] = [];
-      b.puller.events.on('holdWithdrawn', (e) => withdrawn.push(e.folderId));
+      b.puller.events.on('holdEnded', (e) => withdrawn.push(e.folderId));
       // Another device brings five back (a restore); one delete of ten asks nothing.
       await writer.commit({ 'f0.txt': 'c0', 'f1.txt': 'c1', 'f2.txt': 'c2', 'f3.txt': 'c3', 'f4.txt': 'c4' });
       expect(await b.puller.pullNow('fb')).toMatchObject({ paused: false, deleted: 1, tokenStored: true });

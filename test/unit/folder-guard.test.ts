@@ -5,6 +5,7 @@ import { DeleteBurst } from '../../main/engine/folder/delete-burst';
 import { LocalDeleteGuard } from '../../main/engine/folder/local-guard';
 import { DEFAULT_MASS_DELETE } from '../../main/engine/folder/mass-delete';
 import { folderStates } from '../../main/engine/folder/state';
+import { realTimers } from '../../main/engine/timers';
 import { openStore, type Store } from '../../main/store';
 import { makeTempDir, manualClock } from '../helpers/local-temp';
 import { FakeTimers } from './push-fake-timers';
@@ -225,20 +226,30 @@ describe('the folder coordinator', () => {
     expect(coordinator.view()).toEqual({ state: 'ok' });
   });
 
-  // A local bulk delete made while the pull's question waited was queued without a verdict.
-  it('a withdrawn pull-side question weighs the local deletes that waited, as an answer does', () => {
-    for (let i = 0; i < 4; i++) store.index.putLocal({ folderId: 'f', path: `f${i}`, kind: 'file', size: 1, mtimeMs: 1, inode: i, contentHash: 'h', blocks: ['h'] });
-    coordinator.states.pause('f', { side: 'pull', deletes: 3, files: 4 }, 'the server would delete 3 of 4');
-    for (let i = 0; i < 3; i++) {
-      const entry = store.index.get('f', `f${i}`)!;
-      coordinator.guard.judge(1);
-      store.index.remove('f', entry.path);
-      coordinator.guard.recorded(entry);
+  // A local bulk delete made while the pull's question waited was queued without a verdict. Found
+  // by review: answered more than 30 s later, the window had dropped every one of them first.
+  it.each([0, 35_000])('a pull-side question that ends (answered or withdrawn) %i ms later weighs every local delete that waited', (waitedMs) => {
+    const clock = manualClock();
+    const timed = openStore(path.join(tmp.dir, 'timed.db'), { clock: clock.now });
+    timed.folders.add({ id: 'f', localRoot: '/r', remoteId: 'r' });
+    const c = new FolderCoordinator({ store: timed, folderId: 'f', massDelete: () => DEFAULT_MASS_DELETE, timers: { ...realTimers, now: clock.now } });
+    try {
+      for (let i = 0; i < 4; i++) timed.index.putLocal({ folderId: 'f', path: `f${i}`, kind: 'file', size: 1, mtimeMs: 1, inode: i, contentHash: 'h', blocks: ['h'] });
+      c.states.pause('f', { side: 'pull', deletes: 3, files: 4 }, 'the server would delete 3 of 4');
+      for (let i = 0; i < 3; i++) {
+        const entry = timed.index.get('f', `f${i}`)!;
+        c.guard.judge(1);
+        timed.index.remove('f', entry.path);
+        c.guard.recorded(entry);
+      }
+      expect(c.view()).toMatchObject({ state: 'paused', side: 'pull' });
+      clock.advance(waitedMs);
+      c.states.resume('f', 'undone on the server');
+      c.pullHoldEnded();
+      expect(c.view()).toMatchObject({ state: 'paused', side: 'scan', deletes: 3, files: 4 });
+    } finally {
+      timed.close();
     }
-    expect(coordinator.view()).toMatchObject({ state: 'paused', side: 'pull' });
-    coordinator.states.resume('f', 'undone on the server');
-    coordinator.holdWithdrawn();
-    expect(coordinator.view()).toMatchObject({ state: 'paused', side: 'scan', deletes: 3, files: 4 });
   });
 
   it('shows a stored pause with its side and counts, and an error with its reason', () => {

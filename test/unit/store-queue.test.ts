@@ -313,6 +313,22 @@ describe('durable queue', () => {
     expect(store.queue.list().items.map((i) => i.path)).toEqual(['b']);
   });
 
+  // Found by review: Cancel of a local mass delete dropped only deletes with nothing in flight;
+  // one waiting behind an upload of its file still in flight was released by that upload's
+  // answer and went out after the cancel (the file gone on every device).
+  it('drops every delete not yet sent on a cancel, one waiting behind an upload in flight included; the upload\'s answer then finds nothing', () => {
+    store.paths.enqueue(upsert('big.bin', { baseRevision: 'r1' }));
+    const [flying] = store.queue.claim({ limit: 1 });
+    store.paths.enqueue({ ...del('big.bin', 'r1'), byUser: true });
+    store.paths.enqueue(del('note.txt', 'r2'));
+    expect(store.queue.getByPath(F, 'big.bin')).toMatchObject({ op: 'delete', state: 'pending', inFlightGeneration: flying!.generation });
+    expect(store.queue.dropPendingDeletes(F).sort()).toEqual(['big.bin', 'note.txt']);
+    expect(store.queue.getByPath(F, 'big.bin')).toBeUndefined();
+    // The upload lands: nothing is released, nothing is left to send.
+    expect(store.paths.complete(flying!, { revision: 'r3' })).toBe('gone');
+    expect(store.queue.claim({ limit: 10 })).toEqual([]);
+  });
+
   it('keeps a bounded history of done rows, pruned as items complete (never the young ones)', () => {
     const bounded = openStore(path.join(tmp.dir, 'bounded.db'), { clock: clock.now, doneHistory: { keep: 5, minAgeMs: 1000 } });
     bounded.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });

@@ -280,7 +280,7 @@ export class EngineHost {
       bus.statusChanged();
     });
     on('paused', () => bus.statusChanged());
-    on('holdWithdrawn', ({ folderId }) => folders.pullHoldWithdrawn(folderId));
+    on('holdEnded', ({ folderId }) => folders.pullHoldEnded(folderId));
     on('error', ({ folderId, error }) => {
       if (error.code === DISK_FULL) folders.pullDiskFull(folderId, error.message);
     });

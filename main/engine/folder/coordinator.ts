@@ -248,10 +248,10 @@ export class FolderCoordinator {
   }
 
   /**
-   * The held pull found its deletes undone on the server and ended the pause itself: what
-   * follows an answer follows it too (in the same turn as the resume, before any claim).
+   * The pull-side pause ended, answered or withdrawn by the server (in the same turn as the
+   * resume, before any claim): the local deletes that waited are weighed now.
    */
-  holdWithdrawn(): void {
+  pullHoldEnded(): void {
     this.weighWaitingDeletes();
   }
 
@@ -261,9 +261,13 @@ export class FolderCoordinator {
     this.weighWaitingDeletes();
   }
 
-  /** Local deletes seen while the pull waited were queued without a verdict: weigh them now. */
+  /**
+   * Local deletes seen while the pull waited were queued without a verdict: weigh them now, all
+   * of them however long the question waited (docs/conflict-rules.md, "Local deletes while the
+   * question waits"). Weighed again after the answer's pull (a puller not wired to the event).
+   */
   private weighWaitingDeletes(): void {
-    this.store.transaction(() => this.guard.judge(0));
+    this.store.transaction(() => this.guard.judge(0, { wholeWindow: true }));
   }
 
   /** A paused folder sends nothing new, but a delete claimed before the pause may still be on its way. */

@@ -178,9 +178,9 @@ export class FolderSet {
     if (this.o.store.folders.get(folderId)) this.coordinator(folderId).diskFull('pull', message);
   }
 
-  /** The server's held deletes were undone there: the question went away without an answer. */
-  pullHoldWithdrawn(folderId: string): void {
-    if (this.o.store.folders.get(folderId)) this.coordinator(folderId).holdWithdrawn();
+  /** The pull-side pause ended (answered, or withdrawn by the server): local deletes that waited are weighed. */
+  pullHoldEnded(folderId: string): void {
+    if (this.o.store.folders.get(folderId)) this.coordinator(folderId).pullHoldEnded();
   }
 
   pullDiskFreed(folderId: string): void {

@@ -44,14 +44,16 @@ export class LocalDeleteGuard {
   /**
    * Before `files` more file deletes are queued (in their transaction, or just before it):
    * pauses the folder when they and the window's earlier deletes cross the threshold.
+   * `wholeWindow`: the deletes kept while the folder was held all count, however old (they
+   * waited for a pull-side answer, docs/conflict-rules.md).
    */
-  judge(files: number): void {
+  judge(files: number, o: { wholeWindow?: boolean } = {}): void {
     const { store, folderId } = this.o;
     const options = this.o.options();
     const folder = store.folders.require(folderId);
     // Held already (either side): these deletes join what waits for the answer.
     if (folder.state !== 'ok') return;
-    store.recentDeletes.prune(this.now() - this.windowMs);
+    if (!o.wholeWindow) store.recentDeletes.prune(this.now() - this.windowMs);
     const earlier = store.recentDeletes.countFiles(folderId, 0);
     const deletes = earlier + files;
     if (belowAnyThreshold(deletes, options)) return;

@@ -28,8 +28,11 @@ export interface PullerEvents {
   skipped: [{ folderId: string; path: string; reason: string }];
   error: [{ folderId: string; error: FerryError }];
   paused: [{ folderId: string; verdict: MassDeleteVerdict }];
-  /** The held deletes were undone on the server: the pause ended without an answer. */
-  holdWithdrawn: [{ folderId: string }];
+  /**
+   * The pull-side pause ended (answered, or withdrawn: its deletes were undone on the server),
+   * emitted in the same turn as the resume: local deletes that waited are weighed before any claim.
+   */
+  holdEnded: [{ folderId: string }];
   pulled: [PullSummary];
 }
 

@@ -426,7 +426,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         // What the question was about is no longer on the server: nobody needs to answer.
         heldAt.delete(folderId);
         states.resume(folderId, withdrawnReason(localDeletes));
-        events.emit('holdWithdrawn', { folderId });
+        events.emit('holdEnded', { folderId });
       }
     }
     const keepLocal = policy === 'keep';
@@ -515,6 +515,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // not at the next fallback pull minutes later (a restore after a confirmed mass delete waited for it).
     if (resumed) {
       heldAt.delete(folderId);
+      events.emit('holdEnded', { folderId });
       wakeAll();
     }
     // A push conflict waits a minute for its recheck; a pull that applied changes of the folder
