@@ -484,10 +484,12 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       await waitUntil(async () => (await own.listObjects()).every((o) => o.writtenAt < Date.now() - 1000), 5000, 'the block older than the cutoff');
       const gc = call(asB, 'POST', '/v1/maintenance/gc', {});
       await waitUntil(() => marked, 20_000, "B's collection knowing its live set");
-      const holder = await admin.query("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND mode = 'ExclusiveLock'");
+      // This database's locks only: other test files' servers share the PostgreSQL.
+      const here = "locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+      const holder = await admin.query(`SELECT pid FROM pg_locks WHERE ${here} AND granted AND mode = 'ExclusiveLock'`);
       expect(holder.rowCount).toBe(1);
       await admin.query('SELECT pg_terminate_backend($1)', [holder.rows[0].pid]);
-      await waitUntil(async () => (await admin.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'")).rowCount === 0, 10_000, 'the lock gone with its connection');
+      await waitUntil(async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE ${here}`)).rowCount === 0, 10_000, 'the lock gone with its connection');
       // A's commit is no longer fenced, and goes through.
       const done = await call(asA, 'POST', '/v1/folders/gc-lost/sync', { operations: [upsert('k', 'kept.txt', f, null)] });
       expect(done.body.results.k).toMatchObject({ ok: true });

@@ -94,14 +94,16 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     expect(store.index.get(F, 'kept.txt')).toBeUndefined();
   });
 
-  it('a synced file gone before its commit: the delete goes on the synced revision', async () => {
+  // Found by review: recorded here, a synced file's delete bypassed the mass-delete guard and
+  // went out while the user's bulk delete it belonged to was held; a cancel could not undo it.
+  it('S9: a synced file gone before its commit is left to the scan: no delete queued here, the index row kept', async () => {
     const abs = path.join(tmp.dir, 'synced.txt');
     store.index.put({ folderId: F, path: 'synced.txt', kind: 'file', size: 3, mtimeMs: 1, inode: null, contentHash: 'h', blocks: ['b'], syncedRevision: '9' });
     store.paths.enqueue({ folderId: F, path: 'synced.txt', kind: 'file', op: 'upsert', size: 4, mtimeMs: 2, contentHash: 'h2', blocks: ['c'], baseRevision: '9' });
     const [claimed] = store.queue.claim({ limit: 1 });
-    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
-    expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'delete', baseRevision: '9' });
-    expect(store.index.get(F, 'synced.txt')).toBeUndefined();
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('gone');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ op: 'upsert', generation: claimed!.generation });
+    expect(store.index.get(F, 'synced.txt')).toMatchObject({ syncedRevision: '9' });
   });
 
   it('leaves a newer upload of the path alone when the file changed again', async () => {

@@ -2,8 +2,11 @@ import type { Store } from '../../store';
 import type { QueueItem } from '../../store/queue';
 import { hashStable, justEmptied } from '../hashing';
 
-/** superseded: a newer change of the path was queued meanwhile (the scanner's, the puller's); it stands. */
-export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded';
+/**
+ * superseded: a newer change of the path was queued meanwhile (the scanner's, the puller's); it
+ * stands. gone: a synced file went; its delete is the scan's to record (looked at again later).
+ */
+export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded' | 'gone';
 
 /**
  * The base of the fresh snapshot: what the index synced last. The puller may have put a newer
@@ -47,8 +50,12 @@ export async function rehashAndRequeue(
     // Gone: recorded as the scanner records a deletion, the index row out with the delete queued
     // (a row left behind, never synced, was carried by a folder rename and never uploaded:
     // docs/conflict-rules.md, "A file gone before its commit", chaos seed 3).
+    // A synced file's delete is the scanner's to record: with the rest of its burst, through the
+    // mass-delete guard (recorded here, it went out unasked while the bulk delete it was part of
+    // was held, and a cancel could not bring it back: found by review). Looked at again later.
     return store.transaction(() => {
       if (!stillCurrent(store, item)) return 'superseded';
+      if ((store.index.get(item.folderId, item.path)?.syncedRevision ?? null) !== null) return 'gone';
       const baseRevision = currentBase(store, item);
       store.paths.localGone({ folderId: item.folderId, path: item.path, kind: 'file' }, baseRevision);
       return 'requeued';

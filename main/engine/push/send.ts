@@ -378,8 +378,8 @@ export class ItemOutcomes {
       this.c.loop.pump();
       return;
     }
-    // Still being written: look again after a backoff; counts toward the retry limit.
-    this.retryLater(w, e.code, `${e.message}; it is still being written`);
+    // Still being written, or gone and left to the scan: look again after a backoff; counts toward the retry limit.
+    this.retryLater(w, e.code, `${e.message}; ${outcome === 'gone' ? 'its delete is recorded by the folder scan' : 'it is still being written'}`);
     this.release(w);
   }
 
