@@ -107,10 +107,19 @@ export class Ledger {
     if (before !== null) this.forget(device, key, before);
   }
 
-  /** Whether a live version reached `key` from another name through another device's folder rename. */
+  /**
+   * Whether a live version reached `key` from another name through a folder rename: another
+   * device's, or this device's own when the version is another device's that this one never had
+   * (it reached the server before the rename did, and went with the folder there: P9; chaos seed
+   * 8844 with --gc).
+   */
   private carriedHere(device: string, key: string): boolean {
-    if (!this.dirMoves.some((m) => m.device !== device && key.startsWith(`${m.to}/`))) return false;
-    return this.live.some((v) => v.path !== key && this.pathsOf(v).has(key));
+    const movers = this.dirMoves.filter((m) => key.startsWith(`${m.to}/`));
+    if (movers.length === 0) return false;
+    const byOther = movers.some((m) => m.device !== device);
+    return this.live.some(
+      (v) => v.path !== key && this.pathsOf(v).has(key) && (byOther || (v.device !== device && !this.had.has(`${device}\u0000${nfc(v.path)}\u0000${v.hash}`))),
+    );
   }
 
   /** `device`'s user replaced bytes `before` at `key`: the versions of them there (and where they followed) go. */

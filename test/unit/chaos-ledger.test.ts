@@ -192,6 +192,30 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.path}:${v.hash[0]}`)).toEqual(['ü/data.bin:x', 'photos/Ärger/other.bin:y', 'photos/Ärger/data.bin:y']);
   });
 
+  // Chaos seed 8844 (--gc): c wrote Ärger/Ärger/README; a renamed Ärger to ärger before its pull
+  // had brought that file, and the server moved it with the folder (P9); a then wrote a new
+  // ärger/Ärger/README. The two met there: a's file became a conflict copy, rightly, since a never
+  // had c's version. The ledger counted only other devices' renames as carrying versions.
+  it('a new file where this device\'s own folder rename carried a version it never had is concurrent with it (chaos seed 8844)', () => {
+    const l = new Ledger();
+    l.replace('c', 'Ärger/Ärger/README', null);
+    l.write('c', 'Ärger/Ärger/README', X, 45);
+    l.dirMoved('a', 'Ärger', 'ärger', 48); // a never had README: no movedFile
+    l.replace('a', 'ärger/Ärger/other', null); // a name the rename carried nothing to
+    l.write('a', 'ärger/Ärger/other', Y, 50);
+    expect(l.concurrent.has('ärger/Ärger/other')).toBe(false);
+    l.replace('a', 'ärger/Ärger/README', null);
+    l.write('a', 'ärger/Ärger/README', Y, 54);
+    expect(l.concurrent.has('ärger/Ärger/README')).toBe(true);
+    // c's own rename carried c's own version: a new file of c's there meets nothing it never had.
+    l.replace('c', 'docs/mine', null);
+    l.write('c', 'docs/mine', X, 55);
+    l.dirMoved('c', 'docs', 'b', 56);
+    l.replace('c', 'b/mine', null);
+    l.write('c', 'b/mine', Y, 57);
+    expect(l.concurrent.has('b/mine')).toBe(false);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);
