@@ -224,11 +224,12 @@ export function postgresGcFence(db: PostgresDb): SharedGcFence {
         await client.query('UPDATE gc_epoch SET n = n + 1 WHERE id = 1');
         // Asked before each removal: with the connection gone, PostgreSQL let the lock go, and a
         // commit on another process may refer to a block the live set did not hold.
+        const lockLost = (cause: Error) => new FerryError('gc_lock_lost', `The garbage collection lost its lock (${cause.message}); it stops and runs again later`, { retryable: true, cause });
         return fn(async () => {
           const gone = lost();
-          if (gone) throw new FerryError('gc_lock_lost', `The garbage collection lost its lock (${gone.message}); it stops and runs again later`, { retryable: true, cause: gone });
+          if (gone) throw lockLost(gone);
           await client.query('SELECT 1').catch((error: Error) => {
-            throw new FerryError('gc_lock_lost', `The garbage collection lost its lock (${error.message}); it stops and runs again later`, { retryable: true, cause: error });
+            throw lockLost(error);
           });
         });
       }),

@@ -178,7 +178,8 @@ export class FolderCoordinator {
   async confirm(ports: AnswerPorts): Promise<void> {
     const side = this.heldSide();
     if (side === 'pull') {
-      await this.undoBatches.recordPull(ports.puller.events, () => this.answerPull(() => ports.puller.confirmMassDelete(this.folderId)));
+      // The local deletes that waited are weighed when the pause ends (pullHoldEnded).
+      await this.undoBatches.recordPull(ports.puller.events, () => ports.puller.confirmMassDelete(this.folderId));
       this.onChange(this.folderId);
       return;
     }
@@ -197,7 +198,10 @@ export class FolderCoordinator {
   /** No to the held deletes: every file they would remove stays, here and on the server. */
   async cancel(ports: AnswerPorts): Promise<void> {
     const side = this.heldSide();
-    if (side === 'pull') return this.answerPull(() => ports.puller.cancelMassDelete(this.folderId));
+    if (side === 'pull') {
+      await ports.puller.cancelMassDelete(this.folderId);
+      return;
+    }
     if (side === null) return;
     // In the folder's turn: a burst still being queued is queued whole, so every delete of it
     // is dropped here, none left to go out once the folder syncs again.
@@ -255,16 +259,10 @@ export class FolderCoordinator {
     this.weighWaitingDeletes();
   }
 
-  /** The puller answers the server's deletes (the guard lifted, or keeping the files). */
-  private async answerPull(answer: () => Promise<unknown>): Promise<void> {
-    await answer();
-    this.weighWaitingDeletes();
-  }
-
   /**
    * Local deletes seen while the pull waited were queued without a verdict: weigh them now, all
    * of them however long the question waited (docs/conflict-rules.md, "Local deletes while the
-   * question waits"). Weighed again after the answer's pull (a puller not wired to the event).
+   * question waits").
    */
   private weighWaitingDeletes(): void {
     this.store.transaction(() => this.guard.judge(0, { wholeWindow: true }));

@@ -164,7 +164,7 @@ const buildsOnOwn = (pendingBase: string | null, synced: string | null, remote: 
  * delete that carries a file move (P5) only for that move landing.
  */
 const ownDeleted = ({ own, pending, pendingBase, remote, local, base, pendingMoveFrom }: DecideInput): boolean =>
-  own === true && !remote.deleted && local.type === 'absent' && pending === 'delete' && pendingBase !== undefined && buildsOnOwn(pendingBase, base?.syncedRevision ?? null, remote, pendingMoveFrom) && (remote.movedFrom === undefined || remote.movedFrom === pendingMoveFrom);
+  own === true && !remote.deleted && local.type === 'absent' && pending === 'delete' && pendingBase !== undefined && buildsOnOwn(pendingBase, base?.syncedRevision ?? null, remote, pendingMoveFrom) && ownMoveIsQueued(remote, pendingMoveFrom);
 
 /**
  * A move's entry is the commit the queued item names only when that item is the move itself.

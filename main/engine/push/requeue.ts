@@ -47,17 +47,16 @@ export async function rehashAndRequeue(
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
-    // Gone: recorded as the scanner records a deletion, the index row out with the delete queued
-    // (a row left behind, never synced, was carried by a folder rename and never uploaded:
-    // docs/conflict-rules.md, "A file gone before its commit", chaos seed 3).
-    // A synced file's delete is the scanner's to record: with the rest of its burst, through the
-    // mass-delete guard (recorded here, it went out unasked while the bulk delete it was part of
-    // was held, and a cancel could not bring it back: found by review). Looked at again later.
+    // Gone (docs/conflict-rules.md, "A file gone before its commit"). A synced file's delete is
+    // the scan's to record, with the rest of its burst and through the mass-delete guard (recorded
+    // here, it went out unasked while the bulk delete it was part of was held: found by review);
+    // the upload is looked at again later. A file never synced is recorded as the scanner records
+    // a deletion, the index row out (a row left behind was carried by a folder rename and never
+    // uploaded: chaos seed 3); its delete on the item's base drops the create.
     return store.transaction(() => {
       if (!stillCurrent(store, item)) return 'superseded';
       if ((store.index.get(item.folderId, item.path)?.syncedRevision ?? null) !== null) return 'gone';
-      const baseRevision = currentBase(store, item);
-      store.paths.localGone({ folderId: item.folderId, path: item.path, kind: 'file' }, baseRevision);
+      store.paths.localGone({ folderId: item.folderId, path: item.path, kind: 'file' }, item.baseRevision);
       return 'requeued';
     });
   }
@@ -65,9 +64,8 @@ export async function rehashAndRequeue(
   const stable = hashed; // a const, for the transaction below
   return store.transaction(() => {
     if (!stillCurrent(store, item)) return 'superseded';
-    const previous = store.index.get(item.folderId, item.path);
     const { size, mtimeMs, inode, contentHash, blocks } = stable;
-    store.paths.localChanged({ folderId: item.folderId, path: item.path, kind: 'file', size, mtimeMs, inode, contentHash, blocks }, previous?.syncedRevision ?? item.baseRevision);
+    store.paths.localChanged({ folderId: item.folderId, path: item.path, kind: 'file', size, mtimeMs, inode, contentHash, blocks }, currentBase(store, item));
     return 'requeued';
   });
 }
