@@ -407,12 +407,16 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     }
   }, 60_000);
 
-  // GC in one process, a commit in another (issue 19): B's collection had its live set when A
-  // took a batch whose block nothing referred to yet. A's in-process fence knows nothing of B,
-  // so A looked the block up (present), B removed it, and A committed a revision whose block was
-  // gone. Refused: a batch waits out a collection of any process before it looks its blocks up,
-  // and a commit after one looks them up again, so the block answers missing_blocks.
-  it('never commits a revision whose block another process collected meanwhile: it answers missing_blocks', async () => {
+  type CallResult = Awaited<ReturnType<typeof call>>;
+  /**
+   * Two server processes on a fresh database and bucket; `holdGc()` starts a collection on B and
+   * resolves once it knows its live set, holding it there until `releaseGc()` (`result` is its
+   * answer). `admin` looks at this database's advisory locks (`advisory`: other test files'
+   * servers share the PostgreSQL).
+   */
+  async function withHeldGc(
+    run: (rig: { own: RemoteStorage; asA: Proc; asB: Proc; admin: pg.Client; advisory: string; holdGc: () => Promise<{ result: Promise<CallResult> }>; releaseGc: () => void }) => Promise<void>,
+  ): Promise<void> {
     const own = await freshRemoteStorage();
     const dirA = await makeTempDir();
     const dirB = await makeTempDir();
@@ -425,20 +429,42 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
     const b = await startServer({ ...base, dataDir: dirB, gcAfterMark: async () => { marked = true; await gcHeld; } });
     const admin = new pg.Client({ connectionString: own.options.dbUrl });
     await admin.connect();
+    const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
+    const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+    const holdGc = async () => {
+      const result = call(asB, 'POST', '/v1/maintenance/gc', {});
+      await waitUntil(() => marked, 20_000, "B's collection knowing its live set");
+      return { result };
+    };
+    const advisory = "locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
     try {
-      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
-      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+      await run({ own, asA, asB, admin, advisory, holdGc, releaseGc });
+    } finally {
+      releaseGc();
+      await admin.end();
+      await a.close();
+      await b.close();
+      await own.drop();
+    }
+  }
+
+  // GC in one process, a commit in another (issue 19): B's collection had its live set when A
+  // took a batch whose block nothing referred to yet. A's in-process fence knows nothing of B,
+  // so A looked the block up (present), B removed it, and A committed a revision whose block was
+  // gone. Refused: a batch waits out a collection of any process before it looks its blocks up,
+  // and a commit after one looks them up again, so the block answers missing_blocks.
+  it('never commits a revision whose block another process collected meanwhile: it answers missing_blocks', () =>
+    withHeldGc(async ({ own, asA, asB, admin, advisory, holdGc, releaseGc }) => {
       expect((await call(asA, 'PUT', '/v1/folders/gc-race', {})).status).toBe(201);
       const f = testFile(`collected while a commit looked ${randomUUID()}`);
       expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
-      const gc = call(asB, 'POST', '/v1/maintenance/gc', {});
-      await waitUntil(() => marked, 20_000, "B's collection knowing its live set");
+      const gc = await holdGc();
       const accepted = await call(asA, 'POST', '/v1/folders/gc-race/sync?mode=async', { operations: [upsert('k', 'late.txt', f, null)] });
       expect(accepted.status).toBe(202);
       // A's batch waits for B's collection (an advisory lock PostgreSQL shows as not granted).
-      await waitUntil(async () => (await admin.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rowCount! > 0, 20_000, "A's batch waiting for B's collection");
+      await waitUntil(async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE ${advisory} AND NOT granted`)).rowCount! > 0, 20_000, "A's batch waiting for B's collection");
       releaseGc();
-      expect((await gc).body).toMatchObject({ blocksCollected: 1 });
+      expect((await gc.result).body).toMatchObject({ blocksCollected: 1 });
       const done = await completedTask(asA, accepted.body.taskId as string, 20_000, "A's batch");
       expect(done.results.k).toMatchObject({ ok: false, code: 'missing_blocks' });
       expect(await own.readObject(f.hash)).toBeNull();
@@ -447,64 +473,33 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       const again = await call(asB, 'POST', '/v1/folders/gc-race/sync', { operations: [upsert('k2', 'late.txt', f, null)] });
       expect(again.body.results.k2).toMatchObject({ ok: true });
       expect(await own.readObject(f.hash)).toEqual(f.data);
-    } finally {
-      releaseGc();
-      await admin.end();
-      await a.close();
-      await b.close();
-      await own.drop();
-    }
-  }, 60_000);
+    }), 60_000);
 
   // Found by review: the connection holding B's collection lock was ended by PostgreSQL (a
   // restart, idle_session_timeout, a proxy cutting an idle connection), which let the lock go.
   // A's commit of a block B's live set did not hold then went through unfenced, and B's sweep,
   // going on with that live set, deleted the block of a committed revision. Refused: a
   // collection that lost its lock removes nothing more, and its lock connection never idles out.
-  it('a collection whose lock connection is lost removes nothing more: the block a commit on another process referred to stays', async () => {
-    const own = await freshRemoteStorage();
-    const dirA = await makeTempDir();
-    const dirB = await makeTempDir();
-    dirs.push(dirA, dirB);
-    let releaseGc!: () => void;
-    const gcHeld = new Promise<void>((resolve) => (releaseGc = resolve));
-    let marked = false;
-    const base = { port: 0, host: '127.0.0.1', token: TOKEN, gcGraceMs: 0, gcIntervalMs: 0, ...own.options };
-    const a = await startServer({ ...base, dataDir: dirA });
-    const b = await startServer({ ...base, dataDir: dirB, gcAfterMark: async () => { marked = true; await gcHeld; } });
-    const admin = new pg.Client({ connectionString: own.options.dbUrl });
-    await admin.connect();
-    try {
-      const asA: Proc = { child: procs[0]!.child, url: a.url, exited: procs[0]!.exited };
-      const asB: Proc = { child: procs[1]!.child, url: b.url, exited: procs[1]!.exited };
+  it('a collection whose lock connection is lost removes nothing more: the block a commit on another process referred to stays', () =>
+    withHeldGc(async ({ own, asA, admin, advisory, holdGc, releaseGc }) => {
       expect((await call(asA, 'PUT', '/v1/folders/gc-lost', {})).status).toBe(201);
       const f = testFile(`uploaded, not yet committed ${randomUUID()}`);
       expect((await call(asA, 'PUT', `/v1/blocks/${f.hash}`, new Uint8Array(f.data))).status).toBe(201);
       // The object's write time (one-second steps) is before B's cutoff: it is garbage to B.
       await waitUntil(async () => (await own.listObjects()).every((o) => o.writtenAt < Date.now() - 1000), 5000, 'the block older than the cutoff');
-      const gc = call(asB, 'POST', '/v1/maintenance/gc', {});
-      await waitUntil(() => marked, 20_000, "B's collection knowing its live set");
-      // This database's locks only: other test files' servers share the PostgreSQL.
-      const here = "locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
-      const holder = await admin.query(`SELECT pid FROM pg_locks WHERE ${here} AND granted AND mode = 'ExclusiveLock'`);
+      const gc = await holdGc();
+      const holder = await admin.query(`SELECT pid FROM pg_locks WHERE ${advisory} AND granted AND mode = 'ExclusiveLock'`);
       expect(holder.rowCount).toBe(1);
       await admin.query('SELECT pg_terminate_backend($1)', [holder.rows[0].pid]);
-      await waitUntil(async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE ${here}`)).rowCount === 0, 10_000, 'the lock gone with its connection');
+      await waitUntil(async () => (await admin.query(`SELECT 1 FROM pg_locks WHERE ${advisory}`)).rowCount === 0, 10_000, 'the lock gone with its connection');
       // A's commit is no longer fenced, and goes through.
       const done = await call(asA, 'POST', '/v1/folders/gc-lost/sync', { operations: [upsert('k', 'kept.txt', f, null)] });
       expect(done.body.results.k).toMatchObject({ ok: true });
       releaseGc();
       // B's collection stops without removing anything; the committed revision's block stays.
-      expect((await gc).status).toBeGreaterThanOrEqual(500);
+      expect((await gc.result).status).toBeGreaterThanOrEqual(500);
       expect(await own.readObject(f.hash)).toEqual(f.data);
-    } finally {
-      releaseGc();
-      await admin.end();
-      await a.close();
-      await b.close();
-      await own.drop();
-    }
-  }, 60_000);
+    }), 60_000);
 
   // A process whose task another took over (its lease ran out) must not write the task's
   // status afterwards: a late 'Failed' over the new owner's run made clients see a failure of
