@@ -82,6 +82,16 @@ const isDenied = (error: unknown) => {
   return code === 'EACCES' || code === 'EPERM';
 };
 
+/** lstat, or undefined when the path is gone. */
+function lstatIfThere(abs: string): Stats | undefined {
+  try {
+    return lstatSync(abs);
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+}
+
 function sameStat(known: { size: number; mtimeMs: number; inode: number | null }, st: { size: number; mtimeMs: number; ino: number }): boolean {
   return known.size === st.size && known.mtimeMs === st.mtimeMs && (known.inode === null || known.inode === st.ino);
 }
@@ -199,21 +209,29 @@ export class Scanner {
     const rootError = this.rootError();
     if (rootError) return { ...result, ok: false, error: rootError };
     let sliceStart = performance.now();
-    for (const diskRel of diskPaths) {
-      const outcome = await this.scanPath(diskRel, hold);
-      if (outcome === null) return { ...result, ok: false, error: this.rootError() ?? undefined };
+    // Folders made under an indexed folder's name come last: the old folder's rename is
+    // usually in the same burst, and is recorded as a move first (docs/conflict-rules.md,
+    // "A folder made under a renamed folder's name").
+    const later: string[] = [];
+    const look = async (diskRel: string, deferring: boolean): Promise<boolean> => {
+      const outcome = await this.scanPath(diskRel, hold, deferring ? later : undefined);
+      if (outcome === 'later') return true;
+      if (outcome === null) return false;
       result.outcomes[outcome] = (result.outcomes[outcome] ?? 0) + 1;
       if (outcome === 'unstable') result.unstable.push(diskRel);
       if (performance.now() - sliceStart > this.sliceMs) {
         await yieldToLoop();
         sliceStart = performance.now();
       }
-    }
+      return true;
+    };
+    for (const diskRel of diskPaths) if (!(await look(diskRel, true))) return { ...result, ok: false, error: this.rootError() ?? undefined };
+    for (const diskRel of later) if (!(await look(diskRel, false))) return { ...result, ok: false, error: this.rootError() ?? undefined };
     return result;
   }
 
-  /** null: the root vanished while looking; nothing was concluded. */
-  private async scanPath(diskRel: string, hold: boolean): Promise<PathOutcome | null> {
+  /** null: the root vanished while looking; nothing was concluded. 'later': put on `later`. */
+  private async scanPath(diskRel: string, hold: boolean, later?: string[]): Promise<PathOutcome | 'later' | null> {
     const gone = (key: string) => this.gone(key, hold);
     const key = toKey(diskRel);
     if (key === '') return 'unchanged';
@@ -252,6 +270,19 @@ export class Scanner {
     }
     if (st.isDirectory()) {
       if (ignore.ignores(key, true)) return 'ignored';
+      const known = this.store.index.get(this.folderId, key);
+      if (known?.kind === 'dir' && known.inode !== null && known.inode !== st.ino) {
+        if (later) {
+          later.push(diskRel);
+          return 'later';
+        }
+        // Still the old folder's row: that one left (or was removed) and this is another. Its
+        // row takes this inode and what is inside is compared with the index, as a walk does.
+        this.recordDir(key, st);
+        const sub = await this.walkAndCommit(diskRel);
+        if (!sub.ok) return null;
+        return sub.queued + sub.deleted > 0 ? 'queued' : 'updated';
+      }
       const outcome = this.recordDir(key, st);
       // A directory that appeared may have arrived whole (moved in): look inside.
       if (outcome === 'queued') {
@@ -453,7 +484,11 @@ export class Scanner {
   private recordDir(key: string, st: Stats): PathOutcome {
     return this.store.transaction(() => {
       const known = this.store.index.get(this.folderId, key);
-      if (known?.kind === 'dir') return 'unchanged';
+      if (known?.kind === 'dir') {
+        // Another folder under this name: the new inode is what a later rename is found by.
+        if (known.inode !== st.ino) this.store.index.putLocal(this.dirState(key, st));
+        return 'unchanged';
+      }
       if (!known && this.recordMove(key, st)) return 'queued';
       this.store.paths.localChanged(this.dirState(key, st), known?.syncedRevision ?? null);
       return 'queued';
@@ -591,6 +626,7 @@ export class Scanner {
     const unreadable: string[] = [];
     const toHash: Array<{ diskRel: string; key: string; prior: IndexStat | undefined }> = [];
     let dirWrites: Array<{ key: string; st: Stats }> = [];
+    const replacedDirs: Array<{ key: string; st: Stats }> = [];
 
     let sliceStart = performance.now();
     const maybeYield = async () => {
@@ -632,14 +668,14 @@ export class Scanner {
         if (entry.isDirectory()) {
           const prior = known.get(key);
           known.delete(key);
-          if (prior?.kind !== 'dir') {
-            let st: Stats;
-            try {
-              st = lstatSync(joinDisk(this.root, diskRel));
-            } catch (error) {
-              if (!isGone(error)) throw error;
-              continue;
-            }
+          if (prior?.kind === 'dir' && prior.inode !== null) {
+            // Another folder under a known folder's name (that one renamed away, a new one
+            // made): recorded after the walk, once a rename of the old one is recorded.
+            const st = lstatIfThere(joinDisk(this.root, diskRel));
+            if (st && st.ino !== prior.inode) replacedDirs.push({ key, st });
+          } else if (prior?.kind !== 'dir') {
+            const st = lstatIfThere(joinDisk(this.root, diskRel));
+            if (!st) continue;
             // A directory renamed while Ferry was off (the same inode): one move, nothing inside hashed.
             if (tryMoves && !prior && this.recordMove(key, st)) {
               movedHere = true;
@@ -653,13 +689,8 @@ export class Scanner {
         } else if (entry.isFile()) {
           const prior = known.get(key);
           known.delete(key);
-          let st: Stats;
-          try {
-            st = lstatSync(joinDisk(this.root, diskRel));
-          } catch (error) {
-            if (isGone(error)) continue;
-            throw error;
-          }
+          const st = lstatIfThere(joinDisk(this.root, diskRel));
+          if (!st) continue;
           if (prior && prior.kind === 'file' && sameStat(prior, st)) count('unchanged');
           else if (!prior && movedHere && this.indexedAs(key, st)) count('unchanged');
           else if (!prior && tryMoves && this.recordMove(key, st)) {
@@ -674,7 +705,7 @@ export class Scanner {
         await maybeYield();
       }
     }
-    dirWrites = this.commitDirs(dirWrites, progress, count);
+    dirWrites = this.commitDirs([...dirWrites, ...replacedDirs], progress, count);
 
     await this.hashAll(toHash, progress, count, unstable, signal);
 

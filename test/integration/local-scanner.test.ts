@@ -440,6 +440,53 @@ describe('local side: scanner and reconcile on real folders', () => {
     expect(hashCalls).toEqual([]);
   });
 
+  // Found by review (log rotation, `mv logs logs.1 && mkdir logs`): the new `logs` was looked at
+  // while the index still held the old folder there, so it read as unchanged; the rename then
+  // took that row to logs.1, and the new folder, empty, was never uploaded.
+  describe('a folder made under the name of a folder renamed away (docs/conflict-rules.md, "A folder made under a renamed folder\'s name")', () => {
+    const rotate = () => {
+      renameSync(f.abs('logs'), f.abs('logs.1'));
+      f.mkdir('logs');
+    };
+    const synced = async () => {
+      f.write('logs/app.log', 'day 1');
+      const s = scanner();
+      await s.reconcile();
+      pushAll(f);
+      return s;
+    };
+
+    it('in one burst, the new folder first: the rename is one move and the new folder goes up as new', async () => {
+      const s = await synced();
+      rotate();
+      await s.scanPaths(['logs', 'logs.1']);
+      expect(f.pendingOps()).toEqual({ 'logs.1': 'dir:upsert', logs: 'dir:upsert' });
+      expect(f.store.queue.getByPath(f.folderId, 'logs.1')).toMatchObject({ moveFrom: 'logs' });
+      expect(f.store.queue.getByPath(f.folderId, 'logs')).toMatchObject({ moveFrom: null, baseRevision: null });
+      expect(f.store.index.get(f.folderId, 'logs')?.inode).toBe(statSync(f.abs('logs')).ino);
+    });
+
+    it('the old folder gone out of the synced folder: what it held is deleted, the folder stays', async () => {
+      const s = await synced();
+      renameSync(f.abs('logs'), path.join(f.base, 'logs-elsewhere'));
+      f.mkdir('logs');
+      await s.scanPaths(['logs']);
+      expect(f.pendingOps()).toEqual({ 'logs/app.log': 'file:delete' });
+      const row = f.store.index.get(f.folderId, 'logs');
+      expect(row?.inode).toBe(statSync(f.abs('logs')).ino);
+      expect(row?.syncedRevision).not.toBeNull();
+    });
+
+    it('while Ferry was off: the start-up walk records the move and the new folder', async () => {
+      const s = await synced();
+      rotate();
+      await s.reconcile();
+      expect(f.pendingOps()).toEqual({ 'logs.1': 'dir:upsert', logs: 'dir:upsert' });
+      expect(f.store.queue.getByPath(f.folderId, 'logs.1')).toMatchObject({ moveFrom: 'logs' });
+      expect(f.store.queue.getByPath(f.folderId, 'logs')).toMatchObject({ moveFrom: null, baseRevision: null });
+    });
+  });
+
   it('suppresses echo: a file the puller recorded before its rename is not queued back', async () => {
     const s = scanner();
     await s.reconcile();
