@@ -103,6 +103,10 @@ function describeOp(op: Op): string {
       return `burst ${j(op.path)} on ${op.writes.map((w) => `dev${w.device} (${w.size} B)`).join(', ')}`;
     case 'restore':
       return `dev${op.device} restore deleted ${op.prefix === null ? 'in the whole folder' : `under ${j(op.prefix)}`}`;
+    case 'file-to-dir':
+      return `dev${op.device} file ${j(op.path)} → folder holding ${j(op.name)} (${op.size} B)`;
+    case 'dir-to-file':
+      return `dev${op.device} folder ${j(op.path)} → file (${op.size} B)`;
   }
 }
 
@@ -116,6 +120,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     nfd: options.nfd ?? true,
     bulkDeletes: process.env.FERRY_CHAOS_GUARD === '1',
     restores: process.env.FERRY_CHAOS_RESTORE === '1',
+    kinds: process.env.FERRY_CHAOS_KINDS === '1',
   });
   const server = options.server ?? SQLITE_SERVER;
   const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true, server);

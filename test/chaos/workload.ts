@@ -27,7 +27,11 @@ export type Op =
    * The user brings back what was deleted under a folder (null: in the whole synced folder)
    * through the device's agent, as `ferry restore --deleted` does (chaos --restore).
    */
-  | { kind: 'restore'; device: number; prefix: string | null };
+  | { kind: 'restore'; device: number; prefix: string | null }
+  /** A file removed and a folder made under its name, holding one new file (chaos --kinds). */
+  | { kind: 'file-to-dir'; device: number; path: string; name: string; size: number; content: number }
+  /** A folder removed with what it held and a file written under its name (chaos --kinds). */
+  | { kind: 'dir-to-file'; device: number; path: string; size: number; content: number };
 
 /** Names in NFC and in NFD (the same text, other bytes), plus case variants. */
 const NFD = (s: string) => s.normalize('NFD');
@@ -35,7 +39,10 @@ const ALL_FILE_NAMES = [
   'notes.txt', 'Notes.txt', 'report.md', 'data.bin', 'empty', '.hidden', 'a.tar.gz', 'README', 'IMG_0001.JPG',
   'café.txt', NFD('café.txt'), 'naïve résumé.pdf', NFD('naïve résumé.pdf'), '日本語.txt', 'x', 'Ünïcödé.log',
 ];
-/** Disjoint from the file names (also ignoring case), so a path is always a file or always a folder. */
+/**
+ * Disjoint from the file names (also ignoring case), so a path is always a file or always a
+ * folder, unless a user turns one into the other (chaos --kinds).
+ */
 const ALL_DIR_NAMES = ['docs', 'Docs', 'photos', 'a', 'b', 'deep', 'Ärger', NFD('Ärger'), 'new folder', 'ü'];
 
 export interface Plan {
@@ -60,7 +67,7 @@ const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 const flipCase = (name: string) => (name === name.toLowerCase() ? name.toUpperCase() : name.toLowerCase());
 
 /** Generates the plan from the seed only. */
-export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean; bulkDeletes?: boolean; restores?: boolean } = {}): Plan {
+export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean; bulkDeletes?: boolean; restores?: boolean; kinds?: boolean } = {}): Plan {
   const rng = createRng(seed);
   // Without NFD the NFD names are written in NFC: the plan (and its random choices) stays the same.
   const FILE_NAMES = options.nfd === false ? ALL_FILE_NAMES.map((n) => n.normalize('NFC')) : ALL_FILE_NAMES;
@@ -93,6 +100,8 @@ export function makePlan(seed: number, devices: number, opCount: number, options
       ['mkdir', 4], ['rename-dir', 4], ['delete-dir', options.bulkDeletes ? 10 : 2], ['burst', 9],
       // Last, and weightless without --restore: the plans of every other mode stay as they were.
       ['restore', options.restores ? 6 : 0],
+      // Weightless without --kinds, for the same reason.
+      ['file-to-dir', options.kinds ? 4 : 0], ['dir-to-file', options.kinds ? 4 : 0],
     ] as const);
     let op: Op | null = null;
     const target = existingFile();
@@ -159,6 +168,14 @@ export function makePlan(seed: number, devices: number, opCount: number, options
         op = { kind: 'restore', device, prefix };
         break;
       }
+      case 'file-to-dir':
+        if (target) op = { kind: 'file-to-dir', device, path: target, name: rng.pick(FILE_NAMES), size: pickSize(rng), content: rng.seed() };
+        break;
+      case 'dir-to-file': {
+        const dir = existingDir();
+        if (dir) op = { kind: 'dir-to-file', device, path: dir, size: pickSize(rng), content: rng.seed() };
+        break;
+      }
     }
     if (!op) continue;
     // Keep the model in step.
@@ -211,6 +228,21 @@ export function makePlan(seed: number, devices: number, opCount: number, options
           files.add(f);
           addParents(f);
         }
+        break;
+      case 'file-to-dir':
+        files.delete(op.path);
+        deletedFiles.add(op.path);
+        dirs.add(op.path);
+        files.add(join(op.path, op.name));
+        break;
+      case 'dir-to-file':
+        for (const f of under(files, op.path)) {
+          files.delete(f);
+          deletedFiles.add(f);
+        }
+        for (const d of [op.path, ...under(dirs, op.path)]) dirs.delete(d);
+        files.add(op.path);
+        deletedFiles.delete(op.path);
         break;
       default:
         break;
@@ -406,20 +438,17 @@ export class Executor {
       }
       case 'truncate':
         return this.edit(op.device, op.path, step, (before) => (before ? before.subarray(0, Math.min(op.to, before.length)) : null));
-      case 'delete': {
-        // Moved aside (to a name Ferry ignores) before it is read: what the user removed is
-        // exactly what was there, even if a download replaced the file a moment before.
-        const abs = await this.abs(op.device, op.path);
-        const aside = asideOf(abs);
-        try {
-          await fsp.rename(abs, aside);
-        } catch {
-          return false;
-        }
-        const before = await fsp.readFile(aside);
-        await fsp.rm(aside);
-        this.ledger.replace(this.name(op.device), op.path, sha256(before));
-        this.ledger.deleted(this.name(op.device), op.path);
+      case 'delete':
+        return this.deleteFile(op.device, op.path);
+      case 'file-to-dir': {
+        if (!(await this.deleteFile(op.device, op.path))) return false;
+        await fsp.mkdir(await this.abs(op.device, op.path));
+        await this.write(op.device, `${op.path}/${op.name}`, contentOf(`${step}:${op.device}`, op.content, op.size), step);
+        return true;
+      }
+      case 'dir-to-file': {
+        if (!(await this.deleteDir(op.device, op.path))) return false;
+        await this.write(op.device, op.path, contentOf(`${step}:${op.device}`, op.content, op.size), step);
         return true;
       }
       case 'rename': {
@@ -473,23 +502,8 @@ export class Executor {
         }
         return true;
       }
-      case 'delete-dir': {
-        const abs = await this.abs(op.device, op.path);
-        if (!(await fsp.lstat(abs).catch(() => null))?.isDirectory()) return false;
-        // Moved aside first, as a single delete is: what the user removed is exactly what was
-        // in it, whatever a download put there a moment before (chaos seed 82).
-        const aside = asideOf(abs);
-        try {
-          await fsp.rename(abs, aside);
-        } catch {
-          return false;
-        }
-        const before = await filesUnder(aside);
-        await fsp.rm(aside, { recursive: true, force: true });
-        const device = this.name(op.device);
-        for (const [rel, hash] of before) this.gone(device, `${op.path}/${rel}`, hash);
-        return true;
-      }
+      case 'delete-dir':
+        return this.deleteDir(op.device, op.path);
       case 'restore': {
         if (!this.hooks.restore) return false;
         // Before the call: the server may restore even when its answer is lost on the way.
@@ -498,6 +512,49 @@ export class Executor {
         return true;
       }
     }
+  }
+
+  /**
+   * The user deletes the file at `rel`. Moved aside (to a name Ferry ignores) before it is read:
+   * what the user removed is exactly what was there, even if a download replaced the file a
+   * moment before. False: no file was there.
+   */
+  private async deleteFile(device: number, rel: string): Promise<boolean> {
+    const abs = await this.abs(device, rel);
+    const aside = asideOf(abs);
+    try {
+      await fsp.rename(abs, aside);
+    } catch {
+      return false;
+    }
+    if (!(await fsp.lstat(aside)).isFile()) {
+      await fsp.rename(aside, abs);
+      return false;
+    }
+    const before = await fsp.readFile(aside);
+    await fsp.rm(aside);
+    this.gone(this.name(device), rel, sha256(before));
+    return true;
+  }
+
+  /**
+   * The user deletes the folder at `rel` with what it holds. Moved aside first, as a single
+   * delete is: what the user removed is exactly what was in it, whatever a download put there a
+   * moment before (chaos seed 82). False: no folder was there.
+   */
+  private async deleteDir(device: number, rel: string): Promise<boolean> {
+    const abs = await this.abs(device, rel);
+    if (!(await fsp.lstat(abs).catch(() => null))?.isDirectory()) return false;
+    const aside = asideOf(abs);
+    try {
+      await fsp.rename(abs, aside);
+    } catch {
+      return false;
+    }
+    const before = await filesUnder(aside);
+    await fsp.rm(aside, { recursive: true, force: true });
+    for (const [file, hash] of before) this.gone(this.name(device), `${rel}/${file}`, hash);
+    return true;
   }
 
   /** The user removed (or moved away) what it saw at p. */
