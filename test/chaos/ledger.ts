@@ -169,9 +169,13 @@ export class Ledger {
     // names no base) with bytes another device had here and wrote a new version over: on the
     // server they are one revision (same content), and that device's version may be built on
     // it whichever came first (docs/conflict-rules.md, "same content"; chaos seed 3018: two
-    // empty files). An edit of a synced version is a version of its own, checked as ever.
+    // empty files). Here includes the path's names before folder renames: the server moved
+    // those bytes with the folder (chaos seed 18488: an empty file carried from a/ to
+    // Ärger/photos/, where the renaming device's edit was built on it and another device wrote
+    // a new empty file). An edit of a synced version is a version of its own, checked as ever.
     const isNew = !this.lastFromElsewhere.has(mine);
-    if (isNew && [...(this.builtOn.get(`${key}\u0000${hash}`) ?? [])].some((d) => d !== device)) {
+    const builtOnByOther = (q: string) => [...(this.builtOn.get(`${q}\u0000${hash}`) ?? [])].some((d) => d !== device);
+    if (isNew && [...this.earlierNamesOf(key)].some(builtOnByOther)) {
       this.sameAsBuiltOn++;
       this.lastOp.set(key, { device, hash });
       return;

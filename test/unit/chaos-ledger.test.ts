@@ -502,6 +502,27 @@ describe('chaos ledger', () => {
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:1']);
   });
 
+  // Chaos seed 18488: b wrote an empty a/data.bin; a, with it, wrote over it and renamed a to
+  // Ärger/photos. The server moved the empty file there, and a's edit went up on it. b, not yet
+  // pulled, wrote a new empty Ärger/photos/data.bin: the pull found it the same as the moved
+  // revision (U4), and a's edit then replaced it, rightly. The ledger looked at the path only.
+  it('does not count a new file with bytes another device built on under the path\'s name before a folder rename (chaos seed 18488)', () => {
+    const l = new Ledger();
+    l.replace('b', 'a/data.bin', null);
+    l.write('b', 'a/data.bin', EMPTY_HASH, 0);
+    l.replace('a', 'a/data.bin', EMPTY_HASH);
+    l.write('a', 'a/data.bin', X, 5);
+    l.dirMoved('a', 'a', 'Ärger/photos', 6);
+    l.replace('b', 'Ärger/photos/data.bin', null);
+    l.write('b', 'Ärger/photos/data.bin', EMPTY_HASH, 7);
+    expect(l.sameAsBuiltOn).toBe(1);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:5']);
+    // Bytes nobody built on under any earlier name stay a version of their own.
+    l.replace('b', 'Ärger/photos/other', null);
+    l.write('b', 'Ärger/photos/other', EMPTY_HASH, 8);
+    expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:5', 'b:8']);
+  });
+
   it('still counts an edit of a synced version to bytes another device built on before', () => {
     // b had a's empty file and edited it; a had b's edit and emptied it: a version of its own.
     const l = play([['a', null, EMPTY_HASH], ['b', EMPTY_HASH, X], ['a', X, EMPTY_HASH]]);
