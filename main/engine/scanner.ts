@@ -408,7 +408,9 @@ export class Scanner {
       if (kind === 'dir' && (queue.hasLiveUnder(this.folderId, source.path) || index.holdsUnsyncedUnder(this.folderId, source.path))) return false;
       let move: { from: string; base: string; hash: string | null };
       if (live?.moveFrom) {
-        if (live.baseRevision === null) return false;
+        // A move sent without an answer may have landed: the server has no `from` then, so `P`
+        // goes as P5 (carrying it) and this path as new (docs/conflict-rules.md, "A move sent without an answer").
+        if (live.baseRevision === null || live.createSent) return false;
         move = { from: live.moveFrom, base: live.baseRevision, hash: live.moveHash }; // P3, P4
       } else if (source.syncedRevision !== null && (!live || (live.op === 'upsert' && kind === 'file'))) {
         // P1; P2 when an edit of the old name waited (what it had synced is then unknown here).

@@ -284,6 +284,17 @@ const v11IntentInode: Migration = {
   },
 };
 
+const v12MoveSent: Migration = {
+  version: 12,
+  name: 'queue: a move of the path sent from this row counts as sent (it may be on the server without an answer)',
+  up(db) {
+    // create_sent now also marks a claimed move, so that a delete or a further rename of its
+    // target carries it (docs/conflict-rules.md, "A move sent without an answer"). Rows from
+    // before: a claimed move counts.
+    db.exec(`UPDATE queue SET create_sent = 1 WHERE state <> 'done' AND move_from IS NOT NULL AND attempts > 0`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -296,4 +307,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v9PendingMoveSources,
   v10CreateSent,
   v11IntentInode,
+  v12MoveSent,
 ];

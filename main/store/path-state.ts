@@ -53,6 +53,14 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
     // not the moved one: it never carries the move (P2, P5; chaos seed 13057).
     const carries = change.baseRevision === null || change.baseRevision === existing?.base_revision;
     const keepMove = (row: QueueRow): ChangeKeep => ({ baseRevision: row.base_revision, moveFrom: row.move_from, moveHash: row.move_hash });
+    if (carries && live && existing.move_from !== null && !change.moveFrom && change.kind === existing.kind && (existing.in_flight_generation !== null || existing.create_sent === 1)) {
+      // An edit (P2) or a delete (P5) of a move in flight, or sent without an answer (it may have
+      // landed): a newer generation that still carries the move. Its answer settles the move
+      // (complete, moveRefused); without one (a kill) it is sent again, and the server answers a
+      // move already made as made (docs/conflict-rules.md, "A move sent without an answer").
+      rows.replace(existing.id, change, now, keepMove(existing));
+      return 'replaced';
+    }
     if (liveIdle(existing) && existing.move_from !== null && !change.moveFrom) {
       // A move that has not gone yet, and a newer change of its path (docs/conflict-rules.md,
       // "Pushing a move"). An edit keeps the move and uploads after it (P2); a delete (P5), or
@@ -63,12 +71,6 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
       }
       unmove(existing);
       return enqueueOne(change);
-    }
-    if (carries && live && existing.in_flight_generation !== null && existing.move_from !== null && !change.moveFrom && change.kind === existing.kind) {
-      // An edit (P2) or a delete (P5) of a move in flight: a newer generation that still carries
-      // the move. Its answer settles the move (complete, moveRefused); without one (a kill) it is sent again.
-      rows.replace(existing.id, change, now, keepMove(existing));
-      return 'replaced';
     }
     // A user's change on no base of a path whose queued change builds on a server revision takes
     // that revision: the index holds a path made again before its delete went out as new, while

@@ -73,6 +73,11 @@ export interface QueueItem {
   moveFrom: string | null;
   /** The content hash moveFrom had synced; when the snapshot differs (or this is null) an upload follows the move. */
   moveHash: string | null;
+  /**
+   * A change that makes this path (a create, or a move to it) was sent from this row without an
+   * answer settling it yet: it may be on the server (docs/conflict-rules.md, "A move sent without an answer").
+   */
+  createSent: boolean;
   enqueuedAt: number;
   updatedAt: number;
 }
@@ -200,7 +205,7 @@ export interface QueueRow {
   base_revision: string | null;
   move_from: string | null;
   move_hash: string | null;
-  /** 1 once a create (an upsert on no base) was claimed from this row while it stayed live (migration 10). */
+  /** 1 once a create (an upsert on no base; migration 10) or a move (migration 12) was claimed from this row while it stayed live. */
   create_sent: number;
   enqueued_at: number;
   updated_at: number;
@@ -229,6 +234,7 @@ const toItem = (r: QueueRow): QueueItem => ({
   baseRevision: r.base_revision,
   moveFrom: r.move_from,
   moveHash: r.move_hash,
+  createSent: r.create_sent === 1,
   enqueuedAt: r.enqueued_at,
   updatedAt: r.updated_at,
 });
@@ -346,7 +352,7 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
   // The rows of one claim in one statement (ids as a JSON array): a statement each cost more.
   const markInFlight = db.prepare(`
     UPDATE queue SET state = 'in_flight', in_flight_generation = generation, attempts = attempts + 1,
-      create_sent = CASE WHEN op = 'upsert' AND base_revision IS NULL THEN 1 ELSE create_sent END, updated_at = ?
+      create_sent = CASE WHEN (op = 'upsert' AND base_revision IS NULL) OR move_from IS NOT NULL THEN 1 ELSE create_sent END, updated_at = ?
     WHERE id IN (SELECT value FROM json_each(?))`);
   const releaseHold = db.prepare(`UPDATE queue SET in_flight_generation = NULL, updated_at = ? WHERE id = ?`);
   const markDone = db.prepare(`

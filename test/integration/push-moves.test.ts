@@ -402,6 +402,48 @@ describe('pushing moves (P1-P9)', () => {
     expect(remote.has('a.txt')).toBe(false);
   });
 
+  // Found by review (docs/conflict-rules.md, "A move sent without an answer"): the move landed and
+  // its answer was lost (a kill), then the user renamed the file on, or deleted it, before the
+  // restart sent the move again. Chained into a move from a.txt (gone on the server), or undone
+  // as never sent, it left b.txt on the server, and the pull brought it back.
+  describe('a move that landed without an answer', () => {
+    async function landedUnanswered() {
+      const s = await synced({ 'a.txt': 'alpha' });
+      s.rig.pusher.pause();
+      mv(s.rig, 'a.txt', 'b.txt');
+      await s.scan('b.txt', 'a.txt');
+      const base = s.rig.item('b.txt')!.baseRevision;
+      const landed = await s.rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, { body: { operations: [{ key: 'k', action: 'move', from: 'a.txt', path: 'b.txt', baseRevision: base }] } });
+      expect(landed.status).toBe(200);
+      // Claimed (sent), then the kill: back to pending at the restart, no answer recorded.
+      expect(s.rig.store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['b.txt']);
+      s.rig.store.queue.recoverInFlight();
+      return s;
+    }
+
+    it('renamed on before it went again: the file ends under its last name only, here and on the server', async () => {
+      const { rig, scan, settled } = await landedUnanswered();
+      mv(rig, 'b.txt', 'c.txt');
+      await scan('c.txt', 'b.txt');
+      rig.pusher.resume();
+      await settled();
+      expect([...(await rig.remote()).keys()].sort()).toEqual(['c.txt']);
+      await pullOnce(rig);
+      expect(onDisk(rig)).toEqual({ 'c.txt': 'alpha' });
+    });
+
+    it('deleted before it went again: gone here and on the server', async () => {
+      const { rig, scan, settled } = await landedUnanswered();
+      rmSync(path.join(rig.root, 'b.txt'));
+      await scan('b.txt');
+      rig.pusher.resume();
+      await settled();
+      expect([...(await rig.remote()).keys()]).toEqual([]);
+      await pullOnce(rig);
+      expect(onDisk(rig)).toEqual({});
+    });
+  });
+
   it('P8: a move onto a path another device created is refused; both versions stay', async () => {
     const { rig, sent, scan } = await synced({ 'a.txt': 'alpha' });
     const other = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {

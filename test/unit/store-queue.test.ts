@@ -634,4 +634,41 @@ describe('a move in flight', () => {
       expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
     });
   });
+
+  // Found by review: a move sent, its answer lost (a kill), then the new name deleted before the
+  // restart sent the move again. The row was no longer in flight, so the delete undid the move: the
+  // new name's create was dropped and the old name deleted on its base, already gone there. The
+  // move had landed, so the new name stayed on the server and the pull brought it back.
+  describe('a move sent without an answer is carried like one in flight (docs/conflict-rules.md, "A move sent without an answer")', () => {
+    it('marks the row sent when the move is claimed, until the answer settles it', () => {
+      store.paths.enqueue(moved());
+      expect(store.queue.getByPath(F, 'new.pdf')!.createSent).toBe(false);
+      const [flying] = store.queue.claim({ limit: 1 });
+      store.queue.recoverInFlight(); // the restart
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', inFlightGeneration: null, createSent: true });
+      const [again] = store.queue.claim({ limit: 1 });
+      expect(again!.generation).toBe(flying!.generation);
+      expect(store.paths.complete(again!, { revision: 'r37' })).toBe('done');
+    });
+
+    it('killed, then the new name deleted: the delete carries the move, and nothing of the old name is queued', () => {
+      store.paths.enqueue(moved());
+      store.queue.claim({ limit: 1 });
+      store.queue.recoverInFlight();
+      expect(store.paths.enqueue({ ...del('new.pdf', null), byUser: true })).toBe('replaced');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', moveFrom: 'a.tar.gz', baseRevision: 'r10', state: 'pending' });
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toBeUndefined();
+      // Sent again: the server answers the move already made; then the delete on its revision.
+      const [again] = store.queue.claim({ limit: 1 });
+      expect(store.paths.complete(again!, { revision: 'r37' })).toBe('done');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ op: 'delete', moveFrom: null, baseRevision: 'r37', state: 'pending' });
+    });
+
+    it('never sent: the delete undoes the move as before (P5)', () => {
+      store.paths.enqueue(moved());
+      store.paths.enqueue({ ...del('new.pdf', null), byUser: true });
+      expect(store.queue.getByPath(F, 'new.pdf')).toBeUndefined();
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10' });
+    });
+  });
 });

@@ -13,7 +13,7 @@ function storedItem(overrides: Partial<QueueItem> = {}): QueueItem {
   return {
     id: 1, folderId: 'docs', path: 'a/b.txt', kind: 'file', op: 'upsert', state: 'retry_wait', priority: 0, generation: 3,
     inFlightGeneration: null, attempts: 2, nextAttemptAt: T + 1000, lastErrorCode: 'unavailable', lastErrorMessage: 'HTTP 503',
-    bytesDone: 10, bytesTotal: 20, size: 20, mtimeMs: T, contentHash: null, blocks: null, baseRevision: null, moveFrom: null, moveHash: null, enqueuedAt: T, updatedAt: T,
+    bytesDone: 10, bytesTotal: 20, size: 20, mtimeMs: T, contentHash: null, blocks: null, baseRevision: null, moveFrom: null, moveHash: null, createSent: false, enqueuedAt: T, updatedAt: T,
     ...overrides,
   };
 }

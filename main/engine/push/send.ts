@@ -128,6 +128,7 @@ export function fakeItem(folderId: string, p: string, key: { id: number; generat
     baseRevision: null,
     moveFrom: null,
     moveHash: null,
+    createSent: false,
     enqueuedAt: 0,
     updatedAt: 0,
   };
