@@ -6,6 +6,7 @@ import { conflictPath, type PullRemote } from '../../main/engine/pull';
 import { moveNoClobber } from '../../main/engine/pull/no-clobber';
 import type { SyncApiClient } from '../../main/remote';
 import type { TestFolder } from '../helpers/local-folder';
+import { waitFor } from '../helpers/wait';
 import { makeAgent, startPullServer, usePullRig, type Agent, type Writer } from './pull-harness';
 
 // Chaos seed 3 (npm run chaos -- --seed 3 --ops 60 --devices 3) failed to converge about one
@@ -189,15 +190,64 @@ describe('a download that replaces a file a program has open (chaos seed 11263)'
     expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
   });
 
-  it('removes the replaced file when nothing wrote into it', async () => {
+  it('removes the replaced file when nothing wrote into it, once its grace is over', async () => {
     const writer = await rig.start();
-    const b = rig.device('b');
+    const b = rig.device('b', { lateWriteGraceMs: 200 });
     await writer.commit({ 'café.txt': 'v1 from a' });
     await b.puller.pullNow('fb');
     await writer.commit({ 'café.txt': 'v2 from a' });
     expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 1, conflicts: 0 });
     expect(b.tree()).toEqual({ 'café.txt': 'v2 from a' });
-    expect(readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'))).toEqual([]);
+    const leftInTmp = () => readdirSync(path.join(b.folder.root, '.ferry', 'tmp')).filter((n) => n.startsWith('pull-'));
+    expect(leftInTmp()).toHaveLength(1); // linked until the grace is over
+    await waitFor(() => leftInTmp().length === 0, { message: 'the replaced file removed after its grace' });
+    expect(b.tree()).toEqual({ 'café.txt': 'v2 from a' });
+  });
+
+  // Chaos seed 263 (--backend postgres): the user's append went through a descriptor opened before
+  // the pull replaced 日本語.txt, and landed after the download was recorded: the replaced file had
+  // been removed at that moment, and the appended version with it. It now stays linked a while.
+  it('keeps what the program wrote through its descriptor after the download was recorded, within the grace (chaos seed 263)', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b', { lateWriteGraceMs: 200 });
+    await writer.commit({ '日本語.txt': 'v1 from a' });
+    await b.puller.pullNow('fb');
+    const handle = await fsp.open(b.folder.abs('日本語.txt'), 'r+');
+    await writer.commit({ '日本語.txt': 'v2 from a' });
+    try {
+      expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 1, conflicts: 0 });
+      await handle.write(', appended late', 'v1 from a'.length);
+    } finally {
+      await handle.close();
+    }
+    const copies = () => Object.keys(b.tree()).filter((p) => p.startsWith('日本語 (conflict from b '));
+    await waitFor(() => copies().length === 1, { message: 'the late write kept as a conflict copy' });
+    const tree = b.tree();
+    expect(tree['日本語.txt']).toBe('v2 from a');
+    expect(tree[copies()[0]!]).toBe('v1 from a, appended late');
+    // The copy goes up like any new file (the scanner hashes it).
+    await b.scanner.scanPaths(copies());
+    expect(b.folder.store.queue.getByPath('fb', copies()[0]!)).toMatchObject({ op: 'upsert', state: 'pending', baseRevision: null });
+  });
+
+  it('looks at a replaced file before the next pull of its folder clears the temp folder', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b', { lateWriteGraceMs: 60_000 });
+    await writer.commit({ 'notes.txt': 'v1 from a' });
+    await b.puller.pullNow('fb');
+    const handle = await fsp.open(b.folder.abs('notes.txt'), 'r+');
+    await writer.commit({ 'notes.txt': 'v2 from a' });
+    try {
+      await b.puller.pullNow('fb');
+      await handle.write(' and more', 'v1 from a'.length);
+    } finally {
+      await handle.close();
+    }
+    await writer.commit({ 'other.txt': 'x' });
+    await b.puller.pullNow('fb');
+    const tree = b.tree();
+    expect(Object.entries(tree).filter(([p]) => p.startsWith('notes (conflict from b ')).map(([, v]) => v)).toEqual(['v1 from a and more']);
+    expect(tree['notes.txt']).toBe('v2 from a');
   });
 });
 

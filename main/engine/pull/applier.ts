@@ -16,6 +16,7 @@ import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
+import type { LateWrites } from './late-writes';
 
 /** A validated remote entry: a feed item, or a delete synthesised by a full-sync reconcile. */
 export interface RemoteEntry extends RemoteState {
@@ -42,6 +43,8 @@ export interface ApplyContext {
   commits?: TxnGroup;
   /** Files deleted by this pull are kept here until its downloads are done (M3). */
   aside?: SetAside;
+  /** Files a download replaced are looked at again a while later (without it: once, when it is recorded). */
+  lateWrites?: LateWrites;
   /**
    * The paths holding an earlier run's download intent, read as the run starts (it writes its
    * own only when it applies); without it every planned path is looked up.
@@ -435,9 +438,11 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       for (const a of asides) recordConflictCopy(ctx, entry, a.seen, a.copyPath);
     });
     if (replaced) {
-      const kept = await keepIfWrittenSince(ctx, entry, seen, replaced);
+      const link = replaced;
       replaced = null;
+      const kept = await keepIfWrittenSince(ctx, entry, seen, link, !ctx.lateWrites);
       if (kept) asides.push(kept);
+      else ctx.lateWrites?.watch(ctx.folderId, () => keepIfWrittenSince(ctx, entry, seen, link, true));
     }
     const last = asides.at(-1);
     if (last) return { kind: 'conflict', path: entry.path, rule: asides.length > 1 ? 'U6' : action.rule, copyPath: last.copyPath, device: entry.device };
@@ -467,14 +472,15 @@ async function linkReplaced(ctx: ApplyContext, abs: string): Promise<string | nu
 }
 
 /**
- * The replaced file, once the download is recorded: written since the check (its size or mtime
- * moved), its bytes become a conflict copy that the scanner uploads (docs/conflict-rules.md,
- * the re-check before the final rename: chaos seed 11263); otherwise it goes.
+ * The replaced file, once the download is recorded and again a while later (LateWrites): written
+ * since the check (its size or mtime moved), its bytes become a conflict copy that the scanner
+ * uploads (docs/conflict-rules.md, the re-check before the final rename: chaos seeds 11263 and
+ * 263); otherwise it goes on the last look (`last`), and stays linked until then.
  */
-async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, replaced: string): Promise<Aside | null> {
+async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, replaced: string, last: boolean): Promise<Aside | null> {
   const st = await fsp.lstat(replaced).catch(() => null);
   if (!st || seen.local.type !== 'file' || sameLocal(seen.local, localOf(st, false))) {
-    await fsp.rm(replaced, { force: true });
+    if (last) await fsp.rm(replaced, { force: true });
     return null;
   }
   const copyPath = await moveAside(ctx, entry, replaced);

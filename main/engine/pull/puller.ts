@@ -23,6 +23,7 @@ import { applyDirMove, groupDirMoves } from './dir-mover';
 import type { PullRemote } from './remote-port';
 import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
 import type { PullStore } from './store-port';
+import { LateWrites } from './late-writes';
 
 export interface PullerOptions {
   massDeletePercent: number;
@@ -45,6 +46,8 @@ export interface PullerOptions {
   retryMaxMs: number;
   /** Overrides the per-folder probe (tests, and disks known to be case-insensitive). */
   caseInsensitive?: boolean;
+  /** How long a file a download replaced stays linked for a late write (late-writes.ts). */
+  lateWriteGraceMs?: number;
   platform: NodeJS.Platform;
 }
 
@@ -176,6 +179,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const applying = new Set<string>();
   const states = deps.states ?? folderStates(store);
   const health = new PullHealth();
+  const lateWrites = new LateWrites(log, options.lateWriteGraceMs);
   // Per folder: the run in progress (tail) and the one waiting behind it (queued).
   const chains = new Map<string, { tail?: Promise<unknown>; queued?: Promise<PullSummary> }>();
   let running = false;
@@ -308,6 +312,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     if (folder.state === 'paused_mass_delete' && policy === 'guard' && !heldByPull(folder)) return { ...summary, paused: true };
     const flog = log.child({ folder: folderId });
     const root = await resolveRoot(folder.localRoot, folder.markerId);
+    // Files an earlier pull replaced are looked at before the temp folder is cleared.
+    await lateWrites.flush(folderId);
     const tmpDir = await prepareTmpDir(root);
     let caseInsensitive = options.caseInsensitive ?? caseCache.get(root);
     if (caseInsensitive === undefined) caseCache.set(root, (caseInsensitive = await isCaseInsensitiveDir(tmpDir)));
@@ -344,7 +350,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
@@ -660,6 +666,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       wakeAll();
       await Promise.allSettled(loops.splice(0));
       await Promise.allSettled([...chains.values()].map((c) => c.tail));
+      await lateWrites.flush();
     },
     setOnline(value) {
       online = value;
