@@ -216,11 +216,16 @@ export function makePlan(seed: number, devices: number, opCount: number, options
         break;
       }
       case 'delete-dir':
+      case 'dir-to-file':
         for (const f of under(files, op.path)) {
           files.delete(f);
           deletedFiles.add(f);
         }
         for (const d of [op.path, ...under(dirs, op.path)]) dirs.delete(d);
+        if (op.kind === 'dir-to-file') {
+          files.add(op.path);
+          deletedFiles.delete(op.path);
+        }
         break;
       case 'restore':
         for (const f of op.prefix === null ? [...deletedFiles] : under(deletedFiles, op.prefix)) {
@@ -234,15 +239,6 @@ export function makePlan(seed: number, devices: number, opCount: number, options
         deletedFiles.add(op.path);
         dirs.add(op.path);
         files.add(join(op.path, op.name));
-        break;
-      case 'dir-to-file':
-        for (const f of under(files, op.path)) {
-          files.delete(f);
-          deletedFiles.add(f);
-        }
-        for (const d of [op.path, ...under(dirs, op.path)]) dirs.delete(d);
-        files.add(op.path);
-        deletedFiles.delete(op.path);
         break;
       default:
         break;
@@ -287,17 +283,9 @@ export async function renameCapturing(
   to: string,
   between?: () => Promise<void>,
 ): Promise<{ moved: Buffer; replaced: Buffer[] } | null> {
-  const moving = asideOf(from);
-  try {
-    await fsp.rename(from, moving);
-  } catch {
-    return null;
-  }
-  if (!(await fsp.lstat(moving)).isFile()) {
-    await fsp.rename(moving, from);
-    return null;
-  }
-  const moved = await fsp.readFile(moving);
+  const taken = await takeFileAside(from);
+  if (!taken) return null;
+  const { aside: moving, bytes: moved } = taken;
   const replaced: Buffer[] = [];
   try {
     await between?.();
@@ -330,6 +318,24 @@ export async function renameCapturing(
   }
   await fsp.rm(moving);
   return { moved, replaced };
+}
+
+/**
+ * The file at `abs` moved aside (atomic: what is read is exactly what was there) and read. Null
+ * when nothing was there, or it was no file (put back).
+ */
+async function takeFileAside(abs: string): Promise<{ aside: string; bytes: Buffer } | null> {
+  const aside = asideOf(abs);
+  try {
+    await fsp.rename(abs, aside);
+  } catch {
+    return null;
+  }
+  if (!(await fsp.lstat(aside)).isFile()) {
+    await fsp.rename(aside, abs);
+    return null;
+  }
+  return { aside, bytes: await fsp.readFile(aside) };
 }
 
 async function readFileOrNull(abs: string): Promise<Buffer | null> {
@@ -520,20 +526,10 @@ export class Executor {
    * moment before. False: no file was there.
    */
   private async deleteFile(device: number, rel: string): Promise<boolean> {
-    const abs = await this.abs(device, rel);
-    const aside = asideOf(abs);
-    try {
-      await fsp.rename(abs, aside);
-    } catch {
-      return false;
-    }
-    if (!(await fsp.lstat(aside)).isFile()) {
-      await fsp.rename(aside, abs);
-      return false;
-    }
-    const before = await fsp.readFile(aside);
-    await fsp.rm(aside);
-    this.gone(this.name(device), rel, sha256(before));
+    const taken = await takeFileAside(await this.abs(device, rel));
+    if (!taken) return false;
+    await fsp.rm(taken.aside);
+    this.gone(this.name(device), rel, sha256(taken.bytes));
     return true;
   }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -6,6 +6,17 @@ import path from 'node:path';
 export function makeTempDir(prefix = 'ferry-local-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** An empty folder per named device under one fresh temp directory; `onCleanup` gets its removal. */
+export function deviceFolders(names: readonly string[], onCleanup: (cleanup: () => void) => void): Array<{ name: string; root: string }> {
+  const { dir, cleanup } = makeTempDir('ferry-devices-');
+  onCleanup(cleanup);
+  return names.map((name) => {
+    const root = path.join(dir, name);
+    mkdirSync(root);
+    return { name, root };
+  });
 }
 
 /** A clock tests move by hand. */

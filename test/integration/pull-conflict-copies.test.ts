@@ -207,19 +207,28 @@ describe('a download that replaces a file a program has open (chaos seed 11263)'
   // Chaos seed 263 (--backend postgres): the user's append went through a descriptor opened before
   // the pull replaced 日本語.txt, and landed after the download was recorded: the replaced file had
   // been removed at that moment, and the appended version with it. It now stays linked a while.
-  it('keeps what the program wrote through its descriptor after the download was recorded, within the grace (chaos seed 263)', async () => {
+  /**
+   * `name` synced at v1 on b, opened by a program, then v2 pulled over it (U5); the program's
+   * write lands in the replaced file once the download is recorded.
+   */
+  async function writtenAfterReplaced(name: string, late: string, graceMs: number) {
     const writer = await rig.start();
-    const b = rig.device('b', { lateWriteGraceMs: 200 });
-    await writer.commit({ '日本語.txt': 'v1 from a' });
+    const b = rig.device('b', { lateWriteGraceMs: graceMs });
+    await writer.commit({ [name]: 'v1 from a' });
     await b.puller.pullNow('fb');
-    const handle = await fsp.open(b.folder.abs('日本語.txt'), 'r+');
-    await writer.commit({ '日本語.txt': 'v2 from a' });
+    const handle = await fsp.open(b.folder.abs(name), 'r+');
+    await writer.commit({ [name]: 'v2 from a' });
     try {
       expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 1, conflicts: 0 });
-      await handle.write(', appended late', 'v1 from a'.length);
+      await handle.write(late, 'v1 from a'.length);
     } finally {
       await handle.close();
     }
+    return { writer, b };
+  }
+
+  it('keeps what the program wrote through its descriptor after the download was recorded, within the grace (chaos seed 263)', async () => {
+    const { b } = await writtenAfterReplaced('日本語.txt', ', appended late', 200);
     const copies = () => Object.keys(b.tree()).filter((p) => p.startsWith('日本語 (conflict from b '));
     await waitFor(() => copies().length === 1, { message: 'the late write kept as a conflict copy' });
     const tree = b.tree();
@@ -231,18 +240,7 @@ describe('a download that replaces a file a program has open (chaos seed 11263)'
   });
 
   it('looks at a replaced file before the next pull of its folder clears the temp folder', async () => {
-    const writer = await rig.start();
-    const b = rig.device('b', { lateWriteGraceMs: 60_000 });
-    await writer.commit({ 'notes.txt': 'v1 from a' });
-    await b.puller.pullNow('fb');
-    const handle = await fsp.open(b.folder.abs('notes.txt'), 'r+');
-    await writer.commit({ 'notes.txt': 'v2 from a' });
-    try {
-      await b.puller.pullNow('fb');
-      await handle.write(' and more', 'v1 from a'.length);
-    } finally {
-      await handle.close();
-    }
+    const { writer, b } = await writtenAfterReplaced('notes.txt', ' and more', 60_000);
     await writer.commit({ 'other.txt': 'x' });
     await b.puller.pullNow('fb');
     const tree = b.tree();

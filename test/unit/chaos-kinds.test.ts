@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger } from '../chaos/ledger';
 import { Executor, makePlan, sha256 } from '../chaos/workload';
-import { makeTempDir } from '../helpers/local-temp';
+import { deviceFolders } from '../helpers/local-temp';
 
 // Chaos --kinds: users turn files into folders and folders into files while the others sync.
 describe('chaos --kinds', () => {
@@ -34,13 +34,7 @@ describe('chaos --kinds', () => {
     expect(usedAsDir).toBe(true);
   });
 
-  function devices() {
-    const { dir, cleanup } = makeTempDir('ferry-chaos-kinds-');
-    temps.push(cleanup);
-    const list = ['dev-a', 'dev-b'].map((name) => ({ name, root: path.join(dir, name) }));
-    for (const d of list) mkdirSync(d.root);
-    return list;
-  }
+  const devices = () => deviceFolders(['dev-a', 'dev-b'], (cleanup) => temps.push(cleanup));
 
   it('a file turned into a folder: the file is deleted and the new file inside is a version', async () => {
     const [a, b] = devices();

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../chaos/invariants';
 import { Ledger } from '../chaos/ledger';
 import type { FileEntry, Tree } from '../chaos/snapshot';
 import { Executor, makePlan, type Op } from '../chaos/workload';
-import { makeTempDir } from '../helpers/local-temp';
+import { deviceFolders } from '../helpers/local-temp';
 
 // Chaos --restore: users bring deleted files back through their agent while the others sync.
 describe('chaos --restore', () => {
@@ -44,13 +43,7 @@ describe('chaos --restore', () => {
     expect(backAgain).toBe(true);
   });
 
-  function devices() {
-    const { dir, cleanup } = makeTempDir('ferry-chaos-restore-');
-    temps.push(cleanup);
-    const list = ['dev-a', 'dev-b'].map((name) => ({ name, root: path.join(dir, name) }));
-    for (const d of list) mkdirSync(d.root);
-    return list;
-  }
+  const devices = () => deviceFolders(['dev-a', 'dev-b'], (cleanup) => temps.push(cleanup));
 
   it('runs a restore through the hook and records where it may bring files back', async () => {
     const ledger = new Ledger();
