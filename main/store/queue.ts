@@ -334,6 +334,10 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     SELECT q.* FROM queue q JOIN folders f ON f.id = q.folder_id AND f.state = 'ok'
     WHERE q.in_flight_generation IS NULL AND q.state = '${state}'${state === 'retry_wait' ? ' AND q.next_attempt_at <= @now' : ''}
       AND (@folderId IS NULL OR q.folder_id = @folderId)
+      -- S23: a file that replaced a folder goes once the deletes below it have (the server
+      -- replaces only an empty folder).
+      AND NOT (q.kind = 'file' AND q.op = 'upsert' AND EXISTS (SELECT 1 FROM queue c WHERE c.folder_id = q.folder_id
+        AND c.path > q.path || '/' AND c.path < q.path || '0' AND c.state <> 'done' AND c.op = 'delete'))
       -- P7: what touches either path of a move that has not landed waits for it.
       AND NOT EXISTS (SELECT 1 FROM queue m WHERE m.folder_id = q.folder_id AND m.move_from IS NOT NULL AND m.state <> 'done' AND m.id <> q.id
         AND (q.path = m.path OR (q.path > m.path || '/' AND q.path < m.path || '0')

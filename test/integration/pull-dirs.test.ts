@@ -228,4 +228,73 @@ describe('pull: directories against the real server', () => {
     await b.scanner.reconcile();
     expect(b.folder.pendingOps()).toEqual({});
   });
+
+  // Chaos --kinds: another device turned a file into a folder, or a folder into a file. The pull
+  // left the old kind here as a type clash (DU4, U7), so the change never reached this device.
+  describe('another device turned the path into the other kind (docs/conflict-rules.md, U7, DU4, DU6)', () => {
+    const copiesOf = (a: Agent, name: string) => readdirSync(a.folder.root).filter((n) => n.startsWith(`${name} (conflict from b `));
+
+    it('DU4: a synced file here, unchanged, becomes the folder with what is in it', async () => {
+      await setup();
+      await writer.commit({ x: 'v1' });
+      const b = agent();
+      await b.puller.pullNow('fb');
+      await dirs([['x', true]]);
+      await writer.commit({ 'x/inner.txt': 'inside' });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, skipped: 0, tokenStored: true });
+      expect(isDir(b, 'x')).toBe(true);
+      expect(b.read('x/inner.txt')).toBe('inside');
+      expect(b.folder.store.index.get('fb', 'x')).toMatchObject({ kind: 'dir', syncedRevision: writer.revisions.get('x') });
+      expect(copiesOf(b, 'x')).toEqual([]);
+      await b.scanner.reconcile();
+      expect(b.folder.pendingOps()).toEqual({});
+    });
+
+    it('DU6: a file changed here is kept as a conflict copy, its upload with it, and the folder is made', async () => {
+      await setup();
+      await writer.commit({ x: 'v1' });
+      const b = agent();
+      await b.puller.pullNow('fb');
+      b.folder.write('x', 'edited here');
+      await b.scanner.scanPaths(['x'], false);
+      expect(b.folder.pendingOps()).toEqual({ x: 'file:upsert' });
+      await dirs([['x', true]]);
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, tokenStored: true });
+      expect(isDir(b, 'x')).toBe(true);
+      const copies = copiesOf(b, 'x');
+      expect(copies).toHaveLength(1);
+      expect(b.read(copies[0]!)).toBe('edited here');
+      await b.scanner.reconcile();
+      expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'file:upsert' });
+    });
+
+    it('U7: a synced folder here becomes the file once the pull deleted what the server deleted in it', async () => {
+      await setup();
+      await dirs([['d', true]]);
+      await writer.commit({ 'd/a.txt': 'a', 'd/b.txt': 'b' });
+      const b = agent();
+      await b.puller.pullNow('fb');
+      await writer.commit({ 'd/a.txt': null, 'd/b.txt': null });
+      await writer.commit({ d: 'now a file' });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, skipped: 0, tokenStored: true });
+      expect(b.read('d')).toBe('now a file');
+      expect(b.folder.store.index.get('fb', 'd')).toMatchObject({ kind: 'file', syncedRevision: writer.revisions.get('d') });
+      await b.scanner.reconcile();
+      expect(b.folder.pendingOps()).toEqual({});
+    });
+
+    it('U9: a folder holding a file the server never had stays, with that file, and the clash is reported', async () => {
+      await setup();
+      await dirs([['d', true]]);
+      await writer.commit({ 'd/a.txt': 'a' });
+      const b = agent();
+      await b.puller.pullNow('fb');
+      b.folder.write('d/mine.txt', 'new here');
+      await writer.commit({ 'd/a.txt': null });
+      await writer.commit({ d: 'now a file' });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ skipped: 1, tokenStored: true });
+      expect(isDir(b, 'd')).toBe(true);
+      expect(b.read('d/mine.txt')).toBe('new here');
+    });
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide, needsHash, type BaseState, type DecideInput, type LocalState, type RemoteState } from '../../main/engine/pull/decide';
 
-// The directory rows of docs/conflict-rules.md (DU1-DU5, DD1-DD6), one test per row.
+// The directory rows of docs/conflict-rules.md (DU1-DU6, DD1-DD8), one test per row.
 const R1 = '1';
 const R2 = '2';
 const dirUp = (revision = R2): RemoteState => ({ kind: 'dir', revision, deleted: false, size: 0, blocks: [] });
@@ -12,6 +12,9 @@ const emptyDir: LocalState = { type: 'dir', empty: true };
 const fullDir: LocalState = { type: 'dir', empty: false };
 const file: LocalState = { type: 'file', size: 3, mtimeMs: 1, inode: 2, blocks: null };
 const link: LocalState = { type: 'other', what: 'symlink' };
+/** The index row of `file` as last synced (its stat matches). */
+const fileBase: BaseState = { kind: 'file', syncedRevision: R1, size: 3, mtimeMs: 1, inode: 2, blocks: ['a'.repeat(64)] };
+const changedFile: LocalState = { ...file, mtimeMs: 2 };
 
 const rule = (input: Partial<DecideInput> & Pick<DecideInput, 'remote'>) => {
   const a = decide({ base: undefined, local: absent, pending: null, ...input });
@@ -31,8 +34,15 @@ describe('decide: remote directory upsert', () => {
     expect(rule({ remote: dirUp(), local: fullDir })).toBe('record-only/DU3');
     expect(rule({ remote: dirUp(), local: emptyDir, pending: 'upsert' })).toBe('record-only/DU3');
   });
-  it('DU4 leaves a local file with the name alone', () => {
-    expect(rule({ remote: dirUp(), local: file })).toBe('skip/DU4');
+  // Chaos --kinds: another device turned the file into a folder; skipped as a type clash, the
+  // change never reached this device.
+  it('DU4 replaces a local file unchanged since its sync with the folder', () => {
+    expect(rule({ remote: dirUp(), base: fileBase, local: file })).toBe('replace-with-dir/DU4');
+  });
+  it('DU6 keeps a changed or new local file as a conflict copy, and makes the folder', () => {
+    expect(rule({ remote: dirUp(), base: fileBase, local: changedFile })).toBe('conflict-copy-then-dir/DU6');
+    expect(rule({ remote: dirUp(), base: fileBase, local: file, pending: 'upsert', pendingBase: R1 })).toBe('conflict-copy-then-dir/DU6');
+    expect(rule({ remote: dirUp(), local: file })).toBe('conflict-copy-then-dir/DU6');
   });
   it('DU5 leaves a symlink or special file alone', () => {
     expect(rule({ remote: dirUp(), local: link })).toBe('skip/DU5');
@@ -61,9 +71,15 @@ describe('decide: remote directory delete', () => {
   it('DD5 keeps a synced directory that still holds something, and re-uploads it', () => {
     expect(rule({ remote: dirDel(), base: dirBase(), local: fullDir })).toBe('reupload-local/DD5');
   });
-  it('DD6 leaves a file, symlink or special file with the name alone', () => {
-    expect(rule({ remote: dirDel(), base: dirBase(), local: file })).toBe('skip/DD6');
-    expect(rule({ remote: dirDel(), base: dirBase(), local: link })).toBe('skip/DD6');
+  it('DD6 removes a file the server had, unchanged since its sync, as D4', () => {
+    expect(rule({ remote: dirDel(), base: fileBase, local: file })).toBe('delete-local/DD6');
+  });
+  it('DD7 keeps a file the user made there (the folder turned into a file here), and uploads it as new', () => {
+    expect(rule({ remote: dirDel(), base: dirBase(), local: file, pending: 'upsert', pendingBase: R1 })).toBe('reupload-local/DD7');
+    expect(rule({ remote: dirDel(), base: fileBase, local: changedFile })).toBe('reupload-local/DD7');
+  });
+  it('DD8 leaves a symlink or special file alone', () => {
+    expect(rule({ remote: dirDel(), base: dirBase(), local: link })).toBe('skip/DD8');
   });
   it('keeps the file rules for items without a kind (servers before directories)', () => {
     const legacy: RemoteState = { revision: R2, deleted: true, size: 0, blocks: [] };

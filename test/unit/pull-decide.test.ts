@@ -107,9 +107,10 @@ describe('decide: our own commit landed, its answer lost, the file changed again
     const folder: LocalState = { type: 'dir', empty: false };
     expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');
     expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
-    // Refused: another device's commit (the clash is reported), or nothing queued.
-    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1 })).toBe('skip/U7');
-    expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: edited(C), pending: null, own: true })).toBe('skip/DU4');
+    // Refused: another device's commit (a folder with a change queued is a clash, reported), or
+    // nothing queued (our own new file there is kept as a copy).
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1 })).toBe('skip/U9');
+    expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: edited(C), pending: null, own: true })).toBe('conflict-copy-then-dir/DU6');
   });
   // Chaos seed 11715: a new file's batch was taken by the server as it was killed and run at its
   // restart; the answer never came, and the user moved the file away (its folder renamed). The
@@ -183,8 +184,8 @@ describe('decide: remote upsert', () => {
     // Unknown blocks (the file was being written) are never "unchanged".
     expect(rule({ remote: remoteUp(), base: base(), local: edited(null as never) })).toBe('conflict-copy-then-download/U6');
   });
-  it('U7 and U8 skip directories, symlinks and special files', () => {
-    expect(rule({ remote: remoteUp(), local: { type: 'dir', empty: true } })).toBe('skip/U7');
+  it('U9 and U8 skip directories the server never had, symlinks and special files', () => {
+    expect(rule({ remote: remoteUp(), local: { type: 'dir', empty: true } })).toBe('skip/U9');
     expect(rule({ remote: remoteUp(), local: { type: 'other', what: 'symlink' } })).toBe('skip/U8');
   });
 });
@@ -273,5 +274,23 @@ describe('isOwnInFlight', () => {
   it('is not: our commit whose bytes the pull has since moved away (seed 254), or a delete of a file the pull brought back', () => {
     expect(isOwnInFlight(entry(), 'me', pending(sendingA), file(C))).toBe(false);
     expect(isOwnInFlight(entry({ deleted: true, blocks: [] }), 'me', pending({ op: 'delete', kind: 'file', blocks: null }), file(C))).toBe(false);
+  });
+});
+
+// Chaos --kinds: a folder turned into a file on one device stayed a folder on a device that never
+// touched it (U7 was a type clash, reported).
+// (The directory rows DU4, DU6 and DD6-DD8 are in pull-decide-dirs.test.ts.)
+describe('decide: another device turned the folder into a file', () => {
+  const folder = (empty: boolean): LocalState => ({ type: 'dir', empty });
+
+  it('U7: a folder the server had, nothing queued at it, is replaced by the file (once emptied by the pull)', () => {
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder(false) })).toBe('replace-with-file/U7');
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder(true) })).toBe('replace-with-file/U7');
+  });
+
+  it('U9: a folder never synced, or with a change of it queued, stays (reported)', () => {
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir', syncedRevision: null }), local: folder(true) })).toBe('skip/U9');
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder(true), pending: 'upsert', pendingBase: R1 })).toBe('skip/U9');
+    expect(rule({ remote: remoteUp(), base: base(), local: folder(true) })).toBe('skip/U9');
   });
 });

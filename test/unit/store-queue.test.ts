@@ -453,6 +453,22 @@ describe('durable queue', () => {
     expect(store.queue.getByPath(F, 'c.txt')).toMatchObject({ baseRevision: null, size: 5 });
   });
 
+  // Chaos --kinds: the folder `docs` replaced by a file `docs`. By priority the file went first,
+  // the server refused it (the folder still held docs/a.txt) and it waited a minute for its recheck.
+  it('S23, chaos --kinds: a file that replaced a folder is claimed once the deletes below its path are done', () => {
+    store.paths.enqueue(del('docs/a.txt', '3'));
+    store.paths.enqueue(del('docs/sub', '4', 'dir'));
+    store.paths.enqueue(upsert('docs', { baseRevision: '2' }));
+    store.paths.enqueue(upsert('other.txt'));
+    const first = store.queue.claim({ limit: 10 });
+    expect(first.map((i) => i.path).sort()).toEqual(['docs/a.txt', 'docs/sub', 'other.txt']);
+    const byPath = new Map(first.map((i) => [i.path, i]));
+    store.paths.complete(byPath.get('docs/a.txt')!, { revision: null });
+    expect(store.queue.claim({ limit: 10 })).toEqual([]);
+    store.paths.complete(byPath.get('docs/sub')!, { revision: null });
+    expect(store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['docs']);
+  });
+
   it('S20, chaos seed 8669: an answer for a generation the pull already completed changes nothing queued since', () => lateAnswerAfterO1(false));
   it('S20, chaos seed 8669: the same while the newer change is in flight', () => lateAnswerAfterO1(true));
 

@@ -11,7 +11,7 @@ import { contentHashOf, hashStable, type StableHash } from '../hashing';
 import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
-import { decide, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
+import { decide, DIR_CLASH, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
@@ -392,7 +392,8 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     for (let round = 1; ; round++) {
       ({ seen, action } = await recheck(ctx, current));
       if (action.kind === 'record-only' || action.kind === 'skip') return finishWithout(ctx, entry, seen, action, asides);
-      if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download') {
+      if (action.kind === 'replace-with-file' && !(await removedEmptyDir(seen.abs))) return finishWithout(ctx, entry, seen, DIR_CLASH, asides);
+      if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download' && action.kind !== 'replace-with-file') {
         recordAsides(ctx, entry, asides);
         return { kind: 'skipped', path: entry.path, rule: action.rule, reason: `unexpected ${action.kind} for an upsert` };
       }
@@ -744,6 +745,51 @@ async function removeIfChecked(ctx: ApplyContext, p: Plan, seen: Observation): P
   return false;
 }
 
+/**
+ * U7: the folder another device turned into a file, emptied by this pull's deletes, goes. False:
+ * something is still in it (what the server never had): it stays, reported as U9.
+ */
+async function removedEmptyDir(abs: string): Promise<boolean> {
+  try {
+    await fsp.rmdir(abs);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    if (code === 'ENOENT') return true;
+    throw error;
+  }
+}
+
+/**
+ * DU4/DU6: another device turned the file into a folder. The file here goes, checked as D4
+ * checks it, or, changed here, to a conflict copy; then the folder is made and recorded (DU2).
+ */
+async function replaceWithDir(ctx: ApplyContext, p: Plan): Promise<Outcome> {
+  const { entry } = p;
+  const { seen, action } = await recheck(ctx, p);
+  if (action.kind !== 'replace-with-dir' && action.kind !== 'conflict-copy-then-dir') return apply(ctx, { ...p, seen, action });
+  // The file's upload is being answered: what it meets decides whether there is a copy to make.
+  if (seen.pending?.inFlight) throw new FerryError('upload_in_flight', `${entry.path}: our upload of the file is in flight; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
+  let copyPath: string | null = null;
+  if (action.kind === 'replace-with-dir') {
+    // Written since the check, or another file took the path: it is back, and decided again (DU6).
+    if (!(await removeIfChecked(ctx, { ...p, seen, action }, seen))) {
+      const fresh = await observe(ctx, entry);
+      return apply(ctx, { ...p, seen: fresh, action: decideFor(entry, fresh) });
+    }
+  } else {
+    copyPath = await moveAside(ctx, entry, seen.abs);
+  }
+  ctx.store.transaction(() => {
+    ctx.store.index.remove(ctx.folderId, entry.path);
+    if (copyPath) recordConflictCopy(ctx, entry, seen, copyPath);
+    dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, null, seen.local.type === 'file' ? seen.local.blocks : null);
+  });
+  const made = await createDir(ctx, { ...p, seen: await observe(ctx, entry), action: { kind: 'create-dir', rule: action.rule } });
+  return copyPath && made.kind === 'downloaded' ? { kind: 'conflict', path: entry.path, rule: action.rule, copyPath, device: entry.device } : made;
+}
+
 /** The index row of a directory: kind 'dir', no content, the revision the server has (or null). */
 function putDir(ctx: ApplyContext, rel: string, stat: Stats | null, revision: string | null): void {
   settled(ctx, rel);
@@ -834,8 +880,13 @@ export async function apply(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     case 'download':
     case 'conflict-copy-then-download':
       return download(ctx, p);
+    case 'replace-with-file':
+      return download(ctx, p);
     case 'create-dir':
       return createDir(ctx, p);
+    case 'replace-with-dir':
+    case 'conflict-copy-then-dir':
+      return replaceWithDir(ctx, p);
     case 'delete-local':
       return deleteLocal(ctx, p);
     case 'reupload-local': {

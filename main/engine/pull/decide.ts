@@ -65,6 +65,12 @@ export type Action =
   | { kind: 'create-dir'; rule: string }
   | { kind: 'delete-local'; rule: string }
   | { kind: 'conflict-copy-then-download'; rule: string }
+  /** U7: the local folder the server had goes (once empty: rmdir), and the remote file comes. */
+  | { kind: 'replace-with-file'; rule: string }
+  /** DU4: the local file the server had goes (checked, as D4), and the remote folder is made. */
+  | { kind: 'replace-with-dir'; rule: string }
+  /** DU6: the local file is kept as a conflict copy, and the remote folder is made. */
+  | { kind: 'conflict-copy-then-dir'; rule: string }
   | { kind: 'record-only'; rule: string }
   | { kind: 'reupload-local'; rule: string }
   | { kind: 'skip'; rule: string; reason: string }
@@ -112,6 +118,9 @@ const MOVED_AWAY = 'moved elsewhere on this device; the move has not reached the
 const movingIt = (remote: RemoteState, movedAwayBase: string | null | undefined): boolean =>
   !remote.deleted && movedAwayBase != null && movedAwayBase === remote.revision;
 
+/** U9: a folder here that the server never had as such, or with a change of it queued. */
+export const DIR_CLASH: Extract<Action, { kind: 'skip' }> = { kind: 'skip', rule: 'U9', reason: 'a local directory has this name' };
+
 const OWN_LANDED: Action = { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued upload is rebased on it' };
 
 /** The directory rows DU1-DU5 and DD1-DD6: a directory has no content, only existence. */
@@ -126,7 +135,11 @@ function decideDir(input: DecideInput): Action {
     if (local.type === 'absent') return { kind: 'create-dir', rule: 'DU2' };
     if (local.type === 'dir') return { kind: 'record-only', rule: 'DU3' };
     // O2 for a kind change: our own folder, its answer lost, then turned into a file here.
-    if (local.type === 'file') return ownLanded(input, synced) ? OWN_LANDED : { kind: 'skip', rule: 'DU4', reason: 'a local file has the name of a remote folder' };
+    if (local.type === 'file') {
+      if (ownLanded(input, synced)) return OWN_LANDED;
+      // Another device turned the file into a folder: it follows, or keeps a changed file as a copy.
+      return unchangedSinceSync(local, base, pending) ? { kind: 'replace-with-dir', rule: 'DU4' } : { kind: 'conflict-copy-then-dir', rule: 'DU6' };
+    }
     return { kind: 'skip', rule: 'DU5', reason: `local entry is a ${local.what}` };
   }
   if (local.type === 'absent') return { kind: 'record-only', rule: 'DD2' };
@@ -134,7 +147,13 @@ function decideDir(input: DecideInput): Action {
     if (synced === null || base?.kind !== 'dir') return { kind: 'reupload-local', rule: 'DD3' };
     return local.empty ? { kind: 'delete-local', rule: 'DD4' } : { kind: 'reupload-local', rule: 'DD5' };
   }
-  return { kind: 'skip', rule: 'DD6', reason: local.type === 'file' ? 'a local file has the name of the deleted folder' : `local entry is a ${local.what}` };
+  if (local.type === 'file') {
+    // The server deleted a folder where a file is here: one it had and another device replaced
+    // (it turned the file into that folder) goes, as D4; the user's own (changed, or new: the
+    // folder turned into a file here) is kept and uploaded as new, as D6 the other way round.
+    return unchangedSinceSync(local, base, pending) ? { kind: 'delete-local', rule: 'DD6' } : { kind: 'reupload-local', rule: 'DD7' };
+  }
+  return { kind: 'skip', rule: 'DD8', reason: `local entry is a ${local.what}` };
 }
 
 /**
@@ -199,8 +218,13 @@ export function decide(input: DecideInput): Action {
     if (local.type === 'absent') {
       return synced === null ? { kind: 'download', rule: 'U2' } : { kind: 'download', rule: 'U3' };
     }
-    // O2 for a kind change: our own file, its answer lost, then turned into a folder here.
-    if (local.type === 'dir') return ownLanded(input, synced) ? OWN_LANDED : { kind: 'skip', rule: 'U7', reason: 'a local directory has this name' };
+    if (local.type === 'dir') {
+      // O2 for a kind change: our own file, its answer lost, then turned into a folder here.
+      if (ownLanded(input, synced)) return OWN_LANDED;
+      // Another device turned the folder into a file: it follows once this pull's deletes emptied it.
+      if (base?.kind === 'dir' && synced !== null && pending === null) return { kind: 'replace-with-file', rule: 'U7' };
+      return DIR_CLASH;
+    }
     if (local.size === remote.size && sameBlocks(local.blocks, remote.blocks)) return { kind: 'record-only', rule: 'U4' };
     if (ownLanded(input, synced)) return OWN_LANDED;
     if (unchangedSinceSync(local, base, pending)) return { kind: 'download', rule: 'U5' };

@@ -151,8 +151,14 @@ export function byFolder<T extends { entry: { path: string } }>(plans: readonly 
 }
 
 const isDeleteSide = (p: Plan) => p.entry.deleted;
+/** The folders above a path, nearest first ('a/b/c' → 'a/b', 'a'). */
+const ancestorsOf = (p: string): string[] => {
+  const out: string[] = [];
+  for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) out.push(p.slice(0, i));
+  return out;
+};
 const isDir = (p: Plan) => p.entry.kind === 'dir';
-const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download';
+const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download' || p.action.kind === 'replace-with-file';
 
 /** Plans grouped by path depth, deepest group first: each group runs after the deeper ones. */
 function deepestFirst(plans: readonly Plan[]): Plan[][] {
@@ -397,13 +403,21 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     }
 
     const plans: Plan[] = [];
-    await forEachLimited(toPlan, options.downloadConcurrency, async (entry) => {
-      try {
-        plans.push(await plan(ctx, entry));
-      } catch (error) {
-        unsafe(entry, error);
-      }
-    });
+    // Below a file this pull turns into a folder (DU4, DU6), a path cannot be looked at until that
+    // folder is made: planned right after the folders are.
+    const remoteDirs = new Set(toPlan.filter((e) => e.kind === 'dir' && !e.deleted).map((e) => e.path));
+    const belowRemoteDir = (p: string) => ancestorsOf(p).some((d) => remoteDirs.has(d));
+    const afterDirs: RemoteEntry[] = [];
+    const planAll = (list: readonly RemoteEntry[], into: Plan[], defer: boolean) =>
+      forEachLimited(list, options.downloadConcurrency, async (entry) => {
+        try {
+          into.push(await plan(ctx, entry));
+        } catch (error) {
+          if (defer && asFerryError(error).code === 'unsafe_path' && belowRemoteDir(entry.path)) afterDirs.push(entry);
+          else unsafe(entry, error);
+        }
+      });
+    await planAll(toPlan, plans, true);
 
     // Remote moves that can be local renames (M1/M2), and deletes whose bytes live on under
     // another name: neither is a delete for the guard.
@@ -482,6 +496,13 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       await forEachLimited(level, options.downloadConcurrency, run);
     }
     await forEachLimited(final.filter((p) => !isDeleteSide(p) && isDir(p)), options.downloadConcurrency, run);
+    if (afterDirs.length > 0) {
+      const later: Plan[] = [];
+      await planAll(afterDirs, later, false);
+      // Folders below a new folder parents first, then their files with the rest.
+      for (const p of later.filter(isDir).sort((a, b) => a.entry.path.length - b.entry.path.length)) await run(p);
+      final.push(...later.filter((p) => !isDir(p)).map((p) => (keepLocal ? { ...p, action: withPolicy(p.action, true), keepLocal } : p)));
+    }
     // Small files are latency-bound: many at once let their blocks share batch fetches (a
     // bounded number of requests) and their directory fsyncs. Bigger ones keep the lower bound.
     // Grouped by folder (stable: feed order within one): files renamed into a folder at about the
