@@ -283,6 +283,23 @@ describe('pull: directories against the real server', () => {
       expect(b.folder.pendingOps()).toEqual({});
     });
 
+    it('D8: a synced folder here goes when the server turned it into a file and deleted that', async () => {
+      await setup();
+      await dirs([['d', true]]);
+      await writer.commit({ 'd/a.txt': 'a' });
+      const b = agent();
+      await b.puller.pullNow('fb');
+      await writer.commit({ 'd/a.txt': null });
+      await writer.commit({ d: 'now a file' });
+      await writer.commit({ d: null });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, skipped: 0, tokenStored: true });
+      expect(existsSync(b.folder.abs('d'))).toBe(false);
+      expect(b.folder.store.index.get('fb', 'd')).toBeUndefined();
+      expect(b.folder.pendingOps()).toEqual({});
+      await b.scanner.reconcile();
+      expect(b.folder.pendingOps()).toEqual({});
+    });
+
     it('U9: a folder holding a file the server never had stays, with that file, and the clash is reported', async () => {
       await setup();
       await dirs([['d', true]]);

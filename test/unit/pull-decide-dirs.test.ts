@@ -83,6 +83,8 @@ describe('decide: remote directory delete', () => {
   });
   it('keeps the file rules for items without a kind (servers before directories)', () => {
     const legacy: RemoteState = { revision: R2, deleted: true, size: 0, blocks: [] };
-    expect(rule({ remote: legacy, base: dirBase(), local: fullDir })).toBe('reupload-local/D6');
+    // A folder the server had (D8): removed only once empty, kept otherwise (DD5, when applied).
+    expect(rule({ remote: legacy, base: dirBase(), local: fullDir })).toBe('delete-local/D8');
+    expect(rule({ remote: legacy, base: dirBase({ syncedRevision: null }), local: fullDir })).toBe('reupload-local/D6');
   });
 });

@@ -210,6 +210,13 @@ describe('decide: remote delete', () => {
     expect(rule({ remote: remoteDel(), base: base(), local: edited(C) })).toBe('reupload-local/D5');
     expect(rule({ remote: remoteDel(), base: base(), local: file(A), pending: 'upsert' })).toBe('reupload-local/D5');
   });
+  // Chaos --kinds: another device turned the folder into a file and deleted that; the folder here,
+  // emptied by the pull, went up again as new.
+  it('D8 removes a folder the server had, nothing queued at it, once emptied (DD5 keeps one still holding something)', () => {
+    expect(rule({ remote: remoteDel(), base: base({ kind: 'dir' }), local: { type: 'dir', empty: false } })).toBe('delete-local/D8');
+    expect(rule({ remote: remoteDel(), base: base({ kind: 'dir', syncedRevision: null }), local: { type: 'dir', empty: true } })).toBe('reupload-local/D6');
+  });
+
   it('D6 keeps a folder that has the deleted file\'s name, empty or not, and uploads it as new', () => {
     expect(rule({ remote: remoteDel(), base: base(), local: { type: 'dir', empty: true } })).toBe('reupload-local/D6');
     expect(rule({ remote: remoteDel(), base: base({ kind: 'dir' }), local: { type: 'dir', empty: false }, pending: 'upsert' })).toBe('reupload-local/D6');

@@ -123,7 +123,7 @@ export const DIR_CLASH: Extract<Action, { kind: 'skip' }> = { kind: 'skip', rule
 
 const OWN_LANDED: Action = { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued upload is rebased on it' };
 
-/** The directory rows DU1-DU5 and DD1-DD6: a directory has no content, only existence. */
+/** The directory rows DU1-DU6 and DD1-DD8: a directory has no content, only existence. */
 function decideDir(input: DecideInput): Action {
   const { remote, base, local, pending, pendingBase, movedAwayBase } = input;
   const synced = base?.syncedRevision ?? null;
@@ -233,7 +233,12 @@ export function decide(input: DecideInput): Action {
 
   if (local.type === 'absent') return { kind: 'record-only', rule: 'D2' };
   // The server deleted a file; the folder with its name here is the user's, never on the server: kept, uploaded as new.
-  if (local.type === 'dir') return { kind: 'reupload-local', rule: 'D6' };
+  if (local.type === 'dir') {
+    // D8: a folder the server had, nothing queued at it: another device turned it into a file and
+    // deleted that. It goes once this pull's deletes emptied it (one still holding something stays, DD5).
+    if (base?.kind === 'dir' && synced !== null && pending === null) return { kind: 'delete-local', rule: 'D8' };
+    return { kind: 'reupload-local', rule: 'D6' };
+  }
   if (synced === null) return { kind: 'reupload-local', rule: 'D3' };
   if (unchangedSinceSync(local, base, pending)) return { kind: 'delete-local', rule: 'D4' };
   return { kind: 'reupload-local', rule: 'D5' };

@@ -157,7 +157,8 @@ const ancestorsOf = (p: string): string[] => {
   for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) out.push(p.slice(0, i));
   return out;
 };
-const isDir = (p: Plan) => p.entry.kind === 'dir';
+/** A directory item, or a delete of a file where a folder is here (D6, D8: looked at with the folders). */
+const isDir = (p: Plan) => p.entry.kind === 'dir' || (p.entry.deleted && p.seen.local.type === 'dir');
 const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download' || p.action.kind === 'replace-with-file';
 
 /** Plans grouped by path depth, deepest group first: each group runs after the deeper ones. */
