@@ -300,6 +300,27 @@ describe('pull: directories against the real server', () => {
       expect(b.folder.pendingOps()).toEqual({});
     });
 
+    it('a folder turned into a file here while another device put a file in it: the file is kept as a copy, the folder comes back with theirs', async () => {
+      await setup();
+      await dirs([['d', true]]);
+      await writer.commit({ 'd/a.txt': 'a' });
+      const b = agent();
+      await b.puller.pullNow('fb');
+      rmSync(b.folder.abs('d'), { recursive: true });
+      b.folder.write('d', 'mine, a file now');
+      await b.scanner.scanPaths(['d', 'd/a.txt'], false);
+      expect(b.folder.pendingOps()).toEqual({ d: 'file:upsert', 'd/a.txt': 'file:delete' });
+      await writer.commit({ 'd/sub/theirs.txt': 'theirs' });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, skipped: 0, tokenStored: true });
+      expect(isDir(b, 'd')).toBe(true);
+      expect(b.read('d/sub/theirs.txt')).toBe('theirs');
+      const copies = copiesOf(b, 'd');
+      expect(copies.map((c) => b.read(c))).toEqual(['mine, a file now']);
+      await b.scanner.reconcile();
+      // The user's file goes up as the copy, the delete of what the folder held still goes.
+      expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'file:upsert', 'd/a.txt': 'file:delete' });
+    });
+
     it('U9: a folder holding a file the server never had stays, with that file, and the clash is reported', async () => {
       await setup();
       await dirs([['d', true]]);

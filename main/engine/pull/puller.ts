@@ -154,9 +154,18 @@ const isDeleteSide = (p: Plan) => p.entry.deleted;
 /** The folders above a path, nearest first ('a/b/c' → 'a/b', 'a'). */
 const ancestorsOf = (p: string): string[] => {
   const out: string[] = [];
-  for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) out.push(p.slice(0, i));
+  for (let d = parentOf(p); d !== ''; d = parentOf(d)) out.push(d);
   return out;
 };
+
+/** The nearest folder above `rel` that is a file here (the user turned the folder into one), if any. */
+async function fileAbove(root: string, rel: string): Promise<string | undefined> {
+  for (const dir of ancestorsOf(rel)) {
+    const st = await fsp.lstat(joinInside(root, dir)).catch(() => null);
+    if (st) return st.isFile() ? dir : undefined;
+  }
+  return undefined;
+}
 /** A directory item, or a delete of a file where a folder is here (D6, D8: looked at with the folders). */
 const isDir = (p: Plan) => p.entry.kind === 'dir' || (p.entry.deleted && p.seen.local.type === 'dir');
 const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download' || p.action.kind === 'replace-with-file';
@@ -409,16 +418,33 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const remoteDirs = new Set(toPlan.filter((e) => e.kind === 'dir' && !e.deleted).map((e) => e.path));
     const belowRemoteDir = (p: string) => ancestorsOf(p).some((d) => remoteDirs.has(d));
     const afterDirs: RemoteEntry[] = [];
+    // A folder the user turned into a file here while another device put something in it: the
+    // server still holds the folder (docs/conflict-rules.md, "A folder turned into a file here").
+    const filesHoldingRemote = new Map<string, RemoteEntry>();
     const planAll = (list: readonly RemoteEntry[], into: Plan[], defer: boolean) =>
       forEachLimited(list, options.downloadConcurrency, async (entry) => {
         try {
           into.push(await plan(ctx, entry));
         } catch (error) {
-          if (defer && asFerryError(error).code === 'unsafe_path' && belowRemoteDir(entry.path)) afterDirs.push(entry);
-          else unsafe(entry, error);
+          if (!defer || asFerryError(error).code !== 'unsafe_path') return void unsafe(entry, error);
+          if (belowRemoteDir(entry.path)) return void afterDirs.push(entry);
+          const file = entry.deleted ? undefined : await fileAbove(root, entry.path);
+          if (file === undefined) return void unsafe(entry, error);
+          if (!filesHoldingRemote.has(file)) filesHoldingRemote.set(file, entry);
+          afterDirs.push(entry);
         }
       });
     await planAll(toPlan, plans, true);
+    for (const [dir, below] of filesHoldingRemote) {
+      // Decided as the server's folder (DU6 for the user's file; with no revision, so that it is not
+      // "already at this revision"), and recorded at the revision the index holds for it.
+      const revision = store.index.get(folderId, dir)?.syncedRevision ?? null;
+      const folderEntry: RemoteEntry = { path: dir, kind: 'dir', revision: null, deleted: false, size: 0, blocks: [], mtime: below.mtime, modificationDate: below.modificationDate, device: below.device };
+      remoteDirs.add(dir);
+      const found: Plan[] = [];
+      await planAll([folderEntry], found, false);
+      plans.push(...found.map((p) => ({ ...p, entry: { ...p.entry, revision } })));
+    }
 
     // Remote moves that can be local renames (M1/M2), and deletes whose bytes live on under
     // another name: neither is a delete for the guard.
