@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
-import { MoveApplier } from './move';
+import { fileAbove, MoveApplier } from './move';
 import type { BlockStore } from './storage/blocks';
 import type { SqlDb } from './storage/sql';
 import { RestoreResolver } from './restore';
@@ -101,6 +101,8 @@ export class OperationApplier {
 
   private async upsert(op: UpsertOperation, current: EntryRow | undefined, ctx: ApplyContext): Promise<OperationResult> {
     const live = current && !current.deleted ? current : undefined;
+    const below = await fileAbove(this.db, ctx.folderId, op.path);
+    if (below) return below;
     if (op.kind === 'dir') {
       // A directory has no content: one that exists is the same directory (its mtime moves with every child).
       if (live?.kind === 'dir') return { ok: true, revision: String(live.seq) };

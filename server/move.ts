@@ -11,6 +11,21 @@ const SUBTREE = '(path = ? OR (path > ? AND path < ?))';
 /** Paths strictly below dir: '0' sorts right after '/'. */
 const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
 
+/**
+ * Nothing lives below a file (docs/sync-api.md, "Nothing lives below a file"): a path with a live
+ * file above it is refused, as a conflict naming no revision.
+ */
+export async function fileAbove(db: SqlDb, folderId: string, path: string): Promise<OperationResult | null> {
+  const above: string[] = [];
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) above.push(path.slice(0, i));
+  if (above.length === 0) return null;
+  const file = await db.get<{ path: string }>(
+    `SELECT path FROM entries WHERE folder_id = ? AND path IN (${above.map(() => '?').join(', ')}) AND deleted = 0 AND kind = 'file' LIMIT 1`,
+    [folderId, ...above],
+  );
+  return file ? { ok: false, code: 'conflict', message: `Cannot put ${path} below ${file.path}: it is a file on the server`, currentRevision: null } : null;
+}
+
 interface MovedRow extends EntryRow {
   path: string;
   moved_from: string | null;
@@ -58,6 +73,8 @@ export class MoveApplier {
       return conflict(`Path was changed on the server: base revision ${op.baseRevision}, current ${source.seq}`, String(source.seq));
     }
     if (target) return conflict(`Cannot move onto ${op.path}: it exists on the server`, String(target.seq));
+    const below = await fileAbove(this.db, ctx.folderId, op.path);
+    if (below) return below;
     if (source.kind !== 'dir') {
       const revision = await this.copy(source, op.path, ctx);
       await this.tombstone(source, ctx);

@@ -321,18 +321,26 @@ describe('pull: directories against the real server', () => {
       expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'file:upsert', 'd/a.txt': 'file:delete' });
     });
 
-    it('U9: a folder holding a file the server never had stays, with that file, and the clash is reported', async () => {
+    it('U7, then U9: a folder holding a file the server never had is kept as a conflict copy, with that file, and the file comes', async () => {
       await setup();
       await dirs([['d', true]]);
       await writer.commit({ 'd/a.txt': 'a' });
       const b = agent();
       await b.puller.pullNow('fb');
       b.folder.write('d/mine.txt', 'new here');
+      await b.scanner.scanPaths(['d/mine.txt'], false);
+      expect(b.folder.pendingOps()).toEqual({ 'd/mine.txt': 'file:upsert' });
       await writer.commit({ 'd/a.txt': null });
       await writer.commit({ d: 'now a file' });
-      expect(await b.puller.pullNow('fb')).toMatchObject({ skipped: 1, tokenStored: true });
-      expect(isDir(b, 'd')).toBe(true);
-      expect(b.read('d/mine.txt')).toBe('new here');
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, skipped: 0, tokenStored: true });
+      expect(b.read('d')).toBe('now a file');
+      const copies = copiesOf(b, 'd');
+      expect(copies).toHaveLength(1);
+      expect(b.read(`${copies[0]}/mine.txt`)).toBe('new here');
+      expect(b.read(`${copies[0]}/a.txt`)).toBeNull();
+      // The copy goes up as a new folder with what it holds; nothing is left queued at the old name.
+      await b.scanner.reconcile();
+      expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'dir:upsert', [`${copies[0]}/mine.txt`]: 'file:upsert' });
     });
   });
 });

@@ -115,6 +115,22 @@ describe('directory upserts', () => {
     const dirRev = revisionOf(r.a);
     expect((await batch(id, [upsert('f', 'x', hello, dirRev)])).f).toMatchObject({ ok: false, code: 'conflict', currentRevision: dirRev });
   });
+
+  // Chaos --kinds: one device turned the folder x into a file while another put x/new.txt in it;
+  // the server took both, and held a file with an entry below it that no disk can hold.
+  it('refuses anything below a live file: a file, a folder, a move\'s target (nothing lives below a file)', async () => {
+    const id = await folder();
+    const fileRev = revisionOf((await batch(id, [upsert('f', 'x', hello, null), upsert('g', 'c.txt', hello, null)])).f);
+    const refused = { ok: false, code: 'conflict', currentRevision: null, message: expect.stringMatching(/below x: it is a file on the server/) };
+    expect((await batch(id, [upsert('f', 'x/new.txt', hello, null)])).f).toMatchObject(refused);
+    expect((await batch(id, [mkdir('d', 'x/deep/er', null)])).d).toMatchObject(refused);
+    const cRev = (await feed(id)).items.find((i) => i.path === 'c.txt')!.revision;
+    expect((await batch(id, [{ key: 'm', action: 'move', from: 'c.txt', path: 'x/c.txt', baseRevision: cRev }])).m).toMatchObject(refused);
+    expect((await feed(id)).items.map((i) => i.path).sort()).toEqual(['c.txt', 'x']);
+    // Once x is a folder again, what goes below it is taken.
+    const dirRev = revisionOf((await batch(id, [mkdir('d', 'x', fileRev)])).d);
+    expect(revisionOf((await batch(id, [upsert('f', 'x/new.txt', hello, null)])).f)).not.toBe(dirRev);
+  });
 });
 
 describe('directory deletes', () => {

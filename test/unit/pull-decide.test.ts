@@ -107,9 +107,9 @@ describe('decide: our own commit landed, its answer lost, the file changed again
     const folder: LocalState = { type: 'dir', empty: false };
     expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');
     expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: edited(C), pending: 'upsert', pendingBase: null, own: true })).toBe('skip/O2');
-    // Refused: another device's commit (a folder with a change queued is a clash, reported), or
+    // Refused: another device's commit (the folder, a change of it queued, is kept as a copy), or
     // nothing queued (our own new file there is kept as a copy).
-    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1 })).toBe('skip/U9');
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder, pending: 'upsert', pendingBase: R1 })).toBe('dir-copy-then-download/U9');
     expect(rule({ remote: { ...remoteUp(), kind: 'dir' }, local: edited(C), pending: null, own: true })).toBe('conflict-copy-then-dir/DU6');
   });
   // Chaos seed 11715: a new file's batch was taken by the server as it was killed and run at its
@@ -184,8 +184,8 @@ describe('decide: remote upsert', () => {
     // Unknown blocks (the file was being written) are never "unchanged".
     expect(rule({ remote: remoteUp(), base: base(), local: edited(null as never) })).toBe('conflict-copy-then-download/U6');
   });
-  it('U9 and U8 skip directories the server never had, symlinks and special files', () => {
-    expect(rule({ remote: remoteUp(), local: { type: 'dir', empty: true } })).toBe('skip/U9');
+  it('U9 keeps a folder the server never had as a copy; U8 skips symlinks and special files', () => {
+    expect(rule({ remote: remoteUp(), local: { type: 'dir', empty: true } })).toBe('dir-copy-then-download/U9');
     expect(rule({ remote: remoteUp(), local: { type: 'other', what: 'symlink' } })).toBe('skip/U8');
   });
 });
@@ -285,7 +285,7 @@ describe('isOwnInFlight', () => {
 });
 
 // Chaos --kinds: a folder turned into a file on one device stayed a folder on a device that never
-// touched it (U7 was a type clash, reported).
+// touched it, and one holding a file of its own stayed for ever (U7 was a type clash, reported).
 // (The directory rows DU4, DU6 and DD6-DD8 are in pull-decide-dirs.test.ts.)
 describe('decide: another device turned the folder into a file', () => {
   const folder = (empty: boolean): LocalState => ({ type: 'dir', empty });
@@ -295,9 +295,9 @@ describe('decide: another device turned the folder into a file', () => {
     expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder(true) })).toBe('replace-with-file/U7');
   });
 
-  it('U9: a folder never synced, or with a change of it queued, stays (reported)', () => {
-    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir', syncedRevision: null }), local: folder(true) })).toBe('skip/U9');
-    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder(true), pending: 'upsert', pendingBase: R1 })).toBe('skip/U9');
-    expect(rule({ remote: remoteUp(), base: base(), local: folder(true) })).toBe('skip/U9');
+  it('U9: a folder never synced, or with a change of it queued, is moved to a conflict copy', () => {
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir', syncedRevision: null }), local: folder(true) })).toBe('dir-copy-then-download/U9');
+    expect(rule({ remote: remoteUp(), base: base({ kind: 'dir' }), local: folder(true), pending: 'upsert', pendingBase: R1 })).toBe('dir-copy-then-download/U9');
+    expect(rule({ remote: remoteUp(), base: base(), local: folder(true) })).toBe('dir-copy-then-download/U9');
   });
 });

@@ -11,7 +11,7 @@ import { contentHashOf, hashStable, type StableHash } from '../hashing';
 import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
-import { decide, DIR_CLASH, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
+import { decide, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
@@ -375,6 +375,8 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   let intent = false;
   let replaced: string | null = null;
   const asides: Aside[] = [];
+  /** U7, U9: where the user's folder at the path went. */
+  let dirCopy: string | null = null;
   try {
     const written = await writeTemp(ctx, tmp, entry);
     await placeParents(ctx, entry.path);
@@ -392,8 +394,10 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     for (let round = 1; ; round++) {
       ({ seen, action } = await recheck(ctx, current));
       if (action.kind === 'record-only' || action.kind === 'skip') return finishWithout(ctx, entry, seen, action, asides);
-      if (action.kind === 'replace-with-file' && !(await removedEmptyDir(seen.abs))) return finishWithout(ctx, entry, seen, DIR_CLASH, asides);
-      if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download' && action.kind !== 'replace-with-file') {
+      if (action.kind === 'dir-copy-then-download' || (action.kind === 'replace-with-file' && !(await removedEmptyDir(seen.abs)))) {
+        dirCopy = await moveDirAside(ctx, entry, seen);
+      }
+      if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download' && action.kind !== 'replace-with-file' && action.kind !== 'dir-copy-then-download') {
         recordAsides(ctx, entry, asides);
         return { kind: 'skipped', path: entry.path, rule: action.rule, reason: `unexpected ${action.kind} for an upsert` };
       }
@@ -447,6 +451,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     }
     const last = asides.at(-1);
     if (last) return { kind: 'conflict', path: entry.path, rule: asides.length > 1 ? 'U6' : action.rule, copyPath: last.copyPath, device: entry.device };
+    if (dirCopy) return { kind: 'conflict', path: entry.path, rule: action.rule, copyPath: dirCopy, device: entry.device };
     return { kind: 'downloaded', path: entry.path, rule: action.rule };
   } finally {
     if (!renamed) {
@@ -747,7 +752,7 @@ async function removeIfChecked(ctx: ApplyContext, p: Plan, seen: Observation): P
 
 /**
  * U7: the folder another device turned into a file, emptied by this pull's deletes, goes. False:
- * something is still in it (what the server never had): it stays, reported as U9.
+ * something is still in it (what the server never had): it is moved aside (U9).
  */
 async function removedEmptyDir(abs: string): Promise<boolean> {
   try {
@@ -759,6 +764,30 @@ async function removedEmptyDir(abs: string): Promise<boolean> {
     if (code === 'ENOENT') return true;
     throw error;
   }
+}
+
+/**
+ * U7, U9: the user's folder at a path another device made a file: moved, with everything in it,
+ * to a conflict copy named after this device. The index and queue forget the old name (what was
+ * queued there or below is dropped), so the scan finds the copy as a new folder and uploads it
+ * with what it holds. A change at or below it still in flight: the pull waits for its answer.
+ */
+async function moveDirAside(ctx: ApplyContext, entry: RemoteEntry, seen: Observation): Promise<string> {
+  const { store, folderId } = ctx;
+  const under = store.index.listUnder(folderId, entry.path).map((e) => e.path);
+  const inFlight = [entry.path, ...under].some((p) => store.queue.getByPath(folderId, p)?.inFlightGeneration != null);
+  if (inFlight) throw new FerryError('upload_in_flight', `${entry.path}: a change in the folder is being sent; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
+  const copyPath = await moveAside(ctx, entry, seen.abs);
+  store.transaction(() => {
+    for (const p of [entry.path, ...under]) {
+      store.paths.cancel(folderId, p);
+      store.index.remove(folderId, p);
+    }
+    store.conflicts.record({ folderId, path: entry.path, copyPath, device: entry.device });
+    store.activity.add({ folderId, kind: 'conflict', path: entry.path, message: `A file came where this folder was; the folder was kept as ${copyPath}` });
+  });
+  ctx.log.warn('a folder where another device put a file is kept as a conflict copy', { path: entry.path, copy: copyPath });
+  return copyPath;
 }
 
 /**
@@ -881,6 +910,7 @@ export async function apply(ctx: ApplyContext, p: Plan): Promise<Outcome> {
     case 'conflict-copy-then-download':
       return download(ctx, p);
     case 'replace-with-file':
+    case 'dir-copy-then-download':
       return download(ctx, p);
     case 'create-dir':
       return createDir(ctx, p);

@@ -65,8 +65,10 @@ export type Action =
   | { kind: 'create-dir'; rule: string }
   | { kind: 'delete-local'; rule: string }
   | { kind: 'conflict-copy-then-download'; rule: string }
-  /** U7: the local folder the server had goes (once empty: rmdir), and the remote file comes. */
+  /** U7: the local folder the server had goes (once empty: rmdir; else moved aside as U9), and the remote file comes. */
   | { kind: 'replace-with-file'; rule: string }
+  /** U9: the local folder is moved to a conflict copy with what it holds, and the remote file comes. */
+  | { kind: 'dir-copy-then-download'; rule: string }
   /** DU4: the local file the server had goes (checked, as D4), and the remote folder is made. */
   | { kind: 'replace-with-dir'; rule: string }
   /** DU6: the local file is kept as a conflict copy, and the remote folder is made. */
@@ -117,9 +119,6 @@ const deletingIt = (remote: RemoteState, pending: DecideInput['pending'], pendin
 const MOVED_AWAY = 'moved elsewhere on this device; the move has not reached the server yet';
 const movingIt = (remote: RemoteState, movedAwayBase: string | null | undefined): boolean =>
   !remote.deleted && movedAwayBase != null && movedAwayBase === remote.revision;
-
-/** U9: a folder here that the server never had as such, or with a change of it queued. */
-export const DIR_CLASH: Extract<Action, { kind: 'skip' }> = { kind: 'skip', rule: 'U9', reason: 'a local directory has this name' };
 
 const OWN_LANDED: Action = { kind: 'skip', rule: 'O2', reason: 'our own commit, whose answer was lost; the queued upload is rebased on it' };
 
@@ -223,7 +222,7 @@ export function decide(input: DecideInput): Action {
       if (ownLanded(input, synced)) return OWN_LANDED;
       // Another device turned the folder into a file: it follows once this pull's deletes emptied it.
       if (base?.kind === 'dir' && synced !== null && pending === null) return { kind: 'replace-with-file', rule: 'U7' };
-      return DIR_CLASH;
+      return { kind: 'dir-copy-then-download', rule: 'U9' };
     }
     if (local.size === remote.size && sameBlocks(local.blocks, remote.blocks)) return { kind: 'record-only', rule: 'U4' };
     if (ownLanded(input, synced)) return OWN_LANDED;

@@ -168,7 +168,7 @@ async function fileAbove(root: string, rel: string): Promise<string | undefined>
 }
 /** A directory item, or a delete of a file where a folder is here (D6, D8: looked at with the folders). */
 const isDir = (p: Plan) => p.entry.kind === 'dir' || (p.entry.deleted && p.seen.local.type === 'dir');
-const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download' || p.action.kind === 'replace-with-file';
+const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download' || p.action.kind === 'replace-with-file' || p.action.kind === 'dir-copy-then-download';
 
 /** Plans grouped by path depth, deepest group first: each group runs after the deeper ones. */
 function deepestFirst(plans: readonly Plan[]): Plan[][] {
