@@ -427,23 +427,25 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           into.push(await plan(ctx, entry));
         } catch (error) {
           if (!defer || asFerryError(error).code !== 'unsafe_path') return void unsafe(entry, error);
-          if (belowRemoteDir(entry.path)) return void afterDirs.push(entry);
           const file = entry.deleted ? undefined : await fileAbove(root, entry.path);
-          if (file === undefined) return void unsafe(entry, error);
-          if (!filesHoldingRemote.has(file)) filesHoldingRemote.set(file, entry);
-          afterDirs.push(entry);
+          if (file !== undefined && !filesHoldingRemote.has(file)) filesHoldingRemote.set(file, entry);
+          if (file !== undefined || belowRemoteDir(entry.path)) afterDirs.push(entry);
+          else unsafe(entry, error);
         }
       });
     await planAll(toPlan, plans, true);
     for (const [dir, below] of filesHoldingRemote) {
-      // Decided as the server's folder (DU6 for the user's file; with no revision, so that it is not
-      // "already at this revision"), and recorded at the revision the index holds for it.
-      const revision = store.index.get(folderId, dir)?.syncedRevision ?? null;
+      // The server holds a folder there with something in it: decided as that folder (DU4, or DU6
+      // for the user's file), with no revision, so that it is not "already at this revision" (the
+      // user's file on the folder's revision, which the server refuses while the folder holds
+      // anything); recorded at the feed's revision for it, or the one the index holds.
+      const listed = plans.findIndex((p) => p.entry.path === dir);
+      const revision = listed >= 0 ? plans[listed]!.entry.revision : (store.index.get(folderId, dir)?.syncedRevision ?? null);
       const folderEntry: RemoteEntry = { path: dir, kind: 'dir', revision: null, deleted: false, size: 0, blocks: [], mtime: below.mtime, modificationDate: below.modificationDate, device: below.device };
       remoteDirs.add(dir);
       const found: Plan[] = [];
       await planAll([folderEntry], found, false);
-      plans.push(...found.map((p) => ({ ...p, entry: { ...p.entry, revision } })));
+      plans.splice(listed >= 0 ? listed : plans.length, listed >= 0 ? 1 : 0, ...found.map((p) => ({ ...p, entry: { ...p.entry, revision } })));
     }
 
     // Remote moves that can be local renames (M1/M2), and deletes whose bytes live on under
