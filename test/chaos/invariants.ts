@@ -1,5 +1,5 @@
 import type { Status } from '../../shared/ui-contract';
-import { conflictOrigin, EMPTY_HASH, isConflictCopyOf, isConflictName, type Ledger } from './ledger';
+import { conflictOrigin, EMPTY_HASH, isConflictName, keptAsCopyOf, type Ledger } from './ledger';
 import { diffTrees, type Tree } from './snapshot';
 
 /**
@@ -39,7 +39,7 @@ export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: C
   for (const v of ledger.live) {
     const at = byHash.get(v.hash) ?? [];
     const paths = ledger.pathsOf(v);
-    if (at.some((p) => [...paths].some((q) => p === q || isConflictCopyOf(q, p)))) continue;
+    if (at.some((p) => [...paths].some((q) => p === q || keptAsCopyOf(q, p)))) continue;
     const elsewhere = at.length ? ` (its bytes are at ${at.map((p) => JSON.stringify(p)).join(', ')})` : '';
     fail(2, `lost: ${v.device}'s version ${v.hash.slice(0, 12)} of ${JSON.stringify(v.path)} (written at step ${v.step})${elsewhere}`);
   }

@@ -31,6 +31,18 @@ export function conflictOrigin(p: string): string {
 export const isConflictCopyOf = (original: string, candidate: string): boolean =>
   candidate !== original && isConflictName(candidate) && conflictOrigin(candidate) === original;
 
+/**
+ * `candidate` is `original` kept in a conflict copy: of the file itself, or of a folder above it
+ * (a folder kept where another device put a file, docs/conflict-rules.md U9), or both.
+ */
+export function keptAsCopyOf(original: string, candidate: string): boolean {
+  if (candidate === original) return false;
+  const parts = candidate.split('/');
+  const plain = parts.map((s) => s.replace(CONFLICT_GROUP, ''));
+  if (plain.join('/') === original) return true;
+  return parts.some((s, i) => plain[i] !== s && [...parts.slice(0, i), plain[i], ...parts.slice(i + 1)].join('/') === original);
+}
+
 export class Ledger {
   /** Versions written by users and not knowingly replaced (by any user) since. */
   readonly live: Version[] = [];
@@ -42,6 +54,8 @@ export class Ledger {
    * (docs/conflict-rules.md, "Pushing a move", P9), so it counts at the renamed path too.
    */
   readonly dirMoves: Array<{ device: string; from: string; to: string; step: number }> = [];
+  /** Paths users turned from a file into a folder or back (chaos --kinds), by device. */
+  private readonly kindChanges: Array<{ device: string; path: string }> = [];
   /** Files users renamed: an edit made elsewhere of the old name follows the file (M2). */
   readonly fileMoves: Array<{ device: string; from: string; to: string }> = [];
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
@@ -140,6 +154,9 @@ export class Ledger {
   write(device: string, p: string, hash: string, step: number): void {
     const key = nfc(p);
     this.writes++;
+    // Written below a path another device turned into the other kind (chaos --kinds): the two met
+    // at that path unseen, and the one whose change the server refused keeps it as a copy (DU6, U9).
+    for (const k of this.kindChanges) if (k.device !== device && key.startsWith(`${k.path}/`)) this.concurrent.add(k.path);
     const mine = `${device}\u0000${key}`;
     this.had.add(`${mine}\u0000${hash}`);
     // A file made anew where this device's user deleted bytes R, before the delete went out, is
@@ -209,6 +226,16 @@ export class Ledger {
       return;
     }
     this.write(device, to, hash, step);
+  }
+
+  /**
+   * The user of `device` turned `p` into the other kind (a file into a folder, or back). Another
+   * device's version below it may meet it unseen, as a later write below it may (see write()).
+   */
+  kindChanged(device: string, p: string): void {
+    const key = nfc(p);
+    this.kindChanges.push({ device, path: key });
+    if (this.live.some((v) => v.device !== device && nfc(v.path).startsWith(`${key}/`))) this.concurrent.add(key);
   }
 
   /** The user of `device` renamed the folder `from` to `to` at `step`. */

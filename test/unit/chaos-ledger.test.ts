@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMPTY_HASH, Ledger } from '../chaos/ledger';
+import { EMPTY_HASH, keptAsCopyOf, Ledger } from '../chaos/ledger';
 
 // The chaos harness's record of what users wrote (invariant 2 checks it): these pin down which
 // writes must survive, so a harness change cannot quietly stop checking them.
@@ -528,5 +528,42 @@ describe('chaos ledger', () => {
     const l = play([['a', null, EMPTY_HASH], ['b', EMPTY_HASH, X], ['a', X, EMPTY_HASH]]);
     expect(l.sameAsBuiltOn).toBe(0);
     expect(l.live.map((v) => `${v.device}:${v.step}`)).toEqual(['a:2']);
+  });
+});
+
+// Chaos --kinds (seeds 60001 and 60008): one device turned a folder into a file while another
+// wrote into it. The pull keeps the loser as a conflict copy: a file copy of the path (DU6), or
+// the whole folder under a copy's name (U9), with the other device's file inside.
+describe('kind changes (chaos --kinds)', () => {
+  const X = 'a'.repeat(64);
+
+  it('finds a version kept in a copy of its file or of a folder above it (seed 60008)', () => {
+    const copy = (name: string) => `${name} (conflict from dev-a 2026-12-05 053152)`;
+    expect(keptAsCopyOf('Ärger/ärger/Notes.txt', `Ärger/${copy('ärger')}/Notes.txt`)).toBe(true);
+    expect(keptAsCopyOf('b/x.txt', 'b/x (conflict from dev-a 2026-12-05 053152).txt')).toBe(true);
+    expect(keptAsCopyOf('b/c/x.txt', `${copy('b')}/c/x (conflict from dev-a 2026-12-05 053152).txt`)).toBe(true);
+    // Refused: the path itself, another name, another folder.
+    expect(keptAsCopyOf('b/x.txt', 'b/x.txt')).toBe(false);
+    expect(keptAsCopyOf('b/x.txt', 'b/y.txt')).toBe(false);
+    expect(keptAsCopyOf('b/x.txt', `${copy('c')}/x.txt`)).toBe(false);
+  });
+
+  it('a write below a path another device turned into the other kind is concurrent with it, in either order (seed 60001)', () => {
+    const before = new Ledger();
+    before.replace('c', 'b/docs/x', null);
+    before.write('c', 'b/docs/x', X, 1);
+    before.kindChanged('a', 'b');
+    expect(before.concurrent.has('b')).toBe(true);
+    const after = new Ledger();
+    after.kindChanged('a', 'b');
+    after.replace('c', 'b/docs/x', null);
+    after.write('c', 'b/docs/x', X, 2);
+    expect(after.concurrent.has('b')).toBe(true);
+    // The device's own writes below its own kind change meet nothing.
+    const own = new Ledger();
+    own.kindChanged('a', 'b');
+    own.replace('a', 'b/x', null);
+    own.write('a', 'b/x', X, 3);
+    expect(own.concurrent.has('b')).toBe(false);
   });
 });
