@@ -108,4 +108,23 @@ describe('pusher: directories against the real server', () => {
     expect(remote.get('shared')).toMatchObject({ kind: 'dir', revision: dirRev });
     expect(remote.has('shared/theirs.txt')).toBe(true);
   });
+
+  // Chaos --kinds (seed 60003): a folder turned into a file here, while the server held a file in
+  // it this device never got (an earlier pull had refused it). The upload was refused on the
+  // folder's own revision at every recheck, and incremental pulls never listed that file again.
+  it('an upload refused on the server\'s current revision makes the next pull a full one', async () => {
+    rig = await pushRig();
+    const made = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: 'photos', mtime: 1, baseRevision: null }, { key: 'f', action: 'upsert', path: 'photos/café.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] },
+    });
+    expect(made.status).toBe(200);
+    const dirRevision = (await rig.remote()).get('photos')!.revision;
+    rig.store.tokens.set(FOLDER, 'a-token');
+    await rig.write('photos', 'a file now');
+    await rig.enqueue('photos', dirRevision);
+    rig.pusher.kick();
+    const waiting = await rig.waitState('photos', 'retry_wait');
+    expect(waiting).toMatchObject({ lastErrorCode: 'conflict', lastErrorMessage: expect.stringMatching(/still holds photos\/café.txt/) });
+    expect(rig.store.tokens.get(FOLDER)).toBeUndefined();
+  });
 });
