@@ -1,5 +1,5 @@
 import type { Status } from '../../shared/ui-contract';
-import { conflictOrigin, EMPTY_HASH, isConflictName, keptAsCopyOf, type Ledger } from './ledger';
+import { EMPTY_HASH, isConflictName, keptAsCopyOf, withoutConflictMarks, type Ledger } from './ledger';
 import { diffTrees, type Tree } from './snapshot';
 
 /**
@@ -47,10 +47,14 @@ export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: C
   // 3. No spurious conflicts: a conflict copy only for a path two devices wrote concurrently.
   for (const p of server.files.keys()) {
     if (!isConflictName(p) || ledger.movedCopies.has(p)) continue;
-    const origin = conflictOrigin(p);
+    // Made at this path, or in a folder kept as a copy since (U9).
+    const origin = withoutConflictMarks(p);
     // An empty copy where no user wrote an empty file: a file caught being written, kept by a
     // device whose change of it was not answered yet (docs/conflict-rules.md, "caught being written").
     if (server.files.get(p)?.hash === EMPTY_HASH && !ledger.userWrote(origin, EMPTY_HASH)) continue;
+    // A path a user turned into the other kind (chaos --kinds) meets the other devices' edits of
+    // it, and of what was below it, in more ways than the ledger follows: a copy there is no spurious one.
+    if (ledger.kindChangedNear(origin)) continue;
     if (![...ledger.editedAsOf(origin)].some((o) => ledger.concurrent.has(o) || ledger.restoreReached(o))) fail(3, `spurious conflict copy ${JSON.stringify(p)}: no concurrent edits of ${JSON.stringify(origin)}`);
   }
 

@@ -28,6 +28,13 @@ export function conflictOrigin(p: string): string {
   return dir === '.' ? base : `${dir}/${base}`;
 }
 
+/** `p` with every name's conflict mark taken out: where it was before copies of it and of folders above it (U9). */
+export const withoutConflictMarks = (p: string): string =>
+  p
+    .split('/')
+    .map((name) => name.replace(CONFLICT_GROUP, ''))
+    .join('/');
+
 export const isConflictCopyOf = (original: string, candidate: string): boolean =>
   candidate !== original && isConflictName(candidate) && conflictOrigin(candidate) === original;
 
@@ -39,7 +46,7 @@ export function keptAsCopyOf(original: string, candidate: string): boolean {
   if (candidate === original) return false;
   const parts = candidate.split('/');
   const plain = parts.map((s) => s.replace(CONFLICT_GROUP, ''));
-  if (plain.join('/') === original) return true;
+  if (withoutConflictMarks(candidate) === original) return true;
   return parts.some((s, i) => plain[i] !== s && [...parts.slice(0, i), plain[i], ...parts.slice(i + 1)].join('/') === original);
 }
 
@@ -232,6 +239,12 @@ export class Ledger {
    * The user of `device` turned `p` into the other kind (a file into a folder, or back). Another
    * device's version below it may meet it unseen, as a later write below it may (see write()).
    */
+  /** Whether a user turned `p`, a folder above it or a path below it into the other kind. */
+  kindChangedNear(p: string): boolean {
+    const key = nfc(p);
+    return this.kindChanges.some((k) => k.path === key || key.startsWith(`${k.path}/`) || k.path.startsWith(`${key}/`));
+  }
+
   kindChanged(device: string, p: string): void {
     const key = nfc(p);
     this.kindChanges.push({ device, path: key });

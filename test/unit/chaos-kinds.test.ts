@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { checkInvariants } from '../chaos/invariants';
 import { Ledger } from '../chaos/ledger';
+import type { FileEntry, Tree } from '../chaos/snapshot';
 import { Executor, makePlan, sha256 } from '../chaos/workload';
 import { deviceFolders } from '../helpers/local-temp';
 
@@ -76,5 +78,32 @@ describe('chaos --kinds', () => {
     expect(existsSync(path.join(a!.root, 'notes.txt', 'x'))).toBe(false);
     expect(readFileSync(path.join(a!.root, 'docs'), 'utf8')).toBe('a file');
     expect(ledger.live).toEqual([]);
+  });
+
+  // Seeds 60005 and 60009: copies the ledger called spurious. One was made at a path whose folder
+  // was kept as a copy later (U9), so it was checked under the folder copy's name; the other was
+  // a file kept as a copy where another device had made a folder (DU6).
+  it('checks a copy made in a folder kept as a copy since at its first path, and no copy near a kind change is spurious', () => {
+    const ledger = new Ledger();
+    ledger.replace('dev-a', 'deep/a/.hidden', null);
+    ledger.write('dev-a', 'deep/a/.hidden', 'a'.repeat(64), 1);
+    ledger.replace('dev-b', 'deep/a/.hidden', null);
+    ledger.write('dev-b', 'deep/a/.hidden', 'b'.repeat(64), 2);
+    ledger.kindChanged('dev-a', 'docs');
+    const at = (p: string, hash: string): [string, FileEntry] => [p, { size: 1, blocks: ['x'], hash }];
+    const server: Tree = {
+      files: new Map([
+        at('deep (conflict from dev-b 2026-12-05 053713)/a/.hidden (conflict from dev-b 2026-12-05 053711)', 'b'.repeat(64)),
+        at('deep/a/.hidden', 'a'.repeat(64)),
+        at('docs (conflict from dev-a 2026-12-05 053746)', 'c'.repeat(64)),
+        at('other (conflict from dev-a 2026-12-05 053746)', 'd'.repeat(64)),
+      ]),
+      dirs: new Set(),
+      nfcClashes: [],
+      temps: [],
+    };
+    expect(checkInvariants({ server, devices: [], ledger, compareEmptyDirs: false })).toEqual([
+      '[3] spurious conflict copy "other (conflict from dev-a 2026-12-05 053746)": no concurrent edits of "other"',
+    ]);
   });
 });
