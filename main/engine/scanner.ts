@@ -276,12 +276,7 @@ export class Scanner {
           later.push(diskRel);
           return 'later';
         }
-        // Still the old folder's row: that one left (or was removed) and this is another. Its
-        // row takes this inode and what is inside is compared with the index, as a walk does.
-        this.recordDir(key, st);
-        const sub = await this.walkAndCommit(diskRel);
-        if (!sub.ok) return null;
-        return sub.queued + sub.deleted > 0 ? 'queued' : 'updated';
+        return this.reconcileReplaced(key, diskRel, st);
       }
       const outcome = this.recordDir(key, st);
       // A directory that appeared may have arrived whole (moved in): look inside.
@@ -296,7 +291,44 @@ export class Scanner {
       this.reportSkip(key, st);
       return replaced === null ? null : 'skipped';
     }
+    // A file the index holds, changed, below a folder made under a renamed folder's name: not that
+    // file, but a new one in the new folder (chaos seed 8873: taken for an edit, it went up before
+    // the rename and the server moved it with the old folder). Looked at with that folder.
+    const indexed = this.store.index.get(this.folderId, key);
+    if (indexed?.kind === 'file' && !sameStat(indexed, st)) {
+      const above = this.replacedAbove(key);
+      if (above) {
+        if (later) {
+          later.push(diskRel);
+          return 'later';
+        }
+        return this.reconcileReplaced(above.dir, diskRel.split('/').slice(0, above.dir.split('/').length).join('/'), above.st);
+      }
+    }
     return this.scanFile(key, abs, st, hold);
+  }
+
+  /**
+   * A folder the index holds under `key` with another inode: that one left (or was removed) and
+   * this is another. Its row takes this inode and what is inside is compared with the index, as
+   * a walk does (docs/conflict-rules.md, "A folder made under a renamed folder's name").
+   */
+  private async reconcileReplaced(key: string, diskRel: string, st: Stats): Promise<PathOutcome | null> {
+    this.recordDir(key, st);
+    const sub = await this.walkAndCommit(diskRel);
+    if (!sub.ok) return null;
+    return sub.queued + sub.deleted > 0 ? 'queued' : 'updated';
+  }
+
+  /** The nearest folder above `key` that the index holds with another inode than the one on disk. */
+  private replacedAbove(key: string): { dir: string; st: Stats } | undefined {
+    for (let dir = parentOf(key); dir !== ''; dir = parentOf(dir)) {
+      const row = this.store.index.get(this.folderId, dir);
+      if (row?.kind !== 'dir' || row.inode === null) continue;
+      const st = lstatIfThere(resolveDiskPath(this.root, dir));
+      if (st?.isDirectory() && st.ino !== row.inode) return { dir, st };
+    }
+    return undefined;
   }
 
   private async scanFile(key: string, abs: string, st: Stats, hold: boolean): Promise<PathOutcome | null> {

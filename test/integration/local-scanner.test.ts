@@ -477,6 +477,21 @@ describe('local side: scanner and reconcile on real folders', () => {
       expect(row?.syncedRevision).not.toBeNull();
     });
 
+    // Chaos seed 8873 (--gc): a file written into the new folder under the old one's file name
+    // was hinted first, taken for an edit of the old folder's file, and went up before the rename:
+    // the server moved it with the old folder, into the renamed one.
+    it('a file written into the new folder before the rename was recorded is a new file there, not an edit of the old one', async () => {
+      const s = await synced();
+      const oldRevision = f.store.index.get(f.folderId, 'logs/app.log')!.syncedRevision;
+      rotate();
+      f.write('logs/app.log', 'day 2');
+      await s.scanPaths(['logs/app.log', 'logs', 'logs.1']);
+      expect(f.store.queue.getByPath(f.folderId, 'logs.1')).toMatchObject({ op: 'upsert', moveFrom: 'logs' });
+      expect(f.store.queue.getByPath(f.folderId, 'logs/app.log')).toMatchObject({ op: 'upsert', baseRevision: null });
+      expect(f.store.index.get(f.folderId, 'logs.1/app.log')?.contentHash).toBe(hashOfText('day 1'));
+      expect(oldRevision).not.toBeNull();
+    });
+
     it('while Ferry was off: the start-up walk records the move and the new folder', async () => {
       const s = await synced();
       rotate();
