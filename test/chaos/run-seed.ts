@@ -66,6 +66,8 @@ export interface SeedResult {
   /** Mass deletes the guard held on any device (--guard), and of them, questions withdrawn by the server's changes. */
   holds: number;
   holdsWithdrawn: number;
+  /** Files turned into folders and folders into files (--kinds). */
+  kindChanges: number;
   /** Restores of deleted files the users asked for (--restore) that the agent answered, and the files they brought back. */
   restores: number;
   restoredFiles: number;
@@ -131,7 +133,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const ledger = new Ledger();
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, holds: 0, holdsWithdrawn: 0, restores: 0, restoredFiles: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, holds: 0, holdsWithdrawn: 0, kindChanges: 0, restores: 0, restoredFiles: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
   // A user's restore of deleted files goes through the device's agent, as `ferry restore --deleted`.
   const executor = new Executor(cluster.devices, ledger, vlog, {
@@ -228,6 +230,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   } finally {
     result.executed = executor.stats.executed;
     result.skipped = executor.stats.skipped;
+    result.kindChanges = (executor.stats.byKind['file-to-dir'] ?? 0) + (executor.stats.byKind['dir-to-file'] ?? 0);
     result.writes = ledger.writes;
     result.concurrentPaths = ledger.concurrent.size;
     result.agentKills = cluster.devices.reduce((n, d) => n + d.kills, 0);

@@ -233,12 +233,18 @@ describe('pull: directories against the real server', () => {
   // left the old kind here as a type clash (DU4, U7), so the change never reached this device.
   describe('another device turned the path into the other kind (docs/conflict-rules.md, U7, DU4, DU6)', () => {
     const copiesOf = (a: Agent, name: string) => readdirSync(a.folder.root).filter((n) => n.startsWith(`${name} (conflict from b `));
-
-    it('DU4: a synced file here, unchanged, becomes the folder with what is in it', async () => {
+    /** Device b, with what the other device made there pulled: the folder `d` (unless `folder` is false) and `files`. */
+    async function pulled(files: Record<string, string>, folder = true): Promise<Agent> {
       await setup();
-      await writer.commit({ x: 'v1' });
+      if (folder) await dirs([['d', true]]);
+      await writer.commit(files);
       const b = agent();
       await b.puller.pullNow('fb');
+      return b;
+    }
+
+    it('DU4: a synced file here, unchanged, becomes the folder with what is in it', async () => {
+      const b = await pulled({ x: 'v1' }, false);
       await dirs([['x', true]]);
       await writer.commit({ 'x/inner.txt': 'inside' });
       expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, skipped: 0, tokenStored: true });
@@ -251,10 +257,7 @@ describe('pull: directories against the real server', () => {
     });
 
     it('DU6: a file changed here is kept as a conflict copy, its upload with it, and the folder is made', async () => {
-      await setup();
-      await writer.commit({ x: 'v1' });
-      const b = agent();
-      await b.puller.pullNow('fb');
+      const b = await pulled({ x: 'v1' }, false);
       b.folder.write('x', 'edited here');
       await b.scanner.scanPaths(['x'], false);
       expect(b.folder.pendingOps()).toEqual({ x: 'file:upsert' });
@@ -269,11 +272,7 @@ describe('pull: directories against the real server', () => {
     });
 
     it('U7: a synced folder here becomes the file once the pull deleted what the server deleted in it', async () => {
-      await setup();
-      await dirs([['d', true]]);
-      await writer.commit({ 'd/a.txt': 'a', 'd/b.txt': 'b' });
-      const b = agent();
-      await b.puller.pullNow('fb');
+      const b = await pulled({ 'd/a.txt': 'a', 'd/b.txt': 'b' });
       await writer.commit({ 'd/a.txt': null, 'd/b.txt': null });
       await writer.commit({ d: 'now a file' });
       expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, skipped: 0, tokenStored: true });
@@ -284,11 +283,7 @@ describe('pull: directories against the real server', () => {
     });
 
     it('D8: a synced folder here goes when the server turned it into a file and deleted that', async () => {
-      await setup();
-      await dirs([['d', true]]);
-      await writer.commit({ 'd/a.txt': 'a' });
-      const b = agent();
-      await b.puller.pullNow('fb');
+      const b = await pulled({ 'd/a.txt': 'a' });
       await writer.commit({ 'd/a.txt': null });
       await writer.commit({ d: 'now a file' });
       await writer.commit({ d: null });
@@ -304,11 +299,7 @@ describe('pull: directories against the real server', () => {
       ['an incremental pull', false],
       ['a full pull, which lists the folder at the revision the index holds', true],
     ])('a folder turned into a file here while another device put a file in it (%s): the file is kept as a copy, the folder comes back with theirs', async (_label, full) => {
-      await setup();
-      await dirs([['d', true]]);
-      await writer.commit({ 'd/a.txt': 'a' });
-      const b = agent();
-      await b.puller.pullNow('fb');
+      const b = await pulled({ 'd/a.txt': 'a' });
       rmSync(b.folder.abs('d'), { recursive: true });
       b.folder.write('d', 'mine, a file now');
       await b.scanner.scanPaths(['d', 'd/a.txt'], false);
@@ -326,11 +317,7 @@ describe('pull: directories against the real server', () => {
     });
 
     it('U7, then U9: a folder holding a file the server never had is kept as a conflict copy, with that file, and the file comes', async () => {
-      await setup();
-      await dirs([['d', true]]);
-      await writer.commit({ 'd/a.txt': 'a' });
-      const b = agent();
-      await b.puller.pullNow('fb');
+      const b = await pulled({ 'd/a.txt': 'a' });
       b.folder.write('d/mine.txt', 'new here');
       await b.scanner.scanPaths(['d/mine.txt'], false);
       expect(b.folder.pendingOps()).toEqual({ 'd/mine.txt': 'file:upsert' });
