@@ -27,6 +27,13 @@ export function parentOf(rel: string): string {
   return i < 0 ? '' : rel.slice(0, i);
 }
 
+/** The folders above a path, nearest first ('a/b/c' → 'a/b', 'a'). */
+export function ancestorsOf(rel: string): string[] {
+  const out: string[] = [];
+  for (let d = parentOf(rel); d !== ''; d = parentOf(d)) out.push(d);
+  return out;
+}
+
 /**
  * Only three code points outside ASCII normalise (NFC) to ASCII: U+037E to ';', U+1FEF to '`'
  * and the Kelvin sign U+212A to 'K'. An ASCII name without those characters has no other

@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { existsOnDisk, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey } from './paths';
+import { ancestorsOf, existsOnDisk, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -271,13 +271,7 @@ export class Scanner {
     if (st.isDirectory()) {
       if (ignore.ignores(key, true)) return 'ignored';
       const known = this.store.index.get(this.folderId, key);
-      if (known?.kind === 'dir' && known.inode !== null && known.inode !== st.ino) {
-        if (later) {
-          later.push(diskRel);
-          return 'later';
-        }
-        return this.reconcileReplaced(key, diskRel, st);
-      }
+      if (known?.kind === 'dir' && known.inode !== null && known.inode !== st.ino) return this.afterRename(later, diskRel, { key, diskRel, st });
       const outcome = this.recordDir(key, st);
       // A directory that appeared may have arrived whole (moved in): look inside.
       if (outcome === 'queued') {
@@ -297,42 +291,42 @@ export class Scanner {
     const indexed = this.store.index.get(this.folderId, key);
     if (indexed?.kind === 'file' && !sameStat(indexed, st)) {
       const above = this.replacedAbove(key);
-      if (above) {
-        if (later) {
-          later.push(diskRel);
-          return 'later';
-        }
-        return this.reconcileReplaced(above.dir, diskRel.split('/').slice(0, above.dir.split('/').length).join('/'), above.st);
-      }
+      if (above) return this.afterRename(later, diskRel, { ...above, diskRel: diskRel.split('/').slice(0, above.key.split('/').length).join('/') });
     }
-    return this.scanFile(key, abs, st, hold);
+    return this.scanFile(key, abs, st, hold, indexed);
   }
 
   /**
-   * A folder the index holds under `key` with another inode: that one left (or was removed) and
-   * this is another. Its row takes this inode and what is inside is compared with the index, as
-   * a walk does (docs/conflict-rules.md, "A folder made under a renamed folder's name").
+   * A folder the index holds under its key with another inode: that one left (or was removed)
+   * and this is another (docs/conflict-rules.md, "A folder made under a renamed folder's name").
+   * In a burst (`later`), the hinted path waits for the rest of it, so that the rename is
+   * recorded first. Then the row takes this inode and what is inside is compared with the index,
+   * as a walk does.
    */
-  private async reconcileReplaced(key: string, diskRel: string, st: Stats): Promise<PathOutcome | null> {
-    this.recordDir(key, st);
-    const sub = await this.walkAndCommit(diskRel);
+  private async afterRename(later: string[] | undefined, hinted: string, folder: { key: string; diskRel: string; st: Stats }): Promise<PathOutcome | 'later' | null> {
+    if (later) {
+      later.push(hinted);
+      return 'later';
+    }
+    this.recordDir(folder.key, folder.st);
+    const sub = await this.walkAndCommit(folder.diskRel);
     if (!sub.ok) return null;
     return sub.queued + sub.deleted > 0 ? 'queued' : 'updated';
   }
 
   /** The nearest folder above `key` that the index holds with another inode than the one on disk. */
-  private replacedAbove(key: string): { dir: string; st: Stats } | undefined {
-    for (let dir = parentOf(key); dir !== ''; dir = parentOf(dir)) {
+  private replacedAbove(key: string): { key: string; st: Stats } | undefined {
+    for (const dir of ancestorsOf(key)) {
       const row = this.store.index.get(this.folderId, dir);
       if (row?.kind !== 'dir' || row.inode === null) continue;
       const st = lstatIfThere(resolveDiskPath(this.root, dir));
-      if (st?.isDirectory() && st.ino !== row.inode) return { dir, st };
+      if (st?.isDirectory() && st.ino !== row.inode) return { key: dir, st };
     }
     return undefined;
   }
 
-  private async scanFile(key: string, abs: string, st: Stats, hold: boolean): Promise<PathOutcome | null> {
-    let known = this.store.index.get(this.folderId, key);
+  private async scanFile(key: string, abs: string, st: Stats, hold: boolean, indexed: IndexEntry | undefined): Promise<PathOutcome | null> {
+    let known = indexed;
     if (!known && this.recordUnknownParents(key)) known = this.store.index.get(this.folderId, key);
     if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
     if (!known && this.recordMove(key, st)) return 'queued';

@@ -46,7 +46,7 @@ export function keptAsCopyOf(original: string, candidate: string): boolean {
   if (candidate === original) return false;
   const parts = candidate.split('/');
   const plain = parts.map((s) => s.replace(CONFLICT_GROUP, ''));
-  if (withoutConflictMarks(candidate) === original) return true;
+  if (plain.join('/') === original) return true;
   return parts.some((s, i) => plain[i] !== s && [...parts.slice(0, i), plain[i], ...parts.slice(i + 1)].join('/') === original);
 }
 

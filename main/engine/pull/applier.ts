@@ -11,7 +11,7 @@ import { contentHashOf, hashStable, type StableHash } from '../hashing';
 import { conflictPath } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
-import { decide, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
+import { decide, placesRemoteFile, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
 import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
@@ -187,9 +187,13 @@ function decideFor(entry: RemoteEntry, o: Observation): Action {
     movedAwayBase: o.movedAwayBase,
     sentHere: sentHere(o),
   });
-  if (action.kind === 'wait') throw new FerryError('upload_in_flight', `${entry.path}: ${action.reason}; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
+  if (action.kind === 'wait') throw uploadInFlight(entry.path, action.reason);
   return action;
 }
+
+/** The path waits for a push's answer: the item fails, and the pull runs again a second later. */
+const uploadInFlight = (path: string, why: string): FerryError =>
+  new FerryError('upload_in_flight', `${path}: ${why}; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
 
 /**
  * O3: the push in flight sends a file in a batch the server accepted (its answer not in), and
@@ -397,7 +401,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       if (action.kind === 'dir-copy-then-download' || (action.kind === 'replace-with-file' && !(await removedEmptyDir(seen.abs)))) {
         dirCopy = await moveDirAside(ctx, entry, seen);
       }
-      if (action.kind !== 'download' && action.kind !== 'conflict-copy-then-download' && action.kind !== 'replace-with-file' && action.kind !== 'dir-copy-then-download') {
+      if (!placesRemoteFile(action)) {
         recordAsides(ctx, entry, asides);
         return { kind: 'skipped', path: entry.path, rule: action.rule, reason: `unexpected ${action.kind} for an upsert` };
       }
@@ -776,7 +780,7 @@ async function moveDirAside(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
   const { store, folderId } = ctx;
   const under = store.index.listUnder(folderId, entry.path).map((e) => e.path);
   const inFlight = [entry.path, ...under].some((p) => store.queue.getByPath(folderId, p)?.inFlightGeneration != null);
-  if (inFlight) throw new FerryError('upload_in_flight', `${entry.path}: a change in the folder is being sent; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
+  if (inFlight) throw uploadInFlight(entry.path, 'a change in the folder is being sent');
   const copyPath = await moveAside(ctx, entry, seen.abs);
   store.transaction(() => {
     for (const p of [entry.path, ...under]) {
@@ -799,7 +803,7 @@ async function replaceWithDir(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   const { seen, action } = await recheck(ctx, p);
   if (action.kind !== 'replace-with-dir' && action.kind !== 'conflict-copy-then-dir') return apply(ctx, { ...p, seen, action });
   // The file's upload is being answered: what it meets decides whether there is a copy to make.
-  if (seen.pending?.inFlight) throw new FerryError('upload_in_flight', `${entry.path}: our upload of the file is in flight; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
+  if (seen.pending?.inFlight) throw uploadInFlight(entry.path, 'our upload of the file is in flight');
   let copyPath: string | null = null;
   if (action.kind === 'replace-with-dir') {
     // Written since the check, or another file took the path: it is back, and decided again (DU6).

@@ -79,6 +79,10 @@ export type Action =
   /** Not decided now: the pull runs again once what it waits for is recorded (O3). */
   | { kind: 'wait'; rule: string; reason: string };
 
+/** The actions that download the remote file to the path (after whatever they do with what is there). */
+export const placesRemoteFile = (a: Action): boolean =>
+  a.kind === 'download' || a.kind === 'conflict-copy-then-download' || a.kind === 'replace-with-file' || a.kind === 'dir-copy-then-download';
+
 export const sameBlocks = (a: readonly string[] | null | undefined, b: readonly string[] | null | undefined): boolean =>
   !!a && !!b && a.length === b.length && a.every((h, i) => h === b[i]);
 

@@ -7,8 +7,9 @@ import { EQUAL_JITTER, backoffDelay } from '../../../shared/backoff';
 import { createLogger, type Logger } from '../../logging';
 import { diskFullError, DISK_FULL, isDiskFull } from '../disk-full';
 import { checkRoot } from '../folder-marker';
-import { parentOf } from '../paths';
+import { ancestorsOf, parentOf } from '../paths';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
+import { placesRemoteFile } from './decide';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs } from './downloader';
 import type { LocalBlockRef } from '../hashing';
@@ -151,13 +152,6 @@ export function byFolder<T extends { entry: { path: string } }>(plans: readonly 
 }
 
 const isDeleteSide = (p: Plan) => p.entry.deleted;
-/** The folders above a path, nearest first ('a/b/c' → 'a/b', 'a'). */
-const ancestorsOf = (p: string): string[] => {
-  const out: string[] = [];
-  for (let d = parentOf(p); d !== ''; d = parentOf(d)) out.push(d);
-  return out;
-};
-
 /** The nearest folder above `rel` that is a file here (the user turned the folder into one), if any. */
 async function fileAbove(root: string, rel: string): Promise<string | undefined> {
   for (const dir of ancestorsOf(rel)) {
@@ -168,7 +162,7 @@ async function fileAbove(root: string, rel: string): Promise<string | undefined>
 }
 /** A directory item, or a delete of a file where a folder is here (D6, D8: looked at with the folders). */
 const isDir = (p: Plan) => p.entry.kind === 'dir' || (p.entry.deleted && p.seen.local.type === 'dir');
-const isDownload = (p: Plan) => p.action.kind === 'download' || p.action.kind === 'conflict-copy-then-download' || p.action.kind === 'replace-with-file' || p.action.kind === 'dir-copy-then-download';
+const isDownload = (p: Plan) => placesRemoteFile(p.action);
 
 /** Plans grouped by path depth, deepest group first: each group runs after the deeper ones. */
 function deepestFirst(plans: readonly Plan[]): Plan[][] {
