@@ -1,3 +1,5 @@
+import { lstatSync } from 'node:fs';
+import path from 'node:path';
 import type { FSWatcher } from 'chokidar';
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
@@ -50,7 +52,29 @@ export function watchFolderChokidar(root: string, ignore: () => IgnoreMatcher, h
       const rel = relativeTo(root, abs);
       if (rel !== null) handlers.onHint(rel);
     };
-    watcher.on('all', (_event, abs) => hint(abs));
+    const dirs = new DirectoryInodes(root);
+    watcher.on('all', (event, abs) => {
+      if (event === 'addDir') dirs.remember(abs);
+      else if (event === 'unlinkDir') dirs.forget(abs);
+      hint(abs);
+    });
+    // A directory's own fs.watch follows its inode: one renamed away, or removed, and made again
+    // under its name (`mv logs logs.1 && mkdir logs`) left the new one unwatched, since chokidar
+    // finds the name in its parent both before and after. Its parent's raw event names it.
+    watcher.on('raw', (_event, name, details) => {
+      const watchedPath = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+      if (typeof watchedPath !== 'string' || !name) return;
+      const abs = path.join(watchedPath, name);
+      if (!dirs.replaced(abs)) return;
+      log.debug('directory replaced under its name: watched again', { dir: relativeTo(root, abs) });
+      watcher.unwatch(abs);
+      watcher.add(abs);
+      // What was written into it before the new watch is found by the scanner's look.
+      hint(abs);
+    });
+    watcher.once('ready', () => {
+      for (const dir of Object.keys(watcher.getWatched())) dirs.remember(dir);
+    });
     watcher.on('error', (error) => {
       log.warn('watch error', { root, error });
       handlers.onError(new FerryError('watch_failed', `Watching ${root} failed: ${String((error as Error)?.message ?? error)}`, { retryable: true, cause: error }));
@@ -59,6 +83,34 @@ export function watchFolderChokidar(root: string, ignore: () => IgnoreMatcher, h
   });
   const ready = started.then((watcher) => new Promise<void>((resolve) => watcher.once('ready', () => resolve())));
   return { ready, close: async () => (await started).close() };
+}
+
+/** The inode of each directory below the root that chokidar watches, to see one replaced. */
+class DirectoryInodes {
+  private readonly inodes = new Map<string, number>();
+  constructor(private readonly root: string) {}
+
+  remember(abs: string): void {
+    const rel = relativeTo(this.root, abs);
+    if (rel === null || rel === '') return;
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st?.isDirectory()) this.inodes.set(abs, st.ino);
+  }
+
+  /** chokidar reports each directory below a removed one as removed too. */
+  forget(abs: string): void {
+    this.inodes.delete(abs);
+  }
+
+  /** True once: a known directory that is now another directory (its watch went with the old one). */
+  replaced(abs: string): boolean {
+    const known = this.inodes.get(abs);
+    if (known === undefined) return false;
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (!st?.isDirectory() || st.ino === known) return false;
+    this.inodes.set(abs, st.ino);
+    return true;
+  }
 }
 
 /** The folder watcher LocalSide uses; 'native' unless asked otherwise. */

@@ -110,6 +110,21 @@ describe.each(['native', 'chokidar'] as const)('local side: watching a real fold
     await waitFor(() => f.pendingOps()['logs.1/late.log'] === 'file:upsert', { message: 'logs.1/late.log queued' });
   });
 
+  it('an empty folder renamed away and made again under its name: a file written into the new one is seen', async () => {
+    f.mkdir('spool');
+    await waitFor(() => f.pendingOps()['spool'], { message: 'spool queued' });
+    await settled();
+    pushAll(f);
+    renameSync(f.abs('spool'), f.abs('spool.1'));
+    f.mkdir('spool');
+    await waitFor(() => f.pendingOps()['spool.1'], { message: 'the rename seen' });
+    await settled();
+    pushAll(f);
+    // Nothing else happens in either folder: only a watch on the new `spool` can see this file.
+    f.write('spool/job.txt', 'queued job');
+    await waitFor(() => f.pendingOps()['spool/job.txt'] === 'file:upsert', { message: 'spool/job.txt queued' });
+  });
+
   it('the whole root disappearing puts the folder in error and queues no deletes', async () => {
     f.write('a/b.txt', 'x');
     await waitFor(() => f.pendingOps()['a/b.txt'], { message: 'a/b.txt queued' });
