@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { restore } from '../../main/engine/history/restore-batch';
 import { SyncApiClient } from '../../main/remote';
+import { FaultProxy } from '../fakes/fault-proxy';
 import { del, serversPerTest, testFile, upsert, type TestFile, type TestServer } from '../helpers/server-harness';
 
 // How the engine expands `ferry restore` into restore operations (main/engine/history), against
@@ -76,5 +77,52 @@ describe('restore requests', () => {
     // A later file is left as it is (restore never deletes), and nothing outside the folder moved.
     expect(state.get('proj/z.txt')).toEqual(blocksOf(files.c1));
     expect(state.get('other.txt')).toEqual(blocksOf(files.d1));
+  });
+
+  it('rides out transient failures: a 503 on the listing, a batch cut after the server applied it, a 500; each file comes back once', async () => {
+    await setUp();
+    const a = await write(upsert('k', 'gone/a.txt', files.a1, null));
+    const b = await write(upsert('k', 'gone/b.txt', files.b1, null));
+    await write(del('k', 'gone/a.txt', a));
+    await write(del('k', 'gone/b.txt', b));
+    const proxy = await FaultProxy.start({ target: t.server.url });
+    servers.cleanups.push(() => proxy.close());
+    const through = new SyncApiClient({ baseUrl: proxy.url, token: t.server.token, deviceId: 'planner' });
+    servers.cleanups.push(() => through.close());
+    proxy.add({ name: '503', method: 'GET', path: /\/deleted$/, action: { kind: 'status', status: 503, retryAfter: 1 } });
+    proxy.add({ name: 'cut after apply', method: 'POST', path: /\/sync$/, action: { kind: 'drop-response', afterBytes: 1 } });
+    proxy.add({ name: '500', method: 'POST', path: /\/sync$/, after: 0, action: { kind: 'status', status: 500 } });
+    const waits: number[] = [];
+    const outcome = await restore(through, 'docs', { kind: 'deleted', prefix: 'gone' }, { delay: async (ms) => void waits.push(ms) });
+    expect(outcome.restored.map((r) => r.path).sort()).toEqual(['gone/a.txt', 'gone/b.txt']);
+    expect(outcome.failed).toEqual([]);
+    // The server's Retry-After was kept; each batch attempt carried the one tracking id.
+    expect(waits[0]).toBe(1000);
+    const batches = proxy.log.filter((e) => e.method === 'POST' && e.path.endsWith('/sync'));
+    expect(batches.map((e) => e.fault)).toEqual(['cut after apply', '500', undefined]);
+    expect(new Set(batches.map((e) => e.trackingId)).size).toBe(1);
+    // Applied once: each path has exactly one live revision after its deletion.
+    for (const path of ['gone/a.txt', 'gone/b.txt']) {
+      const history = (await client.historyPage('docs', { path })).items;
+      expect(history.map((h) => h.deleted)).toEqual([false, true, false]);
+    }
+    expect((await current()).get('gone/a.txt')).toEqual(blocksOf(files.a1));
+  });
+
+  it('gives up at once on a failure that a retry cannot mend', async () => {
+    await setUp();
+    const a = await write(upsert('k', 'gone/a.txt', files.a1, null));
+    await write(del('k', 'gone/a.txt', a));
+    const proxy = await FaultProxy.start({ target: t.server.url });
+    servers.cleanups.push(() => proxy.close());
+    const through = new SyncApiClient({ baseUrl: proxy.url, token: t.server.token, deviceId: 'planner' });
+    servers.cleanups.push(() => through.close());
+    proxy.add({ name: '403', method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'status', status: 403, code: 'forbidden', message: 'this device was revoked' } });
+    await expect(restore(through, 'docs', { kind: 'deleted' }, { delay: async () => undefined })).rejects.toMatchObject({ code: 'forbidden', retryable: false });
+    expect(proxy.log.filter((e) => e.method === 'POST').length).toBe(1);
+    // And one that keeps failing is reported after the retries, not retried for ever.
+    proxy.add({ name: '503 always', method: 'GET', path: /\/deleted$/, times: Infinity, action: { kind: 'status', status: 503 } });
+    await expect(restore(through, 'docs', { kind: 'deleted' }, { delay: async () => undefined })).rejects.toMatchObject({ retryable: true });
+    expect(proxy.log.filter((e) => e.fault === '503 always').length).toBe(5);
   });
 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MAX_BATCH_OPERATIONS, type HistoryItem, type OperationInput, type Task } from '../../../protocol';
 import { FerryError, isFerryError } from '../../../protocol/errors';
+import { backoffDelay, EQUAL_JITTER } from '../../../shared/backoff';
 import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
 import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './listings';
 
@@ -43,9 +44,17 @@ type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped'] };
 /** Batches of this many operations or fewer are answered in sync mode; bigger ones run as tasks. */
 export const SYNC_RESTORE_LIMIT = 1000;
 const PATH_LOCKED_RETRIES = 10;
+/**
+ * A transient failure (a 503, a dropped connection, a sync batch timed out after it applied) is
+ * tried again this many times before the user sees it: the batch's tracking id makes a retry
+ * apply nothing twice, and a listing is only read.
+ */
+const TRANSIENT_RETRIES = 4;
+const TRANSIENT_BACKOFF = { baseMs: 500, capMs: 4000, jitter: EQUAL_JITTER };
 const HISTORY_CONCURRENCY = 8;
 
-export async function restore(remote: RestoreRemote, remoteId: string, request: RestoreRequest, options: RestoreOptions = {}): Promise<RestoreOutcome> {
+export async function restore(server: RestoreRemote, remoteId: string, request: RestoreRequest, options: RestoreOptions = {}): Promise<RestoreOutcome> {
+  const remote = retryingTransient(server, options.delay ?? sleep);
   const plan =
     request.kind === 'deleted' ? await planDeleted(remote, remoteId, request)
     : request.kind === 'undo' ? await planUndo(remote, remoteId, request.paths)
@@ -173,7 +182,7 @@ function restoreOp(index: number, path: string, revision: string, baseRevision: 
  * the same task and applies nothing twice.
  */
 async function submit(remote: RestoreRemote, remoteId: string, ops: RestoreOp[], options: RestoreOptions): Promise<Record<string, { ok: true; revision: string } | { ok: false; code: string; message: string }>> {
-  const delay = options.delay ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  const delay = options.delay ?? sleep;
   const pollMs = options.pollMs ?? 250;
   const trackingId = randomUUID();
   const mode = ops.length > SYNC_RESTORE_LIMIT ? 'async' : 'sync';
@@ -203,4 +212,34 @@ async function submit(remote: RestoreRemote, remoteId: string, ops: RestoreOp[],
     }
     await delay(1000);
   }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** What `submit` answers itself (a task still running, a locked path) is not retried here. */
+function isTransient(error: unknown): error is FerryError {
+  if (!isFerryError(error) || !error.retryable || error.code === 'path_locked') return false;
+  return !(error.code === 'timeout' && error.details?.taskId);
+}
+
+/** The remote, each call tried again after a transient failure (TRANSIENT_RETRIES). */
+function retryingTransient(remote: RestoreRemote, delay: (ms: number) => Promise<void>): RestoreRemote {
+  const patiently = async <T>(call: () => Promise<T>): Promise<T> => {
+    for (let retry = 1; ; retry++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!isTransient(error) || retry > TRANSIENT_RETRIES) throw error;
+        const retryAfterMs = error.retryAfterSeconds !== undefined ? error.retryAfterSeconds * 1000 : undefined;
+        await delay(backoffDelay(retry, TRANSIENT_BACKOFF, Math.random, retryAfterMs));
+      }
+    }
+  };
+  return {
+    historyPage: (folderId, query) => patiently(() => remote.historyPage(folderId, query)),
+    deletedPage: (folderId, query) => patiently(() => remote.deletedPage(folderId, query)),
+    changesPage: (folderId, query) => patiently(() => remote.changesPage(folderId, query)),
+    submitBatch: (folderId, operations, options) => patiently(() => remote.submitBatch(folderId, operations, options)),
+    getTask: (taskId) => patiently(() => remote.getTask(taskId)),
+  };
 }
