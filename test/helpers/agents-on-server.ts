@@ -63,12 +63,13 @@ export function agentsOnServer(prefix: string, tuning: AgentOptions['tuning'], o
       if (options.proxied) proxy = await FaultProxy.start({ target: server.url });
     },
     agent: launch,
-    /** Stops the device and starts it again on the same state and folder. */
-    async restart(name: string): Promise<Agent> {
+    /** Stops the device and starts it again on the same state and folder (`whileStopped` runs in between). */
+    async restart(name: string, whileStopped: () => void | Promise<void> = () => undefined): Promise<Agent> {
       const known = byName.get(name);
       if (!known) throw new Error(`agentsOnServer: no device ${name}`);
       agents.splice(agents.indexOf(known.agent), 1);
       await known.agent.stop();
+      await whileStopped();
       return launch(name, known.folder);
     },
     async stop(): Promise<void> {

@@ -1,6 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OperationInput } from '../../protocol';
+import { syncTokenFromHref, type OperationInput } from '../../protocol';
+import type { PullRemote } from '../../main/engine/pull/remote-port';
+import type { SyncApiClient } from '../../main/remote';
+import type { TestFolder } from '../helpers/local-folder';
 import type { TestServer } from '../helpers/server-harness';
 import { waitFor } from '../helpers/wait';
 import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
@@ -229,6 +232,29 @@ describe('pull: directories against the real server', () => {
     expect(b.folder.pendingOps()).toEqual({});
   });
 
+  // Chaos --kinds seed 60045: an earlier pull passed another device's file in a folder this device
+  // then deleted; the folder delete conflicted at every recheck. The pusher makes the next pull a
+  // full one (push-dirs.test.ts); that pull brings the file back, and the folder with it.
+  it('a full pull brings a file an earlier pull passed into a folder deleted here, and drops the folder delete (chaos seed 60045)', async () => {
+    await setup();
+    await dirs([['shared', true]]);
+    await writer.commit({ 'shared/mine.txt': 'synced' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    rmSync(b.folder.abs('shared'), { recursive: true });
+    await b.scanner.reconcile();
+    expect(b.folder.pendingOps()).toEqual({ shared: 'dir:delete', 'shared/mine.txt': 'file:delete' });
+    await writer.commit({ 'shared/theirs.txt': 'from A' });
+    const page = await writer.client.changesPage(remoteId, { limit: 1000 });
+    b.folder.store.tokens.set('fb', syncTokenFromHref(page._links['upcoming-modifications']!.href)!);
+    expect(await b.puller.pullNow('fb')).toMatchObject({ downloaded: 0 });
+    b.folder.store.tokens.clear('fb');
+    expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, downloaded: 1 });
+    expect(b.tree()).toEqual({ 'shared/theirs.txt': 'from A' });
+    // Theirs keeps the folder; the user's delete of what they had synced in it still goes.
+    expect(b.folder.pendingOps()).toEqual({ 'shared/mine.txt': 'file:delete' });
+  });
+
   // Chaos --kinds: another device turned a file into a folder, or a folder into a file. The pull
   // left the old kind here as a type clash (DU4, U7), so the change never reached this device.
   describe('another device turned the path into the other kind (docs/conflict-rules.md, U7, DU4, DU6)', () => {
@@ -314,6 +340,43 @@ describe('pull: directories against the real server', () => {
       await b.scanner.reconcile();
       // The user's file goes up as the copy, the delete of what the folder held still goes.
       expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'file:upsert', 'd/a.txt': 'file:delete' });
+    });
+
+    it('a folder turned into a file here while the pull fetched what another device put in it: the pull waits for the scan, then keeps both (chaos seed 60045)', async () => {
+      await setup();
+      await dirs([['d', true]]);
+      await writer.commit({ 'd/a.txt': 'a' });
+      let turned = false;
+      // b's user turns d into a file after the pull decided on d/sub/theirs.txt, as its blocks come.
+      const turnedDuringFetch = (client: SyncApiClient, folder: TestFolder): PullRemote => {
+        const turn = () => {
+          if (!armed || turned) return;
+          turned = true;
+          rmSync(folder.abs('d'), { recursive: true });
+          writeFileSync(folder.abs('d'), 'mine, a file now');
+        };
+        return {
+          changesPage: (...args) => client.changesPage(...args),
+          waitForChanges: (...args) => client.waitForChanges(...args),
+          getBlock: (...args) => (turn(), client.getBlock(...args)),
+          fetchBlocks: (...args) => (turn(), client.fetchBlocks(...args)),
+        };
+      };
+      let armed = false;
+      const b = makeAgent(server, 'b', {}, 'fb', turnedDuringFetch);
+      agents.push(b);
+      await b.puller.pullNow('fb');
+      await writer.commit({ 'd/sub/theirs.txt': 'theirs' });
+      armed = true;
+      // Refused as an unsafe path, theirs was passed for good (chaos --kinds seed 60045).
+      const failed = await b.puller.pullNow('fb').then(() => null, (error: unknown) => error);
+      expect(turned).toBe(true);
+      expect(failed).toMatchObject({ code: 'parent_gone', retryable: true, retryAfterSeconds: 1 });
+      expect(b.read('d')).toBe('mine, a file now');
+      await b.scanner.scanPaths(['d', 'd/a.txt'], false);
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, skipped: 0, tokenStored: true });
+      expect(b.read('d/sub/theirs.txt')).toBe('theirs');
+      expect(copiesOf(b, 'd').map((c) => b.read(c))).toEqual(['mine, a file now']);
     });
 
     it('U7, then U9: a folder holding a file the server never had is kept as a conflict copy, with that file, and the file comes', async () => {

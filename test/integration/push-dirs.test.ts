@@ -127,4 +127,35 @@ describe('pusher: directories against the real server', () => {
     expect(waiting).toMatchObject({ lastErrorCode: 'conflict', lastErrorMessage: expect.stringMatching(/still holds photos\/café.txt/) });
     expect(rig.store.tokens.get(FOLDER)).toBeUndefined();
   });
+
+  // Chaos --kinds (seed 60045): a folder deleted here while another device put a file in it that
+  // this device never got (a pull had refused it). The delete was refused on the folder's own
+  // revision at every recheck, and incremental pulls never listed that file again.
+  it('a folder delete refused on the server\'s current revision makes the next pull a full one (chaos seed 60045)', async () => {
+    rig = await pushRig();
+    const made = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: 'photos', mtime: 1, baseRevision: null }, { key: 'f', action: 'upsert', path: 'photos/café.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] },
+    });
+    expect(made.status).toBe(200);
+    const dirRevision = (await rig.remote()).get('photos')!.revision;
+    rig.store.tokens.set(FOLDER, 'a-token');
+    rig.store.paths.enqueue({ folderId: FOLDER, path: 'photos', kind: 'dir', op: 'delete', baseRevision: dirRevision });
+    rig.pusher.kick();
+    const waiting = await rig.waitState('photos', 'retry_wait');
+    expect(waiting).toMatchObject({ lastErrorCode: 'conflict', lastErrorMessage: expect.stringMatching(/still holds photos\/café.txt/) });
+    expect(rig.store.tokens.get(FOLDER)).toBeUndefined();
+  });
+
+  it('a delete refused on another revision than its base keeps the pull incremental', async () => {
+    rig = await pushRig();
+    const made = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
+      body: { operations: [{ key: 'f', action: 'upsert', path: 'notes.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] },
+    });
+    expect(made.status).toBe(200);
+    rig.store.tokens.set(FOLDER, 'a-token');
+    rig.store.paths.enqueue({ folderId: FOLDER, path: 'notes.txt', kind: 'file', op: 'delete', baseRevision: '999' });
+    rig.pusher.kick();
+    await rig.waitState('notes.txt', 'retry_wait');
+    expect(rig.store.tokens.get(FOLDER)).toBe('a-token');
+  });
 });

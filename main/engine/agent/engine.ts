@@ -296,17 +296,27 @@ export class EngineHost {
    */
   private recheckAfterPull(puller: Puller, pusher: Pusher, folderId: string, relPath: string): void {
     const store = this.o.store;
+    const stillConflicting = () => {
+      const item = store.queue.getByPath(folderId, relPath);
+      return item?.state === 'retry_wait' && item.lastErrorCode === 'conflict' ? item : undefined;
+    };
     void puller
       .pullNow(folderId)
-      .then(() => {
-        const item = store.queue.getByPath(folderId, relPath);
-        if (item?.state !== 'retry_wait' || item.lastErrorCode !== 'conflict') return;
-        // Once per change: a conflict the pull cannot settle (a folder that still holds
-        // files on the server) waits for the regular recheck instead of looping.
+      .then(async () => {
+        const item = stillConflicting();
+        if (!item) return;
+        // Once per change: a conflict the pull cannot settle waits for the regular recheck
+        // instead of looping.
         const key = `${item.id}:${item.generation}`;
         if (this.recheckedConflicts.has(key)) return;
         this.recheckedConflicts.add(key);
-        pusher.retry(item.id);
+        // The pull did not settle it: the server holds something at or below the path that the
+        // feed has passed (an entry an earlier pull refused). A full pull lists it again
+        // (docs/conflict-rules.md, "Conflicts that wait"; chaos seed 60039).
+        store.tokens.clear(folderId);
+        await puller.pullNow(folderId);
+        const after = stillConflicting();
+        if (after) pusher.retry(after.id);
       })
       .catch((error) => this.o.log.warn('conflict pull failed', { folder: folderId, error: asFerryError(error).message }));
   }

@@ -134,7 +134,8 @@ export type OnParentDir = (relDir: string, stat: Stats, created: boolean) => voi
 
 /**
  * Creates the missing parents of relPath one level at a time, refusing symlinks and files.
- * `mayCreate` false for a missing one: it is not made, and the item fails, retryable.
+ * `mayCreate` false (a folder the index holds) for one missing, or a file now: it is not made,
+ * and the item fails, retryable, until the scan has recorded what the user did.
  */
 export async function ensureParents(root: string, relPath: string, onParent?: OnParentDir, mayCreate?: (relDir: string) => boolean): Promise<void> {
   const names = relPath.split('/').slice(0, -1);
@@ -158,7 +159,13 @@ export async function ensureParents(root: string, relPath: string, onParent?: On
       stat = lstatSync(dir);
     }
     if (stat.isSymbolicLink() || !stat.isDirectory()) {
-      throw unsafePath(relPath, `'${names.slice(0, i + 1).join('/')}' is not a real directory`);
+      const rel = names.slice(0, i + 1).join('/');
+      // A synced folder the user turned into a file, not scanned yet: refused, the entry would
+      // be passed for good; the scan records the file, then the pull decides it (DU6).
+      if (stat.isFile() && mayCreate && !mayCreate(rel)) {
+        throw new FerryError('parent_gone', `The folder ${rel} was turned into a file here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
+      }
+      throw unsafePath(relPath, `'${rel}' is not a real directory`);
     }
     onParent?.(names.slice(0, i + 1).join('/'), stat, created);
   }

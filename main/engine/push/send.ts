@@ -617,9 +617,9 @@ export class CommitStage {
           done.push(outcomes.complete(w, r.currentRevision ?? null));
         } else if (r.code === 'conflict') {
           // Refused though it names the server's current revision (a folder that still holds what
-          // this device never got; a path below a file): the next pull reads the whole folder, so
+          // this device never got, to delete or to replace; a path below a file): the next pull reads the whole folder, so
           // that it sees what is there (docs/conflict-rules.md, "A folder turned into a file here").
-          if (w.ref.op === 'upsert' && (r.currentRevision ?? null) === w.item.baseRevision) store.tokens.clear(w.item.folderId);
+          if ((r.currentRevision ?? null) === w.item.baseRevision) store.tokens.clear(w.item.folderId);
           const at = this.c.timers.now() + this.c.o.conflictRecheckMs;
           const outcome = store.queue.fail(w.ref, { code: 'conflict', message: r.message }, at);
           conflicts.push({ w, currentRevision: r.currentRevision ?? null });
