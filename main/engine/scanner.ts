@@ -465,12 +465,17 @@ export class Scanner {
     });
   }
 
-  /** The index's first file below `from` is on disk below `to`, with its inode. */
+  /**
+   * The index's first file below `from` is on disk below `to`, as a rename leaves it: its inode,
+   * size and mtime. The inode alone is no proof: ext4 hands a folder and a file removed a moment
+   * ago to the next ones made (chaos seed 60039: `rm -r photos; mkdir -p a/a; write a/a/a.tar.gz`).
+   */
   private holdsFirstFile(from: string, to: string): boolean {
     const file = this.store.index.listUnder(this.folderId, from).find((e) => e.kind === 'file' && e.inode !== null);
     if (!file) return false;
     try {
-      return lstatSync(resolveDiskPath(this.root, to + file.path.slice(from.length))).ino === file.inode;
+      const st = lstatSync(resolveDiskPath(this.root, to + file.path.slice(from.length)));
+      return st.isFile() && sameStat(file, st);
     } catch {
       return false;
     }

@@ -1,4 +1,4 @@
-import { cpSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, renameSync, rmSync, statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalDeleteGuard } from '../../main/engine/folder/local-guard';
 import { DEFAULT_MASS_DELETE } from '../../main/engine/folder/mass-delete';
@@ -91,6 +91,25 @@ describe('local moves and the mass-delete guard', () => {
       const deleted = live.some((r) => r.path === `docs/file-${i}.txt` && r.op === 'delete');
       expect(movedAway || deleted, `docs/file-${i}.txt`).toBe(true);
     }
+  });
+
+  // Chaos seed 60039: a user removed `docs` and at once made another folder with a file of the
+  // same name in it; ext4 gave both the removed inodes. Taken for a rename of `docs`, its move
+  // carried on the server a file another device had just put in `docs` to the new folder.
+  it('chaos seed 60039: a new folder and file on inodes a removed folder and file had are no move of it', async () => {
+    const { f, scanner } = await synced();
+    const docs = f.store.index.get('fm', 'docs')!;
+    const first = f.store.index.listUnder('fm', 'docs').find((e) => e.kind === 'file')!;
+    const name = first.path.slice('docs/'.length);
+    rmSync(f.abs('docs'), { recursive: true });
+    f.write(`a/a/${name}`, 'another file, made now');
+    // The kernel's reuse, made certain: the index held docs and its first file on these inodes.
+    const reused = { dir: statSync(f.abs('a/a')).ino, file: statSync(f.abs(`a/a/${name}`)).ino };
+    f.store.index.put({ ...docs, inode: reused.dir });
+    f.store.index.put({ ...first, inode: reused.file });
+    await scanner.reconcile();
+    expect(f.store.queue.getByPath('fm', 'a/a')).toMatchObject({ op: 'upsert', moveFrom: null });
+    expect(f.pendingOps()).toMatchObject({ docs: 'dir:delete', [first.path]: 'file:delete', 'a/a': 'dir:upsert', [`a/a/${name}`]: 'file:upsert' });
   });
 
   it('copied elsewhere then deleted (new inodes): the same bytes under new names are a move too', async () => {
