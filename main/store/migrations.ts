@@ -295,6 +295,16 @@ const v12MoveSent: Migration = {
   },
 };
 
+const v13DirReplacements: Migration = {
+  version: 13,
+  name: 'queue: folders that replace a file, for the claim of what is below them',
+  up(db) {
+    // What is below such a folder waits for its upsert (docs/conflict-rules.md, S24): the claim
+    // looks for one above each due row, in this index, nearly always empty.
+    db.exec(`CREATE INDEX queue_live_dir_replacements ON queue (folder_id) WHERE kind = 'dir' AND op = 'upsert' AND base_revision IS NOT NULL AND state <> 'done'`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -308,4 +318,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v10CreateSent,
   v11IntentInode,
   v12MoveSent,
+  v13DirReplacements,
 ];

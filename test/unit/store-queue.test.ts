@@ -469,6 +469,22 @@ describe('durable queue', () => {
     expect(store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['docs']);
   });
 
+  // Found by a CI run (pull-own-echo.test.ts): the file `x` replaced by a folder holding `x/f`.
+  // Sent in batches of their own side by side, x/f met the old file on the server and waited.
+  it('S24: what is below a folder that replaced a file is claimed once the folder\'s upsert is done; below a new folder, at once', () => {
+    store.paths.enqueue({ folderId: F, path: 'x', kind: 'dir', op: 'upsert', baseRevision: '2' });
+    store.paths.enqueue(upsert('x/f'));
+    store.paths.enqueue(upsert('x/sub/g'));
+    store.paths.enqueue({ folderId: F, path: 'fresh', kind: 'dir', op: 'upsert', baseRevision: null });
+    store.paths.enqueue(upsert('fresh/h'));
+    store.paths.enqueue(upsert('xy'));
+    const first = store.queue.claim({ limit: 10 });
+    expect(first.map((i) => i.path).sort()).toEqual(['fresh', 'fresh/h', 'x', 'xy']);
+    expect(store.queue.claim({ limit: 10 })).toEqual([]);
+    store.paths.complete(first.find((i) => i.path === 'x')!, { revision: '7' });
+    expect(store.queue.claim({ limit: 10 }).map((i) => i.path).sort()).toEqual(['x/f', 'x/sub/g']);
+  });
+
   it('S20, chaos seed 8669: an answer for a generation the pull already completed changes nothing queued since', () => lateAnswerAfterO1(false));
   it('S20, chaos seed 8669: the same while the newer change is in flight', () => lateAnswerAfterO1(true));
 
