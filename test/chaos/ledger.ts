@@ -245,9 +245,15 @@ export class Ledger {
     return this.kindChanges.some((k) => k.path === key || key.startsWith(`${k.path}/`) || k.path.startsWith(`${key}/`));
   }
 
-  kindChanged(device: string, p: string): void {
+  kindChanged(device: string, p: string, was: 'file' | 'dir'): void {
     const key = nfc(p);
     this.kindChanges.push({ device, path: key });
+    // A file turned into a folder: the folder is built on the bytes the file held here, as an
+    // edit would be, so another device's rename that carries those bytes on makes no version of
+    // its own (chaos seed 60039: b's empty notes.txt, which a had turned into a folder, carried
+    // from Ärger/ to ärger/ by b's folder rename; the server moved a's folder there).
+    const over = was === 'file' ? this.befores.get(`${device}\u0000${key}`)?.at(-1) : undefined;
+    if (over) this.builtOn.set(`${key}\u0000${over}`, new Set([...(this.builtOn.get(`${key}\u0000${over}`) ?? []), device]));
     if (this.live.some((v) => v.device !== device && nfc(v.path).startsWith(`${key}/`))) this.concurrent.add(key);
   }
 

@@ -448,14 +448,14 @@ export class Executor {
         return this.deleteFile(op.device, op.path);
       case 'file-to-dir': {
         if (!(await this.deleteFile(op.device, op.path))) return false;
-        this.ledger.kindChanged(this.name(op.device), op.path);
+        this.ledger.kindChanged(this.name(op.device), op.path, 'file');
         await fsp.mkdir(await this.abs(op.device, op.path));
         await this.write(op.device, `${op.path}/${op.name}`, contentOf(`${step}:${op.device}`, op.content, op.size), step);
         return true;
       }
       case 'dir-to-file': {
         if (!(await this.deleteDir(op.device, op.path))) return false;
-        this.ledger.kindChanged(this.name(op.device), op.path);
+        this.ledger.kindChanged(this.name(op.device), op.path, 'dir');
         await this.write(op.device, op.path, contentOf(`${step}:${op.device}`, op.content, op.size), step);
         return true;
       }

@@ -89,7 +89,7 @@ describe('chaos --kinds', () => {
     ledger.write('dev-a', 'deep/a/.hidden', 'a'.repeat(64), 1);
     ledger.replace('dev-b', 'deep/a/.hidden', null);
     ledger.write('dev-b', 'deep/a/.hidden', 'b'.repeat(64), 2);
-    ledger.kindChanged('dev-a', 'docs');
+    ledger.kindChanged('dev-a', 'docs', 'dir');
     const at = (p: string, hash: string): [string, FileEntry] => [p, { size: 1, blocks: ['x'], hash }];
     const server: Tree = {
       files: new Map([

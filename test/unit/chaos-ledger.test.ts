@@ -552,18 +552,46 @@ describe('kind changes (chaos --kinds)', () => {
     const before = new Ledger();
     before.replace('c', 'b/docs/x', null);
     before.write('c', 'b/docs/x', X, 1);
-    before.kindChanged('a', 'b');
+    before.kindChanged('a', 'b', 'file');
     expect(before.concurrent.has('b')).toBe(true);
     const after = new Ledger();
-    after.kindChanged('a', 'b');
+    after.kindChanged('a', 'b', 'file');
     after.replace('c', 'b/docs/x', null);
     after.write('c', 'b/docs/x', X, 2);
     expect(after.concurrent.has('b')).toBe(true);
     // The device's own writes below its own kind change meet nothing.
     const own = new Ledger();
-    own.kindChanged('a', 'b');
+    own.kindChanged('a', 'b', 'file');
     own.replace('a', 'b/x', null);
     own.write('a', 'b/x', X, 3);
     expect(own.concurrent.has('b')).toBe(false);
+  });
+
+  // Chaos seed 60039: b emptied Ärger/notes.txt; a, with that version, turned the file into a
+  // folder; b, not yet pulled, renamed Ärger to ärger, carrying the empty file. The server moved
+  // a's folder to ärger/notes.txt and b's pull rightly took the synced, unchanged file away (DU4).
+  it('a file another device turned into a folder, then carried by a folder rename, is no version of its own (chaos seed 60039)', () => {
+    const l = new Ledger();
+    l.replace('b', 'Ärger/notes.txt', null);
+    l.write('b', 'Ärger/notes.txt', EMPTY_HASH, 8);
+    l.replace('a', 'Ärger/notes.txt', EMPTY_HASH);
+    l.deleted('a', 'Ärger/notes.txt');
+    l.kindChanged('a', 'Ärger/notes.txt', 'file');
+    l.dirMoved('b', 'Ärger', 'ärger', 32);
+    l.replace('b', 'Ärger/notes.txt', EMPTY_HASH);
+    l.deleted('b', 'Ärger/notes.txt');
+    l.replace('b', 'ärger/notes.txt', null);
+    l.movedFile('b', 'Ärger/notes.txt', 'ärger/notes.txt', EMPTY_HASH, 32);
+    expect(l.live.filter((v) => v.path === 'ärger/notes.txt')).toEqual([]);
+    // The same rename of a file nobody turned into anything is a version at its new name.
+    const plain = new Ledger();
+    plain.replace('b', 'Ärger/notes.txt', null);
+    plain.write('b', 'Ärger/notes.txt', X, 8);
+    plain.dirMoved('b', 'Ärger', 'ärger', 32);
+    plain.replace('b', 'Ärger/notes.txt', X);
+    plain.deleted('b', 'Ärger/notes.txt');
+    plain.replace('b', 'ärger/notes.txt', null);
+    plain.movedFile('b', 'Ärger/notes.txt', 'ärger/notes.txt', X, 32);
+    expect(plain.live.map((v) => v.path)).toContain('ärger/notes.txt');
   });
 });
