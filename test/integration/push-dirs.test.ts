@@ -109,10 +109,13 @@ describe('pusher: directories against the real server', () => {
     expect(remote.has('shared/theirs.txt')).toBe(true);
   });
 
-  // Chaos --kinds (seed 60003): a folder turned into a file here, while the server held a file in
-  // it this device never got (an earlier pull had refused it). The upload was refused on the
-  // folder's own revision at every recheck, and incremental pulls never listed that file again.
-  it('an upload refused on the server\'s current revision makes the next pull a full one', async () => {
+  // Chaos --kinds (seeds 60003, 60045): a folder turned into a file here, or deleted, while the
+  // server held a file in it this device never got (an earlier pull had refused it). Refused on
+  // the folder's own revision at every recheck; incremental pulls never listed that file again.
+  it.each([
+    ['an upload (the folder turned into a file, chaos seed 60003)', 'upload'],
+    ['a folder delete (chaos seed 60045)', 'delete'],
+  ] as const)('%s refused on the server\'s current revision makes the next pull a full one', async (_label, change) => {
     rig = await pushRig();
     const made = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
       body: { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: 'photos', mtime: 1, baseRevision: null }, { key: 'f', action: 'upsert', path: 'photos/café.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] },
@@ -120,26 +123,12 @@ describe('pusher: directories against the real server', () => {
     expect(made.status).toBe(200);
     const dirRevision = (await rig.remote()).get('photos')!.revision;
     rig.store.tokens.set(FOLDER, 'a-token');
-    await rig.write('photos', 'a file now');
-    await rig.enqueue('photos', dirRevision);
-    rig.pusher.kick();
-    const waiting = await rig.waitState('photos', 'retry_wait');
-    expect(waiting).toMatchObject({ lastErrorCode: 'conflict', lastErrorMessage: expect.stringMatching(/still holds photos\/café.txt/) });
-    expect(rig.store.tokens.get(FOLDER)).toBeUndefined();
-  });
-
-  // Chaos --kinds (seed 60045): a folder deleted here while another device put a file in it that
-  // this device never got (a pull had refused it). The delete was refused on the folder's own
-  // revision at every recheck, and incremental pulls never listed that file again.
-  it('a folder delete refused on the server\'s current revision makes the next pull a full one (chaos seed 60045)', async () => {
-    rig = await pushRig();
-    const made = await rig.server.request('POST', `/v1/folders/${REMOTE}/sync?mode=sync`, {
-      body: { operations: [{ key: 'd', action: 'upsert', kind: 'dir', path: 'photos', mtime: 1, baseRevision: null }, { key: 'f', action: 'upsert', path: 'photos/café.txt', size: 0, mtime: 1, blocks: [], baseRevision: null }] },
-    });
-    expect(made.status).toBe(200);
-    const dirRevision = (await rig.remote()).get('photos')!.revision;
-    rig.store.tokens.set(FOLDER, 'a-token');
-    rig.store.paths.enqueue({ folderId: FOLDER, path: 'photos', kind: 'dir', op: 'delete', baseRevision: dirRevision });
+    if (change === 'upload') {
+      await rig.write('photos', 'a file now');
+      await rig.enqueue('photos', dirRevision);
+    } else {
+      rig.store.paths.enqueue({ folderId: FOLDER, path: 'photos', kind: 'dir', op: 'delete', baseRevision: dirRevision });
+    }
     rig.pusher.kick();
     const waiting = await rig.waitState('photos', 'retry_wait');
     expect(waiting).toMatchObject({ lastErrorCode: 'conflict', lastErrorMessage: expect.stringMatching(/still holds photos\/café.txt/) });
