@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
-import { stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashFile } from '../../main/engine/hashing';
 import { REQUEUE_LOOP, REQUEUE_LOOP_LIMIT } from '../../main/engine/push/send';
 import { BLOCK_SIZE } from '../../protocol';
 import { waitFor } from '../helpers/wait';
-import { blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
+import { blockPuts, FOLDER, pushRig, syncPosts, type PushRig } from './push-harness';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
@@ -113,6 +113,34 @@ describe('pusher: pause, offline, files that change', () => {
     expect(remote?.blocks).not.toContain(staleBlocks[1]);
     // The stale version was never part of a committed batch.
     expect(syncPosts(rig).length).toBe(1);
+  });
+
+  // Chaos --kinds seed 60061: the pull made a folder where another device had turned the file
+  // into one (DU6: the file kept as a conflict copy) just after the pusher claimed the file's
+  // upload. Reading it failed as unreadable (EISDIR), for good, and was retried for ever.
+  it.each([
+    ['the pull made it and recorded it: the upload is dropped', true],
+    ['the user made it, not scanned yet: the file counts as gone, its create dropped', false],
+  ])('S9, chaos seed 60061: a file that became a folder during its upload (%s)', async (_label, recorded) => {
+    rig = await pushRig({ options: { concurrency: 1, uploadWindowBytes: BLOCK_SIZE } });
+    await rig.write('x', Buffer.alloc(BLOCK_SIZE + 100, 1));
+    await rig.enqueue('x');
+    const blocks = rig.item('x').blocks!;
+    rig.proxy.add({ name: 'slow', method: 'PUT', path: `/v1/blocks/${blocks[0]}`, action: { kind: 'delay', ms: 300 } });
+    rig.pusher.kick();
+    await waitFor(() => blockPuts(rig!).length === 1);
+    await rm(path.join(rig.root, 'x'));
+    await mkdir(path.join(rig.root, 'x'));
+    if (recorded) rig.store.index.put({ folderId: FOLDER, path: 'x', kind: 'dir', size: 0, mtimeMs: 1, inode: null, contentHash: null, blocks: null, syncedRevision: '7' });
+    await waitFor(() => rig!.events.item.some((e) => e.path === 'x' && (e.state === 'superseded' || e.state === 'requeued')), { message: 'the upload let go' });
+    await rig.pusher.idle();
+    expect(rig.events.item.filter((e) => e.path === 'x' && e.state === 'failed')).toEqual([]);
+    const row = rig.store.queue.getByPath(FOLDER, 'x');
+    // Nothing of the file was committed; dropped, or its create settled by the delete the scanner would record.
+    if (recorded) expect(row).toBeUndefined();
+    else expect(row).toMatchObject({ op: 'delete', baseRevision: null });
+    expect((await rig.remote()).has('x')).toBe(false);
+    if (recorded) expect(syncPosts(rig).length).toBe(0);
   });
 
   // Chaos seed 1051 (npm run chaos -- --seed 1051): two spellings (NFC, NFD) of one folder on

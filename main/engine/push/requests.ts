@@ -755,10 +755,11 @@ async function readExact(handle: FileHandle, item: UploadSnapshot, index: number
   return data;
 }
 
-/** A vanished file is a change (re-queue); anything else local is the file's own problem. */
+/** A vanished file, or a folder now, is a change (re-queue); anything else local is the file's own problem. */
 export function localError(path: string, error: unknown): FerryError {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return fileChanged(path, 'it is gone');
+  if (code === 'EISDIR') return fileChanged(path, 'it is a folder now');
   return new FerryError('local_unreadable', `Cannot read ${path}: ${(error as Error).message}`, { retryable: false, cause: error });
 }
 

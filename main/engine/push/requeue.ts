@@ -5,8 +5,9 @@ import { hashStable, justEmptied } from '../hashing';
 /**
  * superseded: a newer change of the path was queued meanwhile (the scanner's, the puller's); it
  * stands. gone: a synced file went; its delete is the scan's to record (looked at again later).
+ * moot: a folder the pull made is there now (DU4, DU6): the upload has nothing to send.
  */
-export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded' | 'gone';
+export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded' | 'gone' | 'moot';
 
 /**
  * The base of the fresh snapshot: what the index synced last. The puller may have put a newer
@@ -46,16 +47,20 @@ export async function rehashAndRequeue(
     hashed = await hashStable(absPath);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EISDIR') throw error;
     // Gone (docs/conflict-rules.md, "A file gone before its commit"). A synced file's delete is
     // the scan's to record, with the rest of its burst and through the mass-delete guard (recorded
     // here, it went out unasked while the bulk delete it was part of was held: found by review);
     // the upload is looked at again later. A file never synced is recorded as the scanner records
     // a deletion, the index row out (a row left behind was carried by a folder rename and never
     // uploaded: chaos seed 3); its delete on the item's base drops the create.
+    // A folder now: the same, unless the pull made it and recorded it (docs/conflict-rules.md,
+    // same section): the file's bytes were synced or kept in a conflict copy, so nothing is left to send.
     return store.transaction(() => {
       if (!stillCurrent(store, item)) return 'superseded';
-      if ((store.index.get(item.folderId, item.path)?.syncedRevision ?? null) !== null) return 'gone';
+      const row = store.index.get(item.folderId, item.path);
+      if (code === 'EISDIR' && row?.kind === 'dir') return 'moot';
+      if ((row?.syncedRevision ?? null) !== null) return 'gone';
       store.paths.localGone({ folderId: item.folderId, path: item.path, kind: 'file' }, item.baseRevision);
       return 'requeued';
     });

@@ -369,6 +369,18 @@ export class ItemOutcomes {
       this.fail(w, localError(w.item.path, error));
       return;
     }
+    if (outcome === 'moot') {
+      const { store } = this.c;
+      store.transaction(() => {
+        store.queue.fail(w.ref, { code: e.code, message: e.message }, this.c.timers.now());
+        store.paths.cancel(w.item.folderId, w.item.path);
+      });
+      this.c.log.info('a folder the pull made is where the file was: nothing to send', { path: w.item.path });
+      this.emit(w, 'superseded');
+      this.release(w);
+      this.c.loop.pump();
+      return;
+    }
     if (outcome === 'requeued' && this.looping(w)) return;
     if (outcome === 'requeued' || outcome === 'superseded') {
       // A fresh snapshot (ours or a newer one) replaced this generation: fail() only releases the hold.
