@@ -588,16 +588,17 @@ describe('two server processes on one PostgreSQL and one bucket', () => {
       }
       await waitUntil(() => gate.held.has(ids[0]!), 10_000, 'A running the first task');
       const rest = ids.slice(1);
+      const byB = ran.get('b')!;
+      const byC = ran.get('c')!;
+      // Completed in the store first, then the process's afterTask hook: wait for both.
       await waitUntil(
         async () => {
           for (const id of rest) if ((await call(asA, 'GET', `/v1/tasks/${id}`)).body.status !== 'Completed') return false;
-          return true;
+          return byB.length + byC.length >= rest.length;
         },
         30_000,
         'B and C running the queued tasks',
       );
-      const byB = ran.get('b')!;
-      const byC = ran.get('c')!;
       // Disjoint, and together every queued task exactly once; the held one stays A's.
       expect(byB.filter((id) => byC.includes(id))).toEqual([]);
       expect([...byB, ...byC].sort()).toEqual([...rest].sort());
