@@ -83,6 +83,9 @@ const isDenied = (error: unknown) => {
 };
 
 /** lstat, or undefined when the path is gone. */
+/** How many of a folder's indexed files are looked at for the proof that it was renamed. */
+const RENAME_PROOF_FILES = 4;
+
 function lstatIfThere(abs: string): Stats | undefined {
   try {
     return lstatSync(abs);
@@ -420,7 +423,7 @@ export class Scanner {
     if (!source || this.options.isApplying?.(source.path)) return false;
     // Inodes are reused: a directory counts as renamed only when a file the index holds in it
     // is there under the new name (an empty one goes the usual way: a delete and a new folder).
-    if (kind === 'dir' && !this.holdsFirstFile(source.path, key)) return false;
+    if (kind === 'dir' && !this.holdsMovedFile(source.path, key)) return false;
     return this.store.transaction(() => {
       const { queue, paths, index } = this.store;
       if (index.holds(this.folderId, key)) return false;
@@ -466,19 +469,21 @@ export class Scanner {
   }
 
   /**
-   * The index's first file below `from` is on disk below `to`, as a rename leaves it: its inode,
-   * size and mtime. The inode alone is no proof: ext4 hands a folder and a file removed a moment
+   * One of the index's first files below `from` is on disk below `to` as a rename leaves it: its
+   * inode, size and mtime (a few are looked at, so that one edited since the rename does not
+   * undo the move). The inode alone is no proof: ext4 hands a folder and a file removed a moment
    * ago to the next ones made (chaos seed 60039: `rm -r photos; mkdir -p a/a; write a/a/a.tar.gz`).
    */
-  private holdsFirstFile(from: string, to: string): boolean {
-    const file = this.store.index.listUnder(this.folderId, from).find((e) => e.kind === 'file' && e.inode !== null);
-    if (!file) return false;
-    try {
-      const st = lstatSync(resolveDiskPath(this.root, to + file.path.slice(from.length)));
-      return st.isFile() && sameStat(file, st);
-    } catch {
-      return false;
-    }
+  private holdsMovedFile(from: string, to: string): boolean {
+    const files = this.store.index.listUnder(this.folderId, from).filter((e) => e.kind === 'file' && e.inode !== null).slice(0, RENAME_PROOF_FILES);
+    return files.some((file) => {
+      try {
+        const st = lstatSync(resolveDiskPath(this.root, to + file.path.slice(from.length)));
+        return st.isFile() && sameStat(file, st);
+      } catch {
+        return false;
+      }
+    });
   }
 
   /** The path no longer holds the entry with this inode (gone, or another file took its name). */

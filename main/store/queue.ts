@@ -339,9 +339,10 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
       AND NOT (q.kind = 'file' AND q.op = 'upsert' AND EXISTS (SELECT 1 FROM queue c WHERE c.folder_id = q.folder_id
         AND c.path > q.path || '/' AND c.path < q.path || '0' AND c.state <> 'done' AND c.op = 'delete'))
       -- S24: what is below a folder that replaced a file (its upsert builds on a revision) waits
-      -- for that upsert (the server refuses anything below a live file).
+      -- for that upsert (the server refuses anything below a live file); one that failed for good
+      -- holds nothing back, so what is below shows its own reason.
       AND NOT EXISTS (SELECT 1 FROM queue r WHERE r.folder_id = q.folder_id AND r.kind = 'dir' AND r.op = 'upsert'
-        AND r.base_revision IS NOT NULL AND r.state <> 'done' AND q.path > r.path || '/' AND q.path < r.path || '0')
+        AND r.base_revision IS NOT NULL AND r.state <> 'done' AND r.state <> 'failed' AND q.path > r.path || '/' AND q.path < r.path || '0')
       -- P7: what touches either path of a move that has not landed waits for it.
       AND NOT EXISTS (SELECT 1 FROM queue m WHERE m.folder_id = q.folder_id AND m.move_from IS NOT NULL AND m.state <> 'done' AND m.id <> q.id
         AND (q.path = m.path OR (q.path > m.path || '/' AND q.path < m.path || '0')

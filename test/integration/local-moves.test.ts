@@ -112,6 +112,17 @@ describe('local moves and the mass-delete guard', () => {
     expect(f.pendingOps()).toMatchObject({ docs: 'dir:delete', [first.path]: 'file:delete', 'a/a': 'dir:upsert', [`a/a/${name}`]: 'file:upsert' });
   });
 
+  it('a folder renamed, then its first file edited before the scan, is still one move', async () => {
+    const { f, scanner } = await synced();
+    const first = f.store.index.listUnder('fm', 'docs').find((e) => e.kind === 'file')!;
+    const name = first.path.slice('docs/'.length);
+    renameSync(f.abs('docs'), f.abs('Documents'));
+    f.write(`Documents/${name}`, 'edited after the rename');
+    await scanner.reconcile();
+    expect(f.store.queue.getByPath('fm', 'Documents')).toMatchObject({ op: 'upsert', moveFrom: 'docs' });
+    expect(f.pendingOps()).toEqual({ Documents: 'dir:upsert', [`Documents/${name}`]: 'file:upsert' });
+  });
+
   it('copied elsewhere then deleted (new inodes): the same bytes under new names are a move too', async () => {
     const { f, scanner } = await synced();
     cpSync(f.abs('docs'), f.abs('copy'), { recursive: true });

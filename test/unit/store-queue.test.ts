@@ -483,6 +483,13 @@ describe('durable queue', () => {
     expect(store.queue.claim({ limit: 10 })).toEqual([]);
     store.paths.complete(first.find((i) => i.path === 'x')!, { revision: '7' });
     expect(store.queue.claim({ limit: 10 }).map((i) => i.path).sort()).toEqual(['x/f', 'x/sub/g']);
+    // One that failed for good holds nothing back: what is below goes, and shows its own reason.
+    store.paths.enqueue({ folderId: F, path: 'y', kind: 'dir', op: 'upsert', baseRevision: '3' });
+    store.paths.enqueue(upsert('y/f'));
+    const [y] = store.queue.claim({ limit: 10 });
+    expect(y!.path).toBe('y');
+    expect(store.queue.fail(y!, { code: 'local_unreadable', message: 'gone' }, null)).toBe('failed');
+    expect(store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['y/f']);
   });
 
   it('S20, chaos seed 8669: an answer for a generation the pull already completed changes nothing queued since', () => lateAnswerAfterO1(false));
