@@ -31,6 +31,11 @@ describe('a push conflict that waits is rechecked right after the next pull of i
     // A pull that reads nothing new leaves it to its minute.
     await b.puller.pullNow('fb');
     expect(store.queue.getByPath('fb', 'docs')).toMatchObject({ state: 'retry_wait', nextAttemptAt: parkedUntil });
+    // So does a full pull that changes nothing here, though it lists every entry (chaos seed
+    // 60093: each such answer asked for the next full pull, a conflict every few milliseconds).
+    store.tokens.clear('fb');
+    expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, downloaded: 0, recorded: 0 });
+    expect(store.queue.getByPath('fb', 'docs')).toMatchObject({ state: 'retry_wait', nextAttemptAt: parkedUntil });
 
     // Another device's change lands; the pull applies it: the conflict is due now.
     await writer.commit({ 'b.txt': 'from a' });

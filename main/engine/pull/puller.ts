@@ -572,8 +572,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // since it was recorded is what it waited for, so it is due now (the host kicks the pusher
     // on 'pulled'). So is the first pull through after a failed one, which may have been the
     // pull the conflict asked for (chaos seed 1033). Any other pull that read nothing new leaves
-    // it to its minute: no tight loop (docs/conflict-rules.md, "Conflicts that wait").
-    if (entries.length > 0 || afterFailure) {
+    // it to its minute: no tight loop (docs/conflict-rules.md, "Conflicts that wait"). A full
+    // pull lists everything: it counts only when it changed something here (chaos seed 60093).
+    const changedHere = summary.downloaded + summary.deleted + summary.recorded + summary.reuploaded + summary.moved + summary.conflicts > 0;
+    if ((summary.full ? changedHere : entries.length > 0) || afterFailure) {
       const rechecked = store.queue.recheckConflicts(folderId, started);
       if (rechecked > 0) flog.info('conflicts rechecked after the pull', { items: rechecked });
     }
