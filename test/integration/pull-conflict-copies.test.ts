@@ -2,12 +2,10 @@ import { mkdirSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, ren
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { conflictPath, type PullRemote } from '../../main/engine/pull';
+import { conflictPath } from '../../main/engine/pull';
 import { moveNoClobber } from '../../main/engine/pull/no-clobber';
-import type { SyncApiClient } from '../../main/remote';
-import type { TestFolder } from '../helpers/local-folder';
 import { waitFor } from '../helpers/wait';
-import { makeAgent, startPullServer, usePullRig, type Agent, type Writer } from './pull-harness';
+import { fetchingWith, makeAgent, startPullServer, usePullRig, type Agent, type Writer } from './pull-harness';
 
 // Chaos seed 3 (npm run chaos -- --seed 3 --ops 60 --devices 3) failed to converge about one
 // run in four: devices B and C both kept their own edit of a path that A had changed, and both
@@ -90,20 +88,12 @@ describe("a new file written while the pull brings another device's version (cha
     await writer.commit({ 'Ärger/x': "c's version" });
     let written = false;
     // b's user writes Ärger/x while the pull fetches the blocks of c's version.
-    const userWritesDuringDownload = (client: SyncApiClient, folder: TestFolder): PullRemote => {
-      const write = () => {
-        if (written) return;
-        written = true;
-        mkdirSync(folder.abs('Ärger'), { recursive: true });
-        writeFileSync(folder.abs('Ärger/x'), "b's own x");
-      };
-      return {
-        changesPage: (...args) => client.changesPage(...args),
-        waitForChanges: (...args) => client.waitForChanges(...args),
-        getBlock: (...args) => (write(), client.getBlock(...args)),
-        fetchBlocks: (...args) => (write(), client.fetchBlocks(...args)),
-      };
-    };
+    const userWritesDuringDownload = fetchingWith((folder) => {
+      if (written) return;
+      written = true;
+      mkdirSync(folder.abs('Ärger'), { recursive: true });
+      writeFileSync(folder.abs('Ärger/x'), "b's own x");
+    });
     b = makeAgent(server, 'b', {}, 'fb', userWritesDuringDownload);
     await b.puller.pullNow('fb');
     expect(written).toBe(true);

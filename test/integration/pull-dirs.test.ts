@@ -1,12 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { syncTokenFromHref, type OperationInput } from '../../protocol';
-import type { PullRemote } from '../../main/engine/pull/remote-port';
-import type { SyncApiClient } from '../../main/remote';
-import type { TestFolder } from '../helpers/local-folder';
 import type { TestServer } from '../helpers/server-harness';
 import { waitFor } from '../helpers/wait';
-import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
+import { fetchingWith, makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
 
 // Directories in the pull (docs/conflict-rules.md, DU/DD rows): real server, real folders.
 describe('pull: directories against the real server', () => {
@@ -348,21 +345,13 @@ describe('pull: directories against the real server', () => {
       await writer.commit({ 'd/a.txt': 'a' });
       let turned = false;
       // b's user turns d into a file after the pull decided on d/sub/theirs.txt, as its blocks come.
-      const turnedDuringFetch = (client: SyncApiClient, folder: TestFolder): PullRemote => {
-        const turn = () => {
-          if (!armed || turned) return;
-          turned = true;
-          rmSync(folder.abs('d'), { recursive: true });
-          writeFileSync(folder.abs('d'), 'mine, a file now');
-        };
-        return {
-          changesPage: (...args) => client.changesPage(...args),
-          waitForChanges: (...args) => client.waitForChanges(...args),
-          getBlock: (...args) => (turn(), client.getBlock(...args)),
-          fetchBlocks: (...args) => (turn(), client.fetchBlocks(...args)),
-        };
-      };
       let armed = false;
+      const turnedDuringFetch = fetchingWith((folder) => {
+        if (!armed || turned) return;
+        turned = true;
+        rmSync(folder.abs('d'), { recursive: true });
+        writeFileSync(folder.abs('d'), 'mine, a file now');
+      });
       const b = makeAgent(server, 'b', {}, 'fb', turnedDuringFetch);
       agents.push(b);
       await b.puller.pullNow('fb');

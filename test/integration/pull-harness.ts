@@ -71,6 +71,19 @@ export function makeClient(server: TestServer, deviceId: string): SyncApiClient 
 }
 
 /** `remote` lets a test stand between the puller and the real client (to act while a block downloads). */
+/**
+ * The real client as the pull's remote, with `beforeBlocks` run as each block fetch starts: what
+ * a user does on disk after the pull decided, while the download is on its way.
+ */
+export function fetchingWith(beforeBlocks: (folder: TestFolder) => void): (client: SyncApiClient, folder: TestFolder) => PullRemote {
+  return (client, folder) => ({
+    changesPage: (...args) => client.changesPage(...args),
+    waitForChanges: (...args) => client.waitForChanges(...args),
+    getBlock: (...args) => (beforeBlocks(folder), client.getBlock(...args)),
+    fetchBlocks: (...args) => (beforeBlocks(folder), client.fetchBlocks(...args)),
+  });
+}
+
 export function makeAgent(server: TestServer, name: string, options: Partial<PullerOptions> = {}, folderId = 'fb', remote?: (client: SyncApiClient, folder: TestFolder) => PullRemote): Agent {
   const folder = makeTestFolder(folderId);
   // The local side marks a folder when it is added; the scanner and the puller check it.
