@@ -78,15 +78,16 @@ export async function localTree(root: string): Promise<Tree> {
 
 /**
  * localTree of a folder its agent may still be changing (when the faults stop): a file or
- * folder that goes between its listing and its reading makes that read start again.
+ * folder that goes, or turns into the other kind, between its listing and its reading makes
+ * that read start again (chaos seed 60105: a file the pull had just turned into a folder).
  */
-export async function liveLocalTree(root: string, attempts = 20): Promise<Tree> {
+export async function liveLocalTree(root: string, attempts = 20, read: (root: string) => Promise<Tree> = localTree): Promise<Tree> {
   for (let i = 1; ; i++) {
     try {
-      return await localTree(root);
+      return await read(root);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || i >= attempts) throw error;
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EISDIR') || i >= attempts) throw error;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
