@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { syncTokenFromHref, type OperationInput } from '../../protocol';
 import type { TestServer } from '../helpers/server-harness';
 import { waitFor } from '../helpers/wait';
-import { fetchingWith, makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
+import { fetchingWith, makeAgent, startPullServer, Writer, type Agent } from './pull-harness';
 
 // Directories in the pull (docs/conflict-rules.md, DU/DD rows): real server, real folders.
 describe('pull: directories against the real server', () => {
@@ -24,19 +24,19 @@ describe('pull: directories against the real server', () => {
   const setup = async () => ({ server, writer, remoteId } = await startPullServer());
 
   /** Device A creates (true) or deletes (false) directories, in order, in one batch. */
-  async function dirs(changes: Array<[string, boolean]>): Promise<void> {
+  async function dirs(changes: Array<[string, boolean]>, by: Writer = writer): Promise<void> {
     const ops: OperationInput[] = changes.map(([p, create], i) => {
-      const baseRevision = writer.revisions.get(p) ?? null;
+      const baseRevision = by.revisions.get(p) ?? null;
       const key = `dir-${i}-${p}`;
       return create ? { key, action: 'upsert', kind: 'dir', path: p, mtime: 1_700_000_000_000, baseRevision } : { key, action: 'delete', path: p, baseRevision };
     });
-    const reply = await writer.client.submitBatch(remoteId, ops);
+    const reply = await by.client.submitBatch(remoteId, ops);
     if (!('results' in reply)) throw new Error('expected a sync reply');
     for (const op of ops) {
       const r = reply.results[op.key];
       if (!r?.ok) throw new Error(`${op.action} ${op.path} failed: ${JSON.stringify(r)}`);
-      if (op.action === 'delete') writer.revisions.delete(op.path);
-      else writer.revisions.set(op.path, r.revision);
+      if (op.action === 'delete') by.revisions.delete(op.path);
+      else by.revisions.set(op.path, r.revision);
     }
   }
 
@@ -366,6 +366,36 @@ describe('pull: directories against the real server', () => {
       expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, skipped: 0, tokenStored: true });
       expect(b.read('d/sub/theirs.txt')).toBe('theirs');
       expect(copiesOf(b, 'd').map((c) => b.read(c))).toEqual(['mine, a file now']);
+    });
+
+    it('this device\'s own entries below a folder it turned into a file are deleted, then the file goes (chaos seed 60093)', async () => {
+      await setup();
+      const b = agent();
+      // b's own commit of a folder with what is in it (a move), whose answer never came: the
+      // index here holds none of it.
+      const own = new Writer(b.client, remoteId);
+      await dirs([['d', true], ['d/sub', true]], own);
+      await own.commit({ 'd/sub/x.txt': 'moved here' });
+      // Then b's user turned the folder into a file.
+      b.folder.write('d', 'mine, a file now');
+      await b.scanner.scanPaths(['d'], false);
+      expect(b.folder.pendingOps()).toEqual({ d: 'file:upsert' });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, tokenStored: true });
+      // Nothing comes back; what the user removed with the folder is deleted on the server.
+      expect(b.read('d')).toBe('mine, a file now');
+      expect(copiesOf(b, 'd')).toEqual([]);
+      expect(b.folder.pendingOps()).toEqual({ d: 'file:upsert', 'd/sub': 'dir:delete', 'd/sub/x.txt': 'file:delete' });
+      await b.startPusher();
+      const idle = () => {
+        const n = b.folder.store.queue.countsByState('fb');
+        return n.pending + n.in_flight + n.retry_wait + n.failed === 0;
+      };
+      await waitFor(idle, { timeoutMs: 10_000, message: 'the deletes, then the file, to be accepted' });
+      const c = makeAgent(server, 'c');
+      agents.push(c);
+      await c.puller.pullNow('fb');
+      expect(c.tree()).toEqual({ d: 'mine, a file now' });
+      expect(existsSync(c.folder.abs('d/sub'))).toBe(false);
     });
 
     it('U7, then U9: a folder holding a file the server never had is kept as a conflict copy, with that file, and the file comes', async () => {
