@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { ChangeAggregator, type Timers } from '../main/engine/aggregator';
+import { ChangeAggregator, type Timers } from '../main/engine/local-side';
 import { LocalSide } from '../main/engine/local-side';
 import { openStore } from '../main/store';
 import { formatResult, type BenchResult } from './types';

@@ -113,7 +113,7 @@ export function agent(tmp: string, root: string, server: Pick<ServerProc, 'url' 
  * every file hashed, indexed and queued, the pusher told at each commit that queued uploads.
  */
 export async function scanInto(store: Store, root: string, onQueued: () => void, folderId = 'bench'): Promise<number> {
-  const side = new LocalSide({ store, folderId, watch: false, onQueued });
+  const side = new LocalSide({ store, folderId, watch: false, push: { queued: onQueued, kick: onQueued } });
   try {
     const result = await side.start();
     if (!result.ok) throw new Error(`the reconcile failed: ${result.error?.message ?? 'unknown'}`);

@@ -2,7 +2,6 @@ import { asFerryError, type FerryError } from '../../protocol/errors';
 import { diskFullError, isDiskFull } from './disk-full';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
-import { ChangeAggregator, realTimers, type Timers } from './aggregator';
 import type { FolderCoordinator } from './folder/coordinator';
 import { DeleteBurst } from './folder/delete-burst';
 import { checkRoot, readMarker, writeMarker } from './folder-marker';
@@ -10,8 +9,10 @@ import type { HashFn } from './hashing';
 import { FERRY_IGNORE_FILE, loadFolderIgnore, type IgnoreMatcher } from './ignore';
 import { toKey } from './paths';
 import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult } from './scanner';
-import type { NativeWatchOptions } from './native-watcher';
-import { watchFolder, type FolderWatch, type WatcherBackend } from './watcher';
+import { realTimers, type Timers } from './timers';
+import { watchFolder, type FolderWatch, type NativeWatchOptions, type WatcherBackend } from './watcher';
+
+export { realTimers, type Timers };
 
 /**
  * A folder in error looks for its root this often: two stats, so a folder made after it was
@@ -59,18 +60,29 @@ export interface LocalSideOptions {
   deviceName?: string;
   /** Paths the puller is placing right now (echo suppression); the scanner looks at them later. */
   isApplying?: (path: string) => boolean;
-  /** After every scan (hinted paths or a reconcile): the host kicks the pusher when it queued work. */
+  /** After every scan (hinted paths or a reconcile), for the host's status. */
   onScanned?: (result: ScanResult) => void;
-  /**
-   * A reconcile committed uploads and reads on: the host kicks the pusher, so that a large
-   * folder's first files go up while the rest is still being hashed, not after the last one.
-   */
-  onQueued?: () => void;
+  /** The pusher, woken directly when a scan queued work. */
+  push?: PushWake;
 }
+
+/** What the local side needs of the pusher (docs/architecture.md, "The way of a local change"). */
+export interface PushWake {
+  /** A scan queued changes: send them now (and try the link at once if it was down). */
+  kick(): void;
+  /**
+   * A reconcile committed uploads and reads on: they go up while it reads, so that a large
+   * folder's first files go up before the last one is hashed (no link probe per commit).
+   */
+  queued(): void;
+}
+
+/** A scan that queued something for the server. */
+export const queuedWork = (result: ScanResult): boolean => (result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0;
 
 /**
  * A saved file is looked at 30 ms after its last watcher hint; one written in steps waits for
- * 250 ms of quiet (aggregator.ts). Either way the scanner's stat-hash-stat and the pusher's
+ * 250 ms of quiet (ChangeAggregator, below). Either way the scanner's stat-hash-stat and the pusher's
  * check before commit keep a file that is still changing from being recorded or committed.
  */
 const DEFAULT_SETTLE_MS = 30;
@@ -137,7 +149,7 @@ export class LocalSide {
         // Each reconcile counts from 0: a new count above 0 is a commit that queued uploads.
         if (progress.queued === this.queuedSoFar) return;
         this.queuedSoFar = progress.queued;
-        if (progress.queued > 0) options.onQueued?.();
+        if (progress.queued > 0) options.push?.queued();
       },
       ...(options.isApplying ? { isApplying: options.isApplying } : {}),
       ...(options.deviceName !== undefined ? { deviceName: options.deviceName } : {}),
@@ -318,6 +330,7 @@ export class LocalSide {
 
   private afterScan(result: ScanResult): void {
     this.options.coordinator?.diskFreed('scan');
+    if (queuedWork(result)) this.options.push?.kick();
     this.options.onScanned?.(result);
     for (const p of result.unstable) this.aggregator.add(p, this.options.retryDelayMs ?? 1000);
     if (!result.ok) {
@@ -379,5 +392,200 @@ export class LocalSide {
       }
     }
     this.options.onError?.(error);
+  }
+}
+
+// ---- Hints to settled paths ----
+
+/**
+ * Collapses bursts of watcher hints per path. A path is flushed once no hint came for it
+ * for settleMs, or at the latest maxDelayMs after its first hint (a file rewritten
+ * forever still gets looked at). Time is injected so tests run without sleeping.
+ *
+ * settleMs is short, so that a saved file goes at once. A path hinted again within
+ * busyWindowMs of its last flush is being written in steps (a slow copy, a log): it waits
+ * busySettleMs of quiet instead, so that it is looked at once when the writer is done rather
+ * than after every step (docs/architecture.md, "The way of a local change").
+ *
+ * A burst of N hints costs O(N log N): due times sit in a min-heap (an entry superseded by a
+ * later hint is skipped when it surfaces) instead of every hint walking every pending path.
+ */
+export interface AggregatorOptions {
+  settleMs: number;
+  maxDelayMs: number;
+  /** Quiet time for a path that changes again soon after it was flushed (default: settleMs). */
+  busySettleMs?: number;
+  /** How long after a flush another hint marks the path busy (default 1 s). */
+  busyWindowMs?: number;
+  onFlush: (paths: string[]) => void;
+  timers?: Timers;
+}
+
+interface PendingPath {
+  firstAt: number;
+  dueAt: number;
+}
+
+const DEFAULT_BUSY_WINDOW_MS = 1000;
+
+/** A path's due time as of one hint; stale once the path's current dueAt differs. */
+type DueEntry = { dueAt: number; path: string };
+
+export class ChangeAggregator {
+  private readonly pending = new Map<string, PendingPath>();
+  /** Paths flushed within the busy window, with when; pruned as the window passes. */
+  private readonly recentlyFlushed = new Map<string, number>();
+  private readonly heap = new DueHeap();
+  private readonly timers: Timers;
+  private timer: unknown = null;
+  private timerDueAt = Infinity;
+  private stopped = false;
+
+  constructor(private readonly options: AggregatorOptions) {
+    this.timers = options.timers ?? realTimers;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** A hint for path; delayMs overrides the settle delay (retries of unstable files). */
+  add(path: string, delayMs?: number): void {
+    if (this.stopped) return;
+    const now = this.timers.now();
+    const existing = this.pending.get(path);
+    const before = existing?.dueAt;
+    let entry: PendingPath;
+    if (delayMs !== undefined) {
+      entry = { firstAt: existing?.firstAt ?? now, dueAt: Math.max(existing?.dueAt ?? 0, now + delayMs) };
+      this.pending.set(path, entry);
+    } else if (existing) {
+      existing.dueAt = Math.max(existing.dueAt, Math.min(now + this.settleFor(path, now), existing.firstAt + this.options.maxDelayMs));
+      entry = existing;
+    } else {
+      entry = { firstAt: now, dueAt: now + this.settleFor(path, now) };
+      this.pending.set(path, entry);
+    }
+    if (entry.dueAt !== before) this.heap.push({ dueAt: entry.dueAt, path });
+    this.schedule();
+  }
+
+  private settleFor(path: string, now: number): number {
+    const flushedAt = this.recentlyFlushed.get(path);
+    const busy = flushedAt !== undefined && now - flushedAt < (this.options.busyWindowMs ?? DEFAULT_BUSY_WINDOW_MS);
+    return busy ? Math.max(this.options.settleMs, this.options.busySettleMs ?? 0) : this.options.settleMs;
+  }
+
+  /** Hands over everything pending at once (stop, rescan). */
+  drain(): string[] {
+    const paths = [...this.pending.keys()];
+    this.pending.clear();
+    this.heap.clear();
+    this.recentlyFlushed.clear();
+    this.cancelTimer();
+    return paths;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.drain();
+  }
+
+  /** The earliest current due time: stale heap entries on top are dropped on the way. */
+  private nextDue(): DueEntry | undefined {
+    for (let top = this.heap.peek(); top; top = this.heap.peek()) {
+      if (this.pending.get(top.path)?.dueAt === top.dueAt) return top;
+      this.heap.pop();
+    }
+    return undefined;
+  }
+
+  private schedule(): void {
+    const next = this.nextDue()?.dueAt ?? Infinity;
+    if (next === Infinity) return this.cancelTimer();
+    if (this.timer !== null && this.timerDueAt <= next) return;
+    this.cancelTimer();
+    this.timerDueAt = next;
+    this.timer = this.timers.setTimeout(() => this.fire(), Math.max(0, next - this.timers.now()));
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+    this.timerDueAt = Infinity;
+  }
+
+  private fire(): void {
+    this.timer = null;
+    this.timerDueAt = Infinity;
+    const now = this.timers.now();
+    const due: string[] = [];
+    for (let top = this.nextDue(); top && top.dueAt <= now; top = this.nextDue()) {
+      this.heap.pop();
+      this.pending.delete(top.path);
+      due.push(top.path);
+    }
+    this.rememberFlushed(due, now);
+    this.schedule();
+    if (due.length > 0) this.options.onFlush(due.sort());
+  }
+
+  /** Map order is insertion order: the oldest flushes are dropped from the front. */
+  private rememberFlushed(paths: string[], now: number): void {
+    if (!this.options.busySettleMs || this.options.busySettleMs <= this.options.settleMs) return;
+    const window = this.options.busyWindowMs ?? DEFAULT_BUSY_WINDOW_MS;
+    for (const [path, at] of this.recentlyFlushed) {
+      if (now - at < window) break;
+      this.recentlyFlushed.delete(path);
+    }
+    for (const path of paths) {
+      this.recentlyFlushed.delete(path);
+      this.recentlyFlushed.set(path, now);
+    }
+  }
+}
+
+/** A binary min-heap of due entries, by dueAt. */
+class DueHeap {
+  private readonly items: DueEntry[] = [];
+
+  peek(): DueEntry | undefined {
+    return this.items[0];
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+
+  push(entry: DueEntry): void {
+    const items = this.items;
+    items.push(entry);
+    let i = items.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (items[parent]!.dueAt <= entry.dueAt) break;
+      items[i] = items[parent]!;
+      i = parent;
+    }
+    items[i] = entry;
+  }
+
+  pop(): DueEntry | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= items.length) break;
+      const right = left + 1;
+      const child = right < items.length && items[right]!.dueAt < items[left]!.dueAt ? right : left;
+      if (items[child]!.dueAt >= last.dueAt) break;
+      items[i] = items[child]!;
+      i = child;
+    }
+    items[i] = last;
+    return top;
   }
 }

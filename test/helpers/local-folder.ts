@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Timers } from '../../main/engine/aggregator';
+import type { Timers } from '../../main/engine/local-side';
 import { openStore, type Store } from '../../main/store';
 import { makeTempDir } from './local-temp';
 

@@ -69,7 +69,7 @@ describe('local side: scanner and reconcile on real folders', () => {
     const side = local({
       batchSize: 16,
       sliceMs: 0,
-      onQueued: () => queuedAtCall.push(f.store.queue.countsByState().pending),
+      push: { queued: () => queuedAtCall.push(f.store.queue.countsByState().pending), kick: () => undefined },
     });
     const result = await side.start();
     expect(result.queued).toBe(200);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ChangeAggregator } from '../../main/engine/aggregator';
+import { ChangeAggregator } from '../../main/engine/local-side';
 import { ManualTimers } from '../helpers/local-folder';
 
 function setup(settleMs = 100, maxDelayMs = 1000) {

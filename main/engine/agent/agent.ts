@@ -122,15 +122,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     massDelete: () => settingsMassDelete(settings.current),
     ignoreRules: () => settings.current.ignoreRules,
     isApplying: (folderId, relPath) => engine.isApplying(folderId, relPath),
+    // What this device has not sent yet is part of its digest.
     onScanned: (folderId, queued) => {
-      if (queued) {
-        engine.kick();
-        // What this device has not sent yet is part of its digest.
-        reporter.schedule(folderId);
-      }
+      if (queued) reporter.schedule(folderId);
       bus.statusChanged();
     },
-    onQueued: () => engine.queued(),
+    push: { kick: () => engine.kick(), queued: () => engine.queued() },
     onChange: () => bus.statusChanged(),
     onRecovered: (folderId) => engine.pullRecovered(folderId),
   });

@@ -3,7 +3,7 @@ import { asFerryError, FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
 import type { Folder, Store } from '../../store';
 import type { FolderStateName } from '../agent/api';
-import { LocalSide, type LocalSideOptions } from '../local-side';
+import { LocalSide, queuedWork, type LocalSideOptions, type PushWake } from '../local-side';
 import type { ScanResult } from '../scanner';
 import { FolderCoordinator, type AnswerPorts, type PendingDelete } from './coordinator';
 import type { UndoOffer } from './undo';
@@ -29,8 +29,8 @@ export interface FolderSetOptions {
   isApplying: (folderId: string, relPath: string) => boolean;
   /** A scan ended (`queued`: it queued changes to send) or a folder started (`queued` true). */
   onScanned: (folderId: string, queued: boolean) => void;
-  /** A reconcile still running queued uploads (LocalSide's onQueued). */
-  onQueued?: (folderId: string) => void;
+  /** The pusher, which each folder's local side wakes itself when a scan queued work. */
+  push?: PushWake;
   /** Any change the status shows. */
   onChange: () => void;
   /** A folder's root came back (or was made after the folder was added): pull it now. */
@@ -138,8 +138,8 @@ export class FolderSet {
       deviceName: this.o.deviceName,
       coordinator: this.coordinator(folderId),
       isApplying: (relPath) => this.o.isApplying(folderId, relPath),
-      onScanned: (result: ScanResult) => this.o.onScanned(folderId, (result.outcomes.queued ?? 0) + (result.outcomes.deleted ?? 0) > 0),
-      onQueued: () => this.o.onQueued?.(folderId),
+      onScanned: (result: ScanResult) => this.o.onScanned(folderId, queuedWork(result)),
+      ...(this.o.push ? { push: this.o.push } : {}),
       onError: (error) => {
         this.o.log.warn('folder problem', { folder: folderId, code: error.code, error: error.message });
         this.o.onChange();
@@ -147,7 +147,10 @@ export class FolderSet {
     });
     this.locals.set(folderId, local);
     local.start().then(
-      () => this.o.onScanned(folderId, true),
+      () => {
+        this.o.push?.kick();
+        this.o.onScanned(folderId, true);
+      },
       (error) => this.o.log.error('folder failed to start', { folder: folderId, error: asFerryError(error).message }),
     );
   }
