@@ -398,6 +398,25 @@ describe('pull: directories against the real server', () => {
       expect(existsSync(c.folder.abs('d/sub'))).toBe(false);
     });
 
+    it('this device\'s own entries below a folder it turned into a file go, while another device\'s put there come: the file is kept as a copy (chaos seed 60093)', async () => {
+      await setup();
+      const b = agent();
+      const own = new Writer(b.client, remoteId);
+      await dirs([['d', true], ['d/sub', true]], own);
+      await own.commit({ 'd/sub/x.txt': 'moved here' });
+      await writer.commit({ 'd/theirs.txt': 'theirs' });
+      b.folder.write('d', 'mine, a file now');
+      await b.scanner.scanPaths(['d'], false);
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, tokenStored: true });
+      expect(isDir(b, 'd')).toBe(true);
+      expect(b.read('d/theirs.txt')).toBe('theirs');
+      expect(existsSync(b.folder.abs('d/sub'))).toBe(false);
+      const copies = copiesOf(b, 'd');
+      expect(copies.map((c) => b.read(c))).toEqual(['mine, a file now']);
+      await b.scanner.reconcile();
+      expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'file:upsert', 'd/sub': 'dir:delete', 'd/sub/x.txt': 'file:delete' });
+    });
+
     it('U7, then U9: a folder holding a file the server never had is kept as a conflict copy, with that file, and the file comes', async () => {
       const b = await pulled({ 'd/a.txt': 'a' });
       b.folder.write('d/mine.txt', 'new here');
