@@ -142,6 +142,11 @@ export interface QueueRepo {
   getByPath(folderId: string, path: string): QueueItem | undefined;
   /** The live move that takes `path`, or a folder above it, elsewhere (not landed yet). */
   movingAway(folderId: string, path: string): QueueItem | undefined;
+  /**
+   * The change the path's queued change waits for by the claim's order rules (S23, S24, P7):
+   * one that failed for good first, as that one waits for the user. For `why`, not the claim.
+   */
+  heldBehind(folderId: string, path: string): QueueItem | undefined;
   list(query?: ListQuery): ListPage;
   /**
    * Offset paging with the total, for a UI that scrolls to any row of a long list. What needs
@@ -311,6 +316,15 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     SELECT * FROM queue WHERE folder_id = @folderId AND move_from IS NOT NULL AND state <> 'done'
       AND (move_from = @path OR (@path > move_from || '/' AND @path < move_from || '0'))
     ORDER BY length(move_from) DESC LIMIT 1`);
+  // The claim's S23, S24 and P7 conditions (dueIn, below) from the held row's side.
+  const heldBehindRow = db.prepare<{ folderId: string; path: string }, QueueRow>(`
+    SELECT b.* FROM queue q JOIN queue b ON b.folder_id = q.folder_id AND b.id <> q.id AND b.state <> 'done'
+    WHERE q.folder_id = @folderId AND q.path = @path AND q.state <> 'done' AND (
+      (q.kind = 'file' AND q.op = 'upsert' AND b.op = 'delete' AND b.path > q.path || '/' AND b.path < q.path || '0')
+      OR (b.kind = 'dir' AND b.op = 'upsert' AND b.base_revision IS NOT NULL AND b.state <> 'failed' AND q.path > b.path || '/' AND q.path < b.path || '0')
+      OR (b.move_from IS NOT NULL AND (q.path > b.path || '/' AND q.path < b.path || '0'
+        OR q.path = b.move_from OR (q.path > b.move_from || '/' AND q.path < b.move_from || '0'))))
+    ORDER BY b.state = 'failed' DESC, b.id LIMIT 1`);
   const insert = db.prepare(`
     INSERT INTO queue (folder_id, path, kind, op, state, priority, generation, attempts, next_attempt_at,
                        bytes_total, size, mtime_ms, content_hash, blocks, base_revision, move_from, move_hash, enqueued_at, updated_at)
@@ -579,6 +593,10 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     },
     movingAway(folderId, path) {
       const row = movingAwayRow.get({ folderId, path });
+      return row ? toItem(row) : undefined;
+    },
+    heldBehind(folderId, path) {
+      const row = heldBehindRow.get({ folderId, path });
       return row ? toItem(row) : undefined;
     },
     list(query = {}) {

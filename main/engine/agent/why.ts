@@ -1,6 +1,6 @@
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
-import type { Store } from '../../store';
+import type { QueueItem, Store } from '../../store';
 import { deviceLabel } from '../../../shared/pending-delete';
 import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
@@ -92,6 +92,15 @@ export function locatePath(store: Pick<Store, 'folders'>, input: { path: string;
  * Everything this agent knows about one path and why it is not in sync (docs/architecture.md,
  * "Why a path is not in sync"). Reads only indexed rows and one lstat: fast at any folder size.
  */
+/** What a queued change waits for: its turn, or the change the claim sends first (S23, S24, P7). */
+function waitingFor(first: QueueItem | undefined): string {
+  if (!first) return ', waiting for its turn';
+  const change = first.moveFrom !== null ? `the move of ${first.moveFrom} to ${first.path}` : first.op === 'delete' ? `the delete of ${first.path}` : `the upload of the folder ${first.path}`;
+  if (first.state !== 'failed') return `, waiting for ${change} to go first`;
+  const error = first.lastErrorCode ? ` (${first.lastErrorCode}: ${first.lastErrorMessage ?? ''})` : '';
+  return `, waiting for ${change}, which failed${error}: Retry sends it again`;
+}
+
 export function explainPath(ctx: WhyContext, folderId: string, key: string): PathExplanation {
   const { store } = ctx;
   const folder = store.folders.require(folderId);
@@ -130,7 +139,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     else if (live.state === 'retry_wait') {
       add('retry_wait', `Its ${what} waits to retry (attempt ${live.attempts}, next try ${iso(live.nextAttemptAt)})${error ? `: ${error}` : ''}`);
     } else if (live.state === 'in_flight') add('in_flight', `Its ${what} is being sent now`);
-    else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : folder.state === 'paused_mass_delete' ? ', waiting for your answer to the bulk delete' : ctx.linkProblem ? ', waiting for the server' : ', waiting for its turn'}`);
+    else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : folder.state === 'paused_mass_delete' ? ', waiting for your answer to the bulk delete' : ctx.linkProblem ? ', waiting for the server' : waitingFor(store.queue.heldBehind(folderId, key))}`);
   }
   const pulled = ctx.pull?.note(folderId, key) ?? null;
   if (pulled?.kind === 'failed') {
