@@ -2,7 +2,9 @@ import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
 
-export type EntryKind = 'file' | 'dir';
+import { underBounds, type EntryKind } from './keys';
+
+export { underBounds, type EntryKind } from './keys';
 
 /** What the scanner saw on disk for one path (dirs carry size 0 and no hashes). */
 export interface LocalState {
@@ -66,8 +68,6 @@ const toEntry = (r: IndexRow): IndexEntry => ({
   ...(r.move_from !== null ? { moveFrom: r.move_from, moveBase: r.move_base } : {}),
 });
 
-/** The upper bound of every path under `dir/`: '0' sorts right after '/'. */
-export const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
 
 export interface FileIndexRepo {
   get(folderId: string, path: string): IndexEntry | undefined;

@@ -1,7 +1,7 @@
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
-import { underBounds as underBoundsOf, type EntryKind } from './file-index';
+import { underBounds as underBoundsOf, type EntryKind } from './keys';
 
 export type QueueState = 'pending' | 'in_flight' | 'retry_wait' | 'failed' | 'done';
 export const QUEUE_STATES: readonly QueueState[] = ['pending', 'in_flight', 'retry_wait', 'failed', 'done'];
@@ -17,7 +17,7 @@ export interface Change {
   mtimeMs?: number;
   contentHash?: string | null;
   blocks?: string[] | null;
-  /** The index's synced revision when the change was seen (null: never synced). */
+  /** The synced revision of the path when the change was seen (null: never synced). */
   baseRevision: string | null;
   /**
    * A move (an upsert only): the server can make `path` by moving this path, which has
@@ -106,7 +106,7 @@ export interface ListPage {
 
 /**
  * The queue table alone. A change is queued, completed or refused through the path state
- * (`path-state.ts`), which keeps the file index in the same transaction.
+ * (`path-state.ts`), which owns each path's sync state.
  */
 export interface QueueRepo {
   /** Due items (pending, or retry_wait whose time came) of folders in state ok, now in flight. */
@@ -162,7 +162,7 @@ export interface QueueRepo {
   /** A held mass delete the user cancelled: drops the deletes not yet sent, returning their paths. */
   dropPendingDeletes(folderId: string): string[];
   /**
-   * The pull settled this path (wrote its index row or queued a change of it) while a
+   * The pull settled this path (recorded it as synced or queued a change of it) while a
    * generation of it is in flight: that commit's answer, when it comes, is older than what
    * the pull saw, so complete() neither records its revision nor rebases the pull's change.
    */
@@ -279,8 +279,7 @@ export interface ChangeKeep {
 }
 
 /**
- * Row-level access for `path-state.ts`, which writes the queue and the file index in one
- * transaction; nothing else uses it.
+ * Row-level access for `path-state.ts`, which owns each path's sync state; nothing else uses it.
  */
 export interface QueueRows {
   byId(id: number): QueueRow | undefined;
