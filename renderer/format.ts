@@ -24,6 +24,11 @@ export function formatCount(n: number): string {
   return counter.format(n);
 }
 
+/** "1 file", "2 files", "1,000 files": a count with its noun, singular for one. */
+export function formatCountOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${formatCount(n)} ${n === 1 ? noun : plural}`;
+}
+
 /** "in 5 s", "3 min ago", "2 h ago"; dates further than a day away as a date. */
 export function formatRelative(iso: string | null, now: number = Date.now()): string {
   if (!iso) return 'never';

@@ -1,6 +1,6 @@
 import type { FolderStatus } from '../../shared/ui-contract';
 import { deleteOrigin } from '../../shared/pending-delete';
-import { formatCount } from '../format';
+import { formatCount, formatCountOf } from '../format';
 
 /** A folder paused because a pull or scan would delete many files: the user decides. */
 export function MassDeleteBanner({
@@ -20,7 +20,7 @@ export function MassDeleteBanner({
     <section className="banner banner-warn" role="alert" aria-label={`Mass delete waiting in ${folder.localPath}`} data-testid="mass-delete-banner" data-folder={folder.id}>
       <div>
         <strong>
-          {formatCount(pending.count)} of {formatCount(pending.total)} files in {folder.localPath} were deleted {deleteOrigin(pending)}.
+          {formatCount(pending.count)} of {formatCountOf(pending.total, 'file')} in {folder.localPath} were deleted {deleteOrigin(pending)}.
         </strong>{' '}
         {pending.side === 'scan'
           ? 'Ferry is holding these deletions back from the server so that nothing is lost by mistake. Cancel brings the files back here; Delete removes them on the server and every other device.'
@@ -39,7 +39,7 @@ export function MassDeleteBanner({
           Cancel and keep files
         </button>
         <button type="button" className="danger" onClick={onConfirm} disabled={busy} data-testid="mass-delete-confirm">
-          Delete {formatCount(pending.count)} files
+          Delete {formatCountOf(pending.count, 'file')}
         </button>
       </div>
     </section>

@@ -1,5 +1,5 @@
 import type { FolderStatus, RestoreResult } from '../../shared/ui-contract';
-import { formatCount, formatRelative } from '../format';
+import { formatCount, formatCountOf, formatRelative } from '../format';
 
 /**
  * After a confirmed mass delete: Undo brings exactly that batch back on every device
@@ -24,7 +24,7 @@ export function UndoDeleteBanner({
     return (
       <section className="banner banner-ok" role="status" data-testid="undo-delete-done" data-folder={folder.id}>
         <div>
-          <strong>Undo: {formatCount(result.restored)} files restored in {folder.localPath}.</strong> They come back here and on every other device
+          <strong>Undo: {formatCountOf(result.restored, 'file')} restored in {folder.localPath}.</strong> They come back here and on every other device
           with the next pull{notBack > 0 ? `; ${formatCount(notBack)} left as they are (written again since, or no longer kept)` : ''}.
         </div>
         <div className="banner-actions">
@@ -42,7 +42,7 @@ export function UndoDeleteBanner({
     <section className="banner banner-info" role="status" aria-label={`Undo the mass delete in ${folder.localPath}`} data-testid="undo-delete-banner" data-folder={folder.id}>
       <div>
         <strong>
-          {formatCount(undo.count)} files in {folder.localPath} were {where} ({formatRelative(undo.confirmedAt)}).
+          {formatCountOf(undo.count, 'file')} in {folder.localPath} {undo.count === 1 ? 'was' : 'were'} {where} ({formatRelative(undo.confirmedAt)}).
         </strong>{' '}
         {undo.sending > 0
           ? `Ferry is still sending ${formatCount(undo.sending)} of the deletes; Undo is possible once they are sent.`
@@ -53,7 +53,7 @@ export function UndoDeleteBanner({
           Dismiss
         </button>
         <button type="button" className="primary" onClick={onUndo} disabled={busy || undo.sending > 0} data-testid="undo-delete">
-          Undo delete of {formatCount(undo.count)} files
+          Undo delete of {formatCountOf(undo.count, 'file')}
         </button>
       </div>
     </section>

@@ -4,7 +4,7 @@ import { deleteOrigin, distinctName } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
 import { ActionFailure, FolderBanners } from '../components/FolderBanners';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
-import { agentStateLabel, formatBytes, formatCount, formatRelative } from '../format';
+import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRelative } from '../format';
 import { useAction } from '../state/useAction';
 import { useNow } from '../state/useNow';
 
@@ -56,7 +56,7 @@ export function FoldersView({ status }: { status: Status | undefined }) {
 }
 
 function folderStateText(folder: FolderStatus): string {
-  if (folder.pendingDelete) return `waiting for you: ${formatCount(folder.pendingDelete.count)} files deleted ${deleteOrigin(folder.pendingDelete)}`;
+  if (folder.pendingDelete) return `waiting for you: ${formatCountOf(folder.pendingDelete.count, 'file')} deleted ${deleteOrigin(folder.pendingDelete)}`;
   if (folder.state === 'error') return `error: ${folder.error ?? 'unknown'}`;
   return folder.state === 'ok' ? 'ok' : folder.state;
 }
@@ -98,7 +98,7 @@ function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; dev
       </div>
       <div className="folder-card-meta muted">
         <span data-testid="folder-size">
-          {formatCount(folder.files ?? 0)} files · {formatBytes(folder.bytes ?? 0)}
+          {formatCountOf(folder.files ?? 0, 'file')} · {formatBytes(folder.bytes ?? 0)}
         </span>
         <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
         <span data-testid="folder-not-in-sync">{syncSummary(folder, notInSync)}</span>

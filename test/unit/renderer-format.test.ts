@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatRate, formatRelative, percentDone } from '../../renderer/format';
+import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone } from '../../renderer/format';
 import { routeFromHash } from '../../renderer/router';
 import { reconnectDelay } from '../../renderer/api/backoff';
 import { parseLoginFragment } from '../../renderer/api/session';
@@ -14,6 +14,13 @@ describe('renderer formatting', () => {
     expect(formatBytes(-1)).toBe('–');
     expect(formatRate(2_000_000_000)).toBe('2.0 GB/s');
     expect(formatCount(100000)).toBe('100,000');
+  });
+
+  it('says one file, not "1 files"', () => {
+    expect(formatCountOf(1, 'file')).toBe('1 file');
+    expect(formatCountOf(0, 'file')).toBe('0 files');
+    expect(formatCountOf(1000, 'file')).toBe('1,000 files');
+    expect(formatCountOf(2, 'entry', 'entries')).toBe('2 entries');
   });
 
   it('formats times relative to now', () => {
