@@ -368,53 +368,55 @@ describe('pull: directories against the real server', () => {
       expect(copiesOf(b, 'd').map((c) => b.read(c))).toEqual(['mine, a file now']);
     });
 
-    it('this device\'s own entries below a folder it turned into a file are deleted, then the file goes (chaos seed 60093)', async () => {
+    it('a folder this device committed, its answer lost, then turned into a file here: the file is kept as a copy and the folder comes back (chaos seed 60093)', async () => {
       await setup();
       const b = agent();
-      // b's own commit of a folder with what is in it (a move), whose answer never came: the
-      // index here holds none of it.
+      // b's own commit of a folder with what is in it, whose answer never came: the index here
+      // holds none of it.
       const own = new Writer(b.client, remoteId);
       await dirs([['d', true], ['d/sub', true]], own);
-      await own.commit({ 'd/sub/x.txt': 'moved here' });
+      await own.commit({ 'd/sub/x.txt': 'made here' });
       // Then b's user turned the folder into a file.
       b.folder.write('d', 'mine, a file now');
       await b.scanner.scanPaths(['d'], false);
       expect(b.folder.pendingOps()).toEqual({ d: 'file:upsert' });
-      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, tokenStored: true });
-      // Nothing comes back; what the user removed with the folder is deleted on the server.
-      expect(b.read('d')).toBe('mine, a file now');
-      expect(copiesOf(b, 'd')).toEqual([]);
-      expect(b.folder.pendingOps()).toEqual({ d: 'file:upsert', 'd/sub': 'dir:delete', 'd/sub/x.txt': 'file:delete' });
+      // Taken for b's own folder (O2), the file went up on it and the server refused it for ever.
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, tokenStored: true });
+      expect(isDir(b, 'd')).toBe(true);
+      expect(b.read('d/sub/x.txt')).toBe('made here');
+      const copies = copiesOf(b, 'd');
+      expect(copies.map((c) => b.read(c))).toEqual(['mine, a file now']);
+      await b.scanner.reconcile();
+      expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'file:upsert' });
       await b.startPusher();
       const idle = () => {
         const n = b.folder.store.queue.countsByState('fb');
         return n.pending + n.in_flight + n.retry_wait + n.failed === 0;
       };
-      await waitFor(idle, { timeoutMs: 10_000, message: 'the deletes, then the file, to be accepted' });
+      await waitFor(idle, { timeoutMs: 10_000, message: 'the copy to go up' });
       const c = makeAgent(server, 'c');
       agents.push(c);
       await c.puller.pullNow('fb');
-      expect(c.tree()).toEqual({ d: 'mine, a file now' });
-      expect(existsSync(c.folder.abs('d/sub'))).toBe(false);
+      expect(c.tree()).toEqual({ [copies[0]!]: 'mine, a file now', 'd/sub/x.txt': 'made here' });
     });
 
-    it('this device\'s own entries below a folder it turned into a file go, while another device\'s put there come: the file is kept as a copy (chaos seed 60093)', async () => {
+    it('a folder this device moved on the server, carrying another device\'s file it never had, then turned into a file here: that file is not deleted (chaos seed 60129)', async () => {
       await setup();
+      await dirs([['old', true]]);
+      await writer.commit({ 'old/x.txt': 'theirs, never seen by b' });
       const b = agent();
-      const own = new Writer(b.client, remoteId);
-      await dirs([['d', true], ['d/sub', true]], own);
-      await own.commit({ 'd/sub/x.txt': 'moved here' });
-      await writer.commit({ 'd/theirs.txt': 'theirs' });
+      // b moves the folder on the server (its answer lost: b's index knows nothing of it); the
+      // moved entries carry b's device id and the other device's bytes.
+      const moved = await b.client.submitBatch(remoteId, [{ key: 'm', action: 'move', from: 'old', path: 'd', baseRevision: writer.revisions.get('old')! }]);
+      expect('results' in moved && moved.results['m']?.ok).toBe(true);
       b.folder.write('d', 'mine, a file now');
       await b.scanner.scanPaths(['d'], false);
       expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, tokenStored: true });
-      expect(isDir(b, 'd')).toBe(true);
-      expect(b.read('d/theirs.txt')).toBe('theirs');
-      expect(existsSync(b.folder.abs('d/sub'))).toBe(false);
-      const copies = copiesOf(b, 'd');
-      expect(copies.map((c) => b.read(c))).toEqual(['mine, a file now']);
+      // Deleted as what b's user removed with the folder, the other device's file was lost.
+      expect(b.read('d/x.txt')).toBe('theirs, never seen by b');
+      expect(copiesOf(b, 'd').map((c) => b.read(c))).toEqual(['mine, a file now']);
       await b.scanner.reconcile();
-      expect(b.folder.pendingOps()).toEqual({ [copies[0]!]: 'file:upsert', 'd/sub': 'dir:delete', 'd/sub/x.txt': 'file:delete' });
+      expect(Object.entries(b.folder.pendingOps()).filter(([, op]) => op.endsWith(':delete'))).toEqual([]);
     });
 
     it('U7, then U9: a folder holding a file the server never had is kept as a conflict copy, with that file, and the file comes', async () => {

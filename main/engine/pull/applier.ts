@@ -24,6 +24,12 @@ export interface RemoteEntry extends RemoteState {
   mtime: number;
   modificationDate: string;
   device: string;
+  /**
+   * The puller's, not the feed's: the folder the server holds with something in it, below a
+   * path that is a file here. Never this device's own commit, whoever's `device` it carries
+   * (docs/conflict-rules.md, "Whoever committed what is below").
+   */
+  serverFolder?: boolean;
 }
 
 export interface ApplyContext {
@@ -136,7 +142,8 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
   const movedAway = local.type === 'absent' && !entry.deleted ? movedAwayBase(ctx.store, ctx.folderId, entry.path) : null;
-  return { abs, stat, local, hash, base, pending, ownInFlight: isOwnInFlight(entry, ctx.deviceId, pending, base), own: entry.device === ctx.deviceId, movedAwayBase: movedAway };
+  const own = entry.device === ctx.deviceId && entry.serverFolder !== true;
+  return { abs, stat, local, hash, base, pending, ownInFlight: own && isOwnInFlight(entry, ctx.deviceId, pending, base), own, movedAwayBase: movedAway };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {

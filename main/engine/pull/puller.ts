@@ -415,9 +415,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // A folder the user turned into a file here while another device put something in it: the
     // server still holds the folder (docs/conflict-rules.md, "A folder turned into a file here").
     const filesHoldingRemote = new Map<string, RemoteEntry>();
-    // This device's own entries there: the user removed them with the folder ("This device's own
-    // entries below such a file"); their deletes are queued, nothing is planned for them.
-    const ownBelowFiles: RemoteEntry[] = [];
     const planAll = (list: readonly RemoteEntry[], into: Plan[], defer: boolean) =>
       forEachLimited(list, options.downloadConcurrency, async (entry) => {
         try {
@@ -425,19 +422,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         } catch (error) {
           if (!defer || asFerryError(error).code !== 'unsafe_path') return void unsafe(entry, error);
           const file = entry.deleted ? undefined : await fileAbove(root, entry.path);
-          if (file !== undefined && entry.device === deps.device.id) return void ownBelowFiles.push(entry);
           if (file !== undefined && !filesHoldingRemote.has(file)) filesHoldingRemote.set(file, entry);
           if (file !== undefined || belowRemoteDir(entry.path)) afterDirs.push(entry);
           else unsafe(entry, error);
         }
       });
     await planAll(toPlan, plans, true);
-    if (ownBelowFiles.length > 0) {
-      store.transaction(() => {
-        for (const e of ownBelowFiles) store.paths.enqueue({ folderId, path: e.path, kind: e.kind ?? 'file', op: 'delete', baseRevision: e.revision, byUser: true });
-      });
-      flog.info('own entries below a folder turned into a file here: their deletes are queued', { count: ownBelowFiles.length, first: ownBelowFiles[0]!.path });
-    }
     for (const [dir, below] of filesHoldingRemote) {
       // The server holds a folder there with something in it: decided as that folder (DU4, or DU6
       // for the user's file), with no revision, so that it is not "already at this revision" (the
@@ -445,7 +435,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       // anything); recorded at the feed's revision for it, or the one the index holds.
       const listed = plans.findIndex((p) => p.entry.path === dir);
       const revision = listed >= 0 ? plans[listed]!.entry.revision : (store.index.get(folderId, dir)?.syncedRevision ?? null);
-      const folderEntry: RemoteEntry = { path: dir, kind: 'dir', revision: null, deleted: false, size: 0, blocks: [], mtime: below.mtime, modificationDate: below.modificationDate, device: below.device };
+      const folderEntry: RemoteEntry = { path: dir, kind: 'dir', revision: null, deleted: false, size: 0, blocks: [], mtime: below.mtime, modificationDate: below.modificationDate, device: below.device, serverFolder: true };
       remoteDirs.add(dir);
       const found: Plan[] = [];
       await planAll([folderEntry], found, false);
