@@ -63,6 +63,8 @@ export class Ledger {
   readonly dirMoves: Array<{ device: string; from: string; to: string; step: number }> = [];
   /** Paths users turned from a file into a folder or back (chaos --kinds), by device. */
   private readonly kindChanges: Array<{ device: string; path: string }> = [];
+  /** Folders the users made (mkdir), by device. */
+  private readonly dirsMade: Array<{ device: string; path: string }> = [];
   /** Files users renamed: an edit made elsewhere of the old name follows the file (M2). */
   readonly fileMoves: Array<{ device: string; from: string; to: string }> = [];
   /** Conflict copies a user moved (with their folder): they are not new conflicts. */
@@ -164,6 +166,13 @@ export class Ledger {
     // Written below a path another device turned into the other kind (chaos --kinds): the two met
     // at that path unseen, and the one whose change the server refused keeps it as a copy (DU6, U9).
     for (const k of this.kindChanges) if (k.device !== device && key.startsWith(`${k.path}/`)) this.concurrent.add(k.path);
+    // A file written where another device made a folder, or put something in one: a file and a
+    // folder met at this path unseen (a write into a folder this device had fails), and the one
+    // the server refused is kept as a copy (DU6; chaos --kinds seed 60135).
+    const folderThere = (q: string) => q === key || q.startsWith(`${key}/`);
+    if (this.dirsMade.some((d) => d.device !== device && folderThere(d.path)) || this.live.some((v) => v.device !== device && nfc(v.path).startsWith(`${key}/`))) {
+      this.concurrent.add(key);
+    }
     const mine = `${device}\u0000${key}`;
     this.had.add(`${mine}\u0000${hash}`);
     // A file made anew where this device's user deleted bytes R, before the delete went out, is
@@ -255,6 +264,11 @@ export class Ledger {
     const over = was === 'file' ? this.befores.get(`${device}\u0000${key}`)?.at(-1) : undefined;
     if (over) this.builtOn.set(`${key}\u0000${over}`, new Set([...(this.builtOn.get(`${key}\u0000${over}`) ?? []), device]));
     if (this.live.some((v) => v.device !== device && nfc(v.path).startsWith(`${key}/`))) this.concurrent.add(key);
+  }
+
+  /** The user of `device` made the folder `p` (and the folders above it). */
+  dirMade(device: string, p: string): void {
+    this.dirsMade.push({ device, path: nfc(p) });
   }
 
   /** The user of `device` renamed the folder `from` to `to` at `step`. */

@@ -487,6 +487,7 @@ export class Executor {
       }
       case 'mkdir':
         await fsp.mkdir(await this.abs(op.device, op.path), { recursive: true });
+        this.ledger.dirMade(this.name(op.device), op.path);
         return true;
       case 'rename-dir': {
         const from = await this.abs(op.device, op.from);

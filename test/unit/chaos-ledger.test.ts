@@ -216,6 +216,26 @@ describe('chaos ledger', () => {
     expect(l.concurrent.has('b/mine')).toBe(false);
   });
 
+  it('a file written where another device made a folder, or put a file in one, is concurrent with it (chaos seed 60135)', () => {
+    const l = new Ledger();
+    l.dirMade('b', 'new folder/Docs/deep');
+    l.replace('a', 'new folder', null);
+    l.write('a', 'new folder', X, 4);
+    expect(l.concurrent.has('new folder')).toBe(true);
+    l.write('b', 'other/x.txt', Y, 5);
+    l.replace('a', 'other', null);
+    l.write('a', 'other', X, 6);
+    expect(l.concurrent.has('other')).toBe(true);
+    // Its own folder, or another device's elsewhere, is no meeting.
+    l.dirMade('a', 'mine/sub');
+    l.replace('a', 'mine', null);
+    l.write('a', 'mine', X, 7);
+    l.replace('a', 'new', null);
+    l.write('a', 'new', X, 8);
+    expect(l.concurrent.has('mine')).toBe(false);
+    expect(l.concurrent.has('new')).toBe(false);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);
