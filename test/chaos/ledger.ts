@@ -155,7 +155,7 @@ export class Ledger {
       // folder rename carried here: chaos seed 8231 with --gc; or a copy of it carried there:
       // chaos seed 11103; or the one another device renamed this file to, which this edit
       // follows, M2: chaos seed 11278) goes.
-      if (before === EMPTY_HASH && ![...this.pathsOf(v)].some((n) => followed.has(n) || isConflictCopyOf(n, key))) continue;
+      if (before === EMPTY_HASH && ![...this.pathsOf(v)].some((n) => followed.has(n) || keptAsCopyOf(n, key))) continue;
       this.live.splice(i, 1);
     }
   }

@@ -350,6 +350,16 @@ describe('chaos ledger', () => {
     expect(run('docs/Docs/other (conflict from dev-a 2026-12-02 182821).log')).toEqual(['a:1']);
   });
 
+  // Chaos seed 60157 (--kinds): b's empty Docs/deep/data.bin was kept in a folder conflict copy
+  // (U9) when a turned Docs/deep into a file; a then had the copy, and deleted it with Docs.
+  it('lets a delete remove an empty version kept in a folder conflict copy (chaos seed 60157)', () => {
+    const l = new Ledger();
+    l.replace('b', 'Docs/deep/data.bin', null);
+    l.write('b', 'Docs/deep/data.bin', EMPTY_HASH, 22);
+    l.replace('a', 'Docs/deep (conflict from dev-b 2026-12-05 113402)/data.bin', EMPTY_HASH);
+    expect(l.live).toEqual([]);
+  });
+
   // Chaos seed 11278: a wrote an empty Ärger/café.txt; c renamed it to Ärger/CAFÉ.TXT; a, not
   // having pulled the rename, wrote one byte into café.txt: the edit follows the moved file (M2)
   // and replaces the moved empty version at CAFÉ.TXT.
