@@ -368,6 +368,29 @@ describe('pull: directories against the real server', () => {
       expect(copiesOf(b, 'd').map((c) => b.read(c))).toEqual(['mine, a file now']);
     });
 
+    it('a folder turned into a file here, then a full pull listing only what the user deleted with it: no conflict, the deletes and the file go', async () => {
+      const b = await pulled({ 'd/a.txt': 'a', 'd/sub/b.txt': 'b' });
+      rmSync(b.folder.abs('d'), { recursive: true });
+      b.folder.write('d', 'mine, a file now');
+      await b.scanner.scanPaths(['d', 'd/a.txt', 'd/sub', 'd/sub/b.txt'], false);
+      const queued = b.folder.pendingOps();
+      expect(queued).toMatchObject({ d: 'file:upsert', 'd/a.txt': 'file:delete', 'd/sub/b.txt': 'file:delete' });
+      b.folder.store.tokens.clear('fb');
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, full: true, tokenStored: true });
+      expect(b.read('d')).toBe('mine, a file now');
+      expect(copiesOf(b, 'd')).toEqual([]);
+      expect(b.folder.pendingOps()).toEqual(queued);
+      await b.startPusher();
+      await waitFor(() => {
+        const n = b.folder.store.queue.countsByState('fb');
+        return n.pending + n.in_flight + n.retry_wait + n.failed === 0;
+      }, { timeoutMs: 10_000, message: 'the deletes, then the file, to go up' });
+      const c = makeAgent(server, 'c');
+      agents.push(c);
+      await c.puller.pullNow('fb');
+      expect(c.tree()).toEqual({ d: 'mine, a file now' });
+    });
+
     it('a folder this device committed, its answer lost, then turned into a file here: the file is kept as a copy and the folder comes back (chaos seed 60093)', async () => {
       await setup();
       const b = agent();

@@ -23,7 +23,7 @@ import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './
 import { applyDirMove, groupDirMoves } from './dir-mover';
 import type { PullRemote } from './remote-port';
 import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
-import type { PullStore } from './store-port';
+import { pendingOf, type PullStore } from './store-port';
 import { LateWrites } from './late-writes';
 
 export interface PullerOptions {
@@ -415,6 +415,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // A folder the user turned into a file here while another device put something in it: the
     // server still holds the folder (docs/conflict-rules.md, "A folder turned into a file here").
     const filesHoldingRemote = new Map<string, RemoteEntry>();
+    const deletingThisRevision = (entry: RemoteEntry): boolean => {
+      const queued = pendingOf(store, folderId, entry.path);
+      return queued?.op === 'delete' && entry.revision !== null && queued.baseRevision === entry.revision;
+    };
     const planAll = (list: readonly RemoteEntry[], into: Plan[], defer: boolean) =>
       forEachLimited(list, options.downloadConcurrency, async (entry) => {
         try {
@@ -422,6 +426,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         } catch (error) {
           if (!defer || asFerryError(error).code !== 'unsafe_path') return void unsafe(entry, error);
           const file = entry.deleted ? undefined : await fileAbove(root, entry.path);
+          // Deleted here with the folder, that delete queued on this very revision (U1, DU1).
+          if (file !== undefined && deletingThisRevision(entry)) return void flog.debug('applied', { path: entry.path, revision: entry.revision, rule: entry.kind === 'dir' ? 'DU1' : 'U1', outcome: 'skipped' });
           if (file !== undefined && !filesHoldingRemote.has(file)) filesHoldingRemote.set(file, entry);
           if (file !== undefined || belowRemoteDir(entry.path)) afterDirs.push(entry);
           else unsafe(entry, error);
