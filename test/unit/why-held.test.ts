@@ -1,4 +1,4 @@
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { explainPath, type WhyContext } from '../../main/engine/agent/why';
@@ -98,5 +98,45 @@ describe('why, for a change held behind another', () => {
     store.paths.enqueue({ folderId: 'f', path: 'new/x.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: null });
     expect(pendingReason('new/x.txt')).toContain('waiting for the move of old to new to go first');
     expect(pendingReason('new')).toContain('waiting for its turn');
+  });
+});
+
+// Chaos seed 60203 (--kinds): a synced file turned into a folder here, before the scan recorded
+// it, was said to be in sync with the file's revision.
+describe('why, for a path turned into the other kind before the scan saw it', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let store: Store;
+  let ctx: WhyContext;
+  beforeEach(() => {
+    tmp = makeTempDir();
+    store = openStore(path.join(tmp.dir, '.state.db'));
+    store.folders.add({ id: 'f', localRoot: tmp.dir, remoteId: 'f' });
+    ctx = { store, ignoreRules: [], paused: false, linkProblem: null, now: Date.now() };
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('a synced file that is a folder on disk now is changed here, not in sync; and the other way round', () => {
+    const abs = path.join(tmp.dir, 'README');
+    writeFileSync(abs, 'text');
+    const st = statSync(abs);
+    store.index.putLocal({ folderId: 'f', path: 'README', kind: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: 'h', blocks: ['h'] });
+    store.index.setSyncedRevision('f', 'README', '64');
+    expect(explainPath(ctx, 'f', 'README')).toMatchObject({ inSync: true });
+    rmSync(abs);
+    mkdirSync(abs);
+    expect(explainPath(ctx, 'f', 'README')).toMatchObject({
+      inSync: false,
+      reasons: [{ code: 'changed_locally', message: 'A file when last synced, a folder on disk now: the next scan records the change' }],
+    });
+    const dir = path.join(tmp.dir, 'photos');
+    mkdirSync(dir);
+    store.index.putLocal({ folderId: 'f', path: 'photos', kind: 'dir', size: 0, mtimeMs: statSync(dir).mtimeMs, inode: statSync(dir).ino, contentHash: null, blocks: null });
+    store.index.setSyncedRevision('f', 'photos', '13');
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, 'now a file');
+    expect(explainPath(ctx, 'f', 'photos')).toMatchObject({ inSync: false, reasons: [{ code: 'changed_locally', message: expect.stringContaining('A folder when last synced, a file on disk now') }] });
   });
 });

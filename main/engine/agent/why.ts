@@ -155,7 +155,11 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     else if (!entry) add('not_scanned', 'On disk but not recorded yet: the next scan picks it up');
     else if (!local.exists) add('changed_locally', 'Gone from disk but still recorded: the next scan records the delete');
     else if (entry.syncedRevision === null) add('not_on_server', 'Recorded here but not on the server yet');
-    else if (local.kind === 'file' && (local.size !== entry.size || local.mtimeMs !== entry.mtimeMs)) {
+    else if (local.kind !== entry.kind) {
+      // Turned into the other kind (or a link) since: the index still describes what was synced.
+      const now = local.kind === 'dir' ? 'a folder' : local.kind === 'file' ? 'a file' : 'neither a file nor a folder';
+      add('changed_locally', `A ${entry.kind === 'dir' ? 'folder' : 'file'} when last synced, ${now} on disk now: the next scan records the change`);
+    } else if (local.kind === 'file' && (local.size !== entry.size || local.mtimeMs !== entry.mtimeMs)) {
       add('changed_locally', 'Changed on disk since it was last synced: the next scan queues it');
     } else add('in_sync', `In sync: this device has the server's revision ${entry.syncedRevision}`);
   }
