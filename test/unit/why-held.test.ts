@@ -63,47 +63,7 @@ describe('why, while the server\'s mass delete waits for an answer', () => {
   });
 });
 
-// A queued change the claim holds back behind another (docs/conflict-rules.md, S23, S24, P7)
-// names that change, and says when it failed for good: it waited "for its turn" for ever.
-describe('why, for a change held behind another', () => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let store: Store;
-  let ctx: WhyContext;
-  beforeEach(() => {
-    tmp = makeTempDir();
-    store = openStore(path.join(tmp.dir, '.state.db'));
-    store.folders.add({ id: 'f', localRoot: tmp.dir, remoteId: 'f' });
-    ctx = { store, ignoreRules: [], paused: false, linkProblem: null, now: Date.now() };
-  });
-  afterEach(() => {
-    store.close();
-    tmp.cleanup();
-  });
-  const pendingReason = (p: string) => explainPath(ctx, 'f', p).reasons.find((r) => r.code === 'pending')?.message;
-
-  it('S23: a file that replaced a folder waits for the delete below it, and says when that delete failed', () => {
-    store.paths.enqueue({ folderId: 'f', path: 'd/a.txt', kind: 'file', op: 'delete', baseRevision: '3', byUser: true });
-    store.paths.enqueue({ folderId: 'f', path: 'd', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: '2' });
-    store.paths.enqueue({ folderId: 'f', path: 'other.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: null });
-    expect(pendingReason('d')).toContain('waiting for the delete of d/a.txt to go first');
-    expect(pendingReason('other.txt')).toContain('waiting for its turn');
-    const [held] = store.queue.claim({ limit: 10 }).filter((i) => i.path === 'd/a.txt');
-    expect(held).toBeDefined();
-    store.queue.fail({ id: held!.id, generation: held!.generation, op: 'delete' }, { code: 'forbidden', message: 'not allowed' }, null);
-    expect(pendingReason('d')).toContain('waiting for the delete of d/a.txt, which failed (forbidden: not allowed): Retry sends it again');
-  });
-
-  it('P7: what is below a folder move that has not landed waits for the move', () => {
-    store.paths.enqueue({ folderId: 'f', path: 'new', kind: 'dir', op: 'upsert', mtimeMs: 1, baseRevision: '4', moveFrom: 'old' });
-    store.paths.enqueue({ folderId: 'f', path: 'new/x.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: null });
-    expect(pendingReason('new/x.txt')).toContain('waiting for the move of old to new to go first');
-    expect(pendingReason('new')).toContain('waiting for its turn');
-  });
-});
-
-// Chaos seed 60203 (--kinds): a synced file turned into a folder here, before the scan recorded
-// it, was said to be in sync with the file's revision.
-describe('why, for a path turned into the other kind before the scan saw it', () => {
+describe('why, on a store with one empty folder', () => {
   let tmp: ReturnType<typeof makeTempDir>;
   let store: Store;
   let ctx: WhyContext;
@@ -118,25 +78,55 @@ describe('why, for a path turned into the other kind before the scan saw it', ()
     tmp.cleanup();
   });
 
-  it('a synced file that is a folder on disk now is changed here, not in sync; and the other way round', () => {
-    const abs = path.join(tmp.dir, 'README');
-    writeFileSync(abs, 'text');
-    const st = statSync(abs);
-    store.index.putLocal({ folderId: 'f', path: 'README', kind: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: 'h', blocks: ['h'] });
-    store.index.setSyncedRevision('f', 'README', '64');
-    expect(explainPath(ctx, 'f', 'README')).toMatchObject({ inSync: true });
-    rmSync(abs);
-    mkdirSync(abs);
-    expect(explainPath(ctx, 'f', 'README')).toMatchObject({
-      inSync: false,
-      reasons: [{ code: 'changed_locally', message: 'A file when last synced, a folder on disk now: the next scan records the change' }],
+  // A queued change the claim holds back behind another (docs/conflict-rules.md, S23, S24, P7)
+  // names that change, and says when it failed for good: it waited "for its turn" for ever.
+  describe('why, for a change held behind another', () => {
+    const pendingReason = (p: string) => explainPath(ctx, 'f', p).reasons.find((r) => r.code === 'pending')?.message;
+
+    it('S23: a file that replaced a folder waits for the delete below it, and says when that delete failed', () => {
+      store.paths.enqueue({ folderId: 'f', path: 'd/a.txt', kind: 'file', op: 'delete', baseRevision: '3', byUser: true });
+      store.paths.enqueue({ folderId: 'f', path: 'd', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: '2' });
+      store.paths.enqueue({ folderId: 'f', path: 'other.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: null });
+      expect(pendingReason('d')).toContain('waiting for the delete of d/a.txt to go first');
+      expect(pendingReason('other.txt')).toContain('waiting for its turn');
+      const [held] = store.queue.claim({ limit: 10 }).filter((i) => i.path === 'd/a.txt');
+      expect(held).toBeDefined();
+      store.queue.fail({ id: held!.id, generation: held!.generation, op: 'delete' }, { code: 'forbidden', message: 'not allowed' }, null);
+      expect(pendingReason('d')).toContain('waiting for the delete of d/a.txt, which failed (forbidden: not allowed): Retry sends it again');
     });
-    const dir = path.join(tmp.dir, 'photos');
-    mkdirSync(dir);
-    store.index.putLocal({ folderId: 'f', path: 'photos', kind: 'dir', size: 0, mtimeMs: statSync(dir).mtimeMs, inode: statSync(dir).ino, contentHash: null, blocks: null });
-    store.index.setSyncedRevision('f', 'photos', '13');
-    rmSync(dir, { recursive: true });
-    writeFileSync(dir, 'now a file');
-    expect(explainPath(ctx, 'f', 'photos')).toMatchObject({ inSync: false, reasons: [{ code: 'changed_locally', message: expect.stringContaining('A folder when last synced, a file on disk now') }] });
+
+    it('P7: what is below a folder move that has not landed waits for the move', () => {
+      store.paths.enqueue({ folderId: 'f', path: 'new', kind: 'dir', op: 'upsert', mtimeMs: 1, baseRevision: '4', moveFrom: 'old' });
+      store.paths.enqueue({ folderId: 'f', path: 'new/x.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: null });
+      expect(pendingReason('new/x.txt')).toContain('waiting for the move of old to new to go first');
+      expect(pendingReason('new')).toContain('waiting for its turn');
+    });
+  });
+
+  // Chaos seed 60203 (--kinds): a synced file turned into a folder here, before the scan recorded
+  // it, was said to be in sync with the file's revision.
+  describe('why, for a path turned into the other kind before the scan saw it', () => {
+
+    it('a synced file that is a folder on disk now is changed here, not in sync; and the other way round', () => {
+      const abs = path.join(tmp.dir, 'README');
+      writeFileSync(abs, 'text');
+      const st = statSync(abs);
+      store.index.putLocal({ folderId: 'f', path: 'README', kind: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: 'h', blocks: ['h'] });
+      store.index.setSyncedRevision('f', 'README', '64');
+      expect(explainPath(ctx, 'f', 'README')).toMatchObject({ inSync: true });
+      rmSync(abs);
+      mkdirSync(abs);
+      expect(explainPath(ctx, 'f', 'README')).toMatchObject({
+        inSync: false,
+        reasons: [{ code: 'changed_locally', message: 'A file when last synced, a folder on disk now: the next scan records the change' }],
+      });
+      const dir = path.join(tmp.dir, 'photos');
+      mkdirSync(dir);
+      store.index.putLocal({ folderId: 'f', path: 'photos', kind: 'dir', size: 0, mtimeMs: statSync(dir).mtimeMs, inode: statSync(dir).ino, contentHash: null, blocks: null });
+      store.index.setSyncedRevision('f', 'photos', '13');
+      rmSync(dir, { recursive: true });
+      writeFileSync(dir, 'now a file');
+      expect(explainPath(ctx, 'f', 'photos')).toMatchObject({ inSync: false, reasons: [{ code: 'changed_locally', message: expect.stringContaining('A folder when last synced, a file on disk now') }] });
+    });
   });
 });
