@@ -116,7 +116,7 @@ function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pendi
  * Read again (a token not yet stored when the agent was killed), it is no reason to bring the
  * file back (chaos seed 300): U1/DU1, already at this revision.
  */
-const deletingIt = (remote: RemoteState, pending: DecideInput['pending'], pendingBase: string | null | undefined): boolean =>
+export const deletingIt = (remote: RemoteState, pending: DecideInput['pending'], pendingBase: string | null | undefined): boolean =>
   !remote.deleted && pending === 'delete' && pendingBase != null && pendingBase === remote.revision;
 
 /** U1: the user moved exactly this revision elsewhere, and the move has not landed (chaos seed 10993). */

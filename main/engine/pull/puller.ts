@@ -9,7 +9,7 @@ import { diskFullError, DISK_FULL, isDiskFull } from '../disk-full';
 import { checkRoot } from '../folder-marker';
 import { ancestorsOf, parentOf } from '../paths';
 import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
-import { placesRemoteFile } from './decide';
+import { deletingIt, placesRemoteFile } from './decide';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs } from './downloader';
 import type { LocalBlockRef } from '../hashing';
@@ -417,7 +417,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const filesHoldingRemote = new Map<string, RemoteEntry>();
     const deletingThisRevision = (entry: RemoteEntry): boolean => {
       const queued = pendingOf(store, folderId, entry.path);
-      return queued?.op === 'delete' && entry.revision !== null && queued.baseRevision === entry.revision;
+      return deletingIt(entry, queued?.op ?? null, queued?.baseRevision);
     };
     const planAll = (list: readonly RemoteEntry[], into: Plan[], defer: boolean) =>
       forEachLimited(list, options.downloadConcurrency, async (entry) => {
