@@ -93,7 +93,6 @@ export function agent(tmp: string, root: string, server: Pick<ServerProc, 'url' 
   const pusher = createPusher({
     store,
     remote: client,
-    folders: (id) => (id === folderId ? { localRoot: root, remoteId: folderId } : undefined),
     options: { idlePollMs: 1000 },
   });
   return {

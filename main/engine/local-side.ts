@@ -58,8 +58,6 @@ export interface LocalSideOptions {
   ignoreRules?: readonly string[];
   /** This device's name, for the conflict copies the scanner makes (two spellings of one name). */
   deviceName?: string;
-  /** Paths the puller is placing right now (echo suppression); the scanner looks at them later. */
-  isApplying?: (path: string) => boolean;
   /** After every scan (hinted paths or a reconcile), for the host's status. */
   onScanned?: (result: ScanResult) => void;
   /** The pusher, woken directly when a scan queued work. */
@@ -151,10 +149,9 @@ export class LocalSide {
         this.queuedSoFar = progress.queued;
         if (progress.queued > 0) options.push?.queued();
       },
-      ...(options.isApplying ? { isApplying: options.isApplying } : {}),
       ...(options.deviceName !== undefined ? { deviceName: options.deviceName } : {}),
       ...(options.coordinator
-        ? { guard: options.coordinator.guard, states: options.coordinator.states, holdDelete: (path: string) => this.deletes.add(path) }
+        ? { guard: options.coordinator.guard, states: options.coordinator.states, applying: options.coordinator.applying, holdDelete: (path: string) => this.deletes.add(path) }
         : {}),
     });
     this.deletes = new DeleteBurst({

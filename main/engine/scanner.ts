@@ -37,8 +37,8 @@ export interface ScannerOptions {
    * holder hands the burst back through commitGone (docs/conflict-rules.md, local deletes).
    */
   holdDelete?: (path: string) => void;
-  /** True while the puller is placing this path: its bytes and index row are about to agree. */
-  isApplying?: (path: string) => boolean;
+  /** Paths the puller is placing now (the folder coordinator's): bytes and index row about to agree. */
+  applying?: ReadonlySet<string>;
   /** Names the conflict copy when two spellings of one file name hold other bytes (spellings.ts). */
   deviceName?: string;
   /** The clock a just-emptied file's write time is weighed against (hashing.ts, justEmptied). */
@@ -241,7 +241,7 @@ export class Scanner {
     const ignore = this.options.ignore();
     if (ignore.ignores(key)) return 'ignored';
     // A pulled file between its rename and its index commit: look again, never queue it back.
-    if (this.options.isApplying?.(key)) return 'unstable';
+    if (this.options.applying?.has(key)) return 'unstable';
     // Two spellings of one name on the way (NFC and NFD): merged first, so one key means one entry.
     if (hasTwinAlong(this.root, diskRel)) this.reportMerge(await mergeTwinsAlong(this.root, diskRel, this.mergeOptions()));
     // Below a symlink (or a file): not in the folder, never read through it.
@@ -420,7 +420,7 @@ export class Scanner {
     const source = this.store.index
       .byInode(this.folderId, st.ino)
       .find((e) => e.kind === kind && e.path !== key && !key.startsWith(`${e.path}/`) && (kind === 'dir' || (e.size === st.size && e.mtimeMs === st.mtimeMs)) && this.goneFromDisk(e.path, st.ino));
-    if (!source || this.options.isApplying?.(source.path)) return false;
+    if (!source || this.options.applying?.has(source.path)) return false;
     // Inodes are reused: a directory counts as renamed only when a file the index holds in it
     // is there under the new name (an empty one goes the usual way: a delete and a new folder).
     if (kind === 'dir' && !this.holdsMovedFile(source.path, key)) return false;

@@ -58,6 +58,8 @@ export interface Agent {
   client: SyncApiClient;
   puller: Puller;
   scanner: Scanner;
+  /** The paths the puller is placing now, which the scanner reads (the agent's folder coordinator holds it). */
+  applying: Set<string>;
   read(rel: string): string | null;
   /** Every file under the root except .ferry, as path → content. */
   tree(): Record<string, string>;
@@ -89,13 +91,15 @@ export function makeAgent(server: TestServer, name: string, options: Partial<Pul
   // The local side marks a folder when it is added; the scanner and the puller check it.
   folder.store.folders.setMarkerId(folderId, writeMarker(folder.root));
   const client = makeClient(server, `device-${name}`);
+  const applying = new Set<string>();
   const puller = createPuller({
     store: folder.store,
+    applying: () => applying,
     remote: remote ? remote(client, folder) : client,
     device: { id: `device-${name}`, name },
     options: { retryBaseMs: 20, retryMaxMs: 200, ...options },
   });
-  const scanner = new Scanner({ store: folder.store, folderId, root: folder.root, ignore: () => createIgnoreMatcher() });
+  const scanner = new Scanner({ store: folder.store, folderId, root: folder.root, ignore: () => createIgnoreMatcher(), applying });
   const pushers: Pusher[] = [];
   const tree = (): Record<string, string> => {
     const out: Record<string, string> = {};
@@ -115,16 +119,13 @@ export function makeAgent(server: TestServer, name: string, options: Partial<Pul
     client,
     puller,
     scanner,
+    applying,
     read: (rel) => (existsSync(folder.abs(rel)) ? readFileSync(folder.abs(rel), 'utf8') : null),
     tree,
     async startPusher() {
       const pusher = createPusher({
         store: folder.store,
         remote: client,
-        folders: (id) => {
-          const f = folder.store.folders.get(id);
-          return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
-        },
         options: { lingerMs: 5, idlePollMs: 50 },
       });
       pushers.push(pusher);

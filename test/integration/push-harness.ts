@@ -70,10 +70,6 @@ export async function pushRig(
     const p = createPusher({
       store,
       remote: client,
-      folders: (id) => {
-        const f = store.folders.get(id);
-        return f ? { localRoot: f.localRoot, remoteId: f.remoteId } : undefined;
-      },
       onConflict: (c) => conflicts.push(c),
       ...(o.random ? { random: o.random } : {}),
       options: { ...FAST, ...o.options, ...options },

@@ -11,7 +11,7 @@ import { readDeleted, readHistory } from '../history/listings';
 import { restore as restoreOnServer } from '../history/restore-batch';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
-import type { PusherOptions } from '../push';
+import { CurrentPusher, type PusherOptions } from '../push';
 import { LostBlockResender } from '../push/resend-lost';
 import { DeviceReporter, listFolderDevices } from './device-report';
 import { DeviceNames } from './device-names';
@@ -112,6 +112,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     self: { id: deviceId, name: deviceName },
     list: async () => (await listFolderDevices(store, engine.parts?.remote ?? null, deviceId)).flatMap((f) => f.devices),
   });
+  // Each folder's local side wakes the pusher of the moment through this, not through the engine.
+  const pushWake = new CurrentPusher();
   const folders: FolderSet = new FolderSet({
     store,
     deviceName,
@@ -121,13 +123,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     ...(options.tuning?.deleteWindowMs !== undefined ? { deleteWindowMs: options.tuning.deleteWindowMs } : {}),
     massDelete: () => settingsMassDelete(settings.current),
     ignoreRules: () => settings.current.ignoreRules,
-    isApplying: (folderId, relPath) => engine.isApplying(folderId, relPath),
     // What this device has not sent yet is part of its digest.
     onScanned: (folderId, queued) => {
       if (queued) reporter.schedule(folderId);
       bus.statusChanged();
     },
-    push: { kick: () => engine.kick(), queued: () => engine.queued() },
+    push: pushWake,
     onChange: () => bus.statusChanged(),
     onRecovered: (folderId) => engine.pullRecovered(folderId),
   });
@@ -142,6 +143,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     status,
     reporter,
     bus,
+    pushWake,
     tuning: { ...(options.tuning?.push ? { push: options.tuning.push } : {}), ...(options.tuning?.pull ? { pull: options.tuning.pull } : {}) },
   });
   const settings: SettingsKeeper = new SettingsKeeper({

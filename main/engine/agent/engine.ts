@@ -8,7 +8,7 @@ import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
 import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
-import { createPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
+import { createPusher, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { ConnectionWatch, observeRemote, type Link } from './connection';
 import type { DeviceReporter } from './device-report';
 import type { AgentEventBus } from './events';
@@ -33,6 +33,8 @@ export interface EngineHostOptions {
   status: StatusBoard;
   reporter: DeviceReporter;
   bus: AgentEventBus;
+  /** The folders' handle on the pusher: pointed at each one this builds. */
+  pushWake: CurrentPusher;
   tuning?: { push?: Partial<PusherOptions>; pull?: Partial<PullerOptions> };
 }
 
@@ -96,23 +98,15 @@ export class EngineHost {
     return this.current?.watch.current ?? { state: 'online' };
   }
 
-  isApplying(folderId: string, relPath: string): boolean {
-    return this.current?.puller.isApplying(folderId, relPath) ?? false;
-  }
-
   /** New items may be due. */
   kick(): void {
     this.current?.pusher.kick();
   }
 
-  /** A reconcile still running queued uploads: they go up while it reads on. */
-  queued(): void {
-    this.current?.pusher.queued();
-  }
-
   async start(): Promise<void> {
     const engine = this.build();
     this.current = engine;
+    this.o.pushWake.set(engine.pusher);
     await this.ensureRemoteFolders(engine.remote, this.o.settings().folders.map((f) => f.remoteId));
     // Paused, nothing is sent: the pusher starts at Resume.
     if (!this.pausedNow) {
@@ -124,6 +118,7 @@ export class EngineHost {
   async stop(): Promise<void> {
     const engine = this.current;
     this.current = null;
+    this.o.pushWake.set(null);
     if (!engine) return;
     for (const off of engine.offs) off();
     engine.watch.stop();
@@ -230,7 +225,6 @@ export class EngineHost {
     const pusher = createPusher({
       store,
       remote,
-      folders: (folderId) => folders.lookup(folderId),
       onConflict: ({ folderId, path }) => this.recheckAfterPull(puller, pusher, folderId, path),
       options: { ...pushOptionsOf(settings), ...this.o.tuning?.push },
     });
@@ -240,6 +234,7 @@ export class EngineHost {
       device: { id: this.o.deviceId, name: this.o.deviceName },
       options: { ...settingsMassDelete(settings), ...this.o.tuning?.pull },
       exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
+      applying: (folderId) => folders.coordinator(folderId).applying,
     });
     const offs: Array<() => void> = [
       pusher.on('item', (event) => {

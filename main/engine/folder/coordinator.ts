@@ -77,6 +77,12 @@ export class FolderCoordinator {
   readonly guard: LocalDeleteGuard;
   /** The last confirmed mass delete, while Undo is offered. */
   readonly undoBatches: UndoBatches;
+  /**
+   * Paths the pull is placing right now (between a rename and its index commit): the scan looks
+   * at them again later instead of queueing the pull's own bytes back. The puller adds and
+   * removes them; the scanner reads them.
+   */
+  readonly applying = new Set<string>();
   private readonly store: Store;
   private readonly timers: Timers;
   private readonly log;

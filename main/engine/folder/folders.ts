@@ -25,8 +25,6 @@ export interface FolderSetOptions {
   massDelete: () => MassDeleteOptions;
   /** The ignore rules of the settings, read when a folder starts. */
   ignoreRules: () => readonly string[];
-  /** The puller placing a path right now: its own writes are not local changes. */
-  isApplying: (folderId: string, relPath: string) => boolean;
   /** A scan ended (`queued`: it queued changes to send) or a folder started (`queued` true). */
   onScanned: (folderId: string, queued: boolean) => void;
   /** The pusher, which each folder's local side wakes itself when a scan queued work. */
@@ -93,12 +91,6 @@ export class FolderSet {
     return this.list().map((f) => f.id);
   }
 
-  /** Where a folder lives here and its id on the server (the pusher's lookup). */
-  lookup(folderId: string): { localRoot: string; remoteId: string } | undefined {
-    const folder = this.o.store.folders.get(folderId);
-    return folder ? { localRoot: folder.localRoot, remoteId: folder.remoteId } : undefined;
-  }
-
   require(folderId: string): Folder {
     const folder = this.o.store.folders.get(folderId);
     if (!folder) throw new FerryError('not_found', `No folder '${folderId}'`, { status: 404 });
@@ -137,7 +129,6 @@ export class FolderSet {
       ignoreRules: this.o.ignoreRules(),
       deviceName: this.o.deviceName,
       coordinator: this.coordinator(folderId),
-      isApplying: (relPath) => this.o.isApplying(folderId, relPath),
       onScanned: (result: ScanResult) => this.o.onScanned(folderId, queuedWork(result)),
       ...(this.o.push ? { push: this.o.push } : {}),
       onError: (error) => {

@@ -81,6 +81,11 @@ export interface PullerDeps {
   states?: FolderStates;
   /** Runs a folder's pull in its turn with the folder's scans (the folder's coordinator). */
   exclusive?: (folderId: string, pull: () => Promise<PullSummary>) => Promise<PullSummary>;
+  /**
+   * The folder's paths this puller is placing now (its coordinator's set, which the scanner
+   * reads: a pulled file between its rename and its index commit is not a local change).
+   */
+  applying?: (folderId: string) => Set<string>;
 }
 
 type DeletePolicy = 'guard' | 'confirm' | 'keep';
@@ -100,8 +105,6 @@ export interface Puller {
   cancelMassDelete(folderId: string): Promise<PullSummary>;
   /** The guard's verdict for a folder this puller paused (stored: it outlives a restart). */
   pendingMassDelete(folderId: string): MassDeleteVerdict | undefined;
-  /** True while a pulled file is between its rename and its index commit (for the scanner). */
-  isApplying(folderId: string, path: string): boolean;
   /** Why the pulls do not bring a folder's or a path's changes (for `why`). */
   readonly health: PullHealthView;
   readonly events: PullerEmitter;
@@ -186,7 +189,14 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // Downloads, deletes here and failures show in Activity (conflicts are logged by the applier).
   logPullActivity(events, store.activity);
   const caseCache = new Map<string, boolean>();
-  const applying = new Set<string>();
+  const ownApplying = new Map<string, Set<string>>();
+  const applyingIn =
+    deps.applying ??
+    ((folderId: string) => {
+      let set = ownApplying.get(folderId);
+      if (!set) ownApplying.set(folderId, (set = new Set()));
+      return set;
+    });
   const states = deps.states ?? folderStates(store);
   const health = new PullHealth();
   const lateWrites = new LateWrites(log, options.lateWriteGraceMs);
@@ -204,7 +214,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // and how long that look took (a large backlog is looked at less often).
   const heldAt = new Map<string, { token: string; lookMs: number }>();
 
-  const key = (folderId: string, path: string) => `${folderId}\u0000${path}`;
 
   function report(folderId: string, path: string, reason: string, code = 'pull_refused'): void {
     // Said once: a pull held for a mass delete reads the same entries again at every look.
@@ -357,6 +366,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     run0: { started: number; afterFailure: boolean; summary: PullSummary; flog: Logger; root: string; tmpDir: string; caseInsensitive: boolean; read: { token: string }; entries: RemoteEntry[]; aside: SetAside },
   ): Promise<PullSummary> {
     const { started, afterFailure, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside } = run0;
+    const applying = applyingIn(folderId);
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
@@ -383,7 +393,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const { groups, rest: single } = groupDirMoves(entries);
     const toPlan = [...single];
     for (const group of groups) {
-      const keys = [key(folderId, group.from), key(folderId, group.root.path)];
+      const keys = [group.from, group.root.path];
       for (const k of keys) applying.add(k);
       try {
         const done = await applyDirMove(ctx, group);
@@ -480,7 +490,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     }
     const keepLocal = policy === 'keep';
     const run = async (p: Plan) => {
-      const k = key(folderId, p.entry.path);
+      const k = p.entry.path;
       applying.add(k);
       try {
         const outcome = await apply(ctx, p);
@@ -496,7 +506,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // (docs/conflict-rules.md, "Moves and renames"). A pair that no longer holds goes to the usual rows.
     const unpaired: Plan[] = [];
     await forEachLimited(pairs, options.downloadConcurrency, async (m: MovePair) => {
-      const keys = [key(folderId, m.source.entry.path), key(folderId, m.target.entry.path)];
+      const keys = [m.source.entry.path, m.target.entry.path];
       for (const k of keys) applying.add(k);
       try {
         const outcome = await applyMove(ctx, m);
@@ -732,7 +742,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (hold?.side !== 'pull') return undefined;
       return { tripped: true, deletes: hold.deletes, files: hold.files, reason: folder?.pausedReason ?? '' };
     },
-    isApplying: (folderId, path) => applying.has(key(folderId, path)),
     health,
   };
 }

@@ -7,7 +7,8 @@ import type { PushRemote } from './remote-port';
 import type { RequeueOutcome } from './requeue';
 import type { Timers } from './timers';
 
-export type PushStore = Pick<Store, 'queue' | 'paths' | 'tasks' | 'index' | 'tokens' | 'transaction'>;
+/** What the pusher reads and writes; a folder's root and server id come from its row here. */
+export type PushStore = Pick<Store, 'queue' | 'paths' | 'tasks' | 'index' | 'tokens' | 'folders' | 'transaction'>;
 
 export interface PushFolder {
   localRoot: string;
@@ -23,8 +24,6 @@ export interface ConflictHandoff {
 export interface PusherDeps {
   store: PushStore;
   remote: PushRemote;
-  /** folderId → where it lives locally and its id on the server (undefined: unknown folder). */
-  folders: (folderId: string) => PushFolder | undefined;
   /**
    * The server has another version of the path (baseRevision is stale). The item is parked
    * as retry_wait with code 'conflict' (for conflictRecheckMs); the puller fetches the remote

@@ -1,4 +1,4 @@
-export { createPusher, DEFAULT_PUSHER_OPTIONS, type PushDeps } from './pusher';
+export { createPusher, CurrentPusher, DEFAULT_PUSHER_OPTIONS, type PushDeps } from './pusher';
 export type { PusherOptions } from './pusher';
 export type { ConflictHandoff, Pusher, PusherDeps, PusherStatus, PushFolder, PushStore } from './api';
 export type { ConflictEvent, ItemEvent, ItemProgressEvent, PushItemState, PusherEvents, RunProgressEvent } from './pusher';

@@ -6,7 +6,7 @@ import { BLOCK_SIZE } from '../../../protocol';
 import { formatRunHeader } from '../../../protocol/common';
 import { createLogger, type Logger } from '../../logging';
 import type { QueueItem } from '../../store/queue';
-import type { ConflictHandoff, Pusher, PusherDeps, PusherStatus, PushFolder, PushStore } from './api';
+import type { ConflictHandoff, Pusher, PusherDeps, PusherStatus, PushStore } from './api';
 import { TokenBucket } from './bandwidth';
 import { type Connectivity, type AttemptContext, Committer, Limiter, OfflineMonitor, stableTrackingIds, Uploader } from './requests';
 import { rehashAndRequeue, type RequeueOutcome } from './requeue';
@@ -283,7 +283,6 @@ export type { ConflictHandoff, Pusher, PusherDeps, PusherStatus, PushFolder, Pus
 class PushScheduler implements Pusher, PushCore {
   o: PusherOptions;
   readonly store: PushStore;
-  readonly folders: (folderId: string) => PushFolder | undefined;
   readonly onConflict: ((conflict: ConflictHandoff) => void) | undefined;
   readonly requeue: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
   readonly timers: Timers;
@@ -311,7 +310,6 @@ class PushScheduler implements Pusher, PushCore {
   constructor(private readonly d: PusherDeps) {
     this.o = { ...DEFAULT_PUSHER_OPTIONS, ...d.options };
     this.store = d.store;
-    this.folders = d.folders;
     this.onConflict = d.onConflict;
     this.requeue = d.requeue ?? ((abs, item) => rehashAndRequeue(d.store, abs, item, this.timers.now()));
     this.timers = d.timers ?? systemTimers;
@@ -551,6 +549,28 @@ export function createPushScheduler(deps: PusherDeps): Pusher {
 export type PushDeps = Omit<PusherDeps, 'log'> & { log?: PusherDeps['log'] };
 
 /** The pusher: turns the durable queue into changes on the server. Call start() to begin. */
+/**
+ * The one handle the folders' local sides wake the pusher through (their `PushWake` port). The
+ * engine points it at each pusher it builds (a new server or token builds a new one) and away at
+ * stop, so a scan's wake reaches the pusher of the moment directly, not through the agent's
+ * wiring. A wake with no pusher is dropped: a pusher claims everything due when it starts.
+ */
+export class CurrentPusher {
+  private pusher: Pick<Pusher, 'kick' | 'queued'> | null = null;
+
+  set(pusher: Pick<Pusher, 'kick' | 'queued'> | null): void {
+    this.pusher = pusher;
+  }
+
+  kick(): void {
+    this.pusher?.kick();
+  }
+
+  queued(): void {
+    this.pusher?.queued();
+  }
+}
+
 export function createPusher(deps: PushDeps): Pusher {
   return createPushScheduler({ ...deps, log: deps.log ?? createLogger('engine:push') });
 }

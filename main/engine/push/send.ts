@@ -28,7 +28,6 @@ import { type Timers, sleep } from './timers';
  */
 export interface PushCore {
   readonly store: PushStore;
-  readonly folders: (folderId: string) => PushFolder | undefined;
   readonly onConflict: ((conflict: ConflictHandoff) => void) | undefined;
   /** The file is hashed again and its change queued again (FILE_CHANGED). */
   readonly requeue: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
@@ -441,7 +440,7 @@ export class UploadStage {
   async process(items: QueueItem[]): Promise<void> {
     const uploads: Work[] = [];
     for (const item of items) {
-      const folder = this.c.folders(item.folderId);
+      const folder = this.c.store.folders.get(item.folderId);
       const work = newWork(item, folder);
       if (!folder) {
         this.c.outcomes.fail(work, new FerryError('folder_unknown', `No folder ${item.folderId}`));
@@ -865,7 +864,7 @@ export class ClaimLoop {
  */
 export async function resumeTask(c: PushCore, task: AsyncTask): Promise<void> {
   const held: Work[] = [];
-  const folder = c.folders(task.folderId);
+  const folder = c.store.folders.get(task.folderId);
   for (const ti of task.items) {
     const key = parseOpKey(ti.opKey);
     if (!key) continue;
