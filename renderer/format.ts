@@ -48,6 +48,16 @@ export function agentStateLabel(state: string): string {
   return state === 'auth_failed' ? 'sign-in refused' : state === 'waiting' ? 'waiting for you' : state;
 }
 
+/**
+ * What an item in flight is doing while the server cannot be reached or refuses this device: it
+ * waits for the link (the pusher holds it until a probe gets through), not uploading. Null when
+ * "in flight" is the truth.
+ */
+export function waitingForServer(itemState: string, agentState: string | undefined): string | null {
+  if (itemState !== 'in_flight' || (agentState !== 'offline' && agentState !== 'auth_failed')) return null;
+  return `waiting for the server (${agentStateLabel(agentState)})`;
+}
+
 /** 0–100, for progress bars; an unknown total shows as 0. */
 export function percentDone(done: number, total: number): number {
   if (total <= 0) return 0;

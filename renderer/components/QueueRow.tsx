@@ -1,10 +1,13 @@
 import type { QueueItem } from '../../shared/ui-contract';
-import { formatBytes, formatRelative, percentDone } from '../format';
+import { formatBytes, formatRelative, percentDone, waitingForServer } from '../format';
 import { STATE_LABELS } from './Counters';
 
 export const QUEUE_ROW_HEIGHT = 60;
 
-export function QueueRow({ item, onRetry, onWhy, onHistory }: { item: QueueItem; onRetry(id: number): void; onWhy?(item: QueueItem): void; onHistory?(item: QueueItem): void }) {
+/** A badge reads like the others ("In flight"): its first letter upper case. */
+const capitalized = (text: string | null): string | null => (text ? text.charAt(0).toUpperCase() + text.slice(1) : null);
+
+export function QueueRow({ item, agentState, onRetry, onWhy, onHistory }: { item: QueueItem; agentState?: string | undefined; onRetry(id: number): void; onWhy?(item: QueueItem): void; onHistory?(item: QueueItem): void }) {
   const percent = percentDone(item.bytesDone, item.bytesTotal);
   return (
     <div className={`queue-row state-${item.state}`} data-testid="queue-row" data-path={item.path} data-state={item.state} data-id={item.id}>
@@ -12,7 +15,9 @@ export function QueueRow({ item, onRetry, onWhy, onHistory }: { item: QueueItem;
         <span className="queue-path" title={item.path}>
           {item.path}
         </span>
-        <span className={`badge badge-${item.state}`}>{STATE_LABELS[item.state]}</span>
+        <span className={`badge badge-${item.state}`} data-testid="item-state">
+          {capitalized(waitingForServer(item.state, agentState)) ?? STATE_LABELS[item.state]}
+        </span>
         {onWhy && item.state !== 'done' ? (
           <button type="button" className="small" onClick={() => onWhy(item)} aria-label={`Why is ${item.path} not in sync?`} data-testid="why-open">
             Why?

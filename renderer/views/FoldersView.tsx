@@ -4,7 +4,7 @@ import { deleteOrigin, distinctName } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
 import { ActionFailure, FolderBanners } from '../components/FolderBanners';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
-import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRelative } from '../format';
+import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRelative, waitingForServer } from '../format';
 import { useAction } from '../state/useAction';
 import { useNow } from '../state/useNow';
 
@@ -46,7 +46,7 @@ export function FoldersView({ status }: { status: Status | undefined }) {
       <div className="folders-with-why">
         <ul className="folder-cards" aria-label="Folders">
           {status?.folders.map((folder) => (
-            <FolderCard key={folder.id} folder={folder} devices={devices.find((d) => d.folderId === folder.id)} now={now} onWhy={setWhy} />
+            <FolderCard key={folder.id} folder={folder} devices={devices.find((d) => d.folderId === folder.id)} now={now} agentState={status?.state} onWhy={setWhy} />
           ))}
         </ul>
         {why ? <WhyPanel target={why} onClose={() => setWhy(undefined)} /> : null}
@@ -70,7 +70,7 @@ function syncSummary(folder: FolderStatus, notInSync: number): string {
   return folder.pullError ? 'changes from the server not coming' : 'everything in sync';
 }
 
-function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; onWhy(target: WhyTarget): void }) {
+function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; agentState: string | undefined; onWhy(target: WhyTarget): void }) {
   const { api } = useApi();
   const counts = folder.counts;
   const notInSync = counts ? counts.pending + counts.in_flight + counts.retry_wait + counts.failed : 0;
@@ -115,7 +115,9 @@ function FolderCard({ folder, devices, now, onWhy }: { folder: FolderStatus; dev
               <button type="button" className="link" onClick={() => onWhy({ folderId: folder.id, path: item.path })} data-testid="why-open">
                 {item.path}
               </button>{' '}
-              <span className="muted">{item.error ? `${item.state.replace('_', ' ')}: ${item.error.message}` : item.state.replace('_', ' ')}</span>
+              <span className="muted" data-testid="folder-item-state">
+                {waitingForServer(item.state, agentState) ?? (item.error ? `${item.state.replace('_', ' ')}: ${item.error.message}` : item.state.replace('_', ' '))}
+              </span>
             </li>
           ))}
         </ul>

@@ -109,7 +109,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
         empty={pages.total === 0 ? <p className="muted">Nothing here{stateFilter ? ` in ${STATE_LABELS[stateFilter].toLowerCase()}` : ''}.</p> : null}
         renderRow={(index) => {
           const item = pages.itemAt(index);
-          return item ? <QueueRow item={item} onRetry={retryOne} onWhy={openWhy} onHistory={openHistory} /> : <QueueRowPlaceholder />;
+          return item ? <QueueRow item={item} agentState={status?.state} onRetry={retryOne} onWhy={openWhy} onHistory={openHistory} /> : <QueueRowPlaceholder />;
         }}
       />
       {why ? <WhyPanel target={why} floating onClose={() => setWhy(undefined)} /> : null}

@@ -552,7 +552,11 @@ test('a refused token shows as "sign-in refused" with its reason, and clears wit
   write(rig.folder('docs'), 'waiting.txt', 'goes up once the token is right');
   await expect(page.getByTestId('agent-state')).toHaveText('sign-in refused');
   await expect(page.getByTestId('agent-reason')).toContainText('refused the token');
+  // The upload the pusher holds goes nowhere until the sign-in works: it says so, not "in flight".
+  await expect(row(page, 'waiting.txt').getByTestId('item-state')).toHaveText('Waiting for the server (sign-in refused)');
   await page.screenshot({ path: path.join(rig.dir, 'auth-failed.png') });
+  await page.getByTestId('nav-folders').click();
+  await expect(page.locator('[data-testid="folder-item"][data-path="waiting.txt"]').getByTestId('folder-item-state')).toHaveText('waiting for the server (sign-in refused)');
 
   await page.getByTestId('nav-settings').click();
   await page.getByTestId('field-token').fill(rig.server.token);

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone } from '../../renderer/format';
+import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, waitingForServer } from '../../renderer/format';
 import { routeFromHash } from '../../renderer/router';
 import { reconnectDelay } from '../../renderer/api/backoff';
 import { parseLoginFragment } from '../../renderer/api/session';
 
 describe('renderer formatting', () => {
+  it('an item in flight while the server is unreachable or refuses the sign-in reads as waiting for it', () => {
+    expect(waitingForServer('in_flight', 'auth_failed')).toBe('waiting for the server (sign-in refused)');
+    expect(waitingForServer('in_flight', 'offline')).toBe('waiting for the server (offline)');
+    // Online (or any other state), and for an item not claimed, the queue's own state is the truth.
+    expect(waitingForServer('in_flight', 'syncing')).toBeNull();
+    expect(waitingForServer('pending', 'offline')).toBeNull();
+    expect(waitingForServer('in_flight', undefined)).toBeNull();
+  });
+
   it('formats sizes and rates in SI units', () => {
     expect(formatBytes(0)).toBe('0 B');
     expect(formatBytes(999)).toBe('999 B');
