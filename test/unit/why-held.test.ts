@@ -103,6 +103,17 @@ describe('why, on a store with one empty folder', () => {
     });
   });
 
+  it('an upload taken to be sent while the server refuses this device waits for the server, and says so', () => {
+    store.paths.enqueue({ folderId: 'f', path: 'held.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, contentHash: 'h', blocks: ['h'], baseRevision: null });
+    expect(store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['held.txt']);
+    expect(explainPath(ctx, 'f', 'held.txt').reasons[0]).toEqual({ code: 'in_flight', message: 'Its upload is being sent now' });
+    ctx = { ...ctx, linkProblem: 'This device was signed out of the sync server' };
+    expect(explainPath(ctx, 'f', 'held.txt').reasons.map((r) => r.message)).toEqual([
+      'Its upload waits for the server: it goes as soon as the server answers again',
+      'This device was signed out of the sync server',
+    ]);
+  });
+
   // Chaos seed 60203 (--kinds): a synced file turned into a folder here, before the scan recorded
   // it, was said to be in sync with the file's revision.
   describe('why, for a path turned into the other kind before the scan saw it', () => {
