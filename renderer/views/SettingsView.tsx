@@ -17,7 +17,8 @@ export function SettingsView() {
   const [form, setForm] = useState<SettingsFormValues>();
   const [dirty, setDirty] = useState(false);
   const [errors, setErrors] = useState<FieldErrors>({});
-  const [notice, setNotice] = useState<{ kind: 'ok' | 'warn' | 'error'; text: string }>();
+  // `at`: where the action was taken, so the answer shows there (Connect sits high in a long form).
+  const [notice, setNotice] = useState<{ kind: 'ok' | 'warn' | 'error'; text: string; at?: 'pairing' }>();
   const [saving, setSaving] = useState(false);
 
   useEffect(() => {
@@ -73,17 +74,17 @@ export function SettingsView() {
     edit({ folders: [...form.folders, { localPath, remoteId: suggested }] });
   };
 
-  const applied = (value: SettingsViewModel, done: string) => {
+  const applied = (value: SettingsViewModel, done: string, at?: 'pairing') => {
     setErrors({});
     setLoaded(value);
     setForm(formFromSettings(value));
     setDirty(false);
     const warnings = value.warnings ?? [];
-    setNotice(warnings.length ? { kind: 'warn', text: `${done} Note: ${warnings.join(' ')}` } : { kind: 'ok', text: done });
+    setNotice({ ...(warnings.length ? { kind: 'warn', text: `${done} Note: ${warnings.join(' ')}` } : { kind: 'ok', text: done }), ...(at ? { at } : {}) });
   };
-  const refused = (error: { message: string; fields?: Record<string, string> | undefined }) => {
+  const refused = (error: { message: string; fields?: Record<string, string> | undefined }, at?: 'pairing') => {
     setErrors(error.fields ?? {});
-    setNotice({ kind: 'error', text: error.fields ? 'The agent refused some settings (see the messages below).' : error.message });
+    setNotice({ kind: 'error', text: error.fields ? 'The agent refused some settings (see the messages below).' : error.message, ...(at ? { at } : {}) });
   };
 
   // "Connect with a pairing code": the agent trades the code for this device's own token and saves it with the form.
@@ -91,14 +92,14 @@ export function SettingsView() {
     const check = validatePairingForm(form);
     if (!check.ok) {
       setErrors(check.fields);
-      setNotice({ kind: 'error', text: 'Some settings need fixing (see the messages below).' });
+      setNotice({ kind: 'error', text: 'Some settings need fixing (see the messages below).', at: 'pairing' });
       return;
     }
     setSaving(true);
     const result = await api.call('pairDevice', check.input);
     setSaving(false);
-    if (result.ok) applied(result.value, 'Connected: this device has its own token now, and the settings are saved and applied.');
-    else refused(result.error);
+    if (result.ok) applied(result.value, 'Connected: this device has its own token now, and the settings are saved and applied.', 'pairing');
+    else refused(result.error, 'pairing');
   };
 
   const save = async () => {
@@ -151,6 +152,7 @@ export function SettingsView() {
             Connect
           </button>
         </div>
+        {notice?.at === 'pairing' ? <Notice notice={notice} /> : null}
         <Field name="caFile" label="Private CA file (optional)" error={shown.caFile} hint="For a server whose https certificate comes from your own CA: the CA's PEM file on the agent's machine.">
           {(props) => <input {...props} value={form.caFile} onChange={(e) => edit({ caFile: e.target.value })} placeholder="e.g. /etc/ferry/ca.pem" />}
         </Field>
@@ -242,11 +244,7 @@ export function SettingsView() {
       </fieldset>
 
       {/* Beside Save, where the eyes are after a click (the form scrolls). */}
-      {notice ? (
-        <div className={`banner banner-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="settings-notice">
-          {notice.text}
-        </div>
-      ) : null}
+      {notice && notice.at !== 'pairing' ? <Notice notice={notice} /> : null}
       <div className="form-actions">
         <button type="submit" className="primary" disabled={saving} data-testid="settings-save">
           {saving ? 'Saving…' : 'Save'}
@@ -265,5 +263,14 @@ export function SettingsView() {
         </button>
       </div>
     </form>
+  );
+}
+
+/** The answer to Save or Connect, shown beside the button that was clicked. */
+function Notice({ notice }: { notice: { kind: 'ok' | 'warn' | 'error'; text: string } }) {
+  return (
+    <div className={`banner banner-${notice.kind}`} role={notice.kind === 'error' ? 'alert' : 'status'} data-testid="settings-notice">
+      {notice.text}
+    </div>
   );
 }

@@ -2,6 +2,7 @@ import { expect, test as base } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { runAccountsCommand } from '../../server/accounts-cli';
 import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
 
 /**
@@ -565,6 +566,38 @@ test('a refused token shows as "sign-in refused" with its reason, and clears wit
   await expect(page.getByTestId('agent-state')).toHaveText('idle', { timeout: 10_000 });
   await expect(page.getByTestId('agent-reason')).toHaveCount(0);
   await expect(row(page, 'waiting.txt')).toHaveAttribute('data-state', 'done');
+});
+
+test('Connect with a pairing code: the answer shows beside Connect, and the device syncs a new folder with its own token', async ({ page, startRig }) => {
+  // No folder yet: one the server token made would not be the user's (a device reaches its user's folders).
+  const rig = await startRig({ folders: {} });
+  const serverDir = path.join(rig.dir, 'server');
+  expect(await runAccountsCommand(['user', 'add', 'ann', '--data', serverDir], { out: () => undefined, err: () => undefined })).toBe(0);
+  let printed = '';
+  expect(await runAccountsCommand(['pair', '--user', 'ann', '--data', serverDir], { out: (s) => void (printed += s), err: () => undefined })).toBe(0);
+  const code = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(printed)?.[1] ?? '';
+  expect(code).not.toBe('');
+  const local = path.join(rig.dir, 'Ann');
+  mkdirSync(local);
+
+  await page.setViewportSize({ width: 1200, height: 700 });
+  await page.goto(rig.loginUrl());
+  await page.getByTestId('nav-settings').click();
+  await page.getByTestId('add-folder').click();
+  await page.getByTestId('field-folders.0.localPath').fill(local);
+  await page.getByTestId('field-folders.0.remoteId').fill('ann-docs');
+  await page.getByTestId('field-pairingCode').fill(code);
+  await page.getByTestId('pair-connect').click();
+  const notice = page.getByTestId('settings-notice');
+  await expect(notice).toContainText('Connected: this device has its own token now');
+  // Where the eyes are after the click: beside Connect, not below the rest of the form.
+  await expect(notice).toBeInViewport();
+  await page.screenshot({ path: path.join(rig.dir, 'paired.png') });
+
+  write(local, 'from-ann.txt', 'sent with the device token');
+  await page.getByTestId('nav-queue').click();
+  await expect(row(page, 'from-ann.txt')).toHaveAttribute('data-state', 'done', { timeout: 15_000 });
+  await expect(page.getByTestId('agent-state')).toHaveText('idle');
 });
 
 test('a server that stops answering shows offline with its reason; it turns idle again on its own', async ({ page, startRig }) => {
