@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,8 +11,7 @@ import type { RemoteStorage } from '../helpers/backends';
 import type { EmbeddedPg } from '../helpers/backends-setup';
 import { SQLITE_SERVER, type ServerSetup } from './faults';
 import { spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
-import { waitFor } from '../helpers/wait';
-import { serverPort } from '../helpers/server-port';
+import { serverPort, startOnPort } from '../helpers/server-port';
 
 /**
  * The processes of one chaos run: `ferry server` on a fixed port (so a restart keeps it), the
@@ -32,6 +32,8 @@ export const FOLDER_ID = 'chaos';
  * first operation: a slow start is not a failure of the product.
  */
 const START_TIMEOUT_MS = 120_000;
+/** A server port another process holds this long is given up for a new one (see startServer). */
+const PORT_TAKEN_MS = 5000;
 
 export interface Device {
   index: number;
@@ -184,29 +186,35 @@ export class Cluster {
   private async startServer(index: number): Promise<void> {
     const s = this.servers[index]!;
     const remote = this.storage ? ['--db', this.storage.options.dbUrl, '--blocks', this.storage.options.blocksUrl] : [];
-    // The port was just freed by the previous server (or picked): binding may race briefly.
-    await waitFor(
-      async () => {
-        // `npm run chaos -- --gc`: short retention and frequent garbage collection with no grace period,
-        // so uploads race GC all the time (docs/sync-api.md, "Retention and garbage collection").
-        const gc = process.env.FERRY_CHAOS_GC === '1' ? ['--keep-versions', '5s', '--gc-interval', '1s', '--gc-grace', '0'] : [];
-        const proc = spawnFerry(['server', '--data', s.dir, '--port', String(s.port), '--token', this.token, '--sync-budget-ms', '2000', ...gc, ...remote]);
-        try {
-          await proc.line(/listening on http/, START_TIMEOUT_MS);
-          s.proc = proc;
-          // A server that ends on its own (not stopped by the plan) crashed: the seed fails.
-          void proc.exited.then(({ code, signal }) => {
-            if (s.proc === proc) this.serverCrashes.push(`server process ${index} exited by itself (code ${code}, signal ${signal}): ${proc.stderr().slice(-2000)} ${proc.stdout().slice(-2000)}`);
-          });
-          return true;
-        } catch (error) {
-          await proc.stop('SIGKILL');
-          if (!/EADDRINUSE/.test(proc.stderr() + proc.stdout())) throw error;
-          return false;
-        }
-      },
-      { timeoutMs: START_TIMEOUT_MS, intervalMs: 100, message: `ferry server to listen on port ${s.port}` },
-    );
+    // A port another process took while this server was down is given up for a new one
+    // (startOnPort): the proxy and the checker follow it.
+    const portBefore = s.port;
+    const tryStart = async (port: number): Promise<boolean> => {
+      // `npm run chaos -- --gc`: short retention and frequent garbage collection with no grace period,
+      // so uploads race GC all the time (docs/sync-api.md, "Retention and garbage collection").
+      const gc = process.env.FERRY_CHAOS_GC === '1' ? ['--keep-versions', '5s', '--gc-interval', '1s', '--gc-grace', '0'] : [];
+      const proc = spawnFerry(['server', '--data', s.dir, '--port', String(port), '--token', this.token, '--sync-budget-ms', '2000', ...gc, ...remote]);
+      try {
+        await proc.line(/listening on http/, START_TIMEOUT_MS);
+      } catch (error) {
+        await proc.stop('SIGKILL');
+        if (!/EADDRINUSE/.test(proc.stderr() + proc.stdout())) throw error;
+        return false;
+      }
+      s.proc = proc;
+      // A server that ends on its own (not stopped by the plan) crashed: the seed fails.
+      void proc.exited.then(({ code, signal }) => {
+        if (s.proc === proc) this.serverCrashes.push(`server process ${index} exited by itself (code ${code}, signal ${signal}): ${proc.stderr().slice(-2000)} ${proc.stdout().slice(-2000)}`);
+      });
+      return true;
+    };
+    s.port = await startOnPort(s.port, tryStart, { timeoutMs: START_TIMEOUT_MS, takenMs: PORT_TAKEN_MS, what: `ferry server ${index}`, onTaken: (port) => console.warn(`chaos: server port ${port} taken, moving on; its holder: ${portHolder(port)}`) });
+    if (s.port === portBefore) return;
+    this.proxy?.setTargets(this.servers.filter((o) => o.proc).map((o) => this.urlOf(o)));
+    if (index === 0 && this.api) {
+      this.api.close();
+      this.api = new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
+    }
   }
 
   /** Every server process (one unless `--servers N`) stopped and started again on its port. */
@@ -331,4 +339,10 @@ export class Cluster {
     this.pg = null;
     this.s3 = null;
   }
+}
+
+/** Who listens on a local port, as `ss` tells it (for the log of a port given up). */
+function portHolder(port: number): string {
+  const ss = spawnSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+  return ss.error ? `unknown (${ss.error.message})` : ss.stdout.trim() || 'nobody now';
 }

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
+import { waitFor } from './wait';
 
 /** The lowest local port the kernel gives outgoing connections (Linux), else the usual default. */
 function ephemeralLow(): number {
@@ -34,4 +35,43 @@ export async function serverPort(random: () => number = Math.random): Promise<nu
     return port;
   }
   throw new Error(`no free port between ${low} and ${high}`);
+}
+
+export interface PortStartOptions {
+  timeoutMs: number;
+  /** How long a port may stay taken before the server gives it up for a new one. */
+  takenMs: number;
+  /** What is started, for the timeout's message. */
+  what: string;
+  /** A new free port (default serverPort). */
+  pick?: () => Promise<number>;
+  /** Told of each port given up (the harness says who holds it). */
+  onTaken?: (port: number) => void;
+}
+
+/**
+ * Starts a server on `port`: `tryStart` resolves true once it listens, false when the port is in
+ * use, and throws on any other failure (tried again until the deadline). The port was just freed
+ * by the server's previous process, so the bind may race briefly; a port still taken after
+ * `takenMs` went to another process meanwhile (chaos --guard seed 40209: taken for two minutes
+ * while another seed picked ports), and the server moves to a new free port. Resolves with the
+ * port it listens on.
+ */
+export async function startOnPort(port: number, tryStart: (port: number) => Promise<boolean>, o: PortStartOptions): Promise<number> {
+  let current = port;
+  let takenSince: number | null = null;
+  await waitFor(
+    async () => {
+      if (await tryStart(current)) return true;
+      takenSince ??= Date.now();
+      if (Date.now() - takenSince > o.takenMs) {
+        o.onTaken?.(current);
+        current = await (o.pick ?? serverPort)();
+        takenSince = null;
+      }
+      return false;
+    },
+    { timeoutMs: o.timeoutMs, intervalMs: 100, message: `${o.what} to listen on port ${port} or a free one after it` },
+  );
+  return current;
 }
