@@ -439,8 +439,11 @@ export class UploadStage {
 
   async process(items: QueueItem[]): Promise<void> {
     const uploads: Work[] = [];
+    // One read of each folder's row per claim, not one per item (a claim is mostly one folder).
+    const folders = new Map<string, PushFolder | undefined>();
     for (const item of items) {
-      const folder = this.c.store.folders.get(item.folderId);
+      if (!folders.has(item.folderId)) folders.set(item.folderId, this.c.store.folders.get(item.folderId));
+      const folder = folders.get(item.folderId);
       const work = newWork(item, folder);
       if (!folder) {
         this.c.outcomes.fail(work, new FerryError('folder_unknown', `No folder ${item.folderId}`));
