@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
-import { conflictName } from './pull/conflict-name';
-import { moveNoClobber } from './pull/no-clobber';
+import { conflictName } from './conflict-name';
+import { moveNoClobber } from './no-clobber';
 
 /**
  * Two spellings of one name in one directory: the same text in NFC and in NFD, which the

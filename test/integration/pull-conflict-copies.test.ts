@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { conflictPath } from '../../main/engine/pull';
-import { moveNoClobber } from '../../main/engine/pull/no-clobber';
+import { moveNoClobber } from '../../main/engine/no-clobber';
 import { waitFor } from '../helpers/wait';
 import { fetchingWith, makeAgent, startPullServer, usePullRig, type Agent, type Writer } from './pull-harness';
 

@@ -62,8 +62,9 @@ describe('lint enforces the layer boundaries', () => {
     expect((await boundaryErrors(name, asPath)).join('\n')).toMatch(message);
   });
 
-  it('refuses pull/ in the scanner, but not in the rest of the engine', async () => {
+  it('refuses pull/ in the scanner and its spellings merge, but not in the rest of the engine', async () => {
     expect((await boundaryErrors('imports-pull.ts', 'main/engine/scanner.ts')).join('\n')).toMatch(/scanner does not import pull/);
+    expect((await boundaryErrors('imports-pull.ts', 'main/engine/spellings.ts')).join('\n')).toMatch(/scanner does not import pull/);
     expect(await boundaryErrors('imports-pull.ts', 'main/engine/local-side.ts')).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conflictName, conflictPath, conflictStamp, sanitizeDevice, splitExtension } from '../../main/engine/pull/conflict-name';
+import { conflictName, conflictPath, conflictStamp, sanitizeDevice, splitExtension } from '../../main/engine/conflict-name';
 
 const when = new Date('2025-01-02T03:04:05.678Z');
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');

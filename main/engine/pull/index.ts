@@ -11,5 +11,5 @@ export type { PullSummary, PullerEvents } from './events';
 export type { PullFailure, PullHealthView, PullPathNote } from './health';
 export type { PullRemote, ChangesQuery } from './remote-port';
 export type { MassDeleteVerdict } from '../folder/mass-delete';
-export { conflictName, conflictPath } from './conflict-name';
+export { conflictName, conflictPath } from '../conflict-name';
 export { checkRemotePath } from './safe-path';

@@ -5,7 +5,7 @@ import { contentHashOf, hashStable } from '../hashing';
 import { decideMove, type MoveAction } from './decide';
 import { blockRefs } from './downloader';
 import type { LocalBlockRef } from '../hashing';
-import { moveNoClobber } from './no-clobber';
+import { moveNoClobber } from '../no-clobber';
 import type { IndexEntry } from '../../store';
 import { dropQueued } from './store-port';
 import {

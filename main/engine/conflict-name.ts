@@ -1,4 +1,4 @@
-import { MAX_NAME_BYTES } from '../../../protocol/paths';
+import { MAX_NAME_BYTES } from '../../protocol/paths';
 
 const encoder = new TextEncoder();
 const bytes = (s: string): number => encoder.encode(s).length;
