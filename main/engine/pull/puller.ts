@@ -189,6 +189,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // Downloads, deletes here and failures show in Activity (conflicts are logged by the applier).
   logPullActivity(events, store.activity);
   const caseCache = new Map<string, boolean>();
+  // Without a coordinator's sets (a puller on its own, in tests): one of its own per folder.
   const ownApplying = new Map<string, Set<string>>();
   const applyingIn =
     deps.applying ??
@@ -213,7 +214,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // long-polls from there, so the server's next change has the held deletes weighed again),
   // and how long that look took (a large backlog is looked at less often).
   const heldAt = new Map<string, { token: string; lookMs: number }>();
-
 
   function report(folderId: string, path: string, reason: string, code = 'pull_refused'): void {
     // Said once: a pull held for a mass delete reads the same entries again at every look.
