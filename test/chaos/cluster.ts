@@ -119,7 +119,7 @@ export class Cluster {
     if (this.setup.backend === 'postgres') await this.startRemoteStorage();
     for (const s of this.servers) s.port = await serverPort();
     await Promise.all(this.servers.map((_, i) => this.startServer(i)));
-    this.api = new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
+    this.api = this.checker();
     this.proxy = await FaultProxy.start({ target: this.servers.map((s) => this.urlOf(s)), seed: this.proxySeed });
     for (const d of this.devices) mkdirSync(d.root, { recursive: true });
     await this.pairDevices();
@@ -210,11 +210,22 @@ export class Cluster {
     };
     s.port = await startOnPort(s.port, tryStart, { timeoutMs: START_TIMEOUT_MS, takenMs: PORT_TAKEN_MS, what: `ferry server ${index}`, onTaken: (port) => console.warn(`chaos: server port ${port} taken, moving on; its holder: ${portHolder(port)}`) });
     if (s.port === portBefore) return;
-    this.proxy?.setTargets(this.servers.filter((o) => o.proc).map((o) => this.urlOf(o)));
+    // Moved: at the start nothing follows yet (the proxy and the checker are made after).
+    if (this.proxy) this.routeToRunningServers();
     if (index === 0 && this.api) {
       this.api.close();
-      this.api = new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
+      this.api = this.checker();
     }
+  }
+
+  /** The proxy sends requests to the server processes running now. */
+  private routeToRunningServers(): void {
+    this.proxy.setTargets(this.servers.filter((o) => o.proc).map((o) => this.urlOf(o)));
+  }
+
+  /** The client the invariants read the server with (the server token, past the proxy). */
+  private checker(): SyncApiClient {
+    return new SyncApiClient({ baseUrl: this.serverUrl, token: this.token, deviceId: 'chaos-checker' });
   }
 
   /** Every server process (one unless `--servers N`) stopped and started again on its port. */
@@ -237,7 +248,7 @@ export class Cluster {
     const proc = s.proc;
     if (!proc) return;
     s.proc = null;
-    this.proxy.setTargets(this.servers.filter((o) => o.proc).map((o) => this.urlOf(o)));
+    this.routeToRunningServers();
     this.serverKills++;
     await proc.stop('SIGKILL');
   }
@@ -247,7 +258,7 @@ export class Cluster {
     if (this.servers[index]!.proc) return;
     await this.startServer(index);
     this.serverRestarts++;
-    this.proxy.setTargets(this.servers.filter((o) => o.proc).map((o) => this.urlOf(o)));
+    this.routeToRunningServers();
   }
 
   /**

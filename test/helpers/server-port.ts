@@ -43,8 +43,6 @@ export interface PortStartOptions {
   takenMs: number;
   /** What is started, for the timeout's message. */
   what: string;
-  /** A new free port (default serverPort). */
-  pick?: () => Promise<number>;
   /** Told of each port given up (the harness says who holds it). */
   onTaken?: (port: number) => void;
 }
@@ -66,7 +64,7 @@ export async function startOnPort(port: number, tryStart: (port: number) => Prom
       takenSince ??= Date.now();
       if (Date.now() - takenSince > o.takenMs) {
         o.onTaken?.(current);
-        current = await (o.pick ?? serverPort)();
+        current = await serverPort();
         takenSince = null;
       }
       return false;

@@ -548,7 +548,6 @@ export function createPushScheduler(deps: PusherDeps): Pusher {
 
 export type PushDeps = Omit<PusherDeps, 'log'> & { log?: PusherDeps['log'] };
 
-/** The pusher: turns the durable queue into changes on the server. Call start() to begin. */
 /**
  * The one handle the folders' local sides wake the pusher through (their `PushWake` port). The
  * engine points it at each pusher it builds (a new server or token builds a new one) and away at
@@ -571,6 +570,7 @@ export class CurrentPusher {
   }
 }
 
+/** The pusher: turns the durable queue into changes on the server. Call start() to begin. */
 export function createPusher(deps: PushDeps): Pusher {
   return createPushScheduler({ ...deps, log: deps.log ?? createLogger('engine:push') });
 }
