@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import type { Readable } from 'node:stream';
-import got, { type Got, type Progress } from 'got';
+import got, { type Got, type Progress, type Response } from 'got';
 import type { z } from 'zod';
 import type {
   DeviceState} from '../../protocol';
@@ -63,6 +63,17 @@ export interface SyncApiClientOptions {
   ca?: string;
   /** Plain http to a host that is not loopback is refused (`insecure_http`) unless this is set. */
   allowInsecureHttp?: boolean;
+  /** Told the outcome of every request: the engine's link watch (main/engine/agent/connection.ts). */
+  observer?: RequestObserver;
+}
+
+/**
+ * Each request's outcome: `answered` when the server replied below 400; `failed` with the error
+ * of a reply of 400 or more (its status and code), or of no reply at all (a network error).
+ */
+export interface RequestObserver {
+  answered(): void;
+  failed(error: FerryError): void;
 }
 
 /** What every call accepts: a retried request passes its first trackingId again. */
@@ -404,13 +415,18 @@ export class SyncApiClient {
         }
       });
     }
+    let res: Response;
     try {
-      const res = await request;
-      return { status: res.statusCode, headers: res.headers, body: res.rawBody ?? Buffer.alloc(0) };
+      res = await request;
     } catch (error) {
-      if (tooLarge) throw malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`);
-      throw transportError(error, spec.signal);
+      const failure = tooLarge ? malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`) : transportError(error, spec.signal);
+      this.options.observer?.failed(failure);
+      throw failure;
     }
+    const reply = { status: res.statusCode, headers: res.headers, body: res.rawBody ?? Buffer.alloc(0) };
+    if (reply.status < 400) this.options.observer?.answered();
+    else this.options.observer?.failed(httpError(reply.status, reply.headers, reply.body));
+    return reply;
   }
 }
 

@@ -131,6 +131,27 @@ describe('against the reference server', () => {
     await waitUntil(async () => (await client.getTask(taskId)).status === 'Completed');
   });
 
+  it("tells its observer every request's outcome: an answer, a refusal with its status and code, no answer", async () => {
+    const seen: string[] = [];
+    const observer = { answered: () => seen.push('answered'), failed: (e: FerryError) => seen.push(`${e.code} ${e.status ?? '-'}`) };
+    const observed = new SyncApiClient({ baseUrl: t.server.url, token: t.server.token, deviceId: 'laptop-1', observer });
+    await observed.createFolder('observed');
+    expect(await failure(observed.getBlock(sha256(`none ${randomUUID()}`)))).toMatchObject({ status: 404 });
+    observed.close();
+    const refused = new SyncApiClient({ baseUrl: t.server.url, token: 'wrong', deviceId: 'x', observer });
+    await failure(refused.listFolders());
+    refused.close();
+    const gone = createServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise<void>((r) => gone.close(() => r()));
+    const unreachable = new SyncApiClient({ baseUrl: `http://127.0.0.1:${port}`, token: 't', deviceId: 'x', observer });
+    await failure(unreachable.probe());
+    unreachable.close();
+    // One report per request (the create is one), each as the link watch needs it.
+    expect(seen).toEqual(['answered', 'not_found 404', 'unauthorized 401', 'offline -']);
+  });
+
   it('is offline when nothing listens', async () => {
     const probe = createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));

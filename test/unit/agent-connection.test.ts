@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionWatch, REVOKED_REASON, linkProblemOf, observeRemote, type Link } from '../../main/engine/agent/connection';
+import { ConnectionWatch, REVOKED_REASON, linkProblemOf, type Link } from '../../main/engine/agent/connection';
 import { agentStateOf, busyReason, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
 import { FerryError } from '../../protocol/errors';
 
@@ -77,27 +77,8 @@ describe('ConnectionWatch', () => {
     await Promise.resolve();
     expect(probes).toBe(1);
     expect(timers.delays()).toEqual([200]);
-    w.succeeded();
+    w.answered();
     expect(timers.delays()).toEqual([]);
-  });
-
-  it('observeRemote reports each request outcome and leaves results and errors unchanged', async () => {
-    const { w } = watch();
-    const remote = observeRemote(
-      {
-        ok: async () => 42,
-        fail: async () => {
-          throw unauthorized();
-        },
-        sync: () => 'plain',
-      },
-      w,
-    );
-    await expect(remote.fail()).rejects.toMatchObject({ code: 'unauthorized' });
-    expect(w.current.state).toBe('auth_failed');
-    expect(remote.sync()).toBe('plain');
-    expect(await remote.ok()).toBe(42);
-    expect(w.current.state).toBe('online');
   });
 });
 

@@ -37,7 +37,7 @@ export interface LinkTimers {
 }
 
 export interface ConnectionWatchOptions {
-  /** One cheap authenticated request (its outcome reaches the watch through observeRemote). */
+  /** One cheap authenticated request (its outcome reaches the watch as the client's observer). */
   probe: () => Promise<unknown>;
   onChange: (link: Link) => void;
   timers?: LinkTimers;
@@ -71,7 +71,7 @@ export class ConnectionWatch {
   }
 
   /** A request got an answer from the server with the token accepted. */
-  succeeded(): void {
+  answered(): void {
     if (this.link.state === 'online') return;
     this.cancelProbe();
     this.probes = 0;
@@ -80,7 +80,7 @@ export class ConnectionWatch {
 
   /** A request failed: offline and refused tokens change the link; other failures do not. */
   failed(error: unknown): void {
-    if (provesLink(error)) return this.succeeded();
+    if (provesLink(error)) return this.answered();
     const problem = linkProblemOf(error);
     if (!problem) return;
     if (this.link.state !== problem.state || this.link.reason !== problem.reason) this.set(problem);
@@ -121,27 +121,4 @@ export class ConnectionWatch {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
   }
-}
-
-/**
- * The remote client with every request's outcome reported to the watch. Methods run on the
- * real client (`this` is the target), so its own internal calls are not counted twice.
- */
-export function observeRemote<T extends object>(remote: T, watch: Pick<ConnectionWatch, 'succeeded' | 'failed'>): T {
-  return new Proxy(remote, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver) as unknown;
-      if (typeof value !== 'function' || key === 'close' || key === 'constructor') return value;
-      return (...args: unknown[]) => {
-        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        if (result instanceof Promise) {
-          result.then(
-            () => watch.succeeded(),
-            (error: unknown) => watch.failed(error),
-          );
-        }
-        return result;
-      };
-    },
-  });
 }

@@ -9,7 +9,7 @@ import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
 import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
-import { ConnectionWatch, observeRemote, type Link } from './connection';
+import { ConnectionWatch, type Link } from './connection';
 import type { DeviceReporter } from './device-report';
 import type { AgentEventBus } from './events';
 import type { EngineNow, StatusBoard } from './status';
@@ -221,7 +221,7 @@ export class EngineHost {
         bus.statusChanged();
       },
     });
-    const remote = observeRemote(new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId: this.o.deviceId, ...clientTransport(settings.serverUrl, settings) }), watch);
+    const remote = new SyncApiClient({ baseUrl: settings.serverUrl, token: settings.token, deviceId: this.o.deviceId, observer: watch, ...clientTransport(settings.serverUrl, settings) });
     const pusher = createPusher({
       store,
       remote,
