@@ -56,8 +56,15 @@ export function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
  * It wires the two sides together (a conflict pulls the path, a pull wakes the pusher) and
  * hands their events to the folders, the status, the device reporter and the UI's events.
  */
+/**
+ * An engine as the host runs it. `setup` ends the start's wait for the server when the engine
+ * is stopped; `unmade` are the remote folders the server has not made yet (it could not be
+ * reached, or refused): made as soon as it answers, then their pushes and pulls go again.
+ */
+type Running = EngineParts & { offs: Array<() => void>; setup: AbortController; unmade: Set<string>; making: Promise<void> | null };
+
 export class EngineHost {
-  private current: (EngineParts & { offs: Array<() => void> }) | null = null;
+  private current: Running | null = null;
   private pausedNow: boolean;
   /** Pushes stopping or starting for Pause and Resume, one after the other. */
   private pauseWork: Promise<void> = Promise.resolve();
@@ -107,7 +114,9 @@ export class EngineHost {
     const engine = this.build();
     this.current = engine;
     this.o.pushWake.set(engine.pusher);
-    await this.ensureRemoteFolders(engine.remote, this.o.settings().folders.map((f) => f.remoteId));
+    await this.makeRemoteFolders(engine, this.o.settings().folders.map((f) => f.remoteId));
+    // Stopped, or replaced by a newer start, while it waited for the server: that stop let it go.
+    if (this.current !== engine) return;
     // Paused, nothing is sent: the pusher starts at Resume.
     if (!this.pausedNow) {
       await engine.pusher.start();
@@ -120,6 +129,7 @@ export class EngineHost {
     this.current = null;
     this.o.pushWake.set(null);
     if (!engine) return;
+    engine.setup.abort();
     for (const off of engine.offs) off();
     engine.watch.stop();
     await this.pauseWork;
@@ -140,7 +150,7 @@ export class EngineHost {
   async foldersAdded(folderIds: string[]): Promise<void> {
     const engine = this.current;
     if (!engine) return;
-    await this.ensureRemoteFolders(engine.remote, folderIds);
+    await this.makeRemoteFolders(engine, folderIds);
     // In turn with Pause and Resume, which stop and start the same puller.
     this.pauseWork = this.pauseWork
       .then(async () => {
@@ -206,7 +216,7 @@ export class EngineHost {
     this.o.bus.statusChanged();
   }
 
-  private build(): EngineParts & { offs: Array<() => void> } {
+  private build(): Running {
     const { store, folders, status, reporter, bus, log } = this.o;
     const settings = this.o.settings();
     const watch: ConnectionWatch = new ConnectionWatch({
@@ -216,6 +226,7 @@ export class EngineHost {
         if (link.state === 'online') {
           // Back: uploads waiting on the pusher's own probe and pulls in backoff go now.
           pusher.kick();
+          this.remakeFolders(engine);
           if (pusher.status().connectivity === 'online' && !this.pausedNow) puller.setOnline(true);
         }
         bus.statusChanged();
@@ -243,6 +254,7 @@ export class EngineHost {
         folders.pushOutcome(event.folderId, event.state, event.code);
         if (event.state === 'done' || event.state === 'failed') recordPushActivity(store, event);
         if (event.state === 'failed') reporter.schedule(event.folderId);
+        if (event.state === 'failed' && event.code === 'not_found') this.remakeFolders(engine);
         bus.statusChanged();
       }),
       pusher.on('itemProgress', (event) => {
@@ -278,11 +290,13 @@ export class EngineHost {
     on('holdEnded', ({ folderId }) => folders.pullHoldEnded(folderId));
     on('error', ({ folderId, error }) => {
       if (error.code === DISK_FULL) folders.pullDiskFull(folderId, error.message);
+      if (error.code === 'not_found') this.remakeFolders(engine);
     });
     on('applied', ({ folderId, path, action }) => {
       if (action === 'downloaded') status.downloaded(folderId, path);
     });
-    return { remote, pusher, puller, watch, offs };
+    const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), making: null };
+    return engine;
   }
 
   /**
@@ -316,16 +330,44 @@ export class EngineHost {
       .catch((error) => this.o.log.warn('conflict pull failed', { folder: folderId, error: asFerryError(error).message }));
   }
 
-  /** Creates the remote folders (idempotent); offline is fine: the pusher retries later. */
-  private async ensureRemoteFolders(remote: SyncApiClient, folderIds: string[]): Promise<void> {
+  /**
+   * Creates the remote folders (idempotent). One the server did not make (unreachable, or
+   * refused) is left in `unmade` and made again when the server answers (remakeFolders).
+   * Returns the folders made.
+   */
+  private async makeRemoteFolders(engine: Running, folderIds: readonly string[]): Promise<string[]> {
+    const made: string[] = [];
     for (const id of folderIds) {
+      if (engine.setup.signal.aborted) break;
       try {
-        await remote.createFolder(id);
+        await engine.remote.createFolder(id, {}, { signal: engine.setup.signal });
+        engine.unmade.delete(id);
+        made.push(id);
       } catch (error) {
+        engine.unmade.add(id);
         const e = asFerryError(error);
-        this.o.log.warn('could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
+        if (e.code !== 'aborted') this.o.log.warn('could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
       }
     }
+    return made;
+  }
+
+  /**
+   * The server answers again (or said a folder is not there): the remote folders not made yet
+   * are made, and what failed or waited for them goes now. One round at a time.
+   */
+  private remakeFolders(engine: Running): void {
+    if (engine.unmade.size === 0 || engine.making || this.current !== engine) return;
+    engine.making = this.makeRemoteFolders(engine, [...engine.unmade])
+      .then((made) => {
+        if (this.current !== engine) return;
+        for (const id of made) {
+          this.o.log.info('remote folder made', { folder: id });
+          engine.pusher.retryAll(id);
+          if (!this.pausedNow) void engine.puller.pullNow(id).catch(() => undefined);
+        }
+      })
+      .finally(() => (engine.making = null));
   }
 }
 
