@@ -40,9 +40,12 @@ export function ancestorsOf(rel: string): string[] {
  * spelling, so a missing one needs no directory scan (a pull creates thousands of such files).
  */
 function hasOtherSpellings(name: string): boolean {
-  // eslint-disable-next-line no-control-regex -- the whole ASCII range, control characters included
-  return !/^[\x00-\x7f]*$/.test(name) || /[;`K]/.test(name);
+  return !isAscii(name) || /[;`K]/.test(name);
 }
+
+/** ASCII only: NFC and NFD are the text itself, so no second spelling of it can sit beside it. */
+// eslint-disable-next-line no-control-regex -- the whole ASCII range, control characters included
+export const isAscii = (text: string): boolean => /^[\x00-\x7f]*$/.test(text);
 
 /**
  * The entry of `dir` that a key component means: the component itself, or the one name on

@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { ancestorsOf, existsOnDisk, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey } from './paths';
+import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -243,7 +243,8 @@ export class Scanner {
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.applying?.has(key)) return 'unstable';
     // Two spellings of one name on the way (NFC and NFD): merged first, so one key means one entry.
-    if (hasTwinAlong(this.root, diskRel)) this.reportMerge(await mergeTwinsAlong(this.root, diskRel, this.mergeOptions()));
+    // An ASCII path has no other spelling: most paths skip the look.
+    if (!isAscii(diskRel) && hasTwinAlong(this.root, diskRel)) this.reportMerge(await mergeTwinsAlong(this.root, diskRel, this.mergeOptions()));
     // Below a symlink (or a file): not in the folder, never read through it.
     if (leadsOutside(this.root, diskRel)) return this.store.index.get(this.folderId, key) ? gone(key) : 'skipped';
     let abs = joinDisk(this.root, diskRel);

@@ -3,6 +3,7 @@ import { lstatSync, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { conflictName } from './conflict-name';
 import { moveNoClobber } from './no-clobber';
+import { isAscii } from './paths';
 
 /**
  * Two spellings of one name in one directory: the same text in NFC and in NFD, which the
@@ -27,15 +28,11 @@ export interface MergeReport {
 
 const emptyReport = (): MergeReport => ({ moved: 0, duplicates: 0, copies: [], clashes: [] });
 
-/** Only names outside ASCII have another spelling worth a look (see paths.ts hasOtherSpellings). */
-// eslint-disable-next-line no-control-regex -- the whole ASCII range
-const onlyAscii = (name: string): boolean => /^[\x00-\x7f]*$/.test(name);
-
 /** The names of `names` that share their NFC form with another, grouped; the kept one first. */
 export function twinGroups(names: readonly string[]): string[][] {
   const byKey = new Map<string, string[]>();
   for (const name of names) {
-    if (onlyAscii(name)) continue;
+    if (isAscii(name)) continue;
     const key = name.normalize('NFC');
     byKey.set(key, [...(byKey.get(key) ?? []), name]);
   }
@@ -98,7 +95,7 @@ const existsSync = (p: string): boolean => {
 export function hasTwinAlong(root: string, diskRel: string): boolean {
   let dir = root;
   for (const name of diskRel.split('/')) {
-    if (!onlyAscii(name)) {
+    if (!isAscii(name)) {
       const nfc = name.normalize('NFC');
       const nfd = name.normalize('NFD');
       if (nfc !== nfd && existsSync(path.join(dir, nfc)) && existsSync(path.join(dir, nfd))) return true;
@@ -113,7 +110,7 @@ export async function mergeTwinsAlong(root: string, diskRel: string, options: Me
   const report = emptyReport();
   let dir = root;
   for (const name of diskRel.split('/')) {
-    if (!onlyAscii(name)) add(report, await mergeTwinSpellings(dir, options));
+    if (!isAscii(name)) add(report, await mergeTwinSpellings(dir, options));
     const names = await fsp.readdir(dir).catch(() => [] as string[]);
     const key = name.normalize('NFC');
     dir = path.join(dir, names.includes(key) ? key : (names.find((n) => n.normalize('NFC') === key) ?? name));

@@ -1,6 +1,7 @@
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
+import type { Folder } from './folders';
 import { underBounds as underBoundsOf, type EntryKind } from './keys';
 
 export type QueueState = 'pending' | 'in_flight' | 'retry_wait' | 'failed' | 'done';
@@ -82,6 +83,11 @@ export interface QueueItem {
   updatedAt: number;
 }
 
+/** A claimed item and its folder: where its bytes are read, where its change goes. */
+export interface ClaimedItem extends QueueItem {
+  folder: Pick<Folder, 'localRoot' | 'remoteId'>;
+}
+
 /** What a pusher holds after claim: enough to report back on exactly that generation. */
 export type ClaimRef = Pick<QueueItem, 'id' | 'generation' | 'op'>;
 
@@ -109,8 +115,11 @@ export interface ListPage {
  * (`path-state.ts`), which owns each path's sync state.
  */
 export interface QueueRepo {
-  /** Due items (pending, or retry_wait whose time came) of folders in state ok, now in flight. */
-  claim(options: { limit: number; folderId?: string }): QueueItem[];
+  /**
+   * Due items (pending, or retry_wait whose time came) of folders in state ok, now in flight,
+   * each with its folder's row as the claim read it.
+   */
+  claim(options: { limit: number; folderId?: string }): ClaimedItem[];
   /** retryAt: when to try again; null fails the item for good (until retry()). */
   fail(ref: ClaimRef, error: { code: string; message: string }, retryAt: number | null): FailOutcome;
   /**
@@ -215,6 +224,9 @@ export interface QueueRow {
   enqueued_at: number;
   updated_at: number;
 }
+
+/** A due row as the claim reads it: with its folder's root and server id. */
+type DueRow = QueueRow & { folder_root: string; folder_remote_id: string };
 
 const toItem = (r: QueueRow): QueueItem => ({
   id: r.id,
@@ -343,8 +355,8 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
   // queue_due and the scan stops at the limit: with both states in one query SQLite sorted
   // every pending row at each claim (10,000 queued: a few ms a claim, hundreds of claims).
   const dueIn = (state: 'pending' | 'retry_wait') =>
-    db.prepare<{ now: number; limit: number; folderId: string | null }, QueueRow>(`
-    SELECT q.* FROM queue q JOIN folders f ON f.id = q.folder_id AND f.state = 'ok'
+    db.prepare<{ now: number; limit: number; folderId: string | null }, DueRow>(`
+    SELECT q.*, f.local_root AS folder_root, f.remote_id AS folder_remote_id FROM queue q JOIN folders f ON f.id = q.folder_id AND f.state = 'ok'
     WHERE q.in_flight_generation IS NULL AND q.state = '${state}'${state === 'retry_wait' ? ' AND q.next_attempt_at <= @now' : ''}
       AND (@folderId IS NULL OR q.folder_id = @folderId)
       -- S23: a file that replaced a folder goes once the deletes below it have (the server
@@ -364,9 +376,9 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     LIMIT @limit`);
   const duePending = dueIn('pending');
   const dueRetry = dueIn('retry_wait');
-  const claimOrder = (a: QueueRow, b: QueueRow) => a.priority - b.priority || a.next_attempt_at - b.next_attempt_at || a.id - b.id;
+  const claimOrder = (a: DueRow, b: DueRow) => a.priority - b.priority || a.next_attempt_at - b.next_attempt_at || a.id - b.id;
   /** The first `limit` due rows of both states, in claim order (priority, next attempt, id). */
-  const due = (params: { now: number; limit: number; folderId: string | null }): QueueRow[] => {
+  const due = (params: { now: number; limit: number; folderId: string | null }): DueRow[] => {
     const retry = dueRetry.all(params);
     const pending = duePending.all(params);
     return retry.length === 0 ? pending : [...pending, ...retry].sort(claimOrder).slice(0, params.limit);
@@ -486,13 +498,14 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     now,
   });
 
-  const claim = db.transaction((options: { limit: number; folderId?: string }): QueueItem[] => {
+  const claim = db.transaction((options: { limit: number; folderId?: string }): ClaimedItem[] => {
     const now = clock();
     const rows = due({ now, limit: options.limit, folderId: options.folderId ?? null });
     if (rows.length > 0) markInFlight.run(now, JSON.stringify(rows.map((row) => row.id)));
-    return rows.map((row) =>
-      toItem({ ...row, state: 'in_flight', in_flight_generation: row.generation, attempts: row.attempts + 1, updated_at: now }),
-    );
+    return rows.map((row) => ({
+      ...toItem({ ...row, state: 'in_flight', in_flight_generation: row.generation, attempts: row.attempts + 1, updated_at: now }),
+      folder: { localRoot: row.folder_root, remoteId: row.folder_remote_id },
+    }));
   });
 
   const fail = db.transaction(

@@ -16,11 +16,12 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /**
  * What runs during a save without being on its way (docs/architecture.md, "The files on the
  * way"): the listeners the way tells (status, events, rates, Activity, the device report, the
- * folder set's outcome hook), the log, the timers and the store's clock and transaction helper.
+ * folder set's outcome hook, the link watch told each request's outcome), the log, the timers and the store's clock and transaction helper.
  * Nothing of the pull runs: the test holds the long polls, so the commit wakes none.
  */
 const NOT_ON_THE_WAY = [
   'main/engine/agent/agent.ts',
+  'main/engine/agent/connection.ts',
   'main/engine/agent/engine.ts',
   'main/engine/agent/events.ts',
   'main/engine/agent/status.ts',

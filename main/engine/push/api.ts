@@ -7,7 +7,10 @@ import type { PushRemote } from './remote-port';
 import type { RequeueOutcome } from './requeue';
 import type { Timers } from './timers';
 
-/** What the pusher reads and writes; a folder's root and server id come from its row here. */
+/**
+ * What the pusher reads and writes. A claimed item comes with its folder's root and server id;
+ * a task resumed after a restart, or a lost create looked up, reads the folder's row here.
+ */
 export type PushStore = Pick<Store, 'queue' | 'paths' | 'tasks' | 'index' | 'tokens' | 'folders' | 'transaction'>;
 
 export interface PushFolder {

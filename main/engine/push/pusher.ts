@@ -499,7 +499,7 @@ class PushScheduler implements Pusher, PushCore {
       // in place and never count. The same block request keeps its tracking id (`stableTrackingIds`, requests.ts).
       attempt: this.attemptContext(() => 0),
       limiter: this.uploads,
-      bucket: this.bucket,
+      throttle: () => (this.o.bandwidthLimit > 0 ? this.bucket : null),
       run,
     });
     this.committer = new Committer({

@@ -414,7 +414,8 @@ export interface UploaderDeps {
   remote: PushRemote;
   attempt: AttemptContext;
   limiter: Limiter;
-  bucket: TokenBucket;
+  /** The bandwidth limit's bucket while a limit is set; null: none, nothing to wait for. */
+  throttle: () => TokenBucket | null;
   run: () => string;
 }
 
@@ -545,7 +546,7 @@ export class Uploader {
 
   /** One batch upload: each block read and re-hashed in its slot; a changed file fails alone. */
   private async sendGroup(entries: Queued[]): Promise<void> {
-    const { attempt, limiter, bucket, remote } = this.d;
+    const { attempt, limiter, throttle, remote } = this.d;
     const settle = (e: Queued, error?: unknown) => {
       if (e.settled) return;
       e.settled = true;
@@ -580,7 +581,8 @@ export class Uploader {
                 }
               }
               if (sent.length === 0) return;
-              if (bucket.bytesPerSecond > 0) await bucket.take(frames.body().length, attempt.signal);
+              const bucket = throttle();
+              if (bucket) await bucket.take(frames.body().length, attempt.signal);
               await remote.putBlocks!(frames, { trackingId, run: this.d.run(), signal: attempt.signal });
               for (const e of sent) {
                 e.onBytes(e.item.size);
@@ -644,7 +646,7 @@ export class Uploader {
   private async putBlock(read: () => Promise<Buffer>, item: UploadSnapshot, index: number, hash: string, onBytes: (delta: number) => void): Promise<void> {
     const length = blockLength(item.size, index);
     const trackingId = randomUUID();
-    const { attempt, limiter, bucket, remote } = this.d;
+    const { attempt, limiter, throttle, remote } = this.d;
     await withRetries(attempt, 'blocks/put', () =>
       limiter.with(
         length,
@@ -656,13 +658,13 @@ export class Uploader {
           try {
             // Re-hash before sending: a mismatch means the file changed under us.
             if (sha256(data) !== hash) throw fileChanged(item.path, `block ${index} no longer matches`);
-            const body =
-              bucket.bytesPerSecond > 0
-                ? throttledBody(data, bucket, (n) => {
-                    sent += n;
-                    onBytes(n);
-                  }, attempt.signal)
-                : data;
+            const bucket = throttle();
+            const body = bucket
+              ? throttledBody(data, bucket, (n) => {
+                  sent += n;
+                  onBytes(n);
+                }, attempt.signal)
+              : data;
             await remote.putBlock(hash, body, { size: length, trackingId, run: this.d.run(), signal: attempt.signal });
             if (sent < length) onBytes(length - sent);
           } catch (error) {

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { BLOCK_SIZE, type BatchResults, type OperationResult } from '../../../protocol';
 import { asFerryError, FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
-import type { ClaimRef, QueueItem } from '../../store/queue';
+import type { ClaimedItem, ClaimRef, QueueItem } from '../../store/queue';
 import type { AsyncTask } from '../../store/tasks';
 import { DISK_FULL, isDiskFull } from '../disk-full';
 import { resolveDiskPath, existsOnDisk } from '../paths';
@@ -437,17 +437,11 @@ const loopKey = (item: Pick<QueueItem, 'folderId' | 'path'>): string => `${item.
 export class UploadStage {
   constructor(private readonly c: PushCore) {}
 
-  async process(items: QueueItem[]): Promise<void> {
+  async process(items: ClaimedItem[]): Promise<void> {
     const uploads: Work[] = [];
-    // One read of each folder's row per claim, not one per item (a claim is mostly one folder).
-    const folders = new Map<string, PushFolder | undefined>();
     for (const item of items) {
-      if (!folders.has(item.folderId)) folders.set(item.folderId, this.c.store.folders.get(item.folderId));
-      const folder = folders.get(item.folderId);
-      const work = newWork(item, folder);
-      if (!folder) {
-        this.c.outcomes.fail(work, new FerryError('folder_unknown', `No folder ${item.folderId}`));
-      } else if (item.op === 'delete' || item.kind === 'dir' || item.moveFrom !== null) {
+      const work = newWork(item, item.folder);
+      if (item.op === 'delete' || item.kind === 'dir' || item.moveFrom !== null) {
         // Deletes, directories and moves carry no content: straight to the batch. Directory
         // deletes were queued children first (priorityOf), so they follow their contents.
         this.ready(work);
@@ -773,7 +767,7 @@ export class ClaimLoop {
     while (o.maxClaimed - this.held >= step || this.held === 0) {
       const limit = Math.min(o.claimChunk, o.maxClaimed - this.held);
       if (limit <= 0) break;
-      let items: QueueItem[];
+      let items: ClaimedItem[];
       try {
         items = this.c.store.queue.claim({ limit });
         this.claimRefusals = 0;
