@@ -109,7 +109,7 @@ describe('why, on a store with one empty folder', () => {
     expect(explainPath(ctx, 'f', 'held.txt').reasons[0]).toEqual({ code: 'in_flight', message: 'Its upload is being sent now' });
     ctx = { ...ctx, linkProblem: 'This device was signed out of the sync server' };
     expect(explainPath(ctx, 'f', 'held.txt').reasons.map((r) => r.message)).toEqual([
-      'Its upload waits for the server: it goes as soon as the server answers again',
+      'Its upload waits for the server: it goes once the server can be reached and accepts this device',
       'This device was signed out of the sync server',
     ]);
   });

@@ -140,7 +140,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
       add('retry_wait', `Its ${what} waits to retry (attempt ${live.attempts}, next try ${iso(live.nextAttemptAt)})${error ? `: ${error}` : ''}`);
     } else if (live.state === 'in_flight') {
       // Taken to be sent, but nothing goes while the link is down: the pusher holds it until a probe gets through.
-      add('in_flight', ctx.linkProblem ? `Its ${what} waits for the server: it goes as soon as the server answers again` : `Its ${what} is being sent now`);
+      add('in_flight', ctx.linkProblem ? `Its ${what} waits for the server: it goes once the server can be reached and accepts this device` : `Its ${what} is being sent now`);
     }
     else add('pending', `Its ${what} is queued since ${iso(live.enqueuedAt)}${ctx.paused ? ', waiting for you to resume' : folder.state === 'paused_mass_delete' ? ', waiting for your answer to the bulk delete' : ctx.linkProblem ? ', waiting for the server' : waitingFor(store.queue.heldBehind(folderId, key))}`);
   }
