@@ -284,6 +284,14 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
     if (row.state === 'done') return 'superseded';
     if (row.generation === ref.generation && row.move_from !== null) {
       rows.releaseHold(row.id, now);
+      if (row.kind === 'file' && row.op === 'upsert' && row.pulled_during === ref.generation) {
+        // P8: the pull settled the new name while the move was in flight (its conflict copy holds
+        // the moved bytes): only the old name goes; nothing goes up here (chaos seed 19095).
+        rows.moveDone(row.id);
+        rows.markDone(row.id, now);
+        deleteSource(row.folder_id, move.from, row.kind, row.base_revision, gone);
+        return 'superseded';
+      }
       unmove(row, gone);
       return 'retry_wait';
     }

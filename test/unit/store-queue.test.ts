@@ -566,6 +566,22 @@ describe('a move in flight', () => {
       expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'pending', op: 'upsert', moveFrom: null, baseRevision: recorded, contentHash: 'h-edit' });
     });
 
+    // Chaos seed 19095 (npm run chaos -- --seed 19095 --ops 60 --devices 2): b/b/Docs/empty renamed
+    // to EMPTY here while dev-b made its own EMPTY. The pull met dev-b's file with the move in
+    // flight: it put that file at EMPTY and kept the moved bytes as a conflict copy (U6). The move
+    // was refused (EMPTY taken), and EMPTY went up as new: it conflicted with dev-b's file at every
+    // recheck, for ever. Refused now: any upload of the new name; only the old name is deleted.
+    it('the move is refused after the pull settled the new name: nothing goes up for it, the old name is deleted on its revision (P8, chaos seed 19095)', () => {
+      store.paths.enqueue(moved());
+      const [flying] = store.queue.claim({ limit: 1 });
+      store.queue.markPulled(F, 'new.pdf');
+      store.index.put({ folderId: F, path: 'new.pdf', kind: 'file', size: 9, mtimeMs: 1, inode: 8, contentHash: 'h-theirs', blocks: ['b-theirs'], syncedRevision: 'r74' });
+      expect(store.paths.moveRefused(flying!, { from: 'a.tar.gz', kind: 'file', baseRevision: 'r10' })).toBe('superseded');
+      expect(store.queue.getByPath(F, 'new.pdf')).toMatchObject({ state: 'done', moveFrom: null });
+      expect(store.queue.getByPath(F, 'a.tar.gz')).toMatchObject({ op: 'delete', baseRevision: 'r10', state: 'pending' });
+      expect(store.index.get(F, 'new.pdf')).toMatchObject({ syncedRevision: 'r74', contentHash: 'h-theirs' });
+    });
+
     it('the move is refused: the edit goes up as new and the old name is deleted on its revision (P8)', () => {
       store.paths.enqueue(moved());
       const [flying] = store.queue.claim({ limit: 1 });
