@@ -6,6 +6,7 @@ import { SyncApiClient } from '../../main/remote';
 import { startServer, type RunningServer } from '../../server/main';
 import { testSettings } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
+import { testFile, upsert } from '../helpers/server-harness';
 import { waitFor } from '../helpers/wait';
 
 // README, "Deletes are guarded": a pull or scan that would delete more than a threshold pauses
@@ -90,6 +91,23 @@ describe('a local mass delete is held until the user answers', () => {
     rmSync(path.join(folder, names[8]!));
     await waitFor(async () => (await remotePaths()).length === 1, { timeoutMs: 15_000 });
     expect(folderState().state).toBe('ok');
+  });
+
+  // Found by a new-user try: while the folder was held its pull loop waited, and nothing woke it
+  // when the hold was answered, so the device saw no change of another device's for up to five
+  // minutes (the fallback pull) while it said it was in sync. Refused: waiting for that pull.
+  it('after the answer the pulls go again at once: another device\'s new file arrives', async () => {
+    const more = Array.from({ length: 8 }, (_, i) => `more-${i}.txt`);
+    for (const name of more) writeFileSync(path.join(folder, name), `content of ${name}`);
+    await waitFor(async () => (await remotePaths()).length === more.length + 1, { timeoutMs: 15_000 });
+    await deleteWhilePaused(more.slice(0, 7));
+    await waitFor(() => folderState().state === 'paused_mass_delete', { timeoutMs: 10_000 });
+    await agent.handlers.cancelMassDelete({ folderId: 'docs' });
+    await waitFor(() => folderState().state === 'ok' && agent.status().state === 'idle', { timeoutMs: 15_000 });
+    const file = testFile('written on another device after the answer');
+    await remote.putBlock(file.hash, file.data);
+    await remote.submitBatch('docs', [upsert('k-after', 'from-another-device.txt', file, null)]);
+    await waitFor(() => existsSync(path.join(folder, 'from-another-device.txt')), { timeoutMs: 15_000, message: 'the other device\'s file arrived' });
   });
 });
 

@@ -167,6 +167,8 @@ export class EngineHost {
    */
   pullRecovered(folderId: string): void {
     if (this.pausedNow || !this.current) return;
+    // Its loop waited while the folder was not ok: it long-polls again from now on.
+    this.current.puller.syncsAgain(folderId);
     void this.current.puller.pullNow(folderId).catch(() => undefined);
   }
 

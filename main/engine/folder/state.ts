@@ -29,8 +29,10 @@ export interface FolderStates {
 const log = createLogger('engine:folder');
 
 /**
- * `onRecovered`: the root is back and the folder syncs again. Its pulls may be waiting out a
- * backoff of minutes by then; the owner pulls at once (a folder made after it was added).
+ * `onRecovered`: the folder syncs again (its root is back, or a held bulk delete of this disk was
+ * answered). Its pulls may be waiting out a backoff or a fallback pull minutes away by then; the
+ * owner pulls at once (a folder made after it was added; the device stayed behind for 5 minutes
+ * after a held delete was answered, found by a new-user try).
  */
 export function folderStates(store: FolderStateStore, onChange: (folderId: string) => void = () => undefined, onRecovered: (folderId: string) => void = () => undefined): FolderStates {
   return {
@@ -79,6 +81,8 @@ export function folderStates(store: FolderStateStore, onChange: (folderId: strin
       });
       if (withdrawn !== undefined) log.info('mass delete question withdrawn', { folder: folderId, reason: withdrawn });
       onChange(folderId);
+      // The folder's pulls waited while it was held: they go again now, not at the fallback pull.
+      onRecovered(folderId);
     },
   };
 }

@@ -93,6 +93,11 @@ type DeletePolicy = 'guard' | 'confirm' | 'keep';
 export interface Puller {
   /** One pull of a folder now; concurrent requests share the next run ("Sync now", after a push conflict). */
   pullNow(folderId: string): Promise<PullSummary>;
+  /**
+   * The folder syncs again (its root back, a held bulk delete of this disk answered): its loop,
+   * waiting while the folder was not ok, pulls and long-polls again now, not at its fallback pull.
+   */
+  syncsAgain(folderId: string): void;
   /** Long poll per folder while online, with a periodic pull as a fallback. */
   start(folderIds?: string[]): void;
   stop(): Promise<void>;
@@ -209,6 +214,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // Every block request of a run listens on it.
   setMaxListeners(0, abort.signal);
   const wakers = new Set<() => void>();
+  /** Each folder's loop while it waits for the folder to sync again (syncsAgain ends the wait). */
+  const notOk = new Map<string, () => void>();
   const loops: Array<Promise<void>> = [];
   // Per folder held on the pull side: where the read that tripped the guard ended (the loop
   // long-polls from there, so the server's next change has the held deletes weighed again),
@@ -637,15 +644,18 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
   // --- scheduling -------------------------------------------------------------------------
 
-  function sleep(ms: number): Promise<void> {
+  /** `until`: a folder's wait for it to sync again, which syncsAgain ends early. */
+  function sleep(ms: number, until?: string): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         wakers.delete(done);
+        if (until !== undefined) notOk.delete(until);
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
       wakers.add(done);
+      if (until !== undefined) notOk.set(until, done);
     });
   }
   const wakeAll = () => [...wakers].forEach((w) => w());
@@ -683,7 +693,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         const held = heldByPull(folder);
         const token = held ? heldAt.get(folderId)?.token : store.tokens.get(folderId);
         if (!token || (folder.state !== 'ok' && !held)) {
-          await sleep(remaining);
+          await sleep(remaining, folderId);
           break;
         }
         try {
@@ -711,6 +721,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   return {
     events,
     pullNow: (folderId) => enqueueRun(folderId, 'guard'),
+    syncsAgain(folderId) {
+      notOk.get(folderId)?.();
+    },
     setOptions(next) {
       if (next.massDeletePercent !== undefined) options.massDeletePercent = next.massDeletePercent;
       if (next.massDeleteCount !== undefined) options.massDeleteCount = next.massDeleteCount;
