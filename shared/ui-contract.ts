@@ -228,8 +228,17 @@ export type DeletedFile = z.infer<typeof DeletedFile>;
 export const RestoreInput = z.union([
   /** These paths: a given revision (one path), their state at a moment, or else their previous version. */
   z.strictObject({ folderId: z.string(), paths: z.array(z.string().min(1)).min(1).max(10_000), revision: z.string().optional(), at: z.iso.datetime({ offset: true }).optional() }),
-  /** Every deleted file (under a prefix, deleted since a moment). */
-  z.strictObject({ folderId: z.string(), deleted: z.literal(true), prefix: z.string().min(1).optional(), since: z.iso.datetime({ offset: true }).optional() }),
+  /**
+   * Deleted files back at their last version, each only while still deleted (one written again
+   * since is left as it is): these paths, or every deleted file (under a prefix, deleted since a moment).
+   */
+  z.strictObject({
+    folderId: z.string(),
+    deleted: z.literal(true),
+    paths: z.array(z.string().min(1)).min(1).max(10_000).optional(),
+    prefix: z.string().min(1).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+  }),
 ]);
 export type RestoreInput = z.input<typeof RestoreInput>;
 

@@ -69,7 +69,9 @@ export function deletedFileView(item: NamedDeletedItem): DeletedFile {
 
 /** The contract's restore input as the engine's request (the folder travels beside it). */
 export function restoreRequest(input: RestoreInput): RestoreRequest {
-  if ('deleted' in input) return { kind: 'deleted', ...(input.prefix ? { prefix: input.prefix } : {}), ...(input.since ? { since: input.since } : {}) };
+  if ('deleted' in input) {
+    return { kind: 'deleted', ...(input.paths ? { paths: input.paths } : {}), ...(input.prefix ? { prefix: input.prefix } : {}), ...(input.since ? { since: input.since } : {}) };
+  }
   return { kind: 'paths', paths: input.paths, ...(input.revision ? { revision: input.revision } : {}), ...(input.at ? { at: input.at } : {}) };
 }
 

@@ -47,7 +47,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
     });
   const restore = async () => {
     if (!folder || selected.size === 0) return;
-    const answer = await action.run(() => api.call('restore', { folderId: folder, paths: [...selected] }));
+    const answer = await action.run(() => api.call('restore', { folderId: folder, deleted: true, paths: [...selected] }));
     if (answer.ok) {
       setResult(answer.value);
       setSelected(new Set());
@@ -82,9 +82,10 @@ export function DeletedView({ status }: { status: Status | undefined }) {
       {loadError ? <div className="banner banner-error" role="alert">Could not list deleted files: {loadError}</div> : null}
       {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
       {result ? (
-        <div className={`banner ${result.failed.length ? 'banner-warn' : 'banner-ok'}`} role="status" data-testid="deleted-result">
+        <div className={`banner ${result.failed.length || result.skipped.length ? 'banner-warn' : 'banner-ok'}`} role="status" data-testid="deleted-result">
           Restored {result.restored} {result.restored === 1 ? 'file' : 'files'}; they come back with the next pull.
           {result.failed.map((f) => ` ${f.path}: ${f.message}.`).join('')}
+          {result.skipped.map((s) => ` ${s.path} was not restored: ${s.reason}.`).join('')}
         </div>
       ) : null}
       {items && shown.length === 0 ? <p className="muted" data-testid="deleted-empty">{search ? 'No deleted file matches.' : 'No deleted files are kept on the server.'}</p> : null}

@@ -103,7 +103,7 @@ export class UndoBatches {
     if (unsent.length > 0) {
       throw new FerryError('undo_pending', `${unsent.length} of the deletes are still being sent to the server; Undo again once they are`, { retryable: true, status: 409 });
     }
-    const outcome = await restore(remote, remoteId, { kind: 'undo', paths: batch.paths });
+    const outcome = await restore(remote, remoteId, { kind: 'deleted', paths: batch.paths });
     this.dismiss();
     const message = `Mass delete undone: ${outcome.restored.length} of ${batch.paths.length} items restored on the server` +
       (outcome.skipped.length + outcome.failed.length > 0 ? `, ${outcome.skipped.length + outcome.failed.length} left as they are` : '');

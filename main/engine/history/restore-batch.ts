@@ -15,10 +15,12 @@ import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './l
 export type RestoreRequest =
   /** Each path: `revision` (one path only), or its state `at` a moment, or else its previous live revision. */
   | { kind: 'paths'; paths: string[]; revision?: string; at?: string }
-  /** Every deleted path (under `prefix`, deleted at or after `since`) back as it was last. */
-  | { kind: 'deleted'; prefix?: string; since?: string }
-  /** Undo of a confirmed mass delete: exactly these paths, each at its last live revision, only while still deleted. */
-  | { kind: 'undo'; paths: readonly string[] };
+  /**
+   * Deleted paths back as they were last, each only while still deleted: exactly `paths` (the
+   * Deleted files page, the Undo of a confirmed mass delete), or every deleted path (under
+   * `prefix`, deleted at or after `since`).
+   */
+  | { kind: 'deleted'; paths?: readonly string[]; prefix?: string; since?: string };
 
 export interface RestoreOutcome {
   restored: Array<{ path: string; revision: string }>;
@@ -56,8 +58,7 @@ const HISTORY_CONCURRENCY = 8;
 export async function restore(server: RestoreRemote, remoteId: string, request: RestoreRequest, options: RestoreOptions = {}): Promise<RestoreOutcome> {
   const remote = retryingTransient(server, options.delay ?? sleep);
   const plan =
-    request.kind === 'deleted' ? await planDeleted(remote, remoteId, request)
-    : request.kind === 'undo' ? await planUndo(remote, remoteId, request.paths)
+    request.kind === 'deleted' ? (request.paths ? await planDeletedPaths(remote, remoteId, request.paths) : await planDeleted(remote, remoteId, request))
     : await planPaths(remote, remoteId, request);
   const outcome: RestoreOutcome = { restored: [], failed: [], skipped: plan.skipped };
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
@@ -88,7 +89,7 @@ async function planDeleted(remote: RestoreRemote, remoteId: string, request: Ext
  * comes back at its last live revision, with its deletion as the base, so a path written
  * again since is left as it is.
  */
-async function planUndo(remote: RestoreRemote, remoteId: string, paths: readonly string[]): Promise<Planned> {
+async function planDeletedPaths(remote: RestoreRemote, remoteId: string, paths: readonly string[]): Promise<Planned> {
   const prefix = commonFolder(paths);
   const deleted = new Map((await readDeleted(remote, remoteId, prefix ? { prefix } : {})).map((d) => [d.path, d]));
   const planned: Planned = { ops: [], skipped: [] };
