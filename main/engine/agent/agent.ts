@@ -243,6 +243,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     restore: async ({ folderId, request }) => {
       const current = engine.require();
       const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);
+      current.puller.restoredHere(folderId, outcome.restored);
       log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
       // The files come back through the normal pull.
       if (outcome.restored.length > 0 && !engine.paused) engine.syncNow(folderId);

@@ -45,7 +45,10 @@ export interface AnswerPorts {
 
 /** An Undo also reads the server's deleted listing and may poll a restore task. */
 export interface UndoPorts {
-  puller: Pick<AnswerPorts['puller'], 'pullNow'>;
+  puller: Pick<AnswerPorts['puller'], 'pullNow'> & {
+    /** What the Undo restored: never taken for this device's own commits (docs/conflict-rules.md). */
+    restoredHere(folderId: string, restored: RestoreOutcome['restored']): void;
+  };
   remote: HistoryRestoreRemote;
 }
 
@@ -240,6 +243,7 @@ export class FolderCoordinator {
   async undo(ports: UndoPorts): Promise<RestoreOutcome> {
     const folder = this.store.folders.require(this.folderId);
     const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId);
+    ports.puller.restoredHere(this.folderId, outcome.restored);
     this.log.info('mass delete undone', { restored: outcome.restored.length, skipped: outcome.skipped.length, failed: outcome.failed.length });
     this.onChange(this.folderId);
     await ports.puller.pullNow(this.folderId);

@@ -98,6 +98,11 @@ export interface Puller {
    * waiting while the folder was not ok, pulls and long-polls again now, not at its fallback pull.
    */
   syncsAgain(folderId: string): void;
+  /**
+   * Revisions this device's restore just made (its answer): the pull decides them as another
+   * device's changes, never as this device's own commits (docs/conflict-rules.md, O2's notes).
+   */
+  restoredHere(folderId: string, restored: ReadonlyArray<{ path: string; revision: string }>): void;
   /** Long poll per folder while online, with a periodic pull as a fallback. */
   start(folderIds?: string[]): void;
   stop(): Promise<void>;
@@ -117,6 +122,9 @@ export interface Puller {
 
 /** The pull's skips that are this device's own changes coming back (docs/conflict-rules.md). */
 const ECHO_RULES: ReadonlySet<string> = new Set(['U1', 'D1', 'DU1', 'DD1', 'O1', 'O2']);
+
+/** Restored revisions remembered per folder: far more than a pull lags behind a restore. */
+const RESTORED_KEPT = 100_000;
 
 /** A held pull's looks at the server's deletes are at least this many times their own length apart. */
 const HELD_LOOKS_APART = 10;
@@ -214,6 +222,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // Every block request of a run listens on it.
   setMaxListeners(0, abort.signal);
   const wakers = new Set<() => void>();
+  /** Per folder, `path\0revision` of what this device's restores made (at most RESTORED_KEPT, oldest dropped). */
+  const restored = new Map<string, Set<string>>();
   /** Each folder's loop while it waits for the folder to sync again (syncsAgain ends the wait). */
   const notOk = new Map<string, () => void>();
   const loops: Array<Promise<void>> = [];
@@ -377,7 +387,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, restoredHere: (path, revision) => restored.get(folderId)?.has(`${path}\0${revision}`) ?? false, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
@@ -723,6 +733,15 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     pullNow: (folderId) => enqueueRun(folderId, 'guard'),
     syncsAgain(folderId) {
       notOk.get(folderId)?.();
+    },
+    restoredHere(folderId, made) {
+      const keys = restored.get(folderId) ?? new Set<string>();
+      restored.set(folderId, keys);
+      for (const r of made) keys.add(`${r.path}\0${r.revision}`);
+      for (const key of keys) {
+        if (keys.size <= RESTORED_KEPT) break;
+        keys.delete(key);
+      }
     },
     setOptions(next) {
       if (next.massDeletePercent !== undefined) options.massDeletePercent = next.massDeletePercent;

@@ -1,0 +1,82 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Agent } from '../../main/engine/agent';
+import { SyncApiClient } from '../../main/remote';
+import { startServer, type RunningServer } from '../../server/main';
+import { startTestAgent } from '../helpers/agent-settings';
+import { makeTempDir } from '../helpers/local-temp';
+import { waitFor } from '../helpers/wait';
+
+// docs/conflict-rules.md (before O2's notes): a revision this device's restore made is never its
+// own commit. Found by a new-user try: with a change of the path queued here (the device paused,
+// the file edited or deleted), a restore made from this same device was taken for the lost
+// answer of its own upload: the edit went up on top of it, or the delete deleted it, with no
+// conflict copy. Refused now: the restore lost, unsaid.
+describe('a restore made on a device with a change of the path waiting to go', () => {
+  const tmp = makeTempDir('ferry-restore-here-');
+  const folder = path.join(tmp.dir, 'Docs');
+  let server: RunningServer;
+  let agent: Agent;
+  let observer: SyncApiClient;
+
+  const read = (rel: string) => (existsSync(path.join(folder, rel)) ? readFileSync(path.join(folder, rel), 'utf8') : null);
+  const serverHas = async (rel: string) => {
+    const items = (await observer.changesPage('docs', { limit: 1000 })).items.filter((i) => i.path === rel);
+    return items.at(-1);
+  };
+  const idle = () => waitFor(() => agent.status().state === 'idle' && agent.status().counts.pending === 0 && agent.status().counts.in_flight === 0, { timeoutMs: 15_000, message: 'idle' });
+  /** The revision of the first version of `rel`, after a second one was synced. */
+  const twoVersions = async (rel: string) => {
+    writeFileSync(path.join(folder, rel), 'first version');
+    await waitFor(async () => (await serverHas(rel))?.size === 'first version'.length, { timeoutMs: 15_000 });
+    const first = (await serverHas(rel))!.revision;
+    writeFileSync(path.join(folder, rel), 'second version!');
+    await waitFor(async () => (await serverHas(rel))?.size === 'second version!'.length, { timeoutMs: 15_000 });
+    await idle();
+    return first;
+  };
+
+  beforeAll(async () => {
+    server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
+    observer = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'observer' });
+    mkdirSync(folder);
+    agent = await startTestAgent(path.join(tmp.dir, 'agent'), server, [{ localPath: folder, remoteId: 'docs' }]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await agent.stop();
+    observer.close();
+    await server.close();
+    tmp.cleanup();
+  });
+
+  it('an edit waiting to go and the restored version are both kept', async () => {
+    const first = await twoVersions('report.txt');
+    await agent.handlers.pause({});
+    writeFileSync(path.join(folder, 'report.txt'), 'edited while paused');
+    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
+    const outcome = await agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['report.txt'], revision: first } });
+    expect(outcome.restored).toHaveLength(1);
+    await agent.handlers.resume({});
+    const copies = () => readdirSync(folder).filter((n) => n.startsWith('report (conflict'));
+    await waitFor(() => read('report.txt') === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
+    await idle();
+    expect(read(copies()[0]!)).toBe('edited while paused');
+    expect((await serverHas('report.txt'))?.size).toBe('first version'.length);
+  });
+
+  it('a delete waiting to go does not delete the restored version', async () => {
+    const first = await twoVersions('notes.txt');
+    await agent.handlers.pause({});
+    rmSync(path.join(folder, 'notes.txt'));
+    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
+    const outcome = await agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['notes.txt'], revision: first } });
+    expect(outcome.restored).toHaveLength(1);
+    await agent.handlers.resume({});
+    await waitFor(() => read('notes.txt') === 'first version', { timeoutMs: 15_000, message: 'the restored version here' });
+    await idle();
+    expect(read('notes.txt')).toBe('first version');
+    expect(await serverHas('notes.txt')).toMatchObject({ deleted: false, size: 'first version'.length });
+  });
+});
