@@ -59,6 +59,26 @@ describe('restore requests', () => {
     await expect(restore(client, 'docs', { kind: 'paths', paths: ['a.txt', 'b.txt'], revision: a2 })).rejects.toMatchObject({ code: 'invalid_request' });
   });
 
+  // Found by a new-user try: a file restored from Deleted files below a folder deleted with it
+  // came back on every device, its folders with it on disk, while the server kept those folders
+  // deleted: out of sync for good, and still listed as deleted. Refused: a live file below a
+  // folder the server holds as deleted.
+  it('brings back the deleted folders above a restored file, first, and counts only the file', async () => {
+    await setUp();
+    const dir = (p: string) => ({ key: 'k', action: 'upsert' as const, kind: 'dir' as const, path: p, mtime: 1_700_000_000_000, baseRevision: null });
+    const proj = await write(dir('proj'));
+    const sub = await write(dir('proj/sub'));
+    const deep = await write(upsert('k', 'proj/sub/deep.txt', files.d1, null));
+    await write(del('k', 'proj/sub/deep.txt', deep));
+    await write(del('k', 'proj/sub', sub));
+    await write(del('k', 'proj', proj));
+    const back = await restore(client, 'docs', { kind: 'deleted', paths: ['proj/sub/deep.txt'] });
+    expect(back).toMatchObject({ restored: [{ path: 'proj/sub/deep.txt' }], failed: [], skipped: [] });
+    const page = await client.changesPage('docs', { limit: 1000 });
+    const live = page.items.filter((i) => !i.deleted).map((i) => `${i.kind} ${i.path}`);
+    expect(live).toEqual(['dir proj', 'dir proj/sub', 'file proj/sub/deep.txt']);
+  });
+
   it('puts a folder back as it was at a moment: changed and deleted files return, later ones stay, others are untouched', async () => {
     await setUp();
     const x = await write(upsert('k', 'proj/x.txt', files.a1, null));

@@ -3,6 +3,7 @@ import { MAX_BATCH_OPERATIONS, type HistoryItem, type OperationInput, type Task 
 import { FerryError, isFerryError } from '../../../protocol/errors';
 import { backoffDelay, EQUAL_JITTER } from '../../../shared/backoff';
 import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
+import { parentOf } from '../paths';
 import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './listings';
 
 /**
@@ -57,17 +58,21 @@ const HISTORY_CONCURRENCY = 8;
 
 export async function restore(server: RestoreRemote, remoteId: string, request: RestoreRequest, options: RestoreOptions = {}): Promise<RestoreOutcome> {
   const remote = retryingTransient(server, options.delay ?? sleep);
-  const plan =
+  const plan = await withDeletedFolders(
+    remote,
+    remoteId,
     request.kind === 'deleted' ? (request.paths ? await planDeletedPaths(remote, remoteId, request.paths) : await planDeleted(remote, remoteId, request))
-    : await planPaths(remote, remoteId, request);
+    : await planPaths(remote, remoteId, request),
+  );
   const outcome: RestoreOutcome = { restored: [], failed: [], skipped: plan.skipped };
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
     const chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
     const results = await submit(remote, remoteId, chunk, options);
     for (const op of chunk) {
       const result = results[op.key];
-      if (result?.ok) outcome.restored.push({ path: op.path, revision: result.revision });
-      else outcome.failed.push({ path: op.path, code: result?.code ?? 'internal', message: result?.message ?? 'no result from the server' });
+      if (result?.ok) {
+        if (!plan.folders.has(op.path)) outcome.restored.push({ path: op.path, revision: result.revision });
+      } else outcome.failed.push({ path: op.path, code: result?.code ?? 'internal', message: result?.message ?? 'no result from the server' });
     }
   }
   return outcome;
@@ -100,6 +105,26 @@ async function planDeletedPaths(remote: RestoreRemote, remoteId: string, paths: 
     else planned.ops.push(restoreOp(planned.ops.length, path, item.lastLive.revision, item.revision, true));
   }
   return planned;
+}
+
+/**
+ * The deleted folders above what a restore brings back come back with it, first (a batch applies
+ * in order), each at its last version and only while still deleted; they are not counted as
+ * restored files. A file restored below a deleted folder otherwise left that folder deleted on
+ * the server while every device held it, out of sync for good (found by a new-user try).
+ */
+async function withDeletedFolders(remote: RestoreRemote, remoteId: string, plan: Planned): Promise<Planned & { folders: ReadonlySet<string> }> {
+  const planned = new Set(plan.ops.map((op) => op.path));
+  const above = new Set<string>();
+  for (const op of plan.ops) {
+    for (let dir = parentOf(op.path); dir !== ''; dir = parentOf(dir)) if (!planned.has(dir)) above.add(dir);
+  }
+  if (above.size === 0) return { ...plan, folders: new Set() };
+  const prefix = commonFolder([...above]);
+  const deleted = await readDeleted(remote, remoteId, prefix ? { prefix } : {});
+  const folders = deleted.filter((d) => d.kind === 'dir' && above.has(d.path) && d.lastLive !== null).sort((a, b) => a.path.split('/').length - b.path.split('/').length);
+  const ops = [...folders.map((d) => restoreOp(0, d.path, d.lastLive!.revision, d.revision, true)), ...plan.ops].map((op, i) => ({ ...op, key: `r${i}` }));
+  return { ops, skipped: plan.skipped, folders: new Set(folders.map((d) => d.path)) };
 }
 
 /** The deepest folder holding every path ('' for the folder's root). */
