@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { OperationInput } from '../../protocol';
 import { restore } from '../../main/engine/history/restore-batch';
 import { SyncApiClient } from '../../main/remote';
 import { FaultProxy } from '../fakes/fault-proxy';
@@ -24,7 +25,7 @@ async function setUp(): Promise<void> {
   for (const f of Object.values(files)) await client.putBlock(f.hash, f.data);
 }
 
-async function write(op: ReturnType<typeof upsert> | ReturnType<typeof del>): Promise<string> {
+async function write(op: OperationInput): Promise<string> {
   const reply = await client.submitBatch('docs', [op]);
   if (!('results' in reply) || !reply.results[op.key]?.ok) throw new Error(JSON.stringify(reply));
   now += 60_000;
