@@ -259,6 +259,11 @@ describe('pull against the real server', () => {
     expect(b.read('f9.txt')).toBe('c9-new');
     expect(b.folder.store.folders.require('fb').state).toBe('ok');
     expect(b.folder.store.queue.getByPath('fb', 'f0.txt')).toMatchObject({ op: 'upsert', baseRevision: null });
+    // Activity says why each came back: the user's Cancel, not a change made here (nothing was
+    // changed here; found by a new-user try).
+    const kept = b.folder.store.activity.recent({ limit: 100, kind: 'pull_kept_local' });
+    expect(kept).toHaveLength(6);
+    expect(new Set(kept.map((e) => e.message))).toEqual(new Set(['Deleted on another device; kept as you asked (Cancel) and uploaded again']));
 
     // Now the confirm path, on a second agent that has all ten files.
     const c = makeAgent(server, 'c', {}, 'fc');

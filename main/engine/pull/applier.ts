@@ -677,7 +677,9 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
       ctx.store.index.setSyncedRevision(ctx.folderId, entry.path, null);
     }
   });
-  ctx.store.activity.add({ folderId: ctx.folderId, kind: 'pull_kept_local', path: entry.path, message: 'Deleted remotely but changed here: kept and uploaded again' });
+  // `+keep`: the user cancelled a held delete of another device's, not a change made here.
+  const message = rule.endsWith('+keep') ? 'Deleted on another device; kept as you asked (Cancel) and uploaded again' : 'Deleted remotely but changed here: kept and uploaded again';
+  ctx.store.activity.add({ folderId: ctx.folderId, kind: 'pull_kept_local', path: entry.path, message });
   return { kind: 'reuploaded', path: entry.path, rule };
 }
 
@@ -909,7 +911,8 @@ function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, r
     kind: 'pull_kept_local',
     path: entry.path,
     message:
-      rule === 'DD3' ? 'Folder deleted remotely but created here: kept and uploaded again'
+      rule.endsWith('+keep') ? 'Folder deleted on another device; kept as you asked (Cancel) and uploaded again'
+      : rule === 'DD3' ? 'Folder deleted remotely but created here: kept and uploaded again'
       : rule === 'D6' ? 'File deleted remotely; the folder with its name here is kept and uploaded'
       : 'Folder deleted remotely but it still holds files the other side does not have: kept and uploaded again',
   });
