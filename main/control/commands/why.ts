@@ -40,6 +40,8 @@ export function formatExplanation(answer: PathExplanation): string[] {
     ? `on disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}, modified ${answer.local.modifiedAt}`
     : 'not on disk';
   lines.push(`  ${local}`);
-  if (answer.synced) lines.push(`  last synced: ${answer.synced.revision ? `revision ${answer.synced.revision}` : 'never'}, ${formatBytes(answer.synced.size)}`);
+  // Only the revision: the size beside it is what the scan last recorded here, not that revision's
+  // (a change not sent yet has it already; found by a new-user try).
+  if (answer.synced) lines.push(`  last synced: ${answer.synced.revision ? `revision ${answer.synced.revision}` : 'never'}`);
   return lines;
 }

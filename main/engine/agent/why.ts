@@ -39,7 +39,10 @@ export interface PathExplanation {
   inSync: boolean;
   reasons: WhyReason[];
   local: { exists: boolean; kind: 'file' | 'dir' | null; size: number | null; modifiedAt: string | null };
-  /** What this device last synced of the path: the server's revision then. */
+  /**
+   * This device's record of the path: the server's revision it last synced, and the size the scan
+   * last recorded (the local file's: a change not sent yet has already changed it).
+   */
   synced: { revision: string | null; size: number } | null;
   /** The folder's last failed pull while its pulls fail (null once one gets through). */
   lastPullError: LastPullError | null;
