@@ -7,6 +7,7 @@ import { ApiContext } from './api/context';
 import { HttpFerryApi } from './api/http-transport';
 import { exchangeLoginCode, forgetToken, storedToken, storeToken, takeLoginCode } from './api/session';
 import { SignInView } from './views/SignInView';
+import { LOGIN_FRAGMENT_PREFIX } from '../shared/ui-contract-http';
 
 /**
  * One bundle, two hosts. Inside Electron the preload bridge (`window.ferry`) is the
@@ -34,6 +35,11 @@ if (bridge) {
   );
 } else {
   void startInBrowser(root);
+  // A sign-in link opened in a tab that shows this page already changes only the fragment: no
+  // load follows, so the code is taken here (it sat unused in the address bar; found by a new-user try).
+  window.addEventListener('hashchange', () => {
+    if (window.location.hash.startsWith(LOGIN_FRAGMENT_PREFIX)) void startInBrowser(root);
+  });
 }
 
 async function startInBrowser(target: Root): Promise<void> {

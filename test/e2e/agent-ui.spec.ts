@@ -554,6 +554,17 @@ test('screenshots of the queue and settings windows', async ({ page, startRig })
 
 // ── issue 24: states that tell the truth, and getting back into the UI ──
 
+test('a sign-in link opened in a tab that shows the sign-in page signs in (only the fragment changes, no page load)', async ({ page, startRig }) => {
+  const rig = await startRig();
+  const link = new URL(rig.loginUrl());
+  await page.goto(`${link.origin}/`);
+  await expect(page.getByTestId('signin-token')).toBeVisible();
+  // The same document, a new fragment: what pasting the printed link into this tab does.
+  await page.goto(link.toString());
+  await expect(page.getByTestId('folder-card').first()).toBeVisible();
+  expect(new URL(page.url()).hash).not.toContain('login=');
+});
+
 test('a refused token shows as "sign-in refused" with its reason, and clears within seconds once corrected', async ({ page, startRig }) => {
   const rig = await startRig();
   await signIn(page, rig);
