@@ -45,6 +45,10 @@ export function HistoryPanel({ folderId, path, onClose, onRestored }: { folderId
       <ol className="history-list">
         {(versions ?? []).map((v) => (
           <li key={v.revision} className="history-row" data-testid="history-row" data-revision={v.revision}>
+            {/* The number the banner and `ferry restore --revision` name: rows that read alike stay apart. */}
+            <span className="muted" data-testid="history-revision">
+              #{v.revision}
+            </span>
             <time dateTime={v.modifiedAt} title={new Date(v.modifiedAt).toLocaleString()}>
               {formatRelative(v.modifiedAt)}
             </time>

@@ -302,8 +302,11 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await page.locator('[data-testid="activity-history"]', { hasText: 'keep-1.txt' }).first().click();
   await expect(page.getByTestId('history-row')).toHaveCount(2);
   await page.screenshot({ path: path.join(screenshots, 'history.png') });
+  // Each row names its revision, the one the banner names after a Restore (rows alike stay apart).
+  const older = await page.getByTestId('history-row').nth(1).getAttribute('data-revision');
+  await expect(page.getByTestId('history-row').nth(1).getByTestId('history-revision')).toHaveText(`#${older}`);
   await page.getByTestId('history-restore').click();
-  await expect(page.getByTestId('history-restored')).toBeVisible();
+  await expect(page.getByTestId('history-restored')).toHaveText(`Version ${older} restored; it comes back with the next pull.`);
   await expect.poll(() => readIfThere(path.join(docs, 'keep-1.txt')), { message: 'the old version on disk' }).toBe('content of keep-1.txt');
   // Only the local edit of keep-1.txt was uploaded; the restores sent no block.
   expect(rig.proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length).toBe(uploadsBefore + 1);
