@@ -38,11 +38,17 @@ export function DeletedView({ status }: { status: Status | undefined }) {
 
   const shown = useMemo(() => (items ?? []).filter((item) => item.path.toLowerCase().includes(search.trim().toLowerCase())), [items, search]);
   const restorable = shown.filter((item) => item.lastLive !== null);
-  const toggle = (p: string) =>
+  // A folder takes what is deleted below it along (each can be unticked): ticked alone it came
+  // back empty (found by a new-user try).
+  const toggle = (item: DeletedFile) =>
     setSelected((current) => {
       const next = new Set(current);
-      if (next.has(p)) next.delete(p);
-      else next.add(p);
+      const on = !next.has(item.path);
+      const along = item.kind === 'dir' ? (items ?? []).filter((i) => i.lastLive !== null && i.path.startsWith(`${item.path}/`)) : [];
+      for (const p of [item.path, ...along.map((i) => i.path)]) {
+        if (on) next.add(p);
+        else next.delete(p);
+      }
       return next;
     });
   const restore = async () => {
@@ -92,10 +98,15 @@ export function DeletedView({ status }: { status: Status | undefined }) {
       <ul className="deleted-list" aria-label="Deleted files" data-testid="deleted-list">
         {shown.map((item) => (
           <li key={item.path} className="deleted-row" data-testid="deleted-row" data-path={item.path}>
-            <input type="checkbox" checked={selected.has(item.path)} disabled={item.lastLive === null} onChange={() => toggle(item.path)} aria-label={`Select ${item.path}`} />
+            <input type="checkbox" checked={selected.has(item.path)} disabled={item.lastLive === null} onChange={() => toggle(item)} aria-label={`Select ${item.path}`} />
             <button type="button" className="link queue-path" onClick={() => setHistoryOf(item.path)} title="Show its versions">
               {item.path}
             </button>
+            {item.kind === 'dir' ? (
+              <span className="muted" data-testid="deleted-folder-mark">
+                folder
+              </span>
+            ) : null}
             <span className="muted">
               deleted {formatRelative(item.deletedAt)} on {item.deviceName ?? item.device}
               {item.lastLive === null ? ' · no earlier version kept' : ''}

@@ -336,6 +336,36 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('deleted-row')).toHaveCount(0);
 });
 
+test('Deleted files: a deleted folder ticked takes what was deleted below it along, and all of it comes back', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  await pullerParked(rig);
+  const docs = rig.folder('docs');
+  const names = ['proj/plan.md', 'proj/sub/deep.txt', 'keep-1.txt', 'keep-2.txt', 'keep-3.txt', 'keep-4.txt'];
+  for (const name of names) write(docs, name, `content of ${name}`);
+  await expect(counter(page, 'done')).toHaveAttribute('data-count', String(names.length + 2));
+  // Another device deletes the folder with what it holds (children first).
+  await rig.remote.remove('docs', ['proj/sub/deep.txt', 'proj/plan.md', 'proj/sub', 'proj']);
+  await page.getByTestId('sync-now').click();
+  await expect.poll(() => existsSync(path.join(docs, 'proj')), { message: 'the folder gone here' }).toBe(false);
+
+  await page.getByTestId('nav-deleted').click();
+  await expect(page.getByTestId('deleted-row')).toHaveCount(4);
+  await expect(page.locator('[data-testid="deleted-row"][data-path="proj"]').getByTestId('deleted-folder-mark')).toHaveText('folder');
+  await page.locator('[data-testid="deleted-row"][data-path="proj"] input[type="checkbox"]').check();
+  // Refused: the folder alone, which came back empty.
+  await expect(page.getByTestId('deleted-restore')).toHaveText('Restore 4');
+  await page.getByTestId('deleted-restore').click();
+  await expect(page.getByTestId('deleted-result')).toContainText('Restored 4 files');
+  await expect(page.getByTestId('deleted-row')).toHaveCount(0);
+  await page.getByTestId('nav-queue').click();
+  await page.getByTestId('sync-now').click();
+  await expect.poll(() => ['proj/plan.md', 'proj/sub/deep.txt'].map((n) => readIfThere(path.join(docs, n))), { message: 'the folder back with its files' }).toEqual([
+    'content of proj/plan.md',
+    'content of proj/sub/deep.txt',
+  ]);
+});
+
 /** Signed in, the long poll held (pulls run on Sync now), and ten images of docs synced. */
 async function tenImagesSynced(page: Page, rig: Rig): Promise<{ docs: string; names: string[] }> {
   await signIn(page, rig);
