@@ -173,6 +173,10 @@ export class Ledger {
     if (this.dirsMade.some((d) => d.device !== device && folderThere(d.path)) || this.live.some((v) => v.device !== device && nfc(v.path).startsWith(`${key}/`))) {
       this.concurrent.add(key);
     }
+    // The other way round: written below a path where another device has a file this device
+    // never had. The folder made for it and that file met there unseen, and the one the server
+    // refused is kept as a copy (DU6; chaos --kinds seed 60261).
+    this.fileAbove(device, key);
     const mine = `${device}\u0000${key}`;
     this.had.add(`${mine}\u0000${hash}`);
     // A file made anew where this device's user deleted bytes R, before the delete went out, is
@@ -269,6 +273,15 @@ export class Ledger {
   /** The user of `device` made the folder `p` (and the folders above it). */
   dirMade(device: string, p: string): void {
     this.dirsMade.push({ device, path: nfc(p) });
+    this.fileAbove(device, `${nfc(p)}/`);
+  }
+
+  /** Another device's file at a folder on the way to `key` that `device` never had: they meet there. */
+  private fileAbove(device: string, key: string): void {
+    for (let i = key.indexOf('/'); i > 0; i = key.indexOf('/', i + 1)) {
+      const dir = key.slice(0, i);
+      if (this.live.some((v) => v.device !== device && nfc(v.path) === dir && !this.had.has(`${device}\u0000${dir}\u0000${v.hash}`))) this.concurrent.add(dir);
+    }
   }
 
   /** The user of `device` renamed the folder `from` to `to` at `step`. */

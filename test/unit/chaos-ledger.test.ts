@@ -236,6 +236,27 @@ describe('chaos ledger', () => {
     expect(l.concurrent.has('new')).toBe(false);
   });
 
+  it('a file written, or a folder made, below another device\'s file this device never had is concurrent with it (chaos seed 60261)', () => {
+    const l = new Ledger();
+    l.replace('a', 'deep/IMG.JPG', null);
+    l.write('a', 'deep/IMG.JPG', X, 1);
+    l.write('b', 'deep/IMG.JPG/naïve résumé.pdf', Y, 2);
+    expect(l.concurrent.has('deep/IMG.JPG')).toBe(true);
+    l.replace('a', 'x', null);
+    l.write('a', 'x', X, 3);
+    l.dirMade('c', 'x/sub');
+    expect(l.concurrent.has('x')).toBe(true);
+    // One it had (and so turned into a folder knowingly, a kind change) or its own is no meeting.
+    l.replace('a', 'seen', null);
+    l.write('a', 'seen', X, 4);
+    l.replace('b', 'seen', X);
+    l.write('b', 'seen/in.txt', Y, 5);
+    l.write('a', 'own', X, 6);
+    l.write('a', 'own/in.txt', Y, 7);
+    expect(l.concurrent.has('seen')).toBe(false);
+    expect(l.concurrent.has('own')).toBe(false);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);
