@@ -9,6 +9,7 @@ const OFFER_MAX_AGE_MS = 500;
 
 /** What the banner shows of a confirmed mass delete that can still be undone. */
 export interface UndoOffer {
+  /** Its files, as the guard counted them (a folder holding some of its paths is not one). */
   count: number;
   side: MassDeleteSide;
   /** ISO times: when the user confirmed it, and until when Undo is offered. */
@@ -78,7 +79,7 @@ export class UndoBatches {
     const batch = this.store.undoBatches.get(this.folderId);
     if (!batch) return null;
     return {
-      count: batch.paths.length,
+      count: filesOf(batch.paths),
       side: batch.side,
       confirmedAt: new Date(batch.confirmedAt).toISOString(),
       expiresAt: new Date(batch.expiresAt).toISOString(),
@@ -119,4 +120,11 @@ export class UndoBatches {
       return item?.op === 'delete' && (item.state === 'pending' || item.state === 'in_flight' || item.state === 'retry_wait');
     });
   }
+}
+
+/** The paths that are no folder of another path of the batch (the banner named 11 files where the guard had asked about 10). */
+export function filesOf(paths: readonly string[]): number {
+  const folders = new Set<string>();
+  for (const p of paths) for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) folders.add(p.slice(0, i));
+  return paths.filter((p) => !folders.has(p)).length;
 }
