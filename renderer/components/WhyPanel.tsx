@@ -40,7 +40,7 @@ export function WhyPanel({ target, onClose, floating = false }: { target: WhyTar
       {answer ? (
         <>
           <p className={answer.inSync ? 'why-verdict ok' : 'why-verdict'} data-testid="why-verdict">
-            {answer.inSync ? 'In sync' : 'Not in sync'}
+            {answer.inSync ? 'In sync' : answer.reasons[0]?.code === 'unknown' ? 'Not known here' : 'Not in sync'}
           </p>
           <ul className="why-reasons">
             {answer.reasons.map((reason) => (

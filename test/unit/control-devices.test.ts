@@ -97,4 +97,18 @@ describe('ferry why output', () => {
     // The recorded size (the file's as last scanned) is not said to be revision 41's.
     expect(lines[4]).toBe('  last synced: revision 41');
   });
+
+  it('a path neither here nor ever synced is "not known here", not "not in sync"', async () => {
+    const { formatExplanation } = await import('../../main/control/commands/why');
+    const lines = formatExplanation({
+      folderId: 'docs',
+      path: 'never/was.txt',
+      inSync: false,
+      reasons: [{ code: 'unknown', message: 'Ferry knows nothing of never/was.txt in folder docs: it is not on disk here and was never synced' }],
+      local: { exists: false, kind: null, size: null, modifiedAt: null },
+      synced: null,
+      lastPullError: null,
+    });
+    expect(lines[0]).toBe('never/was.txt in folder docs: not known here');
+  });
 });

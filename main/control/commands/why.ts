@@ -34,7 +34,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 }
 
 export function formatExplanation(answer: PathExplanation): string[] {
-  const lines = [`${answer.path} in folder ${answer.folderId}: ${answer.inSync ? 'in sync' : 'not in sync'}`];
+  // A path neither here nor ever synced is not "out of sync": there is nothing to sync (found by a new-user try).
+  const verdict = answer.inSync ? 'in sync' : answer.reasons[0]?.code === 'unknown' ? 'not known here' : 'not in sync';
+  const lines = [`${answer.path} in folder ${answer.folderId}: ${verdict}`];
   for (const reason of answer.reasons) lines.push(`  ${reason.code}: ${reason.message}`);
   const local = answer.local.exists
     ? `on disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}, modified ${answer.local.modifiedAt}`
