@@ -243,7 +243,10 @@ export const RestoreInput = z.union([
 export type RestoreInput = z.input<typeof RestoreInput>;
 
 export const RestoreResult = z.object({
+  /** Files back. */
   restored: z.int().min(0),
+  /** Folders back: those asked for, and the deleted ones above what came back. */
+  folders: z.int().min(0),
   failed: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
 });

@@ -77,5 +77,5 @@ export function restoreRequest(input: RestoreInput): RestoreRequest {
 
 /** The engine's restore outcome as the UI shows it: how many came back, and each that did not. */
 export function restoreResult(outcome: RestoreOutcome): RestoreResult {
-  return { restored: outcome.restored.length, failed: outcome.failed, skipped: outcome.skipped };
+  return { restored: outcome.restored.length, folders: outcome.folders, failed: outcome.failed, skipped: outcome.skipped };
 }

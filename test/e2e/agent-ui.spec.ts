@@ -356,7 +356,7 @@ test('Deleted files: a deleted folder ticked takes what was deleted below it alo
   // Refused: the folder alone, which came back empty.
   await expect(page.getByTestId('deleted-restore')).toHaveText('Restore 4');
   await page.getByTestId('deleted-restore').click();
-  await expect(page.getByTestId('deleted-result')).toContainText('Restored 4 files');
+  await expect(page.getByTestId('deleted-result')).toContainText('Restored 2 files and 2 folders');
   await expect(page.getByTestId('deleted-row')).toHaveCount(0);
   await page.getByTestId('nav-queue').click();
   await page.getByTestId('sync-now').click();

@@ -205,7 +205,7 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
     // History and restore: this fake keeps no server history (the real path is tested in test/integration).
     getHistory: track('getHistory', () => ({ items: [] })),
     listDeleted: track('listDeleted', () => ({ items: [] })),
-    restore: track('restore', () => ({ restored: 0, failed: [], skipped: [] })),
+    restore: track('restore', () => ({ restored: 0, folders: 0, failed: [], skipped: [] })),
     getSettings: track('getSettings', () => settings),
     updateSettings: track('updateSettings', (update) => {
       // What only the agent can check: the schema cannot know the file system.

@@ -64,7 +64,7 @@ describe('restore requests', () => {
   // came back on every device, its folders with it on disk, while the server kept those folders
   // deleted: out of sync for good, and still listed as deleted. Refused: a live file below a
   // folder the server holds as deleted.
-  it('brings back the deleted folders above a restored file, first, and counts only the file', async () => {
+  it('brings back the deleted folders above a restored file, first, and counts them as folders', async () => {
     await setUp();
     const dir = (p: string) => ({ key: 'k', action: 'upsert' as const, kind: 'dir' as const, path: p, mtime: 1_700_000_000_000, baseRevision: null });
     const proj = await write(dir('proj'));
@@ -74,7 +74,7 @@ describe('restore requests', () => {
     await write(del('k', 'proj/sub', sub));
     await write(del('k', 'proj', proj));
     const back = await restore(client, 'docs', { kind: 'deleted', paths: ['proj/sub/deep.txt'] });
-    expect(back).toMatchObject({ restored: [{ path: 'proj/sub/deep.txt' }], failed: [], skipped: [] });
+    expect(back).toMatchObject({ restored: [{ path: 'proj/sub/deep.txt' }], folders: 2, failed: [], skipped: [] });
     const page = await client.changesPage('docs', { limit: 1000 });
     const live = page.items.filter((i) => !i.deleted).map((i) => `${i.kind} ${i.path}`);
     expect(live).toEqual(['dir proj', 'dir proj/sub', 'file proj/sub/deep.txt']);

@@ -112,3 +112,14 @@ describe('ferry why output', () => {
     expect(lines[0]).toBe('never/was.txt in folder docs: not known here');
   });
 });
+
+describe('ferry restore output', () => {
+  it('counts files and folders apart, and says when nothing came back', async () => {
+    const { formatRestore } = await import('../../main/control/commands/restore');
+    const none = { failed: [], skipped: [] };
+    expect(formatRestore('docs', { restored: 2, folders: 2, ...none })).toBe("Restored 2 files and 2 folders in 'docs' on the server; every device gets them with its next pull.");
+    expect(formatRestore('docs', { restored: 1, folders: 0, ...none })).toBe("Restored 1 file in 'docs' on the server; every device gets them with its next pull.");
+    expect(formatRestore('docs', { restored: 0, folders: 1, ...none })).toBe("Restored 1 folder in 'docs' on the server; every device gets them with its next pull.");
+    expect(formatRestore('docs', { restored: 0, folders: 0, ...none })).toBe("Nothing was restored in 'docs'.");
+  });
+});

@@ -80,9 +80,11 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 }
 
 export function formatRestore(folderId: string, result: RestoreResult): string {
+  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+  const back = [result.restored > 0 || result.folders === 0 ? count(result.restored, 'file') : '', result.folders > 0 ? count(result.folders, 'folder') : ''].filter(Boolean).join(' and ');
   const lines = [
-    result.restored > 0
-      ? `Restored ${result.restored} ${result.restored === 1 ? 'file' : 'files'} in '${folderId}' on the server; every device gets them with its next pull.`
+    result.restored + result.folders > 0
+      ? `Restored ${back} in '${folderId}' on the server; every device gets them with its next pull.`
       : `Nothing was restored in '${folderId}'.`,
   ];
   for (const f of result.failed) lines.push(`  not restored: ${f.path}: ${f.message} (${f.code})`);

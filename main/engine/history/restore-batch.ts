@@ -24,7 +24,10 @@ export type RestoreRequest =
   | { kind: 'deleted'; paths?: readonly string[]; prefix?: string; since?: string };
 
 export interface RestoreOutcome {
+  /** The files back, each with its new revision. */
   restored: Array<{ path: string; revision: string }>;
+  /** The folders back: those asked for, and the deleted ones above what came back. */
+  folders: number;
   failed: Array<{ path: string; code: string; message: string }>;
   /** Paths the request named that have nothing to restore, and why. */
   skipped: Array<{ path: string; reason: string }>;
@@ -42,7 +45,8 @@ export interface RestoreOptions {
 }
 
 type RestoreOp = Extract<OperationInput, { action: 'restore' }>;
-type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped'] };
+/** `folders`: the planned paths that are folders (counted apart from the files). */
+type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped']; folders: Set<string> };
 
 /** Batches of this many operations or fewer are answered in sync mode; bigger ones run as tasks. */
 export const SYNC_RESTORE_LIMIT = 1000;
@@ -64,14 +68,15 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
     request.kind === 'deleted' ? (request.paths ? await planDeletedPaths(remote, remoteId, request.paths) : await planDeleted(remote, remoteId, request))
     : await planPaths(remote, remoteId, request),
   );
-  const outcome: RestoreOutcome = { restored: [], failed: [], skipped: plan.skipped };
+  const outcome: RestoreOutcome = { restored: [], folders: 0, failed: [], skipped: plan.skipped };
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
     const chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
     const results = await submit(remote, remoteId, chunk, options);
     for (const op of chunk) {
       const result = results[op.key];
       if (result?.ok) {
-        if (!plan.folders.has(op.path)) outcome.restored.push({ path: op.path, revision: result.revision });
+        if (plan.folders.has(op.path)) outcome.folders++;
+        else outcome.restored.push({ path: op.path, revision: result.revision });
       } else outcome.failed.push({ path: op.path, code: result?.code ?? 'internal', message: result?.message ?? 'no result from the server' });
     }
   }
@@ -80,11 +85,14 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
 
 async function planDeleted(remote: RestoreRemote, remoteId: string, request: Extract<RestoreRequest, { kind: 'deleted' }>): Promise<Planned> {
   const deleted = await readDeleted(remote, remoteId, { ...(request.prefix ? { prefix: request.prefix } : {}), ...(request.since ? { since: request.since } : {}) });
-  const planned: Planned = { ops: [], skipped: [] };
+  const planned: Planned = { ops: [], skipped: [], folders: new Set() };
   for (const item of deleted) {
     if (!item.lastLive) planned.skipped.push({ path: item.path, reason: 'no earlier version is kept on the server' });
     // The tombstone is the base: a path written again since is refused, not overwritten.
-    else planned.ops.push(restoreOp(planned.ops.length, item.path, item.lastLive.revision, item.revision, true));
+    else {
+      planned.ops.push(restoreOp(planned.ops.length, item.path, item.lastLive.revision, item.revision, true));
+      if (item.kind === 'dir') planned.folders.add(item.path);
+    }
   }
   return planned;
 }
@@ -97,34 +105,37 @@ async function planDeleted(remote: RestoreRemote, remoteId: string, request: Ext
 async function planDeletedPaths(remote: RestoreRemote, remoteId: string, paths: readonly string[]): Promise<Planned> {
   const prefix = commonFolder(paths);
   const deleted = new Map((await readDeleted(remote, remoteId, prefix ? { prefix } : {})).map((d) => [d.path, d]));
-  const planned: Planned = { ops: [], skipped: [] };
+  const planned: Planned = { ops: [], skipped: [], folders: new Set() };
   for (const path of paths) {
     const item = deleted.get(path);
     if (!item) planned.skipped.push({ path, reason: 'it is not deleted on the server (written again since, or its delete never reached it)' });
     else if (!item.lastLive) planned.skipped.push({ path, reason: 'no earlier version is kept on the server' });
-    else planned.ops.push(restoreOp(planned.ops.length, path, item.lastLive.revision, item.revision, true));
+    else {
+      planned.ops.push(restoreOp(planned.ops.length, path, item.lastLive.revision, item.revision, true));
+      if (item.kind === 'dir') planned.folders.add(path);
+    }
   }
   return planned;
 }
 
 /**
  * The deleted folders above what a restore brings back come back with it, first (a batch applies
- * in order), each at its last version and only while still deleted; they are not counted as
- * restored files. A file restored below a deleted folder otherwise left that folder deleted on
+ * in order), each at its last version and only while still deleted; they are counted as folders,
+ * not files. A file restored below a deleted folder otherwise left that folder deleted on
  * the server while every device held it, out of sync for good (found by a new-user try).
  */
-async function withDeletedFolders(remote: RestoreRemote, remoteId: string, plan: Planned): Promise<Planned & { folders: ReadonlySet<string> }> {
+async function withDeletedFolders(remote: RestoreRemote, remoteId: string, plan: Planned): Promise<Planned> {
   const planned = new Set(plan.ops.map((op) => op.path));
   const above = new Set<string>();
   for (const op of plan.ops) {
     for (let dir = parentOf(op.path); dir !== ''; dir = parentOf(dir)) if (!planned.has(dir)) above.add(dir);
   }
-  if (above.size === 0) return { ...plan, folders: new Set() };
+  if (above.size === 0) return plan;
   const prefix = commonFolder([...above]);
   const deleted = await readDeleted(remote, remoteId, prefix ? { prefix } : {});
   const folders = deleted.filter((d) => d.kind === 'dir' && above.has(d.path) && d.lastLive !== null).sort((a, b) => a.path.split('/').length - b.path.split('/').length);
   const ops = [...folders.map((d) => restoreOp(0, d.path, d.lastLive!.revision, d.revision, true)), ...plan.ops].map((op, i) => ({ ...op, key: `r${i}` }));
-  return { ops, skipped: plan.skipped, folders: new Set(folders.map((d) => d.path)) };
+  return { ops, skipped: plan.skipped, folders: new Set([...plan.folders, ...folders.map((d) => d.path)]) };
 }
 
 /** The deepest folder holding every path ('' for the folder's root). */
@@ -154,7 +165,7 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
       for (const d of await readDeleted(remote, remoteId, { prefix: path })) paths.add(d.path);
     }
   }
-  const planned: Planned = { ops: [], skipped: [] };
+  const planned: Planned = { ops: [], skipped: [], folders: new Set() };
   const list = [...paths];
   const histories = new Array<HistoryItem[]>(list.length);
   let next = 0;
@@ -175,6 +186,7 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
       return;
     }
     planned.ops.push(restoreOp(planned.ops.length, path, pick.revision, history[0]?.revision ?? null, false));
+    if (history.find((h) => h.revision === pick.revision)?.kind === 'dir') planned.folders.add(path);
   });
   return planned;
 }
