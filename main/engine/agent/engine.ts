@@ -4,6 +4,7 @@ import type { Logger } from '../../logging';
 import { SyncApiClient } from '../../remote';
 import { clientTransport } from '../../remote/transport';
 import type { Store } from '../../store';
+import { ActivityBatch } from '../activity-batch';
 import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
@@ -249,12 +250,15 @@ export class EngineHost {
       exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
       applying: (folderId) => folders.coordinator(folderId).applying,
     });
+    // A batch's uploads written to Activity in one commit, not one each.
+    const pushLines = new ActivityBatch(store.activity, log);
     const offs: Array<() => void> = [
+      () => pushLines.flush(),
       pusher.on('item', (event) => {
         bus.itemChanged(event.id);
         status.pushItem(event);
         folders.pushOutcome(event.folderId, event.state, event.code);
-        if (event.state === 'done' || event.state === 'failed') recordPushActivity(store, event);
+        if (event.state === 'done' || event.state === 'failed') recordPushActivity(pushLines, event);
         if (event.state === 'failed') reporter.schedule(event.folderId);
         if (event.state === 'failed' && event.code === 'not_found') this.remakeFolders(engine);
         bus.statusChanged();
@@ -382,11 +386,11 @@ export function settingsMassDelete(settings: Settings): MassDeleteOptions {
 }
 
 /** What a push writes to Activity: uploads and deletes done, items failed for good. */
-function recordPushActivity(store: Store, event: ItemEvent): void {
+function recordPushActivity(lines: Pick<ActivityBatch, 'add'>, event: ItemEvent): void {
   if (event.state === 'failed') {
-    store.activity.add({ folderId: event.folderId, kind: 'failed', path: event.path, message: event.message ?? event.code ?? 'failed' });
+    lines.add({ folderId: event.folderId, kind: 'failed', path: event.path, message: event.message ?? event.code ?? 'failed' });
   } else {
-    store.activity.add({
+    lines.add({
       folderId: event.folderId,
       kind: event.op === 'delete' ? 'deleted_local' : 'uploaded',
       path: event.path,
