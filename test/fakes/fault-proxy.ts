@@ -17,7 +17,9 @@ export type FaultAction =
   /** Forward, then cut the connection after this much of the response body. */
   | { kind: 'drop-response'; afterBytes?: number }
   /** Hold the request this long, then forward it. */
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /** Forward at once (the server applies it), and hold its answer this long. */
+  | { kind: 'delay-response'; ms: number };
 
 export interface FaultRule {
   name?: string;
@@ -224,6 +226,8 @@ export class FaultProxy {
       } else if (action.kind === 'delay') {
         await new Promise((r) => setTimeout(r, action.ms));
         entry.status = await this.forward(req, res, undefined, entry);
+      } else if (action.kind === 'delay-response') {
+        entry.status = await this.forward(req, res, undefined, entry, action.ms);
       } else if (action.kind === 'drop-request') {
         await readUpTo(req, action.afterBytes ?? 0);
         req.socket.destroy();
@@ -256,7 +260,7 @@ export class FaultProxy {
    * Sends the request on to the server. With res null the answer is read and discarded; with
    * cutAfter set the client gets the headers and that many body bytes, then a cut connection.
    */
-  private forward(req: IncomingMessage, res: ServerResponse | null, cutAfter?: number, entry?: ProxyLogEntry): Promise<number> {
+  private forward(req: IncomingMessage, res: ServerResponse | null, cutAfter?: number, entry?: ProxyLogEntry, holdMs = 0): Promise<number> {
     const target = this.targets[this.turn++ % this.targets.length]!;
     if (entry) entry.target = target.host;
     return new Promise((resolve, reject) => {
@@ -264,41 +268,46 @@ export class FaultProxy {
       const upstream = http.request(
         { protocol: target.protocol, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: this.agent },
         (answer) => {
-          const status = answer.statusCode ?? 502;
-          if (!res) {
-            answer.resume();
-            answer.on('end', () => resolve(status));
-            answer.on('error', reject);
-            return;
-          }
-          res.writeHead(status, answer.headers);
-          if (cutAfter === undefined) {
-            answer.pipe(res);
-            answer.on('end', () => resolve(status));
-            answer.on('error', reject);
-            return;
-          }
-          let sent = 0;
-          let cut = false;
-          const doCut = () => {
-            if (cut) return;
-            cut = true;
-            res.socket?.destroy();
-            answer.destroy();
-            resolve(0);
-          };
-          if (cutAfter <= 0) res.flushHeaders();
-          answer.on('data', (chunk: Buffer) => {
-            if (cut) return;
-            const room = cutAfter - sent;
-            if (room > 0) res.write(chunk.subarray(0, room));
-            sent += Math.min(room, chunk.length);
-            if (sent >= cutAfter) setImmediate(doCut);
-          });
-          answer.on('end', () => setImmediate(doCut));
-          if (cutAfter <= 0) setImmediate(doCut);
+          const go = () => answered(answer);
+          if (holdMs > 0) setTimeout(go, holdMs);
+          else go();
         },
       );
+      const answered = (answer: IncomingMessage) => {
+        const status = answer.statusCode ?? 502;
+        if (!res) {
+          answer.resume();
+          answer.on('end', () => resolve(status));
+          answer.on('error', reject);
+          return;
+        }
+        res.writeHead(status, answer.headers);
+        if (cutAfter === undefined) {
+          answer.pipe(res);
+          answer.on('end', () => resolve(status));
+          answer.on('error', reject);
+          return;
+        }
+        let sent = 0;
+        let cut = false;
+        const doCut = () => {
+          if (cut) return;
+          cut = true;
+          res.socket?.destroy();
+          answer.destroy();
+          resolve(0);
+        };
+        if (cutAfter <= 0) res.flushHeaders();
+        answer.on('data', (chunk: Buffer) => {
+          if (cut) return;
+          const room = cutAfter - sent;
+          if (room > 0) res.write(chunk.subarray(0, room));
+          sent += Math.min(room, chunk.length);
+          if (sent >= cutAfter) setImmediate(doCut);
+        });
+        answer.on('end', () => setImmediate(doCut));
+        if (cutAfter <= 0) setImmediate(doCut);
+      };
       upstream.on('error', reject);
       req.pipe(upstream);
     });

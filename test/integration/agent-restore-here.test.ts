@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../main/engine/agent';
 import { SyncApiClient } from '../../main/remote';
 import { startServer, type RunningServer } from '../../server/main';
+import { FaultProxy } from '../fakes/fault-proxy';
 import { startTestAgent } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
@@ -19,6 +20,7 @@ describe('a restore made on a device with a change of the path waiting to go', (
   let server: RunningServer;
   let agent: Agent;
   let observer: SyncApiClient;
+  let proxy: FaultProxy;
 
   const read = (rel: string) => (existsSync(path.join(folder, rel)) ? readFileSync(path.join(folder, rel), 'utf8') : null);
   const serverHas = async (rel: string) => {
@@ -41,11 +43,13 @@ describe('a restore made on a device with a change of the path waiting to go', (
     server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
     observer = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'observer' });
     mkdirSync(folder);
-    agent = await startTestAgent(path.join(tmp.dir, 'agent'), server, [{ localPath: folder, remoteId: 'docs' }]);
+    proxy = await FaultProxy.start({ target: server.url });
+    agent = await startTestAgent(path.join(tmp.dir, 'agent'), { url: proxy.url, token: server.token }, [{ localPath: folder, remoteId: 'docs' }]);
   }, 30_000);
 
   afterAll(async () => {
     await agent.stop();
+    await proxy.close();
     observer.close();
     await server.close();
     tmp.cleanup();
@@ -78,5 +82,27 @@ describe('a restore made on a device with a change of the path waiting to go', (
     await idle();
     expect(read('notes.txt')).toBe('first version');
     expect(await serverHas('notes.txt')).toMatchObject({ deleted: false, size: 'first version'.length });
+  });
+
+  // Found by review: the server commits a restore before it answers, and a pull that read it in
+  // between (Resume pressed while the answer was on its way; a big restore running as a task)
+  // still took it for this device's own upload. The paths are marked before the restore goes.
+  it('a restore whose answer comes after the pull saw it: both kept as well', async () => {
+    const first = await twoVersions('slow.txt');
+    await agent.handlers.pause({});
+    writeFileSync(path.join(folder, 'slow.txt'), 'edited while paused');
+    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
+    // The restore's batch reaches the server; its answer is held for 3 s.
+    proxy.add({ name: 'slow-restore-answer', method: 'POST', path: '/v1/folders/docs/sync', action: { kind: 'delay-response', ms: 3000 } });
+    const restoring = agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['slow.txt'], revision: first } });
+    await waitFor(async () => (await serverHas('slow.txt'))?.size === 'first version'.length, { timeoutMs: 10_000, message: 'the restore on the server' });
+    await agent.handlers.resume({});
+    const copies = () => readdirSync(folder).filter((n) => n.startsWith('slow (conflict'));
+    // Refused: the edit uploaded over the restore before its answer came.
+    await waitFor(() => read('slow.txt') === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
+    expect((await restoring).restored).toHaveLength(1);
+    await idle();
+    expect(read(copies()[0]!)).toBe('edited while paused');
+    expect((await serverHas('slow.txt'))?.size).toBe('first version'.length);
   });
 });

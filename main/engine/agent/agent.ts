@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../logging';
 import { openStore, type Store } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
-import { restore as restoreOnServer } from '../history/restore-batch';
+import { restore as restoreOnServer, type RestoreOutcome } from '../history/restore-batch';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import { CurrentPusher, type PusherOptions } from '../push';
@@ -242,8 +242,16 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
       const current = engine.require();
-      const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);
-      current.puller.restoredHere(folderId, outcome.restored);
+      // Marked before the first batch goes: the server commits before it answers, and a pull in
+      // between must not take the restored revisions for this device's own uploads (O2's notes).
+      let unmark = () => {};
+      let outcome: RestoreOutcome;
+      try {
+        outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request, { onPlanned: (paths) => (unmark = current.puller.restoring(folderId, paths)) });
+        current.puller.restoredHere(folderId, outcome.revisions);
+      } finally {
+        unmark();
+      }
       log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
       // The files come back through the normal pull.
       if (outcome.restored.length > 0 && !engine.paused) engine.syncNow(folderId);

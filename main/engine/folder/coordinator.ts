@@ -46,8 +46,9 @@ export interface AnswerPorts {
 /** An Undo also reads the server's deleted listing and may poll a restore task. */
 export interface UndoPorts {
   puller: Pick<AnswerPorts['puller'], 'pullNow'> & {
-    /** What the Undo restored: never taken for this device's own commits (docs/conflict-rules.md). */
-    restoredHere(folderId: string, restored: RestoreOutcome['restored']): void;
+    /** What the Undo restores: never taken for this device's own commits (docs/conflict-rules.md, O2's notes). */
+    restoring(folderId: string, paths: readonly string[]): () => void;
+    restoredHere(folderId: string, restored: RestoreOutcome['revisions']): void;
   };
   remote: HistoryRestoreRemote;
 }
@@ -242,8 +243,15 @@ export class FolderCoordinator {
   /** Undo of the last confirmed mass delete: restored on the server, then pulled back here. */
   async undo(ports: UndoPorts): Promise<RestoreOutcome> {
     const folder = this.store.folders.require(this.folderId);
-    const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId);
-    ports.puller.restoredHere(this.folderId, outcome.restored);
+    // Marked before the restore goes, as the agent's restore is (docs/conflict-rules.md, O2's notes).
+    let unmark = () => {};
+    let outcome: RestoreOutcome;
+    try {
+      outcome = await this.undoBatches.undo(ports.remote, folder.remoteId, (paths) => (unmark = ports.puller.restoring(this.folderId, paths)));
+      ports.puller.restoredHere(this.folderId, outcome.revisions);
+    } finally {
+      unmark();
+    }
     this.log.info('mass delete undone', { restored: outcome.restored.length, skipped: outcome.skipped.length, failed: outcome.failed.length });
     this.onChange(this.folderId);
     await ports.puller.pullNow(this.folderId);

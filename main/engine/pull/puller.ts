@@ -103,6 +103,11 @@ export interface Puller {
    * device's changes, never as this device's own commits (docs/conflict-rules.md, O2's notes).
    */
   restoredHere(folderId: string, restored: ReadonlyArray<{ path: string; revision: string }>): void;
+  /**
+   * A restore of these paths is on its way: until its answer names the revisions (restoredHere),
+   * any revision of them recorded under this device is not taken for its own. Returns the end of that.
+   */
+  restoring(folderId: string, paths: readonly string[]): () => void;
   /** Long poll per folder while online, with a periodic pull as a fallback. */
   start(folderIds?: string[]): void;
   stop(): Promise<void>;
@@ -224,6 +229,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const wakers = new Set<() => void>();
   /** Per folder, `path\0revision` of what this device's restores made (at most RESTORED_KEPT, oldest dropped). */
   const restored = new Map<string, Set<string>>();
+  /** Per folder, the paths a restore of this device's is on its way for (counted: two may overlap). */
+  const restoringPaths = new Map<string, Map<string, number>>();
   /** Each folder's loop while it waits for the folder to sync again (syncsAgain ends the wait). */
   const notOk = new Map<string, () => void>();
   const loops: Array<Promise<void>> = [];
@@ -387,7 +394,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, restoredHere: (path, revision) => restored.get(folderId)?.has(`${path}\0${revision}`) ?? false, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, restoredHere: (path, revision) => restored.get(folderId)?.has(`${path}\0${revision}`) === true || restoringPaths.get(folderId)?.has(path) === true, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
@@ -733,6 +740,18 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     pullNow: (folderId) => enqueueRun(folderId, 'guard'),
     syncsAgain(folderId) {
       notOk.get(folderId)?.();
+    },
+    restoring(folderId, paths) {
+      const marks = restoringPaths.get(folderId) ?? new Map<string, number>();
+      restoringPaths.set(folderId, marks);
+      for (const p of paths) marks.set(p, (marks.get(p) ?? 0) + 1);
+      return () => {
+        for (const p of paths) {
+          const n = (marks.get(p) ?? 1) - 1;
+          if (n > 0) marks.set(p, n);
+          else marks.delete(p);
+        }
+      };
     },
     restoredHere(folderId, made) {
       const keys = restored.get(folderId) ?? new Set<string>();
