@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OperationInput } from '../../protocol';
-import { restore } from '../../main/engine/history/restore-batch';
+import { restore, type RestoreRemote } from '../../main/engine/history/restore-batch';
 import { SyncApiClient } from '../../main/remote';
 import { FaultProxy } from '../fakes/fault-proxy';
 import { del, serversPerTest, testFile, upsert, type TestFile, type TestServer } from '../helpers/server-harness';
@@ -78,6 +78,34 @@ describe('restore requests', () => {
     const page = await client.changesPage('docs', { limit: 1000 });
     const live = page.items.filter((i) => !i.deleted).map((i) => `${i.kind} ${i.path}`);
     expect(live).toEqual(['dir proj', 'dir proj/sub', 'file proj/sub/deep.txt']);
+  });
+
+  // Found by review: the look for deleted folders above a restored file read the folder's whole
+  // deleted listing (every page) for a restore of one file. Refused: reading deleted entries that
+  // are not above what is restored.
+  it('looks for the deleted folders above one file in their own histories, not in the whole deleted listing', async () => {
+    await setUp();
+    const old = Array.from({ length: 300 }, (_, i) => `old/f${i}.txt`);
+    const made = await client.submitBatch('docs', old.map((p, i) => upsert(`u${i}`, p, files.a1, null)), { mode: 'sync' });
+    if (!('results' in made)) throw new Error('the batch ran as a task');
+    await client.submitBatch('docs', old.map((p, i) => del(`d${i}`, p, (made.results[`u${i}`] as { revision: string }).revision)), { mode: 'sync' });
+    const r1 = await write(upsert('k', 'work/report.txt', files.b1, null));
+    await write(upsert('k', 'work/report.txt', files.c1, r1));
+    let listedDeleted = 0;
+    const counting: RestoreRemote = {
+      historyPage: (f, q) => client.historyPage(f, q),
+      changesPage: (f, q) => client.changesPage(f, q),
+      submitBatch: (f, o, opt) => client.submitBatch(f, o, opt),
+      getTask: (id) => client.getTask(id),
+      deletedPage: async (f, q) => {
+        const page = await client.deletedPage(f, q);
+        listedDeleted += page.items.length;
+        return page;
+      },
+    };
+    const back = await restore(counting, 'docs', { kind: 'paths', paths: ['work/report.txt'] });
+    expect(back).toMatchObject({ restored: [{ path: 'work/report.txt' }], folders: 0 });
+    expect(listedDeleted).toBe(0);
   });
 
   it('puts a folder back as it was at a moment: changed and deleted files return, later ones stay, others are untouched', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { MAX_BATCH_OPERATIONS, type HistoryItem, type OperationInput, type Task } from '../../../protocol';
+import { MAX_BATCH_OPERATIONS, type DeletedItem, type HistoryItem, type OperationInput, type Task } from '../../../protocol';
 import { FerryError, isFerryError } from '../../../protocol/errors';
 import { backoffDelay, EQUAL_JITTER } from '../../../shared/backoff';
 import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
@@ -49,8 +49,11 @@ export interface RestoreOptions {
 }
 
 type RestoreOp = Extract<OperationInput, { action: 'restore' }>;
-/** `folders`: the planned paths that are folders (counted apart from the files). */
-type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped']; folders: Set<string> };
+/**
+ * `folders`: the planned paths that are folders (counted apart from the files). `listed`: the
+ * deleted listing the plan read, whole under `prefix`: what it lacks there is not deleted.
+ */
+type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped']; folders: Set<string>; listed?: { prefix: string; deleted: Map<string, DeletedItem> } };
 
 /** Batches of this many operations or fewer are answered in sync mode; bigger ones run as tasks. */
 export const SYNC_RESTORE_LIMIT = 1000;
@@ -92,6 +95,8 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
 async function planDeleted(remote: RestoreRemote, remoteId: string, request: Extract<RestoreRequest, { kind: 'deleted' }>): Promise<Planned> {
   const deleted = await readDeleted(remote, remoteId, { ...(request.prefix ? { prefix: request.prefix } : {}), ...(request.since ? { since: request.since } : {}) });
   const planned: Planned = { ops: [], skipped: [], folders: new Set() };
+  // Since a moment, the listing leaves out what was deleted before it: not whole.
+  if (!request.since) planned.listed = { prefix: request.prefix ?? '', deleted: new Map(deleted.map((d) => [d.path, d])) };
   for (const item of deleted) {
     if (!item.lastLive) planned.skipped.push({ path: item.path, reason: 'no earlier version is kept on the server' });
     // The tombstone is the base: a path written again since is refused, not overwritten.
@@ -111,7 +116,7 @@ async function planDeleted(remote: RestoreRemote, remoteId: string, request: Ext
 async function planDeletedPaths(remote: RestoreRemote, remoteId: string, paths: readonly string[]): Promise<Planned> {
   const prefix = commonFolder(paths);
   const deleted = new Map((await readDeleted(remote, remoteId, prefix ? { prefix } : {})).map((d) => [d.path, d]));
-  const planned: Planned = { ops: [], skipped: [], folders: new Set() };
+  const planned: Planned = { ops: [], skipped: [], folders: new Set(), listed: { prefix, deleted } };
   for (const path of paths) {
     const item = deleted.get(path);
     if (!item) planned.skipped.push({ path, reason: 'it is not deleted on the server (written again since, or its delete never reached it)' });
@@ -137,11 +142,40 @@ async function withDeletedFolders(remote: RestoreRemote, remoteId: string, plan:
     for (let dir = parentOf(op.path); dir !== ''; dir = parentOf(dir)) if (!planned.has(dir)) above.add(dir);
   }
   if (above.size === 0) return plan;
-  const prefix = commonFolder([...above]);
-  const deleted = await readDeleted(remote, remoteId, prefix ? { prefix } : {});
-  const folders = deleted.filter((d) => d.kind === 'dir' && above.has(d.path) && d.lastLive !== null).sort((a, b) => a.path.split('/').length - b.path.split('/').length);
-  const ops = [...folders.map((d) => restoreOp(0, d.path, d.lastLive!.revision, d.revision, true)), ...plan.ops].map((op, i) => ({ ...op, key: `r${i}` }));
-  return { ops, skipped: plan.skipped, folders: new Set([...plan.folders, ...folders.map((d) => d.path)]) };
+  // Each folder's state from the listing the plan read where it covers it, else from the folder's
+  // own history (a few entries): never the folder's whole deleted listing for one file (found by review).
+  const { listed } = plan;
+  const covered = (dir: string) => listed !== undefined && (listed.prefix === '' || dir === listed.prefix || dir.startsWith(`${listed.prefix}/`));
+  const back: Array<{ path: string; revision: string; base: string }> = [];
+  const ask = [...above].filter((dir) => !covered(dir));
+  for (const dir of above) {
+    const d = covered(dir) ? listed!.deleted.get(dir) : undefined;
+    if (d?.kind === 'dir' && d.lastLive) back.push({ path: dir, revision: d.lastLive.revision, base: d.revision });
+  }
+  const histories = await readHistories(remote, remoteId, ask);
+  ask.forEach((dir, i) => {
+    const [newest, ...older] = histories[i] ?? [];
+    const live = older.find((h) => !h.deleted);
+    if (newest?.deleted && live?.kind === 'dir') back.push({ path: dir, revision: live.revision, base: newest.revision });
+  });
+  back.sort((a, b) => a.path.split('/').length - b.path.split('/').length);
+  const ops = [...back.map((f) => restoreOp(0, f.path, f.revision, f.base, true)), ...plan.ops].map((op, i) => ({ ...op, key: `r${i}` }));
+  return { ...plan, ops, folders: new Set([...plan.folders, ...back.map((f) => f.path)]) };
+}
+
+/** The histories of `paths`, read a few at a time (newest first, as the server lists them). */
+async function readHistories(remote: RestoreRemote, remoteId: string, paths: readonly string[]): Promise<HistoryItem[][]> {
+  const histories = new Array<HistoryItem[]>(paths.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(HISTORY_CONCURRENCY, paths.length) }, async () => {
+      while (next < paths.length) {
+        const i = next++;
+        histories[i] = await readHistory(remote, remoteId, paths[i] as string);
+      }
+    }),
+  );
+  return histories;
 }
 
 /** The deepest folder holding every path ('' for the folder's root). */
@@ -173,16 +207,7 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
   }
   const planned: Planned = { ops: [], skipped: [], folders: new Set() };
   const list = [...paths];
-  const histories = new Array<HistoryItem[]>(list.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(HISTORY_CONCURRENCY, list.length) }, async () => {
-      while (next < list.length) {
-        const i = next++;
-        histories[i] = await readHistory(remote, remoteId, list[i] as string);
-      }
-    }),
-  );
+  const histories = await readHistories(remote, remoteId, list);
   list.forEach((path, i) => {
     const history = histories[i] ?? [];
     const pick = choose(history, request);
