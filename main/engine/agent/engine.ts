@@ -370,7 +370,7 @@ export class EngineHost {
         for (const id of made) {
           this.o.log.info('remote folder made', { folder: id });
           engine.pusher.retryAll(id);
-          if (!this.pausedNow) void engine.puller.pullNow(id).catch(() => undefined);
+          if (!this.pausedNow) this.pullRecovered(id);
         }
       })
       .finally(() => (engine.making = null));

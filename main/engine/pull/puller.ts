@@ -231,7 +231,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const restored = new Map<string, Set<string>>();
   /** Per folder, the paths a restore of this device's is on its way for (counted: two may overlap). */
   const restoringPaths = new Map<string, Map<string, number>>();
-  /** Each folder's loop while it waits for the folder to sync again (syncsAgain ends the wait). */
+  /** Each folder's loop while it waits for the folder to sync again, or out a failure's backoff (syncsAgain ends the wait). */
   const notOk = new Map<string, () => void>();
   const loops: Array<Promise<void>> = [];
   // Per folder held on the pull side: where the read that tripped the guard ended (the loop
@@ -698,7 +698,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         if (!running) return;
         const delay = backoff(++failures, error);
         health.retryAt(folderId, clock() + delay);
-        await sleep(delay);
+        // Cut short when the folder syncs again (its root back, its remote folder made): the
+        // backoff of failed pulls may be a minute by then.
+        await sleep(delay, folderId);
         continue;
       }
       const lastPull = clock();
