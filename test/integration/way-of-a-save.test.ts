@@ -30,6 +30,9 @@ const NOT_ON_THE_WAY = [
   'main/engine/agent/device-report.ts',
   'main/engine/folder/folders.ts',
   'main/store/activity.ts',
+  'main/engine/activity-batch.ts',
+  // The pulls' health as the status reads it (the status is computed on a timer: in the window or not).
+  'main/engine/pull/health.ts',
   'main/store/settings.ts',
   'main/logging.ts',
   'main/engine/timers.ts',
