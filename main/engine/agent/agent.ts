@@ -8,7 +8,8 @@ import { createLogger, type Logger } from '../../logging';
 import { openStore, type Store } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
-import { restore as restoreOnServer, type RestoreOutcome } from '../history/restore-batch';
+import { restore as restoreOnServer } from '../history/restore-batch';
+import { RestoredHere } from '../history/restored-here';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import { CurrentPusher, type PusherOptions } from '../push';
@@ -133,6 +134,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     onRecovered: (folderId) => engine.pullRecovered(folderId),
   });
   const status: StatusBoard = new StatusBoard({ store, folders, engine: () => engine.now(), deviceId, deviceName, log });
+  // Outlives each engine a settings change rebuilds (docs/conflict-rules.md, O2's notes).
+  const restores = new RestoredHere();
   const engine: EngineHost = new EngineHost({
     store,
     deviceId,
@@ -144,6 +147,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     reporter,
     bus,
     pushWake,
+    restores,
     tuning: { ...(options.tuning?.push ? { push: options.tuning.push } : {}), ...(options.tuning?.pull ? { pull: options.tuning.pull } : {}) },
   });
   const settings: SettingsKeeper = new SettingsKeeper({
@@ -204,7 +208,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     undoMassDelete: async ({ folderId }) => {
       folders.require(folderId);
-      const outcome = await folders.coordinator(folderId).undo(engine.require());
+      const outcome = await folders.coordinator(folderId).undo({ ...engine.require(), restores });
       bus.statusChanged();
       return outcome;
     },
@@ -242,16 +246,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
       const current = engine.require();
-      // Marked before the first batch goes: the server commits before it answers, and a pull in
-      // between must not take the restored revisions for this device's own uploads (O2's notes).
-      let unmark = () => {};
-      let outcome: RestoreOutcome;
-      try {
-        outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request, { onPlanned: (paths) => (unmark = current.puller.restoring(folderId, paths)) });
-        current.puller.restoredHere(folderId, outcome.revisions);
-      } finally {
-        unmark();
-      }
+      const outcome = await restores.during(folderId, (onPlanned) => restoreOnServer(current.remote, remoteIdOf(folderId), request, { onPlanned }));
       log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
       // The files come back through the normal pull.
       if (outcome.restored.length > 0 && !engine.paused) engine.syncNow(folderId);

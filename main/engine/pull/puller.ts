@@ -86,6 +86,8 @@ export interface PullerDeps {
    * reads: a pulled file between its rename and its index commit is not a local change).
    */
   applying?: (folderId: string) => Set<string>;
+  /** A revision this device's restore made (history/restored-here.ts): never its own commit. */
+  restoredHere?: (folderId: string, path: string, revision: string | null) => boolean;
 }
 
 type DeletePolicy = 'guard' | 'confirm' | 'keep';
@@ -98,16 +100,6 @@ export interface Puller {
    * waiting while the folder was not ok, pulls and long-polls again now, not at its fallback pull.
    */
   syncsAgain(folderId: string): void;
-  /**
-   * Revisions this device's restore just made (its answer): the pull decides them as another
-   * device's changes, never as this device's own commits (docs/conflict-rules.md, O2's notes).
-   */
-  restoredHere(folderId: string, restored: ReadonlyArray<{ path: string; revision: string }>): void;
-  /**
-   * A restore of these paths is on its way: until its answer names the revisions (restoredHere),
-   * any revision of them recorded under this device is not taken for its own. Returns the end of that.
-   */
-  restoring(folderId: string, paths: readonly string[]): () => void;
   /** Long poll per folder while online, with a periodic pull as a fallback. */
   start(folderIds?: string[]): void;
   stop(): Promise<void>;
@@ -127,9 +119,6 @@ export interface Puller {
 
 /** The pull's skips that are this device's own changes coming back (docs/conflict-rules.md). */
 const ECHO_RULES: ReadonlySet<string> = new Set(['U1', 'D1', 'DU1', 'DD1', 'O1', 'O2']);
-
-/** Restored revisions remembered per folder: far more than a pull lags behind a restore. */
-const RESTORED_KEPT = 100_000;
 
 /** A held pull's looks at the server's deletes are at least this many times their own length apart. */
 const HELD_LOOKS_APART = 10;
@@ -227,10 +216,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // Every block request of a run listens on it.
   setMaxListeners(0, abort.signal);
   const wakers = new Set<() => void>();
-  /** Per folder, `path\0revision` of what this device's restores made (at most RESTORED_KEPT, oldest dropped). */
-  const restored = new Map<string, Set<string>>();
-  /** Per folder, the paths a restore of this device's is on its way for (counted: two may overlap). */
-  const restoringPaths = new Map<string, Map<string, number>>();
   /** Each folder's loop while it waits for the folder to sync again, or out a failure's backoff (syncsAgain ends the wait). */
   const notOk = new Map<string, () => void>();
   const loops: Array<Promise<void>> = [];
@@ -394,7 +379,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, restoredHere: (path, revision) => restored.get(folderId)?.has(`${path}\0${revision}`) === true || restoringPaths.get(folderId)?.has(path) === true, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, restoredHere: (path, revision) => deps.restoredHere?.(folderId, path, revision) ?? false, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
@@ -742,27 +727,6 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     pullNow: (folderId) => enqueueRun(folderId, 'guard'),
     syncsAgain(folderId) {
       notOk.get(folderId)?.();
-    },
-    restoring(folderId, paths) {
-      const marks = restoringPaths.get(folderId) ?? new Map<string, number>();
-      restoringPaths.set(folderId, marks);
-      for (const p of paths) marks.set(p, (marks.get(p) ?? 0) + 1);
-      return () => {
-        for (const p of paths) {
-          const n = (marks.get(p) ?? 1) - 1;
-          if (n > 0) marks.set(p, n);
-          else marks.delete(p);
-        }
-      };
-    },
-    restoredHere(folderId, made) {
-      const keys = restored.get(folderId) ?? new Set<string>();
-      restored.set(folderId, keys);
-      for (const r of made) keys.add(`${r.path}\0${r.revision}`);
-      for (const key of keys) {
-        if (keys.size <= RESTORED_KEPT) break;
-        keys.delete(key);
-      }
     },
     setOptions(next) {
       if (next.massDeletePercent !== undefined) options.massDeletePercent = next.massDeletePercent;
