@@ -8,10 +8,10 @@ import { ActivityBatch } from '../activity-batch';
 import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
+import type { RestoredHere } from '../history/restored-here';
 import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { ConnectionWatch, type Link } from './connection';
-import type { RestoredHere } from '../history/restored-here';
 import type { DeviceReporter } from './device-report';
 import type { AgentEventBus } from './events';
 import type { EngineNow, StatusBoard } from './status';
@@ -55,18 +55,18 @@ export function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
 }
 
 /**
- * The engine of the moment (pusher, puller, connection watch) and what runs it: start and
- * stop, Pause and Resume (kept across restarts), Sync now, new options applied in place.
- * It wires the two sides together (a conflict pulls the path, a pull wakes the pusher) and
- * hands their events to the folders, the status, the device reporter and the UI's events.
- */
-/**
  * An engine as the host runs it. `setup` ends the start's wait for the server when the engine
  * is stopped; `unmade` are the remote folders the server has not made yet (it could not be
  * reached, or refused): made as soon as it answers, then their pushes and pulls go again.
  */
 type Running = EngineParts & { offs: Array<() => void>; setup: AbortController; unmade: Set<string>; making: Promise<void> | null };
 
+/**
+ * The engine of the moment (pusher, puller, connection watch) and what runs it: start and
+ * stop, Pause and Resume (kept across restarts), Sync now, new options applied in place.
+ * It wires the two sides together (a conflict pulls the path, a pull wakes the pusher) and
+ * hands their events to the folders, the status, the device reporter and the UI's events.
+ */
 export class EngineHost {
   private current: Running | null = null;
   private pausedNow: boolean;
