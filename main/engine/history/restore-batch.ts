@@ -82,7 +82,10 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
     const results = await submit(remote, remoteId, chunk, options);
     for (const op of chunk) {
       const result = results[op.key];
-      if (result?.ok) {
+      // Answered with the revision it was based on: the current version has those bytes already,
+      // and the server made no new one (found by a new-user try: "Restored 1 file" of nothing).
+      if (result?.ok && result.revision === op.baseRevision) outcome.skipped.push({ path: op.path, reason: 'it has those bytes already: no new version was made' });
+      else if (result?.ok) {
         outcome.revisions.push({ path: op.path, revision: result.revision });
         if (plan.folders.has(op.path)) outcome.folders++;
         else outcome.restored.push({ path: op.path, revision: result.revision });
