@@ -1,6 +1,7 @@
 import { FerryError } from '../../../protocol/errors';
 import type { MassDeleteSide, Store, UndoBatch } from '../../store';
 import { restore, type RestoreOutcome, type RestoreRemote } from '../history/restore-batch';
+import { ancestorsOf } from '../paths';
 
 /** How long the banner offers Undo after a confirmed mass delete (the server keeps the versions longer). */
 export const UNDO_KEEP_MS = 24 * 60 * 60_000;
@@ -125,6 +126,6 @@ export class UndoBatches {
 /** The paths that are no folder of another path of the batch (the banner named 11 files where the guard had asked about 10). */
 export function filesOf(paths: readonly string[]): number {
   const folders = new Set<string>();
-  for (const p of paths) for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) folders.add(p.slice(0, i));
+  for (const p of paths) for (const dir of ancestorsOf(p)) folders.add(dir);
   return paths.filter((p) => !folders.has(p)).length;
 }

@@ -3,7 +3,7 @@ import { MAX_BATCH_OPERATIONS, type DeletedItem, type HistoryItem, type Operatio
 import { FerryError, isFerryError } from '../../../protocol/errors';
 import { backoffDelay, EQUAL_JITTER } from '../../../shared/backoff';
 import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
-import { parentOf } from '../paths';
+import { ancestorsOf } from '../paths';
 import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './listings';
 
 /**
@@ -141,9 +141,7 @@ async function planDeletedPaths(remote: RestoreRemote, remoteId: string, paths: 
 async function withDeletedFolders(remote: RestoreRemote, remoteId: string, plan: Planned): Promise<Planned> {
   const planned = new Set(plan.ops.map((op) => op.path));
   const above = new Set<string>();
-  for (const op of plan.ops) {
-    for (let dir = parentOf(op.path); dir !== ''; dir = parentOf(dir)) if (!planned.has(dir)) above.add(dir);
-  }
+  for (const op of plan.ops) for (const dir of ancestorsOf(op.path)) if (!planned.has(dir)) above.add(dir);
   if (above.size === 0) return plan;
   // Each folder's state from the listing the plan read where it covers it, else from the folder's
   // own history (a few entries): never the folder's whole deleted listing for one file (found by review).
