@@ -38,6 +38,12 @@ export const ChangeItem = z.object({
   device: z.string(),
   /** The new entry of a move names the path it came from (docs/sync-api.md, "Moves"); a client may ignore it. */
   movedFrom: z.string().min(1).optional(),
+  /**
+   * A restore made this revision: the revision whose content it brought back (docs/sync-api.md,
+   * "History and restore"). `device` is the device that asked for the restore, yet the revision
+   * is no answer to any upload of it.
+   */
+  restoredFrom: Revision.optional(),
 });
 export type ChangeItem = z.infer<typeof ChangeItem>;
 

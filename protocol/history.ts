@@ -29,6 +29,8 @@ export const HistoryItem = z.object({
   device: z.string(),
   /** This revision is a move's: the path it had before (its earlier history is under that path). */
   movedFrom: z.string().optional(),
+  /** This revision is a restore's: the revision whose content it brought back. */
+  restoredFrom: Revision.optional(),
 });
 export type HistoryItem = z.infer<typeof HistoryItem>;
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
 import { fileAbove, MoveApplier } from './move';
 import type { BlockStore } from './storage/blocks';
-import type { SqlDb } from './storage/sql';
+import { ENTRY_COLUMNS, ENTRY_UPSERT, VERSION_COLUMNS, type SqlDb } from './storage/sql';
 import { RestoreResolver } from './restore';
 
 export interface EntryRow {
@@ -21,6 +21,8 @@ export interface ApplyContext {
   now: number;
   /** Sizes of the blocks the server holds, looked up before the transaction. */
   blockSizes: ReadonlyMap<string, number>;
+  /** Set while a restore writes: the revision whose content it brings back (the feed names it). */
+  restoredFrom?: number;
 }
 
 /** Paths strictly below dir: '0' sorts right after '/'. */
@@ -52,7 +54,7 @@ export class OperationApplier {
     // A restore is an upsert of an earlier revision's content (server/restore.ts).
     if (op.action === 'restore') {
       const resolved = await this.restores.resolve(op, ctx.folderId, ctx.blockSizes);
-      return 'failure' in resolved ? resolved.failure : this.apply(resolved.upsert, ctx);
+      return 'failure' in resolved ? resolved.failure : this.apply(resolved.upsert, { ...ctx, restoredFrom: Number(op.revision) });
     }
     if (op.action === 'move') return this.moves.apply(op, ctx);
     const current = await this.getEntry(ctx.folderId, op.path);
@@ -132,36 +134,29 @@ export class OperationApplier {
     return { ok: true, revision: String(await this.write(op.path, current.kind, true, 0, current.mtime, '[]', ctx)) };
   }
 
-  /** One new revision of a path; `movedFrom` only for the new entry of a move. */
+  /**
+   * One new revision of a path; `movedFrom` only for the new entry of a move, `restored_from`
+   * only for a restore's (ctx). Both describe this revision alone: any later write clears them.
+   */
   private async write(path: string, kind: SyncKind, deleted: boolean, size: number, mtime: number, blocks: string, ctx: ApplyContext, movedFrom: string | null = null): Promise<number> {
     const flag = deleted ? 1 : 0;
-    const params = [ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId, movedFrom];
+    const params = [ctx.folderId, path, kind, flag, size, mtime, blocks, ctx.now, ctx.device, ctx.taskId, movedFrom, ctx.restoredFrom ?? null];
     if (this.db.dialect === 'postgres') {
       // One round trip: the entry takes the seq its version was just given.
       const row = await this.db.get<{ seq: number }>(
         `WITH v AS (
-           INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
+           INSERT INTO versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *
          )
-         INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from)
-           SELECT folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM v
-         ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
-           mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from
+         INSERT INTO entries (${ENTRY_COLUMNS}) SELECT ${ENTRY_COLUMNS} FROM v
+         ${ENTRY_UPSERT}
          RETURNING seq`,
         params,
       );
       return Number(row?.seq);
     }
-    const row = await this.db.get<{ seq: number }>(
-      'INSERT INTO versions (folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq',
-      params,
-    );
+    const row = await this.db.get<{ seq: number }>(`INSERT INTO versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`, params);
     const seq = Number(row?.seq);
-    await this.db.run(
-      `INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
-         mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from`,
-      [ctx.folderId, path, seq, kind, flag, size, mtime, blocks, ctx.now, ctx.device, movedFrom],
-    );
+    await this.db.run(`INSERT INTO entries (${ENTRY_COLUMNS}) SELECT ${ENTRY_COLUMNS} FROM versions WHERE seq = ? ${ENTRY_UPSERT}`, [seq]);
     return seq;
   }
 }

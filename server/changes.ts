@@ -15,6 +15,7 @@ interface EntryRow {
   modified_at: number;
   device: string;
   moved_from: string | null;
+  restored_from: number | null;
 }
 
 export interface ChangesFeedOptions {
@@ -49,7 +50,7 @@ export class ChangesFeed {
     else pos = { folderId, after: 0, since: await this.latestSeq(folderId), issuedAt: clock() };
 
     const rows = await this.o.db.all<EntryRow>(
-      `SELECT path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM entries
+      `SELECT path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from, restored_from FROM entries
        WHERE folder_id = ? AND seq > ? AND (deleted = 0 OR seq > ?) ORDER BY seq LIMIT ?`,
       [folderId, pos.after, pos.since, query.limit + 1],
     );
@@ -169,5 +170,7 @@ function toItem(row: EntryRow): ChangeItem {
     device: row.device,
     // The new entry of a move (docs/sync-api.md, "Moves").
     ...(row.moved_from !== null ? { movedFrom: row.moved_from } : {}),
+    // A restore's revision (docs/sync-api.md, "History and restore"): never an upload's answer.
+    ...(row.restored_from !== null ? { restoredFrom: String(row.restored_from) } : {}),
   };
 }

@@ -12,6 +12,7 @@ interface VersionRow {
   modified_at: number;
   device: string;
   moved_from?: string | null;
+  restored_from?: number | null;
 }
 
 interface TombstoneRow {
@@ -40,7 +41,7 @@ export class HistoryReader {
   async history(folderId: string, query: HistoryQuery): Promise<HistoryPage> {
     const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
     const rows = await this.db.all<VersionRow>(
-      `SELECT seq, kind, deleted, size, mtime, modified_at, device, moved_from FROM versions
+      `SELECT seq, kind, deleted, size, mtime, modified_at, device, moved_from, restored_from FROM versions
        WHERE folder_id = ? AND path = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
       [folderId, query.path, below, query.limit + 1],
     );
@@ -103,5 +104,6 @@ function historyItem(row: VersionRow): HistoryItem {
     modificationDate: new Date(row.modified_at).toISOString(),
     device: row.device,
     ...(row.moved_from ? { movedFrom: row.moved_from } : {}),
+    ...(row.restored_from != null ? { restoredFrom: String(row.restored_from) } : {}),
   };
 }

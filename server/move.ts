@@ -1,6 +1,6 @@
 import type { MoveOperation, OperationResult, SyncKind } from '../protocol';
 import type { ApplyContext, EntryRow } from './apply';
-import type { SqlDb } from './storage/sql';
+import { ENTRY_COLUMNS, ENTRY_UPSERT, type SqlDb } from './storage/sql';
 
 const MOVED_COLUMNS = 'path, seq, kind, deleted, size, mtime, blocks, moved_from';
 
@@ -138,11 +138,9 @@ export class MoveApplier {
       hi = Math.max(hi, Number(r.seq));
     }
     await this.db.run(
-      `INSERT INTO entries (folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from)
-       SELECT folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from FROM versions
+      `INSERT INTO entries (${ENTRY_COLUMNS}) SELECT ${ENTRY_COLUMNS} FROM versions
        WHERE seq >= ? AND seq <= ? AND folder_id = ?
-       ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
-         mtime = excluded.mtime, blocks = excluded.blocks, modified_at = excluded.modified_at, device = excluded.device, moved_from = excluded.moved_from`,
+       ${ENTRY_UPSERT}`,
       [lo, hi, folderId],
     );
   }

@@ -209,6 +209,8 @@ export const FileVersion = z.object({
   deviceName: z.string().optional(),
   /** A move's revision: the path it had before, where its earlier versions are. */
   movedFrom: z.string().optional(),
+  /** A restore's revision: the revision whose content it brought back. */
+  restoredFrom: z.string().optional(),
 });
 export type FileVersion = z.infer<typeof FileVersion>;
 

@@ -60,6 +60,7 @@ export function fileVersionView(item: NamedHistoryItem): FileVersion {
     device: item.device,
     deviceName: item.deviceName,
     ...(item.movedFrom !== undefined ? { movedFrom: item.movedFrom } : {}),
+    ...(item.restoredFrom !== undefined ? { restoredFrom: item.restoredFrom } : {}),
   };
 }
 

@@ -59,6 +59,11 @@ export function HistoryPanel({ folderId, path, onClose, onRestored }: { folderId
                 moved from {v.movedFrom}
               </span>
             ) : null}
+            {v.restoredFrom !== undefined ? (
+              <span className="muted" data-testid="history-restored-from">
+                restored from #{v.restoredFrom}
+              </span>
+            ) : null}
             {v.revision === current ? (
               <span className="muted">current</span>
             ) : v.deleted ? null : (

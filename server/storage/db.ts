@@ -142,6 +142,12 @@ export const MIGRATIONS: readonly string[] = [
     noticed_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 10: a restore's revision names the revision whose content it brought back, so the feed can
+  // say `restoredFrom` (docs/sync-api.md, "History and restore"); any later write clears it.
+  `
+  ALTER TABLE versions ADD COLUMN restored_from INTEGER;
+  ALTER TABLE entries ADD COLUMN restored_from INTEGER;
+  `,
 ];
 
 export function migrate(db: Db): number {

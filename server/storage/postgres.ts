@@ -199,6 +199,11 @@ export const PG_MIGRATIONS: readonly string[] = [
     noticed_at BIGINT NOT NULL
   );
   `,
+  // 8: the revision a restore brought back (SQLite migration 10; docs/sync-api.md, "History and restore").
+  `
+  ALTER TABLE versions ADD COLUMN restored_from BIGINT;
+  ALTER TABLE entries ADD COLUMN restored_from BIGINT;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

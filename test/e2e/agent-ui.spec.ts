@@ -307,6 +307,9 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('history-row').nth(1).getByTestId('history-revision')).toHaveText(`#${older}`);
   await page.getByTestId('history-restore').click();
   await expect(page.getByTestId('history-restored')).toHaveText(`Version ${older} restored; it comes back with the next pull.`);
+  // The new version says which one it brought back.
+  await expect(page.getByTestId('history-row')).toHaveCount(3);
+  await expect(page.getByTestId('history-row').first().getByTestId('history-restored-from')).toHaveText(`restored from #${older}`);
   await expect.poll(() => readIfThere(path.join(docs, 'keep-1.txt')), { message: 'the old version on disk' }).toBe('content of keep-1.txt');
   // Only the local edit of keep-1.txt was uploaded; the restores sent no block.
   expect(rig.proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length).toBe(uploadsBefore + 1);

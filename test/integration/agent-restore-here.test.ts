@@ -86,7 +86,7 @@ describe('a restore made on a device with a change of the path waiting to go', (
 
   // Found by review: the server commits a restore before it answers, and a pull that read it in
   // between (Resume pressed while the answer was on its way; a big restore running as a task)
-  // still took it for this device's own upload. The paths are marked before the restore goes.
+  // still took it for this device's own upload. The feed names the restore (`restoredFrom`).
   it('a restore whose answer comes after the pull saw it: both kept as well', async () => {
     const first = await twoVersions('slow.txt');
     await agent.handlers.pause({});
@@ -104,5 +104,26 @@ describe('a restore made on a device with a change of the path waiting to go', (
     await idle();
     expect(read(copies()[0]!)).toBe('edited while paused');
     expect((await serverHas('slow.txt'))?.size).toBe('first version'.length);
+  });
+
+  // The device used to remember its restores in memory: a restart between the restore and the
+  // pull of it took the restore for its own upload again, and the edit replaced it unseen.
+  it('a restart between the restore and its pull: both kept as well', async () => {
+    const first = await twoVersions('restart.txt');
+    await agent.handlers.pause({});
+    writeFileSync(path.join(folder, 'restart.txt'), 'edited while paused');
+    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
+    const outcome = await agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['restart.txt'], revision: first } });
+    expect(outcome.restored).toHaveLength(1);
+    await agent.stop();
+    agent = await startTestAgent(path.join(tmp.dir, 'agent'), { url: proxy.url, token: server.token }, [{ localPath: folder, remoteId: 'docs' }]);
+    expect(agent.status().state).toBe('paused');
+    await agent.handlers.resume({});
+    const copies = () => readdirSync(folder).filter((n) => n.startsWith('restart (conflict'));
+    // Refused: the edit uploaded over the restore after the restart.
+    await waitFor(() => read('restart.txt') === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
+    await idle();
+    expect(read(copies()[0]!)).toBe('edited while paused');
+    expect((await serverHas('restart.txt'))?.size).toBe('first version'.length);
   });
 });

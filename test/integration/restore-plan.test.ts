@@ -57,7 +57,7 @@ describe('restore requests', () => {
     expect((await current()).get('a.txt')).toEqual(blocksOf(files.a2));
     // The current version has those bytes already: no new version, and none said to be restored.
     const same = await restore(client, 'docs', { kind: 'paths', paths: ['a.txt'], revision: a2 });
-    expect(same).toMatchObject({ restored: [], revisions: [], skipped: [{ path: 'a.txt', reason: 'it has those bytes already: no new version was made' }] });
+    expect(same).toMatchObject({ restored: [], folders: 0, skipped: [{ path: 'a.txt', reason: 'it has those bytes already: no new version was made' }] });
     const wrong = await restore(client, 'docs', { kind: 'paths', paths: ['a.txt'], revision: '999999' });
     expect(wrong.failed).toEqual([expect.objectContaining({ path: 'a.txt', code: 'unknown_revision' })]);
     await expect(restore(client, 'docs', { kind: 'paths', paths: ['a.txt', 'b.txt'], revision: a2 })).rejects.toMatchObject({ code: 'invalid_request' });

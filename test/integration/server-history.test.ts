@@ -189,6 +189,28 @@ describe('restore operation', () => {
     expect((await history(id, 'a.txt')).items[0]).toMatchObject({ revision: r4, deleted: false });
   });
 
+  // A restore's revision is recorded under the device that asked for it, so the feed says it
+  // is a restore's: the client never takes it for its own upload's lost answer
+  // (docs/conflict-rules.md, the paragraph on restores after O2).
+  it('names the revision it brought back in the feed and the history, until the path is written again or moved', async () => {
+    const id = await folder();
+    const [r1, , r3] = await threeRevisions(id);
+    const r4 = await rev(id, restore('k', 'a.txt', r1, r3));
+    expect((await current(id)).get('a.txt')).toMatchObject({ revision: r4, restoredFrom: r1 });
+    const [newest, ...older] = (await history(id, 'a.txt')).items;
+    expect(newest).toMatchObject({ revision: r4, restoredFrom: r1 });
+    expect(older.every((i) => i.restoredFrom === undefined)).toBe(true);
+    // Written again: the path's new revision is an upload's.
+    const r5 = await rev(id, upsert('k', 'a.txt', v3, r4));
+    expect((await current(id)).get('a.txt')).not.toHaveProperty('restoredFrom');
+    expect((await history(id, 'a.txt')).items[1]).toMatchObject({ revision: r4, restoredFrom: r1 });
+    // Restored again, then moved: the move's revision is no restore's.
+    await rev(id, restore('k', 'a.txt', r1, r5));
+    const moved = await rev(id, { key: 'm', action: 'move', from: 'a.txt', path: 'b.txt', baseRevision: (await current(id)).get('a.txt')!.revision });
+    expect((await current(id)).get('b.txt')).toMatchObject({ revision: moved, movedFrom: 'a.txt' });
+    expect((await current(id)).get('b.txt')).not.toHaveProperty('restoredFrom');
+  });
+
   it('gives a live path the old bytes, and names no block the client must send', async () => {
     const id = await folder();
     const r1 = await rev(id, upsert('k', 'a.txt', v1, null));

@@ -72,14 +72,20 @@ describe('ferry history of a renamed file', () => {
   const version = (revision: string, extra: object = {}) => ({ revision, kind: 'file' as const, deleted: false, size: 5, mtime: 0, modifiedAt: '2030-01-02T10:00:00.000Z', device: 'd1', deviceName: 'laptop', ...extra });
   it('names the move and where the versions before it are', () => {
     const text = formatHistory('docs', 'renamed/x.txt', [version('9'), version('6', { movedFrom: 'sub/x.txt' })]);
-    expect(text.split('\n')[1]).toMatch(/^REVISION\s+WHEN\s+SIZE\s+DEVICE\s+MOVE$/);
+    expect(text.split('\n')[1]).toMatch(/^REVISION\s+WHEN\s+SIZE\s+DEVICE\s+ORIGIN$/);
     expect(text).toMatch(/^6\s.*laptop\s+moved from sub\/x\.txt$/m);
     expect(text).toContain('Its versions before the move: ferry history sub/x.txt --folder docs');
     expect(text.split('\n').every((line) => line === line.trimEnd())).toBe(true);
   });
   it('says nothing of moves for a file never moved', () => {
     const text = formatHistory('docs', 'a.txt', [version('2'), version('1')]);
-    expect(text).not.toContain('MOVE');
+    expect(text).not.toContain('ORIGIN');
+    expect(text).not.toContain('before the move');
+  });
+  it('names the revision a restore brought back', () => {
+    const text = formatHistory('docs', 'a.txt', [version('4', { restoredFrom: '1' }), version('2'), version('1')]);
+    expect(text.split('\n')[1]).toMatch(/^REVISION\s+WHEN\s+SIZE\s+DEVICE\s+ORIGIN$/);
+    expect(text).toMatch(/^4\s.*laptop\s+restored from 1$/m);
     expect(text).not.toContain('before the move');
   });
 });

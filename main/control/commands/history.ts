@@ -38,11 +38,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 
 export function formatHistory(folderId: string, filePath: string, items: FileVersion[]): string {
   if (items.length === 0) return `The server keeps no history of ${filePath} in '${folderId}'.`;
-  const moves = items.some((v) => v.movedFrom !== undefined);
-  const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(moves ? [v.movedFrom !== undefined ? `moved from ${v.movedFrom}` : ''] : [])]);
+  // Where a version came from, when it was not saved as it is: moved here, or restored.
+  const origin = (v: FileVersion) => (v.movedFrom !== undefined ? `moved from ${v.movedFrom}` : v.restoredFrom !== undefined ? `restored from ${v.restoredFrom}` : '');
+  const noted = items.some((v) => origin(v) !== '');
+  const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
   const hint = `Restore one with: ferry restore ${filePath} --revision REV --folder ${folderId}`;
   // A rename ends the path's history: its earlier versions are under the old name.
   const before = items.at(-1)?.movedFrom;
   const earlier = before !== undefined ? `\nIts versions before the move: ferry history ${before} --folder ${folderId}` : '';
-  return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE', ...(moves ? ['MOVE'] : [])], rows)}\n${hint}${earlier}`;
+  return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE', ...(noted ? ['ORIGIN'] : [])], rows)}\n${hint}${earlier}`;
 }

@@ -9,7 +9,6 @@ import { openStore, type Store } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
 import { restore as restoreOnServer } from '../history/restore-batch';
-import { RestoredHere } from '../history/restored-here';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import { CurrentPusher, type PusherOptions } from '../push';
@@ -134,8 +133,6 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     onRecovered: (folderId) => engine.pullRecovered(folderId),
   });
   const status: StatusBoard = new StatusBoard({ store, folders, engine: () => engine.now(), deviceId, deviceName, log });
-  // Outlives each engine a settings change rebuilds (docs/conflict-rules.md, O2's notes).
-  const restores = new RestoredHere();
   const engine: EngineHost = new EngineHost({
     store,
     deviceId,
@@ -147,7 +144,6 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     reporter,
     bus,
     pushWake,
-    restores,
     tuning: { ...(options.tuning?.push ? { push: options.tuning.push } : {}), ...(options.tuning?.pull ? { pull: options.tuning.pull } : {}) },
   });
   const settings: SettingsKeeper = new SettingsKeeper({
@@ -208,7 +204,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     undoMassDelete: async ({ folderId }) => {
       folders.require(folderId);
-      const outcome = await folders.coordinator(folderId).undo({ ...engine.require(), restores });
+      const outcome = await folders.coordinator(folderId).undo(engine.require());
       bus.statusChanged();
       return outcome;
     },
@@ -246,7 +242,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
       const current = engine.require();
-      const outcome = await restores.during(folderId, (onPlanned) => restoreOnServer(current.remote, remoteIdOf(folderId), request, { onPlanned }));
+      const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);
       log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
       // The files come back through the normal pull.
       if (outcome.restored.length > 0 && !engine.paused) engine.syncNow(folderId);

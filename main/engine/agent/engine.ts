@@ -8,7 +8,6 @@ import { ActivityBatch } from '../activity-batch';
 import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
-import type { RestoredHere } from '../history/restored-here';
 import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { ConnectionWatch, type Link } from './connection';
@@ -37,8 +36,6 @@ export interface EngineHostOptions {
   bus: AgentEventBus;
   /** The folders' handle on the pusher: pointed at each one this builds. */
   pushWake: CurrentPusher;
-  /** What this device's restores made: never its own uploads to the pull. */
-  restores: RestoredHere;
   tuning?: { push?: Partial<PusherOptions>; pull?: Partial<PullerOptions> };
 }
 
@@ -252,7 +249,6 @@ export class EngineHost {
       options: { ...settingsMassDelete(settings), ...this.o.tuning?.pull },
       exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
       applying: (folderId) => folders.coordinator(folderId).applying,
-      restoredHere: (folderId, path, revision) => this.o.restores.has(folderId, path, revision),
     });
     // A batch's uploads written to Activity in one commit, not one each.
     const pushLines = new ActivityBatch(store.activity, log);

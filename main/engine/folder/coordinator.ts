@@ -8,7 +8,6 @@ import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
 import { UNDO_KEEP_MS, UndoBatches, type AppliedEvents, type UndoOffer } from './undo';
 import type { RestoreOutcome, RestoreRemote as HistoryRestoreRemote } from '../history/restore-batch';
-import type { RestoredHere } from '../history/restored-here';
 
 /** What a folder is doing, as its coordinator sees it. */
 export type FolderView =
@@ -47,8 +46,6 @@ export interface AnswerPorts {
 /** An Undo also reads the server's deleted listing and may poll a restore task. */
 export interface UndoPorts {
   puller: Pick<AnswerPorts['puller'], 'pullNow'>;
-  /** What the Undo restores: never taken for this device's own commits (docs/conflict-rules.md, O2's notes). */
-  restores: Pick<RestoredHere, 'during'>;
   remote: HistoryRestoreRemote;
 }
 
@@ -242,7 +239,7 @@ export class FolderCoordinator {
   /** Undo of the last confirmed mass delete: restored on the server, then pulled back here. */
   async undo(ports: UndoPorts): Promise<RestoreOutcome> {
     const folder = this.store.folders.require(this.folderId);
-    const outcome = await ports.restores.during(this.folderId, (onPlanned) => this.undoBatches.undo(ports.remote, folder.remoteId, onPlanned));
+    const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId);
     this.log.info('mass delete undone', { restored: outcome.restored.length, skipped: outcome.skipped.length, failed: outcome.failed.length });
     this.onChange(this.folderId);
     await ports.puller.pullNow(this.folderId);

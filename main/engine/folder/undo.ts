@@ -98,14 +98,14 @@ export class UndoBatches {
    * Restores the batch on the server. Refused (`undo_pending`, retryable) while this disk still
    * sends deletes of it: a path whose delete is on its way would be deleted again after it.
    */
-  async undo(remote: RestoreRemote, remoteId: string, onPlanned?: (paths: readonly string[]) => void): Promise<RestoreOutcome> {
+  async undo(remote: RestoreRemote, remoteId: string): Promise<RestoreOutcome> {
     const batch = this.store.undoBatches.get(this.folderId);
     if (!batch) throw new FerryError('not_found', 'Nothing to undo in this folder: no confirmed mass delete, or its Undo expired', { status: 404 });
     const unsent = this.unsent(batch);
     if (unsent.length > 0) {
       throw new FerryError('undo_pending', `${unsent.length} of the deletes are still being sent to the server; Undo again once they are`, { retryable: true, status: 409 });
     }
-    const outcome = await restore(remote, remoteId, { kind: 'deleted', paths: batch.paths }, onPlanned ? { onPlanned } : {});
+    const outcome = await restore(remote, remoteId, { kind: 'deleted', paths: batch.paths });
     this.dismiss();
     const message = `Mass delete undone: ${outcome.restored.length} of ${batch.paths.length} items restored on the server` +
       (outcome.skipped.length + outcome.failed.length > 0 ? `, ${outcome.skipped.length + outcome.failed.length} left as they are` : '');

@@ -28,8 +28,6 @@ export interface RestoreOutcome {
   restored: Array<{ path: string; revision: string }>;
   /** The folders back: those asked for, and the deleted ones above what came back. */
   folders: number;
-  /** Every revision the restore made, files and folders (the pull must not take them for this device's uploads). */
-  revisions: Array<{ path: string; revision: string }>;
   failed: Array<{ path: string; code: string; message: string }>;
   /** Paths the request named that have nothing to restore, and why. */
   skipped: Array<{ path: string; reason: string }>;
@@ -44,8 +42,6 @@ export interface RestoreOptions {
   /** Waits between task polls and path_locked retries (tests and the engine inject their timers). */
   delay?: (ms: number) => Promise<void>;
   pollMs?: number;
-  /** The paths about to be restored, told before the first batch goes (the server commits before it answers). */
-  onPlanned?: (paths: readonly string[]) => void;
 }
 
 type RestoreOp = Extract<OperationInput, { action: 'restore' }>;
@@ -75,8 +71,7 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
     request.kind === 'deleted' ? (request.paths ? await planDeletedPaths(remote, remoteId, request.paths) : await planDeleted(remote, remoteId, request))
     : await planPaths(remote, remoteId, request),
   );
-  const outcome: RestoreOutcome = { restored: [], folders: 0, revisions: [], failed: [], skipped: plan.skipped };
-  if (plan.ops.length > 0) options.onPlanned?.(plan.ops.map((op) => op.path));
+  const outcome: RestoreOutcome = { restored: [], folders: 0, failed: [], skipped: plan.skipped };
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
     const chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
     const results = await submit(remote, remoteId, chunk, options);
@@ -86,7 +81,6 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
       // and the server made no new one (found by a new-user try: "Restored 1 file" of nothing).
       if (result?.ok && result.revision === op.baseRevision) outcome.skipped.push({ path: op.path, reason: 'it has those bytes already: no new version was made' });
       else if (result?.ok) {
-        outcome.revisions.push({ path: op.path, revision: result.revision });
         if (plan.folders.has(op.path)) outcome.folders++;
         else outcome.restored.push({ path: op.path, revision: result.revision });
       } else outcome.failed.push({ path: op.path, code: result?.code ?? 'internal', message: result?.message ?? 'no result from the server' });

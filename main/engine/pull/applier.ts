@@ -30,6 +30,12 @@ export interface RemoteEntry extends RemoteState {
    * (docs/conflict-rules.md, "Whoever committed what is below").
    */
   serverFolder?: boolean;
+  /**
+   * A restore made this revision (the feed names the revision it brought back): never this
+   * device's own commit, though `device` names the device that asked for it (docs/conflict-rules.md,
+   * the paragraph on restores after O2).
+   */
+  restoredFrom?: string;
 }
 
 export interface ApplyContext {
@@ -45,8 +51,6 @@ export interface ApplyContext {
   deviceName: string;
   /** This device's id, as the server records it on the changes this device commits. */
   deviceId: string;
-  /** A revision this device's restore made: never its own commit (docs/conflict-rules.md, before O2's notes). */
-  restoredHere?: (path: string, revision: string | null) => boolean;
   /** Index writes of downloaded files commit together (optional: one transaction each without). */
   commits?: TxnGroup;
   /** Files deleted by this pull are kept here until its downloads are done (M3). */
@@ -144,7 +148,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
   }
   const movedAway = local.type === 'absent' && !entry.deleted ? movedAwayBase(ctx.store, ctx.folderId, entry.path) : null;
-  const own = entry.device === ctx.deviceId && entry.serverFolder !== true && !(ctx.restoredHere?.(entry.path, entry.revision) ?? false);
+  const own = entry.device === ctx.deviceId && entry.serverFolder !== true && entry.restoredFrom === undefined;
   return { abs, stat, local, hash, base, pending, ownInFlight: own && isOwnInFlight(entry, ctx.deviceId, pending, base), own, movedAwayBase: movedAway };
 }
 

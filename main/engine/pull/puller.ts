@@ -86,8 +86,6 @@ export interface PullerDeps {
    * reads: a pulled file between its rename and its index commit is not a local change).
    */
   applying?: (folderId: string) => Set<string>;
-  /** A revision this device's restore made (history/restored-here.ts): never its own commit. */
-  restoredHere?: (folderId: string, path: string, revision: string | null) => boolean;
 }
 
 type DeletePolicy = 'guard' | 'confirm' | 'keep';
@@ -379,7 +377,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, restoredHere: (path, revision) => deps.restoredHere?.(folderId, path, revision) ?? false, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)) };
     const errors: FerryError[] = [];
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
