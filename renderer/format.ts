@@ -29,6 +29,23 @@ export function formatCountOf(n: number, noun: string, plural = `${noun}s`): str
   return `${formatCount(n)} ${n === 1 ? noun : plural}`;
 }
 
+/**
+ * The answer of an Undo of a mass delete, as its banner says it: what came back, and what was left
+ * and why. Nothing back says so (found by a new-user try: files restored already read "0 files
+ * restored… They come back here").
+ */
+export function undoOutcome(result: { restored: number; failed: readonly unknown[]; skipped: readonly unknown[] }, where: string): { headline: string; detail: string } {
+  const left = result.failed.length + result.skipped.length;
+  const why = 'written again or restored since, or no longer kept';
+  if (result.restored === 0) {
+    return { headline: `Undo: nothing to bring back in ${where}.`, detail: left > 0 ? `${formatCountOf(left, 'file')} left as ${left === 1 ? 'it is' : 'they are'} (${why}).` : '' };
+  }
+  return {
+    headline: `Undo: ${formatCountOf(result.restored, 'file')} restored in ${where}.`,
+    detail: `They come back here and on every other device with the next pull${left > 0 ? `; ${formatCount(left)} left as they are (${why})` : ''}.`,
+  };
+}
+
 /** "in 5 s", "3 min ago", "2 h ago"; dates further than a day away as a date. */
 export function formatRelative(iso: string | null, now: number = Date.now()): string {
   if (!iso) return 'never';

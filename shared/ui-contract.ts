@@ -187,6 +187,8 @@ export const PathExplanation = z.object({
   reasons: z.array(z.object({ code: WhyCode, message: z.string() })).min(1),
   local: z.object({ exists: z.boolean(), kind: z.enum(['file', 'dir']).nullable(), size: z.number().nullable(), modifiedAt: z.string().nullable() }),
   synced: z.object({ revision: z.string().nullable(), size: z.number() }).nullable(),
+  /** Deleted here, and the delete not sent yet (queued, held, or failing). */
+  deletedHere: z.boolean().optional(),
   /** The folder's last failed pull while its pulls fail: when, whether retryable, the next try. */
   lastPullError: z
     .object({ code: z.string(), message: z.string(), at: z.string(), retryable: z.boolean(), nextTryAt: z.string().nullable() })

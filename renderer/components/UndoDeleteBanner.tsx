@@ -1,5 +1,5 @@
 import type { FolderStatus, RestoreResult } from '../../shared/ui-contract';
-import { formatCount, formatCountOf, formatRelative } from '../format';
+import { formatCount, formatCountOf, formatRelative, undoOutcome } from '../format';
 
 /**
  * After a confirmed mass delete: Undo brings exactly that batch back on every device
@@ -20,12 +20,11 @@ export function UndoDeleteBanner({
   onDismiss(): void;
 }) {
   if (result) {
-    const notBack = result.failed.length + result.skipped.length;
+    const { headline, detail } = undoOutcome(result, folder.localPath);
     return (
       <section className="banner banner-ok" role="status" data-testid="undo-delete-done" data-folder={folder.id}>
         <div>
-          <strong>Undo: {formatCountOf(result.restored, 'file')} restored in {folder.localPath}.</strong> They come back here and on every other device
-          with the next pull{notBack > 0 ? `; ${formatCount(notBack)} left as they are (written again since, or no longer kept)` : ''}.
+          <strong>{headline}</strong> {detail}
         </div>
         <div className="banner-actions">
           <button type="button" onClick={onDismiss} data-testid="undo-delete-dismiss">

@@ -332,6 +332,9 @@ describe('why a path is not in sync', () => {
     const answer = await why('bulk-0.txt');
     expect(answer.reasons[0]).toEqual({ code: 'held', message: 'Its delete is held with a bulk delete on this computer until you confirm or cancel it' });
     expect(answer.local.exists).toBe(false);
+    // The server's part: this device had the file and deleted it. Refused: "this device has not got it".
+    const revision = (await other.changesPage('docs', { limit: 10_000 })).items.find((i) => i.path === 'bulk-0.txt')!.revision;
+    expect(answer.reasons).toContainEqual({ code: 'on_server', message: `On the server at revision ${revision} written by laptop; this device deleted it and has not sent the delete yet` });
     await agent.handlers.cancelMassDelete({ folderId: 'docs' });
     await waitFor(() => names.every((n) => existsSync(path.join(folder, n))), { timeoutMs: 20_000, message: 'restored' });
   });

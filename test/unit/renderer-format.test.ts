@@ -1,10 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, waitingForServer } from '../../renderer/format';
+import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, undoOutcome, waitingForServer } from '../../renderer/format';
 import { routeFromHash } from '../../renderer/router';
 import { reconnectDelay } from '../../renderer/api/backoff';
 import { parseLoginFragment } from '../../renderer/api/session';
 
 describe('renderer formatting', () => {
+  it('the Undo banner says what came back, and that nothing did when every file was back already', () => {
+    const skipped = (n: number) => Array.from({ length: n }, (_, i) => ({ path: `f${i}`, reason: 'not deleted' }));
+    expect(undoOutcome({ restored: 8, failed: [], skipped: [] }, '/home/me/Docs')).toEqual({
+      headline: 'Undo: 8 files restored in /home/me/Docs.',
+      detail: 'They come back here and on every other device with the next pull.',
+    });
+    expect(undoOutcome({ restored: 1, failed: [{ path: 'x', code: 'blocks_collected', message: '' }], skipped: skipped(1) }, 'D').detail).toBe(
+      'They come back here and on every other device with the next pull; 2 left as they are (written again or restored since, or no longer kept).',
+    );
+    // Refused: "0 files restored… They come back here", of files restored already.
+    expect(undoOutcome({ restored: 0, failed: [], skipped: skipped(3) }, 'D')).toEqual({ headline: 'Undo: nothing to bring back in D.', detail: '3 files left as they are (written again or restored since, or no longer kept).' });
+    expect(undoOutcome({ restored: 0, failed: [], skipped: skipped(1) }, 'D').detail).toBe('1 file left as it is (written again or restored since, or no longer kept).');
+  });
   it('an item in flight while the server is unreachable or refuses the sign-in reads as waiting for it', () => {
     expect(waitingForServer('in_flight', 'auth_failed')).toBe('waiting for the server (sign-in refused)');
     expect(waitingForServer('in_flight', 'offline')).toBe('waiting for the server (offline)');

@@ -13,6 +13,7 @@ const answer = (reasons: WhyReason[], lastPullError: PathExplanation['lastPullEr
   reasons,
   local: { exists: true, kind: 'file', size: 1, modifiedAt: null },
   synced: { revision: '7', size: 1 },
+  deletedHere: false,
   lastPullError,
 });
 const codes = (a: PathExplanation) => a.reasons.map((r) => r.code);

@@ -82,7 +82,8 @@ export function serverReason(local: PathExplanation, current: HistoryItem | null
     // Gone on both sides: nothing to sync.
     return unknown ? { reason: { code: 'in_sync', message: `In sync: deleted here and on the server (revision ${current.revision}, by ${by})` }, replace: true } : null;
   }
-  const mine = has ? `this device has revision ${has}` : 'this device has not got it';
+  // Found by a new-user try: a file deleted here, its delete held, read "this device has not got it".
+  const mine = has ? `this device has revision ${has}` : local.deletedHere ? 'this device deleted it and has not sent the delete yet' : 'this device has not got it';
   const message = current.deleted
     ? `Deleted on the server at revision ${current.revision} by ${by}; ${mine}`
     : `On the server at revision ${current.revision} written by ${by}; ${mine}`;

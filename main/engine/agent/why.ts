@@ -44,6 +44,8 @@ export interface PathExplanation {
    * last recorded (the local file's: a change not sent yet has already changed it).
    */
   synced: { revision: string | null; size: number } | null;
+  /** Deleted here, and the delete not sent yet (queued, held, or failing): the device had it. */
+  deletedHere: boolean;
   /** The folder's last failed pull while its pulls fail (null once one gets through). */
   lastPullError: LastPullError | null;
 }
@@ -187,6 +189,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     reasons,
     local: { exists: local.exists, kind: local.kind, size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
     synced: entry ? { revision: entry.syncedRevision, size: entry.size } : null,
+    deletedHere: live?.op === 'delete',
     lastPullError: lastPullError(ctx.pull?.failure(folderId) ?? null),
   };
 }
