@@ -82,10 +82,12 @@ export class DeviceReports {
     );
     const out: DeviceState[] = [];
     for (const row of rows) {
+      // A device's own changes come back to it as echoes it needs nothing for; a restore it asked
+      // for is recorded under it too, yet it has not got those bytes until it pulls them.
       const behind =
         row.applied_seq === null
           ? null
-          : ((await this.db.get<{ n: number }>('SELECT count(*) AS n FROM entries WHERE folder_id = ? AND seq > ? AND device <> ?', [folderId, row.applied_seq, row.device]))?.n ?? 0);
+          : ((await this.db.get<{ n: number }>('SELECT count(*) AS n FROM entries WHERE folder_id = ? AND seq > ? AND (device <> ? OR restored_from IS NOT NULL)', [folderId, row.applied_seq, row.device]))?.n ?? 0);
       out.push({
         device: row.device,
         name: row.name,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,36 @@ describe('device digests', () => {
       await b.agent.stop();
     }
   }, 60_000);
+
+  // Found by review: a restore is recorded under the device that asked for it, and its own
+  // changes are not counted against it (echoes), so it read "up to date" before it had the
+  // restored bytes.
+  it("a device's own restore counts as a change it is behind until it pulls it", async () => {
+    const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'restorer' });
+    try {
+      await client.createFolder('restores');
+      const put = async (bytes: string, base: string | null) => {
+        const data = Buffer.from(bytes);
+        const hash = createHash('sha256').update(data).digest('hex');
+        await client.putBlock(hash, data);
+        const reply = await client.submitBatch('restores', [{ key: 'k', action: 'upsert', path: 'a.txt', size: data.length, mtime: 1, blocks: [hash], baseRevision: base }]);
+        const result = 'results' in reply ? reply.results.k : undefined;
+        if (!result?.ok) throw new Error('upload refused');
+        return result.revision;
+      };
+      const first = await put('first', null);
+      const second = await put('second', first);
+      const token = async () => new URL((await client.changesPage('restores'))._links['upcoming-modifications']!.href, server.url).searchParams.get('syncToken')!;
+      const report = { name: 'r', version: 'ferry/test', pending: 0, failedCount: 0, failures: [], syncToken: await token() };
+      expect(await client.reportDevice('restores', report)).toMatchObject({ behind: 0, upToDate: true });
+      await client.submitBatch('restores', [{ key: 'r', action: 'restore', path: 'a.txt', revision: first, baseRevision: second }]);
+      // Its own upload would be an echo (still 0); its own restore is not. Refused: "up to date".
+      expect(await client.reportDevice('restores', report)).toMatchObject({ behind: 1, upToDate: false });
+      expect(await client.reportDevice('restores', { ...report, syncToken: await token() })).toMatchObject({ behind: 0, upToDate: true });
+    } finally {
+      client.close();
+    }
+  });
 
   it('refuses a report for another device, a malformed one, and forgets a device after 30 days', async () => {
     const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'reporter' });

@@ -209,6 +209,16 @@ describe('restore operation', () => {
     const moved = await rev(id, { key: 'm', action: 'move', from: 'a.txt', path: 'b.txt', baseRevision: (await current(id)).get('a.txt')!.revision });
     expect((await current(id)).get('b.txt')).toMatchObject({ revision: moved, movedFrom: 'a.txt' });
     expect((await current(id)).get('b.txt')).not.toHaveProperty('restoredFrom');
+    // A folder brought back is named so too; deleted again, its tombstone is no restore's.
+    const d1 = await rev(id, { key: 'd', action: 'upsert', kind: 'dir', path: 'dir', size: 0, mtime: 1, blocks: [], baseRevision: null });
+    const d2 = await rev(id, del('d', 'dir', d1));
+    const d3 = await rev(id, restore('d', 'dir', d1, d2));
+    expect((await current(id)).get('dir')).toMatchObject({ revision: d3, kind: 'dir', restoredFrom: d1 });
+    const d4 = await rev(id, del('d', 'dir', d3));
+    const [gone, back] = (await history(id, 'dir')).items;
+    expect(gone).toMatchObject({ revision: d4, deleted: true });
+    expect(gone).not.toHaveProperty('restoredFrom');
+    expect(back).toMatchObject({ revision: d3, restoredFrom: d1 });
   });
 
   it('gives a live path the old bytes, and names no block the client must send', async () => {
