@@ -134,6 +134,7 @@ export interface QueueRepo {
   progress(ref: ClaimRef, bytesDone: number): void;
   /** Back to pending now, attempts reset: the UI's Retry action (not for an item a pusher holds). */
   retry(id: number): boolean;
+  /** Every failed item (of a folder) back to pending now, and those waiting for their folder to be made (`folder_not_made`). */
   retryAllFailed(folderId?: string): number;
   /**
    * Conflicts of a folder recorded before `recordedBefore` that wait for their recheck: due
@@ -432,7 +433,7 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     WHERE id = ? AND state IN ('failed', 'retry_wait') AND in_flight_generation IS NULL`);
   const retryFailed = db.prepare(`
     UPDATE queue SET state = 'pending', attempts = 0, next_attempt_at = @now, updated_at = @now
-    WHERE state = 'failed' AND (@folderId IS NULL OR folder_id = @folderId)`);
+    WHERE (state = 'failed' OR (state = 'retry_wait' AND last_error_code = 'folder_not_made')) AND (@folderId IS NULL OR folder_id = @folderId)`);
   const recheck = db.prepare(`
     UPDATE queue SET next_attempt_at = @now
     WHERE folder_id = @folderId AND state = 'retry_wait' AND last_error_code = 'conflict' AND in_flight_generation IS NULL

@@ -6,6 +6,7 @@ import { createAgent, type Agent } from '../../main/engine/agent';
 import { SyncApiClient } from '../../main/remote';
 import type { Settings } from '../../shared/settings';
 import { startServer, type RunningServer } from '../../server/main';
+import { FaultProxy } from '../fakes/fault-proxy';
 import { testSettings } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
@@ -90,10 +91,15 @@ describe('the engine when the server does not answer', () => {
     writeFileSync(path.join(folder, 'a.txt'), 'written before the server was up');
     const port = await freePort();
     const token = 'a-token-the-server-is-started-with-0123456789';
-    const settings: Settings = testSettings(`http://127.0.0.1:${port}`, token, [{ localPath: folder, remoteId: 'docs' }]);
+    // Through a proxy to the server's port, so that the folder's making can be slowed down below.
+    const proxy = await FaultProxy.start({ target: `http://127.0.0.1:${port}` });
+    cleanups.push(() => proxy.close());
+    const settings: Settings = testSettings(proxy.url, token, [{ localPath: folder, remoteId: 'docs' }]);
     const agent = await createAgent({ dataDir: path.join(dir, 'agent'), settings, saveSettings: () => undefined, tokenProtection: 'plaintext', tuning: FAST });
     await agent.start();
     cleanups.push(() => agent.stop());
+    // Once the server is up, the folder is made a second after the upload is ready to commit.
+    proxy.add({ method: 'PUT', path: '/v1/folders/docs', times: Infinity, action: { kind: 'delay', ms: 1000 } });
     const server: RunningServer = await startServer({ dataDir: path.join(dir, 'server'), port, token });
     cleanups.push(() => server.close());
     // Refused before: the commit answered "Folder 'docs' not found" and the file stayed failed.
@@ -101,5 +107,9 @@ describe('the engine when the server does not answer', () => {
     const client = new SyncApiClient({ baseUrl: server.url, token, deviceId: 'checker' });
     cleanups.push(() => client.close());
     expect((await client.changesPage('docs')).items.map((c) => c.path)).toEqual(['a.txt']);
+    // It waited for the folder, and never read as failed (found by a new-user try: Activity kept
+    // "a.txt: Folder 'docs' not found" above "Uploaded", and the queue showed failed meanwhile).
+    const lines = await agent.handlers.listActivity({ limit: 100 });
+    expect(lines.filter((l) => l.kind === 'failed')).toEqual([]);
   }, 60_000);
 });

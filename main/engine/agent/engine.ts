@@ -9,7 +9,7 @@ import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
 import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
-import { createPusher, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
+import { createPusher, FOLDER_NOT_MADE, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { ConnectionWatch, type Link } from './connection';
 import type { DeviceReporter } from './device-report';
 import type { AgentEventBus } from './events';
@@ -240,6 +240,7 @@ export class EngineHost {
       store,
       remote,
       onConflict: ({ folderId, path }) => this.recheckAfterPull(puller, pusher, folderId, path),
+      folderUnmade: (folderId) => engine.unmade.has(folderId),
       options: { ...pushOptionsOf(settings), ...this.o.tuning?.push },
     });
     const puller = createPuller({
@@ -260,7 +261,11 @@ export class EngineHost {
         folders.pushOutcome(event.folderId, event.state, event.code);
         if (event.state === 'done' || event.state === 'failed') recordPushActivity(pushLines, event);
         if (event.state === 'failed') reporter.schedule(event.folderId);
-        if (event.state === 'failed' && event.code === 'not_found') this.remakeFolders(engine);
+        // The server has not got the folder (not made yet, or lost): it is made, then what waited goes.
+        if ((event.state === 'failed' && event.code === 'not_found') || (event.state === 'retry_wait' && event.code === FOLDER_NOT_MADE)) {
+          engine.unmade.add(event.folderId);
+          this.remakeFolders(engine);
+        }
         bus.statusChanged();
       }),
       pusher.on('itemProgress', (event) => {

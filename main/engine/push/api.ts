@@ -34,6 +34,8 @@ export interface PusherDeps {
    * revision, which replaces the parked generation.
    */
   onConflict?: (conflict: ConflictHandoff) => void;
+  /** The server has not made this folder yet: an upload it answers `not_found` waits for it. */
+  folderUnmade?: (folderId: string) => boolean;
   /** Hash a changed file again and queue it; defaults to rehashAndRequeue on the store. */
   requeue?: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
   log: Logger;

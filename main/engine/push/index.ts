@@ -5,3 +5,4 @@ export type { ConflictEvent, ItemEvent, ItemProgressEvent, PushItemState, Pusher
 export type { PushCallOptions, PushRemote, SubmitOptions, SubmitReply } from './remote-port';
 export type { Timers } from './timers';
 export { systemTimers } from './timers';
+export { FOLDER_NOT_MADE } from './retry-policy';

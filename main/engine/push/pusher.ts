@@ -284,6 +284,7 @@ class PushScheduler implements Pusher, PushCore {
   o: PusherOptions;
   readonly store: PushStore;
   readonly onConflict: ((conflict: ConflictHandoff) => void) | undefined;
+  readonly folderUnmade: (folderId: string) => boolean;
   readonly requeue: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
   readonly timers: Timers;
   readonly random: () => number;
@@ -311,6 +312,7 @@ class PushScheduler implements Pusher, PushCore {
     this.o = { ...DEFAULT_PUSHER_OPTIONS, ...d.options };
     this.store = d.store;
     this.onConflict = d.onConflict;
+    this.folderUnmade = d.folderUnmade ?? (() => false);
     this.requeue = d.requeue ?? ((abs, item) => rehashAndRequeue(d.store, abs, item, this.timers.now()));
     this.timers = d.timers ?? systemTimers;
     this.random = d.random ?? Math.random;

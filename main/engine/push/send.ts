@@ -16,7 +16,7 @@ import type { PushFolder, PushStore, ConflictHandoff } from './api';
 import type { Emitter, ItemEvent, PusherEvents, PusherOptions, RunStats } from './pusher';
 import { opKey, type CommitEntry, giveUpOf, FILE_CHANGED, localError, SMALL_FILE, fileChanged, type Uploader, type RetryHooks, type Committer, parseOpKey } from './requests';
 import type { RequeueOutcome } from './requeue';
-import { backoffMs, isServerWait } from './retry-policy';
+import { backoffMs, FOLDER_NOT_MADE, isServerWait } from './retry-policy';
 import { type Timers, sleep } from './timers';
 
 // ---- the core every step reads --------------------------------------------------------------
@@ -29,6 +29,8 @@ import { type Timers, sleep } from './timers';
 export interface PushCore {
   readonly store: PushStore;
   readonly onConflict: ((conflict: ConflictHandoff) => void) | undefined;
+  /** The server has not made this folder yet (PusherDeps.folderUnmade). */
+  readonly folderUnmade: (folderId: string) => boolean;
   /** The file is hashed again and its change queued again (FILE_CHANGED). */
   readonly requeue: (absPath: string, item: QueueItem) => Promise<RequeueOutcome>;
   readonly log: Logger;
@@ -286,6 +288,11 @@ export class ItemOutcomes {
     const e = asFerryError(error);
     if (e.code === FILE_CHANGED) {
       await this.requeue(w, e);
+      return;
+    }
+    if (e.code === 'not_found' && this.c.folderUnmade(w.item.folderId)) {
+      this.retryLater(w, FOLDER_NOT_MADE, 'The server has not made this folder yet: it goes once the folder is made');
+      this.release(w);
       return;
     }
     const give = giveUpOf(error);
