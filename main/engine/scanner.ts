@@ -2,7 +2,7 @@ import { accessSync, constants as fsConstants, lstatSync, readdirSync, type Dire
 import { FerryError } from '../../protocol/errors';
 import { createLogger } from '../logging';
 import type { Store } from '../store';
-import { intentMatch, type EntryKind, type IndexEntry, type IndexStat, type LocalState } from '../store/file-index';
+import { intentMatch, type EntryKind, type IndexEntry, type IndexStat, type LocalRecord } from '../store/file-index';
 import type { LocalDeleteGuard } from './folder/local-guard';
 import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
@@ -118,6 +118,10 @@ export class Scanner {
   private batchSize: number;
   /** Symlinks and specials are reported once per run, not on every rescan. */
   private readonly reportedSkips = new Set<string>();
+  /** The folder's marker id, read until the local side has written one (checkRoot). */
+  private markerId: string | null = null;
+  /** Whether the folder may be in error (checkRoot): its stored state is unknown at start. */
+  private mayBeInError = true;
   private readonly states: FolderStates;
   private readonly now: () => number;
 
@@ -136,12 +140,22 @@ export class Scanner {
     this.now = options.now ?? Date.now;
   }
 
-  /** Checks root and marker; reports the folder in error (or back) accordingly. */
+  /**
+   * Checks root and marker; reports the folder in error (or back) accordingly. The root check
+   * is the only writer of a folder's error (folder/state.ts), so the scanner knows without a
+   * read whether the folder may be in error: at its start (a stored error of an earlier run),
+   * and after a check that failed. The marker id, once the local side wrote it, never changes.
+   */
   checkRoot(): RootCheck {
-    const folder = this.store.folders.require(this.folderId);
-    const check = checkRoot(this.root, folder.markerId);
-    if (!check.ok) this.states.error(this.folderId, check.code, check.message);
-    else if (folder.state === 'error') this.states.recovered(this.folderId);
+    this.markerId ??= this.store.folders.require(this.folderId).markerId;
+    const check = checkRoot(this.root, this.markerId);
+    if (!check.ok) {
+      this.states.error(this.folderId, check.code, check.message);
+      this.mayBeInError = true;
+    } else if (this.mayBeInError) {
+      this.states.recovered(this.folderId);
+      this.mayBeInError = false;
+    }
     return check;
   }
 
@@ -363,7 +377,7 @@ export class Scanner {
       const known = this.store.index.get(this.folderId, key);
       // The puller may have recorded this very file while we were hashing (echo suppression).
       if (known && known.kind === 'file' && sameStat(known, { size: hash.size, mtimeMs: hash.mtimeMs, ino: hash.inode })) return 'unchanged';
-      const state: LocalState = {
+      const state: LocalRecord = {
         folderId: this.folderId,
         path: key,
         kind: 'file',
@@ -395,7 +409,7 @@ export class Scanner {
    * download's inode but other bytes: the user changed it in place since, an edit of that
    * revision (`editOf`; chaos seed 8392).
    */
-  private recordedAsDownload(state: LocalState): boolean | { editOf: string } {
+  private recordedAsDownload(state: LocalRecord): boolean | { editOf: string } {
     const intent = this.store.index.getIntent(this.folderId, state.path);
     if (!intent) return false;
     this.store.index.removeIntent(this.folderId, state.path);
@@ -534,7 +548,7 @@ export class Scanner {
     });
   }
 
-  private dirState(key: string, st: Stats): LocalState {
+  private dirState(key: string, st: Stats): LocalRecord {
     return { folderId: this.folderId, path: key, kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null };
   }
 

@@ -332,6 +332,26 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.stop();
   });
 
+  // The scanner knows in memory whether the folder may be in error (it is the only writer of
+  // that state); at its start it does not, so a stored error of an earlier run is cleared by its
+  // first good check, and a failed check followed by a good one recovers as before.
+  it("a folder left in error by an earlier run is back at the next run's first good look", async () => {
+    f.write('a.txt', 'x');
+    const first = local();
+    await first.start();
+    await first.stop();
+    f.store.folders.setError(f.folderId, 'folder_root_missing', 'The folder was missing (unmounted or moved?)');
+    const next = scanner();
+    expect(next.checkRoot().ok).toBe(true);
+    expect(f.store.folders.require(f.folderId).state).toBe('ok');
+    rmSync(path.join(f.root, '.ferry'), { recursive: true });
+    expect(next.checkRoot()).toMatchObject({ ok: false, code: 'folder_marker_missing' });
+    expect(f.store.folders.require(f.folderId).state).toBe('error');
+    writeMarker(f.root, f.store.folders.require(f.folderId).markerId!);
+    expect(next.checkRoot().ok).toBe(true);
+    expect(f.store.folders.require(f.folderId).state).toBe('ok');
+  });
+
   it('does not follow symlinks; records them as skipped', async () => {
     const outside = path.join(f.base, 'outside');
     mkdirSync(outside);
