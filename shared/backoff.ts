@@ -1,6 +1,7 @@
 /**
  * Backoff, written once: push retries (main/engine/push/retry-policy.ts), the puller's retries
- * (main/engine/pull/puller.ts) and the renderer's event-stream reconnects all use it. Pure: the
+ * (main/engine/pull/puller.ts), the link watch's probes (main/engine/agent/connection.ts) and the
+ * renderer's event-stream reconnects all use it. Pure: the
  * caller injects randomness and owns time (it adds the delay to its own clock). A module in
  * shared/ because the renderer may not import main/.
  */
@@ -18,6 +19,8 @@ export interface Backoff {
 
 export const FULL_JITTER = [0, 1] as const;
 export const EQUAL_JITTER = [0.5, 1] as const;
+/** The ceiling itself: a probe of a link that is down, which nothing else waits on. */
+export const NO_JITTER = [1, 1] as const;
 
 /**
  * Milliseconds to wait before retry number `retry` (1 = the first retry). A server's

@@ -6,8 +6,11 @@ import { underBounds, type EntryKind } from './keys';
 
 export { underBounds, type EntryKind } from './keys';
 
-/** What the scanner saw on disk for one path (dirs carry size 0 and no hashes). */
-export interface LocalState {
+/**
+ * What the scanner saw on disk for one path, as the index records it (dirs carry size 0 and no
+ * hashes). Not the pull's `LocalState` (pull/decide.ts), which is what the disk holds right now.
+ */
+export interface LocalRecord {
   folderId: string;
   /** Relative to the folder root, '/'-separated, NFC. */
   path: string;
@@ -19,7 +22,7 @@ export interface LocalState {
   blocks: string[] | null;
 }
 
-export interface IndexEntry extends LocalState {
+export interface IndexEntry extends LocalRecord {
   /** The revision the server last accepted for this path; null when never synced. */
   syncedRevision: string | null;
   updatedAt: number;
@@ -72,7 +75,7 @@ const toEntry = (r: IndexRow): IndexEntry => ({
 export interface FileIndexRepo {
   get(folderId: string, path: string): IndexEntry | undefined;
   /** Records the local state, keeping the synced revision. */
-  putLocal(state: LocalState): void;
+  putLocal(state: LocalRecord): void;
   /** Records a full entry, revision included (the puller, after it wrote a file). */
   put(entry: Omit<IndexEntry, 'updatedAt'>): void;
   setSyncedRevision(folderId: string, path: string, revision: string | null): void;
@@ -254,7 +257,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
   const countRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ?`);
   const countFileRows = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM file_index WHERE folder_id = ? AND kind = 'file'`);
 
-  const params = (s: LocalState) => ({
+  const params = (s: LocalRecord) => ({
     folderId: s.folderId,
     path: s.path,
     kind: s.kind,

@@ -80,5 +80,5 @@ export type { Clock } from './clock';
 export type { Folder, FolderState, MassDeleteHold, MassDeleteSide } from './folders';
 export type { RecentDelete } from './recent-deletes';
 export type { UndoBatch } from './undo-batches';
-export type { EntryKind, IndexEntry, IndexStat, LocalState } from './file-index';
+export type { EntryKind, IndexEntry, IndexStat, LocalRecord } from './file-index';
 export type { Change, ClaimRef, QueueItem, QueueOp, QueueState } from './queue';

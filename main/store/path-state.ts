@@ -1,7 +1,7 @@
 import type { Clock } from './clock';
 import { systemClock } from './clock';
 import type { Db } from './db';
-import type { EntryKind, FileIndexRepo, LocalState } from './file-index';
+import type { EntryKind, FileIndexRepo, LocalRecord } from './file-index';
 import { changeOf, liveIdle, type ChangeKeep, type ClaimRef, type Change, type CompleteOutcome, type EnqueueOutcome, type FailOutcome, type QueueRow, type QueueRows } from './queue';
 
 /** A move's answer: the entries a directory took along, each at its new path and revision (P9). */
@@ -18,7 +18,7 @@ export interface PathStateRepo {
   /** A change to push: a new row, or one that replaces the path's earlier change. */
   enqueue(change: Change): EnqueueOutcome;
   /** A local file or folder changed: its state recorded in the index, its upload queued on `baseRevision`. */
-  localChanged(state: LocalState, baseRevision: string | null): EnqueueOutcome;
+  localChanged(state: LocalRecord, baseRevision: string | null): EnqueueOutcome;
   /** A local entry the user removed: its index row out, its delete queued on `baseRevision`. */
   localGone(entry: { folderId: string; path: string; kind: EntryKind }, baseRevision: string | null): EnqueueOutcome;
   /**
@@ -219,7 +219,7 @@ export function pathStateRepo(db: Db, rows: QueueRows, index: FileIndexRepo, clo
 
   const enqueue = db.transaction((change: Change): EnqueueOutcome => enqueueOne(change));
 
-  const localChanged = db.transaction((state: LocalState, baseRevision: string | null): EnqueueOutcome => {
+  const localChanged = db.transaction((state: LocalRecord, baseRevision: string | null): EnqueueOutcome => {
     index.putLocal(state);
     const { folderId, path, kind } = state;
     // A folder's row carries no bytes: only its name goes up.

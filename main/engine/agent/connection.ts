@@ -1,5 +1,6 @@
 import { asFerryError } from '../../../protocol/errors';
 import { classify } from '../push/retry-policy';
+import { backoffDelay, NO_JITTER } from '../../../shared/backoff';
 
 /**
  * The link to the sync server as the user sees it: online, offline (cannot be reached), or
@@ -106,7 +107,7 @@ export class ConnectionWatch {
 
   private scheduleProbe(): void {
     if (this.stopped || this.timer !== null) return;
-    const delay = Math.min(this.o.capMs ?? 10_000, (this.o.baseMs ?? 1000) * 2 ** this.probes++);
+    const delay = backoffDelay(++this.probes, { baseMs: this.o.baseMs ?? 1000, capMs: this.o.capMs ?? 10_000, jitter: NO_JITTER }, Math.random);
     this.timer = this.timers.setTimeout(() => {
       this.timer = null;
       if (this.stopped || this.link.state === 'online') return;
