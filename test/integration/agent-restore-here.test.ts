@@ -39,6 +39,22 @@ describe('a restore made on a device with a change of the path waiting to go', (
     return first;
   };
 
+  /** Paused, then `rel` edited here: the edit waits to go. */
+  const editWhilePaused = async (rel: string) => {
+    await agent.handlers.pause({});
+    writeFileSync(path.join(folder, rel), 'edited while paused');
+    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
+  };
+  const restore = (rel: string, revision: string) => agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: [rel], revision } });
+  /** The restored first version at `rel`, the edit in one conflict copy, and the server holding the restore. */
+  const bothKept = async (rel: string) => {
+    const copies = () => readdirSync(folder).filter((n) => n.startsWith(`${rel.replace(/\.txt$/, '')} (conflict`));
+    await waitFor(() => read(rel) === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
+    await idle();
+    expect(read(copies()[0]!)).toBe('edited while paused');
+    expect((await serverHas(rel))?.size).toBe('first version'.length);
+  };
+
   beforeAll(async () => {
     server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
     observer = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'observer' });
@@ -57,17 +73,10 @@ describe('a restore made on a device with a change of the path waiting to go', (
 
   it('an edit waiting to go and the restored version are both kept', async () => {
     const first = await twoVersions('report.txt');
-    await agent.handlers.pause({});
-    writeFileSync(path.join(folder, 'report.txt'), 'edited while paused');
-    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
-    const outcome = await agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['report.txt'], revision: first } });
-    expect(outcome.restored).toHaveLength(1);
+    await editWhilePaused('report.txt');
+    expect((await restore('report.txt', first)).restored).toHaveLength(1);
     await agent.handlers.resume({});
-    const copies = () => readdirSync(folder).filter((n) => n.startsWith('report (conflict'));
-    await waitFor(() => read('report.txt') === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
-    await idle();
-    expect(read(copies()[0]!)).toBe('edited while paused');
-    expect((await serverHas('report.txt'))?.size).toBe('first version'.length);
+    await bothKept('report.txt');
   });
 
   it('a delete waiting to go does not delete the restored version', async () => {
@@ -75,8 +84,7 @@ describe('a restore made on a device with a change of the path waiting to go', (
     await agent.handlers.pause({});
     rmSync(path.join(folder, 'notes.txt'));
     await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
-    const outcome = await agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['notes.txt'], revision: first } });
-    expect(outcome.restored).toHaveLength(1);
+    expect((await restore('notes.txt', first)).restored).toHaveLength(1);
     await agent.handlers.resume({});
     await waitFor(() => read('notes.txt') === 'first version', { timeoutMs: 15_000, message: 'the restored version here' });
     await idle();
@@ -89,41 +97,28 @@ describe('a restore made on a device with a change of the path waiting to go', (
   // still took it for this device's own upload. The feed names the restore (`restoredFrom`).
   it('a restore whose answer comes after the pull saw it: both kept as well', async () => {
     const first = await twoVersions('slow.txt');
-    await agent.handlers.pause({});
-    writeFileSync(path.join(folder, 'slow.txt'), 'edited while paused');
-    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
+    await editWhilePaused('slow.txt');
     // The restore's batch reaches the server; its answer is held for 3 s.
     proxy.add({ name: 'slow-restore-answer', method: 'POST', path: '/v1/folders/docs/sync', action: { kind: 'delay-response', ms: 3000 } });
-    const restoring = agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['slow.txt'], revision: first } });
+    const restoring = restore('slow.txt', first);
     await waitFor(async () => (await serverHas('slow.txt'))?.size === 'first version'.length, { timeoutMs: 10_000, message: 'the restore on the server' });
     await agent.handlers.resume({});
-    const copies = () => readdirSync(folder).filter((n) => n.startsWith('slow (conflict'));
     // Refused: the edit uploaded over the restore before its answer came.
-    await waitFor(() => read('slow.txt') === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
+    await bothKept('slow.txt');
     expect((await restoring).restored).toHaveLength(1);
-    await idle();
-    expect(read(copies()[0]!)).toBe('edited while paused');
-    expect((await serverHas('slow.txt'))?.size).toBe('first version'.length);
   });
 
   // The device used to remember its restores in memory: a restart between the restore and the
   // pull of it took the restore for its own upload again, and the edit replaced it unseen.
   it('a restart between the restore and its pull: both kept as well', async () => {
     const first = await twoVersions('restart.txt');
-    await agent.handlers.pause({});
-    writeFileSync(path.join(folder, 'restart.txt'), 'edited while paused');
-    await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
-    const outcome = await agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['restart.txt'], revision: first } });
-    expect(outcome.restored).toHaveLength(1);
+    await editWhilePaused('restart.txt');
+    expect((await restore('restart.txt', first)).restored).toHaveLength(1);
     await agent.stop();
     agent = await startTestAgent(path.join(tmp.dir, 'agent'), { url: proxy.url, token: server.token }, [{ localPath: folder, remoteId: 'docs' }]);
     expect(agent.status().state).toBe('paused');
     await agent.handlers.resume({});
-    const copies = () => readdirSync(folder).filter((n) => n.startsWith('restart (conflict'));
     // Refused: the edit uploaded over the restore after the restart.
-    await waitFor(() => read('restart.txt') === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
-    await idle();
-    expect(read(copies()[0]!)).toBe('edited while paused');
-    expect((await serverHas('restart.txt'))?.size).toBe('first version'.length);
+    await bothKept('restart.txt');
   });
 });
