@@ -76,7 +76,7 @@ export class Ledger {
    */
   private readonly restoredUnder: Array<string | null> = [];
   /** The last user op per path: the bytes it left (null: none) and, for a delete, the bytes it removed. */
-  private readonly lastOp = new Map<string, { device: string; hash: string | null; removed?: string | null }>();
+  private readonly lastOp = new Map<string, { device: string; hash: string | null; removed?: string | null; movedBack?: boolean }>();
   /** device\0path\0hash: bytes a device had on disk at a path (written there, or found there by a user op). */
   private readonly had = new Set<string>();
   /** device\0path → what its disk held there before its last two writes (the earlier first). */
@@ -127,6 +127,12 @@ export class Ledger {
     // file meets it there, unseen (docs/conflict-rules.md, "What a move racing an edit…"; chaos
     // seed 16019).
     else if (before === null && this.carriedHere(device, key)) this.concurrent.add(key);
+    // The bytes here came back by another device's rename (a file renamed away and back): this
+    // device's edit may build on the revision before the rename, which the server no longer
+    // holds at the path, and meet the rename there: a copy, not spurious (docs/conflict-rules.md,
+    // "What a move racing an edit…"; chaos seed 60282). The ledger cannot tell which revision
+    // the edit built on (the bytes are the same), so it allows it.
+    else if (before !== null && last?.movedBack === true && last.device !== device && last.hash === before) this.concurrent.add(key);
     if (before !== null) this.forget(device, key, before);
   }
 
@@ -235,6 +241,15 @@ export class Ledger {
     // on these bytes too (chaos seed 11611).
     const earlier = namesReached(nfc(from), (q) => this.fileMoves.filter((m) => m.to === q).map((m) => m.from));
     this.fileMoves.push({ device, from: nfc(from), to: nfc(to) });
+    // Bytes a user wrote at `to` before: the rename brings them back there (see replace()).
+    const back = this.writers.has(`${nfc(to)}\u0000${hash}`);
+    this.placeMoved(device, from, to, hash, step, earlier);
+    const op = this.lastOp.get(nfc(to));
+    if (back && op?.device === device && op.hash === hash) this.lastOp.set(nfc(to), { ...op, movedBack: true });
+  }
+
+  /** The moved bytes at `to`: a version of their own, or the base of an edit made elsewhere. */
+  private placeMoved(device: string, from: string, to: string, hash: string, step: number, earlier: Set<string>): void {
     const editedElsewhere = [...earlier].some((name) => [...(this.builtOn.get(`${name}\u0000${hash}`) ?? [])].some((d) => d !== device));
     // An empty file no user wrote at `from`: a file caught being written, pulled here (docs/
     // conflict-rules.md, "caught being written"; chaos seed 10605). Renaming it carries no version.

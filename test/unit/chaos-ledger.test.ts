@@ -257,6 +257,26 @@ describe('chaos ledger', () => {
     expect(l.concurrent.has('own')).toBe(false);
   });
 
+  it('an edit of bytes another device renamed away and back meets that rename (chaos seed 60282)', () => {
+    const l = new Ledger();
+    l.replace('a', 'docs/a.tar.gz', null);
+    l.write('a', 'docs/a.tar.gz', X, 1);
+    // dev-a renames it to DOCS/ and back; dev-b, which had X there all along, edits it.
+    l.replace('a', 'DOCS/a.tar.gz', null);
+    l.movedFile('a', 'docs/a.tar.gz', 'DOCS/a.tar.gz', X, 2);
+    l.replace('a', 'docs/a.tar.gz', null);
+    l.movedFile('a', 'DOCS/a.tar.gz', 'docs/a.tar.gz', X, 3);
+    l.replace('b', 'docs/a.tar.gz', X);
+    l.write('b', 'docs/a.tar.gz', Y, 4);
+    expect(l.concurrent.has('docs/a.tar.gz')).toBe(true);
+    // A rename to a new name is no way back: an edit there builds on it.
+    l.replace('a', 'new.txt', null);
+    l.movedFile('a', 'docs/a.tar.gz', 'new.txt', Y, 5);
+    l.replace('b', 'new.txt', Y);
+    l.write('b', 'new.txt', X, 6);
+    expect(l.concurrent.has('new.txt')).toBe(false);
+  });
+
   it('drops a version its reader replaced', () => {
     const l = new Ledger();
     l.replace('a', 'f', null);
