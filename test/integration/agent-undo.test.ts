@@ -93,9 +93,13 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     const again = captureIo();
     expect(await massDelete.run(['undo', '--folder', 'docs', '--data', dataA], again)).not.toBe(0);
     expect(again.stderr).toMatch(/Nothing to undo/);
+    // Asked while paused, the Undo answers what it did: the pull that brings files back waits for
+    // the resume. Refused (found by a new-user try): "Request aborted", though the Undo was done.
+    await b.handlers.pause({});
     const fromB = await b.handlers.undoMassDelete({ folderId: 'docs' });
     expect(fromB.restored).toEqual([]);
     expect(fromB.skipped).toHaveLength(deleted.length);
+    await b.handlers.resume({});
   }, 300_000);
 });
 

@@ -1,4 +1,5 @@
 import { createLogger } from '../../logging';
+import { asFerryError } from '../../../protocol/errors';
 import type { MassDeleteSide, Store } from '../../store';
 import type { Timers } from '../timers';
 import { realTimers } from '../timers';
@@ -242,7 +243,9 @@ export class FolderCoordinator {
     const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId);
     this.log.info('mass delete undone', { restored: outcome.restored.length, skipped: outcome.skipped.length, failed: outcome.failed.length });
     this.onChange(this.folderId);
-    await ports.puller.pullNow(this.folderId);
+    // The files come back with this pull; one that cannot run now (paused, offline) runs once it
+    // can. The Undo is done on the server either way: its answer says so, not the pull's error.
+    await ports.puller.pullNow(this.folderId).catch((error: unknown) => this.log.info('pull after the undo deferred', { code: asFerryError(error).code }));
     return outcome;
   }
 
