@@ -9,12 +9,14 @@ export interface Conflict {
   /** Where the losing side was kept, e.g. "a (conflict from laptop 2025-01-02 030405).txt". */
   copyPath: string;
   device: string;
+  /** The version that took the path was a restore `device` asked for, of this revision (null: an upload). */
+  restoredFrom: string | null;
   detectedAt: number;
   resolvedAt: number | null;
 }
 
 export interface ConflictRepo {
-  record(input: { folderId: string; path: string; copyPath: string; device: string }): Conflict;
+  record(input: { folderId: string; path: string; copyPath: string; device: string; restoredFrom?: string | null }): Conflict;
   resolve(id: number): boolean;
   listOpen(folderId?: string): Conflict[];
   countOpen(folderId?: string): number;
@@ -26,6 +28,7 @@ interface ConflictRow {
   path: string;
   copy_path: string;
   device: string;
+  restored_from: string | null;
   detected_at: number;
   resolved_at: number | null;
 }
@@ -36,13 +39,14 @@ const toConflict = (r: ConflictRow): Conflict => ({
   path: r.path,
   copyPath: r.copy_path,
   device: r.device,
+  restoredFrom: r.restored_from,
   detectedAt: r.detected_at,
   resolvedAt: r.resolved_at,
 });
 
 export function conflictRepo(db: Db, clock: Clock = systemClock): ConflictRepo {
   const insert = db.prepare(
-    `INSERT INTO conflicts (folder_id, path, copy_path, device, detected_at) VALUES (?, ?, ?, ?, ?)`,
+    `INSERT INTO conflicts (folder_id, path, copy_path, device, restored_from, detected_at) VALUES (?, ?, ?, ?, ?, ?)`,
   );
   const byId = db.prepare<[number | bigint], ConflictRow>(`SELECT * FROM conflicts WHERE id = ?`);
   const resolve = db.prepare(`UPDATE conflicts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL`);
@@ -53,8 +57,8 @@ export function conflictRepo(db: Db, clock: Clock = systemClock): ConflictRepo {
     `SELECT count(*) AS n FROM conflicts WHERE resolved_at IS NULL AND (@folderId IS NULL OR folder_id = @folderId)`,
   );
   return {
-    record({ folderId, path, copyPath, device }) {
-      const { lastInsertRowid } = insert.run(folderId, path, copyPath, device, clock());
+    record({ folderId, path, copyPath, device, restoredFrom = null }) {
+      const { lastInsertRowid } = insert.run(folderId, path, copyPath, device, restoredFrom, clock());
       return toConflict(byId.get(lastInsertRowid)!);
     },
     resolve: (id) => resolve.run(clock(), id).changes > 0,

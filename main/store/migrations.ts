@@ -305,6 +305,14 @@ const v13DirReplacements: Migration = {
   },
 };
 
+const v14ConflictRestores: Migration = {
+  version: 14,
+  name: 'conflicts: the version that took the path was a restore (of this revision)',
+  up(db) {
+    db.exec(`ALTER TABLE conflicts ADD COLUMN restored_from TEXT`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -319,4 +327,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v11IntentInode,
   v12MoveSent,
   v13DirReplacements,
+  v14ConflictRestores,
 ];

@@ -46,13 +46,18 @@ describe('a restore made on a device with a change of the path waiting to go', (
     await waitFor(() => agent.status().counts.pending >= 1, { timeoutMs: 10_000 });
   };
   const restore = (rel: string, revision: string) => agent.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: [rel], revision } });
-  /** The restored first version at `rel`, the edit in one conflict copy, and the server holding the restore. */
-  const bothKept = async (rel: string) => {
+  /**
+   * The restored first version at `rel`, the edit in one conflict copy, the server holding the
+   * restore, and `ferry why` saying it was a restore (refused: "Changed here and on <this device>").
+   */
+  const bothKept = async (rel: string, first: string) => {
     const copies = () => readdirSync(folder).filter((n) => n.startsWith(`${rel.replace(/\.txt$/, '')} (conflict`));
     await waitFor(() => read(rel) === 'first version' && copies().length === 1, { timeoutMs: 15_000, message: 'the restore here and the edit in a copy' });
     await idle();
     expect(read(copies()[0]!)).toBe('edited while paused');
     expect((await serverHas(rel))?.size).toBe('first version'.length);
+    const why = await agent.handlers.explainPath({ folderId: 'docs', path: rel });
+    expect(why.reasons.find((r) => r.code === 'conflict')?.message).toMatch(new RegExp(`^Changed here while .+ restored an earlier version \\(#${first}\\): the restored version is here, this device's change was kept as `));
   };
 
   beforeAll(async () => {
@@ -76,7 +81,7 @@ describe('a restore made on a device with a change of the path waiting to go', (
     await editWhilePaused('report.txt');
     expect((await restore('report.txt', first)).restored).toHaveLength(1);
     await agent.handlers.resume({});
-    await bothKept('report.txt');
+    await bothKept('report.txt', first);
   });
 
   it('a delete waiting to go does not delete the restored version', async () => {
@@ -104,7 +109,7 @@ describe('a restore made on a device with a change of the path waiting to go', (
     await waitFor(async () => (await serverHas('slow.txt'))?.size === 'first version'.length, { timeoutMs: 10_000, message: 'the restore on the server' });
     await agent.handlers.resume({});
     // Refused: the edit uploaded over the restore before its answer came.
-    await bothKept('slow.txt');
+    await bothKept('slow.txt', first);
     expect((await restoring).restored).toHaveLength(1);
   });
 
@@ -119,6 +124,6 @@ describe('a restore made on a device with a change of the path waiting to go', (
     expect(agent.status().state).toBe('paused');
     await agent.handlers.resume({});
     // Refused: the edit uploaded over the restore after the restart.
-    await bothKept('restart.txt');
+    await bothKept('restart.txt', first);
   });
 });

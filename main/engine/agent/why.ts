@@ -178,7 +178,12 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     if (c.path !== key && c.copyPath !== key) continue;
     if (!localState(folder.localRoot, c.copyPath).exists) continue;
     const other = (ctx.deviceName ?? deviceLabel)(c.device);
-    if (c.path === key) add('conflict', `Changed here and on ${other} at the same time: ${other}'s version is here, this device's was kept as ${c.copyPath}`);
+    // A restore is recorded under the device that asked for it, this one's too: it is said as the
+    // restore it was (found by a new-user try: "Changed here and on laptop", asked on laptop).
+    if (c.restoredFrom !== null) {
+      if (c.path === key) add('conflict', `Changed here while ${other} restored an earlier version (#${c.restoredFrom}): the restored version is here, this device's change was kept as ${c.copyPath}`);
+      else add('conflict', `A conflict copy: this device's change of ${c.path}, kept when ${other} restored an earlier version (#${c.restoredFrom}) of it`);
+    } else if (c.path === key) add('conflict', `Changed here and on ${other} at the same time: ${other}'s version is here, this device's was kept as ${c.copyPath}`);
     else add('conflict', `A conflict copy: this device's version of ${c.path}, kept when ${other} changed it too`);
   }
 

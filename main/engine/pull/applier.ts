@@ -515,7 +515,7 @@ async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: O
 
 /** The local bytes now live at copyPath: index them as a new file and queue their upload. */
 function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, copyPath: string): void {
-  ctx.store.conflicts.record({ folderId: ctx.folderId, path: entry.path, copyPath, device: entry.device });
+  ctx.store.conflicts.record({ folderId: ctx.folderId, path: entry.path, copyPath, device: entry.device, restoredFrom: entry.restoredFrom ?? null });
   ctx.store.activity.add({ folderId: ctx.folderId, kind: 'conflict', path: entry.path, message: `Both sides changed; the local version was kept as ${copyPath}` });
   const local = seen.local;
   const hash = seen.hash;
@@ -802,7 +802,7 @@ async function moveDirAside(ctx: ApplyContext, entry: RemoteEntry, seen: Observa
       store.paths.cancel(folderId, p);
       store.index.remove(folderId, p);
     }
-    store.conflicts.record({ folderId, path: entry.path, copyPath, device: entry.device });
+    store.conflicts.record({ folderId, path: entry.path, copyPath, device: entry.device, restoredFrom: entry.restoredFrom ?? null });
     store.activity.add({ folderId, kind: 'conflict', path: entry.path, message: `A file came where this folder was; the folder was kept as ${copyPath}` });
   });
   ctx.log.warn('a folder where another device put a file is kept as a conflict copy', { path: entry.path, copy: copyPath });
