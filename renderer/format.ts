@@ -1,5 +1,7 @@
 /** Display formatting shared by the views (pure, unit-tested). */
 
+import { comesBack, restoredWords } from '../shared/restore-words';
+
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
 /** SI sizes, like the OS file managers: 1 KB = 1000 B. */
@@ -27,6 +29,12 @@ export function formatCount(n: number): string {
 /** "1 file", "2 files", "1,000 files": a count with its noun, singular for one. */
 export function formatCountOf(n: number, noun: string, plural = `${noun}s`): string {
   return `${formatCount(n)} ${n === 1 ? noun : plural}`;
+}
+
+/** A restore's answer, first line: what came back and when it reaches this device, or that nothing did. */
+export function restoreOutcomeLine(result: { restored: number; folders: number }, paused: boolean): string {
+  const back = restoredWords(result);
+  return back ? `Restored ${back.what}; ${comesBack(back.one, paused)}.` : 'Nothing restored.';
 }
 
 /**

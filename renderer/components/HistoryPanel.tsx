@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { FileVersion } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
+import { comesBack } from '../../shared/restore-words';
 import { formatRelative } from '../format';
 import { useAction } from '../state/useAction';
 
 /** The versions of one file the server keeps, newest first, each with Restore. */
-export function HistoryPanel({ folderId, path, onClose, onRestored }: { folderId: string; path: string; onClose: () => void; onRestored?: () => void }) {
+export function HistoryPanel({ folderId, path, paused = false, onClose, onRestored }: { folderId: string; path: string; paused?: boolean; onClose: () => void; onRestored?: () => void }) {
   const { api } = useApi();
   const [versions, setVersions] = useState<FileVersion[]>();
   const [error, setError] = useState<string>();
@@ -40,7 +41,7 @@ export function HistoryPanel({ folderId, path, onClose, onRestored }: { folderId
       </div>
       {error ? <div className="banner banner-error" role="alert">Could not load its history: {error}</div> : null}
       {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
-      {restored ? <div className="banner banner-ok" role="status" data-testid="history-restored">Version {restored} restored; it comes back with the next pull.</div> : null}
+      {restored ? <div className="banner banner-ok" role="status" data-testid="history-restored">Version {restored} restored; {comesBack(true, paused)}.</div> : null}
       {versions && versions.length === 0 ? <p className="muted">The server keeps no history of this path.</p> : null}
       <ol className="history-list">
         {(versions ?? []).map((v) => (

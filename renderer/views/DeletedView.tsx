@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { DeletedFile, RestoreResult, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
-import { formatCountOf, formatRelative } from '../format';
+import { formatRelative, restoreOutcomeLine } from '../format';
 import { useAction } from '../state/useAction';
 import { HistoryPanel } from '../components/HistoryPanel';
 
@@ -89,8 +89,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
       {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
       {result ? (
         <div className={`banner ${result.failed.length || result.skipped.length ? 'banner-warn' : 'banner-ok'}`} role="status" data-testid="deleted-result">
-          Restored {formatCountOf(result.restored, 'file')}
-          {result.folders > 0 ? ` and ${formatCountOf(result.folders, 'folder')}` : ''}; they come back with the next pull.
+          {restoreOutcomeLine(result, status?.state === 'paused')}
           {result.failed.map((f) => ` ${f.path}: ${f.message}.`).join('')}
           {result.skipped.map((s) => ` ${s.path} was not restored: ${s.reason}.`).join('')}
         </div>
@@ -115,7 +114,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
           </li>
         ))}
       </ul>
-      {historyOf && folder ? <HistoryPanel folderId={folder} path={historyOf} onClose={() => setHistoryOf(undefined)} onRestored={() => void load()} /> : null}
+      {historyOf && folder ? <HistoryPanel folderId={folder} path={historyOf} paused={status?.state === 'paused'} onClose={() => setHistoryOf(undefined)} onRestored={() => void load()} /> : null}
     </div>
   );
 }

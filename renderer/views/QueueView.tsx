@@ -113,7 +113,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
         }}
       />
       {why ? <WhyPanel target={why} floating onClose={() => setWhy(undefined)} /> : null}
-      {historyOf ? <HistoryPanel folderId={historyOf.folderId} path={historyOf.path} onClose={() => setHistoryOf(undefined)} /> : null}
+      {historyOf ? <HistoryPanel folderId={historyOf.folderId} path={historyOf.path} paused={paused} onClose={() => setHistoryOf(undefined)} /> : null}
     </div>
   );
 }

@@ -306,7 +306,7 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   const older = await page.getByTestId('history-row').nth(1).getAttribute('data-revision');
   await expect(page.getByTestId('history-row').nth(1).getByTestId('history-revision')).toHaveText(`#${older}`);
   await page.getByTestId('history-restore').click();
-  await expect(page.getByTestId('history-restored')).toHaveText(`Version ${older} restored; it comes back with the next pull.`);
+  await expect(page.getByTestId('history-restored')).toHaveText(`Version ${older} restored; it comes back here with the next pull.`);
   // The new version says which one it brought back.
   await expect(page.getByTestId('history-row')).toHaveCount(3);
   await expect(page.getByTestId('history-row').first().getByTestId('history-restored-from')).toHaveText(`restored from #${older}`);
@@ -333,7 +333,7 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await rig.remote.put('docs', 'notes/b-minutes.txt', 'written again on another device');
   await page.locator('[data-testid="deleted-row"][data-path="notes/b-minutes.txt"] input[type="checkbox"]').check();
   await page.getByTestId('deleted-restore').click();
-  await expect(page.getByTestId('deleted-result')).toContainText('Restored 0 files');
+  await expect(page.getByTestId('deleted-result')).toContainText('Nothing restored.');
   await expect(page.getByTestId('deleted-result')).toContainText('notes/b-minutes.txt was not restored: it is not deleted on the server');
   expect((await rig.remote.files('docs')).get('notes/b-minutes.txt')?.size).toBe('written again on another device'.length);
   await expect(page.getByTestId('deleted-row')).toHaveCount(0);

@@ -294,12 +294,13 @@ describe('why a path is not in sync', () => {
       const edited = await write('plan.txt', 'second', mine);
       const fresh = await write('theirs-only.txt', 'new there', null);
 
+      // Paused: the next pull waits for the resume (found by a new-user try: said as if it came by itself).
       const changed = await why('plan.txt');
       expect(changed.inSync).toBe(false);
-      expect(changed.reasons[0]).toEqual({ code: 'on_server', message: `On the server at revision ${edited} written by desktop-3; this device has revision ${mine}: the next pull brings it here` });
+      expect(changed.reasons[0]).toEqual({ code: 'on_server', message: `On the server at revision ${edited} written by desktop-3; this device has revision ${mine}: the next pull brings it here once you resume` });
       const absent = await why('theirs-only.txt');
       expect(absent.inSync).toBe(false);
-      expect(absent.reasons).toEqual([{ code: 'on_server', message: `On the server at revision ${fresh} written by desktop-3; this device has not got it: the next pull brings it here` }]);
+      expect(absent.reasons).toEqual([{ code: 'on_server', message: `On the server at revision ${fresh} written by desktop-3; this device has not got it: the next pull brings it here once you resume` }]);
       // Its history names the writer the same way (the id stays beside it).
       const versions = await agent.handlers.getHistory({ folderId: 'docs', path: 'plan.txt' });
       expect(versions.map((v) => v.deviceName)).toEqual(['desktop-3', 'laptop']);

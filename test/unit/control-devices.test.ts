@@ -118,8 +118,9 @@ describe('ferry restore output', () => {
     const { formatRestore } = await import('../../main/control/commands/restore');
     const none = { failed: [], skipped: [] };
     expect(formatRestore('docs', { restored: 2, folders: 2, ...none })).toBe("Restored 2 files and 2 folders in 'docs' on the server; every device gets them with its next pull.");
-    expect(formatRestore('docs', { restored: 1, folders: 0, ...none })).toBe("Restored 1 file in 'docs' on the server; every device gets them with its next pull.");
-    expect(formatRestore('docs', { restored: 0, folders: 1, ...none })).toBe("Restored 1 folder in 'docs' on the server; every device gets them with its next pull.");
+    // One: "it", not "them" (found by a new-user try).
+    expect(formatRestore('docs', { restored: 1, folders: 0, ...none })).toBe("Restored 1 file in 'docs' on the server; every device gets it with its next pull.");
+    expect(formatRestore('docs', { restored: 0, folders: 1, ...none })).toBe("Restored 1 folder in 'docs' on the server; every device gets it with its next pull.");
     expect(formatRestore('docs', { restored: 0, folders: 0, ...none })).toBe("Nothing was restored in 'docs'.");
   });
 });

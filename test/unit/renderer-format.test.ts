@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, undoOutcome, waitingForServer } from '../../renderer/format';
+import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, restoreOutcomeLine, undoOutcome, waitingForServer } from '../../renderer/format';
 import { routeFromHash } from '../../renderer/router';
 import { reconnectDelay } from '../../renderer/api/backoff';
 import { parseLoginFragment } from '../../renderer/api/session';
 
 describe('renderer formatting', () => {
+  it('a restore says what came back, with a pronoun that agrees, and when: nothing back is said as such', () => {
+    expect(restoreOutcomeLine({ restored: 2, folders: 2 }, false)).toBe('Restored 2 files and 2 folders; they come back here with the next pull.');
+    expect(restoreOutcomeLine({ restored: 1, folders: 0 }, false)).toBe('Restored 1 file; it comes back here with the next pull.');
+    // Paused, the next pull waits for the resume.
+    expect(restoreOutcomeLine({ restored: 3, folders: 0 }, true)).toBe('Restored 3 files; they come back here once you resume.');
+    // Refused: "Restored 0 files; they come back with the next pull".
+    expect(restoreOutcomeLine({ restored: 0, folders: 0 }, false)).toBe('Nothing restored.');
+  });
   it('the Undo banner says what came back, and that nothing did when every file was back already', () => {
     const skipped = (n: number) => Array.from({ length: n }, (_, i) => ({ path: `f${i}`, reason: 'not deleted' }));
     expect(undoOutcome({ restored: 8, failed: [], skipped: [] }, '/home/me/Docs')).toEqual({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PathExplanation, WhyReason } from '../../main/engine/agent/why';
-import { withPullFailure } from '../../main/engine/agent/why-server';
+import { serverReason, withPullFailure } from '../../main/engine/agent/why-server';
 
 // The folder's failing pull as a reason of `why` (docs/architecture.md, "Why a path is not in
 // sync"): said for a path the server did not confirm this device has at its newest, never for
@@ -53,5 +53,12 @@ describe('why: the folder’s failing pull', () => {
     expect(withPullFailure(answer([{ code: 'pending', message: 'p' }], { ...failure, retryable: false, nextTryAt: null }), false).reasons[1]!.message).toMatch(
       /\(last failed .+; not retryable: it fails until its cause is fixed; the pull runs again\)$/,
     );
+  });
+
+  it('the server\'s newer revision comes with the next pull, or once Ferry is resumed while paused', () => {
+    const unknown = { ...answer([{ code: 'in_sync', message: 'i' }], null), synced: { revision: '7', size: 1 } };
+    const newer = { revision: '9', kind: 'file' as const, deleted: false, size: 2, mtime: 0, modificationDate: '2030-01-01T00:00:00.000Z', device: 'd2' };
+    expect(serverReason(unknown, newer, () => 'desktop')?.reason.message).toBe('On the server at revision 9 written by desktop; this device has revision 7: the next pull brings it here');
+    expect(serverReason(unknown, newer, () => 'desktop', true)?.reason.message).toBe('On the server at revision 9 written by desktop; this device has revision 7: the next pull brings it here once you resume');
   });
 });

@@ -1,3 +1,4 @@
+import { restoredWords } from '../../../shared/restore-words';
 import type { RestoreInput, RestoreResult } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -80,13 +81,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 }
 
 export function formatRestore(folderId: string, result: RestoreResult): string {
-  const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
-  const back = [result.restored > 0 || result.folders === 0 ? count(result.restored, 'file') : '', result.folders > 0 ? count(result.folders, 'folder') : ''].filter(Boolean).join(' and ');
-  const lines = [
-    result.restored + result.folders > 0
-      ? `Restored ${back} in '${folderId}' on the server; every device gets them with its next pull.`
-      : `Nothing was restored in '${folderId}'.`,
-  ];
+  const back = restoredWords(result);
+  const lines = [back ? `Restored ${back.what} in '${folderId}' on the server; every device gets ${back.one ? 'it' : 'them'} with its next pull.` : `Nothing was restored in '${folderId}'.`];
   for (const f of result.failed) lines.push(`  not restored: ${f.path}: ${f.message} (${f.code})`);
   for (const s of result.skipped) lines.push(`  skipped: ${s.path}: ${s.reason}`);
   return lines.join('\n');

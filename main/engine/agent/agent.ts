@@ -228,7 +228,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const pull = engine.parts?.puller.health;
       const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, diskFull, deviceName: label, ...(pull ? { pull } : {}), now: Date.now() };
       const local = explainPath(facts, found.folderId, found.key);
-      return withServerState(local, linkProblem === null ? (engine.parts?.remote ?? null) : null, remoteIdOf(found.folderId), (id) => deviceNames.resolve(id, 500));
+      return withServerState(local, linkProblem === null ? (engine.parts?.remote ?? null) : null, remoteIdOf(found.folderId), (id) => deviceNames.resolve(id, 500), { paused: engine.paused });
     },
     listDevices: async ({ folderId }) => {
       if (folderId !== undefined) folders.require(folderId);

@@ -23,13 +23,13 @@ export async function withServerState(
   remote: WhyRemote | null,
   remoteId: string,
   deviceName: (id: string) => string | Promise<string>,
-  timeoutMs = WHY_SERVER_TIMEOUT_MS,
+  { paused = false, timeoutMs = WHY_SERVER_TIMEOUT_MS }: { paused?: boolean; timeoutMs?: number } = {},
 ): Promise<PathExplanation> {
   if (local.reasons.some((r) => r.code === 'ignored')) return local;
   const current = remote ? await newest(remote, remoteId, local.path, timeoutMs) : undefined;
   if (current === undefined) return withPullFailure(local, false);
   const writer = current ? await deviceName(current.device) : '';
-  const reason = serverReason(local, current, () => writer);
+  const reason = serverReason(local, current, () => writer, paused);
   const confirmed = current !== null && !current.deleted && current.revision === (local.synced?.revision ?? null);
   if (!reason) return withPullFailure(local, confirmed);
   const reasons = reason.replace ? [reason.reason, ...local.reasons.filter((r) => r.code !== 'in_sync' && r.code !== 'unknown')] : [...local.reasons, reason.reason];
@@ -63,7 +63,7 @@ export function withPullFailure(answer: PathExplanation, confirmed: boolean): Pa
 }
 
 /** PURE: the server's part of the answer, and whether it replaces an "in sync" or "unknown" said locally. */
-export function serverReason(local: PathExplanation, current: HistoryItem | null, deviceName: (id: string) => string): { reason: WhyReason; replace: boolean } | null {
+export function serverReason(local: PathExplanation, current: HistoryItem | null, deviceName: (id: string) => string, paused = false): { reason: WhyReason; replace: boolean } | null {
   const has = local.synced?.revision ?? null;
   const saidInSync = local.reasons[0]?.code === 'in_sync';
   const unknown = local.reasons[0]?.code === 'unknown';
@@ -87,7 +87,8 @@ export function serverReason(local: PathExplanation, current: HistoryItem | null
   const message = current.deleted
     ? `Deleted on the server at revision ${current.revision} by ${by}; ${mine}`
     : `On the server at revision ${current.revision} written by ${by}; ${mine}`;
-  const next = local.lastPullError ? ': the pull that would bring it here fails' : ': the next pull brings it here';
+  // Paused, the next pull waits for the resume (found by a new-user try: "the next pull brings it here", paused).
+  const next = local.lastPullError ? ': the pull that would bring it here fails' : paused ? ': the next pull brings it here once you resume' : ': the next pull brings it here';
   return { reason: { code: 'on_server', message: `${message}${saidInSync || unknown ? next : ''}` }, replace: saidInSync || unknown };
 }
 

@@ -1,0 +1,18 @@
+/**
+ * What a restore brought back, in the words every surface uses (Deleted files, `ferry restore`):
+ * files and folders counted apart, and the pronoun that agrees with them. Nothing back is null:
+ * the surface says "nothing restored", never "Restored 0 files; they come back" (found by a
+ * new-user try, as was "Restored 1 file; they come back").
+ */
+export function restoredWords(result: { restored: number; folders: number }): { what: string; one: boolean } | null {
+  const { restored, folders } = result;
+  if (restored + folders === 0) return null;
+  const count = (n: number, noun: string) => `${n.toLocaleString('en')} ${noun}${n === 1 ? '' : 's'}`;
+  const parts = [restored > 0 ? count(restored, 'file') : '', folders > 0 ? count(folders, 'folder') : ''].filter(Boolean);
+  return { what: parts.join(' and '), one: restored + folders === 1 };
+}
+
+/** When restored versions reach this device: with its next pull, which waits while Ferry is paused. */
+export function comesBack(one: boolean, paused: boolean): string {
+  return `${one ? 'it comes' : 'they come'} back here ${paused ? 'once you resume' : 'with the next pull'}`;
+}
