@@ -78,6 +78,25 @@ describe('device digests', () => {
     }
   }, 60_000);
 
+  // Found by a new-user try: `ferry agent --device-name laptop`, then a start without the flag,
+  // came up as the host name, and the history named this device's versions after it.
+  it("a device's name, given once, is kept by its next start", async () => {
+    const { agent, folder } = await startAgent('named-once', 'names');
+    expect(agent.status().deviceName).toBe('named-once');
+    await agent.stop();
+    const again = await createAgent({
+      dataDir: path.join(tmp.dir, 'named-once-names-data'),
+      settings: testSettings(server.url, server.token, [{ localPath: folder, remoteId: 'names' }]),
+      saveSettings: () => undefined,
+      tokenProtection: 'plaintext',
+    });
+    try {
+      expect(again.status().deviceName).toBe('named-once');
+    } finally {
+      await again.stop();
+    }
+  });
+
   // Found by review: a restore is recorded under the device that asked for it, and its own
   // changes are not counted against it (echoes), so it read "up to date" before it had the
   // restored bytes.

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { FerryError, asFerryError } from '../../../protocol/errors';
 import type { Settings } from '../../../shared/settings';
 import { createLogger, type Logger } from '../../logging';
-import { openStore, type Store } from '../../store';
+import { openStore } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
 import { restore as restoreOnServer } from '../history/restore-batch';
@@ -15,6 +13,7 @@ import { CurrentPusher, type PusherOptions } from '../push';
 import { LostBlockResender } from '../push/resend-lost';
 import { DeviceReporter, listFolderDevices } from './device-report';
 import { DeviceNames } from './device-names';
+import { deviceIdentity } from './identity';
 import { explainPath, locatePath } from './why';
 import { withServerState } from './why-server';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus } from './api';
@@ -64,15 +63,6 @@ export interface Agent extends AgentApi {
 }
 
 const STATE_DB = 'state.db';
-const DEVICE_ID_KEY = 'device_id';
-
-function ensureDeviceId(store: Store): string {
-  const existing = store.settings.get(DEVICE_ID_KEY);
-  if (existing) return existing;
-  const id = randomUUID();
-  store.settings.set(DEVICE_ID_KEY, id);
-  return id;
-}
 
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   validateFolders(options.settings.folders);
@@ -84,8 +74,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
     onActivity: (entry) => bus.emit({ type: 'activity', entry }),
   });
-  const deviceId = ensureDeviceId(store);
-  const deviceName = options.deviceName ?? os.hostname();
+  const { deviceId, deviceName } = deviceIdentity(store, options.deviceName);
   let started = false;
 
   const bus: AgentEventBus = new AgentEventBus({
