@@ -51,7 +51,7 @@ export const definition = {
     ['--config FILE', 'read settings from a JSON file (the settings window\'s fields); flags win'],
     ['--control-port N', 'port of the control API and web UI on 127.0.0.1 (default: the one this DIR used last, so a tab or bookmark keeps working; 0: any free port)'],
     ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info) in DIR/logs/agent.log; the console shows warnings, errors and state changes unless a level is given`],
-    ['--device-name NAME', 'how this device is named in conflict copies (default: the host name)'],
+    ['--device-name NAME', 'how this device is named in conflict copies and to other devices; kept for later starts (default: the host name)'],
     ['--concurrency N', 'parallel uploads (default 4)'],
     ['--retry-limit N', 'retries of a retryable error before an item fails (default 3)'],
     ['--bandwidth-limit N', 'upload limit per second: bytes, or with a unit like the settings window: 500K (KB/s), 2M (MB/s); 1 KB = 1000 bytes (default 0: none)'],
