@@ -115,6 +115,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     // What this device has not sent yet is part of its digest.
     onScanned: (folderId, queued) => {
       if (queued) reporter.schedule(folderId);
+      status.recount(folderId);
       bus.statusChanged();
     },
     push: pushWake,

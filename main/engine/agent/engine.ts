@@ -295,6 +295,7 @@ export class EngineHost {
       reporter.schedule(folderId);
       // Conflict copies and re-uploads the pull queued go up now.
       pusher.kick();
+      status.recount(folderId);
       bus.statusChanged();
     });
     on('paused', () => bus.statusChanged());

@@ -157,6 +157,16 @@ export class StatusBoard {
     });
   }
 
+  /**
+   * A scan or pull of the folder ended: its totals are counted afresh in the next status. Else a
+   * status sent right after the one that counted them kept the old totals until the next
+   * change, which may be minutes away (found by a new-user try: "23 files" for 20 s after a
+   * confirmed delete of 20 of them, with nothing moving to send another status).
+   */
+  recount(folderId: string): void {
+    this.totals.delete(folderId);
+  }
+
   /** Files and bytes per folder, counted at most every TOTALS_MAX_AGE_MS: status goes out several times a second. */
   private folderTotals(folderId: string): { files: number; bytes: number } {
     const cached = this.totals.get(folderId);
