@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { PathExplanation } from '../../shared/ui-contract';
+import type { PathExplanation, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { formatBytes } from '../format';
 
@@ -8,24 +8,36 @@ export interface WhyTarget {
   path: string;
 }
 
-/** Why a path is (not) in sync: every reason the agent gives, the deciding one first. */
-export function WhyPanel({ target, onClose, floating = false }: { target: WhyTarget; onClose(): void; floating?: boolean }) {
+/**
+ * What the Why panel asks again on: the agent's state and each folder's (a held delete answered,
+ * a pause, the link back). Not every status: those come several times a second while files move,
+ * and each answer asks the server. Found by a new-user try: the panel still said "held" after the
+ * delete was confirmed.
+ */
+export function whyRefreshKey(status: Status | undefined): string {
+  return status ? `${status.state}|${status.folders.map((f) => `${f.id}:${f.state}`).join(',')}` : '';
+}
+
+/** Why a path is (not) in sync: every reason the agent gives, the deciding one first; asked again when `refreshOn` changes. */
+export function WhyPanel({ target, onClose, floating = false, refreshOn = '' }: { target: WhyTarget; onClose(): void; floating?: boolean; refreshOn?: string }) {
   const { api } = useApi();
   const [answer, setAnswer] = useState<PathExplanation>();
   const [problem, setProblem] = useState<string>();
   useEffect(() => {
-    let live = true;
     setAnswer(undefined);
     setProblem(undefined);
+  }, [target.folderId, target.path]);
+  useEffect(() => {
+    let live = true;
     void api.call('explainPath', { path: target.path, folderId: target.folderId }).then((result) => {
       if (!live) return;
+      setProblem(result.ok ? undefined : result.error.message);
       if (result.ok) setAnswer(result.value);
-      else setProblem(result.error.message);
     });
     return () => {
       live = false;
     };
-  }, [api, target.folderId, target.path]);
+  }, [api, target.folderId, target.path, refreshOn]);
   return (
     <aside className={floating ? 'why-panel floating' : 'why-panel'} role="dialog" aria-label={`Why: ${target.path}`} data-testid="why-panel">
       <header className="why-head">

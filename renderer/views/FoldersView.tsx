@@ -3,7 +3,7 @@ import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../share
 import { deleteOrigin, distinctName } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
 import { ActionFailure, FolderBanners } from '../components/FolderBanners';
-import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
+import { WhyPanel, whyRefreshKey, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRelative, waitingForServer } from '../format';
 import { useAction } from '../state/useAction';
 import { useNow } from '../state/useNow';
@@ -49,7 +49,7 @@ export function FoldersView({ status }: { status: Status | undefined }) {
             <FolderCard key={folder.id} folder={folder} devices={devices.find((d) => d.folderId === folder.id)} now={now} agentState={status?.state} onWhy={setWhy} />
           ))}
         </ul>
-        {why ? <WhyPanel target={why} onClose={() => setWhy(undefined)} /> : null}
+        {why ? <WhyPanel target={why} refreshOn={whyRefreshKey(status)} onClose={() => setWhy(undefined)} /> : null}
       </div>
     </div>
   );

@@ -7,7 +7,7 @@ import { FolderProblems } from '../components/FolderProblems';
 import { HistoryPanel } from '../components/HistoryPanel';
 import { QUEUE_ROW_HEIGHT, QueueRow, QueueRowPlaceholder } from '../components/QueueRow';
 import { VirtualList } from '../components/VirtualList';
-import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
+import { WhyPanel, whyRefreshKey, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatCount, formatRate, formatRelative } from '../format';
 import { useAction } from '../state/useAction';
 import { useNow } from '../state/useNow';
@@ -112,7 +112,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
           return item ? <QueueRow item={item} agentState={status?.state} onRetry={retryOne} onWhy={openWhy} onHistory={openHistory} /> : <QueueRowPlaceholder />;
         }}
       />
-      {why ? <WhyPanel target={why} floating onClose={() => setWhy(undefined)} /> : null}
+      {why ? <WhyPanel target={why} floating refreshOn={whyRefreshKey(status)} onClose={() => setWhy(undefined)} /> : null}
       {historyOf ? <HistoryPanel folderId={historyOf.folderId} path={historyOf.path} paused={paused} onClose={() => setHistoryOf(undefined)} /> : null}
     </div>
   );

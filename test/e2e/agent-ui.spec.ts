@@ -1,6 +1,6 @@
 import { expect, test as base } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
@@ -428,6 +428,25 @@ test('a pull that would delete most files pauses the folder; Cancel keeps them, 
   await expect.poll(() => rig.host.agent.status().folders[0]?.state).toBe('ok');
   await expect(page.getByTestId('agent-state')).toHaveText('idle');
   expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(kept);
+});
+
+// Found by a new-user try: the Why panel of a file whose delete was held still said "held" after
+// the user confirmed, beside "everything in sync". It asks again when the agent's or a folder's state changes.
+test('the Why panel of a held delete follows the answer', async ({ page, startRig }) => {
+  const rig = await startRig();
+  const { docs, names } = await tenImagesSynced(page, rig);
+  for (const name of names.slice(0, 8)) rmSync(path.join(docs, name));
+  await expect(page.getByTestId('mass-delete-banner')).toContainText('8 of 10 files');
+  await page.getByTestId('nav-folders').click();
+  const card = page.locator('[data-testid="folder-card"][data-folder="docs"]');
+  await card.locator('[data-testid="folder-item"]', { hasText: names[0]! }).getByTestId('why-open').click();
+  const panel = page.getByTestId('why-panel');
+  await expect(panel.getByTestId('why-reason').first()).toHaveAttribute('data-code', 'held');
+  await page.getByTestId('mass-delete-confirm').click();
+  await expect(page.getByTestId('mass-delete-banner')).toHaveCount(0);
+  // Refused: "Its delete is held…" once the delete went.
+  await expect(panel.getByTestId('why-verdict')).toHaveText('In sync');
+  await expect(panel.getByTestId('why-reason').first()).not.toHaveAttribute('data-code', 'held');
 });
 
 // docs/conflict-rules.md, "The server moves on while the question waits"; a new user's try found
