@@ -38,6 +38,20 @@ export function DeletedView({ status }: { status: Status | undefined }) {
 
   const shown = useMemo(() => (items ?? []).filter((item) => item.path.toLowerCase().includes(search.trim().toLowerCase())), [items, search]);
   const restorable = shown.filter((item) => item.lastLive !== null);
+  // What Restore takes: the ticked rows the search shows (a folder's contents are shown with it:
+  // their paths contain its path). Found by a new-user try: ticks hidden by a search were counted
+  // and restored, and "Select all shown" could not be undone.
+  const chosen = shown.filter((item) => selected.has(item.path));
+  const allChosen = restorable.length > 0 && restorable.every((item) => selected.has(item.path));
+  const selectAllShown = () =>
+    setSelected((current) => {
+      const next = new Set(current);
+      for (const item of restorable) {
+        if (allChosen) next.delete(item.path);
+        else next.add(item.path);
+      }
+      return next;
+    });
   // A folder takes what is deleted below it along (each can be unticked): ticked alone it came
   // back empty (found by a new-user try).
   const toggle = (item: DeletedFile) =>
@@ -52,8 +66,8 @@ export function DeletedView({ status }: { status: Status | undefined }) {
       return next;
     });
   const restore = async () => {
-    if (!folder || selected.size === 0) return;
-    const answer = await action.run(() => api.call('restore', { folderId: folder, deleted: true, paths: [...selected] }));
+    if (!folder || chosen.length === 0) return;
+    const answer = await action.run(() => api.call('restore', { folderId: folder, deleted: true, paths: chosen.map((item) => item.path) }));
     if (answer.ok) {
       setResult(answer.value);
       setSelected(new Set());
@@ -78,11 +92,11 @@ export function DeletedView({ status }: { status: Status | undefined }) {
           </label>
         ) : null}
         <input type="search" placeholder="Search deleted files" value={search} onChange={(event) => setSearch(event.target.value)} data-testid="deleted-search" aria-label="Search deleted files" />
-        <button type="button" onClick={() => setSelected(new Set(restorable.map((item) => item.path)))} disabled={restorable.length === 0} data-testid="deleted-select-all">
-          Select all shown
+        <button type="button" onClick={selectAllShown} disabled={restorable.length === 0} data-testid="deleted-select-all">
+          {allChosen ? 'Clear selection' : 'Select all shown'}
         </button>
-        <button type="button" className="primary" onClick={() => void restore()} disabled={selected.size === 0 || action.busy} data-testid="deleted-restore">
-          Restore {selected.size > 0 ? selected.size : ''}
+        <button type="button" className="primary" onClick={() => void restore()} disabled={chosen.length === 0 || action.busy} data-testid="deleted-restore">
+          Restore {chosen.length > 0 ? chosen.length : ''}
         </button>
       </div>
       {loadError ? <div className="banner banner-error" role="alert">Could not list deleted files: {loadError}</div> : null}

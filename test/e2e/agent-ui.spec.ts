@@ -279,6 +279,16 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('deleted-row')).toHaveCount(2);
   await page.getByTestId('deleted-select-all').click();
   await expect(page.getByTestId('deleted-restore')).toHaveText('Restore 2');
+  // Clicked again, it clears what it chose; ticks hidden by the search are not counted.
+  await expect(page.getByTestId('deleted-select-all')).toHaveText('Clear selection');
+  await page.getByTestId('deleted-select-all').click();
+  await expect(page.getByTestId('deleted-restore')).toHaveText('Restore');
+  await page.getByTestId('deleted-search').fill('');
+  await page.locator('[data-testid="deleted-row"][data-path="notes/b-minutes.txt"] input[type="checkbox"]').check();
+  await page.getByTestId('deleted-search').fill('notes/a-');
+  await expect(page.getByTestId('deleted-restore')).toHaveText('Restore');
+  await page.getByTestId('deleted-select-all').click();
+  await expect(page.getByTestId('deleted-restore')).toHaveText('Restore 2');
   await page.screenshot({ path: path.join(screenshots, 'deleted-files.png') });
   await page.getByTestId('deleted-restore').click();
   await expect(page.getByTestId('deleted-result')).toContainText('Restored 2 files');
