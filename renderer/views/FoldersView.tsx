@@ -39,6 +39,12 @@ export function FoldersView({ status }: { status: Status | undefined }) {
           {status ? agentStateLabel(status.state) : 'connecting…'}
         </span>
         {status?.reason ? <span className={`state-reason state-${status.state}`}>{status.reason}</span> : null}
+        {/* The state says "until you resume": the way to is here too, not only on the Queue page (found by a new-user try). */}
+        {status?.state === 'paused' ? (
+          <button type="button" onClick={() => void action.run(() => api.call('resume', {}))} disabled={action.busy} data-testid="resume">
+            Resume
+          </button>
+        ) : null}
       </div>
       {status ? <FolderBanners folders={status.folders} action={action} /> : null}
       <ActionFailure action={action} />

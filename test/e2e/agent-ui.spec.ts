@@ -197,7 +197,13 @@ test('Pause holds new files pending; Resume completes them', async ({ page, star
   expect(commitsWhilePaused()).toBe(commitsAtPause);
   expect(await serverFiles(rig, 'docs')).toEqual({ 'before.txt': 16 });
 
+  // The first screen says "until you resume", and offers it.
+  await page.getByTestId('nav-folders').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('paused');
   await page.getByTestId('resume').click();
+  await expect(page.getByTestId('agent-state')).not.toHaveText('paused');
+  await expect(page.getByTestId('resume')).toHaveCount(0);
+  await page.getByTestId('nav-queue').click();
   await expect(page.getByTestId('pause')).toBeVisible();
   for (const file of ['while-paused.txt', 'later.txt']) await expect(row(page, file)).toHaveAttribute('data-state', 'done');
   await expect(counter(page, 'pending')).toHaveAttribute('data-count', '0');
