@@ -67,7 +67,11 @@ describe('a local mass delete is held until the user answers', () => {
     expect(agent.status().state).toBe('waiting');
     expect(await remotePaths()).toEqual(names);
 
+    // Answered while paused: the cancel is done, and the files come back with the resume.
+    // Refused (found by review): "Request aborted", from the pull the pause stopped.
+    await agent.handlers.pause({});
     await agent.handlers.cancelMassDelete({ folderId: 'docs' });
+    await agent.handlers.resume({});
     await waitFor(() => names.every((n) => existsSync(path.join(folder, n))), { timeoutMs: 15_000 });
     await waitFor(() => agent.status().state === 'idle', { timeoutMs: 10_000 });
     expect(folderState().state).toBe('ok');

@@ -229,7 +229,16 @@ export class FolderCoordinator {
     const message = `Mass delete cancelled: restoring ${dropped + restored} items from the server`;
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     this.log.info('mass delete cancelled', { dropped, restored });
-    await ports.puller.pullNow(this.folderId);
+    await this.pullAfter(ports.puller, 'cancel');
+  }
+
+  /**
+   * The pull that brings back what an answer restored. One that cannot run now (paused, offline)
+   * runs once it can; the answer is done either way, and says so, not the pull's error (found by
+   * a new-user try: an Undo while paused answered "Request aborted"; found by review: Cancel too).
+   */
+  private async pullAfter(puller: Pick<AnswerPorts['puller'], 'pullNow'>, answer: string): Promise<void> {
+    await puller.pullNow(this.folderId).catch((error: unknown) => this.log.info(`pull after the ${answer} deferred`, { code: asFerryError(error).code }));
   }
 
   /** The last confirmed mass delete while it can be undone. */
@@ -243,9 +252,7 @@ export class FolderCoordinator {
     const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId);
     this.log.info('mass delete undone', { restored: outcome.restored.length, skipped: outcome.skipped.length, failed: outcome.failed.length });
     this.onChange(this.folderId);
-    // The files come back with this pull; one that cannot run now (paused, offline) runs once it
-    // can. The Undo is done on the server either way: its answer says so, not the pull's error.
-    await ports.puller.pullNow(this.folderId).catch((error: unknown) => this.log.info('pull after the undo deferred', { code: asFerryError(error).code }));
+    await this.pullAfter(ports.puller, 'undo');
     return outcome;
   }
 
