@@ -112,4 +112,24 @@ describe('the engine when the server does not answer', () => {
     const lines = await agent.handlers.listActivity({ limit: 100 });
     expect(lines.filter((l) => l.kind === 'failed')).toEqual([]);
   }, 60_000);
+
+  // Found by review: a folder id the server refuses to make (another account's, answered 404)
+  // was waited for without end, its uploads saying "the server has not made this folder yet".
+  it('a folder the server refuses to make is not waited for: its upload fails with the server\'s reason', async () => {
+    const dir = path.join(tmp.dir, 'refused');
+    const folder = path.join(dir, 'Docs');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(path.join(folder, 'a.txt'), 'for a folder the server will not make');
+    const server: RunningServer = await startServer({ dataDir: path.join(dir, 'server'), port: 0 });
+    cleanups.push(() => server.close());
+    const proxy = await FaultProxy.start({ target: server.url });
+    cleanups.push(() => proxy.close());
+    proxy.add({ method: 'PUT', path: '/v1/folders/docs', times: Infinity, action: { kind: 'status', status: 404, code: 'not_found', message: "Folder 'docs' not found" } });
+    const settings: Settings = testSettings(proxy.url, server.token, [{ localPath: folder, remoteId: 'docs' }]);
+    const agent = await createAgent({ dataDir: path.join(dir, 'agent'), settings, saveSettings: () => undefined, tokenProtection: 'plaintext', tuning: FAST });
+    await agent.start();
+    cleanups.push(() => agent.stop());
+    const item = await waitFor(async () => (await agent.handlers.listQueue({ offset: 0, limit: 100 })).items.find((it) => it.path === 'a.txt' && it.state === 'failed'), { timeoutMs: 15_000, message: 'a.txt failed' });
+    expect(item).toMatchObject({ lastErrorCode: 'not_found', lastErrorMessage: expect.stringContaining("Folder 'docs' not found") });
+  }, 60_000);
 });

@@ -10,6 +10,7 @@ import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
 import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, FOLDER_NOT_MADE, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
+import { classify } from '../push/retry-policy';
 import { ConnectionWatch, type Link } from './connection';
 import type { DeviceReporter } from './device-report';
 import type { AgentEventBus } from './events';
@@ -53,10 +54,16 @@ export function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
 
 /**
  * An engine as the host runs it. `setup` ends the start's wait for the server when the engine
- * is stopped; `unmade` are the remote folders the server has not made yet (it could not be
- * reached, or refused): made as soon as it answers, then their pushes and pulls go again.
+ * is stopped; `unmade` are the remote folders the server has not made yet because it could not
+ * be reached: made as soon as it answers, then their pushes and pulls go again. `madeLate` says
+ * when each of those was made: an upload sent before that may still be answered `not_found`.
+ * A folder the server refused to make (another account's id) is not waited for: its uploads
+ * fail with the server's reason.
  */
-type Running = EngineParts & { offs: Array<() => void>; setup: AbortController; unmade: Set<string>; making: Promise<void> | null };
+type Running = EngineParts & { offs: Array<() => void>; setup: AbortController; unmade: Set<string>; madeLate: Map<string, number>; making: Promise<void> | null };
+
+/** How long after a late folder was made an upload answered `not_found` is still taken for one sent before. */
+const MADE_LATE_GRACE_MS = 30_000;
 
 /**
  * The engine of the moment (pusher, puller, connection watch) and what runs it: start and
@@ -240,7 +247,7 @@ export class EngineHost {
       store,
       remote,
       onConflict: ({ folderId, path }) => this.recheckAfterPull(puller, pusher, folderId, path),
-      folderUnmade: (folderId) => engine.unmade.has(folderId),
+      folderUnmade: (folderId) => engine.unmade.has(folderId) || Date.now() - (engine.madeLate.get(folderId) ?? -Infinity) < MADE_LATE_GRACE_MS,
       options: { ...pushOptionsOf(settings), ...this.o.tuning?.push },
     });
     const puller = createPuller({
@@ -261,11 +268,8 @@ export class EngineHost {
         folders.pushOutcome(event.folderId, event.state, event.code);
         if (event.state === 'done' || event.state === 'failed') recordPushActivity(pushLines, event);
         if (event.state === 'failed') reporter.schedule(event.folderId);
-        // The server has not got the folder (not made yet, or lost): it is made, then what waited goes.
-        if ((event.state === 'failed' && event.code === 'not_found') || (event.state === 'retry_wait' && event.code === FOLDER_NOT_MADE)) {
-          engine.unmade.add(event.folderId);
-          this.remakeFolders(engine);
-        }
+        // The server has not made the folder yet: it is made when it answers, then what waited goes.
+        if ((event.state === 'failed' && event.code === 'not_found') || (event.state === 'retry_wait' && event.code === FOLDER_NOT_MADE)) this.remakeFolders(engine);
         bus.statusChanged();
       }),
       pusher.on('itemProgress', (event) => {
@@ -307,7 +311,7 @@ export class EngineHost {
     on('applied', ({ folderId, path, action }) => {
       if (action === 'downloaded') status.downloaded(folderId, path);
     });
-    const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), making: null };
+    const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), madeLate: new Map(), making: null };
     return engine;
   }
 
@@ -343,9 +347,10 @@ export class EngineHost {
   }
 
   /**
-   * Creates the remote folders (idempotent). One the server did not make (unreachable, or
-   * refused) is left in `unmade` and made again when the server answers (remakeFolders).
-   * Returns the folders made.
+   * Creates the remote folders (idempotent). One the server could not be asked to make (not
+   * reached, or failing) is left in `unmade` and made again when it answers (remakeFolders); one
+   * it refused (found by review: an id another account's folder has, answered 404) is not waited
+   * for: its uploads fail with the server's reason. Returns the folders made.
    */
   private async makeRemoteFolders(engine: Running, folderIds: readonly string[]): Promise<string[]> {
     const made: string[] = [];
@@ -356,9 +361,11 @@ export class EngineHost {
         engine.unmade.delete(id);
         made.push(id);
       } catch (error) {
-        engine.unmade.add(id);
         const e = asFerryError(error);
-        if (e.code !== 'aborted') this.o.log.warn('could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
+        const refused = e.code !== 'aborted' && classify(error).action === 'fail';
+        if (refused) engine.unmade.delete(id);
+        else engine.unmade.add(id);
+        if (e.code !== 'aborted') this.o.log.warn(refused ? 'the server refused to make the remote folder' : 'could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
       }
     }
     return made;
@@ -375,6 +382,7 @@ export class EngineHost {
         if (this.current !== engine) return;
         for (const id of made) {
           this.o.log.info('remote folder made', { folder: id });
+          engine.madeLate.set(id, Date.now());
           engine.pusher.retryAll(id);
           if (!this.pausedNow) this.pullRecovered(id);
         }
