@@ -95,6 +95,9 @@ describe('a restore made on a device with a change of the path waiting to go', (
     await idle();
     expect(read('notes.txt')).toBe('first version');
     expect(await serverHas('notes.txt')).toMatchObject({ deleted: false, size: 'first version'.length });
+    // Activity says it came back as a restore. Refused (found by a new-user try): "Downloaded".
+    const lines = await agent.handlers.listActivity({ limit: 100 });
+    expect(lines.find((l) => l.path === 'notes.txt' && l.kind === 'downloaded')?.message).toBe(`Restored: version #${first} came back`);
   });
 
   // Found by review: the server commits a restore before it answers, and a pull that read it in

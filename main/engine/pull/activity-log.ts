@@ -14,8 +14,9 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const lines = new ActivityBatch(activity, log);
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
-  const onApplied = ({ folderId, path, action }: { folderId: string; path: string; action: string }) => {
-    if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
+  const onApplied = ({ folderId, path, action, restoredFrom }: { folderId: string; path: string; action: string; restoredFrom?: string }) => {
+    // A restore says so, on every device (found by a new-user try: "Downloaded" of a version restored here).
+    if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: restoredFrom !== undefined ? `Restored: version #${restoredFrom} came back` : 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
     else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: 'Moved here: it was moved on the server' });
   };

@@ -306,7 +306,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     };
   }
 
-  function countOutcome(summary: PullSummary, folderId: string, outcome: Outcome): void {
+  function countOutcome(summary: PullSummary, folderId: string, outcome: Outcome, restoredFrom?: string): void {
     switch (outcome.kind) {
       case 'conflict':
         summary.conflicts++;
@@ -323,7 +323,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       default:
         summary[outcome.kind]++;
         health.applied(folderId, outcome.path);
-        events.emit('applied', { folderId, path: outcome.path, action: outcome.kind, rule: outcome.rule });
+        events.emit('applied', { folderId, path: outcome.path, action: outcome.kind, rule: outcome.rule, ...(restoredFrom !== undefined ? { restoredFrom } : {}) });
     }
   }
 
@@ -502,7 +502,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       try {
         const outcome = await apply(ctx, p);
         flog.debug('applied', { path: p.entry.path, revision: p.entry.revision, rule: outcome.rule, outcome: outcome.kind });
-        countOutcome(summary, folderId, outcome);
+        countOutcome(summary, folderId, outcome, p.entry.restoredFrom);
       } catch (error) {
         unsafe(p.entry, error);
       } finally {
