@@ -50,7 +50,7 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     // One command on device A.
     const io = captureIo();
     expect(await restore.run(['--deleted', '--folder', 'docs', '--data', dataA], io), io.stderr).toBe(0);
-    expect(io.stdout).toContain(`Restored ${deleted.length} files in 'docs'`);
+    expect(io.stdout).toContain(`Restored ${deleted.length.toLocaleString('en')} files in 'docs'`);
 
     await waitFor(() => holdsAll(folderA, deleted) && holdsAll(folderB, deleted), { timeoutMs: 90_000, message: 'every file back on both devices' });
     expect(files(folderA)).toEqual([...deleted, ...kept].sort());
