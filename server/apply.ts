@@ -156,7 +156,10 @@ export class OperationApplier {
     }
     const row = await this.db.get<{ seq: number }>(`INSERT INTO versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`, params);
     const seq = Number(row?.seq);
-    await this.db.run(`INSERT INTO entries (${ENTRY_COLUMNS}) SELECT ${ENTRY_COLUMNS} FROM versions WHERE seq = ? ${ENTRY_UPSERT}`, [seq]);
+    // The entry from the values in hand (ENTRY_COLUMNS' order), not read back from the version just written.
+    await this.db.run(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ${ENTRY_UPSERT}`, [
+      ctx.folderId, path, seq, kind, flag, size, mtime, blocks, ctx.now, ctx.device, movedFrom, ctx.restoredFrom ?? null,
+    ]);
     return seq;
   }
 }
