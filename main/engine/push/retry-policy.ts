@@ -28,17 +28,17 @@ const NETWORK_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTE
 const LOCAL_PERMANENT = new Set(['EACCES', 'EPERM', 'EISDIR', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG', 'EINVAL']);
 const RETRYABLE_CODES = new Set(['path_locked', 'rate_limited', 'unavailable', 'timeout', 'internal', 'network', 'insufficient_storage']);
 /**
- * Waits that are a disk's state, not the item's: an item refused with a full server disk
- * (507) waits in the queue and is tried again after its Retry-After for as long as that lasts,
- * never failed for it; so does one whose outcome this device's full disk kept from being written.
- */
-const WAIT_CODES = new Set(['insufficient_storage', DISK_FULL, 'folder_not_made']);
-
-/**
  * An upload answered `not_found` while the server has not made its folder yet: it waits for the
  * folder (made when the server answers), never failed for it (docs/architecture.md, "Start and stop").
  */
 export const FOLDER_NOT_MADE = 'folder_not_made';
+/**
+ * Waits that are a disk's state, not the item's: an item refused with a full server disk
+ * (507) waits in the queue and is tried again after its Retry-After for as long as that lasts,
+ * never failed for it; so does one whose outcome this device's full disk kept from being written,
+ * and one whose folder the server has not made yet.
+ */
+const WAIT_CODES = new Set(['insufficient_storage', DISK_FULL, FOLDER_NOT_MADE]);
 
 /** True when an item that failed with this code waits in the queue without a retry limit. */
 export const isServerWait = (code: string): boolean => WAIT_CODES.has(code);
