@@ -84,20 +84,27 @@ describe('the engine when the server does not answer', () => {
     expect(stopped).toBe('stopped');
   }, 60_000);
 
-  it('a folder set up while the server is down is made on the server once it is up, and its file goes', async () => {
-    const dir = path.join(tmp.dir, 'down');
+  /** An agent syncing `<name>/Docs` (holding a.txt) as 'docs', through a proxy to `target`; `beforeStart` sets the proxy's rules. */
+  async function agentBehindProxy(name: string, target: string, token: string, text: string, beforeStart: (proxy: FaultProxy) => void = () => undefined) {
+    const dir = path.join(tmp.dir, name);
     const folder = path.join(dir, 'Docs');
     mkdirSync(folder, { recursive: true });
-    writeFileSync(path.join(folder, 'a.txt'), 'written before the server was up');
-    const port = await freePort();
-    const token = 'a-token-the-server-is-started-with-0123456789';
-    // Through a proxy to the server's port, so that the folder's making can be slowed down below.
-    const proxy = await FaultProxy.start({ target: `http://127.0.0.1:${port}` });
+    writeFileSync(path.join(folder, 'a.txt'), text);
+    const proxy = await FaultProxy.start({ target });
     cleanups.push(() => proxy.close());
+    beforeStart(proxy);
     const settings: Settings = testSettings(proxy.url, token, [{ localPath: folder, remoteId: 'docs' }]);
     const agent = await createAgent({ dataDir: path.join(dir, 'agent'), settings, saveSettings: () => undefined, tokenProtection: 'plaintext', tuning: FAST });
     await agent.start();
     cleanups.push(() => agent.stop());
+    return { dir, agent, proxy };
+  }
+
+  it('a folder set up while the server is down is made on the server once it is up, and its file goes', async () => {
+    const port = await freePort();
+    const token = 'a-token-the-server-is-started-with-0123456789';
+    // Through a proxy to the server's port, so that the folder's making can be slowed down below.
+    const { dir, agent, proxy } = await agentBehindProxy('down', `http://127.0.0.1:${port}`, token, 'written before the server was up');
     // Once the server is up, the folder is made a second after the upload is ready to commit.
     proxy.add({ method: 'PUT', path: '/v1/folders/docs', times: Infinity, action: { kind: 'delay', ms: 1000 } });
     const server: RunningServer = await startServer({ dataDir: path.join(dir, 'server'), port, token });
@@ -116,19 +123,11 @@ describe('the engine when the server does not answer', () => {
   // Found by review: a folder id the server refuses to make (another account's, answered 404)
   // was waited for without end, its uploads saying "the server has not made this folder yet".
   it('a folder the server refuses to make is not waited for: its upload fails with the server\'s reason', async () => {
-    const dir = path.join(tmp.dir, 'refused');
-    const folder = path.join(dir, 'Docs');
-    mkdirSync(folder, { recursive: true });
-    writeFileSync(path.join(folder, 'a.txt'), 'for a folder the server will not make');
-    const server: RunningServer = await startServer({ dataDir: path.join(dir, 'server'), port: 0 });
+    const server: RunningServer = await startServer({ dataDir: path.join(tmp.dir, 'refused-server'), port: 0 });
     cleanups.push(() => server.close());
-    const proxy = await FaultProxy.start({ target: server.url });
-    cleanups.push(() => proxy.close());
-    proxy.add({ method: 'PUT', path: '/v1/folders/docs', times: Infinity, action: { kind: 'status', status: 404, code: 'not_found', message: "Folder 'docs' not found" } });
-    const settings: Settings = testSettings(proxy.url, server.token, [{ localPath: folder, remoteId: 'docs' }]);
-    const agent = await createAgent({ dataDir: path.join(dir, 'agent'), settings, saveSettings: () => undefined, tokenProtection: 'plaintext', tuning: FAST });
-    await agent.start();
-    cleanups.push(() => agent.stop());
+    const { agent } = await agentBehindProxy('refused', server.url, server.token, 'for a folder the server will not make', (proxy) =>
+      proxy.add({ method: 'PUT', path: '/v1/folders/docs', times: Infinity, action: { kind: 'status', status: 404, code: 'not_found', message: "Folder 'docs' not found" } }),
+    );
     const item = await waitFor(async () => (await agent.handlers.listQueue({ offset: 0, limit: 100 })).items.find((it) => it.path === 'a.txt' && it.state === 'failed'), { timeoutMs: 15_000, message: 'a.txt failed' });
     expect(item).toMatchObject({ lastErrorCode: 'not_found', lastErrorMessage: expect.stringContaining("Folder 'docs' not found") });
   }, 60_000);
