@@ -95,6 +95,24 @@ describe('ferry client commands', () => {
     expect(io.stderr).toMatch(/not failed \(not_failed\)/);
   });
 
+  it("with --json, the agent's refusal is one JSON object on stderr, not text", async () => {
+    const io = captureIo();
+    expect(await retry.run(['--data', temp.dir, '1', '--json'], io)).toBe(1);
+    expect(io.stdout).toBe('');
+    expect(JSON.parse(io.stderr)).toEqual({ error: { code: 'not_failed', message: expect.stringContaining('not failed'), retryable: false } });
+  });
+
+  it('with --json, no running agent is a JSON error too (exit 1)', async () => {
+    const empty = makeTempDir('ferry-cli-empty-');
+    try {
+      const io = captureIo();
+      expect(await status.run(['--data', empty.dir, '--json'], io)).toBe(1);
+      expect(JSON.parse(io.stderr)).toMatchObject({ error: { code: 'agent_not_running', retryable: expect.any(Boolean) } });
+    } finally {
+      empty.cleanup();
+    }
+  });
+
   it('pause, resume and sync-now act on the agent', async () => {
     const io = captureIo();
     expect(await pause.run(['--data', temp.dir], io)).toBe(0);

@@ -20,7 +20,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const { values } = parsed;
-  return withAgent(definition, values.data, io, async (client) => {
+  return withAgent(definition, values, io, async (client) => {
     const folders = await client.call('listDevices', values.folder ? { folderId: values.folder } : {});
     io.out(values.json ? json(folders) : formatDevices(folders, Date.now()).join('\n'));
     return folders.some((f) => f.error !== null) ? EXIT_FAILURE : EXIT_OK;

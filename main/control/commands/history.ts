@@ -27,7 +27,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const given = parsed.positionals[0];
   if (!given) return usageError(definition, io, 'name the PATH whose history to show').code;
-  return withAgent(definition, parsed.values.data, io, async (client) => {
+  return withAgent(definition, parsed.values, io, async (client) => {
     const folder = await resolveFolder(client, parsed.values.folder);
     const filePath = folderRelative(folder.localPath, given);
     const { items } = await client.call('getHistory', { folderId: folder.id, path: filePath });

@@ -32,7 +32,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const folderId = values.folder;
   if (!folderId) return usageError(definition, io, '--folder ID is required').code;
 
-  return withAgent(definition, values.data, io, async (client) => {
+  return withAgent(definition, values, io, async (client) => {
     if (answer === 'undo') {
       const result = await client.call('undoMassDelete', { folderId });
       io.out(values.json ? json({ folderId, ...result }) : formatRestore(folderId, result));

@@ -39,7 +39,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const problem = limit.problem ?? offset.problem;
   if (problem) return usageError(definition, io, problem).code;
 
-  return withAgent(definition, values.data, io, async (client) => {
+  return withAgent(definition, values, io, async (client) => {
     const query = {
       ...(state?.data ? { state: state.data } : {}),
       ...(values.folder ? { folderId: values.folder } : {}),

@@ -64,7 +64,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
               : undefined);
   if (problem) return usageError(definition, io, problem).code;
 
-  return withAgent(definition, values.data, io, async (client) => {
+  return withAgent(definition, values, io, async (client) => {
     const folder = await resolveFolder(client, values.folder);
     const input: RestoreInput = values.deleted
       ? { folderId: folder.id, deleted: true, ...(values.prefix ? { prefix: folderRelative(folder.localPath, values.prefix) } : {}), ...(since.value ? { since: since.value } : {}) }

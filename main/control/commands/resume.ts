@@ -15,7 +15,7 @@ export const definition = {
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
-  return withAgent(definition, parsed.values.data, io, async (client) => {
+  return withAgent(definition, parsed.values, io, async (client) => {
     const result = await client.call('resume', {});
     io.out(parsed.values.json ? json(result) : 'Resumed.');
     return EXIT_OK;

@@ -25,7 +25,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const id = integerFlag('ID', rawId, 1, Number.MAX_SAFE_INTEGER);
   if (id.problem) return usageError(definition, io, `ID must be a positive whole number, not ${JSON.stringify(rawId)}`).code;
 
-  return withAgent(definition, values.data, io, async (client) => {
+  return withAgent(definition, values, io, async (client) => {
     const result = await client.call('retry', id.value !== undefined ? { id: id.value } : { all: true });
     const noun = result.retried === 1 ? 'item' : 'items';
     io.out(values.json ? json(result) : result.retried ? `Retrying ${result.retried} ${noun}.` : 'Nothing to retry: no failed items.');

@@ -18,7 +18,7 @@ export const definition = {
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
-  return withAgent(definition, parsed.values.data, io, async (client) => {
+  return withAgent(definition, parsed.values, io, async (client) => {
     const status = await client.call('getStatus', {});
     if (parsed.values.json) {
       io.out(json(status));

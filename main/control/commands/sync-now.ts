@@ -18,7 +18,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const { values } = parsed;
-  return withAgent(definition, values.data, io, async (client) => {
+  return withAgent(definition, values, io, async (client) => {
     const result = await client.call('syncNow', values.folder ? { folderId: values.folder } : {});
     io.out(values.json ? json(result) : `Sync requested${values.folder ? ` for ${values.folder}` : ''}.`);
     return EXIT_OK;

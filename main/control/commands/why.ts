@@ -26,7 +26,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (!given) return usageError(definition, io, 'give the PATH to explain').code;
   // Without --folder the path names a file on this disk: the agent finds its folder.
   const input = values.folder ? { path: given, folderId: values.folder } : { path: path.resolve(process.cwd(), given) };
-  return withAgent(definition, values.data, io, async (client) => {
+  return withAgent(definition, values, io, async (client) => {
     const answer = await client.call('explainPath', input);
     io.out(values.json ? json(answer) : formatExplanation(answer).join('\n'));
     return EXIT_OK;

@@ -4,6 +4,7 @@ import { isFerryError } from '../../../protocol/errors';
 import { connectToAgent } from '../control-client';
 import type { ControlClient } from '../control-client';
 import { EXIT_FAILURE, usageError } from './args';
+import { json } from './output';
 
 /** The agent's data directory: --data, else $FERRY_HOME, else ~/.ferry (as `ferry start` uses). */
 export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -13,20 +14,26 @@ import type { CommandIo } from './args';
 
 /**
  * Connects to the agent named by --data and runs one action against it. Every failure ends
- * as one readable line on stderr (with field problems, if any) and exit code 1.
+ * as one readable line on stderr (with field problems, if any) and exit code 1; with --json,
+ * as one JSON object on stderr: `{ "error": { code, message, retryable, fields? } }`.
  */
 export async function withAgent(
   def: { name: string },
-  dataDir: string | undefined,
+  flags: { data?: string | undefined; json?: boolean | undefined },
   io: CommandIo,
   action: (client: ControlClient) => Promise<number>,
 ): Promise<number> {
-  if (dataDir === '') return usageError(def, io, '--data needs a directory').code;
+  if (flags.data === '') return usageError(def, io, '--data needs a directory').code;
   try {
-    const client = await connectToAgent(resolveDataDir(dataDir));
+    const client = await connectToAgent(resolveDataDir(flags.data));
     return await action(client);
   } catch (error) {
     if (!isFerryError(error)) throw error;
+    if (flags.json) {
+      const { code, message, retryable } = error;
+      io.err(json({ error: { code, message, retryable, ...(error.details?.fields ? { fields: error.details.fields } : {}) } }));
+      return EXIT_FAILURE;
+    }
     const lines = [error.code === 'agent_not_running' ? error.message : `ferry ${def.name}: ${error.message} (${error.code})`];
     const fields = error.details?.fields as Record<string, string> | undefined;
     for (const [field, message] of Object.entries(fields ?? {})) lines.push(`  ${field}: ${message}`);
