@@ -92,7 +92,7 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     expect(folderOf(a).undoDelete).toBeNull();
     const again = captureIo();
     expect(await massDelete.run(['undo', '--folder', 'docs', '--data', dataA], again)).not.toBe(0);
-    expect(again.stderr).toMatch(/Nothing to undo/);
+    expect(again.stderr).toMatch(/Nothing to undo in this folder: no confirmed mass delete waits for Undo \(it was undone or dismissed already, or its 24 hours passed\)/);
     // Asked while paused, the Undo answers what it did: the pull that brings files back waits for
     // the resume. Refused (found by a new-user try): "Request aborted", though the Undo was done.
     await b.handlers.pause({});

@@ -100,7 +100,10 @@ export class UndoBatches {
    */
   async undo(remote: RestoreRemote, remoteId: string): Promise<RestoreOutcome> {
     const batch = this.store.undoBatches.get(this.folderId);
-    if (!batch) throw new FerryError('not_found', 'Nothing to undo in this folder: no confirmed mass delete, or its Undo expired', { status: 404 });
+    if (!batch) {
+      const kept = this.keepMs >= 3_600_000 ? `${Math.round(this.keepMs / 3_600_000)} hours` : `${Math.round(this.keepMs / 60_000)} minutes`;
+      throw new FerryError('not_found', `Nothing to undo in this folder: no confirmed mass delete waits for Undo (it was undone or dismissed already, or its ${kept} passed)`, { status: 404 });
+    }
     const unsent = this.unsent(batch);
     if (unsent.length > 0) {
       throw new FerryError('undo_pending', `${unsent.length} of the deletes are still being sent to the server; Undo again once they are`, { retryable: true, status: 409 });
