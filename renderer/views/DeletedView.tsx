@@ -25,7 +25,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
 
   const load = useCallback(async () => {
     if (!folder) return;
-    const answer = await api.call('listDeleted', { folderId: folder, limit: 10_000 });
+    const answer = await api.call('listDeleted', { folderId: folder, limit: LIST_LIMIT });
     if (answer.ok) {
       setItems(answer.value.items);
       setLoadError(undefined);
@@ -98,7 +98,16 @@ export function DeletedView({ status }: { status: Status | undefined }) {
         <button type="button" className="primary" onClick={() => void restore()} disabled={chosen.length === 0 || action.busy} data-testid="deleted-restore">
           Restore {chosen.length > 0 ? chosen.length : ''}
         </button>
+        {/* The list is the server's at the time it was read: another device may make a listed file again. */}
+        <button type="button" onClick={() => void load()} data-testid="deleted-refresh">
+          Refresh
+        </button>
       </div>
+      {items && items.length > 0 ? (
+        <p className="muted" data-testid="deleted-count">
+          {countLine(items, shown.length, search.trim() !== '')}
+        </p>
+      ) : null}
       {loadError ? <div className="banner banner-error" role="alert">Could not list deleted files: {loadError}</div> : null}
       {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
       {result ? (
@@ -108,7 +117,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
           {result.skipped.map((s) => ` ${s.path} was not restored: ${s.reason}.`).join('')}
         </div>
       ) : null}
-      {items && shown.length === 0 ? <p className="muted" data-testid="deleted-empty">{search ? 'No deleted file matches.' : 'No deleted files are kept on the server.'}</p> : null}
+      {items && shown.length === 0 ? <p className="muted" data-testid="deleted-empty">{search ? 'No deleted file matches.' : 'Nothing in this folder is deleted on the server now. A file deleted and made again shows its deletion in its History.'}</p> : null}
       <ul className="deleted-list" aria-label="Deleted files" data-testid="deleted-list">
         {shown.map((item) => (
           <li key={item.path} className="deleted-row" data-testid="deleted-row" data-path={item.path}>
@@ -131,4 +140,16 @@ export function DeletedView({ status }: { status: Status | undefined }) {
       {historyOf && folder ? <HistoryPanel folderId={folder} path={historyOf} paused={status?.state === 'paused'} onClose={() => setHistoryOf(undefined)} onRestored={() => void load()} /> : null}
     </div>
   );
+}
+
+const LIST_LIMIT = 10_000;
+
+/** "3 deleted files and 1 folder" (at the list's limit, "the first…"), and how many the search shows. */
+function countLine(listed: readonly DeletedFile[], shown: number, searching: boolean): string {
+  const folders = listed.filter((item) => item.kind === 'dir').length;
+  const files = listed.length - folders;
+  const count = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+  const parts = [files > 0 || folders === 0 ? count(files, 'deleted file', 'deleted files') : null, folders > 0 ? count(folders, files > 0 ? 'folder' : 'deleted folder', files > 0 ? 'folders' : 'deleted folders') : null];
+  const total = `${listed.length >= LIST_LIMIT ? 'The first ' : ''}${parts.filter(Boolean).join(' and ')}`;
+  return searching ? `${total}; ${shown.toLocaleString('en-US')} shown` : total;
 }

@@ -281,8 +281,10 @@ test('Deleted files: search, select and Restore bring files back with no upload;
 
   await page.getByTestId('nav-deleted').click();
   await expect(page.getByTestId('deleted-row')).toHaveCount(3);
+  await expect(page.getByTestId('deleted-count')).toHaveText('3 deleted files');
   await page.getByTestId('deleted-search').fill('notes/a-');
   await expect(page.getByTestId('deleted-row')).toHaveCount(2);
+  await expect(page.getByTestId('deleted-count')).toHaveText('3 deleted files; 2 shown');
   await page.getByTestId('deleted-select-all').click();
   await expect(page.getByTestId('deleted-restore')).toHaveText('Restore 2');
   // Clicked again, it clears what it chose; ticks hidden by the search are not counted.
@@ -353,6 +355,12 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('deleted-result')).toContainText('notes/b-minutes.txt was not restored: it is not deleted on the server');
   expect((await rig.remote.files('docs')).get('notes/b-minutes.txt')?.size).toBe('written again on another device'.length);
   await expect(page.getByTestId('deleted-row')).toHaveCount(0);
+  await expect(page.getByTestId('deleted-empty')).toHaveText('Nothing in this folder is deleted on the server now. A file deleted and made again shows its deletion in its History.');
+  // The list is read when asked: a delete made since on another device shows after Refresh.
+  await rig.remote.remove('docs', ['keep-3.txt']);
+  await page.getByTestId('deleted-refresh').click();
+  await expect(page.getByTestId('deleted-row')).toHaveCount(1);
+  await expect(page.getByTestId('deleted-count')).toHaveText('1 deleted file');
 });
 
 test('Deleted files: a deleted folder ticked takes what was deleted below it along, and all of it comes back', async ({ page, startRig }) => {
@@ -370,6 +378,7 @@ test('Deleted files: a deleted folder ticked takes what was deleted below it alo
 
   await page.getByTestId('nav-deleted').click();
   await expect(page.getByTestId('deleted-row')).toHaveCount(4);
+  await expect(page.getByTestId('deleted-count')).toHaveText('2 deleted files and 2 folders');
   await expect(page.locator('[data-testid="deleted-row"][data-path="proj"]').getByTestId('deleted-folder-mark')).toHaveText('folder');
   await page.locator('[data-testid="deleted-row"][data-path="proj"] input[type="checkbox"]').check();
   // Refused: the folder alone, which came back empty.
