@@ -1,5 +1,4 @@
 import path from 'node:path';
-import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeTheme, protocol, safeStorage, session, shell } from 'electron';
@@ -269,7 +268,6 @@ async function createHost(settingsStore: SettingsStore): Promise<AgentHost> {
     dataDir: app.getPath('userData'),
     logFile: logFiles.agent,
     nativeBinding: nativeBindingPath({ packaged: app.isPackaged, resourcesPath: process.resourcesPath, appRoot }),
-    deviceName: os.hostname(),
     clientVersion: `ferry/${app.getVersion()}`,
     log: shellLogger(log, 'agent-host'),
   });
