@@ -55,6 +55,8 @@ export const FolderStatus = z.object({
   undoDelete: z
     .object({
       count: z.int(),
+      /** Of those, the files here again (made again, or restored already): Undo leaves them as they are. */
+      back: z.int().min(0),
       side: z.enum(['scan', 'pull']),
       confirmedAt: z.string(),
       expiresAt: z.string(),

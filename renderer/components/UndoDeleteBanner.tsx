@@ -37,6 +37,7 @@ export function UndoDeleteBanner({
   const undo = folder.undoDelete;
   if (!undo || folder.pendingDelete) return null;
   const where = undo.side === 'scan' ? 'deleted on this computer' : 'deleted here by another device';
+  const toUndo = Math.max(0, undo.count - undo.back);
   return (
     <section className="banner banner-info" role="status" aria-label={`Undo the mass delete in ${folder.localPath}`} data-testid="undo-delete-banner" data-folder={folder.id}>
       <div>
@@ -45,16 +46,26 @@ export function UndoDeleteBanner({
         </strong>{' '}
         {undo.sending > 0
           ? `Ferry is still sending ${formatCount(undo.sending)} of the deletes; Undo is possible once they are sent.`
-          : 'Undo brings exactly these files back, here and on every device, from the versions the server keeps.'}
+          : undoDetail(undo.count, undo.back)}
       </div>
       <div className="banner-actions">
         <button type="button" onClick={onDismiss} disabled={busy} data-testid="undo-delete-dismiss">
           Dismiss
         </button>
-        <button type="button" className="primary" onClick={onUndo} disabled={busy || undo.sending > 0} data-testid="undo-delete">
-          Undo delete of {formatCountOf(undo.count, 'file')}
-        </button>
+        {toUndo > 0 ? (
+          <button type="button" className="primary" onClick={onUndo} disabled={busy || undo.sending > 0} data-testid="undo-delete">
+            Undo delete of {formatCountOf(toUndo, 'file')}
+          </button>
+        ) : null}
       </div>
     </section>
   );
+}
+
+/** What Undo would do: files made again or restored since stay as they are (noticed on a new-user try: counted all the same). */
+function undoDetail(count: number, back: number): string {
+  const everywhere = 'here and on every device, from the versions the server keeps.';
+  if (back === 0) return `Undo brings exactly these files back, ${everywhere}`;
+  if (back >= count) return `All of them are here again (made again or restored since): there is nothing to undo.`;
+  return `${formatCount(back)} of them ${back === 1 ? 'is' : 'are'} here again and stay${back === 1 ? 's' : ''} as ${back === 1 ? 'it is' : 'they are'}; Undo brings the other ${formatCount(count - back)} back, ${everywhere}`;
 }

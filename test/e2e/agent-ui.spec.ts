@@ -529,12 +529,20 @@ test('after a confirmed mass delete the banner offers Undo: exactly that batch c
   await expect(page.getByTestId('undo-delete')).toHaveText('Undo delete of 8 files');
   await expect(page.getByTestId('undo-delete')).toBeEnabled();
   await page.screenshot({ path: path.join(screenshots, 'mass-delete-undo.png') });
+
+  // The other device makes one of them again: Undo leaves it as it is, and the offer says so.
+  const remade = doomed[0]!;
+  await rig.remote.put('docs', remade, 'made again on another device');
+  await page.getByTestId('sync-now').click();
+  await expect.poll(() => readIfThere(path.join(docs, remade)), { message: 'the file made again, here' }).toBe('made again on another device');
+  await expect(offer).toContainText('1 of them is here again and stays as it is; Undo brings the other 7 back');
+  await expect(page.getByTestId('undo-delete')).toHaveText('Undo delete of 7 files');
   const uploadsBefore = uploads();
 
   await page.getByTestId('undo-delete').click();
-  await expect(page.getByTestId('undo-delete-done')).toContainText('Undo: 8 files restored');
+  await expect(page.getByTestId('undo-delete-done')).toContainText('Undo: 7 files restored');
   await expect.poll(onDisk, { message: 'the batch back on disk' }).toEqual(names);
-  for (const name of doomed) expect(readFileSync(path.join(docs, name), 'utf8')).toBe(`pixels of ${name}`);
+  for (const name of doomed) expect(readFileSync(path.join(docs, name), 'utf8')).toBe(name === remade ? 'made again on another device' : `pixels of ${name}`);
   expect(Object.keys(await serverFiles(rig, 'docs'))).toEqual(names);
   await expect.poll(() => rig.host.agent.status().folders[0]?.undoDelete ?? null, { message: 'the offer withdrawn' }).toBeNull();
   await page.getByTestId('undo-delete-dismiss').click();

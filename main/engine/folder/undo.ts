@@ -12,6 +12,8 @@ const OFFER_MAX_AGE_MS = 500;
 export interface UndoOffer {
   /** Its files, as the guard counted them (a folder holding some of its paths is not one). */
   count: number;
+  /** Of those, the files here again (made again, or restored already): Undo leaves them as they are. */
+  back: number;
   side: MassDeleteSide;
   /** ISO times: when the user confirmed it, and until when Undo is offered. */
   confirmedAt: string;
@@ -22,7 +24,7 @@ export interface UndoOffer {
   sending: number;
 }
 
-export type UndoStore = Pick<Store, 'undoBatches' | 'queue' | 'activity'>;
+export type UndoStore = Pick<Store, 'undoBatches' | 'queue' | 'activity' | 'index'>;
 
 /** The puller's applied events, for collecting the paths a confirmed pull deletes. */
 export interface AppliedEvents {
@@ -79,8 +81,10 @@ export class UndoBatches {
   private read(): UndoOffer | null {
     const batch = this.store.undoBatches.get(this.folderId);
     if (!batch) return null;
+    const files = filesOf(batch.paths);
     return {
-      count: filesOf(batch.paths),
+      count: files.length,
+      back: this.store.index.countPresent(this.folderId, files),
       side: batch.side,
       confirmedAt: new Date(batch.confirmedAt).toISOString(),
       expiresAt: new Date(batch.expiresAt).toISOString(),
@@ -127,8 +131,8 @@ export class UndoBatches {
 }
 
 /** The paths that are no folder of another path of the batch (the banner named 11 files where the guard had asked about 10). */
-export function filesOf(paths: readonly string[]): number {
+export function filesOf(paths: readonly string[]): string[] {
   const folders = new Set<string>();
   for (const p of paths) for (const dir of ancestorsOf(p)) folders.add(dir);
-  return paths.filter((p) => !folders.has(p)).length;
+  return paths.filter((p) => !folders.has(p));
 }
