@@ -226,6 +226,25 @@ export interface QueueRow {
   updated_at: number;
 }
 
+/**
+ * The claim's order rules, as SQL on a live row `q` and another live row `b` of its folder: true
+ * when q waits for b. The claim sends no q for which such a b exists; `heldBehind` names the b.
+ */
+// S23: a file that replaced a folder goes once the deletes below it have (the server replaces
+// only an empty folder).
+const waitsForDeleteBelow = (q: string, b: string) =>
+  `${q}.kind = 'file' AND ${q}.op = 'upsert' AND ${b}.op = 'delete' AND ${b}.path > ${q}.path || '/' AND ${b}.path < ${q}.path || '0'`;
+// S24: what is below a folder that replaced a file (its upsert builds on a revision) waits for
+// that upsert (the server refuses anything below a live file); one that failed for good holds
+// nothing back, so what is below shows its own reason. The terms of queue_live_dir_replacements.
+const waitsForFolderAbove = (q: string, b: string) =>
+  `${b}.kind = 'dir' AND ${b}.op = 'upsert' AND ${b}.base_revision IS NOT NULL AND ${b}.state <> 'failed' AND ${q}.path > ${b}.path || '/' AND ${q}.path < ${b}.path || '0'`;
+// P7: what touches either path of a move that has not landed waits for it (b's own path, the
+// same as q's, is another row's only in the claim's reading: the path is unique per folder).
+const waitsForMove = (q: string, b: string) =>
+  `${b}.move_from IS NOT NULL AND (${q}.path = ${b}.path OR (${q}.path > ${b}.path || '/' AND ${q}.path < ${b}.path || '0')
+    OR ${q}.path = ${b}.move_from OR (${q}.path > ${b}.move_from || '/' AND ${q}.path < ${b}.move_from || '0'))`;
+
 /** A due row as the claim reads it: with its folder's root and server id. */
 type DueRow = QueueRow & { folder_root: string; folder_remote_id: string };
 
@@ -328,14 +347,11 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     SELECT * FROM queue WHERE folder_id = @folderId AND move_from IS NOT NULL AND state <> 'done'
       AND (move_from = @path OR (@path > move_from || '/' AND @path < move_from || '0'))
     ORDER BY length(move_from) DESC LIMIT 1`);
-  // The claim's S23, S24 and P7 conditions (dueIn, below) from the held row's side.
+  // The claim's order rules from the held row's side: the first live row q waits for.
   const heldBehindRow = db.prepare<{ folderId: string; path: string }, QueueRow>(`
     SELECT b.* FROM queue q JOIN queue b ON b.folder_id = q.folder_id AND b.id <> q.id AND b.state <> 'done'
-    WHERE q.folder_id = @folderId AND q.path = @path AND q.state <> 'done' AND (
-      (q.kind = 'file' AND q.op = 'upsert' AND b.op = 'delete' AND b.path > q.path || '/' AND b.path < q.path || '0')
-      OR (b.kind = 'dir' AND b.op = 'upsert' AND b.base_revision IS NOT NULL AND b.state <> 'failed' AND q.path > b.path || '/' AND q.path < b.path || '0')
-      OR (b.move_from IS NOT NULL AND (q.path > b.path || '/' AND q.path < b.path || '0'
-        OR q.path = b.move_from OR (q.path > b.move_from || '/' AND q.path < b.move_from || '0'))))
+    WHERE q.folder_id = @folderId AND q.path = @path AND q.state <> 'done'
+      AND ((${waitsForDeleteBelow('q', 'b')}) OR (${waitsForFolderAbove('q', 'b')}) OR (${waitsForMove('q', 'b')}))
     ORDER BY b.state = 'failed' DESC, b.id LIMIT 1`);
   const insert = db.prepare(`
     INSERT INTO queue (folder_id, path, kind, op, state, priority, generation, attempts, next_attempt_at,
@@ -360,19 +376,10 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     SELECT q.*, f.local_root AS folder_root, f.remote_id AS folder_remote_id FROM queue q JOIN folders f ON f.id = q.folder_id AND f.state = 'ok'
     WHERE q.in_flight_generation IS NULL AND q.state = '${state}'${state === 'retry_wait' ? ' AND q.next_attempt_at <= @now' : ''}
       AND (@folderId IS NULL OR q.folder_id = @folderId)
-      -- S23: a file that replaced a folder goes once the deletes below it have (the server
-      -- replaces only an empty folder).
-      AND NOT (q.kind = 'file' AND q.op = 'upsert' AND EXISTS (SELECT 1 FROM queue c WHERE c.folder_id = q.folder_id
-        AND c.path > q.path || '/' AND c.path < q.path || '0' AND c.state <> 'done' AND c.op = 'delete'))
-      -- S24: what is below a folder that replaced a file (its upsert builds on a revision) waits
-      -- for that upsert (the server refuses anything below a live file); one that failed for good
-      -- holds nothing back, so what is below shows its own reason.
-      AND NOT EXISTS (SELECT 1 FROM queue r WHERE r.folder_id = q.folder_id AND r.kind = 'dir' AND r.op = 'upsert'
-        AND r.base_revision IS NOT NULL AND r.state <> 'done' AND r.state <> 'failed' AND q.path > r.path || '/' AND q.path < r.path || '0')
-      -- P7: what touches either path of a move that has not landed waits for it.
-      AND NOT EXISTS (SELECT 1 FROM queue m WHERE m.folder_id = q.folder_id AND m.move_from IS NOT NULL AND m.state <> 'done' AND m.id <> q.id
-        AND (q.path = m.path OR (q.path > m.path || '/' AND q.path < m.path || '0')
-          OR q.path = m.move_from OR (q.path > m.move_from || '/' AND q.path < m.move_from || '0')))
+      -- One subquery per rule, each on its own index (the path's range, queue_live_dir_replacements, queue_live_moves).
+      AND NOT EXISTS (SELECT 1 FROM queue c WHERE c.folder_id = q.folder_id AND c.state <> 'done' AND ${waitsForDeleteBelow('q', 'c')})
+      AND NOT EXISTS (SELECT 1 FROM queue r WHERE r.folder_id = q.folder_id AND r.state <> 'done' AND ${waitsForFolderAbove('q', 'r')})
+      AND NOT EXISTS (SELECT 1 FROM queue m WHERE m.folder_id = q.folder_id AND m.state <> 'done' AND m.id <> q.id AND ${waitsForMove('q', 'm')})
     ORDER BY q.priority, q.next_attempt_at, q.id
     LIMIT @limit`);
   const duePending = dueIn('pending');
