@@ -69,6 +69,21 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     expect(versions.items.map((v) => v.deleted)).toEqual([false, true, false]);
   }, 240_000);
 
+  it('while the server is known unreachable, a restore is refused at once with the reason, and works once it is back', async () => {
+    await setup.proxy.goOffline();
+    try {
+      await waitFor(() => a.status().state === 'offline', { timeoutMs: 30_000, message: 'A sees the server gone' });
+      // Refused: the restore's retries of every call before the error (about 15 s on a new-user try).
+      const refused = await a.handlers.restore({ folderId: 'docs', request: { kind: 'deleted', paths: [deleted[0]!] } }).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'offline', retryable: true, message: expect.stringMatching(/^Cannot restore while the server cannot be reached \(.+\)\. Try again once Ferry is back online\.$/) });
+    } finally {
+      await setup.proxy.goOnline();
+    }
+    await waitFor(() => a.status().state !== 'offline', { timeoutMs: 30_000, message: 'A sees the server back' });
+    const outcome = await a.handlers.restore({ folderId: 'docs', request: { kind: 'deleted', paths: [deleted[0]!] } });
+    expect(outcome.failed).toEqual([]);
+  });
+
   it('refuses --revision with two paths and --deleted with a path, before asking the agent', async () => {
     const io = captureIo();
     expect(await restore.run(['x.txt', 'y.txt', '--revision', '4', '--data', dataA], io)).toBe(2);

@@ -232,6 +232,14 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
       const current = engine.require();
+      // Known unreachable: said at once, not after the restore's retries of every call (a
+      // new-user try waited about 15 s for the error). The link is looked at again meanwhile.
+      const link = engine.link();
+      if (link.state !== 'online') {
+        engine.kick();
+        if (link.state === 'offline') throw new FerryError('offline', `Cannot restore while the server cannot be reached (${link.reason}). Try again once Ferry is back online.`, { retryable: true });
+        throw new FerryError('unauthorized', `Cannot restore: the server refuses this device's credentials (${link.reason}).`, { retryable: false });
+      }
       const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);
       log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
       // The files come back through the normal pull.
