@@ -13,6 +13,7 @@ import * as status from '../../main/control/commands/status';
 import * as pause from '../../main/control/commands/pause';
 import * as resume from '../../main/control/commands/resume';
 import * as syncNow from '../../main/control/commands/sync-now';
+import * as massDelete from '../../main/control/commands/mass-delete';
 import { createFakeAgent, makeQueueItems } from '../fakes/control-fake-agent';
 import type { FakeAgent } from '../fakes/control-fake-agent';
 import { makeTempDir } from '../helpers/local-temp';
@@ -111,6 +112,27 @@ describe('ferry client commands', () => {
     } finally {
       empty.cleanup();
     }
+  });
+
+  it('with --json, a usage error is a JSON error too (exit 2); without it, a line and where help is', async () => {
+    const io = captureIo();
+    expect(await retry.run(['--data', temp.dir, '--json'], io)).toBe(2);
+    expect(JSON.parse(io.stderr)).toEqual({ error: { code: 'usage', message: "give either --all or one item ID; run 'ferry retry --help' for the options", retryable: false } });
+    const bad = captureIo();
+    expect(await status.run(['--bogus', '--json'], bad)).toBe(2);
+    expect(JSON.parse(bad.stderr)).toMatchObject({ error: { code: 'usage', message: expect.stringContaining("Unknown option '--bogus'") } });
+    const text = captureIo();
+    expect(await retry.run(['--data', temp.dir], text)).toBe(2);
+    expect(text.stderr).toBe("ferry retry: give either --all or one item ID\nRun 'ferry retry --help' for the options.\n");
+  });
+
+  it('mass-delete confirm names an unknown folder as unknown, and a folder with nothing held as such (text or JSON)', async () => {
+    const unknown = captureIo();
+    expect(await massDelete.run(['confirm', '--folder', 'nope', '--data', temp.dir], unknown)).toBe(1);
+    expect(unknown.stderr.trim()).toBe("ferry mass-delete: No folder 'nope' (ferry status lists them) (not_found)");
+    const idle = captureIo();
+    expect(await massDelete.run(['confirm', '--folder', 'docs', '--data', temp.dir, '--json'], idle)).toBe(1);
+    expect(JSON.parse(idle.stderr)).toEqual({ error: { code: 'not_held', message: "Folder 'docs' has no mass delete waiting for an answer", retryable: false } });
   });
 
   it('pause, resume and sync-now act on the agent', async () => {

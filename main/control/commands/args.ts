@@ -74,21 +74,30 @@ export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>,
   try {
     parsed = parseArgs({ args: argv, options: def.options, strict: true, allowPositionals: true }) as typeof parsed;
   } catch (error) {
-    return usageError(def, io, error instanceof Error ? error.message : String(error));
+    return usageError(def, io, error instanceof Error ? error.message : String(error), argv.includes('--json'));
   }
   if ((parsed.values as { help?: boolean }).help) {
     io.out(helpText(def));
     return { kind: 'exit', code: EXIT_OK };
   }
   if (parsed.positionals.length > (def.maxPositionals ?? 0)) {
-    return usageError(def, io, `unexpected argument ${JSON.stringify(parsed.positionals[def.maxPositionals ?? 0])}`);
+    return usageError(def, io, `unexpected argument ${JSON.stringify(parsed.positionals[def.maxPositionals ?? 0])}`, argv.includes('--json'));
   }
   return { kind: 'run', ...parsed };
 }
 
-export function usageError(def: { name: string }, io: CommandIo, problem: string): { kind: 'exit'; code: number } {
-  io.err(`ferry ${def.name}: ${problem}\nRun 'ferry ${def.name} --help' for the options.`);
+/** A usage error (exit 2): a line and where help is, or with --json the error object of `printError`. */
+export function usageError(def: { name: string }, io: CommandIo, problem: string, asJson = false): { kind: 'exit'; code: number } {
+  if (asJson) printError(io, { code: 'usage', message: `${problem}; run 'ferry ${def.name} --help' for the options`, retryable: false }, true);
+  else io.err(`ferry ${def.name}: ${problem}\nRun 'ferry ${def.name} --help' for the options.`);
   return { kind: 'exit', code: EXIT_USAGE };
+}
+
+/** With --json a failure is one object on stderr, `{ "error": { code, message, retryable, fields? } }`. */
+export function printError(io: CommandIo, error: { code: string; message: string; retryable: boolean; fields?: unknown }, asJson: boolean, line?: string): void {
+  const { code, message, retryable, fields } = error;
+  if (asJson) io.err(JSON.stringify({ error: { code, message, retryable, ...(fields ? { fields } : {}) } }, null, 2));
+  else io.err(line ?? message);
 }
 
 /** Parses a non-negative integer flag, or explains why it is not one. */

@@ -26,7 +26,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const given = parsed.positionals[0];
-  if (!given) return usageError(definition, io, 'name the PATH whose history to show').code;
+  if (!given) return usageError(definition, io, 'name the PATH whose history to show', parsed.values.json).code;
   return withAgent(definition, parsed.values, io, async (client) => {
     const folder = await resolveFolder(client, parsed.values.folder);
     const filePath = folderRelative(folder.localPath, given);

@@ -1,3 +1,4 @@
+import { FerryError } from '../../../protocol/errors';
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { json } from './output';
@@ -28,9 +29,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const { values, positionals } = parsed;
   const answer = positionals[0];
-  if (answer !== 'confirm' && answer !== 'cancel' && answer !== 'undo') return usageError(definition, io, "say 'confirm', 'cancel' or 'undo'").code;
+  if (answer !== 'confirm' && answer !== 'cancel' && answer !== 'undo') return usageError(definition, io, "say 'confirm', 'cancel' or 'undo'", values.json).code;
   const folderId = values.folder;
-  if (!folderId) return usageError(definition, io, '--folder ID is required').code;
+  if (!folderId) return usageError(definition, io, '--folder ID is required', values.json).code;
 
   return withAgent(definition, values, io, async (client) => {
     if (answer === 'undo') {
@@ -40,10 +41,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     }
     const status = await client.call('getStatus', {});
     const folder = status.folders.find((f) => f.id === folderId);
-    if (!folder?.pendingDelete) {
-      io.err(`ferry mass-delete: folder '${folderId}' has no mass delete waiting for an answer.`);
-      return EXIT_FAILURE;
-    }
+    if (!folder) throw new FerryError('not_found', `No folder '${folderId}' (ferry status lists them)`);
+    if (!folder.pendingDelete) throw new FerryError('not_held', `Folder '${folderId}' has no mass delete waiting for an answer`);
     const result = await client.call(answer === 'confirm' ? 'confirmMassDelete' : 'cancelMassDelete', { folderId });
     const { count, total } = folder.pendingDelete;
     io.out(

@@ -33,11 +33,11 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const { values } = parsed;
   const state = values.state === undefined ? undefined : QueueState.safeParse(values.state);
-  if (state && !state.success) return usageError(definition, io, `--state must be one of ${QueueState.options.join(', ')}`).code;
+  if (state && !state.success) return usageError(definition, io, `--state must be one of ${QueueState.options.join(', ')}`, values.json).code;
   const limit = integerFlag('limit', values.limit, 1, 1000);
   const offset = integerFlag('offset', values.offset, 0, Number.MAX_SAFE_INTEGER);
   const problem = limit.problem ?? offset.problem;
-  if (problem) return usageError(definition, io, problem).code;
+  if (problem) return usageError(definition, io, problem, values.json).code;
 
   return withAgent(definition, values, io, async (client) => {
     const query = {

@@ -62,7 +62,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
             : values.revision !== undefined && positionals.length > 1
               ? '--revision names a version of one path: give one PATH'
               : undefined);
-  if (problem) return usageError(definition, io, problem).code;
+  if (problem) return usageError(definition, io, problem, values.json).code;
 
   return withAgent(definition, values, io, async (client) => {
     const folder = await resolveFolder(client, values.folder);

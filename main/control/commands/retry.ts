@@ -21,9 +21,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const { values, positionals } = parsed;
   const rawId = positionals[0];
-  if (values.all === (rawId !== undefined)) return usageError(definition, io, 'give either --all or one item ID').code;
+  if (values.all === (rawId !== undefined)) return usageError(definition, io, 'give either --all or one item ID', values.json).code;
   const id = integerFlag('ID', rawId, 1, Number.MAX_SAFE_INTEGER);
-  if (id.problem) return usageError(definition, io, `ID must be a positive whole number, not ${JSON.stringify(rawId)}`).code;
+  if (id.problem) return usageError(definition, io, `ID must be a positive whole number, not ${JSON.stringify(rawId)}`, values.json).code;
 
   return withAgent(definition, values, io, async (client) => {
     const result = await client.call('retry', id.value !== undefined ? { id: id.value } : { all: true });

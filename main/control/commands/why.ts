@@ -23,7 +23,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const { values, positionals } = parsed;
   const given = positionals[0];
-  if (!given) return usageError(definition, io, 'give the PATH to explain').code;
+  if (!given) return usageError(definition, io, 'give the PATH to explain', values.json).code;
   // Without --folder the path names a file on this disk: the agent finds its folder.
   const input = values.folder ? { path: given, folderId: values.folder } : { path: path.resolve(process.cwd(), given) };
   return withAgent(definition, values, io, async (client) => {

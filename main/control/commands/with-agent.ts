@@ -3,8 +3,7 @@ import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
 import { connectToAgent } from '../control-client';
 import type { ControlClient } from '../control-client';
-import { EXIT_FAILURE, usageError } from './args';
-import { json } from './output';
+import { EXIT_FAILURE, printError, usageError } from './args';
 
 /** The agent's data directory: --data, else $FERRY_HOME, else ~/.ferry (as `ferry start` uses). */
 export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -23,21 +22,16 @@ export async function withAgent(
   io: CommandIo,
   action: (client: ControlClient) => Promise<number>,
 ): Promise<number> {
-  if (flags.data === '') return usageError(def, io, '--data needs a directory').code;
+  if (flags.data === '') return usageError(def, io, '--data needs a directory', flags.json).code;
   try {
     const client = await connectToAgent(resolveDataDir(flags.data));
     return await action(client);
   } catch (error) {
     if (!isFerryError(error)) throw error;
-    if (flags.json) {
-      const { code, message, retryable } = error;
-      io.err(json({ error: { code, message, retryable, ...(error.details?.fields ? { fields: error.details.fields } : {}) } }));
-      return EXIT_FAILURE;
-    }
-    const lines = [error.code === 'agent_not_running' ? error.message : `ferry ${def.name}: ${error.message} (${error.code})`];
     const fields = error.details?.fields as Record<string, string> | undefined;
+    const lines = [error.code === 'agent_not_running' ? error.message : `ferry ${def.name}: ${error.message} (${error.code})`];
     for (const [field, message] of Object.entries(fields ?? {})) lines.push(`  ${field}: ${message}`);
-    io.err(lines.join('\n'));
+    printError(io, { code: error.code, message: error.message, retryable: error.retryable, ...(fields ? { fields } : {}) }, flags.json ?? false, lines.join('\n'));
     return EXIT_FAILURE;
   }
 }
