@@ -69,7 +69,8 @@ function folderStateText(folder: FolderStatus): string {
 
 /** The folder's sync in a few words: never "everything in sync" while something holds it back. */
 function syncSummary(folder: FolderStatus, notInSync: number): string {
-  if (folder.pendingDelete) return `${formatCount(folder.pendingDelete.count)} deletes wait for your answer`;
+  // The question waits, not each delete: some of a burst may have reached the server before the guard tripped (new-user try).
+  if (folder.pendingDelete) return `a delete of ${formatCountOf(folder.pendingDelete.count, 'file')} waits for your answer`;
   if (folder.state === 'error') return 'not syncing';
   if (folder.state === 'disk_full') return 'waiting for disk space';
   if (notInSync > 0) return `${formatCount(notInSync)} not in sync`;

@@ -486,7 +486,7 @@ test('a held pull is answered from the first screen too, and its question goes a
   await expect(page.getByTestId('mass-delete-banner')).toContainText('8 of 10 files');
   await page.getByTestId('nav-folders').click();
   const card = page.locator('[data-testid="folder-card"][data-folder="docs"]');
-  await expect(card.getByTestId('folder-not-in-sync')).toHaveText('8 deletes wait for your answer');
+  await expect(card.getByTestId('folder-not-in-sync')).toHaveText('a delete of 8 files waits for your answer');
   await expect(page.getByTestId('mass-delete-banner')).toContainText('8 of 10 files');
   await expect(page.getByTestId('mass-delete-confirm')).toHaveText('Delete 8 files');
   await expect(page.getByTestId('mass-delete-cancel')).toBeEnabled();
@@ -549,6 +549,12 @@ test('after a confirmed mass delete the banner offers Undo: exactly that batch c
   await expect(page.getByTestId('undo-delete-done')).toHaveCount(0);
   await expect(offer).toHaveCount(0);
   expect(uploads()).toBe(uploadsBefore);
+  // Activity counts as the banner did: what came back and what was left (a new-user try read "11 of 14 items restored, 2 left").
+  await page.getByTestId('nav-activity').click();
+  await expect(page.getByTestId('activity-row').filter({ hasText: 'Mass delete undone' })).toContainText(
+    'Mass delete undone: 7 files restored on the server; 1 left as it is (written again or restored since, or no longer kept)',
+  );
+  await page.getByTestId('nav-queue').click();
 
   // A queue row opens the file's History: created here, deleted elsewhere, restored.
   await row(page, 'img-03.jpg').getByTestId('history-open').click();

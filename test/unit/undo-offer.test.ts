@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { filesOf, UndoBatches } from '../../main/engine/folder/undo';
 import { openStore } from '../../main/store';
+import type { RestoreRemote } from '../../main/engine/history/restore-batch';
 import { makeTempDir } from '../helpers/local-temp';
 
 // The Undo banner names the batch's files as the guard counted them when it asked. Found by a new-user
@@ -19,7 +20,7 @@ describe('the Undo offer counts files', () => {
 // The banner counted every file of the batch, those here again too (noticed on a new-user try):
 // Undo leaves a file made again, or restored already, as it is, so the offer says so.
 describe('the Undo offer counts the files here again', () => {
-  it('tells the files of the batch the index holds again from the ones still deleted', () => {
+  it('tells the files of the batch the index holds again from the ones still deleted', async () => {
     const temp = makeTempDir('ferry-undo-offer-');
     const store = openStore(path.join(temp.dir, 'state.db'));
     try {
@@ -32,6 +33,20 @@ describe('the Undo offer counts the files here again', () => {
       store.index.putLocal({ folderId: 'docs', path: 'photos', kind: 'dir', size: 0, mtimeMs: 1, inode: 2, contentHash: null, blocks: null });
       const fresh = new UndoBatches(store, 'docs');
       expect(fresh.offer()).toMatchObject({ count: 3, back: 1 });
+
+      // Every file here again: Undo says there is nothing to undo, as the banner does, and asks the server nothing.
+      for (const [i, p] of ['photos/a.jpg', 'photos/b.jpg'].entries()) {
+        store.index.putLocal({ folderId: 'docs', path: p, kind: 'file', size: 1, mtimeMs: 1, inode: 10 + i, contentHash: 'h', blocks: ['b'] });
+      }
+      const asked: string[] = [];
+      const server = new Proxy({} as RestoreRemote, { get: (_, name) => () => Promise.reject(new Error(`asked the server: ${asked.push(String(name))}`)) });
+      await expect(new UndoBatches(store, 'docs').undo(server, 'docs')).rejects.toMatchObject({
+        code: 'nothing_to_undo',
+        message: 'All 3 files of the last mass delete are here again (made again or restored since): there is nothing to undo',
+      });
+      expect(asked).toEqual([]);
+      // Still offered, for Dismiss.
+      expect(new UndoBatches(store, 'docs').offer()).toMatchObject({ count: 3, back: 3 });
     } finally {
       store.close();
       temp.cleanup();

@@ -2,6 +2,7 @@ import { FerryError } from '../../../protocol/errors';
 import type { MassDeleteSide, Store, UndoBatch } from '../../store';
 import { restore, type RestoreOutcome, type RestoreRemote } from '../history/restore-batch';
 import { ancestorsOf } from '../paths';
+import { restoredWords } from '../../../shared/restore-words';
 
 /** How long the banner offers Undo after a confirmed mass delete (the server keeps the versions longer). */
 export const UNDO_KEEP_MS = 24 * 60 * 60_000;
@@ -108,14 +109,27 @@ export class UndoBatches {
       const kept = this.keepMs >= 3_600_000 ? `${Math.round(this.keepMs / 3_600_000)} hours` : `${Math.round(this.keepMs / 60_000)} minutes`;
       throw new FerryError('not_found', `Nothing to undo in this folder: no confirmed mass delete waits for Undo (it was undone or dismissed already, or its ${kept} passed)`, { status: 404 });
     }
+    // What the banner says, the command says too: with every file of the batch here again (made
+    // again, or restored by another device's Undo) there is nothing to undo (a new-user try ran
+    // one that only listed skips).
+    const files = filesOf(batch.paths);
+    if (files.length > 0 && this.store.index.countPresent(this.folderId, files) >= files.length) {
+      const which = files.length === 1 ? 'The file of the last mass delete is' : `All ${files.length.toLocaleString('en')} files of the last mass delete are`;
+      throw new FerryError('nothing_to_undo', `${which} here again (made again or restored since): there is nothing to undo`, { status: 409 });
+    }
     const unsent = this.unsent(batch);
     if (unsent.length > 0) {
       throw new FerryError('undo_pending', `${unsent.length} of the deletes are still being sent to the server; Undo again once they are`, { retryable: true, status: 409 });
     }
     const outcome = await restore(remote, remoteId, { kind: 'deleted', paths: batch.paths });
     this.dismiss();
-    const message = `Mass delete undone: ${outcome.restored.length} of ${batch.paths.length} items restored on the server` +
-      (outcome.skipped.length + outcome.failed.length > 0 ? `, ${outcome.skipped.length + outcome.failed.length} left as they are` : '');
+    // Counted as the restore's answer counts, files and folders apart (a new-user try read "11 of
+    // 14 items restored, 2 left": the folder that came back was in neither number).
+    const back = restoredWords({ restored: outcome.restored.length, folders: outcome.folders });
+    const left = outcome.skipped.length + outcome.failed.length;
+    const message =
+      (back ? `Mass delete undone: ${back.what} restored on the server` : 'Mass delete undo: nothing to bring back') +
+      (left > 0 ? `; ${left.toLocaleString('en')} left as ${left === 1 ? 'it is' : 'they are'} (written again or restored since, or no longer kept)` : '');
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     return outcome;
   }

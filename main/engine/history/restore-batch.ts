@@ -116,7 +116,7 @@ async function planDeletedPaths(remote: RestoreRemote, remoteId: string, paths: 
   const planned: Planned = { ops: [], skipped: [], folders: new Set(), listed: { prefix, deleted } };
   for (const path of paths) {
     const item = deleted.get(path);
-    if (!item) planned.skipped.push({ path, reason: 'it is not deleted on the server (written again since, or its delete never reached it)' });
+    if (!item) planned.skipped.push({ path, reason: 'it is not deleted on the server (written again or restored since, or its delete never reached it)' });
     else if (!item.lastLive) planned.skipped.push({ path, reason: 'no earlier version is kept on the server' });
     else {
       planned.ops.push(restoreOp(planned.ops.length, path, item.lastLive.revision, item.revision, true));
