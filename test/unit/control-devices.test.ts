@@ -67,6 +67,29 @@ describe('ferry devices output', () => {
     ]);
   });
 
+  type UndoOffer = NonNullable<Status['folders'][number]['undoDelete']>;
+  // A new user's try: `ferry status` never said an Undo was on offer, nor that its files were back already.
+  it('ferry status names an Undo on offer with what it brings back, and says when nothing is left to undo', () => {
+    const folder = { id: 'docs', localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok' as const, error: null, lastSyncAt: null, pendingDelete: null };
+    const undo: UndoOffer = { count: 13, back: 2, side: 'scan', confirmedAt: '2030-01-02T10:00:00.000Z', expiresAt: '2030-01-03T10:00:00.000Z', sample: ['f1.txt'], sending: 0 };
+    const status = (undoDelete: UndoOffer): Status => ({
+      state: 'idle',
+      counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 },
+      folders: [{ ...folder, undoDelete }],
+      lastSyncAt: null,
+      rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
+      run: null,
+      deviceId: 'd',
+      deviceName: 'vm',
+    });
+    expect(formatStatus(status(undo), [], now).split('\n').at(-1)).toBe(
+      "    undo offered until 2030-01-03T10:00:00.000Z: 11 of 13 files deleted on this computer come back with 'ferry mass-delete undo --folder docs'",
+    );
+    expect(formatStatus(status({ ...undo, back: 13, side: 'pull' }), [], now).split('\n').at(-1)).toBe(
+      '    the last mass delete (13 files deleted here by another device) is back already: nothing to undo',
+    );
+  });
+
   it('says why a folder’s devices could not be listed', () => {
     expect(formatDevices([{ folderId: 'docs', devices: [], error: 'The sync server cannot be reached' }], now)).toEqual([
       'docs:',

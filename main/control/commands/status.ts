@@ -54,6 +54,16 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
+    const undo = folder.undoDelete;
+    if (undo && !pending) {
+      const toUndo = Math.max(0, undo.count - undo.back);
+      const side = undo.side === 'scan' ? 'deleted on this computer' : 'deleted here by another device';
+      lines.push(
+        toUndo > 0
+          ? `    undo offered until ${undo.expiresAt}: ${toUndo} of ${undo.count} files ${side} come back with 'ferry mass-delete undo --folder ${folder.id}'`
+          : `    the last mass delete (${undo.count} files ${side}) is back already: nothing to undo`,
+      );
+    }
     const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];
     // Under a heading: a device line may itself name a device ("vm (device 6a418a7f)").
     if (shared.length > 0) lines.push('    devices:', ...shared.map((device) => `      ${deviceLine(device, now, shared)}`));
