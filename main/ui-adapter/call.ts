@@ -63,7 +63,10 @@ export async function invokeCall(name: string, spec: CallSpec, run: (input: unkn
 function fromThrown(error: unknown, method: string, log?: Logger): CallOutcome {
   if (isFerryError(error)) {
     const fields = stringRecord(error.details?.fields);
-    const status = error.status ?? (isApiErrorCode(error.code) ? API_ERRORS[error.code].status : fields ? 400 : 409);
+    const given = error.status ?? (isApiErrorCode(error.code) ? API_ERRORS[error.code].status : fields ? 400 : 409);
+    // A handler's 401 is the sync server refusing this device's credentials, never this API's
+    // own token (refused before any handler runs): as 401 the web UI took it for its own sign-out.
+    const status = given === 401 ? 502 : given;
     return failure(status, { code: error.code, message: error.message, retryable: error.retryable, ...(fields ? { fields } : {}) });
   }
   if (error instanceof z.ZodError) {

@@ -1,3 +1,4 @@
+import { FerryError } from '../../protocol/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -125,6 +126,22 @@ describe('control API calls', () => {
     const res = await callApi(server.port, 'retry', { id: 1 }, TOKEN);
     expect(res.status).toBe(409);
     expect(res.json()).toMatchObject({ ok: false, error: { code: 'not_failed', retryable: false } });
+  });
+
+  it("answers the sync server's refusal of the device's credentials as 502, not as this API's own 401", async () => {
+    // Refused: a 401 from a handler signed the web UI out (the UI takes 401 for its own token).
+    const refusing = {
+      ...agent,
+      handlers: { ...agent.handlers, getHistory: async () => Promise.reject(new FerryError('unauthorized', 'The sync server refused this device', { status: 401 })) },
+    };
+    const other = await startControlServer({ service: refusing, token: TOKEN, rendererDir, port: 0 });
+    try {
+      const res = await callApi(other.port, 'getHistory', { folderId: 'docs', path: 'a.txt' }, TOKEN);
+      expect(res.status).toBe(502);
+      expect(res.json()).toMatchObject({ ok: false, error: { code: 'unauthorized', message: 'The sync server refused this device' } });
+    } finally {
+      await other.close();
+    }
   });
 
   it('rejects a GET on a call route with 405', async () => {
