@@ -17,12 +17,15 @@ import { deviceIdentity } from './identity';
 import { explainPath, locatePath } from './why';
 import { withServerState } from './why-server';
 import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus } from './api';
-import { EngineHost, settingsMassDelete } from './engine';
+import { EngineHost, settingsMassDelete, type EngineParts } from './engine';
 import { AgentEventBus } from './events';
 import { validateFolders, validateTransport } from './folder-rules';
 import { pairAndSave } from './pairing';
 import { SettingsKeeper } from './settings-apply';
 import { StatusBoard } from './status';
+
+/** How long a restore asked while the server seemed unreachable waits for one probe of the link. */
+const LINK_RECHECK_MS = 3000;
 
 /**
  * The agent: the composition root of one engine (local side per folder → durable queue →
@@ -31,6 +34,7 @@ import { StatusBoard } from './status';
  * the folders (folder/folders.ts), the engine of the moment and Pause (./engine.ts), the
  * status and rates (./status.ts), the settings (./settings-apply.ts); docs/architecture.md.
  */
+
 export interface AgentOptions {
   dataDir: string;
   settings: Settings;
@@ -149,6 +153,25 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const remoteIdOf = (folderId: string) => folders.require(folderId).remoteId;
   const ok = { ok: true as const };
 
+  /**
+   * A restore or Undo while the server is known unreachable is refused at once, not after the
+   * restore's retries of every call (a new-user try waited about 15 s for the error). Looked at
+   * again first, with one probe of at most LINK_RECHECK_MS: the server may be back before the
+   * watch's next scheduled probe.
+   */
+  const reachable = async (current: EngineParts, what: 'restore' | 'undo'): Promise<void> => {
+    let link = engine.link();
+    if (link.state === 'online') return;
+    await new Promise<void>((resolve) => {
+      realTimers.setTimeout(resolve, LINK_RECHECK_MS);
+      void current.watch.checkNow().then(resolve);
+    });
+    link = engine.link();
+    if (link.state === 'online') return;
+    if (link.state === 'offline') throw new FerryError('offline', `Cannot ${what} while the server cannot be reached (${link.reason}). Try again once Ferry is back online.`, { retryable: true });
+    throw new FerryError('unauthorized', `Cannot ${what}: the server refuses this device's credentials (${link.reason}).`, { retryable: false });
+  };
+
   const handlers: AgentHandlers = {
     getStatus: async () => status.status(),
     listQueue: async (query) => {
@@ -194,7 +217,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     undoMassDelete: async ({ folderId }) => {
       folders.require(folderId);
-      const outcome = await folders.coordinator(folderId).undo(engine.require());
+      const current = engine.require();
+      const outcome = await folders.coordinator(folderId).undo({ ...current, reachable: () => reachable(current, 'undo') });
       bus.statusChanged();
       return outcome;
     },
@@ -232,14 +256,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
       const current = engine.require();
-      // Known unreachable: said at once, not after the restore's retries of every call (a
-      // new-user try waited about 15 s for the error). The link is looked at again meanwhile.
-      const link = engine.link();
-      if (link.state !== 'online') {
-        engine.kick();
-        if (link.state === 'offline') throw new FerryError('offline', `Cannot restore while the server cannot be reached (${link.reason}). Try again once Ferry is back online.`, { retryable: true });
-        throw new FerryError('unauthorized', `Cannot restore: the server refuses this device's credentials (${link.reason}).`, { retryable: false });
-      }
+      await reachable(current, 'restore');
       const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);
       log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
       // The files come back through the normal pull.

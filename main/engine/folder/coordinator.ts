@@ -48,6 +48,8 @@ export interface AnswerPorts {
 export interface UndoPorts {
   puller: Pick<AnswerPorts['puller'], 'pullNow'>;
   remote: HistoryRestoreRemote;
+  /** Refuses when the server is known unreachable; asked after the local refusals, before the server. */
+  reachable?: () => Promise<void>;
 }
 
 export interface FolderCoordinatorOptions {
@@ -249,7 +251,7 @@ export class FolderCoordinator {
   /** Undo of the last confirmed mass delete: restored on the server, then pulled back here. */
   async undo(ports: UndoPorts): Promise<RestoreOutcome> {
     const folder = this.store.folders.require(this.folderId);
-    const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId);
+    const outcome = await this.undoBatches.undo(ports.remote, folder.remoteId, ports.reachable);
     this.log.info('mass delete undone', { restored: outcome.restored.length, skipped: outcome.skipped.length, failed: outcome.failed.length });
     this.onChange(this.folderId);
     await this.pullAfter(ports.puller, 'undo');
