@@ -74,8 +74,8 @@ const toEntry = (r: IndexRow): IndexEntry => ({
 
 export interface FileIndexRepo {
   get(folderId: string, path: string): IndexEntry | undefined;
-  /** How many of `paths` the folder holds here (one statement, however many). */
-  countPresent(folderId: string, paths: readonly string[]): number;
+  /** Which of `paths` the folder holds here (one statement, however many). */
+  present(folderId: string, paths: readonly string[]): string[];
   /** Records the local state, keeping the synced revision. */
   putLocal(state: LocalRecord): void;
   /** Records a full entry, revision included (the puller, after it wrote a file). */
@@ -183,8 +183,8 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
   const intentDel = db.prepare(`DELETE FROM download_intents WHERE folder_id = ? AND path = ?`);
   const intentList = db.prepare<[string], string>(`SELECT path FROM download_intents WHERE folder_id = ?`).pluck();
   const byPath = db.prepare<[string, string], IndexRow>(`SELECT * FROM file_index WHERE folder_id = ? AND path = ?`);
-  const present = db
-    .prepare<[string, string], number>(`SELECT count(*) FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM file_index WHERE folder_id = ? AND path = j.value)`)
+  const presentOf = db
+    .prepare<[string, string], string>(`SELECT j.value FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM file_index WHERE folder_id = ? AND path = j.value)`)
     .pluck();
   const upsertLocal = db.prepare(`
     INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at)
@@ -283,7 +283,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     intentPaths: (folderId) => intentList.all(folderId),
     removeIntent: (folderId, path) => void intentDel.run(folderId, path),
     removeIntents: (folderId, paths) => void (paths.length > 0 && intentsDel.run(folderId, JSON.stringify(paths))),
-    countPresent: (folderId, paths) => (paths.length === 0 ? 0 : present.get(JSON.stringify(paths), folderId)!),
+    present: (folderId, paths) => (paths.length === 0 ? [] : presentOf.all(JSON.stringify(paths), folderId)),
     get(folderId, path) {
       const row = byPath.get(folderId, path);
       return row ? toEntry(row) : undefined;

@@ -167,6 +167,8 @@ export interface QueueRepo {
   countsByState(folderId?: string): Record<QueueState, number>;
   /** Pending deletes of a folder, for the mass-delete guard. */
   countPendingDeletes(folderId: string): number;
+  /** How many of `paths` have a delete queued and not sent yet (pending, in flight, waiting to retry). */
+  countDeletesOnTheirWay(folderId: string, paths: readonly string[]): number;
   /** Bytes still to upload: pending and in-flight upserts, less what is already sent. */
   pendingBytes(folderId?: string): number;
   /** A held mass delete the user cancelled: drops the deletes not yet sent, returning their paths. */
@@ -371,6 +373,11 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
   // Due rows of one state, in claim order. One state at a time, so that the order is read off
   // queue_due and the scan stops at the limit: with both states in one query SQLite sorted
   // every pending row at each claim (10,000 queued: a few ms a claim, hundreds of claims).
+  const deletesOnTheirWay = db
+    .prepare<[string, string], number>(
+      `SELECT count(*) FROM json_each(?) j JOIN queue q ON q.folder_id = ? AND q.path = j.value WHERE q.op = 'delete' AND q.state IN ('pending', 'in_flight', 'retry_wait')`,
+    )
+    .pluck();
   const dueIn = (state: 'pending' | 'retry_wait') =>
     db.prepare<{ now: number; limit: number; folderId: string | null }, DueRow>(`
     SELECT q.*, f.local_root AS folder_root, f.remote_id AS folder_remote_id FROM queue q JOIN folders f ON f.id = q.folder_id AND f.state = 'ok'
@@ -642,6 +649,7 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
       return result;
     },
     countPendingDeletes: (folderId) => pendingDeletes.get(folderId)?.n ?? 0,
+    countDeletesOnTheirWay: (folderId, paths) => (paths.length === 0 ? 0 : deletesOnTheirWay.get(JSON.stringify(paths), folderId)!),
     pendingBytes: (folderId) => bytesLeft.get({ folderId: folderId ?? null })?.n ?? 0,
     dropPendingDeletes: (folderId) => dropDeletes.all(folderId).map((r) => r.path),
     pruneDone,

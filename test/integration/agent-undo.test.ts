@@ -66,40 +66,62 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     expect(folderOf(a).undoDelete).toMatchObject({ count: deleted.length, side: 'scan' });
     control = await startControlServer({ service: toAgentService(a), token: await ensureControlToken(dataA) });
     await writeAgentInfo(dataA, { pid: process.pid, controlUrl: control.url, startedAt: new Date().toISOString() });
+    // A file of the batch made again on A while paused: its upload has not gone, so it is still
+    // deleted on the server. Undo leaves it out: refused, the old version restored over it and
+    // the upload then a conflict with it (found by review).
+    await a.handlers.pause({});
+    const madeHere = deleted[501]!;
+    writeFileSync(path.join(folderA, madeHere), 'made here while paused\n');
+    await waitFor(async () => (await a.handlers.listQueue({ offset: 0, limit: 100 })).items.some((i) => i.path === madeHere && i.state === 'pending'), { timeoutMs: 30_000, message: 'the new file queued on A' });
     const uploadsBefore = blockUploads(setup.proxy);
 
     // One command on device A.
     const io = captureIo();
     expect(await massDelete.run(['undo', '--folder', 'docs', '--data', dataA, '--json'], io), io.stderr).toBe(0);
     const answer = JSON.parse(io.stdout) as { restored: number; failed: unknown[]; skipped: Array<{ path: string; reason: string }> };
-    expect(answer.restored).toBe(deleted.length - 1);
+    expect(answer.restored).toBe(deleted.length - 2);
     expect(answer.failed).toEqual([]);
-    expect(answer.skipped).toEqual([{ path: rewritten, reason: expect.stringMatching(/not deleted on the server/) }]);
+    expect(answer.skipped).toEqual([
+      { path: rewritten, reason: 'it is here again (made again or restored since)' },
+      { path: madeHere, reason: 'it is here again (made again or restored since)' },
+    ]);
+    await a.handlers.resume({});
 
-    const back = deleted.filter((n) => n !== rewritten);
+    const back = deleted.filter((n) => n !== rewritten && n !== madeHere);
     await waitFor(() => holdsAll(folderA, back) && holdsAll(folderB, back), { timeoutMs: 90_000, message: 'every file back on both devices' });
+    await waitFor(() => readIfThere(path.join(folderB, madeHere)) === 'made here while paused\n', { timeoutMs: 60_000, message: "A's new file on B" });
     const expected = [...deleted, ...kept].sort();
     expect(listed(folderA)).toEqual(expected);
     expect(listed(folderB)).toEqual(expected);
     expect(readFileSync(path.join(folderA, rewritten), 'utf8')).toBe('written again after the delete\n');
     expect(readFileSync(path.join(folderB, rewritten), 'utf8')).toBe('written again after the delete\n');
+    expect(readFileSync(path.join(folderA, madeHere), 'utf8')).toBe('made here while paused\n');
     // Only the batch: the file deleted before it stays deleted.
     expect(existsSync(path.join(folderA, earlier)) || existsSync(path.join(folderB, earlier))).toBe(false);
     await waitFor(() => a.status().state === 'idle' && b.status().state === 'idle', { timeoutMs: 30_000 });
-    expect(blockUploads(setup.proxy)).toBe(uploadsBefore);
+    // The one upload: A's new file. The Undo sent no block.
+    expect(blockUploads(setup.proxy)).toBe(uploadsBefore + 1);
 
     // Done once: A's offer is gone and a second undo is refused; B's batch is back already, nothing to do.
     expect(folderOf(a).undoDelete).toBeNull();
     const again = captureIo();
     expect(await massDelete.run(['undo', '--folder', 'docs', '--data', dataA], again)).not.toBe(0);
     expect(again.stderr).toMatch(/Nothing to undo in this folder: no confirmed mass delete waits for Undo \(it was undone or dismissed already, or its 24 hours passed\)/);
-    // Asked while paused, the Undo answers what it did: the pull that brings files back waits for
-    // the resume. Refused (found by a new-user try): "Request aborted", though the Undo was done.
+    // B's batch is all here again: its Undo says so, as its banner does, and asks the server nothing
+    // (refused, found by a new-user try: it ran, and listed 1,000 skips).
+    await expect(b.handlers.undoMassDelete({ folderId: 'docs' })).rejects.toMatchObject({ code: 'nothing_to_undo' });
+    // One of them deleted again on B: Undo brings that one back. Asked while paused, the Undo
+    // answers what it did: the pull that brings the file back waits for the resume. Refused
+    // (found by a new-user try): "Request aborted", though the Undo was done.
+    const again1 = deleted[0]!;
+    rmSync(path.join(folderB, again1));
+    await waitFor(() => !existsSync(path.join(folderA, again1)), { timeoutMs: 30_000, message: "B's delete reached A" });
     await b.handlers.pause({});
     const fromB = await b.handlers.undoMassDelete({ folderId: 'docs' });
-    expect(fromB.restored).toEqual([]);
-    expect(fromB.skipped).toHaveLength(deleted.length);
+    expect(fromB.restored.map((r) => r.path)).toEqual([again1]);
+    expect(fromB.skipped).toHaveLength(deleted.length - 1);
     await b.handlers.resume({});
+    await waitFor(() => existsSync(path.join(folderA, again1)) && existsSync(path.join(folderB, again1)), { timeoutMs: 30_000, message: 'the file back on both' });
   }, 300_000);
 });
 

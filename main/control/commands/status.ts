@@ -55,13 +55,14 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     const undo = folder.undoDelete;
-    if (undo && !pending) {
-      const toUndo = Math.max(0, undo.count - undo.back);
-      const side = undo.side === 'scan' ? 'deleted on this computer' : 'deleted here by another device';
+    const toUndo = undo ? Math.max(0, undo.count - undo.back) : 0;
+    // Named while it would bring something back; what is back already needs no line.
+    if (undo && !pending && toUndo > 0) {
+      const files = `${toUndo} of ${undo.count} ${undo.count === 1 ? 'file' : 'files'} ${undo.side === 'scan' ? 'deleted on this computer' : 'deleted here by another device'}`;
       lines.push(
-        toUndo > 0
-          ? `    undo offered until ${undo.expiresAt}: ${toUndo} of ${undo.count} files ${side} come back with 'ferry mass-delete undo --folder ${folder.id}'`
-          : `    the last mass delete (${undo.count} files ${side}) is back already: nothing to undo`,
+        undo.sending > 0
+          ? `    undo offered until ${undo.expiresAt} for ${files}, once the ${undo.sending} deletes still being sent have gone`
+          : `    undo offered until ${undo.expiresAt}: ${files} come back with 'ferry mass-delete undo --folder ${folder.id}'`,
       );
     }
     const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];

@@ -1,12 +1,12 @@
 import { FerryError } from '../../../protocol/errors';
-import type { MassDeleteSide, Store, UndoBatch } from '../../store';
+import type { MassDeleteSide, Store } from '../../store';
 import { restore, type RestoreOutcome, type RestoreRemote } from '../history/restore-batch';
 import { ancestorsOf } from '../paths';
 import { restoredWords } from '../../../shared/restore-words';
 
 /** How long the banner offers Undo after a confirmed mass delete (the server keeps the versions longer). */
 export const UNDO_KEEP_MS = 24 * 60 * 60_000;
-/** How old the offer the status shows may be. */
+/** How old the offer the status shows may be (longer for a large batch: offer()). */
 const OFFER_MAX_AGE_MS = 500;
 
 /** What the banner shows of a confirmed mass delete that can still be undone. */
@@ -41,7 +41,7 @@ export interface AppliedEvents {
  */
 export class UndoBatches {
   /** The offer as last read: status goes out several times a second, the batch may hold thousands of paths. */
-  private cached: { at: number; offer: UndoOffer | null } | null = null;
+  private cached: { at: number; offer: UndoOffer | null; maxAgeMs: number } | null = null;
 
   constructor(
     private readonly store: UndoStore,
@@ -74,8 +74,12 @@ export class UndoBatches {
 
   offer(): UndoOffer | null {
     const now = this.now();
-    if (this.cached && now - this.cached.at < OFFER_MAX_AGE_MS) return this.cached.offer;
-    this.cached = { at: now, offer: this.read() };
+    if (this.cached && now - this.cached.at < this.cached.maxAgeMs) return this.cached.offer;
+    const started = performance.now();
+    const offer = this.read();
+    // A batch of 100,000 paths takes a while to read: kept twenty times as long as its reading
+    // took, so that a status polled twice a second spends at most a twentieth of its time here.
+    this.cached = { at: now, offer, maxAgeMs: Math.max(OFFER_MAX_AGE_MS, (performance.now() - started) * 20) };
     return this.cached.offer;
   }
 
@@ -85,12 +89,12 @@ export class UndoBatches {
     const files = filesOf(batch.paths);
     return {
       count: files.length,
-      back: this.store.index.countPresent(this.folderId, files),
+      back: this.store.index.present(this.folderId, files).length,
       side: batch.side,
       confirmedAt: new Date(batch.confirmedAt).toISOString(),
       expiresAt: new Date(batch.expiresAt).toISOString(),
       sample: batch.paths.slice(0, 10),
-      sending: this.unsent(batch).length,
+      sending: batch.side === 'scan' ? this.store.queue.countDeletesOnTheirWay(this.folderId, batch.paths) : 0,
     };
   }
 
@@ -103,7 +107,7 @@ export class UndoBatches {
    * Restores the batch on the server. Refused (`undo_pending`, retryable) while this disk still
    * sends deletes of it: a path whose delete is on its way would be deleted again after it.
    */
-  async undo(remote: RestoreRemote, remoteId: string): Promise<RestoreOutcome> {
+  async undo(remote: RestoreRemote, remoteId: string, reachable?: () => Promise<void>): Promise<RestoreOutcome> {
     const batch = this.store.undoBatches.get(this.folderId);
     if (!batch) {
       const kept = this.keepMs >= 3_600_000 ? `${Math.round(this.keepMs / 3_600_000)} hours` : `${Math.round(this.keepMs / 60_000)} minutes`;
@@ -111,17 +115,22 @@ export class UndoBatches {
     }
     // What the banner says, the command says too: with every file of the batch here again (made
     // again, or restored by another device's Undo) there is nothing to undo (a new-user try ran
-    // one that only listed skips).
+    // one that only listed skips). What is here again is left out: a file made again whose upload
+    // has not reached the server is still deleted there, and would come back over it.
+    const here = new Set(this.store.index.present(this.folderId, batch.paths));
     const files = filesOf(batch.paths);
-    if (files.length > 0 && this.store.index.countPresent(this.folderId, files) >= files.length) {
+    if (files.length > 0 && files.every((p) => here.has(p))) {
       const which = files.length === 1 ? 'The file of the last mass delete is' : `All ${files.length.toLocaleString('en')} files of the last mass delete are`;
       throw new FerryError('nothing_to_undo', `${which} here again (made again or restored since): there is nothing to undo`, { status: 409 });
     }
-    const unsent = this.unsent(batch);
-    if (unsent.length > 0) {
-      throw new FerryError('undo_pending', `${unsent.length} of the deletes are still being sent to the server; Undo again once they are`, { retryable: true, status: 409 });
+    const unsent = batch.side === 'scan' ? this.store.queue.countDeletesOnTheirWay(this.folderId, batch.paths) : 0;
+    if (unsent > 0) {
+      throw new FerryError('undo_pending', `${unsent} of the deletes are still being sent to the server; Undo again once they are`, { retryable: true, status: 409 });
     }
-    const outcome = await restore(remote, remoteId, { kind: 'deleted', paths: batch.paths });
+    await reachable?.();
+    const restored = await restore(remote, remoteId, { kind: 'deleted', paths: batch.paths.filter((p) => !here.has(p)) });
+    const hereAgain = files.filter((p) => here.has(p)).map((path) => ({ path, reason: 'it is here again (made again or restored since)' }));
+    const outcome = { ...restored, skipped: [...hereAgain, ...restored.skipped] };
     this.dismiss();
     // Counted as the restore's answer counts, files and folders apart (a new-user try read "11 of
     // 14 items restored, 2 left": the folder that came back was in neither number).
@@ -132,15 +141,6 @@ export class UndoBatches {
       (left > 0 ? `; ${left.toLocaleString('en')} left as ${left === 1 ? 'it is' : 'they are'} (written again or restored since, or no longer kept)` : '');
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     return outcome;
-  }
-
-  /** The batch's deletes this disk has queued and not sent yet (a failed one never will be: not counted). */
-  private unsent(batch: UndoBatch): string[] {
-    if (batch.side !== 'scan') return [];
-    return batch.paths.filter((path) => {
-      const item = this.store.queue.getByPath(this.folderId, path);
-      return item?.op === 'delete' && (item.state === 'pending' || item.state === 'in_flight' || item.state === 'retry_wait');
-    });
   }
 }
 
