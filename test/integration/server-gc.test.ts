@@ -250,6 +250,11 @@ describe('ferry server gc and the retention flags', () => {
     expect(await runServerGc(['--url', t.server.url], io, {})).toBe(2);
     expect(await runServerGc(['--url', t.server.url, '--token-file', path.join(t.dataDir, 'server-secret')], io, {})).toBe(1);
     expect(err.at(-1)).toMatch(/unauthorized/);
+    // With --json each failure is one error object, not a line.
+    expect(await runServerGc(['--url', t.server.url, '--token-file', path.join(t.dataDir, 'server-secret'), '--json'], io, {})).toBe(1);
+    expect(JSON.parse(err.at(-1)!)).toMatchObject({ error: { code: 'unauthorized', retryable: false } });
+    expect(await runServerGc(['--url', t.server.url, '--json'], io, {})).toBe(2);
+    expect(JSON.parse(err.at(-1)!)).toMatchObject({ error: { code: 'usage', message: expect.stringContaining('give --url and a token') } });
   });
 
   it('parses --keep-versions, --gc-interval and --gc-grace as durations', () => {

@@ -74,16 +74,22 @@ export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>,
   try {
     parsed = parseArgs({ args: argv, options: def.options, strict: true, allowPositionals: true }) as typeof parsed;
   } catch (error) {
-    return usageError(def, io, error instanceof Error ? error.message : String(error), argv.includes('--json'));
+    return usageError(def, io, error instanceof Error ? error.message : String(error), wantsJson(def, argv));
   }
   if ((parsed.values as { help?: boolean }).help) {
     io.out(helpText(def));
     return { kind: 'exit', code: EXIT_OK };
   }
   if (parsed.positionals.length > (def.maxPositionals ?? 0)) {
-    return usageError(def, io, `unexpected argument ${JSON.stringify(parsed.positionals[def.maxPositionals ?? 0])}`, argv.includes('--json'));
+    return usageError(def, io, `unexpected argument ${JSON.stringify(parsed.positionals[def.maxPositionals ?? 0])}`, wantsJson(def, argv));
   }
   return { kind: 'run', ...parsed };
+}
+
+/** --json given to a command that takes it (read off argv: the parse that failed has no values), before any `--`. */
+function wantsJson(def: { options: OptionsConfig }, argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return 'json' in def.options && (end === -1 ? argv : argv.slice(0, end)).includes('--json');
 }
 
 /** A usage error (exit 2): a line and where help is, or with --json the error object of `printError`. */

@@ -8,7 +8,7 @@ import { transportError } from '../../remote/errors';
 import { clientTransport } from '../../remote/transport';
 import { SERVER_TOKEN_ENV } from '../../../server/cli';
 import { TOKEN_FILE_NAME } from '../../../server/secrets';
-import { processIo, type CommandIo } from './args';
+import { printError, processIo, type CommandIo } from './args';
 import { formatBytes, json } from './output';
 
 export const SERVER_GC_USAGE = `Usage: ferry server gc --url URL [--data DIR | --token-file FILE] [--json]
@@ -29,6 +29,9 @@ Options:
 
 /** `ferry server gc`: POST /v1/maintenance/gc on a running server (docs/sync-api.md). */
 export async function runServerGc(argv: string[], io: CommandIo = processIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // A failure is a line, or with --json one error object (as every client command's).
+  const fail = (error: { code: string; message: string; retryable?: boolean }, line: string, asJson: boolean | undefined) =>
+    printError(io, { retryable: false, ...error }, asJson ?? false, line);
   let values;
   try {
     ({ values } = parseArgs({
@@ -45,7 +48,7 @@ export async function runServerGc(argv: string[], io: CommandIo = processIo, env
       },
     }));
   } catch (error) {
-    io.err(`ferry server gc: ${(error as Error).message}\n\n${SERVER_GC_USAGE}`);
+    fail({ code: 'usage', message: (error as Error).message }, `ferry server gc: ${(error as Error).message}\n\n${SERVER_GC_USAGE}`, argv.includes('--json'));
     return 2;
   }
   if (values.help) {
@@ -54,14 +57,16 @@ export async function runServerGc(argv: string[], io: CommandIo = processIo, env
   }
   const tokenFile = values['token-file'] ?? (values.data ? path.join(values.data, TOKEN_FILE_NAME) : undefined);
   if (!values.url || (!tokenFile && !env[SERVER_TOKEN_ENV])) {
-    io.err(`ferry server gc: give --url and a token (--data DIR, --token-file FILE or $${SERVER_TOKEN_ENV})\n\n${SERVER_GC_USAGE}`);
+    const problem = `give --url and a token (--data DIR, --token-file FILE or $${SERVER_TOKEN_ENV})`;
+    fail({ code: 'usage', message: problem }, `ferry server gc: ${problem}\n\n${SERVER_GC_USAGE}`, values.json);
     return 2;
   }
   let token: string;
   try {
     token = (tokenFile ? readFileSync(tokenFile, 'utf8') : (env[SERVER_TOKEN_ENV] ?? '')).trim();
   } catch (error) {
-    io.err(`ferry server gc: cannot read the token: ${(error as Error).message}`);
+    const problem = `cannot read the token: ${(error as Error).message}`;
+    fail({ code: 'token_unreadable', message: problem }, `ferry server gc: ${problem}`, values.json);
     return 1;
   }
   let res: { statusCode: number; statusMessage?: string | undefined; body: string };
@@ -75,7 +80,7 @@ export async function runServerGc(argv: string[], io: CommandIo = processIo, env
     });
   } catch (error) {
     const failure = isFerryError(error) ? error : transportError(error);
-    io.err(`ferry server gc: cannot reach ${values.url}: ${failure.message} (${failure.code})`);
+    fail({ code: failure.code, message: `cannot reach ${values.url}: ${failure.message}`, retryable: failure.retryable }, `ferry server gc: cannot reach ${values.url}: ${failure.message} (${failure.code})`, values.json);
     return 1;
   }
   let body: Record<string, number> & { code?: string; message?: string } = {};
@@ -85,7 +90,9 @@ export async function runServerGc(argv: string[], io: CommandIo = processIo, env
     /* not JSON: the status says it */
   }
   if (res.statusCode < 200 || res.statusCode >= 300) {
-    io.err(`ferry server gc: ${body.message ?? res.statusMessage ?? ''} (${body.code ?? res.statusCode})`);
+    const code = body.code ?? `http_${res.statusCode}`;
+    const message = body.message ?? res.statusMessage ?? `HTTP ${res.statusCode}`;
+    fail({ code, message, retryable: res.statusCode >= 500 || res.statusCode === 429 }, `ferry server gc: ${message} (${body.code ?? res.statusCode})`, values.json);
     return 1;
   }
   io.out(
