@@ -1,7 +1,7 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { DeletedFile, RestoreResult, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
-import { formatRelative, restoreOutcomeLine } from '../format';
+import { formatCount, formatRelative, restoreOutcomeLine } from '../format';
 import { useAction } from '../state/useAction';
 import { HistoryPanel } from '../components/HistoryPanel';
 
@@ -23,9 +23,14 @@ export function DeletedView({ status }: { status: Status | undefined }) {
   const [historyOf, setHistoryOf] = useState<string>();
   const action = useAction();
 
+  // Only the newest answer is shown: a slow earlier one (Refresh clicked twice, another folder
+  // chosen) must not replace it.
+  const asked = useRef(0);
   const load = useCallback(async () => {
     if (!folder) return;
+    const ask = ++asked.current;
     const answer = await api.call('listDeleted', { folderId: folder, limit: LIST_LIMIT });
+    if (ask !== asked.current) return;
     if (answer.ok) {
       setItems(answer.value.items);
       setLoadError(undefined);
@@ -148,8 +153,10 @@ const LIST_LIMIT = 10_000;
 function countLine(listed: readonly DeletedFile[], shown: number, searching: boolean): string {
   const folders = listed.filter((item) => item.kind === 'dir').length;
   const files = listed.length - folders;
-  const count = (n: number, one: string, many: string) => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
-  const parts = [files > 0 || folders === 0 ? count(files, 'deleted file', 'deleted files') : null, folders > 0 ? count(folders, files > 0 ? 'folder' : 'deleted folder', files > 0 ? 'folders' : 'deleted folders') : null];
+  const parts = [
+    files > 0 || folders === 0 ? `${formatCount(files)} deleted ${files === 1 ? 'file' : 'files'}` : null,
+    folders > 0 ? `${formatCount(folders)} ${files > 0 ? '' : 'deleted '}${folders === 1 ? 'folder' : 'folders'}` : null,
+  ];
   const total = `${listed.length >= LIST_LIMIT ? 'The first ' : ''}${parts.filter(Boolean).join(' and ')}`;
-  return searching ? `${total}; ${shown.toLocaleString('en-US')} shown` : total;
+  return searching ? `${total}; ${formatCount(shown)} shown` : total;
 }
