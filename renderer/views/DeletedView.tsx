@@ -122,7 +122,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
           {result.skipped.map((s) => ` ${s.path} was not restored: ${s.reason}.`).join('')}
         </div>
       ) : null}
-      {items && shown.length === 0 ? <p className="muted" data-testid="deleted-empty">{search ? 'No deleted file matches.' : 'Nothing in this folder is deleted on the server now. A file deleted and made again shows its deletion in its History.'}</p> : null}
+      {items && shown.length === 0 ? <p className="muted" data-testid="deleted-empty">{search ? 'No deleted file matches.' : `Nothing in ${folders.find((f) => f.id === folder)?.localPath ?? 'this folder'} is deleted on the server now. A file deleted and made again shows its deletion in its History (its History button on the Queue page).`}</p> : null}
       <ul className="deleted-list" aria-label="Deleted files" data-testid="deleted-list">
         {shown.map((item) => (
           <li key={item.path} className="deleted-row" data-testid="deleted-row" data-path={item.path}>

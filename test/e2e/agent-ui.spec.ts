@@ -355,7 +355,9 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('deleted-result')).toContainText('notes/b-minutes.txt was not restored: it is not deleted on the server');
   expect((await rig.remote.files('docs')).get('notes/b-minutes.txt')?.size).toBe('written again on another device'.length);
   await expect(page.getByTestId('deleted-row')).toHaveCount(0);
-  await expect(page.getByTestId('deleted-empty')).toHaveText('Nothing in this folder is deleted on the server now. A file deleted and made again shows its deletion in its History.');
+  await expect(page.getByTestId('deleted-empty')).toHaveText(
+    `Nothing in ${docs} is deleted on the server now. A file deleted and made again shows its deletion in its History (its History button on the Queue page).`,
+  );
   // The list is read when asked: a delete made since on another device shows after Refresh.
   await rig.remote.remove('docs', ['keep-3.txt']);
   await page.getByTestId('deleted-refresh').click();
