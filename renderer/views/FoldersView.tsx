@@ -127,6 +127,11 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
               </span>
             </li>
           ))}
+          {notInSync > items.length ? (
+            <li className="muted" data-testid="folder-items-more">
+              and {formatCount(notInSync - items.length)} more (the Queue page lists them)
+            </li>
+          ) : null}
         </ul>
       ) : null}
       <div className="folder-devices" aria-label={`Devices of ${folder.id}`}>

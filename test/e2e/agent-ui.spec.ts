@@ -466,6 +466,9 @@ test('the Why panel of a held delete follows the answer', async ({ page, startRi
   await expect(page.getByTestId('mass-delete-banner')).toContainText('8 of 10 files');
   await page.getByTestId('nav-folders').click();
   const card = page.locator('[data-testid="folder-card"][data-folder="docs"]');
+  // Five of the eight held deletes are listed, and the card says how many more (new-user try: it did not).
+  await expect(card.getByTestId('folder-item')).toHaveCount(5);
+  await expect(card.getByTestId('folder-items-more')).toHaveText('and 3 more (the Queue page lists them)');
   await card.locator('[data-testid="folder-item"]', { hasText: names[0]! }).getByTestId('why-open').click();
   const panel = page.getByTestId('why-panel');
   await expect(panel.getByTestId('why-reason').first()).toHaveAttribute('data-code', 'held');
