@@ -620,7 +620,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       // The folder's own error (its root missing) is said once, by its state, and so is a server
       // that cannot be reached (the agent's state: offline), and a failure the last try of the
       // pull already had: each retry would only repeat it in the terminal.
-      const said = e.code === 'offline' || store.folders.get(folderId)?.errorCode === e.code || before?.code === e.code;
+      // A request this agent aborted (a pause, a stop) is no failure to warn about either.
+      const said = e.code === 'offline' || e.code === 'aborted' || store.folders.get(folderId)?.errorCode === e.code || before?.code === e.code;
       (said ? log.debug : log.warn).call(log, 'pull failed', { folder: folderId, code: e.code, error: e.message });
       throw e;
     });
