@@ -50,4 +50,64 @@ describe('pusher: async tasks', () => {
     const remote = await rig.remote();
     expect(rig.store.index.get('f1', 't.txt')?.syncedRevision).toBe(remote.get('t.txt')?.revision);
   });
+
+  // Chaos seed 20189 (npm run chaos -- --seed 20189 --ops 60 --devices 3 --disk-full): a gateway's
+  // 504 after the server applied a new file, then network faults on asking again. Unrecorded, the
+  // batch held nothing: a pull met another device's edit built on that commit and made a conflict
+  // copy of the device's own file. Recorded as a task from the 504 on, the pull waits (O3).
+  it('chaos seed 20189: a sync batch answered 504 holds its items as a task until the answer is in', async () => {
+    rig = await pushRig();
+    const proxy = rig.proxy;
+    proxy.add({ name: 'gateway-504', method: 'POST', path: /\/sync$/, query: /mode=sync/, times: 1, action: { kind: 'status', status: 504, forward: true, code: 'timeout' } });
+    proxy.add({ name: 'async-refused', method: 'POST', path: /\/sync$/, query: /mode=async/, times: 2, action: { kind: 'status', status: 503, retryAfter: 1 } });
+    await rig.write('new.txt', 'made here');
+    await rig.enqueue('new.txt');
+    rig.pusher.kick();
+
+    // Asked again and refused: the 504 left the batch maybe applied, so it is held as a task meanwhile.
+    await waitFor(() => proxy.fired('async-refused') >= 1, { message: 'the batch asked for again' });
+    const item = rig.item('new.txt');
+    expect(item.state === 'in_flight' || item.state === 'retry_wait').toBe(true);
+    expect(rig.store.tasks.holds(item.id, item.generation)).toBe(true);
+
+    await rig.waitState('new.txt', 'done');
+    expect(proxy.fired('gateway-504')).toBe(1);
+    // Applied once (the same tracking id), and nothing is held any more.
+    expect(rig.store.tasks.list()).toEqual([]);
+    const remote = await rig.remote();
+    expect(rig.store.index.get('f1', 'new.txt')?.syncedRevision).toBe(remote.get('new.txt')?.revision);
+  });
+
+  it('a batch held after a 504 across a restart: the record names no task, its items are queued again and go up once', async () => {
+    rig = await pushRig();
+    rig.proxy.add({ name: 'gateway-504', method: 'POST', path: /\/sync$/, query: /mode=sync/, times: 1, action: { kind: 'status', status: 504, forward: true, code: 'timeout' } });
+    rig.proxy.add({ name: 'async-refused', method: 'POST', path: /\/sync$/, query: /mode=async/, times: Infinity, action: { kind: 'status', status: 503, retryAfter: 2 } });
+    await rig.write('kept.txt', 'made here');
+    await rig.enqueue('kept.txt');
+    rig.pusher.kick();
+    await waitFor(() => rig!.proxy.fired('async-refused') >= 1, { message: 'the batch asked for again' });
+    expect(rig.store.tasks.list().map((t) => t.taskId)).toEqual([expect.stringMatching(/^unanswered:/)]);
+
+    rig.proxy.clearRules();
+    await rig.restart();
+    await rig.pusher.start();
+    await rig.waitState('kept.txt', 'done');
+    expect(rig.store.tasks.list()).toEqual([]);
+    const remote = await rig.remote();
+    expect(rig.store.index.get('f1', 'kept.txt')?.syncedRevision).toBe(remote.get('kept.txt')?.revision);
+    expect(rig.store.queue.countsByState()).toMatchObject({ failed: 0, pending: 0, in_flight: 0, retry_wait: 0 });
+  });
+
+  it('a sync batch answered 504 and never asked again successfully holds nothing afterwards', async () => {
+    rig = await pushRig({ options: { retryLimit: 1 } });
+    rig.proxy.add({ name: 'gateway-504', method: 'POST', path: /\/sync$/, query: /mode=sync/, times: 1, action: { kind: 'status', status: 504, forward: false, code: 'timeout' } });
+    rig.proxy.add({ name: 'async-forbidden', method: 'POST', path: /\/sync$/, query: /mode=async/, times: Infinity, action: { kind: 'status', status: 403, code: 'forbidden' } });
+    await rig.write('never.txt', 'made here');
+    await rig.enqueue('never.txt');
+    rig.pusher.kick();
+    const failed = await rig.waitState('never.txt', 'failed');
+    expect(failed.lastErrorCode).toBe('forbidden');
+    expect(rig.store.tasks.list()).toEqual([]);
+    expect(rig.store.tasks.holds(failed.id, failed.generation)).toBe(false);
+  });
 });

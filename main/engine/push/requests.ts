@@ -849,31 +849,43 @@ export class Committer {
     const trackingId = randomUUID();
     let mode: 'sync' | 'async' = operations.length >= this.d.options().asyncThreshold ? 'async' : 'sync';
     const submit = () => remote.submitBatch(remoteFolderId, operations, { mode, trackingId, run: this.d.run(), signal: attempt.signal });
-    const reply = await withRetries(
-      attempt,
-      'sync',
-      () =>
-        this.slot(async () => {
-          try {
-            return await submit();
-          } catch (error) {
-            if (mode !== 'sync' || !isTimeout(error)) throw error;
-            // Over the server's sync budget: the same request, same tracking id, as a task.
-            log.info('sync batch timed out; resubmitting in async mode', { trackingId, operations: operations.length });
-            mode = 'async';
-            return await submit();
-          }
-        }),
-      hooks,
-    );
-    if (reply.status === 'Completed' && 'results' in reply) return { results: reply.results };
+    const items = entries.map((e): TaskItem => ({ opKey: opKey(e), queueId: e.id, generation: e.generation, path: e.path }));
+    /** The task recorded when a 504 left the batch maybe applied, until the server names its own. */
+    let provisional: string | undefined;
+    let reply;
+    try {
+      reply = await withRetries(
+        attempt,
+        'sync',
+        () =>
+          this.slot(async () => {
+            try {
+              return await submit();
+            } catch (error) {
+              if (mode !== 'sync' || !isTimeout(error)) throw error;
+              // Over the server's sync budget, or a gateway's 504 after the server applied it: the
+              // batch may have landed. Recorded as a task at once, so that the pull holds its paths
+              // until the answer is in (O3; chaos seed 20189), then asked for again, same tracking
+              // id, as a task. The server's own 504 names the task; a gateway's does not.
+              const named = error instanceof FerryError && typeof error.details?.taskId === 'string' ? error.details.taskId : undefined;
+              provisional = named ?? `unanswered:${trackingId}`;
+              if (!this.d.tasks.get(provisional)) this.d.tasks.add({ taskId: provisional, folderId, trackingId, items });
+              log.info('sync batch timed out; resubmitting in async mode', { trackingId, operations: operations.length });
+              mode = 'async';
+              return await submit();
+            }
+          }),
+        hooks,
+      );
+    } catch (error) {
+      // Not asked again successfully: the items go back to the queue, and nothing is held for them.
+      if (provisional) this.d.tasks.remove(provisional);
+      throw error;
+    }
+    if (reply.status === 'Completed' && 'results' in reply) return { results: reply.results, ...(provisional ? { taskId: provisional } : {}) };
 
-    const task: Omit<AsyncTask, 'createdAt'> = {
-      taskId: reply.taskId,
-      folderId,
-      trackingId,
-      items: entries.map((e): TaskItem => ({ opKey: opKey(e), queueId: e.id, generation: e.generation, path: e.path })),
-    };
+    const task: Omit<AsyncTask, 'createdAt'> = { taskId: reply.taskId, folderId, trackingId, items };
+    if (provisional && provisional !== task.taskId) this.d.tasks.remove(provisional);
     if (!this.d.tasks.get(task.taskId)) this.d.tasks.add(task);
     log.info('async task accepted', { taskId: task.taskId, trackingId, operations: operations.length });
     const results = await this.poll(task.taskId, hooks, async () => {
