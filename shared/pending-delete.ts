@@ -31,3 +31,13 @@ export function samplePathsLine(pending: { count: number; sample: readonly strin
   const more = pending.count - pending.sample.length;
   return more > 0 ? `${pending.sample.join(', ')} and ${more} more` : pending.sample.join(', ');
 }
+
+/** Where a confirmed mass delete the Undo offer names happened, as the banner and `ferry status` say it. */
+export function undoOrigin(side: 'scan' | 'pull'): string {
+  return side === 'scan' ? 'deleted on this computer' : 'deleted here by another device';
+}
+
+/** The files an Undo would bring back: the batch's, less those here again. */
+export function filesToUndo(offer: { count: number; back: number }): number {
+  return Math.max(0, offer.count - offer.back);
+}

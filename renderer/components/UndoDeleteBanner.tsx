@@ -1,4 +1,5 @@
 import type { FolderStatus, RestoreResult } from '../../shared/ui-contract';
+import { filesToUndo, undoOrigin } from '../../shared/pending-delete';
 import { formatCount, formatCountOf, formatRelative, undoOutcome } from '../format';
 
 /**
@@ -36,8 +37,8 @@ export function UndoDeleteBanner({
   }
   const undo = folder.undoDelete;
   if (!undo || folder.pendingDelete) return null;
-  const where = undo.side === 'scan' ? 'deleted on this computer' : 'deleted here by another device';
-  const toUndo = Math.max(0, undo.count - undo.back);
+  const where = undoOrigin(undo.side);
+  const toUndo = filesToUndo(undo);
   return (
     <section className="banner banner-info" role="status" aria-label={`Undo the mass delete in ${folder.localPath}`} data-testid="undo-delete-banner" data-folder={folder.id}>
       <div>

@@ -1,4 +1,4 @@
-import { deleteOrigin, samplePathsLine } from '../../../shared/pending-delete';
+import { deleteOrigin, filesToUndo, samplePathsLine, undoOrigin } from '../../../shared/pending-delete';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
 import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
@@ -55,10 +55,10 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     const undo = folder.undoDelete;
-    const toUndo = undo ? Math.max(0, undo.count - undo.back) : 0;
+    const toUndo = undo ? filesToUndo(undo) : 0;
     // Named while it would bring something back; what is back already needs no line.
     if (undo && !pending && toUndo > 0) {
-      const files = `${toUndo} of ${undo.count} ${undo.count === 1 ? 'file' : 'files'} ${undo.side === 'scan' ? 'deleted on this computer' : 'deleted here by another device'}`;
+      const files = `${toUndo} of ${undo.count} ${undo.count === 1 ? 'file' : 'files'} ${undoOrigin(undo.side)}`;
       lines.push(
         undo.sending > 0
           ? `    undo offered until ${undo.expiresAt} for ${files}, once the ${undo.sending} deletes still being sent have gone`
