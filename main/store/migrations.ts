@@ -313,6 +313,15 @@ const v14ConflictRestores: Migration = {
   },
 };
 
+const v15SentBatches: Migration = {
+  version: 15,
+  name: 'async tasks: a commit batch recorded before it is sent, with the operations it sends',
+  up(db) {
+    // Sent again after a restart under its tracking id (docs/conflict-rules.md, "Uploads in flight").
+    db.exec(`ALTER TABLE async_tasks ADD COLUMN operations TEXT`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -328,4 +337,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v12MoveSent,
   v13DirReplacements,
   v14ConflictRestores,
+  v15SentBatches,
 ];

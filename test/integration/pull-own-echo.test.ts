@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { loadFolderIgnore } from '../../main/engine/ignore';
 import { createPuller } from '../../main/engine/pull';
+import { createPusher, type PushRemote } from '../../main/engine/push';
 import { Scanner } from '../../main/engine/scanner';
 import { SyncApiClient } from '../../main/remote';
 import { waitFor } from '../helpers/wait';
@@ -449,6 +450,53 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
       expect(b.folder.store.queue.countsByState('fb')).toMatchObject({ pending: 0, in_flight: 0, retry_wait: 0 });
     });
   }
+
+  // Chaos seed 19490 (npm run chaos -- --seed 19490 --ops 60 --devices 2): dev-b's create of
+  // b/b/report.md reached the server, which applied it and answered; dev-b was killed before it
+  // recorded the answer. After the restart the item waited for its retry, unheld, and the pull met
+  // dev-a's edit built on that very commit: U6 made a conflict copy of dev-b's own bytes. Every
+  // batch is now recorded before it is sent; the record holds the path (O3) across the restart, and
+  // is sent again under its tracking id, which the server answers from its tracking-id store.
+  it('O3, chaos seed 19490: a create the server applied before a kill holds its path after the restart, and is answered by sending it again', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    await b.puller.pullNow('fb');
+    b.folder.write('report.md', 'from b');
+    await b.scanner.scanPaths(['report.md']);
+
+    // The pusher's batch reaches the server and is applied; the agent dies before the answer is recorded.
+    let landed: string | undefined;
+    const dying: PushRemote = Object.assign(Object.create(b.client) as PushRemote, {
+      async submitBatch(...args: Parameters<PushRemote['submitBatch']>) {
+        const reply = await b.client.submitBatch(...args);
+        landed = Object.values('results' in reply ? reply.results : {}).find((r) => r.ok)?.revision;
+        // The answer never reaches the pusher; the stop below ends the wait as a kill would.
+        const signal = args[2].signal!;
+        return new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      },
+    });
+    const first = createPusher({ store: b.folder.store, remote: dying, options: { lingerMs: 5 } });
+    await first.start();
+    first.kick();
+    await waitFor(() => landed, { message: 'the create applied on the server' });
+    await first.stop();
+    expect(b.folder.store.queue.recoverInFlight()).toBe(0); // what start-up does: the record keeps the item in flight
+
+    // dev-a edits dev-b's version; dev-b's pull waits for the batch's answer.
+    writer.revisions.set('report.md', landed!);
+    await writer.commit({ 'report.md': "from a, on b's version" });
+    await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
+    expect(b.tree()).toEqual({ 'report.md': 'from b' });
+
+    // The restarted pusher sends the batch again under its tracking id: answered, not applied twice.
+    await b.startPusher();
+    await waitFor(() => b.folder.store.queue.getByPath('fb', 'report.md')?.state === 'done', { message: 'the answer recorded' });
+    expect(b.folder.store.tasks.list()).toEqual([]);
+    expect(b.folder.store.index.get('fb', 'report.md')?.syncedRevision).toBe(landed);
+    const summary = await b.puller.pullNow('fb');
+    expect(summary.conflicts).toBe(0);
+    expect(b.tree()).toEqual({ 'report.md': "from a, on b's version" });
+  });
 
   // Chaos seed 17244 (npm run chaos -- --seed 17244 --ops 60 --devices 3): dev-c renamed a folder
   // (one move queued); the server applied it but the answer came late (a 504, then the same batch

@@ -31,8 +31,12 @@ describe('pusher: async tasks', () => {
     await rig.write('t.txt', 'task');
     await rig.enqueue('t.txt');
     rig.pusher.kick();
-    // The task is persisted before any waiting; the server holds it Processing.
-    const [task] = await waitFor(() => (rig!.store.tasks.list().length === 1 ? rig!.store.tasks.list() : undefined));
+    // The batch is recorded before it is sent, then under the task the server names, before any
+    // waiting; the server holds it Processing.
+    const [task] = await waitFor(() => {
+      const tasks = rig!.store.tasks.list();
+      return tasks.length === 1 && !tasks[0]!.taskId.startsWith('unanswered:') ? tasks : undefined;
+    });
     await waitFor(() => gate.held.has(task!.taskId));
     expect(task!.items).toHaveLength(1);
 
@@ -78,7 +82,7 @@ describe('pusher: async tasks', () => {
     expect(rig.store.index.get('f1', 'new.txt')?.syncedRevision).toBe(remote.get('new.txt')?.revision);
   });
 
-  it('a batch held after a 504 across a restart: the record names no task, its items are queued again and go up once', async () => {
+  it('a batch held after a 504 across a restart is sent again under its tracking id and goes up once', async () => {
     rig = await pushRig();
     rig.proxy.add({ name: 'gateway-504', method: 'POST', path: /\/sync$/, query: /mode=sync/, times: 1, action: { kind: 'status', status: 504, forward: true, code: 'timeout' } });
     rig.proxy.add({ name: 'async-refused', method: 'POST', path: /\/sync$/, query: /mode=async/, times: Infinity, action: { kind: 'status', status: 503, retryAfter: 2 } });
@@ -96,6 +100,31 @@ describe('pusher: async tasks', () => {
     const remote = await rig.remote();
     expect(rig.store.index.get('f1', 'kept.txt')?.syncedRevision).toBe(remote.get('kept.txt')?.revision);
     expect(rig.store.queue.countsByState()).toMatchObject({ failed: 0, pending: 0, in_flight: 0, retry_wait: 0 });
+    // One batch, one tracking id before and after the restart: answered from the server's
+    // tracking-id store, not queued again as a new request.
+    const posts = syncPosts(rig);
+    expect(posts.at(-1)!.query).toBe('mode=async');
+    expect(new Set(posts.map((p) => p.trackingId)).size).toBe(1);
+  });
+
+  it('a sync batch is recorded, with the operations it sends, before it is sent; the record goes with its answer', async () => {
+    const gate = new TaskGate();
+    rig = await pushRig({ server: { hooks: { beforeApply: gate.hook } } });
+    await rig.write('s.txt', 'sent');
+    await rig.enqueue('s.txt');
+    rig.pusher.kick();
+    // The server holds the sync request before applying it: the batch is out, its answer not in.
+    await waitFor(() => gate.held.size === 1, { message: 'the batch at the server' });
+    const item = rig.item('s.txt');
+    expect(rig.store.tasks.holds(item.id, item.generation)).toBe(true);
+    const [record] = rig.store.tasks.list();
+    expect(record).toMatchObject({ taskId: expect.stringMatching(/^unanswered:/), trackingId: syncPosts(rig)[0]!.trackingId });
+    expect(record!.operations).toEqual([expect.objectContaining({ action: 'upsert', path: 's.txt', baseRevision: null })]);
+
+    gate.release();
+    await rig.waitState('s.txt', 'done');
+    expect(syncPosts(rig).every((p) => p.query === 'mode=sync')).toBe(true);
+    expect(rig.store.tasks.list()).toEqual([]);
   });
 
   it('a sync batch answered 504 and never asked again successfully holds nothing afterwards', async () => {

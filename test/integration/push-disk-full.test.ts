@@ -110,4 +110,25 @@ describe('chaos seeds 1, 2 (--disk-full): a push whose outcome the full state da
     expect(done.state).toBe('done');
     await waitFor(() => rig!.pusher.status().inFlight === 0, { timeoutMs: 10_000, message: 'nothing held' });
   }, 60_000);
+  it('a batch whose record before sending the full disk refuses goes unrecorded, and lands', async () => {
+    rig = await pushRig();
+    let refused = 0;
+    const tasks = rig.store.tasks;
+    const add = tasks.add.bind(tasks);
+    tasks.add = (task) => {
+      if (task.taskId.startsWith('unanswered:')) {
+        refused++;
+        throw sqliteFull();
+      }
+      add(task);
+    };
+    await rig.write('b.txt', 'sent with the state database full');
+    await rig.enqueue('b.txt');
+    rig.pusher.kick();
+    const done = await rig.waitState('b.txt', 'done', 15_000);
+    expect(refused).toBe(1);
+    expect(rig.store.index.get('f1', 'b.txt')?.syncedRevision).toBe((await rig.remote()).get('b.txt')?.revision);
+    expect(done.lastErrorCode).toBeNull();
+    expect(rig.store.tasks.list()).toEqual([]);
+  });
 });

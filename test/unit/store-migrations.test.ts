@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFerryError } from '../../protocol/errors';
 import { migrate, openDb, schemaVersion } from '../../main/store/db';
 import { MIGRATIONS, type Migration } from '../../main/store/migrations';
+import { taskRepo } from '../../main/store/tasks';
 import { undoBatchRepo } from '../../main/store/undo-batches';
 import { makeTempDir } from '../helpers/local-temp';
 
@@ -157,6 +158,26 @@ describe('state database migrations', () => {
     expect(repo.get('f')).toBeNull();
     // A side other than scan or pull is refused by the schema.
     expect(() => db.prepare(`INSERT INTO undo_batches VALUES ('f', 'other', '[]', 0, 1)`).run()).toThrow();
+    db.close();
+  });
+
+  it('migration 15 keeps the operations of a batch recorded before it is sent; a task from before names none', () => {
+    const v14 = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 14) });
+    v14.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
+    v14.prepare(`INSERT INTO async_tasks (task_id, folder_id, tracking_id, created_at) VALUES ('old', 'f', 'tr-old', 0)`).run();
+    v14.close();
+    const db = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 15) });
+    expect(schemaVersion(db)).toBe(15);
+    const tasks = taskRepo(db);
+    expect(tasks.get('old')).toEqual({ taskId: 'old', folderId: 'f', trackingId: 'tr-old', createdAt: 0, items: [] });
+    const operations = [{ key: '1.1.u', action: 'upsert' as const, path: 'a.txt', size: 1, mtime: 2, blocks: ['h'], baseRevision: null }];
+    const items = [{ opKey: '1.1.u', queueId: 1, generation: 1, path: 'a.txt' }];
+    tasks.add({ taskId: 'unanswered:tr', folderId: 'f', trackingId: 'tr', items, operations });
+    expect(tasks.get('unanswered:tr')).toMatchObject({ trackingId: 'tr', items, operations });
+    // The server names the task: one transaction swaps the records.
+    tasks.replace('unanswered:tr', { taskId: 'task-1', folderId: 'f', trackingId: 'tr', items, operations });
+    expect(tasks.list().map((t) => t.taskId)).toEqual(['old', 'task-1']);
+    expect(tasks.holds(1, 1)).toBe(true);
     db.close();
   });
 

@@ -209,12 +209,12 @@ const uploadInFlight = (path: string, why: string): FerryError =>
   new FerryError('upload_in_flight', `${path}: ${why}; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
 
 /**
- * O3: the push in flight sends a file in a batch the server accepted (its answer not in), and
+ * O3: the push in flight sends a file in a batch sent and not answered, and
  * the file here is still those bytes (hashed, or as the scanner recorded them).
  */
 function sentHere({ pending, local, base }: Observation): boolean {
   const sending = pending?.sending;
-  if (sending?.accepted !== true || sending.op !== 'upsert' || sending.kind !== 'file' || local.type !== 'file') return false;
+  if (sending?.sent !== true || sending.op !== 'upsert' || sending.kind !== 'file' || local.type !== 'file') return false;
   if (local.blocks !== null) return sameBlocks(local.blocks, sending.blocks);
   const indexed = toBase(base);
   return indexed !== undefined && statMatches(local, indexed) && sameBlocks(indexed.blocks, sending.blocks);

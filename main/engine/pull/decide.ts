@@ -52,9 +52,9 @@ export interface DecideInput {
   /** The revision a queued move takes away from this path (the path is its old one), if any. */
   movedAwayBase?: string | null;
   /**
-   * This device's upload of the path (a file) is in a batch the server accepted as a task, not
-   * answered yet, the queue row still holds what it sends, and the file here is still those
-   * bytes: that commit has most likely landed, with the remote change built on it (O3).
+   * This device's upload of the path (a file) is in a batch sent and not answered yet, the queue
+   * row still holds what it sends, and the file here is still those bytes: that commit may have
+   * landed, with the remote change built on it (O3).
    */
   sentHere?: boolean;
 }

@@ -16,16 +16,16 @@ export interface PendingRef {
   inFlight: boolean;
   /**
    * What that push sends, when the row still holds it (no newer change queued behind it);
-   * `accepted`: it is in a batch the server accepted as a task, not answered yet (O3).
+   * `sent`: it is in a batch sent (recorded before it went) and not answered yet (O3).
    */
-  sending: { op: 'upsert' | 'delete'; kind: 'file' | 'dir'; blocks: readonly string[] | null; accepted?: boolean } | null;
+  sending: { op: 'upsert' | 'delete'; kind: 'file' | 'dir'; blocks: readonly string[] | null; sent?: boolean } | null;
 }
 
 export function pendingOf(store: PullStore, folderId: string, path: string): PendingRef | null {
   const item = store.queue.getByPath(folderId, path);
   if (!item || item.state === 'done') return null;
   const inFlight = item.inFlightGeneration !== null;
-  const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks, accepted: store.tasks.holds(item.id, item.generation) } : null;
+  const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks, sent: store.tasks.holds(item.id, item.generation) } : null;
   return { id: item.id, op: item.op, generation: item.generation, baseRevision: item.baseRevision, moveFrom: item.moveFrom, inFlight, sending };
 }
 

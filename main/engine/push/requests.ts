@@ -9,6 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { BLOCK_FRAME_HEADER_BYTES, BLOCK_SIZE, BATCHABLE_BLOCK_BYTES, BlockFrameWriter, MAX_MISSING_HASHES, type BatchResults, type OperationInput } from '../../../protocol';
 import { FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
+import { isDiskFull } from '../disk-full';
 import type { AsyncTask, TaskItem, TaskRepo } from '../../store/tasks';
 import { throttledBody, type TokenBucket } from './bandwidth';
 import type { PushCallOptions, PushRemote } from './remote-port';
@@ -833,25 +834,71 @@ export function toOperation(e: CommitEntry): OperationInput {
 const isTimeout = (error: unknown): boolean => error instanceof FerryError && (error.status === 504 || error.code === 'timeout');
 /** Task failures a resubmission with the same tracking id runs again on the server. */
 const RERUNNABLE = new Set(['path_locked', 'internal']);
+/** The record of a batch sent before the server names its task (docs/conflict-rules.md, "Uploads in flight"). */
+const SENT_PREFIX = 'unanswered:';
+
+/** One commit batch as it is sent, and sent again, under one tracking id. */
+interface SentBatch {
+  folderId: string;
+  remoteFolderId: string;
+  trackingId: string;
+  operations: OperationInput[];
+  items: TaskItem[];
+}
 
 /**
  * Submits one batch as a keyed sync request: sync mode when small, async (task + polling)
  * when large or after a 504, always under one tracking id so nothing is applied twice.
- * An async task is persisted with its queue refs before any waiting starts.
+ * The batch is recorded, with the operations it sends, before it is sent; the record goes with
+ * its answer, or names the server's task once it is accepted as one. While recorded, the pull
+ * holds its paths (O3).
  */
 export class Committer {
   constructor(private readonly d: CommitterDeps) {}
 
   /** hooks see every backoff of this batch's request (in place, same body, same tracking id). */
   async commit(folderId: string, remoteFolderId: string, entries: readonly CommitEntry[], hooks: RetryHooks = {}): Promise<CommitOutcome> {
-    const { remote, attempt, log } = this.d;
-    const operations = entries.map(toOperation);
-    const trackingId = randomUUID();
-    let mode: 'sync' | 'async' = operations.length >= this.d.options().asyncThreshold ? 'async' : 'sync';
-    const submit = () => remote.submitBatch(remoteFolderId, operations, { mode, trackingId, run: this.d.run(), signal: attempt.signal });
-    const items = entries.map((e): TaskItem => ({ opKey: opKey(e), queueId: e.id, generation: e.generation, path: e.path }));
-    /** The task recorded when a 504 left the batch maybe applied, until the server names its own. */
-    let provisional: string | undefined;
+    const batch: SentBatch = {
+      folderId,
+      remoteFolderId,
+      trackingId: randomUUID(),
+      operations: entries.map(toOperation),
+      items: entries.map((e): TaskItem => ({ opKey: opKey(e), queueId: e.id, generation: e.generation, path: e.path })),
+    };
+    const mode = batch.operations.length >= this.d.options().asyncThreshold ? 'async' : 'sync';
+    return this.send(batch, mode, this.recordSent(batch), hooks);
+  }
+
+  /**
+   * A batch recorded before a restart: sent again under its tracking id (the server answers one
+   * it applied from its tracking-id store), or, once the server named its task, polled.
+   */
+  async resume(task: AsyncTask, remoteFolderId: string | undefined): Promise<CommitOutcome> {
+    const { taskId, trackingId, folderId, items, operations } = task;
+    this.d.log.info('resuming a batch recorded before the restart', { taskId, trackingId, operations: items.length });
+    // A record from before operations were kept is polled: the server names no such task, and its items queue again.
+    if (!operations || remoteFolderId === undefined) return { results: await this.poll(taskId, {}), taskId };
+    const batch: SentBatch = { folderId, remoteFolderId, trackingId, operations, items };
+    if (taskId.startsWith(SENT_PREFIX)) return this.send(batch, 'async', taskId, {});
+    return { results: await this.poll(taskId, {}, () => this.resubmit(batch, {})), taskId };
+  }
+
+  /** The record before the first send; none when the disk has no room for it (the batch goes anyway). */
+  private recordSent(batch: SentBatch): string | undefined {
+    const taskId = `${SENT_PREFIX}${batch.trackingId}`;
+    try {
+      this.d.tasks.add({ taskId, folderId: batch.folderId, trackingId: batch.trackingId, items: batch.items, operations: batch.operations });
+      return taskId;
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.d.log.warn('no room to record a batch before sending it; it goes unrecorded', { trackingId: batch.trackingId, operations: batch.items.length });
+      return undefined;
+    }
+  }
+
+  private async send(batch: SentBatch, mode: 'sync' | 'async', recorded: string | undefined, hooks: RetryHooks): Promise<CommitOutcome> {
+    const { attempt, log } = this.d;
+    const { trackingId, operations } = batch;
     let reply;
     try {
       reply = await withRetries(
@@ -860,45 +907,45 @@ export class Committer {
         () =>
           this.slot(async () => {
             try {
-              return await submit();
+              return await this.submit(batch, mode);
             } catch (error) {
               if (mode !== 'sync' || !isTimeout(error)) throw error;
-              // Over the server's sync budget, or a gateway's 504 after the server applied it: the
-              // batch may have landed. Recorded as a task at once, so that the pull holds its paths
-              // until the answer is in (O3; chaos seed 20189), then asked for again, same tracking
-              // id, as a task. The server's own 504 names the task; a gateway's does not.
-              const named = error instanceof FerryError && typeof error.details?.taskId === 'string' ? error.details.taskId : undefined;
-              provisional = named ?? `unanswered:${trackingId}`;
-              if (!this.d.tasks.get(provisional)) this.d.tasks.add({ taskId: provisional, folderId, trackingId, items });
+              // Over the server's sync budget, or a gateway's 504 after the server applied it:
+              // asked for again at once, same tracking id, as a task (and so from now on).
               log.info('sync batch timed out; resubmitting in async mode', { trackingId, operations: operations.length });
               mode = 'async';
-              return await submit();
+              return await this.submit(batch, mode);
             }
           }),
         hooks,
       );
     } catch (error) {
       // Not asked again successfully: the items go back to the queue, and nothing is held for them.
-      if (provisional) this.d.tasks.remove(provisional);
+      // Stopped: the record stays, and the batch is sent again after the restart.
+      if (recorded && !this.d.attempt.signal.aborted) this.d.tasks.remove(recorded);
       throw error;
     }
-    if (reply.status === 'Completed' && 'results' in reply) return { results: reply.results, ...(provisional ? { taskId: provisional } : {}) };
+    if (reply.status === 'Completed' && 'results' in reply) return { results: reply.results, ...(recorded ? { taskId: recorded } : {}) };
 
-    const task: Omit<AsyncTask, 'createdAt'> = { taskId: reply.taskId, folderId, trackingId, items };
-    if (provisional && provisional !== task.taskId) this.d.tasks.remove(provisional);
-    if (!this.d.tasks.get(task.taskId)) this.d.tasks.add(task);
-    log.info('async task accepted', { taskId: task.taskId, trackingId, operations: operations.length });
-    const results = await this.poll(task.taskId, hooks, async () => {
-      mode = 'async';
-      await withRetries(attempt, 'sync', () => this.slot(submit), hooks);
-    });
-    return { results, taskId: task.taskId };
+    const { taskId } = reply;
+    if (recorded !== taskId) {
+      const task = { taskId, folderId: batch.folderId, trackingId, items: batch.items, operations };
+      if (this.d.tasks.get(taskId)) {
+        if (recorded) this.d.tasks.remove(recorded);
+      } else if (recorded) this.d.tasks.replace(recorded, task);
+      else this.d.tasks.add(task);
+    }
+    log.info('async task accepted', { taskId, trackingId, operations: operations.length });
+    return { results: await this.poll(taskId, hooks, () => this.resubmit(batch, hooks)), taskId };
   }
 
-  /** A task persisted before a restart: polled again, never resubmitted. */
-  async resume(task: AsyncTask): Promise<CommitOutcome> {
-    this.d.log.info('polling persisted async task', { taskId: task.taskId, trackingId: task.trackingId, operations: task.items.length });
-    return { results: await this.poll(task.taskId, {}), taskId: task.taskId };
+  private submit(batch: SentBatch, mode: 'sync' | 'async') {
+    return this.d.remote.submitBatch(batch.remoteFolderId, batch.operations, { mode, trackingId: batch.trackingId, run: this.d.run(), signal: this.d.attempt.signal });
+  }
+
+  /** A task that failed with a rerunnable code runs again on the server: same tracking id, same body. */
+  private async resubmit(batch: SentBatch, hooks: RetryHooks): Promise<void> {
+    await withRetries(this.d.attempt, 'sync', () => this.slot(() => this.submit(batch, 'async')), hooks);
   }
 
   private slot<T>(fn: () => Promise<T>): Promise<T> {

@@ -863,8 +863,9 @@ export class ClaimLoop {
 // ---- task-recovery -----------------------------------------------------------------------------
 
 /**
- * An async task persisted before a restart: its items stay held (recoverInFlight skipped
- * them), the task is polled to its end and its results applied like a fresh batch's.
+ * A batch recorded before a restart (sent and not answered, or a task the server accepted): its
+ * items stay held (recoverInFlight skipped them), the batch is sent again under its tracking id
+ * or its task polled to its end, and the results applied like a fresh batch's.
  */
 export async function resumeTask(c: PushCore, task: AsyncTask): Promise<void> {
   const held: Work[] = [];
@@ -880,10 +881,10 @@ export async function resumeTask(c: PushCore, task: AsyncTask): Promise<void> {
   c.runs.ensure();
   let outcome;
   try {
-    outcome = await c.committer.resume(task);
+    outcome = await c.committer.resume(task, folder?.remoteId);
   } catch (error) {
     if (c.signal.aborted) return;
-    // Not resubmittable from here (the exact body is gone): the items queue again.
+    // Neither answered nor sent again successfully: the items queue again.
     const e = asFerryError(error);
     c.store.transaction(() => {
       for (const w of held) c.outcomes.retryLater(w, e.code, e.message);
