@@ -162,10 +162,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const reachable = async (current: EngineParts, what: 'restore' | 'undo'): Promise<void> => {
     let link = engine.link();
     if (link.state === 'online') return;
+    let timer: unknown;
     await new Promise<void>((resolve) => {
-      realTimers.setTimeout(resolve, LINK_RECHECK_MS);
+      timer = realTimers.setTimeout(resolve, LINK_RECHECK_MS);
       void current.watch.checkNow().then(resolve);
-    });
+    }).finally(() => realTimers.clearTimeout(timer));
     link = engine.link();
     if (link.state === 'online') return;
     if (link.state === 'offline') throw new FerryError('offline', `Cannot ${what} while the server cannot be reached (${link.reason}). Try again once Ferry is back online.`, { retryable: true });

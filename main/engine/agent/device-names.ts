@@ -47,12 +47,16 @@ export class DeviceNames {
 
   /** The name of `id`, reading the digests again first when none names it (a device new since the last read). */
   async resolve(id: string, waitMs: number): Promise<string> {
-    const now = (this.o.now ?? Date.now)();
-    if (id !== '' && !this.names.has(id) && now - (this.missed.get(id) ?? Number.NEGATIVE_INFINITY) >= UNKNOWN_READ_GAP_MS) {
-      this.missed.set(id, now);
-      await this.refreshWithin(waitMs, 0);
-    }
+    if (this.unknownDue(id)) await this.refreshWithin(waitMs, 0);
     return this.label(id);
+  }
+
+  /** True (and noted) when no digest names `id` and it was not looked up in the last UNKNOWN_READ_GAP_MS. */
+  private unknownDue(id: string): boolean {
+    const now = (this.o.now ?? Date.now)();
+    if (id === '' || this.names.has(id) || now - (this.missed.get(id) ?? Number.NEGATIVE_INFINITY) < UNKNOWN_READ_GAP_MS) return false;
+    this.missed.set(id, now);
+    return true;
   }
 
   /** Reads the names again when they are older than `maxAgeMs`; never throws. */
@@ -79,9 +83,15 @@ export class DeviceNames {
     clearTimeout(timer);
   }
 
-  /** A held pull-side delete names the devices that deleted by their names. */
+  /**
+   * A held pull-side delete names the devices that deleted by their names. The status is read
+   * synchronously and often: a device no digest named yet is looked up in the background, and
+   * named from the next read on (it showed as "device fa12d35f" until something else read them).
+   */
   hold<T extends { devices: string[] }>(pending: T | null): T | null {
-    return pending && pending.devices.length > 0 ? { ...pending, devices: pending.devices.map((d) => this.label(d)) } : pending;
+    if (!pending || pending.devices.length === 0) return pending;
+    if (pending.devices.map((d) => this.unknownDue(d)).includes(true)) void this.refresh(0);
+    return { ...pending, devices: pending.devices.map((d) => this.label(d)) };
   }
 
   /** Each version with its writer's name beside the id. */

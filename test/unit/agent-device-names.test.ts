@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceNames } from '../../main/engine/agent/device-names';
+import { waitFor } from '../helpers/wait';
+
+const OTHER = 'fa12d35f-1d52-42d6-bdea-9346a1899aaa';
+
+describe('device names', () => {
+  function names(listed: Array<{ device: string; name: string }>) {
+    let now = 10_000;
+    const calls = { list: 0 };
+    const n = new DeviceNames({
+      self: { id: 'self', name: 'this laptop' },
+      list: async () => {
+        calls.list++;
+        return listed;
+      },
+      now: () => now,
+    });
+    return { n, calls, advance: (ms: number) => (now += ms) };
+  }
+
+  it('a held delete by a device no digest named yet is named from the next read on, without a listing asked for', async () => {
+    const { n, calls } = names([{ device: OTHER, name: 'desk' }]);
+    const hold = { count: 8, devices: [OTHER] };
+    // The first read answers at once, with the short id; the names are read in the background.
+    expect(n.hold(hold)?.devices).toEqual(['device fa12d35f']);
+    await waitFor(() => calls.list === 1, { message: 'the names read' });
+    await waitFor(() => n.hold(hold)?.devices[0] === 'desk', { message: 'the device named' });
+  });
+
+  it('looks an unnamed device up at most every 2 s, however often the status is read', async () => {
+    const { n, calls, advance } = names([]);
+    const hold = { count: 8, devices: [OTHER] };
+    for (let i = 0; i < 5; i++) expect(n.hold(hold)?.devices).toEqual(['device fa12d35f']);
+    await waitFor(() => calls.list === 1, { message: 'one read' });
+    await new Promise((resolve) => setImmediate(resolve)); // the read's promise settles (one turn of the loop)
+    advance(1999);
+    n.hold(hold);
+    advance(1);
+    n.hold(hold);
+    await waitFor(() => calls.list === 2, { message: 'a second read after the gap' });
+    expect(calls.list).toBe(2);
+  });
+
+  it('a hold from this device (no devices) reads nothing', () => {
+    const { n, calls } = names([]);
+    expect(n.hold({ count: 3, devices: [] })).toEqual({ count: 3, devices: [] });
+    expect(n.hold(null)).toBeNull();
+    expect(calls.list).toBe(0);
+  });
+});
