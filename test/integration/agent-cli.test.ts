@@ -19,7 +19,7 @@ describe('ferry agent and its CLI clients', () => {
   const status = async () => {
     const run = await runFerry(['status', '--data', dataDir, '--json']);
     expect(run.code, run.stderr).toBe(0);
-    return JSON.parse(run.stdout) as { state: string; counts: { pending: number; done: number } };
+    return JSON.parse(run.stdout) as { state: string; counts: { pending: number; done: number }; folders: Array<{ pendingDelete: unknown; undoDelete: unknown }> };
   };
 
   beforeAll(async () => {
@@ -115,8 +115,26 @@ describe('ferry agent and its CLI clients', () => {
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(/Cancelled: the 6 files/);
     await waitFor(() => extra.every((name) => existsSync(path.join(folder, name))), { timeoutMs: 15_000 });
-    // Eight CLI processes, each a second or more on a loaded machine, plus the hold of a bulk delete.
-  }, 90_000);
+
+    // Deleted again and confirmed: undo is offered, and `dismiss` withdraws the offer (the banner's
+    // Dismiss; with every file back the CLI had no way to drop it).
+    await waitFor(async () => (await status()).state === 'idle', { timeoutMs: 20_000 });
+    expect((await runFerry(['pause', '--data', dataDir])).code).toBe(0);
+    for (const name of extra) rmSync(path.join(folder, name));
+    await waitFor(async () => (await status()).counts.pending >= 6, { timeoutMs: 15_000 });
+    expect((await runFerry(['resume', '--data', dataDir])).code).toBe(0);
+    await waitFor(async () => (await status()).folders[0]?.pendingDelete != null, { timeoutMs: 15_000 });
+    expect((await runFerry(['mass-delete', 'confirm', '--folder', 'docs', '--data', dataDir])).code).toBe(0);
+    await waitFor(async () => (await status()).folders[0]?.undoDelete != null, { timeoutMs: 15_000 });
+    const dismiss = await runFerry(['mass-delete', 'dismiss', '--folder', 'docs', '--data', dataDir]);
+    expect(dismiss.code, dismiss.stderr).toBe(0);
+    expect(dismiss.stdout).toMatch(/^Dismissed: undo is no longer offered for the 6 files deleted on this computer in 'docs'\./);
+    expect((await status()).folders[0]?.undoDelete).toBeNull();
+    const again = await runFerry(['mass-delete', 'dismiss', '--folder', 'docs', '--data', dataDir, '--json']);
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stderr)).toMatchObject({ error: { code: 'nothing_to_undo', retryable: false } });
+    // Fourteen CLI processes, each a second or more on a loaded machine, plus two holds of a bulk delete.
+  }, 150_000);
 
   it('refuses a second agent on the same data directory', async () => {
     const second = await runFerry(['agent', '--data', dataDir, '--server', serverUrl, '--token', token, '--folder', `${folder}=docs`]);

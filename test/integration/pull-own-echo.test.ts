@@ -542,6 +542,42 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, downloaded: 0 });
   });
 
+  // Chaos seed 19529 (npm run chaos -- --seed 19529 --ops 60 --devices 2): dev-a renamed `b` to
+  // `B` and edited `B/Ärger/IMG_0001.JPG` before the scan saw the edit. The pull saw the move land
+  // before its answer had moved dev-a's base of the file to its new revision (P9), so the edit
+  // met a revision it did not build on: U6 made a conflict copy of the user's own edit. It waits
+  // for the answer now (O4); then the edit goes up on the moved revision.
+  it('O4, chaos seed 19529: a file edited after its folder was renamed waits for the move\'s answer, and goes up on the moved revision', async () => {
+    const writer = await rig.start();
+    const b = rig.device('b');
+    const dirs = await writer.client.submitBatch(writer.remoteId, [{ key: 'd', action: 'upsert', kind: 'dir', path: 'd', mtime: 1, baseRevision: null }]);
+    expect('results' in dirs && dirs.results.d?.ok).toBe(true);
+    await writer.commit({ 'd/f.txt': 'one' });
+    await b.puller.pullNow('fb');
+
+    renameSync(path.join(b.folder.root, 'd'), path.join(b.folder.root, 'e'));
+    await b.scanner.reconcile();
+    const [held] = b.folder.store.queue.claim({ limit: 10 });
+    expect(held).toMatchObject({ path: 'e', kind: 'dir', moveFrom: 'd' });
+    const reply = await b.client.submitBatch('remote-fb', [{ key: 'k', action: 'move', from: 'd', path: 'e', baseRevision: held!.baseRevision! }]);
+    const landed = 'results' in reply ? reply.results.k : undefined;
+    if (!landed?.ok || !landed.moved) throw new Error(`the move did not land: ${JSON.stringify(reply)}`);
+    const movedFile = landed.moved.find((m) => m.path === 'e/f.txt')!;
+
+    // The user edits the moved file; the pull sees the move land before the pusher has its answer.
+    b.folder.write('e/f.txt', 'edited on b after the rename');
+    await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
+    expect(b.tree()).toEqual({ 'e/f.txt': 'edited on b after the rename' });
+
+    // The answer moves the base (P9); the pull then has nothing to do, and the edit goes up on the moved revision.
+    expect(b.folder.store.paths.complete(held!, { revision: landed.revision, moved: landed.moved })).toBe('done');
+    expect(b.folder.store.index.get('fb', 'e/f.txt')?.syncedRevision).toBe(movedFile.revision);
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, downloaded: 0 });
+    expect(b.tree()).toEqual({ 'e/f.txt': 'edited on b after the rename' });
+    await b.scanner.scanPaths(['e/f.txt']);
+    expect(b.folder.store.queue.getByPath('fb', 'e/f.txt')).toMatchObject({ op: 'upsert', baseRevision: movedFile.revision, state: 'pending' });
+  });
+
   // Chaos seed 254 (npm run chaos -- --seed 254 --ops 60 --devices 3): b's new file was being
   // pushed when the pull moved it to a conflict copy for another device's version; that version
   // was then deleted and b's commit landed on the tombstone. Taking it for b's own echo (O1)

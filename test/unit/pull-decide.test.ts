@@ -55,6 +55,25 @@ describe('decide: another device\'s change while our upload of the same bytes is
   });
 });
 
+// Chaos seed 19529: b renamed `b` to `B`, then edited `B/Ärger/IMG_0001.JPG`; the pull saw the
+// move land before its answer had moved b's base to the entry's new revision (P9).
+describe('decide: an entry our own folder move carried, its answer not in (O4)', () => {
+  const carried = (over: Partial<DecideInput>) => rule({ remote: { ...remoteUp(R2, A), movedFrom: 'b/x' }, base: base(), own: true, carriedByOwnMove: true, ...over });
+  it('waits when the file here is not those bytes: edited (scanned or not), deleted, or a folder now', () => {
+    expect(carried({ local: edited(C) })).toBe('wait/O4');
+    expect(carried({ local: edited(C), pending: 'upsert', pendingBase: R1 })).toBe('wait/O4');
+    expect(carried({ local: absent, pending: 'delete', pendingBase: R1 })).toBe('wait/O4');
+    expect(carried({ local: { type: 'dir', empty: false }, pending: 'upsert' })).toBe('wait/O4');
+  });
+  it('records the same bytes at once (U4), and leaves what it already has (U1)', () => {
+    expect(carried({ local: file(A) })).toBe('record-only/U4');
+    expect(carried({ remote: { ...remoteUp(R1, A), movedFrom: 'b/x' }, local: edited(C) })).toBe('skip/U1');
+  });
+  it('without it, an edit made since the rename is a conflict copy of itself (U6)', () => {
+    expect(rule({ remote: { ...remoteUp(R2, A), movedFrom: 'b/x' }, base: base(), own: true, local: edited(C) })).toBe('conflict-copy-then-download/U6');
+  });
+});
+
 describe('decide: our own commit landed, its answer lost, the file changed again (chaos seed 1029)', () => {
   it('O2 skips it when the queued upload builds on the synced revision (the pull rebases it on our commit)', () => {
     expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingBase: R1, own: true })).toBe('skip/O2');

@@ -1,4 +1,5 @@
 import { FerryError } from '../../../protocol/errors';
+import { undoOrigin } from '../../../shared/pending-delete';
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { json } from './output';
@@ -11,12 +12,13 @@ const options = folderOptions;
 export const definition = {
   name: 'mass-delete',
   summary: COMMAND_SUMMARIES.massDelete,
-  synopsis: '(confirm | cancel | undo) --folder ID',
+  synopsis: '(confirm | cancel | undo | dismiss) --folder ID',
   options,
   flags: [
     ['confirm', 'let the deletes happen (the server\'s deletes here, or this disk\'s deletes on the server)'],
     ['cancel', 'keep the files: re-upload them, or restore them from the server'],
     ['undo', 'bring back what the last confirmed mass delete removed, on every device (offered for a day)'],
+    ['dismiss', 'stop offering undo for the last confirmed mass delete'],
     ['--folder ID', 'the folder that is waiting (ferry status shows it); required'],
     ...commonFlags,
   ],
@@ -29,7 +31,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const { values, positionals } = parsed;
   const answer = positionals[0];
-  if (answer !== 'confirm' && answer !== 'cancel' && answer !== 'undo') return usageError(definition, io, "say 'confirm', 'cancel' or 'undo'", values.json).code;
+  if (answer !== 'confirm' && answer !== 'cancel' && answer !== 'undo' && answer !== 'dismiss') {
+    return usageError(definition, io, "say 'confirm', 'cancel', 'undo' or 'dismiss'", values.json).code;
+  }
   const folderId = values.folder;
   if (!folderId) return usageError(definition, io, '--folder ID is required', values.json).code;
 
@@ -42,6 +46,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     const status = await client.call('getStatus', {});
     const folder = status.folders.find((f) => f.id === folderId);
     if (!folder) throw new FerryError('not_found', `No folder '${folderId}' (ferry status lists them)`);
+    if (answer === 'dismiss') {
+      const offer = folder.undoDelete;
+      if (!offer) throw new FerryError('nothing_to_undo', `Folder '${folderId}' offers no undo (it was undone or dismissed already, or its 24 hours passed)`);
+      const result = await client.call('dismissUndo', { folderId });
+      io.out(values.json ? json(result) : `Dismissed: undo is no longer offered for the ${offer.count} ${offer.count === 1 ? 'file' : 'files'} ${undoOrigin(offer.side)} in '${folderId}'.`);
+      return EXIT_OK;
+    }
     if (!folder.pendingDelete) throw new FerryError('not_held', `Folder '${folderId}' has no mass delete waiting for an answer`);
     const result = await client.call(answer === 'confirm' ? 'confirmMassDelete' : 'cancelMassDelete', { folderId });
     const { count, total } = folder.pendingDelete;

@@ -14,7 +14,7 @@ import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, placesRemoteFile, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
-import { dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
+import { carriedByOwnMove, dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
 import type { LateWrites } from './late-writes';
 
@@ -78,6 +78,8 @@ export interface Observation {
   own: boolean;
   /** The revision a queued move takes away from this path, for a path with nothing there (U1). */
   movedAwayBase: string | null;
+  /** Our own folder move, its answer not in, carried this entry (O4). */
+  carriedByOwnMove: boolean;
 }
 
 export interface Plan {
@@ -149,7 +151,18 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
   }
   const movedAway = local.type === 'absent' && !entry.deleted ? movedAwayBase(ctx.store, ctx.folderId, entry.path) : null;
   const own = entry.device === ctx.deviceId && entry.serverFolder !== true && entry.restoredFrom === undefined;
-  return { abs, stat, local, hash, base, pending, ownInFlight: own && isOwnInFlight(entry, ctx.deviceId, pending, base), own, movedAwayBase: movedAway };
+  return {
+    abs,
+    stat,
+    local,
+    hash,
+    base,
+    pending,
+    ownInFlight: own && isOwnInFlight(entry, ctx.deviceId, pending, base),
+    own,
+    movedAwayBase: movedAway,
+    carriedByOwnMove: own && carriedByOwnMove(ctx.store, ctx.folderId, entry),
+  };
 }
 
 export async function plan(ctx: ApplyContext, entry: RemoteEntry): Promise<Plan> {
@@ -199,6 +212,7 @@ function decideFor(entry: RemoteEntry, o: Observation): Action {
     pendingMoveFrom: o.pending?.moveFrom ?? null,
     movedAwayBase: o.movedAwayBase,
     sentHere: sentHere(o),
+    carriedByOwnMove: o.carriedByOwnMove,
   });
   if (action.kind === 'wait') throw uploadInFlight(entry.path, action.reason);
   return action;

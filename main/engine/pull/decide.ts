@@ -57,6 +57,11 @@ export interface DecideInput {
    * landed, with the remote change built on it (O3).
    */
   sentHere?: boolean;
+  /**
+   * The entry was carried by this device's own folder move whose answer is not in: only that
+   * answer moves this device's base to the entry's new revision (P9, O4).
+   */
+  carriedByOwnMove?: boolean;
 }
 
 export type Action =
@@ -215,6 +220,11 @@ export function decide(input: DecideInput): Action {
   // O3: another device's change, our upload of these very bytes still unanswered. Landed, it is
   // the remote change's ancestor: decided now, our own bytes became a conflict copy (chaos seed 18086).
   if (input.sentHere && !input.own) return { kind: 'wait', rule: 'O3', reason: 'our upload of this file is in flight: its answer says what the remote change is built on' };
+  // O4: our folder move carried this file; its answer rebases what this device holds of it (P9).
+  // Decided now, an edit made here since the rename became a conflict copy (chaos seed 19529).
+  if (input.carriedByOwnMove && !(local.type === 'file' && local.size === remote.size && sameBlocks(local.blocks, remote.blocks))) {
+    return { kind: 'wait', rule: 'O4', reason: "our folder move carried this file: its answer says which version here it moved" };
+  }
   if (local.type === 'other') return { kind: 'skip', rule: remote.deleted ? 'D7' : 'U8', reason: `local entry is a ${local.what}` };
 
   if (!remote.deleted) {

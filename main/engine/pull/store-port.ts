@@ -42,6 +42,18 @@ export function movedAwayBase(store: PullStore, folderId: string, path: string):
 }
 
 /**
+ * O4: the entry (a file) names its old path below a folder move of this device's that is in
+ * flight, and lands where that move takes it: the move's answer, not the entry, moves this
+ * device's base to the new revision (P9).
+ */
+export function carriedByOwnMove(store: PullStore, folderId: string, entry: { path: string; movedFrom?: string; deleted: boolean; kind?: 'file' | 'dir' }): boolean {
+  if (entry.movedFrom === undefined || entry.deleted || (entry.kind ?? 'file') !== 'file') return false;
+  const move = store.queue.movingAway(folderId, entry.movedFrom);
+  if (!move || move.kind !== 'dir' || move.moveFrom === null || move.moveFrom === entry.movedFrom || move.inFlightGeneration === null) return false;
+  return entry.path === move.path + entry.movedFrom.slice(move.moveFrom.length);
+}
+
+/**
  * A queued move not in flight takes `path` away (the path itself, or a folder above it), yet
  * something is on disk there again: the rename was undone before the scan saw it. Decided now,
  * the path reads as new (a conflict copy of the very version the move took: chaos seed 17606);
