@@ -14,6 +14,7 @@ import * as pause from '../../main/control/commands/pause';
 import * as resume from '../../main/control/commands/resume';
 import * as syncNow from '../../main/control/commands/sync-now';
 import * as massDelete from '../../main/control/commands/mass-delete';
+import * as why from '../../main/control/commands/why';
 import { createFakeAgent, makeQueueItems } from '../fakes/control-fake-agent';
 import type { FakeAgent } from '../fakes/control-fake-agent';
 import { makeTempDir } from '../helpers/local-temp';
@@ -73,8 +74,14 @@ describe('ferry client commands', () => {
     expect(await queue.run(['--data', temp.dir, '--state', 'stuck'], io)).toBe(2);
     expect(io.stderr).toContain('--state must be one of');
     expect(await queue.run(['--data', temp.dir, '--limit', '0'], io)).toBe(2);
-    expect(await queue.run(['--data', temp.dir, '--bogus'], io)).toBe(2);
-    expect(io.stderr).toContain("Unknown option '--bogus'");
+    const bogus = captureIo();
+    expect(await queue.run(['--data', temp.dir, '--bogus'], bogus)).toBe(2);
+    // In our words on every Node line (Node 22 and later add a hint whose quotes do not balance).
+    expect(bogus.stderr.trim()).toBe("ferry queue: Unknown option '--bogus'\nRun 'ferry queue --help' for the options.");
+    // A command that takes a path says where one starting with '-' goes.
+    const dash = captureIo();
+    expect(await why.run(['-notes.txt'], dash)).toBe(2);
+    expect(dash.stderr).toContain("Unknown option '-n' (an argument that starts with '-' goes after '--')");
   });
 
   it('retry takes one ID or --all, never both', async () => {

@@ -74,7 +74,7 @@ export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>,
   try {
     parsed = parseArgs({ args: argv, options: def.options, strict: true, allowPositionals: true }) as typeof parsed;
   } catch (error) {
-    return usageError(def, io, error instanceof Error ? error.message : String(error), wantsJson(def, argv));
+    return usageError(def, io, parseProblem(def, error), wantsJson(def, argv));
   }
   if ((parsed.values as { help?: boolean }).help) {
     io.out(helpText(def));
@@ -84,6 +84,17 @@ export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>,
     return usageError(def, io, `unexpected argument ${JSON.stringify(parsed.positionals[def.maxPositionals ?? 0])}`, wantsJson(def, argv));
   }
   return { kind: 'run', ...parsed };
+}
+
+/**
+ * Node's words for a flag it refuses, with its hint for an unknown option in ours: Node 22 and
+ * later add "as in '-- \"--bogus\"", quotes unbalanced, to commands that take no argument too.
+ */
+function parseProblem(def: { maxPositionals?: number }, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const unknown = (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']*)'/.exec(message) : null;
+  if (!unknown) return message;
+  return (def.maxPositionals ?? 0) > 0 ? `Unknown option '${unknown[1]}' (an argument that starts with '-' goes after '--')` : `Unknown option '${unknown[1]}'`;
 }
 
 /** --json given to a command that takes it (read off argv: the parse that failed has no values), before any `--`. */
