@@ -466,8 +466,10 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
 
     // The pusher's batch reaches the server and is applied; the agent dies before the answer is recorded.
     let landed: string | undefined;
+    const sent: Array<string | undefined> = [];
     const dying: PushRemote = Object.assign(Object.create(b.client) as PushRemote, {
       async submitBatch(...args: Parameters<PushRemote['submitBatch']>) {
+        sent.push(args[2].trackingId);
         const reply = await b.client.submitBatch(...args);
         landed = Object.values('results' in reply ? reply.results : {}).find((r) => r.ok)?.revision;
         // The answer never reaches the pusher; the stop below ends the wait as a kill would.
@@ -488,9 +490,20 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
     expect(b.tree()).toEqual({ 'report.md': 'from b' });
 
-    // The restarted pusher sends the batch again under its tracking id: answered, not applied twice.
-    await b.startPusher();
-    await waitFor(() => b.folder.store.queue.getByPath('fb', 'report.md')?.state === 'done', { message: 'the answer recorded' });
+    // The restarted pusher sends the batch again under its tracking id: answered from the
+    // server's tracking-id store, not applied again as a new request.
+    const again: PushRemote = Object.assign(Object.create(b.client) as PushRemote, {
+      submitBatch: (...args: Parameters<PushRemote['submitBatch']>) => (sent.push(args[2].trackingId), b.client.submitBatch(...args)),
+    });
+    const second = createPusher({ store: b.folder.store, remote: again, options: { lingerMs: 5 } });
+    await second.start();
+    try {
+      await waitFor(() => b.folder.store.queue.getByPath('fb', 'report.md')?.state === 'done', { message: 'the answer recorded' });
+    } finally {
+      await second.stop();
+    }
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toBe(sent[0]);
     expect(b.folder.store.tasks.list()).toEqual([]);
     expect(b.folder.store.index.get('fb', 'report.md')?.syncedRevision).toBe(landed);
     const summary = await b.puller.pullNow('fb');

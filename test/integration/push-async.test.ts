@@ -127,6 +127,22 @@ describe('pusher: async tasks', () => {
     expect(rig.store.tasks.list()).toEqual([]);
   });
 
+  // Found by review: the record under the task the server named stayed when polling it failed for
+  // good, held the path from the pull (O3) and was polled again at every start.
+  it('a task whose polling fails for good leaves no record behind', async () => {
+    rig = await pushRig({ options: { retryLimit: 1 } });
+    rig.proxy.add({ name: 'gateway-504', method: 'POST', path: /\/sync$/, query: /mode=sync/, times: 1, action: { kind: 'status', status: 504, forward: true, code: 'timeout' } });
+    rig.proxy.add({ name: 'poll-forbidden', method: 'GET', path: /^\/v1\/tasks\//, times: Infinity, action: { kind: 'status', status: 403, code: 'forbidden' } });
+    await rig.write('polled.txt', 'made here');
+    await rig.enqueue('polled.txt');
+    rig.pusher.kick();
+    await waitFor(() => rig!.proxy.fired('poll-forbidden') >= 1, { message: 'the task polled' });
+    await waitFor(() => rig!.item('polled.txt').state !== 'in_flight', { message: 'the item let go' });
+    const item = rig.item('polled.txt');
+    expect(rig.store.tasks.list()).toEqual([]);
+    expect(rig.store.tasks.holds(item.id, item.generation)).toBe(false);
+  });
+
   it('a sync batch answered 504 and never asked again successfully holds nothing afterwards', async () => {
     rig = await pushRig({ options: { retryLimit: 1 } });
     rig.proxy.add({ name: 'gateway-504', method: 'POST', path: /\/sync$/, query: /mode=sync/, times: 1, action: { kind: 'status', status: 504, forward: false, code: 'timeout' } });

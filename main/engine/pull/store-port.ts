@@ -47,10 +47,17 @@ export function movedAwayBase(store: PullStore, folderId: string, path: string):
  * device's base to the new revision (P9).
  */
 export function carriedByOwnMove(store: PullStore, folderId: string, entry: { path: string; movedFrom?: string; deleted: boolean; kind?: 'file' | 'dir' }): boolean {
-  if (entry.movedFrom === undefined || entry.deleted || (entry.kind ?? 'file') !== 'file') return false;
-  const move = store.queue.movingAway(folderId, entry.movedFrom);
-  if (!move || move.kind !== 'dir' || move.moveFrom === null || move.moveFrom === entry.movedFrom || move.inFlightGeneration === null) return false;
-  return entry.path === move.path + entry.movedFrom.slice(move.moveFrom.length);
+  const from = entry.movedFrom;
+  if (from === undefined || entry.deleted || (entry.kind ?? 'file') !== 'file') return false;
+  // The deepest live move over the old path first, then the ones above it: a move of a folder
+  // inside may be queued behind the one in flight that carried the entry.
+  for (let over = from; ; ) {
+    const move = store.queue.movingAway(folderId, over);
+    if (!move || move.moveFrom === null) return false;
+    if (move.kind === 'dir' && move.moveFrom !== from && move.inFlightGeneration !== null && entry.path === move.path + from.slice(move.moveFrom.length)) return true;
+    if (!move.moveFrom.includes('/')) return false;
+    over = move.moveFrom.slice(0, move.moveFrom.lastIndexOf('/'));
+  }
 }
 
 /**

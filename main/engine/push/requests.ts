@@ -886,19 +886,48 @@ export class Committer {
   /** The record before the first send; none when the disk has no room for it (the batch goes anyway). */
   private recordSent(batch: SentBatch): string | undefined {
     const taskId = `${SENT_PREFIX}${batch.trackingId}`;
+    const added = this.onDisk(() => this.d.tasks.add({ taskId, folderId: batch.folderId, trackingId: batch.trackingId, items: batch.items, operations: batch.operations }));
+    if (!added) this.d.log.warn('no room to record a batch before sending it; it goes unrecorded', { trackingId: batch.trackingId, operations: batch.items.length });
+    return added ? taskId : undefined;
+  }
+
+  /**
+   * The record under the task the server named. On a full disk the record sent stays: sent again
+   * after a restart, its tracking id is answered with that task.
+   */
+  private nameRecord(recorded: string | undefined, task: Omit<AsyncTask, 'createdAt'>): string | undefined {
+    if (recorded === task.taskId || this.d.tasks.get(task.taskId)) {
+      if (recorded && recorded !== task.taskId) this.forget(recorded);
+      return task.taskId;
+    }
+    return this.onDisk(() => (recorded ? this.d.tasks.replace(recorded, task) : this.d.tasks.add(task))) ? task.taskId : recorded;
+  }
+
+  /** Drops a record whose batch failed for good; on a full disk it stays, and is sent again after a restart. */
+  private forget(record: string): void {
+    if (!this.onDisk(() => this.d.tasks.remove(record))) this.d.log.warn('no room to drop the record of a failed batch; it is sent again after a restart', { taskId: record });
+  }
+
+  /** Runs a record's write; false when the disk has no room for it. */
+  private onDisk(write: () => void): boolean {
     try {
-      this.d.tasks.add({ taskId, folderId: batch.folderId, trackingId: batch.trackingId, items: batch.items, operations: batch.operations });
-      return taskId;
+      write();
+      return true;
     } catch (error) {
       if (!isDiskFull(error)) throw error;
-      this.d.log.warn('no room to record a batch before sending it; it goes unrecorded', { trackingId: batch.trackingId, operations: batch.items.length });
-      return undefined;
+      return false;
     }
   }
 
   private async send(batch: SentBatch, mode: 'sync' | 'async', recorded: string | undefined, hooks: RetryHooks): Promise<CommitOutcome> {
     const { attempt, log } = this.d;
     const { trackingId, operations } = batch;
+    // Not answered for good (a refusal, retries spent): the items go back to the queue, and
+    // nothing is held for them. Stopped: the record stays, and the batch is sent again after the restart.
+    const failed = (record: string | undefined, error: unknown): never => {
+      if (record && !attempt.signal.aborted) this.forget(record);
+      throw error;
+    };
     let reply;
     try {
       reply = await withRetries(
@@ -920,23 +949,18 @@ export class Committer {
         hooks,
       );
     } catch (error) {
-      // Not asked again successfully: the items go back to the queue, and nothing is held for them.
-      // Stopped: the record stays, and the batch is sent again after the restart.
-      if (recorded && !this.d.attempt.signal.aborted) this.d.tasks.remove(recorded);
-      throw error;
+      return failed(recorded, error);
     }
     if (reply.status === 'Completed' && 'results' in reply) return { results: reply.results, ...(recorded ? { taskId: recorded } : {}) };
 
     const { taskId } = reply;
-    if (recorded !== taskId) {
-      const task = { taskId, folderId: batch.folderId, trackingId, items: batch.items, operations };
-      if (this.d.tasks.get(taskId)) {
-        if (recorded) this.d.tasks.remove(recorded);
-      } else if (recorded) this.d.tasks.replace(recorded, task);
-      else this.d.tasks.add(task);
-    }
+    const record = this.nameRecord(recorded, { taskId, folderId: batch.folderId, trackingId, items: batch.items, operations });
     log.info('async task accepted', { taskId, trackingId, operations: operations.length });
-    return { results: await this.poll(taskId, hooks, () => this.resubmit(batch, hooks)), taskId };
+    try {
+      return { results: await this.poll(taskId, hooks, () => this.resubmit(batch, hooks)), ...(record ? { taskId: record } : {}) };
+    } catch (error) {
+      return failed(record, error);
+    }
   }
 
   private submit(batch: SentBatch, mode: 'sync' | 'async') {

@@ -672,14 +672,14 @@ export class CommitStage {
    * was), never loses it: sent again, the items would meet their own commit as another
    * device's version and conflict with themselves (docs/conflict-rules.md, "Full disks").
    */
-  private async untilRecorded(items: number, record: () => void): Promise<void> {
+  async untilRecorded(items: number, record: () => void): Promise<void> {
     for (;;) {
       try {
         record();
         return;
       } catch (error) {
         if (!isDiskFull(error) || this.c.signal.aborted) throw error;
-        this.c.log.warn('the server applied the batch; recording its answer waits for disk space', { items });
+        this.c.log.warn('recording the outcome of a batch waits for disk space', { items });
         await sleep(this.c.timers, RECORD_RETRY_MS, this.c.signal);
       }
     }
@@ -873,7 +873,11 @@ export async function resumeTask(c: PushCore, task: AsyncTask): Promise<void> {
   for (const ti of task.items) {
     const key = parseOpKey(ti.opKey);
     if (!key) continue;
-    const item = c.store.queue.get(ti.queueId) ?? fakeItem(task.folderId, ti.path, key);
+    const found = c.store.queue.get(ti.queueId);
+    // A row of another path under that id (the path's row was dropped and its id taken again):
+    // its results belong to no row here.
+    if (found && found.path !== ti.path) continue;
+    const item = found ?? fakeItem(task.folderId, ti.path, key);
     const ref = { id: ti.queueId, generation: key.generation, op: key.op };
     held.push(newWork({ ...item, path: ti.path, op: key.op, generation: key.generation }, folder, ref, task.folderId));
   }
@@ -886,10 +890,13 @@ export async function resumeTask(c: PushCore, task: AsyncTask): Promise<void> {
     if (c.signal.aborted) return;
     // Neither answered nor sent again successfully: the items queue again.
     const e = asFerryError(error);
-    c.store.transaction(() => {
-      for (const w of held) c.outcomes.retryLater(w, e.code, e.message);
-      c.store.tasks.remove(task.taskId);
-    });
+    // Kept until the disk has room: written, the rows would stay in flight and held (O3) until a restart.
+    await c.commitStage.untilRecorded(held.length, () =>
+      c.store.transaction(() => {
+        for (const w of held) c.outcomes.retryLater(w, e.code, e.message);
+        c.store.tasks.remove(task.taskId);
+      }),
+    );
     for (const w of held) c.outcomes.release(w);
     return;
   }
