@@ -3,6 +3,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/wait';
 import type { TestServer } from '../helpers/server-harness';
+import { FolderCoordinator } from '../../main/engine/folder/coordinator';
+import { DEFAULT_MASS_DELETE } from '../../main/engine/folder/mass-delete';
 import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
 
 describe('pull against the real server', () => {
@@ -279,6 +281,40 @@ describe('pull against the real server', () => {
     expect(await c.puller.confirmMassDelete('fc')).toMatchObject({ deleted: 7, tokenStored: true });
     expect(Object.keys(c.tree()).sort()).toEqual(['f7.txt', 'f8.txt', 'f9.txt']);
     expect(c.folder.store.folders.require('fc').state).toBe('ok');
+  });
+
+  // Chaos seed 51121 (npm run chaos -- --restore --guard --seed 51121 --ops 60 --devices 3): the
+  // confirm's pull met a path held for an upload's answer (O3). The confirm failed, the folder
+  // stayed paused, and the deletes it had applied were left out of Undo. The answer stands now.
+  it('a confirm whose pull meets a path held for an upload\'s answer ends the pause; the deletes are offered for Undo and the rest comes with the next pull (chaos seed 51121)', async () => {
+    await setup();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `c${i}`;
+    await writer.commit(files);
+    const b = agent();
+    await b.puller.pullNow('fb');
+    // b's edit of f9.txt is out, unanswered (recorded before it was sent: O3 holds the path).
+    b.folder.write('f9.txt', 'edited on b');
+    await b.scanner.scanPaths(['f9.txt']);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    b.folder.store.tasks.add({ taskId: 'unanswered:t-51121', folderId: 'fb', trackingId: 't-51121', items: [{ opKey: 'k', queueId: held!.id, generation: held!.generation, path: 'f9.txt' }] });
+    await writer.commit({ 'f0.txt': null, 'f1.txt': null, 'f2.txt': null, 'f3.txt': null, 'f4.txt': null, 'f5.txt': null, 'f9.txt': 'from a' });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ paused: true });
+
+    const coordinator = new FolderCoordinator({ store: b.folder.store, folderId: 'fb', massDelete: () => DEFAULT_MASS_DELETE });
+    await coordinator.confirm({ puller: b.puller, remote: b.client });
+    expect(b.folder.store.folders.require('fb').state).toBe('ok');
+    expect(Object.keys(b.tree()).sort()).toEqual(['f6.txt', 'f7.txt', 'f8.txt', 'f9.txt']);
+    expect(b.read('f9.txt')).toBe('edited on b');
+    expect(coordinator.undoOffer()).toMatchObject({ count: 6, side: 'pull' });
+
+    // The upload's answer in (refused: a's edit came first), the next pull decides f9.txt as usual: a conflict copy of b's edit.
+    b.folder.store.transaction(() => {
+      b.folder.store.queue.fail(held!, { code: 'conflict', message: 'base revision is stale' }, null);
+      b.folder.store.tasks.remove('unanswered:t-51121');
+    });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, tokenStored: true });
+    expect(b.read('f9.txt')).toBe('from a');
   });
 
   // docs/conflict-rules.md, "The server moves on while the question waits".

@@ -188,7 +188,16 @@ export class FolderCoordinator {
     const side = this.heldSide();
     if (side === 'pull') {
       // The local deletes that waited are weighed when the pause ends (pullHoldEnded).
-      await this.undoBatches.recordPull(ports.puller.events, () => ports.puller.confirmMassDelete(this.folderId));
+      await this.undoBatches.recordPull(ports.puller.events, async () => {
+        try {
+          await ports.puller.confirmMassDelete(this.folderId);
+        } catch (error) {
+          // Ended all the same when what failed is passing: the next pull applies the rest
+          // (docs/conflict-rules.md, "confirm").
+          if (this.heldSide() !== null || !asFerryError(error).retryable) throw error;
+          this.log.info('mass delete confirmed; what failed of its pull is applied by the next one', { error });
+        }
+      });
       this.onChange(this.folderId);
       return;
     }

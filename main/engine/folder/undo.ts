@@ -68,8 +68,9 @@ export class UndoBatches {
       await confirm();
     } finally {
       events.off('applied', listener);
+      // What a confirm that failed later on deleted is offered too: those deletes happened.
+      this.record('pull', deleted);
     }
-    this.record('pull', deleted);
   }
 
   offer(): UndoOffer | null {

@@ -566,6 +566,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       // A full disk is the folder's state, not one item's: it is what the pull failed of.
       const full = errors.find((e) => e.code === DISK_FULL);
       if (full) throw full;
+      // The user's yes stands when what failed is passing: the deletes went, and the next pull
+      // applies the rest (docs/conflict-rules.md, "confirm"). Kept paused, they had to answer again.
+      if (policy === 'confirm' && errors.every((e) => e.retryable)) endHold(folderId, true);
       const first = errors[0]!;
       // The soonest any item asked to be tried again (a parent folder the scan is about to record: a second).
       const after = errors.map((e) => e.retryAfterSeconds).filter((s): s is number => s !== undefined);
@@ -576,21 +579,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       });
     }
     // Every page applied: only now does the token move (and a confirmed/cancelled pause end).
-    const resumed = store.transaction(() => {
-      store.tokens.set(folderId, read.token);
-      if (policy !== 'guard' && store.folders.get(folderId)?.state === 'paused_mass_delete') {
-        states.resume(folderId);
-        return true;
-      }
-      return false;
-    });
-    // The folder's loop slept while it was paused (no long poll then): it long-polls again now,
-    // not at the next fallback pull minutes later (a restore after a confirmed mass delete waited for it).
-    if (resumed) {
-      heldAt.delete(folderId);
-      events.emit('holdEnded', { folderId });
-      wakeAll();
-    }
+    endHold(folderId, policy !== 'guard', () => store.tokens.set(folderId, read.token));
     // A push conflict waits a minute for its recheck; a pull that applied changes of the folder
     // since it was recorded is what it waited for, so it is due now (the host kicks the pusher
     // on 'pulled'). So is the first pull through after a failed one, which may have been the
@@ -660,6 +649,23 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     });
   }
   const wakeAll = () => [...wakers].forEach((w) => w());
+  /**
+   * Ends a pause the user answered (with `alongWith`, in its transaction: the token stored). The
+   * folder's loop slept while it was paused (no long poll then): it long-polls again now, not at
+   * the next fallback pull minutes later (a restore after a confirmed mass delete waited for it).
+   */
+  const endHold = (folderId: string, answered: boolean, alongWith: () => void = () => undefined): void => {
+    const resumed = store.transaction(() => {
+      alongWith();
+      if (!answered || store.folders.get(folderId)?.state !== 'paused_mass_delete') return false;
+      states.resume(folderId);
+      return true;
+    });
+    if (!resumed) return;
+    heldAt.delete(folderId);
+    events.emit('holdEnded', { folderId });
+    wakeAll();
+  };
 
   function backoff(failures: number, error: unknown): number {
     const e = asFerryError(error);
