@@ -199,7 +199,10 @@ export class Ledger {
     // its own only (chaos seed 1038: an empty file, edited twice, emptied again).
     const [earlier, last] = this.befores.get(mine) ?? [];
     const fromElsewhere = this.lastFromElsewhere.get(mine) === hash;
-    const backTo = earlier === hash || fromElsewhere;
+    // Back to H over X counts only when X was this device's own edit: X from elsewhere is the
+    // synced version, and writing H over it is an edit built on it (chaos seed 19545: a's empty
+    // file over c's appended bytes, which c then renamed; the edit followed the rename, M2).
+    const backTo = (earlier === hash && this.lastFromElsewhere.get(mine) !== last) || fromElsewhere;
     // Also H → H: the synced bytes written again, no change three-way (chaos seed 10549).
     if (((backTo && last !== hash) || (last === hash && fromElsewhere)) && this.seenElsewhere.has(`${key}\u0000${hash}`)) {
       this.reverts++;

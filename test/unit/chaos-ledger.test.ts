@@ -503,6 +503,29 @@ describe('chaos ledger', () => {
     expect(l.reverts).toBe(0);
   });
 
+  // Chaos seed 19545 (npm run chaos -- --seed 19545 --ops 60 --devices 3): a wrote data.bin
+  // empty, then X; c's Y came through the server; a wrote it empty again, an edit of Y. c renamed
+  // its Y to DATA.BIN, and a's edit followed the rename (M2), replacing Y there. The ledger took
+  // a's write for a going back to its own empty bytes (no version, nothing built on Y), and
+  // reported c's Y at DATA.BIN lost.
+  it('counts going back to earlier bytes over a version from elsewhere as an edit of it (chaos seed 19545)', () => {
+    const l = new Ledger();
+    l.replace('a', 'f', null);
+    l.write('a', 'f', EMPTY_HASH, 27);
+    l.replace('c', 'f', EMPTY_HASH);
+    l.write('c', 'f', Y, 36);
+    l.replace('a', 'f', EMPTY_HASH);
+    l.write('a', 'f', X, 31);
+    l.replace('a', 'f', Y); // c's Y reached a
+    l.write('a', 'f', EMPTY_HASH, 52);
+    expect(l.reverts).toBe(0);
+    l.replace('c', 'f', Y);
+    l.replace('c', 'F', null);
+    l.movedFile('c', 'f', 'F', Y, 54);
+    // c's rename makes no version of its own at F: it is the base a's edit replaced there.
+    expect(l.live.map((v) => `${v.device}:${v.path}:${v.step}`)).toEqual(['a:f:31', 'a:f:52']);
+  });
+
   it('still counts going back to bytes no other device ever had', () => {
     const l = new Ledger();
     l.replace('b', 'f', null);
