@@ -40,7 +40,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   const entry = commands[name];
   if (!entry) {
-    console.error(`ferry: unknown command '${name}'\n\n${usage()}`);
+    // With --json, the one error object every command prints (docs: README, "--json").
+    if (rest.includes('--json')) console.error(JSON.stringify({ error: { code: 'usage', message: `unknown command '${name}'; run 'ferry --help' for the commands`, retryable: false } }, null, 2));
+    else console.error(`ferry: unknown command '${name}'\n\n${usage()}`);
     return 2;
   }
   try {

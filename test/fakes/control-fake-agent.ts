@@ -199,7 +199,7 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
     }),
     // Undo needs the server's history, which this fake does not keep (the real path: test/integration/agent-undo.test.ts).
     undoMassDelete: track('undoMassDelete', () => {
-      throw new FerryError('not_found', 'Nothing to undo in this folder', { status: 404 });
+      throw new FerryError('nothing_to_undo', 'Nothing to undo in this folder', { status: 409 });
     }),
     dismissUndo: track('dismissUndo', () => ({ ok: true as const })),
     // History and restore: this fake keeps no server history (the real path is tested in test/integration).

@@ -107,6 +107,10 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     const again = captureIo();
     expect(await massDelete.run(['undo', '--folder', 'docs', '--data', dataA], again)).not.toBe(0);
     expect(again.stderr).toMatch(/Nothing to undo in this folder: no confirmed mass delete waits for Undo \(it was undone or dismissed already, or its 24 hours passed\)/);
+    // The same code as a dismiss with nothing offered (it said `not_found`: a new-user try).
+    const againJson = captureIo();
+    expect(await massDelete.run(['undo', '--folder', 'docs', '--data', dataA, '--json'], againJson)).toBe(1);
+    expect(JSON.parse(againJson.stderr)).toMatchObject({ error: { code: 'nothing_to_undo', retryable: false } });
     // B's batch is all here again: its Undo says so, as its banner does, and asks the server nothing
     // (refused, found by a new-user try: it ran, and listed 1,000 skips).
     await expect(b.handlers.undoMassDelete({ folderId: 'docs' })).rejects.toMatchObject({ code: 'nothing_to_undo' });

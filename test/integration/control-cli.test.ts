@@ -81,7 +81,14 @@ describe('ferry client commands', () => {
     // A command that takes a path says where one starting with '-' goes.
     const dash = captureIo();
     expect(await why.run(['-notes.txt'], dash)).toBe(2);
-    expect(dash.stderr).toContain("Unknown option '-n' (an argument that starts with '-' goes after '--')");
+    expect(dash.stderr).toContain("Unknown option '-notes.txt' (a path that starts with '-' goes after '--': ferry why -- -notes.txt)");
+    // One that takes none says no such thing; a flag without its value says which.
+    const plain = captureIo();
+    expect(await massDelete.run(['confirm', '--bogus'], plain)).toBe(2);
+    expect(plain.stderr).toMatch(/^ferry mass-delete: Unknown option '--bogus'\n/);
+    const bare = captureIo();
+    expect(await massDelete.run(['confirm', '--folder'], bare)).toBe(2);
+    expect(bare.stderr).toMatch(/^ferry mass-delete: --folder needs a value\n/);
   });
 
   it('retry takes one ID or --all, never both', async () => {

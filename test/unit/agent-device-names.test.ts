@@ -7,13 +7,14 @@ const OTHER = 'fa12d35f-1d52-42d6-bdea-9346a1899aaa';
 describe('device names', () => {
   function names(listed: Array<{ device: string; name: string }>) {
     let now = 10_000;
-    const calls = { list: 0 };
+    const calls = { list: 0, learned: 0 };
     const n = new DeviceNames({
       self: { id: 'self', name: 'this laptop' },
       list: async () => {
         calls.list++;
         return listed;
       },
+      onLearned: () => calls.learned++,
       now: () => now,
     });
     return { n, calls, advance: (ms: number) => (now += ms) };
@@ -26,6 +27,8 @@ describe('device names', () => {
     expect(n.hold(hold)?.devices).toEqual(['device fa12d35f']);
     await waitFor(() => calls.list === 1, { message: 'the names read' });
     await waitFor(() => n.hold(hold)?.devices[0] === 'desk', { message: 'the device named' });
+    // Told once, so that what printed the id (the agent's state line) says it again.
+    expect(calls.learned).toBe(1);
   });
 
   it('looks an unnamed device up at most every 2 s, however often the status is read', async () => {
@@ -40,6 +43,7 @@ describe('device names', () => {
     n.hold(hold);
     await waitFor(() => calls.list === 2, { message: 'a second read after the gap' });
     expect(calls.list).toBe(2);
+    expect(calls.learned).toBe(0);
   });
 
   it('a hold from this device (no devices) reads nothing', () => {

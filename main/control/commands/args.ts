@@ -74,27 +74,34 @@ export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>,
   try {
     parsed = parseArgs({ args: argv, options: def.options, strict: true, allowPositionals: true }) as typeof parsed;
   } catch (error) {
-    return usageError(def, io, parseProblem(def, error), wantsJson(def, argv));
+    return usageError(def, io, parseProblem(def, argv, error), wantsJson(def, argv));
   }
   if ((parsed.values as { help?: boolean }).help) {
     io.out(helpText(def));
     return { kind: 'exit', code: EXIT_OK };
   }
   if (parsed.positionals.length > (def.maxPositionals ?? 0)) {
-    return usageError(def, io, `unexpected argument ${JSON.stringify(parsed.positionals[def.maxPositionals ?? 0])}`, wantsJson(def, argv));
+    return usageError(def, io, `unexpected argument '${parsed.positionals[def.maxPositionals ?? 0]}'`, wantsJson(def, argv));
   }
   return { kind: 'run', ...parsed };
 }
 
 /**
- * Node's words for a flag it refuses, with its hint for an unknown option in ours: Node 22 and
- * later add "as in '-- \"--bogus\"", quotes unbalanced, to commands that take no argument too.
+ * Node's words for a flag it refuses, in ours. Its hint for an unknown option has unbalanced
+ * quotes (Node 22 and later), names a short option's first letter only (`-n` for `-notes.txt`),
+ * and a missing value reads "argument missing".
  */
-function parseProblem(def: { maxPositionals?: number }, error: unknown): string {
+function parseProblem(def: { name: string; synopsis?: string }, argv: readonly string[], error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const unknown = (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']*)'/.exec(message) : null;
-  if (!unknown) return message;
-  return (def.maxPositionals ?? 0) > 0 ? `Unknown option '${unknown[1]}' (an argument that starts with '-' goes after '--')` : `Unknown option '${unknown[1]}'`;
+  const code = (error as { code?: unknown }).code;
+  const unknown = code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /^Unknown option '([^']*)'/.exec(message)?.[1] : undefined;
+  if (unknown !== undefined) {
+    const given = argv.find((a) => a === unknown || a.startsWith(/^-[^-]$/.test(unknown) ? unknown : `${unknown}=`)) ?? unknown;
+    if (!def.synopsis?.includes('PATH')) return `Unknown option '${given}'`;
+    return `Unknown option '${given}' (a path that starts with '-' goes after '--': ferry ${def.name} -- ${given})`;
+  }
+  const missing = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message)?.[1] : undefined;
+  return missing !== undefined ? `${missing} needs a value` : message;
 }
 
 /** --json given to a command that takes it (read off argv: the parse that failed has no values), before any `--`. */

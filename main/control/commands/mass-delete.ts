@@ -38,14 +38,14 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (!folderId) return usageError(definition, io, '--folder ID is required', values.json).code;
 
   return withAgent(definition, values, io, async (client) => {
+    const status = await client.call('getStatus', {});
+    const folder = status.folders.find((f) => f.id === folderId);
+    if (!folder) throw new FerryError('not_found', `No folder '${folderId}' (ferry status lists them)`);
     if (answer === 'undo') {
       const result = await client.call('undoMassDelete', { folderId });
       io.out(values.json ? json({ folderId, ...result }) : formatRestore(folderId, result));
       return result.failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
     }
-    const status = await client.call('getStatus', {});
-    const folder = status.folders.find((f) => f.id === folderId);
-    if (!folder) throw new FerryError('not_found', `No folder '${folderId}' (ferry status lists them)`);
     if (answer === 'dismiss') {
       const offer = folder.undoDelete;
       if (!offer) throw new FerryError('nothing_to_undo', `Folder '${folderId}' offers no undo (it was undone or dismissed already, or its 24 hours passed)`);

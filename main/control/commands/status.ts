@@ -56,7 +56,7 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     const undo = folder.undoDelete;
     const toUndo = undo ? filesToUndo(undo) : 0;
-    // Named while it would bring something back; what is back already needs no line.
+    // Named while it would bring something back; with all back, as the banner's Dismiss.
     if (undo && !pending && toUndo > 0) {
       const files = `${toUndo} of ${undo.count} ${undo.count === 1 ? 'file' : 'files'} ${undoOrigin(undo.side)}`;
       lines.push(
@@ -64,6 +64,8 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
           ? `    undo offered until ${undo.expiresAt} for ${files}, once the ${undo.sending} deletes still being sent have gone`
           : `    undo offered until ${undo.expiresAt}: ${files} come back with 'ferry mass-delete undo --folder ${folder.id}'`,
       );
+    } else if (undo && !pending) {
+      lines.push(`    undo offered until ${undo.expiresAt}, though all ${undo.count} ${undo.count === 1 ? 'file' : 'files'} ${undoOrigin(undo.side)} are here again: 'ferry mass-delete dismiss --folder ${folder.id}' stops offering it`);
     }
     const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];
     // Under a heading: a device line may itself name a device ("vm (device 6a418a7f)").

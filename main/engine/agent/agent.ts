@@ -104,6 +104,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   const deviceNames: DeviceNames = new DeviceNames({
     self: { id: deviceId, name: deviceName },
     list: async () => (await listFolderDevices(store, engine.parts?.remote ?? null, deviceId)).flatMap((f) => f.devices),
+    // A held delete's devices named at last: the terminal's state line and open windows say it again.
+    onLearned: () => bus.statusChanged(),
   });
   // Each folder's local side wakes the pusher of the moment through this, not through the engine.
   const pushWake = new CurrentPusher();

@@ -24,6 +24,8 @@ export class DeviceNames {
       self: { id: string; name: string };
       /** Every device the server's digests list, over all folders. */
       list: () => Promise<Array<{ device: string; name: string }>>;
+      /** A read named a device no name was known for: what shows it by id can say it again. */
+      onLearned?: () => void;
       now?: () => number;
       maxAgeMs?: number;
     },
@@ -66,8 +68,10 @@ export class DeviceNames {
     this.reading ??= this.o
       .list()
       .then((devices) => {
+        const known = this.names.size;
         this.learn(devices);
         this.readAt = (this.o.now ?? Date.now)();
+        if (this.names.size > known) this.o.onLearned?.();
       })
       .catch(() => undefined)
       .finally(() => {

@@ -112,7 +112,7 @@ export class UndoBatches {
     const batch = this.store.undoBatches.get(this.folderId);
     if (!batch) {
       const kept = this.keepMs >= 3_600_000 ? `${Math.round(this.keepMs / 3_600_000)} hours` : `${Math.round(this.keepMs / 60_000)} minutes`;
-      throw new FerryError('not_found', `Nothing to undo in this folder: no confirmed mass delete waits for Undo (it was undone or dismissed already, or its ${kept} passed)`, { status: 404 });
+      throw new FerryError('nothing_to_undo', `Nothing to undo in this folder: no confirmed mass delete waits for Undo (it was undone or dismissed already, or its ${kept} passed)`, { status: 409 });
     }
     // What the banner says, the command says too: with every file of the batch here again (made
     // again, or restored by another device's Undo) there is nothing to undo (a new-user try ran
