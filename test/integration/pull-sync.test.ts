@@ -25,6 +25,16 @@ describe('pull against the real server', () => {
     await b.puller.pullNow('fb');
     return b;
   };
+  /** b synced with f0.txt … f9.txt (content c0 … c9). */
+  const syncedWithTen = async (): Promise<Agent> => {
+    await setup();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `c${i}`;
+    await writer.commit(files);
+    const b = agent();
+    await b.puller.pullNow('fb');
+    return b;
+  };
   afterEach(async () => {
     for (const a of agents.splice(0)) await a.close();
     writer?.client.close();
@@ -236,12 +246,7 @@ describe('pull against the real server', () => {
   });
 
   it('a mass delete pauses the folder; cancel keeps and re-uploads, confirm deletes', async () => {
-    await setup();
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `c${i}`;
-    await writer.commit(files);
-    const b = agent();
-    await b.puller.pullNow('fb');
+    const b = await syncedWithTen();
     const token = b.folder.store.tokens.get('fb');
     await writer.commit({ 'f0.txt': null, 'f1.txt': null, 'f2.txt': null, 'f3.txt': null, 'f4.txt': null, 'f5.txt': null, 'f9.txt': 'c9-new' });
     const s = await b.puller.pullNow('fb');
@@ -287,12 +292,7 @@ describe('pull against the real server', () => {
   // confirm's pull met a path held for an upload's answer (O3). The confirm failed, the folder
   // stayed paused, and the deletes it had applied were left out of Undo. The answer stands now.
   it('a confirm whose pull meets a path held for an upload\'s answer ends the pause; the deletes are offered for Undo and the rest comes with the next pull (chaos seed 51121)', async () => {
-    await setup();
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 10; i++) files[`f${i}.txt`] = `c${i}`;
-    await writer.commit(files);
-    const b = agent();
-    await b.puller.pullNow('fb');
+    const b = await syncedWithTen();
     // b's edit of f9.txt is out, unanswered (recorded before it was sent: O3 holds the path).
     b.folder.write('f9.txt', 'edited on b');
     await b.scanner.scanPaths(['f9.txt']);
