@@ -37,6 +37,20 @@ export function undoOrigin(side: 'scan' | 'pull'): string {
   return side === 'scan' ? 'deleted on this computer' : 'deleted here by another device';
 }
 
+/** An Undo offer's batch in words: "13 files deleted on this computer". */
+export function undoBatchFiles(offer: { count: number; side: 'scan' | 'pull' }): string {
+  return `${offer.count} ${offer.count === 1 ? 'file' : 'files'} ${undoOrigin(offer.side)}`;
+}
+
+/** How long the banner offers Undo after a confirmed mass delete (the server keeps the versions longer). */
+export const UNDO_KEEP_MS = 24 * 60 * 60_000;
+
+/** Why no Undo is on offer, as the agent's Undo and `ferry mass-delete dismiss` say it. */
+export function noUndoOffered(keepMs = UNDO_KEEP_MS): string {
+  const kept = keepMs >= 3_600_000 ? `${Math.round(keepMs / 3_600_000)} hours` : `${Math.round(keepMs / 60_000)} minutes`;
+  return `no confirmed mass delete waits for Undo (it was undone or dismissed already, or its ${kept} passed)`;
+}
+
 /** The files an Undo would bring back: the batch's, less those here again. */
 export function filesToUndo(offer: { count: number; back: number }): number {
   return Math.max(0, offer.count - offer.back);

@@ -1,5 +1,5 @@
 import { FerryError } from '../../../protocol/errors';
-import { undoOrigin } from '../../../shared/pending-delete';
+import { noUndoOffered, undoBatchFiles } from '../../../shared/pending-delete';
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { json } from './output';
@@ -48,9 +48,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     }
     if (answer === 'dismiss') {
       const offer = folder.undoDelete;
-      if (!offer) throw new FerryError('nothing_to_undo', `Folder '${folderId}' offers no undo (it was undone or dismissed already, or its 24 hours passed)`);
+      if (!offer) throw new FerryError('nothing_to_undo', `Folder '${folderId}' offers no undo: ${noUndoOffered()}`);
       const result = await client.call('dismissUndo', { folderId });
-      io.out(values.json ? json(result) : `Dismissed: undo is no longer offered for the ${offer.count} ${offer.count === 1 ? 'file' : 'files'} ${undoOrigin(offer.side)} in '${folderId}'.`);
+      io.out(values.json ? json(result) : `Dismissed: undo is no longer offered for the ${undoBatchFiles(offer)} in '${folderId}'.`);
       return EXIT_OK;
     }
     if (!folder.pendingDelete) throw new FerryError('not_held', `Folder '${folderId}' has no mass delete waiting for an answer`);

@@ -1,4 +1,4 @@
-import { deleteOrigin, filesToUndo, samplePathsLine, undoOrigin } from '../../../shared/pending-delete';
+import { deleteOrigin, filesToUndo, samplePathsLine, undoBatchFiles } from '../../../shared/pending-delete';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
 import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
@@ -58,14 +58,14 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     const toUndo = undo ? filesToUndo(undo) : 0;
     // Named while it would bring something back; with all back, as the banner's Dismiss.
     if (undo && !pending && toUndo > 0) {
-      const files = `${toUndo} of ${undo.count} ${undo.count === 1 ? 'file' : 'files'} ${undoOrigin(undo.side)}`;
+      const files = `${toUndo} of ${undoBatchFiles(undo)}`;
       lines.push(
         undo.sending > 0
           ? `    undo offered until ${undo.expiresAt} for ${files}, once the ${undo.sending} deletes still being sent have gone`
           : `    undo offered until ${undo.expiresAt}: ${files} come back with 'ferry mass-delete undo --folder ${folder.id}'`,
       );
     } else if (undo && !pending) {
-      lines.push(`    undo offered until ${undo.expiresAt}, though all ${undo.count} ${undo.count === 1 ? 'file' : 'files'} ${undoOrigin(undo.side)} are here again: 'ferry mass-delete dismiss --folder ${folder.id}' stops offering it`);
+      lines.push(`    undo offered until ${undo.expiresAt}, though all ${undoBatchFiles(undo)} are here again: 'ferry mass-delete dismiss --folder ${folder.id}' stops offering it`);
     }
     const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];
     // Under a heading: a device line may itself name a device ("vm (device 6a418a7f)").

@@ -2,10 +2,10 @@ import { FerryError } from '../../../protocol/errors';
 import type { MassDeleteSide, Store } from '../../store';
 import { restore, type RestoreOutcome, type RestoreRemote } from '../history/restore-batch';
 import { ancestorsOf } from '../paths';
+import { noUndoOffered, UNDO_KEEP_MS } from '../../../shared/pending-delete';
 import { restoredWords } from '../../../shared/restore-words';
 
-/** How long the banner offers Undo after a confirmed mass delete (the server keeps the versions longer). */
-export const UNDO_KEEP_MS = 24 * 60 * 60_000;
+export { UNDO_KEEP_MS };
 /** How old the offer the status shows may be (longer for a large batch: offer()). */
 const OFFER_MAX_AGE_MS = 500;
 
@@ -110,10 +110,7 @@ export class UndoBatches {
    */
   async undo(remote: RestoreRemote, remoteId: string, reachable?: () => Promise<void>): Promise<RestoreOutcome> {
     const batch = this.store.undoBatches.get(this.folderId);
-    if (!batch) {
-      const kept = this.keepMs >= 3_600_000 ? `${Math.round(this.keepMs / 3_600_000)} hours` : `${Math.round(this.keepMs / 60_000)} minutes`;
-      throw new FerryError('nothing_to_undo', `Nothing to undo in this folder: no confirmed mass delete waits for Undo (it was undone or dismissed already, or its ${kept} passed)`, { status: 409 });
-    }
+    if (!batch) throw new FerryError('nothing_to_undo', `Nothing to undo in this folder: ${noUndoOffered(this.keepMs)}`, { status: 409 });
     // What the banner says, the command says too: with every file of the batch here again (made
     // again, or restored by another device's Undo) there is nothing to undo (a new-user try ran
     // one that only listed skips). What is here again is left out: a file made again whose upload

@@ -568,7 +568,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (full) throw full;
       // The user's yes stands when what failed is passing: the deletes went, and the next pull
       // applies the rest (docs/conflict-rules.md, "confirm"). Kept paused, they had to answer again.
-      if (policy === 'confirm' && errors.every((e) => e.retryable)) endHold(folderId, true);
+      if (policy === 'confirm' && errors.every((e) => e.retryable)) endHold(folderId);
       const first = errors[0]!;
       // The soonest any item asked to be tried again (a parent folder the scan is about to record: a second).
       const after = errors.map((e) => e.retryAfterSeconds).filter((s): s is number => s !== undefined);
@@ -579,7 +579,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       });
     }
     // Every page applied: only now does the token move (and a confirmed/cancelled pause end).
-    endHold(folderId, policy !== 'guard', () => store.tokens.set(folderId, read.token));
+    const storeToken = () => store.tokens.set(folderId, read.token);
+    if (policy === 'guard') storeToken();
+    else endHold(folderId, storeToken);
     // A push conflict waits a minute for its recheck; a pull that applied changes of the folder
     // since it was recorded is what it waited for, so it is due now (the host kicks the pusher
     // on 'pulled'). So is the first pull through after a failed one, which may have been the
@@ -654,10 +656,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
    * folder's loop slept while it was paused (no long poll then): it long-polls again now, not at
    * the next fallback pull minutes later (a restore after a confirmed mass delete waited for it).
    */
-  const endHold = (folderId: string, answered: boolean, alongWith: () => void = () => undefined): void => {
+  const endHold = (folderId: string, alongWith: () => void = () => undefined): void => {
     const resumed = store.transaction(() => {
       alongWith();
-      if (!answered || store.folders.get(folderId)?.state !== 'paused_mass_delete') return false;
+      if (store.folders.get(folderId)?.state !== 'paused_mass_delete') return false;
       states.resume(folderId);
       return true;
     });

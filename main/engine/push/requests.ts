@@ -896,8 +896,8 @@ export class Committer {
    * after a restart, its tracking id is answered with that task.
    */
   private nameRecord(recorded: string | undefined, task: Omit<AsyncTask, 'createdAt'>): string | undefined {
-    if (recorded === task.taskId || this.d.tasks.get(task.taskId)) {
-      if (recorded && recorded !== task.taskId) this.forget(recorded);
+    if (this.d.tasks.get(task.taskId)) {
+      if (recorded) this.forget(recorded);
       return task.taskId;
     }
     return this.onDisk(() => (recorded ? this.d.tasks.replace(recorded, task) : this.d.tasks.add(task))) ? task.taskId : recorded;
