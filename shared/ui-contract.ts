@@ -58,6 +58,8 @@ export const FolderStatus = z.object({
       /** Of those, the files here again (made again, or restored already): Undo leaves them as they are. */
       back: z.int().min(0),
       side: z.enum(['scan', 'pull']),
+      /** The devices whose deletes a confirmed pull applied, by name (none for this computer's own). */
+      devices: z.array(z.string()),
       confirmedAt: z.string(),
       expiresAt: z.string(),
       /** A few of the paths it deleted, sorted. */

@@ -322,6 +322,15 @@ const v15SentBatches: Migration = {
   },
 };
 
+const v16UndoDevices: Migration = {
+  version: 16,
+  name: 'undo batches: the devices whose deletes a confirmed pull applied',
+  up(db) {
+    // The Undo offer names who deleted, as the held delete did (docs/conflict-rules.md, "Undo of a confirmed mass delete").
+    db.exec(`ALTER TABLE undo_batches ADD COLUMN devices TEXT NOT NULL DEFAULT '[]'`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -338,4 +347,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v13DirReplacements,
   v14ConflictRestores,
   v15SentBatches,
+  v16UndoDevices,
 ];

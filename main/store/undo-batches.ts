@@ -12,6 +12,8 @@ export interface UndoBatch {
   folderId: string;
   side: MassDeleteSide;
   paths: string[];
+  /** The devices whose deletes a confirmed pull applied (none for this disk's own). */
+  devices: string[];
   confirmedAt: number;
   expiresAt: number;
 }
@@ -20,13 +22,14 @@ interface UndoBatchRow {
   folder_id: string;
   side: MassDeleteSide;
   paths: string;
+  devices: string;
   confirmed_at: number;
   expires_at: number;
 }
 
 export interface UndoBatchRepo {
   /** Replaces the folder's earlier batch: Undo is offered for the latest confirmed delete. */
-  record(batch: { folderId: string; side: MassDeleteSide; paths: readonly string[]; keepMs: number }): void;
+  record(batch: { folderId: string; side: MassDeleteSide; paths: readonly string[]; devices?: readonly string[]; keepMs: number }): void;
   /** The folder's batch while it has not expired. */
   get(folderId: string): UndoBatch | null;
   /** Undone or dismissed. */
@@ -35,19 +38,19 @@ export interface UndoBatchRepo {
 
 export function undoBatchRepo(db: Db, clock: Clock = systemClock): UndoBatchRepo {
   const upsert = db.prepare(`
-    INSERT INTO undo_batches (folder_id, side, paths, confirmed_at, expires_at) VALUES (@folderId, @side, @paths, @now, @expiresAt)
-    ON CONFLICT (folder_id) DO UPDATE SET side = excluded.side, paths = excluded.paths, confirmed_at = excluded.confirmed_at, expires_at = excluded.expires_at`);
+    INSERT INTO undo_batches (folder_id, side, paths, devices, confirmed_at, expires_at) VALUES (@folderId, @side, @paths, @devices, @now, @expiresAt)
+    ON CONFLICT (folder_id) DO UPDATE SET side = excluded.side, paths = excluded.paths, devices = excluded.devices, confirmed_at = excluded.confirmed_at, expires_at = excluded.expires_at`);
   const read = db.prepare<[string, number], UndoBatchRow>(`SELECT * FROM undo_batches WHERE folder_id = ? AND expires_at > ?`);
   const remove = db.prepare(`DELETE FROM undo_batches WHERE folder_id = ?`);
   return {
-    record: ({ folderId, side, paths, keepMs }) => {
+    record: ({ folderId, side, paths, devices = [], keepMs }) => {
       const now = clock();
-      upsert.run({ folderId, side, paths: JSON.stringify([...paths].sort()), now, expiresAt: now + keepMs });
+      upsert.run({ folderId, side, paths: JSON.stringify([...paths].sort()), devices: JSON.stringify(devices), now, expiresAt: now + keepMs });
     },
     get: (folderId) => {
       const row = read.get(folderId, clock());
       if (!row) return null;
-      return { folderId: row.folder_id, side: row.side, paths: JSON.parse(row.paths) as string[], confirmedAt: row.confirmed_at, expiresAt: row.expires_at };
+      return { folderId: row.folder_id, side: row.side, paths: JSON.parse(row.paths) as string[], devices: JSON.parse(row.devices) as string[], confirmedAt: row.confirmed_at, expiresAt: row.expires_at };
     },
     remove: (folderId) => void remove.run(folderId),
   };

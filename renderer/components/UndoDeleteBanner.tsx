@@ -37,7 +37,7 @@ export function UndoDeleteBanner({
   }
   const undo = folder.undoDelete;
   if (!undo || folder.pendingDelete) return null;
-  const where = undoOrigin(undo.side);
+  const where = undoOrigin(undo);
   const toUndo = filesToUndo(undo);
   return (
     <section className="banner banner-info" role="status" aria-label={`Undo the mass delete in ${folder.localPath}`} data-testid="undo-delete-banner" data-folder={folder.id}>

@@ -17,6 +17,9 @@ export function DeletedView({ status }: { status: Status | undefined }) {
   const folder = folderId ?? folders[0]?.id;
   const [items, setItems] = useState<DeletedFile[]>();
   const [loadError, setLoadError] = useState<string>();
+  // When the list was read, and whether a Refresh found it as it was: a new user's try clicked
+  // Refresh, saw the same list and could not tell whether anything had happened.
+  const [listed, setListed] = useState<{ at: number; unchanged: boolean; loading: boolean }>();
   const [search, setSearch] = useState('');
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [result, setResult] = useState<RestoreResult>();
@@ -26,18 +29,31 @@ export function DeletedView({ status }: { status: Status | undefined }) {
   // Only the newest answer is shown: a slow earlier one (Refresh clicked twice, another folder
   // chosen) must not replace it.
   const asked = useRef(0);
-  const load = useCallback(async () => {
-    if (!folder) return;
-    const ask = ++asked.current;
-    const answer = await api.call('listDeleted', { folderId: folder, limit: LIST_LIMIT });
-    if (ask !== asked.current) return;
-    if (answer.ok) {
-      setItems(answer.value.items);
-      setLoadError(undefined);
-    } else setLoadError(answer.error.message);
-  }, [api, folder]);
+  const lastItems = useRef<DeletedFile[]>(undefined);
+  const load = useCallback(
+    async (refresh = false) => {
+      if (!folder) return;
+      const ask = ++asked.current;
+      setListed((current) => current && { ...current, loading: true });
+      const answer = await api.call('listDeleted', { folderId: folder, limit: LIST_LIMIT });
+      if (ask !== asked.current) return;
+      if (answer.ok) {
+        const before = lastItems.current;
+        lastItems.current = answer.value.items;
+        setItems(answer.value.items);
+        setListed({ at: Date.now(), unchanged: refresh && before !== undefined && sameListing(before, answer.value.items), loading: false });
+        setLoadError(undefined);
+      } else {
+        setListed((current) => current && { ...current, loading: false });
+        setLoadError(answer.error.message);
+      }
+    },
+    [api, folder],
+  );
   useEffect(() => {
     setSelected(new Set());
+    setListed(undefined);
+    lastItems.current = undefined;
     void load();
   }, [load]);
 
@@ -104,13 +120,18 @@ export function DeletedView({ status }: { status: Status | undefined }) {
           Restore {chosen.length > 0 ? chosen.length : ''}
         </button>
         {/* The list is the server's at the time it was read: another device may make a listed file again. */}
-        <button type="button" onClick={() => void load()} data-testid="deleted-refresh">
-          Refresh
+        <button type="button" onClick={() => void load(true)} disabled={listed?.loading === true} data-testid="deleted-refresh">
+          {listed?.loading ? 'Refreshing…' : 'Refresh'}
         </button>
       </div>
-      {items && items.length > 0 ? (
-        <p className="muted" data-testid="deleted-count">
-          {countLine(items, shown.length, search.trim() !== '')}
+      {listed ? (
+        <p className="muted">
+          {items && items.length > 0 ? <span data-testid="deleted-count">{countLine(items, shown.length, search.trim() !== '')}</span> : null}
+          {items && items.length > 0 ? ' · ' : null}
+          <span data-testid="deleted-listed">
+            listed at {new Date(listed.at).toLocaleTimeString()}
+            {listed.unchanged ? ': nothing was deleted or restored since the listing before' : ''}
+          </span>
         </p>
       ) : null}
       {loadError ? <div className="banner banner-error" role="alert">Could not list deleted files: {loadError}</div> : null}
@@ -159,4 +180,9 @@ function countLine(listed: readonly DeletedFile[], shown: number, searching: boo
   ];
   const total = `${listed.length >= LIST_LIMIT ? 'The first ' : ''}${parts.filter(Boolean).join(' and ')}`;
   return searching ? `${total}; ${formatCount(shown)} shown` : total;
+}
+
+/** The same deleted paths, each deleted at the same time: a Refresh that found nothing new. */
+function sameListing(a: readonly DeletedFile[], b: readonly DeletedFile[]): boolean {
+  return a.length === b.length && a.every((item, i) => item.path === b[i]?.path && item.deletedAt === b[i]?.deletedAt);
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
-import { deleteOrigin, distinctName } from '../../shared/pending-delete';
+import { deviceStateParts, distinctName, seenWord } from '../../shared/device-words';
+import { deleteOrigin } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
 import { ActionFailure, FolderBanners } from '../components/FolderBanners';
 import { WhyPanel, whyRefreshKey, type WhyTarget } from '../components/WhyPanel';
@@ -136,16 +137,15 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
       ) : null}
       <div className="folder-devices" aria-label={`Devices of ${folder.id}`}>
         {devices?.error ? <span className="queue-error">Devices unknown: {devices.error}</span> : null}
-        {devices?.devices.map((device) => (
-          <span key={device.device} className={`device-chip ${device.upToDate ? 'ok' : 'behind'}`} data-testid="device-chip" data-name={device.name}>
-            {distinctName(device, devices.devices)}
-            {device.self ? ' (this device)' : ''}:{' '}
-            {device.behind === null ? 'not pulled yet' : device.upToDate ? 'up to date' : `${formatCount(device.behind)} behind`} · seen{' '}
-            {formatRelative(device.lastSeen, now)}
-            {device.pending > 0 ? ` · ${formatCount(device.pending)} not sent` : ''}
-            {device.failedCount > 0 ? ` · ${formatCount(device.failedCount)} failing` : ''}
-          </span>
-        ))}
+        {devices?.devices.map((device) => {
+          const state = deviceStateParts(device, formatCount);
+          return (
+            <span key={device.device} className={`device-chip ${state.inSync ? 'ok' : 'behind'}`} data-testid="device-chip" data-name={device.name}>
+              {distinctName(device, devices.devices)}
+              {device.self ? ' (this device)' : ''}: {state.parts.join(' · ')} · {seenWord(device.self)} {formatRelative(device.lastSeen, now)}
+            </span>
+          );
+        })}
       </div>
     </li>
   );

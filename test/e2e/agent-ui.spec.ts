@@ -358,11 +358,16 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('deleted-empty')).toHaveText(
     `Nothing in ${docs} is deleted on the server now. A file deleted and made again shows its deletion in its History (its History button on the Queue page).`,
   );
+  // A Refresh that finds nothing new says so (a new user's try could not tell it had run).
+  await expect(page.getByTestId('deleted-listed')).toHaveText(/^listed at \S+/);
+  await page.getByTestId('deleted-refresh').click();
+  await expect(page.getByTestId('deleted-listed')).toContainText('nothing was deleted or restored since the listing before');
   // The list is read when asked: a delete made since on another device shows after Refresh.
   await rig.remote.remove('docs', ['keep-3.txt']);
   await page.getByTestId('deleted-refresh').click();
   await expect(page.getByTestId('deleted-row')).toHaveCount(1);
   await expect(page.getByTestId('deleted-count')).toHaveText('1 deleted file');
+  await expect(page.getByTestId('deleted-listed')).not.toContainText('nothing was deleted');
 });
 
 test('Deleted files: a deleted folder ticked takes what was deleted below it along, and all of it comes back', async ({ page, startRig }) => {
@@ -530,7 +535,7 @@ test('after a confirmed mass delete the banner offers Undo: exactly that batch c
   // The banner now offers Undo for that batch.
   const offer = page.getByTestId('undo-delete-banner');
   await expect(offer).toContainText('8 files in');
-  await expect(offer).toContainText('deleted here by another device');
+  await expect(offer).toContainText('deleted here by desktop-2');
   await expect(page.getByTestId('undo-delete')).toHaveText('Undo delete of 8 files');
   await expect(page.getByTestId('undo-delete')).toBeEnabled();
   await page.screenshot({ path: path.join(screenshots, 'mass-delete-undo.png') });
@@ -637,7 +642,7 @@ test('screenshots of the queue and settings windows', async ({ page, startRig })
   // This device has reported itself to the server: its chip says so.
   await expect(docsCard.locator('[data-testid="device-chip"]').first()).toContainText('(this device)');
   // Its digest counts the drafts it has not sent (paused), reported when they were queued.
-  await expect(docsCard.locator('[data-testid="device-chip"]').first()).toContainText('2 not sent', { timeout: 15_000 });
+  await expect(docsCard.locator('[data-testid="device-chip"]').first()).toContainText('2 changes not sent yet', { timeout: 15_000 });
   await photosCard.getByTestId('why-open').first().click();
   await expect(page.getByTestId('why-panel').getByTestId('why-reason').first()).toHaveAttribute('data-code', 'failed');
   await page.screenshot({ path: path.join(screenshots, 'folders.png') });

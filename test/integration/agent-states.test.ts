@@ -154,6 +154,23 @@ describe('agent states follow reality', () => {
     await waitFor(async () => (await item())?.state === 'done', { timeoutMs: 30_000, message: 'upload done after resume' });
   }, 60_000);
 
+  // A new user's try: PROGRESS stayed at 0 B through a slow 3 MB upload (one block, under the size
+  // that used to write progress).
+  it('a slow upload of a one-block file shows its progress in the queue before it is done', async () => {
+    const { agent: a, folder } = await start({ settings: { bandwidthLimit: 1_000_000 } });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    writeFileSync(path.join(folder, 'three-mb.bin'), randomBytes(3_000_000));
+    const item = async () => (await a.handlers.listQueue({ offset: 0, limit: 10 })).items.find((i) => i.path === 'three-mb.bin');
+    await waitFor(
+      async () => {
+        const now = await item();
+        return now?.state === 'in_flight' && now.bytesDone > 0 && now.bytesDone < now.bytesTotal;
+      },
+      { timeoutMs: 15_000, message: 'part of the upload listed while it is in flight' },
+    );
+    await waitFor(async () => (await item())?.state === 'done', { timeoutMs: 30_000, message: 'upload done' });
+  }, 60_000);
+
   it('rates fall to zero once idle, and the last sync survives a restart', async () => {
     const { agent: a, folder, dataDir } = await start();
     const statuses: Array<{ up: number; items: number }> = [];

@@ -54,6 +54,10 @@ describe('ferry mass-delete undo brings back exactly the confirmed batch on ever
     await waitFor(() => folderOf(a).undoDelete?.sending === 0, { timeoutMs: 60_000, message: "A's deletes all sent" });
     expect(folderOf(a).undoDelete).toMatchObject({ count: deleted.length, side: 'scan', sample: deleted.slice(0, 10) });
     expect(folderOf(b).undoDelete).toMatchObject({ count: deleted.length, side: 'pull', sample: deleted.slice(0, 10) });
+    // B's offer names the device whose deletes it applied, as the held delete did (a new-user try
+    // read "deleted here by another device"); A's own has none.
+    expect(folderOf(a).undoDelete?.devices).toEqual([]);
+    await waitFor(() => folderOf(b).undoDelete?.devices.join() === a.deviceName, { timeoutMs: 10_000, message: "B's offer names A" });
 
     // A file of the batch written again on B after the delete: Undo must not overwrite it.
     const rewritten = deleted[500]!;

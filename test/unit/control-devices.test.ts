@@ -20,17 +20,21 @@ const device = (over: Partial<DeviceView>): DeviceView => ({
 
 describe('ferry devices output', () => {
   it('says up to date, N behind or not pulled yet, with when it was last seen', () => {
-    expect(deviceLine(device({ self: true, name: 'laptop', lastSeen: new Date(now).toISOString() }), now)).toBe('laptop (this device) · up to date · last seen just now');
     expect(deviceLine(device({ behind: 1, upToDate: false }), now)).toBe('desktop · 1 change behind · last seen 5 min ago');
-    expect(deviceLine(device({ behind: 12, upToDate: false, pending: 3 }), now)).toBe('desktop · 12 changes behind · last seen 5 min ago · 3 not sent yet');
+    expect(deviceLine(device({ behind: 12, upToDate: false, pending: 3 }), now)).toBe('desktop · 12 changes behind · 3 changes not sent yet · last seen 5 min ago');
     expect(deviceLine(device({ behind: null, upToDate: false }), now)).toBe('desktop · has not pulled yet · last seen 5 min ago');
+  });
+
+  // A new user's try read "up to date · 8 not sent yet", and "last seen 19 s ago" for the device they sat at.
+  it('says up to date only when nothing is behind, unsent or failing, and this device "reported"', () => {
+    expect(deviceLine(device({ self: true, name: 'laptop', lastSeen: new Date(now).toISOString() }), now)).toBe('laptop (this device) · up to date · reported just now');
+    expect(deviceLine(device({ pending: 8 }), now)).toBe('desktop · 8 changes not sent yet · last seen 5 min ago');
+    expect(deviceLine(device({ pending: 1, self: true }), now)).toBe('desktop (this device) · 1 change not sent yet · reported 5 min ago');
   });
 
   it('names the failing paths with their codes, the first three', () => {
     const failures = ['a', 'b', 'c', 'd'].map((p) => ({ path: `${p}.txt`, code: 'local_io' }));
-    expect(deviceLine(device({ failedCount: 4, failures }), now)).toBe(
-      'desktop · up to date · last seen 5 min ago · 4 failing: a.txt (local_io), b.txt (local_io), c.txt (local_io), …',
-    );
+    expect(deviceLine(device({ failedCount: 4, failures }), now)).toBe('desktop · 4 failing: a.txt (local_io), b.txt (local_io), c.txt (local_io), … · last seen 5 min ago');
   });
 
   it('tells apart two devices of the same name by their short ids', () => {
@@ -39,7 +43,7 @@ describe('ferry devices output', () => {
     const other = device({ device: '0d6f1c3e-1111-4000-8000-000000000000', name: 'laptop' });
     expect(formatDevices([{ folderId: 'docs', devices: [mine, theirs, other], error: null }], now)).toEqual([
       'docs:',
-      '  vm (device 6a418a7f) (this device) · up to date · last seen 5 min ago',
+      '  vm (device 6a418a7f) (this device) · up to date · reported 5 min ago',
       '  vm (device 544151c7) · up to date · last seen 5 min ago',
       '  laptop · up to date · last seen 5 min ago',
     ]);
@@ -62,7 +66,7 @@ describe('ferry devices output', () => {
     const lines = formatStatus(status, [{ folderId: 'docs', devices: [mine, theirs], error: null }], now).split('\n');
     expect(lines.slice(-3)).toEqual([
       '    devices:',
-      '      vm (device 6a418a7f) (this device) · up to date · last seen 5 min ago',
+      '      vm (device 6a418a7f) (this device) · up to date · reported 5 min ago',
       '      vm (device 544151c7) · up to date · last seen 5 min ago',
     ]);
   });
@@ -71,7 +75,7 @@ describe('ferry devices output', () => {
   // A new user's try: `ferry status` never said an Undo was on offer, nor that its files were back already.
   it('ferry status names an Undo on offer with what it brings back, or what it waits for, or how to drop it once all is back', () => {
     const folder = { id: 'docs', localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok' as const, error: null, lastSyncAt: null, pendingDelete: null };
-    const undo: UndoOffer = { count: 13, back: 2, side: 'scan', confirmedAt: '2030-01-02T10:00:00.000Z', expiresAt: '2030-01-03T10:00:00.000Z', sample: ['f1.txt'], sending: 0 };
+    const undo: UndoOffer = { count: 13, back: 2, side: 'scan', devices: [], confirmedAt: '2030-01-02T10:00:00.000Z', expiresAt: '2030-01-03T10:00:00.000Z', sample: ['f1.txt'], sending: 0 };
     const status = (undoDelete: UndoOffer): Status => ({
       state: 'idle',
       counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 },

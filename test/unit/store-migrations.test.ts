@@ -143,21 +143,36 @@ describe('state database migrations', () => {
     const v7 = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 7) });
     v7.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0)`).run();
     v7.close();
-    const db = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 8) });
-    expect(schemaVersion(db)).toBe(8);
+    openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 8) }).close();
+    // The repository reads the latest schema (migration 16 adds the devices).
+    const db = openDb(file);
     let now = 1000;
     const repo = undoBatchRepo(db, () => now);
     repo.record({ folderId: 'f', side: 'scan', paths: ['b.txt', 'a.txt'], keepMs: 500 });
     repo.record({ folderId: 'f', side: 'pull', paths: ['c.txt'], keepMs: 500 });
     // The latest confirm replaces the earlier batch.
-    expect(repo.get('f')).toEqual({ folderId: 'f', side: 'pull', paths: ['c.txt'], confirmedAt: 1000, expiresAt: 1500 });
+    expect(repo.get('f')).toEqual({ folderId: 'f', side: 'pull', paths: ['c.txt'], devices: [], confirmedAt: 1000, expiresAt: 1500 });
     now = 1500;
     expect(repo.get('f')).toBeNull();
     now = 1000;
     db.prepare(`DELETE FROM folders WHERE id = 'f'`).run();
     expect(repo.get('f')).toBeNull();
     // A side other than scan or pull is refused by the schema.
-    expect(() => db.prepare(`INSERT INTO undo_batches VALUES ('f', 'other', '[]', 0, 1)`).run()).toThrow();
+    expect(() => db.prepare(`INSERT INTO undo_batches (folder_id, side, paths, confirmed_at, expires_at) VALUES ('f', 'other', '[]', 0, 1)`).run()).toThrow();
+    db.close();
+  });
+
+  it('migration 16 keeps the devices of a confirmed pull-side batch; a batch from before names none', () => {
+    const v15 = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 15) });
+    v15.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0), ('g', '/s', 'rg', 0, 0)`).run();
+    v15.prepare(`INSERT INTO undo_batches (folder_id, side, paths, confirmed_at, expires_at) VALUES ('f', 'pull', '["a.txt"]', 0, 9000)`).run();
+    v15.close();
+    const db = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 16) });
+    expect(schemaVersion(db)).toBe(16);
+    const repo = undoBatchRepo(db, () => 1000);
+    expect(repo.get('f')?.devices).toEqual([]);
+    repo.record({ folderId: 'g', side: 'pull', paths: ['b.txt'], devices: ['laptop-id', 'phone-id'], keepMs: 500 });
+    expect(repo.get('g')).toMatchObject({ side: 'pull', paths: ['b.txt'], devices: ['laptop-id', 'phone-id'] });
     db.close();
   });
 

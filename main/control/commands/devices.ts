@@ -1,4 +1,4 @@
-import { distinctName } from '../../../shared/pending-delete';
+import { deviceStateParts, distinctName, seenWord } from '../../../shared/device-words';
 import type { DeviceView, FolderDevices } from '../../../shared/ui-contract';
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -43,13 +43,13 @@ export function formatDevices(folders: readonly FolderDevices[], now: number): s
 /** `all`: the folder's devices, to tell apart devices of the same name. */
 export function deviceLine(device: DeviceView, now: number, all: readonly DeviceView[] = [device]): string {
   const name = `${distinctName(device, all)}${device.self ? ' (this device)' : ''}`;
-  const state = device.behind === null ? 'has not pulled yet' : device.upToDate ? 'up to date' : `${device.behind} ${device.behind === 1 ? 'change' : 'changes'} behind`;
-  const parts = [name, state, `last seen ${ago(Date.parse(device.lastSeen), now)}`];
-  if (device.pending > 0) parts.push(`${device.pending} not sent yet`);
+  const { parts } = deviceStateParts(device);
   if (device.failedCount > 0) {
     const first = device.failures.slice(0, 3).map((f) => `${f.path} (${f.code})`).join(', ');
-    parts.push(`${device.failedCount} failing${first ? `: ${first}${device.failedCount > 3 ? ', …' : ''}` : ''}`);
+    if (first) parts[parts.length - 1] += `: ${first}${device.failedCount > 3 ? ', …' : ''}`;
   }
+  parts.unshift(name);
+  parts.push(`${seenWord(device.self)} ${ago(Date.parse(device.lastSeen), now)}`);
   return parts.join(' · ');
 }
 

@@ -140,8 +140,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       const layers = [saved, config ?? {}, flagSettings(values, process.cwd(), undefined)];
       const transport = { caFile: lastGiven(layers, 'caFile') as string | undefined, allowInsecureHttp: lastGiven(layers, 'allowInsecureHttp') === true };
       const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...transport, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
-      io.out(`Paired with ${serverUrl} as a device of ${paired.user} (device ${paired.deviceId}); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);
-      if (paired.replacedDeviceId) io.out(`This computer's earlier credential (device ${paired.replacedDeviceId}) is signed out`);
+      // The credential's id is the server's (`ferry server devices`, DEVICE), not the id this agent
+      // goes by, which it prints when it starts: a new user's try read two ids for one device.
+      io.out(`Paired with ${serverUrl} as a device of ${paired.user} (credential ${paired.deviceId}); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);
+      if (paired.replacedDeviceId) io.out(`This computer's earlier credential (${paired.replacedDeviceId}) is signed out`);
       token = paired.token;
     }
     const settings = resolveSettings([

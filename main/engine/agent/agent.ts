@@ -113,7 +113,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     store,
     deviceName,
     log,
-    labelHold: (hold) => deviceNames.hold(hold) ?? hold,
+    labelDevices: (deletes) => deviceNames.hold(deletes) ?? deletes,
     ...(options.tuning?.local ? { local: options.tuning.local } : {}),
     ...(options.tuning?.deleteWindowMs !== undefined ? { deleteWindowMs: options.tuning.deleteWindowMs } : {}),
     massDelete: () => settingsMassDelete(settings.current),

@@ -1,5 +1,5 @@
 import type { DeletedItem, HistoryItem } from '../../../protocol';
-import { deviceLabel, distinctName } from '../../../shared/pending-delete';
+import { deviceLabel, distinctName } from '../../../shared/device-words';
 
 /** A history entry with its writer's name. */
 export type NamedHistoryItem = HistoryItem & { deviceName: string };
@@ -88,7 +88,7 @@ export class DeviceNames {
   }
 
   /**
-   * A held pull-side delete names the devices that deleted by their names. The status is read
+   * A held pull-side delete, and its Undo offer, name the devices that deleted by their names. The status is read
    * synchronously and often: a device no digest named yet is looked up in the background, and
    * named from the next read on (it showed as "device fa12d35f" until something else read them).
    */

@@ -1,7 +1,7 @@
 import { lstatSync } from 'node:fs';
 import path from 'node:path';
 import type { QueueItem, Store } from '../../store';
-import { deviceLabel } from '../../../shared/pending-delete';
+import { deviceLabel } from '../../../shared/device-words';
 import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
 import { relativeTo, resolveDiskPath, toKey } from '../paths';

@@ -188,7 +188,7 @@ export class FolderCoordinator {
     const side = this.heldSide();
     if (side === 'pull') {
       // The local deletes that waited are weighed when the pause ends (pullHoldEnded).
-      await this.undoBatches.recordPull(ports.puller.events, async () => {
+      await this.undoBatches.recordPull(ports.puller.events, this.pendingDelete()?.devices ?? [], async () => {
         try {
           await ports.puller.confirmMassDelete(this.folderId);
         } catch (error) {

@@ -33,8 +33,8 @@ export interface FolderSetOptions {
   onChange: () => void;
   /** A folder's root came back (or was made after the folder was added): pull it now. */
   onRecovered?: (folderId: string) => void;
-  /** Names the deleting devices of a held mass delete (their ids are what the feed says). */
-  labelHold?: (hold: PendingDelete) => PendingDelete;
+  /** Names the deleting devices of a held mass delete, or of its Undo offer (their ids are what the feed says). */
+  labelDevices?: <T extends { devices: string[] }>(deletes: T) => T;
 }
 
 /** The push failure that says the server's disk is full (docs/sync-api.md, 507). */
@@ -202,13 +202,13 @@ export class FolderSet {
       state: full !== null ? 'disk_full' : scanning ? 'scanning' : folder.state,
       error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : full,
       // Counted only for a held folder: status goes out several times a second.
-      pendingDelete: folder.state === 'paused_mass_delete' ? this.labelHold(this.coordinator(folder.id).pendingDelete()) : null,
-      undoDelete: this.coordinator(folder.id).undoOffer(),
+      pendingDelete: folder.state === 'paused_mass_delete' ? this.labelDevices(this.coordinator(folder.id).pendingDelete()) : null,
+      undoDelete: this.labelDevices(this.coordinator(folder.id).undoOffer()),
     };
   }
 
-  private labelHold(hold: PendingDelete | null): PendingDelete | null {
-    return hold && this.o.labelHold ? this.o.labelHold(hold) : hold;
+  private labelDevices<T extends { devices: string[] }>(deletes: T | null): T | null {
+    return deletes && this.o.labelDevices ? this.o.labelDevices(deletes) : deletes;
   }
 
   /** The user's answer to a held mass delete, whichever side held it. */

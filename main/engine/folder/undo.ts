@@ -16,6 +16,8 @@ export interface UndoOffer {
   /** Of those, the files here again (made again, or restored already): Undo leaves them as they are. */
   back: number;
   side: MassDeleteSide;
+  /** The devices whose deletes a confirmed pull applied, as the held delete named them (none for this disk's own). */
+  devices: string[];
   /** ISO times: when the user confirmed it, and until when Undo is offered. */
   confirmedAt: string;
   expiresAt: string;
@@ -51,14 +53,14 @@ export class UndoBatches {
   ) {}
 
   /** The confirm of a held delete: these paths are the batch Undo brings back. */
-  record(side: MassDeleteSide, paths: readonly string[]): void {
+  record(side: MassDeleteSide, paths: readonly string[], devices: readonly string[] = []): void {
     if (paths.length === 0) return;
-    this.store.undoBatches.record({ folderId: this.folderId, side, paths, keepMs: this.keepMs });
+    this.store.undoBatches.record({ folderId: this.folderId, side, paths, devices, keepMs: this.keepMs });
     this.cached = null;
   }
 
-  /** Runs a confirmed pull and records the paths it deleted here. */
-  async recordPull(events: AppliedEvents, confirm: () => Promise<unknown>): Promise<void> {
+  /** Runs a confirmed pull and records the paths it deleted here, and the devices that deleted them. */
+  async recordPull(events: AppliedEvents, devices: readonly string[], confirm: () => Promise<unknown>): Promise<void> {
     const deleted: string[] = [];
     const listener = (e: { folderId: string; path: string; action: string }) => {
       if (e.folderId === this.folderId && e.action === 'deleted') deleted.push(e.path);
@@ -69,7 +71,7 @@ export class UndoBatches {
     } finally {
       events.off('applied', listener);
       // What a confirm that failed later on deleted is offered too: those deletes happened.
-      this.record('pull', deleted);
+      this.record('pull', deleted, devices);
     }
   }
 
@@ -92,6 +94,7 @@ export class UndoBatches {
       count: files.length,
       back: this.store.index.present(this.folderId, files).length,
       side: batch.side,
+      devices: batch.devices,
       confirmedAt: new Date(batch.confirmedAt).toISOString(),
       expiresAt: new Date(batch.expiresAt).toISOString(),
       sample: batch.paths.slice(0, 10),

@@ -5,7 +5,7 @@
 // these answers follow are docs/conflict-rules.md, "Sending changes" (docs/architecture.md).
 import { statSync, type Stats, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { BLOCK_SIZE, type BatchResults, type OperationResult } from '../../../protocol';
+import type { BatchResults, OperationResult } from '../../../protocol';
 import { asFerryError, FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
 import type { ClaimedItem, ClaimRef, QueueItem } from '../../store/queue';
@@ -485,6 +485,7 @@ export class UploadStage {
       if (w.item.blocks === null) throw fileChanged(w.item.path, 'no block list');
       this.c.outcomes.emit(w, 'uploading');
       w.bytesDone = 0;
+      w.lastProgressWrite = this.c.timers.now();
       await this.c.uploader.upload(abs, { path: w.item.path, size: w.item.size, blocks: w.item.blocks }, missing, (delta) => this.progress(w, delta));
       // The last look before commit: a file touched since hashing is hashed again.
       const st = await statOf(abs, w.item.size).catch((error: unknown) => {
@@ -501,9 +502,10 @@ export class UploadStage {
     w.bytesDone += delta;
     const { events } = this.c;
     if (events.has('itemProgress')) events.emit('itemProgress', { id: w.item.id, folderId: w.item.folderId, path: w.item.path, bytesDone: w.bytesDone, bytesTotal: w.item.size });
-    // Large files show progress in the queue view too; small ones finish before it matters.
+    // An upload still going half a second after it started shows its progress in the queue too
+    // (any size: a new user's try saw 0 B through a slow 3 MB upload); a fast one writes nothing.
     const now = this.c.timers.now();
-    if (w.item.size > BLOCK_SIZE && now - w.lastProgressWrite >= 500) {
+    if (now - w.lastProgressWrite >= 500) {
       w.lastProgressWrite = now;
       this.c.store.queue.progress(w.ref, Math.max(0, w.bytesDone));
     }

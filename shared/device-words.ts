@@ -1,0 +1,51 @@
+/**
+ * A device in the words every surface uses (`ferry devices`, `ferry status`, the Folders page,
+ * the held-delete banner): its name, told apart from a twin, and its state of a folder.
+ */
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Agents name themselves to the server by a random id: its first 8 characters tell devices apart. */
+export function deviceLabel(device: string): string {
+  return UUID.test(device) ? `device ${device.slice(0, 8)}` : device;
+}
+
+/**
+ * A device's name among `all`, with its short id when another device has the same name (two
+ * computers with the same host name would otherwise read as one).
+ */
+export function distinctName(device: { device: string; name: string }, all: ReadonlyArray<{ device: string; name: string }>): string {
+  const twin = all.some((d) => d.device !== device.device && d.name === device.name);
+  return twin ? `${device.name} (${deviceLabel(device.device)})` : device.name;
+}
+
+interface DeviceCounts {
+  /** Others' changes it has not applied; null when it never pulled. */
+  behind: number | null;
+  /** Its own changes not sent yet. */
+  pending: number;
+  /** Its paths failing for good. */
+  failedCount: number;
+}
+
+/**
+ * What keeps a device's copy of a folder from being in sync, each in a few words, or "up to date"
+ * alone when nothing does. A device that has every change from the others but 8 of its own
+ * still to send is not "up to date" (a new user's try read "up to date · 8 not sent yet").
+ */
+export function deviceStateParts(d: DeviceCounts, count: (n: number) => string = String): { parts: string[]; inSync: boolean } {
+  const parts: string[] = [];
+  if (d.behind === null) parts.push('has not pulled yet');
+  else if (d.behind > 0) parts.push(`${count(d.behind)} ${d.behind === 1 ? 'change' : 'changes'} behind`);
+  if (d.pending > 0) parts.push(`${count(d.pending)} ${d.pending === 1 ? 'change' : 'changes'} not sent yet`);
+  if (d.failedCount > 0) parts.push(`${count(d.failedCount)} failing`);
+  return parts.length === 0 ? { parts: ['up to date'], inSync: true } : { parts, inSync: false };
+}
+
+/**
+ * When the server last heard from a device. This device's own line says "reported": it is what
+ * the server holds of it, not whether it is running (it is).
+ */
+export function seenWord(self: boolean): string {
+  return self ? 'reported' : 'last seen';
+}
