@@ -143,6 +143,33 @@ describe('pusher: async tasks', () => {
     expect(rig.store.tasks.holds(item.id, item.generation)).toBe(false);
   });
 
+  // Found by review: a record kept across a restart names its items by queue id. When the path's
+  // row was dropped since and its id taken by another path, the answer for the recorded path must
+  // not settle the other path's row (marked done with the wrong revision, never uploaded).
+  it("a resumed record's answer leaves alone a row of another path that took its queue id", async () => {
+    rig = await pushRig({ start: false });
+    await rig.write('other.txt', 'took the id');
+    await rig.enqueue('other.txt');
+    const taken = rig.item('other.txt');
+    const key = `${taken.id}.${taken.generation}.u`;
+    rig.store.tasks.add({
+      taskId: 'unanswered:tr-gone',
+      folderId: 'f1',
+      trackingId: 'tr-gone',
+      items: [{ opKey: key, queueId: taken.id, generation: taken.generation, path: 'gone' }],
+      operations: [{ key, action: 'upsert', kind: 'dir', path: 'gone', mtime: 1, baseRevision: null }],
+    });
+    await rig.pusher.start();
+    await waitFor(() => rig!.store.tasks.list().length === 0, { message: 'the record answered' });
+    const done = await rig.waitState('other.txt', 'done');
+    const remote = await rig.remote();
+    // The recorded batch went up under its tracking id; the other path went up on its own.
+    expect(remote.get('gone')?.kind).toBe('dir');
+    expect(remote.get('other.txt')?.size).toBe('took the id'.length);
+    expect(rig.store.index.get('f1', 'other.txt')?.syncedRevision).toBe(remote.get('other.txt')?.revision);
+    expect(done.id).toBe(taken.id);
+  });
+
   it('a sync batch answered 504 and never asked again successfully holds nothing afterwards', async () => {
     rig = await pushRig({ options: { retryLimit: 1 } });
     rig.proxy.add({ name: 'gateway-504', method: 'POST', path: /\/sync$/, query: /mode=sync/, times: 1, action: { kind: 'status', status: 504, forward: false, code: 'timeout' } });

@@ -132,3 +132,69 @@ describe('chaos seeds 1, 2 (--disk-full): a push whose outcome the full state da
     expect(rig.store.tasks.list()).toEqual([]);
   });
 });
+
+/** Makes the named writes of batch records throw SQLITE_FULL while `full()` is true. */
+function refuseRecords(store: Store, names: ReadonlyArray<'add' | 'replace' | 'remove'>, full: () => boolean): { refused: Record<string, number> } {
+  const counter = { refused: {} as Record<string, number> };
+  const repo = store.tasks as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of names) {
+    const original = repo[name]!.bind(repo);
+    repo[name] = (...args: unknown[]) => {
+      if (full()) {
+        counter.refused[name] = (counter.refused[name] ?? 0) + 1;
+        throw sqliteFull();
+      }
+      return original(...args);
+    };
+  }
+  return counter;
+}
+
+// Found by review: a batch is recorded before it is sent (docs/conflict-rules.md, "Uploads in
+// flight"). On a full disk that record, or its renaming to the server's task, or its drop, could
+// fail the batch or hold its items until a restart. What is refused: a batch failed or held
+// because its record could not be written.
+describe('the record of a batch in flight on a full state database', () => {
+  let rig: PushRig | null = null;
+  afterEach(async () => {
+    await rig?.close();
+    rig = null;
+  });
+
+  it('a batch goes unrecorded, and its task unnamed, when the disk has no room: it is applied and settles', async () => {
+    rig = await pushRig({ options: { asyncThreshold: 1 } });
+    const records = refuseRecords(rig.store, ['add', 'replace'], () => true);
+    await rig.write('c.txt', 'sent with no room for its record');
+    await rig.enqueue('c.txt');
+    rig.pusher.kick();
+    const done = await rig.waitState('c.txt', 'done', 15_000);
+    expect(records.refused.add).toBeGreaterThanOrEqual(1);
+    expect(rig.store.index.get('f1', 'c.txt')?.syncedRevision).toBe((await rig.remote()).get('c.txt')?.revision);
+    expect(done.lastErrorCode).toBeNull();
+    expect(rig.store.tasks.list()).toEqual([]);
+    await waitFor(() => rig!.pusher.status().inFlight === 0, { timeoutMs: 10_000, message: 'nothing held' });
+  }, 30_000);
+
+  it('a record the full disk keeps from being dropped after a refusal stays: the item is let go, and the record answered after a restart', async () => {
+    rig = await pushRig({ options: { retryLimit: 0 } });
+    let full = true;
+    const records = refuseRecords(rig.store, ['remove'], () => full);
+    rig.proxy.add({ name: 'forbidden', method: 'POST', path: /\/sync$/, times: 1, action: { kind: 'status', status: 403, code: 'forbidden' } });
+    await rig.write('d.txt', 'refused once');
+    await rig.enqueue('d.txt');
+    rig.pusher.kick();
+    const failed = await rig.waitState('d.txt', 'failed', 15_000);
+    expect(failed.lastErrorCode).toBe('forbidden');
+    expect(records.refused.remove).toBeGreaterThanOrEqual(1);
+    expect(rig.store.tasks.list()).toHaveLength(1);
+    await waitFor(() => rig!.pusher.status().inFlight === 0, { timeoutMs: 10_000, message: 'the item let go' });
+    full = false;
+    await rig.restart();
+    await rig.pusher.start();
+    await waitFor(() => rig!.store.tasks.list().length === 0, { timeoutMs: 15_000, message: 'the record answered after the restart' });
+    // Sent again under its tracking id, the batch was applied: the file is up, and recorded so.
+    const done = await rig.waitState('d.txt', 'done', 15_000);
+    expect(done.lastErrorCode).toBeNull();
+    expect(rig.store.index.get('f1', 'd.txt')?.syncedRevision).toBe((await rig.remote()).get('d.txt')?.revision);
+  }, 30_000);
+});
