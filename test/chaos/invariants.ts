@@ -53,8 +53,9 @@ export function checkInvariants({ server, devices, ledger, compareEmptyDirs }: C
     // device whose change of it was not answered yet (docs/conflict-rules.md, "caught being written").
     if (server.files.get(p)?.hash === EMPTY_HASH && !ledger.userWrote(origin, EMPTY_HASH)) continue;
     // A path a user turned into the other kind (chaos --kinds) meets the other devices' edits of
-    // it, and of what was below it, in more ways than the ledger follows: a copy there is no spurious one.
-    if (ledger.kindChangedNear(origin)) continue;
+    // it, and of what was below it, in more ways than the ledger follows: a copy there is no
+    // spurious one, once another device came near it (with none, there was nothing to meet).
+    if (ledger.kindChangeMetOther(origin)) continue;
     if (![...ledger.editedAsOf(origin)].some((o) => ledger.concurrent.has(o) || ledger.restoreReached(o))) fail(3, `spurious conflict copy ${JSON.stringify(p)}: no concurrent edits of ${JSON.stringify(origin)}`);
   }
 

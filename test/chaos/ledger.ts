@@ -63,6 +63,8 @@ export class Ledger {
   readonly dirMoves: Array<{ device: string; from: string; to: string; step: number }> = [];
   /** Paths users turned from a file into a folder or back (chaos --kinds), by device. */
   private readonly kindChanges: Array<{ device: string; path: string }> = [];
+  /** NFC path → every device whose user did anything there (wrote, deleted, renamed, made, changed its kind). */
+  private readonly touchedBy = new Map<string, Set<string>>();
   /** Folders the users made (mkdir), by device. */
   private readonly dirsMade: Array<{ device: string; path: string }> = [];
   /** Files users renamed: an edit made elsewhere of the old name follows the file (M2). */
@@ -104,6 +106,7 @@ export class Ledger {
    */
   replace(device: string, p: string, before: string | null): void {
     const key = nfc(p);
+    this.touch(device, key);
     const mine = `${device}\u0000${key}`;
     this.befores.set(mine, [...(this.befores.get(mine) ?? []), before].slice(-2));
     // Any other writer of these bytes at this path, even one whose version was replaced since:
@@ -168,6 +171,7 @@ export class Ledger {
 
   write(device: string, p: string, hash: string, step: number): void {
     const key = nfc(p);
+    this.touch(device, key);
     this.writes++;
     // Written below a path another device turned into the other kind (chaos --kinds): the two met
     // at that path unseen, and the one whose change the server refused keeps it as a copy (DU6, U9).
@@ -240,6 +244,8 @@ export class Ledger {
    * file renamed by one device while the other edited it, then deleted with its edit).
    */
   movedFile(device: string, from: string, to: string, hash: string, step: number): void {
+    this.touch(device, nfc(from));
+    this.touch(device, nfc(to));
     // An edit made under a name `from` had before a rename (M2: it followed that rename) is built
     // on these bytes too (chaos seed 11611).
     const earlier = namesReached(nfc(from), (q) => this.fileMoves.filter((m) => m.to === q).map((m) => m.from));
@@ -270,14 +276,28 @@ export class Ledger {
    * The user of `device` turned `p` into the other kind (a file into a folder, or back). Another
    * device's version below it may meet it unseen, as a later write below it may (see write()).
    */
-  /** Whether a user turned `p`, a folder above it or a path below it into the other kind. */
-  kindChangedNear(p: string): boolean {
+  /**
+   * Whether a user turned `p`, a folder above it or a path below it into the other kind, and a
+   * user of another device did anything at or near that path or `p`: then the two met there in
+   * more ways than the ledger follows. A kind change no other device came near has no other side,
+   * so a copy there is spurious as anywhere else.
+   */
+  kindChangeMetOther(p: string): boolean {
     const key = nfc(p);
-    return this.kindChanges.some((k) => k.path === key || key.startsWith(`${k.path}/`) || k.path.startsWith(`${key}/`));
+    return this.kindChanges.some(
+      (k) => near(k.path, key) && [...this.touchedBy].some(([q, devices]) => (near(q, k.path) || near(q, key)) && [...devices].some((d) => d !== k.device)),
+    );
+  }
+
+  private touch(device: string, key: string): void {
+    const devices = this.touchedBy.get(key);
+    if (devices) devices.add(device);
+    else this.touchedBy.set(key, new Set([device]));
   }
 
   kindChanged(device: string, p: string, was: 'file' | 'dir'): void {
     const key = nfc(p);
+    this.touch(device, key);
     this.kindChanges.push({ device, path: key });
     // A file turned into a folder: the folder is built on the bytes the file held here, as an
     // edit would be, so another device's rename that carries those bytes on makes no version of
@@ -290,6 +310,7 @@ export class Ledger {
 
   /** The user of `device` made the folder `p` (and the folders above it). */
   dirMade(device: string, p: string): void {
+    this.touch(device, nfc(p));
     this.dirsMade.push({ device, path: nfc(p) });
     this.fileAbove(device, `${nfc(p)}/`);
   }
@@ -305,6 +326,8 @@ export class Ledger {
   /** The user of `device` renamed the folder `from` to `to` at `step`. */
   dirMoved(device: string, from: string, to: string, step: number): void {
     this.dirMoves.push({ device, from: nfc(from), to: nfc(to), step });
+    this.touch(device, nfc(from));
+    this.touch(device, nfc(to));
   }
 
   /**
@@ -364,11 +387,15 @@ export class Ledger {
   /** The user of `device` removed `p` (after replace() recorded what was there). */
   deleted(device: string, p: string): void {
     const key = nfc(p);
+    this.touch(device, key);
     const removed = this.befores.get(`${device}\u0000${key}`)?.at(-1) ?? null;
     this.lastOp.set(key, { device, hash: null, removed });
     if (removed !== null) this.deletedHere.set(`${device}\u0000${key}`, removed);
   }
 }
+
+/** `a` is `b`, a folder above it or a path below it. */
+const near = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
 
 /** Every name reached from `start` by following `next` again and again (bounded: a rename chain is short). */
 function namesReached(start: string, next: (name: string) => string[]): Set<string> {

@@ -83,20 +83,26 @@ describe('chaos --kinds', () => {
   // Seeds 60005 and 60009: copies the ledger called spurious. One was made at a path whose folder
   // was kept as a copy later (U9), so it was checked under the folder copy's name; the other was
   // a file kept as a copy where another device had made a folder (DU6).
-  it('checks a copy made in a folder kept as a copy since at its first path, and no copy near a kind change is spurious', () => {
+  // A copy near a kind change no other device came near was never checked: it has no other side.
+  it('checks a copy made in a folder kept as a copy since at its first path; a copy near a kind change is spurious only when no other device came near it', () => {
     const ledger = new Ledger();
     ledger.replace('dev-a', 'deep/a/.hidden', null);
     ledger.write('dev-a', 'deep/a/.hidden', 'a'.repeat(64), 1);
     ledger.replace('dev-b', 'deep/a/.hidden', null);
     ledger.write('dev-b', 'deep/a/.hidden', 'b'.repeat(64), 2);
     ledger.kindChanged('dev-a', 'docs', 'dir');
+    ledger.replace('dev-b', 'docs/b.txt', null);
+    ledger.write('dev-b', 'docs/b.txt', 'e'.repeat(64), 3);
+    ledger.kindChanged('dev-a', 'solo', 'file');
     const at = (p: string, hash: string): [string, FileEntry] => [p, { size: 1, blocks: ['x'], hash }];
     const server: Tree = {
       files: new Map([
         at('deep (conflict from dev-b 2026-12-05 053713)/a/.hidden (conflict from dev-b 2026-12-05 053711)', 'b'.repeat(64)),
         at('deep/a/.hidden', 'a'.repeat(64)),
+        at('docs/b.txt', 'e'.repeat(64)),
         at('docs (conflict from dev-a 2026-12-05 053746)', 'c'.repeat(64)),
         at('other (conflict from dev-a 2026-12-05 053746)', 'd'.repeat(64)),
+        at('solo/x (conflict from dev-a 2026-12-05 053746).txt', 'f'.repeat(64)),
       ]),
       dirs: new Set(),
       nfcClashes: [],
@@ -104,6 +110,7 @@ describe('chaos --kinds', () => {
     };
     expect(checkInvariants({ server, devices: [], ledger, compareEmptyDirs: false })).toEqual([
       '[3] spurious conflict copy "other (conflict from dev-a 2026-12-05 053746)": no concurrent edits of "other"',
+      '[3] spurious conflict copy "solo/x (conflict from dev-a 2026-12-05 053746).txt": no concurrent edits of "solo/x.txt"',
     ]);
   });
 });
