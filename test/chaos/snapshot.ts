@@ -24,9 +24,12 @@ export interface Tree {
   nfcClashes: string[];
   /** Temp or partial files: anything in .ferry/tmp, and *.part / *.tmp names anywhere. */
   temps: string[];
+  /** Symbolic links (NFC; chaos --links): Ferry neither syncs nor replaces them. */
+  links: string[];
 }
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+export const sha256Of = sha;
 const TEMP_NAME = /(\.part|\.tmp|\.partial|\.download)$/i;
 
 export function blocksOf(data: Buffer): string[] {
@@ -36,7 +39,7 @@ export function blocksOf(data: Buffer): string[] {
 }
 
 export async function localTree(root: string): Promise<Tree> {
-  const tree: Tree = { files: new Map(), dirs: new Set(), nfcClashes: [], temps: [] };
+  const tree: Tree = { files: new Map(), dirs: new Set(), nfcClashes: [], temps: [], links: [] };
   const seen = new Set<string>();
   async function walk(dir: string, rel: string): Promise<void> {
     const entries = await fsp.readdir(dir, { withFileTypes: true });
@@ -57,6 +60,8 @@ export async function localTree(root: string): Promise<Tree> {
       } else if (e.isFile()) {
         const data = await fsp.readFile(abs);
         tree.files.set(key, { size: data.length, blocks: blocksOf(data), hash: sha(data) });
+      } else if (e.isSymbolicLink()) {
+        tree.links.push(key);
       } else {
         tree.temps.push(`${r} (not a regular file)`);
       }
@@ -94,7 +99,7 @@ export async function liveLocalTree(root: string, attempts = 20, read: (root: st
 }
 
 export async function serverTree(client: SyncApiClient, folderId: string): Promise<Tree> {
-  const tree: Tree = { files: new Map(), dirs: new Set(), nfcClashes: [], temps: [] };
+  const tree: Tree = { files: new Map(), dirs: new Set(), nfcClashes: [], temps: [], links: [] };
   const latest = new Map<string, { revision: number; deleted: boolean; size: number; blocks: string[]; kind?: string }>();
   let next: string | undefined;
   for (;;) {
@@ -151,7 +156,10 @@ export async function fetchContents(client: SyncApiClient, tree: Tree): Promise<
 /** Differences of a device's tree against the server's (empty: equal). */
 export function diffTrees(device: string, local: Tree, server: Tree, compareEmptyDirs: boolean): string[] {
   const out: string[] = [];
+  // What the server holds at or below a link of this device stays the link here (U8, DU5).
+  const atLink = (p: string) => local.links.some((l) => p === l || p.startsWith(`${l}/`));
   for (const [p, s] of server.files) {
+    if (atLink(p)) continue;
     const l = local.files.get(p);
     if (!l) out.push(`${device}: missing ${JSON.stringify(p)} (${s.size} B on the server)`);
     else if (l.size !== s.size || l.blocks.join() !== s.blocks.join()) out.push(`${device}: ${JSON.stringify(p)} differs (${l.size} B here, ${s.size} B on the server)`);
@@ -160,7 +168,7 @@ export function diffTrees(device: string, local: Tree, server: Tree, compareEmpt
   // Directories: as implied by files (equal files imply equal implied dirs), and the empty ones
   // only once the protocol carries them.
   if (compareEmptyDirs) {
-    for (const d of server.dirs) if (!local.dirs.has(d)) out.push(`${device}: missing directory ${JSON.stringify(d)}`);
+    for (const d of server.dirs) if (!local.dirs.has(d) && !atLink(d)) out.push(`${device}: missing directory ${JSON.stringify(d)}`);
     for (const d of local.dirs) if (!server.dirs.has(d)) out.push(`${device}: extra directory ${JSON.stringify(d)}`);
   }
   for (const c of local.nfcClashes) out.push(`${device}: ${JSON.stringify(c)} has the same NFC path as another entry`);

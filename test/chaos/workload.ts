@@ -31,7 +31,17 @@ export type Op =
   /** A file removed and a folder made under its name, holding one new file (chaos --kinds). */
   | { kind: 'file-to-dir'; device: number; path: string; name: string; size: number; content: number }
   /** A folder removed with what it held and a file written under its name (chaos --kinds). */
-  | { kind: 'dir-to-file'; device: number; path: string; size: number; content: number };
+  | { kind: 'dir-to-file'; device: number; path: string; size: number; content: number }
+  /**
+   * A symbolic link made where nothing is (chaos --links), often under a name the others use for
+   * a file or a folder. Ferry never syncs one, never writes through one and never replaces one
+   * (docs/conflict-rules.md, U8, D7, DU5, DD8); `to` is what it points at.
+   */
+  | { kind: 'symlink'; device: number; path: string; to: LinkTarget };
+
+/** Outside the synced folder (a folder, or a file in it), the link's own folder (a loop), or nothing. */
+export type LinkTarget = 'outside-dir' | 'outside-file' | 'loop' | 'nowhere';
+const LINK_TARGETS: readonly LinkTarget[] = ['outside-dir', 'outside-file', 'loop', 'nowhere'];
 
 /** Names in NFC and in NFD (the same text, other bytes), plus case variants. */
 const NFD = (s: string) => s.normalize('NFD');
@@ -67,7 +77,7 @@ const join = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 const flipCase = (name: string) => (name === name.toLowerCase() ? name.toUpperCase() : name.toLowerCase());
 
 /** Generates the plan from the seed only. */
-export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean; bulkDeletes?: boolean; restores?: boolean; kinds?: boolean } = {}): Plan {
+export function makePlan(seed: number, devices: number, opCount: number, options: { nfd?: boolean; bulkDeletes?: boolean; restores?: boolean; kinds?: boolean; links?: boolean } = {}): Plan {
   const rng = createRng(seed);
   // Without NFD the NFD names are written in NFC: the plan (and its random choices) stays the same.
   const FILE_NAMES = options.nfd === false ? ALL_FILE_NAMES.map((n) => n.normalize('NFC')) : ALL_FILE_NAMES;
@@ -102,6 +112,8 @@ export function makePlan(seed: number, devices: number, opCount: number, options
       ['restore', options.restores ? 6 : 0],
       // Weightless without --kinds, for the same reason.
       ['file-to-dir', options.kinds ? 4 : 0], ['dir-to-file', options.kinds ? 4 : 0],
+      // And without --links.
+      ['symlink', options.links ? 4 : 0],
     ] as const);
     let op: Op | null = null;
     const target = existingFile();
@@ -176,6 +188,10 @@ export function makePlan(seed: number, devices: number, opCount: number, options
         if (dir) op = { kind: 'dir-to-file', device, path: dir, size: pickSize(rng), content: rng.seed() };
         break;
       }
+      case 'symlink':
+        // Names the others use too: their files and folders meet the link there.
+        op = { kind: 'symlink', device, path: join(randomDir(), rng.pick(rng.chance(0.5) ? DIR_NAMES : FILE_NAMES)), to: rng.pick(LINK_TARGETS) };
+        break;
     }
     if (!op) continue;
     // Keep the model in step.
@@ -371,6 +387,12 @@ async function filesUnder(abs: string): Promise<Map<string, string>> {
   return out;
 }
 
+/** The file in each device's folder outside its synced folder, which no link may let Ferry read, change or remove (chaos --links). */
+export const CANARY = 'canary.txt';
+/** The folder beside a device's synced folder that its links point into. */
+export const outsideOf = (device: DeviceFolder): string => `${device.root}-outside`;
+export const canaryBytes = (device: DeviceFolder): Buffer => Buffer.from(`the canary of ${device.name}: outside the synced folder, never synced\n`);
+
 export interface ExecStats {
   executed: number;
   skipped: number;
@@ -413,14 +435,31 @@ export class Executor {
   /**
    * The on-disk path a user means: a name that is already there in the other Unicode form is
    * the one the user sees and opens (a user never makes both forms of one name on one device).
+   * Never through a symbolic link (chaos --links): what is beyond one is not the synced folder's,
+   * and a user's write there would be no version Ferry could sync.
    */
   private async abs(device: number, rel: string): Promise<string> {
     let dir = this.devices[device]!.root;
-    for (const part of rel.split('/')) {
+    const parts = rel.split('/');
+    for (const [i, part] of parts.entries()) {
       const names = await fsp.readdir(dir).catch(() => [] as string[]);
       const seen = names.includes(part) ? part : names.find((n) => n.normalize('NFC') === part.normalize('NFC'));
       dir = path.join(dir, seen ?? part);
+      if (i < parts.length - 1 && (await fsp.lstat(dir).catch(() => null))?.isSymbolicLink()) {
+        throw Object.assign(new Error(`${dir} is a symbolic link`), { code: 'ESYMLINK' });
+      }
     }
+    return dir;
+  }
+
+  /** The folder beside the device's synced folder, with its canary, made on the first link. */
+  private async outside(device: number): Promise<string> {
+    const folder = this.devices[device]!;
+    const dir = outsideOf(folder);
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.writeFile(path.join(dir, CANARY), canaryBytes(folder), { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
     return dir;
   }
 
@@ -513,6 +552,15 @@ export class Executor {
       }
       case 'delete-dir':
         return this.deleteDir(op.device, op.path);
+      case 'symlink': {
+        const abs = await this.abs(op.device, op.path);
+        if (await fsp.lstat(abs).catch(() => null)) return false;
+        const outside = await this.outside(op.device);
+        const target = op.to === 'outside-dir' ? outside : op.to === 'outside-file' ? path.join(outside, CANARY) : op.to === 'loop' ? '.' : 'nowhere-at-all';
+        await fsp.mkdir(path.dirname(abs), { recursive: true });
+        await fsp.symlink(target, abs);
+        return true;
+      }
       case 'restore': {
         if (!this.hooks.restore) return false;
         // Before the call: the server may restore even when its answer is lost on the way.

@@ -107,6 +107,7 @@ describe('chaos --kinds', () => {
       dirs: new Set(),
       nfcClashes: [],
       temps: [],
+      links: [],
     };
     expect(checkInvariants({ server, devices: [], ledger, compareEmptyDirs: false })).toEqual([
       '[3] spurious conflict copy "other (conflict from dev-a 2026-12-05 053746)": no concurrent edits of "other"',

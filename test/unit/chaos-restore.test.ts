@@ -89,6 +89,7 @@ describe('chaos --restore', () => {
       dirs: new Set(['docs']),
       nfcClashes: [],
       temps: [],
+      links: [],
     };
     const failures = checkInvariants({ server, devices: [], ledger, compareEmptyDirs: false });
     expect(failures).toEqual(['[3] spurious conflict copy "b (conflict from dev-b 2026-12-05 010203).txt": no concurrent edits of "b.txt"']);

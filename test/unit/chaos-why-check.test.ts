@@ -7,6 +7,7 @@ const tree = (files: Record<string, string[]>): Tree => ({
   dirs: new Set(),
   nfcClashes: [],
   temps: [],
+  links: [],
 });
 
 // Invariant 7 asks `why` about exactly the paths that differ: only here, only there, or other bytes.
