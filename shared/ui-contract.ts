@@ -176,6 +176,7 @@ export const WhyCode = z.enum([
   'pull_failed',
   'pull_refused',
   'conflict',
+  'unsyncable',
   'not_scanned',
   'not_on_server',
   'on_server',

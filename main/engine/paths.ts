@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { checkSyncPath } from '../../protocol/paths';
 
 /**
  * The index key of an on-disk path: relative to the root, '/'-separated, NFC.
@@ -8,6 +9,17 @@ import path from 'node:path';
 export function toKey(diskRel: string): string {
   const slashed = path.sep === '/' ? diskRel : diskRel.split(path.sep).join('/');
   return slashed.normalize('NFC');
+}
+
+/**
+ * Why a local path cannot be synced, or null (docs/conflict-rules.md, "Names that cannot be
+ * synced"): what the wire refuses, or a name that is not valid UTF-8 on disk (read back with
+ * U+FFFD in its place, and then not found under that name: `missing`).
+ */
+export function unsyncableReason(key: string, missing = false): string | null {
+  if (missing && key.includes('\uFFFD')) return 'its name is not valid UTF-8';
+  const check = checkSyncPath(key);
+  return check.ok ? null : check.reason.replace(/^path /, 'its name ').replace(/^its name is longer/, 'its path is longer');
 }
 
 /** A relative on-disk path ('/'-separated) from an absolute one under root; null if outside. */

@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey } from './paths';
+import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, unsyncableReason } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -254,6 +254,8 @@ export class Scanner {
     if (key === '') return 'unchanged';
     const ignore = this.options.ignore();
     if (ignore.ignores(key)) return 'ignored';
+    const unsyncable = unsyncableReason(key);
+    if (unsyncable !== null) return this.skipName(key, unsyncable);
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.applying?.has(key)) return 'unstable';
     // Two spellings of one name on the way (NFC and NFD): merged first, so one key means one entry.
@@ -278,7 +280,10 @@ export class Scanner {
       // This spelling went away; the key may live on under another one (a rename from NFC
       // to NFD is no delete: chaos seed 10). Only when no spelling is left is the path gone.
       const other = resolveDiskPath(this.root, key);
-      if (other === abs || !existsOnDisk(other)) return gone(key);
+      if (other === abs || !existsOnDisk(other)) {
+        const badName = unsyncableReason(key, true);
+        return badName !== null && !this.store.index.get(this.folderId, key) ? this.skipName(key, badName) : gone(key);
+      }
       abs = other;
       try {
         st = lstatSync(abs);
@@ -623,6 +628,11 @@ export class Scanner {
     return 'skipped';
   }
 
+  /** A name the wire refuses, or not UTF-8: never queued (docs/conflict-rules.md, "Names that cannot be synced"). */
+  private skipName(key: string, reason: string): PathOutcome {
+    return this.skip(key, 'skipped_name', `Not synced: ${key}: ${reason}; rename it to sync it`);
+  }
+
   private reportSkip(key: string, st: Stats | Dirent): PathOutcome {
     return st.isSymbolicLink()
       ? this.skip(key, 'skipped_symlink', `Skipped symlink ${key}: links are not followed`)
@@ -716,6 +726,13 @@ export class Scanner {
         progress.walked++;
         if (ignore.ignores(key, entry.isDirectory())) {
           known.delete(key);
+          continue;
+        }
+        // Not valid UTF-8 on disk, the name read back is not there: said, not dropped unsaid.
+        const unsyncable = unsyncableReason(key, key.includes('\uFFFD') && !lstatIfThere(joinDisk(this.root, diskRel)));
+        if (unsyncable !== null) {
+          count('skipped');
+          this.skipName(key, unsyncable);
           continue;
         }
         if (entry.isDirectory()) {

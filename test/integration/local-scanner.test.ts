@@ -369,6 +369,34 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.stop();
   });
 
+  // A new user's try: a name with a byte that is not UTF-8 was dropped without a word, and one
+  // with a control character failed its whole batch at the server. Refused: such a name queued,
+  // or skipped unsaid (docs/conflict-rules.md, "Names that cannot be synced").
+  it('skips names that cannot be synced, says why once, and syncs the rest; a hinted path is said the same way', async () => {
+    f.write('ok.txt', 'fine');
+    f.write('bad\u0007bell.txt', 'x');
+    f.write('with\nnewline/inside.txt', 'y');
+    // A name whose bytes are not UTF-8 (Latin-1 "é"): read back with U+FFFD, not found under that.
+    writeFileSync(Buffer.concat([Buffer.from(`${f.root}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]), 'z');
+    const side = local();
+    await side.start();
+    expect(f.pendingOps()).toEqual({ 'ok.txt': 'file:upsert' });
+    const said = f.store.activity.recent({ kind: 'skipped_name' }).map((e) => e.message).sort();
+    expect(said).toEqual([
+      'Not synced: bad\u0007bell.txt: its name contains a control character; rename it to sync it',
+      'Not synced: caf\uFFFD.txt: its name is not valid UTF-8; rename it to sync it',
+      'Not synced: with\nnewline: its name contains a control character; rename it to sync it',
+    ]);
+    await side.rescan();
+    expect(f.store.activity.recent({ kind: 'skipped_name' })).toHaveLength(3);
+    // The watcher's hint for such a path is looked at, and said the same way (once).
+    f.write('tab\there.txt', 't');
+    expect(await scanner().scanPaths(['tab\there.txt', 'caf\uFFFD.txt'])).toMatchObject({ ok: true });
+    expect(f.store.activity.recent({ kind: 'skipped_name' }).map((e) => e.path)).toContain('tab\there.txt');
+    expect(f.pendingOps()).toEqual({ 'ok.txt': 'file:upsert' });
+    await side.stop();
+  });
+
   // Found by review: the user moved the synced folder D out of the folder and left a symlink D
   // to it. A hint for a file written there (D/new.txt) was read through the link and uploaded.
   it('never reads or uploads through a symlink that replaced a synced folder', async () => {

@@ -108,6 +108,13 @@ describe('why a path is not in sync', () => {
     expect((await why('old.bak')).reasons).toEqual([{ code: 'ignored', message: 'Ignored by the rule "*.bak" from the settings' }]);
   });
 
+  // A new user's try: `ferry why` said a file whose name is not UTF-8 was "not on disk here".
+  it('a name that cannot be synced says why, whether on disk or read back as another name', async () => {
+    writeFileSync(path.join(folder, 'ring\u0007.txt'), 'x');
+    expect((await why('ring\u0007.txt')).reasons).toEqual([{ code: 'unsyncable', message: 'Not synced: its name contains a control character; rename it to sync it' }]);
+    expect((await why('caf\uFFFD.txt')).reasons).toEqual([{ code: 'unsyncable', message: 'Not synced: its name is not valid UTF-8; rename it to sync it' }]);
+  });
+
   it('unknown, and a path outside every folder is refused', async () => {
     expect(await codes('never/was.txt')).toEqual(['unknown']);
     await expect(agent.handlers.explainPath({ path: path.join(tmp.dir, 'elsewhere.txt') })).rejects.toMatchObject({ code: 'not_found' });

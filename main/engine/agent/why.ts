@@ -4,7 +4,7 @@ import type { QueueItem, Store } from '../../store';
 import { deviceLabel } from '../../../shared/device-words';
 import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
-import { relativeTo, resolveDiskPath, toKey } from '../paths';
+import { relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
 
 /** Why a path is (or is not) in sync, one reason per fact that holds, the deciding one first. */
 export type WhyCode =
@@ -21,6 +21,7 @@ export type WhyCode =
   | 'pull_failed'
   | 'pull_refused'
   | 'conflict'
+  | 'unsyncable'
   | 'not_scanned'
   | 'not_on_server'
   | 'on_server'
@@ -158,6 +159,10 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     if (ctx.paused) add('paused', 'Ferry is paused: nothing is sent or received until you resume');
     else if (ctx.linkProblem) add('offline', ctx.linkProblem);
   }
+  // A name the scan skips (docs/conflict-rules.md, "Names that cannot be synced"): said as such,
+  // not as a path that is not on disk (a name that is not UTF-8 is read back as another).
+  const unsyncable = entry ? null : unsyncableReason(key, !local.exists);
+  if (reasons.length === 0 && unsyncable !== null) add('unsyncable', `Not synced: ${unsyncable}; rename it to sync it`);
   if (reasons.length === 0) {
     if (!entry && !local.exists) add('unknown', `Ferry knows nothing of ${key} in folder ${folderId}: it is not on disk here and was never synced`);
     else if (!entry) add('not_scanned', 'On disk but not recorded yet: the next scan picks it up');
