@@ -19,7 +19,9 @@ export type FaultAction =
   /** Hold the request this long, then forward it. */
   | { kind: 'delay'; ms: number }
   /** Forward at once (the server applies it), and hold its answer this long. */
-  | { kind: 'delay-response'; ms: number };
+  | { kind: 'delay-response'; ms: number }
+  /** Forward, reading the request body from the client at this rate: a slow uplink. */
+  | { kind: 'slow-request'; bytesPerSecond: number };
 
 export interface FaultRule {
   name?: string;
@@ -228,6 +230,8 @@ export class FaultProxy {
         entry.status = await this.forward(req, res, undefined, entry);
       } else if (action.kind === 'delay-response') {
         entry.status = await this.forward(req, res, undefined, entry, action.ms);
+      } else if (action.kind === 'slow-request') {
+        entry.status = await this.forward(req, res, undefined, entry, 0, action.bytesPerSecond);
       } else if (action.kind === 'drop-request') {
         await readUpTo(req, action.afterBytes ?? 0);
         req.socket.destroy();
@@ -260,7 +264,7 @@ export class FaultProxy {
    * Sends the request on to the server. With res null the answer is read and discarded; with
    * cutAfter set the client gets the headers and that many body bytes, then a cut connection.
    */
-  private forward(req: IncomingMessage, res: ServerResponse | null, cutAfter?: number, entry?: ProxyLogEntry, holdMs = 0): Promise<number> {
+  private forward(req: IncomingMessage, res: ServerResponse | null, cutAfter?: number, entry?: ProxyLogEntry, holdMs = 0, paceBytesPerSecond = 0): Promise<number> {
     const target = this.targets[this.turn++ % this.targets.length]!;
     if (entry) entry.target = target.host;
     return new Promise((resolve, reject) => {
@@ -309,7 +313,14 @@ export class FaultProxy {
         if (cutAfter <= 0) setImmediate(doCut);
       };
       upstream.on('error', reject);
-      req.pipe(upstream);
+      if (paceBytesPerSecond <= 0) return void req.pipe(upstream);
+      // Each chunk read from the client waits its share of time before the next is read.
+      req.on('data', (chunk: Buffer) => {
+        req.pause();
+        upstream.write(chunk);
+        setTimeout(() => req.resume(), (chunk.length / paceBytesPerSecond) * 1000);
+      });
+      req.on('end', () => upstream.end());
     });
   }
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { BLOCK_SIZE } from '../../protocol';
 import { waitFor } from '../helpers/wait';
 import { FOLDER, REMOTE, batchPosts, blockPuts, pushRig, syncPosts, type PushRig } from './push-harness';
@@ -53,6 +53,22 @@ describe('pusher: the happy paths against the real server', () => {
     const progress = rig.events.itemProgress.filter((e) => e.path === 'big.bin');
     expect(progress.at(-1)).toMatchObject({ bytesDone: big.length, bytesTotal: big.length });
     expect((await rig.remote()).get('big.bin')?.size).toBe(big.length);
+  });
+
+  // A new user's try saw 0 B through a slow 3 MB upload; a review found progress moved within a
+  // block only under a bandwidth limit. With none, a big block goes in counted slices that the
+  // slow link paces.
+  it('reports progress within one block on a slow uplink, with no bandwidth limit', async () => {
+    rig = await pushRig();
+    rig.proxy.add({ name: 'slow-uplink', method: 'PUT', path: /^\/v1\/blocks\//, action: { kind: 'slow-request', bytesPerSecond: 1_500_000 } });
+    const size = 3_000_000;
+    await rig.write('three-mb.bin', randomBytes(size));
+    await rig.enqueue('three-mb.bin');
+    rig.pusher.kick();
+    await rig.waitState('three-mb.bin', 'done', 20_000);
+    expect(rig.proxy.fired('slow-uplink')).toBe(1);
+    const partial = rig.events.itemProgress.filter((e) => e.path === 'three-mb.bin' && e.bytesDone > 0 && e.bytesDone < size);
+    expect(partial.length).toBeGreaterThanOrEqual(3);
   });
 
   it('pushes deletes and directories', async () => {

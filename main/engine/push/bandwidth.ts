@@ -97,15 +97,22 @@ export class TokenBucket {
   }
 }
 
-/** A body that hands out `data` in slices, each only after the bucket allows it. */
-export function throttledBody(data: Buffer, bucket: TokenBucket, onChunk: (bytes: number) => void, signal?: AbortSignal, sliceBytes = 64 * 1024): Readable {
+/**
+ * A body that hands out `data` in slices, each only after the bucket (if any) allows it, and
+ * counts each slice once the request has taken it: the socket's backpressure paces the slices,
+ * so a slow link shows its progress within a block, not once at its end.
+ */
+export function throttledBody(data: Buffer, bucket: TokenBucket | null, onChunk: (bytes: number) => void, signal?: AbortSignal, sliceBytes = 64 * 1024): Readable {
   async function* slices(): AsyncGenerator<Buffer> {
     for (let offset = 0; offset < data.length; offset += sliceBytes) {
       const slice = data.subarray(offset, Math.min(data.length, offset + sliceBytes));
-      await bucket.take(slice.length, signal);
+      await bucket?.take(slice.length, signal);
       yield slice;
       onChunk(slice.length);
     }
   }
   return Readable.from(slices(), { objectMode: false });
 }
+
+/** Blocks at least this big go in counted slices even with no limit: big enough to take a while on a slow link. */
+export const COUNTED_BLOCK_BYTES = 1024 * 1024;

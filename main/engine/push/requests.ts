@@ -11,7 +11,7 @@ import { FerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
 import { isDiskFull } from '../disk-full';
 import type { AsyncTask, TaskItem, TaskRepo } from '../../store/tasks';
-import { throttledBody, type TokenBucket } from './bandwidth';
+import { COUNTED_BLOCK_BYTES, throttledBody, type TokenBucket } from './bandwidth';
 import type { PushCallOptions, PushRemote } from './remote-port';
 import { backoffMs, classify, mayRetry, type RetryOptions, type Verdict } from './retry-policy';
 import { abortError, sleep, type Timers } from './timers';
@@ -660,11 +660,12 @@ export class Uploader {
             // Re-hash before sending: a mismatch means the file changed under us.
             if (sha256(data) !== hash) throw fileChanged(item.path, `block ${index} no longer matches`);
             const bucket = throttle();
-            const body = bucket
+            const counted = bucket !== null || data.length >= COUNTED_BLOCK_BYTES;
+            const body = counted
               ? throttledBody(data, bucket, (n) => {
                   sent += n;
                   onBytes(n);
-                }, attempt.signal)
+                }, attempt.signal, bucket ? undefined : 256 * 1024)
               : data;
             await remote.putBlock(hash, body, { size: length, trackingId, run: this.d.run(), signal: attempt.signal });
             if (sent < length) onBytes(length - sent);

@@ -507,7 +507,12 @@ export class UploadStage {
     const now = this.c.timers.now();
     if (now - w.lastProgressWrite >= 500) {
       w.lastProgressWrite = now;
-      this.c.store.queue.progress(w.ref, Math.max(0, w.bytesDone));
+      try {
+        this.c.store.queue.progress(w.ref, Math.max(0, w.bytesDone));
+      } catch (error) {
+        // Only what the queue shows: a full disk never fails the upload for it.
+        if (!isDiskFull(error)) throw error;
+      }
     }
     this.c.runs.bytes(delta);
   }
