@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Status } from '../../shared/ui-contract';
 import { EMPTY_HASH, isConflictName, keptAsCopyOf, withoutConflictMarks, type Ledger } from './ledger';
 import { diffTrees, sha256Of, type Tree } from './snapshot';
-import { CANARY, canaryBytes, outsideOf, type DeviceFolder } from './workload';
+import { CANARY, canaryBytes, outsideOf, type DeviceFolder, type LinkRecord } from './workload';
 
 /**
  * The four invariants of a settled run (a fifth, no requeue loop, is checkRequeueLoops; a sixth,
@@ -116,23 +116,44 @@ export function checkConflictWaits(notes: readonly RecheckNote[]): string[] {
 }
 
 /**
- * 7. Nothing through a link (chaos --links): the folder each device's links point into, outside
- * its synced folder, holds its canary alone and unchanged (Ferry wrote nothing through a link and
- * removed nothing), and no version on the server holds the canary's bytes (nothing was read
- * through one and uploaded). A device that made no link has no such folder.
+ * 8. Nothing through a link, no link replaced (chaos --links; 7 is the why check). For each device
+ * that made a link:
+ * - the folder its links point into, outside its synced folder, is there and holds its canary
+ *   alone and unchanged (Ferry wrote nothing through a link and removed nothing), and no version
+ *   on the server holds a canary's bytes (nothing read through one and uploaded);
+ * - each link it made is still a link at its path, unless a user since moved, removed or replaced
+ *   a folder at, above or below that path, or this device's user did anything there (Ferry never
+ *   replaces a link: another device's file at that path stays on the server only, U8);
+ * - nothing on the server lies at or below one of its links unless a user of another device did
+ *   something there, or a restore reached it (a loop link read through would put copies below
+ *   it, which no one wrote).
  */
-export async function checkLinks(devices: readonly DeviceFolder[], server: Tree): Promise<string[]> {
+export async function checkLinks(devices: readonly DeviceFolder[], trees: readonly Tree[], server: Tree, record: LinkRecord, ledger: Ledger): Promise<string[]> {
   const failures: string[] = [];
-  for (const device of devices) {
+  const near = (a: string, b: string) => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+  for (const [i, device] of devices.entries()) {
+    const made = record.links.filter((l) => l.device === i);
+    if (made.length === 0) continue;
     const outside = outsideOf(device);
     const names = await fsp.readdir(outside).catch(() => null);
-    if (names === null) continue;
-    if (names.join() !== CANARY) failures.push(`[7] ${device.name}: the folder its links point into holds ${JSON.stringify(names)}, not its canary alone`);
+    if (names === null) failures.push(`[8] ${device.name}: the folder its links point into is gone`);
+    else if (names.join() !== CANARY) failures.push(`[8] ${device.name}: the folder its links point into holds ${JSON.stringify(names)}, not its canary alone`);
     const canary = canaryBytes(device);
     const bytes = await fsp.readFile(path.join(outside, CANARY)).catch(() => null);
-    if (bytes && !bytes.equals(canary)) failures.push(`[7] ${device.name}: its canary outside the synced folder was changed`);
+    if (bytes && !bytes.equals(canary)) failures.push(`[8] ${device.name}: its canary outside the synced folder was changed`);
     const hash = sha256Of(canary);
-    for (const [p, f] of server.files) if (f.hash === hash) failures.push(`[7] the server holds ${device.name}'s canary at ${JSON.stringify(p)}: read through a link and uploaded`);
+    for (const [p, f] of server.files) if (f.hash === hash) failures.push(`[8] the server holds ${device.name}'s canary at ${JSON.stringify(p)}: read through a link and uploaded`);
+    for (const link of made) {
+      const excused = record.ops.some((o) => o.step > link.step && o.paths.some((p) => near(p, link.path)) && (o.dirOp || o.device === i));
+      if (excused) continue;
+      const st = await fsp.lstat(path.join(device.root, link.path)).catch(() => null);
+      if (st && !st.isSymbolicLink()) failures.push(`[8] ${device.name}: its link ${JSON.stringify(link.path)} was replaced by a ${st.isDirectory() ? 'folder' : 'file'}`);
+    }
+    const links = trees[i]?.links ?? [];
+    for (const p of [...server.files.keys(), ...server.dirs]) {
+      const under = links.find((l) => p === l || p.startsWith(`${l}/`));
+      if (under !== undefined && !ledger.touchedByOther(p, device.name) && !ledger.restoreReached(p)) failures.push(`[8] the server holds ${JSON.stringify(p)} at or below ${device.name}'s link ${JSON.stringify(under)}, which no other device wrote: read through the link`);
+    }
   }
   return failures;
 }

@@ -289,6 +289,12 @@ export class Ledger {
     );
   }
 
+  /** Whether a user of a device other than `device` did anything at, above or below `p`. */
+  touchedByOther(p: string, device: string): boolean {
+    const key = nfc(p);
+    return [...this.touchedBy].some(([q, devices]) => near(q, key) && [...devices].some((d) => d !== device));
+  }
+
   private touch(device: string, key: string): void {
     const devices = this.touchedBy.get(key);
     if (devices) devices.add(device);

@@ -10,7 +10,7 @@ import { BUSY_STATES, checkConflictWaits, checkInvariants, checkLinks, checkRequ
 import { Ledger } from './ledger';
 import { renameProbe } from './rename-probe';
 import { createRng, deriveSeed } from './rng';
-import { diffTrees, fetchContents, localTree, serverTree } from './snapshot';
+import { diffTrees, fetchContents, liveLocalTree, localTree, serverTree } from './snapshot';
 import { checkWhyReasons } from './why-check';
 import { Executor, makePlan, type Op } from './workload';
 
@@ -202,6 +202,12 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
     // every device back, the server's fault, not theirs).
     const served = await serverTree(cluster.api, FOLDER_ID);
     result.failures.push(...(await fetchContents(cluster.api, served)).map((p) => `[1] ${p}`));
+    // Converged or not (a pull that wrote through a link and then never converged says so too),
+    // and before the rename probe moves anything.
+    if (executor.linkRecord.links.length > 0) {
+      const trees = await Promise.all(cluster.devices.map((d) => liveLocalTree(d.root)));
+      result.failures.push(...(await checkLinks(cluster.devices, trees, served, executor.linkRecord, ledger)));
+    }
     if (!settled.ok) {
       const answers: string[] = [];
       result.failures.push(...(await checkWhyReasons(cluster, 'at the end of an unconverged run', vlog, (line) => answers.push(line))));
@@ -220,7 +226,6 @@ export async function runSeed(options: SeedOptions): Promise<SeedResult> {
           ledger,
           compareEmptyDirs: COMPARE_EMPTY_DIRECTORIES,
         }),
-        ...(await checkLinks(cluster.devices, served)),
       );
       result.conflictCopies = conflictCopies(served).length;
       if (result.failures.length === 0) {

@@ -393,6 +393,13 @@ export const CANARY = 'canary.txt';
 export const outsideOf = (device: DeviceFolder): string => `${device.root}-outside`;
 export const canaryBytes = (device: DeviceFolder): Buffer => Buffer.from(`the canary of ${device.name}: outside the synced folder, never synced\n`);
 
+/** What the users did near links (chaos --links): each link made, and each op that may move or remove one. */
+export interface LinkRecord {
+  links: Array<{ device: number; path: string; step: number }>;
+  /** Every user op done, by device, with the paths it touched; `dirOp`: it moved, removed or replaced a folder. */
+  ops: Array<{ device: number; paths: string[]; step: number; dirOp: boolean }>;
+}
+
 export interface ExecStats {
   executed: number;
   skipped: number;
@@ -402,6 +409,7 @@ export interface ExecStats {
 /** Runs plan operations on the device folders and records them in the ledger. */
 export class Executor {
   readonly stats: ExecStats = { executed: 0, skipped: 0, byKind: {} };
+  readonly linkRecord: LinkRecord = { links: [], ops: [] };
 
   constructor(
     private readonly devices: DeviceFolder[],
@@ -425,11 +433,24 @@ export class Executor {
       done = false;
     }
     if (done) {
+      this.recordForLinks(op, step);
       this.stats.executed++;
       this.stats.byKind[op.kind] = (this.stats.byKind[op.kind] ?? 0) + 1;
     } else {
       this.stats.skipped++;
     }
+  }
+
+  private recordForLinks(op: Op, step: number): void {
+    if (op.kind === 'restore') return;
+    if (op.kind === 'burst') {
+      for (const w of op.writes) this.linkRecord.ops.push({ device: w.device, paths: [op.path], step, dirOp: false });
+      return;
+    }
+    const paths = 'from' in op ? [op.from, op.to] : [op.path];
+    const dirOp = op.kind === 'rename-dir' || op.kind === 'delete-dir' || op.kind === 'dir-to-file' || op.kind === 'file-to-dir';
+    this.linkRecord.ops.push({ device: op.device, paths, step, dirOp });
+    if (op.kind === 'symlink') this.linkRecord.links.push({ device: op.device, path: op.path, step });
   }
 
   /**
@@ -524,10 +545,14 @@ export class Executor {
         if (replaced !== hash) this.ledger.movedFile(device, op.from, op.to, hash, step);
         return true;
       }
-      case 'mkdir':
-        await fsp.mkdir(await this.abs(op.device, op.path), { recursive: true });
+      case 'mkdir': {
+        const abs = await this.abs(op.device, op.path);
+        // A link there is no folder to make (mkdir would follow it).
+        if ((await fsp.lstat(abs).catch(() => null))?.isSymbolicLink()) return false;
+        await fsp.mkdir(abs, { recursive: true });
         this.ledger.dirMade(this.name(op.device), op.path);
         return true;
+      }
       case 'rename-dir': {
         const from = await this.abs(op.device, op.from);
         const to = await this.abs(op.device, op.to);

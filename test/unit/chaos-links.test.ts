@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkLinks } from '../chaos/invariants';
@@ -35,16 +35,18 @@ describe('chaos --links', () => {
     expect(existsSync(path.join(outsideOf(a!), CANARY))).toBe(true);
   });
 
-  it('a user op never goes through a link: a write below one is skipped, the folder outside untouched', async () => {
+  it('a user op never goes through a link: a write or a folder made below one, or a folder made at one, is skipped; the folder outside untouched', async () => {
     const [a, b] = devices();
     const ledger = new Ledger();
     const executor = new Executor([a!, b!], ledger);
     await executor.run({ kind: 'symlink', device: 0, path: 'docs', to: 'outside-dir' }, 1);
     await executor.run({ kind: 'write', device: 0, path: 'docs/x.txt', size: 10, content: 1 }, 2);
     await executor.run({ kind: 'mkdir', device: 0, path: 'docs/deep' }, 3);
-    expect(executor.stats.skipped).toBe(2);
+    await executor.run({ kind: 'mkdir', device: 0, path: 'docs' }, 4);
+    expect(executor.stats.skipped).toBe(3);
     expect(ledger.live).toEqual([]);
-    expect(await checkLinks([a!, b!], emptyTree())).toEqual([]);
+    const trees = [await localTree(a!.root), await localTree(b!.root)];
+    expect(await checkLinks([a!, b!], trees, emptyTree(), executor.linkRecord, ledger)).toEqual([]);
   });
 
   it('a device tree lists its links apart, and what the server holds at a link is no difference', async () => {
@@ -59,21 +61,35 @@ describe('chaos --links', () => {
     expect(diffTrees('dev-a', local, server, false)).toEqual(['dev-a: missing "other.txt" (1 B on the server)']);
   });
 
-  it('invariant 7 fails when the folder outside changed, or the server holds a canary', async () => {
+  it('invariant 8 fails when the folder outside changed, the server holds a canary, a link was replaced, or the server holds what is below a link', async () => {
     const [a, b] = devices();
-    const executor = new Executor([a!, b!], new Ledger());
+    const ledger = new Ledger();
+    const executor = new Executor([a!, b!], ledger);
     await executor.run({ kind: 'symlink', device: 0, path: 'docs', to: 'outside-dir' }, 1);
+    await executor.run({ kind: 'symlink', device: 0, path: 'notes.txt', to: 'nowhere' }, 2);
+    await executor.run({ kind: 'symlink', device: 0, path: 'loop', to: 'loop' }, 3);
     writeFileSync(path.join(outsideOf(a!), 'x.txt'), 'written through the link');
     writeFileSync(path.join(outsideOf(a!), CANARY), 'changed');
+    // Replaced by the file another device wrote there (Ferry never does: U8).
+    unlinkSync(path.join(a!.root, 'notes.txt'));
+    writeFileSync(path.join(a!.root, 'notes.txt'), 'from the server');
+    ledger.replace('dev-b', 'notes.txt', null);
+    ledger.write('dev-b', 'notes.txt', 'b'.repeat(64), 4);
     const server = emptyTree();
     server.files.set('docs/canary.txt', { size: 1, blocks: ['h'], hash: sha256Of(canaryBytes(a!)) });
-    mkdirSync(outsideOf(b!));
-    writeFileSync(path.join(outsideOf(b!), CANARY), canaryBytes(b!));
-    expect(await checkLinks([a!, b!], server)).toEqual([
-      '[7] dev-a: the folder its links point into holds ["canary.txt","x.txt"], not its canary alone',
-      '[7] dev-a: its canary outside the synced folder was changed',
-      `[7] the server holds dev-a's canary at "docs/canary.txt": read through a link and uploaded`,
+    server.files.set('loop/loop/copy.txt', { size: 1, blocks: ['h'] });
+    const trees = [await localTree(a!.root), await localTree(b!.root)];
+    expect(await checkLinks([a!, b!], trees, server, executor.linkRecord, ledger)).toEqual([
+      '[8] dev-a: the folder its links point into holds ["canary.txt","x.txt"], not its canary alone',
+      '[8] dev-a: its canary outside the synced folder was changed',
+      `[8] the server holds dev-a's canary at "docs/canary.txt": read through a link and uploaded`,
+      '[8] dev-a: its link "notes.txt" was replaced by a file',
+      `[8] the server holds "docs/canary.txt" at or below dev-a's link "docs", which no other device wrote: read through the link`,
+      `[8] the server holds "loop/loop/copy.txt" at or below dev-a's link "loop", which no other device wrote: read through the link`,
     ]);
+    // A user's own later op there, or a folder moved there by anyone, excuses a link gone.
+    await executor.run({ kind: 'write', device: 0, path: 'notes.txt', size: 3, content: 1 }, 5);
+    expect((await checkLinks([a!, b!], trees, emptyTree(), executor.linkRecord, ledger)).filter((f) => f.includes('replaced'))).toEqual([]);
   });
 });
 
