@@ -10,7 +10,15 @@ import type { Cluster } from './cluster';
  */
 export async function renameProbe(cluster: Cluster, settle: () => Promise<boolean>): Promise<{ renamed: string | null; blockRequests: number; settled: boolean }> {
   const root = cluster.devices[0]!.root;
-  const entries = readdirSync(root, { withFileTypes: true }).filter((e) => e.name !== '.ferry').sort((a, b) => (a.name < b.name ? -1 : 1));
+  // A device with a symbolic link under that name (chaos --links) never held what the others
+  // have there (U8, DU5): it downloads the renamed entries, rightly (chaos seed 72005).
+  const linked = new Set(
+    cluster.devices.slice(1).flatMap((d) => readdirSync(d.root, { withFileTypes: true }).filter((e) => e.isSymbolicLink()).map((e) => e.name.normalize('NFC'))),
+  );
+  const linkedElsewhere = (name: string) => linked.has(name.normalize('NFC'));
+  const entries = readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.name !== '.ferry' && !linkedElsewhere(e.name))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
   const pick = entries.find((e) => e.isDirectory()) ?? entries.find((e) => e.isFile());
   if (!pick) return { renamed: null, blockRequests: 0, settled: true };
   const downloads = () => cluster.proxy.requests({ method: 'GET', path: /^\/v1\/blocks\/[0-9a-f]{64}$/ }).length + cluster.proxy.requests({ method: 'POST', path: /^\/v1\/blocks\/fetch$/ }).length;
