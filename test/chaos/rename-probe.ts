@@ -1,4 +1,4 @@
-import { readdirSync, renameSync } from 'node:fs';
+import { readdirSync, renameSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import type { Cluster } from './cluster';
 
@@ -10,16 +10,7 @@ import type { Cluster } from './cluster';
  */
 export async function renameProbe(cluster: Cluster, settle: () => Promise<boolean>): Promise<{ renamed: string | null; blockRequests: number; settled: boolean }> {
   const root = cluster.devices[0]!.root;
-  // A device with a symbolic link under that name (chaos --links) never held what the others
-  // have there (U8, DU5): it downloads the renamed entries, rightly (chaos seed 72005).
-  const linked = new Set(
-    cluster.devices.slice(1).flatMap((d) => readdirSync(d.root, { withFileTypes: true }).filter((e) => e.isSymbolicLink()).map((e) => e.name.normalize('NFC'))),
-  );
-  const linkedElsewhere = (name: string) => linked.has(name.normalize('NFC'));
-  const entries = readdirSync(root, { withFileTypes: true })
-    .filter((e) => e.name !== '.ferry' && !linkedElsewhere(e.name))
-    .sort((a, b) => (a.name < b.name ? -1 : 1));
-  const pick = entries.find((e) => e.isDirectory()) ?? entries.find((e) => e.isFile());
+  const pick = probeTarget(root, cluster.devices.slice(1).map((d) => d.root));
   if (!pick) return { renamed: null, blockRequests: 0, settled: true };
   const downloads = () => cluster.proxy.requests({ method: 'GET', path: /^\/v1\/blocks\/[0-9a-f]{64}$/ }).length + cluster.proxy.requests({ method: 'POST', path: /^\/v1\/blocks\/fetch$/ }).length;
   const before = downloads();
@@ -27,4 +18,17 @@ export async function renameProbe(cluster: Cluster, settle: () => Promise<boolea
   renameSync(path.join(root, pick.name), path.join(root, to));
   const settled = await settle();
   return { renamed: `${pick.name} → ${to}`, blockRequests: downloads() - before, settled };
+}
+
+/**
+ * The first device's first top-level folder, or its first file when it has none, that no other
+ * device has a symbolic link under the name of (chaos --links): that device never held what is
+ * there (U8, DU5) and downloads it, rightly (chaos seed 72005).
+ */
+export function probeTarget(root: string, otherRoots: readonly string[]): Dirent | undefined {
+  const linked = new Set(otherRoots.flatMap((r) => readdirSync(r, { withFileTypes: true }).filter((e) => e.isSymbolicLink()).map((e) => e.name.normalize('NFC'))));
+  const entries = readdirSync(root, { withFileTypes: true })
+    .filter((e) => e.name !== '.ferry' && !linked.has(e.name.normalize('NFC')))
+    .sort((a, b) => (a.name < b.name ? -1 : 1));
+  return entries.find((e) => e.isDirectory()) ?? entries.find((e) => e.isFile());
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { checkLinks } from '../chaos/invariants';
 import { Ledger } from '../chaos/ledger';
+import { probeTarget } from '../chaos/rename-probe';
 import { diffTrees, localTree, sha256Of, type Tree } from '../chaos/snapshot';
 import { canaryBytes, CANARY, Executor, makePlan, outsideOf } from '../chaos/workload';
 import { deviceFolders } from '../helpers/local-temp';
@@ -90,6 +91,17 @@ describe('chaos --links', () => {
     // A user's own later op there, or a folder moved there by anyone, excuses a link gone.
     await executor.run({ kind: 'write', device: 0, path: 'notes.txt', size: 3, content: 1 }, 5);
     expect((await checkLinks([a!, b!], trees, emptyTree(), executor.linkRecord, ledger)).filter((f) => f.includes('replaced'))).toEqual([]);
+  });
+
+  // Chaos seed 72005 (--links --ops 120): the rename probe renamed a folder dev-b had a link under
+  // the name of; dev-b had never held what was in it, and downloaded it (2 block requests).
+  it('chaos seed 72005: the rename probe leaves alone a folder another device has a link under the name of', async () => {
+    const [a, b] = devices();
+    mkdirSync(path.join(a!.root, 'Ärger'));
+    mkdirSync(path.join(a!.root, 'ü'));
+    symlinkSync('nowhere', path.join(b!.root, 'Ärger'));
+    expect(probeTarget(a!.root, [b!.root])?.name).toBe('ü');
+    expect(probeTarget(a!.root, [])?.name).toBe('Ärger');
   });
 });
 
