@@ -41,10 +41,12 @@ export function DeletedView({ status }: { status: Status | undefined }) {
         const before = lastItems.current;
         lastItems.current = answer.value.items;
         setItems(answer.value.items);
-        setListed({ at: Date.now(), unchanged: refresh && before !== undefined && sameListing(before, answer.value.items), loading: false });
+        // At the list's limit an older deleted file may come or go beyond it: no claim then.
+        const whole = answer.value.items.length < LIST_LIMIT;
+        setListed({ at: Date.now(), unchanged: refresh && whole && before !== undefined && sameListing(before, answer.value.items), loading: false });
         setLoadError(undefined);
       } else {
-        setListed((current) => current && { ...current, loading: false });
+        setListed((current) => current && { ...current, unchanged: false, loading: false });
         setLoadError(answer.error.message);
       }
     },

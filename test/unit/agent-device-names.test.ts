@@ -46,6 +46,34 @@ describe('device names', () => {
     expect(calls.learned).toBe(0);
   });
 
+  // Found by review: an Undo offer names its devices for a day; an id no digest names any more
+  // was looked up every 2 s of it.
+  it('looks a device that stays unnamed up less and less often, at most every 10 minutes', async () => {
+    const { n, calls, advance } = names([]);
+    const offer = { count: 8, devices: [OTHER] };
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const gaps = [2_000, 4_000, 8_000, 16_000];
+    n.hold(offer);
+    await waitFor(() => calls.list === 1, { message: 'the first look' });
+    for (const [i, gap] of gaps.entries()) {
+      await settle();
+      advance(gap - 1);
+      n.hold(offer);
+      await settle();
+      expect(calls.list).toBe(i + 1);
+      advance(1);
+      n.hold(offer);
+      await waitFor(() => calls.list === i + 2, { message: `a look after ${gap} ms` });
+    }
+    // Capped: ten minutes apart from then on.
+    for (let i = 0; i < 10; i++) {
+      await settle();
+      advance(10 * 60_000);
+      n.hold(offer);
+    }
+    await waitFor(() => calls.list === gaps.length + 11, { message: 'one look per ten minutes' });
+  });
+
   it('a hold from this device (no devices) reads nothing', () => {
     const { n, calls } = names([]);
     expect(n.hold({ count: 3, devices: [] })).toEqual({ count: 3, devices: [] });

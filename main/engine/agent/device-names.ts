@@ -16,8 +16,13 @@ export class DeviceNames {
   private readonly names = new Map<string, string>();
   private readAt = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | null = null;
-  /** When an id no digest named was last looked up: it is asked for again at most every UNKNOWN_READ_GAP_MS. */
-  private readonly missed = new Map<string, number>();
+  /**
+   * When an id no digest named was last looked up, and the gap before the next look: it starts at
+   * UNKNOWN_READ_GAP_MS and doubles up to UNKNOWN_READ_MAX_GAP_MS. An Undo offer names its devices
+   * for a day: an id no digest will ever name again (an expired report) is not asked for every
+   * 2 s of it (found by review).
+   */
+  private readonly missed = new Map<string, { at: number; gap: number }>();
 
   constructor(
     private readonly o: {
@@ -56,8 +61,10 @@ export class DeviceNames {
   /** True (and noted) when no digest names `id` and it was not looked up in the last UNKNOWN_READ_GAP_MS. */
   private unknownDue(id: string): boolean {
     const now = (this.o.now ?? Date.now)();
-    if (id === '' || this.names.has(id) || now - (this.missed.get(id) ?? Number.NEGATIVE_INFINITY) < UNKNOWN_READ_GAP_MS) return false;
-    this.missed.set(id, now);
+    if (id === '' || this.names.has(id)) return false;
+    const last = this.missed.get(id);
+    if (last && now - last.at < last.gap) return false;
+    this.missed.set(id, { at: now, gap: last ? Math.min(last.gap * 2, UNKNOWN_READ_MAX_GAP_MS) : UNKNOWN_READ_GAP_MS });
     return true;
   }
 
@@ -115,7 +122,9 @@ export class DeviceNames {
   }
 }
 
-/** An id no digest named is looked up again at most this often (each id on its own). */
+/** An id no digest named is looked up again at most this often at first (each id on its own)... */
 const UNKNOWN_READ_GAP_MS = 2000;
+/** ...and at most this often once it stayed unnamed a while. */
+const UNKNOWN_READ_MAX_GAP_MS = 10 * 60_000;
 /** How long a listing waits for the names before it answers with the ids' short forms. */
 const NAMES_WAIT_MS = 1500;
