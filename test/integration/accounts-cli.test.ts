@@ -43,7 +43,7 @@ describe('ferry server accounts and ferry agent --pair', () => {
   it('pairs with a code, keeps the token out of the terminal, and syncs', async () => {
     const code = await pairingCode();
     agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', code, '--folder', `${folder}=docs`]);
-    agentDevice = (await agent.line(/^Paired with \S+ as a device of ann \(credential ([0-9a-f-]+)\)/))[1]!;
+    agentDevice = (await agent.line(/^Paired with \S+ as a device of ann \(credential ([0-9a-f-]+), the DEVICE column/))[1]!;
     await agent.line(/^control: /);
     const token = (JSON.parse(readFileSync(path.join(dataDir, 'settings.json'), 'utf8')) as { token: string }).token;
     expect(token).toMatch(/^fdt_/);
@@ -80,7 +80,7 @@ describe('ferry server accounts and ferry agent --pair', () => {
     expect(before).toContain(agentDevice);
     await agent?.stop();
     agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', await pairingCode(), '--folder', `${folder}=docs`]);
-    const paired = (await agent.line(/^Paired with \S+ as a device of ann \(credential ([0-9a-f-]+)\)/))[1]!;
+    const paired = (await agent.line(/^Paired with \S+ as a device of ann \(credential ([0-9a-f-]+), the DEVICE column/))[1]!;
     await agent.line(new RegExp(`earlier credential \\(${agentDevice}\\) is signed out`));
     await agent.line(/^control: /);
     // The new device in place of the old one; the other device of ann's untouched.

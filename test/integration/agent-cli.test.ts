@@ -127,7 +127,7 @@ describe('ferry agent and its CLI clients', () => {
     const confirm = await runFerry(['mass-delete', 'confirm', '--folder', 'docs', '--data', dataDir, '--json']);
     expect(confirm.code, confirm.stderr).toBe(0);
     // A new user's try: `--json` said only {"ok": true}, not which delete it let through.
-    expect(JSON.parse(confirm.stdout)).toEqual({ ok: true, folderId: 'docs', answer: 'confirmed', count: 6, total: 9, side: 'scan' });
+    expect(JSON.parse(confirm.stdout)).toEqual({ ok: true, folderId: 'docs', answer: 'confirmed', count: 6, total: 9, side: 'scan', devices: [] });
     await waitFor(async () => (await status()).folders[0]?.undoDelete != null, { timeoutMs: 15_000 });
     const dismiss = await runFerry(['mass-delete', 'dismiss', '--folder', 'docs', '--data', dataDir]);
     expect(dismiss.code, dismiss.stderr).toBe(0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deviceLine, formatDevices } from '../../main/control/commands/devices';
 import { formatStatus } from '../../main/control/commands/status';
+import { undoBatchFiles } from '../../shared/pending-delete';
 import type { DeviceView, Status } from '../../shared/ui-contract';
 
 const now = Date.parse('2026-12-02T12:00:00Z');
@@ -30,6 +31,14 @@ describe('ferry devices output', () => {
     expect(deviceLine(device({ self: true, name: 'laptop', lastSeen: new Date(now).toISOString() }), now)).toBe('laptop (this device) · up to date · reported just now');
     expect(deviceLine(device({ pending: 8 }), now)).toBe('desktop · 8 changes not sent yet · last seen 5 min ago');
     expect(deviceLine(device({ pending: 1, self: true }), now)).toBe('desktop (this device) · 1 change not sent yet · reported 5 min ago');
+  });
+
+  it('an Undo offer names who deleted: this computer, up to three devices and how many more, or another device', () => {
+    const offer = (side: 'scan' | 'pull', devices: string[]) => undoBatchFiles({ count: 13, side, devices });
+    expect(offer('scan', [])).toBe('13 files deleted on this computer');
+    expect(offer('pull', [])).toBe('13 files deleted here by another device');
+    expect(offer('pull', ['desk', 'phone'])).toBe('13 files deleted here by desk, phone');
+    expect(offer('pull', ['a', 'b', 'c', 'd', 'e'])).toBe('13 files deleted here by a, b, c and 2 more devices');
   });
 
   it('names the failing paths with their codes, the first three', () => {

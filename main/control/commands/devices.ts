@@ -27,7 +27,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   });
 }
 
-/** Per folder, one line per device: its name, whether it is up to date, when it was last seen, what fails. */
+/** Per folder, one line per device: its name, what keeps it from being up to date (shared/device-words.ts), when it was last seen. */
 export function formatDevices(folders: readonly FolderDevices[], now: number): string[] {
   if (folders.length === 0) return ['No folders configured.'];
   const lines: string[] = [];
@@ -46,7 +46,8 @@ export function deviceLine(device: DeviceView, now: number, all: readonly Device
   const { parts } = deviceStateParts(device);
   if (device.failedCount > 0) {
     const first = device.failures.slice(0, 3).map((f) => `${f.path} (${f.code})`).join(', ');
-    if (first) parts[parts.length - 1] += `: ${first}${device.failedCount > 3 ? ', …' : ''}`;
+    const failing = parts.findIndex((p) => p.endsWith(' failing'));
+    if (first && failing >= 0) parts[failing] += `: ${first}${device.failedCount > 3 ? ', …' : ''}`;
   }
   parts.unshift(name);
   parts.push(`${seenWord(device.self)} ${ago(Date.parse(device.lastSeen), now)}`);

@@ -50,16 +50,16 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       const offer = folder.undoDelete;
       if (!offer) throw new FerryError('nothing_to_undo', `Folder '${folderId}' offers no undo: ${noUndoOffered()}`);
       const result = await client.call('dismissUndo', { folderId });
-      io.out(values.json ? json({ ...result, folderId, dismissed: { count: offer.count, side: offer.side } }) : `Dismissed: undo is no longer offered for the ${undoBatchFiles(offer)} in '${folderId}'.`);
+      io.out(values.json ? json({ ...result, folderId, dismissed: { count: offer.count, side: offer.side, devices: offer.devices } }) : `Dismissed: undo is no longer offered for the ${undoBatchFiles(offer)} in '${folderId}'.`);
       return EXIT_OK;
     }
     if (!folder.pendingDelete) throw new FerryError('not_held', `Folder '${folderId}' has no mass delete waiting for an answer`);
     const result = await client.call(answer === 'confirm' ? 'confirmMassDelete' : 'cancelMassDelete', { folderId });
-    const { count, total, side } = folder.pendingDelete;
+    const { count, total, side, devices } = folder.pendingDelete;
     // JSON says what was answered, as the text does: a script logs which delete it let through.
     io.out(
       values.json
-        ? json({ ...result, folderId, answer: answer === 'confirm' ? 'confirmed' : 'cancelled', count, total, side })
+        ? json({ ...result, folderId, answer: answer === 'confirm' ? 'confirmed' : 'cancelled', count, total, side, devices })
         : answer === 'confirm'
           ? `Confirmed: deleting ${count} of ${total} files in '${folderId}'.`
           : `Cancelled: the ${count} files in '${folderId}' are kept.`,

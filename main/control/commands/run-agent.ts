@@ -142,7 +142,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...transport, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
       // The credential's id is the server's (`ferry server devices`, DEVICE), not the id this agent
       // goes by, which it prints when it starts: a new user's try read two ids for one device.
-      io.out(`Paired with ${serverUrl} as a device of ${paired.user} (credential ${paired.deviceId}); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);
+      io.out(`Paired with ${serverUrl} as a device of ${paired.user} (credential ${paired.deviceId}, the DEVICE column of \`ferry server devices\`); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);
       if (paired.replacedDeviceId) io.out(`This computer's earlier credential (${paired.replacedDeviceId}) is signed out`);
       token = paired.token;
     }

@@ -12,7 +12,7 @@ export const COMMAND_SUMMARIES = {
   resume: 'Resume syncing after a pause.',
   retry: 'Retry failed queue items: one by its ID (from ferry queue), or all of them with --all.',
   massDelete: 'Answer a mass delete the agent is holding (confirm it, or cancel it and keep the files), or undo the last confirmed one (or stop offering that).',
-  devices: 'Show every device syncing your folders: up to date or how many changes behind, last seen, and what fails there.',
+  devices: 'Show every device syncing your folders: up to date, or how many changes behind and not sent yet, what fails there, and when it was last seen.',
   why: 'Explain why a path is not in sync (ignored, pending, failing, held, in conflict…) or confirm that it is.',
   history: 'List the versions of a file the server keeps, newest first.',
   restore: 'Bring back deleted files or earlier versions from the server (no upload): paths, a moment, or every deleted file.',
