@@ -88,6 +88,12 @@ describe('chaos --links', () => {
       `[8] the server holds "docs/canary.txt" at or below dev-a's link "docs", which no other device wrote: read through the link`,
       `[8] the server holds "loop/loop/copy.txt" at or below dev-a's link "loop", which no other device wrote: read through the link`,
     ]);
+    // Chaos seed 72007: another device's conflict copy below the link is that device's write.
+    ledger.replace('dev-b', 'loop/report.md', null);
+    ledger.write('dev-b', 'loop/report.md', 'c'.repeat(64), 6);
+    const withCopy = emptyTree();
+    withCopy.files.set('loop/report (conflict from dev-b 2026-12-06 141025).md', { size: 1, blocks: ['h'] });
+    expect((await checkLinks([a!, b!], trees, withCopy, executor.linkRecord, ledger)).filter((f) => f.includes('below'))).toEqual([]);
     // A user's own later op there, or a folder moved there by anyone, excuses a link gone.
     await executor.run({ kind: 'write', device: 0, path: 'notes.txt', size: 3, content: 1 }, 5);
     expect((await checkLinks([a!, b!], trees, emptyTree(), executor.linkRecord, ledger)).filter((f) => f.includes('replaced'))).toEqual([]);
