@@ -36,11 +36,21 @@ export function readSettingsFile(file: string, source: string): PartialSettings 
   return parsed as PartialSettings;
 }
 
-/** `--folder LOCAL[=REMOTE_ID]`: the remote id defaults to the local folder's name. */
+/**
+ * `--folder LOCAL[=REMOTE_ID]`: the remote id defaults to the local folder's name. What follows
+ * the last `=` is the remote id when it is a valid one; otherwise the whole value is a local path
+ * with `=` in it only when that path exists. Taken for one whatever, `Sub=team/docs` synced the
+ * folder `Sub=team/docs` (not there yet) with another folder, `docs` (found by a new-user try).
+ */
 export function parseFolderFlag(value: string, cwd: string, index: number): FolderSettings {
   const eq = value.lastIndexOf('=');
   const candidate = eq > 0 ? value.slice(eq + 1) : '';
-  const hasRemote = eq > 0 && RemoteFolderId.safeParse(candidate).success;
+  const idCheck = RemoteFolderId.safeParse(candidate);
+  const hasRemote = eq > 0 && idCheck.success;
+  if (eq > 0 && !hasRemote && !existsSync(path.resolve(cwd, value))) {
+    const why = idCheck.success ? '' : `: ${idCheck.error.issues[0]?.message ?? 'not a valid id'}`;
+    throw invalidSettings({ [`folders.${index}.remoteId`]: `'${candidate}' after '=' is not a valid remote id${why}` }, '--folder');
+  }
   const local = path.resolve(cwd, hasRemote ? value.slice(0, eq) : value);
   const remoteId = hasRemote ? candidate : path.basename(local);
   if (!RemoteFolderId.safeParse(remoteId).success) {

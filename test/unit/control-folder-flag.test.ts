@@ -1,0 +1,40 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseFolderFlag } from '../../main/control/agent-settings';
+import { makeTempDir } from '../helpers/local-temp';
+
+describe('--folder LOCAL[=REMOTE_ID]', () => {
+  const temps: Array<() => void> = [];
+  afterEach(() => temps.splice(0).forEach((cleanup) => cleanup()));
+  const cwd = () => {
+    const t = makeTempDir('ferry-folder-flag-');
+    temps.push(t.cleanup);
+    return t.dir;
+  };
+
+  it('takes what follows the last = as the remote id, or the folder name', () => {
+    const dir = cwd();
+    expect(parseFolderFlag('Docs=docs', dir, 0)).toEqual({ localPath: path.join(dir, 'Docs'), remoteId: 'docs' });
+    expect(parseFolderFlag('Photos', dir, 0)).toEqual({ localPath: path.join(dir, 'Photos'), remoteId: 'Photos' });
+  });
+
+  // A new user's try: `--folder ~/Sub=team/docs` synced a folder "Sub=team/docs" (not there) with
+  // the remote folder "docs" (another user's), saying only that the folder did not exist yet.
+  // Refused: a remote id that is not one, read as part of a local path that is not there.
+  it('refuses a remote id that is not valid, naming it, unless the whole value is a folder there', () => {
+    const dir = cwd();
+    const refused = (() => {
+      try {
+        parseFolderFlag('Sub=team/docs', dir, 2);
+      } catch (error) {
+        return error;
+      }
+      return null;
+    })();
+    expect(refused).toMatchObject({ code: 'invalid_settings' });
+    expect(String((refused as Error).message)).toContain("'team/docs' after '=' is not a valid remote id: use 1-128 letters");
+    mkdirSync(path.join(dir, 'a=b', 'inner'), { recursive: true });
+    expect(parseFolderFlag('a=b/inner', dir, 0)).toEqual({ localPath: path.join(dir, 'a=b', 'inner'), remoteId: 'inner' });
+  });
+});
