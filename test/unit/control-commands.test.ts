@@ -4,6 +4,7 @@ import { formatQueuePage } from '../../main/control/commands/queue';
 import { flagSettings } from '../../main/control/commands/run-agent';
 import { folderRelative } from '../../main/control/commands/folder-paths';
 import { formatHistory } from '../../main/control/commands/history';
+import { printable } from '../../main/control/commands/output';
 
 describe('CLI wording and units (issue 24 item 10)', () => {
   it('a state filter with no match does not call the queue empty', () => {
@@ -20,6 +21,21 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     expect(limit('2MB/s')).toBe(2_000_000);
     // Anything else reaches the schema as given, which refuses it naming the field.
     expect(limit('fast')).toBe('fast');
+  });
+});
+
+// A new user's try: a file named "esc\x1b[31mred.txt" turned the terminal red in `ferry queue`, and
+// "line\nbreak.txt" split its row in two. Refused: a control character a name holds acted on.
+describe('CLI output never acts on a control character a name holds', () => {
+  it('shows it escaped in a table cell, a newline and a tab too, and escapes all but line breaks elsewhere', () => {
+    const item = (id: number, path: string) => ({ id, folderId: 'docs', path, op: 'upsert' as const, state: 'pending' as const, attempts: 0, nextAttemptAt: null, bytesDone: 0, bytesTotal: 0, error: null, updatedAt: '2026-12-06T00:00:00Z' });
+    const text = formatQueuePage({ items: [item(1, 'esc\u001b[31mred.txt'), item(2, 'line\nbreak.txt')], total: 2 }, 0);
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toMatch(/esc\\x1b\[31mred\.txt$/);
+    expect(lines[2]).toMatch(/line\\nbreak\.txt$/);
+    expect(text).not.toContain('\u001b');
+    expect(printable('ok\n\tnext \u009b bell\u0007')).toBe('ok\n\tnext \\x9b bell\\x07');
   });
 });
 

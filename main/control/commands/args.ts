@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
+import { printable } from './output';
 
 /**
  * The flag handling every client command shares: strict parsing, `--help`, and usage errors
@@ -10,10 +11,16 @@ export interface CommandIo {
   err(text: string): void;
 }
 
+/** Standard output and error, never acting on a control character a name carries (printable()). */
 export const processIo: CommandIo = {
-  out: (text) => void process.stdout.write(text.endsWith('\n') ? text : text + '\n'),
-  err: (text) => void process.stderr.write(text.endsWith('\n') ? text : text + '\n'),
+  out: (text) => void process.stdout.write(terminalLine(text)),
+  err: (text) => void process.stderr.write(terminalLine(text)),
 };
+
+function terminalLine(text: string): string {
+  const shown = printable(text);
+  return shown.endsWith('\n') ? shown : shown + '\n';
+}
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

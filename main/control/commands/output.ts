@@ -11,8 +11,25 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** Left-aligned columns, two spaces apart; the last column is never padded. */
-export function table(header: string[], rows: string[][]): string {
+// eslint-disable-next-line no-control-regex -- the control characters are what is matched
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+// eslint-disable-next-line no-control-regex -- the same, newline and tab kept
+const CONTROLS_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+const escaped = (c: string): string => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+/**
+ * Text for a terminal: a control character a file name may hold (an escape that recolours the
+ * terminal or moves its cursor, a carriage return) shown as `\x1b`, not acted on. `inLine`: a
+ * newline or tab too, for one table cell or one line (a name holding a newline split a row in two;
+ * found by a new-user try).
+ */
+export function printable(text: string, inLine = false): string {
+  return text.replace(inLine ? CONTROLS : CONTROLS_BUT_LINES, escaped);
+}
+
+/** Left-aligned columns, two spaces apart; the last column is never padded. Cells are printable(). */
+export function table(header: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((row) => row.map((cell) => printable(cell, true)));
   const all = [header, ...rows];
   const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
   return all
