@@ -79,7 +79,7 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const before = await live();
     expect(before).toContain(agentDevice);
     await agent?.stop();
-    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', await pairingCode(), '--folder', `${folder}=docs`]);
+    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', await pairingCode(), '--folder', `${folder}=docs`, '--device-name', 'ann-laptop']);
     const paired = (await agent.line(/^Paired with \S+ as a device of ann \(credential ([0-9a-f-]+), the DEVICE column/))[1]!;
     await agent.line(new RegExp(`earlier credential \\(${agentDevice}\\) is signed out`));
     await agent.line(/^control: /);
@@ -117,5 +117,9 @@ describe('ferry server accounts and ferry agent --pair', () => {
     expect(handed.stdout).toContain(`Paired the agent already running with --data ${dataDir}`);
     await waitFor(async () => (await status()).state === 'idle' && (await status()).counts.done >= 2, { timeoutMs: 30_000, message: 'b.txt uploaded with the new token' });
     expect(agent!.child.exitCode).toBeNull();
+    // Its new credential is named as the device is (a new user's try found it named after the host).
+    type Listed = Array<{ name: string; revokedAt: string | null; pairedAt?: string; createdAt?: string }>;
+    const live = (JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Listed).filter((d) => d.revokedAt === null);
+    expect(live.at(-1)?.name).toBe('ann-laptop');
   });
 });

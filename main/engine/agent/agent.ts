@@ -273,7 +273,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       bus.statusChanged();
       return view;
     },
-    pairDevice: (input) => pairAndSave(input, (update) => handlers.updateSettings(update), settings.current),
+    // Paired again (Settings, or `ferry agent --pair` to this running agent): the credential is
+    // named as this device is, not after the host (a new-user try found two "vm" rows).
+    pairDevice: (input) => pairAndSave({ ...input, deviceName: input.deviceName ?? deviceName }, (update) => handlers.updateSettings(update), settings.current),
   };
 
   return {
