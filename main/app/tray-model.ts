@@ -103,7 +103,8 @@ export function trayTooltip(status: Status | null): string {
       lines.push(status.reason === REVOKED_REASON ? 'This device was signed out; pair it again in Settings' : 'The server refused the token: check it in Settings');
       break;
     case 'waiting':
-      // The held folders' own lines follow.
+      // The held folders' own lines follow; a folder not made yet has none, so its reason is said.
+      if (!status.folders.some((f) => f.pendingDelete) && status.reason) lines.push(clip(status.reason));
       break;
     case 'error': {
       const broken = status.folders.find((f) => f.state === 'error' || f.state === 'disk_full');

@@ -33,6 +33,13 @@ export function writeMarker(root: string, id: string = randomUUID()): string {
   return id;
 }
 
+const NOT_MADE_YET = 'does not exist yet: it syncs on its own once it is created';
+
+/** A folder's error that says only that its root was never made yet: nothing is wrong, it waits. */
+export function notMadeYet(error: string | null): boolean {
+  return error !== null && error.endsWith(NOT_MADE_YET);
+}
+
 /** Synchronous on purpose: two stats, run right before anything is read as deleted. */
 export function checkRoot(root: string, expectedMarkerId: string | null): RootCheck {
   try {
@@ -41,7 +48,7 @@ export function checkRoot(root: string, expectedMarkerId: string | null): RootCh
     }
   } catch {
     // Never seen (no marker recorded yet): nothing was lost, it has only not been made yet.
-    const message = expectedMarkerId === null ? `The folder ${root} does not exist yet: it syncs on its own once it is created` : `The folder ${root} is missing (unmounted or moved?)`;
+    const message = expectedMarkerId === null ? `The folder ${root} ${NOT_MADE_YET}` : `The folder ${root} is missing (unmounted or moved?)`;
     return { ok: false, code: 'folder_root_missing', message };
   }
   const found = readMarker(root);

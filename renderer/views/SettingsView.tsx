@@ -84,7 +84,7 @@ export function SettingsView() {
   };
   const refused = (error: { message: string; fields?: Record<string, string> | undefined }, at?: 'pairing') => {
     setErrors(error.fields ?? {});
-    setNotice({ kind: 'error', text: error.fields ? 'The agent refused some settings (see the messages below).' : error.message, ...(at ? { at } : {}) });
+    setNotice({ kind: 'error', text: error.fields ? 'The agent refused some settings (see the fields marked above).' : error.message, ...(at ? { at } : {}) });
   };
 
   // "Connect with a pairing code": the agent trades the code for this device's own token and saves it with the form.
@@ -92,7 +92,7 @@ export function SettingsView() {
     const check = validatePairingForm(form);
     if (!check.ok) {
       setErrors(check.fields);
-      setNotice({ kind: 'error', text: 'Some settings need fixing (see the messages below).', at: 'pairing' });
+      setNotice({ kind: 'error', text: 'Some settings need fixing (see the fields marked above).', at: 'pairing' });
       return;
     }
     setSaving(true);
@@ -106,7 +106,7 @@ export function SettingsView() {
     const check = validateSettingsForm(form, { hasToken: loaded.hasToken });
     if (!check.ok) {
       setErrors(check.fields);
-      setNotice({ kind: 'error', text: 'Some settings need fixing (see the messages below).' });
+      setNotice({ kind: 'error', text: 'Some settings need fixing (see the fields marked above).' });
       return;
     }
     setSaving(true);

@@ -93,8 +93,11 @@ describe('agent states follow reality', () => {
   it('shows the reason of a missing folder where the state is, and recovers when the folder appears', async () => {
     const missing = path.join(tmp.dir, 'not-yet-there');
     const { agent: a } = await start({ folders: [{ localPath: missing, remoteId: 'later' }] });
-    await waitFor(() => a.status().state === 'error', { timeoutMs: 10_000 });
+    // Waiting for it, not in error: a folder not made yet is accepted with a warning (a new user's
+    // try found the whole agent in "error", its folder's pulls failing with folder_root_missing).
+    await waitFor(() => a.status().state === 'waiting', { timeoutMs: 10_000 });
     expect(a.status().reason).toContain('later');
+    expect(a.status().folders[0]!.pullError).toBeNull();
     expect(a.status().folders[0]!.error).toContain(missing);
     // Never seen here: its reason says it is not made yet, not that a disk went away.
     expect(a.status().folders[0]!.error).toContain('does not exist yet: it syncs on its own once it is created');
@@ -119,7 +122,11 @@ describe('agent states follow reality', () => {
     // A minute of backoff after each failed pull: the wait below is far shorter.
     const later = path.join(tmp.dir, 'made-later');
     const { agent: b } = await start({ folders: [{ localPath: later, remoteId }], pullRetryMs: 60_000 });
-    await waitFor(() => b.status().state === 'error' && Boolean(b.status().folders[0]!.pullError), { timeoutMs: 10_000, message: 'a pull failed on the missing folder' });
+    const folderId = b.status().folders[0]!.id;
+    await waitFor(async () => b.status().state === 'waiting' && (await b.handlers.explainPath({ path: 'from-elsewhere.txt', folderId })).lastPullError?.code === 'folder_root_missing', {
+      timeoutMs: 10_000,
+      message: 'a pull failed on the missing folder',
+    });
     mkdirSync(later);
     await waitFor(() => existsSync(path.join(later, 'from-elsewhere.txt')), { timeoutMs: 8_000, message: "the server's file pulled once the folder exists" });
     expect(readFileSync(path.join(later, 'from-elsewhere.txt'), 'utf8')).toBe('on the server already');

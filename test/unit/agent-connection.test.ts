@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionWatch, REVOKED_REASON, linkProblemOf, type Link } from '../../main/engine/agent/connection';
 import { agentStateOf, busyReason, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
+import { pullErrorLine } from '../../main/engine/agent/status';
 import { FerryError } from '../../protocol/errors';
 
 const refused = () => new FerryError('offline', 'Sync server unreachable (ECONNREFUSED)', { retryable: true });
@@ -106,6 +107,24 @@ describe('agentStateOf', () => {
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders: full, busy: 'Sending 1 change to the server' })).toEqual({ state: 'error', reason: 'Folder docs: The disk holding /x is full' });
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: 'Sending 1 change to the server' })).toEqual({ state: 'syncing', reason: 'Sending 1 change to the server' });
     expect(agentStateOf({ paused: false, link: { state: 'online' }, folders, busy: null })).toEqual({ state: 'idle', reason: null });
+  });
+
+  // A new user's try: one folder not made yet put the whole agent in "error", beside a README that
+  // says such a folder is accepted with a warning.
+  it('a folder not made yet keeps the agent waiting for it, not in error; one that went missing is an error', () => {
+    const unmade = [{ id: 'docs', state: 'error' as const, error: 'The folder /x does not exist yet: it syncs on its own once it is created', pendingDelete: null }];
+    const online = { state: 'online' as const };
+    expect(agentStateOf({ paused: false, link: online, folders: unmade, busy: null })).toEqual({ state: 'waiting', reason: `Folder docs: ${unmade[0]!.error}` });
+    expect(agentStateOf({ paused: false, link: online, folders: [...unmade, ...folders.map((f) => ({ ...f, id: 'pics' }))], busy: 'Sending 1 change to the server' }).state).toBe('syncing');
+    const gone = [{ ...unmade[0]!, error: 'The folder /x is missing (unmounted or moved?)' }];
+    expect(agentStateOf({ paused: false, link: online, folders: gone, busy: null }).state).toBe('error');
+  });
+
+  it('says when a failing pull tries again in seconds from now, never an instant past; a folder not made yet says it in its own error', () => {
+    const failure = { code: 'unavailable', message: 'feed under maintenance', at: 1_000, retryable: true, nextTryAt: 11_000 };
+    expect(pullErrorLine(failure, 6_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z, next try in 5 s)');
+    expect(pullErrorLine(failure, 12_000)).toMatch(/, trying again now\)$/);
+    expect(pullErrorLine({ ...failure, code: 'folder_root_missing' }, 6_000)).toBeNull();
   });
 
   it('names a held bulk delete as waiting for the user, with whose delete it is, not as an error', () => {

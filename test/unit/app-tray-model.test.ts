@@ -37,6 +37,10 @@ describe('tray icon per state, theme and platform', () => {
     expect(refused.iconName).toBe('error-dark.png');
     expect(refused.tooltip).toBe('The server refused the token: check it in Settings');
     expect(trayTooltip(status({ state: 'offline' }))).toBe('Offline, waiting for the server');
+    // A folder not made yet: the agent waits for it, and the tooltip says which (no held delete's line says it).
+    expect(trayTooltip(status({ state: 'waiting', reason: 'Folder docs: The folder /x does not exist yet: it syncs on its own once it is created' }))).toBe(
+      'Folder docs: The folder /x does not exist yet: it syncs on its own once it is created',
+    );
   });
 
   it('says a revoked device was signed out and is to be paired again, not that its token is wrong', () => {

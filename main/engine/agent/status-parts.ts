@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { deleteOrigin } from '../../../shared/pending-delete';
+import { notMadeYet } from '../folder-marker';
 import type { AgentStateName, FolderStatus, Settings } from './api';
 import type { SettingsRepo } from '../../store/settings';
 import type { Link } from './connection';
@@ -17,7 +18,8 @@ export function agentStateOf(input: {
 }): { state: AgentStateName; reason: string | null } {
   if (input.paused) return { state: 'paused', reason: 'Paused: nothing is sent or received until you resume' };
   if (input.link.state !== 'online') return { state: input.link.state, reason: input.link.reason };
-  const broken = input.folders.find((f) => f.state === 'error');
+  // A folder not made yet is accepted with a warning (the README): it waits, nothing is wrong.
+  const broken = input.folders.find((f) => f.state === 'error' && !notMadeYet(f.error));
   if (broken) return { state: 'error', reason: `Folder ${broken.id}: ${broken.error ?? 'in error'}` };
   const full = input.folders.find((f) => f.state === 'disk_full');
   if (full) return { state: 'error', reason: `Folder ${full.id}: ${full.error ?? 'the disk is full'}` };
@@ -28,7 +30,10 @@ export function agentStateOf(input: {
     // Not an error: Ferry did what it should (held the delete); the folder needs the user's answer.
     return { state: 'waiting', reason: `Folder ${held.id}: ${what}; the deletion waits for your answer` };
   }
-  return input.busy === null ? { state: 'idle', reason: null } : { state: 'syncing', reason: input.busy };
+  if (input.busy !== null) return { state: 'syncing', reason: input.busy };
+  const unmade = input.folders.find((f) => f.state === 'error');
+  if (unmade) return { state: 'waiting', reason: `Folder ${unmade.id}: ${unmade.error}` };
+  return { state: 'idle', reason: null };
 }
 
 /**

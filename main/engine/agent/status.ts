@@ -149,7 +149,7 @@ export class StatusBoard {
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
         ...this.o.folders.stateOf(folder),
-        pullError: pullErrorLine(engine.pullFailure(folder.id)),
+        pullError: pullErrorLine(engine.pullFailure(folder.id), Date.now()),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
         ...this.folderTotals(folder.id),
@@ -187,9 +187,14 @@ export class StatusBoard {
   }
 }
 
-/** A failing pull in a line: code, message, since when, the next try. */
-function pullErrorLine(failure: PullFailure | null): string | null {
-  if (!failure) return null;
-  const next = failure.nextTryAt !== null ? `, next try ${new Date(failure.nextTryAt).toISOString()}` : '';
+/**
+ * A failing pull in a line: code, message, since when, the next try (in seconds from now: an
+ * instant already past read as stale; found by a new-user try). A folder not made yet says so
+ * itself, in its error: its pulls' failure is not said again.
+ */
+export function pullErrorLine(failure: PullFailure | null, now: number): string | null {
+  if (!failure || failure.code === 'folder_root_missing') return null;
+  const wait = failure.nextTryAt === null ? null : Math.round((failure.nextTryAt - now) / 1000);
+  const next = wait === null ? '' : wait > 0 ? `, next try in ${wait} s` : ', trying again now';
   return `${failure.code}: ${failure.message} (last failed ${new Date(failure.at).toISOString()}${failure.retryable ? '' : ', not retryable'}${next})`;
 }
