@@ -487,8 +487,11 @@ describe('a pull that sees this device\'s own commit still in flight (chaos seed
     // dev-a edits dev-b's version; dev-b's pull waits for the batch's answer.
     writer.revisions.set('report.md', landed!);
     await writer.commit({ 'report.md': "from a, on b's version" });
-    await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
+    await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true, details: { passing: true } });
     expect(b.tree()).toEqual({ 'report.md': 'from b' });
+    // A wait of a second on this device's own upload is no failed pull in Activity (a new user's
+    // try saw it in red).
+    expect(b.folder.store.activity.recent({ kind: 'pull_failed' })).toEqual([]);
 
     // The restarted pusher sends the batch again under its tracking id: answered from the
     // server's tracking-id store, not applied again as a new request.

@@ -8,7 +8,7 @@ import { ActivityBatch } from '../activity-batch';
 import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
-import { createPuller, type Puller, type PullerEvents, type PullerOptions } from '../pull';
+import { createPuller, passingPullError, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, FOLDER_NOT_MADE, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { classify } from '../push/retry-policy';
 import { ConnectionWatch, type Link } from './connection';
@@ -191,7 +191,7 @@ export class EngineHost {
       this.pullsRunning++;
       engine.puller
         .pullNow(id)
-        .catch((error) => this.o.log.warn('pull failed', { folder: id, error: asFerryError(error).message }))
+        .catch((error) => (passingPullError(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, 'pull failed', { folder: id, error: asFerryError(error).message }))
         .finally(() => {
           this.pullsRunning--;
           this.o.bus.statusChanged();

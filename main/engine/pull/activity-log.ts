@@ -2,6 +2,7 @@ import type { ActivityRepo, NewActivity } from '../../store/activity';
 import { createLogger } from '../../logging';
 import { ActivityBatch } from '../activity-batch';
 import type { PullerEmitter } from './events';
+import { passingPullError } from './health';
 
 const log = createLogger('pull');
 
@@ -21,6 +22,8 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: 'Moved here: it was moved on the server' });
   };
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
+    // A wait of a second on this device's own upload or scan is no failed pull (passingPullError).
+    if (passingPullError(error)) return;
     add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
     flush();
   };

@@ -1,5 +1,19 @@
 import type { FerryError } from '../../../protocol/errors';
 
+/**
+ * An item the pull tries again within a second, once this device's own upload is answered or its
+ * scan has recorded a change (`upload_in_flight`, `parent_gone`): a race between the two sides
+ * of one device, not a failure to show in red (a new-user try saw such waits as failed pulls).
+ */
+export function waitsOnThisDevice(e: FerryError): boolean {
+  return e.retryable && e.retryAfterSeconds !== undefined && e.retryAfterSeconds <= 1;
+}
+
+/** A pull that failed only for waits on this device's own work (waitsOnThisDevice). */
+export function passingPullError(error: unknown): boolean {
+  return (error as FerryError | null)?.details?.passing === true;
+}
+
 /** A folder's last failed pull: what failed, when, and when the puller tries again. */
 export interface PullFailure {
   code: string;

@@ -16,7 +16,7 @@ import type { LocalBlockRef } from '../hashing';
 import { TxnGroup } from './group-commit';
 import { logPullActivity } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
-import { PullHealth, type PullHealthView } from './health';
+import { PullHealth, passingPullError, waitsOnThisDevice, type PullHealthView } from './health';
 import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
@@ -576,6 +576,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         retryable: errors.some((e) => e.retryable),
         cause: first,
         ...(after.length > 0 ? { retryAfterSeconds: Math.min(...after) } : {}),
+        ...(errors.every(waitsOnThisDevice) ? { details: { passing: true } } : {}),
       });
     }
     // Every page applied: only now does the token move (and a confirmed/cancelled pause end).
@@ -612,7 +613,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       // that cannot be reached (the agent's state: offline), and a failure the last try of the
       // pull already had: each retry would only repeat it in the terminal.
       // A request this agent aborted (a pause, a stop) is no failure to warn about either.
-      const said = e.code === 'offline' || e.code === 'aborted' || store.folders.get(folderId)?.errorCode === e.code || before?.code === e.code;
+      // Nor is a wait of a second on this device's own upload or scan (a race, not a fault).
+      const said = e.code === 'offline' || e.code === 'aborted' || passingPullError(e) || store.folders.get(folderId)?.errorCode === e.code || before?.code === e.code;
       (said ? log.debug : log.warn).call(log, 'pull failed', { folder: folderId, code: e.code, error: e.message });
       throw e;
     });
