@@ -5,7 +5,9 @@ import path from 'node:path';
  * The web UI's port stays the same from one start to the next, so that a bookmark or an open
  * tab finds the agent again: DIR/control-port remembers it. The first start takes a free
  * port; a remembered port someone else took meanwhile gives way to a free one (remembered
- * from then on). An explicit port is used as asked, and not remembered.
+ * from then on). An explicit port is used as asked, and remembered too: the next start without
+ * the flag comes back on it (a new-user try started with --control-port, restarted without, and
+ * its open tabs broke). An explicit 0 (any free port) changes nothing remembered.
  */
 export const CONTROL_PORT_FILE = 'control-port';
 
@@ -19,8 +21,12 @@ export function rememberedPort(dataDir: string): number | undefined {
 }
 
 export async function listenOnStablePort<T extends { port: number }>(dataDir: string, requested: number | undefined, listen: (port: number) => Promise<T>): Promise<T> {
-  if (requested !== undefined) return listen(requested);
   const remembered = rememberedPort(dataDir);
+  if (requested !== undefined) {
+    const asked = await listen(requested);
+    if (requested !== 0 && requested !== remembered) writeFileSync(path.join(dataDir, CONTROL_PORT_FILE), `${requested}\n`, { mode: 0o600 });
+    return asked;
+  }
   let server: T | undefined;
   if (remembered !== undefined) {
     try {
