@@ -15,11 +15,12 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const lines = new ActivityBatch(activity, log);
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
-  const onApplied = ({ folderId, path, action, restoredFrom }: { folderId: string; path: string; action: string; restoredFrom?: string }) => {
+  const onApplied = ({ folderId, path, action, restoredFrom, from }: { folderId: string; path: string; action: string; restoredFrom?: string; from?: string }) => {
     // A restore says so, on every device (found by a new-user try: "Downloaded" of a version restored here).
     if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: restoredFrom !== undefined ? `Restored: version #${restoredFrom} came back` : 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
-    else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: 'Moved here: it was moved on the server' });
+    // From where: a new-user try could not tell a rename from a new file.
+    else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: from !== undefined ? `Moved here from ${from}: it was moved on the server` : 'Moved here: it was moved on the server' });
   };
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
     // A wait of a second on this device's own upload or scan is no failed pull (passingPullError).

@@ -93,7 +93,7 @@ export interface Plan {
 }
 
 export type Outcome =
-  | { kind: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; path: string; rule: string }
+  | { kind: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; path: string; rule: string; from?: string }
   | { kind: 'conflict'; path: string; rule: string; copyPath: string; device: string }
   | { kind: 'skipped'; path: string; rule: string; reason: string };
 

@@ -24,7 +24,8 @@ export interface PullSummary {
 
 export interface PullerEvents {
   /** `restoredFrom`: the remote version was a restore, of this revision (docs/sync-api.md, "History and restore"). */
-  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; rule: string; restoredFrom?: string }];
+  /** `from`: where a move took it from. */
+  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; rule: string; restoredFrom?: string; from?: string }];
   conflict: [{ folderId: string; path: string; copyPath: string; device: string }];
   skipped: [{ folderId: string; path: string; reason: string }];
   error: [{ folderId: string; error: FerryError }];

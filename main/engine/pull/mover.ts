@@ -110,7 +110,7 @@ export async function applyMove(ctx: ApplyContext, pair: MovePair): Promise<Outc
     }
   });
   await pruneEmptyParents(ctx, base.path);
-  return { kind: 'moved', path: entry.path, rule: action.rule };
+  return { kind: 'moved', path: entry.path, rule: action.rule, from: base.path };
 }
 
 /**

@@ -323,7 +323,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       default:
         summary[outcome.kind]++;
         health.applied(folderId, outcome.path);
-        events.emit('applied', { folderId, path: outcome.path, action: outcome.kind, rule: outcome.rule, ...(restoredFrom !== undefined ? { restoredFrom } : {}) });
+        events.emit('applied', { folderId, path: outcome.path, action: outcome.kind, rule: outcome.rule, ...(restoredFrom !== undefined ? { restoredFrom } : {}), ...(outcome.from !== undefined ? { from: outcome.from } : {}) });
     }
   }
 
@@ -408,7 +408,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           flog.debug('directory move already here', { path: group.root.path, from: group.from, rule: 'MD0' });
         } else if ('rule' in done) {
           summary.moved += done.files;
-          events.emit('applied', { folderId, path: group.root.path, action: 'moved', rule: 'MD1' });
+          events.emit('applied', { folderId, path: group.root.path, action: 'moved', rule: 'MD1', from: group.from });
           flog.debug('applied', { path: group.root.path, from: group.from, revision: group.root.revision, rule: 'MD1', files: done.files });
         } else {
           if (done.refused.kind === 'no-dir-move') flog.info('directory move paired file by file', { path: group.root.path, rule: done.refused.rule, reason: done.refused.reason });
