@@ -45,6 +45,8 @@ export const DeviceState = z.object({
   pending: z.int().min(0),
   failedCount: z.int().min(0),
   failures: z.array(DeviceFailure),
+  /** The credential its last report came with was revoked: what it reported is as it was then. Absent from servers before it: false. */
+  signedOut: z.boolean().optional(),
 });
 export type DeviceState = z.infer<typeof DeviceState>;
 

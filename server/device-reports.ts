@@ -15,6 +15,7 @@ interface ReportRow {
   failed_count: number;
   failures: string;
   reported_at: number;
+  signed_out: number | boolean | null;
 }
 
 /**
@@ -75,9 +76,13 @@ export class DeviceReports {
 
   /** Every device of the folder that reported within the retention, the most recently seen first. */
   async list(folderId: string): Promise<DeviceState[]> {
+    // A report sent with a credential since revoked: that device is signed out (found by a new-user
+    // try: other devices still showed it "up to date", its unsent change unknown to them).
     const rows = await this.db.all<ReportRow>(
-      `SELECT folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at FROM device_reports
-       WHERE folder_id = ? AND reported_at >= ? ORDER BY reported_at DESC, device`,
+      `SELECT r.folder_id, r.device, r.name, r.version, r.applied_seq, r.pending, r.failed_count, r.failures, r.reported_at,
+         (d.revoked_at IS NOT NULL) AS signed_out
+       FROM device_reports r LEFT JOIN devices d ON d.id = r.paired_device
+       WHERE r.folder_id = ? AND r.reported_at >= ? ORDER BY r.reported_at DESC, r.device`,
       [folderId, this.clock() - DEVICE_REPORT_TTL_MS],
     );
     const out: DeviceState[] = [];
@@ -98,6 +103,7 @@ export class DeviceReports {
         pending: row.pending,
         failedCount: row.failed_count,
         failures: JSON.parse(row.failures) as DeviceFailure[],
+        signedOut: Boolean(row.signed_out),
       });
     }
     return out;

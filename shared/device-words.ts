@@ -26,6 +26,8 @@ interface DeviceCounts {
   pending: number;
   /** Its paths failing for good. */
   failedCount: number;
+  /** Its credential was revoked: what it last reported is as it was then. */
+  signedOut?: boolean;
 }
 
 /**
@@ -35,6 +37,8 @@ interface DeviceCounts {
  */
 export function deviceStateParts(d: DeviceCounts, count: (n: number) => string = String): { parts: string[]; inSync: boolean } {
   const parts: string[] = [];
+  // Signed out, it syncs nothing: whatever it last reported, it is not up to date now.
+  if (d.signedOut) parts.push('signed out of the server');
   if (d.behind === null) parts.push('has not pulled yet');
   else if (d.behind > 0) parts.push(`${count(d.behind)} ${d.behind === 1 ? 'change' : 'changes'} behind`);
   if (d.pending > 0) parts.push(`${count(d.pending)} ${d.pending === 1 ? 'change' : 'changes'} not sent yet`);

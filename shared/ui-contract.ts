@@ -150,6 +150,8 @@ export const DeviceView = z.object({
   pending: z.int().min(0),
   failedCount: z.int().min(0),
   failures: z.array(z.object({ path: z.string(), code: z.string() })),
+  /** Its credential was revoked since its last report: what it reported is as it was then. */
+  signedOut: z.boolean().optional(),
 });
 export type DeviceView = z.infer<typeof DeviceView>;
 

@@ -105,10 +105,15 @@ describe('device reports bound to the paired device', () => {
     expect((await put(other.token, 'agent-dan')).status).toBe(200);
     expect((await put(owner.token, 'agent-cat')).status).toBe(200);
 
-    // The same computer paired again after a revoke keeps its device id.
+    // Revoked, cat's device is listed signed out to the others (a new user's try saw it "up to
+    // date", its unsent change unknown to them); paired again, it is not.
     expect(await runAccountsCommand(['revoke', owner.id, ...t.accountFlags], { out: () => undefined, err: () => undefined })).toBe(0);
+    const listed = async () => ((await t.request('GET', '/v1/folders/shared-docs/devices', { token: other.token })).body.devices as Array<{ device: string; signedOut?: boolean }>).map((d) => [d.device, d.signedOut]);
+    expect(await listed()).toEqual(expect.arrayContaining([['agent-cat', true], ['agent-dan', false]]));
+    // The same computer paired again after a revoke keeps its device id.
     const again = await device('cat', 'cat-laptop-again');
     expect((await put(again.token, 'agent-cat')).status).toBe(200);
+    expect(await listed()).toEqual(expect.arrayContaining([['agent-cat', false], ['agent-dan', false]]));
     expect((await put(other.token, 'agent-cat')).status).toBe(409);
   });
 });

@@ -31,6 +31,8 @@ describe('ferry devices output', () => {
     expect(deviceLine(device({ self: true, name: 'laptop', lastSeen: new Date(now).toISOString() }), now)).toBe('laptop (this device) · up to date · reported just now');
     expect(deviceLine(device({ pending: 8 }), now)).toBe('desktop · 8 changes not sent yet · last seen 5 min ago');
     expect(deviceLine(device({ pending: 1, self: true }), now)).toBe('desktop (this device) · 1 change not sent yet · reported 5 min ago');
+    // Revoked: signed out, whatever it last reported.
+    expect(deviceLine(device({ signedOut: true }), now)).toBe('desktop · signed out of the server · last seen 5 min ago');
   });
 
   it('an Undo offer names who deleted: this computer, up to three devices and how many more, or another device', () => {
