@@ -62,10 +62,19 @@ export function FoldersView({ status }: { status: Status | undefined }) {
   );
 }
 
-function folderStateText(folder: FolderStatus): string {
+/**
+ * The folder's badge: "ok" only when nothing holds it back. A new-user try read "ok" while the
+ * device was signed out, the server down, or four of its files failed for good.
+ */
+function folderStateText(folder: FolderStatus, agentState: string | undefined): string {
   if (folder.pendingDelete) return `waiting for you: ${formatCountOf(folder.pendingDelete.count, 'file')} deleted ${deleteOrigin(folder.pendingDelete)}`;
   if (folder.state === 'error') return `error: ${folder.error ?? 'unknown'}`;
-  return folder.state === 'ok' ? 'ok' : folder.state;
+  if (folder.state === 'disk_full') return 'waiting for disk space';
+  const failed = folder.counts?.failed ?? 0;
+  if (failed > 0) return `${formatCount(failed)} failing`;
+  if (agentState === 'offline' || agentState === 'auth_failed') return `waiting for the server (${agentStateLabel(agentState)})`;
+  if (agentState === 'paused') return 'paused';
+  return folder.state;
 }
 
 /** The folder's sync in a few words: never "everything in sync" while something holds it back. */
@@ -101,7 +110,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
         <strong>{folder.id}</strong>
         <span className="muted">{folder.localPath}</span>
         <span className={`badge folder-state-${folder.state}`} data-testid="folder-state">
-          {folderStateText(folder)}
+          {folderStateText(folder, agentState)}
         </span>
       </div>
       <div className="folder-card-meta muted">

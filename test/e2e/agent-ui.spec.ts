@@ -639,6 +639,10 @@ test('screenshots of the queue and settings windows', async ({ page, startRig })
   await expect(photosCard.getByTestId('folder-not-in-sync')).toHaveText('2 not in sync');
   await expect(docsCard.getByTestId('folder-not-in-sync')).toHaveText('2 not in sync');
   await expect(photosCard.getByTestId('folder-item')).toHaveCount(2);
+  // The badge says what holds each folder back, never "ok" then (a new user's try read "ok" beside
+  // four failed files): failing files first, else the pause.
+  await expect(photosCard.getByTestId('folder-state')).toHaveText('2 failing');
+  await expect(docsCard.getByTestId('folder-state')).toHaveText('paused');
   // This device has reported itself to the server: its chip says so.
   await expect(docsCard.locator('[data-testid="device-chip"]').first()).toContainText('(this device)');
   // Its digest counts the drafts it has not sent (paused), reported when they were queued.
