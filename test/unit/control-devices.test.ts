@@ -82,6 +82,22 @@ describe('ferry devices output', () => {
     ]);
   });
 
+  // A new user's try read "1 in flight" in `ferry status` while the device was signed out.
+  it('ferry status says what is held while the server cannot be reached waits for it, not that it is in flight', () => {
+    const status = (state: Status['state']): Status => ({
+      state,
+      counts: { pending: 0, in_flight: 1, retry_wait: 0, failed: 0, done: 3 },
+      folders: [],
+      lastSyncAt: null,
+      rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
+      run: null,
+      deviceId: 'd1',
+      deviceName: 'vm',
+    });
+    expect(formatStatus(status('auth_failed'), [], now)).toContain('Queue:     0 pending, 1 waiting for the server, 0 waiting to retry');
+    expect(formatStatus(status('syncing'), [], now)).toContain('Queue:     0 pending, 1 in flight, 0 waiting to retry');
+  });
+
   type UndoOffer = NonNullable<Status['folders'][number]['undoDelete']>;
   // A new user's try: `ferry status` never said an Undo was on offer, nor that its files were back already.
   it('ferry status names an Undo on offer with what it brings back, or what it waits for, or how to drop it once all is back', () => {

@@ -35,7 +35,9 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
   const { counts, rates } = status;
   const lines = [
     `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId})`,
-    `Queue:     ${counts.pending} pending, ${counts.in_flight} in flight, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,
+    // Held while the server cannot be reached or refuses this device, nothing is on its way: said so
+    // (a new-user try read "1 in flight" while signed out).
+    `Queue:     ${counts.pending} pending, ${counts.in_flight} ${status.state === 'offline' || status.state === 'auth_failed' ? 'waiting for the server' : 'in flight'}, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,
     `Rates:     up ${formatBytes(rates.uploadBytesPerSec)}/s, down ${formatBytes(rates.downloadBytesPerSec)}/s, ${rates.itemsPerSec.toFixed(1)} items/s`,
     `Last sync: ${status.lastSyncAt ?? 'never'}`,
   ];
