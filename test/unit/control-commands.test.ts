@@ -39,6 +39,15 @@ describe('CLI output never acts on a control character a name holds', () => {
   });
 });
 
+describe('ferry history with no versions', () => {
+  // A new user's try: `ferry history docs/bulk/file01.txt` (the folder's id in front) said only
+  // that the server keeps no history of it.
+  it('suggests the path inside the folder when the folder id was typed in front', () => {
+    expect(formatHistory('docs', 'docs/bulk/file01.txt', [])).toBe("The server keeps no history of docs/bulk/file01.txt in 'docs'. Paths are inside the folder: did you mean bulk/file01.txt?");
+    expect(formatHistory('docs', 'bulk/file01.txt', [])).toBe("The server keeps no history of bulk/file01.txt in 'docs'.");
+  });
+});
+
 describe('the start banner', () => {
   const host = (state: 'paused' | 'idle') =>
     ({

@@ -23,7 +23,7 @@ export async function resolveFolder(client: ControlClient, flag: string | undefi
  * it), a relative path is relative to where they are, as `ferry why` takes it: `history x.txt`
  * in `Docs/renamed` is `renamed/x.txt`. Typed elsewhere, a path that leads into the folder from
  * there is that place (`history Docs/a.txt` in the folder's parent, as a shell completes it);
- * any other is folder-relative, as the server names paths (`ferry history docs/report.txt`).
+ * any other is folder-relative, as the server names paths (`ferry history notes/report.txt`).
  */
 export function folderRelative(localPath: string, given: string, cwd: string = process.cwd()): string {
   const relative = path.relative(localPath, path.resolve(cwd, given));

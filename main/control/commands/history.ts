@@ -19,7 +19,7 @@ export const definition = {
     ...commonFlags,
   ],
   maxPositionals: 1,
-  examples: ['ferry history docs/report.txt', 'ferry history ~/Ferry/docs/report.txt --json'],
+  examples: ['ferry history notes/report.txt', 'ferry history ~/Ferry/notes/report.txt --json'],
 } satisfies CommandDefinition<typeof options>;
 
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -37,7 +37,11 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 }
 
 export function formatHistory(folderId: string, filePath: string, items: FileVersion[]): string {
-  if (items.length === 0) return `The server keeps no history of ${filePath} in '${folderId}'.`;
+  if (items.length === 0) {
+    // A path typed with the folder's id in front names nothing (a new-user try, from the README's example).
+    const inside = filePath.startsWith(`${folderId}/`) ? ` Paths are inside the folder: did you mean ${filePath.slice(folderId.length + 1)}?` : '';
+    return `The server keeps no history of ${filePath} in '${folderId}'.${inside}`;
+  }
   // Where a version came from, when it was not saved as it is: moved here, or restored.
   const origin = (v: FileVersion) => (v.movedFrom !== undefined ? `moved from ${v.movedFrom}` : v.restoredFrom !== undefined ? `restored from ${v.restoredFrom}` : '');
   const noted = items.some((v) => origin(v) !== '');
