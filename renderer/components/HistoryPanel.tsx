@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { FileVersion } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { comesBack } from '../../shared/restore-words';
-import { formatRelative } from '../format';
+import { formatBytes, formatRelative } from '../format';
 import { useAction } from '../state/useAction';
 
 /** The versions of one file the server keeps, newest first, each with Restore. */
@@ -53,7 +53,7 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
             <time dateTime={v.modifiedAt} title={new Date(v.modifiedAt).toLocaleString()}>
               {formatRelative(v.modifiedAt)}
             </time>
-            <span>{v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : `${v.size} bytes`}</span>
+            <span>{v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size)}</span>
             <span className="muted" title={v.device}>{v.deviceName ?? v.device}</span>
             {v.movedFrom !== undefined ? (
               <span className="muted" data-testid="history-moved-from">
