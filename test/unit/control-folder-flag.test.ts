@@ -1,17 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseFolderFlag } from '../../main/control/agent-settings';
-import { makeTempDir } from '../helpers/local-temp';
+import { tempDirsEachTest } from '../helpers/local-temp';
 
 describe('--folder LOCAL[=REMOTE_ID]', () => {
-  const temps: Array<() => void> = [];
-  afterEach(() => temps.splice(0).forEach((cleanup) => cleanup()));
-  const cwd = () => {
-    const t = makeTempDir('ferry-folder-flag-');
-    temps.push(t.cleanup);
-    return t.dir;
-  };
+  const cwd = tempDirsEachTest('ferry-folder-flag-');
 
   it('takes what follows the last = as the remote id, or the folder name', () => {
     const dir = cwd();

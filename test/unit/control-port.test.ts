@@ -1,17 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listenOnStablePort, rememberedPort } from '../../main/control/control-port';
-import { makeTempDir } from '../helpers/local-temp';
+import { tempDirsEachTest } from '../helpers/local-temp';
 
 describe('the control port a data directory keeps', () => {
-  const temps: Array<() => void> = [];
-  afterEach(() => temps.splice(0).forEach((cleanup) => cleanup()));
-  const dir = () => {
-    const t = makeTempDir('ferry-control-port-');
-    temps.push(t.cleanup);
-    return t.dir;
-  };
+  const dir = tempDirsEachTest('ferry-control-port-');
   /** A listen that takes any port but `taken`, and gives the next free one from `firstFree` for 0. */
   const listener = (taken = -1, firstFree = 40_000) => {
     let free = firstFree;

@@ -1,17 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { onDiskName, resolveDiskPath, toKey } from '../../main/engine/paths';
-import { makeTempDir } from '../helpers/local-temp';
+import { tempDirsEachTest } from '../helpers/local-temp';
 
 describe('index keys and on-disk names', () => {
-  const temps: Array<() => void> = [];
-  afterEach(() => temps.splice(0).forEach((cleanup) => cleanup()));
-  const temp = () => {
-    const t = makeTempDir('ferry-paths-');
-    temps.push(t.cleanup);
-    return t.dir;
-  };
+  const temp = tempDirsEachTest('ferry-paths-');
 
   it('keys are NFC whatever the disk wrote', () => {
     expect(toKey('Ärger/café.txt'.normalize('NFD'))).toBe('Ärger/café.txt'.normalize('NFC'));
