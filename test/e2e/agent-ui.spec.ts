@@ -758,7 +758,8 @@ test('a folder that does not exist: a warning at save, its reason on the queue p
   await expect(page.getByTestId('settings-notice')).toContainText(`${later} does not exist (yet)`);
 
   await page.getByTestId('nav-queue').click();
-  await expect(page.getByTestId('agent-state')).toHaveText('error');
+  // Accepted with a warning: the agent waits for the folder, it is not in error.
+  await expect(page.getByTestId('agent-state')).toHaveText('waiting for you');
   await expect(page.locator('[data-testid="folder-problem"][data-folder="later"]')).toContainText(later);
   mkdirSync(later);
   write(later, 'hello.txt', 'the folder exists now');
