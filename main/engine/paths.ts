@@ -11,6 +11,13 @@ export function toKey(diskRel: string): string {
   return slashed.normalize('NFC');
 }
 
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\\\uD800-\uDFFF\uFFFD]/;
+const DRIVE_PREFIX = /^[A-Za-z]:/;
+/** At most 3 UTF-8 bytes per UTF-16 unit outside surrogates: these lengths are within 255 and 4096 bytes. */
+const SAFE_NAME_CHARS = 85;
+const SAFE_PATH_CHARS = 1365;
+
 /**
  * Why a local path cannot be synced, or null (docs/conflict-rules.md, "Names that cannot be
  * synced"): what the wire refuses, or a name that is not valid UTF-8 on disk (read back with
@@ -18,6 +25,9 @@ export function toKey(diskRel: string): string {
  */
 export function unsyncableReason(key: string, missing = false): string | null {
   if (missing && key.includes('\uFFFD')) return 'its name is not valid UTF-8';
+  // Every path the scan walks comes here: the common one is told fine by one look (nothing the
+  // wire refuses could be in it, and at 3 bytes a character it is within the byte limits).
+  if (!SUSPECT.test(key) && !DRIVE_PREFIX.test(key) && (key.length <= SAFE_NAME_CHARS || (key.length <= SAFE_PATH_CHARS && key.split('/').every((n) => n.length <= SAFE_NAME_CHARS)))) return null;
   const check = checkSyncPath(key);
   return check.ok ? null : check.reason.replace(/^path /, 'its name ').replace(/^its name is longer/, 'its path is longer');
 }

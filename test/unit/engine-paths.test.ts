@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { onDiskName, resolveDiskPath, toKey } from '../../main/engine/paths';
+import { onDiskName, resolveDiskPath, toKey, unsyncableReason } from '../../main/engine/paths';
+import { checkSyncPath } from '../../protocol/paths';
 import { tempDirsEachTest } from '../helpers/local-temp';
 
 describe('index keys and on-disk names', () => {
@@ -36,5 +37,20 @@ describe('index keys and on-disk names', () => {
     writeFileSync(path.join(root, kelvin), 'x');
     expect(toKey(kelvin)).toBe('Kelvin.txt');
     expect(resolveDiskPath(root, 'Kelvin.txt')).toBe(path.join(root, kelvin));
+  });
+
+  // The scan's quick look must agree with the wire's own check on every name a disk can hold.
+  it('tells a name the wire refuses exactly as the wire does, quick look or not', () => {
+    const pieces = ['a', 'Z', 'é', 'e\u0301', '😀', '\u0007', '\u001b', '\u0085', '\u202e', '\\', ':', 'C:', '\uFFFD', ' ', '.', '-', 'n'.repeat(90), 'ü'.repeat(130)];
+    let seed = 7;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (let i = 0; i < 5000; i++) {
+      const segments = Array.from({ length: 1 + Math.floor(next() * 3) }, () => Array.from({ length: 1 + Math.floor(next() * 4) }, () => pieces[Math.floor(next() * pieces.length)]).join(''));
+      const key = segments.filter((n) => n !== '.' && n !== '..').join('/');
+      if (key === '' || key.split('/').some((n) => n === '' || n === '.' || n === '..')) continue;
+      expect(unsyncableReason(key) === null, JSON.stringify(key)).toBe(checkSyncPath(key).ok);
+    }
+    expect(unsyncableReason('C:notes.txt')).toBe("its name starts with a drive prefix");
+    expect(unsyncableReason('caf\uFFFD.txt', true)).toBe('its name is not valid UTF-8');
   });
 });
