@@ -1,4 +1,21 @@
+import Database from 'better-sqlite3';
 import type { Db } from './db';
+
+/**
+ * One setting read from a state database without opening it for writing or migrating it (a
+ * command that runs before the agent does); undefined when there is no database or no value.
+ */
+export function readStoredSetting(file: string, key: string): string | undefined {
+  let db: Db | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    return db.prepare<[string], { value: string }>(`SELECT value FROM settings WHERE key = ?`).get(key)?.value;
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
 
 /** Device-wide key/value settings (device id, preferences). Values are strings. */
 export interface SettingsRepo {

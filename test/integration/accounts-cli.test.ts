@@ -42,7 +42,7 @@ describe('ferry server accounts and ferry agent --pair', () => {
 
   it('pairs with a code, keeps the token out of the terminal, and syncs', async () => {
     const code = await pairingCode();
-    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', code, '--folder', `${folder}=docs`]);
+    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', code, '--folder', `${folder}=docs`, '--device-name', 'ann-laptop']);
     agentDevice = (await agent.line(/^Paired with \S+ as a device of ann \(credential ([0-9a-f-]+), the DEVICE column/))[1]!;
     await agent.line(/^control: /);
     const token = (JSON.parse(readFileSync(path.join(dataDir, 'settings.json'), 'utf8')) as { token: string }).token;
@@ -79,13 +79,16 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const before = await live();
     expect(before).toContain(agentDevice);
     await agent?.stop();
-    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', await pairingCode(), '--folder', `${folder}=docs`, '--device-name', 'ann-laptop']);
+    // No --device-name this time: the credential is named as the device was named before, not after the host.
+    agent = spawnFerry(['agent', '--data', dataDir, '--server', serverUrl, '--pair', await pairingCode(), '--folder', `${folder}=docs`]);
     const paired = (await agent.line(/^Paired with \S+ as a device of ann \(credential ([0-9a-f-]+), the DEVICE column/))[1]!;
     await agent.line(new RegExp(`earlier credential \\(${agentDevice}\\) is signed out`));
     await agent.line(/^control: /);
     // The new device in place of the old one; the other device of ann's untouched.
     expect((await live()).sort()).toEqual([...before.filter((id) => id !== agentDevice), paired].sort());
     agentDevice = paired;
+    const listed = JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Array<{ id: string; name: string }>;
+    expect(listed.find((d) => d.id === paired)?.name).toBe('ann-laptop');
   });
 
   it('revokes by the id ferry status shows on that computer; shows the device as signed out there', async () => {

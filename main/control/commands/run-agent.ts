@@ -12,6 +12,7 @@ import { preferSmallHeap } from '../../small-heap';
 import { resolveDataDir } from './with-agent';
 import { connectToAgent } from '../control-client';
 import { runningAgentPid } from '../../instance-lock';
+import { STATE_DB, storedDeviceName } from '../../engine/agent';
 
 /** The environment variable `ferry agent` reads its Sync API token from. */
 export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
@@ -139,7 +140,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       if (runningAgentPid(dataDir) !== null) return await pairRunningAgent(dataDir, values.pair, typeof values.server === 'string' ? values.server : undefined, io);
       const layers = [saved, config ?? {}, flagSettings(values, process.cwd(), undefined)];
       const transport = { caFile: lastGiven(layers, 'caFile') as string | undefined, allowInsecureHttp: lastGiven(layers, 'allowInsecureHttp') === true };
-      const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...transport, ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}) });
+      // Named as this device is: --device-name, else the name it was given before (not the host's).
+      const deviceName = typeof values['device-name'] === 'string' ? values['device-name'] : storedDeviceName(path.join(dataDir, STATE_DB));
+      const paired = await pairWithServer({ dataDir, serverUrl, code: values.pair, ...transport, ...(deviceName !== undefined ? { deviceName } : {}) });
       // The credential's id is the server's (`ferry server devices`, DEVICE), not the id this agent
       // goes by, which it prints when it starts: a new user's try read two ids for one device.
       io.out(`Paired with ${serverUrl} as a device of ${paired.user} (credential ${paired.deviceId}, the DEVICE column of \`ferry server devices\`); its token is kept in ${path.join(dataDir, SETTINGS_FILE)}`);

@@ -66,7 +66,8 @@ export interface Agent extends AgentApi {
   status(): AgentStatus;
 }
 
-const STATE_DB = 'state.db';
+/** The agent's state database in its data directory. */
+export const STATE_DB = 'state.db';
 
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   validateFolders(options.settings.folders);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Store } from '../../store';
+import { readStoredSetting } from '../../store/settings';
 
 /**
  * This device's identity, kept in its state database: the id it commits under (made once) and
@@ -16,6 +17,11 @@ export function deviceIdentity(store: Pick<Store, 'settings'>, givenName: string
   }
   if (givenName && store.settings.get(DEVICE_NAME_KEY) !== givenName) store.settings.set(DEVICE_NAME_KEY, givenName);
   return { deviceId, deviceName: givenName || (store.settings.get(DEVICE_NAME_KEY) ?? os.hostname()) };
+}
+
+/** The name this data directory's agent goes by (given once with --device-name), before it runs. */
+export function storedDeviceName(stateDb: string): string | undefined {
+  return readStoredSetting(stateDb, DEVICE_NAME_KEY);
 }
 
 const DEVICE_ID_KEY = 'device_id';
