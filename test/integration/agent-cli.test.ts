@@ -91,6 +91,14 @@ describe('ferry agent and its CLI clients', () => {
     expect((await trade(code)).status).toBe(401);
   });
 
+  // A new user's try: outside the folder `ferry history` took a path inside the folder, `ferry why`
+  // did not. The CLI runs from the repository here, outside the synced folder.
+  it('why takes a relative path typed outside the folder as one inside it, with one folder', async () => {
+    const run = await runFerry(['why', 'before-start.txt', '--data', dataDir, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ folderId: 'docs', path: 'before-start.txt', inSync: true });
+  });
+
   it('sync-now answers and retry --all reports how many it retried', async () => {
     expect((await runFerry(['sync-now', '--data', dataDir])).code).toBe(0);
     const retry = await runFerry(['retry', '--all', '--data', dataDir, '--json']);

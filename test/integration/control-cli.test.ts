@@ -91,6 +91,17 @@ describe('ferry client commands', () => {
     expect(bare.stderr).toMatch(/^ferry mass-delete: --folder needs a value\n/);
   });
 
+  // A new user's try: outside the folder, `ferry history` took a path inside the folder and `ferry
+  // why` did not ("is not in any synced folder"). With one folder it does (agent-cli.test.ts).
+  it('why says how to name a path inside one of several folders when it is in none here', async () => {
+    const io = captureIo();
+    expect(await why.run(['dir-0/file-4.txt', '--data', temp.dir], io)).toBe(1);
+    expect(io.stderr).toContain('is not in any synced folder; for a path inside a folder, say which with --folder (one of docs, photos)');
+    const named = captureIo();
+    expect(await why.run(['dir-0/file-4.txt', '--folder', 'photos', '--data', temp.dir, '--json'], named)).toBe(0);
+    expect(JSON.parse(named.stdout)).toMatchObject({ path: 'dir-0/file-4.txt', inSync: false });
+  });
+
   it('retry takes one ID or --all, never both', async () => {
     const io = captureIo();
     expect(await retry.run(['--data', temp.dir], io)).toBe(2);

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { FerryError, isFerryError } from '../../../protocol/errors';
 import type { PathExplanation } from '../../../shared/ui-contract';
 import { commonFlags, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -27,7 +28,14 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   // Without --folder the path names a file on this disk: the agent finds its folder.
   const input = values.folder ? { path: given, folderId: values.folder } : { path: path.resolve(process.cwd(), given) };
   return withAgent(definition, values, io, async (client) => {
-    const answer = await client.call('explainPath', input);
+    const answer = await client.call('explainPath', input).catch(async (error: unknown) => {
+      // Typed outside every folder, a relative path is one inside the folder, as `ferry history`
+      // takes it, when the agent has just one (a new-user try: history took it, why did not).
+      if (values.folder || path.isAbsolute(given) || !isFerryError(error) || error.code !== 'not_found') throw error;
+      const { folders } = await client.call('getStatus', {});
+      if (folders.length === 1) return client.call('explainPath', { path: given, folderId: folders[0]!.id });
+      throw new FerryError('not_found', `${error.message}; for a path inside a folder, say which with --folder (one of ${folders.map((f) => f.id).join(', ')})`, { status: 404 });
+    });
     io.out(values.json ? json(answer) : formatExplanation(answer).join('\n'));
     return EXIT_OK;
   });
