@@ -56,3 +56,19 @@ export function conflictPath(relPath: string, device: string, when: Date, attemp
   const dir = slash < 0 ? '' : relPath.slice(0, slash + 1);
   return dir + conflictName(relPath.slice(slash + 1), device, when, attempt);
 }
+
+const COPY_MARK = / \(conflict from (.+) (\d{4}-\d{2}-\d{2}) (\d{2})(\d{2})(\d{2})(?: \d+)?\)/;
+
+/**
+ * What a conflict copy's name says (`conflictName`): the device whose version it keeps, when,
+ * and the name it was a copy of. Null for any other name. For `why` on a device that got the
+ * copy through the pull (it made no copy itself, so it keeps no record of one).
+ */
+export function parseConflictName(relPath: string): { device: string; at: string; original: string } | null {
+  const slash = relPath.lastIndexOf('/');
+  const name = relPath.slice(slash + 1);
+  const m = COPY_MARK.exec(name);
+  if (!m) return null;
+  const original = relPath.slice(0, slash + 1) + name.slice(0, m.index) + name.slice(m.index + m[0].length);
+  return { device: m[1]!, at: `${m[2]} ${m[3]}:${m[4]}:${m[5]} UTC`, original };
+}

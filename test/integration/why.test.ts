@@ -287,6 +287,17 @@ describe('why a path is not in sync', () => {
     expect(await codes('shared.txt')).not.toContain('conflict');
   });
 
+  // A new user's try: `why` on a conflict copy another device made (it came here through the pull)
+  // said nothing of what it was.
+  it('a conflict copy another device made, pulled here, says so from its name', async () => {
+    const copy = 'plan (conflict from desktop-2 2026-12-06 141025).md';
+    await writeAs(other, copy, "desktop-2's version", null);
+    const answer = await pulledAndSaid(copy, 'in_sync', (a) => a.reasons.some((r) => r.code === 'conflict'));
+    expect(answer.reasons.find((r) => r.code === 'conflict')!.message).toBe(
+      "A conflict copy made on desktop-2 at 2026-12-06 14:10:25 UTC: its version of plan.md, kept when another change took that name; keep the one you want and delete the other",
+    );
+  });
+
   it('on the server at revision R written by another device, by its name, while this device has not applied it', async () => {
     writeFileSync(path.join(folder, 'plan.txt'), 'first');
     await settled('plan.txt');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conflictName, conflictPath, conflictStamp, sanitizeDevice, splitExtension } from '../../main/engine/conflict-name';
+import { conflictName, conflictPath, conflictStamp, parseConflictName, sanitizeDevice, splitExtension } from '../../main/engine/conflict-name';
 
 const when = new Date('2025-01-02T03:04:05.678Z');
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
@@ -33,5 +33,13 @@ describe('conflict names', () => {
     expect(bytes(name)).toBeLessThanOrEqual(255);
     expect(name.endsWith(' (conflict from pc 2025-01-02 030405).txt')).toBe(true);
     expect(name).not.toContain('\uFFFD');
+  });
+
+  // For `why` on the device that got a copy through the pull (a new-user try got no word of it).
+  it('reads back what a copy\'s name says: the device, when, and the name it copies', () => {
+    const when = new Date(Date.UTC(2025, 0, 2, 3, 4, 5));
+    expect(parseConflictName(conflictPath('notes/a.tar.gz', 'laptop A', when, 2))).toEqual({ device: 'laptop A', at: '2025-01-02 03:04:05 UTC', original: 'notes/a.tar.gz' });
+    expect(parseConflictName(conflictPath('report.txt', 'pc', when))).toEqual({ device: 'pc', at: '2025-01-02 03:04:05 UTC', original: 'report.txt' });
+    expect(parseConflictName('notes/report.txt')).toBeNull();
   });
 });

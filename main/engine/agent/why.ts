@@ -5,6 +5,7 @@ import { deviceLabel } from '../../../shared/device-words';
 import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
 import { relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
+import { parseConflictName } from '../conflict-name';
 
 /** Why a path is (or is not) in sync, one reason per fact that holds, the deciding one first. */
 export type WhyCode =
@@ -179,6 +180,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   reasons.push(...asides);
   // A conflict is said while its copy is still there (the user has not settled it); the path
   // itself may be in sync meanwhile.
+  const saidBefore = reasons.length;
   for (const c of store.conflicts.listOpen(folderId)) {
     if (c.path !== key && c.copyPath !== key) continue;
     if (!localState(folder.localRoot, c.copyPath).exists) continue;
@@ -191,6 +193,10 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     } else if (c.path === key) add('conflict', `Changed here and on ${other} at the same time: ${other}'s version is here, this device's was kept as ${c.copyPath}`);
     else add('conflict', `A conflict copy: this device's version of ${c.path}, kept when ${other} changed it too`);
   }
+  // A copy another device made, which came here through the pull: its name says what it is
+  // (a new-user try asked `why` about one and got no word of it).
+  const copy = reasons.length === saidBefore && local.exists ? parseConflictName(key) : null;
+  if (copy) add('conflict', `A conflict copy made on ${copy.device} at ${copy.at}: its version of ${copy.original}, kept when another change took that name; keep the one you want and delete the other`);
 
   return {
     folderId,
