@@ -102,7 +102,9 @@ export const QueueItem = z.object({
   id: z.int(),
   folderId: z.string(),
   path: z.string(),
-  op: z.enum(['upsert', 'delete', 'mkdir', 'rmdir']),
+  /** move: a rename or move of a file or folder, from `movedFrom`. */
+  op: z.enum(['upsert', 'delete', 'mkdir', 'rmdir', 'move']),
+  movedFrom: z.string().optional(),
   state: QueueState,
   attempts: z.int(),
   nextAttemptAt: z.string().nullable(),

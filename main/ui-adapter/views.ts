@@ -7,12 +7,15 @@ import type { QueueItem as StoredQueueItem } from '../store/queue';
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export function queueItemView(item: StoredQueueItem): ContractQueueItem {
-  const op = item.kind === 'dir' ? (item.op === 'upsert' ? 'mkdir' : 'rmdir') : item.op;
+  // A rename shows as one, from where (a new-user try read a folder's rename as "mkdir").
+  const moved = item.op === 'upsert' && item.moveFrom !== null;
+  const op = moved ? 'move' : item.kind === 'dir' ? (item.op === 'upsert' ? 'mkdir' : 'rmdir') : item.op;
   return {
     id: item.id,
     folderId: item.folderId,
     path: item.path,
     op,
+    ...(moved ? { movedFrom: item.moveFrom! } : {}),
     state: item.state,
     attempts: item.attempts,
     nextAttemptAt: item.state === 'retry_wait' ? iso(item.nextAttemptAt) : null,

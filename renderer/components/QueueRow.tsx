@@ -36,7 +36,7 @@ export function QueueRow({ item, agentState, onRetry, onWhy, onHistory }: { item
       </div>
       <div className="queue-row-meta">
         <span>{item.folderId}</span>
-        <span>{item.op}</span>
+        <span data-testid="item-op">{item.op === 'move' && item.movedFrom !== undefined ? `moved from ${item.movedFrom}` : item.op}</span>
         {item.bytesTotal > 0 && item.state !== 'in_flight' ? <span data-testid="item-size">{formatBytes(item.bytesTotal)}</span> : null}
         <span>
           {item.attempts} {item.attempts === 1 ? 'attempt' : 'attempts'}

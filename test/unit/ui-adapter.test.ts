@@ -32,10 +32,14 @@ function fakeEngine(items: QueueItem[], entries: ActivityEntry[]) {
 
 describe('the UI adapter', () => {
   it('answers queue pages in the contract shape: ISO times, directory ops named, the error folded', async () => {
-    const engine = fakeEngine([storedItem(), storedItem({ id: 2, kind: 'dir', op: 'delete', state: 'done', lastErrorCode: null })], []);
+    const moving = storedItem({ id: 3, kind: 'dir', path: 'projects/beta', moveFrom: 'projects/alpha', state: 'pending', lastErrorCode: null });
+    const engine = fakeEngine([storedItem(), storedItem({ id: 2, kind: 'dir', op: 'delete', state: 'done', lastErrorCode: null }), moving], []);
     const page = QueuePage.parse(await toAgentService(engine.api).handlers.listQueue({ offset: 0, limit: 10 }));
     expect(page.items[0]).toMatchObject({ op: 'upsert', nextAttemptAt: new Date(T + 1000).toISOString(), error: { code: 'unavailable', message: 'HTTP 503' } });
+    expect(page.items[0]!.movedFrom).toBeUndefined();
     expect(page.items[1]).toMatchObject({ op: 'rmdir', nextAttemptAt: null, error: null });
+    // A folder's rename is a move from where it was, not a "mkdir" (a new user's try).
+    expect(page.items[2]).toMatchObject({ op: 'move', movedFrom: 'projects/alpha', path: 'projects/beta' });
   });
 
   it("groups the engine's activity words into the UI's kinds", async () => {

@@ -65,7 +65,7 @@ export function formatQueuePage(page: QueuePage, offset: number, state?: QueueSt
     String(item.attempts),
     item.folderId,
     item.bytesTotal ? `${formatBytes(item.bytesDone)}/${formatBytes(item.bytesTotal)}` : '-',
-    item.path + (item.error ? `  [${item.error.code}: ${item.error.message}]` : item.nextAttemptAt ? `  [next try ${item.nextAttemptAt}]` : ''),
+    (item.movedFrom !== undefined ? `${item.movedFrom} → ${item.path}` : item.path) + (item.error ? `  [${item.error.code}: ${item.error.message}]` : item.nextAttemptAt ? `  [next try ${item.nextAttemptAt}]` : ''),
   ]);
   const shown = `Showing ${offset + 1}-${offset + page.items.length} of ${page.total}.`;
   return `${table(['ID', 'STATE', 'OP', 'TRIES', 'FOLDER', 'PROGRESS', 'PATH'], rows)}\n${shown}`;
