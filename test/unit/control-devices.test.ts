@@ -182,4 +182,17 @@ describe('ferry restore output', () => {
     expect(formatRestore('docs', { restored: 0, folders: 1, ...none })).toBe("Restored 1 folder in 'docs' on the server; every device gets it with its next pull.");
     expect(formatRestore('docs', { restored: 0, folders: 0, ...none })).toBe("Nothing was restored in 'docs'.");
   });
+
+  // A new user's try: `restore FOLDER --at T` listed every file that had not changed as skipped.
+  it('says the files of a folder that did not change since in one line, and every other skip on its own', async () => {
+    const { formatRestore } = await import('../../main/control/commands/restore');
+    const unchanged = (p: string) => ({ path: p, reason: 'it has not changed since 2030-01-02T10:00:00.000Z' });
+    const result = { restored: 1, folders: 0, failed: [], skipped: [unchanged('a.txt'), unchanged('b.txt'), { path: 'c.txt', reason: 'it did not exist at 2030-01-02T10:00:00.000Z' }] };
+    expect(formatRestore('docs', result).split('\n')).toEqual([
+      "Restored 1 file in 'docs' on the server; every device gets it with its next pull.",
+      '  skipped: c.txt: it did not exist at 2030-01-02T10:00:00.000Z',
+      '  2 files have not changed since then: left as they are',
+    ]);
+    expect(formatRestore('docs', { ...result, skipped: [unchanged('a.txt')] }).split('\n')[1]).toBe('  a.txt has not changed since then: left as it is');
+  });
 });

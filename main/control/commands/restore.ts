@@ -84,6 +84,10 @@ export function formatRestore(folderId: string, result: RestoreResult): string {
   const back = restoredWords(result);
   const lines = [back ? `Restored ${back.what} in '${folderId}' on the server; every device gets ${back.one ? 'it' : 'them'} with its next pull.` : `Nothing was restored in '${folderId}'.`];
   for (const f of result.failed) lines.push(`  not restored: ${f.path}: ${f.message} (${f.code})`);
-  for (const s of result.skipped) lines.push(`  skipped: ${s.path}: ${s.reason}`);
+  // A folder as it was at a moment: its files that did not change since are left as they are, in
+  // one line, not one each (a new-user try read a screenful of "skipped").
+  const unchanged = result.skipped.filter((s) => s.reason.startsWith('it has not changed since '));
+  for (const s of result.skipped) if (!unchanged.includes(s)) lines.push(`  skipped: ${s.path}: ${s.reason}`);
+  if (unchanged.length > 0) lines.push(`  ${unchanged.length === 1 ? `${unchanged[0]!.path} has` : `${unchanged.length} files have`} not changed since then: left as ${unchanged.length === 1 ? 'it is' : 'they are'}`);
   return lines.join('\n');
 }
