@@ -19,7 +19,7 @@ export function ActivityView() {
   const [historyOf, setHistoryOf] = useState<{ folderId: string; path: string }>();
   const shown = show === 'all' ? entries : entries.filter((entry) => entry.kind === show);
   return (
-    <div className="view activity-view">
+    <div className={`view activity-view${why ? ' beside-why' : ''}`}>
       <div className="toolbar">
         <h2>Activity</h2>
         <label>

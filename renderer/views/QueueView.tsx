@@ -34,7 +34,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
   const retryOne = useCallback((id: number) => void action.run(() => api.call('retry', { id })), [action, api]);
 
   return (
-    <div className="view queue-view">
+    <div className={`view queue-view${why ? ' beside-why' : ''}`}>
       {status ? <FolderBanners folders={status.folders} action={action} /> : null}
       {status ? <FolderProblems folders={status.folders} /> : null}
       <div className="toolbar">
