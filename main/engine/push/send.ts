@@ -503,9 +503,11 @@ export class UploadStage {
     const { events } = this.c;
     if (events.has('itemProgress')) events.emit('itemProgress', { id: w.item.id, folderId: w.item.folderId, path: w.item.path, bytesDone: w.bytesDone, bytesTotal: w.item.size });
     // An upload still going half a second after it started shows its progress in the queue too
-    // (any size: a new user's try saw 0 B through a slow 3 MB upload); a fast one writes nothing.
+    // (any size: a new user's try saw 0 B through a slow 3 MB upload); a fast one writes nothing,
+    // nor does the last delta of any (its completion writes the row): a small file's only delta
+    // comes late when its batch waited, and a push of 10,000 wrote a row each for nothing.
     const now = this.c.timers.now();
-    if (now - w.lastProgressWrite >= 500) {
+    if (w.bytesDone < w.item.size && now - w.lastProgressWrite >= 500) {
       w.lastProgressWrite = now;
       try {
         this.c.store.queue.progress(w.ref, Math.max(0, w.bytesDone));
