@@ -58,7 +58,7 @@ export class DeviceNames {
     return this.label(id);
   }
 
-  /** True (and noted) when no digest names `id` and it was not looked up in the last UNKNOWN_READ_GAP_MS. */
+  /** True (and noted) when no digest names `id` and its gap since the last look (2 s, doubling to 10 min) has passed. */
   private unknownDue(id: string): boolean {
     const now = (this.o.now ?? Date.now)();
     if (id === '' || this.names.has(id)) return false;
