@@ -65,7 +65,7 @@ export type DeleteOperation = z.infer<typeof DeleteOperation>;
 // ── restore (docs/sync-api.md, "History and restore") ──
 
 /**
- * A new revision of `path` with the content of an earlier `revision` of it (a deleted path
+ * A new revision of `path` with the content of an earlier `revision` of it, or of `from` (a deleted path
  * comes back, a live one gets the old bytes). No block travels: the server holds them.
  * `baseRevision` is checked as for an upsert. With `onlyIfDeleted` a path that is live is
  * refused (`not_deleted`) instead of getting the old content over its current one.
@@ -75,6 +75,8 @@ export const RestoreOperation = z.strictObject({
   action: z.literal('restore'),
   path: SyncPath,
   revision: Revision,
+  /** The path `revision` is of, when not `path`: a file renamed since gets its old content under its new name. */
+  from: SyncPath.optional(),
   baseRevision: Revision.nullable(),
   onlyIfDeleted: z.boolean().optional(),
 });

@@ -29,6 +29,8 @@ export const HistoryItem = z.object({
   device: z.string(),
   /** This revision is a move's: the path it had before (its earlier history is under that path). */
   movedFrom: z.string().optional(),
+  /** This deletion is a move's tombstone: the path went there (it was renamed, not deleted). */
+  movedTo: z.string().optional(),
   /** This revision is a restore's: the revision whose content it brought back. */
   restoredFrom: Revision.optional(),
 });
@@ -46,6 +48,8 @@ export const DeletedQuery = z.strictObject({
   prefix: SyncPath.optional(),
   /** Only deletions made at or after this moment. */
   since: IsoDate.optional(),
+  /** `true`: the paths moves took away are listed too, each with `movedTo`. */
+  moved: z.literal('true').optional(),
   cursor: OpaqueToken.optional(),
   limit: Limit,
 });
@@ -59,6 +63,8 @@ export const DeletedItem = z.object({
   revision: Revision,
   deletedAt: IsoDate,
   device: z.string(),
+  /** Listed with `moved=true`: a move took the path away, to this one (it was renamed, not deleted). */
+  movedTo: z.string().optional(),
   /** The last live revision still retained; null when none is (nothing to restore). */
   lastLive: HistoryItem.nullable(),
 });

@@ -13,6 +13,7 @@ interface VersionRow {
   device: string;
   moved_from?: string | null;
   restored_from?: number | null;
+  moved_to?: string | null;
 }
 
 interface TombstoneRow {
@@ -21,7 +22,15 @@ interface TombstoneRow {
   kind: SyncKind;
   modified_at: number;
   device: string;
+  moved_to: string | null;
 }
+
+/**
+ * Where a move took the path of tombstone `t` (a versions row): the revision the same task wrote
+ * that names it in moved_from, just before the tombstone (on versions_moved_from). NULL: a deletion.
+ */
+const MOVED_TO = (t: string) => `(SELECT m.path FROM versions m WHERE m.folder_id = ${t}.folder_id AND m.moved_from = ${t}.path
+  AND m.task_id = ${t}.task_id AND m.seq < ${t}.seq ORDER BY m.seq DESC LIMIT 1)`;
 
 /** Cursors of these listings start below this seq (the first page has no cursor). */
 const TOP = Number.MAX_SAFE_INTEGER;
@@ -40,9 +49,11 @@ export class HistoryReader {
 
   async history(folderId: string, query: HistoryQuery): Promise<HistoryPage> {
     const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
+    // A move's tombstone names where the path went.
     const rows = await this.db.all<VersionRow>(
-      `SELECT seq, kind, deleted, size, mtime, modified_at, device, moved_from, restored_from FROM versions
-       WHERE folder_id = ? AND path = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+      `SELECT v.seq, v.kind, v.deleted, v.size, v.mtime, v.modified_at, v.device, v.moved_from, v.restored_from,
+         CASE WHEN v.deleted = 1 THEN ${MOVED_TO('v')} END AS moved_to
+       FROM versions v WHERE v.folder_id = ? AND v.path = ? AND v.seq < ? ORDER BY v.seq DESC LIMIT ?`,
       [folderId, query.path, below, query.limit + 1],
     );
     const items = rows.slice(0, query.limit).map(historyItem);
@@ -54,16 +65,20 @@ export class HistoryReader {
     const below = query.cursor ? this.tokens.verify('deleted', query.cursor, folderId).after : TOP;
     const since = query.since ? Date.parse(query.since) : 0;
     const params: Array<string | number> = [folderId, below, since];
-    // A move's tombstone is no deletion: the path lives on under its new name (the new revision
-    // the same task wrote names it in moved_from). Listed, its restore made a duplicate.
-    let where = `folder_id = ? AND deleted = 1 AND seq < ? AND modified_at >= ? AND NOT EXISTS (
-      SELECT 1 FROM versions t JOIN versions m ON m.folder_id = t.folder_id AND m.moved_from = t.path AND m.task_id = t.task_id
-      WHERE t.seq = entries.seq)`;
+    // A move's tombstone is no deletion: the path lives on under its new name. Listed, its
+    // restore made a duplicate; only `moved=true` (a restore "as it was", following renames) lists it.
+    const movedTo = MOVED_TO('t');
+    let where = `e.folder_id = ? AND e.deleted = 1 AND e.seq < ? AND e.modified_at >= ?`;
     if (query.prefix !== undefined) {
-      where += ' AND (path = ? OR (path > ? AND path < ?))';
+      where += ' AND (e.path = ? OR (e.path > ? AND e.path < ?))';
       params.push(query.prefix, ...underBounds(query.prefix));
     }
-    const rows = await this.db.all<TombstoneRow>(`SELECT path, seq, kind, modified_at, device FROM entries WHERE ${where} ORDER BY seq DESC LIMIT ?`, [...params, query.limit + 1]);
+    const rows = await this.db.all<TombstoneRow>(
+      `SELECT * FROM (SELECT e.path, e.seq, e.kind, e.modified_at, e.device, ${movedTo} AS moved_to
+         FROM entries e JOIN versions t ON t.seq = e.seq WHERE ${where}) listed
+       ${query.moved ? '' : 'WHERE moved_to IS NULL'} ORDER BY seq DESC LIMIT ?`,
+      [...params, query.limit + 1],
+    );
     const items: DeletedItem[] = [];
     for (const row of rows.slice(0, query.limit)) {
       const live = await this.db.get<VersionRow>(
@@ -77,12 +92,14 @@ export class HistoryReader {
         revision: String(row.seq),
         deletedAt: new Date(row.modified_at).toISOString(),
         device: row.device,
+        ...(row.moved_to ? { movedTo: row.moved_to } : {}),
         lastLive: live ? historyItem(live) : null,
       });
     }
     const extra: Record<string, string | number> = { limit: query.limit };
     if (query.prefix !== undefined) extra.prefix = query.prefix;
     if (query.since !== undefined) extra.since = query.since;
+    if (query.moved !== undefined) extra.moved = query.moved;
     const next = rows.length > query.limit ? this.nextHref('deleted', folderId, items.at(-1)!.revision, extra) : undefined;
     return { items, _links: next ? { next: { href: next } } : {} };
   }
@@ -104,6 +121,7 @@ function historyItem(row: VersionRow): HistoryItem {
     modificationDate: new Date(row.modified_at).toISOString(),
     device: row.device,
     ...(row.moved_from ? { movedFrom: row.moved_from } : {}),
+    ...(row.moved_to ? { movedTo: row.moved_to } : {}),
     ...(row.restored_from != null ? { restoredFrom: String(row.restored_from) } : {}),
   };
 }

@@ -14,7 +14,7 @@ export type ResolvedRestore = { upsert: UpsertOperation } | { failure: Operation
 
 /**
  * Restore operations (docs/sync-api.md, "History and restore"). A restore is an upsert of the
- * content an earlier revision of the same path had, so it follows the upsert's conflict rule
+ * content an earlier revision of the same path had (or of `from`, its name before a rename), so it follows the upsert's conflict rule
  * exactly; what is particular to it is refused here first, each with its own code.
  */
 export class RestoreResolver {
@@ -26,15 +26,17 @@ export class RestoreResolver {
 
   /** The blocks a restore needs, so the task can look their sizes up before its transaction. */
   async blocksOf(folderId: string, op: RestoreOperation): Promise<string[]> {
-    const row = await this.version(folderId, op.path, Number(op.revision));
+    const row = await this.version(folderId, op.from ?? op.path, Number(op.revision));
     return row && !row.deleted ? (JSON.parse(row.blocks) as string[]) : [];
   }
 
   async resolve(op: RestoreOperation, folderId: string, blockSizes: ReadonlyMap<string, number>): Promise<ResolvedRestore> {
     const fail = (code: string, message: string, extra: Partial<OperationResult> = {}): ResolvedRestore => ({ failure: { ok: false, code, message, ...extra } as OperationResult });
-    const row = await this.version(folderId, op.path, Number(op.revision));
-    if (!row) return fail('unknown_revision', `Revision ${op.revision} of ${op.path} does not exist on the server (never, or no longer retained)`);
-    if (row.deleted) return fail('unknown_revision', `Revision ${op.revision} of ${op.path} is a deletion: there is no content to restore`);
+    // `from`: a revision of the path's old name (renamed since); the content comes back under `path`.
+    const source = op.from ?? op.path;
+    const row = await this.version(folderId, source, Number(op.revision));
+    if (!row) return fail('unknown_revision', `Revision ${op.revision} of ${source} does not exist on the server (never, or no longer retained)`);
+    if (row.deleted) return fail('unknown_revision', `Revision ${op.revision} of ${source} is a deletion: there is no content to restore`);
     if (op.onlyIfDeleted) {
       const current = await this.db.get<{ seq: number; deleted: number }>('SELECT seq, deleted FROM entries WHERE folder_id = ? AND path = ?', [folderId, op.path]);
       if (current && !current.deleted) return fail('not_deleted', `${op.path} is not deleted on the server`, { currentRevision: String(current.seq) });

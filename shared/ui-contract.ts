@@ -220,6 +220,8 @@ export const FileVersion = z.object({
   deviceName: z.string().optional(),
   /** A move's revision: the path it had before, where its earlier versions are. */
   movedFrom: z.string().optional(),
+  /** A move's tombstone (deleted): the path it was renamed to, where its later versions are. */
+  movedTo: z.string().optional(),
   /** A restore's revision: the revision whose content it brought back. */
   restoredFrom: z.string().optional(),
 });

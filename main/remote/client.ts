@@ -340,8 +340,8 @@ export class SyncApiClient {
   }
 
   /** One page of the paths whose current entry is a deletion, newest deletion first. */
-  async deletedPage(folderId: string, query: { prefix?: string; since?: string; next?: string; limit?: number }, options: CallOptions = {}): Promise<DeletedPage> {
-    const url = this.pageUrl(routes.deleted(folderId), query.next, { prefix: query.prefix, since: query.since, limit: query.limit });
+  async deletedPage(folderId: string, query: { prefix?: string; since?: string; moved?: boolean; next?: string; limit?: number }, options: CallOptions = {}): Promise<DeletedPage> {
+    const url = this.pageUrl(routes.deleted(folderId), query.next, { prefix: query.prefix, since: query.since, moved: query.moved ? 'true' : undefined, limit: query.limit });
     return this.json(DeletedPage, { ...options, method: 'GET', url, maxResponseBytes: MAX_JSON_REPLY_BYTES });
   }
 

@@ -63,6 +63,7 @@ export function fileVersionView(item: NamedHistoryItem): FileVersion {
     device: item.device,
     deviceName: item.deviceName,
     ...(item.movedFrom !== undefined ? { movedFrom: item.movedFrom } : {}),
+    ...(item.movedTo !== undefined ? { movedTo: item.movedTo } : {}),
     ...(item.restoredFrom !== undefined ? { restoredFrom: item.restoredFrom } : {}),
   };
 }

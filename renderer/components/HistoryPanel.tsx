@@ -53,11 +53,16 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
             <time dateTime={v.modifiedAt} title={new Date(v.modifiedAt).toLocaleString()}>
               {formatRelative(v.modifiedAt)}
             </time>
-            <span>{v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size)}</span>
+            <span>{v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size)}</span>
             <span className="muted" title={v.device}>{v.deviceName ?? v.device}</span>
             {v.movedFrom !== undefined ? (
               <span className="muted" data-testid="history-moved-from">
                 moved from {v.movedFrom}
+              </span>
+            ) : null}
+            {v.movedTo !== undefined ? (
+              <span className="muted" data-testid="history-moved-to">
+                moved to {v.movedTo}
               </span>
             ) : null}
             {v.restoredFrom !== undefined ? (

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OperationInput } from '../../protocol';
+import { FerryError } from '../../protocol/errors';
 import { restore, type RestoreRemote } from '../../main/engine/history/restore-batch';
 import { SyncApiClient } from '../../main/remote';
 import { FaultProxy } from '../fakes/fault-proxy';
@@ -129,6 +130,93 @@ describe('restore requests', () => {
     // A later file is left as it is (restore never deletes), and nothing outside the folder moved.
     expect(state.get('proj/z.txt')).toEqual(blocksOf(files.c1));
     expect(state.get('other.txt')).toEqual(blocksOf(files.d1));
+  });
+
+  // Found by a new-user try: `ferry restore FOLDER --at T` with T before a rename of the folder
+  // restored nothing of what was in it then ("it did not exist at T"). Each file now gets its
+  // content at T under the name it has now (docs/conflict-rules.md, R1–R3).
+  const dirOp = (p: string) => ({ key: 'k', action: 'upsert' as const, kind: 'dir' as const, path: p, mtime: 1_700_000_000_000, baseRevision: null });
+  const moveOp = (from: string, to: string, base: string) => ({ key: 'k', action: 'move' as const, from, path: to, baseRevision: base });
+
+  /** proj at the moment: x, y, gone, same, old-name, out; then edits, renames and a folder rename to arch. */
+  async function renamedSince(): Promise<string> {
+    const proj = await write(dirOp('proj'));
+    const x = await write(upsert('k', 'proj/x.txt', files.a1, null));
+    await write(upsert('k', 'proj/y.txt', files.b1, null));
+    const gone = await write(upsert('k', 'proj/gone.txt', files.d1, null));
+    await write(upsert('k', 'proj/same.txt', files.c1, null));
+    const oldName = await write(upsert('k', 'proj/old-name.txt', files.b1, null));
+    const out = await write(upsert('k', 'proj/out.txt', files.c1, null));
+    await write(dirOp('elsewhere'));
+    const kept = await write(upsert('k', 'keep/k.txt', files.a1, null));
+    const moment = new Date(now - 1).toISOString();
+    await write(upsert('k', 'keep/k.txt', files.a2, kept));
+    await write(upsert('k', 'proj/x.txt', files.a2, x));
+    await write(del('k', 'proj/gone.txt', gone));
+    const renamed = await write(moveOp('proj/old-name.txt', 'proj/new-name.txt', oldName));
+    await write(upsert('k', 'proj/new-name.txt', files.d1, renamed));
+    const movedOut = await write(moveOp('proj/out.txt', 'elsewhere/out.txt', out));
+    await write(upsert('k', 'elsewhere/out.txt', files.a2, movedOut));
+    await write(moveOp('proj', 'arch', proj));
+    const y = (await client.historyPage('docs', { path: 'arch/y.txt' })).items[0]!.revision;
+    await write(upsert('k', 'arch/y.txt', files.c1, y));
+    await write(upsert('k', 'arch/later.txt', files.a1, null));
+    return moment;
+  }
+
+  async function expectAsItWas(moment: string, asked: string): Promise<void> {
+    const outcome = await restore(client, 'docs', { kind: 'paths', paths: [asked], at: moment });
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.restored.map((r) => r.path).sort()).toEqual(['arch/gone.txt', 'arch/new-name.txt', 'arch/x.txt', 'arch/y.txt', 'elsewhere/out.txt']);
+    expect(outcome.skipped).toEqual(
+      expect.arrayContaining([
+        { path: 'arch/later.txt', reason: `it did not exist at ${moment}` },
+        { path: 'arch/same.txt', reason: `it has not changed since ${moment}` },
+      ]),
+    );
+    const state = await current();
+    expect(state.get('arch/x.txt')).toEqual(blocksOf(files.a1));
+    expect(state.get('arch/y.txt')).toEqual(blocksOf(files.b1));
+    expect(state.get('arch/gone.txt')).toEqual(blocksOf(files.d1));
+    expect(state.get('arch/new-name.txt')).toEqual(blocksOf(files.b1));
+    expect(state.get('elsewhere/out.txt')).toEqual(blocksOf(files.c1));
+    expect(state.get('arch/same.txt')).toEqual(blocksOf(files.c1));
+    expect(state.get('arch/later.txt')).toEqual(blocksOf(files.a1));
+    // Restore never renames back nor duplicates: no old name comes back beside the new one.
+    expect([...state.keys()].filter((p) => p.startsWith('proj') || p.endsWith('old-name.txt') || p === 'arch/out.txt')).toEqual([]);
+    const restoredX = (await client.historyPage('docs', { path: 'arch/x.txt' })).items[0]!;
+    const thenX = (await client.historyPage('docs', { path: 'proj/x.txt' })).items.at(-1)!; // its first version: a1
+    expect(restoredX.restoredFrom).toBe(thenX.revision);
+  }
+
+  it('puts a renamed folder back as it was at a moment, under its new name: moves inside and out followed, nothing duplicated', async () => {
+    await setUp();
+    await expectAsItWas(await renamedSince(), 'arch');
+  });
+
+  it('takes the folder\'s old name for the same folder: the files come back under the name they have now', async () => {
+    await setUp();
+    await expectAsItWas(await renamedSince(), 'proj');
+  });
+
+  it('against a server that cannot restore across renames (400 on `moved` and `from`), restores the rest and names what it could not', async () => {
+    await setUp();
+    const moment = await renamedSince();
+    const refused = () => new FerryError('invalid_request', 'Unrecognized key', { retryable: false });
+    const older: RestoreRemote = {
+      historyPage: (f, q) => client.historyPage(f, q),
+      changesPage: (f, q) => client.changesPage(f, q),
+      getTask: (id) => client.getTask(id),
+      deletedPage: (f, q) => (q.moved ? Promise.reject(refused()) : client.deletedPage(f, q)),
+      submitBatch: (f, ops, opt) => (ops.some((op) => 'from' in op) ? Promise.reject(refused()) : client.submitBatch(f, ops, opt)),
+    };
+    const outcome = await restore(older, 'docs', { kind: 'paths', paths: ['arch', 'keep'], at: moment });
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.restored.map((r) => r.path)).toEqual(['keep/k.txt']);
+    expect(outcome.skipped).toEqual(expect.arrayContaining([{ path: 'arch/x.txt', reason: 'it was renamed since (from proj/x.txt), and this server cannot restore across a rename: upgrade it' }]));
+    const state = await current();
+    expect(state.get('keep/k.txt')).toEqual(blocksOf(files.a1));
+    expect(state.get('arch/x.txt')).toEqual(blocksOf(files.a2));
   });
 
   it('rides out transient failures: a 503 on the listing, a batch cut after the server applied it, a 500; each file comes back once', async () => {

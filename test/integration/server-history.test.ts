@@ -150,8 +150,21 @@ describe('GET deleted', () => {
     await rev(id, del('k', 'gone.txt', gone));
     const listed = async () => DeletedPage.parse((await t.request('GET', `/v1/folders/${id}/deleted`)).body).items.map((i) => i.path);
     expect(await listed()).toEqual(['gone.txt']);
-    // The history of a moved-away path still shows its tombstone: only the listing leaves it out.
-    expect((await history(id, 'notes.txt')).items.map((i) => i.deleted)).toEqual([true, false]);
+    // The history of a moved-away path still shows its tombstone, naming where the path went:
+    // only the listing leaves it out. A plain deletion names nowhere.
+    expect((await history(id, 'notes.txt')).items.map((i) => [i.deleted, i.movedTo])).toEqual([[true, 'renamed.txt'], [false, undefined]]);
+    expect((await history(id, 'photos/beach.jpg')).items[0]).toMatchObject({ deleted: true, movedTo: 'archive/beach.jpg' });
+    expect((await history(id, 'gone.txt')).items[0]).toMatchObject({ deleted: true });
+    expect((await history(id, 'gone.txt')).items[0]!.movedTo).toBeUndefined();
+    // moved=true lists them too (a restore "as it was" follows renames), each with where it went.
+    const withMoves = DeletedPage.parse((await t.request('GET', `/v1/folders/${id}/deleted?moved=true`)).body).items;
+    expect(withMoves.map((i) => [i.path, i.movedTo])).toEqual([
+      ['gone.txt', undefined],
+      ['photos', 'archive'],
+      ['photos/beach.jpg', 'archive/beach.jpg'],
+      ['notes.txt', 'renamed.txt'],
+    ]);
+    expect((await t.request('GET', `/v1/folders/${id}/deleted?moved=yes`)).status).toBe(400);
     // The new name's history says where it came from: its earlier versions are there.
     const renamedHistory = (await history(id, 'renamed.txt')).items;
     expect(renamedHistory).toEqual([expect.objectContaining({ revision: moved, movedFrom: 'notes.txt' })]);
@@ -219,6 +232,23 @@ describe('restore operation', () => {
     expect(gone).toMatchObject({ revision: d4, deleted: true });
     expect(gone).not.toHaveProperty('restoredFrom');
     expect(back).toMatchObject({ revision: d3, restoredFrom: d1 });
+  });
+
+  it('with `from`, gives a path the content of a revision of another path (its name before a rename), and refuses one that is not that path\'s', async () => {
+    const id = await folder();
+    const r1 = await rev(id, upsert('k', 'old.txt', v1, null));
+    const r2 = await rev(id, upsert('k', 'old.txt', v2, r1));
+    const moved = await rev(id, { key: 'k', action: 'move', from: 'old.txt', path: 'new.txt', baseRevision: r2 });
+    const wrongPath = await one(id, restore('r', 'new.txt', r1, moved, { from: 'other.txt' }));
+    expect(wrongPath).toMatchObject({ ok: false, code: 'unknown_revision' });
+    // Without `from` the revision is not new.txt's own: refused as before.
+    expect(await one(id, restore('r', 'new.txt', r1, moved))).toMatchObject({ ok: false, code: 'unknown_revision' });
+    const back = await one(id, restore('r', 'new.txt', r1, moved, { from: 'old.txt' }));
+    expect(back.ok).toBe(true);
+    const now = await current(id);
+    expect(now.get('new.txt')).toMatchObject({ blocks: [v1.hash], size: v1.data.length });
+    expect(now.has('old.txt')).toBe(false);
+    expect((await history(id, 'new.txt')).items[0]).toMatchObject({ restoredFrom: r1 });
   });
 
   it('gives a live path the old bytes, and names no block the client must send', async () => {

@@ -102,6 +102,13 @@ describe('ferry history of a renamed file', () => {
     expect(text).toContain('Its versions before the move: ferry history sub/x.txt --folder docs');
     expect(text.split('\n').every((line) => line === line.trimEnd())).toBe(true);
   });
+  // Found by a new-user try: the old name's history showed the rename as "deleted".
+  it('shows the old name\'s move as moved, not deleted, and where the versions since are', () => {
+    const text = formatHistory('docs', 'sub/x.txt', [version('7', { deleted: true, size: 0, movedTo: 'renamed/x.txt' }), version('3')]);
+    expect(text).toMatch(/^7\s.*\smoved\s+laptop\s+moved to renamed\/x\.txt$/m);
+    expect(text).not.toMatch(/deleted/);
+    expect(text).toContain('Its versions since the move: ferry history renamed/x.txt --folder docs');
+  });
   it('says nothing of moves for a file never moved', () => {
     const text = formatHistory('docs', 'a.txt', [version('2'), version('1')]);
     expect(text).not.toContain('ORIGIN');

@@ -42,13 +42,17 @@ export function formatHistory(folderId: string, filePath: string, items: FileVer
     const inside = filePath.startsWith(`${folderId}/`) ? ` Paths are inside the folder: did you mean ${filePath.slice(folderId.length + 1)}?` : '';
     return `The server keeps no history of ${filePath} in '${folderId}'.${inside}`;
   }
-  // Where a version came from, when it was not saved as it is: moved here, or restored.
-  const origin = (v: FileVersion) => (v.movedFrom !== undefined ? `moved from ${v.movedFrom}` : v.restoredFrom !== undefined ? `restored from ${v.restoredFrom}` : '');
+  // Where a version came from, when it was not saved as it is: moved here, or restored; and
+  // where a move took the path (its tombstone: renamed, not deleted).
+  const origin = (v: FileVersion) =>
+    v.movedTo !== undefined ? `moved to ${v.movedTo}` : v.movedFrom !== undefined ? `moved from ${v.movedFrom}` : v.restoredFrom !== undefined ? `restored from ${v.restoredFrom}` : '';
   const noted = items.some((v) => origin(v) !== '');
-  const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? 'deleted' : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
+  const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
   const hint = `Restore one with: ferry restore ${filePath} --revision REV --folder ${folderId}`;
-  // A rename ends the path's history: its earlier versions are under the old name.
+  // A rename ends the path's history: its earlier versions are under the old name, its later ones under the new.
   const before = items.at(-1)?.movedFrom;
   const earlier = before !== undefined ? `\nIts versions before the move: ferry history ${before} --folder ${folderId}` : '';
-  return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE', ...(noted ? ['ORIGIN'] : [])], rows)}\n${hint}${earlier}`;
+  const after = items[0]?.movedTo;
+  const later = after !== undefined ? `\nIts versions since the move: ferry history ${after} --folder ${folderId}` : '';
+  return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE', ...(noted ? ['ORIGIN'] : [])], rows)}\n${hint}${earlier}${later}`;
 }

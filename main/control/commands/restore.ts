@@ -25,7 +25,7 @@ export const definition = {
   flags: [
     ['PATH...', 'paths to restore: without --revision or --at, each gets its previous version back (a deleted one, its last)'],
     ['--revision R', 'the revision to bring back (ferry history lists them); one PATH only'],
-    ['--at TIME', 'each PATH (a folder: everything under it) as it was at TIME, e.g. 2030-01-02T10:00:00Z'],
+    ['--at TIME', 'each PATH (a folder: everything under it) as it was at TIME, e.g. 2030-01-02T10:00:00Z; a file renamed since gets its content then under its name now'],
     ['--deleted', 'bring back every deleted file (with --prefix and --since to narrow it): undoes a mass delete'],
     ['--since TIME', 'with --deleted: only files deleted at or after TIME'],
     ['--prefix P', 'with --deleted: only files at or below the folder-relative path P'],

@@ -3,7 +3,7 @@ import type { ChangesPage, DeletedItem, DeletedPage, HistoryItem, HistoryPage } 
 /** The reads history and restore need (main/remote's SyncApiClient). */
 export interface HistoryRemote {
   historyPage(folderId: string, query: { path: string; next?: string; limit?: number }): Promise<HistoryPage>;
-  deletedPage(folderId: string, query: { prefix?: string; since?: string; next?: string; limit?: number }): Promise<DeletedPage>;
+  deletedPage(folderId: string, query: DeletedFilter & { next?: string; limit?: number }): Promise<DeletedPage>;
   changesPage(folderId: string, query: { next?: string; limit?: number }): Promise<ChangesPage>;
 }
 
@@ -22,6 +22,8 @@ export async function readHistory(remote: HistoryRemote, remoteId: string, path:
 export interface DeletedFilter {
   prefix?: string;
   since?: string;
+  /** The paths moves took away too, each with `movedTo` (docs/sync-api.md, "History and restore"). */
+  moved?: boolean;
 }
 
 /** Every path whose current entry is a deletion (optionally under a prefix, since a moment), newest first. */
@@ -36,7 +38,7 @@ export async function readDeleted(remote: HistoryRemote, remoteId: string, filte
   return items;
 }
 
-/** The live paths at and below `prefix` (a full listing of the changes feed, filtered). */
+/** The live paths at and below `prefix` (a full listing of the changes feed: it lists no deletions). */
 export async function readLiveUnder(remote: HistoryRemote, remoteId: string, prefix: string): Promise<string[]> {
   const paths = new Set<string>();
   let next: string | undefined;

@@ -4,6 +4,7 @@ import { FerryError, isFerryError } from '../../../protocol/errors';
 import { backoffDelay, EQUAL_JITTER } from '../../../shared/backoff';
 import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
 import { ancestorsOf } from '../paths';
+import { currentName, isNeed, lineAt, placeOf, type Need } from './lines';
 import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './listings';
 
 /**
@@ -73,8 +74,18 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
   );
   const outcome: RestoreOutcome = { restored: [], folders: 0, failed: [], skipped: plan.skipped };
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
-    const chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
-    const results = await submit(remote, remoteId, chunk, options);
+    let chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
+    let results;
+    try {
+      results = await submit(remote, remoteId, chunk, options);
+    } catch (error) {
+      // A server before restores across renames refuses `from` (400, nothing applied): the rest go alone.
+      const across = chunk.filter((op) => op.from !== undefined);
+      if (!isFerryError(error) || error.code !== 'invalid_request' || across.length === 0) throw error;
+      for (const op of across) outcome.skipped.push({ path: op.path, reason: `it was renamed since (from ${op.from}), and this server cannot restore across a rename: upgrade it` });
+      chunk = chunk.filter((op) => op.from === undefined);
+      results = chunk.length > 0 ? await submit(remote, remoteId, chunk, options) : {};
+    }
     for (const op of chunk) {
       const result = results[op.key];
       // Answered with the revision it was based on: the current version has those bytes already,
@@ -191,53 +202,125 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
   if (request.revision !== undefined && request.paths.length !== 1) {
     throw new FerryError('invalid_request', 'A revision names a version of one path: give exactly one path with it');
   }
-  const paths = new Set<string>();
-  for (const path of request.paths) {
-    paths.add(path);
-    // "As it was at T" for a folder: everything under it that is live now or deleted.
-    if (request.at !== undefined) {
-      for (const p of await readLiveUnder(remote, remoteId, path)) paths.add(p);
-      for (const d of await readDeleted(remote, remoteId, { prefix: path })) paths.add(d.path);
-    }
-  }
+  if (request.at !== undefined) return planAt(remote, remoteId, request.paths, request.at);
   const planned: Planned = { ops: [], skipped: [], folders: new Set() };
-  const list = [...paths];
-  const histories = await readHistories(remote, remoteId, list);
-  list.forEach((path, i) => {
+  const histories = await readHistories(remote, remoteId, request.paths);
+  request.paths.forEach((path, i) => {
     const history = histories[i] ?? [];
     const pick = choose(history, request);
-    if ('reason' in pick) {
-      // A folder named for "as it was at T" has no history of its own: its children speak for it.
-      if (!(request.at !== undefined && history.length === 0 && request.paths.includes(path) && paths.size > 1)) planned.skipped.push({ path, reason: pick.reason });
-      return;
-    }
-    planned.ops.push(restoreOp(planned.ops.length, path, pick.revision, history[0]?.revision ?? null, false));
-    if (history.find((h) => h.revision === pick.revision)?.kind === 'dir') planned.folders.add(path);
+    if ('reason' in pick) planned.skipped.push({ path, reason: pick.reason });
+    else addOp(planned, path, pick.revision, history, history);
   });
   return planned;
 }
 
+/**
+ * "P as it was at T" (docs/conflict-rules.md, "A folder as it was at a moment, across renames"):
+ * every line under P then or now (P under its name then and now; the full listing and the
+ * deleted listing with the moved-away paths), followed to its current name (R1) and back to T
+ * (R2), restored once at its current name, or into its folder's current name.
+ */
+async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly string[], when: string): Promise<Planned> {
+  const at = Date.parse(when);
+  const histories = new Map<string, HistoryItem[]>();
+  const resolve = <T>(paths: Iterable<string>, step: (path: string) => T | Need) => resolveAll(remote, remoteId, histories, [...new Set(paths)], step);
+  // The names each asked path has now and had then: a renamed folder is looked at under both.
+  const nowNames = await resolve(asked, (path) => currentName(path, histories));
+  const thenLines = await resolve(nowNames.values(), (path) => lineAt(path, at, histories, when));
+  const roots = new Set([...asked, ...nowNames.values()]);
+  for (const line of thenLines.values()) if ('item' in line) roots.add(line.path);
+  const found = new Set<string>(asked);
+  for (const root of roots) {
+    for (const p of await readLiveUnder(remote, remoteId, root)) found.add(p);
+    for (const d of await readDeletedAndMoved(remote, remoteId, root)) found.add(d.path);
+  }
+  const names = [...new Set((await resolve(found, (path) => currentName(path, histories))).values())];
+  const lines = await resolve(names, (path) => lineAt(path, at, histories, when));
+  const places = await resolve(names, (path) => placeOf(path, histories));
+  await resolve(places.values(), (path) => (histories.has(path) ? path : { need: path }));
+  // R1: one restore per line. Two names reach one line when a renamed file was found under both
+  // (an older server names no `movedTo`): the one that lives now keeps it.
+  const isLive = (path: string) => histories.get(path)?.[0]?.deleted === false;
+  const byLine = new Map<string, string>();
+  for (const name of names) {
+    const line = lines.get(name)!;
+    if (!('item' in line)) continue;
+    const key = `${line.path}\0${line.item.revision}`;
+    const other = byLine.get(key);
+    if (other === undefined || (!isLive(other) && isLive(name))) byLine.set(key, name);
+  }
+  const chosen = new Set(byLine.values());
+  const planned: Planned = { ops: [], skipped: [], folders: new Set() };
+  for (const name of names) {
+    const line = lines.get(name)!;
+    const place = places.get(name)!;
+    if ('reason' in line) {
+      // A folder named for "as it was at T" with no history of its own: its children speak for it.
+      if (!((histories.get(name) ?? []).length === 0 && asked.includes(name) && found.size > 1)) planned.skipped.push({ path: name, reason: line.reason });
+    } else if (!chosen.has(name)) continue;
+    else if (line.item.deleted) planned.skipped.push({ path: name, reason: `it was deleted at ${when}` });
+    else if (place !== name && isLive(place)) planned.skipped.push({ path: name, reason: `its folder is ${place.slice(0, place.lastIndexOf('/'))} now, where another file has its name` });
+    else if (!line.changed && place === name) planned.skipped.push({ path: name, reason: `it has not changed since ${when}` });
+    else addOp(planned, place, line.item.revision, histories.get(place) ?? [], histories.get(line.path) ?? [], line.path === place ? undefined : line.path);
+  }
+  return planned;
+}
+
+/** Deleted and moved-away paths under `prefix`; only the deleted ones from a server that lists no moves (400). */
+async function readDeletedAndMoved(remote: RestoreRemote, remoteId: string, prefix: string): Promise<DeletedItem[]> {
+  try {
+    return await readDeleted(remote, remoteId, { prefix, moved: true });
+  } catch (error) {
+    if (!isFerryError(error) || error.code !== 'invalid_request') throw error;
+    return readDeleted(remote, remoteId, { prefix });
+  }
+}
+
+/**
+ * Answers `step` for every path, reading the histories it names (a few at a time) until none
+ * is missing: each line is followed one rename per round.
+ */
+async function resolveAll<T>(remote: RestoreRemote, remoteId: string, histories: Map<string, HistoryItem[]>, paths: readonly string[], step: (path: string) => T | Need): Promise<Map<string, T>> {
+  const out = new Map<string, T>();
+  let open = [...paths];
+  while (open.length > 0) {
+    const needs = new Set<string>();
+    const still: string[] = [];
+    for (const path of open) {
+      const answer = step(path);
+      if (isNeed(answer)) {
+        needs.add(answer.need);
+        still.push(path);
+      } else out.set(path, answer);
+    }
+    const read = [...needs].filter((p) => !histories.has(p));
+    if (still.length > 0 && read.length === 0) throw new FerryError('internal', 'A restore plan asked again for a history it had read');
+    const got = await readHistories(remote, remoteId, read);
+    read.forEach((p, i) => histories.set(p, got[i] ?? []));
+    open = still;
+  }
+  return out;
+}
+
+/** One restore of `path` to `revision` (of `from`, its name then, when renamed since). */
+function addOp(planned: Planned, path: string, revision: string, history: readonly HistoryItem[], source: readonly HistoryItem[], from?: string): void {
+  planned.ops.push(restoreOp(planned.ops.length, path, revision, history[0]?.revision ?? null, false, from));
+  if (source.find((h) => h.revision === revision)?.kind === 'dir') planned.folders.add(path);
+}
+
 /** Which revision of a path a request means (history newest first). */
-function choose(history: HistoryItem[], request: { revision?: string; at?: string }): { revision: string } | { reason: string } {
+function choose(history: HistoryItem[], request: { revision?: string }): { revision: string } | { reason: string } {
   const current = history[0];
   if (!current) return { reason: 'the server has no history of this path' };
   if (request.revision !== undefined) return { revision: request.revision }; // the server checks it is this path's
-  if (request.at !== undefined) {
-    const at = Date.parse(request.at);
-    const then = history.find((h) => Date.parse(h.modificationDate) <= at);
-    if (!then) return { reason: `it did not exist at ${request.at}` };
-    if (then.deleted) return { reason: `it was deleted at ${request.at}` };
-    if (then.revision === current.revision) return { reason: `it has not changed since ${request.at}` };
-    return { revision: then.revision };
-  }
   // No revision, no moment: undo the last change (the last live version before the current one).
   const previous = history.slice(1).find((h) => !h.deleted);
   const target = current.deleted ? history.find((h) => !h.deleted) : previous;
   return target ? { revision: target.revision } : { reason: current.deleted ? 'no earlier version is kept on the server' : 'it has no earlier version' };
 }
 
-function restoreOp(index: number, path: string, revision: string, baseRevision: string | null, onlyIfDeleted: boolean): RestoreOp {
-  return { key: `r${index}`, action: 'restore', path, revision, baseRevision, ...(onlyIfDeleted ? { onlyIfDeleted } : {}) };
+function restoreOp(index: number, path: string, revision: string, baseRevision: string | null, onlyIfDeleted: boolean, from?: string): RestoreOp {
+  return { key: `r${index}`, action: 'restore', path, revision, ...(from !== undefined ? { from } : {}), baseRevision, ...(onlyIfDeleted ? { onlyIfDeleted } : {}) };
 }
 
 /**

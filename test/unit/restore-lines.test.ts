@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import type { HistoryItem } from '../../protocol';
+import { currentName, lineAt, placeOf } from '../../main/engine/history/lines';
+
+// The lines of docs/conflict-rules.md, "A folder as it was at a moment, across renames" (R1, R2),
+// over histories as the server lists them (newest first). Times: revision n was written at n.
+
+const T = 10;
+const WHEN = 'T';
+let seq = 0;
+const v = (at: number, extra: Partial<HistoryItem> = {}): HistoryItem => ({
+  revision: String(at),
+  kind: 'file',
+  deleted: false,
+  size: 1,
+  mtime: 0,
+  modificationDate: new Date(at).toISOString(),
+  device: `d${seq++}`,
+  ...extra,
+});
+const gone = (at: number, movedTo?: string) => v(at, { deleted: true, ...(movedTo ? { movedTo } : {}) });
+const histories = (entries: Record<string, HistoryItem[]>) => new Map(Object.entries(entries));
+
+describe('lines', () => {
+  it('R2: a path unchanged since T is its own state then, not changed; one edited since is changed', () => {
+    const h = histories({ a: [v(5)], b: [v(12), v(5)] });
+    expect(lineAt('a', T, h, WHEN)).toEqual({ path: 'a', item: h.get('a')![0], changed: false });
+    expect(lineAt('b', T, h, WHEN)).toEqual({ path: 'b', item: h.get('b')![1], changed: true });
+  });
+
+  it('R2: a rename since T continues at the old name, below the move; only renamed is not changed', () => {
+    // old: made at 3, moved to new at 14 (new revision 13, tombstone 14); new edited at 15.
+    const h = histories({ old: [gone(14, 'new'), v(3)], new: [v(15), v(13, { movedFrom: 'old' })] });
+    expect(lineAt('new', T, h, WHEN)).toEqual({ path: 'old', item: h.get('old')![1], changed: true });
+    const renamedOnly = histories({ old: [gone(14, 'new'), v(3)], new: [v(13, { movedFrom: 'old' })] });
+    expect(lineAt('new', T, renamedOnly, WHEN)).toMatchObject({ path: 'old', changed: false });
+    // The old name's history is read only when the walk gets there.
+    expect(lineAt('new', T, histories({ new: [v(13, { movedFrom: 'old' })] }), WHEN)).toEqual({ need: 'old' });
+  });
+
+  it('R2: a delete met on the way back means the file at that name now was made after T', () => {
+    const h = histories({ a: [v(16), gone(12), v(5)] });
+    expect(lineAt('a', T, h, WHEN)).toEqual({ reason: 'it did not exist at T' });
+    // Its newest revision a delete: the line ended there, its state at T comes back.
+    expect(lineAt('b', T, histories({ b: [gone(12), v(5)] }), WHEN)).toMatchObject({ path: 'b', changed: true });
+    expect(lineAt('c', T, histories({ c: [] }), WHEN)).toEqual({ reason: 'the server has no history of this path' });
+  });
+
+  it('R1: a moved-away path lives on at the end of its moves; deleted there, it comes back there unless that name was taken', () => {
+    const twice = histories({ a: [gone(14, 'b'), v(3)], b: [gone(18, 'c'), v(13, { movedFrom: 'a' })], c: [v(17, { movedFrom: 'b' })] });
+    expect(currentName('a', twice)).toBe('c');
+    expect(currentName('c', twice)).toBe('c');
+    const deletedThere = histories({ a: [gone(14, 'b'), v(3)], b: [gone(20), v(13, { movedFrom: 'a' })] });
+    expect(currentName('a', deletedThere)).toBe('b');
+    const taken = histories({ a: [gone(14, 'b'), v(3)], b: [v(25), gone(20), v(13, { movedFrom: 'a' })] });
+    expect(currentName('a', taken)).toBe('a');
+    // The move's revision pruned: it cannot be followed, and stays where it was found.
+    expect(currentName('a', histories({ a: [gone(14, 'b'), v(3)], b: [v(30)] }))).toBe('a');
+    expect(currentName('a', histories({ a: [gone(14, 'b'), v(3)] }))).toEqual({ need: 'b' });
+  });
+
+  it('R1: a line deleted in a folder renamed since comes back in the folder under its new name', () => {
+    const h = histories({ 'p/x': [gone(12), v(3)], p: [gone(15, 'q'), v(1, { kind: 'dir' })], q: [v(14, { kind: 'dir', movedFrom: 'p' })] });
+    expect(placeOf('p/x', h)).toBe('q/x');
+    // A live path, or a folder not renamed, stays where it is.
+    expect(placeOf('q', h)).toBe('q');
+    expect(placeOf('r/x', histories({ 'r/x': [gone(12), v(3)], r: [v(1, { kind: 'dir' })] }))).toBe('r/x');
+  });
+});
