@@ -232,10 +232,10 @@ export interface QueueRow {
  * The claim's order rules, as SQL on a live row `q` and another live row `b` of its folder: true
  * when q waits for b. The claim sends no q for which such a b exists; `heldBehind` names the b.
  */
-// S23: a file that replaced a folder goes once the deletes below it have (the server replaces
-// only an empty folder).
+// S23: a file that replaced a folder goes once the deletes below it have, and so does that
+// file's delete (the server replaces or deletes only an empty folder).
 const waitsForDeleteBelow = (q: string, b: string) =>
-  `${q}.kind = 'file' AND ${q}.op = 'upsert' AND ${b}.op = 'delete' AND ${b}.path > ${q}.path || '/' AND ${b}.path < ${q}.path || '0'`;
+  `${q}.kind = 'file' AND ${b}.op = 'delete' AND ${b}.path > ${q}.path || '/' AND ${b}.path < ${q}.path || '0'`;
 // S24: what is below a folder that replaced a file (its upsert builds on a revision) waits for
 // that upsert (the server refuses anything below a live file); one that failed for good holds
 // nothing back, so what is below shows its own reason. The terms of queue_live_dir_replacements.

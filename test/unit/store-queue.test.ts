@@ -469,6 +469,20 @@ describe('durable queue', () => {
     expect(store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['docs']);
   });
 
+  // Chaos --kinds seed 61051: the folder `b` turned into a file and that file deleted, while the
+  // delete of `b/café.txt` waited out a network fault. The delete of `b` (a file's) went alone,
+  // met "it still holds b/café.txt" at every try, then waited for its recheck after all.
+  it('S23, chaos --kinds seed 61051: the delete of a file that replaced a folder is claimed once the deletes below its path are done', () => {
+    store.paths.enqueue(del('b/café.txt', '4'));
+    store.paths.enqueue(del('b', '3'));
+    store.paths.enqueue(del('bc', '5'));
+    const first = store.queue.claim({ limit: 10 });
+    expect(first.map((i) => i.path).sort()).toEqual(['b/café.txt', 'bc']);
+    expect(store.queue.claim({ limit: 10 })).toEqual([]);
+    store.paths.complete(first.find((i) => i.path === 'b/café.txt')!, { revision: null });
+    expect(store.queue.claim({ limit: 10 })).toMatchObject([{ path: 'b', op: 'delete', kind: 'file' }]);
+  });
+
   // Found by a CI run (pull-own-echo.test.ts): the file `x` replaced by a folder holding `x/f`.
   // Sent in batches of their own side by side, x/f met the old file on the server and waited.
   it('S24: what is below a folder that replaced a file is claimed once the folder\'s upsert is done; below a new folder, at once', () => {
