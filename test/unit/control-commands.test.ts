@@ -87,6 +87,13 @@ describe('paths typed to ferry history and ferry restore', () => {
     expect(folderRelative(folder, 'me/Docs/x.txt', '/home')).toBe('x.txt');
     expect(folderRelative(folder, 'Docs-old/x.txt', '/home/me')).toBe('Docs-old/x.txt');
   });
+  // A new-user try: `ferry why notes/../x.txt` typed outside the folder answered "Invalid query".
+  it('takes `..` inside a path typed outside the folder as the shell would inside it; refuses one that climbs out, naming it', () => {
+    expect(folderRelative(folder, 'notes/../x.txt', '/tmp')).toBe('x.txt');
+    expect(folderRelative(folder, 'a/./b//c.txt', '/tmp')).toBe('a/b/c.txt');
+    expect(() => folderRelative(folder, 'notes/../../x.txt', '/tmp')).toThrow('notes/../../x.txt is not inside the folder /home/me/Docs');
+    expect(() => folderRelative(folder, 'notes/..', '/tmp')).toThrow('is not inside the folder');
+  });
   it('refuses a path that leaves the folder, naming it', () => {
     expect(() => folderRelative(folder, '../../etc/passwd', '/home/me/Docs/renamed')).toThrow('../../etc/passwd is not inside the folder /home/me/Docs');
     expect(() => folderRelative(folder, '/etc/passwd', '/home/me/Docs')).toThrow('is not inside the folder');

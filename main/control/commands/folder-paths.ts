@@ -28,7 +28,13 @@ export async function resolveFolder(client: ControlClient, flag: string | undefi
 export function folderRelative(localPath: string, given: string, cwd: string = process.cwd()): string {
   const relative = path.relative(localPath, path.resolve(cwd, given));
   const typedInside = isBelow(path.relative(localPath, cwd));
-  if (!path.isAbsolute(given) && !typedInside && !isBelow(relative)) return given.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+  if (!path.isAbsolute(given) && !typedInside && !isBelow(relative)) {
+    // A path inside the folder, as typed: `a/../b` is `b` there (the server takes no `..`), and
+    // one that climbs out of the folder names nothing in it (a new-user try: "Invalid query").
+    const inside = path.posix.normalize(given.replace(/\\/g, '/')).replace(/\/+$/, '');
+    if (inside === '.' || inside === '..' || inside.startsWith('../')) throw new FerryError('invalid_request', `${given} is not inside the folder ${localPath}`);
+    return inside;
+  }
   if (!isBelow(relative)) {
     throw new FerryError('invalid_request', `${given} is not inside the folder ${localPath}`);
   }
