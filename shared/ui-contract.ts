@@ -74,6 +74,8 @@ export const FolderStatus = z.object({
   /** The files recorded in the folder and their bytes (at most a few seconds old). */
   files: z.int().min(0).optional(),
   bytes: z.number().min(0).optional(),
+  /** Conflict copies this computer made that are still on disk (listConflicts names them). */
+  conflicts: z.int().min(0).optional(),
 });
 export type FolderStatus = z.infer<typeof FolderStatus>;
 
@@ -227,6 +229,20 @@ export const FileVersion = z.object({
 });
 export type FileVersion = z.infer<typeof FileVersion>;
 
+/** A conflict copy this computer made, still on disk: `path` took the other device's version, `copyPath` keeps this one's. */
+export const ConflictCopy = z.object({
+  folderId: z.string(),
+  path: z.string(),
+  copyPath: z.string(),
+  /** The device whose version took the path, and its name. */
+  device: z.string(),
+  deviceName: z.string(),
+  /** That version was a restore the device asked for, of this revision. */
+  restoredFrom: z.string().nullable(),
+  detectedAt: z.string(),
+});
+export type ConflictCopy = z.infer<typeof ConflictCopy>;
+
 export const DeletedFile = z.object({
   path: z.string(),
   kind: z.enum(['file', 'dir']),
@@ -303,6 +319,8 @@ export const methods = {
     output: z.object({ items: z.array(DeletedFile) }),
   },
   restore: { input: RestoreInput, output: RestoreResult },
+  /** Conflict copies still on disk, newest first (every folder's, or one's): unlike Activity's lines, none falls off. */
+  listConflicts: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.object({ items: z.array(ConflictCopy) }) },
   getSettings: { input: Empty, output: SettingsView },
   updateSettings: { input: SettingsUpdate, output: SettingsView },
   /** "Connect with a pairing code": the settings with a one-time code from `ferry server pair` in place of a token. */

@@ -60,6 +60,7 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
     listDevices: async () => [],
     getHistory: unavailable,
     listDeleted: unavailable,
+    listConflicts: async () => ({ items: [] }),
     restore: unavailable,
     getSettings: async () => viewOrThrow(),
     updateSettings: async (update) => {

@@ -77,6 +77,7 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
 }
 
 export type { Clock } from './clock';
+export type { Conflict } from './conflicts';
 export type { Folder, FolderState, MassDeleteHold, MassDeleteSide } from './folders';
 export type { RecentDelete } from './recent-deletes';
 export type { UndoBatch } from './undo-batches';

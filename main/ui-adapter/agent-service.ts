@@ -1,6 +1,6 @@
 import type { AgentEvent, AgentService, ContractHandlers } from '../../shared/ui-contract';
 import type { AgentApi, AgentEvent as EngineEvent } from '../engine/agent';
-import { activityView, deletedFileView, fileVersionView, queueItemView, restoreRequest, restoreResult } from './views';
+import { activityView, conflictCopyView, deletedFileView, fileVersionView, queueItemView, restoreRequest, restoreResult } from './views';
 
 /**
  * The engine's API as the UI contract's handlers and events: the one place where the engine's
@@ -31,6 +31,7 @@ export function toAgentService(agent: AgentApi): AgentService {
     restore: async (input) => {
       return restoreResult(await engine.restore({ folderId: input.folderId, request: restoreRequest(input) }));
     },
+    listConflicts: async (input) => ({ items: (await engine.listConflicts(input)).map(conflictCopyView) }),
     getSettings: () => engine.getSettings({}),
     updateSettings: (update) => engine.updateSettings(update),
     pairDevice: (input) => engine.pairDevice(input),

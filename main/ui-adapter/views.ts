@@ -1,5 +1,5 @@
-import type { ActivityEntry as ContractActivity, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput, RestoreResult } from '../../shared/ui-contract';
-import type { NamedDeletedItem, NamedHistoryItem, RestoreOutcome, RestoreRequest } from '../engine/agent/api';
+import type { ActivityEntry as ContractActivity, ConflictCopy, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput, RestoreResult } from '../../shared/ui-contract';
+import type { NamedConflict, NamedDeletedItem, NamedHistoryItem, RestoreOutcome, RestoreRequest } from '../engine/agent/api';
 import type { ActivityEntry as StoredActivity } from '../store/activity';
 import type { QueueItem as StoredQueueItem } from '../store/queue';
 
@@ -66,6 +66,10 @@ export function fileVersionView(item: NamedHistoryItem): FileVersion {
     ...(item.movedTo !== undefined ? { movedTo: item.movedTo } : {}),
     ...(item.restoredFrom !== undefined ? { restoredFrom: item.restoredFrom } : {}),
   };
+}
+
+export function conflictCopyView(c: NamedConflict): ConflictCopy {
+  return { folderId: c.folderId, path: c.path, copyPath: c.copyPath, device: c.device, deviceName: c.deviceName, restoredFrom: c.restoredFrom, detectedAt: new Date(c.detectedAt).toISOString() };
 }
 
 export function deletedFileView(item: NamedDeletedItem): DeletedFile {

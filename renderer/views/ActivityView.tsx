@@ -4,6 +4,7 @@ import { useApi } from '../api/context';
 import { WhyPanel, type WhyTarget } from '../components/WhyPanel';
 import { formatRelative } from '../format';
 import { useActivity } from '../state/useActivity';
+import { ConflictCopies } from '../components/ConflictCopies';
 import { HistoryPanel } from '../components/HistoryPanel';
 
 type Show = 'all' | 'conflict' | 'failed';
@@ -32,6 +33,13 @@ export function ActivityView() {
         </label>
       </div>
       {error ? <div className="banner banner-error" role="alert">Could not load activity: {error.message}</div> : null}
+      {show === 'conflict' ? (
+        <>
+          <h3>Conflict copies on disk</h3>
+          <ConflictCopies refresh={entries[0]?.id} onWhy={setWhy} empty="No conflict copies on disk." />
+          <h3>Recent conflicts</h3>
+        </>
+      ) : null}
       {shown.length === 0 ? <p className="muted" data-testid="activity-empty">{EMPTY[show]}</p> : null}
       <ol className="activity" aria-label="Recent activity">
         {shown.map((entry) => (

@@ -3,6 +3,7 @@ import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../share
 import { deviceStateParts, distinctName, seenWord } from '../../shared/device-words';
 import { deleteOrigin } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
+import { ConflictCopies } from '../components/ConflictCopies';
 import { ActionFailure, FolderBanners } from '../components/FolderBanners';
 import { WhyPanel, whyRefreshKey, type WhyTarget } from '../components/WhyPanel';
 import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRelative, waitingForServer } from '../format';
@@ -143,6 +144,14 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
             </li>
           ) : null}
         </ul>
+      ) : null}
+      {(folder.conflicts ?? 0) > 0 ? (
+        <div className="folder-conflicts">
+          <span data-testid="folder-conflicts">
+            {formatCountOf(folder.conflicts ?? 0, 'conflict copy', 'conflict copies')} on disk: keep the version you want and delete the other
+          </span>
+          <ConflictCopies folderId={folder.id} refresh={folder.conflicts} onWhy={onWhy} />
+        </div>
       ) : null}
       <div className="folder-devices" aria-label={`Devices of ${folder.id}`}>
         {devices?.error ? <span className="queue-error">Devices unknown: {devices.error}</span> : null}

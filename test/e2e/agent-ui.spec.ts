@@ -1,6 +1,6 @@
 import { expect, test as base } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
@@ -805,6 +805,35 @@ test('an open tab finds the agent again after a restart, on the same port', asyn
   write(rig.folder('docs'), 'after-restart.txt', 'seen by the same tab');
   await expect(row(page, 'after-restart.txt')).toHaveAttribute('data-state', 'done');
   await expect(page.getByTestId('last-sync')).not.toHaveText('last sync never');
+});
+
+// A new-user try: Activity keeps its last 200 lines, so an old conflict left the Conflicts view
+// while its copy was still on disk, and the Folders page never mentioned it.
+test('a conflict copy is named on its folder and under Activity > Conflicts until the user deletes it', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  write(rig.folder('docs'), 'plan.txt', 'base');
+  await expect(row(page, 'plan.txt')).toHaveAttribute('data-state', 'done');
+  await page.getByTestId('pause').click();
+  write(rig.folder('docs'), 'plan.txt', 'edited here');
+  await expect(row(page, 'plan.txt')).toHaveAttribute('data-state', 'pending');
+  await rig.remote.put('docs', 'plan.txt', 'edited on the desktop');
+  await page.getByTestId('resume').click();
+  const copyName = () => readdirSync(rig.folder('docs')).find((f) => f.startsWith('plan (conflict from '));
+  await expect.poll(copyName, { message: 'the conflict copy on disk', timeout: 20_000 }).toBeTruthy();
+  await page.getByTestId('nav-folders').click();
+  await expect(page.getByTestId('folder-conflicts')).toHaveText('1 conflict copy on disk: keep the version you want and delete the other', { timeout: 10_000 });
+  await expect(page.getByTestId('conflict-copy')).toHaveAttribute('data-path', copyName()!);
+  await page.getByTestId('nav-activity').click();
+  await page.getByTestId('activity-filter').selectOption('conflict');
+  await expect(page.getByTestId('conflict-copy')).toContainText(`${copyName()} keeps this computer's version of plan.txt`);
+  // Deleted, the copy is settled: gone from both places.
+  rmSync(path.join(rig.folder('docs'), copyName()!));
+  await page.getByTestId('nav-folders').click();
+  await expect(page.getByTestId('folder-conflicts')).toHaveCount(0, { timeout: 10_000 });
+  await page.getByTestId('nav-activity').click();
+  await page.getByTestId('activity-filter').selectOption('conflict');
+  await expect(page.getByTestId('conflicts-empty')).toHaveText('No conflict copies on disk.');
 });
 
 test('Activity says when a filter has nothing to show', async ({ page, startRig }) => {

@@ -205,6 +205,7 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
     // History and restore: this fake keeps no server history (the real path is tested in test/integration).
     getHistory: track('getHistory', () => ({ items: [] })),
     listDeleted: track('listDeleted', () => ({ items: [] })),
+    listConflicts: track('listConflicts', () => ({ items: [] })),
     restore: track('restore', () => ({ restored: 0, folders: 0, failed: [], skipped: [] })),
     getSettings: track('getSettings', () => settings),
     updateSettings: track('updateSettings', (update) => {

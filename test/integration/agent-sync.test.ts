@@ -62,6 +62,18 @@ describe('two agents through the reference server', () => {
       const versions = [read(path.join(folder, 'shared.txt')), read(path.join(folder, copyOn(folder)!))].sort();
       expect(versions).toEqual(['edit from A', 'edit from B']);
     }
+    // The device that made the copy lists it, and its folder counts it, until the user deletes
+    // the copy: Activity's lines fall off after a while, this list does not (a new-user try).
+    const listed = await Promise.all(agents.map((agent) => agent.handlers.listConflicts({})));
+    const maker = listed.findIndex((items) => items.length > 0);
+    expect(listed.flat()).toHaveLength(1);
+    const [copy] = listed[maker]!;
+    const makerFolder = maker === 0 ? folderA : folderB;
+    expect(copy).toMatchObject({ path: 'shared.txt', copyPath: copyOn(makerFolder), deviceName: maker === 0 ? 'beta' : 'alpha', restoredFrom: null });
+    await waitFor(() => agents[maker]!.status().folders[0]?.conflicts === 1, { timeoutMs: 10_000 });
+    rmSync(path.join(makerFolder, copy!.copyPath));
+    await waitFor(async () => (await agents[maker]!.handlers.listConflicts({})).length === 0, { timeoutMs: 10_000 });
+    await waitFor(() => agents[maker]!.status().folders[0]?.conflicts === 0, { timeoutMs: 10_000 });
   });
 
   it('streams status and queue events to a subscriber', () => {

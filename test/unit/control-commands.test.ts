@@ -3,6 +3,7 @@ import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
 import { flagSettings } from '../../main/control/commands/run-agent';
 import { folderRelative } from '../../main/control/commands/folder-paths';
+import { formatConflicts } from '../../main/control/commands/conflicts';
 import { formatHistory } from '../../main/control/commands/history';
 import { printable } from '../../main/control/commands/output';
 
@@ -36,6 +37,19 @@ describe('CLI output never acts on a control character a name holds', () => {
     expect(lines[2]).toMatch(/line\\nbreak\.txt$/);
     expect(text).not.toContain('\u001b');
     expect(printable('ok\n\tnext \u009b bell\u0007')).toBe('ok\n\tnext \\x9b bell\\x07');
+  });
+});
+
+describe('ferry conflicts', () => {
+  const copy = { folderId: 'docs', path: 'plan.txt', copyPath: 'plan (conflict from laptop 2030-01-02 100000).txt', device: 'd2', deviceName: 'desktop', restoredFrom: null, detectedAt: '2030-01-02T10:00:00.000Z' };
+  it('names each copy still on disk, whose version it keeps and why; a restore as the restore it was', () => {
+    const text = formatConflicts([copy, { ...copy, path: 'b.txt', copyPath: 'b (conflict from laptop 2030-01-02 090000).txt', restoredFrom: '42' }]);
+    expect(text.split('\n')).toEqual([
+      '2 conflict copies on disk, newest first. Keep the version you want and delete the other:',
+      "  plan (conflict from laptop 2030-01-02 100000).txt: this computer's version of plan.txt, kept when desktop changed it too (2030-01-02T10:00:00.000Z, folder docs)",
+      "  b (conflict from laptop 2030-01-02 090000).txt: this computer's version of b.txt, kept when desktop restored an earlier version (#42) (2030-01-02T10:00:00.000Z, folder docs)",
+    ]);
+    expect(formatConflicts([])).toBe('No conflict copies on disk.');
   });
 });
 

@@ -1,3 +1,4 @@
+import * as conflicts from './conflicts';
 import * as devices from './devices';
 import * as history from './history';
 import * as massDelete from './mass-delete';
@@ -17,7 +18,7 @@ export interface ClientCommand {
   run(argv: string[]): Promise<number>;
 }
 
-const commands = [status, queue, syncNow, pause, resume, retry, massDelete, devices, why, history, restore, ui];
+const commands = [status, queue, syncNow, pause, resume, retry, massDelete, devices, why, conflicts, history, restore, ui];
 
 export const clientCommands: Record<string, ClientCommand> = Object.fromEntries(
   commands.map((command) => [command.definition.name, { summary: command.definition.summary, run: (argv: string[]) => command.run(argv) }]),

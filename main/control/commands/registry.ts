@@ -34,6 +34,7 @@ registerCommands({
   'mass-delete': { summary: COMMAND_SUMMARIES.massDelete, load: clientCommand('mass-delete') },
   devices: { summary: COMMAND_SUMMARIES.devices, load: clientCommand('devices') },
   why: { summary: COMMAND_SUMMARIES.why, load: clientCommand('why') },
+  conflicts: { summary: COMMAND_SUMMARIES.conflicts, load: clientCommand('conflicts') },
   history: { summary: COMMAND_SUMMARIES.history, load: clientCommand('history') },
   restore: { summary: COMMAND_SUMMARIES.restore, load: clientCommand('restore') },
   ui: { summary: COMMAND_SUMMARIES.ui, load: clientCommand('ui') },

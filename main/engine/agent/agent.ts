@@ -11,6 +11,7 @@ import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import { CurrentPusher, type PusherOptions } from '../push';
 import { LostBlockResender } from '../push/resend-lost';
+import { openConflictCopies } from './conflict-copies';
 import { DeviceReporter, listFolderDevices } from './device-report';
 import { DeviceNames } from './device-names';
 import { deviceIdentity } from './identity';
@@ -266,6 +267,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       // The files come back through the normal pull.
       if (outcome.restored.length > 0 && !engine.paused) engine.syncNow(folderId);
       return outcome;
+    },
+    listConflicts: async ({ folderId }) => {
+      const shown = folderId !== undefined ? [folders.require(folderId)] : folders.list();
+      await deviceNames.refreshWithin(500);
+      return shown.flatMap((folder) => openConflictCopies(store, folder).map((c) => ({ ...c, deviceName: deviceNames.label(c.device) })));
     },
     getSettings: async () => settings.view(),
     updateSettings: async (update) => {

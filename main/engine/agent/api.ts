@@ -1,4 +1,5 @@
 import type { Settings, SettingsUpdate, SettingsView } from '../../../shared/settings';
+import type { Conflict } from '../../store';
 import type { ActivityEntry } from '../../store/activity';
 import type { DeviceState } from '../../../protocol';
 import type { QueueItem, QueueState } from '../../store/queue';
@@ -41,6 +42,8 @@ export interface FolderStatus {
   /** The files recorded in the folder and their bytes (at most a few seconds old). */
   files?: number;
   bytes?: number;
+  /** Conflict copies this device made that are still on disk (same age). */
+  conflicts?: number;
 }
 
 /** A confirmed mass delete that can still be undone; `sending`: its deletes this disk has still to send. */
@@ -112,6 +115,8 @@ export interface AgentHandlers {
   listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<NamedDeletedItem[]>;
   /** Restores on the server, then pulls: the files come back through the normal pull. */
   restore(input: { folderId: string; request: RestoreRequest }): Promise<RestoreOutcome>;
+  /** Conflict copies this device made that are still on disk, newest first, with the other device's name. */
+  listConflicts(input: { folderId?: string }): Promise<NamedConflict[]>;
   getSettings(input?: object): Promise<SettingsView>;
   /** An empty or absent token keeps the stored one; refused with `invalid_settings` and fields. */
   updateSettings(update: SettingsUpdate): Promise<SettingsView>;
@@ -121,6 +126,8 @@ export interface AgentHandlers {
    */
   pairDevice(input: PairInput): Promise<SettingsView>;
 }
+
+export type NamedConflict = Conflict & { deviceName: string };
 
 export type PairInput = Omit<SettingsUpdate, 'token'> & { pairingCode: string; deviceName?: string };
 

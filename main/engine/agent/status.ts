@@ -6,6 +6,7 @@ import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
 import type { PullFailure } from '../pull';
 import type { AgentStatus, FolderStatus } from './api';
 import type { Link } from './connection';
+import { openConflictCopies } from './conflict-copies';
 import { RateMeter } from './rate-meter';
 import { agentStateOf, busyReason, loadLastSync, saveLastSync } from './status-parts';
 
@@ -45,7 +46,7 @@ export class StatusBoard {
   /** Bytes of each in-flight upload seen so far, so progress events add only the difference. */
   private readonly progressSeen = new Map<number, number>();
   private readonly rates = { upload: new RateMeter(), download: new RateMeter(), items: new RateMeter() };
-  private readonly totals = new Map<string, { at: number; files: number; bytes: number }>();
+  private readonly totals = new Map<string, { at: number; files: number; bytes: number; conflicts: number }>();
   private ticker: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: StatusBoardOptions) {
@@ -152,7 +153,7 @@ export class StatusBoard {
         pullError: pullErrorLine(engine.pullFailure(folder.id), Date.now()),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
-        ...this.folderTotals(folder.id),
+        ...this.folderTotals(folder),
       };
     });
   }
@@ -167,13 +168,16 @@ export class StatusBoard {
     this.totals.delete(folderId);
   }
 
-  /** Files and bytes per folder, counted at most every TOTALS_MAX_AGE_MS: status goes out several times a second. */
-  private folderTotals(folderId: string): { files: number; bytes: number } {
-    const cached = this.totals.get(folderId);
+  /**
+   * Files, bytes and conflict copies still on disk per folder, counted at most every
+   * TOTALS_MAX_AGE_MS: status goes out several times a second.
+   */
+  private folderTotals(folder: { id: string; localRoot: string }): { files: number; bytes: number; conflicts: number } {
+    const cached = this.totals.get(folder.id);
     const now = Date.now();
-    if (cached && now - cached.at < TOTALS_MAX_AGE_MS) return { files: cached.files, bytes: cached.bytes };
-    const fresh = this.o.store.index.totals(folderId);
-    this.totals.set(folderId, { at: now, ...fresh });
+    if (cached && now - cached.at < TOTALS_MAX_AGE_MS) return { files: cached.files, bytes: cached.bytes, conflicts: cached.conflicts };
+    const fresh = { ...this.o.store.index.totals(folder.id), conflicts: openConflictCopies(this.o.store, folder).length };
+    this.totals.set(folder.id, { at: now, ...fresh });
     return fresh;
   }
 

@@ -1,0 +1,37 @@
+import type { ConflictCopy } from '../../../shared/ui-contract';
+import { commonFlags, EXIT_OK, parseCommand, processIo, folderOptions } from './args';
+import type { CommandDefinition, CommandIo } from './args';
+import { json, printable } from './output';
+import { COMMAND_SUMMARIES } from './summaries';
+import { withAgent } from './with-agent';
+
+const options = folderOptions;
+
+export const definition = {
+  name: 'conflicts',
+  summary: COMMAND_SUMMARIES.conflicts,
+  options,
+  flags: [['--folder ID', 'only this folder (default: every folder)'], ...commonFlags],
+  examples: ['ferry conflicts', 'ferry conflicts --folder docs --json'],
+} satisfies CommandDefinition<typeof options>;
+
+export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const parsed = parseCommand(definition, argv, io);
+  if (parsed.kind === 'exit') return parsed.code;
+  const { values } = parsed;
+  return withAgent(definition, values, io, async (client) => {
+    const { items } = await client.call('listConflicts', values.folder ? { folderId: values.folder } : {});
+    io.out(values.json ? json({ items }) : formatConflicts(items));
+    return EXIT_OK;
+  });
+}
+
+/** One line per copy still on disk, newest first: where this computer's version is, and why. */
+export function formatConflicts(items: readonly ConflictCopy[]): string {
+  if (items.length === 0) return 'No conflict copies on disk.';
+  const lines = items.map((c) => {
+    const why = c.restoredFrom !== null ? `${c.deviceName} restored an earlier version (#${c.restoredFrom})` : `${c.deviceName} changed it too`;
+    return `  ${printable(c.copyPath)}: this computer's version of ${printable(c.path)}, kept when ${printable(why)} (${c.detectedAt}, folder ${c.folderId})`;
+  });
+  return [`${items.length} conflict ${items.length === 1 ? 'copy' : 'copies'} on disk, newest first. Keep the version you want and delete the other:`, ...lines].join('\n');
+}
