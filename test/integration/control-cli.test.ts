@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe('ferry client commands', () => {
   it('exports every client command for the dispatcher', () => {
-    expect(Object.keys(clientCommands).sort()).toEqual(['devices', 'history', 'mass-delete', 'pause', 'queue', 'restore', 'resume', 'retry', 'status', 'sync-now', 'ui', 'why']);
+    expect(Object.keys(clientCommands).sort()).toEqual(['conflicts', 'devices', 'history', 'mass-delete', 'pause', 'queue', 'restore', 'resume', 'retry', 'status', 'sync-now', 'ui', 'why']);
     for (const command of Object.values(clientCommands)) expect(command.summary.length).toBeGreaterThan(10);
   });
 

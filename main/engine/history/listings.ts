@@ -38,14 +38,14 @@ export async function readDeleted(remote: HistoryRemote, remoteId: string, filte
   return items;
 }
 
-/** The live paths at and below `prefix` (a full listing of the changes feed: it lists no deletions). */
-export async function readLiveUnder(remote: HistoryRemote, remoteId: string, prefix: string): Promise<string[]> {
+/** The live paths at and below any of `prefixes` (one full listing of the changes feed: it lists no deletions). */
+export async function readLiveUnder(remote: HistoryRemote, remoteId: string, prefixes: readonly string[]): Promise<string[]> {
   const paths = new Set<string>();
   let next: string | undefined;
   do {
     const page = await remote.changesPage(remoteId, { ...(next ? { next } : {}), limit: 10_000 });
     for (const item of page.items) {
-      if (item.path !== prefix && !item.path.startsWith(`${prefix}/`)) continue;
+      if (!prefixes.some((prefix) => item.path === prefix || item.path.startsWith(`${prefix}/`))) continue;
       if (item.deleted) paths.delete(item.path);
       else paths.add(item.path);
     }

@@ -229,11 +229,8 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
   const thenLines = await resolve(nowNames.values(), (path) => lineAt(path, at, histories, when));
   const roots = new Set([...asked, ...nowNames.values()]);
   for (const line of thenLines.values()) if ('item' in line) roots.add(line.path);
-  const found = new Set<string>(asked);
-  for (const root of roots) {
-    for (const p of await readLiveUnder(remote, remoteId, root)) found.add(p);
-    for (const d of await readDeletedAndMoved(remote, remoteId, root)) found.add(d.path);
-  }
+  const found = new Set<string>([...asked, ...(await readLiveUnder(remote, remoteId, [...roots]))]);
+  for (const root of roots) for (const d of await readDeletedAndMoved(remote, remoteId, root)) found.add(d.path);
   const names = [...new Set((await resolve(found, (path) => currentName(path, histories))).values())];
   const lines = await resolve(names, (path) => lineAt(path, at, histories, when));
   const places = await resolve(names, (path) => placeOf(path, histories));
