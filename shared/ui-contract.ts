@@ -279,8 +279,12 @@ export const RestoreResult = z.object({
   /** Folders back: those asked for, and the deleted ones above what came back. */
   folders: z.int().min(0),
   failed: z.array(z.object({ path: z.string(), code: z.string(), message: z.string() })),
-  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  skipped: z.array(z.object({ path: z.string(), reason: z.string(), kind: z.enum(['file', 'dir']).optional() })),
+  /** The files back, by path (at most RESTORED_PATHS_SHOWN of them; `restored` counts them all). */
+  paths: z.array(z.string()).optional(),
 });
+/** How many restored paths a result names. */
+export const RESTORED_PATHS_SHOWN = 1000;
 export type RestoreResult = z.infer<typeof RestoreResult>;
 
 /** The settings form with a pairing code: traded for this device's own token, which is then saved. */

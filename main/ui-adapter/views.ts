@@ -1,3 +1,4 @@
+import { RESTORED_PATHS_SHOWN } from '../../shared/ui-contract';
 import type { ActivityEntry as ContractActivity, ConflictCopy, DeletedFile, FileVersion, QueueItem as ContractQueueItem, RestoreInput, RestoreResult } from '../../shared/ui-contract';
 import type { NamedConflict, NamedDeletedItem, NamedHistoryItem, RestoreOutcome, RestoreRequest } from '../engine/agent/api';
 import type { ActivityEntry as StoredActivity } from '../store/activity';
@@ -86,5 +87,6 @@ export function restoreRequest(input: RestoreInput): RestoreRequest {
 
 /** The engine's restore outcome as the UI shows it: how many came back, and each that did not. */
 export function restoreResult(outcome: RestoreOutcome): RestoreResult {
-  return { restored: outcome.restored.length, folders: outcome.folders, failed: outcome.failed, skipped: outcome.skipped };
+  const paths = outcome.restored.slice(0, RESTORED_PATHS_SHOWN).map((r) => r.path);
+  return { restored: outcome.restored.length, folders: outcome.folders, failed: outcome.failed, skipped: outcome.skipped, paths };
 }

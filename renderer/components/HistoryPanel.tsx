@@ -20,8 +20,11 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
   useEffect(() => {
     void load();
   }, [load]);
+  // Moved away since: a version restored from here goes to the file's name now, not back here
+  // beside it as a second copy (the restore finds the version under this old name).
+  const movedTo = versions?.[0]?.deleted ? versions[0].movedTo : undefined;
   const restore = async (revision: string) => {
-    const answer = await action.run(() => api.call('restore', { folderId, paths: [path], revision }));
+    const answer = await action.run(() => api.call('restore', { folderId, paths: [movedTo ?? path], revision }));
     if (answer.ok && answer.value.restored > 0) {
       setRestored(revision);
       onRestored?.();
@@ -43,6 +46,11 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
       {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
       {restored ? <div className="banner banner-ok" role="status" data-testid="history-restored">Version {restored} restored; {comesBack(true, paused)}.</div> : null}
       {versions && versions.length === 0 ? <p className="muted">The server keeps no history of this path.</p> : null}
+      {movedTo !== undefined ? (
+        <p className="muted" data-testid="history-moved-note">
+          Moved to {movedTo}: a version restored here comes back there.
+        </p>
+      ) : null}
       <ol className="history-list">
         {(versions ?? []).map((v) => (
           <li key={v.revision} className="history-row" data-testid="history-row" data-revision={v.revision}>

@@ -90,5 +90,9 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     expect(io.stderr).toMatch(/one PATH/);
     expect(await restore.run(['x.txt', '--deleted', '--data', dataA], io)).toBe(2);
     expect(await restore.run(['--at', 'soon', 'x.txt', '--data', dataA], io)).toBe(2);
+    // A moment still to come: everything is "as it was" then, most likely a typo (new-user try).
+    const future = captureIo();
+    expect(await restore.run(['--at', '2999-01-01T00:00:00Z', 'x.txt', '--data', dataA], future)).toBe(2);
+    expect(future.stderr).toContain('--at 2999-01-01T00:00:00.000Z is in the future: give a moment that has passed');
   });
 });

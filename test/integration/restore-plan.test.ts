@@ -171,7 +171,7 @@ describe('restore requests', () => {
     expect(outcome.skipped).toEqual(
       expect.arrayContaining([
         { path: 'arch/later.txt', reason: `it did not exist at ${moment}` },
-        { path: 'arch/same.txt', reason: `it has not changed since ${moment}` },
+        { path: 'arch/same.txt', reason: `it has not changed since ${moment}`, kind: 'file' },
       ]),
     );
     const state = await current();
@@ -197,6 +197,63 @@ describe('restore requests', () => {
   it('takes the folder\'s old name for the same folder: the files come back under the name they have now', async () => {
     await setUp();
     await expectAsItWas(await renamedSince(), 'proj');
+  });
+
+  // A new-user try: run again, the same restore found "another file" where it had put the file.
+  it('run a second time, restores nothing and says the files are as they were', async () => {
+    await setUp();
+    const moment = await renamedSince();
+    await expectAsItWas(moment, 'arch');
+    const again = await restore(client, 'docs', { kind: 'paths', paths: ['arch'], at: moment });
+    expect(again.restored).toEqual([]);
+    expect(again.failed).toEqual([]);
+    const reasons = new Map(again.skipped.map((s) => [s.path, s.reason]));
+    for (const p of ['arch/x.txt', 'arch/y.txt', 'arch/gone.txt', 'arch/new-name.txt', 'elsewhere/out.txt', 'arch/same.txt']) expect(reasons.get(p)).toBe(`it has not changed since ${moment}`);
+    expect(reasons.get('arch/later.txt')).toBe(`it did not exist at ${moment}`);
+    expect(again.skipped.filter((s) => /another file|proj/.test(`${s.path} ${s.reason}`))).toEqual([]);
+  });
+
+  // A new-user try: `restore q3 --at T` after q3 was renamed to q3arch and a new q3 made,
+  // restored one file of q3arch and skipped the rest unsaid.
+  it('takes a folder\'s name then for what it held then, though a new folder has that name now', async () => {
+    await setUp();
+    const q3 = await write(dirOp('q3'));
+    const a = await write(upsert('k', 'q3/a.txt', files.a1, null));
+    const b = await write(upsert('k', 'q3/b.txt', files.b1, null));
+    const moment = new Date(now - 1).toISOString();
+    await write(upsert('k', 'q3/a.txt', files.a2, a));
+    await write(upsert('k', 'q3/b.txt', files.c1, b));
+    await write(moveOp('q3', 'q3arch', q3));
+    await write(dirOp('q3'));
+    await write(upsert('k', 'q3/a.txt', files.d1, null));
+    const outcome = await restore(client, 'docs', { kind: 'paths', paths: ['q3'], at: moment });
+    expect(outcome.failed).toEqual([]);
+    expect(outcome.restored.map((r) => r.path).sort()).toEqual(['q3arch/a.txt', 'q3arch/b.txt']);
+    expect(outcome.skipped).toEqual(
+      expect.arrayContaining([
+        { path: 'q3', reason: `what it held at ${moment} is q3arch now (restored there); this one is new since` },
+        { path: 'q3/a.txt', reason: `it did not exist at ${moment}` },
+      ]),
+    );
+    const state = await current();
+    expect(state.get('q3arch/a.txt')).toEqual(blocksOf(files.a1));
+    expect(state.get('q3arch/b.txt')).toEqual(blocksOf(files.b1));
+    expect(state.get('q3/a.txt')).toEqual(blocksOf(files.d1));
+  });
+
+  // A new-user try: a plain restore of a renamed file's old name brought a second copy back there.
+  it('does not bring a renamed file back under its old name unasked; a revision of the old name goes to the name it has now', async () => {
+    await setUp();
+    const r1 = await write(upsert('k', 'old.txt', files.a1, null));
+    const r2 = await write(upsert('k', 'old.txt', files.a2, r1));
+    await write(moveOp('old.txt', 'new.txt', r2));
+    const plain = await restore(client, 'docs', { kind: 'paths', paths: ['old.txt'] });
+    expect(plain).toMatchObject({ restored: [], failed: [], skipped: [{ path: 'old.txt', reason: 'it was moved to new.txt (renamed, not deleted): restore that path, or give --revision to bring a copy back here' }] });
+    const back = await restore(client, 'docs', { kind: 'paths', paths: ['new.txt'], revision: r1 });
+    expect(back).toMatchObject({ restored: [{ path: 'new.txt' }], failed: [] });
+    const state = await current();
+    expect(state.get('new.txt')).toEqual(blocksOf(files.a1));
+    expect(state.has('old.txt')).toBe(false);
   });
 
   it('against a server that cannot restore across renames (400 on `moved` and `from`), restores the rest and names what it could not', async () => {

@@ -4,6 +4,7 @@ import { formatQueuePage } from '../../main/control/commands/queue';
 import { flagSettings } from '../../main/control/commands/run-agent';
 import { folderRelative } from '../../main/control/commands/folder-paths';
 import { formatConflicts } from '../../main/control/commands/conflicts';
+import { formatRestore } from '../../main/control/commands/restore';
 import { formatHistory } from '../../main/control/commands/history';
 import { printable } from '../../main/control/commands/output';
 
@@ -37,6 +38,28 @@ describe('CLI output never acts on a control character a name holds', () => {
     expect(lines[2]).toMatch(/line\\nbreak\.txt$/);
     expect(text).not.toContain('\u001b');
     expect(printable('ok\n\tnext \u009b bell\u0007')).toBe('ok\n\tnext \\x9b bell\\x07');
+  });
+});
+
+describe('ferry restore', () => {
+  // A new-user try: "Restored 3 files" never said which, nor where a renamed one went.
+  it('names the files it restored, and counts unchanged files and folders apart', () => {
+    const text = formatRestore('docs', {
+      restored: 2,
+      folders: 0,
+      failed: [],
+      paths: ['arch/x.txt', 'arch/gone.txt'],
+      skipped: [
+        { path: 'arch', reason: 'it has not changed since 2030-01-01T00:00:00.000Z', kind: 'dir' },
+        { path: 'arch/same.txt', reason: 'it has not changed since 2030-01-01T00:00:00.000Z', kind: 'file' },
+      ],
+    });
+    expect(text.split('\n')).toEqual([
+      "Restored 2 files in 'docs' on the server; every device gets them with its next pull.",
+      '  restored: arch/x.txt',
+      '  restored: arch/gone.txt',
+      '  1 file and 1 folder have not changed since then: left as they are',
+    ]);
   });
 });
 

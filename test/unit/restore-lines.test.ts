@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryItem } from '../../protocol';
-import { currentName, lineAt, placeOf } from '../../main/engine/history/lines';
+import { currentName, lineAt, movedAwaySince, nameOfRevision, placeOf } from '../../main/engine/history/lines';
 
 // The lines of docs/conflict-rules.md, "A folder as it was at a moment, across renames" (R1, R2),
 // over histories as the server lists them (newest first). Times: revision n was written at n.
@@ -57,6 +57,22 @@ describe('lines', () => {
     // The move's revision pruned: it cannot be followed, and stays where it was found.
     expect(currentName('a', histories({ a: [gone(14, 'b'), v(3)], b: [v(30)] }))).toBe('a');
     expect(currentName('a', histories({ a: [gone(14, 'b'), v(3)] }))).toEqual({ need: 'b' });
+  });
+
+  it('R1: what a name held at T and a move took away since is found where it lives now, though the name holds something new', () => {
+    const h = histories({ q: [v(20, { kind: 'dir' }), gone(15, 'r'), v(3, { kind: 'dir' })], r: [v(14, { kind: 'dir', movedFrom: 'q' })] });
+    expect(movedAwaySince('q', T, h)).toBe('r');
+    // Deleted, not moved, or made after T: nothing to follow.
+    expect(movedAwaySince('s', T, histories({ s: [v(20), gone(15), v(3)] }))).toBeUndefined();
+    expect(movedAwaySince('t', T, histories({ t: [v(20)] }))).toBeUndefined();
+  });
+
+  it('finds a revision of a line under the old name it was written under', () => {
+    const h = histories({ old: [gone(14, 'new'), v(7), v(3)], new: [v(15), v(13, { movedFrom: 'old' })] });
+    expect(nameOfRevision('new', '3', h)).toBe('old');
+    expect(nameOfRevision('new', '15', h)).toBe('new');
+    // A revision of the old name written after the move is another line's.
+    expect(nameOfRevision('new', '99', h)).toBeUndefined();
   });
 
   it('R1: a line deleted in a folder renamed since comes back in the folder under its new name', () => {

@@ -48,7 +48,9 @@ export function formatHistory(folderId: string, filePath: string, items: FileVer
     v.movedTo !== undefined ? `moved to ${v.movedTo}` : v.movedFrom !== undefined ? `moved from ${v.movedFrom}` : v.restoredFrom !== undefined ? `restored from ${v.restoredFrom}` : '';
   const noted = items.some((v) => origin(v) !== '');
   const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
-  const hint = `Restore one with: ferry restore ${filePath} --revision REV --folder ${folderId}`;
+  // Moved away: a version comes back under the name the file has now (the restore finds it here).
+  const restoreAt = items[0]?.deleted && items[0].movedTo !== undefined ? items[0].movedTo : filePath;
+  const hint = `Restore one with: ferry restore ${restoreAt} --revision REV --folder ${folderId}`;
   // A rename ends the path's history: its earlier versions are under the old name, its later ones under the new.
   const before = items.at(-1)?.movedFrom;
   const earlier = before !== undefined ? `\nIts versions before the move: ferry history ${before} --folder ${folderId}` : '';

@@ -3,7 +3,7 @@ import type { RestoreInput, RestoreResult } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { folderRelative, isoMoment, resolveFolder } from './folder-paths';
-import { json } from './output';
+import { json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 import { withAgent } from './with-agent';
 
@@ -49,6 +49,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const problem =
     at.problem ??
     since.problem ??
+    // Everything is as it was at a moment still to come: nothing to do, and most likely a typo.
+    (at.value !== undefined && Date.parse(at.value) > Date.now() ? `--at ${at.value} is in the future: give a moment that has passed` : undefined) ??
     (values.deleted
       ? positionals.length > 0 || values.revision !== undefined || values.at !== undefined
         ? '--deleted takes no PATH, --revision or --at (narrow it with --prefix and --since)'
@@ -80,14 +82,29 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   });
 }
 
+/** Restored paths listed by name in the text; --json carries them all. */
+const RESTORED_SHOWN = 20;
+
+/** "3 files", "2 folders", "3 files and 2 folders": the unchanged ones by their kind where the plan knew it. */
+function unchangedWords(unchanged: RestoreResult['skipped']): string {
+  const folders = unchanged.filter((s) => s.kind === 'dir').length;
+  const files = unchanged.length - folders;
+  const parts = [files > 0 ? `${files} file${files === 1 ? '' : 's'}` : '', folders > 0 ? `${folders} folder${folders === 1 ? '' : 's'}` : ''].filter(Boolean);
+  return parts.join(' and ');
+}
+
 export function formatRestore(folderId: string, result: RestoreResult): string {
   const back = restoredWords(result);
   const lines = [back ? `Restored ${back.what} in '${folderId}' on the server; every device gets ${back.one ? 'it' : 'them'} with its next pull.` : `Nothing was restored in '${folderId}'.`];
-  for (const f of result.failed) lines.push(`  not restored: ${f.path}: ${f.message} (${f.code})`);
+  // Which files came back, by name (a new-user try could not tell where a restore had put one).
+  const paths = result.paths ?? [];
+  for (const p of paths.slice(0, RESTORED_SHOWN)) lines.push(`  restored: ${printable(p)}`);
+  if (result.paths !== undefined && result.restored > Math.min(paths.length, RESTORED_SHOWN)) lines.push(`  and ${result.restored - Math.min(paths.length, RESTORED_SHOWN)} more (--json lists ${paths.length < result.restored ? `the first ${paths.length}` : 'them all'})`);
+  for (const f of result.failed) lines.push(`  not restored: ${printable(f.path)}: ${f.message} (${f.code})`);
   // A folder as it was at a moment: its files that did not change since are left as they are, in
   // one line, not one each (a new-user try read a screenful of "skipped").
   const unchanged = result.skipped.filter((s) => s.reason.startsWith('it has not changed since '));
-  for (const s of result.skipped) if (!unchanged.includes(s)) lines.push(`  skipped: ${s.path}: ${s.reason}`);
-  if (unchanged.length > 0) lines.push(`  ${unchanged.length === 1 ? `${unchanged[0]!.path} has` : `${unchanged.length} files have`} not changed since then: left as ${unchanged.length === 1 ? 'it is' : 'they are'}`);
+  for (const s of result.skipped) if (!unchanged.includes(s)) lines.push(`  skipped: ${printable(s.path)}: ${s.reason}`);
+  if (unchanged.length > 0) lines.push(`  ${unchanged.length === 1 ? `${printable(unchanged[0]!.path)} has` : `${unchangedWords(unchanged)} have`} not changed since then: left as ${unchanged.length === 1 ? 'it is' : 'they are'}`);
   return lines.join('\n');
 }

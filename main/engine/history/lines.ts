@@ -3,7 +3,7 @@ import type { HistoryItem } from '../../../protocol';
 /**
  * A file's *line*: the file as renames carry it, followed through the histories' `movedFrom`
  * (back) and `movedTo` (forward). "P as it was at T" restores each line once, at its current
- * name (docs/conflict-rules.md, "A folder as it was at a moment, across renames", R1–R3).
+ * name (docs/conflict-rules.md, "A folder as it was at a moment, across renames", R1–R5).
  *
  * Pure over the histories read so far (newest first, by path): a step that needs a history not
  * read yet answers `{ need: path }`, and the caller reads it and asks again.
@@ -27,15 +27,37 @@ const rev = (h: HistoryItem) => Number(h.revision);
 export function currentName(path: string, histories: Histories): string | Need {
   const own = histories.get(path);
   if (!own) return { need: path };
+  return followMoves(path, own[0], histories);
+}
+
+/**
+ * Where the thing `path` held at `at` (ms) lives now when a move took it away since, though the
+ * name may hold another file or folder today (R1): undefined when it was not moved away.
+ */
+export function movedAwaySince(path: string, at: number, histories: Histories): string | undefined | Need {
+  const own = histories.get(path);
+  if (!own) return { need: path };
+  const then = own.findIndex((h) => Date.parse(h.modificationDate) <= at);
+  if (then < 0 || own[then]!.deleted) return undefined;
+  // The first delete after then (newest first: the entries before it in the list).
+  const end = own.slice(0, then).filter((h) => h.deleted).at(-1);
+  if (end?.movedTo === undefined) return undefined;
+  const now = followMoves(path, end, histories);
+  return now === path ? undefined : now;
+}
+
+/** Where a line that left `path` by the move whose tombstone is `tombstone` lives now (`path` when it cannot be followed). */
+function followMoves(path: string, first: HistoryItem | undefined, histories: Histories): string | Need {
   let at = path;
-  let tombstone = own[0];
+  let tombstone = first;
   for (let step = 0; step < MAX_STEPS; step++) {
     if (!tombstone?.deleted || tombstone.movedTo === undefined) return at;
-    const to = tombstone.movedTo;
+    const left = tombstone;
+    const to = left.movedTo!;
     const there = histories.get(to);
     if (!there) return { need: to };
     // The revision the move wrote there: it names this path, and comes just before the tombstone.
-    const moveIn = there.find((h) => h.movedFrom === at && rev(h) < rev(tombstone!));
+    const moveIn = there.find((h) => h.movedFrom === at && rev(h) < rev(left));
     if (!moveIn) return path; // pruned: the line cannot be followed
     const later = there.filter((h) => rev(h) > rev(moveIn));
     const end = later.filter((h) => h.deleted).at(-1);
@@ -46,6 +68,27 @@ export function currentName(path: string, histories: Histories): string | Need {
     tombstone = end;
   }
   return path;
+}
+
+/**
+ * The name a revision of the line now at `path` was written under: the path itself, or an old
+ * name a move since came from (`ferry restore NEW --revision R` with R from the old name's
+ * history). undefined when the line holds no such revision.
+ */
+export function nameOfRevision(path: string, revision: string, histories: Histories): string | undefined | Need {
+  let name = path;
+  let below = Number.POSITIVE_INFINITY;
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const history = histories.get(name);
+    if (!history) return { need: name };
+    const older = history.filter((h) => rev(h) < below);
+    if (older.some((h) => h.revision === revision)) return name;
+    const moveIn = older.find((h) => h.movedFrom !== undefined && rev(h) > Number(revision));
+    if (!moveIn) return undefined;
+    name = moveIn.movedFrom!;
+    below = rev(moveIn);
+  }
+  return undefined;
 }
 
 /**

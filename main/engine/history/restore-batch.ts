@@ -4,7 +4,7 @@ import { FerryError, isFerryError } from '../../../protocol/errors';
 import { backoffDelay, EQUAL_JITTER } from '../../../shared/backoff';
 import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
 import { ancestorsOf } from '../paths';
-import { currentName, isNeed, lineAt, placeOf, type Need } from './lines';
+import { currentName, isNeed, lineAt, movedAwaySince, nameOfRevision, placeOf, type Need } from './lines';
 import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './listings';
 
 /**
@@ -30,8 +30,8 @@ export interface RestoreOutcome {
   /** The folders back: those asked for, and the deleted ones above what came back. */
   folders: number;
   failed: Array<{ path: string; code: string; message: string }>;
-  /** Paths the request named that have nothing to restore, and why. */
-  skipped: Array<{ path: string; reason: string }>;
+  /** Paths the request named that have nothing to restore, and why (`kind` where the plan knows it). */
+  skipped: Array<{ path: string; reason: string; kind?: 'file' | 'dir' }>;
 }
 
 export interface RestoreRemote extends HistoryRemote {
@@ -204,13 +204,18 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
   }
   if (request.at !== undefined) return planAt(remote, remoteId, request.paths, request.at);
   const planned: Planned = { ops: [], skipped: [], folders: new Set() };
-  const histories = await readHistories(remote, remoteId, request.paths);
-  request.paths.forEach((path, i) => {
-    const history = histories[i] ?? [];
+  const histories = new Map<string, HistoryItem[]>();
+  await resolveAll(remote, remoteId, histories, request.paths, (path) => (histories.has(path) ? path : { need: path }));
+  // A revision from the history of the path's old name (renamed since) comes back under this one.
+  const { revision } = request;
+  const names = revision === undefined ? undefined : await resolveAll(remote, remoteId, histories, request.paths, (path) => nameOfRevision(path, revision, histories) ?? path);
+  for (const path of request.paths) {
+    const history = histories.get(path) ?? [];
     const pick = choose(history, request);
+    const from = names?.get(path);
     if ('reason' in pick) planned.skipped.push({ path, reason: pick.reason });
-    else addOp(planned, path, pick.revision, history, history);
-  });
+    else addOp(planned, path, pick.revision, history, histories.get(from ?? path) ?? history, from !== undefined && from !== path ? from : undefined);
+  }
   return planned;
 }
 
@@ -229,6 +234,9 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
   const thenLines = await resolve(nowNames.values(), (path) => lineAt(path, at, histories, when));
   const roots = new Set([...asked, ...nowNames.values()]);
   for (const line of thenLines.values()) if ('item' in line) roots.add(line.path);
+  // What the name held then, moved away since though the name holds something new now.
+  const away = await resolve(asked, (path) => movedAwaySince(path, at, histories) ?? '');
+  for (const now of away.values()) if (now !== '') roots.add(now);
   const found = new Set<string>([...asked, ...(await readLiveUnder(remote, remoteId, [...roots]))]);
   for (const root of roots) for (const d of await readDeletedAndMoved(remote, remoteId, root)) found.add(d.path);
   const names = [...new Set((await resolve(found, (path) => currentName(path, histories))).values())];
@@ -247,17 +255,27 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
     if (other === undefined || (!isLive(other) && isLive(name))) byLine.set(key, name);
   }
   const chosen = new Set(byLine.values());
+  // A place that holds a restore of its line's version then is as it was already (a second run).
+  const restoredHere = (path: string) => histories.get(path)?.[0]?.restoredFrom;
+  const sources = new Set([...byLine.keys()].map((key) => key.slice(key.indexOf('\0') + 1)));
   const planned: Planned = { ops: [], skipped: [], folders: new Set() };
+  const unchanged = (path: string, kind: 'file' | 'dir') => planned.skipped.push({ path, reason: `it has not changed since ${when}`, kind });
   for (const name of names) {
     const line = lines.get(name)!;
     const place = places.get(name)!;
     if ('reason' in line) {
+      const restored = restoredHere(name);
+      // Made after T by a restore of a line's version then: that line says so.
+      if (restored !== undefined && sources.has(restored)) continue;
+      const movedOn = away.get(name);
       // A folder named for "as it was at T" with no history of its own: its children speak for it.
-      if (!((histories.get(name) ?? []).length === 0 && asked.includes(name) && found.size > 1)) planned.skipped.push({ path: name, reason: line.reason });
+      if (movedOn) planned.skipped.push({ path: name, reason: `what it held at ${when} is ${movedOn} now (restored there); this one is new since` });
+      else if (!((histories.get(name) ?? []).length === 0 && asked.includes(name) && found.size > 1)) planned.skipped.push({ path: name, reason: line.reason });
     } else if (!chosen.has(name)) continue;
     else if (line.item.deleted) planned.skipped.push({ path: name, reason: `it was deleted at ${when}` });
+    else if (restoredHere(place) === line.item.revision) unchanged(place, line.item.kind);
     else if (place !== name && isLive(place)) planned.skipped.push({ path: name, reason: `its folder is ${place.slice(0, place.lastIndexOf('/'))} now, where another file has its name` });
-    else if (!line.changed && place === name) planned.skipped.push({ path: name, reason: `it has not changed since ${when}` });
+    else if (!line.changed && place === name) unchanged(name, line.item.kind);
     else addOp(planned, place, line.item.revision, histories.get(place) ?? [], histories.get(line.path) ?? [], line.path === place ? undefined : line.path);
   }
   return planned;
@@ -310,6 +328,10 @@ function choose(history: HistoryItem[], request: { revision?: string }): { revis
   const current = history[0];
   if (!current) return { reason: 'the server has no history of this path' };
   if (request.revision !== undefined) return { revision: request.revision }; // the server checks it is this path's
+  // Renamed, not deleted: bringing the old version back here made a second copy of the file.
+  if (current.deleted && current.movedTo !== undefined) {
+    return { reason: `it was moved to ${current.movedTo} (renamed, not deleted): restore that path, or give --revision to bring a copy back here` };
+  }
   // No revision, no moment: undo the last change (the last live version before the current one).
   const previous = history.slice(1).find((h) => !h.deleted);
   const target = current.deleted ? history.find((h) => !h.deleted) : previous;
