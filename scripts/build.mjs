@@ -27,10 +27,14 @@ jobs.push(
     platform: 'browser',
     target: ['chrome120'],
     minify: true,
+    metafile: true,
     define: { 'process.env.NODE_ENV': '"production"' },
-  }).then(() => {
+  }).then((result) => {
     cpSync(path.join(root, 'renderer', 'index.html'), path.join(out, 'renderer', 'index.html'));
     cpSync(path.join(root, 'renderer', 'styles.css'), path.join(out, 'renderer', 'styles.css'));
+    // What the bundle was made from: the agent says so when a source is newer (main/control/agent-host.ts).
+    const inputs = [...Object.keys(result.metafile.inputs).filter((file) => !file.includes('node_modules')), 'renderer/index.html', 'renderer/styles.css'];
+    writeFileSync(path.join(out, 'renderer', 'inputs.json'), JSON.stringify(inputs));
   }),
 );
 

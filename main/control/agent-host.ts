@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,28 @@ import { ferryVersion } from './version';
  */
 export const SETTINGS_FILE = 'settings.json';
 const builtRendererDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
+const sourceRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * A source of the web UI edited since `npm run build` made the bundle served (a checkout, not a
+ * release): the page is then an older UI than the agent's (a new-user try met the old History
+ * panel). The first such source; undefined when the bundle is current or says nothing of its inputs.
+ */
+export function staleRendererSource(dir: string, root: string = sourceRoot): string | undefined {
+  try {
+    const built = statSync(path.join(dir, 'app.js')).mtimeMs;
+    const inputs = JSON.parse(readFileSync(path.join(dir, 'inputs.json'), 'utf8')) as string[];
+    return inputs.find((file) => {
+      try {
+        return statSync(path.join(root, file)).mtimeMs > built;
+      } catch {
+        return false; // a source gone: not this check's to say
+      }
+    });
+  } catch {
+    return undefined;
+  }
+}
 
 export interface HostOptions {
   dataDir: string;
@@ -78,6 +100,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     });
     const token = await ensureControlToken(options.dataDir);
     const rendererDir = options.rendererDir ?? builtRendererDir;
+    const stale = staleRendererSource(rendererDir);
+    if (stale !== undefined) log.warn(`the web UI in ${rendererDir} is older than its source (${stale}): \`npm run build\` makes it again`);
     const listen = (port: number) =>
       startControlServer({ service: toAgentService(agent!), token, port, ...(existsSync(path.join(rendererDir, 'index.html')) ? { rendererDir } : {}) });
     control = await listenOnStablePort(options.dataDir, options.controlPort, listen);
