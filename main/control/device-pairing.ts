@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { PairReply } from '../../protocol';
 import { ensurePrivateDir } from '../private-files';
 import type { TransportSettings } from '../remote/transport';
-import { redeemPairingCode } from '../engine/agent/pairing';
+import { redeemPairingCode, rememberPairing } from '../engine/agent/pairing';
 import { SqlAccounts, USER_NAME_PATTERN } from '../../server/accounts';
 import { openSqliteMetadata } from '../../server/storage/db';
 import { SETTINGS_FILE, writePrivateJson } from './agent-host';
@@ -23,6 +23,7 @@ export async function pairWithServer(options: TransportSettings & { dataDir: str
   // The CA and the insecure-http choice belong to this server: later starts need them too.
   const transport = { ...(options.caFile !== undefined ? { caFile: options.caFile } : {}), ...(options.allowInsecureHttp ? { allowInsecureHttp: true } : {}) };
   await rememberServerToken(options.dataDir, options.serverUrl, reply.token, transport);
+  rememberPairing(options.dataDir, options.serverUrl, reply);
   return reply;
 }
 

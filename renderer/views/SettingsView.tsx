@@ -138,7 +138,11 @@ export function SettingsView() {
           name="token"
           label="Server token"
           error={shown.token}
-          hint={loaded.hasToken ? `A token is stored (${loaded.tokenProtection === 'os' ? 'in the system keychain' : 'in plain text'}); leave empty to keep it.` : undefined}
+          hint={
+            loaded.hasToken
+              ? `${loaded.pairedAs ? `Paired as ${loaded.pairedAs.user} (credential ${loaded.pairedAs.credential}): this device's own token` : 'A token'} is stored (${loaded.tokenProtection === 'os' ? 'in the system keychain' : 'in plain text'}); leave empty to keep it.`
+              : undefined
+          }
         >
           {(props) => <input {...props} type="password" autoComplete="off" value={form.token} onChange={(e) => edit({ token: e.target.value })} />}
         </Field>

@@ -724,6 +724,8 @@ test('Connect with a pairing code: the answer shows beside Connect, and the devi
   await expect(notice).toContainText('Connected: this device has its own token now');
   // Where the eyes are after the click: beside Connect, not below the rest of the form.
   await expect(notice).toBeInViewport();
+  // Whom the device is paired as, beside its stored token (a new-user try could not tell).
+  await expect(page.locator('#field-token-hint')).toContainText('Paired as ann (credential ');
   await page.screenshot({ path: path.join(rig.dir, 'paired.png') });
 
   write(local, 'from-ann.txt', 'sent with the device token');

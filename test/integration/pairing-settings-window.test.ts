@@ -6,6 +6,7 @@ import { createEngineHost } from '../../main/app/engine-host';
 import { SETTINGS_FILE as APP_SETTINGS_FILE, createSettingsStore } from '../../main/app/settings-store';
 import { TOKEN_FILE, createTokenStore } from '../../main/app/token-store';
 import { SETTINGS_FILE, startHost, type Host } from '../../main/control/agent-host';
+import { PAIRING_FILE } from '../../main/engine/agent/pairing';
 import { PairDeviceInput } from '../../shared/ui-contract';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { startServer, type RunningServer } from '../../server/main';
@@ -32,7 +33,7 @@ describe('pairing from the settings window', () => {
   const devicesOfAnn = async () => {
     let out = '';
     await runAccountsCommand(['devices', '--user', 'ann', '--json', '--data', serverDir], { out: (s) => void (out += s), err: () => undefined });
-    return JSON.parse(out) as Array<{ name: string; revokedAt: string | null }>;
+    return JSON.parse(out) as Array<{ id: string; name: string; revokedAt: string | null }>;
   };
   const folderWith = (name: string, file: string) => {
     const dir = path.join(tmp.dir, name);
@@ -101,7 +102,9 @@ describe('pairing from the settings window', () => {
     headless = await startHost({ dataDir, settings: testSettings(server.url, server.token, []), controlPort: 0, tuning: { local: { settleMs: 30 } } });
     const controlToken = readFileSync(path.join(dataDir, 'control-token'), 'utf8').trim();
     const current = await headless.agent.handlers.getSettings({});
-    const { hasToken: _h, tokenProtection: _p, ...rest } = current;
+    // The server token, typed in: no pairing names a user for it.
+    expect(current.pairedAs).toBeNull();
+    const { hasToken: _h, tokenProtection: _p, pairedAs: _a, ...rest } = current;
     const form = { ...rest, folders: [{ localPath: folder, remoteId: 'head-docs' }] };
 
     const refused = await callApi(headless.control.port, 'pairDevice', { ...form, pairingCode: '' }, controlToken);
@@ -117,6 +120,11 @@ describe('pairing from the settings window', () => {
     if (process.platform !== 'win32') expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(paired.text).not.toContain(saved.token);
     await waitFor(() => onServer('head-docs', 'from-headless.txt'), { timeoutMs: 20_000, message: 'from-headless.txt on the server' });
+    // A new-user try: the settings never said whom the device was paired as. They do now.
+    const pairedView = await headless.agent.handlers.getSettings({});
+    expect(pairedView.pairedAs).toEqual({ user: 'ann', credential: expect.any(String) });
+    expect((await devicesOfAnn()).find((d) => d.id === pairedView.pairedAs!.credential)?.revokedAt).toBeNull();
+    expect(readFileSync(path.join(dataDir, PAIRING_FILE), 'utf8')).not.toContain(saved.token);
     // The folder the paired device created belongs to ann: her device reaches it.
     const listed = await fetch(`${server.url}/v1/folders`, { headers: { authorization: `Bearer ${saved.token}` } });
     expect(((await listed.json()) as { folders: Array<{ id: string }> }).folders.map((f) => f.id)).toContain('head-docs');

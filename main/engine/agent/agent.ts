@@ -21,7 +21,7 @@ import type { AgentApi, AgentEvent, AgentHandlers, AgentStatus } from './api';
 import { EngineHost, settingsMassDelete, type EngineParts } from './engine';
 import { AgentEventBus } from './events';
 import { validateFolders, validateTransport } from './folder-rules';
-import { pairAndSave } from './pairing';
+import { pairAndSave, pairedAs, rememberPairing } from './pairing';
 import { SettingsKeeper } from './settings-apply';
 import { StatusBoard } from './status';
 
@@ -152,6 +152,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     engine,
     running: () => started,
     log,
+    pairedAs: (current) => pairedAs(options.dataDir, current.serverUrl, current.token),
   });
 
   const remoteIdOf = (folderId: string) => folders.require(folderId).remoteId;
@@ -282,7 +283,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     // Paired again (Settings, or `ferry agent --pair` to this running agent): the credential is
     // named as this device is, not after the host (a new-user try found two "vm" rows).
-    pairDevice: (input) => pairAndSave({ ...input, deviceName: input.deviceName ?? deviceName }, (update) => handlers.updateSettings(update), settings.current),
+    pairDevice: (input) =>
+      pairAndSave({ ...input, deviceName: input.deviceName ?? deviceName }, (update) => handlers.updateSettings(update), settings.current, (reply) => rememberPairing(options.dataDir, input.serverUrl, reply)),
   };
 
   return {

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { FerryError, isFerryError } from '../../../protocol/errors';
 import type { PairReply } from '../../../protocol';
 import { SyncApiClient } from '../../remote';
@@ -28,6 +31,38 @@ export async function redeemPairingCode(input: TransportSettings & { serverUrl: 
   }
 }
 
+/** Which user and credential a pairing made this device, kept in the data directory. */
+export const PAIRING_FILE = 'pairing.json';
+
+export interface PairedAs {
+  user: string;
+  /** The server's id of this device's credential (the DEVICE column of `ferry server devices`). */
+  credential: string;
+}
+
+const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Remembers whom a pairing signed this device in as, for the settings to show ("paired as ann").
+ * It names the token by its SHA-256 only: a token typed in later is no pairing's, and says nothing.
+ */
+export function rememberPairing(dataDir: string, serverUrl: string, reply: Pick<PairReply, 'user' | 'deviceId' | 'token'>): void {
+  const record = { serverUrl, user: reply.user, credential: reply.deviceId, tokenSha256: tokenHash(reply.token) };
+  writeFileSync(path.join(dataDir, PAIRING_FILE), JSON.stringify(record), { mode: 0o600 });
+}
+
+/** The user and credential of the pairing that gave this server and token; null for any other. */
+export function pairedAs(dataDir: string, serverUrl: string, token: string): PairedAs | null {
+  if (token === '') return null;
+  try {
+    const record = JSON.parse(readFileSync(path.join(dataDir, PAIRING_FILE), 'utf8')) as Record<string, unknown>;
+    if (record.serverUrl !== serverUrl || record.tokenSha256 !== tokenHash(token)) return null;
+    return typeof record.user === 'string' && typeof record.credential === 'string' ? { user: record.user, credential: record.credential } : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The server takes 1-64 printable ASCII characters. */
 export function deviceNameOf(name: string): string {
   return name.replace(/[^\x20-\x7e]/g, '_').slice(0, 64) || 'device';
@@ -41,11 +76,13 @@ export async function pairAndSave<I extends TransportSettings & { serverUrl: str
   input: I,
   updateSettings: (update: Omit<I, 'pairingCode' | 'deviceName'> & { token: string }) => Promise<V>,
   current?: { serverUrl: string; token: string },
+  onPaired?: (reply: PairReply) => void,
 ): Promise<V> {
   const { pairingCode, deviceName, ...settings } = input;
   validateTransport(settings);
   // Paired again with the same server: its earlier token goes along, and the server revokes it.
   const previousToken = current && current.serverUrl === settings.serverUrl && current.token !== '' ? current.token : undefined;
   const reply = await redeemPairingCode({ ...settings, code: pairingCode, ...(deviceName ? { deviceName } : {}), ...(previousToken ? { previousToken } : {}) });
+  onPaired?.(reply);
   return updateSettings({ ...settings, token: reply.token });
 }

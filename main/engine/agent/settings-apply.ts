@@ -7,6 +7,7 @@ import type { FolderSet } from '../folder/folders';
 import type { SettingsUpdate, SettingsView } from './api';
 import type { EngineHost } from './engine';
 import { validateFolders, validateTransport } from './folder-rules';
+import type { PairedAs } from './pairing';
 import { settingsWarnings } from './status-parts';
 
 export interface SettingsKeeperOptions {
@@ -19,6 +20,8 @@ export interface SettingsKeeperOptions {
   /** False until the agent starts: settings saved before apply at start. */
   running: () => boolean;
   log: Logger;
+  /** Whom a pairing signed these settings' server and token in as (null: typed in, or none). */
+  pairedAs?: (settings: Settings) => PairedAs | null;
 }
 
 /** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
@@ -47,7 +50,7 @@ export class SettingsKeeper {
   /** What the UI may see: everything but the token. */
   view(): SettingsView {
     const { token, ...rest } = this.settings;
-    return { ...rest, hasToken: token.length > 0, tokenProtection: this.o.tokenProtection };
+    return { ...rest, hasToken: token.length > 0, tokenProtection: this.o.tokenProtection, pairedAs: this.o.pairedAs?.(this.settings) ?? null };
   }
 
   async update(update: SettingsUpdate): Promise<SettingsView> {
