@@ -20,6 +20,8 @@ export interface StableHash {
   size: number;
   mtimeMs: number;
   inode: number;
+  /** When the file was made, where the file system tells (0 or NaN where it does not). */
+  birthtimeMs: number;
   /** contentHashOf(blocks). */
   contentHash: string;
   blocks: string[];
@@ -43,7 +45,7 @@ export async function hashStable(absPath: string, hash: HashFn = hashFile): Prom
   }
   const { stat } = read;
   if (!after.isFile() || read.size !== stat.size || after.size !== stat.size || after.mtimeMs !== stat.mtimeMs || after.ino !== stat.ino) return null;
-  return { size: after.size, mtimeMs: after.mtimeMs, inode: after.ino, contentHash: read.contentHash, blocks: read.blocks };
+  return { size: after.size, mtimeMs: after.mtimeMs, inode: after.ino, birthtimeMs: after.birthtimeMs, contentHash: read.contentHash, blocks: read.blocks };
 }
 
 /** How long an empty file's last write must lie back before it is recorded (see justEmptied). */

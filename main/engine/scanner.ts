@@ -352,7 +352,12 @@ export class Scanner {
     let known = indexed;
     if (!known && this.recordUnknownParents(key)) known = this.store.index.get(this.folderId, key);
     if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
-    if (!known && this.recordMove(key, st)) return 'queued';
+    if (!known) {
+      const moved = this.recordMove(key, st);
+      if (moved === 'moved') return 'queued';
+      // Renamed and written at once: the move is queued; the edit is hashed and queued after it (P2).
+      if (moved === 'moved, then changed') known = this.store.index.get(this.folderId, key);
+    }
     const hashed = await this.hashStable(abs);
     if (hashed === 'gone') return this.gone(key, hold);
     if (hashed === 'unstable' || hashed === 'denied') {
@@ -391,6 +396,7 @@ export class Scanner {
         inode: hash.inode,
         contentHash: hash.contentHash,
         blocks: hash.blocks,
+        birthtimeMs: birthOf(hash),
       };
       if (known && known.kind === 'file' && known.contentHash === hash.contentHash) {
         // Touched, copied over with the same bytes: nothing to push.
@@ -435,12 +441,18 @@ export class Scanner {
    * (docs/conflict-rules.md, "Detecting a move locally" and "Pushing a move", P1-P4). False when
    * it is no move the server can take as one; the caller then scans the path as usual.
    */
-  private recordMove(key: string, st: Stats): boolean {
+  private recordMove(key: string, st: Stats): false | 'moved' | 'moved, then changed' {
     const kind: EntryKind = st.isDirectory() ? 'dir' : 'file';
+    const asLeft = (e: IndexEntry) => e.size === st.size && e.mtimeMs === st.mtimeMs;
+    // A file is the one the index holds as a rename leaves it (its size and mtime), or, written
+    // since, by its birth time (docs/conflict-rules.md, "Detecting a move locally").
+    const born = birthOf(st);
+    const sameFile = (e: IndexEntry) => asLeft(e) || (born !== null && e.birthtimeMs === born);
     const source = this.store.index
       .byInode(this.folderId, st.ino)
-      .find((e) => e.kind === kind && e.path !== key && !key.startsWith(`${e.path}/`) && (kind === 'dir' || (e.size === st.size && e.mtimeMs === st.mtimeMs)) && this.goneFromDisk(e.path, st.ino));
+      .find((e) => e.kind === kind && e.path !== key && !key.startsWith(`${e.path}/`) && (kind === 'dir' || sameFile(e)) && this.goneFromDisk(e.path, st.ino));
     if (!source || this.options.applying?.has(source.path)) return false;
+    const changed = kind === 'file' && !asLeft(source);
     // Inodes are reused: a directory counts as renamed only when a file the index holds in it
     // is there under the new name (an empty one goes the usual way: a delete and a new folder).
     if (kind === 'dir' && !this.holdsMovedFile(source.path, key)) return false;
@@ -471,7 +483,12 @@ export class Scanner {
       if (key.startsWith(`${move.from}/`)) return false;
       if (live) queue.discard(this.folderId, source.path);
       index.movePathPending(this.folderId, source.path, key);
-      const state = kind === 'dir' ? this.dirState(key, st) : { ...this.dirState(key, st), kind, size: st.size, contentHash: source.contentHash, blocks: source.blocks };
+      // Written since the rename: the row holds what was synced (its size and mtime), so the file
+      // reads as changed and its edit is queued after the move.
+      const state =
+        kind === 'dir'
+          ? this.dirState(key, st)
+          : { ...this.dirState(key, st), kind, size: changed ? source.size : st.size, mtimeMs: changed ? source.mtimeMs : st.mtimeMs, contentHash: source.contentHash, blocks: source.blocks, birthtimeMs: born };
       index.putLocal(state);
       const change = { ...state, op: 'upsert' as const };
       if (move.from === key) {
@@ -483,8 +500,8 @@ export class Scanner {
         index.setSyncedRevision(this.folderId, key, null);
         paths.enqueue({ ...change, baseRevision: move.base, moveFrom: move.from, moveHash: move.hash });
       }
-      log.info('a rename, queued as a move', { folder: this.folderId, from: source.path, to: key, kind });
-      return true;
+      log.info('a rename, queued as a move', { folder: this.folderId, from: source.path, to: key, kind, ...(changed ? { changed } : {}) });
+      return changed ? 'moved, then changed' : 'moved';
     });
   }
 
@@ -763,10 +780,14 @@ export class Scanner {
           if (!st) continue;
           if (prior && prior.kind === 'file' && sameStat(prior, st)) count('unchanged');
           else if (!prior && movedHere && this.indexedAs(key, st)) count('unchanged');
-          else if (!prior && tryMoves && this.recordMove(key, st)) {
-            count('queued');
-            progress.queued++;
-          } else toHash.push({ diskRel, key, prior });
+          else {
+            const moved = !prior && tryMoves ? this.recordMove(key, st) : false;
+            if (moved === 'moved') {
+              count('queued');
+              progress.queued++;
+            } else if (moved === 'moved, then changed') toHash.push({ diskRel, key, prior: this.store.index.get(this.folderId, key) });
+            else toHash.push({ diskRel, key, prior });
+          }
         } else {
           // Not followed, not synced; an indexed file replaced by a link stays a candidate (gone, below).
           count('skipped');
@@ -916,4 +937,12 @@ export class Scanner {
       flush();
     }
   }
+}
+
+/**
+ * When the file was made, where the file system tells (statx); null where it does not (0, NaN).
+ * Without statx, Node gives the change time: a rename changes it, so it never pairs a file wrongly.
+ */
+function birthOf(st: { birthtimeMs: number }): number | null {
+  return Number.isFinite(st.birthtimeMs) && st.birthtimeMs > 0 ? st.birthtimeMs : null;
 }

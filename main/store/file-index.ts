@@ -20,6 +20,8 @@ export interface LocalRecord {
   inode: number | null;
   contentHash: string | null;
   blocks: string[] | null;
+  /** When the file was made, where the file system tells (statx); null or absent: not known. */
+  birthtimeMs?: number | null;
 }
 
 export interface IndexEntry extends LocalRecord {
@@ -55,6 +57,7 @@ interface IndexRow {
   updated_at: number;
   move_from: string | null;
   move_base: string | null;
+  birthtime_ms: number | null;
 }
 
 const toEntry = (r: IndexRow): IndexEntry => ({
@@ -69,6 +72,7 @@ const toEntry = (r: IndexRow): IndexEntry => ({
   syncedRevision: r.synced_revision,
   updatedAt: r.updated_at,
   ...(r.move_from !== null ? { moveFrom: r.move_from, moveBase: r.move_base } : {}),
+  ...(r.birthtime_ms !== null ? { birthtimeMs: r.birthtime_ms } : {}),
 });
 
 
@@ -187,17 +191,17 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     .prepare<[string, string], string>(`SELECT j.value FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM file_index WHERE folder_id = ? AND path = j.value)`)
     .pluck();
   const upsertLocal = db.prepare(`
-    INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at)
-    VALUES (@folderId, @path, @kind, @size, @mtimeMs, @inode, @contentHash, @blocks, NULL, @now)
+    INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at, birthtime_ms)
+    VALUES (@folderId, @path, @kind, @size, @mtimeMs, @inode, @contentHash, @blocks, NULL, @now, @birthtimeMs)
     ON CONFLICT (folder_id, path) DO UPDATE SET
       kind = excluded.kind, size = excluded.size, mtime_ms = excluded.mtime_ms, inode = excluded.inode,
-      content_hash = excluded.content_hash, blocks = excluded.blocks, updated_at = excluded.updated_at`);
+      content_hash = excluded.content_hash, blocks = excluded.blocks, updated_at = excluded.updated_at, birthtime_ms = excluded.birthtime_ms`);
   const upsertFull = db.prepare(`
-    INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at)
-    VALUES (@folderId, @path, @kind, @size, @mtimeMs, @inode, @contentHash, @blocks, @syncedRevision, @now)
+    INSERT INTO file_index (folder_id, path, kind, size, mtime_ms, inode, content_hash, blocks, synced_revision, updated_at, birthtime_ms)
+    VALUES (@folderId, @path, @kind, @size, @mtimeMs, @inode, @contentHash, @blocks, @syncedRevision, @now, @birthtimeMs)
     ON CONFLICT (folder_id, path) DO UPDATE SET
       kind = excluded.kind, size = excluded.size, mtime_ms = excluded.mtime_ms, inode = excluded.inode,
-      content_hash = excluded.content_hash, blocks = excluded.blocks,
+      content_hash = excluded.content_hash, blocks = excluded.blocks, birthtime_ms = excluded.birthtime_ms,
       synced_revision = excluded.synced_revision, updated_at = excluded.updated_at`);
   const setRev = db.prepare(`UPDATE file_index SET synced_revision = ?, updated_at = ? WHERE folder_id = ? AND path = ?`);
   // One statement for a list given as JSON ([[path, revision], …]). Materialized first: each pair
@@ -271,6 +275,7 @@ export function fileIndexRepo(db: Db, clock: Clock = systemClock): FileIndexRepo
     inode: s.inode,
     contentHash: s.contentHash,
     blocks: s.blocks === null ? null : JSON.stringify(s.blocks),
+    birthtimeMs: s.birthtimeMs ?? null,
     now: clock(),
   });
 

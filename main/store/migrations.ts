@@ -331,6 +331,16 @@ const v16UndoDevices: Migration = {
   },
 };
 
+const v17BirthTime: Migration = {
+  version: 17,
+  name: 'file index: when each file was made, where the file system tells',
+  up(db) {
+    // A file renamed and written at once is told from a new file on a reused inode by it
+    // (docs/conflict-rules.md, "Detecting a move locally"). NULL: not known.
+    db.exec(`ALTER TABLE file_index ADD COLUMN birthtime_ms REAL`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -348,4 +358,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v14ConflictRestores,
   v15SentBatches,
   v16UndoDevices,
+  v17BirthTime,
 ];

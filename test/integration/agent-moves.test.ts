@@ -126,6 +126,20 @@ describe('a renamed folder is a move, never a mass delete', () => {
 
   const blockRequests = () => proxy.requests({ path: /^\/v1\/blocks/ }).length;
 
+  // A new-user try: `mv x y && echo >> y` (written before the scan saw the rename) went as a delete
+  // and a new file: the history lost the file's line, and a restore --at brought x back beside y.
+  it('a file renamed and written at once goes as its move, then the edit: the history follows it', async () => {
+    const { rootA, rootB } = await twoInSync('move-edit', { 'notes/x.txt': 'first words' });
+    const born = statSync(path.join(rootA, 'notes/x.txt')).birthtimeMs;
+    renameSync(path.join(rootA, 'notes/x.txt'), path.join(rootA, 'notes/y.txt'));
+    writeFileSync(path.join(rootA, 'notes/y.txt'), 'first words, and more written at once');
+    await waitFor(() => filesOnDisk(rootB)['notes/y.txt'] === 'first words, and more written at once' && !('notes/x.txt' in filesOnDisk(rootB)), { timeoutMs: 20_000 });
+    if (!(Number.isFinite(born) && born > 0)) return; // no birth time here: a delete and a new file, as before (local-moves.test.ts)
+    const history = (await observer.historyPage('move-edit', { path: 'notes/y.txt' })).items;
+    expect(history.at(-1)).toMatchObject({ movedFrom: 'notes/x.txt' });
+    expect((await observer.historyPage('move-edit', { path: 'notes/x.txt' })).items[0]).toMatchObject({ deleted: true, movedTo: 'notes/y.txt' });
+  });
+
   it('a folder rename is one move on the wire, zero block requests and one rename on the other device', async () => {
     const proxyA = await FaultProxy.start({ target: server.url });
     try {

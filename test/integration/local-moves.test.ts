@@ -123,6 +123,35 @@ describe('local moves and the mass-delete guard', () => {
     expect(f.pendingOps()).toEqual({ Documents: 'dir:upsert', [`Documents/${name}`]: 'file:upsert' });
   });
 
+  // A new-user try: `mv x y && echo more >> y` went as a delete and a new file, so the server's
+  // history lost the file's line and `ferry restore --at` brought x back beside y.
+  for (const scan of ['the live scan', 'the start-up walk'] as const) {
+    it(`a file renamed and written at once is the move, then the upload of the edit, by its birth time (${scan}); a reused inode of another birth is no move`, async () => {
+      const { f, scanner } = await synced();
+      const born = statSync(f.abs('docs/file-3.txt')).birthtimeMs;
+      renameSync(f.abs('docs/file-3.txt'), f.abs('docs/renamed-3.txt'));
+      const edit = 'bytes of file 3, and a line written right after the rename';
+      f.write('docs/renamed-3.txt', edit);
+      // The same file (writeFile keeps the inode), written since: another size and mtime.
+      expect(statSync(f.abs('docs/renamed-3.txt')).birthtimeMs).toBe(born);
+      // file-4: the index takes it for a file of another birth on the same inode (a reused one).
+      f.store.index.putLocal({ ...f.store.index.get('fm', 'docs/file-4.txt')!, birthtimeMs: 12345 });
+      renameSync(f.abs('docs/file-4.txt'), f.abs('docs/other-4.txt'));
+      f.write('docs/other-4.txt', 'another file on a reused inode');
+      // The live scan as a burst brings it (this scanner holds no delete back: the new names first).
+      if (scan === 'the live scan') await scanner.scanPaths(['docs/renamed-3.txt', 'docs/other-4.txt', 'docs/file-3.txt', 'docs/file-4.txt']);
+      else await scanner.reconcile();
+      const knownBirth = Number.isFinite(born) && born > 0;
+      // Where the file system tells no birth time, size and mtime decide as before: no move.
+      expect(f.store.queue.getByPath('fm', 'docs/renamed-3.txt')).toMatchObject({ op: 'upsert', size: edit.length, moveFrom: knownBirth ? 'docs/file-3.txt' : null });
+      expect(f.store.queue.getByPath('fm', 'docs/file-3.txt')?.state ?? 'none').toBe(knownBirth ? 'none' : 'pending');
+      expect(f.store.index.get('fm', 'docs/renamed-3.txt')).toMatchObject({ size: edit.length, birthtimeMs: knownBirth ? born : undefined });
+      // Refused: the reused inode taken for a rename of file-4.
+      expect(f.store.queue.getByPath('fm', 'docs/other-4.txt')).toMatchObject({ op: 'upsert', moveFrom: null });
+      expect(f.store.queue.getByPath('fm', 'docs/file-4.txt')).toMatchObject({ op: 'delete', state: 'pending' });
+    });
+  }
+
   it('copied elsewhere then deleted (new inodes): the same bytes under new names are a move too', async () => {
     const { f, scanner } = await synced();
     cpSync(f.abs('docs'), f.abs('copy'), { recursive: true });
