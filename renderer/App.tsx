@@ -57,7 +57,7 @@ export function App({ connected }: { connected: boolean }) {
         {route === 'queue' ? <QueueView status={status} /> : null}
         {route === 'activity' ? <ActivityView /> : null}
         {route === 'deleted' ? <DeletedView status={status} /> : null}
-        {route === 'settings' ? <SettingsView /> : null}
+        {route === 'settings' ? <SettingsView status={status} /> : null}
       </main>
     </div>
   );

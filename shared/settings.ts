@@ -57,8 +57,6 @@ export const SettingsView = Settings.omit({ token: true }).extend({
   hasToken: z.boolean(),
   /** How the stored token is protected: the OS keychain, or plain text (Linux `basic_text`, headless). */
   tokenProtection: z.enum(['os', 'plaintext']),
-  /** The user and credential a pairing signed this device in as, while its token is the one stored (null: a token typed in). */
-  pairedAs: z.object({ user: z.string(), credential: z.string() }).nullable().optional(),
   /** Saved, but worth knowing (a folder that does not exist yet): shown after a save. */
   warnings: z.array(z.string()).optional(),
 });

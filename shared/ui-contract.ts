@@ -97,6 +97,8 @@ export const Status = z.object({
   run: z.object({ name: z.string(), itemsLeft: z.int(), bytesLeft: z.number() }).nullable(),
   deviceId: z.string(),
   deviceName: z.string(),
+  /** The user and credential a pairing signed this device in as, while its stored token is that pairing's (null: a token typed in). */
+  pairedAs: z.object({ user: z.string(), credential: z.string() }).nullable().optional(),
 });
 export type Status = z.infer<typeof Status>;
 

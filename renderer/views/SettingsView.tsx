@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { SettingsView as SettingsViewModel } from '../../shared/ui-contract';
+import type { SettingsView as SettingsViewModel, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { Field, FieldError } from '../components/Field';
 import { useAgentEvents } from '../state/useAgentEvents';
@@ -11,7 +11,7 @@ import type { FieldErrors, FolderRow, SettingsFormValues } from '../state/settin
  * messages and again by the agent, whose `invalid_settings` fields land in the same places.
  * Saved settings apply at once (the agent reconfigures itself; no restart).
  */
-export function SettingsView() {
+export function SettingsView({ status }: { status?: Status | undefined } = {}) {
   const { api, chooseFolder, desktop } = useApi();
   const [loaded, setLoaded] = useState<SettingsViewModel>();
   const [form, setForm] = useState<SettingsFormValues>();
@@ -140,7 +140,7 @@ export function SettingsView() {
           error={shown.token}
           hint={
             loaded.hasToken
-              ? `${loaded.pairedAs ? `Paired as ${loaded.pairedAs.user} (credential ${loaded.pairedAs.credential}): this device's own token` : 'A token'} is stored (${loaded.tokenProtection === 'os' ? 'in the system keychain' : 'in plain text'}); leave empty to keep it.`
+              ? `${status?.pairedAs ? `Paired as ${status.pairedAs.user} (credential ${status.pairedAs.credential}): this device's own token` : 'A token'} is stored (${loaded.tokenProtection === 'os' ? 'in the system keychain' : 'in plain text'}); leave empty to keep it.`
               : undefined
           }
         >

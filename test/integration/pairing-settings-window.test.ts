@@ -103,8 +103,8 @@ describe('pairing from the settings window', () => {
     const controlToken = readFileSync(path.join(dataDir, 'control-token'), 'utf8').trim();
     const current = await headless.agent.handlers.getSettings({});
     // The server token, typed in: no pairing names a user for it.
-    expect(current.pairedAs).toBeNull();
-    const { hasToken: _h, tokenProtection: _p, pairedAs: _a, ...rest } = current;
+    expect(headless.agent.status().pairedAs).toBeNull();
+    const { hasToken: _h, tokenProtection: _p, ...rest } = current;
     const form = { ...rest, folders: [{ localPath: folder, remoteId: 'head-docs' }] };
 
     const refused = await callApi(headless.control.port, 'pairDevice', { ...form, pairingCode: '' }, controlToken);
@@ -121,9 +121,9 @@ describe('pairing from the settings window', () => {
     expect(paired.text).not.toContain(saved.token);
     await waitFor(() => onServer('head-docs', 'from-headless.txt'), { timeoutMs: 20_000, message: 'from-headless.txt on the server' });
     // A new-user try: the settings never said whom the device was paired as. They do now.
-    const pairedView = await headless.agent.handlers.getSettings({});
-    expect(pairedView.pairedAs).toEqual({ user: 'ann', credential: expect.any(String) });
-    expect((await devicesOfAnn()).find((d) => d.id === pairedView.pairedAs!.credential)?.revokedAt).toBeNull();
+    const pairedAs = headless.agent.status().pairedAs;
+    expect(pairedAs).toEqual({ user: 'ann', credential: expect.any(String) });
+    expect((await devicesOfAnn()).find((d) => d.id === pairedAs!.credential)?.revokedAt).toBeNull();
     expect(readFileSync(path.join(dataDir, PAIRING_FILE), 'utf8')).not.toContain(saved.token);
     // The folder the paired device created belongs to ann: her device reaches it.
     const listed = await fetch(`${server.url}/v1/folders`, { headers: { authorization: `Bearer ${saved.token}` } });

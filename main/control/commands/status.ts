@@ -34,7 +34,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 export function formatStatus(status: Status, devices: readonly FolderDevices[] = [], now = Date.now()): string {
   const { counts, rates } = status;
   const lines = [
-    `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId})`,
+    `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId}${status.pairedAs ? `, paired as ${status.pairedAs.user}` : ''})`,
     // Held while the server cannot be reached or refuses this device, nothing is on its way: said so
     // (a new-user try read "1 in flight" while signed out).
     `Queue:     ${counts.pending} pending, ${counts.in_flight} ${status.state === 'offline' || status.state === 'auth_failed' ? 'waiting for the server' : 'in flight'}, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,

@@ -130,7 +130,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     onChange: () => bus.statusChanged(),
     onRecovered: (folderId) => engine.pullRecovered(folderId),
   });
-  const status: StatusBoard = new StatusBoard({ store, folders, engine: () => engine.now(), deviceId, deviceName, log });
+  const status: StatusBoard = new StatusBoard({ store, folders, engine: () => engine.now(), deviceId, deviceName, log, pairedAs: () => settings.pairedAs() });
   const engine: EngineHost = new EngineHost({
     store,
     deviceId,

@@ -1,5 +1,6 @@
 import type { Settings, SettingsUpdate, SettingsView } from '../../../shared/settings';
 import type { Conflict } from '../../store';
+import type { PairedAs } from './pairing';
 import type { ActivityEntry } from '../../store/activity';
 import type { DeviceState } from '../../../protocol';
 import type { QueueItem, QueueState } from '../../store/queue';
@@ -59,6 +60,8 @@ export interface AgentStatus {
   run: { name: string; itemsLeft: number; bytesLeft: number } | null;
   deviceId: string;
   deviceName: string;
+  /** Whom a pairing signed this device in as, while its stored token is that pairing's (null: typed in). */
+  pairedAs?: PairedAs | null;
   /** Why the agent is in this state (offline, auth_failed, error, paused), in words for the user. */
   reason?: string | null;
 }

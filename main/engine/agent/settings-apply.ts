@@ -38,6 +38,7 @@ function expandHome<F extends { localPath: string }>(folder: F): F {
  */
 export class SettingsKeeper {
   private settings: Settings;
+  private paired: { key: string; value: PairedAs | null } | undefined;
 
   constructor(private readonly o: SettingsKeeperOptions) {
     this.settings = o.initial;
@@ -50,7 +51,18 @@ export class SettingsKeeper {
   /** What the UI may see: everything but the token. */
   view(): SettingsView {
     const { token, ...rest } = this.settings;
-    return { ...rest, hasToken: token.length > 0, tokenProtection: this.o.tokenProtection, pairedAs: this.o.pairedAs?.(this.settings) ?? null };
+    return { ...rest, hasToken: token.length > 0, tokenProtection: this.o.tokenProtection };
+  }
+
+  /**
+   * Whom the stored token signs this device in as, when a pairing gave it (null: typed in). Read
+   * once per server and token: status asks several times a second. Not part of the settings view,
+   * which clients send back as an update.
+   */
+  pairedAs(): PairedAs | null {
+    const key = `${this.settings.serverUrl}\u0000${this.settings.token}`;
+    if (this.paired?.key !== key) this.paired = { key, value: this.o.pairedAs?.(this.settings) ?? null };
+    return this.paired.value;
   }
 
   async update(update: SettingsUpdate): Promise<SettingsView> {

@@ -5,6 +5,7 @@ import type { FolderSet } from '../folder/folders';
 import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
 import type { PullFailure } from '../pull';
 import type { AgentStatus, FolderStatus } from './api';
+import type { PairedAs } from './pairing';
 import type { Link } from './connection';
 import { openConflictCopies } from './conflict-copies';
 import { RateMeter } from './rate-meter';
@@ -31,6 +32,8 @@ export interface StatusBoardOptions {
   deviceId: string;
   deviceName: string;
   log: Logger;
+  /** Whom the stored token signs this device in as (settings-apply.ts). */
+  pairedAs?: () => PairedAs | null;
 }
 
 /**
@@ -139,6 +142,7 @@ export class StatusBoard {
       run: this.run ? { name: this.run.run, itemsLeft: counts.pending + counts.in_flight, bytesLeft: store.queue.pendingBytes() } : null,
       deviceId: this.o.deviceId,
       deviceName: this.o.deviceName,
+      pairedAs: this.o.pairedAs?.() ?? null,
     };
   }
 
