@@ -48,6 +48,15 @@ export async function hashStable(absPath: string, hash: HashFn = hashFile): Prom
   return { size: after.size, mtimeMs: after.mtimeMs, inode: after.ino, birthtimeMs: after.birthtimeMs, contentHash: read.contentHash, blocks: read.blocks };
 }
 
+/**
+ * When the file was made, where the file system tells (statx); null where it does not (0, NaN).
+ * Without statx, Node gives the change time: a rename changes it, so it never pairs a file wrongly
+ * (docs/conflict-rules.md, "Detecting a move locally").
+ */
+export function birthOf(st: { birthtimeMs: number }): number | null {
+  return Number.isFinite(st.birthtimeMs) && st.birthtimeMs > 0 ? st.birthtimeMs : null;
+}
+
 /** How long an empty file's last write must lie back before it is recorded (see justEmptied). */
 export const EMPTY_HOLD_MS = 1000;
 

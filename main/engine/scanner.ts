@@ -6,7 +6,7 @@ import { intentMatch, type EntryKind, type IndexEntry, type IndexStat, type Loca
 import type { LocalDeleteGuard } from './folder/local-guard';
 import { folderStates, type FolderStates } from './folder/state';
 import { checkRoot, type RootCheck } from './folder-marker';
-import { hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
+import { birthOf, hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
 import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, unsyncableReason } from './paths';
@@ -939,10 +939,3 @@ export class Scanner {
   }
 }
 
-/**
- * When the file was made, where the file system tells (statx); null where it does not (0, NaN).
- * Without statx, Node gives the change time: a rename changes it, so it never pairs a file wrongly.
- */
-function birthOf(st: { birthtimeMs: number }): number | null {
-  return Number.isFinite(st.birthtimeMs) && st.birthtimeMs > 0 ? st.birthtimeMs : null;
-}

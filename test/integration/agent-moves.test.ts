@@ -138,6 +138,11 @@ describe('a renamed folder is a move, never a mass delete', () => {
     const history = (await observer.historyPage('move-edit', { path: 'notes/y.txt' })).items;
     expect(history.at(-1)).toMatchObject({ movedFrom: 'notes/x.txt' });
     expect((await observer.historyPage('move-edit', { path: 'notes/x.txt' })).items[0]).toMatchObject({ deleted: true, movedTo: 'notes/y.txt' });
+    // The same on the device that downloaded the file: the pull kept its birth time too.
+    renameSync(path.join(rootB, 'notes/y.txt'), path.join(rootB, 'notes/z.txt'));
+    writeFileSync(path.join(rootB, 'notes/z.txt'), 'and written at once on the other device');
+    await waitFor(async () => (await observer.historyPage('move-edit', { path: 'notes/z.txt' })).items.length === 2, { timeoutMs: 20_000, message: 'the move and the edit of z.txt on the server' });
+    expect((await observer.historyPage('move-edit', { path: 'notes/z.txt' })).items.at(-1)).toMatchObject({ movedFrom: 'notes/y.txt' });
   });
 
   it('a folder rename is one move on the wire, zero block requests and one rename on the other device', async () => {

@@ -7,7 +7,7 @@ import { BLOCK_SIZE } from '../../../protocol/constants';
 import { FerryError } from '../../../protocol/errors';
 import { intentMatch, type IndexEntry } from '../../store/file-index';
 import type { Logger } from '../../logging';
-import { contentHashOf, hashStable, type StableHash } from '../hashing';
+import { birthOf, contentHashOf, hashStable, type StableHash } from '../hashing';
 import { conflictPath } from '../conflict-name';
 import { moveNoClobber } from '../no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
@@ -288,6 +288,8 @@ interface Written {
   size: number;
   mtimeMs: number;
   inode: number;
+  /** The file keeps it through the rename: a rename of it written at once is still found (local moves). */
+  birthtimeMs: number;
   contentHash: string;
 }
 
@@ -319,7 +321,7 @@ async function writeSmallTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry
     await futimesFd(fd, mtime, mtime);
     await fsyncFd(fd);
     const stat = fstatSync(fd);
-    return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, contentHash: contentHashOf(entry.blocks) };
+    return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, birthtimeMs: stat.birthtimeMs, contentHash: contentHashOf(entry.blocks) };
   } finally {
     closeSync(fd);
   }
@@ -368,7 +370,7 @@ async function writeTemp(ctx: ApplyContext, tmp: string, entry: RemoteEntry): Pr
     await handle.sync();
     const stat = await handle.stat();
     if (stat.size !== entry.size) throw new FerryError('short_write', `The temp file of ${entry.path} holds ${stat.size} bytes, not ${entry.size}`, { retryable: true });
-    return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, contentHash: contentHashOf(entry.blocks) };
+    return { size: stat.size, mtimeMs: stat.mtimeMs, inode: stat.ino, birthtimeMs: stat.birthtimeMs, contentHash: contentHashOf(entry.blocks) };
   } finally {
     await handle.close();
   }
@@ -462,6 +464,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
         size: written.size,
         mtimeMs: written.mtimeMs,
         inode: written.inode,
+        birthtimeMs: birthOf(written),
         contentHash: written.contentHash,
         blocks: [...entry.blocks],
         syncedRevision: entry.revision,
