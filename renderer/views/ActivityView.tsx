@@ -35,8 +35,8 @@ export function ActivityView() {
       {error ? <div className="banner banner-error" role="alert">Could not load activity: {error.message}</div> : null}
       {show === 'conflict' ? (
         <>
-          <h3>Conflict copies on disk</h3>
-          <ConflictCopies refresh={entries[0]?.id} onWhy={setWhy} empty="No conflict copies on disk." />
+          <h3>Conflict copies made here, on disk</h3>
+          <ConflictCopies refresh={entries[0]?.id} onWhy={setWhy} empty="No conflict copies made on this computer are on disk." />
           <h3>Recent conflicts</h3>
         </>
       ) : null}

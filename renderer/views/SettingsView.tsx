@@ -140,7 +140,7 @@ export function SettingsView({ status }: { status?: Status | undefined } = {}) {
           error={shown.token}
           hint={
             loaded.hasToken
-              ? `${status?.pairedAs ? `Paired as ${status.pairedAs.user} (credential ${status.pairedAs.credential}): this device's own token` : 'A token'} is stored (${loaded.tokenProtection === 'os' ? 'in the system keychain' : 'in plain text'}); leave empty to keep it.`
+              ? `${status?.pairedAs ? `${status.state === 'auth_failed' ? 'Refused by the server: was paired' : 'Paired'} as ${status.pairedAs.user} (credential ${status.pairedAs.credential}): this device's own token` : 'A token'} is stored (${loaded.tokenProtection === 'os' ? 'in the system keychain' : 'in plain text'}); leave empty to keep it.`
               : undefined
           }
         >

@@ -125,6 +125,9 @@ describe('agentStateOf', () => {
     expect(pullErrorLine(failure, 6_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z, next try in 5 s)');
     expect(pullErrorLine(failure, 12_000)).toMatch(/, trying again now\)$/);
     expect(pullErrorLine({ ...failure, code: 'folder_root_missing' }, 6_000)).toBeNull();
+    // A new-user try read "not retryable, next try in 3 s": one that fails until its cause is fixed says so.
+    const refused = { ...failure, code: 'not_found', message: "Folder 'docs' not found", retryable: false };
+    expect(pullErrorLine(refused, 6_000)).toBe("not_found: Folder 'docs' not found (last failed 1970-01-01T00:00:01.000Z, it fails until its cause is fixed, looked at again in 5 s)");
   });
 
   it('names a held bulk delete as waiting for the user, with whose delete it is, not as an error', () => {

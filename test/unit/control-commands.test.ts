@@ -72,7 +72,7 @@ describe('ferry conflicts', () => {
       "  plan (conflict from laptop 2030-01-02 100000).txt: this computer's version of plan.txt, kept when desktop changed it too (2030-01-02T10:00:00.000Z, folder docs)",
       "  b (conflict from laptop 2030-01-02 090000).txt: this computer's version of b.txt, kept when desktop restored an earlier version (#42) (2030-01-02T10:00:00.000Z, folder docs)",
     ]);
-    expect(formatConflicts([])).toBe('No conflict copies on disk.');
+    expect(formatConflicts([])).toBe('No conflict copies made on this computer are on disk.');
   });
 });
 
@@ -152,6 +152,13 @@ describe('ferry history of a renamed file', () => {
     expect(text).toMatch(/^7\s.*\smoved\s+laptop\s+moved to renamed\/x\.txt$/m);
     expect(text).not.toMatch(/deleted/);
     expect(text).toContain('Its versions since the move: ferry history renamed/x.txt --folder docs');
+  });
+  // A new-user try pasted the hint for a conflict copy into bash: a syntax error.
+  it('quotes a path a shell would split in the commands it suggests', () => {
+    const text = formatHistory('docs', "note (conflict from desktop 2030-01-02 100000).txt", [version('4')]);
+    expect(text).toContain("Restore one with: ferry restore 'note (conflict from desktop 2030-01-02 100000).txt' --revision REV --folder docs");
+    expect(formatHistory('docs', "it's.txt", [version('4')])).toContain("ferry restore 'it'\\''s.txt' --revision");
+    expect(formatHistory('docs', 'plain/a.txt', [version('4')])).toContain('ferry restore plain/a.txt --revision');
   });
   it('says nothing of moves for a file never moved', () => {
     const text = formatHistory('docs', 'a.txt', [version('2'), version('1')]);

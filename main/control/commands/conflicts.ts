@@ -28,7 +28,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 
 /** One line per copy still on disk, newest first: where this computer's version is, and why. */
 export function formatConflicts(items: readonly ConflictCopy[]): string {
-  if (items.length === 0) return 'No conflict copies on disk.';
+  // Copies another device made reach this one as files: that device lists them (`ferry why` names one).
+  if (items.length === 0) return 'No conflict copies made on this computer are on disk.';
   const lines = items.map((c) => {
     const why = c.restoredFrom !== null ? `${c.deviceName} restored an earlier version (#${c.restoredFrom})` : `${c.deviceName} changed it too`;
     return `  ${printable(c.copyPath)}: this computer's version of ${printable(c.path)}, kept when ${printable(why)} (${c.detectedAt}, folder ${c.folderId})`;

@@ -2,7 +2,7 @@ import type { FileVersion } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { folderRelative, resolveFolder } from './folder-paths';
-import { formatBytes, json, table } from './output';
+import { formatBytes, json, shellArg, table } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 import { withAgent } from './with-agent';
 
@@ -50,11 +50,11 @@ export function formatHistory(folderId: string, filePath: string, items: FileVer
   const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
   // Moved away: a version comes back under the name the file has now (the restore finds it here).
   const restoreAt = items[0]?.deleted && items[0].movedTo !== undefined ? items[0].movedTo : filePath;
-  const hint = `Restore one with: ferry restore ${restoreAt} --revision REV --folder ${folderId}`;
+  const hint = `Restore one with: ferry restore ${shellArg(restoreAt)} --revision REV --folder ${folderId}`;
   // A rename ends the path's history: its earlier versions are under the old name, its later ones under the new.
   const before = items.at(-1)?.movedFrom;
-  const earlier = before !== undefined ? `\nIts versions before the move: ferry history ${before} --folder ${folderId}` : '';
+  const earlier = before !== undefined ? `\nIts versions before the move: ferry history ${shellArg(before)} --folder ${folderId}` : '';
   const after = items[0]?.movedTo;
-  const later = after !== undefined ? `\nIts versions since the move: ferry history ${after} --folder ${folderId}` : '';
+  const later = after !== undefined ? `\nIts versions since the move: ferry history ${shellArg(after)} --folder ${folderId}` : '';
   return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE', ...(noted ? ['ORIGIN'] : [])], rows)}\n${hint}${earlier}${later}`;
 }

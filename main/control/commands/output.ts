@@ -37,6 +37,14 @@ export function table(header: string[], rawRows: string[][]): string {
     .join('\n');
 }
 
+/**
+ * A path as a shell takes it in a command the user may paste: quoted when it holds anything but
+ * plain characters (a conflict copy's name has spaces and parentheses; found by a new-user try).
+ */
+export function shellArg(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${printable(text, true).replace(/'/g, `'\\''`)}'`;
+}
+
 export function json(value: unknown): string {
   return JSON.stringify(value, null, 2);
 }

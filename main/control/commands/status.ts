@@ -58,7 +58,7 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;
-    if (copies > 0) lines.push(`    ${copies} conflict ${copies === 1 ? 'copy' : 'copies'} on disk: 'ferry conflicts --folder ${folder.id}' names them`);
+    if (copies > 0) lines.push(`    ${copies} conflict ${copies === 1 ? 'copy' : 'copies'} on disk: 'ferry conflicts --folder ${folder.id}' names ${copies === 1 ? 'it' : 'them'}`);
     const undo = folder.undoDelete;
     const toUndo = undo ? filesToUndo(undo) : 0;
     // Named while it would bring something back; with all back, as the banner's Dismiss.

@@ -16,7 +16,7 @@ export function agentStateOf(input: {
   /** What keeps the agent busy, in words (null: nothing: idle). */
   busy: string | null;
 }): { state: AgentStateName; reason: string | null } {
-  if (input.paused) return { state: 'paused', reason: 'Paused: nothing is sent or received until you resume' };
+  if (input.paused) return { state: 'paused', reason: 'nothing is sent or received until you resume' };
   if (input.link.state !== 'online') return { state: input.link.state, reason: input.link.reason };
   // A folder not made yet is accepted with a warning (the README): it waits, nothing is wrong.
   const broken = input.folders.find((f) => f.state === 'error' && !notMadeYet(f.error));

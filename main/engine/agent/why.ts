@@ -142,7 +142,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   if (live) {
     const what = live.op === 'delete' ? 'delete' : 'upload';
     const error = live.lastErrorCode ? `${live.lastErrorCode}: ${live.lastErrorMessage ?? ''}`.trim() : null;
-    if (live.state === 'failed') add('failed', `Its ${what} failed after ${live.attempts} attempts (${error ?? 'no reason given'}); Retry sends it again`);
+    if (live.state === 'failed') add('failed', `Its ${what} failed after ${live.attempts} ${live.attempts === 1 ? 'attempt' : 'attempts'} (${error ?? 'no reason given'}); Retry sends it again`);
     else if (live.state === 'retry_wait') {
       add('retry_wait', `Its ${what} waits to retry (attempt ${live.attempts}, next try ${iso(live.nextAttemptAt)})${error ? `: ${error}` : ''}`);
     } else if (live.state === 'in_flight') {
