@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionWatch, REVOKED_REASON, linkProblemOf, type Link } from '../../main/engine/agent/connection';
 import { agentStateOf, busyReason, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
-import { pullErrorLine } from '../../main/engine/agent/status';
+import { pullErrorLine, withPullsRefused } from '../../main/engine/agent/status';
 import { FerryError } from '../../protocol/errors';
 
 const refused = () => new FerryError('offline', 'Sync server unreachable (ECONNREFUSED)', { retryable: true });
@@ -128,6 +128,13 @@ describe('agentStateOf', () => {
     // A new-user try read "not retryable, next try in 3 s": one that fails until its cause is fixed says so.
     const refused = { ...failure, code: 'not_found', message: "Folder 'docs' not found", retryable: false };
     expect(pullErrorLine(refused, 6_000)).toBe("not_found: Folder 'docs' not found (last failed 1970-01-01T00:00:01.000Z, it fails until its cause is fixed, looked at again in 5 s)");
+    // Such a folder is in error (the agent too), not "ok" and "idle"; a retryable failure leaves it ok.
+    const ok = { state: 'ok' as const, error: null };
+    const broken = withPullsRefused(ok, refused);
+    expect(broken).toEqual({ state: 'error', error: "Pulls are refused: not_found: Folder 'docs' not found" });
+    expect(agentStateOf({ paused: false, link: { state: 'online' as const }, folders: [{ id: 'docs', pendingDelete: null, ...broken }], busy: null })).toEqual({ state: 'error', reason: "Folder docs: Pulls are refused: not_found: Folder 'docs' not found" });
+    expect(withPullsRefused(ok, failure)).toBe(ok);
+    expect(withPullsRefused({ state: 'paused_mass_delete' as const, error: null }, refused).state).toBe('paused_mass_delete');
   });
 
   it('names a held bulk delete as waiting for the user, with whose delete it is, not as an error', () => {

@@ -149,12 +149,13 @@ export class StatusBoard {
   private folderStatuses(engine: EngineNow): FolderStatus[] {
     return this.o.folders.list().map((folder) => {
       const synced = this.lastSync.get(folder.id);
+      const failure = engine.pullFailure(folder.id);
       return {
         id: folder.id,
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
-        ...this.o.folders.stateOf(folder),
-        pullError: pullErrorLine(engine.pullFailure(folder.id), Date.now()),
+        ...withPullsRefused(this.o.folders.stateOf(folder), failure),
+        pullError: pullErrorLine(failure, Date.now()),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
         ...this.folderTotals(folder),
@@ -193,6 +194,20 @@ export class StatusBoard {
       this.o.log.warn('could not save the last sync times', { error: asFerryError(error).message });
     }
   }
+}
+
+const SERVER_REFUSALS: ReadonlySet<string> = new Set(['not_found', 'forbidden']);
+
+/**
+ * A folder whose pulls the server refuses until something changes (no access to it, the folder
+ * gone on the server) is in error, not "ok" beside a failing line: the user has something to do
+ * (a new-user try, paired as a user the folder was not shared with, saw "idle" and "ok").
+ */
+export function withPullsRefused<S extends { state: FolderStatus['state']; error: string | null }>(folder: S, failure: PullFailure | null): S {
+  // The server's refusals only: a path here the pull cannot write (unreadable, a name refused) is
+  // that path's, said by `why` and the failing line, while the rest of the folder syncs.
+  if (folder.state !== 'ok' || !failure || failure.retryable || !SERVER_REFUSALS.has(failure.code)) return folder;
+  return { ...folder, state: 'error', error: `Pulls are refused: ${failure.code}: ${failure.message}` };
 }
 
 /**
