@@ -146,6 +146,34 @@ describe('pull against the real server', () => {
     expect(b.tree()).toEqual({ 'a.txt': 'a', 'b.txt': 'b2', 'local-new.txt': 'mine' });
   });
 
+  // Chaos gate seed 5 (a CI run): this device's move of deep/empty to deep/EMPTY was in flight
+  // when another device moved deep/EMPTY on, and a full pull ran in between. The index named no
+  // revision for deep/EMPTY yet, so the pull passed it over and stored its token; the move's
+  // answer then recorded a revision the server had deleted, and no later pull showed it: the
+  // file stayed here for good. Refused: a full pull concluding while such a path is in flight.
+  it('chaos gate seed 5: a full pull waits for the answer of a create in flight that its listing lacks, then deletes it', async () => {
+    await setup();
+    await writer.commit({ 'keep.txt': 'k' });
+    const b = agent();
+    await b.puller.pullNow('fb');
+    // Here: a new file whose upload is in flight; on the server: it landed, then another device deleted it.
+    b.folder.write('y.txt', 'mine, sent');
+    const { store } = b.folder;
+    await b.scanner.scanPaths(['y.txt']);
+    const [sent] = store.queue.claim({ limit: 1 });
+    expect(sent?.path).toBe('y.txt');
+    await writer.commit({ 'y.txt': 'mine, sent' });
+    const landed = writer.revisions.get('y.txt')!;
+    await writer.commit({ 'y.txt': null });
+    store.tokens.clear('fb');
+    await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
+    expect(store.tokens.get('fb')).toBeUndefined();
+    // The answer comes: the create landed at that revision. The next full pull deletes it here.
+    store.paths.complete(sent!, { revision: landed });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, deleted: 1, tokenStored: true });
+    expect(b.tree()).toEqual({ 'keep.txt': 'k' });
+  });
+
   it('concurrent edits on both sides keep both versions', async () => {
     await setup();
     await writer.commit({ 'doc.md': 'base' });

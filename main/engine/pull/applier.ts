@@ -219,7 +219,7 @@ function decideFor(entry: RemoteEntry, o: Observation): Action {
 }
 
 /** The path waits for a push's answer: the item fails, and the pull runs again a second later. */
-const uploadInFlight = (path: string, why: string): FerryError =>
+export const uploadInFlight = (path: string, why: string): FerryError =>
   new FerryError('upload_in_flight', `${path}: ${why}; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
 
 /**

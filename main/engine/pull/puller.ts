@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../logging';
 import { diskFullError, DISK_FULL, isDiskFull } from '../disk-full';
 import { checkRoot } from '../folder-marker';
 import { ancestorsOf, parentOf } from '../paths';
-import { apply, plan, prepareTmpDir, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
+import { apply, plan, prepareTmpDir, uploadInFlight, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { deletingIt, placesRemoteFile } from './decide';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs } from './downloader';
@@ -278,7 +278,13 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const now = new Date(clock()).toISOString();
     const deletes: RemoteEntry[] = [];
     for (const row of store.index.listUnder(folderId, '')) {
-      if (row.syncedRevision === null || listed.has(row.path)) continue;
+      if (listed.has(row.path)) continue;
+      if (row.syncedRevision === null) {
+        // Sent, no answer yet: landed and deleted since, or not landed? The answer tells; the
+        // pull lists again after it (docs/conflict-rules.md, "Tokens, pages and failures").
+        if (store.queue.getByPath(folderId, row.path)?.inFlightGeneration != null) throw uploadInFlight(row.path, 'its create or move is in flight, and the full listing lacks it');
+        continue;
+      }
       if (row.moveFrom !== undefined && row.syncedRevision === row.moveBase) continue;
       deletes.push({ path: row.path, kind: row.kind, revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
     }
