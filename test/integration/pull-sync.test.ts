@@ -162,6 +162,11 @@ describe('pull against the real server', () => {
     await b.scanner.scanPaths(['y.txt']);
     const [sent] = store.queue.claim({ limit: 1 });
     expect(sent?.path).toBe('y.txt');
+    // Its blocks still going up: it cannot have landed, and the full pull goes on.
+    store.tokens.clear('fb');
+    expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, tokenStored: true });
+    // Its batch recorded and sent.
+    store.tasks.add({ taskId: 't-seed-5', folderId: 'fb', trackingId: 'tr-seed-5', items: [{ opKey: 'k', queueId: sent!.id, generation: sent!.generation, path: 'y.txt' }] });
     await writer.commit({ 'y.txt': 'mine, sent' });
     const landed = writer.revisions.get('y.txt')!;
     await writer.commit({ 'y.txt': null });
@@ -169,6 +174,7 @@ describe('pull against the real server', () => {
     await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
     expect(store.tokens.get('fb')).toBeUndefined();
     // The answer comes: the create landed at that revision. The next full pull deletes it here.
+    store.tasks.remove('t-seed-5');
     store.paths.complete(sent!, { revision: landed });
     expect(await b.puller.pullNow('fb')).toMatchObject({ full: true, deleted: 1, tokenStored: true });
     expect(b.tree()).toEqual({ 'keep.txt': 'k' });

@@ -281,8 +281,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (listed.has(row.path)) continue;
       if (row.syncedRevision === null) {
         // Sent, no answer yet: landed and deleted since, or not landed? The answer tells; the
-        // pull lists again after it (docs/conflict-rules.md, "Tokens, pages and failures").
-        if (store.queue.getByPath(folderId, row.path)?.inFlightGeneration != null) throw uploadInFlight(row.path, 'its create or move is in flight, and the full listing lacks it');
+        // pull lists again after it (docs/conflict-rules.md, "Tokens, pages and failures"). Only
+        // once its batch went: a big file's blocks still going up cannot have landed.
+        const sent = store.queue.getByPath(folderId, row.path);
+        if (sent?.inFlightGeneration != null && store.tasks.holds(sent.id, sent.inFlightGeneration)) {
+          throw uploadInFlight(row.path, 'its create or move was sent, and the full listing lacks it');
+        }
         continue;
       }
       if (row.moveFrom !== undefined && row.syncedRevision === row.moveBase) continue;
