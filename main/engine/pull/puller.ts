@@ -7,7 +7,7 @@ import { EQUAL_JITTER, backoffDelay } from '../../../shared/backoff';
 import { createLogger, type Logger } from '../../logging';
 import { diskFullError, DISK_FULL, isDiskFull } from '../disk-full';
 import { checkRoot } from '../folder-marker';
-import { ancestorsOf, parentOf } from '../paths';
+import { ancestorsOf, existsOnDisk, parentOf } from '../paths';
 import { apply, plan, prepareTmpDir, uploadInFlight, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { deletingIt, placesRemoteFile } from './decide';
 import { readChanges } from './changes-reader';
@@ -273,7 +273,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
    * Full sync: a synced path that the full listing no longer has was deleted remotely. An entry
    * a folder move not yet sent carried (P10: its revision is its old path's) is not synced here.
    */
-  function reconcileDeletes(folderId: string, entries: RemoteEntry[]): RemoteEntry[] {
+  function reconcileDeletes(folderId: string, root: string, entries: RemoteEntry[]): RemoteEntry[] {
     const listed = new Set(entries.map((e) => e.path));
     const now = new Date(clock()).toISOString();
     const deletes: RemoteEntry[] = [];
@@ -282,9 +282,10 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (row.syncedRevision === null) {
         // Sent, no answer yet: landed and deleted since, or not landed? The answer tells; the
         // pull lists again after it (docs/conflict-rules.md, "Tokens, pages and failures"). Only
-        // once its batch went: a big file's blocks still going up cannot have landed.
+        // once its batch went (a big file's blocks still going up cannot have landed), and only
+        // for a path here to delete (one gone from disk since is the scanner's).
         const sent = store.queue.getByPath(folderId, row.path);
-        if (sent?.inFlightGeneration != null && store.tasks.holds(sent.id, sent.inFlightGeneration)) {
+        if (sent?.inFlightGeneration != null && store.tasks.holds(sent.id, sent.inFlightGeneration) && existsOnDisk(joinInside(root, row.path))) {
           throw uploadInFlight(row.path, 'its create or move was sent, and the full listing lacks it');
         }
         continue;
@@ -366,7 +367,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     summary.pages = read.pages;
 
     let entries = validate(folderId, read.items, caseInsensitive);
-    if (read.full) entries = entries.concat(reconcileDeletes(folderId, entries));
+    if (read.full) entries = entries.concat(reconcileDeletes(folderId, root, entries));
 
     // Files deleted by this pull lend their blocks first (M3), then any indexed file.
     const aside = new SetAside(tmpDir);
