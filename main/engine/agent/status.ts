@@ -196,17 +196,15 @@ export class StatusBoard {
   }
 }
 
-const SERVER_REFUSALS: ReadonlySet<string> = new Set(['not_found', 'forbidden']);
-
 /**
  * A folder whose pulls the server refuses until something changes (no access to it, the folder
  * gone on the server) is in error, not "ok" beside a failing line: the user has something to do
  * (a new-user try, paired as a user the folder was not shared with, saw "idle" and "ok").
  */
 export function withPullsRefused<S extends { state: FolderStatus['state']; error: string | null }>(folder: S, failure: PullFailure | null): S {
-  // The server's refusals only: a path here the pull cannot write (unreadable, a name refused) is
+  // The server's refusal only (another user's folder looks absent: not_found): a path here the pull cannot write (unreadable, a name refused) is
   // that path's, said by `why` and the failing line, while the rest of the folder syncs.
-  if (folder.state !== 'ok' || !failure || failure.retryable || !SERVER_REFUSALS.has(failure.code)) return folder;
+  if (folder.state !== 'ok' || !failure || failure.retryable || failure.code !== 'not_found') return folder;
   return { ...folder, state: 'error', error: `Pulls are refused: ${failure.code}: ${failure.message}` };
 }
 

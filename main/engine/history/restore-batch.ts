@@ -205,7 +205,7 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
   if (request.at !== undefined) return planAt(remote, remoteId, request.paths, request.at);
   const planned: Planned = { ops: [], skipped: [], folders: new Set() };
   const histories = new Map<string, HistoryItem[]>();
-  await resolveAll(remote, remoteId, histories, request.paths, (path) => (histories.has(path) ? path : { need: path }));
+  await resolveAll(remote, remoteId, histories, request.paths, readIn(histories));
   // A revision from the history of the path's old name (renamed since) comes back under this one.
   const { revision } = request;
   const names = revision === undefined ? undefined : await resolveAll(remote, remoteId, histories, request.paths, (path) => nameOfRevision(path, revision, histories) ?? path);
@@ -242,7 +242,7 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
   const names = [...new Set((await resolve(found, (path) => currentName(path, histories))).values())];
   const lines = await resolve(names, (path) => lineAt(path, at, histories, when));
   const places = await resolve(names, (path) => placeOf(path, histories));
-  await resolve(places.values(), (path) => (histories.has(path) ? path : { need: path }));
+  await resolve(places.values(), readIn(histories));
   // R1: one restore per line. Two names reach one line when a renamed file was found under both
   // (an older server names no `movedTo`): the one that lives now keeps it.
   const isLive = (path: string) => histories.get(path)?.[0]?.deleted === false;
@@ -268,8 +268,8 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
       // Made after T by a restore of a line's version then: that line says so.
       if (restored !== undefined && sources.has(restored)) continue;
       const movedOn = away.get(name);
-      // A folder named for "as it was at T" with no history of its own: its children speak for it.
       if (movedOn) planned.skipped.push({ path: name, reason: `what it held at ${when} is ${movedOn} now (restored there); this one is new since` });
+      // A folder named for "as it was at T" with no history of its own: its children speak for it.
       else if (!((histories.get(name) ?? []).length === 0 && asked.includes(name) && found.size > 1)) planned.skipped.push({ path: name, reason: line.reason });
     } else if (!chosen.has(name)) continue;
     else if (line.item.deleted) planned.skipped.push({ path: name, reason: `it was deleted at ${when}` });
@@ -280,6 +280,9 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
   }
   return planned;
 }
+
+/** A step that only needs each path's history read. */
+const readIn = (histories: ReadonlyMap<string, unknown>) => (path: string) => (histories.has(path) ? path : { need: path });
 
 /** Deleted and moved-away paths under `prefix`; only the deleted ones from a server that lists no moves (400). */
 async function readDeletedAndMoved(remote: RestoreRemote, remoteId: string, prefix: string): Promise<DeletedItem[]> {
