@@ -14,8 +14,9 @@ export interface Accounts {
   createPairingCode(userName: string): Promise<{ code: string; expiresAt: number }>;
   /**
    * Trades a pairing code for a new device and its token (returned this once). `replaces`: the
-   * token the device used before; a live device of the same user with it is revoked in the same
-   * transaction (a computer paired again keeps one credential, not two).
+   * token the device used before; the live device with it, of whichever user, is revoked in the
+   * same transaction: a computer paired again keeps one credential, not two, and its agent id is
+   * free for the new one (docs/sync-api.md, "Pairing again").
    */
   redeemPairingCode(code: string, deviceName: string, replaces?: string): Promise<{ device: DeviceInfo; token: string; replaced: string | null }>;
   /** The device a bearer token belongs to (revoked ones too), or undefined. */
@@ -162,7 +163,7 @@ export class SqlAccounts implements Accounts {
       const device = (await this.db.get<DeviceRow>(`${DEVICE_SELECT} WHERE d.id = ?`, [id])) as DeviceRow;
       let replaced: string | null = null;
       if (replaces !== undefined) {
-        const old = await this.db.get<{ id: string }>('SELECT id FROM devices WHERE token_hash = ? AND user_id = ? AND revoked_at IS NULL', [sha256(replaces), row.user_id]);
+        const old = await this.db.get<{ id: string }>('SELECT id FROM devices WHERE token_hash = ? AND revoked_at IS NULL', [sha256(replaces)]);
         if (old && (await this.db.run('UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, old.id])) === 1) replaced = old.id;
       }
       return { device: toDevice(device), token, replaced };

@@ -139,7 +139,7 @@ describe('users, pairing and devices', () => {
   // A computer paired again (`ferry agent --pair` on a data directory that holds a token for the
   // server) kept its old credential alive next to the new one: two devices for one computer, the
   // old token still good. Refused now: the old token, sent as the pairing's bearer, ends.
-  it('revokes the device a pairing replaces (its old token sent as the bearer), only a live device of the same user', async () => {
+  it('revokes the device a pairing replaces (its old token sent as the bearer), of whichever user; a revoked or unknown bearer changes nothing', async () => {
     await user('ann');
     await user('bob');
     const old = await device('ann', 'laptop');
@@ -148,15 +148,48 @@ describe('users, pairing and devices', () => {
     expect(again.body.replacedDeviceId).toBe(old.id);
     expect((await t.request('GET', '/v1/folders', { token: old.token })).body.code).toBe('device_revoked');
     expect((await t.request('GET', '/v1/folders', { token: again.body.token })).status).toBe(200);
-    // Another user's device is not replaced by a pairing for ann; an unknown bearer changes nothing.
+    // Paired as another user: the computer keeps only the new token, so the old one ends too.
     const bobs = await device('bob', 'desk');
-    const other = await t.request('POST', '/v1/pair', { token: bobs.token, body: { code: await pairingCode('ann'), deviceName: 'x' } });
+    const other = await t.request('POST', '/v1/pair', { token: bobs.token, body: { code: await pairingCode('ann'), deviceName: 'desk' } });
     expect(other.status).toBe(201);
-    expect(other.body.replacedDeviceId).toBeUndefined();
-    expect((await t.request('GET', '/v1/folders', { token: bobs.token })).status).toBe(200);
+    expect(other.body).toMatchObject({ user: 'ann', replacedDeviceId: bobs.id });
+    expect((await t.request('GET', '/v1/folders', { token: bobs.token })).body.code).toBe('device_revoked');
+    // A bearer already revoked, or unknown, refuses nothing and replaces nothing.
+    const afterRevoked = await t.request('POST', '/v1/pair', { token: old.token, body: { code: await pairingCode('ann'), deviceName: 'y' } });
+    expect(afterRevoked.status).toBe(201);
+    expect(afterRevoked.body.replacedDeviceId).toBeUndefined();
     const unknown = await t.request('POST', '/v1/pair', { token: 'fdt_not-a-device', body: { code: await pairingCode('ann'), deviceName: 'y' } });
     expect(unknown.status).toBe(201);
     expect(unknown.body.replacedDeviceId).toBeUndefined();
+  });
+
+  // Found by a new-user try: a computer paired as ann, then bob, then ann again kept its first
+  // credential live (a pairing replaced only the same user's). That credential held the agent id,
+  // so the newest one's reports were refused, and `revoke AGENT` signed out the forgotten one
+  // while the computer went on syncing.
+  it('revoking by agent id signs out the credential the computer uses, after pairings as ann, bob and ann again', async () => {
+    await user('ann');
+    await user('bob');
+    const agentId = 'c0ffee00-0000-4000-8000-00000000abcd';
+    const report = { name: 'kitchen', version: 'ferry/test', pending: 0, failedCount: 0, failures: [] };
+    const reportAs = (token: string, folder: string) =>
+      t.request('PUT', `/v1/folders/${folder}/devices/${agentId}`, { token, body: report, headers: { 'x-ferry-device': agentId } });
+    const first = await device('ann', 'kitchen');
+    expect((await t.request('PUT', '/v1/folders/kitchen-ann', { token: first.token })).status).toBe(201);
+    expect((await reportAs(first.token, 'kitchen-ann')).status).toBe(200);
+    const asBob = await t.request('POST', '/v1/pair', { token: first.token, body: { code: await pairingCode('bob'), deviceName: 'kitchen' } });
+    expect((await t.request('PUT', '/v1/folders/kitchen-bob', { token: asBob.body.token })).status).toBe(201);
+    expect((await reportAs(asBob.body.token, 'kitchen-bob')).status).toBe(200);
+    const annAgain = await t.request('POST', '/v1/pair', { token: asBob.body.token, body: { code: await pairingCode('ann'), deviceName: 'kitchen' } });
+    expect(annAgain.status).toBe(201);
+    // The computer's report under its agent id is taken now, not refused as another device's.
+    expect((await reportAs(annAgain.body.token, 'kitchen-ann')).status).toBe(200);
+    const listed = JSON.parse((await cli(['devices', '--json'])).out) as Array<{ id: string; agents: string[]; revokedAt: string | null }>;
+    const live = listed.filter((d) => d.agents.includes(agentId) && d.revokedAt === null);
+    expect(live.map((d) => d.id)).toEqual([annAgain.body.deviceId]);
+    const revoked = await cli(['revoke', agentId.slice(0, 8)]);
+    expect(revoked.out).toContain(`Revoked device ${annAgain.body.deviceId}`);
+    expect((await t.request('GET', '/v1/folders', { token: annAgain.body.token })).body.code).toBe('device_revoked');
   });
 
   it('keeps the server token working for everything, as before accounts', async () => {
