@@ -48,10 +48,11 @@ describe('restore requests', () => {
     await write(upsert('k', 'only-once.txt', files.b1, null));
     const undo = await restore(client, 'docs', { kind: 'paths', paths: ['a.txt', 'only-once.txt', 'never.txt'] });
     expect(undo.restored.map((r) => r.path)).toEqual(['a.txt']);
-    expect(undo.skipped).toEqual([
-      { path: 'only-once.txt', reason: 'it has no earlier version' },
-      { path: 'never.txt', reason: 'the server has no history of this path' },
-    ]);
+    expect(undo.skipped).toEqual([{ path: 'only-once.txt', reason: 'it has no earlier version' }]);
+    // A path the server never had is a failure (a typo), not a skip: the command exits 1 for it.
+    expect(undo.failed).toEqual([{ path: 'never.txt', code: 'not_found', message: expect.stringMatching(/^the server has no history of this path/) }]);
+    const atNever = await restore(client, 'docs', { kind: 'paths', paths: ['never.txt', 'a.txt'], at: new Date(now).toISOString() });
+    expect(atNever.failed).toEqual([expect.objectContaining({ path: 'never.txt', code: 'not_found' })]);
     expect((await current()).get('a.txt')).toEqual(blocksOf(files.a1));
     const back = await restore(client, 'docs', { kind: 'paths', paths: ['a.txt'], revision: a2 });
     expect(back.restored).toHaveLength(1);

@@ -50,7 +50,7 @@ type RestoreOp = Extract<OperationInput, { action: 'restore' }>;
  * `folders`: the planned paths that are folders (counted apart from the files). `listed`: the
  * deleted listing the plan read, whole under `prefix`: what it lacks there is not deleted.
  */
-type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped']; folders: Set<string>; listed?: { prefix: string; deleted: Map<string, DeletedItem> } };
+type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped']; folders: Set<string>; listed?: { prefix: string; deleted: Map<string, DeletedItem> }; unknown?: string[] };
 
 /** Batches of this many operations or fewer are answered in sync mode; bigger ones run as tasks. */
 export const SYNC_RESTORE_LIMIT = 1000;
@@ -72,7 +72,7 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
     request.kind === 'deleted' ? (request.paths ? await planDeletedPaths(remote, remoteId, request.paths) : await planDeleted(remote, remoteId, request))
     : await planPaths(remote, remoteId, request),
   );
-  const outcome: RestoreOutcome = { restored: [], folders: 0, failed: [], skipped: plan.skipped };
+  const outcome: RestoreOutcome = { restored: [], folders: 0, failed: (plan.unknown ?? []).map(unknownPath), skipped: plan.skipped };
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
     let chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
     let results;
@@ -213,7 +213,8 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
     const history = histories.get(path) ?? [];
     const pick = choose(history, request);
     const from = names?.get(path);
-    if ('reason' in pick) planned.skipped.push({ path, reason: pick.reason });
+    if (history.length === 0) (planned.unknown ??= []).push(path);
+    else if ('reason' in pick) planned.skipped.push({ path, reason: pick.reason });
     else addOp(planned, path, pick.revision, history, histories.get(from ?? path) ?? history, from !== undefined && from !== path ? from : undefined);
   }
   return planned;
@@ -270,7 +271,9 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
       const movedOn = away.get(name);
       if (movedOn) planned.skipped.push({ path: name, reason: `what it held at ${when} is ${movedOn} now (restored there); this one is new since` });
       // A folder named for "as it was at T" with no history of its own: its children speak for it.
-      else if (!((histories.get(name) ?? []).length === 0 && asked.includes(name) && found.size > 1)) planned.skipped.push({ path: name, reason: line.reason });
+      else if ((histories.get(name) ?? []).length === 0 && asked.includes(name)) {
+        if (![...found].some((p) => p.startsWith(`${name}/`))) (planned.unknown ??= []).push(name);
+      } else planned.skipped.push({ path: name, reason: line.reason });
     } else if (!chosen.has(name)) continue;
     else if (line.item.deleted) planned.skipped.push({ path: name, reason: `it was deleted at ${when}` });
     else if (restoredHere(place) === line.item.revision) unchanged(place, line.item.kind);
@@ -280,6 +283,16 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
   }
   return planned;
 }
+
+/**
+ * A path asked for that the server never had (nor anything below it): a typo or another folder's
+ * path, told as a failure so the command says so and exits 1 (found by a new-user try: it exited 0).
+ */
+const unknownPath = (path: string): RestoreOutcome['failed'][number] => ({
+  path,
+  code: 'not_found',
+  message: 'the server has no history of this path: check its name, and that it is in this folder',
+});
 
 /** A step that only needs each path's history read. */
 const readIn = (histories: ReadonlyMap<string, unknown>) => (path: string) => (histories.has(path) ? path : { need: path });
