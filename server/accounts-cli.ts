@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { FerryError, isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
-import { agentsByCredential } from './device-reports';
+import { reportsByCredential, type ReportedDevice } from './device-reports';
 import { listLostBlocks, type LostBlockListing } from './lost-blocks';
 import { openSqliteMetadata } from './storage/db';
 import type { SqlDb } from './storage/sql';
@@ -86,7 +86,7 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
   }
   try {
     if (positionals[0] === 'lost-blocks') return await lostBlocks(db, positionals, values, io);
-    return await run(new SqlAccounts(db, io.now), positionals, values, io, () => agentsByCredential(db));
+    return await run(new SqlAccounts(db, io.now), positionals, values, io, () => reportsByCredential(db));
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`ferry server: ${error.message}\n\n${ACCOUNTS_USAGE}`);
@@ -116,7 +116,7 @@ async function openAccountsDb(values: { data?: string; db?: string }): Promise<S
   return db;
 }
 
-async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io, agents: () => Promise<Map<string, string[]>>): Promise<number> {
+async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io, reports: () => Promise<Map<string, ReportedDevice>>): Promise<number> {
   const [command, ...rest] = words;
   const only = (n: number, what: string): string[] => {
     if (rest.length !== n) throw new UsageError(`${command} takes ${what}`);
@@ -140,14 +140,14 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
     case 'devices': {
       only(0, 'no words (--user NAME and --json are options)');
       const devices = await accounts.devices(values.user);
-      const byCredential = await agents();
-      const listed = devices.map((d) => ({ ...d, agents: byCredential.get(d.id) ?? [] }));
+      const byCredential = await reports();
+      const listed = devices.map((d) => ({ ...d, agents: byCredential.get(d.id)?.agents ?? [], reportedName: byCredential.get(d.id)?.name }));
       io.out(values.json ? `${JSON.stringify(listed.map(deviceJson), null, 2)}\n` : deviceTable(listed));
       return 0;
     }
     case 'revoke': {
       const [given] = only(1, 'DEVICE (an id from `ferry server devices`)');
-      const device = await deviceNamed(accounts, await agents(), given as string);
+      const device = await deviceNamed(accounts, await reports(), given as string);
       const which = `${device.id} (${device.name} of ${device.user})`;
       io.out((await accounts.revoke(device.id)) ? `Revoked device ${which}: its next request is refused\n` : `Device ${which} was revoked already\n`);
       return 0;
@@ -171,11 +171,11 @@ const SHORT_ID = 8;
  * on that computer shows), whole or its first 8 characters or more. A computer paired again has
  * one live credential: that one. More than one live match is refused, naming them.
  */
-async function deviceNamed(accounts: Accounts, byCredential: Map<string, string[]>, given: string): Promise<DeviceInfo> {
+async function deviceNamed(accounts: Accounts, byCredential: Map<string, ReportedDevice>, given: string): Promise<DeviceInfo> {
   const all = await accounts.devices();
   const exact = all.find((d) => d.id === given);
   if (exact) return exact;
-  const names = (d: DeviceInfo) => [d.id, ...(byCredential.get(d.id) ?? [])];
+  const names = (d: DeviceInfo) => [d.id, ...(byCredential.get(d.id)?.agents ?? [])];
   const matches = given.length < SHORT_ID ? [] : all.filter((d) => names(d).some((id) => id.startsWith(given)));
   const live = matches.filter((d) => d.revokedAt === null);
   const pick = live.length > 0 ? live : matches.slice(-1);
@@ -210,17 +210,23 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 /** For the table: to the minute, UTC. The server writes "last seen" at most once a minute (accounts.ts). */
 const minute = (ms: number | null): string | null => (ms === null ? null : `${new Date(ms).toISOString().slice(0, 16)}Z`);
 
-/** A credential and the agent ids it reported under (`agents`: how `ferry devices` names that computer). */
-type ListedDevice = DeviceInfo & { agents: string[] };
+/**
+ * A credential, the agent ids it reported under (`agents`: how `ferry devices` names that
+ * computer) and the name its latest report gave.
+ */
+type ListedDevice = DeviceInfo & { agents: string[]; reportedName: string | undefined };
+
+/** The device's name now; the one it was paired under too when it was renamed since (found by a new-user try). */
+const nameOf = (d: ListedDevice): string => (d.reportedName === undefined || d.reportedName === d.name ? d.name : `${d.reportedName} (paired as ${d.name})`);
 
 function deviceJson(d: ListedDevice): Record<string, unknown> {
-  return { id: d.id, name: d.name, user: d.user, agents: d.agents, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };
+  return { id: d.id, name: d.name, ...(d.reportedName !== undefined ? { reportedName: d.reportedName } : {}), user: d.user, agents: d.agents, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };
 }
 
 function deviceTable(devices: ListedDevice[]): string {
   if (devices.length === 0) return 'No paired devices\n';
   // AGENT: the short id `ferry status` and `ferry devices` show for that computer ("device 105a5726").
-  const rows = devices.map((d) => [d.id, d.user, d.name, d.agents.map((a) => a.slice(0, 8)).join(',') || '-', minute(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${minute(d.revokedAt)}` : `last seen ${minute(d.lastSeenAt) ?? 'never'}`]);
+  const rows = devices.map((d) => [d.id, d.user, nameOf(d), d.agents.map((a) => a.slice(0, 8)).join(',') || '-', minute(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${minute(d.revokedAt)}` : `last seen ${minute(d.lastSeenAt) ?? 'never'}`]);
   return table(['DEVICE', 'USER', 'NAME', 'AGENT', 'PAIRED', 'STATE'], rows);
 }
 

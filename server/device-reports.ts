@@ -18,14 +18,26 @@ interface ReportRow {
   signed_out: number | boolean | null;
 }
 
-/**
- * The agent ids (what `ferry status` and `ferry devices` name a device by) each paired
- * credential sent device reports under: how an admin tells which computer a credential is.
- */
-export async function agentsByCredential(db: SqlDb): Promise<Map<string, string[]>> {
-  const rows = await db.all<{ paired_device: string; device: string }>('SELECT DISTINCT paired_device, device FROM device_reports WHERE paired_device IS NOT NULL ORDER BY device');
-  const out = new Map<string, string[]>();
-  for (const r of rows) out.set(r.paired_device, [...(out.get(r.paired_device) ?? []), r.device]);
+/** What the reports sent with one paired credential say about the computer that holds it. */
+export interface ReportedDevice {
+  /** The agent ids (what `ferry status` and `ferry devices` name a device by) it reported under. */
+  agents: string[];
+  /** The name its latest report gave: the device's name now, which its pairing's may no longer be. */
+  name: string;
+}
+
+/** Per paired credential, what its reports say: how an admin tells which computer a credential is. */
+export async function reportsByCredential(db: SqlDb): Promise<Map<string, ReportedDevice>> {
+  const rows = await db.all<{ paired_device: string; device: string; name: string }>(
+    'SELECT paired_device, device, name FROM device_reports WHERE paired_device IS NOT NULL ORDER BY reported_at DESC, device',
+  );
+  const out = new Map<string, ReportedDevice>();
+  for (const r of rows) {
+    const seen = out.get(r.paired_device);
+    if (!seen) out.set(r.paired_device, { agents: [r.device], name: r.name });
+    else if (!seen.agents.includes(r.device)) seen.agents.push(r.device);
+  }
+  for (const reported of out.values()) reported.agents.sort();
   return out;
 }
 

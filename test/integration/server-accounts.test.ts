@@ -83,6 +83,12 @@ describe('users, pairing and devices', () => {
     // To the minute: the server writes "last seen" at most once a minute, so seconds would claim more than it knows.
     expect(table).toMatch(new RegExp(`^${laptop.id}\\s.*\\s\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\dZ\\s+last seen \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\dZ$`, 'm'));
     expect(table).toMatch(/last seen never$/m);
+    // Renamed on the computer since its pairing: the name its reports give now, and the old one beside it.
+    expect((await t.request('PUT', `/v1/folders/eve-docs/devices/${agentId}`, { token: laptop.token, body: { ...report, name: 'eve-studio' }, headers: { 'x-ferry-device': agentId } })).status).toBe(200);
+    expect((await cli(['devices', '--user', 'eve'])).out).toMatch(new RegExp(`^${laptop.id}\\s+eve\\s+eve-studio \\(paired as eve-laptop\\)\\s+a1b2c3d4\\s`, 'm'));
+    const renamed = JSON.parse((await cli(['devices', '--user', 'eve', '--json'])).out) as Array<{ id: string; name: string; reportedName?: string }>;
+    expect(renamed.find((d) => d.id === laptop.id)).toMatchObject({ name: 'eve-laptop', reportedName: 'eve-studio' });
+    expect(renamed.find((d) => d.id === fresh.id)?.reportedName).toBeUndefined();
   });
 
   it('refuses a reused, an expired and an unknown code, each with its own code', async () => {
