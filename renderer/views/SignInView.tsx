@@ -23,8 +23,8 @@ export function SignInView({ message, onSubmit }: { message?: string; onSubmit(t
       >
         <h1>Ferry</h1>
         <p>
-          Open the link the agent printed when it started, or paste the control token from <code>DIR/control-token</code> (the data
-          directory given to <code>ferry agent --data DIR</code>).
+          Each sign-in link works once: for a new one run <code>ferry ui</code> on this computer (with the agent&apos;s{' '}
+          <code>--data DIR</code> if it has one), or paste the control token from <code>DIR/control-token</code>.
         </p>
         <label htmlFor="control-token">Control token</label>
         <input

@@ -164,6 +164,8 @@ test('settings show inline errors from the schema and from the agent, then save'
 
 test('without a login code the page asks for the control token', async ({ page }) => {
   await page.goto(`${server.url}/#/activity`);
+  // A link works once: the page says how to get a new one, not to open the used start-up link again.
+  await expect(page.getByRole('form', { name: 'Sign in to the Ferry agent' })).toContainText('for a new one run ferry ui on this computer');
   await page.getByTestId('signin-token').fill('f'.repeat(64));
   await page.getByTestId('signin-submit').click();
   await expect(page.getByRole('alert')).toHaveText('That token was not accepted.');
