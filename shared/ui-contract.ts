@@ -76,6 +76,11 @@ export const FolderStatus = z.object({
   bytes: z.number().min(0).optional(),
   /** Conflict copies this computer made that are still on disk (listConflicts names them). */
   conflicts: z.int().min(0).optional(),
+  /**
+   * Names here that cannot be synced (docs/conflict-rules.md, "Names that cannot be synced"):
+   * how many, and the first 20 of them with why. Not in the queue: never sent.
+   */
+  unsyncable: z.object({ count: z.int().min(0), shown: z.array(z.object({ path: z.string(), reason: z.string() })) }).optional(),
 });
 export type FolderStatus = z.infer<typeof FolderStatus>;
 

@@ -213,6 +213,11 @@ export class LocalSide {
     });
   }
 
+  /** The names here that cannot be synced, with why (the scanner keeps them). */
+  unsyncableNames(): Array<{ path: string; reason: string }> {
+    return this.scanner.unsyncableNames();
+  }
+
   /** New rules from the settings: a reconcile brings newly unignored paths in. */
   setIgnoreRules(rules: readonly string[]): Promise<ReconcileResult> {
     this.ignoreRules = [...rules];

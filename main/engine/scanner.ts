@@ -118,6 +118,13 @@ export class Scanner {
   private batchSize: number;
   /** Symlinks and specials are reported once per run, not on every rescan. */
   private readonly reportedSkips = new Set<string>();
+  /**
+   * Names here that cannot be synced, with why, and the walk that last saw each: a walk drops
+   * those it did not see again, a hint those gone from disk. Activity told them once and then
+   * scrolled away while the folder said "everything in sync" (found by a new-user try).
+   */
+  private readonly unsyncable = new Map<string, { reason: string; walk: number }>();
+  private walks = 0;
   /** The folder's marker id, read until the local side has written one (checkRoot). */
   private markerId: string | null = null;
   /** Whether the folder may be in error (checkRoot): its stored state is unknown at start. */
@@ -255,7 +262,14 @@ export class Scanner {
     const ignore = this.options.ignore();
     if (ignore.ignores(key)) return 'ignored';
     const unsyncable = unsyncableReason(key);
-    if (unsyncable !== null) return this.skipName(key, unsyncable);
+    if (unsyncable !== null) {
+      // Renamed or deleted since: no longer a name to fix.
+      if (!lstatIfThere(joinDisk(this.root, diskRel))) {
+        this.unsyncable.delete(key);
+        return 'skipped';
+      }
+      return this.skipName(key, unsyncable);
+    }
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.applying?.has(key)) return 'unstable';
     // Two spellings of one name on the way (NFC and NFD): merged first, so one key means one entry.
@@ -647,6 +661,7 @@ export class Scanner {
 
   /** A name the wire refuses, or not UTF-8: never queued (docs/conflict-rules.md, "Names that cannot be synced"). */
   private skipName(key: string, reason: string): PathOutcome {
+    this.unsyncable.set(key, { reason, walk: this.walks });
     return this.skip(key, 'skipped_name', `Not synced: ${key}: ${reason}; rename it to sync it`);
   }
 
@@ -695,6 +710,7 @@ export class Scanner {
 
     const rootError = this.rootError();
     if (rootError) return done(rootError);
+    const walk = ++this.walks;
     const ignore = this.options.ignore();
     const subKey = toKey(subtree);
     // What the index holds; whatever the walk does not find is a deletion candidate.
@@ -827,8 +843,15 @@ export class Scanner {
       });
       await maybeYield();
     }
+    // Names that cannot be synced this walk passed and did not see again are gone or ignored now.
+    for (const [key, seen] of this.unsyncable) if (seen.walk < walk && (subKey === '' || key === subKey || key.startsWith(`${subKey}/`))) this.unsyncable.delete(key);
     this.options.onProgress?.({ ...progress });
     return done();
+  }
+
+  /** The names here that cannot be synced, sorted, with why (docs/conflict-rules.md, "Names that cannot be synced"). */
+  unsyncableNames(): Array<{ path: string; reason: string }> {
+    return [...this.unsyncable].map(([path, { reason }]) => ({ path, reason })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** The index holds this file as it is on disk (moved here with its directory during this walk). */

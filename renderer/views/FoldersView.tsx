@@ -91,7 +91,12 @@ function syncSummary(folder: FolderStatus, notInSync: number): string {
 function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; agentState: string | undefined; onWhy(target: WhyTarget): void }) {
   const { api } = useApi();
   const counts = folder.counts;
-  const notInSync = counts ? counts.pending + counts.in_flight + counts.retry_wait + counts.failed : 0;
+  const queued = counts ? counts.pending + counts.in_flight + counts.retry_wait + counts.failed : 0;
+  // Names that cannot be synced are never queued: counted and named apart (a new-user try read
+  // "everything in sync" beside a file whose name the server refuses).
+  const unsyncable = folder.unsyncable;
+  const badNames = (unsyncable?.shown ?? []).slice(0, Math.max(0, SHOWN_ITEMS - Math.min(queued, SHOWN_ITEMS)));
+  const notInSync = queued + (unsyncable?.count ?? 0);
   const [items, setItems] = useState<QueueItem[]>([]);
   useEffect(() => {
     let live = true;
@@ -104,7 +109,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
     return () => {
       live = false;
     };
-  }, [api, folder.id, notInSync]);
+  }, [api, folder.id, queued]);
   return (
     <li className="folder-card" data-testid="folder-card" data-folder={folder.id}>
       <div className="folder-card-head">
@@ -126,7 +131,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
           Pulls failing: {folder.pullError}
         </div>
       ) : null}
-      {items.length > 0 ? (
+      {items.length > 0 || badNames.length > 0 ? (
         <ul className="folder-items" aria-label={`Not in sync in ${folder.id}`}>
           {items.map((item) => (
             <li key={item.id} data-testid="folder-item" data-path={item.path}>
@@ -138,9 +143,24 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
               </span>
             </li>
           ))}
-          {notInSync > items.length ? (
+          {badNames.map((name) => (
+            <li key={`unsyncable\u0000${name.path}`} data-testid="folder-item" data-path={name.path}>
+              <button type="button" className="link" onClick={() => onWhy({ folderId: folder.id, path: name.path })} data-testid="why-open">
+                {name.path}
+              </button>{' '}
+              <span className="muted" data-testid="folder-item-state">
+                cannot be synced: {name.reason}; rename it to sync it
+              </span>
+            </li>
+          ))}
+          {queued > items.length ? (
             <li className="muted" data-testid="folder-items-more">
-              and {formatCount(notInSync - items.length)} more (the Queue page lists them)
+              and {formatCount(queued - items.length)} more (the Queue page lists them)
+            </li>
+          ) : null}
+          {(unsyncable?.count ?? 0) > badNames.length ? (
+            <li className="muted" data-testid="folder-unsyncable-more">
+              and {formatCount((unsyncable?.count ?? 0) - badNames.length)} more {badNames.length > 0 ? '' : 'names '}that cannot be synced (`ferry status` names them)
             </li>
           ) : null}
         </ul>

@@ -853,3 +853,25 @@ test('Activity says when a filter has nothing to show', async ({ page, startRig 
   await expect(page.getByTestId('start-at-login-headless')).toBeVisible();
 });
 
+
+// A new-user try: a file whose name the server refuses was named once in Activity, which then
+// scrolled it away, while its folder said "everything in sync". Named on the card until renamed.
+test('a name that cannot be synced counts as not in sync on its folder, says why, and goes once renamed', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  write(rig.folder('docs'), 'fine.txt', 'synced');
+  await expect(row(page, 'fine.txt')).toHaveAttribute('data-state', 'done');
+  write(rig.folder('docs'), 'tab\there.txt', 'a tab in the name');
+  await page.getByTestId('nav-folders').click();
+  const card = page.locator('[data-testid="folder-card"][data-folder="docs"]');
+  await expect(card.getByTestId('folder-not-in-sync')).toHaveText('1 not in sync', { timeout: 10_000 });
+  const item = card.locator('[data-testid="folder-item"][data-path="tab\there.txt"]');
+  await expect(item.getByTestId('folder-item-state')).toHaveText('cannot be synced: its name contains a control character; rename it to sync it');
+  await item.getByTestId('why-open').click();
+  await expect(page.getByTestId('why-panel').getByTestId('why-reason').first()).toHaveAttribute('data-code', 'unsyncable');
+  await page.screenshot({ path: path.join(screenshots, 'folders-unsyncable.png') });
+  renameSync(path.join(rig.folder('docs'), 'tab\there.txt'), path.join(rig.folder('docs'), 'tab-here.txt'));
+  await expect(card.getByTestId('folder-not-in-sync')).toHaveText('everything in sync', { timeout: 10_000 });
+  await expect(card.getByTestId('folder-item')).toHaveCount(0);
+  await expect.poll(async () => Object.keys(await serverFiles(rig, 'docs')).sort(), { message: 'the renamed file on the server' }).toEqual(['fine.txt', 'tab-here.txt']);
+});

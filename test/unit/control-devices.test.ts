@@ -126,6 +126,33 @@ describe('ferry devices output', () => {
     );
   });
 
+  // A new-user try: a name the server refuses was told once in Activity, and the status never said it again.
+  it('ferry status names the names that cannot be synced, each with why, and how many more', () => {
+    const folder = { id: 'docs', localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok' as const, error: null, lastSyncAt: null, pendingDelete: null };
+    const status = (unsyncable: Status['folders'][number]['unsyncable']): Status => ({
+      state: 'idle',
+      counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 },
+      folders: [{ ...folder, unsyncable }],
+      lastSyncAt: null,
+      rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
+      run: null,
+      deviceId: 'd',
+      deviceName: 'vm',
+    });
+    const reason = 'its name contains a control character';
+    expect(formatStatus(status({ count: 1, shown: [{ path: 'tab\there.txt', reason }] }), [], now).split('\n').slice(-2)).toEqual([
+      '    1 name here cannot be synced; rename it to sync it:',
+      `      tab\\there.txt: ${reason}`,
+    ]);
+    expect(formatStatus(status({ count: 25, shown: [{ path: 'a\u0007', reason }, { path: 'b\u0007', reason }] }), [], now).split('\n').slice(-4)).toEqual([
+      '    25 names here cannot be synced; rename them to sync them:',
+      `      a\\x07: ${reason}`,
+      `      b\\x07: ${reason}`,
+      '      and 23 more (Activity named each when it was found)',
+    ]);
+    expect(formatStatus(status(undefined), [], now)).not.toContain('cannot be synced');
+  });
+
   it('says why a folder’s devices could not be listed', () => {
     expect(formatDevices([{ folderId: 'docs', devices: [], error: 'The sync server cannot be reached' }], now)).toEqual([
       'docs:',

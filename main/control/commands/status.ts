@@ -4,7 +4,7 @@ import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
-import { formatBytes, json } from './output';
+import { formatBytes, json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 
 export const definition = {
@@ -59,6 +59,14 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;
     if (copies > 0) lines.push(`    ${copies} conflict ${copies === 1 ? 'copy' : 'copies'} on disk: 'ferry conflicts --folder ${folder.id}' names ${copies === 1 ? 'it' : 'them'}`);
+    // Never sent, so never in the queue: named here, or the folder looked in sync (new-user try).
+    const unsyncable = folder.unsyncable;
+    if (unsyncable && unsyncable.count > 0) {
+      const one = unsyncable.count === 1;
+      lines.push(`    ${unsyncable.count} ${one ? 'name' : 'names'} here cannot be synced; rename ${one ? 'it' : 'them'} to sync ${one ? 'it' : 'them'}:`);
+      for (const name of unsyncable.shown) lines.push(`      ${printable(name.path, true)}: ${name.reason}`);
+      if (unsyncable.count > unsyncable.shown.length) lines.push(`      and ${unsyncable.count - unsyncable.shown.length} more (Activity named each when it was found)`);
+    }
     const undo = folder.undoDelete;
     const toUndo = undo ? filesToUndo(undo) : 0;
     // Named while it would bring something back; with all back, as the banner's Dismiss.

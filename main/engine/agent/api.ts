@@ -45,7 +45,12 @@ export interface FolderStatus {
   bytes?: number;
   /** Conflict copies this device made that are still on disk (same age). */
   conflicts?: number;
+  /** Names here that cannot be synced: how many, and the first UNSYNCABLE_SHOWN with why (absent: none). */
+  unsyncable?: { count: number; shown: Array<{ path: string; reason: string }> };
 }
+
+/** How many names that cannot be synced a folder's status names. */
+export const UNSYNCABLE_SHOWN = 20;
 
 /** A confirmed mass delete that can still be undone; `sending`: its deletes this disk has still to send. */
 export type UndoDelete = UndoOffer;

@@ -4,7 +4,7 @@ import type { Store } from '../../store';
 import type { FolderSet } from '../folder/folders';
 import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
 import type { PullFailure } from '../pull';
-import type { AgentStatus, FolderStatus } from './api';
+import { UNSYNCABLE_SHOWN, type AgentStatus, type FolderStatus } from './api';
 import type { PairedAs } from './pairing';
 import type { Link } from './connection';
 import { openConflictCopies } from './conflict-copies';
@@ -159,6 +159,7 @@ export class StatusBoard {
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
         ...this.folderTotals(folder),
+        ...unsyncableOf(this.o.folders.unsyncableOf(folder.id)),
       };
     });
   }
@@ -194,6 +195,11 @@ export class StatusBoard {
       this.o.log.warn('could not save the last sync times', { error: asFerryError(error).message });
     }
   }
+}
+
+/** The folder's names that cannot be synced, a few by name; nothing when there are none. */
+function unsyncableOf(names: Array<{ path: string; reason: string }>): Pick<FolderStatus, 'unsyncable'> {
+  return names.length === 0 ? {} : { unsyncable: { count: names.length, shown: names.slice(0, UNSYNCABLE_SHOWN) } };
 }
 
 /**

@@ -207,6 +207,11 @@ export class FolderSet {
     };
   }
 
+  /** The folder's names that cannot be synced, with why: none before its local side runs. */
+  unsyncableOf(folderId: string): Array<{ path: string; reason: string }> {
+    return this.locals.get(folderId)?.unsyncableNames() ?? [];
+  }
+
   private labelDevices<T extends { devices: string[] }>(deletes: T | null): T | null {
     return deletes && this.o.labelDevices ? this.o.labelDevices(deletes) : deletes;
   }
