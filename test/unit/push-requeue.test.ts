@@ -34,7 +34,35 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     const [claimed] = store.queue.claim({ limit: 1 });
     expect(claimed?.baseRevision).toBe('14');
 
-    // The puller applies revision 20 while the upload is in flight: new bytes on disk, index at 20.
+    // The puller applies revision 20 while the upload is in flight: new bytes on disk, index at 20;
+    // the user then writes the file again before the pusher's last look.
+    writeFileSync(abs, 'revision 20 from the other device');
+    const pulled = await hashFile(abs);
+    store.index.put({
+      folderId: F, path: 'doc.txt', kind: 'file', size: pulled.size, mtimeMs: pulled.stat.mtimeMs, inode: pulled.stat.ino ?? null,
+      contentHash: pulled.contentHash, blocks: pulled.blocks, syncedRevision: '20',
+    });
+    writeFileSync(abs, 'revision 20, edited here since');
+    const edited = await hashFile(abs);
+
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
+    const queued = store.queue.get(claimed!.id);
+    expect(queued).toMatchObject({ op: 'upsert', state: 'pending', contentHash: edited.contentHash });
+    expect(queued?.baseRevision).toBe('20');
+    expect(store.index.get(F, 'doc.txt')?.syncedRevision).toBe('20');
+  });
+
+  // Found by a new-user try: two devices edited one file at about the same time. On the one that
+  // lost, the pull kept its edit as a conflict copy and put the other device's version in place
+  // while the edit's upload was on its way. The pusher found the file changed, queued the bytes
+  // the pull had placed, and the server answered "same content": Activity and the queue said
+  // "Uploaded doc.txt", though this device's version reached the server only as the copy.
+  it('U6 while in flight: the bytes the pull placed are not queued again (moot: nothing to send)', async () => {
+    const abs = path.join(tmp.dir, 'doc.txt');
+    writeFileSync(abs, 'my local edit');
+    store.paths.enqueue({ folderId: F, path: 'doc.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+
     writeFileSync(abs, 'revision 20 from the other device');
     const pulled = await hashFile(abs);
     store.index.put({
@@ -42,11 +70,21 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
       contentHash: pulled.contentHash, blocks: pulled.blocks, syncedRevision: '20',
     });
 
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('moot');
+    // Nothing queued on top of the generation in flight (the pusher lets go of it and drops the row).
+    expect(store.queue.get(claimed!.id)).toMatchObject({ generation: claimed!.generation, contentHash: 'old' });
+    expect(store.index.get(F, 'doc.txt')).toMatchObject({ syncedRevision: '20', contentHash: pulled.contentHash });
+  });
+
+  it('a file put back to the synced bytes during its upload, with nothing pulled since, still goes up on its base', async () => {
+    const abs = path.join(tmp.dir, 'back.txt');
+    writeFileSync(abs, 'synced');
+    const synced = await hashFile(abs);
+    store.index.put({ folderId: F, path: 'back.txt', kind: 'file', size: synced.size, mtimeMs: 1, inode: null, contentHash: synced.contentHash, blocks: synced.blocks, syncedRevision: '3' });
+    store.paths.enqueue({ folderId: F, path: 'back.txt', kind: 'file', op: 'upsert', size: 4, mtimeMs: 2, contentHash: 'edit', blocks: ['e'], baseRevision: '3' });
+    const [claimed] = store.queue.claim({ limit: 1 });
     expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
-    const queued = store.queue.get(claimed!.id);
-    expect(queued).toMatchObject({ op: 'upsert', state: 'pending', contentHash: pulled.contentHash });
-    expect(queued?.baseRevision).toBe('20');
-    expect(store.index.get(F, 'doc.txt')?.syncedRevision).toBe('20');
+    expect(store.queue.get(claimed!.id)).toMatchObject({ contentHash: synced.contentHash, baseRevision: '3', generation: claimed!.generation + 1 });
   });
 
   it('keeps the item\'s base when nothing was synced since (a user edit during the upload)', async () => {

@@ -5,7 +5,9 @@ import { hashStable, justEmptied } from '../hashing';
 /**
  * superseded: a newer change of the path was queued meanwhile (the scanner's, the puller's); it
  * stands. gone: a synced file went; its delete is the scan's to record (looked at again later).
- * moot: a folder the pull made is there now (DU4, DU6): the upload has nothing to send.
+ * moot: the pull settled the path while the upload was in flight, and what it put there is
+ * what is there now: a folder it made (DU4, DU6), or the other device's version it downloaded
+ * after keeping this one as a conflict copy (U6). The upload has nothing to send.
  */
 export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded' | 'gone' | 'moot';
 
@@ -70,6 +72,13 @@ export async function rehashAndRequeue(
   return store.transaction(() => {
     if (!stillCurrent(store, item)) return 'superseded';
     const { size, mtimeMs, inode, contentHash, blocks } = stable;
+    // The pull placed a newer revision here while this upload was on its way, and the file holds
+    // exactly its bytes: the bytes this upload carried went to a conflict copy (U6, queued there).
+    // Nothing of this device's is left at the path; queued again, the download's own bytes went up,
+    // the server answered "same content", and Activity and the queue said "Uploaded" for a file
+    // whose version here reached the server only as the copy (found by a new-user try).
+    const synced = store.index.get(item.folderId, item.path);
+    if (synced?.kind === 'file' && synced.syncedRevision !== null && synced.syncedRevision !== item.baseRevision && synced.contentHash === contentHash) return 'moot';
     store.paths.localChanged({ folderId: item.folderId, path: item.path, kind: 'file', size, mtimeMs, inode, contentHash, blocks }, currentBase(store, item));
     return 'requeued';
   });

@@ -381,7 +381,7 @@ export class ItemOutcomes {
         store.queue.fail(w.ref, { code: e.code, message: e.message }, this.c.timers.now());
         store.paths.cancel(w.item.folderId, w.item.path);
       });
-      this.c.log.info('a folder the pull made is where the file was: nothing to send', { path: w.item.path });
+      this.c.log.info('the pull settled the path while it was sent (a folder it made, or a version it placed after keeping ours as a conflict copy): nothing to send', { path: w.item.path });
       this.emit(w, 'superseded');
       this.release(w);
       this.c.loop.pump();
