@@ -324,7 +324,8 @@ export const methods = {
   dismissUndo: { input: FolderRef, output: Ok },
   explainPath: { input: z.strictObject({ path: z.string().min(1), folderId: z.string().optional() }), output: PathExplanation },
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
-  getHistory: { input: z.strictObject({ folderId: z.string(), path: z.string().min(1) }), output: z.object({ items: z.array(FileVersion) }) },
+  /** `nameNow`: the file's name now, where its moves (one or more) took it since. */
+  getHistory: { input: z.strictObject({ folderId: z.string(), path: z.string().min(1) }), output: z.object({ items: z.array(FileVersion), nameNow: z.string().optional() }) },
   listDeleted: {
     input: z.strictObject({ folderId: z.string(), prefix: z.string().min(1).optional(), since: z.iso.datetime({ offset: true }).optional(), limit: z.int().min(1).max(100_000).default(1000) }),
     output: z.object({ items: z.array(DeletedFile) }),

@@ -26,7 +26,10 @@ export function toAgentService(agent: AgentApi): AgentService {
     dismissUndo: (input) => engine.dismissUndo(input),
     explainPath: (input) => engine.explainPath(input),
     listDevices: (input) => engine.listDevices(input),
-    getHistory: async (input) => ({ items: (await engine.getHistory(input)).map(fileVersionView) }),
+    getHistory: async (input) => {
+      const { items, nameNow } = await engine.getHistory(input);
+      return { items: items.map(fileVersionView), ...(nameNow !== undefined ? { nameNow } : {}) };
+    },
     listDeleted: async (input) => ({ items: (await engine.listDeleted(input)).map(deletedFileView) }),
     restore: async (input) => {
       return restoreResult(await engine.restore({ folderId: input.folderId, request: restoreRequest(input) }));

@@ -9,20 +9,24 @@ import { useAction } from '../state/useAction';
 export function HistoryPanel({ folderId, path, paused = false, onClose, onRestored }: { folderId: string; path: string; paused?: boolean; onClose: () => void; onRestored?: () => void }) {
   const { api } = useApi();
   const [versions, setVersions] = useState<FileVersion[]>();
+  const [nameNow, setNameNow] = useState<string>();
   const [error, setError] = useState<string>();
   const [restored, setRestored] = useState<string>();
   const action = useAction();
   const load = useCallback(async () => {
     const answer = await api.call('getHistory', { folderId, path });
-    if (answer.ok) setVersions(answer.value.items);
-    else setError(answer.error.message);
+    if (answer.ok) {
+      setVersions(answer.value.items);
+      setNameNow(answer.value.nameNow);
+    } else setError(answer.error.message);
   }, [api, folderId, path]);
   useEffect(() => {
     void load();
   }, [load]);
   // Moved away since: a version restored from here goes to the file's name now, not back here
   // beside it as a second copy (the restore finds the version under this old name).
-  const movedTo = versions?.[0]?.deleted ? versions[0].movedTo : undefined;
+  // Renamed more than once: where the file is now, not only the first step.
+  const movedTo = versions?.[0]?.deleted && versions[0].movedTo !== undefined ? (nameNow ?? versions[0].movedTo) : undefined;
   const restore = async (revision: string) => {
     const answer = await action.run(() => api.call('restore', { folderId, paths: [movedTo ?? path], revision }));
     if (answer.ok && answer.value.restored > 0) {

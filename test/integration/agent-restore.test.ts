@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as history from '../../main/control/commands/history';
@@ -82,6 +82,26 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     await waitFor(() => a.status().state !== 'offline', { timeoutMs: 30_000, message: 'A sees the server back' });
     const outcome = await a.handlers.restore({ folderId: 'docs', request: { kind: 'deleted', paths: [deleted[0]!] } });
     expect(outcome.failed).toEqual([]);
+  });
+
+  // A new-user try: the history of a name renamed twice since pointed to the first new name,
+  // whose own history then said "moved" again. It names where the file is now.
+  it('ferry history of a name renamed twice since names where the file is now, and its restore hint goes there', async () => {
+    const historyOf = async (p: string) => (await a.handlers.getHistory({ folderId: 'docs', path: p })).items[0];
+    renameSync(path.join(folderA, kept[3]!), path.join(folderA, 'step-1.txt'));
+    await waitFor(async () => (await historyOf(kept[3]!))?.movedTo === 'step-1.txt', { timeoutMs: 30_000, message: 'the first rename landed as a move' });
+    renameSync(path.join(folderA, 'step-1.txt'), path.join(folderA, 'step-2.txt'));
+    await waitFor(async () => (await historyOf('step-1.txt'))?.movedTo === 'step-2.txt', { timeoutMs: 30_000, message: 'the second rename landed as a move' });
+    expect(await a.handlers.getHistory({ folderId: 'docs', path: kept[3]! })).toMatchObject({ nameNow: 'step-2.txt' });
+    expect((await a.handlers.getHistory({ folderId: 'docs', path: 'step-2.txt' })).nameNow).toBeUndefined();
+    const io = captureIo();
+    expect(await history.run([kept[3]!, '--folder', 'docs', '--data', dataA], io), io.stderr).toBe(0);
+    expect(io.stdout).toContain('Restore one with: ferry restore step-2.txt --revision REV --folder docs');
+    expect(io.stdout).toContain('Its versions since the move: ferry history step-1.txt --folder docs (moved on since; its name now: step-2.txt)');
+    // The hint works: a version of the first name, restored at the name now (the same bytes: no new version).
+    const first = (await a.handlers.getHistory({ folderId: 'docs', path: kept[3]! })).items[1]!.revision;
+    const back = await a.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['step-2.txt'], revision: first } });
+    expect(back).toMatchObject({ failed: [], skipped: [{ path: 'step-2.txt', reason: 'it has those bytes already: no new version was made' }] });
   });
 
   it('refuses --revision with two paths and --deleted with a path, before asking the agent', async () => {

@@ -320,7 +320,7 @@ describe('why a path is not in sync', () => {
       expect(absent.inSync).toBe(false);
       expect(absent.reasons).toEqual([{ code: 'on_server', message: `On the server at revision ${fresh} written by desktop-3; this device has not got it: the next pull brings it here once you resume` }]);
       // Its history names the writer the same way (the id stays beside it).
-      const versions = await agent.handlers.getHistory({ folderId: 'docs', path: 'plan.txt' });
+      const { items: versions } = await agent.handlers.getHistory({ folderId: 'docs', path: 'plan.txt' });
       expect(versions.map((v) => v.deviceName)).toEqual(['desktop-3', 'laptop']);
       expect(versions[0]!.device).toBe(deviceId);
 

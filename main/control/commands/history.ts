@@ -2,7 +2,7 @@ import type { FileVersion } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { folderRelative, resolveFolder } from './folder-paths';
-import { formatBytes, json, shellArg, table } from './output';
+import { formatBytes, json, printable, shellArg, table } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 import { withAgent } from './with-agent';
 
@@ -30,13 +30,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   return withAgent(definition, parsed.values, io, async (client) => {
     const folder = await resolveFolder(client, parsed.values.folder);
     const filePath = folderRelative(folder.localPath, given);
-    const { items } = await client.call('getHistory', { folderId: folder.id, path: filePath });
-    io.out(parsed.values.json ? json({ folderId: folder.id, path: filePath, items }) : formatHistory(folder.id, filePath, items));
+    const { items, nameNow } = await client.call('getHistory', { folderId: folder.id, path: filePath });
+    io.out(parsed.values.json ? json({ folderId: folder.id, path: filePath, items, ...(nameNow !== undefined ? { nameNow } : {}) }) : formatHistory(folder.id, filePath, items, nameNow));
     return EXIT_OK;
   });
 }
 
-export function formatHistory(folderId: string, filePath: string, items: FileVersion[]): string {
+export function formatHistory(folderId: string, filePath: string, items: FileVersion[], nameNow?: string): string {
   if (items.length === 0) {
     // A path typed with the folder's id in front names nothing (a new-user try, from the README's example).
     const inside = filePath.startsWith(`${folderId}/`) ? ` Paths are inside the folder: did you mean ${filePath.slice(folderId.length + 1)}?` : '';
@@ -49,12 +49,15 @@ export function formatHistory(folderId: string, filePath: string, items: FileVer
   const noted = items.some((v) => origin(v) !== '');
   const rows = items.map((v) => [v.revision, v.modifiedAt, v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
   // Moved away: a version comes back under the name the file has now (the restore finds it here).
-  const restoreAt = items[0]?.deleted && items[0].movedTo !== undefined ? items[0].movedTo : filePath;
+  const after = items[0]?.deleted ? items[0].movedTo : undefined;
+  const restoreAt = after !== undefined ? (nameNow ?? after) : filePath;
   const hint = `Restore one with: ferry restore ${shellArg(restoreAt)} --revision REV --folder ${folderId}`;
   // A rename ends the path's history: its earlier versions are under the old name, its later ones under the new.
   const before = items.at(-1)?.movedFrom;
   const earlier = before !== undefined ? `\nIts versions before the move: ferry history ${shellArg(before)} --folder ${folderId}` : '';
-  const after = items[0]?.movedTo;
-  const later = after !== undefined ? `\nIts versions since the move: ferry history ${shellArg(after)} --folder ${folderId}` : '';
+  const later =
+    after === undefined
+      ? ''
+      : `\nIts versions since the move: ferry history ${shellArg(after)} --folder ${folderId}${nameNow !== undefined && nameNow !== after ? ` (moved on since; its name now: ${printable(nameNow, true)})` : ''}`;
   return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE', ...(noted ? ['ORIGIN'] : [])], rows)}\n${hint}${earlier}${later}`;
 }

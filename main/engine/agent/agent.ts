@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '../../logging';
 import { openStore } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
-import { restore as restoreOnServer } from '../history/restore-batch';
+import { nameNow, restore as restoreOnServer } from '../history/restore-batch';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import { CurrentPusher, type PusherOptions } from '../push';
@@ -257,7 +257,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       return listed;
     },
     // ── history and restore (main/engine/history) ──
-    getHistory: async ({ folderId, path }) => deviceNames.history(await readHistory(engine.require().remote, remoteIdOf(folderId), path)),
+    getHistory: async ({ folderId, path }) => {
+      const { remote } = engine.require();
+      const items = await readHistory(remote, remoteIdOf(folderId), path);
+      // Renamed more than once since: the hint names where the file is now, not the first step.
+      const now = items[0]?.movedTo !== undefined ? await nameNow(remote, remoteIdOf(folderId), path, items) : path;
+      return { items: await deviceNames.history(items), ...(now !== path ? { nameNow: now } : {}) };
+    },
     listDeleted: async ({ folderId, prefix, since, limit }) =>
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {

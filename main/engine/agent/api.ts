@@ -119,7 +119,8 @@ export interface AgentHandlers {
   /** Every device's state of each folder (or one), from the server's device digests. */
   listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
   /** Each version with its writer's name (from the device digests) beside the id. */
-  getHistory(input: { folderId: string; path: string }): Promise<NamedHistoryItem[]>;
+  /** The path's versions, newest first; `nameNow`: where its moves took the file since, when they did. */
+  getHistory(input: { folderId: string; path: string }): Promise<{ items: NamedHistoryItem[]; nameNow?: string }>;
   listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<NamedDeletedItem[]>;
   /** Restores on the server, then pulls: the files come back through the normal pull. */
   restore(input: { folderId: string; request: RestoreRequest }): Promise<RestoreOutcome>;

@@ -170,7 +170,7 @@ async function withDeletedFolders(remote: RestoreRemote, remoteId: string, plan:
 }
 
 /** The histories of `paths`, read a few at a time (newest first, as the server lists them). */
-async function readHistories(remote: RestoreRemote, remoteId: string, paths: readonly string[]): Promise<HistoryItem[][]> {
+async function readHistories(remote: HistoryRemote, remoteId: string, paths: readonly string[]): Promise<HistoryItem[][]> {
   const histories = new Array<HistoryItem[]>(paths.length);
   let next = 0;
   await Promise.all(
@@ -294,6 +294,15 @@ const unknownPath = (path: string): RestoreOutcome['failed'][number] => ({
   message: 'the server has no history of this path: check its name, and that it is in this folder',
 });
 
+/**
+ * The name the file `path` held has now, following its moves one history at a time (`history`:
+ * the path's own, read already); the path itself when it was not moved away.
+ */
+export async function nameNow(server: HistoryRemote, remoteId: string, path: string, history: readonly HistoryItem[]): Promise<string> {
+  const histories = new Map<string, HistoryItem[]>([[path, [...history]]]);
+  return (await resolveAll(server, remoteId, histories, [path], (p) => currentName(p, histories))).get(path) ?? path;
+}
+
 /** A step that only needs each path's history read. */
 const readIn = (histories: ReadonlyMap<string, unknown>) => (path: string) => (histories.has(path) ? path : { need: path });
 
@@ -311,7 +320,7 @@ async function readDeletedAndMoved(remote: RestoreRemote, remoteId: string, pref
  * Answers `step` for every path, reading the histories it names (a few at a time) until none
  * is missing: each line is followed one rename per round.
  */
-async function resolveAll<T>(remote: RestoreRemote, remoteId: string, histories: Map<string, HistoryItem[]>, paths: readonly string[], step: (path: string) => T | Need): Promise<Map<string, T>> {
+async function resolveAll<T>(remote: HistoryRemote, remoteId: string, histories: Map<string, HistoryItem[]>, paths: readonly string[], step: (path: string) => T | Need): Promise<Map<string, T>> {
   const out = new Map<string, T>();
   let open = [...paths];
   while (open.length > 0) {
