@@ -81,11 +81,17 @@ export class HistoryReader {
     );
     const items: DeletedItem[] = [];
     for (const row of rows.slice(0, query.limit)) {
-      const live = await this.db.get<VersionRow>(
-        `SELECT seq, kind, deleted, size, mtime, modified_at, device FROM versions
-         WHERE folder_id = ? AND path = ? AND seq < ? AND deleted = 0 ORDER BY seq DESC LIMIT 1`,
+      // With it, whether a restore brought it back under another name that lives (a restore "as
+      // it was" across a rename): like a move's tombstone, no deletion; restored here again, it
+      // made a second copy.
+      const live = await this.db.get<VersionRow & { restored_elsewhere: number | boolean }>(
+        `SELECT l.seq, l.kind, l.deleted, l.size, l.mtime, l.modified_at, l.device,
+           EXISTS (SELECT 1 FROM versions r JOIN entries c ON c.folder_id = r.folder_id AND c.path = r.path
+             WHERE r.folder_id = l.folder_id AND r.restored_from = l.seq AND r.path <> l.path AND c.deleted = 0) AS restored_elsewhere
+         FROM versions l WHERE l.folder_id = ? AND l.path = ? AND l.seq < ? AND l.deleted = 0 ORDER BY l.seq DESC LIMIT 1`,
         [folderId, row.path, row.seq],
       );
+      if (!query.moved && live?.restored_elsewhere) continue;
       items.push({
         path: row.path,
         kind: row.kind,
@@ -100,7 +106,8 @@ export class HistoryReader {
     if (query.prefix !== undefined) extra.prefix = query.prefix;
     if (query.since !== undefined) extra.since = query.since;
     if (query.moved !== undefined) extra.moved = query.moved;
-    const next = rows.length > query.limit ? this.nextHref('deleted', folderId, items.at(-1)!.revision, extra) : undefined;
+    // After the last row read, not the last item kept: a page may keep fewer than it read.
+    const next = rows.length > query.limit ? this.nextHref('deleted', folderId, String(rows[query.limit - 1]!.seq), extra) : undefined;
     return { items, _links: next ? { next: { href: next } } : {} };
   }
 

@@ -148,6 +148,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE versions ADD COLUMN restored_from INTEGER;
   ALTER TABLE entries ADD COLUMN restored_from INTEGER;
   `,
+  // 11: the revisions restores wrote, by the revision they brought back: the deleted listing
+  // leaves out a path whose last version a restore brought back under another name that lives.
+  `
+  CREATE INDEX versions_restored_from ON versions(folder_id, restored_from) WHERE restored_from IS NOT NULL;
+  `,
 ];
 
 export function migrate(db: Db): number {

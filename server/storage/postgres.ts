@@ -204,6 +204,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE versions ADD COLUMN restored_from BIGINT;
   ALTER TABLE entries ADD COLUMN restored_from BIGINT;
   `,
+  // 9: the revisions restores wrote, by the revision they brought back (SQLite migration 11).
+  `
+  CREATE INDEX versions_restored_from ON versions(folder_id, restored_from) WHERE restored_from IS NOT NULL;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

@@ -85,6 +85,21 @@ describe('restore requests', () => {
     expect(live).toEqual(['dir proj', 'dir proj/sub', 'file proj/sub/deep.txt']);
   });
 
+  // Found by review: the deleted listing leaves out a folder a move took away, so a file deleted
+  // in it before the move was restored below a folder the plan took for live, and refused.
+  it('brings back a folder a move took away, above a file deleted in it before the move', async () => {
+    await setUp();
+    const dir = (p: string) => ({ key: 'k', action: 'upsert' as const, kind: 'dir' as const, path: p, mtime: 1_700_000_000_000, baseRevision: null });
+    const proj = await write(dir('proj'));
+    const gone = await write(upsert('k', 'proj/gone.txt', files.a1, null));
+    await write(upsert('k', 'proj/stays.txt', files.b1, null));
+    await write(del('k', 'proj/gone.txt', gone));
+    await write({ key: 'k', action: 'move', from: 'proj', path: 'archive', baseRevision: proj });
+    const back = await restore(client, 'docs', { kind: 'deleted' });
+    expect(back).toMatchObject({ restored: [{ path: 'proj/gone.txt' }], folders: 1, failed: [], skipped: [] });
+    expect([...(await current()).keys()].sort()).toEqual(['archive', 'archive/stays.txt', 'proj', 'proj/gone.txt']);
+  });
+
   // Found by review: the look for deleted folders above a restored file read the folder's whole
   // deleted listing (every page) for a restore of one file. Refused: reading deleted entries that
   // are not above what is restored.

@@ -153,9 +153,12 @@ async function withDeletedFolders(remote: RestoreRemote, remoteId: string, plan:
   const { listed } = plan;
   const covered = (dir: string) => listed !== undefined && (listed.prefix === '' || dir === listed.prefix || dir.startsWith(`${listed.prefix}/`));
   const back: Array<{ path: string; revision: string; base: string }> = [];
-  const ask = [...above].filter((dir) => !covered(dir));
+  const inListing = (dir: string) => (covered(dir) ? listed!.deleted.get(dir) : undefined);
+  // A folder the listing lacks may be deleted still: it leaves out a move's tombstone, and one
+  // whose folder a restore brought back under another name (docs/sync-api.md, "History and restore").
+  const ask = [...above].filter((dir) => inListing(dir) === undefined);
   for (const dir of above) {
-    const d = covered(dir) ? listed!.deleted.get(dir) : undefined;
+    const d = inListing(dir);
     if (d?.kind === 'dir' && d.lastLive) back.push({ path: dir, revision: d.lastLive.revision, base: d.revision });
   }
   const histories = await readHistories(remote, remoteId, ask);
