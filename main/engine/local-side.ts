@@ -8,7 +8,7 @@ import { checkRoot, readMarker, writeMarker } from './folder-marker';
 import type { HashFn } from './hashing';
 import { FERRY_IGNORE_FILE, loadFolderIgnore, type IgnoreMatcher } from './ignore';
 import { toKey } from './paths';
-import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult } from './scanner';
+import { Scanner, type ReconcileProgress, type ReconcileResult, type ScanResult, type UnsyncableNameView } from './scanner';
 import { realTimers, type Timers } from './timers';
 import { watchFolder, type FolderWatch, type NativeWatchOptions, type WatcherBackend } from './watcher';
 
@@ -214,7 +214,7 @@ export class LocalSide {
   }
 
   /** The names here that cannot be synced, with why (the scanner keeps them). */
-  unsyncableNames(): Array<{ path: string; reason: string }> {
+  unsyncableNames(): UnsyncableNameView[] {
     return this.scanner.unsyncableNames();
   }
 

@@ -102,6 +102,38 @@ function sameStat(known: { size: number; mtimeMs: number; inode: number | null }
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * Hinted paths with the names that cannot be synced put where a rename between them is seen
+ * for what it is: one on disk first, so the synced name it was renamed from is kept, not
+ * deleted; one gone last, after the name that syncs it may have been renamed to (a move).
+ */
+function unsyncableInOrder(root: string, diskPaths: readonly string[]): readonly string[] {
+  const bad = diskPaths.filter((p) => unsyncableReason(toKey(p)) !== null);
+  if (bad.length === 0) return diskPaths;
+  const here = new Set(bad.filter((p) => lstatIfThere(joinDisk(root, p)) !== undefined));
+  return [...here, ...diskPaths.filter((p) => !bad.includes(p)), ...bad.filter((p) => !here.has(p))];
+}
+
+/** A name here that cannot be synced, with why, and the synced name it was renamed from that the server keeps. */
+export interface UnsyncableNameView {
+  path: string;
+  reason: string;
+  from?: string;
+}
+
+/** A name here that cannot be synced, as the scan last saw it (Scanner.unsyncable). */
+interface UnsyncableName {
+  reason: string;
+  /** The walk that last saw it (a walk drops the names it did not see again). */
+  walk: number;
+  /** What it is on disk, to tell a synced file renamed to it; null when it could not be looked at. */
+  ino: number | null;
+  birthtimeMs: number | null;
+  kind: EntryKind | null;
+  /** The synced name it was renamed from, which the server keeps while this one is here. */
+  from?: string;
+}
+
+/**
  * Confirms watcher hints and reconciles whole folders against the index. Everything it
  * concludes lands in the index and the queue in the same transaction, so a crash at any
  * point leaves them consistent and the next reconcile picks up exactly what is missing.
@@ -123,7 +155,7 @@ export class Scanner {
    * those it did not see again, a hint those gone from disk. Activity told them once and then
    * scrolled away while the folder said "everything in sync" (found by a new-user try).
    */
-  private readonly unsyncable = new Map<string, { reason: string; walk: number }>();
+  private readonly unsyncable = new Map<string, UnsyncableName>();
   private walks = 0;
   /** The folder's marker id, read until the local side has written one (checkRoot). */
   private markerId: string | null = null;
@@ -193,8 +225,7 @@ export class Scanner {
           const entry = this.store.index.get(this.folderId, key);
           if (!entry || existsOnDisk(resolveDiskPath(this.root, key))) continue;
           if (entry.kind === 'dir') this.recordGoneUnder(key, moved);
-          this.dropEntry(entry, moved);
-          count('deleted');
+          if (this.dropEntry(entry, moved)) count('deleted');
         }
       });
       await yieldToLoop();
@@ -222,8 +253,10 @@ export class Scanner {
   /** The gone files that reappeared under another name (local-moves.ts). */
   private movedIn(goneFiles: readonly IndexEntry[]): Set<string> {
     if (goneFiles.length === 0) return new Set();
-    const moved = movedAway(goneFiles, this.store.index.listUnder(this.folderId, ''));
+    const moved = new Set(movedAway(goneFiles, this.store.index.listUnder(this.folderId, '')));
     if (moved.size > 0) log.info('deletes that are moves: not weighed as deletes', { folder: this.folderId, moved: moved.size, gone: goneFiles.length });
+    // Renamed to a name that cannot be synced: kept on the server, no delete to weigh.
+    for (const file of goneFiles) if (this.keptBy(file) !== undefined) moved.add(file.path);
     return moved;
   }
 
@@ -249,7 +282,7 @@ export class Scanner {
       }
       return true;
     };
-    for (const diskRel of diskPaths) if (!(await look(diskRel, true))) return { ...result, ok: false, error: this.rootError() ?? undefined };
+    for (const diskRel of unsyncableInOrder(this.root, diskPaths)) if (!(await look(diskRel, true))) return { ...result, ok: false, error: this.rootError() ?? undefined };
     for (const diskRel of later) if (!(await look(diskRel, false))) return { ...result, ok: false, error: this.rootError() ?? undefined };
     return result;
   }
@@ -263,12 +296,14 @@ export class Scanner {
     if (ignore.ignores(key)) return 'ignored';
     const unsyncable = unsyncableReason(key);
     if (unsyncable !== null) {
-      // Renamed or deleted since: no longer a name to fix.
-      if (!lstatIfThere(joinDisk(this.root, diskRel))) {
-        this.unsyncable.delete(key);
-        return 'skipped';
-      }
-      return this.skipName(key, unsyncable);
+      const there = lstatIfThere(joinDisk(this.root, diskRel));
+      if (there) return this.skipName(key, unsyncable, there);
+      // Renamed or deleted since: no longer a name to fix. The old name it kept on the server
+      // goes now, unless it shows up under a name that syncs (a move: the hint of that name).
+      const from = this.unsyncable.get(key)?.from;
+      this.unsyncable.delete(key);
+      if (from !== undefined && this.store.index.get(this.folderId, from) && !existsOnDisk(resolveDiskPath(this.root, from))) return gone(from) ?? 'skipped';
+      return 'skipped';
     }
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.applying?.has(key)) return 'unstable';
@@ -604,10 +639,9 @@ export class Scanner {
     return this.store.transaction(() => {
       const known = this.store.index.get(this.folderId, key);
       if (!known) return 'unchanged';
-      this.options.guard?.judge(this.filesIn([key]).length);
+      this.options.guard?.judge(this.filesIn([key]).filter((f) => this.keptBy(f) === undefined).length);
       if (known.kind === 'dir') this.recordGoneUnder(key);
-      this.dropEntry(known);
-      return 'deleted';
+      return this.dropEntry(known) ? 'deleted' : 'skipped';
     });
   }
 
@@ -615,10 +649,43 @@ export class Scanner {
     for (const child of this.store.index.listUnder(this.folderId, dir)) this.dropEntry(child, moved);
   }
 
-  /** Index row out, delete queued, and the guard's window told what the delete removed (a moved file removed nothing). */
-  private dropEntry(entry: IndexEntry, moved?: ReadonlySet<string>): void {
+  /**
+   * Index row out, delete queued, and the guard's window told what the delete removed (a moved
+   * file removed nothing). False: kept, renamed to a name that cannot be synced.
+   */
+  private dropEntry(entry: IndexEntry, moved?: ReadonlySet<string>): boolean {
+    const keeper = this.keptBy(entry);
+    if (keeper !== undefined) {
+      keeper.name.from = keeper.from;
+      return false;
+    }
     this.store.paths.localGone(entry, entry.syncedRevision);
     if (!moved?.has(entry.path)) this.options.guard?.recorded(entry);
+    return true;
+  }
+
+  /**
+   * The name that cannot be synced that `entry` (or the folder above it the index holds) was
+   * renamed to, by inode and birth time: its old name is kept on the server (docs/conflict-rules.md,
+   * "Renamed to a name that cannot be synced"). `from`: the index row that matched.
+   */
+  private keptBy(entry: IndexEntry): { name: UnsyncableName; from: string } | undefined {
+    if (this.unsyncable.size === 0) return undefined;
+    const match = (row: IndexEntry) => {
+      if (row.inode === null) return undefined;
+      for (const name of this.unsyncable.values()) {
+        if (name.kind === row.kind && name.ino === row.inode && (name.birthtimeMs === null || row.birthtimeMs == null || name.birthtimeMs === row.birthtimeMs)) return name;
+      }
+      return undefined;
+    };
+    const own = match(entry);
+    if (own) return { name: own, from: entry.path };
+    for (const dir of ancestorsOf(entry.path).reverse()) {
+      const row = this.store.index.get(this.folderId, dir);
+      const held = row?.kind === 'dir' ? match(row) : undefined;
+      if (held) return { name: held, from: dir };
+    }
+    return undefined;
   }
 
   private mergeOptions() {
@@ -660,8 +727,10 @@ export class Scanner {
   }
 
   /** A name the wire refuses, or not UTF-8: never queued (docs/conflict-rules.md, "Names that cannot be synced"). */
-  private skipName(key: string, reason: string): PathOutcome {
-    this.unsyncable.set(key, { reason, walk: this.walks });
+  private skipName(key: string, reason: string, st?: Stats): PathOutcome {
+    const kind: EntryKind | null = !st ? null : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : null;
+    const from = this.unsyncable.get(key)?.from;
+    this.unsyncable.set(key, { reason, walk: this.walks, ino: st?.ino ?? null, birthtimeMs: st ? birthOf(st) : null, kind, ...(from !== undefined ? { from } : {}) });
     return this.skip(key, 'skipped_name', `Not synced: ${key}: ${reason}; rename it to sync it`);
   }
 
@@ -765,7 +834,7 @@ export class Scanner {
         const unsyncable = unsyncableReason(key, key.includes('\uFFFD') && !lstatIfThere(joinDisk(this.root, diskRel)));
         if (unsyncable !== null) {
           count('skipped');
-          this.skipName(key, unsyncable);
+          this.skipName(key, unsyncable, lstatIfThere(joinDisk(this.root, diskRel)));
           continue;
         }
         if (entry.isDirectory()) {
@@ -819,6 +888,9 @@ export class Scanner {
     // Deletions last, and only if the root is still the one we walked.
     const stillOk = this.rootError();
     if (stillOk) return done(stillOk);
+    // Names that cannot be synced this walk passed and did not see again are gone or ignored
+    // now: the old names they kept on the server (renamed there) are deleted below like any.
+    for (const [key, seen] of this.unsyncable) if (seen.walk < walk && (subKey === '' || key === subKey || key.startsWith(`${subKey}/`))) this.unsyncable.delete(key);
     const gone = [...known.entries()].filter(
       ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
     );
@@ -836,22 +908,21 @@ export class Scanner {
           // Gone from the index meanwhile, or there after all (written after the walk passed by).
           // Replaced by a symlink or another kind: gone, as the live scan finds it.
           if (!entry || presentAs(this.root, key, entry.kind)) continue;
-          this.dropEntry(entry, moved);
+          if (!this.dropEntry(entry, moved)) continue;
           progress.deleted++;
           count('deleted');
         }
       });
       await maybeYield();
     }
-    // Names that cannot be synced this walk passed and did not see again are gone or ignored now.
-    for (const [key, seen] of this.unsyncable) if (seen.walk < walk && (subKey === '' || key === subKey || key.startsWith(`${subKey}/`))) this.unsyncable.delete(key);
     this.options.onProgress?.({ ...progress });
     return done();
   }
 
   /** The names here that cannot be synced, sorted, with why (docs/conflict-rules.md, "Names that cannot be synced"). */
-  unsyncableNames(): Array<{ path: string; reason: string }> {
-    return [...this.unsyncable].map(([path, { reason }]) => ({ path, reason })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  unsyncableNames(): UnsyncableNameView[] {
+    const why = ({ reason, from }: UnsyncableName) => (from === undefined ? reason : `${reason}; renamed from ${from}, which the server and the other devices keep as it was`);
+    return [...this.unsyncable].map(([path, name]) => ({ path, reason: why(name), ...(name.from !== undefined ? { from: name.from } : {}) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** The index holds this file as it is on disk (moved here with its directory during this walk). */

@@ -126,6 +126,27 @@ describe('a renamed folder is a move, never a mass delete', () => {
 
   const blockRequests = () => proxy.requests({ path: /^\/v1\/blocks/ }).length;
 
+  // A new-user try: a synced file renamed to a name with a tab sent its old name's delete, and it
+  // went from the server and the other device (docs/conflict-rules.md, "Renamed to a name that
+  // cannot be synced"). Kept now: renamed to a name that syncs, it reaches the other device as a move.
+  it('a file renamed to a name that cannot be synced stays on the server and the other device, and moves there once renamed to one that syncs', async () => {
+    const { rootA, rootB, agentA } = await twoInSync('bad-name', { 'r5.txt': 'precious bytes', 'other.txt': 'x' });
+    renameSync(path.join(rootA, 'r5.txt'), path.join(rootA, 'r5\tbad.txt'));
+    await waitFor(() => agentA.status().folders[0]?.unsyncable?.shown[0]?.reason.includes('renamed from r5.txt') === true, { timeoutMs: 20_000, message: 'A names the file it cannot sync and its old name' });
+    // Another change after it has gone up: the rename's hints were settled before it.
+    writeFileSync(path.join(rootA, 'later.txt'), 'after the rename');
+    await waitFor(() => filesOnDisk(rootB)['later.txt'] === 'after the rename' && agentA.status().state === 'idle', { timeoutMs: 20_000 });
+    expect(await serverFiles('bad-name')).toEqual(['later.txt', 'other.txt', 'r5.txt']);
+    expect(filesOnDisk(rootB)['r5.txt']).toBe('precious bytes');
+    const why = await agentA.handlers.explainPath({ folderId: 'bad-name', path: 'r5.txt' });
+    expect(why.reasons[0]).toMatchObject({ code: 'unsyncable', message: expect.stringMatching(/^Renamed here to r5\tbad\.txt, a name that cannot be synced: the server and the other devices keep it/) });
+    const before = blockRequests();
+    renameSync(path.join(rootA, 'r5\tbad.txt'), path.join(rootA, 'r5-fixed.txt'));
+    await waitFor(() => filesOnDisk(rootB)['r5-fixed.txt'] === 'precious bytes' && !('r5.txt' in filesOnDisk(rootB)), { timeoutMs: 20_000, message: 'B has the file under its new name only' });
+    expect(blockRequests()).toBe(before);
+    expect(agentA.status().folders[0]?.unsyncable).toBeUndefined();
+  });
+
   // A new-user try: `mv x y && echo >> y` (written before the scan saw the rename) went as a delete
   // and a new file: the history lost the file's line, and a restore --at brought x back beside y.
   it('a file renamed and written at once goes as its move, then the edit: the history follows it', async () => {

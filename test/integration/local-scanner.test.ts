@@ -427,6 +427,60 @@ describe('local side: scanner and reconcile on real folders', () => {
     expect(f.pendingOps()).toMatchObject({ 'bell.txt': 'file:upsert' });
   });
 
+  // A new-user try: renamed to a name with a tab, a synced file sent its old name's delete, and
+  // went from the server and every other device, kept only here under a name that cannot be
+  // synced (docs/conflict-rules.md, "Renamed to a name that cannot be synced").
+  it('keeps the old name of a file renamed to a name that cannot be synced: no delete, by hint or walk, until it is renamed to a name that syncs (a move) or deleted', async () => {
+    f.write('r5.txt', 'precious');
+    f.write('other.txt', 'x');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    renameSync(f.abs('r5.txt'), f.abs('r5\tbad.txt'));
+    await s.scanPaths(['r5.txt', 'r5\tbad.txt']);
+    expect(f.pendingOps()).toEqual({});
+    expect(f.store.index.get(f.folderId, 'r5.txt')?.syncedRevision).not.toBeNull();
+    expect(s.unsyncableNames()).toEqual([{ path: 'r5\tbad.txt', reason: 'its name contains a control character; renamed from r5.txt, which the server and the other devices keep as it was', from: 'r5.txt' }]);
+    await s.reconcile();
+    expect(f.pendingOps()).toEqual({});
+    // Renamed to a name that syncs: a move from the old name, nothing uploaded as new.
+    renameSync(f.abs('r5\tbad.txt'), f.abs('r5-fixed.txt'));
+    await s.scanPaths(['r5\tbad.txt', 'r5-fixed.txt']);
+    const row = f.store.queue.getByPath(f.folderId, 'r5-fixed.txt');
+    expect(row).toMatchObject({ op: 'upsert', moveFrom: 'r5.txt' });
+    expect(f.pendingOps()).toEqual({ 'r5-fixed.txt': 'file:upsert' });
+    expect(s.unsyncableNames()).toEqual([]);
+    // Renamed to such a name again, then deleted there: the old name's delete goes then.
+    pushAll(f);
+    renameSync(f.abs('other.txt'), f.abs('other\u0007.txt'));
+    await s.scanPaths(['other.txt', 'other\u0007.txt']);
+    expect(f.pendingOps()).toEqual({});
+    rmSync(f.abs('other\u0007.txt'));
+    await s.scanPaths(['other\u0007.txt']);
+    expect(f.pendingOps()).toEqual({ 'other.txt': 'file:delete' });
+  });
+
+  it('keeps what a folder renamed to a name that cannot be synced holds, unweighed by the guard, until the folder is gone from disk at a walk', async () => {
+    for (let i = 0; i < 30; i++) f.write(`D/f${i}.txt`, `file ${i}`);
+    f.write('keep.txt', 'x');
+    const judged: number[] = [];
+    const guard = { judge: (n: number) => void judged.push(n), recorded: () => undefined } as unknown as ConstructorParameters<typeof Scanner>[0]['guard'];
+    const s = new Scanner({ store: f.store, folderId: f.folderId, root: f.root, ignore: () => loadFolderIgnore(f.root), guard });
+    if (f.store.folders.require(f.folderId).markerId === null) f.store.folders.setMarkerId(f.folderId, writeMarker(f.root));
+    await s.reconcile();
+    pushAll(f);
+    renameSync(f.abs('D'), f.abs('D\u0001'));
+    await s.reconcile();
+    expect(f.pendingOps()).toEqual({});
+    expect(judged.every((n) => n === 0)).toBe(true);
+    expect(s.unsyncableNames()[0]?.reason).toContain('renamed from D, which the server and the other devices keep as it was');
+    expect(f.store.index.listUnder(f.folderId, 'D')).toHaveLength(30);
+    rmSync(f.abs('D\u0001'), { recursive: true });
+    await s.reconcile();
+    expect(Object.keys(f.pendingOps())).toHaveLength(31);
+    expect(f.pendingOps()).toMatchObject({ D: 'dir:delete', 'D/f0.txt': 'file:delete' });
+  });
+
   // Found by review: the user moved the synced folder D out of the folder and left a symlink D
   // to it. A hint for a file written there (D/new.txt) was read through the link and uploaded.
   it('never reads or uploads through a symlink that replaced a synced folder', async () => {

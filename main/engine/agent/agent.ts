@@ -246,7 +246,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       await deviceNames.refreshWithin(500);
       const label = (id: string) => deviceNames.label(id);
       const pull = engine.parts?.puller.health;
-      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, diskFull, deviceName: label, ...(pull ? { pull } : {}), now: Date.now() };
+      const unsyncable = (id: string) => folders.unsyncableOf(id);
+      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, diskFull, deviceName: label, unsyncable, ...(pull ? { pull } : {}), now: Date.now() };
       const local = explainPath(facts, found.folderId, found.key);
       return withServerState(local, linkProblem === null ? (engine.parts?.remote ?? null) : null, remoteIdOf(found.folderId), (id) => deviceNames.resolve(id, 500), { paused: engine.paused });
     },

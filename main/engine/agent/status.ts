@@ -198,8 +198,8 @@ export class StatusBoard {
 }
 
 /** The folder's names that cannot be synced, a few by name; nothing when there are none. */
-function unsyncableOf(names: Array<{ path: string; reason: string }>): Pick<FolderStatus, 'unsyncable'> {
-  return names.length === 0 ? {} : { unsyncable: { count: names.length, shown: names.slice(0, UNSYNCABLE_SHOWN) } };
+function unsyncableOf(names: ReadonlyArray<{ path: string; reason: string }>): Pick<FolderStatus, 'unsyncable'> {
+  return names.length === 0 ? {} : { unsyncable: { count: names.length, shown: names.slice(0, UNSYNCABLE_SHOWN).map(({ path, reason }) => ({ path, reason })) } };
 }
 
 /**

@@ -73,6 +73,8 @@ export interface WhyContext {
   deviceName?: (id: string) => string;
   /** What the pulls could not bring (the puller's; absent while the engine is stopped). */
   pull?: PullHealthView;
+  /** The folder's names that cannot be synced, each with the synced name it was renamed from. */
+  unsyncable?: (folderId: string) => ReadonlyArray<{ path: string; reason: string; from?: string }>;
   now: number;
 }
 
@@ -167,7 +169,12 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   if (reasons.length === 0) {
     if (!entry && !local.exists) add('unknown', `Ferry knows nothing of ${key} in folder ${folderId}: it is not on disk here and was never synced`);
     else if (!entry) add('not_scanned', 'On disk but not recorded yet: the next scan picks it up');
-    else if (!local.exists) add('changed_locally', 'Gone from disk but still recorded: the next scan records the delete');
+    else if (!local.exists) {
+      // Renamed to a name that cannot be synced: kept on the server (docs/conflict-rules.md).
+      const kept = ctx.unsyncable?.(folderId).find((n) => n.from !== undefined && (key === n.from || key.startsWith(`${n.from}/`)));
+      if (kept) add('unsyncable', `Renamed here to ${kept.path}, a name that cannot be synced: the server and the other devices keep it here as it was; rename it to a name that syncs to move it there`);
+      else add('changed_locally', 'Gone from disk but still recorded: the next scan records the delete');
+    }
     else if (entry.syncedRevision === null) add('not_on_server', 'Recorded here but not on the server yet');
     else if (local.kind !== entry.kind) {
       // Turned into the other kind (or a link) since: the index still describes what was synced.

@@ -4,7 +4,7 @@ import type { Logger } from '../../logging';
 import type { Folder, Store } from '../../store';
 import type { FolderStateName } from '../agent/api';
 import { LocalSide, queuedWork, type LocalSideOptions, type PushWake } from '../local-side';
-import type { ScanResult } from '../scanner';
+import type { ScanResult, UnsyncableNameView } from '../scanner';
 import { FolderCoordinator, type AnswerPorts, type PendingDelete } from './coordinator';
 import type { UndoOffer } from './undo';
 import type { MassDeleteOptions } from './mass-delete';
@@ -208,7 +208,7 @@ export class FolderSet {
   }
 
   /** The folder's names that cannot be synced, with why: none before its local side runs. */
-  unsyncableOf(folderId: string): Array<{ path: string; reason: string }> {
+  unsyncableOf(folderId: string): UnsyncableNameView[] {
     return this.locals.get(folderId)?.unsyncableNames() ?? [];
   }
 
