@@ -125,4 +125,18 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const live = (JSON.parse(await ferry('server', 'devices', '--user', 'ann', '--json', '--data', serverDir)) as Listed).filter((d) => d.revokedAt === null);
     expect(live.at(-1)?.name).toBe('ann-laptop');
   });
+
+  // A new-user try: paired as another user while it ran, the agent said all was well, then its
+  // folder failed as "not found" (another user's, not shared), with nothing naming the switch.
+  it('paired as another user while it runs: says whom it syncs as, that the old credential is signed out, and why the first user\'s folders fail', async () => {
+    await ferry('server', 'user', 'add', 'bob', '--data', serverDir);
+    const code = /: (\S+)\n/.exec(await ferry('server', 'pair', '--user', 'bob', '--data', serverDir))?.[1] as string;
+    const handed = await runFerry(['agent', '--data', dataDir, '--pair', code]);
+    expect(handed.code, handed.stderr).toBe(0);
+    expect(handed.stdout).toMatch(/with http:\S+ as a device of bob \(credential [0-9a-f-]+\); it syncs with its new token now/);
+    expect(handed.stdout).toMatch(/Its earlier credential \([0-9a-f-]+, ann\) is signed out/);
+    expect(handed.stdout).toContain("Its folders that bob cannot reach (ann's, not shared with bob) fail until shared: 'ferry server share FOLDER --with bob' on the server");
+    await waitFor(async () => (await status()).state === 'error', { timeoutMs: 30_000, message: "ann's folder refused to bob" });
+    expect((await status()).reason).toContain("(removed there, or another user's folder not shared with this device's user)");
+  });
 });

@@ -91,8 +91,17 @@ export function flagSettings(values: Values, cwd: string, token: string | undefi
 async function pairRunningAgent(dataDir: string, code: string, serverUrl: string | undefined, io: CommandIo): Promise<number> {
   const agent = await connectToAgent(dataDir);
   const { hasToken: _has, tokenProtection: _protection, ...current } = await agent.call('getSettings', {});
+  const before = (await agent.call('getStatus', {})).pairedAs ?? null;
   const view = await agent.call('pairDevice', { ...current, ...(serverUrl !== undefined ? { serverUrl } : {}), pairingCode: code });
-  io.out(`Paired the agent already running with --data ${dataDir} with ${view.serverUrl}; it syncs with its new token now`);
+  const after = (await agent.call('getStatus', {})).pairedAs ?? null;
+  // Whom it syncs as now, and what the old credential became (a new-user try read an all-clear
+  // after pairing as another user, then the folders of the first one failed).
+  const who = after ? ` as a device of ${after.user} (credential ${after.credential})` : '';
+  io.out(`Paired the agent already running with --data ${dataDir} with ${view.serverUrl}${who}; it syncs with its new token now`);
+  if (before && after && before.credential !== after.credential) {
+    io.out(`Its earlier credential (${before.credential}, ${before.user}) is signed out`);
+    if (before.user !== after.user) io.out(`Its folders that ${after.user} cannot reach (${before.user}'s, not shared with ${after.user}) fail until shared: 'ferry server share FOLDER --with ${after.user}' on the server`);
+  }
   return 0;
 }
 

@@ -211,7 +211,9 @@ export function withPullsRefused<S extends { state: FolderStatus['state']; error
   // The server's refusal only (another user's folder looks absent: not_found): a path here the pull cannot write (unreadable, a name refused) is
   // that path's, said by `why` and the failing line, while the rest of the folder syncs.
   if (folder.state !== 'ok' || !failure || failure.retryable || failure.code !== 'not_found') return folder;
-  return { ...folder, state: 'error', error: `Pulls are refused: ${failure.code}: ${failure.message}` };
+  // The server answers the same for a folder gone and one another user did not share: both said.
+  const why = failure.code === 'not_found' ? `${failure.message} (removed there, or another user's folder not shared with this device's user)` : failure.message;
+  return { ...folder, state: 'error', error: `Pulls are refused: ${failure.code}: ${why}` };
 }
 
 /**
