@@ -102,6 +102,14 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     const first = (await a.handlers.getHistory({ folderId: 'docs', path: kept[3]! })).items[1]!.revision;
     const back = await a.handlers.restore({ folderId: 'docs', request: { kind: 'paths', paths: ['step-2.txt'], revision: first } });
     expect(back).toMatchObject({ failed: [], skipped: [{ path: 'step-2.txt', reason: 'it has those bytes already: no new version was made' }] });
+    // Nothing deleted where it looked: said where, not a bare "Nothing was restored".
+    const none = captureIo();
+    expect(await restore.run(['--deleted', '--prefix', 'no-such-dir', '--folder', 'docs', '--data', dataA], none), none.stderr).toBe(0);
+    expect(none.stdout).toBe("Nothing was restored in 'docs'.\n  nothing under no-such-dir is deleted on the server ('ferry history PATH' lists a file's versions)\n");
+    // The folder's id typed in front of a path: a failure that says what was meant.
+    const typo = captureIo();
+    expect(await restore.run([`docs/${kept[4]!}`, '--folder', 'docs', '--data', dataA], typo)).toBe(1);
+    expect(typo.stdout).toContain(`not restored: docs/${kept[4]!}: the server has no history of this path: check its name, and that it is in this folder (not_found); paths are inside the folder: did you mean ${kept[4]!}?`);
   });
 
   it('refuses --revision with two paths and --deleted with a path, before asking the agent', async () => {

@@ -77,7 +77,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
           ...(at.value ? { at: at.value } : {}),
         };
     const result = await client.call('restore', input);
-    io.out(values.json ? json({ folderId: folder.id, ...result }) : formatRestore(folder.id, result));
+    // Asked for deleted files and none found: say where it looked (a new-user try read a bare "Nothing was restored").
+    const where = [values.prefix ? ` under ${printable(folderRelative(folder.localPath, values.prefix), true)}` : '', since.value ? ` since ${since.value}` : ''].join('');
+    const none = values.deleted && result.restored + result.folders + result.failed.length + result.skipped.length === 0 ? `\n  nothing${where} is deleted on the server ('ferry history PATH' lists a file's versions)` : '';
+    io.out(values.json ? json({ folderId: folder.id, ...result }) : `${formatRestore(folder.id, result)}${none}`);
     return result.failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
   });
 }
@@ -100,7 +103,9 @@ export function formatRestore(folderId: string, result: RestoreResult): string {
   const paths = result.paths ?? [];
   for (const p of paths.slice(0, RESTORED_SHOWN)) lines.push(`  restored: ${printable(p)}`);
   if (result.paths !== undefined && result.restored > Math.min(paths.length, RESTORED_SHOWN)) lines.push(`  and ${result.restored - Math.min(paths.length, RESTORED_SHOWN)} more (--json lists ${paths.length < result.restored ? `the first ${paths.length}` : 'them all'})`);
-  for (const f of result.failed) lines.push(`  not restored: ${printable(f.path)}: ${f.message} (${f.code})`);
+  // A path typed with the folder's id in front names nothing (a new-user try, as for ferry history).
+  const inside = (f: RestoreResult['failed'][number]) => (f.code === 'not_found' && f.path.startsWith(`${folderId}/`) ? `; paths are inside the folder: did you mean ${printable(f.path.slice(folderId.length + 1))}?` : '');
+  for (const f of result.failed) lines.push(`  not restored: ${printable(f.path)}: ${f.message} (${f.code})${inside(f)}`);
   // A folder as it was at a moment: its files that did not change since are left as they are, in
   // one line, not one each (a new-user try read a screenful of "skipped").
   const unchanged = result.skipped.filter((s) => s.reason.startsWith('it has not changed since '));
