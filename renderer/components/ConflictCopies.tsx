@@ -1,3 +1,4 @@
+import { visibleName } from '../../shared/visible-name';
 import { useEffect, useState } from 'react';
 import type { ConflictCopy } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
@@ -34,10 +35,10 @@ export function ConflictCopies({ folderId, refresh, onWhy, empty }: { folderId?:
       {copies.map((c) => (
         <li key={`${c.folderId}\u0000${c.copyPath}`} data-testid="conflict-copy" data-path={c.copyPath}>
           <button type="button" className="link queue-path" onClick={() => onWhy({ folderId: c.folderId, path: c.copyPath })} data-testid="why-open">
-            {c.copyPath}
+            {visibleName(c.copyPath)}
           </button>{' '}
           <span className="muted">
-            keeps this computer&apos;s version of {c.path}, {c.restoredFrom !== null ? `which ${c.deviceName} restored to an earlier version (#${c.restoredFrom})` : `which ${c.deviceName} changed too`} ·{' '}
+            keeps this computer&apos;s version of {visibleName(c.path)}, {c.restoredFrom !== null ? `which ${c.deviceName} restored to an earlier version (#${c.restoredFrom})` : `which ${c.deviceName} changed too`} ·{' '}
             {formatRelative(c.detectedAt)}
             {folderId === undefined ? ` · ${c.folderId}` : ''}
           </span>

@@ -1,3 +1,4 @@
+import { visibleName } from '../../shared/visible-name';
 import { useCallback, useEffect, useState } from 'react';
 import type { FileVersion } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
@@ -40,7 +41,7 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
     <aside className="history-panel" aria-label={`History of ${path}`} data-testid="history-panel">
       <div className="toolbar">
         <h3>
-          History of <span className="queue-path">{path}</span>
+          History of <span className="queue-path">{visibleName(path)}</span>
         </h3>
         <button type="button" onClick={onClose} data-testid="history-close">
           Close

@@ -1,4 +1,5 @@
 import type { QueueItem } from '../../shared/ui-contract';
+import { visibleName } from '../../shared/visible-name';
 import { formatBytes, formatRelative, percentDone, waitingForServer } from '../format';
 import { STATE_LABELS } from './Counters';
 
@@ -12,8 +13,8 @@ export function QueueRow({ item, agentState, onRetry, onWhy, onHistory }: { item
   return (
     <div className={`queue-row state-${item.state}`} data-testid="queue-row" data-path={item.path} data-state={item.state} data-id={item.id}>
       <div className="queue-row-main">
-        <span className="queue-path" title={item.path}>
-          {item.path}
+        <span className="queue-path" title={visibleName(item.path)}>
+          {visibleName(item.path)}
         </span>
         <span className={`badge badge-${item.state}`} data-testid="item-state">
           {capitalized(waitingForServer(item.state, agentState)) ?? STATE_LABELS[item.state]}

@@ -1,3 +1,4 @@
+import { visibleName } from '../../shared/visible-name';
 import { useState } from 'react';
 import type { ActivityEntry } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
@@ -63,12 +64,12 @@ function ActivityRow({ entry, onWhy, onHistory }: { entry: ActivityEntry; onWhy(
       <span className="activity-text">
         {path && folderId ? (
           <button type="button" className="link queue-path" onClick={() => onHistory({ folderId, path })} title="Show its versions" data-testid="activity-history">
-            {path}
+            {visibleName(path)}
           </button>
         ) : path ? (
-          <span className="queue-path">{path}</span>
+          <span className="queue-path">{visibleName(path)}</span>
         ) : null}{' '}
-        {entry.message}
+        {visibleName(entry.message)}
         {path && folderId ? (
           <button type="button" className="small" onClick={() => onWhy({ folderId, path })} aria-label={`Why is ${path} (not) in sync?`} data-testid="why-open">
             Why?

@@ -1,3 +1,4 @@
+import { visibleName } from '../../shared/visible-name';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { DeletedFile, RestoreResult, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
@@ -151,7 +152,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
           <li key={item.path} className="deleted-row" data-testid="deleted-row" data-path={item.path}>
             <input type="checkbox" checked={selected.has(item.path)} disabled={item.lastLive === null} onChange={() => toggle(item)} aria-label={`Select ${item.path}`} />
             <button type="button" className="link queue-path" onClick={() => setHistoryOf(item.path)} title="Show its versions">
-              {item.path}
+              {visibleName(item.path)}
             </button>
             {item.kind === 'dir' ? (
               <span className="muted" data-testid="deleted-folder-mark">

@@ -1,3 +1,4 @@
+import { visibleName } from '../../shared/visible-name';
 import { useEffect, useState } from 'react';
 import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
 import { deviceStateParts, distinctName, seenWord } from '../../shared/device-words';
@@ -73,6 +74,9 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
   if (folder.state === 'disk_full') return 'waiting for disk space';
   const failed = folder.counts?.failed ?? 0;
   if (failed > 0) return `${formatCount(failed)} failing`;
+  // Never "ok" beside names that cannot be synced (a new-user try).
+  const unsyncable = folder.unsyncable?.count ?? 0;
+  if (unsyncable > 0) return `${formatCount(unsyncable)} cannot be synced`;
   if (agentState === 'offline' || agentState === 'auth_failed') return `waiting for the server (${agentStateLabel(agentState)})`;
   if (agentState === 'paused') return 'paused';
   return folder.state;
@@ -136,7 +140,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
           {items.map((item) => (
             <li key={item.id} data-testid="folder-item" data-path={item.path}>
               <button type="button" className="link" onClick={() => onWhy({ folderId: folder.id, path: item.path })} data-testid="why-open">
-                {item.path}
+                {visibleName(item.path)}
               </button>{' '}
               <span className="muted" data-testid="folder-item-state">
                 {waitingForServer(item.state, agentState) ?? (item.error ? `${item.state.replace('_', ' ')}: ${item.error.message}` : item.state.replace('_', ' '))}
@@ -146,10 +150,10 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
           {badNames.map((name) => (
             <li key={`unsyncable\u0000${name.path}`} data-testid="folder-item" data-path={name.path}>
               <button type="button" className="link" onClick={() => onWhy({ folderId: folder.id, path: name.path })} data-testid="why-open">
-                {name.path}
+                {visibleName(name.path)}
               </button>{' '}
               <span className="muted" data-testid="folder-item-state">
-                cannot be synced: {name.reason}; rename it to sync it
+                cannot be synced: {visibleName(name.reason)}; rename it to sync it
               </span>
             </li>
           ))}

@@ -865,13 +865,17 @@ test('a name that cannot be synced counts as not in sync on its folder, says why
   await page.getByTestId('nav-folders').click();
   const card = page.locator('[data-testid="folder-card"][data-folder="docs"]');
   await expect(card.getByTestId('folder-not-in-sync')).toHaveText('1 not in sync', { timeout: 10_000 });
+  await expect(card.getByTestId('folder-state')).toHaveText('1 cannot be synced');
   const item = card.locator('[data-testid="folder-item"][data-path="tab\there.txt"]');
   await expect(item.getByTestId('folder-item-state')).toHaveText('cannot be synced: its name contains a control character; rename it to sync it');
+  // The tab shown as one, not as a space: the name looked like a plain one (new-user try).
+  await expect(item.getByTestId('why-open')).toHaveText('tab\\there.txt');
   await item.getByTestId('why-open').click();
   await expect(page.getByTestId('why-panel').getByTestId('why-reason').first()).toHaveAttribute('data-code', 'unsyncable');
   await page.screenshot({ path: path.join(screenshots, 'folders-unsyncable.png') });
   renameSync(path.join(rig.folder('docs'), 'tab\there.txt'), path.join(rig.folder('docs'), 'tab-here.txt'));
   await expect(card.getByTestId('folder-not-in-sync')).toHaveText('everything in sync', { timeout: 10_000 });
   await expect(card.getByTestId('folder-item')).toHaveCount(0);
+  await expect(card.getByTestId('folder-state')).toHaveText('ok');
   await expect.poll(async () => Object.keys(await serverFiles(rig, 'docs')).sort(), { message: 'the renamed file on the server' }).toEqual(['fine.txt', 'tab-here.txt']);
 });

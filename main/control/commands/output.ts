@@ -1,3 +1,5 @@
+import { escapeControl, visibleName } from '../../../shared/visible-name';
+
 /** Plain-text formatting for the client commands' human output. */
 
 export function formatBytes(bytes: number): string {
@@ -11,11 +13,8 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
 }
 
-// eslint-disable-next-line no-control-regex -- the control characters are what is matched
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 // eslint-disable-next-line no-control-regex -- the same, newline and tab kept
 const CONTROLS_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-const escaped = (c: string): string => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 /**
  * Text for a terminal: a control character a file name may hold (an escape that recolours the
@@ -24,7 +23,7 @@ const escaped = (c: string): string => (c === '\n' ? '\\n' : c === '\t' ? '\\t' 
  * found by a new-user try).
  */
 export function printable(text: string, inLine = false): string {
-  return text.replace(inLine ? CONTROLS : CONTROLS_BUT_LINES, escaped);
+  return inLine ? visibleName(text) : text.replace(CONTROLS_BUT_LINES, escapeControl);
 }
 
 /** Left-aligned columns, two spaces apart; the last column is never padded. Cells are printable(). */
