@@ -26,6 +26,21 @@ describe('pull activity lines', () => {
     stop();
   });
 
+  // A new-user try: the device whose version won a conflict read "Downloaded" for the other's copy.
+  it("names another device's conflict copy as a conflict, with whose version it keeps and of which file", async () => {
+    const writes: NewActivity[][] = [];
+    const events = new PullerEmitter();
+    const stop = logPullActivity(events, { addMany: (entries) => void writes.push([...entries]) });
+    events.emit('applied', { folderId: 'f', path: 'docs/plan (conflict from laptop 2030-01-02 100000).txt', action: 'downloaded', rule: 'U2' });
+    events.emit('applied', { folderId: 'f', path: 'docs/plan.txt', action: 'downloaded', rule: 'U5' });
+    await new Promise((r) => setImmediate(r));
+    expect(writes.flat().map((e) => [e.kind, e.message])).toEqual([
+      ['conflict', 'laptop changed docs/plan.txt too: its version is kept in this copy beside yours; keep the one you want and delete the other'],
+      ['downloaded', 'Downloaded'],
+    ]);
+    stop();
+  });
+
   it('a failed pull is written at once; a log that cannot be written fails nothing', () => {
     const events = new PullerEmitter();
     let calls = 0;

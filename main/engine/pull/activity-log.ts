@@ -1,6 +1,7 @@
 import type { ActivityRepo, NewActivity } from '../../store/activity';
 import { createLogger } from '../../logging';
 import { ActivityBatch } from '../activity-batch';
+import { parseConflictName } from '../conflict-name';
 import type { PullerEmitter } from './events';
 import { passingPullError } from './health';
 
@@ -16,8 +17,12 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
   const onApplied = ({ folderId, path, action, restoredFrom, from }: { folderId: string; path: string; action: string; restoredFrom?: string; from?: string }) => {
+    // Another device's conflict copy: said as one here too (found by a new-user try: the device
+    // whose version won read only "Downloaded", and never learned that the other was kept).
+    const copy = action === 'downloaded' ? parseConflictName(path) : null;
+    if (copy) add({ folderId, kind: 'conflict', path, message: `${copy.device} changed ${copy.original} too: its version is kept in this copy beside yours; keep the one you want and delete the other` });
     // A restore says so, on every device (found by a new-user try: "Downloaded" of a version restored here).
-    if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: restoredFrom !== undefined ? `Restored: version #${restoredFrom} came back` : 'Downloaded' });
+    else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: restoredFrom !== undefined ? `Restored: version #${restoredFrom} came back` : 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
     // From where: a new-user try could not tell a rename from a new file.
     else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: from !== undefined ? `Moved here from ${from}: it was moved on the server` : 'Moved here: it was moved on the server' });
