@@ -99,20 +99,21 @@ describe('ferry devices output', () => {
   });
 
   type UndoOffer = NonNullable<Status['folders'][number]['undoDelete']>;
+  /** An idle agent with one ok folder, 'docs', and what the test adds to it. */
+  const oneFolderStatus = (extra: Partial<Status['folders'][number]>): Status => ({
+    state: 'idle',
+    counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 },
+    folders: [{ id: 'docs', localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok', error: null, lastSyncAt: null, pendingDelete: null, ...extra }],
+    lastSyncAt: null,
+    rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
+    run: null,
+    deviceId: 'd',
+    deviceName: 'vm',
+  });
   // A new user's try: `ferry status` never said an Undo was on offer, nor that its files were back already.
   it('ferry status names an Undo on offer with what it brings back, or what it waits for, or how to drop it once all is back', () => {
-    const folder = { id: 'docs', localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok' as const, error: null, lastSyncAt: null, pendingDelete: null };
     const undo: UndoOffer = { count: 13, back: 2, side: 'scan', devices: [], confirmedAt: '2030-01-02T10:00:00.000Z', expiresAt: '2030-01-03T10:00:00.000Z', sample: ['f1.txt'], sending: 0 };
-    const status = (undoDelete: UndoOffer): Status => ({
-      state: 'idle',
-      counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 },
-      folders: [{ ...folder, undoDelete }],
-      lastSyncAt: null,
-      rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
-      run: null,
-      deviceId: 'd',
-      deviceName: 'vm',
-    });
+    const status = (undoDelete: UndoOffer): Status => oneFolderStatus({ undoDelete });
     expect(formatStatus(status(undo), [], now).split('\n').at(-1)).toBe(
       "    undo offered until 2030-01-03T10:00:00.000Z: 11 of 13 files deleted on this computer come back with 'ferry mass-delete undo --folder docs'",
     );
@@ -128,17 +129,7 @@ describe('ferry devices output', () => {
 
   // A new-user try: a name the server refuses was told once in Activity, and the status never said it again.
   it('ferry status names the names that cannot be synced, each with why, and how many more', () => {
-    const folder = { id: 'docs', localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok' as const, error: null, lastSyncAt: null, pendingDelete: null };
-    const status = (unsyncable: Status['folders'][number]['unsyncable']): Status => ({
-      state: 'idle',
-      counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 0, done: 1 },
-      folders: [{ ...folder, unsyncable }],
-      lastSyncAt: null,
-      rates: { uploadBytesPerSec: 0, downloadBytesPerSec: 0, itemsPerSec: 0 },
-      run: null,
-      deviceId: 'd',
-      deviceName: 'vm',
-    });
+    const status = (unsyncable: Status['folders'][number]['unsyncable']): Status => oneFolderStatus({ unsyncable });
     const reason = 'its name contains a control character';
     expect(formatStatus(status({ count: 1, shown: [{ path: 'tab\there.txt', reason }] }), [], now).split('\n').slice(-2)).toEqual([
       '    1 name here cannot be synced; rename it to sync it:',
