@@ -95,6 +95,11 @@ describe('ferry devices output', () => {
       deviceName: 'vm',
     });
     expect(formatStatus(status('auth_failed'), [], now)).toContain('Queue:     0 pending, 1 waiting for the server, 0 waiting to retry');
+    // Its folders are not "ok" while nothing moves (a new-user try read "ok" beside "auth_failed").
+    const signedOut = formatStatus({ ...oneFolderStatus({}), state: 'auth_failed', pairedAs: { user: 'ann', credential: 'c1' } }, [], now);
+    expect(signedOut).toContain('  docs  /home/me/Docs -> docs  waiting for the server  ');
+    expect(signedOut).toContain('paired as ann, refused now)');
+    expect(formatStatus(oneFolderStatus({}), [], now)).toContain('  docs  /home/me/Docs -> docs  ok  ');
     expect(formatStatus(status('syncing'), [], now)).toContain('Queue:     0 pending, 1 in flight, 0 waiting to retry');
   });
 

@@ -34,7 +34,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 export function formatStatus(status: Status, devices: readonly FolderDevices[] = [], now = Date.now()): string {
   const { counts, rates } = status;
   const lines = [
-    `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId}${status.pairedAs ? `, paired as ${status.pairedAs.user}` : ''})`,
+    `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId}${status.pairedAs ? `, paired as ${status.pairedAs.user}${status.state === 'auth_failed' ? ', refused now' : ''}` : ''})`,
     // Held while the server cannot be reached or refuses this device, nothing is on its way: said so
     // (a new-user try read "1 in flight" while signed out).
     `Queue:     ${counts.pending} pending, ${counts.in_flight} ${status.state === 'offline' || status.state === 'auth_failed' ? 'waiting for the server' : 'in flight'}, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,
@@ -54,7 +54,9 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
         : folder.error
           ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
-    lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${folder.state}  ${detail}`);
+    // Nothing moves while the server cannot be reached or refuses this device: never "ok" then (a new-user try).
+    const waiting = folder.state === 'ok' && (status.state === 'offline' || status.state === 'auth_failed');
+    lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${waiting ? 'waiting for the server' : folder.state}  ${detail}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;
