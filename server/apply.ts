@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
-import { fileAbove, MoveApplier } from './move';
+import { entriesBelow, fileAbove, MoveApplier } from './move';
 import type { BlockStore } from './storage/blocks';
 import { ENTRY_COLUMNS, ENTRY_UPSERT, VERSION_COLUMNS, type SqlDb } from './storage/sql';
 import { RestoreResolver } from './restore';
@@ -110,7 +110,7 @@ export class OperationApplier {
       if (live?.kind === 'dir') return { ok: true, revision: String(live.seq) };
       return { ok: true, revision: String(await this.write(op.path, 'dir', false, 0, op.mtime, '[]', ctx)) };
     }
-    const refused = await this.notEmpty(ctx.folderId, op.path, live, 'replace with a file the');
+    const refused = (await this.notEmpty(ctx.folderId, op.path, live, 'replace with a file the')) ?? (await entriesBelow(this.db, ctx.folderId, op.path, live ? String(live.seq) : null));
     if (refused) return refused;
     const missing = [...new Set(op.blocks.filter((h) => !ctx.blockSizes.has(h)))];
     if (missing.length > 0) {

@@ -26,6 +26,16 @@ export async function fileAbove(db: SqlDb, folderId: string, path: string): Prom
   return file ? { ok: false, code: 'conflict', message: `Cannot put ${path} below ${file.path}: it is a file on the server`, currentRevision: null } : null;
 }
 
+/**
+ * A file may not take a path with live entries below it (docs/sync-api.md, "Nor is a file put
+ * where entries live below"), whether or not a directory entry names that folder: a path
+ * implies its parents. `current`: the live entry at the path, whose revision the conflict names.
+ */
+export async function entriesBelow(db: SqlDb, folderId: string, path: string, current: string | null): Promise<OperationResult | null> {
+  const child = await db.get<{ path: string }>('SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1', [folderId, ...underBounds(path)]);
+  return child ? { ok: false, code: 'conflict', message: `Cannot put the file ${path} there: the server holds ${child.path} below it`, currentRevision: current } : null;
+}
+
 interface MovedRow extends EntryRow {
   path: string;
   moved_from: string | null;
@@ -76,6 +86,8 @@ export class MoveApplier {
     const below = await fileAbove(this.db, ctx.folderId, op.path);
     if (below) return below;
     if (source.kind !== 'dir') {
+      const held = await entriesBelow(this.db, ctx.folderId, op.path, null);
+      if (held) return held;
       const revision = await this.copy(source, op.path, ctx);
       await this.tombstone(source, ctx);
       return { ok: true, revision: String(revision) };

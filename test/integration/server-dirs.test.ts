@@ -133,6 +133,31 @@ describe('directory upserts', () => {
   });
 });
 
+// Chaos --kinds seed 60390: dev-b put deep/photos/日本語.txt on the server with no entry for the
+// folder deep/photos (a path implies its parents), and dev-c, whose user had turned that folder
+// into a file, then put the file deep/photos: taken, the server held a file with an entry below
+// it. dev-c's pull took the folder for another device's, replaced its own file with it, and the
+// file's delete then went out: dev-c's version was lost everywhere.
+describe('chaos --kinds seed 60390: no file where entries live below, with or without a folder entry', () => {
+  it('refuses a file upload, a restore and a file move to a path that entries below make a folder; a folder there is taken', async () => {
+    const id = await folder();
+    revisionOf((await batch(id, [upsert('f', 'deep/photos/日本語.txt', hello, null), upsert('g', 'c.txt', hello, null)])).f);
+    const refused = { ok: false, code: 'conflict', currentRevision: null, message: 'Cannot put the file deep/photos there: the server holds deep/photos/日本語.txt below it' };
+    const mine = testFile('dev-c\'s own bytes');
+    await t.request('PUT', `/v1/blocks/${mine.hash}`, { raw: mine.data });
+    expect((await batch(id, [upsert('f', 'deep/photos', mine, null)])).f).toMatchObject(refused);
+    const cRev = (await feed(id)).items.find((i) => i.path === 'c.txt')!.revision;
+    expect((await batch(id, [{ key: 'm', action: 'move', from: 'c.txt', path: 'deep/photos', baseRevision: cRev }])).m).toMatchObject(refused);
+    expect((await batch(id, [{ key: 'r', action: 'restore', path: 'deep/photos', revision: cRev, baseRevision: null, from: 'c.txt' }])).r).toMatchObject(refused);
+    expect((await feed(id)).items.map((i) => `${i.kind} ${i.path}`).sort()).toEqual(['file c.txt', 'file deep/photos/日本語.txt']);
+    // A folder there is that folder: taken; and once nothing lives below, the file is taken.
+    expect(revisionOf((await batch(id, [mkdir('d', 'deep/photos', null)])).d)).toBeTruthy();
+    const below = (await feed(id)).items.find((i) => i.path === 'deep/photos/日本語.txt')!.revision;
+    const dir = (await feed(id)).items.find((i) => i.path === 'deep/photos')!.revision;
+    expect(revisionOf((await batch(id, [del('x', 'deep/photos/日本語.txt', below), upsert('f', 'deep/photos', mine, dir)])).f)).toBeTruthy();
+  });
+});
+
 describe('directory deletes', () => {
   it('deletes an empty directory as a tombstone of kind dir, in the incremental feed', async () => {
     const id = await folder();
