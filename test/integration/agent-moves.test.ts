@@ -10,6 +10,7 @@ import { createAgent } from '../../main/engine/agent';
 import { testSettings } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
+import { testFile, upsert } from '../helpers/server-harness';
 import { hashFile, type HashFn } from '../../main/engine/hashing';
 
 // Issue 16: renaming a folder that holds every file of the synced folder held it as a mass
@@ -125,6 +126,31 @@ describe('a renamed folder is a move, never a mass delete', () => {
   }
 
   const blockRequests = () => proxy.requests({ path: /^\/v1\/blocks/ }).length;
+
+  // Chaos --kinds seed 60390: another device's file below a folder that has no entry of its own on
+  // the server, and this device's own file at that folder's path. The server refuses the file now
+  // (docs/sync-api.md, "Nor is a file put where entries live below"); the pull keeps it as a
+  // conflict copy beside the folder (DU6), and both devices' bytes are on the server.
+  it('chaos --kinds seed 60390: a file put where another device\'s entry lives below is kept as a conflict copy beside the folder', async () => {
+    const root = path.join(tmp.dir, 'implied');
+    mkdirSync(root);
+    const agent = await startAgent('implied', proxy.url, root, 'implied');
+    await waitFor(() => agent.status().state === 'idle', { timeoutMs: 10_000 });
+    // Its pulls wait while the other device's file lands and its own upload is refused.
+    const holdPulls = proxy.add({ name: 'no-pulls', method: 'GET', path: '/v1/folders/implied/changes', times: Infinity, action: { kind: 'status', status: 503, code: 'unavailable', message: 'held by the test' } });
+    const other = testFile('from the other device');
+    await observer.putBlock(other.hash, other.data);
+    const put = await observer.submitBatch('implied', [upsert('k', 'photos/x.txt', other, null)]);
+    expect('results' in put && put.results.k?.ok).toBe(true);
+    writeFileSync(path.join(root, 'photos'), 'mine, written here');
+    await waitFor(() => proxy.requests({ method: 'POST', path: '/v1/folders/implied/sync' }).length > 0 && agent.status().counts.pending + agent.status().counts.in_flight + agent.status().counts.retry_wait > 0, { timeoutMs: 20_000, message: 'its upload sent' });
+    holdPulls();
+    const copy = () => readdirSync(root).find((n) => n.startsWith('photos (conflict from '));
+    await waitFor(() => copy() !== undefined && filesOnDisk(root)['photos/x.txt'] === 'from the other device', { timeoutMs: 30_000, message: 'the folder here, the file kept as a copy' });
+    expect(readFileSync(path.join(root, copy()!), 'utf8')).toBe('mine, written here');
+    await waitFor(async () => (await serverFiles('implied')).includes(copy()!), { timeoutMs: 20_000, message: 'the copy on the server' });
+    expect(await serverFiles('implied')).toEqual([copy()!, 'photos/x.txt'].sort());
+  });
 
   // A new-user try: a synced file renamed to a name with a tab sent its old name's delete, and it
   // went from the server and the other device (docs/conflict-rules.md, "Renamed to a name that
