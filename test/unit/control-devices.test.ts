@@ -193,6 +193,20 @@ describe('ferry why output', () => {
     });
     expect(lines[0]).toBe('never/was.txt in folder docs: not known here');
   });
+
+  // A new-user try: `ferry why` printed a name's tab as it is, where `ferry status` showed `\t`.
+  it('shows a control character in the name and its reasons as an escape, as ferry status does', async () => {
+    const { formatExplanation } = await import('../../main/control/commands/why');
+    const lines = formatExplanation({
+      folderId: 'docs',
+      path: 'bad\tname.txt',
+      inSync: false,
+      reasons: [{ code: 'unsyncable', message: 'Renamed here to r5\tbad.txt, a name that cannot be synced' }],
+      local: { exists: true, kind: 'file', size: 3, modifiedAt: '2026-12-02T12:00:00.000Z' },
+      synced: null,
+    });
+    expect(lines.slice(0, 2)).toEqual(['bad\\tname.txt in folder docs: not in sync', '  unsyncable: Renamed here to r5\\tbad.txt, a name that cannot be synced']);
+  });
 });
 
 describe('ferry restore output', () => {

@@ -4,7 +4,7 @@ import type { PathExplanation } from '../../../shared/ui-contract';
 import { commonFlags, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
-import { formatBytes, json } from './output';
+import { formatBytes, json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 
 const options = folderOptions;
@@ -44,8 +44,9 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 export function formatExplanation(answer: PathExplanation): string[] {
   // A path neither here nor ever synced is not "out of sync": there is nothing to sync (found by a new-user try).
   const verdict = answer.inSync ? 'in sync' : answer.reasons[0]?.code === 'unknown' ? 'not known here' : 'not in sync';
-  const lines = [`${answer.path} in folder ${answer.folderId}: ${verdict}`];
-  for (const reason of answer.reasons) lines.push(`  ${reason.code}: ${reason.message}`);
+  // A name's control characters shown as escapes, as `ferry status` shows them (a new-user try read a raw tab here).
+  const lines = [`${printable(answer.path, true)} in folder ${answer.folderId}: ${verdict}`];
+  for (const reason of answer.reasons) lines.push(`  ${reason.code}: ${printable(reason.message, true)}`);
   const local = answer.local.exists
     ? `on disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}, modified ${answer.local.modifiedAt}`
     : 'not on disk';
