@@ -423,6 +423,42 @@ describe('pull: directories against the real server', () => {
       expect(c.tree()).toEqual({ [copies[0]!]: 'mine, a file now', 'd/sub/x.txt': 'made here' });
     });
 
+    // Chaos --kinds seeds 60407 and 60409: this device's file in its new folder went up and its
+    // answer was not in (a kill; the batch resumed as a task) when the user turned the folder into
+    // a file. The pull met that own commit below the file, with its delete queued here on no
+    // revision, and took it for another device's: a spurious conflict copy of the user's file.
+    it('chaos --kinds seeds 60407 and 60409: the own file below a folder turned into a file, whose answer was not in, is the user\'s delete: no copy, the delete goes on its revision', async () => {
+      await setup();
+      const b = agent();
+      mkdirSync(b.folder.abs('d'));
+      b.folder.write('d/x.txt', 'made here');
+      await b.scanner.scanPaths(['d', 'd/x.txt'], false);
+      // Sent, not answered: claimed, and committed on the server under b's own device id.
+      const claimed = b.folder.store.queue.claim({ limit: 10 });
+      expect(claimed.map((c) => c.path).sort()).toEqual(['d', 'd/x.txt']);
+      const own = new Writer(b.client, remoteId);
+      await dirs([['d', true]], own);
+      await own.commit({ 'd/x.txt': 'made here' });
+      // Then b's user turned the folder into a file.
+      rmSync(b.folder.abs('d'), { recursive: true });
+      b.folder.write('d', 'mine, a file now');
+      await b.scanner.scanPaths(['d', 'd/x.txt'], false);
+      expect(b.folder.pendingOps()).toEqual({ d: 'file:upsert', 'd/x.txt': 'file:delete' });
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, tokenStored: true });
+      expect(copiesOf(b, 'd')).toEqual([]);
+      expect(b.read('d')).toBe('mine, a file now');
+      expect(b.folder.store.queue.getByPath('fb', 'd/x.txt')).toMatchObject({ op: 'delete', baseRevision: own.revisions.get('d/x.txt') });
+      await b.startPusher();
+      await waitFor(() => {
+        const n = b.folder.store.queue.countsByState('fb');
+        return n.pending + n.in_flight + n.retry_wait + n.failed === 0;
+      }, { timeoutMs: 10_000, message: 'the delete, then the file, to go up' });
+      const c = makeAgent(server, 'c');
+      agents.push(c);
+      await c.puller.pullNow('fb');
+      expect(c.tree()).toEqual({ d: 'mine, a file now' });
+    });
+
     it('a folder this device moved on the server, carrying another device\'s file it never had, then turned into a file here: that file is not deleted (chaos seed 60129)', async () => {
       await setup();
       await dirs([['old', true]]);

@@ -606,7 +606,7 @@ function reuploadAfterOwnDelete(ctx: ApplyContext, rel: string): void {
  * no base on either side: chaos seed 4035). A queued delete is queued again on it the same way:
  * the user deleted (or moved away) that version (chaos seed 11715).
  */
-function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
+export function rebaseOnOwnCommit(ctx: ApplyContext, entry: RemoteEntry): void {
   const revision = entry.revision;
   if (revision === null) return;
   ctx.store.transaction(() => {

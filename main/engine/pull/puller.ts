@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../logging';
 import { diskFullError, DISK_FULL, isDiskFull } from '../disk-full';
 import { checkRoot } from '../folder-marker';
 import { ancestorsOf, existsOnDisk, parentOf } from '../paths';
-import { apply, plan, prepareTmpDir, uploadInFlight, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
+import { apply, plan, prepareTmpDir, rebaseOnOwnCommit, uploadInFlight, withPolicy, type ApplyContext, type Outcome, type Plan, type RemoteEntry } from './applier';
 import { deletingIt, placesRemoteFile } from './decide';
 import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs } from './downloader';
@@ -447,6 +447,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const queued = pendingOf(store, folderId, entry.path);
       return deletingIt(entry, queued?.op ?? null, queued?.baseRevision);
     };
+    const ownDeletedHere = (entry: RemoteEntry): boolean => entry.device === deps.device.id && pendingOf(store, folderId, entry.path)?.op === 'delete';
     const planAll = (list: readonly RemoteEntry[], into: Plan[], defer: boolean) =>
       forEachLimited(list, options.downloadConcurrency, async (entry) => {
         try {
@@ -454,8 +455,15 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         } catch (error) {
           if (!defer || asFerryError(error).code !== 'unsafe_path') return void unsafe(entry, error);
           const file = entry.deleted ? undefined : await fileAbove(root, entry.path);
-          // Deleted here with the folder, that delete queued on this very revision (U1, DU1).
+          // Deleted here with the folder, that delete queued on this very revision (U1, DU1), or on
+          // none when it is this device's own commit whose answer was not in (chaos --kinds seeds
+          // 60407, 60409: docs/conflict-rules.md, "What the user deleted with the folder…").
           if (file !== undefined && deletingThisRevision(entry)) return void flog.debug('applied', { path: entry.path, revision: entry.revision, rule: entry.kind === 'dir' ? 'DU1' : 'U1', outcome: 'skipped' });
+          if (file !== undefined && ownDeletedHere(entry)) {
+            // Its delete goes on this revision, as its answer would have said (O2).
+            rebaseOnOwnCommit(ctx, entry);
+            return void flog.debug('applied', { path: entry.path, revision: entry.revision, rule: 'O2', outcome: 'skipped' });
+          }
           if (file !== undefined && !filesHoldingRemote.has(file)) filesHoldingRemote.set(file, entry);
           if (file !== undefined || belowRemoteDir(entry.path)) afterDirs.push(entry);
           else unsafe(entry, error);
