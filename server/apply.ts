@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeleteOperation, Operation, OperationResult, SyncKind, UpsertOperation } from '../protocol';
-import { entriesBelow, fileAbove, MoveApplier } from './move';
+import { entriesBelow, fileAbove, firstLiveBelow, MoveApplier } from './move';
 import type { BlockStore } from './storage/blocks';
 import { ENTRY_COLUMNS, ENTRY_UPSERT, VERSION_COLUMNS, type SqlDb } from './storage/sql';
 import { RestoreResolver } from './restore';
@@ -91,12 +91,12 @@ export class OperationApplier {
   /** A live directory with live entries below it: refused, with the current revision. */
   private async notEmpty(folderId: string, path: string, current: EntryRow | undefined, doing: string): Promise<OperationResult | null> {
     if (!current || current.deleted || current.kind !== 'dir') return null;
-    const child = await this.db.get<{ path: string }>('SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1', [folderId, ...underBounds(path)]);
+    const child = await firstLiveBelow(this.db, folderId, path);
     if (!child) return null;
     return {
       ok: false,
       code: 'conflict',
-      message: `Cannot ${doing} directory ${path}: it still holds ${child.path} on the server`,
+      message: `Cannot ${doing} directory ${path}: it still holds ${child} on the server`,
       currentRevision: String(current.seq),
     };
   }
@@ -110,7 +110,8 @@ export class OperationApplier {
       if (live?.kind === 'dir') return { ok: true, revision: String(live.seq) };
       return { ok: true, revision: String(await this.write(op.path, 'dir', false, 0, op.mtime, '[]', ctx)) };
     }
-    const refused = (await this.notEmpty(ctx.folderId, op.path, live, 'replace with a file the')) ?? (await entriesBelow(this.db, ctx.folderId, op.path, live ? String(live.seq) : null));
+    // One look below the path: a folder entry's own words, else the entries a path implies (one query either way).
+    const refused = live?.kind === 'dir' ? await this.notEmpty(ctx.folderId, op.path, live, 'replace with a file the') : await entriesBelow(this.db, ctx.folderId, op.path, live ? String(live.seq) : null);
     if (refused) return refused;
     const missing = [...new Set(op.blocks.filter((h) => !ctx.blockSizes.has(h)))];
     if (missing.length > 0) {

@@ -32,8 +32,13 @@ export async function fileAbove(db: SqlDb, folderId: string, path: string): Prom
  * implies its parents. `current`: the live entry at the path, whose revision the conflict names.
  */
 export async function entriesBelow(db: SqlDb, folderId: string, path: string, current: string | null): Promise<OperationResult | null> {
-  const child = await db.get<{ path: string }>('SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1', [folderId, ...underBounds(path)]);
-  return child ? { ok: false, code: 'conflict', message: `Cannot put the file ${path} there: the server holds ${child.path} below it`, currentRevision: current } : null;
+  const child = await firstLiveBelow(db, folderId, path);
+  return child ? { ok: false, code: 'conflict', message: `Cannot put the file ${path} there: the server holds ${child} below it`, currentRevision: current } : null;
+}
+
+/** The first live path strictly below `path`, or undefined. */
+export async function firstLiveBelow(db: SqlDb, folderId: string, path: string): Promise<string | undefined> {
+  return (await db.get<{ path: string }>('SELECT path FROM entries WHERE folder_id = ? AND path > ? AND path < ? AND deleted = 0 LIMIT 1', [folderId, ...underBounds(path)]))?.path;
 }
 
 interface MovedRow extends EntryRow {
