@@ -129,4 +129,25 @@ describe('a restore made on a device with a change of the path waiting to go', (
     // Refused: the edit uploaded over the restore after the restart.
     await bothKept('restart.txt', first);
   });
+
+  // Found by a new-user try: a second device's first sync said "Restored: version #N came back"
+  // of files it had never had. Its full listing brings them as downloads.
+  it('a device joining after a restore downloads the file, not "came back"', async () => {
+    const first = await twoVersions('joined.txt');
+    expect((await restore('joined.txt', first)).restored).toHaveLength(1);
+    await waitFor(() => read('joined.txt') === 'first version', { timeoutMs: 15_000, message: 'the restore here' });
+    const second = path.join(tmp.dir, 'Docs-2');
+    mkdirSync(second);
+    const other = await startTestAgent(path.join(tmp.dir, 'agent-2'), { url: server.url, token: server.token }, [{ localPath: second, remoteId: 'docs' }]);
+    try {
+      await waitFor(() => existsSync(path.join(second, 'joined.txt')), { timeoutMs: 15_000, message: 'the second device has the file' });
+      expect(readFileSync(path.join(second, 'joined.txt'), 'utf8')).toBe('first version');
+      let line: { message: string } | undefined;
+      await waitFor(async () => (line = (await other.handlers.listActivity({ limit: 100 })).find((l) => l.path === 'joined.txt')) !== undefined, { timeoutMs: 10_000, message: 'an Activity line' });
+      // Refused: "Restored: version #… came back" on a device that never had it.
+      expect(line).toMatchObject({ kind: 'downloaded', message: 'Downloaded' });
+    } finally {
+      await other.stop();
+    }
+  });
 });

@@ -521,7 +521,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       try {
         const outcome = await apply(ctx, p);
         flog.debug('applied', { path: p.entry.path, revision: p.entry.revision, rule: outcome.rule, outcome: outcome.kind });
-        countOutcome(summary, folderId, outcome, p.entry.restoredFrom);
+        // A first (or expired-token) full listing brings what this device never had: a restore
+        // before it joined is no news of "came back" here (found by a new-user try).
+        countOutcome(summary, folderId, outcome, summary.full ? undefined : p.entry.restoredFrom);
       } catch (error) {
         unsafe(p.entry, error);
       } finally {
