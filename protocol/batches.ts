@@ -94,6 +94,8 @@ export const MoveOperation = z
     action: z.literal('move'),
     from: SyncPath,
     path: SyncPath,
+    /** What the client moves; a `from` of the other kind on the server is a conflict (docs/sync-api.md, "Moves"). */
+    kind: SyncKind.optional(),
     baseRevision: Revision,
   })
   .superRefine((op, ctx) => {

@@ -87,6 +87,9 @@ export class MoveApplier {
     if (String(source.seq) !== op.baseRevision) {
       return conflict(`Path was changed on the server: base revision ${op.baseRevision}, current ${source.seq}`, String(source.seq));
     }
+    // A file that replaced a folder on the client is held there on the folder's revision until
+    // it goes: its move must not take the folder along (docs/conflict-rules.md, P11).
+    if (op.kind !== undefined && op.kind !== source.kind) return conflict(`Cannot move ${op.from} as a ${op.kind === 'dir' ? 'folder' : 'file'}: it is a ${source.kind === 'dir' ? 'folder' : 'file'} on the server`, String(source.seq));
     if (target) return conflict(`Cannot move onto ${op.path}: it exists on the server`, String(target.seq));
     const below = await fileAbove(this.db, ctx.folderId, op.path);
     if (below) return below;

@@ -62,7 +62,7 @@ export class TaskStore {
   operations(row: TaskRow): Operation[] {
     const ops = JSON.parse(row.operations) as Operation[];
     // Tasks stored before directories existed have upserts without a kind: files.
-    return ops.map((op) => (op.action === 'upsert' && op.kind === undefined ? { ...op, kind: 'file' } : op));
+    return ops.map((op) => (op.action === 'upsert' && (op as { kind?: string }).kind === undefined ? { ...op, kind: 'file' as const } : op));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../main/engine/agent';
@@ -150,6 +150,33 @@ describe('a renamed folder is a move, never a mass delete', () => {
     expect(readFileSync(path.join(root, copy()!), 'utf8')).toBe('mine, written here');
     await waitFor(async () => (await serverFiles('implied')).includes(copy()!), { timeoutMs: 20_000, message: 'the copy on the server' });
     expect(await serverFiles('implied')).toEqual([copy()!, 'photos/x.txt'].sort());
+  });
+
+  // Chaos --kinds seed 60428: a folder turned into a file here, and the file renamed before its
+  // upload went. That upload builds on the folder's revision (it replaces the folder, S23), so the
+  // rename took it for an edited synced file (P2) and sent a move on the folder's revision: the
+  // server moved the folder, with another device's file below it, to the new name, and the user's
+  // file became a conflict copy of a folder that came back. Refused now by the move's kind
+  // (docs/sync-api.md, "Moves"): the folder is deleted, the file goes up under its new name.
+  it('chaos --kinds seed 60428: a folder turned into a file and renamed before it went: the folder is deleted, never moved', async () => {
+    const { rootA, rootB, agentA } = await twoInSync('kind-rename', { 'ü/b/a.txt': 'synced below', 'keep.txt': 'kept' });
+    await agentA.handlers.pause({});
+    rmSync(path.join(rootA, 'ü'), { recursive: true });
+    writeFileSync(path.join(rootA, 'ü'), 'the file that replaced the folder');
+    const queued = async (p: string) => (await agentA.handlers.listQueue({ offset: 0, limit: 100 })).items.some((it) => it.path === p && it.state === 'pending');
+    await waitFor(async () => (await queued('ü')) && (await queued('ü/b/a.txt')), { timeoutMs: 10_000, message: 'the file and the deletes below it queued' });
+    renameSync(path.join(rootA, 'ü'), path.join(rootA, 'Ü'));
+    await waitFor(async () => (await queued('Ü')) && !(await queued('ü')), { timeoutMs: 10_000, message: 'the rename queued' });
+    await agentA.handlers.resume({});
+    const want = { 'keep.txt': 'kept', Ü: 'the file that replaced the folder' };
+    await waitFor(() => JSON.stringify(filesOnDisk(rootB)) === JSON.stringify(want), { timeoutMs: 20_000, message: 'B has the file under its new name, and no folder' });
+    await waitFor(() => agentA.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(filesOnDisk(rootA)).toEqual(want);
+    expect(await serverFiles('kind-rename')).toEqual(['keep.txt', 'Ü']);
+    const read = await readChanges(observer, 'kind-rename', undefined, {});
+    if (read.kind !== 'ok') throw new Error('full listing expired');
+    // Refused: a folder `Ü` on the server (the old folder moved there), or `ü` left behind.
+    expect(read.items.filter((i) => !i.deleted).map((i) => `${i.kind} ${i.path}`).sort()).toEqual(['file keep.txt', 'file Ü']);
   });
 
   // A new-user try: a synced file renamed to a name with a tab sent its old name's delete, and it

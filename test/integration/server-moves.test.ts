@@ -153,6 +153,24 @@ describe('move of a directory', () => {
   });
 });
 
+// Chaos --kinds seed 60428: a client holds a file that replaced a folder on the folder's revision
+// until its upload goes; renamed meanwhile, its move named that revision. The move's kind says
+// what the client moves (docs/sync-api.md, "Moves").
+describe('move of the other kind', () => {
+  it('chaos --kinds seed 60428: refuses a file move of a folder, and a folder move of a file, naming the current revision; nothing moves', async () => {
+    const id = await folder();
+    const made = await batch(id, [mkdir('d', 'ü'), upsert('a', 'ü/b/a.txt', hello, null), upsert('f', 'notes.txt', world, null)]);
+    const asFile = await batch(id, [{ ...move('m', 'ü', 'Ü', revisionOf(made.d)), kind: 'file' }]);
+    expect(asFile.m).toMatchObject({ ok: false, code: 'conflict', currentRevision: revisionOf(made.d), message: 'Cannot move ü as a file: it is a folder on the server' });
+    const asDir = await batch(id, [{ ...move('m', 'notes.txt', 'notes', revisionOf(made.f)), kind: 'dir' }]);
+    expect(asDir.m).toMatchObject({ ok: false, code: 'conflict', currentRevision: revisionOf(made.f) });
+    expect(live((await feed(id)).items)).toEqual(['notes.txt', 'ü', 'ü/b/a.txt']);
+    // Named as what it is, it moves.
+    revisionOf((await batch(id, [{ ...move('m', 'ü', 'Ü', revisionOf(made.d)), kind: 'dir' }])).m);
+    expect(live((await feed(id)).items)).toEqual(['notes.txt', 'Ü', 'Ü/b/a.txt']);
+  });
+});
+
 // The directory move is set-based (a few statements for the whole subtree, issue 16): it must
 // take exactly the subtree, as one write per entry did.
 describe('move of a directory, set-based', () => {

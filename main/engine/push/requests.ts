@@ -826,7 +826,7 @@ export function parseOpKey(key: string): { id: number; generation: number; op: '
 export function toOperation(e: CommitEntry): OperationInput {
   const key = opKey(e);
   // A move goes first, even on a delete's generation that carries it (P5 in flight, then a kill).
-  if (e.moveFrom !== undefined && e.baseRevision !== null) return { key, action: 'move', from: e.moveFrom, path: e.path, baseRevision: e.baseRevision };
+  if (e.moveFrom !== undefined && e.baseRevision !== null) return { key, action: 'move', from: e.moveFrom, path: e.path, kind: e.kind, baseRevision: e.baseRevision };
   if (e.op === 'delete') return { key, action: 'delete', path: e.path, baseRevision: e.baseRevision };
   if (e.kind === 'dir') return { key, action: 'upsert', kind: 'dir', path: e.path, mtime: e.mtimeMs, baseRevision: e.baseRevision };
   return { key, action: 'upsert', path: e.path, size: e.size, mtime: e.mtimeMs, blocks: e.blocks, baseRevision: e.baseRevision };
