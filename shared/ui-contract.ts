@@ -246,6 +246,11 @@ export const ConflictCopy = z.object({
   deviceName: z.string(),
   /** That version was a restore the device asked for, of this revision. */
   restoredFrom: z.string().nullable(),
+  /**
+   * Null: this computer made the copy, which keeps its version. Else the name of the device that
+   * made it, whose version the copy keeps (it came through the pull; `device` is then '').
+   */
+  madeBy: z.string().nullable(),
   detectedAt: z.string(),
 });
 export type ConflictCopy = z.infer<typeof ConflictCopy>;

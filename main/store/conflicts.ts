@@ -11,12 +11,19 @@ export interface Conflict {
   device: string;
   /** The version that took the path was a restore `device` asked for, of this revision (null: an upload). */
   restoredFrom: string | null;
+  /**
+   * Null: this device made the copy, which keeps its version. Else the copy came through the
+   * pull, made by the device of this name (its version is in the copy; `device` is then '').
+   */
+  madeBy: string | null;
   detectedAt: number;
   resolvedAt: number | null;
 }
 
 export interface ConflictRepo {
-  record(input: { folderId: string; path: string; copyPath: string; device: string; restoredFrom?: string | null }): Conflict;
+  record(input: { folderId: string; path: string; copyPath: string; device: string; restoredFrom?: string | null; madeBy?: string | null }): Conflict;
+  /** An open conflict whose copy is at `copyPath`, if any. */
+  openAt(folderId: string, copyPath: string): Conflict | undefined;
   resolve(id: number): boolean;
   listOpen(folderId?: string): Conflict[];
   countOpen(folderId?: string): number;
@@ -29,6 +36,7 @@ interface ConflictRow {
   copy_path: string;
   device: string;
   restored_from: string | null;
+  made_by: string | null;
   detected_at: number;
   resolved_at: number | null;
 }
@@ -40,14 +48,16 @@ const toConflict = (r: ConflictRow): Conflict => ({
   copyPath: r.copy_path,
   device: r.device,
   restoredFrom: r.restored_from,
+  madeBy: r.made_by,
   detectedAt: r.detected_at,
   resolvedAt: r.resolved_at,
 });
 
 export function conflictRepo(db: Db, clock: Clock = systemClock): ConflictRepo {
   const insert = db.prepare(
-    `INSERT INTO conflicts (folder_id, path, copy_path, device, restored_from, detected_at) VALUES (?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO conflicts (folder_id, path, copy_path, device, restored_from, made_by, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
+  const openAt = db.prepare<[string, string], ConflictRow>(`SELECT * FROM conflicts WHERE folder_id = ? AND copy_path = ? AND resolved_at IS NULL LIMIT 1`);
   const byId = db.prepare<[number | bigint], ConflictRow>(`SELECT * FROM conflicts WHERE id = ?`);
   const resolve = db.prepare(`UPDATE conflicts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL`);
   const open = db.prepare<{ folderId: string | null }, ConflictRow>(
@@ -57,9 +67,13 @@ export function conflictRepo(db: Db, clock: Clock = systemClock): ConflictRepo {
     `SELECT count(*) AS n FROM conflicts WHERE resolved_at IS NULL AND (@folderId IS NULL OR folder_id = @folderId)`,
   );
   return {
-    record({ folderId, path, copyPath, device, restoredFrom = null }) {
-      const { lastInsertRowid } = insert.run(folderId, path, copyPath, device, restoredFrom, clock());
+    record({ folderId, path, copyPath, device, restoredFrom = null, madeBy = null }) {
+      const { lastInsertRowid } = insert.run(folderId, path, copyPath, device, restoredFrom, madeBy, clock());
       return toConflict(byId.get(lastInsertRowid)!);
+    },
+    openAt: (folderId, copyPath) => {
+      const row = openAt.get(folderId, copyPath);
+      return row ? toConflict(row) : undefined;
     },
     resolve: (id) => resolve.run(clock(), id).changes > 0,
     listOpen: (folderId) => open.all({ folderId: folderId ?? null }).map(toConflict),

@@ -341,6 +341,15 @@ const v17BirthTime: Migration = {
   },
 };
 
+const v18ConflictCopiesMadeElsewhere: Migration = {
+  version: 18,
+  name: 'conflicts: a copy another device made, listed here from its name',
+  up(db) {
+    // NULL: this device made the copy (docs/conflict-rules.md, "Conflict copies": open until settled).
+    db.exec(`ALTER TABLE conflicts ADD COLUMN made_by TEXT`);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -359,4 +368,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v15SentBatches,
   v16UndoDevices,
   v17BirthTime,
+  v18ConflictCopiesMadeElsewhere,
 ];

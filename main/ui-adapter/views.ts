@@ -70,7 +70,7 @@ export function fileVersionView(item: NamedHistoryItem): FileVersion {
 }
 
 export function conflictCopyView(c: NamedConflict): ConflictCopy {
-  return { folderId: c.folderId, path: c.path, copyPath: c.copyPath, device: c.device, deviceName: c.deviceName, restoredFrom: c.restoredFrom, detectedAt: new Date(c.detectedAt).toISOString() };
+  return { folderId: c.folderId, path: c.path, copyPath: c.copyPath, device: c.device, deviceName: c.deviceName, restoredFrom: c.restoredFrom, madeBy: c.madeBy, detectedAt: new Date(c.detectedAt).toISOString() };
 }
 
 export function deletedFileView(item: NamedDeletedItem): DeletedFile {

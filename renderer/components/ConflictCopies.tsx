@@ -6,9 +6,9 @@ import { formatRelative } from '../format';
 import type { WhyTarget } from './WhyPanel';
 
 /**
- * The conflict copies this computer made that are still on disk (every folder's, or one's),
- * newest first: where the user's other version of a file is, until they delete or rename the
- * copy. Asked for again whenever `refresh` changes (a new conflict, a scan that removed one).
+ * The conflict copies still on disk (every folder's, or one's), newest first: those this computer
+ * made, where the user's other version of a file is, and those another device made, which came
+ * through the pull; each until the user deletes or renames the copy. Asked for again whenever `refresh` changes (a new conflict, a scan that removed one).
  */
 export function ConflictCopies({ folderId, refresh, onWhy, empty }: { folderId?: string; refresh: unknown; onWhy(target: WhyTarget): void; empty?: string }) {
   const { api } = useApi();
@@ -38,7 +38,10 @@ export function ConflictCopies({ folderId, refresh, onWhy, empty }: { folderId?:
             {visibleName(c.copyPath)}
           </button>{' '}
           <span className="muted">
-            keeps this computer&apos;s version of {visibleName(c.path)}, {c.restoredFrom !== null ? `which ${c.deviceName} restored to an earlier version (#${c.restoredFrom})` : `which ${c.deviceName} changed too`} ·{' '}
+            {c.madeBy !== null
+              ? `keeps ${visibleName(c.madeBy)}'s version of ${visibleName(c.path)}, kept there when another device changed it too`
+              : `keeps this computer's version of ${visibleName(c.path)}, ${c.restoredFrom !== null ? `which ${c.deviceName} restored to an earlier version (#${c.restoredFrom})` : `which ${c.deviceName} changed too`}`}{' '}
+            ·{' '}
             {formatRelative(c.detectedAt)}
             {folderId === undefined ? ` · ${c.folderId}` : ''}
           </span>

@@ -37,7 +37,7 @@ export function ActivityView() {
       {show === 'conflict' ? (
         <>
           <h3>Conflict copies made here, on disk</h3>
-          <ConflictCopies refresh={entries[0]?.id} onWhy={setWhy} empty="No conflict copies made on this computer are on disk." />
+          <ConflictCopies refresh={entries[0]?.id} onWhy={setWhy} empty="No conflict copies are on disk." />
           <h3>Recent conflicts</h3>
         </>
       ) : null}

@@ -835,7 +835,7 @@ test('a conflict copy is named on its folder and under Activity > Conflicts unti
   await expect(page.getByTestId('folder-conflicts')).toHaveCount(0, { timeout: 10_000 });
   await page.getByTestId('nav-activity').click();
   await page.getByTestId('activity-filter').selectOption('conflict');
-  await expect(page.getByTestId('conflicts-empty')).toHaveText('No conflict copies made on this computer are on disk.');
+  await expect(page.getByTestId('conflicts-empty')).toHaveText('No conflict copies are on disk.');
 });
 
 test('Activity says when a filter has nothing to show', async ({ page, startRig }) => {

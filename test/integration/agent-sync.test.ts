@@ -62,18 +62,26 @@ describe('two agents through the reference server', () => {
       const versions = [read(path.join(folder, 'shared.txt')), read(path.join(folder, copyOn(folder)!))].sort();
       expect(versions).toEqual(['edit from A', 'edit from B']);
     }
-    // The device that made the copy lists it, and its folder counts it, until the user deletes
-    // the copy: Activity's lines fall off after a while, this list does not (a new-user try).
+    // Both devices list the copy, and their folders count it, until the user deletes the copy:
+    // Activity's lines fall off after a while, this list does not (a new-user try). The device
+    // whose version won lists it as the other's (found by a new-user try: it listed nothing).
     const listed = await Promise.all(agents.map((agent) => agent.handlers.listConflicts({})));
-    const maker = listed.findIndex((items) => items.length > 0);
-    expect(listed.flat()).toHaveLength(1);
-    const [copy] = listed[maker]!;
+    const maker = listed.findIndex((items) => items[0]?.madeBy === null);
+    const other = 1 - maker;
+    const makerName = maker === 0 ? 'alpha' : 'beta';
     const makerFolder = maker === 0 ? folderA : folderB;
-    expect(copy).toMatchObject({ path: 'shared.txt', copyPath: copyOn(makerFolder), deviceName: maker === 0 ? 'beta' : 'alpha', restoredFrom: null });
-    await waitFor(() => agents[maker]!.status().folders[0]?.conflicts === 1, { timeoutMs: 10_000 });
+    const [copy] = listed[maker]!;
+    expect(listed[maker]).toHaveLength(1);
+    expect(copy).toMatchObject({ path: 'shared.txt', copyPath: copyOn(makerFolder), deviceName: maker === 0 ? 'beta' : 'alpha', restoredFrom: null, madeBy: null });
+    await waitFor(async () => (await agents[other]!.handlers.listConflicts({})).length === 1, { timeoutMs: 10_000, message: 'the other device lists the copy' });
+    expect((await agents[other]!.handlers.listConflicts({}))[0]).toMatchObject({ path: 'shared.txt', copyPath: copy!.copyPath, madeBy: makerName, deviceName: makerName });
+    for (const agent of agents) await waitFor(() => agent.status().folders[0]?.conflicts === 1, { timeoutMs: 10_000 });
+    // Settled on one device, it is settled on both: the copy's delete reaches the other.
     rmSync(path.join(makerFolder, copy!.copyPath));
-    await waitFor(async () => (await agents[maker]!.handlers.listConflicts({})).length === 0, { timeoutMs: 10_000 });
-    await waitFor(() => agents[maker]!.status().folders[0]?.conflicts === 0, { timeoutMs: 10_000 });
+    for (const agent of agents) {
+      await waitFor(async () => (await agent.handlers.listConflicts({})).length === 0, { timeoutMs: 15_000 });
+      await waitFor(() => agent.status().folders[0]?.conflicts === 0, { timeoutMs: 10_000 });
+    }
   });
 
   it('streams status and queue events to a subscriber', () => {

@@ -64,7 +64,7 @@ describe('ferry restore', () => {
 });
 
 describe('ferry conflicts', () => {
-  const copy = { folderId: 'docs', path: 'plan.txt', copyPath: 'plan (conflict from laptop 2030-01-02 100000).txt', device: 'd2', deviceName: 'desktop', restoredFrom: null, detectedAt: '2030-01-02T10:00:00.000Z' };
+  const copy = { folderId: 'docs', path: 'plan.txt', copyPath: 'plan (conflict from laptop 2030-01-02 100000).txt', device: 'd2', deviceName: 'desktop', restoredFrom: null, madeBy: null, detectedAt: '2030-01-02T10:00:00.000Z' };
   it('names each copy still on disk, whose version it keeps and why; a restore as the restore it was', () => {
     const text = formatConflicts([copy, { ...copy, path: 'b.txt', copyPath: 'b (conflict from laptop 2030-01-02 090000).txt', restoredFrom: '42' }]);
     expect(text.split('\n')).toEqual([
@@ -72,7 +72,16 @@ describe('ferry conflicts', () => {
       "  plan (conflict from laptop 2030-01-02 100000).txt: this computer's version of plan.txt, kept when desktop changed it too (2030-01-02T10:00:00.000Z, folder docs)",
       "  b (conflict from laptop 2030-01-02 090000).txt: this computer's version of b.txt, kept when desktop restored an earlier version (#42) (2030-01-02T10:00:00.000Z, folder docs)",
     ]);
-    expect(formatConflicts([])).toBe('No conflict copies made on this computer are on disk.');
+    expect(formatConflicts([])).toBe('No conflict copies are on disk.');
+  });
+
+  // Found by a new-user try: the device whose version won listed nothing of the copy another device made.
+  it("names a copy another device made as that device's version", () => {
+    const text = formatConflicts([{ ...copy, copyPath: 'plan (conflict from desktop 2030-01-02 100000).txt', device: '', deviceName: 'desktop', madeBy: 'desktop' }]);
+    expect(text.split('\n')).toEqual([
+      '1 conflict copy on disk, newest first. Keep the version you want and delete the other:',
+      "  plan (conflict from desktop 2030-01-02 100000).txt: desktop's version of plan.txt, kept there when another device changed it too (made on desktop; here since 2030-01-02T10:00:00.000Z, folder docs)",
+    ]);
   });
 });
 

@@ -26,11 +26,12 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   });
 }
 
-/** One line per copy still on disk, newest first: where this computer's version is, and why. */
+/** One line per copy still on disk, newest first: whose version of which file it keeps, and why. */
 export function formatConflicts(items: readonly ConflictCopy[]): string {
-  // Copies another device made reach this one as files: that device lists them (`ferry why` names one).
-  if (items.length === 0) return 'No conflict copies made on this computer are on disk.';
+  if (items.length === 0) return 'No conflict copies are on disk.';
   const lines = items.map((c) => {
+    // A copy another device made came through the pull: it keeps that device's version.
+    if (c.madeBy !== null) return `  ${printable(c.copyPath)}: ${printable(c.madeBy)}'s version of ${printable(c.path)}, kept there when another device changed it too (made on ${printable(c.madeBy)}; here since ${c.detectedAt}, folder ${c.folderId})`;
     const why = c.restoredFrom !== null ? `${c.deviceName} restored an earlier version (#${c.restoredFrom})` : `${c.deviceName} changed it too`;
     return `  ${printable(c.copyPath)}: this computer's version of ${printable(c.path)}, kept when ${printable(why)} (${c.detectedAt}, folder ${c.folderId})`;
   });

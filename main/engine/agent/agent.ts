@@ -279,7 +279,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     listConflicts: async ({ folderId }) => {
       const shown = folderId !== undefined ? [folders.require(folderId)] : folders.list();
       await deviceNames.refreshWithin(500);
-      return shown.flatMap((folder) => openConflictCopies(store, folder).map((c) => ({ ...c, deviceName: deviceNames.label(c.device) })));
+      return shown.flatMap((folder) => openConflictCopies(store, folder).map((c) => ({ ...c, deviceName: c.madeBy ?? deviceNames.label(c.device) })));
     },
     getSettings: async () => settings.view(),
     updateSettings: async (update) => {

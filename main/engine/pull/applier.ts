@@ -8,7 +8,7 @@ import { FerryError } from '../../../protocol/errors';
 import { intentMatch, type IndexEntry } from '../../store/file-index';
 import type { Logger } from '../../logging';
 import { birthOf, contentHashOf, hashStable, type StableHash } from '../hashing';
-import { conflictPath } from '../conflict-name';
+import { conflictPath, parseConflictName } from '../conflict-name';
 import { moveNoClobber } from '../no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, placesRemoteFile, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
@@ -475,6 +475,7 @@ async function download(ctx: ApplyContext, p: Plan): Promise<Outcome> {
       const moved = last && last.seen.local.type === 'file' ? last.seen.local.blocks : null;
       dropQueued(ctx.store, ctx.folderId, entry.path, seen.pending, entry.blocks, moved);
       for (const a of asides) recordConflictCopy(ctx, entry, a.seen, a.copyPath);
+      listCopyMadeElsewhere(ctx, entry.path);
     });
     if (replaced) {
       const link = replaced;
@@ -528,6 +529,16 @@ async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: O
   const written: Observation = { ...seen, local: { type: 'file', size: st.size, mtimeMs: st.mtimeMs, inode: st.ino, blocks: null }, hash: null };
   ctx.store.transaction(() => recordConflictCopy(ctx, entry, written, copyPath));
   return { copyPath, seen: written };
+}
+
+/**
+ * Another device's conflict copy, downloaded: listed here too, from its name, until the user
+ * settles it on any device (docs/conflict-rules.md, "Conflict copies"). Once per copy.
+ */
+function listCopyMadeElsewhere(ctx: ApplyContext, path: string): void {
+  const copy = parseConflictName(path);
+  if (!copy || ctx.store.conflicts.openAt(ctx.folderId, path)) return;
+  ctx.store.conflicts.record({ folderId: ctx.folderId, path: copy.original, copyPath: path, device: '', madeBy: copy.device });
 }
 
 /** The local bytes now live at copyPath: index them as a new file and queue their upload. */
