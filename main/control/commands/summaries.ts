@@ -14,7 +14,7 @@ export const COMMAND_SUMMARIES = {
   massDelete: 'Answer a mass delete the agent is holding (confirm it, or cancel it and keep the files), or undo the last confirmed one (or stop offering that).',
   devices: 'Show every device syncing your folders: up to date, or how many changes behind and not sent yet, what fails there, and when it was last seen.',
   why: 'Explain why a path is not in sync (ignored, pending, failing, held, in conflict…) or confirm that it is.',
-  conflicts: 'List the conflict copies this computer made that are still on disk: where your other version of each file is.',
+  conflicts: 'List the conflict copies still on disk: where the other version of each file is, and which device it is from.',
   history: 'List the versions of a file the server keeps, newest first.',
   restore: 'Bring back deleted files or earlier versions from the server (no upload): paths, a moment, or every deleted file.',
   ui: "Print a fresh sign-in link to the running agent's web UI (each link works once, for 10 minutes).",

@@ -4,7 +4,8 @@ import { isDiskFull } from '../disk-full';
 import { resolveDiskPath } from '../paths';
 
 /**
- * The conflict copies this device made that are still on disk, newest first (docs/conflict-rules.md,
+ * The conflict copies still on disk, newest first: those this device made and those the pull
+ * brought from another device (docs/conflict-rules.md,
  * "Conflict copies": open until the user deletes, renames or moves the copy). A recorded conflict
  * whose copy is gone is marked resolved here, so the list, and the stat of each copy behind it,
  * shrink as the user settles them. Cheap: one lstat per open conflict of the folder.
