@@ -44,6 +44,7 @@ const ACTIVITY_KINDS: Record<string, ContractActivity['kind']> = {
   sync: 'sync',
   pulled: 'sync',
   mass_delete_paused: 'info',
+  signed_out: 'failed',
 };
 
 export function activityView(entry: StoredActivity): ContractActivity {

@@ -71,6 +71,23 @@ describe('agent states follow reality', () => {
     expect(a.status().reason ?? null).toBeNull();
   }, 30_000);
 
+  // A new-user try: nothing in Activity said the computer had been signed out, and Activity's
+  // lines are what remains once the state has moved on.
+  it('says in Activity when the server refuses this computer, and when it takes it again', async () => {
+    const { agent: a, folder } = await start();
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    const refuse = proxy.add({ name: 'refused', times: Infinity, action: { kind: 'status', status: 401, code: 'device_revoked', message: 'revoked by the test' } });
+    writeFileSync(path.join(folder, 'while-out.txt'), 'waits');
+    await waitFor(() => a.status().state === 'auth_failed', { timeoutMs: 10_000, message: 'state auth_failed' });
+    refuse();
+    await waitFor(() => a.status().state === 'idle' && a.status().counts.done >= 1, { timeoutMs: 10_000, message: 'idle with the file uploaded' });
+    const lines = (await a.handlers.listActivity({ limit: 50 })).filter((l) => l.kind === 'signed_out' || l.kind === 'signed_in').reverse();
+    expect(lines.map((l) => `${l.kind}: ${l.message}`)).toEqual([
+      'signed_out: Signed out: This device was signed out of the sync server; pair it again (Connect with a pairing code in Settings, or ferry agent --pair CODE)',
+      'signed_in: The sync server accepts this computer again: syncing goes on',
+    ]);
+  }, 30_000);
+
   it('leaves offline within seconds after a wrong server URL is corrected (it stayed offline until a restart)', async () => {
     await proxy.goOffline();
     const { agent: a } = await start();

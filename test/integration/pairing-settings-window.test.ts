@@ -150,6 +150,9 @@ describe('pairing from the settings window', () => {
     expect((await devicesOfAnn()).filter((d) => d.revokedAt === null).length).toBe(before);
     const refusedOld = await fetch(`${server.url}/v1/folders`, { headers: { authorization: `Bearer ${saved.token}` } });
     expect(refusedOld.status).toBe(401);
+    // Activity says whom it syncs as, each time (a new-user try found no line of it).
+    const pairedLines = (await host.agent.handlers.listActivity({ limit: 100 })).filter((l) => l.kind === 'paired').map((l) => l.message).reverse();
+    expect(pairedLines).toEqual([`Paired with ${server.url} as ann`, `Paired with ${server.url} as ann; the credential this computer used there before is signed out`]);
     writeFileSync(path.join(folder, 'after-repair.txt'), 'synced with the new token');
     await waitFor(() => onServer('head-docs', 'after-repair.txt'), { timeoutMs: 20_000, message: 'after-repair.txt on the server' });
   });

@@ -290,8 +290,16 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     // Paired again (Settings, or `ferry agent --pair` to this running agent): the credential is
     // named as this device is, not after the host (a new-user try found two "vm" rows).
-    pairDevice: (input) =>
-      pairAndSave({ ...input, deviceName: input.deviceName ?? deviceName }, (update) => handlers.updateSettings(update), settings.current, (reply) => rememberPairing(options.dataDir, input.serverUrl, reply)),
+    pairDevice: (input) => {
+      const before = settings.current;
+      // A credential an earlier pairing gave on that server is revoked by this one (docs/sync-api.md, "Pairing again").
+      const again = before.serverUrl === input.serverUrl && pairedAs(options.dataDir, before.serverUrl, before.token) !== null;
+      return pairAndSave({ ...input, deviceName: input.deviceName ?? deviceName }, (update) => handlers.updateSettings(update), before, (reply) => {
+        rememberPairing(options.dataDir, input.serverUrl, reply);
+        // Said in Activity too: who this computer syncs as now (a new-user try found no line of it).
+        store.activity.add({ kind: 'paired', message: `Paired with ${input.serverUrl} as ${reply.user}${again ? "; the credential this computer used there before is signed out" : ''}` });
+      });
+    },
   };
 
   return {

@@ -229,10 +229,15 @@ export class EngineHost {
   private build(): Running {
     const { store, folders, status, reporter, bus, log } = this.o;
     const settings = this.o.settings();
+    let linkWas: Link['state'] = 'online';
     const watch: ConnectionWatch = new ConnectionWatch({
       probe: () => remote.probe(),
       onChange: (link) => {
         log.info('sync server link', { state: link.state, reason: 'reason' in link ? link.reason : undefined });
+        // Signed out, and back: said in Activity, whose lines outlive the state (a new-user try).
+        if (link.state === 'auth_failed' && linkWas !== 'auth_failed') store.activity.add({ kind: 'signed_out', message: `Signed out: ${link.reason}` });
+        if (link.state === 'online' && linkWas === 'auth_failed') store.activity.add({ kind: 'signed_in', message: 'The sync server accepts this computer again: syncing goes on' });
+        linkWas = link.state;
         if (link.state === 'online') {
           // Back: uploads waiting on the pusher's own probe and pulls in backoff go now.
           pusher.kick();
