@@ -11,3 +11,12 @@ export const escapeControl = (c: string): string => (c === '\n' ? '\\n' : c === 
 export function visibleName(text: string): string {
   return text.replace(CONTROLS, escapeControl);
 }
+
+/**
+ * The name `visibleName` showed, typed back: `\t`, `\n` and `\xNN` (a control character) read as
+ * the characters they stand for. Null when the text holds none of them.
+ */
+export function unescapeControls(text: string): string | null {
+  const out = text.replace(/\\(t|n|x[01][0-9a-f]|x7f|x[89][0-9a-f])/gi, (_, e: string) => (e === 't' ? '\t' : e === 'n' ? '\n' : String.fromCharCode(parseInt(e.slice(1), 16))));
+  return out === text ? null : out;
+}

@@ -99,6 +99,21 @@ describe('ferry agent and its CLI clients', () => {
     expect(JSON.parse(run.stdout)).toMatchObject({ folderId: 'docs', path: 'before-start.txt', inSync: true });
   });
 
+  // A new-user try: `ferry status` shows a name with a tab as `bell\tname.txt`; typed back so,
+  // `ferry why` answered "not known here" for a name with a backslash.
+  it('why reads a name typed as ferry status shows it, escapes and all', async () => {
+    writeFileSync(path.join(folder, 'bell\tname.txt'), 'a tab in its name');
+    await waitFor(async () => (await runFerry(['status', '--data', dataDir])).stdout.includes('bell\\tname.txt'), { timeoutMs: 15_000, message: 'status names it' });
+    const run = await runFerry(['why', 'bell\\tname.txt', '--folder', 'docs', '--data', dataDir]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.split('\n').slice(0, 3)).toEqual([
+      '(bell\\tname.txt read with its escapes: \\t as a tab, \\n as a newline, \\xNN as that control character)',
+      'bell\\tname.txt in folder docs: not in sync',
+      '  unsyncable: Not synced: its name contains a control character; rename it to sync it',
+    ]);
+    rmSync(path.join(folder, 'bell\tname.txt'));
+  });
+
   it('sync-now answers and retry --all reports how many it retried', async () => {
     expect((await runFerry(['sync-now', '--data', dataDir])).code).toBe(0);
     const retry = await runFerry(['retry', '--all', '--data', dataDir, '--json']);

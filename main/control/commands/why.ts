@@ -6,6 +6,7 @@ import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { formatBytes, json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
+import { unescapeControls } from '../../../shared/visible-name';
 
 const options = folderOptions;
 
@@ -25,18 +26,33 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const { values, positionals } = parsed;
   const given = positionals[0];
   if (!given) return usageError(definition, io, 'give the PATH to explain', values.json).code;
-  // Without --folder the path names a file on this disk: the agent finds its folder.
-  const input = values.folder ? { path: given, folderId: values.folder } : { path: path.resolve(process.cwd(), given) };
   return withAgent(definition, values, io, async (client) => {
-    const answer = await client.call('explainPath', input).catch(async (error: unknown) => {
-      // Typed outside every folder, a relative path is one inside the folder, as `ferry history`
-      // takes it, when the agent has just one (a new-user try: history took it, why did not).
-      if (values.folder || path.isAbsolute(given) || !isFerryError(error) || error.code !== 'not_found') throw error;
-      const { folders } = await client.call('getStatus', {});
-      if (folders.length === 1) return client.call('explainPath', { path: given, folderId: folders[0]!.id });
-      throw new FerryError('not_found', `${error.message}; for a path inside a folder, say which with --folder (one of ${folders.map((f) => f.id).join(', ')})`, { status: 404 });
-    });
-    io.out(values.json ? json(answer) : formatExplanation(answer).join('\n'));
+    const explain = (typed: string) => {
+      // Without --folder the path names a file on this disk: the agent finds its folder.
+      const input = values.folder ? { path: typed, folderId: values.folder } : { path: path.resolve(process.cwd(), typed) };
+      return client.call('explainPath', input).catch(async (error: unknown) => {
+        // Typed outside every folder, a relative path is one inside the folder, as `ferry history`
+        // takes it, when the agent has just one (a new-user try: history took it, why did not).
+        if (values.folder || path.isAbsolute(typed) || !isFerryError(error) || error.code !== 'not_found') throw error;
+        const { folders } = await client.call('getStatus', {});
+        if (folders.length === 1) return client.call('explainPath', { path: typed, folderId: folders[0]!.id });
+        throw new FerryError('not_found', `${error.message}; for a path inside a folder, say which with --folder (one of ${folders.map((f) => f.id).join(', ')})`, { status: 404 });
+      });
+    };
+    let answer = await explain(given);
+    // A name as `ferry status` shows it (`r5\tbad.txt`), typed back: read with its escapes when
+    // the text as typed is nothing here (a new-user try got an answer for a name with a backslash).
+    const escaped = unescapeControls(given);
+    const nothing = (a: PathExplanation) => !a.local.exists && (a.reasons[0]?.code === 'unknown' || a.reasons[0]?.code === 'unsyncable');
+    let note: string | undefined;
+    if (escaped !== null && nothing(answer)) {
+      const read = await explain(escaped).catch(() => undefined);
+      if (read && !nothing(read)) {
+        answer = read;
+        note = `(${given} read with its escapes: \\t as a tab, \\n as a newline, \\xNN as that control character)`;
+      }
+    }
+    io.out(values.json ? json(answer) : [...(note ? [printable(note, true)] : []), ...formatExplanation(answer)].join('\n'));
     return EXIT_OK;
   });
 }
