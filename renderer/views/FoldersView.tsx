@@ -1,3 +1,4 @@
+import { folderHeadline } from '../../shared/folder-headline';
 import { visibleName } from '../../shared/visible-name';
 import { useEffect, useState } from 'react';
 import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
@@ -69,17 +70,25 @@ export function FoldersView({ status }: { status: Status | undefined }) {
  * device was signed out, the server down, or four of its files failed for good.
  */
 function folderStateText(folder: FolderStatus, agentState: string | undefined): string {
-  if (folder.pendingDelete) return `waiting for you: ${formatCountOf(folder.pendingDelete.count, 'file')} deleted ${deleteOrigin(folder.pendingDelete)}`;
-  if (folder.state === 'error') return `error: ${folder.error ?? 'unknown'}`;
-  if (folder.state === 'disk_full') return 'waiting for disk space';
-  const failed = folder.counts?.failed ?? 0;
-  if (failed > 0) return `${formatCount(failed)} failing`;
-  // Never "ok" beside names that cannot be synced (a new-user try).
-  const unsyncable = folder.unsyncable?.count ?? 0;
-  if (unsyncable > 0) return `${formatCount(unsyncable)} cannot be synced`;
-  if (agentState === 'offline' || agentState === 'auth_failed') return `waiting for the server (${agentStateLabel(agentState)})`;
-  if (agentState === 'paused') return 'paused';
-  return folder.state;
+  const headline = folderHeadline(folder, agentState);
+  switch (headline.kind) {
+    case 'pending_delete':
+      return `waiting for you: ${formatCountOf(folder.pendingDelete!.count, 'file')} deleted ${deleteOrigin(folder.pendingDelete!)}`;
+    case 'error':
+      return `error: ${folder.error ?? 'unknown'}`;
+    case 'disk_full':
+      return 'waiting for disk space';
+    case 'failing':
+      return `${formatCount(headline.count)} failing`;
+    case 'unsyncable':
+      return `${formatCount(headline.count)} cannot be synced`;
+    case 'waiting_for_server':
+      return `waiting for the server (${agentStateLabel(agentState!)})`;
+    case 'paused':
+      return 'paused';
+    case 'state':
+      return folder.state;
+  }
 }
 
 /** The folder's sync in a few words: never "everything in sync" while something holds it back. */

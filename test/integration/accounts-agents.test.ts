@@ -120,6 +120,22 @@ describe('paired devices of two users', () => {
     await waitFor(() => read(path.join(folderOf('bob-desk'), 'plan.txt')) === 'ann only', { timeoutMs: 20_000, message: 'plan.txt on bob-desk' });
   });
 
+  // A new-user try: a file written on a device of a user the folder was not shared with failed
+  // (not_found), and stayed failed after the share, while the agent said idle and the folder ok.
+  it('sends what failed before the folder was shared with the user, once it is', async () => {
+    await cli('user', 'add', 'carol');
+    await pairDevice('carol', 'carol-laptop');
+    mkdirSync(folderOf('carol-laptop'), { recursive: true });
+    writeFileSync(path.join(folderOf('carol-laptop'), 'from-carol.txt'), 'written before the share');
+    const carol = await startAgent('carol-laptop', 'ann-docs');
+    await waitFor(() => carol.status().counts.failed === 1, { timeoutMs: 20_000, message: 'the upload refused: not shared' });
+    await cli('share', 'ann-docs', '--with', 'carol');
+    await waitFor(() => read(path.join(folderOf('ann-laptop'), 'from-carol.txt')) === 'written before the share', { timeoutMs: 30_000, message: "carol's file on ann-laptop" });
+    expect(carol.status().counts.failed).toBe(0);
+    expect(read(path.join(folderOf('carol-laptop'), 'plan.txt'))).toBe('ann only');
+    await stopAgent('carol-laptop');
+  }, 60_000);
+
   it('refuses a device revoked mid-sync, keeps its queue, and resumes once paired again', async () => {
     const desk = agents.get('ann-desk') as Agent;
     await cli('revoke', annDesk.deviceId);

@@ -100,6 +100,12 @@ describe('ferry devices output', () => {
     expect(signedOut).toContain('  docs  /home/me/Docs -> docs  waiting for the server  ');
     expect(signedOut).toContain('paired as ann, refused now)');
     expect(formatStatus(oneFolderStatus({}), [], now)).toContain('  docs  /home/me/Docs -> docs  ok  ');
+    // Nor beside a failed upload, as the web UI's card says it (a new-user try: "ok" with "1 failed").
+    expect(formatStatus(oneFolderStatus({ counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 1, done: 1 } }), [], now)).toContain('  docs  /home/me/Docs -> docs  1 failing  ');
+    // A held delete says what it waits for, never its code.
+    const held = formatStatus(oneFolderStatus({ state: 'paused_mass_delete', pendingDelete: { count: 3, total: 4, side: 'scan', sample: ['a.txt'], devices: [] } }), [], now);
+    expect(held).toContain('  docs  /home/me/Docs -> docs  waiting for you: 3 of 4 files deleted');
+    expect(held).not.toContain('paused_mass_delete');
     expect(formatStatus(status('syncing'), [], now)).toContain('Queue:     0 pending, 1 in flight, 0 waiting to retry');
   });
 

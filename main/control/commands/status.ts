@@ -1,5 +1,6 @@
 import { deleteOrigin, filesToUndo, samplePathsLine, undoBatchFiles } from '../../../shared/pending-delete';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
+import { folderHeadline } from '../../../shared/folder-headline';
 import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -46,7 +47,7 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
   for (const folder of status.folders) {
     const pending = folder.pendingDelete;
     const detail = pending
-      ? `waiting for you: ${pending.count} of ${pending.total} files deleted ${deleteOrigin(pending)}` +
+      ? `${pending.count} of ${pending.total} files deleted ${deleteOrigin(pending)}` +
         (pending.sample.length > 0 ? ` (${samplePathsLine(pending)})` : '') +
         `; answer with 'ferry mass-delete confirm|cancel --folder ${folder.id}'`
       : folder.state === 'disk_full'
@@ -54,9 +55,13 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
         : folder.error
           ? `error: ${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
-    // Nothing moves while the server cannot be reached or refuses this device: never "ok" then (a new-user try).
-    const waiting = folder.state === 'ok' && (status.state === 'offline' || status.state === 'auth_failed');
-    lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${waiting ? 'waiting for the server' : folder.state}  ${detail}`);
+    // "ok" only when nothing holds the folder back, by the web UI's rule: never while the server
+    // cannot be reached or refuses this device, nor beside a failed upload (new-user tries).
+    const headline = folderHeadline(folder, status.state);
+    const word =
+      headline.kind === 'failing' ? `${headline.count} failing` : headline.kind === 'unsyncable' ? `${headline.count} cannot be synced` : headline.kind === 'waiting_for_server' ? 'waiting for the server' : headline.kind === 'paused' ? 'paused' : folder.state;
+    // A held delete says what it waits for, not its state's code (`paused_mass_delete`).
+    lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${headline.kind === 'pending_delete' ? `waiting for you: ${detail}` : `${word}  ${detail}`}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;

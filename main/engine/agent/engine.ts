@@ -58,9 +58,11 @@ export function pushOptionsOf(settings: Settings): Partial<PusherOptions> {
  * be reached: made as soon as it answers, then their pushes and pulls go again. `madeLate` says
  * when each of those was made: an upload sent before that may still be answered `not_found`.
  * A folder the server refused to make (another account's id) is not waited for: its uploads
- * fail with the server's reason.
+ * fail with the server's reason. `refused` names those, and folders whose uploads failed as not
+ * found: once a pull of one gets through (the folder shared with this user since), what failed
+ * there is retried.
  */
-type Running = EngineParts & { offs: Array<() => void>; setup: AbortController; unmade: Set<string>; madeLate: Map<string, number>; making: Promise<void> | null };
+type Running = EngineParts & { offs: Array<() => void>; setup: AbortController; unmade: Set<string>; refused: Set<string>; madeLate: Map<string, number>; making: Promise<void> | null };
 
 /** How long after a late folder was made an upload answered `not_found` is still taken for one sent before. */
 const MADE_LATE_GRACE_MS = 30_000;
@@ -275,6 +277,7 @@ export class EngineHost {
         if (event.state === 'failed') reporter.schedule(event.folderId);
         // The server has not made the folder yet: it is made when it answers, then what waited goes.
         if ((event.state === 'failed' && event.code === 'not_found') || (event.state === 'retry_wait' && event.code === FOLDER_NOT_MADE)) this.remakeFolders(engine);
+        if (event.state === 'failed' && event.code === 'not_found') engine.refused.add(event.folderId);
         bus.statusChanged();
       }),
       pusher.on('itemProgress', (event) => {
@@ -296,6 +299,12 @@ export class EngineHost {
       offs.push(() => puller.events.off(name, listener as never));
     };
     on('pulled', ({ folderId, paused }) => {
+      // A folder the server refused (another user's, not shared with this one) is reachable now:
+      // what failed there goes again (a new-user try: the upload stayed failed after the share).
+      if (engine.refused.delete(folderId)) {
+        const retried = pusher.retryAll(folderId);
+        if (retried > 0) log.info('the folder is reachable now: retrying what failed there', { folder: folderId, items: retried });
+      }
       if (!paused) {
         status.markSynced(folderId);
         // A full disk holds the folder in disk_full until a pull gets through again.
@@ -316,7 +325,7 @@ export class EngineHost {
     on('applied', ({ folderId, path, action }) => {
       if (action === 'downloaded') status.downloaded(folderId, path);
     });
-    const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), madeLate: new Map(), making: null };
+    const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), refused: new Set(), madeLate: new Map(), making: null };
     return engine;
   }
 
@@ -368,8 +377,10 @@ export class EngineHost {
       } catch (error) {
         const e = asFerryError(error);
         const refused = e.code !== 'aborted' && classify(error).action === 'fail';
-        if (refused) engine.unmade.delete(id);
-        else engine.unmade.add(id);
+        if (refused) {
+          engine.unmade.delete(id);
+          engine.refused.add(id);
+        } else engine.unmade.add(id);
         if (e.code !== 'aborted') this.o.log.warn(refused ? 'the server refused to make the remote folder' : 'could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
       }
     }

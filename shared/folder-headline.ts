@@ -1,0 +1,29 @@
+import type { FolderStatus } from './ui-contract';
+
+/**
+ * What a folder's badge leads with, in order: "ok" only when nothing holds the folder back. One
+ * rule for the web UI's card and `ferry status` (a new-user try read "ok" in the terminal beside
+ * "1 failing" on the card: a failed upload, the folder at last shared with this user).
+ */
+export type FolderHeadline =
+  | { kind: 'pending_delete' }
+  | { kind: 'error' }
+  | { kind: 'disk_full' }
+  | { kind: 'failing'; count: number }
+  | { kind: 'unsyncable'; count: number }
+  | { kind: 'waiting_for_server' }
+  | { kind: 'paused' }
+  | { kind: 'state' };
+
+export function folderHeadline(folder: Pick<FolderStatus, 'pendingDelete' | 'state' | 'counts' | 'unsyncable'>, agentState: string | undefined): FolderHeadline {
+  if (folder.pendingDelete) return { kind: 'pending_delete' };
+  if (folder.state === 'error') return { kind: 'error' };
+  if (folder.state === 'disk_full') return { kind: 'disk_full' };
+  const failed = folder.counts?.failed ?? 0;
+  if (failed > 0) return { kind: 'failing', count: failed };
+  const unsyncable = folder.unsyncable?.count ?? 0;
+  if (unsyncable > 0) return { kind: 'unsyncable', count: unsyncable };
+  if (agentState === 'offline' || agentState === 'auth_failed') return { kind: 'waiting_for_server' };
+  if (agentState === 'paused') return { kind: 'paused' };
+  return { kind: 'state' };
+}
