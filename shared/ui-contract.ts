@@ -179,6 +179,7 @@ export const WhyCode = z.enum([
   'ignored',
   'paused',
   'offline',
+  'signed_out',
   'held',
   'folder_error',
   'disk_full',

@@ -1,6 +1,6 @@
 import { QueueState } from '../../shared/ui-contract';
 import type { QueueCounts } from '../../shared/ui-contract';
-import { formatCount } from '../format';
+import { formatCount, waitingForServer } from '../format';
 
 export const STATE_LABELS: Record<QueueState, string> = {
   pending: 'Pending',
@@ -10,8 +10,14 @@ export const STATE_LABELS: Record<QueueState, string> = {
   done: 'Done',
 };
 
+/** The state's filter label: items in flight wait for the server while it cannot be reached or refuses this device, as their rows say. */
+export function stateLabel(state: QueueState, agentState?: string): string {
+  const waiting = waitingForServer(state, agentState);
+  return waiting ? waiting.charAt(0).toUpperCase() + waiting.slice(1) : STATE_LABELS[state];
+}
+
 /** Per-state counts that double as the queue's filter. */
-export function Counters({ counts, selected, onSelect }: { counts: QueueCounts | undefined; selected: QueueState | undefined; onSelect(state: QueueState | undefined): void }) {
+export function Counters({ counts, selected, onSelect, agentState }: { counts: QueueCounts | undefined; selected: QueueState | undefined; onSelect(state: QueueState | undefined): void; agentState?: string | undefined }) {
   const total = counts ? Object.values(counts).reduce((sum, n) => sum + n, 0) : undefined;
   return (
     <div className="counters" role="group" aria-label="Filter by state">
@@ -29,7 +35,7 @@ export function Counters({ counts, selected, onSelect }: { counts: QueueCounts |
           data-testid={`counter-${state}`}
           data-count={counts?.[state] ?? ''}
         >
-          <span className="counter-label">{STATE_LABELS[state]}</span>
+          <span className="counter-label">{stateLabel(state, agentState)}</span>
           <span className="counter-value">{counts ? formatCount(counts[state]) : '–'}</span>
         </button>
       ))}

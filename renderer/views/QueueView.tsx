@@ -81,7 +81,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
       </div>
       <ActionFailure action={action} />
       <div className="filters">
-        <Counters counts={counts} selected={stateFilter} onSelect={setStateFilter} />
+        <Counters counts={counts} selected={stateFilter} onSelect={setStateFilter} agentState={status?.state} />
         <label className="folder-filter">
           Folder{' '}
           <select value={folderFilter ?? ''} onChange={(event) => setFolderFilter(event.target.value || undefined)} data-testid="folder-filter">

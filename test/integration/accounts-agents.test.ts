@@ -148,6 +148,11 @@ describe('paired devices of two users', () => {
     // The edit waits in the queue; nothing failed, nothing reached the server.
     await waitFor(() => (desk.status().counts.pending ?? 0) + (desk.status().counts.retry_wait ?? 0) + (desk.status().counts.in_flight ?? 0) >= 1, { timeoutMs: 10_000, message: 'edit queued' });
     expect(desk.status().counts.failed ?? 0).toBe(0);
+    // `ferry why` says it is signed out, as the state does (a new-user try read "offline").
+    const why = await desk.handlers.explainPath({ path: path.join(folderOf('ann-desk'), 'offline-edit.txt') });
+    expect(why.reasons.map((r) => r.code)).toContain('signed_out');
+    expect(why.reasons.map((r) => r.code)).not.toContain('offline');
+    expect(why.reasons.find((r) => r.code === 'signed_out')?.message).toBe(REVOKED_REASON);
     expect(read(path.join(folderOf('ann-laptop'), 'offline-edit.txt'))).toBeUndefined();
     expect(read(path.join(folderOf('ann-desk'), 'offline-edit.txt'))).toBe('written after revoke');
 

@@ -296,6 +296,10 @@ describe('why a path is not in sync', () => {
     expect(answer.reasons.find((r) => r.code === 'conflict')!.message).toBe(
       "A conflict copy made on desktop-2 at 2026-12-06 14:10:25 UTC: its version of plan.md, kept when another change took that name; keep the one you want and delete the other",
     );
+    // The name it is a copy of says where the other version is (the pull lists the copy here too).
+    expect((await why('plan.md')).reasons.find((r) => r.code === 'conflict')?.message).toBe(
+      `desktop-2's version of it is kept beside it as ${copy}, made there when another change took this name; keep the one you want and delete the other`,
+    );
   });
 
   it('on the server at revision R written by another device, by its name, while this device has not applied it', async () => {

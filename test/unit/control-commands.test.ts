@@ -15,6 +15,18 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     expect(formatQueuePage({ items: [], total: 0 }, 0)).toBe('The queue is empty.');
   });
 
+  // A new-user try: signed out, `ferry status` said "1 waiting for the server" and `ferry queue` "in_flight".
+  it('an item taken to be sent reads as waiting while the server cannot be reached or refuses this device', () => {
+    const item = { id: 7, folderId: 'docs', path: 'after-revoke.txt', op: 'upsert' as const, state: 'in_flight' as const, attempts: 1, nextAttemptAt: null, bytesDone: 0, bytesTotal: 21, error: null, updatedAt: '2026-12-06T00:00:00Z' };
+    const signedOut = formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'auth_failed').split('\n');
+    expect(signedOut[1]).toMatch(/^7 +waiting +upsert /);
+    expect(signedOut.at(-1)).toBe("waiting: taken to be sent, held until the server accepts this device again ('ferry status' says why).");
+    expect(formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'offline')).toContain('held until the server can be reached');
+    const online = formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'syncing').split('\n');
+    expect(online[1]).toMatch(/^7 +in_flight +upsert /);
+    expect(online).toHaveLength(3);
+  });
+
   it('--bandwidth-limit takes bytes, or KB/s and MB/s like the settings window', () => {
     const limit = (v: string) => flagSettings({ 'bandwidth-limit': v }, '/', undefined).bandwidthLimit;
     expect(limit('250000')).toBe(250_000);

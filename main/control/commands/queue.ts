@@ -47,12 +47,16 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       offset: offset.value ?? 0,
     };
     const page = await client.call('listQueue', query);
-    io.out(values.json ? json(page) : formatQueuePage(page, query.offset, query.state));
+    const { state: agentState } = await client.call('getStatus', {});
+    io.out(values.json ? json(page) : formatQueuePage(page, query.offset, query.state, agentState));
     return EXIT_OK;
   });
 }
 
-export function formatQueuePage(page: QueuePage, offset: number, state?: QueueState): string {
+export function formatQueuePage(page: QueuePage, offset: number, state?: QueueState, agentState?: string): string {
+  // Taken to be sent, but nothing goes while the server cannot be reached or refuses this device
+  // (a new-user try read "in_flight" where `ferry status` said "waiting for the server").
+  const linkDown = agentState === 'offline' || agentState === 'auth_failed';
   if (page.items.length === 0) {
     if (page.total > 0) return `No items at offset ${offset} (${page.total} in total).`;
     // A filter with no match is not an empty queue.
@@ -60,13 +64,14 @@ export function formatQueuePage(page: QueuePage, offset: number, state?: QueueSt
   }
   const rows = page.items.map((item) => [
     String(item.id),
-    item.state,
+    linkDown && item.state === 'in_flight' ? 'waiting' : item.state,
     item.op,
     String(item.attempts),
     item.folderId,
     item.bytesTotal ? `${formatBytes(item.bytesDone)}/${formatBytes(item.bytesTotal)}` : '-',
     (item.movedFrom !== undefined ? `${item.movedFrom} → ${item.path}` : item.path) + (item.error ? `  [${item.error.code}: ${item.error.message}]` : item.nextAttemptAt ? `  [next try ${item.nextAttemptAt}]` : ''),
   ]);
-  const shown = `Showing ${offset + 1}-${offset + page.items.length} of ${page.total}.`;
+  const waiting = linkDown && page.items.some((item) => item.state === 'in_flight') ? `\nwaiting: taken to be sent, held until the server ${agentState === 'offline' ? 'can be reached' : 'accepts this device again'} ('ferry status' says why).` : '';
+  const shown = `Showing ${offset + 1}-${offset + page.items.length} of ${page.total}.${waiting}`;
   return `${table(['ID', 'STATE', 'OP', 'TRIES', 'FOLDER', 'PROGRESS', 'PATH'], rows)}\n${shown}`;
 }

@@ -12,6 +12,7 @@ export type WhyCode =
   | 'ignored'
   | 'paused'
   | 'offline'
+  | 'signed_out'
   | 'held'
   | 'folder_error'
   | 'disk_full'
@@ -67,6 +68,8 @@ export interface WhyContext {
   paused: boolean;
   /** The link's problem in words, or null while online. */
   linkProblem: string | null;
+  /** Which problem: the server cannot be reached, or it refuses this device (offline when not said). */
+  linkState?: 'offline' | 'auth_failed';
   /** The folder's disk-full message while it waits for space, else null. */
   diskFull?: (folderId: string) => string | null;
   /** A device id as the user knows it (its name from the digests). */
@@ -160,7 +163,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   } else if (pulled?.kind === 'refused') add('pull_refused', `The pull left it as it is at ${iso(pulled.at)}: ${pulled.message}`);
   if (!reasons.some((r) => r.code === 'ignored') && (live || pulled || folder.state !== 'ok' || full)) {
     if (ctx.paused) add('paused', 'Ferry is paused: nothing is sent or received until you resume');
-    else if (ctx.linkProblem) add('offline', ctx.linkProblem);
+    else if (ctx.linkProblem) add(ctx.linkState === 'auth_failed' ? 'signed_out' : 'offline', ctx.linkProblem);
   }
   // A name the scan skips (docs/conflict-rules.md, "Names that cannot be synced"): said as such,
   // not as a path that is not on disk (a name that is not UTF-8 is read back as another).
@@ -191,6 +194,11 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   for (const c of store.conflicts.listOpen(folderId)) {
     if (c.path !== key && c.copyPath !== key) continue;
     if (!localState(folder.localRoot, c.copyPath).exists) continue;
+    // A copy another device made (the pull brought it): the copy itself is said from its name, below.
+    if (c.madeBy !== null) {
+      if (c.path === key) add('conflict', `${c.madeBy}'s version of it is kept beside it as ${c.copyPath}, made there when another change took this name; keep the one you want and delete the other`);
+      continue;
+    }
     const other = (ctx.deviceName ?? deviceLabel)(c.device);
     // A restore is recorded under the device that asked for it, this one's too: it is said as the
     // restore it was (found by a new-user try: "Changed here and on laptop", asked on laptop).
