@@ -79,9 +79,13 @@ describe('agent states follow reality', () => {
     const refuse = proxy.add({ name: 'refused', times: Infinity, action: { kind: 'status', status: 401, code: 'device_revoked', message: 'revoked by the test' } });
     writeFileSync(path.join(folder, 'while-out.txt'), 'waits');
     await waitFor(() => a.status().state === 'auth_failed', { timeoutMs: 10_000, message: 'state auth_failed' });
+    // "Sync now" meanwhile says nothing can sync, and why (a new-user try read "Sync requested.").
+    await expect(a.handlers.syncNow({})).rejects.toMatchObject({ code: 'auth_failed', message: expect.stringMatching(/^Nothing can sync: This device was signed out of the sync server/) });
     refuse();
     await waitFor(() => a.status().state === 'idle' && a.status().counts.done >= 1, { timeoutMs: 10_000, message: 'idle with the file uploaded' });
     const lines = (await a.handlers.listActivity({ limit: 50 })).filter((l) => l.kind === 'signed_out' || l.kind === 'signed_in').reverse();
+    // Online again, "Sync now" is answered ok.
+    await expect(a.handlers.syncNow({})).resolves.toEqual({ ok: true });
     expect(lines.map((l) => `${l.kind}: ${l.message}`)).toEqual([
       'signed_out: Signed out: This device was signed out of the sync server; pair it again (Connect with a pairing code in Settings, or ferry agent --pair CODE)',
       'signed_in: The sync server accepts this computer again: syncing goes on',
@@ -103,6 +107,7 @@ describe('agent states follow reality', () => {
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
     await proxy.goOffline();
     await waitFor(() => a.status().state === 'offline', { timeoutMs: 8_000, message: 'offline while only pulls fail' });
+    await expect(a.handlers.syncNow({})).rejects.toMatchObject({ code: 'offline', message: expect.stringMatching(/^The sync server cannot be reached \(.+\): Ferry syncs by itself as soon as it answers$/) });
     await proxy.goOnline();
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 8_000, message: 'idle once the server answers' });
   }, 30_000);

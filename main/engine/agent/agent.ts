@@ -25,6 +25,8 @@ import { pairAndSave, pairedAs, rememberPairing } from './pairing';
 import { SettingsKeeper } from './settings-apply';
 import { StatusBoard } from './status';
 
+/** How long "Sync now" waits for its probe of the link before it answers with the link's state. */
+const SYNC_NOW_PROBE_MS = 3000;
 /** How long a restore asked while the server seemed unreachable waits for one probe of the link. */
 const LINK_RECHECK_MS = 3000;
 
@@ -191,7 +193,13 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     },
     listActivity: async ({ limit }) => store.activity.recent({ limit }),
     syncNow: async ({ folderId }) => {
-      engine.syncNow(folderId);
+      // Asked while nothing can sync, the answer says so, as a pause's does (a new-user try read
+      // "Sync requested." while signed out). The link is probed first: the server may be back.
+      const probed = engine.syncNow(folderId);
+      await Promise.race([probed, new Promise((resolve) => setTimeout(resolve, SYNC_NOW_PROBE_MS).unref())]);
+      const link = engine.link();
+      if (link.state === 'auth_failed') throw new FerryError('auth_failed', `Nothing can sync: ${link.reason}`, { status: 409 });
+      if (link.state === 'offline') throw new FerryError('offline', `The sync server cannot be reached (${link.reason}): Ferry syncs by itself as soon as it answers`, { status: 409, retryable: true });
       return ok;
     },
     pause: async () => {

@@ -183,11 +183,12 @@ export class EngineHost {
   }
 
   /** The UI's Sync now: the link checked, the folders rescanned and pulled, the queue looked at. */
-  syncNow(folderId?: string): void {
+  /** Rescans, pulls and pushes now; resolves once the link was probed again (its state is fresh then). */
+  syncNow(folderId?: string): Promise<void> {
     const engine = this.require();
     if (folderId !== undefined) this.o.folders.require(folderId);
     if (this.pausedNow) throw new FerryError('paused', 'Ferry is paused: resume it to sync', { status: 409 });
-    void engine.watch.checkNow();
+    const probed = engine.watch.checkNow();
     for (const id of folderId ? [folderId] : this.o.folders.ids()) {
       void this.o.folders.rescan(id)?.then(() => engine.pusher.kick());
       this.pullsRunning++;
@@ -201,6 +202,7 @@ export class EngineHost {
     }
     engine.pusher.kick();
     this.o.bus.statusChanged();
+    return probed;
   }
 
   setPaused(value: boolean): void {
