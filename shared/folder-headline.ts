@@ -8,6 +8,7 @@ import type { FolderStatus } from './ui-contract';
 export type FolderHeadline =
   | { kind: 'pending_delete' }
   | { kind: 'error' }
+  | { kind: 'waiting_for_folder' }
   | { kind: 'disk_full' }
   | { kind: 'failing'; count: number }
   | { kind: 'unsyncable'; count: number }
@@ -15,8 +16,10 @@ export type FolderHeadline =
   | { kind: 'paused' }
   | { kind: 'state' };
 
-export function folderHeadline(folder: Pick<FolderStatus, 'pendingDelete' | 'state' | 'counts' | 'unsyncable'>, agentState: string | undefined): FolderHeadline {
+export function folderHeadline(folder: Pick<FolderStatus, 'pendingDelete' | 'state' | 'counts' | 'unsyncable' | 'notMadeYet'>, agentState: string | undefined): FolderHeadline {
   if (folder.pendingDelete) return { kind: 'pending_delete' };
+  // Not a fault: the folder is not made yet, and syncs once it is (a new-user try read "error").
+  if (folder.state === 'error' && folder.notMadeYet) return { kind: 'waiting_for_folder' };
   if (folder.state === 'error') return { kind: 'error' };
   if (folder.state === 'disk_full') return { kind: 'disk_full' };
   const failed = folder.counts?.failed ?? 0;

@@ -35,6 +35,8 @@ export const FolderStatus = z.object({
   remoteId: z.string(),
   state: FolderState,
   error: z.string().nullable(),
+  /** In state error only because the folder does not exist yet: it waits to be created, then syncs (no fault). */
+  notMadeYet: z.literal(true).optional(),
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError: z.string().nullable().optional(),
   lastSyncAt: z.string().nullable(),

@@ -74,6 +74,8 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
   switch (headline.kind) {
     case 'pending_delete':
       return `waiting for you: ${formatCountOf(folder.pendingDelete!.count, 'file')} deleted ${deleteOrigin(folder.pendingDelete!)}`;
+    case 'waiting_for_folder':
+      return 'waiting for the folder to be created';
     case 'error':
       return `error: ${folder.error ?? 'unknown'}`;
     case 'disk_full':
@@ -95,7 +97,7 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
 function syncSummary(folder: FolderStatus, notInSync: number): string {
   // The question waits, not each delete: some of a burst may have reached the server before the guard tripped (new-user try).
   if (folder.pendingDelete) return `a delete of ${formatCountOf(folder.pendingDelete.count, 'file')} waits for your answer`;
-  if (folder.state === 'error') return 'not syncing';
+  if (folder.state === 'error') return folder.notMadeYet ? 'syncs once the folder is created' : 'not syncing';
   if (folder.state === 'disk_full') return 'waiting for disk space';
   if (notInSync > 0) return `${formatCount(notInSync)} not in sync`;
   return folder.pullError ? 'changes from the server not coming' : 'everything in sync';

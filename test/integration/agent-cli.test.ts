@@ -198,8 +198,11 @@ describe('ferry agent and its CLI clients', () => {
       expect(second.stderr() + second.stdout()).not.toContain('local side problem');
       const found = await runFerry(['status', '--json'], { FERRY_HOME: home });
       expect(found.code, found.stderr).toBe(0);
-      const folders = (JSON.parse(found.stdout) as { folders: Array<{ remoteId: string; error?: string }> }).folders;
+      const folders = (JSON.parse(found.stdout) as { folders: Array<{ remoteId: string; error?: string; notMadeYet?: boolean }> }).folders;
       expect(folders.map((f) => f.remoteId)).toEqual(['later']);
+      // Waiting for the folder, not in error (as the README says; a new-user try read "error").
+      expect(folders[0]?.notMadeYet).toBe(true);
+      await waitFor(async () => (await runFerry(['status'], { FERRY_HOME: home })).stdout.includes('later  waiting for the folder to be created'), { timeoutMs: 10_000, message: 'status says it waits for the folder' });
     } finally {
       await second.stop();
     }

@@ -123,7 +123,7 @@ describe('the start banner', () => {
 
   it('names a folder that does not exist yet, and only that one', () => {
     const missing = describeHost(host('idle'), '/home/me/.ferry', () => false).join('\n');
-    expect(missing).toContain('Note: /home/me/Docs does not exist (yet): the folder docs shows an error until it is created, then syncs on its own');
+    expect(missing).toContain('Note: /home/me/Docs does not exist (yet): the folder docs waits until it is created, then syncs on its own');
     expect(describeHost(host('idle'), '/home/me/.ferry', () => true).join('\n')).not.toContain('Note:');
   });
 });

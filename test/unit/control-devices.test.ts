@@ -106,6 +106,10 @@ describe('ferry devices output', () => {
     const held = formatStatus(oneFolderStatus({ state: 'paused_mass_delete', pendingDelete: { count: 3, total: 4, side: 'scan', sample: ['a.txt'], devices: [] } }), [], now);
     expect(held).toContain('  docs  /home/me/Docs -> docs  waiting for you: 3 of 4 files deleted');
     expect(held).not.toContain('paused_mass_delete');
+    // A folder not created yet waits for it: no error (a new-user try read "error" against the README).
+    const later = formatStatus(oneFolderStatus({ state: 'error', notMadeYet: true, error: '/home/me/Docs does not exist yet: it syncs on its own once it is created' }), [], now);
+    expect(later).toContain('  docs  /home/me/Docs -> docs  waiting for the folder to be created  /home/me/Docs does not exist yet: it syncs on its own once it is created');
+    expect(later).not.toContain('error');
     expect(formatStatus(status('syncing'), [], now)).toContain('Queue:     0 pending, 1 in flight, 0 waiting to retry');
   });
 

@@ -35,7 +35,7 @@ export const definition = {
   maxPositionals: Number.MAX_SAFE_INTEGER,
   examples: [
     'ferry restore --deleted --since 2030-01-02T10:00:00Z --folder docs',
-    'ferry restore docs/report.txt --revision 42',
+    'ferry restore notes/report.txt --revision 42 --folder docs',
     'ferry restore photos/2024 --at 2030-01-01T00:00:00Z',
   ],
 } satisfies CommandDefinition<typeof options>;

@@ -53,13 +53,13 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
       : folder.state === 'disk_full'
         ? `waiting for disk space: ${folder.error ?? 'the disk is full'}`
         : folder.error
-          ? `error: ${folder.error}`
+          ? `${folder.notMadeYet ? '' : 'error: '}${folder.error}`
         : `last sync ${folder.lastSyncAt ?? 'never'}`;
     // "ok" only when nothing holds the folder back, by the web UI's rule: never while the server
     // cannot be reached or refuses this device, nor beside a failed upload (new-user tries).
     const headline = folderHeadline(folder, status.state);
     const word =
-      headline.kind === 'failing' ? `${headline.count} failing` : headline.kind === 'unsyncable' ? `${headline.count} cannot be synced` : headline.kind === 'waiting_for_server' ? 'waiting for the server' : headline.kind === 'paused' ? 'paused' : folder.state;
+      headline.kind === 'failing' ? `${headline.count} failing` : headline.kind === 'unsyncable' ? `${headline.count} cannot be synced` : headline.kind === 'waiting_for_server' ? 'waiting for the server' : headline.kind === 'paused' ? 'paused' : headline.kind === 'waiting_for_folder' ? 'waiting for the folder to be created' : folder.state;
     // A held delete says what it waits for, not its state's code (`paused_mass_delete`).
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${headline.kind === 'pending_delete' ? `waiting for you: ${detail}` : `${word}  ${detail}`}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);

@@ -30,6 +30,8 @@ export interface FolderStatus {
   remoteId: string;
   state: FolderStateName;
   error: string | null;
+  /** In error only because the folder does not exist yet: it waits to be created (not a fault). */
+  notMadeYet?: true;
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError?: string | null;
   /** ISO time of the folder's last completed push or pull. */

@@ -76,7 +76,7 @@ export function saveLastSync(settings: Pick<SettingsRepo, 'set'>, lastSync: Read
 export function settingsWarnings(settings: Pick<Settings, 'folders'>, isDirectory: (p: string) => boolean = directoryExists): string[] {
   return settings.folders
     .filter((f) => !isDirectory(f.localPath))
-    .map((f) => `${f.localPath} does not exist (yet): the folder ${f.remoteId} shows an error until it is created, then syncs on its own`);
+    .map((f) => `${f.localPath} does not exist (yet): the folder ${f.remoteId} waits until it is created, then syncs on its own`);
 }
 
 function directoryExists(p: string): boolean {

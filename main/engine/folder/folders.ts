@@ -48,6 +48,8 @@ export interface FolderStateView {
   pendingDelete: PendingDelete | null;
   /** A confirmed mass delete that Undo can still bring back. */
   undoDelete: UndoOffer | null;
+  /** In error only because its folder does not exist yet: it waits to be created, then syncs. */
+  notMadeYet?: true;
 }
 
 /**
@@ -204,6 +206,7 @@ export class FolderSet {
       // Counted only for a held folder: status goes out several times a second.
       pendingDelete: folder.state === 'paused_mass_delete' ? this.labelDevices(this.coordinator(folder.id).pendingDelete()) : null,
       undoDelete: this.labelDevices(this.coordinator(folder.id).undoOffer()),
+      ...(folder.state === 'error' && folder.errorCode === 'folder_root_missing' ? { notMadeYet: true as const } : {}),
     };
   }
 
