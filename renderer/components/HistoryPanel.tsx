@@ -6,8 +6,11 @@ import { comesBack } from '../../shared/restore-words';
 import { formatBytes, formatRelative } from '../format';
 import { useAction } from '../state/useAction';
 
-/** The versions of one file the server keeps, newest first, each with Restore. */
-export function HistoryPanel({ folderId, path, paused = false, onClose, onRestored }: { folderId: string; path: string; paused?: boolean; onClose: () => void; onRestored?: () => void }) {
+/**
+ * The versions of one file the server keeps, newest first, each with Restore. Read again when
+ * `refresh` changes: a restore made beside the panel (Deleted files' Restore) is a new version.
+ */
+export function HistoryPanel({ folderId, path, paused = false, onClose, onRestored, refresh }: { folderId: string; path: string; paused?: boolean; onClose: () => void; onRestored?: () => void; refresh?: unknown }) {
   const { api } = useApi();
   const [versions, setVersions] = useState<FileVersion[]>();
   const [nameNow, setNameNow] = useState<string>();
@@ -23,7 +26,7 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
   }, [api, folderId, path]);
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, refresh]);
   // Moved away since: a version restored from here goes to the file's name now, not back here
   // beside it as a second copy (the restore finds the version under this old name).
   // Renamed more than once: where the file is now, not only the first step.

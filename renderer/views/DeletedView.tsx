@@ -25,6 +25,9 @@ export function DeletedView({ status }: { status: Status | undefined }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [result, setResult] = useState<RestoreResult>();
   const [historyOf, setHistoryOf] = useState<string>();
+  // Restores made here: an open History panel reads the versions again (a new-user try saw it
+  // still end in "deleted" after "Restored 1 file").
+  const [restores, setRestores] = useState(0);
   const action = useAction();
 
   // Only the newest answer is shown: a slow earlier one (Refresh clicked twice, another folder
@@ -95,6 +98,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
     if (answer.ok) {
       setResult(answer.value);
       setSelected(new Set());
+      setRestores((n) => n + 1);
       await load();
     }
   };
@@ -166,7 +170,7 @@ export function DeletedView({ status }: { status: Status | undefined }) {
           </li>
         ))}
       </ul>
-      {historyOf && folder ? <HistoryPanel folderId={folder} path={historyOf} paused={status?.state === 'paused'} onClose={() => setHistoryOf(undefined)} onRestored={() => void load()} /> : null}
+      {historyOf && folder ? <HistoryPanel folderId={folder} path={historyOf} paused={status?.state === 'paused'} onClose={() => setHistoryOf(undefined)} onRestored={() => void load()} refresh={restores} /> : null}
     </div>
   );
 }

@@ -368,6 +368,14 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('deleted-row')).toHaveCount(1);
   await expect(page.getByTestId('deleted-count')).toHaveText('1 deleted file');
   await expect(page.getByTestId('deleted-listed')).not.toContainText('nothing was deleted');
+  // Its History open beside the list, a Restore here reads the versions again (a new-user try
+  // saw the panel still end in "deleted" after "Restored 1 file").
+  await page.locator('[data-testid="deleted-row"][data-path="keep-3.txt"] button').first().click();
+  await expect(page.getByTestId('history-row').first()).toContainText('deleted');
+  await page.locator('[data-testid="deleted-row"][data-path="keep-3.txt"] input[type="checkbox"]').check();
+  await page.getByTestId('deleted-restore').click();
+  await expect(page.getByTestId('deleted-result')).toContainText('Restored 1 file');
+  await expect(page.getByTestId('history-row').first().getByTestId('history-restored-from')).toHaveText(/^restored from #\d+$/);
 });
 
 test('Deleted files: a deleted folder ticked takes what was deleted below it along, and all of it comes back', async ({ page, startRig }) => {
