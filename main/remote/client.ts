@@ -42,7 +42,7 @@ import {
   DeviceReportReply,
   type OperationInput,
 } from '../../protocol';
-import { httpError, malformedReply, transportError } from './errors';
+import { httpError, malformedReply, transportError, withSchemeHint } from './errors';
 import { assertSecureUrl } from './transport';
 
 export interface SyncApiClientOptions {
@@ -419,7 +419,7 @@ export class SyncApiClient {
     try {
       res = await request;
     } catch (error) {
-      const failure = tooLarge ? malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`) : transportError(error, spec.signal);
+      const failure = tooLarge ? malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`) : withSchemeHint(transportError(error, spec.signal), this.base.protocol);
       this.options.observer?.failed(failure);
       throw failure;
     }

@@ -63,6 +63,18 @@ export function transportError(error: unknown, signal?: AbortSignal): FerryError
   return new FerryError('network', `Network error${err.code ? ` (${err.code})` : ''}: ${err.message ?? String(error)}`, { retryable: true, cause: error });
 }
 
+/**
+ * Plain HTTP sent to a server that speaks HTTPS is cut off (a reset, a hang-up, or bytes that are
+ * no HTTP): the failure says what to try (a new-user try got only "socket hang up").
+ */
+export function withSchemeHint(failure: FerryError, protocol: string): FerryError {
+  if (protocol !== 'http:' || failure.code !== 'network') return failure;
+  const cause = failure.cause as { code?: string } | undefined;
+  const cutOff = cause?.code === 'ECONNRESET' || cause?.code?.startsWith('HPE_') === true || /socket hang up/.test(failure.message);
+  if (!cutOff) return failure;
+  return new FerryError('network', `${failure.message} (if the server speaks HTTPS, use an https:// address)`, { retryable: true, cause: failure.cause });
+}
+
 export function malformedReply(what: string, cause?: unknown): FerryError {
   return new FerryError('malformed_reply', `Malformed reply from the sync server: ${what}`, { retryable: true, cause });
 }

@@ -67,6 +67,16 @@ describe('transport: HTTPS with a private CA, plain http refused off loopback', 
     expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
   });
 
+  // A new-user try: http:// to this server said only "Network error (ECONNRESET): socket hang up".
+  it('says to try https:// when plain http is cut off by it', async () => {
+    const client = new SyncApiClient({ baseUrl: server.url.replace('https:', 'http:'), token: server.token, deviceId: 'probe' });
+    try {
+      await expect(client.listFolders()).rejects.toMatchObject({ code: 'network', retryable: true, message: expect.stringMatching(/\(if the server speaks HTTPS, use an https:\/\/ address\)$/) });
+    } finally {
+      client.close();
+    }
+  });
+
   it('refuses the certificate without the CA (tls_untrusted), and with a CA that did not sign it', async () => {
     for (const ca of [undefined, readFileSync(certs.otherCa, 'utf8')]) {
       const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'probe', ...(ca ? { ca } : {}) });
