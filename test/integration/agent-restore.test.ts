@@ -106,6 +106,10 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     const none = captureIo();
     expect(await restore.run(['--deleted', '--prefix', 'no-such-dir', '--folder', 'docs', '--data', dataA], none), none.stderr).toBe(0);
     expect(none.stdout).toBe("Nothing was restored in 'docs'.\n  nothing under no-such-dir is deleted on the server ('ferry history PATH' lists a file's versions)\n");
+    // A path the server never had: said, with exit 1 as `ferry restore` of it (a new-user try: 0).
+    const unknown = captureIo();
+    expect(await history.run(['no-such-file.txt', '--folder', 'docs', '--data', dataA], unknown)).toBe(1);
+    expect(unknown.stdout).toBe("The server keeps no history of no-such-file.txt in 'docs'.\n");
     // The folder's id typed in front of a path: a failure that says what was meant.
     const typo = captureIo();
     expect(await restore.run([`docs/${kept[4]!}`, '--folder', 'docs', '--data', dataA], typo)).toBe(1);

@@ -1,5 +1,5 @@
 import type { FileVersion } from '../../../shared/ui-contract';
-import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo, usageError } from './args';
+import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { folderRelative, resolveFolder } from './folder-paths';
 import { formatBytes, json, printable, shellArg, table } from './output';
@@ -32,7 +32,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     const filePath = folderRelative(folder.localPath, given);
     const { items, nameNow } = await client.call('getHistory', { folderId: folder.id, path: filePath });
     io.out(parsed.values.json ? json({ folderId: folder.id, path: filePath, items, ...(nameNow !== undefined ? { nameNow } : {}) }) : formatHistory(folder.id, filePath, items, nameNow));
-    return EXIT_OK;
+    // Nothing known of the path exits 1, as `ferry restore` of it does (a new-user try: 0 here, 1 there).
+    return items.length === 0 ? EXIT_FAILURE : EXIT_OK;
   });
 }
 
