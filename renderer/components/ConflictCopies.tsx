@@ -8,7 +8,8 @@ import type { WhyTarget } from './WhyPanel';
 /**
  * The conflict copies still on disk (every folder's, or one's), newest first: those this computer
  * made, where the user's other version of a file is, and those another device made, which came
- * through the pull; each until the user deletes or renames the copy. Asked for again whenever `refresh` changes (a new conflict, a scan that removed one).
+ * through the pull; each until the user deletes or renames the copy. Asked for again whenever
+ * `refresh` changes (a new conflict, a scan that removed one).
  */
 export function ConflictCopies({ folderId, refresh, onWhy, empty }: { folderId?: string; refresh: unknown; onWhy(target: WhyTarget): void; empty?: string }) {
   const { api } = useApi();

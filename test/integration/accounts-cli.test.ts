@@ -137,6 +137,6 @@ describe('ferry server accounts and ferry agent --pair', () => {
     expect(handed.stdout).toMatch(/Its earlier credential \([0-9a-f-]+, ann\) is signed out/);
     expect(handed.stdout).toContain("Its folders that bob cannot reach (ann's, not shared with bob) fail until shared: 'ferry server share FOLDER --with bob' on the server");
     await waitFor(async () => (await status()).state === 'error', { timeoutMs: 30_000, message: "ann's folder refused to bob" });
-    expect((await status()).reason).toContain("(removed there, or another user's folder not shared with this device's user: folder ids are one namespace on the server: for a folder of your own, choose another remote id)");
+    expect((await status()).reason).toContain("(removed there, or another user's folder not shared with this device's user; folder ids are one namespace on the server, so a folder of your own needs another remote id)");
   });
 });

@@ -131,8 +131,8 @@ describe('agentStateOf', () => {
     // Such a folder is in error (the agent too), not "ok" and "idle"; a retryable failure leaves it ok.
     const ok = { state: 'ok' as const, error: null };
     const broken = withPullsRefused(ok, refused);
-    expect(broken).toEqual({ state: 'error', error: "Pulls are refused: not_found: Folder 'docs' not found (removed there, or another user's folder not shared with this device's user: folder ids are one namespace on the server: for a folder of your own, choose another remote id)" });
-    expect(agentStateOf({ paused: false, link: { state: 'online' as const }, folders: [{ id: 'docs', pendingDelete: null, ...broken }], busy: null })).toEqual({ state: 'error', reason: "Folder docs: Pulls are refused: not_found: Folder 'docs' not found (removed there, or another user's folder not shared with this device's user: folder ids are one namespace on the server: for a folder of your own, choose another remote id)" });
+    expect(broken).toEqual({ state: 'error', error: "Pulls are refused: not_found: Folder 'docs' not found (removed there, or another user's folder not shared with this device's user; folder ids are one namespace on the server, so a folder of your own needs another remote id)" });
+    expect(agentStateOf({ paused: false, link: { state: 'online' as const }, folders: [{ id: 'docs', pendingDelete: null, ...broken }], busy: null })).toEqual({ state: 'error', reason: "Folder docs: Pulls are refused: not_found: Folder 'docs' not found (removed there, or another user's folder not shared with this device's user; folder ids are one namespace on the server, so a folder of your own needs another remote id)" });
     expect(withPullsRefused(ok, failure)).toBe(ok);
     expect(withPullsRefused({ state: 'paused_mass_delete' as const, error: null }, refused).state).toBe('paused_mass_delete');
   });

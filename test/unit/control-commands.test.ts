@@ -92,7 +92,7 @@ describe('ferry conflicts', () => {
     const text = formatConflicts([{ ...copy, copyPath: 'plan (conflict from desktop 2030-01-02 100000).txt', device: '', deviceName: 'desktop', madeBy: 'desktop' }]);
     expect(text.split('\n')).toEqual([
       '1 conflict copy on disk, newest first. Keep the version you want and delete the other:',
-      "  plan (conflict from desktop 2030-01-02 100000).txt: desktop's version of plan.txt, kept there when another device changed it too (made on desktop; here since 2030-01-02T10:00:00.000Z, folder docs)",
+      "  plan (conflict from desktop 2030-01-02 100000).txt: desktop's version of plan.txt, kept there when another device changed it too (here since 2030-01-02T10:00:00.000Z, folder docs)",
     ]);
   });
 });

@@ -1,6 +1,6 @@
 import { deleteOrigin, filesToUndo, samplePathsLine, undoBatchFiles } from '../../../shared/pending-delete';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
-import { folderHeadline } from '../../../shared/folder-headline';
+import { folderHeadline, type FolderHeadline } from '../../../shared/folder-headline';
 import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -32,6 +32,24 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   });
 }
 
+/** The folder's word in its status line (the web UI's card says the same, at more length). */
+function folderWord(headline: FolderHeadline, state: string): string {
+  switch (headline.kind) {
+    case 'failing':
+      return `${headline.count} failing`;
+    case 'unsyncable':
+      return `${headline.count} cannot be synced`;
+    case 'waiting_for_server':
+      return 'waiting for the server';
+    case 'waiting_for_folder':
+      return 'waiting for the folder to be created';
+    case 'paused':
+      return 'paused';
+    default:
+      return state;
+  }
+}
+
 export function formatStatus(status: Status, devices: readonly FolderDevices[] = [], now = Date.now()): string {
   const { counts, rates } = status;
   const lines = [
@@ -58,10 +76,9 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     // "ok" only when nothing holds the folder back, by the web UI's rule: never while the server
     // cannot be reached or refuses this device, nor beside a failed upload (new-user tries).
     const headline = folderHeadline(folder, status.state);
-    const word =
-      headline.kind === 'failing' ? `${headline.count} failing` : headline.kind === 'unsyncable' ? `${headline.count} cannot be synced` : headline.kind === 'waiting_for_server' ? 'waiting for the server' : headline.kind === 'paused' ? 'paused' : headline.kind === 'waiting_for_folder' ? 'waiting for the folder to be created' : folder.state;
     // A held delete says what it waits for, not its state's code (`paused_mass_delete`).
-    lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${headline.kind === 'pending_delete' ? `waiting for you: ${detail}` : `${word}  ${detail}`}`);
+    const said = headline.kind === 'pending_delete' ? `waiting for you: ${detail}` : `${folderWord(headline, folder.state)}  ${detail}`;
+    lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${said}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;

@@ -182,8 +182,10 @@ export class EngineHost {
     void this.current.puller.pullNow(folderId).catch(() => undefined);
   }
 
-  /** The UI's Sync now: the link checked, the folders rescanned and pulled, the queue looked at. */
-  /** Rescans, pulls and pushes now; resolves once the link was probed again (its state is fresh then). */
+  /**
+   * The UI's Sync now: the link checked, the folders rescanned and pulled, the queue looked at.
+   * Resolves once the link was probed again: its state is fresh then.
+   */
   syncNow(folderId?: string): Promise<void> {
     const engine = this.require();
     if (folderId !== undefined) this.o.folders.require(folderId);

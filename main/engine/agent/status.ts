@@ -212,7 +212,7 @@ export function withPullsRefused<S extends { state: FolderStatus['state']; error
   // that path's, said by `why` and the failing line, while the rest of the folder syncs.
   if (folder.state !== 'ok' || !failure || failure.retryable || failure.code !== 'not_found') return folder;
   // The server answers the same for a folder gone and one another user did not share: both said.
-  const why = failure.code === 'not_found' ? `${failure.message} (removed there, or another user's folder not shared with this device's user: folder ids are one namespace on the server: for a folder of your own, choose another remote id)` : failure.message;
+  const why = failure.code === 'not_found' ? `${failure.message} (removed there, or another user's folder not shared with this device's user; folder ids are one namespace on the server, so a folder of your own needs another remote id)` : failure.message;
   return { ...folder, state: 'error', error: `Pulls are refused: ${failure.code}: ${why}` };
 }
 

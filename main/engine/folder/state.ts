@@ -44,7 +44,8 @@ export function folderStates(store: FolderStateStore, onChange: (folderId: strin
         store.activity.add({ folderId, kind: 'folder_error', message });
       });
       // A folder not made yet waits (the agent is `waiting`): no fault to warn of.
-      (code === 'folder_root_missing' ? log.info : log.warn).call(log, code === 'folder_root_missing' ? 'folder not there (yet): waiting for it' : 'folder in error', { folder: folderId, code });
+      if (code === 'folder_root_missing') log.info('folder not there (yet): waiting for it', { folder: folderId, code });
+      else log.warn('folder in error', { folder: folderId, code });
       onChange(folderId);
     },
     recovered(folderId) {
