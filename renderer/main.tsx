@@ -5,7 +5,7 @@ import { App } from './App';
 import { findBridge, folderChooser } from './api/bridge';
 import { ApiContext } from './api/context';
 import { HttpFerryApi } from './api/http-transport';
-import { exchangeLoginCode, forgetToken, storedToken, storeToken, takeLoginCode } from './api/session';
+import { askOpenTabs, exchangeLoginCode, forgetToken, shareSession, storedToken, storeToken, takeLoginCode } from './api/session';
 import { SignInView } from './views/SignInView';
 import { LOGIN_FRAGMENT_PREFIX } from '../shared/ui-contract-http';
 
@@ -53,10 +53,16 @@ async function startInBrowser(target: Root): Promise<void> {
       message = error instanceof Error ? error.message : String(error);
     }
   }
-  const token = storedToken(sessionStorage);
-  if (token) showApp(target, token);
-  else showSignIn(target, message);
+  // No link and no sign-in of its own: a new tab takes the one of a tab already signed in.
+  const token = storedToken(sessionStorage) ?? (code || message ? undefined : await askOpenTabs());
+  if (token) {
+    storeToken(sessionStorage, token);
+    showApp(target, token);
+  } else showSignIn(target, message);
 }
+
+/** This tab's answer to new tabs' asks, while it is signed in. */
+let sharing: (() => void) | undefined;
 
 function showSignIn(target: Root, message?: string): void {
   target.render(
@@ -75,7 +81,11 @@ function showSignIn(target: Root, message?: string): void {
 }
 
 function showApp(target: Root, token: string): void {
+  sharing?.();
+  sharing = shareSession(token);
   const signOut = () => {
+    sharing?.();
+    sharing = undefined;
     forgetToken(sessionStorage);
     showSignIn(target, 'The agent no longer accepts this session; sign in again.');
   };

@@ -43,3 +43,41 @@ export function storeToken(storage: Storage, token: string): void {
 export function forgetToken(storage: Storage): void {
   storage.removeItem(TOKEN_KEY);
 }
+
+/**
+ * Tabs of this page share a sign-in: a new tab asks the open ones (same origin only, the agent's
+ * own page) and takes the token from the first that answers, kept for that tab as well. Found by
+ * a new-user try: every new tab had to sign in again with a fresh `ferry ui` link. The token goes
+ * nowhere a signed-in tab's own script could not read it already.
+ */
+const CHANNEL = 'ferry.session';
+const ASK_WAIT_MS = 300;
+
+/** Answers new tabs' asks while this tab is signed in; returns the stop. */
+export function shareSession(token: string, Channel: typeof BroadcastChannel | undefined = globalThis.BroadcastChannel): () => void {
+  if (!Channel) return () => undefined;
+  const channel = new Channel(CHANNEL);
+  channel.onmessage = (event: MessageEvent) => {
+    if ((event.data as { type?: string } | null)?.type === 'ask') channel.postMessage({ type: 'token', token });
+  };
+  return () => channel.close();
+}
+
+/** The token of another signed-in tab of this page, or undefined when none answers soon. */
+export function askOpenTabs(Channel: typeof BroadcastChannel | undefined = globalThis.BroadcastChannel, waitMs = ASK_WAIT_MS): Promise<string | undefined> {
+  if (!Channel) return Promise.resolve(undefined);
+  const channel = new Channel(CHANNEL);
+  return new Promise((resolve) => {
+    const done = (token: string | undefined) => {
+      clearTimeout(timer);
+      channel.close();
+      resolve(token);
+    };
+    const timer = setTimeout(() => done(undefined), waitMs);
+    channel.onmessage = (event: MessageEvent) => {
+      const data = event.data as { type?: string; token?: unknown } | null;
+      if (data?.type === 'token' && typeof data.token === 'string') done(data.token);
+    };
+    channel.postMessage({ type: 'ask' });
+  });
+}

@@ -177,6 +177,27 @@ test('without a login code the page asks for the control token', async ({ page }
   await expect(page.getByTestId('activity-row').first()).toContainText('sync requested for docs');
 });
 
+// A new-user try: every new tab had to sign in again with a fresh `ferry ui` link.
+test('a new tab of a signed-in page is signed in too; another browser profile is not', async ({ page, context, browser }) => {
+  await signIn(page);
+  const second = await context.newPage();
+  await second.goto(`${server.url}/#/activity`);
+  await expect(second.getByRole('list', { name: 'Recent activity' })).toBeVisible();
+  // Closed, the first tab answers no one; the second keeps its own sign-in and answers a third.
+  await page.close();
+  const third = await context.newPage();
+  await third.goto(`${server.url}/#/folders`);
+  await expect(third.getByTestId('folder-card').first()).toBeVisible();
+  const elsewhere = await browser.newContext();
+  try {
+    const stranger = await elsewhere.newPage();
+    await stranger.goto(`${server.url}/#/activity`);
+    await expect(stranger.getByRole('form', { name: 'Sign in to the Ferry agent' })).toBeVisible();
+  } finally {
+    await elsewhere.close();
+  }
+});
+
 test('a used login link no longer signs in', async ({ page }) => {
   const link = server.createLoginUrl();
   const code = new URL(link).hash.slice('#login='.length);
