@@ -25,8 +25,6 @@ export interface ApplyContext {
   restoredFrom?: number;
 }
 
-/** Paths strictly below dir: '0' sorts right after '/'. */
-export const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
 
 /**
  * Applies one batch operation inside the caller's transaction. A stale baseRevision is a

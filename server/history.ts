@@ -1,6 +1,5 @@
 import { routes, type DeletedItem, type DeletedPage, type DeletedQuery, type HistoryItem, type HistoryPage, type HistoryQuery, type SyncKind } from '../protocol';
-import { underBounds } from './apply';
-import type { SqlDb } from './storage/sql';
+import { underBounds, type SqlDb } from './storage/sql';
 import type { FeedTokens } from './tokens';
 
 interface VersionRow {

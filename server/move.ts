@@ -1,6 +1,6 @@
 import type { MoveOperation, OperationResult, SyncKind } from '../protocol';
 import type { ApplyContext, EntryRow } from './apply';
-import { ENTRY_COLUMNS, ENTRY_UPSERT, type SqlDb } from './storage/sql';
+import { ENTRY_COLUMNS, ENTRY_UPSERT, underBounds, type SqlDb } from './storage/sql';
 
 const MOVED_COLUMNS = 'path, seq, kind, deleted, size, mtime, blocks, moved_from';
 
@@ -8,8 +8,6 @@ const MOVED_COLUMNS = 'path, seq, kind, deleted, size, mtime, blocks, moved_from
 const RENAMED = (col: string): string => `CAST(? AS TEXT) || substr(${col}, length(CAST(? AS TEXT)) + 1)`;
 /** A path and everything strictly below it (parameters: dir, then underBounds(dir)). */
 const SUBTREE = '(path = ? OR (path > ? AND path < ?))';
-/** Paths strictly below dir: '0' sorts right after '/'. */
-const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
 
 /**
  * Nothing lives below a file (docs/sync-api.md, "Nothing lives below a file"): a path with a live

@@ -113,6 +113,9 @@ export function numberedPlaceholders(sql: string): string {
 /** The columns a new version is written with (seq is its own); both engines' schemas (db.ts, postgres.ts). */
 export const VERSION_COLUMNS = 'folder_id, path, kind, deleted, size, mtime, blocks, modified_at, device, task_id, moved_from, restored_from';
 /** An entry is its path's newest version (`versions` has these columns too, and `task_id`). */
+/** Paths strictly below dir, as a range (`path > ? AND path < ?`): '0' sorts right after '/'. */
+export const underBounds = (dir: string): [string, string] => [`${dir}/`, `${dir}0`];
+
 export const ENTRY_COLUMNS = 'folder_id, path, seq, kind, deleted, size, mtime, blocks, modified_at, device, moved_from, restored_from';
 /** An entry written again takes every column of its new version. */
 export const ENTRY_UPSERT = `ON CONFLICT (folder_id, path) DO UPDATE SET seq = excluded.seq, kind = excluded.kind, deleted = excluded.deleted, size = excluded.size,
