@@ -147,8 +147,10 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
     }
     case 'revoke': {
       const [given] = only(1, 'DEVICE (an id from `ferry server devices`)');
-      const device = await deviceNamed(accounts, await reports(), given as string);
-      const which = `${device.id} (${device.name} of ${device.user})`;
+      const byCredential = await reports();
+      const device = await deviceNamed(accounts, byCredential, given as string);
+      // Named as `ferry server devices` names it: by what it reports, its pairing's name beside (a new-user try).
+      const which = `${device.id} (${nameOf({ ...device, reportedName: byCredential.get(device.id)?.name })} of ${device.user})`;
       io.out((await accounts.revoke(device.id)) ? `Revoked device ${which}: its next request is refused\n` : `Device ${which} was revoked already\n`);
       return 0;
     }
@@ -217,7 +219,7 @@ const minute = (ms: number | null): string | null => (ms === null ? null : `${ne
 type ListedDevice = DeviceInfo & { agents: string[]; reportedName: string | undefined };
 
 /** The device's name now; the one it was paired under too when it was renamed since (found by a new-user try). */
-const nameOf = (d: ListedDevice): string => (d.reportedName === undefined || d.reportedName === d.name ? d.name : `${d.reportedName} (paired as ${d.name})`);
+const nameOf = (d: Pick<ListedDevice, 'name' | 'reportedName'>): string => (d.reportedName === undefined || d.reportedName === d.name ? d.name : `${d.reportedName} (paired as ${d.name})`);
 
 function deviceJson(d: ListedDevice): Record<string, unknown> {
   return { id: d.id, name: d.name, ...(d.reportedName !== undefined ? { reportedName: d.reportedName } : {}), user: d.user, agents: d.agents, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };

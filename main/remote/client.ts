@@ -70,10 +70,12 @@ export interface SyncApiClientOptions {
 /**
  * Each request's outcome: `answered` when the server replied below 400; `failed` with the error
  * of a reply of 400 or more (its status and code), or of no reply at all (a network error).
+ * `sentAt` (performance.now()) is when the request went: a long poll answered 30 s after it went
+ * says nothing of a refusal that came meanwhile.
  */
 export interface RequestObserver {
-  answered(): void;
-  failed(error: FerryError): void;
+  answered(sentAt: number): void;
+  failed(error: FerryError, sentAt: number): void;
 }
 
 /** What every call accepts: a retried request passes its first trackingId again. */
@@ -396,6 +398,7 @@ export class SyncApiClient {
       ...spec.headers,
     };
     if (spec.signal?.aborted) throw transportError(spec.signal.reason, spec.signal);
+    const sentAt = performance.now();
     const request = this.http(spec.url, {
       method: spec.method,
       headers,
@@ -420,12 +423,12 @@ export class SyncApiClient {
       res = await request;
     } catch (error) {
       const failure = tooLarge ? malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`) : withSchemeHint(transportError(error, spec.signal), this.base.protocol);
-      this.options.observer?.failed(failure);
+      this.options.observer?.failed(failure, sentAt);
       throw failure;
     }
     const reply = { status: res.statusCode, headers: res.headers, body: res.rawBody ?? Buffer.alloc(0) };
-    if (reply.status < 400) this.options.observer?.answered();
-    else this.options.observer?.failed(httpError(reply.status, reply.headers, reply.body));
+    if (reply.status < 400) this.options.observer?.answered(sentAt);
+    else this.options.observer?.failed(httpError(reply.status, reply.headers, reply.body), sentAt);
     return reply;
   }
 }

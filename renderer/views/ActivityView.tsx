@@ -36,7 +36,7 @@ export function ActivityView() {
       {error ? <div className="banner banner-error" role="alert">Could not load activity: {error.message}</div> : null}
       {show === 'conflict' ? (
         <>
-          <h3>Conflict copies made here, on disk</h3>
+          <h3>Conflict copies on disk</h3>
           <ConflictCopies refresh={entries[0]?.id} onWhy={setWhy} empty="No conflict copies are on disk." />
           <h3>Recent conflicts</h3>
         </>

@@ -43,5 +43,8 @@ describe('pull activity', () => {
     const failed = b.folder.store.activity.recent({ kind: 'pull_failed' });
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ folderId: 'fb', message: expect.stringMatching(/^Pull failed \(\w+\)/) });
+    // Failing again alike, it is not said again (a new-user try: a red line every 30 s).
+    await expect(b.puller.pullNow('fb')).rejects.toBeTruthy();
+    expect(b.folder.store.activity.recent({ kind: 'pull_failed' })).toHaveLength(1);
   });
 });

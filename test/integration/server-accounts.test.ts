@@ -89,6 +89,8 @@ describe('users, pairing and devices', () => {
     const renamed = JSON.parse((await cli(['devices', '--user', 'eve', '--json'])).out) as Array<{ id: string; name: string; reportedName?: string }>;
     expect(renamed.find((d) => d.id === laptop.id)).toMatchObject({ name: 'eve-laptop', reportedName: 'eve-studio' });
     expect(renamed.find((d) => d.id === fresh.id)?.reportedName).toBeUndefined();
+    // Revoked, it is named as the list names it (a new-user try: "vm of root", another device's name).
+    expect((await cli(['revoke', laptop.id])).out).toBe(`Revoked device ${laptop.id} (eve-studio (paired as eve-laptop) of eve): its next request is refused\n`);
   });
 
   it('refuses a reused, an expired and an unknown code, each with its own code', async () => {

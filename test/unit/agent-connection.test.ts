@@ -58,6 +58,20 @@ describe('ConnectionWatch', () => {
     expect(REVOKED_REASON).toMatch(/signed out.*pair it again/);
   });
 
+  // A new-user try: a long poll sent before a revoke ended 200 after it, and the link read online
+  // ("accepts this computer again") while the device was still signed out.
+  it('an answer to a request sent before the link went down does not bring it back', () => {
+    const { w } = watch();
+    const sentBefore = performance.now();
+    w.failed(new FerryError('device_revoked', 'revoked', { status: 401 }));
+    expect(w.current.state).toBe('auth_failed');
+    w.answered(sentBefore);
+    w.failed(new FerryError('not_found', 'no such folder', { status: 404 }), sentBefore);
+    expect(w.current.state).toBe('auth_failed');
+    w.answered(performance.now());
+    expect(w.current.state).toBe('online');
+  });
+
   it('a 5xx says nothing about the link', () => {
     const { w } = watch();
     w.failed(refused());

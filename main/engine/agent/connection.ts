@@ -58,6 +58,8 @@ const systemTimers: LinkTimers = {
 
 export class ConnectionWatch {
   private link: Link = { state: 'online' };
+  /** When the link last left online (performance.now()): answers to requests sent before say nothing of it. */
+  private wentDownAt = -Infinity;
   private probes = 0;
   private timer: unknown = null;
   private stopped = false;
@@ -71,17 +73,21 @@ export class ConnectionWatch {
     return this.link;
   }
 
-  /** A request got an answer from the server with the token accepted. */
-  answered(): void {
-    if (this.link.state === 'online') return;
+  /**
+   * A request got an answer from the server with the token accepted. One sent before the link
+   * went down proves nothing: a long poll sent before a revoke is answered 200 once it ends (a
+   * new-user try read "accepts this computer again" while it was still signed out).
+   */
+  answered(sentAt: number = performance.now()): void {
+    if (this.link.state === 'online' || sentAt <= this.wentDownAt) return;
     this.cancelProbe();
     this.probes = 0;
     this.set({ state: 'online' });
   }
 
   /** A request failed: offline and refused tokens change the link; other failures do not. */
-  failed(error: unknown): void {
-    if (provesLink(error)) return this.answered();
+  failed(error: unknown, sentAt: number = performance.now()): void {
+    if (provesLink(error)) return this.answered(sentAt);
     const problem = linkProblemOf(error);
     if (!problem) return;
     if (this.link.state !== problem.state || this.link.reason !== problem.reason) this.set(problem);
@@ -101,6 +107,7 @@ export class ConnectionWatch {
   }
 
   private set(link: Link): void {
+    if (link.state !== 'online' && this.link.state === 'online') this.wentDownAt = performance.now();
     this.link = link;
     this.o.onChange(link);
   }

@@ -4,6 +4,7 @@ import type { Logger } from '../../logging';
 import type { Folder, Store } from '../../store';
 import type { FolderStateName } from '../agent/api';
 import { LocalSide, queuedWork, type LocalSideOptions, type PushWake } from '../local-side';
+import { notMadeYet } from '../folder-marker';
 import type { ScanResult, UnsyncableNameView } from '../scanner';
 import { FolderCoordinator, type AnswerPorts, type PendingDelete } from './coordinator';
 import type { UndoOffer } from './undo';
@@ -206,7 +207,8 @@ export class FolderSet {
       // Counted only for a held folder: status goes out several times a second.
       pendingDelete: folder.state === 'paused_mass_delete' ? this.labelDevices(this.coordinator(folder.id).pendingDelete()) : null,
       undoDelete: this.labelDevices(this.coordinator(folder.id).undoOffer()),
-      ...(folder.state === 'error' && folder.errorCode === 'folder_root_missing' ? { notMadeYet: true as const } : {}),
+      // Never synced there yet, not a synced folder gone (unmounted, moved): that one is an error.
+      ...(folder.state === 'error' && notMadeYet(folder.errorMessage) ? { notMadeYet: true as const } : {}),
     };
   }
 

@@ -7,6 +7,9 @@ import { passingPullError } from './health';
 
 const log = createLogger('pull');
 
+/** A folder's own problems (folder-marker.ts): its state says them. */
+const FOLDER_ROOT_CODES = new Set(['folder_root_missing', 'folder_marker_missing', 'folder_marker_mismatch']);
+
 /**
  * What a pull did, written to the Activity log from the puller's own events: files downloaded,
  * files deleted here because they were deleted on the server, and pulls that failed. (Conflict
@@ -27,14 +30,21 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     // From where: a new-user try could not tell a rename from a new file.
     else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: from !== undefined ? `Moved here from ${from}: it was moved on the server` : 'Moved here: it was moved on the server' });
   };
+  // The code each folder's last failed pull was said with: a retry failing alike is not said again
+  // until a pull gets through (a new-user try found a red line every 30 s for a folder not made yet).
+  const said = new Map<string, string>();
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
-    // A wait of a second on this device's own upload or scan is no failed pull (passingPullError).
-    if (passingPullError(error)) return;
+    // A wait of a second on this device's own upload or scan is no failed pull (passingPullError);
+    // the folder's own problem (its root missing) is its state's, said once by its folder_error line.
+    if (passingPullError(error) || FOLDER_ROOT_CODES.has(error.code) || said.get(folderId) === error.code) return;
+    said.set(folderId, error.code);
     add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
     flush();
   };
+  const onPulled = ({ folderId }: { folderId: string }) => said.delete(folderId);
   events.on('applied', onApplied);
   events.on('error', onError);
+  events.on('pulled', onPulled);
   // A finished pull's lines are in the log before anyone hears it finished.
   events.prependListener('pulled', flush);
   return () => {
@@ -42,5 +52,6 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     events.off('applied', onApplied);
     events.off('error', onError);
     events.off('pulled', flush);
+    events.off('pulled', onPulled);
   };
 }
