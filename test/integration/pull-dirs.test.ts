@@ -459,6 +459,32 @@ describe('pull: directories against the real server', () => {
       expect(c.tree()).toEqual({ d: 'mine, a file now' });
     });
 
+    // Chaos --kinds seed 60486: the feed brought this device's own commit below a folder its user
+    // had just turned into a file, before the scan recorded that: nothing told the pull the file was
+    // the user's delete of the folder, and it kept the file as a conflict copy of itself.
+    it('chaos --kinds seed 60486: a folder turned into a file that the scan has not recorded yet: the pull waits for it, and makes no copy', async () => {
+      await setup();
+      const b = agent();
+      mkdirSync(b.folder.abs('d'));
+      b.folder.write('d/x.txt', 'made here');
+      await b.scanner.scanPaths(['d', 'd/x.txt'], false);
+      const claimed = b.folder.store.queue.claim({ limit: 10 });
+      const own = new Writer(b.client, remoteId);
+      await dirs([['d', true]], own);
+      await own.commit({ 'd/x.txt': 'made here' });
+      for (const c of claimed) expect(b.folder.store.paths.complete(c, { revision: own.revisions.get(c.path)! })).toBe('done');
+      // b's user turns the folder into a file; the pull runs before the scan has seen it.
+      rmSync(b.folder.abs('d'), { recursive: true });
+      b.folder.write('d', 'mine, a file now');
+      await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ retryable: true });
+      expect(copiesOf(b, 'd')).toEqual([]);
+      await b.scanner.scanPaths(['d', 'd/x.txt'], false);
+      expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, tokenStored: true });
+      expect(copiesOf(b, 'd')).toEqual([]);
+      expect(b.read('d')).toBe('mine, a file now');
+      expect(b.folder.pendingOps()).toEqual({ d: 'file:upsert', 'd/x.txt': 'file:delete' });
+    });
+
     it('a folder this device moved on the server, carrying another device\'s file it never had, then turned into a file here: that file is not deleted (chaos seed 60129)', async () => {
       await setup();
       await dirs([['old', true]]);

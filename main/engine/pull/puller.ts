@@ -455,6 +455,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         } catch (error) {
           if (!defer || asFerryError(error).code !== 'unsafe_path') return void unsafe(entry, error);
           const file = entry.deleted ? undefined : await fileAbove(root, entry.path);
+          // The scan has not recorded that file yet (the index holds the folder): what the user
+          // deleted with it is not queued yet, so nothing is decided until it is (chaos --kinds
+          // seed 60486: docs/conflict-rules.md, "A folder turned into a file here").
+          if (file !== undefined && store.index.get(folderId, file)?.kind === 'dir') {
+            return void unsafe(entry, new FerryError('parent_gone', `The folder ${file} was turned into a file here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 }));
+          }
           // Deleted here with the folder, that delete queued on this very revision (U1, DU1), or on
           // none when it is this device's own commit whose answer was not in (chaos --kinds seeds
           // 60407, 60409: docs/conflict-rules.md, "What the user deleted with the folder…").
