@@ -11,20 +11,26 @@ import path from 'node:path';
  */
 export const CONTROL_PORT_FILE = 'control-port';
 
-export function rememberedPort(dataDir: string): number | undefined {
+export function rememberedPort(dataDir: string, file = CONTROL_PORT_FILE): number | undefined {
   try {
-    const port = Number(readFileSync(path.join(dataDir, CONTROL_PORT_FILE), 'utf8').trim());
+    const port = Number(readFileSync(path.join(dataDir, file), 'utf8').trim());
     return Number.isInteger(port) && port > 0 && port <= 65535 ? port : undefined;
   } catch {
     return undefined;
   }
 }
 
-export async function listenOnStablePort<T extends { port: number }>(dataDir: string, requested: number | undefined, listen: (port: number) => Promise<T>): Promise<T> {
-  const remembered = rememberedPort(dataDir);
+/**
+ * `ferry start`'s embedded server keeps its port the same way (DIR/server-port): a second device
+ * paired with it keeps its address across restarts (a new-user try: it went offline for good).
+ */
+export const SERVER_PORT_FILE = 'server-port';
+
+export async function listenOnStablePort<T extends { port: number }>(dataDir: string, requested: number | undefined, listen: (port: number) => Promise<T>, file = CONTROL_PORT_FILE): Promise<T> {
+  const remembered = rememberedPort(dataDir, file);
   if (requested !== undefined) {
     const asked = await listen(requested);
-    if (requested !== 0 && requested !== remembered) writeFileSync(path.join(dataDir, CONTROL_PORT_FILE), `${requested}\n`, { mode: 0o600 });
+    if (requested !== 0 && requested !== remembered) writeFileSync(path.join(dataDir, file), `${requested}\n`, { mode: 0o600 });
     return asked;
   }
   let server: T | undefined;
@@ -36,6 +42,6 @@ export async function listenOnStablePort<T extends { port: number }>(dataDir: st
     }
   }
   server ??= await listen(0);
-  if (server.port !== remembered) writeFileSync(path.join(dataDir, CONTROL_PORT_FILE), `${server.port}\n`, { mode: 0o600 });
+  if (server.port !== remembered) writeFileSync(path.join(dataDir, file), `${server.port}\n`, { mode: 0o600 });
   return server;
 }

@@ -61,4 +61,23 @@ describe('logging when run from another directory', () => {
     }
     expect(start.stdout() + start.stderr()).not.toMatch(/method=|\(server\) request/);
   }, 60_000);
+
+  // A new-user try: the embedded server took a new port at each start, and a second device paired
+  // with it went offline for good. It keeps its port now (DIR/server-port), as the control port does.
+  it('ferry start keeps its embedded server on the port it had', async () => {
+    const home = path.join(tmp.dir, 'home-ports');
+    const env = { HOME: home, FERRY_HOME: path.join(home, '.ferry') };
+    const urls: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const start = spawnFerry(['start'], env, { cwd: tmp.dir });
+      try {
+        urls.push((await start.line(/embedded reference server at (http:\/\/127\.0\.0\.1:\d+)/))[1]!);
+        await start.line(/^ui: /);
+      } finally {
+        expect((await start.stop()).code).toBe(0);
+      }
+    }
+    expect(urls[1]).toBe(urls[0]);
+    expect(readFileSync(path.join(home, '.ferry', 'server-port'), 'utf8').trim()).toBe(new URL(urls[0]!).port);
+  }, 60_000);
 });

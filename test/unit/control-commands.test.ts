@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
-import { flagSettings } from '../../main/control/commands/run-agent';
+import { droppedFolders, flagSettings } from '../../main/control/commands/run-agent';
 import { folderRelative } from '../../main/control/commands/folder-paths';
 import { formatConflicts } from '../../main/control/commands/conflicts';
 import { formatRestore } from '../../main/control/commands/restore';
@@ -25,6 +25,14 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     const online = formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'syncing').split('\n');
     expect(online[1]).toMatch(/^7 +in_flight +upsert /);
     expect(online).toHaveLength(3);
+  });
+
+  // A new-user try: `ferry agent --folder X` on a later start dropped the saved folders, unsaid.
+  it('names the saved folders a start\'s --folder leaves out', () => {
+    const saved = [{ localPath: '/home/me/Ferry', remoteId: 'ferry' }, { localPath: '/home/me/Later', remoteId: 'later' }];
+    expect(droppedFolders(saved, [{ localPath: '/home/me/Later2', remoteId: 'later2' }])).toEqual(['/home/me/Ferry=ferry', '/home/me/Later=later']);
+    expect(droppedFolders(saved, [...saved, { localPath: '/x', remoteId: 'x' }])).toEqual([]);
+    expect(droppedFolders(undefined, [])).toEqual([]);
   });
 
   it('--bandwidth-limit takes bytes, or KB/s and MB/s like the settings window', () => {

@@ -110,6 +110,16 @@ function lastGiven(layers: PartialSettings[], key: keyof PartialSettings): unkno
   return layers.map((layer) => layer[key]).filter((v) => v !== undefined).at(-1);
 }
 
+/** The saved folders (LOCAL=REMOTE) a start's folders leave out. */
+export function droppedFolders(saved: unknown, now: ReadonlyArray<{ localPath: string; remoteId: string }>): string[] {
+  if (!Array.isArray(saved)) return [];
+  const kept = new Set(now.map((f) => `${f.localPath}=${f.remoteId}`));
+  return saved
+    .filter((f): f is { localPath: string; remoteId: string } => typeof f?.localPath === 'string' && typeof f?.remoteId === 'string')
+    .map((f) => `${f.localPath}=${f.remoteId}`)
+    .filter((f) => !kept.has(f));
+}
+
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
@@ -163,6 +173,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       ...(config ? [{ source: '--config', values: config }] : []),
       { source: 'flags', values: flagSettings(values, process.cwd(), token) },
     ]);
+    // --folder gives the whole list, as the other flags give their setting: said when it drops
+    // saved folders (a new-user try added one with --folder and the others went, unsaid).
+    const dropped = droppedFolders(saved.folders, settings.folders);
+    if (dropped.length > 0) io.err(`Note: --folder replaces the saved folders; no longer synced: ${dropped.join(', ')} (give every folder to keep with its own --folder)`);
     // Runs for days in the background: memory before the last bit of speed (small-heap.ts).
     preferSmallHeap();
     const host = await startHost({

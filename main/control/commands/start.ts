@@ -7,6 +7,7 @@ import { LOG_LEVELS, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings } from '../agent-settings';
 import { pairWithEmbeddedServer } from '../device-pairing';
 import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
+import { listenOnStablePort, SERVER_PORT_FILE } from '../control-port';
 import { EXIT_FAILURE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
@@ -31,7 +32,7 @@ export const definition = {
   flags: [
     ['--data DIR', 'where Ferry keeps its state (default: $FERRY_HOME or ~/.ferry); the server keeps its data in DIR/server'],
     ['--folder LOCAL[=REMOTE_ID]', 'the folder to sync (default: ~/Ferry)'],
-    ['--port N', "the embedded server's port on 127.0.0.1 (default 0: pick a free one)"],
+    ['--port N', "the embedded server's port on 127.0.0.1 (default: the one this data directory used last; 0: any free one)"],
     ['--control-port N', "the control API and web UI's port on 127.0.0.1 (default: the one this data directory used last)"],
     ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info) in DIR/logs/agent.log; the console shows warnings, errors and state changes unless a level is given`],
     ['-h, --help', 'show this help'],
@@ -39,8 +40,8 @@ export const definition = {
   examples: ['ferry start', 'ferry start --folder ~/Documents/Shared=shared --control-port 7777'],
 } satisfies CommandDefinition<typeof options>;
 
-function portFlag(raw: unknown): number | undefined {
-  if (raw === undefined) return 0;
+function portFlag(raw: unknown): number | 'stable' | undefined {
+  if (raw === undefined) return 'stable';
   const port = Number(raw);
   return Number.isInteger(port) && port >= 0 && port <= 65535 ? port : undefined;
 }
@@ -54,7 +55,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     return usageError(definition, io, `--log-level must be one of ${LOG_LEVELS.join(', ')}`).code;
   }
   const port = portFlag(values.port);
-  const controlPort = values['control-port'] === undefined ? 'stable' : portFlag(values['control-port']);
+  const controlPort = portFlag(values['control-port']);
   if (port === undefined || controlPort === undefined) return usageError(definition, io, 'ports are numbers from 0 to 65535').code;
 
   const dataDir = path.resolve(values.data ?? process.env.FERRY_HOME ?? path.join(os.homedir(), '.ferry'));
@@ -63,7 +64,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const folder = parseFolderFlag(values.folder ?? path.join(os.homedir(), 'Ferry'), process.cwd(), 0);
   mkdirSync(folder.localPath, { recursive: true });
 
-  const server = await startServer({ dataDir: serverDir, port, host: '127.0.0.1' });
+  // Its port stays the one it had (DIR/server-port), as the control port does: a device paired with it keeps its address.
+  const server = await listenOnStablePort(dataDir, port === 'stable' ? undefined : port, (p) => startServer({ dataDir: serverDir, port: p, host: '127.0.0.1' }), SERVER_PORT_FILE);
   try {
     // The agent syncs as a paired device of the local user, like any other device would.
     const token = await pairWithEmbeddedServer({ serverDir, serverUrl: server.url, dataDir, savedToken: readSettingsFile(path.join(dataDir, SETTINGS_FILE), 'saved settings').token });
