@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { FerryError } from '../../protocol/errors';
 import { AgentEvent, CallError, methods } from '../../shared/ui-contract';
 import type { MethodInput, MethodName, MethodOutput } from '../../shared/ui-contract';
@@ -79,7 +81,10 @@ export function createControlClient(options: ControlClientOptions): ControlClien
 }
 
 export function agentNotRunningMessage(dir: string): string {
-  return `No Ferry agent is running for ${dir} (start one with: ferry agent --data ${dir} ...)`;
+  // A data directory `ferry start` (or `npm start`) made holds its embedded server: started the
+  // same way, or the agent finds no server (a new-user try followed `ferry agent` there).
+  const how = existsSync(path.join(dir, 'server')) ? `ferry start --data ${dir}` : `ferry agent --data ${dir} ...`;
+  return `No Ferry agent is running for ${dir} (start one with: ${how})`;
 }
 
 /** Finds the agent serving DIR (DIR/agent.json + DIR/control-token) or throws `agent_not_running`. */

@@ -92,6 +92,16 @@ describe('agent states follow reality', () => {
     ]);
   }, 30_000);
 
+  // A new-user try: with no folder yet, nothing asked the server anything, and the agent said
+  // "idle" with nothing listening at its server's address.
+  it('with no folder, says offline when nothing answers at the server address', async () => {
+    await proxy.goOffline();
+    const { agent: a } = await start({ folders: [] });
+    await waitFor(() => a.status().state === 'offline', { timeoutMs: 10_000, message: 'state offline' });
+    await proxy.goOnline();
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle once it answers' });
+  }, 30_000);
+
   it('leaves offline within seconds after a wrong server URL is corrected (it stayed offline until a restart)', async () => {
     await proxy.goOffline();
     const { agent: a } = await start();

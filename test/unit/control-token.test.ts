@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ensureControlToken, readAgentInfo, readControlToken, removeAgentInfo, writeAgentInfo } from '../../main/control/control-token';
 import { connectToAgent } from '../../main/control/control-client';
@@ -35,6 +35,9 @@ describe('control token and agent info', () => {
       code: 'agent_not_running',
       message: `No Ferry agent is running for ${temp.dir} (start one with: ferry agent --data ${temp.dir} ...)`,
     });
+    // A data directory `ferry start` made (its embedded server inside): started the same way (a new-user try).
+    mkdirSync(path.join(temp.dir, 'server'));
+    await expect(connectToAgent(temp.dir)).rejects.toMatchObject({ message: `No Ferry agent is running for ${temp.dir} (start one with: ferry start --data ${temp.dir})` });
     writeFileSync(path.join(temp.dir, 'agent.json'), '{not json');
     await expect(readAgentInfo(temp.dir)).rejects.toMatchObject({ code: 'invalid_agent_info' });
   });

@@ -124,7 +124,11 @@ export class EngineHost {
     const engine = this.build();
     this.current = engine;
     this.o.pushWake.set(engine.pusher);
-    await this.makeRemoteFolders(engine, this.o.settings().folders.map((f) => f.remoteId));
+    const folders = this.o.settings().folders;
+    // With no folder nothing asks the server anything: one probe, so that the state says whether
+    // it answers (a new-user try read "idle" with nothing listening at the server's address).
+    if (folders.length === 0) void engine.watch.checkNow();
+    await this.makeRemoteFolders(engine, folders.map((f) => f.remoteId));
     // Stopped, or replaced by a newer start, while it waited for the server: that stop let it go.
     if (this.current !== engine) return;
     // Paused, nothing is sent: the pusher starts at Resume.
