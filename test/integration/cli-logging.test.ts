@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnFerry } from '../helpers/ferry-cli';
+import { runFerry, spawnFerry } from '../helpers/ferry-cli';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
 
@@ -69,10 +69,13 @@ describe('logging when run from another directory', () => {
     const env = { HOME: home, FERRY_HOME: path.join(home, '.ferry') };
     const urls: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const start = spawnFerry(['start'], env, { cwd: tmp.dir });
+      // Named once (a new-user try: both devices were the host's "vm"), and kept.
+      const start = spawnFerry(['start', ...(i === 0 ? ['--device-name', 'studio'] : [])], env, { cwd: tmp.dir });
       try {
         urls.push((await start.line(/embedded reference server at (http:\/\/127\.0\.0\.1:\d+)/))[1]!);
         await start.line(/^ui: /);
+        const status = await runFerry(['status', '--json'], env);
+        expect((JSON.parse(status.stdout) as { deviceName: string }).deviceName).toBe('studio');
       } finally {
         expect((await start.stop()).code).toBe(0);
       }

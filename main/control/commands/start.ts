@@ -22,6 +22,7 @@ const options = {
   port: { type: 'string' },
   'control-port': { type: 'string' },
   'log-level': { type: 'string' },
+  'device-name': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -34,6 +35,7 @@ export const definition = {
     ['--folder LOCAL[=REMOTE_ID]', 'the folder to sync (default: ~/Ferry)'],
     ['--port N', "the embedded server's port on 127.0.0.1 (default: the one this data directory used last; 0: any free one)"],
     ['--control-port N', "the control API and web UI's port on 127.0.0.1 (default: the one this data directory used last)"],
+    ['--device-name NAME', 'how this device is named in conflict copies and to other devices; kept for later starts (default: the host name)'],
     ['--log-level L', `one of ${LOG_LEVELS.join(', ')} (default info) in DIR/logs/agent.log; the console shows warnings, errors and state changes unless a level is given`],
     ['-h, --help', 'show this help'],
   ],
@@ -87,6 +89,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       settings,
       ...(controlPort === 'stable' ? {} : { controlPort }),
       ...(logLevel ? { logLevel } : {}),
+      ...(typeof values['device-name'] === 'string' ? { deviceName: values['device-name'] } : {}),
       onStop: () => server.close(),
     });
     // Listening for Ctrl+C before saying it runs: a signal sent on reading these lines stops it cleanly.
