@@ -168,6 +168,12 @@ describe('paired devices of two users', () => {
     await startAgent('ann-desk', 'ann-docs');
     await waitFor(() => read(path.join(folderOf('ann-laptop'), 'offline-edit.txt')) === 'written after revoke', { timeoutMs: 20_000, message: 'the queued edit on ann-laptop' });
     await waitFor(() => read(path.join(folderOf('ann-desk'), 'still-on.txt')) === 'laptop goes on', { timeoutMs: 20_000, message: 'still-on.txt on ann-desk' });
+    // Each pairing made while the agent was stopped is said in Activity at its next start, once
+    // (a new-user try found no line of the first pairing).
+    const desk2 = agents.get('ann-desk') as Agent;
+    const pairedLines = async () => (await desk2.handlers.listActivity({ limit: 1000 })).filter((l) => l.kind === 'paired').map((l) => l.message);
+    expect(await pairedLines()).toEqual([`Paired with ${server.url} as ann`, `Paired with ${server.url} as ann`]);
+    expect((await desk2.handlers.listActivity({ limit: 1000 })).filter((l) => l.kind === 'signed_out')).toHaveLength(1);
   });
 
   it('writes no token and no pairing code to any log file', async () => {

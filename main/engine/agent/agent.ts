@@ -25,6 +25,8 @@ import { pairAndSave, pairedAs, rememberPairing } from './pairing';
 import { SettingsKeeper } from './settings-apply';
 import { StatusBoard } from './status';
 
+/** The credential whose pairing Activity said last: a pairing made while the agent was stopped is said at its start. */
+const PAIRING_SAID_KEY = 'pairing_said';
 /** How long "Sync now" waits for its probe of the link before it answers with the link's state. */
 const SYNC_NOW_PROBE_MS = 3000;
 /** How long a restore asked while the server seemed unreachable waits for one probe of the link. */
@@ -306,9 +308,19 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         rememberPairing(options.dataDir, input.serverUrl, reply);
         // Said in Activity too: who this computer syncs as now (a new-user try found no line of it).
         store.activity.add({ kind: 'paired', message: `Paired with ${input.serverUrl} as ${reply.user}${again ? "; the credential this computer used there before is signed out" : ''}` });
+        store.settings.set(PAIRING_SAID_KEY, reply.deviceId);
       });
     },
   };
+
+  /** A pairing made while the agent was stopped (`ferry agent --pair`, `ferry start`): said in Activity at its start. */
+  function sayPairingMadeWhileStopped(): void {
+    const { serverUrl, token } = settings.current;
+    const paired = pairedAs(options.dataDir, serverUrl, token);
+    if (paired === null || store.settings.get(PAIRING_SAID_KEY) === paired.credential) return;
+    store.activity.add({ kind: 'paired', message: `Paired with ${serverUrl} as ${paired.user}` });
+    store.settings.set(PAIRING_SAID_KEY, paired.credential);
+  }
 
   return {
     deviceId,
@@ -321,6 +333,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (started) return;
       started = true;
       folders.syncRows(settings.current.folders);
+      sayPairingMadeWhileStopped();
       await engine.start();
       for (const id of folders.ids()) folders.start(id);
       status.startTicker(() => bus.statusChanged());
