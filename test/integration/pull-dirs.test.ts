@@ -423,22 +423,28 @@ describe('pull: directories against the real server', () => {
       expect(c.tree()).toEqual({ [copies[0]!]: 'mine, a file now', 'd/sub/x.txt': 'made here' });
     });
 
-    // Chaos --kinds seeds 60407 and 60409: this device's file in its new folder went up and its
-    // answer was not in (a kill; the batch resumed as a task) when the user turned the folder into
-    // a file. The pull met that own commit below the file, with its delete queued here on no
-    // revision, and took it for another device's: a spurious conflict copy of the user's file.
-    it('chaos --kinds seeds 60407 and 60409: the own file below a folder turned into a file, whose answer was not in, is the user\'s delete: no copy, the delete goes on its revision', async () => {
+    /** b's new folder `d` with `d/x.txt`, scanned, claimed, and committed on the server under b's own device id. */
+    async function ownFolderSent() {
       await setup();
       const b = agent();
       mkdirSync(b.folder.abs('d'));
       b.folder.write('d/x.txt', 'made here');
       await b.scanner.scanPaths(['d', 'd/x.txt'], false);
-      // Sent, not answered: claimed, and committed on the server under b's own device id.
       const claimed = b.folder.store.queue.claim({ limit: 10 });
-      expect(claimed.map((c) => c.path).sort()).toEqual(['d', 'd/x.txt']);
       const own = new Writer(b.client, remoteId);
       await dirs([['d', true]], own);
       await own.commit({ 'd/x.txt': 'made here' });
+      return { b, claimed, own };
+    }
+
+    // Chaos --kinds seeds 60407 and 60409: this device's file in its new folder went up and its
+    // answer was not in (a kill; the batch resumed as a task) when the user turned the folder into
+    // a file. The pull met that own commit below the file, with its delete queued here on no
+    // revision, and took it for another device's: a spurious conflict copy of the user's file.
+    it('chaos --kinds seeds 60407 and 60409: the own file below a folder turned into a file, whose answer was not in, is the user\'s delete: no copy, the delete goes on its revision', async () => {
+      // Sent, not answered: claimed, and committed on the server under b's own device id.
+      const { b, claimed, own } = await ownFolderSent();
+      expect(claimed.map((c) => c.path).sort()).toEqual(['d', 'd/x.txt']);
       // Then b's user turned the folder into a file.
       rmSync(b.folder.abs('d'), { recursive: true });
       b.folder.write('d', 'mine, a file now');
@@ -463,15 +469,7 @@ describe('pull: directories against the real server', () => {
     // had just turned into a file, before the scan recorded that: nothing told the pull the file was
     // the user's delete of the folder, and it kept the file as a conflict copy of itself.
     it('chaos --kinds seed 60486: a folder turned into a file that the scan has not recorded yet: the pull waits for it, and makes no copy', async () => {
-      await setup();
-      const b = agent();
-      mkdirSync(b.folder.abs('d'));
-      b.folder.write('d/x.txt', 'made here');
-      await b.scanner.scanPaths(['d', 'd/x.txt'], false);
-      const claimed = b.folder.store.queue.claim({ limit: 10 });
-      const own = new Writer(b.client, remoteId);
-      await dirs([['d', true]], own);
-      await own.commit({ 'd/x.txt': 'made here' });
+      const { b, claimed, own } = await ownFolderSent();
       for (const c of claimed) expect(b.folder.store.paths.complete(c, { revision: own.revisions.get(c.path)! })).toBe('done');
       // b's user turns the folder into a file; the pull runs before the scan has seen it.
       rmSync(b.folder.abs('d'), { recursive: true });
