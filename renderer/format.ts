@@ -1,6 +1,7 @@
 /** Display formatting shared by the views (pure, unit-tested). */
 
 import { comesBack, restoredWords } from '../shared/restore-words';
+import { waitsForServer } from '../shared/folder-headline';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
@@ -79,8 +80,8 @@ export function agentStateLabel(state: string): string {
  * "in flight" is the truth.
  */
 export function waitingForServer(itemState: string, agentState: string | undefined): string | null {
-  if (itemState !== 'in_flight' || (agentState !== 'offline' && agentState !== 'auth_failed')) return null;
-  return `waiting for the server (${agentStateLabel(agentState)})`;
+  if (itemState !== 'in_flight' || !waitsForServer(agentState)) return null;
+  return `waiting for the server (${agentStateLabel(agentState!)})`;
 }
 
 /** 0–100, for progress bars; an unknown total shows as 0. */

@@ -16,6 +16,9 @@ export type FolderHeadline =
   | { kind: 'paused' }
   | { kind: 'state' };
 
+/** Nothing moves: the server cannot be reached, or it refuses this device (the agent's state). */
+export const waitsForServer = (agentState: string | undefined): boolean => agentState === 'offline' || agentState === 'auth_failed';
+
 export function folderHeadline(folder: Pick<FolderStatus, 'pendingDelete' | 'state' | 'counts' | 'unsyncable' | 'notMadeYet'>, agentState: string | undefined): FolderHeadline {
   if (folder.pendingDelete) return { kind: 'pending_delete' };
   // Not a fault: the folder is not made yet, and syncs once it is (a new-user try read "error").
@@ -26,7 +29,7 @@ export function folderHeadline(folder: Pick<FolderStatus, 'pendingDelete' | 'sta
   if (failed > 0) return { kind: 'failing', count: failed };
   const unsyncable = folder.unsyncable?.count ?? 0;
   if (unsyncable > 0) return { kind: 'unsyncable', count: unsyncable };
-  if (agentState === 'offline' || agentState === 'auth_failed') return { kind: 'waiting_for_server' };
+  if (waitsForServer(agentState)) return { kind: 'waiting_for_server' };
   if (agentState === 'paused') return { kind: 'paused' };
   return { kind: 'state' };
 }

@@ -9,9 +9,10 @@ import path from 'node:path';
 export const MARKER_DIR = '.ferry';
 export const MARKER_FILE = 'folder-id';
 
-export type RootCheck =
-  | { ok: true }
-  | { ok: false; code: 'folder_root_missing' | 'folder_marker_missing' | 'folder_marker_mismatch'; message: string };
+/** A folder root's own problems: the folder's state says them (not each pull that meets them). */
+export const ROOT_PROBLEMS = ['folder_root_missing', 'folder_marker_missing', 'folder_marker_mismatch'] as const;
+
+export type RootCheck = { ok: true } | { ok: false; code: (typeof ROOT_PROBLEMS)[number]; message: string };
 
 export const markerPath = (root: string): string => path.join(root, MARKER_DIR, MARKER_FILE);
 

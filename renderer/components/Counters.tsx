@@ -10,7 +10,10 @@ export const STATE_LABELS: Record<QueueState, string> = {
   done: 'Done',
 };
 
-/** The state's filter label: items in flight wait for the server while it cannot be reached or refuses this device, as their rows say. */
+/**
+ * A state's label, on the filter and on each row's badge: items in flight wait for the server
+ * while it cannot be reached or refuses this device, said like the other labels ("In flight").
+ */
 export function stateLabel(state: QueueState, agentState?: string): string {
   const waiting = waitingForServer(state, agentState);
   return waiting ? waiting.charAt(0).toUpperCase() + waiting.slice(1) : STATE_LABELS[state];

@@ -1,12 +1,9 @@
 import type { QueueItem } from '../../shared/ui-contract';
 import { visibleName } from '../../shared/visible-name';
-import { formatBytes, formatRelative, percentDone, waitingForServer } from '../format';
-import { STATE_LABELS } from './Counters';
+import { formatBytes, formatRelative, percentDone } from '../format';
+import { stateLabel } from './Counters';
 
 export const QUEUE_ROW_HEIGHT = 60;
-
-/** A badge reads like the others ("In flight"): its first letter upper case. */
-const capitalized = (text: string | null): string | null => (text ? text.charAt(0).toUpperCase() + text.slice(1) : null);
 
 export function QueueRow({ item, agentState, onRetry, onWhy, onHistory }: { item: QueueItem; agentState?: string | undefined; onRetry(id: number): void; onWhy?(item: QueueItem): void; onHistory?(item: QueueItem): void }) {
   const percent = percentDone(item.bytesDone, item.bytesTotal);
@@ -17,7 +14,7 @@ export function QueueRow({ item, agentState, onRetry, onWhy, onHistory }: { item
           {visibleName(item.path)}
         </span>
         <span className={`badge badge-${item.state}`} data-testid="item-state">
-          {capitalized(waitingForServer(item.state, agentState)) ?? STATE_LABELS[item.state]}
+          {stateLabel(item.state, agentState)}
         </span>
         {onWhy && item.state !== 'done' ? (
           <button type="button" className="small" onClick={() => onWhy(item)} aria-label={`Why is ${item.path} not in sync?`} data-testid="why-open">

@@ -1,5 +1,6 @@
 import { QueueState } from '../../../shared/ui-contract';
 import type { QueuePage } from '../../../shared/ui-contract';
+import { waitsForServer } from '../../../shared/folder-headline';
 import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
@@ -47,8 +48,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       offset: offset.value ?? 0,
     };
     const page = await client.call('listQueue', query);
-    const { state: agentState } = await client.call('getStatus', {});
-    io.out(values.json ? json(page) : formatQueuePage(page, query.offset, query.state, agentState));
+    io.out(values.json ? json(page) : formatQueuePage(page, query.offset, query.state, (await client.call('getStatus', {})).state));
     return EXIT_OK;
   });
 }
@@ -56,7 +56,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 export function formatQueuePage(page: QueuePage, offset: number, state?: QueueState, agentState?: string): string {
   // Taken to be sent, but nothing goes while the server cannot be reached or refuses this device
   // (a new-user try read "in_flight" where `ferry status` said "waiting for the server").
-  const linkDown = agentState === 'offline' || agentState === 'auth_failed';
+  const linkDown = waitsForServer(agentState);
   if (page.items.length === 0) {
     if (page.total > 0) return `No items at offset ${offset} (${page.total} in total).`;
     // A filter with no match is not an empty queue.

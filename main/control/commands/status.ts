@@ -1,6 +1,6 @@
 import { deleteOrigin, filesToUndo, samplePathsLine, undoBatchFiles } from '../../../shared/pending-delete';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
-import { folderHeadline, type FolderHeadline } from '../../../shared/folder-headline';
+import { folderHeadline, waitsForServer, type FolderHeadline } from '../../../shared/folder-headline';
 import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -56,7 +56,7 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     `Agent:     ${status.state}${status.reason ? `: ${status.reason}` : ''} (device ${status.deviceName}, ${status.deviceId}${status.pairedAs ? `, paired as ${status.pairedAs.user}${status.state === 'auth_failed' ? ', refused now' : ''}` : ''})`,
     // Held while the server cannot be reached or refuses this device, nothing is on its way: said so
     // (a new-user try read "1 in flight" while signed out).
-    `Queue:     ${counts.pending} pending, ${counts.in_flight} ${status.state === 'offline' || status.state === 'auth_failed' ? 'waiting for the server' : 'in flight'}, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,
+    `Queue:     ${counts.pending} pending, ${counts.in_flight} ${waitsForServer(status.state) ? 'waiting for the server' : 'in flight'}, ${counts.retry_wait} waiting to retry, ${counts.failed} failed, ${counts.done} done`,
     `Rates:     up ${formatBytes(rates.uploadBytesPerSec)}/s, down ${formatBytes(rates.downloadBytesPerSec)}/s, ${rates.itemsPerSec.toFixed(1)} items/s`,
     `Last sync: ${status.lastSyncAt ?? 'never'}`,
   ];

@@ -2,13 +2,13 @@ import type { ActivityRepo, NewActivity } from '../../store/activity';
 import { createLogger } from '../../logging';
 import { ActivityBatch } from '../activity-batch';
 import { parseConflictName } from '../conflict-name';
+import { ROOT_PROBLEMS } from '../folder-marker';
 import type { PullerEmitter } from './events';
 import { passingPullError } from './health';
 
 const log = createLogger('pull');
 
-/** A folder's own problems (folder-marker.ts): its state says them. */
-const FOLDER_ROOT_CODES = new Set(['folder_root_missing', 'folder_marker_missing', 'folder_marker_mismatch']);
+const ROOT_PROBLEM_CODES: ReadonlySet<string> = new Set(ROOT_PROBLEMS);
 
 /**
  * What a pull did, written to the Activity log from the puller's own events: files downloaded,
@@ -36,7 +36,7 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
     // A wait of a second on this device's own upload or scan is no failed pull (passingPullError);
     // the folder's own problem (its root missing) is its state's, said once by its folder_error line.
-    if (passingPullError(error) || FOLDER_ROOT_CODES.has(error.code) || said.get(folderId) === error.code) return;
+    if (passingPullError(error) || ROOT_PROBLEM_CODES.has(error.code) || said.get(folderId) === error.code) return;
     said.set(folderId, error.code);
     add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
     flush();

@@ -22,7 +22,7 @@ import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
 import { applyDirMove, groupDirMoves } from './dir-mover';
 import type { PullRemote } from './remote-port';
-import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
+import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside, turnedIntoFileHere } from './safe-path';
 import { pendingOf, type PullStore } from './store-port';
 import { LateWrites } from './late-writes';
 
@@ -459,7 +459,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           // deleted with it is not queued yet, so nothing is decided until it is (chaos --kinds
           // seed 60486: docs/conflict-rules.md, "A folder turned into a file here").
           if (file !== undefined && store.index.get(folderId, file)?.kind === 'dir') {
-            return void unsafe(entry, new FerryError('parent_gone', `The folder ${file} was turned into a file here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 }));
+            return void unsafe(entry, turnedIntoFileHere(file));
           }
           // Deleted here with the folder, that delete queued on this very revision (U1, DU1), or on
           // none when it is this device's own commit whose answer was not in (chaos --kinds seeds

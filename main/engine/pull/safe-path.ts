@@ -130,6 +130,11 @@ export async function resolveInside(root: string, relPath: string, options: Reso
  * `created` when it made it just now, right after the mkdir), so the caller can record it
  * before anything else looks at it, and record one a killed run made but never recorded.
  */
+/** A synced folder the user turned into a file, not scanned yet: the pull waits a second for the scan. */
+export function turnedIntoFileHere(rel: string): FerryError {
+  return new FerryError('parent_gone', `The folder ${rel} was turned into a file here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
+}
+
 export type OnParentDir = (relDir: string, stat: Stats, created: boolean) => void;
 
 /**
@@ -162,9 +167,7 @@ export async function ensureParents(root: string, relPath: string, onParent?: On
       const rel = names.slice(0, i + 1).join('/');
       // A synced folder the user turned into a file, not scanned yet: refused, the entry would
       // be passed for good; the scan records the file, then the pull decides it (DU6).
-      if (stat.isFile() && mayCreate && !mayCreate(rel)) {
-        throw new FerryError('parent_gone', `The folder ${rel} was turned into a file here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
-      }
+      if (stat.isFile() && mayCreate && !mayCreate(rel)) throw turnedIntoFileHere(rel);
       throw unsafePath(relPath, `'${rel}' is not a real directory`);
     }
     onParent?.(names.slice(0, i + 1).join('/'), stat, created);
