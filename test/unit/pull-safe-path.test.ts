@@ -86,6 +86,15 @@ describe('resolving inside the folder', () => {
     writeFileSync(path.join(root, 'f'), 'x');
     await expect(resolveInside(root, 'f/x.txt')).rejects.toMatchObject({ code: 'unsafe_path' });
   });
+  it('makes a file where the index holds a folder wait for the scan, retryable, looking and placing alike', async () => {
+    writeFileSync(path.join(root, 'f'), 'x');
+    const heldAsFolder = (dir: string) => dir === 'f';
+    const waits = { code: 'parent_gone', retryable: true, retryAfterSeconds: 1 };
+    await expect(resolveInside(root, 'f/x.txt', { heldAsFolder })).rejects.toMatchObject(waits);
+    await expect(ensureParents(root, 'f/x.txt', undefined, heldAsFolder)).rejects.toMatchObject(waits);
+    // A file the index does not hold as a folder is refused for good, as before.
+    await expect(resolveInside(root, 'f/x.txt', { heldAsFolder: () => false })).rejects.toMatchObject({ code: 'unsafe_path' });
+  });
   it('creates missing parents as real directories', async () => {
     await ensureParents(root, 'a/b/c/d.txt');
     expect((await resolveInside(root, 'a/b/c/d.txt')).stat).toBeNull();

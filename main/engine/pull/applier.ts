@@ -129,9 +129,12 @@ function movedHere(base: IndexEntry | undefined, entry: RemoteEntry): IndexEntry
   return base.syncedRevision === base.moveBase ? { ...base, syncedRevision: null } : base;
 }
 
+/** A folder the index holds: one missing or a file on disk is what the user did, not scanned yet. */
+const heldAsFolder = (ctx: ApplyContext) => (dir: string): boolean => ctx.store.index.get(ctx.folderId, dir)?.kind === 'dir';
+
 /** lstat, queue and index for one path, hashing only when the decision needs it. */
 export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Observation> {
-  const { abs, stat } = await resolveInside(ctx.root, entry.path, { caseInsensitive: ctx.caseInsensitive });
+  const { abs, stat } = await resolveInside(ctx.root, entry.path, { caseInsensitive: ctx.caseInsensitive, heldAsFolder: heldAsFolder(ctx) });
   const dirEmpty = stat?.isDirectory() ? (await fsp.readdir(abs)).length === 0 : false;
   let local = localOf(stat, dirEmpty);
   const base = movedHere(ctx.store.index.get(ctx.folderId, entry.path), entry);
@@ -888,7 +891,7 @@ function putDir(ctx: ApplyContext, rel: string, stat: Stats | null, revision: st
  * again (docs/conflict-rules.md, "Atomic writes": chaos seed 13529).
  */
 export const placeParents = (ctx: ApplyContext, rel: string): Promise<void> =>
-  ensureParents(ctx.root, rel, (dir, st) => recordParentDir(ctx, dir, st), (dir) => ctx.store.index.get(ctx.folderId, dir)?.kind !== 'dir');
+  ensureParents(ctx.root, rel, (dir, st) => recordParentDir(ctx, dir, st), heldAsFolder(ctx));
 
 /**
  * A parent of a downloaded file (or of a remote directory), made by this pull or an earlier

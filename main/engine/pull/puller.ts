@@ -22,7 +22,7 @@ import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
 import { applyDirMove, groupDirMoves } from './dir-mover';
 import type { PullRemote } from './remote-port';
-import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside, turnedIntoFileHere } from './safe-path';
+import { checkRemotePath, findCaseClashes, isCaseInsensitiveDir, joinInside } from './safe-path';
 import { pendingOf, type PullStore } from './store-port';
 import { LateWrites } from './late-writes';
 
@@ -453,14 +453,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         try {
           into.push(await plan(ctx, entry));
         } catch (error) {
+          // Below a file the scan has not recorded yet (the index holds the folder), `plan` throws
+          // the retryable parent_gone: what the user deleted with it is not queued yet, so nothing
+          // is decided until it is (chaos --kinds seed 60486: docs/conflict-rules.md, "A folder
+          // turned into a file here").
           if (!defer || asFerryError(error).code !== 'unsafe_path') return void unsafe(entry, error);
           const file = entry.deleted ? undefined : await fileAbove(root, entry.path);
-          // The scan has not recorded that file yet (the index holds the folder): what the user
-          // deleted with it is not queued yet, so nothing is decided until it is (chaos --kinds
-          // seed 60486: docs/conflict-rules.md, "A folder turned into a file here").
-          if (file !== undefined && store.index.get(folderId, file)?.kind === 'dir') {
-            return void unsafe(entry, turnedIntoFileHere(file));
-          }
           // Deleted here with the folder, that delete queued on this very revision (U1, DU1), or on
           // none when it is this device's own commit whose answer was not in (chaos --kinds seeds
           // 60407, 60409: docs/conflict-rules.md, "What the user deleted with the folder…").

@@ -86,6 +86,12 @@ export interface Resolved {
 export interface ResolveOptions {
   /** On a case-insensitive disk each existing component must match its on-disk spelling. */
   caseInsensitive?: boolean;
+  /**
+   * True for a folder the index holds: a file there now is one the user made of a synced folder
+   * and the scan has not recorded yet, so what lies below waits for the scan (retryable
+   * `parent_gone`) instead of being refused as unsafe for good.
+   */
+  heldAsFolder?: (relDir: string) => boolean;
 }
 
 /**
@@ -118,11 +124,18 @@ export async function resolveInside(root: string, relPath: string, options: Reso
     }
     const last = i === names.length - 1;
     if (last) return { abs, stat };
-    if (stat.isSymbolicLink()) throw unsafePath(relPath, `'${names.slice(0, i + 1).join('/')}' is a symlink`);
-    if (!stat.isDirectory()) throw unsafePath(relPath, `'${names.slice(0, i + 1).join('/')}' is not a directory`);
+    const rel = names.slice(0, i + 1).join('/');
+    if (stat.isSymbolicLink()) throw unsafePath(relPath, `'${rel}' is a symlink`);
+    if (stat.isFile() && options.heldAsFolder?.(rel)) throw turnedIntoFileHere(rel);
+    if (!stat.isDirectory()) throw unsafePath(relPath, `'${rel}' is not a directory`);
     dir = here;
   }
   return { abs, stat: null };
+}
+
+/** A synced folder the user turned into a file, not scanned yet: the pull waits a second for the scan. */
+export function turnedIntoFileHere(rel: string): FerryError {
+  return new FerryError('parent_gone', `The folder ${rel} was turned into a file here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
 }
 
 /**
@@ -130,19 +143,14 @@ export async function resolveInside(root: string, relPath: string, options: Reso
  * `created` when it made it just now, right after the mkdir), so the caller can record it
  * before anything else looks at it, and record one a killed run made but never recorded.
  */
-/** A synced folder the user turned into a file, not scanned yet: the pull waits a second for the scan. */
-export function turnedIntoFileHere(rel: string): FerryError {
-  return new FerryError('parent_gone', `The folder ${rel} was turned into a file here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
-}
-
 export type OnParentDir = (relDir: string, stat: Stats, created: boolean) => void;
 
 /**
  * Creates the missing parents of relPath one level at a time, refusing symlinks and files.
- * `mayCreate` false (a folder the index holds) for one missing, or a file now: it is not made,
- * and the item fails, retryable, until the scan has recorded what the user did.
+ * A folder the index holds (`heldAsFolder`) that is missing, or a file now, is not made: the
+ * item fails, retryable, until the scan has recorded what the user did.
  */
-export async function ensureParents(root: string, relPath: string, onParent?: OnParentDir, mayCreate?: (relDir: string) => boolean): Promise<void> {
+export async function ensureParents(root: string, relPath: string, onParent?: OnParentDir, heldAsFolder?: (relDir: string) => boolean): Promise<void> {
   const names = relPath.split('/').slice(0, -1);
   let dir = root;
   for (const [i, name] of names.entries()) {
@@ -151,7 +159,7 @@ export async function ensureParents(root: string, relPath: string, onParent?: On
     let created = false;
     if (stat === null) {
       const rel = names.slice(0, i + 1).join('/');
-      if (mayCreate && !mayCreate(rel)) {
+      if (heldAsFolder?.(rel)) {
         // Looked at again a second later, not after a growing backoff: the scan records it in about that.
         throw new FerryError('parent_gone', `The folder ${rel} was moved or deleted here since it was synced: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
       }
@@ -167,7 +175,7 @@ export async function ensureParents(root: string, relPath: string, onParent?: On
       const rel = names.slice(0, i + 1).join('/');
       // A synced folder the user turned into a file, not scanned yet: refused, the entry would
       // be passed for good; the scan records the file, then the pull decides it (DU6).
-      if (stat.isFile() && mayCreate && !mayCreate(rel)) throw turnedIntoFileHere(rel);
+      if (stat.isFile() && heldAsFolder?.(rel)) throw turnedIntoFileHere(rel);
       throw unsafePath(relPath, `'${rel}' is not a real directory`);
     }
     onParent?.(names.slice(0, i + 1).join('/'), stat, created);
