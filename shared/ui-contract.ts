@@ -37,6 +37,11 @@ export const FolderStatus = z.object({
   error: z.string().nullable(),
   /** In state error only because the folder does not exist yet: it waits to be created, then syncs (no fault). */
   notMadeYet: z.literal(true).optional(),
+  /**
+   * In state error because the folder's .ferry marker is gone: the folder was deleted and made
+   * again, or its disk is not mounted (an empty mount point). `syncAfresh` takes it up as new.
+   */
+  markerMissing: z.literal(true).optional(),
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError: z.string().nullable().optional(),
   lastSyncAt: z.string().nullable(),
@@ -330,6 +335,8 @@ export const methods = {
   /** Restores exactly what the folder's last confirmed mass delete removed; refused (undo_pending) while its deletes are still being sent. */
   undoMassDelete: { input: FolderRef, output: RestoreResult },
   dismissUndo: { input: FolderRef, output: Ok },
+  /** A folder whose marker is gone (markerMissing) taken up as new: what this device recorded of it is forgotten, nothing is deleted. */
+  syncAfresh: { input: FolderRef, output: Ok },
   explainPath: { input: z.strictObject({ path: z.string().min(1), folderId: z.string().optional() }), output: PathExplanation },
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
   /** `nameNow`: the file's name now, where its moves (one or more) took it since. */

@@ -56,6 +56,7 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
     cancelMassDelete: unavailable,
     undoMassDelete: unavailable,
     dismissUndo: unavailable,
+    syncAfresh: unavailable,
     explainPath: unavailable,
     listDevices: async () => [],
     getHistory: unavailable,

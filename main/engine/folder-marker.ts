@@ -54,7 +54,12 @@ export function checkRoot(root: string, expectedMarkerId: string | null): RootCh
   }
   const found = readMarker(root);
   if (found === null) {
-    return { ok: false, code: 'folder_marker_missing', message: `The folder ${root} has no ${MARKER_DIR}/${MARKER_FILE} marker` };
+    // Says what to do: a new-user try deleted a synced folder, made it again, and read only this.
+    return {
+      ok: false,
+      code: 'folder_marker_missing',
+      message: `The folder ${root} has no ${MARKER_DIR}/${MARKER_FILE} marker: it was deleted and made again, or its disk is not mounted. Nothing is deleted while it is so. Mount its disk, or choose Sync afresh on the Folders page (ferry ui prints a link to it) to download it again here`,
+    };
   }
   if (expectedMarkerId !== null && found !== expectedMarkerId) {
     return { ok: false, code: 'folder_marker_mismatch', message: `The folder ${root} holds a different folder's marker` };

@@ -24,6 +24,7 @@ export function toAgentService(agent: AgentApi): AgentService {
     cancelMassDelete: (input) => engine.cancelMassDelete(input),
     undoMassDelete: async (input) => restoreResult(await engine.undoMassDelete(input)),
     dismissUndo: (input) => engine.dismissUndo(input),
+    syncAfresh: (input) => engine.syncAfresh(input),
     explainPath: (input) => engine.explainPath(input),
     listDevices: (input) => engine.listDevices(input),
     getHistory: async (input) => {

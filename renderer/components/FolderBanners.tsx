@@ -7,7 +7,8 @@ import { UndoDeleteBanner } from './UndoDeleteBanner';
 
 /**
  * What a folder asks of the user, on every view that lists folders: a held mass delete to
- * answer, and the Undo of the last confirmed one. `action` is the view's, which shows a failure.
+ * answer, the Undo of the last confirmed one, and a folder that lost its marker to take up
+ * afresh. `action` is the view's, which shows a failure.
  */
 export function FolderBanners({ folders, action }: { folders: readonly FolderStatus[]; action: ReturnType<typeof useAction> }) {
   const { api } = useApi();
@@ -43,7 +44,34 @@ export function FolderBanners({ folders, action }: { folders: readonly FolderSta
           }
         />
       ))}
+      {folders
+        .filter((folder) => folder.markerMissing)
+        .map((folder) => (
+          <MarkerMissingBanner key={`afresh-${folder.id}`} folder={folder} busy={action.busy} onAfresh={() => void action.run(() => api.call('syncAfresh', { folderId: folder.id }))} />
+        ))}
     </>
+  );
+}
+
+/**
+ * A synced folder whose .ferry marker is gone: deleted and made again, or its disk not mounted.
+ * Nothing syncs (an empty folder is never read as "everything deleted") until the disk is back
+ * or the user takes it up afresh, which downloads the server's files again and deletes nothing.
+ */
+function MarkerMissingBanner({ folder, busy, onAfresh }: { folder: FolderStatus; busy: boolean; onAfresh(): void }) {
+  return (
+    <section className="banner banner-warn" role="status" aria-label={`${folder.localPath} lost its marker`} data-testid="marker-missing-banner" data-folder={folder.id}>
+      <div>
+        <strong>{folder.localPath} is not syncing: its .ferry marker is gone.</strong> The folder was deleted and made again, or its disk is not mounted.
+        Nothing is deleted while it is so. If its disk is not mounted, mount it. Sync afresh downloads the server&apos;s files into it again; what is in it now
+        stays (a file that differs from the server&apos;s is kept beside it as a conflict copy).
+      </div>
+      <div className="banner-actions">
+        <button type="button" onClick={onAfresh} disabled={busy} data-testid="sync-afresh">
+          Sync afresh
+        </button>
+      </div>
+    </section>
   );
 }
 

@@ -77,7 +77,8 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
     case 'waiting_for_folder':
       return 'waiting for the folder to be created';
     case 'error':
-      return `error: ${folder.error ?? 'unknown'}`;
+      // The banner above says the whole of it, and what to do.
+      return folder.markerMissing ? 'error: its .ferry marker is gone' : `error: ${folder.error ?? 'unknown'}`;
     case 'disk_full':
       return 'waiting for disk space';
     case 'failing':

@@ -887,3 +887,29 @@ test('a name that cannot be synced counts as not in sync on its folder, says why
   await expect(card.getByTestId('folder-state')).toHaveText('ok');
   await expect.poll(async () => Object.keys(await serverFiles(rig, 'docs')).sort(), { message: 'the renamed file on the server' }).toEqual(['fine.txt', 'tab-here.txt']);
 });
+
+test('a synced folder deleted and made again stops with a banner that says why; Sync afresh brings its files back', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await signIn(page, rig);
+  const docs = rig.folder('docs');
+  write(docs, 'notes/plan.txt', 'the plan');
+  await expect(row(page, 'notes/plan.txt')).toHaveAttribute('data-state', 'done');
+  // Deleted and made again, empty, in one step for the watcher.
+  renameSync(docs, `${docs}.old`);
+  mkdirSync(docs);
+  rmSync(`${docs}.old`, { recursive: true });
+  await page.getByTestId('sync-now').click();
+  await page.getByTestId('nav-folders').click();
+  const banner = page.locator('[data-testid="marker-missing-banner"][data-folder="docs"]');
+  await expect(banner).toContainText(`${docs} is not syncing: its .ferry marker is gone.`, { timeout: 10_000 });
+  await expect(page.getByTestId('folder-state')).toContainText('error: ');
+  await page.screenshot({ path: path.join(screenshots, 'folder-marker-missing.png') });
+  // Nothing was deleted on the server while it was so.
+  expect(await serverFiles(rig, 'docs')).toEqual({ 'notes/plan.txt': 'the plan'.length });
+
+  await banner.getByTestId('sync-afresh').click();
+  await expect(banner).toHaveCount(0, { timeout: 10_000 });
+  await expect.poll(() => readIfThere(path.join(docs, 'notes/plan.txt')), { message: 'the file back on disk', timeout: 20_000 }).toBe('the plan');
+  await expect(page.getByTestId('folder-not-in-sync')).toHaveText('everything in sync', { timeout: 10_000 });
+  expect(await serverFiles(rig, 'docs')).toEqual({ 'notes/plan.txt': 'the plan'.length });
+});

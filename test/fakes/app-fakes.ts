@@ -89,6 +89,7 @@ export function fakeService(handlers: Partial<ContractHandlers> = {}): AgentServ
     cancelMassDelete: notImplemented('cancelMassDelete'),
     undoMassDelete: notImplemented('undoMassDelete'),
     dismissUndo: notImplemented('dismissUndo'),
+    syncAfresh: notImplemented('syncAfresh'),
     getHistory: notImplemented('getHistory'),
     listDeleted: notImplemented('listDeleted'),
     restore: notImplemented('restore'),

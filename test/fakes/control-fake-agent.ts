@@ -202,6 +202,10 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
       throw new FerryError('nothing_to_undo', 'Nothing to undo in this folder', { status: 409 });
     }),
     dismissUndo: track('dismissUndo', () => ({ ok: true as const })),
+    // Forgetting a folder's records needs the real store (the real path: test/integration/agent-sync-afresh.test.ts).
+    syncAfresh: track('syncAfresh', () => {
+      throw new FerryError('not_detached', 'This fake keeps no folder records', { status: 409 });
+    }),
     // History and restore: this fake keeps no server history (the real path is tested in test/integration).
     getHistory: track('getHistory', () => ({ items: [] })),
     listDeleted: track('listDeleted', () => ({ items: [] })),

@@ -134,11 +134,14 @@ describe('agentStateOf', () => {
     expect(agentStateOf({ paused: false, link: online, folders: gone, busy: null }).state).toBe('error');
   });
 
-  it('says when a failing pull tries again in seconds from now, never an instant past; a folder not made yet says it in its own error', () => {
+  it("says when a failing pull tries again in seconds from now, never an instant past; a folder's root problems say it in its own error", () => {
     const failure = { code: 'unavailable', message: 'feed under maintenance', at: 1_000, retryable: true, nextTryAt: 11_000 };
     expect(pullErrorLine(failure, 6_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z, next try in 5 s)');
     expect(pullErrorLine(failure, 12_000)).toMatch(/, trying again now\)$/);
     expect(pullErrorLine({ ...failure, code: 'folder_root_missing' }, 6_000)).toBeNull();
+    // Nor a folder without its marker, nor another folder's: the folder's error says it, once.
+    expect(pullErrorLine({ ...failure, code: 'folder_marker_missing' }, 6_000)).toBeNull();
+    expect(pullErrorLine({ ...failure, code: 'folder_marker_mismatch' }, 6_000)).toBeNull();
     // A new-user try read "not retryable, next try in 3 s": one that fails until its cause is fixed says so.
     const refused = { ...failure, code: 'not_found', message: "Folder 'docs' not found", retryable: false };
     expect(pullErrorLine(refused, 6_000)).toBe("not_found: Folder 'docs' not found (last failed 1970-01-01T00:00:01.000Z, it fails until its cause is fixed, looked at again in 5 s)");

@@ -244,6 +244,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       bus.statusChanged();
       return ok;
     },
+    syncAfresh: async ({ folderId }) => {
+      await settings.syncAfresh(folderId);
+      bus.statusChanged();
+      return ok;
+    },
     explainPath: async (input) => {
       const found = locatePath(store, input);
       if (!found) {

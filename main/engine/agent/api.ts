@@ -32,6 +32,8 @@ export interface FolderStatus {
   error: string | null;
   /** In error only because the folder does not exist yet: it waits to be created (not a fault). */
   notMadeYet?: true;
+  /** In error because its marker is gone (deleted and made again, or an empty mount point): syncAfresh takes it up. */
+  markerMissing?: true;
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError?: string | null;
   /** ISO time of the folder's last completed push or pull. */
@@ -116,6 +118,8 @@ export interface AgentHandlers {
   undoMassDelete(input: { folderId: string }): Promise<RestoreOutcome>;
   /** Withdraws the Undo offer. */
   dismissUndo(input: { folderId: string }): Promise<Ok>;
+  /** A folder whose marker is gone taken up as new (refused, not_detached, in any other state). */
+  syncAfresh(input: { folderId: string }): Promise<Ok>;
   /** What the agent knows of one path and why it is not in sync: a folder-relative path with folderId, else an absolute one. */
   explainPath(input: { path: string; folderId?: string }): Promise<PathExplanation>;
   /** Every device's state of each folder (or one), from the server's device digests. */

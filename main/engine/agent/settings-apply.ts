@@ -78,6 +78,27 @@ export class SettingsKeeper {
     return warnings.length ? { ...view, warnings } : view;
   }
 
+  /**
+   * A synced folder whose marker is gone (deleted and made again, or found so after a restore
+   * from backup) is taken up afresh: what this device recorded of it (index, queue, sync token,
+   * conflicts) is forgotten, a new marker is written, and the full pull that follows downloads the
+   * server's files, keeping what is here beside them as any first sync does (nothing is deleted,
+   * here or on the server). As removing the folder and adding it again would, in one step.
+   * Refused for any other state: an unmounted disk's empty mount point must not be filled.
+   */
+  async syncAfresh(folderId: string): Promise<void> {
+    const { folders } = this.o;
+    const folder = folders.require(folderId);
+    if (folder.errorCode !== 'folder_marker_missing') {
+      throw new FerryError('not_detached', `The folder ${folder.id} has its marker: it syncs as it is, nothing to take up afresh`, { status: 409 });
+    }
+    await folders.stop(folderId);
+    folders.forget(folderId);
+    const changed = folders.syncRows(this.settings.folders);
+    if (this.o.running()) await this.apply(this.settings, this.settings, { added: changed.added, removed: [folderId] });
+    this.o.log.info('folder taken up afresh', { folder: folderId });
+  }
+
   private parse(update: SettingsUpdate): Settings {
     // The stored token belongs to the stored server: a new address gets no token but the one
     // sent with it (none is 'enter the server token'), so it never reaches another host.

@@ -1,6 +1,7 @@
 import { asFerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
 import type { Store } from '../../store';
+import { ROOT_PROBLEMS } from '../folder-marker';
 import type { FolderSet } from '../folder/folders';
 import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
 import type { PullFailure } from '../pull';
@@ -218,11 +219,12 @@ export function withPullsRefused<S extends { state: FolderStatus['state']; error
 
 /**
  * A failing pull in a line: code, message, since when, the next try (in seconds from now: an
- * instant already past read as stale; found by a new-user try). A folder not made yet says so
- * itself, in its error: its pulls' failure is not said again.
+ * instant already past read as stale; found by a new-user try). A folder whose root is missing,
+ * not made yet or without its marker says so itself, in its error: its pulls' failure is not
+ * said again (a new-user try read the marker's message four times on one page).
  */
 export function pullErrorLine(failure: PullFailure | null, now: number): string | null {
-  if (!failure || failure.code === 'folder_root_missing') return null;
+  if (!failure || (ROOT_PROBLEMS as readonly string[]).includes(failure.code)) return null;
   const wait = failure.nextTryAt === null ? null : Math.round((failure.nextTryAt - now) / 1000);
   // Not retryable: it fails until its cause is fixed (access, a share), yet it is looked at again
   // (a new-user try read "not retryable, next try in 3 s").

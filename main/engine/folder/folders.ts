@@ -51,6 +51,8 @@ export interface FolderStateView {
   undoDelete: UndoOffer | null;
   /** In error only because its folder does not exist yet: it waits to be created, then syncs. */
   notMadeYet?: true;
+  /** In error because its marker is gone: syncAfresh may take it up as new. */
+  markerMissing?: true;
 }
 
 /**
@@ -84,6 +86,12 @@ export class FolderSet {
       }
     }
     return { added, removed };
+  }
+
+  /** Drops the folder's row and everything recorded under it (the store cascades); stopped first. */
+  forget(folderId: string): void {
+    this.o.store.folders.remove(folderId);
+    this.coordinators.delete(folderId);
   }
 
   list(): Folder[] {
@@ -209,6 +217,7 @@ export class FolderSet {
       undoDelete: this.labelDevices(this.coordinator(folder.id).undoOffer()),
       // Never synced there yet, not a synced folder gone (unmounted, moved): that one is an error.
       ...(folder.state === 'error' && notMadeYet(folder.errorMessage) ? { notMadeYet: true as const } : {}),
+      ...(folder.state === 'error' && folder.errorCode === 'folder_marker_missing' ? { markerMissing: true as const } : {}),
     };
   }
 
