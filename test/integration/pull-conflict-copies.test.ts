@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, promises as fsp, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -354,5 +354,40 @@ describe('a download whose folder was renamed here as it arrived (chaos seed 135
     await b.scanner.reconcile();
     expect(b.folder.store.queue.getByPath('fb', 'NEW FOLDER/data.bin')).toBeUndefined();
     expect(b.tree()['new folder/data.bin']).toBe('v1, appended on a');
+  });
+});
+
+// Chaos seed 19797: b's new empty file reached a, whose user had just created a file of that
+// name (opened with truncation, its bytes not written yet). The pull took the two empty files
+// for the same content (U4) and recorded b's revision under a's file; a's bytes then went up as
+// an edit of it, and b's version was gone, unseen. The pull now waits for such a file
+// (docs/conflict-rules.md, "caught being written").
+describe('an empty file caught being written meets an empty remote file (chaos seed 19797)', () => {
+  const rig = usePullRig();
+
+  it('waits while the file is under a second old, then keeps both once its bytes came', async () => {
+    const writer = await rig.start();
+    const a = rig.device('a');
+    await writer.commit({ 'IMG_0001.JPG': '' });
+    a.folder.write('IMG_0001.JPG', '');
+    await expect(a.puller.pullNow('fb')).rejects.toMatchObject({ code: 'being_written', retryable: true });
+    expect(a.folder.store.index.get('fb', 'IMG_0001.JPG')).toBeUndefined();
+
+    a.folder.write('IMG_0001.JPG', 'the photo');
+    expect(await a.puller.pullNow('fb')).toMatchObject({ conflicts: 1, tokenStored: true });
+    const copy = Object.keys(a.tree()).find((p) => p.startsWith('IMG_0001 (conflict from a '))!;
+    expect(a.tree()).toEqual({ 'IMG_0001.JPG': '', [copy]: 'the photo' });
+  });
+
+  it('takes an empty file that has stayed so for a second for the same content, and records it', async () => {
+    const writer = await rig.start();
+    const a = rig.device('a');
+    await writer.commit({ 'empty.txt': '' });
+    a.folder.write('empty.txt', '');
+    const past = (Date.now() - 2000) / 1000;
+    utimesSync(a.folder.abs('empty.txt'), past, past);
+    expect(await a.puller.pullNow('fb')).toMatchObject({ conflicts: 0, tokenStored: true });
+    expect(a.folder.store.index.get('fb', 'empty.txt')?.syncedRevision).toBe(writer.revisions.get('empty.txt'));
+    expect(a.tree()).toEqual({ 'empty.txt': '' });
   });
 });

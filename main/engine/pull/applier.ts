@@ -7,7 +7,7 @@ import { BLOCK_SIZE } from '../../../protocol/constants';
 import { FerryError } from '../../../protocol/errors';
 import { intentMatch, type IndexEntry } from '../../store/file-index';
 import type { Logger } from '../../logging';
-import { birthOf, contentHashOf, hashStable, type StableHash } from '../hashing';
+import { birthOf, contentHashOf, hashStable, justEmptied, type StableHash } from '../hashing';
 import { conflictPath, parseConflictName } from '../conflict-name';
 import { moveNoClobber } from '../no-clobber';
 import { DirSyncer, type TxnGroup } from './group-commit';
@@ -62,6 +62,8 @@ export interface ApplyContext {
    * own only when it applies); without it every planned path is looked up.
    */
   leftOverIntents?: ReadonlySet<string>;
+  /** The clock a just-emptied local file's write time is weighed against (default: Date.now). */
+  now?: () => number;
 }
 
 export interface Observation {
@@ -151,6 +153,12 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     hash = await hashStable(abs);
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
+    // Empty under a second ago, most likely caught between its creation and its first write: not
+    // the same content as an empty remote file until it stays so (docs/conflict-rules.md, "caught
+    // being written"; chaos seed 19797).
+    if (hash && !entry.deleted && entry.kind !== 'dir' && entry.size === 0 && justEmptied(hash, (ctx.now ?? Date.now)())) {
+      throw new FerryError('being_written', `${entry.path} was emptied here under a second ago, perhaps on its way to new bytes: the pull decides it once it has stayed so`, { retryable: true, retryAfterSeconds: 1 });
+    }
   }
   const movedAway = local.type === 'absent' && !entry.deleted ? movedAwayBase(ctx.store, ctx.folderId, entry.path) : null;
   const own = entry.device === ctx.deviceId && entry.serverFolder !== true && entry.restoredFrom === undefined;
