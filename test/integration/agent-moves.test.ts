@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../main/engine/agent';
@@ -198,6 +198,32 @@ describe('a renamed folder is a move, never a mass delete', () => {
     await waitFor(() => filesOnDisk(rootB)['r5-fixed.txt'] === 'precious bytes' && !('r5.txt' in filesOnDisk(rootB)), { timeoutMs: 20_000, message: 'B has the file under its new name only' });
     expect(blockRequests()).toBe(before);
     expect(agentA.status().folders[0]?.unsyncable).toBeUndefined();
+  });
+
+  // A folder renamed to a name that cannot be synced keeps its old name on the server; what another
+  // device put in it meanwhile waited here "for the scan" every second, said nowhere (a passing
+  // wait). It says why now, backs off, and comes into the folder once it has a name that syncs
+  // (docs/conflict-rules.md, "Renamed to a name that cannot be synced").
+  it('a file another device puts in a folder renamed here to a name that cannot be synced waits, says why, and comes once the folder is renamed to one that syncs', async () => {
+    const { rootA, rootB, agentA } = await twoInSync('bad-folder', { 'd/a.txt': 'in the folder', 'other.txt': 'x' });
+    renameSync(path.join(rootA, 'd'), path.join(rootA, 'd\tbad'));
+    await waitFor(() => agentA.status().folders[0]?.unsyncable?.shown[0]?.reason.includes('renamed from d') === true, { timeoutMs: 20_000, message: 'A names the folder it cannot sync and its old name' });
+    writeFileSync(path.join(rootB, 'd', 'new.txt'), 'put there by B');
+    await waitFor(async () => (await serverFiles('bad-folder')).includes('d/new.txt'), { timeoutMs: 20_000, message: "B's file on the server" });
+    await agentA.handlers.syncNow({ folderId: 'bad-folder' }).catch(() => undefined);
+    const pullError = () => agentA.status().folders[0]?.pullError ?? '';
+    await waitFor(() => pullError().startsWith('parent_unsyncable: '), { timeoutMs: 20_000, message: 'A says why the file waits' });
+    expect(pullError()).toContain('The folder d was renamed here to "d\\tbad", a name that cannot be synced: d/new.txt comes here once the folder has a name that syncs');
+    const why = await agentA.handlers.explainPath({ folderId: 'bad-folder', path: 'd/new.txt' });
+    expect(why.reasons.map((r) => r.message).join('\n')).toContain('a name that cannot be synced');
+    // Nothing was placed under the old name, and nothing left the server.
+    expect(existsSync(path.join(rootA, 'd'))).toBe(false);
+    expect(await serverFiles('bad-folder')).toEqual(['d/a.txt', 'd/new.txt', 'other.txt']);
+
+    renameSync(path.join(rootA, 'd\tbad'), path.join(rootA, 'd-fixed'));
+    await waitFor(() => filesOnDisk(rootA)['d-fixed/new.txt'] === 'put there by B', { timeoutMs: 30_000, message: "B's file in the renamed folder on A" });
+    await waitFor(() => filesOnDisk(rootB)['d-fixed/a.txt'] === 'in the folder' && !('d/a.txt' in filesOnDisk(rootB)), { timeoutMs: 20_000, message: 'B follows the rename' });
+    expect(filesOnDisk(rootA)).toEqual({ 'd-fixed/a.txt': 'in the folder', 'd-fixed/new.txt': 'put there by B', 'other.txt': 'x' });
   });
 
   // A new-user try: `mv x y && echo >> y` (written before the scan saw the rename) went as a delete

@@ -272,6 +272,10 @@ export class EngineHost {
       options: { ...settingsMassDelete(settings), ...this.o.tuning?.pull },
       exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
       applying: (folderId) => folders.coordinator(folderId).applying,
+      renamedUnsyncable: (folderId, relPath) => {
+        const kept = folders.unsyncableOf(folderId).find((n) => n.from !== undefined && (relPath === n.from || relPath.startsWith(`${n.from}/`)));
+        return kept ? { path: kept.path, from: kept.from! } : undefined;
+      },
     });
     // A batch's uploads written to Activity in one commit, not one each.
     const pushLines = new ActivityBatch(store.activity, log);

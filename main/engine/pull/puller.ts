@@ -86,6 +86,29 @@ export interface PullerDeps {
    * reads: a pulled file between its rename and its index commit is not a local change).
    */
   applying?: (folderId: string) => Set<string>;
+  /**
+   * The name that cannot be synced a folder at or above `relPath` was renamed to here, with the
+   * synced name it was renamed from (the scanner keeps that name's rows: docs/conflict-rules.md,
+   * "Renamed to a name that cannot be synced"); undefined for none.
+   */
+  renamedUnsyncable?: (folderId: string, relPath: string) => { path: string; from: string } | undefined;
+}
+
+/** Waits of a second for this device's scan tried this often before the backoff grows: the wait is no race any more. */
+export const QUICK_RETRIES = 5;
+
+/**
+ * The delay before a failed pull runs again. A server's Retry-After, or a wait of a second for
+ * this device's own scan, is kept the first QUICK_RETRIES times; after that the backoff grows
+ * from it, so a wait that outlives a scan (a folder renamed to a name that cannot be synced)
+ * does not pull every second for ever.
+ */
+export function pullRetryDelay(failures: number, error: unknown, options: Pick<PullerOptions, 'retryBaseMs' | 'retryMaxMs'>, random: () => number): number {
+  const e = asFerryError(error);
+  const policy = { baseMs: options.retryBaseMs, capMs: options.retryMaxMs, jitter: EQUAL_JITTER };
+  if (e.retryAfterSeconds === undefined) return backoffDelay(failures, policy, random);
+  const asked = e.retryAfterSeconds * 1000;
+  return failures <= QUICK_RETRIES ? asked : Math.max(asked, backoffDelay(failures - QUICK_RETRIES, policy, random));
 }
 
 type DeletePolicy = 'guard' | 'confirm' | 'keep';
@@ -390,8 +413,16 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
     const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)), now: clock };
     const errors: FerryError[] = [];
+    // A folder renamed here to a name that cannot be synced keeps its old name's rows: what another
+    // device put in it waits for a name that syncs, said as such, and not as a wait of a second
+    // for the scan (which has recorded it).
+    const keptUnderUnsyncable = (entry: RemoteEntry, e: FerryError): FerryError => {
+      const renamed = e.code === 'parent_gone' ? deps.renamedUnsyncable?.(folderId, entry.path) : undefined;
+      if (!renamed) return e;
+      return new FerryError('parent_unsyncable', `The folder ${renamed.from} was renamed here to ${JSON.stringify(renamed.path)}, a name that cannot be synced: ${entry.path} comes here once the folder has a name that syncs`, { retryable: true });
+    };
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
-      const e = isDiskFull(error) ? diskFullError(error, root) : asFerryError(error);
+      const e = keptUnderUnsyncable(entry, isDiskFull(error) ? diskFullError(error, root) : asFerryError(error));
       if (e.code === 'unsafe_path') {
         summary.skipped++;
         report(folderId, entry.path, e.message, e.code);
@@ -696,12 +727,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     wakeAll();
   };
 
-  function backoff(failures: number, error: unknown): number {
-    const e = asFerryError(error);
-    const retryAfterMs = e.retryAfterSeconds !== undefined ? e.retryAfterSeconds * 1000 : undefined;
-    const policy = { baseMs: options.retryBaseMs, capMs: options.retryMaxMs, jitter: EQUAL_JITTER };
-    return backoffDelay(failures, policy, deps.random ?? Math.random, retryAfterMs);
-  }
+  const backoff = (failures: number, error: unknown): number => pullRetryDelay(failures, error, options, deps.random ?? Math.random);
 
   async function loop(folderId: string): Promise<void> {
     let failures = 0;
