@@ -1,5 +1,6 @@
+import { FerryError } from '../protocol';
 import type { Accounts } from './accounts';
-import type { Principal } from './auth';
+import { deviceRevoked, type Principal } from './auth';
 
 /**
  * What a principal may reach (docs/sync-api.md, "Accounts and devices"). The server token
@@ -27,6 +28,18 @@ export class Access {
     if (principal.kind === 'server') return new Set(hashes);
     if (principal.kind !== 'device') return new Set();
     return this.accounts.readableBlocks(principal.userId, hashes);
+  }
+
+  /**
+   * After a long wait (a long poll), before it answers: a device revoked meanwhile is refused as
+   * its next request would be, and a folder no longer shared looks absent. The wait was checked
+   * when it began; without this, a revoked device's open poll still learned that its folders
+   * changed (docs/sync-api.md, "Accounts and devices").
+   */
+  async stillReaches(principal: Principal, folderId: string): Promise<void> {
+    if (principal.kind !== 'device') return;
+    if (await this.accounts.revoked(principal.deviceId)) throw deviceRevoked();
+    if (!(await this.accounts.reachable(principal.userId, folderId))) throw new FerryError('not_found', `Folder '${folderId}' not found`, { status: 404 });
   }
 
   /** A folder this request created belongs to the device's user. */

@@ -24,6 +24,8 @@ export interface Accounts {
   devices(userName?: string): Promise<DeviceInfo[]>;
   /** Signs a device out; false when it was already revoked. */
   revoke(deviceId: string): Promise<boolean>;
+  /** Whether the device is signed out now (or gone): a request that waited re-checks it before answering. */
+  revoked(deviceId: string): Promise<boolean>;
   /** Lets `userName` reach `folderId`; false when it already could. */
   share(folderId: string, userName: string): Promise<boolean>;
   /** Records that the device's user created the folder (the first creator owns it). */
@@ -193,6 +195,11 @@ export class SqlAccounts implements Accounts {
     if (row.revoked_at !== null) return false;
     await this.db.run('UPDATE devices SET revoked_at = ? WHERE id = ?', [this.clock(), deviceId]);
     return true;
+  }
+
+  async revoked(deviceId: string): Promise<boolean> {
+    const row = await this.db.get<{ revoked_at: number | null }>('SELECT revoked_at FROM devices WHERE id = ?', [deviceId]);
+    return row === undefined || row.revoked_at !== null;
   }
 
   async share(folderId: string, userName: string): Promise<boolean> {

@@ -34,11 +34,12 @@ export async function authenticate(req: IncomingMessage, serverToken: string, ac
     if (token !== undefined) failures?.failed(address, createHash('sha256').update(token).digest('hex'));
     throw new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
   }
-  if (device.revokedAt !== null) {
-    throw new FerryError('device_revoked', 'This device was signed out of the server: pair it again', { status: 401 });
-  }
+  if (device.revokedAt !== null) throw deviceRevoked();
   return { kind: 'device', deviceId: device.id, userId: device.userId, user: device.user };
 }
+
+/** 401 for a device signed out with `ferry server revoke`: its agent says to pair it again. */
+export const deviceRevoked = () => new FerryError('device_revoked', 'This device was signed out of the server: pair it again', { status: 401 });
 
 /** Failed attempts allowed per client address in a window; beyond, 429 until the oldest ages out. */
 export const PAIRING_FAILURE_LIMIT = 10;

@@ -273,7 +273,9 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       const id = await existingFolder(ctx, deps);
       const query = parseInput(WaitQuery, queryOf(ctx), 'query');
       await deps.maintain();
-      const body: WaitReply = { changes: await deps.feed.wait(id, query.syncToken, query.timeout, ctx.signal) };
+      const changes = await deps.feed.wait(id, query.syncToken, query.timeout, ctx.signal);
+      await deps.access.stillReaches(ctx.principal, id);
+      const body: WaitReply = { changes };
       return { status: 200, body };
     }),
     // ── retention and garbage collection (`ferry server gc`) ──

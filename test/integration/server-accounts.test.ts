@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchCompletedReply, decodeBlockFrames } from '../../protocol';
+import { BatchCompletedReply, ChangesPage, decodeBlockFrames } from '../../protocol';
 import { PAIRING_CODE_TTL_MS } from '../../server/accounts';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { PAIRING_FAILURE_LIMIT } from '../../server/auth';
-import { startTestServer, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
+import { metricSample } from '../helpers/raw-http';
+import { startTestServer, tableRows, testFile, upsert, waitUntil, type TestServer } from '../helpers/server-harness';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -142,6 +143,29 @@ describe('users, pairing and devices', () => {
     expect((await cli(['revoke', 'no-such-device'])).code).toBe(1);
     const listed = JSON.parse((await cli(['devices', '--json'])).out) as Array<{ id: string; revokedAt: string | null }>;
     expect(listed.find((d) => d.id === a.id)?.revokedAt).not.toBeNull();
+  });
+
+  // A revoked device's long poll that was open already still answered "changes" when a commit
+  // woke it: the device learned that its folders changed after it was signed out. It is refused
+  // now as its next request is.
+  it("refuses a revoked device's long poll that was waiting when the revoke came, at its wake-up", async () => {
+    await user('ann');
+    const a = await device('ann', 'tablet');
+    const folder = `revoked-poll-${a.id.slice(0, 8)}`;
+    expect((await t.request('PUT', `/v1/folders/${folder}`, { token: a.token })).status).toBe(201);
+    const page = ChangesPage.parse((await t.request('GET', `/v1/folders/${folder}/changes`, { token: a.token })).body);
+    const syncToken = new URL(page._links['upcoming-modifications']!.href, 'http://x').searchParams.get('syncToken');
+    const waitingNow = async () => metricSample(await (await fetch(`${t.server.url}/metrics`)).text(), 'ferry_long_polls_waiting') ?? 0;
+    const before = await waitingNow();
+    const poll = t.request('GET', `/v1/folders/${folder}/changes/wait?syncToken=${syncToken}&timeout=30`, { token: a.token });
+    await waitUntil(async () => (await waitingNow()) > before, 10_000, 'the long poll waiting');
+    expect((await cli(['revoke', a.id])).code).toBe(0);
+    const f = testFile('a commit that wakes the poll');
+    expect((await t.request('PUT', `/v1/blocks/${f.hash}`, { raw: f.data })).status).toBe(201);
+    expect((await t.request('POST', `/v1/folders/${folder}/sync`, { body: { operations: [upsert('k', 'wake.txt', f, null)] } })).status).toBe(200);
+    const answered = await poll;
+    expect(answered.status).toBe(401);
+    expect(answered.body.code).toBe('device_revoked');
   });
 
   // A computer paired again (`ferry agent --pair` on a data directory that holds a token for the
