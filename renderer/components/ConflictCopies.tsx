@@ -41,7 +41,9 @@ export function ConflictCopies({ folderId, refresh, onWhy, empty }: { folderId?:
           <span className="muted">
             {c.madeBy !== null
               ? `keeps ${visibleName(c.madeBy)}'s version of ${visibleName(c.path)}, kept there when another device changed it too`
-              : `keeps this computer's version of ${visibleName(c.path)}, ${c.restoredFrom !== null ? `which ${c.deviceName} restored to an earlier version (#${c.restoredFrom})` : `which ${c.deviceName} changed too`}`}{' '}
+              : c.device === ''
+                ? `keeps this computer's version of ${visibleName(c.path)}, kept as a conflict copy earlier and back from the server`
+                : `keeps this computer's version of ${visibleName(c.path)}, ${c.restoredFrom !== null ? `which ${c.deviceName} restored to an earlier version (#${c.restoredFrom})` : `which ${c.deviceName} changed too`}`}{' '}
             ·{' '}
             {formatRelative(c.detectedAt)}
             {folderId === undefined ? ` · ${c.folderId}` : ''}

@@ -81,5 +81,27 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
     // Nothing the server had was deleted.
     const after = await live();
     for (const rel of ['a.txt', 'c.txt', 'sub/b.txt']) expect(after.has(rel)).toBe(true);
+    // The copy keeps this computer's file, met on a first look: no change of the server's raced it.
+    const [listed] = await agent.handlers.listConflicts({ folderId: 'docs' });
+    expect(listed).toMatchObject({ path: 'c.txt', copyPath: copies()[0], madeBy: null, restoredFrom: null });
+    expect((await agent.handlers.listActivity({ limit: 100 })).find((e) => e.kind === 'conflict')?.message).toBe(`A file of this name was here and on the server with other bytes; the local version was kept as ${copies()[0]}`);
+  });
+
+  // Found by a new-user try: the copy made here, back from the server after another Sync afresh,
+  // was listed as another device's version (its name names this device).
+  it("lists a conflict copy made here once and back from the server as this computer's", async () => {
+    const copy = readdirSync(folder).find((n) => n.startsWith('c (conflict'))!;
+    await waitFor(async () => (await live()).has(copy) && agent.status().state === 'idle', { timeoutMs: 15_000, message: 'the copy on the server' });
+    renameSync(folder, `${folder}.old`);
+    mkdirSync(folder);
+    rmSync(`${folder}.old`, { recursive: true });
+    await agent.handlers.syncNow({ folderId: 'docs' }).catch(() => undefined);
+    await waitFor(() => docs().markerMissing, { timeoutMs: 10_000, message: 'the folder in error for its marker' });
+    await agent.handlers.syncAfresh({ folderId: 'docs' });
+    await waitFor(() => read(copy) === 'gamma, written again', { timeoutMs: 15_000, message: 'the copy back' });
+    await waitFor(async () => (await agent.handlers.listConflicts({ folderId: 'docs' })).length === 1, { timeoutMs: 10_000, message: 'the copy listed' });
+    expect((await agent.handlers.listConflicts({ folderId: 'docs' }))[0]).toMatchObject({ path: 'c.txt', copyPath: copy, madeBy: null, device: '' });
+    const why = await agent.handlers.explainPath({ folderId: 'docs', path: copy });
+    expect(why.reasons.map((r) => r.message)).toContain('A conflict copy: this device\'s earlier version of c.txt, made here before and back from the server');
   });
 });

@@ -279,7 +279,7 @@ describe('why a path is not in sync', () => {
     await waitFor(async () => (await codes('shared.txt')).includes('conflict'), { timeoutMs: 10_000, message: 'conflict reason' });
     const answer = await why('shared.txt');
     expect(answer.reasons.find((r) => r.code === 'conflict')!.message).toBe(
-      `Changed here and on desktop-2 at the same time: desktop-2's version is here, this device's was kept as ${copy}`,
+      `Changed here and on desktop-2: desktop-2's version is here, this device's was kept as ${copy}`,
     );
     expect((await why(copy!)).reasons.map((r) => r.code)).toContain('conflict');
     // Settled by the user (the copy removed): no longer said.
@@ -294,7 +294,7 @@ describe('why a path is not in sync', () => {
     await writeAs(other, copy, "desktop-2's version", null);
     const answer = await pulledAndSaid(copy, 'in_sync', (a) => a.reasons.some((r) => r.code === 'conflict'));
     expect(answer.reasons.find((r) => r.code === 'conflict')!.message).toBe(
-      "A conflict copy made on desktop-2 at 2026-12-06 14:10:25 UTC: its version of plan.md, kept when another change took that name; keep the one you want and delete the other",
+      "A conflict copy keeping desktop-2's version of plan.md (its name's time: 2026-12-06 14:10:25 UTC), kept when another change took that name; keep the one you want and delete the other",
     );
     // The name it is a copy of says where the other version is (the pull lists the copy here too).
     expect((await why('plan.md')).reasons.find((r) => r.code === 'conflict')?.message).toBe(

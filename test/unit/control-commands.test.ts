@@ -103,6 +103,15 @@ describe('ferry conflicts', () => {
       "  plan (conflict from desktop 2030-01-02 100000).txt: desktop's version of plan.txt, kept there when another device changed it too (here since 2030-01-02T10:00:00.000Z, folder docs)",
     ]);
   });
+
+  // Found by a new-user try: a copy made here once came back (a restore, Sync afresh) and was
+  // said to keep another device's version; the pull lists it as this computer's (no other side known).
+  it("names a copy made here once and back from the server as this computer's version", () => {
+    const text = formatConflicts([{ ...copy, device: '', madeBy: null }]);
+    expect(text.split('\n')[1]).toBe(
+      "  plan (conflict from laptop 2030-01-02 100000).txt: this computer's version of plan.txt, kept as a conflict copy earlier and back from the server (here since 2030-01-02T10:00:00.000Z, folder docs)",
+    );
+  });
 });
 
 describe('ferry history with no versions', () => {

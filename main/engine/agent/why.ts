@@ -199,19 +199,26 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
       if (c.path === key) add('conflict', `${c.madeBy}'s version of it is kept beside it as ${c.copyPath}, made there when another change took this name; keep the one you want and delete the other`);
       continue;
     }
+    // Made here once and back from the server since (a restore, a folder taken up afresh).
+    if (c.device === '') {
+      if (c.path === key) add('conflict', `This device's earlier version of it is kept beside it as ${c.copyPath} (a conflict copy made here before, back from the server); keep the one you want and delete the other`);
+      else add('conflict', `A conflict copy: this device's earlier version of ${c.path}, made here before and back from the server`);
+      continue;
+    }
     const other = (ctx.deviceName ?? deviceLabel)(c.device);
     // A restore is recorded under the device that asked for it, this one's too: it is said as the
     // restore it was (found by a new-user try: "Changed here and on laptop", asked on laptop).
     if (c.restoredFrom !== null) {
       if (c.path === key) add('conflict', `Changed here while ${other} restored an earlier version (#${c.restoredFrom}): the restored version is here, this device's change was kept as ${c.copyPath}`);
       else add('conflict', `A conflict copy: this device's change of ${c.path}, kept when ${other} restored an earlier version (#${c.restoredFrom}) of it`);
-    } else if (c.path === key) add('conflict', `Changed here and on ${other} at the same time: ${other}'s version is here, this device's was kept as ${c.copyPath}`);
+    } else if (c.path === key) add('conflict', `Changed here and on ${other}: ${other}'s version is here, this device's was kept as ${c.copyPath}`);
     else add('conflict', `A conflict copy: this device's version of ${c.path}, kept when ${other} changed it too`);
   }
   // A copy another device made, which came here through the pull: its name says what it is
   // (a new-user try asked `why` about one and got no word of it).
   const copy = reasons.length === saidBefore && local.exists ? parseConflictName(key) : null;
-  if (copy) add('conflict', `A conflict copy made on ${copy.device} at ${copy.at}: its version of ${copy.original}, kept when another change took that name; keep the one you want and delete the other`);
+  // The name's time is the change that met another, not when the copy was made (a new-user try read it as that).
+  if (copy) add('conflict', `A conflict copy keeping ${copy.device}'s version of ${copy.original} (its name's time: ${copy.at}), kept when another change took that name; keep the one you want and delete the other`);
 
   return {
     folderId,

@@ -549,13 +549,21 @@ async function keepIfWrittenSince(ctx: ApplyContext, entry: RemoteEntry, seen: O
 function listCopyMadeElsewhere(ctx: ApplyContext, path: string): void {
   const copy = parseConflictName(path);
   if (!copy || ctx.store.conflicts.openAt(ctx.folderId, path)) return;
-  ctx.store.conflicts.record({ folderId: ctx.folderId, path: copy.original, copyPath: path, device: '', madeBy: copy.device });
+  // Named after this device: a copy made here once, back through a restore or a folder taken up
+  // afresh. It keeps this device's version (the other side unknown now: device ''), not another's.
+  const mine = copy.device === ctx.deviceName;
+  ctx.store.conflicts.record({ folderId: ctx.folderId, path: copy.original, copyPath: path, device: '', madeBy: mine ? null : copy.device });
 }
 
 /** The local bytes now live at copyPath: index them as a new file and queue their upload. */
 function recordConflictCopy(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, copyPath: string): void {
-  ctx.store.conflicts.record({ folderId: ctx.folderId, path: entry.path, copyPath, device: entry.device, restoredFrom: entry.restoredFrom ?? null });
-  ctx.store.activity.add({ folderId: ctx.folderId, kind: 'conflict', path: entry.path, message: `Both sides changed; the local version was kept as ${copyPath}` });
+  // Never synced here (a first sync, a folder taken up afresh): the server's version, a restore or
+  // not, was there before this device looked, so no change of it raced this one (found by a
+  // new-user try: a restore made minutes before was named as the cause).
+  const neverSynced = seen.base === undefined;
+  ctx.store.conflicts.record({ folderId: ctx.folderId, path: entry.path, copyPath, device: entry.device, restoredFrom: neverSynced ? null : (entry.restoredFrom ?? null) });
+  const message = neverSynced ? `A file of this name was here and on the server with other bytes; the local version was kept as ${copyPath}` : `Both sides changed; the local version was kept as ${copyPath}`;
+  ctx.store.activity.add({ folderId: ctx.folderId, kind: 'conflict', path: entry.path, message });
   const local = seen.local;
   const hash = seen.hash;
   if (local.type !== 'file' || !local.blocks) return; // still being written: the scanner picks it up
