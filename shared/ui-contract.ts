@@ -38,10 +38,11 @@ export const FolderStatus = z.object({
   /** In state error only because the folder does not exist yet: it waits to be created, then syncs (no fault). */
   notMadeYet: z.literal(true).optional(),
   /**
-   * In state error because the folder's .ferry marker is gone: the folder was deleted and made
-   * again, or its disk is not mounted (an empty mount point). `syncAfresh` takes it up as new.
+   * In state error because the synced folder is gone ('folder': deleted, moved, or its disk not
+   * mounted) or its .ferry marker is ('marker': deleted and made again, or an empty mount point).
+   * `syncAfresh` takes it up as new.
    */
-  markerMissing: z.literal(true).optional(),
+  gone: z.enum(['marker', 'folder']).optional(),
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError: z.string().nullable().optional(),
   lastSyncAt: z.string().nullable(),
@@ -335,7 +336,7 @@ export const methods = {
   /** Restores exactly what the folder's last confirmed mass delete removed; refused (undo_pending) while its deletes are still being sent. */
   undoMassDelete: { input: FolderRef, output: RestoreResult },
   dismissUndo: { input: FolderRef, output: Ok },
-  /** A folder whose marker is gone (markerMissing) taken up as new: what this device recorded of it is forgotten, nothing is deleted. */
+  /** A folder that is gone, or whose marker is (`gone`), taken up as new: what this device recorded of it is forgotten, nothing is deleted. */
   syncAfresh: { input: FolderRef, output: Ok },
   explainPath: { input: z.strictObject({ path: z.string().min(1), folderId: z.string().optional() }), output: PathExplanation },
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },

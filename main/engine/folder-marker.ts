@@ -35,6 +35,18 @@ export function writeMarker(root: string, id: string = randomUUID()): string {
 }
 
 const NOT_MADE_YET = 'does not exist yet: it syncs on its own once it is created';
+const AFRESH_HINT = "choose Sync afresh on the Folders page (or run ferry sync-now --afresh --folder ID) to download it again here";
+
+/**
+ * A synced folder that can be taken up afresh (SettingsKeeper.syncAfresh): its marker gone
+ * (deleted and made again, or an empty mount point) or the folder itself gone (deleted, moved,
+ * or its disk unmounted). Never one not made yet, nor one holding another folder's marker.
+ */
+export function goneOf(folder: { state: string; errorCode: string | null; errorMessage: string | null }): 'marker' | 'folder' | undefined {
+  if (folder.state !== 'error') return undefined;
+  if (folder.errorCode === 'folder_marker_missing') return 'marker';
+  return folder.errorCode === 'folder_root_missing' && !notMadeYet(folder.errorMessage) ? 'folder' : undefined;
+}
 
 /** A folder's error that says only that its root was never made yet: nothing is wrong, it waits. */
 export function notMadeYet(error: string | null): boolean {
@@ -49,7 +61,10 @@ export function checkRoot(root: string, expectedMarkerId: string | null): RootCh
     }
   } catch {
     // Never seen (no marker recorded yet): nothing was lost, it has only not been made yet.
-    const message = expectedMarkerId === null ? `The folder ${root} ${NOT_MADE_YET}` : `The folder ${root} is missing (unmounted or moved?)`;
+    const message =
+      expectedMarkerId === null
+        ? `The folder ${root} ${NOT_MADE_YET}`
+        : `The folder ${root} is missing: it was deleted or moved, or its disk is not mounted. Nothing is deleted while it is so. Mount its disk, give its new place in Settings, or ${AFRESH_HINT}`;
     return { ok: false, code: 'folder_root_missing', message };
   }
   const found = readMarker(root);
@@ -58,7 +73,7 @@ export function checkRoot(root: string, expectedMarkerId: string | null): RootCh
     return {
       ok: false,
       code: 'folder_marker_missing',
-      message: `The folder ${root} has no ${MARKER_DIR}/${MARKER_FILE} marker: it was deleted and made again, or its disk is not mounted. Nothing is deleted while it is so. Mount its disk, or choose Sync afresh on the Folders page (ferry ui prints a link to it) to download it again here`,
+      message: `The folder ${root} has no ${MARKER_DIR}/${MARKER_FILE} marker: it was deleted and made again, or its disk is not mounted. Nothing is deleted while it is so. Mount its disk, or ${AFRESH_HINT}`,
     };
   }
   if (expectedMarkerId !== null && found !== expectedMarkerId) {

@@ -45,26 +45,33 @@ export function FolderBanners({ folders, action }: { folders: readonly FolderSta
         />
       ))}
       {folders
-        .filter((folder) => folder.markerMissing)
+        .filter((folder) => folder.gone !== undefined)
         .map((folder) => (
-          <MarkerMissingBanner key={`afresh-${folder.id}`} folder={folder} busy={action.busy} onAfresh={() => void action.run(() => api.call('syncAfresh', { folderId: folder.id }))} />
+          <FolderGoneBanner key={`afresh-${folder.id}`} folder={folder} busy={action.busy} onAfresh={() => void action.run(() => api.call('syncAfresh', { folderId: folder.id }))} />
         ))}
     </>
   );
 }
 
 /**
- * A synced folder whose .ferry marker is gone: deleted and made again, or its disk not mounted.
- * Nothing syncs (an empty folder is never read as "everything deleted") until the disk is back
- * or the user takes it up afresh, which downloads the server's files again and deletes nothing.
+ * A synced folder that is gone (deleted, moved, its disk not mounted) or whose .ferry marker is
+ * (deleted and made again). Nothing syncs (an empty or missing folder is never read as
+ * "everything deleted") until it is back or the user takes it up afresh, which makes it again if
+ * need be, downloads the server's files and deletes nothing.
  */
-function MarkerMissingBanner({ folder, busy, onAfresh }: { folder: FolderStatus; busy: boolean; onAfresh(): void }) {
+function FolderGoneBanner({ folder, busy, onAfresh }: { folder: FolderStatus; busy: boolean; onAfresh(): void }) {
+  const marker = folder.gone === 'marker';
   return (
-    <section className="banner banner-warn" role="status" aria-label={`${folder.localPath} lost its marker`} data-testid="marker-missing-banner" data-folder={folder.id}>
+    <section className="banner banner-warn" role="status" aria-label={`${folder.localPath} is gone`} data-testid="folder-gone-banner" data-folder={folder.id}>
       <div>
-        <strong>{folder.localPath} is not syncing: its .ferry marker is gone.</strong> The folder was deleted and made again, or its disk is not mounted.
-        Nothing is deleted while it is so. If its disk is not mounted, mount it. Sync afresh downloads the server&apos;s files into it again; what is in it now
-        stays (a file that differs from the server&apos;s is kept beside it as a conflict copy).
+        <strong>
+          {folder.localPath} is not syncing: {marker ? 'its .ferry marker is gone.' : 'the folder is gone.'}
+        </strong>{' '}
+        {marker
+          ? 'The folder was deleted and made again, or its disk is not mounted. If its disk is not mounted, mount it.'
+          : 'It was deleted or moved, or its disk is not mounted. If its disk is not mounted, mount it; if it moved, give its new place in Settings.'}{' '}
+        Nothing is deleted while it is so. Sync afresh {marker ? '' : 'makes the folder again and '}downloads the server&apos;s files into it
+        {marker ? "; what is in it now stays (a file that differs from the server's is kept beside it as a conflict copy)" : ''}.
       </div>
       <div className="banner-actions">
         <button type="button" onClick={onAfresh} disabled={busy} data-testid="sync-afresh">

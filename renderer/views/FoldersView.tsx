@@ -78,7 +78,7 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
       return 'waiting for the folder to be created';
     case 'error':
       // The banner above says the whole of it, and what to do.
-      return folder.markerMissing ? 'error: its .ferry marker is gone' : `error: ${folder.error ?? 'unknown'}`;
+      return folder.gone ? `error: ${folder.gone === 'marker' ? 'its .ferry marker' : 'the folder'} is gone` : `error: ${folder.error ?? 'unknown'}`;
     case 'disk_full':
       return 'waiting for disk space';
     case 'failing':

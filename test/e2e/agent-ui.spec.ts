@@ -888,7 +888,7 @@ test('a name that cannot be synced counts as not in sync on its folder, says why
   await expect.poll(async () => Object.keys(await serverFiles(rig, 'docs')).sort(), { message: 'the renamed file on the server' }).toEqual(['fine.txt', 'tab-here.txt']);
 });
 
-test('a synced folder deleted and made again stops with a banner that says why; Sync afresh brings its files back', async ({ page, startRig }) => {
+test('a synced folder deleted and made again, or deleted, stops with a banner that says why; Sync afresh brings its files back', async ({ page, startRig }) => {
   const rig = await startRig();
   await signIn(page, rig);
   const docs = rig.folder('docs');
@@ -900,7 +900,7 @@ test('a synced folder deleted and made again stops with a banner that says why; 
   rmSync(`${docs}.old`, { recursive: true });
   await page.getByTestId('sync-now').click();
   await page.getByTestId('nav-folders').click();
-  const banner = page.locator('[data-testid="marker-missing-banner"][data-folder="docs"]');
+  const banner = page.locator('[data-testid="folder-gone-banner"][data-folder="docs"]');
   await expect(banner).toContainText(`${docs} is not syncing: its .ferry marker is gone.`, { timeout: 10_000 });
   await expect(page.getByTestId('folder-state')).toContainText('error: ');
   await page.screenshot({ path: path.join(screenshots, 'folder-marker-missing.png') });
@@ -912,4 +912,18 @@ test('a synced folder deleted and made again stops with a banner that says why; 
   await expect.poll(() => readIfThere(path.join(docs, 'notes/plan.txt')), { message: 'the file back on disk', timeout: 20_000 }).toBe('the plan');
   await expect(page.getByTestId('folder-not-in-sync')).toHaveText('everything in sync', { timeout: 10_000 });
   expect(await serverFiles(rig, 'docs')).toEqual({ 'notes/plan.txt': 'the plan'.length });
+
+  // Gone altogether this time: the banner says so, and Sync afresh makes the folder again.
+  renameSync(docs, `${docs}.old`);
+  rmSync(`${docs}.old`, { recursive: true });
+  await page.getByTestId('nav-queue').click();
+  await page.getByTestId('sync-now').click();
+  await page.getByTestId('nav-folders').click();
+  await expect(banner).toContainText(`${docs} is not syncing: the folder is gone.`, { timeout: 10_000 });
+  await expect(page.getByTestId('folder-state')).toHaveText('error: the folder is gone');
+  await banner.getByTestId('sync-afresh').click();
+  await expect.poll(() => readIfThere(path.join(docs, 'notes/plan.txt')), { message: 'the folder made again with its file', timeout: 20_000 }).toBe('the plan');
+  await expect(banner).toHaveCount(0, { timeout: 10_000 });
+  await page.getByTestId('nav-activity').click();
+  await expect(page.getByText(`Synced afresh: ${docs} made again`)).toBeVisible();
 });

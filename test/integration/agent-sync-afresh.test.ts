@@ -61,7 +61,7 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
     writeFileSync(path.join(folder, 'd.txt'), 'new here');
     writeFileSync(path.join(folder, 'c.txt'), 'gamma, written again');
     await agent.handlers.syncNow({ folderId: 'docs' }).catch(() => undefined);
-    await waitFor(() => docs().markerMissing, { timeoutMs: 10_000, message: 'the folder in error for its marker' });
+    await waitFor(() => docs().gone === 'marker', { timeoutMs: 10_000, message: 'the folder in error for its marker' });
     expect(docs().state).toBe('error');
     expect(docs().error).toMatch(/marker: it was deleted and made again, or its disk is not mounted\. Nothing is deleted while it is so\..*Sync afresh/);
     // Nothing was read as deleted, nothing is queued, and nothing went to the server: the three
@@ -71,9 +71,13 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
     expect([...(await live()).keys()].sort()).toEqual(['a.txt', 'c.txt', 'sub', 'sub/b.txt']);
 
     await agent.handlers.syncAfresh({ folderId: 'docs' });
+    // Said in Activity, which outlives the folder's records.
+    expect((await agent.handlers.listActivity({ limit: 100 })).map((e) => e.message)).toContain(
+      `Synced afresh: ${folder} (what this computer recorded of it forgotten); the server's files come into it, what is in it stays, nothing is deleted`,
+    );
     await waitFor(() => read('a.txt') === 'alpha' && read('sub/b.txt') === 'beta' && read('c.txt') === 'gamma', { timeoutMs: 15_000, message: 'the server files back' });
     const copies = () => readdirSync(folder).filter((n) => n.startsWith('c (conflict'));
-    await waitFor(() => copies().length === 1 && docs().state === 'ok' && !docs().markerMissing, { timeoutMs: 15_000, message: 'the user file kept as a copy, the folder ok' });
+    await waitFor(() => copies().length === 1 && docs().state === 'ok' && docs().gone === undefined, { timeoutMs: 15_000, message: 'the user file kept as a copy, the folder ok' });
     expect(read(copies()[0]!)).toBe('gamma, written again');
     expect(read('d.txt')).toBe('new here');
     expect(existsSync(markerPath(folder))).toBe(true);
@@ -96,12 +100,32 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
     mkdirSync(folder);
     rmSync(`${folder}.old`, { recursive: true });
     await agent.handlers.syncNow({ folderId: 'docs' }).catch(() => undefined);
-    await waitFor(() => docs().markerMissing, { timeoutMs: 10_000, message: 'the folder in error for its marker' });
+    await waitFor(() => docs().gone === 'marker', { timeoutMs: 10_000, message: 'the folder in error for its marker' });
     await agent.handlers.syncAfresh({ folderId: 'docs' });
     await waitFor(() => read(copy) === 'gamma, written again', { timeoutMs: 15_000, message: 'the copy back' });
     await waitFor(async () => (await agent.handlers.listConflicts({ folderId: 'docs' })).length === 1, { timeoutMs: 10_000, message: 'the copy listed' });
     expect((await agent.handlers.listConflicts({ folderId: 'docs' }))[0]).toMatchObject({ path: 'c.txt', copyPath: copy, madeBy: null, device: '' });
     const why = await agent.handlers.explainPath({ folderId: 'docs', path: copy });
     expect(why.reasons.map((r) => r.message)).toContain('A conflict copy: this device\'s earlier version of c.txt, made here before and back from the server');
+  });
+
+  it('a synced folder gone altogether: says so, deletes nothing, and Sync afresh makes it again with the server files; a file in its place is refused', async () => {
+    renameSync(folder, `${folder}.old`);
+    rmSync(`${folder}.old`, { recursive: true });
+    await agent.handlers.syncNow({ folderId: 'docs' }).catch(() => undefined);
+    await waitFor(() => docs().gone === 'folder', { timeoutMs: 10_000, message: 'the folder in error, gone' });
+    expect(docs().error).toMatch(/is missing: it was deleted or moved, or its disk is not mounted\. Nothing is deleted while it is so\..*ferry sync-now --afresh --folder ID/);
+    expect((await live()).has('a.txt')).toBe(true);
+
+    // A file where the folder was: refused, the file left as it is.
+    writeFileSync(folder, 'not a folder');
+    await expect(agent.handlers.syncAfresh({ folderId: 'docs' })).rejects.toMatchObject({ code: 'invalid_request', message: expect.stringContaining('is not a folder now') });
+    expect(readFileSync(folder, 'utf8')).toBe('not a folder');
+    rmSync(folder);
+
+    await agent.handlers.syncAfresh({ folderId: 'docs' });
+    await waitFor(() => read('a.txt') === 'alpha' && read('sub/b.txt') === 'beta' && read('d.txt') === 'new here', { timeoutMs: 15_000, message: 'the folder made again with the server files' });
+    await waitFor(() => docs().state === 'ok' && docs().gone === undefined, { timeoutMs: 10_000, message: 'the folder ok' });
+    expect(existsSync(markerPath(folder))).toBe(true);
   });
 });

@@ -170,6 +170,16 @@ describe('ferry client commands', () => {
     expect(agent.calls.at(-1)).toEqual({ method: 'syncNow', input: { folderId: 'docs' } });
   });
 
+  it('sync-now --afresh takes up one folder: it asks the agent for exactly that, and says what the agent refused', async () => {
+    const missing = captureIo();
+    expect(await syncNow.run(['--afresh', '--data', temp.dir], missing)).toBe(2);
+    expect(missing.stderr).toBe("ferry sync-now: --afresh takes up one folder: give --folder ID\nRun 'ferry sync-now --help' for the options.\n");
+    const refused = captureIo();
+    expect(await syncNow.run(['--afresh', '--folder', 'docs', '--data', temp.dir], refused)).toBe(1);
+    expect(agent.calls.at(-1)).toEqual({ method: 'syncAfresh', input: { folderId: 'docs' } });
+    expect(refused.stderr.trim()).toBe('ferry sync-now: This fake keeps no folder records (not_detached)');
+  });
+
   it('explains every flag with --help', async () => {
     for (const [name, command] of [['queue', queue], ['retry', retry], ['status', status]] as const) {
       const io = captureIo();

@@ -319,7 +319,7 @@ describe('local side: scanner and reconcile on real folders', () => {
     const noRoot = await side.rescan();
     expect(noRoot.error?.code).toBe('folder_root_missing');
     // It was here before: the reason says so, never "not made yet".
-    expect(noRoot.error?.message).toContain('missing (unmounted or moved?)');
+    expect(noRoot.error?.message).toContain('is missing: it was deleted or moved, or its disk is not mounted');
     expect(f.pendingOps()).toEqual({});
     expect(f.store.index.count(f.folderId)).toBe(3);
 

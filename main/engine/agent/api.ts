@@ -32,8 +32,8 @@ export interface FolderStatus {
   error: string | null;
   /** In error only because the folder does not exist yet: it waits to be created (not a fault). */
   notMadeYet?: true;
-  /** In error because its marker is gone (deleted and made again, or an empty mount point): syncAfresh takes it up. */
-  markerMissing?: true;
+  /** In error because the folder ('folder') or its marker ('marker') is gone: syncAfresh takes it up (folder-marker.ts, goneOf). */
+  gone?: 'marker' | 'folder';
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError?: string | null;
   /** ISO time of the folder's last completed push or pull. */

@@ -1,3 +1,4 @@
+import { lstatSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
@@ -6,6 +7,7 @@ import type { Logger } from '../../logging';
 import type { FolderSet } from '../folder/folders';
 import type { SettingsUpdate, SettingsView } from './api';
 import type { EngineHost } from './engine';
+import { goneOf } from '../folder-marker';
 import { validateFolders, validateTransport } from './folder-rules';
 import type { PairedAs } from './pairing';
 import { settingsWarnings } from './status-parts';
@@ -22,6 +24,13 @@ export interface SettingsKeeperOptions {
   log: Logger;
   /** Whom a pairing signed these settings' server and token in as (null: typed in, or none). */
   pairedAs?: (settings: Settings) => PairedAs | null;
+}
+
+/** The root of a folder taken up afresh, made again where it was (not over a file the user put there). */
+function makeFolderAgain(root: string): void {
+  const st = lstatSync(root, { throwIfNoEntry: false });
+  if (st && !st.isDirectory()) throw new FerryError('invalid_request', `${root} is not a folder now: move it away, then choose Sync afresh again`, { status: 409 });
+  mkdirSync(root, { recursive: true });
 }
 
 /** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
@@ -79,21 +88,24 @@ export class SettingsKeeper {
   }
 
   /**
-   * A synced folder whose marker is gone (deleted and made again, or found so after a restore
-   * from backup) is taken up afresh: what this device recorded of it (index, queue, sync token,
-   * conflicts) is forgotten, a new marker is written, and the full pull that follows downloads the
-   * server's files, keeping what is here beside them as any first sync does (nothing is deleted,
-   * here or on the server). As removing the folder and adding it again would, in one step.
-   * Refused for any other state: an unmounted disk's empty mount point must not be filled.
+   * A synced folder that is gone, or whose marker is (deleted and made again), is taken up afresh
+   * when the user asks: what this device recorded of it (index, queue, sync token, conflicts) is
+   * forgotten, the folder is made again if it is gone, a new marker is written, and the full pull
+   * that follows downloads the server's files, keeping what is here beside them as any first sync
+   * does (nothing is deleted, here or on the server). As removing the folder and adding it again
+   * would, in one step. Refused for a folder that syncs, and for one holding another's marker.
    */
   async syncAfresh(folderId: string): Promise<void> {
     const { folders } = this.o;
     const folder = folders.require(folderId);
-    if (folder.errorCode !== 'folder_marker_missing') {
-      throw new FerryError('not_detached', `The folder ${folder.id} has its marker: it syncs as it is, nothing to take up afresh`, { status: 409 });
+    const gone = goneOf(folder);
+    if (gone === undefined) {
+      throw new FerryError('not_detached', `The folder ${folder.id} is not gone, nor its marker: nothing to take up afresh`, { status: 409 });
     }
+    if (gone === 'folder') makeFolderAgain(folder.localRoot);
     await folders.stop(folderId);
-    folders.forget(folderId);
+    const made = gone === 'folder' ? ' made again' : '';
+    folders.forget(folderId, `Synced afresh: ${folder.localRoot}${made} (what this computer recorded of it forgotten); the server's files come into it, what is in it stays, nothing is deleted`);
     const changed = folders.syncRows(this.settings.folders);
     if (this.o.running()) await this.apply(this.settings, this.settings, { added: changed.added, removed: [folderId] });
     this.o.log.info('folder taken up afresh', { folder: folderId });

@@ -4,7 +4,7 @@ import type { Logger } from '../../logging';
 import type { Folder, Store } from '../../store';
 import type { FolderStateName } from '../agent/api';
 import { LocalSide, queuedWork, type LocalSideOptions, type PushWake } from '../local-side';
-import { notMadeYet } from '../folder-marker';
+import { goneOf, notMadeYet } from '../folder-marker';
 import type { ScanResult, UnsyncableNameView } from '../scanner';
 import { FolderCoordinator, type AnswerPorts, type PendingDelete } from './coordinator';
 import type { UndoOffer } from './undo';
@@ -51,8 +51,8 @@ export interface FolderStateView {
   undoDelete: UndoOffer | null;
   /** In error only because its folder does not exist yet: it waits to be created, then syncs. */
   notMadeYet?: true;
-  /** In error because its marker is gone: syncAfresh may take it up as new. */
-  markerMissing?: true;
+  /** In error because the folder or its marker is gone: syncAfresh may take it up as new. */
+  gone?: 'marker' | 'folder';
 }
 
 /**
@@ -88,9 +88,15 @@ export class FolderSet {
     return { added, removed };
   }
 
-  /** Drops the folder's row and everything recorded under it (the store cascades); stopped first. */
-  forget(folderId: string): void {
-    this.o.store.folders.remove(folderId);
+  /**
+   * Drops the folder's row and everything recorded under it (the store cascades; stopped first),
+   * and says why in Activity (whose lines are not the folder's: they stay).
+   */
+  forget(folderId: string, why: string): void {
+    this.o.store.transaction(() => {
+      this.o.store.folders.remove(folderId);
+      this.o.store.activity.add({ folderId, kind: 'info', path: null, message: why });
+    });
     this.coordinators.delete(folderId);
   }
 
@@ -209,6 +215,7 @@ export class FolderSet {
     const local = this.locals.get(folder.id);
     const full = folder.state === 'ok' ? (this.coordinators.get(folder.id)?.diskFullMessage() ?? null) : null;
     const scanning = folder.state === 'ok' && local !== undefined && !local.idle;
+    const gone = goneOf(folder);
     return {
       state: full !== null ? 'disk_full' : scanning ? 'scanning' : folder.state,
       error: folder.state === 'error' ? (folder.errorMessage ?? folder.errorCode) : full,
@@ -217,7 +224,7 @@ export class FolderSet {
       undoDelete: this.labelDevices(this.coordinator(folder.id).undoOffer()),
       // Never synced there yet, not a synced folder gone (unmounted, moved): that one is an error.
       ...(folder.state === 'error' && notMadeYet(folder.errorMessage) ? { notMadeYet: true as const } : {}),
-      ...(folder.state === 'error' && folder.errorCode === 'folder_marker_missing' ? { markerMissing: true as const } : {}),
+      ...(gone !== undefined ? { gone } : {}),
     };
   }
 
