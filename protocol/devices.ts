@@ -11,10 +11,12 @@ import { Sha256Hex } from './hashes';
 /** At most this many failing paths per report; the count says how many there are in all. */
 export const MAX_REPORTED_FAILURES = 100;
 
+const ErrorCode = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be an error code');
+
 export const DeviceFailure = z.object({
   path: SyncPath,
   /** A Sync API or agent error code (`conflict`, `local_io`, …). */
-  code: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be an error code'),
+  code: ErrorCode,
 });
 export type DeviceFailure = z.infer<typeof DeviceFailure>;
 
@@ -31,6 +33,11 @@ export const DeviceReport = z.strictObject({
   /** How many paths fail for good, and the first of them with their codes. */
   failedCount: z.int().min(0),
   failures: z.array(DeviceFailure).max(MAX_REPORTED_FAILURES),
+  /**
+   * The folder is in error on the device and nothing syncs there (its root gone or not made yet,
+   * its marker gone, another folder's marker): the error's code. Absent while it syncs.
+   */
+  folderError: ErrorCode.optional(),
 });
 export type DeviceReport = z.infer<typeof DeviceReport>;
 
@@ -47,6 +54,8 @@ export const DeviceState = z.object({
   failures: z.array(DeviceFailure),
   /** The credential its last report came with was revoked: what it reported is as it was then. Absent from servers before it: false. */
   signedOut: z.boolean().optional(),
+  /** The folder is in error there, nothing syncing (the code its last report gave); absent while it syncs, and from older servers. */
+  folderError: z.string().optional(),
 });
 export type DeviceState = z.infer<typeof DeviceState>;
 

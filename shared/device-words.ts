@@ -28,6 +28,22 @@ interface DeviceCounts {
   failedCount: number;
   /** Its credential was revoked: what it last reported is as it was then. */
   signedOut?: boolean;
+  /** The folder is in error there and nothing syncs: its error code. */
+  folderError?: string;
+}
+
+/** A folder's error on a device in a few words (the codes of folder-marker.ts, and any other). */
+function folderErrorWords(code: string): string {
+  switch (code) {
+    case 'folder_root_missing':
+      return 'not syncing: the folder is missing there';
+    case 'folder_marker_missing':
+      return 'not syncing: the folder lost its .ferry marker there';
+    case 'folder_marker_mismatch':
+      return "not syncing: another folder's marker is there";
+    default:
+      return `not syncing (${code})`;
+  }
 }
 
 /**
@@ -39,6 +55,7 @@ export function deviceStateParts(d: DeviceCounts, count: (n: number) => string =
   const parts: string[] = [];
   // Signed out, it syncs nothing: whatever it last reported, it is not up to date now.
   if (d.signedOut) parts.push('signed out of the server');
+  if (d.folderError !== undefined) parts.push(folderErrorWords(d.folderError));
   if (d.behind === null) parts.push('has not pulled yet');
   else if (d.behind > 0) parts.push(`${count(d.behind)} ${d.behind === 1 ? 'change' : 'changes'} behind`);
   if (d.pending > 0) parts.push(`${count(d.pending)} ${d.pending === 1 ? 'change' : 'changes'} not sent yet`);

@@ -171,6 +171,8 @@ export const DeviceView = z.object({
   failures: z.array(z.object({ path: z.string(), code: z.string() })),
   /** Its credential was revoked since its last report: what it reported is as it was then. */
   signedOut: z.boolean().optional(),
+  /** The folder is in error there and nothing syncs (its error code: the folder gone, its marker gone…). */
+  folderError: z.string().optional(),
 });
 export type DeviceView = z.infer<typeof DeviceView>;
 

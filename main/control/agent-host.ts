@@ -184,9 +184,13 @@ export function reportStateChanges(agent: Pick<Agent, 'status' | 'subscribe'>, o
 
 export function describeHost(host: Host, dataDir: string, isDirectory?: (p: string) => boolean): string[] {
   const status = host.agent.status();
-  const folders = status.folders.map((f) => `  ${f.localPath} ⇄ ${f.remoteId}`);
-  // What the settings window says at save, said at start too: the folder's error is expected.
-  const warnings = settingsWarnings(status, isDirectory).map((w) => `Note: ${w}`);
+  // A synced folder in error (gone, its marker gone) says so under its line, with what to do: the
+  // banner said "Syncing:" above it (a new-user try), the reason only in a log line before.
+  const broken = (f: (typeof status.folders)[number]) => f.state === 'error' && f.notMadeYet !== true && f.error !== null;
+  const folders = status.folders.flatMap((f) => [`  ${f.localPath} ⇄ ${f.remoteId}`, ...(broken(f) ? [`    not syncing: ${f.error}`] : [])]);
+  // What the settings window says at save, said at start too: a folder not made yet is expected.
+  const waiting = { folders: status.folders.filter((f) => !broken(f)) };
+  const warnings = settingsWarnings(waiting, isDirectory).map((w) => `Note: ${w}`);
   return [
     `Ferry agent running as device "${status.deviceName}" (${status.deviceId}), data in ${dataDir}`,
     ...(folders.length

@@ -153,6 +153,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX versions_restored_from ON versions(folder_id, restored_from) WHERE restored_from IS NOT NULL;
   `,
+  // 12: a device's folder in error, as its report said (docs/sync-api.md, "Devices").
+  `
+  ALTER TABLE device_reports ADD COLUMN folder_error TEXT;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -208,6 +208,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX versions_restored_from ON versions(folder_id, restored_from) WHERE restored_from IS NOT NULL;
   `,
+  // 10: a device's folder in error, as its report said (SQLite migration 12).
+  `
+  ALTER TABLE device_reports ADD COLUMN folder_error TEXT;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
 import { SyncApiClient } from '../../main/remote';
+import { deviceStateParts } from '../../shared/device-words';
 import { startServer, type RunningServer } from '../../server/main';
 import { testSettings } from '../helpers/agent-settings';
 import { makeTempDir } from '../helpers/local-temp';
@@ -127,6 +128,26 @@ describe('device digests', () => {
     }
   });
 
+  // Found by a new-user try: B's synced folder deleted, B still read "up to date" on A (and on B).
+  it('a device whose folder is in error is seen so by the others, and no longer once it syncs again', async () => {
+    const a = await startAgent('laptop', 'in-error');
+    const b = await startAgent('desktop', 'in-error');
+    try {
+      writeFileSync(path.join(a.folder, 'x.txt'), 'x');
+      await waitFor(() => readFileOr(path.join(b.folder, 'x.txt')) === 'x', { timeoutMs: 15_000, message: 'B has x.txt' });
+      const desktopOnA = async () => (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'desktop');
+      renameSync(b.folder, `${b.folder}.away`);
+      await b.agent.handlers.syncNow({}).catch(() => undefined);
+      await waitFor(async () => (await desktopOnA())?.folderError === 'folder_root_missing', { timeoutMs: 15_000, message: "A sees B's folder in error" });
+      expect(deviceStateParts((await desktopOnA())!).parts[0]).toBe('not syncing: the folder is missing there');
+      renameSync(`${b.folder}.away`, b.folder);
+      await waitFor(async () => (await desktopOnA())?.folderError === undefined, { timeoutMs: 15_000, message: "A sees B's folder syncing again" });
+    } finally {
+      await a.agent.stop();
+      await b.agent.stop();
+    }
+  }, 60_000);
+
   it('refuses a report for another device, a malformed one, and forgets a device after 30 days', async () => {
     const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'reporter' });
     try {
@@ -147,6 +168,9 @@ describe('device digests', () => {
       expect(await other.json()).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('reports only for itself') });
       expect((await put('reporter', { ...report, failures: [{ path: '../up', code: 'x' }] })).status).toBe(400);
       expect((await put('reporter', { ...report, pending: -1 })).status).toBe(400);
+      expect((await put('reporter', { ...report, folderError: 'Not A Code' })).status).toBe(400);
+      expect(await client.reportDevice('expiry', { ...report, folderError: 'folder_marker_missing' })).toMatchObject({ folderError: 'folder_marker_missing' });
+      expect((await client.reportDevice('expiry', report)).folderError).toBeUndefined();
       // A forged token is no position at all.
       const forged = await client.reportDevice('expiry', { ...report, syncToken: 'abc.def' });
       expect(forged.behind).toBeNull();

@@ -124,9 +124,9 @@ describe('ferry history with no versions', () => {
 });
 
 describe('the start banner', () => {
-  const host = (state: 'paused' | 'idle') =>
+  const host = (state: 'paused' | 'idle' | 'error', folder: object = {}) =>
     ({
-      agent: { status: () => ({ state, deviceName: 'laptop', deviceId: 'd1', folders: [{ localPath: '/home/me/Docs', remoteId: 'docs' }] }) },
+      agent: { status: () => ({ state, deviceName: 'laptop', deviceId: 'd1', folders: [{ localPath: '/home/me/Docs', remoteId: 'docs', state: 'ok', error: null, ...folder }] }) },
       control: { url: 'http://127.0.0.1:7000', createLoginUrl: () => 'http://127.0.0.1:7000/#login=abc' },
     }) as unknown as Host;
 
@@ -142,6 +142,13 @@ describe('the start banner', () => {
     const missing = describeHost(host('idle'), '/home/me/.ferry', () => false).join('\n');
     expect(missing).toContain('Note: /home/me/Docs does not exist (yet): the folder docs waits until it is created, then syncs on its own');
     expect(describeHost(host('idle'), '/home/me/.ferry', () => true).join('\n')).not.toContain('Note:');
+  });
+
+  // A new-user try: a synced folder deleted read "Syncing: /home/me/Docs ⇄ docs", its error only in a log line before.
+  it('says under its line that a synced folder in error is not syncing, and why, and no "waits until it is created"', () => {
+    const gone = describeHost(host('error', { state: 'error', error: 'The folder /home/me/Docs is missing: …' }), '/home/me/.ferry', () => false);
+    expect(gone.slice(1, 4)).toEqual(['Syncing:', '  /home/me/Docs ⇄ docs', '    not syncing: The folder /home/me/Docs is missing: …']);
+    expect(gone.join('\n')).not.toContain('Note:');
   });
 });
 

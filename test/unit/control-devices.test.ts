@@ -33,6 +33,11 @@ describe('ferry devices output', () => {
     expect(deviceLine(device({ pending: 1, self: true }), now)).toBe('desktop (this device) · 1 change not sent yet · reported 5 min ago');
     // Revoked: signed out, whatever it last reported.
     expect(deviceLine(device({ signedOut: true }), now)).toBe('desktop · signed out of the server · last seen 5 min ago');
+    // Its folder in error there: nothing syncs, whatever else it reported (a new-user try read "up to date").
+    expect(deviceLine(device({ folderError: 'folder_root_missing' }), now)).toBe('desktop · not syncing: the folder is missing there · last seen 5 min ago');
+    expect(deviceLine(device({ folderError: 'folder_marker_missing', pending: 2 }), now)).toBe(
+      'desktop · not syncing: the folder lost its .ferry marker there · 2 changes not sent yet · last seen 5 min ago',
+    );
   });
 
   it('an Undo offer names who deleted: this computer, up to three devices and how many more, or another device', () => {

@@ -133,6 +133,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     push: pushWake,
     onChange: () => bus.statusChanged(),
     onRecovered: (folderId) => engine.pullRecovered(folderId),
+    onStateChanged: (folderId) => reporter.schedule(folderId),
   });
   const status: StatusBoard = new StatusBoard({ store, folders, engine: () => engine.now(), deviceId, deviceName, log, pairedAs: () => settings.pairedAs() });
   const engine: EngineHost = new EngineHost({

@@ -71,6 +71,9 @@ export class DeviceReporter {
     const pushed = new Set(failed.map((item) => item.path));
     const refused = (this.o.pullRefusals?.(folderId) ?? []).filter((r) => !pushed.has(r.path));
     const failures = [...failed.map((item) => ({ path: item.path, code: errorCodeOf(item.lastErrorCode) })), ...refused];
+    // Nothing syncs in a folder in error here: the other devices say so, not "up to date" (a new-user try).
+    const folder = store.folders.get(folderId);
+    const folderError = folder?.state === 'error' ? errorCodeOf(folder.errorCode) : undefined;
     return {
       name: this.o.device.name,
       version: this.o.device.version,
@@ -79,6 +82,7 @@ export class DeviceReporter {
       failedCount: counts.failed + refused.length,
       // A local name the server would refuse as a path is not sent (the count still has it).
       failures: failures.filter((f) => checkSyncPath(f.path).ok).slice(0, MAX_REPORTED_FAILURES),
+      ...(folderError !== undefined ? { folderError } : {}),
     };
   }
 

@@ -34,6 +34,8 @@ export interface FolderSetOptions {
   onChange: () => void;
   /** A folder's root came back (or was made after the folder was added): pull it now. */
   onRecovered?: (folderId: string) => void;
+  /** A folder went into error or out of it: its device digest says so to the other devices. */
+  onStateChanged?: (folderId: string) => void;
   /** Names the deleting devices of a held mass delete, or of its Undo offer (their ids are what the feed says). */
   labelDevices?: <T extends { devices: string[] }>(deletes: T) => T;
 }
@@ -123,7 +125,10 @@ export class FolderSet {
         folderId,
         massDelete: this.o.massDelete,
         onChange: () => this.o.onChange(),
-        onRecovered: (id) => this.o.onRecovered?.(id),
+        onRecovered: (id) => {
+          this.o.onStateChanged?.(id);
+          this.o.onRecovered?.(id);
+        },
         ...(this.o.deleteWindowMs !== undefined ? { deleteWindowMs: this.o.deleteWindowMs } : {}),
       });
       this.coordinators.set(folderId, coordinator);
@@ -150,6 +155,7 @@ export class FolderSet {
       ...(this.o.push ? { push: this.o.push } : {}),
       onError: (error) => {
         this.o.log.warn('folder problem', { folder: folderId, code: error.code, error: error.message });
+        this.o.onStateChanged?.(folderId);
         this.o.onChange();
       },
     });
