@@ -47,6 +47,19 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     expect(files(folderA)).toEqual(kept);
     const uploadsBefore = blockUploads(setup.proxy);
 
+    // A look first: what would come back, and nothing restored by looking.
+    const look = captureIo();
+    expect(await restore.run(['--deleted', '--folder', 'docs', '--data', dataA, '--dry-run'], look), look.stderr).toBe(0);
+    const lines = look.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe(`Would restore ${deleted.length.toLocaleString('en')} files in 'docs' (nothing restored yet; run again without --dry-run):`);
+    expect(lines.slice(1, 21).every((l) => /^ {2}\S.*: deleted \S+ by \S/.test(l))).toBe(true);
+    expect(lines.at(-1)).toBe(`  and ${(deleted.length - 20).toLocaleString('en')} more (--json lists them all)`);
+    const looked = captureIo();
+    expect(await restore.run(['--deleted', '--folder', 'docs', '--data', dataA, '--dry-run', '--json'], looked)).toBe(0);
+    expect((JSON.parse(looked.stdout) as { items: Array<{ path: string }> }).items.map((i) => i.path).sort()).toEqual([...deleted].sort());
+    expect(files(folderA)).toEqual(kept);
+    expect(await restore.run(['x.txt', '--dry-run', '--data', dataA], captureIo())).toBe(2);
+
     // One command on device A.
     const io = captureIo();
     expect(await restore.run(['--deleted', '--folder', 'docs', '--data', dataA], io), io.stderr).toBe(0);

@@ -1,5 +1,5 @@
 import { restoredWords } from '../../../shared/restore-words';
-import type { RestoreInput, RestoreResult } from '../../../shared/ui-contract';
+import type { DeletedFile, RestoreInput, RestoreResult } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { folderRelative, isoMoment, resolveFolder } from './folder-paths';
@@ -15,12 +15,13 @@ const options = {
   deleted: { type: 'boolean', default: false },
   since: { type: 'string' },
   prefix: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
 } as const;
 
 export const definition = {
   name: 'restore',
   summary: COMMAND_SUMMARIES.restore,
-  synopsis: 'PATH... [--revision R | --at TIME] | --deleted [--since TIME] [--prefix P]',
+  synopsis: 'PATH... [--revision R | --at TIME] | --deleted [--since TIME] [--prefix P] [--dry-run]',
   options,
   flags: [
     ['PATH...', 'paths to restore: without --revision or --at, each gets its previous version back (a deleted one, its last)'],
@@ -29,11 +30,13 @@ export const definition = {
     ['--deleted', 'bring back every deleted file (with --prefix and --since to narrow it): undoes a mass delete'],
     ['--since TIME', 'with --deleted: only files deleted at or after TIME'],
     ['--prefix P', 'with --deleted: only files at or below the folder-relative path P'],
+    ['--dry-run', 'with --deleted: list what would come back (who deleted each, and when), restoring nothing'],
     ['--folder ID', 'the folder (ferry status lists them); needed when the agent syncs more than one'],
     ...commonFlags,
   ],
   maxPositionals: Number.MAX_SAFE_INTEGER,
   examples: [
+    'ferry restore --deleted --since 2030-01-02T10:00:00Z --folder docs --dry-run',
     'ferry restore --deleted --since 2030-01-02T10:00:00Z --folder docs',
     'ferry restore notes/report.txt --revision 42 --folder docs',
     'ferry restore photos/2024 --at 2030-01-01T00:00:00Z',
@@ -57,8 +60,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
         : undefined
       : positionals.length === 0
         ? 'name the PATHs to restore, or use --deleted'
-        : values.since !== undefined || values.prefix !== undefined
-          ? '--since and --prefix go with --deleted'
+        : values.since !== undefined || values.prefix !== undefined || values['dry-run']
+          ? '--since, --prefix and --dry-run go with --deleted'
           : values.revision !== undefined && values.at !== undefined
             ? 'give --revision or --at, not both'
             : values.revision !== undefined && positionals.length > 1
@@ -76,6 +79,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
           ...(values.revision ? { revision: values.revision } : {}),
           ...(at.value ? { at: at.value } : {}),
         };
+    if ('deleted' in input && values['dry-run']) {
+      // A look before the restore: --deleted alone brings back every deleted file still kept,
+      // the ones deleted on purpose too (a new-user try asked for a preview).
+      const { items } = await client.call('listDeleted', { folderId: folder.id, ...(input.prefix ? { prefix: input.prefix } : {}), ...(input.since ? { since: input.since } : {}), limit: 100_000 });
+      io.out(values.json ? json({ folderId: folder.id, items }) : formatDryRun(folder.id, items));
+      return EXIT_OK;
+    }
     const result = await client.call('restore', input);
     // Asked for deleted files and none found: say where it looked (a new-user try read a bare "Nothing was restored").
     const where = [values.prefix ? ` under ${printable(folderRelative(folder.localPath, values.prefix), true)}` : '', since.value ? ` since ${since.value}` : ''].join('');
@@ -88,12 +98,22 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 /** Restored paths listed by name in the text; --json carries them all. */
 const RESTORED_SHOWN = 20;
 
-/** "3 files", "2 folders", "3 files and 2 folders": the unchanged ones by their kind where the plan knew it. */
-function unchangedWords(unchanged: RestoreResult['skipped']): string {
-  const folders = unchanged.filter((s) => s.kind === 'dir').length;
-  const files = unchanged.length - folders;
-  const parts = [files > 0 ? `${files} file${files === 1 ? '' : 's'}` : '', folders > 0 ? `${folders} folder${folders === 1 ? '' : 's'}` : ''].filter(Boolean);
-  return parts.join(' and ');
+/** What `--deleted` would bring back, newest deletion first as the server lists them; nothing is restored. */
+export function formatDryRun(folderId: string, items: readonly DeletedFile[]): string {
+  const back = items.filter((i) => i.lastLive !== null);
+  if (back.length === 0) return `Nothing would be restored in '${folderId}': no deleted file the server keeps a version of matches.`;
+  const lines = [`Would restore ${kindWords(back)} in '${folderId}' (nothing restored yet; run again without --dry-run):`];
+  for (const i of back.slice(0, RESTORED_SHOWN)) lines.push(`  ${printable(i.path)}${i.kind === 'dir' ? '/' : ''}: deleted ${i.deletedAt} by ${printable(i.deviceName ?? i.device)}`);
+  if (back.length > RESTORED_SHOWN) lines.push(`  and ${(back.length - RESTORED_SHOWN).toLocaleString('en')} more (--json lists them all)`);
+  return lines.join('\n');
+}
+
+/** "3 files", "2 folders", "3 files and 2 folders": by their kind where it is known (a file otherwise). */
+function kindWords(items: ReadonlyArray<{ kind?: 'file' | 'dir' | undefined }>): string {
+  const folders = items.filter((s) => s.kind === 'dir').length;
+  const files = items.length - folders;
+  const n = (count: number, word: string) => `${count.toLocaleString('en')} ${word}${count === 1 ? '' : 's'}`;
+  return [files > 0 ? n(files, 'file') : '', folders > 0 ? n(folders, 'folder') : ''].filter(Boolean).join(' and ');
 }
 
 export function formatRestore(folderId: string, result: RestoreResult): string {
@@ -110,6 +130,6 @@ export function formatRestore(folderId: string, result: RestoreResult): string {
   // one line, not one each (a new-user try read a screenful of "skipped").
   const unchanged = result.skipped.filter((s) => s.reason.startsWith('it has not changed since '));
   for (const s of result.skipped) if (!unchanged.includes(s)) lines.push(`  skipped: ${printable(s.path)}: ${s.reason}`);
-  if (unchanged.length > 0) lines.push(`  ${unchanged.length === 1 ? `${printable(unchanged[0]!.path)} has` : `${unchangedWords(unchanged)} have`} not changed since then: left as ${unchanged.length === 1 ? 'it is' : 'they are'}`);
+  if (unchanged.length > 0) lines.push(`  ${unchanged.length === 1 ? `${printable(unchanged[0]!.path)} has` : `${kindWords(unchanged)} have`} not changed since then: left as ${unchanged.length === 1 ? 'it is' : 'they are'}`);
   return lines.join('\n');
 }
