@@ -41,6 +41,17 @@ describe('pull activity lines', () => {
     stop();
   });
 
+  // A new-user try: a copy made here once, back after Sync afresh, read as another device's change.
+  it('says a conflict copy named after this device, back from the server, as downloaded, not as a conflict', async () => {
+    const writes: NewActivity[][] = [];
+    const events = new PullerEmitter();
+    const stop = logPullActivity(events, { addMany: (entries) => void writes.push([...entries]) }, 'laptop');
+    events.emit('applied', { folderId: 'f', path: 'docs/plan (conflict from laptop 2030-01-02 100000).txt', action: 'downloaded', rule: 'U2' });
+    await new Promise((r) => setImmediate(r));
+    expect(writes.flat().map((e) => [e.kind, e.message])).toEqual([['downloaded', 'Downloaded: a conflict copy of docs/plan.txt made here before, back from the server']]);
+    stop();
+  });
+
   it('a failed pull is written at once; a log that cannot be written fails nothing', () => {
     const events = new PullerEmitter();
     let calls = 0;

@@ -15,7 +15,7 @@ const ROOT_PROBLEM_CODES: ReadonlySet<string> = new Set(ROOT_PROBLEMS);
  * files deleted here because they were deleted on the server, and pulls that failed. (Conflict
  * copies are written where they are made, in the applier.) Returns the unsubscribe.
  */
-export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'addMany'>): () => void {
+export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'addMany'>, selfName?: string): () => void {
   const lines = new ActivityBatch(activity, log);
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
@@ -23,7 +23,9 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     // Another device's conflict copy: said as one here too (found by a new-user try: the device
     // whose version won read only "Downloaded", and never learned that the other was kept).
     const copy = action === 'downloaded' ? parseConflictName(path) : null;
-    if (copy) add({ folderId, kind: 'conflict', path, message: `${copy.device} changed ${copy.original} too: its version is kept in this copy beside yours; keep the one you want and delete the other` });
+    // One named after this device was made here once, and is back (a restore, Sync afresh).
+    if (copy && copy.device === selfName) add({ folderId, kind: 'downloaded', path, message: `Downloaded: a conflict copy of ${copy.original} made here before, back from the server` });
+    else if (copy) add({ folderId, kind: 'conflict', path, message: `${copy.device} changed ${copy.original} too: its version is kept in this copy beside yours; keep the one you want and delete the other` });
     // A restore says so, on every device (found by a new-user try: "Downloaded" of a version restored here).
     else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: restoredFrom !== undefined ? `Restored: version #${restoredFrom} came back` : 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });

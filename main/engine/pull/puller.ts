@@ -215,7 +215,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const log = deps.log ?? createLogger('pull');
   const events = new PullerEmitter();
   // Downloads, deletes here and failures show in Activity (conflicts are logged by the applier).
-  logPullActivity(events, store.activity);
+  logPullActivity(events, store.activity, deps.device.name);
   const caseCache = new Map<string, boolean>();
   // Without a coordinator's sets (a puller on its own, in tests): one of its own per folder.
   const ownApplying = new Map<string, Set<string>>();
