@@ -324,7 +324,7 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   const older = await page.getByTestId('history-row').nth(1).getAttribute('data-revision');
   await expect(page.getByTestId('history-row').nth(1).getByTestId('history-revision')).toHaveText(`#${older}`);
   await page.getByTestId('history-restore').click();
-  await expect(page.getByTestId('history-restored')).toHaveText(`Version ${older} restored; it comes back here with the next pull.`);
+  await expect(page.getByTestId('history-restored')).toHaveText(`Version #${older} restored; it comes back here with the next pull.`);
   // The new version says which one it brought back.
   await expect(page.getByTestId('history-row')).toHaveCount(3);
   await expect(page.getByTestId('history-row').first().getByTestId('history-restored-from')).toHaveText(`restored from #${older}`);
