@@ -209,6 +209,20 @@ describe('ferry why output', () => {
     expect(lines[0]).toBe('never/was.txt in folder docs: not known here');
   });
 
+  // A new-user try read "in_sync: In sync: …": a message that says its code in words is not prefixed with it.
+  it('leaves out the code where the message says it in words', async () => {
+    const { formatExplanation } = await import('../../main/control/commands/why');
+    const lines = formatExplanation({
+      folderId: 'docs',
+      path: 'a.txt',
+      inSync: true,
+      reasons: [{ code: 'in_sync', message: "In sync: this device has the server's revision 7" }],
+      local: { exists: true, kind: 'file', size: 1, modifiedAt: '2026-12-02T12:00:00.000Z' },
+      synced: { revision: '7', size: 1 },
+    });
+    expect(lines.slice(0, 2)).toEqual(['a.txt in folder docs: in sync', "  In sync: this device has the server's revision 7"]);
+  });
+
   // A new-user try: `ferry why` printed a name's tab as it is, where `ferry status` showed `\t`.
   it('shows a control character in the name and its reasons as an escape, as ferry status does', async () => {
     const { formatExplanation } = await import('../../main/control/commands/why');

@@ -62,7 +62,9 @@ export function formatExplanation(answer: PathExplanation): string[] {
   const verdict = answer.inSync ? 'in sync' : answer.reasons[0]?.code === 'unknown' ? 'not known here' : 'not in sync';
   // A name's control characters shown as escapes, as `ferry status` shows them (a new-user try read a raw tab here).
   const lines = [`${printable(answer.path, true)} in folder ${answer.folderId}: ${verdict}`];
-  for (const reason of answer.reasons) lines.push(`  ${reason.code}: ${printable(reason.message, true)}`);
+  // The code, unless the message says it in words already (a new-user try read "in_sync: In sync: …").
+  const saysCode = (r: PathExplanation['reasons'][number]) => r.message.toLowerCase().startsWith(r.code.replace(/_/g, ' '));
+  for (const reason of answer.reasons) lines.push(`  ${saysCode(reason) ? '' : `${reason.code}: `}${printable(reason.message, true)}`);
   const local = answer.local.exists
     ? `on disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}, modified ${answer.local.modifiedAt}`
     : 'not on disk';
