@@ -237,7 +237,9 @@ export class FolderCoordinator {
       });
       return { dropped, restored };
     });
-    const message = `Mass delete cancelled: restoring ${dropped + restored} items from the server`;
+    const n = dropped + restored;
+    // Folders count too: "21 items" beside "20 files are kept" read as one too many (a new-user try).
+    const message = `Mass delete cancelled: what it deleted comes back from the server (${n} ${n === 1 ? 'entry' : 'entries'}, files and folders)`;
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     this.log.info('mass delete cancelled', { dropped, restored });
     await this.pullAfter(ports.puller, 'cancel');
