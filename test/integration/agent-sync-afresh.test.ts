@@ -27,6 +27,12 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
     return new Map([...latest].filter(([, item]) => !item.deleted));
   };
   const docs = () => agent.status().folders.find((f) => f.id === 'docs')!;
+  /** The synced folder deleted, in one step for the watcher (a rename away), and made again empty or not. */
+  const removeFolder = ({ makeAgain }: { makeAgain: boolean }) => {
+    renameSync(folder, `${folder}.old`);
+    if (makeAgain) mkdirSync(folder);
+    rmSync(`${folder}.old`, { recursive: true });
+  };
 
   beforeAll(async () => {
     server = await startServer({ dataDir: path.join(tmp.dir, 'server'), port: 0 });
@@ -53,11 +59,9 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
   });
 
   it('stops the folder, says what to do, and on Sync afresh brings the server files back, keeping what the user put there', async () => {
-    // Deleted and made again in one step for the watcher; then a file of the user's in it, and
+    // Deleted and made again; then a file of the user's in it, and
     // one that differs from the server's.
-    renameSync(folder, `${folder}.old`);
-    mkdirSync(folder);
-    rmSync(`${folder}.old`, { recursive: true });
+    removeFolder({ makeAgain: true });
     writeFileSync(path.join(folder, 'd.txt'), 'new here');
     writeFileSync(path.join(folder, 'c.txt'), 'gamma, written again');
     await agent.handlers.syncNow({ folderId: 'docs' }).catch(() => undefined);
@@ -96,9 +100,7 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
   it("lists a conflict copy made here once and back from the server as this computer's", async () => {
     const copy = readdirSync(folder).find((n) => n.startsWith('c (conflict'))!;
     await waitFor(async () => (await live()).has(copy) && agent.status().state === 'idle', { timeoutMs: 15_000, message: 'the copy on the server' });
-    renameSync(folder, `${folder}.old`);
-    mkdirSync(folder);
-    rmSync(`${folder}.old`, { recursive: true });
+    removeFolder({ makeAgain: true });
     await agent.handlers.syncNow({ folderId: 'docs' }).catch(() => undefined);
     await waitFor(() => docs().gone === 'marker', { timeoutMs: 10_000, message: 'the folder in error for its marker' });
     await agent.handlers.syncAfresh({ folderId: 'docs' });
@@ -110,8 +112,7 @@ describe('a synced folder deleted and made again, taken up afresh', () => {
   });
 
   it('a synced folder gone altogether: says so, deletes nothing, and Sync afresh makes it again with the server files; a file in its place is refused', async () => {
-    renameSync(folder, `${folder}.old`);
-    rmSync(`${folder}.old`, { recursive: true });
+    removeFolder({ makeAgain: false });
     await agent.handlers.syncNow({ folderId: 'docs' }).catch(() => undefined);
     await waitFor(() => docs().gone === 'folder', { timeoutMs: 10_000, message: 'the folder in error, gone' });
     expect(docs().error).toMatch(/is missing: it was deleted or moved, or its disk is not mounted\. Nothing is deleted while it is so\..*ferry sync-now --afresh --folder ID/);
