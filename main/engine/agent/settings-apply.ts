@@ -102,12 +102,22 @@ export class SettingsKeeper {
     if (gone === undefined) {
       throw new FerryError('not_detached', `The folder ${folder.id} is not gone, nor its marker: nothing to take up afresh`, { status: 409 });
     }
-    if (gone === 'folder') makeFolderAgain(folder.localRoot);
+    // Stopped first, the engine too: nothing of its pulls or pushes writes the folder's records
+    // while they are forgotten (as a folder removed in the settings builds a new engine).
+    const running = this.o.running();
     await folders.stop(folderId);
-    const made = gone === 'folder' ? ' made again' : '';
-    folders.forget(folderId, `Synced afresh: ${folder.localRoot}${made} (what this computer recorded of it forgotten); the server's files come into it, what is in it stays, nothing is deleted`);
-    const changed = folders.syncRows(this.settings.folders);
-    if (this.o.running()) await this.apply(this.settings, this.settings, { added: changed.added, removed: [folderId] });
+    if (running) await this.o.engine.stop();
+    try {
+      if (gone === 'folder') makeFolderAgain(folder.localRoot);
+      const made = gone === 'folder' ? ' made again' : '';
+      folders.forget(folderId, `Synced afresh: ${folder.localRoot}${made} (what this computer recorded of it forgotten); the server's files come into it, what is in it stays, nothing is deleted`);
+      folders.syncRows(this.settings.folders);
+    } finally {
+      if (running) {
+        await this.o.engine.start();
+        folders.start(folderId);
+      }
+    }
     this.o.log.info('folder taken up afresh', { folder: folderId });
   }
 
