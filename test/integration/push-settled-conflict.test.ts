@@ -98,6 +98,52 @@ describe('pusher: a conflict the pull already settled', () => {
     expect([...(await rig.remote()).keys()].sort()).toEqual(['box', 'box/a.txt']);
   });
 
+  // Chaos --kinds seed 61103: another device turned the synced folder `box` into a file; here the
+  // user deleted the folder and made a new one of that name while the delete was on its way. The
+  // delete's conflict named the file's revision, and it was recorded on the user's new folder as
+  // if the pull had brought it back: "already synced", the folder's upload conflicted at every
+  // recheck, for ever. The new folder is the user's change now, which meets the file by U9.
+  it("chaos --kinds seed 61103: a folder made anew behind a delete in flight is not the pull's: the server's revision (a file) is not recorded for it", async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    mkdirSync(path.join(rig.root, 'box'));
+    const st = statSync(path.join(rig.root, 'box'));
+    rig.store.transaction(() => {
+      rig!.store.index.putLocal({ folderId: FOLDER, path: 'box', kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
+      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
+    });
+    rig.pusher.kick();
+    await rig.waitState('box', 'done');
+    const dirRev = rig.store.index.get(FOLDER, 'box')!.syncedRevision!;
+    // Another device: the folder becomes a file.
+    const other = new SyncApiClient({ baseUrl: rig.server.server.url, token: rig.server.server.token, deviceId: 'dev-other' });
+    let fileRev: string;
+    try {
+      const data = Buffer.from('a file now');
+      await other.putBlock(sha(data), data);
+      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: 'box', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: dirRev }]);
+      if (!('results' in reply) || !reply.results.k?.ok) throw new Error(`the file was refused: ${JSON.stringify(reply)}`);
+      fileRev = reply.results.k.revision;
+    } finally {
+      other.close();
+    }
+    // Here: the folder's delete goes, its answer held; meanwhile the user makes the folder anew.
+    rig.proxy.add({ name: 'answer-later', method: 'POST', path: /\/sync$/, times: 1, action: { kind: 'delay-response', ms: 1500 } });
+    const posts = rig.proxy.requests({ method: 'POST', path: /\/sync$/ }).length;
+    rig.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'delete', baseRevision: dirRev });
+    rig.pusher.kick();
+    await waitFor(() => rig!.proxy.requests({ method: 'POST', path: /\/sync$/ }).length > posts, { timeoutMs: 5000, message: 'the delete sent' });
+    // As the scan records a new folder: indexed with no revision, its upload queued.
+    rig.store.transaction(() => {
+      rig!.store.index.putLocal({ folderId: FOLDER, path: 'box', kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
+      rig!.store.index.setSyncedRevision(FOLDER, 'box', null);
+      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
+    });
+    await waitFor(() => rig!.item('box').op === 'upsert' && rig!.item('box').state === 'retry_wait', { timeoutMs: 10_000, message: "the new folder's upload meets the file" });
+    expect(rig.item('box')).toMatchObject({ lastErrorCode: 'conflict' });
+    expect(rig.conflicts.filter((c) => c.path === 'box').map((c) => c.currentRevision)).toContain(fileRev);
+    expect(rig.store.index.get(FOLDER, 'box')).toMatchObject({ kind: 'dir', syncedRevision: null });
+  });
+
   /** theirs.txt made by another device; here a create of it was sent with no answer and then deleted. */
   async function deleteOnNoBaseMeetsTheirs(r: PushRig): Promise<{ deleteId: number }> {
     const other = new SyncApiClient({ baseUrl: r.server.server.url, token: r.server.server.token, deviceId: 'dev-other' });

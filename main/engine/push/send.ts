@@ -601,6 +601,9 @@ export class CommitStage {
     if (!entry || !existsSync(resolveDiskPath(w.root, w.item.path))) return false;
     if (entry.syncedRevision === currentRevision) return true;
     if (entry.kind !== 'dir') return false;
+    // A folder the user made anew behind the delete (its upload queued) is not the pull's: the
+    // server's revision may be another device's file (S12; chaos --kinds seed 61103).
+    if (this.c.store.queue.get(w.ref.id)?.generation !== w.ref.generation) return false;
     index.setSyncedRevision(w.item.folderId, w.item.path, currentRevision);
     return true;
   }
