@@ -88,6 +88,8 @@ const DEFAULT_BUSY_SETTLE_MS = 250;
 const MAX_ERROR_RETRIES = 5;
 /** A folder whose disk is full rescans this many retry delays apart (Sync now rescans at once). */
 const DISK_FULL_RETRY_FACTOR = 5;
+/** A scan that failed for another reason is tried again this long after. */
+const SCAN_RETRY_MS = 30_000;
 
 /**
  * The local side of one folder: watcher → aggregator → scanner → queue. All scanning runs
@@ -113,6 +115,9 @@ export class LocalSide {
   private readonly errorRetries = new Map<string, number>();
   private rootTimer: unknown = null;
   private spaceTimer: unknown = null;
+  private scanRetryTimer: unknown = null;
+  /** The last scan failure said in Activity: the same one again is not said again. */
+  private saidScanFailure: string | null = null;
   private watchStarting = false;
   private stopped = false;
   private readonly log;
@@ -186,19 +191,48 @@ export class LocalSide {
       this.queuedRescan = null;
       this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
       let result: ReconcileResult;
+      const nothing: ReconcileResult = { ok: true, outcomes: {}, unstable: [], walked: 0, hashed: 0, queued: 0, deleted: 0, durationMs: 0 };
       try {
         result = await this.scanner.reconcile(this.abort.signal);
       } catch (error) {
-        if (!isDiskFull(error)) throw error;
         // Not an error state of the root (ok): nothing was recorded, the retry looks again.
-        this.waitForSpace(error);
-        return { ok: true, outcomes: {}, unstable: [], walked: 0, hashed: 0, queued: 0, deleted: 0, durationMs: 0 };
+        if (isDiskFull(error)) this.waitForSpace(error);
+        else this.scanFailed(error);
+        return nothing;
       }
+      this.saidScanFailure = null;
       this.afterScan(result);
       return result;
     });
     this.queuedRescan = run;
     return run;
+  }
+
+  /**
+   * A scan that failed for any other reason: said (the folder's problem, and once in Activity),
+   * looked at again later, and never thrown at the many callers that fire a rescan and forget
+   * it (a new-user try: an unhandled rejection ended the agent, and the folder read "ok" after).
+   * Nothing was recorded, so nothing is lost: the next scan finds every change.
+   */
+  private scanFailed(error: unknown): void {
+    if (this.stopped) return;
+    const e = asFerryError(error, 'scan_failed');
+    this.report(e);
+    const delayMs = this.options.retryDelayMs !== undefined ? this.options.retryDelayMs * DISK_FULL_RETRY_FACTOR : SCAN_RETRY_MS;
+    const message = `Scanning the folder failed: ${e.message}. Ferry looks again in ${Math.ceil(delayMs / 1000)} s; nothing is lost meanwhile`;
+    if (this.saidScanFailure !== e.message) {
+      this.saidScanFailure = e.message;
+      try {
+        this.store.activity.add({ folderId: this.folderId, kind: 'failed', message });
+      } catch (err) {
+        this.log.warn('could not write to the activity log', { error: asFerryError(err).message });
+      }
+    }
+    if (this.scanRetryTimer !== null) return;
+    this.scanRetryTimer = this.timers.setTimeout(() => {
+      this.scanRetryTimer = null;
+      if (!this.stopped) void this.rescan();
+    }, delayMs);
   }
 
   /** A reconcile of one unwatched directory's subtree, queued behind running work. */
@@ -231,6 +265,7 @@ export class LocalSide {
     this.abort.abort();
     if (this.rootTimer !== null) this.timers.clearTimeout(this.rootTimer);
     if (this.spaceTimer !== null) this.timers.clearTimeout(this.spaceTimer);
+    if (this.scanRetryTimer !== null) this.timers.clearTimeout(this.scanRetryTimer);
     await this.watch?.close();
     this.watch = null;
     await this.tail.catch(() => undefined);
@@ -326,7 +361,7 @@ export class LocalSide {
     if (this.stopped || this.spaceTimer !== null) return;
     this.spaceTimer = this.timers.setTimeout(() => {
       this.spaceTimer = null;
-      if (!this.stopped) void this.rescan().catch((err: unknown) => this.report(asFerryError(err, 'scan_failed')));
+      if (!this.stopped) void this.rescan();
     }, (this.options.retryDelayMs ?? 1000) * DISK_FULL_RETRY_FACTOR);
   }
 

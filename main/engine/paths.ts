@@ -32,6 +32,19 @@ export function unsyncableReason(key: string, missing = false): string | null {
   return check.ok ? null : check.reason.replace(/^path /, 'its name ').replace(/^its name is longer/, 'its path is longer');
 }
 
+/** The longest absolute path (in bytes, with its end) the system's calls take: beyond it, ENAMETOOLONG. */
+const DISK_PATH_MAX = process.platform === 'darwin' ? 1024 : process.platform === 'win32' ? 32767 : 4096;
+
+/**
+ * Why an absolute path cannot even be looked at here (longer than the system allows), or null.
+ * A path within the wire's limits may still be too long under a deep root: it is a name that
+ * cannot be synced on this device (a new-user try: the scan's lstat of one threw, and the agent died).
+ */
+export function tooLongForDisk(abs: string): string | null {
+  if (abs.length * 3 < DISK_PATH_MAX || Buffer.byteLength(abs) < DISK_PATH_MAX) return null;
+  return `its full path here is longer than this system allows (${(DISK_PATH_MAX - 1).toLocaleString('en')} bytes)`;
+}
+
 /** A relative on-disk path ('/'-separated) from an absolute one under root; null if outside. */
 export function relativeTo(root: string, abs: string): string | null {
   const rel = path.relative(root, abs);

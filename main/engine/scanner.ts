@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { birthOf, hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, unsyncableReason } from './paths';
+import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, tooLongForDisk, unsyncableReason } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -95,6 +95,15 @@ function lstatIfThere(abs: string): Stats | undefined {
   }
 }
 
+/** lstat for what a name that cannot be synced is (to tell a rename to it): undefined when it cannot be looked at. */
+function lstatQuietly(abs: string): Stats | undefined {
+  try {
+    return lstatSync(abs);
+  } catch {
+    return undefined;
+  }
+}
+
 function sameStat(known: { size: number; mtimeMs: number; inode: number | null }, st: { size: number; mtimeMs: number; ino: number }): boolean {
   return known.size === st.size && known.mtimeMs === st.mtimeMs && (known.inode === null || known.inode === st.ino);
 }
@@ -109,7 +118,8 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 function unsyncableInOrder(root: string, diskPaths: readonly string[]): readonly string[] {
   const bad = diskPaths.filter((p) => unsyncableReason(toKey(p)) !== null);
   if (bad.length === 0) return diskPaths;
-  const here = new Set(bad.filter((p) => lstatIfThere(joinDisk(root, p)) !== undefined));
+  // One longer than the system takes cannot be looked at: said where it is, as a name here.
+  const here = new Set(bad.filter((p) => tooLongForDisk(joinDisk(root, p)) !== null || lstatIfThere(joinDisk(root, p)) !== undefined));
   return [...here, ...diskPaths.filter((p) => !bad.includes(p)), ...bad.filter((p) => !here.has(p))];
 }
 
@@ -294,6 +304,9 @@ export class Scanner {
     if (key === '') return 'unchanged';
     const ignore = this.options.ignore();
     if (ignore.ignores(key)) return 'ignored';
+    // Longer than the system takes: never looked at (its lstat throws ENAMETOOLONG).
+    const tooLong = tooLongForDisk(joinDisk(this.root, diskRel));
+    if (tooLong !== null) return this.skipName(key, tooLong, undefined);
     const unsyncable = unsyncableReason(key);
     if (unsyncable !== null) {
       const there = lstatIfThere(joinDisk(this.root, diskRel));
@@ -830,11 +843,13 @@ export class Scanner {
           known.delete(key);
           continue;
         }
+        // Longer than the system takes: never looked at (its lstat throws ENAMETOOLONG).
+        const tooLong = tooLongForDisk(joinDisk(this.root, diskRel));
         // Not valid UTF-8 on disk, the name read back is not there: said, not dropped unsaid.
-        const unsyncable = unsyncableReason(key, key.includes('\uFFFD') && !lstatIfThere(joinDisk(this.root, diskRel)));
+        const unsyncable = tooLong ?? unsyncableReason(key, key.includes('\uFFFD') && !lstatIfThere(joinDisk(this.root, diskRel)));
         if (unsyncable !== null) {
           count('skipped');
-          this.skipName(key, unsyncable, lstatIfThere(joinDisk(this.root, diskRel)));
+          this.skipName(key, unsyncable, tooLong === null ? lstatQuietly(joinDisk(this.root, diskRel)) : undefined);
           continue;
         }
         if (entry.isDirectory()) {

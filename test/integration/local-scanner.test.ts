@@ -8,6 +8,7 @@ import { Scanner } from '../../main/engine/scanner';
 import { writeMarker } from '../../main/engine/folder-marker';
 import { makeTestFolder, type TestFolder } from '../helpers/local-folder';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { waitFor } from '../helpers/wait';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -425,6 +426,48 @@ describe('local side: scanner and reconcile on real folders', () => {
     await s.reconcile();
     expect(s.unsyncableNames()).toEqual([]);
     expect(f.pendingOps()).toMatchObject({ 'bell.txt': 'file:upsert' });
+  });
+
+  // A new-user try: folders nested past the system's path limit made the scan's lstat throw
+  // ENAMETOOLONG, the agent died at every Sync now, and after a restart the folder read "ok" with
+  // nothing scanned. Such a path is a name that cannot be synced here; the rest of the folder syncs.
+  it('a path longer than the system allows is a name that cannot be synced; the walk and the hints go on', async () => {
+    f.write('normal.txt', 'fine');
+    const level = 'd'.repeat(220);
+    // Made level by level from inside (an absolute path that long is refused by mkdir too).
+    execFileSync('bash', ['-c', `cd "$1" && for i in $(seq 20); do mkdir "$2" && cd "$2"; done && echo bottom > f.txt`, '_', f.root, level]);
+    const depth = Math.floor((4095 - f.root.length - 1) / (level.length + 1));
+    const side = local();
+    await side.start();
+    const names = side.unsyncableNames();
+    expect(names).toHaveLength(1);
+    expect(names[0]!.path.split('/')).toHaveLength(depth + 1);
+    expect(names[0]!.reason).toBe('its full path here is longer than this system allows (4,095 bytes)');
+    // Above it, everything is recorded and queued.
+    const ops = f.pendingOps();
+    expect(ops['normal.txt']).toBe('file:upsert');
+    expect(Object.keys(ops).filter((p) => p.startsWith('d')).length).toBe(depth);
+    // A hint of it is said the same way, not thrown.
+    const hinted = await scanner().scanPaths([`${names[0]!.path}/f.txt`]);
+    expect(hinted.ok).toBe(true);
+    await side.stop();
+    // rm walks down from inside; a recursive remove by absolute path cannot reach the bottom.
+    execFileSync('rm', ['-rf', level], { cwd: f.root });
+  });
+
+  it('a scan that fails for another reason is said in Activity, thrown at nobody, and tried again until it gets through', async () => {
+    f.write('a.txt', 'x');
+    let broken = true;
+    const flaky: HashFn = (p) => (broken ? Promise.reject(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' })) : hashFile(p));
+    const side = local({ hashFile: flaky, retryDelayMs: 20 });
+    await expect(side.start()).resolves.toBeDefined();
+    const failed = () => f.store.activity.recent({ kind: 'failed' }).filter((e) => e.message.startsWith('Scanning the folder failed: '));
+    expect(failed()).toHaveLength(1);
+    expect(f.pendingOps()).toEqual({});
+    broken = false;
+    await waitFor(() => f.pendingOps()['a.txt'] === 'file:upsert', { timeoutMs: 5000, message: 'the retry records the file' });
+    expect(failed()).toHaveLength(1);
+    await side.stop();
   });
 
   // A new-user try: renamed to a name with a tab, a synced file sent its old name's delete, and
