@@ -227,6 +227,16 @@ describe('why a path is not in sync', () => {
     expect(readFileSync(path.join(folder, 'unreadable.txt'), 'utf8')).toBe('bytes the server lost for now');
   });
 
+  // A new-user try read "On disk but not recorded yet: the next scan picks it up" for a link, for good.
+  it('a symbolic link is said to be one that Ferry does not sync, not a path the next scan picks up', async () => {
+    symlinkSync('somewhere', path.join(folder, 'a-link'));
+    await agent.handlers.syncNow({ folderId: 'docs' });
+    const answer = await why('a-link');
+    expect(answer.reasons).toEqual([{ code: 'unsyncable', message: 'A symbolic link: Ferry does not follow links nor sync them; what it points to stays where it is' }]);
+    expect(answer.inSync).toBe(false);
+    unlinkSync(path.join(folder, 'a-link'));
+  });
+
   it('a path the pull refuses as unsafe: under a link out of the folder, never written through it', async () => {
     const outside = path.join(tmp.dir, 'outside');
     mkdirSync(outside, { recursive: true });

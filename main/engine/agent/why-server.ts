@@ -69,7 +69,8 @@ export function serverReason(local: PathExplanation, current: HistoryItem | null
   const unknown = local.reasons[0]?.code === 'unknown';
   if (current === null) {
     if (!local.local.exists) return null;
-    if (local.reasons.some((r) => r.code === 'not_on_server')) return null;
+    // A name that cannot be synced never gets there: "not yet" would promise it will.
+    if (local.reasons.some((r) => r.code === 'not_on_server' || r.code === 'unsyncable')) return null;
     return { reason: { code: 'not_on_server', message: 'Not on the server yet' }, replace: saidInSync };
   }
   const by = deviceName(current.device);

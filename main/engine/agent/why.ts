@@ -171,6 +171,9 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   if (reasons.length === 0 && unsyncable !== null) add('unsyncable', `Not synced: ${unsyncable}; rename it to sync it`);
   if (reasons.length === 0) {
     if (!entry && !local.exists) add('unknown', `Ferry knows nothing of ${key} in folder ${folderId}: it is not on disk here and was never synced`);
+    // Never recorded, and never will be (a new-user try read "the next scan picks it up" for good).
+    else if (!entry && local.link) add('unsyncable', 'A symbolic link: Ferry does not follow links nor sync them; what it points to stays where it is');
+    else if (!entry && local.kind === null) add('unsyncable', 'Not a regular file or folder (a device, a pipe or a socket): Ferry does not sync it');
     else if (!entry) add('not_scanned', 'On disk but not recorded yet: the next scan picks it up');
     else if (!local.exists) {
       // Renamed to a name that cannot be synced: kept on the server (docs/conflict-rules.md).
@@ -238,11 +241,11 @@ function lastPullError(failure: PullFailure | null): LastPullError | null {
   return { code, message, at: iso(at), retryable, nextTryAt: nextTryAt === null ? null : iso(nextTryAt) };
 }
 
-function localState(root: string, key: string): { exists: boolean; kind: 'file' | 'dir' | null; size: number; mtimeMs: number } {
+function localState(root: string, key: string): { exists: boolean; kind: 'file' | 'dir' | null; size: number; mtimeMs: number; link: boolean } {
   try {
     const st = lstatSync(resolveDiskPath(root, key));
-    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : null, size: st.size, mtimeMs: st.mtimeMs };
+    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : null, size: st.size, mtimeMs: st.mtimeMs, link: st.isSymbolicLink() };
   } catch {
-    return { exists: false, kind: null, size: 0, mtimeMs: 0 };
+    return { exists: false, kind: null, size: 0, mtimeMs: 0, link: false };
   }
 }
