@@ -148,6 +148,24 @@ describe('device digests', () => {
     }
   }, 60_000);
 
+  // Found by a new-user try: a device with names that cannot be synced read "up to date" to the others.
+  it('a device with a name that cannot be synced is seen failing by the others, not up to date', async () => {
+    const a = await startAgent('laptop', 'bad-names');
+    const b = await startAgent('desktop', 'bad-names');
+    try {
+      writeFileSync(path.join(a.folder, 'tab\there.txt'), 'never leaves');
+      await a.agent.handlers.syncNow({}).catch(() => undefined);
+      const laptopOnB = async () => (await devicesSeenBy(b.agent)).devices.find((d) => d.name === 'laptop');
+      await waitFor(async () => (await laptopOnB())?.failedCount === 1, { timeoutMs: 70_000, message: "B sees A's name that cannot be synced" });
+      expect(deviceStateParts((await laptopOnB())!).parts).toContain('1 failing');
+      // Its path is not one the wire takes: counted, not listed.
+      expect((await laptopOnB())!.failures).toEqual([]);
+    } finally {
+      await a.agent.stop();
+      await b.agent.stop();
+    }
+  }, 90_000);
+
   it('refuses a report for another device, a malformed one, and forgets a device after 30 days', async () => {
     const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'reporter' });
     try {

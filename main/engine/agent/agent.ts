@@ -104,6 +104,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     onWanted: (folderId, hashes) => resender.wanted(folderId, hashes),
     device: { name: deviceName, version: options.clientVersion ?? 'ferry' },
     pullRefusals: (folderId) => engine.parts?.puller.health.refusals(folderId) ?? [],
+    unsyncable: (folderId) => folders.unsyncableOf(folderId),
     timers: realTimers,
     log: createLogger('engine:devices'),
   });

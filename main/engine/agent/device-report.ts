@@ -18,6 +18,8 @@ export interface DeviceReporterOptions {
   device: { name: string; version: string };
   /** Paths the pulls refused for good (an unsafe path, a local entry in the way): failing here too. */
   pullRefusals?: (folderId: string) => ReadonlyArray<{ path: string; code: string }>;
+  /** The folder's names here that cannot be synced: they never reach the others, so failing too. */
+  unsyncable?: (folderId: string) => ReadonlyArray<{ path: string }>;
   timers: Timers;
   log: Logger;
   intervalMs?: number;
@@ -70,7 +72,9 @@ export class DeviceReporter {
     const token = store.tokens.get(folderId);
     const pushed = new Set(failed.map((item) => item.path));
     const refused = (this.o.pullRefusals?.(folderId) ?? []).filter((r) => !pushed.has(r.path));
-    const failures = [...failed.map((item) => ({ path: item.path, code: errorCodeOf(item.lastErrorCode) })), ...refused];
+    // A new-user try: a device with names that cannot be synced read "up to date" to the others.
+    const unsyncable = (this.o.unsyncable?.(folderId) ?? []).map((n) => ({ path: n.path, code: 'unsyncable' }));
+    const failures = [...failed.map((item) => ({ path: item.path, code: errorCodeOf(item.lastErrorCode) })), ...refused, ...unsyncable];
     // Nothing syncs in a folder in error here: the other devices say so, not "up to date" (a new-user try).
     const folder = store.folders.get(folderId);
     const folderError = folder?.state === 'error' ? errorCodeOf(folder.errorCode) : undefined;
@@ -79,7 +83,7 @@ export class DeviceReporter {
       version: this.o.device.version,
       ...(token !== undefined ? { syncToken: token } : {}),
       pending: counts.pending + counts.in_flight + counts.retry_wait,
-      failedCount: counts.failed + refused.length,
+      failedCount: counts.failed + refused.length + unsyncable.length,
       // A local name the server would refuse as a path is not sent (the count still has it).
       failures: failures.filter((f) => checkSyncPath(f.path).ok).slice(0, MAX_REPORTED_FAILURES),
       ...(folderError !== undefined ? { folderError } : {}),
