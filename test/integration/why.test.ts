@@ -256,6 +256,9 @@ describe('why a path is not in sync', () => {
     }, { timeoutMs: 10_000, message: 'the refusal in the digest' });
     expect(self.failures).toContainEqual({ path: 'linked/escape.txt', code: 'unsafe_path' });
     expect(self.failedCount).toBeGreaterThanOrEqual(1);
+    // The folder says it too, not "everything in sync" (a new-user try).
+    const shown = agent.status().folders.find((f) => f.id === 'docs')!.unsyncable?.shown ?? [];
+    expect(shown.find((n) => n.path === 'linked/escape.txt')?.reason).toMatch(/^the pull left it as it is: Refusing 'linked\/escape\.txt': /);
     unlinkSync(path.join(folder, 'linked'));
   });
 

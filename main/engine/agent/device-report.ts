@@ -71,7 +71,7 @@ export class DeviceReporter {
     const failed = store.queue.page({ state: 'failed', folderId, offset: 0, limit: MAX_REPORTED_FAILURES }).items;
     const token = store.tokens.get(folderId);
     const pushed = new Set(failed.map((item) => item.path));
-    const refused = (this.o.pullRefusals?.(folderId) ?? []).filter((r) => !pushed.has(r.path));
+    const refused = (this.o.pullRefusals?.(folderId) ?? []).filter((r) => !pushed.has(r.path)).map(({ path, code }) => ({ path, code }));
     // A new-user try: a device with names that cannot be synced read "up to date" to the others.
     const unsyncable = (this.o.unsyncable?.(folderId) ?? []).map((n) => ({ path: n.path, code: 'unsyncable' }));
     const failures = [...failed.map((item) => ({ path: item.path, code: errorCodeOf(item.lastErrorCode) })), ...refused, ...unsyncable];

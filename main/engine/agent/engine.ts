@@ -108,6 +108,7 @@ export class EngineHost {
       push: this.current?.pusher.status() ?? null,
       pullsRunning: this.pullsRunning,
       pullFailure: (folderId) => this.current?.puller.health.failure(folderId) ?? null,
+      pullRefusals: (folderId) => this.current?.puller.health.refusals(folderId) ?? [],
     };
   }
 

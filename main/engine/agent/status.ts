@@ -24,6 +24,8 @@ export interface EngineNow {
   pullsRunning: number;
   /** Each folder's failing pull, while its pulls fail (the puller's). */
   pullFailure: (folderId: string) => PullFailure | null;
+  /** The paths each folder's pulls left as they are for good (a local entry in the way, an unsafe path). */
+  pullRefusals: (folderId: string) => ReadonlyArray<{ path: string; message: string }>;
 }
 
 export interface StatusBoardOptions {
@@ -160,7 +162,9 @@ export class StatusBoard {
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
         ...this.folderTotals(folder),
-        ...unsyncableOf(this.o.folders.unsyncableOf(folder.id)),
+        // What another device has that the pull cannot place here is not in sync either (a new-user
+        // try read "everything in sync" beside a file a local link kept out).
+        ...unsyncableOf([...this.o.folders.unsyncableOf(folder.id), ...engine.pullRefusals(folder.id).map((r) => ({ path: r.path, reason: `the pull left it as it is: ${r.message}` }))]),
       };
     });
   }

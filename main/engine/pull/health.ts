@@ -41,7 +41,7 @@ export interface PullHealthView {
   failure(folderId: string): PullFailure | null;
   note(folderId: string, path: string): PullPathNote | null;
   /** The paths the pull refused, oldest first (the device digest reports them as failing). */
-  refusals(folderId: string): Array<{ path: string; code: string }>;
+  refusals(folderId: string): Array<{ path: string; code: string; message: string }>;
 }
 
 /** Notes kept per folder at most: a hostile feed of invalid paths must not grow memory without end. */
@@ -96,8 +96,8 @@ export class PullHealth implements PullHealthView {
     return this.notes.get(folderId)?.get(path) ?? null;
   }
 
-  refusals(folderId: string): Array<{ path: string; code: string }> {
-    return [...(this.notes.get(folderId) ?? [])].filter(([, note]) => note.kind === 'refused').map(([path, note]) => ({ path, code: note.code }));
+  refusals(folderId: string): Array<{ path: string; code: string; message: string }> {
+    return [...(this.notes.get(folderId) ?? [])].filter(([, note]) => note.kind === 'refused').map(([path, note]) => ({ path, code: note.code, message: note.message }));
   }
 
   private put(folderId: string, path: string, note: PullPathNote): void {
