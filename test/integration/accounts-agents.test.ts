@@ -153,6 +153,10 @@ describe('paired devices of two users', () => {
     expect(why.reasons.map((r) => r.code)).toContain('signed_out');
     expect(why.reasons.map((r) => r.code)).not.toContain('offline');
     expect(why.reasons.find((r) => r.code === 'signed_out')?.message).toBe(REVOKED_REASON);
+    // A file synced before the revoke is not said "in sync": nothing of the server's side is known now.
+    const synced = await desk.handlers.explainPath({ path: path.join(folderOf('ann-desk'), 'plan.txt') });
+    expect(synced.inSync).toBe(false);
+    expect(synced.reasons[0]).toEqual({ code: 'signed_out', message: REVOKED_REASON });
     expect(read(path.join(folderOf('ann-laptop'), 'offline-edit.txt'))).toBeUndefined();
     expect(read(path.join(folderOf('ann-desk'), 'offline-edit.txt'))).toBe('written after revoke');
 

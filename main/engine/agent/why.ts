@@ -161,7 +161,9 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     const next = ctx.pull?.failure(folderId)?.nextTryAt ?? null;
     add('pull_failed', `Its pull failed at ${iso(pulled.at)} (${pulled.code}: ${pulled.message}); ${next !== null ? `the pull tries again at ${iso(next)}` : 'the pull runs again'}`);
   } else if (pulled?.kind === 'refused') add('pull_refused', `The pull left it as it is at ${iso(pulled.at)}: ${pulled.message}`);
-  if (!reasons.some((r) => r.code === 'ignored') && (live || pulled || folder.state !== 'ok' || full)) {
+  // Signed out, nothing is known of the server's side: not "in sync" (a new-user try read that after a revoke).
+  const signedOut = ctx.linkState === 'auth_failed';
+  if (!reasons.some((r) => r.code === 'ignored') && (live || pulled || folder.state !== 'ok' || full || signedOut)) {
     if (ctx.paused) add('paused', 'Ferry is paused: nothing is sent or received until you resume');
     else if (ctx.linkProblem) add(ctx.linkState === 'auth_failed' ? 'signed_out' : 'offline', ctx.linkProblem);
   }
