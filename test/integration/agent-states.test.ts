@@ -1,8 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
+import { SyncApiClient } from '../../main/remote';
 import type { FolderSettings, Settings } from '../../shared/ui-contract';
 import { startServer, type RunningServer } from '../../server/main';
 import { FaultProxy } from '../fakes/fault-proxy';
@@ -162,6 +163,37 @@ describe('agent states follow reality', () => {
     mkdirSync(later);
     await waitFor(() => existsSync(path.join(later, 'from-elsewhere.txt')), { timeoutMs: 8_000, message: "the server's file pulled once the folder exists" });
     expect(readFileSync(path.join(later, 'from-elsewhere.txt'), 'utf8')).toBe('on the server already');
+  }, 40_000);
+
+  // A new-user try: a 300 MB file coming down read "idle", and its why "the next pull brings it here".
+  it('says syncing while a pull brings a file down, and idle once it is here', async () => {
+    const { agent: a, folder } = await start();
+    const remoteId = a.status().folders[0]!.remoteId;
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle at first' });
+    const other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'elsewhere' });
+    try {
+      const data = Buffer.alloc(64 * 1024, 7);
+      const hash = createHash('sha256').update(data).digest('hex');
+      await other.putBlock(hash, data);
+      // Its bytes come slowly: the answer to the block request is held.
+      proxy.add({ name: 'slow-block', path: /^\/v1\/blocks/, times: 1, action: { kind: 'delay-response', ms: 3000 } });
+      const reply = await other.submitBatch(remoteId, [{ key: 'k', action: 'upsert', path: 'coming.bin', size: data.length, mtime: 1, blocks: [hash], baseRevision: null }]);
+      expect('results' in reply && reply.results.k?.ok).toBe(true);
+      const seen = new Set<string>();
+      await waitFor(
+        () => {
+          seen.add(`${a.status().state}: ${a.status().reason}`);
+          return a.status().state === 'syncing' && a.status().reason === 'Bringing in changes from the server';
+        },
+        { timeoutMs: 5000, message: 'syncing while it comes down' },
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; states seen: ${[...seen].join(' | ')}; the held answer fired ${proxy.fired('slow-block')} time(s)`);
+      });
+      expect(existsSync(path.join(folder, 'coming.bin'))).toBe(false);
+      await waitFor(() => existsSync(path.join(folder, 'coming.bin')) && a.status().state === 'idle', { timeoutMs: 15_000, message: 'idle once it is here' });
+    } finally {
+      other.close();
+    }
   }, 40_000);
 
   it('warns at save about a folder that does not exist', async () => {

@@ -106,7 +106,7 @@ export class EngineHost {
       paused: this.pausedNow,
       link: this.link(),
       push: this.current?.pusher.status() ?? null,
-      pullsRunning: this.pullsRunning,
+      pullsRunning: this.pullsRunning + (this.current?.puller.applyingNow() ?? 0),
       pullFailure: (folderId) => this.current?.puller.health.failure(folderId) ?? null,
       pullRefusals: (folderId) => this.current?.puller.health.refusals(folderId) ?? [],
     };
@@ -330,6 +330,7 @@ export class EngineHost {
       bus.statusChanged();
     });
     on('paused', () => bus.statusChanged());
+    on('applying', () => bus.statusChanged());
     on('holdEnded', ({ folderId }) => folders.pullHoldEnded(folderId));
     on('error', ({ folderId, error }) => {
       if (error.code === DISK_FULL) folders.pullDiskFull(folderId, error.message);

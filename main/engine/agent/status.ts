@@ -20,7 +20,7 @@ export interface EngineNow {
   paused: boolean;
   link: Link;
   push: PusherStatus | null;
-  /** Pulls the UI asked for that have not settled yet ("Sync now" shows as syncing). */
+  /** Pulls the UI asked for that have not settled yet ("Sync now" shows as syncing), and pulls applying what they found. */
   pullsRunning: number;
   /** Each folder's failing pull, while its pulls fail (the puller's). */
   pullFailure: (folderId: string) => PullFailure | null;

@@ -36,6 +36,8 @@ export interface PullerEvents {
    */
   holdEnded: [{ folderId: string }];
   pulled: [PullSummary];
+  /** A pull starts applying `changes` it found, or is done with them (0). */
+  applying: [{ folderId: string; changes: number }];
 }
 
 /** A typed EventEmitter for the puller's events. */

@@ -135,6 +135,8 @@ export interface Puller {
   pendingMassDelete(folderId: string): MassDeleteVerdict | undefined;
   /** Why the pulls do not bring a folder's or a path's changes (for `why`). */
   readonly health: PullHealthView;
+  /** How many folders' pulls are applying changes now (the 'applying' event says when it moves). */
+  applyingNow(): number;
   readonly events: PullerEmitter;
 }
 
@@ -228,6 +230,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     });
   const states = deps.states ?? folderStates(store);
   const health = new PullHealth();
+  /** Pulls applying what they found now (downloads, deletes, moves): the agent is busy with them. */
+  let applyingRuns = 0;
   const lateWrites = new LateWrites(log, options.lateWriteGraceMs);
   // Per folder: the run in progress (tail) and the one waiting behind it (queued).
   const chains = new Map<string, { tail?: Promise<unknown>; queued?: Promise<PullSummary> }>();
@@ -590,6 +594,13 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       return keepLocal ? { ...q, action: withPolicy(q.action, true), keepLocal } : q;
     });
 
+    // Said while it applies what it found (a new-user try read "idle" through a 300 MB download).
+    const changes = final.length + afterDirs.length;
+    if (changes > 0) {
+      applyingRuns++;
+      events.emit('applying', { folderId, changes });
+    }
+    try {
     // Deletes first: a path that turns from file into directory (or back) needs the old one gone.
     // File deletes, then directory deletes deepest first (a folder is looked at once what the
     // remote deleted inside it is gone), then directories, then files (docs/conflict-rules.md).
@@ -617,6 +628,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       forEachLimited(files.filter(small), Math.max(options.downloadConcurrency, options.smallFileConcurrency), run),
       forEachLimited(files.filter((p) => !small(p)), options.downloadConcurrency, run),
     ]);
+    } finally {
+      if (changes > 0) {
+        applyingRuns--;
+        events.emit('applying', { folderId, changes: 0 });
+      }
+    }
 
     if (errors.length > 0) {
       // A full disk is the folder's state, not one item's: it is what the pull failed of.
@@ -820,6 +837,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       return { tripped: true, deletes: hold.deletes, files: hold.files, reason: folder?.pausedReason ?? '' };
     },
     health,
+    applyingNow: () => applyingRuns,
   };
 }
 
