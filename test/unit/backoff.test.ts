@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EQUAL_JITTER, FULL_JITTER, backoffDelay } from '../../shared/backoff';
 import { FerryError } from '../../protocol/errors';
-import { QUICK_RETRIES, pullRetryDelay } from '../../main/engine/pull/puller';
+import { QUICK_RETRIES, WAIT_BACKOFF_CAP_MS, pullRetryDelay } from '../../main/engine/pull/puller';
 
 // One backoff for push, pull and the renderer (shared/backoff.ts); randomness is injected.
 describe('backoff', () => {
@@ -36,10 +36,10 @@ describe('pullRetryDelay', () => {
   const top = () => 1; // the top of the jitter's range
   const waitForScan = new FerryError('parent_gone', 'the scan has not recorded it yet', { retryable: true, retryAfterSeconds: 1 });
 
-  it('keeps a wait of a second the first few times, then grows the backoff from it to the cap', () => {
+  it('keeps a wait of a second the first few times, then grows the backoff from it to its own cap', () => {
     for (let n = 1; n <= QUICK_RETRIES; n++) expect(pullRetryDelay(n, waitForScan, options, top)).toBe(1000);
     const later = [1, 2, 3, 4, 8].map((extra) => pullRetryDelay(QUICK_RETRIES + extra, waitForScan, options, top));
-    expect(later).toEqual([1000, 2000, 4000, 8000, 60_000]);
+    expect(later).toEqual([1000, 2000, 4000, 8000, WAIT_BACKOFF_CAP_MS]);
   });
 
   it("never goes before a server's Retry-After, and backs off as ever without one", () => {

@@ -96,19 +96,24 @@ export interface PullerDeps {
 
 /** Waits of a second for this device's scan tried this often before the backoff grows: the wait is no race any more. */
 export const QUICK_RETRIES = 5;
+/**
+ * How far such a wait's backoff grows: an upload of this device's can be in flight for minutes,
+ * and the pull that waits on it should not come a minute after it ends.
+ */
+export const WAIT_BACKOFF_CAP_MS = 10_000;
 
 /**
  * The delay before a failed pull runs again. A server's Retry-After, or a wait of a second for
- * this device's own scan, is kept the first QUICK_RETRIES times; after that the backoff grows
- * from it, so a wait that outlives a scan (a folder renamed to a name that cannot be synced)
- * does not pull every second for ever.
+ * this device's own scan or upload, is kept the first QUICK_RETRIES times; after that the
+ * backoff grows from it (to WAIT_BACKOFF_CAP_MS, or beyond only as far as the server asked), so
+ * a wait that outlives a scan does not pull every second for ever.
  */
 export function pullRetryDelay(failures: number, error: unknown, options: Pick<PullerOptions, 'retryBaseMs' | 'retryMaxMs'>, random: () => number): number {
   const e = asFerryError(error);
   const policy = { baseMs: options.retryBaseMs, capMs: options.retryMaxMs, jitter: EQUAL_JITTER };
   if (e.retryAfterSeconds === undefined) return backoffDelay(failures, policy, random);
   const asked = e.retryAfterSeconds * 1000;
-  return failures <= QUICK_RETRIES ? asked : Math.max(asked, backoffDelay(failures - QUICK_RETRIES, policy, random));
+  return failures <= QUICK_RETRIES ? asked : Math.max(asked, Math.min(WAIT_BACKOFF_CAP_MS, backoffDelay(failures - QUICK_RETRIES, policy, random)));
 }
 
 type DeletePolicy = 'guard' | 'confirm' | 'keep';
