@@ -237,6 +237,17 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const health = new PullHealth();
   /** Pulls applying what they found now (downloads, deletes, moves): the agent is busy with them. */
   let applyingRuns = 0;
+  const whileApplying = async (folderId: string, changes: number, apply: () => Promise<void>): Promise<void> => {
+    if (changes === 0) return apply();
+    applyingRuns++;
+    events.emit('applying', { folderId, changes });
+    try {
+      await apply();
+    } finally {
+      applyingRuns--;
+      events.emit('applying', { folderId, changes: 0 });
+    }
+  };
   const lateWrites = new LateWrites(log, options.lateWriteGraceMs);
   // Per folder: the run in progress (tail) and the one waiting behind it (queued).
   const chains = new Map<string, { tail?: Promise<unknown>; queued?: Promise<PullSummary> }>();
@@ -600,45 +611,36 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     });
 
     // Said while it applies what it found (a new-user try read "idle" through a 300 MB download).
-    const changes = final.length + afterDirs.length;
-    if (changes > 0) {
-      applyingRuns++;
-      events.emit('applying', { folderId, changes });
-    }
-    try {
-    // Deletes first: a path that turns from file into directory (or back) needs the old one gone.
-    // File deletes, then directory deletes deepest first (a folder is looked at once what the
-    // remote deleted inside it is gone), then directories, then files (docs/conflict-rules.md).
-    await forEachLimited(final.filter((p) => isDeleteSide(p) && !isDir(p)), options.downloadConcurrency, run);
-    for (const level of deepestFirst(final.filter((p) => isDeleteSide(p) && isDir(p)))) {
-      await forEachLimited(level, options.downloadConcurrency, run);
-    }
-    await forEachLimited(final.filter((p) => !isDeleteSide(p) && isDir(p)), options.downloadConcurrency, run);
-    if (afterDirs.length > 0) {
-      const later: Plan[] = [];
-      await planAll(afterDirs, later, false);
-      // Folders below a new folder parents first, then their files with the rest.
-      for (const p of later.filter(isDir).sort((a, b) => a.entry.path.length - b.entry.path.length)) await run(p);
-      final.push(...later.filter((p) => !isDir(p)).map((p) => (keepLocal ? { ...p, action: withPolicy(p.action, true), keepLocal } : p)));
-    }
-    // Small files are latency-bound: many at once let their blocks share batch fetches (a
-    // bounded number of requests) and their directory fsyncs. Bigger ones keep the lower bound.
-    // Grouped by folder (stable: feed order within one): files renamed into a folder at about the
-    // same time share its fsync, where feed order spread over many folders paid one per file.
-    const files = byFolder(final.filter((p) => !isDeleteSide(p) && !isDir(p)));
-    const small = (p: Plan) => p.entry.size <= BATCHABLE_BLOCK_BYTES;
-    const smallDownloads = files.filter((p) => small(p) && isDownload(p) && p.entry.blocks.length === 1);
-    fetcher.expect(smallDownloads.map((p) => ({ hash: p.entry.blocks[0]!, length: p.entry.size })));
-    await Promise.all([
-      forEachLimited(files.filter(small), Math.max(options.downloadConcurrency, options.smallFileConcurrency), run),
-      forEachLimited(files.filter((p) => !small(p)), options.downloadConcurrency, run),
-    ]);
-    } finally {
-      if (changes > 0) {
-        applyingRuns--;
-        events.emit('applying', { folderId, changes: 0 });
+    const changes = final.filter((p) => p.action.kind !== 'skip').length + afterDirs.length;
+    await whileApplying(folderId, changes, async () => {
+      // Deletes first: a path that turns from file into directory (or back) needs the old one gone.
+      // File deletes, then directory deletes deepest first (a folder is looked at once what the
+      // remote deleted inside it is gone), then directories, then files (docs/conflict-rules.md).
+      await forEachLimited(final.filter((p) => isDeleteSide(p) && !isDir(p)), options.downloadConcurrency, run);
+      for (const level of deepestFirst(final.filter((p) => isDeleteSide(p) && isDir(p)))) {
+        await forEachLimited(level, options.downloadConcurrency, run);
       }
-    }
+      await forEachLimited(final.filter((p) => !isDeleteSide(p) && isDir(p)), options.downloadConcurrency, run);
+      if (afterDirs.length > 0) {
+        const later: Plan[] = [];
+        await planAll(afterDirs, later, false);
+        // Folders below a new folder parents first, then their files with the rest.
+        for (const p of later.filter(isDir).sort((a, b) => a.entry.path.length - b.entry.path.length)) await run(p);
+        final.push(...later.filter((p) => !isDir(p)).map((p) => (keepLocal ? { ...p, action: withPolicy(p.action, true), keepLocal } : p)));
+      }
+      // Small files are latency-bound: many at once let their blocks share batch fetches (a
+      // bounded number of requests) and their directory fsyncs. Bigger ones keep the lower bound.
+      // Grouped by folder (stable: feed order within one): files renamed into a folder at about the
+      // same time share its fsync, where feed order spread over many folders paid one per file.
+      const files = byFolder(final.filter((p) => !isDeleteSide(p) && !isDir(p)));
+      const small = (p: Plan) => p.entry.size <= BATCHABLE_BLOCK_BYTES;
+      const smallDownloads = files.filter((p) => small(p) && isDownload(p) && p.entry.blocks.length === 1);
+      fetcher.expect(smallDownloads.map((p) => ({ hash: p.entry.blocks[0]!, length: p.entry.size })));
+      await Promise.all([
+        forEachLimited(files.filter(small), Math.max(options.downloadConcurrency, options.smallFileConcurrency), run),
+        forEachLimited(files.filter((p) => !small(p)), options.downloadConcurrency, run),
+      ]);
+    });
 
     if (errors.length > 0) {
       // A full disk is the folder's state, not one item's: it is what the pull failed of.
