@@ -130,6 +130,15 @@ export interface UnsyncableNameView {
   from?: string;
 }
 
+/**
+ * The name that cannot be synced that `relPath`, or a folder above it, was renamed to here: the
+ * server and the other devices keep it under its old name (docs/conflict-rules.md, "Renamed to a
+ * name that cannot be synced").
+ */
+export function renamedAwayTo(names: readonly UnsyncableNameView[], relPath: string): (UnsyncableNameView & { from: string }) | undefined {
+  return names.find((n): n is UnsyncableNameView & { from: string } => n.from !== undefined && (relPath === n.from || relPath.startsWith(`${n.from}/`)));
+}
+
 /** A name here that cannot be synced, as the scan last saw it (Scanner.unsyncable). */
 interface UnsyncableName {
   reason: string;
@@ -843,13 +852,14 @@ export class Scanner {
           known.delete(key);
           continue;
         }
+        const abs = joinDisk(this.root, diskRel);
         // Longer than the system takes: never looked at (its lstat throws ENAMETOOLONG).
-        const tooLong = tooLongForDisk(joinDisk(this.root, diskRel));
+        const tooLong = tooLongForDisk(abs);
         // Not valid UTF-8 on disk, the name read back is not there: said, not dropped unsaid.
-        const unsyncable = tooLong ?? unsyncableReason(key, key.includes('\uFFFD') && !lstatIfThere(joinDisk(this.root, diskRel)));
+        const unsyncable = tooLong ?? unsyncableReason(key, key.includes('\uFFFD') && !lstatIfThere(abs));
         if (unsyncable !== null) {
           count('skipped');
-          this.skipName(key, unsyncable, tooLong === null ? lstatQuietly(joinDisk(this.root, diskRel)) : undefined);
+          this.skipName(key, unsyncable, tooLong === null ? lstatQuietly(abs) : undefined);
           continue;
         }
         if (entry.isDirectory()) {
@@ -858,10 +868,10 @@ export class Scanner {
           if (prior?.kind === 'dir' && prior.inode !== null) {
             // Another folder under a known folder's name (that one renamed away, a new one
             // made): recorded after the walk, once a rename of the old one is recorded.
-            const st = lstatIfThere(joinDisk(this.root, diskRel));
+            const st = lstatIfThere(abs);
             if (st && st.ino !== prior.inode) replacedDirs.push({ key, st });
           } else if (prior?.kind !== 'dir') {
-            const st = lstatIfThere(joinDisk(this.root, diskRel));
+            const st = lstatIfThere(abs);
             if (!st) continue;
             // A directory renamed while Ferry was off (the same inode): one move, nothing inside hashed.
             if (tryMoves && !prior && this.recordMove(key, st)) {
@@ -876,7 +886,7 @@ export class Scanner {
         } else if (entry.isFile()) {
           const prior = known.get(key);
           known.delete(key);
-          const st = lstatIfThere(joinDisk(this.root, diskRel));
+          const st = lstatIfThere(abs);
           if (!st) continue;
           if (prior && prior.kind === 'file' && sameStat(prior, st)) count('unchanged');
           else if (!prior && movedHere && this.indexedAs(key, st)) count('unchanged');
