@@ -15,6 +15,7 @@ import { ConnectionWatch, type Link } from './connection';
 import type { DeviceReporter } from './device-report';
 import type { AgentEventBus } from './events';
 import type { EngineNow, StatusBoard } from './status';
+import { renamedAwayTo } from '../scanner';
 
 /** Pushes and pulls bound to one server and token; rebuilt when those change. */
 export interface EngineParts {
@@ -273,10 +274,7 @@ export class EngineHost {
       options: { ...settingsMassDelete(settings), ...this.o.tuning?.pull },
       exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
       applying: (folderId) => folders.coordinator(folderId).applying,
-      renamedUnsyncable: (folderId, relPath) => {
-        const kept = folders.unsyncableOf(folderId).find((n) => n.from !== undefined && (relPath === n.from || relPath.startsWith(`${n.from}/`)));
-        return kept ? { path: kept.path, from: kept.from! } : undefined;
-      },
+      renamedUnsyncable: (folderId, relPath) => renamedAwayTo(folders.unsyncableOf(folderId), relPath),
     });
     // A batch's uploads written to Activity in one commit, not one each.
     const pushLines = new ActivityBatch(store.activity, log);

@@ -6,6 +6,7 @@ import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
 import { relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
 import { parseConflictName } from '../conflict-name';
+import { renamedAwayTo } from '../scanner';
 
 /** Why a path is (or is not) in sync, one reason per fact that holds, the deciding one first. */
 export type WhyCode =
@@ -179,7 +180,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     else if (!entry) add('not_scanned', 'On disk but not recorded yet: the next scan picks it up');
     else if (!local.exists) {
       // Renamed to a name that cannot be synced: kept on the server (docs/conflict-rules.md).
-      const kept = ctx.unsyncable?.(folderId).find((n) => n.from !== undefined && (key === n.from || key.startsWith(`${n.from}/`)));
+      const kept = renamedAwayTo(ctx.unsyncable?.(folderId) ?? [], key);
       if (kept) add('unsyncable', `Renamed here to ${kept.path}, a name that cannot be synced: the server and the other devices keep it here as it was; rename it to a name that syncs to move it there`);
       else add('changed_locally', 'Gone from disk but still recorded: the next scan records the delete');
     }
