@@ -19,6 +19,16 @@ describe('pusher: a conflict the pull already settled', () => {
     rig = undefined;
   });
 
+  /** As the scan records a new folder on disk: indexed with no revision, its upload queued. */
+  function newFolderHere(r: PushRig, rel: string): void {
+    const st = statSync(path.join(r.root, rel));
+    r.store.transaction(() => {
+      r.store.index.putLocal({ folderId: FOLDER, path: rel, kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
+      r.store.index.setSyncedRevision(FOLDER, rel, null);
+      r.store.paths.enqueue({ folderId: FOLDER, path: rel, kind: 'dir', op: 'upsert', baseRevision: null });
+    });
+  }
+
   /** doc.txt synced twice ('first', then 'second' from "another device"): both revisions. */
   async function syncedTwice(r: PushRig): Promise<{ rev1: string | null; rev2: string | null; firstId: number }> {
     await r.write('doc.txt', 'first');
@@ -77,11 +87,7 @@ describe('pusher: a conflict the pull already settled', () => {
   it('S12: drops a stale delete of a folder the pull brought back because another device filled it', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     mkdirSync(path.join(rig.root, 'box'));
-    const st = statSync(path.join(rig.root, 'box'));
-    rig.store.transaction(() => {
-      rig!.store.index.putLocal({ folderId: FOLDER, path: 'box', kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
-      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
-    });
+    newFolderHere(rig, 'box');
     await rig.write('box/a.txt', 'from another device');
     await rig.enqueue('box/a.txt');
     rig.pusher.kick();
@@ -106,11 +112,7 @@ describe('pusher: a conflict the pull already settled', () => {
   it("chaos --kinds seed 61103: a folder made anew behind a delete in flight is not the pull's: the server's revision (a file) is not recorded for it", async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     mkdirSync(path.join(rig.root, 'box'));
-    const st = statSync(path.join(rig.root, 'box'));
-    rig.store.transaction(() => {
-      rig!.store.index.putLocal({ folderId: FOLDER, path: 'box', kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
-      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
-    });
+    newFolderHere(rig, 'box');
     rig.pusher.kick();
     await rig.waitState('box', 'done');
     const dirRev = rig.store.index.get(FOLDER, 'box')!.syncedRevision!;
@@ -132,12 +134,7 @@ describe('pusher: a conflict the pull already settled', () => {
     rig.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'delete', baseRevision: dirRev });
     rig.pusher.kick();
     await waitFor(() => rig!.proxy.requests({ method: 'POST', path: /\/sync$/ }).length > posts, { timeoutMs: 5000, message: 'the delete sent' });
-    // As the scan records a new folder: indexed with no revision, its upload queued.
-    rig.store.transaction(() => {
-      rig!.store.index.putLocal({ folderId: FOLDER, path: 'box', kind: 'dir', size: 0, mtimeMs: st.mtimeMs, inode: st.ino, contentHash: null, blocks: null });
-      rig!.store.index.setSyncedRevision(FOLDER, 'box', null);
-      rig!.store.paths.enqueue({ folderId: FOLDER, path: 'box', kind: 'dir', op: 'upsert', baseRevision: null });
-    });
+    newFolderHere(rig, 'box');
     await waitFor(() => rig!.item('box').op === 'upsert' && rig!.item('box').state === 'retry_wait', { timeoutMs: 10_000, message: "the new folder's upload meets the file" });
     expect(rig.item('box')).toMatchObject({ lastErrorCode: 'conflict' });
     expect(rig.conflicts.filter((c) => c.path === 'box').map((c) => c.currentRevision)).toContain(fileRev);
