@@ -218,9 +218,12 @@ export const PathExplanation = z.object({
   synced: z.object({ revision: z.string().nullable(), size: z.number() }).nullable(),
   /** Deleted here, and the delete not sent yet (queued, held, or failing). */
   deletedHere: z.boolean().optional(),
-  /** The folder's last failed pull while its pulls fail: when, whether retryable, the next try. */
+  /**
+   * The folder's last failed pull while its pulls fail: when, whether retryable, the next try
+   * (untilOnline: none is scheduled, the pull runs once the server answers again).
+   */
   lastPullError: z
-    .object({ code: z.string(), message: z.string(), at: z.string(), retryable: z.boolean(), nextTryAt: z.string().nullable() })
+    .object({ code: z.string(), message: z.string(), at: z.string(), retryable: z.boolean(), nextTryAt: z.string().nullable(), untilOnline: z.boolean().optional() })
     .nullable()
     .optional(),
 });

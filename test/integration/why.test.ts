@@ -197,6 +197,23 @@ describe('why a path is not in sync', () => {
       expect(folderNow.pullError).toMatch(/^unavailable: feed under maintenance \(last failed .+\)$/);
       const { formatStatus } = await import('../../main/control/commands/status');
       expect(formatStatus(statusNow)).toContain(`    pulls failing: ${folderNow.pullError}; 'ferry why PATH' says what it keeps from here`);
+
+      // The server down (an upload finds it so, and the pulls wait for it): the next try waits for
+      // it, at no set time (a new-user try read "trying again now" and a next try in the past for
+      // as long as the server was down).
+      await proxy.goOffline();
+      try {
+        writeFileSync(path.join(folder, 'while-down.txt'), 'goes once the server answers');
+        const offline = await waitFor(async () => {
+          const a = await why('from-elsewhere.txt');
+          return agent.status().state === 'offline' && a.lastPullError?.untilOnline ? a : undefined;
+        }, { timeoutMs: 15_000, message: 'the pulls wait for the server' });
+        expect(offline.lastPullError).toMatchObject({ nextTryAt: null, untilOnline: true });
+        expect(offline.reasons.find((r) => r.code === 'pull_failed')!.message).toMatch(/; next try once the server answers\)$/);
+        expect(agent.status().folders.find((f) => f.id === 'docs')!.pullError).toMatch(/\(last failed .+, tried again once the server answers\)$/);
+      } finally {
+        await proxy.goOnline();
+      }
     } finally {
       heal();
     }

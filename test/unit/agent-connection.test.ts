@@ -138,6 +138,8 @@ describe('agentStateOf', () => {
     const failure = { code: 'unavailable', message: 'feed under maintenance', at: 1_000, retryable: true, nextTryAt: 11_000 };
     expect(pullErrorLine(failure, 6_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z, next try in 5 s)');
     expect(pullErrorLine(failure, 12_000)).toMatch(/, trying again now\)$/);
+    // The server down: no try is due at a time, the pull waits for the server.
+    expect(pullErrorLine({ ...failure, nextTryAt: null, untilOnline: true }, 12_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z, tried again once the server answers)');
     expect(pullErrorLine({ ...failure, code: 'folder_root_missing' }, 6_000)).toBeNull();
     // Nor a folder without its marker, nor another folder's: the folder's error says it, once.
     expect(pullErrorLine({ ...failure, code: 'folder_marker_missing' }, 6_000)).toBeNull();

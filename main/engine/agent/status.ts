@@ -232,6 +232,14 @@ export function pullErrorLine(failure: PullFailure | null, now: number): string 
   const wait = failure.nextTryAt === null ? null : Math.round((failure.nextTryAt - now) / 1000);
   // Not retryable: it fails until its cause is fixed (access, a share), yet it is looked at again
   // (a new-user try read "not retryable, next try in 3 s").
-  const next = wait === null ? '' : wait > 0 ? `, ${failure.retryable ? 'next try' : 'looked at again'} in ${wait} s` : failure.retryable ? ', trying again now' : ', looked at again now';
+  const next = failure.untilOnline
+    ? ', tried again once the server answers'
+    : wait === null
+      ? ''
+      : wait > 0
+        ? `, ${failure.retryable ? 'next try' : 'looked at again'} in ${wait} s`
+        : failure.retryable
+          ? ', trying again now'
+          : ', looked at again now';
   return `${failure.code}: ${failure.message} (last failed ${new Date(failure.at).toISOString()}${failure.retryable ? '' : ', it fails until its cause is fixed'}${next})`;
 }

@@ -61,6 +61,8 @@ export interface LastPullError {
   retryable: boolean;
   /** When the pull runs again by itself (null: not scheduled yet). */
   nextTryAt: string | null;
+  /** No try is scheduled: the pull runs once the server answers again. */
+  untilOnline?: boolean;
 }
 
 export interface WhyContext {
@@ -159,8 +161,9 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   }
   const pulled = ctx.pull?.note(folderId, key) ?? null;
   if (pulled?.kind === 'failed') {
-    const next = ctx.pull?.failure(folderId)?.nextTryAt ?? null;
-    add('pull_failed', `Its pull failed at ${iso(pulled.at)} (${pulled.code}: ${pulled.message}); ${next !== null ? `the pull tries again at ${iso(next)}` : 'the pull runs again'}`);
+    const failure = ctx.pull?.failure(folderId);
+    const next = failure?.untilOnline ? 'the pull tries again once the server answers' : failure?.nextTryAt != null ? `the pull tries again at ${iso(failure.nextTryAt)}` : 'the pull runs again';
+    add('pull_failed', `Its pull failed at ${iso(pulled.at)} (${pulled.code}: ${pulled.message}); ${next}`);
   } else if (pulled?.kind === 'refused') add('pull_refused', `The pull left it as it is at ${iso(pulled.at)}: ${pulled.message}`);
   // Signed out, nothing is known of the server's side: not "in sync" (a new-user try read that after a revoke).
   const signedOut = ctx.linkState === 'auth_failed';
@@ -240,8 +243,8 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
 
 function lastPullError(failure: PullFailure | null): LastPullError | null {
   if (!failure) return null;
-  const { code, message, at, retryable, nextTryAt } = failure;
-  return { code, message, at: iso(at), retryable, nextTryAt: nextTryAt === null ? null : iso(nextTryAt) };
+  const { code, message, at, retryable, nextTryAt, untilOnline } = failure;
+  return { code, message, at: iso(at), retryable, nextTryAt: nextTryAt === null ? null : iso(nextTryAt), ...(untilOnline ? { untilOnline } : {}) };
 }
 
 function localState(root: string, key: string): { exists: boolean; kind: 'file' | 'dir' | null; size: number; mtimeMs: number; link: boolean } {

@@ -22,6 +22,11 @@ export interface PullFailure {
   retryable: boolean;
   /** When the folder's pull loop runs again; null until it has scheduled its next try. */
   nextTryAt: number | null;
+  /**
+   * The server cannot be reached: the loop waits for it, not for a time (a next try kept from
+   * before read as one in the past for as long as the server was down; a new-user try).
+   */
+  untilOnline?: boolean;
 }
 
 /**
@@ -56,15 +61,22 @@ export const MAX_PATH_NOTES = 10_000;
 export class PullHealth implements PullHealthView {
   private readonly failures = new Map<string, PullFailure>();
   private readonly notes = new Map<string, Map<string, PullPathNote>>();
+  private serverDown = false;
 
   failed(folderId: string, error: FerryError, at: number): void {
-    this.failures.set(folderId, { code: error.code, message: error.message, at, retryable: error.retryable, nextTryAt: null });
+    this.failures.set(folderId, { code: error.code, message: error.message, at, retryable: error.retryable, nextTryAt: null, untilOnline: this.serverDown });
   }
 
-  /** The folder's loop sleeps until `at` after its failure. */
+  /** The folder's loop sleeps until `at` after its failure (while the server is down, until it answers). */
   retryAt(folderId: string, at: number): void {
     const failure = this.failures.get(folderId);
-    if (failure) failure.nextTryAt = at;
+    if (failure && !this.serverDown) failure.nextTryAt = at;
+  }
+
+  /** Whether the server can be reached: while it cannot, every folder's next pull waits for it, at no set time. */
+  linkChanged(online: boolean): void {
+    this.serverDown = !online;
+    for (const failure of this.failures.values()) Object.assign(failure, { nextTryAt: null, untilOnline: !online });
   }
 
   itemFailed(folderId: string, path: string, error: FerryError, at: number): void {

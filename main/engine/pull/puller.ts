@@ -833,6 +833,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     },
     setOnline(value) {
       online = value;
+      health.linkChanged(value);
       wakeAll();
     },
     confirmMassDelete: (folderId) => enqueueRun(folderId, 'confirm'),
