@@ -73,6 +73,11 @@ describe('ferry client commands', () => {
     const io = captureIo();
     expect(await queue.run(['--data', temp.dir, '--state', 'stuck'], io)).toBe(2);
     expect(io.stderr).toContain('--state must be one of');
+    expect(io.stderr).not.toContain('"waiting"');
+    // What the list shows while the server is away is not a state: the refusal names the filter that lists those items.
+    const waiting = captureIo();
+    expect(await queue.run(['--data', temp.dir, '--state', 'waiting'], waiting)).toBe(2);
+    expect(waiting.stderr).toContain('("waiting" is how in_flight items show while the server cannot be reached: --state in_flight lists them)');
     expect(await queue.run(['--data', temp.dir, '--limit', '0'], io)).toBe(2);
     const bogus = captureIo();
     expect(await queue.run(['--data', temp.dir, '--bogus'], bogus)).toBe(2);

@@ -20,7 +20,7 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     const item = { id: 7, folderId: 'docs', path: 'after-revoke.txt', op: 'upsert' as const, state: 'in_flight' as const, attempts: 1, nextAttemptAt: null, bytesDone: 0, bytesTotal: 21, error: null, updatedAt: '2026-12-06T00:00:00Z' };
     const signedOut = formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'auth_failed').split('\n');
     expect(signedOut[1]).toMatch(/^7 +waiting +upsert /);
-    expect(signedOut.at(-1)).toBe("waiting: taken to be sent, held until the server accepts this device again ('ferry status' says why).");
+    expect(signedOut.at(-1)).toBe("waiting: taken to be sent, held until the server accepts this device again ('ferry status' says why; --state in_flight lists them).");
     expect(formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'offline')).toContain('held until the server can be reached');
     const online = formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'syncing').split('\n');
     expect(online[1]).toMatch(/^7 +in_flight +upsert /);

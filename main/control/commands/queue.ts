@@ -34,7 +34,11 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const { values } = parsed;
   const state = values.state === undefined ? undefined : QueueState.safeParse(values.state);
-  if (state && !state.success) return usageError(definition, io, `--state must be one of ${QueueState.options.join(', ')}`, values.json).code;
+  if (state && !state.success) {
+    // "waiting" is what the list shows for in_flight items held while the server is away, not a state of its own.
+    const alias = values.state === 'waiting' ? ` ("waiting" is how in_flight items show while the server cannot be reached: --state in_flight lists them)` : '';
+    return usageError(definition, io, `--state must be one of ${QueueState.options.join(', ')}${alias}`, values.json).code;
+  }
   const limit = integerFlag('limit', values.limit, 1, 1000);
   const offset = integerFlag('offset', values.offset, 0, Number.MAX_SAFE_INTEGER);
   const problem = limit.problem ?? offset.problem;
@@ -71,7 +75,7 @@ export function formatQueuePage(page: QueuePage, offset: number, state?: QueueSt
     item.bytesTotal ? `${formatBytes(item.bytesDone)}/${formatBytes(item.bytesTotal)}` : '-',
     (item.movedFrom !== undefined ? `${item.movedFrom} → ${item.path}` : item.path) + (item.error ? `  [${item.error.code}: ${item.error.message}]` : item.nextAttemptAt ? `  [next try ${item.nextAttemptAt}]` : ''),
   ]);
-  const waiting = linkDown && page.items.some((item) => item.state === 'in_flight') ? `\nwaiting: taken to be sent, held until the server ${agentState === 'offline' ? 'can be reached' : 'accepts this device again'} ('ferry status' says why).` : '';
+  const waiting = linkDown && page.items.some((item) => item.state === 'in_flight') ? `\nwaiting: taken to be sent, held until the server ${agentState === 'offline' ? 'can be reached' : 'accepts this device again'} ('ferry status' says why; --state in_flight lists them).` : '';
   const shown = `Showing ${offset + 1}-${offset + page.items.length} of ${page.total}.${waiting}`;
   return `${table(['ID', 'STATE', 'OP', 'TRIES', 'FOLDER', 'PROGRESS', 'PATH'], rows)}\n${shown}`;
 }
