@@ -167,7 +167,7 @@ export class Scanner {
   private readonly maxBatch: number;
   /** Writes per transaction, adapted so that one commit holds the loop for about sliceMs. */
   private batchSize: number;
-  /** Symlinks and specials are reported once per run, not on every rescan. */
+  /** Names skipped that were looked at in Activity this run: not on every rescan. */
   private readonly reportedSkips = new Set<string>();
   /**
    * Names here that cannot be synced, with why, and the walk that last saw each: a walk drops
@@ -743,7 +743,10 @@ export class Scanner {
   private skip(key: string, kind: string, message: string): PathOutcome {
     if (!this.reportedSkips.has(key)) {
       this.reportedSkips.add(key);
-      this.store.activity.add({ folderId: this.folderId, kind, path: key, message });
+      // Said once, not at every start: Activity's last line about the name may say it already
+      // (the folder's list of names that cannot be synced shows them all the while).
+      const last = this.store.activity.lastFor(this.folderId, key);
+      if (last?.kind !== kind || last.message !== message) this.store.activity.add({ folderId: this.folderId, kind, path: key, message });
     }
     return 'skipped';
   }

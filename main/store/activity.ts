@@ -23,6 +23,8 @@ export interface ActivityRepo {
   add(entry: NewActivity): void;
   /** Several entries in one transaction (a pull's downloads: one commit, not one per file). */
   addMany(entries: readonly NewActivity[]): void;
+  /** The newest entry about this path of the folder, or null. */
+  lastFor(folderId: string, path: string): ActivityEntry | null;
   /** Newest first. */
   recent(options?: { limit?: number; folderId?: string; kind?: string; beforeId?: number }): ActivityEntry[];
   count(): number;
@@ -64,6 +66,8 @@ export function activityRepo(db: Db, options: ActivityOptions = {}): ActivityRep
       AND (@beforeId IS NULL OR id < @beforeId)
     ORDER BY id DESC LIMIT @limit`);
   const count = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM activity`);
+  const lastFor = db.prepare<[string, string], ActivityRow>(`SELECT * FROM activity WHERE folder_id = ? AND path = ? ORDER BY id DESC LIMIT 1`);
+  const entry = (r: ActivityRow): ActivityEntry => ({ id: r.id, ts: r.ts, folderId: r.folder_id, kind: r.kind, path: r.path, message: r.message });
 
   const add = ({ folderId = null, kind, path = null, message }: NewActivity): void => {
     const ts = clock();
@@ -83,10 +87,12 @@ export function activityRepo(db: Db, options: ActivityOptions = {}): ActivityRep
     addMany: (entries) => {
       if (entries.length) addMany(entries);
     },
+    lastFor(folderId, path) {
+      const row = lastFor.get(folderId, path);
+      return row ? entry(row) : null;
+    },
     recent({ limit = 100, folderId, kind, beforeId } = {}) {
-      return recent
-        .all({ folderId: folderId ?? null, kind: kind ?? null, beforeId: beforeId ?? null, limit })
-        .map((r) => ({ id: r.id, ts: r.ts, folderId: r.folder_id, kind: r.kind, path: r.path, message: r.message }));
+      return recent.all({ folderId: folderId ?? null, kind: kind ?? null, beforeId: beforeId ?? null, limit }).map(entry);
     },
     count: () => count.get()?.n ?? 0,
   };

@@ -368,6 +368,17 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.rescan();
     expect(f.store.activity.recent({ kind: 'skipped_symlink' })).toHaveLength(2);
     await side.stop();
+    // Nor at the next start (a new-user try read the same lines at each start): Activity's last
+    // line about the name says it already. One that something else was said of since is said again.
+    const again = local();
+    await again.start();
+    expect(f.store.activity.recent({ kind: 'skipped_symlink' })).toHaveLength(2);
+    await again.stop();
+    f.store.activity.add({ folderId: f.folderId, kind: 'uploaded', path: 'link-file', message: 'Uploaded' });
+    const third = local();
+    await third.start();
+    expect(f.store.activity.recent({ kind: 'skipped_symlink' }).map((e) => e.path).sort()).toEqual(['link-dir', 'link-file', 'link-file']);
+    await third.stop();
   });
 
   // A new user's try: a name with a byte that is not UTF-8 was dropped without a word, and one
