@@ -39,6 +39,10 @@ describe('two agents through the reference server', () => {
 
     rmSync(path.join(folderA, 'hello.txt'));
     await waitFor(() => !existsSync(path.join(folderB, 'hello.txt')), { timeoutMs: 15_000 });
+    // Said with who deleted it (a new-user try read a delete here that named nobody).
+    const said = async () => (await agents[1]!.handlers.listActivity({ limit: 50 })).filter((e) => e.path === 'hello.txt' && e.kind === 'deleted_remote').map((e) => e.message);
+    await waitFor(async () => (await said()).length > 0, { timeoutMs: 5000, message: 'the delete in Activity' });
+    expect(await said()).toEqual(['Deleted here: alpha deleted it']);
   });
 
   it('keeps both versions when both sides edit the same file', async () => {

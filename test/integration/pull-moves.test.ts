@@ -87,7 +87,7 @@ describe('pull: remote moves against the real server', () => {
     await b.scanner.reconcile();
     expect(b.folder.pendingOps()).toEqual({});
     // Activity says where it came from (a new user's try could not tell a rename from a new folder).
-    expect(b.folder.store.activity.recent({ kind: 'moved_remote' }).map((e) => `${e.path}: ${e.message}`)).toEqual(['archive/photos: Moved here from photos: it was moved on the server']);
+    expect(b.folder.store.activity.recent({ kind: 'moved_remote' }).map((e) => `${e.path}: ${e.message}`)).toEqual(['archive/photos: Moved here from photos: device-a moved it']);
   });
 
   it('MD0: a folder move read again (its token never stored) is here already: settled at once, nothing looked at path by path', async () => {

@@ -45,10 +45,35 @@ describe('pull activity lines', () => {
   it('says a conflict copy named after this device, back from the server, as downloaded, not as a conflict', async () => {
     const writes: NewActivity[][] = [];
     const events = new PullerEmitter();
-    const stop = logPullActivity(events, { addMany: (entries) => void writes.push([...entries]) }, 'laptop');
+    const stop = logPullActivity(events, { addMany: (entries) => void writes.push([...entries]) }, { self: { id: 'dev-laptop', name: 'laptop' } });
     events.emit('applied', { folderId: 'f', path: 'docs/plan (conflict from laptop 2030-01-02 100000).txt', action: 'downloaded', rule: 'U2' });
     await new Promise((r) => setImmediate(r));
     expect(writes.flat().map((e) => [e.kind, e.message])).toEqual([['downloaded', 'Downloaded: a conflict copy of docs/plan.txt made here before, back from the server']]);
+    stop();
+  });
+
+  // A new-user try: a file deleted here because another device deleted it named nobody, and an
+  // edit that won over a delete made here read only "Downloaded".
+  it('names the device whose delete, move or edit over a local delete it applied; none for a full sync or its own', async () => {
+    const writes: NewActivity[][] = [];
+    const events = new PullerEmitter();
+    const names: Record<string, string> = { 'dev-desk': 'desk' };
+    const stop = logPullActivity(events, { addMany: (entries) => void writes.push([...entries]) }, { self: { id: 'dev-laptop', name: 'laptop' }, deviceLabel: (id) => names[id] ?? `device ${id}` });
+    events.emit('applied', { folderId: 'f', path: 'old.txt', action: 'deleted', rule: 'D4', device: 'dev-desk' });
+    events.emit('applied', { folderId: 'f', path: 'swept.txt', action: 'deleted', rule: 'D4', device: '' });
+    events.emit('applied', { folderId: 'f', path: 'mine.txt', action: 'deleted', rule: 'D4', device: 'dev-laptop' });
+    events.emit('applied', { folderId: 'f', path: 'b/plan.txt', action: 'moved', rule: 'M1', from: 'a/plan.txt', device: 'dev-desk' });
+    events.emit('applied', { folderId: 'f', path: 'back.txt', action: 'downloaded', rule: 'U3', device: 'dev-desk' });
+    events.emit('applied', { folderId: 'f', path: 'new.txt', action: 'downloaded', rule: 'U4', device: 'dev-desk' });
+    await new Promise((r) => setImmediate(r));
+    expect(writes.flat().map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'old.txt: Deleted here: desk deleted it',
+      'swept.txt: Deleted here: it was deleted on the server',
+      'mine.txt: Deleted here: it was deleted on the server',
+      'b/plan.txt: Moved here from a/plan.txt: desk moved it',
+      'back.txt: Downloaded: desk changed it after it was deleted here, so that version is back',
+      'new.txt: Downloaded',
+    ]);
     stop();
   });
 

@@ -141,6 +141,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     store,
     deviceId,
     deviceName,
+    deviceNames: { label: (id) => deviceNames.label(id), know: (ids) => deviceNames.know(ids) },
     log,
     settings: () => settings.current,
     folders,

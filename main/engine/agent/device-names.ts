@@ -105,6 +105,11 @@ export class DeviceNames {
     return { ...pending, devices: pending.devices.map((d) => this.label(d)) };
   }
 
+  /** Reads the names again, briefly, when one of `ids` is not known yet (a pull's Activity lines name them). */
+  async know(ids: readonly string[]): Promise<void> {
+    if (ids.map((id) => this.unknownDue(id)).includes(true)) await this.refreshWithin(KNOW_WAIT_MS, 0);
+  }
+
   /** Each version with its writer's name beside the id. */
   async history(items: readonly HistoryItem[]): Promise<NamedHistoryItem[]> {
     await this.refreshWithin(NAMES_WAIT_MS);
@@ -128,3 +133,5 @@ const UNKNOWN_READ_GAP_MS = 2000;
 const UNKNOWN_READ_MAX_GAP_MS = 10 * 60_000;
 /** How long a listing waits for the names before it answers with the ids' short forms. */
 const NAMES_WAIT_MS = 1500;
+/** How long a pull waits for names before its Activity lines use the ids' short forms. */
+const KNOW_WAIT_MS = 500;

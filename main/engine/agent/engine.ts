@@ -30,6 +30,8 @@ export interface EngineHostOptions {
   store: Store;
   deviceId: string;
   deviceName: string;
+  /** Another device's name from its id, for the pull's Activity lines; `know` looks up those not known yet. */
+  deviceNames?: { label: (id: string) => string; know: (ids: readonly string[]) => Promise<void> };
   log: Logger;
   settings: () => Settings;
   folders: FolderSet;
@@ -271,6 +273,7 @@ export class EngineHost {
       store,
       remote,
       device: { id: this.o.deviceId, name: this.o.deviceName },
+      ...(this.o.deviceNames ? { deviceLabel: this.o.deviceNames.label, knowDevices: this.o.deviceNames.know } : {}),
       options: { ...settingsMassDelete(settings), ...this.o.tuning?.pull },
       exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
       applying: (folderId) => folders.coordinator(folderId).applying,

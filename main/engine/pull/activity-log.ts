@@ -3,7 +3,8 @@ import { createLogger } from '../../logging';
 import { ActivityBatch } from '../activity-batch';
 import { parseConflictName } from '../conflict-name';
 import { ROOT_PROBLEMS } from '../folder-marker';
-import type { PullerEmitter } from './events';
+import { deviceLabel } from '../../../shared/device-words';
+import type { PullerEmitter, PullerEvents } from './events';
 import { passingPullError } from './health';
 
 const log = createLogger('pull');
@@ -15,22 +16,37 @@ const ROOT_PROBLEM_CODES: ReadonlySet<string> = new Set(ROOT_PROBLEMS);
  * files deleted here because they were deleted on the server, and pulls that failed. (Conflict
  * copies are written where they are made, in the applier.) Returns the unsubscribe.
  */
-export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'addMany'>, selfName?: string): () => void {
+export function logPullActivity(
+  events: PullerEmitter,
+  activity: Pick<ActivityRepo, 'addMany'>,
+  names: { self?: { id: string; name: string }; deviceLabel?: (id: string) => string } = {},
+): () => void {
   const lines = new ActivityBatch(activity, log);
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
-  const onApplied = ({ folderId, path, action, restoredFrom, from }: { folderId: string; path: string; action: string; restoredFrom?: string; from?: string }) => {
+  // Who did it, where the feed says (a new-user try read a delete here that named nobody): none
+  // for a full sync's delete (no device) or this device's own change coming back.
+  const who = (device: string | undefined): string | null =>
+    device === undefined || device === '' || device === names.self?.id ? null : (names.deviceLabel ?? deviceLabel)(device);
+  const onApplied = ({ folderId, path, action, rule, restoredFrom, from, device }: PullerEvents['applied'][0]) => {
+    const by = who(device);
     // Another device's conflict copy: said as one here too (found by a new-user try: the device
     // whose version won read only "Downloaded", and never learned that the other was kept).
     const copy = action === 'downloaded' ? parseConflictName(path) : null;
     // One named after this device was made here once, and is back (a restore, Sync afresh).
-    if (copy && copy.device === selfName) add({ folderId, kind: 'downloaded', path, message: `Downloaded: a conflict copy of ${copy.original} made here before, back from the server` });
+    if (copy && copy.device === names.self?.name) add({ folderId, kind: 'downloaded', path, message: `Downloaded: a conflict copy of ${copy.original} made here before, back from the server` });
     else if (copy) add({ folderId, kind: 'conflict', path, message: `${copy.device} changed ${copy.original} too: its version is kept in this copy beside yours; keep the one you want and delete the other` });
     // A restore says so, on every device (found by a new-user try: "Downloaded" of a version restored here).
-    else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: restoredFrom !== undefined ? `Restored: version #${restoredFrom} came back` : 'Downloaded' });
-    else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: 'Deleted here: it was deleted on the server' });
+    else if (action === 'downloaded' && restoredFrom !== undefined) add({ folderId, kind: 'downloaded', path, message: `Restored: version #${restoredFrom} came back` });
+    // Deleted here, changed there (U3): the change wins, and says so (it read only "Downloaded").
+    else if (action === 'downloaded' && rule === 'U3') add({ folderId, kind: 'downloaded', path, message: `Downloaded: ${by ?? 'another device'} changed it after it was deleted here, so that version is back` });
+    else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
+    else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: by !== null ? `Deleted here: ${by} deleted it` : 'Deleted here: it was deleted on the server' });
     // From where: a new-user try could not tell a rename from a new file.
-    else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: from !== undefined ? `Moved here from ${from}: it was moved on the server` : 'Moved here: it was moved on the server' });
+    else if (action === 'moved') {
+      const how = by !== null ? `${by} moved it` : 'it was moved on the server';
+      add({ folderId, kind: 'moved_remote', path, message: from !== undefined ? `Moved here from ${from}: ${how}` : `Moved here: ${how}` });
+    }
   };
   // The code each folder's last failed pull was said with: a retry failing alike is not said again
   // until a pull gets through (a new-user try found a red line every 30 s for a folder not made yet).

@@ -25,7 +25,8 @@ export interface PullSummary {
 export interface PullerEvents {
   /** `restoredFrom`: the remote version was a restore, of this revision (docs/sync-api.md, "History and restore"). */
   /** `from`: where a move took it from. */
-  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; rule: string; restoredFrom?: string; from?: string }];
+  /** `device`: the device whose change it was, as the feed names it ('' when none: a full sync's delete). */
+  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; rule: string; restoredFrom?: string; from?: string; device?: string }];
   conflict: [{ folderId: string; path: string; copyPath: string; device: string }];
   skipped: [{ folderId: string; path: string; reason: string }];
   error: [{ folderId: string; error: FerryError }];

@@ -72,6 +72,10 @@ export interface PullerDeps {
   store: PullStore;
   remote: PullRemote;
   device: { id: string; name: string };
+  /** Another device's name from its id, for Activity's lines (by default a short form of the id). */
+  deviceLabel?: (id: string) => string;
+  /** Looks up the names of devices deviceLabel does not know yet, briefly (never throws). */
+  knowDevices?: (ids: readonly string[]) => Promise<void>;
   clock?: () => number;
   /** Jitter for the retry backoff (tests inject a fixed one). */
   random?: () => number;
@@ -222,7 +226,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const log = deps.log ?? createLogger('pull');
   const events = new PullerEmitter();
   // Downloads, deletes here and failures show in Activity (conflicts are logged by the applier).
-  logPullActivity(events, store.activity, deps.device.name);
+  logPullActivity(events, store.activity, { self: deps.device, ...(deps.deviceLabel ? { deviceLabel: deps.deviceLabel } : {}) });
   const caseCache = new Map<string, boolean>();
   // Without a coordinator's sets (a puller on its own, in tests): one of its own per folder.
   const ownApplying = new Map<string, Set<string>>();
@@ -360,7 +364,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     };
   }
 
-  function countOutcome(summary: PullSummary, folderId: string, outcome: Outcome, restoredFrom?: string): void {
+  function countOutcome(summary: PullSummary, folderId: string, outcome: Outcome, about: { restoredFrom?: string | undefined; device: string }): void {
     switch (outcome.kind) {
       case 'conflict':
         summary.conflicts++;
@@ -377,7 +381,15 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       default:
         summary[outcome.kind]++;
         health.applied(folderId, outcome.path);
-        events.emit('applied', { folderId, path: outcome.path, action: outcome.kind, rule: outcome.rule, ...(restoredFrom !== undefined ? { restoredFrom } : {}), ...(outcome.from !== undefined ? { from: outcome.from } : {}) });
+        events.emit('applied', {
+          folderId,
+          path: outcome.path,
+          action: outcome.kind,
+          rule: outcome.rule,
+          device: about.device,
+          ...(about.restoredFrom !== undefined ? { restoredFrom: about.restoredFrom } : {}),
+          ...(outcome.from !== undefined ? { from: outcome.from } : {}),
+        });
     }
   }
 
@@ -427,6 +439,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     run0: { started: number; afterFailure: boolean; summary: PullSummary; flog: Logger; root: string; tmpDir: string; caseInsensitive: boolean; read: { token: string }; entries: RemoteEntry[]; aside: SetAside },
   ): Promise<PullSummary> {
     const { started, afterFailure, summary, flog, root, tmpDir, caseInsensitive, read, entries, aside } = run0;
+    // Activity names who deleted, moved or changed what this pull applies: names no digest gave yet looked up first.
+    const others = new Set(entries.map((e) => e.device).filter((d) => d !== '' && d !== deps.device.id));
+    if (others.size > 0) await deps.knowDevices?.([...others]);
     const applying = applyingIn(folderId);
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
@@ -470,7 +485,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           flog.debug('directory move already here', { path: group.root.path, from: group.from, rule: 'MD0' });
         } else if ('rule' in done) {
           summary.moved += done.files;
-          events.emit('applied', { folderId, path: group.root.path, action: 'moved', rule: 'MD1', from: group.from });
+          events.emit('applied', { folderId, path: group.root.path, action: 'moved', rule: 'MD1', from: group.from, device: group.root.device });
           flog.debug('applied', { path: group.root.path, from: group.from, revision: group.root.revision, rule: 'MD1', files: done.files });
         } else {
           if (done.refused.kind === 'no-dir-move') flog.info('directory move paired file by file', { path: group.root.path, rule: done.refused.rule, reason: done.refused.reason });
@@ -578,7 +593,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         flog.debug('applied', { path: p.entry.path, revision: p.entry.revision, rule: outcome.rule, outcome: outcome.kind });
         // A first (or expired-token) full listing brings what this device never had: a restore
         // before it joined is no news of "came back" here (found by a new-user try).
-        countOutcome(summary, folderId, outcome, summary.full ? undefined : p.entry.restoredFrom);
+        countOutcome(summary, folderId, outcome, { restoredFrom: summary.full ? undefined : p.entry.restoredFrom, device: p.entry.device });
       } catch (error) {
         unsafe(p.entry, error);
       } finally {
@@ -593,7 +608,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       for (const k of keys) applying.add(k);
       try {
         const outcome = await applyMove(ctx, m);
-        if (outcome) countOutcome(summary, folderId, outcome);
+        if (outcome) countOutcome(summary, folderId, outcome, { device: m.target.entry.device });
         else unpaired.push(m.source, m.target);
       } catch (error) {
         unsafe(m.target.entry, error);
