@@ -38,6 +38,8 @@ export const DeviceReport = z.strictObject({
    * its marker gone, another folder's marker): the error's code. Absent while it syncs.
    */
   folderError: ErrorCode.optional(),
+  /** Its user paused syncing there: nothing is sent or received until they resume. Absent: not paused. */
+  paused: z.boolean().optional(),
 });
 export type DeviceReport = z.infer<typeof DeviceReport>;
 
@@ -56,6 +58,8 @@ export const DeviceState = z.object({
   signedOut: z.boolean().optional(),
   /** The folder is in error there, nothing syncing (the code its last report gave); absent while it syncs, and from older servers. */
   folderError: z.string().optional(),
+  /** Its user paused syncing there (its last report said so); absent while it syncs, and from older servers. */
+  paused: z.boolean().optional(),
 });
 export type DeviceState = z.infer<typeof DeviceState>;
 

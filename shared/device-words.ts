@@ -30,6 +30,8 @@ interface DeviceCounts {
   signedOut?: boolean;
   /** The folder is in error there and nothing syncs: its error code. */
   folderError?: string;
+  /** Its user paused syncing there. */
+  paused?: boolean;
 }
 
 /** A folder's error on a device in a few words (the codes of folder-marker.ts, and any other). */
@@ -56,6 +58,8 @@ export function deviceStateParts(d: DeviceCounts, count: (n: number) => string =
   // Signed out, it syncs nothing: whatever it last reported, it is not up to date now.
   if (d.signedOut) parts.push('signed out of the server');
   if (d.folderError !== undefined) parts.push(folderErrorWords(d.folderError));
+  // Nothing goes or comes while paused: its counts are as they were (a new-user try read a paused device "up to date").
+  if (d.paused) parts.push('paused');
   if (d.behind === null) parts.push('has not pulled yet');
   else if (d.behind > 0) parts.push(`${count(d.behind)} ${d.behind === 1 ? 'change' : 'changes'} behind`);
   if (d.pending > 0) parts.push(`${count(d.pending)} ${d.pending === 1 ? 'change' : 'changes'} not sent yet`);

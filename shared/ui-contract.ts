@@ -173,6 +173,8 @@ export const DeviceView = z.object({
   signedOut: z.boolean().optional(),
   /** The folder is in error there and nothing syncs (its error code: the folder gone, its marker gone…). */
   folderError: z.string().optional(),
+  /** Its user paused syncing there. */
+  paused: z.boolean().optional(),
 });
 export type DeviceView = z.infer<typeof DeviceView>;
 

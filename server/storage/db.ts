@@ -157,6 +157,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN folder_error TEXT;
   `,
+  // 13: a device paused by its user, as its report said (docs/sync-api.md, "Devices").
+  `
+  ALTER TABLE device_reports ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function migrate(db: Db): number {

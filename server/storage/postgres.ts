@@ -212,6 +212,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN folder_error TEXT;
   `,
+  // 11: a device paused by its user, as its report said (SQLite migration 13).
+  `
+  ALTER TABLE device_reports ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

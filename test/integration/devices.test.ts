@@ -166,6 +166,25 @@ describe('device digests', () => {
     }
   }, 90_000);
 
+  // Found by a new-user try: a device its user paused read "up to date" on the others.
+  it('a device its user paused is seen paused by the others, and no longer once it resumes', async () => {
+    const a = await startAgent('laptop', 'paused-one');
+    const b = await startAgent('desktop', 'paused-one');
+    try {
+      const desktopOnA = async () => (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'desktop');
+      await waitFor(async () => (await desktopOnA())?.behind === 0, { timeoutMs: 15_000, message: 'A sees B up to date' });
+      expect((await desktopOnA())!.paused).toBeUndefined();
+      await b.agent.handlers.pause({});
+      await waitFor(async () => (await desktopOnA())?.paused === true, { timeoutMs: 15_000, message: 'A sees B paused' });
+      expect(deviceStateParts((await desktopOnA())!)).toEqual({ parts: ['paused'], inSync: false });
+      await b.agent.handlers.resume({});
+      await waitFor(async () => (await desktopOnA())?.paused === undefined, { timeoutMs: 15_000, message: 'A sees B syncing again' });
+    } finally {
+      await a.agent.stop();
+      await b.agent.stop();
+    }
+  }, 60_000);
+
   it('refuses a report for another device, a malformed one, and forgets a device after 30 days', async () => {
     const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'reporter' });
     try {
@@ -187,6 +206,8 @@ describe('device digests', () => {
       expect((await put('reporter', { ...report, failures: [{ path: '../up', code: 'x' }] })).status).toBe(400);
       expect((await put('reporter', { ...report, pending: -1 })).status).toBe(400);
       expect((await put('reporter', { ...report, folderError: 'Not A Code' })).status).toBe(400);
+      expect((await put('reporter', { ...report, paused: 'yes' })).status).toBe(400);
+      expect(await client.reportDevice('expiry', { ...report, paused: true })).toMatchObject({ paused: true });
       expect(await client.reportDevice('expiry', { ...report, folderError: 'folder_marker_missing' })).toMatchObject({ folderError: 'folder_marker_missing' });
       expect((await client.reportDevice('expiry', report)).folderError).toBeUndefined();
       // A forged token is no position at all.

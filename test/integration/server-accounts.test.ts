@@ -90,6 +90,10 @@ describe('users, pairing and devices', () => {
     const renamed = JSON.parse((await cli(['devices', '--user', 'eve', '--json'])).out) as Array<{ id: string; name: string; reportedName?: string }>;
     expect(renamed.find((d) => d.id === laptop.id)).toMatchObject({ name: 'eve-laptop', reportedName: 'eve-studio' });
     expect(renamed.find((d) => d.id === fresh.id)?.reportedName).toBeUndefined();
+    // Paused there, kept with its report and listed to the folder's devices (SQLite and PostgreSQL alike).
+    expect((await t.request('PUT', `/v1/folders/eve-docs/devices/${agentId}`, { token: laptop.token, body: { ...report, name: 'eve-studio', paused: true }, headers: { 'x-ferry-device': agentId } })).status).toBe(200);
+    const seen = await t.request('GET', '/v1/folders/eve-docs/devices', { token: laptop.token, headers: { 'x-ferry-device': agentId } });
+    expect((seen.body.devices as Array<{ device: string; paused?: boolean }>).find((d) => d.device === agentId)?.paused).toBe(true);
     // Revoked, it is named as the list names it (a new-user try: "vm of root", another device's name).
     expect((await cli(['revoke', laptop.id])).out).toBe(`Revoked device ${laptop.id} (eve-studio (paired as eve-laptop) of eve): its next request is refused\n`);
   });

@@ -105,6 +105,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     device: { name: deviceName, version: options.clientVersion ?? 'ferry' },
     pullRefusals: (folderId) => engine.parts?.puller.health.refusals(folderId) ?? [],
     unsyncable: (folderId) => folders.unsyncableOf(folderId),
+    paused: () => engine.paused,
     timers: realTimers,
     log: createLogger('engine:devices'),
   });

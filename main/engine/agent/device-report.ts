@@ -20,6 +20,8 @@ export interface DeviceReporterOptions {
   pullRefusals?: (folderId: string) => ReadonlyArray<{ path: string; code: string }>;
   /** The folder's names here that cannot be synced: they never reach the others, so failing too. */
   unsyncable?: (folderId: string) => ReadonlyArray<{ path: string }>;
+  /** The user paused syncing here: the others see it paused. */
+  paused?: () => boolean;
   timers: Timers;
   log: Logger;
   intervalMs?: number;
@@ -87,6 +89,7 @@ export class DeviceReporter {
       // A local name the server would refuse as a path is not sent (the count still has it).
       failures: failures.filter((f) => checkSyncPath(f.path).ok).slice(0, MAX_REPORTED_FAILURES),
       ...(folderError !== undefined ? { folderError } : {}),
+      ...(this.o.paused?.() ? { paused: true } : {}),
     };
   }
 

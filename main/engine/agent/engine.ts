@@ -219,6 +219,8 @@ export class EngineHost {
     if (this.pausedNow === value) return;
     this.pausedNow = value;
     this.o.store.settings.set(PAUSED_KEY, value ? '1' : '0');
+    // The other devices see it paused, and no longer once it resumes.
+    for (const id of this.o.folders.ids()) this.o.reporter.schedule(id);
     const engine = this.current;
     if (engine) {
       this.pauseWork = this.pauseWork
