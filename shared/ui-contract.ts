@@ -200,6 +200,7 @@ export const WhyCode = z.enum([
   'in_flight',
   'pending',
   'pull_failed',
+  'pulling',
   'pull_refused',
   'conflict',
   'unsyncable',

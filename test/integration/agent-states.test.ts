@@ -184,6 +184,12 @@ describe('agent states follow reality', () => {
       // changes" through the download, the pull's own hints as well).
       await waitFor(() => proxy.fired('slow-block') >= 1, { timeoutMs: 5000, message: 'the download under way' });
       writeFileSync(path.join(folder, 'made-meanwhile.txt'), 'here');
+      // Its why says it is coming, not "the next pull brings it here".
+      const during = await a.handlers.explainPath({ path: 'coming.bin', folderId: a.status().folders[0]!.id });
+      expect(existsSync(path.join(folder, 'coming.bin'))).toBe(false);
+      expect(during.reasons[0]).toEqual({ code: 'pulling', message: "The pull is bringing the server's change of it here now" });
+      expect(during.reasons.map((r) => r.code)).toEqual(['pulling', 'on_server']);
+      expect(during.reasons[1]!.message).toMatch(/^On the server at revision \S+ written by .+; this device has not got it$/);
       const seen = new Set<string>();
       await waitFor(
         () => {

@@ -266,7 +266,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const label = (id: string) => deviceNames.label(id);
       const pull = engine.parts?.puller.health;
       const unsyncable = (id: string) => folders.unsyncableOf(id);
-      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, ...(link.state !== 'online' ? { linkState: link.state } : {}), diskFull, deviceName: label, unsyncable, ...(pull ? { pull } : {}), now: Date.now() };
+      const pulling = (id: string, key: string) => folders.coordinator(id).applying.has(key);
+      const facts = { store, ignoreRules: settings.current.ignoreRules, paused: engine.paused, linkProblem, ...(link.state !== 'online' ? { linkState: link.state } : {}), diskFull, deviceName: label, unsyncable, pulling, ...(pull ? { pull } : {}), now: Date.now() };
       const local = explainPath(facts, found.folderId, found.key);
       return withServerState(local, linkProblem === null ? (engine.parts?.remote ?? null) : null, remoteIdOf(found.folderId), (id) => deviceNames.resolve(id, 500), { paused: engine.paused });
     },

@@ -22,6 +22,7 @@ export type WhyCode =
   | 'in_flight'
   | 'pending'
   | 'pull_failed'
+  | 'pulling'
   | 'pull_refused'
   | 'conflict'
   | 'unsyncable'
@@ -79,6 +80,8 @@ export interface WhyContext {
   deviceName?: (id: string) => string;
   /** What the pulls could not bring (the puller's; absent while the engine is stopped). */
   pull?: PullHealthView;
+  /** Whether a pull is applying the server's change of the path right now (its download under way). */
+  pulling?: (folderId: string, key: string) => boolean;
   /** The folder's names that cannot be synced, each with the synced name it was renamed from. */
   unsyncable?: (folderId: string) => ReadonlyArray<{ path: string; reason: string; from?: string }>;
   now: number;
@@ -165,6 +168,9 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     const next = failure?.untilOnline ? 'the pull tries again once the server answers' : failure?.nextTryAt != null ? `the pull tries again at ${iso(failure.nextTryAt)}` : 'the pull runs again';
     add('pull_failed', `Its pull failed at ${iso(pulled.at)} (${pulled.code}: ${pulled.message}); ${next}`);
   } else if (pulled?.kind === 'refused') add('pull_refused', `The pull left it as it is at ${iso(pulled.at)}: ${pulled.message}`);
+  // A new-user try read "the next pull brings it here" through a long download of it.
+  const pulling = pulled?.kind !== 'failed' && ctx.pulling?.(folderId, key) === true;
+  if (pulling) add('pulling', "The pull is bringing the server's change of it here now");
   // Signed out, nothing is known of the server's side: not "in sync" (a new-user try read that after a revoke).
   const signedOut = ctx.linkState === 'auth_failed';
   if (!reasons.some((r) => r.code === 'ignored') && (live || pulled || folder.state !== 'ok' || full || signedOut)) {
