@@ -846,13 +846,23 @@ test('a conflict copy is named on its folder and under Activity > Conflicts unti
   await expect(page.getByTestId('conflicts-empty')).toHaveText('No conflict copies are on disk.');
 });
 
-test('Activity says when a filter has nothing to show', async ({ page, startRig }) => {
+test('Activity says when a filter has nothing to show, and a long name wraps inside its row', async ({ page, startRig }) => {
   const rig = await startRig();
   await signIn(page, rig);
   write(rig.folder('docs'), 'x.txt', 'x');
   await expect(row(page, 'x.txt')).toHaveAttribute('data-state', 'done');
   await page.getByTestId('nav-activity').click();
   await expect(page.getByTestId('activity-row').first()).toBeVisible();
+  // A new-user try: a 254-byte name ran past its row's right edge.
+  const long = `${'a-rather-long-name-'.repeat(13)}.txt`;
+  write(rig.folder('docs'), long, 'long');
+  const longRow = page.getByTestId('activity-row').filter({ hasText: long });
+  await expect(longRow).toBeVisible({ timeout: 10_000 });
+  const inside = await longRow.evaluate((li) => {
+    const edge = li.getBoundingClientRect().right;
+    return [...li.querySelectorAll('*')].every((el) => el.getBoundingClientRect().right <= edge + 1) && li.scrollWidth <= li.clientWidth;
+  });
+  expect(inside).toBe(true);
   await page.getByTestId('activity-filter').selectOption('conflict');
   await expect(page.getByTestId('activity-empty')).toHaveText('No conflicts.');
   await page.getByTestId('nav-settings').click();
