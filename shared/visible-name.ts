@@ -13,6 +13,15 @@ export function visibleName(text: string): string {
 }
 
 /**
+ * visibleName, in quotes when it starts or ends with a space: a name said on its own (a title,
+ * the first words of a line) lost its trailing space to the eye (found by a new-user try).
+ */
+export function visibleNameAlone(text: string): string {
+  const shown = visibleName(text);
+  return /^\s|\s$/.test(shown) ? `"${shown}"` : shown;
+}
+
+/**
  * The name `visibleName` showed, typed back: `\t`, `\n` and `\xNN` (a control character) read as
  * the characters they stand for. Null when the text holds none of them.
  */

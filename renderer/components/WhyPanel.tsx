@@ -1,4 +1,4 @@
-import { visibleName } from '../../shared/visible-name';
+import { visibleName, visibleNameAlone } from '../../shared/visible-name';
 import { useEffect, useState } from 'react';
 import type { PathExplanation, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
@@ -42,7 +42,7 @@ export function WhyPanel({ target, onClose, floating = false, refreshOn = '' }: 
   return (
     <aside className={floating ? 'why-panel floating' : 'why-panel'} role="dialog" aria-label={`Why: ${target.path}`} data-testid="why-panel">
       <header className="why-head">
-        <strong className="queue-path">{visibleName(target.path)}</strong>
+        <strong className="queue-path">{visibleNameAlone(target.path)}</strong>
         <span className="muted">in {target.folderId}</span>
         <button type="button" className="link" onClick={onClose} data-testid="why-close">
           Close

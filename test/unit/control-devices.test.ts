@@ -177,6 +177,16 @@ describe('ferry devices output', () => {
 });
 
 describe('ferry why output', () => {
+  // A new-user try: a name with a trailing space read as the name without it.
+  it('quotes a name that starts or ends with a space, and no other', async () => {
+    const { formatExplanation } = await import('../../main/control/commands/why');
+    const answer = (p: string) => ({ folderId: 'docs', path: p, inSync: true, reasons: [{ code: 'in_sync' as const, message: 'In sync' }], local: { exists: true, kind: 'file' as const, size: 1, modifiedAt: '2026-12-02T12:00:00.000Z' }, synced: null });
+    expect(formatExplanation(answer('plan.txt '))[0]).toBe('"plan.txt " in folder docs: in sync');
+    expect(formatExplanation(answer(' plan.txt'))[0]).toBe('" plan.txt" in folder docs: in sync');
+    expect(formatExplanation(answer('my plan.txt'))[0]).toBe('my plan.txt in folder docs: in sync');
+    expect(formatExplanation(answer('tab\there.txt'))[0]).toBe('tab\\there.txt in folder docs: in sync');
+  });
+
   it('prints the verdict, every reason with its code, the disk and the last sync', async () => {
     const { formatExplanation } = await import('../../main/control/commands/why');
     const lines = formatExplanation({

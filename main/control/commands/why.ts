@@ -6,7 +6,7 @@ import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
 import { formatBytes, json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
-import { unescapeControls } from '../../../shared/visible-name';
+import { unescapeControls, visibleNameAlone } from '../../../shared/visible-name';
 
 const options = folderOptions;
 
@@ -61,7 +61,7 @@ export function formatExplanation(answer: PathExplanation): string[] {
   // A path neither here nor ever synced is not "out of sync": there is nothing to sync (found by a new-user try).
   const verdict = answer.inSync ? 'in sync' : answer.reasons[0]?.code === 'unknown' ? 'not known here' : 'not in sync';
   // A name's control characters shown as escapes, as `ferry status` shows them (a new-user try read a raw tab here).
-  const lines = [`${printable(answer.path, true)} in folder ${answer.folderId}: ${verdict}`];
+  const lines = [`${visibleNameAlone(answer.path)} in folder ${answer.folderId}: ${verdict}`];
   // The code, unless the message says it in words already (a new-user try read "in_sync: In sync: …").
   const saysCode = (r: PathExplanation['reasons'][number]) => r.message.toLowerCase().startsWith(r.code.replace(/_/g, ' '));
   for (const reason of answer.reasons) lines.push(`  ${saysCode(reason) ? '' : `${reason.code}: `}${printable(reason.message, true)}`);
