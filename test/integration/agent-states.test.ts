@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
 import { SyncApiClient } from '../../main/remote';
+import { BLOCK_SIZE } from '../../protocol/constants';
 import type { FolderSettings, Settings } from '../../shared/ui-contract';
 import { startServer, type RunningServer } from '../../server/main';
 import { FaultProxy } from '../fakes/fault-proxy';
@@ -201,6 +202,31 @@ describe('agent states follow reality', () => {
       );
       expect([...seen]).toEqual(['syncing: Bringing in changes from the server']);
       await waitFor(() => existsSync(path.join(folder, 'coming.bin')) && a.status().state === 'idle', { timeoutMs: 15_000, message: 'idle once it is here' });
+    } finally {
+      other.close();
+    }
+  }, 40_000);
+
+  // A new-user try: a long download showed no rate until the file was placed.
+  it('counts a download in the rate as its blocks arrive, before the file is placed', async () => {
+    const { agent: a, folder } = await start();
+    const remoteId = a.status().folders[0]!.remoteId;
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle at first' });
+    const other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'elsewhere' });
+    try {
+      // Two blocks: a whole one that comes at once, and a last one whose answer is held.
+      const first = randomBytes(BLOCK_SIZE);
+      const last = randomBytes(300 * 1024);
+      const hashes = [first, last].map((b) => createHash('sha256').update(b).digest('hex'));
+      await other.putBlock(hashes[0]!, first);
+      await other.putBlock(hashes[1]!, last);
+      proxy.add({ name: 'held-last', path: new RegExp(`^/v1/blocks/${hashes[1]}$`), times: 1, action: { kind: 'delay-response', ms: 4000 } });
+      const reply = await other.submitBatch(remoteId, [{ key: 'k', action: 'upsert', path: 'two-blocks.bin', size: first.length + last.length, mtime: 1, blocks: hashes, baseRevision: null }]);
+      expect('results' in reply && reply.results.k?.ok).toBe(true);
+      await waitFor(() => proxy.fired('held-last') >= 1, { timeoutMs: 10_000, message: 'the last block asked for' });
+      await waitFor(() => a.status().rates.downloadBytesPerSec > 0, { timeoutMs: 3000, message: 'a download rate while the last block is held' });
+      expect(existsSync(path.join(folder, 'two-blocks.bin'))).toBe(false);
+      await waitFor(() => existsSync(path.join(folder, 'two-blocks.bin')), { timeoutMs: 15_000, message: 'the file placed' });
     } finally {
       other.close();
     }

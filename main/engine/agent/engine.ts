@@ -339,9 +339,10 @@ export class EngineHost {
       if (error.code === DISK_FULL) folders.pullDiskFull(folderId, error.message);
       if (error.code === 'not_found') this.remakeFolders(engine);
     });
-    on('applied', ({ folderId, path, action }) => {
-      if (action === 'downloaded') status.downloaded(folderId, path);
+    on('applied', ({ action }) => {
+      if (action === 'downloaded') status.downloaded();
     });
+    on('received', ({ bytes }) => status.received(bytes));
     const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), refused: new Set(), madeLate: new Map(), making: null };
     return engine;
   }

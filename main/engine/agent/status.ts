@@ -94,10 +94,18 @@ export class StatusBoard {
     this.run = event.active ? event : null;
   }
 
-  /** A file the pull downloaded. */
-  downloaded(folderId: string, relPath: string): void {
+  /** A file the pull downloaded (its bytes counted as they came: received). */
+  downloaded(): void {
     this.rates.items.add(1);
-    this.rates.download.add(this.o.store.index.get(folderId, relPath)?.size ?? 0);
+  }
+
+  /**
+   * Bytes of a download that came from the server, counted as each block arrives: a long download
+   * shows its rate while it goes (a new-user try saw none until the file was placed). Blocks
+   * found on this disk (a move, a copy) are no download.
+   */
+  received(bytes: number): void {
+    this.rates.download.add(bytes);
   }
 
   /** Rates fall to zero once nothing moves: `onMoving` is told so while they fall, not only at the next change. */

@@ -42,6 +42,8 @@ export interface BlockFetcherOptions {
   /** Blocks the index knows locally; each is re-hashed before it is trusted. */
   lookupLocal?: LocalBlockLookup;
   signal?: AbortSignal;
+  /** Told the size of each block that came from the server, once verified (the download rate). */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface FetchStats {
@@ -82,6 +84,7 @@ export class BlockFetcher {
     }
     this.stats.downloaded++;
     this.stats.bytesDownloaded += data.length;
+    this.options.onBytes?.(data.length);
     return data;
   }
 

@@ -39,6 +39,8 @@ export interface PullerEvents {
   pulled: [PullSummary];
   /** A pull starts applying `changes` it found, or is done with them (0). */
   applying: [{ folderId: string; changes: number }];
+  /** A block's bytes came from the server (verified), as a download goes: the download rate. */
+  received: [{ folderId: string; bytes: number }];
 }
 
 /** A typed EventEmitter for the puller's events. */

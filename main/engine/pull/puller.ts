@@ -445,7 +445,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const applying = applyingIn(folderId);
     const indexed = localBlocks(folderId, root);
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
-    const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal });
+    const onBytes = (bytes: number) => events.emit('received', { folderId, bytes });
+    const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal, onBytes });
     const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)), now: clock };
     const errors: FerryError[] = [];
     // A folder renamed here to a name that cannot be synced keeps its old name's rows: what another
