@@ -118,6 +118,8 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const handed = await runFerry(['agent', '--data', dataDir, '--pair', await pairingCode()]);
     expect(handed.code, handed.stderr).toBe(0);
     expect(handed.stdout).toContain(`Paired the agent already running with --data ${dataDir}`);
+    // Revoked before, not by this pairing (a new-user try read it as signed out just then).
+    expect(handed.stdout).toMatch(/Its earlier credential \([0-9a-f-]+, ann\) was signed out already: the server had refused it/);
     await waitFor(async () => (await status()).state === 'idle' && (await status()).counts.done >= 2, { timeoutMs: 30_000, message: 'b.txt uploaded with the new token' });
     expect(agent!.child.exitCode).toBeNull();
     // Its new credential is named as the device is (a new user's try found it named after the host).

@@ -91,7 +91,8 @@ export function flagSettings(values: Values, cwd: string, token: string | undefi
 async function pairRunningAgent(dataDir: string, code: string, serverUrl: string | undefined, io: CommandIo): Promise<number> {
   const agent = await connectToAgent(dataDir);
   const { hasToken: _has, tokenProtection: _protection, ...current } = await agent.call('getSettings', {});
-  const before = (await agent.call('getStatus', {})).pairedAs ?? null;
+  const statusBefore = await agent.call('getStatus', {});
+  const before = statusBefore.pairedAs ?? null;
   const view = await agent.call('pairDevice', { ...current, ...(serverUrl !== undefined ? { serverUrl } : {}), pairingCode: code });
   const after = (await agent.call('getStatus', {})).pairedAs ?? null;
   // Whom it syncs as now, and what the old credential became (a new-user try read an all-clear
@@ -99,7 +100,12 @@ async function pairRunningAgent(dataDir: string, code: string, serverUrl: string
   const who = after ? ` as a device of ${after.user} (credential ${after.credential})` : '';
   io.out(`Paired the agent already running with --data ${dataDir} with ${view.serverUrl}${who}; it syncs with its new token now`);
   if (before && after && before.credential !== after.credential) {
-    io.out(`Its earlier credential (${before.credential}, ${before.user}) is signed out`);
+    // Refused already (revoked), it was not this pairing that signed it out (a new-user try read it so).
+    io.out(
+      statusBefore.state === 'auth_failed'
+        ? `Its earlier credential (${before.credential}, ${before.user}) was signed out already: the server had refused it`
+        : `Its earlier credential (${before.credential}, ${before.user}) is signed out`,
+    );
     if (before.user !== after.user) io.out(`Its folders that ${after.user} cannot reach (${before.user}'s, not shared with ${after.user}) fail until shared: 'ferry server share FOLDER --with ${after.user}' on the server`);
   }
   return 0;
