@@ -14,6 +14,8 @@ import { useNow } from '../state/useNow';
 
 /** How often the devices and the items not in sync are asked for again. */
 const REFRESH_MS = 5000;
+/** After this device's folder or pause state changed: its report (sent within a second) is read back then. */
+const AFTER_CHANGE_MS = 1500;
 const SHOWN_ITEMS = 5;
 
 /** The first screen: each folder's state, size, last sync, what is not in sync and why, and its devices. */
@@ -23,6 +25,9 @@ export function FoldersView({ status }: { status: Status | undefined }) {
   const [why, setWhy] = useState<WhyTarget>();
   const action = useAction();
   const now = useNow();
+  // This device's own chip follows its folders' states and its pause without waiting for the next
+  // refresh (a screenshot showed it "up to date" beside its folder in error).
+  const changed = `${status?.state === 'paused'}|${status?.folders.map((f) => `${f.id}:${f.state}`).join(',') ?? ''}`;
   useEffect(() => {
     let live = true;
     const load = () =>
@@ -31,11 +36,13 @@ export function FoldersView({ status }: { status: Status | undefined }) {
       });
     load();
     const timer = setInterval(load, REFRESH_MS);
+    const again = setTimeout(load, AFTER_CHANGE_MS);
     return () => {
       live = false;
       clearInterval(timer);
+      clearTimeout(again);
     };
-  }, [api]);
+  }, [api, changed]);
   return (
     <div className="view folders-view">
       <div className="summary">
@@ -137,7 +144,9 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
       </div>
       <div className="folder-card-meta muted">
         <span data-testid="folder-size">
+          {/* What was recorded, not what is there: a gone folder holds nothing now (a new-user try). */}
           {formatCountOf(folder.files ?? 0, 'file')} · {formatBytes(folder.bytes ?? 0)}
+          {folder.gone ? ' when last synced' : ''}
         </span>
         <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
         <span data-testid="folder-not-in-sync">{syncSummary(folder, notInSync)}</span>

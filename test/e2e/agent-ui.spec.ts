@@ -913,6 +913,8 @@ test('a synced folder deleted and made again, or deleted, stops with a banner th
   const banner = page.locator('[data-testid="folder-gone-banner"][data-folder="docs"]');
   await expect(banner).toContainText(`${docs} is not syncing: its .ferry marker is gone.`, { timeout: 10_000 });
   await expect(page.getByTestId('folder-state')).toContainText('error: ');
+  // This device's own chip says so too, not "up to date" (seen in this screenshot before).
+  await expect(page.locator('[data-testid="device-chip"][data-name="laptop"]')).toContainText('not syncing: the folder lost its .ferry marker there', { timeout: 4000 });
   await page.screenshot({ path: path.join(screenshots, 'folder-marker-missing.png') });
   // Nothing was deleted on the server while it was so.
   expect(await serverFiles(rig, 'docs')).toEqual({ 'notes/plan.txt': 'the plan'.length });
@@ -931,6 +933,8 @@ test('a synced folder deleted and made again, or deleted, stops with a banner th
   await page.getByTestId('nav-folders').click();
   await expect(banner).toContainText(`${docs} is not syncing: the folder is gone.`, { timeout: 10_000 });
   await expect(page.getByTestId('folder-state')).toHaveText('error: the folder is gone');
+  // Its counts are what was recorded, said so: nothing is there now.
+  await expect(page.getByTestId('folder-size')).toHaveText('1 file · 8 B when last synced');
   await banner.getByTestId('sync-afresh').click();
   await expect.poll(() => readIfThere(path.join(docs, 'notes/plan.txt')), { message: 'the folder made again with its file', timeout: 20_000 }).toBe('the plan');
   await expect(banner).toHaveCount(0, { timeout: 10_000 });
