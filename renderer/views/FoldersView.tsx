@@ -25,9 +25,9 @@ export function FoldersView({ status }: { status: Status | undefined }) {
   const [why, setWhy] = useState<WhyTarget>();
   const action = useAction();
   const now = useNow();
-  // This device's own chip follows its folders' states and its pause without waiting for the next
-  // refresh (a screenshot showed it "up to date" beside its folder in error).
-  const changed = `${status?.state === 'paused'}|${status?.folders.map((f) => `${f.id}:${f.state}`).join(',') ?? ''}`;
+  // This device's own chip follows its folders' states, their pulls and its pause without waiting
+  // for the next refresh (a screenshot showed it "up to date" beside its folder in error).
+  const changed = `${status?.state === 'paused'}|${status?.folders.map((f) => `${f.id}:${f.state}:${f.incoming ?? 0}`).join(',') ?? ''}`;
   useEffect(() => {
     let live = true;
     const load = () =>
@@ -102,13 +102,18 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
 }
 
 /** The folder's sync in a few words: never "everything in sync" while something holds it back. */
-function syncSummary(folder: FolderStatus, notInSync: number): string {
+function syncSummary(folder: FolderStatus, notInSync: number, behind: number | null): string {
   // The question waits, not each delete: some of a burst may have reached the server before the guard tripped (new-user try).
   if (folder.pendingDelete) return `a delete of ${formatCountOf(folder.pendingDelete.count, 'file')} waits for your answer`;
   if (folder.state === 'error') return folder.notMadeYet ? 'syncs once the folder is created' : 'not syncing';
   if (folder.state === 'disk_full') return 'waiting for disk space';
   if (notInSync > 0) return `${formatCount(notInSync)} not in sync`;
-  return folder.pullError ? 'changes from the server not coming' : 'everything in sync';
+  // What the server has that is not here yet (a new-user try read "everything in sync" through a
+  // 300 MB download, and while paused in the middle of one): coming now, or waiting.
+  if (folder.incoming) return `bringing in ${formatCountOf(folder.incoming, 'change')} from the server`;
+  if (folder.pullError) return 'changes from the server not coming';
+  if (behind !== null && behind > 0) return `${formatCountOf(behind, 'change')} from the server not here yet`;
+  return 'everything in sync';
 }
 
 function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; agentState: string | undefined; onWhy(target: WhyTarget): void }) {
@@ -149,7 +154,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
           {folder.gone ? ' when last synced' : ''}
         </span>
         <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
-        <span data-testid="folder-not-in-sync">{syncSummary(folder, notInSync)}</span>
+        <span data-testid="folder-not-in-sync">{syncSummary(folder, notInSync, devices?.devices.find((d) => d.self)?.behind ?? null)}</span>
       </div>
       {folder.pullError ? (
         <div className="queue-error" data-testid="folder-pull-error">

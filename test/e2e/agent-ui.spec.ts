@@ -151,9 +151,16 @@ test('Sync now pulls a change another device made', async ({ page, startRig }) =
   expect(revision).toBeDefined();
   const target = path.join(rig.folder('docs'), 'shared', 'from-desktop.txt');
   expect(readIfThere(target)).toBeUndefined();
+  // Not here yet: the folder says so, not "everything in sync" (a new-user try, paused in a download).
+  await page.getByTestId('nav-folders').click();
+  await expect(page.getByTestId('folder-not-in-sync')).toHaveText('1 change from the server not here yet', { timeout: 10_000 });
+  await page.getByTestId('nav-queue').click();
 
   await page.getByTestId('sync-now').click();
   await expect.poll(() => readIfThere(target), { message: 'the pulled file on disk' }).toBe('written on the desktop');
+  await page.getByTestId('nav-folders').click();
+  await expect(page.getByTestId('folder-not-in-sync')).toHaveText('everything in sync', { timeout: 10_000 });
+  await page.getByTestId('nav-queue').click();
   // It came through a changes request that Sync now made (through the proxy, i.e. the agent).
   expect(rig.proxy.requests({ method: 'GET', path: /\/v1\/folders\/docs\/changes$/ }).length).toBeGreaterThan(pullsBefore);
   await expect(page.getByTestId('agent-state')).toHaveText('idle');

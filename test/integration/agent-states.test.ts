@@ -191,6 +191,10 @@ describe('agent states follow reality', () => {
       expect(during.reasons[0]).toEqual({ code: 'pulling', message: "The pull is bringing the server's change of it here now" });
       expect(during.reasons.map((r) => r.code)).toEqual(['pulling', 'on_server']);
       expect(during.reasons[1]!.message).toMatch(/^On the server at revision \S+ written by .+; this device has not got it$/);
+      // The folder says what comes, not "everything in sync" (a new-user try read that through a download).
+      expect(a.status().folders[0]!.incoming).toBe(1);
+      const { formatStatus } = await import('../../main/control/commands/status');
+      expect(formatStatus(a.status())).toContain('\n    bringing in 1 change from the server');
       const seen = new Set<string>();
       await waitFor(
         () => {
@@ -202,13 +206,14 @@ describe('agent states follow reality', () => {
       );
       expect([...seen]).toEqual(['syncing: Bringing in changes from the server']);
       await waitFor(() => existsSync(path.join(folder, 'coming.bin')) && a.status().state === 'idle', { timeoutMs: 15_000, message: 'idle once it is here' });
+      expect(a.status().folders[0]!.incoming).toBeUndefined();
     } finally {
       other.close();
     }
   }, 40_000);
 
   // A new-user try: a long download showed no rate until the file was placed.
-  it('counts a download in the rate as its blocks arrive, before the file is placed', async () => {
+  it('counts a download in the rate as its blocks arrive, before the file is placed; paused in the middle, it is no failure', async () => {
     const { agent: a, folder } = await start();
     const remoteId = a.status().folders[0]!.remoteId;
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle at first' });
@@ -226,6 +231,15 @@ describe('agent states follow reality', () => {
       await waitFor(() => proxy.fired('held-last') >= 1, { timeoutMs: 10_000, message: 'the last block asked for' });
       await waitFor(() => a.status().rates.downloadBytesPerSec > 0, { timeoutMs: 3000, message: 'a download rate while the last block is held' });
       expect(existsSync(path.join(folder, 'two-blocks.bin'))).toBe(false);
+      // Paused in the middle: the download stops, and is no failed pull (a new-user try read
+      // "Its pull failed (aborted)" beside "paused"); it comes once resumed.
+      await a.handlers.pause({});
+      await waitFor(() => a.status().folders[0]!.incoming === undefined, { timeoutMs: 10_000, message: 'the download stopped' });
+      const paused = await a.handlers.explainPath({ path: 'two-blocks.bin', folderId: a.status().folders[0]!.id });
+      expect(paused.reasons.map((r) => r.code)).not.toContain('pull_failed');
+      expect(paused.lastPullError ?? null).toBeNull();
+      expect(existsSync(path.join(folder, 'two-blocks.bin'))).toBe(false);
+      await a.handlers.resume({});
       await waitFor(() => existsSync(path.join(folder, 'two-blocks.bin')), { timeoutMs: 15_000, message: 'the file placed' });
     } finally {
       other.close();

@@ -36,6 +36,8 @@ export interface FolderStatus {
   gone?: 'marker' | 'folder';
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError?: string | null;
+  /** Changes from the server its pull is applying now (absent when none is). */
+  incoming?: number;
   /** ISO time of the folder's last completed push or pull. */
   lastSyncAt: string | null;
   /** Set while a mass delete waits for the user: how many files it would delete, and what. */

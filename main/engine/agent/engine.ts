@@ -112,6 +112,7 @@ export class EngineHost {
       pullsRunning: this.pullsRunning + (this.current?.puller.applyingNow() ?? 0),
       pullFailure: (folderId) => this.current?.puller.health.failure(folderId) ?? null,
       pullRefusals: (folderId) => this.current?.puller.health.refusals(folderId) ?? [],
+      incoming: (folderId) => this.current?.puller.incoming(folderId) ?? 0,
     };
   }
 

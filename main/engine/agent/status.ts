@@ -26,6 +26,8 @@ export interface EngineNow {
   pullFailure: (folderId: string) => PullFailure | null;
   /** The paths each folder's pulls left as they are for good (a local entry in the way, an unsafe path). */
   pullRefusals: (folderId: string) => ReadonlyArray<{ path: string; message: string }>;
+  /** How many changes from the server each folder's pull is applying now. */
+  incoming: (folderId: string) => number;
 }
 
 export interface StatusBoardOptions {
@@ -167,6 +169,7 @@ export class StatusBoard {
         remoteId: folder.remoteId,
         ...withPullsRefused(this.o.folders.stateOf(folder), failure),
         pullError: pullErrorLine(failure, Date.now()),
+        ...incomingOf(engine.incoming(folder.id)),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
         ...this.folderTotals(folder),
@@ -227,6 +230,11 @@ export function withPullsRefused<S extends { state: FolderStatus['state']; error
   // The server answers the same for a folder gone and one another user did not share: both said.
   const why = failure.code === 'not_found' ? `${failure.message} (removed there, or another user's folder not shared with this device's user; folder ids are one namespace on the server, so a folder of your own needs another remote id)` : failure.message;
   return { ...folder, state: 'error', error: `Pulls are refused: ${failure.code}: ${why}` };
+}
+
+/** The changes a pull applies in the folder now, said while it does (absent otherwise). */
+function incomingOf(changes: number): { incoming?: number } {
+  return changes > 0 ? { incoming: changes } : {};
 }
 
 /**

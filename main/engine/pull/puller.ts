@@ -146,6 +146,8 @@ export interface Puller {
   readonly health: PullHealthView;
   /** How many folders' pulls are applying changes now (the 'applying' event says when it moves). */
   applyingNow(): number;
+  /** How many changes the folder's pull is applying now (0 when none is). */
+  incoming(folderId: string): number;
   readonly events: PullerEmitter;
 }
 
@@ -241,14 +243,17 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const health = new PullHealth();
   /** Pulls applying what they found now (downloads, deletes, moves): the agent is busy with them. */
   let applyingRuns = 0;
+  const incoming = new Map<string, number>();
   const whileApplying = async (folderId: string, changes: number, apply: () => Promise<void>): Promise<void> => {
     if (changes === 0) return apply();
     applyingRuns++;
+    incoming.set(folderId, changes);
     events.emit('applying', { folderId, changes });
     try {
       await apply();
     } finally {
       applyingRuns--;
+      incoming.delete(folderId);
       events.emit('applying', { folderId, changes: 0 });
     }
   };
@@ -465,6 +470,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         return true;
       }
       errors.push(e);
+      // Stopped (a pause, a quit), not failed: nothing to say of the path (a new-user try read
+      // "Its pull failed (aborted)" beside "paused").
+      if (abort.signal.aborted) return false;
       // Said once: the pull runs again every few seconds, and the path's failure stays in `why`.
       const before = health.note(folderId, entry.path);
       health.itemFailed(folderId, entry.path, e, clock());
@@ -862,6 +870,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     },
     health,
     applyingNow: () => applyingRuns,
+    incoming: (folderId) => incoming.get(folderId) ?? 0,
   };
 }
 
