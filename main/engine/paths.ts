@@ -126,6 +126,28 @@ export function leadsOutside(root: string, diskRel: string): boolean {
   return false;
 }
 
+/**
+ * A symbolic link or a special file stands at `key` or at a folder above it: the pull never
+ * writes through or replaces it (docs/conflict-rules.md, S25). A regular file above is not one:
+ * a folder turned into a file goes by other rules. Stops at the first missing name; a name that
+ * cannot be looked at (no permission) is no answer either.
+ */
+export function linkInTheWay(root: string, key: string): boolean {
+  let abs = root;
+  try {
+    // As the names are spelled on disk (NFC or NFD), as the pull would meet them.
+    for (const name of path.relative(root, resolveDiskPath(root, key)).split(path.sep)) {
+      abs = path.join(abs, name);
+      const st = lstatSync(abs, { throwIfNoEntry: false });
+      if (st === undefined || st.isFile()) return false;
+      if (!st.isDirectory()) return true;
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}
+
 /** The index's entry is on disk as it was recorded: a file as a file, a folder as a folder, inside the folder. */
 export function presentAs(root: string, key: string, kind: 'file' | 'dir'): boolean {
   try {

@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeMarker } from '../../main/engine/folder-marker';
@@ -139,6 +140,59 @@ describe('pusher: a conflict the pull already settled', () => {
     expect(rig.item('box')).toMatchObject({ lastErrorCode: 'conflict' });
     expect(rig.conflicts.filter((c) => c.path === 'box').map((c) => c.currentRevision)).toContain(fileRev);
     expect(rig.store.index.get(FOLDER, 'box')).toMatchObject({ kind: 'dir', syncedRevision: null });
+  });
+
+  // Chaos --links seed 72064: here the user replaced the synced folder `photos` by a link to
+  // elsewhere (its file's delete and the folder's queued), while another device edited
+  // photos/report.md. The pull never writes through the link, so it could never settle the
+  // deletes: both conflicted at every recheck, for ever. The edit wins (S25); nothing is deleted.
+  it('chaos --links seed 72064: S25 drops the deletes of a folder replaced here by a link, whose file another device changed', async () => {
+    rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
+    mkdirSync(path.join(rig.root, 'photos'));
+    newFolderHere(rig, 'photos');
+    await rig.write('photos/report.md', 'first');
+    await rig.enqueue('photos/report.md');
+    rig.pusher.kick();
+    await rig.waitState('photos/report.md', 'done');
+    const dirRev = rig.store.index.get(FOLDER, 'photos')!.syncedRevision!;
+    const fileRev = rig.store.index.get(FOLDER, 'photos/report.md')!.syncedRevision!;
+    // Another device edits the file.
+    const other = new SyncApiClient({ baseUrl: rig.server.server.url, token: rig.server.server.token, deviceId: 'dev-other' });
+    let editRev: string;
+    try {
+      const data = Buffer.from('edited on another device');
+      await other.putBlock(sha(data), data);
+      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: 'photos/report.md', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: fileRev }]);
+      if (!('results' in reply) || !reply.results.k?.ok) throw new Error(`the edit was refused: ${JSON.stringify(reply)}`);
+      editRev = reply.results.k.revision;
+    } finally {
+      other.close();
+    }
+    // Here: the folder is replaced by a link to elsewhere; the scan queued the deletes.
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'ferry-elsewhere-'));
+    try {
+      rmSync(path.join(rig.root, 'photos'), { recursive: true });
+      symlinkSync(elsewhere, path.join(rig.root, 'photos'));
+      rig.store.transaction(() => {
+        rig!.store.paths.enqueue({ folderId: FOLDER, path: 'photos/report.md', kind: 'file', op: 'delete', baseRevision: fileRev });
+        rig!.store.paths.enqueue({ folderId: FOLDER, path: 'photos', kind: 'dir', op: 'delete', baseRevision: dirRev });
+      });
+      rig.pusher.kick();
+      // Both done at their first answer, not parked for a recheck.
+      const file = await rig.waitState('photos/report.md', 'done');
+      const dir = await rig.waitState('photos', 'done');
+      expect([file.attempts, dir.attempts]).toEqual([1, 1]);
+      // Nothing handed to the pull to settle: it could not.
+      expect(rig.conflicts).toEqual([]);
+      // Nothing deleted on the server: the other device's edit stays, and so does its folder.
+      const remote = await rig.remote();
+      expect(remote.get('photos/report.md')?.revision).toBe(editRev);
+      expect(remote.has('photos')).toBe(true);
+      // Nothing written through the link.
+      expect(readdirSync(elsewhere)).toEqual([]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 
   /** theirs.txt made by another device; here a create of it was sent with no answer and then deleted. */

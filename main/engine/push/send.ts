@@ -11,7 +11,7 @@ import type { Logger } from '../../logging';
 import type { ClaimedItem, ClaimRef, QueueItem } from '../../store/queue';
 import type { AsyncTask } from '../../store/tasks';
 import { DISK_FULL, isDiskFull } from '../disk-full';
-import { resolveDiskPath, existsOnDisk } from '../paths';
+import { resolveDiskPath, existsOnDisk, linkInTheWay } from '../paths';
 import type { PushFolder, PushStore, ConflictHandoff } from './api';
 import type { Emitter, ItemEvent, PusherEvents, PusherOptions, RunStats } from './pusher';
 import { opKey, type CommitEntry, giveUpOf, FILE_CHANGED, localError, SMALL_FILE, fileChanged, type Uploader, type RetryHooks, type Committer, parseOpKey } from './requests';
@@ -349,7 +349,7 @@ export class ItemOutcomes {
     return () => {
       if (outcome === 'done') {
         this.c.runs.itemDone();
-        this.emit(w, 'done', { revision, bytesTotal: w.item.bytesTotal });
+        this.emit(w, 'done', { revision, bytesTotal: w.item.bytesTotal, ...(sentAsMove(w) && w.item.op === 'upsert' ? { movedFrom: w.item.moveFrom! } : {}) });
       } else {
         this.emit(w, 'superseded', { revision });
       }
@@ -598,6 +598,9 @@ export class CommitStage {
       tokens.clear(w.item.folderId);
       return entry !== undefined || existsOnDisk(resolveDiskPath(w.root, w.item.path)) || w.item.lastErrorCode === 'conflict';
     }
+    // S25: a link (or a special file) stands here at the path or above it: the pull can never
+    // bring the other device's change here, which wins all the same; the delete is dropped.
+    if (linkInTheWay(w.root, w.item.path)) return true;
     if (!entry || !existsSync(resolveDiskPath(w.root, w.item.path))) return false;
     if (entry.syncedRevision === currentRevision) return true;
     if (entry.kind !== 'dir') return false;
