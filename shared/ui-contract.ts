@@ -145,7 +145,7 @@ export type QueueQuery = z.input<typeof QueueQuery>;
 export const QueuePage = z.object({ items: z.array(QueueItem), total: z.int() });
 export type QueuePage = z.infer<typeof QueuePage>;
 
-export const ActivityKind = z.enum(['uploaded', 'downloaded', 'deleted', 'conflict', 'failed', 'skipped', 'sync', 'info']);
+export const ActivityKind = z.enum(['uploaded', 'downloaded', 'moved', 'deleted', 'conflict', 'failed', 'skipped', 'sync', 'info']);
 export const ActivityEntry = z.object({
   id: z.int(),
   at: z.string(),

@@ -34,6 +34,9 @@ const ACTIVITY_KINDS: Record<string, ContractActivity['kind']> = {
   deleted: 'deleted',
   deleted_remote: 'deleted',
   deleted_local: 'deleted',
+  // A rename is neither an upload nor a download (a new-user try read it as "info").
+  moved_remote: 'moved',
+  moved_local: 'moved',
   conflict: 'conflict',
   failed: 'failed',
   folder_error: 'failed',

@@ -40,7 +40,7 @@ export function ConflictCopies({ folderId, refresh, onWhy, empty }: { folderId?:
           </button>{' '}
           <span className="muted">
             {c.madeBy !== null
-              ? `keeps ${visibleName(c.madeBy)}'s version of ${visibleName(c.path)}, kept there when another device changed it too`
+              ? `keeps ${visibleName(c.madeBy)}'s version of ${visibleName(c.path)}, made there when another change took that name`
               : c.device === ''
                 ? `keeps this computer's version of ${visibleName(c.path)}, kept as a conflict copy earlier and back from the server`
                 : `keeps this computer's version of ${visibleName(c.path)}, ${c.restoredFrom !== null ? `which ${c.deviceName} restored to an earlier version (#${c.restoredFrom})` : `which ${c.deviceName} changed too`}`}{' '}

@@ -1,4 +1,4 @@
-import { visibleName } from '../../shared/visible-name';
+import { visibleName, visibleNameAlone } from '../../shared/visible-name';
 import { useState } from 'react';
 import type { ActivityEntry } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
@@ -64,10 +64,10 @@ function ActivityRow({ entry, onWhy, onHistory }: { entry: ActivityEntry; onWhy(
       <span className="activity-text">
         {path && folderId ? (
           <button type="button" className="link queue-path" onClick={() => onHistory({ folderId, path })} title="Show its versions" data-testid="activity-history">
-            {visibleName(path)}
+            {visibleNameAlone(path)}
           </button>
         ) : path ? (
-          <span className="queue-path">{visibleName(path)}</span>
+          <span className="queue-path">{visibleNameAlone(path)}</span>
         ) : null}{' '}
         {visibleName(entry.message)}
         {path && folderId ? (

@@ -249,7 +249,7 @@ describe('a renamed folder is a move, never a mass delete', () => {
     const proxyA = await FaultProxy.start({ target: server.url });
     try {
       const files = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`Photos/2024/img-${i}.jpg`, `photo ${i} `.repeat(200)]));
-      const { rootA, rootB } = await twoInSync('one-move', files, { url: proxyA.url });
+      const { rootA, rootB, agentA } = await twoInSync('one-move', files, { url: proxyA.url });
       const postsBefore = proxyA.requests({ method: 'POST', path: /\/sync$/ }).length;
       const uploadsBefore = proxyA.requests({ path: /^\/v1\/blocks/ }).length;
       const blocksBefore = blockRequests();
@@ -267,6 +267,10 @@ describe('a renamed folder is a move, never a mass delete', () => {
       expect(proxyA.requests({ path: /^\/v1\/blocks/ }).length - uploadsBefore, 'block requests of the renaming device').toBe(0);
       // B renamed its folder in one go (MD1): a file-by-file move would have made a new folder.
       expect(statSync(path.join(rootB, 'Pictures')).ino, 'the folder on B keeps its inode').toBe(folderInodeOnB);
+      // A's Activity says it moved, not that it uploaded (a new-user try read a rename as "Uploaded").
+      const moved = async () => (await agentA.handlers.listActivity({ limit: 50 })).filter((e) => e.path === 'Pictures').map((e) => [e.kind, e.message]);
+      await waitFor(async () => (await moved()).length > 0, { timeoutMs: 5000, message: "the move in A's Activity" });
+      expect(await moved()).toEqual([['moved_local', 'Moved on the server from Photos']]);
     } finally {
       await proxyA.close();
     }

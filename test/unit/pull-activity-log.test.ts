@@ -71,7 +71,7 @@ describe('pull activity lines', () => {
       'swept.txt: Deleted here: it was deleted on the server',
       'mine.txt: Deleted here: it was deleted on the server',
       'b/plan.txt: Moved here from a/plan.txt: desk moved it',
-      'back.txt: Downloaded: desk changed it after it was deleted here, so that version is back',
+      'back.txt: Downloaded: deleted here, but desk changed it: the change wins, so that version is back',
       'new.txt: Downloaded',
     ]);
     stop();

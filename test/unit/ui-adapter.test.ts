@@ -43,10 +43,10 @@ describe('the UI adapter', () => {
   });
 
   it("groups the engine's activity words into the UI's kinds", async () => {
-    const words = ['downloaded', 'deleted_remote', 'deleted_local', 'pull_failed', 'conflict', 'skipped_symlink', 'mass_delete_paused'];
+    const words = ['downloaded', 'deleted_remote', 'deleted_local', 'pull_failed', 'conflict', 'skipped_symlink', 'mass_delete_paused', 'moved_remote', 'moved_local'];
     const engine = fakeEngine([], words.map((w, i) => activity(w, i + 1)));
     const entries = (await toAgentService(engine.api).handlers.listActivity({ limit: 10 })).map((e) => ContractActivity.parse(e));
-    expect(entries.map((e) => e.kind)).toEqual(['downloaded', 'deleted', 'deleted', 'failed', 'conflict', 'skipped', 'info']);
+    expect(entries.map((e) => e.kind)).toEqual(['downloaded', 'deleted', 'deleted', 'failed', 'conflict', 'skipped', 'info', 'moved', 'moved']);
   });
 
   it('turns engine events into contract events', () => {

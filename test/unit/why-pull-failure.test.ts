@@ -61,4 +61,15 @@ describe('why: the folder’s failing pull', () => {
     expect(serverReason(unknown, newer, () => 'desktop')?.reason.message).toBe('On the server at revision 9 written by desktop; this device has revision 7: the next pull brings it here');
     expect(serverReason(unknown, newer, () => 'desktop', true)?.reason.message).toBe('On the server at revision 9 written by desktop; this device has revision 7: the next pull brings it here once you resume');
   });
+
+  // A new-user try: a file renamed on another device read "deleted here and on the server".
+  it('says a path moved away on the server as the move, with where to', () => {
+    const moved = { revision: '9', kind: 'file' as const, deleted: true, size: 0, mtime: 0, modificationDate: '2030-01-01T00:00:00.000Z', device: 'd2', movedTo: 'renamed.txt' };
+    const goneHere = { ...answer([{ code: 'unknown', message: 'u' }], null), local: { exists: false, kind: null, size: null, modifiedAt: null }, synced: null };
+    expect(serverReason(goneHere, moved, () => 'alpha')?.reason.message).toBe('In sync: moved to renamed.txt on the server (revision 9, by alpha), and not here either');
+    const { movedTo: _, ...deleted } = moved;
+    expect(serverReason(goneHere, deleted, () => 'alpha')?.reason.message).toBe('In sync: deleted here and on the server (revision 9, by alpha)');
+    const stillHere = { ...answer([{ code: 'in_sync', message: 'i' }], null), synced: { revision: '7', size: 1 } };
+    expect(serverReason(stillHere, moved, () => 'alpha')?.reason.message).toBe('Moved to renamed.txt on the server at revision 9 by alpha; this device has revision 7: the next pull brings it here');
+  });
 });

@@ -31,7 +31,7 @@ export function formatConflicts(items: readonly ConflictCopy[]): string {
   if (items.length === 0) return 'No conflict copies are on disk.';
   const lines = items.map((c) => {
     // A copy another device made came through the pull: it keeps that device's version.
-    if (c.madeBy !== null) return `  ${printable(c.copyPath)}: ${printable(c.madeBy)}'s version of ${printable(c.path)}, kept there when another device changed it too (here since ${c.detectedAt}, folder ${c.folderId})`;
+    if (c.madeBy !== null) return `  ${printable(c.copyPath)}: ${printable(c.madeBy)}'s version of ${printable(c.path)}, made there when another change took that name (here since ${c.detectedAt}, folder ${c.folderId})`;
     // Made here once and back from the server since (a restore, a folder taken up afresh): the other side is not known now.
     if (c.device === '') return `  ${printable(c.copyPath)}: this computer's version of ${printable(c.path)}, kept as a conflict copy earlier and back from the server (here since ${c.detectedAt}, folder ${c.folderId})`;
     const why = c.restoredFrom !== null ? `${c.deviceName} restored an earlier version (#${c.restoredFrom})` : `${c.deviceName} changed it too`;

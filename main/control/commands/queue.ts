@@ -1,6 +1,7 @@
 import { QueueState } from '../../../shared/ui-contract';
 import type { QueuePage } from '../../../shared/ui-contract';
 import { waitsForServer } from '../../../shared/folder-headline';
+import { visibleNameAlone } from '../../../shared/visible-name';
 import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
@@ -73,7 +74,8 @@ export function formatQueuePage(page: QueuePage, offset: number, state?: QueueSt
     String(item.attempts),
     item.folderId,
     item.bytesTotal ? `${formatBytes(item.bytesDone)}/${formatBytes(item.bytesTotal)}` : '-',
-    (item.movedFrom !== undefined ? `${item.movedFrom} → ${item.path}` : item.path) + (item.error ? `  [${item.error.code}: ${item.error.message}]` : item.nextAttemptAt ? `  [next try ${item.nextAttemptAt}]` : ''),
+    // A name's edge spaces quoted: the table trims a line's end, and a trailing space was lost (new-user try).
+    (item.movedFrom !== undefined ? `${visibleNameAlone(item.movedFrom)} → ${visibleNameAlone(item.path)}` : visibleNameAlone(item.path)) + (item.error ? `  [${item.error.code}: ${item.error.message}]` : item.nextAttemptAt ? `  [next try ${item.nextAttemptAt}]` : ''),
   ]);
   const waiting = linkDown && page.items.some((item) => item.state === 'in_flight') ? `\nwaiting: taken to be sent, held until the server ${agentState === 'offline' ? 'can be reached' : 'accepts this device again'} ('ferry status' says why; --state in_flight lists them).` : '';
   const shown = `Showing ${offset + 1}-${offset + page.items.length} of ${page.total}.${waiting}`;

@@ -79,14 +79,16 @@ export function serverReason(local: PathExplanation, current: HistoryItem | null
     if (!saidInSync) return null;
     return { reason: { code: 'in_sync', message: `In sync: this device has the server's revision ${current.revision}, written by ${by}` }, replace: true };
   }
+  // Moved away: said as the move it was, with where to (a new-user try read a rename as a delete).
   if (current.deleted && !local.local.exists && local.synced === null) {
     // Gone on both sides: nothing to sync.
-    return unknown ? { reason: { code: 'in_sync', message: `In sync: deleted here and on the server (revision ${current.revision}, by ${by})` }, replace: true } : null;
+    const both = current.movedTo !== undefined ? `In sync: moved to ${current.movedTo} on the server (revision ${current.revision}, by ${by}), and not here either` : `In sync: deleted here and on the server (revision ${current.revision}, by ${by})`;
+    return unknown ? { reason: { code: 'in_sync', message: both }, replace: true } : null;
   }
   // Found by a new-user try: a file deleted here, its delete held, read "this device has not got it".
   const mine = has ? `this device has revision ${has}` : local.deletedHere ? 'this device deleted it and has not sent the delete yet' : 'this device has not got it';
   const message = current.deleted
-    ? `Deleted on the server at revision ${current.revision} by ${by}; ${mine}`
+    ? `${current.movedTo !== undefined ? `Moved to ${current.movedTo}` : 'Deleted'} on the server at revision ${current.revision} by ${by}; ${mine}`
     : `On the server at revision ${current.revision} written by ${by}; ${mine}`;
   // Paused, the next pull waits for the resume (found by a new-user try: "the next pull brings it here", paused).
   const next = local.lastPullError ? ': the pull that would bring it here fails' : paused ? ': the next pull brings it here once you resume' : ': the next pull brings it here';

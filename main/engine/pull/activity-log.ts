@@ -39,7 +39,7 @@ export function logPullActivity(
     // A restore says so, on every device (found by a new-user try: "Downloaded" of a version restored here).
     else if (action === 'downloaded' && restoredFrom !== undefined) add({ folderId, kind: 'downloaded', path, message: `Restored: version #${restoredFrom} came back` });
     // Deleted here, changed there (U3): the change wins, and says so (it read only "Downloaded").
-    else if (action === 'downloaded' && rule === 'U3') add({ folderId, kind: 'downloaded', path, message: `Downloaded: ${by ?? 'another device'} changed it after it was deleted here, so that version is back` });
+    else if (action === 'downloaded' && rule === 'U3') add({ folderId, kind: 'downloaded', path, message: `Downloaded: deleted here, but ${by ?? 'another device'} changed it: the change wins, so that version is back` });
     else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: by !== null ? `Deleted here: ${by} deleted it` : 'Deleted here: it was deleted on the server' });
     // From where: a new-user try could not tell a rename from a new file.

@@ -95,6 +95,8 @@ export interface ItemEvent {
   nextAttemptAt?: number;
   /** For done: the bytes the item carried (0 for a delete, a directory or a move). */
   bytesTotal?: number;
+  /** For done: it went as a move from this path (no bytes sent). */
+  movedFrom?: string;
 }
 
 export interface ItemProgressEvent {
