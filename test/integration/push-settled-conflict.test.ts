@@ -146,7 +146,7 @@ describe('pusher: a conflict the pull already settled', () => {
   // elsewhere (its file's delete and the folder's queued), while another device edited
   // photos/report.md. The pull never writes through the link, so it could never settle the
   // deletes: both conflicted at every recheck, for ever. The edit wins (S25); nothing is deleted.
-  it('chaos --links seed 72064: S25 drops the deletes of a folder replaced here by a link, whose file another device changed', async () => {
+  it('S25: chaos --links seed 72064: drops the deletes of a folder replaced here by a link, whose file another device changed', async () => {
     rig = await pushRig({ options: { conflictRecheckMs: 60_000 } });
     mkdirSync(path.join(rig.root, 'photos'));
     newFolderHere(rig, 'photos');

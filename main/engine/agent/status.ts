@@ -167,7 +167,7 @@ export class StatusBoard {
         id: folder.id,
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
-        ...withPullsRefused(this.o.folders.stateOf(folder), failure),
+        ...withPullsRefused(whileIncoming(this.o.folders.stateOf(folder), engine.incoming(folder.id)), failure),
         pullError: pullErrorLine(failure, Date.now()),
         ...incomingOf(engine.incoming(folder.id)),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
@@ -230,6 +230,15 @@ export function withPullsRefused<S extends { state: FolderStatus['state']; error
   // The server answers the same for a folder gone and one another user did not share: both said.
   const why = failure.code === 'not_found' ? `${failure.message} (removed there, or another user's folder not shared with this device's user; folder ids are one namespace on the server, so a folder of your own needs another remote id)` : failure.message;
   return { ...folder, state: 'error', error: `Pulls are refused: ${failure.code}: ${why}` };
+}
+
+/**
+ * A folder whose pull is applying changes is not "scanning" for the hints that wait behind that
+ * pull (its own downloads' among them): the state names the download (CI read "Looking through
+ * folder" through a held download). A pull that only reads the feed leaves a waiting scan said.
+ */
+function whileIncoming<S extends { state: FolderStatus['state'] }>(folder: S, incoming: number): S {
+  return incoming > 0 && folder.state === 'scanning' ? { ...folder, state: 'ok' } : folder;
 }
 
 /** The changes a pull applies in the folder now, said while it does (absent otherwise). */

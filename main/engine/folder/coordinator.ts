@@ -130,11 +130,6 @@ export class FolderCoordinator {
     return run;
   }
 
-  /** A pull of the folder runs now: a scan asked for meanwhile waits for it, it does not run. */
-  get pulling(): boolean {
-    return this.active === 'pull';
-  }
-
   view(): FolderView {
     const folder = this.store.folders.require(this.folderId);
     if (folder.state === 'error') return { state: 'error', code: folder.errorCode ?? 'error', message: folder.errorMessage ?? '' };

@@ -220,9 +220,7 @@ export class FolderSet {
   stateOf(folder: Folder): FolderStateView {
     const local = this.locals.get(folder.id);
     const full = folder.state === 'ok' ? (this.coordinators.get(folder.id)?.diskFullMessage() ?? null) : null;
-    // Hints that came while the folder's pull runs wait behind it: the folder is pulling, not
-    // looking through itself (its own downloads' hints read "scanning" through a long download).
-    const scanning = folder.state === 'ok' && local !== undefined && !local.idle && this.coordinators.get(folder.id)?.pulling !== true;
+    const scanning = folder.state === 'ok' && local !== undefined && !local.idle;
     const gone = goneOf(folder);
     return {
       state: full !== null ? 'disk_full' : scanning ? 'scanning' : folder.state,
