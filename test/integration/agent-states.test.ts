@@ -122,6 +122,10 @@ describe('agent states follow reality', () => {
     await expect(a.handlers.syncNow({})).rejects.toMatchObject({ code: 'offline', message: expect.stringMatching(/^The sync server cannot be reached \(.+\): Ferry syncs by itself as soon as it answers$/) });
     await proxy.goOnline();
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 8_000, message: 'idle once the server answers' });
+    // Activity says it went and came back, once each way, and no pull failure for it.
+    const lines = (await a.handlers.listActivity({ limit: 50 })).map((e) => `${e.kind}: ${e.message}`).reverse();
+    expect(lines.filter((l) => /^(offline|online):/.test(l))).toEqual([expect.stringMatching(/^offline: The sync server cannot be reached \(.+\): Ferry syncs by itself as soon as it answers$/), 'online: The sync server answers again: syncing goes on']);
+    expect(lines.filter((l) => l.startsWith('pull_failed:'))).toEqual([]);
   }, 30_000);
 
   it('shows the reason of a missing folder where the state is, and recovers when the folder appears', async () => {

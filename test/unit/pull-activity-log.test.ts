@@ -77,6 +77,22 @@ describe('pull activity lines', () => {
     stop();
   });
 
+  // A new-user try: a red line every 30 s for one failure; and "Pull failed (offline)" with nothing after.
+  it('says a failed pull once until a pull gets through, and leaves the server out of reach to the link', () => {
+    const writes: NewActivity[][] = [];
+    const events = new PullerEmitter();
+    const stop = logPullActivity(events, { addMany: (entries) => void writes.push([...entries]) });
+    const fail = (code: string) => events.emit('error', { folderId: 'f', error: { code, message: `${code} happened` } as never });
+    fail('unavailable');
+    fail('unavailable');
+    fail('offline');
+    expect(writes.flat().map((e) => e.message)).toEqual(['Pull failed (unavailable): unavailable happened']);
+    events.emit('pulled', summary('f'));
+    fail('unavailable');
+    expect(writes.flat().map((e) => e.message)).toEqual(['Pull failed (unavailable): unavailable happened', 'Pull failed (unavailable): unavailable happened']);
+    stop();
+  });
+
   it('a failed pull is written at once; a log that cannot be written fails nothing', () => {
     const events = new PullerEmitter();
     let calls = 0;

@@ -254,6 +254,9 @@ export class EngineHost {
         // Signed out, and back: said in Activity, whose lines outlive the state (a new-user try).
         if (link.state === 'auth_failed' && linkWas !== 'auth_failed') store.activity.add({ kind: 'signed_out', message: `Signed out: ${link.reason}` });
         if (link.state === 'online' && linkWas === 'auth_failed') store.activity.add({ kind: 'signed_in', message: 'The sync server accepts this computer again: syncing goes on' });
+        // Gone and back, each said once (a new-user try read "Pull failed (offline)" and nothing after).
+        if (link.state === 'offline' && linkWas !== 'offline') store.activity.add({ kind: 'offline', message: `The sync server cannot be reached (${link.reason}): Ferry syncs by itself as soon as it answers` });
+        if (link.state === 'online' && linkWas === 'offline') store.activity.add({ kind: 'online', message: 'The sync server answers again: syncing goes on' });
         linkWas = link.state;
         if (link.state === 'online') {
           // Back: uploads waiting on the pusher's own probe and pulls in backoff go now.

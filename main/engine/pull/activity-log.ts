@@ -54,7 +54,8 @@ export function logPullActivity(
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
     // A wait of a second on this device's own upload or scan is no failed pull (passingPullError);
     // the folder's own problem (its root missing) is its state's, said once by its folder_error line.
-    if (passingPullError(error) || ROOT_PROBLEM_CODES.has(error.code) || said.get(folderId) === error.code) return;
+    // The server out of reach is the link's to say, once each way (the agent's own Activity lines).
+    if (passingPullError(error) || ROOT_PROBLEM_CODES.has(error.code) || error.code === 'offline' || said.get(folderId) === error.code) return;
     said.set(folderId, error.code);
     add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
     flush();
