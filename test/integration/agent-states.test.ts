@@ -170,13 +170,22 @@ describe('agent states follow reality', () => {
     expect(readFileSync(path.join(later, 'from-elsewhere.txt'), 'utf8')).toBe('on the server already');
   }, 40_000);
 
-  // A new-user try: a 300 MB file coming down read "idle", and its why "the next pull brings it here".
-  it('says syncing while a pull brings a file down, and idle once it is here', async () => {
+  /** An idle agent with a folder, and another device's client writing to that folder on the server. */
+  async function withOtherDevice(run: (ctx: { a: Agent; folder: string; remoteId: string; other: SyncApiClient }) => Promise<void>): Promise<void> {
     const { agent: a, folder } = await start();
     const remoteId = a.status().folders[0]!.remoteId;
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle at first' });
     const other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'elsewhere' });
     try {
+      await run({ a, folder, remoteId, other });
+    } finally {
+      other.close();
+    }
+  }
+
+  // A new-user try: a 300 MB file coming down read "idle", and its why "the next pull brings it here".
+  it('says syncing while a pull brings a file down, and idle once it is here', async () => {
+    await withOtherDevice(async ({ a, folder, remoteId, other }) => {
       const data = Buffer.alloc(64 * 1024, 7);
       const hash = createHash('sha256').update(data).digest('hex');
       await other.putBlock(hash, data);
@@ -211,18 +220,12 @@ describe('agent states follow reality', () => {
       expect([...seen]).toEqual(['syncing: Bringing in changes from the server']);
       await waitFor(() => existsSync(path.join(folder, 'coming.bin')) && a.status().state === 'idle', { timeoutMs: 15_000, message: 'idle once it is here' });
       expect(a.status().folders[0]!.incoming).toBeUndefined();
-    } finally {
-      other.close();
-    }
+    });
   }, 40_000);
 
   // A new-user try: a long download showed no rate until the file was placed.
   it('counts a download in the rate as its blocks arrive, before the file is placed; paused in the middle, it is no failure', async () => {
-    const { agent: a, folder } = await start();
-    const remoteId = a.status().folders[0]!.remoteId;
-    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle at first' });
-    const other = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'elsewhere' });
-    try {
+    await withOtherDevice(async ({ a, folder, remoteId, other }) => {
       // Two blocks: a whole one that comes at once, and a last one whose answer is held.
       const first = randomBytes(BLOCK_SIZE);
       const last = randomBytes(300 * 1024);
@@ -245,9 +248,7 @@ describe('agent states follow reality', () => {
       expect(existsSync(path.join(folder, 'two-blocks.bin'))).toBe(false);
       await a.handlers.resume({});
       await waitFor(() => existsSync(path.join(folder, 'two-blocks.bin')), { timeoutMs: 15_000, message: 'the file placed' });
-    } finally {
-      other.close();
-    }
+    });
   }, 40_000);
 
   it('warns at save about a folder that does not exist', async () => {

@@ -30,6 +30,20 @@ describe('pusher: a conflict the pull already settled', () => {
     });
   }
 
+  /** Another device writes `rel` on the server, on `base`; its revision. */
+  async function writeAsOther(r: PushRig, rel: string, text: string, base: string | null): Promise<string> {
+    const other = new SyncApiClient({ baseUrl: r.server.server.url, token: r.server.server.token, deviceId: 'dev-other' });
+    try {
+      const data = Buffer.from(text);
+      await other.putBlock(sha(data), data);
+      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: rel, size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: base }]);
+      if (!('results' in reply) || !reply.results.k?.ok) throw new Error(`${rel} was refused: ${JSON.stringify(reply)}`);
+      return reply.results.k.revision;
+    } finally {
+      other.close();
+    }
+  }
+
   /** doc.txt synced twice ('first', then 'second' from "another device"): both revisions. */
   async function syncedTwice(r: PushRig): Promise<{ rev1: string | null; rev2: string | null; firstId: number }> {
     await r.write('doc.txt', 'first');
@@ -118,17 +132,7 @@ describe('pusher: a conflict the pull already settled', () => {
     await rig.waitState('box', 'done');
     const dirRev = rig.store.index.get(FOLDER, 'box')!.syncedRevision!;
     // Another device: the folder becomes a file.
-    const other = new SyncApiClient({ baseUrl: rig.server.server.url, token: rig.server.server.token, deviceId: 'dev-other' });
-    let fileRev: string;
-    try {
-      const data = Buffer.from('a file now');
-      await other.putBlock(sha(data), data);
-      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: 'box', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: dirRev }]);
-      if (!('results' in reply) || !reply.results.k?.ok) throw new Error(`the file was refused: ${JSON.stringify(reply)}`);
-      fileRev = reply.results.k.revision;
-    } finally {
-      other.close();
-    }
+    const fileRev = await writeAsOther(rig, 'box', 'a file now', dirRev);
     // Here: the folder's delete goes, its answer held; meanwhile the user makes the folder anew.
     rig.proxy.add({ name: 'answer-later', method: 'POST', path: /\/sync$/, times: 1, action: { kind: 'delay-response', ms: 1500 } });
     const posts = rig.proxy.requests({ method: 'POST', path: /\/sync$/ }).length;
@@ -157,17 +161,7 @@ describe('pusher: a conflict the pull already settled', () => {
     const dirRev = rig.store.index.get(FOLDER, 'photos')!.syncedRevision!;
     const fileRev = rig.store.index.get(FOLDER, 'photos/report.md')!.syncedRevision!;
     // Another device edits the file.
-    const other = new SyncApiClient({ baseUrl: rig.server.server.url, token: rig.server.server.token, deviceId: 'dev-other' });
-    let editRev: string;
-    try {
-      const data = Buffer.from('edited on another device');
-      await other.putBlock(sha(data), data);
-      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: 'photos/report.md', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: fileRev }]);
-      if (!('results' in reply) || !reply.results.k?.ok) throw new Error(`the edit was refused: ${JSON.stringify(reply)}`);
-      editRev = reply.results.k.revision;
-    } finally {
-      other.close();
-    }
+    const editRev = await writeAsOther(rig, 'photos/report.md', 'edited on another device', fileRev);
     // Here: the folder is replaced by a link to elsewhere; the scan queued the deletes.
     const elsewhere = mkdtempSync(path.join(tmpdir(), 'ferry-elsewhere-'));
     try {
@@ -197,15 +191,7 @@ describe('pusher: a conflict the pull already settled', () => {
 
   /** theirs.txt made by another device; here a create of it was sent with no answer and then deleted. */
   async function deleteOnNoBaseMeetsTheirs(r: PushRig): Promise<{ deleteId: number }> {
-    const other = new SyncApiClient({ baseUrl: r.server.server.url, token: r.server.server.token, deviceId: 'dev-other' });
-    try {
-      const data = Buffer.from('made on another device');
-      await other.putBlock(sha(data), data);
-      const reply = await other.submitBatch(REMOTE, [{ key: 'k', action: 'upsert', path: 'theirs.txt', size: data.length, mtime: 1, blocks: [sha(data)], baseRevision: null }]);
-      expect('results' in reply && reply.results.k).toMatchObject({ ok: true });
-    } finally {
-      other.close();
-    }
+    await writeAsOther(r, 'theirs.txt', 'made on another device', null);
     r.store.paths.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'upsert', size: 1, mtimeMs: 1, blocks: ['0'.repeat(64)], baseRevision: null });
     const [claimed] = r.store.queue.claim({ limit: 1 });
     r.store.paths.enqueue({ folderId: FOLDER, path: 'theirs.txt', kind: 'file', op: 'delete', baseRevision: null, byUser: true });
