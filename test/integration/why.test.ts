@@ -223,6 +223,25 @@ describe('why a path is not in sync', () => {
     expect(agent.status().folders.find((f) => f.id === 'docs')!.pullError).toBeNull();
   });
 
+  // Chaos --kinds seed 60604: another device moved a file away while this one could not reach the
+  // server; its why said "In sync: this device has the server's revision 55" for as long.
+  it('chaos --kinds seed 60604: a file as its last pull left it is not said in sync while the server cannot be reached', async () => {
+    await waitFor(async () => (await why('notes.txt')).inSync, { timeoutMs: 15_000, message: 'notes.txt in sync' });
+    await proxy.goOffline();
+    try {
+      // An upload finds the server gone (the agent's state: offline).
+      writeFileSync(path.join(folder, 'while-down-again.txt'), 'goes once the server answers');
+      await waitFor(() => agent.status().state === 'offline', { timeoutMs: 15_000, message: 'offline' });
+      const answer = await why('notes.txt');
+      expect(answer.inSync).toBe(false);
+      expect(answer.reasons[0]!.code).toBe('offline');
+      expect(answer.reasons[0]!.message).toMatch(/: this device has revision \S+ from its last pull; whether the server has a newer one is not known until it answers$/);
+    } finally {
+      await proxy.goOnline();
+    }
+    await waitFor(async () => (await why('notes.txt')).inSync, { timeoutMs: 15_000, message: 'in sync once the server answers' });
+  });
+
   it('a pulled file whose blocks the server cannot read: the path says its own failure', async () => {
     const heal = proxy.add({ path: /\/blocks\/(fetch|[0-9a-f]{64})$/, method: 'POST', times: Infinity, action: { kind: 'status', status: 500, code: 'internal', message: 'block store unreadable' } });
     const healGet = proxy.add({ path: /\/blocks\/[0-9a-f]{64}$/, method: 'GET', times: Infinity, action: { kind: 'status', status: 500, code: 'internal', message: 'block store unreadable' } });

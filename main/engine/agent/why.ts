@@ -200,6 +200,10 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
       add('changed_locally', `A ${entry.kind === 'dir' ? 'folder' : 'file'} when last synced, ${now} on disk now: the next scan records the change`);
     } else if (local.kind === 'file' && (local.size !== entry.size || local.mtimeMs !== entry.mtimeMs)) {
       add('changed_locally', 'Changed on disk since it was last synced: the next scan queues it');
+    } else if (ctx.linkProblem !== null) {
+      // Out of reach, "in sync" is only what the last pull knew (chaos --kinds seed 60604: a path
+      // moved away on the server read "in sync" on a device that could not ask it).
+      add('offline', `${ctx.linkProblem}: this device has revision ${entry.syncedRevision} from its last pull; whether the server has a newer one is not known until it answers`);
     } else add('in_sync', `In sync: this device has the server's revision ${entry.syncedRevision}`);
   }
   reasons.push(...asides);
