@@ -584,6 +584,10 @@ export class Executor {
         const target = op.to === 'outside-dir' ? outside : op.to === 'outside-file' ? path.join(outside, CANARY) : op.to === 'loop' ? '.' : 'nowhere-at-all';
         await fsp.mkdir(path.dirname(abs), { recursive: true });
         await fsp.symlink(target, abs);
+        // The folders above the link are the user's, made here: synced as any folder (chaos
+        // --links seed 72070: one read as made through another device's link).
+        const above = path.posix.dirname(op.path);
+        if (above !== '.') this.ledger.dirMade(this.name(op.device), above);
         return true;
       }
       case 'restore': {

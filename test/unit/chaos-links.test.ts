@@ -99,6 +99,26 @@ describe('chaos --links', () => {
     expect((await checkLinks([a!, b!], trees, emptyTree(), executor.linkRecord, ledger)).filter((f) => f.includes('replaced'))).toEqual([]);
   });
 
+  // Chaos --links seed 72070: dev-c's user made a link at b/photos/a, and with it the folder
+  // b/photos, which dev-c synced; dev-b had a link at b. The server's b/photos read as made
+  // through dev-b's link, though dev-c's user made it.
+  it('chaos --links seed 72070: the folders a link is made in are its user\'s, not read through another device\'s link', async () => {
+    const [a, b] = devices();
+    const ledger = new Ledger();
+    const executor = new Executor([a!, b!], ledger);
+    await executor.run({ kind: 'symlink', device: 0, path: 'b', to: 'loop' }, 1);
+    await executor.run({ kind: 'symlink', device: 1, path: 'b/photos/a', to: 'outside-dir' }, 2);
+    expect(lstatSync(path.join(b!.root, 'b/photos')).isDirectory()).toBe(true);
+    const server = emptyTree();
+    server.dirs.add('b');
+    server.dirs.add('b/photos');
+    const trees = [await localTree(a!.root), await localTree(b!.root)];
+    expect(await checkLinks([a!, b!], trees, server, executor.linkRecord, ledger)).toEqual([]);
+    // What nobody made there still fails.
+    server.dirs.add('b/elsewhere');
+    expect(await checkLinks([a!, b!], trees, server, executor.linkRecord, ledger)).toEqual(['[8] the server holds "b/elsewhere" at or below dev-a\'s link "b", which no other device wrote: read through the link']);
+  });
+
   // Chaos seed 72005 (--links --ops 120): the rename probe renamed a folder dev-b had a link under
   // the name of; dev-b had never held what was in it, and downloaded it (2 block requests).
   it('chaos seed 72005: the rename probe leaves alone a folder another device has a link under the name of', async () => {
