@@ -119,6 +119,19 @@ describe('chaos --links', () => {
     expect(await checkLinks([a!, b!], trees, server, executor.linkRecord, ledger)).toEqual(['[8] the server holds "b/elsewhere" at or below dev-a\'s link "b", which no other device wrote: read through the link']);
   });
 
+  // Chaos --links --kinds seed 71078: dev-b's link at b/photos/Ärger made b/photos, which dev-b
+  // synced; dev-a then turned the folder b into a file, which met it and was kept as a conflict
+  // copy. Read as a spurious copy: nothing of dev-b's was known there.
+  it('chaos --links --kinds seed 71078: a folder turned into a file meets the folders another device made a link in', async () => {
+    const [a, b] = devices();
+    const ledger = new Ledger();
+    const executor = new Executor([a!, b!], ledger);
+    await executor.run({ kind: 'symlink', device: 1, path: 'b/photos/Ärger', to: 'outside-dir' }, 1);
+    ledger.kindChanged('dev-a', 'b', 'dir');
+    expect(ledger.kindChangeMetOther('b')).toBe(true);
+    expect(ledger.kindChangeMetOther('elsewhere')).toBe(false);
+  });
+
   // Chaos seed 72005 (--links --ops 120): the rename probe renamed a folder dev-b had a link under
   // the name of; dev-b had never held what was in it, and downloaded it (2 block requests).
   it('chaos seed 72005: the rename probe leaves alone a folder another device has a link under the name of', async () => {
