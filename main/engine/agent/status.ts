@@ -163,13 +163,14 @@ export class StatusBoard {
     return this.o.folders.list().map((folder) => {
       const synced = this.lastSync.get(folder.id);
       const failure = engine.pullFailure(folder.id);
+      const incoming = engine.incoming(folder.id);
       return {
         id: folder.id,
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
-        ...withPullsRefused(whileIncoming(this.o.folders.stateOf(folder), engine.incoming(folder.id)), failure),
+        ...withPullsRefused(whileIncoming(this.o.folders.stateOf(folder), incoming), failure),
         pullError: pullErrorLine(failure, Date.now()),
-        ...incomingOf(engine.incoming(folder.id)),
+        ...incomingOf(incoming),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),
         ...this.folderTotals(folder),

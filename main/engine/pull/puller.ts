@@ -241,18 +241,18 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     });
   const states = deps.states ?? folderStates(store);
   const health = new PullHealth();
-  /** Pulls applying what they found now (downloads, deletes, moves): the agent is busy with them. */
-  let applyingRuns = 0;
+  /**
+   * The changes each folder's pull is applying now (downloads, deletes, moves): the agent is busy
+   * with them. A folder's runs go one at a time (its chain), so its size is the runs applying.
+   */
   const incoming = new Map<string, number>();
   const whileApplying = async (folderId: string, changes: number, apply: () => Promise<void>): Promise<void> => {
     if (changes === 0) return apply();
-    applyingRuns++;
     incoming.set(folderId, changes);
     events.emit('applying', { folderId, changes });
     try {
       await apply();
     } finally {
-      applyingRuns--;
       incoming.delete(folderId);
       events.emit('applying', { folderId, changes: 0 });
     }
@@ -869,7 +869,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       return { tripped: true, deletes: hold.deletes, files: hold.files, reason: folder?.pausedReason ?? '' };
     },
     health,
-    applyingNow: () => applyingRuns,
+    applyingNow: () => incoming.size,
     incoming: (folderId) => incoming.get(folderId) ?? 0,
   };
 }
