@@ -756,13 +756,13 @@ export class Scanner {
     const kind: EntryKind | null = !st ? null : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : null;
     const from = this.unsyncable.get(key)?.from;
     this.unsyncable.set(key, { reason, walk: this.walks, ino: st?.ino ?? null, birthtimeMs: st ? birthOf(st) : null, kind, ...(from !== undefined ? { from } : {}) });
-    return this.skip(key, 'skipped_name', `Not synced: ${key}: ${reason}; rename it to sync it`);
+    return this.skip(key, 'skipped_name', `Not synced: ${reason}; rename it to sync it`);
   }
 
   private reportSkip(key: string, st: Stats | Dirent): PathOutcome {
     return st.isSymbolicLink()
-      ? this.skip(key, 'skipped_symlink', `Skipped symlink ${key}: links are not followed`)
-      : this.skip(key, 'skipped_special', `Skipped ${key}: not a regular file or folder`);
+      ? this.skip(key, 'skipped_symlink', 'Skipped: a symbolic link, and links are not followed')
+      : this.skip(key, 'skipped_special', 'Skipped: not a regular file or folder');
   }
 
   private rootError(): FerryError | null {

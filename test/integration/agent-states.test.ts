@@ -248,6 +248,10 @@ describe('agent states follow reality', () => {
       expect(existsSync(path.join(folder, 'two-blocks.bin'))).toBe(false);
       await a.handlers.resume({});
       await waitFor(() => existsSync(path.join(folder, 'two-blocks.bin')), { timeoutMs: 15_000, message: 'the file placed' });
+      // Placed and idle, the rate reads zero within a second or so, not after its 5 s window (a
+      // new-user try read a download rate beside "idle").
+      await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000, message: 'idle once placed' });
+      await waitFor(() => a.status().rates.downloadBytesPerSec === 0, { timeoutMs: 2500, message: 'no download rate while idle' });
     });
   }, 40_000);
 

@@ -15,4 +15,15 @@ describe('RateMeter', () => {
     clock.advance(1000);
     expect(meter.perSecond()).toBe(0);
   });
+
+  it('says how long nothing has moved', () => {
+    const clock = manualClock(0);
+    const meter = new RateMeter(5000, clock.now);
+    expect(meter.quietForMs()).toBe(Number.POSITIVE_INFINITY);
+    meter.add(10);
+    clock.advance(700);
+    expect(meter.quietForMs()).toBe(700);
+    meter.add(10);
+    expect(meter.quietForMs()).toBe(0);
+  });
 });

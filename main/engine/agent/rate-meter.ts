@@ -22,6 +22,12 @@ export class RateMeter {
     return total / (this.windowMs / 1000);
   }
 
+  /** Milliseconds since the last amount was added (Infinity before the first). */
+  quietForMs(): number {
+    const last = this.samples.at(-1);
+    return last ? this.now() - last.at : Number.POSITIVE_INFINITY;
+  }
+
   private trim(): void {
     const oldest = this.now() - this.windowMs;
     while (this.samples.length && this.samples[0]!.at < oldest) this.samples.shift();

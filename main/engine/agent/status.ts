@@ -41,6 +41,9 @@ export interface StatusBoardOptions {
   pairedAs?: () => PairedAs | null;
 }
 
+/** Idle, a rate reads zero once nothing has moved for this long. */
+const RATE_QUIET_MS = 1000;
+
 /**
  * The agent's status: its one-word state and reason, the folders' states, the queue counts,
  * the last sync times (kept across restarts), the transfer rates and the run in progress.
@@ -139,8 +142,10 @@ export class StatusBoard {
       scanning: folders.filter((f) => f.state === 'scanning').map((f) => f.id),
     });
     const { state, reason } = agentStateOf({ paused: engine.paused, link: engine.link, folders, busy });
-    // Paused, nothing moves: the rates say so at once rather than fading over the window.
-    const rate = (meter: RateMeter) => (engine.paused ? 0 : meter.perSecond());
+    // Paused, or idle with nothing moved for a second: the rates say so at once rather than fading
+    // over the window (a new-user try read a download rate beside "idle" for 5 s). While busy a
+    // slow link's blocks may come seconds apart, so the window's average stands.
+    const rate = (meter: RateMeter) => (engine.paused || (busy === null && meter.quietForMs() > RATE_QUIET_MS) ? 0 : meter.perSecond());
     return {
       state,
       reason,
