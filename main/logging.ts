@@ -73,6 +73,32 @@ function ensureDefaults(): void {
   // Log files are the owner's alone, including each new one after a rotation.
   log.transports.file.writeOptions = { flag: 'a', mode: 0o600, encoding: 'utf8' };
   log.hooks.push(redactHook);
+  log.hooks.push((message, transport) => {
+    if (heldConsole === null || transport !== log.transports.console) return message;
+    heldConsole.push(message);
+    return false;
+  });
+}
+
+/** Console lines held back by holdConsole, in order. */
+let heldConsole: HeldMessage[] | null = null;
+type HeldMessage = Parameters<typeof log.transports.console>[0];
+
+/**
+ * Holds the console's lines until releaseConsole, which writes them: an agent's start says what
+ * runs first, and the warnings of its start come after (a new-user try read two warnings above
+ * "Ferry agent running"). The log file gets every line at once.
+ */
+export function holdConsole(): void {
+  ensureDefaults();
+  heldConsole ??= [];
+}
+
+/** Writes the lines held since holdConsole, and the console's lines as they come from now on. */
+export function releaseConsole(): void {
+  const lines = heldConsole ?? [];
+  heldConsole = null;
+  for (const message of lines) log.transports.console(message);
 }
 
 export interface LoggingOptions {

@@ -15,8 +15,10 @@ export interface RunningFerry {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnFerry(args: string[], env: Record<string, string> = {}, options: { cwd?: string } = {}): RunningFerry {
-  const child = spawn(process.execPath, [bin, ...args], {
+export function spawnFerry(args: string[], env: Record<string, string> = {}, options: { cwd?: string; mergeStderr?: boolean } = {}): RunningFerry {
+  // Merged, stderr goes into stdout's pipe as a terminal shows both: in the order written.
+  const [command, argv] = options.mergeStderr ? ['/bin/sh', ['-c', 'exec "$0" "$@" 2>&1', process.execPath, bin, ...args]] : [process.execPath, [bin, ...args]];
+  const child = spawn(command, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...env },

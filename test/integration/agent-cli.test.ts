@@ -188,14 +188,16 @@ describe('ferry agent and its CLI clients', () => {
   it('without --data keeps its state in $FERRY_HOME, where the client commands look, and names a folder not made yet', async () => {
     const home = path.join(tmp.dir, 'home-of-a-new-user');
     const notYet = path.join(tmp.dir, 'NotYet');
-    const second = spawnFerry(['agent', '--server', serverUrl, '--token', token, '--folder', `${notYet}=later`], { FERRY_HOME: home }, { cwd: tmp.dir });
+    const second = spawnFerry(['agent', '--server', serverUrl, '--token', token, '--folder', `${notYet}=later`], { FERRY_HOME: home }, { cwd: tmp.dir, mergeStderr: true });
     try {
       await second.line(/^control: http:\/\/127\.0\.0\.1:\d+$/);
       expect(second.stdout()).toContain(`data in ${home}`);
       expect(second.stdout()).toContain(`Note: ${notYet} does not exist (yet)`);
-      // Its problem is said once on the terminal, by the agent, not again by the folder's local side.
-      await waitFor(() => /folder problem folder=later/.test(second.stderr() + second.stdout()), { timeoutMs: 10_000, message: 'the folder problem said' });
-      expect(second.stderr() + second.stdout()).not.toContain('local side problem');
+      // Its problem is said once on the terminal, by the agent, not again by the folder's local side,
+      // and after the lines that say what runs (a new-user try read warnings above them).
+      await waitFor(() => /folder problem folder=later/.test(second.stdout()), { timeoutMs: 10_000, message: 'the folder problem said' });
+      expect(second.stdout()).not.toContain('local side problem');
+      expect(second.stdout().indexOf('folder problem')).toBeGreaterThan(second.stdout().indexOf('Ferry agent running'));
       const found = await runFerry(['status', '--json'], { FERRY_HOME: home });
       expect(found.code, found.stderr).toBe(0);
       const folders = (JSON.parse(found.stdout) as { folders: Array<{ remoteId: string; error?: string; notMadeYet?: boolean }> }).folders;

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
-import { LOG_LEVELS, type LogLevel } from '../../logging';
+import { holdConsole, LOG_LEVELS, releaseConsole, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings, type PartialSettings } from '../agent-settings';
 import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals, writePrivateJson } from '../agent-host';
 import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from './args';
@@ -185,6 +185,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     if (dropped.length > 0) io.err(`Note: --folder replaces the saved folders; no longer synced: ${dropped.join(', ')} (give every folder to keep with its own --folder)`);
     // Runs for days in the background: memory before the last bit of speed (small-heap.ts).
     preferSmallHeap();
+    // What runs is said first; the warnings of the start come after it.
+    holdConsole();
     const host = await startHost({
       dataDir,
       settings,
@@ -202,6 +204,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     // Listening for SIGTERM before saying it runs: a signal sent on reading these lines stops it cleanly.
     const stopped = stopOnSignals(host, io.out);
     for (const line of describeHost(host, dataDir)) io.out(line);
+    releaseConsole();
     const stopReporting = reportStateChanges(host.agent, io.out);
     try {
       return await stopped;
@@ -209,6 +212,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       stopReporting();
     }
   } catch (error) {
+    releaseConsole();
     if (!isFerryError(error)) throw error;
     io.err(`ferry agent: ${error.message}`);
     return error.code === 'invalid_settings' || error.details?.usage === true ? EXIT_USAGE : EXIT_FAILURE;

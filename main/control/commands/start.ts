@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
 import { startServer } from '../../../server/main';
-import { LOG_LEVELS, type LogLevel } from '../../logging';
+import { holdConsole, LOG_LEVELS, releaseConsole, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings } from '../agent-settings';
 import { pairWithEmbeddedServer } from '../device-pairing';
 import { describeHost, reportStateChanges, SETTINGS_FILE, startHost, stopOnSignals } from '../agent-host';
@@ -84,6 +84,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
         },
       },
     ]);
+    // What runs is said first; the warnings of the start come after it.
+    holdConsole();
     const host = await startHost({
       dataDir,
       settings,
@@ -97,6 +99,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     io.out(`Ferry is running headless with an embedded reference server at ${server.url} (data in ${serverDir}).`);
     for (const line of describeHost(host, dataDir)) io.out(line);
     io.out('Open the ui: link above in a browser. Stop with Ctrl+C.');
+    releaseConsole();
     const stopReporting = reportStateChanges(host.agent, io.out);
     try {
       return await stopped;
@@ -104,6 +107,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       stopReporting();
     }
   } catch (error) {
+    releaseConsole();
     await server.close();
     if (!isFerryError(error)) throw error;
     io.err(`ferry start: ${error.message}`);
