@@ -220,6 +220,8 @@ describe('pull against the real server', () => {
     expect(await b.puller.pullNow('fb')).toMatchObject({ reuploaded: 1, deleted: 0 });
     expect(b.read('a.txt')).toBe('local edit');
     expect(b.folder.store.queue.getByPath('fb', 'a.txt')).toMatchObject({ op: 'upsert', baseRevision: null, state: 'pending' });
+    // Activity names the device whose delete lost (a new-user try read no name).
+    expect(b.folder.store.activity.recent({ kind: 'pull_kept_local' }).map((e) => `${e.path}: ${e.message}`)).toEqual(['a.txt: Deleted on device-a but changed here: kept and uploaded again']);
   });
 
   // Chaos seed 11595 (npm run chaos -- --seed 11595 --ops 60 --devices 2): b deleted a.txt (its
@@ -301,10 +303,10 @@ describe('pull against the real server', () => {
     expect(b.folder.store.folders.require('fb').state).toBe('ok');
     expect(b.folder.store.queue.getByPath('fb', 'f0.txt')).toMatchObject({ op: 'upsert', baseRevision: null });
     // Activity says why each came back: the user's Cancel, not a change made here (nothing was
-    // changed here; found by a new-user try).
+    // changed here; found by a new-user try), and which device deleted them.
     const kept = b.folder.store.activity.recent({ limit: 100, kind: 'pull_kept_local' });
     expect(kept).toHaveLength(6);
-    expect(new Set(kept.map((e) => e.message))).toEqual(new Set(['Deleted on another device; kept as you asked (Cancel) and uploaded again']));
+    expect(new Set(kept.map((e) => e.message))).toEqual(new Set(['Deleted on device-a; kept as you asked (Cancel) and uploaded again']));
 
     // Now the confirm path, on a second agent that has all ten files.
     const c = makeAgent(server, 'c', {}, 'fc');

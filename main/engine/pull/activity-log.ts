@@ -16,18 +16,25 @@ const ROOT_PROBLEM_CODES: ReadonlySet<string> = new Set(ROOT_PROBLEMS);
  * files deleted here because they were deleted on the server, and pulls that failed. (Conflict
  * copies are written where they are made, in the applier.) Returns the unsubscribe.
  */
-export function logPullActivity(
-  events: PullerEmitter,
-  activity: Pick<ActivityRepo, 'addMany'>,
-  names: { self?: { id: string; name: string }; deviceLabel?: (id: string) => string } = {},
-): () => void {
+/** Whom Activity names for a change: this device, and how the others are called. */
+export interface DeviceNaming {
+  self?: { id: string; name: string };
+  deviceLabel?: (id: string) => string;
+}
+
+/**
+ * Who did it, where the feed says (a new-user try read a delete here that named nobody): none
+ * for a full sync's delete (no device) or this device's own change coming back.
+ */
+export function otherDevice(names: DeviceNaming): (device: string | undefined) => string | null {
+  return (device) => (device === undefined || device === '' || device === names.self?.id ? null : (names.deviceLabel ?? deviceLabel)(device));
+}
+
+export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'addMany'>, names: DeviceNaming = {}): () => void {
   const lines = new ActivityBatch(activity, log);
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
-  // Who did it, where the feed says (a new-user try read a delete here that named nobody): none
-  // for a full sync's delete (no device) or this device's own change coming back.
-  const who = (device: string | undefined): string | null =>
-    device === undefined || device === '' || device === names.self?.id ? null : (names.deviceLabel ?? deviceLabel)(device);
+  const who = otherDevice(names);
   const onApplied = ({ folderId, path, action, rule, restoredFrom, from, device }: PullerEvents['applied'][0]) => {
     const by = who(device);
     // Another device's conflict copy: said as one here too (found by a new-user try: the device

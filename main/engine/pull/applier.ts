@@ -51,6 +51,8 @@ export interface ApplyContext {
   deviceName: string;
   /** This device's id, as the server records it on the changes this device commits. */
   deviceId: string;
+  /** The name of another device whose change this is, for Activity (null: this device's, or not known). */
+  whoChanged?: (device: string | undefined) => string | null;
   /** Index writes of downloaded files commit together (optional: one transaction each without). */
   commits?: TxnGroup;
   /** Files deleted by this pull are kept here until its downloads are done (M3). */
@@ -729,7 +731,7 @@ async function reupload(ctx: ApplyContext, entry: RemoteEntry, seen: Observation
     }
   });
   // `+keep`: the user cancelled a held delete of another device's, not a change made here.
-  const message = rule.endsWith('+keep') ? 'Deleted on another device; kept as you asked (Cancel) and uploaded again' : 'Deleted remotely but changed here: kept and uploaded again';
+  const message = rule.endsWith('+keep') ? `Deleted ${onDevice(ctx, entry)}; kept as you asked (Cancel) and uploaded again` : `Deleted ${onDevice(ctx, entry, 'remotely')} but changed here: kept and uploaded again`;
   ctx.store.activity.add({ folderId: ctx.folderId, kind: 'pull_kept_local', path: entry.path, message });
   return { kind: 'reuploaded', path: entry.path, rule };
 }
@@ -950,6 +952,12 @@ async function createDir(ctx: ApplyContext, p: Plan): Promise<Outcome> {
   return { kind: 'downloaded', path: entry.path, rule: action.rule };
 }
 
+/** Where a delete came from, for Activity: "on alpha" when the feed names the device (a new-user try read no name). */
+function onDevice(ctx: ApplyContext, entry: RemoteEntry, unnamed = 'on another device'): string {
+  const by = ctx.whoChanged?.(entry.device) ?? null;
+  return by !== null ? `on ${by}` : unnamed;
+}
+
 /** DD3/DD5: the local folder stays with all it holds and goes back to the server as a new directory. */
 function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, rule: string): Outcome {
   ctx.store.transaction(() => {
@@ -962,10 +970,10 @@ function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, r
     kind: 'pull_kept_local',
     path: entry.path,
     message:
-      rule.endsWith('+keep') ? 'Folder deleted on another device; kept as you asked (Cancel) and uploaded again'
-      : rule === 'DD3' ? 'Folder deleted remotely but created here: kept and uploaded again'
-      : rule === 'D6' ? 'File deleted remotely; the folder with its name here is kept and uploaded'
-      : 'Folder deleted remotely but it still holds files the other side does not have: kept and uploaded again',
+      rule.endsWith('+keep') ? `Folder deleted ${onDevice(ctx, entry)}; kept as you asked (Cancel) and uploaded again`
+      : rule === 'DD3' ? `Folder deleted ${onDevice(ctx, entry, 'remotely')} but created here: kept and uploaded again`
+      : rule === 'D6' ? `File deleted ${onDevice(ctx, entry, 'remotely')}; the folder with its name here is kept and uploaded`
+      : `Folder deleted ${onDevice(ctx, entry, 'remotely')} but it still holds files the other side does not have: kept and uploaded again`,
   });
   return { kind: 'reuploaded', path: entry.path, rule };
 }

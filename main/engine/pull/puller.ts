@@ -14,7 +14,7 @@ import { readChanges } from './changes-reader';
 import { BlockFetcher, blockRefs } from './downloader';
 import type { LocalBlockRef } from '../hashing';
 import { TxnGroup } from './group-commit';
-import { logPullActivity } from './activity-log';
+import { logPullActivity, otherDevice } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
 import { PullHealth, passingPullError, waitsOnThisDevice, type PullHealthView } from './health';
 import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
@@ -228,7 +228,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   const log = deps.log ?? createLogger('pull');
   const events = new PullerEmitter();
   // Downloads, deletes here and failures show in Activity (conflicts are logged by the applier).
-  logPullActivity(events, store.activity, { self: deps.device, ...(deps.deviceLabel ? { deviceLabel: deps.deviceLabel } : {}) });
+  const naming = { self: deps.device, ...(deps.deviceLabel ? { deviceLabel: deps.deviceLabel } : {}) };
+  logPullActivity(events, store.activity, naming);
+  const whoChanged = otherDevice(naming);
   const caseCache = new Map<string, boolean>();
   // Without a coordinator's sets (a puller on its own, in tests): one of its own per folder.
   const ownApplying = new Map<string, Set<string>>();
@@ -452,7 +454,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const lookupLocal = (hash: string) => aside.lookup(hash) ?? indexed(hash);
     const onBytes = (bytes: number) => events.emit('received', { folderId, bytes });
     const fetcher = new BlockFetcher({ remote, concurrency: options.downloadConcurrency, lookupLocal, signal: abort.signal, onBytes });
-    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)), now: clock };
+    const ctx: ApplyContext = { folderId, root, tmpDir, store, fetcher, caseInsensitive, log: flog, deviceName: deps.device.name, deviceId: deps.device.id, whoChanged, commits: new TxnGroup((fn) => store.transaction(fn)), aside, lateWrites, leftOverIntents: new Set(store.index.intentPaths(folderId)), now: clock };
     const errors: FerryError[] = [];
     // A folder renamed here to a name that cannot be synced keeps its old name's rows: what another
     // device put in it waits for a name that syncs, said as such, and not as a wait of a second
