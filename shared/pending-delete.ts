@@ -14,6 +14,30 @@ function devicesLine(devices: readonly string[]): string {
   return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more devices` : names.join(', ');
 }
 
+/** Of a scan-side hold's deletes, the files whose delete reached the server before it (docs/conflict-rules.md, local deletes). */
+export interface SentBeforeHold {
+  count: number;
+  /** The first few, sorted. */
+  sample: string[];
+}
+
+/** The deletes a held bulk delete still holds back: all of them, less those that reached the server before it. */
+export function heldCount(pending: { count: number; sent?: SentBeforeHold | undefined }): number {
+  return Math.max(0, pending.count - (pending.sent?.count ?? 0));
+}
+
+/**
+ * Those of a scan-side hold that reached the server before it, in words: "1 of them (f1.txt)
+ * reached the server before the rest were held". Empty when none did.
+ */
+export function sentBeforeHoldLine(pending: { sent?: SentBeforeHold | undefined }): string {
+  const sent = pending.sent;
+  if (!sent || sent.count === 0) return '';
+  const more = sent.count - sent.sample.length;
+  const names = sent.sample.length === 0 ? '' : ` (${sent.sample.join(', ')}${more > 0 ? ` and ${more} more` : ''})`;
+  return `${sent.count} of them${names} reached the server before the rest were held`;
+}
+
 /** The sample's paths as one line, with how many more there are: "a.txt, b.txt and 45 more". */
 export function samplePathsLine(pending: { count: number; sample: readonly string[] }): string {
   if (pending.sample.length === 0) return '';

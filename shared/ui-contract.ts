@@ -59,6 +59,11 @@ export const FolderStatus = z.object({
       sample: z.array(z.string()),
       /** The devices that deleted them (pull side; empty when the server did not say). */
       devices: z.array(z.string()),
+      /**
+       * Scan side: those of `count` whose delete reached the server before the hold, with the first
+       * few paths (not in `sample`): not held back, so Delete leaves them out; Cancel brings them back too.
+       */
+      sent: z.object({ count: z.int().min(1), sample: z.array(z.string()) }).optional(),
     })
     .nullable(),
   /** The last confirmed mass delete while the user can undo it (it outlives a restart for a day). */

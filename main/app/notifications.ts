@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { deleteOrigin } from '../../shared/pending-delete';
+import { deleteOrigin, sentBeforeHoldLine } from '../../shared/pending-delete';
 import type { AgentEvent, Status } from '../../shared/ui-contract';
 import type { Logger } from '../logging';
 
@@ -92,7 +92,7 @@ export class NotificationPolicy {
       notices.push({
         key: `mass-delete:${folder.id}`,
         title: 'Deletion paused',
-        body: `${count} of ${total} files in ${name} were deleted ${origin}. Open the queue to confirm or cancel.`,
+        body: `${count} of ${total} files in ${name} were deleted ${origin}${sentBeforeHoldLine(folder.pendingDelete) ? `; ${sentBeforeHoldLine(folder.pendingDelete)}` : ''}. Open the queue to confirm or cancel.`,
         target: 'queue',
       });
     }

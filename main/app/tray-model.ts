@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { deleteOrigin } from '../../shared/pending-delete';
+import { deleteOrigin, heldCount } from '../../shared/pending-delete';
 import type { AgentState, Status } from '../../shared/ui-contract';
 import { REVOKED_REASON } from '../engine/agent/connection';
 
@@ -117,7 +117,8 @@ export function trayTooltip(status: Status | null): string {
   for (const folder of status.folders) {
     if (folder.pendingDelete) {
       const name = path.basename(folder.localPath) || folder.localPath;
-      lines.push(`${name}: ${plural(folder.pendingDelete.count, 'file', 'files')} deleted ${deleteOrigin(folder.pendingDelete)} waiting for you`);
+      // Those that reached the server before the hold wait for nothing (docs/conflict-rules.md, local deletes).
+      lines.push(`${name}: ${plural(heldCount(folder.pendingDelete), 'file', 'files')} deleted ${deleteOrigin(folder.pendingDelete)} waiting for you`);
     }
   }
   const failed = status.counts.failed ?? 0;

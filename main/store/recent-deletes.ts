@@ -49,8 +49,13 @@ export interface RecentDeleteRepo {
   countFiles(folderId: string, since: number): number;
   /** Everything deleted since `since` and still deleted, parents before children. */
   list(folderId: string, since: number): RecentDelete[];
-  /** The first `limit` file paths deleted since `since` and still deleted, sorted. */
+  /** The first `limit` file paths deleted since `since`, still deleted and held (their delete not sent), sorted. */
   samplePaths(folderId: string, since: number, limit: number): string[];
+  /**
+   * Of the files deleted since `since` and still deleted, those whose delete reached the server
+   * (their queue row is a done delete): how many, and the first `limit`, sorted.
+   */
+  sentFiles(folderId: string, since: number, limit: number): { count: number; sample: string[] };
   /** The window starts again (the user answered); older rows are dropped too. */
   clear(folderId: string): void;
   /** Rows older than `before`, for every folder in state ok (a held folder keeps its window). */
@@ -70,9 +75,13 @@ export function recentDeleteRepo(db: Db, clock: Clock = systemClock): RecentDele
   const list = db.prepare<[string, number], RecentDeleteRow>(
     `SELECT * FROM recent_deletes r WHERE r.folder_id = ? AND r.deleted_at >= ? AND ${stillDeleted} ORDER BY r.path`,
   );
+  const sent = `EXISTS (SELECT 1 FROM queue q WHERE q.folder_id = r.folder_id AND q.path = r.path AND q.op = 'delete' AND q.state = 'done')`;
   const sample = db.prepare<[string, number, number], { path: string }>(
-    `SELECT r.path FROM recent_deletes r WHERE r.folder_id = ? AND r.deleted_at >= ? AND r.kind = 'file' AND ${stillDeleted} ORDER BY r.path LIMIT ?`,
+    `SELECT r.path FROM recent_deletes r WHERE r.folder_id = ? AND r.deleted_at >= ? AND r.kind = 'file' AND ${stillDeleted} AND NOT ${sent} ORDER BY r.path LIMIT ?`,
   );
+  const sentWhere = `r.folder_id = ? AND r.deleted_at >= ? AND r.kind = 'file' AND ${stillDeleted} AND ${sent}`;
+  const sentCount = db.prepare<[string, number], { n: number }>(`SELECT count(*) AS n FROM recent_deletes r WHERE ${sentWhere}`);
+  const sentSample = db.prepare<[string, number, number], { path: string }>(`SELECT r.path FROM recent_deletes r WHERE ${sentWhere} ORDER BY r.path LIMIT ?`);
   const clear = db.prepare(`DELETE FROM recent_deletes WHERE folder_id = ?`);
   const prune = db.prepare(
     `DELETE FROM recent_deletes WHERE deleted_at < ? AND folder_id IN (SELECT id FROM folders WHERE state = 'ok')`,
@@ -84,6 +93,10 @@ export function recentDeleteRepo(db: Db, clock: Clock = systemClock): RecentDele
     countFiles: (folderId, since) => countFiles.get(folderId, since)?.n ?? 0,
     list: (folderId, since) => list.all(folderId, since).map(toRecent),
     samplePaths: (folderId, since, limit) => sample.all(folderId, since, limit).map((r) => r.path),
+    sentFiles: (folderId, since, limit) => {
+      const count = sentCount.get(folderId, since)?.n ?? 0;
+      return { count, sample: count === 0 ? [] : sentSample.all(folderId, since, limit).map((r) => r.path) };
+    },
     clear: (folderId) => void clear.run(folderId),
     prune: (before) => prune.run(before).changes,
   };

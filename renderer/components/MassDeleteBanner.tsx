@@ -1,5 +1,5 @@
 import type { FolderStatus } from '../../shared/ui-contract';
-import { deleteOrigin } from '../../shared/pending-delete';
+import { deleteOrigin, heldCount, sentBeforeHoldLine } from '../../shared/pending-delete';
 import { formatCount, formatCountOf } from '../format';
 
 /** A folder paused because a pull or scan would delete many files: the user decides. */
@@ -16,21 +16,25 @@ export function MassDeleteBanner({
 }) {
   const pending = folder.pendingDelete;
   if (!pending) return null;
+  // Those that reached the server before the hold are not held back: named apart, and not in Delete's count.
+  const held = heldCount(pending);
+  const before = sentBeforeHoldLine(pending);
   return (
     <section className="banner banner-warn" role="alert" aria-label={`Mass delete waiting in ${folder.localPath}`} data-testid="mass-delete-banner" data-folder={folder.id}>
       <div>
         <strong>
           {formatCount(pending.count)} of {formatCountOf(pending.total, 'file')} in {folder.localPath} were deleted {deleteOrigin(pending)}.
         </strong>{' '}
+        {before ? <span data-testid="mass-delete-sent">{before}. </span> : null}
         {pending.side === 'scan'
-          ? 'Ferry is holding these deletions back from the server so that nothing is lost by mistake. Cancel brings the files back here; Delete removes them on the server and every other device.'
+          ? `Ferry is holding ${before ? `the other ${formatCount(held)}` : 'these deletions'} back from the server so that nothing is lost by mistake. Cancel brings ${before ? 'all of them' : 'the files'} back here; Delete removes ${before ? 'those' : 'them'} on the server and every other device.`
           : 'Ferry paused this folder so that nothing is lost by mistake (an unmounted disk or a bulk change elsewhere). Cancel keeps the files here and restores them for everyone; Delete removes them here too.'}
         {pending.sample.length > 0 && (
           <ul className="banner-paths" data-testid="mass-delete-paths">
             {pending.sample.map((p) => (
               <li key={p}>{p}</li>
             ))}
-            {pending.count > pending.sample.length && <li className="muted">and {formatCount(pending.count - pending.sample.length)} more</li>}
+            {held > pending.sample.length && <li className="muted">and {formatCount(held - pending.sample.length)} more</li>}
           </ul>
         )}
       </div>
@@ -39,7 +43,7 @@ export function MassDeleteBanner({
           Cancel and keep files
         </button>
         <button type="button" className="danger" onClick={onConfirm} disabled={busy} data-testid="mass-delete-confirm">
-          Delete {formatCountOf(pending.count, 'file')}
+          Delete {formatCountOf(held, 'file')}
         </button>
       </div>
     </section>

@@ -1,6 +1,6 @@
 import { expect, test as base } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
@@ -479,6 +479,27 @@ test('a pull that would delete most files pauses the folder; Cancel keeps them, 
 
 // Found by a new-user try: the Why panel of a file whose delete was held still said "held" after
 // the user confirmed, beside "everything in sync". It asks again when the agent's or a folder's state changes.
+// A new-user try: a file deleted 10 s before a burst was listed as held and counted by "Delete 17
+// files", though the server and the other devices had deleted it already.
+test('a bulk delete here after one delete had reached the server: the banner tells the sent from the held; Cancel brings all back', async ({ page, startRig }) => {
+  const rig = await startRig();
+  const { docs, names } = await tenImagesSynced(page, rig);
+  const onDisk = () => names.filter((name) => existsSync(path.join(docs, name)));
+  unlinkSync(path.join(docs, names[0]!));
+  await expect.poll(async () => Object.keys(await serverFiles(rig, 'docs')).length, { message: 'the first delete on the server' }).toBe(9);
+  for (const name of names.slice(1, 7)) unlinkSync(path.join(docs, name));
+  const banner = page.getByTestId('mass-delete-banner');
+  await expect(banner).toContainText('7 of 10 files');
+  await expect(page.getByTestId('mass-delete-sent')).toHaveText(`1 of them (${names[0]}) reached the server before the rest were held.`);
+  await expect(banner).toContainText('Ferry is holding the other 6 back from the server');
+  await expect(page.getByTestId('mass-delete-paths').locator('li')).toHaveText(names.slice(1, 7));
+  await expect(page.getByTestId('mass-delete-confirm')).toHaveText('Delete 6 files');
+  await page.getByTestId('mass-delete-cancel').click();
+  await expect.poll(onDisk, { message: 'every file back on disk' }).toEqual(names);
+  await expect.poll(async () => Object.keys(await serverFiles(rig, 'docs')), { message: 'every file back on the server' }).toEqual(names);
+  await expect(banner).toHaveCount(0);
+});
+
 test('the Why panel of a held delete follows the answer', async ({ page, startRig }) => {
   const rig = await startRig();
   const { docs, names } = await tenImagesSynced(page, rig);

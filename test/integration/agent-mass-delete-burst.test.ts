@@ -170,6 +170,21 @@ describe('a bulk local delete is held whole until the user answers', () => {
     return { ...rig, token };
   }
 
+  // A new-user try: a file deleted 10 s before a burst was listed as held, and "Delete 17 files"
+  // counted it, while the server and the other devices had deleted it already.
+  it('part of it had already reached the server: the question tells the sent from the held', async () => {
+    const rig = await partSentThenBulk('docs-sent-said');
+    const pending = rig.folder().pendingDelete!;
+    expect(pending.sent).toEqual({ count: 2, sample: docs.slice(0, 2) });
+    // The held paths are listed without the sent ones.
+    expect(pending.sample).toEqual(docs.slice(2, 12));
+    const reason = rig.agent.status().reason ?? '';
+    expect(reason).toContain(`2 of them (${docs[0]}, ${docs[1]}) reached the server before the rest were held`);
+    const said = (await rig.agent.handlers.listActivity({ limit: 100 })).filter((e) => e.message.includes('disappeared from this folder')).map((e) => e.message);
+    expect(said).toEqual([expect.stringContaining('Confirm to delete the other 10 on the server too, or cancel to restore all 12 from the server')]);
+    await rig.agent.handlers.cancelMassDelete({ folderId: 'docs-sent-said' });
+  });
+
   it('part of it had already reached the server: Cancel restores that part too, on the server and on disk', async () => {
     const rig = await partSentThenBulk('docs-sent');
     expect(await serverFiles('docs-sent')).toEqual(docs.slice(2));

@@ -100,7 +100,23 @@ describe('the local guard weighs deletes over a window, files only', () => {
     clock.advance(10_000);
     guard.judge(1);
     expect(store.folders.require(F)).toMatchObject({ state: 'paused_mass_delete', pausedHold: { side: 'scan', deletes: 6, files: 10 } });
-    expect(guard.pending()).toEqual({ count: 5, total: 10 });
+    expect(guard.pending()).toEqual({ count: 5, total: 10, sent: { count: 0, sample: [] } });
+  });
+
+  // A new-user try: a file deleted before the burst, its delete on the server already, read as held.
+  it('names apart the deletes that reached the server before the hold: counted, not held', () => {
+    for (const p of ['f0', 'f1']) {
+      drop(p);
+      store.paths.enqueue({ folderId: F, path: p, kind: 'file', op: 'delete', baseRevision: '1' });
+    }
+    for (const item of store.queue.claim({ limit: 10 })) store.paths.complete(item, { revision: null });
+    for (const p of ['f2', 'f3', 'f4', 'f5']) drop(p);
+    expect(store.folders.require(F)).toMatchObject({ state: 'paused_mass_delete', pausedHold: { side: 'scan', deletes: 6, files: 10 } });
+    expect(guard.pending()).toEqual({ count: 6, total: 10, sent: { count: 2, sample: ['f0', 'f1'] } });
+    expect(store.recentDeletes.samplePaths(F, 0, 10)).toEqual(['f2', 'f3', 'f4', 'f5']);
+    expect(store.folders.require(F).pausedReason).toBe(
+      '6 of 10 files (60%) disappeared from this folder; 2 of them (f0, f1) reached the server before the rest were held. Confirm to delete the other 4 on the server too, or cancel to restore all 6 from the server.',
+    );
   });
 
   it('forgets deletes older than the window', () => {
@@ -125,7 +141,7 @@ describe('the local guard weighs deletes over a window, files only', () => {
     expect(store.folders.require(F).state).toBe('paused_mass_delete');
     clock.advance(60_000);
     store.recentDeletes.prune(clock.now() - 30_000);
-    expect(guard.pending()).toEqual({ count: 6, total: 10 });
+    expect(guard.pending()).toEqual({ count: 6, total: 10, sent: { count: 0, sample: [] } });
   });
 });
 

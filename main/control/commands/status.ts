@@ -1,4 +1,4 @@
-import { deleteOrigin, filesToUndo, samplePathsLine, undoBatchFiles } from '../../../shared/pending-delete';
+import { deleteOrigin, filesToUndo, heldCount, samplePathsLine, sentBeforeHoldLine, undoBatchFiles } from '../../../shared/pending-delete';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
 import { folderHeadline, waitsForServer, type FolderHeadline } from '../../../shared/folder-headline';
 import { deviceLine } from './devices';
@@ -66,7 +66,8 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     const pending = folder.pendingDelete;
     const detail = pending
       ? `${pending.count} of ${pending.total} files deleted ${deleteOrigin(pending)}` +
-        (pending.sample.length > 0 ? ` (${samplePathsLine(pending)})` : '') +
+        (pending.sample.length > 0 ? ` (${samplePathsLine({ count: heldCount(pending), sample: pending.sample })})` : '') +
+        (sentBeforeHoldLine(pending) ? `; ${sentBeforeHoldLine(pending)}` : '') +
         `; answer with 'ferry mass-delete confirm|cancel --folder ${folder.id}'`
       : folder.state === 'disk_full'
         ? `waiting for disk space: ${folder.error ?? 'the disk is full'}`

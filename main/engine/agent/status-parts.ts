@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { deleteOrigin } from '../../../shared/pending-delete';
+import { deleteOrigin, sentBeforeHoldLine } from '../../../shared/pending-delete';
 import { notMadeYet } from '../folder-marker';
 import type { AgentStateName, FolderStatus, Settings } from './api';
 import type { SettingsRepo } from '../../store/settings';
@@ -26,7 +26,8 @@ export function agentStateOf(input: {
   const held = input.folders.find((f) => f.state === 'paused_mass_delete');
   if (held) {
     const pending = held.pendingDelete;
-    const what = pending ? `${pending.count} of ${pending.total} files were deleted ${deleteOrigin(pending)}` : 'many files were deleted';
+    const before = pending ? sentBeforeHoldLine(pending) : '';
+    const what = pending ? `${pending.count} of ${pending.total} files were deleted ${deleteOrigin(pending)}${before ? `; ${before}` : ''}` : 'many files were deleted';
     // Not an error: Ferry did what it should (held the delete); the folder needs the user's answer.
     return { state: 'waiting', reason: `Folder ${held.id}: ${what}; the deletion waits for your answer` };
   }

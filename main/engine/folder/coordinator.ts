@@ -5,6 +5,7 @@ import type { Timers } from '../timers';
 import { realTimers } from '../timers';
 import { LocalDeleteGuard } from './local-guard';
 import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
+import type { SentBeforeHold } from '../../../shared/pending-delete';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
 import { UNDO_KEEP_MS, UndoBatches, type AppliedEvents, type UndoOffer } from './undo';
@@ -13,7 +14,7 @@ import type { RestoreOutcome, RestoreRemote as HistoryRestoreRemote } from '../h
 /** What a folder is doing, as its coordinator sees it. */
 export type FolderView =
   | { state: 'ok' | 'scanning' | 'pulling' }
-  | { state: 'paused'; side: MassDeleteSide; deletes: number; files: number; reason: string; sample: string[]; devices: string[] }
+  | { state: 'paused'; side: MassDeleteSide; deletes: number; files: number; reason: string; sample: string[]; devices: string[]; sent?: SentBeforeHold }
   | { state: 'error'; code: string; message: string }
   | { state: 'disk_full'; message: string };
 
@@ -30,6 +31,8 @@ export interface PendingDelete {
   sample: string[];
   /** The devices that deleted them (pull side; empty when the server did not say). */
   devices: string[];
+  /** Scan side: those of `count` whose delete reached the server before the hold (not in `sample`). */
+  sent?: SentBeforeHold;
 }
 
 /** The engine parts an answer to a mass delete uses (the puller and client of the moment). */
@@ -145,7 +148,7 @@ export class FolderCoordinator {
       const now = this.guard.pending();
       const deletes = Math.max(now.count, hold?.deletes ?? 0);
       const sample = this.store.recentDeletes.samplePaths(this.folderId, 0, HOLD_SAMPLE_SIZE);
-      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason, sample, devices: [] };
+      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason, sample, devices: [], ...(now.sent.count > 0 ? { sent: now.sent } : {}) };
     }
     const full = this.diskFullMessage();
     if (full !== null) return { state: 'disk_full', message: full };
@@ -180,7 +183,7 @@ export class FolderCoordinator {
   pendingDelete(): PendingDelete | null {
     const view = this.view();
     if (view.state !== 'paused') return null;
-    return { count: view.deletes, total: view.files, side: view.side, sample: view.sample, devices: view.devices };
+    return { count: view.deletes, total: view.files, side: view.side, sample: view.sample, devices: view.devices, ...(view.sent ? { sent: view.sent } : {}) };
   }
 
   /** Yes to the held deletes: the server's are applied here, or this disk's go to the server. */

@@ -1,7 +1,11 @@
 import type { Store } from '../../store';
 import type { EntryKind } from '../../store/file-index';
-import { belowAnyThreshold, checkMassDelete, type MassDeleteOptions } from './mass-delete';
+import { belowAnyThreshold, checkMassDelete, massDeleteReason, type MassDeleteOptions } from './mass-delete';
+import type { SentBeforeHold } from '../../../shared/pending-delete';
 import type { FolderStates } from './state';
+
+/** How many of the deletes sent before a hold the question names. */
+const SENT_SAMPLE_SIZE = 3;
 
 /** How far back this disk's deletes count together (docs/conflict-rules.md, local deletes). */
 export const LOCAL_DELETE_WINDOW_MS = 30_000;
@@ -59,7 +63,7 @@ export class LocalDeleteGuard {
     if (belowAnyThreshold(deletes, options)) return;
     const total = store.index.countFiles(folderId) + earlier;
     const verdict = checkMassDelete(deletes, total, options, 'scan');
-    if (verdict.tripped) this.o.states.pause(folderId, { side: 'scan', deletes, files: total }, verdict.reason);
+    if (verdict.tripped) this.o.states.pause(folderId, { side: 'scan', deletes, files: total }, massDeleteReason('scan', deletes, total, this.sent()));
   }
 
   /** In the transaction that drops the index row: the window remembers the delete and its version. */
@@ -75,10 +79,17 @@ export class LocalDeleteGuard {
     });
   }
 
-  /** What a held scan-side delete counts now: the window's files, of the folder before them. */
-  pending(): { count: number; total: number } {
+  /**
+   * What a held scan-side delete counts now: the window's files, of the folder before them, and
+   * those of them whose delete reached the server before the hold (not held: named apart).
+   */
+  pending(): { count: number; total: number; sent: SentBeforeHold } {
     const { store, folderId } = this.o;
     const count = store.recentDeletes.countFiles(folderId, 0);
-    return { count, total: store.index.countFiles(folderId) + count };
+    return { count, total: store.index.countFiles(folderId) + count, sent: this.sent() };
+  }
+
+  private sent(): SentBeforeHold {
+    return this.o.store.recentDeletes.sentFiles(this.o.folderId, 0, SENT_SAMPLE_SIZE);
   }
 }

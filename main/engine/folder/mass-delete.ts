@@ -1,4 +1,5 @@
 import type { MassDeleteSide } from '../../store';
+import { heldCount, sentBeforeHoldLine, type SentBeforeHold } from '../../../shared/pending-delete';
 
 /**
  * The mass-delete rule, one module for both sides (docs/conflict-rules.md, "Deletes and the
@@ -48,12 +49,18 @@ export function checkMassDelete(
   return { tripped, deletes, files, reason: tripped ? massDeleteReason(side, deletes, files) : '' };
 }
 
-/** The question to the user, for either side. */
-export function massDeleteReason(side: MassDeleteSide, deletes: number, files: number): string {
+/**
+ * The question to the user, for either side. `sent`: of this disk's deletes, those that reached
+ * the server before the hold (docs/conflict-rules.md, local deletes): Confirm sends the others.
+ */
+export function massDeleteReason(side: MassDeleteSide, deletes: number, files: number, sent?: SentBeforeHold): string {
   const percent = Math.round(files > 0 ? (deletes / files) * 100 : 100);
-  return side === 'pull'
-    ? `The server's changes would delete ${deletes} of ${files} local files (${percent}%). ` +
-        'Confirm to delete them here too, or cancel to keep them and upload them again.'
-    : `${deletes} of ${files} files (${percent}%) disappeared from this folder. ` +
-        'Confirm to delete them on the server too, or cancel to restore them from the server.';
+  if (side === 'pull') {
+    return `The server's changes would delete ${deletes} of ${files} local files (${percent}%). ` + 'Confirm to delete them here too, or cancel to keep them and upload them again.';
+  }
+  const before = sentBeforeHoldLine({ sent });
+  return before === ''
+    ? `${deletes} of ${files} files (${percent}%) disappeared from this folder. Confirm to delete them on the server too, or cancel to restore them from the server.`
+    : `${deletes} of ${files} files (${percent}%) disappeared from this folder; ${before}. ` +
+        `Confirm to delete the other ${heldCount({ count: deletes, sent })} on the server too, or cancel to restore all ${deletes} from the server.`;
 }

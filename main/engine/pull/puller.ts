@@ -581,7 +581,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files, ...holdDetail(fileDeletes) }, verdict.reason);
         heldAt.set(folderId, { token: read.token, lookMs: clock() - started });
         if (!held) {
-          flog.warn('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
+          flog.info('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
           events.emit('paused', { folderId, verdict });
         }
         const paused = { ...summary, paused: true, durationMs: clock() - started };
