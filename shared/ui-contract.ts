@@ -224,7 +224,8 @@ export const PathExplanation = z.object({
   inSync: z.boolean(),
   /** Never empty: the deciding reason first. */
   reasons: z.array(z.object({ code: WhyCode, message: z.string() })).min(1),
-  local: z.object({ exists: z.boolean(), kind: z.enum(['file', 'dir']).nullable(), size: z.number().nullable(), modifiedAt: z.string().nullable() }),
+  /** `link`: a symbolic link; `special`: a device, pipe or socket (neither is synced). */
+  local: z.object({ exists: z.boolean(), kind: z.enum(['file', 'dir', 'link', 'special']).nullable(), size: z.number().nullable(), modifiedAt: z.string().nullable() }),
   synced: z.object({ revision: z.string().nullable(), size: z.number() }).nullable(),
   /** Deleted here, and the delete not sent yet (queued, held, or failing). */
   deletedHere: z.boolean().optional(),

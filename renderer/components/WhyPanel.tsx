@@ -1,4 +1,5 @@
 import { visibleName, visibleNameAlone } from '../../shared/visible-name';
+import { localKindWord } from '../../shared/why-words';
 import { useEffect, useState } from 'react';
 import type { PathExplanation, Status } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
@@ -63,7 +64,7 @@ export function WhyPanel({ target, onClose, floating = false, refreshOn = '' }: 
             ))}
           </ul>
           <p className="muted">
-            {answer.local.exists ? `On disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}` : 'Not on disk'}
+            {answer.local.exists ? `On disk: ${localKindWord(answer.local.kind)}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}` : 'Not on disk'}
             {answer.synced ? ` · last synced ${answer.synced.revision ? `at revision ${answer.synced.revision}` : 'never'}` : ''}
           </p>
         </>

@@ -799,6 +799,10 @@ test('a folder that does not exist: a warning at save, its reason on the queue p
   // Accepted with a warning: the agent waits for the folder, it is not in error.
   await expect(page.getByTestId('agent-state')).toHaveText('waiting for you');
   await expect(page.locator('[data-testid="folder-problem"][data-folder="later"]')).toContainText(later);
+  // Activity says it waits, as a note: no red "failed" (a new-user try).
+  await page.getByTestId('nav-activity').click();
+  await expect(page.getByTestId('activity-row').filter({ hasText: 'does not exist yet' })).toHaveAttribute('data-kind', 'info');
+  await page.getByTestId('nav-queue').click();
   mkdirSync(later);
   write(later, 'hello.txt', 'the folder exists now');
   await expect(page.getByTestId('folder-problem')).toHaveCount(0, { timeout: 20_000 });

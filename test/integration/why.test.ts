@@ -270,6 +270,10 @@ describe('why a path is not in sync', () => {
     const answer = await why('a-link');
     expect(answer.reasons).toEqual([{ code: 'unsyncable', message: 'A symbolic link: Ferry does not follow links nor sync them; what it points to stays where it is' }]);
     expect(answer.inSync).toBe(false);
+    // What it is on disk, said as such (a new-user try read "on disk: other").
+    expect(answer.local).toMatchObject({ exists: true, kind: 'link' });
+    const { formatExplanation } = await import('../../main/control/commands/why');
+    expect(formatExplanation(answer).join('\n')).toMatch(/on disk: symbolic link, /);
     unlinkSync(path.join(folder, 'a-link'));
   });
 

@@ -11,6 +11,7 @@ import { listenOnStablePort, SERVER_PORT_FILE } from '../control-port';
 import { EXIT_FAILURE, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { COMMAND_SUMMARIES } from './summaries';
+import { resolveDataDir } from './with-agent';
 
 /**
  * The embedded default (what `npm start` runs where Electron cannot start): the reference
@@ -60,7 +61,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const controlPort = portFlag(values['control-port']);
   if (port === undefined || controlPort === undefined) return usageError(definition, io, 'ports are numbers from 0 to 65535').code;
 
-  const dataDir = path.resolve(values.data ?? process.env.FERRY_HOME ?? path.join(os.homedir(), '.ferry'));
+  const dataDir = resolveDataDir(values.data);
   const serverDir = path.join(dataDir, 'server');
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
   const folder = parseFolderFlag(values.folder ?? path.join(os.homedir(), 'Ferry'), process.cwd(), 0);

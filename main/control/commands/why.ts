@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { FerryError, isFerryError } from '../../../protocol/errors';
 import type { PathExplanation } from '../../../shared/ui-contract';
+import { localKindWord } from '../../../shared/why-words';
 import { commonFlags, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
@@ -27,7 +28,14 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const given = positionals[0];
   if (!given) return usageError(definition, io, 'give the PATH to explain', values.json).code;
   return withAgent(definition, values, io, async (client) => {
-    const explain = (typed: string) => {
+    const explain = async (typed: string) => {
+      // An absolute path names a file on this disk even beside --folder, which it must then be in (a
+      // new-user try got "tmp/…/link not known here" for one, read as a path inside the folder).
+      if (values.folder && path.isAbsolute(typed)) {
+        const found = await client.call('explainPath', { path: typed });
+        if (found.folderId !== values.folder) throw new FerryError('not_found', `${typed} is in folder ${found.folderId}, not ${values.folder}`, { status: 404 });
+        return found;
+      }
       // Without --folder the path names a file on this disk: the agent finds its folder.
       const input = values.folder ? { path: typed, folderId: values.folder } : { path: path.resolve(process.cwd(), typed) };
       return client.call('explainPath', input).catch(async (error: unknown) => {
@@ -66,7 +74,7 @@ export function formatExplanation(answer: PathExplanation): string[] {
   const saysCode = (r: PathExplanation['reasons'][number]) => r.message.toLowerCase().startsWith(r.code.replace(/_/g, ' '));
   for (const reason of answer.reasons) lines.push(`  ${saysCode(reason) ? '' : `${reason.code}: `}${printable(reason.message, true)}`);
   const local = answer.local.exists
-    ? `on disk: ${answer.local.kind ?? 'other'}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}, modified ${answer.local.modifiedAt}`
+    ? `on disk: ${localKindWord(answer.local.kind)}${answer.local.size !== null ? `, ${formatBytes(answer.local.size)}` : ''}, modified ${answer.local.modifiedAt}`
     : 'not on disk';
   lines.push(`  ${local}`);
   // Only the revision: the size beside it is what the scan last recorded here, not that revision's

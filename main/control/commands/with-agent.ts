@@ -5,9 +5,12 @@ import { connectToAgent } from '../control-client';
 import type { ControlClient } from '../control-client';
 import { EXIT_FAILURE, printError, usageError } from './args';
 
-/** The agent's data directory: --data, else $FERRY_HOME, else ~/.ferry (as `ferry start` uses). */
+/**
+ * The agent's data directory: --data, else $FERRY_HOME, else ~/.ferry (as `ferry start` uses). An
+ * empty $FERRY_HOME is no directory (a new-user try's `FERRY_HOME=` put the data in the working directory).
+ */
 export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(flag ?? env.FERRY_HOME ?? path.join(os.homedir(), '.ferry'));
+  return path.resolve(flag ?? (env.FERRY_HOME || path.join(os.homedir(), '.ferry')));
 }
 import type { CommandIo } from './args';
 

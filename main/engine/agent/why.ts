@@ -43,7 +43,7 @@ export interface PathExplanation {
   path: string;
   inSync: boolean;
   reasons: WhyReason[];
-  local: { exists: boolean; kind: 'file' | 'dir' | null; size: number | null; modifiedAt: string | null };
+  local: { exists: boolean; kind: 'file' | 'dir' | 'link' | 'special' | null; size: number | null; modifiedAt: string | null };
   /**
    * This device's record of the path: the server's revision it last synced, and the size the scan
    * last recorded (the local file's: a change not sent yet has already changed it).
@@ -244,7 +244,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     path: key,
     inSync: reasons[0]!.code === 'in_sync',
     reasons,
-    local: { exists: local.exists, kind: local.kind, size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
+    local: { exists: local.exists, kind: local.kind ?? (!local.exists ? null : local.link ? 'link' : 'special'), size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
     synced: entry ? { revision: entry.syncedRevision, size: entry.size } : null,
     deletedHere: live?.op === 'delete',
     lastPullError: lastPullError(ctx.pull?.failure(folderId) ?? null),

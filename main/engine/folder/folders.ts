@@ -154,7 +154,8 @@ export class FolderSet {
       onScanned: (result: ScanResult) => this.o.onScanned(folderId, queuedWork(result)),
       ...(this.o.push ? { push: this.o.push } : {}),
       onError: (error) => {
-        this.o.log.warn('folder problem', { folder: folderId, code: error.code, error: error.message });
+        // A folder not made yet waits, said by its state (state.ts) and the agent's start: no warning.
+        (error.code === 'folder_root_missing' ? this.o.log.info : this.o.log.warn).call(this.o.log, 'folder problem', { folder: folderId, code: error.code, error: error.message });
         this.o.onStateChanged?.(folderId);
         this.o.onChange();
       },

@@ -1,5 +1,6 @@
 import { createLogger } from '../../logging';
 import type { MassDeleteHold, Store } from '../../store';
+import { notMadeYet } from '../folder-marker';
 
 /** The repositories a folder's state lives in. */
 export type FolderStateStore = Pick<Store, 'folders' | 'activity' | 'transaction'>;
@@ -41,7 +42,8 @@ export function folderStates(store: FolderStateStore, onChange: (folderId: strin
       if (folder.state === 'error' && folder.errorCode === code) return;
       store.transaction(() => {
         store.folders.setError(folderId, code, message);
-        store.activity.add({ folderId, kind: 'folder_error', message });
+        // A folder not made yet waits: no failure in Activity (a new-user try read a red "failed").
+        store.activity.add({ folderId, kind: notMadeYet(message) ? 'folder_waiting' : 'folder_error', message });
       });
       // A folder not made yet waits (the agent is `waiting`): no fault to warn of.
       if (code === 'folder_root_missing') log.info('folder not there (yet): waiting for it', { folder: folderId, code });

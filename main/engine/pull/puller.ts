@@ -479,7 +479,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const before = health.note(folderId, entry.path);
       health.itemFailed(folderId, entry.path, e, clock());
       const again = before?.kind === 'failed' && before.code === e.code;
-      (again ? flog.debug : flog.warn).call(flog, 'pull item failed', { path: entry.path, code: e.code, error: e.message });
+      // A wait of a second on this device's own upload or scan is no fault (a new-user try read
+      // "pull item failed" for one on the terminal): the log file keeps it.
+      (again ? flog.debug : waitsOnThisDevice(e) ? flog.info : flog.warn).call(flog, 'pull item failed', { path: entry.path, code: e.code, error: e.message });
       return false;
     };
 
