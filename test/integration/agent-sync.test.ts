@@ -93,8 +93,9 @@ describe('two agents through the reference server', () => {
     expect(events.some((e) => e.type === 'queue' && e.items.some((i) => i.state === 'done'))).toBe(true);
     expect(events.some((e) => e.type === 'activity')).toBe(true);
     // A's activity shows both ways: what it downloaded, and its own delete sent to the server.
-    const activity = events.flatMap((e) => (e.type === 'activity' ? [`${e.entry.kind} ${e.entry.path}`] : []));
-    expect(activity).toEqual(expect.arrayContaining(['downloaded nested/note.md', 'deleted_local hello.txt']));
+    const activity = events.flatMap((e) => (e.type === 'activity' ? [`${e.entry.kind} ${e.entry.path}: ${e.entry.message}`] : []));
+    // Its own delete says it was made here (a new-user try read "Deleted on the server" as another's doing).
+    expect(activity).toEqual(expect.arrayContaining(['downloaded nested/note.md: Downloaded', 'deleted_local hello.txt: Deleted here, and now on the server']));
     // Rates are measured, not echoed: uploads just happened, so some status showed them moving.
     expect(events.some((e) => e.type === 'status' && e.status.rates.uploadBytesPerSec > 0 && e.status.rates.itemsPerSec > 0)).toBe(true);
   });

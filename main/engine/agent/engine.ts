@@ -442,12 +442,13 @@ function recordPushActivity(lines: Pick<ActivityBatch, 'add'>, event: ItemEvent)
   if (event.state === 'failed') {
     lines.add({ folderId: event.folderId, kind: 'failed', path: event.path, message: event.message ?? event.code ?? 'failed' });
   } else {
-    // A move says so: no bytes went (a new-user try read a rename as "Uploaded").
+    // A move says so: no bytes went (a new-user try read a rename as "Uploaded"). A delete says it
+    // was made here (a new-user try read "Deleted on the server" as someone else's doing).
     lines.add({
       folderId: event.folderId,
       kind: event.op === 'delete' ? 'deleted_local' : event.movedFrom !== undefined ? 'moved_local' : 'uploaded',
       path: event.path,
-      message: event.op === 'delete' ? 'Deleted on the server' : event.movedFrom !== undefined ? `Moved on the server from ${event.movedFrom}` : 'Uploaded',
+      message: event.op === 'delete' ? 'Deleted here, and now on the server' : event.movedFrom !== undefined ? `Moved on the server from ${event.movedFrom}` : 'Uploaded',
     });
   }
 }
