@@ -89,10 +89,11 @@ export class NotificationPolicy {
       const name = path.basename(folder.localPath) || folder.localPath;
       const { count, total } = folder.pendingDelete;
       const origin = deleteOrigin(folder.pendingDelete);
+      const sentAlready = sentBeforeHoldLine(folder.pendingDelete);
       notices.push({
         key: `mass-delete:${folder.id}`,
         title: 'Deletion paused',
-        body: `${count} of ${total} files in ${name} were deleted ${origin}${sentBeforeHoldLine(folder.pendingDelete) ? `; ${sentBeforeHoldLine(folder.pendingDelete)}` : ''}. Open the queue to confirm or cancel.`,
+        body: `${count} of ${total} files in ${name} were deleted ${origin}${sentAlready ? `; ${sentAlready}` : ''}. Open the queue to confirm or cancel.`,
         target: 'queue',
       });
     }

@@ -64,10 +64,11 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
   lines.push(status.folders.length ? 'Folders:' : 'Folders:   none configured');
   for (const folder of status.folders) {
     const pending = folder.pendingDelete;
+    const before = pending ? sentBeforeHoldLine(pending) : '';
     const detail = pending
       ? `${pending.count} of ${pending.total} files deleted ${deleteOrigin(pending)}` +
         (pending.sample.length > 0 ? ` (${samplePathsLine({ count: heldCount(pending), sample: pending.sample })})` : '') +
-        (sentBeforeHoldLine(pending) ? `; ${sentBeforeHoldLine(pending)}` : '') +
+        (before ? `; ${before}` : '') +
         `; answer with 'ferry mass-delete confirm|cancel --folder ${folder.id}'`
       : folder.state === 'disk_full'
         ? `waiting for disk space: ${folder.error ?? 'the disk is full'}`
