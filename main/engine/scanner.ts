@@ -45,6 +45,11 @@ export interface ScannerOptions {
   now?: () => number;
 }
 
+/** Why a name cannot be synced, and what the other devices keep when it was a synced file renamed here. */
+export function unsyncableWhy(reason: string, from: string | undefined): string {
+  return from === undefined ? reason : `${reason}; renamed from ${from}, which the server and the other devices keep as it was`;
+}
+
 export type PathOutcome = 'unchanged' | 'queued' | 'updated' | 'deleted' | 'held' | 'ignored' | 'skipped' | 'unstable';
 
 export interface ReconcileProgress {
@@ -949,8 +954,7 @@ export class Scanner {
 
   /** The names here that cannot be synced, sorted, with why (docs/conflict-rules.md, "Names that cannot be synced"). */
   unsyncableNames(): UnsyncableNameView[] {
-    const why = ({ reason, from }: UnsyncableName) => (from === undefined ? reason : `${reason}; renamed from ${from}, which the server and the other devices keep as it was`);
-    return [...this.unsyncable].map(([path, name]) => ({ path, reason: why(name), ...(name.from !== undefined ? { from: name.from } : {}) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return [...this.unsyncable].map(([path, name]) => ({ path, reason: unsyncableWhy(name.reason, name.from), ...(name.from !== undefined ? { from: name.from } : {}) })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /** The index holds this file as it is on disk (moved here with its directory during this walk). */

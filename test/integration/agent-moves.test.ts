@@ -193,6 +193,9 @@ describe('a renamed folder is a move, never a mass delete', () => {
     expect(filesOnDisk(rootB)['r5.txt']).toBe('precious bytes');
     const why = await agentA.handlers.explainPath({ folderId: 'bad-name', path: 'r5.txt' });
     expect(why.reasons[0]).toMatchObject({ code: 'unsyncable', message: expect.stringMatching(/^Renamed here to r5\tbad\.txt, a name that cannot be synced: the server and the other devices keep it/) });
+    // The new name's `why` says it too, as the folder's list does (a new-user try found it only in `ferry status`).
+    const whyNew = await agentA.handlers.explainPath({ folderId: 'bad-name', path: 'r5\tbad.txt' });
+    expect(whyNew.reasons).toEqual([{ code: 'unsyncable', message: 'Not synced: its name contains a control character; renamed from r5.txt, which the server and the other devices keep as it was; rename it to sync it' }]);
     const before = blockRequests();
     renameSync(path.join(rootA, 'r5\tbad.txt'), path.join(rootA, 'r5-fixed.txt'));
     await waitFor(() => filesOnDisk(rootB)['r5-fixed.txt'] === 'precious bytes' && !('r5.txt' in filesOnDisk(rootB)), { timeoutMs: 20_000, message: 'B has the file under its new name only' });

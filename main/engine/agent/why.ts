@@ -6,7 +6,7 @@ import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
 import { relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
 import { parseConflictName } from '../conflict-name';
-import { renamedAwayTo } from '../scanner';
+import { renamedAwayTo, unsyncableWhy } from '../scanner';
 
 /** Why a path is (or is not) in sync, one reason per fact that holds, the deciding one first. */
 export type WhyCode =
@@ -180,7 +180,9 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   // A name the scan skips (docs/conflict-rules.md, "Names that cannot be synced"): said as such,
   // not as a path that is not on disk (a name that is not UTF-8 is read back as another).
   const unsyncable = entry ? null : unsyncableReason(key, !local.exists);
-  if (reasons.length === 0 && unsyncable !== null) add('unsyncable', `Not synced: ${unsyncable}; rename it to sync it`);
+  // Renamed here from a synced name, said as the folder's list says it (a new-user try read it in `ferry status`, not in `why`).
+  const renamedFrom = unsyncable === null ? undefined : ctx.unsyncable?.(folderId).find((u) => u.path === key)?.from;
+  if (reasons.length === 0 && unsyncable !== null) add('unsyncable', `Not synced: ${unsyncableWhy(unsyncable, renamedFrom)}; rename it to sync it`);
   if (reasons.length === 0) {
     if (!entry && !local.exists) add('unknown', `Ferry knows nothing of ${key} in folder ${folderId}: it is not on disk here and was never synced`);
     // Never recorded, and never will be (a new-user try read "the next scan picks it up" for good).
