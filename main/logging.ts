@@ -76,6 +76,7 @@ function ensureDefaults(): void {
   log.hooks.push((message, transport) => {
     if (heldConsole === null || transport !== log.transports.console) return message;
     heldConsole.push(message);
+    if (heldConsole.length >= HOLD_CONSOLE_MAX_LINES) releaseConsole();
     return false;
   });
 }
@@ -83,21 +84,32 @@ function ensureDefaults(): void {
 /** Console lines held back by holdConsole, in order. */
 let heldConsole: HeldMessage[] | null = null;
 type HeldMessage = Parameters<typeof log.transports.console>[0];
+let heldTimer: NodeJS.Timeout | undefined;
+/** Held no longer than this, nor more lines than that: a start that hangs still says its warnings. */
+const HOLD_CONSOLE_MAX_MS = 5000;
+const HOLD_CONSOLE_MAX_LINES = 500;
 
 /**
  * Holds the console's lines until releaseConsole, which writes them: an agent's start says what
  * runs first, and the warnings of its start come after (a new-user try read two warnings above
- * "Ferry agent running"). The log file gets every line at once.
+ * "Ferry agent running"). The log file gets every line at once. Released by itself after a few
+ * seconds, past a few hundred lines, and at exit, so none is lost (review).
  */
 export function holdConsole(): void {
   ensureDefaults();
-  heldConsole ??= [];
+  if (heldConsole !== null) return;
+  heldConsole = [];
+  heldTimer = setTimeout(releaseConsole, HOLD_CONSOLE_MAX_MS);
+  heldTimer.unref();
+  process.once('exit', releaseConsole);
 }
 
 /** Writes the lines held since holdConsole, and the console's lines as they come from now on. */
 export function releaseConsole(): void {
   const lines = heldConsole ?? [];
   heldConsole = null;
+  clearTimeout(heldTimer);
+  process.off('exit', releaseConsole);
   for (const message of lines) log.transports.console(message);
 }
 

@@ -27,15 +27,15 @@ export function heldCount(pending: { count: number; sent?: SentBeforeHold | unde
 }
 
 /**
- * Those of a scan-side hold that reached the server before it, in words: "1 of them (f1.txt)
- * reached the server before the rest were held". Empty when none did.
+ * Those of a scan-side hold that went to the server before it, in words: "1 of them (f1.txt) had
+ * gone to the server before the rest were held". Empty when none did.
  */
 export function sentBeforeHoldLine(pending: { sent?: SentBeforeHold | undefined }): string {
   const sent = pending.sent;
   if (!sent || sent.count === 0) return '';
   const more = sent.count - sent.sample.length;
   const names = sent.sample.length === 0 ? '' : ` (${sent.sample.join(', ')}${more > 0 ? ` and ${more} more` : ''})`;
-  return `${sent.count} of them${names} reached the server before the rest were held`;
+  return `${sent.count} of them${names} had gone to the server before the rest were held`;
 }
 
 /** The sample's paths as one line, with how many more there are: "a.txt, b.txt and 45 more". */

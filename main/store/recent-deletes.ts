@@ -56,6 +56,8 @@ export interface RecentDeleteRepo {
    * (their queue row is a done delete): how many, and the first `limit`, sorted.
    */
   sentFiles(folderId: string, since: number, limit: number): { count: number; sample: string[] };
+  /** Whether the window holds this path's delete (still deleted). */
+  has(folderId: string, path: string): boolean;
   /** The window starts again (the user answered); older rows are dropped too. */
   clear(folderId: string): void;
   /** Rows older than `before`, for every folder in state ok (a held folder keeps its window). */
@@ -82,6 +84,7 @@ export function recentDeleteRepo(db: Db, clock: Clock = systemClock): RecentDele
   const sentWhere = `r.folder_id = ? AND r.deleted_at >= ? AND r.kind = 'file' AND ${stillDeleted} AND ${sent}`;
   const sentCount = db.prepare<[string, number], { n: number }>(`SELECT count(*) AS n FROM recent_deletes r WHERE ${sentWhere}`);
   const sentSample = db.prepare<[string, number, number], { path: string }>(`SELECT r.path FROM recent_deletes r WHERE ${sentWhere} ORDER BY r.path LIMIT ?`);
+  const has = db.prepare<[string, string], number>(`SELECT 1 FROM recent_deletes r WHERE r.folder_id = ? AND r.path = ? AND ${stillDeleted}`).pluck();
   const clear = db.prepare(`DELETE FROM recent_deletes WHERE folder_id = ?`);
   const prune = db.prepare(
     `DELETE FROM recent_deletes WHERE deleted_at < ? AND folder_id IN (SELECT id FROM folders WHERE state = 'ok')`,
@@ -93,6 +96,7 @@ export function recentDeleteRepo(db: Db, clock: Clock = systemClock): RecentDele
     countFiles: (folderId, since) => countFiles.get(folderId, since)?.n ?? 0,
     list: (folderId, since) => list.all(folderId, since).map(toRecent),
     samplePaths: (folderId, since, limit) => sample.all(folderId, since, limit).map((r) => r.path),
+    has: (folderId, path) => has.get(folderId, path) !== undefined,
     sentFiles: (folderId, since, limit) => {
       const count = sentCount.get(folderId, since)?.n ?? 0;
       return { count, sample: count === 0 ? [] : sentSample.all(folderId, since, limit).map((r) => r.path) };

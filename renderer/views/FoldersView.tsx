@@ -3,7 +3,7 @@ import { visibleName } from '../../shared/visible-name';
 import { useEffect, useState } from 'react';
 import type { FolderDevices, FolderStatus, QueueItem, Status } from '../../shared/ui-contract';
 import { deviceStateParts, distinctName, seenWord } from '../../shared/device-words';
-import { deleteOrigin } from '../../shared/pending-delete';
+import { deleteOrigin, heldCount } from '../../shared/pending-delete';
 import { useApi } from '../api/context';
 import { ConflictCopies } from '../components/ConflictCopies';
 import { ActionFailure, FolderBanners } from '../components/FolderBanners';
@@ -80,7 +80,8 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
   const headline = folderHeadline(folder, agentState);
   switch (headline.kind) {
     case 'pending_delete':
-      return `waiting for you: ${formatCountOf(folder.pendingDelete!.count, 'file')} deleted ${deleteOrigin(folder.pendingDelete!)}`;
+      // Those that went to the server before the hold wait for nothing (docs/conflict-rules.md, local deletes).
+      return `waiting for you: ${formatCountOf(heldCount(folder.pendingDelete!), 'file')} deleted ${deleteOrigin(folder.pendingDelete!)}`;
     case 'waiting_for_folder':
       return 'waiting for the folder to be created';
     case 'error':
@@ -104,7 +105,7 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
 /** The folder's sync in a few words: never "everything in sync" while something holds it back. */
 function syncSummary(folder: FolderStatus, notInSync: number, behind: number | null): string {
   // The question waits, not each delete: some of a burst may have reached the server before the guard tripped (new-user try).
-  if (folder.pendingDelete) return `a delete of ${formatCountOf(folder.pendingDelete.count, 'file')} waits for your answer`;
+  if (folder.pendingDelete) return `a delete of ${formatCountOf(heldCount(folder.pendingDelete), 'file')} waits for your answer`;
   if (folder.state === 'error') return folder.notMadeYet ? 'syncs once the folder is created' : 'not syncing';
   if (folder.state === 'disk_full') return 'waiting for disk space';
   if (notInSync > 0) return `${formatCount(notInSync)} not in sync`;

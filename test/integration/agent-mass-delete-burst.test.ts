@@ -179,9 +179,12 @@ describe('a bulk local delete is held whole until the user answers', () => {
     // The held paths are listed without the sent ones.
     expect(pending.sample).toEqual(docs.slice(2, 12));
     const reason = rig.agent.status().reason ?? '';
-    expect(reason).toContain(`2 of them (${docs[0]}, ${docs[1]}) reached the server before the rest were held`);
+    expect(reason).toContain(`2 of them (${docs[0]}, ${docs[1]}) had gone to the server before the rest were held`);
     const said = (await rig.agent.handlers.listActivity({ limit: 100 })).filter((e) => e.message.includes('disappeared from this folder')).map((e) => e.message);
     expect(said).toEqual([expect.stringContaining('Confirm to delete the other 10 on the server too, or cancel to restore all 12 from the server')]);
+    // `why` of a sent one says so, not "a bulk delete of other files".
+    const sentWhy = await rig.agent.handlers.explainPath({ folderId: 'docs-sent-said', path: docs[0]! });
+    expect(sentWhy.reasons).toContainEqual({ code: 'held', message: 'Its delete had gone to the server before the rest of the bulk delete here were held: Cancel brings it back with them, Delete leaves it deleted' });
     await rig.agent.handlers.cancelMassDelete({ folderId: 'docs-sent-said' });
   });
 

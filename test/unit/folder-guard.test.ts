@@ -115,7 +115,7 @@ describe('the local guard weighs deletes over a window, files only', () => {
     expect(guard.pending()).toEqual({ count: 6, total: 10, sent: { count: 2, sample: ['f0', 'f1'] } });
     expect(store.recentDeletes.samplePaths(F, 0, 10)).toEqual(['f2', 'f3', 'f4', 'f5']);
     expect(store.folders.require(F).pausedReason).toBe(
-      '6 of 10 files (60%) disappeared from this folder; 2 of them (f0, f1) reached the server before the rest were held. Confirm to delete the other 4 on the server too, or cancel to restore all 6 from the server.',
+      '6 of 10 files (60%) disappeared from this folder; 2 of them (f0, f1) had gone to the server before the rest were held. Confirm to delete the other 4 on the server too, or cancel to restore all 6 from the server.',
     );
   });
 

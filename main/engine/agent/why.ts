@@ -67,7 +67,7 @@ export interface LastPullError {
 }
 
 export interface WhyContext {
-  store: Pick<Store, 'folders' | 'index' | 'queue' | 'conflicts'>;
+  store: Pick<Store, 'folders' | 'index' | 'queue' | 'conflicts' | 'recentDeletes'>;
   ignoreRules: readonly string[];
   paused: boolean;
   /** The link's problem in words, or null while online. */
@@ -144,6 +144,10 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
       } else add('held', `The folder is paused: syncing would delete ${held.deletes} of ${held.files} files here; answer the mass delete first`);
     } else if (live?.op === 'delete') add('held', 'Its delete is held with a bulk delete on this computer until you confirm or cancel it');
     else if (live) add('held', 'The folder is paused by a bulk delete waiting for your answer');
+    // One of the bulk delete's, gone to the server before the rest were held (a review read "other files" for it).
+    else if (item?.op === 'delete' && store.recentDeletes.has(folderId, key)) {
+      asides.push({ code: 'held', message: 'Its delete had gone to the server before the rest of the bulk delete here were held: Cancel brings it back with them, Delete leaves it deleted' });
+    }
     // Nothing of this path waits: the bulk delete is of other files.
     else asides.push({ code: 'held', message: 'The folder is paused by a bulk delete of other files on this computer: nothing is sent or received until you answer it' });
   }

@@ -35,6 +35,12 @@ export interface PendingDelete {
   sent?: SentBeforeHold;
 }
 
+/** What a scan-side hold counts now (LocalDeleteGuard.pending) and the first of its held paths. */
+type ScanHoldCounts = ReturnType<LocalDeleteGuard['pending']> & { sample: string[] };
+
+/** How old a scan-side hold's counts may be when a status reads them. */
+const HELD_COUNTS_MAX_AGE_MS = 1000;
+
 /** The engine parts an answer to a mass delete uses (the puller and client of the moment). */
 export interface AnswerPorts {
   puller: {
@@ -94,6 +100,7 @@ export class FolderCoordinator {
   private readonly log;
   private tail: Promise<unknown> = Promise.resolve();
   private active: 'scan' | 'pull' | null = null;
+  private heldCounts: { at: number; value: ScanHoldCounts } | null = null;
   /**
    * Why a disk is full, per side that met it (in memory: the state database may be on that
    * disk): this device's for a scan or pull, the server's (507) for a push.
@@ -135,6 +142,7 @@ export class FolderCoordinator {
 
   view(): FolderView {
     const folder = this.store.folders.require(this.folderId);
+    if (folder.state !== 'paused_mass_delete') this.heldCounts = null;
     if (folder.state === 'error') return { state: 'error', code: folder.errorCode ?? 'error', message: folder.errorMessage ?? '' };
     if (folder.state === 'paused_mass_delete') {
       const hold = folder.pausedHold;
@@ -145,14 +153,26 @@ export class FolderCoordinator {
       }
       // This disk's: what the pause weighed (its deletes are queued a batch at a time just
       // after), or more when further deletes joined while it waits.
-      const now = this.guard.pending();
+      const now = this.scanHoldCounts();
       const deletes = Math.max(now.count, hold?.deletes ?? 0);
-      const sample = this.store.recentDeletes.samplePaths(this.folderId, 0, HOLD_SAMPLE_SIZE);
-      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason, sample, devices: [], ...(now.sent.count > 0 ? { sent: now.sent } : {}) };
+      return { state: 'paused', side, deletes, files: Math.max(now.total, hold?.files ?? 0), reason, sample: now.sample, devices: [], ...(now.sent.count > 0 ? { sent: now.sent } : {}) };
     }
     const full = this.diskFullMessage();
     if (full !== null) return { state: 'disk_full', message: full };
     return { state: this.active === 'scan' ? 'scanning' : this.active === 'pull' ? 'pulling' : 'ok' };
+  }
+
+  /**
+   * A scan-side hold's counts and paths, read afresh at most once a second: the view is read for
+   * every status, several a second, and counting a hold of 100,000 deletes takes a tenth of a
+   * second or more (found by review).
+   */
+  private scanHoldCounts(): ScanHoldCounts {
+    const at = this.timers.now();
+    if (this.heldCounts && at - this.heldCounts.at < HELD_COUNTS_MAX_AGE_MS) return this.heldCounts.value;
+    const value = { ...this.guard.pending(), sample: this.store.recentDeletes.samplePaths(this.folderId, 0, HOLD_SAMPLE_SIZE) };
+    this.heldCounts = { at, value };
+    return value;
   }
 
   /**

@@ -155,7 +155,7 @@ export class FolderSet {
       ...(this.o.push ? { push: this.o.push } : {}),
       onError: (error) => {
         // A folder not made yet waits, said by its state (state.ts) and the agent's start: no warning.
-        (error.code === 'folder_root_missing' ? this.o.log.info : this.o.log.warn).call(this.o.log, 'folder problem', { folder: folderId, code: error.code, error: error.message });
+        (notMadeYet(error.message) ? this.o.log.info : this.o.log.warn).call(this.o.log, 'folder problem', { folder: folderId, code: error.code, error: error.message });
         this.o.onStateChanged?.(folderId);
         this.o.onChange();
       },

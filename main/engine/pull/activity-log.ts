@@ -11,11 +11,6 @@ const log = createLogger('pull');
 
 const ROOT_PROBLEM_CODES: ReadonlySet<string> = new Set(ROOT_PROBLEMS);
 
-/**
- * What a pull did, written to the Activity log from the puller's own events: files downloaded,
- * files deleted here because they were deleted on the server, and pulls that failed. (Conflict
- * copies are written where they are made, in the applier.) Returns the unsubscribe.
- */
 /** Whom Activity names for a change: this device, and how the others are called. */
 export interface DeviceNaming {
   self?: { id: string; name: string };
@@ -30,6 +25,11 @@ export function otherDevice(names: DeviceNaming): (device: string | undefined) =
   return (device) => (device === undefined || device === '' || device === names.self?.id ? null : (names.deviceLabel ?? deviceLabel)(device));
 }
 
+/**
+ * What a pull did, written to the Activity log from the puller's own events: files downloaded,
+ * files deleted here because they were deleted on the server, and pulls that failed. (Conflict
+ * copies are written where they are made, in the applier.) Returns the unsubscribe.
+ */
 export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'addMany'>, names: DeviceNaming = {}): () => void {
   const lines = new ActivityBatch(activity, log);
   const add = (entry: NewActivity) => lines.add(entry);
