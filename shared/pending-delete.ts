@@ -33,8 +33,7 @@ export function heldCount(pending: { count: number; sent?: SentBeforeHold | unde
 export function sentBeforeHoldLine(pending: { sent?: SentBeforeHold | undefined }): string {
   const sent = pending.sent;
   if (!sent || sent.count === 0) return '';
-  const more = sent.count - sent.sample.length;
-  const names = sent.sample.length === 0 ? '' : ` (${sent.sample.join(', ')}${more > 0 ? ` and ${more} more` : ''})`;
+  const names = sent.sample.length === 0 ? '' : ` (${samplePathsLine(sent)})`;
   return `${sent.count} of them${names} had gone to the server before the rest were held`;
 }
 

@@ -190,8 +190,8 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   if (reasons.length === 0) {
     if (!entry && !local.exists) add('unknown', `Ferry knows nothing of ${key} in folder ${folderId}: it is not on disk here and was never synced`);
     // Never recorded, and never will be (a new-user try read "the next scan picks it up" for good).
-    else if (!entry && local.link) add('unsyncable', 'A symbolic link: Ferry does not follow links nor sync them; what it points to stays where it is');
-    else if (!entry && local.kind === null) add('unsyncable', 'Not a regular file or folder (a device, a pipe or a socket): Ferry does not sync it');
+    else if (!entry && local.kind === 'link') add('unsyncable', 'A symbolic link: Ferry does not follow links nor sync them; what it points to stays where it is');
+    else if (!entry && local.kind === 'special') add('unsyncable', 'Not a regular file or folder (a device, a pipe or a socket): Ferry does not sync it');
     else if (!entry) add('not_scanned', 'On disk but not recorded yet: the next scan picks it up');
     else if (!local.exists) {
       // Renamed to a name that cannot be synced: kept on the server (docs/conflict-rules.md).
@@ -250,7 +250,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     path: key,
     inSync: reasons[0]!.code === 'in_sync',
     reasons,
-    local: { exists: local.exists, kind: local.kind ?? (!local.exists ? null : local.link ? 'link' : 'special'), size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
+    local: { exists: local.exists, kind: local.kind, size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
     synced: entry ? { revision: entry.syncedRevision, size: entry.size } : null,
     deletedHere: live?.op === 'delete',
     lastPullError: lastPullError(ctx.pull?.failure(folderId) ?? null),
@@ -263,11 +263,11 @@ function lastPullError(failure: PullFailure | null): LastPullError | null {
   return { code, message, at: iso(at), retryable, nextTryAt: nextTryAt === null ? null : iso(nextTryAt), ...(untilOnline ? { untilOnline } : {}) };
 }
 
-function localState(root: string, key: string): { exists: boolean; kind: 'file' | 'dir' | null; size: number; mtimeMs: number; link: boolean } {
+function localState(root: string, key: string): { exists: boolean; kind: PathExplanation['local']['kind']; size: number; mtimeMs: number } {
   try {
     const st = lstatSync(resolveDiskPath(root, key));
-    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : null, size: st.size, mtimeMs: st.mtimeMs, link: st.isSymbolicLink() };
+    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'special', size: st.size, mtimeMs: st.mtimeMs };
   } catch {
-    return { exists: false, kind: null, size: 0, mtimeMs: 0, link: false };
+    return { exists: false, kind: null, size: 0, mtimeMs: 0 };
   }
 }
