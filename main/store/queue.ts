@@ -171,8 +171,8 @@ export interface QueueRepo {
   countDeletesOnTheirWay(folderId: string, paths: readonly string[]): number;
   /** Bytes still to upload: pending and in-flight upserts, less what is already sent. */
   pendingBytes(folderId?: string): number;
-  /** A held mass delete the user cancelled: drops the deletes not yet sent, returning their paths. */
-  dropPendingDeletes(folderId: string): string[];
+  /** A held mass delete the user cancelled: drops the deletes not yet sent, returning their paths and kinds. */
+  dropPendingDeletes(folderId: string): { path: string; kind: 'file' | 'dir' }[];
   /**
    * The pull settled this path (recorded it as synced or queued a change of it) while a
    * generation of it is in flight: that commit's answer, when it comes, is older than what
@@ -189,6 +189,7 @@ export interface QueueRepo {
  * Done rows are the queue window's history; they are pruned as items complete, so the table
  * stays bounded: at most `keep` of them (plus a tenth, between prunes), and none younger
  * than `minAgeMs` is removed (a late answer for a just-finished item still finds its row).
+ * Beyond the bound: the done deletes the mass-delete window still holds (recent_deletes).
  */
 export interface DoneHistory {
   keep: number;
@@ -480,12 +481,15 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     WHERE op = 'upsert' AND state IN ('pending', 'in_flight', 'retry_wait') AND (@folderId IS NULL OR folder_id = @folderId)`);
   // A delete waiting behind an upload of its path still in flight goes too: that upload's answer
   // then finds the row gone, and nothing is left to release (docs/conflict-rules.md, local deletes: cancel).
-  const dropDeletes = db.prepare<[string], { path: string }>(
-    `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed') RETURNING path`,
+  const dropDeletes = db.prepare<[string], { path: string; kind: 'file' | 'dir' }>(
+    `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed') RETURNING path, kind`,
   );
+  // A done delete the mass-delete window still holds stays: it tells a delete that had gone to the
+  // server from a held one, and Cancel restores what it finds (docs/conflict-rules.md, local deletes).
   const prune = db.prepare<{ before: number; keep: number }>(`
     DELETE FROM queue WHERE state = 'done' AND updated_at < @before AND id NOT IN (
-      SELECT id FROM queue WHERE state = 'done' ORDER BY updated_at DESC, id DESC LIMIT @keep)`);
+      SELECT id FROM queue WHERE state = 'done' ORDER BY updated_at DESC, id DESC LIMIT @keep)
+      AND NOT (op = 'delete' AND EXISTS (SELECT 1 FROM recent_deletes r WHERE r.folder_id = queue.folder_id AND r.path = queue.path))`);
   const pruneDone = (before: number, keep = 0) => prune.run({ before, keep }).changes;
   // Counted on queue_by_state alone: the prune sorts every done row, and has nothing to take
   // while they are within the bound (a 10,000-file push paid 3 ms ten times for nothing).
@@ -651,7 +655,7 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
     countPendingDeletes: (folderId) => pendingDeletes.get(folderId)?.n ?? 0,
     countDeletesOnTheirWay: (folderId, paths) => (paths.length === 0 ? 0 : deletesOnTheirWay.get(JSON.stringify(paths), folderId)!),
     pendingBytes: (folderId) => bytesLeft.get({ folderId: folderId ?? null })?.n ?? 0,
-    dropPendingDeletes: (folderId) => dropDeletes.all(folderId).map((r) => r.path),
+    dropPendingDeletes: (folderId) => dropDeletes.all(folderId),
     pruneDone,
   };
   return { repo, rows };

@@ -322,7 +322,7 @@ describe('durable queue', () => {
     store.paths.enqueue({ ...del('big.bin', 'r1'), byUser: true });
     store.paths.enqueue(del('note.txt', 'r2'));
     expect(store.queue.getByPath(F, 'big.bin')).toMatchObject({ op: 'delete', state: 'pending', inFlightGeneration: flying!.generation });
-    expect(store.queue.dropPendingDeletes(F).sort()).toEqual(['big.bin', 'note.txt']);
+    expect(store.queue.dropPendingDeletes(F).map((r) => `${r.kind} ${r.path}`).sort()).toEqual(['file big.bin', 'file note.txt']);
     expect(store.queue.getByPath(F, 'big.bin')).toBeUndefined();
     // The upload lands: nothing is released, nothing is left to send.
     expect(store.paths.complete(flying!, { revision: 'r3' })).toBe('gone');
@@ -354,6 +354,34 @@ describe('durable queue', () => {
     clock.advance(2000);
     finish(['after']);
     expect(bounded.queue.getByPath(F, 'waiting')?.state).toBe('in_flight');
+    bounded.close();
+  });
+
+  // Found by reading the prune (the note of 2026-12-07): a question left unanswered for an hour
+  // while other work completed lost the done rows of its sent deletes; they then read as held,
+  // and Cancel did not bring them back.
+  it('keeps the done deletes the mass-delete window holds beyond the bound, and prunes them once it is answered', () => {
+    const bounded = openStore(path.join(tmp.dir, 'held-window.db'), { clock: clock.now, doneHistory: { keep: 5, minAgeMs: 1000 } });
+    bounded.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
+    bounded.paths.enqueue(del('sent.txt', 'r1'));
+    const [sent] = bounded.queue.claim({ limit: 1 });
+    bounded.paths.complete(sent!, { revision: 'r2' });
+    bounded.recentDeletes.record({ folderId: F, path: 'sent.txt', kind: 'file', revision: 'r1', size: 1, mtimeMs: 1, blocks: [] });
+    const finish = (names: string[]) => {
+      for (const name of names) bounded.paths.enqueue(upsert(name));
+      for (const item of bounded.queue.claim({ limit: names.length })) bounded.paths.complete(item, { revision: 'r' });
+    };
+    clock.advance(2000);
+    finish(Array.from({ length: 30 }, (_, i) => `other-${i}`));
+    clock.advance(2000);
+    finish(['last']);
+    expect(bounded.queue.getByPath(F, 'sent.txt')).toMatchObject({ op: 'delete', state: 'done' });
+    expect(bounded.recentDeletes.sentFiles(F, 0, 10)).toEqual({ count: 1, sample: ['sent.txt'] });
+    // Answered: the window starts again, and the row goes with the next prune.
+    bounded.recentDeletes.clear(F);
+    clock.advance(2000);
+    finish(['after']);
+    expect(bounded.queue.getByPath(F, 'sent.txt')).toBeUndefined();
     bounded.close();
   });
 
