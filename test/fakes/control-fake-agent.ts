@@ -24,8 +24,11 @@ export interface FakeAgent extends AgentService {
   paused: boolean;
   emit(event: AgentEvent): void;
   listenerCount(): number;
-  /** Puts a folder in the "mass delete waits for you" state and tells the UI. */
-  pauseForMassDelete(folderId: string, count: number, total: number): void;
+  /**
+   * Puts a folder in the "mass delete waits for you" state and tells the UI: a pull-side hold, or
+   * with `sent` a scan-side one whose first `sent` deletes had gone to the server before it.
+   */
+  pauseForMassDelete(folderId: string, count: number, total: number, sent?: number): void;
 }
 
 export interface FakeAgentOptions {
@@ -243,11 +246,16 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
       return () => listeners.delete(listener);
     },
     listenerCount: () => listeners.size,
-    pauseForMassDelete(folderId, count, total) {
+    pauseForMassDelete(folderId, count, total, sent) {
       const folder = folders.find((candidate) => candidate.id === folderId);
       if (!folder) throw new Error(`unknown folder ${folderId}`);
-      const sample = Array.from({ length: Math.min(count, 10) }, (_, i) => `IMG_${String(i + 1).padStart(4, '0')}.jpg`);
-      Object.assign(folder, { pendingDelete: { count, total, side: 'pull', sample, devices: ['laptop'] }, state: 'paused_mass_delete' });
+      const name = (i: number) => `IMG_${String(i + 1).padStart(4, '0')}.jpg`;
+      const sample = Array.from({ length: Math.min(count - (sent ?? 0), 10) }, (_, i) => name(i + (sent ?? 0)));
+      const pendingDelete =
+        sent === undefined
+          ? { count, total, side: 'pull', sample, devices: ['laptop'] }
+          : { count, total, side: 'scan', sample, devices: [], sent: { count: sent, sample: Array.from({ length: Math.min(sent, 10) }, (_, i) => name(i)) } };
+      Object.assign(folder, { pendingDelete, state: 'paused_mass_delete' });
       emit({ type: 'status', status: status() });
     },
   };

@@ -77,6 +77,9 @@ describe('a local mass delete is held until the user answers', () => {
     expect(folderState().state).toBe('ok');
     expect(agent.status().counts.pending).toBe(0);
     expect(await remotePaths()).toEqual(names);
+    // Counted as files: refused, "(8 entries, files and folders)" when no folder was among them.
+    const lines = (await agent.handlers.listActivity({ limit: 100 })).map((l) => l.message);
+    expect(lines).toContain('Mass delete cancelled: what it deleted comes back from the server (8 files)');
   });
 
   it('deletes on the server once the user confirms', async () => {

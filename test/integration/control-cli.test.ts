@@ -165,6 +165,18 @@ describe('ferry client commands', () => {
     expect(JSON.parse(idle.stderr)).toEqual({ error: { code: 'not_held', message: "Folder 'docs' has no mass delete waiting for an answer", retryable: false } });
   });
 
+  it('mass-delete confirm counts the deletes it let through apart from those that had gone to the server before the hold (text and JSON)', async () => {
+    agent.pauseForMassDelete('docs', 12, 20, 2);
+    const text = captureIo();
+    expect(await massDelete.run(['confirm', '--folder', 'docs', '--data', temp.dir], text)).toBe(0);
+    // Refused: "(2 more reached the server …)", words the other surfaces of the same hold do not use.
+    expect(text.stdout.trim()).toBe("Confirmed: deleting 10 of 20 files in 'docs' (2 more had gone to the server before the hold).");
+    agent.pauseForMassDelete('docs', 12, 20, 2);
+    const json = captureIo();
+    expect(await massDelete.run(['confirm', '--folder', 'docs', '--data', temp.dir, '--json'], json)).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ folderId: 'docs', answer: 'confirmed', count: 12, total: 20, side: 'scan', sentBeforeHold: 2 });
+  });
+
   it('pause, resume and sync-now act on the agent', async () => {
     const io = captureIo();
     expect(await pause.run(['--data', temp.dir], io)).toBe(0);

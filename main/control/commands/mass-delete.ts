@@ -56,7 +56,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     if (!folder.pendingDelete) throw new FerryError('not_held', `Folder '${folderId}' has no mass delete waiting for an answer`);
     const result = await client.call(answer === 'confirm' ? 'confirmMassDelete' : 'cancelMassDelete', { folderId });
     const { count, total, side, devices } = folder.pendingDelete;
-    // Those that reached the server before the hold were not held: a yes sends the others.
+    // Those that had gone to the server before the hold were not held: a yes sends the others.
     const held = heldCount(folder.pendingDelete);
     const sent = count - held;
     // JSON says what was answered, as the text does: a script logs which delete it let through.
@@ -64,7 +64,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       values.json
         ? json({ ...result, folderId, answer: answer === 'confirm' ? 'confirmed' : 'cancelled', count, total, side, devices, ...(sent > 0 ? { sentBeforeHold: sent } : {}) })
         : answer === 'confirm'
-          ? `Confirmed: deleting ${held} of ${total} files in '${folderId}'${sent > 0 ? ` (${sent} more reached the server before the hold)` : ''}.`
+          ? `Confirmed: deleting ${held} of ${total} files in '${folderId}'${sent > 0 ? ` (${sent} more had gone to the server before the hold)` : ''}.`
           : `Cancelled: the ${count} files in '${folderId}' are kept.`,
     );
     return EXIT_OK;

@@ -6,6 +6,7 @@ import { realTimers } from '../timers';
 import { LocalDeleteGuard } from './local-guard';
 import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
 import type { SentBeforeHold } from '../../../shared/pending-delete';
+import { restoredWords } from '../../../shared/restore-words';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
 import { UNDO_KEEP_MS, UndoBatches, type AppliedEvents, type UndoOffer } from './undo';
@@ -251,18 +252,19 @@ export class FolderCoordinator {
       const folder = this.store.folders.require(this.folderId);
       const restored = await restoreSentDeletes(this.store, this.folderId, folder.remoteId, ports.remote);
       const dropped = this.store.transaction(() => {
-        const paths = this.store.queue.dropPendingDeletes(this.folderId);
+        const rows = this.store.queue.dropPendingDeletes(this.folderId);
         // A full pull brings back every file the index no longer holds.
         this.store.tokens.clear(this.folderId);
         this.store.recentDeletes.clear(this.folderId);
         this.states.resume(this.folderId);
-        return paths.length;
+        return { files: rows.filter((r) => r.kind === 'file').length, folders: rows.filter((r) => r.kind === 'dir').length };
       });
       return { dropped, restored };
     });
-    const n = dropped + restored;
-    // Folders count too: "21 items" beside "20 files are kept" read as one too many (a new-user try).
-    const message = `Mass delete cancelled: what it deleted comes back from the server (${n} ${n === 1 ? 'entry' : 'entries'}, files and folders)`;
+    // Files and folders counted apart, as the undo's line counts them ("21 entries" beside "20
+    // files are kept" read as one too many; "files and folders" when all were files, untrue).
+    const back = restoredWords({ restored: dropped.files + restored.files, folders: dropped.folders + restored.folders });
+    const message = back ? `Mass delete cancelled: what it deleted comes back from the server (${back.what})` : 'Mass delete cancelled: nothing of it had been deleted';
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     this.log.info('mass delete cancelled', { dropped, restored });
     await this.pullAfter(ports.puller, 'cancel');

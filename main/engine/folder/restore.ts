@@ -29,11 +29,11 @@ export function sentDeletes(store: RestoreStore, folderId: string): RecentDelete
  * (docs/conflict-rules.md, local deletes). A path another device wrote since keeps that
  * version. Throws (the folder stays paused) when the server cannot be reached.
  */
-export async function restoreSentDeletes(store: RestoreStore, folderId: string, remoteId: string, remote: RestoreRemote): Promise<number> {
+export async function restoreSentDeletes(store: RestoreStore, folderId: string, remoteId: string, remote: RestoreRemote): Promise<{ files: number; folders: number }> {
   const sent = sentDeletes(store, folderId);
   // Directories first: a restored file's folder is there again before it.
   const ordered = [...sent.filter((r) => r.kind === 'dir'), ...sent.filter((r) => r.kind === 'file')];
-  let restored = 0;
+  const restored = { files: 0, folders: 0 };
   for (let i = 0; i < ordered.length; i += CHUNK) {
     const chunk = ordered.slice(i, i + CHUNK);
     const operations: OperationInput[] = chunk.map((r, n) =>
@@ -47,7 +47,7 @@ export async function restoreSentDeletes(store: RestoreStore, folderId: string, 
     }
     chunk.forEach((r, n) => {
       const result = reply.results[String(n)];
-      if (result?.ok) return void restored++;
+      if (result?.ok) return void (r.kind === 'dir' ? restored.folders++ : restored.files++);
       const why = result?.code === 'conflict' ? 'another device wrote it since; its version stays' : (result?.message ?? 'no answer');
       store.activity.add({ folderId, kind: 'failed', path: r.path, message: `Not restored on the server: ${why}` });
     });
