@@ -40,7 +40,9 @@ export const DeviceReport = z.strictObject({
   folderError: ErrorCode.optional(),
   /** Its user paused syncing there: nothing is sent or received until they resume. Absent: not paused. */
   paused: z.boolean().optional(),
-});
+  /** Of `failedCount`, the names there that cannot be synced (most never pass the wire's path checks). Absent: 0. */
+  unsyncableCount: z.int().min(1).optional(),
+}).refine((r) => (r.unsyncableCount ?? 0) <= r.failedCount, { message: 'must not be more than failedCount', path: ['unsyncableCount'] });
 export type DeviceReport = z.infer<typeof DeviceReport>;
 
 export const DeviceState = z.object({
@@ -60,6 +62,8 @@ export const DeviceState = z.object({
   folderError: z.string().optional(),
   /** Its user paused syncing there (its last report said so); absent while it syncs, and from older servers. */
   paused: z.boolean().optional(),
+  /** Of `failedCount`, the names there that cannot be synced; absent when none, and from older servers. */
+  unsyncableCount: z.int().min(1).optional(),
 });
 export type DeviceState = z.infer<typeof DeviceState>;
 

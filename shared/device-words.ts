@@ -26,6 +26,8 @@ interface DeviceCounts {
   pending: number;
   /** Its paths failing for good. */
   failedCount: number;
+  /** Of those, its names that cannot be synced (absent: none, or a server before it). */
+  unsyncableCount?: number;
   /** Its credential was revoked: what it last reported is as it was then. */
   signedOut?: boolean;
   /** The folder is in error there and nothing syncs: its error code. */
@@ -63,7 +65,11 @@ export function deviceStateParts(d: DeviceCounts, count: (n: number) => string =
   if (d.behind === null) parts.push('has not pulled yet');
   else if (d.behind > 0) parts.push(`${count(d.behind)} ${d.behind === 1 ? 'change' : 'changes'} behind`);
   if (d.pending > 0) parts.push(`${count(d.pending)} ${d.pending === 1 ? 'change' : 'changes'} not sent yet`);
-  if (d.failedCount > 0) parts.push(`${count(d.failedCount)} failing`);
+  // A name there that cannot be synced is for its user to rename, not a failure (a new-user try read "1 failing").
+  const unsyncable = Math.min(d.unsyncableCount ?? 0, d.failedCount);
+  const failing = d.failedCount - unsyncable;
+  if (failing > 0) parts.push(`${count(failing)} failing`);
+  if (unsyncable > 0) parts.push(`${count(unsyncable)} ${unsyncable === 1 ? 'name' : 'names'} that cannot be synced`);
   return parts.length === 0 ? { parts: ['up to date'], inSync: true } : { parts, inSync: false };
 }
 

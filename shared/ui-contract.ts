@@ -182,6 +182,8 @@ export const DeviceView = z.object({
   folderError: z.string().optional(),
   /** Its user paused syncing there. */
   paused: z.boolean().optional(),
+  /** Of `failedCount`, the names there that cannot be synced: shown apart, not as failing. */
+  unsyncableCount: z.int().min(1).optional(),
 });
 export type DeviceView = z.infer<typeof DeviceView>;
 

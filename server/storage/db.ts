@@ -161,6 +161,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
   `,
+  // 14: of a device's failing paths, its names that cannot be synced (docs/sync-api.md, "Devices").
+  `
+  ALTER TABLE device_reports ADD COLUMN unsyncable_count INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -216,6 +216,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
   `,
+  // 12: of a device's failing paths, its names that cannot be synced (SQLite migration 14).
+  `
+  ALTER TABLE device_reports ADD COLUMN unsyncable_count INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

@@ -149,7 +149,7 @@ describe('device digests', () => {
   }, 60_000);
 
   // Found by a new-user try: a device with names that cannot be synced read "up to date" to the others.
-  it('a device with a name that cannot be synced is seen failing by the others, not up to date', async () => {
+  it('a device with a name that cannot be synced is seen so by the others, not up to date and not failing', async () => {
     const a = await startAgent('laptop', 'bad-names');
     const b = await startAgent('desktop', 'bad-names');
     try {
@@ -157,7 +157,9 @@ describe('device digests', () => {
       await a.agent.handlers.syncNow({}).catch(() => undefined);
       const laptopOnB = async () => (await devicesSeenBy(b.agent)).devices.find((d) => d.name === 'laptop');
       await waitFor(async () => (await laptopOnB())?.failedCount === 1, { timeoutMs: 70_000, message: "B sees A's name that cannot be synced" });
-      expect(deviceStateParts((await laptopOnB())!).parts).toContain('1 failing');
+      // Refused: "1 failing", for a name its user is to rename there.
+      expect(deviceStateParts((await laptopOnB())!)).toEqual({ parts: ['1 name that cannot be synced'], inSync: false });
+      expect((await laptopOnB())!.unsyncableCount).toBe(1);
       // Its path is not one the wire takes: counted, not listed.
       expect((await laptopOnB())!.failures).toEqual([]);
     } finally {
@@ -208,6 +210,14 @@ describe('device digests', () => {
       expect((await put('reporter', { ...report, folderError: 'Not A Code' })).status).toBe(400);
       expect((await put('reporter', { ...report, paused: 'yes' })).status).toBe(400);
       expect(await client.reportDevice('expiry', { ...report, paused: true })).toMatchObject({ paused: true });
+      // Refused: more names that cannot be synced than failing paths, and a count of 0 (absent says it).
+      const tooMany = await put('reporter', { ...report, unsyncableCount: 2 });
+      expect(tooMany.status).toBe(400);
+      expect(await tooMany.json()).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('unsyncableCount') });
+      expect((await put('reporter', { ...report, unsyncableCount: 0 })).status).toBe(400);
+      expect(await client.reportDevice('expiry', { ...report, unsyncableCount: 1 })).toMatchObject({ failedCount: 1, unsyncableCount: 1 });
+      expect((await client.listDevices('expiry'))[0]).toMatchObject({ failedCount: 1, unsyncableCount: 1 });
+      expect((await client.reportDevice('expiry', report)).unsyncableCount).toBeUndefined();
       expect(await client.reportDevice('expiry', { ...report, folderError: 'folder_marker_missing' })).toMatchObject({ folderError: 'folder_marker_missing' });
       expect((await client.reportDevice('expiry', report)).folderError).toBeUndefined();
       // A forged token is no position at all.

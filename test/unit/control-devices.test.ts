@@ -56,6 +56,15 @@ describe('ferry devices output', () => {
     expect(deviceLine(device({ failedCount: 4, failures }), now)).toBe('desktop · 4 failing: a.txt (local_io), b.txt (local_io), c.txt (local_io), … · last seen 5 min ago');
   });
 
+  // A new-user try read "1 failing" on the others for a name there that cannot be synced.
+  it('counts the names there that cannot be synced apart from the failing paths, each with its first names', () => {
+    expect(deviceLine(device({ failedCount: 1, unsyncableCount: 1 }), now)).toBe('desktop · 1 name that cannot be synced · last seen 5 min ago');
+    const failures = [{ path: 'a.txt', code: 'local_io' }, { path: 'b\u00a0.txt', code: 'unsyncable' }];
+    expect(deviceLine(device({ failedCount: 5, unsyncableCount: 3, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io) · 3 names that cannot be synced: b\u00a0.txt · last seen 5 min ago');
+    // From a server before the count: all of them failing, as before.
+    expect(deviceLine(device({ failedCount: 2, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io), b\u00a0.txt (unsyncable) · last seen 5 min ago');
+  });
+
   it('tells apart two devices of the same name by their short ids', () => {
     const mine = device({ device: '6a418a7f-21ca-4f69-a1f2-4b7cb0dc028f', name: 'vm', self: true });
     const theirs = device({ device: '544151c7-fbef-4036-9000-72c03a107a53', name: 'vm' });

@@ -44,11 +44,14 @@ export function formatDevices(folders: readonly FolderDevices[], now: number): s
 export function deviceLine(device: DeviceView, now: number, all: readonly DeviceView[] = [device]): string {
   const name = `${distinctName(device, all)}${device.self ? ' (this device)' : ''}`;
   const { parts } = deviceStateParts(device);
-  if (device.failedCount > 0) {
-    const first = device.failures.slice(0, 3).map((f) => `${f.path} (${f.code})`).join(', ');
-    const failing = parts.findIndex((p) => p.endsWith(' failing'));
-    if (first && failing >= 0) parts[failing] += `: ${first}${device.failedCount > 3 ? ', …' : ''}`;
-  }
+  // Each part names its first three paths: the failing ones with their codes, the names as they are.
+  const name3 = (index: number, names: string[], count: number) => {
+    if (index >= 0 && names.length > 0) parts[index] += `: ${names.slice(0, 3).join(', ')}${count > 3 ? ', …' : ''}`;
+  };
+  const unsyncable = device.unsyncableCount ?? 0;
+  const failures = unsyncable > 0 ? device.failures.filter((f) => f.code !== 'unsyncable') : device.failures;
+  name3(parts.findIndex((p) => p.endsWith(' failing')), failures.map((f) => `${f.path} (${f.code})`), device.failedCount - unsyncable);
+  if (unsyncable > 0) name3(parts.findIndex((p) => p.endsWith(' cannot be synced')), device.failures.filter((f) => f.code === 'unsyncable').map((f) => f.path), unsyncable);
   parts.unshift(name);
   parts.push(`${seenWord(device.self)} ${ago(Date.parse(device.lastSeen), now)}`);
   return parts.join(' · ');

@@ -90,6 +90,9 @@ export class DeviceReporter {
       failures: failures.filter((f) => checkSyncPath(f.path).ok).slice(0, MAX_REPORTED_FAILURES),
       ...(folderError !== undefined ? { folderError } : {}),
       ...(this.o.paused?.() ? { paused: true } : {}),
+      // Told apart from the failing ones: most such names never pass the wire's checks, so the
+      // others could not tell them in the list (a new-user try read "1 failing" there).
+      ...(unsyncable.length > 0 ? { unsyncableCount: unsyncable.length } : {}),
     };
   }
 
