@@ -3,7 +3,7 @@ import type { DeviceView, FolderDevices } from '../../../shared/ui-contract';
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { withAgent } from './with-agent';
-import { json } from './output';
+import { json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 
 const options = folderOptions;
@@ -50,8 +50,8 @@ export function deviceLine(device: DeviceView, now: number, all: readonly Device
   };
   const unsyncable = device.unsyncableCount ?? 0;
   const failures = unsyncable > 0 ? device.failures.filter((f) => f.code !== 'unsyncable') : device.failures;
-  name3(parts.findIndex((p) => p.endsWith(' failing')), failures.map((f) => `${f.path} (${f.code})`), device.failedCount - unsyncable);
-  if (unsyncable > 0) name3(parts.findIndex((p) => p.endsWith(' cannot be synced')), device.failures.filter((f) => f.code === 'unsyncable').map((f) => f.path), unsyncable);
+  name3(parts.findIndex((p) => p.endsWith(' failing')), failures.map((f) => `${printable(f.path, true)} (${f.code})`), device.failedCount - unsyncable);
+  if (unsyncable > 0) name3(parts.findIndex((p) => p.endsWith(' cannot be synced')), device.failures.filter((f) => f.code === 'unsyncable').map((f) => printable(f.path, true)), unsyncable);
   parts.unshift(name);
   parts.push(`${seenWord(device.self)} ${ago(Date.parse(device.lastSeen), now)}`);
   return parts.join(' · ');
