@@ -120,6 +120,21 @@ describe('why a path is not in sync', () => {
     await expect(agent.handlers.explainPath({ path: path.join(tmp.dir, 'elsewhere.txt') })).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  // Found by a new-user try: `ferry why .` inside the folder failed inside Ferry ("internal"), and
+  // the folder's own path read "not in any synced folder".
+  it('"." and ".." are steps of a path, and the folder itself is refused as such, not as a path elsewhere', async () => {
+    writeFileSync(path.join(folder, 'steps.txt'), 'x');
+    await waitFor(async () => (await why('steps.txt')).inSync, { timeoutMs: 15_000, message: 'steps.txt in sync' });
+    expect((await why('./sub/../steps.txt')).path).toBe('steps.txt');
+    const itself = { code: 'folder_root', message: expect.stringContaining("is the synced folder 'docs' itself") };
+    await expect(why('.')).rejects.toMatchObject(itself);
+    await expect(why('./')).rejects.toMatchObject(itself);
+    await expect(agent.handlers.explainPath({ path: folder })).rejects.toMatchObject(itself);
+    await expect(agent.handlers.explainPath({ path: `${folder}/` })).rejects.toMatchObject(itself);
+    // Refused: a path that leaves the folder is not one in it.
+    await expect(why('../elsewhere.txt')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('waiting to retry while the server fails, with the attempt and the error', async () => {
     const heal = proxy.add({ method: 'POST', path: /\/sync$/, times: Infinity, action: { kind: 'status', status: 500, code: 'internal', message: 'disk on fire' } });
     try {

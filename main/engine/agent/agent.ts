@@ -259,6 +259,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         const where = input.folderId !== undefined ? `folder '${input.folderId}'` : 'any synced folder';
         throw new FerryError('not_found', `${input.path} is not in ${where}`, { status: 404 });
       }
+      // The folder itself has no entry to explain: its state is the folder's (a new-user try got
+      // "not in any synced folder" for its path, and "not known here" for it with --folder).
+      if (found.key === '') {
+        throw new FerryError('folder_root', `${input.path} is the synced folder '${found.folderId}' itself: \`ferry status\` says how it syncs; give a path inside it`, { status: 400 });
+      }
       const link = engine.link();
       const linkProblem = link.state === 'online' ? null : link.reason;
       const diskFull = (id: string) => folders.coordinator(id).diskFullMessage();

@@ -95,13 +95,21 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export function locatePath(store: Pick<Store, 'folders'>, input: { path: string; folderId?: string }): { folderId: string; key: string } | null {
   if (input.folderId !== undefined) {
-    const key = toKey(input.path.replace(/^\/+/, '').replace(/\/+$/, ''));
-    return store.folders.get(input.folderId) ? { folderId: input.folderId, key } : null;
+    if (!store.folders.get(input.folderId)) return null;
+    // "." and ".." are steps, not names: `why .` inside the folder failed inside the ignore rules
+    // (found by a new-user try). Resolved as a path is; one that leaves the folder is not in it.
+    const steps: string[] = [];
+    for (const step of input.path.split('/')) {
+      if (step === '' || step === '.') continue;
+      if (step !== '..') steps.push(step);
+      else if (steps.pop() === undefined) return null;
+    }
+    return { folderId: input.folderId, key: toKey(steps.join('/')) };
   }
   if (!path.isAbsolute(input.path)) return null;
   for (const folder of store.folders.list()) {
     const rel = relativeTo(folder.localRoot, input.path);
-    if (rel !== null && rel !== '') return { folderId: folder.id, key: toKey(rel) };
+    if (rel !== null) return { folderId: folder.id, key: toKey(rel) };
   }
   return null;
 }
