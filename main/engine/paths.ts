@@ -57,6 +57,26 @@ export function joinDisk(root: string, diskRel: string): string {
   return diskRel === '' ? root : path.join(root, ...diskRel.split('/'));
 }
 
+/**
+ * The path, by its bytes, of a name that is not valid UTF-8 (docs/conflict-rules.md, "Names that
+ * cannot be synced"), or null when its folder lists none: Node reads such a name with U+FFFD for
+ * each bad byte, and a path built from that names other bytes, so its lstat fails whether the
+ * name is there or not. Its folder's listing, read as bytes, tells. (A deleted one stayed listed
+ * as "cannot be synced": found by a new-user try.)
+ */
+export function lossyNamePath(root: string, diskRel: string): Buffer | null {
+  if (!diskRel.includes('\uFFFD')) return null;
+  const parent = parentOf(diskRel);
+  const name = parent === '' ? diskRel : diskRel.slice(parent.length + 1);
+  const dir = joinDisk(root, parent);
+  try {
+    const entry = readdirSync(dir, { encoding: 'buffer' }).find((bytes) => bytes.toString('utf8') === name);
+    return entry ? Buffer.concat([Buffer.from(`${dir}${path.sep}`), entry]) : null;
+  } catch {
+    return null;
+  }
+}
+
 export function parentOf(rel: string): string {
   const i = rel.lastIndexOf('/');
   return i < 0 ? '' : rel.slice(0, i);

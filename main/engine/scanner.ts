@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { birthOf, hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, tooLongForDisk, unsyncableReason } from './paths';
+import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, lossyNamePath, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, tooLongForDisk, unsyncableReason } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -91,7 +91,7 @@ const isDenied = (error: unknown) => {
 /** How many of a folder's indexed files are looked at for the proof that it was renamed. */
 const RENAME_PROOF_FILES = 4;
 
-function lstatIfThere(abs: string): Stats | undefined {
+function lstatIfThere(abs: string | Buffer): Stats | undefined {
   try {
     return lstatSync(abs);
   } catch (error) {
@@ -323,14 +323,16 @@ export class Scanner {
     if (tooLong !== null) return this.skipName(key, tooLong, undefined);
     const unsyncable = unsyncableReason(key);
     if (unsyncable !== null) {
+      // Below a folder whose own name cannot be synced, that folder is the name to fix, as a walk
+      // finds it: not each path inside (a new-user try saw both listed).
+      const steps = diskRel.split('/');
+      for (let i = 1; i < steps.length; i++) {
+        const above = steps.slice(0, i).join('/');
+        if (unsyncableReason(toKey(above)) !== null) return this.scanPath(above, hold);
+      }
       const there = lstatIfThere(joinDisk(this.root, diskRel));
       if (there) return this.skipName(key, unsyncable, there);
-      // Renamed or deleted since: no longer a name to fix. The old name it kept on the server
-      // goes now, unless it shows up under a name that syncs (a move: the hint of that name).
-      const from = this.unsyncable.get(key)?.from;
-      this.unsyncable.delete(key);
-      if (from !== undefined && this.store.index.get(this.folderId, from) && !existsOnDisk(resolveDiskPath(this.root, from))) return gone(from) ?? 'skipped';
-      return 'skipped';
+      return this.unsyncableGone(key, gone);
     }
     // A pulled file between its rename and its index commit: look again, never queue it back.
     if (this.options.applying?.has(key)) return 'unstable';
@@ -358,7 +360,10 @@ export class Scanner {
       const other = resolveDiskPath(this.root, key);
       if (other === abs || !existsOnDisk(other)) {
         const badName = unsyncableReason(key, true);
-        return badName !== null && !this.store.index.get(this.folderId, key) ? this.skipName(key, badName) : gone(key);
+        if (badName === null || this.store.index.get(this.folderId, key)) return gone(key);
+        // Not UTF-8: its lstat failed as read, there or not; its folder's listing tells which.
+        const bytes = lossyNamePath(this.root, diskRel);
+        return bytes ? this.skipName(key, badName, lstatIfThere(bytes)) : this.unsyncableGone(key, gone);
       }
       abs = other;
       try {
@@ -762,6 +767,17 @@ export class Scanner {
     const from = this.unsyncable.get(key)?.from;
     this.unsyncable.set(key, { reason, walk: this.walks, ino: st?.ino ?? null, birthtimeMs: st ? birthOf(st) : null, kind, ...(from !== undefined ? { from } : {}) });
     return this.skip(key, 'skipped_name', `Not synced: ${reason}; rename it to sync it`);
+  }
+
+  /**
+   * A name that cannot be synced was renamed or deleted: no longer a name to fix. The old name it
+   * kept on the server goes now, unless it shows up under a name that syncs (a move: the hint of that name).
+   */
+  private unsyncableGone(key: string, gone: (key: string) => PathOutcome | null): PathOutcome | null {
+    const from = this.unsyncable.get(key)?.from;
+    this.unsyncable.delete(key);
+    if (from !== undefined && this.store.index.get(this.folderId, from) && !existsOnDisk(resolveDiskPath(this.root, from))) return gone(from) ?? 'skipped';
+    return 'skipped';
   }
 
   private reportSkip(key: string, st: Stats | Dirent): PathOutcome {

@@ -433,11 +433,39 @@ describe('local side: scanner and reconcile on real folders', () => {
     rmSync(f.abs('tab\there.txt'));
     await s.scanPaths(['bad\u0007bell.txt', 'bell.txt', 'tab\there.txt']);
     expect(s.unsyncableNames().map((n) => n.path)).toEqual(['dir\u0001']);
+    // A hint below a folder whose name cannot be synced names that folder, not the path inside
+    // (a new-user try listed both).
+    f.write('dir\u0001/later.txt', 'z');
+    await s.scanPaths(['dir\u0001/later.txt']);
+    expect(s.unsyncableNames().map((n) => n.path)).toEqual(['dir\u0001']);
     // Gone without a hint (the watcher missed it): the next walk no longer lists it.
     rmSync(f.abs('dir\u0001'), { recursive: true });
     await s.reconcile();
     expect(s.unsyncableNames()).toEqual([]);
     expect(f.pendingOps()).toMatchObject({ 'bell.txt': 'file:upsert' });
+  });
+
+  // A new-user try: a name that is not UTF-8, renamed to one that syncs or deleted, stayed listed
+  // as "cannot be synced" (and named so to the other devices) until the next walk: its name as
+  // read never opens, so its hint could not tell it gone. Its folder's listing, read as bytes, does.
+  it('drops a name that is not UTF-8 at its hint once it is renamed or deleted, and keeps it while it is there', async () => {
+    const lossy = (name: string) => Buffer.concat([Buffer.from(`${f.root}/${name}`), Buffer.from([0xfe]), Buffer.from('.txt')]);
+    writeFileSync(lossy('yy'), 'y');
+    writeFileSync(lossy('zz'), 'z');
+    const s = scanner();
+    await s.reconcile();
+    expect(s.unsyncableNames()).toEqual([
+      { path: 'yy\uFFFD.txt', reason: 'its name is not valid UTF-8' },
+      { path: 'zz\uFFFD.txt', reason: 'its name is not valid UTF-8' },
+    ]);
+    // Its hint while it is there keeps it (refused: dropped because its lstat fails).
+    await s.scanPaths(['yy\uFFFD.txt', 'zz\uFFFD.txt']);
+    expect(s.unsyncableNames()).toHaveLength(2);
+    renameSync(lossy('yy'), f.abs('yy-fixed.txt'));
+    rmSync(lossy('zz'));
+    await s.scanPaths(['yy\uFFFD.txt', 'yy-fixed.txt', 'zz\uFFFD.txt']);
+    expect(s.unsyncableNames()).toEqual([]);
+    expect(f.pendingOps()).toMatchObject({ 'yy-fixed.txt': 'file:upsert' });
   });
 
   // A new-user try: folders nested past the system's path limit made the scan's lstat throw

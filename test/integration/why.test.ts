@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -112,7 +112,15 @@ describe('why a path is not in sync', () => {
   it('a name that cannot be synced says why, whether on disk or read back as another name', async () => {
     writeFileSync(path.join(folder, 'ring\u0007.txt'), 'x');
     expect((await why('ring\u0007.txt')).reasons).toEqual([{ code: 'unsyncable', message: 'Not synced: its name contains a control character; rename it to sync it' }]);
-    expect((await why('caf\uFFFD.txt')).reasons).toEqual([{ code: 'unsyncable', message: 'Not synced: its name is not valid UTF-8; rename it to sync it' }]);
+    // Not UTF-8 ("é" in Latin-1): found by its bytes, on disk; deleted, nothing is known of it
+    // (refused, from a new-user try: "Not synced: its name is not valid UTF-8 … not on disk" for one deleted).
+    const bytes = Buffer.concat([Buffer.from(`${folder}/caf`), Buffer.from([0xe9]), Buffer.from('.txt')]);
+    writeFileSync(bytes, 'latin');
+    const there = await why('caf\uFFFD.txt');
+    expect(there.reasons).toEqual([{ code: 'unsyncable', message: 'Not synced: its name is not valid UTF-8; rename it to sync it' }]);
+    expect(there.local).toMatchObject({ exists: true, kind: 'file', size: 5 });
+    rmSync(bytes);
+    expect((await why('caf\uFFFD.txt')).reasons.map((r) => r.code)).toEqual(['unknown']);
   });
 
   it('unknown, and a path outside every folder is refused', async () => {

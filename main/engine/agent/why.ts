@@ -4,7 +4,7 @@ import type { QueueItem, Store } from '../../store';
 import { deviceLabel } from '../../../shared/device-words';
 import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
-import { relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
+import { existsOnDisk, lossyNamePath, relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
 import { parseConflictName } from '../conflict-name';
 import { renamedAwayTo, unsyncableWhy } from '../scanner';
 
@@ -191,7 +191,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   }
   // A name the scan skips (docs/conflict-rules.md, "Names that cannot be synced"): said as such,
   // not as a path that is not on disk (a name that is not UTF-8 is read back as another).
-  const unsyncable = entry ? null : unsyncableReason(key, !local.exists);
+  const unsyncable = entry ? null : unsyncableReason(key, local.lossy);
   // Renamed here from a synced name, said as the folder's list says it (a new-user try read it in `ferry status`, not in `why`).
   const renamedFrom = unsyncable === null ? undefined : ctx.unsyncable?.(folderId).find((u) => u.path === key)?.from;
   if (reasons.length === 0 && unsyncable !== null) add('unsyncable', `Not synced: ${unsyncableWhy(unsyncable, renamedFrom)}; rename it to sync it`);
@@ -271,11 +271,14 @@ function lastPullError(failure: PullFailure | null): LastPullError | null {
   return { code, message, at: iso(at), retryable, nextTryAt: nextTryAt === null ? null : iso(nextTryAt), ...(untilOnline ? { untilOnline } : {}) };
 }
 
-function localState(root: string, key: string): { exists: boolean; kind: PathExplanation['local']['kind']; size: number; mtimeMs: number } {
+/** `lossy`: a name not valid UTF-8, there, found by its bytes (its name as read does not open). */
+function localState(root: string, key: string): { exists: boolean; kind: PathExplanation['local']['kind']; size: number; mtimeMs: number; lossy: boolean } {
+  const abs = resolveDiskPath(root, key);
+  const bytes = existsOnDisk(abs) ? null : lossyNamePath(root, key);
   try {
-    const st = lstatSync(resolveDiskPath(root, key));
-    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'special', size: st.size, mtimeMs: st.mtimeMs };
+    const st = lstatSync(bytes ?? abs);
+    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'special', size: st.size, mtimeMs: st.mtimeMs, lossy: bytes !== null };
   } catch {
-    return { exists: false, kind: null, size: 0, mtimeMs: 0 };
+    return { exists: false, kind: null, size: 0, mtimeMs: 0, lossy: false };
   }
 }
