@@ -153,15 +153,20 @@ describe('device digests', () => {
     const a = await startAgent('laptop', 'bad-names');
     const b = await startAgent('desktop', 'bad-names');
     try {
-      writeFileSync(path.join(a.folder, 'tab\there.txt'), 'never leaves');
-      await a.agent.handlers.syncNow({}).catch(() => undefined);
       const laptopOnB = async () => (await devicesSeenBy(b.agent)).devices.find((d) => d.name === 'laptop');
-      await waitFor(async () => (await laptopOnB())?.failedCount === 1, { timeoutMs: 70_000, message: "B sees A's name that cannot be synced" });
+      await waitFor(async () => (await laptopOnB())?.upToDate === true, { timeoutMs: 15_000, message: 'B sees A up to date' });
+      writeFileSync(path.join(a.folder, 'tab\there.txt'), 'never leaves');
+      // Reported once the scan found it, not with the next minute's heartbeat (a new-user try read
+      // "up to date" on the others for a minute).
+      await waitFor(async () => (await laptopOnB())?.failedCount === 1, { timeoutMs: 10_000, message: "B sees A's name that cannot be synced" });
       // Refused: "1 failing", for a name its user is to rename there.
       expect(deviceStateParts((await laptopOnB())!)).toEqual({ parts: ['1 name that cannot be synced'], inSync: false });
       expect((await laptopOnB())!.unsyncableCount).toBe(1);
       // Its path is not one the wire takes: counted, not listed.
       expect((await laptopOnB())!.failures).toEqual([]);
+      // Renamed to a name that syncs: no longer reported, as soon.
+      renameSync(path.join(a.folder, 'tab\there.txt'), path.join(a.folder, 'tab-here.txt'));
+      await waitFor(async () => (await laptopOnB())?.failedCount === 0, { timeoutMs: 10_000, message: 'B no longer sees the name' });
     } finally {
       await a.agent.stop();
       await b.agent.stop();
