@@ -34,17 +34,19 @@ interface DeviceCounts {
   folderError?: string;
   /** Its user paused syncing there. */
   paused?: boolean;
+  /** This device itself: its folder is "here", not "there" (a new-user try read "missing there" on its own line). */
+  self?: boolean;
 }
 
 /** A folder's error on a device in a few words (the codes of folder-marker.ts, and any other). */
-function folderErrorWords(code: string): string {
+function folderErrorWords(code: string, where: 'here' | 'there'): string {
   switch (code) {
     case 'folder_root_missing':
-      return 'not syncing: the folder is missing there';
+      return `not syncing: the folder is missing ${where}`;
     case 'folder_marker_missing':
-      return 'not syncing: the folder lost its .ferry marker there';
+      return `not syncing: the folder lost its .ferry marker ${where}`;
     case 'folder_marker_mismatch':
-      return "not syncing: another folder's marker is there";
+      return `not syncing: another folder's marker is ${where}`;
     default:
       return `not syncing (${code})`;
   }
@@ -59,7 +61,7 @@ export function deviceStateParts(d: DeviceCounts, count: (n: number) => string =
   const parts: string[] = [];
   // Signed out, it syncs nothing: whatever it last reported, it is not up to date now.
   if (d.signedOut) parts.push('signed out of the server');
-  if (d.folderError !== undefined) parts.push(folderErrorWords(d.folderError));
+  if (d.folderError !== undefined) parts.push(folderErrorWords(d.folderError, d.self ? 'here' : 'there'));
   // Nothing goes or comes while paused: its counts are as they were (a new-user try read a paused device "up to date").
   if (d.paused) parts.push('paused');
   if (d.behind === null) parts.push('has not pulled yet');

@@ -35,6 +35,7 @@ describe('ferry devices output', () => {
     expect(deviceLine(device({ signedOut: true }), now)).toBe('desktop · signed out of the server · last seen 5 min ago');
     // Its folder in error there: nothing syncs, whatever else it reported (a new-user try read "up to date").
     expect(deviceLine(device({ folderError: 'folder_root_missing' }), now)).toBe('desktop · not syncing: the folder is missing there · last seen 5 min ago');
+    expect(deviceLine(device({ folderError: 'folder_root_missing', self: true }), now)).toBe('desktop (this device) · not syncing: the folder is missing here · reported 5 min ago');
     // Paused by its user: nothing goes or comes, whatever it last counted.
     expect(deviceLine(device({ paused: true }), now)).toBe('desktop · paused · last seen 5 min ago');
     expect(deviceLine(device({ paused: true, pending: 1 }), now)).toBe('desktop · paused · 1 change not sent yet · last seen 5 min ago');
