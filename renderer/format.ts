@@ -69,9 +69,14 @@ export function formatRelative(iso: string | null, now: number = Date.now()): st
   return seconds > 0 ? `in ${amount}` : `${amount} ago`;
 }
 
-/** The agent state's words on screen; the others read as they are named. */
-export function agentStateLabel(state: string): string {
-  return state === 'auth_failed' ? 'sign-in refused' : state === 'waiting' ? 'waiting for you' : state;
+/**
+ * The agent state's words on screen; the others read as they are named. It waits for the user's
+ * answer to a held delete, or for a folder not made yet (a new-user try read "waiting for you"
+ * for that one, the words of a held delete).
+ */
+export function agentStateLabel(state: string, folders: ReadonlyArray<{ pendingDelete?: unknown }> = []): string {
+  if (state === 'waiting') return folders.some((f) => f.pendingDelete) ? 'waiting for you' : 'waiting for a folder';
+  return state === 'auth_failed' ? 'sign-in refused' : state;
 }
 
 /**

@@ -47,7 +47,7 @@ export function FoldersView({ status }: { status: Status | undefined }) {
     <div className="view folders-view">
       <div className="summary">
         <span className={`state-pill state-${status?.state ?? 'unknown'}`} data-testid="agent-state">
-          {status ? agentStateLabel(status.state) : 'connecting…'}
+          {status ? agentStateLabel(status.state, status.folders) : 'connecting…'}
         </span>
         {status?.reason ? <span className={`state-reason state-${status.state}`}>{status.reason}</span> : null}
         {/* The state says "until you resume": the way to is here too, not only on the Queue page (found by a new-user try). */}

@@ -40,7 +40,7 @@ export function QueueView({ status }: { status: Status | undefined }) {
       <div className="toolbar">
         <div className="summary" aria-live="polite">
           <span className={`state-pill state-${status?.state ?? 'unknown'}`} data-testid="agent-state">
-            {status ? agentStateLabel(status.state) : 'connecting…'}
+            {status ? agentStateLabel(status.state, status.folders) : 'connecting…'}
           </span>
           {status ? (
             <span className="rates" data-testid="rates">

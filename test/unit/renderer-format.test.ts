@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, restoreOutcomeLine, undoOutcome, waitingForServer } from '../../renderer/format';
+import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, restoreOutcomeLine, undoOutcome, waitingForServer } from '../../renderer/format';
 import { routeFromHash } from '../../renderer/router';
 import { reconnectDelay } from '../../renderer/api/backoff';
 import { parseLoginFragment } from '../../renderer/api/session';
 
 describe('renderer formatting', () => {
+  it('says what a waiting agent waits for: the answer to a held delete, or a folder not made yet', () => {
+    expect(agentStateLabel('waiting', [{ pendingDelete: null }, { pendingDelete: { count: 3 } }])).toBe('waiting for you');
+    // Refused (a new-user try): "waiting for you" for a folder that is not made yet.
+    expect(agentStateLabel('waiting', [{ pendingDelete: null }])).toBe('waiting for a folder');
+    expect(agentStateLabel('auth_failed')).toBe('sign-in refused');
+    expect(agentStateLabel('idle')).toBe('idle');
+  });
+
   it('a restore says what came back, with a pronoun that agrees, and when: nothing back is said as such', () => {
     expect(restoreOutcomeLine({ restored: 2, folders: 2 }, false)).toBe('Restored 2 files and 2 folders; they come back here with the next pull.');
     expect(restoreOutcomeLine({ restored: 1, folders: 0 }, false)).toBe('Restored 1 file; it comes back here with the next pull.');
