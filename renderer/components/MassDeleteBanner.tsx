@@ -27,7 +27,7 @@ export function MassDeleteBanner({
         </strong>{' '}
         {before ? <span data-testid="mass-delete-sent">{before}. </span> : null}
         {pending.side === 'scan'
-          ? `Ferry is holding ${before ? `the other ${formatCount(held)}` : 'these deletions'} back from the server so that nothing is lost by mistake. Cancel brings ${before ? 'all of them' : 'the files'} back here; Delete removes ${before ? 'those' : 'them'} on the server and every other device.`
+          ? `Ferry is holding ${before ? `the other ${formatCount(held)}` : 'these deletions'} back from the server so that nothing is lost by mistake. Cancel brings ${before ? 'all of them' : 'the files'} back here; Delete removes ${before ? 'those' : 'them'} on the server, and from the other devices as they sync (a device that holds bulk deletes asks its user first).`
           : 'Ferry paused this folder so that nothing is lost by mistake (an unmounted disk or a bulk change elsewhere). Cancel keeps the files here and restores them for everyone; Delete removes them here too.'}
         {pending.sample.length > 0 && (
           <ul className="banner-paths" data-testid="mass-delete-paths">

@@ -184,7 +184,7 @@ describe('a bulk local delete is held whole until the user answers', () => {
     expect(said).toEqual([expect.stringContaining('Confirm to delete the other 10 on the server too, or cancel to restore all 12 from the server')]);
     // `why` of a sent one says so, not "a bulk delete of other files".
     const sentWhy = await rig.agent.handlers.explainPath({ folderId: 'docs-sent-said', path: docs[0]! });
-    expect(sentWhy.reasons).toContainEqual({ code: 'held', message: 'Its delete had gone to the server before the rest of the bulk delete here were held: Cancel brings it back with them, Delete leaves it deleted' });
+    expect(sentWhy.reasons).toContainEqual({ code: 'held', message: 'Its delete had gone to the server before the rest of the bulk delete here was held: Cancel brings it back with them, Delete leaves it deleted' });
     await rig.agent.handlers.cancelMassDelete({ folderId: 'docs-sent-said' });
   });
 

@@ -110,6 +110,9 @@ describe('a held mass delete is answered on the right side after a restart', () 
   it('held by the scanner, confirmed after a restart: deleted on the server', async () => {
     const { root, agent } = await heldByScanner('scan-confirm');
     await agent.handlers.confirmMassDelete({ folderId: 'scan-confirm' });
+    // Said with its count (a new-user try read "deleting on the server" with none).
+    const lines = (await agent.handlers.listActivity({ limit: 100 })).map((l) => l.message);
+    expect(lines).toContain('Mass delete confirmed: deleting 8 files on the server');
     await waitFor(async () => (await serverFiles('scan-confirm')).length === 2, { timeoutMs: 20_000 });
     expect(await serverFiles('scan-confirm')).toEqual(names.slice(8));
     expect(onDisk(root)).toEqual(names.slice(8));
@@ -121,6 +124,9 @@ describe('a held mass delete is answered on the right side after a restart', () 
     const { root, agent } = await heldByPuller('pull-confirm');
     await agent.handlers.confirmMassDelete({ folderId: 'pull-confirm' });
     expect(onDisk(root)).toEqual(names.slice(8));
+    // Refused (a new-user try): no line at all for the answer on the device that confirmed another's delete.
+    const lines = (await agent.handlers.listActivity({ limit: 100 })).map((l) => l.message);
+    expect(lines).toContain(`Mass delete confirmed: the 8 files deleted by ${OTHER_DEVICE} are deleted here too`);
     // Not held any more (it may be scanning the deletes it just made).
     expect(agent.status().folders[0]?.state).not.toBe('paused_mass_delete');
     await agent.handlers.syncNow({ folderId: 'pull-confirm' });

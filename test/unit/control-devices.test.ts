@@ -156,7 +156,7 @@ describe('ferry devices output', () => {
     // Everything back already: nothing to bring back; the offer is named with how to drop it
     // (the banner's Dismiss; found by a new-user try: the text status said nothing, --json had it).
     expect(formatStatus(status({ ...undo, back: 13, side: 'pull' }), [], now).split('\n').at(-1)).toBe(
-      "    undo offered until 2030-01-03T10:00:00.000Z, though all 13 files deleted here by another device are here again: 'ferry mass-delete dismiss --folder docs' stops offering it",
+      "    all 13 files deleted here by another device are here again (made again or restored since): there is nothing to undo; 'ferry mass-delete dismiss --folder docs' clears this",
     );
   });
 

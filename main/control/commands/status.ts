@@ -105,7 +105,8 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
           : `    undo offered until ${undo.expiresAt}: ${files} come back with 'ferry mass-delete undo --folder ${folder.id}'`,
       );
     } else if (undo && !pending) {
-      lines.push(`    undo offered until ${undo.expiresAt}, though all ${undoBatchFiles(undo)} are here again: 'ferry mass-delete dismiss --folder ${folder.id}' stops offering it`);
+      // As the banner says it: nothing is offered that would bring anything back (a new-user try read "undo offered until").
+      lines.push(`    all ${undoBatchFiles(undo)} are here again (made again or restored since): there is nothing to undo; 'ferry mass-delete dismiss --folder ${folder.id}' clears this`);
     }
     const shared = devices.find((d) => d.folderId === folder.id)?.devices ?? [];
     // Under a heading: a device line may itself name a device ("vm (device 6a418a7f)").

@@ -154,7 +154,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     else if (live) add('held', 'The folder is paused by a bulk delete waiting for your answer');
     // One of the bulk delete's, gone to the server before the rest were held (a review read "other files" for it).
     else if (item?.op === 'delete' && store.recentDeletes.has(folderId, key)) {
-      asides.push({ code: 'held', message: 'Its delete had gone to the server before the rest of the bulk delete here were held: Cancel brings it back with them, Delete leaves it deleted' });
+      asides.push({ code: 'held', message: 'Its delete had gone to the server before the rest of the bulk delete here was held: Cancel brings it back with them, Delete leaves it deleted' });
     }
     // Nothing of this path waits: the bulk delete is of other files.
     else asides.push({ code: 'held', message: 'The folder is paused by a bulk delete of other files on this computer: nothing is sent or received until you answer it' });

@@ -5,7 +5,7 @@ import type { Timers } from '../timers';
 import { realTimers } from '../timers';
 import { LocalDeleteGuard } from './local-guard';
 import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
-import type { SentBeforeHold } from '../../../shared/pending-delete';
+import { deleteOrigin, heldCount, type SentBeforeHold } from '../../../shared/pending-delete';
 import { restoredWords } from '../../../shared/restore-words';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
@@ -207,9 +207,16 @@ export class FolderCoordinator {
     return { count: view.deletes, total: view.files, side: view.side, sample: view.sample, devices: view.devices, ...(view.sent ? { sent: view.sent } : {}) };
   }
 
-  /** Yes to the held deletes: the server's are applied here, or this disk's go to the server. */
-  async confirm(ports: AnswerPorts): Promise<void> {
+  /**
+   * Yes to the held deletes: the server's are applied here, or this disk's go to the server.
+   * `named`: the question with its devices named (FolderSet labels them), for the Activity line.
+   */
+  async confirm(ports: AnswerPorts, named?: PendingDelete | null): Promise<void> {
     const side = this.heldSide();
+    // Said with its count, as Cancel's line is (a new-user try read "deleting on the server" with
+    // none, and nothing at all on the device that confirmed another's delete).
+    const asked = named ?? this.pendingDelete();
+    const files = (n: number) => `${n.toLocaleString('en')} ${n === 1 ? 'file' : 'files'}`;
     if (side === 'pull') {
       // The local deletes that waited are weighed when the pause ends (pullHoldEnded).
       await this.undoBatches.recordPull(ports.puller.events, this.pendingDelete()?.devices ?? [], async () => {
@@ -222,6 +229,10 @@ export class FolderCoordinator {
           this.log.info('mass delete confirmed; what failed of its pull is applied by the next one', { error });
         }
       });
+      if (asked) {
+        const message = `Mass delete confirmed: the ${files(asked.count)} deleted ${deleteOrigin(asked)} are deleted here too`;
+        this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
+      }
       this.onChange(this.folderId);
       return;
     }
@@ -232,7 +243,8 @@ export class FolderCoordinator {
         this.undoBatches.record('scan', this.store.recentDeletes.list(this.folderId, 0).map((r) => r.path));
         this.store.recentDeletes.clear(this.folderId);
         this.states.resume(this.folderId);
-        this.store.activity.add({ folderId: this.folderId, kind: 'info', message: 'Mass delete confirmed: deleting on the server' });
+        const held = asked ? heldCount(asked) : 0;
+        this.store.activity.add({ folderId: this.folderId, kind: 'info', message: `Mass delete confirmed: deleting ${held > 0 ? `${files(held)} ` : ''}on the server` });
       }),
     );
   }

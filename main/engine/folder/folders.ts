@@ -248,7 +248,7 @@ export class FolderSet {
   async answerMassDelete(folderId: string, answer: 'confirm' | 'cancel', ports: () => AnswerPorts): Promise<void> {
     this.require(folderId);
     const coordinator = this.coordinator(folderId);
-    await (answer === 'confirm' ? coordinator.confirm(ports()) : coordinator.cancel(ports()));
+    await (answer === 'confirm' ? coordinator.confirm(ports(), this.labelDevices(coordinator.pendingDelete())) : coordinator.cancel(ports()));
     this.o.onChange();
   }
 }
