@@ -136,17 +136,21 @@ describe('agentStateOf', () => {
 
   it("says when a failing pull tries again in seconds from now, never an instant past; a folder's root problems say it in its own error", () => {
     const failure = { code: 'unavailable', message: 'feed under maintenance', at: 1_000, retryable: true, nextTryAt: 11_000 };
-    expect(pullErrorLine(failure, 6_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z, next try in 5 s)');
+    expect(pullErrorLine(failure, 6_000)).toBe('unavailable: feed under maintenance (last failed 5 s ago, next try in 5 s)');
     expect(pullErrorLine(failure, 12_000)).toMatch(/, trying again now\)$/);
+    // When it last failed, as "next try in 5 s" beside it reads: not an ISO time (a new-user try), unless a day or more ago.
+    expect(pullErrorLine(failure, 3_000)).toMatch(/^unavailable: feed under maintenance \(last failed just now,/);
+    expect(pullErrorLine({ ...failure, nextTryAt: null }, 1_000 + 180_000)).toBe('unavailable: feed under maintenance (last failed 3 min ago)');
+    expect(pullErrorLine({ ...failure, nextTryAt: null }, 1_000 + 2 * 86_400_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z)');
     // The server down: no try is due at a time, the pull waits for the server.
-    expect(pullErrorLine({ ...failure, nextTryAt: null, untilOnline: true }, 12_000)).toBe('unavailable: feed under maintenance (last failed 1970-01-01T00:00:01.000Z, tried again once the server answers)');
+    expect(pullErrorLine({ ...failure, nextTryAt: null, untilOnline: true }, 12_000)).toBe('unavailable: feed under maintenance (last failed 11 s ago, tried again once the server answers)');
     expect(pullErrorLine({ ...failure, code: 'folder_root_missing' }, 6_000)).toBeNull();
     // Nor a folder without its marker, nor another folder's: the folder's error says it, once.
     expect(pullErrorLine({ ...failure, code: 'folder_marker_missing' }, 6_000)).toBeNull();
     expect(pullErrorLine({ ...failure, code: 'folder_marker_mismatch' }, 6_000)).toBeNull();
     // A new-user try read "not retryable, next try in 3 s": one that fails until its cause is fixed says so.
     const refused = { ...failure, code: 'not_found', message: "Folder 'docs' not found", retryable: false };
-    expect(pullErrorLine(refused, 6_000)).toBe("not_found: Folder 'docs' not found (last failed 1970-01-01T00:00:01.000Z, it fails until its cause is fixed, looked at again in 5 s)");
+    expect(pullErrorLine(refused, 6_000)).toBe("not_found: Folder 'docs' not found (last failed 5 s ago, it fails until its cause is fixed, looked at again in 5 s)");
     // Such a folder is in error (the agent too), not "ok" and "idle"; a retryable failure leaves it ok.
     const ok = { state: 'ok' as const, error: null };
     const broken = withPullsRefused(ok, refused);

@@ -680,7 +680,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const first = errors[0]!;
       // The soonest any item asked to be tried again (a parent folder the scan is about to record: a second).
       const after = errors.map((e) => e.retryAfterSeconds).filter((s): s is number => s !== undefined);
-      throw new FerryError(first.code, `${errors.length} change(s) could not be applied; the pull will run again. First: ${first.message}`, {
+      const failed = errors.length === 1 ? `1 change could not be applied; the pull will run again: ${first.message}` : `${errors.length} changes could not be applied; the pull will run again. First: ${first.message}`;
+      throw new FerryError(first.code, failed, {
         retryable: errors.some((e) => e.retryable),
         cause: first,
         ...(after.length > 0 ? { retryAfterSeconds: Math.min(...after) } : {}),
