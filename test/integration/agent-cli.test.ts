@@ -145,7 +145,8 @@ describe('ferry agent and its CLI clients', () => {
 
     const wrong = await runFerry(['mass-delete', 'maybe', '--folder', 'docs', '--data', dataDir]);
     expect(wrong.code).toBe(2);
-    const cancel = await runFerry(['mass-delete', 'cancel', '--folder', 'docs', '--data', dataDir]);
+    // The agent's only folder needs no --folder (refused with one folder: a new-user try).
+    const cancel = await runFerry(['mass-delete', 'cancel', '--data', dataDir]);
     expect(cancel.code, cancel.stderr).toBe(0);
     expect(cancel.stdout).toMatch(/Cancelled: the 6 files/);
     await waitFor(() => extra.every((name) => existsSync(path.join(folder, name))), { timeoutMs: 15_000 });

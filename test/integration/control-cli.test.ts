@@ -160,6 +160,10 @@ describe('ferry client commands', () => {
     const unknown = captureIo();
     expect(await massDelete.run(['confirm', '--folder', 'nope', '--data', temp.dir], unknown)).toBe(1);
     expect(unknown.stderr.trim()).toBe("ferry mass-delete: No folder 'nope' (ferry status lists them) (not_found)");
+    // Two folders here: which one is said, not guessed.
+    const which = captureIo();
+    expect(await massDelete.run(['confirm', '--data', temp.dir], which)).toBe(1);
+    expect(which.stderr.trim()).toBe('ferry mass-delete: Say which folder with --folder (one of docs, photos) (invalid_request)');
     const idle = captureIo();
     expect(await massDelete.run(['confirm', '--folder', 'docs', '--data', temp.dir, '--json'], idle)).toBe(1);
     expect(JSON.parse(idle.stderr)).toEqual({ error: { code: 'not_held', message: "Folder 'docs' has no mass delete waiting for an answer", retryable: false } });

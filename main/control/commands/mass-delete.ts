@@ -6,6 +6,7 @@ import { json } from './output';
 import { formatRestore } from './restore';
 import { withAgent } from './with-agent';
 import { COMMAND_SUMMARIES } from './summaries';
+import { resolveFolder } from './folder-paths';
 
 const options = folderOptions;
 
@@ -19,7 +20,7 @@ export const definition = {
     ['cancel', 'keep the files: re-upload them, or restore them from the server'],
     ['undo', 'bring back what the last confirmed mass delete removed, on every device (offered for a day)'],
     ['dismiss', 'stop offering undo for the last confirmed mass delete'],
-    ['--folder ID', 'the folder that is waiting (ferry status shows it); required'],
+    ['--folder ID', 'the folder that is waiting (ferry status shows it); needed when the agent has several'],
     ...commonFlags,
   ],
   maxPositionals: 1,
@@ -34,10 +35,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (answer !== 'confirm' && answer !== 'cancel' && answer !== 'undo' && answer !== 'dismiss') {
     return usageError(definition, io, "say 'confirm', 'cancel', 'undo' or 'dismiss'", values.json).code;
   }
-  const folderId = values.folder;
-  if (!folderId) return usageError(definition, io, '--folder ID is required', values.json).code;
 
   return withAgent(definition, values, io, async (client) => {
+    // The only folder needs no name, as `ferry history` takes it (a new-user try was refused with one folder).
+    const folderId = (await resolveFolder(client, values.folder)).id;
     const status = await client.call('getStatus', {});
     const folder = status.folders.find((f) => f.id === folderId);
     if (!folder) throw new FerryError('not_found', `No folder '${folderId}' (ferry status lists them)`);
