@@ -68,7 +68,7 @@ describe('why: the folder’s failing pull', () => {
     const goneHere = { ...answer([{ code: 'unknown', message: 'u' }], null), local: { exists: false, kind: null, size: null, modifiedAt: null }, synced: null };
     expect(serverReason(goneHere, moved, () => 'alpha')?.reason.message).toBe('In sync: moved to renamed.txt on the server (revision 9, by alpha), and not here either');
     const { movedTo: _, ...deleted } = moved;
-    expect(serverReason(goneHere, deleted, () => 'alpha')?.reason.message).toBe('In sync: deleted here and on the server (revision 9, by alpha)');
+    expect(serverReason(goneHere, deleted, () => 'alpha')?.reason.message).toBe('In sync: deleted on the server (revision 9, by alpha), and not here either');
     const stillHere = { ...answer([{ code: 'in_sync', message: 'i' }], null), synced: { revision: '7', size: 1 } };
     expect(serverReason(stillHere, moved, () => 'alpha')?.reason.message).toBe('Moved to renamed.txt on the server at revision 9 by alpha; this device has revision 7: the next pull brings it here');
   });

@@ -82,7 +82,7 @@ export function serverReason(local: PathExplanation, current: HistoryItem | null
   // Moved away: said as the move it was, with where to (a new-user try read a rename as a delete).
   if (current.deleted && !local.local.exists && local.synced === null) {
     // Gone on both sides: nothing to sync.
-    const both = current.movedTo !== undefined ? `In sync: moved to ${current.movedTo} on the server (revision ${current.revision}, by ${by}), and not here either` : `In sync: deleted here and on the server (revision ${current.revision}, by ${by})`;
+    const both = current.movedTo !== undefined ? `In sync: moved to ${current.movedTo} on the server (revision ${current.revision}, by ${by}), and not here either` : `In sync: deleted on the server (revision ${current.revision}, by ${by}), and not here either`;
     return unknown ? { reason: { code: 'in_sync', message: both }, replace: true } : null;
   }
   // Found by a new-user try: a file deleted here, its delete held, read "this device has not got it".
