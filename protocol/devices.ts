@@ -42,6 +42,8 @@ export const DeviceReport = z.strictObject({
   paused: z.boolean().optional(),
   /** Of `failedCount`, the names there that cannot be synced (most never pass the wire's path checks). Absent: 0. */
   unsyncableCount: z.int().min(1).optional(),
+  /** A bulk delete there waits for its user's answer. Absent: none does. */
+  massDeleteHeld: z.boolean().optional(),
 }).refine((r) => (r.unsyncableCount ?? 0) <= r.failedCount, { message: 'must not be more than failedCount', path: ['unsyncableCount'] });
 export type DeviceReport = z.infer<typeof DeviceReport>;
 
@@ -64,6 +66,8 @@ export const DeviceState = z.object({
   paused: z.boolean().optional(),
   /** Of `failedCount`, the names there that cannot be synced; absent when none, and from older servers. */
   unsyncableCount: z.int().min(1).optional(),
+  /** A bulk delete there waits for its user's answer (its last report said so); absent when none does, and from older servers. */
+  massDeleteHeld: z.boolean().optional(),
 });
 export type DeviceState = z.infer<typeof DeviceState>;
 

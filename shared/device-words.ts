@@ -36,6 +36,8 @@ interface DeviceCounts {
   paused?: boolean;
   /** This device itself: its folder is "here", not "there" (a new-user try read "missing there" on its own line). */
   self?: boolean;
+  /** A bulk delete there waits for its user's answer. */
+  massDeleteHeld?: boolean;
 }
 
 /** A folder's error on a device in a few words (the codes of folder-marker.ts, and any other). */
@@ -64,6 +66,8 @@ export function deviceStateParts(d: DeviceCounts, count: (n: number) => string =
   if (d.folderError !== undefined) parts.push(folderErrorWords(d.folderError, d.self ? 'here' : 'there'));
   // Nothing goes or comes while paused: its counts are as they were (a new-user try read a paused device "up to date").
   if (d.paused) parts.push('paused');
+  // What it has not sent or applied waits on that answer, not on the network (a new-user try read it as lag).
+  if (d.massDeleteHeld) parts.push(d.self ? 'a bulk delete here waits for your answer' : 'a bulk delete there waits for its user');
   if (d.behind === null) parts.push('has not pulled yet');
   else if (d.behind > 0) parts.push(`${count(d.behind)} ${d.behind === 1 ? 'change' : 'changes'} behind`);
   if (d.pending > 0) parts.push(`${count(d.pending)} ${d.pending === 1 ? 'change' : 'changes'} not sent yet`);

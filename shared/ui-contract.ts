@@ -184,6 +184,8 @@ export const DeviceView = z.object({
   paused: z.boolean().optional(),
   /** Of `failedCount`, the names there that cannot be synced: shown apart, not as failing. */
   unsyncableCount: z.int().min(1).optional(),
+  /** A bulk delete there waits for its user's answer: its unsent or unapplied changes wait on that. */
+  massDeleteHeld: z.boolean().optional(),
 });
 export type DeviceView = z.infer<typeof DeviceView>;
 

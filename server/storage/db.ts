@@ -161,9 +161,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
   `,
-  // 14: of a device's failing paths, its names that cannot be synced (docs/sync-api.md, "Devices").
+  // 14: of a device's failing paths, its names that cannot be synced, and a bulk delete there
+  // waiting for its user (docs/sync-api.md, "Devices").
   `
   ALTER TABLE device_reports ADD COLUMN unsyncable_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE device_reports ADD COLUMN mass_delete_held INTEGER NOT NULL DEFAULT 0;
   `,
 ];
 

@@ -216,9 +216,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
   `,
-  // 12: of a device's failing paths, its names that cannot be synced (SQLite migration 14).
+  // 12: of a device's failing paths, its names that cannot be synced, and a bulk delete there
+  // waiting for its user (SQLite migration 14).
   `
   ALTER TABLE device_reports ADD COLUMN unsyncable_count INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE device_reports ADD COLUMN mass_delete_held INTEGER NOT NULL DEFAULT 0;
   `,
 ];
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -191,6 +191,32 @@ describe('device digests', () => {
       await b.agent.stop();
     }
   }, 60_000);
+
+  // Found by a new-user try: while A's bulk delete waited for its user, B read "15 changes not sent yet" for A, as lag.
+  it('a device whose bulk delete waits for its user is seen so by the others, and no longer once it is answered', async () => {
+    const a = await startAgent('laptop', 'held-one');
+    const b = await startAgent('desktop', 'held-one');
+    try {
+      const names = Array.from({ length: 10 }, (_, i) => `n${i}.txt`);
+      for (const name of names) writeFileSync(path.join(a.folder, name), name);
+      await waitFor(() => names.every((n) => readFileOr(path.join(b.folder, n)) === n), { timeoutMs: 20_000, message: 'B has the files' });
+      // Deleted while paused, so that the guard weighs them at once.
+      await a.agent.handlers.pause({});
+      for (const name of names.slice(0, 8)) rmSync(path.join(a.folder, name));
+      await waitFor(() => a.agent.status().counts.pending >= 8, { timeoutMs: 10_000, message: 'the deletes queued' });
+      await a.agent.handlers.resume({});
+      await waitFor(() => a.agent.status().folders[0]?.state === 'paused_mass_delete', { timeoutMs: 10_000, message: 'A holds the delete' });
+      const laptopOnB = async () => (await devicesSeenBy(b.agent)).devices.find((d) => d.name === 'laptop');
+      await waitFor(async () => (await laptopOnB())?.massDeleteHeld === true, { timeoutMs: 10_000, message: 'B sees A waiting for its user' });
+      expect(deviceStateParts((await laptopOnB())!).parts).toEqual(['a bulk delete there waits for its user', '8 changes not sent yet']);
+      await a.agent.handlers.cancelMassDelete({ folderId: 'held-one' });
+      await waitFor(async () => (await laptopOnB())?.massDeleteHeld === undefined, { timeoutMs: 10_000, message: 'B no longer sees it waiting' });
+      expect(names.every((n) => readFileOr(path.join(b.folder, n)) === n)).toBe(true);
+    } finally {
+      await a.agent.stop();
+      await b.agent.stop();
+    }
+  }, 90_000);
 
   it('refuses a report for another device, a malformed one, and forgets a device after 30 days', async () => {
     const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'reporter' });

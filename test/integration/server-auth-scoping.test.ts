@@ -118,14 +118,17 @@ describe('device reports bound to the paired device', () => {
   });
 
   // On each backend: the count of names that cannot be synced is kept with the report, and goes with the next one that has none.
-  it('keeps how many of the failing paths are names that cannot be synced, until a report without them', async () => {
+  it('keeps how many of the failing paths are names that cannot be synced, and a bulk delete held there, until a report without them', async () => {
     const owner = await device('eli', 'eli-laptop');
     expect((await t.request('PUT', '/v1/folders/eli-docs', { token: owner.token })).status).toBe(201);
     const send = (body: object) => t.request('PUT', '/v1/folders/eli-docs/devices/agent-eli', { token: owner.token, body: { ...report, ...body }, headers: { 'x-ferry-device': 'agent-eli' } });
     const listed = async () => (await t.request('GET', '/v1/folders/eli-docs/devices', { token: owner.token })).body.devices[0] as { failedCount: number; unsyncableCount?: number };
     expect((await send({ failedCount: 3, unsyncableCount: 2 })).status).toBe(200);
     expect(await listed()).toMatchObject({ failedCount: 3, unsyncableCount: 2 });
-    expect((await send({ failedCount: 1 })).status).toBe(200);
+    expect((await send({ failedCount: 1, massDeleteHeld: true })).status).toBe(200);
+    expect(await listed()).toMatchObject({ failedCount: 1, massDeleteHeld: true });
     expect((await listed()).unsyncableCount).toBeUndefined();
+    expect((await send({ failedCount: 1 })).status).toBe(200);
+    expect((await listed()).massDeleteHeld).toBeUndefined();
   });
 });

@@ -39,6 +39,9 @@ describe('ferry devices output', () => {
     // Paused by its user: nothing goes or comes, whatever it last counted.
     expect(deviceLine(device({ paused: true }), now)).toBe('desktop · paused · last seen 5 min ago');
     expect(deviceLine(device({ paused: true, pending: 1 }), now)).toBe('desktop · paused · 1 change not sent yet · last seen 5 min ago');
+    // A bulk delete held there: its unsent deletes wait on its user, not on the network (a new-user try read lag).
+    expect(deviceLine(device({ massDeleteHeld: true, pending: 15 }), now)).toBe('desktop · a bulk delete there waits for its user · 15 changes not sent yet · last seen 5 min ago');
+    expect(deviceLine(device({ massDeleteHeld: true, behind: 15, upToDate: false, self: true }), now)).toBe('desktop (this device) · a bulk delete here waits for your answer · 15 changes behind · reported 5 min ago');
     expect(deviceLine(device({ folderError: 'folder_marker_missing', pending: 2 }), now)).toBe(
       'desktop · not syncing: the folder lost its .ferry marker there · 2 changes not sent yet · last seen 5 min ago',
     );

@@ -93,6 +93,8 @@ export class DeviceReporter {
       // Told apart from the failing ones: most such names never pass the wire's checks, so the
       // others could not tell them in the list (a new-user try read "1 failing" there).
       ...(unsyncable.length > 0 ? { unsyncableCount: unsyncable.length } : {}),
+      // Its unsent deletes (or the others' it has not applied) wait on its user: not lag (a new-user try).
+      ...(folder?.state === 'paused_mass_delete' ? { massDeleteHeld: true } : {}),
     };
   }
 
