@@ -800,8 +800,9 @@ test('a folder that does not exist: a warning at save, its reason on the queue p
   await expect(page.getByTestId('settings-notice')).toContainText(`${later} does not exist (yet)`);
 
   await page.getByTestId('nav-queue').click();
-  // Accepted with a warning: the agent waits for the folder, it is not in error.
-  await expect(page.getByTestId('agent-state')).toHaveText('waiting for you');
+  // Accepted with a warning: the agent waits for the folder, it is not in error, nor "waiting for
+  // you", the words of a held delete (a new-user try).
+  await expect(page.getByTestId('agent-state')).toHaveText('waiting for a folder');
   await expect(page.locator('[data-testid="folder-problem"][data-folder="later"]')).toContainText(later);
   // Activity says it waits, as a note: no red "failed" (a new-user try).
   await page.getByTestId('nav-activity').click();
@@ -950,7 +951,7 @@ test('a synced folder deleted and made again, or deleted, stops with a banner th
   await expect(banner).toContainText(`${docs} is not syncing: its .ferry marker is gone.`, { timeout: 10_000 });
   await expect(page.getByTestId('folder-state')).toContainText('error: ');
   // This device's own chip says so too, not "up to date" (seen in this screenshot before).
-  await expect(page.locator('[data-testid="device-chip"][data-name="laptop"]')).toContainText('not syncing: the folder lost its .ferry marker there', { timeout: 4000 });
+  await expect(page.locator('[data-testid="device-chip"][data-name="laptop"]')).toContainText('not syncing: the folder lost its .ferry marker here', { timeout: 4000 });
   await page.screenshot({ path: path.join(screenshots, 'folder-marker-missing.png') });
   // Nothing was deleted on the server while it was so.
   expect(await serverFiles(rig, 'docs')).toEqual({ 'notes/plan.txt': 'the plan'.length });
