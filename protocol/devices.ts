@@ -64,8 +64,8 @@ export const DeviceState = z.object({
   folderError: z.string().optional(),
   /** Its user paused syncing there (its last report said so); absent while it syncs, and from older servers. */
   paused: z.boolean().optional(),
-  /** Of `failedCount`, the names there that cannot be synced; absent when none, and from older servers. */
-  unsyncableCount: z.int().min(1).optional(),
+  /** Of `failedCount`, the names there that cannot be synced; absent when none (a 0 is read as none), and from older servers. */
+  unsyncableCount: z.int().min(0).optional(),
   /** A bulk delete there waits for its user's answer (its last report said so); absent when none does, and from older servers. */
   massDeleteHeld: z.boolean().optional(),
 });

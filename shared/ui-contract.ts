@@ -183,7 +183,7 @@ export const DeviceView = z.object({
   /** Its user paused syncing there. */
   paused: z.boolean().optional(),
   /** Of `failedCount`, the names there that cannot be synced: shown apart, not as failing. */
-  unsyncableCount: z.int().min(1).optional(),
+  unsyncableCount: z.int().min(0).optional(),
   /** A bulk delete there waits for its user's answer: its unsent or unapplied changes wait on that. */
   massDeleteHeld: z.boolean().optional(),
 });

@@ -122,7 +122,7 @@ describe('device reports bound to the paired device', () => {
     const owner = await device('eli', 'eli-laptop');
     expect((await t.request('PUT', '/v1/folders/eli-docs', { token: owner.token })).status).toBe(201);
     const send = (body: object) => t.request('PUT', '/v1/folders/eli-docs/devices/agent-eli', { token: owner.token, body: { ...report, ...body }, headers: { 'x-ferry-device': 'agent-eli' } });
-    const listed = async () => (await t.request('GET', '/v1/folders/eli-docs/devices', { token: owner.token })).body.devices[0] as { failedCount: number; unsyncableCount?: number };
+    const listed = async () => (await t.request('GET', '/v1/folders/eli-docs/devices', { token: owner.token })).body.devices[0] as { failedCount: number; unsyncableCount?: number; massDeleteHeld?: boolean };
     expect((await send({ failedCount: 3, unsyncableCount: 2 })).status).toBe(200);
     expect(await listed()).toMatchObject({ failedCount: 3, unsyncableCount: 2 });
     expect((await send({ failedCount: 1, massDeleteHeld: true })).status).toBe(200);

@@ -4,6 +4,8 @@ import {
   ChangesPage,
   ChangesQuery,
   CreateFolderRequest,
+  DeviceReport,
+  DeviceState,
   FerryError,
   RunLabel,
   formatRunHeader,
@@ -150,6 +152,15 @@ describe('reply schemas', () => {
     expect(ChangesPage.safeParse({ items: [], _links: {} }).success).toBe(false);
     expect(ChangesPage.safeParse({ items: [], _links: { next: { href: 'a' }, 'upcoming-modifications': { href: 'b' } } }).success).toBe(false);
     expect(ChangesPage.safeParse({ items: [], _links: { next: { href: 'a' } } }).success).toBe(true);
+  });
+
+  // Found by review: "absent means 0" in the docs, yet a 0 in a server's list failed the whole list.
+  it('read a device state whose count of names that cannot be synced is 0, and refuse a report with more of them than failing paths', () => {
+    const state = { device: 'd', name: 'n', version: 'v', lastSeen: '2026-12-07T00:00:00.000Z', behind: 0, upToDate: true, pending: 0, failedCount: 0, failures: [] };
+    expect(DeviceState.safeParse({ ...state, unsyncableCount: 0 }).success).toBe(true);
+    const report = { name: 'n', version: 'v', pending: 0, failedCount: 1, failures: [] };
+    expect(DeviceReport.safeParse({ ...report, unsyncableCount: 1 }).success).toBe(true);
+    expect(DeviceReport.safeParse({ ...report, unsyncableCount: 2 }).success).toBe(false);
   });
 
   it('read the sync token out of an upcoming-modifications href', () => {

@@ -4,6 +4,13 @@ import type { Store } from '../../store';
 import type { Timers } from '../timers';
 import type { FolderDevices } from './api';
 
+/**
+ * Report keys a server from before them refuses (its report schema takes no unknown key): once one
+ * is refused, reports go without them to that server until the agent starts again (review: the
+ * report kept its key and was refused for as long as the state lasted, "last seen" going stale).
+ */
+const LATER_KEYS = ['unsyncableCount', 'massDeleteHeld'] as const;
+
 /** At most one report per folder this often: a busy sync sends one, not one per file. */
 export const REPORT_INTERVAL_MS = 1000;
 /** An idle device still reports this often, so "last seen" stays true. */
@@ -36,6 +43,8 @@ export class DeviceReporter {
   private readonly due = new Map<string, { timer: unknown | null; sending: boolean; again: boolean; lastAt: number }>();
   private stopped = false;
   private heartbeat: unknown = null;
+  /** The server refused a later key: reports go without them. */
+  private withoutLaterKeys = false;
 
   constructor(private readonly o: DeviceReporterOptions) {}
 
@@ -108,7 +117,15 @@ export class DeviceReporter {
     state.sending = true;
     state.lastAt = this.o.timers.now();
     try {
-      const reply = await remote.reportDevice(folder.remoteId, this.build(folderId));
+      const report = this.build(folderId);
+      const reply = await remote.reportDevice(folder.remoteId, this.withoutLaterKeys ? withoutLaterKeys(report) : report).catch((error: unknown) => {
+        const e = asFerryError(error);
+        const refused = LATER_KEYS.filter((key) => report[key] !== undefined && e.message.includes(key));
+        if (this.withoutLaterKeys || e.code !== 'invalid_request' || refused.length === 0) throw error;
+        this.withoutLaterKeys = true;
+        this.o.log.info('the server takes no later keys in device reports (a server from before them): reported without them', { keys: refused.join(', ') });
+        return remote.reportDevice(folder.remoteId, withoutLaterKeys(report));
+      });
       if (reply.wantedBlocks?.length) this.o.onWanted?.(folderId, reply.wantedBlocks);
     } catch (error) {
       const e = asFerryError(error);
@@ -124,6 +141,12 @@ export class DeviceReporter {
 }
 
 /** Queue error codes are the engine's own; anything that is not a plain code is reported as `failed`. */
+function withoutLaterKeys(report: DeviceReport): DeviceReport {
+  const plain = { ...report };
+  for (const key of LATER_KEYS) delete plain[key];
+  return plain;
+}
+
 function errorCodeOf(code: string | null): string {
   return code !== null && /^[a-z][a-z0-9_]{0,63}$/.test(code) ? code : 'failed';
 }
