@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DeviceReport, FerryError } from '../../protocol';
+import { FerryError, type DeviceReport } from '../../protocol';
 import { createLogger } from '../../main/logging';
 import { openStore, type Store } from '../../main/store';
 import { DeviceReporter } from '../../main/engine/agent/device-report';
