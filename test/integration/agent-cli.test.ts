@@ -97,6 +97,12 @@ describe('ferry agent and its CLI clients', () => {
     const run = await runFerry(['why', 'before-start.txt', '--data', dataDir, '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ folderId: 'docs', path: 'before-start.txt', inSync: true });
+    // "." and ".." here are this directory and its parent, not the folder (review: "the synced folder itself").
+    for (const here of ['.', '..']) {
+      const refused = await runFerry(['why', here, '--data', dataDir]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/ is not in any synced folder/);
+    }
   });
 
   // A new-user try: an absolute path with --folder was read as a path inside the folder ("tmp/… not known here", exit 0).

@@ -41,7 +41,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       return client.call('explainPath', input).catch(async (error: unknown) => {
         // Typed outside every folder, a relative path is one inside the folder, as `ferry history`
         // takes it, when the agent has just one (a new-user try: history took it, why did not).
-        if (values.folder || path.isAbsolute(typed) || !isFerryError(error) || error.code !== 'not_found') throw error;
+        // Not "." or a path that climbs out (review: `ferry why .` outside the folder read "the synced
+        // folder itself").
+        const inside = path.posix.normalize(typed.replace(/\\/g, '/'));
+        if (values.folder || path.isAbsolute(typed) || inside === '.' || inside === '..' || inside.startsWith('../') || !isFerryError(error) || error.code !== 'not_found') throw error;
         const { folders } = await client.call('getStatus', {});
         if (folders.length === 1) return client.call('explainPath', { path: typed, folderId: folders[0]!.id });
         throw new FerryError('not_found', `${error.message}; for a path inside a folder, say which with --folder (one of ${folders.map((f) => f.id).join(', ')})`, { status: 404 });
