@@ -66,15 +66,21 @@ export function joinDisk(root: string, diskRel: string): string {
  */
 export function lossyNamePath(root: string, diskRel: string): Buffer | null {
   if (!diskRel.includes('\uFFFD')) return null;
-  const parent = parentOf(diskRel);
-  const name = parent === '' ? diskRel : diskRel.slice(parent.length + 1);
-  const dir = joinDisk(root, parent);
-  try {
-    const entry = readdirSync(dir, { encoding: 'buffer' }).find((bytes) => bytes.toString('utf8') === name);
-    return entry ? Buffer.concat([Buffer.from(`${dir}${path.sep}`), entry]) : null;
-  } catch {
-    return null;
+  // Step by step: a folder above may be such a name too.
+  let at = Buffer.from(root);
+  for (const step of diskRel.split('/')) {
+    let name: Buffer | undefined = Buffer.from(step);
+    if (step.includes('\uFFFD')) {
+      try {
+        name = readdirSync(at, { encoding: 'buffer' }).find((bytes) => bytes.toString('utf8') === step);
+      } catch {
+        return null;
+      }
+      if (name === undefined) return null;
+    }
+    at = Buffer.concat([at, Buffer.from(path.sep), name]);
   }
+  return at;
 }
 
 export function parentOf(rel: string): string {

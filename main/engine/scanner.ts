@@ -322,14 +322,17 @@ export class Scanner {
     const tooLong = tooLongForDisk(joinDisk(this.root, diskRel));
     if (tooLong !== null) return this.skipName(key, tooLong, undefined);
     const unsyncable = unsyncableReason(key);
-    if (unsyncable !== null) {
-      // Below a folder whose own name cannot be synced, that folder is the name to fix, as a walk
-      // finds it: not each path inside (a new-user try saw both listed).
+    // Below a folder whose own name cannot be synced (one the wire refuses, or not UTF-8: not there
+    // under its name as read), that folder is the name to fix, as a walk finds it: not each path
+    // inside (a new-user try saw both listed). Only such a path can be below one.
+    if (unsyncable !== null || diskRel.includes('\uFFFD')) {
       const steps = diskRel.split('/');
       for (let i = 1; i < steps.length; i++) {
         const above = steps.slice(0, i).join('/');
-        if (unsyncableReason(toKey(above)) !== null) return this.scanPath(above, hold);
+        if (unsyncableReason(toKey(above)) !== null || (above.includes('\uFFFD') && !existsOnDisk(joinDisk(this.root, above)))) return this.scanPath(above, hold);
       }
+    }
+    if (unsyncable !== null) {
       const there = lstatIfThere(joinDisk(this.root, diskRel));
       if (there) return this.skipName(key, unsyncable, there);
       return this.unsyncableGone(key, gone);

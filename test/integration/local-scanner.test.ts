@@ -466,6 +466,19 @@ describe('local side: scanner and reconcile on real folders', () => {
     await s.scanPaths(['yy\uFFFD.txt', 'yy-fixed.txt', 'zz\uFFFD.txt']);
     expect(s.unsyncableNames()).toEqual([]);
     expect(f.pendingOps()).toMatchObject({ 'yy-fixed.txt': 'file:upsert' });
+    // A folder whose name is not UTF-8: a hint inside it names the folder, as a walk does (review:
+    // the path below it was skipped unsaid); deleted with it, both go.
+    const dir = Buffer.concat([Buffer.from(`${f.root}/d`), Buffer.from([0xfe])]);
+    mkdirSync(dir);
+    writeFileSync(Buffer.concat([dir, Buffer.from('/inside.txt')]), 'i');
+    writeFileSync(Buffer.concat([dir, Buffer.from('/x'), Buffer.from([0xfe])]), 'x');
+    await s.scanPaths(['d\uFFFD/inside.txt', 'd\uFFFD/x\uFFFD']);
+    expect(s.unsyncableNames()).toEqual([{ path: 'd\uFFFD', reason: 'its name is not valid UTF-8' }]);
+    await s.reconcile();
+    expect(s.unsyncableNames()).toEqual([{ path: 'd\uFFFD', reason: 'its name is not valid UTF-8' }]);
+    rmSync(dir, { recursive: true });
+    await s.scanPaths(['d\uFFFD/inside.txt']);
+    expect(s.unsyncableNames()).toEqual([]);
   });
 
   // A new-user try: folders nested past the system's path limit made the scan's lstat throw

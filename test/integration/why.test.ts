@@ -121,6 +121,14 @@ describe('why a path is not in sync', () => {
     expect(there.local).toMatchObject({ exists: true, kind: 'file', size: 5 });
     rmSync(bytes);
     expect((await why('caf\uFFFD.txt')).reasons.map((r) => r.code)).toEqual(['unknown']);
+    // Below a folder whose name is not UTF-8: found step by step (review: "unknown").
+    const dir = Buffer.concat([Buffer.from(`${folder}/d`), Buffer.from([0xe9])]);
+    mkdirSync(dir);
+    writeFileSync(Buffer.concat([dir, Buffer.from('/x.txt')]), 'x');
+    const below = await why('d\uFFFD/x.txt');
+    expect(below.reasons).toEqual([{ code: 'unsyncable', message: 'Not synced: its name is not valid UTF-8; rename it to sync it' }]);
+    expect(below.local).toMatchObject({ exists: true, kind: 'file' });
+    rmSync(dir, { recursive: true });
   });
 
   it('unknown, and a path outside every folder is refused', async () => {
