@@ -189,7 +189,7 @@ export interface QueueRepo {
  * Done rows are the queue window's history; they are pruned as items complete, so the table
  * stays bounded: at most `keep` of them (plus a tenth, between prunes), and none younger
  * than `minAgeMs` is removed (a late answer for a just-finished item still finds its row).
- * Beyond the bound: the done deletes the mass-delete window still holds (recent_deletes).
+ * Beyond the bound: the done deletes a held bulk delete's window holds (recent_deletes).
  */
 export interface DoneHistory {
   keep: number;
@@ -484,12 +484,15 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
   const dropDeletes = db.prepare<[string], { path: string; kind: 'file' | 'dir' }>(
     `DELETE FROM queue WHERE folder_id = ? AND op = 'delete' AND state IN ('pending', 'retry_wait', 'failed') RETURNING path, kind`,
   );
-  // A done delete the mass-delete window still holds stays: it tells a delete that had gone to the
-  // server from a held one, and Cancel restores what it finds (docs/conflict-rules.md, local deletes).
+  // A done delete a held bulk delete's window holds stays: it tells a delete that had gone to the
+  // server from a held one, and Cancel restores what it finds (docs/conflict-rules.md, local
+  // deletes). Only while held: a folder syncing as usual drops its window's rows lazily.
   const prune = db.prepare<{ before: number; keep: number }>(`
     DELETE FROM queue WHERE state = 'done' AND updated_at < @before AND id NOT IN (
       SELECT id FROM queue WHERE state = 'done' ORDER BY updated_at DESC, id DESC LIMIT @keep)
-      AND NOT (op = 'delete' AND EXISTS (SELECT 1 FROM recent_deletes r WHERE r.folder_id = queue.folder_id AND r.path = queue.path))`);
+      AND NOT (op = 'delete'
+        AND EXISTS (SELECT 1 FROM folders f WHERE f.id = queue.folder_id AND f.state = 'paused_mass_delete')
+        AND EXISTS (SELECT 1 FROM recent_deletes r WHERE r.folder_id = queue.folder_id AND r.path = queue.path))`);
   const pruneDone = (before: number, keep = 0) => prune.run({ before, keep }).changes;
   // Counted on queue_by_state alone: the prune sorts every done row, and has nothing to take
   // while they are within the bound (a 10,000-file push paid 3 ms ten times for nothing).

@@ -360,15 +360,18 @@ describe('durable queue', () => {
   // Found by reading the prune (the note of 2026-12-07): a question left unanswered for an hour
   // while other work completed lost the done rows of its sent deletes; they then read as held,
   // and Cancel did not bring them back.
-  it('keeps the done deletes the mass-delete window holds beyond the bound, and prunes them once it is answered', () => {
+  it('keeps the done deletes a held bulk delete\'s window holds beyond the bound, and prunes them once it is answered', () => {
     const bounded = openStore(path.join(tmp.dir, 'held-window.db'), { clock: clock.now, doneHistory: { keep: 5, minAgeMs: 1000 } });
     bounded.folders.add({ id: F, localRoot: tmp.dir, remoteId: 'r1' });
     bounded.paths.enqueue(del('sent.txt', 'r1'));
     const [sent] = bounded.queue.claim({ limit: 1 });
     bounded.paths.complete(sent!, { revision: 'r2' });
     bounded.recentDeletes.record({ folderId: F, path: 'sent.txt', kind: 'file', revision: 'r1', size: 1, mtimeMs: 1, blocks: [] });
+    bounded.folders.pause(F, 'held', { side: 'scan', deletes: 9, files: 10 });
+    // Meanwhile another folder completes more than the bound (a held folder sends nothing).
+    bounded.folders.add({ id: 'other', localRoot: path.join(tmp.dir, 'other'), remoteId: 'r2' });
     const finish = (names: string[]) => {
-      for (const name of names) bounded.paths.enqueue(upsert(name));
+      for (const name of names) bounded.paths.enqueue(upsert(name, { folderId: 'other' }));
       for (const item of bounded.queue.claim({ limit: names.length })) bounded.paths.complete(item, { revision: 'r' });
     };
     clock.advance(2000);
@@ -377,8 +380,9 @@ describe('durable queue', () => {
     finish(['last']);
     expect(bounded.queue.getByPath(F, 'sent.txt')).toMatchObject({ op: 'delete', state: 'done' });
     expect(bounded.recentDeletes.sentFiles(F, 0, 10)).toEqual({ count: 1, sample: ['sent.txt'] });
-    // Answered: the window starts again, and the row goes with the next prune.
-    bounded.recentDeletes.clear(F);
+    // Answered: the folder syncs again and the row goes with the next prune, its window row or not
+    // (review: a window's rows of a folder syncing as usual are dropped lazily, kept past the bound).
+    bounded.folders.setOk(F);
     clock.advance(2000);
     finish(['after']);
     expect(bounded.queue.getByPath(F, 'sent.txt')).toBeUndefined();
