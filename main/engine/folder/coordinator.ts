@@ -5,7 +5,7 @@ import type { Timers } from '../timers';
 import { realTimers } from '../timers';
 import { LocalDeleteGuard } from './local-guard';
 import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
-import { deleteOrigin, heldCount, type SentBeforeHold } from '../../../shared/pending-delete';
+import { deleteOrigin, type SentBeforeHold } from '../../../shared/pending-delete';
 import { restoredWords } from '../../../shared/restore-words';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
@@ -215,9 +215,10 @@ export class FolderCoordinator {
     const side = this.heldSide();
     // Said with its count, as Cancel's line is (a new-user try read "deleting on the server" with
     // none, and nothing at all on the device that confirmed another's delete).
-    const asked = named ?? this.pendingDelete();
     const files = (n: number) => `${n.toLocaleString('en')} ${n === 1 ? 'file' : 'files'}`;
     if (side === 'pull') {
+      const asked = named ?? this.pendingDelete();
+      let passing = false;
       // The local deletes that waited are weighed when the pause ends (pullHoldEnded).
       await this.undoBatches.recordPull(ports.puller.events, this.pendingDelete()?.devices ?? [], async () => {
         try {
@@ -226,11 +227,13 @@ export class FolderCoordinator {
           // Ended all the same when what failed is passing: the next pull applies the rest
           // (docs/conflict-rules.md, "confirm").
           if (this.heldSide() !== null || !asFerryError(error).retryable) throw error;
+          passing = true;
           this.log.info('mass delete confirmed; what failed of its pull is applied by the next one', { error });
         }
       });
       if (asked) {
-        const message = `Mass delete confirmed: the ${files(asked.count)} deleted ${deleteOrigin(asked)} are deleted here too`;
+        const what = `the ${files(asked.count)} deleted ${deleteOrigin(asked)}`;
+        const message = passing ? `Mass delete confirmed: deleting here ${what}; what failed of it is applied by the next pull` : `Mass delete confirmed: ${what} are deleted here too`;
         this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
       }
       this.onChange(this.folderId);
@@ -240,10 +243,11 @@ export class FolderCoordinator {
     // In the folder's turn: a burst still being queued is queued whole before the window ends.
     await this.run('scan', async () =>
       this.store.transaction(() => {
+        // Counted now, in the folder's turn: the question's counts may be a second old.
+        const held = this.store.recentDeletes.countFiles(this.folderId, 0) - this.store.recentDeletes.sentFiles(this.folderId, 0, 0).count;
         this.undoBatches.record('scan', this.store.recentDeletes.list(this.folderId, 0).map((r) => r.path));
         this.store.recentDeletes.clear(this.folderId);
         this.states.resume(this.folderId);
-        const held = asked ? heldCount(asked) : 0;
         this.store.activity.add({ folderId: this.folderId, kind: 'info', message: `Mass delete confirmed: deleting ${held > 0 ? `${files(held)} ` : ''}on the server` });
       }),
     );
@@ -276,7 +280,8 @@ export class FolderCoordinator {
     // Files and folders counted apart, as the undo's line counts them ("21 entries" beside "20
     // files are kept" read as one too many; "files and folders" when all were files, untrue).
     const back = restoredWords({ restored: dropped.files + restored.files, folders: dropped.folders + restored.folders });
-    const message = back ? `Mass delete cancelled: what it deleted comes back from the server (${back.what})` : 'Mass delete cancelled: nothing of it had been deleted';
+    // Nothing counted: nothing was deleted, or what was could not be restored (each said on its own line).
+    const message = back ? `Mass delete cancelled: what it deleted comes back from the server (${back.what})` : 'Mass delete cancelled';
     this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
     this.log.info('mass delete cancelled', { dropped, restored });
     await this.pullAfter(ports.puller, 'cancel');
