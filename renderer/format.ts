@@ -74,8 +74,8 @@ export function formatRelative(iso: string | null, now: number = Date.now()): st
  * answer to a held delete, or for a folder not made yet (a new-user try read "waiting for you"
  * for that one, the words of a held delete).
  */
-export function agentStateLabel(state: string, folders: ReadonlyArray<{ pendingDelete?: unknown }> = []): string {
-  if (state === 'waiting') return folders.some((f) => f.pendingDelete) ? 'waiting for you' : 'waiting for a folder';
+export function agentStateLabel(state: string, folders: ReadonlyArray<{ state: string }> = []): string {
+  if (state === 'waiting') return folders.some((f) => f.state === 'paused_mass_delete') ? 'waiting for you' : 'waiting for a folder';
   return state === 'auth_failed' ? 'sign-in refused' : state;
 }
 

@@ -64,9 +64,14 @@ describe('ferry devices output', () => {
   it('counts the names there that cannot be synced apart from the failing paths, each with its first names', () => {
     expect(deviceLine(device({ failedCount: 1, unsyncableCount: 1 }), now)).toBe('desktop · 1 name that cannot be synced · last seen 5 min ago');
     const failures = [{ path: 'a.txt', code: 'local_io' }, { path: 'b\u00a0.txt', code: 'unsyncable' }];
-    expect(deviceLine(device({ failedCount: 5, unsyncableCount: 3, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io) · 3 names that cannot be synced: b\u00a0.txt · last seen 5 min ago');
+    // Fewer named than counted: "…" says there are more (review: "3 names …: b.txt" read as all of them).
+    expect(deviceLine(device({ failedCount: 5, unsyncableCount: 3, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io), … · 3 names that cannot be synced: b\u00a0.txt, … · last seen 5 min ago');
     // From a server before the count: all of them failing, as before.
     expect(deviceLine(device({ failedCount: 2, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io), b\u00a0.txt (unsyncable) · last seen 5 min ago');
+  });
+
+  it("shows a device's name as text: a control character in it is not sent to the terminal", () => {
+    expect(deviceLine(device({ name: 'evil\u001b[31mred' }), now)).toBe('evil\\x1b[31mred · up to date · last seen 5 min ago');
   });
 
   it('tells apart two devices of the same name by their short ids', () => {

@@ -6,9 +6,9 @@ import { parseLoginFragment } from '../../renderer/api/session';
 
 describe('renderer formatting', () => {
   it('says what a waiting agent waits for: the answer to a held delete, or a folder not made yet', () => {
-    expect(agentStateLabel('waiting', [{ pendingDelete: null }, { pendingDelete: { count: 3 } }])).toBe('waiting for you');
+    expect(agentStateLabel('waiting', [{ state: 'error' }, { state: 'paused_mass_delete' }])).toBe('waiting for you');
     // Refused (a new-user try): "waiting for you" for a folder that is not made yet.
-    expect(agentStateLabel('waiting', [{ pendingDelete: null }])).toBe('waiting for a folder');
+    expect(agentStateLabel('waiting', [{ state: 'error' }, { state: 'ok' }])).toBe('waiting for a folder');
     expect(agentStateLabel('auth_failed')).toBe('sign-in refused');
     expect(agentStateLabel('idle')).toBe('idle');
   });

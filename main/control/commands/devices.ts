@@ -1,3 +1,4 @@
+import { agoWords } from '../../../shared/ago';
 import { deviceStateParts, distinctName, seenWord } from '../../../shared/device-words';
 import type { DeviceView, FolderDevices } from '../../../shared/ui-contract';
 import { commonFlags, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, folderOptions } from './args';
@@ -42,26 +43,18 @@ export function formatDevices(folders: readonly FolderDevices[], now: number): s
 
 /** `all`: the folder's devices, to tell apart devices of the same name. */
 export function deviceLine(device: DeviceView, now: number, all: readonly DeviceView[] = [device]): string {
-  const name = `${distinctName(device, all)}${device.self ? ' (this device)' : ''}`;
+  // A device names itself on the wire, unchecked: shown, not acted on (an escape would recolour the terminal).
+  const name = `${printable(distinctName(device, all), true)}${device.self ? ' (this device)' : ''}`;
   const { parts } = deviceStateParts(device);
   // Each part names its first three paths: the failing ones with their codes, the names as they are.
   const name3 = (index: number, names: string[], count: number) => {
-    if (index >= 0 && names.length > 0) parts[index] += `: ${names.slice(0, 3).join(', ')}${count > 3 ? ', …' : ''}`;
+    if (index >= 0 && names.length > 0) parts[index] += `: ${names.slice(0, 3).join(', ')}${count > Math.min(names.length, 3) ? ', …' : ''}`;
   };
   const unsyncable = device.unsyncableCount ?? 0;
   const failures = unsyncable > 0 ? device.failures.filter((f) => f.code !== 'unsyncable') : device.failures;
   name3(parts.findIndex((p) => p.endsWith(' failing')), failures.map((f) => `${printable(f.path, true)} (${f.code})`), device.failedCount - unsyncable);
   if (unsyncable > 0) name3(parts.findIndex((p) => p.endsWith(' cannot be synced')), device.failures.filter((f) => f.code === 'unsyncable').map((f) => printable(f.path, true)), unsyncable);
   parts.unshift(name);
-  parts.push(`${seenWord(device.self)} ${ago(Date.parse(device.lastSeen), now)}`);
+  parts.push(`${seenWord(device.self)} ${agoWords(Date.parse(device.lastSeen), now)}`);
   return parts.join(' · ');
-}
-
-function ago(at: number, now: number): string {
-  const s = Math.max(0, Math.round((now - at) / 1000));
-  if (s < 5) return 'just now';
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return new Date(at).toISOString();
 }

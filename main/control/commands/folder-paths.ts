@@ -8,7 +8,11 @@ import { FerryError } from '../../../protocol/errors';
  * path is taken as a place on this disk inside the folder.
  */
 export async function resolveFolder(client: ControlClient, flag: string | undefined): Promise<{ id: string; localPath: string }> {
-  const { folders } = await client.call('getStatus', {});
+  return pickFolder((await client.call('getStatus', {})).folders, flag);
+}
+
+/** Of the agent's folders, the one `--folder` names, or the only one. */
+export function pickFolder<F extends { id: string }>(folders: readonly F[], flag: string | undefined): F {
   if (flag !== undefined) {
     const folder = folders.find((f) => f.id === flag);
     if (!folder) throw new FerryError('not_found', `No folder '${flag}' (ferry status lists them)`);

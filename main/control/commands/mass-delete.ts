@@ -6,7 +6,7 @@ import { json } from './output';
 import { formatRestore } from './restore';
 import { withAgent } from './with-agent';
 import { COMMAND_SUMMARIES } from './summaries';
-import { resolveFolder } from './folder-paths';
+import { pickFolder } from './folder-paths';
 
 const options = folderOptions;
 
@@ -38,10 +38,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 
   return withAgent(definition, values, io, async (client) => {
     // The only folder needs no name, as `ferry history` takes it (a new-user try was refused with one folder).
-    const folderId = (await resolveFolder(client, values.folder)).id;
-    const status = await client.call('getStatus', {});
-    const folder = status.folders.find((f) => f.id === folderId);
-    if (!folder) throw new FerryError('not_found', `No folder '${folderId}' (ferry status lists them)`);
+    const folder = pickFolder((await client.call('getStatus', {})).folders, values.folder);
+    const folderId = folder.id;
     if (answer === 'undo') {
       const result = await client.call('undoMassDelete', { folderId });
       io.out(values.json ? json({ folderId, ...result }) : formatRestore(folderId, result));

@@ -1,3 +1,4 @@
+import { agoWords } from '../../../shared/ago';
 import { asFerryError } from '../../../protocol/errors';
 import type { Logger } from '../../logging';
 import type { Store } from '../../store';
@@ -272,15 +273,7 @@ export function pullErrorLine(failure: PullFailure | null, now: number): string 
         : failure.retryable
           ? ', trying again now'
           : ', looked at again now';
-  return `${failure.code}: ${failure.message} (last failed ${agoWords(now - failure.at, failure.at)}${failure.retryable ? '' : ', it fails until its cause is fixed'}${next})`;
+  // "12 s ago" beside "next try in 5 s" (a new-user try read an ISO time there).
+  return `${failure.code}: ${failure.message} (last failed ${agoWords(failure.at, now)}${failure.retryable ? '' : ', it fails until its cause is fixed'}${next})`;
 }
 
-/** How long ago, as the card reads it beside "next try in 5 s" (a new-user try read an ISO time there); a day or more: the time itself. */
-function agoWords(ms: number, at: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 5) return 'just now';
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.round(s / 3600)} h ago`;
-  return new Date(at).toISOString();
-}
