@@ -24,6 +24,8 @@ export interface IgnoreMatcher {
   ignores(key: string, isDir?: boolean): boolean;
   /** Why a path is ignored: the rule and where it comes from (null when it is not ignored). */
   explain?(key: string, isDir?: boolean): IgnoreReason | null;
+  /** The rules it was made of, as text: another signature is other rules. */
+  signature?: string;
 }
 
 export interface IgnoreReason {
@@ -78,5 +80,5 @@ export function loadFolderIgnore(root: string, extraRules: readonly string[] = [
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') log.warn('cannot read .ferryignore', { root, error });
   }
-  return createIgnoreMatcher(rules, extraRules);
+  return { ...createIgnoreMatcher(rules, extraRules), signature: `${rules}\u0000${extraRules.join('\n')}` };
 }

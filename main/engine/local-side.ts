@@ -60,6 +60,8 @@ export interface LocalSideOptions {
   deviceName?: string;
   /** After every scan (hinted paths or a reconcile), for the host's status. */
   onScanned?: (result: ScanResult) => void;
+  /** The folder's ignore rules changed (settings or `.ferryignore`), called in the folder's turn. */
+  onIgnoreChanged?: () => void;
   /** The pusher, woken directly when a scan queued work. */
   push?: PushWake;
 }
@@ -189,7 +191,10 @@ export class LocalSide {
     if (this.queuedRescan) return this.queuedRescan;
     const run = this.enqueueJob(async () => {
       this.queuedRescan = null;
+      const before = this.ignore.signature;
       this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
+      // In the folder's turn, so no pull runs meanwhile (docs/conflict-rules.md, "Ignored paths").
+      if (before !== this.ignore.signature) this.options.onIgnoreChanged?.();
       let result: ReconcileResult;
       const nothing: ReconcileResult = { ok: true, outcomes: {}, unstable: [], walked: 0, hashed: 0, queued: 0, deleted: 0, durationMs: 0 };
       try {
@@ -250,6 +255,11 @@ export class LocalSide {
   /** The names here that cannot be synced, with why (the scanner keeps them). */
   unsyncableNames(): UnsyncableNameView[] {
     return this.scanner.unsyncableNames();
+  }
+
+  /** Whether the folder's rules, as the scan last loaded them, ignore this path: neither sent nor received. */
+  ignores(key: string, isDir?: boolean): boolean {
+    return this.ignore.ignores(key, isDir);
   }
 
   /** New rules from the settings: a reconcile brings newly unignored paths in. */

@@ -284,6 +284,7 @@ export class EngineHost {
       exclusive: (folderId, pull) => folders.exclusive(folderId, pull),
       applying: (folderId) => folders.coordinator(folderId).applying,
       renamedUnsyncable: (folderId, relPath) => renamedAwayTo(folders.unsyncableOf(folderId), relPath),
+      ignores: (folderId, relPath, isDir) => folders.ignores(folderId, relPath, isDir),
     });
     // A batch's uploads written to Activity in one commit, not one each.
     const pushLines = new ActivityBatch(store.activity, log);

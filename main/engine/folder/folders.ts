@@ -152,6 +152,12 @@ export class FolderSet {
       deviceName: this.o.deviceName,
       coordinator: this.coordinator(folderId),
       onScanned: (result: ScanResult) => this.o.onScanned(folderId, queuedWork(result)),
+      // What the old rules kept out was never pulled: the next pull lists the whole folder
+      // (docs/conflict-rules.md, "Ignored paths"), and runs now.
+      onIgnoreChanged: () => {
+        this.o.store.tokens.clear(folderId);
+        this.o.onRecovered?.(folderId);
+      },
       ...(this.o.push ? { push: this.o.push } : {}),
       onError: (error) => {
         // A folder not made yet waits, said by its state (state.ts) and the agent's start: no warning.
@@ -233,6 +239,11 @@ export class FolderSet {
       ...(folder.state === 'error' && notMadeYet(folder.errorMessage) ? { notMadeYet: true as const } : {}),
       ...(gone !== undefined ? { gone } : {}),
     };
+  }
+
+  /** Whether the folder's ignore rules here take this path out of sync (false before its local side runs). */
+  ignores(folderId: string, key: string, isDir?: boolean): boolean {
+    return this.locals.get(folderId)?.ignores(key, isDir) ?? false;
   }
 
   /** The folder's names that cannot be synced, with why: none before its local side runs. */

@@ -96,6 +96,8 @@ export interface PullerDeps {
    * "Renamed to a name that cannot be synced"); undefined for none.
    */
   renamedUnsyncable?: (folderId: string, relPath: string) => { path: string; from: string } | undefined;
+  /** Whether an ignore rule here takes the path out of sync: its entries are left as they are. */
+  ignores?: (folderId: string, relPath: string, isDir: boolean) => boolean;
 }
 
 /** Waits of a second for this device's scan tried this often before the backoff grows: the wait is no race any more. */
@@ -430,6 +432,13 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 
     let entries = validate(folderId, read.items, caseInsensitive);
     if (read.full) entries = entries.concat(reconcileDeletes(folderId, root, entries));
+    // Ignored here: neither sent nor received (docs/conflict-rules.md, "Ignored paths").
+    const ignores = deps.ignores;
+    if (ignores) {
+      const kept = entries.filter((e) => !ignores(folderId, e.path, e.kind === 'dir'));
+      if (kept.length < entries.length) flog.debug('ignored here: left as they are', { entries: entries.length - kept.length });
+      entries = kept;
+    }
 
     // Files deleted by this pull lend their blocks first (M3), then any indexed file.
     const aside = new SetAside(tmpDir);
