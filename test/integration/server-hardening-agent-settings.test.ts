@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -56,13 +56,32 @@ describe('changing the server address (issue 23 item 6)', () => {
     return rest;
   };
 
+  // Found by a new-user try: a file taken as a folder to wait for ("does not exist (yet)", then "the
+  // folder is gone"), and a changed remote id saved with no word of what it does.
+  it('refuses a new folder whose path is a file, and says what a changed remote id does', async () => {
+    const file = path.join(tmp.dir, 'afile');
+    writeFileSync(file, 'not a folder');
+    const before = await current();
+    const refused = await agent.handlers.updateSettings({ ...before, folders: [...before.folders, { localPath: file, remoteId: 'other' }] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toMatchObject({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': 'is a file, not a folder: choose a folder, or a path where one is to be made' } } });
+    const docs = before.folders[0]!;
+    const moved = await agent.handlers.updateSettings({ ...before, folders: [{ ...docs, remoteId: 'docs-2' }] });
+    expect(moved.warnings).toEqual([`${docs.localPath} now syncs with the server folder 'docs-2' instead of 'docs': its files go there, and the devices that sync 'docs' no longer get its changes`]);
+    const back = await agent.handlers.updateSettings(before);
+    expect(back.warnings).toEqual([`${docs.localPath} now syncs with the server folder 'docs' instead of 'docs-2': its files go there, and the devices that sync 'docs-2' no longer get its changes`]);
+  });
+
   it('refuses a new address without a token, and the old token goes nowhere', async () => {
     const before = await agent.handlers.getSettings({});
     const error = await agent.handlers.updateSettings({ ...(await current()), serverUrl: otherUrl, token: '' }).then(
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toMatchObject({ code: 'invalid_settings', details: { fields: { token: expect.any(String) } } });
+    // Said as why: a new-user try read "enter the server token" beside the hint "leave empty to keep it".
+    expect(error).toMatchObject({ code: 'invalid_settings', details: { fields: { token: `the stored token is for ${server.url}: enter this server's token, or pair this device with it` } } });
     expect(await agent.handlers.getSettings({})).toEqual(before);
     expect(saved.every((s) => s.serverUrl === server.url)).toBe(true);
     expect(seenByOther).toEqual([]);

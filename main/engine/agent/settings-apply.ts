@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
@@ -34,6 +34,15 @@ function makeFolderAgain(root: string): void {
 }
 
 /** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
+/** Something that is not a folder is there (a link to a folder is one). */
+function isFile(p: string): boolean {
+  try {
+    return !statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function expandHome<F extends { localPath: string }>(folder: F): F {
   const m = /^~(?=$|[\\/])/.exec(folder.localPath);
   return m ? { ...folder, localPath: path.join(os.homedir(), folder.localPath.slice(1)) } : folder;
@@ -82,7 +91,15 @@ export class SettingsKeeper {
     const changed = this.o.folders.syncRows(next.folders);
     const engineRestarted = this.o.running() ? await this.apply(previous, next, changed) : false;
     this.o.log.info('settings changed', { folders: next.folders.length, engineRestarted });
-    const warnings = settingsWarnings(next);
+    // A folder moved to another server folder: said, as it does more than it seems to (a new-user try
+    // changed the id and read only "saved"; its files went up as a new folder, the others cut off).
+    const moved = next.folders.flatMap((f) => {
+      const before = previous.folders.find((p) => p.localPath === f.localPath);
+      return before && before.remoteId !== f.remoteId
+        ? [`${f.localPath} now syncs with the server folder '${f.remoteId}' instead of '${before.remoteId}': its files go there, and the devices that sync '${before.remoteId}' no longer get its changes`]
+        : [];
+    });
+    const warnings = [...moved, ...settingsWarnings(next)];
     const view = this.view();
     return warnings.length ? { ...view, warnings } : view;
   }
@@ -128,7 +145,22 @@ export class SettingsKeeper {
     const candidate = Settings.safeParse({ ...update, folders: update.folders.map(expandHome), token: update.token ? update.token : keptToken });
     if (!candidate.success) {
       const fields = fieldErrors(candidate.error);
+      // Said as why (a new-user try read "enter the server token" beside "leave empty to keep it").
+      if (fields.token !== undefined && !update.token && this.settings.token && keptToken === '') {
+        fields.token = `the stored token is for ${this.settings.serverUrl}: enter this server's token, or pair this device with it`;
+      }
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
+    }
+    // A new folder's path that is a file now is refused here, not taken as a folder to wait for (a
+    // new-user try saw "does not exist (yet)" and then "the folder is gone"). Not a folder already
+    // synced: one replaced by a file later is that folder's state, and other settings still save.
+    const known = new Set(this.settings.folders.map((f) => f.localPath));
+    const fileFields: Record<string, string> = {};
+    candidate.data.folders.forEach((f, i) => {
+      if (!known.has(f.localPath) && isFile(f.localPath)) fileFields[`folders.${i}.localPath`] = 'is a file, not a folder: choose a folder, or a path where one is to be made';
+    });
+    if (Object.keys(fileFields).length > 0) {
+      throw new FerryError('invalid_settings', Object.entries(fileFields).map(([k, v]) => `${k}: ${v}`).join('; '), { details: { fields: fileFields } });
     }
     validateFolders(candidate.data.folders);
     validateTransport(candidate.data);
