@@ -108,13 +108,18 @@ function syncSummary(folder: FolderStatus, notInSync: number, behind: number | n
   if (folder.pendingDelete) return `a delete of ${formatCountOf(heldCount(folder.pendingDelete), 'file')} waits for your answer`;
   if (folder.state === 'error') return folder.notMadeYet ? 'syncs once the folder is created' : 'not syncing';
   if (folder.state === 'disk_full') return 'waiting for disk space';
-  if (notInSync > 0) return `${formatCount(notInSync)} not in sync`;
   // What the server has that is not here yet (a new-user try read "everything in sync" through a
-  // 300 MB download, and while paused in the middle of one): coming now, or waiting.
-  if (folder.incoming) return `bringing in ${formatCountOf(folder.incoming, 'change')} from the server`;
-  if (folder.pullError) return 'changes from the server not coming';
-  if (behind !== null && behind > 0) return `${formatCountOf(behind, 'change')} from the server not here yet`;
-  return 'everything in sync';
+  // 300 MB download, and while paused in the middle of one): coming now, or waiting. Said beside
+  // what is not in sync here too (another read "1 not in sync" while 2 changes were behind).
+  const fromServer = folder.incoming
+    ? `bringing in ${formatCountOf(folder.incoming, 'change')} from the server`
+    : folder.pullError
+      ? 'changes from the server not coming'
+      : behind !== null && behind > 0
+        ? `${formatCountOf(behind, 'change')} from the server not here yet`
+        : null;
+  if (notInSync > 0) return `${formatCount(notInSync)} not in sync${fromServer ? `; ${fromServer}` : ''}`;
+  return fromServer ?? 'everything in sync';
 }
 
 function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; agentState: string | undefined; onWhy(target: WhyTarget): void }) {
