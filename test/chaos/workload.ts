@@ -525,11 +525,14 @@ export class Executor {
         if (from === to) return false;
         const st = await fsp.lstat(to).catch(() => null);
         if (st && !st.isFile()) return false;
-        await fsp.mkdir(path.dirname(to), { recursive: true });
+        // The folders on the way are this device's, made even when the rename then finds no file
+        // (chaos seed 71105 --kinds --links: dev-a's `deep/b/photos`, made so, went to the server,
+        // and the check took it for something read through dev-b's link `deep`).
+        const device = this.name(op.device);
+        if ((await fsp.mkdir(path.dirname(to), { recursive: true })) !== undefined) this.ledger.dirMade(device, path.posix.dirname(op.to));
         const lands = this.hooks.beforeRenameLands;
         const done = await renameCapturing(from, to, lands && (() => lands(to)));
         if (!done) return false;
-        const device = this.name(op.device);
         const hash = sha256(done.moved);
         this.ledger.replace(device, op.from, hash);
         this.ledger.deleted(device, op.from);

@@ -50,6 +50,23 @@ describe('chaos --links', () => {
     expect(await checkLinks([a!, b!], trees, emptyTree(), executor.linkRecord, ledger)).toEqual([]);
   });
 
+  // Chaos seed 71105 (--kinds --links): dev-a's rename of a file it did not have still made the
+  // folders on the way, which went to the server under dev-b's link; the check, told nothing of
+  // them, took them for something read through that link.
+  it('chaos seed 71105: the folders a rename makes on its way are that device\'s, even when it finds no file', async () => {
+    const [a, b] = devices();
+    const ledger = new Ledger();
+    const executor = new Executor([a!, b!], ledger);
+    await executor.run({ kind: 'symlink', device: 1, path: 'deep', to: 'outside-dir' }, 1);
+    await executor.run({ kind: 'rename', device: 0, from: 'deep/b/photos/ü', to: 'deep/b/photos/Ü' }, 2);
+    expect(executor.stats).toMatchObject({ executed: 1, skipped: 1 });
+    expect(lstatSync(path.join(a!.root, 'deep/b/photos')).isDirectory()).toBe(true);
+    const server = emptyTree();
+    for (const dir of ['deep', 'deep/b', 'deep/b/photos']) server.dirs.add(dir);
+    const trees = [await localTree(a!.root), await localTree(b!.root)];
+    expect(await checkLinks([a!, b!], trees, server, executor.linkRecord, ledger)).toEqual([]);
+  });
+
   it('a device tree lists its links apart, and what the server holds at a link is no difference', async () => {
     const [a, b] = devices();
     const executor = new Executor([a!, b!], new Ledger());
