@@ -153,21 +153,21 @@ describe('two agents through the reference server', () => {
     // *.log is ignored on A since the test above: what B makes under it stays on B...
     writeFileSync(path.join(folderB, 'quiet.log'), 'made on B');
     writeFileSync(path.join(folderB, 'before.txt'), 'B went up');
-    await waitFor(() => read(path.join(folderA, 'before.txt')) === 'B went up', { timeoutMs: 15_000, message: "A pulled B's changes" });
+    await waitFor(() => read(path.join(folderA, 'before.txt')) === 'B went up', { timeoutMs: 30_000, message: "A pulled B's changes" });
     expect(existsSync(path.join(folderA, 'quiet.log'))).toBe(false);
     // ...until the rule goes: the next pull lists the whole folder (its feed entry was passed by).
     await a.handlers.updateSettings({ ...rest, ignoreRules: [] });
-    await waitFor(() => read(path.join(folderA, 'quiet.log')) === 'made on B', { timeoutMs: 20_000, message: 'quiet.log on A' });
+    await waitFor(() => read(path.join(folderA, 'quiet.log')) === 'made on B', { timeoutMs: 30_000, message: 'quiet.log on A' });
     await a.handlers.updateSettings({ ...rest, ignoreRules: ['*.log'] });
 
     writeFileSync(path.join(folderB, 'kept.log'), 'edited on B');
     writeFileSync(path.join(folderB, 'after-b.txt'), 'B went up');
-    await waitFor(() => read(path.join(folderA, 'after-b.txt')) === 'B went up', { timeoutMs: 15_000, message: "A pulled B's changes" });
+    await waitFor(() => read(path.join(folderA, 'after-b.txt')) === 'B went up', { timeoutMs: 30_000, message: "A pulled B's changes" });
     // Refused: B's edit of the ignored file applied here.
     expect(read(path.join(folderA, 'kept.log'))).toBe('synced before the rule');
     writeFileSync(path.join(folderA, 'kept.log'), 'private on A');
     writeFileSync(path.join(folderA, 'after-a.txt'), 'A went up');
-    await waitFor(() => read(path.join(folderB, 'after-a.txt')) === 'A went up', { timeoutMs: 15_000, message: "B pulled A's changes" });
+    await waitFor(() => read(path.join(folderB, 'after-a.txt')) === 'A went up', { timeoutMs: 30_000, message: "B pulled A's changes" });
     await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
     // Refused: A's private edit on the server and on B, as the file or as a conflict copy.
     expect(read(path.join(folderB, 'kept.log'))).toBe('edited on B');
@@ -176,7 +176,7 @@ describe('two agents through the reference server', () => {
     // The rule goes again: the edits on both sides are both kept.
     await a.handlers.updateSettings({ ...rest, ignoreRules: [] });
     const versionsOnA = () => readdirSync(folderA).filter((n) => n.startsWith('kept')).map((n) => read(path.join(folderA, n))).sort();
-    await waitFor(() => versionsOnA().length === 2, { timeoutMs: 20_000, message: 'both versions on A' });
+    await waitFor(() => versionsOnA().length === 2, { timeoutMs: 30_000, message: 'both versions on A' });
     expect(versionsOnA()).toEqual(['edited on B', 'private on A']);
-  });
+  }, 120_000);
 });
