@@ -438,6 +438,19 @@ describe('pull against the real server', () => {
     await b.puller.stop();
   });
 
+  // Found by the test of changed ignore rules: a token dropped for a full listing while the loop
+  // long-polled left the loop asleep for its whole fallback interval, nothing pulled meanwhile.
+  it('a sync token dropped while the loop waits is a full pull the loop runs at once', async () => {
+    await setup();
+    await writer.commit({ 'first.txt': '1' });
+    const b = agent({ pollTimeoutSec: 1, fallbackIntervalMs: 60_000 });
+    b.puller.start(['fb']);
+    await waitFor(() => b.folder.store.tokens.get('fb'), { timeoutMs: 5000, message: 'the first pull' });
+    b.folder.store.tokens.clear('fb');
+    await waitFor(() => b.folder.store.tokens.get('fb'), { timeoutMs: 10_000, message: 'a full pull stored a token again' });
+    await b.puller.stop();
+  });
+
   // Chaos seed 178: an agent killed while it probed the folder's case sensitivity left the
   // probe file in .ferry/tmp for good.
   it('removes what a killed run left in .ferry/tmp (partial downloads, case probes) and nothing else', async () => {

@@ -818,6 +818,11 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         if (!folder) return;
         const held = heldByPull(folder);
         const token = held ? heldAt.get(folderId)?.token : store.tokens.get(folderId);
+        // Dropped while the folder syncs (changed ignore rules, a Cancel, a conflict), for a full
+        // listing: the loop runs it now, and backs off if it fails. Slept on, a full pull that
+        // failed once (an upload in flight) waited out the whole fallback interval (found by
+        // the test of changed ignore rules).
+        if (!token && !held && folder.state === 'ok') break;
         if (!token || (folder.state !== 'ok' && !held)) {
           await sleep(remaining, folderId);
           break;
