@@ -1,6 +1,7 @@
 /** Display formatting shared by the views (pure, unit-tested). */
 
 import { comesBack, restoredWords } from '../shared/restore-words';
+import { countOf } from '../shared/count-words';
 import { waitsForServer } from '../shared/folder-headline';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
@@ -28,9 +29,7 @@ export function formatCount(n: number): string {
 }
 
 /** "1 file", "2 files", "1,000 files": a count with its noun, singular for one. */
-export function formatCountOf(n: number, noun: string, plural = `${noun}s`): string {
-  return `${formatCount(n)} ${n === 1 ? noun : plural}`;
-}
+export const formatCountOf = countOf;
 
 /** A restore's answer, first line: what came back and when it reaches this device, or that nothing did. */
 export function restoreOutcomeLine(result: { restored: number; folders: number }, paused: boolean): string {

@@ -1,3 +1,4 @@
+import { countOf } from './count-words';
 import { deviceLabel } from './device-words';
 
 /**
@@ -52,7 +53,7 @@ export function undoOrigin(offer: { side: 'scan' | 'pull'; devices: readonly str
 
 /** An Undo offer's batch in words: "13 files deleted on this computer". */
 export function undoBatchFiles(offer: { count: number; side: 'scan' | 'pull'; devices: readonly string[] }): string {
-  return `${offer.count} ${offer.count === 1 ? 'file' : 'files'} ${undoOrigin(offer)}`;
+  return `${countOf(offer.count, 'file')} ${undoOrigin(offer)}`;
 }
 
 /** How long the banner offers Undo after a confirmed mass delete (the server keeps the versions longer). */

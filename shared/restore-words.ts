@@ -1,3 +1,5 @@
+import { countOf } from './count-words';
+
 /**
  * What a restore brought back, in the words every surface uses (Deleted files, `ferry restore`):
  * files and folders counted apart, and the pronoun that agrees with them. Nothing back is null:
@@ -7,8 +9,7 @@
 export function restoredWords(result: { restored: number; folders: number }): { what: string; one: boolean } | null {
   const { restored, folders } = result;
   if (restored + folders === 0) return null;
-  const count = (n: number, noun: string) => `${n.toLocaleString('en')} ${noun}${n === 1 ? '' : 's'}`;
-  const parts = [restored > 0 ? count(restored, 'file') : '', folders > 0 ? count(folders, 'folder') : ''].filter(Boolean);
+  const parts = [restored > 0 ? countOf(restored, 'file') : '', folders > 0 ? countOf(folders, 'folder') : ''].filter(Boolean);
   return { what: parts.join(' and '), one: restored + folders === 1 };
 }
 

@@ -257,6 +257,11 @@ export class LocalSide {
     return this.scanner.unsyncableNames();
   }
 
+  /** Changes whenever `unsyncableNames` does (a cheap test of whether the list moved). */
+  unsyncableVersion(): number {
+    return this.scanner.unsyncableVersion();
+  }
+
   /** Whether the folder's rules, as the scan last loaded them, ignore this path: neither sent nor received. */
   ignores(key: string, isDir?: boolean): boolean {
     return this.ignore.ignores(key, isDir);

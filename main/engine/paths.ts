@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { checkSyncPath } from '../../protocol/paths';
 
@@ -189,9 +189,14 @@ export function presentAs(root: string, key: string, kind: 'file' | 'dir'): bool
 // Not found is the common answer while a pull fills an empty folder: asked without an
 // exception (an Error with its stack for every missing path costs more than the lstat).
 export function existsOnDisk(abs: string): boolean {
+  return lstatQuietly(abs) !== undefined;
+}
+
+/** lstat, or undefined when nothing is there or it cannot be looked at (ENOTDIR, EACCES). */
+export function lstatQuietly(abs: string | Buffer): Stats | undefined {
   try {
-    return lstatSync(abs, { throwIfNoEntry: false }) !== undefined;
+    return lstatSync(abs, { throwIfNoEntry: false });
   } catch {
-    return false;
+    return undefined;
   }
 }

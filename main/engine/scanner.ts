@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { birthOf, hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, lossyNamePath, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, tooLongForDisk, unsyncableReason } from './paths';
+import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, lossyNamePath, lstatQuietly, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, tooLongForDisk, unsyncableReason } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -87,25 +87,16 @@ const isDenied = (error: unknown) => {
   return code === 'EACCES' || code === 'EPERM';
 };
 
-/** lstat, or undefined when the path is gone. */
 /** How many of a folder's indexed files are looked at for the proof that it was renamed. */
 const RENAME_PROOF_FILES = 4;
 
+/** lstat, or undefined when the path is gone. */
 function lstatIfThere(abs: string | Buffer): Stats | undefined {
   try {
     return lstatSync(abs);
   } catch (error) {
     if (isGone(error)) return undefined;
     throw error;
-  }
-}
-
-/** lstat for what a name that cannot be synced is (to tell a rename to it): undefined when it cannot be looked at. */
-function lstatQuietly(abs: string): Stats | undefined {
-  try {
-    return lstatSync(abs);
-  } catch {
-    return undefined;
   }
 }
 
@@ -144,6 +135,9 @@ export function renamedAwayTo(names: readonly UnsyncableNameView[], relPath: str
   return names.find((n): n is UnsyncableNameView & { from: string } => n.from !== undefined && (relPath === n.from || relPath.startsWith(`${n.from}/`)));
 }
 
+/** Shared by all scanners: see Scanner.unsyncableVersion. */
+let unsyncableEpoch = 0;
+
 /** A name here that cannot be synced, as the scan last saw it (Scanner.unsyncable). */
 interface UnsyncableName {
   reason: string;
@@ -180,6 +174,8 @@ export class Scanner {
    * scrolled away while the folder said "everything in sync" (found by a new-user try).
    */
   private readonly unsyncable = new Map<string, UnsyncableName>();
+  /** Moves whenever a name joins or leaves `unsyncable`, or its reason or old name changes: cheaper to compare than the list. */
+  private unsyncableChanges = 0;
   private walks = 0;
   /** The folder's marker id, read until the local side has written one (checkRoot). */
   private markerId: string | null = null;
@@ -691,6 +687,7 @@ export class Scanner {
   private dropEntry(entry: IndexEntry, moved?: ReadonlySet<string>): boolean {
     const keeper = this.keptBy(entry);
     if (keeper !== undefined) {
+      if (keeper.name.from !== keeper.from) this.unsyncableChanged();
       keeper.name.from = keeper.from;
       return false;
     }
@@ -767,7 +764,9 @@ export class Scanner {
   /** A name the wire refuses, or not UTF-8: never queued (docs/conflict-rules.md, "Names that cannot be synced"). */
   private skipName(key: string, reason: string, st?: Stats): PathOutcome {
     const kind: EntryKind | null = !st ? null : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : null;
-    const from = this.unsyncable.get(key)?.from;
+    const known = this.unsyncable.get(key);
+    const from = known?.from;
+    if (known?.reason !== reason) this.unsyncableChanged();
     this.unsyncable.set(key, { reason, walk: this.walks, ino: st?.ino ?? null, birthtimeMs: st ? birthOf(st) : null, kind, ...(from !== undefined ? { from } : {}) });
     return this.skip(key, 'skipped_name', `Not synced: ${reason}; rename it to sync it`);
   }
@@ -778,7 +777,7 @@ export class Scanner {
    */
   private unsyncableGone(key: string, gone: (key: string) => PathOutcome | null): PathOutcome | null {
     const from = this.unsyncable.get(key)?.from;
-    this.unsyncable.delete(key);
+    if (this.unsyncable.delete(key)) this.unsyncableChanged();
     if (from !== undefined && this.store.index.get(this.folderId, from) && !existsOnDisk(resolveDiskPath(this.root, from))) return gone(from) ?? 'skipped';
     return 'skipped';
   }
@@ -942,7 +941,7 @@ export class Scanner {
     if (stillOk) return done(stillOk);
     // Names that cannot be synced this walk passed and did not see again are gone or ignored
     // now: the old names they kept on the server (renamed there) are deleted below like any.
-    for (const [key, seen] of this.unsyncable) if (seen.walk < walk && (subKey === '' || key === subKey || key.startsWith(`${subKey}/`))) this.unsyncable.delete(key);
+    for (const [key, seen] of this.unsyncable) if (seen.walk < walk && (subKey === '' || key === subKey || key.startsWith(`${subKey}/`)) && this.unsyncable.delete(key)) this.unsyncableChanged();
     const gone = [...known.entries()].filter(
       ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
     );
@@ -969,6 +968,15 @@ export class Scanner {
     }
     this.options.onProgress?.({ ...progress });
     return done();
+  }
+
+  private unsyncableChanged(): void {
+    this.unsyncableChanges = ++unsyncableEpoch;
+  }
+
+  /** A number that changes whenever the list `unsyncableNames` gives does (unique across scanners, so a folder's new scanner never repeats its old one's). */
+  unsyncableVersion(): number {
+    return this.unsyncableChanges;
   }
 
   /** The names here that cannot be synced, sorted, with why (docs/conflict-rules.md, "Names that cannot be synced"). */

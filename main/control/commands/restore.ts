@@ -111,9 +111,7 @@ export function formatDryRun(folderId: string, items: readonly DeletedFile[]): s
 /** "3 files", "2 folders", "3 files and 2 folders": by their kind where it is known (a file otherwise). */
 function kindWords(items: ReadonlyArray<{ kind?: 'file' | 'dir' | undefined }>): string {
   const folders = items.filter((s) => s.kind === 'dir').length;
-  const files = items.length - folders;
-  const n = (count: number, word: string) => `${count.toLocaleString('en')} ${word}${count === 1 ? '' : 's'}`;
-  return [files > 0 ? n(files, 'file') : '', folders > 0 ? n(folders, 'folder') : ''].filter(Boolean).join(' and ');
+  return restoredWords({ restored: items.length - folders, folders })?.what ?? '';
 }
 
 export function formatRestore(folderId: string, result: RestoreResult): string {

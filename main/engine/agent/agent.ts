@@ -118,7 +118,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   // Each folder's local side wakes the pusher of the moment through this, not through the engine.
   const pushWake = new CurrentPusher();
   /** Per folder, the names that cannot be synced as the last scan left them (the digest reports them). */
-  const reportedNames = new Map<string, string>();
+  const reportedNames = new Map<string, number>();
   const folders: FolderSet = new FolderSet({
     store,
     deviceName,
@@ -131,7 +131,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     // What this device has not sent yet is part of its digest, and so are its names that cannot
     // be synced (a new-user try: the others read "up to date" for a minute after one was made).
     onScanned: (folderId, queued) => {
-      const names = folders.unsyncableOf(folderId).map((n) => n.path).join('\u0000');
+      const names = folders.unsyncableVersionOf(folderId);
       if (queued || reportedNames.get(folderId) !== names) reporter.schedule(folderId);
       reportedNames.set(folderId, names);
       status.recount(folderId);

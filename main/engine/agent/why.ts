@@ -1,10 +1,10 @@
-import { lstatSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { QueueItem, Store } from '../../store';
 import { deviceLabel } from '../../../shared/device-words';
 import { loadFolderIgnore } from '../ignore';
 import type { PullFailure, PullHealthView } from '../pull';
-import { existsOnDisk, lossyNamePath, relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
+import { lossyNamePath, lstatQuietly, relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
 import { parseConflictName } from '../conflict-name';
 import { renamedAwayTo, unsyncableWhy } from '../scanner';
 
@@ -274,11 +274,11 @@ function lastPullError(failure: PullFailure | null): LastPullError | null {
 /** `lossy`: a name not valid UTF-8, there, found by its bytes (its name as read does not open). */
 function localState(root: string, key: string): { exists: boolean; kind: PathExplanation['local']['kind']; size: number; mtimeMs: number; lossy: boolean } {
   const abs = resolveDiskPath(root, key);
-  const bytes = existsOnDisk(abs) ? null : lossyNamePath(root, key);
-  try {
-    const st = lstatSync(bytes ?? abs);
-    return { exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'special', size: st.size, mtimeMs: st.mtimeMs, lossy: bytes !== null };
-  } catch {
-    return { exists: false, kind: null, size: 0, mtimeMs: 0, lossy: false };
-  }
+  const seen = (st: Stats, lossy: boolean) => ({ exists: true, kind: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : 'special', size: st.size, mtimeMs: st.mtimeMs, lossy }) as const;
+  const plain = lstatQuietly(abs);
+  if (plain) return seen(plain, false);
+  const bytes = lossyNamePath(root, key);
+  const lossy = bytes === null ? undefined : lstatQuietly(bytes);
+  return lossy ? seen(lossy, true) : { exists: false, kind: null, size: 0, mtimeMs: 0, lossy: false };
 }
+

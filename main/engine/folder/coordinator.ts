@@ -7,6 +7,7 @@ import { LocalDeleteGuard } from './local-guard';
 import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
 import { deleteOrigin, type SentBeforeHold } from '../../../shared/pending-delete';
 import { restoredWords } from '../../../shared/restore-words';
+import { countOf } from '../../../shared/count-words';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
 import { UNDO_KEEP_MS, UndoBatches, type AppliedEvents, type UndoOffer } from './undo';
@@ -215,7 +216,6 @@ export class FolderCoordinator {
     const side = this.heldSide();
     // Said with its count, as Cancel's line is (a new-user try read "deleting on the server" with
     // none, and nothing at all on the device that confirmed another's delete).
-    const files = (n: number) => `${n.toLocaleString('en')} ${n === 1 ? 'file' : 'files'}`;
     if (side === 'pull') {
       const asked = named ?? this.pendingDelete();
       let passing = false;
@@ -232,7 +232,7 @@ export class FolderCoordinator {
         }
       });
       if (asked) {
-        const what = `the ${files(asked.count)} deleted ${deleteOrigin(asked)}`;
+        const what = `the ${countOf(asked.count, 'file')} deleted ${deleteOrigin(asked)}`;
         const message = passing ? `Mass delete confirmed: deleting here ${what}; what failed of it is applied by the next pull` : `Mass delete confirmed: ${what} are deleted here too`;
         this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
       }
@@ -248,7 +248,7 @@ export class FolderCoordinator {
         this.undoBatches.record('scan', this.store.recentDeletes.list(this.folderId, 0).map((r) => r.path));
         this.store.recentDeletes.clear(this.folderId);
         this.states.resume(this.folderId);
-        this.store.activity.add({ folderId: this.folderId, kind: 'info', message: `Mass delete confirmed: deleting ${held > 0 ? `${files(held)} ` : ''}on the server` });
+        this.store.activity.add({ folderId: this.folderId, kind: 'info', message: `Mass delete confirmed: deleting ${held > 0 ? `${countOf(held, 'file')} ` : ''}on the server` });
       }),
     );
   }

@@ -251,6 +251,11 @@ export class FolderSet {
     return this.locals.get(folderId)?.unsyncableNames() ?? [];
   }
 
+  /** Changes whenever `unsyncableOf` does; -1 before the folder's local side runs. */
+  unsyncableVersionOf(folderId: string): number {
+    return this.locals.get(folderId)?.unsyncableVersion() ?? -1;
+  }
+
   private labelDevices<T extends { devices: string[] }>(deletes: T | null): T | null {
     return deletes && this.o.labelDevices ? this.o.labelDevices(deletes) : deletes;
   }
