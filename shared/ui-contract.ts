@@ -45,6 +45,8 @@ export const FolderStatus = z.object({
   gone: z.enum(['marker', 'folder']).optional(),
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError: z.string().nullable().optional(),
+  /** Changes from the server that wait for the user here (a folder renamed to a name that cannot be synced), in a line: no failure. */
+  pullWait: z.string().optional(),
   /** Changes from the server its pull is applying now (absent when none is): not in sync until they are here. */
   incoming: z.int().min(1).optional(),
   lastSyncAt: z.string().nullable(),

@@ -115,6 +115,8 @@ function syncSummary(folder: FolderStatus, notInSync: number, behind: number | n
     ? `bringing in ${formatCountOf(folder.incoming, 'change')} from the server`
     : folder.pullError
       ? 'changes from the server not coming'
+      : folder.pullWait
+        ? 'changes from the server wait for a rename here'
       : behind !== null && behind > 0
         ? `${formatCountOf(behind, 'change')} from the server not here yet`
         : null;
@@ -165,6 +167,11 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
       {folder.pullError ? (
         <div className="queue-error" data-testid="folder-pull-error">
           Pulls failing: {folder.pullError}
+        </div>
+      ) : null}
+      {folder.pullWait ? (
+        <div className="folder-wait" data-testid="folder-pull-wait">
+          Waiting for you: {folder.pullWait}
         </div>
       ) : null}
       {items.length > 0 || badNames.length > 0 ? (

@@ -214,9 +214,13 @@ describe('a renamed folder is a move, never a mass delete', () => {
     writeFileSync(path.join(rootB, 'd', 'new.txt'), 'put there by B');
     await waitFor(async () => (await serverFiles('bad-folder')).includes('d/new.txt'), { timeoutMs: 20_000, message: "B's file on the server" });
     await agentA.handlers.syncNow({ folderId: 'bad-folder' }).catch(() => undefined);
-    const pullError = () => agentA.status().folders[0]?.pullError ?? '';
-    await waitFor(() => pullError().startsWith('parent_unsyncable: '), { timeoutMs: 20_000, message: 'A says why the file waits' });
-    expect(pullError()).toContain('The folder d was renamed here to "d\\tbad", a name that cannot be synced: d/new.txt comes here once the folder has a name that syncs');
+    // A wait for the user's rename, said as one: not a failing pull.
+    const pullWait = () => agentA.status().folders[0]?.pullWait ?? '';
+    await waitFor(() => pullWait() !== '', { timeoutMs: 20_000, message: 'A says why the file waits' });
+    expect(pullWait()).toBe('d/new.txt comes here once the folder d, renamed here to "d\\tbad" (a name that cannot be synced), has a name that syncs: rename it');
+    expect(agentA.status().folders[0]?.pullError).toBeNull();
+    const activity = await agentA.handlers.listActivity({ limit: 50 });
+    expect(activity.map((a) => a.message)).toContain(`Waiting for a rename here: ${pullWait()}`);
     const why = await agentA.handlers.explainPath({ folderId: 'bad-folder', path: 'd/new.txt' });
     expect(why.reasons.map((r) => r.message).join('\n')).toContain('a name that cannot be synced');
     // Nothing was placed under the old name, and nothing left the server.

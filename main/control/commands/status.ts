@@ -82,6 +82,7 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     const said = headline.kind === 'pending_delete' ? `waiting for you: ${detail}` : `${folderWord(headline, folder.state)}  ${detail}`;
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${said}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
+    if (folder.pullWait) lines.push(`    waiting for you: ${folder.pullWait}`);
     if (folder.incoming) lines.push(`    bringing in ${folder.incoming} ${folder.incoming === 1 ? 'change' : 'changes'} from the server`);
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;

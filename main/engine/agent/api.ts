@@ -36,6 +36,8 @@ export interface FolderStatus {
   gone?: 'marker' | 'folder';
   /** While the folder's pulls fail: the last failure's code and message, when, and the next try. */
   pullError?: string | null;
+  /** Changes from the server that wait for the user here (a folder renamed to a name that cannot be synced), in a line: no failure. */
+  pullWait?: string;
   /** Changes from the server its pull is applying now (absent when none is). */
   incoming?: number;
   /** ISO time of the folder's last completed push or pull. */

@@ -5,7 +5,7 @@ import type { Store } from '../../store';
 import { ROOT_PROBLEMS } from '../folder-marker';
 import type { FolderSet } from '../folder/folders';
 import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
-import type { PullFailure } from '../pull';
+import { WAITS_FOR_RENAME, type PullFailure } from '../pull';
 import { UNSYNCABLE_SHOWN, type AgentStatus, type FolderStatus } from './api';
 import type { PairedAs } from './pairing';
 import type { Link } from './connection';
@@ -175,7 +175,8 @@ export class StatusBoard {
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
         ...withPullsRefused(whileIncoming(this.o.folders.stateOf(folder), incoming), failure),
-        pullError: pullErrorLine(failure, Date.now()),
+        pullError: failure?.code === WAITS_FOR_RENAME ? null : pullErrorLine(failure, Date.now()),
+        ...(failure?.code === WAITS_FOR_RENAME ? { pullWait: failure.message } : {}),
         ...incomingOf(incoming),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
         counts: this.o.store.queue.countsByState(folder.id),

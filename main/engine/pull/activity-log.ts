@@ -5,7 +5,7 @@ import { parseConflictName } from '../conflict-name';
 import { ROOT_PROBLEMS } from '../folder-marker';
 import { deviceLabel } from '../../../shared/device-words';
 import type { PullerEmitter, PullerEvents } from './events';
-import { passingPullError } from './health';
+import { passingPullError, WAITS_FOR_RENAME } from './health';
 
 const log = createLogger('pull');
 
@@ -64,7 +64,8 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     // The server out of reach is the link's to say, once each way (the agent's own Activity lines).
     if (passingPullError(error) || ROOT_PROBLEM_CODES.has(error.code) || error.code === 'offline' || said.get(folderId) === error.code) return;
     said.set(folderId, error.code);
-    add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
+    if (error.code === WAITS_FOR_RENAME) add({ folderId, kind: 'info', message: `Waiting for a rename here: ${error.message}` });
+    else add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });
     flush();
   };
   const onPulled = ({ folderId }: { folderId: string }) => said.delete(folderId);

@@ -9,6 +9,13 @@ export function waitsOnThisDevice(e: FerryError): boolean {
   return e.retryable && e.retryAfterSeconds !== undefined && e.retryAfterSeconds <= 1;
 }
 
+/**
+ * What another device put in a folder renamed here to a name that cannot be synced waits for the
+ * user's rename (docs/conflict-rules.md, "Renamed to a name that cannot be synced"): a wait, said
+ * as one, not a failing pull. A pull's error has this code only when nothing else failed.
+ */
+export const WAITS_FOR_RENAME = 'parent_unsyncable';
+
 /** A pull that failed only for waits on this device's own work (waitsOnThisDevice). */
 export function passingPullError(error: unknown): boolean {
   return (error as FerryError | null)?.details?.passing === true;

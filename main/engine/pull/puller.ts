@@ -16,7 +16,7 @@ import type { LocalBlockRef } from '../hashing';
 import { TxnGroup } from './group-commit';
 import { logPullActivity, otherDevice } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
-import { PullHealth, passingPullError, waitsOnThisDevice, type PullHealthView } from './health';
+import { PullHealth, passingPullError, waitsOnThisDevice, WAITS_FOR_RENAME, type PullHealthView } from './health';
 import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
@@ -471,7 +471,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const keptUnderUnsyncable = (entry: RemoteEntry, e: FerryError): FerryError => {
       const renamed = e.code === 'parent_gone' ? deps.renamedUnsyncable?.(folderId, entry.path) : undefined;
       if (!renamed) return e;
-      return new FerryError('parent_unsyncable', `The folder ${renamed.from} was renamed here to ${JSON.stringify(renamed.path)}, a name that cannot be synced: ${entry.path} comes here once the folder has a name that syncs`, { retryable: true });
+      return new FerryError(WAITS_FOR_RENAME, `${entry.path} comes here once the folder ${renamed.from}, renamed here to ${JSON.stringify(renamed.path)} (a name that cannot be synced), has a name that syncs: rename it`, { retryable: true });
     };
     const unsafe = (entry: RemoteEntry, error: unknown): boolean => {
       const e = keptUnderUnsyncable(entry, isDiskFull(error) ? diskFullError(error, root) : asFerryError(error));
@@ -686,10 +686,18 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       // The user's yes stands when what failed is passing: the deletes went, and the next pull
       // applies the rest (docs/conflict-rules.md, "confirm"). Kept paused, they had to answer again.
       if (policy === 'confirm' && errors.every((e) => e.retryable)) endHold(folderId);
-      const first = errors[0]!;
+      // A failure first: the pull's code is a wait for the user's rename only when nothing else failed.
+      const first = errors.find((e) => e.code !== WAITS_FOR_RENAME) ?? errors[0]!;
       // The soonest any item asked to be tried again (a parent folder the scan is about to record: a second).
       const after = errors.map((e) => e.retryAfterSeconds).filter((s): s is number => s !== undefined);
-      const failed = errors.length === 1 ? `1 change could not be applied; the pull will run again: ${first.message}` : `${errors.length} changes could not be applied; the pull will run again. First: ${first.message}`;
+      const failed =
+        first.code === WAITS_FOR_RENAME
+          ? errors.length === 1
+            ? first.message
+            : `${errors.length} changes wait for a rename here. First: ${first.message}`
+          : errors.length === 1
+            ? `1 change could not be applied; the pull will run again: ${first.message}`
+            : `${errors.length} changes could not be applied; the pull will run again. First: ${first.message}`;
       throw new FerryError(first.code, failed, {
         retryable: errors.some((e) => e.retryable),
         cause: first,
