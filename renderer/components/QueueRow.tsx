@@ -1,4 +1,5 @@
 import type { QueueItem } from '../../shared/ui-contract';
+import { queueOpWords } from '../../shared/queue-words';
 import { visibleName } from '../../shared/visible-name';
 import { formatBytes, formatRelative, percentDone } from '../format';
 import { stateLabel } from './Counters';
@@ -34,7 +35,7 @@ export function QueueRow({ item, agentState, onRetry, onWhy, onHistory }: { item
       </div>
       <div className="queue-row-meta">
         <span>{item.folderId}</span>
-        <span data-testid="item-op">{item.op === 'move' && item.movedFrom !== undefined ? `moved from ${item.movedFrom}` : item.op}</span>
+        <span data-testid="item-op">{queueOpWords(item, visibleName)}</span>
         {item.bytesTotal > 0 && item.state !== 'in_flight' ? <span data-testid="item-size">{formatBytes(item.bytesTotal)}</span> : null}
         <span>
           {item.attempts} {item.attempts === 1 ? 'attempt' : 'attempts'}

@@ -19,13 +19,13 @@ describe('CLI wording and units (issue 24 item 10)', () => {
   it('an item taken to be sent reads as waiting while the server cannot be reached or refuses this device', () => {
     const item = { id: 7, folderId: 'docs', path: 'after-revoke.txt', op: 'upsert' as const, state: 'in_flight' as const, attempts: 1, nextAttemptAt: null, bytesDone: 0, bytesTotal: 21, error: null, updatedAt: '2026-12-06T00:00:00Z' };
     const signedOut = formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'auth_failed').split('\n');
-    expect(signedOut[1]).toMatch(/^7 +waiting +upsert /);
+    expect(signedOut[1]).toMatch(/^7 +waiting +upload /);
     expect(signedOut.at(-1)).toBe("waiting: taken to be sent, held until the server accepts this device again ('ferry status' says why; --state in_flight lists them).");
     expect(formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'offline')).toContain('held until the server can be reached');
     // A trailing space is kept visible: the table trims each line's end (a new-user try lost it).
     expect(formatQueuePage({ items: [{ ...item, path: 'ends with space ' }], total: 1 }, 0, undefined, 'syncing').split('\n')[1]).toMatch(/ "ends with space "$/);
     const online = formatQueuePage({ items: [item], total: 1 }, 0, undefined, 'syncing').split('\n');
-    expect(online[1]).toMatch(/^7 +in_flight +upsert /);
+    expect(online[1]).toMatch(/^7 +in_flight +upload /);
     expect(online).toHaveLength(3);
   });
 

@@ -1,6 +1,7 @@
 import { QueueState } from '../../../shared/ui-contract';
 import type { QueuePage } from '../../../shared/ui-contract';
 import { waitsForServer } from '../../../shared/folder-headline';
+import { queueOpWords } from '../../../shared/queue-words';
 import { visibleNameAlone } from '../../../shared/visible-name';
 import { commonFlags, commonOptions, EXIT_OK, integerFlag, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -70,7 +71,7 @@ export function formatQueuePage(page: QueuePage, offset: number, state?: QueueSt
   const rows = page.items.map((item) => [
     String(item.id),
     linkDown && item.state === 'in_flight' ? 'waiting' : item.state,
-    item.op,
+    queueOpWords({ op: item.op }),
     String(item.attempts),
     item.folderId,
     item.bytesTotal ? `${formatBytes(item.bytesDone)}/${formatBytes(item.bytesTotal)}` : '-',
