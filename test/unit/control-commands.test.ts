@@ -125,6 +125,17 @@ describe('ferry history with no versions', () => {
   });
 });
 
+describe('ferry history', () => {
+  const version = (revision: string, deleted = false) => ({ revision, modifiedAt: '2026-12-07T10:00:00.000Z', mtime: 1, size: 4, kind: 'file' as const, deleted, device: 'd1', deviceName: 'laptop' });
+
+  it("marks the server's current version, and none when the newest row is a delete", () => {
+    const live = formatHistory('docs', 'a.txt', [version('7'), version('3')]).split('\n');
+    expect(live[2]).toMatch(/^7 \(current\) +2026/);
+    expect(live[3]).toMatch(/^3 +2026/);
+    expect(formatHistory('docs', 'a.txt', [version('8', true), version('7')])).not.toContain('(current)');
+  });
+});
+
 describe('the start banner', () => {
   const host = (state: 'paused' | 'idle' | 'error', folder: object = {}) =>
     ({
