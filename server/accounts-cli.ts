@@ -219,7 +219,7 @@ const minute = (ms: number | null): string | null => (ms === null ? null : `${ne
 type ListedDevice = DeviceInfo & { agents: string[]; reportedName: string | undefined };
 
 /** The device's name now; the one it was paired under too when it was renamed since (found by a new-user try). */
-const nameOf = (d: Pick<ListedDevice, 'name' | 'reportedName'>): string => (d.reportedName === undefined || d.reportedName === d.name ? d.name : `${d.reportedName} (paired as ${d.name})`);
+const nameOf = (d: Pick<ListedDevice, 'name' | 'reportedName'>): string => (d.reportedName === undefined || d.reportedName === d.name ? d.name : `${d.reportedName} (named ${d.name} when paired)`);
 
 function deviceJson(d: ListedDevice): Record<string, unknown> {
   return { id: d.id, name: d.name, ...(d.reportedName !== undefined ? { reportedName: d.reportedName } : {}), user: d.user, agents: d.agents, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };

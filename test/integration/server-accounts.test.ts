@@ -86,7 +86,7 @@ describe('users, pairing and devices', () => {
     expect(table).toMatch(/last seen never$/m);
     // Renamed on the computer since its pairing: the name its reports give now, and the old one beside it.
     expect((await t.request('PUT', `/v1/folders/eve-docs/devices/${agentId}`, { token: laptop.token, body: { ...report, name: 'eve-studio' }, headers: { 'x-ferry-device': agentId } })).status).toBe(200);
-    expect((await cli(['devices', '--user', 'eve'])).out).toMatch(new RegExp(`^${laptop.id}\\s+eve\\s+eve-studio \\(paired as eve-laptop\\)\\s+a1b2c3d4\\s`, 'm'));
+    expect((await cli(['devices', '--user', 'eve'])).out).toMatch(new RegExp(`^${laptop.id}\\s+eve\\s+eve-studio \\(named eve-laptop when paired\\)\\s+a1b2c3d4\\s`, 'm'));
     const renamed = JSON.parse((await cli(['devices', '--user', 'eve', '--json'])).out) as Array<{ id: string; name: string; reportedName?: string }>;
     expect(renamed.find((d) => d.id === laptop.id)).toMatchObject({ name: 'eve-laptop', reportedName: 'eve-studio' });
     expect(renamed.find((d) => d.id === fresh.id)?.reportedName).toBeUndefined();
@@ -95,7 +95,7 @@ describe('users, pairing and devices', () => {
     const seen = await t.request('GET', '/v1/folders/eve-docs/devices', { token: laptop.token, headers: { 'x-ferry-device': agentId } });
     expect((seen.body.devices as Array<{ device: string; paused?: boolean }>).find((d) => d.device === agentId)?.paused).toBe(true);
     // Revoked, it is named as the list names it (a new-user try: "vm of root", another device's name).
-    expect((await cli(['revoke', laptop.id])).out).toBe(`Revoked device ${laptop.id} (eve-studio (paired as eve-laptop) of eve): its next request is refused\n`);
+    expect((await cli(['revoke', laptop.id])).out).toBe(`Revoked device ${laptop.id} (eve-studio (named eve-laptop when paired) of eve): its next request is refused\n`);
   });
 
   it('refuses a reused, an expired and an unknown code, each with its own code', async () => {
