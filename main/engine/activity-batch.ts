@@ -11,9 +11,11 @@ export class ActivityBatch {
   private pending: NewActivity[] = [];
   private scheduled: NodeJS.Immediate | null = null;
 
+  /** `revise`: last words on the lines of a turn before they are written (looked up for the whole batch at once). */
   constructor(
     private readonly activity: Pick<ActivityRepo, 'addMany'>,
     private readonly log: Logger,
+    private readonly revise?: (entries: NewActivity[]) => void,
   ) {}
 
   add(entry: NewActivity): void {
@@ -30,6 +32,7 @@ export class ActivityBatch {
     // A line that cannot be written (a state database on a full disk) must not fail the work
     // or keep its failure from being reported: the log is a record, not part of the work.
     try {
+      this.revise?.(entries);
       this.activity.addMany(entries);
     } catch (error) {
       this.log.warn('could not write to the activity log', { lines: entries.length, error: error instanceof Error ? error.message : String(error) });

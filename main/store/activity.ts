@@ -25,6 +25,8 @@ export interface ActivityRepo {
   addMany(entries: readonly NewActivity[]): void;
   /** The newest entry about this path of the folder, or null. */
   lastFor(folderId: string, path: string): ActivityEntry | null;
+  /** Of these paths of the folder, those whose newest entry is of this kind (one query for a batch). */
+  lastIs(folderId: string, paths: readonly string[], kind: string): Set<string>;
   /** Newest first. */
   recent(options?: { limit?: number; folderId?: string; kind?: string; beforeId?: number }): ActivityEntry[];
   count(): number;
@@ -67,6 +69,10 @@ export function activityRepo(db: Db, options: ActivityOptions = {}): ActivityRep
     ORDER BY id DESC LIMIT @limit`);
   const count = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM activity`);
   const lastFor = db.prepare<[string, string], ActivityRow>(`SELECT * FROM activity WHERE folder_id = ? AND path = ? ORDER BY id DESC LIMIT 1`);
+  // The newest line of each path asked, by the (folder_id, path) index.
+  const lastKinds = db.prepare<[string, string], { path: string; kind: string }>(
+    `SELECT j.value AS path, (SELECT kind FROM activity WHERE folder_id = ? AND path = j.value ORDER BY id DESC LIMIT 1) AS kind FROM json_each(?) j`,
+  );
   const entry = (r: ActivityRow): ActivityEntry => ({ id: r.id, ts: r.ts, folderId: r.folder_id, kind: r.kind, path: r.path, message: r.message });
 
   const add = ({ folderId = null, kind, path = null, message }: NewActivity): void => {
@@ -90,6 +96,10 @@ export function activityRepo(db: Db, options: ActivityOptions = {}): ActivityRep
     lastFor(folderId, path) {
       const row = lastFor.get(folderId, path);
       return row ? entry(row) : null;
+    },
+    lastIs(folderId, paths, kind) {
+      if (paths.length === 0) return new Set();
+      return new Set(lastKinds.all(folderId, JSON.stringify(paths)).flatMap((r) => (r.kind === kind ? [r.path] : [])));
     },
     recent({ limit = 100, folderId, kind, beforeId } = {}) {
       return recent.all({ folderId: folderId ?? null, kind: kind ?? null, beforeId: beforeId ?? null, limit }).map(entry);

@@ -233,6 +233,19 @@ describe('a renamed folder is a move, never a mass delete', () => {
     expect(filesOnDisk(rootA)).toEqual({ 'd-fixed/a.txt': 'in the folder', 'd-fixed/new.txt': 'put there by B', 'other.txt': 'x' });
   });
 
+  // A new-user try: a file deleted here came back (another device kept or made it again) and
+  // Activity read only "Downloaded" (main/engine/pull/activity-log.ts).
+  it('a file deleted here that another device makes again comes back with a line that says so', async () => {
+    const { rootA, rootB, agentA } = await twoInSync('back-again', { 'plan.txt': 'first', 'other.txt': 'x' });
+    rmSync(path.join(rootA, 'plan.txt'));
+    await waitFor(async () => !(await serverFiles('back-again')).includes('plan.txt') && !('plan.txt' in filesOnDisk(rootB)), { timeoutMs: 20_000, message: 'the delete reached B' });
+    writeFileSync(path.join(rootB, 'plan.txt'), 'made again on B');
+    await waitFor(() => filesOnDisk(rootA)['plan.txt'] === 'made again on B', { timeoutMs: 20_000, message: 'A has it again' });
+    const line = async () => (await agentA.handlers.listActivity({ limit: 50 })).find((a) => a.path === 'plan.txt' && a.kind === 'downloaded')?.message;
+    await waitFor(async () => (await line()) !== undefined, { timeoutMs: 10_000, message: 'the download is in Activity' });
+    expect(await line()).toMatch(/^Downloaded: deleted here earlier, but .+ kept it or made it again, so it is back$/);
+  });
+
   // A new-user try: `mv x y && echo >> y` (written before the scan saw the rename) went as a delete
   // and a new file: the history lost the file's line, and a restore --at brought x back beside y.
   it('a file renamed and written at once goes as its move, then the edit: the history follows it', async () => {

@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { logPullActivity } from '../../main/engine/pull/activity-log';
 import { PullerEmitter, type PullSummary } from '../../main/engine/pull/events';
 import type { NewActivity } from '../../main/store/activity';
+import path from 'node:path';
+import { openStore } from '../../main/store';
+import { makeTempDir } from '../helpers/local-temp';
 
 const summary = (folderId: string): PullSummary => ({
   folderId, full: false, expired: false, pages: 1, downloaded: 3, deleted: 0, recorded: 0, reuploaded: 0, moved: 0, conflicts: 0, skipped: 0, paused: false, tokenStored: true, durationMs: 1,
@@ -106,5 +109,34 @@ describe('pull activity lines', () => {
     expect(() => events.emit('error', { folderId: 'f', error: { code: 'network', message: 'reset' } as never })).not.toThrow();
     expect(calls).toBe(1);
     stop();
+  });
+});
+
+// A new-user try: a file deleted here came back a minute later (another device's edit won, D5, or
+// its user cancelled the bulk delete) and Activity read only "Downloaded".
+describe('a file deleted here that comes back', () => {
+  it('says it was deleted here and who kept or made it again; a new file never deleted here stays "Downloaded"', async () => {
+    const temp = makeTempDir('ferry-pull-activity-');
+    const store = openStore(path.join(temp.dir, 'state.db'));
+    try {
+      store.activity.add({ folderId: 'f', kind: 'deleted_local', path: 'report.txt', message: 'Deleted here, and now on the server' });
+      store.activity.add({ folderId: 'f', kind: 'deleted_local', path: 'again.txt', message: 'Deleted here, and now on the server' });
+      store.activity.add({ folderId: 'f', kind: 'uploaded', path: 'again.txt', message: 'Uploaded' });
+      store.activity.add({ folderId: 'other', kind: 'deleted_local', path: 'fresh.txt', message: 'Deleted here, and now on the server' });
+      const events = new PullerEmitter();
+      const stop = logPullActivity(events, store.activity, { self: { id: 'me', name: 'laptop' }, deviceLabel: (id) => (id === 'dev-b' ? 'studio' : id) });
+      for (const path of ['report.txt', 'again.txt', 'fresh.txt']) events.emit('applied', { folderId: 'f', path, action: 'downloaded', rule: 'U2', device: 'dev-b' });
+      events.emit('pulled', summary('f'));
+      const lines = new Map(store.activity.recent({ folderId: 'f', kind: 'downloaded' }).map((e) => [e.path, e.message]));
+      expect(lines.get('report.txt')).toBe('Downloaded: deleted here earlier, but studio kept it or made it again, so it is back');
+      // Made here again and sent since: its newest line is not the delete.
+      expect(lines.get('again.txt')).toBe('Downloaded');
+      // Deleted in another folder only.
+      expect(lines.get('fresh.txt')).toBe('Downloaded');
+      stop();
+    } finally {
+      store.close();
+      temp.cleanup();
+    }
   });
 });

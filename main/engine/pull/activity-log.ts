@@ -30,8 +30,32 @@ export function otherDevice(names: DeviceNaming): (device: string | undefined) =
  * files deleted here because they were deleted on the server, and pulls that failed. (Conflict
  * copies are written where they are made, in the applier.) Returns the unsubscribe.
  */
-export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'addMany'>, names: DeviceNaming = {}): () => void {
-  const lines = new ActivityBatch(activity, log);
+export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRepo, 'addMany'> & Partial<Pick<ActivityRepo, 'lastIs'>>, names: DeviceNaming = {}): () => void {
+  // A new file of a path this device deleted (U2): another device kept it (its edit won, D5, or
+  // its user cancelled a bulk delete) or made it again. Said so, not as a plain download (a
+  // new-user try read "Downloaded" of a file deleted here a minute before, and no reason).
+  const newAtDeleted = new Map<NewActivity, string | null>();
+  const backAfterDelete = (entries: NewActivity[]) => {
+    if (newAtDeleted.size === 0) return;
+    const lastIs = activity.lastIs?.bind(activity);
+    const byFolder = new Map<string, NewActivity[]>();
+    const byWhom = new Map(newAtDeleted);
+    for (const entry of entries) {
+      if (!byWhom.has(entry)) continue;
+      const list = byFolder.get(entry.folderId!);
+      if (list) list.push(entry);
+      else byFolder.set(entry.folderId!, [entry]);
+    }
+    newAtDeleted.clear();
+    if (!lastIs) return;
+    for (const [folderId, candidates] of byFolder) {
+      const deletedHere = lastIs(folderId, candidates.map((e) => e.path!), 'deleted_local');
+      for (const entry of candidates) {
+        if (deletedHere.has(entry.path!)) entry.message = `Downloaded: deleted here earlier, but ${byWhom.get(entry) ?? 'another device'} kept it or made it again, so it is back`;
+      }
+    }
+  };
+  const lines = new ActivityBatch(activity, log, backAfterDelete);
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
   const who = otherDevice(names);
@@ -47,7 +71,11 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     else if (action === 'downloaded' && restoredFrom !== undefined) add({ folderId, kind: 'downloaded', path, message: `Restored: version #${restoredFrom} came back` });
     // Deleted here, changed there (U3): the change wins, and says so (it read only "Downloaded").
     else if (action === 'downloaded' && rule === 'U3') add({ folderId, kind: 'downloaded', path, message: `Downloaded: deleted here, but ${by ?? 'another device'} changed it: the change wins, so that version is back` });
-    else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
+    else if (action === 'downloaded' && rule === 'U2') {
+      const line = { folderId, kind: 'downloaded', path, message: 'Downloaded' };
+      newAtDeleted.set(line, by);
+      add(line);
+    } else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: by !== null ? `Deleted here: ${by} deleted it` : 'Deleted here: it was deleted on the server' });
     // From where: a new-user try could not tell a rename from a new file.
     else if (action === 'moved') {
