@@ -107,6 +107,7 @@ describe('busyReason: syncing always names why', () => {
     expect(busyReason({ ...none, pusherHolds: 3 })).toBe('Finishing 3 changes the server has not answered yet');
     expect(busyReason({ ...none, scanning: ['docs'], pullsRunning: 1 })).toBe('Looking through folder docs for changes');
     expect(busyReason({ ...none, pullsRunning: 1 })).toBe('Bringing in changes from the server');
+    expect(busyReason({ ...none, pullsRunning: 1, incoming: 3 })).toBe('Bringing in 3 changes from the server');
   });
 });
 

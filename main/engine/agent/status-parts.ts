@@ -46,6 +46,8 @@ export function busyReason(input: {
   /** Items the pusher holds (claimed, or a persisted task's), whatever their queue rows say. */
   pusherHolds: number;
   pullsRunning: number;
+  /** Changes the running pulls are applying now, all folders (0 while they only read the feed). */
+  incoming?: number;
   scanning: readonly string[];
 }): string | null {
   const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -53,7 +55,8 @@ export function busyReason(input: {
   if (input.counts.pending > 0) return `${plural(input.counts.pending, 'change waits', 'changes wait')} to be sent`;
   if (input.pusherHolds > 0) return `Finishing ${plural(input.pusherHolds, 'change', 'changes')} the server has not answered yet`;
   if (input.scanning.length > 0) return `Looking through folder ${input.scanning.join(', ')} for changes`;
-  if (input.pullsRunning > 0) return 'Bringing in changes from the server';
+  // Counted when known: the queue page lists what goes up, not what comes down (a new-user try).
+  if (input.pullsRunning > 0) return input.incoming ? `Bringing in ${plural(input.incoming, 'change', 'changes')} from the server` : 'Bringing in changes from the server';
   return null;
 }
 

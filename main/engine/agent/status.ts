@@ -140,6 +140,7 @@ export class StatusBoard {
       counts,
       pusherHolds: engine.push?.inFlight ?? 0,
       pullsRunning: engine.pullsRunning,
+      incoming: folders.reduce((n, f) => n + (f.incoming ?? 0), 0),
       scanning: folders.filter((f) => f.state === 'scanning').map((f) => f.id),
     });
     const { state, reason } = agentStateOf({ paused: engine.paused, link: engine.link, folders, busy });
