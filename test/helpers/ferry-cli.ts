@@ -53,8 +53,8 @@ export function spawnFerry(args: string[], env: Record<string, string> = {}, opt
 }
 
 /** Runs one `ferry` command to its end. */
-export async function runFerry(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const run = spawnFerry(args, env);
+export async function runFerry(args: string[], env: Record<string, string> = {}, options: { cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const run = spawnFerry(args, env, options);
   const { code } = await run.exited;
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

@@ -116,6 +116,16 @@ describe('ferry agent and its CLI clients', () => {
     expect(outside.stderr).toContain(`${path.join(tmp.dir, 'elsewhere.txt')} is not in any synced folder`);
   });
 
+  // A new-user try: `why Ferry/a1.txt --folder docs` typed in the folder's parent read "not known here".
+  it('why with --folder takes a relative path that leads into the folder from where it is typed as that file', async () => {
+    const fromParent = await runFerry(['why', 'Docs/before-start.txt', '--folder', 'docs', '--data', dataDir, '--json'], {}, { cwd: tmp.dir });
+    expect(fromParent.code, fromParent.stderr).toBe(0);
+    expect(JSON.parse(fromParent.stdout)).toMatchObject({ folderId: 'docs', path: 'before-start.txt', inSync: true });
+    // Typed elsewhere, it is a path inside the folder, as before.
+    const elsewhere = await runFerry(['why', 'before-start.txt', '--folder', 'docs', '--data', dataDir, '--json']);
+    expect(JSON.parse(elsewhere.stdout)).toMatchObject({ folderId: 'docs', path: 'before-start.txt', inSync: true });
+  });
+
   // A new-user try: `ferry status` shows a name with a tab as `bell\tname.txt`; typed back so,
   // `ferry why` answered "not known here" for a name with a backslash.
   it('why reads a name typed as ferry status shows it, escapes and all', async () => {

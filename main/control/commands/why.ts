@@ -4,6 +4,7 @@ import type { PathExplanation } from '../../../shared/ui-contract';
 import { localKindWord } from '../../../shared/why-words';
 import { commonFlags, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
+import { resolveFolder } from './folder-paths';
 import { withAgent } from './with-agent';
 import { formatBytes, json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
@@ -36,8 +37,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
         if (found.folderId !== values.folder) throw new FerryError('not_found', `${typed} is in folder ${found.folderId}, not ${values.folder}`, { status: 404 });
         return found;
       }
-      // Without --folder the path names a file on this disk: the agent finds its folder.
-      const input = values.folder ? { path: typed, folderId: values.folder } : { path: path.resolve(process.cwd(), typed) };
+      // With --folder, a relative path that leads into the folder from here is that place (a
+      // new-user try: `why Ferry/a1.txt --folder docs` in the folder's parent read "not known
+      // here"). Without --folder the path names a file on this disk: the agent finds its folder.
+      const input = values.folder ? { path: await insideFolder(client, values.folder, typed), folderId: values.folder } : { path: path.resolve(process.cwd(), typed) };
       return client.call('explainPath', input).catch(async (error: unknown) => {
         // Typed outside every folder, a relative path is one inside the folder, as `ferry history`
         // takes it, when the agent has just one (a new-user try: history took it, why did not).
@@ -84,4 +87,15 @@ export function formatExplanation(answer: PathExplanation): string[] {
   // (a change not sent yet has it already; found by a new-user try).
   if (answer.synced) lines.push(`  last synced: ${answer.synced.revision ? `revision ${answer.synced.revision}` : 'never'}`);
   return lines;
+}
+
+/**
+ * A relative path typed beside --folder: where it leads from here when that is below the folder
+ * (typed in its parent or in a folder inside it, as `ferry history` takes it), else as typed:
+ * folder-relative, or "." and ".." for the agent to say what they are.
+ */
+async function insideFolder(client: Parameters<typeof resolveFolder>[0], folderId: string, typed: string): Promise<string> {
+  const folder = await resolveFolder(client, folderId);
+  const relative = path.relative(folder.localPath, path.resolve(process.cwd(), typed));
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative.split(path.sep).join('/') : typed;
 }
