@@ -60,7 +60,12 @@ export function transportError(error: unknown, signal?: AbortSignal): FerryError
   if (err.code && OFFLINE_CODES.has(err.code)) {
     return new FerryError('offline', `Sync server unreachable (${err.code})`, { retryable: true, cause: error });
   }
-  return new FerryError('network', `Network error${err.code ? ` (${err.code})` : ''}: ${err.message ?? String(error)}`, { retryable: true, cause: error });
+  // An https:// address answered in plain HTTP: OpenSSL's words alone did not say so (a new-user try).
+  if (err.code === 'EPROTO' && /wrong version number/.test(err.message ?? '')) {
+    return new FerryError('network', 'The server at this address does not speak HTTPS (EPROTO): use an http:// address, or start the server with --tls-cert and --tls-key', { retryable: true, cause: error });
+  }
+  // Trimmed: OpenSSL's messages end with a newline, shown as a literal \n in Activity (a new-user try).
+  return new FerryError('network', `Network error${err.code ? ` (${err.code})` : ''}: ${(err.message ?? String(error)).trim()}`, { retryable: true, cause: error });
 }
 
 /**

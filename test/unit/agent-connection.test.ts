@@ -3,6 +3,7 @@ import { ConnectionWatch, REVOKED_REASON, linkProblemOf, type Link } from '../..
 import { agentStateOf, busyReason, loadLastSync, saveLastSync, settingsWarnings } from '../../main/engine/agent/status-parts';
 import { pullErrorLine, withPullsRefused } from '../../main/engine/agent/status';
 import { FerryError } from '../../protocol/errors';
+import { transportError } from '../../main/remote/errors';
 
 const refused = () => new FerryError('offline', 'Sync server unreachable (ECONNREFUSED)', { retryable: true });
 const unauthorized = () => new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
@@ -70,6 +71,18 @@ describe('ConnectionWatch', () => {
     expect(w.current.state).toBe('auth_failed');
     w.answered(performance.now());
     expect(w.current.state).toBe('online');
+  });
+
+  // A new-user try: the server came back speaking plain HTTP to an https:// address, and the link
+  // read "unreachable (ECONNREFUSED)" for a minute more.
+  it('while down, takes the newest failure to reach the server as its reason; online, a reset alone does not turn it', () => {
+    const { w } = watch();
+    const plainHttp = transportError(Object.assign(new Error('write EPROTO 80AC:error:0A00010B:SSL routines:ssl3_get_record:wrong version number'), { code: 'EPROTO' }));
+    w.failed(plainHttp);
+    expect(w.current).toEqual({ state: 'online' });
+    w.failed(refused());
+    w.failed(plainHttp);
+    expect(w.current).toEqual({ state: 'offline', reason: 'The server at this address does not speak HTTPS (EPROTO): use an http:// address, or start the server with --tls-cert and --tls-key' });
   });
 
   it('a 5xx says nothing about the link', () => {

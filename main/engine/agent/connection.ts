@@ -26,6 +26,12 @@ export function linkProblemOf(error: unknown): Exclude<Link, { state: 'online' }
   return null;
 }
 
+/** A failure below HTTP (no answer at all): the server is not reached, whatever the errno. */
+function unreached(error: unknown): Exclude<Link, { state: 'online' }> | null {
+  const e = asFerryError(error);
+  return e.status === undefined && (e.code === 'network' || e.code === 'timeout') ? { state: 'offline', reason: e.message } : null;
+}
+
 /** Did the server answer this request with the token accepted? (A 404 or 409 still proves it.) */
 function provesLink(error: unknown): boolean {
   const e = asFerryError(error);
@@ -88,7 +94,9 @@ export class ConnectionWatch {
   /** A request failed: offline and refused tokens change the link; other failures do not. */
   failed(error: unknown, sentAt: number = performance.now()): void {
     if (provesLink(error)) return this.answered(sentAt);
-    const problem = linkProblemOf(error);
+    // While it is down, the newest failure to reach the server is the reason (a new-user try read
+    // "unreachable (ECONNREFUSED)" for a minute after the server was back speaking plain HTTP).
+    const problem = linkProblemOf(error) ?? (this.link.state !== 'online' ? unreached(error) : null);
     if (!problem) return;
     if (this.link.state !== problem.state || this.link.reason !== problem.reason) this.set(problem);
     this.scheduleProbe();

@@ -176,7 +176,9 @@ export class StatusBoard {
         localPath: folder.localRoot,
         remoteId: folder.remoteId,
         ...withPullsRefused(whileIncoming(this.o.folders.stateOf(folder), incoming), failure),
-        pullError: failure?.code === WAITS_FOR_RENAME ? null : pullErrorLine(failure, Date.now()),
+        // A pull waiting for the server while it is out of reach says the link's newest reason (a
+        // new-user try read an old "unreachable (ECONNREFUSED)" here beside the certificate's).
+        pullError: failure?.code === WAITS_FOR_RENAME ? null : pullErrorLine(failure?.untilOnline && engine.link.state !== 'online' ? { ...failure, code: engine.link.state, message: engine.link.reason } : failure, Date.now()),
         ...(failure?.code === WAITS_FOR_RENAME ? { pullWait: failure.message } : {}),
         ...incomingOf(incoming),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,
