@@ -163,19 +163,23 @@ const STATE_LINE_SETTLE_MS = 1000;
  */
 export function reportStateChanges(agent: Pick<Agent, 'status' | 'subscribe'>, out: (line: string) => void, settleMs = STATE_LINE_SETTLE_MS): () => void {
   const line = (s: { state: string; reason?: string | null }) => `state: ${s.state}${s.reason ? ` — ${s.reason}` : ''}`;
-  let printed = line(agent.status());
+  // Nothing printed yet: the state at start is said too (a new-user try started a signed-out
+  // device and read no state line at all, only a warning).
+  let printed = '';
   let timer: NodeJS.Timeout | undefined;
-  const unsubscribe = agent.subscribe((event) => {
-    if (event.type !== 'status') return;
+  const settle = (next: string) => {
     clearTimeout(timer);
-    const next = line(event.status);
     if (next === printed) return;
     timer = setTimeout(() => {
       printed = next;
       out(`${new Date().toTimeString().slice(0, 8)} ${next}`);
     }, settleMs);
     timer.unref();
+  };
+  const unsubscribe = agent.subscribe((event) => {
+    if (event.type === 'status') settle(line(event.status));
   }, ['status']);
+  settle(line(agent.status()));
   return () => {
     clearTimeout(timer);
     unsubscribe();

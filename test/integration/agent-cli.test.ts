@@ -213,14 +213,16 @@ describe('ferry agent and its CLI clients', () => {
     expect(after.stderr).toMatch(/No Ferry agent is running/);
   });
 
-  it('says what runs before the warnings of its start (a server that does not answer yet)', async () => {
+  it('says what runs before the state at its start (a server that does not answer yet), and the state once', async () => {
     const own = path.join(tmp.dir, 'no-server-yet-folder');
     mkdirSync(own);
     const alone = spawnFerry(['agent', '--data', path.join(tmp.dir, 'no-server-yet'), '--server', 'http://127.0.0.1:1', '--token', token, '--folder', `${own}=docs`], {}, { cwd: tmp.dir, mergeStderr: true });
     try {
-      await waitFor(() => /could not create the remote folder yet/.test(alone.stdout()), { timeoutMs: 15_000, message: 'the warning of the unreachable server' });
-      // A new-user try read two warnings above "Ferry agent running".
-      expect(alone.stdout().indexOf('could not create the remote folder yet')).toBeGreaterThan(alone.stdout().indexOf('(the ui: link works once'));
+      await waitFor(() => /state: offline — Sync server unreachable/.test(alone.stdout()), { timeoutMs: 15_000, message: 'the state of the unreachable server' });
+      // A new-user try read two warnings above "Ferry agent running"; another a warning of the
+      // remote folder ("could not create … yet") and no state line: the state says it, once.
+      expect(alone.stdout().indexOf('state: offline')).toBeGreaterThan(alone.stdout().indexOf('(the ui: link works once'));
+      expect(alone.stdout()).not.toMatch(/remote folder/);
     } finally {
       await alone.stop();
     }
@@ -291,6 +293,10 @@ describe('ferry agent and its CLI clients', () => {
       const terminal = watcher.stdout() + watcher.stderr();
       expect(terminal.match(/state: offline/g)).toHaveLength(1);
       expect(terminal).not.toMatch(/pull failed|long poll failed/);
+      // Started again while the server is still away: the state at start is said (a new-user try read none).
+      expect((await watcher.stop('SIGTERM')).code).toBe(0);
+      watcher = spawnFerry(['agent', '--data', data, '--server', url, '--token-file', path.join(serverDir, 'token'), '--folder', `${docs}=offline`]);
+      await watcher.line(/state: offline — Sync server unreachable \(ECONNREFUSED\)/, 20_000);
     } finally {
       await watcher?.stop();
       await own.stop();

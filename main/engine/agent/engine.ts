@@ -11,7 +11,7 @@ import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-dele
 import { createPuller, passingPullError, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, FOLDER_NOT_MADE, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { classify } from '../push/retry-policy';
-import { ConnectionWatch, type Link } from './connection';
+import { ConnectionWatch, linkProblemOf, type Link } from './connection';
 import type { DeviceReporter } from './device-report';
 import type { AgentEventBus } from './events';
 import type { EngineNow, StatusBoard } from './status';
@@ -404,7 +404,8 @@ export class EngineHost {
           engine.unmade.delete(id);
           engine.refused.add(id);
         } else engine.unmade.add(id);
-        if (e.code !== 'aborted') this.o.log.warn(refused ? 'the server refused to make the remote folder' : 'could not create the remote folder yet', { folder: id, code: e.code, error: e.message });
+        // A server out of reach or refusing this device is the agent's state line to say, once.
+        if (e.code !== 'aborted') (refused ? this.o.log.warn : linkProblemOf(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, refused ? 'the server refused to make the remote folder' : 'could not check the remote folder yet', { folder: id, code: e.code, error: e.message });
       }
     }
     return made;
