@@ -248,13 +248,26 @@ describe('restore requests', () => {
     expect(outcome.skipped).toEqual(
       expect.arrayContaining([
         { path: 'q3', reason: `what it held at ${moment} is q3arch now (restored there); this one is new since` },
-        { path: 'q3/a.txt', reason: `it did not exist at ${moment}` },
+        // What had the name then is said, not "it did not exist" (a new-user try).
+        { path: 'q3/a.txt', reason: `this one was made after ${moment}; what had its name then was moved to q3arch/a.txt since` },
       ]),
     );
     const state = await current();
     expect(state.get('q3arch/a.txt')).toEqual(blocksOf(files.a1));
     expect(state.get('q3arch/b.txt')).toEqual(blocksOf(files.b1));
     expect(state.get('q3/a.txt')).toEqual(blocksOf(files.d1));
+  });
+
+  // A new-user try read the moment asked as the time of the delete ("it was deleted at T").
+  it('says a file already deleted at the moment asked was, with the time of its delete', async () => {
+    await setUp();
+    const made = await write(upsert('k', 'early.txt', files.a1, null));
+    await write(del('k', 'early.txt', made));
+    const deletedAt = (await client.historyPage('docs', { path: 'early.txt' })).items[0]!.modificationDate;
+    const moment = new Date(now + 60_000).toISOString();
+    const outcome = await restore(client, 'docs', { kind: 'paths', paths: ['early.txt'], at: moment });
+    expect(outcome).toMatchObject({ restored: [], failed: [], skipped: [{ path: 'early.txt', reason: `it was already deleted at ${moment} (deleted ${deletedAt})` }] });
+    expect(deletedAt).not.toBe(moment);
   });
 
   // A new-user try: a plain restore of a renamed file's old name brought a second copy back there.

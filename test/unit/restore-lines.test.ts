@@ -40,7 +40,8 @@ describe('lines', () => {
 
   it('R2: a delete met on the way back means the file at that name now was made after T', () => {
     const h = histories({ a: [v(16), gone(12), v(5)] });
-    expect(lineAt('a', T, h, WHEN)).toEqual({ reason: 'it did not exist at T' });
+    expect(lineAt('a', T, h, WHEN)).toEqual({ reason: 'this one was made after T; what had its name then was deleted since' });
+    expect(lineAt('a', T, histories({ a: [v(16), gone(12, 'b'), v(5)] }), WHEN)).toEqual({ reason: 'this one was made after T; what had its name then was moved to b since' });
     // Its newest revision a delete: the line ended there, its state at T comes back.
     expect(lineAt('b', T, histories({ b: [gone(12), v(5)] }), WHEN)).toMatchObject({ path: 'b', changed: true });
     expect(lineAt('c', T, histories({ c: [] }), WHEN)).toEqual({ reason: 'the server has no history of this path' });

@@ -113,7 +113,9 @@ export function lineAt(path: string, at: number, histories: Histories, when: str
         moved = h;
         break;
       }
-      if (h.deleted && !newest) return { reason: `it did not exist at ${when}` };
+      // What had the name at T was deleted or moved away since (a new-user try read "it did not
+      // exist at T" of a folder that did, renamed since and made again under its old name).
+      if (h.deleted && !newest) return { reason: `this one was made after ${when}; what had its name then was ${h.movedTo !== undefined ? `moved to ${h.movedTo}` : 'deleted'} since` };
       changed = true;
       newest = false;
     }
