@@ -24,7 +24,7 @@ describe('ferry server accounts and ferry agent --pair', () => {
     return run.stdout;
   };
   const pairingCode = async () => /: (\S+)\n/.exec(await ferry('server', 'pair', '--user', 'ann', '--data', serverDir))?.[1] as string;
-  const status = async () => JSON.parse(await ferry('status', '--data', dataDir, '--json')) as { state: string; reason: string | null; counts: { done: number }; deviceId: string };
+  const status = async () => JSON.parse(await ferry('status', '--data', dataDir, '--json')) as { state: string; reason: string | null; counts: { done: number }; deviceId: string; deviceName: string };
 
   beforeAll(async () => {
     mkdirSync(folder, { recursive: true });
@@ -133,11 +133,15 @@ describe('ferry server accounts and ferry agent --pair', () => {
   it('paired as another user while it runs: says whom it syncs as, that the old credential is signed out, and why the first user\'s folders fail', async () => {
     await ferry('server', 'user', 'add', 'bob', '--data', serverDir);
     const code = /: (\S+)\n/.exec(await ferry('server', 'pair', '--user', 'bob', '--data', serverDir))?.[1] as string;
-    const handed = await runFerry(['agent', '--data', dataDir, '--pair', code]);
+    const handed = await runFerry(['agent', '--data', dataDir, '--pair', code, '--device-name', 'renamed']);
     expect(handed.code, handed.stderr).toBe(0);
     expect(handed.stdout).toMatch(/with http:\S+ as a device of bob \(credential [0-9a-f-]+\); it syncs with its new token now/);
     expect(handed.stdout).toMatch(/Its earlier credential \([0-9a-f-]+, ann\) is signed out/);
-    expect(handed.stdout).toContain("Its folders that bob cannot reach (ann's, not shared with bob) fail until shared: 'ferry server share FOLDER --with bob' on the server");
+    // Said as a condition: the server knows whose each folder is (a new-user try read it of folders that were the new user's).
+    expect(handed.stdout).toContain("A folder of ann's that is not shared with bob fails until it is: 'ferry server share FOLDER --with bob' on the server");
+    // Only the pairing reaches the running agent: the other flags are said not applied.
+    expect(handed.stderr).toContain('Note: not applied to the agent already running: --device-name (change them in its Settings, or stop it and start it again with them)');
+    expect((await status()).deviceName).not.toBe('renamed');
     await waitFor(async () => (await status()).state === 'error', { timeoutMs: 30_000, message: "ann's folder refused to bob" });
     expect((await status()).reason).toContain("(removed there, or another user's folder not shared with this device's user; folder ids are one namespace on the server, so a folder of your own needs another remote id)");
   });

@@ -194,6 +194,13 @@ describe('ferry agent and its CLI clients', () => {
     const second = await runFerry(['agent', '--data', dataDir, '--server', serverUrl, '--token', token, '--folder', `${folder}=docs`]);
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/already running/);
+    // Refused, it drops nothing, and says of no folder that it is no longer synced (a new-user try).
+    const other = path.join(tmp.dir, 'other-folder');
+    mkdirSync(other, { recursive: true });
+    const third = await runFerry(['agent', '--data', dataDir, '--server', serverUrl, '--token', token, '--folder', `${other}=other`]);
+    expect(third.code).toBe(1);
+    expect(third.stderr).toMatch(/already running/);
+    expect(third.stderr).not.toMatch(/no longer synced/);
   });
 
   it('never writes a token to its log', async () => {

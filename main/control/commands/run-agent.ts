@@ -88,6 +88,9 @@ export function flagSettings(values: Values, cwd: string, token: string | undefi
 }
 
 /** `ferry agent --pair CODE` while the agent of DIR runs: the running agent trades the code and keeps its token. */
+/** Flags of a start that a pairing sent to the agent already running does not carry. */
+const IGNORED_BY_RUNNING_AGENT = ['folder', 'config', 'control-port', 'device-name', 'concurrency', 'retry-limit', 'bandwidth-limit'] as const;
+
 async function pairRunningAgent(dataDir: string, code: string, serverUrl: string | undefined, io: CommandIo): Promise<number> {
   const agent = await connectToAgent(dataDir);
   const { hasToken: _has, tokenProtection: _protection, ...current } = await agent.call('getSettings', {});
@@ -106,7 +109,8 @@ async function pairRunningAgent(dataDir: string, code: string, serverUrl: string
         ? `Its earlier credential (${before.credential}, ${before.user}) was signed out already: the server had refused it`
         : `Its earlier credential (${before.credential}, ${before.user}) is signed out`,
     );
-    if (before.user !== after.user) io.out(`Its folders that ${after.user} cannot reach (${before.user}'s, not shared with ${after.user}) fail until shared: 'ferry server share FOLDER --with ${after.user}' on the server`);
+    // Said as a condition: which folders are whose is the server's to know (a new-user try read it of folders that were ann's all along).
+    if (before.user !== after.user) io.out(`A folder of ${before.user}'s that is not shared with ${after.user} fails until it is: 'ferry server share FOLDER --with ${after.user}' on the server`);
   }
   return 0;
 }
@@ -162,7 +166,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       // The agent of this data directory runs already (signed out, it says to pair again): the
       // code goes to it, as "Connect with a pairing code" in its settings would send it. Traded
       // here instead, the code was spent and the token saved for an agent that was then refused.
-      if (runningAgentPid(dataDir) !== null) return await pairRunningAgent(dataDir, values.pair, typeof values.server === 'string' ? values.server : undefined, io);
+      if (runningAgentPid(dataDir) !== null) {
+        const code = await pairRunningAgent(dataDir, values.pair, typeof values.server === 'string' ? values.server : undefined, io);
+        // Only the pairing reaches it (a new-user try gave --folder and --device-name too, and nothing said they were not applied).
+        const ignored = IGNORED_BY_RUNNING_AGENT.filter((flag) => values[flag] !== undefined).map((flag) => `--${flag}`);
+        if (ignored.length > 0) io.err(`Note: not applied to the agent already running: ${ignored.join(', ')} (change them in its Settings, or stop it and start it again with them)`);
+        return code;
+      }
       const layers = [saved, config ?? {}, flagSettings(values, process.cwd(), undefined)];
       const transport = { caFile: lastGiven(layers, 'caFile') as string | undefined, allowInsecureHttp: lastGiven(layers, 'allowInsecureHttp') === true };
       // Named as this device is: --device-name, else the name it was given before (not the host's).
@@ -182,7 +192,6 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     // --folder gives the whole list, as the other flags give their setting: said when it drops
     // saved folders (a new-user try added one with --folder and the others went, unsaid).
     const dropped = droppedFolders(saved.folders, settings.folders);
-    if (dropped.length > 0) io.err(`Note: --folder replaces the saved folders; no longer synced: ${dropped.join(', ')} (give every folder to keep with its own --folder)`);
     // Runs for days in the background: memory before the last bit of speed (small-heap.ts).
     preferSmallHeap();
     // What runs is said first; the warnings of the start come after it.
@@ -204,6 +213,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     // Listening for SIGTERM before saying it runs: a signal sent on reading these lines stops it cleanly.
     const stopped = stopOnSignals(host, io.out);
     for (const line of describeHost(host, dataDir)) io.out(line);
+    // Said once this start holds the data directory: a second agent, refused, drops nothing (a new-user try read the note, then the refusal).
+    if (dropped.length > 0) io.err(`Note: --folder replaces the saved folders; no longer synced: ${dropped.join(', ')} (give every folder to keep with its own --folder)`);
     releaseConsole();
     const stopReporting = reportStateChanges(host.agent, io.out);
     try {
