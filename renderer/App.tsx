@@ -44,7 +44,7 @@ export function App({ connected }: { connected: boolean }) {
       </header>
       {!connected ? (
         <div className="banner banner-warn" role="status" data-testid="reconnecting">
-          Lost the connection to the agent; reconnecting…
+          Lost the connection to the agent (stopped, or restarting); reconnecting… What is below is as it was then.
         </div>
       ) : null}
       {error ? (
@@ -52,7 +52,8 @@ export function App({ connected }: { connected: boolean }) {
           Could not read the agent's status: {error.message}
         </div>
       ) : null}
-      <main>
+      {/* As it was when the connection went: greyed, so an "idle" or "everything in sync" is not read as now (a new-user try). */}
+      <main className={connected ? undefined : 'stale'} aria-busy={connected ? undefined : true} data-testid="main">
         {route === 'folders' ? <FoldersView status={status} /> : null}
         {route === 'queue' ? <QueueView status={status} /> : null}
         {route === 'activity' ? <ActivityView /> : null}

@@ -854,7 +854,12 @@ test('an open tab finds the agent again after a restart, on the same port', asyn
   const rig = await startRig();
   await signIn(page, rig);
   const before = rig.host.control.url;
-  await rig.restartHost();
+  await rig.restartHost(async () => {
+    // While the agent is down, what the page shows is said to be as it was, and greyed (a new-user try read "idle" as now).
+    await expect(page.getByTestId('reconnecting')).toContainText('What is below is as it was then', { timeout: 20_000 });
+    await expect(page.getByTestId('main')).toHaveClass(/stale/);
+  });
+  await expect(page.getByTestId('main')).not.toHaveClass(/stale/, { timeout: 20_000 });
   expect(rig.host.control.url).toBe(before);
   await expect(page.getByTestId('reconnecting')).toHaveCount(0, { timeout: 20_000 });
   write(rig.folder('docs'), 'after-restart.txt', 'seen by the same tab');

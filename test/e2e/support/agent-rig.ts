@@ -56,8 +56,8 @@ export interface Rig {
   /** Another device writing straight to the server (not through the proxy). */
   remote: RemoteWriter;
   loginUrl(): string;
-  /** Stops the agent and starts it again on the same data directory (rig.host is the new one). */
-  restartHost(): Promise<void>;
+  /** Stops the agent and starts it again on the same data directory (rig.host is the new one); `whileDown` runs between. */
+  restartHost(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,8 +118,9 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         return host;
       },
       remote,
-      async restartHost() {
+      async restartHost(whileDown) {
         await host.stop();
+        await whileDown?.();
         // The settings the UI saved meanwhile are in DIR/settings.json; start from the rig's.
         host = await startHost(hostOptions);
       },
