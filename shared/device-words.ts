@@ -38,7 +38,16 @@ interface DeviceCounts {
   self?: boolean;
   /** A bulk delete there waits for its user's answer. */
   massDeleteHeld?: boolean;
+  /** When the server last heard from it (ISO). */
+  lastSeen?: string;
 }
+
+/**
+ * A running agent reports at least once a minute (its heartbeat): one not heard from for three
+ * is stopped or cannot reach the server, and its counts are as they were (a new-user try read a
+ * stopped device as "28 changes behind" for good).
+ */
+export const SILENT_AFTER_MS = 3 * 60_000;
 
 /** A folder's error on a device in a few words (the codes of folder-marker.ts, and any other). */
 function folderErrorWords(code: string, where: 'here' | 'there'): string {
@@ -59,8 +68,10 @@ function folderErrorWords(code: string, where: 'here' | 'there'): string {
  * alone when nothing does. A device that has every change from the others but 8 of its own
  * still to send is not "up to date" (a new user's try read "up to date · 8 not sent yet").
  */
-export function deviceStateParts(d: DeviceCounts, count: (n: number) => string = String): { parts: string[]; inSync: boolean } {
+export function deviceStateParts(d: DeviceCounts, count: (n: number) => string = String, now?: number): { parts: string[]; inSync: boolean } {
   const parts: string[] = [];
+  const silent = !d.self && now !== undefined && d.lastSeen !== undefined && now - Date.parse(d.lastSeen) > SILENT_AFTER_MS;
+  if (silent) parts.push('not reporting (stopped, or cannot reach the server)');
   // Signed out, it syncs nothing: whatever it last reported, it is not up to date now.
   if (d.signedOut) parts.push('signed out of the server');
   if (d.folderError !== undefined) parts.push(folderErrorWords(d.folderError, d.self ? 'here' : 'there'));
@@ -76,6 +87,7 @@ export function deviceStateParts(d: DeviceCounts, count: (n: number) => string =
   const failing = d.failedCount - unsyncable;
   if (failing > 0) parts.push(`${count(failing)} failing`);
   if (unsyncable > 0) parts.push(`${count(unsyncable)} ${unsyncable === 1 ? 'name' : 'names'} that cannot be synced`);
+  if (silent && parts.length === 1) parts.push('up to date when last seen');
   return parts.length === 0 ? { parts: ['up to date'], inSync: true } : { parts, inSync: false };
 }
 

@@ -219,7 +219,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
       <div className="folder-devices" aria-label={`Devices of ${folder.id}`}>
         {devices?.error ? <span className="queue-error">Devices unknown: {devices.error}</span> : null}
         {devices?.devices.map((device) => {
-          const state = deviceStateParts(device, formatCount);
+          const state = deviceStateParts(device, formatCount, now);
           return (
             <span key={device.device} className={`device-chip ${state.inSync ? 'ok' : 'behind'}`} data-testid="device-chip" data-name={device.name}>
               {distinctName(device, devices.devices)}

@@ -3,6 +3,7 @@ import { deviceLine, formatDevices } from '../../main/control/commands/devices';
 import { formatStatus } from '../../main/control/commands/status';
 import { undoBatchFiles } from '../../shared/pending-delete';
 import type { DeviceView, Status } from '../../shared/ui-contract';
+import { deviceStateParts } from '../../shared/device-words';
 
 const now = Date.parse('2026-12-02T12:00:00Z');
 const device = (over: Partial<DeviceView>): DeviceView => ({
@@ -10,7 +11,7 @@ const device = (over: Partial<DeviceView>): DeviceView => ({
   name: 'desktop',
   version: 'ferry/0.1.0',
   self: false,
-  lastSeen: new Date(now - 5 * 60_000).toISOString(),
+  lastSeen: new Date(now - 2 * 60_000).toISOString(),
   behind: 0,
   upToDate: true,
   pending: 0,
@@ -21,29 +22,40 @@ const device = (over: Partial<DeviceView>): DeviceView => ({
 
 describe('ferry devices output', () => {
   it('says up to date, N behind or not pulled yet, with when it was last seen', () => {
-    expect(deviceLine(device({ behind: 1, upToDate: false }), now)).toBe('desktop · 1 change behind · last seen 5 min ago');
-    expect(deviceLine(device({ behind: 12, upToDate: false, pending: 3 }), now)).toBe('desktop · 12 changes behind · 3 changes not sent yet · last seen 5 min ago');
-    expect(deviceLine(device({ behind: null, upToDate: false }), now)).toBe('desktop · has not pulled yet · last seen 5 min ago');
+    expect(deviceLine(device({ behind: 1, upToDate: false }), now)).toBe('desktop · 1 change behind · last seen 2 min ago');
+    expect(deviceLine(device({ behind: 12, upToDate: false, pending: 3 }), now)).toBe('desktop · 12 changes behind · 3 changes not sent yet · last seen 2 min ago');
+    expect(deviceLine(device({ behind: null, upToDate: false }), now)).toBe('desktop · has not pulled yet · last seen 2 min ago');
+  });
+
+  // A new-user try read a stopped device as "28 changes behind" for good: it reports once a minute
+  // while it runs, so one silent for longer than three minutes says so, and is not up to date.
+  it('says a device silent for more than three minutes is not reporting, its counts as they were', () => {
+    const silent = { lastSeen: new Date(now - 10 * 60_000).toISOString() };
+    expect(deviceLine(device({ ...silent, behind: 28, upToDate: false }), now)).toBe('desktop · not reporting (stopped, or cannot reach the server) · 28 changes behind · last seen 10 min ago');
+    expect(deviceLine(device(silent), now)).toBe('desktop · not reporting (stopped, or cannot reach the server) · up to date when last seen · last seen 10 min ago');
+    expect(deviceStateParts(device(silent), String, now).inSync).toBe(false);
+    // This device itself runs (it is the one asking).
+    expect(deviceLine(device({ ...silent, self: true }), now)).toBe('desktop (this device) · up to date · reported 10 min ago');
   });
 
   // A new user's try read "up to date · 8 not sent yet", and "last seen 19 s ago" for the device they sat at.
   it('says up to date only when nothing is behind, unsent or failing, and this device "reported"', () => {
     expect(deviceLine(device({ self: true, name: 'laptop', lastSeen: new Date(now).toISOString() }), now)).toBe('laptop (this device) · up to date · reported just now');
-    expect(deviceLine(device({ pending: 8 }), now)).toBe('desktop · 8 changes not sent yet · last seen 5 min ago');
-    expect(deviceLine(device({ pending: 1, self: true }), now)).toBe('desktop (this device) · 1 change not sent yet · reported 5 min ago');
+    expect(deviceLine(device({ pending: 8 }), now)).toBe('desktop · 8 changes not sent yet · last seen 2 min ago');
+    expect(deviceLine(device({ pending: 1, self: true }), now)).toBe('desktop (this device) · 1 change not sent yet · reported 2 min ago');
     // Revoked: signed out, whatever it last reported.
-    expect(deviceLine(device({ signedOut: true }), now)).toBe('desktop · signed out of the server · last seen 5 min ago');
+    expect(deviceLine(device({ signedOut: true }), now)).toBe('desktop · signed out of the server · last seen 2 min ago');
     // Its folder in error there: nothing syncs, whatever else it reported (a new-user try read "up to date").
-    expect(deviceLine(device({ folderError: 'folder_root_missing' }), now)).toBe('desktop · not syncing: the folder is missing there · last seen 5 min ago');
-    expect(deviceLine(device({ folderError: 'folder_root_missing', self: true }), now)).toBe('desktop (this device) · not syncing: the folder is missing here · reported 5 min ago');
+    expect(deviceLine(device({ folderError: 'folder_root_missing' }), now)).toBe('desktop · not syncing: the folder is missing there · last seen 2 min ago');
+    expect(deviceLine(device({ folderError: 'folder_root_missing', self: true }), now)).toBe('desktop (this device) · not syncing: the folder is missing here · reported 2 min ago');
     // Paused by its user: nothing goes or comes, whatever it last counted.
-    expect(deviceLine(device({ paused: true }), now)).toBe('desktop · paused · last seen 5 min ago');
-    expect(deviceLine(device({ paused: true, pending: 1 }), now)).toBe('desktop · paused · 1 change not sent yet · last seen 5 min ago');
+    expect(deviceLine(device({ paused: true }), now)).toBe('desktop · paused · last seen 2 min ago');
+    expect(deviceLine(device({ paused: true, pending: 1 }), now)).toBe('desktop · paused · 1 change not sent yet · last seen 2 min ago');
     // A bulk delete held there: its unsent deletes wait on its user, not on the network (a new-user try read lag).
-    expect(deviceLine(device({ massDeleteHeld: true, pending: 15 }), now)).toBe('desktop · a bulk delete there waits for its user · 15 changes not sent yet · last seen 5 min ago');
-    expect(deviceLine(device({ massDeleteHeld: true, behind: 15, upToDate: false, self: true }), now)).toBe('desktop (this device) · a bulk delete here waits for your answer · 15 changes behind · reported 5 min ago');
+    expect(deviceLine(device({ massDeleteHeld: true, pending: 15 }), now)).toBe('desktop · a bulk delete there waits for its user · 15 changes not sent yet · last seen 2 min ago');
+    expect(deviceLine(device({ massDeleteHeld: true, behind: 15, upToDate: false, self: true }), now)).toBe('desktop (this device) · a bulk delete here waits for your answer · 15 changes behind · reported 2 min ago');
     expect(deviceLine(device({ folderError: 'folder_marker_missing', pending: 2 }), now)).toBe(
-      'desktop · not syncing: the folder lost its .ferry marker there · 2 changes not sent yet · last seen 5 min ago',
+      'desktop · not syncing: the folder lost its .ferry marker there · 2 changes not sent yet · last seen 2 min ago',
     );
   });
 
@@ -57,21 +69,21 @@ describe('ferry devices output', () => {
 
   it('names the failing paths with their codes, the first three', () => {
     const failures = ['a', 'b', 'c', 'd'].map((p) => ({ path: `${p}.txt`, code: 'local_io' }));
-    expect(deviceLine(device({ failedCount: 4, failures }), now)).toBe('desktop · 4 failing: a.txt (local_io), b.txt (local_io), c.txt (local_io), … · last seen 5 min ago');
+    expect(deviceLine(device({ failedCount: 4, failures }), now)).toBe('desktop · 4 failing: a.txt (local_io), b.txt (local_io), c.txt (local_io), … · last seen 2 min ago');
   });
 
   // A new-user try read "1 failing" on the others for a name there that cannot be synced.
   it('counts the names there that cannot be synced apart from the failing paths, each with its first names', () => {
-    expect(deviceLine(device({ failedCount: 1, unsyncableCount: 1 }), now)).toBe('desktop · 1 name that cannot be synced · last seen 5 min ago');
+    expect(deviceLine(device({ failedCount: 1, unsyncableCount: 1 }), now)).toBe('desktop · 1 name that cannot be synced · last seen 2 min ago');
     const failures = [{ path: 'a.txt', code: 'local_io' }, { path: 'b\u00a0.txt', code: 'unsyncable' }];
     // Fewer named than counted: "…" says there are more (review: "3 names …: b.txt" read as all of them).
-    expect(deviceLine(device({ failedCount: 5, unsyncableCount: 3, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io), … · 3 names that cannot be synced: b\u00a0.txt, … · last seen 5 min ago');
+    expect(deviceLine(device({ failedCount: 5, unsyncableCount: 3, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io), … · 3 names that cannot be synced: b\u00a0.txt, … · last seen 2 min ago');
     // From a server before the count: all of them failing, as before.
-    expect(deviceLine(device({ failedCount: 2, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io), b\u00a0.txt (unsyncable) · last seen 5 min ago');
+    expect(deviceLine(device({ failedCount: 2, failures }), now)).toBe('desktop · 2 failing: a.txt (local_io), b\u00a0.txt (unsyncable) · last seen 2 min ago');
   });
 
   it("shows a device's name as text: a control character in it is not sent to the terminal", () => {
-    expect(deviceLine(device({ name: 'evil\u001b[31mred' }), now)).toBe('evil\\x1b[31mred · up to date · last seen 5 min ago');
+    expect(deviceLine(device({ name: 'evil\u001b[31mred' }), now)).toBe('evil\\x1b[31mred · up to date · last seen 2 min ago');
   });
 
   it('tells apart two devices of the same name by their short ids', () => {
@@ -80,9 +92,9 @@ describe('ferry devices output', () => {
     const other = device({ device: '0d6f1c3e-1111-4000-8000-000000000000', name: 'laptop' });
     expect(formatDevices([{ folderId: 'docs', devices: [mine, theirs, other], error: null }], now)).toEqual([
       'docs:',
-      '  vm (device 6a418a7f) (this device) · up to date · reported 5 min ago',
-      '  vm (device 544151c7) · up to date · last seen 5 min ago',
-      '  laptop · up to date · last seen 5 min ago',
+      '  vm (device 6a418a7f) (this device) · up to date · reported 2 min ago',
+      '  vm (device 544151c7) · up to date · last seen 2 min ago',
+      '  laptop · up to date · last seen 2 min ago',
     ]);
   });
 
@@ -103,8 +115,8 @@ describe('ferry devices output', () => {
     const lines = formatStatus(status, [{ folderId: 'docs', devices: [mine, theirs], error: null }], now).split('\n');
     expect(lines.slice(-3)).toEqual([
       '    devices:',
-      '      vm (device 6a418a7f) (this device) · up to date · reported 5 min ago',
-      '      vm (device 544151c7) · up to date · last seen 5 min ago',
+      '      vm (device 6a418a7f) (this device) · up to date · reported 2 min ago',
+      '      vm (device 544151c7) · up to date · last seen 2 min ago',
     ]);
   });
 

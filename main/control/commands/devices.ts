@@ -45,7 +45,7 @@ export function formatDevices(folders: readonly FolderDevices[], now: number): s
 export function deviceLine(device: DeviceView, now: number, all: readonly DeviceView[] = [device]): string {
   // A device names itself on the wire, unchecked: shown, not acted on (an escape would recolour the terminal).
   const name = `${printable(distinctName(device, all), true)}${device.self ? ' (this device)' : ''}`;
-  const { parts } = deviceStateParts(device);
+  const { parts } = deviceStateParts(device, String, now);
   // Each part names its first three paths: the failing ones with their codes, the names as they are.
   const name3 = (index: number, names: string[], count: number) => {
     if (index >= 0 && names.length > 0) parts[index] += `: ${names.slice(0, 3).join(', ')}${count > Math.min(names.length, 3) ? ', …' : ''}`;
