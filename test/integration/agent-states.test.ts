@@ -257,6 +257,27 @@ describe('agent states follow reality', () => {
     });
   }, 40_000);
 
+  // A new-user try read "up 104.9 KB/s" beside offline: nothing moves while the server is out of reach.
+  it('a download cut off by the server going away reads no rate once offline, not the last seconds\' average', async () => {
+    await withOtherDevice(async ({ a, remoteId, other }) => {
+      const first = randomBytes(BLOCK_SIZE);
+      const last = randomBytes(300 * 1024);
+      const hashes = [first, last].map((b) => createHash('sha256').update(b).digest('hex'));
+      await other.putBlock(hashes[0]!, first);
+      await other.putBlock(hashes[1]!, last);
+      proxy.add({ name: 'held-last', path: new RegExp(`^/v1/blocks/${hashes[1]}$`), times: 1, action: { kind: 'delay-response', ms: 4000 } });
+      await other.submitBatch(remoteId, [{ key: 'k', action: 'upsert', path: 'cut-off.bin', size: first.length + last.length, mtime: 1, blocks: hashes, baseRevision: null }]);
+      await waitFor(() => a.status().rates.downloadBytesPerSec > 0, { timeoutMs: 10_000, message: 'a download rate while the last block is held' });
+      await proxy.goOffline();
+      try {
+        await waitFor(() => a.status().state === 'offline', { timeoutMs: 4000, message: 'offline at the cut' });
+        expect(a.status().rates.downloadBytesPerSec).toBe(0);
+      } finally {
+        await proxy.goOnline();
+      }
+    });
+  }, 40_000);
+
   it('warns at save about a folder that does not exist', async () => {
     const { agent: a } = await start();
     const absent = path.join(tmp.dir, 'absent');

@@ -147,7 +147,8 @@ export class StatusBoard {
     // Paused, or idle with nothing moved for a second: the rates say so at once rather than fading
     // over the window (a new-user try read a download rate beside "idle" for 5 s). While busy a
     // slow link's blocks may come seconds apart, so the window's average stands.
-    const rate = (meter: RateMeter) => (engine.paused || (busy === null && meter.quietForMs() > RATE_QUIET_MS) ? 0 : meter.perSecond());
+    // Nor does anything move while the server is out of reach or refuses this device (a new-user try read "up 104.9 KB/s" beside offline).
+    const rate = (meter: RateMeter) => (engine.paused || engine.link.state !== 'online' || (busy === null && meter.quietForMs() > RATE_QUIET_MS) ? 0 : meter.perSecond());
     return {
       state,
       reason,
