@@ -5,7 +5,8 @@ import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
 import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
 import { reportsByCredential, type ReportedDevice } from './device-reports';
 import { listLostBlocks, type LostBlockListing } from './lost-blocks';
-import { openSqliteMetadata } from './storage/db';
+import { existsSync } from 'node:fs';
+import { openSqliteMetadata, sqliteFile } from './storage/db';
 import type { SqlDb } from './storage/sql';
 import { checkPostgresUrl } from './storage/urls';
 
@@ -76,6 +77,13 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
     io.err(`ferry server: give --data DIR or --db postgres://… (one of them)\n\n${ACCOUNTS_USAGE}`);
     return 2;
   }
+  // A typo in --data made a new, empty server store, and the pairing code it printed was unknown
+  // to the real server (a new-user try): only the first `user add` may start a store.
+  const starting = values.data !== undefined && !existsSync(sqliteFile(path.resolve(values.data)));
+  if (starting && !(positionals[0] === 'user' && positionals[1] === 'add')) {
+    io.err(`ferry server: no Ferry server data in ${path.resolve(values.data!)} (no server.db): check --data; a new server starts with 'ferry server --data DIR' or 'ferry server user add NAME --data DIR'\n`);
+    return 1;
+  }
   let db: SqlDb;
   try {
     db = await openAccountsDb(values);
@@ -86,7 +94,7 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
   }
   try {
     if (positionals[0] === 'lost-blocks') return await lostBlocks(db, positionals, values, io);
-    return await run(new SqlAccounts(db, io.now), positionals, values, io, () => reportsByCredential(db));
+    return await run(new SqlAccounts(db, io.now), positionals, values, io, () => reportsByCredential(db), starting ? path.resolve(values.data!) : undefined);
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`ferry server: ${error.message}\n\n${ACCOUNTS_USAGE}`);
@@ -116,7 +124,8 @@ async function openAccountsDb(values: { data?: string; db?: string }): Promise<S
   return db;
 }
 
-async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io, reports: () => Promise<Map<string, ReportedDevice>>): Promise<number> {
+/** `newStore`: the data directory this command started (its first `user add`), said so. */
+async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io, reports: () => Promise<Map<string, ReportedDevice>>, newStore?: string): Promise<number> {
   const [command, ...rest] = words;
   const only = (n: number, what: string): string[] => {
     if (rest.length !== n) throw new UsageError(`${command} takes ${what}`);
@@ -127,7 +136,7 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
       const [verb, name] = only(2, 'add NAME');
       if (verb !== 'add') throw new UsageError(`unknown: user ${verb ?? ''}`);
       const user = await accounts.addUser(name as string);
-      io.out(`Added user ${user.name}\n`);
+      io.out(`Added user ${user.name}${newStore !== undefined ? ` (a new server's data in ${newStore})` : ''}\n`);
       return 0;
     }
     case 'pair': {

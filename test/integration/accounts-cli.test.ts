@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry, spawnFerry, type RunningFerry } from '../helpers/ferry-cli';
@@ -60,6 +60,18 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const table = await ferry('server', 'devices', '--user', 'ann', '--data', serverDir);
     expect(table.split('\n')[0]).toMatch(/^DEVICE\s+USER\s+NAME\s+AGENT\s+PAIRED\s+STATE$/);
     expect(table).toMatch(new RegExp(`^${agentDevice}\\s+ann\\s+\\S+\\s+${agentId.slice(0, 8)}\\s`, 'm'));
+  });
+
+  // A new-user try: a typo in --data made a new, empty store, and its pairing code was unknown to the real server.
+  it('refuses an account command on a directory that holds no server, and says when user add starts a new one', async () => {
+    const typo = path.join(tmp.dir, 'servr');
+    const refused = await runFerry(['server', 'pair', '--user', 'ann', '--data', typo]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`no Ferry server data in ${typo} (no server.db): check --data`);
+    expect(existsSync(path.join(typo, 'server.db'))).toBe(false);
+    const fresh = path.join(tmp.dir, 'second-server');
+    expect(await ferry('server', 'user', 'add', 'zoe', '--data', fresh)).toBe(`Added user zoe (a new server's data in ${fresh})\n`);
+    expect(await ferry('server', 'user', 'add', 'yan', '--data', fresh)).toBe('Added user yan\n');
   });
 
   it('refuses the same code twice with a clear reason', async () => {
