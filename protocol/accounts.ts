@@ -4,6 +4,23 @@ import { z } from 'zod';
  * Pairing: a device trades a one-time code (from `ferry server pair --user NAME`) for its own
  * device token. `POST /v1/pair` is the one request sent without a bearer token.
  */
+/** Crockford base32 without I, L, O, U: a code read aloud or typed survives 0/O and 1/l mix-ups. */
+export const PAIRING_CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/** Upper case, without separators, with the look-alikes read as Crockford does. */
+export function normalizePairingCode(code: string): string {
+  return code
+    .toUpperCase()
+    .replace(/[\s-]/g, '')
+    .replace(/O/g, '0')
+    .replace(/[IL]/g, '1');
+}
+
+/** A code as `ferry server pair` makes them: 16 characters of the alphabet, once normalized. */
+export function isPairingCodeShape(code: string): boolean {
+  return /^[0-9A-HJKMNP-TV-Z]{16}$/.test(normalizePairingCode(code));
+}
+
 export const PairRequest = z.strictObject({
   code: z.string().min(1).max(64),
   /** How the device calls itself in `ferry server devices` (printable, at most 64 characters). */

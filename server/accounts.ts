@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { FerryError } from '../protocol';
+import { FerryError, normalizePairingCode, PAIRING_CODE_ALPHABET } from '../protocol';
 import type { SqlDb } from './storage/sql';
 
 /**
@@ -62,8 +62,6 @@ export const USER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** How often a device's last-seen time is written (not on every request). */
 const LAST_SEEN_EVERY_MS = 60 * 1000;
 
-/** Crockford base32 without I, L, O, U: a code read aloud or typed survives 0/O and 1/l mix-ups. */
-const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
@@ -72,20 +70,13 @@ function newPairingCode(): string {
   const bytes = randomBytes(16);
   let code = '';
   for (let i = 0; i < 16; i++) {
-    code += CODE_ALPHABET[(bytes[i] as number) % 32];
+    code += PAIRING_CODE_ALPHABET[(bytes[i] as number) % 32];
     if (i % 4 === 3 && i < 15) code += '-';
   }
   return code;
 }
 
-/** Upper case, without separators, with the look-alikes read as Crockford does. */
-export function normalizePairingCode(code: string): string {
-  return code
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/O/g, '0')
-    .replace(/[IL]/g, '1');
-}
+export { normalizePairingCode } from '../protocol/accounts';
 
 const pairingError = (code: 'pairing_code_invalid' | 'pairing_code_expired' | 'pairing_code_used', message: string) => new FerryError(code, message);
 

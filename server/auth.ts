@@ -71,9 +71,11 @@ export class FailureLimiter {
     else this.failures.set(address, recent);
     if (recent.length >= this.limit) {
       const retryAfterMs = this.windowMs - (now - (recent[0] as { at: number }).at);
-      throw new FerryError('rate_limited', 'Too many failed attempts from this address: wait and try again', {
+      const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+      // How long, in the words too (a new-user try read "wait" and did not know for how long).
+      throw new FerryError('rate_limited', `Too many failed attempts from this address: try again in ${seconds} s`, {
         status: 429,
-        retryAfterSeconds: Math.max(1, retryAfterMs / 1000),
+        retryAfterSeconds: seconds,
       });
     }
   }

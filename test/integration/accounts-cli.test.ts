@@ -127,6 +127,10 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const wrong = await runFerry(['agent', '--data', dataDir, '--pair', 'ZZZZ-ZZZZ-ZZZZ-ZZZZ']);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/pairing code is not known/);
+    // Not the shape of a code: refused here, not sent to spend one of the server's failed attempts.
+    const garbage = await runFerry(['agent', '--data', dataDir, '--pair', 'garbage']);
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toContain('That is not a pairing code: it reads like XXXX-XXXX-XXXX-XXXX');
     const handed = await runFerry(['agent', '--data', dataDir, '--pair', await pairingCode()]);
     expect(handed.code, handed.stderr).toBe(0);
     expect(handed.stdout).toContain(`Paired the agent already running with --data ${dataDir}`);

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { REVOKED_REASON } from '../../main/engine/agent/connection';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +90,7 @@ describe('agent states follow reality', () => {
     // Online again, "Sync now" is answered ok.
     await expect(a.handlers.syncNow({})).resolves.toEqual({ ok: true });
     expect(lines.map((l) => `${l.kind}: ${l.message}`)).toEqual([
-      'signed_out: Signed out: This device was signed out of the sync server; pair it again (Connect with a pairing code in Settings, or ferry agent --pair CODE)',
+      `signed_out: Signed out: ${REVOKED_REASON}`,
       'signed_in: The sync server accepts this computer again: syncing goes on',
     ]);
   }, 30_000);

@@ -342,6 +342,8 @@ describe('brute force', () => {
     expect(limited.status).toBe(429);
     expect(limited.body.code).toBe('rate_limited');
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    // How long, in the words too.
+    expect(limited.body.message).toBe(`Too many failed attempts from this address: try again in ${limited.headers.get('retry-after')} s`);
     const good = await pairingCode('ann');
     expect((await pair(good)).status).toBe(429);
   });

@@ -12,7 +12,8 @@ import { backoffDelay, NO_JITTER } from '../../../shared/backoff';
 export type Link = { state: 'online' } | { state: 'offline' | 'auth_failed'; reason: string };
 
 /** What the user reads when the server signed this device out (`ferry server revoke`). */
-export const REVOKED_REASON = 'This device was signed out of the sync server; pair it again (Connect with a pairing code in Settings, or ferry agent --pair CODE)';
+export const REVOKED_REASON =
+  "This device was signed out of the sync server; pair it again with a new code from the server's admin ('ferry server pair --user NAME' there): Connect with a pairing code in Settings, or ferry agent --pair CODE";
 
 /** What a failed request says about the link; null when it says nothing (a bad path, a 409…). */
 export function linkProblemOf(error: unknown): Exclude<Link, { state: 'online' }> | null {
@@ -20,7 +21,8 @@ export function linkProblemOf(error: unknown): Exclude<Link, { state: 'online' }
   if (e.code === 'aborted') return null;
   if (e.code === 'device_revoked') return { state: 'auth_failed', reason: REVOKED_REASON };
   if (e.status === 401 || e.code === 'unauthorized') {
-    return { state: 'auth_failed', reason: `The sync server refused the token (${e.code}): correct it in Settings` };
+    // A paired device has no token to type: it pairs again (a new-user try: its server started afresh).
+    return { state: 'auth_failed', reason: `The sync server refused the token (${e.code}): correct it in Settings, or pair this device again with a code from 'ferry server pair'` };
   }
   if (classify(error).action === 'offline') return { state: 'offline', reason: e.message };
   return null;

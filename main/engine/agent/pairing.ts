@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError, isFerryError } from '../../../protocol/errors';
-import type { PairReply } from '../../../protocol';
+import { isPairingCodeShape, type PairReply } from '../../../protocol';
 import { SyncApiClient } from '../../remote';
 import { clientTransport, type TransportSettings } from '../../remote/transport';
 import { validateTransport } from './folder-rules';
@@ -17,6 +17,12 @@ import { validateTransport } from './folder-rules';
 export async function redeemPairingCode(input: TransportSettings & { serverUrl: string; code: string; deviceName?: string; previousToken?: string }): Promise<PairReply> {
   // The token this device used on that server before, if any, as the bearer: the server revokes
   // it once the new one is issued (docs/sync-api.md, "Accounts and devices").
+  // Not the shape of a code: refused here, not sent (a new-user try's typo spent one of the
+  // server's few failed attempts per address).
+  if (!isPairingCodeShape(input.code)) {
+    const message = 'That is not a pairing code: it reads like XXXX-XXXX-XXXX-XXXX (16 letters and digits), as `ferry server pair` prints it';
+    throw new FerryError('pairing_code_invalid', message, { status: 400, details: { fields: { pairingCode: message } } });
+  }
   const client = new SyncApiClient({ baseUrl: input.serverUrl, token: input.previousToken ?? '', deviceId: 'pairing', ...clientTransport(input.serverUrl, input) });
   try {
     return await client.pair({ code: input.code, deviceName: deviceNameOf(input.deviceName ?? os.hostname()) });
