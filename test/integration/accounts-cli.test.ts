@@ -127,6 +127,10 @@ describe('ferry server accounts and ferry agent --pair', () => {
     const wrong = await runFerry(['agent', '--data', dataDir, '--pair', 'ZZZZ-ZZZZ-ZZZZ-ZZZZ']);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/pairing code is not known/);
+    // An address with a path does not reach the pairing route: said as the address's fault, not a token's (a new-user try).
+    const withPath = await runFerry(['agent', '--data', path.join(tmp.dir, 'with-path'), '--server', `${serverUrl}/sync`, '--pair', 'ZZZZ-ZZZZ-ZZZZ-ZZZZ']);
+    expect(withPath.code).toBe(1);
+    expect(withPath.stderr).toContain(`${serverUrl}/sync did not take the pairing request`);
     // Not the shape of a code: refused here, not sent to spend one of the server's failed attempts.
     const garbage = await runFerry(['agent', '--data', dataDir, '--pair', 'garbage']);
     expect(garbage.code).toBe(1);

@@ -31,6 +31,12 @@ export async function redeemPairingCode(input: TransportSettings & { serverUrl: 
     if (isFerryError(error) && error.code.startsWith('pairing_code_')) {
       throw new FerryError(error.code, error.message, { status: 400, details: { fields: { pairingCode: error.message } } });
     }
+    // The pairing request carries no token: a 401 or 404 means it did not reach the pairing route
+    // (a new-user try gave an address with a path and read "Missing or invalid token").
+    if (isFerryError(error) && (error.status === 401 || error.status === 404) && error.code !== 'device_revoked') {
+      const message = `${input.serverUrl} did not take the pairing request (${error.code}): give the server's address as \`ferry server\` prints it ("listening on …"), with no path after the port`;
+      throw new FerryError('invalid_request', message, { status: 400, details: { fields: { serverUrl: message } } });
+    }
     throw error;
   } finally {
     client.close();
