@@ -143,7 +143,7 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
       only(0, '--user NAME');
       if (!values.user) throw new UsageError('pair needs --user NAME');
       const { code, expiresAt } = await accounts.createPairingCode(values.user);
-      io.out(`Pairing code for ${values.user}: ${code}\nValid until ${new Date(expiresAt).toISOString()}, once. On the device: ferry agent --server URL --pair ${code} …\n`);
+      io.out(`Pairing code for ${values.user}: ${code}\nValid until ${new Date(expiresAt).toISOString()}, once. On the device: ferry agent --server URL --pair ${code} … (and --ca FILE when a private CA signed the server's certificate)\n`);
       return 0;
     }
     case 'devices': {
