@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FerryError, isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
-import { SqlAccounts, type Accounts, type DeviceInfo } from './accounts';
+import { SqlAccounts, USER_NAME_PATTERN, USER_NAME_RULE, type Accounts, type DeviceInfo } from './accounts';
 import { reportsByCredential, type ReportedDevice } from './device-reports';
 import { listLostBlocks, type LostBlockListing } from './lost-blocks';
 import { existsSync } from 'node:fs';
@@ -80,6 +80,11 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
   // A typo in --data made a new, empty server store, and the pairing code it printed was unknown
   // to the real server (a new-user try): only the first `user add` may start a store.
   const starting = values.data !== undefined && !existsSync(sqliteFile(path.resolve(values.data)));
+  // Nor a `user add` that is refused anyway (no name, a bad one): checked before the store is made.
+  if (starting && positionals[0] === 'user' && positionals[1] === 'add' && (positionals.length !== 3 || !USER_NAME_PATTERN.test(positionals[2]!))) {
+    io.err(`ferry server: ${positionals.length !== 3 ? 'user add takes NAME' : USER_NAME_RULE}\n`);
+    return positionals.length !== 3 ? 2 : 1;
+  }
   if (starting && !(positionals[0] === 'user' && positionals[1] === 'add')) {
     io.err(`ferry server: no Ferry server data in ${path.resolve(values.data!)} (no server.db): check --data; a new server starts with 'ferry server --data DIR' or 'ferry server user add NAME --data DIR'\n`);
     return 1;

@@ -59,6 +59,7 @@ export const PAIRING_CODE_TTL_MS = 10 * 60 * 1000;
 /** Device tokens carry this prefix, so the log redaction finds them wherever they are written. */
 export const DEVICE_TOKEN_PREFIX = 'fdt_';
 export const USER_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+export const USER_NAME_RULE = 'A user name is 1-64 characters of A-Z a-z 0-9 . _ @ - starting with a letter or digit';
 /** How often a device's last-seen time is written (not on every request). */
 const LAST_SEEN_EVERY_MS = 60 * 1000;
 
@@ -110,7 +111,7 @@ export class SqlAccounts implements Accounts {
 
   async addUser(name: string): Promise<User> {
     if (!USER_NAME_PATTERN.test(name)) {
-      throw new FerryError('invalid_request', 'A user name is 1-64 characters of A-Z a-z 0-9 . _ @ - starting with a letter or digit');
+      throw new FerryError('invalid_request', USER_NAME_RULE);
     }
     if (await this.user(name)) throw new FerryError('conflict', `User '${name}' exists already`);
     const createdAt = this.clock();

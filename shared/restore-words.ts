@@ -17,3 +17,9 @@ export function restoredWords(result: { restored: number; folders: number }): { 
 export function comesBack(one: boolean, paused: boolean): string {
   return `${one ? 'it comes' : 'they come'} back here ${paused ? 'once you resume' : 'with the next pull'}`;
 }
+
+/** The server's version now, of a history newest first: none when its newest row is a delete (CLI and web UI mark it alike). */
+export function currentRevision(items: ReadonlyArray<{ revision: string; deleted: boolean }>): string | undefined {
+  const newest = items[0];
+  return newest !== undefined && !newest.deleted ? newest.revision : undefined;
+}

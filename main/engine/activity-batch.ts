@@ -33,6 +33,11 @@ export class ActivityBatch {
     // or keep its failure from being reported: the log is a record, not part of the work.
     try {
       this.revise?.(entries);
+    } catch (error) {
+      // Last words only: the plain lines are written all the same.
+      this.log.warn('could not revise activity lines', { lines: entries.length, error: error instanceof Error ? error.message : String(error) });
+    }
+    try {
       this.activity.addMany(entries);
     } catch (error) {
       this.log.warn('could not write to the activity log', { lines: entries.length, error: error instanceof Error ? error.message : String(error) });

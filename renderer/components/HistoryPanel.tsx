@@ -2,7 +2,7 @@ import { visibleName } from '../../shared/visible-name';
 import { useCallback, useEffect, useState } from 'react';
 import type { FileVersion } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
-import { comesBack } from '../../shared/restore-words';
+import { comesBack, currentRevision } from '../../shared/restore-words';
 import { formatBytes, formatRelative } from '../format';
 import { useAction } from '../state/useAction';
 
@@ -39,7 +39,7 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
       await load();
     }
   };
-  const current = versions?.[0]?.revision;
+  const current = currentRevision(versions ?? []);
   return (
     <aside className="history-panel" aria-label={`History of ${path}`} data-testid="history-panel">
       <div className="toolbar">

@@ -69,6 +69,10 @@ describe('ferry server accounts and ferry agent --pair', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`no Ferry server data in ${typo} (no server.db): check --data`);
     expect(existsSync(path.join(typo, 'server.db'))).toBe(false);
+    // A user add refused anyway makes no store either.
+    expect((await runFerry(['server', 'user', 'add', '--data', typo])).code).toBe(2);
+    expect((await runFerry(['server', 'user', 'add', 'bad name', '--data', typo])).code).toBe(1);
+    expect(existsSync(path.join(typo, 'server.db'))).toBe(false);
     const fresh = path.join(tmp.dir, 'second-server');
     expect(await ferry('server', 'user', 'add', 'zoe', '--data', fresh)).toBe(`Added user zoe (a new server's data in ${fresh})\n`);
     expect(await ferry('server', 'user', 'add', 'yan', '--data', fresh)).toBe('Added user yan\n');

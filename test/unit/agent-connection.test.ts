@@ -4,6 +4,7 @@ import { agentStateOf, busyReason, loadLastSync, saveLastSync, settingsWarnings 
 import { pullErrorLine, withPullsRefused } from '../../main/engine/agent/status';
 import { FerryError } from '../../protocol/errors';
 import { transportError } from '../../main/remote/errors';
+import { withLinkReason } from '../../main/engine/pull';
 
 const refused = () => new FerryError('offline', 'Sync server unreachable (ECONNREFUSED)', { retryable: true });
 const unauthorized = () => new FerryError('unauthorized', 'Missing or invalid token', { status: 401 });
@@ -83,6 +84,18 @@ describe('ConnectionWatch', () => {
     w.failed(refused());
     w.failed(plainHttp);
     expect(w.current).toEqual({ state: 'offline', reason: 'The server at this address does not speak HTTPS (EPROTO): use an http:// address, or start the server with --tls-cert and --tls-key' });
+    // Signed out, a connection reset does not turn it into offline: the refusal stands (a review).
+    w.failed(unauthorized());
+    w.failed(new FerryError('network', 'Network error (ECONNRESET): socket hang up', { retryable: true }));
+    expect(w.current.state).toBe('auth_failed');
+  });
+
+  it("a pull that waits for the server says the link's reason; a failure of its own keeps its words", () => {
+    const failure = { code: 'offline', message: 'Sync server unreachable (ECONNREFUSED)', at: 1, retryable: true, nextTryAt: null, untilOnline: true };
+    const link = { state: 'offline', reason: "The sync server's certificate is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT)" };
+    expect(withLinkReason(failure, link)).toMatchObject({ code: 'offline', message: link.reason, at: 1 });
+    expect(withLinkReason({ ...failure, code: 'not_found', message: "Folder 'docs' not found", retryable: false }, link)).toMatchObject({ code: 'not_found', message: "Folder 'docs' not found" });
+    expect(withLinkReason(failure, null)).toBe(failure);
   });
 
   it('a 5xx says nothing about the link', () => {

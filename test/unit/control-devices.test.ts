@@ -34,6 +34,8 @@ describe('ferry devices output', () => {
     expect(deviceLine(device({ ...silent, behind: 28, upToDate: false }), now)).toBe('desktop · not reporting (stopped, or cannot reach the server) · 28 changes behind · last seen 10 min ago');
     expect(deviceLine(device(silent), now)).toBe('desktop · not reporting (stopped, or cannot reach the server) · up to date when last seen · last seen 10 min ago');
     expect(deviceStateParts(device(silent), String, now).inSync).toBe(false);
+    // Signed out, it is refused, not silent.
+    expect(deviceLine(device({ ...silent, signedOut: true }), now)).toBe('desktop · signed out of the server · last seen 10 min ago');
     // This device itself runs (it is the one asking).
     expect(deviceLine(device({ ...silent, self: true }), now)).toBe('desktop (this device) · up to date · reported 10 min ago');
   });

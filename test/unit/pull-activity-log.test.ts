@@ -125,7 +125,10 @@ describe('a file deleted here that comes back', () => {
       store.activity.add({ folderId: 'other', kind: 'deleted_local', path: 'fresh.txt', message: 'Deleted here, and now on the server' });
       const events = new PullerEmitter();
       const stop = logPullActivity(events, store.activity, { self: { id: 'me', name: 'laptop' }, deviceLabel: (id) => (id === 'dev-b' ? 'studio' : id) });
+      store.activity.add({ folderId: 'f', kind: 'deleted_local', path: 'own.txt', message: 'Deleted here, and now on the server' });
       for (const path of ['report.txt', 'again.txt', 'fresh.txt']) events.emit('applied', { folderId: 'f', path, action: 'downloaded', rule: 'U2', device: 'dev-b' });
+      // This device's own upload coming back (its Cancel sent it again): no other device's doing.
+      events.emit('applied', { folderId: 'f', path: 'own.txt', action: 'downloaded', rule: 'U2', device: 'me' });
       events.emit('pulled', summary('f'));
       const lines = new Map(store.activity.recent({ folderId: 'f', kind: 'downloaded' }).map((e) => [e.path, e.message]));
       expect(lines.get('report.txt')).toBe('Downloaded: deleted here earlier, but studio kept it or made it again, so it is back');
@@ -133,10 +136,28 @@ describe('a file deleted here that comes back', () => {
       expect(lines.get('again.txt')).toBe('Downloaded');
       // Deleted in another folder only.
       expect(lines.get('fresh.txt')).toBe('Downloaded');
+      expect(lines.get('own.txt')).toBe('Downloaded');
       stop();
     } finally {
       store.close();
       temp.cleanup();
     }
+  });
+});
+
+describe('a failed look-up of the last words', () => {
+  it('writes the plain lines all the same', async () => {
+    const writes: NewActivity[] = [];
+    const events = new PullerEmitter();
+    const stop = logPullActivity(events, {
+      addMany: (entries) => void writes.push(...entries),
+      lastIs: () => {
+        throw new Error('database is locked');
+      },
+    }, { self: { id: 'me', name: 'laptop' } });
+    events.emit('applied', { folderId: 'f', path: 'a.txt', action: 'downloaded', rule: 'U2', device: 'dev-b' });
+    events.emit('pulled', summary('f'));
+    expect(writes.map((e) => `${e.path}: ${e.message}`)).toEqual(['a.txt: Downloaded']);
+    stop();
   });
 });

@@ -42,6 +42,8 @@ describe('lines', () => {
     const h = histories({ a: [v(16), gone(12), v(5)] });
     expect(lineAt('a', T, h, WHEN)).toEqual({ reason: 'this one was made after T; what had its name then was deleted since' });
     expect(lineAt('a', T, histories({ a: [v(16), gone(12, 'b'), v(5)] }), WHEN)).toEqual({ reason: 'this one was made after T; what had its name then was moved to b since' });
+    // Made after T, deleted, made again: nothing had the name at T (a review).
+    expect(lineAt('a', T, histories({ a: [v(16), gone(12), v(11)] }), WHEN)).toEqual({ reason: 'it did not exist at T' });
     // Its newest revision a delete: the line ended there, its state at T comes back.
     expect(lineAt('b', T, histories({ b: [gone(12), v(5)] }), WHEN)).toMatchObject({ path: 'b', changed: true });
     expect(lineAt('c', T, histories({ c: [] }), WHEN)).toEqual({ reason: 'the server has no history of this path' });

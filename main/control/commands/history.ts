@@ -1,3 +1,4 @@
+import { currentRevision } from '../../../shared/restore-words';
 import type { FileVersion } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -49,7 +50,8 @@ export function formatHistory(folderId: string, filePath: string, items: FileVer
     v.movedTo !== undefined ? `moved to ${v.movedTo}` : v.movedFrom !== undefined ? `moved from ${v.movedFrom}` : v.restoredFrom !== undefined ? `restored from ${v.restoredFrom}` : '';
   const noted = items.some((v) => origin(v) !== '');
   // The server's version now, as the web UI's panel marks it (a new-user try could not tell which row it was).
-  const rows = items.map((v, i) => [i === 0 && !v.deleted ? `${v.revision} (current)` : v.revision, v.modifiedAt, v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
+  const current = currentRevision(items);
+  const rows = items.map((v) => [v.revision === current ? `${v.revision} (current)` : v.revision, v.modifiedAt, v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
   // Moved away: a version comes back under the name the file has now (the restore finds it here).
   const after = items[0]?.deleted ? items[0].movedTo : undefined;
   const restoreAt = after !== undefined ? (nameNow ?? after) : filePath;

@@ -87,16 +87,20 @@ export function flagSettings(values: Values, cwd: string, token: string | undefi
   };
 }
 
-/** `ferry agent --pair CODE` while the agent of DIR runs: the running agent trades the code and keeps its token. */
-/** Flags of a start that a pairing sent to the agent already running does not carry. */
-const IGNORED_BY_RUNNING_AGENT = ['folder', 'config', 'control-port', 'device-name', 'concurrency', 'retry-limit', 'bandwidth-limit'] as const;
+/** Flags of a start that a pairing sent to the agent already running does not carry (--server, --ca and --allow-insecure-http it does). */
+const IGNORED_BY_RUNNING_AGENT = ['folder', 'config', 'control-port', 'log-level', 'device-name', 'concurrency', 'retry-limit', 'bandwidth-limit'] as const;
 
-async function pairRunningAgent(dataDir: string, code: string, serverUrl: string | undefined, io: CommandIo): Promise<number> {
+/**
+ * `ferry agent --pair CODE` while the agent of DIR runs: the running agent trades the code and
+ * keeps its token. `transport`: --ca and --allow-insecure-http as given (the README pairs with
+ * --ca; the running agent's own were sent in their place, a review found).
+ */
+async function pairRunningAgent(dataDir: string, code: string, serverUrl: string | undefined, transport: { caFile?: string; allowInsecureHttp?: boolean }, io: CommandIo): Promise<number> {
   const agent = await connectToAgent(dataDir);
   const { hasToken: _has, tokenProtection: _protection, ...current } = await agent.call('getSettings', {});
   const statusBefore = await agent.call('getStatus', {});
   const before = statusBefore.pairedAs ?? null;
-  const view = await agent.call('pairDevice', { ...current, ...(serverUrl !== undefined ? { serverUrl } : {}), pairingCode: code });
+  const view = await agent.call('pairDevice', { ...current, ...(serverUrl !== undefined ? { serverUrl } : {}), ...transport, pairingCode: code });
   const after = (await agent.call('getStatus', {})).pairedAs ?? null;
   // Whom it syncs as now, and what the old credential became (a new-user try read an all-clear
   // after pairing as another user, then the folders of the first one failed).
@@ -167,7 +171,11 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       // code goes to it, as "Connect with a pairing code" in its settings would send it. Traded
       // here instead, the code was spent and the token saved for an agent that was then refused.
       if (runningAgentPid(dataDir) !== null) {
-        const code = await pairRunningAgent(dataDir, values.pair, typeof values.server === 'string' ? values.server : undefined, io);
+        const given = {
+          ...(typeof values.ca === 'string' ? { caFile: path.resolve(values.ca) } : {}),
+          ...(values['allow-insecure-http'] === true ? { allowInsecureHttp: true } : {}),
+        };
+        const code = await pairRunningAgent(dataDir, values.pair, typeof values.server === 'string' ? values.server : undefined, given, io);
         // Only the pairing reaches it (a new-user try gave --folder and --device-name too, and nothing said they were not applied).
         const ignored = IGNORED_BY_RUNNING_AGENT.filter((flag) => values[flag] !== undefined).map((flag) => `--${flag}`);
         if (ignored.length > 0) io.err(`Note: not applied to the agent already running: ${ignored.join(', ')} (change them in its Settings, or stop it and start it again with them)`);

@@ -18,7 +18,7 @@ export const definition = {
   options,
   synopsis: 'PATH',
   maxPositionals: 1,
-  flags: [['--folder ID', 'PATH is relative to this folder (default: PATH is a file on disk, relative to here)'], ...commonFlags],
+  flags: [['--folder ID', 'PATH is in this folder: relative to where you are when typed inside it or leading into it, else to the folder (default: PATH is a file on disk, relative to here)'], ...commonFlags],
   examples: ['ferry why ~/Ferry/notes/todo.txt', 'ferry why notes/todo.txt --folder Ferry --json'],
 } satisfies CommandDefinition<typeof options>;
 

@@ -98,7 +98,8 @@ export class ConnectionWatch {
     if (provesLink(error)) return this.answered(sentAt);
     // While it is down, the newest failure to reach the server is the reason (a new-user try read
     // "unreachable (ECONNREFUSED)" for a minute after the server was back speaking plain HTTP).
-    const problem = linkProblemOf(error) ?? (this.link.state !== 'online' ? unreached(error) : null);
+    // Not while signed out: that answer stands until the server takes this device again.
+    const problem = linkProblemOf(error) ?? (this.link.state === 'offline' ? unreached(error) : null);
     if (!problem) return;
     if (this.link.state !== problem.state || this.link.reason !== problem.reason) this.set(problem);
     this.scheduleProbe();

@@ -5,7 +5,7 @@ import type { Store } from '../../store';
 import { ROOT_PROBLEMS } from '../folder-marker';
 import type { FolderSet } from '../folder/folders';
 import type { ItemEvent, PusherStatus, RunProgressEvent } from '../push';
-import { WAITS_FOR_RENAME, type PullFailure } from '../pull';
+import { WAITS_FOR_RENAME, withLinkReason, type PullFailure } from '../pull';
 import { UNSYNCABLE_SHOWN, type AgentStatus, type FolderStatus } from './api';
 import type { PairedAs } from './pairing';
 import type { Link } from './connection';
@@ -179,7 +179,7 @@ export class StatusBoard {
         ...withPullsRefused(whileIncoming(this.o.folders.stateOf(folder), incoming), failure),
         // A pull waiting for the server while it is out of reach says the link's newest reason (a
         // new-user try read an old "unreachable (ECONNREFUSED)" here beside the certificate's).
-        pullError: failure?.code === WAITS_FOR_RENAME ? null : pullErrorLine(failure?.untilOnline && engine.link.state !== 'online' ? { ...failure, code: engine.link.state, message: engine.link.reason } : failure, Date.now()),
+        pullError: failure?.code === WAITS_FOR_RENAME ? null : pullErrorLine(withLinkReason(failure, engine.link.state === 'online' ? null : engine.link), Date.now()),
         ...(failure?.code === WAITS_FOR_RENAME ? { pullWait: failure.message } : {}),
         ...incomingOf(incoming),
         lastSyncAt: synced ? new Date(synced).toISOString() : null,

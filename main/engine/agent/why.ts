@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { QueueItem, Store } from '../../store';
 import { deviceLabel } from '../../../shared/device-words';
 import { loadFolderIgnore } from '../ignore';
-import type { PullFailure, PullHealthView } from '../pull';
+import { withLinkReason, type PullFailure, type PullHealthView } from '../pull';
 import { lossyNamePath, lstatQuietly, relativeTo, resolveDiskPath, toKey, unsyncableReason } from '../paths';
 import { parseConflictName } from '../conflict-name';
 import { renamedAwayTo, unsyncableWhy } from '../scanner';
@@ -176,7 +176,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   }
   const pulled = ctx.pull?.note(folderId, key) ?? null;
   if (pulled?.kind === 'failed') {
-    const failure = ctx.pull?.failure(folderId);
+    const failure = pullFailureNow(ctx, folderId);
     const next = failure?.untilOnline ? 'the pull tries again once the server answers' : failure?.nextTryAt != null ? `the pull tries again at ${iso(failure.nextTryAt)}` : 'the pull runs again';
     add('pull_failed', `Its pull failed at ${iso(pulled.at)} (${pulled.code}: ${pulled.message}); ${next}`);
   } else if (pulled?.kind === 'refused') add('pull_refused', `The pull left it as it is at ${iso(pulled.at)}: ${pulled.message}`);
@@ -261,8 +261,14 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     local: { exists: local.exists, kind: local.kind, size: local.kind === 'file' ? local.size : null, modifiedAt: local.exists ? iso(local.mtimeMs) : null },
     synced: entry ? { revision: entry.syncedRevision, size: entry.size } : null,
     deletedHere: live?.op === 'delete',
-    lastPullError: lastPullError(ctx.pull?.failure(folderId) ?? null),
+    lastPullError: lastPullError(pullFailureNow(ctx, folderId)),
   };
+}
+
+/** The folder's failed pull as the status shows it: while the server is out of reach, with the link's reason. */
+function pullFailureNow(ctx: Pick<WhyContext, 'pull' | 'linkProblem' | 'linkState'>, folderId: string): PullFailure | null {
+  const link = ctx.linkState !== undefined && ctx.linkProblem !== null ? { state: ctx.linkState, reason: ctx.linkProblem } : null;
+  return withLinkReason(ctx.pull?.failure(folderId) ?? null, link);
 }
 
 function lastPullError(failure: PullFailure | null): LastPullError | null {

@@ -115,7 +115,11 @@ export function lineAt(path: string, at: number, histories: Histories, when: str
       }
       // What had the name at T was deleted or moved away since (a new-user try read "it did not
       // exist at T" of a folder that did, renamed since and made again under its old name).
-      if (h.deleted && !newest) return { reason: `this one was made after ${when}; what had its name then was ${h.movedTo !== undefined ? `moved to ${h.movedTo}` : 'deleted'} since` };
+      // Only when something had it then: the first revision at or before T, further back, is live.
+      if (h.deleted && !newest) {
+        const then = history.find((older) => rev(older) < rev(h) && Date.parse(older.modificationDate) <= at);
+        return { reason: then && !then.deleted ? `this one was made after ${when}; what had its name then was ${h.movedTo !== undefined ? `moved to ${h.movedTo}` : 'deleted'} since` : `it did not exist at ${when}` };
+      }
       changed = true;
       newest = false;
     }

@@ -279,7 +279,7 @@ async function planAt(remote: RestoreRemote, remoteId: string, asked: readonly s
       } else planned.skipped.push({ path: name, reason: line.reason });
     } else if (!chosen.has(name)) continue;
     // Its deletion's own time, not T (a new-user try read the moment asked as when it was deleted).
-    else if (line.item.deleted) planned.skipped.push({ path: name, reason: `it was already deleted at ${when} (deleted ${line.item.modificationDate})` });
+    else if (line.item.deleted) planned.skipped.push({ path: name, reason: line.item.movedTo !== undefined ? `it was already moved to ${line.item.movedTo} at ${when} (moved ${line.item.modificationDate})` : `it was already deleted at ${when} (deleted ${line.item.modificationDate})` });
     else if (restoredHere(place) === line.item.revision) unchanged(place, line.item.kind);
     else if (place !== name && isLive(place)) planned.skipped.push({ path: name, reason: `its folder is ${place.slice(0, place.lastIndexOf('/'))} now, where another file has its name` });
     else if (!line.changed && place === name) unchanged(name, line.item.kind);

@@ -34,7 +34,7 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   // A new file of a path this device deleted (U2): another device kept it (its edit won, D5, or
   // its user cancelled a bulk delete) or made it again. Said so, not as a plain download (a
   // new-user try read "Downloaded" of a file deleted here a minute before, and no reason).
-  const newAtDeleted = new Map<NewActivity, string | null>();
+  const newAtDeleted = new Map<NewActivity, string>();
   const backAfterDelete = (entries: NewActivity[]) => {
     if (newAtDeleted.size === 0) return;
     const lastIs = activity.lastIs?.bind(activity);
@@ -51,7 +51,7 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     for (const [folderId, candidates] of byFolder) {
       const deletedHere = lastIs(folderId, candidates.map((e) => e.path!), 'deleted_local');
       for (const entry of candidates) {
-        if (deletedHere.has(entry.path!)) entry.message = `Downloaded: deleted here earlier, but ${byWhom.get(entry) ?? 'another device'} kept it or made it again, so it is back`;
+        if (deletedHere.has(entry.path!)) entry.message = `Downloaded: deleted here earlier, but ${byWhom.get(entry)!} kept it or made it again, so it is back`;
       }
     }
   };
@@ -73,7 +73,8 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
     else if (action === 'downloaded' && rule === 'U3') add({ folderId, kind: 'downloaded', path, message: `Downloaded: deleted here, but ${by ?? 'another device'} changed it: the change wins, so that version is back` });
     else if (action === 'downloaded' && rule === 'U2') {
       const line = { folderId, kind: 'downloaded', path, message: 'Downloaded' };
-      newAtDeleted.set(line, by);
+      // This device's own upload coming back (its Cancel sent again what it had deleted) is no other device's doing.
+      if (by !== null) newAtDeleted.set(line, by);
       add(line);
     } else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: by !== null ? `Deleted here: ${by} deleted it` : 'Deleted here: it was deleted on the server' });

@@ -21,6 +21,18 @@ export function passingPullError(error: unknown): boolean {
   return (error as FerryError | null)?.details?.passing === true;
 }
 
+/** Failures of reaching the server at all (or of being taken by it): the link's to say. */
+const LINK_FAILURE_CODES: ReadonlySet<string> = new Set(['offline', 'network', 'timeout', 'tls_untrusted', 'unauthorized', 'device_revoked']);
+
+/**
+ * A pull that waits for the server, told with the link's newest reason while it is down (a
+ * new-user try read an old "unreachable (ECONNREFUSED)" beside the certificate's). Any other
+ * failure (a folder refused, a root missing) is its own, as it was.
+ */
+export function withLinkReason(failure: PullFailure | null, link: { state: string; reason: string } | null): PullFailure | null {
+  return failure && link && failure.untilOnline && LINK_FAILURE_CODES.has(failure.code) ? { ...failure, code: link.state, message: link.reason } : failure;
+}
+
 /** A folder's last failed pull: what failed, when, and when the puller tries again. */
 export interface PullFailure {
   code: string;
