@@ -172,6 +172,17 @@ describe('agent states follow reality', () => {
   }, 40_000);
 
   /** An idle agent with a folder, and another device's client writing to that folder on the server. */
+  /** Another device's file of two blocks: a whole one that comes at once, and a last one whose answer the proxy holds 4 s ('held-last'). */
+  async function putWithLastBlockHeld(other: SyncApiClient, remoteId: string, name: string) {
+    const first = randomBytes(BLOCK_SIZE);
+    const last = randomBytes(300 * 1024);
+    const hashes = [first, last].map((b) => createHash('sha256').update(b).digest('hex'));
+    await other.putBlock(hashes[0]!, first);
+    await other.putBlock(hashes[1]!, last);
+    proxy.add({ name: 'held-last', path: new RegExp(`^/v1/blocks/${hashes[1]}$`), times: 1, action: { kind: 'delay-response', ms: 4000 } });
+    return other.submitBatch(remoteId, [{ key: 'k', action: 'upsert', path: name, size: first.length + last.length, mtime: 1, blocks: hashes, baseRevision: null }]);
+  }
+
   async function withOtherDevice(run: (ctx: { a: Agent; folder: string; remoteId: string; other: SyncApiClient }) => Promise<void>): Promise<void> {
     const { agent: a, folder } = await start();
     const remoteId = a.status().folders[0]!.remoteId;
@@ -229,14 +240,7 @@ describe('agent states follow reality', () => {
   // A new-user try: a long download showed no rate until the file was placed.
   it('counts a download in the rate as its blocks arrive, before the file is placed; paused in the middle, it is no failure', async () => {
     await withOtherDevice(async ({ a, folder, remoteId, other }) => {
-      // Two blocks: a whole one that comes at once, and a last one whose answer is held.
-      const first = randomBytes(BLOCK_SIZE);
-      const last = randomBytes(300 * 1024);
-      const hashes = [first, last].map((b) => createHash('sha256').update(b).digest('hex'));
-      await other.putBlock(hashes[0]!, first);
-      await other.putBlock(hashes[1]!, last);
-      proxy.add({ name: 'held-last', path: new RegExp(`^/v1/blocks/${hashes[1]}$`), times: 1, action: { kind: 'delay-response', ms: 4000 } });
-      const reply = await other.submitBatch(remoteId, [{ key: 'k', action: 'upsert', path: 'two-blocks.bin', size: first.length + last.length, mtime: 1, blocks: hashes, baseRevision: null }]);
+      const reply = await putWithLastBlockHeld(other, remoteId, 'two-blocks.bin');
       expect('results' in reply && reply.results.k?.ok).toBe(true);
       await waitFor(() => proxy.fired('held-last') >= 1, { timeoutMs: 10_000, message: 'the last block asked for' });
       await waitFor(() => a.status().rates.downloadBytesPerSec > 0, { timeoutMs: 3000, message: 'a download rate while the last block is held' });
@@ -261,13 +265,7 @@ describe('agent states follow reality', () => {
   // A new-user try read "up 104.9 KB/s" beside offline: nothing moves while the server is out of reach.
   it('a download cut off by the server going away reads no rate once offline, not the last seconds\' average', async () => {
     await withOtherDevice(async ({ a, remoteId, other }) => {
-      const first = randomBytes(BLOCK_SIZE);
-      const last = randomBytes(300 * 1024);
-      const hashes = [first, last].map((b) => createHash('sha256').update(b).digest('hex'));
-      await other.putBlock(hashes[0]!, first);
-      await other.putBlock(hashes[1]!, last);
-      proxy.add({ name: 'held-last', path: new RegExp(`^/v1/blocks/${hashes[1]}$`), times: 1, action: { kind: 'delay-response', ms: 4000 } });
-      await other.submitBatch(remoteId, [{ key: 'k', action: 'upsert', path: 'cut-off.bin', size: first.length + last.length, mtime: 1, blocks: hashes, baseRevision: null }]);
+      await putWithLastBlockHeld(other, remoteId, 'cut-off.bin');
       await waitFor(() => a.status().rates.downloadBytesPerSec > 0, { timeoutMs: 10_000, message: 'a download rate while the last block is held' });
       await proxy.goOffline();
       try {
