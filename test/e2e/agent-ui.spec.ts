@@ -86,7 +86,9 @@ test('files written on disk appear in the queue and finish', async ({ page, star
   for (const file of Object.keys(files)) await expect(row(page, file)).toHaveAttribute('data-state', 'done');
   // The new directory is an item of its own.
   await expect(row(page, 'plans')).toHaveAttribute('data-state', 'done');
-  await expect(row(page, 'plans')).toContainText('mkdir');
+  // What the row sends in words (a new-user try read "upsert"): the folder is a new folder, a file an upload.
+  await expect(row(page, 'plans').getByTestId('item-op')).toHaveText('new folder');
+  await expect(row(page, 'notes.txt').getByTestId('item-op')).toHaveText('upload');
   await expect(counter(page, 'done')).toHaveAttribute('data-count', '4');
   for (const state of ['pending', 'in_flight', 'retry_wait', 'failed']) await expect(counter(page, state)).toHaveAttribute('data-count', '0');
   await expect(page.getByTestId('agent-state')).toHaveText('idle');
