@@ -134,6 +134,8 @@ describe('busyReason: syncing always names why', () => {
     expect(busyReason({ ...none, scanning: ['docs'], pullsRunning: 1 })).toBe('Looking through folder docs for changes');
     expect(busyReason({ ...none, pullsRunning: 1 })).toBe('Bringing in changes from the server');
     expect(busyReason({ ...none, pullsRunning: 1, incoming: 3 })).toBe('Bringing in 3 changes from the server');
+    // Grouped as the web UI groups them (a review read "1234 changes" in the terminal).
+    expect(busyReason({ ...none, counts: { pending: 1234, in_flight: 0 } })).toBe('1,234 changes wait to be sent');
   });
 });
 

@@ -1,4 +1,5 @@
 import { deleteOrigin, filesToUndo, heldCount, samplePathsLine, sentBeforeHoldLine, undoBatchFiles } from '../../../shared/pending-delete';
+import { countOf } from '../../../shared/count-words';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
 import { folderHeadline, waitsForServer, type FolderHeadline } from '../../../shared/folder-headline';
 import { deviceLine } from './devices';
@@ -83,10 +84,10 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     lines.push(`  ${folder.id}  ${folder.localPath} -> ${folder.remoteId}  ${said}`);
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     if (folder.pullWait) lines.push(`    waiting for you: ${folder.pullWait}`);
-    if (folder.incoming) lines.push(`    bringing in ${folder.incoming} ${folder.incoming === 1 ? 'change' : 'changes'} from the server`);
+    if (folder.incoming) lines.push(`    bringing in ${countOf(folder.incoming, 'change')} from the server`);
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;
-    if (copies > 0) lines.push(`    ${copies} conflict ${copies === 1 ? 'copy' : 'copies'} on disk: 'ferry conflicts --folder ${folder.id}' names ${copies === 1 ? 'it' : 'them'}`);
+    if (copies > 0) lines.push(`    ${countOf(copies, 'conflict copy', 'conflict copies')} on disk: 'ferry conflicts --folder ${folder.id}' names ${copies === 1 ? 'it' : 'them'}`);
     // Never sent, so never in the queue: named here, or the folder looked in sync (new-user try).
     const unsyncable = folder.unsyncable;
     if (unsyncable && unsyncable.count > 0) {

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { deleteOrigin, sentBeforeHoldLine } from '../../../shared/pending-delete';
+import { countOf } from '../../../shared/count-words';
 import { notMadeYet } from '../folder-marker';
 import type { AgentStateName, FolderStatus, Settings } from './api';
 import type { SettingsRepo } from '../../store/settings';
@@ -50,13 +51,12 @@ export function busyReason(input: {
   incoming?: number;
   scanning: readonly string[];
 }): string | null {
-  const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-  if (input.counts.in_flight > 0) return `Sending ${plural(input.counts.in_flight, 'change', 'changes')} to the server`;
-  if (input.counts.pending > 0) return `${plural(input.counts.pending, 'change waits', 'changes wait')} to be sent`;
-  if (input.pusherHolds > 0) return `Finishing ${plural(input.pusherHolds, 'change', 'changes')} the server has not answered yet`;
+  if (input.counts.in_flight > 0) return `Sending ${countOf(input.counts.in_flight, 'change')} to the server`;
+  if (input.counts.pending > 0) return `${countOf(input.counts.pending, 'change waits', 'changes wait')} to be sent`;
+  if (input.pusherHolds > 0) return `Finishing ${countOf(input.pusherHolds, 'change')} the server has not answered yet`;
   if (input.scanning.length > 0) return `Looking through folder ${input.scanning.join(', ')} for changes`;
   // Counted when known: the queue page lists what goes up, not what comes down (a new-user try).
-  if (input.pullsRunning > 0) return input.incoming ? `Bringing in ${plural(input.incoming, 'change', 'changes')} from the server` : 'Bringing in changes from the server';
+  if (input.pullsRunning > 0) return input.incoming ? `Bringing in ${countOf(input.incoming, 'change')} from the server` : 'Bringing in changes from the server';
   return null;
 }
 
