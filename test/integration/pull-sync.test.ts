@@ -5,6 +5,7 @@ import { waitFor } from '../helpers/wait';
 import type { TestServer } from '../helpers/server-harness';
 import { FolderCoordinator } from '../../main/engine/folder/coordinator';
 import { DEFAULT_MASS_DELETE } from '../../main/engine/folder/mass-delete';
+import { realTimers } from '../../main/engine/timers';
 import { makeAgent, startPullServer, type Agent, type Writer } from './pull-harness';
 
 describe('pull against the real server', () => {
@@ -351,6 +352,41 @@ describe('pull against the real server', () => {
     });
     expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1, tokenStored: true });
     expect(b.read('f9.txt')).toBe('from a');
+  });
+
+  // Chaos seed 40376 (npm run chaos -- --seed 40376 --ops 60 --devices 3 --guard): the confirm's
+  // pull was a full listing, and it failed whole for a create this device had sent and not had
+  // answered ("the full listing lacks it"); the confirm failed to the user. It runs again a second
+  // later now, and the answer stands once the create is answered (docs/conflict-rules.md, "confirm").
+  it('a confirm whose full listing waits a second for a create sent here runs again and ends the pause (chaos seed 40376)', async () => {
+    const b = await syncedWithTen();
+    // A new file here, claimed before the pause (a paused folder claims nothing new)...
+    b.folder.write('new.txt', 'made on b');
+    await b.scanner.scanPaths(['new.txt']);
+    const [sent] = b.folder.store.queue.claim({ limit: 1 });
+    b.folder.store.tokens.clear('fb');
+    await writer.commit({ 'f0.txt': null, 'f1.txt': null, 'f2.txt': null, 'f3.txt': null, 'f4.txt': null, 'f5.txt': null });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ paused: true, full: true });
+    // ...and sent after it, not answered yet: the confirm's full listing lacks it.
+    b.folder.store.tasks.add({ taskId: 'unanswered:t-40376', folderId: 'fb', trackingId: 't-40376', items: [{ opKey: 'k', queueId: sent!.id, generation: sent!.generation, path: 'new.txt' }] });
+    // The confirm's wait of a second: the answer comes meanwhile (refused, as if it never landed).
+    const waits: number[] = [];
+    const timers = {
+      ...realTimers,
+      setTimeout: (fn: () => void, ms: number) => {
+        waits.push(ms);
+        b.folder.store.transaction(() => {
+          b.folder.store.queue.fail(sent!, { code: 'network', message: 'reset' }, null);
+          b.folder.store.tasks.remove('unanswered:t-40376');
+        });
+        return realTimers.setTimeout(fn, 0);
+      },
+    };
+    const coordinator = new FolderCoordinator({ store: b.folder.store, folderId: 'fb', massDelete: () => DEFAULT_MASS_DELETE, timers });
+    await coordinator.confirm({ puller: b.puller, remote: b.client });
+    expect(waits).toEqual([1000]);
+    expect(b.folder.store.folders.require('fb').state).toBe('ok');
+    expect(Object.keys(b.tree()).sort()).toEqual(['f6.txt', 'f7.txt', 'f8.txt', 'f9.txt', 'new.txt']);
   });
 
   // docs/conflict-rules.md, "The server moves on while the question waits".

@@ -8,6 +8,7 @@ import { HOLD_SAMPLE_SIZE, type MassDeleteOptions } from './mass-delete';
 import { deleteOrigin, type SentBeforeHold } from '../../../shared/pending-delete';
 import { restoredWords } from '../../../shared/restore-words';
 import { countOf } from '../../../shared/count-words';
+import { passingPullError, waitsOnThisDevice } from '../pull/health';
 import { restoreSentDeletes, type RestoreRemote } from './restore';
 import { folderStates, type FolderStates } from './state';
 import { UNDO_KEEP_MS, UndoBatches, type AppliedEvents, type UndoOffer } from './undo';
@@ -79,6 +80,8 @@ export interface FolderCoordinatorOptions {
 
 /** How long a cancel waits for deletes already in flight to land before it undoes them. */
 const IN_FLIGHT_WAIT_MS = 10_000;
+/** How many times a confirmed pull runs while it waits a second for this device's own upload. */
+const CONFIRM_TRIES = 10;
 
 /**
  * One folder's owner: its state (ok, scanning, pulling, paused for a mass delete on either
@@ -222,7 +225,7 @@ export class FolderCoordinator {
       // The local deletes that waited are weighed when the pause ends (pullHoldEnded).
       await this.undoBatches.recordPull(ports.puller.events, this.pendingDelete()?.devices ?? [], async () => {
         try {
-          await ports.puller.confirmMassDelete(this.folderId);
+          await this.confirmPull(ports);
         } catch (error) {
           // Ended all the same when what failed is passing: the next pull applies the rest
           // (docs/conflict-rules.md, "confirm").
@@ -337,6 +340,24 @@ export class FolderCoordinator {
    */
   private weighWaitingDeletes(): void {
     this.store.transaction(() => this.guard.judge(0, { wholeWindow: true }));
+  }
+
+  /**
+   * The confirmed pull, run again a second later while it fails whole for a wait of a second on
+   * this device's own upload (a full listing that lacks a create sent and not answered yet), up
+   * to CONFIRM_TRIES times (docs/conflict-rules.md, "confirm"; chaos seed 40376).
+   */
+  private async confirmPull(ports: AnswerPorts): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ports.puller.confirmMassDelete(this.folderId);
+        return;
+      } catch (error) {
+        const e = asFerryError(error);
+        if (attempt >= CONFIRM_TRIES || this.heldSide() !== 'pull' || !waitsOnThisDevice(e) || passingPullError(e)) throw error;
+        await new Promise<void>((resolve) => this.timers.setTimeout(resolve, (e.retryAfterSeconds ?? 1) * 1000));
+      }
+    }
   }
 
   /** A paused folder sends nothing new, but a delete claimed before the pause may still be on its way. */
