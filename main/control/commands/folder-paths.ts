@@ -46,7 +46,7 @@ export function folderRelative(localPath: string, given: string, cwd: string = p
 }
 
 /** A path.relative() answer that names something strictly below its base. */
-function isBelow(relative: string): boolean {
+export function isBelow(relative: string): boolean {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 

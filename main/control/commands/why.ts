@@ -4,7 +4,7 @@ import type { PathExplanation } from '../../../shared/ui-contract';
 import { localKindWord } from '../../../shared/why-words';
 import { commonFlags, EXIT_OK, parseCommand, processIo, usageError, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
-import { resolveFolder } from './folder-paths';
+import { isBelow, resolveFolder } from './folder-paths';
 import { withAgent } from './with-agent';
 import { formatBytes, json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
@@ -97,5 +97,5 @@ export function formatExplanation(answer: PathExplanation): string[] {
 async function insideFolder(client: Parameters<typeof resolveFolder>[0], folderId: string, typed: string): Promise<string> {
   const folder = await resolveFolder(client, folderId);
   const relative = path.relative(folder.localPath, path.resolve(process.cwd(), typed));
-  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative.split(path.sep).join('/') : typed;
+  return isBelow(relative) ? relative.split(path.sep).join('/') : typed;
 }

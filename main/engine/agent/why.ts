@@ -287,4 +287,3 @@ function localState(root: string, key: string): { exists: boolean; kind: PathExp
   const lossy = bytes === null ? undefined : lstatQuietly(bytes);
   return lossy ? seen(lossy, true) : { exists: false, kind: null, size: 0, mtimeMs: 0, lossy: false };
 }
-

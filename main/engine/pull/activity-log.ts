@@ -36,23 +36,22 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   // new-user try read "Downloaded" of a file deleted here a minute before, and no reason).
   const newAtDeleted = new Map<NewActivity, string>();
   const backAfterDelete = (entries: NewActivity[]) => {
-    if (newAtDeleted.size === 0) return;
-    const lastIs = activity.lastIs?.bind(activity);
-    const byFolder = new Map<string, NewActivity[]>();
-    const byWhom = new Map(newAtDeleted);
-    for (const entry of entries) {
-      if (!byWhom.has(entry)) continue;
-      const list = byFolder.get(entry.folderId!);
-      if (list) list.push(entry);
-      else byFolder.set(entry.folderId!, [entry]);
-    }
-    newAtDeleted.clear();
-    if (!lastIs) return;
-    for (const [folderId, candidates] of byFolder) {
-      const deletedHere = lastIs(folderId, candidates.map((e) => e.path!), 'deleted_local');
-      for (const entry of candidates) {
-        if (deletedHere.has(entry.path!)) entry.message = `Downloaded: deleted here earlier, but ${byWhom.get(entry)!} kept it or made it again, so it is back`;
+    if (newAtDeleted.size === 0 || !activity.lastIs) return newAtDeleted.clear();
+    try {
+      const byFolder = new Map<string, NewActivity[]>();
+      for (const entry of entries.filter((e) => newAtDeleted.has(e))) {
+        const list = byFolder.get(entry.folderId!);
+        if (list) list.push(entry);
+        else byFolder.set(entry.folderId!, [entry]);
       }
+      for (const [folderId, candidates] of byFolder) {
+        const deletedHere = activity.lastIs(folderId, candidates.map((e) => e.path!), 'deleted_local');
+        for (const entry of candidates) {
+          if (deletedHere.has(entry.path!)) entry.message = `Downloaded: deleted here earlier, but ${newAtDeleted.get(entry)!} kept it or made it again, so it is back`;
+        }
+      }
+    } finally {
+      newAtDeleted.clear();
     }
   };
   const lines = new ActivityBatch(activity, log, backAfterDelete);
