@@ -76,6 +76,50 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     expect(store.index.get(F, 'doc.txt')).toMatchObject({ syncedRevision: '20', contentHash: pulled.contentHash });
   });
 
+  // Found by a new-user try (two devices writing shared.txt every 0.3 s): the pull renamed the other
+  // device's version into place and had not committed its index row yet when the pusher found the
+  // file changed. The bytes went up as this device's change on the stale base, conflicted, and the
+  // next pull kept them as "shared (conflict from laptop-a …).txt": the other device's bytes under
+  // this device's name.
+  it('S9: a download renamed into place and not recorded yet is not queued as this device\'s change', async () => {
+    const abs = path.join(tmp.dir, 'shared.txt');
+    writeFileSync(abs, 'my local edit');
+    store.paths.enqueue({ folderId: F, path: 'shared.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+
+    // The pull's steps up to its rename: the intent, then the other device's bytes at the path.
+    writeFileSync(abs, 'revision 20 from the other device');
+    const pulled = await hashFile(abs);
+    store.index.putIntent({ folderId: F, path: 'shared.txt', revision: '20', size: pulled.size, contentHash: pulled.contentHash, blocks: pulled.blocks, inode: pulled.stat.ino ?? null });
+
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('placing');
+    // Refused: nothing queued on top of the generation in flight, the index untouched.
+    expect(store.queue.get(claimed!.id)).toMatchObject({ generation: claimed!.generation, contentHash: 'old' });
+    expect(store.index.get(F, 'shared.txt')).toBeUndefined();
+
+    // Recorded by the pull, the bytes are its own: nothing to send.
+    store.transaction(() => {
+      store.index.removeIntent(F, 'shared.txt');
+      store.index.put({ folderId: F, path: 'shared.txt', kind: 'file', size: pulled.size, mtimeMs: pulled.stat.mtimeMs, inode: pulled.stat.ino ?? null, contentHash: pulled.contentHash, blocks: pulled.blocks, syncedRevision: '20' });
+    });
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('moot');
+  });
+
+  it('S9: a file written here after the download was placed is this device\'s change, intent or not', async () => {
+    const abs = path.join(tmp.dir, 'shared.txt');
+    writeFileSync(abs, 'my local edit');
+    store.paths.enqueue({ folderId: F, path: 'shared.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
+    const [claimed] = store.queue.claim({ limit: 1 });
+    writeFileSync(abs, 'revision 20 from the other device');
+    const pulled = await hashFile(abs);
+    store.index.putIntent({ folderId: F, path: 'shared.txt', revision: '20', size: pulled.size, contentHash: pulled.contentHash, blocks: pulled.blocks, inode: pulled.stat.ino ?? null });
+    writeFileSync(abs, 'written here after it landed');
+    const edited = await hashFile(abs);
+
+    expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
+    expect(store.queue.getByPath(F, 'shared.txt')).toMatchObject({ op: 'upsert', contentHash: edited.contentHash });
+  });
+
   it('a file put back to the synced bytes during its upload, with nothing pulled since, still goes up on its base', async () => {
     const abs = path.join(tmp.dir, 'back.txt');
     writeFileSync(abs, 'synced');

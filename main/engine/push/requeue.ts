@@ -1,5 +1,6 @@
 import type { Store } from '../../store';
 import type { QueueItem } from '../../store/queue';
+import { intentMatch } from '../../store/file-index';
 import { hashStable, justEmptied } from '../hashing';
 
 /**
@@ -7,9 +8,11 @@ import { hashStable, justEmptied } from '../hashing';
  * stands. gone: a synced file went; its delete is the scan's to record (looked at again later).
  * moot: the pull settled the path while the upload was in flight, and what it put there is
  * what is there now: a folder it made (DU4, DU6), or the other device's version it downloaded
- * after keeping this one as a conflict copy (U6). The upload has nothing to send.
+ * after keeping this one as a conflict copy (U6). The upload has nothing to send. placing: the
+ * file holds a download the pull has renamed into place and not recorded yet (its intent stands):
+ * looked at again once it is recorded, never queued as this device's change.
  */
-export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded' | 'gone' | 'moot';
+export type RequeueOutcome = 'requeued' | 'unstable' | 'superseded' | 'gone' | 'moot' | 'placing';
 
 /**
  * The base of the fresh snapshot: what the index synced last. The puller may have put a newer
@@ -78,6 +81,11 @@ export async function rehashAndRequeue(
     // the server answered "same content", and Activity and the queue said "Uploaded" for a file
     // whose version here reached the server only as the copy (found by a new-user try).
     const synced = store.index.get(item.folderId, item.path);
+    // The pull's download, between its rename and its index commit: queued now, the other device's
+    // bytes went up on this item's stale base, conflicted, and the next pull kept them as a conflict
+    // copy named after this device (found by a new-user try; docs/conflict-rules.md, S9).
+    const intent = store.index.getIntent(item.folderId, item.path);
+    if (intent && intentMatch(intent, { size, inode, blocks }) === 'as placed') return 'placing';
     if (synced?.kind === 'file' && synced.syncedRevision !== null && synced.syncedRevision !== item.baseRevision && synced.contentHash === contentHash) return 'moot';
     store.paths.localChanged({ folderId: item.folderId, path: item.path, kind: 'file', size, mtimeMs, inode, contentHash, blocks }, currentBase(store, item));
     return 'requeued';

@@ -397,8 +397,9 @@ export class ItemOutcomes {
       this.c.loop.pump();
       return;
     }
-    // Still being written, or gone and left to the scan: look again after a backoff; counts toward the retry limit.
-    this.retryLater(w, e.code, `${e.message}; ${outcome === 'gone' ? 'its delete is recorded by the folder scan' : 'it is still being written'}`);
+    // Still being written, a download being placed, or gone and left to the scan: look again after a backoff; counts toward the retry limit.
+    const why = { gone: 'its delete is recorded by the folder scan', placing: 'a download from the server is being put in its place', unstable: 'it is still being written' }[outcome];
+    this.retryLater(w, e.code, `${e.message}; ${why}`);
     this.release(w);
   }
 
