@@ -375,6 +375,8 @@ export class Scanner {
       if (ignore.ignores(key, true)) return 'ignored';
       const known = this.store.index.get(this.folderId, key);
       if (known?.kind === 'dir' && known.inode !== null && known.inode !== st.ino) return this.afterRename(later, diskRel, { key, diskRel, st });
+      // Told of an inner folder of a `mkdir -p` alone: the folders above it go first, as for a file.
+      if (!known) this.recordUnknownParents(key);
       const outcome = this.recordDir(key, st);
       // A directory that appeared may have arrived whole (moved in): look inside.
       if (outcome === 'queued') {
@@ -613,10 +615,11 @@ export class Scanner {
   }
 
   /**
-   * The folders above a new file that the index does not hold, recorded as a walk would (new
-   * directories, or a moved one by inode): the watcher may report a file made in folders it
-   * had no watch on yet (docs/conflict-rules.md, "Parents of a new file"). Deepest first, up
-   * to the first known one. True when one was recorded (the file may now be known, moved).
+   * The folders above a new file or folder that the index does not hold, recorded as a walk
+   * would (new directories, or a moved one by inode): the watcher may report a path made in
+   * folders it had no watch on yet (docs/conflict-rules.md, "Parents of a new file or folder").
+   * Up to the first known one, outermost first. True when one was recorded (the path may now be
+   * known, moved).
    */
   private recordUnknownParents(key: string): boolean {
     const unknown: Array<{ dir: string; st: Stats }> = [];

@@ -654,6 +654,20 @@ describe('local side: scanner and reconcile on real folders', () => {
     expect(f.store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['b/new folder', 'b/new folder/Ärger', 'b/new folder/Ärger/Notes.txt']);
   });
 
+  // The CI gate's seed 3 (once, on Node 20): `mkdir -p "b/new folder/Ärger"` reached the scanner as
+  // the inner folder (and its file) alone. "b/new folder" was never sent; the other devices held it
+  // by implication, and one kept it empty after another device moved what was below it away.
+  it('a new folder reported alone brings the folders it was made in: queued as new directories first (CI gate seed 3)', async () => {
+    f.mkdir('b');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    f.write('b/new folder/Ärger/Notes.txt', 'n');
+    await s.scanPaths(['b/new folder/Ärger']);
+    expect(f.pendingOps()).toEqual({ 'b/new folder': 'dir:upsert', 'b/new folder/Ärger': 'dir:upsert', 'b/new folder/Ärger/Notes.txt': 'file:upsert' });
+    expect(f.store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['b/new folder', 'b/new folder/Ärger', 'b/new folder/Ärger/Notes.txt']);
+  });
+
   it('a file reported alone in a folder renamed while unwatched is the move of that folder, nothing uploaded', async () => {
     f.write('old/f.txt', 'x');
     const s = scanner();
