@@ -169,7 +169,8 @@ export class Ledger {
     }
   }
 
-  write(device: string, p: string, hash: string, step: number): void {
+  /** `edit`: the bytes are an edit whatever was at `p` before (a rename carried this device's edit here). */
+  write(device: string, p: string, hash: string, step: number, edit = false): void {
     const key = nfc(p);
     this.touch(device, key);
     this.writes++;
@@ -231,7 +232,7 @@ export class Ledger {
       return;
     }
     this.writers.set(`${key}\u0000${hash}`, new Set([...(this.writers.get(`${key}\u0000${hash}`) ?? []), device]));
-    this.live.push({ device, path: key, hash, step, edited: over !== undefined && over !== null });
+    this.live.push({ device, path: key, hash, step, edited: edit || (over !== undefined && over !== null) });
     this.lastOp.set(key, { device, hash });
     if (isConflictName(key)) this.movedCopies.add(key);
   }
@@ -252,13 +253,19 @@ export class Ledger {
     this.fileMoves.push({ device, from: nfc(from), to: nfc(to) });
     // Bytes a user wrote at `to` before: the rename brings them back there (see replace()).
     const back = this.writers.has(`${nfc(to)}\u0000${hash}`);
-    this.placeMoved(device, from, to, hash, step, earlier);
+    // This device's own edit at `from`, renamed before the scan saw it: it goes up as the move of
+    // what was synced, then the edit (P2), and the edit follows another device's rename of `to`
+    // as any edit does (M2; chaos seed 40381: c's emptied a.tar.gz renamed to café.txt, b's rename
+    // of café.txt to CAFÉ.TXT, made before c's edit reached it, took the edit along).
+    const [before, moved] = this.befores.get(`${device}\u0000${nfc(from)}`) ?? [];
+    const edit = moved === hash && before !== undefined && before !== null && before !== hash && (this.writers.get(`${nfc(from)}\u0000${hash}`)?.has(device) ?? false);
+    this.placeMoved(device, from, to, hash, step, earlier, edit);
     const op = this.lastOp.get(nfc(to));
     if (back && op?.device === device && op.hash === hash) this.lastOp.set(nfc(to), { ...op, movedBack: true });
   }
 
   /** The moved bytes at `to`: a version of their own, or the base of an edit made elsewhere. */
-  private placeMoved(device: string, from: string, to: string, hash: string, step: number, earlier: Set<string>): void {
+  private placeMoved(device: string, from: string, to: string, hash: string, step: number, earlier: Set<string>, edit: boolean): void {
     const editedElsewhere = [...earlier].some((name) => [...(this.builtOn.get(`${name}\u0000${hash}`) ?? [])].some((d) => d !== device));
     // An empty file no user wrote at `from`: a file caught being written, pulled here (docs/
     // conflict-rules.md, "caught being written"; chaos seed 10605). Renaming it carries no version.
@@ -269,7 +276,7 @@ export class Ledger {
       this.lastOp.set(nfc(to), { device, hash });
       return;
     }
-    this.write(device, to, hash, step);
+    this.write(device, to, hash, step, edit);
   }
 
   /**

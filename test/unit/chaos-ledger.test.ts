@@ -422,6 +422,29 @@ describe('chaos ledger', () => {
     expect(run('c')).toEqual(['c:Ärger/CAFÉ.TXT', 'c:Ärger/café.txt']);
   });
 
+  // Chaos seed 40381 (--guard): c emptied its synced a.tar.gz and renamed it to café.txt before the
+  // scan saw the write: a move of the synced bytes, then the edit (P2). b, having pulled the move
+  // and not the edit, renamed café.txt to CAFÉ.TXT; c's edit followed it there (M2), and c's own
+  // next write at CAFÉ.TXT replaced it. The ledger kept c's empty version at café.txt as lost.
+  it('lets this device\'s edit carried by its own rename follow another device\'s rename of the new name (chaos seed 40381)', () => {
+    const l = new Ledger();
+    l.replace('a', 'a.tar.gz', null);
+    l.write('a', 'a.tar.gz', X, 2);
+    l.replace('c', 'a.tar.gz', X);
+    l.write('c', 'a.tar.gz', EMPTY_HASH, 9);
+    l.replace('c', 'a.tar.gz', EMPTY_HASH);
+    l.deleted('c', 'a.tar.gz');
+    l.replace('c', 'café.txt', null);
+    l.movedFile('c', 'a.tar.gz', 'café.txt', EMPTY_HASH, 11);
+    l.replace('b', 'café.txt', X);
+    l.deleted('b', 'café.txt');
+    l.replace('b', 'CAFÉ.TXT', null);
+    l.movedFile('b', 'café.txt', 'CAFÉ.TXT', X, 13);
+    l.replace('c', 'CAFÉ.TXT', EMPTY_HASH);
+    l.write('c', 'CAFÉ.TXT', Y, 15);
+    expect(l.live.map((v) => `${v.device}:${v.path}`)).toEqual(['c:CAFÉ.TXT']);
+  });
+
   // Chaos seed 11421: the same through a folder rename: c's empty Ärger/naïve résumé.pdf, b renamed
   // Ärger to deep/ü, a appended to the file under its old name (the server moved a's edit along, P9).
   it('lets an edit under the old name replace the empty version a folder rename carried elsewhere (chaos seed 11421)', () => {
