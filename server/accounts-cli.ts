@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FerryError, isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
-import { SqlAccounts, USER_NAME_PATTERN, USER_NAME_RULE, type Accounts, type DeviceInfo } from './accounts';
+import { SqlAccounts, USER_NAME_PATTERN, USER_NAME_RULE, type Accounts, type DeviceInfo, type FolderListing, type UserListing } from './accounts';
 import { reportsByCredential, type ReportedDevice } from './device-reports';
 import { listLostBlocks, type LostBlockListing } from './lost-blocks';
 import { existsSync } from 'node:fs';
@@ -18,12 +18,17 @@ they share.
 
 Commands:
   user add NAME                  add a user
+  user list [--json]             list the users, with how many devices each paired (live/all)
   pair --user NAME               print a one-time pairing code for a new device of NAME
                                  (valid 10 minutes; trade it with: ferry agent --pair CODE)
   devices [--user NAME] [--json] list paired devices, each with the id its agent goes by (AGENT)
   revoke DEVICE                  sign a device out: its next request is refused (DEVICE: its id,
                                  or its AGENT id, as 'ferry status' shows it there)
   share FOLDER --with NAME       let NAME's devices sync FOLDER too
+  unshare FOLDER --from NAME     take a shared FOLDER away from NAME's devices (their files stay
+                                 on their computers; the folder's owner keeps it)
+  folders [--user NAME] [--json] list the folders (those NAME reaches), each with its owner and
+                                 whom it is shared with
   lost-blocks [--json]           blocks the server found gone from its storage, with the files
                                  that need them (docs/sync-api.md, "Lost blocks")
 
@@ -35,7 +40,7 @@ Options:
 `;
 
 /** The `ferry server` words that manage accounts instead of running the server. */
-export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['user', 'pair', 'devices', 'revoke', 'share', 'lost-blocks']);
+export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['user', 'pair', 'devices', 'revoke', 'share', 'unshare', 'folders', 'lost-blocks']);
 
 interface Io {
   out: (text: string) => void;
@@ -49,7 +54,7 @@ class UsageError extends Error {}
 
 /** Runs one account command; 0 done, 1 refused (no such user…), 2 usage error. */
 export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Promise<number> {
-  let values: { data?: string; db?: string; user?: string; with?: string; json?: boolean; help?: boolean };
+  let values: { data?: string; db?: string; user?: string; with?: string; from?: string; json?: boolean; help?: boolean };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -61,6 +66,7 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
         db: { type: 'string' },
         user: { type: 'string' },
         with: { type: 'string' },
+        from: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -130,7 +136,7 @@ async function openAccountsDb(values: { data?: string; db?: string }): Promise<S
 }
 
 /** `newStore`: the data directory this command started (its first `user add`), said so. */
-async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; json?: boolean }, io: Io, reports: () => Promise<Map<string, ReportedDevice>>, newStore?: string): Promise<number> {
+async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; from?: string; json?: boolean }, io: Io, reports: () => Promise<Map<string, ReportedDevice>>, newStore?: string): Promise<number> {
   const [command, ...rest] = words;
   const only = (n: number, what: string): string[] => {
     if (rest.length !== n) throw new UsageError(`${command} takes ${what}`);
@@ -138,7 +144,13 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
   };
   switch (command) {
     case 'user': {
-      const [verb, name] = only(2, 'add NAME');
+      if (rest[0] === 'list') {
+        only(1, 'list (--json is an option)');
+        const users = await accounts.users();
+        io.out(values.json ? `${JSON.stringify(users.map((u) => ({ name: u.name, createdAt: iso(u.createdAt), devices: u.devices, liveDevices: u.liveDevices })), null, 2)}\n` : userTable(users));
+        return 0;
+      }
+      const [verb, name] = only(2, 'add NAME, or list');
       if (verb !== 'add') throw new UsageError(`unknown: user ${verb ?? ''}`);
       const user = await accounts.addUser(name as string);
       io.out(`Added user ${user.name}${newStore !== undefined ? ` (a new server's data in ${newStore})` : ''}\n`);
@@ -172,6 +184,18 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
       const [folder] = only(1, 'FOLDER --with NAME');
       if (!values.with) throw new UsageError('share needs --with NAME');
       io.out((await accounts.share(folder as string, values.with)) ? `Shared ${folder} with ${values.with}\n` : `${values.with} already reaches ${folder}\n`);
+      return 0;
+    }
+    case 'unshare': {
+      const [folder] = only(1, 'FOLDER --from NAME');
+      if (!values.from) throw new UsageError('unshare needs --from NAME');
+      io.out((await accounts.unshare(folder as string, values.from)) ? `${values.from}'s devices no longer reach ${folder}: their next request about it is refused, and their files stay on their computers\n` : `${folder} was not shared with ${values.from}\n`);
+      return 0;
+    }
+    case 'folders': {
+      only(0, 'no words (--user NAME and --json are options)');
+      const folders = await accounts.folders(values.user);
+      io.out(values.json ? `${JSON.stringify(folders.map((f) => ({ ...f, createdAt: iso(f.createdAt) })), null, 2)}\n` : folderTable(folders));
       return 0;
     }
     default:
@@ -244,6 +268,17 @@ function deviceTable(devices: ListedDevice[]): string {
   // AGENT: the short id `ferry status` and `ferry devices` show for that computer ("device 105a5726").
   const rows = devices.map((d) => [d.id, d.user, nameOf(d), d.agents.map((a) => a.slice(0, 8)).join(',') || '-', minute(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${minute(d.revokedAt)}` : `last seen ${minute(d.lastSeenAt) ?? 'never'}`]);
   return table(['DEVICE', 'USER', 'NAME', 'AGENT', 'PAIRED', 'STATE'], rows);
+}
+
+function userTable(users: UserListing[]): string {
+  if (users.length === 0) return 'No users (add one with: ferry server user add NAME)\n';
+  return table(['USER', 'ADDED', 'DEVICES'], users.map((u) => [u.name, minute(u.createdAt) ?? '', `${u.liveDevices} live, ${u.devices} paired`]));
+}
+
+function folderTable(folders: FolderListing[]): string {
+  if (folders.length === 0) return 'No folders\n';
+  // A folder made with the server token is nobody's: devices reach it once it is shared (docs/sync-api.md, "Isolation").
+  return table(['FOLDER', 'OWNER', 'SHARED WITH', 'MADE'], folders.map((f) => [f.id, f.owner ?? '- (server token)', f.sharedWith.join(', ') || '-', minute(f.createdAt) ?? '']));
 }
 
 /** Columns padded to their widest cell, two spaces apart. */

@@ -28,6 +28,15 @@ export interface Accounts {
   revoked(deviceId: string): Promise<boolean>;
   /** Lets `userName` reach `folderId`; false when it already could. */
   share(folderId: string, userName: string): Promise<boolean>;
+  /**
+   * Takes a shared folder away from `userName`: their devices' next request about it is 404, as
+   * for a folder never shared. False when it was not shared with them; refused for its owner.
+   */
+  unshare(folderId: string, userName: string): Promise<boolean>;
+  /** Every user with how many devices they paired and how many are live (not revoked). */
+  users(): Promise<UserListing[]>;
+  /** Every folder (or those `userName` reaches), with its owner and whom it is shared with. */
+  folders(userName?: string): Promise<FolderListing[]>;
   /** Records that the device's user created the folder (the first creator owns it). */
   claimFolder(folderId: string, userId: number): Promise<void>;
   /** Folders the user owns or was given; a folder nobody owns is reached only with the server token. */
@@ -44,6 +53,19 @@ export interface User {
   id: number;
   name: string;
   createdAt: number;
+}
+
+export interface UserListing extends User {
+  devices: number;
+  liveDevices: number;
+}
+
+export interface FolderListing {
+  id: string;
+  createdAt: number;
+  /** Null: made with the server token, nobody's until shared. */
+  owner: string | null;
+  sharedWith: string[];
 }
 
 export interface DeviceInfo {
@@ -198,6 +220,41 @@ export class SqlAccounts implements Accounts {
     const user = await this.existingUser(userName);
     if (!(await this.db.get('SELECT 1 AS one FROM folders WHERE id = ?', [folderId]))) throw new FerryError('not_found', `No folder '${folderId}' on this server`);
     return (await this.db.run("INSERT INTO folder_access (folder_id, user_id, role) VALUES (?, ?, 'shared') ON CONFLICT DO NOTHING", [folderId, user.id])) === 1;
+  }
+
+  async unshare(folderId: string, userName: string): Promise<boolean> {
+    const user = await this.existingUser(userName);
+    const row = await this.db.get<{ role: string }>('SELECT role FROM folder_access WHERE folder_id = ? AND user_id = ?', [folderId, user.id]);
+    if (!row) {
+      if (!(await this.db.get('SELECT 1 AS one FROM folders WHERE id = ?', [folderId]))) throw new FerryError('not_found', `No folder '${folderId}' on this server`);
+      return false;
+    }
+    // The owner's own devices made it; taken from them, it would be nobody's user's, with no one to share it again.
+    if (row.role === 'owner') throw new FerryError('invalid_request', `${userName} owns ${folderId} (their device made it): an owner's access cannot be taken; revoke their devices instead`);
+    return (await this.db.run('DELETE FROM folder_access WHERE folder_id = ? AND user_id = ?', [folderId, user.id])) === 1;
+  }
+
+  async users(): Promise<UserListing[]> {
+    const rows = await this.db.all<{ id: number; name: string; created_at: number; devices: number; live: number }>(
+      `SELECT u.id, u.name, u.created_at, COUNT(d.id) AS devices, COUNT(d.id) - COUNT(d.revoked_at) AS live
+       FROM users u LEFT JOIN devices d ON d.user_id = u.id GROUP BY u.id, u.name, u.created_at ORDER BY u.name`,
+    );
+    return rows.map((r) => ({ id: Number(r.id), name: r.name, createdAt: Number(r.created_at), devices: Number(r.devices), liveDevices: Number(r.live) }));
+  }
+
+  async folders(userName?: string): Promise<FolderListing[]> {
+    const only = userName === undefined ? undefined : await this.existingUser(userName);
+    const folders = await this.db.all<{ id: string; created_at: number }>(
+      only === undefined ? 'SELECT id, created_at FROM folders ORDER BY id' : 'SELECT f.id, f.created_at FROM folders f JOIN folder_access a ON a.folder_id = f.id WHERE a.user_id = ? ORDER BY f.id',
+      only === undefined ? [] : [only.id],
+    );
+    const access = await this.db.all<{ folder_id: string; name: string; role: string }>('SELECT a.folder_id, u.name, a.role FROM folder_access a JOIN users u ON u.id = a.user_id ORDER BY u.name');
+    const byFolder = new Map<string, typeof access>();
+    for (const a of access) byFolder.set(a.folder_id, [...(byFolder.get(a.folder_id) ?? []), a]);
+    return folders.map((f) => {
+      const mine = byFolder.get(f.id) ?? [];
+      return { id: f.id, createdAt: Number(f.created_at), owner: mine.find((a) => a.role === 'owner')?.name ?? null, sharedWith: mine.filter((a) => a.role === 'shared').map((a) => a.name) };
+    });
   }
 
   async claimFolder(folderId: string, userId: number): Promise<void> {

@@ -120,6 +120,20 @@ describe('paired devices of two users', () => {
     await waitFor(() => read(path.join(folderOf('bob-desk'), 'plan.txt')) === 'ann only', { timeoutMs: 20_000, message: 'plan.txt on bob-desk' });
   });
 
+  it('stops a device of a user the folder is unshared from, with the reason, its files kept; shared again, what it wrote goes', async () => {
+    const desk = agents.get('bob-desk') as Agent;
+    await cli('unshare', 'ann-docs', '--from', 'bob');
+    writeFileSync(path.join(folderOf('bob-desk'), 'after-unshare.txt'), 'written while not shared');
+    await waitFor(() => desk.status().folders[0]?.state === 'error', { timeoutMs: 20_000, message: "bob-desk's folder in error once unshared" });
+    expect(desk.status().folders[0]?.error).toContain("another user's folder not shared with this device's user");
+    // Refused, not lost: nothing of bob's reached ann, and bob's copy of ann's file stays.
+    expect(read(path.join(folderOf('bob-desk'), 'plan.txt'))).toBe('ann only');
+    expect(read(path.join(folderOf('ann-laptop'), 'after-unshare.txt'))).toBeUndefined();
+    await cli('share', 'ann-docs', '--with', 'bob');
+    await waitFor(() => read(path.join(folderOf('ann-laptop'), 'after-unshare.txt')) === 'written while not shared', { timeoutMs: 30_000, message: "bob-desk's file on ann-laptop once shared again" });
+    await waitFor(() => desk.status().folders[0]?.state !== 'error', { timeoutMs: 20_000, message: "bob-desk's folder out of error" });
+  }, 60_000);
+
   // A new-user try: a file written on a device of a user the folder was not shared with failed
   // (not_found), and stayed failed after the share, while the agent said idle and the folder ok.
   it('sends what failed before the folder was shared with the user, once it is', async () => {

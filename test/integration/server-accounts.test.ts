@@ -321,6 +321,45 @@ describe('isolation between users', () => {
     expect((await cli(['share', 'no-such-folder', '--with', 'yuri'])).code).toBe(1);
   });
 
+  it('takes a shared folder away with unshare: 404 again for that user, the owner untouched; listed with owner and sharers', async () => {
+    await cli(['share', 'x-docs', '--with', 'yuri']);
+    const listed = await cli(['folders', '--json']);
+    expect(JSON.parse(listed.out)).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'x-docs', owner: 'xena', sharedWith: ['yuri'] })]));
+    expect((await cli(['folders', '--user', 'yuri'])).out).toMatch(/^x-docs\s+xena\s+yuri\s/m);
+
+    const taken = await cli(['unshare', 'x-docs', '--from', 'yuri']);
+    expect(taken).toMatchObject({ code: 0, out: expect.stringContaining("yuri's devices no longer reach x-docs") });
+    expect((await t.request('GET', '/v1/folders', { token: y.token })).body.folders.map((f: { id: string }) => f.id)).not.toContain('x-docs');
+    expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: y.token })).status).toBe(404);
+    // Nor can the device take the id back by making the folder again.
+    expect((await t.request('PUT', '/v1/folders/x-docs', { token: y.token })).status).toBe(404);
+    expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: x.token })).status).toBe(200);
+    expect(JSON.parse((await cli(['folders', '--user', 'yuri', '--json'])).out).map((f: { id: string }) => f.id)).not.toContain('x-docs');
+
+    expect(await cli(['unshare', 'x-docs', '--from', 'yuri'])).toMatchObject({ code: 0, out: 'x-docs was not shared with yuri\n' });
+    // Refused: the owner's own access (nobody could share it again), an unknown folder or user, no --from.
+    expect(await cli(['unshare', 'x-docs', '--from', 'xena'])).toMatchObject({ code: 1, err: expect.stringContaining('xena owns x-docs') });
+    expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: x.token })).status).toBe(200);
+    expect(await cli(['unshare', 'no-such-folder', '--from', 'yuri'])).toMatchObject({ code: 1, err: expect.stringContaining("No folder 'no-such-folder'") });
+    expect(await cli(['unshare', 'x-docs', '--from', 'nobody'])).toMatchObject({ code: 1, err: expect.stringContaining("No user 'nobody'") });
+    expect((await cli(['unshare', 'x-docs'])).code).toBe(2);
+    // Shared again, it is back.
+    await cli(['share', 'x-docs', '--with', 'yuri']);
+    expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: y.token })).status).toBe(200);
+  });
+
+  it('lists the users with their devices, live and paired', async () => {
+    await user('wes');
+    const w = await device('wes', 'w-1');
+    await device('wes', 'w-2');
+    expect((await cli(['revoke', w.id])).code).toBe(0);
+    const listed = JSON.parse((await cli(['user', 'list', '--json'])).out) as Array<{ name: string; devices: number; liveDevices: number }>;
+    expect(listed.find((u) => u.name === 'wes')).toMatchObject({ devices: 2, liveDevices: 1 });
+    expect(listed.map((u) => u.name)).toEqual([...listed.map((u) => u.name)].sort());
+    expect((await cli(['user', 'list'])).out).toMatch(/^wes\s+\S+\s+1 live, 2 paired$/m);
+    expect((await cli(['user', 'list', 'extra'])).code).toBe(2);
+  });
+
   it("answers 404 for another user's task", async () => {
     const res = await t.request('POST', '/v1/folders/x-docs/sync?mode=async', { token: x.token, body: { operations: [upsert('k', 'd.txt', secret, null)] } });
     expect(res.status).toBe(202);
