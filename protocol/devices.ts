@@ -85,5 +85,13 @@ export const DeviceReportReply = DeviceState.extend({
 export type DeviceReportReply = z.infer<typeof DeviceReportReply>;
 
 /** `GET /v1/folders/{folderId}/devices`: every device that reported within the retention, newest first. */
-export const DevicesReply = z.object({ devices: z.array(DeviceState) });
+export const DevicesReply = z.object({
+  devices: z.array(DeviceState),
+  /**
+   * The server's clock when it answered: `lastSeen` is by that clock, so a client tells how long
+   * ago it was against this, not against its own clock, which may be minutes off. Absent from
+   * older servers.
+   */
+  serverTime: IsoDate.optional(),
+});
 export type DevicesReply = z.infer<typeof DevicesReply>;

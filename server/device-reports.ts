@@ -1,4 +1,4 @@
-import { FerryError, type DeviceFailure, type DeviceReport, type DeviceState } from '../protocol';
+import { FerryError, type DeviceFailure, type DeviceReport, type DeviceState, type DevicesReply } from '../protocol';
 import type { SqlDb } from './storage/sql';
 import type { FeedTokens } from './tokens';
 
@@ -92,6 +92,11 @@ export class DeviceReports {
   }
 
   /** Every device of the folder that reported within the retention, the most recently seen first. */
+  /** What `GET …/devices` answers: the devices, and the clock their `lastSeen` is by. */
+  async reply(folderId: string): Promise<DevicesReply> {
+    return { devices: await this.list(folderId), serverTime: new Date(this.clock()).toISOString() };
+  }
+
   async list(folderId: string): Promise<DeviceState[]> {
     // A report sent with a credential since revoked: that device is signed out (found by a new-user
     // try: other devices still showed it "up to date", its unsent change unknown to them).

@@ -266,7 +266,7 @@ export function buildRoutes(deps: RouteDeps): Route[] {
       { maxBodyBytes: DEVICE_REPORT_BODY_BYTES },
     ),
     route('GET', '/v1/folders/{folderId}/devices', 'none', async (ctx) => {
-      const body: DevicesReply = { devices: await deps.reports.list(await existingFolder(ctx, deps)) };
+      const body: DevicesReply = await deps.reports.reply(await existingFolder(ctx, deps));
       return { status: 200, body };
     }),
     route('GET', '/v1/folders/{folderId}/changes/wait', 'none', async (ctx) => {

@@ -70,7 +70,7 @@ function folderErrorWords(code: string, where: 'here' | 'there'): string {
  */
 export function deviceStateParts(d: DeviceCounts, count: (n: number) => string = String, now?: number): { parts: string[]; inSync: boolean } {
   const parts: string[] = [];
-  // Signed out, it is refused, not silent: that says it. (`now` is this computer's clock, `lastSeen` the server's.)
+  // Signed out, it is refused, not silent: that says it. (`now` is this computer's clock; the agent moved `lastSeen` onto it.)
   const silent = !d.self && !d.signedOut && now !== undefined && d.lastSeen !== undefined && now - Date.parse(d.lastSeen) > SILENT_AFTER_MS;
   if (silent) parts.push('not reporting (stopped, or cannot reach the server)');
   // Signed out, it syncs nothing: whatever it last reported, it is not up to date now.

@@ -330,7 +330,8 @@ export class SyncApiClient {
 
   /** Every device's state of a folder, as they last reported it. */
   async listDevices(folderId: string, options: CallOptions = {}): Promise<DeviceState[]> {
-    return (await this.json(DevicesReply, { ...options, method: 'GET', url: this.url(routes.devices(folderId)) })).devices;
+    const reply = await this.json(DevicesReply, { ...options, method: 'GET', url: this.url(routes.devices(folderId)) });
+    return reply.serverTime === undefined ? reply.devices : onLocalClock(reply.devices, Date.parse(reply.serverTime), Date.now());
   }
 
   // ── history and restore (docs/sync-api.md, "History and restore"); restores are batch operations ──
@@ -451,4 +452,15 @@ function check<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
   if (parsed.success) return parsed.data;
   const first = parsed.error.issues[0];
   throw malformedReply(`${what}: ${first ? `${first.path.join('.') || '(root)'} ${first.message}` : 'does not match the schema'}`, parsed.error);
+}
+
+/**
+ * `lastSeen` moved from the server's clock onto this computer's (by how far the two differ when
+ * the reply came): "not heard from for three minutes" compares it with this clock, and one three
+ * minutes off read every device as silent (docs/sync-api.md, "Devices").
+ */
+export function onLocalClock(devices: DeviceState[], serverTime: number, localTime: number): DeviceState[] {
+  const skew = localTime - serverTime;
+  if (skew === 0 || !Number.isFinite(skew)) return devices;
+  return devices.map((d) => ({ ...d, lastSeen: new Date(Date.parse(d.lastSeen) + skew).toISOString() }));
 }

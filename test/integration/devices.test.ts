@@ -72,12 +72,31 @@ describe('device digests', () => {
       );
       const desktop = (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'desktop')!;
       expect(desktop).toMatchObject({ upToDate: false, behind: 1 });
-      expect(Date.parse(desktop.lastSeen)).toBeLessThanOrEqual(stoppedAt);
+      // On this computer's clock (the server's is the test's `now`): seen a minute ago by the server's.
+      expect(Date.parse(desktop.lastSeen)).toBeLessThanOrEqual(Date.now() - (now - stoppedAt));
     } finally {
       await a.agent.stop();
       await b.agent.stop();
     }
   }, 60_000);
+
+  // Noted in a closing note: "not reporting" compared the server's `lastSeen` with this computer's
+  // clock, so a server ten minutes behind read every running device as silent.
+  it("reads another device's last report by the server's clock: a server ten minutes behind is no silence", async () => {
+    const saved = now;
+    now = Date.now() - 10 * 60_000;
+    const a = await startAgent('slow-a', 'skew');
+    const b = await startAgent('slow-b', 'skew');
+    try {
+      const other = await waitFor(async () => (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'slow-b'), { timeoutMs: 10_000, message: 'A sees B' });
+      expect(Math.abs(Date.parse(other.lastSeen) - Date.now())).toBeLessThan(60_000);
+      expect(deviceStateParts({ ...other, self: false }, String, Date.now()).parts).not.toContain('not reporting (stopped, or cannot reach the server)');
+    } finally {
+      await a.agent.stop();
+      await b.agent.stop();
+      now = saved;
+    }
+  }, 30_000);
 
   // Found by a new-user try: `ferry agent --device-name laptop`, then a start without the flag,
   // came up as the host name, and the history named this device's versions after it.
