@@ -391,3 +391,37 @@ describe('an empty file caught being written meets an empty remote file (chaos s
     expect(a.tree()).toEqual({ 'empty.txt': '' });
   });
 });
+
+// Found by a new-user try: two devices wrote shared.txt every 0.3 s; b's upload waited in flight on a
+// retry (path_locked). The pull kept b's newer bytes as a conflict copy and placed a's version; the
+// next pull, a moment later, took that placed version for b's change (the row in flight was still
+// live) and kept it as a second copy named after b: a's bytes under b's name, on every device.
+describe('a second remote change while an upload whose bytes the pull moved to a copy is in flight', () => {
+  const FIXED = Date.UTC(2026, 11, 7, 18, 17, 52);
+  const rig = usePullRig();
+
+  it("downloads over the version the first pull placed: one copy, holding this device's bytes", async () => {
+    const writer = await rig.start({ clock: () => FIXED });
+    const b = rig.device('b');
+    await writer.commit({ 'shared.txt': 'a 1' });
+    await b.puller.pullNow('fb');
+    // b's edit goes up (claimed: in flight), and b's user writes again before its answer.
+    b.folder.write('shared.txt', 'b 1');
+    await b.scanner.scanPaths(['shared.txt']);
+    const [held] = b.folder.store.queue.claim({ limit: 1 });
+    expect(held).toMatchObject({ path: 'shared.txt', baseRevision: writer.revisions.get('shared.txt') });
+    b.folder.write('shared.txt', 'b 2');
+    await b.scanner.scanPaths(['shared.txt']);
+
+    await writer.commit({ 'shared.txt': 'a 2' });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 1 });
+    const copy = conflictPath('shared.txt', 'b', new Date(FIXED));
+    expect(b.tree()).toEqual({ 'shared.txt': 'a 2', [copy]: 'b 2' });
+
+    await writer.commit({ 'shared.txt': 'a 3' });
+    expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, downloaded: 1 });
+    // Refused: a copy of a's "a 2" named after b.
+    expect(b.tree()).toEqual({ 'shared.txt': 'a 3', [copy]: 'b 2' });
+    expect(b.folder.store.index.get('fb', 'shared.txt')).toMatchObject({ syncedRevision: writer.revisions.get('shared.txt') });
+  });
+});

@@ -174,6 +174,9 @@ describe('pull against the real server', () => {
     store.tokens.clear('fb');
     await expect(b.puller.pullNow('fb')).rejects.toMatchObject({ code: 'upload_in_flight', retryable: true });
     expect(store.tokens.get('fb')).toBeUndefined();
+    // A wait of a second on this device's own create, whole run or not, is no failed pull in Activity
+    // (a new-user try saw the run's warned of in the terminal).
+    expect(store.activity.recent({ kind: 'pull_failed' })).toEqual([]);
     // The answer comes: the create landed at that revision. The next full pull deletes it here.
     store.tasks.remove('t-seed-5');
     store.paths.complete(sent!, { revision: landed });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, needsHash, type BaseState, type DecideInput, type LocalState, type RemoteState } from '../../main/engine/pull/decide';
-import { isOwnInFlight, type PendingRef } from '../../main/engine/pull/store-port';
+import { isOwnInFlight, replacedByPull, type PendingRef } from '../../main/engine/pull/store-port';
 
 const R1 = '1';
 const R2 = '2';
@@ -40,6 +40,37 @@ describe('decide: our own commit still in flight', () => {
 
 // Chaos seed 18086: this device's create was in flight (its answer in a persisted async task,
 // polled after a restart) when the pull met another device's edit built on it.
+// Found by a new-user try (two devices writing one file every 0.3 s): an upload waited in flight on
+// a retry; the pull kept the user's newer bytes as a conflict copy and placed the other device's
+// version. The next remote change met the in-flight row and took the placed version for this
+// device's change: a second copy, named after this device, held the other device's bytes.
+describe('decide: an upload in flight whose bytes the pull has replaced at the path since', () => {
+  it('is no change of the file here: the next change downloads over the placed version (U5), a delete removes it (D4)', () => {
+    const unchanged = file(A);
+    expect(rule({ remote: remoteUp(), base: base(), local: unchanged, pending: 'upsert', pendingReplaced: true })).toBe('download/U5');
+    expect(rule({ remote: remoteDel(), base: base(), local: unchanged, pending: 'upsert', pendingReplaced: true })).toBe('delete-local/D4');
+  });
+
+  it('without it, a conflict copy of the placed version (U6) and a re-upload of it (D5); a file written since is still changed', () => {
+    expect(rule({ remote: remoteUp(), base: base(), local: file(A), pending: 'upsert' })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteDel(), base: base(), local: file(A), pending: 'upsert' })).toBe('reupload-local/D5');
+    expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingReplaced: true })).toBe('conflict-copy-then-download/U6');
+  });
+
+  it('is told by the in-flight upload\'s bytes differing from what the index records there', () => {
+    const inFlight = (blocks: readonly string[] | null, over: Partial<PendingRef> = {}): PendingRef => ({ id: 1, op: 'upsert', generation: 3, baseRevision: R1, moveFrom: null, inFlight: true, sending: null, kind: 'file', blocks, ...over });
+    const indexed = { kind: 'file' as const, syncedRevision: R2, blocks: B };
+    expect(replacedByPull(inFlight(A), indexed)).toBe(true);
+    // The bytes the index records (the user's own edit, the scanner wrote both), not in flight, a move, a delete, nothing synced: a change as ever.
+    expect(replacedByPull(inFlight(B), indexed)).toBe(false);
+    expect(replacedByPull(inFlight(A, { inFlight: false }), indexed)).toBe(false);
+    expect(replacedByPull(inFlight(A, { moveFrom: 'old' }), indexed)).toBe(false);
+    expect(replacedByPull(inFlight(null, { op: 'delete' }), indexed)).toBe(false);
+    expect(replacedByPull(inFlight(A), { ...indexed, syncedRevision: null })).toBe(false);
+    expect(replacedByPull(null, indexed)).toBe(false);
+  });
+});
+
 describe('decide: another device\'s change while our upload of the same bytes is in flight (O3)', () => {
   it('waits, for an upsert and for a delete: the answer says whether the remote change is built on our commit', () => {
     expect(rule({ remote: remoteUp(), local: file(A), pending: 'upsert', sentHere: true })).toBe('wait/O3');
@@ -264,7 +295,7 @@ describe('needsHash', () => {
 
 describe('isOwnInFlight', () => {
   const entry = (over: Partial<{ device: string; deleted: boolean; kind: 'file' | 'dir'; blocks: string[] }> = {}) => ({ device: 'me', deleted: false, blocks: A, ...over });
-  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', generation: 2, baseRevision: null, moveFrom: null, inFlight, sending });
+  const pending = (sending: PendingRef['sending'], inFlight = true): PendingRef => ({ id: 1, op: 'upsert', generation: 2, baseRevision: null, moveFrom: null, inFlight, sending, kind: 'file', blocks: sending?.blocks ?? null });
   const file = (blocks: string[]) => ({ kind: 'file' as const, blocks });
   const sendingA = { op: 'upsert' as const, kind: 'file' as const, blocks: A };
 

@@ -8,7 +8,7 @@ import { ActivityBatch } from '../activity-batch';
 import { DISK_FULL } from '../disk-full';
 import type { FolderSet } from '../folder/folders';
 import { DEFAULT_MASS_DELETE, type MassDeleteOptions } from '../folder/mass-delete';
-import { createPuller, passingPullError, type Puller, type PullerEvents, type PullerOptions } from '../pull';
+import { createPuller, onlyWaitedOnThisDevice, type Puller, type PullerEvents, type PullerOptions } from '../pull';
 import { createPusher, FOLDER_NOT_MADE, type CurrentPusher, type ItemEvent, type Pusher, type PusherOptions } from '../push';
 import { classify } from '../push/retry-policy';
 import { ConnectionWatch, linkProblemOf, type Link } from './connection';
@@ -205,7 +205,7 @@ export class EngineHost {
       this.pullsRunning++;
       engine.puller
         .pullNow(id)
-        .catch((error) => (passingPullError(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, 'pull failed', { folder: id, error: asFerryError(error).message }))
+        .catch((error) => (onlyWaitedOnThisDevice(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, 'pull failed', { folder: id, error: asFerryError(error).message }))
         .finally(() => {
           this.pullsRunning--;
           this.o.bus.statusChanged();
@@ -380,7 +380,7 @@ export class EngineHost {
         const after = stillConflicting();
         if (after) pusher.retry(after.id);
       })
-      .catch((error) => this.o.log.warn('conflict pull failed', { folder: folderId, error: asFerryError(error).message }));
+      .catch((error) => (onlyWaitedOnThisDevice(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, 'conflict pull failed', { folder: folderId, error: asFerryError(error).message }));
   }
 
   /**

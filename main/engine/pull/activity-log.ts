@@ -5,7 +5,7 @@ import { parseConflictName } from '../conflict-name';
 import { ROOT_PROBLEMS } from '../folder-marker';
 import { deviceLabel } from '../../../shared/device-words';
 import type { PullerEmitter, PullerEvents } from './events';
-import { passingPullError, WAITS_FOR_RENAME } from './health';
+import { onlyWaitedOnThisDevice, WAITS_FOR_RENAME } from './health';
 
 const log = createLogger('pull');
 
@@ -87,10 +87,10 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   // until a pull gets through (a new-user try found a red line every 30 s for a folder not made yet).
   const said = new Map<string, string>();
   const onError = ({ folderId, error }: { folderId: string; error: { code: string; message: string } }) => {
-    // A wait of a second on this device's own upload or scan is no failed pull (passingPullError);
+    // A wait of a second on this device's own upload or scan is no failed pull (onlyWaitedOnThisDevice);
     // the folder's own problem (its root missing) is its state's, said once by its folder_error line.
     // The server out of reach is the link's to say, once each way (the agent's own Activity lines).
-    if (passingPullError(error) || ROOT_PROBLEM_CODES.has(error.code) || error.code === 'offline' || said.get(folderId) === error.code) return;
+    if (onlyWaitedOnThisDevice(error) || ROOT_PROBLEM_CODES.has(error.code) || error.code === 'offline' || said.get(folderId) === error.code) return;
     said.set(folderId, error.code);
     if (error.code === WAITS_FOR_RENAME) add({ folderId, kind: 'info', message: `Waiting for a rename here: ${error.message}` });
     else add({ folderId, kind: 'pull_failed', message: `Pull failed (${error.code}): ${error.message}` });

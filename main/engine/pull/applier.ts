@@ -14,7 +14,7 @@ import { DirSyncer, type TxnGroup } from './group-commit';
 import { decide, placesRemoteFile, needsHash, sameBlocks, statMatches, type Action as Decision, type BaseState, type LocalState, type RemoteState } from './decide';
 import type { BlockFetcher } from './downloader';
 import { CASE_PROBE_PREFIX, ensureParents, joinInside, resolveInside, unsafePath } from './safe-path';
-import { carriedByOwnMove, dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, type PendingRef, type PullStore } from './store-port';
+import { carriedByOwnMove, dropQueued, dropQueuedDelete, isOwnInFlight, movedAwayBase, movedBackUnseen, pendingOf, replacedByPull, type PendingRef, type PullStore } from './store-port';
 import type { SetAside } from './mover';
 import type { LateWrites } from './late-writes';
 
@@ -84,6 +84,8 @@ export interface Observation {
   movedAwayBase: string | null;
   /** Our own folder move, its answer not in, carried this entry (O4). */
   carriedByOwnMove: boolean;
+  /** The live item is an upload in flight of bytes the pull has replaced at the path since (store-port.ts, replacedByPull). */
+  pendingReplaced: boolean;
 }
 
 export interface Plan {
@@ -143,13 +145,14 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
   let local = localOf(stat, dirEmpty);
   const base = movedHere(ctx.store.index.get(ctx.folderId, entry.path), entry);
   const pending = pendingOf(ctx.store, ctx.folderId, entry.path);
+  const pendingReplaced = replacedByPull(pending, base);
   if (local.type !== 'absent' && base === undefined && pending === null && movedBackUnseen(ctx.store, ctx.folderId, entry.path)) {
     // Looked at again a second later: the scan records the move back in about that.
     throw new FerryError('moved_back', `${entry.path} was renamed back here before the scan recorded it: the pull runs again once the scan has recorded that`, { retryable: true, retryAfterSeconds: 1 });
   }
   const baseState = toBase(base);
   let hash: StableHash | null = null;
-  if (local.type === 'file' && baseState && pending === null && statMatches(local, baseState) && baseState.blocks) {
+  if (local.type === 'file' && baseState && (pending === null || pendingReplaced) && statMatches(local, baseState) && baseState.blocks) {
     local = { ...local, blocks: baseState.blocks };
   } else if (needsHash({ remote: entry, base: baseState, local, pending: pending?.op ?? null })) {
     hash = await hashStable(abs);
@@ -175,6 +178,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
     own,
     movedAwayBase: movedAway,
     carriedByOwnMove: own && carriedByOwnMove(ctx.store, ctx.folderId, entry),
+    pendingReplaced,
   };
 }
 
@@ -226,6 +230,7 @@ function decideFor(entry: RemoteEntry, o: Observation): Action {
     movedAwayBase: o.movedAwayBase,
     sentHere: sentHere(o),
     carriedByOwnMove: o.carriedByOwnMove,
+    pendingReplaced: o.pendingReplaced,
   });
   if (action.kind === 'wait') throw uploadInFlight(entry.path, action.reason);
   return action;

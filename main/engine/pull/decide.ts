@@ -62,6 +62,11 @@ export interface DecideInput {
    * answer moves this device's base to the entry's new revision (P9, O4).
    */
   carriedByOwnMove?: boolean;
+  /**
+   * The live queue item is an upload in flight of bytes the pull has replaced at the path since
+   * (moved to a conflict copy, U6): no change of the file here (docs/conflict-rules.md, "unchanged").
+   */
+  pendingReplaced?: boolean;
 }
 
 export type Action =
@@ -110,8 +115,8 @@ export function needsHash({ local, base, remote, pending }: DecideInput): boolea
 type FileLocal = Extract<LocalState, { type: 'file' }>;
 
 /** Unchanged since the last sync: nothing queued, synced before, same stat or same blocks. */
-function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pending: DecideInput['pending']): boolean {
-  if (pending !== null || !base || base.syncedRevision === null || base.kind !== 'file') return false;
+function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pending: DecideInput['pending'], pendingReplaced = false): boolean {
+  if ((pending !== null && !pendingReplaced) || !base || base.syncedRevision === null || base.kind !== 'file') return false;
   return statMatches(local, base) || sameBlocks(local.blocks, base.blocks);
 }
 
@@ -146,7 +151,7 @@ function decideDir(input: DecideInput): Action {
     if (local.type === 'file') {
       if (ownLanded(input, synced)) return OWN_LANDED;
       // Another device turned the file into a folder: it follows, or keeps a changed file as a copy.
-      return unchangedSinceSync(local, base, pending) ? { kind: 'replace-with-dir', rule: 'DU4' } : { kind: 'conflict-copy-then-dir', rule: 'DU6' };
+      return unchangedSinceSync(local, base, pending, input.pendingReplaced) ? { kind: 'replace-with-dir', rule: 'DU4' } : { kind: 'conflict-copy-then-dir', rule: 'DU6' };
     }
     return { kind: 'skip', rule: 'DU5', reason: `local entry is a ${local.what}` };
   }
@@ -159,7 +164,7 @@ function decideDir(input: DecideInput): Action {
     // The server deleted a folder where a file is here: one it had and another device replaced
     // (it turned the file into that folder) goes, as D4; the user's own (changed, or new: the
     // folder turned into a file here) is kept and uploaded as new, as D6 the other way round.
-    return unchangedSinceSync(local, base, pending) ? { kind: 'delete-local', rule: 'DD6' } : { kind: 'reupload-local', rule: 'DD7' };
+    return unchangedSinceSync(local, base, pending, input.pendingReplaced) ? { kind: 'delete-local', rule: 'DD6' } : { kind: 'reupload-local', rule: 'DD7' };
   }
   return { kind: 'skip', rule: 'DD8', reason: `local entry is a ${local.what}` };
 }
@@ -240,7 +245,7 @@ export function decide(input: DecideInput): Action {
     }
     if (local.size === remote.size && sameBlocks(local.blocks, remote.blocks)) return { kind: 'record-only', rule: 'U4' };
     if (ownLanded(input, synced)) return OWN_LANDED;
-    if (unchangedSinceSync(local, base, pending)) return { kind: 'download', rule: 'U5' };
+    if (unchangedSinceSync(local, base, pending, input.pendingReplaced)) return { kind: 'download', rule: 'U5' };
     return { kind: 'conflict-copy-then-download', rule: 'U6' };
   }
 
@@ -253,7 +258,7 @@ export function decide(input: DecideInput): Action {
     return { kind: 'reupload-local', rule: 'D6' };
   }
   if (synced === null) return { kind: 'reupload-local', rule: 'D3' };
-  if (unchangedSinceSync(local, base, pending)) return { kind: 'delete-local', rule: 'D4' };
+  if (unchangedSinceSync(local, base, pending, input.pendingReplaced)) return { kind: 'delete-local', rule: 'D4' };
   return { kind: 'reupload-local', rule: 'D5' };
 }
 

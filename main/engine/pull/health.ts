@@ -1,4 +1,4 @@
-import type { FerryError } from '../../../protocol/errors';
+import { FerryError } from '../../../protocol/errors';
 
 /**
  * An item the pull tries again within a second, once this device's own upload is answered or its
@@ -19,6 +19,15 @@ export const WAITS_FOR_RENAME = 'parent_unsyncable';
 /** A pull that failed only for waits on this device's own work (waitsOnThisDevice). */
 export function passingPullError(error: unknown): boolean {
   return (error as FerryError | null)?.details?.passing === true;
+}
+
+/**
+ * A pull that failed for nothing but a wait of a second on this device's own work: its items'
+ * (passingPullError), or the whole run's (a full listing that waits for a create sent here). No
+ * failed pull to warn of (docs/conflict-rules.md, O3; a new-user try saw the run's one warned of).
+ */
+export function onlyWaitedOnThisDevice(error: unknown): boolean {
+  return passingPullError(error) || (error instanceof FerryError && waitsOnThisDevice(error));
 }
 
 /** Failures of reaching the server at all (or of being taken by it): the link's to say. */

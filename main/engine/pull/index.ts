@@ -8,7 +8,7 @@ export function createPuller(deps: PullerDeps): Puller {
 export { DEFAULT_PULLER_OPTIONS } from './puller';
 export type { Puller, PullerDeps, PullerOptions } from './puller';
 export type { PullSummary, PullerEvents } from './events';
-export { passingPullError, WAITS_FOR_RENAME, withLinkReason } from './health';
+export { onlyWaitedOnThisDevice, WAITS_FOR_RENAME, withLinkReason } from './health';
 export type { PullFailure, PullHealthView, PullPathNote } from './health';
 export type { PullRemote, ChangesQuery } from './remote-port';
 export type { MassDeleteVerdict } from '../folder/mass-delete';

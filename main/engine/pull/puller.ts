@@ -16,7 +16,7 @@ import type { LocalBlockRef } from '../hashing';
 import { TxnGroup } from './group-commit';
 import { logPullActivity, otherDevice } from './activity-log';
 import { PullerEmitter, type PullSummary } from './events';
-import { PullHealth, passingPullError, waitsOnThisDevice, WAITS_FOR_RENAME, type PullHealthView } from './health';
+import { PullHealth, onlyWaitedOnThisDevice, waitsOnThisDevice, WAITS_FOR_RENAME, type PullHealthView } from './health';
 import { checkMassDelete, DEFAULT_MASS_DELETE, HOLD_SAMPLE_SIZE, type MassDeleteVerdict } from '../folder/mass-delete';
 import { folderStates, type FolderStates } from '../folder/state';
 import { applyMove, pairMoves, SetAside, unmarkedMoves, type MovePair } from './mover';
@@ -740,7 +740,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       // pull already had: each retry would only repeat it in the terminal.
       // A request this agent aborted (a pause, a stop) is no failure to warn about either.
       // Nor is a wait of a second on this device's own upload or scan (a race, not a fault).
-      const said = e.code === 'offline' || e.code === 'aborted' || passingPullError(e) || store.folders.get(folderId)?.errorCode === e.code || before?.code === e.code;
+      const said = e.code === 'offline' || e.code === 'aborted' || onlyWaitedOnThisDevice(e) || store.folders.get(folderId)?.errorCode === e.code || before?.code === e.code;
       (said ? log.debug : log.warn).call(log, 'pull failed', { folder: folderId, code: e.code, error: e.message });
       throw e;
     });

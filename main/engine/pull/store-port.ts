@@ -1,4 +1,4 @@
-import type { Store } from '../../store';
+import type { IndexEntry, Store } from '../../store';
 import { sameBlocks } from './decide';
 
 /** The repositories the puller touches; a whole Store fits. */
@@ -19,6 +19,9 @@ export interface PendingRef {
    * `sent`: it is in a batch sent (recorded before it went) and not answered yet (O3).
    */
   sending: { op: 'upsert' | 'delete'; kind: 'file' | 'dir'; blocks: readonly string[] | null; sent?: boolean } | null;
+  /** The kind and blocks of the row's newest change (what it would upload). */
+  kind: 'file' | 'dir';
+  blocks: readonly string[] | null;
 }
 
 export function pendingOf(store: PullStore, folderId: string, path: string): PendingRef | null {
@@ -26,7 +29,18 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
   if (!item || item.state === 'done') return null;
   const inFlight = item.inFlightGeneration !== null;
   const sending = inFlight && item.inFlightGeneration === item.generation ? { op: item.op, kind: item.kind, blocks: item.blocks, sent: store.tasks.holds(item.id, item.generation) } : null;
-  return { id: item.id, op: item.op, generation: item.generation, baseRevision: item.baseRevision, moveFrom: item.moveFrom, inFlight, sending };
+  return { id: item.id, op: item.op, generation: item.generation, baseRevision: item.baseRevision, moveFrom: item.moveFrom, inFlight, sending, kind: item.kind, blocks: item.blocks };
+}
+
+/**
+ * The live item is an upload in flight whose bytes the index no longer records at the path: the
+ * pull placed another version there since it was queued (its bytes went to a conflict copy, U6),
+ * so it is no change of the file here (docs/conflict-rules.md, "unchanged").
+ */
+export function replacedByPull(pending: PendingRef | null, base: Pick<IndexEntry, 'kind' | 'syncedRevision' | 'blocks'> | undefined): boolean {
+  if (!pending?.inFlight || pending.op !== 'upsert' || pending.kind !== 'file' || pending.moveFrom !== null) return false;
+  if (base?.kind !== 'file' || base.syncedRevision === null || base.blocks === null) return false;
+  return !sameBlocks(pending.blocks, base.blocks);
 }
 
 /**
