@@ -428,18 +428,19 @@ describe('chaos ledger', () => {
   // next write at CAFÉ.TXT replaced it. The ledger kept c's empty version at café.txt as lost.
   it('lets this device\'s edit carried by its own rename follow another device\'s rename of the new name (chaos seed 40381)', () => {
     const l = new Ledger();
+    /** What the harness's rename records: the bytes moved away from `from`, onto nothing at `to`. */
+    const renamed = (device: string, from: string, to: string, hash: string, step: number) => {
+      l.replace(device, from, hash);
+      l.deleted(device, from);
+      l.replace(device, to, null);
+      l.movedFile(device, from, to, hash, step);
+    };
     l.replace('a', 'a.tar.gz', null);
     l.write('a', 'a.tar.gz', X, 2);
     l.replace('c', 'a.tar.gz', X);
     l.write('c', 'a.tar.gz', EMPTY_HASH, 9);
-    l.replace('c', 'a.tar.gz', EMPTY_HASH);
-    l.deleted('c', 'a.tar.gz');
-    l.replace('c', 'café.txt', null);
-    l.movedFile('c', 'a.tar.gz', 'café.txt', EMPTY_HASH, 11);
-    l.replace('b', 'café.txt', X);
-    l.deleted('b', 'café.txt');
-    l.replace('b', 'CAFÉ.TXT', null);
-    l.movedFile('b', 'café.txt', 'CAFÉ.TXT', X, 13);
+    renamed('c', 'a.tar.gz', 'café.txt', EMPTY_HASH, 11);
+    renamed('b', 'café.txt', 'CAFÉ.TXT', X, 13);
     l.replace('c', 'CAFÉ.TXT', EMPTY_HASH);
     l.write('c', 'CAFÉ.TXT', Y, 15);
     expect(l.live.map((v) => `${v.device}:${v.path}`)).toEqual(['c:CAFÉ.TXT']);

@@ -81,17 +81,20 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   // file changed. The bytes went up as this device's change on the stale base, conflicted, and the
   // next pull kept them as "shared (conflict from laptop-a …).txt": the other device's bytes under
   // this device's name.
-  it('S9: a download renamed into place and not recorded yet is not queued as this device\'s change', async () => {
+  /** An upload of shared.txt in flight, and the pull's steps up to its rename: the intent, then the other device's bytes at the path. */
+  async function placedWhileInFlight() {
     const abs = path.join(tmp.dir, 'shared.txt');
     writeFileSync(abs, 'my local edit');
     store.paths.enqueue({ folderId: F, path: 'shared.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
     const [claimed] = store.queue.claim({ limit: 1 });
-
-    // The pull's steps up to its rename: the intent, then the other device's bytes at the path.
     writeFileSync(abs, 'revision 20 from the other device');
     const pulled = await hashFile(abs);
     store.index.putIntent({ folderId: F, path: 'shared.txt', revision: '20', size: pulled.size, contentHash: pulled.contentHash, blocks: pulled.blocks, inode: pulled.stat.ino ?? null });
+    return { abs, claimed, pulled };
+  }
 
+  it('S9: a download renamed into place and not recorded yet is not queued as this device\'s change', async () => {
+    const { abs, claimed, pulled } = await placedWhileInFlight();
     expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('placing');
     // Refused: nothing queued on top of the generation in flight, the index untouched.
     expect(store.queue.get(claimed!.id)).toMatchObject({ generation: claimed!.generation, contentHash: 'old' });
@@ -106,13 +109,7 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
   });
 
   it('S9: a file written here after the download was placed is this device\'s change, intent or not', async () => {
-    const abs = path.join(tmp.dir, 'shared.txt');
-    writeFileSync(abs, 'my local edit');
-    store.paths.enqueue({ folderId: F, path: 'shared.txt', kind: 'file', op: 'upsert', size: 13, mtimeMs: 1, contentHash: 'old', blocks: ['b'], baseRevision: '14' });
-    const [claimed] = store.queue.claim({ limit: 1 });
-    writeFileSync(abs, 'revision 20 from the other device');
-    const pulled = await hashFile(abs);
-    store.index.putIntent({ folderId: F, path: 'shared.txt', revision: '20', size: pulled.size, contentHash: pulled.contentHash, blocks: pulled.blocks, inode: pulled.stat.ino ?? null });
+    const { abs, claimed } = await placedWhileInFlight();
     writeFileSync(abs, 'written here after it landed');
     const edited = await hashFile(abs);
 
