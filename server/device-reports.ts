@@ -91,12 +91,12 @@ export class DeviceReports {
     }
   }
 
-  /** Every device of the folder that reported within the retention, the most recently seen first. */
   /** What `GET …/devices` answers: the devices, and the clock their `lastSeen` is by. */
   async reply(folderId: string): Promise<DevicesReply> {
     return { devices: await this.list(folderId), serverTime: new Date(this.clock()).toISOString() };
   }
 
+  /** Every device of the folder that reported within the retention, the most recently seen first. */
   async list(folderId: string): Promise<DeviceState[]> {
     // A report sent with a credential since revoked: that device is signed out (found by a new-user
     // try: other devices still showed it "up to date", its unsent change unknown to them).

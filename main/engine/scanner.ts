@@ -375,15 +375,16 @@ export class Scanner {
       if (ignore.ignores(key, true)) return 'ignored';
       const known = this.store.index.get(this.folderId, key);
       if (known?.kind === 'dir' && known.inode !== null && known.inode !== st.ino) return this.afterRename(later, diskRel, { key, diskRel, st });
-      // Told of an inner folder of a `mkdir -p` alone: the folders above it go first, as for a file.
-      if (!known) this.recordUnknownParents(key);
+      // Told of an inner folder of a `mkdir -p` alone: the folders above it go first, as for a file,
+      // and are looked through (what else was made in them before their watch, found by review).
+      const outer = known ? null : this.recordUnknownParents(key);
       const outcome = this.recordDir(key, st);
       // A directory that appeared may have arrived whole (moved in): look inside.
-      if (outcome === 'queued') {
-        const sub = await this.walkAndCommit(diskRel);
+      if (outcome === 'queued' || outer !== null) {
+        const sub = await this.walkAndCommit(outer === null ? diskRel : diskRel.split('/').slice(0, outer.split('/').length).join('/'));
         if (!sub.ok) return null;
       }
-      return outcome;
+      return outer !== null ? 'queued' : outcome;
     }
     if (!st.isFile()) {
       const replaced = this.store.index.get(this.folderId, key) ? gone(key) : 'skipped';
@@ -432,7 +433,7 @@ export class Scanner {
 
   private async scanFile(key: string, abs: string, st: Stats, hold: boolean, indexed: IndexEntry | undefined): Promise<PathOutcome | null> {
     let known = indexed;
-    if (!known && this.recordUnknownParents(key)) known = this.store.index.get(this.folderId, key);
+    if (!known && this.recordUnknownParents(key) !== null) known = this.store.index.get(this.folderId, key);
     if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
     if (!known) {
       const moved = this.recordMove(key, st);
@@ -618,10 +619,10 @@ export class Scanner {
    * The folders above a new file or folder that the index does not hold, recorded as a walk
    * would (new directories, or a moved one by inode): the watcher may report a path made in
    * folders it had no watch on yet (docs/conflict-rules.md, "Parents of a new file or folder").
-   * Up to the first known one, outermost first. True when one was recorded (the path may now be
-   * known, moved).
+   * Up to the first known one, outermost first. The outermost one recorded (the path may now be
+   * known, moved), or null when none was.
    */
-  private recordUnknownParents(key: string): boolean {
+  private recordUnknownParents(key: string): string | null {
     const unknown: Array<{ dir: string; st: Stats }> = [];
     for (let dir = parentOf(key); dir !== ''; dir = parentOf(dir)) {
       if (this.store.index.get(this.folderId, dir)) break;
@@ -629,14 +630,14 @@ export class Scanner {
       try {
         st = lstatSync(resolveDiskPath(this.root, dir));
       } catch {
-        return false;
+        return null;
       }
-      if (!st.isDirectory()) return false;
+      if (!st.isDirectory()) return null;
       unknown.push({ dir, st });
     }
     // Parents first, as the walk records them (a moved parent takes its subtree with it).
     for (const { dir, st } of unknown.reverse()) if (!this.store.index.get(this.folderId, dir)) this.recordDir(dir, st);
-    return unknown.length > 0;
+    return unknown[0]?.dir ?? null;
   }
 
   private recordDir(key: string, st: Stats): PathOutcome {

@@ -400,7 +400,8 @@ describe('a second remote change while an upload whose bytes the pull moved to a
   const FIXED = Date.UTC(2026, 11, 7, 18, 17, 52);
   const rig = usePullRig();
 
-  it("downloads over the version the first pull placed: one copy, holding this device's bytes", async () => {
+  for (const answered of [false, true]) {
+  it(`downloads over the version the first pull placed: one copy, holding this device's bytes${answered ? " (the upload answered conflict first, found by review)" : ''}`, async () => {
     const writer = await rig.start({ clock: () => FIXED });
     const b = rig.device('b');
     await writer.commit({ 'shared.txt': 'a 1' });
@@ -418,10 +419,16 @@ describe('a second remote change while an upload whose bytes the pull moved to a
     const copy = conflictPath('shared.txt', 'b', new Date(FIXED));
     expect(b.tree()).toEqual({ 'shared.txt': 'a 2', [copy]: 'b 2' });
 
+    // The upload's answer: a conflict, which lets go of the row (what waited behind it stays live).
+    if (answered) {
+      b.folder.store.queue.fail(held!, { code: 'conflict', message: 'Path was changed on the server' }, Date.now() + 60_000);
+      expect(b.folder.store.queue.getByPath('fb', 'shared.txt')).toMatchObject({ inFlightGeneration: null, state: 'pending' });
+    }
     await writer.commit({ 'shared.txt': 'a 3' });
     expect(await b.puller.pullNow('fb')).toMatchObject({ conflicts: 0, downloaded: 1 });
     // Refused: a copy of a's "a 2" named after b.
     expect(b.tree()).toEqual({ 'shared.txt': 'a 3', [copy]: 'b 2' });
     expect(b.folder.store.index.get('fb', 'shared.txt')).toMatchObject({ syncedRevision: writer.revisions.get('shared.txt') });
   });
+  }
 });

@@ -44,7 +44,7 @@ describe('decide: our own commit still in flight', () => {
 // a retry; the pull kept the user's newer bytes as a conflict copy and placed the other device's
 // version. The next remote change met the in-flight row and took the placed version for this
 // device's change: a second copy, named after this device, held the other device's bytes.
-describe('decide: an upload in flight whose bytes the pull has replaced at the path since', () => {
+describe('decide: an upload whose bytes the pull has replaced at the path since (while it was in flight)', () => {
   it('is no change of the file here: the next change downloads over the placed version (U5), a delete removes it (D4)', () => {
     const unchanged = file(A);
     expect(rule({ remote: remoteUp(), base: base(), local: unchanged, pending: 'upsert', pendingReplaced: true })).toBe('download/U5');
@@ -57,13 +57,15 @@ describe('decide: an upload in flight whose bytes the pull has replaced at the p
     expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingReplaced: true })).toBe('conflict-copy-then-download/U6');
   });
 
-  it('is told by the in-flight upload\'s bytes differing from what the index records there', () => {
+  it('is told by the upload\'s bytes differing from what the index records there', () => {
     const inFlight = (blocks: readonly string[] | null, over: Partial<PendingRef> = {}): PendingRef => ({ id: 1, op: 'upsert', generation: 3, baseRevision: R1, moveFrom: null, inFlight: true, sending: null, kind: 'file', blocks, ...over });
     const indexed = { kind: 'file' as const, syncedRevision: R2, blocks: B };
     expect(replacedByPull(inFlight(A), indexed)).toBe(true);
-    // The bytes the index records (the user's own edit, the scanner wrote both), not in flight, a move, a delete, nothing synced: a change as ever.
+    // Let go of by its answer (a conflict parks it, a done one rebases what waited behind): still not here.
+    expect(replacedByPull(inFlight(A, { inFlight: false }), indexed)).toBe(true);
+    // The bytes the index records (the user's own edit: the scanner writes both), a move, a delete, blocks unknown, nothing synced: a change as ever.
     expect(replacedByPull(inFlight(B), indexed)).toBe(false);
-    expect(replacedByPull(inFlight(A, { inFlight: false }), indexed)).toBe(false);
+    expect(replacedByPull(inFlight(null), indexed)).toBe(false);
     expect(replacedByPull(inFlight(A, { moveFrom: 'old' }), indexed)).toBe(false);
     expect(replacedByPull(inFlight(null, { op: 'delete' }), indexed)).toBe(false);
     expect(replacedByPull(inFlight(A), { ...indexed, syncedRevision: null })).toBe(false);

@@ -121,11 +121,24 @@ describe('rehashAndRequeue (a file changed between hashing and commit)', () => {
     const abs = path.join(tmp.dir, 'back.txt');
     writeFileSync(abs, 'synced');
     const synced = await hashFile(abs);
-    store.index.put({ folderId: F, path: 'back.txt', kind: 'file', size: synced.size, mtimeMs: 1, inode: null, contentHash: synced.contentHash, blocks: synced.blocks, syncedRevision: '3' });
+    // The edit as the scanner records it: the index row and the queue row together, on revision 3.
+    store.index.put({ folderId: F, path: 'back.txt', kind: 'file', size: 4, mtimeMs: 2, inode: null, contentHash: 'edit', blocks: ['e'], syncedRevision: '3' });
     store.paths.enqueue({ folderId: F, path: 'back.txt', kind: 'file', op: 'upsert', size: 4, mtimeMs: 2, contentHash: 'edit', blocks: ['e'], baseRevision: '3' });
     const [claimed] = store.queue.claim({ limit: 1 });
     expect(await rehashAndRequeue(store, abs, claimed!, Date.now())).toBe('requeued');
     expect(store.queue.get(claimed!.id)).toMatchObject({ contentHash: synced.contentHash, baseRevision: '3', generation: claimed!.generation + 1 });
+  });
+
+  // Found by review: a done answer rebased what waited behind it on the revision the pull had
+  // recorded (its bytes moved to a copy while in flight); sent, the pull's bytes went up as this
+  // device's "Uploaded" change, since the base no longer told the two apart.
+  it('the bytes the pull recorded, found on an item rebased on their revision, are nothing to send (moot)', async () => {
+    const { abs, claimed, pulled } = await placedWhileInFlight();
+    store.transaction(() => {
+      store.index.removeIntent(F, 'shared.txt');
+      store.index.put({ folderId: F, path: 'shared.txt', kind: 'file', size: pulled.size, mtimeMs: pulled.stat.mtimeMs, inode: pulled.stat.ino ?? null, contentHash: pulled.contentHash, blocks: pulled.blocks, syncedRevision: '20' });
+    });
+    expect(await rehashAndRequeue(store, abs, { ...claimed!, baseRevision: '20' }, Date.now())).toBe('moot');
   });
 
   it('keeps the item\'s base when nothing was synced since (a user edit during the upload)', async () => {

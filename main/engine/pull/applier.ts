@@ -84,7 +84,7 @@ export interface Observation {
   movedAwayBase: string | null;
   /** Our own folder move, its answer not in, carried this entry (O4). */
   carriedByOwnMove: boolean;
-  /** The live item is an upload in flight of bytes the pull has replaced at the path since (store-port.ts, replacedByPull). */
+  /** The live item is an upload of bytes the pull has replaced at the path since (store-port.ts, replacedByPull). */
   pendingReplaced: boolean;
 }
 
@@ -154,7 +154,7 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
   let hash: StableHash | null = null;
   if (local.type === 'file' && baseState && (pending === null || pendingReplaced) && statMatches(local, baseState) && baseState.blocks) {
     local = { ...local, blocks: baseState.blocks };
-  } else if (needsHash({ remote: entry, base: baseState, local, pending: pending?.op ?? null })) {
+  } else if (needsHash({ remote: entry, base: baseState, local, pending: pendingReplaced ? null : (pending?.op ?? null) })) {
     hash = await hashStable(abs);
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };
@@ -237,8 +237,8 @@ function decideFor(entry: RemoteEntry, o: Observation): Action {
 }
 
 /** The path waits for a push's answer: the item fails, and the pull runs again a second later. */
-export const uploadInFlight = (path: string, why: string): FerryError =>
-  new FerryError('upload_in_flight', `${path}: ${why}; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1 });
+export const uploadInFlight = (path: string, why: string, details?: Record<string, unknown>): FerryError =>
+  new FerryError('upload_in_flight', `${path}: ${why}; the pull runs again once it is recorded`, { retryable: true, retryAfterSeconds: 1, ...(details ? { details } : {}) });
 
 /**
  * O3: the push in flight sends a file in a batch sent and not answered, and

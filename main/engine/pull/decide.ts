@@ -63,8 +63,9 @@ export interface DecideInput {
    */
   carriedByOwnMove?: boolean;
   /**
-   * The live queue item is an upload in flight of bytes the pull has replaced at the path since
-   * (moved to a conflict copy, U6): no change of the file here (docs/conflict-rules.md, "unchanged").
+   * The live queue item is an upload of bytes the pull has replaced at the path since (moved to a
+   * conflict copy, U6, while it was in flight): no change of the file here (docs/conflict-rules.md,
+   * "unchanged").
    */
   pendingReplaced?: boolean;
 }

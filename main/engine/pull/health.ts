@@ -1,4 +1,4 @@
-import { FerryError } from '../../../protocol/errors';
+import type { FerryError } from '../../../protocol/errors';
 
 /**
  * An item the pull tries again within a second, once this device's own upload is answered or its
@@ -23,11 +23,12 @@ export function passingPullError(error: unknown): boolean {
 
 /**
  * A pull that failed for nothing but a wait of a second on this device's own work: its items'
- * (passingPullError), or the whole run's (a full listing that waits for a create sent here). No
+ * (passingPullError), or the whole run's (a full listing that waits for a create sent here,
+ * `ownWait`; a server's short Retry-After is no such wait). No
  * failed pull to warn of (docs/conflict-rules.md, O3; a new-user try saw the run's one warned of).
  */
 export function onlyWaitedOnThisDevice(error: unknown): boolean {
-  return passingPullError(error) || (error instanceof FerryError && waitsOnThisDevice(error));
+  return passingPullError(error) || (error as FerryError | null)?.details?.ownWait === true;
 }
 
 /** Failures of reaching the server at all (or of being taken by it): the link's to say. */

@@ -342,7 +342,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         // for a path here to delete (one gone from disk since is the scanner's).
         const sent = store.queue.getByPath(folderId, row.path);
         if (sent?.inFlightGeneration != null && store.tasks.holds(sent.id, sent.inFlightGeneration) && existsOnDisk(joinInside(root, row.path))) {
-          throw uploadInFlight(row.path, 'its create or move was sent, and the full listing lacks it');
+          throw uploadInFlight(row.path, 'its create or move was sent, and the full listing lacks it', { ownWait: true });
         }
         continue;
       }

@@ -33,12 +33,14 @@ export function pendingOf(store: PullStore, folderId: string, path: string): Pen
 }
 
 /**
- * The live item is an upload in flight whose bytes the index no longer records at the path: the
- * pull placed another version there since it was queued (its bytes went to a conflict copy, U6),
- * so it is no change of the file here (docs/conflict-rules.md, "unchanged").
+ * The live item is an upload whose bytes the index no longer records at the path: the pull placed
+ * another version there after it was queued (the pusher held it in flight, so the pull could not
+ * drop it; its bytes went to a conflict copy, U6), and it stays so after its answer lets go of it.
+ * The scanner writes a change to the index and the queue together, so a change of the user's never
+ * reads so. No change of the file here (docs/conflict-rules.md, "unchanged").
  */
 export function replacedByPull(pending: PendingRef | null, base: Pick<IndexEntry, 'kind' | 'syncedRevision' | 'blocks'> | undefined): boolean {
-  if (!pending?.inFlight || pending.op !== 'upsert' || pending.kind !== 'file' || pending.moveFrom !== null) return false;
+  if (pending === null || pending.op !== 'upsert' || pending.kind !== 'file' || pending.moveFrom !== null || pending.blocks === null) return false;
   if (base?.kind !== 'file' || base.syncedRevision === null || base.blocks === null) return false;
   return !sameBlocks(pending.blocks, base.blocks);
 }

@@ -23,7 +23,7 @@ function currentBase(store: Pick<Store, 'index'>, item: Pick<QueueItem, 'folderI
   return store.index.get(item.folderId, item.path)?.syncedRevision ?? item.baseRevision;
 }
 
-type RequeueItem = Pick<QueueItem, 'folderId' | 'path' | 'baseRevision' | 'generation'>;
+type RequeueItem = Pick<QueueItem, 'folderId' | 'path' | 'baseRevision' | 'generation' | 'contentHash'>;
 
 /**
  * True while the queue row still holds the generation that was sent. Once the scanner or the
@@ -75,18 +75,20 @@ export async function rehashAndRequeue(
   return store.transaction(() => {
     if (!stillCurrent(store, item)) return 'superseded';
     const { size, mtimeMs, inode, contentHash, blocks } = stable;
-    // The pull placed a newer revision here while this upload was on its way, and the file holds
-    // exactly its bytes: the bytes this upload carried went to a conflict copy (U6, queued there).
-    // Nothing of this device's is left at the path; queued again, the download's own bytes went up,
-    // the server answered "same content", and Activity and the queue said "Uploaded" for a file
-    // whose version here reached the server only as the copy (found by a new-user try).
-    const synced = store.index.get(item.folderId, item.path);
     // The pull's download, between its rename and its index commit: queued now, the other device's
     // bytes went up on this item's stale base, conflicted, and the next pull kept them as a conflict
     // copy named after this device (found by a new-user try; docs/conflict-rules.md, S9).
     const intent = store.index.getIntent(item.folderId, item.path);
     if (intent && intentMatch(intent, { size, inode, blocks }) === 'as placed') return 'placing';
-    if (synced?.kind === 'file' && synced.syncedRevision !== null && synced.syncedRevision !== item.baseRevision && synced.contentHash === contentHash) return 'moot';
+    // The pull placed a newer revision here while this upload was on its way, and the file holds
+    // exactly its bytes: the bytes this upload carried went to a conflict copy (U6, queued there).
+    // Nothing of this device's is left at the path; queued again, the download's own bytes went up,
+    // the server answered "same content", and Activity and the queue said "Uploaded" for a file
+    // whose version here reached the server only as the copy (found by a new-user try). The pull
+    // placed it when the index records other bytes than the item's at a revision, whatever base a
+    // done answer rebased the item on (found by review; docs/conflict-rules.md, "unchanged").
+    const synced = store.index.get(item.folderId, item.path);
+    if (synced?.kind === 'file' && synced.syncedRevision !== null && (synced.syncedRevision !== item.baseRevision || synced.contentHash !== item.contentHash) && synced.contentHash === contentHash) return 'moot';
     store.paths.localChanged({ folderId: item.folderId, path: item.path, kind: 'file', size, mtimeMs, inode, contentHash, blocks }, currentBase(store, item));
     return 'requeued';
   });
