@@ -18,7 +18,7 @@ they share.
 
 Commands:
   user add NAME                  add a user
-  user list [--json]             list the users, with how many devices each paired (live/all)
+  user list [--json]             list the users, with their devices (live, and revoked)
   pair --user NAME               print a one-time pairing code for a new device of NAME
                                  (valid 10 minutes; trade it with: ferry agent --pair CODE)
   devices [--user NAME] [--json] list paired devices, each with the id its agent goes by (AGENT)
@@ -183,13 +183,13 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
     case 'share': {
       const [folder] = only(1, 'FOLDER --with NAME');
       if (!values.with) throw new UsageError('share needs --with NAME');
-      io.out((await accounts.share(folder as string, values.with)) ? `Shared ${folder} with ${values.with}\n` : `${values.with} already reaches ${folder}\n`);
+      io.out((await accounts.share(folder as string, values.with)) ? `Shared ${folder} with ${values.with}: their devices that sync it pick it up within a minute (at once with 'ferry sync-now' there)\n` : `${values.with} already reaches ${folder}\n`);
       return 0;
     }
     case 'unshare': {
       const [folder] = only(1, 'FOLDER --from NAME');
       if (!values.from) throw new UsageError('unshare needs --from NAME');
-      io.out((await accounts.unshare(folder as string, values.from)) ? `${values.from}'s devices no longer reach ${folder}: their next request about it is refused, and their files stay on their computers\n` : `${folder} was not shared with ${values.from}\n`);
+      io.out((await accounts.unshare(folder as string, values.from)) ? `${values.from}'s devices no longer reach ${folder}: their next request about it is refused (within a minute for one that waits on the server), and their files stay on their computers\n` : `${folder} was not shared with ${values.from}\n`);
       return 0;
     }
     case 'folders': {
@@ -272,7 +272,7 @@ function deviceTable(devices: ListedDevice[]): string {
 
 function userTable(users: UserListing[]): string {
   if (users.length === 0) return 'No users (add one with: ferry server user add NAME)\n';
-  return table(['USER', 'ADDED', 'DEVICES'], users.map((u) => [u.name, minute(u.createdAt) ?? '', `${u.liveDevices} live, ${u.devices} paired`]));
+  return table(['USER', 'ADDED', 'DEVICES'], users.map((u) => [u.name, minute(u.createdAt) ?? '', `${u.liveDevices} live${u.devices > u.liveDevices ? `, ${u.devices - u.liveDevices} revoked` : ''}`]));
 }
 
 function folderTable(folders: FolderListing[]): string {

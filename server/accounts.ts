@@ -230,7 +230,7 @@ export class SqlAccounts implements Accounts {
       return false;
     }
     // The owner's own devices made it; taken from them, it would be nobody's user's, with no one to share it again.
-    if (row.role === 'owner') throw new FerryError('invalid_request', `${userName} owns ${folderId} (their device made it): an owner's access cannot be taken; revoke their devices instead`);
+    if (row.role === 'owner') throw new FerryError('invalid_request', `${userName} owns ${folderId} (their device made it), and an owner keeps it: to stop syncing it on one of their devices, remove the folder in that device's Settings`);
     return (await this.db.run('DELETE FROM folder_access WHERE folder_id = ? AND user_id = ?', [folderId, user.id])) === 1;
   }
 

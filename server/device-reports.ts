@@ -99,12 +99,16 @@ export class DeviceReports {
   /** Every device of the folder that reported within the retention, the most recently seen first. */
   async list(folderId: string): Promise<DeviceState[]> {
     // A report sent with a credential since revoked: that device is signed out (found by a new-user
-    // try: other devices still showed it "up to date", its unsent change unknown to them).
+    // try: other devices still showed it "up to date", its unsent change unknown to them). One whose
+    // user the folder was unshared from is no device of the folder any more: listed, it read "1
+    // change behind", then "not reporting", while it ran (a new-user try).
     const rows = await this.db.all<ReportRow>(
       `SELECT r.folder_id, r.device, r.name, r.version, r.applied_seq, r.pending, r.failed_count, r.failures, r.reported_at, r.folder_error, r.paused, r.unsyncable_count, r.mass_delete_held,
          (d.revoked_at IS NOT NULL) AS signed_out
        FROM device_reports r LEFT JOIN devices d ON d.id = r.paired_device
-       WHERE r.folder_id = ? AND r.reported_at >= ? ORDER BY r.reported_at DESC, r.device`,
+       WHERE r.folder_id = ? AND r.reported_at >= ?
+         AND (r.paired_device IS NULL OR EXISTS (SELECT 1 FROM folder_access a WHERE a.folder_id = r.folder_id AND a.user_id = d.user_id))
+       ORDER BY r.reported_at DESC, r.device`,
       [folderId, this.clock() - DEVICE_REPORT_TTL_MS],
     );
     const out: DeviceState[] = [];
@@ -121,7 +125,8 @@ export class DeviceReports {
         version: row.version,
         lastSeen: new Date(row.reported_at).toISOString(),
         behind,
-        upToDate: behind === 0,
+        // Signed out, it syncs nothing: not up to date, whatever it last reported.
+        upToDate: behind === 0 && !row.signed_out,
         pending: row.pending,
         failedCount: row.failed_count,
         failures: JSON.parse(row.failures) as DeviceFailure[],

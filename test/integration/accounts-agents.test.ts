@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureLogging } from '../../main/logging';
@@ -45,7 +45,7 @@ describe('paired devices of two users', () => {
   const savedToken = (name: string) => (JSON.parse(readFileSync(path.join(dataDirOf(name), SETTINGS_FILE), 'utf8')) as { token: string }).token;
 
   /** Starts an agent on the token its pairing saved in its data directory. */
-  async function startAgent(name: string, remoteId: string): Promise<Agent> {
+  async function startAgent(name: string, remoteId: string, pollTimeoutSec = 2): Promise<Agent> {
     mkdirSync(folderOf(name), { recursive: true });
     const agent = await createAgent({
       dataDir: dataDirOf(name),
@@ -53,7 +53,7 @@ describe('paired devices of two users', () => {
       settings: testSettings(server.url, savedToken(name), [{ localPath: folderOf(name), remoteId }]),
       saveSettings: () => undefined,
       tokenProtection: 'plaintext',
-      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec: 2 } },
+      tuning: { local: { settleMs: 50 }, pull: { pollTimeoutSec } },
     });
     agents.set(name, agent);
     await agent.start();
@@ -126,12 +126,46 @@ describe('paired devices of two users', () => {
     writeFileSync(path.join(folderOf('bob-desk'), 'after-unshare.txt'), 'written while not shared');
     await waitFor(() => desk.status().folders[0]?.state === 'error', { timeoutMs: 20_000, message: "bob-desk's folder in error once unshared" });
     expect(desk.status().folders[0]?.error).toContain("another user's folder not shared with this device's user");
+    // The file it wrote meanwhile waits for the folder and goes by itself (a new-user try read "failed … Retry sends it again").
+    await waitFor(() => desk.status().counts.failed === 1, { timeoutMs: 20_000, message: 'the upload refused while unshared' });
+    const why = await desk.handlers.explainPath({ path: 'after-unshare.txt', folderId: desk.status().folders[0]!.id });
+    expect(why.reasons.find((r) => r.code === 'failed')?.message).toMatch(/^Its upload waits for the folder: the server does not let this device reach it .*; it goes by itself once the folder can be reached$/);
+    // ann's devices no longer list it among the folder's devices (it read "1 change behind", then "not reporting").
+    const seenByAnn = async () => (await (agents.get('ann-laptop') as Agent).handlers.listDevices({ folderId: 'ann-docs' }))[0]!.devices.map((d) => d.name);
+    expect(await seenByAnn()).not.toContain('bob-desk');
     // Refused, not lost: nothing of bob's reached ann, and bob's copy of ann's file stays.
     expect(read(path.join(folderOf('bob-desk'), 'plan.txt'))).toBe('ann only');
     expect(read(path.join(folderOf('ann-laptop'), 'after-unshare.txt'))).toBeUndefined();
     await cli('share', 'ann-docs', '--with', 'bob');
     await waitFor(() => read(path.join(folderOf('ann-laptop'), 'after-unshare.txt')) === 'written while not shared', { timeoutMs: 30_000, message: "bob-desk's file on ann-laptop once shared again" });
     await waitFor(() => desk.status().folders[0]?.state !== 'error', { timeoutMs: 20_000, message: "bob-desk's folder out of error" });
+    await waitFor(async () => (await seenByAnn()).includes('bob-desk'), { timeoutMs: 20_000, message: 'bob-desk listed again once shared' });
+  }, 60_000);
+
+  // A new-user try: a tab open on a device with nothing to upload read "Idle · everything in sync"
+  // for good after the folder was unshared from its user, and its terminal printed no state line:
+  // the pull's failure put the folder in error, and nothing told the window or the terminal.
+  it('tells an open window the folder went into error when it is unshared, with nothing of the device failing', async () => {
+    await pairDevice('bob', 'bob-quiet');
+    // The folder's files already here, the same bytes: recorded, nothing downloaded, so no rate keeps
+    // the status ticker going; and a long poll of a minute: nothing else wakes this agent, as on a quiet desktop.
+    cpSync(folderOf('ann-laptop'), folderOf('bob-quiet'), { recursive: true, filter: (from) => path.basename(from) !== '.ferry' });
+    const quiet = await startAgent('bob-quiet', 'ann-docs', 60);
+    await waitFor(() => quiet.status().lastSyncAt !== null && quiet.status().state === 'idle', { timeoutMs: 20_000, message: 'bob-quiet synced and idle' });
+    const heard: string[] = [];
+    const off = quiet.subscribe((e) => void (e.type === 'status' && heard.push(e.status.folders[0]?.state ?? '')), ['status']);
+    try {
+      await cli('unshare', 'ann-docs', '--from', 'bob');
+      // A change on the server wakes the waiting long poll, which answers 404 now.
+      writeFileSync(path.join(folderOf('ann-laptop'), 'wake.txt'), 'wake');
+      await waitFor(() => quiet.status().folders[0]?.state === 'error', { timeoutMs: 20_000, message: "bob-quiet's folder in error" });
+      await waitFor(() => heard.at(-1) === 'error', { timeoutMs: 5_000, message: 'the last status event says error, as status() does' });
+      expect(quiet.status().counts.failed).toBe(0);
+    } finally {
+      off();
+      await cli('share', 'ann-docs', '--with', 'bob');
+      await stopAgent('bob-quiet');
+    }
   }, 60_000);
 
   // A new-user try: a file written on a device of a user the folder was not shared with failed

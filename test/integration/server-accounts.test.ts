@@ -338,7 +338,7 @@ describe('isolation between users', () => {
 
     expect(await cli(['unshare', 'x-docs', '--from', 'yuri'])).toMatchObject({ code: 0, out: 'x-docs was not shared with yuri\n' });
     // Refused: the owner's own access (nobody could share it again), an unknown folder or user, no --from.
-    expect(await cli(['unshare', 'x-docs', '--from', 'xena'])).toMatchObject({ code: 1, err: expect.stringContaining('xena owns x-docs') });
+    expect(await cli(['unshare', 'x-docs', '--from', 'xena'])).toMatchObject({ code: 1, err: expect.stringContaining('xena owns x-docs (their device made it), and an owner keeps it') });
     expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: x.token })).status).toBe(200);
     expect(await cli(['unshare', 'no-such-folder', '--from', 'yuri'])).toMatchObject({ code: 1, err: expect.stringContaining("No folder 'no-such-folder'") });
     expect(await cli(['unshare', 'x-docs', '--from', 'nobody'])).toMatchObject({ code: 1, err: expect.stringContaining("No user 'nobody'") });
@@ -356,7 +356,7 @@ describe('isolation between users', () => {
     const listed = JSON.parse((await cli(['user', 'list', '--json'])).out) as Array<{ name: string; devices: number; liveDevices: number }>;
     expect(listed.find((u) => u.name === 'wes')).toMatchObject({ devices: 2, liveDevices: 1 });
     expect(listed.map((u) => u.name)).toEqual([...listed.map((u) => u.name)].sort());
-    expect((await cli(['user', 'list'])).out).toMatch(/^wes\s+\S+\s+1 live, 2 paired$/m);
+    expect((await cli(['user', 'list'])).out).toMatch(/^wes\s+\S+\s+1 live, 1 revoked$/m);
     expect((await cli(['user', 'list', 'extra'])).code).toBe(2);
   });
 

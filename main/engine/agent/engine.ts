@@ -343,6 +343,9 @@ export class EngineHost {
     on('error', ({ folderId, error }) => {
       if (error.code === DISK_FULL) folders.pullDiskFull(folderId, error.message);
       if (error.code === 'not_found') this.remakeFolders(engine);
+      // A failed pull can put the folder in error (refused: unshared, removed on the server): the
+      // open UI and the terminal's state line follow (a new-user try read "Idle" after an unshare).
+      bus.statusChanged();
     });
     on('applied', ({ action }) => {
       if (action === 'downloaded') status.downloaded();
@@ -405,7 +408,9 @@ export class EngineHost {
           engine.refused.add(id);
         } else engine.unmade.add(id);
         // A server out of reach or refusing this device is the agent's state line to say, once.
-        if (e.code !== 'aborted') (refused ? this.o.log.warn : linkProblemOf(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, refused ? 'the server refused to make the remote folder' : 'could not check the remote folder yet', { folder: id, code: e.code, error: e.message });
+        // not_found to a make: the id is another user's folder, not shared with this device's user (a new-user try read "refused to make … not found").
+        const said = !refused ? 'could not check the remote folder yet' : e.code === 'not_found' ? "the remote folder is another user's, not shared with this device's user (its owner or the server's admin can share it)" : 'the server refused to make the remote folder';
+        if (e.code !== 'aborted') (refused ? this.o.log.warn : linkProblemOf(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, said, { folder: id, code: e.code, error: e.message });
       }
     }
     return made;

@@ -53,7 +53,8 @@ export function withPullFailure(answer: PathExplanation, confirmed: boolean): Pa
     message:
       `The folder's pulls fail, so the server's newest version may not be here${has !== null ? ` (this device has revision ${has})` : ''}: ` +
       `${failure.code}: ${failure.message} (last failed ${failure.at}; ${failure.retryable ? 'retryable' : 'not retryable: it fails until its cause is fixed'}; ` +
-      `${failure.untilOnline ? 'next try once the server answers' : failure.nextTryAt !== null ? `next try ${failure.nextTryAt}` : 'the pull runs again'})`,
+      // Not retryable, yet looked at again (a new-user try read "not retryable … next try" as a contradiction).
+      `${failure.untilOnline ? 'next try once the server answers' : failure.nextTryAt !== null ? `${failure.retryable ? 'next try' : 'looked at again'} ${failure.nextTryAt}` : 'the pull runs again'})`,
   };
   const rest = answer.reasons.filter((r) => r.code !== 'in_sync');
   const onServer = rest.findIndex((r) => r.code === 'on_server');

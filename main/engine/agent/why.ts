@@ -165,7 +165,10 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   if (live) {
     const what = live.op === 'delete' ? 'delete' : 'upload';
     const error = live.lastErrorCode ? `${live.lastErrorCode}: ${live.lastErrorMessage ?? ''}`.trim() : null;
-    if (live.state === 'failed') add('failed', `Its ${what} failed after ${live.attempts} ${live.attempts === 1 ? 'attempt' : 'attempts'} (${error ?? 'no reason given'}); Retry sends it again`);
+    // The folder out of this device's reach (not shared with its user, or gone there): sent again by
+    // itself once the server lets it reach the folder (a new-user try read "failed … Retry" for that).
+    if (live.state === 'failed' && live.lastErrorCode === 'not_found') add('failed', `Its ${what} waits for the folder: the server does not let this device reach it (${error}; another user's folder not shared with this device's user, or removed there); it goes by itself once the folder can be reached`);
+    else if (live.state === 'failed') add('failed', `Its ${what} failed after ${live.attempts} ${live.attempts === 1 ? 'attempt' : 'attempts'} (${error ?? 'no reason given'}); Retry sends it again`);
     else if (live.state === 'retry_wait') {
       add('retry_wait', `Its ${what} waits to retry (attempt ${live.attempts}, next try ${iso(live.nextAttemptAt)})${error ? `: ${error}` : ''}`);
     } else if (live.state === 'in_flight') {
