@@ -3,6 +3,8 @@
 import { comesBack, restoredWords } from '../shared/restore-words';
 import { countOf } from '../shared/count-words';
 import { waitsForServer } from '../shared/folder-headline';
+import { heldCount } from '../shared/pending-delete';
+import type { FolderStatus } from '../shared/ui-contract';
 
 const UNITS = ['B', 'KB', 'MB', 'GB', 'TB'] as const;
 
@@ -92,4 +94,29 @@ export function waitingForServer(itemState: string, agentState: string | undefin
 export function percentDone(done: number, total: number): number {
   if (total <= 0) return 0;
   return Math.min(100, Math.max(0, Math.round((done / total) * 100)));
+}
+
+/** The folder's sync in a few words: never "everything in sync" while something holds it back. */
+export function syncSummary(folder: FolderStatus, notInSync: number, behind: number | null, agentState: string | undefined): string {
+  // The question waits, not each delete: some of a burst may have reached the server before the guard tripped (new-user try).
+  if (folder.pendingDelete) return `a delete of ${formatCountOf(heldCount(folder.pendingDelete), 'file')} waits for your answer`;
+  if (folder.state === 'error') return folder.notMadeYet ? 'syncs once the folder is created' : 'not syncing';
+  if (folder.state === 'disk_full') return 'waiting for disk space';
+  // What the server has that is not here yet (a new-user try read "everything in sync" through a
+  // 300 MB download, and while paused in the middle of one): coming now, or waiting. Said beside
+  // what is not in sync here too (another read "1 not in sync" while 2 changes were behind).
+  const fromServer = folder.incoming
+    ? `bringing in ${formatCountOf(folder.incoming, 'change')} from the server`
+    : folder.pullError
+      ? 'changes from the server not coming'
+      : folder.pullWait
+        ? 'changes from the server wait for a rename here'
+      : behind !== null && behind > 0
+        ? `${formatCountOf(behind, 'change')} from the server not here yet`
+        : null;
+  if (notInSync > 0) return `${formatCount(notInSync)} not in sync${fromServer ? `; ${fromServer}` : ''}`;
+  // Out of touch with the server, nothing is known of its side: not "everything in sync" (a new-user
+  // try read that beside "sign-in refused" on a revoked device).
+  if (!fromServer && (agentState === 'auth_failed' || agentState === 'offline')) return agentState === 'auth_failed' ? "nothing to send; the server's changes are not known while signed out" : "nothing to send; the server's changes are not known while it cannot be reached";
+  return fromServer ?? 'everything in sync';
 }

@@ -8,7 +8,7 @@ import { useApi } from '../api/context';
 import { ConflictCopies } from '../components/ConflictCopies';
 import { ActionFailure, FolderBanners } from '../components/FolderBanners';
 import { WhyPanel, whyRefreshKey, type WhyTarget } from '../components/WhyPanel';
-import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRelative, waitingForServer } from '../format';
+import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRelative, syncSummary, waitingForServer } from '../format';
 import { useAction } from '../state/useAction';
 import { useNow } from '../state/useNow';
 
@@ -102,28 +102,6 @@ function folderStateText(folder: FolderStatus, agentState: string | undefined): 
   }
 }
 
-/** The folder's sync in a few words: never "everything in sync" while something holds it back. */
-function syncSummary(folder: FolderStatus, notInSync: number, behind: number | null): string {
-  // The question waits, not each delete: some of a burst may have reached the server before the guard tripped (new-user try).
-  if (folder.pendingDelete) return `a delete of ${formatCountOf(heldCount(folder.pendingDelete), 'file')} waits for your answer`;
-  if (folder.state === 'error') return folder.notMadeYet ? 'syncs once the folder is created' : 'not syncing';
-  if (folder.state === 'disk_full') return 'waiting for disk space';
-  // What the server has that is not here yet (a new-user try read "everything in sync" through a
-  // 300 MB download, and while paused in the middle of one): coming now, or waiting. Said beside
-  // what is not in sync here too (another read "1 not in sync" while 2 changes were behind).
-  const fromServer = folder.incoming
-    ? `bringing in ${formatCountOf(folder.incoming, 'change')} from the server`
-    : folder.pullError
-      ? 'changes from the server not coming'
-      : folder.pullWait
-        ? 'changes from the server wait for a rename here'
-      : behind !== null && behind > 0
-        ? `${formatCountOf(behind, 'change')} from the server not here yet`
-        : null;
-  if (notInSync > 0) return `${formatCount(notInSync)} not in sync${fromServer ? `; ${fromServer}` : ''}`;
-  return fromServer ?? 'everything in sync';
-}
-
 function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: FolderStatus; devices: FolderDevices | undefined; now: number; agentState: string | undefined; onWhy(target: WhyTarget): void }) {
   const { api } = useApi();
   const counts = folder.counts;
@@ -162,7 +140,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
           {folder.gone ? ' when last synced' : ''}
         </span>
         <span>last sync {formatRelative(folder.lastSyncAt, now)}</span>
-        <span data-testid="folder-not-in-sync">{syncSummary(folder, notInSync, devices?.devices.find((d) => d.self)?.behind ?? null)}</span>
+        <span data-testid="folder-not-in-sync">{syncSummary(folder, notInSync, devices?.devices.find((d) => d.self)?.behind ?? null, agentState)}</span>
       </div>
       {folder.pullError ? (
         <div className="queue-error" data-testid="folder-pull-error">

@@ -731,6 +731,11 @@ test('a refused token shows as "sign-in refused" with its reason, and clears wit
   await page.getByTestId('field-token').fill('not-the-token');
   await page.getByTestId('settings-save').click();
   await expect(page.getByTestId('settings-notice')).toHaveText('Settings saved and applied.');
+  // Nothing to send, and nothing known of the server's side: not "everything in sync" (a new-user
+  // try read that beside "sign-in refused" on a revoked device; renderer-format.test.ts, syncSummary).
+  await page.getByTestId('nav-folders').click();
+  await expect(page.getByTestId('agent-state')).toHaveText('sign-in refused', { timeout: 10_000 });
+  await expect(page.getByTestId('folder-not-in-sync')).toHaveText('changes from the server not coming');
   await page.getByTestId('nav-queue').click();
   write(rig.folder('docs'), 'waiting.txt', 'goes up once the token is right');
   await expect(page.getByTestId('agent-state')).toHaveText('sign-in refused');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, restoreOutcomeLine, undoOutcome, waitingForServer } from '../../renderer/format';
+import { agentStateLabel, formatBytes, formatCount, formatCountOf, formatRate, formatRelative, percentDone, restoreOutcomeLine, syncSummary, undoOutcome, waitingForServer } from '../../renderer/format';
+import type { FolderStatus } from '../../shared/ui-contract';
 import { routeFromHash } from '../../renderer/router';
 import { reconnectDelay } from '../../renderer/api/backoff';
 import { parseLoginFragment } from '../../renderer/api/session';
@@ -99,5 +100,22 @@ describe('renderer routing and session', () => {
     expect([0, 1, 2, 3, 10].map((attempt) => reconnectDelay(attempt, mid))).toEqual([500, 1000, 2000, 4000, 15000]);
     expect(reconnectDelay(0, () => 0)).toBe(375);
     expect(reconnectDelay(0, () => 1)).toBe(625);
+  });
+});
+
+// A new-user try: a revoked device's folder card read "everything in sync" beside "sign-in refused".
+describe('syncSummary: the folder card\'s line', () => {
+  const folder = { id: 'docs', localPath: '/d', remoteId: 'docs', state: 'ok', error: null, lastSyncAt: null, pendingDelete: null } as unknown as FolderStatus;
+
+  it('says everything is in sync only while the server can be asked', () => {
+    expect(syncSummary(folder, 0, 0, 'idle')).toBe('everything in sync');
+    expect(syncSummary(folder, 0, 0, 'auth_failed')).toBe("nothing to send; the server's changes are not known while signed out");
+    expect(syncSummary(folder, 0, 0, 'offline')).toBe("nothing to send; the server's changes are not known while it cannot be reached");
+  });
+
+  it('names what is not in sync, or what the server has, first', () => {
+    expect(syncSummary(folder, 2, 0, 'auth_failed')).toBe('2 not in sync');
+    expect(syncSummary({ ...folder, pullError: 'unauthorized: refused' }, 0, 0, 'auth_failed')).toBe('changes from the server not coming');
+    expect(syncSummary(folder, 0, 3, 'offline')).toBe('3 changes from the server not here yet');
   });
 });
