@@ -22,7 +22,8 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   // Device tokens (server/accounts.ts) wherever they appear, and pairing codes by name or flag.
   [/\bfdt_[A-Za-z0-9_-]+/g, 'fdt_[redacted]'],
   [/((?:pairing_?code|pairCode)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi, '$1[redacted]'],
-  [/(--pair[\s=]+)[^\s"',;]+/gi, '$1[redacted]'],
+  // A code is 16 characters (dashes aside): a placeholder a message names ("--pair CODE") stays readable.
+  [/(--pair[\s=]+)(?!(?:CODE|NEWCODE)\b)[^\s"',;]+/g, '$1[redacted]'],
 ];
 
 export function redact(text: string): string {

@@ -14,6 +14,9 @@ describe('log redaction', () => {
     expect(redact('{"pairing_code":"ABCD-EFGH-JKMN-PQRS"}')).not.toContain('ABCD');
     expect(redact('argv: ferry agent --pair ABCD-EFGH-JKMN-PQRS --server http://x')).not.toContain('ABCD');
     expect(redact('argv: ferry agent --pair=ABCD-EFGH-JKMN-PQRS')).not.toContain('ABCD');
+    expect(redact('argv: ferry agent --pair abcdefghjkmnpqrs')).not.toContain('abcd');
+    // The placeholder in a message is no code (a new-user try read "--pair [redacted]" in the sign-out reason).
+    expect(redact('pair it again: ferry agent --pair CODE, or --pair NEWCODE')).toBe('pair it again: ferry agent --pair CODE, or --pair NEWCODE');
   });
 
   it('leaves error codes that merely name pairing codes readable', () => {
