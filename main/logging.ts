@@ -23,7 +23,7 @@ const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/\bfdt_[A-Za-z0-9_-]+/g, 'fdt_[redacted]'],
   [/((?:pairing_?code|pairCode)["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi, '$1[redacted]'],
   // A code is 16 characters (dashes aside): a placeholder a message names ("--pair CODE") stays readable.
-  [/(--pair[\s=]+)(?!(?:CODE|NEWCODE)\b)[^\s"',;]+/g, '$1[redacted]'],
+  [/(--pair[\s=]+)(?!(?:CODE|NEWCODE)(?=$|[\s"',;.)]))[^\s"',;]+/gi, '$1[redacted]'],
 ];
 
 export function redact(text: string): string {

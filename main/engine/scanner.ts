@@ -636,8 +636,9 @@ export class Scanner {
       unknown.push({ dir, st });
     }
     // Parents first, as the walk records them (a moved parent takes its subtree with it).
-    for (const { dir, st } of unknown.reverse()) if (!this.store.index.get(this.folderId, dir)) this.recordDir(dir, st);
-    return unknown[0]?.dir ?? null;
+    const outermostFirst = [...unknown].reverse();
+    for (const { dir, st } of outermostFirst) if (!this.store.index.get(this.folderId, dir)) this.recordDir(dir, st);
+    return outermostFirst[0]?.dir ?? null;
   }
 
   private recordDir(key: string, st: Stats): PathOutcome {

@@ -1,6 +1,7 @@
 /**
  * Users, their devices and what each may reach (docs/sync-api.md, "Accounts and devices").
- * Kept apart from the sync tables: only server/accounts.ts reads or writes them.
+ * Kept apart from the sync tables: only server/accounts.ts writes them; server/device-reports.ts
+ * reads `devices` and `folder_access` to list a folder's devices (signed out; unshared left out).
  */
 export const ACCOUNTS_MIGRATION = `
   CREATE TABLE users (

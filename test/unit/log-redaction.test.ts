@@ -17,6 +17,9 @@ describe('log redaction', () => {
     expect(redact('argv: ferry agent --pair abcdefghjkmnpqrs')).not.toContain('abcd');
     // The placeholder in a message is no code (a new-user try read "--pair [redacted]" in the sign-out reason).
     expect(redact('pair it again: ferry agent --pair CODE, or --pair NEWCODE')).toBe('pair it again: ferry agent --pair CODE, or --pair NEWCODE');
+    // A real code typed with an O for a zero, read as a placeholder's start, and a flag in capitals: hidden (found by review).
+    expect(redact('ferry agent --pair CODE-7QKM-2D9X-PV4H')).not.toContain('7QKM');
+    expect(redact('FERRY AGENT --PAIR ABCD-EFGH-JKMN-PQRS')).not.toContain('ABCD');
   });
 
   it('leaves error codes that merely name pairing codes readable', () => {

@@ -33,6 +33,13 @@ describe('decideMove', () => {
     expect(rule({ source: { local: file(null, { mtimeMs: 2000 }) } })).toBe('move-local/M2');
   });
 
+  // Found by review: the source's queued upload was one the pull replaced (its bytes in a copy); taken
+  // as an edit (M2), the pull's version went up as this device's.
+  it('M1 when the queued upload is one the pull replaced and the file holds the synced bytes; M2 when its bytes differ', () => {
+    expect(rule({ source: { pending: 'upsert', pendingReplaced: true } })).toBe('move-local/M1');
+    expect(rule({ source: { pending: 'upsert', pendingReplaced: true, local: file(B) } })).toBe('move-local/M2');
+  });
+
   it('M3: another device moved and edited the file: no rename, the usual rows decide both paths', () => {
     expect(rule({ remote: moved(B) })).toBe('no-move/M3');
     expect(rule({ remote: moved(A, { size: 11 }) })).toBe('no-move/M3');

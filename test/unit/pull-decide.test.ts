@@ -55,6 +55,9 @@ describe('decide: an upload whose bytes the pull has replaced at the path since 
     expect(rule({ remote: remoteUp(), base: base(), local: file(A), pending: 'upsert' })).toBe('conflict-copy-then-download/U6');
     expect(rule({ remote: remoteDel(), base: base(), local: file(A), pending: 'upsert' })).toBe('reupload-local/D5');
     expect(rule({ remote: remoteUp(), base: base(), local: edited(C), pending: 'upsert', pendingReplaced: true })).toBe('conflict-copy-then-download/U6');
+    // Decided on bytes alone (found by review): a same-size edit within the mtime step, or bytes not read, are changed.
+    expect(rule({ remote: remoteUp(), base: base(), local: file(C), pending: 'upsert', pendingReplaced: true })).toBe('conflict-copy-then-download/U6');
+    expect(rule({ remote: remoteDel(), base: base(), local: file(null), pending: 'upsert', pendingReplaced: true })).toBe('reupload-local/D5');
   });
 
   it('is told by the upload\'s bytes differing from what the index records there', () => {

@@ -345,7 +345,8 @@ export class EngineHost {
       if (error.code === 'not_found') this.remakeFolders(engine);
       // A failed pull can put the folder in error (refused: unshared, removed on the server): the
       // open UI and the terminal's state line follow (a new-user try read "Idle" after an unshare).
-      bus.statusChanged();
+      // Not for a wait of a second on this device's own upload, which changes nothing shown.
+      if (!onlyWaitedOnThisDevice(error)) bus.statusChanged();
     });
     on('applied', ({ action }) => {
       if (action === 'downloaded') status.downloaded();

@@ -152,9 +152,11 @@ export async function observe(ctx: ApplyContext, entry: RemoteEntry): Promise<Ob
   }
   const baseState = toBase(base);
   let hash: StableHash | null = null;
-  if (local.type === 'file' && baseState && (pending === null || pendingReplaced) && statMatches(local, baseState) && baseState.blocks) {
+  if (local.type === 'file' && baseState && pending === null && statMatches(local, baseState) && baseState.blocks) {
     local = { ...local, blocks: baseState.blocks };
-  } else if (needsHash({ remote: entry, base: baseState, local, pending: pendingReplaced ? null : (pending?.op ?? null) })) {
+  } else if ((pendingReplaced && local.type === 'file') || needsHash({ remote: entry, base: baseState, local, pending: pending?.op ?? null })) {
+    // An upload the pull replaced is decided on the bytes alone: the stat does not tell the pull's
+    // version from a same-size edit written within the file system's mtime step (found by review).
     hash = await hashStable(abs);
     // A file still being written reads as changed with unknown blocks: never "unchanged".
     if (hash && local.type === 'file') local = { ...local, size: hash.size, mtimeMs: hash.mtimeMs, inode: hash.inode, blocks: hash.blocks };

@@ -118,6 +118,8 @@ type FileLocal = Extract<LocalState, { type: 'file' }>;
 /** Unchanged since the last sync: nothing queued, synced before, same stat or same blocks. */
 function unchangedSinceSync(local: FileLocal, base: BaseState | undefined, pending: DecideInput['pending'], pendingReplaced = false): boolean {
   if ((pending !== null && !pendingReplaced) || !base || base.syncedRevision === null || base.kind !== 'file') return false;
+  // An upload the pull replaced: the bytes, never the stat, say the file is the pull's version.
+  if (pending !== null) return sameBlocks(local.blocks, base.blocks);
   return statMatches(local, base) || sameBlocks(local.blocks, base.blocks);
 }
 
@@ -270,7 +272,7 @@ export interface MoveInput {
   /** The moved entry (the target's feed item). */
   remote: RemoteState;
   /** The source path: its index row, what is on disk, its live queue item. */
-  source: { base: BaseState | undefined; local: LocalState; pending: DecideInput['pending']; pendingInFlight: boolean };
+  source: { base: BaseState | undefined; local: LocalState; pending: DecideInput['pending']; pendingInFlight: boolean; pendingReplaced?: boolean };
   /** The target path: what is on disk and whether a local change of it is queued. */
   target: { local: LocalState; pending: DecideInput['pending'] };
 }
@@ -290,7 +292,7 @@ export function decideMove({ remote, source, target }: MoveInput): MoveAction {
   if (!base || base.kind !== 'file' || base.syncedRevision === null) return noMove('the source was never synced');
   if (base.size !== remote.size || !sameBlocks(base.blocks, remote.blocks)) return noMove('the moved file holds other content than the source was synced at');
   if (target.local.type !== 'absent' || target.pending !== null) return noMove('the target is taken locally');
-  if (unchangedSinceSync(local, base, source.pending)) return { kind: 'move-local', rule: 'M1' };
+  if (unchangedSinceSync(local, base, source.pending, source.pendingReplaced)) return { kind: 'move-local', rule: 'M1' };
   if (source.pendingInFlight || source.pending === 'delete') return noMove('a change of the source is being sent');
   return { kind: 'move-local', rule: 'M2' };
 }

@@ -34,7 +34,7 @@ export interface MovePair {
 const moveOf = (target: Plan['entry'], src: Observation, dst: Observation): MoveAction =>
   decideMove({
     remote: target,
-    source: { base: toBase(src.base), local: src.local, pending: src.pending?.op ?? null, pendingInFlight: src.pending?.inFlight ?? false },
+    source: { base: toBase(src.base), local: src.local, pending: src.pending?.op ?? null, pendingInFlight: src.pending?.inFlight ?? false, pendingReplaced: src.pendingReplaced },
     target: { local: dst.local, pending: dst.pending?.op ?? null },
   });
 
