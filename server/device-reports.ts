@@ -114,11 +114,21 @@ export class DeviceReports {
     const out: DeviceState[] = [];
     for (const row of rows) {
       // A device's own changes come back to it as echoes it needs nothing for; a restore it asked
-      // for is recorded under it too, yet it has not got those bytes until it pulls them.
+      // for is recorded under it too, yet it has not got those bytes until it pulls them. A move
+      // is one change, its new path: not again for its old path's tombstone (a new-user try read
+      // "14 changes behind" for one folder of 6 files renamed).
       const behind =
         row.applied_seq === null
           ? null
-          : ((await this.db.get<{ n: number }>('SELECT count(*) AS n FROM entries WHERE folder_id = ? AND seq > ? AND (device <> ? OR restored_from IS NOT NULL)', [folderId, row.applied_seq, row.device]))?.n ?? 0);
+          : Number(
+              (
+                await this.db.get<{ n: number }>(
+                  `SELECT count(*) AS n FROM entries WHERE folder_id = ? AND seq > ? AND (device <> ? OR restored_from IS NOT NULL)
+                     AND NOT (deleted = 1 AND path IN (SELECT moved_from FROM entries WHERE folder_id = ? AND seq > ? AND moved_from IS NOT NULL))`,
+                  [folderId, row.applied_seq, row.device, folderId, row.applied_seq],
+                )
+              )?.n ?? 0,
+            );
       out.push({
         device: row.device,
         name: row.name,

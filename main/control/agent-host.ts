@@ -9,7 +9,9 @@ import { toAgentService } from '../ui-adapter/agent-service';
 import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
 import { listenOnStablePort } from './control-port';
-import { ensureControlToken, removeAgentInfo, writeAgentInfo } from './control-token';
+import { ensureControlToken, removeAgentInfo, SETTINGS_FILE, writeAgentInfo } from './control-token';
+
+export { SETTINGS_FILE };
 import { acquireInstanceLock } from '../instance-lock';
 import { makeDataDirPrivate, restrictFilesIn } from '../private-files';
 import { ferryVersion } from './version';
@@ -19,7 +21,6 @@ import { ferryVersion } from './version';
  * the renderer bundle at /), DIR/agent.json for the CLI clients, and a clean stop on signals.
  * Both `ferry agent` and the embedded default (`ferry start`) run through here.
  */
-export const SETTINGS_FILE = 'settings.json';
 const builtRendererDir = fileURLToPath(new URL('../../dist/renderer', import.meta.url));
 const sourceRoot = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -4,7 +4,7 @@ import { FerryError } from '../../protocol/errors';
 import { AgentEvent, CallError, methods } from '../../shared/ui-contract';
 import type { MethodInput, MethodName, MethodOutput } from '../../shared/ui-contract';
 import { CONTROL_ROUTES, LoginLinkReply, SseDecoder } from '../../shared/ui-contract-http';
-import { readAgentInfo, readControlToken } from './control-token';
+import { readAgentInfo, readControlToken, SETTINGS_FILE } from './control-token';
 
 /**
  * A typed client of the control API for the CLI: the same methods as the UI, answers
@@ -83,7 +83,8 @@ export function createControlClient(options: ControlClientOptions): ControlClien
 export function agentNotRunningMessage(dir: string): string {
   // A data directory `ferry start` (or `npm start`) made holds its embedded server: started the
   // same way, or the agent finds no server (a new-user try followed `ferry agent` there).
-  const how = existsSync(path.join(dir, 'server')) ? `ferry start --data ${dir}` : `ferry agent --data ${dir} ...`;
+  // Its settings kept there: nothing more to give (a new-user try read the "..." as flags needed).
+  const how = existsSync(path.join(dir, 'server')) ? `ferry start --data ${dir}` : existsSync(path.join(dir, SETTINGS_FILE)) ? `ferry agent --data ${dir}` : `ferry agent --data ${dir} ...`;
   return `No Ferry agent is running for ${dir} (start one with: ${how})`;
 }
 

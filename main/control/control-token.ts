@@ -11,6 +11,8 @@ import { processAlive } from '../instance-lock';
  * (pid and URL of the running agent; written at start, removed at clean stop).
  */
 export const CONTROL_TOKEN_FILE = 'control-token';
+/** The agent's saved settings in its data directory (the token among them: owner only). */
+export const SETTINGS_FILE = 'settings.json';
 export const AGENT_INFO_FILE = 'agent.json';
 
 export const AgentInfo = z.object({

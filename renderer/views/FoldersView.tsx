@@ -1,3 +1,4 @@
+import { SETTLE_CONFLICT } from '../../shared/conflict-words';
 import { folderHeadline } from '../../shared/folder-headline';
 import { visibleName } from '../../shared/visible-name';
 import { useEffect, useState } from 'react';
@@ -189,7 +190,7 @@ function FolderCard({ folder, devices, now, agentState, onWhy }: { folder: Folde
       {(folder.conflicts ?? 0) > 0 ? (
         <div className="folder-conflicts">
           <span data-testid="folder-conflicts">
-            {formatCountOf(folder.conflicts ?? 0, 'conflict copy', 'conflict copies')} on disk: keep the version you want and delete the other
+            {formatCountOf(folder.conflicts ?? 0, 'conflict copy', 'conflict copies')} on disk: {SETTLE_CONFLICT}
           </span>
           <ConflictCopies folderId={folder.id} refresh={folder.conflicts} onWhy={onWhy} />
         </div>

@@ -889,7 +889,7 @@ test('a conflict copy is named on its folder and under Activity > Conflicts unti
   const copyName = () => readdirSync(rig.folder('docs')).find((f) => f.startsWith('plan (conflict from '));
   await expect.poll(copyName, { message: 'the conflict copy on disk', timeout: 20_000 }).toBeTruthy();
   await page.getByTestId('nav-folders').click();
-  await expect(page.getByTestId('folder-conflicts')).toHaveText('1 conflict copy on disk: keep the version you want and delete the other', { timeout: 10_000 });
+  await expect(page.getByTestId('folder-conflicts')).toHaveText("1 conflict copy on disk: keep the one you want and delete the other (to keep the copy's version, rename the copy to the original's name)", { timeout: 10_000 });
   await expect(page.getByTestId('conflict-copy')).toHaveAttribute('data-path', copyName()!);
   await page.getByTestId('nav-activity').click();
   await page.getByTestId('activity-filter').selectOption('conflict');

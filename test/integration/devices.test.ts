@@ -98,6 +98,27 @@ describe('device digests', () => {
     }
   }, 30_000);
 
+  // A new-user try read "14 changes behind" on a stopped device for one folder of 6 files renamed:
+  // each move counted twice, its new path and its old path's tombstone.
+  it('counts a folder renamed while a device was stopped once per path moved, not twice', async () => {
+    const a = await startAgent('mover', 'renames');
+    const b = await startAgent('resting', 'renames');
+    try {
+      mkdirSync(path.join(a.folder, 'project'));
+      writeFileSync(path.join(a.folder, 'project', 'f1.txt'), 'one');
+      writeFileSync(path.join(a.folder, 'project', 'f2.txt'), 'two');
+      await waitFor(() => readFileOr(path.join(b.folder, 'project', 'f2.txt')) === 'two', { timeoutMs: 15_000, message: 'project on the resting device' });
+      await waitFor(async () => (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'resting')?.upToDate === true, { timeoutMs: 10_000, message: 'resting up to date' });
+      await b.agent.stop();
+      renameSync(path.join(a.folder, 'project'), path.join(a.folder, 'project-2026'));
+      // The folder and its two files moved: three changes, not six.
+      await waitFor(async () => (await devicesSeenBy(a.agent)).devices.find((d) => d.name === 'resting')?.behind === 3, { timeoutMs: 15_000, message: 'resting 3 behind' });
+    } finally {
+      await a.agent.stop();
+      await b.agent.stop();
+    }
+  }, 60_000);
+
   // Found by a new-user try: `ferry agent --device-name laptop`, then a start without the flag,
   // came up as the host name, and the history named this device's versions after it.
   it("a device's name, given once, is kept by its next start", async () => {

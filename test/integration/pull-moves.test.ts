@@ -297,6 +297,8 @@ describe('pull: remote moves against the real server', () => {
     expect(summary).toMatchObject({ moved: 1, downloaded: 1, conflicts: 0 });
     expect(blocks.hashes).toEqual([sha('alpha edited on a')]);
     expect(b.tree()).toEqual({ 'dst/a.txt': 'alpha edited on a', 'dst/b.txt': 'beta' });
+    // The old folder went with the move: said as such, not as a delete (a new-user try read "src Deleted here: … deleted it").
+    expect(b.folder.store.activity.recent({}).find((e) => e.path === 'src')?.message).toBe('Moved to dst: device-a moved it');
   });
 
   it('M3: moved and edited on another device: no rename; the download reuses the blocks of the deleted source', async () => {

@@ -348,6 +348,28 @@ describe('isolation between users', () => {
     expect((await t.request('GET', '/v1/folders/x-docs/changes', { token: y.token })).status).toBe(200);
   });
 
+  // New-user tries: "14 changes behind" for one folder of 6 files renamed (each move counted twice);
+  // a device of a user the folder was unshared from listed as "1 change behind", then "not reporting".
+  it("lists a folder's devices: a move behind counted once, an unshared user's device left out (SQLite and PostgreSQL alike)", async () => {
+    await cli(['share', 'x-docs', '--with', 'yuri']);
+    const yAgent = 'b1b2c3d4-0000-4000-8000-0000000000y1';
+    const page = ChangesPage.parse((await t.request('GET', '/v1/folders/x-docs/changes', { token: y.token })).body);
+    const syncToken = new URL(page._links['upcoming-modifications']!.href, 'http://x').searchParams.get('syncToken');
+    const report = { name: 'y-laptop', version: 'ferry/test', pending: 0, failedCount: 0, failures: [], syncToken };
+    expect((await t.request('PUT', `/v1/folders/x-docs/devices/${yAgent}`, { token: y.token, body: report, headers: { 'x-ferry-device': yAgent } })).status).toBe(200);
+    const yuriSeen = async () => ((await t.request('GET', '/v1/folders/x-docs/devices', { token: x.token })).body.devices as Array<{ device: string; behind: number | null }>).find((d) => d.device === yAgent);
+    expect(await yuriSeen()).toMatchObject({ behind: 0 });
+    const current = (await t.request('GET', '/v1/folders/x-docs/changes', { token: x.token })).body.items.find((i: { path: string }) => i.path === 'a.txt');
+    const moved = await t.request('POST', '/v1/folders/x-docs/sync?mode=sync', { token: x.token, body: { operations: [{ key: 'mv', action: 'move', from: 'a.txt', path: 'a-moved.txt', baseRevision: current.revision }] } });
+    expect(moved.status).toBe(200);
+    // One move: its new path, not again its old path's tombstone.
+    expect(await yuriSeen()).toMatchObject({ behind: 1 });
+    await cli(['unshare', 'x-docs', '--from', 'yuri']);
+    expect(await yuriSeen()).toBeUndefined();
+    await cli(['share', 'x-docs', '--with', 'yuri']);
+    expect(await yuriSeen()).toMatchObject({ behind: 1 });
+  });
+
   it('lists the users with their devices, live and paired', async () => {
     await user('wes');
     const w = await device('wes', 'w-1');

@@ -378,11 +378,11 @@ describe('why a path is not in sync', () => {
     await writeAs(other, copy, "desktop-2's version", null);
     const answer = await pulledAndSaid(copy, 'in_sync', (a) => a.reasons.some((r) => r.code === 'conflict'));
     expect(answer.reasons.find((r) => r.code === 'conflict')!.message).toBe(
-      "A conflict copy keeping desktop-2's version of plan.md (its name's time: 2026-12-06 14:10:25 UTC), kept when another change took that name; keep the one you want and delete the other",
+      "A conflict copy keeping desktop-2's version of plan.md (its name's time: 2026-12-06 14:10:25 UTC), kept when another change took that name; keep the one you want and delete the other (to keep the copy's version, rename the copy to the original's name)",
     );
     // The name it is a copy of says where the other version is (the pull lists the copy here too).
     expect((await why('plan.md')).reasons.find((r) => r.code === 'conflict')?.message).toBe(
-      `desktop-2's version of it is kept beside it as ${copy}, made there when another change took this name; keep the one you want and delete the other`,
+      `desktop-2's version of it is kept beside it as ${copy}, made there when another change took this name; keep the one you want and delete the other (to keep the copy's version, rename the copy to the original's name)`,
     );
   });
 

@@ -90,7 +90,7 @@ describe('ferry conflicts', () => {
   it('names each copy still on disk, whose version it keeps and why; a restore as the restore it was', () => {
     const text = formatConflicts([copy, { ...copy, path: 'b.txt', copyPath: 'b (conflict from laptop 2030-01-02 090000).txt', restoredFrom: '42' }]);
     expect(text.split('\n')).toEqual([
-      '2 conflict copies on disk, newest first. Keep the version you want and delete the other:',
+      '2 conflict copies on disk, newest first. To settle one, keep the one you want and delete the other (to keep the copy\'s version, rename the copy to the original\'s name):',
       "  plan (conflict from laptop 2030-01-02 100000).txt: this computer's version of plan.txt, kept when desktop changed it too (2030-01-02T10:00:00.000Z, folder docs)",
       "  b (conflict from laptop 2030-01-02 090000).txt: this computer's version of b.txt, kept when desktop restored an earlier version (#42) (2030-01-02T10:00:00.000Z, folder docs)",
     ]);
@@ -101,7 +101,7 @@ describe('ferry conflicts', () => {
   it("names a copy another device made as that device's version", () => {
     const text = formatConflicts([{ ...copy, copyPath: 'plan (conflict from desktop 2030-01-02 100000).txt', device: '', deviceName: 'desktop', madeBy: 'desktop' }]);
     expect(text.split('\n')).toEqual([
-      '1 conflict copy on disk, newest first. Keep the version you want and delete the other:',
+      '1 conflict copy on disk, newest first. To settle one, keep the one you want and delete the other (to keep the copy\'s version, rename the copy to the original\'s name):',
       "  plan (conflict from desktop 2030-01-02 100000).txt: desktop's version of plan.txt, made there when another change took that name (here since 2030-01-02T10:00:00.000Z, folder docs)",
     ]);
   });

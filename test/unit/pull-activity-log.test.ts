@@ -38,7 +38,7 @@ describe('pull activity lines', () => {
     events.emit('applied', { folderId: 'f', path: 'docs/plan.txt', action: 'downloaded', rule: 'U5' });
     await new Promise((r) => setImmediate(r));
     expect(writes.flat().map((e) => [e.kind, e.message])).toEqual([
-      ['conflict', 'laptop changed docs/plan.txt too: its version is kept in this copy beside yours; keep the one you want and delete the other'],
+      ['conflict', 'laptop changed docs/plan.txt too: its version is kept in this copy beside yours; keep the one you want and delete the other (to keep the copy\'s version, rename the copy to the original\'s name)'],
       ['downloaded', 'Downloaded'],
     ]);
     stop();
@@ -68,6 +68,10 @@ describe('pull activity lines', () => {
     events.emit('applied', { folderId: 'f', path: 'b/plan.txt', action: 'moved', rule: 'M1', from: 'a/plan.txt', device: 'dev-desk' });
     events.emit('applied', { folderId: 'f', path: 'back.txt', action: 'downloaded', rule: 'U3', device: 'dev-desk' });
     events.emit('applied', { folderId: 'f', path: 'new.txt', action: 'downloaded', rule: 'U4', device: 'dev-desk' });
+    // A folder renamed there, applied file by file: its old name's delete is the move (a new-user try read "deleted it").
+    events.emit('applied', { folderId: 'f', path: 'project', action: 'deleted', rule: 'DD4', to: 'project-2026', device: 'dev-desk' });
+    events.emit('applied', { folderId: 'f', path: 'old.txt', action: 'downloaded', rule: 'U3', restoredFrom: '8', device: 'dev-desk' });
+    events.emit('applied', { folderId: 'f', path: 'mine-back.txt', action: 'downloaded', rule: 'U3', restoredFrom: '9', device: 'dev-laptop' });
     await new Promise((r) => setImmediate(r));
     expect(writes.flat().map((e) => `${e.path}: ${e.message}`)).toEqual([
       'old.txt: Deleted here: desk deleted it',
@@ -76,6 +80,9 @@ describe('pull activity lines', () => {
       'b/plan.txt: Moved here from a/plan.txt: desk moved it',
       'back.txt: Downloaded: deleted here, but desk changed it: the change wins, so that version is back',
       'new.txt: Downloaded',
+      'project: Moved to project-2026: desk moved it',
+      'old.txt: Restored: version #8 came back (desk restored it)',
+      'mine-back.txt: Restored: version #9 came back',
     ]);
     stop();
   });

@@ -1,3 +1,4 @@
+import { SETTLE_CONFLICT } from '../../../shared/conflict-words';
 import type { ConflictCopy } from '../../../shared/ui-contract';
 import { commonFlags, EXIT_OK, parseCommand, processIo, folderOptions } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -37,5 +38,5 @@ export function formatConflicts(items: readonly ConflictCopy[]): string {
     const why = c.restoredFrom !== null ? `${c.deviceName} restored an earlier version (#${c.restoredFrom})` : `${c.deviceName} changed it too`;
     return `  ${printable(c.copyPath)}: this computer's version of ${printable(c.path)}, kept when ${printable(why)} (${c.detectedAt}, folder ${c.folderId})`;
   });
-  return [`${items.length} conflict ${items.length === 1 ? 'copy' : 'copies'} on disk, newest first. Keep the version you want and delete the other:`, ...lines].join('\n');
+  return [`${items.length} conflict ${items.length === 1 ? 'copy' : 'copies'} on disk, newest first. To settle one, ${SETTLE_CONFLICT}:`, ...lines].join('\n');
 }

@@ -1,3 +1,4 @@
+import { SETTLE_CONFLICT } from '../../../shared/conflict-words';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import type { QueueItem, Store } from '../../store';
@@ -232,12 +233,12 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     if (!localState(folder.localRoot, c.copyPath).exists) continue;
     // A copy another device made (the pull brought it): the copy itself is said from its name, below.
     if (c.madeBy !== null) {
-      if (c.path === key) add('conflict', `${c.madeBy}'s version of it is kept beside it as ${c.copyPath}, made there when another change took this name; keep the one you want and delete the other`);
+      if (c.path === key) add('conflict', `${c.madeBy}'s version of it is kept beside it as ${c.copyPath}, made there when another change took this name; ${SETTLE_CONFLICT}`);
       continue;
     }
     // Made here once and back from the server since (a restore, a folder taken up afresh).
     if (c.device === '') {
-      if (c.path === key) add('conflict', `This device's earlier version of it is kept beside it as ${c.copyPath} (a conflict copy made here before, back from the server); keep the one you want and delete the other`);
+      if (c.path === key) add('conflict', `This device's earlier version of it is kept beside it as ${c.copyPath} (a conflict copy made here before, back from the server); ${SETTLE_CONFLICT}`);
       else add('conflict', `A conflict copy: this device's earlier version of ${c.path}, made here before and back from the server`);
       continue;
     }
@@ -254,7 +255,7 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   // (a new-user try asked `why` about one and got no word of it).
   const copy = reasons.length === saidBefore && local.exists ? parseConflictName(key) : null;
   // The name's time is the change that met another, not when the copy was made (a new-user try read it as that).
-  if (copy) add('conflict', `A conflict copy keeping ${copy.device}'s version of ${copy.original} (its name's time: ${copy.at}), kept when another change took that name; keep the one you want and delete the other`);
+  if (copy) add('conflict', `A conflict copy keeping ${copy.device}'s version of ${copy.original} (its name's time: ${copy.at}), kept when another change took that name; ${SETTLE_CONFLICT}`);
 
   return {
     folderId,

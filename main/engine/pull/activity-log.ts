@@ -1,3 +1,4 @@
+import { SETTLE_CONFLICT } from '../../../shared/conflict-words';
 import type { ActivityRepo, NewActivity } from '../../store/activity';
 import { createLogger } from '../../logging';
 import { ActivityBatch } from '../activity-batch';
@@ -58,16 +59,17 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const add = (entry: NewActivity) => lines.add(entry);
   const flush = () => lines.flush();
   const who = otherDevice(names);
-  const onApplied = ({ folderId, path, action, rule, restoredFrom, from, device }: PullerEvents['applied'][0]) => {
+  const onApplied = ({ folderId, path, action, rule, restoredFrom, from, to, device }: PullerEvents['applied'][0]) => {
     const by = who(device);
     // Another device's conflict copy: said as one here too (found by a new-user try: the device
     // whose version won read only "Downloaded", and never learned that the other was kept).
     const copy = action === 'downloaded' ? parseConflictName(path) : null;
     // One named after this device was made here once, and is back (a restore, Sync afresh).
     if (copy && copy.device === names.self?.name) add({ folderId, kind: 'downloaded', path, message: `Downloaded: a conflict copy of ${copy.original} made here before, back from the server` });
-    else if (copy) add({ folderId, kind: 'conflict', path, message: `${copy.device} changed ${copy.original} too: its version is kept in this copy beside yours; keep the one you want and delete the other` });
+    else if (copy) add({ folderId, kind: 'conflict', path, message: `${copy.device} changed ${copy.original} too: its version is kept in this copy beside yours; ${SETTLE_CONFLICT}` });
     // A restore says so, on every device (found by a new-user try: "Downloaded" of a version restored here).
-    else if (action === 'downloaded' && restoredFrom !== undefined) add({ folderId, kind: 'downloaded', path, message: `Restored: version #${restoredFrom} came back` });
+    // Who restored it, as a delete names who deleted (a new-user try read no name).
+    else if (action === 'downloaded' && restoredFrom !== undefined) add({ folderId, kind: 'downloaded', path, message: `Restored: version #${restoredFrom} came back${by !== null ? ` (${by} restored it)` : ''}` });
     // Deleted here, changed there (U3): the change wins, and says so (it read only "Downloaded").
     else if (action === 'downloaded' && rule === 'U3') add({ folderId, kind: 'downloaded', path, message: `Downloaded: deleted here, but ${by ?? 'another device'} changed it: the change wins, so that version is back` });
     else if (action === 'downloaded' && rule === 'U2') {
@@ -76,6 +78,7 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
       if (by !== null) newAtDeleted.set(line, by);
       add(line);
     } else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
+    else if (action === 'deleted' && to !== undefined) add({ folderId, kind: 'moved_remote', path, message: `Moved to ${to}: ${by !== null ? `${by} moved it` : 'it was moved on the server'}` });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: by !== null ? `Deleted here: ${by} deleted it` : 'Deleted here: it was deleted on the server' });
     // From where: a new-user try could not tell a rename from a new file.
     else if (action === 'moved') {

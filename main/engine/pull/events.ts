@@ -26,7 +26,8 @@ export interface PullerEvents {
   /** `restoredFrom`: the remote version was a restore, of this revision (docs/sync-api.md, "History and restore"). */
   /** `from`: where a move took it from. */
   /** `device`: the device whose change it was, as the feed names it ('' when none: a full sync's delete). */
-  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; rule: string; restoredFrom?: string; from?: string; device?: string }];
+  /** `to`: a delete of a path the same pull brought under another name (a folder renamed there, applied file by file). */
+  applied: [{ folderId: string; path: string; action: 'downloaded' | 'deleted' | 'recorded' | 'reuploaded' | 'moved'; rule: string; restoredFrom?: string; from?: string; to?: string; device?: string }];
   conflict: [{ folderId: string; path: string; copyPath: string; device: string }];
   skipped: [{ folderId: string; path: string; reason: string }];
   error: [{ folderId: string; error: FerryError }];

@@ -373,7 +373,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     };
   }
 
-  function countOutcome(summary: PullSummary, folderId: string, outcome: Outcome, about: { restoredFrom?: string | undefined; device: string }): void {
+  function countOutcome(summary: PullSummary, folderId: string, outcome: Outcome, about: { restoredFrom?: string | undefined; device: string; movedTo?: string | undefined }): void {
     switch (outcome.kind) {
       case 'conflict':
         summary.conflicts++;
@@ -398,6 +398,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
           device: about.device,
           ...(about.restoredFrom !== undefined ? { restoredFrom: about.restoredFrom } : {}),
           ...(outcome.from !== undefined ? { from: outcome.from } : {}),
+          ...(outcome.kind === 'deleted' && about.movedTo !== undefined ? { to: about.movedTo } : {}),
         });
     }
   }
@@ -607,6 +608,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       }
     }
     const keepLocal = policy === 'keep';
+    // A path the feed moved elsewhere in this pull: its delete here is that move (a new-user try read
+    // "project Deleted here: laptop-a deleted it" for a folder laptop-a renamed).
+    const movedTo = new Map(entries.filter((e) => e.movedFrom !== undefined && !e.deleted).map((e) => [e.movedFrom!, e.path]));
     const run = async (p: Plan) => {
       const k = p.entry.path;
       applying.add(k);
@@ -615,7 +619,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         flog.debug('applied', { path: p.entry.path, revision: p.entry.revision, rule: outcome.rule, outcome: outcome.kind });
         // A first (or expired-token) full listing brings what this device never had: a restore
         // before it joined is no news of "came back" here (found by a new-user try).
-        countOutcome(summary, folderId, outcome, { restoredFrom: summary.full ? undefined : p.entry.restoredFrom, device: p.entry.device });
+        countOutcome(summary, folderId, outcome, { restoredFrom: summary.full ? undefined : p.entry.restoredFrom, device: p.entry.device, movedTo: movedTo.get(p.entry.path) });
       } catch (error) {
         unsafe(p.entry, error);
       } finally {
