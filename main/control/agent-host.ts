@@ -10,8 +10,6 @@ import { configureLogging, createLogger, type LogLevel } from '../logging';
 import { startControlServer, type ControlServer } from './control-server';
 import { listenOnStablePort } from './control-port';
 import { ensureControlToken, removeAgentInfo, SETTINGS_FILE, writeAgentInfo } from './control-token';
-
-export { SETTINGS_FILE };
 import { acquireInstanceLock } from '../instance-lock';
 import { makeDataDirPrivate, restrictFilesIn } from '../private-files';
 import { ferryVersion } from './version';

@@ -7,7 +7,8 @@ import type { TransportSettings } from '../remote/transport';
 import { redeemPairingCode, rememberPairing } from '../engine/agent/pairing';
 import { SqlAccounts, USER_NAME_PATTERN } from '../../server/accounts';
 import { openSqliteMetadata } from '../../server/storage/db';
-import { SETTINGS_FILE, writePrivateJson } from './agent-host';
+import { writePrivateJson } from './agent-host';
+import { SETTINGS_FILE } from './control-token';
 
 /**
  * Pairing an agent with a server that has accounts (docs/sync-api.md, "Accounts and devices"):

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureLogging } from '../../main/logging';
 import { createAgent, type Agent } from '../../main/engine/agent';
 import { REVOKED_REASON } from '../../main/engine/agent/connection';
-import { SETTINGS_FILE } from '../../main/control/agent-host';
+import { SETTINGS_FILE } from '../../main/control/control-token';
 import { pairWithServer } from '../../main/control/device-pairing';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { startServer, type RunningServer } from '../../server/main';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
 import { pairWithServer } from '../../main/control/device-pairing';
-import { SETTINGS_FILE } from '../../main/control/agent-host';
+import { SETTINGS_FILE } from '../../main/control/control-token';
 import { run as runAgentCommand, flagSettings } from '../../main/control/commands/run-agent';
 import { runServerGc } from '../../main/control/commands/server-gc';
 import { resolveSettings } from '../../main/control/agent-settings';

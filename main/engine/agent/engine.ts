@@ -205,7 +205,7 @@ export class EngineHost {
       this.pullsRunning++;
       engine.puller
         .pullNow(id)
-        .catch((error) => (onlyWaitedOnThisDevice(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, 'pull failed', { folder: id, error: asFerryError(error).message }))
+        .catch((error) => this.logPullFailure('pull failed', id, error))
         .finally(() => {
           this.pullsRunning--;
           this.o.bus.statusChanged();
@@ -384,7 +384,12 @@ export class EngineHost {
         const after = stillConflicting();
         if (after) pusher.retry(after.id);
       })
-      .catch((error) => (onlyWaitedOnThisDevice(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, 'conflict pull failed', { folder: folderId, error: asFerryError(error).message }));
+      .catch((error) => this.logPullFailure('conflict pull failed', folderId, error));
+  }
+
+  /** A pull asked for here that failed: a warning, unless it only waited a second on this device's own upload. */
+  private logPullFailure(what: string, folderId: string, error: unknown): void {
+    (onlyWaitedOnThisDevice(error) ? this.o.log.debug : this.o.log.warn).call(this.o.log, what, { folder: folderId, error: asFerryError(error).message });
   }
 
   /**

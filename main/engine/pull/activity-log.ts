@@ -61,6 +61,7 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
   const who = otherDevice(names);
   const onApplied = ({ folderId, path, action, rule, restoredFrom, from, to, device }: PullerEvents['applied'][0]) => {
     const by = who(device);
+    const movedBy = by !== null ? `${by} moved it` : 'it was moved on the server';
     // Another device's conflict copy: said as one here too (found by a new-user try: the device
     // whose version won read only "Downloaded", and never learned that the other was kept).
     const copy = action === 'downloaded' ? parseConflictName(path) : null;
@@ -78,13 +79,10 @@ export function logPullActivity(events: PullerEmitter, activity: Pick<ActivityRe
       if (by !== null) newAtDeleted.set(line, by);
       add(line);
     } else if (action === 'downloaded') add({ folderId, kind: 'downloaded', path, message: 'Downloaded' });
-    else if (action === 'deleted' && to !== undefined) add({ folderId, kind: 'moved_remote', path, message: `Moved to ${to}: ${by !== null ? `${by} moved it` : 'it was moved on the server'}` });
+    else if (action === 'deleted' && to !== undefined) add({ folderId, kind: 'moved_remote', path, message: `Moved to ${to}: ${movedBy}` });
     else if (action === 'deleted') add({ folderId, kind: 'deleted_remote', path, message: by !== null ? `Deleted here: ${by} deleted it` : 'Deleted here: it was deleted on the server' });
     // From where: a new-user try could not tell a rename from a new file.
-    else if (action === 'moved') {
-      const how = by !== null ? `${by} moved it` : 'it was moved on the server';
-      add({ folderId, kind: 'moved_remote', path, message: from !== undefined ? `Moved here from ${from}: ${how}` : `Moved here: ${how}` });
-    }
+    else if (action === 'moved') add({ folderId, kind: 'moved_remote', path, message: from !== undefined ? `Moved here from ${from}: ${movedBy}` : `Moved here: ${movedBy}` });
   };
   // The code each folder's last failed pull was said with: a retry failing alike is not said again
   // until a pull gets through (a new-user try found a red line every 30 s for a folder not made yet).
