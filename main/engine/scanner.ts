@@ -399,7 +399,13 @@ export class Scanner {
       const above = this.replacedAbove(key);
       if (above) return this.afterRename(later, diskRel, { ...above, diskRel: diskRel.split('/').slice(0, above.key.split('/').length).join('/') });
     }
-    return this.scanFile(key, abs, st, hold, indexed);
+    // Told of a file in a `mkdir -p` alone: the folders above it go first and, once it is looked at,
+    // are looked through as a folder reported alone is (what else was made there before their watch).
+    const outer = indexed ? null : this.recordUnknownParents(key);
+    const outcome = await this.scanFile(key, abs, st, hold, outer === null ? indexed : this.store.index.get(this.folderId, key));
+    if (outer === null || outcome === null) return outcome;
+    const sub = await this.walkAndCommit(diskRel.split('/').slice(0, outer.split('/').length).join('/'));
+    return sub.ok ? outcome : null;
   }
 
   /**
@@ -433,7 +439,6 @@ export class Scanner {
 
   private async scanFile(key: string, abs: string, st: Stats, hold: boolean, indexed: IndexEntry | undefined): Promise<PathOutcome | null> {
     let known = indexed;
-    if (!known && this.recordUnknownParents(key) !== null) known = this.store.index.get(this.folderId, key);
     if (known && known.kind === 'file' && sameStat(known, st)) return 'unchanged';
     if (!known) {
       const moved = this.recordMove(key, st);

@@ -654,6 +654,28 @@ describe('local side: scanner and reconcile on real folders', () => {
     expect(f.store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['b/new folder', 'b/new folder/Ärger', 'b/new folder/Ärger/Notes.txt']);
   });
 
+  // Found by review: a sibling made in the same new folders before their watch waited for the next
+  // reconcile when the file was reported alone (a folder reported alone already looked through them).
+  it('a new file reported alone: the folders it was made in are looked through, a sibling made before their watch goes too', async () => {
+    f.mkdir('b');
+    const s = scanner();
+    await s.reconcile();
+    pushAll(f);
+    f.write('b/new folder/Ärger/Notes.txt', 'n');
+    f.write('b/new folder/beside.txt', 'b');
+    f.write('b/new folder/Ärger/also.txt', 'a');
+    await s.scanPaths(['b/new folder/Ärger/Notes.txt']);
+    expect(f.pendingOps()).toEqual({
+      'b/new folder': 'dir:upsert',
+      'b/new folder/Ärger': 'dir:upsert',
+      'b/new folder/Ärger/Notes.txt': 'file:upsert',
+      'b/new folder/Ärger/also.txt': 'file:upsert',
+      'b/new folder/beside.txt': 'file:upsert',
+    });
+    // The one reported is hashed once: the walk finds it recorded.
+    expect(hashCalls.filter((p) => p.endsWith('Notes.txt'))).toHaveLength(1);
+  });
+
   // The CI gate's seed 3 (once, on Node 20): `mkdir -p "b/new folder/Ärger"` reached the scanner as
   // the inner folder (and its file) alone. "b/new folder" was never sent; the other devices held it
   // by implication, and one kept it empty after another device moved what was below it away.
