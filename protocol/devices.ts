@@ -44,6 +44,11 @@ export const DeviceReport = z.strictObject({
   unsyncableCount: z.int().min(1).optional(),
   /** A bulk delete there waits for its user's answer. Absent: none does. */
   massDeleteHeld: z.boolean().optional(),
+  /**
+   * Its agent stopped cleanly (quit): the last report of its run, its other figures as they were
+   * then. Absent: it runs. Its next report (started again) goes without it.
+   */
+  stopped: z.boolean().optional(),
 }).refine((r) => (r.unsyncableCount ?? 0) <= r.failedCount, { message: 'must not be more than failedCount', path: ['unsyncableCount'] });
 export type DeviceReport = z.infer<typeof DeviceReport>;
 
@@ -68,6 +73,11 @@ export const DeviceState = z.object({
   unsyncableCount: z.int().min(0).optional(),
   /** A bulk delete there waits for its user's answer (its last report said so); absent when none does, and from older servers. */
   massDeleteHeld: z.boolean().optional(),
+  /**
+   * Its agent stopped cleanly at `lastSeen` (its last report said so): not running, what it reported
+   * is as it was then. Absent while it runs, from a device that was killed (silent instead), and from older servers.
+   */
+  stopped: z.boolean().optional(),
 });
 export type DeviceState = z.infer<typeof DeviceState>;
 

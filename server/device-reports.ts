@@ -20,6 +20,7 @@ interface ReportRow {
   paused: number | boolean;
   unsyncable_count: number;
   mass_delete_held: number | boolean;
+  stopped: number | boolean;
 }
 
 /** What the reports sent with one paired credential say about the computer that holds it. */
@@ -75,16 +76,17 @@ export class DeviceReports {
       }
     }
     const written = await this.db.run(
-      `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device, folder_error, paused, unsyncable_count, mass_delete_held)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device, folder_error, paused, unsyncable_count, mass_delete_held, stopped)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (folder_id, device) DO UPDATE SET name = excluded.name, version = excluded.version,
            applied_seq = excluded.applied_seq, pending = excluded.pending, failed_count = excluded.failed_count,
            failures = excluded.failures, reported_at = excluded.reported_at, folder_error = excluded.folder_error, paused = excluded.paused,
            unsyncable_count = excluded.unsyncable_count, mass_delete_held = excluded.mass_delete_held,
+           stopped = excluded.stopped,
            paired_device = coalesce(excluded.paired_device, device_reports.paired_device)
          WHERE device_reports.paired_device IS NULL OR device_reports.paired_device IS NOT DISTINCT FROM excluded.paired_device
            OR device_reports.paired_device IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)`,
-      [folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock(), pairedDevice, report.folderError ?? null, report.paused ? 1 : 0, report.unsyncableCount ?? 0, report.massDeleteHeld ? 1 : 0],
+      [folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock(), pairedDevice, report.folderError ?? null, report.paused ? 1 : 0, report.unsyncableCount ?? 0, report.massDeleteHeld ? 1 : 0, report.stopped ? 1 : 0],
     );
     if (written === 0) {
       throw new FerryError('device_id_taken', 'Another paired device reports under this device id', { status: 409 });
@@ -103,7 +105,7 @@ export class DeviceReports {
     // user the folder was unshared from is no device of the folder any more: listed, it read "1
     // change behind", then "not reporting", while it ran (a new-user try).
     const rows = await this.db.all<ReportRow>(
-      `SELECT r.folder_id, r.device, r.name, r.version, r.applied_seq, r.pending, r.failed_count, r.failures, r.reported_at, r.folder_error, r.paused, r.unsyncable_count, r.mass_delete_held,
+      `SELECT r.folder_id, r.device, r.name, r.version, r.applied_seq, r.pending, r.failed_count, r.failures, r.reported_at, r.folder_error, r.paused, r.unsyncable_count, r.mass_delete_held, r.stopped,
          (d.revoked_at IS NOT NULL) AS signed_out
        FROM device_reports r LEFT JOIN devices d ON d.id = r.paired_device
        WHERE r.folder_id = ? AND r.reported_at >= ?
@@ -135,8 +137,8 @@ export class DeviceReports {
         version: row.version,
         lastSeen: new Date(row.reported_at).toISOString(),
         behind,
-        // Signed out, it syncs nothing: not up to date, whatever it last reported.
-        upToDate: behind === 0 && !row.signed_out,
+        // Signed out or quit, it syncs nothing: not up to date, whatever it last reported.
+        upToDate: behind === 0 && !row.signed_out && !row.stopped,
         pending: row.pending,
         failedCount: row.failed_count,
         failures: JSON.parse(row.failures) as DeviceFailure[],
@@ -145,6 +147,8 @@ export class DeviceReports {
         ...(row.paused ? { paused: true } : {}),
         ...(row.unsyncable_count > 0 ? { unsyncableCount: Number(row.unsyncable_count) } : {}),
         ...(row.mass_delete_held ? { massDeleteHeld: true } : {}),
+        // Quit at `lastSeen` (its last report said so): not running, its figures as they were then.
+        ...(row.stopped ? { stopped: true } : {}),
       });
     }
     return out;

@@ -40,6 +40,8 @@ interface DeviceCounts {
   massDeleteHeld?: boolean;
   /** When the server last heard from it (ISO). */
   lastSeen?: string;
+  /** Its agent was quit (stopped cleanly) at `lastSeen`: its last report said so. */
+  stopped?: boolean;
 }
 
 /**
@@ -48,6 +50,17 @@ interface DeviceCounts {
  * stopped device as "28 changes behind" for good).
  */
 export const SILENT_AFTER_MS = 3 * 60_000;
+
+/** When a device was quit, by this computer's clock: the time that day, with the date when it was not today. */
+function quitWords(lastSeen: string | undefined, now: number | undefined): string {
+  const at = lastSeen === undefined ? Number.NaN : Date.parse(lastSeen);
+  if (Number.isNaN(at)) return 'stopped (quit)';
+  const when = new Date(at);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const time = `${two(when.getHours())}:${two(when.getMinutes())}`;
+  const today = now === undefined || new Date(now).toDateString() === when.toDateString();
+  return today ? `stopped (quit at ${time})` : `stopped (quit on ${when.getFullYear()}-${two(when.getMonth() + 1)}-${two(when.getDate())} at ${time})`;
+}
 
 /** A folder's error on a device in a few words (the codes of folder-marker.ts, and any other). */
 function folderErrorWords(code: string, where: 'here' | 'there'): string {
@@ -70,8 +83,12 @@ function folderErrorWords(code: string, where: 'here' | 'there'): string {
  */
 export function deviceStateParts(d: DeviceCounts, count: (n: number) => string = String, now?: number): { parts: string[]; inSync: boolean } {
   const parts: string[] = [];
+  // Quit cleanly, its last report said so: that at once, not three minutes of silence first (a
+  // new-user try read a quit device "up to date" for three minutes). This device itself runs.
+  const quit = !d.self && d.stopped === true;
+  if (quit) parts.push(quitWords(d.lastSeen, now));
   // Signed out, it is refused, not silent: that says it. (`now` is this computer's clock; the agent moved `lastSeen` onto it.)
-  const silent = !d.self && !d.signedOut && now !== undefined && d.lastSeen !== undefined && now - Date.parse(d.lastSeen) > SILENT_AFTER_MS;
+  const silent = !quit && !d.self && !d.signedOut && now !== undefined && d.lastSeen !== undefined && now - Date.parse(d.lastSeen) > SILENT_AFTER_MS;
   if (silent) parts.push('not reporting (stopped, or cannot reach the server)');
   // Signed out, it syncs nothing: whatever it last reported, it is not up to date now.
   if (d.signedOut) parts.push('signed out of the server');
@@ -89,6 +106,7 @@ export function deviceStateParts(d: DeviceCounts, count: (n: number) => string =
   if (failing > 0) parts.push(`${count(failing)} failing`);
   if (unsyncable > 0) parts.push(`${count(unsyncable)} ${unsyncable === 1 ? 'name' : 'names'} that cannot be synced`);
   if (silent && parts.length === 1) parts.push('up to date when last seen');
+  if (quit && parts.length === 1) parts.push('up to date when it quit');
   return parts.length === 0 ? { parts: ['up to date'], inSync: true } : { parts, inSync: false };
 }
 

@@ -188,6 +188,8 @@ export const DeviceView = z.object({
   unsyncableCount: z.int().min(0).optional(),
   /** A bulk delete there waits for its user's answer: its unsent or unapplied changes wait on that. */
   massDeleteHeld: z.boolean().optional(),
+  /** Its agent was quit (stopped cleanly) at `lastSeen`: not running, its figures as they were then. */
+  stopped: z.boolean().optional(),
 });
 export type DeviceView = z.infer<typeof DeviceView>;
 

@@ -167,6 +167,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE device_reports ADD COLUMN unsyncable_count INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE device_reports ADD COLUMN mass_delete_held INTEGER NOT NULL DEFAULT 0;
   `,
+  // 15: a device whose agent was quit, as its last report said (docs/sync-api.md, "Devices").
+  `
+  ALTER TABLE device_reports ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -222,6 +222,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALTER TABLE device_reports ADD COLUMN unsyncable_count INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE device_reports ADD COLUMN mass_delete_held INTEGER NOT NULL DEFAULT 0;
   `,
+  // 13: a device whose agent was quit, as its last report said (SQLite migration 15).
+  `
+  ALTER TABLE device_reports ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

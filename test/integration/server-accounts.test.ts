@@ -370,6 +370,30 @@ describe('isolation between users', () => {
     expect(await yuriSeen()).toMatchObject({ behind: 1 });
   });
 
+  // Found by a new-user try: a device whose agent was quit read "up to date" for three minutes.
+  it("keeps a device's report that its agent stopped and lists it, until its next report (SQLite and PostgreSQL alike)", async () => {
+    await user('quinn');
+    const laptop = await device('quinn', 'q-laptop');
+    expect((await t.request('PUT', '/v1/folders/q-docs', { token: laptop.token })).status).toBe(201);
+    const agentId = 'c1b2c3d4-0000-4000-8000-0000000000q1';
+    const page = ChangesPage.parse((await t.request('GET', '/v1/folders/q-docs/changes', { token: laptop.token })).body);
+    const syncToken = new URL(page._links['upcoming-modifications']!.href, 'http://x').searchParams.get('syncToken');
+    const report = { name: 'q-laptop', version: 'ferry/test', pending: 0, failedCount: 0, failures: [], syncToken };
+    const put = (body: object) => t.request('PUT', `/v1/folders/q-docs/devices/${agentId}`, { token: laptop.token, body, headers: { 'x-ferry-device': agentId } });
+    const listed = async () => ((await t.request('GET', '/v1/folders/q-docs/devices', { token: laptop.token })).body.devices as Array<{ device: string; stopped?: boolean; upToDate: boolean }>).find((d) => d.device === agentId);
+    expect((await put(report)).status).toBe(200);
+    expect(await listed()).toMatchObject({ upToDate: true });
+    expect((await listed())!.stopped).toBeUndefined();
+    const quit = await put({ ...report, stopped: true });
+    expect(quit.status).toBe(200);
+    expect(quit.body).toMatchObject({ stopped: true, upToDate: false });
+    expect(await listed()).toMatchObject({ stopped: true, upToDate: false, behind: 0 });
+    // Started again: its next report goes without it, and clears it.
+    expect((await put(report)).status).toBe(200);
+    expect(await listed()).toMatchObject({ upToDate: true });
+    expect((await listed())!.stopped).toBeUndefined();
+  });
+
   it('lists the users with their devices, live and paired', async () => {
     await user('wes');
     const w = await device('wes', 'w-1');

@@ -59,6 +59,8 @@ export interface AgentOptions {
     local?: LocalTuning;
     /** How far back local deletes count together for the mass-delete guard. */
     deleteWindowMs?: number;
+    /** How long a clean stop waits at most for its report that this device stopped (STOP_REPORT_MS). */
+    stopReportMs?: number;
   };
 }
 
@@ -364,7 +366,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     async stop() {
       if (!started) return store.close();
       started = false;
-      reporter.stop();
+      // Its last report says it stopped: the others read it as quit at once, not after three
+      // minutes of silence (a new-user try). Best effort, STOP_REPORT_MS at most, never failing the stop.
+      await reporter.reportStopped(folders.ids(), options.tuning?.stopReportMs).catch(() => undefined);
       // Together: a scan waiting for its folder's turn behind a pull ends once the pull is aborted.
       await Promise.allSettled([folders.stopAll(), engine.stop(), resender.idle()]);
       bus.close();

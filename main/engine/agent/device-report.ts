@@ -9,17 +9,29 @@ import type { FolderDevices } from './api';
  * is refused, reports go without them to that server until the agent starts again (review: the
  * report kept its key and was refused for as long as the state lasted, "last seen" going stale).
  */
-const LATER_KEYS = ['unsyncableCount', 'massDeleteHeld'] as const;
+const LATER_KEYS = ['unsyncableCount', 'massDeleteHeld', 'stopped'] as const;
 
 /** At most one report per folder this often: a busy sync sends one, not one per file. */
 export const REPORT_INTERVAL_MS = 1000;
 /** An idle device still reports this often, so "last seen" stays true. */
 export const HEARTBEAT_MS = 60_000;
+/**
+ * How long a clean stop waits, at most, for its last report ("stopped") to get through: a server
+ * that does not answer by then is left, and the others fall back to the silence rule.
+ */
+export const STOP_REPORT_MS = 1500;
+
+/** A report's request, cut off when the stop's deadline passes. */
+interface ReportCall {
+  signal?: AbortSignal;
+}
+
+type ReportRemote = { reportDevice(remoteId: string, report: DeviceReport, call?: ReportCall): Promise<{ wantedBlocks?: string[] | undefined }> };
 
 export interface DeviceReporterOptions {
   store: Pick<Store, 'folders' | 'tokens' | 'queue'>;
   /** The Sync API client of the moment (null while the engine is stopped). */
-  remote: () => { reportDevice(remoteId: string, report: DeviceReport): Promise<{ wantedBlocks?: string[] | undefined }> } | null;
+  remote: () => ReportRemote | null;
   /** The reply named blocks of the folder the server lost (docs/sync-api.md, "Lost blocks"). */
   onWanted?: (folderId: string, hashes: string[]) => void;
   device: { name: string; version: string };
@@ -43,6 +55,8 @@ export class DeviceReporter {
   private readonly due = new Map<string, { timer: unknown | null; sending: boolean; again: boolean; lastAt: number }>();
   private stopped = false;
   private heartbeat: unknown = null;
+  /** Reports on their way: the last one of a clean stop goes after them, so that none lands after it. */
+  private readonly inFlight = new Set<Promise<void>>();
   /** The server refused a later key: reports go without them. */
   private withoutLaterKeys = false;
 
@@ -65,7 +79,11 @@ export class DeviceReporter {
     if (state.sending) return void (state.again = true);
     if (state.timer !== null) return;
     const wait = Math.max(0, state.lastAt + (this.o.intervalMs ?? REPORT_INTERVAL_MS) - this.o.timers.now());
-    state.timer = this.o.timers.setTimeout(() => void this.send(folderId), wait);
+    state.timer = this.o.timers.setTimeout(() => {
+      const sending = this.send(folderId);
+      this.inFlight.add(sending);
+      void sending.finally(() => this.inFlight.delete(sending));
+    }, wait);
   }
 
   stop(): void {
@@ -73,6 +91,44 @@ export class DeviceReporter {
     if (this.heartbeat !== null) this.o.timers.clearTimeout(this.heartbeat);
     for (const state of this.due.values()) if (state.timer !== null) this.o.timers.clearTimeout(state.timer);
     this.due.clear();
+  }
+
+  /**
+   * The agent stops cleanly: each folder's last report says so (`stopped`, docs/sync-api.md,
+   * "Devices"), so the other devices read this one as quit at once, not after three minutes of
+   * silence. Best effort within `deadlineMs` in all, reports already on their way first: what has
+   * not got through by then is cut off and left (a killed agent sends nothing either). Never throws.
+   */
+  async reportStopped(folderIds: readonly string[], deadlineMs = STOP_REPORT_MS): Promise<void> {
+    this.stop();
+    const remote = this.o.remote();
+    if (!remote || folderIds.length === 0) return;
+    const abort = new AbortController();
+    let timer: unknown = null;
+    const deadline = new Promise<null>((resolve) => {
+      timer = this.o.timers.setTimeout(() => resolve(null), deadlineMs);
+    });
+    const work = (async () => {
+      await Promise.allSettled([...this.inFlight]);
+      const sent = await Promise.allSettled(
+        folderIds.map(async (folderId) => {
+          const folder = this.o.store.folders.get(folderId);
+          if (!folder) return;
+          await this.put(remote, folder.remoteId, { ...this.build(folderId), stopped: true }, { signal: abort.signal });
+        }),
+      );
+      return sent.filter((r) => r.status === 'rejected').map((r) => asFerryError((r as PromiseRejectedResult).reason));
+    })();
+    try {
+      const failed = await Promise.race([work, deadline]);
+      if (failed === null) this.o.log.info('the server did not take the report that this device stopped in time: the others read it as not reporting', { afterMs: deadlineMs });
+      else if (failed.length > 0) this.o.log.info('the report that this device stopped was not sent', { code: failed[0]!.code, error: failed[0]!.message });
+    } finally {
+      this.o.timers.clearTimeout(timer);
+      // Whatever is still on its way is cut off: the stop goes on.
+      abort.abort();
+      void work.catch(() => undefined);
+    }
   }
 
   /** The report as of now; exported for tests through the class. */
@@ -117,15 +173,7 @@ export class DeviceReporter {
     state.sending = true;
     state.lastAt = this.o.timers.now();
     try {
-      const report = this.build(folderId);
-      const reply = await remote.reportDevice(folder.remoteId, this.withoutLaterKeys ? withoutLaterKeys(report) : report).catch((error: unknown) => {
-        const e = asFerryError(error);
-        const refused = LATER_KEYS.filter((key) => report[key] !== undefined && e.message.includes(key));
-        if (this.withoutLaterKeys || e.code !== 'invalid_request' || refused.length === 0) throw error;
-        this.withoutLaterKeys = true;
-        this.o.log.info('the server takes no later keys in device reports (a server from before them): reported without them', { keys: refused.join(', ') });
-        return remote.reportDevice(folder.remoteId, withoutLaterKeys(report));
-      });
+      const reply = await this.put(remote, folder.remoteId, this.build(folderId));
       if (reply.wantedBlocks?.length) this.o.onWanted?.(folderId, reply.wantedBlocks);
     } catch (error) {
       const e = asFerryError(error);
@@ -137,6 +185,18 @@ export class DeviceReporter {
       state.again = false;
       this.schedule(folderId);
     }
+  }
+
+  /** One report, sent again without the later keys when a server from before them refuses one. */
+  private put(remote: ReportRemote, remoteId: string, report: DeviceReport, call: ReportCall = {}): ReturnType<ReportRemote['reportDevice']> {
+    return remote.reportDevice(remoteId, this.withoutLaterKeys ? withoutLaterKeys(report) : report, call).catch((error: unknown) => {
+      const e = asFerryError(error);
+      const refused = LATER_KEYS.filter((key) => report[key] !== undefined && e.message.includes(key));
+      if (this.withoutLaterKeys || e.code !== 'invalid_request' || refused.length === 0) throw error;
+      this.withoutLaterKeys = true;
+      this.o.log.info('the server takes no later keys in device reports (a server from before them): reported without them', { keys: refused.join(', ') });
+      return remote.reportDevice(remoteId, withoutLaterKeys(report), call);
+    });
   }
 }
 
