@@ -40,6 +40,14 @@ describe('ferry devices output', () => {
     expect(deviceLine(device({ ...silent, self: true }), now)).toBe('desktop (this device) · up to date · reported 10 min ago');
   });
 
+  // A new-user try read a device whose agent was quit "up to date" for three minutes: its last report says it stopped.
+  it('says a device whose agent was quit stopped, with the time, at once and after three minutes alike', () => {
+    const quitAt = new Date(2026, 11, 2, 9, 5).getTime();
+    const quit = device({ stopped: true, upToDate: false, lastSeen: new Date(quitAt).toISOString() });
+    expect(deviceLine(quit, quitAt + 10_000)).toBe('desktop · stopped (quit at 09:05) · up to date when it quit · last seen 10 s ago');
+    expect(deviceLine({ ...quit, behind: 2 }, quitAt + 10 * 60_000)).toBe('desktop · stopped (quit at 09:05) · 2 changes behind · last seen 10 min ago');
+  });
+
   // A new user's try read "up to date · 8 not sent yet", and "last seen 19 s ago" for the device they sat at.
   it('says up to date only when nothing is behind, unsent or failing, and this device "reported"', () => {
     expect(deviceLine(device({ self: true, name: 'laptop', lastSeen: new Date(now).toISOString() }), now)).toBe('laptop (this device) · up to date · reported just now');
