@@ -16,6 +16,7 @@ export const POSTGRES_SUITES = [
   'test/integration/server-cluster.test.ts',
   'test/integration/server-ops.test.ts',
   'test/integration/server-accounts.test.ts',
+  'test/integration/server-user-remove.test.ts',
   'test/integration/server-auth-scoping.test.ts',
   'test/integration/server-block-batch.test.ts',
   'test/integration/server-block-lookups.test.ts',

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FerryError, isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
-import { SqlAccounts, USER_NAME_PATTERN, USER_NAME_RULE, type Accounts, type DeviceInfo, type FolderListing, type UserListing } from './accounts';
+import { SqlAccounts, USER_NAME_PATTERN, USER_NAME_RULE, type Accounts, type DeviceInfo, type FolderListing, type UserListing, type UserRemoval } from './accounts';
 import { reportsByCredential, type ReportedDevice } from './device-reports';
 import { listLostBlocks, type LostBlockListing } from './lost-blocks';
 import { existsSync } from 'node:fs';
@@ -19,6 +19,11 @@ they share.
 Commands:
   user add NAME                  add a user
   user list [--json]             list the users, with their devices (live, and revoked)
+  user remove NAME [--folders-to OTHER]
+                                 remove a user: signs out every device of theirs and drops the
+                                 folders shared with them; the folders they own must go to
+                                 OTHER, who then owns them (the files on the server stay).
+                                 Their devices stay listed; NAME can be added again, as a new user
   pair --user NAME               print a one-time pairing code for a new device of NAME
                                  (valid 10 minutes; trade it with: ferry agent --pair CODE)
   devices [--user NAME] [--json] list paired devices, each with the id its agent goes by (AGENT)
@@ -36,6 +41,7 @@ Options:
   --data DIR                     the server's data directory (its server.db)
   --db postgres://…              the servers' PostgreSQL database instead (the URL
                                  given to 'ferry server --db'); one of the two is required
+  --folders-to OTHER             (user remove) the user who gets the removed user's folders
   -h, --help                     show this help
 `;
 
@@ -54,7 +60,7 @@ class UsageError extends Error {}
 
 /** Runs one account command; 0 done, 1 refused (no such user…), 2 usage error. */
 export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Promise<number> {
-  let values: { data?: string; db?: string; user?: string; with?: string; from?: string; json?: boolean; help?: boolean };
+  let values: { data?: string; db?: string; user?: string; with?: string; from?: string; 'folders-to'?: string; json?: boolean; help?: boolean };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -67,6 +73,7 @@ export async function runAccountsCommand(argv: string[], io: Io = defaultIo): Pr
         user: { type: 'string' },
         with: { type: 'string' },
         from: { type: 'string' },
+        'folders-to': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -136,7 +143,7 @@ async function openAccountsDb(values: { data?: string; db?: string }): Promise<S
 }
 
 /** `newStore`: the data directory this command started (its first `user add`), said so. */
-async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; from?: string; json?: boolean }, io: Io, reports: () => Promise<Map<string, ReportedDevice>>, newStore?: string): Promise<number> {
+async function run(accounts: Accounts, words: string[], values: { user?: string; with?: string; from?: string; 'folders-to'?: string; json?: boolean }, io: Io, reports: () => Promise<Map<string, ReportedDevice>>, newStore?: string): Promise<number> {
   const [command, ...rest] = words;
   const only = (n: number, what: string): string[] => {
     if (rest.length !== n) throw new UsageError(`${command} takes ${what}`);
@@ -150,7 +157,11 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
         io.out(values.json ? `${JSON.stringify(users.map((u) => ({ name: u.name, createdAt: iso(u.createdAt), devices: u.devices, liveDevices: u.liveDevices })), null, 2)}\n` : userTable(users));
         return 0;
       }
-      const [verb, name] = only(2, 'add NAME, or list');
+      const [verb, name] = only(2, 'add NAME, remove NAME, or list');
+      if (verb === 'remove') {
+        io.out(removalLine(await accounts.removeUser(name as string, values['folders-to'])));
+        return 0;
+      }
       if (verb !== 'add') throw new UsageError(`unknown: user ${verb ?? ''}`);
       const user = await accounts.addUser(name as string);
       io.out(`Added user ${user.name}${newStore !== undefined ? ` (a new server's data in ${newStore})` : ''}\n`);
@@ -201,6 +212,13 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
     default:
       throw new UsageError(`unknown command '${command ?? ''}'`);
   }
+}
+
+/** What `user remove` did, in one line. */
+function removalLine(r: UserRemoval): string {
+  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const folders = r.foldersMoved.length === 0 ? 'no folders of theirs' : `${r.foldersMoved.length === 1 ? 'folder' : 'folders'} ${r.foldersMoved.join(', ')} now owned by ${r.foldersTo}`;
+  return `Removed user ${r.user}: ${count(r.signedOut, 'device', 'devices')} signed out (refused from their next request), ${count(r.sharesDropped, 'share', 'shares')} dropped, ${folders}; no file on the server was deleted\n`;
 }
 
 /** How much of an id names a device: what the AGENT column and `ferry status` show. */
@@ -260,13 +278,14 @@ type ListedDevice = DeviceInfo & { agents: string[]; reportedName: string | unde
 const nameOf = (d: Pick<ListedDevice, 'name' | 'reportedName'>): string => (d.reportedName === undefined || d.reportedName === d.name ? d.name : `${d.reportedName} (named ${d.name} when paired)`);
 
 function deviceJson(d: ListedDevice): Record<string, unknown> {
-  return { id: d.id, name: d.name, ...(d.reportedName !== undefined ? { reportedName: d.reportedName } : {}), user: d.user, agents: d.agents, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt) };
+  return { id: d.id, name: d.name, ...(d.reportedName !== undefined ? { reportedName: d.reportedName } : {}), user: d.user, agents: d.agents, createdAt: iso(d.createdAt), lastSeenAt: iso(d.lastSeenAt), revokedAt: iso(d.revokedAt), userRemovedAt: iso(d.userRemovedAt) };
 }
 
 function deviceTable(devices: ListedDevice[]): string {
   if (devices.length === 0) return 'No paired devices\n';
   // AGENT: the short id `ferry status` and `ferry devices` show for that computer ("device 105a5726").
-  const rows = devices.map((d) => [d.id, d.user, nameOf(d), d.agents.map((a) => a.slice(0, 8)).join(',') || '-', minute(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${minute(d.revokedAt)}` : `last seen ${minute(d.lastSeenAt) ?? 'never'}`]);
+  // A removed user's devices stay listed under the name they had (another user may have it now).
+  const rows = devices.map((d) => [d.id, d.userRemovedAt !== null ? `${d.user} (removed)` : d.user, nameOf(d), d.agents.map((a) => a.slice(0, 8)).join(',') || '-', minute(d.createdAt) ?? '', d.revokedAt !== null ? `revoked ${minute(d.revokedAt)}` : `last seen ${minute(d.lastSeenAt) ?? 'never'}`]);
   return table(['DEVICE', 'USER', 'NAME', 'AGENT', 'PAIRED', 'STATE'], rows);
 }
 

@@ -22,6 +22,15 @@ export interface Accounts {
   /** The device a bearer token belongs to (revoked ones too), or undefined. */
   deviceByToken(token: string): Promise<(DeviceInfo & { userId: number }) | undefined>;
   devices(userName?: string): Promise<DeviceInfo[]>;
+  /**
+   * Removes a user (`ferry server user remove`): signs every live device of theirs out (as
+   * `revoke` does: their next request is 401 `device_revoked`), drops their pairing codes not
+   * traded yet and every folder shared with them, and gives the folders they own to `foldersTo`,
+   * which must be another user: refused, with nothing changed, when they own folders and no
+   * `foldersTo` is given. The user's row stays (marked removed, their name moved aside), so their
+   * devices stay listed under their name and `NAME` may be added again, as a new user.
+   */
+  removeUser(name: string, foldersTo?: string): Promise<UserRemoval>;
   /** Signs a device out; false when it was already revoked. */
   revoke(deviceId: string): Promise<boolean>;
   /** Whether the device is signed out now (or gone): a request that waited re-checks it before answering. */
@@ -55,6 +64,18 @@ export interface User {
   createdAt: number;
 }
 
+/** What `removeUser` did. */
+export interface UserRemoval {
+  user: string;
+  /** Devices signed out now (those revoked before are not counted). */
+  signedOut: number;
+  /** Folders of other users that were shared with the user. */
+  sharesDropped: number;
+  /** The folders the user owned, now `foldersTo`'s. */
+  foldersMoved: string[];
+  foldersTo: string | null;
+}
+
 export interface UserListing extends User {
   devices: number;
   liveDevices: number;
@@ -75,6 +96,8 @@ export interface DeviceInfo {
   createdAt: number;
   lastSeenAt: number | null;
   revokedAt: number | null;
+  /** When the device's user was removed (`ferry server user remove`); null while they are a user. */
+  userRemovedAt: number | null;
 }
 
 export const PAIRING_CODE_TTL_MS = 10 * 60 * 1000;
@@ -111,17 +134,27 @@ interface DeviceRow {
   created_at: number;
   last_seen_at: number | null;
   revoked_at: number | null;
+  user_removed_at: number | null;
 }
 
-const DEVICE_SELECT = 'SELECT d.id, d.name, u.name AS user_name, d.user_id, d.created_at, d.last_seen_at, d.revoked_at FROM devices d JOIN users u ON u.id = d.user_id';
+const DEVICE_SELECT = 'SELECT d.id, d.name, u.name AS user_name, d.user_id, d.created_at, d.last_seen_at, d.revoked_at, u.removed_at AS user_removed_at FROM devices d JOIN users u ON u.id = d.user_id';
+
+/**
+ * A removed user's row keeps its id (devices, history) under the name NAME/ID: a '/' is in no
+ * user's name (USER_NAME_PATTERN), so NAME is free for a new user and the old name is still known.
+ */
+const removedName = (name: string, id: number): string => `${name}/${id}`;
+/** The name a user was added under, removed since or not. */
+const nameAdded = (stored: string): string => stored.split('/')[0] as string;
 
 const toDevice = (row: DeviceRow): DeviceInfo => ({
   id: row.id,
   name: row.name,
-  user: row.user_name,
+  user: nameAdded(row.user_name),
   createdAt: row.created_at,
   lastSeenAt: row.last_seen_at,
   revokedAt: row.revoked_at,
+  userRemovedAt: row.user_removed_at === null ? null : Number(row.user_removed_at),
 });
 
 /** Accounts in the server's metadata database (SQLite or PostgreSQL: server/storage/sql.ts). */
@@ -142,14 +175,54 @@ export class SqlAccounts implements Accounts {
   }
 
   async user(name: string): Promise<User | undefined> {
-    const row = await this.db.get<{ id: number; name: string; created_at: number }>('SELECT id, name, created_at FROM users WHERE name = ?', [name]);
+    // Only a user not removed: a removed one is stored under NAME/ID, which no name given matches.
+    const row = await this.db.get<{ id: number; name: string; created_at: number }>('SELECT id, name, created_at FROM users WHERE name = ? AND removed_at IS NULL', [name]);
     return row && { id: row.id, name: row.name, createdAt: row.created_at };
   }
 
+  /** The user named `name`; refused for a name nobody has, or only a removed user had (saying so). */
   private async existingUser(name: string): Promise<User> {
     const user = await this.user(name);
-    if (!user) throw new FerryError('not_found', `No user '${name}' (add one with: ferry server user add ${name})`);
-    return user;
+    if (user) return user;
+    // A name with '/' names nobody (removed users are stored under NAME/ID).
+    const removed = name.includes('/') ? [] : (await this.db.all<{ name: string; removed_at: number }>('SELECT name, removed_at FROM users WHERE removed_at IS NOT NULL ORDER BY removed_at DESC')).filter((r) => nameAdded(r.name) === name);
+    if (removed[0]) {
+      throw new FerryError('not_found', `User '${name}' was removed (${new Date(Number(removed[0].removed_at)).toISOString()}): to have ${name} again, add them as a new user with: ferry server user add ${name}`);
+    }
+    throw new FerryError('not_found', `No user '${name}' (add one with: ferry server user add ${name})`);
+  }
+
+  removeUser(name: string, foldersTo?: string): Promise<UserRemoval> {
+    return this.db.tx(async () => {
+      const user = await this.existingUser(name);
+      if (this.db.dialect === 'postgres') {
+        // FOR UPDATE: of two removals of one user at once, the second waits, then finds them removed.
+        const locked = await this.db.get<{ removed_at: number | null }>('SELECT removed_at FROM users WHERE id = ? FOR UPDATE', [user.id]);
+        if (locked && locked.removed_at !== null) throw new FerryError('not_found', `User '${name}' was removed already`);
+      }
+      if (foldersTo === name) throw new FerryError('invalid_request', `--folders-to names ${name}, the user being removed: give the folders to another user`);
+      const heir = foldersTo === undefined ? undefined : await this.existingUser(foldersTo);
+      const owned = (await this.db.all<{ folder_id: string }>("SELECT folder_id FROM folder_access WHERE user_id = ? AND role = 'owner' ORDER BY folder_id", [user.id])).map((r) => r.folder_id);
+      if (owned.length > 0 && heir === undefined) {
+        throw new FerryError(
+          'conflict',
+          `${name} owns ${owned.length === 1 ? 'the folder' : 'the folders'} ${owned.join(', ')}: give ${owned.length === 1 ? 'it' : 'them'} to another user with --folders-to NAME (ferry server user remove ${name} --folders-to NAME), who then owns ${owned.length === 1 ? 'it' : 'them'}; the files on the server stay. Nothing was removed`,
+        );
+      }
+      const now = this.clock();
+      // A code made for them and not traded yet would pair a device of nobody.
+      await this.db.run('DELETE FROM pairing_codes WHERE user_id = ? AND used_at IS NULL', [user.id]);
+      for (const folderId of owned) {
+        // The heir's share of it, if any, becomes their ownership (one row per folder and user).
+        await this.db.run("DELETE FROM folder_access WHERE folder_id = ? AND user_id = ? AND role = 'shared'", [folderId, (heir as User).id]);
+        await this.db.run("UPDATE folder_access SET user_id = ? WHERE folder_id = ? AND user_id = ? AND role = 'owner'", [(heir as User).id, folderId, user.id]);
+      }
+      const sharesDropped = await this.db.run("DELETE FROM folder_access WHERE user_id = ? AND role = 'shared'", [user.id]);
+      // What `revoke` does, to each live device at once: their next request is 401 device_revoked.
+      const signedOut = await this.db.run('UPDATE devices SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [now, user.id]);
+      await this.db.run('UPDATE users SET removed_at = ?, name = ? WHERE id = ?', [now, removedName(user.name, user.id), user.id]);
+      return { user: user.name, signedOut, sharesDropped, foldersMoved: owned, foldersTo: heir?.name ?? null };
+    });
   }
 
   async createPairingCode(userName: string): Promise<{ code: string; expiresAt: number }> {
@@ -237,7 +310,7 @@ export class SqlAccounts implements Accounts {
   async users(): Promise<UserListing[]> {
     const rows = await this.db.all<{ id: number; name: string; created_at: number; devices: number; live: number }>(
       `SELECT u.id, u.name, u.created_at, COUNT(d.id) AS devices, COUNT(d.id) - COUNT(d.revoked_at) AS live
-       FROM users u LEFT JOIN devices d ON d.user_id = u.id GROUP BY u.id, u.name, u.created_at ORDER BY u.name`,
+       FROM users u LEFT JOIN devices d ON d.user_id = u.id WHERE u.removed_at IS NULL GROUP BY u.id, u.name, u.created_at ORDER BY u.name`,
     );
     return rows.map((r) => ({ id: Number(r.id), name: r.name, createdAt: Number(r.created_at), devices: Number(r.devices), liveDevices: Number(r.live) }));
   }

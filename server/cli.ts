@@ -48,9 +48,10 @@ Options:
   --verbose              also log to the console
   -h, --help             show this help
 
-Accounts (see \`ferry server pair --help\`): ferry server user add NAME | user list | pair --user NAME |
-devices [--user NAME] [--json] | revoke DEVICE | share FOLDER --with NAME | unshare FOLDER --from NAME |
-folders [--user NAME] | lost-blocks, each with --data DIR (or --db postgres://… for servers on PostgreSQL).
+Accounts (see \`ferry server pair --help\`): ferry server user add NAME | user list |
+user remove NAME [--folders-to OTHER] | pair --user NAME | devices [--user NAME] [--json] | revoke DEVICE |
+share FOLDER --with NAME | unshare FOLDER --from NAME | folders [--user NAME] | lost-blocks, each with
+--data DIR (or --db postgres://… for servers on PostgreSQL).
 `;
 
 export type ParsedServerArgs =

@@ -171,6 +171,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
   `,
+  // 16: users removed with \`ferry server user remove\` (server/accounts.ts, removeUser): the row
+  // stays, so their devices stay attributable, its name moved aside to NAME/ID so NAME is free.
+  `
+  ALTER TABLE users ADD COLUMN removed_at INTEGER;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -226,6 +226,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE device_reports ADD COLUMN stopped INTEGER NOT NULL DEFAULT 0;
   `,
+  // 14: users removed with \`ferry server user remove\` (SQLite migration 16).
+  `
+  ALTER TABLE users ADD COLUMN removed_at BIGINT;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

@@ -1,0 +1,244 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BatchCompletedReply } from '../../protocol';
+import { configureLogging } from '../../main/logging';
+import { runAccountsCommand } from '../../server/accounts-cli';
+import { startTestServer, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
+
+// `ferry server user remove NAME [--folders-to OTHER]` against a real server on loopback, its
+// accounts changed through the CLI's entry (`--data DIR`, or `--db URL` in the postgres project).
+
+let t: TestServer;
+let logFile = '';
+/** Every token and pairing code this file handled: none may reach the server's log. */
+const secrets: string[] = [];
+
+beforeAll(async () => {
+  t = await startTestServer();
+  logFile = path.join(t.dataDir, 'logs', 'user-remove-test.log');
+  configureLogging({ level: 'debug', file: logFile, console: false });
+});
+afterAll(async () => {
+  configureLogging({ level: 'warn', console: false });
+  await t.close();
+});
+
+async function cli(words: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runAccountsCommand([...words, ...t.accountFlags], { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+async function pairingCode(user: string): Promise<string> {
+  const { code, out } = await cli(['pair', '--user', user]);
+  expect(code).toBe(0);
+  const pairing = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(out)?.[1] as string;
+  secrets.push(pairing);
+  return pairing;
+}
+
+const pair = (code: string, deviceName: string) => t.request('POST', '/v1/pair', { token: null, body: { code, deviceName } });
+
+async function device(user: string, name: string): Promise<{ id: string; token: string }> {
+  const res = await pair(await pairingCode(user), name);
+  expect(res.status).toBe(201);
+  secrets.push(res.body.token);
+  return { id: res.body.deviceId, token: res.body.token };
+}
+
+async function addUser(name: string): Promise<void> {
+  expect(await cli(['user', 'add', name])).toMatchObject({ code: 0, out: `Added user ${name}\n` });
+}
+
+/** A folder made by the device (its user owns it), with one file in it. */
+async function ownedFolder(token: string, folder: string, file = testFile(`in ${folder}`)): Promise<void> {
+  expect((await t.request('PUT', `/v1/folders/${folder}`, { token })).status).toBe(201);
+  expect((await t.request('PUT', `/v1/blocks/${file.hash}`, { token, raw: file.data })).status).toBe(201);
+  const res = await t.request('POST', `/v1/folders/${folder}/sync?mode=sync`, { token, body: { operations: [upsert('k', 'a.txt', file, null)] } });
+  expect(BatchCompletedReply.parse(res.body).results.k?.ok).toBe(true);
+}
+
+const folderList = async (token: string): Promise<string[]> => ((await t.request('GET', '/v1/folders', { token })).body.folders as Array<{ id: string }>).map((f) => f.id);
+type FolderJson = { id: string; owner: string | null; sharedWith: string[] };
+const foldersJson = async (): Promise<FolderJson[]> => JSON.parse((await cli(['folders', '--json'])).out) as FolderJson[];
+const userNames = async (): Promise<string[]> => (JSON.parse((await cli(['user', 'list', '--json'])).out) as Array<{ name: string }>).map((u) => u.name);
+type DeviceJson = { id: string; user: string; revokedAt: string | null; userRemovedAt: string | null };
+const devicesJson = async (words: string[] = []): Promise<DeviceJson[]> => JSON.parse((await cli(['devices', '--json', ...words])).out) as DeviceJson[];
+
+describe('user remove', () => {
+  it('signs out every device of the user as revoke does, drops the folders shared with them, and refuses them from then on', async () => {
+    await addUser('alice');
+    await addUser('bob');
+    await addUser('carol');
+    const phone = await device('alice', 'alice-phone');
+    const laptop = await device('alice', 'alice-laptop');
+    const old = await device('alice', 'alice-old');
+    expect((await cli(['revoke', old.id])).code).toBe(0);
+    const bobs = await device('bob', 'bob-desk');
+    const carols = await device('carol', 'carol-desk');
+    await ownedFolder(bobs.token, 'bob-docs');
+    await ownedFolder(carols.token, 'carol-notes');
+    expect((await cli(['share', 'bob-docs', '--with', 'alice'])).code).toBe(0);
+    expect((await cli(['share', 'carol-notes', '--with', 'alice'])).code).toBe(0);
+    expect((await cli(['share', 'carol-notes', '--with', 'bob'])).code).toBe(0);
+    expect((await folderList(phone.token)).sort()).toEqual(['bob-docs', 'carol-notes']);
+    const oldRevokedAt = (await devicesJson()).find((d) => d.id === old.id)?.revokedAt;
+    expect(oldRevokedAt).toEqual(expect.any(String));
+    // A code made before the removal and not traded yet.
+    const pending = await pairingCode('alice');
+
+    const removed = await cli(['user', 'remove', 'alice']);
+    expect(removed).toEqual({
+      code: 0,
+      out: 'Removed user alice: 2 devices signed out (refused from their next request), 2 shares dropped, no folders of theirs; no file on the server was deleted\n',
+      err: '',
+    });
+
+    // Refused with the reason a `revoke` gives, on every credential; others' devices untouched.
+    for (const token of [phone.token, laptop.token]) {
+      const refused = await t.request('GET', '/v1/folders', { token });
+      expect(refused.status).toBe(401);
+      expect(refused.body.code).toBe('device_revoked');
+      expect((await t.request('GET', '/v1/folders/bob-docs/changes', { token })).body.code).toBe('device_revoked');
+    }
+    expect((await t.request('GET', '/v1/folders/bob-docs/changes', { token: bobs.token })).status).toBe(200);
+    expect((await folderList(bobs.token)).sort()).toEqual(['bob-docs', 'carol-notes']);
+    // Shares gone, owners and others' shares kept.
+    expect((await foldersJson()).filter((f) => ['bob-docs', 'carol-notes'].includes(f.id))).toEqual([
+      expect.objectContaining({ id: 'bob-docs', owner: 'bob', sharedWith: [] }),
+      expect.objectContaining({ id: 'carol-notes', owner: 'carol', sharedWith: ['bob'] }),
+    ]);
+    // Gone from the users; pairing refused, the code made before too.
+    // (listed by no name of theirs: nor the one their row is kept under)
+    expect((await userNames()).filter((n) => n.startsWith('alice'))).toEqual([]);
+    expect(await userNames()).toEqual(expect.arrayContaining(['bob', 'carol']));
+    const pairing = await cli(['pair', '--user', 'alice']);
+    expect(pairing).toMatchObject({ code: 1, out: '', err: expect.stringMatching(/^ferry server: User 'alice' was removed \(\d{4}-.*\): to have alice again, add them as a new user with: ferry server user add alice\n$/) });
+    const traded = await pair(pending, 'late');
+    expect(traded.status).toBe(400);
+    expect(traded.body.code).toBe('pairing_code_invalid');
+    // Nor can anything else name them now.
+    expect(await cli(['share', 'bob-docs', '--with', 'alice'])).toMatchObject({ code: 1, err: expect.stringContaining("User 'alice' was removed") });
+    expect(await cli(['user', 'remove', 'alice'])).toMatchObject({ code: 1, err: expect.stringContaining("User 'alice' was removed") });
+    // Their devices stay listed, attributable, signed out; the one revoked before keeps its time.
+    const listed = (await devicesJson()).filter((d) => [phone.id, laptop.id, old.id].includes(d.id));
+    expect(listed).toHaveLength(3);
+    for (const d of listed) expect(d).toMatchObject({ user: 'alice', revokedAt: expect.any(String), userRemovedAt: expect.any(String) });
+    expect(listed.find((d) => d.id === old.id)?.revokedAt).toBe(oldRevokedAt);
+    expect((await devicesJson()).find((d) => d.id === bobs.id)).toMatchObject({ user: 'bob', revokedAt: null, userRemovedAt: null });
+    expect((await cli(['devices'])).out).toMatch(new RegExp(`^${phone.id}\\s+alice \\(removed\\)\\s+alice-phone\\s.*\\srevoked \\d{4}-`, 'm'));
+    expect((await cli(['revoke', phone.id])).out).toBe(`Device ${phone.id} (alice-phone of alice) was revoked already\n`);
+  });
+
+  it('refuses a user who owns folders, naming them, changing nothing; --folders-to gives them to another user, files kept', async () => {
+    await addUser('dave');
+    await addUser('erin');
+    await addUser('frank');
+    const daves = await device('dave', 'dave-laptop');
+    const erins = await device('erin', 'erin-laptop');
+    const franks = await device('frank', 'frank-laptop');
+    const photo = testFile('a photo of dave');
+    await ownedFolder(daves.token, 'd-photos', photo);
+    await ownedFolder(daves.token, 'd-docs');
+    await ownedFolder(franks.token, 'f-music');
+    expect((await cli(['share', 'd-photos', '--with', 'erin'])).code).toBe(0);
+    expect((await cli(['share', 'd-photos', '--with', 'frank'])).code).toBe(0);
+    expect((await cli(['share', 'f-music', '--with', 'dave'])).code).toBe(0);
+    const before = await foldersJson();
+
+    const refused = await cli(['user', 'remove', 'dave']);
+    expect(refused).toEqual({
+      code: 1,
+      out: '',
+      err: 'ferry server: dave owns the folders d-docs, d-photos: give them to another user with --folders-to NAME (ferry server user remove dave --folders-to NAME), who then owns them; the files on the server stay. Nothing was removed\n',
+    });
+    expect(await cli(['user', 'remove', 'dave', '--folders-to', 'dave'])).toEqual({ code: 1, out: '', err: 'ferry server: --folders-to names dave, the user being removed: give the folders to another user\n' });
+    expect(await cli(['user', 'remove', 'dave', '--folders-to', 'nobody'])).toMatchObject({ code: 1, out: '', err: expect.stringContaining("No user 'nobody'") });
+    // Refused three times, with nothing changed: dave and his device as they were.
+    expect(await foldersJson()).toEqual(before);
+    expect(await userNames()).toContain('dave');
+    expect((await t.request('GET', '/v1/folders/d-docs/changes', { token: daves.token })).status).toBe(200);
+    expect((await devicesJson(['--user', 'dave'])).map((d) => d.revokedAt)).toEqual([null]);
+
+    const done = await cli(['user', 'remove', 'dave', '--folders-to', 'erin']);
+    expect(done).toEqual({
+      code: 0,
+      out: 'Removed user dave: 1 device signed out (refused from their next request), 1 share dropped, folders d-docs, d-photos now owned by erin; no file on the server was deleted\n',
+      err: '',
+    });
+    expect((await t.request('GET', '/v1/folders/d-docs/changes', { token: daves.token })).body.code).toBe('device_revoked');
+    // erin owns both (her share of d-photos became ownership); frank keeps his share; f-music is dave's no more.
+    const after = await foldersJson();
+    expect(after.find((f) => f.id === 'd-photos')).toMatchObject({ owner: 'erin', sharedWith: ['frank'] });
+    expect(after.find((f) => f.id === 'd-docs')).toMatchObject({ owner: 'erin', sharedWith: [] });
+    expect(after.find((f) => f.id === 'f-music')).toMatchObject({ owner: 'frank', sharedWith: [] });
+    expect(await cli(['unshare', 'd-docs', '--from', 'erin'])).toMatchObject({ code: 1, err: expect.stringContaining('erin owns d-docs') });
+    // The files are all there, for erin's device: the listing and the bytes.
+    const changes = await t.request('GET', '/v1/folders/d-photos/changes', { token: erins.token });
+    expect(changes.status).toBe(200);
+    expect((changes.body.items as Array<{ path: string; deleted?: boolean }>).filter((i) => !i.deleted).map((i) => i.path)).toEqual(['a.txt']);
+    const block = await fetch(`${t.server.url}/v1/blocks/${photo.hash}`, { headers: { authorization: `Bearer ${erins.token}`, 'x-ferry-device': 'erin', 'x-ferry-run': 'test;2024-01-01T00:00:00Z' } });
+    expect(block.status).toBe(200);
+    expect(Buffer.from(await block.arrayBuffer()).equals(photo.data)).toBe(true);
+    expect((await folderList(erins.token)).sort()).toEqual(['d-docs', 'd-photos']);
+    expect((await t.request('GET', '/v1/folders/d-docs/changes', { token: erins.token })).status).toBe(200);
+    expect((await t.request('GET', '/v1/folders/d-photos/changes', { token: franks.token })).status).toBe(200);
+    // And she can share them now, as their owner.
+    expect((await cli(['share', 'd-docs', '--with', 'frank'])).code).toBe(0);
+    expect((await t.request('GET', '/v1/folders/d-docs/changes', { token: franks.token })).status).toBe(200);
+  });
+
+  it('lets the name be added again as a new user: nothing of the removed one comes back, and the old devices stay theirs', async () => {
+    await addUser('gina');
+    await addUser('hank');
+    const first = await device('gina', 'gina-laptop');
+    const hanks = await device('hank', 'hank-desk');
+    await ownedFolder(hanks.token, 'h-shared');
+    expect((await cli(['share', 'h-shared', '--with', 'gina'])).code).toBe(0);
+    expect((await cli(['user', 'remove', 'gina'])).code).toBe(0);
+
+    await addUser('gina');
+    const listed = JSON.parse((await cli(['user', 'list', '--json'])).out) as Array<{ name: string; devices: number; liveDevices: number }>;
+    expect(listed.filter((u) => u.name.startsWith('gina'))).toEqual([expect.objectContaining({ name: 'gina', devices: 0, liveDevices: 0 })]);
+    expect(await cli(['folders', '--user', 'gina'])).toMatchObject({ code: 0, out: 'No folders\n' });
+    expect((await t.request('GET', '/v1/folders', { token: first.token })).body.code).toBe('device_revoked');
+    const second = await device('gina', 'gina-new');
+    expect(await folderList(second.token)).toEqual([]);
+    expect((await t.request('GET', '/v1/folders/h-shared/changes', { token: second.token })).status).toBe(404);
+    // The old credential is the removed gina's, the new one the new gina's.
+    expect((await devicesJson(['--user', 'gina'])).map((d) => d.id)).toEqual([second.id]);
+    const all = await devicesJson();
+    expect(all.find((d) => d.id === first.id)).toMatchObject({ user: 'gina', userRemovedAt: expect.any(String) });
+    expect(all.find((d) => d.id === second.id)).toMatchObject({ user: 'gina', userRemovedAt: null, revokedAt: null });
+    // Removed a second time: both removed ginas are kept apart.
+    expect((await cli(['user', 'remove', 'gina'])).out).toMatch(/^Removed user gina: 1 device signed out/);
+    expect((await t.request('GET', '/v1/folders', { token: second.token })).body.code).toBe('device_revoked');
+    expect((await devicesJson()).filter((d) => d.user === 'gina').map((d) => d.id).sort()).toEqual([first.id, second.id].sort());
+    const [users] = (await tableRows(t, ['users'])) as [Array<{ name: string; removed_at: unknown }>];
+    expect(users.filter((u) => u.name.startsWith('gina')).map((u) => u.removed_at !== null)).toEqual([true, true]);
+  });
+
+  it('refuses an unknown user (exit 1) and wrong words (exit 2), changing nothing', async () => {
+    expect(await cli(['user', 'remove', 'nobody'])).toMatchObject({ code: 1, out: '', err: "ferry server: No user 'nobody' (add one with: ferry server user add nobody)\n" });
+    // A removed user's stored name is no name to remove.
+    expect(await cli(['user', 'remove', 'alice/1'])).toMatchObject({ code: 1, err: expect.stringContaining("No user 'alice/1'") });
+    expect(await cli(['user', 'remove'])).toMatchObject({ code: 2, err: expect.stringContaining('user takes add NAME, remove NAME, or list') });
+    expect((await cli(['user', 'remove', 'bob', 'carol'])).code).toBe(2);
+    expect(await cli(['user', 'remove', 'bob', '--folder-to', 'carol'])).toMatchObject({ code: 2, err: expect.stringContaining("Unknown option '--folder-to'") });
+    expect(await userNames()).toEqual(expect.arrayContaining(['bob', 'carol']));
+    expect((await cli(['--help'])).out).toContain('user remove NAME [--folders-to OTHER]');
+  });
+
+  it('writes no token and no pairing code to the server log', () => {
+    const log = readFileSync(logFile, 'utf8');
+    // The log did record this file's requests.
+    expect(log).toContain('device paired');
+    expect(secrets.length).toBeGreaterThan(10);
+    for (const secret of secrets) {
+      expect(log).not.toContain(secret);
+      expect(log).not.toContain(secret.replace(/-/g, ''));
+    }
+  });
+});
