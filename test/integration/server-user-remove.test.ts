@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchCompletedReply } from '../../protocol';
+import { BatchCompletedReply, ChangesPage } from '../../protocol';
 import { configureLogging } from '../../main/logging';
 import { runAccountsCommand } from '../../server/accounts-cli';
-import { startTestServer, tableRows, testFile, upsert, type TestServer } from '../helpers/server-harness';
+import { metricSample } from '../helpers/raw-http';
+import { startTestServer, tableRows, testFile, upsert, waitUntil, type TestServer } from '../helpers/server-harness';
 
 // `ferry server user remove NAME [--folders-to OTHER]` against a real server on loopback, its
 // accounts changed through the CLI's entry (`--data DIR`, or `--db URL` in the postgres project).
@@ -218,6 +219,26 @@ describe('user remove', () => {
     expect((await devicesJson()).filter((d) => d.user === 'gina').map((d) => d.id).sort()).toEqual([first.id, second.id].sort());
     const [users] = (await tableRows(t, ['users'])) as [Array<{ name: string; removed_at: unknown }>];
     expect(users.filter((u) => u.name.startsWith('gina')).map((u) => u.removed_at !== null)).toEqual([true, true]);
+  });
+
+  it("refuses a removed user's long poll that was waiting when the removal came, at its wake-up", async () => {
+    await addUser('ivan');
+    const ivans = await device('ivan', 'ivan-tablet');
+    await ownedFolder(ivans.token, 'i-poll');
+    const page = ChangesPage.parse((await t.request('GET', '/v1/folders/i-poll/changes', { token: ivans.token })).body);
+    const syncToken = new URL(page._links['upcoming-modifications']!.href, 'http://x').searchParams.get('syncToken');
+    const waitingNow = async () => metricSample(await (await fetch(`${t.server.url}/metrics`)).text(), 'ferry_long_polls_waiting') ?? 0;
+    const before = await waitingNow();
+    const poll = t.request('GET', `/v1/folders/i-poll/changes/wait?syncToken=${syncToken}&timeout=30`, { token: ivans.token });
+    await waitUntil(async () => (await waitingNow()) > before, 10_000, 'the long poll waiting');
+    expect(await cli(['user', 'remove', 'ivan', '--folders-to', 'bob'])).toMatchObject({ code: 0, out: expect.stringContaining('folder i-poll now owned by bob') });
+    // A commit (with the server token) wakes the poll.
+    const f = testFile('a commit that wakes the poll');
+    expect((await t.request('PUT', `/v1/blocks/${f.hash}`, { raw: f.data })).status).toBe(201);
+    expect((await t.request('POST', '/v1/folders/i-poll/sync', { body: { operations: [upsert('k', 'wake.txt', f, null)] } })).status).toBe(200);
+    const answered = await poll;
+    expect(answered.status).toBe(401);
+    expect(answered.body.code).toBe('device_revoked');
   });
 
   it('refuses an unknown user (exit 1) and wrong words (exit 2), changing nothing', async () => {
