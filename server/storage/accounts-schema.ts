@@ -2,7 +2,7 @@
  * Users, their devices and what each may reach (docs/sync-api.md, "Accounts and devices").
  * Kept apart from the sync tables: only server/accounts.ts writes them; server/device-reports.ts
  * reads `devices` and `folder_access` to list a folder's devices (signed out; unshared left out).
- * A removed user's row stays (migration 15 adds `removed_at`), under the name NAME/ID.
+ * A removed user's row stays (SQLite migration 16, PostgreSQL 14, add `removed_at`), under the name NAME/ID.
  */
 export const ACCOUNTS_MIGRATION = `
   CREATE TABLE users (
