@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT } from './constants';
 import { ByteSize, IsoDate, MtimeMs, Revision, SyncKind, SyncPath } from './common';
 import { OpaqueToken } from './changes';
+import { Sha256Hex } from './hashes';
 
 /**
  * File history and deleted files (docs/sync-api.md, "History and restore"): read-only views
@@ -33,6 +34,12 @@ export const HistoryItem = z.object({
   movedTo: z.string().optional(),
   /** This revision is a restore's: the revision whose content it brought back. */
   restoredFrom: Revision.optional(),
+  /**
+   * A live file's content fingerprint: SHA-256 over its block hashes in order (as the client's
+   * own content hash: the same bytes, the same hash). Absent for deletions and folders, and from
+   * a server before this extension.
+   */
+  contentHash: Sha256Hex.optional(),
 });
 export type HistoryItem = z.infer<typeof HistoryItem>;
 

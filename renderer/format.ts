@@ -70,6 +70,14 @@ export function formatRelative(iso: string | null, now: number = Date.now()): st
   return seconds > 0 ? `in ${amount}` : `${amount} ago`;
 }
 
+/** A moment as a question names it: its time of day today ("14:02"), else its date and time. */
+export function formatWhen(iso: string, now: number = Date.now()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const today = new Date(now).toDateString() === at.toDateString();
+  return today ? at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : at.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}
+
 /**
  * The agent state's words on screen; the others read as they are named. It waits for the user's
  * answer to a held delete, or for a folder not made yet (a new-user try read "waiting for you"

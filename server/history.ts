@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { routes, type DeletedItem, type DeletedPage, type DeletedQuery, type HistoryItem, type HistoryPage, type HistoryQuery, type SyncKind } from '../protocol';
 import { underBounds, type SqlDb } from './storage/sql';
 import type { FeedTokens } from './tokens';
@@ -13,6 +14,8 @@ interface VersionRow {
   moved_from?: string | null;
   restored_from?: number | null;
   moved_to?: string | null;
+  /** The block hashes, JSON: the content fingerprint is read from them. */
+  blocks?: string;
 }
 
 interface TombstoneRow {
@@ -50,7 +53,7 @@ export class HistoryReader {
     const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
     // A move's tombstone names where the path went.
     const rows = await this.db.all<VersionRow>(
-      `SELECT v.seq, v.kind, v.deleted, v.size, v.mtime, v.modified_at, v.device, v.moved_from, v.restored_from,
+      `SELECT v.seq, v.kind, v.deleted, v.size, v.mtime, v.modified_at, v.device, v.blocks, v.moved_from, v.restored_from,
          CASE WHEN v.deleted = 1 THEN ${MOVED_TO('v')} END AS moved_to
        FROM versions v WHERE v.folder_id = ? AND v.path = ? AND v.seq < ? ORDER BY v.seq DESC LIMIT ?`,
       [folderId, query.path, below, query.limit + 1],
@@ -84,7 +87,7 @@ export class HistoryReader {
       // it was" across a rename): like a move's tombstone, no deletion; restored here again, it
       // made a second copy.
       const live = await this.db.get<VersionRow & { restored_elsewhere: number | boolean }>(
-        `SELECT l.seq, l.kind, l.deleted, l.size, l.mtime, l.modified_at, l.device,
+        `SELECT l.seq, l.kind, l.deleted, l.size, l.mtime, l.modified_at, l.device, l.blocks,
            EXISTS (SELECT 1 FROM versions r JOIN entries c ON c.folder_id = r.folder_id AND c.path = r.path
              WHERE r.folder_id = l.folder_id AND r.restored_from = l.seq AND r.path <> l.path AND c.deleted = 0) AS restored_elsewhere
          FROM versions l WHERE l.folder_id = ? AND l.path = ? AND l.seq < ? AND l.deleted = 0 ORDER BY l.seq DESC LIMIT 1`,
@@ -129,5 +132,13 @@ function historyItem(row: VersionRow): HistoryItem {
     ...(row.moved_from ? { movedFrom: row.moved_from } : {}),
     ...(row.moved_to ? { movedTo: row.moved_to } : {}),
     ...(row.restored_from != null ? { restoredFrom: String(row.restored_from) } : {}),
+    ...(row.deleted !== 1 && row.kind !== 'dir' && row.blocks !== undefined ? { contentHash: contentHashOf(JSON.parse(row.blocks) as string[]) } : {}),
   };
+}
+
+/** SHA-256 over the block hashes in order: main/engine/hashing.ts's contentHashOf, the client's content hash. */
+function contentHashOf(blocks: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const b of blocks) h.update(b);
+  return h.digest('hex');
 }

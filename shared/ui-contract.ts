@@ -266,6 +266,8 @@ export const FileVersion = z.object({
   movedTo: z.string().optional(),
   /** A restore's revision: the revision whose content it brought back. */
   restoredFrom: z.string().optional(),
+  /** A live file's content fingerprint (SHA-256 over its block hashes): equal content, equal hash. Absent for deletions, folders, and from an older server. */
+  contentHash: z.string().optional(),
 });
 export type FileVersion = z.infer<typeof FileVersion>;
 
@@ -302,8 +304,17 @@ export const DeletedFile = z.object({
 export type DeletedFile = z.infer<typeof DeletedFile>;
 
 export const RestoreInput = z.union([
-  /** These paths: a given revision (one path), their state at a moment, or else their previous version. */
-  z.strictObject({ folderId: z.string(), paths: z.array(z.string().min(1)).min(1).max(10_000), revision: z.string().optional(), at: z.iso.datetime({ offset: true }).optional() }),
+  /**
+   * These paths: a given revision (one path), their state at a moment, or else their previous
+   * version. `dryRun`: nothing is restored; the result's `wouldRestore` lists what would be.
+   */
+  z.strictObject({
+    folderId: z.string(),
+    paths: z.array(z.string().min(1)).min(1).max(10_000),
+    revision: z.string().optional(),
+    at: z.iso.datetime({ offset: true }).optional(),
+    dryRun: z.boolean().optional(),
+  }),
   /**
    * Deleted files back at their last version, each only while still deleted (one written again
    * since is left as it is): these paths, or every deleted file (under a prefix, deleted since a moment).
@@ -327,6 +338,17 @@ export const RestoreResult = z.object({
   skipped: z.array(z.object({ path: z.string(), reason: z.string(), kind: z.enum(['file', 'dir']).optional() })),
   /** The files back, by path (at most RESTORED_PATHS_SHOWN of them; `restored` counts them all). */
   paths: z.array(z.string()).optional(),
+  /** The same files, each with its new revision and the revision whose content it brought back. */
+  versions: z.array(z.object({ path: z.string(), revision: z.string(), restoredFrom: z.string().optional() })).optional(),
+  /**
+   * A dry run (`dryRun`): nothing was restored; what would be, each path to which revision (of
+   * `from`, its name then, when renamed since), with that version's time and size where known.
+   * At most RESTORED_PATHS_SHOWN; `wouldCount` counts them all.
+   */
+  wouldRestore: z
+    .array(z.object({ path: z.string(), revision: z.string(), from: z.string().optional(), kind: z.enum(['file', 'dir']), modifiedAt: z.string().optional(), size: z.number().optional() }))
+    .optional(),
+  wouldCount: z.int().min(0).optional(),
 });
 /** How many restored paths a result names. */
 export const RESTORED_PATHS_SHOWN = 1000;

@@ -70,6 +70,7 @@ export function fileVersionView(item: NamedHistoryItem): FileVersion {
     ...(item.movedFrom !== undefined ? { movedFrom: item.movedFrom } : {}),
     ...(item.movedTo !== undefined ? { movedTo: item.movedTo } : {}),
     ...(item.restoredFrom !== undefined ? { restoredFrom: item.restoredFrom } : {}),
+    ...(item.contentHash !== undefined ? { contentHash: item.contentHash } : {}),
   };
 }
 
@@ -86,11 +87,14 @@ export function restoreRequest(input: RestoreInput): RestoreRequest {
   if ('deleted' in input) {
     return { kind: 'deleted', ...(input.paths ? { paths: input.paths } : {}), ...(input.prefix ? { prefix: input.prefix } : {}), ...(input.since ? { since: input.since } : {}) };
   }
-  return { kind: 'paths', paths: input.paths, ...(input.revision ? { revision: input.revision } : {}), ...(input.at ? { at: input.at } : {}) };
+  return { kind: 'paths', paths: input.paths, ...(input.revision ? { revision: input.revision } : {}), ...(input.at ? { at: input.at } : {}), ...(input.dryRun ? { dryRun: true } : {}) };
 }
 
 /** The engine's restore outcome as the UI shows it: how many came back, and each that did not. */
 export function restoreResult(outcome: RestoreOutcome): RestoreResult {
-  const paths = outcome.restored.slice(0, RESTORED_PATHS_SHOWN).map((r) => r.path);
-  return { restored: outcome.restored.length, folders: outcome.folders, failed: outcome.failed, skipped: outcome.skipped, paths };
+  const shown = outcome.restored.slice(0, RESTORED_PATHS_SHOWN);
+  const paths = shown.map((r) => r.path);
+  const versions = shown.map((r) => ({ path: r.path, revision: r.revision, ...(r.restoredFrom !== undefined ? { restoredFrom: r.restoredFrom } : {}) }));
+  const would = outcome.wouldRestore ? { wouldRestore: outcome.wouldRestore.slice(0, RESTORED_PATHS_SHOWN), wouldCount: outcome.wouldRestore.length } : {};
+  return { restored: outcome.restored.length, folders: outcome.folders, failed: outcome.failed, skipped: outcome.skipped, paths, versions, ...would };
 }

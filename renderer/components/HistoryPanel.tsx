@@ -3,7 +3,8 @@ import { useCallback, useEffect, useState } from 'react';
 import type { FileVersion } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { comesBack, currentRevision } from '../../shared/restore-words';
-import { formatBytes, formatRelative } from '../format';
+import { contentMarks, contentNote, restoreQuestion } from '../../shared/history-words';
+import { formatBytes, formatRelative, formatWhen } from '../format';
 import { useAction } from '../state/useAction';
 
 /**
@@ -16,6 +17,8 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
   const [nameNow, setNameNow] = useState<string>();
   const [error, setError] = useState<string>();
   const [restored, setRestored] = useState<string>();
+  // The version whose Restore was clicked, while the panel asks before replacing the current one.
+  const [asking, setAsking] = useState<FileVersion>();
   const action = useAction();
   const load = useCallback(async () => {
     const answer = await api.call('getHistory', { folderId, path });
@@ -32,6 +35,7 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
   // Renamed more than once: where the file is now, not only the first step.
   const movedTo = versions?.[0]?.deleted && versions[0].movedTo !== undefined ? (nameNow ?? versions[0].movedTo) : undefined;
   const restore = async (revision: string) => {
+    setAsking(undefined);
     const answer = await action.run(() => api.call('restore', { folderId, paths: [movedTo ?? path], revision }));
     if (answer.ok && answer.value.restored > 0) {
       setRestored(revision);
@@ -40,6 +44,8 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
     }
   };
   const current = currentRevision(versions ?? []);
+  const marks = contentMarks(versions ?? []);
+  const noteOf = (v: FileVersion) => contentNote(marks.get(v.revision), (r) => `#${r}`);
   return (
     <aside className="history-panel" aria-label={`History of ${path}`} data-testid="history-panel">
       <div className="toolbar">
@@ -59,9 +65,32 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
           Moved to {movedTo}: a version restored here comes back there.
         </p>
       ) : null}
+      {asking ? (
+        <div className="banner banner-warn" role="alertdialog" aria-label="Restore this version?" data-testid="history-confirm">
+          <span data-testid="history-confirm-text">
+            {restoreQuestion({
+              name: visibleName(path),
+              revision: asking.revision,
+              when: formatWhen(asking.modifiedAt),
+              size: formatBytes(asking.size),
+              by: asking.deviceName ?? asking.device,
+              goesTo: movedTo,
+              sameAsCurrent: marks.get(asking.revision)?.current,
+            })}
+          </span>
+          <div className="banner-actions">
+            <button type="button" onClick={() => setAsking(undefined)} data-testid="history-confirm-cancel">
+              Cancel
+            </button>
+            <button type="button" className="primary" onClick={() => void restore(asking.revision)} disabled={action.busy} data-testid="history-confirm-restore">
+              Restore #{asking.revision}
+            </button>
+          </div>
+        </div>
+      ) : null}
       <ol className="history-list">
         {(versions ?? []).map((v) => (
-          <li key={v.revision} className="history-row" data-testid="history-row" data-revision={v.revision}>
+          <li key={v.revision} className={asking?.revision === v.revision ? 'history-row history-asking' : 'history-row'} data-testid="history-row" data-revision={v.revision}>
             {/* The number the banner and `ferry restore --revision` name: rows that read alike stay apart. */}
             <span className="muted" data-testid="history-revision">
               #{v.revision}
@@ -70,6 +99,17 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
               {formatRelative(v.modifiedAt)}
             </time>
             <span>{v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size)}</span>
+            {/* Its content: a fingerprint, and the versions with the same bytes (a new-user try could not tell two of one size apart). */}
+            {marks.get(v.revision) ? (
+              <code className="muted" title={`Content fingerprint: ${v.contentHash ?? ''}`} data-testid="history-fingerprint">
+                {marks.get(v.revision)?.fingerprint}
+              </code>
+            ) : null}
+            {noteOf(v) ? (
+              <span className="content-note" data-testid="history-same">
+                {noteOf(v)}
+              </span>
+            ) : null}
             <span className="muted" title={v.device}>{v.deviceName ?? v.device}</span>
             {v.movedFrom !== undefined ? (
               <span className="muted" data-testid="history-moved-from">
@@ -89,7 +129,7 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
             {v.revision === current ? (
               <span className="muted">current</span>
             ) : v.deleted ? null : (
-              <button type="button" onClick={() => void restore(v.revision)} disabled={action.busy} data-testid="history-restore">
+              <button type="button" onClick={() => setAsking(v)} disabled={action.busy} aria-pressed={asking?.revision === v.revision} data-testid="history-restore">
                 Restore
               </button>
             )}

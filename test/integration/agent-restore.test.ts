@@ -58,7 +58,8 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     expect(await restore.run(['--deleted', '--folder', 'docs', '--data', dataA, '--dry-run', '--json'], looked)).toBe(0);
     expect((JSON.parse(looked.stdout) as { items: Array<{ path: string }> }).items.map((i) => i.path).sort()).toEqual([...deleted].sort());
     expect(files(folderA)).toEqual(kept);
-    expect(await restore.run(['x.txt', '--dry-run', '--data', dataA], captureIo())).toBe(2);
+    // --since goes with --deleted only (--dry-run goes with every form now).
+    expect(await restore.run(['x.txt', '--since', '2h', '--data', dataA], captureIo())).toBe(2);
 
     // One command on device A.
     const io = captureIo();

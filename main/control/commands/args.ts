@@ -9,6 +9,8 @@ import { printable } from './output';
 export interface CommandIo {
   out(text: string): void;
   err(text: string): void;
+  /** The clock a time ago (`--at 2h`) counts back from: Date.now unless a test gives its own. */
+  now?: () => number;
 }
 
 /** Standard output and error, never acting on a control character a name carries (printable()). */

@@ -50,9 +50,20 @@ export function isBelow(relative: string): boolean {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
-/** An ISO moment from what a user types (2030-01-02, 2030-01-02T10:00, …), or a problem. */
-export function isoMoment(flag: string, raw: string | undefined): { value?: string; problem?: string } {
+const AGO_UNITS = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 } as const;
+const AGO = /^(\d{1,6})(m|h|d|w)$/;
+
+/**
+ * An ISO moment from what a user types (2030-01-02, 2030-01-02T10:00, …), or a time ago counted
+ * back from `now` (30m, 2h, 3d, 1w: minutes, hours, days, weeks), or a problem. A date must start
+ * with its year-month-day: a bare "12" read as December 2001 (Date.parse takes it).
+ */
+export function isoMoment(flag: string, raw: string | undefined, now: () => number = Date.now): { value?: string; problem?: string } {
   if (raw === undefined) return {};
-  const ms = Date.parse(raw);
-  return Number.isNaN(ms) ? { problem: `--${flag} must be a date and time, e.g. 2030-01-02T10:00:00Z, not ${JSON.stringify(raw)}` } : { value: new Date(ms).toISOString() };
+  const ago = AGO.exec(raw.trim());
+  if (ago) return { value: new Date(now() - Number(ago[1]) * AGO_UNITS[ago[2] as keyof typeof AGO_UNITS]).toISOString() };
+  const ms = /^\d{4}-\d{2}-\d{2}/.test(raw.trim()) ? Date.parse(raw) : Number.NaN;
+  return Number.isNaN(ms)
+    ? { problem: `--${flag} must be a date and time, e.g. 2030-01-02T10:00:00Z, or a time ago, e.g. 30m, 2h, 3d or 1w, not ${JSON.stringify(raw)}` }
+    : { value: new Date(ms).toISOString() };
 }

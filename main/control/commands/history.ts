@@ -1,3 +1,4 @@
+import { contentMarks, contentNote } from '../../../shared/history-words';
 import { currentRevision } from '../../../shared/restore-words';
 import type { FileVersion } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
@@ -51,7 +52,24 @@ export function formatHistory(folderId: string, filePath: string, items: FileVer
   const noted = items.some((v) => origin(v) !== '');
   // The server's version now, as the web UI's panel marks it (a new-user try could not tell which row it was).
   const current = currentRevision(items);
-  const rows = items.map((v) => [v.revision === current ? `${v.revision} (current)` : v.revision, v.modifiedAt, v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size), v.deviceName ?? v.device, ...(noted ? [origin(v)] : [])]);
+  // Each version's content: a short fingerprint, and the versions with the same bytes (a new-user
+  // try could not tell two of one size apart, nor see a restored one was an earlier one again).
+  // A server that lists no content hash: no column.
+  const marks = contentMarks(items);
+  const content = (v: FileVersion) => {
+    const mark = marks.get(v.revision);
+    if (!mark) return '-'; // a deletion (its SIZE says so), a folder
+    const note = contentNote(mark, (r) => r);
+    return note ? `${mark.fingerprint} (${note})` : mark.fingerprint;
+  };
+  const rows = items.map((v) => [
+    v.revision === current ? `${v.revision} (current)` : v.revision,
+    v.modifiedAt,
+    v.deleted ? (v.movedTo !== undefined ? 'moved' : 'deleted') : v.kind === 'dir' ? 'folder' : formatBytes(v.size),
+    ...(marks.size > 0 ? [content(v)] : []),
+    v.deviceName ?? v.device,
+    ...(noted ? [origin(v)] : []),
+  ]);
   // Moved away: a version comes back under the name the file has now (the restore finds it here).
   const after = items[0]?.deleted ? items[0].movedTo : undefined;
   const restoreAt = after !== undefined ? (nameNow ?? after) : filePath;
@@ -63,5 +81,5 @@ export function formatHistory(folderId: string, filePath: string, items: FileVer
     after === undefined
       ? ''
       : `\nIts versions since the move: ferry history ${shellArg(after)} --folder ${folderId}${nameNow !== undefined && nameNow !== after ? ` (moved on since; its name now: ${printable(nameNow, true)})` : ''}`;
-  return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', 'DEVICE', ...(noted ? ['ORIGIN'] : [])], rows)}\n${hint}${earlier}${later}`;
+  return `${filePath} in '${folderId}', newest first:\n${table(['REVISION', 'WHEN', 'SIZE', ...(marks.size > 0 ? ['CONTENT'] : []), 'DEVICE', ...(noted ? ['ORIGIN'] : [])], rows)}\n${hint}${earlier}${later}`;
 }

@@ -3,7 +3,7 @@ import type { DeletedFile, RestoreInput, RestoreResult } from '../../../shared/u
 import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
 import { folderRelative, isoMoment, resolveFolder } from './folder-paths';
-import { json, printable } from './output';
+import { formatBytes, json, printable } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 import { withAgent } from './with-agent';
 
@@ -26,11 +26,11 @@ export const definition = {
   flags: [
     ['PATH...', 'paths to restore: without --revision or --at, each gets its previous version back (a deleted one, its last)'],
     ['--revision R', 'the revision to bring back (ferry history lists them); one PATH only'],
-    ['--at TIME', 'each PATH (a folder: everything under it) as it was at TIME, e.g. 2030-01-02T10:00:00Z; a file renamed since gets its content then under its name now'],
+    ['--at TIME', 'each PATH (a folder: everything under it) as it was at TIME: a date and time (2030-01-02T10:00:00Z) or a time ago (30m, 2h, 3d, 1w); a file renamed since gets its content then under its name now'],
     ['--deleted', 'bring back every deleted file (with --prefix and --since to narrow it): undoes a mass delete'],
-    ['--since TIME', 'with --deleted: only files deleted at or after TIME'],
+    ['--since TIME', 'with --deleted: only files deleted at or after TIME (a date and time, or a time ago: 2h, 3d)'],
     ['--prefix P', 'with --deleted: only files at or below the folder-relative path P'],
-    ['--dry-run', 'with --deleted: list what would come back (who deleted each, and when), restoring nothing'],
+    ['--dry-run', 'list what would be restored (each path and the revision it would get back; with --deleted, who deleted each and when), restoring nothing'],
     ['--folder ID', 'the folder (ferry status lists them); needed when the agent syncs more than one'],
     ...commonFlags,
   ],
@@ -40,6 +40,7 @@ export const definition = {
     'ferry restore --deleted --since 2030-01-02T10:00:00Z --folder docs',
     'ferry restore notes/report.txt --revision 42 --folder docs',
     'ferry restore photos/2024 --at 2030-01-01T00:00:00Z',
+    'ferry restore photos/2024 --at 2h --dry-run',
   ],
 } satisfies CommandDefinition<typeof options>;
 
@@ -47,21 +48,22 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
   const { values, positionals } = parsed;
-  const at = isoMoment('at', values.at);
-  const since = isoMoment('since', values.since);
+  const now = io.now ?? Date.now;
+  const at = isoMoment('at', values.at, now);
+  const since = isoMoment('since', values.since, now);
   const problem =
     at.problem ??
     since.problem ??
     // Everything is as it was at a moment still to come: nothing to do, and most likely a typo.
-    (at.value !== undefined && Date.parse(at.value) > Date.now() ? `--at ${at.value} is in the future: give a moment that has passed` : undefined) ??
+    (at.value !== undefined && Date.parse(at.value) > now() ? `--at ${at.value} is in the future: give a moment that has passed` : undefined) ??
     (values.deleted
       ? positionals.length > 0 || values.revision !== undefined || values.at !== undefined
         ? '--deleted takes no PATH, --revision or --at (narrow it with --prefix and --since)'
         : undefined
       : positionals.length === 0
         ? 'name the PATHs to restore, or use --deleted'
-        : values.since !== undefined || values.prefix !== undefined || values['dry-run']
-          ? '--since, --prefix and --dry-run go with --deleted'
+        : values.since !== undefined || values.prefix !== undefined
+          ? '--since and --prefix go with --deleted'
           : values.revision !== undefined && values.at !== undefined
             ? 'give --revision or --at, not both'
             : values.revision !== undefined && positionals.length > 1
@@ -78,6 +80,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
           paths: positionals.map((p) => folderRelative(folder.localPath, p)),
           ...(values.revision ? { revision: values.revision } : {}),
           ...(at.value ? { at: at.value } : {}),
+          ...(values['dry-run'] ? { dryRun: true } : {}),
         };
     if ('deleted' in input && values['dry-run']) {
       // A look before the restore: --deleted alone brings back every deleted file still kept,
@@ -87,6 +90,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       return EXIT_OK;
     }
     const result = await client.call('restore', input);
+    if (result.wouldRestore) {
+      io.out(values.json ? json({ folderId: folder.id, dryRun: true, ...result }) : formatWouldRestore(folder.id, result, at.value));
+      return result.failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
+    }
     // Asked for deleted files and none found: say where it looked (a new-user try read a bare "Nothing was restored").
     const where = [values.prefix ? ` under ${printable(folderRelative(folder.localPath, values.prefix), true)}` : '', since.value ? ` since ${since.value}` : ''].join('');
     const none = values.deleted && result.restored + result.folders + result.failed.length + result.skipped.length === 0 ? `\n  nothing${where} is deleted on the server ('ferry history PATH' lists a file's versions)` : '';
@@ -114,12 +121,40 @@ function kindWords(items: ReadonlyArray<{ kind?: 'file' | 'dir' | undefined }>):
   return restoredWords({ restored: items.length - folders, folders })?.what ?? '';
 }
 
+/**
+ * What a restore of paths would do (`--dry-run` with PATH, --revision or --at): each path and the
+ * revision it would get back, then what it would skip, as the restore says it; nothing is restored.
+ */
+export function formatWouldRestore(folderId: string, result: RestoreResult, at?: string): string {
+  const would = result.wouldRestore ?? [];
+  const count = result.wouldCount ?? would.length;
+  const lines = [
+    count === 0
+      ? `Nothing would be restored in '${folderId}'${at !== undefined ? ` as it was at ${at}` : ''} (a dry run: nothing restored).`
+      : `Would restore ${kindWords(would)}${count > would.length ? ` (${count.toLocaleString('en')} in all)` : ''} in '${folderId}'${at !== undefined ? ` as it was at ${at}` : ''} (nothing restored yet; run again without --dry-run):`,
+  ];
+  for (const w of would.slice(0, RESTORED_SHOWN)) {
+    const version = [w.modifiedAt, w.kind === 'file' && w.size !== undefined ? formatBytes(w.size) : undefined].filter(Boolean).join(', ');
+    lines.push(`  ${printable(w.path)}${w.kind === 'dir' ? '/' : ''}: revision ${w.revision}${w.from !== undefined ? ` of ${printable(w.from)} (renamed since)` : ''}${version ? ` (${version})` : ''}`);
+  }
+  if (count > RESTORED_SHOWN) lines.push(`  and ${(count - RESTORED_SHOWN).toLocaleString('en')} more (--json lists ${would.length < count ? `the first ${would.length}` : 'them all'})`);
+  // What it would leave and why, and what it does not know: the restore's own lines, below its headline.
+  const rest = formatRestore(folderId, { ...result, restored: 0, folders: 0, paths: [] }).split('\n').slice(1);
+  return [...lines, ...rest].join('\n');
+}
+
 export function formatRestore(folderId: string, result: RestoreResult): string {
   const back = restoredWords(result);
   const lines = [back ? `Restored ${back.what} in '${folderId}' on the server; every device gets ${back.one ? 'it' : 'them'} with its next pull.` : `Nothing was restored in '${folderId}'.`];
   // Which files came back, by name (a new-user try could not tell where a restore had put one).
   const paths = result.paths ?? [];
-  for (const p of paths.slice(0, RESTORED_SHOWN)) lines.push(`  restored: ${printable(p)}`);
+  // With the revision each brought back and the one it is now (`ferry history` lists both).
+  const versions = new Map((result.versions ?? []).map((v) => [v.path, v]));
+  const which = (p: string) => {
+    const v = versions.get(p);
+    return v?.restoredFrom !== undefined ? ` to revision ${v.restoredFrom} (saved as revision ${v.revision})` : '';
+  };
+  for (const p of paths.slice(0, RESTORED_SHOWN)) lines.push(`  restored: ${printable(p)}${which(p)}`);
   if (result.paths !== undefined && result.restored > Math.min(paths.length, RESTORED_SHOWN)) lines.push(`  and ${result.restored - Math.min(paths.length, RESTORED_SHOWN)} more (--json lists ${paths.length < result.restored ? `the first ${paths.length}` : 'them all'})`);
   // A path typed with the folder's id in front names nothing (a new-user try, as for ferry history).
   const inside = (f: RestoreResult['failed'][number]) => (f.code === 'not_found' && f.path.startsWith(`${folderId}/`) ? `; paths are inside the folder: did you mean ${printable(f.path.slice(folderId.length + 1))}?` : '');

@@ -303,6 +303,10 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const current = engine.require();
       await reachable(current, 'restore');
       const outcome = await restoreOnServer(current.remote, remoteIdOf(folderId), request);
+      if (outcome.wouldRestore) {
+        log.info('restore planned (dry run, nothing sent)', { folder: folderId, would: outcome.wouldRestore.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
+        return outcome;
+      }
       log.info('restored on the server', { folder: folderId, restored: outcome.restored.length, failed: outcome.failed.length, skipped: outcome.skipped.length });
       // The files come back through the normal pull.
       if (outcome.restored.length > 0 && !engine.paused) engine.syncNow(folderId);

@@ -15,8 +15,11 @@ import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './l
  * through the normal pull.
  */
 export type RestoreRequest =
-  /** Each path: `revision` (one path only), or its state `at` a moment, or else its previous live revision. */
-  | { kind: 'paths'; paths: string[]; revision?: string; at?: string }
+  /**
+   * Each path: `revision` (one path only), or its state `at` a moment, or else its previous live
+   * revision. `dryRun`: planned only, nothing sent (the outcome's `wouldRestore` lists the plan).
+   */
+  | { kind: 'paths'; paths: string[]; revision?: string; at?: string; dryRun?: boolean }
   /**
    * Deleted paths back as they were last, each only while still deleted: exactly `paths` (the
    * Deleted files page, the Undo of a confirmed mass delete), or every deleted path (under
@@ -25,8 +28,14 @@ export type RestoreRequest =
   | { kind: 'deleted'; paths?: readonly string[]; prefix?: string; since?: string };
 
 export interface RestoreOutcome {
-  /** The files back, each with its new revision. */
-  restored: Array<{ path: string; revision: string }>;
+  /** The files back, each with its new revision and the revision whose content it brought back. */
+  restored: Array<{ path: string; revision: string; restoredFrom?: string }>;
+  /**
+   * A dry run's plan, nothing sent: each path that would be restored (its folders above first),
+   * to which revision (of `from`, its name then, when renamed since). The other fields say
+   * what would be skipped and what is unknown, as a restore does.
+   */
+  wouldRestore?: Array<{ path: string; revision: string; from?: string; kind: 'file' | 'dir'; modifiedAt?: string; size?: number }>;
   /** The folders back: those asked for, and the deleted ones above what came back. */
   folders: number;
   failed: Array<{ path: string; code: string; message: string }>;
@@ -50,7 +59,15 @@ type RestoreOp = Extract<OperationInput, { action: 'restore' }>;
  * `folders`: the planned paths that are folders (counted apart from the files). `listed`: the
  * deleted listing the plan read, whole under `prefix`: what it lacks there is not deleted.
  */
-type Planned = { ops: RestoreOp[]; skipped: RestoreOutcome['skipped']; folders: Set<string>; listed?: { prefix: string; deleted: Map<string, DeletedItem> }; unknown?: string[] };
+type Planned = {
+  ops: RestoreOp[];
+  skipped: RestoreOutcome['skipped'];
+  folders: Set<string>;
+  listed?: { prefix: string; deleted: Map<string, DeletedItem> };
+  unknown?: string[];
+  /** The version each path gets back, where the plan read it (a dry run names its time and size). */
+  versions?: Map<string, HistoryItem>;
+};
 
 /** Batches of this many operations or fewer are answered in sync mode; bigger ones run as tasks. */
 export const SYNC_RESTORE_LIMIT = 1000;
@@ -73,6 +90,19 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
     : await planPaths(remote, remoteId, request),
   );
   const outcome: RestoreOutcome = { restored: [], folders: 0, failed: (plan.unknown ?? []).map(unknownPath), skipped: plan.skipped };
+  if (request.kind === 'paths' && request.dryRun) {
+    outcome.wouldRestore = plan.ops.map((op) => {
+      const version = plan.versions?.get(op.path);
+      return {
+        path: op.path,
+        revision: op.revision,
+        ...(op.from !== undefined ? { from: op.from } : {}),
+        kind: plan.folders.has(op.path) ? 'dir' : 'file',
+        ...(version ? { modifiedAt: version.modificationDate, size: version.size } : {}),
+      };
+    });
+    return outcome;
+  }
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
     let chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
     let results;
@@ -93,7 +123,7 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
       if (result?.ok && result.revision === op.baseRevision) outcome.skipped.push({ path: op.path, reason: 'it has those bytes already: no new version was made' });
       else if (result?.ok) {
         if (plan.folders.has(op.path)) outcome.folders++;
-        else outcome.restored.push({ path: op.path, revision: result.revision });
+        else outcome.restored.push({ path: op.path, revision: result.revision, restoredFrom: op.revision });
       } else outcome.failed.push({ path: op.path, code: result?.code ?? 'internal', message: result?.message ?? 'no result from the server' });
     }
   }
@@ -349,7 +379,9 @@ async function resolveAll<T>(remote: HistoryRemote, remoteId: string, histories:
 /** One restore of `path` to `revision` (of `from`, its name then, when renamed since). */
 function addOp(planned: Planned, path: string, revision: string, history: readonly HistoryItem[], source: readonly HistoryItem[], from?: string): void {
   planned.ops.push(restoreOp(planned.ops.length, path, revision, history[0]?.revision ?? null, false, from));
-  if (source.find((h) => h.revision === revision)?.kind === 'dir') planned.folders.add(path);
+  const version = source.find((h) => h.revision === revision);
+  if (version) (planned.versions ??= new Map()).set(path, version);
+  if (version?.kind === 'dir') planned.folders.add(path);
 }
 
 /** Which revision of a path a request means (history newest first). */
