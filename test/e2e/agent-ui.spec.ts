@@ -1,5 +1,6 @@
 import { expect, test as base } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAccountsCommand } from '../../server/accounts-cli';
@@ -336,15 +337,38 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await page.getByTestId('nav-activity').click();
   await page.locator('[data-testid="activity-history"]', { hasText: 'keep-1.txt' }).first().click();
   await expect(page.getByTestId('history-row')).toHaveCount(2);
-  await page.screenshot({ path: path.join(screenshots, 'history.png') });
+  // Each version's content fingerprint: the first 8 hex of SHA-256 over its block hashes (one block here).
+  const fingerprint = (content: string) => createHash('sha256').update(createHash('sha256').update(content).digest('hex')).digest('hex').slice(0, 8);
+  await expect(page.getByTestId('history-fingerprint')).toHaveText([fingerprint('second version'), fingerprint('content of keep-1.txt')]);
+  await expect(page.getByTestId('history-same')).toHaveCount(0);
   // Each row names its revision, the one the banner names after a Restore (rows alike stay apart).
   const older = await page.getByTestId('history-row').nth(1).getAttribute('data-revision');
   await expect(page.getByTestId('history-row').nth(1).getByTestId('history-revision')).toHaveText(`#${older}`);
+  // Restore asks first, in words; Cancel changes nothing.
   await page.getByTestId('history-restore').click();
+  await expect(page.getByTestId('history-confirm-text')).toHaveText(
+    new RegExp(`^Restore keep-1\\.txt to revision ${older} of \\d\\d:\\d\\d( [AP]M)? \\(21 B, by \\S.*\\)\\? The current version stays in history\\.$`),
+  );
+  await page.screenshot({ path: path.join(screenshots, 'history-confirm.png') });
+  await page.getByTestId('history-confirm-cancel').click();
+  await expect(page.getByTestId('history-confirm')).toHaveCount(0);
+  await expect(page.getByTestId('history-restored')).toHaveCount(0);
+  await expect(page.getByTestId('history-row')).toHaveCount(2);
+  expect((await rig.remote.files('docs')).get('keep-1.txt')?.size).toBe('second version'.length);
+  expect(readIfThere(path.join(docs, 'keep-1.txt'))).toBe('second version');
+  // Asked again and confirmed, it restores.
+  await page.getByTestId('history-restore').click();
+  await page.getByTestId('history-confirm-restore').click();
+  await expect(page.getByTestId('history-confirm')).toHaveCount(0);
   await expect(page.getByTestId('history-restored')).toHaveText(`Version #${older} restored; it comes back here with the next pull.`);
-  // The new version says which one it brought back.
+  // The new version says which one it brought back, and its content is that one's.
   await expect(page.getByTestId('history-row')).toHaveCount(3);
   await expect(page.getByTestId('history-row').first().getByTestId('history-restored-from')).toHaveText(`restored from #${older}`);
+  await expect(page.getByTestId('history-row').first().getByTestId('history-same')).toHaveText(`same as #${older}`);
+  await expect(page.getByTestId('history-row').nth(2).getByTestId('history-same')).toHaveText('current content');
+  await expect(page.getByTestId('history-row').nth(1).getByTestId('history-same')).toHaveCount(0);
+  await expect(page.getByTestId('history-fingerprint').first()).toHaveText(fingerprint('content of keep-1.txt'));
+  await page.screenshot({ path: path.join(screenshots, 'history.png') });
   await expect.poll(() => readIfThere(path.join(docs, 'keep-1.txt')), { message: 'the old version on disk' }).toBe('content of keep-1.txt');
   // Only the local edit of keep-1.txt was uploaded; the restores sent no block.
   expect(rig.proxy.requests({ method: 'PUT', path: /^\/v1\/blocks\// }).length + rig.proxy.requests({ method: 'POST', path: '/v1/blocks/batch' }).length).toBe(uploadsBefore + 1);
