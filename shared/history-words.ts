@@ -56,5 +56,5 @@ export function contentNote(mark: ContentMark | undefined, revision: (r: string)
 export function restoreQuestion(v: { name: string; revision: string; when: string; size: string; by: string; goesTo?: string | undefined; sameAsCurrent?: boolean | undefined }): string {
   const where = v.goesTo !== undefined ? ` It comes back as ${v.goesTo}, the file's name now.` : '';
   const same = v.sameAsCurrent ? ' It has the same content as the current version.' : '';
-  return `Restore ${v.name} to revision ${v.revision} of ${v.when} (${v.size}, by ${v.by})?${where}${same} The current version stays in history.`;
+  return `Restore ${v.name} to revision ${v.revision}, saved ${v.when} by ${v.by} (${v.size})?${where}${same} The current version stays in history.`;
 }
