@@ -50,11 +50,11 @@ export function contentNote(mark: ContentMark | undefined, revision: (r: string)
 
 /**
  * The question before a restore from a file's History, in words: what comes back, from when and
- * whom, and that nothing is lost. `when`, `size`: as the surface formats them; `goesTo`: the name
+ * whom, and that nothing is lost. `revision`, `when`, `size`: as the surface formats them (#3); `goesTo`: the name
  * the file has now when it was moved away since; `sameAsCurrent`: the version holds the current bytes.
  */
 export function restoreQuestion(v: { name: string; revision: string; when: string; size: string; by: string; goesTo?: string | undefined; sameAsCurrent?: boolean | undefined }): string {
   const where = v.goesTo !== undefined ? ` It comes back as ${v.goesTo}, the file's name now.` : '';
   const same = v.sameAsCurrent ? ' It has the same content as the current version.' : '';
-  return `Restore ${v.name} to revision ${v.revision}, saved ${v.when} by ${v.by} (${v.size})?${where}${same} The current version stays in history.`;
+  return `Restore ${v.name} to version ${v.revision}, saved ${v.when} by ${v.by} (${v.size})?${where}${same} The current version stays in history.`;
 }

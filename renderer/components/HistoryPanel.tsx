@@ -70,7 +70,7 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
           <span data-testid="history-confirm-text">
             {restoreQuestion({
               name: visibleName(path),
-              revision: asking.revision,
+              revision: `#${asking.revision}`,
               when: formatWhen(asking.modifiedAt),
               size: formatBytes(asking.size),
               by: asking.deviceName ?? asking.device,

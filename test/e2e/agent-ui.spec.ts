@@ -347,7 +347,7 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   // Restore asks first, in words; Cancel changes nothing.
   await page.getByTestId('history-restore').click();
   await expect(page.getByTestId('history-confirm-text')).toHaveText(
-    new RegExp(`^Restore keep-1\\.txt to revision ${older}, saved \\d\\d:\\d\\d( [AP]M)? by \\S.* \\(21 B\\)\\? The current version stays in history\\.$`),
+    new RegExp(`^Restore keep-1\\.txt to version #${older}, saved \\d\\d:\\d\\d( [AP]M)? by \\S.* \\(21 B\\)\\? The current version stays in history\\.$`),
   );
   await page.screenshot({ path: path.join(screenshots, 'history-confirm.png') });
   await page.getByTestId('history-confirm-cancel').click();
