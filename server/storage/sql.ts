@@ -73,7 +73,11 @@ export class SqliteDb implements SqlDb {
     let release!: () => void;
     this.held = new Promise((resolve) => (release = resolve));
     try {
-      this.raw.exec('BEGIN');
+      // IMMEDIATE: the write lock from the start. Another process writes this file too (the account
+      // commands of `ferry server` while the server runs): a deferred transaction that read, then
+      // wrote after the other committed, failed at once with SQLITE_BUSY (found by review); this
+      // one waits for the other's commit (busy_timeout) before it reads.
+      this.raw.exec('BEGIN IMMEDIATE');
       const value = await this.inTx.run(true, fn);
       this.raw.exec('COMMIT');
       return value;
