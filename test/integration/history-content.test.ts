@@ -123,6 +123,29 @@ describe('history fingerprints and restore dry runs', () => {
     await waitFor(() => read('plan.txt') === 'plan one', { timeoutMs: 15_000, message: 'the restored version here' });
   });
 
+  // Found by review: the dry run listed what the restore itself refuses (a revision of another
+  // path) or leaves (a version with the bytes the file has now).
+  it('--dry-run says what the restore would refuse and skip: a revision of another path, a version with the current bytes', async () => {
+    await write('other.txt', 'other one');
+    await write('same.txt', 'same bytes');
+    await write('same.txt', 'changed');
+    await write('same.txt', 'same bytes');
+    await idle();
+    const [otherRevision] = await revisions('other.txt');
+    const [now, , first] = await revisions('same.txt');
+    const foreign = await run(restore, ['same.txt', '--revision', otherRevision!, '--dry-run', '--json']);
+    expect(foreign.code).toBe(1);
+    expect(JSON.parse(foreign.out)).toMatchObject({ dryRun: true, wouldRestore: [], failed: [{ path: 'same.txt', code: 'unknown_revision' }] });
+    // The restore itself refuses it the same way.
+    const refused = await run(restore, ['same.txt', '--revision', otherRevision!, '--json']);
+    expect(JSON.parse(refused.out)).toMatchObject({ failed: [{ path: 'same.txt', code: 'unknown_revision' }] });
+    const same = await run(restore, ['same.txt', '--revision', first!, '--dry-run']);
+    expect(same.code, same.err).toBe(0);
+    expect(same.out).toContain('  skipped: same.txt: it has those bytes already: no new version would be made');
+    expect(same.out).not.toContain(`same.txt: revision ${first}`);
+    expect(await revisions('same.txt')).toEqual([now, expect.any(String), first]);
+  });
+
   it('--at accepts a time ago against the clock, --dry-run lists the folder as it was then and changes nothing', async () => {
     await write('photos/a.txt', 'a as it was');
     await write('photos/b.txt', 'b never changes');

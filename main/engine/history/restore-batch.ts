@@ -65,8 +65,8 @@ type Planned = {
   folders: Set<string>;
   listed?: { prefix: string; deleted: Map<string, DeletedItem> };
   unknown?: string[];
-  /** The version each path gets back, where the plan read it (a dry run names its time and size). */
-  versions?: Map<string, HistoryItem>;
+  /** The version each path gets back and the path's newest, where the plan read them (a dry run names its time and size). */
+  versions?: Map<string, { version: HistoryItem; current: HistoryItem | undefined }>;
 };
 
 /** Batches of this many operations or fewer are answered in sync mode; bigger ones run as tasks. */
@@ -90,19 +90,7 @@ export async function restore(server: RestoreRemote, remoteId: string, request: 
     : await planPaths(remote, remoteId, request),
   );
   const outcome: RestoreOutcome = { restored: [], folders: 0, failed: (plan.unknown ?? []).map(unknownPath), skipped: plan.skipped };
-  if (request.kind === 'paths' && request.dryRun) {
-    outcome.wouldRestore = plan.ops.map((op) => {
-      const version = plan.versions?.get(op.path);
-      return {
-        path: op.path,
-        revision: op.revision,
-        ...(op.from !== undefined ? { from: op.from } : {}),
-        kind: plan.folders.has(op.path) ? 'dir' : 'file',
-        ...(version ? { modifiedAt: version.modificationDate, size: version.size } : {}),
-      };
-    });
-    return outcome;
-  }
+  if (request.kind === 'paths' && request.dryRun) return dryRun(plan, outcome);
   for (let i = 0; i < plan.ops.length; i += MAX_BATCH_OPERATIONS) {
     let chunk = plan.ops.slice(i, i + MAX_BATCH_OPERATIONS);
     let results;
@@ -380,8 +368,38 @@ async function resolveAll<T>(remote: HistoryRemote, remoteId: string, histories:
 function addOp(planned: Planned, path: string, revision: string, history: readonly HistoryItem[], source: readonly HistoryItem[], from?: string): void {
   planned.ops.push(restoreOp(planned.ops.length, path, revision, history[0]?.revision ?? null, false, from));
   const version = source.find((h) => h.revision === revision);
-  if (version) (planned.versions ??= new Map()).set(path, version);
+  if (version) (planned.versions ??= new Map()).set(path, { version, current: history[0] });
   if (version?.kind === 'dir') planned.folders.add(path);
+}
+
+/**
+ * A dry run's outcome, nothing sent: what the restore would do, as far as the histories the plan
+ * read tell, refused and skipped as the server would (found by review: a revision of another path
+ * and a version with the current bytes were listed as restores).
+ */
+function dryRun(plan: Planned, outcome: RestoreOutcome): RestoreOutcome {
+  outcome.wouldRestore = [];
+  for (const op of plan.ops) {
+    const read = plan.versions?.get(op.path);
+    // The folders above are restored only while deleted (onlyIfDeleted), from their deleted listing.
+    if (!read && !op.onlyIfDeleted) {
+      outcome.failed.push({ path: op.path, code: 'unknown_revision', message: `Revision ${op.revision} of ${op.from ?? op.path} does not exist on the server (never, or no longer retained)` });
+      continue;
+    }
+    const { version, current } = read ?? {};
+    if (version?.contentHash !== undefined && current !== undefined && !current.deleted && current.contentHash === version.contentHash) {
+      outcome.skipped.push({ path: op.path, reason: 'it has those bytes already: no new version would be made' });
+      continue;
+    }
+    outcome.wouldRestore.push({
+      path: op.path,
+      revision: op.revision,
+      ...(op.from !== undefined ? { from: op.from } : {}),
+      kind: plan.folders.has(op.path) ? 'dir' : 'file',
+      ...(version ? { modifiedAt: version.modificationDate, size: version.size } : {}),
+    });
+  }
+  return outcome;
 }
 
 /** Which revision of a path a request means (history newest first). */
