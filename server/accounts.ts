@@ -195,13 +195,17 @@ export class SqlAccounts implements Accounts {
   removeUser(name: string, foldersTo?: string): Promise<UserRemoval> {
     return this.db.tx(async () => {
       const user = await this.existingUser(name);
-      if (this.db.dialect === 'postgres') {
-        // FOR UPDATE: of two removals of one user at once, the second waits, then finds them removed.
-        const locked = await this.db.get<{ removed_at: number | null }>('SELECT removed_at FROM users WHERE id = ? FOR UPDATE', [user.id]);
-        if (locked && locked.removed_at !== null) throw new FerryError('not_found', `User '${name}' was removed already`);
-      }
       if (foldersTo === name) throw new FerryError('invalid_request', `--folders-to names ${name}, the user being removed: give the folders to another user`);
       const heir = foldersTo === undefined ? undefined : await this.existingUser(foldersTo);
+      if (this.db.dialect === 'postgres') {
+        // FOR UPDATE, the user and the heir in id order: of two removals at once (of one user, or
+        // each giving folders to the other), the second waits, then finds who was removed (found
+        // by review: folders went to a user removed meanwhile, owned by nobody who could act).
+        for (const [id, who] of [[user.id, name] as const, ...(heir ? [[heir.id, heir.name] as const] : [])].sort((a, b) => a[0] - b[0])) {
+          const locked = await this.db.get<{ removed_at: number | null }>('SELECT removed_at FROM users WHERE id = ? FOR UPDATE', [id]);
+          if (locked && locked.removed_at !== null) throw new FerryError('not_found', id === user.id ? `User '${name}' was removed already` : `User '${who}' was removed meanwhile: give the folders to another user`);
+        }
+      }
       const owned = (await this.db.all<{ folder_id: string }>("SELECT folder_id FROM folder_access WHERE user_id = ? AND role = 'owner' ORDER BY folder_id", [user.id])).map((r) => r.folder_id);
       if (owned.length > 0 && heir === undefined) {
         throw new FerryError(
@@ -231,7 +235,15 @@ export class SqlAccounts implements Accounts {
     const code = newPairingCode();
     const expiresAt = now + PAIRING_CODE_TTL_MS;
     await this.db.run('DELETE FROM pairing_codes WHERE expires_at < ?', [now - PAIRING_CODE_TTL_MS]);
-    await this.db.run('INSERT INTO pairing_codes (code_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)', [sha256(normalizePairingCode(code)), user.id, now, expiresAt]);
+    // Only while the user is one: a removal between the look-up and here leaves no code (its trade is refused besides).
+    const made = await this.db.run('INSERT INTO pairing_codes (code_hash, user_id, created_at, expires_at) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND removed_at IS NULL)', [
+      sha256(normalizePairingCode(code)),
+      user.id,
+      now,
+      expiresAt,
+      user.id,
+    ]);
+    if (made === 0) await this.existingUser(userName);
     return { code, expiresAt };
   }
 
@@ -245,6 +257,10 @@ export class SqlAccounts implements Accounts {
       if (!row) throw pairingError('pairing_code_invalid', 'This pairing code is not known to the server: check it, or make a new one with `ferry server pair`');
       if (row.used_at !== null) throw pairingError('pairing_code_used', 'This pairing code was used already: make a new one with `ferry server pair`');
       if (now >= row.expires_at) throw pairingError('pairing_code_expired', 'This pairing code expired (codes last 10 minutes): make a new one with `ferry server pair`');
+      // Its user removed meanwhile (a code made as the removal ran): no device of nobody (found by
+      // review). FOR SHARE on PostgreSQL: a removal running now waits for this trade, then signs its device out.
+      const owner = await this.db.get<{ removed_at: number | null }>(`SELECT removed_at FROM users WHERE id = ?${this.db.dialect === 'postgres' ? ' FOR SHARE' : ''}`, [row.user_id]);
+      if (!owner || owner.removed_at !== null) throw pairingError('pairing_code_invalid', "This pairing code's user was removed from the server: ask its admin for a code of your user");
       await this.db.run('UPDATE pairing_codes SET used_at = ? WHERE code_hash = ?', [now, codeHash]);
       const token = DEVICE_TOKEN_PREFIX + randomBytes(32).toString('base64url');
       const id = randomUUID();

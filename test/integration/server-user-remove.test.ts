@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchCompletedReply, ChangesPage } from '../../protocol';
+import { BatchCompletedReply, ChangesPage, normalizePairingCode } from '../../protocol';
 import { configureLogging } from '../../main/logging';
 import { runAccountsCommand } from '../../server/accounts-cli';
 import { metricSample } from '../helpers/raw-http';
@@ -38,6 +41,28 @@ async function pairingCode(user: string): Promise<string> {
   const pairing = /: ([0-9A-Z]{4}(?:-[0-9A-Z]{4}){3})\n/.exec(out)?.[1] as string;
   secrets.push(pairing);
   return pairing;
+}
+
+/** One statement written into the server's database beside it, as another process would. */
+async function sqlWrite(server: TestServer, sql: string, params: Array<string | number>): Promise<void> {
+  const [flag, where] = server.accountFlags as [string, string];
+  if (flag === '--db') {
+    const client = new pg.Client({ connectionString: where });
+    await client.connect();
+    try {
+      await client.query(sql.replace(/\?/g, (() => { let n = 0; return () => `$${++n}`; })()), params);
+    } finally {
+      await client.end();
+    }
+    return;
+  }
+  const db = new Database(path.join(where, 'server.db'));
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
 }
 
 const pair = (code: string, deviceName: string) => t.request('POST', '/v1/pair', { token: null, body: { code, deviceName } });
@@ -239,6 +264,55 @@ describe('user remove', () => {
     const answered = await poll;
     expect(answered.status).toBe(401);
     expect(answered.body.code).toBe('device_revoked');
+  });
+
+  // Found by review: a code made while the removal ran (looked up before it, written after its
+  // delete of the codes) paired a live device of a removed user, reaching the blocks they uploaded.
+  it("refuses a pairing code of a removed user, however it outlived the removal", async () => {
+    await addUser('otto');
+    await device('otto', 'otto-laptop');
+    const [users] = await tableRows(t, ['users']);
+    const ottoId = (users as Array<{ id: number; name: string }>).find((u) => u.name === 'otto')!.id;
+    expect((await cli(['user', 'remove', 'otto'])).code).toBe(0);
+    // A code written for otto's row after the removal, as the race left one.
+    const code = 'ABCD-EFGH-JKMN-PQRS';
+    await sqlWrite(t, 'INSERT INTO pairing_codes (code_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)', [createHash('sha256').update(normalizePairingCode(code)).digest('hex'), ottoId, Date.now(), Date.now() + 600_000]);
+    const traded = await pair(code, 'late-laptop');
+    expect(traded.status).toBe(400);
+    expect(traded.body).toMatchObject({ code: 'pairing_code_invalid', message: expect.stringContaining('was removed') });
+    expect((await devicesJson()).filter((d) => d.user === 'otto').map((d) => d.revokedAt === null)).toEqual([false]);
+  });
+
+  // Found by review (PostgreSQL, where removals run at once): \`remove kim --folders-to lea\` while
+  // lea was being removed gave kim's folders to lea, removed, whom nobody could act for.
+  it('refuses to give folders to a user removed meanwhile: they stay with their owner', async () => {
+    await addUser('kim');
+    await addUser('lea');
+    const kims = await device('kim', 'kim-laptop');
+    await ownedFolder(kims.token, 'k-notes');
+    let removing: Promise<{ code: number; err: string }>;
+    if (t.accountFlags[0] === '--db') {
+      // lea's removal holds her row (uncommitted) while kim's begins: it waits, then finds her removed.
+      const client = new pg.Client({ connectionString: t.accountFlags[1] });
+      await client.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query("UPDATE users SET removed_at = $1, name = name || '/' || id WHERE name = 'lea'", [Date.now()]);
+        removing = cli(['user', 'remove', 'kim', '--folders-to', 'lea']);
+        // The statistics views keep one snapshot a transaction: cleared before each look.
+        await waitUntil(async () => (await client.query("SELECT pg_stat_clear_snapshot(), (SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock') AS n")).rows[0].n > 0, 10_000, "kim's removal waiting for lea's row");
+        await client.query('COMMIT');
+      } finally {
+        await client.end();
+      }
+    } else {
+      // One writer at a time on SQLite: lea's removal commits first.
+      expect((await cli(['user', 'remove', 'lea'])).code).toBe(0);
+      removing = cli(['user', 'remove', 'kim', '--folders-to', 'lea']);
+    }
+    expect(await removing).toMatchObject({ code: 1, err: expect.stringMatching(/User 'lea' was removed/) });
+    expect((await foldersJson()).find((f) => f.id === 'k-notes')).toMatchObject({ owner: 'kim' });
+    expect(await userNames()).toContain('kim');
   });
 
   it('refuses an unknown user (exit 1) and wrong words (exit 2), changing nothing', async () => {
