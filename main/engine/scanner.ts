@@ -313,7 +313,12 @@ export class Scanner {
     const key = toKey(diskRel);
     if (key === '') return 'unchanged';
     const ignore = this.options.ignore();
-    if (ignore.ignores(key)) return 'ignored';
+    // A folder gone from disk is still one for a `build/` rule: its row says so.
+    const row = this.store.index.get(this.folderId, key);
+    if (ignore.ignores(key, row?.kind === 'dir')) {
+      if (row && !existsOnDisk(resolveDiskPath(this.root, key))) this.forgetIgnored([key]);
+      return 'ignored';
+    }
     // Longer than the system takes: never looked at (its lstat throws ENAMETOOLONG).
     const tooLong = tooLongForDisk(joinDisk(this.root, diskRel));
     if (tooLong !== null) return this.skipName(key, tooLong, undefined);
@@ -686,6 +691,22 @@ export class Scanner {
     });
   }
 
+  /**
+   * Ignored paths gone from disk: their index rows, and those under a folder, forgotten with no
+   * delete queued (docs/conflict-rules.md, "Ignored paths"): removed while a rule kept them to this
+   * device, they stay removed here only, and once no longer ignored they get what the server has.
+   */
+  private forgetIgnored(keys: readonly string[]): void {
+    this.store.transaction(() => {
+      for (const key of keys) {
+        const row = this.store.index.get(this.folderId, key);
+        if (!row) continue;
+        if (row.kind === 'dir') for (const child of this.store.index.listUnder(this.folderId, key)) this.store.index.remove(this.folderId, child.path);
+        this.store.index.remove(this.folderId, key);
+      }
+    });
+  }
+
   private recordGoneUnder(dir: string, moved?: ReadonlySet<string>): void {
     for (const child of this.store.index.listUnder(this.folderId, dir)) this.dropEntry(child, moved);
   }
@@ -952,9 +973,15 @@ export class Scanner {
     // Names that cannot be synced this walk passed and did not see again are gone or ignored
     // now: the old names they kept on the server (renamed there) are deleted below like any.
     for (const [key, seen] of this.unsyncable) if (seen.walk < walk && (subKey === '' || key === subKey || key.startsWith(`${subKey}/`)) && this.unsyncable.delete(key)) this.unsyncableChanged();
-    const gone = [...known.entries()].filter(
-      ([key, stat]) => !ignore.ignores(key, stat.kind === 'dir') && !unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`)),
-    );
+    const gone: Array<[string, IndexStat]> = [];
+    const ignoredGone: string[] = [];
+    for (const [key, stat] of known) {
+      if (unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`))) continue;
+      // Not walked into (an ignored folder) or not found: forgotten only when gone from disk.
+      if (!ignore.ignores(key, stat.kind === 'dir')) gone.push([key, stat]);
+      else if (!existsOnDisk(resolveDiskPath(this.root, key))) ignoredGone.push(key);
+    }
+    if (ignoredGone.length > 0) this.forgetIgnored(ignoredGone);
     // The guard decides before the first delete is queued: the pusher never claims from a paused
     // folder. Files found again under another name (hashed above) are moves, not deletes.
     const goneFiles = this.filesIn(gone.filter(([, stat]) => stat.kind === 'file').map(([key]) => key));

@@ -181,4 +181,34 @@ describe('two agents through the reference server', () => {
     await waitFor(() => JSON.stringify(versionsOnA()) === JSON.stringify(['edited on B', 'private on A']), { timeoutMs: 30_000, message: 'both versions on A' });
     expect(read(path.join(folderA, 'kept.log'))).toBe('edited on B');
   }, 120_000);
+
+  // Found by a new-user try: `rm -r cache` under a `cache/` rule deleted the folder on the server
+  // and on the other device, and a file removed under a rule was deleted everywhere once the rule
+  // went (docs/conflict-rules.md, "Ignored paths").
+  it('what is removed while ignored is removed here only: the other device keeps it, and it comes back once the rule goes', async () => {
+    const a = agents[0]!;
+    const b = agents[1]!;
+    const { hasToken: _h, tokenProtection: _t, ...rest } = await a.handlers.getSettings({});
+    mkdirSync(path.join(folderA, 'cache', 'deep'), { recursive: true });
+    writeFileSync(path.join(folderA, 'cache', 'deep', 'c.dat'), 'cached');
+    writeFileSync(path.join(folderA, 'secret.txt'), 'secret');
+    await waitFor(() => read(path.join(folderB, 'cache', 'deep', 'c.dat')) === 'cached' && read(path.join(folderB, 'secret.txt')) === 'secret', { timeoutMs: 30_000, message: 'both on B' });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    await a.handlers.updateSettings({ ...rest, ignoreRules: ['cache/', 'secret.txt'] });
+    rmSync(path.join(folderA, 'cache'), { recursive: true });
+    rmSync(path.join(folderA, 'secret.txt'));
+    // A change A sends after the removals: once B has it, anything A queued before it went too.
+    writeFileSync(path.join(folderA, 'after-rm.txt'), 'sent after');
+    await waitFor(() => read(path.join(folderB, 'after-rm.txt')) === 'sent after', { timeoutMs: 30_000, message: "B pulled A's later change" });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(read(path.join(folderB, 'cache', 'deep', 'c.dat'))).toBe('cached');
+    expect(read(path.join(folderB, 'secret.txt'))).toBe('secret');
+    // The rule goes: the server's versions come back here, nothing is deleted there.
+    await a.handlers.updateSettings({ ...rest, ignoreRules: [] });
+    await waitFor(() => read(path.join(folderA, 'cache', 'deep', 'c.dat')) === 'cached' && read(path.join(folderA, 'secret.txt')) === 'secret', { timeoutMs: 30_000, message: 'back on A' });
+    await waitFor(() => a.status().state === 'idle' && b.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(read(path.join(folderB, 'secret.txt'))).toBe('secret');
+    expect(read(path.join(folderB, 'cache', 'deep', 'c.dat'))).toBe('cached');
+    expect((await a.handlers.listQueue({ folderId: 'shared', offset: 0, limit: 1000 })).items.filter((i) => i.op === 'delete' && /cache|secret/.test(i.path))).toEqual([]);
+  }, 120_000);
 });

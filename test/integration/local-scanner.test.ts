@@ -296,6 +296,52 @@ describe('local side: scanner and reconcile on real folders', () => {
     await side.stop();
   });
 
+  // Found by a new-user try: `rm -r cache` under a `cache/` rule deleted the folder on the server
+  // and the other device (gone, it matched no folder rule); a file removed while ignored was
+  // deleted everywhere once its rule went (docs/conflict-rules.md, "Ignored paths").
+  describe('an ignored path removed from disk: forgotten here, never a delete', () => {
+    const synced = async () => {
+      f.write('cache/c1.dat', 'c1');
+      f.write('cache/deep/c2.dat', 'c2');
+      f.write('secret.txt', 's');
+      f.write('keep.txt', 'k');
+      const s = scanner();
+      await s.reconcile();
+      pushAll(f);
+      f.write('.ferryignore', 'cache/\nsecret.txt\n');
+      await s.scanPaths(['.ferryignore']);
+      pushAll(f);
+      return s;
+    };
+    const indexed = () => f.store.index.listUnder(f.folderId, '').map((e) => e.path).sort();
+
+    it('told of it (a folder rule matching a folder that is gone, and a file rule): no delete, the rows forgotten', async () => {
+      const s = await synced();
+      f.remove('cache');
+      f.remove('secret.txt');
+      await s.scanPaths(['cache/deep/c2.dat', 'cache/deep', 'cache/c1.dat', 'cache', 'secret.txt']);
+      expect(f.pendingOps()).toEqual({});
+      expect(indexed()).toEqual(['.ferryignore', 'keep.txt']);
+      // Once no longer ignored, nothing of it is sent as a delete: the pull brings the server's back.
+      f.write('.ferryignore', '# no rules\n');
+      await s.scanPaths(['.ferryignore']);
+      await s.reconcile();
+      expect(f.pendingOps()).toEqual({ '.ferryignore': 'file:upsert' });
+    });
+
+    it('found by a walk (removed while Ferry was off): no delete; an ignored folder still on disk keeps the rows of what is in it', async () => {
+      const s = await synced();
+      f.remove('cache/deep');
+      f.remove('secret.txt');
+      await s.reconcile();
+      expect(f.pendingOps()).toEqual({});
+      expect(indexed()).toEqual(['.ferryignore', 'cache', 'cache/c1.dat', 'keep.txt']);
+      f.write('.ferryignore', '# no rules\n');
+      await s.reconcile();
+      expect(f.pendingOps()).toEqual({ '.ferryignore': 'file:upsert' });
+    });
+  });
+
   it('a missing marker or root puts the folder in error and never reads as deletions', async () => {
     f.write('a.txt', 'x');
     f.write('b/c.txt', 'x');
