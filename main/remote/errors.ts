@@ -44,7 +44,7 @@ export function httpError(status: number, headers: Record<string, string | strin
 }
 
 /** A failure below HTTP (connection, DNS, timeout, abort) as a FerryError; the original stays in `cause`. */
-export function transportError(error: unknown, signal?: AbortSignal): FerryError {
+export function transportError(error: unknown, signal?: AbortSignal, caGiven = false): FerryError {
   if (error instanceof FerryError) return error;
   const err = error as { code?: string; name?: string; message?: string };
   if (signal?.aborted || err.name === 'AbortError' || err.name === 'CancelError') {
@@ -55,7 +55,9 @@ export function transportError(error: unknown, signal?: AbortSignal): FerryError
   }
   if (isUntrustedCertificate(err.code)) {
     // Retryable: the server's certificate may be fixed there; the link shows it meanwhile.
-    return new FerryError('tls_untrusted', `The sync server's certificate is not trusted (${err.code}): give its CA with --ca FILE (caFile in settings)`, { retryable: true, cause: error });
+    // A CA given that does not sign it: "give its CA" read as if none was (a new-user try).
+    const fix = caGiven ? 'the CA given (--ca FILE, caFile in settings) does not sign it: give the CA that does' : 'give its CA with --ca FILE (caFile in settings)';
+    return new FerryError('tls_untrusted', `The sync server's certificate is not trusted (${err.code}): ${fix}`, { retryable: true, cause: error });
   }
   if (err.code && OFFLINE_CODES.has(err.code)) {
     return new FerryError('offline', `Sync server unreachable (${err.code})`, { retryable: true, cause: error });

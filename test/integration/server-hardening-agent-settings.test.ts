@@ -81,7 +81,7 @@ describe('changing the server address (issue 23 item 6)', () => {
       (e: unknown) => e,
     );
     // Said as why: a new-user try read "enter the server token" beside the hint "leave empty to keep it".
-    expect(error).toMatchObject({ code: 'invalid_settings', details: { fields: { token: `the stored token is for ${server.url}: enter this server's token, or pair this device with it` } } });
+    expect(error).toMatchObject({ code: 'invalid_settings', details: { fields: { token: `the stored token is for ${server.url}, not this address: check the Server URL, or enter this server's token, or pair this device with it` } } });
     expect(await agent.handlers.getSettings({})).toEqual(before);
     expect(saved.every((s) => s.serverUrl === server.url)).toBe(true);
     expect(seenByOther).toEqual([]);

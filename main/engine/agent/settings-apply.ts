@@ -147,7 +147,7 @@ export class SettingsKeeper {
       const fields = fieldErrors(candidate.error);
       // Said as why (a new-user try read "enter the server token" beside "leave empty to keep it").
       if (fields.token !== undefined && !update.token && this.settings.token && keptToken === '') {
-        fields.token = `the stored token is for ${this.settings.serverUrl}: enter this server's token, or pair this device with it`;
+        fields.token = `the stored token is for ${this.settings.serverUrl}, not this address: check the Server URL, or enter this server's token, or pair this device with it`;
       }
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
     }
