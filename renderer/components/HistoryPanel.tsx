@@ -30,6 +30,12 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
   useEffect(() => {
     void load();
   }, [load, refresh]);
+  // Another file's History in the same panel: the question and the answer were about the last one
+  // (found by review: its Restore asked about the new file with the old one's version).
+  useEffect(() => {
+    setAsking(undefined);
+    setRestored(undefined);
+  }, [folderId, path]);
   // Moved away since: a version restored from here goes to the file's name now, not back here
   // beside it as a second copy (the restore finds the version under this old name).
   // Renamed more than once: where the file is now, not only the first step.

@@ -356,6 +356,15 @@ test('Deleted files: search, select and Restore bring files back with no upload;
   await expect(page.getByTestId('history-row')).toHaveCount(2);
   expect((await rig.remote.files('docs')).get('keep-1.txt')?.size).toBe('second version'.length);
   expect(readIfThere(path.join(docs, 'keep-1.txt'))).toBe('second version');
+  // Another file's History opened while the question is up: the question was about keep-1.txt, and
+  // goes (found by review: it asked about the new file with the old one's version).
+  await page.getByTestId('history-restore').click();
+  await expect(page.getByTestId('history-confirm')).toBeVisible();
+  await page.locator('[data-testid="activity-history"]', { hasText: 'keep-2.txt' }).first().click();
+  await expect(page.getByTestId('history-panel')).toContainText('History of keep-2.txt');
+  await expect(page.getByTestId('history-confirm')).toHaveCount(0);
+  await page.locator('[data-testid="activity-history"]', { hasText: 'keep-1.txt' }).first().click();
+  await expect(page.getByTestId('history-row')).toHaveCount(2);
   // Asked again and confirmed, it restores.
   await page.getByTestId('history-restore').click();
   await page.getByTestId('history-confirm-restore').click();
