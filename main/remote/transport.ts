@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import tls from 'node:tls';
 import { FerryError } from '../../protocol/errors';
 
 /**
@@ -89,4 +90,34 @@ const UNTRUSTED_CERT_CODES = new Set([
 
 export function isUntrustedCertificate(code: string | undefined): boolean {
   return code !== undefined && UNTRUSTED_CERT_CODES.has(code);
+}
+
+/**
+ * The TLS code of a certificate these settings do not trust at `serverUrl` (a CA given that did
+ * not sign it, none given for a private one, another host's name), or null: trusted, not https,
+ * or not reached within `timeoutMs` (the link says why once it runs). A settings change is
+ * checked with it before it is saved (a new-user try saved a wrong CA file and went offline).
+ */
+export function untrustedCertificate(serverUrl: string, settings: TransportSettings, timeoutMs = 5000): Promise<string | null> {
+  let url: URL;
+  try {
+    url = new URL(serverUrl);
+  } catch {
+    return Promise.resolve(null);
+  }
+  if (url.protocol !== 'https:') return Promise.resolve(null);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  // As the client trusts: the system's CAs, and the private one besides.
+  const ca = settings.caFile !== undefined ? { ca: [...tls.rootCertificates, readCaFile(settings.caFile)] } : {};
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host, port: Number(url.port || 443), ...(isIP(host) ? {} : { servername: host }), ...ca });
+    const done = (code: string | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(code);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    socket.once('secureConnect', () => done(null));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(isUntrustedCertificate(error.code) ? (error.code as string) : null));
+  });
 }

@@ -125,6 +125,26 @@ describe('transport: HTTPS with a private CA, plain http refused off loopback', 
     }
   });
 
+  // Found by a new-user try: a CA file that did not sign the server's certificate was saved from the
+  // settings, and the agent went offline until it was put back.
+  it('refuses a settings change to a CA that does not sign the server\'s certificate, keeping the settings; the right one saves', async () => {
+    const running = agent!;
+    const { hasToken: _h, tokenProtection: _t, ...current } = await running.handlers.getSettings({});
+    const host = new URL(server.url).host;
+    await expect(running.handlers.updateSettings({ ...current, caFile: certs.otherCa })).rejects.toMatchObject({
+      code: 'invalid_settings',
+      details: { fields: { caFile: `does not sign the certificate of ${host} (UNABLE_TO_VERIFY_LEAF_SIGNATURE): choose the CA file that signed it` } },
+    });
+    const { caFile: _c, ...withoutCa } = current;
+    await expect(running.handlers.updateSettings(withoutCa)).rejects.toMatchObject({ details: { fields: { caFile: expect.stringContaining('not signed by a CA this computer trusts') } } });
+    expect((await running.handlers.getSettings({})).caFile).toBe(certs.ca);
+    // The same CA in another copy of the file is the right one.
+    const copy = path.join(tmp.dir, 'ca-copy.pem');
+    writeFileSync(copy, readFileSync(certs.ca));
+    await expect(running.handlers.updateSettings({ ...current, caFile: copy })).resolves.toMatchObject({ caFile: copy });
+    expect(running.status().state).not.toBe('offline');
+  });
+
   it('runs `ferry server gc` over https with --ca, and refuses it without', async () => {
     const withCa = io();
     expect(await runServerGc(['--url', server.url, '--data', serverDir, '--ca', certs.ca, '--json'], withCa.io), withCa.lines.join('\n')).toBe(0);

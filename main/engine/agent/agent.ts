@@ -7,6 +7,7 @@ import { openStore } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
 import { nameNow, restore as restoreOnServer } from '../history/restore-batch';
+import { untrustedCertificate } from '../../remote/transport';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
 import { CurrentPusher, type PusherOptions } from '../push';
@@ -168,6 +169,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     running: () => started,
     log,
     pairedAs: (current) => pairedAs(options.dataDir, current.serverUrl, current.token),
+    certificateRefused: (next) => untrustedCertificate(next.serverUrl, next),
   });
 
   const remoteIdOf = (folderId: string) => folders.require(folderId).remoteId;

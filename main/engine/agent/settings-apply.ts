@@ -24,6 +24,8 @@ export interface SettingsKeeperOptions {
   log: Logger;
   /** Whom a pairing signed these settings' server and token in as (null: typed in, or none). */
   pairedAs?: (settings: Settings) => PairedAs | null;
+  /** The TLS code of a server certificate these settings would not trust, or null (main/remote/transport.ts, untrustedCertificate). */
+  certificateRefused?: (settings: Settings) => Promise<string | null>;
 }
 
 /** The root of a folder taken up afresh, made again where it was (not over a file the user put there). */
@@ -86,6 +88,7 @@ export class SettingsKeeper {
   async update(update: SettingsUpdate): Promise<SettingsView> {
     const next = this.parse(update);
     const previous = this.settings;
+    await this.refuseUntrusted(previous, next);
     await this.o.save(next);
     this.settings = next;
     const changed = this.o.folders.syncRows(next.folders);
@@ -165,6 +168,23 @@ export class SettingsKeeper {
     validateFolders(candidate.data.folders);
     validateTransport(candidate.data);
     return candidate.data;
+  }
+
+  /**
+   * A new server or CA whose certificate would not be trusted is refused before it is saved, on
+   * the CA field (a new-user try saved a CA that did not sign the server's and went offline; a
+   * wrong CA at pairing was refused already). A server not reached is not refused: its link says why.
+   */
+  private async refuseUntrusted(previous: Settings, next: Settings): Promise<void> {
+    if (previous.serverUrl === next.serverUrl && previous.caFile === next.caFile) return;
+    const code = await this.o.certificateRefused?.(next);
+    if (!code) return;
+    const host = new URL(next.serverUrl).host;
+    const caFile =
+      next.caFile !== undefined
+        ? `does not sign the certificate of ${host} (${code}): choose the CA file that signed it`
+        : `the certificate of ${host} is not signed by a CA this computer trusts (${code}): give the CA file that signed it`;
+    throw new FerryError('invalid_settings', `caFile: ${caFile}`, { details: { fields: { caFile } } });
   }
 
   /** Applies a saved change to the running agent; true when the engine was rebuilt. */
