@@ -92,7 +92,8 @@ export function validatePairingForm(form: SettingsFormValues): PairingCheck {
 function checkForm(form: SettingsFormValues) {
   const fields: FieldErrors = {};
   const whole = (key: string, text: string, scale = 1): number => {
-    if (!/^\s*\d+\s*$/.test(text)) {
+    // A negative number is whole: the schema says its range ("use 1 to 32"), not "enter a whole number".
+    if (!/^\s*-?\d+\s*$/.test(text)) {
       fields[key] = 'enter a whole number';
       return 0;
     }

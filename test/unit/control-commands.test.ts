@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
-import { droppedFolders, flagSettings } from '../../main/control/commands/run-agent';
+import { definition as agentDefinition, droppedFolders, flagSettings } from '../../main/control/commands/run-agent';
+import { parseCommand } from '../../main/control/commands/args';
+import { resolveSettings } from '../../main/control/agent-settings';
 import { folderRelative } from '../../main/control/commands/folder-paths';
 import { formatConflicts } from '../../main/control/commands/conflicts';
 import { formatRestore } from '../../main/control/commands/restore';
@@ -45,6 +47,36 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     expect(limit('2MB/s')).toBe(2_000_000);
     // Anything else reaches the schema as given, which refuses it naming the field.
     expect(limit('fast')).toBe('fast');
+  });
+
+  // A new-user try: `--concurrency -1` read Node's "argument is ambiguous … use
+  // '--concurrency=-XYZ'", and `--bandwidth-limit=-5` "enter a whole number" (it is one).
+  it('takes a negative number after a flag as its value, and says the range it is out of', () => {
+    const errors: string[] = [];
+    const io = { out: () => {}, err: (t: string) => void errors.push(t) };
+    const parsed = parseCommand(agentDefinition, ['--concurrency', '-1', '--bandwidth-limit', '-5', '--retry-limit=-2'], io);
+    expect(errors).toEqual([]);
+    if (parsed.kind !== 'run') throw new Error('refused');
+    const flags = flagSettings(parsed.values, '/', 't');
+    expect(flags).toMatchObject({ concurrency: -1, bandwidthLimit: -5, retryLimit: -2 });
+    const refused = (() => {
+      try {
+        resolveSettings([{ source: 'flags', values: { ...flags, serverUrl: 'http://127.0.0.1:9' } }]);
+      } catch (error) {
+        return error as Error;
+      }
+      throw new Error('accepted');
+    })();
+    expect(refused.message).toContain('concurrency: use 1 to 32');
+    expect(refused.message).toContain('bandwidthLimit: use 0 or more');
+    expect(refused.message).toContain('retryLimit: use 0 to 10');
+    expect(flagSettings({ 'bandwidth-limit': '-5K' }, '/', undefined).bandwidthLimit).toBe(-5000);
+    // A value that starts with '-' but is no number: one line, with how to write it.
+    const other = parseCommand(agentDefinition, ['--log-level', '-x'], io);
+    expect(other).toEqual({ kind: 'exit', code: 2 });
+    expect(errors[0]).toMatch(/^ferry agent: --log-level needs a value; one that starts with '-' is written --log-level=-x\n/);
+    // After '--' nothing is joined.
+    expect(parseCommand(agentDefinition, ['--', '--concurrency', '-1'], io)).toEqual({ kind: 'exit', code: 2 });
   });
 });
 

@@ -59,6 +59,15 @@ describe('settings form', () => {
     expect(check.fields['folders.1.localPath']).toBe('choose a local folder');
   });
 
+  // A new-user try: -1 parallel transfers read "enter a whole number", which it is.
+  it('says the range of a negative number, not "enter a whole number"', () => {
+    const check = validateSettingsForm({ ...formFromSettings(view), concurrency: '-1', bandwidthLimitKBps: '-5' }, { hasToken: true });
+    expect(check.ok).toBe(false);
+    if (check.ok) return;
+    expect(check.fields.concurrency).toBe('use 1 to 32');
+    expect(check.fields.bandwidthLimit).toBe('use 0 or more');
+  });
+
   it('asks for a token when none is stored, and flags duplicate folders', () => {
     const form = { ...formFromSettings(view), folders: [view.folders[0]!, { localPath: '/home/ada/Other', remoteId: 'docs' }] };
     const check = validateSettingsForm(form, { hasToken: false });

@@ -81,7 +81,7 @@ export function helpText<O extends OptionsConfig>(def: CommandDefinition<O>): st
 export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>, argv: string[], io: CommandIo): ParseOutcome<O> {
   let parsed: { values: ParsedValues<O>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options: def.options, strict: true, allowPositionals: true }) as typeof parsed;
+    parsed = parseArgs({ args: negativeValues(def.options, argv), options: def.options, strict: true, allowPositionals: true }) as typeof parsed;
   } catch (error) {
     return usageError(def, io, parseProblem(def, argv, error), wantsJson(def, argv));
   }
@@ -93,6 +93,26 @@ export function parseCommand<O extends OptionsConfig>(def: CommandDefinition<O>,
     return usageError(def, io, `unexpected argument '${parsed.positionals[def.maxPositionals ?? 0]}'`, wantsJson(def, argv));
   }
   return { kind: 'run', ...parsed };
+}
+
+/**
+ * `--concurrency -1`: a negative number after a flag that takes a value is its value, checked
+ * as the command checks it (its range named); Node refused it as "ambiguous" and told to write
+ * `--concurrency=-XYZ` (found by a new-user try). No flag is a digit, so nothing else is meant.
+ */
+function negativeValues(options: OptionsConfig, argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 /**
@@ -110,7 +130,15 @@ function parseProblem(def: { name: string; synopsis?: string }, argv: readonly s
     return `Unknown option '${given}' (a path that starts with '-' goes after '--': ferry ${def.name} -- ${given})`;
   }
   const missing = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/.exec(message)?.[1] : undefined;
-  return missing !== undefined ? `${missing} needs a value` : message;
+  if (missing !== undefined) return `${missing} needs a value`;
+  // `--log-level -x`: the value or a forgotten one, Node cannot tell; said in one line.
+  const ambiguous = code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/.exec(message)?.[1] : undefined;
+  if (ambiguous !== undefined) {
+    const at = argv.indexOf(ambiguous);
+    const value = (at >= 0 ? argv[at + 1] : undefined) ?? '-…';
+    return `${ambiguous} needs a value; one that starts with '-' is written ${ambiguous}=${value}`;
+  }
+  return message;
 }
 
 /** --json given to a command that takes it (read off argv: the parse that failed has no values), before any `--`. */

@@ -73,7 +73,8 @@ export function flagSettings(values: Values, cwd: string, token: string | undefi
   const num = (v: unknown) => (typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v);
   const folders = values.folder as string[] | undefined;
   const rate = (v: unknown) => {
-    const m = typeof v === 'string' ? /^(\d+)\s*([kKmM]?)(?:B\/s)?$/.exec(v.trim()) : null;
+    // A negative one too, for the schema to say what it takes ("0 or more"), not "enter a whole number".
+    const m = typeof v === 'string' ? /^(-?\d+)\s*([kKmM]?)(?:B\/s)?$/.exec(v.trim()) : null;
     return m ? Number(m[1]) * (m[2] === '' ? 1 : /k/i.test(m[2]!) ? 1000 : 1_000_000) : v;
   };
   return {
