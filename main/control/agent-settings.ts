@@ -43,6 +43,10 @@ export function readSettingsFile(file: string, source: string): PartialSettings 
  * folder `Sub=team/docs` (not there yet) with another folder, `docs` (found by a new-user try).
  */
 export function parseFolderFlag(value: string, cwd: string, index: number): FolderSettings {
+  // `--folder =cc` read as a folder named '=cc' in the working directory (a new-user try); one there is taken.
+  if (value.startsWith('=') && !existsSync(path.resolve(cwd, value))) {
+    throw invalidSettings({ [`folders.${index}.localPath`]: `--folder needs a local path before '=': --folder ~/Documents${value}` }, '--folder');
+  }
   const eq = value.lastIndexOf('=');
   const candidate = eq > 0 ? value.slice(eq + 1) : '';
   const idCheck = RemoteFolderId.safeParse(candidate);

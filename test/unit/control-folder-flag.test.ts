@@ -31,4 +31,13 @@ describe('--folder LOCAL[=REMOTE_ID]', () => {
     mkdirSync(path.join(dir, 'a=b', 'inner'), { recursive: true });
     expect(parseFolderFlag('a=b/inner', dir, 0)).toEqual({ localPath: path.join(dir, 'a=b', 'inner'), remoteId: 'inner' });
   });
+
+  // A new-user try: `--folder =cc` said "'=cc' (the folder's name) is not a valid remote id; pass --folder =cc=ID".
+  it('says a local path goes before the =, when none is given', () => {
+    const dir = cwd();
+    expect(() => parseFolderFlag('=cc', dir, 1)).toThrow("folders.1.localPath: --folder needs a local path before '=': --folder ~/Documents=cc");
+    // A folder named so, there, is one: its name is no remote id, as before.
+    mkdirSync(path.join(dir, '=cc'));
+    expect(() => parseFolderFlag('=cc', dir, 0)).toThrow("'=cc' (the folder's name) is not a valid remote id; pass --folder =cc=ID");
+  });
 });
