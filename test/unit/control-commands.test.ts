@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
-import { definition as agentDefinition, droppedFolders, flagSettings } from '../../main/control/commands/run-agent';
+import { definition as agentDefinition, droppedFolders, flagSettings, run as runAgent } from '../../main/control/commands/run-agent';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseCommand } from '../../main/control/commands/args';
 import { resolveSettings } from '../../main/control/agent-settings';
 import { folderRelative } from '../../main/control/commands/folder-paths';
@@ -47,6 +50,25 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     expect(limit('2MB/s')).toBe(2_000_000);
     // Anything else reaches the schema as given, which refuses it naming the field.
     expect(limit('fast')).toBe('fast');
+  });
+
+  // A new-user try: "Invalid settings (settings.json in --data + flags)" with no --data given.
+  it('names the settings file it read, in the default data directory too', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'ferry-home-'));
+    const before = process.env.FERRY_HOME;
+    process.env.FERRY_HOME = home;
+    try {
+      const errors: string[] = [];
+      const code = await runAgent(['--server', 'http://127.0.0.1:9', '--token', 't', '--concurrency', '0'], { out: () => {}, err: (t) => void errors.push(t) });
+      expect(code).toBe(2);
+      const refusal = errors.find((e) => e.includes('Invalid settings')) ?? '';
+      expect(refusal).toContain(`Invalid settings (${path.join(home, 'settings.json')} + flags)`);
+      expect(refusal).not.toContain('--data');
+    } finally {
+      if (before === undefined) delete process.env.FERRY_HOME;
+      else process.env.FERRY_HOME = before;
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   // A new-user try: `--concurrency -1` read Node's "argument is ambiguous … use

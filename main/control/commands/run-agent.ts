@@ -195,7 +195,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       token = paired.token;
     }
     const settings = resolveSettings([
-      { source: `${SETTINGS_FILE} in --data`, values: saved },
+      // The file read, by its path: "in --data" read as a flag not given (a new-user try, on the default directory).
+      { source: path.join(dataDir, SETTINGS_FILE), values: saved },
       ...(config ? [{ source: '--config', values: config }] : []),
       { source: 'flags', values: flagSettings(values, process.cwd(), token) },
     ]);
