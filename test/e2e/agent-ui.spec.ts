@@ -254,7 +254,7 @@ test('settings errors show inline and save nothing; a valid change saves and app
   await page.getByTestId('field-folders.1.remoteId').fill('inner');
   await page.getByTestId('field-concurrency').fill('7');
   await page.getByTestId('settings-save').click();
-  await expect(page.getByTestId('field-error-folders.1.localPath')).toContainText(`overlaps folders.0 (${docs})`);
+  await expect(page.getByTestId('field-error-folders.1.localPath')).toContainText(`is inside the 1st folder (${docs})`);
   await expect(page.getByTestId('settings-notice')).toHaveText('The agent refused some settings (see the fields marked above).');
   await expect(page.getByTestId('field-error-serverUrl')).toHaveCount(0);
 

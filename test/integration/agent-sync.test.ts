@@ -109,7 +109,7 @@ describe('two agents through the reference server', () => {
     const { hasToken: _h, tokenProtection: _t, ...rest } = current;
     await expect(
       a.handlers.updateSettings({ ...rest, folders: [...rest.folders, { localPath: folderA, remoteId: 'again' }] }),
-    ).rejects.toMatchObject({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': expect.stringMatching(/overlaps/) } } });
+    ).rejects.toMatchObject({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': expect.stringMatching(/is the same folder as the 1st folder/) } } });
 
     const view = await a.handlers.updateSettings({ ...rest, concurrency: 2, folders: [...rest.folders, { localPath: second, remoteId: 'second' }] });
     expect(view.concurrency).toBe(2);

@@ -12,18 +12,24 @@ describe('folder rules', () => {
 
   it('refuses a relative path, a remote id used twice, the same folder and a folder inside another', () => {
     expect(folderProblems([{ localPath: 'docs', remoteId: 'docs' }])).toEqual({ 'folders.0.localPath': 'use a full path, such as /home/me/Documents or ~/Documents' });
-    expect(folderProblems([{ localPath: '/a', remoteId: 'x' }, { localPath: '/b', remoteId: 'x' }])).toEqual({ 'folders.1.remoteId': 'is already used by folders.0' });
-    expect(folderProblems([{ localPath: '/a/b', remoteId: 'x' }, { localPath: '/a/b/', remoteId: 'y' }])).toEqual({ 'folders.1.localPath': 'overlaps folders.0 (/a/b)' });
-    expect(folderProblems([{ localPath: '/a/b/c', remoteId: 'x' }, { localPath: '/a/b', remoteId: 'y' }])).toEqual({ 'folders.1.localPath': 'overlaps folders.0 (/a/b/c)' });
+    expect(folderProblems([{ localPath: '/a', remoteId: 'x' }, { localPath: '/b', remoteId: 'x' }])).toEqual({ 'folders.1.remoteId': 'is already used by the 1st folder' });
+    expect(folderProblems([{ localPath: '/a/b', remoteId: 'x' }, { localPath: '/a/b/', remoteId: 'y' }])).toEqual({ 'folders.1.localPath': 'is the same folder as the 1st folder (/a/b)' });
+    expect(folderProblems([{ localPath: '/a/b/c', remoteId: 'x' }, { localPath: '/a/b', remoteId: 'y' }])).toEqual({ 'folders.1.localPath': 'holds the 1st folder (/a/b/c)' });
     expect(() => validateFolders([{ localPath: '/a', remoteId: 'x' }, { localPath: '/a/b', remoteId: 'y' }])).toThrow(
-      expect.objectContaining({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': 'overlaps folders.0 (/a)' } } }),
+      expect.objectContaining({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': 'is inside the 1st folder (/a)' } } }),
     );
+  });
+
+  // A new-user try read "folders.1.localPath: overlaps folders.0 (/tmp/x)": the field key stays (the UI maps it), the words change.
+  it('names the other folder by its place in the list', () => {
+    const many = [...Array.from({ length: 12 }, (_, i) => ({ localPath: `/f${i}`, remoteId: `f${i}` })), { localPath: '/f11/in', remoteId: 'in' }, { localPath: '/f1', remoteId: 'x' }];
+    expect(folderProblems(many)).toEqual({ 'folders.12.localPath': 'is inside the 12th folder (/f11)', 'folders.13.localPath': 'is the same folder as the 2nd folder (/f1)' });
   });
 
   it('is the rule `ferry agent` applies too: nested folders are refused there, not only exact duplicates', () => {
     const nested = [{ localPath: '/home/ada/Sync', remoteId: 'sync' }, { localPath: '/home/ada/Sync/photos', remoteId: 'photos' }];
     expect(() => resolveSettings([{ source: '--folder', values: { ...base, folders: nested } }])).toThrow(
-      expect.objectContaining({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': 'overlaps folders.0 (/home/ada/Sync)' } } }),
+      expect.objectContaining({ code: 'invalid_settings', details: { fields: { 'folders.1.localPath': 'is inside the 1st folder (/home/ada/Sync)' } } }),
     );
   });
 });

@@ -15,14 +15,23 @@ export function folderProblems(folders: ReadonlyArray<{ localPath: string; remot
     if (!path.isAbsolute(folder.localPath)) fields[`folders.${i}.localPath`] = 'use a full path, such as /home/me/Documents or ~/Documents';
     folders.forEach((other, j) => {
       if (j >= i) return;
-      if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by folders.${j}`;
+      // In words, the other folder by its place in the list: "overlaps folders.0" read as code (a new-user try).
+      const them = `the ${ordinal(j + 1)} folder`;
+      if (other.remoteId === folder.remoteId) fields[`folders.${i}.remoteId`] = `is already used by ${them}`;
       const [a, b] = [roots[i]!, roots[j]!];
-      if (a === b || a.startsWith(b + path.sep) || b.startsWith(a + path.sep)) {
-        fields[`folders.${i}.localPath`] = `overlaps folders.${j} (${other.localPath})`;
-      }
+      if (a === b) fields[`folders.${i}.localPath`] = `is the same folder as ${them} (${other.localPath})`;
+      else if (a.startsWith(b + path.sep)) fields[`folders.${i}.localPath`] = `is inside ${them} (${other.localPath})`;
+      else if (b.startsWith(a + path.sep)) fields[`folders.${i}.localPath`] = `holds ${them} (${other.localPath})`;
     });
   });
   return fields;
+}
+
+/** 1st, 2nd, 3rd, 4th, 11th, 12th, 21st… */
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
 }
 
 /** folderProblems as the `invalid_settings` error the UI shows field by field. */
