@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
 import { definition as agentDefinition, droppedFolders, flagSettings, run as runAgent } from '../../main/control/commands/run-agent';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCommand } from '../../main/control/commands/args';
@@ -64,6 +64,25 @@ describe('CLI wording and units (issue 24 item 10)', () => {
       const refusal = errors.find((e) => e.includes('Invalid settings')) ?? '';
       expect(refusal).toContain(`Invalid settings (${path.join(home, 'settings.json')} + flags)`);
       expect(refusal).not.toContain('--data');
+    } finally {
+      if (before === undefined) delete process.env.FERRY_HOME;
+      else process.env.FERRY_HOME = before;
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  // A new-user try: `--folder /tmp/afile=x` started, and the folder went to "is not a directory".
+  it('refuses a new folder that is a file before anything starts', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'ferry-home-'));
+    const before = process.env.FERRY_HOME;
+    process.env.FERRY_HOME = home;
+    try {
+      const file = path.join(home, 'afile');
+      writeFileSync(file, 'x');
+      const errors: string[] = [];
+      const code = await runAgent(['--server', 'http://127.0.0.1:9', '--token', 't', '--folder', `${file}=x`], { out: () => {}, err: (t) => void errors.push(t) });
+      expect(code).toBe(2);
+      expect(errors.join('\n')).toContain('folders.0.localPath: is a file, not a folder: choose a folder, or a path where one is to be made');
     } finally {
       if (before === undefined) delete process.env.FERRY_HOME;
       else process.env.FERRY_HOME = before;

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { folderProblems, validateFolders } from '../../main/engine/agent/folder-rules';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileFolderProblems, folderProblems, validateFolders } from '../../main/engine/agent/folder-rules';
 import { resolveSettings } from '../../main/control/agent-settings';
 
 // One folder validator (main/engine/agent/folder-rules.ts) for the engine and `ferry agent`.
@@ -24,6 +27,19 @@ describe('folder rules', () => {
   it('names the other folder by its place in the list', () => {
     const many = [...Array.from({ length: 12 }, (_, i) => ({ localPath: `/f${i}`, remoteId: `f${i}` })), { localPath: '/f11/in', remoteId: 'in' }, { localPath: '/f1', remoteId: 'x' }];
     expect(folderProblems(many)).toEqual({ 'folders.12.localPath': 'is inside the 12th folder (/f11)', 'folders.13.localPath': 'is the same folder as the 2nd folder (/f1)' });
+  });
+
+  it('refuses a new folder that is a file; one not there yet, or one synced already, is not refused', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-folder-rules-'));
+    try {
+      const file = path.join(dir, 'afile');
+      writeFileSync(file, 'x');
+      const folders = [{ localPath: dir }, { localPath: path.join(dir, 'later') }, { localPath: file }];
+      expect(fileFolderProblems(folders)).toEqual({ 'folders.2.localPath': 'is a file, not a folder: choose a folder, or a path where one is to be made' });
+      expect(fileFolderProblems(folders, [file])).toEqual({});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('is the rule `ferry agent` applies too: nested folders are refused there, not only exact duplicates', () => {

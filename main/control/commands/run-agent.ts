@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
 import { holdConsole, LOG_LEVELS, releaseConsole, type LogLevel } from '../../logging';
-import { parseFolderFlag, readSettingsFile, resolveSettings, type PartialSettings } from '../agent-settings';
+import { invalidSettings, parseFolderFlag, readSettingsFile, resolveSettings, type PartialSettings } from '../agent-settings';
+import { fileFolderProblems } from '../../engine/agent/folder-rules';
 import { describeHost, reportStateChanges, startHost, stopOnSignals, writePrivateJson } from '../agent-host';
 import { SETTINGS_FILE } from '../control-token';
 import { EXIT_FAILURE, EXIT_USAGE, parseCommand, processIo, usageError } from './args';
@@ -126,6 +127,11 @@ function lastGiven(layers: PartialSettings[], key: keyof PartialSettings): unkno
   return layers.map((layer) => layer[key]).filter((v) => v !== undefined).at(-1);
 }
 
+/** The local paths of the saved folders (folders synced already). */
+function savedPaths(saved: unknown): string[] {
+  return Array.isArray(saved) ? saved.map((f: { localPath?: unknown } | null) => f?.localPath).filter((p): p is string => typeof p === 'string') : [];
+}
+
 /** The saved folders (LOCAL=REMOTE) a start's folders leave out. */
 export function droppedFolders(saved: unknown, now: ReadonlyArray<{ localPath: string; remoteId: string }>): string[] {
   if (!Array.isArray(saved)) return [];
@@ -200,6 +206,10 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       ...(config ? [{ source: '--config', values: config }] : []),
       { source: 'flags', values: flagSettings(values, process.cwd(), token) },
     ]);
+    // A new folder that is a file is refused before anything starts, as the settings window refuses it
+    // (a new-user try: `--folder ~/afile=x` started, then the folder was "not a directory").
+    const files = fileFolderProblems(settings.folders, savedPaths(saved.folders));
+    if (Object.keys(files).length > 0) throw invalidSettings(files, 'folders');
     // --folder gives the whole list, as the other flags give their setting: said when it drops
     // saved folders (a new-user try added one with --folder and the others went, unsaid).
     const dropped = droppedFolders(saved.folders, settings.folders);

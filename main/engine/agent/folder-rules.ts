@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
 import { transportProblems, type TransportSettings } from '../../remote/transport';
@@ -32,6 +33,29 @@ function ordinal(n: number): string {
   const tens = n % 100;
   const suffix = tens >= 11 && tens <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
   return `${n}${suffix}`;
+}
+
+/**
+ * A new folder's path that is a file (not a folder to wait for: a new-user try saw "does not
+ * exist (yet)", then "is not a directory"). Not a folder already synced (`known`): one replaced
+ * by a file later is that folder's state, and the rest still starts and saves. A path not there
+ * is fine: it waits to be created.
+ */
+export function fileFolderProblems(folders: ReadonlyArray<{ localPath: string }>, known: Iterable<string> = []): Record<string, string> {
+  const had = new Set(known);
+  const fields: Record<string, string> = {};
+  folders.forEach((f, i) => {
+    if (!had.has(f.localPath) && isFile(f.localPath)) fields[`folders.${i}.localPath`] = 'is a file, not a folder: choose a folder, or a path where one is to be made';
+  });
+  return fields;
+}
+
+function isFile(p: string): boolean {
+  try {
+    return !statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** folderProblems as the `invalid_settings` error the UI shows field by field. */

@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
@@ -8,7 +8,7 @@ import type { FolderSet } from '../folder/folders';
 import type { SettingsUpdate, SettingsView } from './api';
 import type { EngineHost } from './engine';
 import { goneOf } from '../folder-marker';
-import { validateFolders, validateTransport } from './folder-rules';
+import { fileFolderProblems, validateFolders, validateTransport } from './folder-rules';
 import type { PairedAs } from './pairing';
 import { settingsWarnings } from './status-parts';
 
@@ -37,14 +37,6 @@ function makeFolderAgain(root: string): void {
 
 /** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
 /** Something that is not a folder is there (a link to a folder is one). */
-function isFile(p: string): boolean {
-  try {
-    return !statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
 function expandHome<F extends { localPath: string }>(folder: F): F {
   const m = /^~(?=$|[\\/])/.exec(folder.localPath);
   return m ? { ...folder, localPath: path.join(os.homedir(), folder.localPath.slice(1)) } : folder;
@@ -154,14 +146,8 @@ export class SettingsKeeper {
       }
       throw new FerryError('invalid_settings', 'The settings are not valid', { details: { fields } });
     }
-    // A new folder's path that is a file now is refused here, not taken as a folder to wait for (a
-    // new-user try saw "does not exist (yet)" and then "the folder is gone"). Not a folder already
-    // synced: one replaced by a file later is that folder's state, and other settings still save.
-    const known = new Set(this.settings.folders.map((f) => f.localPath));
-    const fileFields: Record<string, string> = {};
-    candidate.data.folders.forEach((f, i) => {
-      if (!known.has(f.localPath) && isFile(f.localPath)) fileFields[`folders.${i}.localPath`] = 'is a file, not a folder: choose a folder, or a path where one is to be made';
-    });
+    // A new folder's path that is a file now is refused here (fileFolderProblems: "the folder is gone" came after).
+    const fileFields = fileFolderProblems(candidate.data.folders, this.settings.folders.map((f) => f.localPath));
     if (Object.keys(fileFields).length > 0) {
       throw new FerryError('invalid_settings', Object.entries(fileFields).map(([k, v]) => `${k}: ${v}`).join('; '), { details: { fields: fileFields } });
     }
