@@ -161,6 +161,13 @@ describe('ferry devices output', () => {
     expect(formatStatus(status('syncing'), [], now)).toContain('Queue:     0 pending, 1 in flight, 0 waiting to retry');
   });
 
+  // A new-user try read "Run: push-1: 1 items".
+  it('ferry status says the run\'s items in the singular for one', () => {
+    const run = (itemsLeft: number) => formatStatus({ ...oneFolderStatus({}), run: { name: 'push-1', itemsLeft, bytesLeft: 0 } }, [], now);
+    expect(run(1)).toMatch(/Run: +push-1: 1 item, /);
+    expect(run(2)).toMatch(/Run: +push-1: 2 items, /);
+  });
+
   type UndoOffer = NonNullable<Status['folders'][number]['undoDelete']>;
   /** An idle agent with one ok folder, 'docs', and what the test adds to it. */
   const oneFolderStatus = (extra: Partial<Status['folders'][number]>): Status => ({

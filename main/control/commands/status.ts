@@ -61,7 +61,7 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     `Rates:     up ${formatBytes(rates.uploadBytesPerSec)}/s, down ${formatBytes(rates.downloadBytesPerSec)}/s, ${rates.itemsPerSec.toFixed(1)} items/s`,
     `Last sync: ${status.lastSyncAt ?? 'never'}`,
   ];
-  if (status.run) lines.push(`Run:       ${status.run.name}: ${status.run.itemsLeft} items, ${formatBytes(status.run.bytesLeft)} left`);
+  if (status.run) lines.push(`Run:       ${status.run.name}: ${countOf(status.run.itemsLeft, 'item')}, ${formatBytes(status.run.bytesLeft)} left`);
   lines.push(status.folders.length ? 'Folders:' : 'Folders:   none configured');
   for (const folder of status.folders) {
     const pending = folder.pendingDelete;
