@@ -81,11 +81,24 @@ export function createControlClient(options: ControlClientOptions): ControlClien
 }
 
 export function agentNotRunningMessage(dir: string): string {
+  return `No Ferry agent is running for ${dir} (start one with: ${agentStartCommand(dir)})`;
+}
+
+/** The command that starts the agent of DIR. */
+export function agentStartCommand(dir: string): string {
   // A data directory `ferry start` (or `npm start`) made holds its embedded server: started the
   // same way, or the agent finds no server (a new-user try followed `ferry agent` there).
   // Its settings kept there: nothing more to give (a new-user try read the "..." as flags needed).
-  const how = existsSync(path.join(dir, 'server')) ? `ferry start --data ${dir}` : existsSync(path.join(dir, SETTINGS_FILE)) ? `ferry agent --data ${dir}` : `ferry agent --data ${dir} ...`;
-  return `No Ferry agent is running for ${dir} (start one with: ${how})`;
+  return existsSync(path.join(dir, 'server')) ? `ferry start --data ${dir}` : existsSync(path.join(dir, SETTINGS_FILE)) ? `ferry agent --data ${dir}` : `ferry agent --data ${dir} ...`;
+}
+
+/**
+ * `agent_unreachable`: its agent.json names a process alive that does not answer (stopped with
+ * Ctrl-Z, stopping, or its pid taken by another process once it died): what to do, as
+ * agent_not_running says (a new-user try read only "cannot reach the Ferry agent").
+ */
+export function agentUnreachableHint(dir: string): string {
+  return `it does not answer: if it was stopped with Ctrl-Z, 'fg' in its terminal resumes it; if it is not running, start it with: ${agentStartCommand(dir)}`;
 }
 
 /** Finds the agent serving DIR (DIR/agent.json + DIR/control-token) or throws `agent_not_running`. */

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { ensureControlToken, readAgentInfo, readControlToken, removeAgentInfo, writeAgentInfo } from '../../main/control/control-token';
 import { connectToAgent } from '../../main/control/control-client';
 import { makeTempDir } from '../helpers/local-temp';
+import { withAgent } from '../../main/control/commands/with-agent';
+import { createServer } from 'node:net';
 
 let temp: { dir: string; cleanup: () => void } | undefined;
 afterEach(() => temp?.cleanup());
@@ -40,5 +42,26 @@ describe('control token and agent info', () => {
     await expect(connectToAgent(temp.dir)).rejects.toMatchObject({ message: `No Ferry agent is running for ${temp.dir} (start one with: ferry start --data ${temp.dir})` });
     writeFileSync(path.join(temp.dir, 'agent.json'), '{not json');
     await expect(readAgentInfo(temp.dir)).rejects.toMatchObject({ code: 'invalid_agent_info' });
+  });
+
+  // A new-user try: `ferry status` with the agent down read "cannot reach the Ferry agent at … (agent_unreachable)", nothing more.
+  it('says how to start the agent, or resume it, when the one agent.json names does not answer', async () => {
+    temp = makeTempDir();
+    // A port nothing listens on: one taken, then given back.
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = server.address() as { port: number };
+        server.close(() => resolve(p));
+      });
+    });
+    await ensureControlToken(temp.dir);
+    await writeAgentInfo(temp.dir, { pid: process.pid, controlUrl: `http://127.0.0.1:${port}`, startedAt: new Date(0).toISOString() });
+    writeFileSync(path.join(temp.dir, 'settings.json'), '{}');
+    const errors: string[] = [];
+    const code = await withAgent({ name: 'status' }, { data: temp.dir }, { out: () => {}, err: (t) => void errors.push(t) }, async (client) => (await client.call('getStatus', {}), 0));
+    expect(code).toBe(1);
+    expect(errors.join('\n')).toBe(
+      `ferry status: cannot reach the Ferry agent at http://127.0.0.1:${port}: it does not answer: if it was stopped with Ctrl-Z, 'fg' in its terminal resumes it; if it is not running, start it with: ferry agent --data ${temp.dir} (agent_unreachable)`,
+    );
   });
 });

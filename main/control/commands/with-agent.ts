@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { isFerryError } from '../../../protocol/errors';
-import { connectToAgent } from '../control-client';
+import { agentUnreachableHint, connectToAgent } from '../control-client';
 import type { ControlClient } from '../control-client';
 import { EXIT_FAILURE, printError, usageError } from './args';
 
@@ -26,15 +26,17 @@ export async function withAgent(
   action: (client: ControlClient) => Promise<number>,
 ): Promise<number> {
   if (flags.data === '') return usageError(def, io, '--data needs a directory', flags.json).code;
+  const dir = resolveDataDir(flags.data);
   try {
-    const client = await connectToAgent(resolveDataDir(flags.data));
+    const client = await connectToAgent(dir);
     return await action(client);
   } catch (error) {
     if (!isFerryError(error)) throw error;
     const fields = error.details?.fields as Record<string, string> | undefined;
-    const lines = [error.code === 'agent_not_running' ? error.message : `ferry ${def.name}: ${error.message} (${error.code})`];
-    for (const [field, message] of Object.entries(fields ?? {})) lines.push(`  ${field}: ${message}`);
-    printError(io, { code: error.code, message: error.message, retryable: error.retryable, ...(fields ? { fields } : {}) }, flags.json ?? false, lines.join('\n'));
+    const message = error.code === 'agent_unreachable' ? `${error.message}: ${agentUnreachableHint(dir)}` : error.message;
+    const lines = [error.code === 'agent_not_running' ? message : `ferry ${def.name}: ${message} (${error.code})`];
+    for (const [field, text] of Object.entries(fields ?? {})) lines.push(`  ${field}: ${text}`);
+    printError(io, { code: error.code, message, retryable: error.retryable, ...(fields ? { fields } : {}) }, flags.json ?? false, lines.join('\n'));
     return EXIT_FAILURE;
   }
 }
