@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createIgnoreMatcher, loadFolderIgnore } from '../../main/engine/ignore';
+import { DEFAULT_IGNORES, createIgnoreMatcher, loadFolderIgnore } from '../../main/engine/ignore';
 import { makeTempDir } from '../helpers/local-temp';
 
 describe('ignore rules', () => {
@@ -39,5 +39,15 @@ describe('ignore rules', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+});
+
+// A new-user try found the default rules listed nowhere (the README said "OS and editor litter").
+describe('the docs list the default ignore rules', () => {
+  it.each(['README.md', 'docs/conflict-rules.md'])('%s names each, and says .ferryignore syncs while the settings\' rules stay here', (file) => {
+    const text = readFileSync(path.join(__dirname, '../..', file), 'utf8').replace(/\s+/g, ' ');
+    // What is missing, not the whole file, on failure.
+    const said = ['`.ferryignore` is a file in the synced folder', "the settings' rules are this device's only", ...DEFAULT_IGNORES.map((rule) => `\`${rule}\``)];
+    expect(said.filter((words) => !text.includes(words))).toEqual([]);
   });
 });
