@@ -700,9 +700,8 @@ describe('local side: scanner and reconcile on real folders', () => {
     expect(f.store.queue.claim({ limit: 10 }).map((i) => i.path)).toEqual(['b/new folder', 'b/new folder/Ärger', 'b/new folder/Ärger/Notes.txt']);
   });
 
-  // Found by review: a sibling made in the same new folders before their watch waited for the next
-  // reconcile when the file was reported alone (a folder reported alone already looked through them).
-  it('a new file reported alone: the folders it was made in are looked through, a sibling made before their watch goes too', async () => {
+  /** `mkdir -p "b/new folder/Ärger"` with files in both, made before the watch on them was in place. */
+  const madeBeforeTheWatch = async () => {
     f.mkdir('b');
     const s = scanner();
     await s.reconcile();
@@ -710,14 +709,22 @@ describe('local side: scanner and reconcile on real folders', () => {
     f.write('b/new folder/Ärger/Notes.txt', 'n');
     f.write('b/new folder/beside.txt', 'b');
     f.write('b/new folder/Ärger/also.txt', 'a');
+    return s;
+  };
+  const allOfThem = {
+    'b/new folder': 'dir:upsert',
+    'b/new folder/Ärger': 'dir:upsert',
+    'b/new folder/Ärger/Notes.txt': 'file:upsert',
+    'b/new folder/Ärger/also.txt': 'file:upsert',
+    'b/new folder/beside.txt': 'file:upsert',
+  };
+
+  // Found by review: a sibling made in the same new folders before their watch waited for the next
+  // reconcile when the file was reported alone (a folder reported alone already looked through them).
+  it('a new file reported alone: the folders it was made in are looked through, a sibling made before their watch goes too', async () => {
+    const s = await madeBeforeTheWatch();
     await s.scanPaths(['b/new folder/Ärger/Notes.txt']);
-    expect(f.pendingOps()).toEqual({
-      'b/new folder': 'dir:upsert',
-      'b/new folder/Ärger': 'dir:upsert',
-      'b/new folder/Ärger/Notes.txt': 'file:upsert',
-      'b/new folder/Ärger/also.txt': 'file:upsert',
-      'b/new folder/beside.txt': 'file:upsert',
-    });
+    expect(f.pendingOps()).toEqual(allOfThem);
     // The one reported is hashed once: the walk finds it recorded.
     expect(hashCalls.filter((p) => p.endsWith('Notes.txt'))).toHaveLength(1);
   });
@@ -726,15 +733,10 @@ describe('local side: scanner and reconcile on real folders', () => {
   // the inner folder (and its file) alone. "b/new folder" was never sent; the other devices held it
   // by implication, and one kept it empty after another device moved what was below it away.
   it('a new folder reported alone brings the folders it was made in: queued as new directories first (CI gate seed 3)', async () => {
-    f.mkdir('b');
-    const s = scanner();
-    await s.reconcile();
-    pushAll(f);
-    f.write('b/new folder/Ärger/Notes.txt', 'n');
-    // Made beside it before the watch was in place (found by review): looked through with the outer folder.
-    f.write('b/new folder/beside.txt', 'b');
+    const s = await madeBeforeTheWatch();
+    // What was made beside it before the watch (found by review) is looked through with the outer folder.
     await s.scanPaths(['b/new folder/Ärger']);
-    expect(f.pendingOps()).toEqual({ 'b/new folder': 'dir:upsert', 'b/new folder/Ärger': 'dir:upsert', 'b/new folder/Ärger/Notes.txt': 'file:upsert', 'b/new folder/beside.txt': 'file:upsert' });
+    expect(f.pendingOps()).toEqual(allOfThem);
     expect(f.store.queue.claim({ limit: 10 }).map((i) => i.path).slice(0, 2)).toEqual(['b/new folder', 'b/new folder/Ärger']);
   });
 
