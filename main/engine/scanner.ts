@@ -697,12 +697,23 @@ export class Scanner {
    * device, they stay removed here only, and once no longer ignored they get what the server has.
    */
   private forgetIgnored(keys: readonly string[]): void {
+    // A change of it queued before its rule keeps its row: a push that finds a file gone with no
+    // row takes it for one never synced and queues its delete on the change's base.
+    const queued = (path: string) => {
+      const item = this.store.queue.getByPath(this.folderId, path);
+      return item !== undefined && item.state !== 'done';
+    };
     this.store.transaction(() => {
       for (const key of keys) {
         const row = this.store.index.get(this.folderId, key);
         if (!row) continue;
-        if (row.kind === 'dir') for (const child of this.store.index.listUnder(this.folderId, key)) this.store.index.remove(this.folderId, child.path);
-        this.store.index.remove(this.folderId, key);
+        const under = row.kind === 'dir' ? this.store.index.listUnder(this.folderId, key) : [];
+        let kept = false;
+        for (const child of under) {
+          if (queued(child.path)) kept = true;
+          else this.store.index.remove(this.folderId, child.path);
+        }
+        if (!kept && !queued(key)) this.store.index.remove(this.folderId, key);
       }
     });
   }

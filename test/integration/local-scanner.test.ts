@@ -329,6 +329,20 @@ describe('local side: scanner and reconcile on real folders', () => {
       expect(f.pendingOps()).toEqual({ '.ferryignore': 'file:upsert' });
     });
 
+    it('a change queued before the rule keeps its row, so its push never reads the removal as a file never synced', async () => {
+      f.write('secret.txt', 's');
+      const s = scanner();
+      await s.reconcile();
+      pushAll(f);
+      f.write('secret.txt', 'edited, queued');
+      await s.scanPaths(['secret.txt']);
+      f.write('.ferryignore', 'secret.txt\n');
+      f.remove('secret.txt');
+      await s.scanPaths(['.ferryignore', 'secret.txt']);
+      expect(f.pendingOps()).toEqual({ 'secret.txt': 'file:upsert', '.ferryignore': 'file:upsert' });
+      expect(f.store.index.get(f.folderId, 'secret.txt')?.syncedRevision).not.toBeNull();
+    });
+
     it('found by a walk (removed while Ferry was off): no delete; an ignored folder still on disk keeps the rows of what is in it', async () => {
       const s = await synced();
       f.remove('cache/deep');
