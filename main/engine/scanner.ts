@@ -78,6 +78,14 @@ const isGone = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
 };
+/** Nothing at `abs` (not one that cannot be looked at: EACCES is no absence). */
+const goneFromDisk = (abs: string): boolean => {
+  try {
+    return lstatSync(abs, { throwIfNoEntry: false }) === undefined;
+  } catch (error) {
+    return isGone(error);
+  }
+};
 const isLocked = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'EBUSY' || code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE';
@@ -244,7 +252,10 @@ export class Scanner {
         for (const key of batch) {
           const entry = this.store.index.get(this.folderId, key);
           if (!entry || existsOnDisk(resolveDiskPath(this.root, key))) continue;
-          if (entry.kind === 'dir') this.recordGoneUnder(key, moved);
+          if (entry.kind === 'dir' && !this.recordGoneUnder(key, moved)) {
+            this.forgetIgnored([key]);
+            continue;
+          }
           if (this.dropEntry(entry, moved)) count('deleted');
         }
       });
@@ -313,11 +324,14 @@ export class Scanner {
     const key = toKey(diskRel);
     if (key === '') return 'unchanged';
     const ignore = this.options.ignore();
-    // A folder gone from disk is still one for a `build/` rule: its row says so.
+    // Gone from disk, a folder is still one for a `build/` rule: its row says so (what is there
+    // now is looked at as it is: a file that took an ignored folder's name is no folder).
     const row = this.store.index.get(this.folderId, key);
-    if (ignore.ignores(key, row?.kind === 'dir')) {
-      if (row && !existsOnDisk(resolveDiskPath(this.root, key))) this.forgetIgnored([key]);
-      return 'ignored';
+    const ignored = ignore.ignores(key);
+    if (ignored || (row?.kind === 'dir' && ignore.ignores(key, true))) {
+      const gone = row !== undefined && goneFromDisk(resolveDiskPath(this.root, key));
+      if (gone) this.forgetIgnored([key]);
+      if (ignored || gone) return 'ignored';
     }
     // Longer than the system takes: never looked at (its lstat throws ENAMETOOLONG).
     const tooLong = tooLongForDisk(joinDisk(this.root, diskRel));
@@ -686,7 +700,10 @@ export class Scanner {
       const known = this.store.index.get(this.folderId, key);
       if (!known) return 'unchanged';
       this.options.guard?.judge(this.filesIn([key]).filter((f) => this.keptBy(f) === undefined).length);
-      if (known.kind === 'dir') this.recordGoneUnder(key);
+      if (known.kind === 'dir' && !this.recordGoneUnder(key)) {
+        this.forgetIgnored([key]);
+        return 'deleted';
+      }
       return this.dropEntry(known) ? 'deleted' : 'skipped';
     });
   }
@@ -703,6 +720,8 @@ export class Scanner {
       const item = this.store.queue.getByPath(this.folderId, path);
       return item !== undefined && item.state !== 'done';
     };
+    // An unmounted disk reads as nothing there: never forgotten for it.
+    if (this.rootError()) return;
     this.store.transaction(() => {
       for (const key of keys) {
         const row = this.store.index.get(this.folderId, key);
@@ -718,8 +737,26 @@ export class Scanner {
     });
   }
 
-  private recordGoneUnder(dir: string, moved?: ReadonlySet<string>): void {
-    for (const child of this.store.index.listUnder(this.folderId, dir)) this.dropEntry(child, moved);
+  /**
+   * What was under a folder gone from disk: each row's delete queued, but the rows an ignore rule
+   * matches are forgotten instead (docs/conflict-rules.md, "Ignored paths"), and so are the folders
+   * that hold them, which the server keeps for them (found by review: `rm -r proj` deleted the
+   * ignored `proj/cache` everywhere). False when `dir` itself holds such a row: not to be deleted.
+   */
+  private recordGoneUnder(dir: string, moved?: ReadonlySet<string>): boolean {
+    const ignore = this.options.ignore();
+    const rows = this.store.index.listUnder(this.folderId, dir);
+    const ignored = rows.filter((r) => ignore.ignores(r.path, r.kind === 'dir')).map((r) => r.path);
+    const holds = (folder: string) => ignored.some((p) => p.startsWith(`${folder}/`));
+    const holders: string[] = [];
+    for (const child of rows) {
+      if (ignored.includes(child.path)) continue;
+      if (child.kind === 'dir' && holds(child.path)) holders.push(child.path);
+      else this.dropEntry(child, moved);
+    }
+    // After the deletes above: forgetting a folder forgets what is still recorded under it.
+    if (ignored.length > 0) this.forgetIgnored([...ignored, ...holders]);
+    return ignored.length === 0;
   }
 
   /**
@@ -990,9 +1027,13 @@ export class Scanner {
       if (unreadable.some((u) => u === '' || key === u || key.startsWith(`${u}/`))) continue;
       // Not walked into (an ignored folder) or not found: forgotten only when gone from disk.
       if (!ignore.ignores(key, stat.kind === 'dir')) gone.push([key, stat]);
-      else if (!existsOnDisk(resolveDiskPath(this.root, key))) ignoredGone.push(key);
+      else if (goneFromDisk(resolveDiskPath(this.root, key))) ignoredGone.push(key);
+      await maybeYield();
     }
     if (ignoredGone.length > 0) this.forgetIgnored(ignoredGone);
+    // A folder gone that held one of those: the server keeps it for them, so it is forgotten too,
+    // once what else was in it is deleted (as recordGoneUnder does for a folder told of).
+    const holders = new Set(gone.filter(([key, stat]) => stat.kind === 'dir' && ignoredGone.some((p) => p.startsWith(`${key}/`))).map(([key]) => key));
     // The guard decides before the first delete is queued: the pusher never claims from a paused
     // folder. Files found again under another name (hashed above) are moves, not deletes.
     const goneFiles = this.filesIn(gone.filter(([, stat]) => stat.kind === 'file').map(([key]) => key));
@@ -1006,7 +1047,7 @@ export class Scanner {
           const entry = this.store.index.get(this.folderId, key);
           // Gone from the index meanwhile, or there after all (written after the walk passed by).
           // Replaced by a symlink or another kind: gone, as the live scan finds it.
-          if (!entry || presentAs(this.root, key, entry.kind)) continue;
+          if (!entry || presentAs(this.root, key, entry.kind) || holders.has(key)) continue;
           if (!this.dropEntry(entry, moved)) continue;
           progress.deleted++;
           count('deleted');
@@ -1014,6 +1055,7 @@ export class Scanner {
       });
       await maybeYield();
     }
+    if (holders.size > 0) this.forgetIgnored([...holders]);
     this.options.onProgress?.({ ...progress });
     return done();
   }

@@ -211,4 +211,26 @@ describe('two agents through the reference server', () => {
     expect(read(path.join(folderB, 'cache', 'deep', 'c.dat'))).toBe('cached');
     expect((await a.handlers.listQueue({ folderId: 'shared', offset: 0, limit: 1000 })).items.filter((i) => i.op === 'delete' && /cache|secret/.test(i.path))).toEqual([]);
   }, 120_000);
+
+  // Found by review: a folder removed here with an ignored folder in it deleted the ignored one on
+  // the other device with the rest.
+  it('a folder removed with an ignored one in it: the rest goes everywhere, the ignored one stays on the other device', async () => {
+    const a = agents[0]!;
+    const { hasToken: _h, tokenProtection: _t, ...rest } = await a.handlers.getSettings({});
+    mkdirSync(path.join(folderA, 'proj', 'cache'), { recursive: true });
+    writeFileSync(path.join(folderA, 'proj', 'a.txt'), 'project file');
+    writeFileSync(path.join(folderA, 'proj', 'cache', 'c.dat'), 'cached');
+    await waitFor(() => read(path.join(folderB, 'proj', 'cache', 'c.dat')) === 'cached' && read(path.join(folderB, 'proj', 'a.txt')) === 'project file', { timeoutMs: 30_000, message: 'proj on B' });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    await a.handlers.updateSettings({ ...rest, ignoreRules: ['cache/'] });
+    rmSync(path.join(folderA, 'proj'), { recursive: true });
+    await waitFor(() => !existsSync(path.join(folderB, 'proj', 'a.txt')), { timeoutMs: 30_000, message: 'proj/a.txt deleted on B' });
+    writeFileSync(path.join(folderA, 'after-proj.txt'), 'sent after');
+    await waitFor(() => read(path.join(folderB, 'after-proj.txt')) === 'sent after', { timeoutMs: 30_000, message: "B pulled A's later change" });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(read(path.join(folderB, 'proj', 'cache', 'c.dat'))).toBe('cached');
+    expect(a.status().counts.failed).toBe(0);
+    await a.handlers.updateSettings({ ...rest, ignoreRules: [] });
+    await waitFor(() => read(path.join(folderA, 'proj', 'cache', 'c.dat')) === 'cached', { timeoutMs: 30_000, message: 'back on A' });
+  }, 120_000);
 });

@@ -329,6 +329,38 @@ describe('local side: scanner and reconcile on real folders', () => {
       expect(f.pendingOps()).toEqual({ '.ferryignore': 'file:upsert' });
     });
 
+    // Found by review: a folder removed with an ignored folder in it still deleted the ignored one
+    // everywhere (its rows went with the folder's).
+    const project = async () => {
+      f.write('proj/a.txt', 'a');
+      f.write('proj/cache/c1.dat', 'c1');
+      f.write('proj/sub/cache/c2.dat', 'c2');
+      f.write('proj/sub/b.txt', 'b');
+      const s = scanner();
+      await s.reconcile();
+      pushAll(f);
+      f.write('.ferryignore', 'cache/\n');
+      await s.scanPaths(['.ferryignore']);
+      pushAll(f);
+      f.remove('proj');
+      return s;
+    };
+    const projectGone = { 'proj/a.txt': 'file:delete', 'proj/sub/b.txt': 'file:delete' };
+
+    it('a folder removed with an ignored one in it: what is not ignored is deleted; the ignored one and the folders holding it are forgotten', async () => {
+      const s = await project();
+      await s.scanPaths(['proj']);
+      expect(f.pendingOps()).toEqual(projectGone);
+      expect(indexed()).toEqual(['.ferryignore']);
+    });
+
+    it('the same found by a walk', async () => {
+      const s = await project();
+      await s.reconcile();
+      expect(f.pendingOps()).toEqual(projectGone);
+      expect(indexed()).toEqual(['.ferryignore']);
+    });
+
     it('a change queued before the rule keeps its row, so its push never reads the removal as a file never synced', async () => {
       f.write('secret.txt', 's');
       const s = scanner();
