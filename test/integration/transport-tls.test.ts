@@ -145,6 +145,21 @@ describe('transport: HTTPS with a private CA, plain http refused off loopback', 
     expect(running.status().state).not.toBe('offline');
   });
 
+  // Found by review: a save waiting on the certificate check was written after one made meanwhile,
+  // which had been told it was saved: the later change was lost. They go in the order they came.
+  it('two settings changes at once are saved in the order they came: the later one stands', async () => {
+    const running = agent!;
+    const { hasToken: _h, tokenProtection: _t, ...current } = await running.handlers.getSettings({});
+    const copy = path.join(tmp.dir, 'ca-copy-2.pem');
+    writeFileSync(copy, readFileSync(certs.ca));
+    const first = running.handlers.updateSettings({ ...current, caFile: copy });
+    const second = running.handlers.updateSettings({ ...current, ignoreRules: ['*.bak'] });
+    await expect(first).resolves.toMatchObject({ caFile: copy });
+    await expect(second).resolves.toMatchObject({ caFile: current.caFile, ignoreRules: ['*.bak'] });
+    expect(await running.handlers.getSettings({})).toMatchObject({ caFile: current.caFile, ignoreRules: ['*.bak'] });
+    await running.handlers.updateSettings({ ...current, ignoreRules: [] });
+  });
+
   it('runs `ferry server gc` over https with --ca, and refuses it without', async () => {
     const withCa = io();
     expect(await runServerGc(['--url', server.url, '--data', serverDir, '--ca', certs.ca, '--json'], withCa.io), withCa.lines.join('\n')).toBe(0);

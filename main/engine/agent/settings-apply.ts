@@ -35,6 +35,16 @@ function makeFolderAgain(root: string): void {
   mkdirSync(root, { recursive: true });
 }
 
+/** Why a server's certificate is not trusted, by its TLS code: not every refusal is the CA file's. */
+function untrustedWords(code: string, host: string, caGiven: boolean): string {
+  if (code === 'CERT_HAS_EXPIRED') return `the certificate of ${host} has expired (${code}), or this computer's clock is wrong: renew it on the server`;
+  if (code === 'CERT_NOT_YET_VALID') return `the certificate of ${host} is not valid yet (${code}): check this computer's clock`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the certificate there is not for ${host} (${code}): check the Server URL's host name`;
+  return caGiven
+    ? `does not sign the certificate of ${host} (${code}): choose the CA file that signed it`
+    : `the certificate of ${host} is not signed by a CA this computer trusts (${code}): give the CA file that signed it`;
+}
+
 /** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
 /** Something that is not a folder is there (a link to a folder is one). */
 function expandHome<F extends { localPath: string }>(folder: F): F {
@@ -51,6 +61,7 @@ function expandHome<F extends { localPath: string }>(folder: F): F {
 export class SettingsKeeper {
   private settings: Settings;
   private paired: { key: string; value: PairedAs | null } | undefined;
+  private last: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: SettingsKeeperOptions) {
     this.settings = o.initial;
@@ -77,7 +88,22 @@ export class SettingsKeeper {
     return this.paired.value;
   }
 
-  async update(update: SettingsUpdate): Promise<SettingsView> {
+  /**
+   * One change at a time, each read against the settings the last one left (found by review: a
+   * save waiting on the certificate check was written over one made meanwhile, which had been
+   * told it was saved).
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.last.then(fn);
+    this.last = run.catch(() => undefined);
+    return run;
+  }
+
+  update(update: SettingsUpdate): Promise<SettingsView> {
+    return this.exclusive(() => this.updateNow(update));
+  }
+
+  private async updateNow(update: SettingsUpdate): Promise<SettingsView> {
     const next = this.parse(update);
     const previous = this.settings;
     await this.refuseUntrusted(previous, next);
@@ -107,7 +133,11 @@ export class SettingsKeeper {
    * does (nothing is deleted, here or on the server). As removing the folder and adding it again
    * would, in one step. Refused for a folder that syncs, and for one holding another's marker.
    */
-  async syncAfresh(folderId: string): Promise<void> {
+  syncAfresh(folderId: string): Promise<void> {
+    return this.exclusive(() => this.syncAfreshNow(folderId));
+  }
+
+  private async syncAfreshNow(folderId: string): Promise<void> {
     const { folders } = this.o;
     const folder = folders.require(folderId);
     const gone = goneOf(folder);
@@ -166,10 +196,7 @@ export class SettingsKeeper {
     const code = await this.o.certificateRefused?.(next);
     if (!code) return;
     const host = new URL(next.serverUrl).host;
-    const caFile =
-      next.caFile !== undefined
-        ? `does not sign the certificate of ${host} (${code}): choose the CA file that signed it`
-        : `the certificate of ${host} is not signed by a CA this computer trusts (${code}): give the CA file that signed it`;
+    const caFile = untrustedWords(code, host, next.caFile !== undefined);
     throw new FerryError('invalid_settings', `caFile: ${caFile}`, { details: { fields: { caFile } } });
   }
 
