@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { describeHost, type Host } from '../../main/control/agent-host';
 import { formatQueuePage } from '../../main/control/commands/queue';
 import { definition as agentDefinition, droppedFolders, flagSettings, run as runAgent } from '../../main/control/commands/run-agent';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { run as runStart } from '../../main/control/commands/start';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCommand } from '../../main/control/commands/args';
@@ -86,6 +87,22 @@ describe('CLI wording and units (issue 24 item 10)', () => {
     } finally {
       if (before === undefined) delete process.env.FERRY_HOME;
       else process.env.FERRY_HOME = before;
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  // Found by a new-user try: `ferry start --folder FILE` said "EEXIST: file already exists, mkdir".
+  it('ferry start refuses a folder that is a file before anything starts', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'ferry-start-'));
+    try {
+      const file = path.join(home, 'afile');
+      writeFileSync(file, 'x');
+      const errors: string[] = [];
+      const code = await runStart(['--data', path.join(home, 'data'), '--folder', file], { out: () => {}, err: (t) => void errors.push(t) });
+      expect(code).toBe(2);
+      expect(errors.join('\n')).toContain(`--folder ${file} is a file, not a folder: choose a folder, or a path where one is to be made`);
+      expect(existsSync(path.join(home, 'data', 'server', 'server.db'))).toBe(false);
+    } finally {
       rmSync(home, { recursive: true, force: true });
     }
   });

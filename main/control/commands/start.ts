@@ -6,6 +6,7 @@ import { startServer } from '../../../server/main';
 import { holdConsole, LOG_LEVELS, releaseConsole, type LogLevel } from '../../logging';
 import { parseFolderFlag, readSettingsFile, resolveSettings } from '../agent-settings';
 import { pairWithEmbeddedServer } from '../device-pairing';
+import { fileFolderProblems } from '../../engine/agent/folder-rules';
 import { describeHost, reportStateChanges, startHost, stopOnSignals } from '../agent-host';
 import { SETTINGS_FILE } from '../control-token';
 import { listenOnStablePort, SERVER_PORT_FILE } from '../control-port';
@@ -66,6 +67,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   const serverDir = path.join(dataDir, 'server');
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
   const folder = parseFolderFlag(values.folder ?? path.join(os.homedir(), 'Ferry'), process.cwd(), 0);
+  // A file there is no folder to make (found by a new-user try: "EEXIST: file already exists, mkdir").
+  if (Object.keys(fileFolderProblems([folder])).length > 0) return usageError(definition, io, `--folder ${folder.localPath} is a file, not a folder: choose a folder, or a path where one is to be made`).code;
   mkdirSync(folder.localPath, { recursive: true });
 
   // Its port stays the one it had (DIR/server-port), as the control port does: a device paired with it keeps its address.
