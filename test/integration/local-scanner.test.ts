@@ -300,19 +300,18 @@ describe('local side: scanner and reconcile on real folders', () => {
   // and the other device (gone, it matched no folder rule); a file removed while ignored was
   // deleted everywhere once its rule went (docs/conflict-rules.md, "Ignored paths").
   describe('an ignored path removed from disk: forgotten here, never a delete', () => {
-    const synced = async () => {
-      f.write('cache/c1.dat', 'c1');
-      f.write('cache/deep/c2.dat', 'c2');
-      f.write('secret.txt', 's');
-      f.write('keep.txt', 'k');
+    /** `files` synced, then the `.ferryignore` of `rules` synced too. */
+    const syncedThenIgnored = async (files: string[], rules: string) => {
+      for (const file of files) f.write(file, file);
       const s = scanner();
       await s.reconcile();
       pushAll(f);
-      f.write('.ferryignore', 'cache/\nsecret.txt\n');
+      f.write('.ferryignore', rules);
       await s.scanPaths(['.ferryignore']);
       pushAll(f);
       return s;
     };
+    const synced = () => syncedThenIgnored(['cache/c1.dat', 'cache/deep/c2.dat', 'secret.txt', 'keep.txt'], 'cache/\nsecret.txt\n');
     const indexed = () => f.store.index.listUnder(f.folderId, '').map((e) => e.path).sort();
 
     it('told of it (a folder rule matching a folder that is gone, and a file rule): no delete, the rows forgotten', async () => {
@@ -332,16 +331,7 @@ describe('local side: scanner and reconcile on real folders', () => {
     // Found by review: a folder removed with an ignored folder in it still deleted the ignored one
     // everywhere (its rows went with the folder's).
     const project = async () => {
-      f.write('proj/a.txt', 'a');
-      f.write('proj/cache/c1.dat', 'c1');
-      f.write('proj/sub/cache/c2.dat', 'c2');
-      f.write('proj/sub/b.txt', 'b');
-      const s = scanner();
-      await s.reconcile();
-      pushAll(f);
-      f.write('.ferryignore', 'cache/\n');
-      await s.scanPaths(['.ferryignore']);
-      pushAll(f);
+      const s = await syncedThenIgnored(['proj/a.txt', 'proj/cache/c1.dat', 'proj/sub/cache/c2.dat', 'proj/sub/b.txt'], 'cache/\n');
       f.remove('proj');
       return s;
     };
