@@ -72,8 +72,8 @@ export class SettingsKeeper {
   }
 
   /** What the UI may see: everything but the token. */
-  view(): SettingsView {
-    const { token, ...rest } = this.settings;
+  view(settings: Settings = this.settings): SettingsView {
+    const { token, ...rest } = settings;
     return { ...rest, hasToken: token.length > 0, tokenProtection: this.o.tokenProtection };
   }
 
@@ -89,27 +89,26 @@ export class SettingsKeeper {
   }
 
   /**
-   * One change at a time, each read against the settings the last one left (found by review: a
-   * save waiting on the certificate check was written over one made meanwhile, which had been
-   * told it was saved).
+   * Saved one at a time, in the order they came, each read against the settings the last one left
+   * (found by review: a save waiting on the certificate check was written after one made meanwhile,
+   * which had been told it was saved). Applied outside: a later save's restart still stops an
+   * engine whose start waits on a server that does not answer.
    */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  private saving<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.last.then(fn);
     this.last = run.catch(() => undefined);
     return run;
   }
 
-  update(update: SettingsUpdate): Promise<SettingsView> {
-    return this.exclusive(() => this.updateNow(update));
-  }
-
-  private async updateNow(update: SettingsUpdate): Promise<SettingsView> {
-    const next = this.parse(update);
-    const previous = this.settings;
-    await this.refuseUntrusted(previous, next);
-    await this.o.save(next);
-    this.settings = next;
-    const changed = this.o.folders.syncRows(next.folders);
+  async update(update: SettingsUpdate): Promise<SettingsView> {
+    const { previous, next, changed } = await this.saving(async () => {
+      const next = this.parse(update);
+      const previous = this.settings;
+      await this.refuseUntrusted(previous, next);
+      await this.o.save(next);
+      this.settings = next;
+      return { previous, next, changed: this.o.folders.syncRows(next.folders) };
+    });
     const engineRestarted = this.o.running() ? await this.apply(previous, next, changed) : false;
     this.o.log.info('settings changed', { folders: next.folders.length, engineRestarted });
     // A folder moved to another server folder: said, as it does more than it seems to (a new-user try
@@ -121,7 +120,8 @@ export class SettingsKeeper {
         : [];
     });
     const warnings = [...moved, ...settingsWarnings(next)];
-    const view = this.view();
+    // What this save saved (a later one may have been saved while this one was applied).
+    const view = this.view(next);
     return warnings.length ? { ...view, warnings } : view;
   }
 
@@ -133,11 +133,7 @@ export class SettingsKeeper {
    * does (nothing is deleted, here or on the server). As removing the folder and adding it again
    * would, in one step. Refused for a folder that syncs, and for one holding another's marker.
    */
-  syncAfresh(folderId: string): Promise<void> {
-    return this.exclusive(() => this.syncAfreshNow(folderId));
-  }
-
-  private async syncAfreshNow(folderId: string): Promise<void> {
+  async syncAfresh(folderId: string): Promise<void> {
     const { folders } = this.o;
     const folder = folders.require(folderId);
     const gone = goneOf(folder);
