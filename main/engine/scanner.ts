@@ -78,6 +78,13 @@ const isGone = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
 };
+/** Every folder above one of `paths` (their ancestors, keys). */
+function foldersHolding(paths: Iterable<string>): Set<string> {
+  const folders = new Set<string>();
+  for (const p of paths) for (let dir = parentOf(p); dir !== '' && !folders.has(dir); dir = parentOf(dir)) folders.add(dir);
+  return folders;
+}
+
 /** Nothing at `abs` (not one that cannot be looked at: EACCES is no absence). */
 const goneFromDisk = (abs: string): boolean => {
   try {
@@ -699,7 +706,9 @@ export class Scanner {
     return this.store.transaction(() => {
       const known = this.store.index.get(this.folderId, key);
       if (!known) return 'unchanged';
-      this.options.guard?.judge(this.filesIn([key]).filter((f) => this.keptBy(f) === undefined).length);
+      // What an ignore rule keeps is not deleted (recordGoneUnder): not weighed either.
+      const ignore = this.options.ignore();
+      this.options.guard?.judge(this.filesIn([key]).filter((f) => this.keptBy(f) === undefined && !ignore.ignores(f.path)).length);
       if (known.kind === 'dir' && !this.recordGoneUnder(key)) {
         this.forgetIgnored([key]);
         return 'deleted';
@@ -746,17 +755,17 @@ export class Scanner {
   private recordGoneUnder(dir: string, moved?: ReadonlySet<string>): boolean {
     const ignore = this.options.ignore();
     const rows = this.store.index.listUnder(this.folderId, dir);
-    const ignored = rows.filter((r) => ignore.ignores(r.path, r.kind === 'dir')).map((r) => r.path);
-    const holds = (folder: string) => ignored.some((p) => p.startsWith(`${folder}/`));
+    const ignored = new Set(rows.filter((r) => ignore.ignores(r.path, r.kind === 'dir')).map((r) => r.path));
+    const holding = foldersHolding(ignored);
     const holders: string[] = [];
     for (const child of rows) {
-      if (ignored.includes(child.path)) continue;
-      if (child.kind === 'dir' && holds(child.path)) holders.push(child.path);
+      if (ignored.has(child.path)) continue;
+      if (holding.has(child.path)) holders.push(child.path);
       else this.dropEntry(child, moved);
     }
     // After the deletes above: forgetting a folder forgets what is still recorded under it.
-    if (ignored.length > 0) this.forgetIgnored([...ignored, ...holders]);
-    return ignored.length === 0;
+    if (ignored.size > 0) this.forgetIgnored([...ignored, ...holders]);
+    return ignored.size === 0;
   }
 
   /**
@@ -1033,7 +1042,8 @@ export class Scanner {
     if (ignoredGone.length > 0) this.forgetIgnored(ignoredGone);
     // A folder gone that held one of those: the server keeps it for them, so it is forgotten too,
     // once what else was in it is deleted (as recordGoneUnder does for a folder told of).
-    const holders = new Set(gone.filter(([key, stat]) => stat.kind === 'dir' && ignoredGone.some((p) => p.startsWith(`${key}/`))).map(([key]) => key));
+    const holding = foldersHolding(ignoredGone);
+    const holders = new Set(gone.filter(([key, stat]) => stat.kind === 'dir' && holding.has(key)).map(([key]) => key));
     // The guard decides before the first delete is queued: the pusher never claims from a paused
     // folder. Files found again under another name (hashed above) are moves, not deletes.
     const goneFiles = this.filesIn(gone.filter(([, stat]) => stat.kind === 'file').map(([key]) => key));
