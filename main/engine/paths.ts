@@ -192,6 +192,16 @@ export function existsOnDisk(abs: string): boolean {
   return lstatQuietly(abs) !== undefined;
 }
 
+/** Nothing at `abs`, unlike existsOnDisk: one that cannot be looked at (EACCES) is no absence. */
+export function goneFromDisk(abs: string): boolean {
+  try {
+    return lstatSync(abs, { throwIfNoEntry: false }) === undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
 /** lstat, or undefined when nothing is there or it cannot be looked at (ENOTDIR, EACCES). */
 export function lstatQuietly(abs: string | Buffer): Stats | undefined {
   try {

@@ -9,7 +9,7 @@ import { checkRoot, type RootCheck } from './folder-marker';
 import { birthOf, hashFile as defaultHashFile, hashStable, justEmptied, type HashFn, type StableHash } from './hashing';
 import type { IgnoreMatcher } from './ignore';
 import { movedAway } from './local-moves';
-import { ancestorsOf, existsOnDisk, isAscii, joinDisk, leadsOutside, lossyNamePath, lstatQuietly, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, tooLongForDisk, unsyncableReason } from './paths';
+import { ancestorsOf, existsOnDisk, goneFromDisk, isAscii, joinDisk, leadsOutside, lossyNamePath, lstatQuietly, parentOf, presentAs, relativeTo, resolveDiskPath, toKey, tooLongForDisk, unsyncableReason } from './paths';
 import { hasTwinAlong, mergeTwinSpellings, mergeTwinsAlong, twinGroups, type MergeReport } from './spellings';
 
 /** The parts of the store the scanner writes: index, queue and activity, in one transaction. */
@@ -85,14 +85,6 @@ function foldersHolding(paths: Iterable<string>): Set<string> {
   return folders;
 }
 
-/** Nothing at `abs` (not one that cannot be looked at: EACCES is no absence). */
-const goneFromDisk = (abs: string): boolean => {
-  try {
-    return lstatSync(abs, { throwIfNoEntry: false }) === undefined;
-  } catch (error) {
-    return isGone(error);
-  }
-};
 const isLocked = (error: unknown) => {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'EBUSY' || code === 'EAGAIN' || code === 'EMFILE' || code === 'ENFILE';

@@ -15,9 +15,12 @@ export interface TransportSettings {
   allowInsecureHttp?: boolean | undefined;
 }
 
+/** A URL's host name without the brackets an IPv6 address has there. */
+const bareHost = (hostname: string): string => hostname.replace(/^\[(.*)\]$/, '$1');
+
 /** True for `localhost`, 127.0.0.0/8 and ::1 (with or without the URL's brackets). */
 export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const host = bareHost(hostname).toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   if (isIP(host) === 6) return host === '::1' || /^::ffff:127\./.test(host);
@@ -106,7 +109,7 @@ export function untrustedCertificate(serverUrl: string, settings: TransportSetti
     return Promise.resolve(null);
   }
   if (url.protocol !== 'https:') return Promise.resolve(null);
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const host = bareHost(url.hostname);
   // As the client trusts: the system's CAs, and the private one besides.
   const ca = settings.caFile !== undefined ? { ca: [...tls.rootCertificates, readCaFile(settings.caFile)] } : {};
   return new Promise((resolve) => {

@@ -68,7 +68,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   mkdirSync(serverDir, { recursive: true, mode: 0o700 });
   const folder = parseFolderFlag(values.folder ?? path.join(os.homedir(), 'Ferry'), process.cwd(), 0);
   // A file there is no folder to make (found by a new-user try: "EEXIST: file already exists, mkdir").
-  if (Object.keys(fileFolderProblems([folder])).length > 0) return usageError(definition, io, `--folder ${folder.localPath} is a file, not a folder: choose a folder, or a path where one is to be made`).code;
+  const isFile = fileFolderProblems([folder])['folders.0.localPath'];
+  if (isFile !== undefined) return usageError(definition, io, `--folder ${folder.localPath} ${isFile}`).code;
   mkdirSync(folder.localPath, { recursive: true });
 
   // Its port stays the one it had (DIR/server-port), as the control port does: a device paired with it keeps its address.
