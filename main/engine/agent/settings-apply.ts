@@ -46,7 +46,6 @@ function untrustedWords(code: string, host: string, caGiven: boolean): string {
 }
 
 /** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
-/** Something that is not a folder is there (a link to a folder is one). */
 function expandHome<F extends { localPath: string }>(folder: F): F {
   const m = /^~(?=$|[\\/])/.exec(folder.localPath);
   return m ? { ...folder, localPath: path.join(os.homedir(), folder.localPath.slice(1)) } : folder;
