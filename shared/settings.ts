@@ -26,6 +26,52 @@ function wholeNumber(min: number, max?: number) {
   return max === undefined ? int : int.max(max, `use ${range}`);
 }
 
+/**
+ * Why an ignore rule (gitignore syntax) can match nothing, or null: a `[` without its `]`, a
+ * range written backwards (`[z-a]`), a lone `\\` at the end. Git drops such a rule without a
+ * word; whoever wrote it meant something (docs/conflict-rules.md, "Rules that match nothing").
+ */
+export function ignoreRuleProblem(rule: string): string | null {
+  // Trailing spaces are not part of a rule unless escaped (gitignore).
+  const text = rule.replace(/(?<!\\) +$/, '');
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\') {
+      if (i === text.length - 1) return 'ends in a lone \\, so it matches nothing: write \\\\ for a backslash';
+      i++;
+    } else if (text[i] === '[') {
+      // A class: `!` or `^` may negate it; a `]` first is one of its characters.
+      let j = i + 1;
+      if (text[j] === '!' || text[j] === '^') j++;
+      if (text[j] === ']') j++;
+      let previous = '';
+      for (; j < text.length && text[j] !== ']'; j++) {
+        let char = text[j]!;
+        if (char === '\\' && j + 1 < text.length) char = text[++j]!;
+        else if (char === '-' && previous && j + 1 < text.length && text[j + 1] !== ']') {
+          let end = text[++j]!;
+          if (end === '\\' && j + 1 < text.length) end = text[++j]!;
+          if (end < previous) return `has the range ${previous}-${end} backwards, so it matches nothing: write ${end}-${previous}`;
+          char = '';
+        }
+        previous = char;
+      }
+      if (j >= text.length) return 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name';
+      i = j;
+    }
+  }
+  return null;
+}
+
+/** A rule of the settings: one per line, so a `#` starts no comment there but would in gitignore. */
+const SettingsIgnoreRule = z
+  .string()
+  .min(1)
+  .max(1024)
+  .superRefine((rule, ctx) => {
+    const problem = rule.startsWith('#') ? 'starts with #, so it is read as a comment and matches nothing: write \\# for a name that starts with #' : ignoreRuleProblem(rule);
+    if (problem) ctx.addIssue({ code: 'custom', message: `"${rule}" ${problem}` });
+  });
+
 export const Settings = z.strictObject({
   serverUrl: z.url({ protocol: /^https?$/, error: 'enter an http:// or https:// URL' }),
   /** Bearer token for the Sync API. Never logged; in Electron kept with safeStorage. */
@@ -62,8 +108,15 @@ export const SettingsView = Settings.omit({ token: true }).extend({
 });
 export type SettingsView = z.infer<typeof SettingsView>;
 
+/**
+ * The settings as a person writes them (the settings window, the web UI, the API): an ignore rule
+ * that can match nothing is refused. Settings read back are not held to it: a rule saved by an
+ * earlier version still loads, and is named in Activity (docs/conflict-rules.md, "Rules that match nothing").
+ */
+export const WrittenSettings = Settings.extend({ ignoreRules: z.array(SettingsIgnoreRule).max(1000).default([]) });
+
 /** What the UI writes: an empty or absent token keeps the stored one. */
-export const SettingsUpdate = Settings.extend({ token: z.string().optional() });
+export const SettingsUpdate = WrittenSettings.extend({ token: z.string().optional() });
 export type SettingsUpdate = z.infer<typeof SettingsUpdate>;
 
 /** Turns a zod error into the field → message map the settings window shows inline. */

@@ -204,6 +204,8 @@ export type FolderDevices = z.infer<typeof FolderDevices>;
 /** What the agent knows of one path and why it is not in sync (`ferry why`, the why panel). */
 export const WhyCode = z.enum([
   'ignored',
+  /** Said beside the verdict of a path no rule ignores: rules that can match nothing (docs/conflict-rules.md). */
+  'dead_rule',
   'paused',
   'offline',
   'signed_out',

@@ -1,6 +1,7 @@
 import ignoreFactory from 'ignore';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { ignoreRuleProblem } from '../../shared/settings';
 import { createLogger } from '../logging';
 import { MARKER_DIR } from './folder-marker';
 
@@ -26,12 +27,37 @@ export interface IgnoreMatcher {
   explain?(key: string, isDir?: boolean): IgnoreReason | null;
   /** The rules it was made of, as text: another signature is other rules. */
   signature?: string;
+  /** Rules that can match nothing (docs/conflict-rules.md, "Rules that match nothing"). */
+  deadRules?: DeadRule[];
 }
 
 export interface IgnoreReason {
   rule: string;
   /** `Ferry` (its own .ferry/), `default rules`, the folder's `.ferryignore`, or `settings`. */
   source: string;
+}
+
+export interface DeadRule {
+  /** `.ferryignore line 3`, or `the settings`. */
+  where: string;
+  rule: string;
+  problem: string;
+}
+
+/** The rules that can match nothing: a .ferryignore's by line number (comments and blank lines are no rules), the settings'. */
+export function deadRules(fileText: string, settingsRules: readonly string[] = []): DeadRule[] {
+  const dead: DeadRule[] = [];
+  fileText.split('\n').forEach((raw, index) => {
+    const rule = raw.replace(/\r$/, '');
+    if (rule.trim() === '' || rule.startsWith('#')) return;
+    const problem = ignoreRuleProblem(rule);
+    if (problem) dead.push({ where: `${FERRY_IGNORE_FILE} line ${index + 1}`, rule, problem });
+  });
+  for (const rule of settingsRules) {
+    const problem = ignoreRuleProblem(rule);
+    if (problem) dead.push({ where: 'the settings', rule, problem });
+  }
+  return dead;
 }
 
 const log = createLogger('engine:ignore');
@@ -80,5 +106,5 @@ export function loadFolderIgnore(root: string, extraRules: readonly string[] = [
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') log.warn('cannot read .ferryignore', { root, error });
   }
-  return { ...createIgnoreMatcher(rules, extraRules), signature: `${rules}\u0000${extraRules.join('\n')}` };
+  return { ...createIgnoreMatcher(rules, extraRules), signature: `${rules}\u0000${extraRules.join('\n')}`, deadRules: deadRules(rules, extraRules) };
 }

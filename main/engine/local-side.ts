@@ -132,6 +132,7 @@ export class LocalSide {
     this.ignoreRules = options.ignoreRules ?? [];
     this.log = createLogger('engine:local', { folder: options.folderId });
     this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
+    this.warnDeadRules();
     this.aggregator = new ChangeAggregator({
       settleMs: options.settleMs ?? DEFAULT_SETTLE_MS,
       busySettleMs: options.busySettleMs ?? DEFAULT_BUSY_SETTLE_MS,
@@ -194,7 +195,10 @@ export class LocalSide {
       const before = this.ignore.signature;
       this.ignore = loadFolderIgnore(this.root, this.ignoreRules);
       // In the folder's turn, so no pull runs meanwhile (docs/conflict-rules.md, "Ignored paths").
-      if (before !== this.ignore.signature) this.options.onIgnoreChanged?.();
+      if (before !== this.ignore.signature) {
+        this.warnDeadRules();
+        this.options.onIgnoreChanged?.();
+      }
       let result: ReconcileResult;
       const nothing: ReconcileResult = { ok: true, outcomes: {}, unstable: [], walked: 0, hashed: 0, queued: 0, deleted: 0, durationMs: 0 };
       try {
@@ -238,6 +242,21 @@ export class LocalSide {
       this.scanRetryTimer = null;
       if (!this.stopped) void this.rescan();
     }, delayMs);
+  }
+
+  /**
+   * Says which ignore rules of the folder can match nothing, when its rules were read anew (docs/conflict-rules.md, "Rules that match nothing"): in Activity, where the user looks.
+   */
+  private warnDeadRules(): void {
+    for (const { where, rule, problem } of this.ignore.deadRules ?? []) {
+      const message = `The ignore rule "${rule}" of ${where} ${problem}`;
+      this.log.warn('an ignore rule matches nothing', { where, problem });
+      try {
+        this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
+      } catch (err) {
+        this.log.warn('could not write to the activity log', { error: asFerryError(err).message });
+      }
+    }
   }
 
   /** A reconcile of one unwatched directory's subtree, queued behind running work. */

@@ -108,6 +108,28 @@ describe('why a path is not in sync', () => {
     expect((await why('old.bak')).reasons).toEqual([{ code: 'ignored', message: 'Ignored by the rule "*.bak" from the settings' }]);
   });
 
+  // Refused by git without a word, said here: a rule that can match nothing (docs/conflict-rules.md,
+  // "Rules that match nothing"), named beside the verdict of a path no rule ignores, and in Activity.
+  it('dead_rule: a .ferryignore rule that can match nothing is named beside the verdict and in Activity', async () => {
+    const rulesFile = path.join(folder, '.ferryignore');
+    writeFileSync(rulesFile, '*.log\n# drafts\n[draft\n');
+    try {
+      const answer = await why('draft-notes.txt');
+      expect(answer.reasons[0]!.code).toBe('unknown');
+      expect(answer.reasons.at(-1)).toEqual({
+        code: 'dead_rule',
+        message: 'No ignore rule matches it; one rule matches nothing: "[draft" (.ferryignore line 3) has a [ without its ], so it matches nothing: write \\[ for a [ in a name',
+      });
+      // An ignored path is said as ignored, with nothing beside it.
+      expect(await codes('debug.log')).toEqual(['ignored']);
+      // Once the scan reads the rules anew (the watcher sees the file change).
+      await waitFor(async () => (await agent.handlers.listActivity({ limit: 50 })).some((e) => e.message === 'The ignore rule "[draft" of .ferryignore line 3 has a [ without its ], so it matches nothing: write \\[ for a [ in a name'), { timeoutMs: 10_000, message: 'the dead rule in Activity' });
+    } finally {
+      writeFileSync(rulesFile, '*.log\n');
+    }
+    expect(await codes('draft-notes.txt')).toEqual(['unknown']);
+  });
+
   // A new user's try: `ferry why` said a file whose name is not UTF-8 was "not on disk here".
   it('a name that cannot be synced says why, whether on disk or read back as another name', async () => {
     writeFileSync(path.join(folder, 'ring\u0007.txt'), 'x');

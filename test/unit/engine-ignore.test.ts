@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_IGNORES, createIgnoreMatcher, loadFolderIgnore } from '../../main/engine/ignore';
+import { DEFAULT_IGNORES, createIgnoreMatcher, deadRules, loadFolderIgnore } from '../../main/engine/ignore';
+import { Settings, WrittenSettings, fieldErrors, ignoreRuleProblem } from '../../shared/settings';
 import { makeTempDir } from '../helpers/local-temp';
 
 describe('ignore rules', () => {
@@ -39,6 +40,43 @@ describe('ignore rules', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+});
+
+// docs/conflict-rules.md, "Rules that match nothing": git drops these without a word; Ferry names them.
+describe('ignore rules that can match nothing', () => {
+  const dead: Array<[string, string]> = [
+    ['[draft', 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name'],
+    ['*.[ch', 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name'],
+    ['[]', 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name'],
+    ['report[z-a].txt', 'has the range z-a backwards, so it matches nothing: write a-z'],
+    ['notes\\', 'ends in a lone \\, so it matches nothing: write \\\\ for a backslash'],
+  ];
+  it.each(dead)('%s: refused, and the ignore package indeed matches nothing with it', (rule, problem) => {
+    expect(ignoreRuleProblem(rule)).toBe(problem);
+    const m = createIgnoreMatcher([rule]);
+    // The names the rule reads as, or could be meant as: none is ignored.
+    const literal = rule.replace(/\\$/, '');
+    for (const name of [rule, literal, literal.replace(/[[\]]/g, ''), 'draft', 'x.c', 'x.[ch', 'reportb.txt', 'report[z-a].txt']) expect(m.ignores(name), name).toBe(false);
+  });
+
+  it.each(['\\[draft', '[a-z]*.md', '*.[ch]', '[]]x', '[!]x]', '[\\]]', 'notes\\ ', 'a\\\\', 'build/', '!keep.log', '[a-]'])('%s: a rule that matches something is accepted', (rule) => {
+    expect(ignoreRuleProblem(rule)).toBeNull();
+  });
+
+  it('lists a .ferryignore\'s by line, comments and blank lines aside, then the settings\'', () => {
+    expect(deadRules('*.log\r\n# [not a rule\n\n[draft\n', ['ok/', 'x[z-a]'])).toEqual([
+      { where: '.ferryignore line 4', rule: '[draft', problem: 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name' },
+      { where: 'the settings', rule: 'x[z-a]', problem: 'has the range z-a backwards, so it matches nothing: write a-z' },
+    ]);
+  });
+
+  it('settings written are held to it; settings read back are not (a rule saved by an earlier version still loads)', () => {
+    const settings = { serverUrl: 'http://127.0.0.1:1', token: 't', ignoreRules: ['*.tmp', '[draft'] };
+    const written = WrittenSettings.safeParse(settings);
+    expect(written.success).toBe(false);
+    if (!written.success) expect(fieldErrors(written.error)).toEqual({ 'ignoreRules.1': '"[draft" has a [ without its ], so it matches nothing: write \\[ for a [ in a name' });
+    expect(Settings.safeParse(settings).success).toBe(true);
   });
 });
 

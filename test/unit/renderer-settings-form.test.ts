@@ -86,6 +86,21 @@ describe('settings form', () => {
     expect(errorsForDisplay(check.fields, text).ignoreRules).toMatch(/^line 3: /);
   });
 
+  // docs/conflict-rules.md, "Rules that match nothing": refused in the form, before the agent sees it.
+  it('refuses an ignore rule that can match nothing, or that gitignore reads as a comment, by its line', () => {
+    for (const [rule, words] of [
+      ['[draft', '"[draft" has a [ without its ], so it matches nothing: write \\[ for a [ in a name'],
+      ['#notes#', '"#notes#" starts with #, so it is read as a comment and matches nothing: write \\# for a name that starts with #'],
+    ]) {
+      const text = `*.tmp\n\n${rule}`;
+      const check = validateSettingsForm({ ...formFromSettings(view), ignoreRules: text }, { hasToken: true });
+      expect(check.ok, rule).toBe(false);
+      if (check.ok) return;
+      expect(errorsForDisplay(check.fields, text).ignoreRules).toBe(`line 3: ${words}`);
+    }
+    expect(validateSettingsForm({ ...formFromSettings(view), ignoreRules: '\\[draft\n\\#notes#\n[a-z]*.md' }, { hasToken: true }).ok).toBe(true);
+  });
+
   it('places the agent-side invalid_settings fields unchanged', () => {
     expect(errorsForDisplay({ 'folders.0.localPath': 'use an absolute path' }, '')).toEqual({ 'folders.0.localPath': 'use an absolute path' });
   });

@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../../../protocol/errors';
-import { Settings, fieldErrors } from '../../../shared/settings';
+import { WrittenSettings, fieldErrors, type Settings } from '../../../shared/settings';
 import type { Logger } from '../../logging';
 import type { FolderSet } from '../folder/folders';
 import type { SettingsUpdate, SettingsView } from './api';
@@ -162,7 +162,7 @@ export class SettingsKeeper {
     // The stored token belongs to the stored server: a new address gets no token but the one
     // sent with it (none is 'enter the server token'), so it never reaches another host.
     const keptToken = update.serverUrl === this.settings.serverUrl ? this.settings.token : '';
-    const candidate = Settings.safeParse({ ...update, folders: update.folders.map(expandHome), token: update.token ? update.token : keptToken });
+    const candidate = WrittenSettings.safeParse({ ...update, folders: update.folders.map(expandHome), token: update.token ? update.token : keptToken });
     if (!candidate.success) {
       const fields = fieldErrors(candidate.error);
       // Said as why (a new-user try read "enter the server token" beside "leave empty to keep it").

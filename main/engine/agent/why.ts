@@ -12,6 +12,7 @@ import { renamedAwayTo, unsyncableWhy } from '../scanner';
 /** Why a path is (or is not) in sync, one reason per fact that holds, the deciding one first. */
 export type WhyCode =
   | 'ignored'
+  | 'dead_rule'
   | 'paused'
   | 'offline'
   | 'signed_out'
@@ -137,7 +138,8 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
   const reasons: WhyReason[] = [];
   const add = (code: WhyCode, message: string) => reasons.push({ code, message });
 
-  const ignored = loadFolderIgnore(folder.localRoot, ctx.ignoreRules).explain?.(key, local.kind === 'dir');
+  const rules = loadFolderIgnore(folder.localRoot, ctx.ignoreRules);
+  const ignored = rules.explain?.(key, local.kind === 'dir');
   if (ignored) add('ignored', `Ignored by the rule "${ignored.rule}" from ${ignored.source === 'settings' ? 'the settings' : ignored.source}`);
 
   // Facts said after the verdict: they hold, but do not make the path out of sync.
@@ -225,6 +227,12 @@ export function explainPath(ctx: WhyContext, folderId: string, key: string): Pat
     } else add('in_sync', `In sync: this device has the server's revision ${entry.syncedRevision}`);
   }
   reasons.push(...asides);
+  // A rule that can match nothing ignores no path: the one the user expected to ignore this may be it.
+  const dead = ignored ? [] : (rules.deadRules ?? []);
+  if (dead.length > 0) {
+    const named = dead.map(({ where, rule, problem }) => `"${rule}" (${where}) ${problem}`).join('; ');
+    reasons.push({ code: 'dead_rule', message: `No ignore rule matches it; ${dead.length === 1 ? 'one rule matches' : `${dead.length} rules match`} nothing: ${named}` });
+  }
   // A conflict is said while its copy is still there (the user has not settled it); the path
   // itself may be in sync meanwhile.
   const saidBefore = reasons.length;
