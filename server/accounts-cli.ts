@@ -2,7 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { FerryError, isFerryError } from '../protocol';
 import { ensurePrivateDir, restrictFilesIn } from '../main/private-files';
-import { SqlAccounts, USER_NAME_PATTERN, USER_NAME_RULE, type Accounts, type DeviceInfo, type FolderListing, type UserListing, type UserRemoval } from './accounts';
+import { SqlAccounts, USER_NAME_PATTERN, USER_NAME_RULE, type Accounts, type DeviceInfo, type FolderListing, type FolderRemoval, type UserListing, type UserRemoval } from './accounts';
 import { reportsByCredential, type ReportedDevice } from './device-reports';
 import { listLostBlocks, type LostBlockListing } from './lost-blocks';
 import { existsSync } from 'node:fs';
@@ -34,6 +34,8 @@ Commands:
                                  on their computers; the folder's owner keeps it)
   folders [--user NAME] [--json] list the folders (those NAME reaches), each with its owner and
                                  whom it is shared with
+  folder remove FOLDER           remove a folder that holds nothing (no file, no history): one
+                                 made by mistake. A device that still syncs it makes it again
   lost-blocks [--json]           blocks the server found gone from its storage, with the files
                                  that need them (docs/sync-api.md, "Lost blocks")
 
@@ -46,7 +48,7 @@ Options:
 `;
 
 /** The `ferry server` words that manage accounts instead of running the server. */
-export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['user', 'pair', 'devices', 'revoke', 'share', 'unshare', 'folders', 'lost-blocks']);
+export const ACCOUNT_COMMANDS: ReadonlySet<string> = new Set(['user', 'pair', 'devices', 'revoke', 'share', 'unshare', 'folders', 'folder', 'lost-blocks']);
 
 interface Io {
   out: (text: string) => void;
@@ -203,6 +205,12 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
       io.out((await accounts.unshare(folder as string, values.from)) ? `${values.from}'s devices no longer reach ${folder}: their next request about it is refused (within a minute for one that waits on the server), and their files stay on their computers\n` : `${folder} was not shared with ${values.from}\n`);
       return 0;
     }
+    case 'folder': {
+      if (rest[0] !== 'remove') throw new UsageError(`unknown: folder ${rest[0] ?? ''} (folder remove FOLDER; 'folders' lists them)`);
+      const [, folder] = only(2, 'remove FOLDER');
+      io.out(folderRemovalLine(await accounts.removeFolder(folder as string)));
+      return 0;
+    }
     case 'folders': {
       only(0, 'no words (--user NAME and --json are options)');
       const folders = await accounts.folders(values.user);
@@ -214,9 +222,10 @@ async function run(accounts: Accounts, words: string[], values: { user?: string;
   }
 }
 
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
 /** What `user remove` did, in one line. */
 function removalLine(r: UserRemoval): string {
-  const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
   const folders = r.foldersMoved.length === 0 ? 'no folders of theirs' : `${r.foldersMoved.length === 1 ? 'folder' : 'folders'} ${r.foldersMoved.join(', ')} now owned by ${r.foldersTo}`;
   return `Removed user ${r.user}: ${count(r.signedOut, 'device', 'devices')} signed out (refused from their next request), ${count(r.sharesDropped, 'share', 'shares')} dropped, ${folders}; no file on the server was deleted\n`;
 }
@@ -292,6 +301,17 @@ function deviceTable(devices: ListedDevice[]): string {
 function userTable(users: UserListing[]): string {
   if (users.length === 0) return 'No users (add one with: ferry server user add NAME)\n';
   return table(['USER', 'ADDED', 'DEVICES'], users.map((u) => [u.name, minute(u.createdAt) ?? '', `${u.liveDevices} live${u.devices > u.liveDevices ? `, ${u.devices - u.liveDevices} revoked` : ''}`]));
+}
+
+function folderRemovalLine(r: FolderRemoval): string {
+  const whose = r.owner === null ? 'nobody owned it' : `owned by ${r.owner}`;
+  const shared = r.sharedWith.length === 0 ? '' : `, shared with ${r.sharedWith.join(', ')}`;
+  const devices = [...new Set(r.reportedBy)];
+  const reported =
+    devices.length === 0
+      ? 'no device reported on it'
+      : `${count(devices.length, 'device', 'devices')} reported on it (${devices.join(', ')}): a device that still syncs it makes it again, remove it from that device's settings`;
+  return `Removed folder ${r.folder} (${whose}${shared}): it held no file and no history; ${reported}\n`;
 }
 
 function folderTable(folders: FolderListing[]): string {

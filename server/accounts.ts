@@ -31,6 +31,12 @@ export interface Accounts {
    * devices stay listed under their name and `NAME` may be added again, as a new user.
    */
   removeUser(name: string, foldersTo?: string): Promise<UserRemoval>;
+  /**
+   * Removes a folder that holds nothing (`ferry server folder remove`): no entry, no past
+   * version, no batch queued or running; refused, nothing changed, otherwise. Its shares, device
+   * reports and block grants go with it (docs/sync-api.md, "Accounts and devices").
+   */
+  removeFolder(folderId: string): Promise<FolderRemoval>;
   /** Signs a device out; false when it was already revoked. */
   revoke(deviceId: string): Promise<boolean>;
   /** Whether the device is signed out now (or gone): a request that waited re-checks it before answering. */
@@ -74,6 +80,15 @@ export interface UserRemoval {
   /** The folders the user owned, now `foldersTo`'s. */
   foldersMoved: string[];
   foldersTo: string | null;
+}
+
+/** What `removeFolder` did. */
+export interface FolderRemoval {
+  folder: string;
+  owner: string | null;
+  sharedWith: string[];
+  /** The names the devices that reported on it gave, newest first: they make it again unless it leaves their settings. */
+  reportedBy: string[];
 }
 
 export interface UserListing extends User {
@@ -226,6 +241,32 @@ export class SqlAccounts implements Accounts {
       const signedOut = await this.db.run('UPDATE devices SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL', [now, user.id]);
       await this.db.run('UPDATE users SET removed_at = ?, name = ? WHERE id = ?', [now, removedName(user.name, user.id), user.id]);
       return { user: user.name, signedOut, sharesDropped, foldersMoved: owned, foldersTo: heir?.name ?? null };
+    });
+  }
+
+  removeFolder(folderId: string): Promise<FolderRemoval> {
+    return this.db.tx(async () => {
+      // FOR UPDATE on PostgreSQL: the lock a batch's commit takes first (server/tasks.ts), so a
+      // batch commits before the removal looks, or after it, finding the folder gone.
+      const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+      if (!(await this.db.get(`SELECT id FROM folders WHERE id = ?${lock}`, [folderId]))) throw new FerryError('not_found', `No folder '${folderId}' on this server (ferry server folders lists them)`);
+      const live = Number((await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM entries WHERE folder_id = ? AND deleted = 0', [folderId]))?.n ?? 0);
+      if (live > 0) {
+        throw new FerryError('conflict', `${folderId} holds ${live} ${live === 1 ? 'file or folder' : 'files and folders'}: a folder with content is not removed; delete them from a device that syncs it first. Nothing was removed`);
+      }
+      const kept = await this.db.get<{ n: number; newest: number | null }>('SELECT COUNT(*) AS n, MAX(modified_at) AS newest FROM versions WHERE folder_id = ?', [folderId]);
+      if (Number(kept?.n ?? 0) > 0) {
+        const newest = new Date(Number(kept?.newest)).toISOString();
+        throw new FerryError('conflict', `${folderId} keeps the history of deleted files (${Number(kept?.n)} past ${Number(kept?.n) === 1 ? 'version' : 'versions'}, the newest of ${newest}): it can be restored from, so it is not removed; the retention prunes it in time. Nothing was removed`);
+      }
+      if (await this.db.get("SELECT id FROM tasks WHERE folder_id = ? AND status IN ('Queued', 'Processing')", [folderId])) {
+        throw new FerryError('conflict', `A batch is being applied to ${folderId}: try again once it is done. Nothing was removed`, { retryable: true });
+      }
+      const access = await this.db.all<{ name: string; role: string }>('SELECT u.name, a.role FROM folder_access a JOIN users u ON u.id = a.user_id WHERE a.folder_id = ? ORDER BY u.name', [folderId]);
+      const reportedBy = (await this.db.all<{ name: string }>('SELECT name FROM device_reports WHERE folder_id = ? ORDER BY reported_at DESC', [folderId])).map((r) => r.name);
+      for (const table of ['folder_access', 'folder_blocks', 'device_reports', 'entries']) await this.db.run(`DELETE FROM ${table} WHERE folder_id = ?`, [folderId]);
+      await this.db.run('DELETE FROM folders WHERE id = ?', [folderId]);
+      return { folder: folderId, owner: access.find((a) => a.role === 'owner')?.name ?? null, sharedWith: access.filter((a) => a.role === 'shared').map((a) => a.name), reportedBy };
     });
   }
 

@@ -50,7 +50,8 @@ Options:
 
 Accounts (see \`ferry server pair --help\`): ferry server user add NAME | user list |
 user remove NAME [--folders-to OTHER] | pair --user NAME | devices [--user NAME] [--json] | revoke DEVICE |
-share FOLDER --with NAME | unshare FOLDER --from NAME | folders [--user NAME] | lost-blocks, each with
+share FOLDER --with NAME | unshare FOLDER --from NAME | folders [--user NAME] | folder remove FOLDER |
+lost-blocks, each with
 --data DIR (or --db postgres://… for servers on PostgreSQL).
 `;
 

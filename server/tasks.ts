@@ -251,7 +251,10 @@ export class TaskRunner {
       outcome = 'completed';
     } catch (error) {
       if (signal.aborted) return outcome;
-      if (error instanceof LeaseLost) {
+      if (error instanceof FolderGone) {
+        tlog.warn('task refused: its folder was removed');
+        outcome = (await setOwnStatus('Failed', { code: 'not_found', message: error.message })) ? 'failed' : 'lease_lost';
+      } else if (error instanceof LeaseLost) {
         tlog.warn('task taken over by another server process: this one stops');
         outcome = 'lease_lost';
       } else if (storageFullCode(error) !== null) {
@@ -369,13 +372,16 @@ export class TaskRunner {
    * The first statement of every batch transaction (docs/architecture.md, "Server storage"):
    * on PostgreSQL it locks the folder's row, so batches of one folder commit one after the
    * other and take their seqs in commit order; the changes feed then never pages past a seq
-   * that a slower transaction commits later. SQLite has one writer at a time already.
+   * that a slower transaction commits later. SQLite has one writer at a time already. On both,
+   * a folder removed since the batch was accepted refuses it (its row gone).
    * Then, with several processes, the GC fence: a collection that ran since the blocks were
    * looked up (another epoch) makes this commit look them up again, under the shared lock.
    */
   private async lockFolder(folderId: string, taskId: string, looked: LookedUp): Promise<void> {
+    const lock = this.o.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    // Removed since the batch was accepted (`ferry server folder remove`): nothing is written to it.
+    if (!(await this.o.db.get(`SELECT id FROM folders WHERE id = ?${lock}`, [folderId]))) throw new FolderGone(folderId);
     if (this.o.db.dialect !== 'postgres') return;
-    await this.o.db.get('SELECT id FROM folders WHERE id = ? FOR UPDATE', [folderId]);
     // A process whose lease ran out (another took the task over) commits nothing more.
     if (!(await this.leases.stillOwned(taskId))) throw new LeaseLost(taskId);
     const fence = this.o.sharedFence;
@@ -400,4 +406,11 @@ function untilAborted(promise: Promise<void>, signal: AbortSignal): Promise<void
     signal.addEventListener('abort', () => resolve(), { once: true });
     promise.then(resolve, reject);
   });
+}
+
+/** The batch's folder was removed after the batch was accepted (docs/sync-api.md, "Accounts and devices"). */
+class FolderGone extends Error {
+  constructor(folderId: string) {
+    super(`The folder ${folderId} was removed on the server: nothing was written to it`);
+  }
 }

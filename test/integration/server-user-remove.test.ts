@@ -337,3 +337,72 @@ describe('user remove', () => {
     }
   });
 });
+
+// `ferry server folder remove FOLDER` (docs/sync-api.md, "Accounts and devices"): a folder made by
+// mistake goes; one with files, or with the history of deleted ones, is refused, nothing changed.
+describe('folder remove', () => {
+  const report = { name: 'gus-laptop', version: 'ferry/test', pending: 0, failedCount: 0, failures: [] };
+  const agentId = 'a1b2c3d4-0000-4000-8000-0000000000f1';
+
+  it('removes a folder that holds nothing, naming its owner and the devices that reported on it; a device that syncs it makes it again', async () => {
+    await addUser('gus');
+    const gus = await device('gus', 'gus-laptop');
+    expect((await t.request('PUT', '/v1/folders/Documnets', { token: gus.token })).status).toBe(201);
+    expect((await t.request('PUT', `/v1/folders/Documnets/devices/${agentId}`, { token: gus.token, body: report, headers: { 'x-ferry-device': agentId } })).status).toBe(200);
+    expect(await cli(['folder', 'remove', 'Documnets'])).toEqual({
+      code: 0,
+      out: "Removed folder Documnets (owned by gus): it held no file and no history; 1 device reported on it (gus-laptop): a device that still syncs it makes it again, remove it from that device's settings\n",
+      err: '',
+    });
+    expect((await foldersJson()).map((f) => f.id)).not.toContain('Documnets');
+    expect(await folderList(gus.token)).not.toContain('Documnets');
+    expect((await t.request('GET', '/v1/folders/Documnets/changes', { token: gus.token })).status).toBe(404);
+    const [reports] = await tableRows(t, ['device_reports']);
+    expect((reports as Array<{ folder_id: string }>).filter((r) => r.folder_id === 'Documnets')).toEqual([]);
+    // Made again by the device that syncs it: a new folder, its user's.
+    expect((await t.request('PUT', '/v1/folders/Documnets', { token: gus.token })).status).toBe(201);
+    expect((await foldersJson()).find((f) => f.id === 'Documnets')).toMatchObject({ owner: 'gus', sharedWith: [] });
+  });
+
+  it('refuses a folder with files, then one keeping the history of deleted files, changing nothing; once the history is pruned, its blocks go with it', async () => {
+    await addUser('hal');
+    await addUser('ivy');
+    const hal = await device('hal', 'hal-laptop');
+    const ivy = await device('ivy', 'ivy-laptop');
+    const file = testFile('hal wrote this');
+    await ownedFolder(hal.token, 'h-notes', file);
+    expect((await cli(['share', 'h-notes', '--with', 'ivy'])).code).toBe(0);
+    const before = await foldersJson();
+    expect(await cli(['folder', 'remove', 'h-notes'])).toEqual({
+      code: 1,
+      out: '',
+      err: 'ferry server: h-notes holds 1 file or folder: a folder with content is not removed; delete them from a device that syncs it first. Nothing was removed\n',
+    });
+    const changes = ChangesPage.parse((await t.request('GET', '/v1/folders/h-notes/changes', { token: hal.token })).body);
+    const revision = changes.items.find((e) => e.path === 'a.txt')!.revision;
+    const deleted = await t.request('POST', '/v1/folders/h-notes/sync?mode=sync', { token: hal.token, body: { operations: [{ key: 'd', action: 'delete', path: 'a.txt', baseRevision: revision }] } });
+    expect(BatchCompletedReply.parse(deleted.body).results.d?.ok).toBe(true);
+    expect(await cli(['folder', 'remove', 'h-notes'])).toMatchObject({
+      code: 1,
+      out: '',
+      err: expect.stringMatching(/^ferry server: h-notes keeps the history of deleted files \(2 past versions, the newest of \d{4}-\d\d-\d\dT[\d:.]+Z\): it can be restored from, so it is not removed; the retention prunes it in time\. Nothing was removed\n$/),
+    });
+    expect(await foldersJson()).toEqual(before);
+    expect((await t.request('GET', `/v1/blocks/${file.hash}`, { token: ivy.token })).status).toBe(200);
+    // The retention's work, done here as it would: the versions and the tombstone gone.
+    await sqlWrite(t, 'DELETE FROM versions WHERE folder_id = ?', ['h-notes']);
+    await sqlWrite(t, 'DELETE FROM entries WHERE folder_id = ?', ['h-notes']);
+    expect((await cli(['folder', 'remove', 'h-notes'])).out).toBe('Removed folder h-notes (owned by hal, shared with ivy): it held no file and no history; no device reported on it\n');
+    // Made again by someone else, it gives no reach to the old folder's bytes (its block grants went with it).
+    expect((await t.request('PUT', '/v1/folders/h-notes', { token: ivy.token })).status).toBe(201);
+    expect((await foldersJson()).find((f) => f.id === 'h-notes')).toMatchObject({ owner: 'ivy', sharedWith: [] });
+    expect((await t.request('GET', `/v1/blocks/${file.hash}`, { token: ivy.token })).status).toBe(404);
+  });
+
+  it('refuses an unknown folder (exit 1) and wrong words (exit 2)', async () => {
+    expect(await cli(['folder', 'remove', 'no-such'])).toEqual({ code: 1, out: '', err: "ferry server: No folder 'no-such' on this server (ferry server folders lists them)\n" });
+    expect(await cli(['folder', 'list'])).toMatchObject({ code: 2, err: expect.stringContaining("unknown: folder list (folder remove FOLDER; 'folders' lists them)") });
+    expect(await cli(['folder', 'remove'])).toMatchObject({ code: 2, err: expect.stringContaining('folder takes remove FOLDER') });
+    expect((await cli(['--help'])).out).toContain('folder remove FOLDER');
+  });
+});
