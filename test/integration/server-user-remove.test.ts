@@ -406,3 +406,26 @@ describe('folder remove', () => {
     expect((await cli(['--help'])).out).toContain('folder remove FOLDER');
   });
 });
+
+describe('a batch whose folder is removed before it commits', () => {
+  // The removal is refused while a batch is queued or running; what is left is a batch accepted
+  // just before the removal committed, its task written after. Its folder row is deleted here as
+  // that removal would have, before the batch applies: nothing is written to the folder gone.
+  it('is refused with not_found and writes nothing', async () => {
+    let drop = false;
+    const server: TestServer = await startTestServer({ hooks: { beforeApply: async () => (drop ? sqlWrite(server, 'DELETE FROM folders WHERE id = ?', ['gone']) : undefined) } });
+    try {
+      expect((await server.request('PUT', '/v1/folders/gone')).status).toBe(201);
+      const file = testFile('late');
+      expect((await server.request('PUT', `/v1/blocks/${file.hash}`, { raw: file.data })).status).toBe(201);
+      drop = true;
+      const res = await server.request('POST', '/v1/folders/gone/sync?mode=sync', { body: { operations: [upsert('k', 'late.txt', file, null)] } });
+      expect(res.body).toMatchObject({ code: 'not_found', message: 'The folder gone was removed on the server: nothing was written to it' });
+      expect((await server.request('GET', `/v1/tasks/${res.body.taskId}`)).body).toMatchObject({ status: 'Failed', error: { code: 'not_found' } });
+      const [entries, versions] = await tableRows(server, ['entries', 'versions']);
+      expect([entries, versions]).toEqual([[], []]);
+    } finally {
+      await server.close();
+    }
+  });
+});
