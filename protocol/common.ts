@@ -39,6 +39,19 @@ export function formatRunHeader(name: string, stamp: Date, options: { fallback?:
 }
 
 /**
+ * When the run an X-Ferry-Run value names started, in ms since the epoch: its part after the last
+ * ';' when that is an ISO-8601 time (what `formatRunHeader` writes); null otherwise (no header,
+ * another client's label), when nothing can be said about which run came first.
+ */
+export function runStartOf(header: string | undefined): number | null {
+  if (header === undefined) return null;
+  const stamp = header.slice(header.lastIndexOf(';') + 1);
+  if (stamp === header || !IsoDate.safeParse(stamp).success) return null;
+  const at = Date.parse(stamp);
+  return Number.isFinite(at) ? at : null;
+}
+
+/**
  * What a path names: a regular file (content in blocks) or a directory (no content; it
  * exists in its own right, so empty folders and folder deletes sync). Absent on the wire
  * means 'file', the only kind Sync API v1 had at first.

@@ -65,8 +65,13 @@ export class DeviceReports {
    * credential sending under it is refused (`device_id_taken`), so no device can pose as
    * another, of its own user or of a user sharing the folder. Once that credential is revoked
    * the id is free again: the same computer, paired anew, reports under it.
+   *
+   * `runStarted` is when the run that sent it started (X-Ferry-Run's stamp, `runStartOf`; null
+   * when not known). The row keeps the newest run's: a `stopped` report from an earlier run is
+   * a stop cut off at its deadline that landed after the next run reported, and changes nothing
+   * (docs/sync-api.md, "Devices"). Returns whether the report was stored.
    */
-  async record(folderId: string, device: string, report: DeviceReport, pairedDevice: string | null = null): Promise<void> {
+  async record(folderId: string, device: string, report: DeviceReport, pairedDevice: string | null = null, runStarted: number | null = null): Promise<boolean> {
     let applied: number | null = null;
     if (report.syncToken !== undefined) {
       try {
@@ -76,21 +81,31 @@ export class DeviceReports {
       }
     }
     const written = await this.db.run(
-      `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device, folder_error, paused, unsyncable_count, mass_delete_held, stopped)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device, folder_error, paused, unsyncable_count, mass_delete_held, stopped, run_started)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (folder_id, device) DO UPDATE SET name = excluded.name, version = excluded.version,
            applied_seq = excluded.applied_seq, pending = excluded.pending, failed_count = excluded.failed_count,
            failures = excluded.failures, reported_at = excluded.reported_at, folder_error = excluded.folder_error, paused = excluded.paused,
            unsyncable_count = excluded.unsyncable_count, mass_delete_held = excluded.mass_delete_held,
            stopped = excluded.stopped,
+           run_started = CASE WHEN excluded.run_started IS NULL OR device_reports.run_started > excluded.run_started
+             THEN device_reports.run_started ELSE excluded.run_started END,
            paired_device = coalesce(excluded.paired_device, device_reports.paired_device)
-         WHERE device_reports.paired_device IS NULL OR device_reports.paired_device IS NOT DISTINCT FROM excluded.paired_device
-           OR device_reports.paired_device IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL)`,
-      [folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock(), pairedDevice, report.folderError ?? null, report.paused ? 1 : 0, report.unsyncableCount ?? 0, report.massDeleteHeld ? 1 : 0, report.stopped ? 1 : 0],
+         WHERE (device_reports.paired_device IS NULL OR device_reports.paired_device IS NOT DISTINCT FROM excluded.paired_device
+             OR device_reports.paired_device IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL))
+           AND NOT (excluded.stopped = 1 AND excluded.run_started IS NOT NULL AND device_reports.run_started IS NOT NULL
+             AND excluded.run_started < device_reports.run_started)`,
+      [folderId, device, report.name, report.version, applied, report.pending, report.failedCount, JSON.stringify(report.failures), this.clock(), pairedDevice, report.folderError ?? null, report.paused ? 1 : 0, report.unsyncableCount ?? 0, report.massDeleteHeld ? 1 : 0, report.stopped ? 1 : 0, runStarted],
     );
-    if (written === 0) {
-      throw new FerryError('device_id_taken', 'Another paired device reports under this device id', { status: 409 });
-    }
+    if (written > 0) return true;
+    // Not written: a late stop of an earlier run (ignored), or another credential's id (refused).
+    const ownId = await this.db.get(
+      `SELECT 1 AS own FROM device_reports WHERE folder_id = ? AND device = ?
+         AND (paired_device IS NULL OR paired_device IS NOT DISTINCT FROM ? OR paired_device IN (SELECT id FROM devices WHERE revoked_at IS NOT NULL))`,
+      [folderId, device, pairedDevice],
+    );
+    if (ownId && report.stopped && runStarted !== null) return false;
+    throw new FerryError('device_id_taken', 'Another paired device reports under this device id', { status: 409 });
   }
 
   /** What `GET …/devices` answers: the devices, and the clock their `lastSeen` is by. */

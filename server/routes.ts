@@ -19,6 +19,7 @@ import {
   TaskId,
   WaitQuery,
   isSha256Hex,
+  runStartOf,
   type DeviceReportReply,
   type DevicesReply,
   type ListFoldersReply,
@@ -256,7 +257,8 @@ export function buildRoutes(deps: RouteDeps): Route[] {
         const id = await existingFolder(ctx, deps);
         const device = parseInput(DeviceId, ctx.params.deviceId, 'device id');
         if (device !== ctx.device) throw new FerryError('invalid_request', 'A device reports only for itself: the path must name its X-Ferry-Device', { status: 400 });
-        await deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'), ctx.principal.kind === 'device' ? ctx.principal.deviceId : null);
+        // A late stop of an earlier run (its run older than the newest one that reported) is ignored.
+        await deps.reports.record(id, device, parseInput(DeviceReport, ctx.body, 'device report'), ctx.principal.kind === 'device' ? ctx.principal.deviceId : null, runStartOf(ctx.run));
         const state = (await deps.reports.list(id)).find((d) => d.device === device);
         // Blocks of this folder the server lost: a device holding their bytes uploads them again.
         const wanted = await deps.lost.wanted(id);

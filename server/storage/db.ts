@@ -176,6 +176,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE users ADD COLUMN removed_at INTEGER;
   `,
+  // 17: when the newest run a device reported a folder from started (X-Ferry-Run's stamp, ms; NULL
+  // when not known): a late stopped report of an earlier run is ignored (docs/sync-api.md, "Devices").
+  `
+  ALTER TABLE device_reports ADD COLUMN run_started INTEGER;
+  `,
 ];
 
 export function migrate(db: Db): number {

@@ -230,6 +230,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE users ADD COLUMN removed_at BIGINT;
   `,
+  // 15: when the newest run a device reported a folder from started (SQLite migration 17).
+  `
+  ALTER TABLE device_reports ADD COLUMN run_started BIGINT;
+  `,
 ];
 
 /** Serialises migrations of several processes starting at once (any constant would do). */

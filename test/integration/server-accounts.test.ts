@@ -394,6 +394,38 @@ describe('isolation between users', () => {
     expect((await listed())!.stopped).toBeUndefined();
   });
 
+  // A stop's report cut off at its 1.5 s deadline can land after the restarted agent's first
+  // report: the running device read "stopped (quit at …)" until its next heartbeat.
+  it('ignores a late report that an earlier run stopped, once a newer run reported; a stop of the newest run still marks it (SQLite and PostgreSQL alike)', async () => {
+    await user('rosa');
+    const laptop = await device('rosa', 'r-laptop');
+    expect((await t.request('PUT', '/v1/folders/r-docs', { token: laptop.token })).status).toBe(201);
+    const agentId = 'd1b2c3d4-0000-4000-8000-0000000000r1';
+    const report = { name: 'r-laptop', version: 'ferry/test', pending: 0, failedCount: 0, failures: [] };
+    const runA = 'ferry;2030-01-01T10:00:00.000Z';
+    const runB = 'ferry;2030-01-01T10:05:00.000Z';
+    const put = (run: string, body: object) =>
+      t.request('PUT', `/v1/folders/r-docs/devices/${agentId}`, { token: laptop.token, body, headers: { 'x-ferry-device': agentId, 'x-ferry-run': run } });
+    const listed = async () => ((await t.request('GET', '/v1/folders/r-docs/devices', { token: laptop.token })).body.devices as Array<{ device: string; stopped?: boolean; pending: number }>).find((d) => d.device === agentId);
+    expect((await put(runA, { ...report, pending: 1 })).status).toBe(200);
+    expect((await put(runB, report)).status).toBe(200);
+    // Run A's stop, late: nothing changes, and the reply says so.
+    const late = await put(runA, { ...report, pending: 1, stopped: true });
+    expect(late.status).toBe(200);
+    expect(late.body.stopped).toBeUndefined();
+    expect(await listed()).toMatchObject({ pending: 0 });
+    expect((await listed())!.stopped).toBeUndefined();
+    // A late report of run A that is not a stop is stored, and does not make run A the newest again.
+    expect((await put(runA, { ...report, pending: 2 })).status).toBe(200);
+    expect((await put(runA, { ...report, pending: 2, stopped: true })).status).toBe(200);
+    expect(await listed()).toMatchObject({ pending: 2 });
+    expect((await listed())!.stopped).toBeUndefined();
+    // Run B's own stop marks it, as before.
+    const quit = await put(runB, { ...report, stopped: true });
+    expect(quit.body).toMatchObject({ stopped: true, upToDate: false });
+    expect(await listed()).toMatchObject({ stopped: true, pending: 0 });
+  });
+
   it('lists the users with their devices, live and paired', async () => {
     await user('wes');
     const w = await device('wes', 'w-1');

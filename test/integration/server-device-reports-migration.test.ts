@@ -32,3 +32,31 @@ describe('server migration 15 (a device quit)', () => {
     }
   });
 });
+
+// A late stop of an earlier run is ignored (docs/sync-api.md, "Devices"): a report stored before
+// the server kept the run's start has none, so nothing is compared with it.
+describe('server migration 17 (the newest run of a device report)', () => {
+  it('keeps the reports written before it, whose next stop marks them from any run, then compares runs', async () => {
+    const dir = await makeTempDir('ferry-server-mig-run-');
+    const raw = new Database(path.join(dir, 'server.db'));
+    try {
+      for (const sql of MIGRATIONS.slice(0, 16)) raw.exec(sql);
+      raw.pragma('user_version = 16');
+      raw
+        .prepare("INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at) VALUES ('f', 'dev-1', 'laptop', 'ferry/old', NULL, 0, 0, '[]', ?)")
+        .run(Date.now());
+      expect(migrate(raw)).toBe(MIGRATIONS.length);
+      const reports = new DeviceReports(new SqliteDb(raw), new FeedTokens('secret'), () => Date.now());
+      const report = { name: 'laptop', version: 'ferry/new', pending: 0, failedCount: 0, failures: [] };
+      const runA = Date.parse('2030-01-01T10:00:00Z');
+      const runB = Date.parse('2030-01-01T10:05:00Z');
+      expect(await reports.record('f', 'dev-1', { ...report, stopped: true }, null, runA)).toBe(true);
+      expect((await reports.list('f'))[0]).toMatchObject({ stopped: true });
+      expect(await reports.record('f', 'dev-1', report, null, runB)).toBe(true);
+      expect(await reports.record('f', 'dev-1', { ...report, stopped: true }, null, runA)).toBe(false);
+      expect((await reports.list('f'))[0]!.stopped).toBeUndefined();
+    } finally {
+      raw.close();
+    }
+  });
+});

@@ -9,6 +9,7 @@ import {
   FerryError,
   RunLabel,
   formatRunHeader,
+  runStartOf,
   MAX_BATCH_OPERATIONS,
   MissingBlocksRequest,
   OperationResult,
@@ -180,6 +181,14 @@ describe('X-Ferry-Run, built once (formatRunHeader)', () => {
   it('always yields a header the server accepts (RunLabel)', () => {
     for (const name of ['nightly', 'a b;c\u00e9', '\u0000\u007f', '', 'x'.repeat(300)]) {
       expect(RunLabel.safeParse(formatRunHeader(name, stamp, { sequence: 12 })).success).toBe(true);
+    }
+  });
+  it("reads back when the run started (runStartOf), and nothing from a label that holds no ISO time", () => {
+    expect(runStartOf(formatRunHeader('ferry', stamp))).toBe(stamp.getTime());
+    expect(runStartOf(formatRunHeader('a b;c', stamp, { sequence: 3 }))).toBe(stamp.getTime());
+    expect(runStartOf('test;2024-01-01T00:00:00+02:00')).toBe(Date.parse('2023-12-31T22:00:00Z'));
+    for (const label of [undefined, '-', 'ferry', 'ferry;yesterday', 'ferry;2024-01-01', '2024-01-01T00:00:00Z;x', 'ferry;2024-13-01T00:00:00Z']) {
+      expect(runStartOf(label)).toBeNull();
     }
   });
 });
