@@ -3,6 +3,7 @@ import { systemClock, type Clock } from './clock';
 import { conflictRepo, type ConflictRepo } from './conflicts';
 import { openDb, type Db } from './db';
 import { fileIndexRepo, type FileIndexRepo } from './file-index';
+import { ignoredRemoteRepo, type IgnoredRemoteRepo } from './ignored-remote';
 import { folderRepo, type FolderRepo } from './folders';
 import { pathStateRepo, type PathStateRepo } from './path-state';
 import { queueStore, type DoneHistory, type QueueRepo } from './queue';
@@ -26,6 +27,8 @@ export interface Store {
   undoBatches: UndoBatchRepo;
   tasks: TaskRepo;
   tokens: TokenRepo;
+  /** The paths the server has that an ignore rule keeps from here (the pulls record them). */
+  ignoredRemote: IgnoredRemoteRepo;
   conflicts: ConflictRepo;
   activity: ActivityRepo;
   settings: SettingsRepo;
@@ -64,6 +67,7 @@ export function createStore(db: Db, options: StoreOptions = {}): Store {
     undoBatches: undoBatchRepo(db, clock),
     tasks: taskRepo(db, clock),
     tokens: tokenRepo(db, clock),
+    ignoredRemote: ignoredRemoteRepo(db),
     conflicts: conflictRepo(db, clock),
     activity: activityRepo(db, {
       clock,

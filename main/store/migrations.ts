@@ -359,6 +359,24 @@ const v19ActivityByPath: Migration = {
   },
 };
 
+const v20IgnoredRemote: Migration = {
+  version: 20,
+  name: 'the paths the server has that an ignore rule keeps from here',
+  up(db) {
+    // The folder's summary counts them (docs/conflict-rules.md, "Ignored paths"). Recorded by the
+    // pulls; the sync tokens go, so each folder's next pull is a full listing that records them:
+    // an incremental one would never list again what was left before.
+    db.exec(`
+      CREATE TABLE ignored_remote (
+        folder_id TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path      TEXT NOT NULL,
+        PRIMARY KEY (folder_id, path)
+      ) WITHOUT ROWID;
+      DELETE FROM sync_tokens;
+    `);
+  },
+};
+
 export const MIGRATIONS: readonly Migration[] = [
   v1Core,
   v2SyncState,
@@ -379,4 +397,5 @@ export const MIGRATIONS: readonly Migration[] = [
   v17BirthTime,
   v18ConflictCopiesMadeElsewhere,
   v19ActivityByPath,
+  v20IgnoredRemote,
 ];

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isFerryError } from '../../protocol/errors';
 import { migrate, openDb, schemaVersion } from '../../main/store/db';
 import { MIGRATIONS, type Migration } from '../../main/store/migrations';
+import { ignoredRemoteRepo } from '../../main/store/ignored-remote';
 import { taskRepo } from '../../main/store/tasks';
 import { undoBatchRepo } from '../../main/store/undo-batches';
 import { makeTempDir } from '../helpers/local-temp';
@@ -193,6 +194,33 @@ describe('state database migrations', () => {
     tasks.replace('unanswered:tr', { taskId: 'task-1', folderId: 'f', trackingId: 'tr', items, operations });
     expect(tasks.list().map((t) => t.taskId)).toEqual(['old', 'task-1']);
     expect(tasks.holds(1, 1)).toBe(true);
+    db.close();
+  });
+
+  // By review: a folder whose settings rule kept a server folder out read "everything in sync"
+  // (docs/conflict-rules.md, "Ignored paths"). Nothing was recorded before: the tokens go, so the
+  // next pull of each folder lists it whole and records what it leaves.
+  it('migration 20 records the paths the server has that a rule keeps from here, and drops the sync tokens once', () => {
+    const v19 = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 19) });
+    v19.prepare(`INSERT INTO folders (id, local_root, remote_id, created_at, updated_at) VALUES ('f', '/r', 'rf', 0, 0), ('g', '/s', 'rg', 0, 0)`).run();
+    v19.prepare(`INSERT INTO sync_tokens (folder_id, token, updated_at) VALUES ('f', 'tok-f', 0), ('g', 'tok-g', 0)`).run();
+    v19.close();
+    const db = openDb(file, { migrations: MIGRATIONS.filter((m) => m.version <= 20) });
+    expect(schemaVersion(db)).toBe(20);
+    expect(db.prepare(`SELECT count(*) AS n FROM sync_tokens`).get()).toEqual({ n: 0 });
+    const repo = ignoredRemoteRepo(db);
+    repo.replace('f', ['big', 'big/a.bin', 'big/b.bin']);
+    repo.replace('g', ['x.log']);
+    expect(repo.count('f')).toBe(3);
+    // An incremental pull: a new ignored path recorded, one deleted there (or no longer ignored) forgotten.
+    repo.update('f', [{ path: 'big/c.bin', ignored: true }, { path: 'big/a.bin', ignored: false }, { path: 'other.txt', ignored: false }]);
+    expect(repo.list('f')).toEqual(['big', 'big/b.bin', 'big/c.bin']);
+    // A full listing records afresh; other folders untouched.
+    repo.replace('f', ['big/c.bin']);
+    expect(repo.list('f')).toEqual(['big/c.bin']);
+    expect(repo.list('g')).toEqual(['x.log']);
+    db.prepare(`DELETE FROM folders WHERE id = 'f'`).run();
+    expect(repo.count('f')).toBe(0);
     db.close();
   });
 

@@ -436,8 +436,15 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // Ignored here: neither sent nor received (docs/conflict-rules.md, "Ignored paths").
     const ignores = deps.ignores;
     if (ignores) {
-      const kept = entries.filter((e) => !ignores(folderId, e.path, e.kind === 'dir'));
+      const marked = entries.map((e) => ({ entry: e, ignored: ignores(folderId, e.path, e.kind === 'dir') }));
+      const kept = marked.filter((m) => !m.ignored).map((m) => m.entry);
       if (kept.length < entries.length) flog.debug('ignored here: left as they are', { entries: entries.length - kept.length });
+      // What the server has that stays out is recorded, so the folder never reads "everything in
+      // sync" beside it: afresh from a full listing, else path by path (idempotent: a pull that
+      // fails reads the same entries again).
+      const live = marked.map(({ entry, ignored }) => ({ path: entry.path, ignored: ignored && !entry.deleted }));
+      if (read.full) store.ignoredRemote.replace(folderId, live.filter((e) => e.ignored).map((e) => e.path));
+      else store.ignoredRemote.update(folderId, live);
       entries = kept;
     }
 

@@ -2,7 +2,7 @@ import type { IndexEntry, Store } from '../../store';
 import { sameBlocks } from './decide';
 
 /** The repositories the puller touches; a whole Store fits. */
-export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'paths' | 'tokens' | 'conflicts' | 'activity' | 'tasks' | 'transaction'>;
+export type PullStore = Pick<Store, 'folders' | 'index' | 'queue' | 'paths' | 'tokens' | 'ignoredRemote' | 'conflicts' | 'activity' | 'tasks' | 'transaction'>;
 
 /** A live queue item for a path as the planner saw it. */
 export interface PendingRef {
