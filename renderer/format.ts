@@ -2,7 +2,7 @@
 
 import { comesBack, restoredWords } from '../shared/restore-words';
 import { countOf } from '../shared/count-words';
-import { waitsForServer } from '../shared/folder-headline';
+import { ignoredOnServerWords, waitsForServer } from '../shared/folder-headline';
 import { heldCount } from '../shared/pending-delete';
 import type { FolderStatus } from '../shared/ui-contract';
 
@@ -104,7 +104,10 @@ export function percentDone(done: number, total: number): number {
   return Math.min(100, Math.max(0, Math.round((done / total) * 100)));
 }
 
-/** The folder's sync in a few words: never "everything in sync" while something holds it back. */
+/**
+ * The folder's sync in a few words: never "everything in sync" while something holds it back,
+ * nor while the server has paths an ignore rule keeps from here (said after the rest).
+ */
 export function syncSummary(folder: FolderStatus, notInSync: number, behind: number | null, agentState: string | undefined): string {
   // The question waits, not each delete: some of a burst may have reached the server before the guard tripped (new-user try).
   if (folder.pendingDelete) return `a delete of ${formatCountOf(heldCount(folder.pendingDelete), 'file')} waits for your answer`;
@@ -122,9 +125,13 @@ export function syncSummary(folder: FolderStatus, notInSync: number, behind: num
       : behind !== null && behind > 0
         ? `${formatCountOf(behind, 'change')} from the server not here yet`
         : null;
-  if (notInSync > 0) return `${formatCount(notInSync)} not in sync${fromServer ? `; ${fromServer}` : ''}`;
+  // Kept from here by a rule, not in sync either (by review: "everything in sync" while `ferry why` said "not in sync: ignored").
+  const ignored = ignoredOnServerWords(folder);
+  const also = (said: string) => (ignored ? `${said}; ${ignored}` : said);
+  if (notInSync > 0) return also(`${formatCount(notInSync)} not in sync${fromServer ? `; ${fromServer}` : ''}`);
   // Out of touch with the server, nothing is known of its side: not "everything in sync" (a new-user
   // try read that beside "sign-in refused" on a revoked device).
-  if (!fromServer && (agentState === 'auth_failed' || agentState === 'offline')) return agentState === 'auth_failed' ? "nothing to send; the server's changes are not known while signed out" : "nothing to send; the server's changes are not known while it cannot be reached";
-  return fromServer ?? 'everything in sync';
+  if (!fromServer && (agentState === 'auth_failed' || agentState === 'offline')) return also(agentState === 'auth_failed' ? "nothing to send; the server's changes are not known while signed out" : "nothing to send; the server's changes are not known while it cannot be reached");
+  if (fromServer) return also(fromServer);
+  return ignored ? `in sync except ${ignored}` : 'everything in sync';
 }

@@ -1,3 +1,4 @@
+import { countOf } from './count-words';
 import type { FolderStatus } from './ui-contract';
 
 /**
@@ -32,4 +33,13 @@ export function folderHeadline(folder: Pick<FolderStatus, 'pendingDelete' | 'sta
   if (waitsForServer(agentState)) return { kind: 'waiting_for_server' };
   if (agentState === 'paused') return { kind: 'paused' };
   return { kind: 'state' };
+}
+
+/**
+ * The paths the server has that an ignore rule keeps from here, in the words the card's summary
+ * and `ferry status` both say (docs/conflict-rules.md, "Ignored paths"); null when there are none.
+ */
+export function ignoredOnServerWords(folder: Pick<FolderStatus, 'ignoredOnServer'>): string | null {
+  const n = folder.ignoredOnServer ?? 0;
+  return n > 0 ? `${countOf(n, 'path')} on the server ignored here` : null;
 }

@@ -98,6 +98,11 @@ export const FolderStatus = z.object({
    * how many, and the first 20 of them with why. Not in the queue: never sent.
    */
   unsyncable: z.object({ count: z.int().min(0), shown: z.array(z.object({ path: z.string(), reason: z.string() })) }).optional(),
+  /**
+   * Paths the server has that an ignore rule keeps from here (docs/conflict-rules.md, "Ignored
+   * paths"): not in sync, so the folder never says "everything in sync" beside them (absent: none).
+   */
+  ignoredOnServer: z.int().min(1).optional(),
 });
 export type FolderStatus = z.infer<typeof FolderStatus>;
 

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Settings } from '../../shared/ui-contract';
+import type { FolderStatus, Settings } from '../../shared/ui-contract';
+import { syncSummary } from '../../renderer/format';
 import type { AgentEvent } from '../../main/engine/agent';
 import { agentsOnServer } from '../helpers/agents-on-server';
 import { waitFor } from '../helpers/wait';
@@ -232,5 +233,35 @@ describe('two agents through the reference server', () => {
     expect(a.status().counts.failed).toBe(0);
     await a.handlers.updateSettings({ ...rest, ignoreRules: [] });
     await waitFor(() => read(path.join(folderA, 'proj', 'cache', 'c.dat')) === 'cached', { timeoutMs: 30_000, message: 'back on A' });
+  }, 120_000);
+
+  // By review: a folder whose settings rule kept the server's files out read "everything in sync"
+  // while `ferry why` said "not in sync: ignored" (docs/conflict-rules.md, "Ignored paths").
+  it('a folder with server paths its rules keep out says how many, until the server deletes them or the rule goes', async () => {
+    const a = agents[0]!;
+    const { hasToken: _h, tokenProtection: _t, ...rest } = await a.handlers.getSettings({});
+    const shared = () => a.status().folders.find((f) => f.id === 'shared')!;
+    const summary = () => syncSummary(shared() as FolderStatus, 0, 0, a.status().state);
+    await a.handlers.updateSettings({ ...rest, ignoreRules: ['big/'] });
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(shared().ignoredOnServer).toBeUndefined();
+    // B makes them; A's pulls leave them, and count them.
+    mkdirSync(path.join(folderB, 'big'));
+    writeFileSync(path.join(folderB, 'big', 'one.bin'), 'one');
+    writeFileSync(path.join(folderB, 'big', 'two.bin'), 'two');
+    writeFileSync(path.join(folderB, 'after-big.txt'), 'sent after');
+    await waitFor(() => read(path.join(folderA, 'after-big.txt')) === 'sent after', { timeoutMs: 30_000, message: "A pulled B's later change" });
+    await waitFor(() => shared().ignoredOnServer === 3, { timeoutMs: 10_000, message: 'big, big/one.bin and big/two.bin counted on A' });
+    expect(existsSync(path.join(folderA, 'big'))).toBe(false);
+    await waitFor(() => a.status().state === 'idle', { timeoutMs: 10_000 });
+    expect(summary()).toBe('in sync except 3 paths on the server ignored here');
+    // Deleted on the server: no longer there to be out of sync with.
+    rmSync(path.join(folderB, 'big', 'two.bin'));
+    await waitFor(() => shared().ignoredOnServer === 2, { timeoutMs: 30_000, message: 'the delete forgotten on A' });
+    // The rule goes: the full listing brings them here, and nothing is counted.
+    await a.handlers.updateSettings({ ...rest, ignoreRules: [] });
+    await waitFor(() => read(path.join(folderA, 'big', 'one.bin')) === 'one', { timeoutMs: 30_000, message: 'big/one.bin on A' });
+    await waitFor(() => shared().ignoredOnServer === undefined && a.status().state === 'idle', { timeoutMs: 10_000, message: 'nothing counted on A' });
+    expect(summary()).toBe('everything in sync');
   }, 120_000);
 });

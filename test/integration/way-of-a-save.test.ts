@@ -36,6 +36,8 @@ const NOT_ON_THE_WAY = [
   'main/engine/activity-batch.ts',
   // The pulls' health as the status reads it (the status is computed on a timer: in the window or not).
   'main/engine/pull/health.ts',
+  // The server's paths the rules keep from here, which the status counts with the folder's totals.
+  'main/store/ignored-remote.ts',
   'main/store/settings.ts',
   'main/logging.ts',
   'main/engine/timers.ts',

@@ -148,6 +148,9 @@ describe('ferry devices output', () => {
     expect(signedOut).toContain('  docs  /home/me/Docs -> docs  waiting for the server  ');
     expect(signedOut).toContain('paired as ann, refused now)');
     expect(formatStatus(oneFolderStatus({}), [], now)).toContain('  docs  /home/me/Docs -> docs  ok  ');
+    // The server's paths a rule keeps from here, in the card's words (by review: the card said "everything in sync").
+    expect(formatStatus(oneFolderStatus({ ignoredOnServer: 2 }), [], now)).toContain("\n    2 paths on the server ignored here; 'ferry why PATH' names the rule");
+    expect(formatStatus(oneFolderStatus({}), [], now)).not.toContain('ignored here');
     // Nor beside a failed upload, as the web UI's card says it (a new-user try: "ok" with "1 failed").
     expect(formatStatus(oneFolderStatus({ counts: { pending: 0, in_flight: 0, retry_wait: 0, failed: 1, done: 1 } }), [], now)).toContain('  docs  /home/me/Docs -> docs  1 failing  ');
     // A held delete says what it waits for, never its code.

@@ -118,4 +118,14 @@ describe('syncSummary: the folder card\'s line', () => {
     expect(syncSummary({ ...folder, pullError: 'unauthorized: refused' }, 0, 0, 'auth_failed')).toBe('changes from the server not coming');
     expect(syncSummary(folder, 0, 3, 'offline')).toBe('3 changes from the server not here yet');
   });
+
+  // By review: "everything in sync" while `ferry why` said "not in sync: ignored" (docs/conflict-rules.md, "Ignored paths").
+  it('never says everything is in sync while the server has paths a rule keeps from here, and says them after the rest', () => {
+    expect(syncSummary({ ...folder, ignoredOnServer: 2 }, 0, 0, 'idle')).toBe('in sync except 2 paths on the server ignored here');
+    expect(syncSummary({ ...folder, ignoredOnServer: 1 }, 0, 0, 'idle')).toBe('in sync except 1 path on the server ignored here');
+    expect(syncSummary({ ...folder, ignoredOnServer: 2 }, 1, 3, 'idle')).toBe('1 not in sync; 3 changes from the server not here yet; 2 paths on the server ignored here');
+    expect(syncSummary({ ...folder, ignoredOnServer: 2 }, 0, 0, 'offline')).toBe("nothing to send; the server's changes are not known while it cannot be reached; 2 paths on the server ignored here");
+    // A held delete or a folder in error leads alone, as before.
+    expect(syncSummary({ ...folder, state: 'error', ignoredOnServer: 2 }, 0, 0, 'idle')).toBe('not syncing');
+  });
 });

@@ -1,7 +1,7 @@
 import { deleteOrigin, filesToUndo, heldCount, samplePathsLine, sentBeforeHoldLine, undoBatchFiles } from '../../../shared/pending-delete';
 import { countOf } from '../../../shared/count-words';
 import type { FolderDevices, Status } from '../../../shared/ui-contract';
-import { folderHeadline, waitsForServer, type FolderHeadline } from '../../../shared/folder-headline';
+import { folderHeadline, ignoredOnServerWords, waitsForServer, type FolderHeadline } from '../../../shared/folder-headline';
 import { deviceLine } from './devices';
 import { commonFlags, commonOptions, EXIT_OK, parseCommand, processIo } from './args';
 import type { CommandDefinition, CommandIo } from './args';
@@ -85,6 +85,9 @@ export function formatStatus(status: Status, devices: readonly FolderDevices[] =
     if (folder.pullError) lines.push(`    pulls failing: ${folder.pullError}; 'ferry why PATH' says what it keeps from here`);
     if (folder.pullWait) lines.push(`    waiting for you: ${folder.pullWait}`);
     if (folder.incoming) lines.push(`    bringing in ${countOf(folder.incoming, 'change')} from the server`);
+    // Kept from here by a rule: not in sync, in the card's words (docs/conflict-rules.md, "Ignored paths").
+    const ignored = ignoredOnServerWords(folder);
+    if (ignored) lines.push(`    ${ignored}; 'ferry why PATH' names the rule`);
     // Where the user's other versions are, until they settle them (Activity's lines fall off after a while).
     const copies = folder.conflicts ?? 0;
     if (copies > 0) lines.push(`    ${countOf(copies, 'conflict copy', 'conflict copies')} on disk: 'ferry conflicts --folder ${folder.id}' names ${copies === 1 ? 'it' : 'them'}`);

@@ -55,6 +55,8 @@ export interface FolderStatus {
   conflicts?: number;
   /** Names here that cannot be synced: how many, and the first UNSYNCABLE_SHOWN with why (absent: none). */
   unsyncable?: { count: number; shown: Array<{ path: string; reason: string }> };
+  /** Paths the server has that an ignore rule keeps from here (same age as `files`; absent: none). */
+  ignoredOnServer?: number;
 }
 
 /** How many names that cannot be synced a folder's status names. */

@@ -42,6 +42,14 @@ export interface StatusBoardOptions {
   pairedAs?: () => PairedAs | null;
 }
 
+/** A folder's counts that a status may show a little late (TOTALS_MAX_AGE_MS). */
+interface Totals {
+  files: number;
+  bytes: number;
+  conflicts: number;
+  ignoredOnServer: number;
+}
+
 /** Idle, a rate reads zero once nothing has moved for this long. */
 const RATE_QUIET_MS = 1000;
 
@@ -58,7 +66,7 @@ export class StatusBoard {
   /** Bytes of each in-flight upload seen so far, so progress events add only the difference. */
   private readonly progressSeen = new Map<number, number>();
   private readonly rates = { upload: new RateMeter(), download: new RateMeter(), items: new RateMeter() };
-  private readonly totals = new Map<string, { at: number; files: number; bytes: number; conflicts: number }>();
+  private readonly totals = new Map<string, Totals & { at: number }>();
   private ticker: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: StatusBoardOptions) {
@@ -203,16 +211,18 @@ export class StatusBoard {
   }
 
   /**
-   * Files, bytes and conflict copies still on disk per folder, counted at most every
+   * Files, bytes and conflict copies still on disk per folder, and the paths the server has that
+   * a rule keeps from here (docs/conflict-rules.md, "Ignored paths"), counted at most every
    * TOTALS_MAX_AGE_MS: status goes out several times a second.
    */
-  private folderTotals(folder: { id: string; localRoot: string }): { files: number; bytes: number; conflicts: number } {
+  private folderTotals(folder: { id: string; localRoot: string }): { files: number; bytes: number; conflicts: number; ignoredOnServer?: number } {
     const cached = this.totals.get(folder.id);
     const now = Date.now();
-    if (cached && now - cached.at < TOTALS_MAX_AGE_MS) return { files: cached.files, bytes: cached.bytes, conflicts: cached.conflicts };
-    const fresh = { ...this.o.store.index.totals(folder.id), conflicts: openConflictCopies(this.o.store, folder).length };
+    const shown = (t: Totals) => ({ files: t.files, bytes: t.bytes, conflicts: t.conflicts, ...(t.ignoredOnServer > 0 ? { ignoredOnServer: t.ignoredOnServer } : {}) });
+    if (cached && now - cached.at < TOTALS_MAX_AGE_MS) return shown(cached);
+    const fresh = { ...this.o.store.index.totals(folder.id), conflicts: openConflictCopies(this.o.store, folder).length, ignoredOnServer: this.o.store.ignoredRemote.count(folder.id) };
     this.totals.set(folder.id, { at: now, ...fresh });
-    return fresh;
+    return shown(fresh);
   }
 
   /** A nicety only: a state database that cannot grow (a full disk) must not stop the work. */
