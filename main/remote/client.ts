@@ -423,7 +423,7 @@ export class SyncApiClient {
     try {
       res = await request;
     } catch (error) {
-      const failure = tooLarge ? malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`) : withSchemeHint(transportError(error, spec.signal, this.options.ca !== undefined), this.base.protocol);
+      const failure = tooLarge ? malformedReply(`reply larger than ${spec.maxResponseBytes} bytes`) : withSchemeHint(transportError(error, spec.signal, { host: this.base.host, caGiven: this.options.ca !== undefined }), this.base.protocol);
       this.options.observer?.failed(failure, sentAt);
       throw failure;
     }

@@ -43,10 +43,37 @@ export function httpError(status: number, headers: Record<string, string | strin
   });
 }
 
+/**
+ * Why a server's certificate is not trusted, and what sets it right, by its TLS code: the one
+ * wording of the link's offline reason, the settings' refusal on the CA file and `ferry agent`'s
+ * warning at start. An expired or not-yet-valid certificate, or one for another host, is no CA
+ * file's fault ("give its CA" was wrong advice for them); a CA given that does not sign it is
+ * said so (a new-user try read "give its CA" after giving one). `host`: the server's, as in its
+ * URL (host:port).
+ */
+export function untrustedCertificateWords(code: string, host: string, caGiven: boolean): string {
+  if (code === 'CERT_HAS_EXPIRED') return `the certificate of ${host} has expired (${code}), or this computer's clock is wrong: renew it on the server`;
+  if (code === 'CERT_NOT_YET_VALID') return `the certificate of ${host} is not valid yet (${code}): check this computer's clock`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    // A certificate names hosts, not ports.
+    const name = host.replace(/^(\[.*\]|[^:]*):\d+$/, '$1');
+    return `the certificate at ${host} is not for ${name} (${code}): check the host name of the server's address (--server URL, Server URL in settings)`;
+  }
+  return caGiven
+    ? `the CA file given does not sign the certificate of ${host} (${code}): give the CA file that signed it (--ca FILE, caFile in settings)`
+    : `the certificate of ${host} is not signed by a CA this computer trusts (${code}): give the CA file that signed it with --ca FILE (caFile in settings)`;
+}
+
+/** How a transport failure came about: the server's host (host:port) and whether a private CA was given. */
+export interface TransportContext {
+  host?: string | undefined;
+  caGiven?: boolean | undefined;
+}
+
 /** A failure below HTTP (connection, DNS, timeout, abort) as a FerryError; the original stays in `cause`. */
-export function transportError(error: unknown, signal?: AbortSignal, caGiven = false): FerryError {
+export function transportError(error: unknown, signal?: AbortSignal, context: TransportContext = {}): FerryError {
   if (error instanceof FerryError) return error;
-  const err = error as { code?: string; name?: string; message?: string };
+  const err = error as { code?: string; name?: string; message?: string; host?: string };
   if (signal?.aborted || err.name === 'AbortError' || err.name === 'CancelError') {
     return new FerryError('aborted', 'Request aborted', { cause: error });
   }
@@ -55,9 +82,8 @@ export function transportError(error: unknown, signal?: AbortSignal, caGiven = f
   }
   if (isUntrustedCertificate(err.code)) {
     // Retryable: the server's certificate may be fixed there; the link shows it meanwhile.
-    // A CA given that does not sign it: "give its CA" read as if none was (a new-user try).
-    const fix = caGiven ? 'the CA given (--ca FILE, caFile in settings) does not sign it: give the CA that does' : 'give its CA with --ca FILE (caFile in settings)';
-    return new FerryError('tls_untrusted', `The sync server's certificate is not trusted (${err.code}): ${fix}`, { retryable: true, cause: error });
+    const words = untrustedCertificateWords(err.code as string, context.host ?? err.host ?? 'the sync server', context.caGiven === true);
+    return new FerryError('tls_untrusted', words.charAt(0).toUpperCase() + words.slice(1), { retryable: true, cause: error });
   }
   if (err.code && OFFLINE_CODES.has(err.code)) {
     return new FerryError('offline', `Sync server unreachable (${err.code})`, { retryable: true, cause: error });

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,19 +14,7 @@ import { startServer, type RunningServer } from '../../server/main';
 import { makeTempDir } from '../helpers/local-temp';
 import { testSettings } from '../helpers/agent-settings';
 import { waitFor } from '../helpers/wait';
-
-/** A private CA and a certificate for 127.0.0.1 and localhost signed by it, made with the openssl CLI. */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string; otherCa: string } {
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Ferry test CA', '-keyout', file('ca.key'), '-out', file('ca.pem'));
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', file('server.key'), '-out', file('server.csr'));
-  writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n');
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', file('san.ext'), '-out', file('server.pem'));
-  // A CA that signed nothing here: trusting it must not make the server's certificate trusted.
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Some other CA', '-keyout', file('other.key'), '-out', file('other.pem'));
-  return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server.key'), otherCa: file('other.pem') };
-}
+import { makeCertificates } from '../helpers/tls-certs';
 
 const io = () => {
   const lines: string[] = [];
@@ -82,10 +69,13 @@ describe('transport: HTTPS with a private CA, plain http refused off loopback', 
       const client = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'probe', ...(ca ? { ca } : {}) });
       try {
         // A CA given that does not sign it is said so (a new-user try read "give its CA" after giving one).
+        const host = new URL(server.url).host;
         await expect(client.listFolders()).rejects.toMatchObject({
           code: 'tls_untrusted',
           retryable: true,
-          message: ca ? expect.stringContaining('the CA given (--ca FILE, caFile in settings) does not sign it') : expect.stringContaining('give its CA with --ca FILE'),
+          message: ca
+            ? `The CA file given does not sign the certificate of ${host} (UNABLE_TO_VERIFY_LEAF_SIGNATURE): give the CA file that signed it (--ca FILE, caFile in settings)`
+            : `The certificate of ${host} is not signed by a CA this computer trusts (UNABLE_TO_VERIFY_LEAF_SIGNATURE): give the CA file that signed it with --ca FILE (caFile in settings)`,
         });
       } finally {
         client.close();
@@ -133,7 +123,7 @@ describe('transport: HTTPS with a private CA, plain http refused off loopback', 
     const host = new URL(server.url).host;
     await expect(running.handlers.updateSettings({ ...current, caFile: certs.otherCa })).rejects.toMatchObject({
       code: 'invalid_settings',
-      details: { fields: { caFile: `does not sign the certificate of ${host} (UNABLE_TO_VERIFY_LEAF_SIGNATURE): choose the CA file that signed it` } },
+      details: { fields: { caFile: `the CA file given does not sign the certificate of ${host} (UNABLE_TO_VERIFY_LEAF_SIGNATURE): give the CA file that signed it (--ca FILE, caFile in settings)` } },
     });
     const { caFile: _c, ...withoutCa } = current;
     await expect(running.handlers.updateSettings(withoutCa)).rejects.toMatchObject({ details: { fields: { caFile: expect.stringContaining('not signed by a CA this computer trusts') } } });

@@ -92,7 +92,7 @@ describe('ConnectionWatch', () => {
 
   it("a pull that waits for the server says the link's reason; a failure of its own keeps its words", () => {
     const failure = { code: 'offline', message: 'Sync server unreachable (ECONNREFUSED)', at: 1, retryable: true, nextTryAt: null, untilOnline: true };
-    const link = { state: 'offline', reason: "The sync server's certificate is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT)" };
+    const link = { state: 'offline', reason: 'The certificate of sync.example.org is not signed by a CA this computer trusts (DEPTH_ZERO_SELF_SIGNED_CERT): give the CA file that signed it with --ca FILE (caFile in settings)' };
     expect(withLinkReason(failure, link)).toMatchObject({ code: 'offline', message: link.reason, at: 1 });
     expect(withLinkReason({ ...failure, code: 'not_found', message: "Folder 'docs' not found", retryable: false }, link)).toMatchObject({ code: 'not_found', message: "Folder 'docs' not found" });
     expect(withLinkReason(failure, null)).toBe(failure);

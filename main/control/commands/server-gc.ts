@@ -79,7 +79,7 @@ export async function runServerGc(argv: string[], io: CommandIo = processIo, env
       ...(transport.ca ? { https: { certificateAuthority: [...tls.rootCertificates, transport.ca] } } : {}),
     });
   } catch (error) {
-    const failure = isFerryError(error) ? error : transportError(error);
+    const failure = isFerryError(error) ? error : transportError(error, undefined, { host: URL.canParse(values.url) ? new URL(values.url).host : undefined, caGiven: values.ca !== undefined });
     fail({ code: failure.code, message: `cannot reach ${values.url}: ${failure.message}`, retryable: failure.retryable }, `ferry server gc: cannot reach ${values.url}: ${failure.message} (${failure.code})`, values.json);
     return 1;
   }

@@ -11,6 +11,7 @@ import { goneOf } from '../folder-marker';
 import { fileFolderProblems, validateFolders, validateTransport } from './folder-rules';
 import type { PairedAs } from './pairing';
 import { settingsWarnings } from './status-parts';
+import { untrustedCertificateWords } from '../../remote/errors';
 
 export interface SettingsKeeperOptions {
   initial: Settings;
@@ -33,16 +34,6 @@ function makeFolderAgain(root: string): void {
   const st = lstatSync(root, { throwIfNoEntry: false });
   if (st && !st.isDirectory()) throw new FerryError('invalid_request', `${root} is not a folder now: move it away, then choose Sync afresh again`, { status: 409 });
   mkdirSync(root, { recursive: true });
-}
-
-/** Why a server's certificate is not trusted, by its TLS code: not every refusal is the CA file's. */
-function untrustedWords(code: string, host: string, caGiven: boolean): string {
-  if (code === 'CERT_HAS_EXPIRED') return `the certificate of ${host} has expired (${code}), or this computer's clock is wrong: renew it on the server`;
-  if (code === 'CERT_NOT_YET_VALID') return `the certificate of ${host} is not valid yet (${code}): check this computer's clock`;
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `the certificate there is not for ${host} (${code}): check the Server URL's host name`;
-  return caGiven
-    ? `does not sign the certificate of ${host} (${code}): choose the CA file that signed it`
-    : `the certificate of ${host} is not signed by a CA this computer trusts (${code}): give the CA file that signed it`;
 }
 
 /** `~/Second` typed in the browser (which has no folder picker) means the home folder's Second. */
@@ -191,7 +182,7 @@ export class SettingsKeeper {
     const code = await this.o.certificateRefused?.(next);
     if (!code) return;
     const host = new URL(next.serverUrl).host;
-    const caFile = untrustedWords(code, host, next.caFile !== undefined);
+    const caFile = untrustedCertificateWords(code, host, next.caFile !== undefined);
     throw new FerryError('invalid_settings', `caFile: ${caFile}`, { details: { fields: { caFile } } });
   }
 
