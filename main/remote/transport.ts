@@ -99,16 +99,17 @@ export function isUntrustedCertificate(code: string | undefined): boolean {
  * The TLS code of a certificate these settings do not trust at `serverUrl` (a CA given that did
  * not sign it, none given for a private one, another host's name), or null: trusted, not https,
  * or not reached within `timeoutMs` (the link says why once it runs). A settings change is
- * checked with it before it is saved (a new-user try saved a wrong CA file and went offline).
+ * checked with it before it is saved (a new-user try saved a wrong CA file and went offline), and
+ * `ferry agent` at start. `signal` ends the check at once (null), its socket closed.
  */
-export function untrustedCertificate(serverUrl: string, settings: TransportSettings, timeoutMs = 5000): Promise<string | null> {
+export function untrustedCertificate(serverUrl: string, settings: TransportSettings, timeoutMs = 5000, signal?: AbortSignal): Promise<string | null> {
   let url: URL;
   try {
     url = new URL(serverUrl);
   } catch {
     return Promise.resolve(null);
   }
-  if (url.protocol !== 'https:') return Promise.resolve(null);
+  if (url.protocol !== 'https:' || signal?.aborted) return Promise.resolve(null);
   const host = bareHost(url.hostname);
   // As the client trusts: the system's CAs, and the private one besides.
   const ca = settings.caFile !== undefined ? { ca: [...tls.rootCertificates, readCaFile(settings.caFile)] } : {};
@@ -116,10 +117,13 @@ export function untrustedCertificate(serverUrl: string, settings: TransportSetti
     const socket = tls.connect({ host, port: Number(url.port || 443), ...(isIP(host) ? {} : { servername: host }), ...ca });
     const done = (code: string | null) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', stop);
       socket.destroy();
       resolve(code);
     };
-    const timer = setTimeout(() => done(null), timeoutMs);
+    const stop = () => done(null);
+    const timer = setTimeout(stop, timeoutMs);
+    signal?.addEventListener('abort', stop, { once: true });
     socket.once('secureConnect', () => done(null));
     socket.once('error', (error: NodeJS.ErrnoException) => done(isUntrustedCertificate(error.code) ? (error.code as string) : null));
   });

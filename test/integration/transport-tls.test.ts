@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgent, type Agent } from '../../main/engine/agent';
@@ -15,6 +16,7 @@ import { makeTempDir } from '../helpers/local-temp';
 import { testSettings } from '../helpers/agent-settings';
 import { waitFor } from '../helpers/wait';
 import { makeCertificates } from '../helpers/tls-certs';
+import { spawnFerry } from '../helpers/ferry-cli';
 
 const io = () => {
   const lines: string[] = [];
@@ -149,6 +151,42 @@ describe('transport: HTTPS with a private CA, plain http refused off loopback', 
     expect(await running.handlers.getSettings({})).toMatchObject({ caFile: current.caFile, ignoreRules: ['*.bak'] });
     await running.handlers.updateSettings({ ...current, ignoreRules: [] });
   });
+
+  // Found by review: a settings change to such a CA is refused, but `ferry agent --ca` with it
+  // started without a word and only went offline. Warned, not refused: a server not reached is no
+  // reason to say anything (offline is normal), nor one the CA given signs. The real CLI, as a
+  // user runs it, three starts at once.
+  it("`ferry agent --ca` with a CA that does not sign the server's certificate warns at start in the offline reason's words, and runs; not when the server is not reached, nor with the right CA", async () => {
+    const tokenFile = path.join(tmp.dir, 'cli-token');
+    writeFileSync(tokenFile, server.token, { mode: 0o600 });
+    const host = new URL(server.url).host;
+    // A port nothing listens on: found free, then closed.
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const { port } = free.address() as AddressInfo;
+    await new Promise((resolve) => free.close(resolve));
+    const agentWith = (name: string, serverUrl: string, ca: string) => spawnFerry(['agent', '--data', path.join(tmp.dir, name), '--server', serverUrl, '--ca', ca, '--token-file', tokenFile]);
+    const wrong = agentWith('cli-wrong-ca', server.url, certs.otherCa);
+    const unreached = agentWith('cli-unreached', `https://127.0.0.1:${port}`, certs.otherCa);
+    const right = agentWith('cli-right-ca', server.url, certs.ca);
+    try {
+      await wrong.line(/^control: /, 60_000);
+      const warning = await waitFor(() => wrong.stderr().split('\n').find((l) => l.startsWith('Warning: ')), { timeoutMs: 20_000, message: 'the warning' });
+      expect(warning).toBe(
+        `Warning: the CA file given does not sign the certificate of ${host} (UNABLE_TO_VERIFY_LEAF_SIGNATURE): give the CA file that signed it (--ca FILE, caFile in settings). The agent runs, offline until then.`,
+      );
+      expect(wrong.stderr()).not.toContain(server.token);
+      // It runs: offline, its link saying the same.
+      await wrong.line(/state: offline — The CA file given does not sign the certificate of/);
+      // The check at start ends before the link's first answer, which these state lines follow.
+      await unreached.line(/state: offline — Sync server unreachable \(ECONNREFUSED\)/, 60_000);
+      await right.line(/state: idle/, 60_000);
+      expect(unreached.stderr()).not.toMatch(/Warning/);
+      expect(right.stderr()).not.toMatch(/Warning/);
+    } finally {
+      for (const agent of [wrong, unreached, right]) expect(await agent.stop()).toEqual({ code: 0, signal: null });
+    }
+  }, 120_000);
 
   it('runs `ferry server gc` over https with --ca, and refuses it without', async () => {
     const withCa = io();

@@ -15,6 +15,8 @@ import { resolveDataDir } from './with-agent';
 import { connectToAgent } from '../control-client';
 import { runningAgentPid } from '../../instance-lock';
 import { STATE_DB, storedDeviceName } from '../../engine/agent';
+import { untrustedCertificate } from '../../remote/transport';
+import { untrustedCertificateWords } from '../../remote/errors';
 
 /** The environment variable `ferry agent` reads its Sync API token from. */
 export const AGENT_TOKEN_ENV = 'FERRY_TOKEN';
@@ -142,6 +144,25 @@ export function droppedFolders(saved: unknown, now: ReadonlyArray<{ localPath: s
     .filter((f) => !kept.has(f));
 }
 
+/** How long the check at start waits for the server's handshake. */
+const CERTIFICATE_CHECK_MS = 10_000;
+
+interface CertificateCheck {
+  /** The words of the refusal (main/remote/errors.ts), or null: trusted, not https, or not reached. */
+  refused: Promise<string | null>;
+  stop(): void;
+}
+
+/** Whether the settings trust the server's certificate, asked once at start. */
+function startCertificateCheck(settings: { serverUrl: string; caFile?: string | undefined; allowInsecureHttp?: boolean | undefined }): CertificateCheck {
+  const ended = new AbortController();
+  const refused = untrustedCertificate(settings.serverUrl, settings, CERTIFICATE_CHECK_MS, ended.signal).then(
+    (code) => (code === null ? null : untrustedCertificateWords(code, new URL(settings.serverUrl).host, settings.caFile !== undefined)),
+    () => null,
+  );
+  return { refused, stop: () => ended.abort() };
+}
+
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
   const parsed = parseCommand(definition, argv, io);
   if (parsed.kind === 'exit') return parsed.code;
@@ -155,6 +176,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     return usageError(definition, io, '--control-port must be a port number from 0 to 65535').code;
   }
   const dataDir = resolveDataDir(typeof values.data === 'string' ? values.data : undefined);
+  let certificateCheck: CertificateCheck | undefined;
   try {
     const resolved = resolveToken({
       flag: values.token as string | undefined,
@@ -213,6 +235,11 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     // --folder gives the whole list, as the other flags give their setting: said when it drops
     // saved folders (a new-user try added one with --folder and the others went, unsaid).
     const dropped = droppedFolders(saved.folders, settings.folders);
+    // The server's certificate, checked as the settings window checks a new CA or server before it
+    // saves (a start with a --ca that did not sign it went offline, unsaid but in a state line).
+    // Warned, not refused: the agent runs offline (its link says why) and syncs once the server's
+    // certificate or the CA is set right, as it runs with a server that does not answer.
+    certificateCheck = startCertificateCheck(settings);
     // Runs for days in the background: memory before the last bit of speed (small-heap.ts).
     preferSmallHeap();
     // What runs is said first; the warnings of the start come after it.
@@ -236,6 +263,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     for (const line of describeHost(host, dataDir)) io.out(line);
     // Said once this start holds the data directory: a second agent, refused, drops nothing (a new-user try read the note, then the refusal).
     if (dropped.length > 0) io.err(`Note: --folder replaces the saved folders; no longer synced: ${dropped.join(', ')} (give every folder to keep with its own --folder)`);
+    // Said when the check ends: at once when it ended during the start, or later, not holding the start up.
+    void certificateCheck.refused.then((words) => words !== null && io.err(`Warning: ${words}. The agent runs, offline until then.`));
     releaseConsole();
     const stopReporting = reportStateChanges(host.agent, io.out);
     try {
@@ -248,5 +277,8 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     if (!isFerryError(error)) throw error;
     io.err(`ferry agent: ${error.message}`);
     return error.code === 'invalid_settings' || error.details?.usage === true ? EXIT_USAGE : EXIT_FAILURE;
+  } finally {
+    // A check still waiting on a server that does not answer does not hold the exit up.
+    certificateCheck?.stop();
   }
 }
