@@ -91,12 +91,30 @@ export interface RunningServer {
   dataDir: string;
   /** Prunes history by the retention policy, then collects unreferenced blocks (what `ferry server gc` asks for). */
   collectGarbage(): Promise<MaintenanceReport>;
+  /** What is under way now: requests being answered (waiting long polls apart), long polls waiting, tasks running. */
+  underWay(): UnderWay;
   /**
    * Stops accepting connections; requests in flight and running tasks get `graceMs` to finish
    * (default 0: stop now). Tasks still running then stop at their next step and, on a shared
-   * PostgreSQL, are handed back for another process to take over at once.
+   * PostgreSQL, are handed back for another process to take over at once. Waiting long polls are
+   * answered at once.
    */
   close(graceMs?: number): Promise<void>;
+  /** close(), saying what did not finish (`ferry server` prints it). */
+  shutDown(graceMs?: number): Promise<ClosedServer>;
+}
+
+export interface UnderWay {
+  requests: number;
+  longPolls: number;
+  tasks: number;
+}
+
+export interface ClosedServer {
+  /** Requests still in flight when the grace period ran out: their connections were closed. */
+  cutOff: number;
+  /** Tasks handed back to the other processes on a shared PostgreSQL. */
+  handedBack: number;
 }
 
 export interface MaintenanceReport extends GcReport {
@@ -403,7 +421,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   gcTimer?.unref();
   log.info('listening', { url, resumedTasks: resumed });
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<ClosedServer> | undefined;
   return {
     url,
     port,
@@ -412,43 +430,53 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     tokenCreated,
     dataDir,
     collectGarbage: runGc,
-    close(graceMs = 0) {
-      closing ??= (async () => {
-        draining = true;
-        feed.release();
-        clearInterval(timer);
-        if (gcTimer) clearInterval(gcTimer);
-        slowBodies.close();
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        log.info('stopping', { inFlight, graceMs });
-        const requestsDone = new Promise<void>((resolve) => {
-          if (inFlight === 0 || graceMs <= 0) return resolve();
-          idle = resolve;
-          setTimeout(resolve, graceMs).unref();
-        });
-        // A database gone already must not stop the shutdown: its leases then run out on their own.
-        const handingBack = runner.close(graceMs).catch((error: unknown) => {
-          log.warn('tasks not handed back: others take them over when their leases run out', { error });
-          return 0;
-        });
-        const [handedBack] = await Promise.all([handingBack, requestsDone]);
-        if (handedBack > 0) {
-          log.info('tasks handed back', { tasks: handedBack });
-          await wakeups?.publishHandedBack();
-        }
-        await collecting?.catch(() => undefined);
-        server.closeAllConnections();
-        await closed;
-        blocks.close?.();
-        await wakeups?.close();
-        await db.close();
-        lock?.release();
-        log.info('stopped');
-      })();
-      return closing;
+    underWay: () => {
+      const longPolls = feed.waiting;
+      return { requests: Math.max(0, inFlight - longPolls), longPolls, tasks: runner.runningCount };
     },
+    close: async (graceMs = 0) => void (await shutDown(graceMs)),
+    shutDown,
   };
+
+  function shutDown(graceMs = 0): Promise<ClosedServer> {
+    closing ??= (async () => {
+      draining = true;
+      feed.release();
+      clearInterval(timer);
+      if (gcTimer) clearInterval(gcTimer);
+      slowBodies.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      log.info('stopping', { inFlight, graceMs });
+      const requestsDone = new Promise<void>((resolve) => {
+        if (inFlight === 0 || graceMs <= 0) return resolve();
+        idle = resolve;
+        setTimeout(resolve, graceMs).unref();
+      });
+      // A database gone already must not stop the shutdown: its leases then run out on their own.
+      const handingBack = runner.close(graceMs).catch((error: unknown) => {
+        log.warn('tasks not handed back: others take them over when their leases run out', { error });
+        return 0;
+      });
+      const [handedBack] = await Promise.all([handingBack, requestsDone]);
+      // Still in flight when the grace period ran out (at once with none): closed below, unanswered.
+      const cutOff = inFlight;
+      if (handedBack > 0) {
+        log.info('tasks handed back', { tasks: handedBack });
+        await wakeups?.publishHandedBack();
+      }
+      await collecting?.catch(() => undefined);
+      server.closeAllConnections();
+      await closed;
+      blocks.close?.();
+      await wakeups?.close();
+      await db.close();
+      lock?.release();
+      log.info('stopped', { cutOff, handedBack });
+      return { cutOff, handedBack };
+    })();
+    return closing;
+  }
 }
 
 /**

@@ -114,6 +114,11 @@ export class TaskRunner {
     return this.queue.length;
   }
 
+  /** Tasks running now. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   enqueue(id: string): void {
     const stalled = this.stalled.get(id);
     if (stalled) clearTimeout(stalled.timer);

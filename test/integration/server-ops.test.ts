@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChangesPage } from '../../protocol';
 import { TEST_BACKEND, freshRemoteStorage } from '../helpers/backends';
 import { startServer } from '../../server/main';
-import { metricSample as sample } from '../helpers/raw-http';
+import { metricSample as sample, rawConnect, type RawConnection } from '../helpers/raw-http';
 import { makeTempDir, startTestServer, testFile, upsert, waitUntil, type TestServer } from '../helpers/server-harness';
 
 const entry = path.resolve(__dirname, '../helpers/server-cli-entry.ts');
@@ -175,6 +175,44 @@ describe('the server process', () => {
     }
   }, 60_000);
 
+  // It said nothing on SIGTERM: a stop that waited out its grace period read as a hang.
+  it('on SIGTERM says what it waits for, finishes what comes in time, says what it cut off at the --shutdown-grace limit, and exits 0', async () => {
+    const dir = await makeTempDir();
+    const own = TEST_BACKEND === 'postgres' ? await freshRemoteStorage() : null;
+    const storage = own ? ['--db', own.options.dbUrl, '--blocks', own.options.blocksUrl] : [];
+    const p = run(['--data', dir, '--port', '0', '--shutdown-grace', '3s', ...storage]);
+    const conns: RawConnection[] = [];
+    try {
+      const url = await waitUntil(() => /listening on (\S+)/.exec(p.out())?.[1], 30_000, `the server to listen (${p.out()})`);
+      // Two requests in flight, their bodies sent in part: one is finished after the signal, one never.
+      const body = '{}'.padEnd(20, ' ');
+      for (const folder of ['finished', 'cut-off']) {
+        const conn = await rawConnect(Number(new URL(url).port));
+        conns.push(conn);
+        const head = [`PUT /v1/folders/${folder} HTTP/1.1`, 'Host: 127.0.0.1', `Authorization: Bearer ${TOKEN}`, 'Content-Type: application/json', `Content-Length: ${body.length}`];
+        conn.socket.write(`${head.join('\r\n')}\r\n\r\n${body[0]}`);
+      }
+      await waitUntil(async () => sample(await (await fetch(`${url}/metrics`)).text(), 'ferry_request_body_bytes_buffered') === 2, 10_000, 'both bodies being read');
+      p.child.kill('SIGTERM');
+      const stopping = await waitUntil(() => /^Ferry server stopping.*$/m.exec(p.out())?.[0], 10_000, `the stopping line (${p.out()})`);
+      expect(stopping).toBe('Ferry server stopping (SIGTERM): finishing 2 requests in flight, up to 3s');
+      const [finished, cutOff] = conns as [RawConnection, RawConnection];
+      finished.socket.write(body.slice(1));
+      const reply = await finished.reply(10_000);
+      expect(reply.status).toBe(201);
+      expect(await p.exited).toBe(0);
+      expect(p.out()).toMatch(/^Ferry server stopped \(1 request cut off at the 3s limit\)$/m);
+      await cutOff.closed;
+      expect(cutOff.received()).toBe('');
+    } finally {
+      for (const conn of conns) conn.socket.destroy();
+      p.child.kill('SIGKILL');
+      await p.exited;
+      await own?.drop();
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('on SIGTERM stops accepting, answers a waiting long poll at once (no changes: its client polls elsewhere), then exits 0', async () => {
     const dir = await makeTempDir();
     const own = TEST_BACKEND === 'postgres' ? await freshRemoteStorage() : null;
@@ -194,10 +232,13 @@ describe('the server process', () => {
       // Answered, not cut off, and not held for its 20 s: a stop no longer waits out the grace
       // period for polls that only wait (it held every SIGTERM 5 s by default).
       const answer = await poll;
+      await waitUntil(() => /^Ferry server stopping/m.test(p.out()), 10_000, 'the stopping line');
+      expect(p.out()).toMatch(/^Ferry server stopping \(SIGTERM\): nothing in flight; 1 waiting long poll answered now$/m);
       expect(answer.status).toBe(200);
       expect(((await answer.json()) as { changes: boolean }).changes).toBe(false);
       expect(performance.now() - started).toBeLessThan(20_000);
       expect(await p.exited).toBe(0);
+      expect(p.out()).toMatch(/^Ferry server stopped$/m);
       // New connections are refused.
       expect(await fetch(`${url}/healthz`).then(() => false, () => true)).toBe(true);
     } finally {

@@ -4,13 +4,35 @@ import { configureLogging, createLogger } from '../../logging';
 import { makeDataDirPrivate } from '../../private-files';
 import { SERVER_USAGE, parseServerArgs } from '../../../server/cli';
 import { ACCOUNT_COMMANDS, runAccountsCommand } from '../../../server/accounts-cli';
-import { startServer } from '../../../server/main';
+import { startServer, type ClosedServer, type UnderWay } from '../../../server/main';
 import { isLoopbackHost } from '../../remote/transport';
 import { describeStorage } from '../../../server/storage/open';
 
+const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+const seconds = (ms: number): string => `${ms / 1000}s`;
+
+/** What a stop waits for, said when the signal comes: `Ferry server stopping (SIGTERM): finishing 2 requests in flight, up to 5s`. */
+export function stoppingLine(signal: string, now: UnderWay, graceMs: number): string {
+  const work = [...(now.requests > 0 ? [count(now.requests, 'request')] : []), ...(now.tasks > 0 ? [count(now.tasks, 'task')] : [])].join(' and ');
+  const waits = work === '' ? 'nothing in flight' : graceMs > 0 ? `finishing ${work} in flight, up to ${seconds(graceMs)}` : `${work} in flight cut off (--shutdown-grace 0)`;
+  // Long polls only wait: answered now (no changes), their clients ask again elsewhere.
+  const polls = now.longPolls > 0 ? `; ${count(now.longPolls, 'waiting long poll')} answered now` : '';
+  return `Ferry server stopping (${signal}): ${waits}${polls}`;
+}
+
+/** What the stop left undone, said once it is done. */
+export function stoppedLine(closed: ClosedServer, graceMs: number): string {
+  const left = [
+    ...(closed.cutOff > 0 ? [`${count(closed.cutOff, 'request')} cut off${graceMs > 0 ? ` at the ${seconds(graceMs)} limit` : ''}`] : []),
+    ...(closed.handedBack > 0 ? [`${count(closed.handedBack, 'task')} handed back to the other server processes`] : []),
+  ];
+  return `Ferry server stopped${left.length > 0 ? ` (${left.join('; ')})` : ''}`;
+}
+
 /**
  * `ferry server`: runs the reference Sync API server until SIGINT or SIGTERM.
- * Prints the base URL on one line, then where the generated token is kept.
+ * Prints the base URL on one line, then where the generated token is kept; on the signal, what
+ * the stop waits for, and once stopped, what it cut off.
  */
 export async function runServerCommand(argv: string[]): Promise<number> {
   // `ferry server user|pair|devices|revoke|share …` manage accounts in the data directory.
@@ -39,13 +61,18 @@ export async function runServerCommand(argv: string[]): Promise<number> {
   const server = await startServer(options);
   // Listening for signals before saying it listens: a signal sent on reading that line stops it cleanly.
   const stopped = new Promise<number>((resolve) => {
-    const stop = (): void => {
+    const stop = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       process.off('unhandledRejection', onRejection);
+      // Said before the wait: a stop that takes its grace period is not mistaken for a hang.
+      process.stdout.write(`${stoppingLine(signal, server.underWay(), parsed.shutdownGraceMs)}\n`);
       // Requests in flight and running tasks get the grace period; the rest is handed back.
-      void server.close(parsed.shutdownGraceMs).then(
-        () => resolve(0),
+      void server.shutDown(parsed.shutdownGraceMs).then(
+        (closed) => {
+          process.stdout.write(`${stoppedLine(closed, parsed.shutdownGraceMs)}\n`);
+          resolve(0);
+        },
         (error: unknown) => {
           process.stderr.write(`ferry server: error while closing: ${String(error)}\n`);
           resolve(1);
