@@ -4,7 +4,7 @@
 export const COMMAND_SUMMARIES = {
   agent: 'Run the sync engine headless, with its control API and web UI on 127.0.0.1.',
   start: 'Run Ferry out of the box: an embedded reference server and the agent syncing ~/Ferry, with the web UI.',
-  server: 'Run the reference Sync API server, or manage its users, devices and folders (user add|list|remove, pair, devices, revoke, share, unshare, folders, lost-blocks)',
+  server: 'Run the reference Sync API server, or manage its users, devices and folders (user add|list|remove, pair, devices, revoke, share, unshare, folders, folder remove, lost-blocks)',
   status: "Show the running agent's state, queue counts, folders, rates and last sync.",
   queue: "List the items in the running agent's sync queue, a page at a time.",
   syncNow: 'Ask the running agent to scan and sync now instead of waiting for the next change.',
