@@ -14,6 +14,8 @@ export const API_ERRORS = {
   pairing_code_expired: { status: 410, retryable: false },
   pairing_code_used: { status: 410, retryable: false },
   not_found: { status: 404, retryable: false },
+  // `GET …/history?path=P&revision=R`: R is no retained revision of P (never was, pruned, another path's).
+  unknown_revision: { status: 404, retryable: false },
   method_not_allowed: { status: 405, retryable: false },
   conflict: { status: 409, retryable: false },
   sync_token_expired: { status: 410, retryable: false },

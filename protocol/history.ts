@@ -11,12 +11,18 @@ import { Sha256Hex } from './hashes';
 
 const Limit = z.coerce.number().int().min(1).max(MAX_CHANGES_LIMIT).default(DEFAULT_CHANGES_LIMIT);
 
-/** `GET /v1/folders/{id}/history?path=P[&cursor=…][&limit=N]` */
-export const HistoryQuery = z.strictObject({
-  path: SyncPath,
-  cursor: OpaqueToken.optional(),
-  limit: Limit,
-});
+/**
+ * `GET /v1/folders/{id}/history?path=P[&cursor=…][&limit=N]`, or `?path=P&revision=R`: that one
+ * revision with its `blocks` (an extension; never with a cursor).
+ */
+export const HistoryQuery = z
+  .strictObject({
+    path: SyncPath,
+    cursor: OpaqueToken.optional(),
+    limit: Limit,
+    revision: Revision.optional(),
+  })
+  .refine((q) => q.revision === undefined || q.cursor === undefined, { message: 'revision names one version: it takes no cursor', path: ['cursor'] });
 export type HistoryQuery = z.infer<typeof HistoryQuery>;
 
 /** One retained revision of a path; `deleted` ones are its deletions (no content). */
@@ -40,6 +46,11 @@ export const HistoryItem = z.object({
    * a server before this extension.
    */
   contentHash: Sha256Hex.optional(),
+  /**
+   * The version's block hashes in order, only in the answer to `revision=R` (`[]` for a deletion,
+   * a folder, an empty file); never in the listing, nor from a server before this extension.
+   */
+  blocks: z.array(Sha256Hex).optional(),
 });
 export type HistoryItem = z.infer<typeof HistoryItem>;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { routes, type DeletedItem, type DeletedPage, type DeletedQuery, type HistoryItem, type HistoryPage, type HistoryQuery, type SyncKind } from '../protocol';
+import { FerryError, routes, type DeletedItem, type DeletedPage, type DeletedQuery, type HistoryItem, type HistoryPage, type HistoryQuery, type SyncKind } from '../protocol';
 import { underBounds, type SqlDb } from './storage/sql';
 import type { FeedTokens } from './tokens';
 
@@ -50,6 +50,7 @@ export class HistoryReader {
   ) {}
 
   async history(folderId: string, query: HistoryQuery): Promise<HistoryPage> {
+    if (query.revision !== undefined) return { items: [await this.version(folderId, query.path, query.revision)], _links: {} };
     const below = query.cursor ? this.tokens.verify('history', query.cursor, folderId).after : TOP;
     // A move's tombstone names where the path went.
     const rows = await this.db.all<VersionRow>(
@@ -61,6 +62,26 @@ export class HistoryReader {
     const items = rows.slice(0, query.limit).map(historyItem);
     const next = rows.length > query.limit ? this.nextHref('history', folderId, items.at(-1)!.revision, { path: query.path, limit: query.limit }) : undefined;
     return { items, _links: next ? { next: { href: next } } : {} };
+  }
+
+  /**
+   * One retained revision of the path with its block hashes (`revision=R`): what a client reads
+   * a past version's bytes by. Another path's revision, or one no longer retained, is unknown.
+   */
+  private async version(folderId: string, path: string, revision: string): Promise<HistoryItem> {
+    const unknown = () => new FerryError('unknown_revision', `Revision ${revision} of ${path} does not exist on the server (never, or no longer retained)`, { status: 404 });
+    // A revision past what a seq can be names none (Number() would round it onto another).
+    const seq = Number(revision);
+    if (!Number.isSafeInteger(seq)) throw unknown();
+    const row = await this.db.get<VersionRow & { blocks: string }>(
+      `SELECT v.seq, v.kind, v.deleted, v.size, v.mtime, v.modified_at, v.device, v.blocks, v.moved_from, v.restored_from,
+         CASE WHEN v.deleted = 1 THEN ${MOVED_TO('v')} END AS moved_to
+       FROM versions v WHERE v.folder_id = ? AND v.path = ? AND v.seq = ?`,
+      [folderId, path, seq],
+    );
+    if (!row) throw unknown();
+    const blocks = row.deleted === 1 || row.kind === 'dir' ? [] : (JSON.parse(row.blocks) as string[]);
+    return { ...historyItem(row), blocks };
   }
 
   async deleted(folderId: string, query: DeletedQuery): Promise<DeletedPage> {

@@ -132,3 +132,33 @@ describe('device reports bound to the paired device', () => {
     expect((await listed()).massDeleteHeld).toBeUndefined();
   });
 });
+
+// A past version's content is read by its block hashes (docs/sync-api.md, "History and restore",
+// revision=R): a device that reaches the folder reads them, one that does not learns nothing.
+describe("a past version's blocks, per credential", () => {
+  it('names them to a device the folder is shared with, which reads them; another user sees neither the version nor the blocks', async () => {
+    const owner = await device('fay', 'fay-laptop');
+    const reader = await device('gus', 'gus-laptop');
+    const stranger = await device('hal', 'hal-laptop');
+    const first = testFile('fay, the first version');
+    const second = testFile('fay, the second version');
+    expect((await t.request('PUT', '/v1/folders/fay-docs', { token: owner.token })).status).toBe(201);
+    for (const f of [first, second]) expect((await t.request('PUT', `/v1/blocks/${f.hash}`, { raw: f.data, token: owner.token })).status).toBe(201);
+    const commit = async (op: unknown) => (await t.request('POST', '/v1/folders/fay-docs/sync', { token: owner.token, body: { operations: [op] } })).body.results.k.revision as string;
+    const r1 = await commit(upsert('k', 'note.txt', first, null));
+    await commit(upsert('k', 'note.txt', second, r1));
+    expect(await runAccountsCommand(['share', 'fay-docs', '--with', 'gus', ...t.accountFlags], { out: () => undefined, err: () => undefined })).toBe(0);
+
+    // Gus never uploaded the first version's block: the folder he reaches refers to it.
+    const one = await t.request('GET', `/v1/folders/fay-docs/history?path=note.txt&revision=${r1}`, { token: reader.token });
+    expect(one.status).toBe(200);
+    expect(one.body.items[0].blocks).toEqual([first.hash]);
+    const read = await t.request('GET', `/v1/blocks/${first.hash}`, { token: reader.token });
+    expect([read.status, read.body]).toEqual([200, 'fay, the first version']);
+
+    // Hal reaches neither: the folder looks absent, and so does the block.
+    const hidden = await t.request('GET', `/v1/folders/fay-docs/history?path=note.txt&revision=${r1}`, { token: stranger.token });
+    expect([hidden.status, hidden.body.code]).toEqual([404, 'not_found']);
+    expect((await t.request('GET', `/v1/blocks/${first.hash}`, { token: stranger.token })).status).toBe(404);
+  });
+});

@@ -110,6 +110,57 @@ describe('GET history', () => {
   });
 });
 
+describe('GET history of one revision (revision=R)', () => {
+  const oneVersion = async (id: string, p: string, revision: string, query = '') =>
+    t.request('GET', `/v1/folders/${id}/history?path=${encodeURIComponent(p)}&revision=${revision}${query}`);
+
+  it('answers that one version as the listing shows it, with its blocks; deletions and folders with none', async () => {
+    const id = await folder();
+    const [r1, r2, r3] = await threeRevisions(id);
+    const listed = await history(id, 'a.txt');
+    // The listing itself carries no blocks.
+    expect(listed.items.every((i) => i.blocks === undefined)).toBe(true);
+    for (const [r, file] of [[r1, v1], [r2, v2]] as const) {
+      const res = await oneVersion(id, 'a.txt', r);
+      expect(res.status).toBe(200);
+      const page = HistoryPage.parse(res.body);
+      expect(page).toEqual({ items: [{ ...listed.items.find((i) => i.revision === r), blocks: [file.hash] }], _links: {} });
+    }
+    const deletion = HistoryPage.parse((await oneVersion(id, 'a.txt', r3)).body).items;
+    expect(deletion).toEqual([{ ...listed.items[0], blocks: [] }]);
+    expect(deletion[0]).toMatchObject({ revision: r3, deleted: true });
+    // A folder, and an empty file: no blocks either.
+    const d = await rev(id, { key: 'd', action: 'upsert', kind: 'dir', path: 'sub', mtime: 1000, baseRevision: null });
+    expect(HistoryPage.parse((await oneVersion(id, 'sub', d)).body).items[0]).toMatchObject({ revision: d, kind: 'dir', blocks: [] });
+    const e = await rev(id, upsert('e', 'empty.txt', testFile(''), null));
+    expect(HistoryPage.parse((await oneVersion(id, 'empty.txt', e)).body).items[0]).toMatchObject({ revision: e, size: 0, blocks: [] });
+  });
+
+  it('refuses a revision of another path, one that never was, and a revision with a cursor', async () => {
+    const id = await folder();
+    const [r1] = await threeRevisions(id);
+    const other = await rev(id, upsert('k', 'other.txt', v3, null));
+    // Another path's revision: not one of this path, whatever the client took it for.
+    const foreign = await oneVersion(id, 'a.txt', other);
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.code).toBe('unknown_revision');
+    expect(foreign.body.message).toContain(`Revision ${other} of a.txt`);
+    expect((await oneVersion(id, 'other.txt', r1)).body.code).toBe('unknown_revision');
+    for (const never of ['999999', '999999999999999999']) {
+      const res = await oneVersion(id, 'a.txt', never);
+      expect([res.status, res.body.code]).toEqual([404, 'unknown_revision']);
+    }
+    // Another folder's revision is no revision of this one.
+    const elsewhere = await folder();
+    expect((await oneVersion(elsewhere, 'a.txt', r1)).body.code).toBe('unknown_revision');
+    expect((await oneVersion(id, 'a.txt', 'abc')).status).toBe(400);
+    const cursor = new URL((await history(id, 'a.txt', '&limit=1'))._links.next!.href, 'http://x').searchParams.get('cursor')!;
+    const withCursor = await oneVersion(id, 'a.txt', r1, `&cursor=${cursor}`);
+    expect([withCursor.status, withCursor.body.code]).toEqual([400, 'invalid_request']);
+    expect((await oneVersion(`nope-${randomUUID().slice(0, 6)}`, 'a.txt', r1)).status).toBe(404);
+  });
+});
+
 describe('GET deleted', () => {
   it('lists deleted paths newest deletion first with their last live revision, filtered by prefix and since', async () => {
     const id = await folder();
