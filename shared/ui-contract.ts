@@ -278,6 +278,20 @@ export const FileVersion = z.object({
 });
 export type FileVersion = z.infer<typeof FileVersion>;
 
+/** What a live file version holds (History's View): its first PREVIEW_BYTES, as text or said to be binary. */
+export const VersionPreview = z.object({
+  revision: z.string(),
+  /** The version's size in bytes. */
+  size: z.number(),
+  /** How many of its bytes `text` holds (0 when binary). */
+  shownBytes: z.number(),
+  /** The version has more bytes than were read: `text` is its beginning only. */
+  truncated: z.boolean(),
+  /** Its first bytes as text (UTF-8 without NUL); null: binary content. */
+  text: z.string().nullable(),
+});
+export type VersionPreview = z.infer<typeof VersionPreview>;
+
 /** A conflict copy this computer made, still on disk: `path` took the other device's version, `copyPath` keeps this one's. */
 export const ConflictCopy = z.object({
   folderId: z.string(),
@@ -395,6 +409,11 @@ export const methods = {
   listDevices: { input: z.strictObject({ folderId: z.string().optional() }).default({}), output: z.array(FolderDevices) },
   /** `nameNow`: the file's name now, where its moves (one or more) took it since. */
   getHistory: { input: z.strictObject({ folderId: z.string(), path: z.string().min(1) }), output: z.object({ items: z.array(FileVersion), nameNow: z.string().optional() }) },
+  /** A live file version's first 64 KiB; refused (version_deleted, version_is_folder, unknown_revision, preview_unsupported) when there is nothing to show. */
+  previewVersion: {
+    input: z.strictObject({ folderId: z.string(), path: z.string().min(1), revision: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a revision number') }),
+    output: VersionPreview,
+  },
   listDeleted: {
     input: z.strictObject({ folderId: z.string(), prefix: z.string().min(1).optional(), since: z.iso.datetime({ offset: true }).optional(), limit: z.int().min(1).max(100_000).default(1000) }),
     output: z.object({ items: z.array(DeletedFile) }),

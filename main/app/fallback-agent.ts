@@ -60,6 +60,7 @@ export function createFallbackAgent(options: { settings: AgentSettingsStore; log
     explainPath: unavailable,
     listDevices: async () => [],
     getHistory: unavailable,
+    previewVersion: unavailable,
     listDeleted: unavailable,
     listConflicts: async () => ({ items: [] }),
     restore: unavailable,

@@ -22,6 +22,8 @@ import {
   DeletedPage,
   FerryError,
   HistoryPage,
+  type HistoryItem,
+  Revision,
   formatRunHeader,
   Folder,
   HEADERS,
@@ -342,6 +344,30 @@ export class SyncApiClient {
     return this.json(HistoryPage, { ...options, method: 'GET', url, maxResponseBytes: MAX_JSON_REPLY_BYTES });
   }
 
+  /**
+   * One revision of a path with its block hashes (`history?path=P&revision=R`, docs/sync-api.md
+   * "History and restore"). A server before that extension refuses the query key (400
+   * invalid_request) or ignores it and lists the path: either is `preview_unsupported`. A reply
+   * that answers another revision, or more than one, is a malformed_reply.
+   */
+  async historyVersion(folderId: string, query: { path: string; revision: string }, options: CallOptions = {}): Promise<HistoryItem & { blocks: string[] }> {
+    if (!Revision.safeParse(query.revision).success) throw new FerryError('invalid_request', `Not a revision: ${String(query.revision).slice(0, 40)}`);
+    const url = this.pageUrl(routes.history(folderId), undefined, { path: query.path, revision: query.revision });
+    let page: HistoryPage;
+    try {
+      page = await this.json(HistoryPage, { ...options, method: 'GET', url, maxResponseBytes: MAX_JSON_REPLY_BYTES });
+    } catch (error) {
+      if (error instanceof FerryError && error.code === 'invalid_request' && error.status === 400) throw previewUnsupported(error.message, error);
+      throw error;
+    }
+    if (page.items.every((i) => i.blocks === undefined)) throw previewUnsupported('it answered the listing without blocks');
+    const [item] = page.items;
+    if (page.items.length !== 1 || item?.revision !== query.revision || item.blocks === undefined) {
+      throw malformedReply(`history of revision ${query.revision}: answered ${page.items.length} item(s), ${page.items.map((i) => i.revision).slice(0, 3).join(', ')}`);
+    }
+    return { ...item, blocks: item.blocks };
+  }
+
   /** One page of the paths whose current entry is a deletion, newest deletion first. */
   async deletedPage(folderId: string, query: { prefix?: string; since?: string; moved?: boolean; next?: string; limit?: number }, options: CallOptions = {}): Promise<DeletedPage> {
     const url = this.pageUrl(routes.deleted(folderId), query.next, { prefix: query.prefix, since: query.since, moved: query.moved ? 'true' : undefined, limit: query.limit });
@@ -434,6 +460,14 @@ export class SyncApiClient {
   }
 }
 
+
+/** A server before the `revision=R` extension of the history route (docs/sync-api.md, "History and restore"). */
+function previewUnsupported(answered: string, cause?: unknown): FerryError {
+  return new FerryError('preview_unsupported', `This server cannot show a version's content (it is older than that; it answered: ${answered}): restore the version to see it`, {
+    retryable: false,
+    ...(cause !== undefined ? { cause } : {}),
+  });
+}
 
 function assertHash(hash: string): void {
   if (!isSha256Hex(hash)) throw new FerryError('invalid_request', `Not a SHA-256 block address: ${String(hash).slice(0, 80)}`);

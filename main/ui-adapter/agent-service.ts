@@ -31,6 +31,7 @@ export function toAgentService(agent: AgentApi): AgentService {
       const { items, nameNow } = await engine.getHistory(input);
       return { items: items.map(fileVersionView), ...(nameNow !== undefined ? { nameNow } : {}) };
     },
+    previewVersion: (input) => engine.previewVersion(input),
     listDeleted: async (input) => ({ items: (await engine.listDeleted(input)).map(deletedFileView) }),
     restore: async (input) => {
       return restoreResult(await engine.restore({ folderId: input.folderId, request: restoreRequest(input) }));

@@ -91,6 +91,7 @@ export function fakeService(handlers: Partial<ContractHandlers> = {}): AgentServ
     dismissUndo: notImplemented('dismissUndo'),
     syncAfresh: notImplemented('syncAfresh'),
     getHistory: notImplemented('getHistory'),
+    previewVersion: notImplemented('previewVersion'),
     listDeleted: notImplemented('listDeleted'),
     restore: notImplemented('restore'),
     getSettings: notImplemented('getSettings'),

@@ -211,6 +211,9 @@ export function createFakeAgent(options: FakeAgentOptions = {}): FakeAgent {
     }),
     // History and restore: this fake keeps no server history (the real path is tested in test/integration).
     getHistory: track('getHistory', () => ({ items: [] })),
+    previewVersion: track('previewVersion', () => {
+      throw new FerryError('unknown_revision', 'This fake keeps no versions', { status: 404 });
+    }),
     listDeleted: track('listDeleted', () => ({ items: [] })),
     listConflicts: track('listConflicts', () => ({ items: [] })),
     restore: track('restore', () => ({ restored: 0, folders: 0, failed: [], skipped: [] })),

@@ -7,6 +7,7 @@ import { openStore } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
 import { nameNow, restore as restoreOnServer } from '../history/restore-batch';
+import { previewVersion } from '../history/preview';
 import { untrustedCertificate } from '../../remote/transport';
 import { realTimers } from '../timers';
 import type { PullerOptions } from '../pull';
@@ -299,6 +300,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const now = items[0]?.movedTo !== undefined ? await nameNow(remote, remoteIdOf(folderId), path, items) : path;
       return { items: await deviceNames.history(items), ...(now !== path ? { nameNow: now } : {}) };
     },
+    previewVersion: async ({ folderId, path, revision }) => previewVersion(engine.require().remote, remoteIdOf(folderId), path, revision),
     listDeleted: async ({ folderId, prefix, since, limit }) =>
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {

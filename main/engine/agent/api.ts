@@ -9,6 +9,7 @@ import type { UndoOffer } from '../folder/undo';
 import type { PathExplanation } from './why';
 import type { NamedDeletedItem, NamedHistoryItem } from './device-names';
 import type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
+import type { VersionPreview } from '../history/preview';
 
 /**
  * The engine's own API, in the engine's own terms (store rows, its status). The UI contract is
@@ -108,6 +109,7 @@ type Ok = { ok: true };
 export type { DeletedItem, HistoryItem } from '../../../protocol';
 export type { NamedDeletedItem, NamedHistoryItem } from './device-names';
 export type { RestoreOutcome, RestoreRequest } from '../history/restore-batch';
+export type { VersionPreview } from '../history/preview';
 
 /** The actions a host may ask of a running agent. */
 export interface AgentHandlers {
@@ -133,6 +135,8 @@ export interface AgentHandlers {
   /** Each version with its writer's name (from the device digests) beside the id. */
   /** The path's versions, newest first; `nameNow`: where its moves took the file since, when they did. */
   getHistory(input: { folderId: string; path: string }): Promise<{ items: NamedHistoryItem[]; nameNow?: string }>;
+  /** What a live file version holds: its first 64 KiB, as text or said to be binary (refused for a deletion or a folder). */
+  previewVersion(input: { folderId: string; path: string; revision: string }): Promise<VersionPreview>;
   listDeleted(input: { folderId: string; prefix?: string; since?: string; limit: number }): Promise<NamedDeletedItem[]>;
   /** Restores on the server, then pulls: the files come back through the normal pull. */
   restore(input: { folderId: string; request: RestoreRequest }): Promise<RestoreOutcome>;
