@@ -58,3 +58,14 @@ export function restoreQuestion(v: { name: string; revision: string; when: strin
   const same = v.sameAsCurrent ? ' It has the same content as the current version.' : '';
   return `Restore ${v.name} to version ${v.revision}, saved ${v.when} by ${v.by} (${v.size})?${where}${same} The current version stays in history.`;
 }
+
+/**
+ * What a version's preview says beside (or instead of) its text, in the web UI's History and
+ * `ferry history --show`: `size` as the surface formats bytes. A preview cut short names how much
+ * of the version it shows; binary content is not shown. '' when the text is the whole version.
+ */
+export function previewNote(p: { size: number; shownBytes: number; truncated: boolean; text: string | null }, formatSize: (bytes: number) => string): string {
+  if (p.text === null) return `A binary file of ${formatSize(p.size)}: restore it, or open it after restoring.`;
+  if (p.size === 0) return 'An empty file.';
+  return p.truncated ? `The first ${Math.round(p.shownBytes / 1024)} KiB of ${formatSize(p.size)}: restore it to see the rest.` : '';
+}

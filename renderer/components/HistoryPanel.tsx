@@ -1,14 +1,22 @@
 import { visibleName } from '../../shared/visible-name';
-import { useCallback, useEffect, useState } from 'react';
-import type { FileVersion } from '../../shared/ui-contract';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { FileVersion, VersionPreview } from '../../shared/ui-contract';
 import { useApi } from '../api/context';
 import { comesBack, currentRevision } from '../../shared/restore-words';
-import { contentMarks, contentNote, restoreQuestion } from '../../shared/history-words';
+import { contentMarks, contentNote, previewNote, restoreQuestion } from '../../shared/history-words';
 import { formatBytes, formatRelative, formatWhen } from '../format';
 import { useAction } from '../state/useAction';
 
+/** The version History's View shows under the list: read, or its refusal. */
+interface Viewing {
+  version: FileVersion;
+  preview?: VersionPreview;
+  error?: string;
+}
+
 /**
- * The versions of one file the server keeps, newest first, each with Restore. Read again when
+ * The versions of one file the server keeps, newest first, each with View (what it holds, under
+ * the list) and Restore. Read again when
  * `refresh` changes: a restore made beside the panel (Deleted files' Restore) is a new version.
  */
 export function HistoryPanel({ folderId, path, paused = false, onClose, onRestored, refresh }: { folderId: string; path: string; paused?: boolean; onClose: () => void; onRestored?: () => void; refresh?: unknown }) {
@@ -19,6 +27,9 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
   const [restored, setRestored] = useState<string>();
   // The version whose Restore was clicked, while the panel asks before replacing the current one.
   const [asking, setAsking] = useState<FileVersion>();
+  // The version whose View was clicked; another View replaces it, and an answer that comes after is dropped.
+  const [viewing, setViewing] = useState<Viewing>();
+  const viewed = useRef(0);
   const action = useAction();
   const load = useCallback(async () => {
     const answer = await api.call('getHistory', { folderId, path });
@@ -35,7 +46,20 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
   useEffect(() => {
     setAsking(undefined);
     setRestored(undefined);
+    viewed.current++;
+    setViewing(undefined);
   }, [folderId, path]);
+  const view = async (version: FileVersion) => {
+    const ask = ++viewed.current;
+    setViewing({ version });
+    const answer = await api.call('previewVersion', { folderId, path, revision: version.revision });
+    if (ask !== viewed.current) return;
+    setViewing(answer.ok ? { version, preview: answer.value } : { version, error: answer.error.message });
+  };
+  const closeView = () => {
+    viewed.current++;
+    setViewing(undefined);
+  };
   // Moved away since: a version restored from here goes to the file's name now, not back here
   // beside it as a second copy (the restore finds the version under this old name).
   // Renamed more than once: where the file is now, not only the first step.
@@ -96,7 +120,12 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
       ) : null}
       <ol className="history-list">
         {(versions ?? []).map((v) => (
-          <li key={v.revision} className={asking?.revision === v.revision ? 'history-row history-asking' : 'history-row'} data-testid="history-row" data-revision={v.revision}>
+          <li
+            key={v.revision}
+            className={asking?.revision === v.revision ? 'history-row history-asking' : viewing?.version.revision === v.revision ? 'history-row history-viewing' : 'history-row'}
+            data-testid="history-row"
+            data-revision={v.revision}
+          >
             {/* The number the banner and `ferry restore --revision` name: rows that read alike stay apart. */}
             <span className="muted" data-testid="history-revision">
               #{v.revision}
@@ -132,6 +161,12 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
                 restored from #{v.restoredFrom}
               </span>
             ) : null}
+            {/* What it holds, before a restore (a new-user try restored blind). */}
+            {!v.deleted && v.kind !== 'dir' ? (
+              <button type="button" onClick={() => void view(v)} aria-pressed={viewing?.version.revision === v.revision} data-testid="history-view">
+                View
+              </button>
+            ) : null}
             {v.revision === current ? (
               <span className="muted">current</span>
             ) : v.deleted ? null : (
@@ -142,6 +177,44 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
           </li>
         ))}
       </ol>
+      {viewing ? <PreviewOf viewing={viewing} onClose={closeView} /> : null}
     </aside>
+  );
+}
+
+/** A version's content under the list: its text, or why there is none to show. */
+function PreviewOf({ viewing, onClose }: { viewing: Viewing; onClose: () => void }) {
+  const { version, preview, error } = viewing;
+  const note = preview ? previewNote(preview, formatBytes) : '';
+  return (
+    <section className="history-preview" aria-label={`Version #${version.revision}`} data-testid="history-preview" data-revision={version.revision}>
+      <div className="toolbar">
+        <h4>
+          Version #{version.revision}{' '}
+          <span className="muted">
+            saved {formatWhen(version.modifiedAt)} by {version.deviceName ?? version.device}, {formatBytes(version.size)}
+          </span>
+        </h4>
+        <button type="button" onClick={onClose} data-testid="history-preview-close">
+          Close
+        </button>
+      </div>
+      {!preview && !error ? <p className="muted">Reading version #{version.revision}…</p> : null}
+      {error ? (
+        <div className="banner banner-error" role="alert" data-testid="history-preview-error">
+          Could not show version #{version.revision}: {error}
+        </div>
+      ) : null}
+      {note ? (
+        <p className="muted" data-testid="history-preview-note">
+          {note}
+        </p>
+      ) : null}
+      {preview?.text ? (
+        <pre className="history-preview-text" tabIndex={0} data-testid="history-preview-text">
+          {preview.text}
+        </pre>
+      ) : null}
+    </section>
   );
 }
