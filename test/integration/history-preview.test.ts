@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as history from '../../main/control/commands/history';
+import { startControlServer, type ControlServer } from '../../main/control/control-server';
+import { ensureControlToken, writeAgentInfo } from '../../main/control/control-token';
 import type { Agent } from '../../main/engine/agent';
 import { SyncApiClient } from '../../main/remote';
 import { invokeContractMethod } from '../../main/ui-adapter/call';
@@ -11,6 +14,7 @@ import { startServer, type RunningServer } from '../../server/main';
 import type { ContractHandlers, VersionPreview } from '../../shared/ui-contract';
 import { FaultProxy } from '../fakes/fault-proxy';
 import { startTestAgent } from '../helpers/agent-settings';
+import { captureIo } from '../helpers/agents-on-server';
 import { makeTempDir } from '../helpers/local-temp';
 import { waitFor } from '../helpers/wait';
 
@@ -25,6 +29,8 @@ describe('a past version previewed before it is restored', () => {
   let agent: Agent;
   let observer: SyncApiClient;
   let handlers: ContractHandlers;
+  let control: ControlServer;
+  const data = path.join(tmp.dir, 'agent');
 
   const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
   /** The server's content hash of these bytes: SHA-256 over the hashes of its 4 MiB blocks. */
@@ -73,11 +79,14 @@ describe('a past version previewed before it is restored', () => {
     proxy = await FaultProxy.start({ target: server.url });
     observer = new SyncApiClient({ baseUrl: server.url, token: server.token, deviceId: 'observer' });
     mkdirSync(folder);
-    agent = await startTestAgent(path.join(tmp.dir, 'agent'), { url: proxy.url, token: server.token }, [{ localPath: folder, remoteId: 'docs' }]);
+    agent = await startTestAgent(data, { url: proxy.url, token: server.token }, [{ localPath: folder, remoteId: 'docs' }]);
     handlers = toAgentService(agent).handlers;
+    control = await startControlServer({ service: toAgentService(agent), token: await ensureControlToken(data) });
+    await writeAgentInfo(data, { pid: process.pid, controlUrl: control.url, startedAt: new Date().toISOString() });
   }, 30_000);
 
   afterAll(async () => {
+    await control?.close();
     await agent?.stop();
     observer?.close();
     await proxy?.close();
@@ -182,5 +191,40 @@ describe('a past version previewed before it is restored', () => {
     expect(await refusal('odd.txt', r1)).toMatchObject({ code: 'malformed_reply', message: expect.stringContaining(`its blocks hold 11 bytes, not its 14`) });
     undo();
     expect((await shown('odd.txt', r2)).text).toBe('other bytes');
+  });
+
+  it('ferry history PATH --show REV prints the version\'s text, says what it left out, and refuses a binary one', async () => {
+    const run = async (args: string[]) => {
+      const io = captureIo();
+      const code = await history.run([...args, '--data', data], io);
+      return { code, out: io.stdout, err: io.stderr };
+    };
+    const first = 'line one\nline two\n';
+    const r1 = await write('cli.txt', first);
+    const r2 = await write('cli.txt', `${'x'.repeat(99)}\n`.repeat(1000));
+    const r3 = await write('cli.txt', Buffer.from([1, 2, 0, 3]));
+    await write('cli.txt', 'now');
+
+    const whole = await run(['cli.txt', '--show', r1]);
+    expect(whole).toEqual({ code: 0, out: first + '\n', err: '' });
+    const cut = await run([path.join(folder, 'cli.txt'), '--show', r2]);
+    expect(cut.code, cut.err).toBe(0);
+    expect(cut.out).toBe(`${`${'x'.repeat(99)}\n`.repeat(1000).slice(0, 64 * 1024)}\n`);
+    expect(cut.err).toBe(`The first 64 KiB of 100.0 KB: restore it to see the rest.\nRestore it with: ferry restore cli.txt --revision ${r2} --folder docs\n`);
+    const binary = await run(['cli.txt', '--show', r3]);
+    expect(binary).toEqual({
+      code: 1,
+      out: '',
+      err: `ferry history: version ${r3} of cli.txt is not text. A binary file of 4 B: restore it, or open it after restoring.\nRestore it with: ferry restore cli.txt --revision ${r3} --folder docs\n`,
+    });
+    const json = await run(['cli.txt', '--show', r1, '--json']);
+    expect(JSON.parse(json.out)).toEqual({ folderId: 'docs', path: 'cli.txt', revision: r1, size: first.length, shownBytes: first.length, truncated: false, text: first });
+    // Refusals: each with its code, as every command says them.
+    const deleted = await run(['gone.txt', '--show', (await versions('gone.txt'))[0]!.revision]);
+    expect(deleted.code).toBe(1);
+    expect(deleted.err).toContain('is a deletion: it has no content to show (version_deleted)');
+    const usage = await run(['cli.txt', '--show', 'latest']);
+    expect(usage.code).toBe(2);
+    expect(usage.err).toContain('--show takes a revision number from the list (ferry history cli.txt), not "latest"');
   });
 });

@@ -1,27 +1,29 @@
-import { contentMarks, contentNote } from '../../../shared/history-words';
+import { contentMarks, contentNote, previewNote } from '../../../shared/history-words';
 import { currentRevision } from '../../../shared/restore-words';
 import type { FileVersion } from '../../../shared/ui-contract';
 import { commonFlags, commonOptions, EXIT_FAILURE, EXIT_OK, parseCommand, processIo, usageError } from './args';
 import type { CommandDefinition, CommandIo } from './args';
+import type { ControlClient } from '../control-client';
 import { folderRelative, resolveFolder } from './folder-paths';
 import { formatBytes, json, printable, shellArg, table } from './output';
 import { COMMAND_SUMMARIES } from './summaries';
 import { withAgent } from './with-agent';
 
-const options = { ...commonOptions, folder: { type: 'string' } } as const;
+const options = { ...commonOptions, folder: { type: 'string' }, show: { type: 'string' } } as const;
 
 export const definition = {
   name: 'history',
   summary: COMMAND_SUMMARIES.history,
-  synopsis: 'PATH',
+  synopsis: 'PATH [--show REV]',
   options,
   flags: [
     ['PATH', 'a path in the folder (folder-relative, or an absolute path on this disk inside it)'],
     ['--folder ID', 'the folder (ferry status lists them); needed when the agent syncs more than one'],
+    ['--show REV', "print what that version holds (its first 64 KiB) instead of the list; a binary one is refused"],
     ...commonFlags,
   ],
   maxPositionals: 1,
-  examples: ['ferry history notes/report.txt', 'ferry history ~/Ferry/notes/report.txt --json'],
+  examples: ['ferry history notes/report.txt', 'ferry history ~/Ferry/notes/report.txt --json', 'ferry history notes/report.txt --show 42 | less'],
 } satisfies CommandDefinition<typeof options>;
 
 export async function run(argv: string[], io: CommandIo = processIo): Promise<number> {
@@ -29,14 +31,41 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
   if (parsed.kind === 'exit') return parsed.code;
   const given = parsed.positionals[0];
   if (!given) return usageError(definition, io, 'name the PATH whose history to show', parsed.values.json).code;
+  const revision = parsed.values.show;
+  if (revision !== undefined && !/^[1-9][0-9]{0,17}$/.test(revision)) {
+    return usageError(definition, io, `--show takes a revision number from the list (ferry history ${shellArg(given)}), not ${JSON.stringify(revision)}`, parsed.values.json).code;
+  }
   return withAgent(definition, parsed.values, io, async (client) => {
     const folder = await resolveFolder(client, parsed.values.folder);
     const filePath = folderRelative(folder.localPath, given);
+    if (parsed.values.show !== undefined) return show(io, folder.id, filePath, parsed.values.show, parsed.values.json ?? false, client);
     const { items, nameNow } = await client.call('getHistory', { folderId: folder.id, path: filePath });
     io.out(parsed.values.json ? json({ folderId: folder.id, path: filePath, items, ...(nameNow !== undefined ? { nameNow } : {}) }) : formatHistory(folder.id, filePath, items, nameNow));
     // Nothing known of the path exits 1, as `ferry restore` of it does (a new-user try: 0 here, 1 there).
     return items.length === 0 ? EXIT_FAILURE : EXIT_OK;
   });
+}
+
+/**
+ * `--show REV`: the version's text on stdout, as it is (a control character made visible, as
+ * every line this command prints), and what was left out on stderr; a binary version is refused
+ * (exit 1): its bytes would be no use on a terminal.
+ */
+async function show(io: CommandIo, folderId: string, filePath: string, revision: string, asJson: boolean, client: ControlClient): Promise<number> {
+  const preview = await client.call('previewVersion', { folderId, path: filePath, revision });
+  if (asJson) {
+    io.out(json({ folderId, path: filePath, ...preview }));
+    return preview.text === null ? EXIT_FAILURE : EXIT_OK;
+  }
+  const note = previewNote(preview, formatBytes);
+  const restoreHint = `Restore it with: ferry restore ${shellArg(filePath)} --revision ${revision} --folder ${folderId}`;
+  if (preview.text === null) {
+    io.err(`ferry history: version ${revision} of ${printable(filePath, true)} is not text. ${note}\n${restoreHint}`);
+    return EXIT_FAILURE;
+  }
+  if (preview.text !== '') io.out(preview.text);
+  if (note) io.err(`${note}\n${restoreHint}`);
+  return EXIT_OK;
 }
 
 export function formatHistory(folderId: string, filePath: string, items: FileVersion[], nameNow?: string): string {
