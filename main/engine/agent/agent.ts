@@ -81,7 +81,6 @@ export const STATE_DB = 'state.db';
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   validateFolders(options.settings.folders);
   validateTransport(options.settings);
-  validateTransport(options.settings);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const log = options.log ?? createLogger('agent');
   const store = openStore(path.join(options.dataDir, STATE_DB), {

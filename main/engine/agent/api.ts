@@ -132,8 +132,7 @@ export interface AgentHandlers {
   explainPath(input: { path: string; folderId?: string }): Promise<PathExplanation>;
   /** Every device's state of each folder (or one), from the server's device digests. */
   listDevices(input: { folderId?: string }): Promise<FolderDevices[]>;
-  /** Each version with its writer's name (from the device digests) beside the id. */
-  /** The path's versions, newest first; `nameNow`: where its moves took the file since, when they did. */
+  /** The path's versions, newest first, each with its writer's name (from the device digests) beside the id; `nameNow`: where its moves took the file since, when they did. */
   getHistory(input: { folderId: string; path: string }): Promise<{ items: NamedHistoryItem[]; nameNow?: string }>;
   /** What a live file version holds: its first 64 KiB, as text or said to be binary (refused for a deletion or a folder). */
   previewVersion(input: { folderId: string; path: string; revision: string }): Promise<VersionPreview>;
