@@ -20,13 +20,16 @@ export type ResolvedRestore = { upsert: UpsertOperation } | { failure: Operation
 export class RestoreResolver {
   constructor(private readonly db: SqlDb) {}
 
-  private version(folderId: string, path: string, seq: number): Promise<VersionRow | undefined> {
+  private async version(folderId: string, path: string, revision: string): Promise<VersionRow | undefined> {
+    // A revision past what a seq can be names none: Number() would round it onto another one.
+    const seq = Number(revision);
+    if (!Number.isSafeInteger(seq)) return undefined;
     return this.db.get<VersionRow>('SELECT kind, deleted, size, mtime, blocks FROM versions WHERE folder_id = ? AND path = ? AND seq = ?', [folderId, path, seq]);
   }
 
   /** The blocks a restore needs, so the task can look their sizes up before its transaction. */
   async blocksOf(folderId: string, op: RestoreOperation): Promise<string[]> {
-    const row = await this.version(folderId, op.from ?? op.path, Number(op.revision));
+    const row = await this.version(folderId, op.from ?? op.path, op.revision);
     return row && !row.deleted ? (JSON.parse(row.blocks) as string[]) : [];
   }
 
@@ -34,7 +37,7 @@ export class RestoreResolver {
     const fail = (code: string, message: string, extra: Partial<OperationResult> = {}): ResolvedRestore => ({ failure: { ok: false, code, message, ...extra } as OperationResult });
     // `from`: a revision of the path's old name (renamed since); the content comes back under `path`.
     const source = op.from ?? op.path;
-    const row = await this.version(folderId, source, Number(op.revision));
+    const row = await this.version(folderId, source, op.revision);
     if (!row) return fail('unknown_revision', `Revision ${op.revision} of ${source} does not exist on the server (never, or no longer retained)`);
     if (row.deleted) return fail('unknown_revision', `Revision ${op.revision} of ${source} is a deletion: there is no content to restore`);
     if (op.onlyIfDeleted) {
