@@ -136,6 +136,8 @@ export interface QueueRepo {
   retry(id: number): boolean;
   /** Every failed item (of a folder) back to pending now, and those waiting for their folder to be made (`folder_not_made`). */
   retryAllFailed(folderId?: string): number;
+  /** The folders holding items failed for good with this error code. */
+  foldersFailedWith(code: string): string[];
   /**
    * Conflicts of a folder recorded before `recordedBefore` that wait for their recheck: due
    * now. A pull of the folder that applied what the server had since has settled them or
@@ -405,6 +407,8 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
       create_sent = CASE WHEN (op = 'upsert' AND base_revision IS NULL) OR move_from IS NOT NULL THEN 1 ELSE create_sent END, updated_at = ?
     WHERE id IN (SELECT value FROM json_each(?))`);
   const releaseHold = db.prepare(`UPDATE queue SET in_flight_generation = NULL, updated_at = ? WHERE id = ?`);
+  // On queue_by_state: only the failed rows are read.
+  const foldersFailedWith = db.prepare<[string], { folder_id: string }>(`SELECT DISTINCT folder_id FROM queue WHERE state = 'failed' AND last_error_code = ?`);
   const markDone = db.prepare(`
     UPDATE queue SET state = 'done', in_flight_generation = NULL, bytes_done = bytes_total,
       last_error_code = NULL, last_error_message = NULL, updated_at = ? WHERE id = ?`);
@@ -606,6 +610,7 @@ export function queueStore(db: Db, clock: Clock = systemClock, history: DoneHist
       return retryOne.run(now, now, id).changes > 0;
     },
     retryAllFailed: (folderId) => retryFailed.run({ now: clock(), folderId: folderId ?? null }).changes,
+    foldersFailedWith: (code) => foldersFailedWith.all(code).map((r) => r.folder_id),
     recheckConflicts: (folderId, recordedBefore) => recheck.run({ now: clock(), folderId, recordedBefore }).changes,
     recoverInFlight: () => recover.run(clock()).changes,
     markPulled: (folderId, path) => void markPulled.run(folderId, path),

@@ -184,6 +184,24 @@ describe('paired devices of two users', () => {
     await stopAgent('carol-laptop');
   }, 60_000);
 
+  // The same across a restart: the agent that saw the refusal was stopped before the share, and
+  // the one started after it knew nothing of the refusal, so the upload stayed failed for good
+  // while `ferry why` said it goes by itself.
+  it('sends what failed before the share once it is, though the agent was restarted in between', async () => {
+    await cli('user', 'add', 'dora');
+    await pairDevice('dora', 'dora-laptop');
+    mkdirSync(folderOf('dora-laptop'), { recursive: true });
+    writeFileSync(path.join(folderOf('dora-laptop'), 'from-dora.txt'), 'written before the share, across a restart');
+    const dora = await startAgent('dora-laptop', 'ann-docs');
+    await waitFor(() => dora.status().counts.failed === 1, { timeoutMs: 20_000, message: 'the upload refused: not shared' });
+    await stopAgent('dora-laptop');
+    await cli('share', 'ann-docs', '--with', 'dora');
+    const again = await startAgent('dora-laptop', 'ann-docs');
+    await waitFor(() => read(path.join(folderOf('ann-laptop'), 'from-dora.txt')) === 'written before the share, across a restart', { timeoutMs: 30_000, message: "dora's file on ann-laptop" });
+    await waitFor(() => (again.status().counts.failed ?? 0) === 0, { timeoutMs: 10_000, message: 'nothing failed' });
+    await stopAgent('dora-laptop');
+  }, 60_000);
+
   it('refuses a device revoked mid-sync, keeps its queue, and resumes once paired again', async () => {
     const desk = agents.get('ann-desk') as Agent;
     await cli('revoke', annDesk.deviceId);

@@ -352,7 +352,10 @@ export class EngineHost {
       if (action === 'downloaded') status.downloaded();
     });
     on('received', ({ bytes }) => status.received(bytes));
-    const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), refused: new Set(), madeLate: new Map(), making: null };
+    // Uploads an earlier run saw refused as not_found (the folder not shared with this user yet)
+    // go once a pull gets through, as in the run that saw them (a restart in between left them failed).
+    const refused = new Set(this.o.store.queue.foldersFailedWith('not_found'));
+    const engine: Running = { remote, pusher, puller, watch, offs, setup: new AbortController(), unmade: new Set(), refused, madeLate: new Map(), making: null };
     return engine;
   }
 
