@@ -28,14 +28,17 @@ export function heldCount(pending: { count: number; sent?: SentBeforeHold | unde
 }
 
 /**
- * Those of a scan-side hold that went to the server before it, in words: "1 of them (f1.txt) had
- * gone to the server before the rest were held". Empty when none did.
+ * Those of a hold that went before it, in words. Scan side: "1 of them (f1.txt) had gone to the
+ * server before the rest were held"; pull side, deleted here by the pulls of its window
+ * (docs/conflict-rules.md): "12 of them (…) were deleted here by the pulls just before the rest
+ * were held". Empty when none did.
  */
-export function sentBeforeHoldLine(pending: { sent?: SentBeforeHold | undefined }): string {
+export function sentBeforeHoldLine(pending: { sent?: SentBeforeHold | undefined; side?: 'scan' | 'pull' }): string {
   const sent = pending.sent;
   if (!sent || sent.count === 0) return '';
   const names = sent.sample.length === 0 ? '' : ` (${samplePathsLine(sent)})`;
-  return `${sent.count} of them${names} had gone to the server before the rest were held`;
+  const count = sent.count.toLocaleString('en');
+  return pending.side === 'pull' ? `${count} of them${names} were deleted here by the pulls just before the rest were held` : `${count} of them${names} had gone to the server before the rest were held`;
 }
 
 /** The sample's paths as one line, with how many more there are: "a.txt, b.txt and 45 more". */

@@ -62,8 +62,9 @@ export const FolderStatus = z.object({
       /** The devices that deleted them (pull side; empty when the server did not say). */
       devices: z.array(z.string()),
       /**
-       * Scan side: those of `count` whose delete reached the server before the hold, with the first
-       * few paths (not in `sample`): not held back, so Delete leaves them out; Cancel brings them back too.
+       * Those of `count` not held back, with the first few paths (not in `sample`): scan side, whose
+       * delete reached the server before the hold; pull side, deleted here by the pulls just before it
+       * (docs/conflict-rules.md, the window). Delete leaves them out; Cancel brings them back too.
        */
       sent: z.object({ count: z.int().min(1), sample: z.array(z.string()) }).optional(),
     })

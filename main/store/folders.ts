@@ -17,6 +17,11 @@ export interface MassDeleteHold {
   sample?: string[];
   /** The devices whose deletes it holds, as the server names them (pull side only). */
   devices?: string[];
+  /**
+   * Pull side: files of the window the pulls just before it deleted here (docs/conflict-rules.md,
+   * "The server's deletes are weighed over a window too"): counted in `deletes`; Cancel brings them back.
+   */
+  removedHere?: string[];
 }
 
 export interface Folder {
@@ -68,14 +73,15 @@ const toFolder = (r: FolderRow): Folder => ({
   updatedAt: r.updated_at,
 });
 
-function holdDetail(raw: string | null): Pick<MassDeleteHold, 'sample' | 'devices'> {
+function holdDetail(raw: string | null): Pick<MassDeleteHold, 'sample' | 'devices' | 'removedHere'> {
   if (!raw) return {};
   try {
-    const parsed = JSON.parse(raw) as { sample?: unknown; devices?: unknown };
+    const parsed = JSON.parse(raw) as { sample?: unknown; devices?: unknown; removedHere?: unknown };
     const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
     const sample = strings(parsed.sample);
     const devices = strings(parsed.devices);
-    return { ...(sample ? { sample } : {}), ...(devices ? { devices } : {}) };
+    const removedHere = strings(parsed.removedHere);
+    return { ...(sample ? { sample } : {}), ...(devices ? { devices } : {}), ...(removedHere?.length ? { removedHere } : {}) };
   } catch {
     return {};
   }
@@ -138,7 +144,7 @@ export function folderRepo(db: Db, clock: Clock = systemClock): FolderRepo {
     setOk: (id) => void ok.run(clock(), id),
     setError: (id, code, message) => void error.run(code, message, clock(), id),
     pause: (id, reason, held) => {
-      const detail = held?.sample || held?.devices ? JSON.stringify({ sample: held.sample, devices: held.devices }) : null;
+      const detail = held?.sample || held?.devices || held?.removedHere ? JSON.stringify({ sample: held.sample, devices: held.devices, removedHere: held.removedHere }) : null;
       pause.run(reason, held?.side ?? null, held?.deletes ?? null, held?.files ?? null, detail, clock(), id);
     },
   };

@@ -206,4 +206,55 @@ describe('deletes the guard weighed late', () => {
     expect(readdirSync(root).filter((n) => !n.startsWith('.ferry')).sort()).toEqual([...notes, 'big.bin'].sort());
     expect(await serverFiles('flying')).toEqual([...notes, 'big.bin'].sort());
   }, 90_000);
+
+  // A new-user try: another device's confirmed bulk delete of 1,300 of 2,122 files reached this
+  // one in two pulls (its pushes go 1,000 at a time), each under the thresholds alone, and went
+  // unasked. docs/conflict-rules.md, "The server's deletes are weighed over a window too".
+  describe('the server\'s deletes arriving in parts', () => {
+    const names = Array.from({ length: 30 }, (_, i) => `w-${String(i).padStart(2, '0')}.txt`);
+    /** `count` more of the folder's files deleted by the other device, one commit. */
+    const deleteOnServer = async (id: string, paths: string[]) => {
+      const live = new Map((await other.changesPage(id, { limit: 1000 })).items.map((i) => [i.path, i.revision]));
+      const reply = await other.submitBatch(id, paths.map((p, i) => ({ key: String(i), action: 'delete' as const, path: p, baseRevision: live.get(p) ?? null })));
+      expect('results' in reply && Object.values(reply.results).every((r) => r.ok)).toBe(true);
+    };
+    const onDisk = (root: string) => names.filter((n) => existsSync(path.join(root, n)));
+    /** 12 of 30 (40%) go in a first pull, unasked; 8 more (8 of 18 alone, 44%) are 20 of 30 with them: held. */
+    async function heldSecondPart(id: string) {
+      const { agent, root } = await syncedAgent(id, names);
+      await deleteOnServer(id, names.slice(0, 12));
+      await agent.handlers.syncNow({});
+      await waitFor(() => onDisk(root).length === 18, { timeoutMs: 15_000, message: 'the first part applied' });
+      expect(agent.status().folders[0]?.pendingDelete).toBeNull();
+      await deleteOnServer(id, names.slice(12, 20));
+      await agent.handlers.syncNow({});
+      await waitFor(() => agent.status().folders[0]?.state === 'paused_mass_delete', { timeoutMs: 15_000, message: 'the second part held' });
+      // Refused: the second part applied unasked. It waits, and the question counts both parts.
+      expect(onDisk(root)).toEqual(names.slice(12));
+      expect(agent.status().folders[0]?.pendingDelete).toMatchObject({ count: 20, total: 30, side: 'pull', sample: names.slice(12, 20), sent: { count: 12, sample: names.slice(0, 3) } });
+      expect(agent.status().reason).toBe(
+        `Folder ${id}: 20 of 30 files were deleted by other-device; 12 of them (w-00.txt, w-01.txt, w-02.txt and 9 more) were deleted here by the pulls just before the rest were held; the deletion waits for your answer`,
+      );
+      return { agent, root };
+    }
+
+    it('holds the part that tips the window over; Cancel keeps it and brings back the part deleted before', async () => {
+      const { agent, root } = await heldSecondPart('window-cancel');
+      await agent.handlers.cancelMassDelete({ folderId: 'window-cancel' });
+      await waitFor(() => onDisk(root).length === names.length, { timeoutMs: 20_000, message: 'every file back on disk' });
+      await waitFor(async () => (await serverFiles('window-cancel')).length === names.length, { timeoutMs: 20_000, message: 'every file back on the server' });
+      expect(agent.status().folders[0]?.pendingDelete).toBeNull();
+      const said = (await agent.handlers.listActivity({ limit: 50 })).map((e) => e.message);
+      expect(said).toContain('Mass delete cancelled: 12 files deleted here by the pulls just before the question come back from the server');
+    });
+
+    it('Confirm applies the rest, and its Undo holds both parts', async () => {
+      const { agent, root } = await heldSecondPart('window-confirm');
+      await agent.handlers.confirmMassDelete({ folderId: 'window-confirm' });
+      await waitFor(() => onDisk(root).length === 10, { timeoutMs: 15_000, message: 'the rest deleted' });
+      expect(agent.status().folders[0]?.undoDelete).toMatchObject({ count: 20, side: 'pull' });
+      await agent.handlers.undoMassDelete({ folderId: 'window-confirm' });
+      await waitFor(() => onDisk(root).length === names.length, { timeoutMs: 20_000, message: 'undone: every file back' });
+    });
+  });
 });

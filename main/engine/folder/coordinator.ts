@@ -9,10 +9,10 @@ import { deleteOrigin, type SentBeforeHold } from '../../../shared/pending-delet
 import { restoredWords } from '../../../shared/restore-words';
 import { countOf } from '../../../shared/count-words';
 import { passingPullError, waitsOnThisDevice } from '../pull/health';
-import { restoreSentDeletes, type RestoreRemote } from './restore';
+import { restoreSentDeletes } from './restore';
 import { folderStates, type FolderStates } from './state';
 import { UNDO_KEEP_MS, UndoBatches, type AppliedEvents, type UndoOffer } from './undo';
-import type { RestoreOutcome, RestoreRemote as HistoryRestoreRemote } from '../history/restore-batch';
+import { restore, type RestoreOutcome, type RestoreRemote as HistoryRestoreRemote } from '../history/restore-batch';
 
 /** What a folder is doing, as its coordinator sees it. */
 export type FolderView =
@@ -34,7 +34,7 @@ export interface PendingDelete {
   sample: string[];
   /** The devices that deleted them (pull side; empty when the server did not say). */
   devices: string[];
-  /** Scan side: those of `count` whose delete reached the server before the hold (not in `sample`). */
+  /** Those of `count` not held back (not in `sample`): scan side, whose delete reached the server before the hold; pull side, deleted here by the pulls of its window. */
   sent?: SentBeforeHold;
 }
 
@@ -53,7 +53,8 @@ export interface AnswerPorts {
     /** Which paths a confirmed pull deleted: the batch Undo brings back. */
     events: AppliedEvents;
   };
-  remote: RestoreRemote;
+  /** A scan-side Cancel re-uploads what it sent; a pull-side one restores what the window deleted here (the restore operation). */
+  remote: HistoryRestoreRemote;
 }
 
 /** An Undo also reads the server's deleted listing and may poll a restore task. */
@@ -154,7 +155,10 @@ export class FolderCoordinator {
       const side = hold?.side ?? 'scan';
       const reason = folder.pausedReason ?? '';
       if (side === 'pull' && hold) {
-        return { state: 'paused', side, deletes: hold.deletes, files: hold.files, reason, sample: hold.sample ?? [], devices: hold.devices ?? [] };
+        // Deleted here by the pulls of its window (docs/conflict-rules.md): not held back, Cancel brings them back.
+        const before = hold.removedHere ?? [];
+        const sent = before.length > 0 ? { sent: { count: before.length, sample: [...before].sort().slice(0, 3) } } : {};
+        return { state: 'paused', side, deletes: hold.deletes, files: hold.files, reason, sample: hold.sample ?? [], devices: hold.devices ?? [], ...sent };
       }
       // This disk's: what the pause weighed (its deletes are queued a batch at a time just
       // after), or more when further deletes joined while it waits.
@@ -222,6 +226,7 @@ export class FolderCoordinator {
     if (side === 'pull') {
       const asked = named ?? this.pendingDelete();
       let passing = false;
+      const removedHere = this.store.folders.get(this.folderId)?.pausedHold?.removedHere ?? [];
       // The local deletes that waited are weighed when the pause ends (pullHoldEnded).
       await this.undoBatches.recordPull(ports.puller.events, this.pendingDelete()?.devices ?? [], async () => {
         try {
@@ -233,7 +238,7 @@ export class FolderCoordinator {
           passing = true;
           this.log.info('mass delete confirmed; what failed of its pull is applied by the next one', { error });
         }
-      });
+      }, removedHere);
       if (asked) {
         const what = `the ${countOf(asked.count, 'file')} deleted ${deleteOrigin(asked)}`;
         const message = passing ? `Mass delete confirmed: deleting here ${what}; what failed of it is applied by the next pull` : `Mass delete confirmed: ${what} are deleted here too`;
@@ -260,7 +265,23 @@ export class FolderCoordinator {
   async cancel(ports: AnswerPorts): Promise<void> {
     const side = this.heldSide();
     if (side === 'pull') {
+      const folder = this.store.folders.require(this.folderId);
+      const removedHere = folder.pausedHold?.removedHere ?? [];
       await ports.puller.cancelMassDelete(this.folderId);
+      // What the pulls just before the hold deleted here comes back too: restored on the server
+      // from its last version (as Undo restores), then pulled (docs/conflict-rules.md).
+      const gone = removedHere.filter((p) => !new Set(this.store.index.present(this.folderId, removedHere)).has(p));
+      if (gone.length > 0) {
+        const outcome = await restore(ports.remote, folder.remoteId, { kind: 'deleted', paths: gone });
+        const back = restoredWords({ restored: outcome.restored.length, folders: outcome.folders });
+        const left = outcome.skipped.length + outcome.failed.length;
+        const message =
+          `Mass delete cancelled: ${back ? `${back.what} deleted here by the pulls just before the question come back from the server` : 'nothing deleted before the question could be brought back'}` +
+          (left > 0 ? `; ${left.toLocaleString('en')} left as ${left === 1 ? 'it is' : 'they are'} (written again since, or no longer kept)` : '');
+        this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
+        this.log.info('mass delete cancelled: the window deleted before the hold restored', { restored: outcome.restored.length, left });
+        await this.pullAfter(ports.puller, 'cancel');
+      }
       return;
     }
     if (side === null) return;

@@ -41,20 +41,29 @@ export function checkMassDelete(
   files: number,
   options: MassDeleteOptions = DEFAULT_MASS_DELETE,
   side: MassDeleteSide = 'pull',
+  removedHere = 0,
 ): MassDeleteVerdict {
   const share = files > 0 ? (deletes / files) * 100 : deletes > 0 ? 100 : 0;
   const byCount = deletes > options.massDeleteCount;
   const byShare = deletes >= options.massDeleteMinCount && share > options.massDeletePercent;
   const tripped = byCount || byShare;
-  return { tripped, deletes, files, reason: tripped ? massDeleteReason(side, deletes, files) : '' };
+  return { tripped, deletes, files, reason: tripped ? massDeleteReason(side, deletes, files, undefined, removedHere) : '' };
 }
 
 /**
  * The question to the user, for either side. `sent`: of this disk's deletes, those that reached
  * the server before the hold (docs/conflict-rules.md, local deletes): Confirm sends the others.
  */
-export function massDeleteReason(side: MassDeleteSide, deletes: number, files: number, sent?: SentBeforeHold): string {
+export function massDeleteReason(side: MassDeleteSide, deletes: number, files: number, sent?: SentBeforeHold, removedHere = 0): string {
   const percent = Math.round(files > 0 ? (deletes / files) * 100 : 100);
+  if (side === 'pull' && removedHere > 0) {
+    // The window's deletes (docs/conflict-rules.md, "The server's deletes are weighed over a window too").
+    const n = (x: number) => x.toLocaleString('en');
+    return (
+      `The server's changes delete ${n(deletes)} of ${n(files)} local files (${percent}%); ${n(removedHere)} of them were deleted here already by the pulls just before. ` +
+      `Confirm to delete the other ${n(deletes - removedHere)} here too, or cancel to keep them and bring the ${n(removedHere)} back.`
+    );
+  }
   if (side === 'pull') {
     return `The server's changes would delete ${deletes} of ${files} local files (${percent}%). ` + 'Confirm to delete them here too, or cancel to keep them and upload them again.';
   }

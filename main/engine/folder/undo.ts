@@ -59,9 +59,12 @@ export class UndoBatches {
     this.cached = null;
   }
 
-  /** Runs a confirmed pull and records the paths it deleted here, and the devices that deleted them. */
-  async recordPull(events: AppliedEvents, devices: readonly string[], confirm: () => Promise<unknown>): Promise<void> {
-    const deleted: string[] = [];
+  /**
+   * Runs a confirmed pull and records the paths it deleted here, and the devices that deleted
+   * them. `before`: what the pulls just before the hold deleted here (its window), in the batch too.
+   */
+  async recordPull(events: AppliedEvents, devices: readonly string[], confirm: () => Promise<unknown>, before: readonly string[] = []): Promise<void> {
+    const deleted: string[] = [...before];
     const listener = (e: { folderId: string; path: string; action: string }) => {
       if (e.folderId === this.folderId && e.action === 'deleted') deleted.push(e.path);
     };

@@ -277,6 +277,25 @@ export function createPullerImpl(deps: PullerDeps): Puller {
   // long-polls from there, so the server's next change has the held deletes weighed again),
   // and how long that look took (a large backlog is looked at less often).
   const heldAt = new Map<string, { token: string; lookMs: number }>();
+  // Per folder: the files guarded pulls deleted here lately, weighed with the next pull's deletes
+  // (docs/conflict-rules.md, "The server's deletes are weighed over a window too").
+  const pullWindow = new Map<string, Array<{ path: string; at: number }>>();
+
+  /** Of `paths`, those not here again (the index does not hold them) and not among `exclude`. */
+  function stillGone(folderId: string, paths: readonly string[], exclude: ReadonlySet<string>): string[] {
+    const asked = [...new Set(paths)].filter((p) => !exclude.has(p));
+    const here = new Set(store.index.present(folderId, asked));
+    return asked.filter((p) => !here.has(p));
+  }
+
+  /** The window's files deleted here by the guarded pulls of the last PULL_DELETE_WINDOW_MS, still gone. */
+  function deletedBefore(folderId: string, exclude: ReadonlySet<string>): string[] {
+    const now = clock();
+    const kept = (pullWindow.get(folderId) ?? []).filter((d) => now - d.at <= PULL_DELETE_WINDOW_MS);
+    if (kept.length > 0) pullWindow.set(folderId, kept);
+    else pullWindow.delete(folderId);
+    return stillGone(folderId, kept.map((d) => d.path), exclude);
+  }
 
   function report(folderId: string, path: string, reason: string, code = 'pull_refused'): void {
     // Said once: a pull held for a mass delete reads the same entries again at every look.
@@ -592,12 +611,17 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     const fileDeletes = plans.filter((p) => !paired.has(p) && !unmarked.has(p) && p.action.kind === 'delete-local' && p.seen.local.type === 'file');
     const localDeletes = fileDeletes.length;
     if (policy === 'guard') {
-      const held = heldByPull(store.folders.get(folderId));
+      const folderNow = store.folders.get(folderId);
+      const held = heldByPull(folderNow);
+      // Weighed with what the pulls just before deleted here (a bulk delete arrives in parts);
+      // while held, with what the hold counted then, however long the question waits.
+      const thisPull = new Set(fileDeletes.map((p) => p.entry.path));
+      const before = localDeletes === 0 ? [] : held ? stillGone(folderId, folderNow?.pausedHold?.removedHere ?? [], thisPull) : deletedBefore(folderId, thisPull);
       // Counting the folder's files costs a scan of its index: only when there are deletes to weigh.
-      const verdict = localDeletes > 0 ? checkMassDelete(localDeletes, store.index.countFiles(folderId), options, 'pull') : null;
+      const verdict = localDeletes > 0 ? checkMassDelete(localDeletes + before.length, store.index.countFiles(folderId) + before.length, options, 'pull', before.length) : null;
       if (verdict?.tripped) {
         // Held already: the question is brought up to date, quietly (docs/conflict-rules.md).
-        states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files, ...holdDetail(fileDeletes) }, verdict.reason);
+        states.pause(folderId, { side: 'pull', deletes: verdict.deletes, files: verdict.files, ...holdDetail(fileDeletes), ...(before.length > 0 ? { removedHere: before } : {}) }, verdict.reason);
         heldAt.set(folderId, { token: read.token, lookMs: clock() - started });
         if (!held) {
           flog.info('mass delete: folder paused until the user confirms or cancels', { deletes: verdict.deletes, files: verdict.files });
@@ -610,6 +634,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (held) {
         // What the question was about is no longer on the server: nobody needs to answer.
         heldAt.delete(folderId);
+        pullWindow.delete(folderId);
         states.resume(folderId, withdrawnReason(localDeletes));
         events.emit('holdEnded', { folderId });
       }
@@ -690,6 +715,12 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       ]);
     });
 
+    // The window: what this guarded pull deleted here counts with the next pull's deletes; an
+    // answer (confirm, cancel) starts it again.
+    if (policy === 'guard') {
+      const gone = stillGone(folderId, fileDeletes.map((p) => p.entry.path), new Set());
+      if (gone.length > 0) pullWindow.set(folderId, [...(pullWindow.get(folderId) ?? []), ...gone.map((path) => ({ path, at: clock() }))]);
+    } else pullWindow.delete(folderId);
     if (errors.length > 0) {
       // A full disk is the folder's state, not one item's: it is what the pull failed of.
       const full = errors.find((e) => e.code === DISK_FULL);
@@ -911,6 +942,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     incoming: (folderId) => incoming.get(folderId) ?? 0,
   };
 }
+
+/** How long the files a guarded pull deleted here count with the next pull's deletes. */
+export const PULL_DELETE_WINDOW_MS = 60_000;
 
 /** Held on the pull side: the server's deletes wait for the user's answer. */
 function heldByPull(folder: { state: string; pausedHold: { side: string } | null } | undefined): boolean {
