@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { FerryError, normalizePairingCode, PAIRING_CODE_ALPHABET } from '../protocol';
 import type { SqlDb } from './storage/sql';
+import { folderHeld } from './folders';
 
 /**
  * Users, paired devices, pairing codes and who reaches what (docs/sync-api.md, "Accounts and
@@ -246,10 +247,10 @@ export class SqlAccounts implements Accounts {
 
   removeFolder(folderId: string): Promise<FolderRemoval> {
     return this.db.tx(async () => {
-      // FOR UPDATE on PostgreSQL: the lock a batch's commit takes first (server/tasks.ts), so a
-      // batch commits before the removal looks, or after it, finding the folder gone.
-      const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
-      if (!(await this.db.get(`SELECT id FROM folders WHERE id = ?${lock}`, [folderId]))) throw new FerryError('not_found', `No folder '${folderId}' on this server (ferry server folders lists them)`);
+      // The lock a batch's commit, a share, a claim and a device report take first: each lands
+      // before the removal looks, or after it, finding the folder gone (found by review: rows of a
+      // folder removed meanwhile were left, an owner row among them).
+      if (!(await folderHeld(this.db, folderId, 'update'))) throw new FerryError('not_found', `No folder '${folderId}' on this server (ferry server folders lists them)`);
       const live = Number((await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM entries WHERE folder_id = ? AND deleted = 0', [folderId]))?.n ?? 0);
       if (live > 0) {
         throw new FerryError('conflict', `${folderId} holds ${live} ${live === 1 ? 'file or folder' : 'files and folders'}: a folder with content is not removed; delete them from a device that syncs it first. Nothing was removed`);
@@ -264,7 +265,9 @@ export class SqlAccounts implements Accounts {
       }
       const access = await this.db.all<{ name: string; role: string }>('SELECT u.name, a.role FROM folder_access a JOIN users u ON u.id = a.user_id WHERE a.folder_id = ? ORDER BY u.name', [folderId]);
       const reportedBy = (await this.db.all<{ name: string }>('SELECT name FROM device_reports WHERE folder_id = ? ORDER BY reported_at DESC', [folderId])).map((r) => r.name);
-      for (const table of ['folder_access', 'folder_blocks', 'device_reports', 'entries']) await this.db.run(`DELETE FROM ${table} WHERE folder_id = ?`, [folderId]);
+      // Its finished tasks too: a later folder of this id must not show their paths to its owner.
+      await this.db.run('DELETE FROM task_results WHERE task_id IN (SELECT id FROM tasks WHERE folder_id = ?)', [folderId]);
+      for (const table of ['folder_access', 'folder_blocks', 'device_reports', 'entries', 'tasks']) await this.db.run(`DELETE FROM ${table} WHERE folder_id = ?`, [folderId]);
       await this.db.run('DELETE FROM folders WHERE id = ?', [folderId]);
       return { folder: folderId, owner: access.find((a) => a.role === 'owner')?.name ?? null, sharedWith: access.filter((a) => a.role === 'shared').map((a) => a.name), reportedBy };
     });
@@ -348,8 +351,10 @@ export class SqlAccounts implements Accounts {
 
   async share(folderId: string, userName: string): Promise<boolean> {
     const user = await this.existingUser(userName);
-    if (!(await this.db.get('SELECT 1 AS one FROM folders WHERE id = ?', [folderId]))) throw new FerryError('not_found', `No folder '${folderId}' on this server`);
-    return (await this.db.run("INSERT INTO folder_access (folder_id, user_id, role) VALUES (?, ?, 'shared') ON CONFLICT DO NOTHING", [folderId, user.id])) === 1;
+    return this.db.tx(async () => {
+      if (!(await folderHeld(this.db, folderId, 'share'))) throw new FerryError('not_found', `No folder '${folderId}' on this server`);
+      return (await this.db.run("INSERT INTO folder_access (folder_id, user_id, role) VALUES (?, ?, 'shared') ON CONFLICT DO NOTHING", [folderId, user.id])) === 1;
+    });
   }
 
   async unshare(folderId: string, userName: string): Promise<boolean> {
@@ -388,11 +393,15 @@ export class SqlAccounts implements Accounts {
   }
 
   async claimFolder(folderId: string, userId: number): Promise<void> {
-    // Only a folder nobody reaches yet gets an owner: creating an existing folder claims nothing.
-    await this.db.run(
-      "INSERT INTO folder_access (folder_id, user_id, role) SELECT CAST(? AS TEXT), CAST(? AS INTEGER), 'owner' WHERE NOT EXISTS (SELECT 1 FROM folder_access WHERE folder_id = ?) ON CONFLICT DO NOTHING",
-      [folderId, userId, folderId],
-    );
+    await this.db.tx(async () => {
+      // Removed since it was made: nothing to own.
+      if (!(await folderHeld(this.db, folderId, 'share'))) return;
+      // Only a folder nobody reaches yet gets an owner: creating an existing folder claims nothing.
+      await this.db.run(
+        "INSERT INTO folder_access (folder_id, user_id, role) SELECT CAST(? AS TEXT), CAST(? AS INTEGER), 'owner' WHERE NOT EXISTS (SELECT 1 FROM folder_access WHERE folder_id = ?) ON CONFLICT DO NOTHING",
+        [folderId, userId, folderId],
+      );
+    });
   }
 
   async adoptUnownedFolders(userName: string): Promise<number> {

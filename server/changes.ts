@@ -152,7 +152,11 @@ export class ChangesFeed {
   private async fresh(pos: FeedPosition): Promise<FeedPosition> {
     const expired = (why: string) => new FerryError('sync_token_expired', `Sync token expired (${why}); run a full sync`, { status: 410 });
     if (this.o.clock() - pos.issuedAt > this.o.tokenTtlMs) throw expired('older than the token lifetime');
-    if ((await this.o.folders.horizon(pos.folderId)) > pos.since) throw expired('deletions it would need were pruned');
+    const folder = await this.o.folders.get(pos.folderId);
+    if (Number(folder?.prune_horizon ?? 0) > pos.since) throw expired('deletions it would need were pruned');
+    // Issued for an earlier folder of this id, removed since (`ferry server folder remove`): what
+    // it knew is of that folder, and the new one's horizon starts afresh (found by review).
+    if (folder && pos.issuedAt < Number(folder.created_at)) throw expired('issued before this folder was made');
     return pos;
   }
 }

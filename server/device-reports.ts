@@ -1,4 +1,5 @@
 import { FerryError, type DeviceFailure, type DeviceReport, type DeviceState, type DevicesReply } from '../protocol';
+import { folderHeld } from './folders';
 import type { SqlDb } from './storage/sql';
 import type { FeedTokens } from './tokens';
 
@@ -80,6 +81,12 @@ export class DeviceReports {
         applied = null;
       }
     }
+    return this.db.tx(() => this.write(folderId, device, report, pairedDevice, runStarted, applied));
+  }
+
+  private async write(folderId: string, device: string, report: DeviceReport, pairedDevice: string | null, runStarted: number | null, applied: number | null): Promise<boolean> {
+    // Removed meanwhile (`ferry server folder remove`): no report is left for a folder gone.
+    if (!(await folderHeld(this.db, folderId, 'share'))) throw new FerryError('not_found', `Folder '${folderId}' not found`, { status: 404 });
     const written = await this.db.run(
       `INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at, paired_device, folder_error, paused, unsyncable_count, mass_delete_held, stopped, run_started)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -28,12 +28,19 @@ export class FolderStore {
   async list(): Promise<Folder[]> {
     return (await this.db.all<FolderRow>('SELECT id, label, created_at, prune_horizon FROM folders ORDER BY id')).map(toWire);
   }
-
-  async horizon(id: string): Promise<number> {
-    return (await this.get(id))?.prune_horizon ?? 0;
-  }
 }
 
 export function toWire(row: FolderRow): Folder {
   return { id: row.id, label: row.label, createdAt: new Date(row.created_at).toISOString() };
+}
+
+/**
+ * Whether the folder is there, read inside a transaction so that `ferry server folder remove`
+ * cannot remove it before that transaction commits: on PostgreSQL the row is locked (`share`: a
+ * write that only needs the folder to stay; `update`: a batch's commit, the removal itself, one
+ * after the other); SQLite's transactions take the write lock at their start already.
+ */
+export async function folderHeld(db: SqlDb, folderId: string, mode: 'share' | 'update'): Promise<boolean> {
+  const lock = db.dialect === 'postgres' ? (mode === 'share' ? ' FOR SHARE' : ' FOR UPDATE') : '';
+  return (await db.get(`SELECT id FROM folders WHERE id = ?${lock}`, [folderId])) !== undefined;
 }

@@ -9,6 +9,7 @@ import { LeaseLost, TaskLeases } from './task-leases';
 import type { SqlDb } from './storage/sql';
 import type { BlockStore } from './storage/blocks';
 import type { TaskRow, TaskStore } from './task-store';
+import { folderHeld } from './folders';
 
 /** Test seams: a hook runs after a task is marked Processing and before it touches data. */
 export interface TaskHooks {
@@ -383,9 +384,8 @@ export class TaskRunner {
    * looked up (another epoch) makes this commit look them up again, under the shared lock.
    */
   private async lockFolder(folderId: string, taskId: string, looked: LookedUp): Promise<void> {
-    const lock = this.o.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
     // Removed since the batch was accepted (`ferry server folder remove`): nothing is written to it.
-    if (!(await this.o.db.get(`SELECT id FROM folders WHERE id = ?${lock}`, [folderId]))) throw new FolderGone(folderId);
+    if (!(await folderHeld(this.o.db, folderId, 'update'))) throw new FolderGone(folderId);
     if (this.o.db.dialect !== 'postgres') return;
     // A process whose lease ran out (another took the task over) commits nothing more.
     if (!(await this.leases.stillOwned(taskId))) throw new LeaseLost(taskId);

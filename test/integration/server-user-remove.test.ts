@@ -349,9 +349,12 @@ describe('folder remove', () => {
     const gus = await device('gus', 'gus-laptop');
     expect((await t.request('PUT', '/v1/folders/Documnets', { token: gus.token })).status).toBe(201);
     expect((await t.request('PUT', `/v1/folders/Documnets/devices/${agentId}`, { token: gus.token, body: report, headers: { 'x-ferry-device': agentId } })).status).toBe(200);
+    const before = ChangesPage.parse((await t.request('GET', '/v1/folders/Documnets/changes', { token: gus.token })).body);
+    const oldToken = before._links['upcoming-modifications']?.href.match(/syncToken=([^&]+)/)?.[1];
+    expect(oldToken).toEqual(expect.any(String));
     expect(await cli(['folder', 'remove', 'Documnets'])).toEqual({
       code: 0,
-      out: "Removed folder Documnets (owned by gus): it held no file and no history; 1 device reported on it (gus-laptop): a device that still syncs it makes it again, remove it from that device's settings\n",
+      out: "Removed folder Documnets (owned by gus): it held no file and no history; 1 device reported on it (gus-laptop): a device that still syncs it makes it again when its agent next starts, remove it from that device's settings\n",
       err: '',
     });
     expect((await foldersJson()).map((f) => f.id)).not.toContain('Documnets');
@@ -362,6 +365,10 @@ describe('folder remove', () => {
     // Made again by the device that syncs it: a new folder, its user's.
     expect((await t.request('PUT', '/v1/folders/Documnets', { token: gus.token })).status).toBe(201);
     expect((await foldersJson()).find((f) => f.id === 'Documnets')).toMatchObject({ owner: 'gus', sharedWith: [] });
+    // A sync token of the folder removed is none of the new one's: refused, a full listing follows
+    // (found by review: the new folder's horizon started afresh and took it).
+    const stale = await t.request('GET', `/v1/folders/Documnets/changes?syncToken=${oldToken}`, { token: gus.token });
+    expect([stale.status, stale.body.code]).toEqual([410, 'sync_token_expired']);
   });
 
   it('refuses a folder with files, then one keeping the history of deleted files, changing nothing; once the history is pruned, its blocks go with it', async () => {
@@ -392,7 +399,12 @@ describe('folder remove', () => {
     // The retention's work, done here as it would: the versions and the tombstone gone.
     await sqlWrite(t, 'DELETE FROM versions WHERE folder_id = ?', ['h-notes']);
     await sqlWrite(t, 'DELETE FROM entries WHERE folder_id = ?', ['h-notes']);
+    const [tasksBefore] = await tableRows(t, ['tasks']);
+    expect((tasksBefore as Array<{ folder_id: string }>).filter((r) => r.folder_id === 'h-notes').length).toBeGreaterThan(0);
     expect((await cli(['folder', 'remove', 'h-notes'])).out).toBe('Removed folder h-notes (owned by hal, shared with ivy): it held no file and no history; no device reported on it\n');
+    // Its finished tasks went with it: a later folder of this id shows none of their paths.
+    const [tasksAfter] = await tableRows(t, ['tasks']);
+    expect((tasksAfter as Array<{ folder_id: string }>).filter((r) => r.folder_id === 'h-notes')).toEqual([]);
     // Made again by someone else, it gives no reach to the old folder's bytes (its block grants went with it).
     expect((await t.request('PUT', '/v1/folders/h-notes', { token: ivy.token })).status).toBe(201);
     expect((await foldersJson()).find((f) => f.id === 'h-notes')).toMatchObject({ owner: 'ivy', sharedWith: [] });
