@@ -27,9 +27,9 @@ function wholeNumber(min: number, max?: number) {
 }
 
 /**
- * Why an ignore rule (gitignore syntax) can match nothing, or null: a `[` without its `]`, a
- * range written backwards (`[z-a]`), a lone `\\` at the end. Git drops such a rule without a
- * word; whoever wrote it meant something (docs/conflict-rules.md, "Rules that match nothing").
+ * Why an ignore rule (gitignore syntax) can match nothing, or null: a `[` without its `]`, a lone
+ * `\\` at the end. Git drops such a rule without a word; whoever wrote it meant something
+ * (docs/conflict-rules.md, "Rules that match nothing").
  */
 export function ignoreRuleProblem(rule: string): string | null {
   // Trailing spaces are not part of a rule unless escaped (gitignore).
@@ -43,18 +43,7 @@ export function ignoreRuleProblem(rule: string): string | null {
       let j = i + 1;
       if (text[j] === '!' || text[j] === '^') j++;
       if (text[j] === ']') j++;
-      let previous = '';
-      for (; j < text.length && text[j] !== ']'; j++) {
-        let char = text[j]!;
-        if (char === '\\' && j + 1 < text.length) char = text[++j]!;
-        else if (char === '-' && previous && j + 1 < text.length && text[j + 1] !== ']') {
-          let end = text[++j]!;
-          if (end === '\\' && j + 1 < text.length) end = text[++j]!;
-          if (end < previous) return `has the range ${previous}-${end} backwards, so it matches nothing: write ${end}-${previous}`;
-          char = '';
-        }
-        previous = char;
-      }
+      while (j < text.length && text[j] !== ']') j += text[j] === '\\' ? 2 : 1;
       if (j >= text.length) return 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name';
       i = j;
     }
@@ -62,13 +51,20 @@ export function ignoreRuleProblem(rule: string): string | null {
   return null;
 }
 
-/** A rule of the settings: one per line, so a `#` starts no comment there but would in gitignore. */
+/**
+ * A rule of the settings: one a line, so a `#` there starts no comment, but gitignore reads it as
+ * one (it matches nothing). The settings refuse it, and one saved by an earlier version is named.
+ */
+export function settingsRuleProblem(rule: string): string | null {
+  return rule.startsWith('#') ? 'starts with #, so it is read as a comment and matches nothing: write \\# for a name that starts with #' : ignoreRuleProblem(rule);
+}
+
 const SettingsIgnoreRule = z
   .string()
   .min(1)
   .max(1024)
   .superRefine((rule, ctx) => {
-    const problem = rule.startsWith('#') ? 'starts with #, so it is read as a comment and matches nothing: write \\# for a name that starts with #' : ignoreRuleProblem(rule);
+    const problem = settingsRuleProblem(rule);
     if (problem) ctx.addIssue({ code: 'custom', message: `"${rule}" ${problem}` });
   });
 

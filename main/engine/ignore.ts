@@ -1,7 +1,7 @@
 import ignoreFactory from 'ignore';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ignoreRuleProblem } from '../../shared/settings';
+import { ignoreRuleProblem, settingsRuleProblem } from '../../shared/settings';
 import { createLogger } from '../logging';
 import { MARKER_DIR } from './folder-marker';
 
@@ -54,7 +54,7 @@ export function deadRules(fileText: string, settingsRules: readonly string[] = [
     if (problem) dead.push({ where: `${FERRY_IGNORE_FILE} line ${index + 1}`, rule, problem });
   });
   for (const rule of settingsRules) {
-    const problem = ignoreRuleProblem(rule);
+    const problem = settingsRuleProblem(rule);
     if (problem) dead.push({ where: 'the settings', rule, problem });
   }
   return dead;

@@ -49,7 +49,6 @@ describe('ignore rules that can match nothing', () => {
     ['[draft', 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name'],
     ['*.[ch', 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name'],
     ['[]', 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name'],
-    ['report[z-a].txt', 'has the range z-a backwards, so it matches nothing: write a-z'],
     ['notes\\', 'ends in a lone \\, so it matches nothing: write \\\\ for a backslash'],
   ];
   it.each(dead)('%s: refused, and the ignore package indeed matches nothing with it', (rule, problem) => {
@@ -60,14 +59,17 @@ describe('ignore rules that can match nothing', () => {
     for (const name of [rule, literal, literal.replace(/[[\]]/g, ''), 'draft', 'x.c', 'x.[ch', 'reportb.txt', 'report[z-a].txt']) expect(m.ignores(name), name).toBe(false);
   });
 
-  it.each(['\\[draft', '[a-z]*.md', '*.[ch]', '[]]x', '[!]x]', '[\\]]', 'notes\\ ', 'a\\\\', 'build/', '!keep.log', '[a-]'])('%s: a rule that matches something is accepted', (rule) => {
+  // A backwards range is no dead rule here: the matcher reads `[z-a]` as its first character (found by review).
+  it.each(['\\[draft', '[z-a]', '[a-z]*.md', '*.[ch]', '[]]x', '[!]x]', '[\\]]', 'notes\\ ', 'a\\\\', 'build/', '!keep.log', '[a-]'])('%s: a rule that matches something is accepted', (rule) => {
     expect(ignoreRuleProblem(rule)).toBeNull();
   });
 
   it('lists a .ferryignore\'s by line, comments and blank lines aside, then the settings\'', () => {
-    expect(deadRules('*.log\r\n# [not a rule\n\n[draft\n', ['ok/', 'x[z-a]'])).toEqual([
+    // A settings rule saved by an earlier version that gitignore reads as a comment is named too (found by review).
+    expect(deadRules('*.log\r\n# [not a rule\n\n[draft\n', ['ok/', '#notes#', 'x[y'])).toEqual([
       { where: '.ferryignore line 4', rule: '[draft', problem: 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name' },
-      { where: 'the settings', rule: 'x[z-a]', problem: 'has the range z-a backwards, so it matches nothing: write a-z' },
+      { where: 'the settings', rule: '#notes#', problem: 'starts with #, so it is read as a comment and matches nothing: write \\# for a name that starts with #' },
+      { where: 'the settings', rule: 'x[y', problem: 'has a [ without its ], so it matches nothing: write \\[ for a [ in a name' },
     ]);
   });
 
