@@ -49,6 +49,17 @@ describe('lines', () => {
     expect(lineAt('c', T, histories({ c: [] }), WHEN)).toEqual({ reason: 'the server has no history of this path' });
   });
 
+  // A new-user try: after one Undo, `ferry restore DIR --at T` said of every file "made after T".
+  it('R2: a delete followed by a restore of the file (an Undo, a Cancel) does not end its line', () => {
+    const undone = histories({ a: [v(16, { restoredFrom: '5' }), gone(12), v(5)] });
+    expect(lineAt('a', T, undone, WHEN)).toEqual({ path: 'a', item: undone.get('a')![2], changed: true });
+    // Deleted, restored, deleted and restored again: the same file all along.
+    const twice = histories({ a: [v(20, { restoredFrom: '16' }), gone(18), v(16, { restoredFrom: '5' }), gone(12), v(5)] });
+    expect(lineAt('a', T, twice, WHEN)).toMatchObject({ path: 'a', item: twice.get('a')![4] });
+    // A delete followed by a file made again (no restore just after it) still ends the line there.
+    expect(lineAt('a', T, histories({ a: [v(17), v(16, { restoredFrom: '5' }), gone(14), v(13), gone(12), v(5)] }), WHEN)).toEqual({ reason: 'this one was made after T; what had its name then was deleted since' });
+  });
+
   it('R1: a moved-away path lives on at the end of its moves; deleted there, it comes back there unless that name was taken', () => {
     const twice = histories({ a: [gone(14, 'b'), v(3)], b: [gone(18, 'c'), v(13, { movedFrom: 'a' })], c: [v(17, { movedFrom: 'b' })] });
     expect(currentName('a', twice)).toBe('c');

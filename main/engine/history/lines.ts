@@ -95,7 +95,7 @@ export function nameOfRevision(path: string, revision: string, histories: Histor
  * R2: the line now at `path` as it was at `at` (ms): its first revision at or before `at`,
  * newest first, continuing at the old name of each move since. `changed`: a write (not a move)
  * came after it. A delete met on the way back (not the line's newest revision) means the file
- * now at that name was made after `at`.
+ * now at that name was made after `at`, unless a restore brought it back just after the delete.
  */
 export function lineAt(path: string, at: number, histories: Histories, when: string): LineAt | Need {
   let name = path;
@@ -106,6 +106,8 @@ export function lineAt(path: string, at: number, histories: Histories, when: str
     if (!history) return { need: name };
     let newest = true;
     let moved: HistoryItem | undefined;
+    // The revision just after the one looked at (newest first): a restore after a delete goes on.
+    let after: HistoryItem | undefined;
     for (const h of history) {
       if (rev(h) >= below) continue;
       if (Date.parse(h.modificationDate) <= at) return { path: name, item: h, changed };
@@ -116,12 +118,14 @@ export function lineAt(path: string, at: number, histories: Histories, when: str
       // What had the name at T was deleted or moved away since (a new-user try read "it did not
       // exist at T" of a folder that did, renamed since and made again under its old name).
       // Only when something had it then: the first revision at or before T, further back, is live.
-      if (h.deleted && !newest) {
+      // A deleted file brought back (its next revision a restore) is the same file: the line goes on.
+      if (h.deleted && !newest && after?.restoredFrom === undefined) {
         const then = history.find((older) => rev(older) < rev(h) && Date.parse(older.modificationDate) <= at);
         return { reason: then && !then.deleted ? `this one was made after ${when}; what had its name then was ${h.movedTo !== undefined ? `moved to ${h.movedTo}` : 'deleted'} since` : `it did not exist at ${when}` };
       }
       changed = true;
       newest = false;
+      after = h;
     }
     if (!moved) return { reason: history.length === 0 ? 'the server has no history of this path' : `it did not exist at ${when}` };
     name = moved.movedFrom!;
