@@ -1,4 +1,4 @@
-import { readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as history from '../../main/control/commands/history';
@@ -128,6 +128,26 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     const typo = captureIo();
     expect(await restore.run([`docs/${kept[4]!}`, '--folder', 'docs', '--data', dataA], typo)).toBe(1);
     expect(typo.stdout).toContain(`not restored: docs/${kept[4]!}: the server has no history of this path: check its name, and that it is in this folder (not_found); paths are inside the folder: did you mean ${kept[4]!}?`);
+  });
+
+  // A new-user try restored a deleted folder by its path and found it empty on both devices, unsaid.
+  it('a folder restored by its path says it comes back without the files deleted with it, and how to bring them', async () => {
+    mkdirSync(path.join(folderA, 'album'));
+    for (const n of ['one.jpg', 'two.jpg']) writeFileSync(path.join(folderA, 'album', n), `photo ${n}`);
+    const historyOf = async (p: string) => (await a.handlers.getHistory({ folderId: 'docs', path: p })).items[0];
+    await waitFor(async () => (await historyOf('album/two.jpg'))?.deleted === false, { timeoutMs: 30_000, message: 'the album on the server' });
+    rmSync(path.join(folderA, 'album'), { recursive: true });
+    await waitFor(async () => (await historyOf('album'))?.deleted === true, { timeoutMs: 30_000, message: 'the album deleted on the server' });
+    const hint = "  a folder comes back by itself: files deleted with it stay deleted; 'ferry restore --deleted --prefix album/' brings them back, or 'ferry restore album --at TIME' the folder as it was then";
+    const look = captureIo();
+    expect(await restore.run(['album', '--folder', 'docs', '--data', dataA, '--dry-run'], look), look.stderr).toBe(0);
+    expect(look.stdout.trimEnd().split('\n').at(-1)).toBe(hint);
+    const io = captureIo();
+    expect(await restore.run(['album', '--folder', 'docs', '--data', dataA], io), io.stderr).toBe(0);
+    expect(io.stdout.trimEnd().split('\n').at(-1)).toBe(hint);
+    // The way it names brings the files back.
+    expect(await restore.run(['--deleted', '--prefix', 'album/', '--folder', 'docs', '--data', dataA], captureIo())).toBe(0);
+    await waitFor(() => existsSync(path.join(folderA, 'album', 'one.jpg')) && existsSync(path.join(folderA, 'album', 'two.jpg')), { timeoutMs: 30_000, message: 'the photos back' });
   });
 
   it('refuses --revision with two paths and --deleted with a path, before asking the agent', async () => {

@@ -90,14 +90,21 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       return EXIT_OK;
     }
     const result = await client.call('restore', input);
+    // A folder restored by its path alone comes back empty: said, with the ways to its files (a
+    // new-user try restored a deleted folder and found it empty on both devices, unsaid).
+    const folders = result.wouldRestore ? result.wouldRestore.filter((w) => w.kind === 'dir').map((w) => w.path) : result.folders > 0 && positionals.length === 1 ? [folderRelative(folder.localPath, positionals[0]!)] : [];
+    const emptyHint =
+      at.value === undefined && folders.length > 0 && !values.json
+        ? `\n  a folder comes back by itself: files deleted with it stay deleted; 'ferry restore --deleted --prefix ${printable(folders[0]!)}/' brings them back, or 'ferry restore ${printable(folders[0]!)} --at TIME' the folder as it was then`
+        : '';
     if (result.wouldRestore) {
-      io.out(values.json ? json({ folderId: folder.id, dryRun: true, ...result }) : formatWouldRestore(folder.id, result, at.value));
+      io.out(values.json ? json({ folderId: folder.id, dryRun: true, ...result }) : `${formatWouldRestore(folder.id, result, at.value)}${emptyHint}`);
       return result.failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
     }
     // Asked for deleted files and none found: say where it looked (a new-user try read a bare "Nothing was restored").
     const where = [values.prefix ? ` under ${printable(folderRelative(folder.localPath, values.prefix), true)}` : '', since.value ? ` since ${since.value}` : ''].join('');
     const none = values.deleted && result.restored + result.folders + result.failed.length + result.skipped.length === 0 ? `\n  nothing${where} is deleted on the server ('ferry history PATH' lists a file's versions)` : '';
-    io.out(values.json ? json({ folderId: folder.id, ...result }) : `${formatRestore(folder.id, result)}${none}`);
+    io.out(values.json ? json({ folderId: folder.id, ...result }) : `${formatRestore(folder.id, result)}${none}${emptyHint}`);
     return result.failed.length > 0 ? EXIT_FAILURE : EXIT_OK;
   });
 }
