@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as history from '../../main/control/commands/history';
@@ -128,6 +128,26 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     const typo = captureIo();
     expect(await restore.run([`docs/${kept[4]!}`, '--folder', 'docs', '--data', dataA], typo)).toBe(1);
     expect(typo.stdout).toContain(`not restored: docs/${kept[4]!}: the server has no history of this path: check its name, and that it is in this folder (not_found); paths are inside the folder: did you mean ${kept[4]!}?`);
+  });
+
+  // A new-user try: a file renamed since its last edit read "it has no earlier version" by its name
+  // (R5, docs/conflict-rules.md): its earlier content is found back through the rename.
+  it('ferry restore of a file renamed since its edit brings back its content before that edit, under its name now', async () => {
+    const historyOf = async (p: string) => (await a.handlers.getHistory({ folderId: 'docs', path: p })).items;
+    writeFileSync(path.join(folderA, 'draft.txt'), 'first words');
+    await waitFor(async () => (await historyOf('draft.txt')).length === 1, { timeoutMs: 30_000, message: 'the draft on the server' });
+    const first = (await historyOf('draft.txt'))[0]!.revision;
+    writeFileSync(path.join(folderA, 'draft.txt'), 'second words, longer');
+    await waitFor(async () => (await historyOf('draft.txt')).length === 2, { timeoutMs: 30_000, message: 'the edit on the server' });
+    renameSync(path.join(folderA, 'draft.txt'), path.join(folderA, 'final.txt'));
+    await waitFor(async () => (await historyOf('draft.txt'))[0]?.movedTo === 'final.txt', { timeoutMs: 30_000, message: 'the rename landed as a move' });
+    const look = captureIo();
+    expect(await restore.run(['final.txt', '--folder', 'docs', '--data', dataA, '--dry-run'], look), look.stderr).toBe(0);
+    expect(look.stdout).toContain(`  final.txt: revision ${first} of draft.txt (renamed since)`);
+    const io = captureIo();
+    expect(await restore.run(['final.txt', '--folder', 'docs', '--data', dataA], io), io.stderr).toBe(0);
+    await waitFor(() => existsSync(path.join(folderA, 'final.txt')) && readFileSync(path.join(folderA, 'final.txt'), 'utf8') === 'first words', { timeoutMs: 30_000, message: 'the first words back in final.txt' });
+    expect(existsSync(path.join(folderA, 'draft.txt'))).toBe(false);
   });
 
   // A new-user try restored a deleted folder by its path and found it empty on both devices, unsaid.

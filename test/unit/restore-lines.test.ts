@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HistoryItem } from '../../protocol';
-import { currentName, lineAt, movedAwaySince, nameOfRevision, placeOf } from '../../main/engine/history/lines';
+import { currentName, lineAt, movedAwaySince, nameOfRevision, placeOf, previousOnLine } from '../../main/engine/history/lines';
 
 // The lines of docs/conflict-rules.md, "A folder as it was at a moment, across renames" (R1, R2),
 // over histories as the server lists them (newest first). Times: revision n was written at n.
@@ -58,6 +58,24 @@ describe('lines', () => {
     expect(lineAt('a', T, twice, WHEN)).toMatchObject({ path: 'a', item: twice.get('a')![4] });
     // A delete followed by a file made again (no restore just after it) still ends the line there.
     expect(lineAt('a', T, histories({ a: [v(17), v(16, { restoredFrom: '5' }), gone(14), v(13), gone(12), v(5)] }), WHEN)).toEqual({ reason: 'this one was made after T; what had its name then was deleted since' });
+  });
+
+  // A new-user try: a file renamed three times since its last edit read "it has no earlier version".
+  it('R5: the last change of a file renamed since its edit is found back through its renames, by content', () => {
+    const c = (at: number, hash: string, extra: Partial<HistoryItem> = {}) => v(at, { contentHash: hash.repeat(64), ...extra });
+    // a: v1 (3), v2 (5); renamed to b (move 13, tombstone 14); b renamed to c (move 17, tombstone 18).
+    const h = histories({
+      a: [gone(14, 'b'), c(5, '2'), c(3, '1')],
+      b: [gone(18, 'c'), c(13, '2', { movedFrom: 'a' })],
+      c: [c(17, '2', { movedFrom: 'b' })],
+    });
+    expect(previousOnLine('c', h)).toEqual({ name: 'a', revision: '3' });
+    // Read only as the walk gets there.
+    expect(previousOnLine('c', histories({ c: h.get('c')! }))).toEqual({ need: 'b' });
+    // Edited once, renamed once: nothing earlier than that content.
+    expect(previousOnLine('b', histories({ a: [gone(14, 'b'), c(5, '2')], b: [c(13, '2', { movedFrom: 'a' })] }))).toBeUndefined();
+    // The old name's earlier life (deleted, then made again before the rename) ends the line.
+    expect(previousOnLine('b', histories({ a: [gone(14, 'b'), c(9, '2'), gone(7), c(3, '1')], b: [c(13, '2', { movedFrom: 'a' })] }))).toBeUndefined();
   });
 
   it('R1: a moved-away path lives on at the end of its moves; deleted there, it comes back there unless that name was taken', () => {

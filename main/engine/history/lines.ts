@@ -152,3 +152,39 @@ export function placeOf(name: string, histories: Histories): string | Need {
   }
   return name;
 }
+
+/**
+ * R5, a file renamed since its last edit: the version "undo the last change" brings back, found
+ * back through its renames: the newest whose content is not the current one (by content hash;
+ * without one, the newest before the current), and the name it was written under. undefined
+ * when the line holds none (a delete, or a name made there, ends it).
+ */
+export function previousOnLine(path: string, histories: Histories): { name: string; revision: string } | undefined | Need {
+  const own = histories.get(path);
+  if (!own) return { need: path };
+  const current = own[0];
+  if (!current || current.deleted) return undefined;
+  const sameContent = (h: HistoryItem) => current.contentHash !== undefined && h.contentHash === current.contentHash;
+  let name = path;
+  let below = rev(current);
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const history = histories.get(name);
+    if (!history) return { need: name };
+    let moveIn: HistoryItem | undefined;
+    for (const h of history) {
+      if (rev(h) >= below) continue;
+      if (h.deleted) return undefined;
+      if (!sameContent(h)) return { name, revision: h.revision };
+      if (h.movedFrom !== undefined) {
+        moveIn = h;
+        break;
+      }
+    }
+    // The current revision itself may be the move that brought the line here.
+    if (!moveIn && name === path && current.movedFrom !== undefined && step === 0) moveIn = current;
+    if (!moveIn) return undefined;
+    name = moveIn.movedFrom!;
+    below = rev(moveIn);
+  }
+  return undefined;
+}

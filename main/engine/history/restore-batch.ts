@@ -4,7 +4,7 @@ import { FerryError, isFerryError } from '../../../protocol/errors';
 import { backoffDelay, EQUAL_JITTER } from '../../../shared/backoff';
 import type { SubmitBatchOptions, SubmitBatchReply } from '../../remote';
 import { ancestorsOf } from '../paths';
-import { currentName, isNeed, lineAt, movedAwaySince, nameOfRevision, placeOf, type Need } from './lines';
+import { currentName, isNeed, lineAt, movedAwaySince, nameOfRevision, placeOf, previousOnLine, type Need } from './lines';
 import { readDeleted, readHistory, readLiveUnder, type HistoryRemote } from './listings';
 
 /**
@@ -230,10 +230,15 @@ async function planPaths(remote: RestoreRemote, remoteId: string, request: Extra
   // A revision from the history of the path's old name (renamed since) comes back under this one.
   const { revision } = request;
   const names = revision === undefined ? undefined : await resolveAll(remote, remoteId, histories, request.paths, (path) => nameOfRevision(path, revision, histories) ?? path);
+  // R5: a file renamed since its last edit has no earlier content under its name: found back
+  // through its renames, only for the paths that need it (docs/conflict-rules.md).
+  const renamedOnly = revision === undefined ? request.paths.filter((path) => isRenamedOnly(histories.get(path) ?? [])) : [];
+  const earlier = await resolveAll(remote, remoteId, histories, renamedOnly, (path) => previousOnLine(path, histories) ?? '');
   for (const path of request.paths) {
     const history = histories.get(path) ?? [];
-    const pick = choose(history, request);
-    const from = names?.get(path);
+    const before = earlier.get(path);
+    const pick = before ? { revision: before.revision } : choose(history, request);
+    const from = before ? before.name : names?.get(path);
     if (history.length === 0) (planned.unknown ??= []).push(path);
     else if ('reason' in pick) planned.skipped.push({ path, reason: pick.reason });
     else addOp(planned, path, pick.revision, history, histories.get(from ?? path) ?? history, from !== undefined && from !== path ? from : undefined);
@@ -400,6 +405,12 @@ function dryRun(plan: Planned, outcome: RestoreOutcome): RestoreOutcome {
     });
   }
   return outcome;
+}
+
+/** A live file whose name holds no earlier live version, brought there by a move (R5). */
+function isRenamedOnly(history: HistoryItem[]): boolean {
+  const [current, next] = history;
+  return current !== undefined && !current.deleted && current.movedFrom !== undefined && (next === undefined || next.deleted);
 }
 
 /** Which revision of a path a request means (history newest first). */
