@@ -296,6 +296,23 @@ describe('a renamed folder is a move, never a mass delete', () => {
     }
   });
 
+  // A new-user try: a device stopped while the other renamed a folder, with a new file of its own
+  // in that folder, read "Folder deleted on laptop-a" for the rename in its Activity.
+  it('a folder renamed elsewhere while this device added a file in it: kept here, and Activity says renamed, not deleted', async () => {
+    const { rootA, rootB, agentB } = await twoInSync('kept-rename', { 'proj/a.txt': 'a', 'proj/b.txt': 'b' });
+    await agentB.stop();
+    writeFileSync(path.join(rootB, 'proj', 'mine.txt'), 'written on B while A renamed the folder');
+    renameSync(path.join(rootA, 'proj'), path.join(rootA, 'final'));
+    await waitFor(async () => (await serverFiles('kept-rename')).join(',') === 'final/a.txt,final/b.txt', { timeoutMs: 20_000, message: 'the rename on the server' });
+    const again = await startAgent('kept-rename-b', proxy.url, rootB, 'kept-rename');
+    const said = async () => (await again.handlers.listActivity({ limit: 100 })).filter((e) => e.path === 'proj' && e.kind === 'pull_kept_local').map((e) => e.message);
+    await waitFor(async () => (await said()).length > 0, { timeoutMs: 20_000, message: "B's line about proj" });
+    expect((await said())[0]).toMatch(/^Folder renamed to final (on \S.*|remotely), but it still holds files the other side does not have: kept here under its old name with them, and uploaded again$/);
+    // Nothing lost: B's file is on the server, the renamed files on B.
+    await waitFor(async () => (await serverFiles('kept-rename')).includes('proj/mine.txt'), { timeoutMs: 20_000, message: "B's file on the server" });
+    await waitFor(() => filesOnDisk(rootB)['final/a.txt'] === 'a', { timeoutMs: 20_000, message: 'the renamed folder on B' });
+  });
+
   // Chaos seed 4051 (npm run chaos -- --seed 4051 --ops 60 --devices 3): after a pure rename of a
   // folder one device fetched a block it held. The renaming device sent the new names as uploads
   // only once it had hashed them, and the deletes of the old names once their hold ended; when

@@ -53,6 +53,8 @@ export interface ApplyContext {
   deviceId: string;
   /** The name of another device whose change this is, for Activity (null: this device's, or not known). */
   whoChanged?: (device: string | undefined) => string | null;
+  /** This pull's moves: where each moved-away path went (a delete here that is a rename there is said so). */
+  movedTo?: ReadonlyMap<string, string>;
   /** Index writes of downloaded files commit together (optional: one transaction each without). */
   commits?: TxnGroup;
   /** Files deleted by this pull are kept here until its downloads are done (M3). */
@@ -980,7 +982,10 @@ function reuploadDir(ctx: ApplyContext, entry: RemoteEntry, seen: Observation, r
       rule.endsWith('+keep') ? `Folder deleted ${onDevice(ctx, entry)}; kept as you asked (Cancel) and uploaded again`
       : rule === 'DD3' ? `Folder deleted ${onDevice(ctx, entry, 'remotely')} but created here: kept and uploaded again`
       : rule === 'D6' ? `File deleted ${onDevice(ctx, entry, 'remotely')}; the folder with its name here is kept and uploaded`
-      : `Folder deleted ${onDevice(ctx, entry, 'remotely')} but it still holds files the other side does not have: kept and uploaded again`,
+      : ctx.movedTo?.has(entry.path)
+        ? // A rename there, not a delete (a new-user try read "deleted" for a folder laptop-a renamed).
+          `Folder renamed to ${ctx.movedTo.get(entry.path)} ${onDevice(ctx, entry, 'remotely')}, but it still holds files the other side does not have: kept here under its old name with them, and uploaded again`
+        : `Folder deleted ${onDevice(ctx, entry, 'remotely')} but it still holds files the other side does not have: kept and uploaded again`,
   });
   return { kind: 'reuploaded', path: entry.path, rule };
 }

@@ -643,6 +643,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // A path the feed moved elsewhere in this pull: its delete here is that move (a new-user try read
     // "project Deleted here: laptop-a deleted it" for a folder laptop-a renamed).
     const movedTo = new Map(entries.filter((e) => e.movedFrom !== undefined && !e.deleted).map((e) => [e.movedFrom!, e.path]));
+    ctx.movedTo = movedTo;
     const run = async (p: Plan) => {
       const k = p.entry.path;
       applying.add(k);
