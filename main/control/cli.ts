@@ -27,7 +27,20 @@ function usage(): string {
   return lines.join('\n');
 }
 
+/**
+ * `ferry … | head -1`: the reader went away before the output ended. What is left has nowhere to
+ * go, which is no error of the command (a new-user try got a stack trace, "write EPIPE").
+ */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   await import('./commands/registry');
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
