@@ -19,8 +19,12 @@ interface Viewing {
  * the list) and Restore. Read again when
  * `refresh` changes: a restore made beside the panel (Deleted files' Restore) is a new version.
  */
-export function HistoryPanel({ folderId, path, paused = false, onClose, onRestored, refresh }: { folderId: string; path: string; paused?: boolean; onClose: () => void; onRestored?: () => void; refresh?: unknown }) {
+export function HistoryPanel({ folderId, path: asked, paused = false, onClose, onRestored, refresh }: { folderId: string; path: string; paused?: boolean; onClose: () => void; onRestored?: () => void; refresh?: unknown }) {
   const { api } = useApi();
+  // The name whose versions are shown: the one asked for, or an earlier name of the file, opened
+  // from its "moved from" (a new-user try found no way to the versions before a rename).
+  const [path, setPath] = useState(asked);
+  useEffect(() => setPath(asked), [folderId, asked]);
   const [versions, setVersions] = useState<FileVersion[]>();
   const [nameNow, setNameNow] = useState<string>();
   const [error, setError] = useState<string>();
@@ -82,6 +86,11 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
         <h3>
           History of <span className="queue-path">{visibleName(path)}</span>
         </h3>
+        {path !== asked ? (
+          <button type="button" onClick={() => setPath(asked)} data-testid="history-back">
+            Back to {visibleName(asked)}
+          </button>
+        ) : null}
         <button type="button" onClick={onClose} data-testid="history-close">
           Close
         </button>
@@ -147,9 +156,10 @@ export function HistoryPanel({ folderId, path, paused = false, onClose, onRestor
             ) : null}
             <span className="muted" title={v.device}>{v.deviceName ?? v.device}</span>
             {v.movedFrom !== undefined ? (
-              <span className="muted" data-testid="history-moved-from">
-                moved from {v.movedFrom}
-              </span>
+              // Its versions before the rename are in the old name's history: one click away.
+              <button type="button" className="link" onClick={() => setPath(v.movedFrom!)} title={`The versions it had as ${v.movedFrom}`} data-testid="history-moved-from">
+                moved from {visibleName(v.movedFrom)}
+              </button>
             ) : null}
             {v.movedTo !== undefined ? (
               <span className="muted" data-testid="history-moved-to">

@@ -1,6 +1,6 @@
 import { expect, test as base } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
 
@@ -108,4 +108,38 @@ test("History's View shows what an older version holds, the start of a long one,
   await page.getByTestId('history-row').nth(1).getByTestId('history-view').click();
   await expect(page.getByTestId('history-preview-note')).toHaveText('A binary file of 2.1 MB: restore it, or open it after restoring.');
   await expect(page.getByTestId('history-preview-text')).toHaveCount(0);
+});
+
+// A new-user try: the History of a file renamed since its last edit listed only the rename, with
+// no way to the versions before it. Its "moved from" opens the old name's versions, whose Restore
+// brings one back under the name now.
+test('History of a renamed file opens the versions it had under its old name, and restores one under its name now', async ({ page, startRig }) => {
+  const rig = await startRig();
+  await page.goto(rig.loginUrl());
+  await expect(page.getByTestId('folder-card').first()).toBeVisible();
+  await page.getByTestId('nav-queue').click();
+  await expect(page.getByTestId('queue-list')).toBeVisible();
+  await saved(rig, 'draft.txt', 'the first words\n');
+  await saved(rig, 'draft.txt', 'the second words, longer\n');
+  renameSync(path.join(rig.folder('docs'), 'draft.txt'), path.join(rig.folder('docs'), 'final.txt'));
+  await expect.poll(async () => (await rig.remote.files('docs')).has('final.txt'), { message: 'the rename on the server', timeout: 20_000 }).toBe(true);
+
+  await expect(row(page, 'final.txt')).toHaveAttribute('data-state', 'done');
+  await row(page, 'final.txt').getByTestId('history-open').click();
+  await expect(page.getByTestId('history-panel')).toContainText('History of final.txt');
+  await expect(page.getByTestId('history-row')).toHaveCount(1);
+  await page.getByTestId('history-moved-from').click();
+  await expect(page.getByTestId('history-panel')).toContainText('History of draft.txt');
+  await expect(page.getByTestId('history-moved-note')).toHaveText('Moved to final.txt: a version restored here comes back there.');
+  // The move's tombstone and the two versions; the first words' one restores.
+  await expect(page.getByTestId('history-row')).toHaveCount(3);
+  const first = page.getByTestId('history-row').nth(2);
+  await first.getByTestId('history-restore').click();
+  await page.getByTestId('history-confirm-restore').click();
+  await expect(page.getByTestId('history-restored')).toBeVisible();
+  await expect.poll(() => readFileSync(path.join(rig.folder('docs'), 'final.txt'), 'utf8'), { message: 'the first words back in final.txt', timeout: 20_000 }).toBe('the first words\n');
+  expect(existsSync(path.join(rig.folder('docs'), 'draft.txt'))).toBe(false);
+  // And back to the name asked about.
+  await page.getByTestId('history-back').click();
+  await expect(page.getByTestId('history-panel')).toContainText('History of final.txt');
 });
