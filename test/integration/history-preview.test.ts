@@ -217,6 +217,10 @@ describe('a past version previewed before it is restored', () => {
       out: '',
       err: `ferry history: version ${r3} of cli.txt is not text. A binary file of 4 B: restore it, or open it after restoring.\nRestore it with: ferry restore cli.txt --revision ${r3} --folder docs\n`,
     });
+    // Windows line ends read as line ends (found by review: a made-visible \r ended every line).
+    const crlf = await write('crlf.txt', 'one\r\ntwo\r\n');
+    await write('crlf.txt', 'later');
+    expect(await run(['crlf.txt', '--show', crlf])).toEqual({ code: 0, out: 'one\ntwo\n\n', err: '' });
     const json = await run(['cli.txt', '--show', r1, '--json']);
     expect(JSON.parse(json.out)).toEqual({ folderId: 'docs', path: 'cli.txt', revision: r1, size: first.length, shownBytes: first.length, truncated: false, text: first });
     // Refusals: each with its code, as every command says them.

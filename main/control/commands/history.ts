@@ -48,7 +48,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
 
 /**
  * `--show REV`: the version's text on stdout, as it is (a control character made visible, as
- * every line this command prints), and what was left out on stderr; a binary version is refused
+ * every line this command prints; CRLF line ends as line ends), and what was left out on stderr; a binary version is refused
  * (exit 1): its bytes would be no use on a terminal.
  */
 async function show(io: CommandIo, folderId: string, filePath: string, revision: string, asJson: boolean, client: ControlClient): Promise<number> {
@@ -63,7 +63,8 @@ async function show(io: CommandIo, folderId: string, filePath: string, revision:
     io.err(`ferry history: version ${revision} of ${printable(filePath, true)} is not text. ${note}\n${restoreHint}`);
     return EXIT_FAILURE;
   }
-  if (preview.text !== '') io.out(preview.text);
+  // Windows line ends read as line ends, not as a made-visible \r on every line (found by review).
+  if (preview.text !== '') io.out(preview.text.replace(/\r\n/g, '\n'));
   if (note) io.err(`${note}\n${restoreHint}`);
   return EXIT_OK;
 }
