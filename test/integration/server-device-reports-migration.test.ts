@@ -20,6 +20,8 @@ describe('server migration 15 (a device quit)', () => {
         .prepare("INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at) VALUES ('f', 'dev-1', 'laptop', 'ferry/old', NULL, 0, 0, '[]', ?)")
         .run(Date.now());
       expect(migrate(raw)).toBe(MIGRATIONS.length);
+      // A report is of a folder the server has (one removed meanwhile takes none).
+      raw.prepare("INSERT INTO folders (id, created_at) VALUES ('f', ?)").run(Date.now());
       const clock = () => Date.now();
       const reports = new DeviceReports(new SqliteDb(raw), new FeedTokens('secret'), clock);
       const [before] = await reports.list('f');
@@ -46,6 +48,7 @@ describe('server migration 17 (the newest run of a device report)', () => {
         .prepare("INSERT INTO device_reports (folder_id, device, name, version, applied_seq, pending, failed_count, failures, reported_at) VALUES ('f', 'dev-1', 'laptop', 'ferry/old', NULL, 0, 0, '[]', ?)")
         .run(Date.now());
       expect(migrate(raw)).toBe(MIGRATIONS.length);
+      raw.prepare("INSERT INTO folders (id, created_at) VALUES ('f', ?)").run(Date.now());
       const reports = new DeviceReports(new SqliteDb(raw), new FeedTokens('secret'), () => Date.now());
       const report = { name: 'laptop', version: 'ferry/new', pending: 0, failedCount: 0, failures: [] };
       const runA = Date.parse('2030-01-01T10:00:00Z');
