@@ -125,6 +125,40 @@ describe('chaos regressions', () => {
     expect((await serverTree(api, 'chaos')).files.get('b.txt')?.size).toBe(Buffer.byteLength('first x.txt, then edited'));
   });
 
+  // Chaos seed 51284 (`--restore --guard`): a file deleted in a held bulk delete and written again
+  // goes up on the delete's base (its index row names no revision); another device moved the file
+  // away meanwhile, and a full pull followed. The listing lacked the path, and a path that names
+  // no revision here was skipped: the upload conflicted at every try ("base revision 11, current
+  // none") and no pull answered it, the feed past the move. Now the listing decides it as a
+  // remote delete of a path never synced here: D3, kept and uploaded as new.
+  it('chaos seed 51284: an upload on a base the server moved away, met by a full listing, goes up as new', async () => {
+    const { agent, api } = await oneAgent((folder) => {
+      for (const f of ['résumé.pdf', 'k1.txt', 'k2.txt', 'keep1.txt', 'keep2.txt']) writeFileSync(path.join(folder, f), `first ${f}`);
+    });
+    const folder = agent.status().folders[0]!.localPath;
+    const files = async () => [...(await serverTree(api, 'chaos')).files.keys()].sort();
+    await waitFor(async () => (await files()).length === 5, { timeoutMs: 20_000, message: 'the first upload' });
+    const base = (await api.changesPage('chaos', { limit: 100 })).items.find((i) => i.path === 'résumé.pdf')!.revision;
+    for (const f of ['résumé.pdf', 'k1.txt', 'k2.txt']) rmSync(path.join(folder, f));
+    await waitFor(() => agent.status().folders[0]!.state === 'paused_mass_delete', { timeoutMs: 10_000, message: 'the deletes held' });
+    writeFileSync(path.join(folder, 'résumé.pdf'), 'written again while its delete waited');
+    await waitFor(async () => (await agent.handlers.listQueue({ offset: 0, limit: 100 })).items.some((i) => i.path === 'résumé.pdf' && i.op === 'upsert'), { timeoutMs: 10_000, message: 'résumé.pdf queued again' });
+    expect((await agent.handlers.explainPath({ folderId: 'chaos', path: 'résumé.pdf' })).synced?.revision ?? null).toBeNull();
+    // Another device moves it away, on the revision this upload is built on.
+    const moved = await api.submitBatch('chaos', [{ key: 'm', action: 'move', from: 'résumé.pdf', path: 'deep/résumé.pdf', baseRevision: base }]);
+    expect('results' in moved && moved.results.m?.ok).toBe(true);
+    // New ignore rules drop the sync token: the next pull is a full listing.
+    const { hasToken: _h, tokenProtection: _t, ...settings } = await agent.handlers.getSettings({});
+    await agent.handlers.updateSettings({ ...settings, ignoreRules: ['*.never'] });
+    await agent.handlers.confirmMassDelete({ folderId: 'chaos' });
+    await waitFor(() => {
+      const s = agent.status();
+      return s.state === 'idle' && s.counts.pending + s.counts.in_flight + s.counts.retry_wait + s.counts.failed === 0;
+    }, { timeoutMs: 20_000, message: 'everything sent, nothing waiting for a recheck' });
+    expect(await files()).toEqual(['deep/résumé.pdf', 'keep1.txt', 'keep2.txt', 'résumé.pdf']);
+    expect((await serverTree(api, 'chaos')).files.get('résumé.pdf')?.size).toBe(Buffer.byteLength('written again while its delete waited'));
+  });
+
   it('chaos seed 1051: two spellings of one folder end as one synced folder, nothing lost and no loop', async () => {
     const nfc = 'ärger'.normalize('NFC');
     const nfd = 'ärger'.normalize('NFD');

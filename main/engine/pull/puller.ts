@@ -363,7 +363,11 @@ export function createPullerImpl(deps: PullerDeps): Puller {
         if (sent?.inFlightGeneration != null && store.tasks.holds(sent.id, sent.inFlightGeneration) && existsOnDisk(joinInside(root, row.path))) {
           throw uploadInFlight(row.path, 'its create or move was sent, and the full listing lacks it', { ownWait: true });
         }
-        continue;
+        // An upload built on a revision the listing lacks (not in flight): the server deleted or
+        // moved away its base; decided as a remote delete of a path never synced here, D3 (chaos seed 51284).
+        // (A move's base is its source's: the move's own rules answer for it, P8.)
+        const onGoneBase = sent !== undefined && sent.state !== 'done' && sent.inFlightGeneration === null && sent.op === 'upsert' && sent.moveFrom === null && sent.baseRevision !== null;
+        if (!onGoneBase) continue;
       }
       if (row.moveFrom !== undefined && row.syncedRevision === row.moveBase) continue;
       deletes.push({ path: row.path, kind: row.kind, revision: null, deleted: true, size: 0, mtime: 0, blocks: [], modificationDate: now, device: '' });
