@@ -248,6 +248,27 @@ describe('deletes the guard weighed late', () => {
       expect(said).toContain('Mass delete cancelled: 12 files deleted here by the pulls just before the question come back from the server');
     });
 
+    // Found by review: files the window deleted that a later pull brings back (another device's
+    // Undo) were counted as still deleted, and that pull was held with its downloads.
+    it('does not count what the next pull brings back: 12 deleted, then 12 back with 4 more deleted, goes unasked', async () => {
+      const { agent, root } = await syncedAgent('window-back', names);
+      await deleteOnServer('window-back', names.slice(0, 12));
+      await agent.handlers.syncNow({});
+      await waitFor(() => onDisk(root).length === 18, { timeoutMs: 15_000, message: 'the first part applied' });
+      // One commit: the 12 made again, 4 more deleted.
+      const live = new Map((await other.changesPage('window-back', { limit: 1000 })).items.map((i) => [i.path, i.revision]));
+      const back = names.slice(0, 12).map((p) => ({ p, file: testFile(`back ${p}`) }));
+      for (const { file } of back) await other.putBlock(file.hash, file.data);
+      const reply = await other.submitBatch('window-back', [
+        ...back.map(({ p, file }, i) => upsert(`u${i}`, p, file, null)),
+        ...names.slice(12, 16).map((p, i) => ({ key: `d${i}`, action: 'delete' as const, path: p, baseRevision: live.get(p) ?? null })),
+      ]);
+      expect('results' in reply && Object.values(reply.results).every((r) => r.ok)).toBe(true);
+      await agent.handlers.syncNow({});
+      await waitFor(() => onDisk(root).length === 26, { timeoutMs: 15_000, message: '12 back, 4 more gone' });
+      expect(agent.status().folders[0]?.pendingDelete).toBeNull();
+    });
+
     it('Confirm applies the rest, and its Undo holds both parts', async () => {
       const { agent, root } = await heldSecondPart('window-confirm');
       await agent.handlers.confirmMassDelete({ folderId: 'window-confirm' });

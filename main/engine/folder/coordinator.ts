@@ -1,5 +1,5 @@
 import { createLogger } from '../../logging';
-import { asFerryError } from '../../../protocol/errors';
+import { asFerryError, FerryError } from '../../../protocol/errors';
 import type { MassDeleteSide, Store } from '../../store';
 import type { Timers } from '../timers';
 import { realTimers } from '../timers';
@@ -48,7 +48,7 @@ const HELD_COUNTS_MAX_AGE_MS = 1000;
 export interface AnswerPorts {
   puller: {
     confirmMassDelete(folderId: string): Promise<unknown>;
-    cancelMassDelete(folderId: string): Promise<unknown>;
+    cancelMassDelete(folderId: string, first?: () => Promise<void>): Promise<unknown>;
     pullNow(folderId: string): Promise<unknown>;
     /** Which paths a confirmed pull deleted: the batch Undo brings back. */
     events: AppliedEvents;
@@ -267,21 +267,30 @@ export class FolderCoordinator {
     if (side === 'pull') {
       const folder = this.store.folders.require(this.folderId);
       const removedHere = folder.pausedHold?.removedHere ?? [];
-      await ports.puller.cancelMassDelete(this.folderId);
       // What the pulls just before the hold deleted here comes back too: restored on the server
-      // from its last version (as Undo restores), then pulled (docs/conflict-rules.md).
-      const gone = removedHere.filter((p) => !new Set(this.store.index.present(this.folderId, removedHere)).has(p));
-      if (gone.length > 0) {
-        const outcome = await restore(ports.remote, folder.remoteId, { kind: 'deleted', paths: gone });
-        const back = restoredWords({ restored: outcome.restored.length, folders: outcome.folders });
-        const left = outcome.skipped.length + outcome.failed.length;
-        const message =
-          `Mass delete cancelled: ${back ? `${back.what} deleted here by the pulls just before the question come back from the server` : 'nothing deleted before the question could be brought back'}` +
-          (left > 0 ? `; ${left.toLocaleString('en')} left as ${left === 1 ? 'it is' : 'they are'} (written again since, or no longer kept)` : '');
-        this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
-        this.log.info('mass delete cancelled: the window deleted before the hold restored', { restored: outcome.restored.length, left });
-        await this.pullAfter(ports.puller, 'cancel');
-      }
+      // from its last version (as Undo restores) while the hold stands, so a failure leaves the
+      // question to answer again (found by review), and in the pull's turn, so no look of the held
+      // pull weighs the restored files as the deletes being undone and lets the held ones go; the
+      // keep pull then brings them down with the rest (docs/conflict-rules.md).
+      const bringBack = async () => {
+        const here = new Set(this.store.index.present(this.folderId, removedHere));
+        const gone = removedHere.filter((p) => !here.has(p));
+        if (gone.length > 0) {
+          const outcome = await restore(ports.remote, folder.remoteId, { kind: 'deleted', paths: gone });
+          if (outcome.failed.length > 0) {
+            const first = outcome.failed[0]!;
+            throw new FerryError(first.code, `Cancel could not bring back ${countOf(outcome.failed.length, 'file')} deleted here before the question (${first.path}: ${first.message}); the question stays: answer it again`, { retryable: true });
+          }
+          const back = restoredWords({ restored: outcome.restored.length, folders: outcome.folders });
+          const left = outcome.skipped.length;
+          const message =
+            `Mass delete cancelled: ${back ? `${back.what} deleted here by the pulls just before the question come back from the server` : 'nothing deleted before the question needed bringing back'}` +
+            (left > 0 ? `; ${left.toLocaleString('en')} left as ${left === 1 ? 'it is' : 'they are'} (written again since)` : '');
+          this.store.activity.add({ folderId: this.folderId, kind: 'info', message });
+          this.log.info('mass delete cancelled: the window deleted before the hold restored', { restored: outcome.restored.length, left });
+        }
+      };
+      await ports.puller.cancelMassDelete(this.folderId, bringBack);
       return;
     }
     if (side === null) return;

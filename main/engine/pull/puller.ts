@@ -141,7 +141,12 @@ export interface Puller {
   /** A paused folder: apply the pending deletes. */
   confirmMassDelete(folderId: string): Promise<PullSummary>;
   /** A paused folder: keep the local files and upload them again. */
-  cancelMassDelete(folderId: string): Promise<PullSummary>;
+  /**
+   * `first`: work done in the folder's pull turn before the keep pull, none of the held pull's
+   * looks between (a Cancel's restore on the server); when it throws, nothing is pulled and the
+   * hold stands.
+   */
+  cancelMassDelete(folderId: string, first?: () => Promise<void>): Promise<PullSummary>;
   /** The guard's verdict for a folder this puller paused (stored: it outlives a restart). */
   pendingMassDelete(folderId: string): MassDeleteVerdict | undefined;
   /** Why the pulls do not bring a folder's or a path's changes (for `why`). */
@@ -619,7 +624,8 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       const held = heldByPull(folderNow);
       // Weighed with what the pulls just before deleted here (a bulk delete arrives in parts);
       // while held, with what the hold counted then, however long the question waits.
-      const thisPull = new Set(fileDeletes.map((p) => p.entry.path));
+      // Left out: this pull's own deletes, and what it brings back (a restore elsewhere, found by review).
+      const thisPull = new Set([...fileDeletes.map((p) => p.entry.path), ...entries.filter((e) => !e.deleted).map((e) => e.path)]);
       const before = localDeletes === 0 ? [] : held ? stillGone(folderId, folderNow?.pausedHold?.removedHere ?? [], thisPull) : deletedBefore(folderId, thisPull);
       // Counting the folder's files costs a scan of its index: only when there are deletes to weigh.
       const verdict = localDeletes > 0 ? checkMassDelete(localDeletes + before.length, store.index.countFiles(folderId) + before.length, options, 'pull', before.length) : null;
@@ -638,7 +644,11 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       if (held) {
         // What the question was about is no longer on the server: nobody needs to answer.
         heldAt.delete(folderId);
-        pullWindow.delete(folderId);
+        // What the window deleted before the hold still counts with what comes next (found by
+        // review: a hold withdrawn, then a third part, went unasked).
+        const gone = stillGone(folderId, folderNow?.pausedHold?.removedHere ?? [], new Set());
+        if (gone.length > 0) pullWindow.set(folderId, gone.map((path) => ({ path, at: clock() })));
+        else pullWindow.delete(folderId);
         states.resume(folderId, withdrawnReason(localDeletes));
         events.emit('holdEnded', { folderId });
       }
@@ -793,7 +803,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     });
   }
 
-  function enqueueRun(folderId: string, policy: DeletePolicy): Promise<PullSummary> {
+  function enqueueRun(folderId: string, policy: DeletePolicy, first?: () => Promise<void>): Promise<PullSummary> {
     const chain = chains.get(folderId) ?? {};
     chains.set(folderId, chain);
     if (policy === 'guard' && chain.queued) return chain.queued;
@@ -802,7 +812,11 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       .catch(() => undefined)
       .then(() => {
         if (chain.queued === next) chain.queued = undefined;
-        return deps.exclusive ? deps.exclusive(folderId, () => guarded(folderId, policy)) : guarded(folderId, policy);
+        const turn = async () => {
+          await first?.();
+          return guarded(folderId, policy);
+        };
+        return deps.exclusive ? deps.exclusive(folderId, turn) : turn();
       });
     if (policy === 'guard') chain.queued = next;
     chain.tail = next;
@@ -935,7 +949,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       wakeAll();
     },
     confirmMassDelete: (folderId) => enqueueRun(folderId, 'confirm'),
-    cancelMassDelete: (folderId) => enqueueRun(folderId, 'keep'),
+    cancelMassDelete: (folderId, first) => enqueueRun(folderId, 'keep', first),
     pendingMassDelete(folderId) {
       const folder = store.folders.get(folderId);
       const hold = folder?.state === 'paused_mass_delete' ? folder.pausedHold : null;
