@@ -168,6 +168,16 @@ describe('ferry restore undoes a confirmed mass delete on every device', () => {
     // The way it names brings the files back.
     expect(await restore.run(['--deleted', '--prefix', 'album/', '--folder', 'docs', '--data', dataA], captureIo())).toBe(0);
     await waitFor(() => existsSync(path.join(folderA, 'album', 'one.jpg')) && existsSync(path.join(folderA, 'album', 'two.jpg')), { timeoutMs: 30_000, message: 'the photos back' });
+    // A file restored with the deleted folder above it: no such line (found by review: it named the file as a folder).
+    mkdirSync(path.join(folderA, 'trip'));
+    writeFileSync(path.join(folderA, 'trip', 'map.jpg'), 'a map');
+    await waitFor(async () => (await historyOf('trip/map.jpg'))?.deleted === false, { timeoutMs: 30_000, message: 'the trip on the server' });
+    rmSync(path.join(folderA, 'trip'), { recursive: true });
+    await waitFor(async () => (await historyOf('trip'))?.deleted === true, { timeoutMs: 30_000, message: 'the trip deleted on the server' });
+    const file = captureIo();
+    expect(await restore.run(['trip/map.jpg', '--folder', 'docs', '--data', dataA], file), file.stderr).toBe(0);
+    expect(file.stdout).toContain('Restored 1 file and 1 folder');
+    expect(file.stdout).not.toContain('a folder comes back by itself');
   });
 
   it('refuses --revision with two paths and --deleted with a path, before asking the agent', async () => {

@@ -63,7 +63,7 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
       values.json
         ? json({ ...result, folderId, answer: answer === 'confirm' ? 'confirmed' : 'cancelled', count, total, side, devices, ...(sent > 0 ? { sentBeforeHold: sent } : {}) })
         : answer === 'confirm'
-          ? `Confirmed: deleting ${held} of ${total} files in '${folderId}'${sent > 0 ? ` (${sent} more had gone to the server before the hold)` : ''}.`
+          ? `Confirmed: deleting ${held} of ${total} files in '${folderId}'${sent > 0 ? ` (${sent} more ${side === 'pull' ? 'were deleted here by the pulls just before the hold' : 'had gone to the server before the hold'})` : ''}.`
           : `Cancelled: the ${count} files in '${folderId}' are kept.`,
     );
     return EXIT_OK;

@@ -92,7 +92,13 @@ export async function run(argv: string[], io: CommandIo = processIo): Promise<nu
     const result = await client.call('restore', input);
     // A folder restored by its path alone comes back empty: said, with the ways to its files (a
     // new-user try restored a deleted folder and found it empty on both devices, unsaid).
-    const folders = result.wouldRestore ? result.wouldRestore.filter((w) => w.kind === 'dir').map((w) => w.path) : result.folders > 0 && positionals.length === 1 ? [folderRelative(folder.localPath, positionals[0]!)] : [];
+    // Only a path asked for that is a folder: the deleted folders above a restored file come back too (found by review).
+    const asked: readonly string[] = 'paths' in input ? (input.paths ?? []) : [];
+    const folders = result.wouldRestore
+      ? result.wouldRestore.filter((w) => w.kind === 'dir' && asked.includes(w.path)).map((w) => w.path)
+      : result.folders > 0 && asked.length === 1 && !(result.paths ?? []).includes(asked[0]!) && !result.skipped.some((s) => s.path === asked[0]) && !result.failed.some((f) => f.path === asked[0])
+        ? [asked[0]!]
+        : [];
     const emptyHint =
       at.value === undefined && folders.length > 0 && !values.json
         ? `\n  a folder comes back by itself: files deleted with it stay deleted; 'ferry restore --deleted --prefix ${printable(folders[0]!)}/' brings them back, or 'ferry restore ${printable(folders[0]!)} --at TIME' the folder as it was then`
