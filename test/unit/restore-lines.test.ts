@@ -74,6 +74,9 @@ describe('lines', () => {
     expect(previousOnLine('c', histories({ c: h.get('c')! }))).toEqual({ need: 'b' });
     // Edited once, renamed once: nothing earlier than that content.
     expect(previousOnLine('b', histories({ a: [gone(14, 'b'), c(5, '2')], b: [c(13, '2', { movedFrom: 'a' })] }))).toBeUndefined();
+    // Renamed away and back (A → B → A), found by review: its own move away does not end the line.
+    const back = histories({ a: [c(20, '2', { movedFrom: 'b' }), gone(14, 'b'), c(5, '2'), c(3, '1')], b: [gone(21, 'a'), c(13, '2', { movedFrom: 'a' })] });
+    expect(previousOnLine('a', back)).toEqual({ name: 'a', revision: '3' });
     // The old name's earlier life (deleted, then made again before the rename) ends the line.
     expect(previousOnLine('b', histories({ a: [gone(14, 'b'), c(9, '2'), gone(7), c(3, '1')], b: [c(13, '2', { movedFrom: 'a' })] }))).toBeUndefined();
   });

@@ -171,9 +171,14 @@ export function previousOnLine(path: string, histories: Histories): { name: stri
     const history = histories.get(name);
     if (!history) return { need: name };
     let moveIn: HistoryItem | undefined;
+    // The revision just after the one looked at: a delete a restore undid does not end the line (R2).
+    let after: HistoryItem | undefined;
     for (const h of history) {
       if (rev(h) >= below) continue;
-      if (h.deleted) return undefined;
+      // The line's own move away and back (A → B → A), or a delete a restore undid: it goes on.
+      if (h.deleted && h.movedTo === undefined && after?.restoredFrom === undefined) return undefined;
+      after = h;
+      if (h.deleted) continue;
       if (!sameContent(h)) return { name, revision: h.revision };
       if (h.movedFrom !== undefined) {
         moveIn = h;
