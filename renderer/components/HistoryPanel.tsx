@@ -23,8 +23,11 @@ export function HistoryPanel({ folderId, path: asked, paused = false, onClose, o
   const { api } = useApi();
   // The name whose versions are shown: the one asked for, or an earlier name of the file, opened
   // from its "moved from" (a new-user try found no way to the versions before a rename).
-  const [path, setPath] = useState(asked);
-  useEffect(() => setPath(asked), [folderId, asked]);
+  // Kept with the file it was opened for, so another file's History starts at its own name at
+  // once, not one render later (found by review: the old path was read in the new folder).
+  const [opened, setOpened] = useState({ folderId, asked, path: asked });
+  const path = opened.folderId === folderId && opened.asked === asked ? opened.path : asked;
+  const setPath = (next: string) => setOpened({ folderId, asked, path: next });
   const [versions, setVersions] = useState<FileVersion[]>();
   const [nameNow, setNameNow] = useState<string>();
   const [error, setError] = useState<string>();
@@ -35,11 +38,16 @@ export function HistoryPanel({ folderId, path: asked, paused = false, onClose, o
   const [viewing, setViewing] = useState<Viewing>();
   const viewed = useRef(0);
   const action = useAction();
+  // The answer of the newest load only: one for a name left meanwhile is dropped.
+  const loads = useRef(0);
   const load = useCallback(async () => {
+    const ask = ++loads.current;
     const answer = await api.call('getHistory', { folderId, path });
+    if (ask !== loads.current) return;
     if (answer.ok) {
       setVersions(answer.value.items);
       setNameNow(answer.value.nameNow);
+      setError(undefined);
     } else setError(answer.error.message);
   }, [api, folderId, path]);
   useEffect(() => {
@@ -48,6 +56,9 @@ export function HistoryPanel({ folderId, path: asked, paused = false, onClose, o
   // Another file's History in the same panel: the question and the answer were about the last one
   // (found by review: its Restore asked about the new file with the old one's version).
   useEffect(() => {
+    // Nothing of the last name's list stays clickable under the new heading while it loads.
+    setVersions(undefined);
+    setError(undefined);
     setAsking(undefined);
     setRestored(undefined);
     viewed.current++;
@@ -67,7 +78,9 @@ export function HistoryPanel({ folderId, path: asked, paused = false, onClose, o
   // Moved away since: a version restored from here goes to the file's name now, not back here
   // beside it as a second copy (the restore finds the version under this old name).
   // Renamed more than once: where the file is now, not only the first step.
-  const movedTo = versions?.[0]?.deleted && versions[0].movedTo !== undefined ? (nameNow ?? versions[0].movedTo) : undefined;
+  // Opened from a "moved from" of the name asked about: that name is where the file is now, even
+  // when another file took this old name since (found by review: Restore overwrote that one).
+  const movedTo = path !== asked ? asked : versions?.[0]?.deleted && versions[0].movedTo !== undefined ? (nameNow ?? versions[0].movedTo) : undefined;
   const restore = async (revision: string) => {
     setAsking(undefined);
     const answer = await action.run(() => api.call('restore', { folderId, paths: [movedTo ?? path], revision }));
