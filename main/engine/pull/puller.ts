@@ -963,7 +963,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
 }
 
 /** How long the files a guarded pull deleted here count with the next pull's deletes. */
-export const PULL_DELETE_WINDOW_MS = 30_000;
+export const PULL_DELETE_WINDOW_MS = 15 * 60_000;
 
 /** Held on the pull side: the server's deletes wait for the user's answer. */
 function heldByPull(folder: { state: string; pausedHold: { side: string } | null } | undefined): boolean {
