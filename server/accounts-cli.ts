@@ -36,7 +36,7 @@ Commands:
                                  whom it is shared with
   folder remove FOLDER           remove a folder that holds nothing (no file, no history): one
                                  made by mistake. A device that still syncs it makes it again
-                                 when its agent next starts
+                                 at its next pull
   lost-blocks [--json]           blocks the server found gone from its storage, with the files
                                  that need them (docs/sync-api.md, "Lost blocks")
 
@@ -311,7 +311,7 @@ function folderRemovalLine(r: FolderRemoval): string {
   const reported =
     devices.length === 0
       ? 'no device reported on it'
-      : `${count(devices.length, 'device', 'devices')} reported on it (${devices.join(', ')}): a device that still syncs it makes it again when its agent next starts, remove it from that device's settings`;
+      : `${count(devices.length, 'device', 'devices')} reported on it (${devices.join(', ')}): a device that still syncs it makes it again at its next pull, remove it from that device's settings`;
   return `Removed folder ${r.folder} (${whose}${shared}): it held no file and no history; ${reported}\n`;
 }
 

@@ -202,6 +202,25 @@ describe('paired devices of two users', () => {
     await stopAgent('dora-laptop');
   }, 60_000);
 
+  // A new-user try: a folder removed on the server (`ferry server folder remove`) left the device
+  // that syncs it in error ("Pulls are refused: not_found"), a file there "going by itself" that
+  // never went until the agent restarted. It is made again at once, as a start makes it.
+  it('a folder removed on the server while a device syncs it is made again by that device, and its file goes', async () => {
+    await cli('user', 'add', 'erin');
+    await pairDevice('erin', 'erin-laptop');
+    const erin = await startAgent('erin-laptop', 'erin-typo');
+    const listed = async () => (JSON.parse(await cli('folders', '--json')) as Array<{ id: string; owner: string | null }>).find((f) => f.id === 'erin-typo');
+    await waitFor(async () => (await listed())?.owner === 'erin', { timeoutMs: 20_000, message: 'the folder made by the device' });
+    expect(await cli('folder', 'remove', 'erin-typo')).toContain('Removed folder erin-typo');
+    expect(await listed()).toBeUndefined();
+    writeFileSync(path.join(folderOf('erin-laptop'), 'after.txt'), 'written after the removal');
+    await waitFor(async () => (await listed())?.owner === 'erin', { timeoutMs: 30_000, message: 'the folder made again' });
+    await waitFor(() => erin.status().folders[0]?.state === 'ok' && erin.status().counts.failed === 0 && erin.status().state === 'idle', { timeoutMs: 30_000, message: 'the device syncing again' });
+    const files = await fetch(`${server.url}/v1/folders/erin-typo/changes`, { headers: { authorization: `Bearer ${savedToken('erin-laptop')}`, 'x-ferry-device': 'checker' } });
+    expect(((await files.json()) as { items: Array<{ path: string }> }).items.map((i) => i.path)).toContain('after.txt');
+    await stopAgent('erin-laptop');
+  }, 60_000);
+
   it('refuses a device revoked mid-sync, keeps its queue, and resumes once paired again', async () => {
     const desk = agents.get('ann-desk') as Agent;
     await cli('revoke', annDesk.deviceId);

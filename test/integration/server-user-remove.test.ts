@@ -354,7 +354,7 @@ describe('folder remove', () => {
     expect(oldToken).toEqual(expect.any(String));
     expect(await cli(['folder', 'remove', 'Documnets'])).toEqual({
       code: 0,
-      out: "Removed folder Documnets (owned by gus): it held no file and no history; 1 device reported on it (gus-laptop): a device that still syncs it makes it again when its agent next starts, remove it from that device's settings\n",
+      out: "Removed folder Documnets (owned by gus): it held no file and no history; 1 device reported on it (gus-laptop): a device that still syncs it makes it again at its next pull, remove it from that device's settings\n",
       err: '',
     });
     expect((await foldersJson()).map((f) => f.id)).not.toContain('Documnets');

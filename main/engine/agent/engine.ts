@@ -342,7 +342,13 @@ export class EngineHost {
     on('holdEnded', ({ folderId }) => folders.pullHoldEnded(folderId));
     on('error', ({ folderId, error }) => {
       if (error.code === DISK_FULL) folders.pullDiskFull(folderId, error.message);
-      if (error.code === 'not_found') this.remakeFolders(engine);
+      if (error.code === 'not_found') {
+        // Removed on the server (`ferry server folder remove`) while this device syncs it: made
+        // again, as a start makes it (a new-user try's device stayed in error until a restart).
+        // One the server refused to make (another user's id) is not asked again here.
+        if (!engine.refused.has(folderId)) engine.unmade.add(folderId);
+        this.remakeFolders(engine);
+      }
       // A failed pull can put the folder in error (refused: unshared, removed on the server): the
       // open UI and the terminal's state line follow (a new-user try read "Idle" after an unshare).
       // Not for a wait of a second on this device's own upload, which changes nothing shown.
