@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as history from '../../main/control/commands/history';
@@ -151,6 +151,20 @@ describe('a past version previewed before it is restored', () => {
     const other = (await versions('notes.txt'))[0]!.revision;
     expect(await refusal('gone.txt', other)).toMatchObject({ code: 'unknown_revision', retryable: false });
     expect(await refusal('gone.txt', 'HEAD')).toMatchObject({ code: 'invalid_input' });
+  });
+
+  // A new-user try: `ferry history NEW --show R` refused a revision of the file's name before a
+  // rename ("does not exist"), which `ferry restore NEW --revision R` took.
+  it('shows a revision of an earlier name of the file, found back through its renames', async () => {
+    const r1 = await write('before.txt', 'written under the first name');
+    await write('before.txt', 'edited under the first name');
+    renameSync(path.join(folder, 'before.txt'), path.join(folder, 'middle.txt'));
+    await waitFor(async () => (await versions('before.txt'))[0]?.movedTo === 'middle.txt', { timeoutMs: 30_000, message: 'the first rename' });
+    renameSync(path.join(folder, 'middle.txt'), path.join(folder, 'after.txt'));
+    await waitFor(async () => (await versions('middle.txt'))[0]?.movedTo === 'after.txt', { timeoutMs: 30_000, message: 'the second rename' });
+    expect((await shown('after.txt', r1)).text).toBe('written under the first name');
+    // A revision of no name of the file is still unknown.
+    expect(await refusal('after.txt', '999999')).toMatchObject({ code: 'unknown_revision' });
   });
 
   it('says a server before the extension cannot show a version, whichever way it answers', async () => {

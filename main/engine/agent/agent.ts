@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { FerryError, asFerryError } from '../../../protocol/errors';
+import { FerryError, asFerryError, isFerryError } from '../../../protocol/errors';
 import type { Settings } from '../../../shared/settings';
 import { createLogger, type Logger } from '../../logging';
 import { openStore } from '../../store';
@@ -77,6 +77,9 @@ export interface Agent extends AgentApi {
 
 /** The agent's state database in its data directory. */
 export const STATE_DB = 'state.db';
+
+/** How many renames a preview of an earlier name's revision follows back. */
+const MAX_RENAMES_FOLLOWED = 20;
 
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   validateFolders(options.settings.folders);
@@ -299,7 +302,23 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       const now = items[0]?.movedTo !== undefined ? await nameNow(remote, remoteIdOf(folderId), path, items) : path;
       return { items: await deviceNames.history(items), ...(now !== path ? { nameNow: now } : {}) };
     },
-    previewVersion: async ({ folderId, path, revision }) => previewVersion(engine.require().remote, remoteIdOf(folderId), path, revision),
+    previewVersion: async ({ folderId, path, revision }) => {
+      const { remote } = engine.require();
+      const remoteId = remoteIdOf(folderId);
+      // A revision of an earlier name (renamed since) is found back through the moves, as a restore
+      // by --revision finds it (a new-user try: --show refused what restore took).
+      let name = path;
+      for (let step = 0; ; step++) {
+        try {
+          return await previewVersion(remote, remoteId, name, revision);
+        } catch (error) {
+          if (!isFerryError(error) || error.code !== 'unknown_revision' || step >= MAX_RENAMES_FOLLOWED) throw error;
+          const moveIn = (await readHistory(remote, remoteId, name)).find((h) => h.movedFrom !== undefined && Number(h.revision) > Number(revision));
+          if (!moveIn) throw error;
+          name = moveIn.movedFrom!;
+        }
+      }
+    },
     listDeleted: async ({ folderId, prefix, since, limit }) =>
       deviceNames.deleted(await readDeleted(engine.require().remote, remoteIdOf(folderId), { ...(prefix ? { prefix } : {}), ...(since ? { since } : {}) }, limit)),
     restore: async ({ folderId, request }) => {
