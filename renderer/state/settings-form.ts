@@ -142,8 +142,10 @@ export function errorsForDisplay(fields: FieldErrors, ignoreRulesText: string): 
   for (const [key, message] of Object.entries(fields)) {
     const rule = /^ignoreRules\.(\d+)$/.exec(key);
     if (rule) {
+      // Every rule refused at once, one after another (a new-user try met them one Save at a time).
       const line = lines[Number(rule[1])]?.line;
-      shown.ignoreRules ??= line ? `line ${line}: ${message}` : message;
+      const said = line ? `line ${line}: ${message}` : message;
+      shown.ignoreRules = shown.ignoreRules ? `${shown.ignoreRules}; ${said}` : said;
     } else {
       shown[key] ??= message;
     }

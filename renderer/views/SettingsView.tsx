@@ -222,7 +222,7 @@ export function SettingsView({ status }: { status?: Status | undefined } = {}) {
             {(props) => <input {...props} inputMode="numeric" value={form.massDeleteCount} onChange={(e) => edit({ massDeleteCount: e.target.value })} />}
           </Field>
         </div>
-        <Field name="ignoreRules" label="Ignore rules" error={shown.ignoreRules} hint="One pattern per line, gitignore syntax, applied to every folder.">
+        <Field name="ignoreRules" label="Ignore rules" error={shown.ignoreRules} hint="One pattern per line, gitignore syntax, applied to every folder; each line is a rule (a # starts none here: write \# for a name that starts with #).">
           {(props) => <textarea {...props} rows={5} spellCheck={false} value={form.ignoreRules} onChange={(e) => edit({ ignoreRules: e.target.value })} />}
         </Field>
       </fieldset>

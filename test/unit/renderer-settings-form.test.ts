@@ -99,6 +99,11 @@ describe('settings form', () => {
       expect(errorsForDisplay(check.fields, text).ignoreRules).toBe(`line 3: ${words}`);
     }
     expect(validateSettingsForm({ ...formFromSettings(view), ignoreRules: '\\[draft\n\\#notes#\n[a-z]*.md' }, { hasToken: true }).ok).toBe(true);
+    // Every refused rule at once, not one a Save (a new-user try).
+    const both = '[draft\n*.tmp\n#notes#';
+    const check = validateSettingsForm({ ...formFromSettings(view), ignoreRules: both }, { hasToken: true });
+    expect(check.ok).toBe(false);
+    if (!check.ok) expect(errorsForDisplay(check.fields, both).ignoreRules).toMatch(/^line 1: "\[draft" has a \[ without its \].*; line 3: "#notes#" starts with #/);
   });
 
   it('places the agent-side invalid_settings fields unchanged', () => {
