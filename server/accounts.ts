@@ -255,10 +255,14 @@ export class SqlAccounts implements Accounts {
       if (live > 0) {
         throw new FerryError('conflict', `${folderId} holds ${live} ${live === 1 ? 'file or folder' : 'files and folders'}: a folder with content is not removed; delete them from a device that syncs it first. Nothing was removed`);
       }
-      const kept = await this.db.get<{ n: number; newest: number | null }>('SELECT COUNT(*) AS n, MAX(modified_at) AS newest FROM versions WHERE folder_id = ?', [folderId]);
-      if (Number(kept?.n ?? 0) > 0) {
+      const kept = await this.db.get<{ n: number; newest: number | null }>('SELECT COUNT(DISTINCT path) AS n, MAX(modified_at) AS newest FROM versions WHERE folder_id = ?', [folderId]);
+      const paths = Number(kept?.n ?? 0);
+      if (paths > 0) {
         const newest = new Date(Number(kept?.newest)).toISOString();
-        throw new FerryError('conflict', `${folderId} keeps the history of deleted files (${Number(kept?.n)} past ${Number(kept?.n) === 1 ? 'version' : 'versions'}, the newest of ${newest}): it can be restored from, so it is not removed; the retention prunes it in time. Nothing was removed`);
+        throw new FerryError(
+          'conflict',
+          `${folderId} keeps the history of ${paths === 1 ? '1 deleted file or folder' : `${paths} deleted files and folders`} (the newest change of ${newest}): it can be restored from, so it is not removed; the retention prunes it in time (30 days after by default: ferry server --keep-versions). Nothing was removed`,
+        );
       }
       if (await this.db.get("SELECT id FROM tasks WHERE folder_id = ? AND status IN ('Queued', 'Processing')", [folderId])) {
         throw new FerryError('conflict', `A batch is being applied to ${folderId}: try again once it is done. Nothing was removed`, { retryable: true });

@@ -110,7 +110,7 @@ export function HistoryPanel({ folderId, path: asked, paused = false, onClose, o
       </div>
       {error ? <div className="banner banner-error" role="alert">Could not load its history: {error}</div> : null}
       {action.failure ? <div className="banner banner-error" role="alert">Restore failed: {action.failure}</div> : null}
-      {restored ? <div className="banner banner-ok" role="status" data-testid="history-restored">Version #{restored} restored; {comesBack(true, paused)}.</div> : null}
+      {restored ? <div className="banner banner-ok" role="status" data-testid="history-restored">Version #{restored} restored{movedTo !== undefined ? ` as ${visibleName(movedTo)}` : ''}; {comesBack(true, paused)}.</div> : null}
       {versions && versions.length === 0 ? <p className="muted">The server keeps no history of this path.</p> : null}
       {movedTo !== undefined ? (
         <p className="muted" data-testid="history-moved-note">

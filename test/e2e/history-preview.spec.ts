@@ -136,7 +136,8 @@ test('History of a renamed file opens the versions it had under its old name, an
   const first = page.getByTestId('history-row').nth(2);
   await first.getByTestId('history-restore').click();
   await page.getByTestId('history-confirm-restore').click();
-  await expect(page.getByTestId('history-restored')).toBeVisible();
+  // Said where it comes back: under the name now (a new-user try read "comes back here").
+  await expect(page.getByTestId('history-restored')).toContainText('restored as final.txt; it comes back here with the next pull.');
   await expect.poll(() => readFileSync(path.join(rig.folder('docs'), 'final.txt'), 'utf8'), { message: 'the first words back in final.txt', timeout: 20_000 }).toBe('the first words\n');
   expect(existsSync(path.join(rig.folder('docs'), 'draft.txt'))).toBe(false);
   // And back to the name asked about.

@@ -392,7 +392,7 @@ describe('folder remove', () => {
     expect(await cli(['folder', 'remove', 'h-notes'])).toMatchObject({
       code: 1,
       out: '',
-      err: expect.stringMatching(/^ferry server: h-notes keeps the history of deleted files \(2 past versions, the newest of \d{4}-\d\d-\d\dT[\d:.]+Z\): it can be restored from, so it is not removed; the retention prunes it in time\. Nothing was removed\n$/),
+      err: expect.stringMatching(/^ferry server: h-notes keeps the history of 1 deleted file or folder \(the newest change of \d{4}-\d\d-\d\dT[\d:.]+Z\): it can be restored from, so it is not removed; the retention prunes it in time \(30 days after by default: ferry server --keep-versions\)\. Nothing was removed\n$/),
     });
     expect(await foldersJson()).toEqual(before);
     expect((await t.request('GET', `/v1/blocks/${file.hash}`, { token: ivy.token })).status).toBe(200);
