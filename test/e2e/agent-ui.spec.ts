@@ -1,10 +1,10 @@
-import { expect, test as base } from '@playwright/test';
+import { expect } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runAccountsCommand } from '../../server/accounts-cli';
-import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
+import { rigTest as test, type Rig } from './support/agent-rig';
 
 /**
  * The renderer in Chromium against the REAL headless agent (startHost: engine + control API +
@@ -15,26 +15,6 @@ import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/a
 const root = path.resolve(import.meta.dirname, '../..');
 const screenshots = path.join(root, 'docs/screenshots');
 
-const test = base.extend<{ startRig: (options?: Omit<RigOptions, 'rendererDir'>) => Promise<Rig> }, { rendererDir: string }>({
-  rendererDir: [
-    // eslint-disable-next-line no-empty-pattern -- Playwright fixtures take their dependencies by destructuring
-    async ({}, use) => {
-      const bundle = await bundleRenderer();
-      await use(bundle.dir);
-      bundle.cleanup();
-    },
-    { scope: 'worker' },
-  ],
-  startRig: async ({ rendererDir }, use) => {
-    const rigs: Rig[] = [];
-    await use(async (options = {}) => {
-      const rig = await startRig({ ...options, rendererDir });
-      rigs.push(rig);
-      return rig;
-    });
-    for (const rig of rigs) await rig.stop();
-  },
-});
 
 async function signIn(page: Page, rig: Rig): Promise<void> {
   await page.setViewportSize({ width: 1200, height: 820 });

@@ -1,8 +1,8 @@
-import { expect, test as base } from '@playwright/test';
+import { expect } from '@playwright/test';
 import type { Locator, Page } from '@playwright/test';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/agent-rig';
+import { rigTest as test, type Rig } from './support/agent-rig';
 
 /**
  * History's View: what a past version holds, shown under the list before it is restored. The
@@ -12,26 +12,6 @@ import { bundleRenderer, startRig, type Rig, type RigOptions } from './support/a
 const root = path.resolve(import.meta.dirname, '../..');
 const screenshots = path.join(root, 'docs/screenshots');
 
-const test = base.extend<{ startRig: (options?: Omit<RigOptions, 'rendererDir'>) => Promise<Rig> }, { rendererDir: string }>({
-  rendererDir: [
-    // eslint-disable-next-line no-empty-pattern -- Playwright fixtures take their dependencies by destructuring
-    async ({}, use) => {
-      const bundle = await bundleRenderer();
-      await use(bundle.dir);
-      bundle.cleanup();
-    },
-    { scope: 'worker' },
-  ],
-  startRig: async ({ rendererDir }, use) => {
-    const rigs: Rig[] = [];
-    await use(async (options = {}) => {
-      const rig = await startRig({ ...options, rendererDir });
-      rigs.push(rig);
-      return rig;
-    });
-    for (const rig of rigs) await rig.stop();
-  },
-});
 
 const row = (page: Page, file: string): Locator => page.locator(`[data-testid="queue-row"][data-path="${file}"]`);
 

@@ -1,3 +1,4 @@
+import { test as base } from '@playwright/test';
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -137,3 +138,25 @@ export async function startRig(options: RigOptions): Promise<Rig> {
     throw error;
   }
 }
+
+/** Playwright's test with a rig per test (`startRig`) and the renderer bundled once per worker. */
+export const rigTest = base.extend<{ startRig: (options?: Omit<RigOptions, 'rendererDir'>) => Promise<Rig> }, { rendererDir: string }>({
+  rendererDir: [
+    // eslint-disable-next-line no-empty-pattern -- Playwright fixtures take their dependencies by destructuring
+    async ({}, use) => {
+      const bundle = await bundleRenderer();
+      await use(bundle.dir);
+      bundle.cleanup();
+    },
+    { scope: 'worker' },
+  ],
+  startRig: async ({ rendererDir }, use) => {
+    const rigs: Rig[] = [];
+    await use(async (options = {}) => {
+      const rig = await startRig({ ...options, rendererDir });
+      rigs.push(rig);
+      return rig;
+    });
+    for (const rig of rigs) await rig.stop();
+  },
+});
