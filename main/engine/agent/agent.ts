@@ -6,7 +6,7 @@ import { createLogger, type Logger } from '../../logging';
 import { openStore } from '../../store';
 import { FolderSet, type LocalTuning } from '../folder/folders';
 import { readDeleted, readHistory } from '../history/listings';
-import { nameNow, restore as restoreOnServer } from '../history/restore-batch';
+import { nameNow, nameOfRevisionOnServer, restore as restoreOnServer } from '../history/restore-batch';
 import { previewVersion } from '../history/preview';
 import { untrustedCertificate } from '../../remote/transport';
 import { realTimers } from '../timers';
@@ -77,9 +77,6 @@ export interface Agent extends AgentApi {
 
 /** The agent's state database in its data directory. */
 export const STATE_DB = 'state.db';
-
-/** How many renames a preview of an earlier name's revision follows back. */
-const MAX_RENAMES_FOLLOWED = 20;
 
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   validateFolders(options.settings.folders);
@@ -305,18 +302,15 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     previewVersion: async ({ folderId, path, revision }) => {
       const { remote } = engine.require();
       const remoteId = remoteIdOf(folderId);
-      // A revision of an earlier name (renamed since) is found back through the moves, as a restore
-      // by --revision finds it (a new-user try: --show refused what restore took).
-      let name = path;
-      for (let step = 0; ; step++) {
-        try {
-          return await previewVersion(remote, remoteId, name, revision);
-        } catch (error) {
-          if (!isFerryError(error) || error.code !== 'unknown_revision' || step >= MAX_RENAMES_FOLLOWED) throw error;
-          const moveIn = (await readHistory(remote, remoteId, name)).find((h) => h.movedFrom !== undefined && Number(h.revision) > Number(revision));
-          if (!moveIn) throw error;
-          name = moveIn.movedFrom!;
-        }
+      try {
+        return await previewVersion(remote, remoteId, path, revision);
+      } catch (error) {
+        // A revision of an earlier name (renamed since) is found back through the moves, as a
+        // restore by --revision finds it (a new-user try: --show refused what restore took).
+        if (!isFerryError(error) || error.code !== 'unknown_revision') throw error;
+        const name = await nameOfRevisionOnServer(remote, remoteId, path, revision);
+        if (name === undefined || name === path) throw error;
+        return previewVersion(remote, remoteId, name, revision);
       }
     },
     listDeleted: async ({ folderId, prefix, since, limit }) =>

@@ -330,6 +330,16 @@ export async function nameNow(server: HistoryRemote, remoteId: string, path: str
   return (await resolveAll(server, remoteId, histories, [path], (p) => currentName(p, histories))).get(path) ?? path;
 }
 
+/**
+ * The name a revision of the file now at `path` was written under, back through its renames
+ * (`nameOfRevision`), the histories read as the walk needs them; undefined when none of its names has it.
+ */
+export async function nameOfRevisionOnServer(server: HistoryRemote, remoteId: string, path: string, revision: string): Promise<string | undefined> {
+  const histories = new Map<string, HistoryItem[]>();
+  const found = (await resolveAll(server, remoteId, histories, [path], (p) => nameOfRevision(p, revision, histories) ?? '')).get(path);
+  return found === '' ? undefined : found;
+}
+
 /** A step that only needs each path's history read. */
 const readIn = (histories: ReadonlyMap<string, unknown>) => (path: string) => (histories.has(path) ? path : { need: path });
 
