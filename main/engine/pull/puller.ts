@@ -625,8 +625,9 @@ export function createPullerImpl(deps: PullerDeps): Puller {
       // Weighed with what the pulls just before deleted here (a bulk delete arrives in parts);
       // while held, with what the hold counted then, however long the question waits.
       // Left out: this pull's own deletes, and what it brings back (a restore elsewhere, found by review).
-      const thisPull = new Set([...fileDeletes.map((p) => p.entry.path), ...entries.filter((e) => !e.deleted).map((e) => e.path)]);
-      const before = localDeletes === 0 ? [] : held ? stillGone(folderId, folderNow?.pausedHold?.removedHere ?? [], thisPull) : deletedBefore(folderId, thisPull);
+      // Only a pull with deletes weighs anything: no set of a 10,000-entry pull's paths otherwise.
+      const thisPull = () => new Set([...fileDeletes.map((p) => p.entry.path), ...entries.filter((e) => !e.deleted).map((e) => e.path)]);
+      const before = localDeletes === 0 ? [] : held ? stillGone(folderId, folderNow?.pausedHold?.removedHere ?? [], thisPull()) : deletedBefore(folderId, thisPull());
       // Counting the folder's files costs a scan of its index: only when there are deletes to weigh.
       const verdict = localDeletes > 0 ? checkMassDelete(localDeletes + before.length, store.index.countFiles(folderId) + before.length, options, 'pull', before.length) : null;
       if (verdict?.tripped) {
@@ -733,7 +734,7 @@ export function createPullerImpl(deps: PullerDeps): Puller {
     // The window: what this guarded pull deleted here counts with the next pull's deletes; an
     // answer (confirm, cancel) starts it again.
     if (policy === 'guard') {
-      const gone = stillGone(folderId, fileDeletes.map((p) => p.entry.path), new Set());
+      const gone = localDeletes === 0 ? [] : stillGone(folderId, fileDeletes.map((p) => p.entry.path), new Set());
       if (gone.length > 0) pullWindow.set(folderId, [...(pullWindow.get(folderId) ?? []), ...gone.map((path) => ({ path, at: clock() }))]);
     } else pullWindow.delete(folderId);
     if (errors.length > 0) {
